@@ -1,0 +1,204 @@
+"""Multiple-choice reader: article + question + options -> a probability per option.
+
+`build_choice_inputs` is the ONE place where an (article, question, option) triple becomes model
+input. The trainer (`mrc/train_choice.py`) imports it, so training and inference cannot drift
+apart: a model only scores well on inputs shaped like the ones it learnt from.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from mrc.loading import checked_dir, load_model, load_tokenizer, reader_config, resolve_device
+from qa.errors import InputError
+from qa.settings import Settings
+from qa.types import Answer
+
+MISSING_HINT = (
+    "Train it with `qa train choice`, or point at any Hugging Face multiple-choice model folder "
+    "with --model DIR (or QA_CHOICE_MODEL=DIR)."
+)
+_BLANK = re.compile(r"_+")
+LABELS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+
+
+def second_segment(question: str, option: str) -> str:
+    """The text paired with the article for one option.
+
+    Cloze questions (RACE writes the blank as `_`) read naturally only with the option in the
+    blank, so every run of underscores is replaced by the option; other questions get
+    ``question + " " + option``.
+    """
+    if "_" in question:
+        return _BLANK.sub(lambda _m: option, question)
+    return question + " " + option
+
+
+def _fit_second(tokenizer: Any, text: str, budget: int) -> str:
+    """Keep the question+option segment whole; only when it alone cannot fit (pathological input)
+    keep its last `budget` tokens, which hold the option and the end of the question."""
+    if len(text) <= budget:  # a token covers at least one character
+        return text
+    enc = tokenizer(text, add_special_tokens=False, return_offsets_mapping=True)
+    offsets = enc["offset_mapping"]
+    if len(offsets) <= budget:
+        return text
+    return text[offsets[len(offsets) - budget][0] :]
+
+
+def build_choice_inputs(
+    tokenizer: Any, article: str, question: str, options: Sequence[str], max_length: int
+) -> dict[str, list[list[int]]]:
+    """Model inputs for one question, one row per option, unpadded.
+
+    Pairs are (article, second segment) with ``truncation="only_first"``: when too long, only the
+    article is cut (from its end), so the question and the option always reach the model.
+    Returns the tokenizer's fields (`input_ids`, `attention_mask`, and `token_type_ids` where the
+    model uses them), each a list of `len(options)` token lists; pad with `pad_choice_batch`.
+    """
+    if max_length < 8:
+        raise InputError("max_length must be at least 8 tokens")
+    if not options:
+        raise InputError("at least one option is needed")
+    budget = max(1, max_length // 2)  # room left for at least half a window of article
+    seconds = [_fit_second(tokenizer, second_segment(question, o), budget) for o in options]
+    enc = tokenizer(
+        [article] * len(seconds),
+        seconds,
+        truncation="only_first",
+        max_length=max_length,
+        padding=False,
+    )
+    return {k: [list(map(int, row)) for row in v] for k, v in enc.items()}
+
+
+def pad_choice_batch(tokenizer: Any, batch: Sequence[dict[str, list[list[int]]]]) -> dict[str, Any]:
+    """Stack `build_choice_inputs` outputs (same number of options each) into (B, C, L) tensors,
+    padded only to the longest row of this batch."""
+    import torch
+
+    n_opts = {len(item["input_ids"]) for item in batch}
+    if len(n_opts) != 1:
+        raise InputError("every question in a batch must have the same number of options")
+    (c,) = n_opts
+    width = max(len(row) for item in batch for row in item["input_ids"])
+    pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
+    out: dict[str, Any] = {}
+    for key in batch[0]:
+        fill = pad_id if key == "input_ids" else 0
+        arr = np.full((len(batch), c, width), fill, dtype=np.int64)
+        for b, item in enumerate(batch):
+            for o, row in enumerate(item[key]):
+                arr[b, o, : len(row)] = row
+        out[key] = torch.from_numpy(arr)
+    return out
+
+
+@dataclass(frozen=True)
+class ChoiceRequest:
+    article: str
+    question: str
+    options: tuple[str, ...]
+
+
+class ChoiceReader:
+    """Scores the options of a question against an article with an `AutoModelForMultipleChoice`
+    folder; the model loads lazily once per instance."""
+
+    def __init__(self, settings: Settings | None = None, model_dir: str | Path | None = None) -> None:
+        self.settings = settings or Settings()
+        self.model_dir = checked_dir(
+            model_dir or self.settings.choice_model, "trained multiple-choice reader", MISSING_HINT
+        )
+        config = reader_config(self.model_dir)
+        # The length the model was trained with wins: truncation changes what the model sees.
+        self.max_length = int(config.get("max_seq_length", self.settings.max_seq_length))
+        self._device: Any = None
+        self._model: Any = None
+        self._tokenizer: Any = None
+
+    @property
+    def tokenizer(self) -> Any:
+        if self._tokenizer is None:
+            self._tokenizer = load_tokenizer(self.model_dir)
+        return self._tokenizer
+
+    @property
+    def model(self) -> Any:
+        if self._model is None:
+            from transformers import AutoModelForMultipleChoice
+
+            self._device = resolve_device(self.settings.device)
+            self._model = load_model(self.model_dir, AutoModelForMultipleChoice, self._device)
+        return self._model
+
+    def probabilities(self, article: str, question: str, options: Sequence[str]) -> list[float]:
+        """Softmax over the option logits, in the order the options were given."""
+        return self.probabilities_many([ChoiceRequest(article, question, tuple(options))])[0]
+
+    def probabilities_many(
+        self,
+        requests: Sequence[ChoiceRequest],
+        progress: Callable[[int, int], None] | None = None,
+    ) -> list[list[float]]:
+        """Batched scoring; questions are sorted by length and batched by option count so that
+        padding stays small. `progress(done, total)` is called after each batch."""
+        import torch
+
+        for r in requests:
+            if len(r.options) < 2:
+                raise InputError("a multiple-choice question needs at least two options")
+            if any(not isinstance(o, str) or not o.strip() for o in r.options):
+                raise InputError("options must be non-empty text")
+        model = self.model
+        encoded = [
+            build_choice_inputs(self.tokenizer, r.article, r.question, r.options, self.max_length)
+            for r in requests
+        ]
+        wanted = set(self.tokenizer.model_input_names)
+        longest = [max(len(row) for row in e["input_ids"]) for e in encoded]
+        order = sorted(range(len(requests)), key=lambda i: (len(requests[i].options), -longest[i]))
+        result: list[list[float]] = [[] for _ in requests]
+        per_batch = max(1, int(self.settings.batch_size) // 4)
+        done = 0
+        with torch.inference_mode():
+            i = 0
+            while i < len(order):
+                n_opts = len(requests[order[i]].options)
+                batch = [order[i]]
+                i += 1
+                while i < len(order) and len(batch) < per_batch and len(requests[order[i]].options) == n_opts:
+                    batch.append(order[i])
+                    i += 1
+                tensors = pad_choice_batch(self.tokenizer, [encoded[j] for j in batch])
+                inputs = {k: v.to(self._device) for k, v in tensors.items() if k in wanted}
+                logits = model(**inputs).logits.float()
+                probs = torch.softmax(logits, dim=-1).cpu().numpy()
+                for row, j in enumerate(batch):
+                    result[j] = [float(p) for p in probs[row]]
+                done += len(batch)
+                if progress is not None:
+                    progress(done, len(requests))
+        return result
+
+    def read(self, article: str, question: str, options: Sequence[str]) -> list[Answer]:
+        """One `Answer` per option, most probable first; `extra` keeps the option's index and
+        letter so callers can map back to the question's labels."""
+        probs = self.probabilities(article, question, options)
+        answers = [
+            Answer(
+                text=opt,
+                score=p,
+                route="reader",
+                evidence=article,
+                extra={"option_index": i, "label": LABELS[i] if i < len(LABELS) else str(i)},
+            )
+            for i, (opt, p) in enumerate(zip(options, probs, strict=True))
+        ]
+        return sorted(answers, key=lambda a: a.score, reverse=True)

@@ -1,0 +1,437 @@
+"""Extractive (span) reader: question + passage(s) -> answer spans with exact character offsets.
+
+Why it is built this way:
+
+* Long passages are cut into overlapping windows (`max_seq_length`, `doc_stride`) by the fast
+  tokenizer itself (`return_overflowing_tokens`), and every token keeps its offsets into the
+  *original* context string, so `context[answer.start:answer.end] == answer.text` always holds,
+  whatever unicode, accents or white space the text carries.
+* All windows of all (question, context) pairs of one call are tokenized in one call, sorted by
+  length and padded per batch only to the longest window of that batch: that, not per-question
+  pipelines, is where CPU time is saved.
+* Span search is vectorised: for every window the score of every (start, start + d) pair with
+  d < max_answer_length is one tensor (`start[i] + end[i + d]`), masked to context tokens, and
+  `topk` gives the n-best; no Python loop over logits.
+* Scores are UNNORMALISED (start logit + end logit). A per-window softmax would make a weak window
+  look confident, so spans from different windows and passages are ranked by raw logits.
+* No-answer is SQuAD-2 style: the null score is the [CLS] start + end logit (the minimum over the
+  windows of one pair), and the reader answers "no answer" when
+  ``null_score - best_span_score > null_threshold``.
+* `Answer.score` is a calibrated probability that the span is an answer:
+  ``sigmoid((span_score - null_score + null_threshold) / temperature)``. It is 0.5 exactly at the
+  decision boundary, so `score >= 0.5` iff the reader would answer; the temperature (default 1.0,
+  or `score_temperature` in the model's `qa_reader.json`) is fitted by the trainer on held-out
+  questions. A no-answer result carries `1 - sigmoid(...)` of the best span, i.e. the confidence
+  that there is no answer.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from mrc.loading import checked_dir, load_model, load_tokenizer, reader_config, resolve_device
+from qa.errors import InputError
+from qa.settings import Settings
+from qa.types import Answer
+from qa.validation import check_question
+
+MISSING_HINT = (
+    "Train it with `qa train span`, or point at any Hugging Face question-answering model folder "
+    "with --model DIR (or QA_SPAN_MODEL=DIR)."
+)
+# Windows keep up to this many context tokens beyond the stride (a quarter of small windows):
+# a long question is cut to fit instead of making the tokenizer fail.
+_MIN_NEW_CONTEXT_TOKENS = 32
+
+
+@dataclass(frozen=True)
+class ReadRequest:
+    """One (question, context) pair; `source_id`/`title` are copied onto the answers."""
+
+    question: str
+    context: str
+    source_id: str | None = None
+    title: str | None = None
+
+
+@dataclass
+class _Features:
+    """The tokenized windows of one `read_many` call (one row per window)."""
+
+    input_ids: list[list[int]]
+    type_ids: list[list[int]] | None
+    offsets: list[np.ndarray]  # (L, 2) character offsets into the pair's context
+    context_mask: list[np.ndarray]  # (L,) True where the token belongs to the context
+    pair_of: np.ndarray  # window -> request index
+
+
+@dataclass
+class _PairResult:
+    """What the windows of one pair produced: deduplicated span candidates and the null score."""
+
+    spans: dict[tuple[int, int], tuple[float, float, float]] = field(default_factory=dict)
+    null_score: float = math.inf
+
+
+def _sigmoid(x: float) -> float:
+    if x >= 0:
+        return 1.0 / (1.0 + math.exp(-x))
+    z = math.exp(x)
+    return z / (1.0 + z)
+
+
+class SpanReader:
+    """Reads answers out of passages with any `AutoModelForQuestionAnswering` folder.
+
+    The model loads lazily on first use and is shared by every call of this instance.
+    """
+
+    def __init__(
+        self,
+        settings: Settings | None = None,
+        model_dir: str | Path | None = None,
+        *,
+        null_threshold: float | None = None,
+        temperature: float | None = None,
+    ) -> None:
+        self.settings = settings or Settings()
+        self.model_dir = checked_dir(
+            model_dir or self.settings.span_model, "trained span reader", MISSING_HINT
+        )
+        self._config = reader_config(self.model_dir)
+        s = self.settings
+        if s.max_seq_length < 16 or s.doc_stride < 0 or s.max_answer_length < 1 or s.n_best < 1:
+            raise InputError(
+                "reader settings out of range: need max_seq_length >= 16, doc_stride >= 0, "
+                "max_answer_length >= 1, n_best >= 1"
+            )
+        min_new = min(_MIN_NEW_CONTEXT_TOKENS, s.max_seq_length // 4)
+        self.max_question_tokens = s.max_seq_length - s.doc_stride - 4 - min_new
+        if self.max_question_tokens < 8:
+            raise InputError(
+                f"doc_stride {s.doc_stride} is too large for max_seq_length {s.max_seq_length}: "
+                "windows would have no room for the question"
+            )
+        # Precedence: explicit argument > settings > the value calibrated with the model > 0.0.
+        if null_threshold is None:
+            null_threshold = s.null_threshold
+        if null_threshold is None:
+            null_threshold = float(self._config.get("null_threshold", 0.0))
+        self.null_threshold = float(null_threshold)
+        self.temperature = float(temperature or self._config.get("score_temperature", 1.0) or 1.0)
+        if self.temperature <= 0:
+            raise InputError("the score temperature must be positive")
+        self._device: Any = None
+        self._model: Any = None
+        self._tokenizer: Any = None
+
+    # ------------------------------------------------------------------ loading
+    @property
+    def tokenizer(self) -> Any:
+        if self._tokenizer is None:
+            self._tokenizer = load_tokenizer(self.model_dir)
+            if self._tokenizer.padding_side != "right":
+                raise InputError(
+                    f"{self.model_dir}: only question-first models (padding on the right) are supported"
+                )
+        return self._tokenizer
+
+    @property
+    def model(self) -> Any:
+        if self._model is None:
+            from transformers import AutoModelForQuestionAnswering
+
+            self._device = resolve_device(self.settings.device)
+            self._model = load_model(self.model_dir, AutoModelForQuestionAnswering, self._device)
+        return self._model
+
+    # ------------------------------------------------------------------ public API
+    def read(
+        self,
+        question: str,
+        context: str,
+        *,
+        top_k: int = 1,
+        source_id: str | None = None,
+        title: str | None = None,
+        allow_no_answer: bool = True,
+    ) -> list[Answer]:
+        """Best answers for one pair, best first (see `read_many`)."""
+        req = ReadRequest(question, context, source_id, title)
+        return self.read_many([req], top_k=top_k, allow_no_answer=allow_no_answer)[0]
+
+    def read_many(
+        self,
+        requests: Sequence[ReadRequest | tuple[str, str]],
+        *,
+        top_k: int = 1,
+        allow_no_answer: bool = True,
+        progress: Any = None,
+    ) -> list[list[Answer]]:
+        """Answers for many pairs in one batched pass; one list per request, best first.
+
+        If the reader decides "no answer" (and `allow_no_answer`), the list starts with an
+        `Answer.none` whose `raw_score` is the null score, followed by the best spans, at most
+        `top_k` items in all. With `allow_no_answer=False` (SQuAD v1.1, where every question has
+        an answer) the best spans are returned regardless of the null score.
+        `progress(n_windows_done, n_windows_total)` is called after each batch, for progress bars.
+        """
+        if top_k < 1:
+            raise InputError("top_k must be at least 1")
+        reqs = [r if isinstance(r, ReadRequest) else ReadRequest(*r) for r in requests]
+        if not reqs:
+            return []
+        for r in reqs:
+            check_question(r.question)
+            if not isinstance(r.context, str):
+                raise InputError("the context must be text")
+        pairs = self._run(reqs, progress)
+        return [self._answers(req, res, top_k, allow_no_answer) for req, res in zip(reqs, pairs, strict=True)]
+
+    def read_passages(
+        self,
+        question: str,
+        passages: Sequence[str | ReadRequest],
+        *,
+        top_k: int = 5,
+        allow_no_answer: bool = True,
+    ) -> list[Answer]:
+        """Answers to one question over several passages, ranked by raw span score.
+
+        Spans come only from passages whose own decision is "answer" (when `allow_no_answer`);
+        if no passage has an answer, the result is a single no-answer whose score is the least
+        confident passage's no-answer probability (one plausible passage is enough doubt).
+        """
+        reqs = [
+            p if isinstance(p, ReadRequest) else ReadRequest(question, p, source_id=str(i))
+            for i, p in enumerate(passages)
+        ]
+        reqs = [ReadRequest(question, r.context, r.source_id, r.title) for r in reqs]
+        if not reqs:
+            return []
+        per_passage = self.read_many(reqs, top_k=top_k, allow_no_answer=allow_no_answer)
+        spans: list[Answer] = []
+        nones: list[Answer] = []
+        for answers in per_passage:
+            if answers and answers[0].no_answer:
+                nones.append(answers[0])
+            else:
+                spans.extend(a for a in answers if not a.no_answer)
+        if not spans:
+            return [min(nones, key=lambda a: a.score)] if nones else []
+        spans.sort(key=lambda a: a.raw_score if a.raw_score is not None else -math.inf, reverse=True)
+        return spans[:top_k]
+
+    def calibrate(self, span_score: float, null_score: float) -> float:
+        """Probability that `span_score` is a real answer, against the pair's null score."""
+        if not math.isfinite(null_score):
+            return 1.0 if null_score == -math.inf else 0.0
+        return _sigmoid((span_score - null_score + self.null_threshold) / self.temperature)
+
+    # ------------------------------------------------------------------ internals
+    def _fit_question(self, question: str) -> str:
+        """Strip leading space (matters for BPE vocabularies) and cut questions too long for a
+        window at a token boundary; every token covers at least one character, so only questions
+        longer in characters than the token budget need tokenizing here."""
+        q = question.lstrip()
+        if len(q) <= self.max_question_tokens:
+            return q
+        enc = self.tokenizer(q, add_special_tokens=False, return_offsets_mapping=True)
+        offsets = enc["offset_mapping"]
+        if len(offsets) <= self.max_question_tokens:
+            return q
+        return q[: offsets[self.max_question_tokens - 1][1]]
+
+    def _featurize(self, reqs: Sequence[ReadRequest]) -> _Features:
+        s = self.settings
+        tok = self.tokenizer
+        enc = tok(
+            [self._fit_question(r.question) for r in reqs],
+            [r.context for r in reqs],
+            truncation="only_second",
+            max_length=s.max_seq_length,
+            stride=s.doc_stride,
+            return_overflowing_tokens=True,
+            return_offsets_mapping=True,
+            padding=False,
+        )
+        n = len(enc["input_ids"])
+        offsets: list[np.ndarray] = []
+        masks: list[np.ndarray] = []
+        for i in range(n):
+            seq = enc.sequence_ids(i)
+            off = np.asarray(enc["offset_mapping"][i], dtype=np.int64).reshape(-1, 2)
+            ctx = np.fromiter((sid == 1 for sid in seq), dtype=bool, count=len(seq))
+            masks.append(ctx & (off[:, 1] > off[:, 0]))
+            offsets.append(off)
+        type_ids = enc["token_type_ids"] if "token_type_ids" in enc else None
+        return _Features(
+            input_ids=enc["input_ids"],
+            type_ids=type_ids,
+            offsets=offsets,
+            context_mask=masks,
+            pair_of=np.asarray(enc["overflow_to_sample_mapping"], dtype=np.int64),
+        )
+
+    def _run(self, reqs: Sequence[ReadRequest], progress: Any = None) -> list[_PairResult]:
+        import torch
+
+        feats = self._featurize(reqs)
+        model = self.model
+        tok = self.tokenizer
+        pad_id = tok.pad_token_id if tok.pad_token_id is not None else 0
+        cls_id = tok.cls_token_id
+        wants_types = "token_type_ids" in tok.model_input_names and feats.type_ids is not None
+        results = [_PairResult() for _ in reqs]
+        lengths = np.fromiter((len(x) for x in feats.input_ids), dtype=np.int64, count=len(feats.input_ids))
+        order = np.argsort(-lengths, kind="stable")  # longest first: padding waste is minimal
+        bs = max(1, int(self.settings.batch_size))
+        n_best = int(self.settings.n_best)
+        max_len = int(self.settings.max_answer_length)
+        done = 0
+        with torch.inference_mode():
+            for b0 in range(0, len(order), bs):
+                idx = order[b0 : b0 + bs]
+                width = int(lengths[idx].max())
+                ids = np.full((len(idx), width), pad_id, dtype=np.int64)
+                att = np.zeros((len(idx), width), dtype=np.int64)
+                ctx = np.zeros((len(idx), width), dtype=bool)
+                types = np.zeros((len(idx), width), dtype=np.int64) if wants_types else None
+                for row, f in enumerate(idx):
+                    n = int(lengths[f])
+                    ids[row, :n] = feats.input_ids[f]
+                    att[row, :n] = 1
+                    ctx[row, :n] = feats.context_mask[f]
+                    if types is not None and feats.type_ids is not None:
+                        types[row, :n] = feats.type_ids[f]
+                inputs = {
+                    "input_ids": torch.from_numpy(ids).to(self._device),
+                    "attention_mask": torch.from_numpy(att).to(self._device),
+                }
+                if types is not None:
+                    inputs["token_type_ids"] = torch.from_numpy(types).to(self._device)
+                out = model(**inputs)
+                start = out.start_logits.float().cpu()
+                end = out.end_logits.float().cpu()
+                cls_pos = self._cls_positions(ids, cls_id)
+                null = (start[torch.arange(len(idx)), cls_pos] + end[torch.arange(len(idx)), cls_pos]).numpy()
+                vals, starts, ends, s_log, e_log = self._top_spans(start, end, ctx, n_best, max_len)
+                for row, f in enumerate(idx):
+                    self._collect(
+                        results[int(feats.pair_of[f])],
+                        feats.offsets[f],
+                        float(null[row]),
+                        vals[row],
+                        starts[row],
+                        ends[row],
+                        s_log[row],
+                        e_log[row],
+                    )
+                done += len(idx)
+                if progress is not None:
+                    progress(done, len(order))
+        return results
+
+    @staticmethod
+    def _cls_positions(ids: np.ndarray, cls_id: int | None) -> np.ndarray:
+        """Where [CLS] sits in each row (index 0 for BERT-style models; the no-answer target)."""
+        if cls_id is None:
+            return np.zeros(len(ids), dtype=np.int64)
+        hit = ids == cls_id
+        return np.where(hit.any(axis=1), hit.argmax(axis=1), 0)
+
+    @staticmethod
+    def _top_spans(
+        start: Any, end: Any, ctx: np.ndarray, n_best: int, max_len: int
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """n-best (start, end) token pairs per row, both in the context, end - start < max_len.
+
+        band[b, i, d] = end[b, i + d], so band + start[..., None] scores every allowed span of a
+        row at once; invalid cells are -inf and dropped by the caller.
+        """
+        import torch
+        import torch.nn.functional as F
+
+        neg = -math.inf
+        mask = torch.from_numpy(ctx)
+        s = start.masked_fill(~mask, neg)
+        e = end.masked_fill(~mask, neg)
+        width = s.shape[1]
+        band = F.pad(e, (0, max_len - 1), value=neg).unfold(1, max_len, 1)  # (B, L, A)
+        scores = (s.unsqueeze(-1) + band).reshape(s.shape[0], -1)
+        k = min(n_best, scores.shape[1])
+        vals, flat = scores.topk(k, dim=1)
+        i = flat // max_len
+        j = i + flat % max_len
+        j = j.clamp(max=width - 1)
+        s_log = start.gather(1, i)
+        e_log = end.gather(1, j)
+        return vals.numpy(), i.numpy(), j.numpy(), s_log.numpy(), e_log.numpy()
+
+    @staticmethod
+    def _collect(
+        res: _PairResult,
+        offsets: np.ndarray,
+        null: float,
+        vals: np.ndarray,
+        starts: np.ndarray,
+        ends: np.ndarray,
+        s_log: np.ndarray,
+        e_log: np.ndarray,
+    ) -> None:
+        """Merge one window's candidates into its pair: the same character span seen from two
+        overlapping windows keeps its best score; the pair's null score is the minimum over its
+        windows (the window that best contains an answer decides)."""
+        res.null_score = min(res.null_score, null)
+        for v, i, j, sl, el in zip(vals, starts, ends, s_log, e_log, strict=True):
+            if not math.isfinite(float(v)):
+                break  # topk is sorted: the rest are masked cells
+            key = (int(offsets[i, 0]), int(offsets[j, 1]))
+            prev = res.spans.get(key)
+            if prev is None or v > prev[0]:
+                res.spans[key] = (float(v), float(sl), float(el))
+
+    def _answers(self, req: ReadRequest, res: _PairResult, top_k: int, allow_no_answer: bool) -> list[Answer]:
+        ranked = sorted(res.spans.items(), key=lambda kv: kv[1][0], reverse=True)
+        null = res.null_score if math.isfinite(res.null_score) else -math.inf
+        spans = [
+            Answer(
+                text=req.context[cs:ce],
+                score=self.calibrate(v, null),
+                route="reader",
+                source_id=req.source_id,
+                start=cs,
+                end=ce,
+                evidence=req.context,
+                title=req.title,
+                raw_score=v,
+                extra={"start_logit": sl, "end_logit": el, "null_score": null},
+            )
+            for (cs, ce), (v, sl, el) in ranked[:top_k]
+        ]
+        best = ranked[0][1][0] if ranked else -math.inf
+        no_answer = not ranked or (null - best > self.null_threshold)
+        if not allow_no_answer and ranked:
+            return spans
+        if not no_answer:
+            return spans
+        none = Answer.none(
+            "reader",
+            score=1.0 - self.calibrate(best, null) if ranked else 1.0,
+            source_id=req.source_id,
+            evidence=req.context,
+            title=req.title,
+            raw_score=null if math.isfinite(null) else None,
+            extra={
+                "null_score": null,
+                "best_span_score": best if ranked else None,
+                "best_span": spans[0].text if spans else None,
+            },
+        )
+        return [none, *spans[: top_k - 1]]

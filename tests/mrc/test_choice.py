@@ -1,0 +1,85 @@
+"""Multiple-choice input construction (shared with training) and the ChoiceReader."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from mrc.choice import ChoiceReader, ChoiceRequest, build_choice_inputs, pad_choice_batch, second_segment
+from qa.errors import InputError, ModelNotFoundError
+from qa.settings import Settings
+
+
+def test_second_segment_blank_and_plain() -> None:
+    assert second_segment("He went to _ yesterday.", "school") == "He went to school yesterday."
+    assert second_segment("The best title is ____ .", "A\\1 day") == "The best title is A\\1 day ."
+    assert second_segment("What did he buy?", "a car") == "What did he buy? a car"
+
+
+def test_truncation_keeps_question_and_option(packaged_tokenizer) -> None:
+    article = "The long article sentence goes on and on. " * 200
+    question = "What is the main idea of the passage?"
+    options = ["It is about cats", "Dogs are better", "Nothing at all", "None of the above answers"]
+    enc = build_choice_inputs(packaged_tokenizer, article, question, options, max_length=64)
+    assert set(enc) >= {"input_ids", "attention_mask"}
+    assert len(enc["input_ids"]) == 4
+    for row, option in zip(enc["input_ids"], options, strict=True):
+        assert len(row) == 64
+        second = packaged_tokenizer(question + " " + option, add_special_tokens=False)["input_ids"]
+        sep = packaged_tokenizer.sep_token_id
+        assert row[-len(second) - 1 : -1] == second and row[-1] == sep
+        assert row[0] == packaged_tokenizer.cls_token_id
+    # short article: nothing is cut, rows differ in length and are not padded
+    short = build_choice_inputs(packaged_tokenizer, "Tiny.", question, options, max_length=64)
+    assert len({len(r) for r in short["input_ids"]}) > 1
+
+
+def test_blank_question_fills_the_option(packaged_tokenizer) -> None:
+    enc = build_choice_inputs(packaged_tokenizer, "Tom walks.", "Tom goes to _ every day.", ["school"], 32)
+    text = packaged_tokenizer.decode(enc["input_ids"][0])
+    assert "tom goes to school every day." in text
+    assert "_" not in text
+
+
+def test_overlong_question_keeps_option(packaged_tokenizer) -> None:
+    enc = build_choice_inputs(packaged_tokenizer, "Article.", "why " * 100 + "?", ["zebra"], max_length=32)
+    row = enc["input_ids"][0]
+    assert len(row) <= 32
+    assert packaged_tokenizer.decode(row).rstrip().endswith("zebra [SEP]")
+
+
+def test_pad_batch_shapes(packaged_tokenizer) -> None:
+    items = [
+        build_choice_inputs(packaged_tokenizer, a, "q?", ["x", "y z"], 40) for a in ("one", "two three four")
+    ]
+    batch = pad_choice_batch(packaged_tokenizer, items)
+    assert tuple(batch["input_ids"].shape)[:2] == (2, 2)
+    assert batch["attention_mask"][0, 0].sum().item() == len(items[0]["input_ids"][0])
+
+
+def test_choice_reader_probabilities(tiny_choice_dir: Path) -> None:
+    reader = ChoiceReader(Settings(batch_size=4), model_dir=tiny_choice_dir)
+    probs = reader.probabilities(
+        "An article about apples.", "What fruit?", ["apples", "pears", "kiwis", "figs"]
+    )
+    assert len(probs) == 4 and sum(probs) == pytest.approx(1.0, abs=1e-5)
+    reqs = [
+        ChoiceRequest(
+            "An article about apples." * (i + 1), "What fruit?", ("apples", "pears", "kiwis", "figs")
+        )
+        for i in range(5)
+    ] + [ChoiceRequest("Two options only.", "Which _ ?", ("a", "b"))]
+    many = reader.probabilities_many(reqs)
+    for req, p in zip(reqs, many, strict=True):
+        assert p == pytest.approx(reader.probabilities(req.article, req.question, req.options), abs=1e-5)
+    answers = reader.read("An article about apples.", "What fruit?", ["apples", "pears"])
+    assert answers[0].score >= answers[1].score and {a.extra["label"] for a in answers} == {"A", "B"}
+
+
+def test_choice_reader_errors(tiny_choice_dir: Path, tmp_path: Path) -> None:
+    with pytest.raises(ModelNotFoundError, match="multiple-choice reader is missing"):
+        ChoiceReader(model_dir=tmp_path / "missing")
+    reader = ChoiceReader(model_dir=tiny_choice_dir)
+    with pytest.raises(InputError):
+        reader.probabilities("a", "q", ["only one"])

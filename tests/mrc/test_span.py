@@ -1,0 +1,170 @@
+"""SpanReader mechanics on tiny random models and hand-set logits."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import pytest
+import torch
+
+from mrc.span import ReadRequest, SpanReader
+from qa.errors import InputError, ModelNotFoundError
+from qa.settings import Settings
+
+CONTEXTS = [
+    "Café  au lait,   naïve façade — “quoted” text!\n\nThe answer is Zürich, obviously.",
+    "東京は日本の首都です。 Tokyo (東京) is the capital of Japan; population ≈ 14 million.",
+    "   Leading spaces,\ttabs\tand   runs   of   spaces... Ångström & Øresund, São Paulo?!",
+    "Emoji 🙂 and combining e\u0301 accents; Crème brûlée costs €5.50 (approx.).",
+]
+
+
+def test_fp16_weights_load_as_float32(tiny_span_dir: Path) -> None:
+    reader = SpanReader(model_dir=tiny_span_dir)
+    assert next(reader.model.parameters()).dtype == torch.float32
+
+
+@pytest.mark.parametrize("context", CONTEXTS)
+def test_offsets_map_back_exactly(tiny_span_dir: Path, context: str) -> None:
+    reader = SpanReader(Settings(max_seq_length=32, doc_stride=8, n_best=30), model_dir=tiny_span_dir)
+    answers = reader.read("What is it?", context, top_k=20, allow_no_answer=False)
+    assert answers
+    for a in answers:
+        assert a.start is not None and a.end is not None
+        assert context[a.start : a.end] == a.text
+        assert a.evidence == context and a.route == "reader"
+        assert 0.0 <= a.score <= 1.0
+
+
+@pytest.mark.parametrize(
+    ("context", "target"),
+    [
+        (CONTEXTS[0], "Zürich"),
+        (CONTEXTS[1], "Japan"),
+        (CONTEXTS[2], "Øresund"),
+        (CONTEXTS[3], "Crème brûlée"),
+        ("The word 東京 appears here.", "東京"),
+    ],
+)
+def test_target_span_text_and_offsets(target_reader, context: str, target: str) -> None:
+    reader = target_reader(target)
+    (best,) = reader.read("Which one?", context)
+    assert not best.no_answer
+    assert best.text == target
+    assert best.start == context.index(target)
+    assert best.raw_score == pytest.approx(20.0)
+
+
+def test_answer_in_a_later_window(target_reader, packaged_tokenizer) -> None:
+    filler = "Nothing to see in this sentence at all. " * 60
+    context = filler + "The treasure is buried under the old oak tree. " + filler
+    reader = target_reader("oak", max_seq_length=64, doc_stride=16)
+    feats = reader._featurize([ReadRequest("Where is it?", context)])
+    assert len(feats.input_ids) > 5  # really strided
+    (best,) = reader.read("Where is it?", context)
+    assert best.text == "oak" and context[best.start : best.end] == "oak"
+    assert best.start > len(filler)
+
+
+def test_nbest_sorted_distinct(tiny_span_dir: Path) -> None:
+    reader = SpanReader(Settings(n_best=20), model_dir=tiny_span_dir)
+    answers = reader.read("What?", CONTEXTS[0] * 3, top_k=7, allow_no_answer=False)
+    assert len(answers) == 7
+    scores = [a.raw_score for a in answers]
+    assert scores == sorted(scores, reverse=True)
+    assert len({(a.start, a.end) for a in answers}) == 7
+
+
+def test_max_answer_length_respected(tiny_span_dir: Path, packaged_tokenizer) -> None:
+    reader = SpanReader(Settings(max_answer_length=3, n_best=50), model_dir=tiny_span_dir)
+    context = " ".join(CONTEXTS)
+    for a in reader.read("What?", context, top_k=40, allow_no_answer=False):
+        n_tokens = len(packaged_tokenizer(a.text, add_special_tokens=False)["input_ids"])
+        assert n_tokens <= 3
+
+
+def test_long_span_beyond_max_length_is_not_chosen(target_reader) -> None:
+    context = "alpha one two three four five six seven eight nine ten omega"
+    reader = target_reader("alpha", end_target="omega", max_answer_length=5)
+    for a in reader.read("?", context, top_k=5, allow_no_answer=False):
+        assert not (a.text.startswith("alpha") and a.text.endswith("omega"))
+    wide = target_reader("alpha", end_target="omega", max_answer_length=30)
+    assert wide.read("?", context)[0].text == context
+
+
+def test_no_answer_threshold(target_reader) -> None:
+    context = "The capital of France is Paris."
+    # best span = 10 + 10 = 20; null = 2 * null_each.
+    answer = target_reader("Paris", null_each=5.0, null_threshold=0.0).read("?", context)[0]
+    assert not answer.no_answer and answer.text == "Paris"
+    # null 24 - span 20 = 4 > threshold 3 -> no answer
+    none = target_reader("Paris", null_each=12.0, null_threshold=3.0).read("?", context, top_k=2)
+    assert none[0].no_answer and none[0].text == "" and none[0].raw_score == pytest.approx(24.0)
+    assert none[0].score == pytest.approx(1 - 1 / (1 + math.exp(-(20 - 24 + 3))))
+    assert none[1].text == "Paris"  # the best span still follows
+    # 4 > 5 is false -> answer, and the calibrated score is above 0.5
+    kept = target_reader("Paris", null_each=12.0, null_threshold=5.0).read("?", context)[0]
+    assert kept.text == "Paris" and kept.score > 0.5
+    # SQuAD v1.1 mode ignores the null score
+    forced = target_reader("Paris", null_each=12.0, null_threshold=3.0).read(
+        "?", context, allow_no_answer=False
+    )
+    assert forced[0].text == "Paris"
+
+
+def test_threshold_from_model_folder(tiny_span_dir: Path, tmp_path: Path) -> None:
+    import shutil
+
+    folder = tmp_path / "m"
+    shutil.copytree(tiny_span_dir, folder)
+    (folder / "qa_reader.json").write_text('{"null_threshold": -1.25, "score_temperature": 2.0}')
+    reader = SpanReader(model_dir=folder)
+    assert reader.null_threshold == -1.25 and reader.temperature == 2.0
+    assert SpanReader(Settings(null_threshold=0.5), model_dir=folder).null_threshold == 0.5
+    assert SpanReader(model_dir=tiny_span_dir).null_threshold == 0.0
+
+
+def test_batching_matches_one_by_one(tiny_span_dir: Path) -> None:
+    settings = Settings(max_seq_length=48, doc_stride=16, batch_size=3)
+    reader = SpanReader(settings, model_dir=tiny_span_dir)
+    pairs = [(f"Question number {i}?", c * (i + 1)) for i, c in enumerate(CONTEXTS * 2)]
+    together = reader.read_many(pairs, top_k=3)
+    for (q, c), many in zip(pairs, together, strict=True):
+        alone = reader.read(q, c, top_k=3)
+        assert [(a.text, a.start, a.end, a.no_answer) for a in alone] == [
+            (a.text, a.start, a.end, a.no_answer) for a in many
+        ]
+        for x, y in zip(alone, many, strict=True):
+            assert x.raw_score == pytest.approx(y.raw_score, abs=1e-4)
+
+
+def test_read_passages_ranks_by_raw_score(target_reader) -> None:
+    reader = target_reader("Paris")
+    passages = ["Paris is big.", "Nothing here.", "I love Paris and Paris."]
+    answers = reader.read_passages("Where?", passages, top_k=3)
+    assert answers[0].text == "Paris"
+    scores = [a.raw_score for a in answers]
+    assert scores == sorted(scores, reverse=True)
+    assert {a.source_id for a in answers} <= {"0", "1", "2"}
+
+
+def test_long_question_is_cut_not_crashing(tiny_span_dir: Path) -> None:
+    reader = SpanReader(Settings(max_seq_length=64, doc_stride=16), model_dir=tiny_span_dir)
+    answers = reader.read("why " * 400, "A short context about nothing.", allow_no_answer=False)
+    assert answers and "A short context about nothing."[answers[0].start : answers[0].end] == answers[0].text
+
+
+def test_empty_context_is_no_answer(tiny_span_dir: Path) -> None:
+    (a,) = SpanReader(model_dir=tiny_span_dir).read("What?", "")
+    assert a.no_answer
+
+
+def test_bad_inputs(tiny_span_dir: Path, tmp_path: Path) -> None:
+    with pytest.raises(ModelNotFoundError, match="span reader is missing"):
+        SpanReader(model_dir=tmp_path / "nope")
+    reader = SpanReader(model_dir=tiny_span_dir)
+    with pytest.raises(InputError):
+        reader.read("   ", "context")
+    with pytest.raises(InputError):
+        SpanReader(Settings(max_seq_length=64, doc_stride=60), model_dir=tiny_span_dir)
