@@ -1,0 +1,103 @@
+"""Crash-safe writes: a reader never sees a half-written index file or folder.
+
+Files: write to a temporary file in the same directory (same file system, so the rename is
+atomic), fsync it, `os.replace` it over the target, then fsync the directory so the rename
+itself is durable. Folders cannot be swapped over a non-empty folder in one step, so
+`swap_dir` moves the old folder aside, moves the new one in and only then deletes the old;
+if the second move fails the old folder is put back.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import tempfile
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+
+def fsync_dir(path: Path) -> None:
+    """Make a rename inside `path` durable (no-op where directories cannot be opened)."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:  # pragma: no cover - e.g. Windows
+        return
+    try:
+        os.fsync(fd)
+    except OSError:  # pragma: no cover
+        pass
+    finally:
+        os.close(fd)
+
+
+def atomic_write(target: Path, write: Callable[[Path], None]) -> None:
+    """Call `write(tmp_path)` and atomically move the finished file onto `target`.
+
+    If `write` raises, the temporary file is removed and `target` is untouched.
+    """
+    target = Path(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    os.close(fd)
+    tmp = Path(tmp_name)
+    try:
+        write(tmp)
+        with open(tmp, "rb+") as fh:
+            os.fsync(fh.fileno())
+        os.replace(tmp, target)
+        fsync_dir(target.parent)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def atomic_write_text(target: Path, text: str) -> None:
+    """Atomically replace `target` with `text` (UTF-8)."""
+    atomic_write(Path(target), lambda p: p.write_text(text, encoding="utf-8"))
+
+
+def fsync_tree(path: Path) -> None:
+    """fsync every file under `path`, then the folders, before the folder is swapped in."""
+    for root, _dirs, files in os.walk(path):
+        for name in files:
+            with open(Path(root) / name, "rb") as fh:
+                os.fsync(fh.fileno())
+        fsync_dir(Path(root))
+
+
+@contextlib.contextmanager
+def staging_dir(target: Path) -> Iterator[Path]:
+    """A fresh temporary folder beside `target`; removed if the block fails.
+
+    On success the caller swaps it in with `swap_dir`; building beside the target keeps the
+    final rename on one file system.
+    """
+    target = Path(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.building-", dir=target.parent))
+    try:
+        yield tmp
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
+def swap_dir(new: Path, target: Path) -> None:
+    """Replace folder `target` by folder `new`; the old content survives any failure."""
+    new, target = Path(new), Path(target)
+    fsync_tree(new)
+    if not target.exists():
+        os.replace(new, target)
+        fsync_dir(target.parent)
+        return
+    old = target.with_name(f".{target.name}.old-{uuid.uuid4().hex[:8]}")
+    os.replace(target, old)
+    try:
+        os.replace(new, target)
+    except BaseException:
+        os.replace(old, target)
+        raise
+    fsync_dir(target.parent)
+    shutil.rmtree(old, ignore_errors=True)

@@ -1,0 +1,121 @@
+"""Sparse lexical retrieval: BM25 with bm25s and the Snowball English stemmer.
+
+BM25 catches what the dense encoder misses: rare names, numbers and exact phrasings (on
+SQuAD-open it beats MiniLM at Recall@1). bm25s precomputes per-token document scores into a
+sparse matrix, so a query is a few sparse row sums, fast in pure numpy.
+
+Documents are identified by the docstore's int64 keys, stored beside the bm25s files. bm25s
+cannot remove a document from its matrix; the index folder rebuilds BM25 from the docstore
+after edits, which takes about a second per 10k passages.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from qa.errors import DataFormatError
+from retrieval.atomic import staging_dir, swap_dir
+
+STOPWORDS = "en"
+_STEMMER: Any = None
+
+
+def _stemmer() -> Any:
+    global _STEMMER
+    if _STEMMER is None:
+        import Stemmer
+
+        _STEMMER = Stemmer.Stemmer("english")
+    return _STEMMER
+
+
+def tokenize(texts: Sequence[str]) -> list[list[str]]:
+    """Lower-case word tokens, English stop words removed, Snowball-stemmed."""
+    import bm25s
+
+    out = bm25s.tokenize(
+        list(texts), stopwords=STOPWORDS, stemmer=_stemmer(), return_ids=False, show_progress=False
+    )
+    return [list(t) for t in out]
+
+
+class BM25Index:
+    """BM25 over passages keyed by int64 ids."""
+
+    def __init__(self, k1: float = 1.5, b: float = 0.75) -> None:
+        self.k1 = k1
+        self.b = b
+        self.retriever: Any = None
+        self.ids = np.zeros(0, dtype=np.int64)
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def build(self, ids: Sequence[int] | np.ndarray, texts: Sequence[str]) -> BM25Index:
+        """Index `texts` under `ids` (replacing any previous content)."""
+        import bm25s
+
+        if len(ids) != len(texts):
+            raise ValueError(f"{len(ids)} ids for {len(texts)} texts")
+        self.ids = np.asarray(ids, dtype=np.int64)
+        self.retriever = bm25s.BM25(k1=self.k1, b=self.b)
+        if len(texts):
+            # bm25s wants at least one token per document; an empty passage gets a dummy token.
+            tokens = [t or ["\x00"] for t in tokenize(texts)]
+            self.retriever.index(tokens, show_progress=False)
+        return self
+
+    def scores(self, query: str) -> np.ndarray:
+        """BM25 score of every document for `query`, aligned with `self.ids`."""
+        if self.retriever is None or not len(self.ids):
+            return np.zeros(0, dtype=np.float32)
+        vocab = self.retriever.vocab_dict
+        token_ids = [vocab[t] for t in tokenize([query])[0] if t in vocab]
+        if not token_ids:
+            return np.zeros(len(self.ids), dtype=np.float32)
+        return np.asarray(self.retriever.get_scores_from_ids(token_ids), dtype=np.float32)
+
+    def search(self, query: str, k: int) -> list[tuple[int, float]]:
+        """Top-k (id, score), best first; documents sharing no term with the query are left out."""
+        s = self.scores(query)
+        if not len(s) or k <= 0:
+            return []
+        k = min(k, len(s))
+        top = np.argpartition(-s, k - 1)[:k]
+        top = top[np.lexsort((top, -s[top]))]
+        return [(int(self.ids[i]), float(s[i])) for i in top if s[i] > 0]
+
+    # -- persistence ------------------------------------------------------------------------
+    def save(self, folder: str | Path) -> None:
+        """Write the index into `folder` atomically (built beside it, then swapped in)."""
+        folder = Path(folder)
+        with staging_dir(folder) as tmp:
+            if self.retriever is not None and len(self.ids):
+                self.retriever.save(str(tmp), show_progress=False)
+            np.save(tmp / "ids.npy", self.ids)
+            (tmp / "bm25.json").write_text(
+                json.dumps({"k1": self.k1, "b": self.b, "stemmer": "english", "stopwords": STOPWORDS}),
+                encoding="utf-8",
+            )
+            swap_dir(tmp, folder)
+
+    @classmethod
+    def load(cls, folder: str | Path, *, mmap: bool = True) -> BM25Index:
+        """Load from `folder`; `mmap` keeps the score matrix on disk."""
+        import bm25s
+
+        folder = Path(folder)
+        meta_path = folder / "bm25.json"
+        if not meta_path.exists():
+            raise DataFormatError(f"not a BM25 index folder (no bm25.json): {folder}")
+        meta = json.loads(meta_path.read_text(encoding="utf-8"))
+        obj = cls(k1=float(meta["k1"]), b=float(meta["b"]))
+        obj.ids = np.load(folder / "ids.npy")
+        if len(obj.ids):
+            obj.retriever = bm25s.BM25.load(str(folder), mmap=mmap, show_progress=False)
+        return obj

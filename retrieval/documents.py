@@ -1,0 +1,175 @@
+"""Read user files into documents (title, text, source) for indexing.
+
+Supported: .txt, .md/.markdown, .html/.htm (tags stripped with the standard library's
+`html.parser`; script and style dropped) and .jsonl (one JSON object a line with `text` and
+optional `title`, `id`). Files must be UTF-8: a file in another encoding is rejected with an
+`InputError` naming it, because guessing an encoding silently indexes mojibake.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from html.parser import HTMLParser
+from pathlib import Path
+from typing import Any
+
+from qa.errors import DataFormatError, InputError
+
+TEXT_SUFFIXES = {".txt": "text", ".md": "markdown", ".markdown": "markdown", ".html": "html", ".htm": "html"}
+SUFFIXES = (*TEXT_SUFFIXES, ".jsonl")
+
+
+@dataclass
+class Document:
+    """One source document before chunking; `doc_id` is stable across re-indexing."""
+
+    doc_id: str
+    text: str
+    title: str
+    source: str
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+
+class _TextExtractor(HTMLParser):
+    """Collects visible text; block elements become line breaks so paragraphs survive."""
+
+    BLOCKS = frozenset(
+        "p div br li ul ol h1 h2 h3 h4 h5 h6 tr table section article header footer blockquote pre".split()
+    )
+    SKIP = frozenset({"script", "style", "noscript", "template"})
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.parts: list[str] = []
+        self.title_parts: list[str] = []
+        self._skip = 0
+        self._in_title = False
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag in self.SKIP:
+            self._skip += 1
+        elif tag == "title":
+            self._in_title = True
+        elif tag in self.BLOCKS:
+            self.parts.append("\n\n" if tag == "p" or tag.startswith("h") else "\n")
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in self.SKIP:
+            self._skip = max(0, self._skip - 1)
+        elif tag == "title":
+            self._in_title = False
+        elif tag in self.BLOCKS:
+            self.parts.append("\n\n" if tag == "p" or tag.startswith("h") else "\n")
+
+    def handle_data(self, data: str) -> None:
+        if self._skip:
+            return
+        if self._in_title:
+            self.title_parts.append(data)
+        else:
+            self.parts.append(data)
+
+
+def _normalise_space(text: str) -> str:
+    """Collapse runs of spaces inside lines and of blank lines, keeping paragraph breaks."""
+    lines = [re.sub(r"[ \t\r\f\v\u00a0]+", " ", line).strip() for line in text.split("\n")]
+    return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip()
+
+
+def html_to_text(html: str) -> tuple[str, str]:
+    """(title, visible text) of an HTML document."""
+    parser = _TextExtractor()
+    parser.feed(html)
+    parser.close()
+    return _normalise_space("".join(parser.title_parts)), _normalise_space("".join(parser.parts))
+
+
+def read_text_file(path: Path) -> str:
+    """The file's text; a clear `InputError` naming the file when it is not UTF-8."""
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise InputError(f"cannot read {path}: {exc.strerror or exc}") from exc
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise InputError(
+            f"{path} is not UTF-8 text (undecodable byte at offset {exc.start}); "
+            "convert it to UTF-8 and index again"
+        ) from exc
+    return text.replace("\r\n", "\n").replace("\r", "\n")
+
+
+def _markdown_title(text: str) -> str:
+    m = re.search(r"^\s{0,3}#\s+(.+?)\s*#*\s*$", text, flags=re.MULTILINE)
+    return m.group(1).strip() if m else ""
+
+
+def read_documents(path: Path, rel: str) -> Iterator[Document]:
+    """Documents in one file; `rel` is the name used in ids and sources."""
+    suffix = path.suffix.lower()
+    if suffix == ".jsonl":
+        yield from _read_jsonl(path, rel)
+        return
+    kind = TEXT_SUFFIXES.get(suffix)
+    if kind is None:
+        raise InputError(f"{path}: unsupported file type {suffix or '(none)'}; use {', '.join(SUFFIXES)}")
+    text = read_text_file(path)
+    title = ""
+    if kind == "html":
+        title, text = html_to_text(text)
+    elif kind == "markdown":
+        title = _markdown_title(text)
+    if text.strip():
+        yield Document(doc_id=rel, text=text, title=title or path.stem, source=rel)
+
+
+def _read_jsonl(path: Path, rel: str) -> Iterator[Document]:
+    text = read_text_file(path)
+    for lineno, line in enumerate(text.split("\n"), start=1):
+        if not line.strip():
+            continue
+        try:
+            obj = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise DataFormatError(f"{path}:{lineno}: not valid JSON ({exc.msg})") from exc
+        if not isinstance(obj, dict) or not isinstance(obj.get("text"), str):
+            raise DataFormatError(f'{path}:{lineno}: each line must be an object with a "text" string')
+        doc_id = str(obj["id"]) if obj.get("id") not in (None, "") else f"{rel}:{lineno}"
+        meta = {k: v for k, v in obj.items() if k not in {"id", "text", "title"}}
+        if obj["text"].strip():
+            yield Document(
+                doc_id=doc_id,
+                text=obj["text"],
+                title=str(obj.get("title") or ""),
+                source=f"{rel}:{lineno}",
+                metadata=meta,
+            )
+
+
+def discover(path: str | Path) -> list[tuple[Path, str]]:
+    """Files to index under `path` (a file or a folder, searched recursively), with their names.
+
+    Hidden files and folders and unsupported suffixes inside folders are skipped; a single
+    file given directly must have a supported suffix.
+    """
+    root = Path(path)
+    if not root.exists():
+        raise InputError(f"no such file or folder: {root}")
+    if root.is_file():
+        if root.suffix.lower() not in SUFFIXES:
+            raise InputError(f"{root}: unsupported file type; use {', '.join(SUFFIXES)}")
+        return [(root, root.name)]
+    files: list[tuple[Path, str]] = []
+    for p in sorted(root.rglob("*")):
+        rel = p.relative_to(root)
+        if any(part.startswith(".") for part in rel.parts):
+            continue
+        if p.is_file() and p.suffix.lower() in SUFFIXES:
+            files.append((p, f"{root.name}/{rel.as_posix()}"))
+    if not files:
+        raise InputError(f"{root} holds no {', '.join(SUFFIXES)} files")
+    return files

@@ -1,0 +1,88 @@
+"""Combine the rankings of several retrievers into one.
+
+Two methods:
+
+* ``rrf``, weighted reciprocal-rank fusion: ``score(d) = sum_r w_r / (k + rank_r(d))``. Only
+  ranks matter, so retrievers with incomparable score scales fuse without calibration.
+  Plain RRF (all weights 1, k = 60) is the classic recipe.
+* ``convex``, a convex combination of per-query min-max normalised scores:
+  ``score(d) = sum_r w_r * (s_r(d) - min_r) / (max_r - min_r)`` over each retriever's
+  candidate list (a passage a retriever did not return counts as its minimum). It keeps
+  the *margins* between scores, which RRF throws away: when BM25 is very sure (a rare name
+  matches) it can outvote a flat dense ranking.
+
+The weights and k used by default are tuned on SQuAD *training* questions (see
+benchmarks/squad_open.py --tune), never on the dev set that is reported.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+METHODS = ("rrf", "convex")
+
+
+def rrf(
+    rankings: Mapping[str, Sequence[int]],
+    weights: Mapping[str, float] | None = None,
+    k: float = 60.0,
+) -> list[tuple[int, float]]:
+    """Weighted reciprocal-rank fusion of ranked id lists (best first); returns (id, score) best first.
+
+    Ties are broken by the id's best rank in any list, then by the id, so results are
+    deterministic.
+    """
+    if k < 0:
+        raise ValueError("the RRF constant k must be >= 0")
+    scores: dict[int, float] = {}
+    best: dict[int, int] = {}
+    for name, ranked in rankings.items():
+        w = 1.0 if weights is None else float(weights.get(name, 1.0))
+        for rank, doc in enumerate(ranked, start=1):
+            scores[doc] = scores.get(doc, 0.0) + w / (k + rank)
+            best[doc] = min(best.get(doc, rank), rank)
+    return sorted(scores.items(), key=lambda kv: (-kv[1], best[kv[0]], kv[0]))
+
+
+def _minmax(scored: Sequence[tuple[int, float]]) -> dict[int, float]:
+    if not scored:
+        return {}
+    values = [s for _, s in scored]
+    lo, hi = min(values), max(values)
+    if hi - lo <= 1e-12:
+        return {doc: 1.0 for doc, _ in scored}
+    return {doc: (s - lo) / (hi - lo) for doc, s in scored}
+
+
+def convex(
+    scored: Mapping[str, Sequence[tuple[int, float]]],
+    weights: Mapping[str, float] | None = None,
+) -> list[tuple[int, float]]:
+    """Weighted sum of min-max normalised scores; `scored` maps retriever -> [(id, score)] best first."""
+    norm = {name: _minmax(lst) for name, lst in scored.items()}
+    best: dict[int, int] = {}
+    for lst in scored.values():
+        for rank, (doc, _) in enumerate(lst, start=1):
+            best[doc] = min(best.get(doc, rank), rank)
+    out: dict[int, float] = {}
+    for doc in best:
+        total = 0.0
+        for name, n in norm.items():
+            w = 1.0 if weights is None else float(weights.get(name, 1.0))
+            total += w * n.get(doc, 0.0)
+        out[doc] = total
+    return sorted(out.items(), key=lambda kv: (-kv[1], best[kv[0]], kv[0]))
+
+
+def fuse(
+    scored: Mapping[str, Sequence[tuple[int, float]]],
+    method: str = "rrf",
+    weights: Mapping[str, float] | None = None,
+    k: float = 60.0,
+) -> list[tuple[int, float]]:
+    """Fuse retriever outputs ([(id, score)] best first) with `method` ("rrf" or "convex")."""
+    if method == "rrf":
+        return rrf({name: [doc for doc, _ in lst] for name, lst in scored.items()}, weights, k)
+    if method == "convex":
+        return convex(scored, weights)
+    raise ValueError(f"unknown fusion method {method!r}; choose one of {', '.join(METHODS)}")

@@ -1,0 +1,79 @@
+"""An index folder: the unit that is built, shipped, swapped and searched.
+
+Layout::
+
+    manifest.json      encoder name, dims, passage count, dense kind, chunking, created
+    docstore.sqlite    passages (key, id, title, text, source, metadata)
+    dense.faiss        FAISS id-mapped index, ids = docstore keys
+    bm25/              bm25s index + ids.npy (docstore keys)
+
+The manifest is written last when building, so a folder without one is incomplete. Keeping
+the encoder name in the manifest lets a search refuse vectors from a different encoder.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from qa.errors import DataFormatError, InputError
+from retrieval.atomic import atomic_write_text
+
+MANIFEST = "manifest.json"
+DOCSTORE = "docstore.sqlite"
+DENSE = "dense.faiss"
+BM25_DIR = "bm25"
+FORMAT_VERSION = 1
+
+
+@dataclass
+class Manifest:
+    encoder: str
+    dims: int
+    count: int
+    dense_kind: str
+    created: str = field(default_factory=lambda: datetime.now(UTC).isoformat(timespec="seconds"))
+    chunk_chars: int = 0
+    chunk_overlap: int = 0
+    sources: list[str] = field(default_factory=list)
+    format: int = FORMAT_VERSION
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def save(self, folder: Path) -> None:
+        atomic_write_text(folder / MANIFEST, json.dumps(asdict(self), indent=2, ensure_ascii=False) + "\n")
+
+    @classmethod
+    def load(cls, folder: Path) -> Manifest:
+        path = Path(folder) / MANIFEST
+        if not path.exists():
+            raise InputError(
+                f"{folder} is not an index folder (no {MANIFEST}); build one with `qa index PATH`"
+            )
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+            known = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
+            return cls(**known)
+        except (json.JSONDecodeError, TypeError, UnicodeDecodeError) as exc:
+            raise DataFormatError(f"{path} is not a valid index manifest: {exc}") from exc
+
+
+def is_complete(folder: str | Path) -> bool:
+    """True when `folder` holds every part of an index (the manifest is written last)."""
+    f = Path(folder)
+    return all((f / name).exists() for name in (MANIFEST, DOCSTORE, DENSE, BM25_DIR + "/bm25.json"))
+
+
+def summarise_sources(sources: Sequence[str], limit: int = 20) -> list[str]:
+    """A short, de-duplicated list of sources for the manifest."""
+    seen: list[str] = []
+    for s in sources:
+        base = s.split(":", 1)[0] if s.count(":") and not s.startswith(("http:", "https:")) else s
+        if base not in seen:
+            seen.append(base)
+        if len(seen) >= limit:
+            break
+    return seen
