@@ -1,0 +1,140 @@
+"""SQuAD / RACE loaders: formats, compression, and clear errors for malformed files."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import lzma
+from pathlib import Path
+
+import pytest
+
+from mrc.datasets import load_race, load_squad
+from qa.errors import DataFormatError, InputError
+from qa.paths import SHARED_DATA
+
+SQUAD = {
+    "version": "1.1",
+    "data": [
+        {
+            "title": "T",
+            "paragraphs": [
+                {
+                    "context": "Paris is in France.",
+                    "qas": [
+                        {
+                            "id": "q1",
+                            "question": "Where?",
+                            "answers": [{"text": "France", "answer_start": 12}],
+                        },
+                        {"id": "q2", "question": "What?", "answers": [{"text": "Paris", "answer_start": 0}]},
+                    ],
+                }
+            ],
+        }
+    ],
+}
+RACE = {
+    "id": "high1.txt",
+    "article": "Tom likes apples.",
+    "questions": ["What does Tom like?", "Tom likes _ ."],
+    "options": [["apples", "pears", "figs", "kiwis"], ["apples", "cars", "dogs", "sky"]],
+    "answers": ["A", "A"],
+}
+
+
+@pytest.mark.parametrize("suffix", [".json", ".json.gz", ".json.xz"])
+def test_squad_compressed_transparently(tmp_path: Path, suffix: str) -> None:
+    raw = json.dumps(SQUAD).encode()
+    path = tmp_path / f"s{suffix}"
+    path.write_bytes(
+        gzip.compress(raw) if suffix.endswith("gz") else lzma.compress(raw) if suffix.endswith("xz") else raw
+    )
+    ds = load_squad(path)
+    assert ds.version == 1 and [e.qid for e in ds.examples] == ["q1", "q2"]
+    assert ds.examples[0].answers == ("France",) and ds.examples[0].answer_starts == (12,)
+    sub = ds.subset(1)
+    assert len(sub.examples) == 1 and len(sub.data[0]["paragraphs"][0]["qas"]) == 1
+
+
+def test_squad_v2_detection(tmp_path: Path) -> None:
+    doc = json.loads(json.dumps(SQUAD))
+    doc["version"] = "v2.0"
+    doc["data"][0]["paragraphs"][0]["qas"][1].update(is_impossible=True, answers=[])
+    (tmp_path / "v2.json").write_text(json.dumps(doc))
+    ds = load_squad(tmp_path / "v2.json")
+    assert ds.version == 2 and ds.examples[1].is_impossible
+    assert load_squad(tmp_path / "v2.json", version="1").version == 1
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("{not json", "invalid JSON at line 1"),
+        ('{"version": "1.1"}', "missing 'data'"),
+        (
+            '{"data": [{"paragraphs": [{"context": "c", "qas": [{"id": "x", "question": "q"}]}]}]}',
+            "missing 'answers'",
+        ),
+        ('{"data": [{"paragraphs": [{"context": 3, "qas": []}]}]}', "'context' must be str"),
+        ('{"data": []}', "no questions"),
+    ],
+)
+def test_squad_malformed(tmp_path: Path, text: str, message: str) -> None:
+    path = tmp_path / "bad.json"
+    path.write_text(text)
+    with pytest.raises(DataFormatError, match=message) as info:
+        load_squad(path)
+    assert "bad.json" in str(info.value)
+
+
+def test_squad_bad_bytes(tmp_path: Path) -> None:
+    (tmp_path / "x.json.gz").write_bytes(b"not gzip at all")
+    with pytest.raises(DataFormatError, match="cannot decompress"):
+        load_squad(tmp_path / "x.json.gz")
+    (tmp_path / "latin.json").write_bytes(b'{"data": "\xe9"}')
+    with pytest.raises(DataFormatError, match="not UTF-8"):
+        load_squad(tmp_path / "latin.json")
+    with pytest.raises(InputError, match="not found"):
+        load_squad(tmp_path / "absent.json")
+
+
+def test_race_jsonl_gz_and_folder(tmp_path: Path) -> None:
+    path = tmp_path / "race.jsonl.gz"
+    line = dict(RACE, level="high")
+    path.write_bytes(gzip.compress((json.dumps(line) + "\n\n").encode()))
+    qs = load_race(path)
+    assert [q.qid for q in qs] == ["high1.txt-0", "high1.txt-1"]
+    assert qs[0].answer == 0 and qs[0].level == "high" and len(qs[1].options) == 4
+    folder = tmp_path / "RACE" / "dev" / "middle"
+    folder.mkdir(parents=True)
+    (folder / "1.txt").write_text(json.dumps(RACE))
+    (folder / "2.txt").write_text(json.dumps(dict(RACE, id="middle2.txt")))
+    from_folder = load_race(tmp_path / "RACE")
+    assert len(from_folder) == 4 and {q.level for q in from_folder} == {"middle"}
+
+
+@pytest.mark.parametrize(
+    ("article", "message"),
+    [
+        (dict(RACE, answers=["A"]), "must match"),
+        (dict(RACE, answers=["A", "E"]), "is not one of 'ABCD'"),
+        (dict(RACE, options=[["a"], ["b", "c"]]), "at least two texts"),
+        ({k: v for k, v in RACE.items() if k != "article"}, "missing 'article'"),
+    ],
+)
+def test_race_malformed(tmp_path: Path, article: dict, message: str) -> None:
+    path = tmp_path / "race.jsonl"
+    path.write_text(json.dumps(article) + "\n")
+    with pytest.raises(DataFormatError, match=message) as info:
+        load_race(path)
+    assert "race.jsonl, line 1" in str(info.value)
+
+
+MRC = SHARED_DATA / "mrc"
+
+
+@pytest.mark.skipif(not (MRC / "race-dev.jsonl.gz").exists(), reason="shared data absent")
+def test_real_files_load() -> None:
+    assert len(load_race(MRC / "race-dev.jsonl.gz")) == 4887
+    assert len(load_squad(MRC / "squad-v2.0-dev.reconstructed.json.gz").examples) == 11873
