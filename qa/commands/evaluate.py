@@ -1,0 +1,190 @@
+"""`qa eval squad|race`: batch evaluation of the readers with the official metrics.
+
+Predictions are written in the official formats (`{id: answer}` and, for SQuAD v2.0,
+`{id: na_prob}`) so the official scripts can re-check any number we report.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+from rich.table import Table
+
+from qa.errors import InputError
+from qa.settings import Settings
+
+eval_app = typer.Typer(help="Evaluate the readers on SQuAD or RACE files.", no_args_is_help=True)
+console = Console(stderr=True)
+out = Console()
+CHUNK = 256  # questions per reader call: bounded memory, smooth progress
+PREDICTIONS = Path("predictions.json")
+
+
+@contextmanager
+def _progress(what: str, total: int) -> Iterator[Any]:
+    columns = (
+        TextColumn(f"[bold]{what}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+    )
+    with Progress(*columns, console=console, transient=False) as bar:
+        task = bar.add_task(what, total=total)
+        yield lambda n: bar.advance(task, n)
+
+
+def _table(title: str, rows: Sequence[tuple[str, Any]]) -> Table:
+    table = Table(title=title)
+    table.add_column("metric")
+    table.add_column("value", justify="right")
+    for name, value in rows:
+        table.add_row(name, f"{value:.2f}" if isinstance(value, float) else str(value))
+    return table
+
+
+def _write_json(path: Path, data: Any) -> None:
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(data, ensure_ascii=False, indent=1), encoding="utf-8")
+    except OSError as exc:
+        raise InputError(f"cannot write {path}: {exc}") from exc
+
+
+def _chunks(n: int, size: int = CHUNK) -> Iterator[slice]:
+    for i in range(0, n, size):
+        yield slice(i, min(n, i + size))
+
+
+@eval_app.command("squad")
+def squad(
+    file: Annotated[Path, typer.Argument(help="SQuAD v1.1 / v2.0 JSON (.json, .gz or .xz).")],
+    model: Annotated[
+        Path | None, typer.Option("--model", "-m", help="Span reader folder (default: the shipped one).")
+    ] = None,
+    predictions: Annotated[
+        Path, typer.Option("--out", "-o", help="Where to write {id: answer}.")
+    ] = PREDICTIONS,
+    na_probs: Annotated[
+        Path | None, typer.Option("--na-probs", help="v2.0: where to write {id: na_prob}.")
+    ] = None,
+    metrics_out: Annotated[
+        Path | None, typer.Option("--metrics-out", help="Also write the metrics as JSON.")
+    ] = None,
+    limit: Annotated[int | None, typer.Option("--limit", min=1, help="Only the first N questions.")] = None,
+    version: Annotated[str, typer.Option("--version", help="auto | 1 | 2")] = "auto",
+    null_threshold: Annotated[
+        float | None, typer.Option(help="Override the model's no-answer threshold.")
+    ] = None,
+    batch_size: Annotated[int | None, typer.Option(help="Windows per forward pass.")] = None,
+) -> None:
+    """Read every question's gold paragraph; report official EM/F1 (and HasAns/NoAns for v2.0)."""
+    from mrc.datasets import load_squad
+    from mrc.metrics import squad_v1_evaluate, squad_v2_evaluate
+    from mrc.span import ReadRequest, SpanReader
+
+    ds = load_squad(file, version).subset(limit)
+    settings = Settings.load(null_threshold=null_threshold, batch_size=batch_size)
+    reader = SpanReader(settings, model_dir=model)
+    v2 = ds.version == 2
+    preds: dict[str, str] = {}
+    probs: dict[str, float] = {}
+    started = time.perf_counter()
+    with _progress(f"SQuAD v{ds.version} {file.name}", len(ds.examples)) as advance:
+        for part in _chunks(len(ds.examples)):
+            batch = ds.examples[part]
+            reqs = [ReadRequest(e.question, e.context, e.qid) for e in batch]
+            for ex, answers in zip(batch, reader.read_many(reqs, allow_no_answer=v2), strict=True):
+                best = answers[0]
+                preds[ex.qid] = "" if best.no_answer else best.text
+                # na_prob: the probability that there is no answer, the official script's input.
+                probs[ex.qid] = best.score if best.no_answer else 1.0 - best.score
+            advance(len(batch))
+    elapsed = time.perf_counter() - started
+    _write_json(predictions, preds)
+    if v2:
+        na_path = na_probs or predictions.with_name(predictions.stem + "_na_probs.json")
+        _write_json(na_path, probs)
+        metrics: dict[str, Any] = squad_v2_evaluate(ds.data, preds, probs)
+        rows = [(k, metrics[k]) for k in metrics if not k.endswith("_thresh") or k.startswith("best")]
+    else:
+        metrics = squad_v1_evaluate(ds.data, preds)
+        rows = [("exact_match", metrics["exact_match"]), ("f1", metrics["f1"]), ("total", metrics["total"])]
+    metrics["questions_per_s"] = len(ds.examples) / elapsed if elapsed > 0 else 0.0
+    rows.append(("questions/s", metrics["questions_per_s"]))
+    out.print(_table(f"SQuAD v{ds.version}: {file.name} — {reader.model_dir.name}", rows))
+    console.print(f"predictions: {predictions}" + (f", na_probs: {na_path}" if v2 else ""))
+    if metrics_out:
+        _write_json(
+            metrics_out, {"file": str(file), "model": str(reader.model_dir), "version": ds.version, **metrics}
+        )
+
+
+@eval_app.command("race")
+def race(
+    file: Annotated[
+        Path, typer.Argument(help="RACE .jsonl[.gz] (one article a line) or a folder of article files.")
+    ],
+    model: Annotated[
+        Path | None, typer.Option("--model", "-m", help="Multiple-choice reader folder.")
+    ] = None,
+    limit: Annotated[int | None, typer.Option("--limit", min=1, help="Only the first N questions.")] = None,
+    predictions: Annotated[
+        Path | None, typer.Option("--out", "-o", help="Write {question id: letter}.")
+    ] = None,
+    metrics_out: Annotated[
+        Path | None, typer.Option("--metrics-out", help="Also write the metrics as JSON.")
+    ] = None,
+    batch_size: Annotated[
+        int | None, typer.Option(help="Sequences (question x option) per forward pass.")
+    ] = None,
+) -> None:
+    """Pick the most probable option for every question; report accuracy for middle, high and all."""
+    from mrc.choice import ChoiceReader, ChoiceRequest
+    from mrc.datasets import LETTERS, load_race, race_levels
+    from mrc.metrics import race_accuracy
+
+    questions = load_race(file)[:limit] if limit else load_race(file)
+    reader = ChoiceReader(Settings.load(batch_size=batch_size), model_dir=model)
+    chosen: dict[str, int] = {}
+    started = time.perf_counter()
+    with _progress(f"RACE {file.name}", len(questions)) as advance:
+        for part in _chunks(len(questions)):
+            batch = questions[part]
+            reqs = [ChoiceRequest(q.article, q.question, q.options) for q in batch]
+            for q, p in zip(batch, reader.probabilities_many(reqs), strict=True):
+                chosen[q.qid] = max(range(len(p)), key=p.__getitem__)
+            advance(len(batch))
+    elapsed = time.perf_counter() - started
+    metrics: dict[str, Any] = race_accuracy(
+        chosen, {q.qid: q.answer for q in questions}, race_levels(questions)
+    )
+    metrics["questions_per_s"] = len(questions) / elapsed if elapsed > 0 else 0.0
+    rows = [(k, metrics[k]) for k in ("middle", "high", "all", "middle_total", "high_total", "all_total")]
+    rows = [(k, int(v) if k.endswith("_total") else v) for k, v in rows] + [
+        ("questions/s", metrics["questions_per_s"])
+    ]
+    out.print(_table(f"RACE accuracy: {file.name} — {reader.model_dir.name}", rows))
+    if predictions:
+        _write_json(predictions, {qid: LETTERS[i] for qid, i in chosen.items()})
+    if metrics_out:
+        _write_json(metrics_out, {"file": str(file), "model": str(reader.model_dir), **metrics})
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(eval_app, name="eval")

@@ -1,0 +1,152 @@
+"""`qa read` and `qa eval` end to end through `qa.cli.main` with tiny random readers."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from qa.cli import main
+
+SQUAD_V2 = {
+    "version": "v2.0",
+    "data": [
+        {
+            "title": "T",
+            "paragraphs": [
+                {
+                    "context": "Paris is the capital of France. It has many museums.",
+                    "qas": [
+                        {
+                            "id": "a",
+                            "question": "What is the capital?",
+                            "answers": [{"text": "Paris", "answer_start": 0}],
+                        },
+                        {"id": "b", "question": "Who won?", "answers": [], "is_impossible": True},
+                    ],
+                }
+            ],
+        }
+    ],
+}
+RACE_LINE = {
+    "id": "m1.txt",
+    "level": "middle",
+    "article": "Tom likes apples.",
+    "questions": ["What does Tom like?", "Tom likes _ ."],
+    "options": [["apples", "pears", "figs", "kiwis"], ["apples", "cars", "dogs", "sky"]],
+    "answers": ["A", "B"],
+}
+
+
+def test_read_span(tiny_span_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code = main(
+        ["read", "--model", str(tiny_span_dir), "-q", "Capital?", "-c", "Paris is the capital.", "--json"]
+    )
+    assert code == 0
+    answers = json.loads(capsys.readouterr().out)
+    assert len(answers) == 1 and {"text", "score", "no_answer"} <= set(answers[0])
+
+
+def test_read_span_marked(tiny_span_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    ctx = tmp_path / "c.txt"
+    ctx.write_text("Zürich is a city in Switzerland.", encoding="utf-8")
+    args = ["read", "--model", str(tiny_span_dir), "-q", "Where?", "--context-file", str(ctx), "--top-k", "2"]
+    assert main(args) == 0
+    assert "1." in capsys.readouterr().out
+
+
+def test_read_options(tiny_choice_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    args = ["read", "--model", str(tiny_choice_dir), "-q", "What?", "-c", "Tom likes apples.", "-o", "apples"]
+    assert main([*args, "-o", "pears", "--json"]) == 0
+    probs = [r["probability"] for r in json.loads(capsys.readouterr().out)]
+    assert len(probs) == 2 and sum(probs) == pytest.approx(1.0, abs=1e-5)
+    assert main(args) == 2  # a single option is not a choice
+
+
+def test_read_errors(tmp_path: Path, tiny_span_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["read", "--model", str(tmp_path / "none"), "-q", "Who?", "-c", "text"]) == 2
+    err = capsys.readouterr().err
+    assert "span reader is missing" in err and "--model" in err and "Traceback" not in err
+    assert main(["read", "--model", str(tiny_span_dir), "-q", "Who?"]) == 2
+    assert main(["read", "--model", str(tiny_span_dir), "-q", "   ", "-c", "text"]) == 2
+    bad = tmp_path / "latin1.txt"
+    bad.write_bytes(b"caf\xe9")
+    assert main(["read", "--model", str(tiny_span_dir), "-q", "Who?", "-f", str(bad)]) == 2
+    assert "not UTF-8" in capsys.readouterr().err
+
+
+def test_eval_squad_v2(tiny_span_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    data = tmp_path / "dev.json"
+    data.write_text(json.dumps(SQUAD_V2))
+    preds, metrics = tmp_path / "p.json", tmp_path / "m.json"
+    args = [
+        "eval",
+        "squad",
+        str(data),
+        "--model",
+        str(tiny_span_dir),
+        "--out",
+        str(preds),
+        "--metrics-out",
+        str(metrics),
+    ]
+    assert main(args) == 0
+    assert set(json.loads(preds.read_text())) == {"a", "b"}
+    na = json.loads((tmp_path / "p_na_probs.json").read_text())
+    assert all(0.0 <= v <= 1.0 for v in na.values())
+    m = json.loads(metrics.read_text())
+    assert m["version"] == 2 and {"HasAns_f1", "NoAns_f1", "best_f1"} <= set(m)
+    assert "HasAns_exact" in capsys.readouterr().out
+
+
+def test_eval_squad_v1_limit(tiny_span_dir: Path, tmp_path: Path) -> None:
+    data = tmp_path / "dev.json"
+    doc = json.loads(json.dumps(SQUAD_V2))
+    doc["version"] = "1.1"
+    doc["data"][0]["paragraphs"][0]["qas"].pop()
+    data.write_text(json.dumps(doc))
+    preds, metrics = tmp_path / "p.json", tmp_path / "m.json"
+    args = [
+        "eval",
+        "squad",
+        str(data),
+        "-m",
+        str(tiny_span_dir),
+        "-o",
+        str(preds),
+        "--metrics-out",
+        str(metrics),
+    ]
+    assert main([*args, "--limit", "1"]) == 0
+    assert json.loads(preds.read_text())["a"] != ""  # v1.1 always answers
+    assert json.loads(metrics.read_text())["total"] == 1
+
+
+def test_eval_race(tiny_choice_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    data = tmp_path / "race.jsonl"
+    data.write_text(json.dumps(RACE_LINE) + "\n")
+    preds = tmp_path / "p.json"
+    assert main(["eval", "race", str(data), "-m", str(tiny_choice_dir), "-o", str(preds)]) == 0
+    assert set(json.loads(preds.read_text())) == {"m1.txt-0", "m1.txt-1"}
+    assert "middle" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("kind", ["squad", "race"])
+def test_eval_malformed_exit_2(kind: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    bad = tmp_path / ("bad.json" if kind == "squad" else "bad.jsonl")
+    bad.write_text('{"data": [{"paragraphs": [{"qas": []}]}]}' if kind == "squad" else '{"article": "x"}\n')
+    assert main(["eval", kind, str(bad)]) == 2
+    err = capsys.readouterr().err
+    assert "bad.json" in err and "missing" in err and "Traceback" not in err
+    (tmp_path / "broken.json").write_text("{oops")
+    assert main(["eval", kind, str(tmp_path / "broken.json")]) == 2
+    assert main(["eval", kind, str(tmp_path / "absent.json")]) == 2
+
+
+def test_eval_missing_model(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    data = tmp_path / "dev.json"
+    data.write_text(json.dumps(SQUAD_V2))
+    assert main(["eval", "squad", str(data), "--model", str(tmp_path / "nope")]) == 2
+    assert "span reader is missing" in capsys.readouterr().err
