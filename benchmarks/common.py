@@ -1,0 +1,138 @@
+"""Shared helpers for benchmark scripts: data paths, opening .gz/.xz files, cached encoding and
+the results-file writer (the format of ../shared/BENCHMARKS.md: name, dataset, command,
+machine, date, wall time, metrics, systems)."""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import json
+import lzma
+import os
+import platform
+import shlex
+import sys
+import time
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import IO, Any
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parent.parent
+if str(REPO) not in sys.path:  # run as `python benchmarks/x.py` from anywhere
+    sys.path.insert(0, str(REPO))
+
+SHARED = REPO.parent / "shared" / "data"
+RESULTS = REPO / "benchmarks" / "results"
+CACHE = REPO / ".cache" / "bench"
+
+
+def open_text(path: str | Path) -> IO[str]:
+    """Open a plain, .gz or .xz file as UTF-8 text (the shared data is stored compressed)."""
+    p = Path(path)
+    if p.suffix == ".gz":
+        return gzip.open(p, "rt", encoding="utf-8", newline="")
+    if p.suffix == ".xz":
+        return lzma.open(p, "rt", encoding="utf-8", newline="")
+    return open(p, encoding="utf-8", newline="")
+
+
+def find_data(rel: str) -> Path:
+    """A file under ../shared/data, exiting with a clear message when the folder is absent."""
+    p = SHARED / rel
+    if not p.exists():
+        sys.exit(f"benchmark data not found: {p} (the shared data folder sits beside the repository)")
+    return p
+
+
+def machine() -> dict[str, Any]:
+    """CPU model and core count, since timings only compare within one machine."""
+    model = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return {
+        "cpu": model,
+        "cores": cores,
+        "platform": platform.platform(),
+        "python": platform.python_version(),
+    }
+
+
+def command_line() -> str:
+    """The command that produced a result, as one would retype it from the repository root."""
+    script = Path(sys.argv[0])
+    try:
+        script = script.resolve().relative_to(REPO)
+    except ValueError:
+        pass
+    return " ".join(["python", shlex.quote(str(script)), *map(shlex.quote, sys.argv[1:])])
+
+
+def cached_encode(encoder: Any, texts: Sequence[str], *, description: str) -> np.ndarray:
+    """Encode `texts` once per (encoder, texts) and reuse the vectors from .cache/bench/ on reruns.
+
+    Benchmarks are rerun while tuning; re-encoding thousands of passages each time would cost
+    minutes of a shared CPU for identical numbers.
+    """
+    h = hashlib.sha256(encoder.name.encode())
+    for t in texts:
+        h.update(t.encode("utf-8"))
+        h.update(b"\x00")
+    path = CACHE / f"{h.hexdigest()[:24]}.npy"
+    if path.exists():
+        return np.load(path)
+    vectors = encoder.encode(list(texts), progress=True, description=description)
+    CACHE.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp.npy")
+    np.save(tmp, vectors)
+    os.replace(tmp, path)
+    return vectors
+
+
+def write_results(
+    name: str,
+    dataset: str,
+    metrics: dict[str, float],
+    *,
+    wall_s: float,
+    systems: dict[str, dict[str, float]] | None = None,
+    extra: dict[str, Any] | None = None,
+    out: Path | None = None,
+) -> Path:
+    """Write benchmarks/results/<name>.json (or `out`) and return its path."""
+    payload: dict[str, Any] = {
+        "name": name,
+        "dataset": dataset,
+        "command": command_line(),
+        "machine": machine(),
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
+        "wall_s": round(wall_s, 1),
+        "metrics": metrics,
+    }
+    if systems is not None:
+        payload["systems"] = systems
+    if extra:
+        payload.update(extra)
+    path = out or RESULTS / f"{name}.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(payload, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    return path
+
+
+class Timer:
+    """Wall time of the whole benchmark run."""
+
+    def __init__(self) -> None:
+        self.start = time.perf_counter()
+
+    @property
+    def elapsed(self) -> float:
+        return time.perf_counter() - self.start

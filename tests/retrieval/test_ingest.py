@@ -1,0 +1,96 @@
+import json
+from pathlib import Path
+
+import pytest
+
+from qa.errors import DataFormatError, InputError
+from qa.settings import Settings
+from retrieval.docstore import SQLiteDocStore
+from retrieval.documents import discover, html_to_text, read_documents
+from retrieval.index_dir import DOCSTORE, Manifest, is_complete
+from retrieval.ingest import add_passages, delete_passages, index_path, passages_from_path
+from retrieval.passage import Passage
+
+
+def test_each_file_type(corpus_dir: Path, settings: Settings) -> None:
+    passages = {p.id: p for p in passages_from_path(corpus_dir, settings)}
+    name = corpus_dir.name
+    md = passages[f"{name}/eiffel.md#0"]
+    assert md.title == "Eiffel Tower" and "1889" in md.text and md.source == f"{name}/eiffel.md"
+    html = passages[f"{name}/cats.html#0"]
+    assert html.title == "Cats" and "carnivorous mammal & a pet" in html.text
+    assert "secret" not in html.text and "color" not in html.text
+    assert passages["moon#0"].title == "Moon" and passages["moon#0"].source == f"{name}/moon.jsonl:1"
+    zurich = passages[f"{name}/moon.jsonl:2#0"]
+    assert zurich.title == "Zürich" and "über 400,000" in zurich.text
+    assert passages[f"{name}/sub/python.txt#0"].title == "python"
+    assert not any("hidden" in p.id or "csv" in p.id for p in passages.values())
+
+
+def test_long_text_is_chunked_with_title(tmp_path: Path, settings: Settings) -> None:
+    (tmp_path / "long.txt").write_text(" ".join(f"Word{i} is here." for i in range(200)), encoding="utf-8")
+    passages = passages_from_path(tmp_path / "long.txt", settings)
+    assert len(passages) > 3 and all(len(p.text) <= settings.chunk_chars for p in passages)
+    assert {p.title for p in passages} == {"long"} and {p.source for p in passages} == {"long.txt"}
+
+
+def test_non_utf8_file_is_a_clear_input_error(tmp_path: Path) -> None:
+    bad = tmp_path / "latin1.txt"
+    bad.write_bytes("café crème".encode("latin-1"))
+    with pytest.raises(InputError, match="latin1.txt is not UTF-8"):
+        list(read_documents(bad, "latin1.txt"))
+
+
+def test_bad_jsonl_and_paths(tmp_path: Path) -> None:
+    (tmp_path / "x.jsonl").write_text('{"text": "ok"}\n{broken\n', encoding="utf-8")
+    with pytest.raises(DataFormatError, match="x.jsonl:2"):
+        list(read_documents(tmp_path / "x.jsonl", "x.jsonl"))
+    with pytest.raises(InputError):
+        discover(tmp_path / "missing")
+    (tmp_path / "y.pdf").write_bytes(b"%PDF")
+    with pytest.raises(InputError, match="unsupported"):
+        discover(tmp_path / "y.pdf")
+
+
+def test_html_entities_and_blocks() -> None:
+    title, text = html_to_text("<title> T </title><p>a&nbsp;b</p><p>c</p>")
+    assert title == "T" and text == "a b\n\nc"
+
+
+def test_index_folder_and_failed_run_keeps_previous(
+    built_index: Path, corpus_dir: Path, settings: Settings, tmp_path: Path
+) -> None:
+    assert is_complete(built_index)
+    manifest = Manifest.load(built_index)
+    assert manifest.dims == 384 and manifest.count == 5 and "all-MiniLM-L6-v2" in manifest.encoder
+    target = tmp_path / "index"
+    index_path(corpus_dir / "sub", target, settings, progress=False)
+    before = {p.name: p.read_bytes() for p in target.iterdir() if p.is_file()}
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    (bad / "good.txt").write_text("fine", encoding="utf-8")
+    (bad / "z.txt").write_bytes(b"\xff\xfe\x00broken")
+    with pytest.raises(InputError, match="z.txt"):
+        index_path(bad, target, settings, progress=False)
+    assert {p.name: p.read_bytes() for p in target.iterdir() if p.is_file()} == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bad", "index"]
+
+
+def test_add_and_delete_passages(built_index: Path, settings: Settings, tmp_path: Path) -> None:
+    import shutil
+
+    folder = tmp_path / "copy"
+    shutil.copytree(built_index, folder)
+    n = add_passages(
+        folder, [Passage("new#0", "Mount Everest is the highest mountain.", "Everest")], settings
+    )
+    assert n == 6
+    from retrieval.hybrid import HybridRetriever
+
+    r = HybridRetriever.from_index_dir(folder, settings)
+    assert r.search("highest mountain on earth", 1)[0].id == "new#0"
+    r.close()
+    assert delete_passages(folder, ["new#0"]) == 1
+    with SQLiteDocStore(folder / DOCSTORE, read_only=True) as store:
+        assert store.count() == 5
+    assert json.loads((folder / "manifest.json").read_text())["count"] == 5
