@@ -1,0 +1,187 @@
+"""Entity linking: a label index over the graph with exact, normalised, fuzzy and dense matching.
+
+Anchors are graph nodes a question can start from: entities (IRIs with a label or name), short
+string values (a literal such as "France" under `addressCountry`) and classes (the objects of
+`rdf:type`, so "which suppliers ..." can start from `pv:Supplier`).
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from dataclasses import dataclass
+
+from rdflib import RDF, RDFS, Literal, URIRef
+from rdflib.term import Node
+
+from kb.loaders import local_name, readable
+from kb.sparql import iri
+from kb.text import STOPWORDS, normalise
+
+LABEL_LOCAL_NAMES = {"label", "name", "altlabel", "preflabel", "title", "alias", "type.object.name"}
+MAX_LITERAL_CHARS = 60
+
+
+@dataclass(frozen=True)
+class Candidate:
+    node: Node
+    label: str
+    score: float
+    method: str  # exact | normalised | fuzzy | token | dense
+    kind: str  # entity | value | class
+    start: int  # token span in the normalised question
+    end: int
+    via: URIRef | None = None  # for values: the property that holds the literal
+
+    def to_dict(self) -> dict:
+        return {"node": str(self.node), "label": self.label, "score": round(self.score, 4),
+                "method": self.method, "kind": self.kind}
+
+
+class LabelIndex:
+    def __init__(self, graph, *, max_rows: int = 500_000, index_values: bool = True,
+                 encoder=None, dense_max_labels: int = 20_000) -> None:
+        self.graph = graph
+        self.encoder = encoder
+        self.dense_max_labels = dense_max_labels
+        self.keys: dict[str, list[tuple[Node, str, str, URIRef | None]]] = defaultdict(list)
+        self.labels: dict[Node, str] = {}
+        self.label_predicates: set[URIRef] = set()
+        self.token_index: dict[str, set[str]] = defaultdict(set)
+        preds = [r[0] for r in graph.select("SELECT DISTINCT ?p WHERE { ?s ?p ?o } LIMIT 5000")]
+        for p in preds:
+            if isinstance(p, URIRef) and local_name(p).lower() in LABEL_LOCAL_NAMES:
+                self.label_predicates.add(p)
+        for p in sorted(self.label_predicates, key=lambda x: (x != RDFS.label, str(x))):
+            q = f"SELECT ?s ?l WHERE {{ ?s {iri(p)} ?l . FILTER(isLiteral(?l)) }} LIMIT {max_rows}"
+            for s, lab in graph.select(q):
+                if isinstance(s, URIRef):
+                    self._add(s, str(lab), "entity")
+        classes = graph.select(f"SELECT DISTINCT ?c WHERE {{ ?s {iri(RDF.type)} ?c }} LIMIT 5000")
+        self.classes = {c for (c,) in classes if isinstance(c, URIRef)}
+        for c in self.classes:
+            self._add(c, self.labels.get(c) or readable(local_name(c)), "class")
+        if index_values:
+            for p in preds:
+                if p in self.label_predicates or p == RDF.type or not isinstance(p, URIRef):
+                    continue
+                q = (f"SELECT DISTINCT ?o WHERE {{ ?s {iri(p)} ?o . FILTER(isLiteral(?o) && "
+                     f"(datatype(?o) = <http://www.w3.org/2001/XMLSchema#string> || lang(?o) != \"\") && "
+                     f"STRLEN(STR(?o)) <= {MAX_LITERAL_CHARS}) }} LIMIT {max_rows}")
+                for (o,) in graph.select(q):
+                    if any(ch.isalpha() for ch in str(o)) and "@" not in str(o):
+                        self._add(o, str(o), "value", via=p)
+        self._keys_list = list(self.keys)
+        self._dense = None
+
+    def _add(self, node: Node, label: str, kind: str, via: URIRef | None = None) -> None:
+        key = normalise(label)
+        if not key or len(key) > 200:
+            return
+        entry = (node, label, kind, via)
+        if entry not in self.keys[key]:
+            self.keys[key].append(entry)
+        if kind != "value" and node not in self.labels:
+            self.labels[node] = label
+        if kind == "entity":
+            for w in key.split():
+                if w not in STOPWORDS and len(w) > 2:
+                    self.token_index[w].add(key)
+
+    def label(self, node: Node) -> str:
+        if isinstance(node, Literal):
+            return str(node)
+        return self.labels.get(node) or readable(local_name(str(node)))
+
+    # ------------------------------------------------------------------ matching
+    def link(self, question: str, *, top: int = 8, fuzzy_cutoff: float = 88.0,
+             dense_cutoff: float = 0.8) -> list[Candidate]:
+        from rapidfuzz import fuzz, process
+
+        words = normalise(question).split()
+        found: dict[tuple[Node, int, int], Candidate] = {}
+
+        def add(c: Candidate) -> None:
+            k = (c.node, c.start, c.end)
+            if k not in found or found[k].score < c.score:
+                found[k] = c
+
+        raw = question
+        n = len(words)
+        for size in range(min(n, 10), 0, -1):
+            for i in range(n - size + 1):
+                gram = " ".join(words[i : i + size])
+                if size == 1 and (gram in STOPWORDS or len(gram) < 2):
+                    continue
+                length_bonus = min(0.04, 0.01 * size)
+                for node, label, kind, via in self.keys.get(gram, ()):
+                    verbatim = label in raw
+                    score = (1.0 if verbatim else 0.93) - 0.04 + length_bonus
+                    if kind == "class":
+                        score -= 0.1
+                    add(Candidate(node, label, score, "exact" if verbatim else "normalised",
+                                  kind, i, i + size, via))
+        exact_hit = any(c.kind != "class" and c.score >= 0.9 for c in found.values())
+        for size in range(min(n, 5), 0, -1) if not exact_hit else ():
+            for i in range(n - size + 1):
+                gram = " ".join(words[i : i + size])
+                if len(gram) < 4 or all(w in STOPWORDS for w in gram.split()):
+                    continue
+                length_bonus = min(0.04, 0.01 * size)
+                for key, ratio, _ in process.extract(gram, self._keys_list, scorer=fuzz.ratio,
+                                                     score_cutoff=fuzzy_cutoff, limit=3):
+                    if key == gram:
+                        continue
+                    for node, label, kind, via in self.keys[key]:
+                        score = 0.85 * ratio / 100 + length_bonus - (0.1 if kind == "class" else 0)
+                        add(Candidate(node, label, score, "fuzzy", kind, i, i + size, via))
+        # surname-style partial matches: a rare word that occurs in few entity labels
+        for i, w in enumerate(words):
+            keys = self.token_index.get(w)
+            if keys and len(keys) <= 3:
+                for key in keys:
+                    for node, label, kind, via in self.keys[key]:
+                        if kind == "entity":
+                            add(Candidate(node, label, 0.75 / math.sqrt(len(keys)), "token",
+                                          kind, i, i + 1, via))
+        cands = sorted(found.values(), key=lambda c: -c.score)
+        if (not cands or cands[0].score < 0.85) and self.encoder is not None:
+            cands = sorted(cands + self._dense(words, dense_cutoff), key=lambda c: -c.score)
+        return _dedupe(cands)[:top]
+
+    def _dense(self, words: list[str], cutoff: float) -> list[Candidate]:
+        keys = [k for k in self._keys_list if any(e[2] != "value" for e in self.keys[k])]
+        if len(keys) > self.dense_max_labels:
+            return []
+        if self._dense is None:
+            self._dense = (keys, self.encoder.vectors(keys))
+        keys, mat = self._dense
+        grams, spans = [], []
+        for size in range(1, min(len(words), 4) + 1):
+            for i in range(len(words) - size + 1):
+                g = words[i : i + size]
+                if all(w in STOPWORDS for w in g):
+                    continue
+                grams.append(" ".join(g))
+                spans.append((i, i + size))
+        if not grams:
+            return []
+        sims = self.encoder.vectors(grams) @ mat.T
+        out = []
+        for gi, row in enumerate(sims):
+            j = int(row.argmax())
+            if row[j] >= cutoff:
+                for node, label, kind, via in self.keys[keys[j]]:
+                    out.append(Candidate(node, label, 0.8 * float(row[j]), "dense", kind, *spans[gi], via))
+        return out
+
+
+def _dedupe(cands: list[Candidate]) -> list[Candidate]:
+    seen: set[Node] = set()
+    out = []
+    for c in cands:
+        if c.node in seen:
+            continue
+        seen.add(c.node)
+        out.append(c)
+    return out

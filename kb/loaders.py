@@ -1,0 +1,127 @@
+"""Load Turtle, N-Triples and TSV triples (`subject \\t relation \\t object`, as in PathQuestion).
+
+TSV triples become RDF in a Freebase-style namespace: an entity `frederica_of_mecklenburg-strelitz`
+becomes `ns:m.frederica_of_mecklenburg-strelitz` (percent-encoded) with its id as `rdfs:label` and a
+readable alias (`skos:altLabel`, underscores as spaces); a relation `__film__cinematographer__film`
+becomes `ns:film.cinematographer.film`, an `rdf:Property` with the label "film cinematographer film".
+Compressed files (`.gz`, `.xz`, `.bz2`) open transparently.
+"""
+
+from __future__ import annotations
+
+import bz2
+import gzip
+import lzma
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import quote, unquote
+
+from rdflib import RDF, RDFS, SKOS, Literal, Namespace, URIRef
+from rdflib.term import Node
+
+from qa.errors import DataFormatError, InputError
+
+NS = Namespace("http://kb.offline-qa.local/ns/")
+ENTITY_PREFIX = str(NS) + "m."
+
+
+def open_text(path: str | Path) -> str:
+    p = Path(path)
+    if not p.exists():
+        raise InputError(f"graph file not found: {p}")
+    opener = {".gz": gzip.open, ".xz": lzma.open, ".bz2": bz2.open}.get(p.suffix, open)
+    try:
+        with opener(p, "rt", encoding="utf-8") as fh:
+            return fh.read()
+    except (OSError, lzma.LZMAError, EOFError, UnicodeDecodeError) as exc:
+        raise DataFormatError(f"cannot read {p}: {exc}") from exc
+
+
+def _format(path: Path) -> str:
+    name = path.name
+    for ext in (".gz", ".xz", ".bz2"):
+        name = name.removesuffix(ext)
+    suffix = Path(name).suffix.lower()
+    formats = {".ttl": "turtle", ".turtle": "turtle", ".nt": "nt", ".ntriples": "nt",
+               ".tsv": "tsv", ".txt": "tsv"}
+    if suffix not in formats:
+        raise InputError(f"unknown graph format for {path.name}: use .ttl, .nt, .tsv or .txt")
+    return formats[suffix]
+
+
+def entity_iri(name: str) -> URIRef:
+    return URIRef(ENTITY_PREFIX + quote(name, safe=""))
+
+
+def relation_iri(name: str) -> URIRef:
+    local = name.strip("_").replace("__", ".")
+    return URIRef(str(NS) + quote(local, safe="._-"))
+
+
+def readable(name: str) -> str:
+    """A readable label from an id or IRI local name: underscores, dots, camelCase become spaces."""
+    text = unquote(name)
+    text = re.sub(r"([a-z])([A-Z])", r"\1 \2", text)
+    text = re.sub(r"[_.\-/#]+", " ", text)
+    return " ".join(text.split())
+
+
+def local_name(iri: str) -> str:
+    text = str(iri)
+    if text.startswith(ENTITY_PREFIX):
+        return unquote(text[len(ENTITY_PREFIX):])
+    cut = max(text.rfind("#"), text.rfind("/"))
+    return unquote(text[cut + 1 :]) if cut >= 0 else text
+
+
+def tsv_triples(text: str, source: str = "<tsv>") -> Iterator[tuple[Node, Node, Node]]:
+    entities: set[str] = set()
+    relations: set[str] = set()
+    for lineno, line in enumerate(text.splitlines(), 1):
+        if not line.strip() or line.startswith("#"):
+            continue
+        parts = [x.strip() for x in line.rstrip("\n").split("\t")]
+        if len(parts) != 3 or not all(parts):
+            raise DataFormatError(f"{source}:{lineno}: expected 'subject<TAB>relation<TAB>object'")
+        s, r, o = parts
+        yield entity_iri(s), relation_iri(r), entity_iri(o)
+        entities.update((s, o))
+        relations.add(r)
+    for e in sorted(entities):
+        node = entity_iri(e)
+        yield node, RDFS.label, Literal(e)
+        alias = readable(e)
+        if alias and alias != e:
+            yield node, SKOS.altLabel, Literal(alias)
+    for r in sorted(relations):
+        node = relation_iri(r)
+        yield node, RDF.type, RDF.Property
+        yield node, RDFS.label, Literal(readable(r.strip("_").replace("__", " ")))
+
+
+def load_file(graph, path: str | Path, fmt: str | None = None) -> int:
+    """Load one file into an `EmbeddedGraph`; returns the number of triples added."""
+    p = Path(path)
+    fmt = fmt or _format(p)
+    text = open_text(p)
+    before = len(graph.graph)
+    if fmt == "tsv":
+        graph.add_triples(tsv_triples(text, str(p)))
+    else:
+        ox = graph.store == "OxigraphStore"
+        name = {"turtle": "ox-turtle" if ox else "turtle", "nt": "ox-ntriples" if ox else "nt"}[fmt]
+        try:
+            graph.graph.parse(data=text, format=name)
+        except Exception as exc:  # noqa: BLE001 - parsers raise many types
+            raise DataFormatError(f"{p}: not valid {fmt}: {exc}") from exc
+    return len(graph.graph) - before
+
+
+def to_ntriples(triples) -> str:
+    from kb.sparql import iri, literal
+
+    def n3(node):
+        return iri(node) if isinstance(node, URIRef) else literal(node)
+
+    return "".join(f"{n3(s)} {n3(p)} {n3(o)} .\n" for s, p, o in triples)

@@ -1,0 +1,312 @@
+"""KBQA: link anchors -> enumerate relation paths -> score -> constraints -> SPARQL -> ranked answers."""
+
+from __future__ import annotations
+
+import re
+import time
+from dataclasses import dataclass, field
+from pathlib import Path as FsPath
+
+from rdflib import RDF, Literal, URIRef
+from rdflib.term import Node
+
+from kb.linking import Candidate, LabelIndex
+from kb.loaders import local_name, readable
+from kb.paths import Path, Step, enumerate_paths, path_query
+from kb.scorer import Featurizer, Scorer
+from kb.sparql import QueryGraph, Var, iri
+from kb.store import KnowledgeGraph, QueryError, open_graph
+from kb.text import YES_NO_STARTS, normalise
+from qa.settings import Settings
+from qa.types import Answer
+from qa.validation import check_question
+
+# superlative phrase -> (order, words that describe the attribute)
+SUPERLATIVES = [
+    (r"most populous|largest population|most people|most inhabitants", "DESC", "population"),
+    (r"least populous|smallest population|fewest people", "ASC", "population"),
+    (r"most expensive|priciest|highest price", "DESC", "price amount cost"),
+    (r"cheapest|least expensive|lowest price", "ASC", "price amount cost"),
+    (r"heaviest", "DESC", "weight"),
+    (r"lightest", "ASC", "weight"),
+    (r"most reliable|best reliability", "DESC", "reliability index"),
+    (r"largest|biggest", "DESC", "area size population"),
+    (r"smallest|tiniest", "ASC", "area size population"),
+    (r"highest|tallest|most", "DESC", "value amount"),
+    (r"lowest|least|fewest", "ASC", "value amount"),
+]
+
+
+@dataclass
+class KBQAConfig:
+    max_hops: int = 3
+    forward_only: bool = False
+    top_anchors: int = 3
+    use_encoder: bool = True
+    answer_limit: int = 100
+    type_rerank: int = 8
+
+
+@dataclass
+class Ranked:
+    anchor: Candidate
+    path: Path
+    features: dict[str, float]
+    score: float = 0.0
+    prob: float = 0.0
+
+
+@dataclass
+class Prediction:
+    question: str
+    answers: list[tuple[Node, str]] = field(default_factory=list)
+    form: str = "select"
+    boolean: bool | None = None
+    confidence: float = 0.0
+    p_top: float = 0.0
+    best: Ranked | None = None
+    sparql: str = ""
+    ranked: list[Ranked] = field(default_factory=list)
+    links: list[Candidate] = field(default_factory=list)
+    constraints: list[str] = field(default_factory=list)
+    timings: dict[str, float] = field(default_factory=dict)
+
+    def explanation(self) -> dict:
+        best = self.best
+        return {
+            "linked_entities": [c.to_dict() for c in self.links[:5]],
+            "anchor": best.anchor.to_dict() if best else None,
+            "path": [s.to_dict() for s in best.path] if best else [],
+            "constraints": self.constraints,
+            "sparql": self.sparql,
+            "alternatives": [
+                {"anchor": r.anchor.label, "path": [s.key for s in r.path], "prob": round(r.prob, 4)}
+                for r in self.ranked[1:4]
+            ],
+        }
+
+
+class KBQA:
+    def __init__(self, settings: Settings | None = None, *, graph: KnowledgeGraph | None = None,
+                 scorer: Scorer | None = None, config: KBQAConfig | None = None) -> None:
+        self.settings = settings or Settings.load()
+        self.config = config or KBQAConfig()
+        self.graph = graph if graph is not None else open_graph(self.settings)
+        self.encoder = None
+        if self.config.use_encoder:
+            from kb.encoder import shared_encoder
+
+            self.encoder = shared_encoder(self.settings)
+        self.index = LabelIndex(self.graph, encoder=self.encoder)
+        if scorer is None:
+            scorer = _default_scorer(self.settings)
+        self.scorer = scorer
+        self.featurizer = Featurizer(self.encoder, self.relation_label)
+        self._paths: dict[tuple, list[Path]] = {}
+        self._rel_labels: dict[URIRef, str] = {}
+
+    # ------------------------------------------------------------------ helpers
+    def relation_label(self, pred: URIRef) -> str:
+        if pred not in self._rel_labels:
+            lab = self.index.labels.get(pred) or readable(local_name(pred))
+            self._rel_labels[pred] = lab.lower()
+        return self._rel_labels[pred]
+
+    def _paths_for(self, c: Candidate) -> list[Path]:
+        key = (c.node, c.kind, c.via)
+        if key not in self._paths:
+            self._paths[key] = enumerate_paths(
+                self.graph, c.node, kind=c.kind, via=c.via, max_hops=self.config.max_hops,
+                forward_only=self.config.forward_only, exclude=self.index.label_predicates,
+                timeout_s=self.settings.kb_timeout_s)
+        return self._paths[key]
+
+    def candidates(self, question: str, links: list[Candidate] | None = None) -> list[Ranked]:
+        words = normalise(question).split()
+        links = self.index.link(question) if links is None else links
+        out: list[Ranked] = []
+        anchors = [c for c in links if c.score >= 0.5][: self.config.top_anchors]
+        for c in anchors:
+            for path in self._paths_for(c):
+                out.append(Ranked(c, path, self.featurizer.features(words, (c.start, c.end), path, c.score)))
+        return out
+
+    def _rank(self, cands: list[Ranked], links: list[Candidate]) -> list[Ranked]:
+        probs = self.scorer.probabilities([r.features for r in cands])
+        for r, p in zip(cands, probs, strict=True):
+            r.prob = float(p)
+            r.score = self.scorer.score(r.features)
+        cands.sort(key=lambda r: -r.score)
+        classes = [c for c in links if c.kind == "class"]
+        if classes and self.config.type_rerank:
+            for r in cands[: self.config.type_rerank]:
+                for c in classes:
+                    if c.start >= r.anchor.end or c.end <= r.anchor.start:
+                        qg = path_query(r.anchor.node, r.path)
+                        qg.triples.append((Var("answer"), RDF.type, c.node))
+                        qg.form = "ask"
+                        if self.graph.ask(qg.to_sparql(), timeout_s=self.settings.kb_timeout_s):
+                            r.features["type_match"] = 1.0
+                            break
+            probs = self.scorer.probabilities([r.features for r in cands])
+            for r, p in zip(cands, probs, strict=True):
+                r.prob = float(p)
+                r.score = self.scorer.score(r.features)
+            cands.sort(key=lambda r: -r.score)
+        return cands
+
+    # ------------------------------------------------------------------ main entry points
+    def predict(self, question: str) -> Prediction:
+        text = check_question(question, self.settings.max_question_chars)
+        t0 = time.perf_counter()
+        pred = Prediction(question=text)
+        pred.links = self.index.link(text)
+        t1 = time.perf_counter()
+        ranked = self._rank(self.candidates(text, pred.links), pred.links)
+        t2 = time.perf_counter()
+        pred.timings = {"link_s": t1 - t0, "paths_s": t2 - t1}
+        pred.ranked = ranked
+        if not ranked:
+            return pred
+        words = normalise(text).split()
+        for r in ranked[:3]:
+            qg = self._query_graph(words, r, pred)
+            sparql = qg.to_sparql()
+            try:
+                if qg.form == "ask":
+                    pred.boolean = self.graph.ask(sparql, timeout_s=self.settings.kb_timeout_s)
+                    rows = [(Literal(pred.boolean),)]
+                else:
+                    rows = self.graph.select(sparql, timeout_s=self.settings.kb_timeout_s)
+            except QueryError:
+                rows = []
+            rows = [row for row in rows if row and row[0] is not None]
+            if rows:
+                pred.best, pred.sparql, pred.form = r, sparql, qg.form
+                pred.answers = [(row[0], self.index.label(row[0])) for row in rows]
+                break
+            pred.constraints = []
+        pred.p_top = ranked[0].prob if pred.best is ranked[0] else (pred.best.prob if pred.best else 0.0)
+        pred.confidence = self.scorer.confidence(pred.p_top) if pred.best else 0.0
+        pred.timings["total_s"] = time.perf_counter() - t0
+        return pred
+
+    def _query_graph(self, words: list[str], r: Ranked, pred: Prediction) -> QueryGraph:
+        qg = path_query(r.anchor.node, r.path)
+        qg.limit = self.config.answer_limit
+        pred.constraints = []
+        text = " ".join(words)
+        # a second anchor that the answer connects to directly (e.g. "... in France")
+        for c in pred.links:
+            if c.node == r.anchor.node or not (c.start >= r.anchor.end or c.end <= r.anchor.start):
+                continue
+            if c.score < 0.85:
+                continue
+            if c.kind == "class":
+                trial = (Var("answer"), RDF.type, c.node)
+            else:
+                trial = self._connecting_triple(qg, c)
+            if trial is None:
+                continue
+            probe = QueryGraph(triples=qg.triples + [trial], form="ask")
+            if self.graph.ask(probe.to_sparql(), timeout_s=self.settings.kb_timeout_s):
+                qg.triples.append(trial)
+                pred.constraints.append(f"{'type' if c.kind == 'class' else 'entity'}: {c.label}")
+        if words[:2] == ["how", "many"] or "number of" in text:
+            qg.aggregate = "count"
+            pred.constraints.append("count")
+        elif words and words[0] in YES_NO_STARTS:
+            qg.form = "ask"
+            pred.constraints.append("ask")
+        else:
+            for pattern, order, hint in SUPERLATIVES:
+                m = re.search(rf"\b(?:{pattern})\b", text)
+                if m:
+                    attr = self._attribute(qg, m.group(0) + " " + hint)
+                    if attr is not None:
+                        qg.triples.extend(attr[0])
+                        qg.order_by = (attr[1], order)
+                        qg.limit = 1
+                        pred.constraints.append(f"superlative: {m.group(0)} ({order})")
+                    break
+        return qg
+
+    def _connecting_triple(self, qg: QueryGraph, c: Candidate):
+        if c.kind == "value" and c.via is not None:
+            return (Var("answer"), c.via, c.node)
+        body = "\n".join(f"{_t(s)} {_t(p)} {_t(o)} ." for s, p, o in qg.triples)
+        target = iri(c.node) if isinstance(c.node, URIRef) else None
+        if target is None:
+            return None
+        q = f"SELECT DISTINCT ?p WHERE {{\n{body}\n?answer ?p {target} .\n}} LIMIT 5"
+        rows = self.graph.select(q, timeout_s=self.settings.kb_timeout_s)
+        if rows:
+            return (Var("answer"), rows[0][0], c.node)
+        q = f"SELECT DISTINCT ?p WHERE {{\n{body}\n{target} ?p ?answer .\n}} LIMIT 5"
+        rows = self.graph.select(q, timeout_s=self.settings.kb_timeout_s)
+        if rows:
+            return (c.node, rows[0][0], Var("answer"))
+        return None
+
+    def _attribute(self, qg: QueryGraph, hint: str):
+        """The numeric attribute of ?answer (one or two hops) that best matches the superlative."""
+        body = "\n".join(f"{_t(s)} {_t(p)} {_t(o)} ." for s, p, o in qg.triples)
+        one = self.graph.select(
+            f"SELECT DISTINCT ?p WHERE {{\n{body}\n?answer ?p ?v . FILTER(isNumeric(?v))\n}} LIMIT 50",
+            timeout_s=self.settings.kb_timeout_s)
+        two = self.graph.select(
+            f"SELECT DISTINCT ?p ?q WHERE {{\n{body}\n?answer ?p ?y . ?y ?q ?v . FILTER(isNumeric(?v))\n}} LIMIT 50",
+            timeout_s=self.settings.kb_timeout_s)
+        options = [((p,), self.relation_label(p)) for (p,) in one]
+        options += [((p, q), self.relation_label(p) + " " + self.relation_label(q)) for p, q in two]
+        if not options:
+            return None
+        if self.encoder is not None:
+            vec = self.encoder.vectors([hint] + [lab for _, lab in options])
+            sims = vec[1:] @ vec[0]
+        else:
+            hw = set(hint.split())
+            sims = [len(hw & set(lab.split())) for _, lab in options]
+        best = max(range(len(options)), key=lambda i: (sims[i], -len(options[i][0])))
+        preds = options[best][0]
+        v = Var("sortkey")
+        if len(preds) == 1:
+            return [(Var("answer"), preds[0], v)], v
+        return [(Var("answer"), preds[0], Var("sortmid")), (Var("sortmid"), preds[1], v)], v
+
+    def answer(self, question: str, top_k: int = 5) -> list[Answer]:
+        pred = self.predict(question)
+        explanation = pred.explanation()
+        timings = pred.timings
+        if pred.best is None or pred.confidence < self.scorer.threshold:
+            best_guess = pred.answers[0][1] if pred.answers else None
+            return [Answer.none("kbqa", score=round(1 - pred.confidence, 4), timings=timings,
+                                extra={**explanation, "best_guess": best_guess,
+                                       "confidence": round(pred.confidence, 4)})]
+        out = []
+        if pred.form == "ask":
+            text = "yes" if pred.boolean else "no"
+            return [Answer(text=text, score=round(pred.confidence, 4), route="kbqa",
+                           source_id=str(pred.best.anchor.node), timings=timings, extra=explanation)]
+        for node, label in pred.answers[:top_k]:
+            out.append(Answer(text=label, score=round(pred.confidence, 4), route="kbqa", source_id=str(node),
+                              raw_score=round(pred.best.score, 4), timings=timings,
+                              extra={**explanation, "n_answers": len(pred.answers)}))
+        return out
+
+
+def _t(x) -> str:
+    from kb.sparql import term
+
+    return term(x)
+
+
+def _default_scorer(settings: Settings) -> Scorer:
+    path = FsPath(settings.data_dir) / "kb" / "scorer.json"
+    return Scorer.load(path) if path.exists() else Scorer()
+
+
+def gold_path(relations: list[str]) -> Path:
+    from kb.loaders import relation_iri
+
+    return tuple(Step(relation_iri(r), True) for r in relations)

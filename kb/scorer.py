@@ -1,0 +1,152 @@
+"""Scores (question, anchor, relation path) candidates: a linear model over encoder similarities,
+lexical overlap and sparse word-relation features, trained with a softmax over each question's
+candidates, plus Platt calibration of the top probability."""
+
+from __future__ import annotations
+
+import json
+import math
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path as FsPath
+
+import numpy as np
+
+from kb.text import content, segments
+
+DEFAULT_WEIGHTS = {
+    "cos_aligned": 4.0,
+    "cos_bag": 2.0,
+    "lex": 2.0,
+    "seg_match": 1.0,
+    "inverse": -0.3,
+    "hops_1": 0.6,
+    "hops_2": 0.0,
+    "hops_3": -0.6,
+    "link": 3.0,
+    "type_match": 1.5,
+}
+
+
+def _stem(w: str) -> str:
+    return w[:5]
+
+
+@dataclass
+class Featurizer:
+    encoder: object | None
+    relation_label: object  # callable: URIRef -> str
+
+    def features(self, words: list[str], span: tuple[int, int], path, link_score: float) -> dict[str, float]:
+        f: dict[str, float] = {"link": link_score, f"hops_{len(path)}": 1.0}
+        keys = [s.key for s in path]
+        labels = [self.relation_label(s.pred) for s in path]
+        f["inverse"] = float(sum(not s.forward for s in path))
+        rest = words[: span[0]] + words[span[1]:]
+        bag = content(rest)
+        segs = segments(words, *span)
+        aligned = len(segs) == len(path)
+        if aligned:
+            f["seg_match"] = 1.0
+        for w in bag:
+            for k in keys:
+                f[f"bw|{w}|{k}"] = 1.0
+        if aligned:
+            for i, (seg, k) in enumerate(zip(segs, keys, strict=True)):
+                for w in content(seg):
+                    f[f"al|{w}|{k}"] = 1.0
+                f[f"pos{i}|{k}"] = 1.0
+        qstems = {_stem(w) for w in bag}
+        lab_words = [content(lab.lower().split()) for lab in labels]
+        hits = [sum(_stem(w) in qstems for w in lw) / max(1, len(lw)) for lw in lab_words]
+        f["lex"] = sum(hits) / len(hits)
+        if self.encoder is not None:
+            seg_texts = [" ".join(s) for s in segs]
+            texts = [" ".join(rest) or "?", " ".join(labels)] + labels + (seg_texts if aligned else [])
+            vec = self.encoder.vectors(texts)
+            f["cos_bag"] = float(vec[0] @ vec[1])
+            if aligned:
+                n = len(labels)
+                f["cos_aligned"] = float(np.mean([vec[2 + i] @ vec[2 + n + i] for i in range(n)]))
+            else:
+                f["cos_aligned"] = float(np.mean([vec[0] @ vec[2 + i] for i in range(len(labels))]))
+        return f
+
+
+@dataclass
+class Scorer:
+    weights: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_WEIGHTS))
+    calibration: tuple[float, float] = (6.0, -3.0)  # sigmoid(a * p_top + b)
+    threshold: float = 0.3
+    meta: dict = field(default_factory=dict)
+
+    def score(self, f: dict[str, float]) -> float:
+        w = self.weights
+        return sum(w.get(k, 0.0) * v for k, v in f.items())
+
+    def probabilities(self, feats: list[dict[str, float]]) -> np.ndarray:
+        s = np.array([self.score(f) for f in feats], dtype=np.float64)
+        if not len(s):
+            return s
+        e = np.exp(s - s.max())
+        return e / e.sum()
+
+    def confidence(self, p_top: float) -> float:
+        a, b = self.calibration
+        return 1.0 / (1.0 + math.exp(-(a * p_top + b)))
+
+    # --------------------------------------------------------------- training
+    def fit(self, examples: list[tuple[list[dict[str, float]], int]], *, epochs: int = 6, lr: float = 0.2,
+            l2: float = 1e-4, seed: int = 13, log=None) -> None:
+        rng = np.random.default_rng(seed)
+        g2: dict[str, float] = defaultdict(lambda: 1e-8)
+        w = self.weights
+        for epoch in range(epochs):
+            loss = 0.0
+            for idx in rng.permutation(len(examples)):
+                feats, gold = examples[idx]
+                p = self.probabilities(feats)
+                loss -= math.log(max(p[gold], 1e-12))
+                grad: dict[str, float] = defaultdict(float)
+                for i, f in enumerate(feats):
+                    coef = p[i] - (1.0 if i == gold else 0.0)
+                    if abs(coef) < 1e-6:
+                        continue
+                    for k, v in f.items():
+                        grad[k] += coef * v
+                for k, gk in grad.items():
+                    gk += l2 * w.get(k, 0.0)
+                    g2[k] += gk * gk
+                    w[k] = w.get(k, 0.0) - lr * gk / math.sqrt(g2[k])
+            if log:
+                log(f"epoch {epoch + 1}: loss {loss / max(1, len(examples)):.4f}")
+        self.weights = {k: v for k, v in w.items() if abs(v) > 1e-6}
+
+    def calibrate(self, p_tops: list[float], correct: list[bool]) -> None:
+        """Platt scaling of the top candidate's probability against correctness on held-out data."""
+        if len(p_tops) < 5 or all(correct) or not any(correct):
+            return
+        x = np.array(p_tops)
+        y = np.array(correct, dtype=float)
+        a, b = 1.0, 0.0
+        for _ in range(3000):
+            z = 1 / (1 + np.exp(-(a * x + b)))
+            ga, gb = float(((z - y) * x).mean()), float((z - y).mean())
+            a -= 1.0 * ga
+            b -= 1.0 * gb
+        self.calibration = (a, b)
+
+    def save(self, path: str | FsPath) -> None:
+        data = {"weights": self.weights, "calibration": list(self.calibration), "threshold": self.threshold,
+                "meta": self.meta}
+        p = FsPath(path)
+        p.parent.mkdir(parents=True, exist_ok=True)
+        tmp = p.with_suffix(p.suffix + ".tmp")
+        tmp.write_text(json.dumps(data, indent=0, sort_keys=True), encoding="utf-8")
+        tmp.replace(p)
+
+    @classmethod
+    def load(cls, path: str | FsPath) -> Scorer:
+        data = json.loads(FsPath(path).read_text(encoding="utf-8"))
+        return cls(weights=data["weights"], calibration=tuple(data["calibration"]),
+                   threshold=data.get("threshold", 0.3), meta=data.get("meta", {}))

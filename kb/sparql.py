@@ -1,0 +1,171 @@
+"""SPARQL text built only from escaped terms, and a guard that checks every query before it is sent.
+
+Question text never reaches a query as text: entities and relations are RDF terms chosen from the
+graph, literals are escaped by `literal()`, IRIs are checked by `iri()`, and `check_read_only()`
+parses the final text and refuses anything but a SELECT or ASK without SERVICE, with a LIMIT.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from rdflib import BNode, Literal, URIRef
+from rdflib.term import Node
+
+from qa.errors import InputError
+
+
+class UnsafeQueryError(InputError):
+    """A query that is not a plain read (SELECT / ASK) or that would call out to another service."""
+
+
+# RFC 3987 forbids these in an IRI; SPARQL's IRIREF production forbids them too.
+_BAD_IRI = re.compile(r'[\x00-\x20<>"{}|^`\\]')
+_VAR = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_ECHARS = {
+    "\\": "\\\\",
+    '"': '\\"',
+    "'": "\\'",
+    "\n": "\\n",
+    "\r": "\\r",
+    "\t": "\\t",
+    "\b": "\\b",
+    "\f": "\\f",
+}
+
+
+def iri(value: str | URIRef) -> str:
+    """`<value>` after checking that it is a well-formed IRI with nothing that could close it."""
+    text = str(value)
+    if not text or _BAD_IRI.search(text) or ":" not in text:
+        raise UnsafeQueryError(f"not a safe IRI: {text[:80]!r}")
+    return f"<{text}>"
+
+
+def literal(value: str | int | float | Literal) -> str:
+    """A SPARQL literal: every character that could end the string is escaped."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float) and not isinstance(value, Literal):
+        return repr(value)
+    text = str(value)
+    body = "".join(_ECHARS.get(c, c) for c in text)
+    # Remove characters SPARQL forbids even when escaped: none beyond ECHAR, but strip NUL.
+    body = body.replace("\x00", "")
+    out = f'"{body}"'
+    if isinstance(value, Literal):
+        if value.language:
+            if not re.fullmatch(r"[A-Za-z]+(-[A-Za-z0-9]+)*", value.language):
+                raise UnsafeQueryError(f"not a language tag: {value.language!r}")
+            out += "@" + value.language
+        elif value.datatype:
+            out += "^^" + iri(value.datatype)
+    return out
+
+
+def term(node: Node | str) -> str:
+    if isinstance(node, Var):
+        return node.sparql
+    if isinstance(node, URIRef):
+        return iri(node)
+    if isinstance(node, Literal):
+        return literal(node)
+    if isinstance(node, BNode):
+        raise UnsafeQueryError("blank nodes cannot be named in a query")
+    raise UnsafeQueryError(f"unsupported term {node!r}")
+
+
+@dataclass(frozen=True)
+class Var:
+    name: str
+
+    def __post_init__(self) -> None:
+        if not _VAR.match(self.name):
+            raise UnsafeQueryError(f"not a variable name: {self.name!r}")
+
+    @property
+    def sparql(self) -> str:
+        return "?" + self.name
+
+
+@dataclass
+class QueryGraph:
+    """A conjunctive query: triple patterns over terms and variables, plus the answer shape.
+
+    `form` is "select" or "ask"; `aggregate` "count" wraps the answer in COUNT(DISTINCT);
+    `order_by` (variable, "ASC"|"DESC") with `limit` 1 expresses superlatives.
+    """
+
+    triples: list[tuple[Node | Var, Node | Var, Node | Var]] = field(default_factory=list)
+    answer: Var = field(default_factory=lambda: Var("answer"))
+    form: str = "select"
+    aggregate: str | None = None
+    order_by: tuple[Var, str] | None = None
+    filters: list[tuple[Var, str, Node]] = field(default_factory=list)  # (?v, op, literal)
+    limit: int = 100
+
+    def to_sparql(self) -> str:
+        lines = []
+        for s, p, o in self.triples:
+            lines.append(f"  {term(s)} {term(p)} {term(o)} .")
+        for var, op, value in self.filters:
+            if op not in {"=", "!=", "<", "<=", ">", ">="}:
+                raise UnsafeQueryError(f"unsupported filter operator {op!r}")
+            lines.append(f"  FILTER ({var.sparql} {op} {term(value)})")
+        body = "\n".join(lines)
+        limit = max(1, min(int(self.limit), 10_000))
+        if self.form == "ask":
+            # ASK has no LIMIT clause in SPARQL 1.1; it stops at the first solution by definition.
+            return f"ASK WHERE {{\n{body}\n}}"
+        if self.aggregate == "count":
+            head = f"SELECT (COUNT(DISTINCT {self.answer.sparql}) AS ?count)"
+            return f"{head} WHERE {{\n{body}\n}} LIMIT 1"
+        text = f"SELECT DISTINCT {self.answer.sparql} WHERE {{\n{body}\n}}"
+        if self.order_by is not None:
+            var, direction = self.order_by
+            if direction not in {"ASC", "DESC"}:
+                raise UnsafeQueryError(f"bad order {direction!r}")
+            text = f"SELECT {self.answer.sparql} WHERE {{\n{body}\n}}"
+            text += f"\nORDER BY {direction}({var.sparql})"
+        return f"{text}\nLIMIT {limit}"
+
+
+_LEX = re.compile(
+    r'"""(?:[^"\\]|\\.|"(?!""))*"""|\'\'\'(?:[^\'\\]|\\.|\'(?!\'\'))*\'\'\''
+    r'|"(?:[^"\\\n\r]|\\.)*"|\'(?:[^\'\\\n\r]|\\.)*\''
+    r"|<[^<>\"{}|^`\\\x00-\x20]*>"
+    r"|#[^\n]*",
+)
+_UPDATE_OR_SERVICE = re.compile(
+    r"\b(SERVICE|INSERT|DELETE|LOAD|CLEAR|DROP|CREATE|ADD|MOVE|COPY)\b", re.IGNORECASE
+)
+_PROLOGUE = re.compile(r"^\s*(?:(?:PREFIX\s+[\w.\-]*:\s*|BASE\s+)\x00\s*)*", re.IGNORECASE)
+
+
+def check_read_only(query: str, *, require_limit: bool = False) -> str:
+    """Accept only a single SELECT or ASK query without SERVICE; returns "select" or "ask".
+
+    Strings, IRIs and comments are blanked out first, so a keyword inside a literal does not trip
+    the check, while an update operation or a SERVICE clause anywhere in the query text does.
+    Syntax errors are left to the store, which parses the query again before running it.
+    """
+    if not isinstance(query, str) or not query.strip():
+        raise UnsafeQueryError("empty query")
+    if len(query) > 200_000:
+        raise UnsafeQueryError("query too long")
+    skeleton = _LEX.sub(lambda m: " " if m.group(0).startswith("#") else "\x00", query)
+    bad = _UPDATE_OR_SERVICE.search(skeleton)
+    if bad:
+        word = bad.group(1).upper()
+        if word == "SERVICE":
+            raise UnsafeQueryError("SERVICE (federated) queries are never sent")
+        raise UnsafeQueryError(f"update operations ({word}) are never sent")
+    head = skeleton[_PROLOGUE.match(skeleton).end():].lstrip()
+    form = head.split(None, 1)[0].upper() if head else ""
+    if form not in {"SELECT", "ASK"}:
+        raise UnsafeQueryError(f"only SELECT and ASK queries are sent, not {form or 'an empty query'}")
+    if require_limit and form == "SELECT" and not re.search(r"\bLIMIT\s+\d+\s*(OFFSET\s+\d+\s*)?$",
+                                                             skeleton.strip(), re.I):
+        raise UnsafeQueryError("SELECT queries must end with a LIMIT")
+    return form.lower()

@@ -1,0 +1,209 @@
+"""Graph access behind one interface: an embedded rdflib graph or a remote SPARQL 1.1 endpoint.
+
+Both return rdflib terms, so the pipeline, the tests and the benchmarks compare answers from the
+two paths directly. Every query passes `check_read_only` before it is run or sent.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import logging
+import time
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Protocol
+
+from rdflib import BNode, Graph, Literal, URIRef
+from rdflib.term import Node
+
+from kb.sparql import check_read_only
+from qa.errors import QAError
+from qa.settings import Settings
+
+log = logging.getLogger(__name__)
+
+Row = tuple[Node | None, ...]
+
+
+class QueryError(QAError):
+    """A query failed: timeout, unreachable endpoint, or an error reported by the store."""
+
+
+class KnowledgeGraph(Protocol):
+    name: str
+
+    def select(self, query: str, timeout_s: float | None = None) -> list[Row]: ...
+
+    def ask(self, query: str, timeout_s: float | None = None) -> bool: ...
+
+
+_POOL = concurrent.futures.ThreadPoolExecutor(max_workers=4, thread_name_prefix="kb-query")
+
+
+def oxigraph_available() -> bool:
+    try:
+        import oxrdflib  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+class EmbeddedGraph:
+    """An in-process rdflib graph, on the Oxigraph store when oxrdflib is installed."""
+
+    def __init__(self, graph: Graph | None = None, *, store: str = "auto", timeout_s: float = 10.0) -> None:
+        if graph is None:
+            if store == "auto":
+                store = "Oxigraph" if oxigraph_available() else "default"
+            graph = Graph(store="Oxigraph") if store == "Oxigraph" else Graph()
+        self.graph = graph
+        self.store = type(graph.store).__name__
+        self.name = f"embedded:{self.store}"
+        self.timeout_s = timeout_s
+
+    def __len__(self) -> int:
+        return len(self.graph)
+
+    def add_triples(self, triples: Iterable[tuple[Node, Node, Node]]) -> None:
+        self.graph.addN((s, p, o, self.graph) for s, p, o in triples)
+
+    def _run(self, query: str, timeout_s: float | None):
+        timeout = self.timeout_s if timeout_s is None else timeout_s
+        future = _POOL.submit(lambda: _materialise(self.graph.query(query)))
+        try:
+            return future.result(timeout=timeout)
+        except concurrent.futures.TimeoutError as exc:
+            future.cancel()
+            raise QueryError(f"query timed out after {timeout:g}s on the embedded graph") from exc
+        except QAError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - rdflib / pyoxigraph raise many types
+            raise QueryError(f"the embedded graph rejected the query: {exc}") from exc
+
+    def select(self, query: str, timeout_s: float | None = None) -> list[Row]:
+        if check_read_only(query) != "select":
+            raise QueryError("select() needs a SELECT query")
+        return self._run(query, timeout_s)
+
+    def ask(self, query: str, timeout_s: float | None = None) -> bool:
+        if check_read_only(query) != "ask":
+            raise QueryError("ask() needs an ASK query")
+        return bool(self._run(query, timeout_s))
+
+
+def _materialise(result):
+    if result.type == "ASK":
+        return bool(result.askAnswer)
+    return [tuple(canonical(t) for t in row) for row in result]
+
+
+_XSD_STRING = URIRef("http://www.w3.org/2001/XMLSchema#string")
+
+
+def canonical(node: Node | None) -> Node | None:
+    """One form per term across stores: `"x"^^xsd:string` and `"x"` are the same literal."""
+    if isinstance(node, Literal) and node.datatype == _XSD_STRING:
+        return Literal(str(node))
+    return node
+
+
+class RemoteGraph:
+    """Any SPARQL 1.1 endpoint through SPARQLWrapper, with a timeout and retries on transient errors."""
+
+    TRANSIENT_HTTP = {429, 502, 503, 504}
+
+    def __init__(self, endpoint: str, *, timeout_s: float = 10.0, retries: int = 2, backoff_s: float = 0.5):
+        from SPARQLWrapper import JSON, POST, SPARQLWrapper
+
+        if not endpoint.startswith(("http://", "https://")):
+            raise QAError(f"the SPARQL endpoint must be an http(s) URL, got {endpoint!r}")
+        self.endpoint = endpoint
+        self.name = f"remote:{endpoint}"
+        self.timeout_s = timeout_s
+        self.retries = retries
+        self.backoff_s = backoff_s
+        self._wrapper = SPARQLWrapper(endpoint)
+        self._wrapper.setReturnFormat(JSON)
+        self._wrapper.setMethod(POST)  # long queries; still a read: SPARQL protocol query via POST
+
+    def _send(self, query: str, timeout_s: float | None) -> dict:
+        import urllib.error
+
+        from SPARQLWrapper.SPARQLExceptions import (
+            EndPointInternalError,
+            EndPointNotFound,
+            QueryBadFormed,
+            SPARQLWrapperException,
+            Unauthorized,
+        )
+
+        timeout = self.timeout_s if timeout_s is None else timeout_s
+        last: Exception | None = None
+        for attempt in range(self.retries + 1):
+            self._wrapper.resetQuery()
+            self._wrapper.setQuery(query)
+            self._wrapper.setTimeout(max(1, int(round(timeout))))
+            try:
+                return self._wrapper.query().convert()
+            except QueryBadFormed as exc:
+                raise QueryError(f"the endpoint rejected the query as malformed: {exc}") from exc
+            except (EndPointNotFound, Unauthorized) as exc:
+                raise QueryError(f"the endpoint {self.endpoint} refused the query: {exc}") from exc
+            except EndPointInternalError as exc:
+                last = exc  # often a server-side timeout or overload: worth one more try
+            except urllib.error.HTTPError as exc:
+                if exc.code not in self.TRANSIENT_HTTP:
+                    raise QueryError(f"the endpoint answered HTTP {exc.code}: {exc.reason}") from exc
+                last = exc
+            except (urllib.error.URLError, TimeoutError, ConnectionError) as exc:
+                last = exc
+            except SPARQLWrapperException as exc:
+                raise QueryError(f"SPARQL endpoint error: {exc}") from exc
+            if attempt < self.retries:
+                time.sleep(self.backoff_s * (2**attempt))
+        raise QueryError(
+            f"the SPARQL endpoint {self.endpoint} failed after {self.retries + 1} tries: {last}"
+        ) from last
+
+    def select(self, query: str, timeout_s: float | None = None) -> list[Row]:
+        if check_read_only(query) != "select":
+            raise QueryError("select() needs a SELECT query")
+        data = self._send(query, timeout_s)
+        names = data.get("head", {}).get("vars", [])
+        rows = data.get("results", {}).get("bindings", [])
+        return [tuple(_from_json(b.get(v)) for v in names) for b in rows]
+
+    def ask(self, query: str, timeout_s: float | None = None) -> bool:
+        if check_read_only(query) != "ask":
+            raise QueryError("ask() needs an ASK query")
+        return bool(self._send(query, timeout_s).get("boolean"))
+
+
+def _from_json(value: dict | None) -> Node | None:
+    if value is None:
+        return None
+    kind = value.get("type")
+    if kind == "uri":
+        return URIRef(value["value"])
+    if kind == "bnode":
+        return BNode(value["value"])
+    lang = value.get("xml:lang")
+    dtype = value.get("datatype")
+    return canonical(Literal(value["value"], lang=lang, datatype=URIRef(dtype) if dtype else None))
+
+
+def open_graph(settings: Settings | None = None, *, store: str = "auto") -> KnowledgeGraph:
+    """The graph the settings name: the endpoint if set, else `kb_graph`, else the embedded default."""
+    from kb import loaders
+
+    settings = settings or Settings.load()
+    if settings.kb_endpoint:
+        return RemoteGraph(settings.kb_endpoint, timeout_s=settings.kb_timeout_s)
+    path = Path(settings.kb_graph) if settings.kb_graph else None
+    if path is None:
+        from kb.default_graph import default_graph_path
+
+        path = default_graph_path()
+    graph = EmbeddedGraph(store=store, timeout_s=settings.kb_timeout_s)
+    loaders.load_file(graph, path)
+    return graph

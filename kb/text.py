@@ -1,0 +1,52 @@
+"""Question text helpers: normalisation, tokens, and the segments that map to relation hops."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+STOPWORDS = frozenset(
+    """a an the of in on at to for from by with and or is are was were be been do does did what which
+    who whom whose where when how me us we our you your it its this that these those there give list
+    tell show please s as any all some i my has have had can could would should will""".split()
+)
+YES_NO_STARTS = frozenset("is are was were do does did has have had can could".split())
+_PUNCT = re.compile(r"[^\w\s]|_", re.UNICODE)
+
+
+def normalise(text: str) -> str:
+    """Lower case, accents stripped, underscores and punctuation as spaces, spaces collapsed."""
+    text = unicodedata.normalize("NFKD", str(text))
+    text = "".join(c for c in text if not unicodedata.combining(c))
+    text = _PUNCT.sub(" ", text.lower())
+    return " ".join(text.split())
+
+
+def tokens(text: str) -> list[str]:
+    return normalise(text).split()
+
+
+def content(words: list[str]) -> list[str]:
+    return [w for w in words if w not in STOPWORDS]
+
+
+def segments(words: list[str], start: int, end: int) -> list[list[str]]:
+    """Split a question around the entity at words[start:end] into relation phrases, nearest first.
+
+    "the nationality of E 's couple" -> [["couple"], ["the", "nationality"]]: phrases after the
+    entity are chained by the possessive (`'s` becomes the token "s"), phrases before it by "of".
+    """
+    after: list[list[str]] = [[]]
+    for w in words[end:]:
+        if w == "s":
+            after.append([])
+        else:
+            after[-1].append(w)
+    before: list[list[str]] = [[]]
+    for w in reversed(words[:start]):
+        if w == "of":
+            before.append([])
+        else:
+            before[-1].insert(0, w)
+    segs = [s for s in after if content(s)] + [s for s in before if content(s)]
+    return segs
