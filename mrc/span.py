@@ -99,8 +99,10 @@ class SpanReader:
         *,
         null_threshold: float | None = None,
         temperature: float | None = None,
+        align_to_words: bool = True,
     ) -> None:
         self.settings = settings or Settings()
+        self.align_to_words = align_to_words
         self.model_dir = checked_dir(
             model_dir or self.settings.span_model, "trained span reader", MISSING_HINT
         )
@@ -262,22 +264,65 @@ class SpanReader:
             padding=False,
         )
         n = len(enc["input_ids"])
+        pair_of = np.asarray(enc["overflow_to_sample_mapping"], dtype=np.int64)
         offsets: list[np.ndarray] = []
         masks: list[np.ndarray] = []
+        words: list[np.ndarray] = []
         for i in range(n):
             seq = enc.sequence_ids(i)
             off = np.asarray(enc["offset_mapping"][i], dtype=np.int64).reshape(-1, 2)
             ctx = np.fromiter((sid == 1 for sid in seq), dtype=bool, count=len(seq))
             masks.append(ctx & (off[:, 1] > off[:, 0]))
             offsets.append(off)
+            if self.align_to_words:
+                wid = enc.word_ids(i)
+                words.append(
+                    np.fromiter((-1 if w is None else w for w in wid), dtype=np.int64, count=len(wid))
+                )
+        if self.align_to_words:
+            offsets = self._word_offsets(offsets, masks, words, pair_of)
         type_ids = enc["token_type_ids"] if "token_type_ids" in enc else None
         return _Features(
             input_ids=enc["input_ids"],
             type_ids=type_ids,
             offsets=offsets,
             context_mask=masks,
-            pair_of=np.asarray(enc["overflow_to_sample_mapping"], dtype=np.int64),
+            pair_of=pair_of,
         )
+
+    @staticmethod
+    def _word_offsets(
+        offsets: list[np.ndarray],
+        masks: list[np.ndarray],
+        words: list[np.ndarray],
+        pair_of: np.ndarray,
+    ) -> list[np.ndarray]:
+        """Widen every context token's character span to its whole word (as the tokenizer's
+        pre-tokenizer splits words: white space and punctuation), over all windows of the pair.
+
+        A span may start or end inside a word ("##ing"); readers of the answer, and the SQuAD
+        metric, expect whole words, and the Hugging Face pipeline aligns the same way, so the
+        two return the same spans. The result still indexes the original context exactly."""
+        # One key per (pair, word) over all windows; min start / max end per key, vectorised.
+        sizes = [int(m.sum()) for m in masks]
+        stride = max(int(w.max(initial=0)) for w in words) + 1
+        keys = np.concatenate([p * stride + w[m] for w, m, p in zip(words, masks, pair_of, strict=True)])
+        starts = np.concatenate([o[m, 0] for o, m in zip(offsets, masks, strict=True)])
+        ends = np.concatenate([o[m, 1] for o, m in zip(offsets, masks, strict=True)])
+        uniq, inv = np.unique(keys, return_inverse=True)
+        lo = np.full(len(uniq), np.iinfo(np.int64).max, dtype=np.int64)
+        hi = np.full(len(uniq), -1, dtype=np.int64)
+        np.minimum.at(lo, inv, starts)
+        np.maximum.at(hi, inv, ends)
+        out = []
+        pos = 0
+        for off, m, k in zip(offsets, masks, sizes, strict=True):
+            aligned = off.copy()
+            aligned[m, 0] = lo[inv[pos : pos + k]]
+            aligned[m, 1] = hi[inv[pos : pos + k]]
+            out.append(aligned)
+            pos += k
+        return out
 
     def _run(self, reqs: Sequence[ReadRequest], progress: Any = None) -> list[_PairResult]:
         import torch

@@ -77,7 +77,10 @@ def test_nbest_sorted_distinct(tiny_span_dir: Path) -> None:
 
 
 def test_max_answer_length_respected(tiny_span_dir: Path, packaged_tokenizer) -> None:
-    reader = SpanReader(Settings(max_answer_length=3, n_best=50), model_dir=tiny_span_dir)
+    # The limit is in tokens before the span is widened to whole words, so check it unwidened.
+    reader = SpanReader(
+        Settings(max_answer_length=3, n_best=50), model_dir=tiny_span_dir, align_to_words=False
+    )
     context = " ".join(CONTEXTS)
     for a in reader.read("What?", context, top_k=40, allow_no_answer=False):
         n_tokens = len(packaged_tokenizer(a.text, add_special_tokens=False)["input_ids"])
@@ -168,3 +171,22 @@ def test_bad_inputs(tiny_span_dir: Path, tmp_path: Path) -> None:
         reader.read("   ", "context")
     with pytest.raises(InputError):
         SpanReader(Settings(max_seq_length=64, doc_stride=60), model_dir=tiny_span_dir)
+
+
+def test_spans_align_to_whole_words(tiny_span_dir: Path, packaged_tokenizer) -> None:
+    from tests.mrc.conftest import TargetQA
+
+    word = "Grindelwaldbahn"
+    pieces = packaged_tokenizer(word, add_special_tokens=False)["input_ids"]
+    assert len(pieces) > 1
+    context = f"We rode the {word} up, then walked down."
+    results = {}
+    for align in (True, False):
+        reader = SpanReader(model_dir=tiny_span_dir, align_to_words=align)
+        reader._model = TargetQA(pieces[-1], pieces[-1], packaged_tokenizer.cls_token_id)
+        reader._device = torch.device("cpu")
+        (best,) = reader.read("Which train?", context)
+        assert context[best.start : best.end] == best.text
+        results[align] = best.text
+    assert results[True] == word
+    assert results[False] != word and word.endswith(results[False])
