@@ -34,8 +34,11 @@ class Settings:
     # retrieval
     top_k: int = 5
     retrieve_k: int = 20
-    fusion_weight_dense: float = 1.0
-    fusion_weight_bm25: float = 1.0
+    # fusion tuned on SQuAD v1.0 *training* questions (benchmarks/squad_open.py --tune), not dev:
+    # "convex" = weighted sum of min-max normalised scores; "rrf" = weighted reciprocal rank (uses k)
+    fusion_method: str = "convex"
+    fusion_weight_dense: float = 0.55
+    fusion_weight_bm25: float = 0.45
     fusion_k: int = 60
     chunk_chars: int = 1200
     chunk_overlap: int = 200
