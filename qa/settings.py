@@ -34,6 +34,7 @@ class Settings:
     # retrieval
     top_k: int = 5
     retrieve_k: int = 20
+    read_k: int = 8  # passages the reader reads per question (CPU cost grows linearly)
     # fusion tuned on SQuAD v1.0 *training* questions (benchmarks/squad_open.py --tune), not dev:
     # "convex" = weighted sum of min-max normalised scores; "rrf" = weighted reciprocal rank (uses k)
     fusion_method: str = "convex"

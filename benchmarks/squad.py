@@ -1,0 +1,64 @@
+"""squad1 / squad2: the shipped span reader on the full SQuAD dev sets, official metrics.
+
+Runs exactly the `qa eval squad` code path (so the benchmark measures what users run) and
+wraps its metrics in the results-file format of ../shared/BENCHMARKS.md.
+
+    python benchmarks/squad.py --version 1        # -> benchmarks/results/squad1.json
+    python benchmarks/squad.py --version 2        # -> benchmarks/results/squad2.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import tempfile
+from pathlib import Path
+
+from common import Timer, find_data, write_results
+
+from qa.cli import main as qa_main
+
+FILES = {1: "mrc/squad-v1.1-dev.json.gz", 2: "mrc/squad-v2.0-dev.reconstructed.json.gz"}
+DATASETS = {1: "SQuAD v1.1 dev (10,570 questions)", 2: "SQuAD v2.0 dev, reconstructed (11,873 questions)"}
+
+
+def run(version: int, model: str | None, limit: int | None) -> Path:
+    data = find_data(FILES[version])
+    timer = Timer()
+    with tempfile.TemporaryDirectory() as tmp:
+        metrics_path = Path(tmp) / "metrics.json"
+        argv = ["eval", "squad", str(data), "--version", str(version), "--out", str(Path(tmp) / "pred.json"),
+                "--metrics-out", str(metrics_path)]
+        if model:
+            argv += ["--model", model]
+        if limit:
+            argv += ["--limit", str(limit)]
+        code = qa_main(argv)
+        if code:
+            raise SystemExit(code)
+        raw = json.loads(metrics_path.read_text())
+    keep = ("exact_match", "f1") if version == 1 else (
+        "exact", "f1", "HasAns_exact", "HasAns_f1", "NoAns_exact", "NoAns_f1", "best_exact", "best_f1")
+    metrics = {k: round(float(raw[k]), 2) for k in keep if k in raw}
+    if version == 2:
+        metrics["exact_match"] = metrics["exact"]
+        metrics["NoAns_accuracy"] = metrics.get("NoAns_exact", 0.0)
+    metrics["questions_per_s"] = round(float(raw["questions_per_s"]), 2)
+    name = f"squad{version}" + ("-limit" if limit else "")
+    return write_results(
+        name, DATASETS[version] + (f", first {limit}" if limit else ""), metrics, wall_s=timer.elapsed,
+        extra={"model": Path(raw["model"]).relative_to(Path.cwd()).as_posix()
+               if Path(raw["model"]).is_relative_to(Path.cwd()) else raw["model"],
+               "protocol": "reader on the gold paragraph, windows of 384 tokens with stride 128; "
+                           "v2 null threshold from the model's qa_reader.json (calibrated on held-out "
+                           "training articles, never dev)"},
+    )
+
+
+if __name__ == "__main__":
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--version", type=int, choices=(1, 2), default=1)
+    ap.add_argument("--model", default=None, help="span reader folder (default: the shipped one)")
+    ap.add_argument("--limit", type=int, default=None)
+    args = ap.parse_args()
+    print(run(args.version, args.model, args.limit))
