@@ -54,12 +54,14 @@ class LabelIndex:
                 self.label_predicates.add(p)
         for p in sorted(self.label_predicates, key=lambda x: (x != RDFS.label, str(x))):
             q = f"SELECT ?s ?l WHERE {{ ?s {iri(p)} ?l . FILTER(isLiteral(?l)) }} LIMIT {max_rows}"
+            pred_set = set(preds)
             for s, lab in graph.select(q):
-                if isinstance(s, URIRef):
+                if isinstance(s, URIRef) and s not in pred_set:
                     self._add(s, str(lab), "entity")
         classes = graph.select(f"SELECT DISTINCT ?c WHERE {{ ?s {iri(RDF.type)} ?c }} LIMIT 5000")
         self.classes = {c for (c,) in classes if isinstance(c, URIRef)}
         for c in self.classes:
+            self.labels.pop(c, None)
             self._add(c, self.labels.get(c) or readable(local_name(c)), "class")
         if index_values:
             for p in preds:
@@ -72,7 +74,7 @@ class LabelIndex:
                     if any(ch.isalpha() for ch in str(o)) and "@" not in str(o):
                         self._add(o, str(o), "value", via=p)
         self._keys_list = list(self.keys)
-        self._dense = None
+        self._dense_cache = None
 
     def _add(self, node: Node, label: str, kind: str, via: URIRef | None = None) -> None:
         key = normalise(label)
@@ -153,9 +155,9 @@ class LabelIndex:
         keys = [k for k in self._keys_list if any(e[2] != "value" for e in self.keys[k])]
         if len(keys) > self.dense_max_labels:
             return []
-        if self._dense is None:
-            self._dense = (keys, self.encoder.vectors(keys))
-        keys, mat = self._dense
+        if self._dense_cache is None:
+            self._dense_cache = (keys, self.encoder.vectors(keys))
+        keys, mat = self._dense_cache
         grams, spans = [], []
         for size in range(1, min(len(words), 4) + 1):
             for i in range(len(words) - size + 1):

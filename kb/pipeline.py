@@ -162,7 +162,13 @@ class KBQA:
         pred = Prediction(question=text)
         pred.links = self.index.link(text)
         t1 = time.perf_counter()
-        ranked = self._rank(self.candidates(text, pred.links), pred.links)
+        scoring_text = text
+        for pattern, _, _ in SUPERLATIVES:  # "most populous" names the ordering, not the path
+            scoring_text = re.sub(rf"\b(?:{pattern})\b", " ", scoring_text, count=1, flags=re.I)
+            if scoring_text != text:
+                break
+        ranked = self._rank(self.candidates(scoring_text, self.index.link(scoring_text)
+                                            if scoring_text != text else pred.links), pred.links)
         t2 = time.perf_counter()
         pred.timings = {"link_s": t1 - t0, "paths_s": t2 - t1}
         pred.ranked = ranked
@@ -218,6 +224,12 @@ class KBQA:
         elif words and words[0] in YES_NO_STARTS:
             qg.form = "ask"
             pred.constraints.append("ask")
+            for c in pred.links:  # "Is Paris the capital of France?": the answer must be Paris
+                disjoint = c.start >= r.anchor.end or c.end <= r.anchor.start
+                if disjoint and c.kind != "class" and c.score >= 0.85 and c.node != r.anchor.node:
+                    qg.triples = [tuple(c.node if x == Var("answer") else x for x in t) for t in qg.triples]
+                    pred.constraints.append(f"answer is {c.label}")
+                    break
         else:
             for pattern, order, hint in SUPERLATIVES:
                 m = re.search(rf"\b(?:{pattern})\b", text)
@@ -267,7 +279,7 @@ class KBQA:
         else:
             hw = set(hint.split())
             sims = [len(hw & set(lab.split())) for _, lab in options]
-        best = max(range(len(options)), key=lambda i: (sims[i], -len(options[i][0])))
+        best = max(range(len(options)), key=lambda i: sims[i] - 0.15 * (len(options[i][0]) - 1))
         preds = options[best][0]
         v = Var("sortkey")
         if len(preds) == 1:
