@@ -52,17 +52,18 @@ class LabelIndex:
         for p in preds:
             if isinstance(p, URIRef) and local_name(p).lower() in LABEL_LOCAL_NAMES:
                 self.label_predicates.add(p)
+        classes = graph.select(f"SELECT DISTINCT ?c WHERE {{ ?s {iri(RDF.type)} ?c }} LIMIT 5000")
+        self.classes = {c for (c,) in classes if isinstance(c, URIRef)}
+        labelled: set[Node] = set()
         for p in sorted(self.label_predicates, key=lambda x: (x != RDFS.label, str(x))):
             q = f"SELECT ?s ?l WHERE {{ ?s {iri(p)} ?l . FILTER(isLiteral(?l)) }} LIMIT {max_rows}"
             pred_set = set(preds)
             for s, lab in graph.select(q):
                 if isinstance(s, URIRef) and s not in pred_set:
-                    self._add(s, str(lab), "entity")
-        classes = graph.select(f"SELECT DISTINCT ?c WHERE {{ ?s {iri(RDF.type)} ?c }} LIMIT 5000")
-        self.classes = {c for (c,) in classes if isinstance(c, URIRef)}
-        for c in self.classes:
-            self.labels.pop(c, None)
-            self._add(c, self.labels.get(c) or readable(local_name(c)), "class")
+                    self._add(s, str(lab), "class" if s in self.classes else "entity")
+                    labelled.add(s)
+        for c in self.classes - labelled:
+            self._add(c, readable(local_name(c)), "class")
         if index_values:
             for p in preds:
                 if p in self.label_predicates or p == RDF.type or not isinstance(p, URIRef):

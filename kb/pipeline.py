@@ -136,7 +136,7 @@ class KBQA:
         for r, p in zip(cands, probs, strict=True):
             r.prob = float(p)
             r.score = self.scorer.score(r.features)
-        cands.sort(key=lambda r: -r.score)
+        cands.sort(key=_order)
         classes = [c for c in links if c.kind == "class"]
         if classes and self.config.type_rerank:
             for r in cands[: self.config.type_rerank]:
@@ -152,7 +152,7 @@ class KBQA:
             for r, p in zip(cands, probs, strict=True):
                 r.prob = float(p)
                 r.score = self.scorer.score(r.features)
-            cands.sort(key=lambda r: -r.score)
+            cands.sort(key=_order)
         return cands
 
     # ------------------------------------------------------------------ main entry points
@@ -305,6 +305,11 @@ class KBQA:
                               raw_score=round(pred.best.score, 4), timings=timings,
                               extra={**explanation, "n_answers": len(pred.answers)}))
         return out
+
+
+def _order(r: Ranked):
+    """Best score first; ties broken by anchor and path so every store gives the same ranking."""
+    return (-round(r.score, 9), str(r.anchor.node), [s.key for s in r.path])
 
 
 def _t(x) -> str:

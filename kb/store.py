@@ -124,7 +124,10 @@ class RemoteGraph:
         self.backoff_s = backoff_s
         self._wrapper = SPARQLWrapper(endpoint)
         self._wrapper.setReturnFormat(JSON)
+        self._json = JSON
         self._wrapper.setMethod(POST)  # long queries; still a read: SPARQL protocol query via POST
+        # some servers (Oxigraph) pick XML from SPARQLWrapper's default Accept list; ask for JSON only
+        self._wrapper.addCustomHttpHeader("Accept", "application/sparql-results+json")
 
     def _send(self, query: str, timeout_s: float | None) -> dict:
         import urllib.error
@@ -141,6 +144,7 @@ class RemoteGraph:
         last: Exception | None = None
         for attempt in range(self.retries + 1):
             self._wrapper.resetQuery()
+            self._wrapper.setReturnFormat(self._json)
             self._wrapper.setQuery(query)
             self._wrapper.setTimeout(max(1, int(round(timeout))))
             try:

@@ -1,0 +1,60 @@
+import pytest
+from rdflib import Literal, URIRef
+from rdflib.plugins.sparql.parser import parseQuery
+
+from kb.sparql import QueryGraph, UnsafeQueryError, Var, check_read_only, iri, literal
+
+HOSTILE = [
+    'x"', "x'", '"}', '"} ; DROP ALL ; {"', "}; DROP GRAPH <http://a/> ;", "DELETE WHERE { ?s ?p ?o }",
+    "INSERT DATA { <http://a/> <http://a/> <http://a/> }", "SERVICE <http://evil.example/sparql> { ?s ?p ?o }",
+    "http://a/> } ; DROP ALL ; SELECT * { <http://b/", "\\u0022} DROP ALL", "\\\" } DROP ALL #", "a\nb\r\tc\\",
+    "\u202e\u0000nul", "😀 \U0010ffff", "x" * 5000, "'''\"\"\"", "# comment\nDROP ALL",
+]
+
+
+@pytest.mark.parametrize("text", HOSTILE)
+def test_literal_escaping_keeps_query_structure(text):
+    benign = QueryGraph(triples=[(Var("answer"), URIRef("http://ex.org/p"), Literal("benign"))]).to_sparql()
+    hostile = QueryGraph(triples=[(Var("answer"), URIRef("http://ex.org/p"), Literal(text))]).to_sparql()
+    assert check_read_only(hostile, require_limit=True) == "select"
+    p1, p2 = parseQuery(benign), parseQuery(hostile)
+    assert p1[1].name == p2[1].name == "SelectQuery"
+    obj = p2[1]["where"]["part"][0]["triples"][0][2]
+    if "\\u" not in text:  # rdflib decodes an escaped backslash-u sequence; Oxigraph keeps it verbatim
+        assert str(obj["string"]) == text.replace("\x00", "")
+    assert len(p2[1]["where"]["part"]) == len(p1[1]["where"]["part"])
+
+
+@pytest.mark.parametrize("bad", ["http://a/>", "http://a/ b", 'http://a/"', "http://a/{x}", "no-scheme", "",
+                                 "http://a/\\u003e", "http://a/\n"])
+def test_iri_rejects_characters_that_could_close_it(bad):
+    with pytest.raises(UnsafeQueryError):
+        iri(bad)
+
+
+def test_literal_language_and_datatype():
+    assert literal(Literal("chat", lang="fr")) == '"chat"@fr'
+    assert literal(Literal("5", datatype=URIRef("http://www.w3.org/2001/XMLSchema#integer"))).endswith(
+        "^^<http://www.w3.org/2001/XMLSchema#integer>")
+    with pytest.raises(UnsafeQueryError):
+        Var("a b")
+
+
+@pytest.mark.parametrize("query", [
+    "DELETE WHERE { ?s ?p ?o }", "INSERT DATA { <http://a/> <http://a/> <http://a/> }", "DROP ALL",
+    "SELECT * WHERE { SERVICE <http://evil/> { ?s ?p ?o } } LIMIT 1", "CONSTRUCT { ?s ?p ?o } WHERE { ?s ?p ?o }",
+    "SELECT * WHERE { ?s ?p ?o } LIMIT 1 ; DROP ALL", "LOAD <http://evil/data.ttl>", "CLEAR DEFAULT",
+    "PREFIX x: <http://a/> DELETE { ?s ?p ?o } WHERE { ?s ?p ?o }", "DESCRIBE <http://a/>", "",
+    "select * where { service silent <http://evil/> { ?s ?p ?o } } limit 1",
+])
+def test_guard_refuses_updates_service_and_other_forms(query):
+    with pytest.raises(UnsafeQueryError):
+        check_read_only(query)
+
+
+def test_guard_ignores_keywords_inside_strings_and_iris():
+    q = 'PREFIX ex: <http://ex.org/DROP/> SELECT ?s WHERE { ?s ex:p "DELETE WHERE SERVICE" } LIMIT 5'
+    assert check_read_only(q, require_limit=True) == "select"
+    assert check_read_only("ASK { <http://a/INSERT> ?p ?o }") == "ask"
+    with pytest.raises(UnsafeQueryError):
+        check_read_only("SELECT * WHERE { ?s ?p ?o }", require_limit=True)

@@ -1,0 +1,64 @@
+import gzip
+
+import pytest
+from rdflib import RDFS, Literal
+
+from kb.loaders import entity_iri, load_file, relation_iri
+from kb.store import EmbeddedGraph, QueryError, RemoteGraph
+from qa.errors import DataFormatError, InputError
+
+
+def test_tsv_loader_freebase_style(tmp_path):
+    p = tmp_path / "kb.txt.gz"
+    with gzip.open(p, "wt", encoding="utf-8") as fh:
+        fh.write("frederica_of_mecklenburg-strelitz\tspouse\ternest_augustus\n"
+                 "Kenneth_Peach\t__film__cinematographer__film\tDirty_Work\n")
+    g = EmbeddedGraph()
+    load_file(g, p)
+    e = entity_iri("frederica_of_mecklenburg-strelitz")
+    assert (e, relation_iri("spouse"), entity_iri("ernest_augustus")) in g.graph
+    assert str(relation_iri("__film__cinematographer__film")).endswith("/film.cinematographer.film")
+    assert (relation_iri("__film__cinematographer__film"), RDFS.label, Literal("film cinematographer film")) in g.graph
+    labels = {str(o) for o in g.graph.objects(e, None) if isinstance(o, Literal)}
+    assert {"frederica_of_mecklenburg-strelitz", "frederica of mecklenburg strelitz"} <= labels
+
+
+def test_bad_files_give_clear_errors(tmp_path):
+    bad = tmp_path / "bad.tsv"
+    bad.write_text("only\ttwo\n")
+    with pytest.raises(DataFormatError, match="bad.tsv:1"):
+        load_file(EmbeddedGraph(), bad)
+    with pytest.raises(InputError):
+        load_file(EmbeddedGraph(), tmp_path / "missing.ttl")
+    ttl = tmp_path / "broken.ttl"
+    ttl.write_text("<http://a> <http://b> .")
+    with pytest.raises(DataFormatError):
+        load_file(EmbeddedGraph(), ttl)
+
+
+def test_oxigraph_and_default_store_agree(small_ttl):
+    q = ("SELECT ?c ?n WHERE { ?c <http://example.org/capital> ?x . ?x <http://example.org/population> ?n } "
+         "ORDER BY ?c LIMIT 10")
+    results = []
+    for store in ("Oxigraph", "default"):
+        g = EmbeddedGraph(store=store)
+        load_file(g, small_ttl)
+        results.append(g.select(q))
+        assert g.ask("ASK { ?s ?p ?o }")
+    assert results[0] == results[1] and len(results[0]) == 3
+
+
+def test_embedded_refuses_updates(small_graph):
+    with pytest.raises(InputError):
+        small_graph.select("DELETE WHERE { ?s ?p ?o }")
+    with pytest.raises(QueryError):
+        small_graph.select("SELECT ?s WHERE { ?s ?p } LIMIT 1")  # syntax error from the store
+    assert len(small_graph) > 0
+
+
+def test_remote_unreachable_endpoint_fails_clearly():
+    g = RemoteGraph("http://127.0.0.1:9/sparql", timeout_s=1, retries=1, backoff_s=0.01)
+    with pytest.raises(QueryError, match="failed after 2 tries"):
+        g.select("SELECT ?s WHERE { ?s ?p ?o } LIMIT 1")
+    with pytest.raises(Exception, match="http"):
+        RemoteGraph("file:///etc/passwd")
