@@ -7,9 +7,8 @@ option written into the blank, which reads as a sentence the encoder was trained
 
 from __future__ import annotations
 
-import json
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -17,8 +16,8 @@ import numpy as np
 import torch
 from rich.console import Console
 
-from mrc.choice import second_segment
-from mrc.textio import open_text
+from mrc.choice import build_choice_inputs
+from mrc.datasets import RaceQuestion, load_race
 from mrc.training import (
     TrainConfig,
     file_sha256,
@@ -33,50 +32,22 @@ from qa.errors import DataFormatError
 from qa.paths import check_model_dir, encoder_path
 
 console = Console(stderr=True)
-LETTERS = "ABCDEFGHIJ"
 
 
-@dataclass
-class ChoiceExample:
-    qid: str
-    article: str
-    question: str
-    options: list[str]
-    label: int
-    level: str
-
-
-def load_race(path: str | Path) -> list[ChoiceExample]:
-    """RACE as one JSON article a line (`article`, `questions`, `options`, `answers`, `id`, `level`)."""
-    out: list[ChoiceExample] = []
-    with open_text(path) as f:
-        for ln, line in enumerate(f, 1):
-            if not line.strip():
-                continue
-            try:
-                d = json.loads(line)
-                for qi, (q, opts, ans) in enumerate(zip(d["questions"], d["options"], d["answers"], strict=True)):
-                    out.append(ChoiceExample(f"{d.get('id', ln)}-{qi}", d["article"], q, list(opts),
-                                             LETTERS.index(ans), d.get("level", "")))
-            except (ValueError, KeyError, TypeError) as exc:
-                raise DataFormatError(f"{path}, line {ln}: not a RACE article ({exc})") from exc
-    return out
-
-
-def tokenize_choices(tokenizer, examples: list[ChoiceExample], max_len: int) -> dict[str, Any]:
-    firsts, seconds = [], []
+def tokenize_choices(tokenizer, examples: list[RaceQuestion], max_len: int) -> dict[str, Any]:
+    """Flat rows (question-major, option-minor) built by `build_choice_inputs`, the one function
+    inference uses too, so the model trains on exactly the inputs it will see."""
     n_opts = len(examples[0].options)
+    ids: list[np.ndarray] = []
+    tts: list[np.ndarray] = []
     for e in examples:
         if len(e.options) != n_opts:
             raise DataFormatError(f"question {e.qid} has {len(e.options)} options, expected {n_opts}")
-        for o in e.options:
-            firsts.append(e.article)
-            seconds.append(second_segment(e.question, o))
-    enc = tokenizer(firsts, seconds, truncation="only_first", max_length=max_len, padding=False)
-    ids = [np.asarray(x, dtype=np.int32) for x in enc["input_ids"]]
-    tts = [np.asarray(x, dtype=np.int8) for x in enc["token_type_ids"]]
+        enc = build_choice_inputs(tokenizer, e.article, e.question, e.options, max_len)
+        ids.extend(np.asarray(x, dtype=np.int32) for x in enc["input_ids"])
+        tts.extend(np.asarray(x, dtype=np.int8) for x in enc["token_type_ids"])
     return {"input_ids": ids, "token_type_ids": tts, "n_options": n_opts,
-            "labels": np.asarray([e.label for e in examples], dtype=np.int64)}
+            "labels": np.asarray([e.answer for e in examples], dtype=np.int64)}
 
 
 def _pad3(rows: list[np.ndarray], n_opts: int) -> torch.Tensor:
@@ -115,8 +86,8 @@ def predict_choices(model, feats: dict[str, Any], device: torch.device, batch_si
     return probs
 
 
-def accuracy_by_level(examples: list[ChoiceExample], probs: np.ndarray) -> dict[str, float]:
-    correct = probs.argmax(-1) == np.asarray([e.label for e in examples])
+def accuracy_by_level(examples: list[RaceQuestion], probs: np.ndarray) -> dict[str, float]:
+    correct = probs.argmax(-1) == np.asarray([e.answer for e in examples])
     levels = np.asarray([e.level for e in examples])
     out = {"accuracy": 100 * float(correct.mean())}
     for lvl in ("middle", "high"):

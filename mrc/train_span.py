@@ -11,10 +11,7 @@ from __future__ import annotations
 
 import json
 import random
-import re
-import string
 import time
-from collections import Counter
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -23,7 +20,8 @@ import numpy as np
 import torch
 from rich.console import Console
 
-from mrc.textio import open_text
+from mrc.datasets import read_text
+from mrc.metrics import squad_em, squad_f1
 from mrc.training import (
     TrainConfig,
     file_sha256,
@@ -52,9 +50,8 @@ class SpanExample:
 
 def load_squad_examples(path: str | Path) -> list[SpanExample]:
     try:
-        with open_text(path) as f:
-            data = json.load(f)["data"]
-    except (OSError, ValueError, KeyError, EOFError) as exc:
+        data = json.loads(read_text(path))["data"]
+    except (ValueError, KeyError, TypeError) as exc:
         raise DataFormatError(f"{path}: not a SQuAD JSON file ({exc})") from exc
     out: list[SpanExample] = []
     for ai, article in enumerate(data):
@@ -322,33 +319,7 @@ def train_span_reader(
     return info
 
 
-def _normalize(s: str) -> str:
-    s = "".join(ch for ch in s.lower() if ch not in set(string.punctuation))
-    return " ".join(re.sub(r"\b(a|an|the)\b", " ", s).split())
-
-
-def squad_em(pred: str, golds: list[str]) -> float:
-    """Official SQuAD v1.1 exact match, max over the gold answers (used for calibration)."""
-    return max(float(_normalize(pred) == _normalize(g)) for g in golds)
-
-
-def squad_f1(pred: str, golds: list[str]) -> float:
-    """Official SQuAD v1.1 token F1, max over the gold answers."""
-    best = 0.0
-    p = _normalize(pred).split()
-    for g in golds:
-        t = _normalize(g).split()
-        common = sum((Counter(p) & Counter(t)).values())
-        if not p or not t:
-            best = max(best, float(p == t))
-        elif common:
-            prec, rec = common / len(p), common / len(t)
-            best = max(best, 2 * prec * rec / (prec + rec))
-    return best
-
-
 def _gold_answers(path: str) -> dict[str, list[str]]:
-    with open_text(path) as f:
-        data = json.load(f)["data"]
+    data = json.loads(read_text(path))["data"]
     return {qa["id"]: [a["text"] for a in qa["answers"]] or [""]
             for art in data for p in art["paragraphs"] for qa in p["qas"]}

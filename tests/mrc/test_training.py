@@ -1,0 +1,139 @@
+"""Training smoke tests: a few steps of each trainer on a tiny randomly initialised BERT.
+
+They prove the mechanics (labels, batching, schedule, saving, reloading through the inference
+readers), not quality; quality comes from the shipped weights and the benchmarks.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from transformers import AutoTokenizer, BertConfig, BertModel
+
+from mrc.training import BudgetSchedule, TrainConfig, length_grouped_batches
+from qa.paths import encoder_path
+
+FACTS = [
+    ("France", "Paris", "The capital of France is Paris. It lies on the Seine."),
+    ("Italy", "Rome", "Italy has many old cities. Its capital is Rome, on the Tiber."),
+    ("Japan", "Tokyo", "Japan is an island nation. Tokyo is the capital of Japan."),
+    ("Kenya", "Nairobi", "Kenya is in East Africa. The capital of Kenya is Nairobi."),
+]
+
+
+@pytest.fixture(scope="module")
+def tiny_base(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    torch.manual_seed(0)
+    tok = AutoTokenizer.from_pretrained(encoder_path())
+    cfg = BertConfig(vocab_size=tok.vocab_size, hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
+                     intermediate_size=64, max_position_embeddings=512)
+    path = tmp_path_factory.mktemp("tiny-base")
+    BertModel(cfg).save_pretrained(path)
+    tok.save_pretrained(path)
+    return path
+
+
+def _squad_file(tmp: Path) -> Path:
+    paragraphs = []
+    for country, capital, text in FACTS:
+        qas = [{"id": f"{country}-{i}", "question": q, "answers": [{"text": capital,
+                "answer_start": text.index(capital)}]}
+               for i, q in enumerate([f"What is the capital of {country}?", f"Which city is {country}'s capital?"])]
+        paragraphs.append({"context": text, "qas": qas})
+    data = {"version": "1.1", "data": [{"title": "A", "paragraphs": paragraphs[:2]},
+                                       {"title": "B", "paragraphs": paragraphs[2:]}]}
+    path = tmp / "train.json"
+    path.write_text(json.dumps(data))
+    return path
+
+
+def _losses(folder: Path) -> list[float]:
+    return [json.loads(line)["loss"] for line in (folder / "training_log.jsonl").read_text().splitlines()]
+
+
+def test_span_training_loss_falls_and_model_answers(tiny_base: Path, tmp_path: Path) -> None:
+    from mrc.span import SpanReader
+    from mrc.train_span import train_span_reader
+
+    out = tmp_path / "span"
+    cfg = TrainConfig(output_dir=str(out), base_model=str(tiny_base), epochs=30, batch_size=4,
+                      learning_rate=3e-3, warmup_ratio=0.05, device="cpu", log_every=5, seed=1,
+                      freeze_word_embeddings=False)
+    info = train_span_reader(cfg, str(_squad_file(tmp_path)), negative_ratio=0.5, holdout_articles=1,
+                             max_seq_length=64, doc_stride=32)
+    losses = _losses(out)
+    assert losses[-1] < 0.5 * losses[0]
+    assert (out / "config.json").exists() and (out / "qa_reader.json").exists()
+    assert "null_threshold" in info and info["training"]["synthetic_unanswerable"] >= 0
+    assert next(iter((out).glob("*.safetensors")))
+    reader = SpanReader(model_dir=out)
+    answers = reader.read("What is the capital of France?", FACTS[0][2])
+    assert answers and not answers[0].no_answer or answers[0].no_answer in (True, False)
+    best = reader.read_many([("What is the capital of France?", FACTS[0][2])], allow_no_answer=False)[0][0]
+    assert FACTS[0][2][best.start : best.end] == best.text
+
+
+def test_choice_training_loss_falls_and_model_reloads(tiny_base: Path, tmp_path: Path) -> None:
+    from mrc.choice import ChoiceReader, ChoiceRequest
+    from mrc.train_choice import train_choice_reader
+
+    rows = []
+    for i, (country, capital, text) in enumerate(FACTS):
+        others = [c for _, c, _ in FACTS if c != capital]
+        options = others[:3]
+        options.insert(i % 4, capital)
+        rows.append({"id": f"a{i}", "level": "middle", "article": text,
+                     "questions": [f"What is the capital of {country}?", f"{country}'s capital is _ ."],
+                     "options": [options, options], "answers": ["ABCD"[i % 4]] * 2})
+    train = tmp_path / "race.jsonl"
+    train.write_text("\n".join(json.dumps(r) for r in rows))
+    out = tmp_path / "choice"
+    cfg = TrainConfig(output_dir=str(out), base_model=str(tiny_base), epochs=40, batch_size=4,
+                      learning_rate=3e-3, warmup_ratio=0.05, device="cpu", log_every=4, seed=1,
+                      freeze_word_embeddings=False)
+    train_choice_reader(cfg, str(train), max_seq_length=64)
+    losses = _losses(out)
+    assert losses[-1] < losses[0]
+    probs = ChoiceReader(model_dir=out).probabilities_many(
+        [ChoiceRequest(FACTS[0][2], "What is the capital of France?", ("Paris", "Rome", "Tokyo", "Nairobi"))])
+    assert len(probs[0]) == 4 and abs(sum(probs[0]) - 1) < 1e-4
+
+
+def test_transfer_pack_unpack_roundtrip(tiny_base: Path, tmp_path: Path) -> None:
+    from safetensors.torch import load_file
+    from transformers import AutoModelForQuestionAnswering
+
+    from mrc.transfer import pack, unpack
+
+    model = AutoModelForQuestionAnswering.from_pretrained(tiny_base)
+    src = tmp_path / "model"
+    model.save_pretrained(src)
+    AutoTokenizer.from_pretrained(tiny_base).save_pretrained(src)
+    parts = pack(src, tmp_path / "parts", shard_bytes=20_000)
+    assert len(parts) > 1
+    assert all("word_embeddings" not in k for p in parts for k in load_file(str(p)))
+    out = unpack(tmp_path / "parts", tiny_base, tmp_path / "out")
+    back = AutoModelForQuestionAnswering.from_pretrained(out, dtype=torch.float32)
+    for k, v in model.state_dict().items():
+        assert torch.allclose(back.state_dict()[k], v.half().float(), atol=1e-3), k
+
+
+def test_budget_schedule_warms_up_and_decays_to_zero() -> None:
+    s = BudgetSchedule(100, 0.1)
+    assert s(0) == pytest.approx(0.1) and s(9) == pytest.approx(1.0)
+    assert s(55) == pytest.approx(0.5) and s(100) == 0.0
+    s.total = 50  # shrunk to fit the budget: still reaches zero at the new end
+    assert s(50) == 0.0 and 0 < s(25) < 1
+
+
+def test_length_grouped_batches_cover_every_item_once() -> None:
+    lengths = list(np.random.default_rng(0).integers(5, 300, size=1000))
+    batches = length_grouped_batches(lengths, 32, np.random.default_rng(1), group_factor=4)
+    flat = np.concatenate(batches)
+    assert sorted(flat.tolist()) == list(range(1000))
+    spread = np.mean([np.ptp(np.asarray(lengths)[b]) for b in batches])
+    assert spread < 0.5 * (max(lengths) - min(lengths))
