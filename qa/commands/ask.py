@@ -31,8 +31,23 @@ def _evidence(a: Answer, width: int = 500) -> Text:
     return t
 
 
+def read_stdin_question(limit: int) -> str:
+    """Reads at most a little more than the limit, so a huge input is refused, not loaded."""
+    import sys
+
+    from qa.errors import InputError
+
+    raw = sys.stdin.buffer.read(limit * 4 + 4)
+    if len(raw) > limit * 4:
+        raise InputError(f"the question on standard input is longer than the limit of {limit:,} characters")
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise InputError("the question on standard input is not UTF-8 text") from exc
+
+
 def ask(
-    question: Annotated[str, typer.Argument(help="The question, in quotes.")],
+    question: Annotated[str, typer.Argument(help='The question, in quotes; "-" reads it from standard input.')],
     index: Annotated[Path | None, typer.Option("--index", "-i", help="Index folder built by `qa index`.")] = None,
     top_k: Annotated[int, typer.Option("--top-k", "-k", min=1, max=50, help="Answers to show.")] = 3,
     read_k: Annotated[int | None, typer.Option(min=1, max=100, help="Passages the reader reads.")] = None,
@@ -44,6 +59,8 @@ def ask(
     from qa.webqa import WebQA
 
     settings = Settings.load(span_model=str(model) if model else None)
+    if question == "-":
+        question = read_stdin_question(settings.max_question_chars)
     check_question(question, settings.max_question_chars)
     if index is not None and not index.is_dir():
         from qa.errors import InputError
