@@ -78,6 +78,26 @@ def build_choice_inputs(
     return {k: [list(map(int, row)) for row in v] for k, v in enc.items()}
 
 
+def build_choice_inputs_many(
+    tokenizer: Any, items: Sequence[tuple[str, str, Sequence[str]]], max_length: int
+) -> dict[str, list[list[int]]]:
+    """`build_choice_inputs` for many (article, question, options) at once, in one tokenizer
+    call (fast tokenizers then work in parallel); rows are question-major, option-minor."""
+    if max_length < 8:
+        raise InputError("max_length must be at least 8 tokens")
+    budget = max(1, max_length // 2)
+    firsts: list[str] = []
+    seconds: list[str] = []
+    for article, question, options in items:
+        if not options:
+            raise InputError("at least one option is needed")
+        for o in options:
+            firsts.append(article)
+            seconds.append(_fit_second(tokenizer, second_segment(question, o), budget))
+    enc = tokenizer(firsts, seconds, truncation="only_first", max_length=max_length, padding=False)
+    return {k: [list(map(int, row)) for row in v] for k, v in enc.items()}
+
+
 def pad_choice_batch(tokenizer: Any, batch: Sequence[dict[str, list[list[int]]]]) -> dict[str, Any]:
     """Stack `build_choice_inputs` outputs (same number of options each) into (B, C, L) tensors,
     padded only to the longest row of this batch."""

@@ -16,7 +16,7 @@ import numpy as np
 import torch
 from rich.console import Console
 
-from mrc.choice import build_choice_inputs
+from mrc.choice import build_choice_inputs_many
 from mrc.datasets import RaceQuestion, load_race
 from mrc.training import (
     TrainConfig,
@@ -35,17 +35,15 @@ console = Console(stderr=True)
 
 
 def tokenize_choices(tokenizer, examples: list[RaceQuestion], max_len: int) -> dict[str, Any]:
-    """Flat rows (question-major, option-minor) built by `build_choice_inputs`, the one function
-    inference uses too, so the model trains on exactly the inputs it will see."""
+    """Flat rows (question-major, option-minor) built like `build_choice_inputs`, which inference
+    uses, so the model trains on exactly the inputs it will see."""
     n_opts = len(examples[0].options)
-    ids: list[np.ndarray] = []
-    tts: list[np.ndarray] = []
     for e in examples:
         if len(e.options) != n_opts:
             raise DataFormatError(f"question {e.qid} has {len(e.options)} options, expected {n_opts}")
-        enc = build_choice_inputs(tokenizer, e.article, e.question, e.options, max_len)
-        ids.extend(np.asarray(x, dtype=np.int32) for x in enc["input_ids"])
-        tts.extend(np.asarray(x, dtype=np.int8) for x in enc["token_type_ids"])
+    enc = build_choice_inputs_many(tokenizer, [(e.article, e.question, e.options) for e in examples], max_len)
+    ids = [np.asarray(x, dtype=np.int32) for x in enc["input_ids"]]
+    tts = [np.asarray(x, dtype=np.int8) for x in enc["token_type_ids"]]
     return {"input_ids": ids, "token_type_ids": tts, "n_options": n_opts,
             "labels": np.asarray([e.answer for e in examples], dtype=np.int64)}
 
