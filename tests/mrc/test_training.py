@@ -137,3 +137,11 @@ def test_length_grouped_batches_cover_every_item_once() -> None:
     assert sorted(flat.tolist()) == list(range(1000))
     spread = np.mean([np.ptp(np.asarray(lengths)[b]) for b in batches])
     assert spread < 0.5 * (max(lengths) - min(lengths))
+
+
+def test_train_cli_missing_file_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from qa.cli import main
+
+    assert main(["train", "choice", "--train-file", str(tmp_path / "none.jsonl"), "--output-dir",
+                 str(tmp_path / "out")]) == 2
+    assert "training file not found" in capsys.readouterr().err
