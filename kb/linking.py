@@ -117,9 +117,13 @@ class LabelIndex:
                 if size == 1 and (gram in STOPWORDS or len(gram) < 2):
                     continue
                 length_bonus = min(0.04, 0.01 * size)
-                for node, label, kind, via in self.keys.get(gram, ()):
+                entries = [(e, 0.0) for e in self.keys.get(gram, ())]
+                singular = _singular(gram)
+                if singular != gram:  # "suppliers" -> "supplier", "switches" -> "switch"
+                    entries += [(e, 0.03) for e in self.keys.get(singular, ())]
+                for (node, label, kind, via), penalty in entries:
                     verbatim = label in raw
-                    score = (1.0 if verbatim else 0.93) - 0.04 + length_bonus
+                    score = (1.0 if verbatim else 0.93) - 0.04 + length_bonus - penalty
                     if kind == "class":
                         score -= 0.1
                     add(Candidate(node, label, score, "exact" if verbatim else "normalised",
@@ -177,6 +181,16 @@ class LabelIndex:
                 for node, label, kind, via in self.keys[keys[j]]:
                     out.append(Candidate(node, label, 0.8 * float(row[j]), "dense", kind, *spans[gi], via))
         return out
+
+
+def _singular(gram: str) -> str:
+    words = gram.split()
+    last = words[-1]
+    if len(last) > 4 and last.endswith(("ches", "shes", "sses", "xes")):
+        last = last[:-2]
+    elif len(last) > 3 and last.endswith("s") and not last.endswith("ss"):
+        last = last[:-1]
+    return " ".join(words[:-1] + [last])
 
 
 def _dedupe(cands: list[Candidate]) -> list[Candidate]:
