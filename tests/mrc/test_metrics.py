@@ -96,3 +96,16 @@ def test_race_accuracy() -> None:
     out = race_accuracy({"a": 0, "b": 2, "c": 2}, golds, levels)  # d missing -> wrong
     assert out["middle"] == 50.0 and out["high"] == 50.0 and out["all"] == 50.0
     assert out["all_total"] == 4 and out["high_total"] == 2
+
+
+def test_fit_temperature_recovers_a_known_scale() -> None:
+    import numpy as np
+
+    from mrc.calibration import fit_temperature
+
+    rng = np.random.default_rng(0)
+    margins = rng.normal(0.0, 8.0, 20_000)
+    correct = rng.random(20_000) < 1 / (1 + np.exp(-margins / 4.0))
+    assert fit_temperature(margins, correct) == pytest.approx(4.0, rel=0.1)
+    with pytest.raises(ValueError):
+        fit_temperature([], [])
