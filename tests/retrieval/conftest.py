@@ -13,9 +13,7 @@ SHARED = Path(__file__).resolve().parents[2].parent / "shared" / "data"
 
 @pytest.fixture(scope="session")
 def settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
-    return Settings(
-        index_dir=str(tmp_path_factory.mktemp("idx") / "index"), chunk_chars=300, chunk_overlap=50
-    )
+    return Settings(index_dir=str(tmp_path_factory.mktemp("idx") / "index"), chunk_chars=300, chunk_overlap=50)
 
 
 @pytest.fixture(scope="session")

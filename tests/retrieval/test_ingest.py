@@ -81,9 +81,7 @@ def test_add_and_delete_passages(built_index: Path, settings: Settings, tmp_path
 
     folder = tmp_path / "copy"
     shutil.copytree(built_index, folder)
-    n = add_passages(
-        folder, [Passage("new#0", "Mount Everest is the highest mountain.", "Everest")], settings
-    )
+    n = add_passages(folder, [Passage("new#0", "Mount Everest is the highest mountain.", "Everest")], settings)
     assert n == 6
     from retrieval.hybrid import HybridRetriever
 
