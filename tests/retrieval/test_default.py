@@ -22,3 +22,33 @@ def test_shipped_default_index_answers() -> None:
     hits = r.search("What is the capital of France?", 5)
     assert any(h.title in {"Paris", "France"} for h in hits)
     r.close()
+
+
+def _tiny_default(*_args: object, **_kw: object):
+    from retrieval.passage import Passage
+
+    yield Passage("wiki:Paris#0", "Paris is the capital of France.", "Paris", "test")
+    yield Passage("wiki:Berlin#0", "Berlin is the capital of Germany.", "Berlin", "test")
+
+
+def test_default_index_builds_into_cache_when_not_shipped(tmp_path, monkeypatch) -> None:
+    import retrieval.default as default
+    from qa.settings import Settings
+
+    monkeypatch.setattr(default, "SHIPPED_INDEX", tmp_path / "absent")
+    monkeypatch.setattr(default, "default_passages", _tiny_default)
+    settings = Settings(index_dir=str(tmp_path / "cache"))
+    folder = default.default_index(settings, progress=False)
+    assert folder == tmp_path / "cache" / "default" and is_complete(folder)
+    assert Manifest.load(folder).dense_kind == "fp16"
+    assert default.default_index(settings) == folder  # second call reuses it
+
+
+def test_qa_index_default_rebuilds(tmp_path, monkeypatch) -> None:
+    import retrieval.default as default
+    from qa.cli import main
+
+    monkeypatch.setattr(default, "default_passages", _tiny_default)
+    assert main(["index", "--default", "--out", str(tmp_path / "d")]) == 0
+    assert Manifest.load(tmp_path / "d").count == 2
+    assert main(["index", str(tmp_path), "--default"]) == 2
