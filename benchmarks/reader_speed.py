@@ -1,0 +1,234 @@
+"""reader-speed: our batched SpanReader vs the Hugging Face question-answering pipeline.
+
+Same weights, same first N SQuAD v1.1 dev questions (each read on its gold paragraph), same
+window settings (max_seq_length 384, doc_stride 128, max_answer_length 30), same torch thread
+count; model loading and a short warm-up are excluded from the timings of both. Reported:
+questions/s and official v1.1 EM/F1 of each, the speedup (ours / pipeline) and the share of
+questions where both return the same answer text.
+
+The peer: `pipeline("question-answering")` was removed in transformers 5, which the project uses,
+so the peer runs in a child process on transformers 4.57 installed apart under
+`.cache/hf-pipeline-4.57` (`--setup-peer` installs it with pip; nothing else changes).
+
+Weights: `data/models/span-minilm-l6` when it exists; otherwise the packaged all-MiniLM-L6-v2
+encoder with a randomly initialised QA head (seed 0), marked `"weights": "untrained"`: its
+speed figures are valid, its F1 only shows that both systems pick the same spans.
+
+    python benchmarks/reader_speed.py --setup-peer   # once: install the peer's transformers 4.57
+    python benchmarks/reader_speed.py                # 1,000 questions -> results/reader-speed.json
+    python benchmarks/reader_speed.py --limit 100    # quick look -> results/reader-speed-limit.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+try:
+    from benchmarks.common import REPO, RESULTS, Timer, find_data, machine, write_results
+except ModuleNotFoundError:  # run as a script: benchmarks/ is on sys.path, the repo root is not
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+    from benchmarks.common import REPO, RESULTS, Timer, find_data, machine, write_results
+
+PEER_ENV = REPO / ".cache" / "hf-pipeline-4.57"
+PEER_PACKAGES = [
+    "transformers==4.57.6",
+    "huggingface_hub==0.36.0",
+    "tokenizers==0.22.1",
+    "requests",
+    "urllib3",
+    "charset_normalizer",
+]
+UNTRAINED = REPO / ".cache" / "bench" / "span-untrained-minilm-l6"
+MAX_SEQ, STRIDE, MAX_ANSWER = 384, 128, 30
+WARMUP = 8
+
+
+def setup_peer() -> None:
+    """Install the peer's transformers apart from the project's environment (no dependencies:
+    torch, numpy, safetensors come from the project's venv)."""
+    cmd = [
+        sys.executable,
+        "-m",
+        "pip",
+        "install",
+        "-q",
+        "--no-deps",
+        "--target",
+        str(PEER_ENV),
+        *PEER_PACKAGES,
+    ]
+    subprocess.run(cmd, check=True)
+
+
+def untrained_model() -> Path:
+    """The packaged encoder with a seeded random QA head, saved once (float32)."""
+    if (UNTRAINED / "config.json").exists():
+        return UNTRAINED
+    import torch
+    from transformers import AutoModelForQuestionAnswering, AutoTokenizer
+
+    from qa.paths import encoder_path
+
+    torch.manual_seed(0)
+    model = AutoModelForQuestionAnswering.from_pretrained(str(encoder_path()), dtype=torch.float32)
+    UNTRAINED.mkdir(parents=True, exist_ok=True)
+    model.save_pretrained(str(UNTRAINED))
+    AutoTokenizer.from_pretrained(str(encoder_path())).save_pretrained(str(UNTRAINED))
+    return UNTRAINED
+
+
+def run_ours(model_dir: Path, pairs: list[dict[str, str]], batch_size: int) -> tuple[dict[str, str], float]:
+    from mrc.span import ReadRequest, SpanReader
+    from qa.settings import Settings
+
+    settings = Settings(
+        max_seq_length=MAX_SEQ, doc_stride=STRIDE, max_answer_length=MAX_ANSWER, batch_size=batch_size
+    )
+    reader = SpanReader(settings, model_dir=model_dir)
+    reqs = [ReadRequest(p["question"], p["context"], p["id"]) for p in pairs]
+    reader.read_many(reqs[:WARMUP], allow_no_answer=False)
+    t0 = time.perf_counter()
+    answers = reader.read_many(reqs, allow_no_answer=False)
+    seconds = time.perf_counter() - t0
+    return {r.source_id or "": a[0].text for r, a in zip(reqs, answers, strict=True)}, seconds
+
+
+def peer_worker(model_dir: str, data_file: str, out_file: str, threads: int, batch_size: int) -> None:
+    """Runs inside the child process, with transformers 4.57 first on sys.path."""
+    import torch
+    import transformers
+    from transformers import pipeline
+
+    torch.set_num_threads(threads)
+    pairs = json.loads(Path(data_file).read_text(encoding="utf-8"))
+    qa = pipeline("question-answering", model=model_dir, tokenizer=model_dir, device=-1, dtype=torch.float32)
+    kw = {"max_seq_len": MAX_SEQ, "doc_stride": STRIDE, "max_answer_len": MAX_ANSWER, "top_k": 1}
+    if batch_size > 1:
+        kw["batch_size"] = batch_size
+
+    def call(items: list[dict[str, str]]) -> list[dict[str, Any]]:
+        out = qa(question=[p["question"] for p in items], context=[p["context"] for p in items], **kw)
+        return out if isinstance(out, list) else [out]
+
+    call(pairs[:WARMUP])
+    t0 = time.perf_counter()
+    results = call(pairs)
+    seconds = time.perf_counter() - t0
+    preds = {p["id"]: r["answer"] for p, r in zip(pairs, results, strict=True)}
+    payload = {"predictions": preds, "seconds": seconds, "transformers": transformers.__version__}
+    Path(out_file).write_text(json.dumps(payload), encoding="utf-8")
+
+
+def run_peer(model_dir: Path, pairs: list[dict[str, str]], threads: int, batch_size: int) -> dict[str, Any]:
+    if not (PEER_ENV / "transformers").exists():
+        sys.exit(
+            f"the peer is not installed under {PEER_ENV}: run `python {Path(__file__).name} --setup-peer`"
+        )
+    with tempfile.TemporaryDirectory() as tmp:
+        data, out = Path(tmp) / "pairs.json", Path(tmp) / "out.json"
+        data.write_text(json.dumps(pairs), encoding="utf-8")
+        env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(PEER_ENV), str(REPO)]), HF_HUB_OFFLINE="1")
+        env["TRANSFORMERS_OFFLINE"] = "1"
+        cmd = [sys.executable, __file__, "--peer-worker", str(model_dir), str(data), str(out)]
+        cmd += ["--threads", str(threads), "--peer-batch-size", str(batch_size)]
+        subprocess.run(cmd, check=True, env=env)
+        return json.loads(out.read_text(encoding="utf-8"))
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--limit", type=int, default=1000, help="first N dev questions (default 1000)")
+    ap.add_argument(
+        "--model", type=Path, default=None, help="span reader folder (default: shipped or untrained)"
+    )
+    ap.add_argument("--batch-size", type=int, default=32, help="our windows per forward pass")
+    ap.add_argument("--peer-batch-size", type=int, default=1, help="pipeline batch_size (1 = its default)")
+    ap.add_argument("--threads", type=int, default=len(os.sched_getaffinity(0)), help="torch threads, both")
+    ap.add_argument("--setup-peer", action="store_true", help="install the peer's transformers 4.57 and exit")
+    ap.add_argument("--peer-worker", nargs=3, metavar=("MODEL", "DATA", "OUT"), help=argparse.SUPPRESS)
+    ap.add_argument("--out", type=Path, default=None, help="results file (default results/reader-speed.json)")
+    args = ap.parse_args()
+    if args.peer_worker:
+        peer_worker(*args.peer_worker, threads=args.threads, batch_size=args.peer_batch_size)
+        return
+    if args.setup_peer:
+        setup_peer()
+        return
+
+    import torch
+
+    from mrc.datasets import load_squad
+    from mrc.metrics import normalize_answer, squad_v1_evaluate
+    from qa.paths import MODELS_DIR
+
+    timer = Timer()
+    torch.set_num_threads(args.threads)
+    ds = load_squad(find_data("mrc/squad-v1.1-dev.json.gz")).subset(args.limit)
+    pairs = [{"id": e.qid, "question": e.question, "context": e.context} for e in ds.examples]
+    shipped = MODELS_DIR / "span-minilm-l6"
+    if args.model:
+        model_dir, weights = args.model, "given"
+    elif (shipped / "config.json").exists():
+        model_dir, weights = shipped, "trained"
+    else:
+        model_dir, weights = untrained_model(), "untrained"
+    print(f"model {model_dir} ({weights}); {len(pairs)} questions; {args.threads} threads", file=sys.stderr)
+
+    peer = run_peer(model_dir, pairs, args.threads, args.peer_batch_size)
+    ours_preds, ours_s = run_ours(model_dir, pairs, args.batch_size)
+    systems: dict[str, dict[str, float]] = {}
+    for name, preds, seconds in (
+        ("hf_pipeline", peer["predictions"], peer["seconds"]),
+        ("ours", ours_preds, ours_s),
+    ):
+        m = squad_v1_evaluate(ds.data, preds)
+        systems[name] = {
+            "questions_per_s": round(len(pairs) / seconds, 2),
+            "f1": round(m["f1"], 2),
+            "exact_match": round(m["exact_match"], 2),
+            "seconds": round(seconds, 2),
+        }
+    same = sum(normalize_answer(ours_preds[k]) == normalize_answer(v) for k, v in peer["predictions"].items())
+    metrics = {
+        "speedup": round(systems["ours"]["questions_per_s"] / systems["hf_pipeline"]["questions_per_s"], 2),
+        "f1_difference": round(systems["ours"]["f1"] - systems["hf_pipeline"]["f1"], 2),
+        "same_answer_pct": round(100.0 * same / len(pairs), 2),
+    }
+    if args.out is None and len(pairs) < 1000:
+        args.out = RESULTS / "reader-speed-limit.json"  # quick looks stay out of the table
+    path = write_results(
+        "reader-speed",
+        f"SQuAD v1.1 dev, first {len(pairs)} questions, gold paragraph",
+        metrics,
+        wall_s=timer.elapsed,
+        systems=systems,
+        out=args.out,
+        extra={
+            "weights": weights,
+            "model": str(model_dir.relative_to(REPO) if model_dir.is_relative_to(REPO) else model_dir),
+            "settings": {
+                "max_seq_length": MAX_SEQ,
+                "doc_stride": STRIDE,
+                "max_answer_length": MAX_ANSWER,
+                "threads": args.threads,
+                "ours_batch_size": args.batch_size,
+                "pipeline_batch_size": args.peer_batch_size,
+            },
+            "peer": f"transformers {peer['transformers']} pipeline('question-answering'), child process",
+            "cpu": machine()["cpu"],
+        },
+    )
+    print(json.dumps({"systems": systems, "metrics": metrics}, indent=1))
+    print(f"wrote {path}", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()
