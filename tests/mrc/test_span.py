@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from mrc.span import ReadRequest, SpanReader
+from mrc.span import DEFAULT_TEMPERATURE, ReadRequest, SpanReader
 from qa.errors import InputError, ModelNotFoundError
 from qa.settings import Settings
 
@@ -104,7 +104,8 @@ def test_no_answer_threshold(target_reader) -> None:
     # null 24 - span 20 = 4 > threshold 3 -> no answer
     none = target_reader("Paris", null_each=12.0, null_threshold=3.0).read("?", context, top_k=2)
     assert none[0].no_answer and none[0].text == "" and none[0].raw_score == pytest.approx(24.0)
-    assert none[0].score == pytest.approx(1 - 1 / (1 + math.exp(-(20 - 24 + 3))))
+    temperature = target_reader("Paris").temperature
+    assert none[0].score == pytest.approx(1 - 1 / (1 + math.exp(-(20 - 24 + 3) / temperature)))
     assert none[1].text == "Paris"  # the best span still follows
     # 4 > 5 is false -> answer, and the calibrated score is above 0.5
     kept = target_reader("Paris", null_each=12.0, null_threshold=5.0).read("?", context)[0]
@@ -125,7 +126,8 @@ def test_threshold_from_model_folder(tiny_span_dir: Path, tmp_path: Path) -> Non
     reader = SpanReader(model_dir=folder)
     assert reader.null_threshold == -1.25 and reader.temperature == 2.0
     assert SpanReader(Settings(null_threshold=0.5), model_dir=folder).null_threshold == 0.5
-    assert SpanReader(model_dir=tiny_span_dir).null_threshold == 0.0
+    plain = SpanReader(model_dir=tiny_span_dir)
+    assert plain.null_threshold == 0.0 and plain.temperature == DEFAULT_TEMPERATURE
 
 
 def test_batching_matches_one_by_one(tiny_span_dir: Path) -> None:
