@@ -50,7 +50,8 @@ def _progress(what: str, total: int) -> Iterator[Any]:
 
 
 def _table(title: str, rows: Sequence[tuple[str, Any]]) -> Table:
-    table = Table(title=title)
+    out.print(f"[bold]{title}[/]")
+    table = Table()
     table.add_column("metric")
     table.add_column("value", justify="right")
     for name, value in rows:
@@ -121,7 +122,9 @@ def squad(
         na_path = na_probs or predictions.with_name(predictions.stem + "_na_probs.json")
         _write_json(na_path, probs)
         metrics: dict[str, Any] = squad_v2_evaluate(ds.data, preds, probs)
-        rows = [(k, metrics[k]) for k in metrics if not k.endswith("_thresh") or k.startswith("best")]
+        order = [f"{g}{m}" for g in ("", "HasAns_", "NoAns_") for m in ("exact", "f1", "total")]
+        order += ["best_exact", "best_exact_thresh", "best_f1", "best_f1_thresh"]
+        rows = [(k, metrics[k]) for k in order if k in metrics]
     else:
         metrics = squad_v1_evaluate(ds.data, preds)
         rows = [("exact_match", metrics["exact_match"]), ("f1", metrics["f1"]), ("total", metrics["total"])]
@@ -175,10 +178,9 @@ def race(
         chosen, {q.qid: q.answer for q in questions}, race_levels(questions)
     )
     metrics["questions_per_s"] = len(questions) / elapsed if elapsed > 0 else 0.0
-    rows = [(k, metrics[k]) for k in ("middle", "high", "all", "middle_total", "high_total", "all_total")]
-    rows = [(k, int(v) if k.endswith("_total") else v) for k, v in rows] + [
-        ("questions/s", metrics["questions_per_s"])
-    ]
+    levels = [g for g in ("middle", "high", "all") if metrics[f"{g}_total"]]  # a slice may hold one level
+    rows = [(g, metrics[g]) for g in levels] + [(f"{g}_total", int(metrics[f"{g}_total"])) for g in levels]
+    rows.append(("questions/s", metrics["questions_per_s"]))
     out.print(_table(f"RACE accuracy: {file.name} — {reader.model_dir.name}", rows))
     if predictions:
         _write_json(predictions, {qid: LETTERS[i] for qid, i in chosen.items()})
