@@ -131,6 +131,26 @@ def write_results(
     return path
 
 
+def run_cli_metrics(argv: list[str]) -> dict[str, Any]:
+    """Runs a `qa eval ...` command in-process with --metrics-out and returns its metrics, so a
+    benchmark measures exactly the code path users run."""
+    import tempfile
+
+    from qa.cli import main as qa_main
+
+    with tempfile.TemporaryDirectory() as tmp:
+        metrics_path = Path(tmp) / "metrics.json"
+        code = qa_main([*argv, "--metrics-out", str(metrics_path)])
+        if code:
+            raise SystemExit(code)
+        return json.loads(metrics_path.read_text())
+
+
+def repo_relative(path: str | Path) -> str:
+    p = Path(path).resolve()
+    return p.relative_to(REPO).as_posix() if p.is_relative_to(REPO) else str(p)
+
+
 class Timer:
     """Wall time of the whole benchmark run."""
 

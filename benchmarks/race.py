@@ -8,29 +8,17 @@ Runs the `qa eval race` code path and writes benchmarks/results/race.json.
 from __future__ import annotations
 
 import argparse
-import json
-import tempfile
 from pathlib import Path
 
-from common import Timer, find_data, write_results
-
-from qa.cli import main as qa_main
+from common import Timer, find_data, repo_relative, run_cli_metrics, write_results
 
 
 def run(model: str | None, limit: int | None) -> Path:
-    data = find_data("mrc/race-dev.jsonl.gz")
     timer = Timer()
-    with tempfile.TemporaryDirectory() as tmp:
-        metrics_path = Path(tmp) / "metrics.json"
-        argv = ["eval", "race", str(data), "--metrics-out", str(metrics_path)]
-        if model:
-            argv += ["--model", model]
-        if limit:
-            argv += ["--limit", str(limit)]
-        code = qa_main(argv)
-        if code:
-            raise SystemExit(code)
-        raw = json.loads(metrics_path.read_text())
+    argv = ["eval", "race", str(find_data("mrc/race-dev.jsonl.gz"))]
+    argv += ["--model", model] if model else []
+    argv += ["--limit", str(limit)] if limit else []
+    raw = run_cli_metrics(argv)
     metrics = {
         "accuracy": round(float(raw["all"]), 2),
         "accuracy_middle": round(float(raw["middle"]), 2),
@@ -38,13 +26,10 @@ def run(model: str | None, limit: int | None) -> Path:
         "questions": int(raw["all_total"]),
         "questions_per_s": round(float(raw["questions_per_s"]), 2),
     }
-    model_dir = Path(raw["model"])
     return write_results(
         "race" + ("-limit" if limit else ""),
         "RACE dev (1,389 articles, 4,887 questions)" + (f", first {limit}" if limit else ""),
-        metrics, wall_s=timer.elapsed,
-        extra={"model": model_dir.relative_to(Path.cwd()).as_posix() if model_dir.is_relative_to(Path.cwd())
-               else str(model_dir)},
+        metrics, wall_s=timer.elapsed, extra={"model": repo_relative(raw["model"])},
     )
 
 

@@ -10,33 +10,23 @@ wraps its metrics in the results-file format of ../shared/BENCHMARKS.md.
 from __future__ import annotations
 
 import argparse
-import json
 import tempfile
 from pathlib import Path
 
-from common import Timer, find_data, write_results
-
-from qa.cli import main as qa_main
+from common import Timer, find_data, repo_relative, run_cli_metrics, write_results
 
 FILES = {1: "mrc/squad-v1.1-dev.json.gz", 2: "mrc/squad-v2.0-dev.reconstructed.json.gz"}
 DATASETS = {1: "SQuAD v1.1 dev (10,570 questions)", 2: "SQuAD v2.0 dev, reconstructed (11,873 questions)"}
 
 
 def run(version: int, model: str | None, limit: int | None) -> Path:
-    data = find_data(FILES[version])
     timer = Timer()
     with tempfile.TemporaryDirectory() as tmp:
-        metrics_path = Path(tmp) / "metrics.json"
-        argv = ["eval", "squad", str(data), "--version", str(version), "--out", str(Path(tmp) / "pred.json"),
-                "--metrics-out", str(metrics_path)]
-        if model:
-            argv += ["--model", model]
-        if limit:
-            argv += ["--limit", str(limit)]
-        code = qa_main(argv)
-        if code:
-            raise SystemExit(code)
-        raw = json.loads(metrics_path.read_text())
+        argv = ["eval", "squad", str(find_data(FILES[version])), "--version", str(version),
+                "--out", str(Path(tmp) / "pred.json")]
+        argv += ["--model", model] if model else []
+        argv += ["--limit", str(limit)] if limit else []
+        raw = run_cli_metrics(argv)
     keep = ("exact_match", "f1") if version == 1 else (
         "exact", "f1", "HasAns_exact", "HasAns_f1", "NoAns_exact", "NoAns_f1", "best_exact", "best_f1")
     metrics = {k: round(float(raw[k]), 2) for k in keep if k in raw}
@@ -44,14 +34,13 @@ def run(version: int, model: str | None, limit: int | None) -> Path:
         metrics["exact_match"] = metrics["exact"]
         metrics["NoAns_accuracy"] = metrics.get("NoAns_exact", 0.0)
     metrics["questions_per_s"] = round(float(raw["questions_per_s"]), 2)
-    name = f"squad{version}" + ("-limit" if limit else "")
     return write_results(
-        name, DATASETS[version] + (f", first {limit}" if limit else ""), metrics, wall_s=timer.elapsed,
-        extra={"model": Path(raw["model"]).relative_to(Path.cwd()).as_posix()
-               if Path(raw["model"]).is_relative_to(Path.cwd()) else raw["model"],
+        f"squad{version}" + ("-limit" if limit else ""),
+        DATASETS[version] + (f", first {limit}" if limit else ""), metrics, wall_s=timer.elapsed,
+        extra={"model": repo_relative(raw["model"]),
                "protocol": "reader on the gold paragraph, windows of 384 tokens with stride 128; "
                            "v2 null threshold from the model's qa_reader.json (calibrated on held-out "
-                           "training articles, never dev)"},
+                           "training articles, never dev); best_* are the official script's oracle figures"},
     )
 
 

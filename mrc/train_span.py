@@ -26,14 +26,12 @@ from mrc.training import (
     TrainConfig,
     file_sha256,
     freeze_word_embeddings,
-    resolve_device,
+    prepare_run,
     save_model_fp16,
-    set_seed,
     train_loop,
     write_json_atomic,
 )
 from qa.errors import DataFormatError
-from qa.paths import check_model_dir, encoder_path
 
 console = Console(stderr=True)
 
@@ -219,13 +217,7 @@ def train_span_reader(
 ) -> dict[str, Any]:
     from transformers import AutoModelForQuestionAnswering, AutoTokenizer
 
-    started = time.time()
-    set_seed(cfg.seed)
-    device = resolve_device(cfg.device)
-    base = Path(cfg.base_model) if cfg.base_model else encoder_path()
-    check_model_dir(base)
-    out = Path(cfg.output_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    started, device, base, out = prepare_run(cfg)
     rng = random.Random(cfg.seed)
 
     console.print(f"loading {train_file}")

@@ -282,6 +282,21 @@ def train_loop(
     return state
 
 
+def prepare_run(cfg: TrainConfig) -> tuple[float, torch.device, Path, Path]:
+    """Start time, device, base model folder and output folder of a training run, with the seed
+    set first so every trainer is reproducible the same way."""
+    from qa.paths import check_model_dir, encoder_path
+
+    started = time.time()
+    set_seed(cfg.seed)
+    device = resolve_device(cfg.device)
+    base = Path(cfg.base_model) if cfg.base_model else encoder_path()
+    check_model_dir(base)
+    out = Path(cfg.output_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    return started, device, base, out
+
+
 def iter_chunks(n: int, size: int) -> Iterator[slice]:
     for i in range(0, n, size):
         yield slice(i, min(n, i + size))
