@@ -19,9 +19,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from benchmarks.common import write_results  # noqa: E402
 from kb.loaders import load_file  # noqa: E402
 from kb.pipeline import KBQA, KBQAConfig  # noqa: E402
-from kb.results import write_result  # noqa: E402
 from kb.sparql import check_read_only  # noqa: E402
 from kb.store import EmbeddedGraph  # noqa: E402
 from qa.paths import SHARED_DATA  # noqa: E402
@@ -90,10 +90,11 @@ def main(argv: list[str] | None = None) -> int:
         metrics[f"n_{f}"] = len(oks)
     print(metrics, file=sys.stderr)
     if not args.limit:
-        write_result("ck25", "CK25 (TEXT2SPARQL'25 corporate KG, prod-inst.ttl), 50 questions", metrics,
-                     time.perf_counter() - t0, store="rdflib + oxrdflib (Oxigraph store)",
-                     protocol="predicted and gold SPARQL run on the same store; same result set = correct",
-                     correct_ids=[r["id"] for r in rows if r["ok"]])
+        write_results("ck25", "CK25 (TEXT2SPARQL'25 corporate KG, prod-inst.ttl), 50 questions", metrics,
+                      wall_s=time.perf_counter() - t0, extra={
+                          "store": "rdflib + oxrdflib (Oxigraph store)",
+                          "protocol": "predicted and gold SPARQL run on the same store; same result set = correct",
+                          "correct_ids": [r["id"] for r in rows if r["ok"]]})
     return 0
 
 

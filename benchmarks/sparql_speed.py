@@ -19,10 +19,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from benchmarks.common import write_results  # noqa: E402
 from benchmarks.pathquestion import SETS, _find, read_questions  # noqa: E402
 from kb.loaders import entity_iri, load_file  # noqa: E402
 from kb.pathquery import gold_sparql  # noqa: E402
-from kb.results import write_result  # noqa: E402
 from kb.server import OxigraphServer  # noqa: E402
 from kb.sparql import check_read_only  # noqa: E402
 from kb.store import EmbeddedGraph, RemoteGraph  # noqa: E402
@@ -110,9 +110,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{k}: {v['queries_per_s']:.1f} queries/s", file=sys.stderr)
     print(metrics, file=sys.stderr)
     if not args.limit:
-        write_result("sparql-speed", "PathQuestion gold paths (250 per set) + CK25 gold queries (50)", metrics,
-                     time.perf_counter() - t0, systems=per, failures=failures, repeat=args.repeat,
-                     note="through kb.store (read-only guard included); server = `oxigraph serve` on loopback")
+        write_results("sparql-speed", "PathQuestion gold paths (250 per set) + CK25 gold queries (50)", metrics,
+                      wall_s=time.perf_counter() - t0, systems=per,
+                      extra={"failures": failures, "repeat": args.repeat,
+                             "note": "through kb.store (read-only guard included); "
+                                     "server = `oxigraph serve` on loopback"})
     return 0
 
 

@@ -16,8 +16,9 @@ import numpy as np
 import torch
 from rich.console import Console
 
-from mrc.choice import build_choice_inputs_many
-from mrc.datasets import RaceQuestion, load_race
+from mrc.choice import ChoiceReader, ChoiceRequest, build_choice_inputs_many
+from mrc.datasets import RaceQuestion, load_race, race_levels
+from mrc.metrics import race_accuracy
 from mrc.training import (
     TrainConfig,
     file_sha256,
@@ -28,6 +29,7 @@ from mrc.training import (
     write_json_atomic,
 )
 from qa.errors import DataFormatError
+from qa.settings import Settings
 
 console = Console(stderr=True)
 
@@ -63,33 +65,6 @@ def _batch(feats: dict[str, Any], qidx: np.ndarray) -> dict[str, torch.Tensor]:
         "token_type_ids": _pad3([feats["token_type_ids"][j] for j in rows], k),
         "attention_mask": (ids != 0).long(),
     }
-
-
-@torch.inference_mode()
-def predict_choices(model, feats: dict[str, Any], device: torch.device, batch_size: int = 64) -> np.ndarray:
-    k = feats["n_options"]
-    n = len(feats["input_ids"]) // k
-    lens = [max(len(feats["input_ids"][q * k + j]) for j in range(k)) for q in range(n)]
-    order = np.argsort(lens)
-    probs = np.zeros((n, k), dtype=np.float32)
-    dtype = torch.bfloat16 if device.type == "cuda" else None
-    for b in range(0, n, batch_size):
-        q = order[b : b + batch_size]
-        batch = {key: v.to(device) for key, v in _batch(feats, q).items()}
-        with torch.autocast(device.type, dtype=dtype or torch.float32, enabled=dtype is not None):
-            logits = model(**batch).logits.float()
-        probs[q] = torch.softmax(logits, -1).cpu().numpy()
-    return probs
-
-
-def accuracy_by_level(examples: list[RaceQuestion], probs: np.ndarray) -> dict[str, float]:
-    correct = probs.argmax(-1) == np.asarray([e.answer for e in examples])
-    levels = np.asarray([e.level for e in examples])
-    out = {"accuracy": 100 * float(correct.mean())}
-    for lvl in ("middle", "high"):
-        if (levels == lvl).any():
-            out[f"accuracy_{lvl}"] = 100 * float(correct[levels == lvl].mean())
-    return out
 
 
 def train_choice_reader(
@@ -147,12 +122,16 @@ def train_choice_reader(
             "wall_s": time.time() - started,
         },
     }
+    save_model_fp16(model, tokenizer, out)
     if eval_file:
         dev = load_race(eval_file)
-        probs = predict_choices(model, tokenize_choices(tokenizer, dev, max_seq_length), device)
-        info["quick_dev"] = {"file": Path(eval_file).name, **accuracy_by_level(dev, probs)}
+        reader = ChoiceReader(Settings(device=str(device), batch_size=256), model_dir=out)
+        probs = reader.probabilities_many([ChoiceRequest(q.article, q.question, q.options) for q in dev])
+        chosen = {q.qid: int(np.argmax(p)) for q, p in zip(dev, probs, strict=True)}
+        acc = race_accuracy(chosen, {q.qid: q.answer for q in dev}, race_levels(dev))
+        info["quick_dev"] = {"file": Path(eval_file).name, "accuracy": acc["all"],
+                             **{f"accuracy_{lvl}": acc[lvl] for lvl in ("middle", "high") if acc.get(f"{lvl}_total")}}
         console.print(f"quick dev check (not the reported benchmark): {info['quick_dev']}")
-    save_model_fp16(model, tokenizer, out)
     write_json_atomic(out / "qa_reader.json", info)
     (out / "checkpoint.pt").unlink(missing_ok=True)
     return info

@@ -20,8 +20,9 @@ import numpy as np
 import torch
 from rich.console import Console
 
-from mrc.datasets import read_text
-from mrc.metrics import squad_em, squad_f1
+from mrc.datasets import load_squad, read_text
+from mrc.metrics import squad_f1, squad_v1_evaluate
+from mrc.span import ReadRequest, SpanReader
 from mrc.training import (
     TrainConfig,
     file_sha256,
@@ -32,6 +33,7 @@ from mrc.training import (
     write_json_atomic,
 )
 from qa.errors import DataFormatError
+from qa.settings import Settings
 
 console = Console(stderr=True)
 
@@ -133,60 +135,20 @@ def _pad(rows: list[np.ndarray], value: int = 0) -> torch.Tensor:
     return torch.from_numpy(out)
 
 
-@torch.inference_mode()
-def score_examples(
-    model, tokenizer, examples: list[SpanExample], device: torch.device, max_len: int = 384,
-    stride: int = 128, max_answer_len: int = 30, batch_size: int = 128,
-) -> list[dict[str, Any]]:
-    """Best span and null score per example, over all its windows.
+def score_with_reader(reader, examples: list[SpanExample]) -> list[dict[str, Any]]:
+    """Best span and null score per example through the inference SpanReader, so the threshold
+    is calibrated on exactly the post-processing that later applies it."""
+    from mrc.span import ReadRequest
 
-    Span scores are unnormalised start+end logits (comparable across windows); the null score is
-    the smallest CLS score over the windows, as in the SQuAD 2.0 reference post-processing.
-    """
-    enc = tokenizer(
-        [e.question.lstrip() for e in examples], [e.context for e in examples], truncation="only_second",
-        max_length=max_len, stride=stride, return_overflowing_tokens=True, return_offsets_mapping=True,
-        padding=False,
-    )
-    n_feat = len(enc["input_ids"])
-    order = np.argsort([len(x) for x in enc["input_ids"]])
-    best: list[dict[str, Any]] = [
-        {"score": -1e9, "null": 1e9, "text": "", "start": -1, "end": -1} for _ in examples
-    ]
-    band = torch.ones(max_len, max_len, dtype=torch.bool, device=device).triu().tril(max_answer_len - 1)
-    dtype = torch.bfloat16 if device.type == "cuda" else None
-    for b in range(0, n_feat, batch_size):
-        idx = order[b : b + batch_size]
-        ids = _pad([np.asarray(enc["input_ids"][i]) for i in idx]).to(device)
-        tt = _pad([np.asarray(enc["token_type_ids"][i]) for i in idx]).to(device)
-        with torch.autocast(device.type, dtype=dtype or torch.float32, enabled=dtype is not None):
-            out = model(input_ids=ids, token_type_ids=tt, attention_mask=(ids != 0).long())
-        s, e = out.start_logits.float(), out.end_logits.float()
-        L = ids.shape[1]
-        ctx_np = np.zeros(tuple(ids.shape), dtype=bool)
-        for row, i in enumerate(idx):
-            seq = enc.sequence_ids(int(i))
-            ctx_np[row, : len(seq)] = [x == 1 for x in seq]
-        ctx = torch.from_numpy(ctx_np).to(device)
-        null = (s[:, 0] + e[:, 0]).cpu().numpy()
-        neg = torch.finfo(torch.float32).min / 4
-        sm = s.masked_fill(~ctx, neg)
-        em = e.masked_fill(~ctx, neg)
-        pair = sm[:, :, None] + em[:, None, :]
-        pair = pair.masked_fill(~band[:L, :L], neg)
-        flat = pair.view(len(idx), -1).max(dim=1)
-        scores = flat.values.cpu().numpy()
-        pos = flat.indices.cpu().numpy()
-        for row, i in enumerate(idx):
-            ex_i = enc["overflow_to_sample_mapping"][int(i)]
-            rec = best[ex_i]
-            rec["null"] = min(rec["null"], float(null[row]))
-            if scores[row] > rec["score"]:
-                st, en = divmod(int(pos[row]), L)
-                offs = enc["offset_mapping"][int(i)]
-                c0, c1 = offs[st][0], offs[en][1]
-                rec.update(score=float(scores[row]), start=c0, end=c1, text=examples[ex_i].context[c0:c1])
-    return best
+    answers = reader.read_many([ReadRequest(e.question, e.context, e.qid) for e in examples],
+                               allow_no_answer=False)
+    out = []
+    for ans in answers:
+        best = ans[0]
+        null = best.extra.get("null_score", float("inf"))
+        score = -float("inf") if best.no_answer else float(best.raw_score)
+        out.append({"score": score, "null": float(null), "text": "" if best.no_answer else best.text})
+    return out
 
 
 def calibrate_null_threshold(examples: list[SpanExample], scored: list[dict[str, Any]]) -> dict[str, float]:
@@ -264,7 +226,11 @@ def train_span_reader(
     console.print(f"trained {state.step:,} steps ({state.step / max(1, len(lengths) / cfg.batch_size):.2f} "
                   f"epochs); loss {state.losses[:1]} -> {state.losses[-1:]}")
 
-    scored = score_examples(model, tokenizer, calib, device, max_seq_length, doc_stride)
+    save_model_fp16(model, tokenizer, out)
+    del model
+    reader = SpanReader(Settings(device=str(device), max_seq_length=max_seq_length, doc_stride=doc_stride,
+                                 batch_size=128), model_dir=out, null_threshold=0.0)
+    scored = score_with_reader(reader, calib)
     calib_stats = calibrate_null_threshold(calib, scored)
     console.print(f"null threshold {calib_stats['null_threshold']:.3f} (held-out F1 "
                   f"{calib_stats['calibration_f1']:.1f})")
@@ -298,20 +264,15 @@ def train_span_reader(
         "calibration": calib_stats,
     }
     if eval_file:
-        dev = [e for e in load_squad_examples(eval_file)]
-        golds = _gold_answers(eval_file)
-        pred = score_examples(model, tokenizer, dev, device, max_seq_length, doc_stride)
-        em = np.mean([max(squad_em(p["text"], [g]) for g in golds[e.qid]) for e, p in zip(dev, pred, strict=True)])
-        f1 = np.mean([max(squad_f1(p["text"], [g]) for g in golds[e.qid]) for e, p in zip(dev, pred, strict=True)])
-        info["quick_dev"] = {"file": Path(eval_file).name, "exact_match": 100 * em, "f1": 100 * f1}
-        console.print(f"quick dev check (not the reported benchmark): EM {100 * em:.2f} F1 {100 * f1:.2f}")
-    save_model_fp16(model, tokenizer, out)
+        dev = load_squad(eval_file, 1)
+        answers = reader.read_many([ReadRequest(e.question, e.context, e.qid) for e in dev.examples],
+                                   allow_no_answer=False)
+        preds = {e.qid: a[0].text for e, a in zip(dev.examples, answers, strict=True)}
+        scores = squad_v1_evaluate(dev.data, preds)
+        info["quick_dev"] = {"file": Path(eval_file).name, "exact_match": scores["exact_match"],
+                             "f1": scores["f1"]}
+        console.print(f"quick dev check (not the reported benchmark): EM {scores['exact_match']:.2f} "
+                      f"F1 {scores['f1']:.2f}")
     write_json_atomic(out / "qa_reader.json", info)
     (out / "checkpoint.pt").unlink(missing_ok=True)
     return info
-
-
-def _gold_answers(path: str) -> dict[str, list[str]]:
-    data = json.loads(read_text(path))["data"]
-    return {qa["id"]: [a["text"] for a in qa["answers"]] or [""]
-            for art in data for p in art["paragraphs"] for qa in p["qas"]}

@@ -15,7 +15,7 @@ import math
 import os
 import random
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -295,11 +295,6 @@ def prepare_run(cfg: TrainConfig) -> tuple[float, torch.device, Path, Path]:
     out = Path(cfg.output_dir)
     out.mkdir(parents=True, exist_ok=True)
     return started, device, base, out
-
-
-def iter_chunks(n: int, size: int) -> Iterator[slice]:
-    for i in range(0, n, size):
-        yield slice(i, min(n, i + size))
 
 
 def write_json_atomic(path: Path, obj: Any) -> None:

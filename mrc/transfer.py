@@ -7,7 +7,6 @@ in fp16 shards and `unpack` rebuilds the full Hugging Face folder from the packa
 
 from __future__ import annotations
 
-import json
 import shutil
 from pathlib import Path
 
@@ -62,8 +61,8 @@ def unpack(parts_dir: str | Path, base_encoder: str | Path, out_dir: str | Path)
     for f in sorted(parts.glob("part-*.safetensors")):
         state.update(load_file(str(f)))
     base_state = load_file(str(base / "model.safetensors"))
-    prefix = "bert."
-    state[prefix + FROZEN] = base_state[FROZEN] if FROZEN in base_state else base_state["bert." + FROZEN]
+    target = next(k for k in model.state_dict() if k.endswith(FROZEN))  # e.g. "bert." + FROZEN
+    state[target] = next(v for k, v in base_state.items() if k.endswith(FROZEN))
     missing, unexpected = model.load_state_dict({k: v.float() for k, v in state.items()}, strict=False)
     missing = [m for m in missing if not m.endswith("position_ids")]
     if missing or unexpected:
@@ -74,5 +73,4 @@ def unpack(parts_dir: str | Path, base_encoder: str | Path, out_dir: str | Path)
     for name in ("qa_reader.json", "training_log.jsonl"):
         if (parts / name).exists():
             shutil.copy2(parts / name, out / name)
-    json.loads((out / "config.json").read_text())
     return out
