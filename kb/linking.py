@@ -20,6 +20,7 @@ from kb.text import STOPWORDS, normalise
 
 LABEL_LOCAL_NAMES = {"label", "name", "altlabel", "preflabel", "title", "alias", "type.object.name"}
 MAX_LITERAL_CHARS = 60
+_OWL = "http://www.w3.org/2002/07/owl#"
 
 
 @dataclass(frozen=True)
@@ -52,8 +53,15 @@ class LabelIndex:
         for p in preds:
             if isinstance(p, URIRef) and local_name(p).lower() in LABEL_LOCAL_NAMES:
                 self.label_predicates.add(p)
+        # schema statements (rdfs:subClassOf, rdfs:domain, owl:...) describe the vocabulary, not the
+        # things a question asks about: relation paths never walk them
+        self.schema_predicates = {p for p in preds if isinstance(p, URIRef) and p not in self.label_predicates
+                                  and str(p).startswith((str(RDFS), _OWL))}
         classes = graph.select(f"SELECT DISTINCT ?c WHERE {{ ?s {iri(RDF.type)} ?c }} LIMIT 5000")
         self.classes = {c for (c,) in classes if isinstance(c, URIRef)}
+        declared = graph.select(f"SELECT DISTINCT ?c WHERE {{ ?c {iri(RDF.type)} ?k . "
+                                f"FILTER(?k IN ({iri(RDFS.Class)}, {iri(_OWL + 'Class')})) }} LIMIT 5000")
+        self.classes |= {c for (c,) in declared if isinstance(c, URIRef)}  # e.g. a superclass with no direct members
         labelled: set[Node] = set()
         for p in sorted(self.label_predicates, key=lambda x: (x != RDFS.label, str(x))):
             q = f"SELECT ?s ?l WHERE {{ ?s {iri(p)} ?l . FILTER(isLiteral(?l)) }} LIMIT {max_rows}"
@@ -151,6 +159,8 @@ class LabelIndex:
                         if kind == "entity":
                             add(Candidate(node, label, 0.75 / math.sqrt(len(keys)), "token",
                                           kind, i, i + 1, via))
+        for c in _merge_adjacent(list(found.values())):
+            add(c)
         cands = sorted(found.values(), key=lambda c: -c.score)
         if (not cands or cands[0].score < 0.85) and self.encoder is not None:
             cands = sorted(cands + self._dense(words, dense_cutoff), key=lambda c: -c.score)
@@ -181,6 +191,33 @@ class LabelIndex:
                 for node, label, kind, via in self.keys[keys[j]]:
                     out.append(Candidate(node, label, 0.8 * float(row[j]), "dense", kind, *spans[gi], via))
         return out
+
+
+def _merge_adjacent(cands: list[Candidate]) -> list[Candidate]:
+    """One entity named by adjacent pieces ("K367 Strain Encoder": an id fragment, then a name that
+    three products share) becomes one candidate over the whole span, ranked above the entities that
+    match only one piece."""
+    by_node: dict[Node, list[Candidate]] = defaultdict(list)
+    for c in cands:
+        if c.kind == "entity":
+            by_node[c.node].append(c)
+    out = []
+    for group in by_node.values():
+        if len(group) < 2:
+            continue
+        group.sort(key=lambda c: (c.start, -c.end))
+        run = [group[0]]
+        for c in group[1:] + [None]:
+            if c is not None and c.start <= max(x.end for x in run):
+                run.append(c)
+                continue
+            if len({(x.start, x.end) for x in run}) > 1:
+                best = max(run, key=lambda x: x.score)
+                score = min(1.0, best.score) + 0.02
+                out.append(Candidate(best.node, best.label, score, best.method, best.kind,
+                                     min(x.start for x in run), max(x.end for x in run), best.via))
+            run = [c] if c is not None else []
+    return out
 
 
 def _singular(gram: str) -> str:

@@ -16,7 +16,7 @@ from kb.paths import Path, Step, enumerate_paths, path_query
 from kb.scorer import Featurizer, Scorer
 from kb.sparql import QueryGraph, Var, iri
 from kb.store import KnowledgeGraph, QueryError, open_graph
-from kb.text import YES_NO_STARTS, normalise
+from kb.text import STOPWORDS, YES_NO_STARTS, normalise
 from qa.settings import Settings
 from qa.types import Answer
 from qa.validation import check_question
@@ -44,7 +44,7 @@ class KBQAConfig:
     top_anchors: int = 3
     use_encoder: bool = True
     answer_limit: int = 100
-    type_rerank: int = 8
+    type_rerank: int = 40
 
 
 @dataclass
@@ -117,7 +117,8 @@ class KBQA:
         if key not in self._paths:
             self._paths[key] = enumerate_paths(
                 self.graph, c.node, kind=c.kind, via=c.via, max_hops=self.config.max_hops,
-                forward_only=self.config.forward_only, exclude=self.index.label_predicates,
+                forward_only=self.config.forward_only,
+                exclude=self.index.label_predicates | self.index.schema_predicates,
                 timeout_s=self.settings.kb_timeout_s)
         return self._paths[key]
 
@@ -127,17 +128,27 @@ class KBQA:
         out: list[Ranked] = []
         anchors = [c for c in links if c.score >= 0.5][: self.config.top_anchors]
         for c in anchors:
+            # "which department is Ms. Brant in": every department is not the answer when a named
+            # thing elsewhere in the question ("Involuntary Service" under "service" does not count)
+            named = any(a.kind != "class" and (a.start >= c.end or a.end <= c.start) for a in anchors)
             for path in self._paths_for(c):
+                if named and c.kind == "class" and len(path) == 1:
+                    continue
                 out.append(Ranked(c, path, self.featurizer.features(words, (c.start, c.end), path, c.score)))
         return out
 
-    def _rank(self, cands: list[Ranked], links: list[Candidate]) -> list[Ranked]:
+    def _rank(self, cands: list[Ranked], links: list[Candidate], words: list[str] | None = None) -> list[Ranked]:
         probs = self.scorer.probabilities([r.features for r in cands])
         for r, p in zip(cands, probs, strict=True):
             r.prob = float(p)
             r.score = self.scorer.score(r.features)
         cands.sort(key=_order)
         classes = [c for c in links if c.kind == "class"]
+        words = words or []
+        # "which department ...", "how many suppliers ...": the question names the answer's type
+        asked = {c.node for c in classes if (c.start >= 1 and words[c.start - 1] in {"which", "what"})
+                 or words[max(0, c.start - 2):c.start] == ["how", "many"]}
+        typed: set[int] = set()
         if classes and self.config.type_rerank:
             for r in cands[: self.config.type_rerank]:
                 for c in classes:
@@ -147,12 +158,14 @@ class KBQA:
                         qg.form = "ask"
                         if self.graph.ask(qg.to_sparql(), timeout_s=self.settings.kb_timeout_s):
                             r.features["type_match"] = 1.0
+                            if c.node in asked:
+                                typed.add(id(r))
                             break
             probs = self.scorer.probabilities([r.features for r in cands])
             for r, p in zip(cands, probs, strict=True):
                 r.prob = float(p)
                 r.score = self.scorer.score(r.features)
-            cands.sort(key=_order)
+            cands.sort(key=lambda r: (id(r) not in typed, *_order(r)) if typed else _order(r))
         return cands
 
     # ------------------------------------------------------------------ main entry points
@@ -168,7 +181,8 @@ class KBQA:
             if scoring_text != text:
                 break
         ranked = self._rank(self.candidates(scoring_text, self.index.link(scoring_text)
-                                            if scoring_text != text else pred.links), pred.links)
+                                            if scoring_text != text else pred.links), pred.links,
+                            normalise(text).split())
         t2 = time.perf_counter()
         pred.timings = {"link_s": t1 - t0, "paths_s": t2 - t1}
         pred.ranked = ranked
@@ -202,22 +216,7 @@ class KBQA:
         qg.limit = self.config.answer_limit
         pred.constraints = []
         text = " ".join(words)
-        # a second anchor that the answer connects to directly (e.g. "... in France")
-        for c in pred.links:
-            if c.node == r.anchor.node or not (c.start >= r.anchor.end or c.end <= r.anchor.start):
-                continue
-            if c.score < 0.85:
-                continue
-            if c.kind == "class":
-                trial = (Var("answer"), RDF.type, c.node)
-            else:
-                trial = self._connecting_triple(qg, c)
-            if trial is None:
-                continue
-            probe = QueryGraph(triples=qg.triples + [trial], form="ask")
-            if self.graph.ask(probe.to_sparql(), timeout_s=self.settings.kb_timeout_s):
-                qg.triples.append(trial)
-                pred.constraints.append(f"{'type' if c.kind == 'class' else 'entity'}: {c.label}")
+        self._add_constraints(qg, r, pred)
         if words[:2] == ["how", "many"] or "number of" in text:
             qg.aggregate = "count"
             pred.constraints.append("count")
@@ -231,6 +230,16 @@ class KBQA:
                     pred.constraints.append(f"answer is {c.label}")
                     break
         else:
+            most = _COUNT_SUPERLATIVE.search(text)
+            if most and not _ADJECTIVE.search(most.group(2)):
+                counted = self._counted_relation(qg, text)
+                if counted is not None:
+                    qg.triples.append(counted)
+                    qg.group_count = (Var("counted"), "ASC" if most.group(1) in {"fewest", "least"} else "DESC")
+                    qg.show_count = "how many" in text
+                    qg.limit = 1
+                    pred.constraints.append(f"superlative count: {most.group(0)}")
+                    return qg
             for pattern, order, hint in SUPERLATIVES:
                 m = re.search(rf"\b(?:{pattern})\b", text)
                 if m:
@@ -243,48 +252,118 @@ class KBQA:
                     break
         return qg
 
-    def _connecting_triple(self, qg: QueryGraph, c: Candidate):
+    def _add_constraints(self, qg: QueryGraph, r: Ranked, pred: Prediction) -> None:
+        """Other linked anchors narrow the query graph: a class types the answer, an entity or value
+        either is one of the path's intermediate nodes ("the email of Sabrina from Marketing") or
+        connects to the answer or an intermediate node by one relation ("suppliers ... in France")."""
+        used = [(r.anchor.start, r.anchor.end)]
+        nodes = [Var("answer")] + [v for v in _vars(qg) if v != Var("answer")]
+        for c in pred.links:
+            if c.node == r.anchor.node or any(c.start < e and s < c.end for s, e in used):
+                continue
+            # a first name alone ("Sabrina", two employees) may still pin down a node on the path
+            weak = c.kind == "entity" and c.method == "token" and c.score >= 0.5
+            if c.score < (0.85 if c.kind == "class" else 0.75) and not weak:
+                continue
+            for v in nodes if c.kind != "class" else [Var("answer")]:
+                if c.kind == "class":
+                    trials = [("type", [(v, RDF.type, c.node)], None)]
+                else:
+                    trials = []
+                    if c.kind == "entity" and v != Var("answer"):
+                        trials.append(("entity", [], (v, c.node)))
+                    link = self._connecting_triple(qg, c, v) if c.score >= 0.75 else None
+                    if link is not None:
+                        trials.append(("entity", [link], None))
+                done = False
+                for kind, extra, equal in trials:
+                    triples = qg.triples + extra
+                    if equal is not None:
+                        triples = [tuple(equal[1] if x == equal[0] else x for x in t) for t in triples]
+                    probe = QueryGraph(triples=triples, form="ask")
+                    if self.graph.ask(probe.to_sparql(), timeout_s=self.settings.kb_timeout_s):
+                        qg.triples = triples
+                        used.append((c.start, c.end))
+                        pred.constraints.append(f"{kind}: {c.label}")
+                        done = True
+                        break
+                if done:
+                    break
+
+    def _connecting_triple(self, qg: QueryGraph, c: Candidate, v: Var | None = None):
+        v = v or Var("answer")
         if c.kind == "value" and c.via is not None:
-            return (Var("answer"), c.via, c.node)
+            return (v, c.via, c.node)
         body = "\n".join(f"{_t(s)} {_t(p)} {_t(o)} ." for s, p, o in qg.triples)
         target = iri(c.node) if isinstance(c.node, URIRef) else None
         if target is None:
             return None
-        q = f"SELECT DISTINCT ?p WHERE {{\n{body}\n?answer ?p {target} .\n}} LIMIT 5"
+        q = f"SELECT DISTINCT ?p WHERE {{\n{body}\n{v.sparql} ?p {target} .\n}} LIMIT 5"
         rows = self.graph.select(q, timeout_s=self.settings.kb_timeout_s)
         if rows:
-            return (Var("answer"), rows[0][0], c.node)
-        q = f"SELECT DISTINCT ?p WHERE {{\n{body}\n{target} ?p ?answer .\n}} LIMIT 5"
+            return (v, rows[0][0], c.node)
+        q = f"SELECT DISTINCT ?p WHERE {{\n{body}\n{target} ?p {v.sparql} .\n}} LIMIT 5"
         rows = self.graph.select(q, timeout_s=self.settings.kb_timeout_s)
         if rows:
-            return (c.node, rows[0][0], Var("answer"))
+            return (c.node, rows[0][0], v)
         return None
 
+    def _similar(self, hint: str, labels: list[str]) -> list[float]:
+        if self.encoder is not None:
+            vec = self.encoder.vectors([hint] + labels)
+            return [float(x) for x in vec[1:] @ vec[0]]
+        hw = set(hint.split())
+        return [float(len(hw & set(lab.split()))) for lab in labels]
+
     def _attribute(self, qg: QueryGraph, hint: str):
-        """The numeric attribute of ?answer (one or two hops) that best matches the superlative."""
+        """The numeric attribute (one or two hops) of the answer or of a node on the path that best
+        matches the superlative: "who manages the most expensive service" orders the services."""
         body = "\n".join(f"{_t(s)} {_t(p)} {_t(o)} ." for s, p, o in qg.triples)
-        one = self.graph.select(
-            f"SELECT DISTINCT ?p WHERE {{\n{body}\n?answer ?p ?v . FILTER(isNumeric(?v))\n}} LIMIT 50",
-            timeout_s=self.settings.kb_timeout_s)
-        two = self.graph.select(
-            f"SELECT DISTINCT ?p ?q WHERE {{\n{body}\n?answer ?p ?y . ?y ?q ?v . FILTER(isNumeric(?v))\n}} LIMIT 50",
-            timeout_s=self.settings.kb_timeout_s)
-        options = [((p,), self.relation_label(p)) for (p,) in one]
-        options += [((p, q), self.relation_label(p) + " " + self.relation_label(q)) for p, q in two]
+        options = []
+        for v in [Var("answer")] + [x for x in _vars(qg) if x != Var("answer")]:
+            one = self.graph.select(
+                f"SELECT DISTINCT ?p WHERE {{\n{body}\n{v.sparql} ?p ?v . FILTER(isNumeric(?v))\n}} LIMIT 50",
+                timeout_s=self.settings.kb_timeout_s)
+            two = self.graph.select(
+                f"SELECT DISTINCT ?p ?q WHERE {{\n{body}\n{v.sparql} ?p ?y . ?y ?q ?v . FILTER(isNumeric(?v))\n}} "
+                "LIMIT 50", timeout_s=self.settings.kb_timeout_s)
+            penalty = 0.0 if v == Var("answer") else 0.05
+            options += [(v, (p,), self.relation_label(p), penalty) for (p,) in one]
+            options += [(v, (p, q), self.relation_label(p) + " " + self.relation_label(q), penalty + 0.15)
+                        for p, q in two]
         if not options:
             return None
-        if self.encoder is not None:
-            vec = self.encoder.vectors([hint] + [lab for _, lab in options])
-            sims = vec[1:] @ vec[0]
-        else:
-            hw = set(hint.split())
-            sims = [len(hw & set(lab.split())) for _, lab in options]
-        best = max(range(len(options)), key=lambda i: sims[i] - 0.15 * (len(options[i][0]) - 1))
-        preds = options[best][0]
-        v = Var("sortkey")
+        sims = self._similar(hint, [lab for _, _, lab, _ in options])
+        best = max(range(len(options)), key=lambda i: sims[i] - options[i][3])
+        v, preds, _, _ = options[best]
+        key = Var("sortkey")
         if len(preds) == 1:
-            return [(Var("answer"), preds[0], v)], v
-        return [(Var("answer"), preds[0], Var("sortmid")), (Var("sortmid"), preds[1], v)], v
+            return [(v, preds[0], key)], key
+        return [(v, preds[0], Var("sortmid")), (Var("sortmid"), preds[1], key)], key
+
+    def _counted_relation(self, qg: QueryGraph, text: str):
+        """For "the department responsible for the most products": the relation from the answer to
+        the things counted, chosen by how well its label (and the type of what it reaches) matches."""
+        body = "\n".join(f"{_t(s)} {_t(p)} {_t(o)} ." for s, p, o in qg.triples)
+        options = []
+        for forward in (True, False):
+            edge = "?answer ?p ?o ." if forward else "?o ?p ?answer ."
+            rows = self.graph.select(
+                f"SELECT DISTINCT ?p ?t WHERE {{\n{body}\n{edge} FILTER(!isLiteral(?o))\n"
+                f"OPTIONAL {{ ?o {iri(RDF.type)} ?t }} }} LIMIT 100", timeout_s=self.settings.kb_timeout_s)
+            seen = set()
+            for p, t in rows:
+                if p == RDF.type or p in self.index.schema_predicates or (p, forward) in seen:
+                    continue
+                seen.add((p, forward))
+                label = self.relation_label(p) + (" " + self.index.label(t).lower() if t is not None else "")
+                options.append(((Var("answer"), p, Var("counted")) if forward else (Var("counted"), p, Var("answer")),
+                                label))
+        if not options:
+            return None
+        hint = " ".join(w for w in text.split() if w not in STOPWORDS)
+        sims = self._similar(hint, [lab for _, lab in options])
+        return options[max(range(len(options)), key=lambda i: sims[i])][0]
 
     def answer(self, question: str, top_k: int = 5) -> list[Answer]:
         pred = self.predict(question)
@@ -305,6 +384,20 @@ class KBQA:
                               raw_score=round(pred.best.score, 4), timings=timings,
                               extra={**explanation, "n_answers": len(pred.answers)}))
         return out
+
+
+def _vars(qg: QueryGraph) -> list[Var]:
+    out: list[Var] = []
+    for t in qg.triples:
+        for x in t:
+            if isinstance(x, Var) and x not in out:
+                out.append(x)
+    return out
+
+
+_COUNT_SUPERLATIVE = re.compile(r"\b(most|fewest|least)\s+([a-z]+)")
+# "the most expensive" orders by an attribute; "the most products" counts
+_ADJECTIVE = re.compile(r"(ive|able|ible|ous|ful|al|ent|ant|ic|ed|y|er|est)$")
 
 
 def _order(r: Ranked):

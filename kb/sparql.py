@@ -103,6 +103,8 @@ class QueryGraph:
     order_by: tuple[Var, str] | None = None
     filters: list[tuple[Var, str, Node]] = field(default_factory=list)  # (?v, op, literal)
     limit: int = 100
+    group_count: tuple[Var, str] | None = None  # (?counted, "ASC"|"DESC"): answers ranked by a count
+    show_count: bool = False
 
     def to_sparql(self) -> str:
         lines = []
@@ -117,6 +119,14 @@ class QueryGraph:
         if self.form == "ask":
             # ASK has no LIMIT clause in SPARQL 1.1; it stops at the first solution by definition.
             return f"ASK WHERE {{\n{body}\n}}"
+        if self.group_count is not None:
+            var, direction = self.group_count
+            if direction not in {"ASC", "DESC"}:
+                raise UnsafeQueryError(f"bad order {direction!r}")
+            count = f"COUNT(DISTINCT {var.sparql})"
+            head = f"SELECT {self.answer.sparql}" + (f" ({count} AS ?count)" if self.show_count else "")
+            return (f"{head} WHERE {{\n{body}\n}}\nGROUP BY {self.answer.sparql}\n"
+                    f"ORDER BY {direction}({count})\nLIMIT {limit}")
         if self.aggregate == "count":
             head = f"SELECT (COUNT(DISTINCT {self.answer.sparql}) AS ?count)"
             return f"{head} WHERE {{\n{body}\n}} LIMIT 1"
@@ -136,8 +146,10 @@ _LEX = re.compile(
     r"|<[^<>\"{}|^`\\\x00-\x20]*>"
     r"|#[^\n]*",
 )
+# A keyword, not part of a prefixed name (`pv:Service`, `drop:`) or a variable (`?service`): those
+# are names, and refusing them would refuse ordinary read queries over a vocabulary with a Service class.
 _UPDATE_OR_SERVICE = re.compile(
-    r"\b(SERVICE|INSERT|DELETE|LOAD|CLEAR|DROP|CREATE|ADD|MOVE|COPY)\b", re.IGNORECASE
+    r"(?<![\w:?$-])(SERVICE|INSERT|DELETE|LOAD|CLEAR|DROP|CREATE|ADD|MOVE|COPY)(?![\w:-])", re.IGNORECASE
 )
 _PROLOGUE = re.compile(r"^\s*(?:(?:PREFIX\s+[\w.\-]*:\s*|BASE\s+)\x00\s*)*", re.IGNORECASE)
 
