@@ -161,10 +161,37 @@ class LabelIndex:
                                           kind, i, i + 1, via))
         for c in _merge_adjacent(list(found.values())):
             add(c)
+        self._prefer_hubs(found)
         cands = sorted(found.values(), key=lambda c: -c.score)
         if (not cands or cands[0].score < 0.85) and self.encoder is not None:
             cands = sorted(cands + self._dense(words, dense_cutoff), key=lambda c: -c.score)
         return _dedupe(cands)[:top]
+
+    def _prefer_hubs(self, found: dict) -> None:
+        """Several entities behind one name ("Inductor": a product category and two products named
+        after it): the one the graph points to most is what a question usually means, so it is
+        nudged ahead (a popularity prior, as in most entity linkers); a hub with five times the
+        links of the rest replaces them."""
+        groups: dict[tuple[int, int, float], list[tuple]] = defaultdict(list)
+        for k, c in found.items():
+            if c.kind == "entity" and isinstance(c.node, URIRef):
+                groups[(c.start, c.end, round(c.score, 6))].append(k)
+        for keys in groups.values():
+            if len(keys) < 2 or len(keys) > 20:
+                continue
+            degree = {}
+            for k in keys:
+                rows = self.graph.select(f"SELECT (COUNT(*) AS ?n) WHERE {{ ?x ?p {iri(found[k].node)} }} LIMIT 1")
+                degree[k] = int(rows[0][0]) if rows and rows[0][0] is not None else 0
+            top = max(keys, key=lambda k: (degree[k], str(found[k].node)))
+            second = sorted(degree.values())[-2]
+            if degree[top] >= 5 * max(1, second):  # a hub: the others are instances named after it
+                for k in keys:
+                    if k != top:
+                        del found[k]
+            elif second < degree[top]:
+                c = found[top]
+                found[top] = Candidate(c.node, c.label, c.score + 0.005, c.method, c.kind, c.start, c.end, c.via)
 
     def _dense(self, words: list[str], cutoff: float) -> list[Candidate]:
         keys = [k for k in self._keys_list if any(e[2] != "value" for e in self.keys[k])]

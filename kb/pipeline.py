@@ -7,7 +7,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path as FsPath
 
-from rdflib import RDF, Literal, URIRef
+from rdflib import RDF, RDFS, Literal, URIRef
 from rdflib.term import Node
 
 from kb.linking import Candidate, LabelIndex
@@ -180,6 +180,9 @@ class KBQA:
             scoring_text = re.sub(rf"\b(?:{pattern})\b", " ", scoring_text, count=1, flags=re.I)
             if scoring_text != text:
                 break
+        # "the name of the Network expert": names are labels, which paths never walk; the path
+        # finds the expert and the answer is projected onto its name afterwards
+        scoring_text = _NAME_OF.sub(" ", scoring_text, count=1)
         ranked = self._rank(self.candidates(scoring_text, self.index.link(scoring_text)
                                             if scoring_text != text else pred.links), pred.links,
                             normalise(text).split())
@@ -240,6 +243,8 @@ class KBQA:
                     qg.limit = 1
                     pred.constraints.append(f"superlative count: {most.group(0)}")
                     return qg
+            if _NAME_OF.search(text):
+                self._project_name(qg, pred)
             for pattern, order, hint in SUPERLATIVES:
                 m = re.search(rf"\b(?:{pattern})\b", text)
                 if m:
@@ -251,6 +256,21 @@ class KBQA:
                         pred.constraints.append(f"superlative: {m.group(0)} ({order})")
                     break
         return qg
+
+    def _project_name(self, qg: QueryGraph, pred: Prediction) -> None:
+        body = "\n".join(f"{_t(s)} {_t(p)} {_t(o)} ." for s, p, o in qg.triples)
+        found = set()
+        for p in self.index.label_predicates:
+            if self.graph.ask(f"ASK WHERE {{\n{body}\n?answer {iri(p)} ?name .\n}}",
+                              timeout_s=self.settings.kb_timeout_s):
+                found.add(p)
+        if not found:
+            return
+        # prefer a property called "name" (what the question says), then rdfs:label
+        p = min(found, key=lambda x: (local_name(x).lower() != "name", x != RDFS.label, str(x)))
+        qg.triples.append((Var("answer"), p, Var("name")))
+        qg.answer = Var("name")
+        pred.constraints.append(f"name: {local_name(p)}")
 
     def _add_constraints(self, qg: QueryGraph, r: Ranked, pred: Prediction) -> None:
         """Other linked anchors narrow the query graph: a class types the answer, an entity or value
@@ -395,6 +415,7 @@ def _vars(qg: QueryGraph) -> list[Var]:
     return out
 
 
+_NAME_OF = re.compile(r"\b(?:the\s+)?names?\s+of\b")
 _COUNT_SUPERLATIVE = re.compile(r"\b(most|fewest|least)\s+([a-z]+)")
 # "the most expensive" orders by an attribute; "the most products" counts
 _ADJECTIVE = re.compile(r"(ive|able|ible|ous|ful|al|ent|ant|ic|ed|y|er|est)$")

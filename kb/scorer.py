@@ -120,6 +120,8 @@ class Scorer:
                     w[k] = w.get(k, 0.0) - lr * gk / math.sqrt(g2[k])
             if log:
                 log(f"epoch {epoch + 1}: loss {loss / max(1, len(examples)):.4f}")
+        seen = {k for feats, _ in examples for f in feats for k in f}
+        _extrapolate_hops(w, seen)
         self.weights = {k: v for k, v in w.items() if abs(v) > 1e-6}
 
     def calibrate(self, p_tops: list[float], correct: list[bool]) -> None:
@@ -150,3 +152,14 @@ class Scorer:
         data = json.loads(FsPath(path).read_text(encoding="utf-8"))
         return cls(weights=data["weights"], calibration=tuple(data["calibration"]),
                    threshold=data.get("threshold", 0.3), meta=data.get("meta", {}))
+
+
+def _extrapolate_hops(w: dict[str, float], seen: set[str]) -> None:
+    """Path lengths the training questions never had (the default graph's templates stop at two
+    hops) keep getting longer-is-worse: each unseen length costs half the learnt step more, so a
+    3-hop detour cannot outrank the 2-hop path it contains."""
+    for n in range(2, 6):
+        key, prev = f"hops_{n}", f"hops_{n - 1}"
+        if key not in seen and prev in w:
+            step = max(0.3, (w.get(f"hops_{n - 2}", w[prev] + 0.6) - w[prev]) / 2) if n > 2 else 0.6
+            w[key] = min(w.get(key, 0.0), w[prev] - step)

@@ -62,7 +62,8 @@ def test_guard_ignores_keywords_inside_strings_and_iris():
 
 def test_guard_allows_names_that_spell_keywords():
     # CK25's vocabulary has a class pv:Service; variables and prefixes may spell keywords too.
-    q = "PREFIX pv: <http://ex.org/> PREFIX drop: <http://ex.org/d/> SELECT ?service WHERE { ?service a pv:Service ; drop:x ?add } LIMIT 5"
+    q = ("PREFIX pv: <http://ex.org/> PREFIX drop: <http://ex.org/d/> "
+         "SELECT ?service WHERE { ?service a pv:Service ; drop:x ?add } LIMIT 5")
     assert check_read_only(q, require_limit=True) == "select"
     for hostile in ("SELECT * WHERE { ?s ?p ?o .SERVICE <http://evil/> { ?s ?p ?o } }",
                     "SELECT * WHERE { ?s ?p ?o }\nINSERT DATA { <http://a/> <http://a/> <http://a/> }",

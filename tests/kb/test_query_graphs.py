@@ -1,0 +1,99 @@
+"""Query graphs beyond one relation path, on a small company graph shaped like CK25's."""
+
+import pytest
+
+from kb.linking import LabelIndex
+from kb.loaders import load_file
+from kb.store import EmbeddedGraph
+from tests.kb.conftest import make_qa
+
+COMPANY_TTL = """
+@prefix ex: <http://example.org/> .
+@prefix rdfs: <http://www.w3.org/2000/01/rdf-schema#> .
+@prefix owl: <http://www.w3.org/2002/07/owl#> .
+
+ex:Product a owl:Class ; rdfs:label "Product" .
+ex:Hardware rdfs:subClassOf ex:Product ; rdfs:label "Hardware" .
+ex:sales a ex:Department ; ex:name "Sales" .
+ex:support a ex:Department ; ex:name "Support" .
+ex:anna a ex:Employee ; ex:name "Anna Berg" ; ex:memberOf ex:sales ; ex:email "anna@example.org" ;
+    ex:areaOfExpertise ex:cat-sensor .
+ex:anna2 a ex:Employee ; ex:name "Anna Kolb" ; ex:memberOf ex:support ; ex:email "kolb@example.org" ;
+    ex:areaOfExpertise ex:cat-sensor .
+ex:bob a ex:Employee ; ex:name "Bob Stein" ; ex:memberOf ex:sales ; ex:email "bob@example.org" .
+ex:cat-sensor a ex:ProductCategory ; ex:name "Sensor" .
+ex:acme a ex:Supplier ; ex:name "Acme" .
+ex:globex a ex:Supplier ; ex:name "Globex" .
+ex:hw-K101-55 a ex:Hardware ; ex:name "Sensor" ; rdfs:label "K101-55 - Sensor" ; ex:hasCategory ex:cat-sensor ;
+    ex:reliabilityIndex 0.91 ; ex:hasSupplier ex:acme .
+ex:hw-Z202-77 a ex:Hardware ; ex:name "Sensor" ; rdfs:label "Z202-77 - Sensor" ; ex:hasCategory ex:cat-sensor ;
+    ex:reliabilityIndex 0.72 ; ex:hasSupplier ex:globex .
+ex:hw-A1 a ex:Hardware ; ex:name "Sensor Array" ; ex:hasCategory ex:cat-sensor ; ex:reliabilityIndex 0.5 ;
+    ex:hasSupplier ex:globex .
+ex:hw-A2 a ex:Hardware ; ex:name "Sensor Grid" ; ex:hasCategory ex:cat-sensor ; ex:reliabilityIndex 0.4 ;
+    ex:hasSupplier ex:globex .
+ex:hw-A3 a ex:Hardware ; ex:name "Sensor Mesh" ; ex:hasCategory ex:cat-sensor ; ex:reliabilityIndex 0.3 ;
+    ex:hasSupplier ex:globex .
+ex:sales ex:responsibleFor ex:hw-K101-55, ex:hw-Z202-77, ex:hw-A1 .
+ex:support ex:responsibleFor ex:hw-A2 .
+"""
+
+
+@pytest.fixture(scope="module")
+def company(tmp_path_factory):
+    path = tmp_path_factory.mktemp("kb") / "company.ttl"
+    path.write_text(COMPANY_TTL, encoding="utf-8")
+    g = EmbeddedGraph(store="auto")
+    load_file(g, path)
+    return g
+
+
+@pytest.fixture(scope="module")
+def qa(company):
+    return make_qa(company)
+
+
+def texts(pred) -> set[str]:
+    return {label for _, label in pred.answers}
+
+
+def test_an_id_fragment_and_a_shared_name_pick_one_product(company):
+    idx = LabelIndex(company)
+    best = idx.link("Who supplies the K101 Sensor?")[0]
+    assert str(best.node).endswith("hw-K101-55")
+
+
+def test_a_hub_replaces_the_instances_named_after_it(company):
+    idx = LabelIndex(company)
+    nodes = {str(c.node) for c in idx.link("Which supplier delivers the most reliable Sensor?") if c.label == "Sensor"}
+    assert nodes == {"http://example.org/cat-sensor"}
+
+
+def test_schema_classes_and_predicates_stay_out_of_paths(company):
+    idx = LabelIndex(company)
+    assert any(str(c).endswith("Product") for c in idx.classes)  # declared owl:Class, no direct members
+    assert any(str(p).endswith("subClassOf") for p in idx.schema_predicates)
+
+
+def test_a_first_name_pins_an_intermediate_node(qa):
+    pred = qa.predict("What is the email of Anna from Sales?")
+    assert texts(pred) == {"anna@example.org"}
+    assert any(c.startswith("entity: Anna") for c in pred.constraints)
+
+
+def test_superlative_orders_a_node_on_the_path(qa):
+    pred = qa.predict("Which supplier delivers the most reliable Sensor?")
+    assert texts(pred) == {"Acme"}
+    assert "LIMIT 1" in pred.sparql and "ORDER BY DESC" in pred.sparql
+
+
+def test_the_most_noun_counts_with_group_by(qa):
+    pred = qa.predict("Which department is responsible for the most products?")
+    assert texts(pred) == {"Sales"} and "GROUP BY ?answer" in pred.sparql
+    shown = qa.graph.select(qa.predict("Which department is responsible for the most products and how many?").sparql)
+    assert [(str(a), int(n)) for a, n in shown] == [("http://example.org/sales", 3)]
+
+
+def test_name_of_projects_onto_the_name(qa):
+    pred = qa.predict("What is the name of the Sensor expert from Sales?")
+    assert texts(pred) == {"Anna Berg"}
