@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import random
+import re
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -84,6 +85,28 @@ def synthetic_negatives(examples: list[SpanExample], ratio: float, rng: random.R
         pool = [p for p in by_article[ex.article] if p != ex.context and needle not in p.lower()]
         if pool:
             negs.append(SpanExample(ex.qid + "-neg", ex.question, rng.choice(pool), -1, "", ex.article))
+    return negs
+
+
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"'(])")
+
+
+def answer_removed_negatives(examples: list[SpanExample], ratio: float, rng: random.Random) -> list[SpanExample]:
+    """Pairs a share of questions with their own paragraph minus every sentence that holds the
+    answer: the rest still talks about the same thing, which is what makes SQuAD 2.0's unanswerable
+    questions hard; another paragraph of the article is usually easy to tell apart."""
+    negs: list[SpanExample] = []
+    for ex in examples:
+        if ex.answer_start < 0 or ratio <= 0 or rng.random() >= ratio:
+            continue
+        needle = ex.answer_text.lower().strip()
+        if not needle:
+            continue
+        kept = [sent for sent in _SENTENCE_END.split(ex.context) if needle not in sent.lower()]
+        rest = " ".join(kept)
+        if len(kept) < 2 or len(rest) < 150 or needle in rest.lower():
+            continue
+        negs.append(SpanExample(ex.qid + "-cut", ex.question, rest, -1, "", ex.article))
     return negs
 
 
@@ -176,6 +199,7 @@ def calibrate_null_threshold(examples: list[SpanExample], scored: list[dict[str,
 def train_span_reader(
     cfg: TrainConfig, train_file: str, negative_ratio: float = 0.5, holdout_articles: int = 8,
     max_seq_length: int = 384, doc_stride: int = 128, eval_file: str | None = None,
+    hard_negative_ratio: float = 0.0,
 ) -> dict[str, Any]:
     from transformers import AutoModelForQuestionAnswering, AutoTokenizer
 
@@ -192,7 +216,11 @@ def train_span_reader(
         train_ex = train_ex[: cfg.limit]
         calib_pos = calib_pos[: max(50, cfg.limit // 10)]
     negs = synthetic_negatives(train_ex, negative_ratio, rng)
+    hard = answer_removed_negatives(train_ex, hard_negative_ratio, random.Random(cfg.seed + 2))
+    negs += hard
     calib_neg = synthetic_negatives(calib_pos, 1.0, random.Random(cfg.seed + 1))
+    if hard_negative_ratio > 0:  # calibrate on the same mix of easy and hard unanswerables
+        calib_neg += answer_removed_negatives(calib_pos, hard_negative_ratio, random.Random(cfg.seed + 3))
     calib = calib_pos + calib_neg
     all_train = train_ex + negs
 
@@ -250,6 +278,8 @@ def train_span_reader(
             "questions": len(train_ex),
             "synthetic_unanswerable": len(negs),
             "negative_ratio": negative_ratio,
+            "hard_negative_ratio": hard_negative_ratio,
+            "answer_removed_unanswerable": len(hard),
             "windows": n_feat,
             "windows_no_answer": n_null,
             "held_out_articles": sorted(held),

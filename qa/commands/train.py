@@ -35,6 +35,9 @@ def span(
     negative_ratio: float = typer.Option(
         0.5, help="Share of questions also paired with a paragraph without the answer."
     ),
+    hard_negative_ratio: float = typer.Option(
+        0.0, help="Share of questions also paired with their own paragraph minus the answer's sentences."
+    ),
     holdout_articles: int = typer.Option(8, help="Training articles held apart to calibrate the null threshold."),
     max_seq_length: int = 384,
     doc_stride: int = 128,
@@ -52,8 +55,10 @@ def span(
     cfg = _cfg(output_dir, base_model=base_model, epochs=epochs, batch_size=batch_size,
                learning_rate=learning_rate, device=device, precision=precision, max_minutes=max_minutes,
                reserve_minutes=reserve_minutes, limit=limit, seed=seed, resume=resume)
+    if not 0.0 <= hard_negative_ratio <= 1.0 or not 0.0 <= negative_ratio <= 1.0:
+        raise InputError("--negative-ratio and --hard-negative-ratio must lie between 0 and 1")
     train_span_reader(cfg, _check_file(train_file), negative_ratio, holdout_articles, max_seq_length,
-                      doc_stride, eval_file or None)
+                      doc_stride, eval_file or None, hard_negative_ratio=hard_negative_ratio)
 
 
 @train_app.command("choice")

@@ -145,3 +145,21 @@ def test_train_cli_missing_file_exit_2(tmp_path: Path, capsys: pytest.CaptureFix
     assert main(["train", "choice", "--train-file", str(tmp_path / "none.jsonl"), "--output-dir",
                  str(tmp_path / "out")]) == 2
     assert "training file not found" in capsys.readouterr().err
+
+
+def test_answer_removed_negatives_drop_every_sentence_with_the_answer() -> None:
+    import random
+
+    from mrc.train_span import SpanExample, answer_removed_negatives
+
+    ctx = ("The tower was finished in 1889 for the World's Fair. It was designed by Gustave Eiffel's company. "
+           "Critics disliked it at first, and some artists signed a petition against it. "
+           "Today it is the most visited paid monument in the world, with millions of visitors. "
+           "Eiffel kept a private apartment near the top.")
+    ex = SpanExample("q1", "Who designed the tower?", ctx, ctx.index("Gustave Eiffel"), "Gustave Eiffel", 0)
+    (neg,) = answer_removed_negatives([ex], 1.0, random.Random(0))
+    assert neg.answer_start == -1 and "gustave eiffel" not in neg.context.lower()
+    assert "Critics disliked it" in neg.context and "1889" in neg.context
+    short = SpanExample("q2", "When?", "It opened in 1889. Nothing else.", 13, "1889", 0)
+    assert answer_removed_negatives([short], 1.0, random.Random(0)) == []
+    assert answer_removed_negatives([ex], 0.0, random.Random(0)) == []
