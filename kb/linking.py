@@ -8,6 +8,7 @@ string values (a literal such as "France" under `addressCountry`) and classes (t
 from __future__ import annotations
 
 import math
+import re
 from collections import defaultdict
 from dataclasses import dataclass
 
@@ -21,6 +22,7 @@ from kb.text import STOPWORDS, normalise
 LABEL_LOCAL_NAMES = {"label", "name", "altlabel", "preflabel", "title", "alias", "type.object.name"}
 MAX_LITERAL_CHARS = 60
 _OWL = "http://www.w3.org/2002/07/owl#"
+_NAME_LIKE = re.compile(r"[A-Za-z][A-Za-z0-9_\-(),']{1,80}")  # United_States, not icon.svg?color=...
 
 
 @dataclass(frozen=True)
@@ -49,6 +51,7 @@ class LabelIndex:
         self.labels: dict[Node, str] = {}
         self.label_predicates: set[URIRef] = set()
         self.token_index: dict[str, set[str]] = defaultdict(set)
+        self.acronyms: dict[str, set[str]] = defaultdict(set)
         preds = [r[0] for r in graph.select("SELECT DISTINCT ?p WHERE { ?s ?p ?o } LIMIT 5000")]
         for p in preds:
             if isinstance(p, URIRef) and local_name(p).lower() in LABEL_LOCAL_NAMES:
@@ -63,15 +66,26 @@ class LabelIndex:
                                 f"FILTER(?k IN ({iri(RDFS.Class)}, {iri(_OWL + 'Class')})) }} LIMIT 5000")
         self.classes |= {c for (c,) in declared if isinstance(c, URIRef)}  # e.g. a superclass with no direct members
         labelled: set[Node] = set()
+        pred_set = set(preds)
         for p in sorted(self.label_predicates, key=lambda x: (x != RDFS.label, str(x))):
             q = f"SELECT ?s ?l WHERE {{ ?s {iri(p)} ?l . FILTER(isLiteral(?l)) }} LIMIT {max_rows}"
-            pred_set = set(preds)
             for s, lab in graph.select(q):
                 if isinstance(s, URIRef) and s not in pred_set:
                     self._add(s, str(lab), "class" if s in self.classes else "entity")
                     labelled.add(s)
         for c in self.classes - labelled:
             self._add(c, readable(local_name(c)), "class")
+        # things only ever named by their IRI (dbpedia:United_States as a supplier's country)
+        has_label = (f"FILTER NOT EXISTS {{ ?o ?lp ?l . FILTER(?lp IN "
+                     f"({', '.join(iri(x) for x in sorted(self.label_predicates, key=str))})) }}"
+                     if self.label_predicates else "")
+        q = (f"SELECT DISTINCT ?o WHERE {{ ?s ?p ?o . FILTER(isIRI(?o) && ?p != {iri(RDF.type)}) {has_label} }} "
+             f"LIMIT {max_rows}")
+        for (o,) in graph.select(q):
+            name = local_name(o) if isinstance(o, URIRef) else ""
+            if (_NAME_LIKE.fullmatch(name) and "?" not in str(o) and o not in labelled
+                    and o not in self.classes and o not in pred_set):
+                self._add(o, readable(name), "entity")
         if index_values:
             for p in preds:
                 if p in self.label_predicates or p == RDF.type or not isinstance(p, URIRef):
@@ -94,6 +108,11 @@ class LabelIndex:
             self.keys[key].append(entry)
         if kind != "value" and node not in self.labels:
             self.labels[node] = label
+        words = key.split()
+        if kind != "value" and len(words) >= 2:  # "United States" -> US, "Bill Of Material" -> BOM
+            for short in {"".join(w[0] for w in words), "".join(w[0] for w in words if w not in STOPWORDS)}:
+                if len(short) >= 2:
+                    self.acronyms[short].add(key)
         if kind == "entity":
             for w in key.split():
                 if w not in STOPWORDS and len(w) > 2:
@@ -118,11 +137,12 @@ class LabelIndex:
                 found[k] = c
 
         raw = question
+        capitals = {m.lower() for m in re.findall(r"\b[A-Z]{2,5}\b", raw)}  # "US", not "us"
         n = len(words)
         for size in range(min(n, 10), 0, -1):
             for i in range(n - size + 1):
                 gram = " ".join(words[i : i + size])
-                if size == 1 and (gram in STOPWORDS or len(gram) < 2):
+                if size == 1 and ((gram in STOPWORDS and gram not in capitals) or len(gram) < 2):
                     continue
                 length_bonus = min(0.04, 0.01 * size)
                 entries = [(e, 0.0) for e in self.keys.get(gram, ())]
@@ -136,6 +156,17 @@ class LabelIndex:
                         score -= 0.1
                     add(Candidate(node, label, score, "exact" if verbatim else "normalised",
                                   kind, i, i + size, via))
+        # an acronym in capitals ("US suppliers") names what its initials spell, unless it is a label itself
+        for m in re.finditer(r"\b[A-Z]{2,5}\b", raw):
+            short = m.group(0).lower()
+            if short in self.keys:
+                continue
+            for i in (j for j, w in enumerate(words) if w == short):
+                for key in sorted(self.acronyms.get(short, ()))[:5]:
+                    for node, label, kind, via in self.keys[key]:
+                        if kind != "value":
+                            add(Candidate(node, label, 0.9 - (0.1 if kind == "class" else 0), "acronym",
+                                          kind, i, i + 1, via))
         exact_hit = any(c.kind != "class" and c.score >= 0.9 for c in found.values())
         for size in range(min(n, 5), 0, -1) if not exact_hit else ():
             for i in range(n - size + 1):

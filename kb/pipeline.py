@@ -69,6 +69,7 @@ class Prediction:
     ranked: list[Ranked] = field(default_factory=list)
     links: list[Candidate] = field(default_factory=list)
     constraints: list[str] = field(default_factory=list)
+    negated: tuple[int, Candidate] | None = None
     timings: dict[str, float] = field(default_factory=dict)
 
     def explanation(self) -> dict:
@@ -176,6 +177,14 @@ class KBQA:
         pred.links = self.index.link(text)
         t1 = time.perf_counter()
         scoring_text = text
+        links = pred.links
+        pred.negated = self._negated_class(normalise(text).split(), pred.links)
+        if pred.negated is not None:  # "departments with no manager": the manager is not on the path
+            neg, c = pred.negated
+            words = normalise(text).split()
+            scoring_text = " ".join(words[:neg] + words[c.end:])
+            links = [x for x in pred.links if x.node != c.node]
+            pred.links = links
         for pattern, _, _ in SUPERLATIVES:  # "most populous" names the ordering, not the path
             scoring_text = re.sub(rf"\b(?:{pattern})\b", " ", scoring_text, count=1, flags=re.I)
             if scoring_text != text:
@@ -184,7 +193,7 @@ class KBQA:
         # finds the expert and the answer is projected onto its name afterwards
         scoring_text = _NAME_OF.sub(" ", scoring_text, count=1)
         ranked = self._rank(self.candidates(scoring_text, self.index.link(scoring_text)
-                                            if scoring_text != text else pred.links), pred.links,
+                                            if scoring_text != text else links), links,
                             normalise(text).split())
         t2 = time.perf_counter()
         pred.timings = {"link_s": t1 - t0, "paths_s": t2 - t1}
@@ -220,6 +229,9 @@ class KBQA:
         pred.constraints = []
         text = " ".join(words)
         self._add_constraints(qg, r, pred)
+        if pred.negated is not None:
+            qg.not_exists.append(pred.negated[1].node)
+            pred.constraints.append(f"none linked of type {pred.negated[1].label}")
         if words[:2] == ["how", "many"] or "number of" in text:
             qg.aggregate = "count"
             pred.constraints.append("count")
@@ -256,6 +268,17 @@ class KBQA:
                         pred.constraints.append(f"superlative: {m.group(0)} ({order})")
                     break
         return qg
+
+    @staticmethod
+    def _negated_class(words: list[str], links: list[Candidate]):
+        """(index where the negation starts, the class it negates) for "with no X" / "without X"."""
+        for i, w in enumerate(words):
+            if w == "without" or (w == "no" and i > 0 and words[i - 1] in {"with", "has", "have"}):
+                start = i if w == "without" else i - 1
+                for c in links:
+                    if c.kind == "class" and i < c.start <= i + 3:
+                        return start, c
+        return None
 
     def _project_name(self, qg: QueryGraph, pred: Prediction) -> None:
         body = "\n".join(f"{_t(s)} {_t(p)} {_t(o)} ." for s, p, o in qg.triples)
@@ -296,7 +319,7 @@ class KBQA:
                     if link is not None:
                         trials.append(("entity", [link], None))
                 done = False
-                for kind, extra, equal in trials:
+                for kind, extra, equal in self._with_bridge(trials, qg, c, v):
                     triples = qg.triples + extra
                     if equal is not None:
                         triples = [tuple(equal[1] if x == equal[0] else x for x in t) for t in triples]
@@ -326,6 +349,37 @@ class KBQA:
         rows = self.graph.select(q, timeout_s=self.settings.kb_timeout_s)
         if rows:
             return (c.node, rows[0][0], v)
+        return None
+
+    def _with_bridge(self, trials: list, qg: QueryGraph, c: Candidate, v: Var):
+        yield from trials
+        if c.kind != "class" and c.score >= 0.85:  # "products from US suppliers": via one more node
+            bridge = self._bridging_triples(qg, c, v)
+            if bridge:
+                yield ("entity", bridge, None)
+
+    def _bridging_triples(self, qg: QueryGraph, c: Candidate, v: Var):
+        """Two triples that tie `v` to the linked thing through one fresh node, the relation to the
+        fresh node taken from the graph (the first that exists, forward before inverse)."""
+        body = "\n".join(f"{_t(s)} {_t(p)} {_t(o)} ." for s, p, o in qg.triples)
+        mid = Var(f"via{len(qg.triples)}")
+        if c.kind == "value" and c.via is not None:
+            last = (mid, c.via, c.node)
+        elif isinstance(c.node, URIRef):
+            last = (mid, Var("lastp"), c.node)
+        else:
+            return None
+        tail = f"{_t(last[0])} {_t(last[1])} {_t(last[2])} ."
+        for forward in (True, False):
+            edge = f"{v.sparql} ?p {mid.sparql} ." if forward else f"{mid.sparql} ?p {v.sparql} ."
+            rows = self.graph.select(
+                f"SELECT DISTINCT ?p {'?lastp' if isinstance(last[1], Var) else ''} WHERE {{\n{body}\n{edge}\n"
+                f"{tail}\nFILTER(?p != {iri(RDF.type)} && !isLiteral({mid.sparql}))\n}} LIMIT 5",
+                timeout_s=self.settings.kb_timeout_s)
+            if rows:
+                p = rows[0][0]
+                first = (v, p, mid) if forward else (mid, p, v)
+                return [first, (mid, rows[0][1], c.node) if isinstance(last[1], Var) else last]
         return None
 
     def _similar(self, hint: str, labels: list[str]) -> list[float]:

@@ -103,6 +103,7 @@ class QueryGraph:
     order_by: tuple[Var, str] | None = None
     filters: list[tuple[Var, str, Node]] = field(default_factory=list)  # (?v, op, literal)
     limit: int = 100
+    not_exists: list[Node] = field(default_factory=list)  # classes nothing linked to ?answer may have
     group_count: tuple[Var, str] | None = None  # (?counted, "ASC"|"DESC"): answers ranked by a count
     show_count: bool = False
 
@@ -114,6 +115,10 @@ class QueryGraph:
             if op not in {"=", "!=", "<", "<=", ">", ">="}:
                 raise UnsafeQueryError(f"unsupported filter operator {op!r}")
             lines.append(f"  FILTER ({var.sparql} {op} {term(value)})")
+        for i, cls in enumerate(self.not_exists):  # "departments with no manager"
+            n, p = f"?neg{i}", f"?negp{i}"
+            lines.append(f"  FILTER NOT EXISTS {{ {{ {n} {p} ?answer }} UNION {{ ?answer {p} {n} }} "
+                         f"{n} a {term(cls)} . }}")
         body = "\n".join(lines)
         limit = max(1, min(int(self.limit), 10_000))
         if self.form == "ask":

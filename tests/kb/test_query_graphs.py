@@ -36,6 +36,11 @@ ex:hw-A3 a ex:Hardware ; ex:name "Sensor Mesh" ; ex:hasCategory ex:cat-sensor ; 
     ex:hasSupplier ex:globex .
 ex:sales ex:responsibleFor ex:hw-K101-55, ex:hw-Z202-77, ex:hw-A1 .
 ex:support ex:responsibleFor ex:hw-A2 .
+ex:bob a ex:Manager .
+ex:acme ex:addressCountryCode "US" ; ex:country <http://dbpedia.org/resource/United_States> .
+ex:globex ex:addressCountryCode "DE" ; ex:country <http://dbpedia.org/resource/Germany> .
+ex:hw-R9 a ex:Hardware ; ex:name "Relay Switch" ; ex:compatibleProduct ex:hw-A1, ex:hw-A2 .
+ex:hw-A2 ex:hasSupplier ex:acme .
 """
 
 
@@ -97,3 +102,23 @@ def test_the_most_noun_counts_with_group_by(qa):
 def test_name_of_projects_onto_the_name(qa):
     pred = qa.predict("What is the name of the Sensor expert from Sales?")
     assert texts(pred) == {"Anna Berg"}
+
+
+def test_things_named_only_by_their_iri_and_acronyms_in_capitals_link(company):
+    idx = LabelIndex(company)
+    assert str(idx.link("suppliers in the United States")[0].node) == "http://dbpedia.org/resource/United_States"
+    us = [c for c in idx.link("Which products come from US suppliers?") if c.label == "US"]
+    assert us and us[0].kind == "value"
+    assert not [c for c in idx.link("Which products do us folks like?") if c.label == "US"]  # the pronoun
+
+
+def test_a_second_anchor_two_steps_away_narrows_the_answer(qa):
+    pred = qa.predict("What products can I get from US suppliers that are compatible with the Relay Switch?")
+    assert texts(pred) == {"Sensor Grid"}
+    assert "entity: US" in pred.constraints
+
+
+def test_with_no_negates_a_class(qa):
+    assert qa.predict("Are there departments with no manager?").boolean is True
+    pred = qa.predict("Which departments have no manager?")
+    assert texts(pred) == {"Support"} and "FILTER NOT EXISTS" in pred.sparql
