@@ -87,5 +87,24 @@ def choice(
     train_choice_reader(cfg, _check_file(train_file), max_seq_length, eval_file or None)
 
 
+@train_app.command("calibrate-span")
+def calibrate_span(
+    model_dir: Path = typer.Option(MODELS_DIR / "span-minilm-l6", help="The trained span reader to re-calibrate."),
+    train_file: Path = typer.Option(SHARED_DATA / "mrc" / "squad-v1.0-train.from-explorer.json.xz",
+                                    help="The SQuAD file the reader was trained on (its held-out articles)."),
+    negative_ratio: float = typer.Option(0.5, help="Other-paragraph unanswerable questions per question."),
+    hard_negative_ratio: float = typer.Option(0.5, help="Answer-removed unanswerable questions per question."),
+    device: str = typer.Option("auto", help="auto | cpu | cuda"),
+    limit: int = typer.Option(0, help="Only the first N held-out questions; prints, writes nothing."),
+) -> None:
+    """Refit the no-answer threshold and score temperature on held-out training articles (no training)."""
+    from mrc.recalibrate import recalibrate_span_reader
+
+    if not 0.0 <= hard_negative_ratio <= 1.0 or not 0.0 <= negative_ratio <= 1.0:
+        raise InputError("--negative-ratio and --hard-negative-ratio must lie between 0 and 1")
+    recalibrate_span_reader(model_dir, _check_file(train_file), negative_ratio=negative_ratio,
+                            hard_negative_ratio=hard_negative_ratio, device=device, limit=limit)
+
+
 def register(app: typer.Typer) -> None:
     app.add_typer(train_app, name="train")

@@ -15,6 +15,7 @@ import torch
 from transformers import AutoTokenizer, BertConfig, BertModel
 
 from mrc.training import BudgetSchedule, TrainConfig, length_grouped_batches
+from qa.errors import InputError
 from qa.paths import encoder_path
 
 FACTS = [
@@ -51,6 +52,12 @@ def _squad_file(tmp: Path) -> Path:
     return path
 
 
+def _other_file(tmp: Path) -> Path:
+    path = tmp / "other.json"
+    path.write_text(json.dumps({"version": "1.1", "data": []}))
+    return path
+
+
 def _losses(folder: Path) -> list[float]:
     return [json.loads(line)["loss"] for line in (folder / "training_log.jsonl").read_text().splitlines()]
 
@@ -75,6 +82,17 @@ def test_span_training_loss_falls_and_model_answers(tiny_base: Path, tmp_path: P
     assert answers and all(0.0 <= a.score <= 1.0 for a in answers)
     best = reader.read_many([("What is the capital of France?", FACTS[0][2])], allow_no_answer=False)[0][0]
     assert FACTS[0][2][best.start : best.end] == best.text
+
+    # re-calibration on the held-out article rewrites the threshold and keeps the old one
+    from mrc.recalibrate import recalibrate_span_reader
+
+    stats = recalibrate_span_reader(out, tmp_path / "train.json", device="cpu")
+    saved = json.loads((out / "qa_reader.json").read_text())
+    assert saved["calibration"]["method"] == "mrc.recalibrate" and stats["answerable"] == 4
+    assert saved["calibration_history"][0]["null_threshold"] == info["null_threshold"]
+    assert saved["score_temperature"] > 0
+    with pytest.raises(InputError):
+        recalibrate_span_reader(out, _other_file(tmp_path), device="cpu")
 
 
 def test_choice_training_loss_falls_and_model_reloads(tiny_base: Path, tmp_path: Path) -> None:
