@@ -4,7 +4,9 @@ Same weights, same first N SQuAD v1.1 dev questions (each read on its gold parag
 window settings (max_seq_length 384, doc_stride 128, max_answer_length 30), same torch thread
 count; model loading and a short warm-up are excluded from the timings of both. Reported:
 questions/s and official v1.1 EM/F1 of each, the speedup (ours / pipeline) and the share of
-questions where both return the same answer text.
+questions where both return the same answer text. A third system is our reader on the int8 ONNX
+copy of the same weights (`qa export onnx`, built here if missing, not timed): its speedup and
+F1 against the same peer.
 
 The peer: `pipeline("question-answering")` was removed in transformers 5, which the project uses,
 so the peer runs in a child process on transformers 4.57 installed apart under
@@ -85,14 +87,15 @@ def untrained_model() -> Path:
     return UNTRAINED
 
 
-def run_ours(model_dir: Path, pairs: list[dict[str, str]], batch_size: int) -> tuple[dict[str, str], float]:
+def run_ours(model_dir: Path, pairs: list[dict[str, str]], batch_size: int,
+             backend: str = "torch") -> tuple[dict[str, str], float]:
     from mrc.span import ReadRequest, SpanReader
     from qa.settings import Settings
 
     settings = Settings(
         max_seq_length=MAX_SEQ, doc_stride=STRIDE, max_answer_length=MAX_ANSWER, batch_size=batch_size
     )
-    reader = SpanReader(settings, model_dir=model_dir)
+    reader = SpanReader(settings, model_dir=model_dir, backend=backend)
     reqs = [ReadRequest(p["question"], p["context"], p["id"]) for p in pairs]
     reader.read_many(reqs[:WARMUP], allow_no_answer=False)
     t0 = time.perf_counter()
@@ -184,10 +187,16 @@ def main() -> None:
 
     peer = run_peer(model_dir, pairs, args.threads, args.peer_batch_size)
     ours_preds, ours_s = run_ours(model_dir, pairs, args.batch_size)
+    from mrc.onnx_export import export_span_onnx, onnx_file
+
+    if not onnx_file(model_dir).exists():  # built once, not timed
+        export_span_onnx(model_dir)
+    onnx_preds, onnx_s = run_ours(model_dir, pairs, args.batch_size, backend="onnx")
     systems: dict[str, dict[str, float]] = {}
     for name, preds, seconds in (
         ("hf_pipeline", peer["predictions"], peer["seconds"]),
         ("ours", ours_preds, ours_s),
+        ("ours_onnx_int8", onnx_preds, onnx_s),
     ):
         m = squad_v1_evaluate(ds.data, preds)
         systems[name] = {
@@ -201,6 +210,9 @@ def main() -> None:
         "speedup": round(systems["ours"]["questions_per_s"] / systems["hf_pipeline"]["questions_per_s"], 2),
         "f1_difference": round(systems["ours"]["f1"] - systems["hf_pipeline"]["f1"], 2),
         "same_answer_pct": round(100.0 * same / len(pairs), 2),
+        "onnx_int8_speedup": round(systems["ours_onnx_int8"]["questions_per_s"]
+                                   / systems["hf_pipeline"]["questions_per_s"], 2),
+        "onnx_int8_f1_difference": round(systems["ours_onnx_int8"]["f1"] - systems["hf_pipeline"]["f1"], 2),
     }
     if args.out is None and len(pairs) < 1000:
         args.out = RESULTS / "reader-speed-limit.json"  # quick looks stay out of the table

@@ -105,8 +105,12 @@ class SpanReader:
         null_threshold: float | None = None,
         temperature: float | None = None,
         align_to_words: bool = True,
+        backend: str | None = None,
     ) -> None:
         self.settings = settings or Settings()
+        self.backend = backend or self.settings.span_backend
+        if self.backend not in {"torch", "onnx", "onnx-fp32"}:
+            raise InputError(f"span backend {self.backend!r}: choose torch, onnx (int8) or onnx-fp32")
         self.align_to_words = align_to_words
         self.model_dir = checked_dir(
             model_dir or self.settings.span_model, "trained span reader", MISSING_HINT
@@ -151,6 +155,14 @@ class SpanReader:
 
     @property
     def model(self) -> Any:
+        if self._model is None and self.backend != "torch":
+            import torch
+
+            from mrc.onnx_export import OnnxSpanModel
+
+            self._device = torch.device("cpu")
+            self._model = OnnxSpanModel(self.model_dir, int8=self.backend == "onnx",
+                                        threads=torch.get_num_threads())
         if self._model is None:
             from transformers import AutoModelForQuestionAnswering
 
@@ -360,15 +372,22 @@ class SpanReader:
                     ctx[row, :n] = feats.context_mask[f]
                     if types is not None and feats.type_ids is not None:
                         types[row, :n] = feats.type_ids[f]
-                inputs = {
-                    "input_ids": torch.from_numpy(ids).to(self._device),
-                    "attention_mask": torch.from_numpy(att).to(self._device),
-                }
-                if types is not None:
-                    inputs["token_type_ids"] = torch.from_numpy(types).to(self._device)
-                out = model(**inputs)
-                start = out.start_logits.float().cpu()
-                end = out.end_logits.float().cpu()
+                if self.backend != "torch":
+                    feed = {"input_ids": ids, "attention_mask": att}
+                    if types is not None:
+                        feed["token_type_ids"] = types
+                    start_np, end_np = model(feed)
+                    start, end = torch.from_numpy(start_np).float(), torch.from_numpy(end_np).float()
+                else:
+                    inputs = {
+                        "input_ids": torch.from_numpy(ids).to(self._device),
+                        "attention_mask": torch.from_numpy(att).to(self._device),
+                    }
+                    if types is not None:
+                        inputs["token_type_ids"] = torch.from_numpy(types).to(self._device)
+                    out = model(**inputs)
+                    start = out.start_logits.float().cpu()
+                    end = out.end_logits.float().cpu()
                 cls_pos = self._cls_positions(ids, cls_id)
                 null = (start[torch.arange(len(idx)), cls_pos] + end[torch.arange(len(idx)), cls_pos]).numpy()
                 vals, starts, ends, s_log, e_log = self._top_spans(start, end, ctx, n_best, max_len)

@@ -19,7 +19,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
-COMMAND_MODULES = ("ask", "read", "index", "evaluate", "train", "kbqa")
+COMMAND_MODULES = ("ask", "read", "index", "evaluate", "train", "kbqa", "export")
 err = Console(stderr=True)
 
 

@@ -28,6 +28,7 @@ class Settings:
     span_model: str = str(MODELS_DIR / "span-minilm-l6")
     choice_model: str = str(MODELS_DIR / "choice-minilm-l6")
     device: str = "cpu"
+    span_backend: str = "torch"  # torch | onnx (int8, CPU; build with `qa export onnx`) | onnx-fp32
     # storage
     index_dir: str = field(default_factory=lambda: str(_default_cache() / "index"))
     data_dir: str = str(DATA_DIR)
