@@ -192,6 +192,13 @@ class LabelIndex:
                                           kind, i, i + 1, via))
         for c in _merge_adjacent(list(found.values())):
             add(c)
+        # a word that a label matches whole ("service": the class Service) is not also a surname-style
+        # piece of another label ("Involuntary Service")
+        whole = {(i, c.node) for c in found.values() if c.method in {"exact", "normalised"}
+                 for i in range(c.start, c.end)}
+        for k, c in list(found.items()):
+            if c.method == "token" and any(i == c.start and n != c.node for i, n in whole):
+                del found[k]
         self._prefer_hubs(found)
         cands = sorted(found.values(), key=lambda c: -c.score)
         if (not cands or cands[0].score < 0.85) and self.encoder is not None:

@@ -41,6 +41,7 @@ ex:acme ex:addressCountryCode "US" ; ex:country <http://dbpedia.org/resource/Uni
 ex:globex ex:addressCountryCode "DE" ; ex:country <http://dbpedia.org/resource/Germany> .
 ex:hw-R9 a ex:Hardware ; ex:name "Relay Switch" ; ex:compatibleProduct ex:hw-A1, ex:hw-A2 .
 ex:hw-A2 ex:hasSupplier ex:acme .
+ex:srv1 a ex:Service ; ex:name "Involuntary Service" .
 """
 
 
@@ -122,3 +123,9 @@ def test_with_no_negates_a_class(qa):
     assert qa.predict("Are there departments with no manager?").boolean is True
     pred = qa.predict("Which departments have no manager?")
     assert texts(pred) == {"Support"} and "FILTER NOT EXISTS" in pred.sparql
+
+
+def test_a_word_a_label_matches_whole_is_not_a_piece_of_another(company):
+    links = LabelIndex(company).link("What is the most expensive service?")
+    assert [c.label for c in links if c.method == "token"] == []
+    assert any(c.kind == "class" and c.label == "Service" for c in links)
