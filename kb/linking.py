@@ -192,9 +192,10 @@ class LabelIndex:
                                           kind, i, i + 1, via))
         for c in _merge_adjacent(list(found.values())):
             add(c)
-        # a word that a label matches whole ("service": the class Service) is not also a surname-style
-        # piece of another label ("Involuntary Service")
-        whole = {(i, c.node) for c in found.values() if c.method in {"exact", "normalised"}
+        # a word that a class label matches whole ("service": the class Service) is not also a
+        # surname-style piece of an entity label ("Involuntary Service"); an entity's whole label may
+        # still be someone's surname, so only classes count
+        whole = {(i, c.node) for c in found.values() if c.method in {"exact", "normalised"} and c.kind == "class"
                  for i in range(c.start, c.end)}
         for k, c in list(found.items()):
             if c.method == "token" and any(i == c.start and n != c.node for i, n in whole):
