@@ -281,7 +281,7 @@ class KBQA:
         return None
 
     def _project_name(self, qg: QueryGraph, pred: Prediction) -> None:
-        body = "\n".join(f"{_t(s)} {_t(p)} {_t(o)} ." for s, p, o in qg.triples)
+        body = _body(qg)
         found = set()
         for p in self.index.label_predicates:
             if self.graph.ask(f"ASK WHERE {{\n{body}\n?answer {iri(p)} ?name .\n}}",
@@ -337,7 +337,7 @@ class KBQA:
         v = v or Var("answer")
         if c.kind == "value" and c.via is not None:
             return (v, c.via, c.node)
-        body = "\n".join(f"{_t(s)} {_t(p)} {_t(o)} ." for s, p, o in qg.triples)
+        body = _body(qg)
         target = iri(c.node) if isinstance(c.node, URIRef) else None
         if target is None:
             return None
@@ -361,7 +361,7 @@ class KBQA:
     def _bridging_triples(self, qg: QueryGraph, c: Candidate, v: Var):
         """Two triples that tie `v` to the linked thing through one fresh node, the relation to the
         fresh node taken from the graph (the first that exists, forward before inverse)."""
-        body = "\n".join(f"{_t(s)} {_t(p)} {_t(o)} ." for s, p, o in qg.triples)
+        body = _body(qg)
         mid = Var(f"via{len(qg.triples)}")
         if c.kind == "value" and c.via is not None:
             last = (mid, c.via, c.node)
@@ -392,7 +392,7 @@ class KBQA:
     def _attribute(self, qg: QueryGraph, hint: str):
         """The numeric attribute (one or two hops) of the answer or of a node on the path that best
         matches the superlative: "who manages the most expensive service" orders the services."""
-        body = "\n".join(f"{_t(s)} {_t(p)} {_t(o)} ." for s, p, o in qg.triples)
+        body = _body(qg)
         options = []
         for v in [Var("answer")] + [x for x in _vars(qg) if x != Var("answer")]:
             one = self.graph.select(
@@ -418,7 +418,7 @@ class KBQA:
     def _counted_relation(self, qg: QueryGraph, text: str):
         """For "the department responsible for the most products": the relation from the answer to
         the things counted, chosen by how well its label (and the type of what it reaches) matches."""
-        body = "\n".join(f"{_t(s)} {_t(p)} {_t(o)} ." for s, p, o in qg.triples)
+        body = _body(qg)
         options = []
         for forward in (True, False):
             edge = "?answer ?p ?o ." if forward else "?o ?p ?answer ."
@@ -478,6 +478,11 @@ _ADJECTIVE = re.compile(r"(ive|able|ible|ous|ful|al|ent|ant|ic|ed|y|er|est)$")
 def _order(r: Ranked):
     """Best score first; ties broken by anchor and path so every store gives the same ranking."""
     return (-round(r.score, 9), str(r.anchor.node), [s.key for s in r.path])
+
+
+def _body(qg: QueryGraph) -> str:
+    """The query graph's triple patterns as SPARQL lines, for the probing queries built around it."""
+    return "\n".join(f"{_t(s)} {_t(p)} {_t(o)} ." for s, p, o in qg.triples)
 
 
 def _t(x) -> str:
