@@ -22,6 +22,7 @@ from kb.text import STOPWORDS, normalise
 LABEL_LOCAL_NAMES = {"label", "name", "altlabel", "preflabel", "title", "alias", "type.object.name"}
 MAX_LITERAL_CHARS = 60
 _OWL = "http://www.w3.org/2002/07/owl#"
+_CAPITALS = re.compile(r"\b[A-Z]{2,5}\b")
 _NAME_LIKE = re.compile(r"[A-Za-z][A-Za-z0-9_\-(),']{1,80}")  # United_States, not icon.svg?color=...
 
 
@@ -98,6 +99,7 @@ class LabelIndex:
                         self._add(o, str(o), "value", via=p)
         self._keys_list = list(self.keys)
         self._dense_cache = None
+        self._degrees: dict[Node, int] = {}
 
     def _add(self, node: Node, label: str, kind: str, via: URIRef | None = None) -> None:
         key = normalise(label)
@@ -137,7 +139,7 @@ class LabelIndex:
                 found[k] = c
 
         raw = question
-        capitals = {m.lower() for m in re.findall(r"\b[A-Z]{2,5}\b", raw)}  # "US", not "us"
+        capitals = {m.lower() for m in _CAPITALS.findall(raw)}  # "US", not "us"
         n = len(words)
         for size in range(min(n, 10), 0, -1):
             for i in range(n - size + 1):
@@ -157,8 +159,7 @@ class LabelIndex:
                     add(Candidate(node, label, score, "exact" if verbatim else "normalised",
                                   kind, i, i + size, via))
         # an acronym in capitals ("US suppliers") names what its initials spell, unless it is a label itself
-        for m in re.finditer(r"\b[A-Z]{2,5}\b", raw):
-            short = m.group(0).lower()
+        for short in sorted(capitals):
             if short in self.keys:
                 continue
             for i in (j for j, w in enumerate(words) if w == short):
@@ -218,10 +219,7 @@ class LabelIndex:
         for keys in groups.values():
             if len(keys) < 2 or len(keys) > 20:
                 continue
-            degree = {}
-            for k in keys:
-                rows = self.graph.select(f"SELECT (COUNT(*) AS ?n) WHERE {{ ?x ?p {iri(found[k].node)} }} LIMIT 1")
-                degree[k] = int(rows[0][0]) if rows and rows[0][0] is not None else 0
+            degree = {k: self._in_degree(found[k].node) for k in keys}
             top = max(keys, key=lambda k: (degree[k], str(found[k].node)))
             second = sorted(degree.values())[-2]
             if degree[top] >= 5 * max(1, second):  # a hub: the others are instances named after it
@@ -231,6 +229,12 @@ class LabelIndex:
             elif second < degree[top]:
                 c = found[top]
                 found[top] = Candidate(c.node, c.label, c.score + 0.005, c.method, c.kind, c.start, c.end, c.via)
+
+    def _in_degree(self, node: URIRef) -> int:
+        if node not in self._degrees:  # the graph does not change under an index: count once
+            rows = self.graph.select(f"SELECT (COUNT(*) AS ?n) WHERE {{ ?x ?p {iri(node)} }} LIMIT 1")
+            self._degrees[node] = int(rows[0][0]) if rows and rows[0][0] is not None else 0
+        return self._degrees[node]
 
     def _dense(self, words: list[str], cutoff: float) -> list[Candidate]:
         keys = [k for k in self._keys_list if any(e[2] != "value" for e in self.keys[k])]

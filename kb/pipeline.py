@@ -178,10 +178,10 @@ class KBQA:
         t1 = time.perf_counter()
         scoring_text = text
         links = pred.links
-        pred.negated = self._negated_class(normalise(text).split(), pred.links)
+        words = normalise(text).split()
+        pred.negated = self._negated_class(words, pred.links)
         if pred.negated is not None:  # "departments with no manager": the manager is not on the path
             neg, c = pred.negated
-            words = normalise(text).split()
             scoring_text = " ".join(words[:neg] + words[c.end:])
             links = [x for x in pred.links if x.node != c.node]
             pred.links = links
@@ -193,14 +193,12 @@ class KBQA:
         # finds the expert and the answer is projected onto its name afterwards
         scoring_text = _NAME_OF.sub(" ", scoring_text, count=1)
         ranked = self._rank(self.candidates(scoring_text, self.index.link(scoring_text)
-                                            if scoring_text != text else links), links,
-                            normalise(text).split())
+                                            if scoring_text != text else links), links, words)
         t2 = time.perf_counter()
         pred.timings = {"link_s": t1 - t0, "paths_s": t2 - t1}
         pred.ranked = ranked
         if not ranked:
             return pred
-        words = normalise(text).split()
         for r in ranked[:3]:
             qg = self._query_graph(words, r, pred)
             sparql = qg.to_sparql()
@@ -300,7 +298,7 @@ class KBQA:
         either is one of the path's intermediate nodes ("the email of Sabrina from Marketing") or
         connects to the answer or an intermediate node by one relation ("suppliers ... in France")."""
         used = [(r.anchor.start, r.anchor.end)]
-        nodes = [Var("answer")] + [v for v in _vars(qg) if v != Var("answer")]
+        nodes = _answer_first(qg)
         for c in pred.links:
             if c.node == r.anchor.node or any(c.start < e and s < c.end for s, e in used):
                 continue
@@ -333,8 +331,7 @@ class KBQA:
                 if done:
                     break
 
-    def _connecting_triple(self, qg: QueryGraph, c: Candidate, v: Var | None = None):
-        v = v or Var("answer")
+    def _connecting_triple(self, qg: QueryGraph, c: Candidate, v: Var):
         if c.kind == "value" and c.via is not None:
             return (v, c.via, c.node)
         body = _body(qg)
@@ -394,7 +391,7 @@ class KBQA:
         matches the superlative: "who manages the most expensive service" orders the services."""
         body = _body(qg)
         options = []
-        for v in [Var("answer")] + [x for x in _vars(qg) if x != Var("answer")]:
+        for v in _answer_first(qg):
             one = self.graph.select(
                 f"SELECT DISTINCT ?p WHERE {{\n{body}\n{v.sparql} ?p ?v . FILTER(isNumeric(?v))\n}} LIMIT 50",
                 timeout_s=self.settings.kb_timeout_s)
@@ -460,8 +457,9 @@ class KBQA:
         return out
 
 
-def _vars(qg: QueryGraph) -> list[Var]:
-    out: list[Var] = []
+def _answer_first(qg: QueryGraph) -> list[Var]:
+    """?answer, then the path's other variables in the order they appear."""
+    out: list[Var] = [Var("answer")]
     for t in qg.triples:
         for x in t:
             if isinstance(x, Var) and x not in out:

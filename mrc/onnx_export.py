@@ -3,13 +3,16 @@
 Dynamic int8 quantisation stores the matrix weights as 8-bit integers and runs the matrix products
 in integer arithmetic, which is what makes a 2-core CPU answer faster; the word embeddings (a
 lookup, not a product) stay float. The files are built on demand next to the model, in
-`<model>/onnx/` (`model.onnx` in float32, `model.int8.onnx`), and are not shipped: anyone can
-rebuild them in seconds with `qa export onnx`. The float32 export reproduces the PyTorch logits
+`<model>/onnx/` (`model.onnx` in float32, `model.int8.onnx`, and `source.json` with a hash of the
+weights they came from, so a retrained reader refuses a stale copy), and are not shipped: anyone
+can rebuild them in seconds with `qa export onnx`. The float32 export reproduces the PyTorch logits
 (tested); int8 changes them slightly, so its F1 is measured by `benchmarks/reader_speed.py`.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import shutil
 import tempfile
 import time
@@ -21,11 +24,28 @@ from qa.errors import InputError
 ONNX_DIR = "onnx"
 FLOAT_FILE = "model.onnx"
 INT8_FILE = "model.int8.onnx"
+SOURCE_FILE = "source.json"  # the fingerprint of the weights the ONNX files were built from
 OUTPUTS = ["start_logits", "end_logits"]
 
 
 def onnx_file(model_dir: str | Path, int8: bool = True) -> Path:
     return Path(model_dir) / ONNX_DIR / (INT8_FILE if int8 else FLOAT_FILE)
+
+
+def weights_fingerprint(model_dir: str | Path) -> str:
+    """One hash over the model's weight files: an ONNX copy built from other weights is stale."""
+    from mrc.training import file_sha256
+
+    files = sorted(Path(model_dir).glob("*.safetensors")) or sorted(Path(model_dir).glob("*.bin"))
+    return hashlib.sha256("".join(f"{f.name}:{file_sha256(f)};" for f in files).encode()).hexdigest()
+
+
+def onnx_is_current(model_dir: str | Path) -> bool:
+    source = Path(model_dir) / ONNX_DIR / SOURCE_FILE
+    if not source.exists():
+        return False
+    built_from = json.loads(source.read_text(encoding="utf-8")).get("weights_sha256")
+    return built_from == weights_fingerprint(model_dir)
 
 
 def export_span_onnx(model_dir: str | Path, *, quantize: bool = True) -> dict[str, Any]:
@@ -72,6 +92,8 @@ def export_span_onnx(model_dir: str | Path, *, quantize: bool = True) -> dict[st
             torch.onnx.export(Logits(model), sample, str(staging / FLOAT_FILE), input_names=names,
                               output_names=OUTPUTS, dynamic_shapes=shapes, opset_version=18, dynamo=True,
                               external_data=False)
+        (staging / SOURCE_FILE).write_text(json.dumps({"weights_sha256": weights_fingerprint(model_dir)}),
+                                          encoding="utf-8")
         if quantize:
             quantize_dynamic(str(staging / FLOAT_FILE), str(staging / INT8_FILE), weight_type=QuantType.QInt8,
                              per_channel=True)  # per output channel: 1.5 F1 lost on SQuAD, not 4.5
@@ -94,8 +116,11 @@ class OnnxSpanModel:
 
     def __init__(self, model_dir: str | Path, *, int8: bool = True, threads: int = 0) -> None:
         path = onnx_file(model_dir, int8)
+        rebuild = f"build it with `qa export onnx --model-dir {model_dir}`"
         if not path.exists():
-            raise InputError(f"{path} is missing: build it with `qa export onnx --model-dir {model_dir}`")
+            raise InputError(f"{path} is missing: {rebuild}")
+        if not onnx_is_current(model_dir):
+            raise InputError(f"{path} was built from other weights than {model_dir} holds now: re-{rebuild}")
         try:
             import onnxruntime as ort
         except ImportError as exc:

@@ -23,6 +23,11 @@ def _check_file(path: Path) -> str:
     return str(path)
 
 
+def _check_ratios(negative_ratio: float, hard_negative_ratio: float) -> None:
+    if not 0.0 <= hard_negative_ratio <= 1.0 or not 0.0 <= negative_ratio <= 1.0:
+        raise InputError("--negative-ratio and --hard-negative-ratio must lie between 0 and 1")
+
+
 @train_app.command("span")
 def span(
     train_file: Path = typer.Option(SHARED_DATA / "mrc" / "squad-v1.0-train.from-explorer.json.xz",
@@ -55,8 +60,7 @@ def span(
     cfg = _cfg(output_dir, base_model=base_model, epochs=epochs, batch_size=batch_size,
                learning_rate=learning_rate, device=device, precision=precision, max_minutes=max_minutes,
                reserve_minutes=reserve_minutes, limit=limit, seed=seed, resume=resume)
-    if not 0.0 <= hard_negative_ratio <= 1.0 or not 0.0 <= negative_ratio <= 1.0:
-        raise InputError("--negative-ratio and --hard-negative-ratio must lie between 0 and 1")
+    _check_ratios(negative_ratio, hard_negative_ratio)
     train_span_reader(cfg, _check_file(train_file), negative_ratio, holdout_articles, max_seq_length,
                       doc_stride, eval_file or None, hard_negative_ratio=hard_negative_ratio)
 
@@ -100,8 +104,7 @@ def calibrate_span(
     """Refit the no-answer threshold and score temperature on held-out training articles (no training)."""
     from mrc.recalibrate import recalibrate_span_reader
 
-    if not 0.0 <= hard_negative_ratio <= 1.0 or not 0.0 <= negative_ratio <= 1.0:
-        raise InputError("--negative-ratio and --hard-negative-ratio must lie between 0 and 1")
+    _check_ratios(negative_ratio, hard_negative_ratio)
     recalibrate_span_reader(model_dir, _check_file(train_file), negative_ratio=negative_ratio,
                             hard_negative_ratio=hard_negative_ratio, device=device, limit=limit)
 

@@ -57,3 +57,12 @@ def test_missing_onnx_files_and_unknown_backends_are_clear_errors(tiny_span_dir:
         SpanReader(model_dir=tiny_span_dir, backend="onnx").read("Who?", CONTEXT)
     with pytest.raises(InputError, match="backend"):
         SpanReader(model_dir=tiny_span_dir, backend="tensorrt")
+
+
+def test_a_copy_built_from_other_weights_is_refused(exported: Path, tmp_path: Path) -> None:
+    retrained = tmp_path / "retrained"
+    shutil.copytree(exported, retrained)
+    weights = next(retrained.glob("*.safetensors"))
+    weights.write_bytes(weights.read_bytes() + b" ")  # any change to the weights
+    with pytest.raises(InputError, match="other weights"):
+        SpanReader(model_dir=retrained, backend="onnx").read("Who?", CONTEXT)
