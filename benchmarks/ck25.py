@@ -24,8 +24,9 @@ from kb.loaders import load_file  # noqa: E402
 from kb.pipeline import KBQA, KBQAConfig  # noqa: E402
 from kb.sparql import check_read_only  # noqa: E402
 from kb.store import EmbeddedGraph  # noqa: E402
-from qa.paths import SHARED_DATA  # noqa: E402
-from qa.settings import Settings  # noqa: E402
+from qa.core.paths import SHARED_DATA  # noqa: E402
+from qa.core.settings import Settings  # noqa: E402
+from qa.models import shared_encoder  # noqa: E402
 
 CK25 = SHARED_DATA / "kbqa" / "ck25"
 
@@ -54,7 +55,7 @@ def main(argv: list[str] | None = None) -> int:
     load_file(graph, CK25 / "graphs" / "prod-inst.ttl.xz")
     fallback = EmbeddedGraph(store="default", timeout_s=60)  # for gold queries Oxigraph cannot run
     load_file(fallback, CK25 / "graphs" / "prod-inst.ttl.xz")
-    qa = KBQA(Settings(), graph=graph, config=KBQAConfig(max_hops=3))
+    qa = KBQA(Settings(), graph=graph, config=KBQAConfig(max_hops=3), encoder=shared_encoder())
     questions = yaml.safe_load((CK25 / "questions.yml").read_text(encoding="utf-8"))["questions"]
     questions = questions[: args.limit] if args.limit else questions
     per_feature: dict[str, list[bool]] = defaultdict(list)

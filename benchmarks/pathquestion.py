@@ -24,8 +24,9 @@ from kb.pipeline import KBQA, KBQAConfig, gold_path  # noqa: E402
 from kb.scorer import Scorer  # noqa: E402
 from kb.store import EmbeddedGraph  # noqa: E402
 from kb.text import normalise  # noqa: E402
-from qa.paths import SHARED_DATA  # noqa: E402
-from qa.settings import Settings  # noqa: E402
+from qa.core.paths import SHARED_DATA  # noqa: E402
+from qa.core.settings import Settings  # noqa: E402
+from qa.models import shared_encoder  # noqa: E402
 
 DATA = SHARED_DATA / "kbqa" / "pathquestion"
 SETS = {"PQ-2H": "2H-kb.txt", "PQ-3H": "3H-kb.txt", "PQL-2H": "PQL2-KB.txt", "PQL-3H": "PQL3-KB.txt"}
@@ -98,7 +99,8 @@ def run_set(name: str, limit: int | None, settings: Settings, log) -> dict:
     if limit:
         train, dev, test = train[: limit * 8], dev[:limit], test[:limit]
     qa = KBQA(settings, graph=graph, scorer=Scorer(),
-              config=KBQAConfig(max_hops=3, forward_only=True, top_anchors=2, type_rerank=0))
+              config=KBQAConfig(max_hops=3, forward_only=True, top_anchors=2, type_rerank=0),
+              encoder=shared_encoder(settings))
     t0 = time.perf_counter()
     examples = []
     for row in train:

@@ -77,7 +77,7 @@ def untrained_model() -> Path:
     import torch
     from transformers import AutoModelForQuestionAnswering, AutoTokenizer
 
-    from qa.paths import encoder_path
+    from qa.core.paths import encoder_path
 
     torch.manual_seed(0)
     model = AutoModelForQuestionAnswering.from_pretrained(str(encoder_path()), dtype=torch.float32)
@@ -90,7 +90,7 @@ def untrained_model() -> Path:
 def run_ours(model_dir: Path, pairs: list[dict[str, str]], batch_size: int,
              backend: str = "torch") -> tuple[dict[str, str], float]:
     from mrc.span import ReadRequest, SpanReader
-    from qa.settings import Settings
+    from qa.core.settings import Settings
 
     settings = Settings(
         max_seq_length=MAX_SEQ, doc_stride=STRIDE, max_answer_length=MAX_ANSWER, batch_size=batch_size
@@ -170,7 +170,7 @@ def main() -> None:
 
     from mrc.datasets import load_squad
     from mrc.metrics import normalize_answer, squad_v1_evaluate
-    from qa.paths import MODELS_DIR
+    from qa.core.paths import MODELS_DIR
 
     timer = Timer()
     torch.set_num_threads(args.threads)

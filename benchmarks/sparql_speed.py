@@ -26,7 +26,7 @@ from kb.pathquery import gold_sparql  # noqa: E402
 from kb.server import OxigraphServer  # noqa: E402
 from kb.sparql import check_read_only  # noqa: E402
 from kb.store import EmbeddedGraph, RemoteGraph  # noqa: E402
-from qa.paths import SHARED_DATA  # noqa: E402
+from qa.core.paths import SHARED_DATA  # noqa: E402
 
 CK25 = SHARED_DATA / "kbqa" / "ck25"
 

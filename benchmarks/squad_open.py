@@ -33,7 +33,7 @@ except ModuleNotFoundError:  # run as a script: benchmarks/ is on sys.path, the 
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
     from benchmarks.common import REPO, Timer, cached_encode, find_data, open_text, write_results
 
-from qa.settings import Settings
+from qa.core.settings import Settings
 from retrieval.fusion import fuse
 from retrieval.hybrid import Candidates, HybridRetriever, fusion_params
 from retrieval.ingest import build_index

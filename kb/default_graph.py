@@ -17,7 +17,7 @@ from pathlib import Path
 from rdflib import RDF, RDFS, SKOS, XSD, Literal, URIRef
 
 from kb.loaders import NS, to_ntriples
-from qa.paths import DATA_DIR
+from qa.core.paths import DATA_DIR
 
 SHIPPED = DATA_DIR / "kb" / "world.nt.gz"
 MIN_CITY_POPULATION = 100_000
@@ -215,9 +215,9 @@ def write(path: Path, progress: bool = False) -> int:
 def default_graph_path() -> Path:
     if SHIPPED.exists():
         return SHIPPED
-    from qa.settings import _default_cache
+    from qa.core.paths import cache_dir
 
-    cached = _default_cache() / "kb" / "world.nt.gz"
+    cached = cache_dir() / "kb" / "world.nt.gz"
     if not cached.exists():
         write(cached, progress=sys.stderr.isatty())
     return cached

@@ -20,7 +20,7 @@ from urllib.parse import quote, unquote
 from rdflib import RDF, RDFS, SKOS, Literal, Namespace, URIRef
 from rdflib.term import Node
 
-from qa.errors import DataFormatError, InputError
+from qa.core.errors import DataFormatError, InputError
 
 NS = Namespace("http://kb.offline-qa.local/ns/")
 ENTITY_PREFIX = str(NS) + "m."

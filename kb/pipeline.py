@@ -10,6 +10,7 @@ from pathlib import Path as FsPath
 from rdflib import RDF, RDFS, Literal, URIRef
 from rdflib.term import Node
 
+from kb.encoder import cached
 from kb.linking import Candidate, LabelIndex
 from kb.loaders import local_name, readable
 from kb.paths import Path, Step, enumerate_paths, path_query
@@ -17,9 +18,10 @@ from kb.scorer import Featurizer, Scorer
 from kb.sparql import QueryGraph, Var, iri
 from kb.store import KnowledgeGraph, QueryError, open_graph
 from kb.text import STOPWORDS, YES_NO_STARTS, normalise
-from qa.settings import Settings
-from qa.types import Answer
-from qa.validation import check_question
+from qa.core.errors import InputError
+from qa.core.settings import Settings
+from qa.core.text import check_question
+from qa.core.types import Answer, Encoder, GraphEvidence, LinkedEntity, PathStep, Question, Route
 
 # superlative phrase -> (order, words that describe the attribute)
 SUPERLATIVES = [
@@ -88,16 +90,19 @@ class Prediction:
 
 
 class KBQA:
+    name = Route.KBQA
+
     def __init__(self, settings: Settings | None = None, *, graph: KnowledgeGraph | None = None,
-                 scorer: Scorer | None = None, config: KBQAConfig | None = None) -> None:
+                 scorer: Scorer | None = None, config: KBQAConfig | None = None,
+                 encoder: Encoder | None = None) -> None:
         self.settings = settings or Settings.load()
         self.config = config or KBQAConfig()
         self.graph = graph if graph is not None else open_graph(self.settings)
         self.encoder = None
         if self.config.use_encoder:
-            from kb.encoder import shared_encoder
-
-            self.encoder = shared_encoder(self.settings)
+            if encoder is None:
+                raise InputError("KBQA needs a sentence encoder (or KBQAConfig(use_encoder=False))")
+            self.encoder = cached(encoder)
         self.index = LabelIndex(self.graph, encoder=self.encoder)
         if scorer is None:
             scorer = _default_scorer(self.settings)
@@ -436,25 +441,54 @@ class KBQA:
         sims = self._similar(hint, [lab for _, lab in options])
         return options[max(range(len(options)), key=lambda i: sims[i])][0]
 
-    def answer(self, question: str, top_k: int = 5) -> list[Answer]:
-        pred = self.predict(question)
-        explanation = pred.explanation()
+    def evidence(self, pred: Prediction, node: Node | None = None, n_answers: int = 0) -> GraphEvidence:
+        """The typed explanation of a prediction: what was linked, the path, constraints, SPARQL."""
+        best = pred.best
+
+        def entity(c: Candidate) -> LinkedEntity:
+            return LinkedEntity(iri=str(c.node), label=c.label, score=round(float(c.score), 4),
+                                method=c.method, kind=c.kind)
+
+        return GraphEvidence(
+            graph=getattr(self.graph, "name", ""),
+            node=None if node is None else str(node),
+            anchor=entity(best.anchor) if best else None,
+            entities=[entity(c) for c in pred.links[:5]],
+            path=[PathStep(relation=str(s.pred), label=self.relation_label(s.pred),
+                           direction="forward" if s.forward else "inverse") for s in best.path] if best else [],
+            constraints=list(pred.constraints),
+            sparql=pred.sparql,
+            n_answers=n_answers,
+        )
+
+    def warm_up(self) -> None:
+        """Nothing heavy is deferred yet: the graph and label index load in the constructor."""
+
+    def answer(self, question: str | Question, top_k: int = 5) -> list[Answer]:
+        q = Question.of(question, self.settings.max_question_chars)
+        pred = self.predict(q.text)
         timings = pred.timings
-        if pred.best is None or pred.confidence < self.scorer.threshold:
-            best_guess = pred.answers[0][1] if pred.answers else None
-            return [Answer.none("kbqa", score=round(1 - pred.confidence, 4), timings=timings,
-                                extra={**explanation, "best_guess": best_guess,
-                                       "confidence": round(pred.confidence, 4)})]
-        out = []
+        threshold = self.settings.kb_min_confidence
+        if threshold is None:
+            threshold = self.scorer.threshold
+        if pred.best is None or pred.confidence < threshold:
+            guess = None
+            if pred.answers:
+                node, label = pred.answers[0]
+                guess = Answer(text=label, score=round(pred.confidence, 4), route=Route.KBQA,
+                               evidence=self.evidence(pred, node, len(pred.answers)))
+            return [Answer.none(Route.KBQA, score=round(1 - pred.confidence, 4), timings=timings,
+                                best_guess=guess, evidence=self.evidence(pred))]
         if pred.form == "ask":
             text = "yes" if pred.boolean else "no"
-            return [Answer(text=text, score=round(pred.confidence, 4), route="kbqa",
-                           source_id=str(pred.best.anchor.node), timings=timings, extra=explanation)]
-        for node, label in pred.answers[:top_k]:
-            out.append(Answer(text=label, score=round(pred.confidence, 4), route="kbqa", source_id=str(node),
-                              raw_score=round(pred.best.score, 4), timings=timings,
-                              extra={**explanation, "n_answers": len(pred.answers)}))
-        return out
+            return [Answer(text=text, score=round(pred.confidence, 4), route=Route.KBQA, timings=timings,
+                           evidence=self.evidence(pred, pred.best.anchor.node, 1))]
+        return [
+            Answer(text=label, score=round(pred.confidence, 4), route=Route.KBQA,
+                   raw_score=round(pred.best.score, 4), timings=timings,
+                   evidence=self.evidence(pred, node, len(pred.answers)))
+            for node, label in pred.answers[:top_k]
+        ]
 
 
 def _answer_first(qg: QueryGraph) -> list[Var]:

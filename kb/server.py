@@ -14,7 +14,7 @@ import time
 import urllib.request
 from pathlib import Path
 
-from qa.errors import QAError
+from qa.core.errors import QAError
 
 
 def oxigraph_executable() -> str | None:

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from rdflib import BNode, Literal, URIRef
 from rdflib.term import Node
 
-from qa.errors import InputError
+from qa.core.errors import InputError
 
 
 class UnsafeQueryError(InputError):

@@ -17,8 +17,8 @@ from rdflib import BNode, Graph, Literal, URIRef
 from rdflib.term import Node
 
 from kb.sparql import check_read_only
-from qa.errors import QAError
-from qa.settings import Settings
+from qa.core.errors import QAError
+from qa.core.settings import Settings
 
 log = logging.getLogger(__name__)
 

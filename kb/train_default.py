@@ -22,8 +22,9 @@ from kb.pipeline import KBQA, KBQAConfig
 from kb.scorer import Scorer
 from kb.sparql import iri
 from kb.store import open_graph
-from qa.paths import DATA_DIR
-from qa.settings import Settings
+from qa.core.paths import DATA_DIR
+from qa.core.settings import Settings
+from qa.core.types import Encoder
 
 ONE_HOP = ["what is the {r} of {e}?", "{e} 's {r}?", "what {r} does {e} have?", "tell me the {r} of {e}",
            "which {r} is {e} in?", "what are the {r} of {e}?"]
@@ -70,7 +71,8 @@ def generate(graph, per_relation: int, seed: int = 7) -> list[tuple[str, object,
     return out
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None, *, encoder: Encoder) -> int:
+    """Train and save the default scorer; the application passes the encoder (`qa.models`)."""
     import torch
 
     torch.set_num_threads(1)
@@ -80,7 +82,8 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     settings = Settings.load(kb_graph="", kb_endpoint="")
     graph = open_graph(settings)
-    qa = KBQA(settings, graph=graph, scorer=Scorer(), config=KBQAConfig(max_hops=2, type_rerank=0))
+    qa = KBQA(settings, graph=graph, scorer=Scorer(), config=KBQAConfig(max_hops=2, type_rerank=0),
+              encoder=encoder)
     data = generate(graph, args.per_relation)
     cut = int(len(data) * 0.8)
     examples = []
@@ -105,6 +108,3 @@ def main(argv: list[str] | None = None) -> int:
     print(f"held-out path accuracy {acc:.1f}% on {len(correct)} generated questions; wrote {args.out}")
     return 0
 
-
-if __name__ == "__main__":
-    sys.exit(main())

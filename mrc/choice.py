@@ -16,16 +16,15 @@ from typing import Any
 import numpy as np
 
 from mrc.loading import checked_dir, load_model, load_tokenizer, reader_config, resolve_device
-from qa.errors import InputError
-from qa.settings import Settings
-from qa.types import Answer
+from qa.core.errors import InputError
+from qa.core.settings import Settings
+from qa.core.types import Answer, ChoiceEvidence, Route
 
 MISSING_HINT = (
     "Train it with `qa train choice`, or point at any Hugging Face multiple-choice model folder "
     "with --model DIR (or QA_CHOICE_MODEL=DIR)."
 )
 _BLANK = re.compile(r"_+")
-LABELS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 
 
 def second_segment(question: str, option: str) -> str:
@@ -208,16 +207,16 @@ class ChoiceReader:
         return result
 
     def read(self, article: str, question: str, options: Sequence[str]) -> list[Answer]:
-        """One `Answer` per option, most probable first; `extra` keeps the option's index and
-        letter so callers can map back to the question's labels."""
+        """One `Answer` per option, most probable first; each carries a `ChoiceEvidence` with all
+        the options and probabilities, and `chosen` is that answer's option index."""
         probs = self.probabilities(article, question, options)
         answers = [
             Answer(
                 text=opt,
-                score=p,
-                route="reader",
-                evidence=article,
-                extra={"option_index": i, "label": LABELS[i] if i < len(LABELS) else str(i)},
+                score=min(1.0, max(0.0, p)),
+                route=Route.READER,
+                evidence=ChoiceEvidence(context=article, question=question, options=list(options),
+                                        probabilities=probs, chosen=i),
             )
             for i, (opt, p) in enumerate(zip(options, probs, strict=True))
         ]

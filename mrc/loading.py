@@ -11,8 +11,8 @@ import json
 from pathlib import Path
 from typing import Any
 
-from qa.errors import ModelNotFoundError
-from qa.paths import check_model_dir
+from qa.core.errors import ModelNotFoundError
+from qa.core.paths import check_model_dir
 
 READER_CONFIG = "qa_reader.json"
 

@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from qa.errors import InputError
+from qa.core.errors import InputError
 
 ONNX_DIR = "onnx"
 FLOAT_FILE = "model.onnx"

@@ -32,7 +32,7 @@ from mrc.train_span import (
     synthetic_negatives,
 )
 from mrc.training import file_sha256, write_json_atomic
-from qa.errors import DataFormatError, InputError
+from qa.core.errors import DataFormatError, InputError
 
 console = Console(stderr=True)
 
@@ -59,7 +59,7 @@ def recalibrate_span_reader(model_dir: str | Path, train_file: str | Path, *, ne
                             hard_negative_ratio: float = 0.5, seed: int = 42, device: str = "auto",
                             limit: int = 0) -> dict[str, Any]:
     from mrc.span import SpanReader
-    from qa.settings import Settings
+    from qa.core.settings import Settings
 
     model_dir = Path(model_dir)
     config, positives = held_out_examples(model_dir, train_file)

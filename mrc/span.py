@@ -36,10 +36,10 @@ from typing import Any
 import numpy as np
 
 from mrc.loading import checked_dir, load_model, load_tokenizer, reader_config, resolve_device
-from qa.errors import InputError
-from qa.settings import Settings
-from qa.types import Answer
-from qa.validation import check_question
+from qa.core.errors import InputError
+from qa.core.settings import Settings
+from qa.core.text import check_question
+from qa.core.types import Answer, Route, SpanEvidence
 
 MISSING_HINT = (
     "Train it with `qa train span`, or point at any Hugging Face question-answering model folder "
@@ -469,20 +469,23 @@ class SpanReader:
     def _answers(self, req: ReadRequest, res: _PairResult, top_k: int, allow_no_answer: bool) -> list[Answer]:
         ranked = sorted(res.spans.items(), key=lambda kv: kv[1][0], reverse=True)
         null = res.null_score if math.isfinite(res.null_score) else -math.inf
+        null_field = null if math.isfinite(null) else None
+        # model_construct: these are built from trusted values in a hot loop (n-best per window)
         spans = [
-            Answer(
+            Answer.model_construct(
                 text=req.context[cs:ce],
                 score=self.calibrate(v, null),
-                route="reader",
-                source_id=req.source_id,
-                start=cs,
-                end=ce,
-                evidence=req.context,
-                title=req.title,
+                route=Route.READER,
+                evidence=SpanEvidence.model_construct(
+                    kind="span", passage_id=req.source_id, title=req.title or "", text=req.context,
+                    start=cs, end=ce, source="", collection="", retrieval_score=None, also_in=[]),
+                no_answer=False,
+                best_guess=None,
                 raw_score=v,
-                extra={"start_logit": sl, "end_logit": el, "null_score": null},
+                null_score=null_field,
+                timings={},
             )
-            for (cs, ce), (v, sl, el) in ranked[:top_k]
+            for (cs, ce), (v, _sl, _el) in ranked[:top_k]
         ]
         best = ranked[0][1][0] if ranked else -math.inf
         no_answer = not ranked or (null - best > self.null_threshold)
@@ -491,16 +494,11 @@ class SpanReader:
         if not no_answer:
             return spans
         none = Answer.none(
-            "reader",
+            Route.READER,
             score=1.0 - self.calibrate(best, null) if ranked else 1.0,
-            source_id=req.source_id,
-            evidence=req.context,
-            title=req.title,
-            raw_score=null if math.isfinite(null) else None,
-            extra={
-                "null_score": null,
-                "best_span_score": best if ranked else None,
-                "best_span": spans[0].text if spans else None,
-            },
+            best_guess=spans[0] if spans else None,
+            evidence=SpanEvidence(passage_id=req.source_id, title=req.title or "", text=req.context),
+            raw_score=null_field,
+            null_score=null_field,
         )
         return [none, *spans[: top_k - 1]]

@@ -28,8 +28,8 @@ from mrc.training import (
     train_loop,
     write_json_atomic,
 )
-from qa.errors import DataFormatError
-from qa.settings import Settings
+from qa.core.errors import DataFormatError
+from qa.core.settings import Settings
 
 console = Console(stderr=True)
 

@@ -33,8 +33,8 @@ from mrc.training import (
     train_loop,
     write_json_atomic,
 )
-from qa.errors import DataFormatError
-from qa.settings import Settings
+from qa.core.errors import DataFormatError
+from qa.core.settings import Settings
 
 console = Console(stderr=True)
 
@@ -168,7 +168,7 @@ def score_with_reader(reader, examples: list[SpanExample]) -> list[dict[str, Any
     out = []
     for ans in answers:
         best = ans[0]
-        null = best.extra.get("null_score", float("inf"))
+        null = best.null_score if best.null_score is not None else float("inf")
         score = -float("inf") if best.no_answer else float(best.raw_score)
         out.append({"score": score, "null": float(null), "text": "" if best.no_answer else best.text})
     return out

@@ -24,7 +24,7 @@ import numpy as np
 import torch
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
-from qa.errors import InputError
+from qa.core.errors import InputError
 
 
 @dataclass
@@ -285,7 +285,7 @@ def train_loop(
 def prepare_run(cfg: TrainConfig) -> tuple[float, torch.device, Path, Path]:
     """Start time, device, base model folder and output folder of a training run, with the seed
     set first so every trainer is reproducible the same way."""
-    from qa.paths import check_model_dir, encoder_path
+    from qa.core.paths import check_model_dir, encoder_path
 
     started = time.time()
     set_seed(cfg.seed)

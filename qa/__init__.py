@@ -1,6 +1,4 @@
-"""Offline-first question answering: the application layer (types, settings, pipelines, CLI)."""
+"""Offline-first question answering. `qa.core` is the floor every package stands on; the rest of
+`qa` (engine, router, CLI, API) is the application on top of the sources."""
 
-from qa.types import Answer, Question
-
-__all__ = ["Answer", "Question"]
 __version__ = "0.1.0"

@@ -4,12 +4,14 @@ so the packages that own a feature also own its command."""
 from __future__ import annotations
 
 import importlib
+import pkgutil
 import sys
 
 import typer
 from rich.console import Console
+from rich.text import Text
 
-from qa.errors import QAError
+from qa.core.errors import QAError
 
 app = typer.Typer(
     name="qa",
@@ -19,19 +21,17 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
-COMMAND_MODULES = ("ask", "read", "index", "evaluate", "train", "kbqa", "export")
 err = Console(stderr=True)
 
 
 def _register() -> None:
-    for name in COMMAND_MODULES:
-        try:
-            module = importlib.import_module(f"qa.commands.{name}")
-        except ModuleNotFoundError as exc:
-            if exc.name == f"qa.commands.{name}":
-                continue
-            raise
-        module.register(app)
+    """Every module of `qa.commands` registers its commands; a module must import nothing heavy at
+    the top (torch, transformers, FAISS), so `qa --help` and input errors stay fast."""
+    import qa.commands
+
+    for info in sorted(pkgutil.iter_modules(qa.commands.__path__), key=lambda m: m.name):
+        if not info.name.startswith("_"):
+            importlib.import_module(f"qa.commands.{info.name}").register(app)
 
 
 _register()
@@ -42,10 +42,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         app(args=argv, standalone_mode=False)
     except QAError as exc:
-        err.print(f"[bold red]error:[/] {exc}")
+        err.print(Text.assemble(("error: ", "bold red"), str(exc).replace("\n", " ")), soft_wrap=True)
         return exc.exit_code
     except (typer.Abort, KeyboardInterrupt):
-        err.print("[red]aborted[/]")
+        err.print(Text("interrupted: stopped before finishing", style="red"), soft_wrap=True)
         return 130
     except Exception as exc:  # click usage errors arrive here in non-standalone mode
         import click

@@ -1,84 +1,210 @@
-"""WebQA: question -> hybrid retrieval -> span reader -> ranked answers with their evidence.
+"""WebQA, the passage source: question -> hybrid retrieval over the collections -> span reader ->
+merged, calibrated answers with their evidence.
 
-Answers from different passages are ranked by the reader's unnormalised span scores (comparable
-across passages, unlike per-passage probabilities); the same answer found in several passages
-is merged into one, keeping the best-scored evidence and listing the other sources.
+Why it is built this way:
+
+* The reader's own score says "this span is an answer of this passage"; whether it is *the right
+  answer* also depends on retrieval (was the passage relevant), on agreement (how many passages
+  give the same answer) and on how much of the reader's probability mass the answer holds. A small
+  logistic model over those signals (`qa.calibration.AnswerCalibrator`, fitted on SQuAD training
+  articles the reader never saw) turns them into the probability that the answer is right, and
+  answers are ranked by that probability: the score shown is the order used.
+* The same answer read from several passages, or nested spans of one passage ("Jane Austen" /
+  "Austen" / "author Jane Austen"), is one answer: near duplicates merge into the best-scored one,
+  whose evidence lists the other passages once each.
+* "No answer" is explicit and still shows the best guess with its passage, marked as a guess.
 """
 
 from __future__ import annotations
 
+import math
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from mrc.metrics import normalize_answer
-from mrc.span import ReadRequest, SpanReader
-from qa.settings import Settings
-from qa.types import Answer
-from qa.validation import check_question
+from qa.calibration import AnswerCalibrator, span_features
+from qa.core.errors import InputError
+from qa.core.settings import Settings
+from qa.core.types import Answer, Encoder, Question, Route, SpanEvidence
+
+if TYPE_CHECKING:
+    from mrc.span import SpanReader
+    from retrieval.collections import CollectionSet
+    from retrieval.passage import RetrievedPassage
+
+
+@dataclass
+class _Group:
+    """One merged answer: its best span and everything that supports it."""
+
+    best: Answer
+    members: list[Answer] = field(default_factory=list)
+    passages: list[str] = field(default_factory=list)
+    norm: str = ""
 
 
 class WebQA:
-    """Loads the index and the reader lazily, once, so the CLI, the API and the UI share them."""
+    """The passage answer source; collections, reader and calibrator load lazily, once."""
 
-    def __init__(self, settings: Settings | None = None, index_dir: str | Path | None = None,
-                 reader: SpanReader | None = None) -> None:
+    name = Route.WEBQA
+
+    def __init__(self, settings: Settings | None = None, *, index_dir: str | Path | None = None,
+                 collections: CollectionSet | None = None, reader: SpanReader | None = None,
+                 encoder: Encoder | None = None, calibrator: AnswerCalibrator | None = None) -> None:
         self.settings = settings or Settings.load()
         self._index_dir = Path(index_dir) if index_dir else None
-        self._retriever = None
+        self._collections = collections
         self._reader = reader
+        self._encoder = encoder
+        self._calibrator = calibrator
 
+    # ------------------------------------------------------------------ components
     @property
-    def index_dir(self) -> Path:
-        if self._index_dir is None:
+    def collections(self) -> CollectionSet:
+        if self._collections is None:
+            from retrieval.collections import Collection, CollectionSet, discover
             from retrieval.default import default_index
 
-            self._index_dir = default_index(self.settings)
-        return self._index_dir
+            if self._index_dir is not None:
+                if not self._index_dir.is_dir():
+                    raise InputError(f"index folder not found: {self._index_dir} "
+                                     "(build one with `qa index PATH --out DIR`)")
+                found = [Collection(self._index_dir.name or "index", self._index_dir)]
+            else:
+                found = discover(self.settings, default_index(self.settings) if self.settings.include_default
+                                 else None)
+            self._collections = CollectionSet(found, self.settings, encoder=self.encoder)
+        return self._collections
 
     @property
-    def retriever(self):
-        if self._retriever is None:
-            from retrieval.hybrid import HybridRetriever
+    def encoder(self) -> Encoder:
+        if self._encoder is None:
+            from qa.models import shared_encoder
 
-            self._retriever = HybridRetriever.from_index_dir(self.index_dir, self.settings)
-        return self._retriever
+            self._encoder = shared_encoder(self.settings)
+        return self._encoder
 
     @property
     def reader(self) -> SpanReader:
         if self._reader is None:
-            self._reader = SpanReader(self.settings)
+            from qa.models import shared_span_reader
+
+            self._reader = shared_span_reader(self.settings)
         return self._reader
 
-    def ask(self, question: str, top_k: int | None = None, read_k: int | None = None) -> list[Answer]:
-        """Best answers first; a single no-answer `Answer` when no passage holds one."""
-        question = check_question(question, self.settings.max_question_chars)
+    @property
+    def calibrator(self) -> AnswerCalibrator:
+        if self._calibrator is None:
+            self._calibrator = AnswerCalibrator.load_default(self.settings)
+        return self._calibrator
+
+    def warm_up(self) -> None:
+        self.collections.warm_up()
+        _ = self.reader.model, self.reader.tokenizer
+        self.encoder.encode(["warm up"])
+        _ = self.calibrator
+
+    # ------------------------------------------------------------------ answering
+    def retrieve(self, question: Question, k: int | None = None) -> list[RetrievedPassage]:
+        return self.collections.search(question.text, k or self.settings.read_k, collection=question.collection)
+
+    def answer(self, question: Question | str, top_k: int | None = None, *, read_k: int | None = None) -> list[Answer]:
+        """Best answers first (by the probability shown); one no-answer `Answer` with the best guess
+        when no passage holds an answer."""
+        q = Question.of(question, self.settings.max_question_chars)
         top_k = top_k or self.settings.top_k
-        read_k = read_k or self.settings.read_k
         t0 = time.perf_counter()
-        hits = self.retriever.search(question, k=read_k)
+        hits = self.retrieve(q, read_k)
         t1 = time.perf_counter()
         if not hits:
-            return [Answer.none("webqa", score=1.0, timings={"retrieve_s": t1 - t0})]
-        reqs = [ReadRequest(question, h.text, source_id=h.id, title=h.title) for h in hits]
-        answers = self.reader.read_passages(question, reqs, top_k=max(top_k * 3, 10))
+            return [Answer.none(Route.WEBQA, score=1.0, timings={"retrieve_s": t1 - t0, "total_s": t1 - t0})]
+        answers = self.read(q.text, hits)
         t2 = time.perf_counter()
-        timings = {"retrieve_s": t1 - t0, "read_s": t2 - t1, "total_s": t2 - t0}
-        by_id = {h.id: h for h in hits}
-        merged: dict[str, Answer] = {}
-        out: list[Answer] = []
+        timings = {"retrieve_s": round(t1 - t0, 4), "read_s": round(t2 - t1, 4), "total_s": round(t2 - t0, 4)}
         for a in answers:
-            a.route = "webqa"
             a.timings = dict(timings)
-            hit = by_id.get(a.source_id or "")
-            if hit is not None:
-                a.extra.update(source=hit.source, retrieval_score=hit.score, retrieval_ranks=hit.ranks)
-            if a.no_answer:
-                out.append(a)
-                continue
-            key = normalize_answer(a.text) or a.text
-            if key in merged:
-                merged[key].extra.setdefault("also_in", []).append(a.source_id)
-                continue
-            merged[key] = a
-            out.append(a)
-        return out[:top_k]
+        return answers[:top_k]
+
+    def read(self, question: str, hits: list[RetrievedPassage]) -> list[Answer]:
+        """Read the retrieved passages and turn the spans into merged, calibrated answers."""
+        from mrc.span import ReadRequest
+
+        reqs = [ReadRequest(question, h.text, source_id=h.id, title=h.title) for h in hits]
+        per_passage = self.reader.read_many(reqs, top_k=5)
+        return self.merge(hits, per_passage)
+
+    def merge(self, hits: list[RetrievedPassage], per_passage: list[list[Answer]]) -> list[Answer]:
+        """Candidate spans of every passage -> merged groups -> calibrated, ranked answers."""
+        rank_of = {h.id: r for r, h in enumerate(hits, start=1)}
+        by_id = {h.id: h for h in hits}
+        spans: list[Answer] = []
+        abstained: dict[str, bool] = {}
+        for h, answers in zip(hits, per_passage, strict=True):
+            abstained[h.id] = bool(answers) and answers[0].no_answer
+            spans.extend(a for a in answers if not a.no_answer)
+        if not spans:
+            return [Answer.none(Route.WEBQA, score=1.0)]
+        groups = _group(spans)
+        raw = [a.raw_score if a.raw_score is not None else -math.inf for a in spans]
+        top = max(raw)
+        mass_total = sum(math.exp(r - top) for r in raw)
+        results: list[Answer] = []
+        for g in groups:
+            mass = sum(math.exp((m.raw_score or -math.inf) - top) for m in g.members) / mass_total
+            best_raw = g.best.raw_score or 0.0
+            others = [gg.best.raw_score or 0.0 for gg in groups if gg is not g]
+            hit = by_id[g.best.source_id or ""]
+            feats = span_features(
+                reader_prob=g.best.score, mass=mass, support=len(g.passages), rank=rank_of[hit.id],
+                retrieval_score=hit.score, gap=best_raw - max(others) if others else 10.0,
+                length=len(g.best.text.split()), passage_abstained=abstained.get(hit.id, False))
+            ev = g.best.span
+            assert ev is not None
+            evidence = SpanEvidence(
+                passage_id=hit.id, title=hit.title, text=ev.text, start=ev.start, end=ev.end, source=hit.source,
+                collection=hit.collection, retrieval_score=round(hit.score, 6),
+                also_in=[p for p in g.passages if p != hit.id])
+            results.append(Answer(text=g.best.text, score=round(self.calibrator.probability(feats), 4),
+                                  route=Route.WEBQA, evidence=evidence, raw_score=g.best.raw_score,
+                                  null_score=g.best.null_score))
+        results.sort(key=lambda a: (-a.score, -(a.raw_score or 0.0)))
+        if all(abstained.values()):  # every passage's reader says "no answer here"
+            best = results[0]
+            return [Answer.none(Route.WEBQA, score=round(1.0 - best.score, 4), best_guess=best,
+                                evidence=best.evidence)]
+        return results
+
+
+def _group(spans: list[Answer]) -> list[_Group]:
+    """Merge near-duplicate spans, best raw score first: the same normalised text, one text inside
+    the other (whole words), or overlapping offsets in one passage."""
+    from mrc.metrics import normalize_answer
+
+    groups: list[_Group] = []
+    for a in sorted(spans, key=lambda x: -(x.raw_score if x.raw_score is not None else -math.inf)):
+        norm = normalize_answer(a.text) or a.text.lower()
+        home = None
+        for g in groups:
+            if _same(g, a, norm):
+                home = g
+                break
+        if home is None:
+            home = _Group(best=a, norm=norm)
+            groups.append(home)
+        home.members.append(a)
+        if a.source_id not in home.passages:
+            home.passages.append(a.source_id or "")
+    return groups
+
+
+def _same(g: _Group, a: Answer, norm: str) -> bool:
+    if norm == g.norm:
+        return True
+    if norm and g.norm and (f" {norm} " in f" {g.norm} " or f" {g.norm} " in f" {norm} "):
+        return True
+    for m in g.members:
+        if m.source_id == a.source_id and m.start is not None and a.start is not None and m.end is not None \
+                and a.end is not None and m.start < a.end and a.start < m.end:
+            return True
+    return False

@@ -18,8 +18,8 @@ from typing import Any
 
 import numpy as np
 
-from qa.errors import DataFormatError
-from retrieval.atomic import staging_dir, swap_dir
+from qa.core.atomic import staging_dir, swap_dir
+from qa.core.errors import DataFormatError
 
 STOPWORDS = "en"
 _STEMMER: Any = None

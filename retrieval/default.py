@@ -15,9 +15,9 @@ import json
 from collections.abc import Iterator
 from pathlib import Path
 
-from qa.errors import DataFormatError, InputError
-from qa.paths import DATA_DIR
-from qa.settings import Settings
+from qa.core.errors import DataFormatError, InputError
+from qa.core.paths import DATA_DIR
+from qa.core.settings import Settings
 from retrieval.chunking import chunk_text
 from retrieval.passage import Passage
 

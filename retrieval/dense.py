@@ -24,8 +24,8 @@ from typing import Literal
 import faiss
 import numpy as np
 
-from qa.errors import DataFormatError, InputError
-from retrieval.atomic import atomic_write
+from qa.core.atomic import atomic_write
+from qa.core.errors import DataFormatError, InputError
 
 Kind = Literal["flat", "fp16", "hnsw"]
 KINDS: tuple[str, ...] = ("flat", "fp16", "hnsw")

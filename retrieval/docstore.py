@@ -15,7 +15,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Protocol
 
-from qa.errors import DataFormatError, InputError
+from qa.core.errors import DataFormatError, InputError
 from retrieval.passage import Passage
 
 

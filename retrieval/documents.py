@@ -16,7 +16,7 @@ from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 
-from qa.errors import DataFormatError, InputError
+from qa.core.errors import DataFormatError, InputError
 
 TEXT_SUFFIXES = {".txt": "text", ".md": "markdown", ".markdown": "markdown", ".html": "html", ".htm": "html"}
 SUFFIXES = (*TEXT_SUFFIXES, ".jsonl")

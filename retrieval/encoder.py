@@ -16,8 +16,8 @@ from typing import Any
 
 import numpy as np
 
-from qa.paths import check_model_dir, encoder_path
-from qa.settings import Settings
+from qa.core.paths import check_model_dir, encoder_path
+from qa.core.settings import Settings
 
 ENCODER_NAME = "sentence-transformers/all-MiniLM-L6-v2"
 MAX_TOKENS = 256  # all-MiniLM-L6-v2 was trained with max_seq_length 256 (sentence_bert_config.json)

@@ -13,8 +13,9 @@ from pathlib import Path
 
 import numpy as np
 
-from qa.errors import InputError
-from qa.settings import Settings
+from qa.core.errors import InputError
+from qa.core.settings import Settings
+from qa.core.types import Encoder
 from retrieval.bm25 import BM25Index
 from retrieval.dense import DenseIndex
 from retrieval.docstore import DocStore, SQLiteDocStore
@@ -47,7 +48,7 @@ class HybridRetriever:
         bm25: BM25Index,
         settings: Settings | None = None,
         *,
-        encoder: TextEncoder | None = None,
+        encoder: Encoder | None = None,
         depth: int = 100,
         manifest: Manifest | None = None,
     ) -> None:
@@ -62,13 +63,14 @@ class HybridRetriever:
 
     @classmethod
     def from_index_dir(
-        cls, path: str | Path, settings: Settings | None = None, *, depth: int = 100
+        cls, path: str | Path, settings: Settings | None = None, *, depth: int = 100,
+        encoder: Encoder | None = None,
     ) -> HybridRetriever:
         """Open an index folder read-only (FAISS and BM25 memory-mapped)."""
         settings = settings or Settings.load()
         folder = Path(path)
         manifest = Manifest.load(folder)
-        encoder = TextEncoder(settings)
+        encoder = encoder or TextEncoder(settings)
         if encoder.name != manifest.encoder:
             raise InputError(
                 f"{folder} was built with the encoder {manifest.encoder}; settings select {encoder.name}"
@@ -84,7 +86,7 @@ class HybridRetriever:
         )
 
     @property
-    def encoder(self) -> TextEncoder:
+    def encoder(self) -> Encoder:
         if self._encoder is None:
             self._encoder = TextEncoder(self.settings)
         return self._encoder
@@ -96,7 +98,7 @@ class HybridRetriever:
         """Each retriever's top `depth` (key, score), best first."""
         depth = depth or self.depth
         if query_vector is None:
-            query_vector = self.encoder.encode_query(query)
+            query_vector = self.encoder.encode([query])[0]
         scores, ids = self.dense.search(query_vector.reshape(1, -1), depth)
         dense = [(int(i), float(s)) for i, s in zip(ids[0], scores[0], strict=True) if i >= 0]
         return {"dense": dense, "bm25": self.bm25.search(query, depth)}
@@ -114,20 +116,26 @@ class HybridRetriever:
         """The top k passages for `query`, best first, with fused score and per-retriever ranks."""
         if not query or not query.strip():
             raise InputError("the query is empty")
-        return self._materialise(self.candidates(query), k or self.settings.retrieve_k, mode)
+        cands = self.candidates(query)
+        return self.materialise(self.rank(cands, mode)[: k or self.settings.retrieve_k], cands)
 
     def search_batch(
         self, queries: Sequence[str], k: int | None = None, *, mode: str = "hybrid", progress: bool = False
     ) -> list[list[RetrievedPassage]]:
         """`search` for many queries, encoding them in batches (much faster than one by one)."""
-        vectors = self.encoder.encode(list(queries), progress=progress, description="encoding queries")
+        enc = self.encoder
+        vectors = (enc.encode(list(queries), progress=progress, description="encoding queries")
+                   if isinstance(enc, TextEncoder) else enc.encode(list(queries)))
         k = k or self.settings.retrieve_k
-        return [
-            self._materialise(self.candidates(q, v), k, mode) for q, v in zip(queries, vectors, strict=True)
-        ]
+        out = []
+        for q, v in zip(queries, vectors, strict=True):
+            cands = self.candidates(q, v)
+            out.append(self.materialise(self.rank(cands, mode)[:k], cands))
+        return out
 
-    def _materialise(self, cands: Candidates, k: int, mode: str) -> list[RetrievedPassage]:
-        ranked = self.rank(cands, mode)[:k]
+    def materialise(self, ranked: list[tuple[int, float]], cands: Candidates) -> list[RetrievedPassage]:
+        """The passages of `ranked` (key, score), in that order, with each retriever's rank and score;
+        keys deleted from the store since the index was read are skipped."""
         ranks = {name: {key: r for r, (key, _) in enumerate(lst, start=1)} for name, lst in cands.items()}
         raw = {name: dict(lst) for name, lst in cands.items()}
         docs = self.docstore.get([key for key, _ in ranked])
@@ -146,6 +154,7 @@ class HybridRetriever:
                     ranks={n: r[key] for n, r in ranks.items() if key in r},
                     scores={n: s[key] for n, s in raw.items() if key in s},
                     metadata=p.metadata,
+                    key=key,
                 )
             )
         return out

@@ -20,8 +20,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from qa.errors import DataFormatError, InputError
-from retrieval.atomic import atomic_write_text
+from qa.core.atomic import atomic_write_text
+from qa.core.errors import DataFormatError, InputError
 
 MANIFEST = "manifest.json"
 DOCSTORE = "docstore.sqlite"

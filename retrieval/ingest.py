@@ -16,9 +16,9 @@ from pathlib import Path
 
 import numpy as np
 
-from qa.errors import InputError
-from qa.settings import Settings
-from retrieval.atomic import staging_dir, swap_dir
+from qa.core.atomic import staging_dir, swap_dir
+from qa.core.errors import InputError
+from qa.core.settings import Settings
 from retrieval.bm25 import BM25Index
 from retrieval.chunking import chunk_text
 from retrieval.dense import DenseIndex

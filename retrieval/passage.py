@@ -38,3 +38,5 @@ class RetrievedPassage:
     ranks: dict[str, int] = field(default_factory=dict)
     scores: dict[str, float] = field(default_factory=dict)
     metadata: dict[str, Any] = field(default_factory=dict)
+    key: int | None = None  # the docstore key inside its index folder
+    collection: str = ""

@@ -1,90 +1,115 @@
-"""`qa ask "question"`: answers from the passage collection (the embedded default unless an index
-folder is given), with the evidence and the answer marked in it."""
+"""`qa ask "question"`: the routed answer (passages, knowledge graph or answered questions), with
+its evidence, the route taken and why."""
 
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.console import Console
-from rich.panel import Panel
-from rich.text import Text
 
-from qa.settings import Settings
-from qa.types import Answer
+from qa.core.errors import InputError
 
 out = Console()
 
 
-def _evidence(a: Answer, width: int = 500) -> Text:
-    """The passage around the answer, the answer itself highlighted."""
-    ev = a.evidence or ""
-    if a.start is None or a.end is None:
-        return Text(ev[:width])
-    lo = max(0, a.start - width // 2)
-    hi = min(len(ev), a.end + width // 2)
-    t = Text(("…" if lo else "") + ev[lo : a.start])
-    t.append(ev[a.start : a.end], style="bold black on yellow")
-    t.append(ev[a.end : hi] + ("…" if hi < len(ev) else ""))
-    return t
-
-
 def read_stdin_question(limit: int) -> str:
     """Reads at most a little more than the limit, so a huge input is refused, not loaded."""
-    import sys
-
-    from qa.errors import InputError
+    from qa.core.text import decode_utf8
 
     raw = sys.stdin.buffer.read(limit * 4 + 4)
     if len(raw) > limit * 4:
         raise InputError(f"the question on standard input is longer than the limit of {limit:,} characters")
-    try:
-        return raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise InputError("the question on standard input is not UTF-8 text") from exc
+    return decode_utf8(raw, "the question on standard input")
 
 
 def ask(
     question: Annotated[str, typer.Argument(help='The question, in quotes; "-" reads it from standard input.')],
-    index: Annotated[Path | None, typer.Option("--index", "-i", help="Index folder built by `qa index`.")] = None,
-    top_k: Annotated[int, typer.Option("--top-k", "-k", min=1, max=50, help="Answers to show.")] = 3,
+    route: Annotated[str, typer.Option("--route", "-r", help="auto (default), webqa, kbqa or cqa.")] = "",
+    index: Annotated[Path | None, typer.Option("--index", "-i", help="Search only this index folder.")] = None,
+    collection: Annotated[str | None, typer.Option("--collection", "-c", help="Search only this collection.")] = None,
+    graph: Annotated[Path | None, typer.Option("--graph", help="Knowledge graph (Turtle, N-Triples, TSV).")] = None,
+    endpoint: Annotated[str | None, typer.Option("--endpoint", help="A SPARQL 1.1 endpoint URL.")] = None,
+    top_k: Annotated[int | None, typer.Option("--top-k", "-k", min=1, max=50, help="Answers to show.")] = None,
     read_k: Annotated[int | None, typer.Option(min=1, max=100, help="Passages the reader reads.")] = None,
     model: Annotated[Path | None, typer.Option("--model", "-m", help="Span reader folder.")] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print the answers as JSON.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the response as JSON.")] = False,
+    explain: Annotated[bool, typer.Option(help="Show the route and why.")] = True,
 ) -> None:
-    """Answer a question from passages: hybrid retrieval (FAISS + BM25), then the span reader."""
-    from qa.validation import check_question
-    from qa.webqa import WebQA
+    """Answer a question: the router picks the source (passages, knowledge graph, answered
+    questions), asks the next when the first is unsure, and keeps the answer most likely right."""
+    from qa.core.settings import Settings
+    from qa.core.text import check_question
+    from qa.core.types import Question
 
-    settings = Settings.load(span_model=str(model) if model else None)
+    if graph is not None and not graph.is_file():
+        raise InputError(f"graph file not found: {graph}")
+    settings = Settings.load(span_model=str(model) if model else None, read_k=read_k, route=route or None,
+                             kb_graph=str(graph) if graph else None, kb_endpoint=endpoint)
     if question == "-":
         question = read_stdin_question(settings.max_question_chars)
     check_question(question, settings.max_question_chars)
     if index is not None and not index.is_dir():
-        from qa.errors import InputError
-
         raise InputError(f"index folder not found: {index} (build one with `qa index PATH --out DIR`)")
-    answers = WebQA(settings, index_dir=index).ask(question, top_k=top_k, read_k=read_k)
+    engine = build_engine(settings, index)
+    resp = engine.ask(Question(question, collection=collection, max_chars=settings.max_question_chars),
+                      top_k=top_k)
     if as_json:
-        out.print_json(json.dumps([a.to_dict() for a in answers], ensure_ascii=False))
+        out.print_json(resp.model_dump_json())
         return
-    for rank, a in enumerate(answers, 1):
-        if a.no_answer:
-            out.print(Panel(Text(f"No answer found in the passages (confidence {a.score:.2f})."),
-                            title=f"#{rank}", border_style="red"))
-            continue
-        head = Text.assemble((a.text, "bold green"), f"   score {a.score:.2f}")
-        src = f"{a.title or ''} [{a.source_id}]"
-        if a.extra.get("also_in"):
-            src += f" (also in {len(a.extra['also_in'])} more)"
-        body = Text.assemble(head, "\n\n", _evidence(a), "\n\n", (f"source: {src}", "dim"))
-        out.print(Panel(body, title=f"#{rank}", border_style="green"))
-    if answers:
-        t = answers[0].timings
-        out.print(f"[dim]retrieval {t.get('retrieve_s', 0):.2f}s, reading {t.get('read_s', 0):.2f}s[/]")
+    from qa.render import print_response
+
+    print_response(out, resp, explain=explain)
+
+
+def build_engine(settings, index: Path | None = None):
+    """The engine the CLI commands share; `index` replaces the collections by one folder."""
+    from qa.engine import Engine
+
+    sources = {}
+    if index is not None:
+        from qa.core.types import Route
+        from qa.webqa import WebQA
+
+        sources[Route.WEBQA] = WebQA(settings, index_dir=index)
+    return Engine(settings, sources=sources)
+
+
+def kbqa(
+    question: Annotated[str, typer.Argument(help='The question, e.g. "What is the capital of France?"')],
+    graph: Annotated[Path | None, typer.Option(help="A Turtle / N-Triples / TSV-triples file.")] = None,
+    endpoint: Annotated[str, typer.Option(help="A SPARQL 1.1 endpoint URL (overrides --graph).")] = "",
+    scorer: Annotated[Path | None, typer.Option(help="A trained path scorer (JSON) for this graph.")] = None,
+    top_k: Annotated[int, typer.Option(min=1, max=100, help="How many answers to show.")] = 3,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the answers as JSON.")] = False,
+    explain: Annotated[bool, typer.Option(help="Show linked entities, the path and the SPARQL.")] = True,
+    timeout: Annotated[float | None, typer.Option(help="Query timeout in seconds.")] = None,
+) -> None:
+    """Answer from the knowledge graph only (the same as `qa ask --route kbqa`)."""
+    from qa.core.settings import Settings
+    from qa.core.text import check_question
+
+    if graph is not None and not graph.is_file():
+        raise InputError(f"graph file not found: {graph}")
+    if scorer is not None and not scorer.is_file():
+        raise InputError(f"scorer file not found: {scorer}")
+    settings = Settings.load(kb_graph=str(graph) if graph else None, kb_endpoint=endpoint or None,
+                             kb_timeout_s=timeout, kb_scorer=str(scorer) if scorer else None)
+    check_question(question, settings.max_question_chars)
+    from qa.engine import Engine
+
+    resp = Engine(settings).ask(question, top_k=top_k, route="kbqa")
+    if as_json:
+        typer.echo(json.dumps([a.to_dict() for a in resp.answers], indent=2, ensure_ascii=False))
+        return
+    from qa.render import print_response
+
+    print_response(out, resp, explain=explain)
 
 
 def register(app: typer.Typer) -> None:
     app.command("ask")(ask)
+    app.command("kbqa")(kbqa)

@@ -25,8 +25,8 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from qa.errors import InputError
-from qa.settings import Settings
+from qa.core.errors import InputError
+from qa.core.settings import Settings
 
 eval_app = typer.Typer(help="Evaluate the readers on SQuAD or RACE files.", no_args_is_help=True)
 console = Console(stderr=True)

@@ -7,7 +7,7 @@ from pathlib import Path
 import typer
 from rich.console import Console
 
-from qa.paths import MODELS_DIR
+from qa.core.paths import MODELS_DIR
 
 export_app = typer.Typer(help="Export readers to other runtimes.", no_args_is_help=True)
 console = Console()

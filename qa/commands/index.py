@@ -9,8 +9,8 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from qa.errors import InputError
-from qa.settings import Settings
+from qa.core.errors import InputError
+from qa.core.settings import Settings
 
 console = Console(stderr=True)
 
@@ -22,7 +22,11 @@ def index(
     ] = None,
     out: Annotated[
         Path | None,
-        typer.Option("--out", "-o", help="Index folder to write (default: settings index_dir)."),
+        typer.Option("--out", "-o", help="Index folder to write (default: <index_dir>/<name>, searched by `qa ask`)."),
+    ] = None,
+    name: Annotated[
+        str | None,
+        typer.Option("--name", "-n", help="Collection name (default: the file or folder name)."),
     ] = None,
     default: Annotated[
         bool,
@@ -53,12 +57,22 @@ def index(
     else:
         if path is None:
             raise InputError("give a file or folder to index (or --default)")
+        from retrieval.collections import check_name, collection_name_for
         from retrieval.ingest import index_path
 
-        target = out or Path(settings.index_dir)
+        if not path.exists():
+            raise InputError(f"nothing to index: {path} does not exist")
+        if out is not None and name is not None:
+            raise InputError("give either --out DIR or --name NAME, not both")
+        target = out or Path(settings.index_dir) / check_name(name or collection_name_for(path))
         target, count = index_path(path, target, settings, progress=True, dense_kind=dense_kind or "flat")
     secs = time.perf_counter() - started
-    console.print(f"[green]indexed[/] {count:,} passages into {target} in {secs:.1f}s")
+    from rich.text import Text
+
+    console.print(Text.assemble(("indexed ", "green"), f"{count:,} passages into {target} in {secs:.1f}s"))
+    if not default and out is None:
+        console.print(Text(f"`qa ask` now answers from the collection {target.name} too "
+                           f"(`qa ask --collection {target.name}` for it alone)", style="dim"))
 
 
 def register(app: typer.Typer) -> None:

@@ -16,10 +16,11 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from qa.errors import InputError
-from qa.settings import Settings
-from qa.types import Answer
-from qa.validation import check_question
+from qa.core.errors import InputError
+from qa.core.settings import Settings
+from qa.core.text import check_question
+from qa.core.types import Answer, ChoiceEvidence
+from qa.render import marked
 
 MAX_CONTEXT_CHARS = 2_000_000  # a 2 MB context is a mistake (a whole corpus), not a passage
 SNIPPET_CHARS = 400
@@ -45,21 +46,6 @@ def _context(context: str | None, context_file: Path | None) -> str:
     return context
 
 
-def marked(answer: Answer, width: int = SNIPPET_CHARS) -> Text:
-    """The evidence around the answer with the span highlighted (ellipses where cut)."""
-    evidence = answer.evidence or ""
-    if answer.start is None or answer.end is None:
-        return Text(evidence[: 2 * width] + ("…" if len(evidence) > 2 * width else ""))
-    lo, hi = max(0, answer.start - width), min(len(evidence), answer.end + width)
-    text = Text("…" if lo else "")
-    text.append(evidence[lo : answer.start])
-    text.append(evidence[answer.start : answer.end], style="bold black on yellow")
-    text.append(evidence[answer.end : hi])
-    if hi < len(evidence):
-        text.append("…")
-    return text
-
-
 def read(
     question: Annotated[str, typer.Option("--question", "-q", help="The question to answer.")],
     context: Annotated[str | None, typer.Option("--context", "-c", help="The passage to read.")] = None,
@@ -81,66 +67,43 @@ def read(
     """Answer a question from a given passage (span), or score given options (multiple choice)."""
     question = check_question(question)
     text = _context(context, context_file)
-    settings = Settings.load()
-    if option:
-        _choice(settings, model, text, question, option, as_json)
-    else:
-        _span(settings, model, text, question, top_k, as_json)
+    if option is not None and len(option) < 2:
+        raise InputError("give at least two --option values (or none for span extraction)")
+    overrides = {"choice_model" if option else "span_model": str(model) if model else None}
+    from qa.engine import Engine
 
-
-def _span(
-    settings: Settings, model: Path | None, text: str, question: str, top_k: int, as_json: bool
-) -> None:
-    from mrc.span import SpanReader
-
-    answers = SpanReader(settings, model_dir=model).read(question, text, top_k=top_k)
+    engine = Engine(Settings.load(**overrides))
+    answers = engine.read(text, question, option or None, top_k=0 if option else top_k)
     if as_json:
-        console.print_json(json.dumps([_brief(a) for a in answers]))
+        console.print_json(json.dumps([a.to_dict() for a in answers], ensure_ascii=False))
+        return
+    if option:
+        _print_choice(question, answers[0])
         return
     for rank, a in enumerate(answers, 1):
-        head = f"[bold]{rank}.[/] " if top_k > 1 else ""
+        head = f"{rank}. " if top_k > 1 else ""
         if a.no_answer:
-            console.print(f"{head}[bold red]No answer[/] in this context (confidence {a.score:.2f})")
+            line = Text(f"{head}No answer in this context (confidence {a.score:.2f})", style="bold red")
+            if a.best_guess is not None:
+                line.append(f"; best guess: {a.best_guess.text} ({a.best_guess.score:.2f})", style="yellow")
+            console.print(line)
             continue
-        console.print(f"{head}[bold green]{a.text}[/]  score {a.score:.2f}  chars {a.start}-{a.end}")
-        if rank == 1:
-            console.print(marked(a))
+        console.print(Text.assemble(head, (a.text, "bold green"), f"  score {a.score:.2f}  chars {a.start}-{a.end}"))
+        if rank == 1 and a.span is not None:
+            console.print(marked(a.span.text, a.start, a.end, width=SNIPPET_CHARS))
 
 
-def _choice(
-    settings: Settings, model: Path | None, text: str, question: str, options: list[str], as_json: bool
-) -> None:
-    from mrc.choice import ChoiceReader
-
-    if len(options) < 2:
-        raise InputError("give at least two --option values (or none for span extraction)")
-    reader = ChoiceReader(settings, model_dir=model)
-    probs = reader.probabilities(text, question, options)
-    best = max(range(len(probs)), key=probs.__getitem__)
-    if as_json:
-        console.print_json(
-            json.dumps([{"option": o, "probability": p} for o, p in zip(options, probs, strict=True)])
-        )
-        return
-    table = Table(title=question, show_lines=False)
+def _print_choice(question: str, best: Answer) -> None:
+    ev = best.evidence
+    assert isinstance(ev, ChoiceEvidence)
+    table = Table(title=Text(question), show_lines=False)
     table.add_column("")
     table.add_column("option")
     table.add_column("probability", justify="right")
-    for i, (opt, p) in enumerate(zip(options, probs, strict=True)):
-        style = "bold green" if i == best else ""
-        table.add_row(chr(65 + i) if i < 26 else str(i), opt, f"{p:.3f}", style=style)
+    for i, (opt, p) in enumerate(zip(ev.options, ev.probabilities, strict=True)):
+        table.add_row(chr(65 + i) if i < 26 else str(i), Text(opt), f"{p:.3f}",
+                      style="bold green" if i == ev.chosen else "")
     console.print(table)
-
-
-def _brief(a: Answer) -> dict[str, object]:
-    return {
-        "text": a.text,
-        "score": a.score,
-        "no_answer": a.no_answer,
-        "start": a.start,
-        "end": a.end,
-        "raw_score": a.raw_score,
-    }
 
 
 def register(app: typer.Typer) -> None:

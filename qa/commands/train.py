@@ -6,14 +6,15 @@ from pathlib import Path
 
 import typer
 
-from mrc.training import TrainConfig
-from qa.errors import InputError
-from qa.paths import MODELS_DIR, SHARED_DATA
+from qa.core.errors import InputError
+from qa.core.paths import MODELS_DIR, SHARED_DATA
 
 train_app = typer.Typer(help="Fine-tune the span or multiple-choice reader.", no_args_is_help=True)
 
 
-def _cfg(output_dir: Path, **kw) -> TrainConfig:
+def _cfg(output_dir: Path, **kw):
+    from mrc.training import TrainConfig
+
     return TrainConfig(output_dir=str(output_dir), **kw)
 
 

@@ -15,8 +15,8 @@ from kb.loaders import load_file
 from kb.pipeline import KBQA, KBQAConfig
 from kb.scorer import Scorer
 from kb.store import EmbeddedGraph
-from qa.paths import SHARED_DATA
-from qa.settings import Settings
+from qa.core.paths import SHARED_DATA
+from qa.core.settings import Settings
 
 torch.set_num_threads(1)  # shared 2-core machines: oversubscribed threads make the encoder 10x slower
 
@@ -68,8 +68,10 @@ def small_graph(small_ttl) -> EmbeddedGraph:
 
 def make_qa(graph, *, encoder: bool = True, trained: bool = True) -> KBQA:
     """The pipeline over `graph`; `trained` uses the shipped scorer (its generic weights transfer)."""
+    from qa.models import shared_encoder
+
     return KBQA(Settings(), graph=graph, scorer=None if trained else Scorer(),
-                config=KBQAConfig(use_encoder=encoder))
+                config=KBQAConfig(use_encoder=encoder), encoder=shared_encoder() if encoder else None)
 
 
 def _free_port() -> int:

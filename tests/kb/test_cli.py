@@ -13,4 +13,4 @@ def test_kbqa_cli_answers_from_a_graph_file(small_ttl, capsys):
     assert main(["kbqa", "What is the capital of France?", "--graph", str(small_ttl), "--json"]) == 0
     out = json.loads(capsys.readouterr().out)
     assert out[0]["route"] == "kbqa" and out[0]["text"] == "Paris"
-    assert "SELECT" in out[0]["extra"]["sparql"]
+    assert "SELECT" in out[0]["evidence"]["sparql"]

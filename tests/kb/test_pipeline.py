@@ -4,7 +4,7 @@ from rdflib import Literal, URIRef
 from kb.linking import LabelIndex
 from kb.sparql import check_read_only
 from kb.store import EmbeddedGraph
-from qa.errors import InputError
+from qa.core.errors import InputError
 from tests.kb.conftest import make_qa
 
 
@@ -31,11 +31,11 @@ def test_linking_exact_normalised_fuzzy(small_graph):
 ])
 def test_answers_and_explanations(qa, question, expected):
     answers = qa.answer(question)
-    assert {a.text for a in answers} >= expected or {a.extra.get("best_guess") for a in answers} >= expected
+    assert {a.text for a in answers} >= expected or {a.best_guess.text for a in answers if a.best_guess} >= expected
     a = answers[0]
     assert a.route == "kbqa" and 0.0 <= a.score <= 1.0
-    assert a.extra["sparql"] and a.extra["path"] and a.extra["linked_entities"]
-    check_read_only(a.extra["sparql"])
+    assert a.evidence.sparql and a.evidence.path and a.evidence.entities
+    check_read_only(a.evidence.sparql)
 
 
 def test_count_constraint(qa):
@@ -113,5 +113,5 @@ def test_hostile_input_never_changes_query_structure(small_ttl):
     assert len(g) == before  # nothing was changed
     # hostile labels were linked as IRIs, never pasted as text
     ans = qa.answer('what is the capital of Evil" } ; DROP ALL ; SELECT * { "?')
-    assert ans[0].text == "Paris" or ans[0].extra.get("best_guess") == "Paris"
-    assert "DROP" not in ans[0].extra["sparql"]
+    assert ans[0].text == "Paris" or (ans[0].best_guess is not None and ans[0].best_guess.text == "Paris")
+    assert "DROP" not in ans[0].evidence.sparql

@@ -7,7 +7,7 @@ from kb.loaders import load_file
 from kb.pipeline import KBQA, KBQAConfig
 from kb.scorer import Scorer
 from kb.store import EmbeddedGraph, RemoteGraph
-from qa.settings import Settings
+from qa.core.settings import Settings
 from tests.kb.conftest import PQ, make_qa, needs_pq, server_load
 
 pytestmark = pytest.mark.server

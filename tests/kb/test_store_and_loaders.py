@@ -5,7 +5,7 @@ from rdflib import RDFS, Literal
 
 from kb.loaders import entity_iri, load_file, relation_iri
 from kb.store import EmbeddedGraph, QueryError, RemoteGraph
-from qa.errors import DataFormatError, InputError
+from qa.core.errors import DataFormatError, InputError
 
 
 def test_tsv_loader_freebase_style(tmp_path):

@@ -17,7 +17,7 @@ TINY = {"hidden_size": 32, "num_hidden_layers": 2, "num_attention_heads": 2, "in
 def packaged_tokenizer() -> Any:
     from transformers import AutoTokenizer
 
-    from qa.paths import encoder_path
+    from qa.core.paths import encoder_path
 
     return AutoTokenizer.from_pretrained(str(encoder_path()), local_files_only=True)
 
@@ -72,7 +72,7 @@ class TargetQA(torch.nn.Module):
 def target_reader(tiny_span_dir: Path, packaged_tokenizer: Any):
     """Factory: a SpanReader whose model points at the first/last sub-token of `target`."""
     from mrc.span import SpanReader
-    from qa.settings import Settings
+    from qa.core.settings import Settings
 
     def make(
         target: str,

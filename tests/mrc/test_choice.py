@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from mrc.choice import ChoiceReader, ChoiceRequest, build_choice_inputs, pad_choice_batch, second_segment
-from qa.errors import InputError, ModelNotFoundError
-from qa.settings import Settings
+from qa.core.errors import InputError, ModelNotFoundError
+from qa.core.settings import Settings
 
 
 def test_second_segment_blank_and_plain() -> None:
@@ -74,7 +74,7 @@ def test_choice_reader_probabilities(tiny_choice_dir: Path) -> None:
     for req, p in zip(reqs, many, strict=True):
         assert p == pytest.approx(reader.probabilities(req.article, req.question, req.options), abs=1e-5)
     answers = reader.read("An article about apples.", "What fruit?", ["apples", "pears"])
-    assert answers[0].score >= answers[1].score and {a.extra["label"] for a in answers} == {"A", "B"}
+    assert answers[0].score >= answers[1].score and {a.evidence.chosen for a in answers} == {0, 1}
 
 
 def test_choice_reader_errors(tiny_choice_dir: Path, tmp_path: Path) -> None:

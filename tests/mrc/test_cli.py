@@ -60,7 +60,7 @@ def test_read_span_marked(tiny_span_dir: Path, tmp_path: Path, capsys: pytest.Ca
 def test_read_options(tiny_choice_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
     args = ["read", "--model", str(tiny_choice_dir), "-q", "What?", "-c", "Tom likes apples.", "-o", "apples"]
     assert main([*args, "-o", "pears", "--json"]) == 0
-    probs = [r["probability"] for r in json.loads(capsys.readouterr().out)]
+    probs = [r["score"] for r in json.loads(capsys.readouterr().out)]
     assert len(probs) == 2 and sum(probs) == pytest.approx(1.0, abs=1e-5)
     assert main(args) == 2  # a single option is not a choice
 

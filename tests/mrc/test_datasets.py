@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from mrc.datasets import load_race, load_squad
-from qa.errors import DataFormatError, InputError
-from qa.paths import SHARED_DATA
+from qa.core.errors import DataFormatError, InputError
+from qa.core.paths import SHARED_DATA
 
 SQUAD = {
     "version": "1.1",

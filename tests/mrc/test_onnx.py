@@ -9,7 +9,7 @@ import pytest
 
 from mrc.onnx_export import export_span_onnx, onnx_file
 from mrc.span import SpanReader
-from qa.errors import InputError
+from qa.core.errors import InputError
 
 CONTEXT = ("The theory of relativity comprises two theories by Albert Einstein, published in 1905 and 1915. "
            "Special relativity applies to all physical phenomena in the absence of gravity.")

@@ -9,8 +9,8 @@ import pytest
 import torch
 
 from mrc.span import DEFAULT_TEMPERATURE, ReadRequest, SpanReader
-from qa.errors import InputError, ModelNotFoundError
-from qa.settings import Settings
+from qa.core.errors import InputError, ModelNotFoundError
+from qa.core.settings import Settings
 
 CONTEXTS = [
     "Café  au lait,   naïve façade — “quoted” text!\n\nThe answer is Zürich, obviously.",
@@ -33,7 +33,7 @@ def test_offsets_map_back_exactly(tiny_span_dir: Path, context: str) -> None:
     for a in answers:
         assert a.start is not None and a.end is not None
         assert context[a.start : a.end] == a.text
-        assert a.evidence == context and a.route == "reader"
+        assert a.span.text == context and a.route == "reader"
         assert 0.0 <= a.score <= 1.0
 
 

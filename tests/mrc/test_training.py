@@ -15,8 +15,8 @@ import torch
 from transformers import AutoTokenizer, BertConfig, BertModel
 
 from mrc.training import BudgetSchedule, TrainConfig, length_grouped_batches
-from qa.errors import InputError
-from qa.paths import encoder_path
+from qa.core.errors import InputError
+from qa.core.paths import encoder_path
 
 FACTS = [
     ("France", "Paris", "The capital of France is Paris. It lies on the Seine."),

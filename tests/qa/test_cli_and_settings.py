@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 
 from qa.cli import main
-from qa.errors import InputError
-from qa.paths import MODELS_DIR
-from qa.settings import Settings
-from qa.types import Answer, Question
+from qa.core.errors import ConfigError, InputError
+from qa.core.paths import MODELS_DIR
+from qa.core.settings import FusionMethod, Settings
+from qa.core.types import Answer, Question, Route
 
 
 def test_settings_precedence(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -28,15 +28,35 @@ def test_settings_precedence(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) ->
 def test_settings_errors(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     bad = tmp_path / "bad.toml"
     bad.write_text("top_k = = 1")
-    with pytest.raises(InputError):
+    with pytest.raises(ConfigError):
         Settings.load(bad)
     unknown = tmp_path / "unknown.toml"
     unknown.write_text("nope = 1")
-    with pytest.raises(InputError, match="unknown settings"):
+    with pytest.raises(ConfigError, match="unknown settings"):
         Settings.load(unknown)
     monkeypatch.setenv("QA_TOP_K", "many")
-    with pytest.raises(InputError, match="not a number"):
+    with pytest.raises(ConfigError, match="QA_TOP_K='many'"):
         Settings.load()
+
+
+@pytest.mark.parametrize("env,value,needle", [
+    ("QA_FUSION_METHOD", "bogus", "QA_FUSION_METHOD='bogus': Input should be 'convex' or 'rrf'"),
+    ("QA_TOP_K", "abc", "QA_TOP_K='abc'"),
+    ("QA_SPAN_BACKEND", "tpu", "QA_SPAN_BACKEND='tpu'"),
+    ("QA_DEVICE", "gpu", "QA_DEVICE='gpu'"),
+    ("QA_KB_MAX_HOPS", "9", "QA_KB_MAX_HOPS='9'"),
+])
+def test_bad_settings_exit_2_with_one_line(monkeypatch: pytest.MonkeyPatch, capsys, env, value, needle) -> None:
+    monkeypatch.setenv(env, value)
+    assert main(["ask", "What is the capital of France?"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert needle in err and len(err.splitlines()) == 1 and "Traceback" not in err
+
+
+def test_settings_enums_and_explicit_fields(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("QA_FUSION_METHOD", "rrf")
+    s = Settings.load(top_k=4)
+    assert s.fusion_method == FusionMethod.RRF and s.explicitly_set("top_k") and not s.explicitly_set("read_k")
 
 
 def test_question_validation() -> None:
@@ -45,8 +65,10 @@ def test_question_validation() -> None:
     with pytest.raises(InputError):
         Question("x" * 1_000_000)
     assert Question("Who?").text == "Who?"
-    none = Answer.none("webqa", score=0.9)
+    none = Answer.none(Route.WEBQA, score=0.9)
     assert none.no_answer and none.to_dict()["route"] == "webqa"
+    with pytest.raises(InputError, match="not valid UTF-8"):
+        Question("caf\udce9?")  # how Python hands over undecodable command-line bytes
 
 
 @pytest.mark.parametrize("argv", [["ask", ""], ["ask", "x" * 100_000], ["read", "--context", "c", "--question", ""]])
@@ -76,12 +98,14 @@ def test_missing_index_folder_exit_2(tmp_path: Path, capsys: pytest.CaptureFixtu
 def test_webqa_answers_from_the_default_collection() -> None:
     from qa.webqa import WebQA
 
-    answers = WebQA(Settings.load()).ask("Who developed the theory of general relativity?", top_k=3, read_k=4)
+    answers = WebQA(Settings.load()).answer("Who developed the theory of general relativity?", top_k=3, read_k=4)
     assert answers and not answers[0].no_answer
     top = answers[0]
     assert "Einstein" in top.text
     assert top.route == "webqa" and 0.0 <= top.score <= 1.0
-    assert top.evidence is not None and top.evidence[top.start : top.end] == top.text
+    ev = top.span
+    assert ev is not None and ev.text[ev.start : ev.end] == top.text and top.source_id not in ev.also_in
     assert {"retrieve_s", "read_s"} <= set(top.timings)
     texts = [a.text.lower() for a in answers if not a.no_answer]
     assert len(texts) == len(set(texts))  # identical answers are merged
+    assert [a.score for a in answers] == sorted((a.score for a in answers), reverse=True)

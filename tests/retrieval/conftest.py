@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from qa.settings import Settings
+from qa.core.settings import Settings
 
 SHARED = Path(__file__).resolve().parents[2].parent / "shared" / "data"
 

@@ -13,7 +13,7 @@ def test_default_passages_come_from_the_package() -> None:
 
 @pytest.mark.skipif(not is_complete(SHIPPED_INDEX), reason="no prebuilt default index in data/index/default")
 def test_shipped_default_index_answers() -> None:
-    from qa.settings import Settings
+    from qa.core.settings import Settings
     from retrieval.hybrid import HybridRetriever
 
     manifest = Manifest.load(SHIPPED_INDEX)
@@ -33,7 +33,7 @@ def _tiny_default(*_args: object, **_kw: object):
 
 def test_default_index_builds_into_cache_when_not_shipped(tmp_path, monkeypatch) -> None:
     import retrieval.default as default
-    from qa.settings import Settings
+    from qa.core.settings import Settings
 
     monkeypatch.setattr(default, "SHIPPED_INDEX", tmp_path / "absent")
     monkeypatch.setattr(default, "default_passages", _tiny_default)

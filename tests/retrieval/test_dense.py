@@ -4,7 +4,7 @@ import faiss
 import numpy as np
 import pytest
 
-from qa.errors import DataFormatError, InputError
+from qa.core.errors import DataFormatError, InputError
 from retrieval.dense import DenseIndex
 
 

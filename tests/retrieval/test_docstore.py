@@ -2,7 +2,7 @@ from pathlib import Path
 
 import pytest
 
-from qa.errors import InputError
+from qa.core.errors import InputError
 from retrieval.docstore import SQLiteDocStore
 from retrieval.passage import Passage
 

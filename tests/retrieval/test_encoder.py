@@ -15,7 +15,7 @@ SENTENCES = [
 
 def test_matches_sentence_transformers() -> None:
     st = pytest.importorskip("sentence_transformers")
-    from qa.paths import encoder_path
+    from qa.core.paths import encoder_path
 
     ours = TextEncoder(batch_size=2).encode(SENTENCES)
     ref = st.SentenceTransformer(str(encoder_path()), device="cpu").encode(

@@ -2,8 +2,8 @@ from pathlib import Path
 
 import pytest
 
-from qa.errors import InputError
-from qa.settings import Settings
+from qa.core.errors import InputError
+from qa.core.settings import Settings
 from retrieval.hybrid import HybridRetriever
 
 

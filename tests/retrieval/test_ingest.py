@@ -3,8 +3,8 @@ from pathlib import Path
 
 import pytest
 
-from qa.errors import DataFormatError, InputError
-from qa.settings import Settings
+from qa.core.errors import DataFormatError, InputError
+from qa.core.settings import Settings
 from retrieval.docstore import SQLiteDocStore
 from retrieval.documents import discover, html_to_text, read_documents
 from retrieval.index_dir import DOCSTORE, Manifest, is_complete

@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
-from qa.errors import ModelNotFoundError
+from qa.core.errors import ModelNotFoundError
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
+REPO_ROOT = Path(__file__).resolve().parents[2]
 DATA_DIR = REPO_ROOT / "data"
 MODELS_DIR = DATA_DIR / "models"
 SHARED_DATA = REPO_ROOT.parent / "shared" / "data"
+
+
+def cache_dir() -> Path:
+    """Where built artefacts that are not shipped go (indexes of the user's collections, per-graph
+    label indexes and scorers, exported ONNX copies): `$XDG_CACHE_HOME/offline-qa`."""
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "offline-qa"
 
 
 def encoder_path() -> Path:

@@ -6,15 +6,30 @@ class QAError(Exception):
     """Bad input or configuration that the user can fix."""
 
     exit_code = 2
+    http_status = 400
 
 
 class InputError(QAError):
     """The question, file or option given is not acceptable."""
 
 
+class ConfigError(QAError):
+    """A setting (environment variable, TOML file or override) has a wrong value or type."""
+
+
 class ModelNotFoundError(QAError):
     """A model folder is missing or is not in the Hugging Face layout."""
 
+    http_status = 503
+
 
 class DataFormatError(QAError):
-    """A data file (SQuAD, RACE, passages, triples) is malformed."""
+    """A data file (SQuAD, RACE, passages, triples, Q&A dumps) is malformed."""
+
+    http_status = 422
+
+
+class NotFoundError(QAError):
+    """A named thing (collection, document, job, thread) does not exist."""
+
+    http_status = 404

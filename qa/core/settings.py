@@ -1,0 +1,181 @@
+"""One settings object for every component, validated when it is loaded.
+
+Values come, lowest precedence first, from the defaults below, a TOML file (`QA_CONFIG` or
+`./qa.toml`), environment variables `QA_<FIELD>` (upper case) and explicit overrides (CLI flags).
+pydantic-settings does the parsing, so a wrong type or an unknown value is caught at load, before
+any model is loaded, and reported as one line that names the variable or the file it came from.
+Closed sets are enums: a typo in `QA_FUSION_METHOD` is an error, not a silent fallback.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from contextvars import ContextVar
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field, ValidationError, model_validator
+from pydantic_settings import BaseSettings, InitSettingsSource, PydanticBaseSettingsSource, SettingsConfigDict
+
+from qa.core.errors import ConfigError
+from qa.core.paths import DATA_DIR, MODELS_DIR, cache_dir
+
+ENV_PREFIX = "QA_"
+
+
+class FusionMethod(StrEnum):
+    """How dense and BM25 rankings become one: weighted sum of min-max normalised scores, or
+    weighted reciprocal rank."""
+
+    CONVEX = "convex"
+    RRF = "rrf"
+
+
+class SpanBackend(StrEnum):
+    """Runtime of the span reader: PyTorch, or ONNX Runtime (int8 or float32 copy)."""
+
+    TORCH = "torch"
+    ONNX = "onnx"
+    ONNX_FP32 = "onnx-fp32"
+
+
+class Device(StrEnum):
+    """Where models run; `auto` takes a GPU when one is present."""
+
+    CPU = "cpu"
+    CUDA = "cuda"
+    AUTO = "auto"
+
+
+class RouteChoice(StrEnum):
+    """Which source `qa ask` consults: the router's choice, or one source forced."""
+
+    AUTO = "auto"
+    WEBQA = "webqa"
+    KBQA = "kbqa"
+    CQA = "cqa"
+
+
+_TOML: ContextVar[dict[str, Any] | None] = ContextVar("qa_settings_toml", default=None)
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX, extra="forbid", case_sensitive=False, validate_default=True,
+        env_ignore_empty=False,
+    )
+
+    # models
+    encoder_model: str = Field("", description="Sentence encoder folder; empty: the packaged all-MiniLM-L6-v2.")
+    span_model: str = Field(str(MODELS_DIR / "span-minilm-l6"), description="Span reader folder (HF layout).")
+    choice_model: str = Field(str(MODELS_DIR / "choice-minilm-l6"), description="Multiple-choice reader folder.")
+    device: Device = Device.CPU
+    span_backend: SpanBackend = SpanBackend.TORCH
+    # storage
+    index_dir: str = Field(
+        str(cache_dir() / "collections"),
+        description="Your collections: `qa index PATH` writes <index_dir>/<name>; `qa ask` searches them all.",
+    )
+    include_default: bool = Field(True, description="Also answer from the embedded default collection.")
+    data_dir: str = str(DATA_DIR)
+    # retrieval
+    top_k: int = Field(3, ge=1, le=100, description="Answers returned per question.")
+    retrieve_k: int = Field(20, ge=1, le=1000)
+    read_k: int = Field(8, ge=1, le=100, description="Passages the reader reads per question.")
+    # fusion tuned on SQuAD v1.0 *training* questions (benchmarks/squad_open.py --tune), not dev
+    fusion_method: FusionMethod = FusionMethod.CONVEX
+    fusion_weight_dense: float = Field(0.55, ge=0.0)
+    fusion_weight_bm25: float = Field(0.45, ge=0.0)
+    fusion_k: int = Field(60, ge=1)
+    chunk_chars: int = Field(1200, ge=100)
+    chunk_overlap: int = Field(200, ge=0)
+    # readers
+    max_seq_length: int = Field(384, ge=16, le=4096)
+    doc_stride: int = Field(128, ge=0)
+    max_answer_length: int = Field(30, ge=1)
+    n_best: int = Field(20, ge=1)
+    null_threshold: float | None = Field(None, description="None: the threshold stored with the model.")
+    batch_size: int = Field(32, ge=1)
+    # knowledge graph
+    kb_graph: str = Field("", description="Turtle / N-Triples / TSV file; empty: the embedded world graph.")
+    kb_endpoint: str = Field("", description="A SPARQL 1.1 endpoint URL; overrides kb_graph when set.")
+    kb_timeout_s: float = Field(10.0, gt=0)
+    kb_max_hops: int = Field(3, ge=1, le=4)
+    kb_top_anchors: int = Field(3, ge=1, le=20)
+    kb_min_confidence: float | None = Field(
+        None, ge=0.0, le=1.0, description="Abstain below this; None: the threshold calibrated with the scorer."
+    )
+    kb_scorer: str = Field("", description="A path scorer (JSON); empty: the one trained for the graph.")
+    # router
+    route: RouteChoice = RouteChoice.AUTO
+    router_min_score: float = Field(
+        0.5, ge=0.0, le=1.0, description="The cascade asks the next source while the best score is below this."
+    )
+    # API
+    api_key: str = ""
+    max_question_chars: int = Field(2_000, ge=1)
+    request_timeout_s: float = Field(30.0, gt=0)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Settings:
+        if self.chunk_overlap >= self.chunk_chars:
+            raise ValueError("chunk_overlap must be smaller than chunk_chars")
+        return self
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (init_settings, env_settings, InitSettingsSource(settings_cls, init_kwargs=_TOML.get() or {}))
+
+    @classmethod
+    def load(cls, path: str | Path | None = None, **overrides: Any) -> Settings:
+        """Settings from the TOML file, the environment and `overrides` (None values are ignored)."""
+        cfg = Path(path) if path else Path(os.environ.get("QA_CONFIG") or "qa.toml")
+        values: dict[str, Any] = {}
+        if cfg.is_file():
+            try:
+                values = tomllib.loads(cfg.read_text(encoding="utf-8"))
+            except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+                raise ConfigError(f"settings file {cfg} is not valid TOML: {exc}") from exc
+            unknown = sorted(set(values) - set(cls.model_fields))
+            if unknown:
+                raise ConfigError(f"unknown settings in {cfg}: {', '.join(unknown)}")
+        elif path or os.environ.get("QA_CONFIG"):
+            raise ConfigError(f"settings file not found: {cfg}")
+        given = {k: v for k, v in overrides.items() if v is not None}
+        token = _TOML.set(values)
+        try:
+            return cls(**given)
+        except ValidationError as exc:
+            raise ConfigError(_one_line(exc, cfg, values, given)) from None
+        finally:
+            _TOML.reset(token)
+
+    def explicitly_set(self, name: str) -> bool:
+        """Whether `name` came from the user (file, environment, override) rather than a default;
+        components use it to let a model's own sidecar values win over our defaults."""
+        return name in self.model_fields_set
+
+
+def _one_line(exc: ValidationError, cfg: Path, toml: dict[str, Any], given: dict[str, Any]) -> str:
+    """The first validation error as one line naming where the bad value came from."""
+    err = exc.errors()[0]
+    field = str(err["loc"][0]) if err.get("loc") else ""
+    msg = err.get("msg", "invalid value")
+    env = f"{ENV_PREFIX}{field.upper()}"
+    if field in given:
+        return f"setting {field}={given[field]!r}: {msg}"
+    if field and env in {k.upper() for k in os.environ}:
+        raw = next(v for k, v in os.environ.items() if k.upper() == env)
+        return f"{env}={raw!r}: {msg}"
+    if field in toml:
+        return f"{cfg}: {field} = {toml[field]!r}: {msg}"
+    return f"settings: {field + ': ' if field else ''}{msg}"

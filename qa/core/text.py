@@ -1,0 +1,98 @@
+"""Text input shared by every layer: question checks and reading (possibly compressed) UTF-8 files.
+
+One implementation, so the CLI, the API and every source reject the same bad input with the same
+message: an empty or oversized question, bytes that are not UTF-8 (on a POSIX command line they
+arrive as lone surrogates), a file that cannot be decompressed.
+"""
+
+from __future__ import annotations
+
+import bz2
+import gzip
+import io
+import lzma
+import re
+import zlib
+from pathlib import Path
+from typing import IO
+
+from qa.core.errors import DataFormatError, InputError
+
+MAX_QUESTION_CHARS = 2_000
+# Python decodes undecodable argv / stdin bytes to lone surrogates (PEP 383); real text never has them.
+_SURROGATE = re.compile(r"[\ud800-\udfff]")
+_OPENERS = {".gz": gzip.open, ".xz": lzma.open, ".bz2": bz2.open}
+
+
+def check_text(text: object, what: str, max_chars: int) -> str:
+    """`text` stripped, or an `InputError` naming `what` when it is not usable text."""
+    if not isinstance(text, str):
+        raise InputError(f"the {what} must be text")
+    if _SURROGATE.search(text):
+        raise InputError(f"the {what} is not valid UTF-8 text")
+    stripped = text.strip()
+    if not stripped:
+        raise InputError(f"the {what} is empty")
+    if len(text) > max_chars:
+        raise InputError(f"the {what} is {len(text):,} characters long; the limit is {max_chars:,}")
+    return stripped
+
+
+def check_question(text: object, max_chars: int = MAX_QUESTION_CHARS) -> str:
+    return check_text(text, "question", max_chars)
+
+
+def decode_utf8(raw: bytes, where: str) -> str:
+    """Bytes as text (a BOM is dropped), or an `InputError` that says where the bad byte is."""
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise InputError(f"{where} is not UTF-8 text (undecodable byte at offset {exc.start})") from exc
+
+
+def _checked(path: str | Path) -> Path:
+    p = Path(path)
+    if not p.exists():
+        raise InputError(f"file not found: {p}")
+    if p.is_dir():
+        raise InputError(f"{p} is a folder, not a file")
+    return p
+
+
+def read_text(path: str | Path) -> str:
+    """A whole file's text, decompressing `.gz`, `.xz` and `.bz2` by suffix."""
+    p = _checked(path)
+    opener = _OPENERS.get(p.suffix.lower())
+    try:
+        raw = p.read_bytes() if opener is None else _decompress(p)
+    except (OSError, EOFError, lzma.LZMAError, zlib.error) as exc:
+        raise DataFormatError(f"{p}: cannot read or decompress ({exc})") from exc
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise DataFormatError(f"{p}: not UTF-8 text (byte {exc.start})") from exc
+
+
+def _decompress(p: Path) -> bytes:
+    suffix = p.suffix.lower()
+    data = p.read_bytes()
+    if suffix == ".gz":
+        return gzip.decompress(data)
+    if suffix == ".xz":
+        return lzma.decompress(data)
+    return bz2.decompress(data)
+
+
+def open_binary(path: str | Path) -> IO[bytes]:
+    """A streaming binary handle (decompressing by suffix), for files too large to read whole."""
+    p = _checked(path)
+    opener = _OPENERS.get(p.suffix.lower())
+    try:
+        return opener(p, "rb") if opener is not None else open(p, "rb")  # noqa: SIM115
+    except OSError as exc:
+        raise DataFormatError(f"cannot open {p}: {exc}") from exc
+
+
+def open_text(path: str | Path) -> IO[str]:
+    """A streaming UTF-8 text handle (decompressing by suffix)."""
+    return io.TextIOWrapper(open_binary(path), encoding="utf-8-sig", newline="")

@@ -1,0 +1,227 @@
+"""The shapes every layer speaks: a question, an answer with typed evidence, and the interfaces a
+source or a shared model must offer.
+
+One answer shape for every source, so the CLI's `--json`, the REST API and the UI render the same
+thing, and a router can compare answers from different sources: `Answer.score` is the probability
+that the answer is right, calibrated on training data. Evidence is a tagged union (`kind`), not
+string keys in a dict: a span (passage and offsets), a graph result (entities, path, constraints,
+SPARQL), a thread (the matched question and its answer) or the options of a multiple-choice read.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from enum import StrEnum
+from typing import TYPE_CHECKING, Annotated, Any, Literal, Protocol, runtime_checkable
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from qa.core.text import MAX_QUESTION_CHARS, check_question
+
+if TYPE_CHECKING:  # numpy is only a type here; the core imports nothing heavy at run time
+    import numpy as np
+
+
+class Route(StrEnum):
+    """Where an answer came from."""
+
+    WEBQA = "webqa"
+    KBQA = "kbqa"
+    CQA = "cqa"
+    READER = "reader"
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Question(_Model):
+    """A user question; `history` holds earlier turns (questions and answers, oldest first) for
+    follow-up rewriting; `collection` restricts passage search to one collection."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    text: str
+    history: tuple[str, ...] = ()
+    collection: str | None = None
+
+    def __init__(self, text: str | None = None, /, **data: Any) -> None:
+        if text is not None:
+            data["text"] = text
+        data["text"] = check_question(data.get("text"), int(data.pop("max_chars", MAX_QUESTION_CHARS)))
+        super().__init__(**data)
+
+    @classmethod
+    def of(cls, question: str | Question, max_chars: int = MAX_QUESTION_CHARS) -> Question:
+        return question if isinstance(question, Question) else cls(question, max_chars=max_chars)
+
+
+class SpanEvidence(_Model):
+    """A passage and the character offsets of the answer in it (`text[start:end]` is the answer)."""
+
+    kind: Literal["span"] = "span"
+    passage_id: str | None = None
+    title: str = ""
+    text: str
+    start: int | None = None
+    end: int | None = None
+    source: str = ""
+    collection: str = ""
+    retrieval_score: float | None = None
+    also_in: list[str] = Field(default_factory=list, description="Other passages giving the same answer.")
+
+
+class LinkedEntity(_Model):
+    iri: str
+    label: str
+    score: float
+    method: str = ""
+    kind: str = "entity"
+
+
+class PathStep(_Model):
+    relation: str
+    label: str = ""
+    direction: Literal["forward", "inverse"] = "forward"
+
+
+class GraphEvidence(_Model):
+    """What a graph answer rests on: the linked entities, the relation path walked from the anchor,
+    the constraints added and the exact SPARQL that was run."""
+
+    kind: Literal["graph"] = "graph"
+    graph: str = ""
+    node: str | None = Field(None, description="IRI (or literal) of this answer in the graph.")
+    anchor: LinkedEntity | None = None
+    entities: list[LinkedEntity] = Field(default_factory=list)
+    path: list[PathStep] = Field(default_factory=list)
+    constraints: list[str] = Field(default_factory=list)
+    sparql: str = ""
+    n_answers: int = 0
+
+
+class ThreadEvidence(_Model):
+    """An already-answered question that matches, and the answer taken from its thread."""
+
+    kind: Literal["thread"] = "thread"
+    thread_id: str
+    title: str = ""
+    question: str = ""
+    answer_id: str | None = None
+    answer: str = Field("", description="The full answer; `Answer.text` may be a short span of it.")
+    votes: int | None = None
+    accepted: bool = False
+    source: str = ""
+    start: int | None = Field(None, description="Offsets of the short answer inside `answer`.")
+    end: int | None = None
+
+
+class ChoiceEvidence(_Model):
+    """A multiple-choice read: the options and the probability the reader gave each."""
+
+    kind: Literal["choice"] = "choice"
+    context: str
+    question: str
+    options: list[str]
+    probabilities: list[float]
+    chosen: int
+
+
+Evidence = Annotated[SpanEvidence | GraphEvidence | ThreadEvidence | ChoiceEvidence, Field(discriminator="kind")]
+
+
+class Answer(_Model):
+    """One answer. `score` is the probability that it is right; a "no answer" result is explicit
+    (`no_answer=True`, empty `text`) and carries the best guess, marked as such, when there is one."""
+
+    text: str
+    score: float = Field(ge=0.0, le=1.0)
+    route: Route
+    evidence: Evidence | None = None
+    no_answer: bool = False
+    best_guess: Answer | None = None
+    raw_score: float | None = Field(None, description="The source's own uncalibrated score.")
+    null_score: float | None = Field(None, description="Span readers: the no-answer logit score.")
+    timings: dict[str, float] = Field(default_factory=dict)
+
+    @classmethod
+    def none(cls, route: Route, score: float, *, best_guess: Answer | None = None, **kw: Any) -> Answer:
+        """"No answer" with `score` = the probability that abstaining is right."""
+        return cls(text="", score=score, route=route, no_answer=True, best_guess=best_guess, **kw)
+
+    # Span conveniences: most consumers want the passage and offsets of a span answer.
+    @property
+    def span(self) -> SpanEvidence | None:
+        return self.evidence if isinstance(self.evidence, SpanEvidence) else None
+
+    @property
+    def start(self) -> int | None:
+        return self.evidence.start if isinstance(self.evidence, SpanEvidence | ThreadEvidence) else None
+
+    @property
+    def end(self) -> int | None:
+        return self.evidence.end if isinstance(self.evidence, SpanEvidence | ThreadEvidence) else None
+
+    @property
+    def source_id(self) -> str | None:
+        ev = self.evidence
+        if isinstance(ev, SpanEvidence):
+            return ev.passage_id
+        if isinstance(ev, GraphEvidence):
+            return ev.node
+        if isinstance(ev, ThreadEvidence):
+            return ev.thread_id
+        return None
+
+    def to_dict(self) -> dict[str, Any]:
+        """The one JSON shape (what `--json`, the API and the UI show)."""
+        return self.model_dump(mode="json")
+
+
+class AnswerSource(Protocol):
+    """What the engine asks of every answer source. The constructor is light (no model, index or
+    graph is loaded); `warm_up` does the heavy loading once; `answer` may call it lazily."""
+
+    name: Route
+
+    def warm_up(self) -> None: ...
+
+    def answer(self, question: Question, top_k: int) -> list[Answer]: ...
+
+
+@runtime_checkable
+class Encoder(Protocol):
+    """A sentence encoder shared across sources (passed in by the application, so sources need not
+    import each other): L2-normalised float32 rows, inner product = cosine."""
+
+    name: str
+
+    def encode(self, texts: Sequence[str]) -> np.ndarray: ...
+
+
+class SpanReading(Protocol):
+    """A span reader as another source uses it (community QA cuts short answers out of long ones)."""
+
+    def read(self, question: str, context: str, *, top_k: int = 1) -> list[Answer]: ...
+
+
+class Routing(_Model):
+    """Why the answers came from where they did: the classifier's probabilities, the sources asked
+    in order, the best score each gave, and a one-line reason."""
+
+    chosen: Route
+    forced: bool = False
+    probabilities: dict[str, float] = Field(default_factory=dict)
+    asked: list[Route] = Field(default_factory=list)
+    scores: dict[str, float] = Field(default_factory=dict)
+    reason: str = ""
+
+
+class Response(_Model):
+    """What the engine returns for one question (the API's and `--json`'s response body)."""
+
+    question: str
+    rewritten: str | None = Field(None, description="The question as answered, when a follow-up was rewritten.")
+    answers: list[Answer]
+    routing: Routing
+    timings: dict[str, float] = Field(default_factory=dict)

@@ -1,0 +1,41 @@
+"""Shared model instances for the application: one sentence encoder and one span reader per
+process and configuration, handed to every source that needs them (passage retrieval, entity
+linking and path scoring, community QA), so each loads once and sources never import each other."""
+
+from __future__ import annotations
+
+import threading
+from typing import TYPE_CHECKING
+
+from qa.core.settings import Settings
+
+if TYPE_CHECKING:
+    from mrc.span import SpanReader
+    from retrieval.encoder import TextEncoder
+
+_LOCK = threading.Lock()
+_ENCODERS: dict[tuple[str, str], TextEncoder] = {}
+_READERS: dict[tuple, SpanReader] = {}
+
+
+def shared_encoder(settings: Settings | None = None) -> TextEncoder:
+    from retrieval.encoder import TextEncoder
+
+    settings = settings or Settings.load()
+    key = (settings.encoder_model, str(settings.device))
+    with _LOCK:
+        if key not in _ENCODERS:
+            _ENCODERS[key] = TextEncoder(settings)
+        return _ENCODERS[key]
+
+
+def shared_span_reader(settings: Settings | None = None) -> SpanReader:
+    from mrc.span import SpanReader
+
+    settings = settings or Settings.load()
+    key = (settings.span_model, str(settings.span_backend), str(settings.device), settings.null_threshold,
+           settings.max_seq_length, settings.doc_stride, settings.max_answer_length, settings.batch_size)
+    with _LOCK:
+        if key not in _READERS:
+            _READERS[key] = SpanReader(settings)
+        return _READERS[key]

@@ -1,0 +1,98 @@
+"""Terminal rendering of answers (`qa ask`, `qa kbqa`, `qa chat`, `qa read`).
+
+Every piece of data (answers, passages, labels, SPARQL) goes into `rich.text.Text` objects, never
+into markup strings, so a `[/]` in a question or a graph label is shown as typed instead of being
+read as rich markup.
+"""
+
+from __future__ import annotations
+
+from rich.console import Console, Group
+from rich.panel import Panel
+from rich.text import Text
+
+from qa.core.types import Answer, ChoiceEvidence, GraphEvidence, Response, SpanEvidence, ThreadEvidence
+
+SNIPPET_CHARS = 250
+
+
+def marked(text: str, start: int | None, end: int | None, width: int = SNIPPET_CHARS) -> Text:
+    """`text` around [start, end) with the span highlighted and ellipses where it was cut."""
+    if start is None or end is None:
+        return Text(text[: 2 * width] + ("…" if len(text) > 2 * width else ""))
+    lo, hi = max(0, start - width), min(len(text), end + width)
+    out = Text("…" if lo else "")
+    out.append(text[lo:start])
+    out.append(text[start:end], style="bold black on yellow")
+    out.append(text[end:hi])
+    if hi < len(text):
+        out.append("…")
+    return out
+
+
+def evidence_lines(a: Answer) -> list[Text]:
+    ev = a.evidence
+    lines: list[Text] = []
+    if isinstance(ev, SpanEvidence):
+        if ev.text:
+            lines.append(marked(ev.text, ev.start, ev.end))
+        src = Text("source: ", style="dim")
+        src.append(f"{ev.title or ''} [{ev.passage_id}]", style="dim")
+        if ev.collection:
+            src.append(f" in {ev.collection}", style="dim")
+        if ev.also_in:
+            src.append(f" (also in {len(ev.also_in)} more: {', '.join(ev.also_in[:3])}"
+                       f"{'…' if len(ev.also_in) > 3 else ''})", style="dim")
+        lines.append(src)
+    elif isinstance(ev, GraphEvidence):
+        ents = ", ".join(f"{e.label} ({e.method} {e.score:.2f})" for e in ev.entities)
+        lines.append(Text.assemble(("linked: ", "dim"), ents or "-"))
+        path = " -> ".join(s.label + ("" if s.direction == "forward" else " (inverse)") for s in ev.path)
+        lines.append(Text.assemble(("path: ", "dim"), path or "-"))
+        if ev.constraints:
+            lines.append(Text.assemble(("constraints: ", "dim"), ", ".join(ev.constraints)))
+        if ev.sparql:
+            lines.append(Text("sparql:", style="dim"))
+            lines.append(Text(ev.sparql))
+    elif isinstance(ev, ThreadEvidence):
+        lines.append(Text.assemble(("matched question: ", "dim"), ev.title or ev.question[:200]))
+        if ev.answer:
+            lines.append(marked(ev.answer, ev.start, ev.end, width=400))
+        meta = [f"thread {ev.thread_id}"]
+        if ev.votes is not None:
+            meta.append(f"{ev.votes} votes")
+        if ev.accepted:
+            meta.append("accepted")
+        if ev.source:
+            meta.append(ev.source)
+        lines.append(Text(", ".join(meta), style="dim"))
+    elif isinstance(ev, ChoiceEvidence):
+        for i, (opt, p) in enumerate(zip(ev.options, ev.probabilities, strict=True)):
+            lines.append(Text(f"{chr(65 + i) if i < 26 else i}. {opt}  {p:.3f}",
+                              style="bold green" if i == ev.chosen else ""))
+    return lines
+
+
+def answer_panel(a: Answer, rank: int) -> Panel:
+    if a.no_answer:
+        head = Text(f"No answer (confidence {a.score:.2f})", style="bold red")
+        body: list[Text] = [head]
+        if a.best_guess is not None:
+            g = a.best_guess
+            body.append(Text.assemble(("best guess: ", "yellow"), (g.text, "bold"), f"   score {g.score:.2f}"))
+            body.extend(evidence_lines(g))
+        return Panel(Group(*body), title=f"#{rank} {a.route}", border_style="red")
+    head = Text.assemble((a.text, "bold green"), f"   score {a.score:.2f}")
+    return Panel(Group(head, *evidence_lines(a)), title=f"#{rank} {a.route}", border_style="green")
+
+
+def print_response(console: Console, resp: Response, *, explain: bool = True) -> None:
+    if resp.rewritten and resp.rewritten != resp.question:
+        console.print(Text.assemble(("understood as: ", "dim"), resp.rewritten))
+    for rank, a in enumerate(resp.answers, 1):
+        console.print(answer_panel(a, rank))
+    if explain:
+        console.print(Text.assemble(("route: ", "dim"), (str(resp.routing.chosen), "bold"), " — ",
+                                    (resp.routing.reason, "dim")))
+        t = resp.timings
+        console.print(Text(f"{t.get('total_s', 0):.2f}s", style="dim"))

@@ -1,0 +1,150 @@
+"""Several index folders searched as one: the embedded default beside the user's own collections.
+
+A user who runs `qa index ~/notes` expects a plain `qa ask` to answer from the notes, without
+losing the general knowledge of the default collection. Each collection proposes its own dense
+and BM25 candidates; the candidates are pooled (keys made unique per collection) and fused once,
+so a passage competes on the same scale whichever folder it lives in: dense scores are cosines of
+one encoder, and min-max normalisation runs over the pooled list. A question can also name one
+collection, which is then searched alone.
+
+Collections live in `settings.index_dir`, one folder each (`qa index PATH --name NAME` writes
+`<index_dir>/NAME`); the embedded default is called `default`.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+from qa.core.errors import InputError, NotFoundError
+from qa.core.settings import Settings
+from qa.core.types import Encoder
+from retrieval.fusion import fuse
+from retrieval.hybrid import HybridRetriever, fusion_params
+from retrieval.index_dir import is_complete
+from retrieval.passage import RetrievedPassage
+
+DEFAULT_NAME = "default"
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+
+
+@dataclass(frozen=True)
+class Collection:
+    name: str
+    folder: Path
+
+
+def check_name(name: str) -> str:
+    """Collection names become folder names: letters, digits, '.', '_' and '-' only."""
+    if not isinstance(name, str) or not _NAME.match(name) or name in {".", ".."}:
+        raise InputError(
+            f"invalid collection name {name!r}: use 1-64 letters, digits, '.', '_' or '-', "
+            "starting with a letter or digit"
+        )
+    return name
+
+
+def collection_name_for(path: str | Path) -> str:
+    """A default collection name for an indexed path: its file or folder name, made safe."""
+    stem = Path(path).expanduser().resolve().name or "documents"
+    safe = re.sub(r"[^A-Za-z0-9._-]+", "-", stem).strip("-.") or "documents"
+    return safe[:64] if safe != DEFAULT_NAME else "default-docs"
+
+
+def user_collections(settings: Settings) -> list[Collection]:
+    """Every complete index folder directly under `settings.index_dir`, by name."""
+    root = Path(settings.index_dir)
+    if not root.is_dir():
+        return []
+    return [Collection(p.name, p) for p in sorted(root.iterdir())
+            if p.is_dir() and _NAME.match(p.name) and p.name != DEFAULT_NAME and is_complete(p)]
+
+
+def discover(settings: Settings, default_folder: Path | None) -> list[Collection]:
+    """The collections `qa ask` searches: the default (when included and given) and the user's."""
+    out = []
+    if settings.include_default and default_folder is not None:
+        out.append(Collection(DEFAULT_NAME, default_folder))
+    return out + user_collections(settings)
+
+
+class CollectionSet:
+    """Searches several collections as one ranking; retrievers open lazily, once each."""
+
+    def __init__(self, collections: list[Collection], settings: Settings, *, encoder: Encoder | None = None,
+                 depth: int = 100) -> None:
+        if not collections:
+            raise NotFoundError("no passage collection to search: index documents with `qa index PATH`, "
+                                "or set QA_INCLUDE_DEFAULT=true")
+        names = [c.name for c in collections]
+        if len(set(names)) != len(names):
+            raise InputError(f"duplicate collection names: {', '.join(names)}")
+        self.collections = {c.name: c for c in collections}
+        self.settings = settings
+        self.encoder = encoder
+        self.depth = depth
+        self._retrievers: dict[str, HybridRetriever] = {}
+        self._lock = threading.Lock()
+
+    @property
+    def names(self) -> list[str]:
+        return list(self.collections)
+
+    def retriever(self, name: str) -> HybridRetriever:
+        if name not in self.collections:
+            raise NotFoundError(f"no collection named {name!r}; known: {', '.join(self.names)}")
+        with self._lock:
+            if name not in self._retrievers:
+                self._retrievers[name] = HybridRetriever.from_index_dir(
+                    self.collections[name].folder, self.settings, depth=self.depth, encoder=self.encoder)
+            return self._retrievers[name]
+
+    def warm_up(self) -> None:
+        for name in self.names:
+            self.retriever(name)
+
+    def reload(self, name: str) -> None:
+        """Forget an opened retriever (after its folder was rewritten), so the next search reopens it."""
+        with self._lock:
+            old = self._retrievers.pop(name, None)
+        if old is not None:
+            old.close()
+
+    def search(self, query: str, k: int, *, collection: str | None = None) -> list[RetrievedPassage]:
+        """The top k passages over all collections (or the one named), best first."""
+        names = [collection] if collection else self.names
+        retrievers = [(n, self.retriever(n)) for n in names]
+        if len(retrievers) == 1:
+            name, r = retrievers[0]
+            hits = r.search(query, k)
+            for h in hits:
+                h.collection = name
+            return hits
+        vector = retrievers[0][1].encoder.encode([query])[0]
+        pooled: dict[str, list[tuple[tuple[int, int], float]]] = {"dense": [], "bm25": []}
+        for i, (_, r) in enumerate(retrievers):
+            for kind, lst in r.candidates(query, vector).items():
+                pooled[kind].extend(((i, key), score) for key, score in lst)
+        for lst in pooled.values():
+            lst.sort(key=lambda kv: -kv[1])
+        method, weights, rrf_k = fusion_params(self.settings)
+        ranked = fuse(pooled, method, weights, rrf_k)[:k]
+        out: list[RetrievedPassage] = []
+        for i, (name, r) in enumerate(retrievers):
+            mine = [(key, score) for (ci, key), score in ranked if ci == i]
+            cands = {kind: [(key, s) for (ci, key), s in lst if ci == i] for kind, lst in pooled.items()}
+            for hit in r.materialise(mine, cands):
+                hit.collection = name
+                out.append(hit)
+        index = {name: i for i, (name, _) in enumerate(retrievers)}
+        order = {ck: pos for pos, (ck, _) in enumerate(ranked)}
+        out.sort(key=lambda h: order[(index[h.collection], h.key)])
+        return out
+
+    def close(self) -> None:
+        for r in self._retrievers.values():
+            r.close()
+        self._retrievers.clear()
+
