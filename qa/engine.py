@@ -11,19 +11,26 @@ is asked too; the answers that are most likely right win. Only when every source
 
 from __future__ import annotations
 
+import contextlib
+import shutil
 import threading
 import time
-from collections.abc import Callable, Sequence
+import uuid
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from qa.core.errors import InputError, NotFoundError
 from qa.core.settings import RouteChoice, Settings
 from qa.core.types import Answer, AnswerSource, Question, Response, Route, Routing
+from qa.followup import rewrite
 
 if TYPE_CHECKING:
     from mrc.choice import ChoiceReader
     from mrc.span import SpanReader
     from qa.router import Router
+    from retrieval.documents import Document
+    from retrieval.passage import RetrievedPassage
 
 SourceBuilder = Callable[["Engine"], AnswerSource]
 # Builders register here (community QA adds itself when its package is installed), so the engine
@@ -55,13 +62,19 @@ BUILDERS[Route.KBQA] = _build_kbqa
 
 class Engine:
     def __init__(self, settings: Settings | None = None, *, sources: dict[Route, AnswerSource] | None = None,
-                 router: Router | None = None, routes: Sequence[Route] | None = None) -> None:
+                 router: Router | None = None, routes: Sequence[Route] | None = None,
+                 span_reader: SpanReader | None = None) -> None:
         self.settings = settings or Settings.load()
         self._sources: dict[Route, AnswerSource] = dict(sources or {})
+        self._injected = set(self._sources)
+        self._write_lock = threading.Lock()
         self._router = router
         self._routes = tuple(routes) if routes is not None else None
         self._lock = threading.RLock()
-        self._span_reader: SpanReader | None = None
+        # Questions share the sources; a document write swaps the passage source under `_rw`'s
+        # write side, so no search runs on a collection while its retriever is replaced.
+        self._rw = _ReadWriteLock()
+        self._span_reader: SpanReader | None = span_reader
         self._choice_reader: ChoiceReader | None = None
 
     # ------------------------------------------------------------------ components
@@ -124,10 +137,33 @@ class Engine:
     def ask(self, question: str | Question, *, top_k: int | None = None,
             route: RouteChoice | Route | str | None = None) -> Response:
         """Answers to one question: routed (default) or from one forced source."""
-        q = Question.of(question, self.settings.max_question_chars)
-        top_k = top_k or self.settings.top_k
-        choice = RouteChoice(str(route)) if route is not None else self.settings.route
+        typed = Question.of(question, self.settings.max_question_chars)
         t0 = time.perf_counter()
+        q, rewritten = self._standalone(typed)
+        with self._rw.reading():
+            resp = self._ask(q, top_k=top_k, route=route, t0=t0)
+        return resp.model_copy(update={"question": typed.text, "rewritten": rewritten})
+
+    def _standalone(self, q: Question) -> tuple[Question, str | None]:
+        """A follow-up ("When did he die?") rewritten with the entity of the earlier turns; the
+        question as typed when it does not refer back (see `qa.followup`)."""
+        if not q.history:
+            return q, None
+        rw = rewrite(q.text, q.history)
+        if not rw.changed or rw.text == q.text:
+            return q, None
+        try:
+            return Question(rw.text, collection=q.collection, max_chars=self.settings.max_question_chars), rw.text
+        except InputError:  # the rewrite outgrew the length limit: answer the question as typed
+            return q, None
+
+    def _ask(self, q: Question, *, top_k: int | None, route: RouteChoice | Route | str | None,
+             t0: float) -> Response:
+        top_k = top_k or self.settings.top_k
+        try:
+            choice = RouteChoice(str(route)) if route is not None else self.settings.route
+        except ValueError:
+            raise InputError(f"unknown route {route!r}; choose auto, webqa, kbqa or cqa") from None
         if choice != RouteChoice.AUTO:
             forced = Route(str(choice))
             if forced not in self.routes:
@@ -169,6 +205,164 @@ class Engine:
             answers = self.choice_reader.read(context, question, list(options))
             return answers[:top_k] if top_k else answers
         return self.span_reader.read(question, context, top_k=top_k)
+
+
+    # ------------------------------------------------------------------ passages and documents
+    def search(self, query: str, k: int = 5, *, collection: str | None = None) -> list[RetrievedPassage]:
+        """The passages a question would be read from, best first (no reading)."""
+        q = Question(query, collection=collection, max_chars=self.settings.max_question_chars)
+        with self._rw.reading():
+            return self.source(Route.WEBQA).retrieve(q, k)  # type: ignore[attr-defined]
+
+    def collections(self) -> list[str]:
+        """The passage collections questions are answered from."""
+        with self._rw.reading():
+            return list(self.source(Route.WEBQA).collections.names)  # type: ignore[attr-defined]
+
+    def add_documents(self, collection: str, documents: Sequence[Document]) -> int:
+        """Add documents to a collection of your own (created when new); they are searchable when
+        this returns, and a crash part-way leaves the collection as it was before the call.
+        Returns the number of passages added."""
+        from retrieval.collections import check_name
+        from retrieval.index_dir import is_complete
+        from retrieval.ingest import add_passages, build_index, chunk_documents
+
+        name = self._writable_collection(check_name(collection))
+        passages = chunk_documents(documents, self.settings.chunk_chars, self.settings.chunk_overlap)
+        if not passages:
+            raise InputError("nothing to add: the documents hold no text")
+        folder = Path(self.settings.index_dir) / name
+        with self._write_lock:
+            if is_complete(folder):
+                taken = [d.doc_id for d in documents if self._passage_ids(folder, d.doc_id)]
+                if taken:
+                    raise InputError(f"document id {taken[0]!r} is already in collection {name!r}; delete it first")
+                add_passages(folder, passages, self.settings)
+            else:
+                build_index(passages, folder, self.settings, progress=False)
+            self._reopen_passages(name)
+        return len(passages)
+
+    def delete_document(self, doc_id: str, collection: str | None = None) -> tuple[str, int]:
+        """Delete every passage of a document; returns (collection, passages deleted)."""
+        from retrieval.collections import check_name, user_collections
+        from retrieval.index_dir import is_complete
+        from retrieval.ingest import delete_passages
+
+        with self._write_lock:
+            if collection is not None:
+                names = [self._writable_collection(check_name(collection))]
+                if not is_complete(Path(self.settings.index_dir) / names[0]):
+                    raise NotFoundError(f"no collection named {collection!r}")
+            else:
+                names = [c.name for c in user_collections(self.settings)]
+            for name in names:
+                folder = Path(self.settings.index_dir) / name
+                ids = self._passage_ids(folder, doc_id)
+                if not ids:
+                    continue
+                if len(ids) >= self._passage_count(folder):  # the last document: the collection goes
+                    aside = folder.with_name(f".{name}.deleted-{uuid.uuid4().hex[:8]}")
+                    folder.rename(aside)
+                    shutil.rmtree(aside, ignore_errors=True)
+                else:
+                    delete_passages(folder, ids)
+                self._reopen_passages(name)
+                return name, len(ids)
+        where = f"collection {collection!r}" if collection else "any collection of your own"
+        raise NotFoundError(f"no document {doc_id!r} in {where}")
+
+    def _writable_collection(self, name: str) -> str:
+        from retrieval.collections import DEFAULT_NAME
+
+        if name == DEFAULT_NAME:
+            raise InputError("the default collection is read-only; add documents to a collection of your own")
+        return name
+
+    @staticmethod
+    def _passage_ids(folder: Path, doc_id: str) -> list[str]:
+        """The stored passage ids of a document (`<doc_id>#<n>`, numbered from 0 without gaps)."""
+        from retrieval.docstore import SQLiteDocStore
+        from retrieval.index_dir import DOCSTORE, is_complete
+
+        if not is_complete(folder):
+            return []
+        found: list[str] = []
+        with SQLiteDocStore(folder / DOCSTORE, read_only=True) as store:
+            page = 500
+            for first in range(0, 10**9, page):
+                ids = [f"{doc_id}#{i}" for i in range(first, first + page)]
+                hits = store.keys_for(ids)
+                found.extend(i for i in ids if i in hits)
+                if len(hits) < page:
+                    break
+        return found
+
+    @staticmethod
+    def _passage_count(folder: Path) -> int:
+        from retrieval.docstore import SQLiteDocStore
+        from retrieval.index_dir import DOCSTORE
+
+        with SQLiteDocStore(folder / DOCSTORE, read_only=True) as store:
+            return store.count()
+
+    def _reopen_passages(self, name: str) -> None:
+        """Make a rewritten collection searchable: a fresh passage source over the new folders,
+        opened before it replaces the old one, so questions wait only for the swap itself."""
+        if Route.WEBQA not in self._sources:
+            return  # not opened yet: the first question opens the current folders
+        if Route.WEBQA in self._injected:
+            with self._rw.writing():
+                self._sources[Route.WEBQA].collections.reload(name)  # type: ignore[attr-defined]
+            return
+        fresh = BUILDERS[Route.WEBQA](self)
+        try:
+            fresh.collections.warm_up()  # type: ignore[attr-defined]
+        except NotFoundError:  # the last collection was deleted: questions now say so
+            with self._rw.writing():
+                self._sources.pop(Route.WEBQA, None)
+            return
+        with self._rw.writing():
+            self._sources[Route.WEBQA] = fresh
+
+
+class _ReadWriteLock:
+    """Many readers or one writer; a waiting writer holds back new readers so it is not starved."""
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._readers = 0
+        self._writing = False
+        self._waiting_writers = 0
+
+    @contextlib.contextmanager
+    def reading(self) -> Iterator[None]:
+        with self._cond:
+            while self._writing or self._waiting_writers:
+                self._cond.wait()
+            self._readers += 1
+        try:
+            yield
+        finally:
+            with self._cond:
+                self._readers -= 1
+                if not self._readers:
+                    self._cond.notify_all()
+
+    @contextlib.contextmanager
+    def writing(self) -> Iterator[None]:
+        with self._cond:
+            self._waiting_writers += 1
+            while self._writing or self._readers:
+                self._cond.wait()
+            self._waiting_writers -= 1
+            self._writing = True
+        try:
+            yield
+        finally:
+            with self._cond:
+                self._writing = False
+                self._cond.notify_all()
 
 
 def _best_score(answers: Sequence[Answer]) -> float:

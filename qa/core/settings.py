@@ -114,9 +114,20 @@ class Settings(BaseSettings):
         0.5, ge=0.0, le=1.0, description="The cascade asks the next source while the best score is below this."
     )
     # API
-    api_key: str = ""
+    api_key: str = Field("", description="When set, writes (documents, threads, eval jobs) need it in X-API-Key.")
+    api_key_for_reads: bool = Field(False, description="Also require the API key for questions and reads.")
     max_question_chars: int = Field(2_000, ge=1)
     request_timeout_s: float = Field(30.0, gt=0)
+    api_host: str = Field("127.0.0.1", description="Address `qa serve` listens on (loopback: this machine only).")
+    api_port: int = Field(8000, ge=1, le=65535)
+    ui_port: int = Field(8501, ge=1, le=65535)
+    api_url: str = Field("", description="The API the UI talks to; empty: http://<api_host>:<api_port>.")
+    api_workers: int = Field(2, ge=1, le=64, description="Requests answered at once (one per core is right).")
+    api_queue: int = Field(16, ge=0, le=10_000, description="Requests that may wait; beyond this: 503.")
+    api_queue_timeout_s: float = Field(10.0, gt=0, description="A request waits this long for a worker, then 503.")
+    api_batch_window_ms: float = Field(3.0, ge=0, le=1000, description="Reader work of concurrent requests "
+                                       "arriving within this window is read in one batch.")
+    api_max_body_mb: float = Field(20.0, gt=0, description="Largest request body (uploads included).")
 
     @model_validator(mode="after")
     def _consistent(self) -> Settings:

@@ -1,0 +1,283 @@
+"""The REST API over the engine (FastAPI; OpenAPI at /openapi.json, docs at /docs).
+
+One process holds one `Engine`: the models load once at start-up and every request shares them.
+Requests are admitted through `Admission` (bounded workers and queue, 503 + Retry-After beyond
+it, timeouts), reader work of concurrent requests is merged into batches (`BatchingSpanReader`),
+and every failure is a JSON error body (`qa.api.errors`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import functools
+import logging
+import os
+import re
+import shutil
+import tempfile
+import time
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from fastapi import Depends, FastAPI, File, Form, Query, Request, UploadFile
+from fastapi import Path as PathParam
+from fastapi.responses import PlainTextResponse
+from fastapi.responses import Response as HTTPResponse
+from fastapi.security import APIKeyHeader
+
+from qa.api import errors
+from qa.api.batching import BatchingSpanReader
+from qa.api.limits import API_KEY_HEADER, Admission, BodyLimit, check_key
+from qa.api.metrics import Metrics
+from qa.api.models import (
+    COLLECTION_PATTERN,
+    DOCUMENT_ID_PATTERN,
+    AddDocumentsRequest,
+    AddDocumentsResponse,
+    AskRequest,
+    CollectionsResponse,
+    DeleteDocumentResponse,
+    ErrorBody,
+    Health,
+    JobState,
+    PassageOut,
+    ReadRequest,
+    ReadResponse,
+    SearchRequest,
+    SearchResponse,
+)
+from qa.core.errors import InputError
+from qa.core.settings import Settings
+from qa.core.types import Question, Response
+
+log = logging.getLogger("qa.api")
+API_VERSION = "v1"
+
+
+def _errors(*codes: int) -> dict[int | str, dict[str, Any]]:
+    text = {400: "Bad input (empty, not UTF-8, malformed JSON)", 401: "API key missing", 403: "API key wrong",
+            404: "Not found", 413: "Body too large", 422: "Invalid field or data", 503: "Overloaded (see Retry-After)",
+            504: "Timed out", 500: "Internal error"}
+    return {c: {"model": ErrorBody, "description": text.get(c, "Error")} for c in codes}
+
+
+COMMON = (400, 422, 500, 503, 504)
+
+
+def package_version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("offline-qa")
+    except PackageNotFoundError:  # pragma: no cover - running from a source tree without install
+        return "0"
+
+
+def recover_collections(index_dir: Path) -> list[str]:
+    """Undo what a killed process left in the collections folder: a collection moved aside for a
+    swap whose second half never ran is put back, and staging folders are removed. Run at start-up,
+    before anything writes (one server writes a collections folder)."""
+    notes: list[str] = []
+    if not index_dir.is_dir():
+        return notes
+    for p in sorted(index_dir.iterdir()):
+        m = re.match(r"^\.(?P<name>.+)\.(?P<what>old|building|deleted)-[0-9a-zA-Z_]+$", p.name)
+        if not m or not p.is_dir():
+            continue
+        target = index_dir / m["name"]
+        if m["what"] == "old" and not target.exists():
+            os.replace(p, target)
+            notes.append(f"restored {target.name} from an interrupted update")
+        else:
+            shutil.rmtree(p, ignore_errors=True)
+            notes.append(f"removed unfinished {p.name}")
+    return notes
+
+
+def create_app(settings: Settings | None = None, *, engine: Any = None, warm: bool = True) -> FastAPI:
+    """The API app. `engine` may be given (tests); otherwise one is built from `settings`, with a
+    span reader that batches the reader work of concurrent requests."""
+    from qa.api.jobs import JobRunner
+    from qa.engine import Engine
+
+    settings = settings or Settings.load()
+    metrics = Metrics()
+    if engine is None:
+        from qa.models import shared_span_reader
+
+        reader = BatchingSpanReader(shared_span_reader(settings), window_s=settings.api_batch_window_ms / 1000,
+                                    metrics=metrics)
+        engine = Engine(settings, span_reader=reader)  # type: ignore[arg-type]
+    admission = Admission(settings.api_workers, settings.api_queue, settings.api_queue_timeout_s,
+                          settings.request_timeout_s, metrics)
+    jobs = JobRunner(engine)
+    ready: dict[str, bool] = {str(r): False for r in engine.routes}
+    state = {"warm": False}
+
+    def warm_up() -> None:
+        for route in engine.routes:
+            try:
+                engine.source(route).warm_up()
+                ready[str(route)] = True
+            except Exception as exc:  # a missing graph or index: that source answers with its error
+                log.warning("the %s source did not load: %s", route, exc)
+        if len(engine.routes) > 1:
+            with contextlib.suppress(Exception):
+                _ = engine.router.classifier
+        state["warm"] = True
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        for note in recover_collections(Path(settings.index_dir)):
+            log.warning("%s", note)
+        task = asyncio.get_running_loop().run_in_executor(None, warm_up) if warm else None
+        yield
+        if task is not None:
+            task.cancel()
+        admission.close()
+
+    app = FastAPI(
+        title="offline-qa", version=package_version(), lifespan=lifespan,
+        description="Questions answered from your passages (WebQA), knowledge graphs (KBQA) and answered "
+                    "questions (CQA); readers called directly; documents added live; evaluation jobs. "
+                    f"Writes need the API key in the `{API_KEY_HEADER}` header when the server has one.",
+    )
+    app.state.engine = engine
+    app.state.settings = settings
+    app.state.metrics = metrics
+    app.state.admission = admission
+    errors.install(app)
+    key_header = APIKeyHeader(name=API_KEY_HEADER, auto_error=False, description="The server's API key.")
+
+    def read_key(key: Annotated[str | None, Depends(key_header)] = None) -> None:
+        if settings.api_key_for_reads:
+            check_key(settings.api_key, key)
+
+    def write_key(key: Annotated[str | None, Depends(key_header)] = None) -> None:
+        check_key(settings.api_key, key)
+
+    @app.middleware("http")
+    async def observe(request: Request, call_next: Any) -> HTTPResponse:
+        started = time.perf_counter()
+        response = await call_next(request)
+        route = request.scope.get("route")
+        endpoint = getattr(route, "path", "unmatched")
+        metrics.requests.labels(request.method, endpoint, str(response.status_code)).inc()
+        metrics.latency.labels(endpoint).observe(time.perf_counter() - started)
+        if response.status_code >= 400:
+            metrics.errors.labels(endpoint, str(response.status_code)).inc()
+        return response
+
+    # ------------------------------------------------------------------ questions
+    @app.post(f"/{API_VERSION}/ask", response_model=Response, responses=_errors(*COMMON, 401, 403, 404, 413),
+              dependencies=[Depends(read_key)], tags=["questions"])
+    async def ask(body: AskRequest) -> Response:
+        """Answers to a question, routed (or from the route given), with typed evidence, the route and
+        why, timings, and the rewritten question when `history` made it a follow-up."""
+        q = Question(body.question, history=body.flat_history(), collection=body.collection,
+                     max_chars=settings.max_question_chars)
+        resp: Response = await admission.run(functools.partial(engine.ask, q, top_k=body.top_k, route=body.route))
+        metrics.route_latency.labels(str(resp.routing.chosen)).observe(resp.timings.get("total_s", 0.0))
+        return resp
+
+    @app.post(f"/{API_VERSION}/read", response_model=ReadResponse, responses=_errors(*COMMON, 401, 403, 413),
+              dependencies=[Depends(read_key)], tags=["questions"])
+    async def read(body: ReadRequest) -> ReadResponse:
+        """The readers called directly: a span of `context`, or the most likely of `options`."""
+        if body.options is not None and len(body.options) < 2:
+            raise InputError("give at least two options (or none for span extraction)")
+        started = time.perf_counter()
+        answers = await admission.run(functools.partial(engine.read, body.context, body.question, body.options,
+                                                        top_k=body.top_k))
+        return ReadResponse(answers=answers, timings={"total_s": round(time.perf_counter() - started, 4)})
+
+    @app.post(f"/{API_VERSION}/search", response_model=SearchResponse, responses=_errors(*COMMON, 401, 403, 404, 413),
+              dependencies=[Depends(read_key)], tags=["documents"])
+    async def search(body: SearchRequest) -> SearchResponse:
+        """The passages a question would be read from, best first (retrieval only)."""
+        hits = await admission.run(functools.partial(engine.search, body.query, body.k, collection=body.collection))
+        return SearchResponse(passages=[PassageOut(id=h.id, title=h.title, text=h.text, source=h.source,
+                                                   collection=h.collection, score=float(h.score)) for h in hits])
+
+    # ------------------------------------------------------------------ documents
+    @app.get(f"/{API_VERSION}/collections", response_model=CollectionsResponse,
+             responses=_errors(*COMMON, 401, 403, 404), dependencies=[Depends(read_key)], tags=["documents"])
+    async def collections() -> CollectionsResponse:
+        return CollectionsResponse(collections=await admission.run(engine.collections))
+
+    @app.post(f"/{API_VERSION}/documents", response_model=AddDocumentsResponse, status_code=201,
+              responses=_errors(*COMMON, 401, 403, 413), dependencies=[Depends(write_key)], tags=["documents"])
+    async def add_documents(body: AddDocumentsRequest) -> AddDocumentsResponse:
+        """Add documents to a collection of your own (created when new): chunked, encoded and
+        searchable when this returns; a crash part-way leaves the collection as it was."""
+        from retrieval.documents import Document
+
+        docs = []
+        seen: set[str] = set()
+        for d in body.documents:
+            doc_id = d.id or f"doc-{uuid.uuid4().hex[:12]}"
+            if doc_id in seen:
+                raise InputError(f"document id {doc_id!r} occurs twice in this request")
+            seen.add(doc_id)
+            docs.append(Document(doc_id=doc_id, text=d.text, title=d.title, source=d.source or f"api:{doc_id}",
+                                 metadata=dict(d.metadata)))
+        passages = await admission.run(engine.add_documents, body.collection, docs)
+        return AddDocumentsResponse(collection=body.collection, documents=[d.doc_id for d in docs], passages=passages)
+
+    @app.delete(f"/{API_VERSION}/documents/{{doc_id}}", response_model=DeleteDocumentResponse,
+                responses=_errors(*COMMON, 401, 403, 404), dependencies=[Depends(write_key)], tags=["documents"])
+    async def delete_document(
+        doc_id: Annotated[str, PathParam(pattern=DOCUMENT_ID_PATTERN)],
+        collection: Annotated[str | None, Query(pattern=COLLECTION_PATTERN)] = None,
+    ) -> DeleteDocumentResponse:
+        """Delete a document (all its passages) from a collection of your own."""
+        name, n = await admission.run(functools.partial(engine.delete_document, doc_id, collection))
+        return DeleteDocumentResponse(collection=name, document=doc_id, passages=n)
+
+    # ------------------------------------------------------------------ evaluation jobs
+    @app.post(f"/{API_VERSION}/eval", response_model=JobState, status_code=202,
+              responses=_errors(*COMMON, 401, 403, 413), dependencies=[Depends(write_key)], tags=["evaluation"])
+    async def submit_eval(
+        file: Annotated[UploadFile, File(description="SQuAD v1.1/v2.0 JSON or RACE JSONL (.gz/.xz/.bz2 ok).")],
+        kind: Annotated[Literal["auto", "squad", "race"], Form()] = "auto",
+        limit: Annotated[int | None, Form(ge=1, le=1_000_000)] = None,
+    ) -> JobState:
+        """Start an evaluation; poll `GET /v1/eval/{id}` for progress, then metrics and predictions."""
+        name = Path(file.filename or "upload.json").name[:200]
+        known = {".json", ".jsonl", ".gz", ".xz", ".bz2"}
+        suffixes = "".join(s for s in Path(name.lower()).suffixes[-2:] if s in known)
+        tmp = Path(tempfile.mkdtemp(prefix="qa-eval-"))
+        try:
+            path = tmp / f"upload{suffixes or '.json'}"
+            with path.open("wb") as fh:
+                while chunk := await file.read(1 << 20):
+                    fh.write(chunk)
+            return await admission.run(jobs.submit, path, name, kind, limit)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+    @app.get(f"/{API_VERSION}/eval/{{job_id}}", response_model=JobState, responses=_errors(*COMMON, 401, 403, 404),
+             dependencies=[Depends(read_key)], tags=["evaluation"])
+    async def eval_status(job_id: str) -> JobState:
+        return jobs.get(job_id)
+
+    # ------------------------------------------------------------------ operations
+    @app.get(f"/{API_VERSION}/health", response_model=Health, tags=["operations"])
+    async def health() -> Health:
+        """Liveness and readiness: `ready` says which sources have loaded (never needs a key)."""
+        return Health(status="ok" if state["warm"] else "starting", version=package_version(),
+                      routes=[str(r) for r in engine.routes], ready=dict(ready), queue=admission.waiting,
+                      in_flight=admission.running)
+
+    @app.get("/metrics", response_class=PlainTextResponse, dependencies=[Depends(read_key)],
+             responses=_errors(401, 403), tags=["operations"])
+    async def prometheus_metrics() -> PlainTextResponse:
+        from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+        return PlainTextResponse(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
+
+    app.add_middleware(BodyLimit, max_bytes=int(settings.api_max_body_mb * 1e6))
+    return app

@@ -1,0 +1,96 @@
+"""Every failure becomes a JSON body `{"error": {"type", "message"}}` with a 4xx or 503/504 status;
+a bug becomes a 500 that says so and is logged here, never a stack trace sent to the client."""
+
+from __future__ import annotations
+
+import logging
+import re
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from qa.core.errors import ConfigError, DataFormatError, InputError, ModelNotFoundError, NotFoundError, QAError
+
+log = logging.getLogger("qa.api")
+
+_TYPES: list[tuple[type[QAError], str]] = [
+    (NotFoundError, "not_found"), (DataFormatError, "data_format_error"), (ModelNotFoundError, "model_not_found"),
+    (ConfigError, "config_error"), (InputError, "input_error"),
+]
+_HTTP_TYPES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found", 405: "method_not_allowed",
+               406: "not_acceptable", 413: "too_large", 415: "unsupported_media_type", 422: "validation_error",
+               429: "too_many_requests", 503: "overloaded", 504: "timeout"}
+
+
+class APIError(Exception):
+    """An error the API itself raises (auth, limits, overload), with its status and headers."""
+
+    def __init__(self, status: int, kind: str, message: str, headers: dict[str, str] | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.kind = kind
+        self.message = message
+        self.headers = headers or {}
+
+
+def error_response(status: int, kind: str, message: str, *, fields: list[str] | None = None,
+                   headers: dict[str, str] | None = None) -> JSONResponse:
+    body: dict[str, Any] = {"type": kind, "message": message}
+    if fields:
+        body["fields"] = fields
+    return JSONResponse({"error": body}, status_code=status, headers=headers)
+
+
+def qa_error_type(exc: QAError) -> str:
+    for cls, name in _TYPES:
+        if isinstance(exc, cls):
+            return name
+    return "input_error"
+
+
+def _clean(msg: str) -> str:
+    return re.sub(r"\s+", " ", msg).strip()[:500]
+
+
+def _validation_message(exc: RequestValidationError) -> tuple[int, str, list[str]]:
+    errors = exc.errors()
+    fields = [".".join(str(p) for p in e.get("loc", ()) if p != "body") or "body" for e in errors]
+    first = errors[0] if errors else {}
+    if first.get("type") == "json_invalid":
+        return 400, "the request body is not valid JSON (UTF-8 text expected)", ["body"]
+    where = fields[0] if fields else "body"
+    msg = first.get("msg", "invalid value")
+    more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
+    return 422, _clean(f"{where}: {msg}{more}"), fields[:10]
+
+
+def install(app: FastAPI) -> None:
+    @app.exception_handler(QAError)
+    async def _qa(request: Request, exc: QAError) -> JSONResponse:
+        return error_response(exc.http_status, qa_error_type(exc), _clean(str(exc)))
+
+    @app.exception_handler(APIError)
+    async def _api(request: Request, exc: APIError) -> JSONResponse:
+        return error_response(exc.status, exc.kind, exc.message, headers=exc.headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
+        status, msg, fields = _validation_message(exc)
+        return error_response(status, "bad_request" if status == 400 else "validation_error", msg, fields=fields)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        kind = _HTTP_TYPES.get(exc.status_code, "error")
+        if exc.status_code == 400 and "parsing the body" in str(exc.detail):
+            return error_response(400, kind, "the request body could not be parsed (JSON in UTF-8, or a "
+                                             "well-formed multipart form, expected)")
+        return error_response(exc.status_code, kind, _clean(str(exc.detail)), headers=getattr(exc, "headers", None))
+
+    @app.exception_handler(Exception)
+    async def _bug(request: Request, exc: Exception) -> JSONResponse:
+        log.exception("internal error on %s %s", request.method, request.url.path)
+        return error_response(500, "internal_error", "internal error: the server failed to handle this request; "
+                                                     "it has been logged")

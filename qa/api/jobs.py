@@ -1,0 +1,164 @@
+"""Evaluation jobs (`POST /v1/eval`): a SQuAD or RACE file in, a job id out; the job reads every
+question with the server's readers in the background and reports progress, then the official
+metrics and the predictions.
+
+Jobs run one at a time on their own thread (an evaluation is minutes of reader work; a second one
+would only halve the speed of both), at most `MAX_PENDING` wait, and the last `KEEP` finished
+jobs are kept for their results. The file is checked when it is submitted, so a malformed one is
+a 422 at once, not a failed job later.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+import time
+import uuid
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from qa.api.errors import APIError
+from qa.api.models import JobState
+from qa.core.errors import DataFormatError, NotFoundError
+
+if TYPE_CHECKING:
+    from qa.engine import Engine
+
+KEEP = 20
+MAX_PENDING = 4
+CHUNK = 64
+
+
+@dataclass
+class _Job:
+    state: JobState
+    dataset: Any
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+def detect_kind(path: Path, kind: str) -> str:
+    """squad or race: as asked, else by the file's shape (a JSON object with `data` is SQuAD)."""
+    if kind in ("squad", "race"):
+        return kind
+    name = path.name.lower()
+    if ".jsonl" in name or "race" in name:
+        return "race"
+    return "squad"
+
+
+class JobRunner:
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self._jobs: OrderedDict[str, _Job] = OrderedDict()
+        self._pending: queue.Queue[_Job] = queue.Queue()
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+
+    def submit(self, path: Path, display_name: str, kind: str, limit: int | None) -> JobState:
+        """Load and check the file now (DataFormatError -> 422), then queue the job."""
+        from mrc.datasets import load_race, load_squad
+
+        kind = detect_kind(path, kind)
+        try:
+            if kind == "squad":
+                ds: Any = load_squad(path).subset(limit)
+                total = len(ds.examples)
+            else:
+                ds = load_race(path)
+                ds = ds[:limit] if limit else ds
+                total = len(ds)
+        except RecursionError as exc:  # absurdly nested JSON
+            raise DataFormatError(f"{display_name}: nested too deeply to be a {kind} file") from exc
+        if total == 0:
+            raise DataFormatError(f"{display_name}: no questions found in this {kind} file")
+        with self._lock:
+            if sum(1 for j in self._jobs.values() if j.state.status in ("queued", "running")) >= MAX_PENDING:
+                raise APIError(503, "overloaded", f"{MAX_PENDING} evaluations are already waiting; retry later",
+                               headers={"Retry-After": "60"})
+            job = _Job(JobState(id=uuid.uuid4().hex[:16], kind=kind, status="queued", file=display_name,
+                                total=total), ds)
+            self._jobs[job.state.id] = job
+            while len(self._jobs) > KEEP:
+                oldest = next((k for k, j in self._jobs.items() if j.state.status in ("done", "failed")), None)
+                if oldest is None:
+                    break
+                del self._jobs[oldest]
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(target=self._loop, name="qa-eval-jobs", daemon=True)
+                self._thread.start()
+        self._pending.put(job)
+        return job.state.model_copy()
+
+    def get(self, job_id: str) -> JobState:
+        with self._lock:
+            job = self._jobs.get(job_id)
+        if job is None:
+            raise NotFoundError(f"no evaluation job {job_id!r} (finished jobs are kept for the last {KEEP})")
+        with job.lock:
+            return job.state.model_copy(deep=True)
+
+    def _loop(self) -> None:
+        while True:
+            job = self._pending.get()
+            started = time.perf_counter()
+            self._update(job, status="running")
+            try:
+                if job.state.kind == "squad":
+                    metrics, preds = self._squad(job)
+                else:
+                    metrics, preds = self._race(job)
+                self._update(job, status="done", metrics=metrics, predictions=preds, progress=1.0,
+                             seconds=round(time.perf_counter() - started, 2))
+            except Exception as exc:  # reported in the job, never lost in a thread
+                self._update(job, status="failed", error=str(exc)[:500],
+                             seconds=round(time.perf_counter() - started, 2))
+            job.dataset = None
+
+    def _update(self, job: _Job, **values: Any) -> None:
+        with job.lock:
+            job.state = job.state.model_copy(update=values)
+
+    def _advance(self, job: _Job, n: int) -> None:
+        with job.lock:
+            done = job.state.done + n
+            job.state = job.state.model_copy(update={"done": done, "progress": min(1.0, done / job.state.total)})
+
+    def _squad(self, job: _Job) -> tuple[dict[str, float], dict[str, str]]:
+        from mrc.metrics import squad_v1_evaluate, squad_v2_evaluate
+        from mrc.span import ReadRequest
+
+        ds = job.dataset
+        reader = getattr(self.engine.span_reader, "inner", self.engine.span_reader)
+        v2 = ds.version == 2
+        preds: dict[str, str] = {}
+        probs: dict[str, float] = {}
+        for i in range(0, len(ds.examples), CHUNK):
+            batch = ds.examples[i:i + CHUNK]
+            reqs = [ReadRequest(e.question, e.context, e.qid) for e in batch]
+            for ex, answers in zip(batch, reader.read_many(reqs, allow_no_answer=v2), strict=True):
+                best = answers[0]
+                preds[ex.qid] = "" if best.no_answer else best.text
+                probs[ex.qid] = best.score if best.no_answer else 1.0 - best.score
+            self._advance(job, len(batch))
+        metrics = squad_v2_evaluate(ds.data, preds, probs) if v2 else squad_v1_evaluate(ds.data, preds)
+        return {k: float(v) for k, v in metrics.items() if isinstance(v, int | float)}, preds
+
+    def _race(self, job: _Job) -> tuple[dict[str, float], dict[str, str]]:
+        from mrc.choice import ChoiceRequest
+        from mrc.datasets import LETTERS, race_levels
+        from mrc.metrics import race_accuracy
+
+        questions = job.dataset
+        reader = self.engine.choice_reader
+        chosen: dict[str, int] = {}
+        for i in range(0, len(questions), CHUNK):
+            batch = questions[i:i + CHUNK]
+            reqs = [ChoiceRequest(q.article, q.question, q.options) for q in batch]
+            for q, p in zip(batch, reader.probabilities_many(reqs), strict=True):
+                chosen[q.qid] = max(range(len(p)), key=p.__getitem__)
+            self._advance(job, len(batch))
+        metrics = race_accuracy(chosen, {q.qid: q.answer for q in questions}, race_levels(questions))
+        return ({k: float(v) for k, v in metrics.items()},
+                {qid: LETTERS[i] if i < len(LETTERS) else str(i) for qid, i in chosen.items()})

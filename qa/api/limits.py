@@ -1,0 +1,189 @@
+"""What keeps the server up under load and hostile input: a bounded number of requests working at
+once, a bounded queue in front of them (beyond it: 503 with Retry-After at once, not a queue that
+grows until every client times out), a per-request timeout, a body-size cap and the API key.
+
+The engine's work runs in a fixed pool of `api_workers` threads (one per core is right: each
+forward pass already uses the cores it gets); the event loop only admits, waits and answers, so
+`/v1/health` and `/metrics` stay responsive while the workers are busy.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import hmac
+import math
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, TypeVar
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from qa.api.errors import APIError
+from qa.api.metrics import Metrics
+
+T = TypeVar("T")
+API_KEY_HEADER = "X-API-Key"
+
+
+class Admission:
+    """At most `workers` requests run; at most `queue` wait, each for at most `queue_timeout_s`."""
+
+    def __init__(self, workers: int, queue: int, queue_timeout_s: float, timeout_s: float, metrics: Metrics) -> None:
+        self.workers = workers
+        self.queue = queue
+        self.queue_timeout_s = queue_timeout_s
+        self.timeout_s = timeout_s
+        self.metrics = metrics
+        self.pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="qa-worker")
+        self.waiting = 0
+        self.running = 0
+        self._free = workers
+        self._waiters: list[asyncio.Future[None]] = []
+        self._service_s = 0.5  # moving average of a request's work, for Retry-After
+
+    def retry_after(self) -> int:
+        """Seconds until the queue ahead has likely drained."""
+        return max(1, min(60, math.ceil(self._service_s * (self.waiting + self.running + 1) / self.workers)))
+
+    def _overloaded(self, why: str) -> APIError:
+        self.metrics.rejected.labels(reason=why).inc()
+        after = self.retry_after()
+        return APIError(503, "overloaded", f"the server is busy ({why}); retry in {after} s",
+                        headers={"Retry-After": str(after)})
+
+    async def _acquire(self) -> None:
+        if self._free > 0 and not self._waiters:
+            self._free -= 1
+            return
+        if self.waiting >= self.queue:
+            raise self._overloaded("queue full")
+        fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._waiters.append(fut)
+        self.waiting += 1
+        self.metrics.queue_depth.set(self.waiting)
+        try:
+            await asyncio.wait_for(asyncio.shield(fut), self.queue_timeout_s)
+        except TimeoutError:
+            if fut.done() and not fut.cancelled():  # granted just as the wait ran out: pass it on
+                self._release()
+            else:
+                fut.cancel()
+            raise self._overloaded("waited too long for a worker") from None
+        finally:
+            if fut in self._waiters:
+                self._waiters.remove(fut)
+            self.waiting -= 1
+            self.metrics.queue_depth.set(self.waiting)
+
+    def _release(self) -> None:
+        while self._waiters:
+            fut = self._waiters.pop(0)
+            if not fut.done():
+                fut.set_result(None)
+                return
+        self._free += 1
+
+    async def run(self, fn: Callable[..., T], *args: Any) -> T:
+        """`fn(*args)` in a worker thread, admitted or refused with 503; 504 after the timeout (the
+        work then finishes in the background and only then frees its worker)."""
+        await self._acquire()
+        loop = asyncio.get_running_loop()
+        self.running += 1
+        self.metrics.in_flight.set(self.running)
+        started = time.perf_counter()
+        ctx = contextvars.copy_context()
+        fut = loop.run_in_executor(self.pool, lambda: ctx.run(fn, *args))
+
+        def done(_: Any) -> None:
+            self.running -= 1
+            self.metrics.in_flight.set(self.running)
+            self._service_s = 0.8 * self._service_s + 0.2 * (time.perf_counter() - started)
+            loop.call_soon_threadsafe(self._release) if not loop.is_closed() else None
+
+        fut.add_done_callback(done)
+        try:
+            return await asyncio.wait_for(asyncio.shield(fut), self.timeout_s)
+        except TimeoutError:
+            self.metrics.rejected.labels(reason="timeout").inc()
+            raise APIError(504, "timeout", f"the request took longer than {self.timeout_s:g} s and was stopped "
+                                           "waiting; try a shorter input or retry later") from None
+
+    def close(self) -> None:
+        self.pool.shutdown(wait=False, cancel_futures=True)
+
+
+def check_key(expected: str, given: str | None) -> None:
+    """401 without a key, 403 with a wrong one (compared in constant time)."""
+    if not expected:
+        return
+    if not given:
+        raise APIError(401, "unauthorized", f"this endpoint needs an API key in the {API_KEY_HEADER} header",
+                       headers={"WWW-Authenticate": API_KEY_HEADER})
+    if not hmac.compare_digest(given.encode("utf-8", "surrogatepass"), expected.encode("utf-8")):
+        raise APIError(403, "forbidden", "the API key is not valid")
+
+
+class BodyLimit:
+    """ASGI middleware: a body larger than `max_bytes` is refused with 413, whether it announces
+    its length or streams it, before the application reads it whole."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = dict(scope.get("headers") or [])
+        length = headers.get(b"content-length")
+        if length is not None:
+            try:
+                too_big = int(length) > self.max_bytes
+            except ValueError:
+                await self._refuse(send, 400, "bad_request", "invalid Content-Length header")
+                return
+            if too_big:
+                await self._refuse(send, 413, "too_large", self._message())
+                return
+        seen = 0
+        started = False
+
+        async def limited() -> Message:
+            nonlocal seen
+            msg = await receive()
+            if msg["type"] == "http.request":
+                seen += len(msg.get("body", b""))
+                if seen > self.max_bytes:
+                    raise _TooLarge
+            return msg
+
+        async def tracking_send(msg: Message) -> None:
+            nonlocal started
+            if msg["type"] == "http.response.start":
+                started = True
+            await send(msg)
+
+        try:
+            await self.app(scope, limited, tracking_send)
+        except _TooLarge:
+            if not started:
+                await self._refuse(send, 413, "too_large", self._message())
+
+    def _message(self) -> str:
+        return f"the request body is larger than the limit of {self.max_bytes / 1e6:g} MB"
+
+    @staticmethod
+    async def _refuse(send: Send, status: int, kind: str, message: str) -> None:
+        import json
+
+        body = json.dumps({"error": {"type": kind, "message": message}}).encode()
+        await send({"type": "http.response.start", "status": status,
+                    "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
+        await send({"type": "http.response.body", "body": body})
+
+
+class _TooLarge(Exception):
+    pass

@@ -1,0 +1,156 @@
+"""Request and response bodies of the REST API.
+
+The limits are part of the schema (OpenAPI shows them, clients see them before they send), so a
+too-long question or a 10,000-turn history is refused with a 422 that names the field, before
+any model runs. The answer shape is the engine's own (`qa.core.types.Response` / `Answer`): the
+API adds nothing a CLI `--json` user would not see.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+from qa.core.settings import RouteChoice
+from qa.core.text import MAX_QUESTION_CHARS
+from qa.core.types import Answer
+
+MAX_HISTORY_TURNS = 20
+MAX_CONTEXT_CHARS = 100_000
+MAX_OPTIONS = 10
+MAX_OPTION_CHARS = 1_000
+MAX_DOCUMENTS = 100
+MAX_DOCUMENT_CHARS = 1_000_000
+MAX_METADATA_KEYS = 20
+COLLECTION_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
+DOCUMENT_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:@/-]{0,127}$"
+
+QuestionText = Annotated[str, StringConstraints(min_length=1, max_length=MAX_QUESTION_CHARS)]
+CollectionName = Annotated[str, StringConstraints(pattern=COLLECTION_PATTERN)]
+ShortText = Annotated[str, StringConstraints(max_length=500)]
+
+
+class _Body(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Turn(_Body):
+    """One earlier turn of the conversation: what was asked and what was answered ("" for none)."""
+
+    question: QuestionText
+    answer: Annotated[str, StringConstraints(max_length=MAX_QUESTION_CHARS)] = ""
+
+
+class AskRequest(_Body):
+    question: QuestionText = Field(examples=["When did he die?"])
+    history: list[Turn] = Field(default_factory=list, max_length=MAX_HISTORY_TURNS,
+                                description="Earlier turns, oldest first; follow-ups are rewritten from them.",
+                                examples=[[{"question": "Who wrote Hamlet?", "answer": "William Shakespeare"}]])
+    route: RouteChoice | None = Field(None, description="auto (the router decides) or one source forced.")
+    top_k: int | None = Field(None, ge=1, le=20, description="Answers returned; default: the server's setting.")
+    collection: CollectionName | None = Field(None, description="Search only this passage collection.")
+
+    def flat_history(self) -> tuple[str, ...]:
+        out: list[str] = []
+        for t in self.history:
+            out.extend((t.question, t.answer))
+        return tuple(out)
+
+
+class ReadRequest(_Body):
+    context: Annotated[str, StringConstraints(min_length=1, max_length=MAX_CONTEXT_CHARS)]
+    question: QuestionText
+    options: list[Annotated[str, StringConstraints(min_length=1, max_length=MAX_OPTION_CHARS)]] | None = Field(
+        None, max_length=MAX_OPTIONS, description="Two or more options: multiple choice; none: a span is extracted.")
+    top_k: int = Field(1, ge=1, le=10)
+
+
+class ReadResponse(_Body):
+    answers: list[Answer]
+    timings: dict[str, float] = Field(default_factory=dict)
+
+
+class DocumentIn(_Body):
+    id: Annotated[str, StringConstraints(pattern=DOCUMENT_ID_PATTERN)] | None = Field(
+        None, description="Stable id (for deleting it later); default: a new random id.")
+    title: ShortText = ""
+    text: Annotated[str, StringConstraints(min_length=1, max_length=MAX_DOCUMENT_CHARS)]
+    source: ShortText = ""
+    metadata: dict[Annotated[str, StringConstraints(max_length=64)],
+                   Annotated[str, StringConstraints(max_length=500)] | int | float | bool] = Field(
+        default_factory=dict, max_length=MAX_METADATA_KEYS)
+
+
+class AddDocumentsRequest(_Body):
+    collection: CollectionName = Field(examples=["notes"])
+    documents: list[DocumentIn] = Field(min_length=1, max_length=MAX_DOCUMENTS)
+
+
+class AddDocumentsResponse(_Body):
+    collection: str
+    documents: list[str] = Field(description="The ids of the documents added, in order.")
+    passages: int = Field(description="Passages (chunks) added; searchable now.")
+
+
+class DeleteDocumentResponse(_Body):
+    collection: str
+    document: str
+    passages: int
+
+
+class SearchRequest(_Body):
+    query: QuestionText
+    k: int = Field(5, ge=1, le=50)
+    collection: CollectionName | None = None
+
+
+class PassageOut(_Body):
+    id: str
+    title: str
+    text: str
+    source: str
+    collection: str
+    score: float
+
+
+class SearchResponse(_Body):
+    passages: list[PassageOut]
+
+
+class CollectionsResponse(_Body):
+    collections: list[str]
+
+
+class Health(_Body):
+    status: Literal["ok", "starting"]
+    version: str
+    routes: list[str]
+    ready: dict[str, bool] = Field(description="Each source: loaded and answering.")
+    queue: int
+    in_flight: int
+
+
+class JobState(_Body):
+    id: str
+    kind: Literal["squad", "race"]
+    status: Literal["queued", "running", "done", "failed"]
+    file: str
+    done: int = 0
+    total: int = 0
+    progress: float = Field(0.0, ge=0.0, le=1.0)
+    metrics: dict[str, float] = Field(default_factory=dict)
+    predictions: dict[str, str] = Field(default_factory=dict)
+    error: str = ""
+    seconds: float = 0.0
+
+
+class ErrorDetail(_Body):
+    type: str = Field(description="input_error, validation_error, not_found, unauthorized, forbidden, "
+                                  "too_large, overloaded, timeout, config_error, data_format_error, internal_error")
+    message: str
+    fields: list[str] = Field(default_factory=list, description="For validation errors: the offending fields.")
+
+
+class ErrorBody(_Body):
+    error: ErrorDetail

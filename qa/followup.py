@@ -1,0 +1,405 @@
+"""Follow-up questions rewritten into standalone ones, without a language model.
+
+A chat user asks "Who wrote Hamlet?", then "When did he die?"; the retrievers and the router see
+one question at a time, and "When did he die?" alone finds any death date. So before routing, a
+question that refers back is rewritten with the entity it refers to, taken from the earlier turns:
+
+* a pronoun (he, she, it, they, him, his, its, their, there) becomes the entity: "When did he
+  die?" -> "When did William Shakespeare die?", "What is its area?" -> "What is France's area?";
+* an ellipsis ("What about its population?", "And the capital?", "How about Germany?") borrows
+  the previous question: "And the capital?" after "What is the population of France?" -> "What
+  is the capital of France?", "And Germany?" -> "What is the population of Germany?".
+
+The entity is the previous question's subject (a possessor, a proper-noun phrase, "the X of Y"'s
+Y, or the noun phrase after the verb), or, for he/she after a "Who ...?" question, its answer when
+that is a name. Earlier turns are resolved first, so a chain of follow-ups keeps its subject.
+
+A question that does not refer back, or whose pronoun has its own antecedent in the question
+("What did Tesla say about his work?"), is returned exactly as typed: rules that cannot tell are
+written to leave the question alone, because a wrong rewrite costs more than a missed one. Why
+rules and not a model: they cost microseconds, never invent words, and their output is shown to
+the user, who can retype the question when the rewrite is wrong.
+
+`history` is the conversation so far, oldest first, alternating question and answer
+(q1, a1, q2, a2, ...); an answer may be "" (no answer) and the last answer may be missing.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+
+WH = {"what", "when", "where", "who", "whom", "whose", "which", "why", "how"}
+AUX = {"is", "was", "are", "were", "do", "does", "did", "has", "have", "had", "can", "could", "will",
+       "would", "should", "may", "might", "must", "shall", "be", "been", "being", "'s"}
+PREPS = {"in", "on", "at", "to", "from", "of", "for", "with", "by", "about", "during", "after", "before", "into",
+         "over", "under", "between", "since", "until", "within", "without", "through", "against", "among", "per",
+         "as", "than", "near", "across", "around", "behind", "beyond", "toward", "towards", "upon", "via"}
+DETERMINERS = {"the", "a", "an", "this", "that", "these", "those"}
+# Lower-case words allowed inside a proper-noun phrase when a capitalised word follows them.
+CONNECTORS = {"of", "the", "and", "upon", "de", "la", "le", "von", "van", "der", "du", "del", "da", "on", "for", "&"}
+# Words that open a sentence in capitals without being a name.
+STARTERS = WH | AUX | DETERMINERS | PREPS | {
+    "and", "but", "so", "also", "name", "give", "list", "tell", "approximately", "roughly", "besides", "other",
+    "along", "what's", "who's", "according", "if", "while", "i"}
+# "it" that refers to nothing: "How long does it take", "it rains", "is it true that".
+EXPLETIVE_AFTER_IT = {"take", "takes", "took", "taking", "rain", "rains", "rained", "snow", "snows", "seem",
+                      "seems", "seemed", "appear", "appears", "appeared", "matter", "matters", "mattered"}
+# Passive participles that end a "When was X built?" question rather than belong to X.
+PARTICIPLES = {"built", "born", "made", "found", "known", "called", "written", "held", "won", "lost", "led", "taken",
+               "given", "seen", "begun", "done", "sold", "bought", "set", "put", "run", "shown", "grown", "thought",
+               "brought", "taught", "told", "paid", "meant", "kept", "left", "named", "used", "based", "located"}
+EXPLETIVE_BE_ADJ = {"true", "possible", "likely", "necessary", "important", "okay", "ok", "legal", "safe",
+                    "better", "worth", "easy", "hard", "difficult", "common", "normal", "unusual", "illegal"}
+
+_TOKEN = re.compile(r"[A-Za-z0-9\u00C0-\u024F]+(?:[-.][A-Za-z0-9\u00C0-\u024F]+)*|['’]s\b|[^\sA-Za-z0-9]")
+_ELLIPSIS = re.compile(
+    r"^\s*(?:(?:and|but|so|ok|okay|also|then)[,\s]+)?(?:what|how)\s+about\s+(?P<np>.+?)\s*[?.!]*\s*$"
+    r"|^\s*(?:and|also)[,\s]+(?P<np2>.+?)\s*[?.!]*\s*$",
+    re.IGNORECASE,
+)
+_LEADING_AND = re.compile(r"^\s*(?:and|but|so|also|then|ok|okay)[,\s]+(?=\w)", re.IGNORECASE)
+_CAP_WORD = re.compile(r"^(?:[A-Z\u00C0-\u00DE][\w.\-’']*|[0-9][\w.\-]*)$")
+
+
+class Referent(StrEnum):
+    """What kind of thing a pronoun points at: a person (he, she), a thing (it), a group (they), a place."""
+
+    PERSON = "person"
+    THING = "thing"
+    GROUP = "group"
+    PLACE = "place"
+
+
+class Form(StrEnum):
+    SUBJECT = "subject"
+    OBJECT = "object"
+    POSSESSIVE = "possessive"
+    LOCATIVE = "locative"
+
+
+PRONOUNS: dict[str, tuple[Referent, Form]] = {
+    "he": (Referent.PERSON, Form.SUBJECT), "she": (Referent.PERSON, Form.SUBJECT),
+    "him": (Referent.PERSON, Form.OBJECT), "his": (Referent.PERSON, Form.POSSESSIVE),
+    "hers": (Referent.PERSON, Form.OBJECT), "her": (Referent.PERSON, Form.POSSESSIVE),
+    "it": (Referent.THING, Form.SUBJECT), "its": (Referent.THING, Form.POSSESSIVE),
+    "they": (Referent.GROUP, Form.SUBJECT), "them": (Referent.GROUP, Form.OBJECT),
+    "their": (Referent.GROUP, Form.POSSESSIVE), "theirs": (Referent.GROUP, Form.OBJECT),
+    "there": (Referent.PLACE, Form.LOCATIVE),
+}
+
+
+@dataclass(frozen=True)
+class Token:
+    text: str
+    start: int
+    end: int
+
+    @property
+    def low(self) -> str:
+        return self.text.lower().replace("’", "'")
+
+
+@dataclass(frozen=True)
+class Rewrite:
+    """The question as it will be answered; `entity` is what a reference was resolved to ("" when
+    the question was left as typed) and `reason` says which rule fired, for display and tests."""
+
+    text: str
+    entity: str = ""
+    reason: str = ""
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.entity)
+
+
+def tokens(text: str) -> list[Token]:
+    return [Token(m.group(), m.start(), m.end()) for m in _TOKEN.finditer(text)]
+
+
+def _is_cap(tok: Token) -> bool:
+    return bool(_CAP_WORD.match(tok.text)) and tok.low not in {"i"}
+
+
+def turns(history: Sequence[str]) -> list[tuple[str, str]]:
+    """(question, answer) pairs from the flat alternating history, oldest first."""
+    items = [h if isinstance(h, str) else "" for h in history]
+    return [(items[i], items[i + 1] if i + 1 < len(items) else "") for i in range(0, len(items), 2)]
+
+
+# ---------------------------------------------------------------------------------------------- subjects
+def proper_spans(text: str) -> list[tuple[int, int]]:
+    """Character spans of proper-noun phrases: runs of capitalised words (and numbers after one),
+    joined by lower-case connectors ("University of Chicago", "Newcastle upon Tyne")."""
+    toks = tokens(text)
+    spans: list[tuple[int, int]] = []
+    i = 0
+    while i < len(toks):
+        t = toks[i]
+        first = i == 0 or toks[i - 1].text in {'"', "“", "(", ":"}
+        if not _is_cap(t) or t.text[0].isdigit() or (first and t.low in STARTERS):
+            i += 1
+            continue
+        j = i + 1
+        while j < len(toks):
+            nxt = toks[j]
+            if _is_cap(nxt) and nxt.start - toks[j - 1].end <= 1:
+                j += 1
+                continue
+            if nxt.low in CONNECTORS and j + 1 < len(toks) and _is_cap(toks[j + 1]) \
+                    and not toks[j + 1].text[0].isdigit():
+                j += 2
+                continue
+            break
+        spans.append((t.start, toks[j - 1].end))
+        i = j
+    return spans
+
+
+def _strip_det(phrase: str) -> str:
+    words = phrase.split()
+    while words and words[0].lower() in DETERMINERS | {"its", "his", "her", "their"}:
+        words = words[1:]
+    return " ".join(words)
+
+
+def subject(question: str) -> str:
+    """The entity a question is about, or "" when none stands out.
+
+    Order of trust: a possessor ("Tesla's father"), then the longest proper-noun phrase (ties to
+    the earliest), then "the X of Y" at the end (Y), then the noun phrase after a copula or an
+    auxiliary ("What is oxygen?", "When was the steam engine invented?").
+    """
+    toks = tokens(question)
+    if not toks:
+        return ""
+    spans = proper_spans(question)
+    # a possessor
+    for k, t in enumerate(toks):
+        if t.low == "'s" and k > 0:
+            prev = toks[k - 1]
+            for s, e in spans:
+                if e == prev.end:
+                    return question[s:e]
+            if prev.low not in STARTERS and prev.low not in PRONOUNS and prev.text.isalpha():
+                before = toks[k - 2] if k >= 2 else None
+                if before is not None and before.low not in STARTERS and before.low not in PRONOUNS \
+                        and before.text.isalpha() and before.low not in WH:
+                    return question[before.start:prev.end]
+                return prev.text
+    if spans:
+        s, e = max(spans, key=lambda se: (se[1] - se[0], -se[0]))
+        k = next(i for i, t in enumerate(toks) if t.start == s)
+        if k > 0 and toks[k - 1].low == "the" and k - 1 > 0:
+            return "the " + question[s:e]  # "the Black Death", not "Black Death"
+        return question[s:e]
+    words = [t for t in toks if t.text not in {"?", ".", "!", ","}]
+    while len(words) > 2 and _participle(words[-1].low):
+        words = words[:-1]
+    lows = [t.low for t in words]
+    # "... the X of Y?" -> Y
+    if "of" in lows:
+        k = len(lows) - 1 - lows[::-1].index("of")
+        tail = words[k + 1:]
+        if 0 < len(tail) <= 4 and all(t.low not in AUX | WH | PREPS for t in tail):
+            return _strip_det(question[tail[0].start:tail[-1].end])
+    # "What is X?" / "When was X invented?" / "How does X work?"
+    for k, t in enumerate(words[:3]):
+        if t.low in AUX and k + 1 < len(words):
+            np: list[Token] = []
+            for w in words[k + 1:]:
+                if w.low in PREPS | AUX | WH | set(PRONOUNS) or (np and w.low in DETERMINERS):
+                    break  # a preposition, another verb or the object's determiner ends the noun phrase
+                np.append(w)
+            if len(np) > 1 and t.low not in {"is", "are", "was", "were"}:
+                np = np[:-1]  # "did Tesla die", "does the engine use (the ...)": the last word is the verb
+            if not np:
+                return ""
+            phrase = _strip_det(question[np[0].start:np[-1].end])
+            if phrase and len(phrase.split()) <= 4:
+                return phrase
+            return ""
+    return ""
+
+
+def _participle(word: str) -> bool:
+    return word in PARTICIPLES or (len(word) > 4 and word.endswith("ed"))
+
+
+def _looks_like_name(answer: str) -> bool:
+    words = answer.split()
+    return 0 < len(words) <= 6 and words[0][0].isupper() and all(w[0].isupper() or w.lower() in CONNECTORS
+                                                                  for w in words)
+
+
+def _asks_for_person(question: str) -> bool:
+    """"Who wrote Hamlet?" asks for a person (the answer is the referent of a later "he");
+    "Who was Nikola Tesla?" asks about one (the subject is)."""
+    toks = tokens(question)
+    if not toks or toks[0].low not in {"who", "whom"}:
+        return False
+    words = [t for t in toks if t.text not in {"?", ".", "!"}]
+    if len(words) >= 3 and words[1].low in {"is", "was", "are", "were"}:
+        return not any(s == words[2].start and e == words[-1].end for s, e in proper_spans(question))
+    return True
+
+
+def antecedent(referent: Referent | None, past: Sequence[tuple[str, str]]) -> str:
+    """The entity a reference points at: the most recent turn that has one."""
+    for question, answer in reversed(past):
+        if referent == Referent.PERSON and _asks_for_person(question) and _looks_like_name(answer):
+            return answer.strip()
+        subj = subject(question)
+        if subj:
+            return subj
+        if referent in (Referent.PERSON, Referent.THING, Referent.GROUP, Referent.PLACE) and _looks_like_name(answer):
+            return answer.strip()
+    return ""
+
+
+# ---------------------------------------------------------------------------------------------- rewriting
+def _possessive(entity: str) -> str:
+    return entity + ("'" if entity.endswith("s") and not entity.endswith("ss") else "'s")
+
+
+def _is_expletive_it(toks: list[Token], k: int) -> bool:
+    nxt = toks[k + 1].low if k + 1 < len(toks) else ""
+    nxt2 = toks[k + 2].low if k + 2 < len(toks) else ""
+    if nxt in EXPLETIVE_AFTER_IT:
+        return True
+    return nxt in {"is", "was", "be"} and nxt2 in EXPLETIVE_BE_ADJ
+
+
+def _her_form(toks: list[Token], k: int) -> Form:
+    """"her" is possessive before a noun ("her husband") and an object elsewhere ("marry her?")."""
+    nxt = toks[k + 1] if k + 1 < len(toks) else None
+    if nxt is None or not nxt.text[0].isalnum() or nxt.low in PREPS | AUX | WH | {"and", "or"}:
+        return Form.OBJECT
+    return Form.POSSESSIVE
+
+
+def _first_reference(question: str) -> tuple[Token, Referent, Form] | None:
+    """The first pronoun that points outside the question, or None."""
+    toks = tokens(question)
+    own = proper_spans(question)
+    for k, t in enumerate(toks):
+        if t.low not in PRONOUNS:
+            continue
+        referent, form = PRONOUNS[t.low]
+        if t.low == "it" and _is_expletive_it(toks, k):
+            continue
+        if t.low == "there":
+            prev = toks[k - 1].low if k else ""
+            nxt = toks[k + 1].low if k + 1 < len(toks) else ""
+            if prev in {"is", "are", "was", "were", "be", "been"} or nxt in {"is", "are", "was", "were", "be", "been",
+                                                                               "have", "has", "had", "'s"} or k == 0:
+                continue  # existential "there is"
+        if t.low == "her":
+            form = _her_form(toks, k)
+        if any(e <= t.start for _, e in own):
+            return None  # the question names its own antecedent before the pronoun
+        return t, referent, form
+    return None
+
+
+def _substitute(question: str, tok: Token, form: Form, entity: str) -> str:
+    if form == Form.POSSESSIVE:
+        repl = _possessive(entity)
+    elif form == Form.LOCATIVE:
+        repl = f"in {entity}"
+    else:
+        repl = entity
+    if tok.start == 0 and repl[:1].islower():
+        repl = repl[0].upper() + repl[1:]
+    out = question[:tok.start] + repl + question[tok.end:]
+    return out
+
+
+def _frame(previous: str) -> str:
+    """"What is" / "What was" / "How many ... are", from the previous question's opening."""
+    toks = tokens(previous)
+    lows = [t.low for t in toks]
+    if len(lows) >= 2 and lows[0] in {"what", "who", "which"} and lows[1] in {"is", "was", "are", "were"}:
+        return f"What {lows[1]}"
+    return "What was" if any(w in {"was", "were", "did"} for w in lows[:4]) else "What is"
+
+
+def _ellipsis(np: str, previous: str, prev_subject: str) -> tuple[str, str, str] | None:
+    """(rewrite, entity, reason) for "What about NP?" / "And NP?", or None when it does not apply."""
+    np = np.strip().rstrip("?.! ")
+    if not np or not previous:
+        return None
+    toks = tokens(np)
+    if not toks or toks[0].low in WH | AUX:
+        return None
+    ref = next(((k, t) for k, t in enumerate(toks) if t.low in {"its", "his", "her", "their"}), None)
+    if ref is not None:
+        if not prev_subject:
+            return None
+        k, t = ref
+        rest = np[t.end:].strip()
+        head, _, tail = _split_at_prep(rest)
+        q = f"{_frame(previous)} the {head} of {prev_subject}{(' ' + tail) if tail else ''}?"
+        return q, prev_subject, "ellipsis with a possessive: the previous question's subject"
+    if proper_spans(np) and proper_spans(np)[0][0] == 0 or toks[0].text[0].isupper() and toks[0].low not in DETERMINERS:
+        if not prev_subject or prev_subject not in previous:
+            return None
+        return previous.replace(prev_subject, np, 1), np, "ellipsis with a new entity: the previous question for it"
+    if not prev_subject or len(toks) > 8:
+        return None
+    words = np.split()
+    if words[0].lower() not in DETERMINERS:
+        np = "the " + np
+    head, prep, tail = _split_at_prep(np)
+    q = f"{_frame(previous)} {head} of {prev_subject}{(' ' + prep + ' ' + tail) if tail else ''}?"
+    return q, prev_subject, "ellipsis: the previous question's subject"
+
+
+def _split_at_prep(np: str) -> tuple[str, str, str]:
+    words = np.split()
+    for i, w in enumerate(words):
+        if i > 0 and w.lower() in PREPS:
+            return " ".join(words[:i]), w, " ".join(words[i + 1:])
+    return np, "", ""
+
+
+def rewrite(question: str, history: Sequence[str] = ()) -> Rewrite:
+    """`question` made standalone from `history` (see the module's docstring); unchanged when it
+    does not refer back."""
+    if not history:
+        return Rewrite(question)
+    past: list[tuple[str, str]] = []
+    for q, a in turns(history):
+        if not q.strip():
+            continue
+        past.append((_resolve(q, past).text, a))
+    return _resolve(question, past)
+
+
+def _resolve(question: str, past: Sequence[tuple[str, str]]) -> Rewrite:
+    if not past:
+        return Rewrite(question)
+    previous = past[-1][0]
+    m = _ELLIPSIS.match(question)
+    if m:
+        np = m.group("np") or m.group("np2") or ""
+        done = _ellipsis(np, previous, antecedent(Referent.THING, past))
+        if done is not None:
+            return Rewrite(*done)
+    ref = _first_reference(question)
+    if ref is None:
+        return Rewrite(question)
+    tok, referent, form = ref
+    entity = antecedent(referent, past)
+    if not entity:
+        return Rewrite(question)
+    text = _substitute(question, tok, form, entity)
+    lead = _LEADING_AND.match(text)
+    if lead:  # "And when did he die?" -> "When did ... die?"
+        text = text[lead.end():]
+        text = text[0].upper() + text[1:]
+    return Rewrite(text, entity, f"'{tok.text}' -> the {'answer' if entity == past[-1][1].strip() else 'subject'} "
+                                 "of an earlier turn")
