@@ -112,68 +112,101 @@ class WebQA:
     def answer(self, question: Question | str, top_k: int | None = None, *, read_k: int | None = None) -> list[Answer]:
         """Best answers first (by the probability shown); one no-answer `Answer` with the best guess
         when no passage holds an answer."""
-        q = Question.of(question, self.settings.max_question_chars)
+        return self.answer_batch([question], top_k, read_k=read_k)[0]
+
+    def answer_batch(self, questions: list[Question | str], top_k: int | None = None, *,
+                     read_k: int | None = None) -> list[list[Answer]]:
+        """`answer` for many questions, their passages read in one batched reader pass."""
+        qs = [Question.of(q, self.settings.max_question_chars) for q in questions]
         top_k = top_k or self.settings.top_k
         t0 = time.perf_counter()
-        hits = self.retrieve(q, read_k)
+        hits = [self.retrieve(q, read_k) for q in qs]
         t1 = time.perf_counter()
-        if not hits:
-            return [Answer.none(Route.WEBQA, score=1.0, timings={"retrieve_s": t1 - t0, "total_s": t1 - t0})]
-        answers = self.read(q.text, hits)
+        groups = self.candidates_batch([q.text for q in qs], hits)
         t2 = time.perf_counter()
-        timings = {"retrieve_s": round(t1 - t0, 4), "read_s": round(t2 - t1, 4), "total_s": round(t2 - t0, 4)}
-        for a in answers:
-            a.timings = dict(timings)
-        return answers[:top_k]
+        timings = {"retrieve_s": round((t1 - t0) / len(qs), 4), "read_s": round((t2 - t1) / len(qs), 4),
+                   "total_s": round((t2 - t0) / len(qs), 4)}
+        out = []
+        for cands in groups:
+            answers = self.decide(cands)
+            for a in answers:
+                a.timings = dict(timings)
+            out.append(answers[:top_k])
+        return out
 
-    def read(self, question: str, hits: list[RetrievedPassage]) -> list[Answer]:
-        """Read the retrieved passages and turn the spans into merged, calibrated answers."""
+    def candidates_batch(self, questions: list[str], hits: list[list[RetrievedPassage]]
+                         ) -> list[list[tuple[Answer, dict[str, float], bool]]]:
+        """Per question: merged candidate answers (uncalibrated) with the features their probability
+        is computed from, and whether their passage's reader abstained."""
         from mrc.span import ReadRequest
 
-        reqs = [ReadRequest(question, h.text, source_id=h.id, title=h.title) for h in hits]
-        per_passage = self.reader.read_many(reqs, top_k=5)
-        return self.merge(hits, per_passage)
+        reqs = [ReadRequest(q, h.text, source_id=str(i), title=h.title)
+                for q, hs in zip(questions, hits, strict=True) for i, h in enumerate(hs)]
+        per_passage = self.reader.read_many(reqs, top_k=5) if reqs else []
+        out, pos = [], 0
+        for hs in hits:
+            out.append(_candidates(hs, per_passage[pos : pos + len(hs)]))
+            pos += len(hs)
+        return out
 
-    def merge(self, hits: list[RetrievedPassage], per_passage: list[list[Answer]]) -> list[Answer]:
-        """Candidate spans of every passage -> merged groups -> calibrated, ranked answers."""
-        rank_of = {h.id: r for r, h in enumerate(hits, start=1)}
-        by_id = {h.id: h for h in hits}
-        spans: list[Answer] = []
-        abstained: dict[str, bool] = {}
-        for h, answers in zip(hits, per_passage, strict=True):
-            abstained[h.id] = bool(answers) and answers[0].no_answer
-            spans.extend(a for a in answers if not a.no_answer)
-        if not spans:
+    def decide(self, cands: list[tuple[Answer, dict[str, float], bool]]) -> list[Answer]:
+        """Calibrated probabilities, ranked by them; "no answer" (with the best guess) when every
+        passage's reader abstained or nothing was found."""
+        if not cands:
             return [Answer.none(Route.WEBQA, score=1.0)]
-        groups = _group(spans)
-        raw = [a.raw_score if a.raw_score is not None else -math.inf for a in spans]
-        top = max(raw)
-        mass_total = sum(math.exp(r - top) for r in raw)
-        results: list[Answer] = []
-        for g in groups:
-            mass = sum(math.exp((m.raw_score or -math.inf) - top) for m in g.members) / mass_total
-            best_raw = g.best.raw_score or 0.0
-            others = [gg.best.raw_score or 0.0 for gg in groups if gg is not g]
-            hit = by_id[g.best.source_id or ""]
-            feats = span_features(
-                reader_prob=g.best.score, mass=mass, support=len(g.passages), rank=rank_of[hit.id],
-                retrieval_score=hit.score, gap=best_raw - max(others) if others else 10.0,
-                length=len(g.best.text.split()), passage_abstained=abstained.get(hit.id, False))
-            ev = g.best.span
-            assert ev is not None
-            evidence = SpanEvidence(
-                passage_id=hit.id, title=hit.title, text=ev.text, start=ev.start, end=ev.end, source=hit.source,
-                collection=hit.collection, retrieval_score=round(hit.score, 6),
-                also_in=[p for p in g.passages if p != hit.id])
-            results.append(Answer(text=g.best.text, score=round(self.calibrator.probability(feats), 4),
-                                  route=Route.WEBQA, evidence=evidence, raw_score=g.best.raw_score,
-                                  null_score=g.best.null_score))
-        results.sort(key=lambda a: (-a.score, -(a.raw_score or 0.0)))
-        if all(abstained.values()):  # every passage's reader says "no answer here"
-            best = results[0]
+        probs = self.calibrator.probabilities([f for _, f, _ in cands])
+        answers = []
+        for (a, _, _), p in zip(cands, probs, strict=True):
+            a.score = round(float(p), 4)
+            answers.append(a)
+        answers.sort(key=lambda a: (-a.score, -(a.raw_score or 0.0)))
+        if all(abstained for _, _, abstained in cands):
+            best = answers[0]
             return [Answer.none(Route.WEBQA, score=round(1.0 - best.score, 4), best_guess=best,
                                 evidence=best.evidence)]
-        return results
+        return answers
+
+
+def _candidates(hits: list[RetrievedPassage], per_passage: list[list[Answer]]
+                ) -> list[tuple[Answer, dict[str, float], bool]]:
+    """Spans of every passage (`source_id` = the passage's position in `hits`) merged into groups,
+    each with its features; the answers carry the passage's real id and evidence."""
+    spans: list[Answer] = []
+    abstained: list[bool] = []
+    for answers in per_passage:
+        abstained.append(bool(answers) and answers[0].no_answer)
+        spans.extend(a for a in answers if not a.no_answer)
+    if not spans:
+        return []
+    groups = _group(spans)
+    raw = [a.raw_score if a.raw_score is not None else -math.inf for a in spans]
+    top = max(raw)
+    mass_total = sum(math.exp(r - top) for r in raw)
+    out = []
+    for g in groups:
+        mass = sum(math.exp((m.raw_score if m.raw_score is not None else -math.inf) - top)
+                   for m in g.members) / mass_total
+        best_raw = g.best.raw_score or 0.0
+        others = [gg.best.raw_score or 0.0 for gg in groups if gg is not g]
+        i = int(g.best.source_id or 0)
+        hit = hits[i]
+        feats = span_features(
+            reader_prob=g.best.score, mass=mass, support=len(g.passages), rank=i + 1,
+            retrieval_score=hit.score, gap=best_raw - max(others) if others else 10.0,
+            length=len(g.best.text.split()), passage_abstained=abstained[i])
+        ev = g.best.span
+        assert ev is not None
+        also = []
+        for p in g.passages:
+            pid = hits[int(p)].id
+            if int(p) != i and pid not in also and pid != hit.id:
+                also.append(pid)
+        evidence = SpanEvidence(
+            passage_id=hit.id, title=hit.title, text=ev.text, start=ev.start, end=ev.end, source=hit.source,
+            collection=hit.collection, retrieval_score=round(hit.score, 6), also_in=also)
+        out.append((Answer(text=g.best.text, score=g.best.score, route=Route.WEBQA, evidence=evidence,
+                           raw_score=g.best.raw_score, null_score=g.best.null_score), feats, abstained[i]))
+    return out
 
 
 def _group(spans: list[Answer]) -> list[_Group]:

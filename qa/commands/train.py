@@ -110,5 +110,36 @@ def calibrate_span(
                             hard_negative_ratio=hard_negative_ratio, device=device, limit=limit)
 
 
+@train_app.command("router")
+def router(
+    out: Path = typer.Option(None, help="Where the router model goes (default: data/router/router.json)."),
+) -> None:
+    """Train the router's classifier on training questions of each source (never what routed-qa tests)."""
+    from qa.core.settings import Settings
+    from qa.models import shared_encoder
+    from qa.router_training import train_router
+
+    settings = Settings.load()
+    train_router(settings, shared_encoder(settings), out=out, progress=typer.echo)
+
+
+@train_app.command("calibrate-webqa")
+def calibrate_webqa(
+    train_file: Path = typer.Option(SHARED_DATA / "mrc" / "squad-v1.0-train.from-explorer.json.xz",
+                                    help="The SQuAD training file the span reader was trained on."),
+    out: Path = typer.Option(None, help="Where the calibrator goes (default: data/calibration/webqa.json)."),
+    limit: int = typer.Option(0, help="Only the first N held-out questions (a quick look)."),
+) -> None:
+    """Fit WebQA's answer probabilities on the span reader's held-out training articles (never dev)."""
+    from qa.calibration_training import fit_webqa_calibrator
+    from qa.core.settings import Settings
+    from qa.models import shared_encoder
+
+    settings = Settings.load()
+    target = out or Path(settings.data_dir) / "calibration" / "webqa.json"
+    fit_webqa_calibrator(settings, Path(_check_file(train_file)), shared_encoder(settings), out=target,
+                         limit=limit, log=typer.echo)
+
+
 def register(app: typer.Typer) -> None:
     app.add_typer(train_app, name="train")

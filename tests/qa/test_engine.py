@@ -1,0 +1,141 @@
+"""The engine: routing, the cascade, forced routes, "no answer" with a best guess, one JSON shape.
+
+The cascade's logic is checked with small in-process sources (its job is comparing calibrated
+scores, whatever produced them); the end-to-end test runs the real sources: WebQA over a small
+real index with the shipped reader, KBQA over a small graph, and a router fitted with the real
+encoder."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from qa.core.errors import InputError, NotFoundError
+from qa.core.paths import MODELS_DIR
+from qa.core.settings import Settings
+from qa.core.types import Answer, GraphEvidence, Question, Response, Route, SpanEvidence
+from qa.engine import Engine
+from qa.router import RouteClassifier, Router
+
+
+class Source:
+    """An answer source that answers from a table (the cascade only sees scores)."""
+
+    def __init__(self, name: Route, table: dict[str, tuple[str, float] | None]) -> None:
+        self.name = name
+        self.table = table
+        self.asked: list[str] = []
+
+    def warm_up(self) -> None:
+        pass
+
+    def answer(self, question: Question, top_k: int) -> list[Answer]:
+        self.asked.append(question.text)
+        hit = self.table.get(question.text)
+        if hit is None:
+            guess = Answer(text="guess", score=0.1, route=self.name)
+            return [Answer.none(self.name, score=0.9, best_guess=guess)]
+        return [Answer(text=hit[0], score=hit[1], route=self.name)]
+
+
+class KeywordEncoder:
+    """Two-dimensional "vectors": does the question mention a graph-ish word?"""
+
+    name = "keywords"
+
+    def encode(self, texts):
+        return np.array([[1.0, 0.0] if "capital" in t else [0.0, 1.0] for t in texts], dtype=np.float32)
+
+
+def _engine(web: dict, kb: dict, threshold: float = 0.5) -> tuple[Engine, Source, Source]:
+    w, k = Source(Route.WEBQA, web), Source(Route.KBQA, kb)
+    clf = RouteClassifier(np.array([[-3.0, 3.0], [3.0, -3.0]]), np.zeros(2), [Route.WEBQA, Route.KBQA])
+    settings = Settings(router_min_score=threshold)
+    engine = Engine(settings, sources={Route.WEBQA: w, Route.KBQA: k},
+                    router=Router(settings, KeywordEncoder(), clf), routes=[Route.WEBQA, Route.KBQA])
+    return engine, w, k
+
+
+def test_the_preferred_source_answers_when_sure() -> None:
+    engine, web, kb = _engine({}, {"What is the capital of Peru?": ("Lima", 0.95)})
+    resp = engine.ask("What is the capital of Peru?")
+    assert resp.answers[0].text == "Lima" and resp.routing.chosen == Route.KBQA
+    assert resp.routing.asked == [Route.KBQA] and not web.asked
+    assert resp.routing.probabilities["kbqa"] > 0.9 and "kbqa" in resp.routing.reason
+
+
+def test_an_unsure_source_makes_the_cascade_ask_the_next() -> None:
+    q = "What is the capital of Australia?"
+    engine, web, kb = _engine({q: ("Canberra", 0.8)}, {q: ("Sydney", 0.3)})
+    resp = engine.ask(q)
+    assert resp.routing.asked == [Route.KBQA, Route.WEBQA]
+    assert resp.answers[0].text == "Canberra" and resp.routing.chosen == Route.WEBQA
+    assert resp.routing.scores == {"kbqa": 0.3, "webqa": 0.8}
+
+
+def test_the_more_likely_answer_wins_even_below_the_threshold() -> None:
+    q = "Who wrote Emma?"
+    engine, web, kb = _engine({q: ("Austen", 0.2)}, {q: ("Brontë", 0.4)})
+    resp = engine.ask(q)
+    assert resp.answers[0].text == "Brontë" and "none reached" in resp.routing.reason
+
+
+def test_no_answer_only_when_every_source_abstains_and_it_keeps_the_guess() -> None:
+    engine, _, _ = _engine({}, {})
+    resp = engine.ask("Tell me about nothing?")
+    top = resp.answers[0]
+    assert top.no_answer and top.best_guess is not None and top.best_guess.text == "guess"
+    assert "abstained" in resp.routing.reason
+
+
+def test_forced_routes_and_unknown_routes() -> None:
+    q = "What is the capital of Peru?"
+    engine, web, kb = _engine({q: ("Lima (web)", 0.4)}, {q: ("Lima", 0.95)})
+    resp = engine.ask(q, route="webqa")
+    assert resp.routing.forced and resp.answers[0].text == "Lima (web)" and not kb.asked
+    with pytest.raises(InputError, match="unknown route"):
+        engine.ask(q, route="nowhere")
+    with pytest.raises(InputError):
+        engine.ask(q, route="cqa")
+    with pytest.raises(NotFoundError):
+        engine.source(Route.CQA)
+
+
+def test_response_json_is_one_shape() -> None:
+    engine, _, _ = _engine({}, {"What is the capital of Peru?": ("Lima", 0.95)})
+    data = json.loads(engine.ask("What is the capital of Peru?").model_dump_json())
+    assert set(data) == {"question", "rewritten", "answers", "routing", "timings"}
+    assert Response.model_validate(data).answers[0].text == "Lima"
+
+
+@pytest.mark.skipif(not (MODELS_DIR / "span-minilm-l6" / "config.json").exists(), reason="no shipped reader")
+def test_real_sources_through_the_router(tmp_path: Path, small_ttl: Path) -> None:
+    from qa.models import shared_encoder
+    from qa.webqa import WebQA
+    from retrieval.ingest import index_path
+
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "rivers.md").write_text("# Rivers\n\nThe Amazon is the largest river in South America. "
+                                    "The Nile flows north through Egypt into the Mediterranean Sea.\n")
+    settings = Settings(kb_graph=str(small_ttl), index_dir=str(tmp_path / "collections"), include_default=False)
+    folder, _ = index_path(docs, tmp_path / "collections" / "rivers", settings, progress=False)
+    encoder = shared_encoder(settings)
+    train = [("What is the capital of France?", Route.KBQA), ("Which currency does Japan use?", Route.KBQA),
+             ("What is the population of Germany?", Route.KBQA), ("Where does the Nile flow?", Route.WEBQA),
+             ("Which river is the largest in South America?", Route.WEBQA), ("Who built the pyramids?", Route.WEBQA)]
+    clf = RouteClassifier.fit(encoder.encode([q for q, _ in train]), [r for _, r in train])
+    engine = Engine(settings, router=Router(settings, encoder, clf), routes=[Route.WEBQA, Route.KBQA],
+                    sources={Route.WEBQA: WebQA(settings, encoder=encoder)})
+    kb_resp = engine.ask("What is the capital of France?")
+    top = kb_resp.answers[0]
+    assert (top.text if not top.no_answer else top.best_guess.text) == "Paris"
+    assert isinstance(top.evidence, GraphEvidence) and "SELECT" in top.evidence.sparql
+    web_resp = engine.ask("Where does the Nile flow?", route="webqa")
+    answer = web_resp.answers[0]
+    ev = answer.evidence if not answer.no_answer else answer.best_guess.evidence
+    assert isinstance(ev, SpanEvidence) and ev.collection == "rivers" and "Mediterranean" in (
+        answer.text if not answer.no_answer else answer.best_guess.text)
