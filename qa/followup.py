@@ -193,8 +193,17 @@ def subject(question: str) -> str:
     if spans:
         s, e = max(spans, key=lambda se: (se[1] - se[0], -se[0]))
         k = next(i for i, t in enumerate(toks) if t.start == s)
-        if k > 0 and toks[k - 1].low == "the" and k - 1 > 0:
-            return "the " + question[s:e]  # "the Black Death", not "Black Death"
+        if k > 0 and toks[k - 1].low == "the" and k - 1 > 0:  # "the Black Death", not "Black Death"
+            j = next(i for i, t in enumerate(toks) if t.end == e) + 1
+            for n in (1, 2):  # "the Apollo program": common nouns that end the phrase belong to it
+                tail = toks[j:j + n]
+                after = toks[j + n] if j + n < len(toks) else None
+                if len(tail) == n and all(t.text.isalpha() and t.text.islower() and t.low not in PREPS | AUX
+                                          for t in tail) and (after is None or not after.text[0].isalnum()
+                                                              or after.low in PREPS | AUX):
+                    e = tail[-1].end
+                    break
+            return "the " + question[s:e]
         return question[s:e]
     words = [t for t in toks if t.text not in {"?", ".", "!", ","}]
     while len(words) > 2 and _participle(words[-1].low):

@@ -152,11 +152,12 @@ def create_app(settings: Settings | None = None, *, engine: Any = None, warm: bo
     errors.install(app)
     key_header = APIKeyHeader(name=API_KEY_HEADER, auto_error=False, description="The server's API key.")
 
-    def read_key(key: Annotated[str | None, Depends(key_header)] = None) -> None:
+    # (defaults, not Annotated: `key_header` is local, which string annotations cannot see)
+    def read_key(key: str | None = Depends(key_header)) -> None:
         if settings.api_key_for_reads:
             check_key(settings.api_key, key)
 
-    def write_key(key: Annotated[str | None, Depends(key_header)] = None) -> None:
+    def write_key(key: str | None = Depends(key_header)) -> None:
         check_key(settings.api_key, key)
 
     @app.middleware("http")

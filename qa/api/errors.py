@@ -62,6 +62,8 @@ def _validation_message(exc: RequestValidationError) -> tuple[int, str, list[str
     if first.get("type") == "json_invalid":
         return 400, "the request body is not valid JSON (UTF-8 text expected)", ["body"]
     where = fields[0] if fields else "body"
+    if first.get("type") == "string_unicode":  # a lone surrogate (\ud800) in JSON: not text
+        return 400, f"{where}: not valid UTF-8 text", fields[:10]
     msg = first.get("msg", "invalid value")
     more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
     return 422, _clean(f"{where}: {msg}{more}"), fields[:10]

@@ -1,0 +1,276 @@
+"""Every endpoint on the real engine (small collection, small graph, shipped reader), and every
+kind of bad input: the expected 4xx with a JSON message, never a stack trace."""
+
+from __future__ import annotations
+
+import gzip
+import json
+
+import pytest
+
+ASK = "/v1/ask"
+
+
+def error(r, status: int) -> str:
+    assert r.status_code == status, (r.status_code, r.text)
+    body = r.json()
+    assert set(body) == {"error"} and body["error"]["message"], body
+    assert "Traceback" not in r.text and 'File "' not in r.text
+    return body["error"]["message"]
+
+
+# ---------------------------------------------------------------------------------------------- ask
+def test_ask_webqa_answers_with_span_evidence(client) -> None:
+    r = client.post(ASK, json={"question": "When did Nikola Tesla die?", "route": "webqa"})
+    assert r.status_code == 200, r.text
+    body = r.json()
+    top = body["answers"][0]
+    assert "1943" in top["text"] and top["route"] == "webqa"
+    ev = top["evidence"]
+    assert ev["kind"] == "span" and ev["text"][ev["start"]:ev["end"]] == top["text"]
+    assert ev["passage_id"] == "tesla#0" and ev["collection"] == "notes"
+    assert body["routing"]["chosen"] == "webqa" and body["routing"]["forced"] and body["routing"]["reason"]
+    assert body["rewritten"] is None and body["timings"]["total_s"] > 0
+
+
+def test_ask_kbqa_answers_with_the_sparql_run(client) -> None:
+    r = client.post(ASK, json={"question": "What is the capital of France?", "route": "kbqa", "top_k": 2})
+    assert r.status_code == 200, r.text
+    top = r.json()["answers"][0]
+    assert top["text"] == "Paris" and top["evidence"]["kind"] == "graph"
+    assert "SELECT" in top["evidence"]["sparql"] and top["evidence"]["path"]
+
+
+def test_follow_up_is_rewritten_and_answered(client) -> None:
+    r = client.post(ASK, json={"question": "When did he die?", "route": "webqa",
+                               "history": [{"question": "Who was Nikola Tesla?", "answer": "an inventor"}]})
+    body = r.json()
+    assert body["question"] == "When did he die?"
+    assert body["rewritten"] == "When did Nikola Tesla die?"
+    assert "1943" in body["answers"][0]["text"]
+    r = client.post(ASK, json={"question": "And Germany?", "route": "kbqa",
+                               "history": [{"question": "What is the capital of France?", "answer": "Paris"}]})
+    assert r.json()["rewritten"] == "What is the capital of Germany?" and r.json()["answers"][0]["text"] == "Berlin"
+
+
+def test_a_question_that_does_not_refer_back_is_not_rewritten(client) -> None:
+    r = client.post(ASK, json={"question": "What is the capital of Japan?", "route": "kbqa",
+                               "history": [{"question": "What is the capital of France?", "answer": "Paris"}]})
+    assert r.json()["rewritten"] is None and r.json()["answers"][0]["text"] == "Tokyo"
+
+
+def test_ask_one_collection_and_unknown_collection(client) -> None:
+    r = client.post(ASK, json={"question": "Who wrote Hamlet?", "route": "webqa", "collection": "notes"})
+    assert "Shakespeare" in r.json()["answers"][0]["text"]
+    assert "no collection" in error(client.post(ASK, json={"question": "Who wrote Hamlet?", "route": "webqa",
+                                                          "collection": "nope"}), 404)
+
+
+@pytest.mark.parametrize(("body", "status", "words"), [
+    ({"question": ""}, 422, "question"),
+    ({"question": "   "}, 400, "empty"),
+    ({"question": "x" * 2001}, 422, "question"),
+    ({"question": 42}, 422, "question"),
+    ({"question": None}, 422, "question"),
+    ({"question": ["a"]}, 422, "question"),
+    ({}, 422, "question"),
+    ({"question": "ok?", "route": "sideways"}, 422, "route"),
+    ({"question": "ok?", "top_k": 0}, 422, "top_k"),
+    ({"question": "ok?", "top_k": "many"}, 422, "top_k"),
+    ({"question": "ok?", "collection": "../etc"}, 422, "collection"),
+    ({"question": "ok?", "history": "Who?"}, 422, "history"),
+    ({"question": "ok?", "history": [{"question": "q", "answer": "a"}] * 21}, 422, "history"),
+    ({"question": "ok?", "history": [{"answer": "a"}]}, 422, "history"),
+    ({"question": "ok?", "surprise": 1}, 422, "surprise"),
+    ({"question": "\ud800 lone surrogate"}, 400, "UTF-8"),
+])
+def test_ask_bad_input(client, body: dict, status: int, words: str) -> None:
+    r = client.post(ASK, content=json.dumps(body), headers={"content-type": "application/json"})
+    assert words.lower() in error(r, status).lower()
+
+
+def test_ask_body_not_json_or_not_utf8(client) -> None:
+    for raw in (b'{"question": "\xff\xfe caf\xe9"}', b"not json", b'{"question": "unterminated'):
+        r = client.post(ASK, content=raw, headers={"content-type": "application/json"})
+        assert r.status_code in (400, 422)
+        error(r, r.status_code)
+    r = client.post(ASK, content=b"question=hi", headers={"content-type": "application/x-www-form-urlencoded"})
+    error(r, 422)
+
+
+def test_ask_body_too_large(client, app) -> None:
+    limit = int(app.state.settings.api_max_body_mb * 1e6)
+    r = client.post(ASK, content=b'{"question": "' + b"a" * (limit + 10) + b'"}',
+                    headers={"content-type": "application/json"})
+    assert "larger than the limit" in error(r, 413)
+
+
+def test_hostile_text_is_answered_as_text(client) -> None:
+    for q in ["'; DROP TABLE passages; --", "} UNION { ?s ?p ?o } #", "<script>alert(1)</script> capital of France?",
+              "What is the capital of France?\" } INSERT DATA { <a> <b> <c> } #"]:
+        r = client.post(ASK, json={"question": q, "route": "kbqa"})
+        assert r.status_code == 200, r.text
+        for a in r.json()["answers"]:
+            sparql = (a.get("evidence") or {}).get("sparql", "")
+            assert "INSERT" not in sparql.upper() and "DROP" not in sparql.upper()
+
+
+# ---------------------------------------------------------------------------------------------- read
+def test_read_span_and_choice(client) -> None:
+    r = client.post("/v1/read", json={"context": "The Amazon is the largest rainforest on Earth.",
+                                      "question": "What is the largest rainforest?"})
+    assert r.status_code == 200 and "Amazon" in r.json()["answers"][0]["text"]
+    r = client.post("/v1/read", json={"context": "Tom was happy because he won the race.",
+                                      "question": "Why was Tom happy?",
+                                      "options": ["He lost", "He won the race", "It rained"]})
+    a = r.json()["answers"][0]
+    assert r.status_code == 200 and a["evidence"]["kind"] == "choice" and len(a["evidence"]["probabilities"]) == 3
+
+
+@pytest.mark.parametrize(("body", "status"), [
+    ({"context": "", "question": "q?"}, 422),
+    ({"context": "text", "question": ""}, 422),
+    ({"context": "x" * 100_001, "question": "q?"}, 422),
+    ({"context": "text", "question": "q?", "options": ["only one"]}, 400),
+    ({"context": "text", "question": "q?", "options": ["a"] * 11}, 422),
+    ({"context": "text", "question": "q?", "options": [""]}, 422),
+    ({"context": 5, "question": "q?"}, 422),
+    ({"question": "q?"}, 422),
+])
+def test_read_bad_input(client, body: dict, status: int) -> None:
+    error(client.post("/v1/read", json=body), status)
+
+
+# ---------------------------------------------------------------------------------------------- documents
+def test_documents_added_are_searchable_at_once_and_deleted(client) -> None:
+    doc = {"id": "memo-17", "title": "Zorblat memo", "text": "The zorblat code of unit seventeen is purple falcon."}
+    r = client.post("/v1/documents", json={"collection": "memos", "documents": [doc]})
+    assert r.status_code == 201, r.text
+    assert r.json() == {"collection": "memos", "documents": ["memo-17"], "passages": 1}
+    assert "memos" in client.get("/v1/collections").json()["collections"]
+    hits = client.post("/v1/search", json={"query": "zorblat code unit seventeen", "k": 3}).json()["passages"]
+    assert hits[0]["id"] == "memo-17#0" and hits[0]["collection"] == "memos"
+    r = client.post(ASK, json={"question": "What is the zorblat code of unit seventeen?", "route": "webqa"})
+    assert "purple falcon" in r.json()["answers"][0]["text"]
+    # the same id again is refused; a second document joins the collection
+    assert "already" in error(client.post("/v1/documents", json={"collection": "memos", "documents": [doc]}), 400)
+    r = client.post("/v1/documents", json={"collection": "memos", "documents": [{"text": "Blue heron is code two."}]})
+    new_id = r.json()["documents"][0]
+    assert r.status_code == 201 and new_id.startswith("doc-")
+    r = client.delete("/v1/documents/memo-17", params={"collection": "memos"})
+    assert r.json() == {"collection": "memos", "document": "memo-17", "passages": 1}
+    hits = client.post("/v1/search", json={"query": "zorblat code unit seventeen", "collection": "memos"}).json()
+    assert all(p["id"] != "memo-17#0" for p in hits["passages"])
+    error(client.delete("/v1/documents/memo-17"), 404)
+    assert client.delete(f"/v1/documents/{new_id}").status_code == 200  # the last one: the collection goes
+    assert "memos" not in client.get("/v1/collections").json()["collections"]
+
+
+@pytest.mark.parametrize(("body", "status", "words"), [
+    ({"collection": "default", "documents": [{"text": "x"}]}, 400, "read-only"),
+    ({"collection": "../../etc", "documents": [{"text": "x"}]}, 422, "collection"),
+    ({"collection": "c", "documents": []}, 422, "documents"),
+    ({"collection": "c", "documents": [{"text": ""}]}, 422, "text"),
+    ({"collection": "c", "documents": [{"text": "   "}]}, 400, "no text"),
+    ({"collection": "c", "documents": [{"id": "a b", "text": "x"}]}, 422, "id"),
+    ({"collection": "c", "documents": [{"id": "d", "text": "x"}, {"id": "d", "text": "y"}]}, 400, "twice"),
+    ({"collection": "c", "documents": [{"text": "x"}] * 101}, 422, "documents"),
+    ({"collection": "c", "documents": [{"text": "x", "metadata": {"k": {"nested": 1}}}]}, 422, "metadata"),
+])
+def test_documents_bad_input(client, body: dict, status: int, words: str) -> None:
+    assert words.lower() in error(client.post("/v1/documents", json=body), status).lower()
+
+
+def test_delete_bad_input(client) -> None:
+    error(client.delete("/v1/documents/nope-never-added"), 404)
+    error(client.delete("/v1/documents/x", params={"collection": "no-such"}), 404)
+    error(client.delete("/v1/documents/x", params={"collection": "default"}), 400)
+    error(client.delete("/v1/documents/%20bad%20id"), 422)
+
+
+# ---------------------------------------------------------------------------------------------- eval jobs
+def _squad_file() -> bytes:
+    data = {"version": "1.1", "data": [{"title": "T", "paragraphs": [{
+        "context": "Nikola Tesla died on 7 January 1943 in New York City.",
+        "qas": [{"id": "q1", "question": "When did Tesla die?",
+                 "answers": [{"text": "7 January 1943", "answer_start": 21}]},
+                {"id": "q2", "question": "Where did Tesla die?",
+                 "answers": [{"text": "New York City", "answer_start": 39}]}]}]}]}
+    return json.dumps(data).encode()
+
+
+def test_eval_job_reports_progress_then_metrics(client) -> None:
+    r = client.post("/v1/eval", files={"file": ("dev.json.gz", gzip.compress(_squad_file()))})
+    assert r.status_code == 202, r.text
+    job = r.json()
+    assert job["status"] in ("queued", "running") and job["total"] == 2 and job["kind"] == "squad"
+    import time
+
+    for _ in range(200):
+        job = client.get(f"/v1/eval/{job['id']}").json()
+        if job["status"] in ("done", "failed"):
+            break
+        time.sleep(0.1)
+    assert job["status"] == "done", job
+    assert job["progress"] == 1.0 and job["metrics"]["f1"] > 50 and set(job["predictions"]) == {"q1", "q2"}
+    race = {"id": "r1", "article": "Tom won the race and was happy.", "questions": ["Why was Tom happy?"],
+            "options": [["He lost", "He won", "Rain", "Snow"]], "answers": ["B"]}
+    r = client.post("/v1/eval", files={"file": ("race.jsonl", json.dumps(race).encode())}, data={"kind": "race"})
+    assert r.status_code == 202, r.text
+
+
+@pytest.mark.parametrize(("files", "data", "status"), [
+    ({"file": ("dev.json", b"not json at all")}, {}, 422),
+    ({"file": ("dev.json", b'{"data": [{"paragraphs": "wrong"}]}')}, {}, 422),
+    ({"file": ("dev.json.gz", b"not gzip")}, {}, 422),
+    ({"file": ("dev.json", b"\xff\xfe\x00garbage")}, {}, 422),
+    ({"file": ("dev.json", b'{"data": []}')}, {}, 422),
+    ({"file": ("dev.json", b"[]")}, {"kind": "essay"}, 422),
+    ({"file": ("dev.json", b"[]")}, {"limit": "0"}, 422),
+    ({}, {}, 422),
+])
+def test_eval_bad_input(client, files: dict, data: dict, status: int) -> None:
+    error(client.post("/v1/eval", files=files or None, data=data), status)
+    error(client.get("/v1/eval/no-such-job"), 404)
+
+
+# ---------------------------------------------------------------------------------------------- health, metrics, keys
+def test_health_and_metrics(client) -> None:
+    h = client.get("/v1/health").json()
+    assert h["status"] == "ok" and h["ready"] == {"webqa": True, "kbqa": True}
+    client.post(ASK, json={"question": "What is the capital of France?", "route": "kbqa"})
+    text = client.get("/metrics").text
+    assert 'qa_http_requests_total{endpoint="/v1/ask",method="POST",status="200"}' in text
+    assert 'qa_answer_seconds_bucket{le="0.1",route="kbqa"}' in text
+    assert "qa_queue_depth" in text and "qa_in_flight" in text and "qa_reader_batch_pairs" in text
+    assert 'qa_errors_total{endpoint="/v1/ask",type="422"}' in text
+    error(client.get("/v1/nothing-here"), 404)
+    error(client.put(ASK, json={}), 405)
+
+
+def test_api_key_guards_writes_and_optionally_everything(app, api_settings) -> None:
+    from fastapi.testclient import TestClient
+
+    from qa.api import create_app
+
+    keyed = create_app(api_settings.model_copy(update={"api_key": "s3cret"}), engine=app.state.engine, warm=False)
+    with TestClient(keyed) as c:
+        doc = {"collection": "keyed", "documents": [{"text": "Keyed text."}]}
+        assert "API key" in error(c.post("/v1/documents", json=doc), 401)
+        assert "not valid" in error(c.post("/v1/documents", json=doc, headers={"X-API-Key": "wrong"}), 403)
+        error(c.delete("/v1/documents/x"), 401)
+        error(c.post("/v1/eval", files={"file": ("a.json", b"{}")}), 401)
+        ok = c.post("/v1/documents", json=doc, headers={"X-API-Key": "s3cret"})
+        assert ok.status_code == 201
+        doc_id = ok.json()["documents"][0]
+        assert c.delete(f"/v1/documents/{doc_id}", headers={"X-API-Key": "s3cret"}).status_code == 200
+        assert c.post(ASK, json={"question": "What is the capital of France?", "route": "kbqa"}).status_code == 200
+    strict = create_app(api_settings.model_copy(update={"api_key": "s3cret", "api_key_for_reads": True}),
+                        engine=app.state.engine, warm=False)
+    with TestClient(strict) as c:
+        error(c.post(ASK, json={"question": "What is the capital of France?", "route": "kbqa"}), 401)
+        error(c.get("/metrics"), 401)
+        assert c.get("/v1/health").status_code == 200  # liveness never needs the key
+        r = c.post(ASK, json={"question": "What is the capital of France?", "route": "kbqa"},
+                   headers={"X-API-Key": "s3cret"})
+        assert r.status_code == 200

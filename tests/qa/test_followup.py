@@ -1,0 +1,83 @@
+"""Follow-up rewriting: references resolved from earlier turns, everything else left as typed."""
+
+from __future__ import annotations
+
+import pytest
+
+from qa.followup import rewrite, subject
+
+H_SHAKESPEARE = ("Who wrote Hamlet?", "William Shakespeare")
+H_TESLA = ("Who was Nikola Tesla?", "a Serbian-American inventor")
+H_FRANCE_CAPITAL = ("What is the capital of France?", "Paris")
+H_FRANCE_POP = ("What is the population of France?", "67 million")
+
+
+@pytest.mark.parametrize(("question", "history", "expected"), [
+    # the issue's examples
+    ("When did he die?", H_SHAKESPEARE, "When did William Shakespeare die?"),
+    ("What about its population?", H_FRANCE_CAPITAL, "What is the population of France?"),
+    ("And the capital?", H_FRANCE_POP, "What is the capital of France?"),
+    # the subject of a "Who was X?" question, not its descriptive answer
+    ("When did he die?", H_TESLA, "When did Nikola Tesla die?"),
+    ("Who did she marry?", ("Who was Marie Curie?", "a physicist"), "Who did Marie Curie marry?"),
+    # possessives, objects, places
+    ("What is its area?", ("Where is Mount Everest?", "Nepal"), "What is Mount Everest's area?"),
+    ("What is its atomic number?", ("When was oxygen discovered?", "1774"), "What is oxygen's atomic number?"),
+    ("What was his first invention?", H_TESLA, "What was Nikola Tesla's first invention?"),
+    ("How many people live there?", ("Where is the Eiffel Tower?", "Paris"),
+     "How many people live in the Eiffel Tower?"),
+    ("When was it launched?", ("What was the Apollo program?", "a NASA program"),
+     "When was the Apollo program launched?"),
+    # an ellipsis with a new entity keeps the previous question's frame
+    ("And Germany?", H_FRANCE_CAPITAL, "What is the capital of Germany?"),
+    ("What about Spain?", H_FRANCE_CAPITAL, "What is the capital of Spain?"),
+    # a leading "and" goes with the rewrite
+    ("And when did he die?", H_SHAKESPEARE, "When did William Shakespeare die?"),
+])
+def test_follow_ups_are_rewritten(question: str, history: tuple[str, ...], expected: str) -> None:
+    r = rewrite(question, history)
+    assert r.text == expected
+    assert r.changed and r.entity and r.reason
+
+
+@pytest.mark.parametrize(("question", "history"), [
+    ("What is the capital of Japan?", H_FRANCE_CAPITAL),               # no reference at all
+    ("How long does it take to boil an egg?", H_FRANCE_CAPITAL),       # expletive "it"
+    ("What did Tesla say about his work?", ("Who was Edison?", "an inventor")),  # own antecedent
+    ("Is there a subway in Paris?", H_FRANCE_CAPITAL),                 # existential "there"
+    ("When did he die?", ()),                                          # no history: nothing to refer to
+    ("When did he die?", ("", "")),                                    # empty turns
+    ("Who is he?", ("What time is it?", "")),                          # nothing nameable earlier
+])
+def test_questions_that_do_not_refer_back_stay_exactly_as_typed(question: str, history: tuple[str, ...]) -> None:
+    r = rewrite(question, history)
+    assert r.text == question
+    assert not r.changed
+
+
+def test_a_chain_of_follow_ups_keeps_its_subject() -> None:
+    history = ("What is the capital of France?", "Paris", "And Germany?", "Berlin")
+    assert rewrite("What about Spain?", history).text == "What is the capital of Spain?"
+    history = ("Who was Nikola Tesla?", "an inventor", "Where was he born?", "Smiljan")
+    assert rewrite("When did he die?", history).text == "When did Nikola Tesla die?"
+
+
+@pytest.mark.parametrize(("question", "expected"), [
+    ("What was Warsaw's population in 1901?", "Warsaw"),
+    ("Which NFL team represented the AFC at Super Bowl 50?", "Super Bowl 50"),
+    ("How does the immune system protect the body?", "immune system"),
+    ("When did the Black Death reach England?", "the Black Death"),
+    ("What is a prime number?", "prime number"),
+    ("How did Tesla die?", "Tesla"),
+    ("What is the capital of France?", "France"),
+    ("What time is it?", ""),
+])
+def test_subject_of_a_question(question: str, expected: str) -> None:
+    assert subject(question) == expected
+
+
+def test_hostile_and_odd_text_never_breaks_the_rewriter() -> None:
+    for q in ["?", "it", "its", "'s", "He", "there there", "[/] it {{x}}", "And", "What about ?", "x" * 5000,
+              "\u202eit\u202c", "ÉLAN's it"]:
+        r = rewrite(q, ("Who was Marie Curie?", "a physicist", "'s", ""))
+        assert isinstance(r.text, str) and r.text
