@@ -1,0 +1,266 @@
+"""routed-qa and calibration: the engine's router against the oracle route, and whether the scores
+it shows are probabilities of being right.
+
+Parts (../shared/BENCHMARKS.md), each asked of an engine that holds ALL the sources, so the router
+has a real choice:
+
+* webqa: SQuAD v1.1 dev questions; passages = the squad-open collection (the 2,067 dev paragraphs);
+  the knowledge graph = the embedded world graph (what a user has by default).
+* kbqa: PathQuestion test questions (each set's own KB, its path scorer trained on the set's train
+  split and calibrated on its dev split, as in benchmarks/pathquestion.py) and the CK25 questions
+  over the CK25 graph; passages = the squad-open collection.
+* cqa (when the community-QA source is installed): SemEval-2016 dev new questions over the SemEval
+  threads.
+
+Each question is asked twice: routed (the classifier orders the sources, the cascade decides) and
+with the oracle route forced. A source answers a question once: both runs read the same memoised
+source answers, so the comparison isolates routing. End-to-end: SQuAD EM/F1 for webqa, Hits@1 for
+kbqa (the top answer's normalised label among the gold answers), P@1 for cqa. A "no answer" is
+scored by its best guess, in both runs alike (the pathquestion benchmark scores the top candidate
+the same way).
+
+calibration: for each source, on its own held-out questions (the oracle runs above), the top
+answer's shown score against whether it is right: ECE over 15 equal-width bins, AUROC right vs
+wrong, accuracy at 50 / 80 / 100 % coverage.
+
+    python benchmarks/routed_qa.py                # full run -> results/routed-qa.json, calibration.json
+    python benchmarks/routed_qa.py --limit 300    # first 300 questions of each part (not written)
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import os
+import sys
+import tempfile
+import time
+from collections import Counter, defaultdict
+from pathlib import Path
+from typing import Any
+
+os.environ.setdefault("OMP_NUM_THREADS", "1")  # shared 2-core machines: one thread per process
+
+try:
+    from benchmarks.common import REPO, Timer, cached_encode, find_data, write_results
+except ModuleNotFoundError:
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+    from benchmarks.common import REPO, Timer, cached_encode, find_data, write_results
+
+from benchmarks.squad_open import DEV, load_squad  # noqa: E402
+from qa.calibration import accuracy_at_coverage, auroc, ece  # noqa: E402
+from qa.core.settings import Settings  # noqa: E402
+from qa.core.types import Answer, Question, Route  # noqa: E402
+from qa.engine import Engine  # noqa: E402
+from qa.models import shared_encoder  # noqa: E402
+
+ROUTES = (Route.WEBQA, Route.KBQA, Route.CQA)
+
+
+class Memo:
+    """A source that answers each question once; later calls get copies of the same answers."""
+
+    def __init__(self, source: Any) -> None:
+        self.source = source
+        self.name = source.name
+        self.cache: dict[tuple[str, int], list[Answer]] = {}
+
+    def warm_up(self) -> None:
+        self.source.warm_up()
+
+    def answer(self, question: Question, top_k: int) -> list[Answer]:
+        key = (question.text, top_k)
+        if key not in self.cache:
+            self.cache[key] = self.source.answer(question, top_k)
+        return copy.deepcopy(self.cache[key])
+
+
+def shown(answers: list[Answer]) -> Answer | None:
+    """The answer a user is shown first; for a "no answer", its best guess."""
+    if not answers:
+        return None
+    a = answers[0]
+    return a.best_guess if a.no_answer else a
+
+
+def squad_index(settings: Settings, workdir: Path) -> Path:
+    from retrieval.ingest import build_index
+
+    passages, _ = load_squad(find_data(DEV))
+    vectors = cached_encode(shared_encoder(settings), [p.text for p in passages], description="encoding paragraphs")
+    return build_index(passages, workdir / "squad-open", settings, progress=False, embeddings=vectors)
+
+
+def squad_questions(limit: int | None) -> list[dict]:
+    import json
+
+    from benchmarks.common import open_text
+
+    with open_text(find_data(DEV)) as fh:
+        data = json.load(fh)["data"]
+    out = [{"question": qa["question"], "answers": [a["text"] for a in qa["answers"]], "id": qa["id"]}
+           for art in data for para in art["paragraphs"] for qa in para["qas"]]
+    return out[:limit] if limit else out
+
+
+def score_webqa(a: Answer | None, row: dict) -> tuple[float, float]:
+    from mrc.metrics import squad_em, squad_f1
+
+    text = a.text if a is not None else ""
+    return squad_em(text, row["answers"]), squad_f1(text, row["answers"])
+
+
+def score_kbqa(a: Answer | None, row: dict) -> float:
+    from kb.text import normalise
+
+    return float(a is not None and normalise(a.text) in {normalise(g) for g in row["answers"]})
+
+
+def run_part(engine: Engine, rows: list[dict], gold: Route, scorer, log, label: str) -> dict:
+    """Ask each row routed and oracle-routed; returns per-question records."""
+    records = []
+    t0 = time.perf_counter()
+    for i, row in enumerate(rows, 1):
+        routed = engine.ask(row["question"])
+        oracle = engine.ask(row["question"], route=str(gold))
+        r_ans, o_ans = shown(routed.answers), shown(oracle.answers)
+        first = next(iter(routed.routing.probabilities), None)
+        records.append({"gold": gold, "routed_route": routed.routing.chosen, "first": first,
+                        "routed": scorer(r_ans, row), "oracle": scorer(o_ans, row),
+                        "oracle_score": o_ans.score if o_ans is not None else 0.0})
+        if i % 200 == 0 or i == len(rows):
+            log(f"{label}: {i}/{len(rows)} ({time.perf_counter() - t0:.0f}s)")
+    return {"records": records}
+
+
+def prefill_webqa(memo: Memo, rows: list[dict], top_k: int, log, batch: int = 32) -> None:
+    """Compute WebQA's answers in batches (one reader pass per batch) into the memo."""
+    webqa = memo.source
+    t0 = time.perf_counter()
+    for start in range(0, len(rows), batch):
+        chunk = rows[start : start + batch]
+        answers = webqa.answer_batch([r["question"] for r in chunk], top_k)
+        for r, a in zip(chunk, answers, strict=True):
+            memo.cache[(Question(r["question"]).text, top_k)] = a
+        if (start // batch) % 20 == 0:
+            log(f"webqa prefill: {start + len(chunk)}/{len(rows)} ({time.perf_counter() - t0:.0f}s)")
+
+
+def pathquestion_parts(settings: Settings, limit: int | None, log) -> list[tuple[str, Any, list[dict]]]:
+    """(set name, trained KBQA, test rows) per PathQuestion set."""
+    from benchmarks import pathquestion as pq
+
+    out = []
+    for name in pq.SETS:
+        kbqa, test = pq.trained_kbqa(name, settings, log=log)
+        out.append((name, kbqa, test[:limit] if limit else test))
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--limit", type=int, default=None, help="first N questions of each part (not written)")
+    ap.add_argument("--parts", default="webqa,kbqa,cqa")
+    args = ap.parse_args(argv)
+    timer = Timer()
+    settings = Settings.load()
+    log = lambda m: print(m, file=sys.stderr, flush=True)  # noqa: E731
+    parts = set(args.parts.split(","))
+    encoder = shared_encoder(settings)
+    top_k = settings.top_k
+    results: dict[str, dict] = {}
+    from kb.pipeline import KBQA
+    from qa.webqa import WebQA
+
+    with tempfile.TemporaryDirectory(dir=REPO / ".cache" if (REPO / ".cache").exists() else None) as tmp:
+        folder = squad_index(settings, Path(tmp))
+        web = Memo(WebQA(settings, index_dir=folder, encoder=encoder))
+        routes = [Route.WEBQA, Route.KBQA]
+        cqa_source = None
+        if "cqa" in parts:
+            try:
+                from cqa.benchmark import semeval_source  # type: ignore[import-not-found]
+
+                cqa_source, cqa_rows, cqa_scorer = semeval_source(settings, encoder, limit=args.limit)
+                routes.append(Route.CQA)
+            except ImportError:
+                log("community QA is not installed: two routes")
+
+        def engine_with(kb_source) -> Engine:
+            sources = {Route.WEBQA: web, Route.KBQA: Memo(kb_source)}
+            if cqa_source is not None:
+                sources[Route.CQA] = cqa_source
+            return Engine(settings, sources=sources, routes=routes)
+
+        if "webqa" in parts:
+            rows = squad_questions(args.limit)
+            prefill_webqa(web, rows, top_k, log)
+            world = KBQA(settings, encoder=encoder)
+            results["webqa"] = run_part(engine_with(world), rows, Route.WEBQA,
+                                        lambda a, r: score_webqa(a, r), log, "webqa")
+        if "kbqa" in parts:
+            kb_records = []
+            for name, kbqa, rows in pathquestion_parts(settings, args.limit, log):
+                kb_records += run_part(engine_with(kbqa), rows, Route.KBQA, score_kbqa, log, name)["records"]
+            results["kbqa"] = {"records": kb_records}
+        if cqa_source is not None:
+            results["cqa"] = run_part(engine_with(KBQA(settings, encoder=encoder)), cqa_rows, Route.CQA,
+                                      cqa_scorer, log, "cqa")
+    routed_metrics, confusion, cal_metrics, details = summarise(results)
+    print(routed_metrics, cal_metrics)
+    if args.limit:
+        print("(--limit: results files not written)")
+        return 0
+    write_results("routed-qa", "SQuAD v1.1 dev over the squad-open collection (webqa); PathQuestion test over "
+                  "each set's KB (kbqa); SemEval-2016 dev over the SemEval threads (cqa, when installed)",
+                  routed_metrics, wall_s=timer.elapsed, extra={"confusion": confusion, "parts": details})
+    write_results("calibration", "held-out questions of each source: squad-open dev (webqa, EM), PathQuestion "
+                  "test (kbqa, Hits@1), SemEval dev (cqa, P@1)", cal_metrics, wall_s=timer.elapsed,
+                  extra={"fitted_on": "training data only: SQuAD train held-out articles (webqa), PathQuestion "
+                         "train/dev splits (kbqa), SemEval train-part2 (cqa)"})
+    return 0
+
+
+def summarise(results: dict[str, dict]) -> tuple[dict, dict, dict, dict]:
+    confusion: dict[str, Counter] = defaultdict(Counter)
+    right = total = 0
+    metrics: dict[str, float] = {}
+    cal: dict[str, float] = {}
+    details: dict[str, Any] = {}
+    for part, res in results.items():
+        recs = res["records"]
+        for r in recs:
+            confusion[str(r["gold"])][str(r["routed_route"])] += 1
+            right += r["routed_route"] == r["gold"]
+            total += 1
+        n = max(1, len(recs))
+        if part == "webqa":
+            routed_em = 100 * sum(r["routed"][0] for r in recs) / n
+            routed_f1 = 100 * sum(r["routed"][1] for r in recs) / n
+            oracle_em = 100 * sum(r["oracle"][0] for r in recs) / n
+            oracle_f1 = 100 * sum(r["oracle"][1] for r in recs) / n
+            metrics.update({"webqa_routed_em": round(routed_em, 2), "webqa_routed_f1": round(routed_f1, 2),
+                            "webqa_oracle_em": round(oracle_em, 2), "webqa_oracle_f1": round(oracle_f1, 2),
+                            "routed_minus_oracle_webqa_f1": round(routed_f1 - oracle_f1, 2)})
+            correct = [bool(r["oracle"][0]) for r in recs]
+        else:
+            key = "hits1" if part == "kbqa" else "p1"
+            routed = 100 * sum(r["routed"] for r in recs) / n
+            oracle = 100 * sum(r["oracle"] for r in recs) / n
+            metrics.update({f"{part}_routed_{key}": round(routed, 2), f"{part}_oracle_{key}": round(oracle, 2),
+                            f"routed_minus_oracle_{part}_{key}": round(routed - oracle, 2)})
+            correct = [bool(r["oracle"]) for r in recs]
+        scores = [r["oracle_score"] for r in recs]
+        cal.update({f"ece_{part}": round(ece(scores, correct), 4), f"auroc_{part}": round(auroc(scores, correct), 4)})
+        for cov in (0.5, 0.8, 1.0):
+            cal[f"accuracy@{int(cov * 100)}_{part}"] = round(accuracy_at_coverage(scores, correct, cov), 2)
+        cal[f"n_{part}"] = len(recs)
+        details[part] = {"questions": len(recs),
+                         "first_choice_accuracy": round(100 * sum(r["first"] == r["gold"] for r in recs) / n, 2)}
+    metrics["route_accuracy"] = round(100 * right / max(1, total), 2)
+    metrics["questions"] = total
+    return metrics, {g: dict(c) for g, c in confusion.items()}, cal, details
+
+
+if __name__ == "__main__":
+    sys.exit(main())

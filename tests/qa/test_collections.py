@@ -1,0 +1,73 @@
+"""The user's own documents: after `qa index FOLDER`, a plain `qa ask` answers from them, beside
+the embedded default; `--collection` searches one collection alone."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from qa.cli import main
+from qa.core.paths import MODELS_DIR
+from qa.core.settings import Settings
+from retrieval.collections import CollectionSet, check_name, collection_name_for, user_collections
+
+NOTES = ("# Release meeting\n\nWe decided that the Zephyrine release ships on the ninth of March, "
+         "after the security review by Oriane Castellan.\n")
+
+
+@pytest.fixture()
+def notes(tmp_path: Path) -> Path:
+    d = tmp_path / "team-notes"
+    d.mkdir()
+    (d / "meeting.md").write_text(NOTES, encoding="utf-8")
+    return d
+
+
+def test_collection_names() -> None:
+    assert check_name("my-notes_2.v1") == "my-notes_2.v1"
+    for bad in ("", "../x", "a/b", ".hidden", "x" * 65):
+        with pytest.raises(Exception, match="invalid collection name"):
+            check_name(bad)
+    assert collection_name_for("/tmp/My Notes!") == "My-Notes"
+
+
+def test_index_then_plain_ask_uses_the_new_collection(notes: Path, tmp_path: Path, monkeypatch, capsys) -> None:
+    home = tmp_path / "collections"
+    monkeypatch.setenv("QA_INDEX_DIR", str(home))
+    monkeypatch.setenv("QA_INCLUDE_DEFAULT", "false")
+    assert main(["index", str(notes)]) == 0
+    assert "team-notes" in capsys.readouterr().err
+    found = user_collections(Settings.load())
+    assert [c.name for c in found] == ["team-notes"]
+    if not (MODELS_DIR / "span-minilm-l6" / "config.json").exists():
+        pytest.skip("no shipped reader")
+    assert main(["ask", "When does the Zephyrine release ship?", "--route", "webqa", "--json"]) == 0
+    resp = json.loads(capsys.readouterr().out)
+    top = resp["answers"][0]
+    top = top["best_guess"] if top["no_answer"] else top
+    assert "March" in top["text"] and top["evidence"]["collection"] == "team-notes"
+
+
+@pytest.mark.skipif(not (MODELS_DIR / "span-minilm-l6" / "config.json").exists(), reason="no shipped reader")
+def test_user_collection_beside_the_default(notes: Path, tmp_path: Path) -> None:
+    from retrieval.default import default_index
+    from retrieval.ingest import index_path
+
+    settings = Settings(index_dir=str(tmp_path / "collections"))
+    index_path(notes, tmp_path / "collections" / "team-notes", settings, progress=False)
+    from retrieval.collections import discover
+
+    found = discover(settings, default_index(settings))
+    assert [c.name for c in found] == ["default", "team-notes"]
+    both = CollectionSet(found, settings)
+    hits = both.search("Who did the security review of the Zephyrine release?", 5)
+    assert hits[0].collection == "team-notes" and "Castellan" in hits[0].text
+    assert len({(h.collection, h.id) for h in hits}) == len(hits)
+    wiki = both.search("Who developed the theory of general relativity?", 5)
+    assert wiki[0].collection == "default"
+    only = both.search("Who developed the theory of general relativity?", 5, collection="team-notes")
+    assert {h.collection for h in only} == {"team-notes"}
+    with pytest.raises(Exception, match="no collection named"):
+        both.search("x?", 3, collection="nope")
