@@ -108,6 +108,14 @@ class Settings(BaseSettings):
         None, ge=0.0, le=1.0, description="Abstain below this; None: the threshold calibrated with the scorer."
     )
     kb_scorer: str = Field("", description="A path scorer (JSON); empty: the one trained for the graph.")
+    # community QA (answered questions)
+    cqa_store: str = Field(str(cache_dir() / "cqa" / "threads.sqlite"),
+                           description="The thread store (SQLite); `qa cqa import` and accepted answers fill it.")
+    cqa_seed: bool = Field(True, description="Seed a new, empty thread store with the packaged answered questions.")
+    cqa_min_score: float = Field(
+        0.5, ge=0.0, le=1.0, description="Below this probability the matched thread is shown as a best guess."
+    )
+    cqa_candidates: int = Field(10, ge=1, le=100, description="Threads the re-scorer compares per question.")
     # router
     route: RouteChoice = RouteChoice.AUTO
     router_min_score: float = Field(

@@ -1,0 +1,8 @@
+"""Community QA: answer a new question from already-answered ones (forum threads, StackExchange
+posts, FAQ entries).
+
+A source package: it imports only `qa.core` (the encoder and the span reader are injected by the
+application). `cqa.store` keeps threads in SQLite, `cqa.importers` fills it, `cqa.index` searches
+it (FAISS + BM25), `cqa.matcher.CommunityQA` is the answer source, `cqa.training` fits its two
+small models on SemEval-2016 Task 3 training data.
+"""

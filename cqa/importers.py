@@ -1,0 +1,368 @@
+"""Importers: StackExchange data dumps, SemEval-2016 Task 3 XML and plain FAQ files.
+
+Each import is one transaction (see `cqa.store`): a malformed file raises `DataFormatError` (one
+line naming the file and the place) and leaves the store exactly as it was; importing the same
+file again adds nothing twice. XML is streamed with iterparse and every element is cleared once
+read, so memory stays flat whatever the size of the dump; answers whose question comes later in
+the file wait in a table, not in memory. Importing does not embed: `ThreadIndex.embed_pending`
+does that afterwards (and can resume).
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import html
+import json
+import re
+import time
+import xml.etree.ElementTree as ET
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+from cqa.store import ThreadStore
+from qa.core.errors import DataFormatError, InputError
+from qa.core.text import open_binary, open_text
+
+
+class Format(StrEnum):
+    """What a file to import is."""
+
+    STACKEXCHANGE = "stackexchange"
+    SEMEVAL = "semeval"
+    FAQ = "faq"
+
+
+@dataclass
+class ImportReport:
+    source: str
+    path: str
+    threads_read: int = 0
+    threads_added: int = 0
+    answers_read: int = 0
+    answers_added: int = 0
+    links_added: int = 0
+    seconds: float = 0.0
+
+    def summary(self) -> str:
+        return (f"{self.threads_added:,} new threads ({self.threads_read:,} read), {self.answers_added:,} new answers "
+                f"({self.answers_read:,} read)"
+                + (f", {self.links_added:,} duplicate links" if self.links_added else "")
+                + f" from {self.path} into source {self.source!r}")
+
+
+Progress = Callable[[int], None]
+
+
+# ---------------------------------------------------------------------------------------------- helpers
+_TAG = re.compile(r"<[^>]+>")
+_BLOCK = re.compile(r"(?i)<\s*(br|/p|/li|/h\d|/pre|/blockquote|/tr)\s*/?>")
+_SPACE = re.compile(r"[ \t\r\f\v]+")
+_LINES = re.compile(r"\n\s*\n+")
+
+
+def html_to_text(markup: str) -> str:
+    """Plain text of a post body: block ends become line breaks, tags go, entities are decoded."""
+    if "<" not in markup and "&" not in markup:
+        return markup.strip()
+    text = _BLOCK.sub("\n", markup)
+    text = html.unescape(_TAG.sub(" ", text))
+    text = _SPACE.sub(" ", text)
+    return _LINES.sub("\n\n", "\n".join(line.strip() for line in text.split("\n"))).strip()
+
+
+def _tags(raw: str) -> list[str]:
+    """StackExchange writes tags as `<a><b>` (older dumps) or `|a|b|` (newer ones)."""
+    if not raw:
+        return []
+    return [t for t in re.split(r"[<>|]+", raw) if t]
+
+
+def _digest(text: str) -> str:
+    return hashlib.sha1(" ".join(text.lower().split()).encode("utf-8")).hexdigest()[:16]
+
+
+def _int(value: str | None) -> int | None:
+    try:
+        return int(value) if value not in (None, "") else None
+    except ValueError:
+        return None
+
+
+def _position(fh: Any) -> int:
+    raw = getattr(fh, "_fp", None) or getattr(fh, "fileobj", None) or fh
+    try:
+        return int(raw.tell())
+    except (OSError, ValueError, AttributeError):
+        return 0
+
+
+def _iter_rows(path: Path, root_tag: str, on_bytes: Progress | None) -> Iterator[dict[str, str]]:
+    """The attributes of each `<row>` of a StackExchange dump file, streamed with constant memory."""
+    fh = open_binary(path)
+    try:
+        root = None
+        n = 0
+        for event, elem in ET.iterparse(fh, events=("start", "end")):
+            if root is None:
+                root = elem
+                if elem.tag != root_tag:
+                    raise DataFormatError(f"{path}: not a StackExchange {root_tag} file (root element <{elem.tag}>)")
+                continue
+            if event == "end" and elem.tag == "row":
+                yield dict(elem.attrib)
+                elem.clear()
+                n += 1
+                if n % 2000 == 0:
+                    root.clear()
+                    if on_bytes is not None:
+                        on_bytes(_position(fh))
+        if root is None:
+            raise DataFormatError(f"{path}: empty XML document")
+    except ET.ParseError as exc:
+        line, col = exc.position
+        msg = str(exc).split(":", 1)[0]
+        raise DataFormatError(f"{path}: malformed XML at line {line}, column {col}: {msg}") from None
+    except (OSError, EOFError) as exc:
+        raise DataFormatError(f"{path}: cannot read ({exc})") from None
+    finally:
+        fh.close()
+
+
+def detect_format(path: str | Path) -> Format:
+    """The format of a file from its name and, for XML, its first element."""
+    p = Path(path)
+    name = p.name.lower()
+    for suffix in (".gz", ".xz", ".bz2"):
+        name = name.removesuffix(suffix)
+    if name.endswith((".jsonl", ".json", ".csv", ".tsv")):
+        return Format.FAQ
+    if name == "posts.xml":
+        return Format.STACKEXCHANGE
+    if name.endswith(".xml"):
+        fh = open_binary(p)
+        try:
+            head = fh.read(4096).decode("utf-8", "replace")
+        finally:
+            fh.close()
+        if "<posts" in head:
+            return Format.STACKEXCHANGE
+        if "<OrgQuestion" in head or "ORGQ_ID" in head:
+            return Format.SEMEVAL
+    raise InputError(f"cannot tell the format of {p}: name a StackExchange Posts.xml, a SemEval-2016 Task 3 "
+                     "XML file or an FAQ .jsonl/.json/.csv file (or give --format)")
+
+
+# ---------------------------------------------------------------------------------------------- StackExchange
+def import_stackexchange(store: ThreadStore, posts: str | Path, links: str | Path | None = None, *,
+                         site: str | None = None, on_bytes: Progress | None = None) -> ImportReport:
+    """Questions and answers of a StackExchange `Posts.xml` (and duplicate links from `PostLinks.xml`,
+    found beside it when not given). The source is `stackexchange:<site>`, the site defaulting to
+    the dump's folder name."""
+    posts = Path(posts)
+    if links is None:
+        for cand in ("PostLinks.xml", "PostLinks.xml.gz", "PostLinks.xml.xz", "PostLinks.xml.bz2"):
+            if (posts.parent / cand).exists():
+                links = posts.parent / cand
+                break
+    site = site or posts.resolve().parent.name or "site"
+    source = f"stackexchange:{site}"
+    rep = ImportReport(source, str(posts))
+    t0 = time.perf_counter()
+    with store.transaction():
+        for row in _iter_rows(posts, "posts", on_bytes):
+            kind = row.get("PostTypeId")
+            pid = row.get("Id")
+            if kind not in ("1", "2"):
+                continue
+            if not pid:
+                raise DataFormatError(f"{posts}: a post row without Id")
+            body = html_to_text(row.get("Body", ""))
+            if kind == "1":
+                rep.threads_read += 1
+                title = html.unescape(row.get("Title", "")).strip() or body.split("\n", 1)[0][:200]
+                url = f"https://{site}/q/{pid}" if "." in site else ""
+                _, added = store.put_thread(source, pid, title, body, tags=_tags(html.unescape(row.get("Tags", ""))),
+                                            created=row.get("CreationDate", ""), url=url,
+                                            accepted_ext=row.get("AcceptedAnswerId") or None,
+                                            author=row.get("OwnerDisplayName", "") or row.get("OwnerUserId", ""))
+                rep.threads_added += added
+            else:
+                rep.answers_read += 1
+                parent = row.get("ParentId", "")
+                if not parent or not body:
+                    continue
+                key = store.thread_key(source, parent)
+                author = row.get("OwnerDisplayName", "") or row.get("OwnerUserId", "")
+                if key is None:
+                    store.put_pending_answer(source, parent, pid, body, votes=_int(row.get("Score")),
+                                             created=row.get("CreationDate", ""), author=author)
+                    continue
+                _, added = store.put_answer(key, pid, body, votes=_int(row.get("Score")),
+                                            created=row.get("CreationDate", ""), author=author)
+                rep.answers_added += added
+        rep.answers_added += store.resolve_pending(source)
+        store.mark_accepted(source)
+        if links is not None:
+            for row in _iter_rows(Path(links), "postlinks", None):
+                if row.get("LinkTypeId") != "3":
+                    continue
+                a = store.thread_key(source, row.get("PostId", ""))
+                b = store.thread_key(source, row.get("RelatedPostId", ""))
+                if a is not None and b is not None and a != b:
+                    rep.links_added += store.link(a, b, "duplicate")
+    rep.seconds = time.perf_counter() - t0
+    return rep
+
+
+# ---------------------------------------------------------------------------------------------- SemEval
+def import_semeval(store: ThreadStore, path: str | Path, *, source: str = "semeval",
+                   on_bytes: Progress | None = None) -> ImportReport:
+    """The related threads of a SemEval-2016 Task 3 file (forum question + comments as answers).
+    The new questions and the labels are benchmark material and are not imported."""
+    from cqa.semeval import iter_semeval
+
+    rep = ImportReport(source, str(path))
+    t0 = time.perf_counter()
+    questions = list(iter_semeval(path, on_bytes=on_bytes))  # parse all first: a bad file writes nothing
+    with store.transaction():
+        for q in questions:
+            for t in q.threads:
+                rep.threads_read += 1
+                key, added = store.put_thread(source, t.id, t.subject, t.body,
+                                              tags=[t.category] if t.category else [], created=t.date,
+                                              author=t.username)
+                rep.threads_added += added
+                for c in t.comments:
+                    rep.answers_read += 1
+                    if c.text:
+                        _, a_added = store.put_answer(key, c.id, c.text, created=c.date, author=c.username)
+                        rep.answers_added += a_added
+    rep.seconds = time.perf_counter() - t0
+    return rep
+
+
+# ---------------------------------------------------------------------------------------------- FAQ
+_Q_KEYS = ("question", "q", "title", "query", "prompt")
+_A_KEYS = ("answer", "a", "response", "reply")
+
+
+def _faq_records(path: Path) -> Iterator[tuple[str, dict[str, Any]]]:
+    name = path.name.lower()
+    for suffix in (".gz", ".xz", ".bz2"):
+        name = name.removesuffix(suffix)
+    try:
+        with open_text(path) as fh:
+            if name.endswith((".csv", ".tsv")):
+                reader = csv.DictReader(fh, delimiter="\t" if name.endswith(".tsv") else ",")
+                if not reader.fieldnames:
+                    raise DataFormatError(f"{path}: empty CSV file (a header with question and answer is needed)")
+                for i, row in enumerate(reader, start=2):
+                    yield f"{path}:{i}", {str(k).strip().lower(): v for k, v in row.items() if k is not None}
+            elif name.endswith(".jsonl"):
+                for i, line in enumerate(fh, start=1):
+                    if line.strip():
+                        yield f"{path}:{i}", _json(line, f"{path}:{i}")
+            else:
+                data = _json(fh.read(), str(path))
+                if isinstance(data, dict):
+                    data = data.get("data") or data.get("faq") or data.get("questions") or [data]
+                if not isinstance(data, list):
+                    raise DataFormatError(f"{path}: expected a list of question-answer objects")
+                for i, rec in enumerate(data):
+                    yield f"{path}[{i}]", rec
+    except UnicodeDecodeError as exc:
+        raise DataFormatError(f"{path}: not UTF-8 text (byte {exc.start})") from None
+    except csv.Error as exc:
+        raise DataFormatError(f"{path}: malformed CSV: {exc}") from None
+
+
+def _json(text: str, where: str) -> Any:
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise DataFormatError(f"{where}: invalid JSON at column {exc.colno}: {exc.msg}") from None
+
+
+def _first(rec: dict[str, Any], keys: tuple[str, ...]) -> Any:
+    lower = {str(k).lower(): v for k, v in rec.items()}
+    for k in keys:
+        if lower.get(k) not in (None, ""):
+            return lower[k]
+    return None
+
+
+def import_faq(store: ThreadStore, path: str | Path, *, source: str | None = None,
+               on_bytes: Progress | None = None) -> ImportReport:
+    """Question-answer pairs from JSONL / JSON / CSV / TSV: each record needs a question and an
+    answer (or a list `answers`); optional `id`, `body`, `tags`, `url`. The FAQ's own answer is
+    marked accepted. Records without an id are keyed by their question text, so a re-import
+    recognises them."""
+    p = Path(path)
+    name = p.name
+    for suffix in (".gz", ".xz", ".bz2"):
+        name = name.removesuffix(suffix)
+    source = source or f"faq:{Path(name).stem}"
+    return import_records(store, _faq_records(p), source=source, path=str(p), on_bytes=on_bytes)
+
+
+def import_records(store: ThreadStore, records: Iterable[tuple[str, Any]], *, source: str, path: str = "",
+                   on_bytes: Progress | None = None) -> ImportReport:
+    """Import (where, record) question-answer records (the FAQ format) in one transaction."""
+    rep = ImportReport(source, path)
+    t0 = time.perf_counter()
+    with store.transaction():
+        for where, rec in records:
+            if not isinstance(rec, dict):
+                raise DataFormatError(f"{where}: expected an object with a question and an answer")
+            question = _first(rec, _Q_KEYS)
+            answers = rec.get("answers")
+            if answers is None:
+                answer = _first(rec, _A_KEYS)
+                answers = [] if answer is None else [answer]
+            if not isinstance(question, str) or not question.strip():
+                raise DataFormatError(f"{where}: no question (expected one of the fields {', '.join(_Q_KEYS)})")
+            if not isinstance(answers, list) or not answers or not all(isinstance(a, str) for a in answers):
+                raise DataFormatError(f"{where}: no answer text (expected 'answer' or a list 'answers')")
+            rep.threads_read += 1
+            ext = str(rec.get("id") or _digest(question))
+            tags = rec.get("tags") or []
+            tags = [t.strip() for t in tags.split(",")] if isinstance(tags, str) else [str(t) for t in tags]
+            key, added = store.put_thread(source, ext, question.strip(), str(rec.get("body") or "").strip(),
+                                          tags=[t for t in tags if t], url=str(rec.get("url") or ""))
+            rep.threads_added += added
+            for i, a in enumerate(answers):
+                if not a.strip():
+                    continue
+                rep.answers_read += 1
+                _, a_added = store.put_answer(key, _digest(a), a.strip(), accepted=(i == 0))
+                rep.answers_added += a_added
+            if on_bytes is not None and rep.threads_read % 500 == 0:
+                on_bytes(rep.threads_read)
+    rep.seconds = time.perf_counter() - t0
+    return rep
+
+
+def import_file(store: ThreadStore, path: str | Path, fmt: Format | str | None = None, *, source: str | None = None,
+                site: str | None = None, links: str | Path | None = None,
+                on_bytes: Progress | None = None) -> ImportReport:
+    """Import one file of any supported format (detected from the name and content unless given)."""
+    p = Path(path)
+    if not p.exists():
+        raise InputError(f"file not found: {p}")
+    if p.is_dir():
+        for name in ("Posts.xml", "Posts.xml.gz", "Posts.xml.xz", "Posts.xml.bz2"):
+            if (p / name).exists():
+                p = p / name
+                break
+        else:
+            raise InputError(f"{p} is a folder without a Posts.xml (a StackExchange dump folder has one)")
+    kind = Format(fmt) if fmt else detect_format(p)
+    if kind == Format.STACKEXCHANGE:
+        return import_stackexchange(store, p, links, site=site, on_bytes=on_bytes)
+    if kind == Format.SEMEVAL:
+        return import_semeval(store, p, source=source or "semeval", on_bytes=on_bytes)
+    return import_faq(store, p, source=source, on_bytes=on_bytes)

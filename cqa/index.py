@@ -1,0 +1,297 @@
+"""Search over the stored threads' questions: dense (FAISS, inner product of unit vectors) and
+BM25 (bm25s), each proposing candidates for the re-scorer.
+
+The store is the truth; the index follows it without rebuilds:
+
+* Dense: an id-mapped FAISS index (ids = the store's thread keys). New threads are encoded once,
+  their vectors written into the store in the same transaction as nothing else, then added to
+  the index; the index file (`dense.faiss`, saved atomically) is reconciled with the store when it
+  is opened: vectors of threads it lacks are added from the store, deleted threads are removed.
+  So a crash between a store write and an index save costs nothing but a few additions later.
+* BM25: bm25s cannot add documents to a built matrix, so threads added since the last build go
+  to a small second BM25 index (rebuilt in milliseconds); the main one is rebuilt from the store
+  when the delta grows past a tenth of it, and saved with the store's generation.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from cqa.store import ThreadStore
+from cqa.text import tokenize
+from qa.core.atomic import atomic_write, atomic_write_text, staging_dir, swap_dir
+from qa.core.errors import DataFormatError, InputError
+from qa.core.types import Encoder
+
+DENSE = "dense.faiss"
+DENSE_META = "dense.json"
+BM25_DIR = "bm25"
+
+
+def index_folder(store_path: str | Path) -> Path:
+    """Where a store's index files live: beside the store, `<name>.index/`."""
+    p = Path(store_path)
+    return p.with_name(p.name + ".index")
+
+
+class _BM25:
+    """One bm25s index over (key, text) pairs."""
+
+    def __init__(self) -> None:
+        self.keys = np.zeros(0, dtype=np.int64)
+        self.retriever: Any = None
+
+    def build(self, keys: Sequence[int], texts: Sequence[str]) -> _BM25:
+        import bm25s
+
+        self.keys = np.asarray(keys, dtype=np.int64)
+        self.retriever = None
+        if len(texts):
+            self.retriever = bm25s.BM25()
+            self.retriever.index([t or ["\x00"] for t in tokenize(texts)], show_progress=False)
+        return self
+
+    def scores(self, tokens: Sequence[str]) -> np.ndarray:
+        if self.retriever is None:
+            return np.zeros(len(self.keys), dtype=np.float32)
+        vocab = self.retriever.vocab_dict
+        ids = [vocab[t] for t in tokens if t in vocab]
+        if not ids:
+            return np.zeros(len(self.keys), dtype=np.float32)
+        return np.asarray(self.retriever.get_scores_from_ids(ids), dtype=np.float32)
+
+    def save(self, folder: Path, generation: str) -> None:
+        with staging_dir(folder) as tmp:
+            if self.retriever is not None:
+                self.retriever.save(str(tmp), show_progress=False)
+            np.save(tmp / "keys.npy", self.keys)
+            (tmp / "meta.json").write_text(json.dumps({"generation": generation}), encoding="utf-8")
+            swap_dir(tmp, folder)
+
+    @classmethod
+    def load(cls, folder: Path) -> tuple[_BM25, str]:
+        import bm25s
+
+        meta = json.loads((folder / "meta.json").read_text(encoding="utf-8"))
+        obj = cls()
+        obj.keys = np.load(folder / "keys.npy")
+        if len(obj.keys):
+            obj.retriever = bm25s.BM25.load(str(folder), mmap=False, show_progress=False)
+        return obj, str(meta.get("generation", ""))
+
+
+class ThreadIndex:
+    """Dense + BM25 candidates over a `ThreadStore`; `encoder` is injected (any `Encoder`)."""
+
+    def __init__(self, store: ThreadStore, encoder: Encoder, folder: str | Path | None = None) -> None:
+        self.store = store
+        self.encoder = encoder
+        self.folder = Path(folder) if folder else index_folder(store.path)
+        self._lock = threading.RLock()
+        self._dense: Any = None
+        self._bm25_main: _BM25 | None = None
+        self._bm25_delta = _BM25()
+        self._delta: dict[int, str] = {}
+        self._known: set[int] = set()
+
+    # ------------------------------------------------------------------ dense
+    def _check_encoder(self) -> None:
+        name = self.store.get_meta("encoder")
+        if not name:
+            if not self.store.read_only:
+                self.store.set_meta("encoder", self.encoder.name)
+            return
+        if name != self.encoder.name:
+            raise InputError(f"the thread store {self.store.path} was embedded with the encoder {name}; the settings "
+                             f"select {self.encoder.name} (re-embed it with `qa cqa embed --reset`)")
+
+    def _new_dense(self, dim: int) -> Any:
+        import faiss
+
+        return faiss.IndexIDMap2(faiss.IndexFlatIP(dim))
+
+    def _load_dense(self) -> Any:
+        """The saved index reconciled with the store, or one built from the store's vectors."""
+        import faiss
+
+        path = self.folder / DENSE
+        index = None
+        if path.exists():
+            try:
+                index = faiss.read_index(str(path))
+                meta = json.loads((self.folder / DENSE_META).read_text(encoding="utf-8"))
+                if meta.get("encoder") != self.encoder.name:
+                    index = None
+            except (RuntimeError, OSError, ValueError):
+                index = None  # unreadable: rebuilt from the store below
+        stored = self.store.embedded_keys()
+        if index is None:
+            index = None
+            for keys, vecs in self.store.iter_vectors():
+                if index is None:
+                    index = self._new_dense(vecs.shape[1])
+                index.add_with_ids(np.ascontiguousarray(vecs, dtype=np.float32), keys)
+            return index
+        have = faiss.vector_to_array(index.id_map).astype(np.int64) if index.ntotal else np.zeros(0, np.int64)
+        extra = np.setdiff1d(have, stored)
+        if len(extra):
+            index.remove_ids(extra)
+        missing = set(np.setdiff1d(stored, have).tolist())
+        if missing:
+            for keys, vecs in self.store.iter_vectors():
+                sel = np.array([k in missing for k in keys.tolist()])
+                if sel.any():
+                    index.add_with_ids(np.ascontiguousarray(vecs[sel], dtype=np.float32), keys[sel])
+        return index
+
+    def embed_pending(self, *, batch: int = 64, progress: Any = None) -> int:
+        """Encode the threads that have no vector yet (resumable: each batch commits on its own);
+        `progress(n)` is called with the number done so far. Returns how many were encoded."""
+        with self._lock:
+            self._check_encoder()
+            done = 0
+            after = 0
+            while True:
+                rows = self.store.unembedded(batch, after)
+                if not rows:
+                    break
+                keys = [k for k, _ in rows]
+                vecs = np.asarray(self.encoder.encode([t for _, t in rows]), dtype=np.float32)
+                self.store.set_vectors(keys, vecs)
+                if self._dense is not None:
+                    self._add_dense(np.array(keys, dtype=np.int64), vecs)
+                done += len(rows)
+                after = keys[-1]
+                if progress is not None:
+                    progress(done)
+            return done
+
+    def _add_dense(self, keys: np.ndarray, vecs: np.ndarray) -> None:
+        if self._dense is None:
+            self._dense = self._new_dense(vecs.shape[1])
+        stale = [int(k) for k in keys if int(k) in self._known]
+        if stale:
+            self._dense.remove_ids(np.array(stale, dtype=np.int64))
+        self._dense.add_with_ids(np.ascontiguousarray(vecs, dtype=np.float32), keys)
+
+    # ------------------------------------------------------------------ loading and saving
+    def load(self) -> ThreadIndex:
+        """Bring both indexes up to date with the store (cheap when nothing changed)."""
+        with self._lock:
+            self._check_encoder()
+            self._dense = self._load_dense()
+            self._load_bm25()
+            return self
+
+    def _load_bm25(self) -> None:
+        gen = self.store.generation
+        folder = self.folder / BM25_DIR
+        main = None
+        if folder.exists():
+            try:
+                main, saved_gen = _BM25.load(folder)
+            except (OSError, ValueError, KeyError, json.JSONDecodeError):
+                main, saved_gen = None, ""
+            if main is not None and saved_gen == gen:
+                self._set_bm25(main, {})
+                return
+        all_texts = dict(self.store.iter_texts())
+        if main is not None:
+            known = set(main.keys.tolist())
+            new = {k: t for k, t in all_texts.items() if k not in known}
+            gone = known - set(all_texts)
+            if not gone and len(new) <= max(50, len(known) // 10):
+                self._set_bm25(main, new)
+                return
+        main = _BM25().build(list(all_texts), list(all_texts.values()))
+        self._set_bm25(main, {})
+        self.save()
+
+    def _set_bm25(self, main: _BM25, delta: dict[int, str]) -> None:
+        self._bm25_main = main
+        self._delta = dict(delta)
+        self._bm25_delta = _BM25().build(list(self._delta), list(self._delta.values()))
+        self._known = set(main.keys.tolist()) | set(self._delta)
+
+    def save(self) -> None:
+        """Write the dense index and the main BM25 atomically (a failed save keeps the old files)."""
+        import faiss
+
+        with self._lock:
+            if self.store.read_only:
+                return
+            self.folder.mkdir(parents=True, exist_ok=True)
+            if self._dense is not None:
+                atomic_write(self.folder / DENSE, lambda tmp: faiss.write_index(self._dense, str(tmp)))
+                atomic_write_text(self.folder / DENSE_META, json.dumps({"encoder": self.encoder.name}))
+            if self._bm25_main is not None and not self._delta:
+                self._bm25_main.save(self.folder / BM25_DIR, self.store.generation)
+
+    # ------------------------------------------------------------------ updates
+    def add(self, keys: Sequence[int], texts: Sequence[str], vectors: np.ndarray | None = None) -> None:
+        """Index threads just written to the store (encoding them unless `vectors` are given)."""
+        with self._lock:
+            if self._bm25_main is None:
+                self.load()
+            keys_arr = np.asarray(keys, dtype=np.int64)
+            if vectors is None:
+                vectors = np.asarray(self.encoder.encode(list(texts)), dtype=np.float32)
+                self.store.set_vectors(keys_arr.tolist(), vectors)
+            self._add_dense(keys_arr, vectors)
+            for k, t in zip(keys_arr.tolist(), texts, strict=True):
+                self._delta[int(k)] = t
+            assert self._bm25_main is not None
+            if len(self._delta) > max(50, len(self._bm25_main.keys) // 10):
+                all_texts = dict(self.store.iter_texts())
+                self._set_bm25(_BM25().build(list(all_texts), list(all_texts.values())), {})
+            else:
+                self._bm25_delta = _BM25().build(list(self._delta), list(self._delta.values()))
+            self._known |= {int(k) for k in keys_arr.tolist()}
+
+    # ------------------------------------------------------------------ search
+    def __len__(self) -> int:
+        return int(self._dense.ntotal) if self._dense is not None else 0
+
+    def dense_search(self, vector: np.ndarray, k: int) -> list[tuple[int, float]]:
+        if self._dense is None or self._dense.ntotal == 0:
+            return []
+        q = np.ascontiguousarray(np.asarray(vector, dtype=np.float32).reshape(1, -1))
+        if q.shape[1] != self._dense.d:
+            raise DataFormatError(f"query vectors have {q.shape[1]} dimensions; the thread index has {self._dense.d}")
+        scores, ids = self._dense.search(q, min(k, int(self._dense.ntotal)))
+        return [(int(i), float(s)) for i, s in zip(ids[0], scores[0], strict=True) if i >= 0]
+
+    def bm25_scores(self, tokens: Sequence[str], keys: Sequence[int]) -> dict[int, float]:
+        """BM25 of given threads (0 for threads sharing no term with the query)."""
+        all_scores = self._bm25_all(tokens)
+        return {int(k): all_scores.get(int(k), 0.0) for k in keys}
+
+    def _bm25_all(self, tokens: Sequence[str]) -> dict[int, float]:
+        out: dict[int, float] = {}
+        for part in (self._bm25_main, self._bm25_delta):
+            if part is None or not len(part.keys):
+                continue
+            s = part.scores(tokens)
+            nz = np.nonzero(s > 0)[0]
+            out.update({int(part.keys[i]): float(s[i]) for i in nz})
+        return out
+
+    def bm25_search(self, tokens: Sequence[str], k: int) -> list[tuple[int, float]]:
+        scores = self._bm25_all(tokens)
+        return sorted(scores.items(), key=lambda kv: (-kv[1], kv[0]))[:k]
+
+    def vectors(self, keys: Sequence[int]) -> np.ndarray:
+        """The stored vectors of indexed threads (rows of zeros for unknown keys)."""
+        out = np.zeros((len(keys), self._dense.d if self._dense is not None else 0), dtype=np.float32)
+        for row, k in enumerate(keys):
+            try:
+                out[row] = self._dense.reconstruct(int(k))
+            except RuntimeError:
+                pass
+        return out

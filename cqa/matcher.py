@@ -1,0 +1,349 @@
+"""Community QA, the third answer source: a new question is matched against already-answered
+questions, and the best answer of the matched thread is returned.
+
+question -> encoder vector + stemmed tokens -> dense (FAISS) and BM25 candidates from the thread
+store -> reciprocal-rank fusion -> the top `cqa_candidates` threads -> re-scorer (logistic model
+over similarity features, trained on SemEval-2016 train-part2) = P(the thread answers the new
+question) -> answer selection inside each matched thread (accepted answer, else most votes, else
+the answer-quality model trained on the same data) -> the span reader cuts a short answer out of a
+long one when it is sure, the full answer stays in the evidence.
+
+Why a probability and not a similarity: FAQ matchers that softmax over their entries always look
+sure (one entry gets ~1.0), so a fallback never fires. The re-scorer's output is the probability
+that the match is right, fitted on labelled training pairs, so the router can compare it with the
+other sources and "no answer" (with the best guess) is shown when it is low.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from cqa.features import AnswerInfo, Candidate, answer_features, match_features
+from cqa.model import LogisticModel
+from cqa.store import StoredAnswer, Thread, ThreadStore, make_uid
+from cqa.text import tokenize
+from qa.core.errors import InputError
+from qa.core.paths import DATA_DIR
+from qa.core.settings import Settings
+from qa.core.types import Answer, Encoder, Question, Route, SpanReading, ThreadEvidence
+
+if TYPE_CHECKING:
+    from cqa.importers import ImportReport
+    from cqa.index import ThreadIndex
+
+MODEL_DIR = DATA_DIR / "cqa"
+RESCORER = MODEL_DIR / "rescorer.json"
+ANSWER_RANKER = MODEL_DIR / "answer_ranker.json"
+FUSION_K = 60.0
+DEPTH = 50  # candidates each retriever proposes before fusion
+SHORT_ANSWER_WORDS = 25  # answers longer than this get a short span when the reader is sure
+SHORT_ANSWER_MIN_SCORE = 0.5
+
+
+@dataclass
+class Match:
+    """One stored thread scored against a new question."""
+
+    thread: Thread
+    probability: float
+    features: dict[str, float]
+    fused_rank: int
+
+
+@dataclass
+class RankedAnswer:
+    answer: StoredAnswer
+    score: float  # the answer-quality model's probability (or 1.0 for an accepted answer)
+    reason: str  # "accepted", "votes" or "relevance"
+
+
+class CommunityQA:
+    """The answer source over a thread store; every heavy part loads on first use."""
+
+    name = Route.CQA
+
+    def __init__(self, settings: Settings | None = None, *, store: ThreadStore | str | Path | None = None,
+                 encoder: Encoder | None = None, span_reader: SpanReading | None = None,
+                 rescorer: LogisticModel | None = None, answer_ranker: LogisticModel | None = None,
+                 seed: bool | None = None) -> None:
+        self.settings = settings or Settings.load()
+        self._store = store if isinstance(store, ThreadStore) else None
+        self._store_path = Path(store) if isinstance(store, str | Path) else Path(self.settings.cqa_store)
+        self._encoder = encoder
+        self._span_reader = span_reader
+        self._rescorer = rescorer
+        self._answer_ranker = answer_ranker
+        self._seed = self.settings.cqa_seed if seed is None else seed
+        self._index: ThreadIndex | None = None
+        self._lock = threading.RLock()
+
+    # ------------------------------------------------------------------ components
+    @property
+    def store(self) -> ThreadStore:
+        with self._lock:
+            if self._store is None:
+                fresh = not self._store_path.exists()
+                self._store = ThreadStore(self._store_path)
+                if fresh and self._seed:
+                    self._import_seed()
+            return self._store
+
+    def _import_seed(self) -> None:
+        from cqa.importers import import_records
+        from cqa.seed import SOURCE, seed_records
+
+        assert self._store is not None
+        import_records(self._store, seed_records(), source=SOURCE, path="chatterbot-corpus")
+
+    @property
+    def encoder(self) -> Encoder:
+        if self._encoder is None:
+            raise InputError("community QA needs a sentence encoder (the engine passes its shared one)")
+        return self._encoder
+
+    @property
+    def index(self) -> ThreadIndex:
+        with self._lock:
+            if self._index is None:
+                from cqa.index import ThreadIndex
+
+                index = ThreadIndex(self.store, self.encoder)
+                index.embed_pending()
+                index.load()
+                self._index = index
+            return self._index
+
+    @property
+    def rescorer(self) -> LogisticModel:
+        if self._rescorer is None:
+            self._rescorer = LogisticModel.load(RESCORER)
+        return self._rescorer
+
+    @property
+    def answer_ranker(self) -> LogisticModel:
+        if self._answer_ranker is None:
+            self._answer_ranker = LogisticModel.load(ANSWER_RANKER)
+        return self._answer_ranker
+
+    def warm_up(self) -> None:
+        _ = self.index, self.rescorer, self.answer_ranker
+        if self._span_reader is not None:
+            warm = getattr(self._span_reader, "warm_up", None)
+            if callable(warm):
+                warm()
+
+    # ------------------------------------------------------------------ matching
+    def candidates(self, text: str, vector: np.ndarray, tokens: Sequence[str], k: int) -> list[int]:
+        """Thread keys to re-score: the top `k` of dense search and the top `k` of BM25 (a thread only
+        one of them finds can still be the answer), ordered by reciprocal-rank fusion."""
+        dense = self.index.dense_search(vector, max(k, DEPTH))
+        sparse = self.index.bm25_search(tokens, max(k, DEPTH))
+        fused: dict[int, float] = {}
+        best: dict[int, int] = {}
+        for ranked in (dense, sparse):
+            for rank, (key, _) in enumerate(ranked, start=1):
+                fused[key] = fused.get(key, 0.0) + 1.0 / (FUSION_K + rank)
+                best[key] = min(best.get(key, rank), rank)
+        chosen = {key for key, _ in dense[:k]} | {key for key, _ in sparse[:k]}
+        return sorted(chosen, key=lambda key: (-fused[key], best[key], key))
+
+    def features(self, question: str, keys: Sequence[int], *, vector: np.ndarray | None = None,
+                 threads: dict[int, Thread] | None = None) -> tuple[list[Thread], list[dict[str, float]]]:
+        """The re-scorer's features of candidate threads (unknown keys are dropped)."""
+        vector = self.encoder.encode([question])[0] if vector is None else vector
+        tokens = tokenize([question])[0]
+        threads = threads or self.store.get(keys)
+        keys = [k for k in keys if k in threads]
+        if not keys:
+            return [], []
+        texts = {k: threads[k].text for k in keys}
+        tvecs = self.index.vectors(keys)
+        missing = [i for i, k in enumerate(keys) if not tvecs[i].any()]
+        if missing:
+            tvecs[missing] = self.encoder.encode([texts[keys[i]] for i in missing])
+        titles = self.encoder.encode([threads[k].title or texts[k] for k in keys])
+        bm25 = self.index.bm25_scores(tokens, keys)
+        cands = [Candidate(k, tokenize([texts[k]])[0], tokenize([threads[k].title])[0], tvecs[i], titles[i],
+                           self.answer_vectors(threads[k]), bm25.get(k, 0.0)) for i, k in enumerate(keys)]
+        return [threads[k] for k in keys], match_features(tokens, vector, cands)
+
+    def score(self, question: str, keys: Sequence[int], *, vector: np.ndarray | None = None,
+              threads: dict[int, Thread] | None = None) -> list[Match]:
+        """Re-score given candidate threads for a question: P(the thread answers it), best first."""
+        found, feats = self.features(question, keys, vector=vector, threads=threads)
+        if not found:
+            return []
+        probs = self.rescorer.probabilities(feats)
+        matches = [Match(t, float(p), f, r) for r, (t, p, f) in enumerate(zip(found, probs, feats, strict=True),
+                                                                          start=1)]
+        matches.sort(key=lambda m: (-m.probability, m.fused_rank))
+        return matches
+
+    def match(self, question: str | Question, k: int | None = None) -> list[Match]:
+        """The stored threads most likely to answer `question`, best first, with their probability."""
+        q = Question.of(question, self.settings.max_question_chars)
+        vector = self.encoder.encode([q.text])[0]
+        keys = self.candidates(q.text, vector, tokenize([q.text])[0], k or self.settings.cqa_candidates)
+        return self.score(q.text, keys, vector=vector)
+
+    def answer_vectors(self, thread: Thread) -> np.ndarray:
+        """Vectors of a thread's answers, encoded once and kept in the store."""
+        if not thread.answers:
+            return np.zeros((0, 0), dtype=np.float32)
+        have = self.store.answer_vectors([a.key for a in thread.answers])
+        todo = [a for a in thread.answers if a.key not in have]
+        if todo:
+            vecs = np.asarray(self.encoder.encode([a.text for a in todo]), dtype=np.float32)
+            if not self.store.read_only:
+                self.store.set_answer_vectors([a.key for a in todo], vecs)
+            have.update({a.key: v for a, v in zip(todo, vecs, strict=True)})
+        return np.stack([have[a.key] for a in thread.answers])
+
+    # ------------------------------------------------------------------ answer selection
+    def answer_features(self, thread: Thread) -> list[dict[str, float]]:
+        """The answer-quality model's features of each answer of a thread, in stored order."""
+        if not thread.answers:
+            return []
+        vecs = self.answer_vectors(thread)
+        qvec = self.index.vectors([thread.key])[0]
+        if not qvec.any():
+            qvec = self.encoder.encode([thread.text])[0]
+        infos = [AnswerInfo(a.text, tokenize([a.text])[0], vecs[i], a.author) for i, a in enumerate(thread.answers)]
+        return answer_features(tokenize([thread.text])[0], qvec, thread.author, infos)
+
+    def rank_answers(self, thread: Thread) -> list[RankedAnswer]:
+        """The thread's answers, best first: the accepted one, then by votes when the source has
+        votes, else by the answer-quality model."""
+        if not thread.answers:
+            return []
+        quality = self.answer_ranker.probabilities(self.answer_features(thread))
+        ranked = []
+        has_votes = any(a.votes is not None for a in thread.answers)
+        for a, p in zip(thread.answers, quality, strict=True):
+            reason = "accepted" if a.accepted else "votes" if has_votes else "relevance"
+            ranked.append(RankedAnswer(a, 1.0 if a.accepted else float(p), reason))
+        ranked.sort(key=lambda r: (not r.answer.accepted, -(r.answer.votes or 0) if has_votes else 0, -r.score))
+        return ranked
+
+    # ------------------------------------------------------------------ the answer-source verb
+    def answer(self, question: Question | str, top_k: int | None = None) -> list[Answer]:
+        """The best answer of each matched thread, most likely right first; "no answer" with the best
+        guess when even the best match is unlikely to answer the question."""
+        q = Question.of(question, self.settings.max_question_chars)
+        top_k = top_k or self.settings.top_k
+        t0 = time.perf_counter()
+        matches = [m for m in self.match(q) if m.thread.answers or m.thread.duplicate_of]
+        t1 = time.perf_counter()
+        answers: list[Answer] = []
+        for m in matches[:top_k]:
+            a = self._answer_of(q.text, m)
+            if a is not None:
+                answers.append(a)
+        t2 = time.perf_counter()
+        timings = {"match_s": round(t1 - t0, 4), "select_s": round(t2 - t1, 4), "total_s": round(t2 - t0, 4)}
+        if not answers:
+            return [Answer.none(Route.CQA, score=1.0, timings=timings)]
+        for a in answers:
+            a.timings = dict(timings)
+        if answers[0].score < self.settings.cqa_min_score:
+            best = answers[0]
+            return [Answer.none(Route.CQA, score=round(1.0 - best.score, 4), best_guess=best, evidence=best.evidence,
+                                timings=timings)]
+        return [a for a in answers if a.score >= self.settings.cqa_min_score] or answers[:1]
+
+    def _answer_of(self, question: str, m: Match) -> Answer | None:
+        thread = m.thread
+        if not thread.answers and thread.duplicate_of:  # a closed duplicate: its original's answers
+            originals = self.store.get(thread.duplicate_of)
+            thread = next((t for t in originals.values() if t.answers), thread)
+        ranked = self.rank_answers(thread)
+        if not ranked:
+            return None
+        best = ranked[0].answer
+        text, start, end = best.text, None, None
+        if self._span_reader is not None and len(best.text.split()) > SHORT_ANSWER_WORDS:
+            spans = self._span_reader.read(question, best.text, top_k=1)
+            if spans and not spans[0].no_answer and spans[0].score >= SHORT_ANSWER_MIN_SCORE and spans[0].text:
+                text, start, end = spans[0].text, spans[0].start, spans[0].end
+        evidence = ThreadEvidence(thread_id=m.thread.uid, title=m.thread.title, question=m.thread.text,
+                                  answer_id=best.id, answer=best.text, votes=best.votes, accepted=best.accepted,
+                                  source=m.thread.source, start=start, end=end)
+        return Answer(text=text, score=round(m.probability, 4), route=Route.CQA, evidence=evidence,
+                      raw_score=round(float(self.rescorer.logits([m.features])[0]), 4))
+
+    # ------------------------------------------------------------------ adding content
+    def add_question(self, title: str, body: str = "", *, answer: str | None = None, accepted: bool = True,
+                     source: str = "user", question_id: str | None = None, tags: Sequence[str] = ()) -> str:
+        """File a new question (optionally with its answer) and index it at once; returns its thread id."""
+        with self._lock:
+            index = self.index
+            tid = self.store.add_question(title, body, source=source, question_id=question_id, tags=tags)
+            if answer is not None:
+                try:
+                    self.store.add_answer(tid, answer, accepted=accepted)
+                except Exception:
+                    self.store.delete_thread(tid)
+                    raise
+            thread = self.store.thread(tid)
+            index.add([thread.key], [thread.text])
+            index.save()
+            return tid
+
+    def add_answer(self, thread_id: str, text: str, *, accepted: bool = False, votes: int | None = None,
+                   author: str = "") -> str:
+        """Add an answer to a stored thread; returns the answer id."""
+        return self.store.add_answer(thread_id, text, accepted=accepted, votes=votes, author=author)
+
+    def accept_answer(self, thread_id: str, answer_id: str) -> None:
+        self.store.accept_answer(thread_id, answer_id)
+
+    def file_answer(self, question: str, answer: str, *, source: str = "user") -> str:
+        """An answer a user accepted for their question (e.g. from the UI): stored as a new thread
+        with that accepted answer, so the next person asking it gets it. Returns the thread id."""
+        q = Question.of(question, self.settings.max_question_chars)
+        from cqa.importers import _digest
+
+        ext = _digest(q.text)
+        existing = self.store.thread_key(source, ext)
+        if existing is not None:
+            tid = make_uid(source, ext)
+            aid = _digest(answer)
+            thread = self.store.get([existing])[existing]
+            if not any(a.id == aid for a in thread.answers):
+                self.store.add_answer(tid, answer, accepted=True, answer_id=aid)
+            else:
+                self.store.accept_answer(tid, aid)
+            return tid
+        return self.add_question(q.text, answer=answer, source=source, question_id=ext)
+
+    def import_file(self, path: str | Path, fmt: str | None = None, *, embed: bool = True,
+                    progress: Any = None, **kw: Any) -> ImportReport:
+        """Import a file (see `cqa.importers.import_file`), then index the new threads."""
+        from cqa.importers import import_file
+
+        rep = import_file(self.store, path, fmt, on_bytes=progress, **kw)
+        if embed:
+            self.refresh()
+        return rep
+
+    def refresh(self, progress: Any = None) -> int:
+        """Embed threads without a vector and bring the index up to date; returns how many were embedded."""
+        with self._lock:
+            from cqa.index import ThreadIndex
+
+            index = self._index or ThreadIndex(self.store, self.encoder)
+            n = index.embed_pending(progress=progress)
+            index.load()
+            self._index = index
+            return n
+
+    def stats(self) -> dict[str, Any]:
+        return {"store": str(self.store.path), "threads": self.store.count(), "answers": self.store.count_answers(),
+                "sources": self.store.sources(), "unembedded": self.store.count_unembedded()}

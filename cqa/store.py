@@ -1,0 +1,443 @@
+"""The thread store: already-answered questions, their answers and duplicate links, in SQLite.
+
+One file, transactional. Every import runs in ONE transaction, and threads and answers carry a
+unique (source, external id), so importing a file twice, or killing an import and running it
+again, leaves exactly one copy of each thread and never half a thread: either the whole file is
+in, or none of it. Threads are embedded in a separate step (the vector is stored with the thread,
+so the dense index can always be rebuilt without re-encoding), which is why an import costs no
+model and its memory stays flat.
+
+Write-ahead logging lets a running engine keep reading while an import or an accepted answer is
+being written by another process.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import sqlite3
+import threading
+import uuid
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+
+from qa.core.errors import DataFormatError, InputError, NotFoundError
+from qa.core.text import check_text
+
+MAX_TITLE_CHARS = 1_000
+MAX_TEXT_CHARS = 200_000
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS threads (
+    key      INTEGER PRIMARY KEY,
+    uid      TEXT NOT NULL UNIQUE,
+    source   TEXT NOT NULL,
+    ext_id   TEXT NOT NULL,
+    title    TEXT NOT NULL DEFAULT '',
+    body     TEXT NOT NULL DEFAULT '',
+    tags     TEXT NOT NULL DEFAULT '[]',
+    created  TEXT NOT NULL DEFAULT '',
+    url      TEXT NOT NULL DEFAULT '',
+    accepted_ext TEXT,
+    author   TEXT NOT NULL DEFAULT '',
+    vector   BLOB
+);
+CREATE TABLE IF NOT EXISTS answers (
+    key        INTEGER PRIMARY KEY,
+    thread_key INTEGER NOT NULL REFERENCES threads(key) ON DELETE CASCADE,
+    ext_id     TEXT NOT NULL,
+    text       TEXT NOT NULL,
+    votes      INTEGER,
+    accepted   INTEGER NOT NULL DEFAULT 0,
+    created    TEXT NOT NULL DEFAULT '',
+    author     TEXT NOT NULL DEFAULT '',
+    vector     BLOB,
+    UNIQUE (thread_key, ext_id)
+);
+CREATE INDEX IF NOT EXISTS answers_thread ON answers(thread_key);
+CREATE TABLE IF NOT EXISTS links (
+    thread_key INTEGER NOT NULL REFERENCES threads(key) ON DELETE CASCADE,
+    target_key INTEGER NOT NULL REFERENCES threads(key) ON DELETE CASCADE,
+    kind       TEXT NOT NULL,
+    PRIMARY KEY (thread_key, target_key, kind)
+);
+CREATE TABLE IF NOT EXISTS pending_answers (
+    source TEXT NOT NULL, parent_ext TEXT NOT NULL, ext_id TEXT NOT NULL, text TEXT NOT NULL,
+    votes INTEGER, created TEXT NOT NULL DEFAULT '', author TEXT NOT NULL DEFAULT '',
+    PRIMARY KEY (source, parent_ext, ext_id)
+);
+CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
+"""
+
+
+@dataclass
+class StoredAnswer:
+    key: int
+    id: str
+    text: str
+    votes: int | None = None
+    accepted: bool = False
+    created: str = ""
+    author: str = ""
+
+
+@dataclass
+class Thread:
+    key: int
+    uid: str
+    source: str
+    ext_id: str
+    title: str
+    body: str
+    tags: list[str] = field(default_factory=list)
+    created: str = ""
+    url: str = ""
+    author: str = ""
+    answers: list[StoredAnswer] = field(default_factory=list)
+    duplicate_of: list[int] = field(default_factory=list)
+
+    @property
+    def text(self) -> str:
+        """What the thread's question is matched by: title, then body."""
+        return thread_text(self.title, self.body)
+
+
+def thread_text(title: str, body: str) -> str:
+    title, body = (title or "").strip(), (body or "").strip()
+    if not body or body.lower().startswith(title.lower()):
+        return body or title
+    if not title:
+        return body
+    sep = " " if title.endswith(("?", ".", "!", ":")) else ". "
+    return f"{title}{sep}{body}"
+
+
+def make_uid(source: str, ext_id: str) -> str:
+    return f"{source}:{ext_id}"
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+class ThreadStore:
+    """Threads and answers in one SQLite file (created when missing)."""
+
+    def __init__(self, path: str | Path, *, read_only: bool = False) -> None:
+        self.path = Path(path)
+        self.read_only = read_only
+        if read_only:
+            if not self.path.exists():
+                raise NotFoundError(f"thread store not found: {self.path}")
+            uri = f"file:{self.path.resolve()}?mode=ro"
+            self._conn = sqlite3.connect(uri, uri=True, check_same_thread=False, isolation_level=None)
+        else:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._conn = sqlite3.connect(str(self.path), check_same_thread=False, isolation_level=None)
+        self._lock = threading.RLock()
+        self._depth = 0
+        try:
+            self._conn.execute("PRAGMA busy_timeout=30000")
+            self._conn.execute("PRAGMA foreign_keys=ON")
+            if not read_only:
+                self._conn.execute("PRAGMA journal_mode=WAL")
+                self._conn.execute("PRAGMA synchronous=FULL")
+                self._conn.executescript(_SCHEMA)
+            self._conn.execute("SELECT key FROM threads LIMIT 1").fetchall()
+        except sqlite3.DatabaseError as exc:
+            self._conn.close()
+            raise DataFormatError(f"{self.path} is not a thread store: {exc}") from None
+
+    # ------------------------------------------------------------------ transactions
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """All writes inside commit together or not at all; nesting joins the outer block."""
+        self._writable()
+        with self._lock:
+            if self._depth == 0:
+                self._conn.execute("BEGIN IMMEDIATE")
+            self._depth += 1
+            try:
+                yield self._conn
+            except BaseException:
+                self._depth -= 1
+                if self._depth == 0:
+                    self._conn.execute("ROLLBACK")
+                raise
+            self._depth -= 1
+            if self._depth == 0:
+                self._bump()
+                self._conn.execute("COMMIT")
+
+    def _bump(self) -> None:
+        """Each committed write changes the generation, so indexes built before it know they are stale."""
+        self._conn.execute(
+            "INSERT INTO meta(name, value) VALUES ('generation', ?) "
+            "ON CONFLICT(name) DO UPDATE SET value = excluded.value", (uuid.uuid4().hex,))
+
+    def _writable(self) -> None:
+        if self.read_only:
+            raise InputError(f"the thread store {self.path} is open read-only")
+
+    def _rows(self, sql: str, args: Iterable[object] = ()) -> list[tuple]:
+        with self._lock:
+            return self._conn.execute(sql, tuple(args)).fetchall()
+
+    # ------------------------------------------------------------------ meta
+    def get_meta(self, name: str, default: str = "") -> str:
+        rows = self._rows("SELECT value FROM meta WHERE name = ?", (name,))
+        return rows[0][0] if rows else default
+
+    def set_meta(self, name: str, value: str) -> None:
+        with self.transaction() as c:
+            c.execute("INSERT INTO meta(name, value) VALUES (?, ?) "
+                      "ON CONFLICT(name) DO UPDATE SET value = excluded.value", (name, value))
+
+    @property
+    def generation(self) -> str:
+        return self.get_meta("generation")
+
+    # ------------------------------------------------------------------ writes (inside a transaction)
+    def put_thread(self, source: str, ext_id: str, title: str, body: str = "", *, tags: Sequence[str] = (),
+                   created: str = "", url: str = "", accepted_ext: str | None = None,
+                   author: str = "") -> tuple[int, bool]:
+        """Insert a thread unless (source, ext_id) is stored already; returns (key, inserted)."""
+        uid = make_uid(source, ext_id)
+        with self.transaction() as c:
+            cur = c.execute(
+                "INSERT OR IGNORE INTO threads (uid, source, ext_id, title, body, tags, created, url, accepted_ext, "
+                "author) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (uid, source, ext_id, title, body, json.dumps(list(tags), ensure_ascii=False), created, url,
+                 accepted_ext, author))
+            if cur.rowcount:
+                return int(cur.lastrowid or 0), True
+            return int(c.execute("SELECT key FROM threads WHERE uid = ?", (uid,)).fetchone()[0]), False
+
+    def put_answer(self, thread_key: int, ext_id: str, text: str, *, votes: int | None = None,
+                   accepted: bool = False, created: str = "", author: str = "") -> tuple[int, bool]:
+        """Insert an answer unless the thread has one with this id; returns (key, inserted)."""
+        with self.transaction() as c:
+            cur = c.execute(
+                "INSERT OR IGNORE INTO answers (thread_key, ext_id, text, votes, accepted, created, author) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?)", (thread_key, ext_id, text, votes, int(accepted), created, author))
+            if cur.rowcount:
+                return int(cur.lastrowid or 0), True
+            row = c.execute("SELECT key FROM answers WHERE thread_key = ? AND ext_id = ?",
+                            (thread_key, ext_id)).fetchone()
+            return int(row[0]), False
+
+    def thread_key(self, source: str, ext_id: str) -> int | None:
+        rows = self._rows("SELECT key FROM threads WHERE uid = ?", (make_uid(source, ext_id),))
+        return int(rows[0][0]) if rows else None
+
+    def put_pending_answer(self, source: str, parent_ext: str, ext_id: str, text: str, *, votes: int | None,
+                           created: str = "", author: str = "") -> None:
+        """An answer whose question has not been read yet (resolved by `resolve_pending`)."""
+        with self.transaction() as c:
+            c.execute("INSERT OR IGNORE INTO pending_answers VALUES (?, ?, ?, ?, ?, ?, ?)",
+                      (source, parent_ext, ext_id, text, votes, created, author))
+
+    def resolve_pending(self, source: str) -> int:
+        """Attach pending answers whose question arrived later; drop those whose question never did."""
+        with self.transaction() as c:
+            cur = c.execute(
+                "INSERT OR IGNORE INTO answers (thread_key, ext_id, text, votes, accepted, created, author) "
+                "SELECT t.key, p.ext_id, p.text, p.votes, COALESCE(t.accepted_ext = p.ext_id, 0), p.created, "
+                "p.author FROM pending_answers p JOIN threads t ON t.uid = p.source || ':' || p.parent_ext "
+                "WHERE p.source = ?", (source,))
+            c.execute("DELETE FROM pending_answers WHERE source = ?", (source,))
+            return max(cur.rowcount, 0)
+
+    def mark_accepted(self, source: str) -> None:
+        """Flag answers named as accepted by their thread (`accepted_ext`)."""
+        with self.transaction() as c:
+            c.execute("UPDATE answers SET accepted = 1 WHERE accepted = 0 AND key IN (SELECT a.key FROM answers a "
+                      "JOIN threads t ON t.key = a.thread_key WHERE t.source = ? AND t.accepted_ext = a.ext_id)",
+                      (source,))
+
+    def link(self, thread_key: int, target_key: int, kind: str = "duplicate") -> bool:
+        """Record that one thread duplicates (or links to) another; returns whether it was new."""
+        with self.transaction() as c:
+            cur = c.execute("INSERT OR IGNORE INTO links VALUES (?, ?, ?)", (thread_key, target_key, kind))
+            return bool(cur.rowcount)
+
+    # ------------------------------------------------------------------ the public API for new content
+    def add_question(self, title: str, body: str = "", *, source: str = "user", question_id: str | None = None,
+                     tags: Sequence[str] = (), url: str = "") -> str:
+        """File a new question (no answer yet); returns its thread id (`source:id`)."""
+        title = check_text(title, "question title", MAX_TITLE_CHARS)
+        body = (check_text(body, "question body", MAX_TEXT_CHARS) if body and body.strip() else "")
+        ext = question_id or uuid.uuid4().hex[:12]
+        _, inserted = self.put_thread(source, ext, title, body, tags=tags, created=_now(), url=url)
+        if not inserted:
+            raise InputError(f"the thread {make_uid(source, ext)} exists already")
+        return make_uid(source, ext)
+
+    def add_answer(self, thread_id: str, text: str, *, accepted: bool = False, votes: int | None = None,
+                   answer_id: str | None = None, author: str = "") -> str:
+        """Add an answer to a stored thread; `accepted=True` also un-accepts its earlier accepted answer.
+        Returns the answer id."""
+        text = check_text(text, "answer", MAX_TEXT_CHARS)
+        key = self.key_of(thread_id)
+        ext = answer_id or uuid.uuid4().hex[:12]
+        with self.transaction() as c:
+            if accepted:
+                c.execute("UPDATE answers SET accepted = 0 WHERE thread_key = ?", (key,))
+            _, inserted = self.put_answer(key, ext, text, votes=votes, accepted=accepted, created=_now(),
+                                          author=author)
+            if not inserted:
+                raise InputError(f"the thread {thread_id} has an answer {ext!r} already")
+        return ext
+
+    def accept_answer(self, thread_id: str, answer_id: str) -> None:
+        """Mark one answer of a thread as its accepted answer (and no other)."""
+        key = self.key_of(thread_id)
+        with self.transaction() as c:
+            if not c.execute("SELECT 1 FROM answers WHERE thread_key = ? AND ext_id = ?", (key, answer_id)).fetchone():
+                raise NotFoundError(f"the thread {thread_id} has no answer {answer_id!r}")
+            c.execute("UPDATE answers SET accepted = (ext_id = ?) WHERE thread_key = ?", (answer_id, key))
+
+    def delete_thread(self, thread_id: str) -> None:
+        key = self.key_of(thread_id)
+        with self.transaction() as c:
+            c.execute("DELETE FROM threads WHERE key = ?", (key,))
+
+    # ------------------------------------------------------------------ vectors
+    def unembedded(self, limit: int = 256, after: int = 0) -> list[tuple[int, str]]:
+        """(key, text) of threads without a vector yet, in key order."""
+        rows = self._rows("SELECT key, title, body FROM threads WHERE vector IS NULL AND key > ? ORDER BY key LIMIT ?",
+                          (after, limit))
+        return [(int(k), thread_text(t, b)) for k, t, b in rows]
+
+    def count_unembedded(self) -> int:
+        return int(self._rows("SELECT COUNT(*) FROM threads WHERE vector IS NULL")[0][0])
+
+    def set_vectors(self, keys: Sequence[int], vectors: np.ndarray) -> None:
+        v = np.ascontiguousarray(np.asarray(vectors, dtype=np.float32))
+        with self.transaction() as c:
+            c.executemany("UPDATE threads SET vector = ? WHERE key = ?",
+                          [(v[i].tobytes(), int(k)) for i, k in enumerate(keys)])
+
+    def iter_vectors(self, page: int = 4096) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """(keys, vectors) pages of every embedded thread, in key order."""
+        last = -1
+        while True:
+            rows = self._rows("SELECT key, vector FROM threads WHERE vector IS NOT NULL AND key > ? "
+                              "ORDER BY key LIMIT ?", (last, page))
+            if not rows:
+                return
+            keys = np.array([r[0] for r in rows], dtype=np.int64)
+            vecs = np.stack([np.frombuffer(r[1], dtype=np.float32) for r in rows])
+            yield keys, vecs
+            last = int(keys[-1])
+
+    def embedded_keys(self) -> np.ndarray:
+        return np.array([r[0] for r in self._rows("SELECT key FROM threads WHERE vector IS NOT NULL")],
+                        dtype=np.int64)
+
+    def clear_vectors(self) -> None:
+        """Forget every vector (after the encoder changed)."""
+        with self.transaction() as c:
+            c.execute("UPDATE threads SET vector = NULL")
+            c.execute("UPDATE answers SET vector = NULL")
+            c.execute("DELETE FROM meta WHERE name = 'encoder'")
+
+    def answer_vectors(self, keys: Sequence[int]) -> dict[int, np.ndarray]:
+        """Stored vectors of answers (answers are embedded lazily, when their thread is first matched)."""
+        out: dict[int, np.ndarray] = {}
+        keys = list(keys)
+        for i in range(0, len(keys), 500):
+            part = keys[i: i + 500]
+            for k, v in self._rows(f"SELECT key, vector FROM answers WHERE vector IS NOT NULL AND key IN "
+                                   f"({','.join('?' * len(part))})", part):
+                out[int(k)] = np.frombuffer(v, dtype=np.float32)
+        return out
+
+    def set_answer_vectors(self, keys: Sequence[int], vectors: np.ndarray) -> None:
+        v = np.ascontiguousarray(np.asarray(vectors, dtype=np.float32))
+        with self.transaction() as c:
+            c.executemany("UPDATE answers SET vector = ? WHERE key = ?",
+                          [(v[i].tobytes(), int(k)) for i, k in enumerate(keys)])
+
+    # ------------------------------------------------------------------ reads
+    def count(self) -> int:
+        return int(self._rows("SELECT COUNT(*) FROM threads")[0][0])
+
+    def count_answers(self) -> int:
+        return int(self._rows("SELECT COUNT(*) FROM answers")[0][0])
+
+    def sources(self) -> dict[str, int]:
+        rows = self._rows("SELECT source, COUNT(*) FROM threads GROUP BY source ORDER BY source")
+        return {s: int(n) for s, n in rows}
+
+    def key_of(self, thread_id: str) -> int:
+        rows = self._rows("SELECT key FROM threads WHERE uid = ?", (thread_id,))
+        if not rows:
+            raise NotFoundError(f"no thread {thread_id!r} in the store {self.path}")
+        return int(rows[0][0])
+
+    def texts(self, keys: Sequence[int]) -> dict[int, str]:
+        out: dict[int, str] = {}
+        keys = list(keys)
+        for i in range(0, len(keys), 500):
+            part = keys[i: i + 500]
+            marks = ",".join("?" * len(part))
+            for k, t, b in self._rows(f"SELECT key, title, body FROM threads WHERE key IN ({marks})", part):
+                out[int(k)] = thread_text(t, b)
+        return out
+
+    def iter_texts(self, page: int = 2000) -> Iterator[tuple[int, str]]:
+        """(key, title + body) of every thread in key order, read in pages."""
+        last = -1
+        while True:
+            rows = self._rows("SELECT key, title, body FROM threads WHERE key > ? ORDER BY key LIMIT ?", (last, page))
+            if not rows:
+                return
+            for k, t, b in rows:
+                yield int(k), thread_text(t, b)
+            last = int(rows[-1][0])
+
+    def get(self, keys: Sequence[int], *, answers: bool = True) -> dict[int, Thread]:
+        """Threads by key, with their answers in the order they were stored."""
+        out: dict[int, Thread] = {}
+        keys = list(dict.fromkeys(int(k) for k in keys))
+        for i in range(0, len(keys), 500):
+            part = keys[i: i + 500]
+            marks = ",".join("?" * len(part))
+            for row in self._rows("SELECT key, uid, source, ext_id, title, body, tags, created, url, author FROM "
+                                  f"threads WHERE key IN ({marks})", part):
+                k, uid, source, ext, title, body, tags, created, url, author = row
+                out[int(k)] = Thread(int(k), uid, source, ext, title, body, json.loads(tags or "[]"), created, url,
+                                     author)
+            if answers and out:
+                for row in self._rows("SELECT key, thread_key, ext_id, text, votes, accepted, created, author FROM "
+                                      f"answers WHERE thread_key IN ({marks}) ORDER BY thread_key, key", part):
+                    ak, tk, ext, text, votes, acc, created, author = row
+                    if int(tk) in out:
+                        out[int(tk)].answers.append(StoredAnswer(int(ak), ext, text, votes, bool(acc), created, author))
+                for tk, target in self._rows(f"SELECT thread_key, target_key FROM links WHERE thread_key IN ({marks}) "
+                                             "AND kind = 'duplicate'", part):
+                    if int(tk) in out:
+                        out[int(tk)].duplicate_of.append(int(target))
+        return out
+
+    def thread(self, thread_id: str) -> Thread:
+        key = self.key_of(thread_id)
+        return self.get([key])[key]
+
+    def integrity_ok(self) -> bool:
+        return self._rows("PRAGMA integrity_check")[0][0] == "ok"
+
+    def close(self) -> None:
+        with self._lock:
+            self._conn.close()
+
+    def __enter__(self) -> ThreadStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

@@ -1,0 +1,191 @@
+"""`qa cqa ...`: the community-QA thread store: import StackExchange dumps, SemEval-2016 Task 3 XML
+and FAQ files, add questions and answers, ask it alone, re-embed, retrain its re-scorer."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.text import Text
+
+from qa.core.errors import InputError
+
+cqa_app = typer.Typer(help="Answered questions (community QA): import, add, ask, inspect.", no_args_is_help=True)
+err = Console(stderr=True)
+out = Console()
+
+StoreOpt = Annotated[Path | None, typer.Option("--store", help="Thread store (default: the cqa_store setting).")]
+
+
+def _settings(store: Path | None, **kw: Any):
+    from qa.core.settings import Settings
+
+    return Settings.load(cqa_store=str(store) if store else None, **kw)
+
+
+def _source(settings, *, seed: bool | None = None):
+    from cqa.matcher import CommunityQA
+    from qa.models import shared_encoder, shared_span_reader
+
+    return CommunityQA(settings, encoder=shared_encoder(settings), span_reader=shared_span_reader(settings),
+                       seed=seed)
+
+
+def _bar(description: str, total: int | None):
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    return Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                    console=err, transient=False), description, total
+
+
+def _embed(source) -> int:
+    todo = source.store.count_unembedded()
+    if not todo:
+        source.refresh()
+        return 0
+    bar, desc, total = _bar("embedding threads", todo)
+    with bar:
+        task = bar.add_task(desc, total=total)
+        n = source.refresh(progress=lambda done: bar.update(task, completed=done))
+    return n
+
+
+@cqa_app.command("import")
+def import_(
+    path: Annotated[Path, typer.Argument(help="Posts.xml (or its dump folder), a SemEval XML file, or FAQ "
+                                               ".jsonl/.json/.csv/.tsv (optionally .gz/.xz/.bz2).")],
+    fmt: Annotated[str | None, typer.Option("--format", help="stackexchange | semeval | faq (default: detected).")
+                   ] = None,
+    source: Annotated[str | None, typer.Option(help="Source name for the threads (default from the file).")] = None,
+    site: Annotated[str | None, typer.Option(help="StackExchange site name (default: the dump's folder name).")] = None,
+    links: Annotated[Path | None, typer.Option(help="PostLinks.xml (default: found beside Posts.xml).")] = None,
+    embed: Annotated[bool, typer.Option(help="Embed the new threads right away.")] = True,
+    store: StoreOpt = None,
+) -> None:
+    """Import answered questions; a malformed file imports nothing, a second import adds nothing twice."""
+    from cqa.importers import Format, import_file
+
+    if fmt is not None and fmt not in {f.value for f in Format}:
+        raise InputError(f"--format must be one of {', '.join(f.value for f in Format)}, not {fmt!r}")
+    if not path.exists():
+        raise InputError(f"file not found: {path}")
+    if links is not None and not links.is_file():
+        raise InputError(f"file not found: {links}")
+    settings = _settings(store)
+    from cqa.store import ThreadStore
+
+    target = ThreadStore(settings.cqa_store)
+    size = path.stat().st_size if path.is_file() else None
+    bar, desc, total = _bar(f"importing {path.name}", size)
+    with bar:
+        task = bar.add_task(desc, total=total)
+        rep = import_file(target, path, fmt, source=source, site=site, links=links,
+                          on_bytes=lambda pos: bar.update(task, completed=min(pos, size or pos)))
+        bar.update(task, completed=size)
+    err.print(Text.assemble(("imported ", "green"), rep.summary(), f" in {rep.seconds:.1f}s"))
+    target.close()
+    if embed:
+        n = _embed(_source(settings))
+        if n:
+            err.print(Text(f"embedded {n:,} threads", style="dim"))
+
+
+@cqa_app.command("add")
+def add(
+    question: Annotated[str, typer.Argument(help="The question (its title), or the thread id with --thread.")],
+    answer: Annotated[str | None, typer.Option("--answer", "-a", help="Its answer.")] = None,
+    body: Annotated[str, typer.Option(help="More text of the question.")] = "",
+    thread: Annotated[bool, typer.Option("--thread", help="QUESTION is a thread id: add the answer to it.")] = False,
+    accepted: Annotated[bool, typer.Option(help="Mark the answer accepted.")] = True,
+    store: StoreOpt = None,
+) -> None:
+    """Add a question (with an answer) or an answer to a stored thread."""
+    from qa.core.text import check_question
+
+    settings = _settings(store)
+    if thread:
+        if not answer:
+            raise InputError("give the answer to add with --answer")
+        src = _source(settings)
+        aid = src.add_answer(question, answer, accepted=accepted)
+        err.print(Text.assemble(("added ", "green"), f"answer {aid} to {question}"))
+        return
+    check_question(question, settings.max_question_chars)
+    src = _source(settings)
+    tid = src.add_question(question, body, answer=answer, accepted=accepted)
+    err.print(Text.assemble(("added ", "green"), f"thread {tid}"))
+
+
+@cqa_app.command("ask")
+def ask(
+    question: Annotated[str, typer.Argument(help="The question.")],
+    top_k: Annotated[int, typer.Option("--top-k", "-k", min=1, max=50)] = 3,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the answers as JSON.")] = False,
+    store: StoreOpt = None,
+) -> None:
+    """Answer from the answered questions only (the same as `qa ask --route cqa`)."""
+    from qa.core.text import check_question
+
+    settings = _settings(store, route="cqa")
+    check_question(question, settings.max_question_chars)
+    from qa.core.types import Route
+    from qa.engine import Engine
+
+    resp = Engine(settings, sources={Route.CQA: _source(settings)}).ask(question, top_k=top_k, route="cqa")
+    if as_json:
+        out.print_json(resp.model_dump_json())
+        return
+    from qa.render import print_response
+
+    print_response(out, resp, explain=True)
+
+
+@cqa_app.command("stats")
+def stats(store: StoreOpt = None) -> None:
+    """Threads, answers and sources in the store."""
+    settings = _settings(store)
+    from cqa.store import ThreadStore
+
+    if not Path(settings.cqa_store).exists():
+        raise InputError(f"no thread store at {settings.cqa_store} yet (it is created on first use or import)")
+    s = ThreadStore(settings.cqa_store)
+    out.print(Text(f"{s.path}: {s.count():,} threads, {s.count_answers():,} answers, "
+                   f"{s.count_unembedded():,} not embedded yet"))
+    for name, n in s.sources().items():
+        out.print(Text(f"  {name}: {n:,}"))
+
+
+@cqa_app.command("embed")
+def embed(
+    reset: Annotated[bool, typer.Option(help="Forget every vector first (after changing the encoder).")] = False,
+    store: StoreOpt = None,
+) -> None:
+    """Embed the threads that have no vector yet (an interrupted import's embedding resumes here)."""
+    settings = _settings(store)
+    src = _source(settings, seed=False)
+    if reset:
+        src.store.clear_vectors()
+    n = _embed(src)
+    err.print(Text.assemble(("embedded ", "green"), f"{n:,} threads"))
+
+
+@cqa_app.command("train")
+def train(
+    train_file: Annotated[Path | None, typer.Option(help="SemEval-2016 Task 3 training XML (train-part2).")] = None,
+) -> None:
+    """Retrain the thread re-scorer and the answer-quality model on SemEval training data."""
+    from cqa.training import DEFAULT_TRAIN, train_models
+
+    path = train_file or DEFAULT_TRAIN
+    if not Path(path).exists():
+        raise InputError(f"training file not found: {path}")
+    from qa.models import shared_encoder
+
+    report = train_models(Path(path), shared_encoder(_settings(None)), progress=True)
+    err.print(Text.assemble(("trained ", "green"), report))
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(cqa_app, name="cqa")

@@ -1,0 +1,221 @@
+"""Thread store and importers: transactional, idempotent, streaming, clear errors."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+
+from cqa.importers import Format, detect_format, html_to_text, import_file
+from cqa.store import ThreadStore
+from qa.core.errors import DataFormatError, InputError, NotFoundError
+
+from .conftest import write_posts
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def _counts(store: ThreadStore) -> tuple[int, int]:
+    return store.count(), store.count_answers()
+
+
+def test_stackexchange_import_reads_questions_answers_votes_accepted_and_links(tmp_path: Path) -> None:
+    dump = tmp_path / "cooking.stackexchange.com"
+    dump.mkdir()
+    nq, na = write_posts(dump / "Posts.xml", 30)
+    (dump / "PostLinks.xml").write_text(
+        '<?xml version="1.0"?>\n<postlinks>\n<row Id="1" PostId="5" RelatedPostId="1" LinkTypeId="3" />\n'
+        '<row Id="2" PostId="9" RelatedPostId="1" LinkTypeId="1" />\n</postlinks>\n', encoding="utf-8")
+    store = ThreadStore(tmp_path / "t.sqlite")
+    rep = import_file(store, dump)
+    assert rep.source == "stackexchange:cooking.stackexchange.com"
+    assert (rep.threads_added, rep.answers_added, rep.links_added) == (nq, na, 1)
+    assert _counts(store) == (nq, na)
+    t = store.thread("stackexchange:cooking.stackexchange.com:1")
+    assert t.title.startswith("How do I get a") and "& more?" in t.body
+    assert "&amp;" not in t.body and "<p>" not in t.body
+    assert t.tags and t.url == "https://cooking.stackexchange.com/q/1"
+    assert [a.accepted for a in t.answers].count(True) == 1 and t.answers[0].id == "2" and t.answers[0].accepted
+    assert all(a.votes is not None for a in t.answers)
+    dup = store.thread("stackexchange:cooking.stackexchange.com:5")
+    assert dup.duplicate_of == [t.key]
+
+
+def test_import_twice_leaves_one_copy(tmp_path: Path) -> None:
+    write_posts(tmp_path / "Posts.xml", 40)
+    store = ThreadStore(tmp_path / "t.sqlite")
+    first = import_file(store, tmp_path / "Posts.xml")
+    before = _counts(store)
+    again = import_file(store, tmp_path / "Posts.xml")
+    assert _counts(store) == before == (first.threads_added, first.answers_added)
+    assert (again.threads_added, again.answers_added) == (0, 0) and again.threads_read == first.threads_read
+
+
+def test_malformed_xml_imports_nothing(tmp_path: Path) -> None:
+    write_posts(tmp_path / "Posts.xml", 20)
+    good = (tmp_path / "Posts.xml").read_text(encoding="utf-8")
+    bad = tmp_path / "bad" / "Posts.xml"
+    bad.parent.mkdir()
+    cut = good.index('<row Id="30"')
+    bad.write_text(good[:cut] + '<row Id="30" Body="unclosed>\n' + good[cut:], encoding="utf-8")
+    store = ThreadStore(tmp_path / "t.sqlite")
+    import_file(store, tmp_path / "Posts.xml")
+    before = _counts(store)
+    with pytest.raises(DataFormatError, match=r"malformed XML at line \d+, column \d+"):
+        import_file(store, bad)
+    assert _counts(store) == before  # the good rows before the error were rolled back too
+    fresh = ThreadStore(tmp_path / "fresh.sqlite")
+    with pytest.raises(DataFormatError):
+        import_file(fresh, bad)
+    assert _counts(fresh) == (0, 0) and fresh.integrity_ok()
+
+
+def test_cli_malformed_file_is_one_line_exit_2(tmp_path: Path) -> None:
+    bad = tmp_path / "Posts.xml"
+    bad.write_text('<?xml version="1.0"?>\n<posts>\n<row Id="1" PostTypeId="1" Title="a" Body="b" />\n<row Id=2\n',
+                   encoding="utf-8")
+    run = subprocess.run([sys.executable, "-m", "qa", "cqa", "import", str(bad), "--store", str(tmp_path / "s.sqlite"),
+                          "--no-embed"], cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert run.returncode == 2, run.stderr
+    lines = [x for x in run.stderr.splitlines() if x.strip() and "importing" not in x and "━" not in x]
+    assert len(lines) == 1 and lines[0].startswith("error:") and "malformed XML" in lines[0], run.stderr
+    assert "Traceback" not in run.stderr
+    assert ThreadStore(tmp_path / "s.sqlite").count() == 0
+
+
+_IMPORT = textwrap.dedent("""
+    import sys
+    from cqa.importers import import_file
+    from cqa.store import ThreadStore
+    rep = import_file(ThreadStore(sys.argv[1]), sys.argv[2])
+    print(rep.threads_added, rep.answers_added)
+""")
+
+
+def test_kill_9_midway_then_rerun_leaves_exactly_one_copy(tmp_path: Path) -> None:
+    nq, na = write_posts(tmp_path / "Posts.xml", 25_000, answers_per_question=2, body_words=30)
+    db = tmp_path / "t.sqlite"
+    proc = subprocess.Popen([sys.executable, "-c", _IMPORT, str(db), str(tmp_path / "Posts.xml")], cwd=REPO,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    wal = db.with_name(db.name + "-wal")
+    deadline = time.time() + 60
+    while time.time() < deadline and (not wal.exists() or wal.stat().st_size < 2_000_000):
+        time.sleep(0.05)
+    assert proc.poll() is None, "the import finished before it could be killed; make the file larger"
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    store = ThreadStore(db)
+    assert store.integrity_ok() and _counts(store) == (0, 0)  # nothing half-imported
+    store.close()
+    run = subprocess.run([sys.executable, "-c", _IMPORT, str(db), str(tmp_path / "Posts.xml")], cwd=REPO,
+                         capture_output=True, text=True, timeout=600)
+    assert run.returncode == 0, run.stderr
+    store = ThreadStore(db)
+    assert _counts(store) == (nq, na) and store.integrity_ok()
+    rows = store._rows("SELECT COUNT(*) FROM (SELECT thread_key, COUNT(*) n FROM answers GROUP BY thread_key) "
+                       "WHERE n != 2")
+    assert rows[0][0] == 0  # every thread whole: its two answers
+
+
+_PEAK = textwrap.dedent("""
+    import resource, sys
+    from cqa.importers import import_file
+    from cqa.store import ThreadStore
+    rep = import_file(ThreadStore(sys.argv[1]), sys.argv[2])
+    print(rep.threads_added, rep.answers_added, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+""")
+
+
+@pytest.mark.slow
+def test_peak_memory_of_a_200_mb_dump_stays_under_300_mb(tmp_path: Path) -> None:
+    posts = tmp_path / "Posts.xml"
+    nq, na = write_posts(posts, 70_000, answers_per_question=3, body_words=110, accepted=True)
+    size_mb = posts.stat().st_size / 2**20
+    assert size_mb >= 200, size_mb
+    run = subprocess.run([sys.executable, "-c", _PEAK, str(tmp_path / "t.sqlite"), str(posts)], cwd=REPO,
+                         capture_output=True, text=True, timeout=1200)
+    assert run.returncode == 0, run.stderr
+    threads, answers, peak_kb = map(int, run.stdout.split())
+    assert (threads, answers) == (nq, na)
+    assert peak_kb / 1024 < 300, f"peak RSS {peak_kb / 1024:.0f} MB importing {size_mb:.0f} MB"
+
+
+def test_faq_jsonl_csv_and_errors(tmp_path: Path) -> None:
+    jl = tmp_path / "help.jsonl"
+    jl.write_text(json.dumps({"question": "How do I reset my password?", "answer": "Use the reset link."}) + "\n"
+                  + json.dumps({"id": "q2", "question": "Where is the office?", "answers": ["Floor 3.", "Room 301."],
+                                "tags": "office, building"}) + "\n", encoding="utf-8")
+    store = ThreadStore(tmp_path / "t.sqlite")
+    rep = import_file(store, jl)
+    assert rep.source == "faq:help" and (rep.threads_added, rep.answers_added) == (2, 3)
+    t = store.thread("faq:help:q2")
+    assert t.tags == ["office", "building"] and [a.accepted for a in t.answers] == [True, False]
+    assert import_file(store, jl).threads_added == 0
+    csv_file = tmp_path / "more.csv"
+    csv_file.write_text("Question,Answer\nWhat time do you open?,At nine.\n\"Do you ship, abroad?\",Yes.\n",
+                        encoding="utf-8")
+    assert import_file(store, csv_file).threads_added == 2
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"question": "ok?", "answer": "ok"}\n{"question": "no answer"}\n', encoding="utf-8")
+    with pytest.raises(DataFormatError, match=r"bad.jsonl:2: no answer"):
+        import_file(store, bad)
+    assert "faq:bad" not in store.sources()
+    broken = tmp_path / "broken.jsonl"
+    broken.write_text('{"question": "x", "answer": "y"}\n{not json\n', encoding="utf-8")
+    with pytest.raises(DataFormatError, match="invalid JSON"):
+        import_file(store, broken)
+
+
+def test_format_detection_and_bad_paths(tmp_path: Path) -> None:
+    write_posts(tmp_path / "Posts.xml", 1)
+    assert detect_format(tmp_path / "Posts.xml") == Format.STACKEXCHANGE
+    other = tmp_path / "x.xml"
+    other.write_text('<?xml version="1.0"?><xml><OrgQuestion ORGQ_ID="Q1"></OrgQuestion></xml>', encoding="utf-8")
+    assert detect_format(other) == Format.SEMEVAL
+    (tmp_path / "notes.txt").write_text("hello", encoding="utf-8")
+    with pytest.raises(InputError, match="cannot tell the format"):
+        detect_format(tmp_path / "notes.txt")
+    store = ThreadStore(tmp_path / "t.sqlite")
+    with pytest.raises(InputError, match="not found"):
+        import_file(store, tmp_path / "missing.jsonl")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(InputError, match="without a Posts.xml"):
+        import_file(store, tmp_path / "empty")
+
+
+def test_python_api_adds_questions_and_answers(tmp_path: Path) -> None:
+    store = ThreadStore(tmp_path / "t.sqlite")
+    tid = store.add_question("How do I renew a residence permit?", "Mine expires next month.")
+    assert tid.startswith("user:")
+    a1 = store.add_answer(tid, "At the immigration office, with your passport.")
+    a2 = store.add_answer(tid, "Online, through the ministry portal.", accepted=True)
+    t = store.thread(tid)
+    assert [(a.id, a.accepted) for a in t.answers] == [(a1, False), (a2, True)]
+    store.accept_answer(tid, a1)
+    assert [a.accepted for a in store.thread(tid).answers] == [True, False]
+    with pytest.raises(NotFoundError):
+        store.add_answer("user:nope", "x")
+    with pytest.raises(NotFoundError):
+        store.accept_answer(tid, "nope")
+    with pytest.raises(InputError, match="empty"):
+        store.add_answer(tid, "   ")
+    with pytest.raises(InputError, match="exists already"):
+        store.add_question("Again", question_id=tid.split(":", 1)[1])
+
+
+def test_not_a_store_is_a_clear_error(tmp_path: Path) -> None:
+    junk = tmp_path / "junk.sqlite"
+    junk.write_bytes(b"this is not sqlite" * 100)
+    with pytest.raises(DataFormatError, match="not a thread store"):
+        ThreadStore(junk)
+
+
+def test_html_to_text() -> None:
+    assert html_to_text("<p>Use <code>ls -la</code> &amp; then<br/>cd</p><p>Next</p>") == "Use ls -la & then\ncd\nNext"
