@@ -1,0 +1,106 @@
+"""The API as a real server process on loopback: overload is refused with 503 + Retry-After (not
+left to time out), and a server killed with SIGKILL while it adds documents comes back with every
+acknowledged document searchable and nothing half-written."""
+
+from __future__ import annotations
+
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.api.conftest import Server
+
+pytestmark = pytest.mark.server
+
+
+def test_overload_gets_503_with_retry_after_not_timeouts(corpus_env, tmp_path: Path) -> None:
+    server = Server(corpus_env, tmp_path / "server.log", api_workers=1, api_queue=1).start()
+    try:
+        body = {"question": "When did Nikola Tesla die?", "route": "webqa"}
+
+        def ask(_: int) -> httpx.Response:
+            return httpx.post(f"{server.url}/v1/ask", json=body, timeout=60)
+
+        with ThreadPoolExecutor(12) as pool:
+            responses = list(pool.map(ask, range(12)))
+        codes = sorted(r.status_code for r in responses)
+        assert set(codes) <= {200, 503}, codes
+        assert codes.count(200) >= 2 and codes.count(503) >= 1, codes
+        for r in responses:
+            if r.status_code == 503:
+                assert int(r.headers["Retry-After"]) >= 1
+                assert r.json()["error"]["type"] == "overloaded"
+            else:
+                assert "1943" in r.json()["answers"][0]["text"]
+        metrics = httpx.get(f"{server.url}/metrics").text
+        assert 'qa_rejected_total{reason="queue full"}' in metrics
+        # once the burst is over, the server answers again
+        assert ask(0).status_code == 200
+    finally:
+        server.stop()
+
+
+def _doc(n: int) -> dict:
+    return {"id": f"unit-{n}", "title": f"Unit {n}",
+            "text": f"The secret password of storage unit number {n} is quokka{n}x. " * 3}
+
+
+def test_kill_9_while_adding_documents_loses_nothing_acknowledged(corpus_env, tmp_path: Path) -> None:
+    log = tmp_path / "server.log"
+    acked: list[int] = []
+    n = 0
+    for round_ in range(3):
+        server = Server(corpus_env, log).start()
+        stop = threading.Event()
+
+        def writer() -> None:
+            nonlocal n
+            while not stop.is_set():
+                n += 1
+                try:
+                    r = httpx.post(f"{server.url}/v1/documents", timeout=30,
+                                   json={"collection": "crash", "documents": [_doc(n)]})
+                except httpx.HTTPError:
+                    return  # killed mid-request: never acknowledged
+                if r.status_code == 201:
+                    acked.append(n)
+
+        t = threading.Thread(target=writer, daemon=True)
+        t.start()
+        target = len(acked) + 3
+        deadline = time.monotonic() + 120
+        while len(acked) < target and time.monotonic() < deadline:
+            time.sleep(0.02)
+        time.sleep(0.05 * (round_ + 1))  # land the kill at different points of the next write
+        server.kill()
+        stop.set()
+        t.join(30)
+    assert len(acked) >= 9, acked
+
+    server = Server(corpus_env, log).start()
+    try:
+        health = httpx.get(f"{server.url}/v1/health").json()
+        assert health["ready"]["webqa"], health
+        root = Path(corpus_env["QA_INDEX_DIR"])
+        assert not [p.name for p in root.iterdir() if p.name.startswith(".")], "half-written folders left"
+        from retrieval.index_dir import is_complete
+
+        assert is_complete(root / "crash") and is_complete(root / "notes")
+        for k in acked:
+            r = httpx.post(f"{server.url}/v1/search", json={"query": f"password storage unit number {k} quokka{k}x",
+                                                            "collection": "crash", "k": 1}, timeout=30)
+            assert r.status_code == 200, r.text
+            top = r.json()["passages"][0]
+            assert top["id"] == f"unit-{k}#0" and top["text"] == _doc(k)["text"].strip(), (k, top)
+        # the one in flight at each kill: either all there or not there at all
+        r = httpx.post(f"{server.url}/v1/search", json={"query": "secret password storage unit", "collection": "crash",
+                                                        "k": 50}).json()
+        for p in r["passages"]:
+            k = int(p["id"].split("-")[1].split("#")[0])
+            assert p["text"] == _doc(k)["text"].strip()
+    finally:
+        server.stop()
