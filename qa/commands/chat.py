@@ -1,0 +1,98 @@
+"""`qa chat`: a conversation in the terminal. The engine loads once and answers question after
+question; follow-ups ("When did he die?") are rewritten from the earlier turns, and the rewrite
+is shown. `/help` lists the commands; Ctrl-D or `/quit` ends the conversation."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.text import Text
+
+from qa.core.errors import InputError, QAError
+
+out = Console()
+err = Console(stderr=True)
+HELP = ("/route auto|webqa|kbqa|cqa  ask one source (or let the router decide)\n"
+        "/collection NAME|all         search one collection (or all)\n"
+        "/new                         forget the conversation (no more follow-ups to it)\n"
+        "/quit                        leave (Ctrl-D works too)")
+MAX_TURNS = 10
+
+
+def _lines(prompt: bool):
+    """Questions one a line: typed at a prompt on a terminal, else read from standard input;
+    a line that is not UTF-8 is reported and skipped, not fatal."""
+    if prompt:
+        while True:
+            try:
+                yield out.input(Text("you › ", style="bold cyan"))
+            except EOFError:
+                return
+    for raw in sys.stdin.buffer:
+        try:
+            yield raw.decode("utf-8-sig").rstrip("\r\n")
+        except UnicodeDecodeError:
+            err.print(Text.assemble(("error: ", "bold red"), "that line is not UTF-8 text; skipped"))
+
+
+def chat(
+    route: Annotated[str, typer.Option("--route", "-r", help="auto (default), webqa, kbqa or cqa.")] = "",
+    collection: Annotated[str | None, typer.Option("--collection", "-c", help="Search only this collection.")] = None,
+    index: Annotated[Path | None, typer.Option("--index", "-i", help="Search only this index folder.")] = None,
+    graph: Annotated[Path | None, typer.Option("--graph", help="Knowledge graph (Turtle, N-Triples, TSV).")] = None,
+    top_k: Annotated[int, typer.Option("--top-k", "-k", min=1, max=20, help="Answers to show.")] = 1,
+    explain: Annotated[bool, typer.Option(help="Show the route and why.")] = True,
+) -> None:
+    """Ask question after question; the models load once and follow-ups refer back."""
+    from qa.commands.ask import build_engine
+    from qa.core.settings import RouteChoice, Settings
+    from qa.core.types import Question
+    from qa.render import print_response
+
+    if graph is not None and not graph.is_file():
+        raise InputError(f"graph file not found: {graph}")
+    if index is not None and not index.is_dir():
+        raise InputError(f"index folder not found: {index} (build one with `qa index PATH --out DIR`)")
+    settings = Settings.load(route=route or None, kb_graph=str(graph) if graph else None)
+    engine = build_engine(settings, index)
+    interactive = sys.stdin.isatty()
+    if interactive:
+        out.print(Text("Loading the models once …", style="dim"))
+    history: list[str] = []
+    current_route: str = str(settings.route)
+    for line in _lines(interactive):
+        text = line.strip()
+        if not text:
+            continue
+        if text.startswith("/"):
+            cmd, _, arg = text.partition(" ")
+            if cmd in ("/quit", "/exit"):
+                return
+            if cmd == "/new":
+                history.clear()
+                out.print(Text("(new conversation)", style="dim"))
+            elif cmd == "/route" and arg.strip() in {r.value for r in RouteChoice}:
+                current_route = arg.strip()
+            elif cmd == "/collection" and arg.strip():
+                collection = None if arg.strip() == "all" else arg.strip()
+            else:
+                out.print(Text(HELP))
+            continue
+        try:
+            q = Question(text, history=tuple(history[-2 * MAX_TURNS:]), collection=collection,
+                         max_chars=settings.max_question_chars)
+            resp = engine.ask(q, top_k=top_k, route=current_route)
+        except QAError as exc:
+            err.print(Text.assemble(("error: ", "bold red"), str(exc).replace("\n", " ")), soft_wrap=True)
+            continue
+        print_response(out, resp, explain=explain)
+        top = resp.answers[0] if resp.answers else None
+        history.extend((text, top.text if top is not None and not top.no_answer else ""))
+
+
+def register(app: typer.Typer) -> None:
+    app.command("chat")(chat)

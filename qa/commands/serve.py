@@ -1,0 +1,93 @@
+"""`qa serve`: the REST API and the Streamlit chat UI on the embedded default (or your settings),
+each in its own process, with their addresses printed; Ctrl-C stops both."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.text import Text
+
+from qa.core.errors import ConfigError
+
+out = Console()
+
+
+def _wait_for(url: str, proc: subprocess.Popen, what: str, timeout: float) -> None:
+    import httpx
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise ConfigError(f"the {what} stopped at start-up (exit code {proc.returncode}); see its messages above")
+        try:
+            if httpx.get(url, timeout=2).status_code < 500:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.3)
+    raise ConfigError(f"the {what} did not answer at {url} within {timeout:.0f} s")
+
+
+def serve(
+    host: Annotated[str | None, typer.Option(help="Address to listen on (default 127.0.0.1: this machine).")] = None,
+    port: Annotated[int | None, typer.Option(help="API port (default 8000).")] = None,
+    ui_port: Annotated[int | None, typer.Option(help="UI port (default 8501).")] = None,
+    ui: Annotated[bool, typer.Option(help="Also start the chat UI.")] = True,
+    index: Annotated[Path | None, typer.Option("--index-dir", help="Folder of your collections.")] = None,
+    graph: Annotated[Path | None, typer.Option(help="Knowledge graph (Turtle, N-Triples, TSV).")] = None,
+) -> None:
+    """Start the REST API (and the chat UI), load the models once, and print the addresses."""
+    from qa.core.errors import InputError
+    from qa.core.settings import Settings
+
+    if graph is not None and not graph.is_file():
+        raise InputError(f"graph file not found: {graph}")
+    settings = Settings.load(api_host=host, api_port=port, ui_port=ui_port,
+                             index_dir=str(index) if index else None, kb_graph=str(graph) if graph else None)
+    api = f"http://{settings.api_host}:{settings.api_port}"
+    env = {**os.environ, "QA_API_HOST": settings.api_host, "QA_API_PORT": str(settings.api_port),
+           "QA_INDEX_DIR": settings.index_dir, "QA_KB_GRAPH": settings.kb_graph, "QA_API_URL": api}
+    procs: list[subprocess.Popen] = []
+    try:
+        out.print(Text(f"starting the API on {api} (loading the models) …", style="dim"))
+        procs.append(subprocess.Popen([sys.executable, "-m", "qa.api"], env=env))
+        _wait_for(f"{api}/v1/health", procs[0], "API", 300)
+        ui_url = f"http://{settings.api_host}:{settings.ui_port}"
+        if ui:
+            import ui as ui_pkg
+
+            app = Path(ui_pkg.__file__).parent / "app.py"
+            procs.append(subprocess.Popen(
+                [sys.executable, "-m", "streamlit", "run", str(app), "--server.address", settings.api_host,
+                 "--server.port", str(settings.ui_port), "--server.headless", "true",
+                 "--browser.gatherUsageStats", "false", "--global.developmentMode", "false"],
+                env=env, stdout=subprocess.DEVNULL))
+            _wait_for(f"{ui_url}/_stcore/health", procs[1], "UI", 120)
+        out.print(Text.assemble(("API  ", "bold"), api, ("   (docs: ", "dim"), f"{api}/docs", (")", "dim")))
+        if ui:
+            out.print(Text.assemble(("UI   ", "bold"), ui_url))
+        out.print(Text("Ctrl-C stops both.", style="dim"))
+        while all(p.poll() is None for p in procs):
+            time.sleep(0.5)
+        raise ConfigError("a server stopped unexpectedly; see its messages above")
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.send_signal(signal.SIGINT if p is not procs[0] else signal.SIGTERM)
+        for p in procs:
+            try:
+                p.wait(10)
+            except subprocess.TimeoutExpired:
+                p.kill()
+
+
+def register(app: typer.Typer) -> None:
+    app.command("serve")(serve)

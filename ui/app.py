@@ -1,0 +1,185 @@
+"""The Streamlit chat over the REST API (`qa serve` starts both; `streamlit run ui/app.py` alone
+talks to the API at QA_API_URL).
+
+Why through the API and not an engine in this process: one place builds the engine (the API
+server), so the models load once however many browser sessions are open, the UI restarts in a
+second, and what the UI shows is exactly what an app calling the API gets.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import httpx
+import streamlit as st
+
+from ui.render import CSS, answer_html, rewrite_html, routing_html, sparql_of, top_text
+
+HISTORY_TURNS = 10
+
+
+def api_url() -> str:
+    url = os.environ.get("QA_API_URL", "")
+    if not url:
+        from qa.core.settings import Settings
+
+        s = Settings.load()
+        url = s.api_url or f"http://{s.api_host}:{s.api_port}"
+    return url.rstrip("/")
+
+
+class API:
+    """The few calls the UI makes; errors become one readable line."""
+
+    def __init__(self, url: str, key: str = "") -> None:
+        self.url = url
+        self.headers = {"X-API-Key": key} if key else {}
+
+    def call(self, method: str, path: str, **kw: Any) -> dict[str, Any]:
+        try:
+            r = httpx.request(method, f"{self.url}{path}", headers=self.headers, timeout=120, **kw)
+        except httpx.HTTPError as exc:
+            raise RuntimeError(f"the API at {self.url} is not reachable ({exc.__class__.__name__})") from exc
+        try:
+            body = r.json()
+        except ValueError:
+            body = {}
+        if r.status_code >= 400:
+            err = body.get("error", {}) if isinstance(body, dict) else {}
+            raise RuntimeError(f"{err.get('message') or r.reason_phrase} (HTTP {r.status_code})")
+        return body
+
+
+def show_response(resp: dict[str, Any], turn: int) -> None:
+    st.markdown(rewrite_html(resp), unsafe_allow_html=True)
+    answers = resp.get("answers") or []
+    for rank, a in enumerate(answers, 1):
+        st.markdown(f'<div class="qa-result" data-rank="{rank}">{answer_html(a, rank)}</div>',
+                    unsafe_allow_html=True)
+        sparql = sparql_of(a)
+        if sparql:
+            with st.expander("SPARQL", expanded=rank == 1):
+                st.code(sparql, language="sparql")
+        if rank == 1 and len(answers) > 1:
+            st.caption("other answers")
+    st.markdown(routing_html(resp), unsafe_allow_html=True)
+
+
+def sidebar(api: API) -> dict[str, Any]:
+    st.sidebar.title("offline-qa")
+    try:
+        health = api.call("GET", "/v1/health")
+        ready = ", ".join(f"{r} {'✓' if ok else '…'}" for r, ok in health.get("ready", {}).items())
+        st.sidebar.caption(f"API {api.url} · {health.get('status')} · {ready}")
+        routes = ["auto", *health.get("routes", [])]
+    except RuntimeError as exc:
+        st.sidebar.error(str(exc))
+        routes = ["auto", "webqa", "kbqa"]
+    try:
+        collections = api.call("GET", "/v1/collections").get("collections", [])
+    except RuntimeError:
+        collections = []
+    opts = {
+        "route": st.sidebar.selectbox("Route", routes, help="auto: the router picks the source"),
+        "collection": st.sidebar.selectbox("Collection", ["all", *collections]),
+        "top_k": st.sidebar.slider("Answers", 1, 5, 3),
+    }
+    if st.sidebar.button("New conversation"):
+        st.session_state.turns = []
+    return opts
+
+
+def chat_tab(api: API, opts: dict[str, Any]) -> None:
+    turns: list[dict[str, Any]] = st.session_state.setdefault("turns", [])
+    for i, t in enumerate(turns):
+        with st.chat_message("user"):
+            st.text(t["question"])
+        with st.chat_message("assistant"):
+            if t.get("error"):
+                st.error(t["error"])
+            else:
+                show_response(t["response"], i)
+    question = st.chat_input("Ask a question (follow-ups welcome: \"When did he die?\")")
+    if not question:
+        return
+    history = [{"question": t["question"], "answer": top_text(t["response"]) if t.get("response") else ""}
+               for t in turns[-HISTORY_TURNS:] if t.get("response")]
+    body: dict[str, Any] = {"question": question, "history": history, "top_k": opts["top_k"]}
+    if opts["route"] != "auto":
+        body["route"] = opts["route"]
+    if opts["collection"] != "all":
+        body["collection"] = opts["collection"]
+    with st.spinner("answering…"):
+        try:
+            turns.append({"question": question, "response": api.call("POST", "/v1/ask", json=body)})
+        except RuntimeError as exc:
+            turns.append({"question": question, "error": str(exc)})
+    st.rerun()
+
+
+def read_tab(api: API) -> None:
+    st.caption("Paste a passage and ask about it; give two or more options (one a line) for multiple choice.")
+    with st.form("read"):
+        context = st.text_area("Passage", height=180)
+        question = st.text_input("Question")
+        options = st.text_area("Options (optional, one a line)", height=80)
+        go = st.form_submit_button("Read")
+    if go:
+        body: dict[str, Any] = {"context": context, "question": question}
+        opts = [o.strip() for o in options.splitlines() if o.strip()]
+        if opts:
+            body["options"] = opts
+        try:
+            resp = api.call("POST", "/v1/read", json=body)
+        except RuntimeError as exc:
+            st.error(str(exc))
+            return
+        for rank, a in enumerate(resp.get("answers", []), 1):
+            st.markdown(answer_html(a, rank), unsafe_allow_html=True)
+
+
+def documents_tab(api: API) -> None:
+    st.caption("Add text to a collection of your own; it is searchable as soon as it is added.")
+    with st.form("docs", clear_on_submit=True):
+        collection = st.text_input("Collection", value="my-notes")
+        files = st.file_uploader("Text or Markdown files", type=["txt", "md"], accept_multiple_files=True)
+        title = st.text_input("Title (for pasted text)")
+        pasted = st.text_area("…or paste text", height=120)
+        go = st.form_submit_button("Add")
+    if not go:
+        return
+    docs = []
+    for f in files or []:
+        try:
+            docs.append({"title": f.name, "text": f.getvalue().decode("utf-8-sig"), "source": f"upload:{f.name}"})
+        except UnicodeDecodeError:
+            st.error(f"{f.name} is not UTF-8 text; not added")
+    if pasted.strip():
+        docs.append({"title": title, "text": pasted, "source": "pasted"})
+    if not docs:
+        st.warning("nothing to add")
+        return
+    try:
+        r = api.call("POST", "/v1/documents", json={"collection": collection, "documents": docs})
+        st.success(f"added {len(r['documents'])} document(s), {r['passages']} passage(s) to {r['collection']}")
+    except RuntimeError as exc:
+        st.error(str(exc))
+
+
+def main() -> None:
+    st.set_page_config(page_title="offline-qa", page_icon="❓", layout="wide")
+    st.markdown(CSS, unsafe_allow_html=True)
+    key = st.sidebar.text_input("API key (if the server needs one)", type="password")
+    api = API(api_url(), key or os.environ.get("QA_API_KEY", ""))
+    opts = sidebar(api)
+    chat, read, docs = st.tabs(["Chat", "Read a passage", "Add documents"])
+    with chat:
+        chat_tab(api, opts)
+    with read:
+        read_tab(api)
+    with docs:
+        documents_tab(api)
+
+
+main()
