@@ -80,8 +80,10 @@ def sidebar(api: API) -> dict[str, Any]:
         collections = api.call("GET", "/v1/collections").get("collections", [])
     except RuntimeError:
         collections = []
+    wanted = st.query_params.get("route", "auto")  # ?route=webqa opens the page on one source
     opts = {
-        "route": st.sidebar.selectbox("Route", routes, help="auto: the router picks the source"),
+        "route": st.sidebar.selectbox("Route", routes, index=routes.index(wanted) if wanted in routes else 0,
+                                      help="auto: the router picks the source"),
         "collection": st.sidebar.selectbox("Collection", ["all", *collections]),
         "top_k": st.sidebar.slider("Answers", 1, 5, 3),
     }

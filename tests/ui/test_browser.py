@@ -1,0 +1,57 @@
+"""A real browser against the running Streamlit app: ask, see the answer highlighted in its
+evidence; ask a follow-up, see the rewrite and the answer; hostile text stays text."""
+
+from __future__ import annotations
+
+import os
+
+import httpx
+import pytest
+
+pytestmark = pytest.mark.server
+
+
+def ask(page, question: str) -> None:
+    box = page.get_by_test_id("stChatInputTextArea")
+    box.fill(question)
+    box.press("Enter")
+
+
+def test_ask_then_follow_up_in_the_browser(ui_stack, page) -> None:
+    page.goto(f"{ui_stack['ui']}/?route=webqa")
+    page.get_by_test_id("stChatInputTextArea").wait_for()
+    ask(page, "When did Nikola Tesla die?")
+    first = page.locator("mark.qa-span").first
+    first.wait_for()
+    assert "1943" in first.inner_text()
+    evidence = page.locator(".qa-evidence").first.inner_text()
+    assert "Nikola Tesla was a Serbian-American inventor" in evidence and "1943" in evidence
+    assert "route: webqa" in page.locator(".qa-meta").last.inner_text()
+
+    ask(page, "Where was he born?")
+    rewrite = page.locator(".qa-rewrite").first
+    rewrite.wait_for()
+    assert rewrite.inner_text() == "understood as: Where was Nikola Tesla born?"
+    page.locator("mark.qa-span").nth(1).wait_for()
+    second_turn = page.locator("mark.qa-span").all_inner_texts()
+    assert any("Smiljan" in t for t in second_turn), second_turn
+    shot = os.environ.get("QA_UI_SCREENSHOT")
+    if shot:
+        page.screenshot(path=shot, full_page=True)
+
+
+def test_hostile_passage_text_is_shown_as_text(ui_stack, page) -> None:
+    text = ("The vault code is <b>orange</b> <script>window.pwned=1</script> and "
+            "the guard of the vault is [Bob](javascript:alert(1)).")
+    r = httpx.post(f"{ui_stack['api']}/v1/documents", json={"collection": "hostile", "documents": [
+        {"id": "vault", "title": "<img src=x onerror=alert(1)>", "text": text}]}, timeout=60)
+    assert r.status_code == 201, r.text
+    page.goto(f"{ui_stack['ui']}/?route=webqa")
+    page.get_by_test_id("stChatInputTextArea").wait_for()
+    ask(page, "Who is the guard of the vault?")
+    page.locator(".qa-evidence").first.wait_for()
+    evidence = page.locator(".qa-evidence").first
+    assert "<script>" in evidence.inner_text() or "<b>" in evidence.inner_text()
+    assert evidence.locator("script, b, img, a").count() == 0
+    assert page.evaluate("window.pwned") is None
+    assert page.locator(".qa-meta img").count() == 0
