@@ -36,6 +36,25 @@ def _wait_for(url: str, proc: subprocess.Popen, what: str, timeout: float) -> No
     raise ConfigError(f"the {what} did not answer at {url} within {timeout:.0f} s")
 
 
+def _check_installed(ui: bool) -> None:
+    import importlib.util
+
+    needed = ["fastapi", "uvicorn", "prometheus_client", "multipart"] + (["streamlit", "httpx"] if ui else [])
+    missing = [m for m in needed if importlib.util.find_spec(m) is None]
+    if missing:
+        raise ConfigError(f"qa serve needs {', '.join(missing)}: pip install -e \".[api,ui]\"")
+
+
+def _ui_app() -> Path:
+    """ui/app.py of the installed package (found, not imported: the UI stands above this layer)."""
+    import importlib.util
+
+    spec = importlib.util.find_spec("ui")
+    if spec is None or not spec.origin:
+        raise ConfigError("the ui package is not installed: pip install -e \".[api,ui]\"")
+    return Path(spec.origin).parent / "app.py"
+
+
 def serve(
     host: Annotated[str | None, typer.Option(help="Address to listen on (default 127.0.0.1: this machine).")] = None,
     port: Annotated[int | None, typer.Option(help="API port (default 8000).")] = None,
@@ -50,6 +69,7 @@ def serve(
 
     if graph is not None and not graph.is_file():
         raise InputError(f"graph file not found: {graph}")
+    _check_installed(ui)
     settings = Settings.load(api_host=host, api_port=port, ui_port=ui_port,
                              index_dir=str(index) if index else None, kb_graph=str(graph) if graph else None)
     api = f"http://{settings.api_host}:{settings.api_port}"
@@ -62,9 +82,7 @@ def serve(
         _wait_for(f"{api}/v1/health", procs[0], "API", 300)
         ui_url = f"http://{settings.api_host}:{settings.ui_port}"
         if ui:
-            import ui as ui_pkg
-
-            app = Path(ui_pkg.__file__).parent / "app.py"
+            app = _ui_app()
             procs.append(subprocess.Popen(
                 [sys.executable, "-m", "streamlit", "run", str(app), "--server.address", settings.api_host,
                  "--server.port", str(settings.ui_port), "--server.headless", "true",

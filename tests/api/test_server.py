@@ -57,7 +57,7 @@ def test_kill_9_while_adding_documents_loses_nothing_acknowledged(corpus_env, tm
         server = Server(corpus_env, log).start()
         stop = threading.Event()
 
-        def writer() -> None:
+        def writer(server: Server, stop: threading.Event) -> None:
             nonlocal n
             while not stop.is_set():
                 n += 1
@@ -69,7 +69,7 @@ def test_kill_9_while_adding_documents_loses_nothing_acknowledged(corpus_env, tm
                 if r.status_code == 201:
                     acked.append(n)
 
-        t = threading.Thread(target=writer, daemon=True)
+        t = threading.Thread(target=writer, args=(server, stop), daemon=True)
         t.start()
         target = len(acked) + 3
         deadline = time.monotonic() + 120
