@@ -80,12 +80,16 @@ def sidebar(api: API) -> dict[str, Any]:
         collections = api.call("GET", "/v1/collections").get("collections", [])
     except RuntimeError:
         collections = []
-    wanted = st.query_params.get("route", "auto")  # ?route=webqa opens the page on one source
+    wanted = st.query_params.get("route", "auto")  # ?route=webqa&top_k=1 opens the page so
+    try:
+        k = min(5, max(1, int(st.query_params.get("top_k", 3))))
+    except ValueError:
+        k = 3
     opts = {
         "route": st.sidebar.selectbox("Route", routes, index=routes.index(wanted) if wanted in routes else 0,
                                       help="auto: the router picks the source"),
         "collection": st.sidebar.selectbox("Collection", ["all", *collections]),
-        "top_k": st.sidebar.slider("Answers", 1, 5, 3),
+        "top_k": st.sidebar.slider("Answers", 1, 5, k),
     }
     if st.sidebar.button("New conversation"):
         st.session_state.turns = []
@@ -172,9 +176,11 @@ def documents_tab(api: API) -> None:
 def main() -> None:
     st.set_page_config(page_title="offline-qa", page_icon="❓", layout="wide")
     st.markdown(CSS, unsafe_allow_html=True)
-    key = st.sidebar.text_input("API key (if the server needs one)", type="password")
+    key = st.session_state.get("api_key", "")
     api = API(api_url(), key or os.environ.get("QA_API_KEY", ""))
     opts = sidebar(api)
+    with st.sidebar.expander("API key"):
+        st.text_input("if the server needs one (writes)", type="password", key="api_key")
     chat, read, docs = st.tabs(["Chat", "Read a passage", "Add documents"])
     with chat:
         chat_tab(api, opts)

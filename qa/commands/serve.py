@@ -86,7 +86,8 @@ def serve(
             procs.append(subprocess.Popen(
                 [sys.executable, "-m", "streamlit", "run", str(app), "--server.address", settings.api_host,
                  "--server.port", str(settings.ui_port), "--server.headless", "true",
-                 "--browser.gatherUsageStats", "false", "--global.developmentMode", "false"],
+                 "--browser.gatherUsageStats", "false", "--global.developmentMode", "false",
+                 "--client.toolbarMode", "viewer"],
                 env=env, stdout=subprocess.DEVNULL))
             _wait_for(f"{ui_url}/_stcore/health", procs[1], "UI", 120)
         out.print(Text.assemble(("API  ", "bold"), api, ("   (docs: ", "dim"), f"{api}/docs", (")", "dim")))

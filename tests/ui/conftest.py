@@ -13,8 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.api.conftest import REPO, Server, free_port, wait_ready
-from tests.api.corpus import build
+from tests.api.conftest import REPO, Server, corpus_env, free_port, wait_ready
 
 CHROMIUM_FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking",
                   "--disable-component-update", "--disable-sync", "--disable-quic", "--no-first-run",
@@ -26,20 +25,20 @@ def chromium_path() -> str | None:
 
 
 @pytest.fixture(scope="session")
-def ui_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
+def ui_stack(corpus_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
     if chromium_path() is None:
         if os.environ.get("CI"):
             pytest.fail("chromium is not installed (.ci/run installs Debian's chromium with apt)")
         pytest.skip("chromium not installed (apt-get install chromium)")
     root = tmp_path_factory.mktemp("ui")
-    env = build(root)
+    env = corpus_env
     api = Server(env, root / "api.log").start()
     port = free_port()
     ui_env = {**os.environ, **env, "QA_API_URL": api.url}
     ui = subprocess.Popen(
         [sys.executable, "-m", "streamlit", "run", str(REPO / "ui" / "app.py"), "--server.address", "127.0.0.1",
          "--server.port", str(port), "--server.headless", "true", "--browser.gatherUsageStats", "false",
-         "--global.developmentMode", "false", "--server.fileWatcherType", "none"],
+         "--global.developmentMode", "false", "--server.fileWatcherType", "none", "--client.toolbarMode", "viewer"],
         cwd=REPO, env=ui_env, stdout=(root / "ui.log").open("wb"), stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     try:
@@ -74,4 +73,4 @@ def page(browser) -> Iterator:
     context.close()
 
 
-__all__ = ["Path"]
+__all__ = ["Path", "corpus_env"]

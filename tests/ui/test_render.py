@@ -1,0 +1,49 @@
+"""The UI's HTML comes only from escaped data: answers highlighted at their offsets, markup in
+passages, labels or SPARQL shown as text."""
+
+from __future__ import annotations
+
+from ui.render import answer_html, evidence_html, highlighted, rewrite_html, routing_html, sparql_of, top_text
+
+
+def test_answer_is_marked_at_its_offsets_and_everything_is_escaped() -> None:
+    text = "Before <b>bold</b> & the answer here <script>x()</script>"
+    start = text.index("the answer")
+    out = highlighted(text, start, start + len("the answer"))
+    assert '<mark class="qa-span">the answer</mark>' in out
+    assert "<b>" not in out and "&lt;b&gt;" in out and "<script>" not in out and "&amp;" in out
+
+
+def test_long_passages_are_cut_around_the_answer() -> None:
+    text = "a" * 1000 + "ANSWER" + "b" * 1000
+    out = highlighted(text, 1000, 1006, width=50)
+    assert out.startswith("…") and out.endswith("…") and len(out) < 200
+
+
+def test_no_answer_shows_the_best_guess_and_kbqa_its_sparql() -> None:
+    guess = {"text": "<i>Paris</i>", "score": 0.3, "route": "webqa",
+             "evidence": {"kind": "span", "text": "It is <i>Paris</i>.", "start": 6, "end": 18, "passage_id": "p1",
+                          "title": "<img src=x>", "collection": "c"}}
+    none = {"text": "", "score": 0.7, "route": "webqa", "no_answer": True, "best_guess": guess}
+    out = answer_html(none, 1)
+    assert "No answer" in out and "best guess" in out and "&lt;i&gt;Paris&lt;/i&gt;" in out
+    assert "<img" not in out and "<i>" not in out
+    graph = {"text": "Paris", "score": 0.99, "route": "kbqa", "evidence": {
+        "kind": "graph", "entities": [{"label": "France<script>", "method": "exact", "score": 0.97, "iri": "x"}],
+        "path": [{"relation": "ex:capital", "label": "capital"}], "sparql": "SELECT ?a WHERE { <x> <y> ?a }"}}
+    assert "France&lt;script&gt;" in evidence_html(graph) and sparql_of(graph).startswith("SELECT")
+    choice = {"text": "B", "score": 0.8, "route": "reader", "evidence": {
+        "kind": "choice", "context": "c", "question": "q", "options": ["<a>", "b"], "probabilities": [0.2, 0.8],
+        "chosen": 1}}
+    assert "&lt;a&gt;" in evidence_html(choice) and "✔" in evidence_html(choice)
+
+
+def test_rewrite_routing_and_remembered_answer() -> None:
+    resp = {"question": "When did he die?", "rewritten": "When did <Tesla> die?", "answers": [
+        {"text": "1943", "score": 0.9, "route": "webqa"}], "routing": {"chosen": "webqa", "reason": "forced <x>"},
+        "timings": {"total_s": 0.25}}
+    assert rewrite_html(resp) == '<div class="qa-rewrite">understood as: When did &lt;Tesla&gt; die?</div>'
+    assert "forced &lt;x&gt;" in routing_html(resp) and "0.25 s" in routing_html(resp)
+    assert top_text(resp) == "1943"
+    assert top_text({"answers": [{"text": "", "no_answer": True, "score": 1}]}) == ""
+    assert rewrite_html({"rewritten": None}) == ""
