@@ -139,8 +139,29 @@ def train_router(settings: Settings, encoder: Encoder, *, out: Path | None = Non
 
 
 def _encode(encoder: Encoder, texts: list[str]) -> np.ndarray:
+    """Question vectors, cached under the cache folder by encoder and texts (retraining after a
+    change of the classifier does not re-encode 20,000 questions)."""
+    import hashlib
+
+    from qa.core.atomic import atomic_write
+    from qa.core.paths import cache_dir
+
+    h = hashlib.sha256(getattr(encoder, "name", "encoder").encode())
+    for t in texts:
+        h.update(t.encode("utf-8") + b"\x00")
+    path = cache_dir() / "router" / f"{h.hexdigest()[:24]}.npy"
+    if path.exists():
+        return np.load(path)
     try:
-        return encoder.encode(texts, progress=True, description="encoding questions")  # type: ignore[call-arg]
+        vectors = encoder.encode(texts, progress=True, description="encoding questions")  # type: ignore[call-arg]
     except TypeError:
-        return encoder.encode(texts)
+        vectors = encoder.encode(texts)
+    path.parent.mkdir(parents=True, exist_ok=True)
+
+    def write(tmp: Path) -> None:
+        with open(tmp, "wb") as fh:
+            np.save(fh, vectors)
+
+    atomic_write(path, write)
+    return vectors
 
