@@ -191,11 +191,20 @@ def subject(question: str) -> str:
                     return question[before.start:prev.end]
                 return prev.text
     if spans:
-        s, e = max(spans, key=lambda se: (se[1] - se[0], -se[0]))
+        # the grammatical subject first ("Dogs were ...", "When did Tesla ...", "does the Warsaw
+        # University ..."), then the longest name, then the earliest
+        s, e = max(spans, key=lambda se: (_in_subject_position(toks, se[0]), not _modifier(toks, se[1]),
+                                          se[1] - se[0], -se[0]))
+        if _modifier(toks, e):  # "Greek mythology": an adjective; "the name of the dog" names the subject
+            common = _of_the_noun(toks)
+            if common:
+                return common
         k = next(i for i, t in enumerate(toks) if t.start == s)
         if k > 0 and toks[k - 1].low == "the" and k - 1 > 0:  # "the Black Death", not "Black Death"
             j = next(i for i, t in enumerate(toks) if t.end == e) + 1
-            for n in (1, 2):  # "the Apollo program": common nouns that end the phrase belong to it
+            verb_last = any(t.low in {"do", "does", "did"} for t in toks[:k])  # "does the X employ?"
+            # "the Apollo program": common nouns that end the phrase belong to it
+            for n in (1, 2) if j == k + 1 and not verb_last else ():
                 tail = toks[j:j + n]
                 after = toks[j + n] if j + n < len(toks) else None
                 if len(tail) == n and all(t.text.isalpha() and t.text.islower() and t.low not in PREPS | AUX
@@ -232,6 +241,33 @@ def subject(question: str) -> str:
                 return phrase
             return ""
     return ""
+
+
+def _modifier(toks: list[Token], end: int) -> bool:
+    """A name used as an adjective: followed by a lower-case content word ("Greek mythology")."""
+    k = next((i for i, t in enumerate(toks) if t.end == end), -1)
+    nxt = toks[k + 1] if 0 <= k < len(toks) - 1 else None
+    return nxt is not None and nxt.text.isalpha() and nxt.text.islower() and \
+        nxt.low not in PREPS | AUX | WH | DETERMINERS | {"and", "or", "but", "that", "who", "which"}
+
+
+def _of_the_noun(toks: list[Token]) -> str:
+    """"the dog" in "... of the dog with ...": a lower-case noun after "of the" that ends its phrase."""
+    for k in range(len(toks) - 3):
+        a, b, c, d = toks[k:k + 4]
+        if a.low == "of" and b.low == "the" and c.text.isalpha() and c.text.islower() and \
+                c.low not in PREPS | AUX | WH and (not d.text[0].isalnum() or d.low in PREPS | AUX):
+            return f"the {c.text}"
+    return ""
+
+
+def _in_subject_position(toks: list[Token], start: int) -> bool:
+    k = next((i for i, t in enumerate(toks) if t.start == start), -1)
+    if k == 0:
+        return True
+    if k > 0 and toks[k - 1].low == "the":
+        k -= 1
+    return 0 < k <= 5 and toks[k - 1].low in AUX and all(i == 0 or not _is_cap(t) for i, t in enumerate(toks[:k - 1]))
 
 
 def _participle(word: str) -> bool:

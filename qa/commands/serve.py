@@ -76,6 +76,11 @@ def serve(
     env = {**os.environ, "QA_API_HOST": settings.api_host, "QA_API_PORT": str(settings.api_port),
            "QA_INDEX_DIR": settings.index_dir, "QA_KB_GRAPH": settings.kb_graph, "QA_API_URL": api}
     procs: list[subprocess.Popen] = []
+
+    def _stop(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt  # `kill` stops both servers too, like Ctrl-C
+
+    signal.signal(signal.SIGTERM, _stop)
     try:
         out.print(Text(f"starting the API on {api} (loading the models) …", style="dim"))
         procs.append(subprocess.Popen([sys.executable, "-m", "qa.api"], env=env))
