@@ -51,7 +51,7 @@ class API:
         return body
 
 
-def show_response(resp: dict[str, Any], turn: int) -> None:
+def show_response(resp: dict[str, Any], turn: int, api: API | None = None) -> None:
     st.markdown(rewrite_html(resp), unsafe_allow_html=True)
     answers = resp.get("answers") or []
     for rank, a in enumerate(answers, 1):
@@ -64,6 +64,17 @@ def show_response(resp: dict[str, Any], turn: int) -> None:
         if rank == 1 and len(answers) > 1:
             st.caption("other answers")
     st.markdown(routing_html(resp), unsafe_allow_html=True)
+    answer = top_text(resp)
+    if api is not None and answer and "cqa" in st.session_state.get("routes", []):
+        # the accepted answer goes into the community-QA store: the next person asking gets it
+        if st.button("👍 This answered it", key=f"accept-{turn}", help="File this answer for this question "
+                     "in the community-QA store"):
+            try:
+                api.call("POST", "/v1/threads/accepted",
+                         json={"question": resp.get("rewritten") or resp.get("question"), "answer": answer})
+                st.toast("Filed: the next person asking this gets this answer")
+            except RuntimeError as exc:
+                st.error(str(exc))
 
 
 def sidebar(api: API) -> dict[str, Any]:
@@ -73,6 +84,7 @@ def sidebar(api: API) -> dict[str, Any]:
         ready = ", ".join(f"{r} {'✓' if ok else '…'}" for r, ok in health.get("ready", {}).items())
         st.sidebar.caption(f"API {api.url} · {health.get('status')} · {ready}")
         routes = ["auto", *health.get("routes", [])]
+        st.session_state.routes = health.get("routes", [])
     except RuntimeError as exc:
         st.sidebar.error(str(exc))
         routes = ["auto", "webqa", "kbqa"]
@@ -105,7 +117,7 @@ def chat_tab(api: API, opts: dict[str, Any]) -> None:
             if t.get("error"):
                 st.error(t["error"])
             else:
-                show_response(t["response"], i)
+                show_response(t["response"], i, api)
     question = st.chat_input("Ask a question (follow-ups welcome: \"When did he die?\")")
     if not question:
         return

@@ -35,6 +35,7 @@ from qa.api.metrics import Metrics
 from qa.api.models import (
     COLLECTION_PATTERN,
     DOCUMENT_ID_PATTERN,
+    AcceptedAnswerIn,
     AddDocumentsRequest,
     AddDocumentsResponse,
     AskRequest,
@@ -48,10 +49,12 @@ from qa.api.models import (
     ReadResponse,
     SearchRequest,
     SearchResponse,
+    ThreadIn,
+    ThreadOut,
 )
-from qa.core.errors import InputError
+from qa.core.errors import InputError, NotFoundError
 from qa.core.settings import Settings
-from qa.core.types import Question, Response
+from qa.core.types import Question, Response, Route
 
 log = logging.getLogger("qa.api")
 API_VERSION = "v1"
@@ -237,6 +240,33 @@ def create_app(settings: Settings | None = None, *, engine: Any = None, warm: bo
         """Delete a document (all its passages) from a collection of your own."""
         name, n = await admission.run(functools.partial(engine.delete_document, doc_id, collection))
         return DeleteDocumentResponse(collection=name, document=doc_id, passages=n)
+
+    # ------------------------------------------------------------------ community QA
+    def community():
+        """The community-QA source, or 404 when this engine has none."""
+        if Route.CQA not in engine.routes:
+            raise NotFoundError("community QA is not available in this server")
+        src = engine.source(Route.CQA)
+        if not hasattr(src, "add_question"):
+            raise NotFoundError("this server's community-QA source does not take new threads")
+        return src
+
+    @app.post(f"/{API_VERSION}/threads", response_model=ThreadOut, status_code=201,
+              responses=_errors(*COMMON, 401, 403, 404, 413), dependencies=[Depends(write_key)], tags=["community"])
+    async def add_thread(body: ThreadIn) -> ThreadOut:
+        """File a question (optionally with its answer) in the community-QA store; answerable at once."""
+        def add() -> str:
+            return community().add_question(body.question, body.body, answer=body.answer, accepted=body.accepted,
+                                             source="api", tags=tuple(body.tags))
+
+        return ThreadOut(thread_id=await admission.run(add))
+
+    @app.post(f"/{API_VERSION}/threads/accepted", response_model=ThreadOut, status_code=201,
+              responses=_errors(*COMMON, 401, 403, 404, 413), dependencies=[Depends(write_key)], tags=["community"])
+    async def file_accepted_answer(body: AcceptedAnswerIn) -> ThreadOut:
+        """An answer a user accepted for their question, filed so the next person asking gets it."""
+        return ThreadOut(thread_id=await admission.run(lambda: community().file_answer(body.question, body.answer,
+                                                                                      source="accepted")))
 
     # ------------------------------------------------------------------ evaluation jobs
     @app.post(f"/{API_VERSION}/eval", response_model=JobState, status_code=202,

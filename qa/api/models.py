@@ -145,6 +145,28 @@ class JobState(_Body):
     seconds: float = 0.0
 
 
+class ThreadIn(_Body):
+    """A question for the community-QA store, optionally with its answer."""
+
+    question: QuestionText = Field(description="The question (the thread's title).")
+    body: Annotated[str, StringConstraints(max_length=20_000)] = ""
+    answer: Annotated[str, StringConstraints(min_length=1, max_length=20_000)] | None = None
+    accepted: bool = True
+    tags: list[Annotated[str, StringConstraints(min_length=1, max_length=50)]] = Field(default_factory=list,
+                                                                                     max_length=20)
+
+
+class AcceptedAnswerIn(_Body):
+    """An answer a user accepted for their question (the UI's "this answered it" button)."""
+
+    question: QuestionText
+    answer: Annotated[str, StringConstraints(min_length=1, max_length=20_000)]
+
+
+class ThreadOut(_Body):
+    thread_id: str
+
+
 class ErrorDetail(_Body):
     type: str = Field(description="input_error, validation_error, not_found, unauthorized, forbidden, "
                                   "too_large, overloaded, timeout, config_error, data_format_error, internal_error")

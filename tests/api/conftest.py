@@ -39,7 +39,7 @@ def api_settings(corpus_env: dict[str, str]):
     from qa.core.settings import Settings
 
     return Settings(index_dir=corpus_env["QA_INDEX_DIR"], include_default=False, kb_graph=corpus_env["QA_KB_GRAPH"],
-                    api_batch_window_ms=2.0)
+                    cqa_store=corpus_env["QA_CQA_STORE"], cqa_seed=False, api_batch_window_ms=2.0)
 
 
 @pytest.fixture(scope="session")

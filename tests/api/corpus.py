@@ -62,7 +62,8 @@ def build(root: Path) -> dict[str, str]:
     graph = root / "small.ttl"
     graph.write_text(SMALL_TTL, encoding="utf-8")
     env = {"QA_INDEX_DIR": str(index_dir), "QA_INCLUDE_DEFAULT": "false", "QA_KB_GRAPH": str(graph),
-           "XDG_CACHE_HOME": str(root / "cache")}
+           "XDG_CACHE_HOME": str(root / "cache"), "QA_CQA_STORE": str(root / "cqa" / "threads.sqlite"),
+           "QA_CQA_SEED": "false"}
     settings = Settings(index_dir=str(index_dir), include_default=False, kb_graph=str(graph))
     if not (index_dir / "notes" / "manifest.json").exists():
         passages = [Passage(id=f"{pid}#0", text=text, title=title, source=f"test:{pid}")

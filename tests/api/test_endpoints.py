@@ -188,6 +188,38 @@ def test_delete_bad_input(client) -> None:
     error(client.delete("/v1/documents/%20bad%20id"), 422)
 
 
+# ---------------------------------------------------------------------------------------------- community QA
+def test_threads_are_filed_in_the_community_store(client, app) -> None:
+    from qa.core.types import Route
+
+    thread = {"question": "How do I reset the office printer?", "answer": "Hold the power button for ten seconds.",
+              "tags": ["printer"]}
+    r = client.post("/v1/threads", json=thread)
+    if Route.CQA not in app.state.engine.routes:
+        assert "not available" in error(r, 404)
+        return
+    assert r.status_code == 201, r.text
+    tid = r.json()["thread_id"]
+    assert tid.startswith("api:")
+    r = client.post("/v1/threads/accepted", json={"question": "Where is the Eiffel Tower?",
+                                                   "answer": "Champ de Mars in Paris"})
+    assert r.status_code == 201 and r.json()["thread_id"].startswith("accepted:")
+    again = client.post("/v1/threads/accepted", json={"question": "Where is the Eiffel Tower?",
+                                                       "answer": "Champ de Mars in Paris"})
+    assert again.status_code == 201 and again.json()["thread_id"] == r.json()["thread_id"]  # filed once
+
+
+@pytest.mark.parametrize(("path", "body"), [
+    ("/v1/threads", {"question": ""}),
+    ("/v1/threads", {"question": "q?", "answer": ""}),
+    ("/v1/threads", {"question": "q?", "tags": ["x"] * 21}),
+    ("/v1/threads/accepted", {"question": "q?"}),
+    ("/v1/threads/accepted", {"question": "q?", "answer": "a" * 20_001}),
+])
+def test_threads_bad_input(client, path: str, body: dict) -> None:
+    error(client.post(path, json=body), 422)
+
+
 # ---------------------------------------------------------------------------------------------- eval jobs
 def _squad_file() -> bytes:
     data = {"version": "1.1", "data": [{"title": "T", "paragraphs": [{
@@ -237,7 +269,7 @@ def test_eval_bad_input(client, files: dict, data: dict, status: int) -> None:
 # ---------------------------------------------------------------------------------------------- health, metrics, keys
 def test_health_and_metrics(client) -> None:
     h = client.get("/v1/health").json()
-    assert h["status"] == "ok" and h["ready"] == {"webqa": True, "kbqa": True}
+    assert h["status"] == "ok" and h["ready"]["webqa"] and h["ready"]["kbqa"]
     client.post(ASK, json={"question": "What is the capital of France?", "route": "kbqa"})
     text = client.get("/metrics").text
     assert 'qa_http_requests_total{endpoint="/v1/ask",method="POST",status="200"}' in text
