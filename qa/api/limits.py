@@ -65,12 +65,14 @@ class Admission:
         self.metrics.queue_depth.set(self.waiting)
         try:
             await asyncio.wait_for(asyncio.shield(fut), self.queue_timeout_s)
-        except TimeoutError:
-            if fut.done() and not fut.cancelled():  # granted just as the wait ran out: pass it on
+        except BaseException as exc:  # timed out, or the client went away while waiting
+            if fut.done() and not fut.cancelled():  # granted just as we gave up: pass the slot on
                 self._release()
             else:
                 fut.cancel()
-            raise self._overloaded("waited too long for a worker") from None
+            if isinstance(exc, TimeoutError):
+                raise self._overloaded("waited too long for a worker") from None
+            raise
         finally:
             if fut in self._waiters:
                 self._waiters.remove(fut)

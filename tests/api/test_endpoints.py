@@ -306,3 +306,36 @@ def test_api_key_guards_writes_and_optionally_everything(app, api_settings) -> N
         r = c.post(ASK, json={"question": "What is the capital of France?", "route": "kbqa"},
                    headers={"X-API-Key": "s3cret"})
         assert r.status_code == 200
+
+
+def test_admission_bounds_work_and_queue_and_frees_slots() -> None:
+    """Unit-level: 1 worker + 1 queued; the third is refused at once with Retry-After; a waiter
+    whose client goes away gives its slot back; a timeout answers 504 and frees the worker later."""
+    import asyncio
+    import threading
+
+    from qa.api.errors import APIError
+    from qa.api.limits import Admission
+    from qa.api.metrics import Metrics
+
+    async def scenario() -> None:
+        adm = Admission(workers=1, queue=1, queue_timeout_s=5, timeout_s=0.3, metrics=Metrics())
+        gate = threading.Event()
+        first = asyncio.create_task(adm.run(gate.wait, 5))
+        await asyncio.sleep(0.05)
+        second = asyncio.create_task(adm.run(lambda: "second"))
+        await asyncio.sleep(0.05)
+        with pytest.raises(APIError) as refused:
+            await adm.run(lambda: "third")
+        assert refused.value.status == 503 and int(refused.value.headers["Retry-After"]) >= 1
+        second.cancel()  # the queued client goes away
+        await asyncio.sleep(0.05)
+        with pytest.raises(APIError) as slow:  # the first times out for its client (504) ...
+            await first
+        assert slow.value.status == 504
+        gate.set()  # ... and frees the worker only when its work is done
+        assert await adm.run(lambda: "after") == "after"
+        assert adm.waiting == 0 and adm.running == 0
+        adm.close()
+
+    asyncio.run(scenario())
