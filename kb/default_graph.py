@@ -17,6 +17,7 @@ from pathlib import Path
 from rdflib import RDF, RDFS, SKOS, XSD, Literal, URIRef
 
 from kb.loaders import NS, to_ntriples
+from kb.text import normalise
 from qa.core.paths import DATA_DIR
 
 SHIPPED = DATA_DIR / "kb" / "world.nt.gz"
@@ -90,7 +91,10 @@ def build_triples(progress: bool = False):
             add((node, rel("location.statistical_region.population"), Literal(int(c["population"]))))
     by_iso3 = {c["iso3"]: iso for iso, c in countries.items()}
     city_nodes: dict[tuple[str, str], URIRef] = {}
-    capitals = {iso: c["capital"] for iso, c in countries.items()}
+    # capitals are matched by normalised name or alternate name: geonames writes "Brasilia" for the
+    # country and "Brasília" for the city, "Nur-Sultan" for the country and "Astana" for the city
+    capitals = {iso: normalise(c["capital"]) for iso, c in countries.items() if c.get("capital")}
+    capital_nodes: dict[str, URIRef] = {}
     items = sorted(cities.values(), key=lambda c: -c["population"])
     bar = None
     if progress:
@@ -102,7 +106,9 @@ def build_triples(progress: bool = False):
     for c in items:
         if bar:
             bar.advance(task)
-        is_capital = capitals.get(c["countrycode"]) == c["name"]
+        cap = capitals.get(c["countrycode"])
+        is_capital = cap is not None and c["countrycode"] not in capital_nodes and (
+            normalise(c["name"]) == cap or cap in {normalise(a) for a in c.get("alternatenames") or []})
         if c["population"] < MIN_CITY_POPULATION and not is_capital:
             continue
         key = (c["name"], c["countrycode"])
@@ -110,6 +116,8 @@ def build_triples(progress: bool = False):
             continue
         node = ent("city", c["geonameid"])
         city_nodes[key] = node
+        if is_capital:
+            capital_nodes[c["countrycode"]] = node
         add((node, RDF.type, rel("location.citytown")))
         add((node, RDFS.label, Literal(c["name"])))
         add((node, rel("location.statistical_region.population"), Literal(int(c["population"]))))
@@ -144,7 +152,7 @@ def build_triples(progress: bool = False):
             add((node, rel("location.country.calling_code"), Literal("+" + c["phone"].lstrip("+"))))
         if c.get("tld"):
             add((node, rel("location.country.internet_tld"), Literal(c["tld"])))
-        capital = city_nodes.get((c.get("capital"), iso))
+        capital = capital_nodes.get(iso)
         if capital is not None:
             add((node, rel("location.country.capital"), capital))
         if c.get("currencycode"):

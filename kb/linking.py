@@ -7,17 +7,24 @@ string values (a literal such as "France" under `addressCountry`) and classes (t
 
 from __future__ import annotations
 
+import logging
 import math
+import pickle
 import re
 from collections import defaultdict
 from dataclasses import dataclass
+from pathlib import Path
 
+import numpy as np
 from rdflib import RDF, RDFS, Literal, URIRef
 from rdflib.term import Node
 
 from kb.loaders import local_name, readable
 from kb.sparql import iri
 from kb.text import STOPWORDS, normalise
+from qa.core.atomic import atomic_write
+
+log = logging.getLogger(__name__)
 
 LABEL_LOCAL_NAMES = {"label", "name", "altlabel", "preflabel", "title", "alias", "type.object.name"}
 MAX_LITERAL_CHARS = 60
@@ -42,12 +49,69 @@ class Candidate:
                 "method": self.method, "kind": self.kind}
 
 
+# what a cached index holds; a format change bumps the version so old caches are rebuilt
+_STATE = ("keys", "labels", "label_predicates", "schema_predicates", "classes", "token_index", "acronyms",
+          "inverse_pairs", "relation_names")
+_STATE_VERSION = 2
+
+
+def max_edits(length: int) -> int:
+    """Typing errors tolerated in a name of `length` characters (one in a short name, more in long ones)."""
+    return 0 if length < 4 else 1 if length < 8 else 2 if length < 16 else 3
+
+
 class LabelIndex:
     def __init__(self, graph, *, max_rows: int = 500_000, index_values: bool = True,
-                 encoder=None, dense_max_labels: int = 20_000) -> None:
+                 encoder=None, dense_max_labels: int = 20_000, build: bool = True) -> None:
         self.graph = graph
         self.encoder = encoder
         self.dense_max_labels = dense_max_labels
+        self._dense_cache = None
+        self._degrees: dict[Node, int] = {}
+        self.dense_path: Path | None = None
+        if build:
+            self._build(max_rows, index_values)
+
+    @classmethod
+    def cached(cls, graph, path: Path | None, *, encoder=None) -> LabelIndex:
+        """The index saved at `path` (built from the graph and saved there when absent or stale)."""
+        if path is not None and path.exists():
+            try:
+                with open(path, "rb") as fh:
+                    state = pickle.load(fh)  # our own cache folder, written by `save`
+                if state.get("version") == _STATE_VERSION:
+                    idx = cls(graph, encoder=encoder, build=False)
+                    for k in _STATE:
+                        setattr(idx, k, state[k])
+                    idx._keys_list = list(idx.keys)
+                    idx.dense_path = path.with_name("label_vectors.npy")
+                    return idx
+            except (OSError, pickle.UnpicklingError, EOFError, KeyError, AttributeError, ValueError) as exc:
+                log.warning("rebuilding the label index (cache %s unreadable: %s)", path, exc)
+        idx = cls(graph, encoder=encoder)
+        if path is not None:
+            idx.save(path)
+            idx.dense_path = path.with_name("label_vectors.npy")
+        return idx
+
+    def save(self, path: Path) -> None:
+        state = {k: getattr(self, k) for k in _STATE}
+        state["version"] = _STATE_VERSION
+        atomic_write(path, lambda p: p.write_bytes(pickle.dumps(state, protocol=pickle.HIGHEST_PROTOCOL)))
+
+    def save_vectors(self) -> int:
+        """Encode every entity and class label once (`qa kb train`), so dense linking never has to at
+        question time; returns the number of labels encoded."""
+        if self.encoder is None or self.dense_path is None:
+            return 0
+        keys = self._dense_keys()
+        mat = np.asarray(self.encoder.vectors(keys), dtype=np.float16)
+        atomic_write(self.dense_path, lambda p: np.save(open(p, "wb"), mat))  # noqa: SIM115
+        self._dense_cache = (keys, mat.astype(np.float32))
+        return len(keys)
+
+    def _build(self, max_rows: int, index_values: bool) -> None:
+        graph = self.graph
         self.keys: dict[str, list[tuple[Node, str, str, URIRef | None]]] = defaultdict(list)
         self.labels: dict[Node, str] = {}
         self.label_predicates: set[URIRef] = set()
@@ -98,8 +162,10 @@ class LabelIndex:
                     if any(ch.isalpha() for ch in str(o)) and "@" not in str(o):
                         self._add(o, str(o), "value", via=p)
         self._keys_list = list(self.keys)
-        self._dense_cache = None
-        self._degrees: dict[Node, int] = {}
+        self.inverse_pairs = _inverse_pairs(graph)
+        skip = self.label_predicates | self.schema_predicates | {RDF.type}
+        self.relation_names = relation_names(graph, [p for p in preds if isinstance(p, URIRef) and p not in skip],
+                                             self.label_predicates)
 
     def _add(self, node: Node, label: str, kind: str, via: URIRef | None = None) -> None:
         key = normalise(label)
@@ -126,9 +192,10 @@ class LabelIndex:
         return self.labels.get(node) or readable(local_name(str(node)))
 
     # ------------------------------------------------------------------ matching
-    def link(self, question: str, *, top: int = 8, fuzzy_cutoff: float = 88.0,
+    def link(self, question: str, *, top: int = 8,
              dense_cutoff: float = 0.8) -> list[Candidate]:
-        from rapidfuzz import fuzz, process
+        from rapidfuzz import process
+        from rapidfuzz.distance import OSA
 
         words = normalise(question).split()
         found: dict[tuple[Node, int, int], Candidate] = {}
@@ -168,19 +235,25 @@ class LabelIndex:
                         if kind != "value":
                             add(Candidate(node, label, 0.9 - (0.1 if kind == "class" else 0), "acronym",
                                           kind, i, i + 1, via))
-        exact_hit = any(c.kind != "class" and c.score >= 0.9 for c in found.values())
-        for size in range(min(n, 5), 0, -1) if not exact_hit else ():
+        # misspellings ("Frnace", "Switzerlnd"): edit distance with transpositions, a budget that grows
+        # with the name's length, only over the words no exact entity match already explains
+        covered = {i for c in found.values() if c.kind != "class" and c.score >= 0.9 for i in range(c.start, c.end)}
+        for size in range(min(n, 5), 0, -1):
             for i in range(n - size + 1):
+                if any(j in covered for j in range(i, i + size)):
+                    continue
                 gram = " ".join(words[i : i + size])
-                if len(gram) < 4 or all(w in STOPWORDS for w in gram.split()):
+                budget = max_edits(len(gram))
+                if not budget or words[i] in STOPWORDS or words[i + size - 1] in STOPWORDS:
                     continue
                 length_bonus = min(0.04, 0.01 * size)
-                for key, ratio, _ in process.extract(gram, self._keys_list, scorer=fuzz.ratio,
-                                                     score_cutoff=fuzzy_cutoff, limit=3):
+                for key, dist, _ in process.extract(gram, self._keys_list, scorer=OSA.distance,
+                                                    score_cutoff=budget, limit=3):
                     if key == gram:
                         continue
+                    sim = 1 - dist / max(len(gram), len(key))
                     for node, label, kind, via in self.keys[key]:
-                        score = 0.85 * ratio / 100 + length_bonus - (0.1 if kind == "class" else 0)
+                        score = 0.85 * sim + length_bonus - (0.1 if kind == "class" else 0)
                         add(Candidate(node, label, score, "fuzzy", kind, i, i + size, via))
         # surname-style partial matches: a rare word that occurs in few entity labels
         for i, w in enumerate(words):
@@ -236,12 +309,21 @@ class LabelIndex:
             self._degrees[node] = int(rows[0][0]) if rows and rows[0][0] is not None else 0
         return self._degrees[node]
 
+    def _dense_keys(self) -> list[str]:
+        return [k for k in self._keys_list if any(e[2] != "value" for e in self.keys[k])]
+
     def _dense(self, words: list[str], cutoff: float) -> list[Candidate]:
-        keys = [k for k in self._keys_list if any(e[2] != "value" for e in self.keys[k])]
-        if len(keys) > self.dense_max_labels:
-            return []
         if self._dense_cache is None:
-            self._dense_cache = (keys, self.encoder.vectors(keys))
+            keys = self._dense_keys()
+            if self.dense_path is not None and self.dense_path.exists():
+                mat = np.load(self.dense_path).astype(np.float32)
+                if len(mat) != len(keys):
+                    return []
+            elif self.dense_path is None and len(keys) <= min(self.dense_max_labels, 2_000):
+                mat = self.encoder.vectors(keys)  # a small graph without a cache: cheap enough here
+            else:
+                return []  # never encode a large graph's labels at question time (`qa kb train` does)
+            self._dense_cache = (keys, mat)
         keys, mat = self._dense_cache
         grams, spans = [], []
         for size in range(1, min(len(words), 4) + 1):
@@ -293,7 +375,9 @@ def _merge_adjacent(cands: list[Candidate]) -> list[Candidate]:
 def _singular(gram: str) -> str:
     words = gram.split()
     last = words[-1]
-    if len(last) > 4 and last.endswith(("ches", "shes", "sses", "xes")):
+    if len(last) > 4 and last.endswith("ies"):  # cities -> city, companies -> company
+        last = last[:-3] + "y"
+    elif len(last) > 4 and last.endswith(("ches", "shes", "sses", "xes")):
         last = last[:-2]
     elif len(last) > 3 and last.endswith("s") and not last.endswith("ss"):
         last = last[:-1]
@@ -308,4 +392,51 @@ def _dedupe(cands: list[Candidate]) -> list[Candidate]:
             continue
         seen.add(c.node)
         out.append(c)
+    return out
+
+
+def _inverse_pairs(graph, share: float = 0.5) -> frozenset[tuple[URIRef, URIRef]]:
+    """Relation pairs (p, q) where `s p o` mostly comes with `o q s` (children / parents, a
+    symmetric `borders` with itself): a path along p then q goes out and straight back."""
+    try:
+        pairs = graph.select(
+            f"SELECT ?p ?q (COUNT(*) AS ?n) WHERE {{ ?s ?p ?o . ?o ?q ?s . FILTER(isIRI(?o) && "
+            f"?p != {iri(RDF.type)} && ?q != {iri(RDF.type)}) }} GROUP BY ?p ?q LIMIT 20000", timeout_s=30)
+        sizes = dict(graph.select("SELECT ?p (COUNT(*) AS ?n) WHERE { ?s ?p ?o . FILTER(isIRI(?o)) } "
+                                  "GROUP BY ?p LIMIT 20000", timeout_s=30))
+    except Exception as exc:  # noqa: BLE001 - a large remote graph may refuse the join: no pairs then
+        log.info("no inverse relations found (%s)", exc)
+        return frozenset()
+    out = set()
+    for p, q, n in pairs:
+        size = sizes.get(p)
+        if size is not None and int(n) >= share * int(size) and int(n) >= 2:
+            out.add((p, q))
+    return frozenset(out)
+
+
+def relation_names(graph, preds: list[URIRef], label_predicates: set[URIRef]) -> dict[URIRef, list[str]]:
+    """What a relation may be called: its labels and aliases in the graph, its readable local name
+    and, for hierarchical ids (`film.cinematographer.film`, `__people__person__gender`), the last
+    part alone, which is what people say ("gender")."""
+    given: dict[URIRef, list[str]] = defaultdict(list)
+    if label_predicates:
+        lp = ", ".join(iri(x) for x in sorted(label_predicates, key=str))
+        rows = graph.select(f"SELECT ?p ?l WHERE {{ ?p ?lp ?l . FILTER(?lp IN ({lp}) && isLiteral(?l)) "
+                            f"FILTER EXISTS {{ ?s ?p ?o }} }} LIMIT 100000")
+        for p, lab in rows:
+            if isinstance(p, URIRef):
+                given[p].append(str(lab))
+    out: dict[URIRef, list[str]] = {}
+    for p in preds:
+        names = [n.lower() for n in given.get(p, [])]
+        local = local_name(p)
+        names.append(readable(local).lower())
+        parts = [x for x in re.split(r"[.#/]|__", local) if x]
+        if len(parts) > 1:
+            names.append(readable(parts[-1]).lower())
+        words = readable(local).lower().split()
+        if len(words) > 1 and words[0] in {"has", "is", "in"}:  # hasSupplier -> supplier
+            names.append(" ".join(words[1:]))
+        out[p] = list(dict.fromkeys(n for n in names if n))
     return out

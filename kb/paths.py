@@ -10,6 +10,7 @@ from rdflib.term import Node
 
 from kb.loaders import local_name
 from kb.sparql import QueryGraph, Var, iri, term
+from kb.store import QueryError
 
 
 @dataclass(frozen=True)
@@ -41,8 +42,13 @@ def path_query(anchor: Node, path: Path, answer: str = "answer") -> QueryGraph:
 
 def enumerate_paths(graph, anchor: Node, *, kind: str = "entity", via: URIRef | None = None,
                     max_hops: int = 3, forward_only: bool = False, exclude: set[URIRef] = frozenset(),
-                    limit: int = 3000, timeout_s: float | None = None) -> list[Path]:
-    """Every relation sequence (with directions) that leads somewhere from `anchor`."""
+                    limit: int = 3000, timeout_s: float | None = None, frontier: int = 2000) -> list[Path]:
+    """Every relation sequence (with directions) that leads somewhere from `anchor`.
+
+    Bounded: the last hop of a path of three or more extends at most `frontier` distinct prefixes
+    (a hub such as a continent reaches thousands of nodes in two hops, and a full join over all of
+    them is what made one question take many seconds), each query returns at most `limit` paths,
+    and a query that times out only loses its own paths."""
     fixed: Path = ()
     if kind == "class":
         fixed = (Step(RDF.type, False),)
@@ -64,16 +70,28 @@ def enumerate_paths(graph, anchor: Node, *, kind: str = "entity", via: URIRef | 
             if fixed:
                 lines.append(f"?x0 {iri(fixed[0].pred)} {prev} .")
                 prev = "?x0"
+            steps_lines = []
             for i, fwd in enumerate(dirs, 1):
-                edge = f"{prev} ?p{i} ?x{i} ." if fwd else f"?x{i} ?p{i} {prev} ."
-                lines.append(edge)
-                lines.append(f"FILTER (?p{i} NOT IN ({not_in}))")
+                block = [f"{prev} ?p{i} ?x{i} ." if fwd else f"?x{i} ?p{i} {prev} .",
+                         f"FILTER (?p{i} NOT IN ({not_in}))"]
                 if not fwd or i > 1:
-                    lines.append(f"FILTER (!isLiteral(?x{i - 1}))" if i > 1 else "")
+                    block.append(f"FILTER (!isLiteral(?x{i - 1}))" if i > 1 else "")
+                steps_lines.append([x for x in block if x])
                 prev = f"?x{i}"
             head = " ".join(f"?p{i}" for i in range(1, hops + 1))
-            q = "SELECT DISTINCT " + head + " WHERE {\n" + "\n".join(x for x in lines if x) + f"\n}} LIMIT {limit}"
-            for row in graph.select(q, timeout_s=timeout_s):
+            if hops >= 3:
+                inner_head = " ".join(f"?p{i}" for i in range(1, hops)) + f" ?x{hops - 1}"
+                inner = "\n".join(lines + [x for b in steps_lines[:-1] for x in b])
+                body = (f"{{ SELECT DISTINCT {inner_head} WHERE {{\n{inner}\n}} LIMIT {frontier} }}\n"
+                        + "\n".join(steps_lines[-1]))
+            else:
+                body = "\n".join(lines + [x for b in steps_lines for x in b])
+            q = "SELECT DISTINCT " + head + " WHERE {\n" + body + f"\n}} LIMIT {limit}"
+            try:
+                rows = graph.select(q, timeout_s=timeout_s)
+            except QueryError:
+                continue
+            for row in rows:
                 steps = tuple(Step(p, d) for p, d in zip(row, dirs, strict=True))
                 if any(a.pred == b.pred and a.forward != b.forward for a, b in itertools.pairwise(steps)):
                     continue  # straight back to where we came from

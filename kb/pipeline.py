@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import itertools
+import logging
+import math
 import re
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path as FsPath
@@ -32,11 +36,14 @@ SUPERLATIVES = [
     (r"heaviest", "DESC", "weight"),
     (r"lightest", "ASC", "weight"),
     (r"most reliable|best reliability", "DESC", "reliability index"),
-    (r"largest|biggest", "DESC", "area size population"),
-    (r"smallest|tiniest", "ASC", "area size population"),
+    (r"largest|biggest", "DESC", "area size"),
+    (r"smallest|tiniest", "ASC", "area size"),
     (r"highest|tallest|most", "DESC", "value amount"),
     (r"lowest|least|fewest", "ASC", "value amount"),
 ]
+
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -47,6 +54,9 @@ class KBQAConfig:
     use_encoder: bool = True
     answer_limit: int = 100
     type_rerank: int = 40
+    # bounds on path enumeration: 2-hop prefixes sampled before a third hop, paths kept per anchor
+    frontier: int = 2000
+    max_paths: int = 3000
 
 
 @dataclass
@@ -73,6 +83,7 @@ class Prediction:
     constraints: list[str] = field(default_factory=list)
     negated: tuple[int, Candidate] | None = None
     timings: dict[str, float] = field(default_factory=dict)
+    decision: dict[str, float] = field(default_factory=dict)
 
     def explanation(self) -> dict:
         best = self.best
@@ -94,27 +105,104 @@ class KBQA:
 
     def __init__(self, settings: Settings | None = None, *, graph: KnowledgeGraph | None = None,
                  scorer: Scorer | None = None, config: KBQAConfig | None = None,
-                 encoder: Encoder | None = None) -> None:
+                 encoder: Encoder | None = None, artefacts: FsPath | None = None) -> None:
+        """Light: the graph (when not given), its label index and its scorer load in `warm_up()`.
+
+        `artefacts` is the graph's folder of built things (label index, trained scorer); a graph
+        opened from the settings finds its own, keyed by the graph's content hash."""
         self.settings = settings or Settings.load()
         self.config = config or KBQAConfig()
-        self.graph = graph if graph is not None else open_graph(self.settings)
+        self._graph = graph
         self.encoder = None
         if self.config.use_encoder:
             if encoder is None:
                 raise InputError("KBQA needs a sentence encoder (or KBQAConfig(use_encoder=False))")
             self.encoder = cached(encoder)
-        self.index = LabelIndex(self.graph, encoder=self.encoder)
-        if scorer is None:
-            scorer = _default_scorer(self.settings)
-        self.scorer = scorer
+        self._scorer = scorer
+        self.scorer_source = "given" if scorer is not None else ""
+        self._index: LabelIndex | None = None
+        self.artefacts = artefacts
         self.featurizer = Featurizer(self.encoder, self.relation_label)
         self._paths: dict[tuple, list[Path]] = {}
         self._rel_labels: dict[URIRef, str] = {}
+        self._vocab: list[str] | None = None
+        self._lock = threading.RLock()
+
+    def warm_up(self) -> None:
+        """Open the graph, load (or build and cache) its label index and find its trained scorer."""
+        with self._lock:
+            if self._index is not None:
+                return
+            from kb import artefacts
+
+            if self._graph is None:
+                self._graph = open_graph(self.settings)
+                if self.artefacts is None:
+                    self.artefacts = artefacts.artefact_dir(self.settings)
+            cache = self.artefacts / artefacts.LABELS if self.artefacts is not None else None
+            index = LabelIndex.cached(self._graph, cache, encoder=self.encoder)
+            if self._scorer is None:
+                self._scorer, self.scorer_source = artefacts.find_scorer(self.settings, self.artefacts)
+            self._index = index
+
+    @property
+    def graph(self) -> KnowledgeGraph:
+        if self._graph is None:
+            self.warm_up()
+        return self._graph
+
+    @property
+    def index(self) -> LabelIndex:
+        if self._index is None:
+            self.warm_up()
+        return self._index
+
+    @property
+    def scorer(self) -> Scorer:
+        if self._scorer is None:
+            self.warm_up()
+        return self._scorer
+
+    @scorer.setter
+    def scorer(self, value: Scorer) -> None:
+        self._scorer = value
 
     # ------------------------------------------------------------------ helpers
+    def _vocabulary(self) -> list[str]:
+        """Words of relation and class names, the words a misspelled relation word is corrected to."""
+        if self._vocab is None:
+            words = {w for names in self.index.relation_names.values() for n in names for w in normalise(n).split()}
+            words |= {w for c in self.index.classes for w in normalise(self.index.label(c)).split()}
+            self._vocab = sorted(w for w in words if len(w) >= 4 and w not in STOPWORDS)
+        return self._vocab
+
+    def correct_spelling(self, text: str, links: list[Candidate]) -> str:
+        """"What is the capitl of Frnace?": question words that are not names of anything, within a
+        typing error or two of a relation or class word, are read as that word."""
+        from rapidfuzz import process
+        from rapidfuzz.distance import OSA
+
+        from kb.linking import max_edits
+
+        vocab = self._vocabulary()
+        words = normalise(text).split()
+        taken = {i for c in links if c.score >= 0.9 for i in range(c.start, c.end)}
+        known = set(vocab)
+        changed = False
+        for i, w in enumerate(words):
+            budget = max_edits(len(w))
+            if i in taken or not budget or w in known or w in STOPWORDS or w in self.index.token_index:
+                continue
+            hit = process.extractOne(w, vocab, scorer=OSA.distance, score_cutoff=budget)
+            if hit is not None:
+                words[i] = hit[0]
+                changed = True
+        return " ".join(words) if changed else text
+
     def relation_label(self, pred: URIRef) -> str:
         if pred not in self._rel_labels:
-            lab = self.index.labels.get(pred) or readable(local_name(pred))
+            names = self.index.relation_names.get(pred)
+            lab = names[0] if names else self.index.labels.get(pred) or readable(local_name(pred))
             self._rel_labels[pred] = lab.lower()
         return self._rel_labels[pred]
 
@@ -125,14 +213,19 @@ class KBQA:
                 self.graph, c.node, kind=c.kind, via=c.via, max_hops=self.config.max_hops,
                 forward_only=self.config.forward_only,
                 exclude=self.index.label_predicates | self.index.schema_predicates,
-                timeout_s=self.settings.kb_timeout_s)
+                timeout_s=self.settings.kb_timeout_s, frontier=self.config.frontier,
+                limit=self.config.max_paths)
         return self._paths[key]
 
-    def candidates(self, question: str, links: list[Candidate] | None = None) -> list[Ranked]:
+    def candidates(self, question: str, links: list[Candidate] | None = None,
+                   exclude: frozenset[URIRef] = frozenset()) -> list[Ranked]:
+        """Every (anchor, path) the question could mean, with its features; `exclude` drops paths
+        over some relations (training simulates a graph that lacks them)."""
         words = normalise(question).split()
         links = self.index.link(question) if links is None else links
         out: list[Ranked] = []
         anchors = [c for c in links if c.score >= 0.5][: self.config.top_anchors]
+        inverse = self.index.inverse_pairs
         for c in anchors:
             # "which department is Ms. Brant in": every department is not the answer when a named
             # thing elsewhere in the question ("Involuntary Service" under "service" does not count)
@@ -140,7 +233,13 @@ class KBQA:
             for path in self._paths_for(c):
                 if named and c.kind == "class" and len(path) == 1:
                     continue
-                out.append(Ranked(c, path, self.featurizer.features(words, (c.start, c.end), path, c.score)))
+                if exclude and any(s.pred in exclude for s in path):
+                    continue
+                f = self.featurizer.features(words, (c.start, c.end), path, c.score)
+                back = sum((a.pred, b.pred) in inverse and a.forward == b.forward for a, b in itertools.pairwise(path))
+                if back:  # out along a relation and straight back along its inverse
+                    f["back"] = float(back)
+                out.append(Ranked(c, path, f))
         return out
 
     def _rank(self, cands: list[Ranked], links: list[Candidate], words: list[str] | None = None) -> list[Ranked]:
@@ -153,7 +252,7 @@ class KBQA:
         words = words or []
         # "which department ...", "how many suppliers ...": the question names the answer's type
         asked = {c.node for c in classes if (c.start >= 1 and words[c.start - 1] in {"which", "what"})
-                 or words[max(0, c.start - 2):c.start] == ["how", "many"]}
+                 or words[max(0, c.start - 2):c.start] in (["how", "many"], ["number", "of"])}
         typed: set[int] = set()
         if classes and self.config.type_rerank:
             for r in cands[: self.config.type_rerank]:
@@ -175,8 +274,9 @@ class KBQA:
         return cands
 
     # ------------------------------------------------------------------ main entry points
-    def predict(self, question: str) -> Prediction:
+    def predict(self, question: str, *, exclude: frozenset[URIRef] = frozenset()) -> Prediction:
         text = check_question(question, self.settings.max_question_chars)
+        self.warm_up()
         t0 = time.perf_counter()
         pred = Prediction(question=text)
         pred.links = self.index.link(text)
@@ -197,56 +297,117 @@ class KBQA:
         # "the name of the Network expert": names are labels, which paths never walk; the path
         # finds the expert and the answer is projected onto its name afterwards
         scoring_text = _NAME_OF.sub(" ", scoring_text, count=1)
+        scoring_text = self.correct_spelling(scoring_text, links)
         ranked = self._rank(self.candidates(scoring_text, self.index.link(scoring_text)
-                                            if scoring_text != text else links), links, words)
+                                            if scoring_text != text else links, exclude), links, words)
         t2 = time.perf_counter()
         pred.timings = {"link_s": t1 - t0, "paths_s": t2 - t1}
         pred.ranked = ranked
         if not ranked:
             return pred
-        for r in ranked[:3]:
+        fallback = None
+        superlative = any(re.search(rf"\b(?:{pattern})\b", " ".join(words)) for pattern, _, _ in SUPERLATIVES)
+        for r in ranked[:5]:
             qg = self._query_graph(words, r, pred)
-            sparql = qg.to_sparql()
-            try:
-                if qg.form == "ask":
-                    pred.boolean = self.graph.ask(sparql, timeout_s=self.settings.kb_timeout_s)
-                    rows = [(Literal(pred.boolean),)]
-                else:
-                    rows = self.graph.select(sparql, timeout_s=self.settings.kb_timeout_s)
-            except QueryError:
-                rows = []
-            rows = [row for row in rows if row and row[0] is not None]
-            if rows:
-                pred.best, pred.sparql, pred.form = r, sparql, qg.form
-                pred.answers = [(row[0], self.index.label(row[0])) for row in rows]
+            ordered = superlative and qg.group_count is None
+            if (ordered and (qg.order_by is None or not self._several(qg))) or (
+                    qg.aggregate == "count" and not self._several(qg)):
+                # a superlative over a path with one answer orders nothing ("the most populous city
+                # in Australia" is not its capital) and a count of one thing is rarely what "how
+                # many" asks: a path that reaches several answers is meant, the first one otherwise
+                if fallback is None:
+                    fallback = (r, qg, list(pred.constraints))
+                continue
+            if self._run(pred, r, qg):
                 break
             pred.constraints = []
-        pred.p_top = ranked[0].prob if pred.best is ranked[0] else (pred.best.prob if pred.best else 0.0)
-        pred.confidence = self.scorer.confidence(pred.p_top) if pred.best else 0.0
+        if pred.best is None and fallback is not None:
+            r, qg, pred.constraints = fallback
+            self._run(pred, r, qg)
+        if pred.best is not None:
+            pred.p_top = pred.best.prob
+            pred.decision = self._decision(pred)
+            pred.confidence = self.scorer.confidence(pred.p_top, pred.decision)
         pred.timings["total_s"] = time.perf_counter() - t0
         return pred
+
+    def _several(self, qg: QueryGraph) -> bool:
+        """Whether the query graph, unordered, has at least two answers."""
+        probe = QueryGraph(triples=list(qg.triples), answer=qg.answer, filters=list(qg.filters),
+                           not_exists=list(qg.not_exists), limit=2)
+        try:
+            return len(self.graph.select(probe.to_sparql(), timeout_s=self.settings.kb_timeout_s)) >= 2
+        except QueryError:
+            return False
+
+    def _run(self, pred: Prediction, r: Ranked, qg: QueryGraph) -> bool:
+        """Run one candidate's query; on answers, record them as the prediction's."""
+        sparql = qg.to_sparql()
+        try:
+            if qg.form == "ask":
+                pred.boolean = self.graph.ask(sparql, timeout_s=self.settings.kb_timeout_s)
+                rows = [(Literal(pred.boolean),)]
+            else:
+                rows = self.graph.select(sparql, timeout_s=self.settings.kb_timeout_s)
+        except QueryError:
+            rows = []
+        rows = [row for row in rows if row and row[0] is not None]
+        if not rows:
+            return False
+        plain = qg.form == "select" and qg.aggregate is None and qg.group_count is None and qg.order_by is None
+        if plain and len(rows) > 1:
+            # a graph that stores a relation and its inverse lets a path go out and come back:
+            # the question's own entity is not its answer while there are others
+            others = [row for row in rows if row[0] != r.anchor.node]
+            rows = others or rows
+        pred.best, pred.sparql, pred.form = r, sparql, qg.form
+        pred.answers = [(row[0], self.index.label(row[0])) for row in rows]
+        return True
+
+    def _decision(self, pred: Prediction) -> dict[str, float]:
+        """What the calibrator sees of the chosen answer (kb.scorer.DECISION_FEATURES)."""
+        best = pred.best
+        rivals = [r.prob for r in pred.ranked if r is not best]
+        f = best.features
+        method = best.anchor.method
+        return {
+            "p_top": best.prob,
+            "margin": best.prob - (max(rivals) if rivals else 0.0),
+            "score": best.score,
+            "cos": f.get("cos_aligned", 0.0),
+            "lex": f.get("lex", 0.0),
+            "link": best.anchor.score,
+            "exact_link": float(method in {"exact", "normalised"}),
+            "fuzzy_link": float(method in {"fuzzy", "dense", "token"}),
+            "hops": float(len(best.path)),
+            "seg_match": f.get("seg_match", 0.0),
+            "log_answers": math.log1p(len(pred.answers)),
+            "n_links": float(len(pred.links)),
+            "type_match": f.get("type_match", 0.0),
+        }
 
     def _query_graph(self, words: list[str], r: Ranked, pred: Prediction) -> QueryGraph:
         qg = path_query(r.anchor.node, r.path)
         qg.limit = self.config.answer_limit
         pred.constraints = []
         text = " ".join(words)
-        self._add_constraints(qg, r, pred)
+        target = None
+        if words and words[0] in YES_NO_STARTS:  # "Does France border Spain?": Spain is the answer
+            target = next((c for c in pred.links if (c.start >= r.anchor.end or c.end <= r.anchor.start)
+                           and c.kind != "class" and c.score >= 0.7 and c.node != r.anchor.node), None)
+        self._add_constraints(qg, r, pred, skip=target)
         if pred.negated is not None:
             qg.not_exists.append(pred.negated[1].node)
             pred.constraints.append(f"none linked of type {pred.negated[1].label}")
-        if words[:2] == ["how", "many"] or "number of" in text:
+        if self._counts(words, text, r, qg):
             qg.aggregate = "count"
             pred.constraints.append("count")
         elif words and words[0] in YES_NO_STARTS:
             qg.form = "ask"
             pred.constraints.append("ask")
-            for c in pred.links:  # "Is Paris the capital of France?": the answer must be Paris
-                disjoint = c.start >= r.anchor.end or c.end <= r.anchor.start
-                if disjoint and c.kind != "class" and c.score >= 0.85 and c.node != r.anchor.node:
-                    qg.triples = [tuple(c.node if x == Var("answer") else x for x in t) for t in qg.triples]
-                    pred.constraints.append(f"answer is {c.label}")
-                    break
+            if target is not None:  # "Is Paris the capital of France?": the answer must be Paris
+                qg.triples = [tuple(target.node if x == Var("answer") else x for x in t) for t in qg.triples]
+                pred.constraints.append(f"answer is {target.label}")
         else:
             most = _COUNT_SUPERLATIVE.search(text)
             if most and not _ADJECTIVE.search(most.group(2)):
@@ -271,6 +432,25 @@ class KBQA:
                         pred.constraints.append(f"superlative: {m.group(0)} ({order})")
                     break
         return qg
+
+    def _counts(self, words: list[str], text: str, r: Ranked, qg: QueryGraph) -> bool:
+        """"how many ...", "the number of ...": a count, unless "number" is part of the asked
+        attribute's name ("the phone number of X") or the path already reaches a number ("how many
+        people live in X" is the population, not a count of populations)."""
+        # "how many" leads the question ("In Germany, how many ...") unless it asks for the count
+        # behind a superlative ("the most products and how many?")
+        how = words[:2] == ["how", "many"] or ("how many" in text and not _COUNT_SUPERLATIVE.search(text))
+        if not how and not _NUMBER_OF.search(text):
+            return False
+        if not how and any("number" in self.relation_label(s.pred).split() for s in r.path):
+            return False
+        probe = QueryGraph(triples=list(qg.triples), form="ask", filters=list(qg.filters))
+        body = probe.to_sparql().rstrip().removesuffix("}")
+        try:
+            numeric = self.graph.ask(body + "  FILTER (isNumeric(?answer))\n}", timeout_s=self.settings.kb_timeout_s)
+        except QueryError:
+            numeric = False
+        return not numeric
 
     @staticmethod
     def _negated_class(words: list[str], links: list[Candidate]):
@@ -298,14 +478,14 @@ class KBQA:
         qg.answer = Var("name")
         pred.constraints.append(f"name: {local_name(p)}")
 
-    def _add_constraints(self, qg: QueryGraph, r: Ranked, pred: Prediction) -> None:
+    def _add_constraints(self, qg: QueryGraph, r: Ranked, pred: Prediction, skip: Candidate | None = None) -> None:
         """Other linked anchors narrow the query graph: a class types the answer, an entity or value
         either is one of the path's intermediate nodes ("the email of Sabrina from Marketing") or
         connects to the answer or an intermediate node by one relation ("suppliers ... in France")."""
         used = [(r.anchor.start, r.anchor.end)]
         nodes = _answer_first(qg)
         for c in pred.links:
-            if c.node == r.anchor.node or any(c.start < e and s < c.end for s, e in used):
+            if c.node == r.anchor.node or c is skip or any(c.start < e and s < c.end for s, e in used):
                 continue
             # a first name alone ("Sabrina", two employees) may still pin down a node on the path
             weak = c.kind == "entity" and c.method == "token" and c.score >= 0.5
@@ -461,9 +641,6 @@ class KBQA:
             n_answers=n_answers,
         )
 
-    def warm_up(self) -> None:
-        """Nothing heavy is deferred yet: the graph and label index load in the constructor."""
-
     def answer(self, question: str | Question, top_k: int = 5) -> list[Answer]:
         q = Question.of(question, self.settings.max_question_chars)
         pred = self.predict(q.text)
@@ -501,6 +678,8 @@ def _answer_first(qg: QueryGraph) -> list[Var]:
     return out
 
 
+# "the number of cities", "total number of": a count; "the phone number of", "registration number of": a value
+_NUMBER_OF = re.compile(r"(?:^|\b(?:the|a|total|overall|what s|whats)\s+)number\s+of\b")
 _NAME_OF = re.compile(r"\b(?:the\s+)?names?\s+of\b")
 _COUNT_SUPERLATIVE = re.compile(r"\b(most|fewest|least)\s+([a-z]+)")
 # "the most expensive" orders by an attribute; "the most products" counts
@@ -521,11 +700,6 @@ def _t(x) -> str:
     from kb.sparql import term
 
     return term(x)
-
-
-def _default_scorer(settings: Settings) -> Scorer:
-    path = FsPath(settings.data_dir) / "kb" / "scorer.json"
-    return Scorer.load(path) if path.exists() else Scorer()
 
 
 def gold_path(relations: list[str]) -> Path:

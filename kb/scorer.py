@@ -12,7 +12,9 @@ from pathlib import Path as FsPath
 
 import numpy as np
 
-from kb.text import content, segments
+from kb.text import content, segments, split_possessed
+from qa.core.atomic import atomic_write_text
+from qa.core.errors import DataFormatError, InputError
 
 DEFAULT_WEIGHTS = {
     "cos_aligned": 4.0,
@@ -46,6 +48,11 @@ class Featurizer:
         bag = content(rest)
         segs = segments(words, *span)
         aligned = len(segs) == len(path)
+        if not aligned and len(segs) + 1 == len(path):
+            split = split_possessed(words, *span)
+            if split is not None and len(split) == len(path):
+                segs, aligned = split, True
+                f["seg_split"] = 1.0
         if aligned:
             f["seg_match"] = 1.0
         for w in bag:
@@ -76,9 +83,10 @@ class Featurizer:
 @dataclass
 class Scorer:
     weights: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_WEIGHTS))
-    calibration: tuple[float, float] = (6.0, -3.0)  # sigmoid(a * p_top + b)
+    calibration: tuple[float, float] = (6.0, -3.0)  # sigmoid(a * p_top + b), when there is no calibrator
     threshold: float = 0.3
     meta: dict = field(default_factory=dict)
+    calibrator: Calibrator | None = None
 
     def score(self, f: dict[str, float]) -> float:
         w = self.weights
@@ -91,7 +99,12 @@ class Scorer:
         e = np.exp(s - s.max())
         return e / e.sum()
 
-    def confidence(self, p_top: float) -> float:
+    def confidence(self, p_top: float, decision: dict[str, float] | None = None) -> float:
+        """P(the top answer is right): the calibrator over the decision's features when there is
+        one (it sees how well the best path fits in absolute terms, not only against its rivals),
+        else Platt scaling of the softmax probability."""
+        if self.calibrator is not None and decision is not None:
+            return self.calibrator.probability(decision)
         a, b = self.calibration
         return 1.0 / (1.0 + math.exp(-(a * p_top + b)))
 
@@ -141,17 +154,23 @@ class Scorer:
     def save(self, path: str | FsPath) -> None:
         data = {"weights": self.weights, "calibration": list(self.calibration), "threshold": self.threshold,
                 "meta": self.meta}
-        p = FsPath(path)
-        p.parent.mkdir(parents=True, exist_ok=True)
-        tmp = p.with_suffix(p.suffix + ".tmp")
-        tmp.write_text(json.dumps(data, indent=0, sort_keys=True), encoding="utf-8")
-        tmp.replace(p)
+        if self.calibrator is not None:
+            data["calibrator"] = self.calibrator.to_dict()
+        atomic_write_text(FsPath(path), json.dumps(data, indent=0, sort_keys=True))
 
     @classmethod
     def load(cls, path: str | FsPath) -> Scorer:
-        data = json.loads(FsPath(path).read_text(encoding="utf-8"))
-        return cls(weights=data["weights"], calibration=tuple(data["calibration"]),
-                   threshold=data.get("threshold", 0.3), meta=data.get("meta", {}))
+        p = FsPath(path)
+        try:
+            data = json.loads(p.read_text(encoding="utf-8"))
+            cal = data.get("calibrator")
+            return cls(weights=data["weights"], calibration=tuple(data["calibration"]),
+                       threshold=data.get("threshold", 0.3), meta=data.get("meta", {}),
+                       calibrator=Calibrator.from_dict(cal) if cal else None)
+        except FileNotFoundError as exc:
+            raise InputError(f"scorer file not found: {p}") from exc
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
+            raise DataFormatError(f"{p} is not a KBQA scorer file: {exc}") from exc
 
 
 def _extrapolate_hops(w: dict[str, float], seen: set[str]) -> None:
@@ -163,3 +182,61 @@ def _extrapolate_hops(w: dict[str, float], seen: set[str]) -> None:
         if key not in seen and prev in w:
             step = max(0.3, (w.get(f"hops_{n - 2}", w[prev] + 0.6) - w[prev]) / 2) if n > 2 else 0.6
             w[key] = min(w.get(key, 0.0), w[prev] - step)
+
+
+# what the calibrator sees of one decision (see `decision_features` in kb.pipeline)
+DECISION_FEATURES = ("p_top", "margin", "score", "cos", "lex", "link", "exact_link", "fuzzy_link",
+                     "hops", "seg_match", "log_answers", "n_links", "type_match")
+
+
+@dataclass
+class Calibrator:
+    """Logistic regression from a decision's features to P(the top answer is right).
+
+    The softmax probability alone only says how much better the best path is than its rivals; a
+    question the graph cannot answer ("who is the president of France?" on a graph without
+    presidents) still has a clear best path. Absolute evidence (how similar the path's labels are
+    to the question, how exactly the anchor matched, how many answers came back) tells the two
+    apart. Fitted on generated questions, answerable and not, never on a reported set.
+    """
+
+    weights: dict[str, float]
+    bias: float
+    mean: dict[str, float]
+    scale: dict[str, float]
+
+    def probability(self, f: dict[str, float]) -> float:
+        z = self.bias + sum(w * (f.get(k, 0.0) - self.mean[k]) / self.scale[k] for k, w in self.weights.items())
+        return 1.0 / (1.0 + math.exp(-max(-30.0, min(30.0, z))))
+
+    @classmethod
+    def fit(cls, rows: list[dict[str, float]], labels: list[bool], *, l2: float = 1.0) -> Calibrator:
+        """Newton's method (IRLS) on standardised features with an L2 penalty."""
+        keys = list(DECISION_FEATURES)
+        x = np.array([[r.get(k, 0.0) for k in keys] for r in rows], dtype=np.float64)
+        y = np.array(labels, dtype=np.float64)
+        mean = x.mean(0)
+        scale = x.std(0)
+        scale[scale < 1e-9] = 1.0
+        z = np.hstack([(x - mean) / scale, np.ones((len(x), 1))])
+        w = np.zeros(z.shape[1])
+        reg = np.full(z.shape[1], l2)
+        reg[-1] = 1e-6
+        for _ in range(50):
+            p = 1 / (1 + np.exp(-np.clip(z @ w, -30, 30)))
+            grad = z.T @ (p - y) + reg * w
+            hess = (z * (p * (1 - p))[:, None]).T @ z + np.diag(reg)
+            step = np.linalg.solve(hess, grad)
+            w -= step
+            if np.abs(step).max() < 1e-8:
+                break
+        return cls(weights={k: float(v) for k, v in zip(keys, w[:-1], strict=True)}, bias=float(w[-1]),
+                   mean={k: float(v) for k, v in zip(keys, mean, strict=True)},
+                   scale={k: float(v) for k, v in zip(keys, scale, strict=True)})
+
+    def to_dict(self) -> dict:
+        return {"weights": self.weights, "bias": self.bias, "mean": self.mean, "scale": self.scale}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> Calibrator:
+        return cls(weights=dict(d["weights"]), bias=float(d["bias"]), mean=dict(d["mean"]), scale=dict(d["scale"]))

@@ -50,3 +50,29 @@ def segments(words: list[str], start: int, end: int) -> list[list[str]]:
             before[-1].insert(0, w)
     segs = [s for s in after if content(s)] + [s for s in before if content(s)]
     return segs
+
+
+WH_WORDS = frozenset("where when how who whom why".split())
+
+
+def split_possessed(words: list[str], start: int, end: int) -> list[list[str]] | None:
+    """The other reading of "where did X 's daughter die": the possessed noun ("daughter") is one
+    relation and what follows it ("die", with the question word "where") another. None when the
+    question has no possessive followed by more than one word."""
+    segs = segments(words, start, end)
+    after: list[list[str]] = [[]]
+    for w in words[end:]:
+        if w == "s":
+            after.append([])
+        else:
+            after[-1].append(w)
+    if len(after) < 2:
+        return None
+    last = after[-1]
+    heads = [i for i, w in enumerate(last) if w not in STOPWORDS]
+    if not heads or heads[0] == len(last) - 1:
+        return None
+    head = last[: heads[0] + 1]
+    tail = [w for w in words[:start] if w in WH_WORDS] + last[heads[0] + 1:]
+    n_after = sum(1 for s in after if content(s))
+    return segs[: n_after - 1] + [head, tail] + segs[n_after:]

@@ -1,30 +1,20 @@
-"""Train the path scorer for the embedded default graph on questions generated from the graph itself.
+"""Hand-written question templates over the embedded world graph's relations.
 
-The default graph has no question set, so templates over its relation labels and aliases make one:
-"what is the capital of France?", "France 's currency?", "which cities are in Kenya?", "what is the
-population of the capital of Japan?". 80% trains the scorer, 20% calibrates it; the result is
-`data/kb/scorer.json`.
-
-    python -m kb.train_default [--per-relation 60]
+The shipped scorer (`data/kb/scorer.json`) is no longer trained from these: `qa kb train` trains
+any graph, the world graph included, from questions it generates from the graph alone
+(`kb.training`). These templates stay as a source of world-graph questions for the router's
+training data (`qa.router_training`).
 """
 
 from __future__ import annotations
 
-import argparse
 import random
-import sys
 
 from rdflib import RDF, RDFS, SKOS
 
 from kb.default_graph import CLASSES, RELATIONS, rel
 from kb.paths import Step
-from kb.pipeline import KBQA, KBQAConfig
-from kb.scorer import Scorer
 from kb.sparql import iri
-from kb.store import open_graph
-from qa.core.paths import DATA_DIR
-from qa.core.settings import Settings
-from qa.core.types import Encoder
 
 ONE_HOP = ["what is the {r} of {e}?", "{e} 's {r}?", "what {r} does {e} have?", "tell me the {r} of {e}",
            "which {r} is {e} in?", "what are the {r} of {e}?"]
@@ -69,42 +59,3 @@ def generate(graph, per_relation: int, seed: int = 7) -> list[tuple[str, object,
                     out.append((q, s, (Step(p, True), Step(p2, True))))
     rng.shuffle(out)
     return out
-
-
-def main(argv: list[str] | None = None, *, encoder: Encoder) -> int:
-    """Train and save the default scorer; the application passes the encoder (`qa.models`)."""
-    import torch
-
-    torch.set_num_threads(1)
-    ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("--per-relation", type=int, default=60)
-    ap.add_argument("--out", default=str(DATA_DIR / "kb" / "scorer.json"))
-    args = ap.parse_args(argv)
-    settings = Settings.load(kb_graph="", kb_endpoint="")
-    graph = open_graph(settings)
-    qa = KBQA(settings, graph=graph, scorer=Scorer(), config=KBQAConfig(max_hops=2, type_rerank=0),
-              encoder=encoder)
-    data = generate(graph, args.per_relation)
-    cut = int(len(data) * 0.8)
-    examples = []
-    for q, anchor, path in data[:cut]:
-        cands = qa.candidates(q)
-        gold = [i for i, c in enumerate(cands) if c.anchor.node == anchor and c.path == path]
-        if gold:
-            examples.append(([c.features for c in cands], gold[0]))
-    print(f"{len(examples)}/{cut} generated questions have the gold path among candidates", file=sys.stderr)
-    qa.scorer.fit(examples, epochs=5, log=lambda m: print(m, file=sys.stderr))
-    p_tops, correct = [], []
-    for q, anchor, path in data[cut:]:
-        ranked = qa._rank(qa.candidates(q), [])
-        if ranked:
-            p_tops.append(ranked[0].prob)
-            correct.append(ranked[0].anchor.node == anchor and ranked[0].path == path)
-    qa.scorer.calibrate(p_tops, correct)
-    acc = 100 * sum(correct) / max(1, len(correct))
-    qa.scorer.meta = {"trained_on": "questions generated from the default graph (kb.train_default)",
-                      "held_out_path_accuracy": round(acc, 2), "n_train": len(examples), "n_held_out": len(correct)}
-    qa.scorer.save(args.out)
-    print(f"held-out path accuracy {acc:.1f}% on {len(correct)} generated questions; wrote {args.out}")
-    return 0
-

@@ -45,15 +45,13 @@ def _build_webqa(engine: Engine) -> AnswerSource:
 
 
 def _build_kbqa(engine: Engine) -> AnswerSource:
+    """The graph the settings name; when it loads, KBQA finds the graph's cached label index and the
+    scorer `qa kb train` made for it by the graph's content hash (`kb_scorer` overrides)."""
     from kb.pipeline import KBQA, KBQAConfig
-    from kb.scorer import Scorer
 
     s = engine.settings
-    scorer = None
-    if s.kb_scorer:
-        scorer = Scorer.load(s.kb_scorer)
     config = KBQAConfig(max_hops=s.kb_max_hops, top_anchors=s.kb_top_anchors)
-    return KBQA(s, scorer=scorer, config=config, encoder=engine.encoder)
+    return KBQA(s, config=config, encoder=engine.encoder)
 
 
 BUILDERS[Route.WEBQA] = _build_webqa
