@@ -1,0 +1,365 @@
+"""Train KBQA for any graph from the graph alone: `qa kb train --graph G`.
+
+A user's graph comes without training questions, so they are generated from it: random walks of
+one to three hops from named entities, written as questions with the relations' own names (labels,
+aliases, local names and their last part: `__people__person__gender` is "gender") in templates
+that nest ("the r2 of the r1 of e"), chain possessives ("e 's r1 's r2"), turn inverse steps into
+relative clauses ("the city whose country is e"), count ("how many r does e have") and ask yes/no
+("is x the r of e"). The path scorer learns from them which paths such questions mean.
+
+Then the calibrator learns when to abstain: held-out generated questions are answered as a user's
+would be, and so are questions the graph cannot answer, simulated two ways: the graph without the
+asked relation (the question's relations are taken out of the candidates) and an entity that is not
+in the graph (a made-up name in the entity's place). The calibrated probability is what
+`Answer.score` shows; the abstention threshold is the one that answers most generated questions
+right, counting an abstention on an unanswerable question as right.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import random
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path as FsPath
+
+import numpy as np
+from rdflib import Literal, URIRef
+from rdflib.term import Node
+
+from kb.paths import Path, Step, path_query
+from kb.scorer import Calibrator, Scorer
+from kb.sparql import iri
+from kb.text import STOPWORDS, normalise
+from qa.core.atomic import atomic_write
+from qa.core.paths import cache_dir, encoder_path
+
+Progress = Callable[[str, int, int], None]  # (stage, done, total)
+
+# how a walk's noun phrase grows by one step (forward: "the r of np"; inverse: a relative clause)
+FORWARD = ["the {r} of {np}", "{np} 's {r}", "{r} of {np}", "the {r} of {np}"]
+INVERSE = ["the {c} whose {r} is {np}", "the {c} with {r} {np}", "the {c} that has {np} as {r}"]
+ENDINGS = ["what is {np}?", "{np}?", "who is {np}?", "which is {np}?", "tell me {np}", "what is {np}?",
+           "name {np}", "give me {np}"]
+ONE_HOP = ["what {r} does {e} have?", "which {r} does {e} have?", "{e} has which {r}?", "what is {e} 's {r}?"]
+ONE_HOP_INVERSE = ["which {c} has {r} {e}?", "what has {e} as {r}?", "{e} is the {r} of which {c}?",
+                   "which {c} has {e} as its {r}?", "list the {c} whose {r} is {e}"]
+COUNT = ["how many {r} does {e} have?", "what is the number of {r} of {e}?"]
+COUNT_INVERSE = ["how many {c} have {r} {e}?", "how many {c} have {e} as {r}?"]
+YES_NO = ["is {x} {np}?", "is {np} {x}?", "does {e} have {x} as {r}?"]
+_SYLLABLES = "ka lo ri ven to mar zu bel quo dra fen gri hal ix jor lum nor pex sar tiv ul wex yor zan".split()
+
+
+@dataclass
+class Generated:
+    question: str
+    anchor: Node
+    path: Path
+    answerable: bool = True
+    exclude: frozenset[URIRef] = field(default_factory=frozenset)
+
+
+class QuestionGenerator:
+    """Questions with known anchors and paths, written from a graph's own names."""
+
+    def __init__(self, qa, *, seed: int = 7, forward_only: bool | None = None,
+                 paraphrases: dict[URIRef, list[str]] | None = None) -> None:
+        self.qa = qa
+        self.graph = qa.graph
+        self.index = qa.index
+        self.rng = random.Random(seed)
+        self.forward_only = qa.config.forward_only if forward_only is None else forward_only
+        self.max_hops = qa.config.max_hops
+        self.names = {p: n for p, n in self.index.relation_names.items() if n}
+        self.relations = sorted(self.names, key=str)
+        self.entity_names: dict[Node, list[str]] = {}
+        for entries in self.index.keys.values():
+            for node, label, kind, _ in entries:
+                if kind == "entity" and isinstance(node, URIRef):
+                    self.entity_names.setdefault(node, []).append(label)
+        self._triples: dict[URIRef, list[tuple[Node, Node]]] = {}
+        self._edges: dict[tuple[Node, bool], list[tuple[URIRef, Node]]] = {}
+        self._types: dict[Node, str] = {}
+        self.timeout = qa.settings.kb_timeout_s
+        self.paraphrases = paraphrases or {}
+
+    # ------------------------------------------------------------------ graph access (cached)
+    def triples(self, p: URIRef) -> list[tuple[Node, Node]]:
+        if p not in self._triples:
+            rows = self.graph.select(f"SELECT ?s ?o WHERE {{ ?s {iri(p)} ?o }} LIMIT 2000", timeout_s=self.timeout)
+            self._triples[p] = [(s, o) for s, o in rows if isinstance(s, URIRef)]
+        return self._triples[p]
+
+    def edges(self, node: Node, forward: bool) -> list[tuple[URIRef, Node]]:
+        key = (node, forward)
+        if key not in self._edges:
+            if not isinstance(node, URIRef):
+                self._edges[key] = []
+            else:
+                q = (f"SELECT ?p ?x WHERE {{ {iri(node)} ?p ?x }} LIMIT 300" if forward
+                     else f"SELECT ?p ?x WHERE {{ ?x ?p {iri(node)} }} LIMIT 300")
+                rows = self.graph.select(q, timeout_s=self.timeout)
+                self._edges[key] = [(p, x) for p, x in rows if p in self.names]
+        return self._edges[key]
+
+    def type_name(self, node: Node) -> str:
+        if node not in self._types:
+            name = "thing"
+            if isinstance(node, URIRef):
+                rows = self.graph.select(
+                    f"SELECT ?t WHERE {{ {iri(node)} <http://www.w3.org/1999/02/22-rdf-syntax-ns#type> ?t }} LIMIT 3",
+                    timeout_s=self.timeout)
+                if rows:
+                    name = self.index.label(rows[0][0]).lower()
+            self._types[node] = name
+        return self._types[node]
+
+    def entity_name(self, node: Node) -> str | None:
+        names = self.entity_names.get(node)
+        return self.rng.choice(names) if names else None
+
+    def phrase(self, p: URIRef) -> str:
+        names = self.names[p]
+        words = self.paraphrases.get(p)
+        if words and self.rng.random() < 0.35:
+            return self.rng.choice(words)
+        return names[0] if len(names) == 1 or self.rng.random() < 0.4 else self.rng.choice(names[1:])
+
+    # ------------------------------------------------------------------ walks and questions
+    def walk(self, hops: int) -> tuple[Node, Path, list[Node]] | None:
+        """A random path of `hops` steps from a named entity, relation first (so rare relations
+        get questions too): (anchor, path, the nodes it visits after the anchor)."""
+        p = self.rng.choice(self.relations)
+        rows = self.triples(p)
+        if not rows:
+            return None
+        s, o = self.rng.choice(rows)
+        forward = self.forward_only or self.rng.random() < 0.7
+        anchor, nxt = (s, o) if forward else (o, s)
+        if anchor not in self.entity_names:
+            return None
+        path: list[Step] = [Step(p, forward)]
+        nodes = [nxt]
+        for _ in range(hops - 1):
+            here = nodes[-1]
+            options = [(q, x, True) for q, x in self.edges(here, True)]
+            if not self.forward_only:
+                options += [(q, x, False) for q, x in self.edges(here, False)]
+            last = path[-1]
+            options = [(q, x, d) for q, x, d in options if not (q == last.pred and d != last.forward)
+                       and x != anchor and not isinstance(here, Literal)]
+            if not options:
+                return None
+            q, x, d = self.rng.choice(options)
+            path.append(Step(q, d))
+            nodes.append(x)
+        return anchor, tuple(path), nodes
+
+    def question(self, anchor: Node, path: Path, nodes: list[Node]) -> str:
+        e = self.entity_name(anchor)
+        rng = self.rng
+        r = [self.phrase(s.pred) for s in path]
+        end = nodes[-1]
+        roll = rng.random()
+        if len(path) == 1 and roll < 0.15:
+            c = self.type_name(end)
+            if path[0].forward:
+                return rng.choice(COUNT if rng.random() < 0.3 else ONE_HOP).format(r=r[0], e=e)
+            return rng.choice(COUNT_INVERSE if rng.random() < 0.3 else ONE_HOP_INVERSE).format(r=r[0], e=e, c=c)
+        np = e
+        for i, step in enumerate(path):
+            if step.forward and i == len(path) - 1 and i > 0 and np.endswith(f" 's {r[i - 1]}") and roll < 0.45:
+                np = f"{np} {r[i]}"  # "where does X 's mother come from": the last relation follows the noun
+            elif step.forward:
+                np = rng.choice(FORWARD).format(r=r[i], np=np)
+            else:
+                np = rng.choice(INVERSE).format(r=r[i], np=np, c=self.type_name(nodes[i]))
+        x = self.entity_name(end) if isinstance(end, URIRef) else None
+        if x is not None and roll > 0.92:
+            return rng.choice(YES_NO[:2]).format(x=x, np=np)
+        return rng.choice(ENDINGS).format(np=np)
+
+    def generate(self, n: int, progress: Progress | None = None) -> list[Generated]:
+        out: list[Generated] = []
+        seen: set[str] = set()
+        tries = 0
+        weights = [0.4, 0.35, 0.25][: self.max_hops]
+        while len(out) < n and tries < 20 * n:
+            tries += 1
+            hops = self.rng.choices(range(1, len(weights) + 1), weights=weights)[0]
+            walk = self.walk(hops)
+            if walk is None:
+                continue
+            q = self.question(*walk)
+            if q in seen:
+                continue
+            seen.add(q)
+            out.append(Generated(q, walk[0], walk[1]))
+            if progress:
+                progress("generating questions", len(out), n)
+        return out
+
+    def made_up_name(self) -> str:
+        """A name no entity in the graph has (the question is then about something the graph lacks)."""
+        while True:
+            name = "".join(self.rng.choice(_SYLLABLES) for _ in range(self.rng.choice((2, 3, 3)))).capitalize()
+            if normalise(name) not in self.index.keys:
+                return name
+
+    def unanswerable(self, g: Generated) -> Generated:
+        """The same question made unanswerable: its relations missing, or its entity."""
+        if self.rng.random() < 0.65:
+            return Generated(g.question, g.anchor, g.path, False, frozenset(s.pred for s in g.path))
+        names = sorted(self.entity_names.get(g.anchor, []), key=len, reverse=True)
+        text = g.question
+        for name in names:
+            if name in text:
+                text = text.replace(name, self.made_up_name())
+                break
+        return Generated(text, g.anchor, g.path, False)
+
+
+def word_list(settings) -> list[str]:
+    """Lower-case English words: the whole-word entries of the encoder's own vocabulary."""
+    folder = FsPath(settings.encoder_model) if settings.encoder_model else encoder_path()
+    vocab = folder / "vocab.txt"
+    if not vocab.exists():
+        return []
+    words = {w.strip() for w in vocab.read_text(encoding="utf-8").splitlines()}
+    return sorted(w for w in words if w.isalpha() and w.islower() and len(w) >= 3 and w not in STOPWORDS)
+
+
+def paraphrase_words(qa, *, per_relation: int = 8, min_similarity: float = 0.45,
+                     progress: Progress | None = None) -> dict[URIRef, list[str]]:
+    """Words people may use for each relation instead of its name ("mother" for `parents`,
+    "occupation" for `profession`): the encoder's nearest words to the relation's names, kept only
+    when that relation is the word's nearest among all of the graph's relations."""
+    if qa.encoder is None:
+        return {}
+    words = word_list(qa.settings)
+    if not words:
+        return {}
+    h = hashlib.sha256(qa.encoder.name.encode("utf-8"))
+    h.update("\n".join(words).encode("utf-8"))
+    path = cache_dir() / "kb" / f"words-{h.hexdigest()[:20]}.npy"
+    if path.exists():
+        mat = np.load(path).astype(np.float32)
+    else:
+        chunks = []
+        step = 1024
+        for i in range(0, len(words), step):
+            chunks.append(np.asarray(qa.encoder.encoder.encode(words[i:i + step]), dtype=np.float32))
+            if progress:
+                progress("encoding a word list (once per encoder)", min(i + step, len(words)), len(words))
+        mat = np.vstack(chunks)
+        atomic_write(path, lambda p: np.save(open(p, "wb"), mat.astype(np.float16)))  # noqa: SIM115
+    rels = [p for p, names in qa.index.relation_names.items() if names]
+    if not rels:
+        return {}
+    names = [(i, n) for i, p in enumerate(rels) for n in qa.index.relation_names[p]]
+    vecs = qa.encoder.vectors([n for _, n in names])
+    sims = mat @ vecs.T  # words x names
+    owner = np.array([i for i, _ in names])
+    per_rel = np.full((len(words), len(rels)), -1.0, dtype=np.float32)
+    for j in range(len(rels)):
+        per_rel[:, j] = sims[:, owner == j].max(1)
+    nearest = per_rel.argmax(1)
+    own = {w for p in rels for n in qa.index.relation_names[p] for w in n.split()}
+    out: dict[URIRef, list[str]] = {}
+    for j, p in enumerate(rels):
+        order = np.argsort(-per_rel[:, j])[: per_relation * 4]
+        chosen = [words[i] for i in order if nearest[i] == j and per_rel[i, j] >= min_similarity
+                  and words[i] not in own][:per_relation]
+        if chosen:
+            out[p] = chosen
+    return out
+
+
+def gold_answers(qa, g: Generated) -> set[Node]:
+    rows = qa.graph.select(path_query(g.anchor, g.path).to_sparql(), timeout_s=qa.settings.kb_timeout_s)
+    return {row[0] for row in rows}
+
+
+def train(qa, *, questions: int = 2000, seed: int = 7, unanswerable_share: float = 0.35,
+          epochs: int = 5, sparse: bool = False, paraphrases: bool = True, progress: Progress | None = None,
+          log: Callable[[str], None] | None = None) -> Scorer:
+    """Generate, train the path scorer, fit the calibrator and the abstention threshold; returns
+    the scorer (also set on `qa`), its `meta` holding the held-out figures."""
+    say = log or (lambda m: None)
+    words = paraphrase_words(qa, progress=progress) if paraphrases else {}
+    gen = QuestionGenerator(qa, seed=seed, paraphrases=words)
+    data = gen.generate(questions, progress)
+    if len(data) < 20:
+        from qa.core.errors import InputError
+
+        raise InputError(f"the graph yields too few questions to train on ({len(data)}): does it have labelled "
+                         "entities and relations between them?")
+    cut = int(len(data) * 0.75)
+    train_set, held = data[:cut], data[cut:]
+    examples = []
+    for i, g in enumerate(train_set):
+        cands = qa.candidates(g.question)
+        gold = [k for k, c in enumerate(cands) if c.anchor.node == g.anchor and c.path == g.path]
+        if gold:
+            feats = [c.features if sparse else {k: v for k, v in c.features.items() if "|" not in k} for c in cands]
+            examples.append((feats, gold[0]))
+        if progress:
+            progress("reading training questions", i + 1, len(train_set))
+    say(f"{len(examples)}/{len(train_set)} generated questions have their path among the candidates")
+    scorer = Scorer()
+    scorer.fit(examples, epochs=epochs, log=say)
+    qa.scorer = scorer
+    rows, labels, kinds = [], [], []
+    p_tops, path_ok = [], []
+    rng = random.Random(seed + 1)
+    for i, g in enumerate(held):
+        cases = [g]
+        if rng.random() < unanswerable_share / (1 - unanswerable_share):
+            cases.append(gen.unanswerable(g))
+        for case in cases:
+            pred = qa.predict(case.question, exclude=case.exclude)
+            if pred.best is None:
+                continue
+            if case.answerable:
+                ok = (pred.best.anchor.node == case.anchor and pred.best.path == case.path) or (
+                    pred.form == "select" and not any("count" in c for c in pred.constraints)
+                    and bool(pred.answers) and pred.answers[0][0] in gold_answers(qa, case))
+                p_tops.append(pred.p_top)
+                path_ok.append(ok)
+            else:
+                ok = False
+            rows.append(pred.decision)
+            labels.append(ok)
+            kinds.append(case.answerable)
+        if progress:
+            progress("calibrating", i + 1, len(held))
+    scorer.calibrate(p_tops, path_ok)
+    scorer.calibrator = Calibrator.fit(rows, labels)
+    probs = [scorer.calibrator.probability(r) for r in rows]
+    scorer.threshold = _best_threshold(probs, labels, kinds)
+    answerable = [(p, ok) for p, ok, k in zip(probs, labels, kinds, strict=True) if k]
+    unanswerable = [p for p, k in zip(probs, kinds, strict=True) if not k]
+    acc = 100 * sum(ok for _, ok in answerable) / max(1, len(answerable))
+    kept = 100 * sum(ok and p >= scorer.threshold for p, ok in answerable) / max(1, len(answerable))
+    abstain = 100 * sum(p < scorer.threshold for p in unanswerable) / max(1, len(unanswerable))
+    scorer.meta = {
+        "trained_on": "questions generated from the graph alone (kb.training)",
+        "questions": len(data), "n_train": len(examples), "n_held_out": len(answerable),
+        "n_unanswerable_held_out": len(unanswerable), "held_out_accuracy": round(acc, 2),
+        "held_out_accuracy_with_abstention": round(kept, 2), "held_out_abstention_unanswerable": round(abstain, 2),
+        "seed": seed, "max_hops": qa.config.max_hops, "forward_only": qa.config.forward_only,
+    }
+    say(f"held-out generated questions: accuracy {acc:.1f}%, {kept:.1f}% answered right with abstention; "
+        f"{abstain:.1f}% of unanswerable ones abstained (threshold {scorer.threshold:.2f})")
+    return scorer
+
+
+def _best_threshold(probs: list[float], labels: list[bool], kinds: list[bool]) -> float:
+    """The abstention threshold that gets most held-out decisions right: an answer above it counts
+    when right, an abstention below it counts when the question was unanswerable."""
+    best_t, best = 0.5, -1.0
+    for t in [x / 100 for x in range(5, 96)]:
+        right = sum((p >= t and ok) or (p < t and not k) for p, ok, k in zip(probs, labels, kinds, strict=True))
+        if right > best:
+            best_t, best = t, right
+    return best_t

@@ -1,0 +1,127 @@
+"""`qa kb ...`: prepare a knowledge graph for questions.
+
+    qa kb train --graph my.ttl      # generate questions from the graph, train and calibrate its scorer
+    qa kb info --graph my.ttl       # what is built for the graph and where
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.text import Text
+
+from qa.core.errors import InputError
+
+GRAPH_HELP = "Turtle / N-Triples / TSV graph; default: the embedded world graph."
+out = Console()
+err = Console(stderr=True)
+kb_app = typer.Typer(help="Prepare knowledge graphs: train the scorer for a graph, show what is built.",
+                     no_args_is_help=True)
+
+
+def _settings(graph: Path | None, endpoint: str | None, **extra):
+    from qa.core.settings import Settings
+
+    if graph is not None and not graph.is_file():
+        raise InputError(f"graph file not found: {graph}")
+    return Settings.load(kb_graph=str(graph) if graph else None, kb_endpoint=endpoint or None, **extra)
+
+
+@kb_app.command("train")
+def train(
+    graph: Annotated[Path | None, typer.Option(help=GRAPH_HELP)] = None,
+    endpoint: Annotated[str | None, typer.Option(help="A SPARQL 1.1 endpoint URL instead of a file.")] = None,
+    questions: Annotated[int, typer.Option(min=50, max=100_000, help="Questions to generate.")] = 2000,
+    max_hops: Annotated[int | None, typer.Option(min=1, max=4, help="Longest path (default: kb_max_hops).")] = None,
+    forward_only: Annotated[bool, typer.Option(help="Only follow relations in their stored direction.")] = False,
+    seed: Annotated[int, typer.Option(help="Random seed of the question generator.")] = 7,
+    paraphrases: Annotated[bool, typer.Option(help="Also write relations with similar words (encoder).")] = True,
+    sparse: Annotated[bool, typer.Option(help="Also learn word-relation features (memorises wording).")] = False,
+    out_path: Annotated[Path | None, typer.Option("--out", help="Write the scorer here (default: cache).")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the training summary as JSON.")] = False,
+) -> None:
+    """Train KBQA for a graph from the graph alone: questions generated from its relations and
+    names train the path scorer; held-out and unanswerable ones calibrate its scores and when to
+    abstain. The result is kept beside the graph's label index, keyed by the graph's content hash,
+    and `qa kbqa --graph G` / `qa ask` use it from then on."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from kb import artefacts
+    from kb.pipeline import KBQA, KBQAConfig
+    from kb.training import train as train_kbqa
+    from qa.models import shared_encoder
+
+    settings = _settings(graph, endpoint)
+    t0 = time.perf_counter()
+    folder = artefacts.artefact_dir(settings)
+    config = KBQAConfig(max_hops=max_hops or settings.kb_max_hops, forward_only=forward_only,
+                        top_anchors=settings.kb_top_anchors)
+    with Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                  console=err, transient=True) as bar:
+        task = bar.add_task("loading the graph and its label index", total=None)
+        qa = KBQA(settings, config=config, encoder=shared_encoder(settings), artefacts=folder)
+        qa.warm_up()
+        stage = {"name": ""}
+
+        def progress(name: str, done: int, total: int) -> None:
+            if name != stage["name"]:
+                stage["name"] = name
+                bar.update(task, description=name, total=total, completed=0)
+            bar.update(task, completed=done)
+
+        scorer = train_kbqa(qa, questions=questions, seed=seed, progress=progress, paraphrases=paraphrases,
+                            sparse=sparse,
+                            log=lambda m: bar.console.print(Text(m, style="dim")))
+        bar.update(task, description="encoding labels for dense linking", total=None)
+        n_vectors = qa.index.save_vectors()
+    graph_file = artefacts.graph_file(settings)
+    if graph_file is not None:
+        scorer.meta["graph_sha256"] = artefacts.file_hash(graph_file)
+        scorer.meta["graph"] = graph_file.name
+    else:
+        scorer.meta["endpoint"] = settings.kb_endpoint
+    path = out_path or folder / artefacts.SCORER
+    scorer.save(path)
+    summary = {"scorer": str(path), "artefacts": str(folder), "label_vectors": n_vectors,
+               "seconds": round(time.perf_counter() - t0, 1), **scorer.meta, "threshold": scorer.threshold}
+    if as_json:
+        typer.echo(json.dumps(summary, indent=2, ensure_ascii=False))
+        return
+    out.print(Text.assemble(("trained ", "bold green"), str(path)))
+    out.print(Text(f"{scorer.meta['questions']} generated questions; held-out accuracy "
+                   f"{scorer.meta['held_out_accuracy']:.1f}%, unanswerable ones abstained "
+                   f"{scorer.meta['held_out_abstention_unanswerable']:.1f}% (threshold {scorer.threshold:.2f}); "
+                   f"{summary['seconds']:.0f}s"))
+
+
+@kb_app.command("info")
+def info(
+    graph: Annotated[Path | None, typer.Option(help=GRAPH_HELP)] = None,
+    endpoint: Annotated[str | None, typer.Option(help="A SPARQL 1.1 endpoint URL instead of a file.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print as JSON.")] = False,
+) -> None:
+    """Where a graph's label index and trained scorer live, and whether they are built yet."""
+    from kb import artefacts
+
+    settings = _settings(graph, endpoint)
+    folder = artefacts.artefact_dir(settings)
+    trained = folder / artefacts.SCORER
+    shipped = artefacts.shipped_scorer(settings)
+    uses = str(trained) if trained.exists() else (str(shipped) if shipped.exists() else "untrained default weights")
+    data = {"graph": settings.kb_endpoint or str(artefacts.graph_file(settings)), "key": folder.name,
+            "artefacts": str(folder), "label_index": (folder / artefacts.LABELS).exists(),
+            "trained_scorer": trained.exists(), "scorer_used": uses}
+    if as_json:
+        typer.echo(json.dumps(data, indent=2))
+        return
+    for k, v in data.items():
+        out.print(Text.assemble((f"{k}: ", "dim"), str(v)))
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(kb_app, name="kb")
