@@ -1,0 +1,161 @@
+"""One regression test per bug of issue 12, on small graphs of our own."""
+
+import gzip
+import json
+
+import pytest
+from rdflib import Graph, URIRef
+
+from kb.linking import LabelIndex
+from kb.loaders import load_file
+from kb.store import EmbeddedGraph
+from qa.cli import main
+from tests.kb.conftest import make_qa
+
+GEO_TTL = """
+@prefix ex: <http://example.org/> .
+@prefix rdfs: <http://www.w3.org/2000/01/rdf-schema#> .
+
+ex:capital rdfs:label "capital" .
+ex:borders rdfs:label "borders" .
+ex:country rdfs:label "country" .
+ex:population rdfs:label "population" .
+ex:area rdfs:label "area in square kilometres" .
+ex:phoneNumber rdfs:label "phone number" .
+ex:registrationNumber rdfs:label "registration number" .
+ex:Country rdfs:label "country" .
+ex:City rdfs:label "city" .
+ex:Continent rdfs:label "continent" .
+ex:continent rdfs:label "continent" .
+
+ex:France a ex:Country ; rdfs:label "France" ; ex:capital ex:Paris ; ex:borders ex:Spain, ex:Germany ;
+    ex:population 67000000 ; ex:area 551695.0 ; ex:continent ex:Europe .
+ex:Spain a ex:Country ; rdfs:label "Spain" ; ex:capital ex:Madrid ; ex:borders ex:France ;
+    ex:population 47000000 ; ex:area 505990.0 ; ex:continent ex:Europe .
+ex:Germany a ex:Country ; rdfs:label "Germany" ; ex:capital ex:Berlin ; ex:borders ex:France ;
+    ex:population 83000000 ; ex:area 357022.0 ; ex:continent ex:Europe .
+ex:Australia a ex:Country ; rdfs:label "Australia" ; ex:capital ex:Canberra ; ex:population 26000000 ;
+    ex:area 7692024.0 ; ex:continent ex:Oceania .
+ex:Europe a ex:Continent ; rdfs:label "Europe" .
+ex:Oceania a ex:Continent ; rdfs:label "Oceania" .
+ex:Paris a ex:City ; rdfs:label "Paris" ; ex:country ex:France ; ex:population 2100000 .
+ex:Madrid a ex:City ; rdfs:label "Madrid" ; ex:country ex:Spain ; ex:population 3300000 .
+ex:Berlin a ex:City ; rdfs:label "Berlin" ; ex:country ex:Germany ; ex:population 3600000 .
+ex:Canberra a ex:City ; rdfs:label "Canberra" ; ex:country ex:Australia ; ex:population 460000 .
+ex:Sydney a ex:City ; rdfs:label "Sydney" ; ex:country ex:Australia ; ex:population 5300000 .
+ex:Melbourne a ex:City ; rdfs:label "Melbourne" ; ex:country ex:Australia ; ex:population 5100000 .
+ex:acme rdfs:label "Acme Corporation" ; ex:phoneNumber "+33 1 23 45 67 89" ; ex:registrationNumber "RCS 552 081 317" .
+"""
+
+FAMILY_TTL = """
+@prefix ex: <http://example.org/> .
+@prefix rdfs: <http://www.w3.org/2000/01/rdf-schema#> .
+ex:children rdfs:label "children" .
+ex:parents rdfs:label "parents" .
+ex:anna rdfs:label "Anna" ; ex:children ex:ben, ex:cara .
+ex:ben rdfs:label "Ben" ; ex:parents ex:anna .
+ex:cara rdfs:label "Cara" ; ex:parents ex:anna .
+"""
+
+
+def _graph(tmp_path_factory, text: str, name: str) -> EmbeddedGraph:
+    path = tmp_path_factory.mktemp("kb") / name
+    path.write_text(text, encoding="utf-8")
+    g = EmbeddedGraph(store="auto")
+    load_file(g, path)
+    return g
+
+
+@pytest.fixture(scope="module")
+def geo(tmp_path_factory):
+    return make_qa(_graph(tmp_path_factory, GEO_TTL, "geo.ttl"))
+
+
+def texts(pred) -> set[str]:
+    return {label for _, label in pred.answers}
+
+
+def test_number_in_an_attribute_name_is_not_a_count(geo):
+    for q, expected in [("What is the phone number of Acme Corporation?", "+33 1 23 45 67 89"),
+                        ("What is the registration number of Acme Corporation?", "RCS 552 081 317")]:
+        pred = geo.predict(q)
+        assert "count" not in pred.constraints and "COUNT" not in pred.sparql, q
+        assert texts(pred) == {expected}, q
+    pred = geo.predict("What is the number of cities in Australia?")  # a real count still counts
+    assert "count" in pred.constraints and pred.answers[0][1] == "3"
+
+
+def test_yes_no_with_two_entities_uses_both(geo):
+    pred = geo.predict("Does France border Spain?")
+    assert pred.boolean is True
+    assert "France" in pred.sparql or "example.org/France" in pred.sparql
+    assert "example.org/Spain" in pred.sparql and "example.org/France" in pred.sparql
+    assert geo.predict("Does Spain border Germany?").boolean is False
+
+
+def test_superlative_orders_the_countrys_cities_not_its_capital(geo):
+    pred = geo.predict("What is the most populous city in Australia?")
+    assert texts(pred) == {"Sydney"}
+    assert "ORDER BY DESC" in pred.sparql
+
+
+def test_largest_country_means_area(geo):
+    pred = geo.predict("What is the largest country in Europe?")
+    assert texts(pred) == {"France"}  # Germany has more people, France more land
+    assert "area" in pred.sparql
+
+
+def test_a_relation_and_its_inverse_do_not_lead_back_to_the_question(tmp_path_factory):
+    g = _graph(tmp_path_factory, FAMILY_TTL, "family.ttl")
+    idx = LabelIndex(g)
+    children, parents = URIRef("http://example.org/children"), URIRef("http://example.org/parents")
+    assert (children, parents) in idx.inverse_pairs and (parents, children) in idx.inverse_pairs
+    qa = make_qa(g)
+    pred = qa.predict("Who are the children of Anna?")
+    assert texts(pred) == {"Ben", "Cara"}
+    for r in qa.candidates("Who are the children of Anna?"):
+        if [s.pred for s in r.path] == [children, parents]:
+            assert r.features.get("back") == 1.0  # out and straight back is a feature the scorer weighs
+
+
+def test_world_graph_has_a_capital_for_brazil():
+    from kb.default_graph import SHIPPED
+
+    g = Graph()
+    with gzip.open(SHIPPED, "rt", encoding="utf-8") as fh:
+        g.parse(data=fh.read(), format="nt")
+    ns = "http://kb.offline-qa.local/ns/"
+    rows = list(g.query(f"SELECT ?l WHERE {{ <{ns}m.country.BR> <{ns}location.country.capital> ?c . "
+                        "?c <http://www.w3.org/2000/01/rdf-schema#label> ?l }"))
+    assert [str(r[0]) for r in rows] == ["Brasília"]
+    missing = list(g.query(f"SELECT ?c WHERE {{ ?c a <{ns}location.country> . FILTER NOT EXISTS "
+                           f"{{ ?c <{ns}location.country.capital> ?x }} }}"))
+    assert len(missing) < 25  # territories without a capital in geonames, not big countries
+
+
+BRACKETS = "[/] [bold]x[/bold] [link=file:///etc]y[/link]"
+
+
+def test_rich_markup_in_question_label_and_path_is_shown_not_parsed(tmp_path, capsys):
+    folder = tmp_path / "odd [" / "] folder [bold]"  # the path reads ".../odd [/] folder [bold]/..."
+    folder.mkdir(parents=True)
+    assert "[/]" in str(folder)
+    ttl = folder / "graph [bold].ttl"
+    ttl.write_text(GEO_TTL.replace('rdfs:label "Acme Corporation"', f'rdfs:label "Acme {BRACKETS}"'),
+                   encoding="utf-8")
+    for q in [f"What is the capital of France {BRACKETS}?", f"What is the phone number of Acme {BRACKETS}?"]:
+        assert main(["kbqa", q, "--graph", str(ttl)]) == 0
+        out = capsys.readouterr().out
+        assert "Traceback" not in out
+    assert main(["kbqa", "What is the phone number of Acme?", "--graph", str(ttl), "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data[0]["text"] == "+33 1 23 45 67 89" or data[0]["best_guess"]["text"] == "+33 1 23 45 67 89"
+    assert main(["kbqa", "capital of France?", "--graph", str(folder / "missing [i].ttl")]) == 2
+    assert "[/]" in capsys.readouterr().err
+
+
+def test_non_utf8_question_is_refused(capsys):
+    bad = b"What is the capital of Fr\xe9nce?".decode("utf-8", "surrogateescape")
+    assert main(["kbqa", bad]) == 2
+    assert "UTF-8" in capsys.readouterr().err
+    assert main(["ask", bad, "--route", "kbqa"]) == 2

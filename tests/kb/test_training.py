@@ -1,0 +1,145 @@
+"""Training from the graph alone, the per-graph artefacts (label index, scorer) and `qa kb`."""
+
+import json
+
+import pytest
+from rdflib import Literal, URIRef
+
+from kb import artefacts
+from kb.linking import LabelIndex
+from kb.paths import enumerate_paths
+from kb.pipeline import KBQA, KBQAConfig
+from kb.scorer import Calibrator, Scorer
+from kb.store import EmbeddedGraph
+from kb.training import QuestionGenerator, train
+from qa.cli import main
+from qa.core.settings import Settings
+from tests.kb.conftest import make_qa
+
+
+@pytest.fixture(scope="module")
+def trained(small_graph):
+    from qa.models import shared_encoder
+
+    qa = KBQA(Settings(), graph=small_graph, scorer=Scorer(), config=KBQAConfig(), encoder=shared_encoder())
+    train(qa, questions=160, paraphrases=False, seed=3)
+    return qa
+
+
+def test_generated_questions_name_their_anchor_and_path(small_graph):
+    qa = make_qa(small_graph)
+    gen = QuestionGenerator(qa, seed=1)
+    data = gen.generate(40)
+    assert len(data) == 40 and len({g.question for g in data}) == 40
+    for g in data:
+        assert g.path and 1 <= len(g.path) <= 3 and g.answerable
+        assert any(name.lower() in g.question.lower() for name in gen.entity_names[g.anchor])
+    hops = {len(g.path) for g in data}
+    assert hops >= {1, 2}
+    missing = gen.unanswerable(data[0])
+    assert not missing.answerable and (missing.exclude or missing.question != data[0].question)
+
+
+def test_training_learns_paths_and_calibrates(trained):
+    s = trained.scorer
+    assert isinstance(s.calibrator, Calibrator) and 0.05 <= s.threshold <= 0.95
+    assert s.meta["n_train"] > 50 and s.meta["held_out_accuracy"] > 60
+    answers = trained.answer("What is the capital of France?")
+    assert answers[0].text == "Paris" and answers[0].score >= s.threshold
+    p = trained.predict("which currency does Japan use?")
+    assert p.answers[0][1] == "Yen" and 0.0 <= p.confidence <= 1.0
+
+
+def test_the_graph_does_not_know_so_no_answer(trained):
+    for q in ["Who is the president of France?", "What is the capital of Zorbulonia?"]:
+        a = trained.answer(q)[0]
+        assert a.no_answer and a.text == "", q
+        assert 0.0 <= a.score <= 1.0
+        if a.best_guess is not None:  # the best guess is shown as such, with its own probability
+            assert a.best_guess.score < trained.scorer.threshold
+
+
+def test_scorer_round_trip_keeps_the_calibrator(trained, tmp_path):
+    path = tmp_path / "scorer.json"
+    trained.scorer.save(path)
+    back = Scorer.load(path)
+    assert back.calibrator is not None and back.threshold == trained.scorer.threshold
+    d = {"p_top": 0.9, "margin": 0.5, "cos": 0.8, "link": 1.0}
+    assert back.confidence(0.9, d) == pytest.approx(trained.scorer.confidence(0.9, d))
+    (tmp_path / "bad.json").write_text("{not json")
+    from qa.core.errors import DataFormatError
+
+    with pytest.raises(DataFormatError):
+        Scorer.load(tmp_path / "bad.json")
+
+
+def test_misspelled_entity_and_relation_words(small_graph):
+    qa = make_qa(small_graph)
+    assert qa.predict("What is the capitl of Frnace?").answers[0][1] == "Paris"
+    best = qa.index.link("currency of Jpaan")[0]
+    assert best.label == "Japan" and best.method == "fuzzy"
+
+
+def test_label_index_is_cached_per_graph(small_graph, tmp_path):
+    path = tmp_path / "labels.pkl"
+    first = LabelIndex.cached(small_graph, path)
+    assert path.exists()
+    again = LabelIndex.cached(small_graph, path)
+    assert again.keys == first.keys and again.relation_names == first.relation_names
+    assert [c.node for c in again.link("capital of France")] == [c.node for c in first.link("capital of France")]
+    path.write_bytes(b"garbage")  # a broken cache is rebuilt, not fatal
+    assert LabelIndex.cached(small_graph, path).keys == first.keys
+
+
+def test_artefacts_are_keyed_by_content(tmp_path, monkeypatch, small_ttl):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    copy = tmp_path / "copy.ttl"
+    copy.write_bytes(small_ttl.read_bytes())
+    a = artefacts.artefact_dir(Settings(kb_graph=str(small_ttl)))
+    b = artefacts.artefact_dir(Settings(kb_graph=str(copy)))
+    assert a == b  # same content, same artefacts, wherever the file is
+    copy.write_text(small_ttl.read_text() + "\n<http://x.org/a> <http://x.org/b> <http://x.org/c> .\n")
+    assert artefacts.artefact_dir(Settings(kb_graph=str(copy))) != a
+
+
+def test_path_enumeration_is_bounded_on_hubs():
+    g = EmbeddedGraph()
+    ex = "http://example.org/"
+    triples = []
+    for i in range(400):
+        spoke = URIRef(f"{ex}s{i}")
+        triples += [(URIRef(ex + "hub"), URIRef(ex + "has"), spoke), (spoke, URIRef(ex + "next"), URIRef(f"{ex}t{i}")),
+                    (URIRef(f"{ex}t{i}"), URIRef(ex + "value"), Literal(i))]
+    g.add_triples(triples)
+    sent = []
+
+    class Recording:
+        name = "recording"
+
+        def select(self, q, timeout_s=None):
+            sent.append(q)
+            return g.select(q, timeout_s)
+
+    paths = enumerate_paths(Recording(), URIRef(ex + "hub"), max_hops=3, forward_only=True, frontier=50)
+    keys = {tuple(s.key for s in p) for p in paths}
+    assert ("has", "next", "value") in keys
+    assert any("LIMIT 50 }" in q for q in sent)  # the third hop extends a bounded frontier
+
+
+def test_qa_kb_train_then_kbqa_uses_it(tmp_path, monkeypatch, small_ttl, capsys):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    assert main(["kb", "info", "--graph", str(small_ttl), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["trained_scorer"] is False
+    assert main(["kb", "train", "--graph", str(small_ttl), "--questions", "80", "--no-paraphrases", "--json"]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["scorer"].startswith(str(tmp_path / "cache")) and summary["graph_sha256"]
+    assert main(["kb", "info", "--graph", str(small_ttl), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["trained_scorer"] is True
+    from qa.models import shared_encoder
+
+    qa = KBQA(Settings(kb_graph=str(small_ttl)), encoder=shared_encoder())
+    qa.warm_up()
+    assert qa.scorer_source == summary["scorer"] and qa.scorer.calibrator is not None
+    assert main(["kbqa", "What is the capital of France?", "--graph", str(small_ttl), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)[0]["text"] == "Paris"
+    assert main(["kb", "train", "--graph", str(tmp_path / "missing.ttl")]) == 2
