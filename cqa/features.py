@@ -1,11 +1,11 @@
 """The signals the two small models read.
 
 Thread match (is this stored thread's question the new question, or close enough that its answers
-answer it?): dense similarity of the new question to the thread's title + body and to its title
-alone, BM25 (normalised by the best candidate), word overlap, and how well the thread's answers
-match the new question (answer relevance catches threads whose title is vague but whose answers
-are on topic). Each similarity is also given relative to the best candidate of the same question,
-since "the best of these ten" is what a ranking needs.
+answer it?): dense similarity of the new question to the thread's title + body, BM25 against the
+thread's question and BM25 against the whole thread with its answers (answer relevance: a thread
+whose title is vague but whose answers use the question's words is on topic). The lexical scores
+only mean something relative to the other candidates, so they enter as z-scores within the
+candidates of one question; the dense similarity enters both raw and relative.
 
 Answer quality (is this answer a good answer to its thread's question?): its similarity to the
 question and to the other answers (good answers agree with each other), whether the asker wrote
@@ -22,10 +22,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from cqa.text import overlap
-
-MATCH_FEATURES = ["d_text", "d_title", "bm25_n", "jac", "cont", "ans_max", "ans_mean3",
-                  "d_text_gap", "ans_mean3_gap", "bm25_gap"]
+MATCH_FEATURES = ["d_text", "d_max", "d_text_z", "bm25_z", "bma_z"]
 ANSWER_FEATURES = ["cos", "cen", "lex", "asker", "pos", "loglen", "qmark", "url", "thank", "at", "own_share",
                    "short", "cos_gap", "cen_gap"]
 
@@ -38,32 +35,28 @@ class Candidate:
     """What the match features need about one candidate thread."""
 
     key: int
-    tokens: list[str]
-    title_tokens: list[str]
-    vector: np.ndarray
-    title_vector: np.ndarray
-    answer_vectors: np.ndarray  # (n_answers, dim), possibly empty
-    bm25: float
+    vector: np.ndarray  # the thread's question (title + body)
+    bm25: float  # BM25 of the new question against the thread's question
+    bma: float  # BM25 against the whole thread (question and answers)
 
 
-def match_features(q_tokens: Sequence[str], q_vector: np.ndarray, cands: Sequence[Candidate]) -> list[dict[str, float]]:
-    rows: list[dict[str, float]] = []
-    for c in cands:
-        sims = sorted((c.answer_vectors @ q_vector).tolist(), reverse=True) if len(c.answer_vectors) else [0.0]
-        jac, cont = overlap(q_tokens, c.tokens)
-        rows.append({
-            "d_text": float(c.vector @ q_vector), "d_title": float(c.title_vector @ q_vector), "bm25": float(c.bm25),
-            "jac": jac, "cont": cont, "ans_max": float(sims[0]), "ans_mean3": float(np.mean(sims[:3])),
-        })
-    if rows:
-        best_b = max(r["bm25"] for r in rows)
-        for key in ("d_text", "ans_mean3", "bm25"):
-            top = max(r[key] for r in rows)
-            for r in rows:
-                r[f"{key}_gap"] = (r[key] - top) / (best_b if key == "bm25" and best_b > 0 else 1.0)
-        for r in rows:
-            r["bm25_n"] = r["bm25"] / best_b if best_b > 0 else 0.0
-    return rows
+def _z(values: Sequence[float]) -> list[float]:
+    v = np.asarray(values, dtype=np.float64)
+    sd = float(v.std())
+    return [0.0] * len(v) if sd < 1e-9 else ((v - v.mean()) / sd).tolist()
+
+
+def match_features(q_vector: np.ndarray, cands: Sequence[Candidate]) -> list[dict[str, float]]:
+    """One row per candidate. Raw similarity says how close the thread is; the z-scores (within
+    the candidates of this question) say how it compares with the others; `d_max` (the best
+    candidate's similarity) tells a question the store can answer from one it cannot."""
+    if not cands:
+        return []
+    dense = [float(c.vector @ q_vector) for c in cands]
+    d_max = max(dense)
+    return [{"d_text": d, "d_max": d_max, "d_text_z": dz, "bm25_z": bz, "bma_z": az}
+            for d, dz, bz, az in zip(dense, _z(dense), _z([c.bm25 for c in cands]), _z([c.bma for c in cands]),
+                                     strict=True)]
 
 
 @dataclass

@@ -32,6 +32,7 @@ from qa.core.types import Encoder
 DENSE = "dense.faiss"
 DENSE_META = "dense.json"
 BM25_DIR = "bm25"
+LEXICAL = "lexical.json"
 
 
 def index_folder(store_path: str | Path) -> Path:
@@ -86,6 +87,50 @@ class _BM25:
         return obj, str(meta.get("generation", ""))
 
 
+class LexicalStats:
+    """Document frequencies over whole threads (question and answers), for the BM25 score of a
+    candidate thread's full text: a thread whose answers use the new question's words is likely on
+    its topic even when its title is vague. Kept incrementally (`add`), recomputed when stale."""
+
+    K1, B = 1.5, 0.75
+
+    def __init__(self) -> None:
+        self.df: dict[str, int] = {}
+        self.n_docs = 0
+        self.total_len = 0
+
+    def add(self, tokens: Sequence[str]) -> None:
+        for t in set(tokens):
+            self.df[t] = self.df.get(t, 0) + 1
+        self.n_docs += 1
+        self.total_len += len(tokens)
+
+    def idf(self, token: str) -> float:
+        df = self.df.get(token, 0)
+        return float(np.log(1.0 + (self.n_docs - df + 0.5) / (df + 0.5)))
+
+    def bm25(self, query: Sequence[str], doc: Sequence[str]) -> float:
+        if not doc or not self.n_docs:
+            return 0.0
+        avg = self.total_len / self.n_docs
+        tf: dict[str, int] = {}
+        for t in doc:
+            tf[t] = tf.get(t, 0) + 1
+        norm = self.K1 * (1 - self.B + self.B * len(doc) / max(avg, 1e-9))
+        return float(sum(self.idf(t) * tf[t] * (self.K1 + 1) / (tf[t] + norm) for t in set(query) if t in tf))
+
+    def save(self, path: Path, generation: str) -> None:
+        payload = {"generation": generation, "n_docs": self.n_docs, "total_len": self.total_len, "df": self.df}
+        atomic_write_text(path, json.dumps(payload, ensure_ascii=False))
+
+    @classmethod
+    def load(cls, path: Path) -> tuple[LexicalStats, str]:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        obj = cls()
+        obj.df, obj.n_docs, obj.total_len = dict(data["df"]), int(data["n_docs"]), int(data["total_len"])
+        return obj, str(data.get("generation", ""))
+
+
 class ThreadIndex:
     """Dense + BM25 candidates over a `ThreadStore`; `encoder` is injected (any `Encoder`)."""
 
@@ -99,6 +144,7 @@ class ThreadIndex:
         self._bm25_delta = _BM25()
         self._delta: dict[int, str] = {}
         self._known: set[int] = set()
+        self.lexical = LexicalStats()
 
     # ------------------------------------------------------------------ dense
     def _check_encoder(self) -> None:
@@ -187,7 +233,27 @@ class ThreadIndex:
             self._check_encoder()
             self._dense = self._load_dense()
             self._load_bm25()
+            self._load_lexical()
             return self
+
+    def _load_lexical(self) -> None:
+        path = self.folder / LEXICAL
+        gen = self.store.generation
+        if path.exists():
+            try:
+                stats, saved = LexicalStats.load(path)
+                if saved == gen:
+                    self.lexical = stats
+                    return
+            except (OSError, ValueError, KeyError):
+                pass
+        stats = LexicalStats()
+        for _, tokens in self.store.iter_full_texts(tokenize):
+            stats.add(tokens)
+        self.lexical = stats
+        if not self.store.read_only:
+            self.folder.mkdir(parents=True, exist_ok=True)
+            stats.save(path, gen)
 
     def _load_bm25(self) -> None:
         gen = self.store.generation
@@ -246,6 +312,8 @@ class ThreadIndex:
             self._add_dense(keys_arr, vectors)
             for k, t in zip(keys_arr.tolist(), texts, strict=True):
                 self._delta[int(k)] = t
+            for _, tokens in self.store.iter_full_texts(tokenize, keys=keys_arr.tolist()):
+                self.lexical.add(tokens)
             assert self._bm25_main is not None
             if len(self._delta) > max(50, len(self._bm25_main.keys) // 10):
                 all_texts = dict(self.store.iter_texts())

@@ -27,7 +27,7 @@ import numpy as np
 
 from cqa.features import AnswerInfo, Candidate, answer_features, match_features
 from cqa.model import LogisticModel
-from cqa.store import StoredAnswer, Thread, ThreadStore, make_uid
+from cqa.store import StoredAnswer, Thread, ThreadStore, full_text, make_uid
 from cqa.text import tokenize
 from qa.core.errors import InputError
 from qa.core.paths import DATA_DIR
@@ -163,16 +163,16 @@ class CommunityQA:
         keys = [k for k in keys if k in threads]
         if not keys:
             return [], []
-        texts = {k: threads[k].text for k in keys}
-        tvecs = self.index.vectors(keys)
+        index = self.index
+        tvecs = index.vectors(keys)
         missing = [i for i, k in enumerate(keys) if not tvecs[i].any()]
         if missing:
-            tvecs[missing] = self.encoder.encode([texts[keys[i]] for i in missing])
-        titles = self.encoder.encode([threads[k].title or texts[k] for k in keys])
-        bm25 = self.index.bm25_scores(tokens, keys)
-        cands = [Candidate(k, tokenize([texts[k]])[0], tokenize([threads[k].title])[0], tvecs[i], titles[i],
-                           self.answer_vectors(threads[k]), bm25.get(k, 0.0)) for i, k in enumerate(keys)]
-        return [threads[k] for k in keys], match_features(tokens, vector, cands)
+            tvecs[missing] = self.encoder.encode([threads[keys[i]].text for i in missing])
+        bm25 = index.bm25_scores(tokens, keys)
+        full = tokenize([full_text(threads[k]) for k in keys])
+        cands = [Candidate(k, tvecs[i], bm25.get(k, 0.0), index.lexical.bm25(tokens, full[i]))
+                 for i, k in enumerate(keys)]
+        return [threads[k] for k in keys], match_features(vector, cands)
 
     def score(self, question: str, keys: Sequence[int], *, vector: np.ndarray | None = None,
               threads: dict[int, Thread] | None = None) -> list[Match]:
@@ -180,7 +180,7 @@ class CommunityQA:
         found, feats = self.features(question, keys, vector=vector, threads=threads)
         if not found:
             return []
-        probs = self.rescorer.probabilities(feats)
+        probs = self.rescorer.probabilities(feats, group=True)
         matches = [Match(t, float(p), f, r) for r, (t, p, f) in enumerate(zip(found, probs, feats, strict=True),
                                                                           start=1)]
         matches.sort(key=lambda m: (-m.probability, m.fused_rank))
@@ -276,18 +276,19 @@ class CommunityQA:
                                   answer_id=best.id, answer=best.text, votes=best.votes, accepted=best.accepted,
                                   source=m.thread.source, start=start, end=end)
         return Answer(text=text, score=round(m.probability, 4), route=Route.CQA, evidence=evidence,
-                      raw_score=round(float(self.rescorer.logits([m.features])[0]), 4))
+                      raw_score=round(float(self.rescorer.raw_logits([m.features])[0]), 4))
 
     # ------------------------------------------------------------------ adding content
     def add_question(self, title: str, body: str = "", *, answer: str | None = None, accepted: bool = True,
-                     source: str = "user", question_id: str | None = None, tags: Sequence[str] = ()) -> str:
+                     source: str = "user", question_id: str | None = None, answer_id: str | None = None,
+                     tags: Sequence[str] = ()) -> str:
         """File a new question (optionally with its answer) and index it at once; returns its thread id."""
         with self._lock:
             index = self.index
             tid = self.store.add_question(title, body, source=source, question_id=question_id, tags=tags)
             if answer is not None:
                 try:
-                    self.store.add_answer(tid, answer, accepted=accepted)
+                    self.store.add_answer(tid, answer, accepted=accepted, answer_id=answer_id)
                 except Exception:
                     self.store.delete_thread(tid)
                     raise
@@ -321,7 +322,7 @@ class CommunityQA:
             else:
                 self.store.accept_answer(tid, aid)
             return tid
-        return self.add_question(q.text, answer=answer, source=source, question_id=ext)
+        return self.add_question(q.text, answer=answer, source=source, question_id=ext, answer_id=_digest(answer))
 
     def import_file(self, path: str | Path, fmt: str | None = None, *, embed: bool = True,
                     progress: Any = None, **kw: Any) -> ImportReport:

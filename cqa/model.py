@@ -28,22 +28,35 @@ class LogisticModel:
     bias: float = 0.0
     mean: list[float] = field(default_factory=list)
     scale: list[float] = field(default_factory=list)
-    temperature: float = 1.0
+    # (a, b, c): shown logit = a * z + b, plus c for the best candidate of a group (see `logits`)
+    calibration: list[float] = field(default_factory=lambda: [1.0, 0.0, 0.0])
     meta: dict[str, Any] = field(default_factory=dict)
 
     def matrix(self, rows: Sequence[Mapping[str, float]]) -> np.ndarray:
         return np.array([[float(r[f]) for f in self.features] for r in rows], dtype=np.float64).reshape(
             len(rows), len(self.features))
 
-    def logits(self, rows: Sequence[Mapping[str, float]] | np.ndarray) -> np.ndarray:
+    def logits(self, rows: Sequence[Mapping[str, float]] | np.ndarray, *, group: bool = False) -> np.ndarray:
+        """Calibrated logits. With `group`, the rows are the candidates of one question and the best
+        of them gets the calibration's third term: the best of several candidates is right more often
+        than another candidate with the same raw score (it won a comparison), and the order within the
+        group is kept (the term is never negative)."""
+        a, b, c = self.calibration
+        z = self.raw_logits(rows)
+        out = a * z + b
+        if group and len(z):
+            out[int(np.argmax(z))] += c
+        return out
+
+    def raw_logits(self, rows: Sequence[Mapping[str, float]] | np.ndarray) -> np.ndarray:
+        """Logits of the fitted weights, before the calibration map."""
         x = rows if isinstance(rows, np.ndarray) else self.matrix(rows)
         if not len(x):
             return np.zeros(0)
-        z = ((x - np.array(self.mean)) / np.array(self.scale)) @ np.array(self.weights) + self.bias
-        return z / self.temperature
+        return ((x - np.array(self.mean)) / np.array(self.scale)) @ np.array(self.weights) + self.bias
 
-    def probabilities(self, rows: Sequence[Mapping[str, float]] | np.ndarray) -> np.ndarray:
-        return 1.0 / (1.0 + np.exp(-np.clip(self.logits(rows), -30, 30)))
+    def probabilities(self, rows: Sequence[Mapping[str, float]] | np.ndarray, *, group: bool = False) -> np.ndarray:
+        return 1.0 / (1.0 + np.exp(-np.clip(self.logits(rows, group=group), -30, 30)))
 
     def fit(self, x: np.ndarray, y: Sequence[bool] | np.ndarray, *, l2: float = 1.0,
             sample_weight: np.ndarray | None = None, iterations: int = 100) -> LogisticModel:
@@ -67,21 +80,25 @@ class LogisticModel:
                 break
         self.weights, self.bias = [float(v) for v in w[:-1]], float(w[-1])
         self.mean, self.scale = [float(v) for v in mean], [float(v) for v in scale]
-        self.temperature = 1.0
+        self.calibration = [1.0, 0.0, 0.0]
         return self
 
-    def fit_temperature(self, logits: np.ndarray, y: Sequence[bool] | np.ndarray) -> float:
-        """The temperature that minimises log loss of held-out logits (1-D search; logits given at T=1)."""
-        z = np.asarray(logits, dtype=np.float64)
-        t = np.asarray(y, dtype=np.float64)
-        best, best_loss = 1.0, np.inf
-        for temp in np.exp(np.linspace(np.log(0.25), np.log(4.0), 161)):
-            p = np.clip(1.0 / (1.0 + np.exp(-z / temp)), 1e-9, 1 - 1e-9)
-            loss = -np.mean(t * np.log(p) + (1 - t) * np.log(1 - p))
-            if loss < best_loss:
-                best, best_loss = float(temp), loss
-        self.temperature = best
-        return best
+    def fit_calibration(self, raw_logits: np.ndarray, y: Sequence[bool] | np.ndarray,
+                        best: np.ndarray | None = None) -> list[float]:
+        """Platt scaling on held-out raw logits: sigmoid(a * z + b), with `best` (which rows were the
+        best candidate of their group) also the group term c >= 0. A monotone map within a group, so
+        it changes the probabilities shown, never the order."""
+        z = np.asarray(raw_logits, dtype=np.float64)
+        cols = [z] if best is None else [z, np.asarray(best, dtype=np.float64)]
+        x = np.stack(cols, axis=1)
+        platt = LogisticModel([f"x{i}" for i in range(x.shape[1])]).fit(x, y, l2=1e-4)
+        w = np.array(platt.weights) / np.array(platt.scale)
+        b = platt.bias - float(w @ np.array(platt.mean))
+        c = float(w[1]) if best is not None else 0.0
+        if c < 0:  # a negative term could reorder a group: fit without it
+            return self.fit_calibration(z, y)
+        self.calibration = [float(w[0]), float(b), c]
+        return self.calibration
 
     # ------------------------------------------------------------------ storage
     def save(self, path: str | Path) -> None:
@@ -95,6 +112,6 @@ class LogisticModel:
             model = cls(**data)
         except (OSError, ValueError, TypeError) as exc:
             raise DataFormatError(f"{p} is not a community-QA scoring model: {exc}") from None
-        if len(model.weights) != len(model.features):
+        if len(model.weights) != len(model.features) or len(model.calibration) != 3:
             raise DataFormatError(f"{p}: {len(model.weights)} weights for {len(model.features)} features")
         return model

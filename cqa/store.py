@@ -22,6 +22,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -114,6 +115,11 @@ def thread_text(title: str, body: str) -> str:
         return body
     sep = " " if title.endswith(("?", ".", "!", ":")) else ". "
     return f"{title}{sep}{body}"
+
+
+def full_text(thread: Thread) -> str:
+    """A thread's question and all its answers, the text its topic is judged by."""
+    return "\n".join([thread.text, *(a.text for a in thread.answers)])
 
 
 def make_uid(source: str, ext_id: str) -> str:
@@ -399,6 +405,25 @@ class ThreadStore:
                 return
             for k, t, b in rows:
                 yield int(k), thread_text(t, b)
+            last = int(rows[-1][0])
+
+    def iter_full_texts(self, tokenize: Any, *, keys: Sequence[int] | None = None,
+                        page: int = 500) -> Iterator[tuple[int, list[str]]]:
+        """(key, tokens of the question and all its answers) per thread, in key order, read in pages."""
+        if keys is not None:
+            threads = self.get(keys)
+            for k in sorted(threads):
+                yield k, tokenize([full_text(threads[k])])[0]
+            return
+        last = -1
+        while True:
+            rows = self._rows("SELECT key FROM threads WHERE key > ? ORDER BY key LIMIT ?", (last, page))
+            if not rows:
+                return
+            threads = self.get([r[0] for r in rows])
+            texts = [full_text(threads[k]) for k in sorted(threads)]
+            for k, toks in zip(sorted(threads), tokenize(texts), strict=True):
+                yield k, toks
             last = int(rows[-1][0])
 
     def get(self, keys: Sequence[int], *, answers: bool = True) -> dict[int, Thread]:

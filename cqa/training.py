@@ -4,10 +4,13 @@ The related threads of the training file are imported into a thread store of the
 so a rerun does not encode them again) and every feature is computed by the same `CommunityQA`
 code that answers users: the training rows are exactly what the models see at run time.
 
-* Re-scorer: one row per (new question, related thread), label = PerfectMatch or Relevant. Its
-  temperature is fitted on out-of-fold logits (five folds grouped by new question), so the shown
-  probability is calibrated on data the weights were not fitted on.
-* Answer-quality model: one row per comment, label = Good for its own thread's question.
+* Re-scorer: weights from one row per (new question, related thread), label = PerfectMatch or
+  Relevant. Its probability is then calibrated (Platt scaling) the way the source is used: each
+  training question asked over the whole training store, its retrieved candidates labelled
+  relevant when they are among its gold threads, scored with out-of-fold weights (five folds
+  grouped by new question), so the shown probability is fitted on data the weights never saw.
+* Answer-quality model: one row per comment, label = Good for its own thread's question;
+  calibrated on its own out-of-fold logits.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from cqa.matcher import ANSWER_RANKER, RESCORER, CommunityQA
 from cqa.model import LogisticModel
 from cqa.semeval import NewQuestion, load_semeval
 from cqa.store import ThreadStore
+from cqa.text import tokenize
 from qa.core.paths import SHARED_DATA, cache_dir
 from qa.core.settings import Settings
 from qa.core.types import Encoder
@@ -113,27 +117,55 @@ def answer_rows(source: CommunityQA, questions: Sequence[NewQuestion], *, offici
     return out
 
 
+def store_rows(source: CommunityQA, questions: Sequence[NewQuestion]) -> PairRows:
+    """Each new question asked over the whole store, as the source asks: its retrieved candidates,
+    labelled relevant when among the question's PerfectMatch / Relevant threads."""
+    out = PairRows([], [], [], [])
+    for gi, q in enumerate(questions):
+        vector = source.encoder.encode([q.text])[0]
+        keys = source.candidates(q.text, vector, tokenize([q.text])[0], source.settings.cqa_candidates)
+        found, feats = source.features(q.text, keys, vector=vector)
+        gold = {f"semeval:{t.id}" for t in q.threads if t.relevant}
+        for t, f in zip(found, feats, strict=True):
+            out.rows.append(f)
+            out.labels.append(t.uid in gold)
+            out.groups.append(gi)
+            out.thread_ids.append(t.uid)
+    return out
+
+
 def _folds(groups: Sequence[int], k: int = 5) -> list[np.ndarray]:
-    g = np.asarray(groups)
-    ids = np.unique(g)
-    return [np.isin(g, ids[i::k]) for i in range(k)]
+    ids = np.unique(np.asarray(groups))
+    return [ids[i::k] for i in range(k)]
 
 
-def fit_with_temperature(features: list[str], rows: list[dict[str, float]], labels: Sequence[bool],
-                         groups: Sequence[int], l2: float, meta: dict[str, Any]) -> LogisticModel:
-    """Weights on all rows; temperature from out-of-fold logits (folds grouped by question)."""
+def fit_calibrated(features: list[str], rows: list[dict[str, float]], labels: Sequence[bool], groups: Sequence[int],
+                   l2: float, meta: dict[str, Any], *, cal: PairRows | AnswerRows | None = None,
+                   grouped: bool = False) -> LogisticModel:
+    """Weights on all `rows`; Platt calibration on out-of-fold logits of `cal` (default: `rows`),
+    folds grouped by question (`groups` of both index the same questions); `grouped`: with the
+    best-candidate term (see `LogisticModel.logits`)."""
+    cal_rows, cal_labels, cal_groups = (cal.rows, cal.labels, cal.groups) if cal is not None else (rows, labels, groups)
     model = LogisticModel(list(features), meta=dict(meta))
-    x = model.matrix(rows)
-    y = np.asarray(labels, dtype=float)
-    oof = np.zeros(len(y))
-    for test in _folds(groups):
-        part = LogisticModel(list(features)).fit(x[~test], y[~test], l2=l2)
-        oof[test] = part.logits(x[test])
+    x, y, g = model.matrix(rows), np.asarray(labels, dtype=float), np.asarray(groups)
+    xc, yc, gc = model.matrix(cal_rows), np.asarray(cal_labels, dtype=float), np.asarray(cal_groups)
+    oof = np.zeros(len(yc))
+    for ids in _folds(groups):
+        part = LogisticModel(list(features)).fit(x[~np.isin(g, ids)], y[~np.isin(g, ids)], l2=l2)
+        test = np.isin(gc, ids)
+        oof[test] = part.raw_logits(xc[test])
     model.fit(x, y, l2=l2)
-    model.fit_temperature(oof, y)
-    p = 1 / (1 + np.exp(-oof / model.temperature))
-    loss = float(-np.mean(y * np.log(p + 1e-9) + (1 - y) * np.log(1 - p + 1e-9)))
-    model.meta.update({"rows": len(y), "positives": int(y.sum()), "l2": l2, "oof_log_loss": round(loss, 4)})
+    top = [max(np.where(gc == q)[0], key=lambda i: oof[i]) for q in np.unique(gc)]
+    best = np.zeros(len(yc), dtype=bool)
+    best[top] = True
+    a, b, c = model.fit_calibration(oof, yc, best if grouped else None)
+    p = 1 / (1 + np.exp(-(a * oof + b + c * best)))
+    model.meta.update({
+        "rows": len(y), "positives": int(y.sum()), "l2": l2, "calibration_rows": len(yc),
+        "oof_log_loss": round(float(-np.mean(yc * np.log(p + 1e-9) + (1 - yc) * np.log(1 - p + 1e-9))), 4),
+        "oof_ece": round(ece(p.tolist(), yc.astype(bool).tolist()), 4),
+        "oof_ece_top1": round(ece(p[top].tolist(), yc[top].astype(bool).tolist()), 4),
+        "oof_accuracy_top1": round(float(yc[top].mean()), 4)})
     return model
 
 
@@ -142,18 +174,21 @@ def train_models(path: Path, encoder: Encoder, *, progress: bool = False, out_di
     """Train and save the re-scorer and the answer-quality model; returns a one-line summary."""
     source, questions = semeval_source(path, encoder, settings=settings)
     pairs = pair_rows(source, questions)
+    asked = store_rows(source, questions)
     meta = {"data": Path(path).name, "encoder": encoder.name}
-    rescorer = fit_with_temperature(MATCH_FEATURES, pairs.rows, pairs.labels, pairs.groups, MATCH_L2,
-                                    {**meta, "task": "P(related thread answers the new question), SemEval-2016 B"})
+    rescorer = fit_calibrated(MATCH_FEATURES, pairs.rows, pairs.labels, pairs.groups, MATCH_L2,
+                              {**meta, "task": "P(thread answers the new question), SemEval-2016 subtask B labels"},
+                              cal=asked, grouped=True)
     ans = answer_rows(source, questions)
-    ranker = fit_with_temperature(ANSWER_FEATURES, ans.rows, ans.labels, ans.groups, ANSWER_L2,
-                                  {**meta, "task": "P(answer is Good for its thread's question), SemEval-2016 A"})
+    ranker = fit_calibrated(ANSWER_FEATURES, ans.rows, ans.labels, ans.groups, ANSWER_L2,
+                            {**meta, "task": "P(answer is Good for its thread's question), SemEval-2016 subtask A"})
     out_rescorer = (out_dir / RESCORER.name) if out_dir else RESCORER
     out_ranker = (out_dir / ANSWER_RANKER.name) if out_dir else ANSWER_RANKER
     rescorer.save(out_rescorer)
     ranker.save(out_ranker)
-    return (f"re-scorer on {len(pairs.rows)} pairs (T={rescorer.temperature:.2f}) -> {out_rescorer}; answer model on "
-            f"{len(ans.rows)} answers (T={ranker.temperature:.2f}) -> {out_ranker}")
+    return (f"re-scorer on {len(pairs.rows)} pairs, calibrated on {len(asked.rows)} retrieved candidates "
+            f"(out-of-fold ECE of the top match {rescorer.meta['oof_ece_top1']:.3f}) -> {out_rescorer}; "
+            f"answer model on {len(ans.rows)} answers -> {out_ranker}")
 
 
 def average_precision(labels: Sequence[bool], cutoff: int = 10) -> float:

@@ -54,8 +54,15 @@ def _build_kbqa(engine: Engine) -> AnswerSource:
     return KBQA(s, config=config, encoder=engine.encoder)
 
 
+def _build_cqa(engine: Engine) -> AnswerSource:
+    from cqa.matcher import CommunityQA
+
+    return CommunityQA(engine.settings, encoder=engine.encoder, span_reader=engine.span_reader)
+
+
 BUILDERS[Route.WEBQA] = _build_webqa
 BUILDERS[Route.KBQA] = _build_kbqa
+BUILDERS[Route.CQA] = _build_cqa
 
 
 class Engine:

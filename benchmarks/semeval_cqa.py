@@ -1,0 +1,140 @@
+"""semeval-cqa: SemEval-2016 Task 3 (English, Qatar Living) dev, the community-QA source's two jobs.
+
+Subtask B (question-question similarity): each of the 50 dev new questions re-ranks its 10 related
+threads; MAP, MRR and P@1 as the official scorer computes them (every question counts; the seven
+dev questions without any relevant thread score 0, so 86 is the ceiling). Systems side by side:
+BM25 alone (over the dev store), dense alone (all-MiniLM-L6-v2 over title + body), the two fused
+(reciprocal rank), and the final re-scorer. The search engine's own order (`ir`, the official
+baseline) is shown for reference; it is never a feature.
+
+Subtask A (answer selection): each related thread's 10 comments ranked by the answer-quality
+model, MAP over the threads the official scoring keeps (those not repeating a training thread).
+
+Also: calibration of the re-scorer's probability (per pair and per question's top match), and
+the source as users meet it: each dev new question asked over the whole dev store (500 threads).
+Models are trained on train-part2 only (`qa cqa train`); nothing here is fitted on dev.
+
+    python benchmarks/semeval_cqa.py            # full dev
+    python benchmarks/semeval_cqa.py --limit 10 # a quick look (results/semeval-cqa-limit.json)
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from benchmarks.common import RESULTS, Timer, write_results  # noqa: E402
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--limit", type=int, default=0, help="Only the first N dev new questions.")
+    parser.add_argument("--dev-file", type=Path, default=None)
+    args = parser.parse_args(argv)
+
+    from cqa.evaluation import calibration_pairs, gold_threads
+    from cqa.training import DEFAULT_DEV, answer_rows, auroc, ece, pair_rows, rank_by, ranking_metrics, semeval_source
+    from qa.core.settings import Settings
+    from qa.models import shared_encoder
+
+    dev_file = args.dev_file or DEFAULT_DEV
+    if not dev_file.exists():
+        sys.exit(f"benchmark data not found: {dev_file} (the shared data folder sits beside the repository)")
+    timer = Timer()
+    settings = Settings.load()
+    encoder = shared_encoder(settings)
+    source, questions = semeval_source(dev_file, encoder, settings=settings)
+    if args.limit:
+        questions = questions[: args.limit]
+    pairs = pair_rows(source, questions)
+    probs = [0.0] * len(pairs.rows)  # the probability shown: each question's ten threads as one group
+    for gi in range(len(questions)):
+        idx = [i for i, g in enumerate(pairs.groups) if g == gi]
+        for i, p in zip(idx, source.rescorer.probabilities([pairs.rows[i] for i in idx], group=True), strict=True):
+            probs[i] = float(p)
+
+    def grouped(scores: list[float]) -> list[list[bool]]:
+        out = []
+        for gi in range(len(questions)):
+            idx = [i for i, g in enumerate(pairs.groups) if g == gi]
+            out.append(rank_by([scores[i] for i in idx], [pairs.labels[i] for i in idx]))
+        return out
+
+    def rrf(gi_scores: list[float], other: list[float]) -> list[float]:
+        out = [0.0] * len(gi_scores)
+        for gi in range(len(questions)):
+            idx = [i for i, g in enumerate(pairs.groups) if g == gi]
+            for scores in (gi_scores, other):
+                order = sorted(idx, key=lambda i, s=scores: -s[i])
+                for r, i in enumerate(order, start=1):
+                    out[i] += 1.0 / (60 + r)
+        return out
+
+    dense = [r["d_text"] for r in pairs.rows]
+    bm25 = [r["bm25_z"] for r in pairs.rows]  # z-scores within a question keep its BM25 order
+    order_of = {t.id: t.ranking_order for q in questions for t in q.threads}
+    ir = [-float(order_of[tid]) for tid in pairs.thread_ids]
+    systems = {
+        "ir_baseline": ranking_metrics(grouped(ir)),
+        "bm25": ranking_metrics(grouped(bm25)),
+        "dense": ranking_metrics(grouped(dense)),
+        "fused": ranking_metrics(grouped(rrf(dense, bm25))),
+        "final": ranking_metrics(grouped(list(map(float, probs)))),
+    }
+    # subtask A: the official threads (not repeating a training thread)
+    ans = answer_rows(source, questions, official_a=True)
+    ans_probs = source.answer_ranker.probabilities(ans.rows)
+    a_groups, chrono = [], []
+    for gi in sorted(set(ans.groups)):
+        idx = [i for i, g in enumerate(ans.groups) if g == gi]
+        a_groups.append(rank_by([float(ans_probs[i]) for i in idx], [ans.labels[i] for i in idx]))
+        chrono.append([ans.labels[i] for i in idx])
+    answer_a = ranking_metrics(a_groups)
+    systems["answers_final"] = {"map": answer_a["map"], "mrr": answer_a["mrr"], "p@1": answer_a["p@1"],
+                                "threads": len(a_groups)}
+    chrono_m = ranking_metrics(chrono)
+    systems["answers_chronological"] = {"map": chrono_m["map"], "mrr": chrono_m["mrr"], "p@1": chrono_m["p@1"]}
+    # calibration of the re-scorer: every pair, and each question's top match among its ten
+    top_p, top_ok = [], []
+    for gi in range(len(questions)):
+        idx = [i for i, g in enumerate(pairs.groups) if g == gi]
+        best = max(idx, key=lambda i: probs[i])
+        top_p.append(float(probs[best]))
+        top_ok.append(pairs.labels[best])
+    # the source as users meet it: each new question over the whole dev store
+    store_pairs = calibration_pairs(source, questions)
+    sp = [p for p, _ in store_pairs]
+    sc = [c for _, c in store_pairs]
+    final = systems["final"]
+    metrics = {
+        "map": final["map"], "mrr": final["mrr"], "p@1": final["p@1"], "answer_map": answer_a["map"],
+        "map_gain_over_dense": round(final["map"] - systems["dense"]["map"], 2),
+        "map_gain_over_fused": round(final["map"] - systems["fused"]["map"], 2),
+        "ece_pairs": round(ece(list(map(float, probs)), pairs.labels), 4),
+        "auroc_pairs": round(auroc(list(map(float, probs)), pairs.labels), 4),
+        "ece_top10": round(ece(top_p, top_ok), 4), "auroc_top10": round(auroc(top_p, top_ok), 4),
+        "store_p@1": round(100 * sum(sc) / max(len(sc), 1), 2),
+        "ece_store": round(ece(sp, sc), 4), "auroc_store": round(auroc(sp, sc), 4),
+        "questions": len(questions), "pairs": len(pairs.rows),
+    }
+    name = "semeval-cqa" + ("-limit" if args.limit else "")
+    path = write_results(
+        name, f"SemEval-2016 Task 3 English dev ({len(questions)} new questions x 10 related threads; "
+              f"subtask A over {len(a_groups)} official threads)",
+        metrics, wall_s=timer.elapsed, systems=systems,
+        extra={"model": f"re-scorer + answer model trained on train-part2 over {encoder.name}",
+               "gold_relevant_per_question": [len(gold_threads(q)) for q in questions],
+               "store_threads": source.store.count()},
+        out=RESULTS / f"{name}.json")
+    print(f"wrote {path}")
+    for sys_name, m in systems.items():
+        print(f"{sys_name:22s} " + "  ".join(f"{k} {v}" for k, v in m.items()))
+    print("metrics", metrics)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,59 @@
+"""`qa cqa ...` end to end with the real packaged encoder (in-process, so it loads once)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from qa.cli import main
+
+
+@pytest.fixture
+def faq(tmp_path: Path) -> Path:
+    path = tmp_path / "office.jsonl"
+    rows = [
+        {"question": "How do I reset my VPN password?", "answer": "Open the self-service portal and choose Reset."},
+        {"question": "Where is the printer on the third floor?", "answer": "Next to the kitchen, room 3.14."},
+        {"question": "How many days of annual leave do I get?", "answer": "Twenty-five days a year."},
+    ]
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    return path
+
+
+def test_import_ask_add_stats(tmp_path: Path, faq: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    store = str(tmp_path / "threads.sqlite")
+    assert main(["cqa", "import", str(faq), "--store", store]) == 0
+    assert "3 new threads" in capsys.readouterr().err
+    assert main(["cqa", "import", str(faq), "--store", store]) == 0
+    assert "0 new threads (3 read)" in capsys.readouterr().err
+    assert main(["cqa", "ask", "I forgot the password of the VPN, how can I reset it?", "--store", store,
+                 "--json"]) == 0
+    resp = json.loads(capsys.readouterr().out)
+    top = resp["answers"][0]
+    top = top["best_guess"] if top["no_answer"] else top
+    assert resp["routing"]["chosen"] == "cqa" and top["evidence"]["thread_id"].startswith("faq:office:")
+    assert "self-service portal" in top["evidence"]["answer"]
+    assert main(["cqa", "add", "Is there parking for bikes?", "--answer", "Yes, in the basement.",
+                 "--store", store]) == 0
+    assert "added thread user:" in capsys.readouterr().err
+    assert main(["cqa", "stats", "--store", store]) == 0
+    out = capsys.readouterr().out
+    assert "4 threads" in out and "faq:office: 3" in out and "user: 1" in out
+
+
+def test_cli_errors_are_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    store = str(tmp_path / "threads.sqlite")
+    bad = tmp_path / "bad.csv"
+    bad.write_text("Question,Answer\nWhat?,\n", encoding="utf-8")
+    assert main(["cqa", "import", str(bad), "--store", store, "--no-embed"]) == 2
+    err = capsys.readouterr().err
+    assert "error:" in err and "no answer" in err
+    assert main(["cqa", "import", str(tmp_path / "nope.xml"), "--store", store]) == 2
+    assert "file not found" in capsys.readouterr().err
+    assert main(["cqa", "import", str(bad), "--format", "yaml", "--store", store]) == 2
+    assert "--format must be one of" in capsys.readouterr().err
+    assert main(["cqa", "add", "user:missing", "--thread", "--answer", "x", "--store", store]) == 2
+    assert "no thread" in capsys.readouterr().err
+    assert main(["cqa", "stats", "--store", str(tmp_path / "none.sqlite")]) == 2

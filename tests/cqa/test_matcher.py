@@ -1,0 +1,162 @@
+"""The community-QA answer source: matching, answer selection, "no answer", live additions, the
+shipped models, and the engine's third route."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from cqa.importers import import_file
+from cqa.index import DENSE, ThreadIndex, index_folder
+from cqa.matcher import ANSWER_RANKER, RESCORER, CommunityQA
+from cqa.model import LogisticModel
+from cqa.store import ThreadStore
+from qa.core.errors import DataFormatError, InputError
+from qa.core.settings import Settings
+from qa.core.types import Answer, Route, ThreadEvidence
+
+FAQ = [
+    {"id": "visa", "question": "How do I apply for a family visa in Qatar?",
+     "answers": ["Apply at the immigration department with your salary certificate and marriage certificate.",
+                 "I did it online last year."]},
+    {"id": "bank", "question": "Which bank is best for opening a salary account in Doha?",
+     "answers": ["Commercial Bank has good service for salary accounts."]},
+    {"id": "license", "question": "How can I convert my driving license to a Qatari license?",
+     "answers": ["Take the eye test, then go to the traffic department with your license and passport."]},
+    {"id": "school", "question": "Which schools follow the British curriculum?",
+     "answers": ["Doha College and several others follow the British curriculum."]},
+]
+
+
+@pytest.fixture
+def faq_source(tmp_path: Path, encoder) -> CommunityQA:
+    path = tmp_path / "qatar.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in FAQ), encoding="utf-8")
+    store = ThreadStore(tmp_path / "t.sqlite")
+    import_file(store, path)
+    source = CommunityQA(Settings(), store=store, encoder=encoder, seed=False)
+    source.refresh()
+    return source
+
+
+def test_shipped_models_load_and_name_their_features() -> None:
+    for path in (RESCORER, ANSWER_RANKER):
+        m = LogisticModel.load(path)
+        assert len(m.weights) == len(m.features) and m.calibration[0] > 0
+        assert "train-part2" in m.meta["data"]
+
+
+def test_answer_has_thread_evidence_and_a_probability(faq_source: CommunityQA) -> None:
+    answers = faq_source.answer("how to apply family visa qatar", top_k=3)
+    top = answers[0] if not answers[0].no_answer else answers[0].best_guess
+    assert isinstance(top, Answer) and top.route == Route.CQA
+    ev = top.evidence
+    assert isinstance(ev, ThreadEvidence) and ev.thread_id == "faq:qatar:visa"
+    assert ev.accepted and ev.answer.startswith("Apply at the immigration")  # the FAQ's own answer
+    assert top.text == ev.answer  # short answer: no span reader given, the full answer
+    assert 0.0 <= top.score <= 1.0
+    data = top.to_dict()
+    assert data["evidence"]["kind"] == "thread" and data["route"] == "cqa"
+    scores = [a.score for a in answers if not a.no_answer]
+    assert scores == sorted(scores, reverse=True)
+
+
+def test_unrelated_question_is_no_answer_with_best_guess(faq_source: CommunityQA) -> None:
+    matches = faq_source.match("What is the boiling point of tungsten in kelvin?")
+    assert all(m.probability < 0.5 for m in matches)
+    res = faq_source.answer("What is the boiling point of tungsten in kelvin?")
+    assert len(res) == 1 and res[0].no_answer and res[0].text == ""
+
+
+def test_added_question_is_found_at_once_without_rebuilding(faq_source: CommunityQA) -> None:
+    index = faq_source.index
+    before = len(index)
+    tid = faq_source.add_question("Where do I pay traffic fines online?", answer="On the Metrash2 app.")
+    assert len(faq_source.index) == before + 1 and faq_source.index is index  # same index, one vector added
+    matches = faq_source.match("pay traffic fines online")
+    assert matches[0].thread.uid == tid
+    aid = faq_source.add_answer(tid, "Also at any traffic department office.")
+    faq_source.accept_answer(tid, aid)
+    ranked = faq_source.rank_answers(faq_source.store.thread(tid))
+    assert ranked[0].answer.id == aid and ranked[0].reason == "accepted"
+
+
+def test_index_reopens_from_its_file_and_catches_up_with_the_store(tmp_path: Path, faq_source: CommunityQA,
+                                                                   encoder) -> None:
+    faq_source.index.save()
+    assert (index_folder(faq_source.store.path) / DENSE).exists()
+    faq_source.store.add_question("A question added by another process", question_id="other")
+    fresh = ThreadIndex(faq_source.store, encoder)
+    assert fresh.embed_pending() == 1
+    fresh.load()
+    assert len(fresh) == faq_source.store.count()
+
+
+def test_file_answer_is_idempotent_and_answers_next_time(faq_source: CommunityQA) -> None:
+    q = "Can I bring my cat when I move to Doha?"
+    tid = faq_source.file_answer(q, "Yes, with a vaccination record and an import permit.")
+    assert faq_source.file_answer(q, "Yes, with a vaccination record and an import permit.") == tid
+    assert len(faq_source.store.thread(tid).answers) == 1
+    res = faq_source.answer("moving to Doha with my cat")
+    top = res[0].best_guess if res[0].no_answer else res[0]
+    assert top.evidence.thread_id == tid and top.evidence.accepted
+
+
+def test_votes_decide_without_an_accepted_answer(tmp_path: Path, encoder) -> None:
+    store = ThreadStore(tmp_path / "t.sqlite")
+    key, _ = store.put_thread("forum", "1", "How do I cook rice?", "")
+    store.put_answer(key, "a", "Boil it.", votes=1)
+    store.put_answer(key, "b", "Rinse, then simmer one cup of rice in two cups of water for 15 minutes.", votes=9)
+    source = CommunityQA(Settings(), store=store, encoder=encoder, seed=False)
+    ranked = source.rank_answers(store.get([key])[key])
+    assert [r.answer.id for r in ranked] == ["b", "a"] and ranked[0].reason == "votes"
+
+
+def test_duplicate_without_answers_answers_from_its_original(tmp_path: Path, encoder) -> None:
+    store = ThreadStore(tmp_path / "t.sqlite")
+    orig, _ = store.put_thread("se", "1", "How to center a div horizontally", "")
+    store.put_answer(orig, "a1", "Use margin: 0 auto on a block with a width.", votes=50, accepted=True)
+    dup, _ = store.put_thread("se", "2", "Centering a div in the middle of the page horizontally", "")
+    store.link(dup, orig)
+    source = CommunityQA(Settings(), store=store, encoder=encoder, seed=False)
+    source.refresh()
+    res = source.answer("centering a div in the middle of the page horizontally", top_k=3)
+    got = [a.best_guess if a.no_answer else a for a in res]
+    assert any(a.evidence.answer_id == "a1" for a in got)
+
+
+def test_bad_input_and_missing_models(tmp_path: Path, faq_source: CommunityQA, encoder) -> None:
+    with pytest.raises(InputError):
+        faq_source.answer("   ")
+    with pytest.raises(InputError):
+        faq_source.add_question("")
+    broken = tmp_path / "broken.json"
+    broken.write_text("{", encoding="utf-8")
+    with pytest.raises(DataFormatError, match="not a community-QA scoring model"):
+        LogisticModel.load(broken)
+    with pytest.raises(InputError, match="encoder"):
+        CommunityQA(Settings(), store=tmp_path / "x.sqlite", seed=False).match("hello there")
+
+
+def test_encoder_change_is_refused(faq_source: CommunityQA) -> None:
+    class Other:
+        name = "another-encoder"
+
+        def encode(self, texts):
+            return np.ones((len(texts), 4), dtype=np.float32) / 2
+
+    with pytest.raises(InputError, match="embedded with the encoder"):
+        ThreadIndex(faq_source.store, Other()).load()
+
+
+def test_seed_store_is_created_on_first_use(tmp_path: Path, encoder) -> None:
+    pytest.importorskip("chatterbot_corpus")
+    source = CommunityQA(Settings(cqa_store=str(tmp_path / "fresh.sqlite")), encoder=encoder)
+    stats = source.stats()
+    assert stats["sources"].get("seed:chatterbot-corpus", 0) > 200 and stats["answers"] > stats["threads"] - 1
+    res = source.answer("Who was the 37th President of the United States?")
+    top = res[0].best_guess if res[0].no_answer else res[0]
+    assert "Nixon" in top.evidence.answer
