@@ -152,9 +152,9 @@ def stats(store: StoreOpt = None) -> None:
         raise InputError(f"no thread store at {settings.cqa_store} yet (it is created on first use or import)")
     s = ThreadStore(settings.cqa_store)
     out.print(Text(f"{s.path}: {s.count():,} threads, {s.count_answers():,} answers, "
-                   f"{s.count_unembedded():,} not embedded yet"))
+                   f"{s.count_unembedded():,} not embedded yet"), soft_wrap=True)
     for name, n in s.sources().items():
-        out.print(Text(f"  {name}: {n:,}"))
+        out.print(Text(f"  {name}: {n:,}"), soft_wrap=True)
 
 
 @cqa_app.command("embed")
