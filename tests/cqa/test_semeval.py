@@ -1,0 +1,85 @@
+"""SemEval-2016 Task 3: the parser (counts of the official release), the importer, the router's
+training questions, and the official ranking metrics."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from cqa.evaluation import gold_threads, router_questions, top_thread_correct
+from cqa.importers import import_file
+from cqa.semeval import load_semeval
+from cqa.store import ThreadStore
+from cqa.training import DEFAULT_DEV, DEFAULT_TRAIN, auroc, average_precision, ece, rank_by, ranking_metrics
+from qa.core.errors import DataFormatError
+from qa.core.types import Answer, Route, ThreadEvidence
+
+needs_data = pytest.mark.skipif(not DEFAULT_DEV.exists() or not DEFAULT_TRAIN.exists(),
+                                reason="../shared/data/cqa is absent")
+
+
+@needs_data
+def test_dev_file_matches_the_official_counts() -> None:
+    dev = load_semeval(DEFAULT_DEV)
+    threads = [t for q in dev for t in q.threads]
+    assert (len(dev), len(threads), sum(len(t.comments) for t in threads)) == (50, 500, 5000)
+    assert sum(t.relevance == "PerfectMatch" for t in threads) == 59
+    assert sum(t.relevance == "Relevant" for t in threads) == 155
+    assert sum(not t.skip_subtask_a for t in threads) == 244  # the official subtask A dev threads
+    q = dev[0]
+    assert q.id == "Q268" and q.text.startswith("Good Bank") and "Q268_R4" in {t.id for t in q.threads}
+    assert gold_threads(q) >= {"semeval:Q268_R4", "semeval:Q268_R5", "semeval:Q268_R10"}
+
+
+@needs_data
+def test_import_semeval_threads_once(tmp_path: Path) -> None:
+    store = ThreadStore(tmp_path / "t.sqlite")
+    rep = import_file(store, DEFAULT_DEV)
+    assert (rep.source, rep.threads_added) == ("semeval", 500) and rep.answers_added > 4900
+    assert import_file(store, DEFAULT_DEV).threads_added == 0 and store.count() == 500
+    t = store.thread("semeval:Q268_R4")
+    assert t.title == "Best Bank" and t.tags == ["Advice and Help"] and t.author == "ankukuma"
+    assert t.answers[0].text == "Commercial bank/IBQ" and t.answers[0].author == "Dilgeer"
+
+
+@needs_data
+def test_router_questions_come_from_training_data_only() -> None:
+    questions = router_questions()
+    dev_texts = {q.text for q in load_semeval(DEFAULT_DEV)}
+    assert len(questions) > 700 and not dev_texts & set(questions)
+    assert "Who was the 37th President of the United States?" in questions  # the seed
+
+
+def test_malformed_semeval_is_a_clear_error(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.xml"
+    bad.write_text('<?xml version="1.0"?>\n<xml><OrgQuestion ORGQ_ID="Q1"><OrgQSubject>x</OrgQSubject>\n'
+                   "<Thread THREAD_SEQUENCE='Q1_R1'><RelQuestion></Thread></OrgQuestion></xml>", encoding="utf-8")
+    with pytest.raises(DataFormatError, match=r"bad.xml: malformed XML at line 3"):
+        load_semeval(bad)
+    store = ThreadStore(tmp_path / "t.sqlite")
+    with pytest.raises(DataFormatError):
+        import_file(store, bad, "semeval")
+    assert store.count() == 0
+
+
+def test_official_ranking_metrics() -> None:
+    assert average_precision([False, True, False, True]) == pytest.approx((1 / 2 + 2 / 4) / 2)
+    assert average_precision([False] * 10) == 0.0
+    assert average_precision([False] * 10 + [True]) == 0.0  # beyond the cutoff of 10
+    m = ranking_metrics([[True, False], [False, True], [False, False]])
+    assert m == {"map": pytest.approx(100 * 1.5 / 3, abs=0.01), "mrr": pytest.approx(50.0), "p@1": pytest.approx(33.33)}
+    assert rank_by([0.1, 0.9, 0.5], [False, True, False]) == [True, False, False]
+    assert ece([0.9, 0.9, 0.1, 0.1], [True, True, False, False]) == pytest.approx(0.1)
+    assert auroc([0.9, 0.8, 0.2], [True, False, False]) == 1.0
+
+
+def test_top_thread_correct_uses_the_best_guess_of_a_no_answer() -> None:
+    from cqa.semeval import NewQuestion, RelatedThread
+
+    q = NewQuestion("Q1", "s", "b", [RelatedThread("Q1_R1", "a", "b", relevance="Relevant"),
+                                     RelatedThread("Q1_R2", "c", "d", relevance="Irrelevant")])
+    guess = Answer(text="x", score=0.3, route=Route.CQA, evidence=ThreadEvidence(thread_id="semeval:Q1_R1"))
+    assert top_thread_correct(q, [Answer.none(Route.CQA, 0.7, best_guess=guess)])
+    wrong = Answer(text="y", score=0.8, route=Route.CQA, evidence=ThreadEvidence(thread_id="semeval:Q1_R2"))
+    assert not top_thread_correct(q, [wrong]) and not top_thread_correct(q, [])
