@@ -35,8 +35,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--dev-file", type=Path, default=None)
     args = parser.parse_args(argv)
 
+    import numpy as np
+
     from cqa.evaluation import calibration_pairs, gold_threads
-    from cqa.training import DEFAULT_DEV, answer_rows, auroc, ece, pair_rows, rank_by, ranking_metrics, semeval_source
+    from cqa.training import (
+        DEFAULT_DEV,
+        answer_rows,
+        auroc,
+        ece,
+        pair_rows,
+        rank_by,
+        ranking_metrics,
+        semeval_source,
+        store_rows,
+    )
     from qa.core.settings import Settings
     from qa.models import shared_encoder
 
@@ -108,6 +120,15 @@ def main(argv: list[str] | None = None) -> int:
     store_pairs = calibration_pairs(source, questions)
     sp = [p for p, _ in store_pairs]
     sc = [c for _, c in store_pairs]
+    # every retrieved candidate of every question (what a list of answers shows), and the ECE a
+    # perfectly calibrated score would still show on this few questions (labels drawn from the scores)
+    asked = store_rows(source, questions)
+    asked_p: list[float] = []
+    for gi in range(len(questions)):
+        idx = [i for i, g in enumerate(asked.groups) if g == gi]
+        asked_p.extend(float(p) for p in source.rescorer.probabilities([asked.rows[i] for i in idx], group=True))
+    rng = np.random.default_rng(0)
+    floor = float(np.mean([ece(sp, (rng.random(len(sp)) < np.array(sp)).tolist()) for _ in range(1000)]))
     final = systems["final"]
     metrics = {
         "map": final["map"], "mrr": final["mrr"], "p@1": final["p@1"], "answer_map": answer_a["map"],
@@ -118,6 +139,9 @@ def main(argv: list[str] | None = None) -> int:
         "ece_top10": round(ece(top_p, top_ok), 4), "auroc_top10": round(auroc(top_p, top_ok), 4),
         "store_p@1": round(100 * sum(sc) / max(len(sc), 1), 2),
         "ece_store": round(ece(sp, sc), 4), "auroc_store": round(auroc(sp, sc), 4),
+        "ece_store_if_perfectly_calibrated": round(floor, 4),
+        "ece_store_all_candidates": round(ece(asked_p, asked.labels), 4),
+        "auroc_store_all_candidates": round(auroc(asked_p, asked.labels), 4),
         "questions": len(questions), "pairs": len(pairs.rows),
     }
     name = "semeval-cqa" + ("-limit" if args.limit else "")

@@ -327,12 +327,14 @@ class ThreadIndex:
         return int(self._dense.ntotal) if self._dense is not None else 0
 
     def dense_search(self, vector: np.ndarray, k: int) -> list[tuple[int, float]]:
-        if self._dense is None or self._dense.ntotal == 0:
-            return []
-        q = np.ascontiguousarray(np.asarray(vector, dtype=np.float32).reshape(1, -1))
-        if q.shape[1] != self._dense.d:
-            raise DataFormatError(f"query vectors have {q.shape[1]} dimensions; the thread index has {self._dense.d}")
-        scores, ids = self._dense.search(q, min(k, int(self._dense.ntotal)))
+        with self._lock:  # FAISS must not be searched while another thread adds to it
+            if self._dense is None or self._dense.ntotal == 0:
+                return []
+            q = np.ascontiguousarray(np.asarray(vector, dtype=np.float32).reshape(1, -1))
+            if q.shape[1] != self._dense.d:
+                raise DataFormatError(f"query vectors have {q.shape[1]} dimensions; the thread index has "
+                                      f"{self._dense.d}")
+            scores, ids = self._dense.search(q, min(k, int(self._dense.ntotal)))
         return [(int(i), float(s)) for i, s in zip(ids[0], scores[0], strict=True) if i >= 0]
 
     def bm25_scores(self, tokens: Sequence[str], keys: Sequence[int]) -> dict[int, float]:
@@ -342,7 +344,9 @@ class ThreadIndex:
 
     def _bm25_all(self, tokens: Sequence[str]) -> dict[int, float]:
         out: dict[int, float] = {}
-        for part in (self._bm25_main, self._bm25_delta):
+        with self._lock:
+            parts = (self._bm25_main, self._bm25_delta)
+        for part in parts:
             if part is None or not len(part.keys):
                 continue
             s = part.scores(tokens)
@@ -356,10 +360,11 @@ class ThreadIndex:
 
     def vectors(self, keys: Sequence[int]) -> np.ndarray:
         """The stored vectors of indexed threads (rows of zeros for unknown keys)."""
-        out = np.zeros((len(keys), self._dense.d if self._dense is not None else 0), dtype=np.float32)
-        for row, k in enumerate(keys):
-            try:
-                out[row] = self._dense.reconstruct(int(k))
-            except RuntimeError:
-                pass
+        with self._lock:
+            out = np.zeros((len(keys), self._dense.d if self._dense is not None else 0), dtype=np.float32)
+            for row, k in enumerate(keys):
+                try:
+                    out[row] = self._dense.reconstruct(int(k))
+                except RuntimeError:
+                    pass
         return out
