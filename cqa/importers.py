@@ -353,6 +353,9 @@ def import_file(store: ThreadStore, path: str | Path, fmt: Format | str | None =
     p = Path(path)
     if not p.exists():
         raise InputError(f"file not found: {p}")
+    if p.suffix.lower() == ".7z":
+        raise InputError(f"{p} is a 7-Zip archive: extract it first (`7z x {p.name}`) and import the folder "
+                         "or its Posts.xml")
     if p.is_dir():
         for name in ("Posts.xml", "Posts.xml.gz", "Posts.xml.xz", "Posts.xml.bz2"):
             if (p / name).exists():

@@ -185,6 +185,9 @@ def test_format_detection_and_bad_paths(tmp_path: Path) -> None:
     store = ThreadStore(tmp_path / "t.sqlite")
     with pytest.raises(InputError, match="not found"):
         import_file(store, tmp_path / "missing.jsonl")
+    (tmp_path / "site.7z").write_bytes(b"7z")
+    with pytest.raises(InputError, match="extract it first"):
+        import_file(store, tmp_path / "site.7z")
     (tmp_path / "empty").mkdir()
     with pytest.raises(InputError, match="without a Posts.xml"):
         import_file(store, tmp_path / "empty")
