@@ -220,16 +220,19 @@ class CommunityQA:
 
     def rank_answers(self, thread: Thread) -> list[RankedAnswer]:
         """The thread's answers, best first: the accepted one, then by votes when the source has
-        votes, else by the answer-quality model."""
+        votes, else by the answer-quality model (only then are the answers encoded)."""
         if not thread.answers:
             return []
-        quality = self.answer_ranker.probabilities(self.answer_features(thread))
-        ranked = []
         has_votes = any(a.votes is not None for a in thread.answers)
+        if has_votes or any(a.accepted for a in thread.answers):
+            quality = [0.0] * len(thread.answers)
+        else:
+            quality = self.answer_ranker.probabilities(self.answer_features(thread)).tolist()
+        ranked = []
         for a, p in zip(thread.answers, quality, strict=True):
             reason = "accepted" if a.accepted else "votes" if has_votes else "relevance"
             ranked.append(RankedAnswer(a, 1.0 if a.accepted else float(p), reason))
-        ranked.sort(key=lambda r: (not r.answer.accepted, -(r.answer.votes or 0) if has_votes else 0, -r.score))
+        ranked.sort(key=lambda r: (not r.answer.accepted, -(r.answer.votes or 0), -r.score))
         return ranked
 
     # ------------------------------------------------------------------ the answer-source verb
