@@ -150,10 +150,13 @@ def fit_calibrated(features: list[str], rows: list[dict[str, float]], labels: Se
     x, y, g = model.matrix(rows), np.asarray(labels, dtype=float), np.asarray(groups)
     xc, yc, gc = model.matrix(cal_rows), np.asarray(cal_labels, dtype=float), np.asarray(cal_groups)
     oof = np.zeros(len(yc))
+    oof_rows = np.zeros(len(y))  # for the cross-validated ranking quality on the training rows
     for ids in _folds(groups):
         part = LogisticModel(list(features)).fit(x[~np.isin(g, ids)], y[~np.isin(g, ids)], l2=l2)
         test = np.isin(gc, ids)
         oof[test] = part.raw_logits(xc[test])
+        oof_rows[np.isin(g, ids)] = part.raw_logits(x[np.isin(g, ids)])
+    cv = ranking_metrics([rank_by(oof_rows[g == q].tolist(), y[g == q].astype(bool).tolist()) for q in np.unique(g)])
     model.fit(x, y, l2=l2)
     top = [max(np.where(gc == q)[0], key=lambda i: oof[i]) for q in np.unique(gc)]
     best = np.zeros(len(yc), dtype=bool)
@@ -165,7 +168,7 @@ def fit_calibrated(features: list[str], rows: list[dict[str, float]], labels: Se
         "oof_log_loss": round(float(-np.mean(yc * np.log(p + 1e-9) + (1 - yc) * np.log(1 - p + 1e-9))), 4),
         "oof_ece": round(ece(p.tolist(), yc.astype(bool).tolist()), 4),
         "oof_ece_top1": round(ece(p[top].tolist(), yc[top].astype(bool).tolist()), 4),
-        "oof_accuracy_top1": round(float(yc[top].mean()), 4)})
+        "oof_accuracy_top1": round(float(yc[top].mean()), 4), "cv5_map": cv["map"], "cv5_mrr": cv["mrr"]})
     return model
 
 
