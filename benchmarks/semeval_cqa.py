@@ -108,6 +108,21 @@ def main(argv: list[str] | None = None) -> int:
     systems["answers_final"] = {"map": answer_a["map"], "mrr": answer_a["mrr"], "p@1": answer_a["p@1"],
                                 "threads": len(a_groups)}
     chrono_m = ranking_metrics(chrono)
+    # a larger, unofficial subtask A set: every dev thread except those repeating a train-part2 thread
+    # (the official set also drops the repeats of train-part1, which these models never saw)
+    from cqa.semeval import load_semeval
+    from cqa.training import DEFAULT_TRAIN
+
+    train_ids = frozenset(t.id for q in load_semeval(DEFAULT_TRAIN) for t in q.threads)
+    unseen = answer_rows(source, questions, exclude=train_ids)
+    unseen_p = source.answer_ranker.probabilities(unseen.rows)
+    u_groups, u_chrono = [], []
+    for gi in sorted(set(unseen.groups)):
+        idx = [i for i, g in enumerate(unseen.groups) if g == gi]
+        u_groups.append(rank_by([float(unseen_p[i]) for i in idx], [unseen.labels[i] for i in idx]))
+        u_chrono.append([unseen.labels[i] for i in idx])
+    systems["answers_final_unseen_threads"] = {**ranking_metrics(u_groups), "threads": len(u_groups)}
+    systems["answers_chronological_unseen_threads"] = ranking_metrics(u_chrono)
     systems["answers_chronological"] = {"map": chrono_m["map"], "mrr": chrono_m["mrr"], "p@1": chrono_m["p@1"]}
     # calibration of the re-scorer: every pair, and each question's top match among its ten
     top_p, top_ok = [], []

@@ -94,15 +94,17 @@ class AnswerRows:
     groups: list[int]  # index of the thread of each row
 
 
-def answer_rows(source: CommunityQA, questions: Sequence[NewQuestion], *, official_a: bool = False) -> AnswerRows:
+def answer_rows(source: CommunityQA, questions: Sequence[NewQuestion], *, official_a: bool = False,
+                exclude: frozenset[str] = frozenset()) -> AnswerRows:
     """Subtask A rows for every distinct related thread (with `official_a`, the threads the official
-    scoring keeps: those not marked as repeating a training thread)."""
+    scoring keeps: those not marked as repeating a training thread; `exclude`: also leave out the
+    threads marked as repeating one of these thread ids)."""
     out = AnswerRows([], [], [])
     seen: set[str] = set()
     gi = 0
     for q in questions:
         for t in q.threads:
-            if t.id in seen or (official_a and t.skip_subtask_a):
+            if t.id in seen or (official_a and t.skip_subtask_a) or (t.skip_subtask_a in exclude):
                 continue
             seen.add(t.id)
             key = source.store.key_of(f"semeval:{t.id}")
