@@ -64,14 +64,11 @@ def top_thread_correct(question: NewQuestion, answers: Sequence[Answer]) -> bool
 
 
 def calibration_pairs(source: CommunityQA, questions: Sequence[NewQuestion]) -> list[tuple[float, bool]]:
-    """(probability of the top match, whether its thread is relevant) per new question, asked over the
-    whole store (not just the question's ten threads), as `answer` would."""
+    """(probability shown for the top answer, whether its thread is relevant) per new question, asked
+    over the whole store exactly as `answer` answers users (for a "no answer", its best guess)."""
     out = []
     for q in questions:
-        matches = source.match(q.text)
-        if not matches:
-            out.append((0.0, False))
-            continue
-        top = matches[0]
-        out.append((top.probability, top.thread.uid in gold_threads(q)))
+        answers = source.answer(q.text, top_k=1)
+        top = top_answer(answers)
+        out.append((top.score if top is not None else 0.0, top_thread_correct(q, answers)))
     return out
