@@ -47,6 +47,12 @@ STARTERS = WH | AUX | DETERMINERS | PREPS | {
 # "it" that refers to nothing: "How long does it take", "it rains", "is it true that".
 EXPLETIVE_AFTER_IT = {"take", "takes", "took", "taking", "rain", "rains", "rained", "snow", "snows", "seem",
                       "seems", "seemed", "appear", "appears", "appeared", "matter", "matters", "mattered"}
+# Words after a name that show it is not an adjective ("New Haven according to", "Tesla when").
+NOT_NOUNS = {"and", "or", "but", "that", "who", "whom", "whose", "which", "according", "because", "if", "while",
+             "although", "though", "once", "first", "also", "still", "only", "ever", "never", "always", "today",
+             "now", "then", "later", "mostly", "usually", "originally", "officially", "eventually", "actually"}
+MONTHS = {"january", "february", "march", "april", "may", "june", "july", "august", "september", "october",
+          "november", "december", "jan", "feb", "mar", "apr", "jun", "jul", "aug", "sep", "sept", "oct", "nov", "dec"}
 # Passive participles that end a "When was X built?" question rather than belong to X.
 PARTICIPLES = {"built", "born", "made", "found", "known", "called", "written", "held", "won", "lost", "led", "taken",
                "given", "seen", "begun", "done", "sold", "bought", "set", "put", "run", "shown", "grown", "thought",
@@ -140,7 +146,7 @@ def proper_spans(text: str) -> list[tuple[int, int]]:
     while i < len(toks):
         t = toks[i]
         first = i == 0 or toks[i - 1].text in {'"', "“", "(", ":"}
-        if not _is_cap(t) or t.text[0].isdigit() or (first and t.low in STARTERS):
+        if not _is_cap(t) or t.text[0].isdigit() or (first and t.low in STARTERS) or t.low in MONTHS:
             i += 1
             continue
         j = i + 1
@@ -177,6 +183,11 @@ def subject(question: str) -> str:
     if not toks:
         return ""
     spans = proper_spans(question)
+    if spans:
+        s, e = max(spans, key=lambda se: (not _adjective(toks, *se), _in_subject_position(toks, se[0]),
+                                          se[1] - se[0], -se[0]))
+        if _in_subject_position(toks, s):  # "What did Luther believe about God's ..."
+            return _with_article(question, toks, s, e)
     # a possessor
     for k, t in enumerate(toks):
         if t.low == "'s" and k > 0:
@@ -191,29 +202,15 @@ def subject(question: str) -> str:
                     return question[before.start:prev.end]
                 return prev.text
     if spans:
-        # the grammatical subject first ("Dogs were ...", "When did Tesla ...", "does the Warsaw
-        # University ..."), then the longest name, then the earliest
-        s, e = max(spans, key=lambda se: (_in_subject_position(toks, se[0]), not _modifier(toks, se[1]),
+        # a name that is not an adjective first, then the grammatical subject ("Dogs were ...", "When
+        # did Tesla ...", "does the Warsaw University ..."), then the longest name, then the earliest
+        s, e = max(spans, key=lambda se: (not _adjective(toks, *se), _in_subject_position(toks, se[0]),
                                           se[1] - se[0], -se[0]))
-        if _modifier(toks, e):  # "Greek mythology": an adjective; "the name of the dog" names the subject
+        if _adjective(toks, s, e):  # "Greek mythology": an adjective; "the name of the dog" names the subject
             common = _of_the_noun(toks)
             if common:
                 return common
-        k = next(i for i, t in enumerate(toks) if t.start == s)
-        if k > 0 and toks[k - 1].low == "the" and k - 1 > 0:  # "the Black Death", not "Black Death"
-            j = next(i for i, t in enumerate(toks) if t.end == e) + 1
-            verb_last = any(t.low in {"do", "does", "did"} for t in toks[:k])  # "does the X employ?"
-            # "the Apollo program": common nouns that end the phrase belong to it
-            for n in (1, 2) if j == k + 1 and not verb_last else ():
-                tail = toks[j:j + n]
-                after = toks[j + n] if j + n < len(toks) else None
-                if len(tail) == n and all(t.text.isalpha() and t.text.islower() and t.low not in PREPS | AUX
-                                          for t in tail) and (after is None or not after.text[0].isalnum()
-                                                              or after.low in PREPS | AUX):
-                    e = tail[-1].end
-                    break
-            return "the " + question[s:e]
-        return question[s:e]
+        return _with_article(question, toks, s, e)
     words = [t for t in toks if t.text not in {"?", ".", "!", ","}]
     while len(words) > 2 and _participle(words[-1].low):
         words = words[:-1]
@@ -243,12 +240,38 @@ def subject(question: str) -> str:
     return ""
 
 
+def _with_article(question: str, toks: list[Token], s: int, e: int) -> str:
+    """The name at [s, e) with its "the" ("the Black Death") and the common nouns that end its phrase
+    ("the Apollo program")."""
+    k = next(i for i, t in enumerate(toks) if t.start == s)
+    if k > 0 and toks[k - 1].low == "the" and k - 1 > 0:  # "the Black Death", not "Black Death"
+        j = next(i for i, t in enumerate(toks) if t.end == e) + 1
+        verb_last = any(t.low in {"do", "does", "did"} for t in toks[:k])  # "does the X employ?"
+        # "the Apollo program": common nouns that end the phrase belong to it
+        for n in (1, 2) if j == k + 1 and not verb_last else ():
+            tail = toks[j:j + n]
+            after = toks[j + n] if j + n < len(toks) else None
+            if len(tail) == n and all(t.text.isalpha() and t.text.islower() and t.low not in PREPS | AUX
+                                      for t in tail) and (after is None or not after.text[0].isalnum()
+                                                          or after.low in PREPS | AUX):
+                e = tail[-1].end
+                break
+        return "the " + question[s:e]
+    return question[s:e]
+
+
+def _adjective(toks: list[Token], start: int, end: int) -> bool:
+    """A name used as an adjective ("in Greek mythology"), not a subject before its verb ("did the
+    Black Death reach")."""
+    return _modifier(toks, end) and not _in_subject_position(toks, start)
+
+
 def _modifier(toks: list[Token], end: int) -> bool:
     """A name used as an adjective: followed by a lower-case content word ("Greek mythology")."""
     k = next((i for i, t in enumerate(toks) if t.end == end), -1)
     nxt = toks[k + 1] if 0 <= k < len(toks) - 1 else None
-    return nxt is not None and nxt.text.isalpha() and nxt.text.islower() and \
-        nxt.low not in PREPS | AUX | WH | DETERMINERS | {"and", "or", "but", "that", "who", "which"}
+    return nxt is not None and nxt.text.isalpha() and nxt.text.islower() and not nxt.low.endswith(("ing", "ed")) \
+        and nxt.low not in PREPS | AUX | WH | DETERMINERS | NOT_NOUNS
 
 
 def _of_the_noun(toks: list[Token]) -> str:
@@ -267,7 +290,7 @@ def _in_subject_position(toks: list[Token], start: int) -> bool:
         return True
     if k > 0 and toks[k - 1].low == "the":
         k -= 1
-    return 0 < k <= 5 and toks[k - 1].low in AUX and all(i == 0 or not _is_cap(t) for i, t in enumerate(toks[:k - 1]))
+    return 0 < k <= 5 and toks[k - 1].low in AUX
 
 
 def _participle(word: str) -> bool:
@@ -344,8 +367,11 @@ def _first_reference(question: str) -> tuple[Token, Referent, Form] | None:
                 continue  # existential "there is"
         if t.low == "her":
             form = _her_form(toks, k)
-        if any(e <= t.start for _, e in own):
-            return None  # the question names its own antecedent before the pronoun
+        if referent == Referent.PERSON:
+            if any(e <= t.start for _, e in own):
+                continue  # "What did Tesla say about his work?": its own antecedent
+        elif any(e <= t.start and _in_subject_position(toks, st) for st, e in own):
+            continue  # "What did Apple say about its products?"; not "Which NFL team played at it?"
         return t, referent, form
     return None
 
