@@ -51,8 +51,8 @@ class Candidate:
 
 # what a cached index holds; a format change bumps the version so old caches are rebuilt
 _STATE = ("keys", "labels", "label_predicates", "schema_predicates", "classes", "token_index", "acronyms",
-          "inverse_pairs", "relation_names")
-_STATE_VERSION = 2
+          "inverse_pairs", "relation_names", "demonyms")
+_STATE_VERSION = 3
 
 
 def max_edits(length: int) -> int:
@@ -166,6 +166,7 @@ class LabelIndex:
         skip = self.label_predicates | self.schema_predicates | {RDF.type}
         self.relation_names = relation_names(graph, [p for p in preds if isinstance(p, URIRef) and p not in skip],
                                              self.label_predicates)
+        self.demonyms = {d: key for d, key in _demonyms().items() if key in self.keys and d not in self.keys}
 
     def _add(self, node: Node, label: str, kind: str, via: URIRef | None = None) -> None:
         key = normalise(label)
@@ -225,6 +226,12 @@ class LabelIndex:
                         score -= 0.1
                     add(Candidate(node, label, score, "exact" if verbatim else "normalised",
                                   kind, i, i + size, via))
+        # "a french or german supplier": a demonym names its country, when the graph names the country
+        for i, w in enumerate(words):
+            key = self.demonyms.get(w)
+            for node, label, kind, via in self.keys.get(key, ()) if key else ():
+                if kind != "class":
+                    add(Candidate(node, label, 0.9, "demonym", kind, i, i + 1, via))
         # an acronym in capitals ("US suppliers") names what its initials spell, unless it is a label itself
         for short in sorted(capitals):
             if short in self.keys:
@@ -255,10 +262,14 @@ class LabelIndex:
                     for node, label, kind, via in self.keys[key]:
                         score = 0.85 * sim + length_bonus - (0.1 if kind == "class" else 0)
                         add(Candidate(node, label, score, "fuzzy", kind, i, i + size, via))
-        # surname-style partial matches: a rare word that occurs in few entity labels
+        # surname-style partial matches: a rare word that occurs in few entity labels; written in
+        # lower case in a question that capitalises its names, it is an ordinary word ("the best
+        # average" is not "Bennett, Best and Jacobson")
+        cased = question != question.lower()
+        named = {normalise(w) for w in re.findall(r"\b[A-Z]\w*", question)}
         for i, w in enumerate(words):
             keys = self.token_index.get(w)
-            if keys and len(keys) <= 3:
+            if keys and len(keys) <= 3 and (not cased or w in named):
                 for key in keys:
                     for node, label, kind, via in self.keys[key]:
                         if kind == "entity":
@@ -440,3 +451,22 @@ def relation_names(graph, preds: list[URIRef], label_predicates: set[URIRef]) ->
             names.append(" ".join(words[1:]))
         out[p] = list(dict.fromkeys(n for n in names if n))
     return out
+
+
+def _demonyms() -> dict[str, str]:
+    """Demonym -> normalised country name ("polish" -> "poland"), from `countryinfo`; a demonym
+    several countries share goes to the most populous ("french": France, not Martinique)."""
+    try:
+        import countryinfo
+    except ImportError:  # pragma: no cover - a dependency, but linking works without it
+        return {}
+    best: dict[str, tuple[int, str]] = {}
+    for c in countryinfo.all_countries():
+        info = c.info()
+        dem, name = info.get("demonym"), info.get("name")
+        if dem and name:
+            pop = int(info.get("population") or 0)
+            key = normalise(dem)
+            if key not in best or pop > best[key][0]:
+                best[key] = (pop, normalise(name))
+    return {d: name for d, (_, name) in best.items()}

@@ -38,6 +38,7 @@ SUPERLATIVES = [
     (r"most reliable|best reliability", "DESC", "reliability index"),
     (r"largest|biggest", "DESC", "area size"),
     (r"smallest|tiniest", "ASC", "area size"),
+    (r"best|greatest", "DESC", "value score"),
     (r"highest|tallest|most", "DESC", "value amount"),
     (r"lowest|least|fewest", "ASC", "value amount"),
 ]
@@ -253,9 +254,15 @@ class KBQA:
         # "which department ...", "how many suppliers ...": the question names the answer's type
         asked = {c.node for c in classes if (c.start >= 1 and words[c.start - 1] in {"which", "what"})
                  or words[max(0, c.start - 2):c.start] in (["how", "many"], ["number", "of"])}
+        first = min(classes, key=lambda c: c.start, default=None)
+        if first is not None and {"which", "what"} & set(words[max(0, first.start - 5):first.start]):
+            asked.add(first.node)  # "what are the top 5 suppliers ...": the first class named is asked for
         typed: set[int] = set()
         if classes and self.config.type_rerank:
             for r in cands[: self.config.type_rerank]:
+                if r.anchor.node in asked and len(r.path) == 1 and r.path[0].pred == RDF.type:
+                    typed.add(id(r))  # the members of the asked class themselves
+                    continue
                 for c in classes:
                     if c.start >= r.anchor.end or c.end <= r.anchor.start:
                         qg = path_query(r.anchor.node, r.path)
@@ -290,10 +297,8 @@ class KBQA:
             scoring_text = " ".join(words[:neg] + words[c.end:])
             links = [x for x in pred.links if x.node != c.node]
             pred.links = links
-        for pattern, _, _ in SUPERLATIVES:  # "most populous" names the ordering, not the path
-            scoring_text = re.sub(rf"\b(?:{pattern})\b", " ", scoring_text, count=1, flags=re.I)
-            if scoring_text != text:
-                break
+        scoring_text = _strip_ordering(scoring_text, {w for c in pred.links if c.score >= 0.7
+                                                      for w in words[c.start:c.end]})
         # "the name of the Network expert": names are labels, which paths never walk; the path
         # finds the expert and the answer is projected onto its name afterwards
         scoring_text = _NAME_OF.sub(" ", scoring_text, count=1)
@@ -334,7 +339,7 @@ class KBQA:
     def _several(self, qg: QueryGraph) -> bool:
         """Whether the query graph, unordered, has at least two answers."""
         probe = QueryGraph(triples=list(qg.triples), answer=qg.answer, filters=list(qg.filters),
-                           not_exists=list(qg.not_exists), limit=2)
+                           not_exists=list(qg.not_exists), values=list(qg.values), binds=list(qg.binds), limit=2)
         try:
             return len(self.graph.select(probe.to_sparql(), timeout_s=self.settings.kb_timeout_s)) >= 2
         except QueryError:
@@ -395,7 +400,14 @@ class KBQA:
         if words and words[0] in YES_NO_STARTS:  # "Does France border Spain?": Spain is the answer
             target = next((c for c in pred.links if (c.start >= r.anchor.end or c.end <= r.anchor.start)
                            and c.kind != "class" and c.score >= 0.7 and c.node != r.anchor.node), None)
-        self._add_constraints(qg, r, pred, skip=target)
+        anchor_alt = _alternative(r.anchor, pred.links, words) if r.anchor.kind != "class" else None
+        if anchor_alt is not None and target is None:  # "from a french or german supplier" names the anchor twice
+            var = Var("or_anchor")
+            qg.triples = [tuple(var if x == r.anchor.node else x for x in t) for t in qg.triples]
+            qg.values.append((var, [r.anchor.node, anchor_alt.node]))
+            pred.constraints.append(f"anchor: {r.anchor.label} or {anchor_alt.label}")
+        self._add_constraints(qg, r, pred, skip=target,
+                              also_used=[(anchor_alt.start, anchor_alt.end)] if anchor_alt and target is None else [])
         if pred.negated is not None:
             qg.not_exists.append(pred.negated[1].node)
             pred.constraints.append(f"none linked of type {pred.negated[1].label}")
@@ -409,29 +421,73 @@ class KBQA:
                 qg.triples = [tuple(target.node if x == Var("answer") else x for x in t) for t in qg.triples]
                 pred.constraints.append(f"answer is {target.label}")
         else:
+            having = _HAVING.search(text)
+            if having:  # "departments with more than 5 employees": a count per answer, kept above n
+                counted = self._counted_relation(qg, text)
+                if counted is not None:
+                    qg.group_count = (_counted_var(qg, counted), "DESC")
+                    self._type_counted(qg, pred, words, having.group(3))
+                    qg.having = (_HAVING_OPS[having.group(1)], int(having.group(2)))
+                    qg.show_count = bool(_NUMBER_OF.search(text) or "how many" in text or "number of" in text)
+                    if _NAME_OF.search(text) or _THEIR_NAMES.search(text):
+                        self._project_name(qg, pred)
+                    pred.constraints.append(f"count per answer {qg.having[0]} {qg.having[1]}")
+                    return qg
             most = _COUNT_SUPERLATIVE.search(text)
             if most and not _ADJECTIVE.search(most.group(2)):
                 counted = self._counted_relation(qg, text)
                 if counted is not None:
-                    qg.triples.append(counted)
-                    qg.group_count = (Var("counted"), "ASC" if most.group(1) in {"fewest", "least"} else "DESC")
+                    qg.group_count = (_counted_var(qg, counted),
+                                      "ASC" if most.group(1) in {"fewest", "least"} else "DESC")
+                    self._type_counted(qg, pred, words, most.group(2))
                     qg.show_count = "how many" in text
                     qg.limit = 1
                     pred.constraints.append(f"superlative count: {most.group(0)}")
                     return qg
+            for f in _NUMERIC.finditer(text):  # "cities with a population over 1000000"
+                attr = self._attribute(qg, f.group(1))
+                if attr is not None:
+                    key = Var(f"f{len(qg.filters)}")
+                    rename = {Var("sortkey"): key, Var("sortmid"): Var(f"fm{len(qg.filters)}")}
+                    rename.update({Var(f"dim{i}"): Var(f"f{len(qg.filters)}d{i}") for i in range(4)})
+                    qg.triples.extend(tuple(rename.get(x, x) for x in t) for t in attr[0])
+                    qg.binds.extend((key, [rename.get(v, v) for v in num], [rename.get(v, v) for v in den])
+                                    for _, num, den in attr[2])
+                    number = float(f.group(3))
+                    qg.filters.append((key, _NUMERIC_OPS[f.group(2)], Literal(int(number) if number.is_integer()
+                                                                               else number)))
+                    pred.constraints.append(f"filter: {f.group(1)} {_NUMERIC_OPS[f.group(2)]} {f.group(3)}")
             if _NAME_OF.search(text):
                 self._project_name(qg, pred)
             for pattern, order, hint in SUPERLATIVES:
                 m = re.search(rf"\b(?:{pattern})\b", text)
                 if m:
-                    attr = self._attribute(qg, m.group(0) + " " + hint)
+                    after = " ".join(w for w in text[m.end():].split()[:2] if w not in STOPWORDS)
+                    attr = self._attribute(qg, f"{m.group(0)} {after} {hint}")
                     if attr is not None:
                         qg.triples.extend(attr[0])
+                        qg.binds.extend(attr[2])
                         qg.order_by = (attr[1], order)
-                        qg.limit = 1
+                        top = _TOP.search(text)
+                        qg.limit = int(top.group(1)) if top else 1
+                        if "average" in after.split():  # "the best average reliability": per answer
+                            qg.order_aggregate = "AVG"
                         pred.constraints.append(f"superlative: {m.group(0)} ({order})")
                     break
         return qg
+
+    def _type_counted(self, qg: QueryGraph, pred: Prediction, words: list[str], noun: str) -> None:
+        """"more than 5 employees": what is counted has the class the noun names, when it does."""
+        var = qg.group_count[0]
+        if var != Var("counted"):
+            return
+        for c in pred.links:
+            if c.kind == "class" and noun in words[c.start:c.end]:
+                probe = QueryGraph(triples=qg.triples + [(var, RDF.type, c.node)], form="ask")
+                if self.graph.ask(probe.to_sparql(), timeout_s=self.settings.kb_timeout_s):
+                    qg.triples.append((var, RDF.type, c.node))
+                    pred.constraints.append(f"counted: {c.label}")
+                return
 
     def _counts(self, words: list[str], text: str, r: Ranked, qg: QueryGraph) -> bool:
         """"how many ...", "the number of ...": a count, unless "number" is part of the asked
@@ -439,6 +495,8 @@ class KBQA:
         people live in X" is the population, not a count of populations)."""
         # "how many" leads the question ("In Germany, how many ...") unless it asks for the count
         # behind a superlative ("the most products and how many?")
+        if _HAVING.search(text):
+            return False
         how = words[:2] == ["how", "many"] or ("how many" in text and not _COUNT_SUPERLATIVE.search(text))
         if not how and not _NUMBER_OF.search(text):
             return False
@@ -478,12 +536,14 @@ class KBQA:
         qg.answer = Var("name")
         pred.constraints.append(f"name: {local_name(p)}")
 
-    def _add_constraints(self, qg: QueryGraph, r: Ranked, pred: Prediction, skip: Candidate | None = None) -> None:
+    def _add_constraints(self, qg: QueryGraph, r: Ranked, pred: Prediction, skip: Candidate | None = None,
+                         also_used: list[tuple[int, int]] | tuple = ()) -> None:
         """Other linked anchors narrow the query graph: a class types the answer, an entity or value
         either is one of the path's intermediate nodes ("the email of Sabrina from Marketing") or
         connects to the answer or an intermediate node by one relation ("suppliers ... in France")."""
-        used = [(r.anchor.start, r.anchor.end)]
+        used = [(r.anchor.start, r.anchor.end), *also_used]
         nodes = _answer_first(qg)
+        words = normalise(pred.question).split()
         for c in pred.links:
             if c.node == r.anchor.node or c is skip or any(c.start < e and s < c.end for s, e in used):
                 continue
@@ -510,7 +570,17 @@ class KBQA:
                     if self.graph.ask(probe.to_sparql(), timeout_s=self.settings.kb_timeout_s):
                         qg.triples = triples
                         used.append((c.start, c.end))
-                        pred.constraints.append(f"{kind}: {c.label}")
+                        alt = _alternative(c, pred.links, words) if equal is None else None
+                        if alt is not None and any(c.node in t for t in extra):
+                            # "from a french or german supplier": either value, one VALUES clause
+                            var = Var(f"or{len(qg.values)}")
+                            qg.triples = qg.triples[: len(qg.triples) - len(extra)] + [
+                                tuple(var if x == c.node else x for x in t) for t in extra]
+                            qg.values.append((var, [c.node, alt.node]))
+                            used.append((alt.start, alt.end))
+                            pred.constraints.append(f"{kind}: {c.label} or {alt.label}")
+                        else:
+                            pred.constraints.append(f"{kind}: {c.label}")
                         done = True
                         break
                 if done:
@@ -587,15 +657,51 @@ class KBQA:
             options += [(v, (p,), self.relation_label(p), penalty) for (p,) in one]
             options += [(v, (p, q), self.relation_label(p) + " " + self.relation_label(q), penalty + 0.15)
                         for p, q in two]
+            if v == Var("answer"):
+                options += self._derived(v, [p for (p,) in one])
+                # "suppliers with the best average reliability over their products": a number on
+                # the things that point to the answer
+                back = self.graph.select(
+                    f"SELECT DISTINCT ?p ?q WHERE {{\n{body}\n?y ?p {v.sparql} . ?y ?q ?v . FILTER(isNumeric(?v))\n}} "
+                    "LIMIT 50", timeout_s=self.settings.kb_timeout_s)
+                options += [(v, ("inverse", p, q), self.relation_label(p) + " " + self.relation_label(q), 0.2)
+                            for p, q in back]
         if not options:
             return None
         sims = self._similar(hint, [lab for _, _, lab, _ in options])
         best = max(range(len(options)), key=lambda i: sims[i] - options[i][3])
         v, preds, _, _ = options[best]
         key = Var("sortkey")
+        if preds and preds[0] == "derived":
+            _, num, den = preds
+            names = {p: Var(f"dim{i}") for i, p in enumerate(num + den)}
+            triples = [(v, p, var) for p, var in names.items()]
+            return triples, key, [(key, [names[p] for p in num], [names[p] for p in den])]
+        if preds and preds[0] == "inverse":
+            return [(Var("sortmid"), preds[1], v), (Var("sortmid"), preds[2], key)], key, []
         if len(preds) == 1:
-            return [(v, preds[0], key)], key
-        return [(v, preds[0], Var("sortmid")), (Var("sortmid"), preds[1], key)], key
+            return [(v, preds[0], key)], key, []
+        return [(v, preds[0], Var("sortmid")), (Var("sortmid"), preds[1], key)], key, []
+
+    def _derived(self, v: Var, numeric: list[URIRef]) -> list:
+        """Quantities the graph does not store but its dimensions give: a thing with a width, a height
+        and a depth has a volume; with a weight too, a density ("the coil with the highest density")."""
+        def having(words: set[str]) -> list[URIRef]:
+            return [p for p in numeric if words & set(normalise(self.relation_label(p)).split())]
+
+        dims = {}
+        for word in ("width", "height", "depth", "length"):
+            found = having({word})
+            if found:
+                dims[word] = found[0]
+        mass = having({"weight", "mass"})
+        if len(dims) < 3:
+            return []
+        three = [dims[w] for w in ("width", "height", "depth", "length") if w in dims][:3]
+        out = [(v, ("derived", three, []), "volume", 0.0)]
+        if mass:
+            out.append((v, ("derived", [mass[0]], three), "density", 0.0))
+        return out
 
     def _counted_relation(self, qg: QueryGraph, text: str):
         """For "the department responsible for the most products": the relation from the answer to
@@ -668,6 +774,50 @@ class KBQA:
         ]
 
 
+def _strip_ordering(text: str, named: set[str]) -> str:
+    """The question without its superlative and the attribute it orders by ("the best average
+    reliability", "the smallest volume"): those name the ordering, not the path. Words that name
+    something in the graph ("the cheapest Encoder") stay."""
+    words = normalise(text).split()
+    joined = " ".join(words)
+    for pattern, _, _ in SUPERLATIVES:
+        m = re.search(rf"\b(?:{pattern})\b", joined)
+        if not m:
+            continue
+        start = len(joined[: m.start()].split())
+        end = start + len(m.group(0).split())
+        dropped = 0
+        while end < len(words) and dropped < 2 and words[end] not in STOPWORDS and words[end] not in named:
+            end += 1
+            dropped += 1
+        return " ".join(words[:start] + words[end:])
+    return text
+
+
+def _counted_var(qg: QueryGraph, counted: tuple) -> Var:
+    """The variable to count: when the path already reaches the answer by the counted relation
+    ("departments with more than 5 employees", the path coming from the employees), its node
+    there, which keeps the path's type; else a new one joined by that relation."""
+    s, p, o = counted
+    for t in qg.triples:
+        if t[1] == p and isinstance(t[0], Var) and isinstance(t[2], Var) and (
+                (o == Var("answer") and t[2] == o and t[0] != o) or (s == Var("answer") and t[0] == s and t[2] != s)):
+            return t[0] if o == Var("answer") else t[2]
+    qg.triples.append(counted)
+    return Var("counted")
+
+
+def _alternative(c: Candidate, links: list[Candidate], words: list[str]) -> Candidate | None:
+    """The candidate joined to `c` by "or" ("French or German", "Sensor or Switch"), of the same kind."""
+    for o in links:
+        if o.node == c.node or o.kind != c.kind or o.score < 0.7 or o.via != c.via:
+            continue
+        between = words[c.end:o.start] if o.start >= c.end else words[o.end:c.start]
+        if between and between[0] == "or" and len(between) <= 2:
+            return o
+    return None
+
+
 def _answer_first(qg: QueryGraph) -> list[Var]:
     """?answer, then the path's other variables in the order they appear."""
     out: list[Var] = [Var("answer")]
@@ -680,6 +830,17 @@ def _answer_first(qg: QueryGraph) -> list[Var]:
 
 # "the number of cities", "total number of": a count; "the phone number of", "registration number of": a value
 _NUMBER_OF = re.compile(r"(?:^|\b(?:the|a|total|overall|what s|whats)\s+)number\s+of\b")
+# "a population over 1000000", "weight under 50": the attribute named before a comparison with a number
+_NUMERIC = re.compile(r"\b([a-z]+) (?:of |is )?(under|below|less than|over|above|more than|greater than|at least|"
+                      r"at most) (\d+(?:\.\d+)?)\b(?! [a-z]*s\b)")
+_NUMERIC_OPS = {"under": "<", "below": "<", "less than": "<", "over": ">", "above": ">", "more than": ">",
+                "greater than": ">", "at least": ">=", "at most": "<="}
+_TOP = re.compile(r"\btop (\d{1,3})\b")
+# "more than 5 employees", "at least 3 products": a count per answer compared with a number
+_HAVING = re.compile(r"\b(more than|over|at least|fewer than|less than|at most|exactly) (\d+) ([a-z]+)")
+_HAVING_OPS = {"more than": ">", "over": ">", "at least": ">=", "fewer than": "<", "less than": "<",
+               "at most": "<=", "exactly": "="}
+_THEIR_NAMES = re.compile(r"\b(?:their|the) names\b")
 _NAME_OF = re.compile(r"\b(?:the\s+)?names?\s+of\b")
 _COUNT_SUPERLATIVE = re.compile(r"\b(most|fewest|least)\s+([a-z]+)")
 # "the most expensive" orders by an attribute; "the most products" counts

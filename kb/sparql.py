@@ -106,6 +106,11 @@ class QueryGraph:
     not_exists: list[Node] = field(default_factory=list)  # classes nothing linked to ?answer may have
     group_count: tuple[Var, str] | None = None  # (?counted, "ASC"|"DESC"): answers ranked by a count
     show_count: bool = False
+    values: list[tuple[Var, list[Node]]] = field(default_factory=list)  # VALUES ?v { a b }: "a or b"
+    # BIND((?n1 * ?n2) / (?d1 * ?d2) AS ?target): derived quantities such as volume or density
+    binds: list[tuple[Var, list[Var], list[Var]]] = field(default_factory=list)
+    having: tuple[str, int] | None = None  # with group_count: HAVING (COUNT(...) op n)
+    order_aggregate: str | None = None  # "AVG": answers ordered by the average of the order key
 
     def to_sparql(self) -> str:
         lines = []
@@ -119,6 +124,13 @@ class QueryGraph:
             n, p = f"?neg{i}", f"?negp{i}"
             lines.append(f"  FILTER NOT EXISTS {{ {{ {n} {p} ?answer }} UNION {{ ?answer {p} {n} }} "
                          f"{n} a {term(cls)} . }}")
+        for var, options in self.values:
+            lines.append(f"  VALUES {var.sparql} {{ {' '.join(term(x) for x in options)} }}")
+        for target, num, den in self.binds:
+            expr = "(" + " * ".join(v.sparql for v in num) + ")"
+            if den:
+                expr += " / (" + " * ".join(v.sparql for v in den) + ")"
+            lines.append(f"  BIND({expr} AS {target.sparql})")
         body = "\n".join(lines)
         limit = max(1, min(int(self.limit), 10_000))
         if self.form == "ask":
@@ -130,12 +142,25 @@ class QueryGraph:
                 raise UnsafeQueryError(f"bad order {direction!r}")
             count = f"COUNT(DISTINCT {var.sparql})"
             head = f"SELECT {self.answer.sparql}" + (f" ({count} AS ?count)" if self.show_count else "")
-            return (f"{head} WHERE {{\n{body}\n}}\nGROUP BY {self.answer.sparql}\n"
+            having = ""
+            if self.having is not None:
+                op, n = self.having
+                if op not in {">", ">=", "<", "<=", "="}:
+                    raise UnsafeQueryError(f"unsupported comparison {op!r}")
+                having = f"\nHAVING ({count} {op} {int(n)})"
+            return (f"{head} WHERE {{\n{body}\n}}\nGROUP BY {self.answer.sparql}{having}\n"
                     f"ORDER BY {direction}({count})\nLIMIT {limit}")
         if self.aggregate == "count":
             head = f"SELECT (COUNT(DISTINCT {self.answer.sparql}) AS ?count)"
             return f"{head} WHERE {{\n{body}\n}} LIMIT 1"
         text = f"SELECT DISTINCT {self.answer.sparql} WHERE {{\n{body}\n}}"
+        if self.order_by is not None and self.order_aggregate is not None:
+            var, direction = self.order_by
+            if direction not in {"ASC", "DESC"} or self.order_aggregate not in {"AVG", "SUM", "MIN", "MAX"}:
+                raise UnsafeQueryError(f"bad order {direction!r} {self.order_aggregate!r}")
+            agg = f"?{self.order_aggregate.lower()}"
+            return (f"SELECT {self.answer.sparql} ({self.order_aggregate}({var.sparql}) AS {agg}) WHERE {{\n{body}\n}}"
+                    f"\nGROUP BY {self.answer.sparql}\nORDER BY {direction}({agg})\nLIMIT {limit}")
         if self.order_by is not None:
             var, direction = self.order_by
             if direction not in {"ASC", "DESC"}:

@@ -1,0 +1,93 @@
+"""Query shapes beyond a path and a superlative, on a small catalogue graph of our own: derived
+quantities (BIND), numeric filters, disjunctions with demonyms (VALUES), counts per answer with
+HAVING and names beside them (two columns), top-N by an average over the things pointing at the
+answer."""
+
+import pytest
+
+from kb.linking import LabelIndex
+from kb.loaders import load_file
+from kb.sparql import check_read_only
+from kb.store import EmbeddedGraph
+from tests.kb.conftest import make_qa
+
+CATALOGUE_TTL = """
+@prefix ex: <http://example.org/> .
+@prefix rdfs: <http://www.w3.org/2000/01/rdf-schema#> .
+
+ex:Coil a ex:Category ; ex:name "Coil" .
+ex:Relay a ex:Category ; ex:name "Relay" .
+ex:c1 a ex:Product ; ex:name "Coil One" ; ex:hasCategory ex:Coil ; ex:width_mm 10 ; ex:height_mm 10 ; ex:depth_mm 10 ;
+    ex:weight_g 900 ; ex:hasSupplier ex:s1 ; ex:reliability 0.9 .
+ex:c2 a ex:Product ; ex:name "Coil Two" ; ex:hasCategory ex:Coil ; ex:width_mm 20 ; ex:height_mm 20 ; ex:depth_mm 20 ;
+    ex:weight_g 1000 ; ex:hasSupplier ex:s2 ; ex:reliability 0.5 .
+ex:c3 a ex:Product ; ex:name "Coil Three" ; ex:hasCategory ex:Coil ; ex:width_mm 5 ; ex:height_mm 30 ; ex:depth_mm 2 ;
+    ex:weight_g 50 ; ex:hasSupplier ex:s3 ; ex:reliability 0.7 .
+ex:r1 a ex:Product ; ex:name "Relay One" ; ex:hasCategory ex:Relay ; ex:width_mm 3 ; ex:height_mm 3 ; ex:depth_mm 3 ;
+    ex:weight_g 5 ; ex:hasSupplier ex:s1 ; ex:reliability 0.8 .
+ex:s1 a ex:Supplier ; ex:name "Acme" ; ex:addressCountry "France" .
+ex:s2 a ex:Supplier ; ex:name "Globex" ; ex:addressCountry "Germany" .
+ex:s3 a ex:Supplier ; ex:name "Initech" ; ex:addressCountry "Poland" .
+ex:sales a ex:Department ; ex:name "Sales" .
+ex:support a ex:Department ; ex:name "Support" .
+ex:e1 a ex:Employee ; ex:name "Ann" ; ex:memberOf ex:sales .
+ex:e2 a ex:Employee ; ex:name "Bo" ; ex:memberOf ex:sales .
+ex:e3 a ex:Employee ; ex:name "Cy" ; ex:memberOf ex:sales .
+ex:e4 a ex:Employee ; ex:name "Di" ; ex:memberOf ex:support .
+ex:v1 a ex:Visitor ; ex:name "Ed" ; ex:memberOf ex:support .
+ex:v2 a ex:Visitor ; ex:name "Flo" ; ex:memberOf ex:support .
+ex:v3 a ex:Visitor ; ex:name "Gus" ; ex:memberOf ex:support .
+"""
+
+
+@pytest.fixture(scope="module")
+def qa(tmp_path_factory):
+    path = tmp_path_factory.mktemp("kb") / "catalogue.ttl"
+    path.write_text(CATALOGUE_TTL, encoding="utf-8")
+    g = EmbeddedGraph(store="auto")
+    load_file(g, path)
+    return make_qa(g)
+
+
+def names(qa, pred) -> set[str]:
+    return {qa.index.label(n) for n, _ in pred.answers}
+
+
+def test_volume_and_density_are_derived_with_bind(qa):
+    pred = qa.predict("Which coil has the smallest volume?")
+    assert "BIND" in pred.sparql and names(qa, pred) == {"Coil Three"}  # 5*30*2 = 300
+    pred = qa.predict("Which coil has the highest density?")
+    assert "BIND" in pred.sparql and names(qa, pred) == {"Coil One"}  # 900 / 1000
+    check_read_only(pred.sparql)
+
+
+def test_numeric_filter(qa):
+    pred = qa.predict("Which coils have a weight under 100?")
+    assert "FILTER" in pred.sparql and names(qa, pred) == {"Coil Three"}
+    pred = qa.predict("Which coils have a weight over 100?")
+    assert names(qa, pred) == {"Coil One", "Coil Two"}
+
+
+def test_demonyms_link_to_their_country(qa):
+    links = LabelIndex(qa.graph).link("products from a polish supplier")
+    assert any(c.label == "Poland" and c.method == "demonym" for c in links)
+
+
+def test_disjunction_becomes_values(qa):
+    pred = qa.predict("Which coil can we get from a french or german supplier?")
+    assert "VALUES" in pred.sparql
+    assert names(qa, pred) == {"Coil One", "Coil Two"}
+
+
+def test_count_per_answer_with_having_and_names(qa):
+    pred = qa.predict("Which departments have more than 2 employees? I need their names and the number of employees.")
+    assert "HAVING" in pred.sparql and "GROUP BY" in pred.sparql
+    rows = qa.graph.select(pred.sparql)
+    assert [(str(a), int(n)) for a, n in rows] == [("Sales", 3)]  # Support has 1 employee and 3 visitors
+
+
+def test_top_n_by_an_average_over_what_points_at_the_answer(qa):
+    pred = qa.predict("What are the top 2 suppliers with the best average reliability of their products?")
+    assert "AVG(" in pred.sparql and "LIMIT 2" in pred.sparql
+    rows = qa.graph.select(pred.sparql)
+    assert [qa.index.label(r[0]) for r in rows] == ["Acme", "Initech"]  # (0.9 + 0.8) / 2, 0.7
