@@ -163,7 +163,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--parts", default="webqa,kbqa,cqa")
     args = ap.parse_args(argv)
     timer = Timer()
-    settings = Settings.load()
+    settings = Settings.load(max_question_chars=20_000)  # SemEval questions carry their whole body
     log = lambda m: print(m, file=sys.stderr, flush=True)  # noqa: E731
     parts = set(args.parts.split(","))
     encoder = shared_encoder(settings)
@@ -179,12 +179,18 @@ def main(argv: list[str] | None = None) -> int:
         cqa_source = None
         if "cqa" in parts:
             try:
-                from cqa.benchmark import semeval_source  # type: ignore[import-not-found]
-
-                cqa_source, cqa_rows, cqa_scorer = semeval_source(settings, encoder, limit=args.limit)
-                routes.append(Route.CQA)
+                from cqa.evaluation import semeval_dev_source, top_thread_correct
             except ImportError:
                 log("community QA is not installed: two routes")
+            else:
+                src, newqs = semeval_dev_source(encoder, span_reader=web.source.reader, settings=settings)
+                cqa_source = Memo(src)
+                cqa_rows = [{"question": q.text, "q": q} for q in newqs][: args.limit or None]
+
+                def cqa_scorer(a, row):
+                    return float(top_thread_correct(row["q"], [a] if a is not None else []))
+
+                routes.append(Route.CQA)
 
         def engine_with(kb_source) -> Engine:
             sources = {Route.WEBQA: web, Route.KBQA: Memo(kb_source)}

@@ -85,10 +85,13 @@ def world_graph_questions(settings: Settings, per_relation: int = 40) -> list[st
 def cqa_train_questions() -> list[str]:
     """The community-QA source's training questions, when that package is installed."""
     try:
-        from cqa.training import router_questions  # type: ignore[import-not-found]
+        from cqa.evaluation import router_questions
     except ImportError:
         return []
-    return list(router_questions())
+    try:
+        return list(router_questions())
+    except InputError:  # no SemEval training file: the seed's questions alone are too few to learn from
+        return []
 
 
 def collect(settings: Settings, *, squad_limit: int = 12_000) -> list[tuple[str, Route]]:
