@@ -200,6 +200,15 @@ class KBQA:
                 changed = True
         return " ".join(words) if changed else text
 
+    def display_label(self, pred: URIRef) -> str:
+        """A relation's main label (rdfs:label) for explanations; aliases are for matching."""
+        try:
+            rows = self.graph.select(f"SELECT ?l WHERE {{ {iri(pred)} {iri(RDFS.label)} ?l }} LIMIT 1",
+                                     timeout_s=self.settings.kb_timeout_s)
+        except QueryError:
+            rows = []
+        return str(rows[0][0]) if rows else self.relation_label(pred)
+
     def relation_label(self, pred: URIRef) -> str:
         if pred not in self._rel_labels:
             names = self.index.relation_names.get(pred)
@@ -740,7 +749,7 @@ class KBQA:
             node=None if node is None else str(node),
             anchor=entity(best.anchor) if best else None,
             entities=[entity(c) for c in pred.links[:5]],
-            path=[PathStep(relation=str(s.pred), label=self.relation_label(s.pred),
+            path=[PathStep(relation=str(s.pred), label=self.display_label(s.pred),
                            direction="forward" if s.forward else "inverse") for s in best.path] if best else [],
             constraints=list(pred.constraints),
             sparql=pred.sparql,
