@@ -1,11 +1,20 @@
 """PathQuestion (PQ-2H, PQ-3H, PQL-2H, PQL-3H): each set over its own KB loaded as RDF.
 
 Split: per set, questions shuffled with random.Random(13) and cut 80/10/10 into train / dev / test.
-The relation-path scorer is trained on train, calibrated on dev, and Hits@1 and answer-set F1 are
-reported on test. Paths are enumerated forward only (the data set's paths all follow the triples'
-direction), 1 to 3 hops; the number of hops is not given to the system.
+Two systems, both reported on test:
 
-    python benchmarks/pathquestion.py [--limit N] [--sets PQ-2H,PQ-3H]
+- supervised: the relation-path scorer is trained on train and calibrated on dev (the calibrator
+  that turns a decision into P(right) is fitted on dev's decisions);
+- graph-only (`pathquestion-graph-only`): trained only on questions generated from the set's KB
+  by `kb.training` (what `qa kb train` does), never on PathQuestion questions.
+
+Paths are enumerated forward only (the data set's paths all follow the triples' direction), 1 to 3
+hops; the number of hops is not given to the system. Per-question (score, correct) pairs of the
+test questions are written to the results file (`sets.<name>.test_scores`, and
+`graph_only_test_scores`) for the calibration benchmark; `calibrated_kbqa(name)` returns the
+supervised, calibrated pipeline for one set.
+
+    python benchmarks/pathquestion.py [--limit N] [--sets PQ-2H,PQ-3H] [--systems supervised,graph-only]
 """
 
 from __future__ import annotations
@@ -21,9 +30,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from benchmarks.common import write_results  # noqa: E402
 from kb.loaders import entity_iri, load_file, open_text  # noqa: E402
 from kb.pipeline import KBQA, KBQAConfig, gold_path  # noqa: E402
-from kb.scorer import Scorer  # noqa: E402
+from kb.scorer import Calibrator, Scorer  # noqa: E402
 from kb.store import EmbeddedGraph  # noqa: E402
 from kb.text import normalise  # noqa: E402
+from kb.training import train as train_from_graph  # noqa: E402
 from qa.core.paths import SHARED_DATA  # noqa: E402
 from qa.core.settings import Settings  # noqa: E402
 from qa.models import shared_encoder  # noqa: E402
@@ -76,7 +86,7 @@ def f1(pred: set[str], gold: set[str]) -> float:
 
 def evaluate(qa: KBQA, rows: list[dict]) -> dict:
     hits = f1s = no_answer = 0.0
-    p_tops, correct = [], []
+    p_tops, correct, decisions, scores = [], [], [], []
     for row in rows:
         pred = qa.predict(row["question"])
         gold = {normalise(a) for a in row["answers"]}
@@ -87,20 +97,54 @@ def evaluate(qa: KBQA, rows: list[dict]) -> dict:
         no_answer += pred.confidence < qa.scorer.threshold
         p_tops.append(pred.p_top)
         correct.append(ok)
+        decisions.append(pred.decision)
+        scores.append(pred.confidence)
     n = max(1, len(rows))
     return {"hits@1": 100 * hits / n, "f1": 100 * f1s / n, "no_answer": 100 * no_answer / n,
-            "p_tops": p_tops, "correct": correct, "n": len(rows)}
+            "p_tops": p_tops, "correct": correct, "decisions": decisions, "scores": scores, "n": len(rows),
+            "ece_15": ece(scores, correct), "auroc": auroc(scores, correct)}
 
 
-def run_set(name: str, limit: int | None, settings: Settings, log) -> dict:
+def ece(scores: list[float], correct: list[bool], bins: int = 15) -> float:
+    """Expected calibration error over equal-width bins, on a 0-100 scale."""
+    total, n = 0.0, len(scores)
+    for b in range(bins):
+        lo, hi = b / bins, (b + 1) / bins
+        idx = [i for i, s in enumerate(scores) if lo <= s < hi or (b == bins - 1 and s == 1.0)]
+        if idx:
+            conf = sum(scores[i] for i in idx) / len(idx)
+            acc = sum(correct[i] for i in idx) / len(idx)
+            total += len(idx) / n * abs(conf - acc)
+    return 100 * total
+
+
+def auroc(scores: list[float], correct: list[bool]) -> float | None:
+    """Probability that a right answer scores above a wrong one (ties count half)."""
+    pos = [s for s, c in zip(scores, correct, strict=True) if c]
+    neg = [s for s, c in zip(scores, correct, strict=True) if not c]
+    if not pos or not neg:
+        return None
+    wins = sum((p > q) + 0.5 * (p == q) for p in pos for q in neg)
+    return wins / (len(pos) * len(neg))
+
+
+def _pipeline(name: str, settings: Settings) -> KBQA:
     graph = EmbeddedGraph(store="Oxigraph")
     load_file(graph, _find(SETS[name]), fmt="tsv")
+    return KBQA(settings, graph=graph, scorer=Scorer(),
+                config=KBQAConfig(max_hops=3, forward_only=True, top_anchors=2, type_rerank=0),
+                encoder=shared_encoder(settings))
+
+
+def calibrated_kbqa(name: str, settings: Settings | None = None, limit: int | None = None,
+                    log=lambda m: None) -> tuple[KBQA, dict]:
+    """The supervised pipeline for one set: scorer trained on its train split, calibrated on its
+    dev split. Returns it and the splits ({"train", "dev", "test"}, test untouched)."""
+    settings = settings or Settings.load()
     train, dev, test = split(read_questions(name))
     if limit:
         train, dev, test = train[: limit * 8], dev[:limit], test[:limit]
-    qa = KBQA(settings, graph=graph, scorer=Scorer(),
-              config=KBQAConfig(max_hops=3, forward_only=True, top_anchors=2, type_rerank=0),
-              encoder=shared_encoder(settings))
+    qa = _pipeline(name, settings)
     t0 = time.perf_counter()
     examples = []
     for row in train:
@@ -114,18 +158,47 @@ def run_set(name: str, limit: int | None, settings: Settings, log) -> dict:
     qa.scorer.fit(examples, log=lambda m: log(f"{name}: {m}"))
     dev_res = evaluate(qa, dev)
     qa.scorer.calibrate(dev_res["p_tops"], dev_res["correct"])
-    test_res = evaluate(qa, test)
-    log(f"{name}: dev hits@1 {dev_res['hits@1']:.1f}; test hits@1 {test_res['hits@1']:.1f} "
-        f"f1 {test_res['f1']:.1f} (n={test_res['n']})")
-    return {"train": len(train), "dev": len(dev), "test": len(test), "dev_hits@1": dev_res["hits@1"],
-            "hits@1": test_res["hits@1"], "f1": test_res["f1"], "no_answer": test_res["no_answer"]}
+    qa.scorer.calibrator = Calibrator.fit(dev_res["decisions"], dev_res["correct"])
+    qa.scorer.threshold = 0.5
+    return qa, {"train": train, "dev": dev, "test": test, "dev_hits@1": dev_res["hits@1"]}
+
+
+def graph_only_set(name: str, limit: int | None, settings: Settings, questions: int, log) -> dict:
+    """Trained on questions generated from the KB alone (`qa kb train`), reported on the same test split."""
+    _, _, test = split(read_questions(name))
+    if limit:
+        test = test[:limit]
+    qa = _pipeline(name, settings)
+    t0 = time.perf_counter()
+    train_from_graph(qa, questions=questions, sparse=False, log=lambda m: log(f"{name} graph-only: {m}"))
+    res = evaluate(qa, test)
+    log(f"{name}: graph-only test hits@1 {res['hits@1']:.1f} f1 {res['f1']:.1f} ({time.perf_counter() - t0:.0f}s)")
+    return {"test": len(test), "hits@1": res["hits@1"], "f1": res["f1"], "no_answer": res["no_answer"],
+            "ece_15": res["ece_15"], "auroc": res["auroc"], "generated_questions": questions,
+            "scorer_meta": qa.scorer.meta,
+            "test_scores": [[round(s, 4), bool(c)] for s, c in zip(res["scores"], res["correct"], strict=True)]}
+
+
+def run_set(name: str, limit: int | None, settings: Settings, log) -> dict:
+    qa, splits = calibrated_kbqa(name, settings, limit, log)
+    test_res = evaluate(qa, splits["test"])
+    log(f"{name}: dev hits@1 {splits['dev_hits@1']:.1f}; test hits@1 {test_res['hits@1']:.1f} "
+        f"f1 {test_res['f1']:.1f} (n={test_res['n']}); ECE {test_res['ece_15']:.2f} AUROC {test_res['auroc']}")
+    return {"train": len(splits["train"]), "dev": len(splits["dev"]), "test": len(splits["test"]),
+            "dev_hits@1": splits["dev_hits@1"], "hits@1": test_res["hits@1"], "f1": test_res["f1"],
+            "no_answer": test_res["no_answer"], "ece_15": test_res["ece_15"], "auroc": test_res["auroc"],
+            "test_scores": [[round(s, 4), bool(c)] for s, c in zip(test_res["scores"], test_res["correct"],
+                                                                   strict=True)]}
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--limit", type=int, default=None, help="test/dev questions per set (train: 8x)")
     ap.add_argument("--sets", default=",".join(SETS))
+    ap.add_argument("--systems", default="supervised,graph-only")
+    ap.add_argument("--questions", type=int, default=2000, help="generated questions per KB (graph-only)")
     args = ap.parse_args(argv)
+    systems = args.systems.split(",")
     if not DATA.exists():
         print(f"skipped: {DATA} is absent", file=sys.stderr)
         return 0
@@ -136,17 +209,28 @@ def main(argv: list[str] | None = None) -> int:
     t0 = time.perf_counter()
     metrics: dict[str, float] = {}
     details = {}
+    say = lambda m: print(m, file=sys.stderr, flush=True)  # noqa: E731
     for name in args.sets.split(","):
-        res = run_set(name, args.limit, settings, lambda m: print(m, file=sys.stderr, flush=True))
+        res: dict = {}
+        if "supervised" in systems:
+            res = run_set(name, args.limit, settings, say)
+            metrics[f"hits@1_{name}"] = res["hits@1"]
+            metrics[f"f1_{name}"] = res["f1"]
+        if "graph-only" in systems:
+            go = graph_only_set(name, args.limit, settings, args.questions, say)
+            res["graph_only"] = go
+            metrics[f"graph_only_hits@1_{name}"] = go["hits@1"]
+            metrics[f"graph_only_f1_{name}"] = go["f1"]
         details[name] = res
-        metrics[f"hits@1_{name}"] = res["hits@1"]
-        metrics[f"f1_{name}"] = res["f1"]
-    if not args.limit and set(details) == set(SETS):
+    if not args.limit and set(details) == set(SETS) and set(systems) == {"supervised", "graph-only"}:
         write_results("pathquestion", "PathQuestion PQ-2H/PQ-3H/PQL-2H/PQL-3H (IRN, Zhou et al. 2018)",
                       metrics, wall_s=time.perf_counter() - t0, extra={
                           "split": f"per set: random.Random({SEED}) shuffle, 80/10/10 train/dev/test; test reported",
                           "model": "linear path scorer (encoder + lexical + word-relation features) over "
-                                   "all-MiniLM-L6-v2",
+                                   "all-MiniLM-L6-v2; calibrator: logistic regression over the decision's features",
+                          "graph_only": "scorer trained only on questions generated from each KB (kb.training, "
+                                        f"{args.questions} per KB, dense and structural features only), "
+                                        "never on PathQuestion questions",
                           "store": "rdflib + oxrdflib (Oxigraph store)", "sets": details})
     else:
         print(metrics)

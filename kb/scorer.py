@@ -210,11 +210,13 @@ class Calibrator:
         return 1.0 / (1.0 + math.exp(-max(-30.0, min(30.0, z))))
 
     @classmethod
-    def fit(cls, rows: list[dict[str, float]], labels: list[bool], *, l2: float = 1.0) -> Calibrator:
-        """Newton's method (IRLS) on standardised features with an L2 penalty."""
+    def fit(cls, rows: list[dict[str, float]], labels: list[bool], *, l2: float = 1.0,
+            weights: list[float] | None = None) -> Calibrator:
+        """Newton's method (IRLS) on standardised features with an L2 penalty; `weights` per row."""
         keys = list(DECISION_FEATURES)
         x = np.array([[r.get(k, 0.0) for k in keys] for r in rows], dtype=np.float64)
         y = np.array(labels, dtype=np.float64)
+        sw = np.ones(len(y)) if weights is None else np.asarray(weights, dtype=np.float64)
         mean = x.mean(0)
         scale = x.std(0)
         scale[scale < 1e-9] = 1.0
@@ -224,8 +226,8 @@ class Calibrator:
         reg[-1] = 1e-6
         for _ in range(50):
             p = 1 / (1 + np.exp(-np.clip(z @ w, -30, 30)))
-            grad = z.T @ (p - y) + reg * w
-            hess = (z * (p * (1 - p))[:, None]).T @ z + np.diag(reg)
+            grad = z.T @ (sw * (p - y)) + reg * w
+            hess = (z * (sw * p * (1 - p))[:, None]).T @ z + np.diag(reg)
             step = np.linalg.solve(hess, grad)
             w -= step
             if np.abs(step).max() < 1e-8:

@@ -1,0 +1,144 @@
+"""kb-unanswerable: does KBQA say "no answer" when the world graph does not know?
+
+Unanswerable questions (>= 200, seed 5): a relation the graph lacks asked of a real country or
+city ("Who is the president of France?", "What is the GDP of Peru?"), or a relation it has asked
+of a place that is not in it ("What is the capital of Genovia?"). Answerable questions: the
+graph's own relations in other words. All are written with templates that `qa kb train`'s
+generator does not use (kb/training.py), and none of them was used to train or calibrate.
+
+Reported for the KBQA source alone: abstention rate on the unanswerable questions; accuracy on the
+answerable ones without abstention (the best guess counts) and with it (an abstention is a miss),
+and the drop between the two.
+
+    python benchmarks/kb_unanswerable.py [--limit N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from benchmarks.common import write_results  # noqa: E402
+from benchmarks.kb_speed import CITY, COUNTRY, hit, world_questions  # noqa: E402
+
+MISSING_RELATIONS = [
+    ("Who is the president of {e}?", COUNTRY), ("What is the GDP of {e}?", COUNTRY),
+    ("What is the national anthem of {e}?", COUNTRY), ("Who is the prime minister of {e}?", COUNTRY),
+    ("What is the national animal of {e}?", COUNTRY), ("What is the life expectancy in {e}?", COUNTRY),
+    ("What is the literacy rate of {e}?", COUNTRY), ("What is the national sport of {e}?", COUNTRY),
+    ("What is the highest mountain in {e}?", COUNTRY), ("What is the motto of {e}?", COUNTRY),
+    ("When did {e} become independent?", COUNTRY), ("What is the unemployment rate of {e}?", COUNTRY),
+    ("Which suppliers are in {e}?", COUNTRY), ("Who is the head of state of {e}?", COUNTRY),
+    ("What is the national dish of {e}?", COUNTRY), ("Which football club won the league in {e}?", COUNTRY),
+    ("Who is the mayor of {e}?", CITY), ("Who founded {e}?", CITY), ("Which river flows through {e}?", CITY),
+    ("What is the average temperature in {e}?", CITY), ("What is the postal code of {e}?", CITY),
+    ("Which university is in {e}?", CITY), ("What is the elevation of {e}?", CITY),
+    ("Who is the patron saint of {e}?", CITY),
+]
+FICTIONAL = ["Genovia", "Wakanda", "Latveria", "Zubrowka", "Freedonia", "Elbonia", "Narnia", "Ruritania",
+             "Syldavia", "Borduria", "Sokovia", "Qumar", "Krakozhia", "Markovia", "Agrabah", "Zamunda",
+             "Bialya", "Kasnia", "Arendelle", "Westeros", "Mordor", "Lilliput", "Brobdingnag", "Atlantis",
+             "Panem", "Gilead", "Florin", "Guilder", "Pottsylvania", "Vulgaria", "Grand Fenwick", "San Theodoros",
+             "Nuevo Rico", "Tropico", "Costaguana", "Kinakuta", "Moldavia Nova", "Carpathia", "Orsinia",
+             "Transia"]
+KNOWN_RELATIONS = ["What is the capital of {e}?", "What currency is used in {e}?", "Which languages are spoken in {e}?",
+                   "Which continent is {e} in?", "What is the population of {e}?", "Which countries border {e}?",
+                   "What is the calling code of {e}?", "What time zone is {e} in?"]
+# the graph's relations in other words: for the answerable half
+HELD_OUT = [
+    ("Could you tell me the capital city of {e}?", "location.country.capital", True, COUNTRY),
+    ("I would like to know the money they use in {e}", "location.country.currency_used", True, COUNTRY),
+    ("Name the languages people speak in {e}", "location.country.languages_spoken", True, COUNTRY),
+    ("On which continent does {e} lie?", "location.location.continent", True, COUNTRY),
+    ("How many inhabitants does {e} have?", "location.statistical_region.population", True, COUNTRY),
+    ("Which nations are neighbours of {e}?", "location.location.adjoin_s", True, COUNTRY),
+    ("Which phone code should I dial for {e}?", "location.country.calling_code", True, COUNTRY),
+    ("{e} belongs to which country?", "location.location.country", True, CITY),
+    ("How many people live in {e}?", "location.statistical_region.population", True, CITY),
+]
+
+
+def unanswerable_questions(graph, n: int, seed: int = 5) -> list[dict]:
+    from kb.sparql import iri
+
+    rng = random.Random(seed)
+    label = "<http://www.w3.org/2000/01/rdf-schema#label>"
+    typ = "<http://www.w3.org/1999/02/22-rdf-syntax-ns#type>"
+    pool = {}
+    for cls in (COUNTRY, CITY):
+        rows = graph.select(f"SELECT ?l WHERE {{ ?e {typ} {iri(cls)} ; {label} ?l }} LIMIT 100000")
+        pool[cls] = sorted({str(x) for (x,) in rows if str(x).isascii()})
+    out, seen = [], set()
+    while len(out) < n:
+        if rng.random() < 0.6:
+            template, cls = rng.choice(MISSING_RELATIONS)
+            q, kind = template.format(e=rng.choice(pool[cls][:400] if cls == CITY else pool[cls])), "relation"
+        else:
+            q, kind = rng.choice(KNOWN_RELATIONS).format(e=rng.choice(FICTIONAL)), "entity"
+        if q not in seen:
+            seen.add(q)
+            out.append({"question": q, "missing": kind})
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--limit", type=int, default=None)
+    ap.add_argument("--questions", type=int, default=250, help="of each kind")
+    args = ap.parse_args(argv)
+    from kb.pipeline import KBQA
+    from qa.core.settings import Settings
+    from qa.models import shared_encoder
+
+    t0 = time.perf_counter()
+    settings = Settings.load(kb_graph="", kb_endpoint="")
+    qa = KBQA(settings, encoder=shared_encoder(settings))
+    qa.warm_up()
+    n = args.limit or args.questions
+    unanswerable = unanswerable_questions(qa.graph, n)
+    answerable = world_questions(qa.graph, n, templates=HELD_OUT, misspelled_share=0.0, seed=5)
+    abstained = {"relation": [], "entity": []}
+    for q in unanswerable:
+        a = qa.answer(q["question"], top_k=1)[0]
+        abstained[q["missing"]].append(a.no_answer)
+        q["answer"] = a.best_guess.text if a.no_answer and a.best_guess else a.text
+        q["abstained"], q["score"] = a.no_answer, a.score
+    with_abst, without = [], []
+    for q in answerable:
+        a = qa.answer(q["question"], top_k=1)[0]
+        guess = a.best_guess if a.no_answer else a
+        without.append(hit(guess, q["gold"]))
+        with_abst.append(hit(a, q["gold"]))
+        q["abstained"], q["ok"] = a.no_answer, without[-1]
+    all_abst = abstained["relation"] + abstained["entity"]
+    acc_without = 100 * sum(without) / len(without)
+    acc_with = 100 * sum(with_abst) / len(with_abst)
+    metrics = {
+        "abstain_pct": 100 * sum(all_abst) / len(all_abst),
+        "abstain_pct_missing_relation": 100 * sum(abstained["relation"]) / max(1, len(abstained["relation"])),
+        "abstain_pct_missing_entity": 100 * sum(abstained["entity"]) / max(1, len(abstained["entity"])),
+        "answerable_accuracy_without_abstention": acc_without,
+        "answerable_accuracy_with_abstention": acc_with,
+        "answerable_drop": acc_without - acc_with,
+        "unanswerable_questions": len(unanswerable),
+        "answerable_questions": len(answerable),
+    }
+    print(metrics, file=sys.stderr)
+    if not args.limit:
+        write_results("kb-unanswerable", f"{len(unanswerable)} unanswerable + {len(answerable)} answerable generated "
+                      "world-graph questions (templates not used for training)", metrics,
+                      wall_s=time.perf_counter() - t0, extra={
+                          "scorer": qa.scorer_source, "threshold": qa.scorer.threshold,
+                          "answered_unanswerable": [q for q in unanswerable if not q["abstained"]][:60],
+                          "abstained_answerable": [q for q in answerable if q["abstained"]][:60],
+                          "wrong_answerable": [q for q in answerable if not q["ok"]][:60]})
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
