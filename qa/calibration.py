@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,8 +27,17 @@ from qa.core.atomic import atomic_write_text
 from qa.core.errors import DataFormatError
 from qa.core.settings import Settings
 
-WEBQA_FEATURES = ("reader_logit", "log_mass", "support", "inv_rank", "retrieval_score", "gap",
-                  "log_length", "passage_abstained")
+WEBQA_FEATURES = ("reader_logit", "log_mass", "log_mass_t3", "support", "inv_rank", "retrieval_score", "gap",
+                  "log_length", "passage_abstained", "q_overlap", "type_known", "type_match", "log_groups")
+
+_WORD = re.compile(r"[\w']+")
+_MONTHS = {"january", "february", "march", "april", "may", "june", "july", "august", "september", "october",
+           "november", "december"}
+_NUMBER_WORDS = {"one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven", "twelve",
+                 "twenty", "thirty", "forty", "fifty", "hundred", "thousand", "million", "billion", "dozen",
+                 "half", "several", "few"}
+_STOP = {"the", "a", "an", "of", "in", "on", "at", "to", "for", "and", "or", "is", "was", "by", "with", "from",
+         "as", "that", "this", "it", "its", "be", "are", "were"}
 
 
 def _logit(p: float) -> float:
@@ -35,18 +45,54 @@ def _logit(p: float) -> float:
     return math.log(p / (1 - p))
 
 
-def span_features(*, reader_prob: float, mass: float, support: int, rank: int, retrieval_score: float,
-                  gap: float, length: int, passage_abstained: bool) -> dict[str, float]:
-    """The signals a WebQA answer's probability of being right is computed from."""
+def expected_type(question: str) -> str | None:
+    """The kind of answer a question's wording asks for, when it says so."""
+    q = question.lower()
+    if re.search(r"\b(how (many|much|long|old|far|big|large|tall|high)|what (percentage|percent|number|amount)|"
+                 r"how many)\b", q):
+        return "number"
+    if re.search(r"\b(when|what year|which year|what date|what century|what decade)\b", q):
+        return "date"
+    if re.search(r"\b(who|whom|whose)\b", q):
+        return "name"
+    return None
+
+
+def answer_matches(kind: str, answer: str) -> bool:
+    words = [w.lower() for w in _WORD.findall(answer)]
+    has_digit = any(c.isdigit() for c in answer)
+    if kind == "number":
+        return has_digit or any(w in _NUMBER_WORDS for w in words)
+    if kind == "date":
+        return has_digit or any(w in _MONTHS for w in words)
+    return any(w[:1].isupper() for w in _WORD.findall(answer)) and not has_digit
+
+
+def span_features(*, question: str, answer: str, reader_prob: float, mass: float, mass_t3: float, support: int,
+                  rank: int, retrieval_score: float, gap: float, passage_abstained: bool,
+                  groups: int) -> dict[str, float]:
+    """The signals a WebQA answer's probability of being right is computed from: how sure the
+    reader is (its own probability, the share of all span probability the answer holds), how much
+    retrieval agrees (passages giving it, rank, fused score), and whether the answer has the form
+    the question asks for and does not just repeat the question's words."""
+    a_words = [w.lower() for w in _WORD.findall(answer) if w.lower() not in _STOP]
+    q_words = {w.lower() for w in _WORD.findall(question)}
+    overlap = sum(w in q_words for w in a_words) / len(a_words) if a_words else 0.0
+    kind = expected_type(question)
     return {
         "reader_logit": _logit(reader_prob),
         "log_mass": math.log(max(mass, 1e-6)),
+        "log_mass_t3": math.log(max(mass_t3, 1e-6)),
         "support": math.log1p(max(support, 0)),
         "inv_rank": 1.0 / max(rank, 1),
         "retrieval_score": float(retrieval_score),
         "gap": max(-20.0, min(20.0, gap)) / 10.0,
-        "log_length": math.log1p(max(length, 0)),
+        "log_length": math.log1p(len(answer.split())),
         "passage_abstained": 1.0 if passage_abstained else 0.0,
+        "q_overlap": overlap,
+        "type_known": 0.0 if kind is None else 1.0,
+        "type_match": 0.0 if kind is None else float(answer_matches(kind, answer)),
+        "log_groups": math.log1p(groups),
     }
 
 
@@ -60,6 +106,7 @@ class AnswerCalibrator:
     bias: float = 0.0
     mean: list[float] = field(default_factory=list)
     scale: list[float] = field(default_factory=list)
+    platt: tuple[float, float] = (1.0, 0.0)  # top answers' calibration on top of the ranking logit
     meta: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -77,9 +124,13 @@ class AnswerCalibrator:
             return np.zeros(0)
         if not self.fitted:
             return np.array([1.0 / (1.0 + math.exp(-r["reader_logit"])) for r in rows])
-        x = (self._matrix(rows) - np.array(self.mean)) / np.array(self.scale)
-        z = x @ np.array(self.weights) + self.bias
+        z = self.platt[0] * self.logits(rows) + self.platt[1]
         return 1.0 / (1.0 + np.exp(-np.clip(z, -30, 30)))
+
+    def logits(self, rows: Sequence[dict[str, float]]) -> np.ndarray:
+        """The ranking model's log-odds (before the top-answer calibration)."""
+        x = (self._matrix(rows) - np.array(self.mean)) / np.array(self.scale)
+        return x @ np.array(self.weights) + self.bias
 
     def fit(self, rows: Sequence[dict[str, float]], labels: Sequence[bool], *, l2: float = 1e-2,
             iterations: int = 50) -> AnswerCalibrator:
@@ -108,7 +159,7 @@ class AnswerCalibrator:
     # ------------------------------------------------------------------ storage
     def save(self, path: str | Path) -> None:
         data = {"features": list(self.features), "weights": self.weights, "bias": self.bias,
-                "mean": self.mean, "scale": self.scale, "meta": self.meta}
+                "mean": self.mean, "scale": self.scale, "platt": list(self.platt), "meta": self.meta}
         Path(path).parent.mkdir(parents=True, exist_ok=True)
         atomic_write_text(Path(path), json.dumps(data, indent=1) + "\n")
 
@@ -117,7 +168,8 @@ class AnswerCalibrator:
         try:
             data = json.loads(Path(path).read_text(encoding="utf-8"))
             return cls(features=tuple(data["features"]), weights=list(data["weights"]), bias=float(data["bias"]),
-                       mean=list(data["mean"]), scale=list(data["scale"]), meta=dict(data.get("meta", {})))
+                       mean=list(data["mean"]), scale=list(data["scale"]),
+                       platt=tuple(data.get("platt", (1.0, 0.0))), meta=dict(data.get("meta", {})))
         except (OSError, KeyError, TypeError, ValueError) as exc:
             raise DataFormatError(f"{path} is not a calibrator file: {exc}") from exc
 
@@ -125,6 +177,26 @@ class AnswerCalibrator:
     def load_default(cls, settings: Settings) -> AnswerCalibrator:
         path = Path(settings.data_dir) / "calibration" / "webqa.json"
         return cls.load(path) if path.exists() else cls()
+
+
+def platt_fit(logits: Sequence[float], labels: Sequence[bool], iterations: int = 100) -> tuple[float, float]:
+    """(a, b) of sigmoid(a * z + b) fitted by Newton steps (Platt scaling, with Platt's smoothed
+    targets so a few hundred points do not push the ends to 0 or 1)."""
+    z = np.asarray(logits, dtype=np.float64)
+    y = np.asarray(labels, dtype=np.float64)
+    n_pos, n_neg = y.sum(), len(y) - y.sum()
+    t = np.where(y > 0, (n_pos + 1) / (n_pos + 2), 1 / (n_neg + 2))
+    a, b = 1.0, 0.0
+    for _ in range(iterations):
+        p = 1.0 / (1.0 + np.exp(-np.clip(a * z + b, -30, 30)))
+        w = p * (1 - p) + 1e-9
+        g = np.array([((p - t) * z).sum(), (p - t).sum()])
+        h = np.array([[(w * z * z).sum(), (w * z).sum()], [(w * z).sum(), w.sum()]]) + 1e-9 * np.eye(2)
+        step = np.linalg.solve(h, g)
+        a, b = a - step[0], b - step[1]
+        if np.abs(step).max() < 1e-9:
+            break
+    return float(a), float(b)
 
 
 # ---------------------------------------------------------------------- measures

@@ -32,9 +32,10 @@ def _held_out_articles(model_dir: Path) -> list[int]:
         raise InputError(f"{model_dir}/qa_reader.json lists no held-out training articles: {exc}") from exc
 
 
-def fit_webqa_calibrator(settings: Settings, train_file: Path, encoder: Encoder, *, out: Path,
-                         distractor_articles: int = 40, batch: int = 16, limit: int = 0,
-                         log: Callable[[str], None] = print) -> dict:
+def collect_candidates(settings: Settings, train_file: Path, encoder: Encoder, *, distractor_articles: int = 40,
+                       batch: int = 16, limit: int = 0, log: Callable[[str], None] = print) -> list[dict]:
+    """Ask the held-out questions in the open setting; one record per merged candidate answer
+    (question number, features, right or wrong, texts)."""
     from mrc.metrics import normalize_answer
     from qa.webqa import WebQA
     from retrieval.ingest import build_index
@@ -59,9 +60,7 @@ def fit_webqa_calibrator(settings: Settings, train_file: Path, encoder: Encoder,
         questions = questions[:limit]
     log(f"collection: {len(passages):,} training paragraphs ({len(held)} held-out articles + "
         f"{len(distractors)} others); {len(questions):,} held-out questions")
-    rows: list[dict[str, float]] = []
-    labels: list[bool] = []
-    qid: list[int] = []
+    records: list[dict] = []
     with tempfile.TemporaryDirectory() as tmp:
         folder = build_index(passages, Path(tmp) / "calibration", settings, progress=True,
                              description="encoding paragraphs")
@@ -74,37 +73,70 @@ def fit_webqa_calibrator(settings: Settings, train_file: Path, encoder: Encoder,
                 chunk = questions[start : start + batch]
                 hits = [webqa.collections.search(q, settings.read_k) for q, _ in chunk]
                 cands = webqa.candidates_batch([q for q, _ in chunk], hits)
-                for j, ((_, golds), cs) in enumerate(zip(chunk, cands, strict=True)):
+                for j, ((q, golds), cs) in enumerate(zip(chunk, cands, strict=True)):
                     gold = {normalize_answer(g) for g in golds}
                     for a, feats, _ in cs[:5]:
-                        rows.append(feats)
-                        labels.append(normalize_answer(a.text) in gold)
-                        qid.append(start + j)
+                        records.append({"q": start + j, "features": feats, "right": normalize_answer(a.text) in gold,
+                                        "question": q, "answer": a.text})
                 bar.advance(task, len(chunk))
         webqa.collections.close()
+    return records
+
+
+def fit_from_records(records: list[dict], *, folds: int = 5) -> tuple[AnswerCalibrator, dict]:
+    """The ranking model on every candidate, then Platt scaling of the top answers' out-of-fold
+    log-odds (each question's top answer scored by a model that never saw that question)."""
+    from qa.calibration import platt_fit
+
+    labels = [bool(r["right"]) for r in records]
     if len(set(labels)) < 2:
         raise InputError("calibration needs both right and wrong answers; use more questions")
-    n_q = len(questions)
-    cut = int(n_q * 0.8)
-    train_idx = [i for i, q in enumerate(qid) if q < cut]
-    test_q = sorted({q for q in qid if q >= cut})
-    cal = AnswerCalibrator().fit([rows[i] for i in train_idx], [labels[i] for i in train_idx])
-    top_scores, top_right = [], []
-    for q in test_q:
-        idx = [i for i, x in enumerate(qid) if x == q]
-        probs = cal.probabilities([rows[i] for i in idx])
-        best = int(probs.argmax())
-        top_scores.append(float(probs[best]))
-        top_right.append(labels[idx[best]])
-    report = {"held_out_questions": len(test_q), "top_em": round(100 * sum(top_right) / max(1, len(top_right)), 2),
-              "ece": round(ece(top_scores, top_right), 4), "auroc": round(auroc(top_scores, top_right), 4)}
-    log(f"check on the last fifth of the questions (top answer): {report}")
-    final = AnswerCalibrator().fit(rows, labels)
+    qids = sorted({r["q"] for r in records})
+    fold_of = {q: i % folds for i, q in enumerate(qids)}
+    oof_logit: dict[int, float] = {}
+    oof_right: dict[int, bool] = {}
+    for f in range(folds):
+        train = [r for r in records if fold_of[r["q"]] != f]
+        model = AnswerCalibrator().fit([r["features"] for r in train], [r["right"] for r in train])
+        for q in (q for q in qids if fold_of[q] == f):
+            rows = [r for r in records if r["q"] == q]
+            z = model.logits([r["features"] for r in rows])
+            best = int(z.argmax())
+            oof_logit[q], oof_right[q] = float(z[best]), bool(rows[best]["right"])
+    zs = [oof_logit[q] for q in qids]
+    ys = [oof_right[q] for q in qids]
+    a, b = platt_fit(zs, ys)
+    import numpy as np
+
+    probs = 1 / (1 + np.exp(-(a * np.array(zs) + b)))
+    report = {"questions": len(qids), "candidates": len(records), "top_em": round(100 * sum(ys) / len(ys), 2),
+              "cross_validated_ece": round(ece(probs, ys), 4), "cross_validated_auroc": round(auroc(probs, ys), 4)}
+    final = AnswerCalibrator().fit([r["features"] for r in records], labels)
+    final.platt = (a, b)
+    return final, report
+
+
+def fit_webqa_calibrator(settings: Settings, train_file: Path, encoder: Encoder, *, out: Path,
+                         distractor_articles: int = 40, batch: int = 16, limit: int = 0,
+                         records_file: Path | None = None, log: Callable[[str], None] = print) -> dict:
+    """Collect (or reload from `records_file`) the candidates, fit, report, save."""
+    from qa.core.atomic import atomic_write_text
+
+    if records_file is not None and records_file.exists():
+        records = [json.loads(line) for line in records_file.read_text(encoding="utf-8").splitlines()]
+        log(f"{len(records):,} candidates reloaded from {records_file}")
+    else:
+        records = collect_candidates(settings, train_file, encoder, distractor_articles=distractor_articles,
+                                     batch=batch, limit=limit, log=log)
+        if records_file is not None:
+            atomic_write_text(records_file, "".join(json.dumps(r) + "\n" for r in records))
+    final, report = fit_from_records(records)
+    log(f"cross-validated on the held-out questions (top answer): {report}")
     final.meta = {
-        "fitted_on": f"SQuAD v1.0 train: the span reader's {len(held)} held-out articles' questions "
-                     f"({n_q}), open retrieval over {len(passages)} training paragraphs; never dev",
+        "fitted_on": f"SQuAD v1.0 train: the span reader's held-out articles' questions ({report['questions']}), "
+                     "open retrieval over those articles' paragraphs and 40 other training articles'; never dev",
         "reader": str(settings.span_model), "reader_backend": str(settings.span_backend),
-        "read_k": settings.read_k, "candidates": len(rows), "check": report,
+        "read_k": settings.read_k, "check": report,
     }
     final.save(out)
     log(f"wrote {out}")

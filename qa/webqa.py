@@ -144,8 +144,8 @@ class WebQA:
                 for q, hs in zip(questions, hits, strict=True) for i, h in enumerate(hs)]
         per_passage = self.reader.read_many(reqs, top_k=5) if reqs else []
         out, pos = [], 0
-        for hs in hits:
-            out.append(_candidates(hs, per_passage[pos : pos + len(hs)]))
+        for q, hs in zip(questions, hits, strict=True):
+            out.append(_candidates(q, hs, per_passage[pos : pos + len(hs)]))
             pos += len(hs)
         return out
 
@@ -167,7 +167,7 @@ class WebQA:
         return answers
 
 
-def _candidates(hits: list[RetrievedPassage], per_passage: list[list[Answer]]
+def _candidates(question: str, hits: list[RetrievedPassage], per_passage: list[list[Answer]]
                 ) -> list[tuple[Answer, dict[str, float], bool]]:
     """Spans of every passage (`source_id` = the passage's position in `hits`) merged into groups,
     each with its features; the answers carry the passage's real id and evidence."""
@@ -181,19 +181,22 @@ def _candidates(hits: list[RetrievedPassage], per_passage: list[list[Answer]]
     groups = _group(spans)
     raw = [a.raw_score if a.raw_score is not None else -math.inf for a in spans]
     top = max(raw)
-    mass_total = sum(math.exp(r - top) for r in raw)
+
+    def share(members: list[Answer], t: float) -> float:
+        total = sum(math.exp((r - top) / t) for r in raw)
+        return sum(math.exp(((m.raw_score if m.raw_score is not None else -math.inf) - top) / t)
+                   for m in members) / total
+
     out = []
     for g in groups:
-        mass = sum(math.exp((m.raw_score if m.raw_score is not None else -math.inf) - top)
-                   for m in g.members) / mass_total
         best_raw = g.best.raw_score or 0.0
         others = [gg.best.raw_score or 0.0 for gg in groups if gg is not g]
         i = int(g.best.source_id or 0)
         hit = hits[i]
         feats = span_features(
-            reader_prob=g.best.score, mass=mass, support=len(g.passages), rank=i + 1,
-            retrieval_score=hit.score, gap=best_raw - max(others) if others else 10.0,
-            length=len(g.best.text.split()), passage_abstained=abstained[i])
+            question=question, answer=g.best.text, reader_prob=g.best.score, mass=share(g.members, 1.0),
+            mass_t3=share(g.members, 3.0), support=len(g.passages), rank=i + 1, retrieval_score=hit.score,
+            gap=best_raw - max(others) if others else 10.0, passage_abstained=abstained[i], groups=len(groups))
         ev = g.best.span
         assert ev is not None
         also = []

@@ -129,6 +129,8 @@ def calibrate_webqa(
                                     help="The SQuAD training file the span reader was trained on."),
     out: Path = typer.Option(None, help="Where the calibrator goes (default: data/calibration/webqa.json)."),
     limit: int = typer.Option(0, help="Only the first N held-out questions (a quick look)."),
+    records: Path = typer.Option(None, help="Keep the collected candidates in this JSON-lines file and "
+                                            "refit from it when it exists (no re-reading)."),
 ) -> None:
     """Fit WebQA's answer probabilities on the span reader's held-out training articles (never dev)."""
     from qa.calibration_training import fit_webqa_calibrator
@@ -138,7 +140,7 @@ def calibrate_webqa(
     settings = Settings.load()
     target = out or Path(settings.data_dir) / "calibration" / "webqa.json"
     fit_webqa_calibrator(settings, Path(_check_file(train_file)), shared_encoder(settings), out=target,
-                         limit=limit, log=typer.echo)
+                         limit=limit, records_file=records, log=typer.echo)
 
 
 def register(app: typer.Typer) -> None:
