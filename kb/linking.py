@@ -138,7 +138,7 @@ class LabelIndex:
                 if isinstance(s, URIRef) and s not in pred_set:
                     self._add(s, str(lab), "class" if s in self.classes else "entity")
                     labelled.add(s)
-        for c in self.classes - labelled:
+        for c in sorted(self.classes - labelled, key=str):
             self._add(c, readable(local_name(c)), "class")
         # things only ever named by their IRI (dbpedia:United_States as a supplier's country)
         has_label = (f"FILTER NOT EXISTS {{ ?o ?lp ?l . FILTER(?lp IN "
@@ -270,7 +270,7 @@ class LabelIndex:
         for i, w in enumerate(words):
             keys = self.token_index.get(w)
             if keys and len(keys) <= 3 and (not cased or w in named):
-                for key in keys:
+                for key in sorted(keys):
                     for node, label, kind, via in self.keys[key]:
                         if kind == "entity":
                             add(Candidate(node, label, 0.75 / math.sqrt(len(keys)), "token",
