@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from qa.core.errors import ModelNotFoundError
+from qa.core.onnx_models import resolve_backend  # noqa: F401 - the readers' one place to resolve `auto`
 from qa.core.paths import check_model_dir
 
 READER_CONFIG = "qa_reader.json"
@@ -55,7 +56,7 @@ def load_tokenizer(model_dir: Path) -> Any:
     return tok
 
 
-def load_model(model_dir: Path, auto_class: Any, device: Any) -> Any:
+def load_model(model_dir: Path, auto_class: Any, device: Any, **kwargs: Any) -> Any:
     """Load weights for inference. Half-precision checkpoints (we ship fp16 to keep the repo small)
     are cast to float32 on CPU, where fp16 matmuls are slow or unsupported; on a GPU the stored
     dtype is kept."""
@@ -66,7 +67,12 @@ def load_model(model_dir: Path, auto_class: Any, device: Any) -> Any:
     bar = hf_logging.is_progress_bar_enabled()
     hf_logging.disable_progress_bar()  # our CLI draws its own progress; keep loading quiet
     try:
-        model = auto_class.from_pretrained(str(model_dir), local_files_only=True, dtype=dtype)
+        if is_pruned(model_dir):
+            from mrc.pruning import load_pruned
+
+            model = load_pruned(model_dir, auto_class, **kwargs)
+        else:
+            model = auto_class.from_pretrained(str(model_dir), local_files_only=True, dtype=dtype, **kwargs)
     except (OSError, ValueError) as exc:
         raise ModelNotFoundError(f"cannot load the model in {model_dir}: {exc}") from exc
     finally:
@@ -77,6 +83,16 @@ def load_model(model_dir: Path, auto_class: Any, device: Any) -> Any:
     model.to(device)
     model.eval()
     return model
+
+
+def is_pruned(model_dir: Path) -> bool:
+    """A folder written by `qa compress`: its layers are narrower than its config says (see
+    `mrc.pruning`), so plain `from_pretrained` cannot load it."""
+    try:
+        config = json.loads((Path(model_dir) / "config.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return isinstance(config, dict) and "pruned_layers" in config
 
 
 def checked_dir(path: str | Path, what: str, hint: str) -> Path:

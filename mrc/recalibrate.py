@@ -70,7 +70,8 @@ def recalibrate_span_reader(model_dir: str | Path, train_file: str | Path, *, ne
     calib = positives + negatives + hard
     console.print(f"re-scoring {len(positives):,} held-out questions + {len(negatives):,} other-paragraph and "
                   f"{len(hard):,} answer-removed unanswerable")
-    reader = SpanReader(Settings(device=device), model_dir=model_dir, null_threshold=0.0)
+    # the weights' own (float) logits: a threshold belongs to the model, not to one runtime's rounding
+    reader = SpanReader(Settings(device=device), model_dir=model_dir, null_threshold=0.0, backend="torch")
     scored = score_with_reader(reader, calib)
     stats = calibrate_null_threshold(calib, scored)
     t = stats["null_threshold"]

@@ -3,15 +3,20 @@
 Why it is built this way:
 
 * Long passages are cut into overlapping windows (`max_seq_length`, `doc_stride`) by the fast
-  tokenizer itself (`return_overflowing_tokens`), and every token keeps its offsets into the
-  *original* context string, so `context[answer.start:answer.end] == answer.text` always holds,
-  whatever unicode, accents or white space the text carries.
+  tokenizer itself (the `tokenizers` library: truncation with a stride returns the further windows
+  as `overflowing`), and every token keeps its offsets into the *original* context string, so
+  `context[answer.start:answer.end] == answer.text` always holds, whatever unicode, accents or
+  white space the text carries.
+* Runtimes (`span_backend`): `auto`, the default, reads with the fused int8 ONNX copy on a CPU
+  (built into the cache on first use, `mrc.onnx_export`) through ONNX Runtime and numpy only, so
+  a process that reads never imports torch or transformers; on a GPU `auto` is PyTorch. `torch`
+  and `onnx-fp32` (the float copy, same logits as PyTorch) can be forced.
 * All windows of all (question, context) pairs of one call are tokenized in one call, sorted by
   length and padded per batch only to the longest window of that batch: that, not per-question
   pipelines, is where CPU time is saved.
 * Span search is vectorised: for every window the score of every (start, start + d) pair with
-  d < max_answer_length is one tensor (`start[i] + end[i + d]`), masked to context tokens, and
-  `topk` gives the n-best; no Python loop over logits.
+  d < max_answer_length is one array (`start[i] + end[i + d]`, a strided view), masked to context
+  tokens, and `argpartition` gives the n-best; no Python loop over logits.
 * Scores are UNNORMALISED (start logit + end logit). A per-window softmax would make a weak window
   look confident, so spans from different windows and passages are ranked by raw logits.
 * No-answer is SQuAD-2 style: the null score is the [CLS] start + end logit (the minimum over the
@@ -35,8 +40,9 @@ from typing import Any
 
 import numpy as np
 
-from mrc.loading import checked_dir, load_model, load_tokenizer, reader_config, resolve_device
+from mrc.loading import checked_dir, reader_config, resolve_backend
 from qa.core.errors import InputError
+from qa.core.onnx_models import load_tokenizer, special_id, tokenizer_config
 from qa.core.settings import Settings
 from qa.core.text import check_question
 from qa.core.types import Answer, Route, SpanEvidence
@@ -80,7 +86,7 @@ class _Features:
 class _PairResult:
     """What the windows of one pair produced: deduplicated span candidates and the null score."""
 
-    spans: dict[tuple[int, int], tuple[float, float, float]] = field(default_factory=dict)
+    spans: dict[tuple[int, int], float] = field(default_factory=dict)  # (char start, end) -> score
     null_score: float = math.inf
 
 
@@ -108,9 +114,7 @@ class SpanReader:
         backend: str | None = None,
     ) -> None:
         self.settings = settings or Settings()
-        self.backend = backend or self.settings.span_backend
-        if self.backend not in {"torch", "onnx", "onnx-fp32"}:
-            raise InputError(f"span backend {self.backend!r}: choose torch, onnx (int8) or onnx-fp32")
+        self.backend = resolve_backend(backend or self.settings.span_backend, self.settings.device)
         self.align_to_words = align_to_words
         self.model_dir = checked_dir(
             model_dir or self.settings.span_model, "trained span reader", MISSING_HINT
@@ -141,33 +145,51 @@ class SpanReader:
         self._device: Any = None
         self._model: Any = None
         self._tokenizer: Any = None
+        self._plain_tokenizer: Any = None
+        self._input_names: set[str] = set()
+        self._special: tuple[int, int | None] = (0, None)  # pad id, cls id
 
     # ------------------------------------------------------------------ loading
     @property
     def tokenizer(self) -> Any:
+        """The model's fast tokenizer (the `tokenizers` library, no transformers import), set to cut
+        pairs into windows of `max_seq_length` tokens overlapping by `doc_stride`."""
         if self._tokenizer is None:
-            self._tokenizer = load_tokenizer(self.model_dir)
-            if self._tokenizer.padding_side != "right":
+            config = tokenizer_config(self.model_dir)
+            if config.get("padding_side", "right") != "right":
                 raise InputError(
                     f"{self.model_dir}: only question-first models (padding on the right) are supported"
                 )
+            tok = load_tokenizer(self.model_dir)
+            self._special = (special_id(tok, config, "pad_token", "[PAD]") or 0,
+                             special_id(tok, config, "cls_token", "[CLS]"))
+            tok.enable_truncation(self.settings.max_seq_length, stride=self.settings.doc_stride,
+                                  strategy="only_second", direction="right")
+            self._tokenizer = tok
         return self._tokenizer
 
     @property
     def model(self) -> Any:
+        """ONNX Runtime session (`onnx`, `onnx-fp32`; built into the cache on first use) or the
+        PyTorch module (`torch`)."""
         if self._model is None and self.backend != "torch":
-            import torch
-
             from mrc.onnx_export import OnnxSpanModel
 
-            self._device = torch.device("cpu")
-            self._model = OnnxSpanModel(self.model_dir, int8=self.backend == "onnx",
-                                        threads=torch.get_num_threads())
+            self._model = OnnxSpanModel(self.model_dir, int8=self.backend == "onnx")
+            self._input_names = set(self._model.input_names)
         if self._model is None:
+            import inspect
+
             from transformers import AutoModelForQuestionAnswering
+
+            from mrc.loading import load_model, resolve_device
 
             self._device = resolve_device(self.settings.device)
             self._model = load_model(self.model_dir, AutoModelForQuestionAnswering, self._device)
+            params = inspect.signature(self._model.forward).parameters
+            self._input_names = {"input_ids", "attention_mask"}
+            if "token_type_ids" in params or any(p.kind == p.VAR_KEYWORD for p in params.values()):
+                self._input_names.add("token_type_ids")
         return self._model
 
     # ------------------------------------------------------------------ public API
@@ -261,51 +283,41 @@ class SpanReader:
         q = question.lstrip()
         if len(q) <= self.max_question_tokens:
             return q
-        enc = self.tokenizer(q, add_special_tokens=False, return_offsets_mapping=True)
-        offsets = enc["offset_mapping"]
+        if self._plain_tokenizer is None:  # the windowing tokenizer would refuse a lone long question
+            self._plain_tokenizer = load_tokenizer(self.model_dir)
+        offsets = self._plain_tokenizer.encode(q, add_special_tokens=False).offsets
         if len(offsets) <= self.max_question_tokens:
             return q
         return q[: offsets[self.max_question_tokens - 1][1]]
 
     def _featurize(self, reqs: Sequence[ReadRequest]) -> _Features:
-        s = self.settings
+        """Every window of every pair, in one batched call of the Rust tokenizer (a pair longer
+        than a window comes back with its further windows in `overflowing`)."""
         tok = self.tokenizer
-        enc = tok(
-            [self._fit_question(r.question) for r in reqs],
-            [r.context for r in reqs],
-            truncation="only_second",
-            max_length=s.max_seq_length,
-            stride=s.doc_stride,
-            return_overflowing_tokens=True,
-            return_offsets_mapping=True,
-            padding=False,
-        )
-        n = len(enc["input_ids"])
-        pair_of = np.asarray(enc["overflow_to_sample_mapping"], dtype=np.int64)
+        encodings = tok.encode_batch([(self._fit_question(r.question), r.context) for r in reqs])
+        ids: list[list[int]] = []
+        types: list[list[int]] = []
         offsets: list[np.ndarray] = []
         masks: list[np.ndarray] = []
         words: list[np.ndarray] = []
-        for i in range(n):
-            seq = enc.sequence_ids(i)
-            off = np.asarray(enc["offset_mapping"][i], dtype=np.int64).reshape(-1, 2)
-            ctx = np.fromiter((sid == 1 for sid in seq), dtype=bool, count=len(seq))
-            masks.append(ctx & (off[:, 1] > off[:, 0]))
-            offsets.append(off)
-            if self.align_to_words:
-                wid = enc.word_ids(i)
-                words.append(
-                    np.fromiter((-1 if w is None else w for w in wid), dtype=np.int64, count=len(wid))
-                )
-        if self.align_to_words:
-            offsets = self._word_offsets(offsets, masks, words, pair_of)
-        type_ids = enc["token_type_ids"] if "token_type_ids" in enc else None
-        return _Features(
-            input_ids=enc["input_ids"],
-            type_ids=type_ids,
-            offsets=offsets,
-            context_mask=masks,
-            pair_of=pair_of,
-        )
+        pair_of: list[int] = []
+        for pair, first in enumerate(encodings):
+            for enc in (first, *first.overflowing):
+                seq = enc.sequence_ids
+                off = np.asarray(enc.offsets, dtype=np.int64).reshape(-1, 2)
+                ctx = np.fromiter((sid == 1 for sid in seq), dtype=bool, count=len(seq))
+                masks.append(ctx & (off[:, 1] > off[:, 0]))
+                offsets.append(off)
+                ids.append(enc.ids)
+                types.append(enc.type_ids)
+                pair_of.append(pair)
+                if self.align_to_words:
+                    words.append(np.fromiter((-1 if w is None else w for w in enc.word_ids), dtype=np.int64,
+                                             count=len(seq)))
+        pairs = np.asarray(pair_of, dtype=np.int64)
+        if self.align_to_words and offsets:
+            offsets = self._word_offsets(offsets, masks, words, pairs)
+        return _Features(input_ids=ids, type_ids=types, offsets=offsets, context_mask=masks, pair_of=pairs)
 
     @staticmethod
     def _word_offsets(
@@ -342,70 +354,64 @@ class SpanReader:
         return out
 
     def _run(self, reqs: Sequence[ReadRequest], progress: Any = None) -> list[_PairResult]:
-        import torch
-
         feats = self._featurize(reqs)
         model = self.model
-        tok = self.tokenizer
-        pad_id = tok.pad_token_id if tok.pad_token_id is not None else 0
-        cls_id = tok.cls_token_id
-        wants_types = "token_type_ids" in tok.model_input_names and feats.type_ids is not None
+        pad_id, cls_id = self._special
+        names = self._input_names or {"input_ids", "attention_mask", "token_type_ids"}
+        wants_types = "token_type_ids" in names and feats.type_ids is not None
         results = [_PairResult() for _ in reqs]
         lengths = np.fromiter((len(x) for x in feats.input_ids), dtype=np.int64, count=len(feats.input_ids))
-        order = np.argsort(-lengths, kind="stable")  # longest first: padding waste is minimal
+        # Longest first, batches of similar length: a window is padded only to its batch's longest.
+        order = np.argsort(-lengths, kind="stable")
         bs = max(1, int(self.settings.batch_size))
         n_best = int(self.settings.n_best)
         max_len = int(self.settings.max_answer_length)
         done = 0
-        with torch.inference_mode():
-            for b0 in range(0, len(order), bs):
-                idx = order[b0 : b0 + bs]
-                width = int(lengths[idx].max())
-                ids = np.full((len(idx), width), pad_id, dtype=np.int64)
-                att = np.zeros((len(idx), width), dtype=np.int64)
-                ctx = np.zeros((len(idx), width), dtype=bool)
-                types = np.zeros((len(idx), width), dtype=np.int64) if wants_types else None
-                for row, f in enumerate(idx):
-                    n = int(lengths[f])
-                    ids[row, :n] = feats.input_ids[f]
-                    att[row, :n] = 1
-                    ctx[row, :n] = feats.context_mask[f]
-                    if types is not None and feats.type_ids is not None:
-                        types[row, :n] = feats.type_ids[f]
-                if self.backend != "torch":
-                    feed = {"input_ids": ids, "attention_mask": att}
-                    if types is not None:
-                        feed["token_type_ids"] = types
-                    start_np, end_np = model(feed)
-                    start, end = torch.from_numpy(start_np).float(), torch.from_numpy(end_np).float()
-                else:
-                    inputs = {
-                        "input_ids": torch.from_numpy(ids).to(self._device),
-                        "attention_mask": torch.from_numpy(att).to(self._device),
-                    }
-                    if types is not None:
-                        inputs["token_type_ids"] = torch.from_numpy(types).to(self._device)
-                    out = model(**inputs)
-                    start = out.start_logits.float().cpu()
-                    end = out.end_logits.float().cpu()
-                cls_pos = self._cls_positions(ids, cls_id)
-                null = (start[torch.arange(len(idx)), cls_pos] + end[torch.arange(len(idx)), cls_pos]).numpy()
-                vals, starts, ends, s_log, e_log = self._top_spans(start, end, ctx, n_best, max_len)
-                for row, f in enumerate(idx):
-                    self._collect(
-                        results[int(feats.pair_of[f])],
-                        feats.offsets[f],
-                        float(null[row]),
-                        vals[row],
-                        starts[row],
-                        ends[row],
-                        s_log[row],
-                        e_log[row],
-                    )
-                done += len(idx)
-                if progress is not None:
-                    progress(done, len(order))
+        for b0 in range(0, len(order), bs):
+            idx = order[b0 : b0 + bs]
+            width = int(lengths[idx].max())
+            ids = np.full((len(idx), width), pad_id, dtype=np.int64)
+            att = np.zeros((len(idx), width), dtype=np.int64)
+            ctx = np.zeros((len(idx), width), dtype=bool)
+            types = np.zeros((len(idx), width), dtype=np.int64) if wants_types else None
+            for row, f in enumerate(idx):
+                n = int(lengths[f])
+                ids[row, :n] = feats.input_ids[f]
+                att[row, :n] = 1
+                ctx[row, :n] = feats.context_mask[f]
+                if types is not None and feats.type_ids is not None:
+                    types[row, :n] = feats.type_ids[f]
+            start, end = self._logits(model, ids, att, types)
+            rows = np.arange(len(idx))
+            cls_pos = self._cls_positions(ids, cls_id)
+            null = start[rows, cls_pos] + end[rows, cls_pos]
+            vals, starts, ends = self._top_spans(start, end, ctx, n_best, max_len)
+            for row, f in enumerate(idx):
+                self._collect(results[int(feats.pair_of[f])], feats.offsets[f], float(null[row]),
+                              vals[row], starts[row], ends[row])
+            done += len(idx)
+            if progress is not None:
+                progress(done, len(order))
         return results
+
+    def _logits(self, model: Any, ids: np.ndarray, att: np.ndarray,
+                types: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+        """(start, end) logits of one padded batch as float32 arrays, from either backend."""
+        if self.backend != "torch":
+            feed = {"input_ids": ids, "attention_mask": att}
+            if types is not None:
+                feed["token_type_ids"] = types
+            start, end = model(feed)
+            return np.asarray(start, dtype=np.float32), np.asarray(end, dtype=np.float32)
+        import torch
+
+        device = self._device or torch.device("cpu")
+        inputs = {"input_ids": torch.from_numpy(ids).to(device), "attention_mask": torch.from_numpy(att).to(device)}
+        if types is not None:
+            inputs["token_type_ids"] = torch.from_numpy(types).to(device)
+        with torch.inference_mode():
+            out = model(**inputs)
+        return out.start_logits.float().cpu().numpy(), out.end_logits.float().cpu().numpy()
 
     @staticmethod
     def _cls_positions(ids: np.ndarray, cls_id: int | None) -> np.ndarray:
@@ -417,31 +423,27 @@ class SpanReader:
 
     @staticmethod
     def _top_spans(
-        start: Any, end: Any, ctx: np.ndarray, n_best: int, max_len: int
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        start: np.ndarray, end: np.ndarray, ctx: np.ndarray, n_best: int, max_len: int
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """n-best (start, end) token pairs per row, both in the context, end - start < max_len.
 
-        band[b, i, d] = end[b, i + d], so band + start[..., None] scores every allowed span of a
-        row at once; invalid cells are -inf and dropped by the caller.
+        band[b, i, d] = end[b, i + d] (a strided view, no copy), so band + start[..., None] scores
+        every allowed span of a row at once; invalid cells are -inf and dropped by the caller.
         """
-        import torch
-        import torch.nn.functional as F
-
-        neg = -math.inf
-        mask = torch.from_numpy(ctx)
-        s = start.masked_fill(~mask, neg)
-        e = end.masked_fill(~mask, neg)
-        width = s.shape[1]
-        band = F.pad(e, (0, max_len - 1), value=neg).unfold(1, max_len, 1)  # (B, L, A)
-        scores = (s.unsqueeze(-1) + band).reshape(s.shape[0], -1)
+        neg = np.float32(-np.inf)
+        s = np.where(ctx, start, neg)
+        e = np.pad(np.where(ctx, end, neg), ((0, 0), (0, max_len - 1)), constant_values=neg)
+        band = np.lib.stride_tricks.sliding_window_view(e, max_len, axis=1)  # (B, L, A)
+        scores = (s[:, :, None] + band).reshape(s.shape[0], -1)
         k = min(n_best, scores.shape[1])
-        vals, flat = scores.topk(k, dim=1)
+        flat = np.argpartition(-scores, k - 1, axis=1)[:, :k]
+        vals = np.take_along_axis(scores, flat, axis=1)
+        rank = np.argsort(-vals, axis=1, kind="stable")
+        flat = np.take_along_axis(flat, rank, axis=1)
+        vals = np.take_along_axis(vals, rank, axis=1)
         i = flat // max_len
-        j = i + flat % max_len
-        j = j.clamp(max=width - 1)
-        s_log = start.gather(1, i)
-        e_log = end.gather(1, j)
-        return vals.numpy(), i.numpy(), j.numpy(), s_log.numpy(), e_log.numpy()
+        j = np.minimum(i + flat % max_len, s.shape[1] - 1)
+        return vals, i, j
 
     @staticmethod
     def _collect(
@@ -451,23 +453,21 @@ class SpanReader:
         vals: np.ndarray,
         starts: np.ndarray,
         ends: np.ndarray,
-        s_log: np.ndarray,
-        e_log: np.ndarray,
     ) -> None:
         """Merge one window's candidates into its pair: the same character span seen from two
         overlapping windows keeps its best score; the pair's null score is the minimum over its
         windows (the window that best contains an answer decides)."""
         res.null_score = min(res.null_score, null)
-        for v, i, j, sl, el in zip(vals, starts, ends, s_log, e_log, strict=True):
-            if not math.isfinite(float(v)):
-                break  # topk is sorted: the rest are masked cells
+        for v, i, j in zip(vals.tolist(), starts.tolist(), ends.tolist(), strict=True):
+            if not math.isfinite(v):
+                break  # sorted: the rest are masked cells
             key = (int(offsets[i, 0]), int(offsets[j, 1]))
             prev = res.spans.get(key)
-            if prev is None or v > prev[0]:
-                res.spans[key] = (float(v), float(sl), float(el))
+            if prev is None or v > prev:
+                res.spans[key] = v
 
     def _answers(self, req: ReadRequest, res: _PairResult, top_k: int, allow_no_answer: bool) -> list[Answer]:
-        ranked = sorted(res.spans.items(), key=lambda kv: kv[1][0], reverse=True)
+        ranked = sorted(res.spans.items(), key=lambda kv: kv[1], reverse=True)
         null = res.null_score if math.isfinite(res.null_score) else -math.inf
         null_field = null if math.isfinite(null) else None
         # model_construct: these are built from trusted values in a hot loop (n-best per window)
@@ -485,9 +485,9 @@ class SpanReader:
                 null_score=null_field,
                 timings={},
             )
-            for (cs, ce), (v, _sl, _el) in ranked[:top_k]
+            for (cs, ce), v in ranked[:top_k]
         ]
-        best = ranked[0][1][0] if ranked else -math.inf
+        best = ranked[0][1] if ranked else -math.inf
         no_answer = not ranked or (null - best > self.null_threshold)
         if not allow_no_answer and ranked:
             return spans

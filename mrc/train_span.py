@@ -257,7 +257,7 @@ def train_span_reader(
     save_model_fp16(model, tokenizer, out)
     del model
     reader = SpanReader(Settings(device=str(device), max_seq_length=max_seq_length, doc_stride=doc_stride,
-                                 batch_size=128), model_dir=out, null_threshold=0.0)
+                                 batch_size=128), model_dir=out, null_threshold=0.0, backend="torch")
     scored = score_with_reader(reader, calib)
     calib_stats = calibrate_null_threshold(calib, scored)
     console.print(f"null threshold {calib_stats['null_threshold']:.3f} (held-out F1 "

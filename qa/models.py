@@ -14,7 +14,7 @@ if TYPE_CHECKING:
     from retrieval.encoder import TextEncoder
 
 _LOCK = threading.Lock()
-_ENCODERS: dict[tuple[str, str], TextEncoder] = {}
+_ENCODERS: dict[tuple[str, str, str], TextEncoder] = {}
 _READERS: dict[tuple, SpanReader] = {}
 
 
@@ -22,7 +22,7 @@ def shared_encoder(settings: Settings | None = None) -> TextEncoder:
     from retrieval.encoder import TextEncoder
 
     settings = settings or Settings.load()
-    key = (settings.encoder_model, str(settings.device))
+    key = (settings.encoder_model, str(settings.device), str(settings.encoder_backend))
     with _LOCK:
         if key not in _ENCODERS:
             _ENCODERS[key] = TextEncoder(settings)

@@ -1,8 +1,12 @@
-"""Sentence embeddings from the packaged all-MiniLM-L6-v2 with plain transformers.
+"""Sentence embeddings from the packaged all-MiniLM-L6-v2: mean pooling over the attention mask,
+then L2 normalisation (sentence-transformers' recipe, without that library at run time).
 
-We reproduce sentence-transformers' recipe (mean pooling over the attention mask, then L2
-normalisation) instead of depending on that library at run time: it keeps the install small,
-lets us control batching and padding, and the parity test pins the two to cosine > 0.999.
+Two runtimes (`encoder_backend`): `auto` (the default) is an int8 ONNX copy on a CPU, built into
+the cache on first use (`qa.core.onnx_models`) and run with `tokenizers` + ONNX Runtime alone,
+so encoding a query imports neither torch nor transformers; `torch` is plain transformers
+(`onnx-fp32` the float ONNX copy). The int8 vectors stay within cosine 0.99 of the float ones
+(`benchmarks/encode_speed.py` measures it over the default passages), so an index built with
+either backend answers queries encoded with the other; the encoder's name is the same.
 Texts are sorted by length before batching so each batch pads only to its own longest text
 ("dynamic padding"), which is the main CPU speed-up for collections of mixed lengths.
 """
@@ -16,6 +20,17 @@ from typing import Any
 
 import numpy as np
 
+from qa.core.onnx_models import (
+    OnnxRecipe,
+    ensure_copy,
+    load_tokenizer,
+    open_session,
+    resolve_backend,
+    sample_feed,
+    special_id,
+    tokenizer_config,
+    torch_export,
+)
 from qa.core.paths import check_model_dir, encoder_path
 from qa.core.settings import Settings
 
@@ -24,6 +39,8 @@ MAX_TOKENS = 256  # all-MiniLM-L6-v2 was trained with max_seq_length 256 (senten
 
 _LOCK = threading.Lock()
 _CACHE: dict[tuple[str, str], tuple[Any, Any]] = {}
+_ONNX: dict[tuple[str, bool], tuple[Any, Any]] = {}
+OUTPUT = "sentence_embedding"
 
 
 def _load(path: Path, device: str) -> tuple[Any, Any]:
@@ -43,21 +60,101 @@ def _load(path: Path, device: str) -> tuple[Any, Any]:
         return _CACHE[key]
 
 
+def _onnx(path: Path, int8: bool) -> tuple[Any, Any]:
+    """Tokenizer (padding to the batch's longest, cut at MAX_TOKENS) and session, once per process."""
+    key = (str(path), int8)
+    with _LOCK:
+        if key not in _ONNX:
+            file = ensure_copy(path, _recipe(path), int8=int8)
+            tok = load_tokenizer(path)
+            pad = special_id(tok, tokenizer_config(path), "pad_token", "[PAD]") or 0
+            tok.enable_truncation(MAX_TOKENS)
+            tok.enable_padding(pad_id=pad, pad_token=tok.id_to_token(pad) or "[PAD]")
+            _ONNX[key] = (tok, open_session(file))
+        return _ONNX[key]
+
+
+def _export(model_dir: Path, out: Path) -> None:
+    """The encoder with its pooling: (input ids, mask, segments) -> unit sentence vectors."""
+    import torch
+    from transformers import AutoModel
+
+    # eager attention: its additive mask is the pattern ONNX Runtime fuses into one Attention kernel
+    model = AutoModel.from_pretrained(str(model_dir), local_files_only=True, dtype=torch.float32,
+                                      attn_implementation="eager")
+
+    class Pooled(torch.nn.Module):
+        def __init__(self, inner: torch.nn.Module) -> None:
+            super().__init__()
+            self.inner = inner
+
+        def forward(self, input_ids: Any, attention_mask: Any, token_type_ids: Any) -> Any:
+            hidden = self.inner(input_ids=input_ids, attention_mask=attention_mask,
+                                token_type_ids=token_type_ids).last_hidden_state
+            mask = attention_mask.unsqueeze(-1).to(hidden.dtype)
+            pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
+            return torch.nn.functional.normalize(pooled, p=2, dim=1)
+
+    names = ["input_ids", "attention_mask", "token_type_ids"]
+    torch_export(Pooled(model), names, [OUTPUT], out, check_feed=sample_feed(names, _vocab(model_dir), types=False))
+
+
+def _vocab(model_dir: Path) -> int:
+    return int(_config(model_dir).get("vocab_size", 30522))
+
+
+def _config(model_dir: Path) -> dict[str, Any]:
+    import json
+
+    return json.loads((Path(model_dir) / "config.json").read_text(encoding="utf-8"))
+
+
+# Kept float in the int8 copy: the FFN output products of the first three layers, the groups whose
+# int8 rounding moved all-MiniLM-L6-v2's vectors most (one group at a time, on SQuAD training
+# paragraphs); with them float the vectors stay above cosine 0.99 of the float ones.
+KEEP_FLOAT = ("layer.0/output/dense", "layer.1/output/dense", "layer.2/output/dense")
+
+
+def _recipe(model_dir: Path) -> OnnxRecipe:
+    vocab = _vocab(model_dir)
+    return OnnxRecipe(kind="encoder", export=_export, sample=lambda names: sample_feed(names, vocab, types=False),
+                      keep_float=KEEP_FLOAT)
+
+
+def build_onnx(model_dir: Path) -> dict[str, Any]:
+    """(Re)build the encoder's ONNX copies now (`qa export onnx`); returns what was built."""
+    from qa.core.onnx_models import build_copy, copy_folder, fingerprint
+
+    fp = fingerprint(model_dir)
+    folder = copy_folder(model_dir, "encoder", fp)
+    with _LOCK:
+        _ONNX.clear()
+    return {"folder": str(folder), **build_copy(Path(model_dir), _recipe(Path(model_dir)), folder, fp)}
+
+
 class TextEncoder:
     """Encodes texts into L2-normalised float32 vectors; inner product = cosine similarity."""
 
-    def __init__(self, settings: Settings | None = None, batch_size: int | None = None) -> None:
+    def __init__(self, settings: Settings | None = None, batch_size: int | None = None,
+                 backend: str | None = None) -> None:
         self.settings = settings or Settings()
         model = self.settings.encoder_model
         self.path = check_model_dir(model) if model else encoder_path()
         self.name = model or ENCODER_NAME
         self.device = self.settings.device
+        self.backend = resolve_backend(backend or self.settings.encoder_backend, self.device)
         self.batch_size = batch_size or max(self.settings.batch_size, 1)
 
     @property
     def dim(self) -> int:
-        _, model = _load(self.path, self.device)
-        return int(model.config.hidden_size)
+        return int(_config(self.path)["hidden_size"])
+
+    def warm_up(self) -> None:
+        """Load (and on first use build) the model now rather than on the first query."""
+        if self.backend == "torch":
+            _load(self.path, self.device)
+        else:
+            _onnx(self.path, self.backend == "onnx")
 
     def encode(
         self, texts: Sequence[str], *, progress: bool = False, description: str = "encoding"
@@ -66,13 +163,10 @@ class TextEncoder:
 
         `progress` shows a rich progress bar; use it for collection builds, not per query.
         """
-        import torch
-
-        tokenizer, model = _load(self.path, self.device)
-        dim = int(model.config.hidden_size)
-        out = np.zeros((len(texts), dim), dtype=np.float32)
+        out = np.zeros((len(texts), self.dim), dtype=np.float32)
         if not texts:
             return out
+        run = self._torch_batch() if self.backend == "torch" else self._onnx_batch()
         # Sort by a cheap length proxy so batches hold texts of similar length.
         order = sorted(range(len(texts)), key=lambda i: len(texts[i]), reverse=True)
         batches = [order[i : i + self.batch_size] for i in range(0, len(order), self.batch_size)]
@@ -81,26 +175,44 @@ class TextEncoder:
         try:
             if bar:
                 bar.start()
-            with torch.inference_mode():
-                for idx in batches:
-                    enc = tokenizer(
-                        [texts[i] for i in idx],
-                        padding=True,
-                        truncation=True,
-                        max_length=MAX_TOKENS,
-                        return_tensors="pt",
-                    ).to(self.device)
-                    hidden = model(**enc).last_hidden_state
-                    mask = enc["attention_mask"].unsqueeze(-1).to(hidden.dtype)
-                    pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
-                    pooled = torch.nn.functional.normalize(pooled, p=2, dim=1)
-                    out[idx] = pooled.float().cpu().numpy()
-                    if bar and task is not None:
-                        bar.advance(task, len(idx))
+            for idx in batches:
+                out[idx] = run([texts[i] for i in idx])
+                if bar and task is not None:
+                    bar.advance(task, len(idx))
         finally:
             if bar:
                 bar.stop()
         return out
+
+    def _onnx_batch(self) -> Any:
+        tok, session = _onnx(self.path, self.backend == "onnx")
+        names = {i.name for i in session.get_inputs()}
+
+        def run(batch: list[str]) -> np.ndarray:
+            encs = tok.encode_batch(batch)
+            feed = {"input_ids": np.array([e.ids for e in encs], dtype=np.int64),
+                    "attention_mask": np.array([e.attention_mask for e in encs], dtype=np.int64),
+                    "token_type_ids": np.array([e.type_ids for e in encs], dtype=np.int64)}
+            return session.run([OUTPUT], {k: v for k, v in feed.items() if k in names})[0]
+
+        return run
+
+    def _torch_batch(self) -> Any:
+        import torch
+
+        tokenizer, model = _load(self.path, self.device)
+
+        def run(batch: list[str]) -> np.ndarray:
+            enc = tokenizer(batch, padding=True, truncation=True, max_length=MAX_TOKENS,
+                            return_tensors="pt").to(self.device)
+            with torch.inference_mode():
+                hidden = model(**enc).last_hidden_state
+                mask = enc["attention_mask"].unsqueeze(-1).to(hidden.dtype)
+                pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
+                pooled = torch.nn.functional.normalize(pooled, p=2, dim=1)
+            return pooled.float().cpu().numpy()
+
+        return run
 
     def encode_query(self, text: str) -> np.ndarray:
         """One query as a (dim,) vector."""

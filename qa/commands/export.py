@@ -1,4 +1,8 @@
-"""`qa export onnx`: build the int8 ONNX copy of a span reader for the CPU `onnx` backend."""
+"""`qa export onnx`: build the fast ONNX copies now (they are otherwise built on first use).
+
+    qa export onnx                         # the span reader and the encoder the settings select
+    qa export onnx --model-dir DIR         # one span reader folder (e.g. from `qa compress span`)
+"""
 
 from __future__ import annotations
 
@@ -7,24 +11,36 @@ from pathlib import Path
 import typer
 from rich.console import Console
 
-from qa.core.paths import MODELS_DIR
-
-export_app = typer.Typer(help="Export readers to other runtimes.", no_args_is_help=True)
+export_app = typer.Typer(help="Export models to other runtimes.", no_args_is_help=True)
 console = Console()
 
 
 @export_app.command("onnx")
 def onnx(
-    model_dir: Path = typer.Option(MODELS_DIR / "span-minilm-l6", help="The span reader to export."),
-    quantize: bool = typer.Option(True, help="Also write the int8 (dynamically quantised) model."),
+    model_dir: Path | None = typer.Option(None, help="A span reader folder (default: the settings' span model)."),
+    encoder: bool = typer.Option(True, help="Also build the sentence encoder's copy."),
 ) -> None:
-    """Write <model>/onnx/model.onnx (float32) and model.int8.onnx; then use QA_SPAN_BACKEND=onnx."""
+    """(Re)build the fused float32 and int8 ONNX copies into the cache; `qa ask`, `qa read` and
+    retrieval then read with them (span_backend / encoder_backend `auto` or `onnx`)."""
     from mrc.onnx_export import export_span_onnx
+    from qa.core.paths import check_model_dir
+    from qa.core.settings import Settings
 
-    info = export_span_onnx(model_dir, quantize=quantize)
+    settings = Settings.load()
+    folder = check_model_dir(model_dir or settings.span_model)
+    info = export_span_onnx(folder)
+    _report(f"span reader {folder.name}", info)
+    if encoder and model_dir is None:
+        from retrieval.encoder import TextEncoder, build_onnx
+
+        enc = TextEncoder(settings)
+        _report(f"encoder {enc.name}", build_onnx(enc.path))
+
+
+def _report(what: str, info: dict) -> None:
     sizes = ", ".join(f"{name} {mb} MB" for name, mb in info["files_mb"].items())
-    console.print(f"wrote {info['folder']} ({sizes}) in {info['seconds']:.0f}s; "
-                  "read with it: QA_SPAN_BACKEND=onnx (int8) or onnx-fp32")
+    fused = ", ".join(f"{k} {v}" for k, v in info.get("fusion", {}).items())
+    console.print(f"{what}: {info['folder']} ({sizes}; fused: {fused}) in {info['seconds']:.0f}s")
 
 
 def register(app: typer.Typer) -> None:

@@ -34,8 +34,10 @@ class FusionMethod(StrEnum):
 
 
 class SpanBackend(StrEnum):
-    """Runtime of the span reader: PyTorch, or ONNX Runtime (int8 or float32 copy)."""
+    """Runtime of the span reader and of the encoder: `auto` is ONNX Runtime int8 on a CPU (a copy
+    built into the cache on first use) and PyTorch on a GPU; or one of them forced."""
 
+    AUTO = "auto"
     TORCH = "torch"
     ONNX = "onnx"
     ONNX_FP32 = "onnx-fp32"
@@ -72,7 +74,8 @@ class Settings(BaseSettings):
     span_model: str = Field(str(MODELS_DIR / "span-minilm-l6"), description="Span reader folder (HF layout).")
     choice_model: str = Field(str(MODELS_DIR / "choice-minilm-l6"), description="Multiple-choice reader folder.")
     device: Device = Device.CPU
-    span_backend: SpanBackend = SpanBackend.TORCH
+    span_backend: SpanBackend = SpanBackend.AUTO
+    encoder_backend: SpanBackend = Field(SpanBackend.AUTO, description="Runtime of the sentence encoder.")
     # storage
     index_dir: str = Field(
         str(cache_dir() / "collections"),

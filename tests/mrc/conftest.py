@@ -84,7 +84,7 @@ def target_reader(tiny_span_dir: Path, packaged_tokenizer: Any):
     ) -> SpanReader:
         ids = packaged_tokenizer(target, add_special_tokens=False)["input_ids"]
         end_ids = packaged_tokenizer(end_target, add_special_tokens=False)["input_ids"] if end_target else ids
-        reader = SpanReader(Settings(**settings), model_dir=tiny_span_dir)
+        reader = SpanReader(Settings(**settings), model_dir=tiny_span_dir, backend="torch")
         reader._model = TargetQA(ids[0], end_ids[-1], packaged_tokenizer.cls_token_id, hi, null_each)
         reader._device = torch.device("cpu")
         return reader

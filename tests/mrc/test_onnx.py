@@ -1,68 +1,148 @@
-"""The ONNX backend of the span reader: export, float32 parity with PyTorch, int8, clear errors."""
+"""The ONNX backends of the span reader: built into the cache on first use, float32 parity with
+PyTorch, int8 spans, stale copies never loaded, and reading without torch or transformers."""
 
 from __future__ import annotations
 
+import json
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
-from mrc.onnx_export import export_span_onnx, onnx_file
+from mrc.onnx_export import export_span_onnx, onnx_file, onnx_info
 from mrc.span import SpanReader
 from qa.core.errors import InputError
+from qa.core.onnx_models import SOURCE_FILE
+from qa.core.settings import Settings
 
+REPO = Path(__file__).resolve().parents[2]
 CONTEXT = ("The theory of relativity comprises two theories by Albert Einstein, published in 1905 and 1915. "
            "Special relativity applies to all physical phenomena in the absence of gravity.")
 QUESTIONS = ["Who proposed relativity?", "When was it published?", "What does special relativity apply to?"]
 
 
 @pytest.fixture(scope="module")
-def exported(tiny_span_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+def cache(tmp_path_factory: pytest.TempPathFactory):
+    """A cache of its own, so these tests see builds happen (and not a copy from another run)."""
+    with pytest.MonkeyPatch.context() as mp:
+        root = tmp_path_factory.mktemp("xdg")
+        mp.setenv("XDG_CACHE_HOME", str(root))
+        yield root
+
+
+@pytest.fixture(scope="module")
+def model(tiny_span_dir: Path, tmp_path_factory: pytest.TempPathFactory, cache: Path) -> Path:
     folder = tmp_path_factory.mktemp("onnx") / "span"
     shutil.copytree(tiny_span_dir, folder)
-    info = export_span_onnx(folder)
-    assert set(info["files_mb"]) == {"model.onnx", "model.int8.onnx"}
     return folder
 
 
 def _read(folder: Path, backend: str):
-    reader = SpanReader(model_dir=folder, backend=backend)
-    return reader.read_many([(q, CONTEXT) for q in QUESTIONS], top_k=3, allow_no_answer=False)
+    reader = SpanReader(Settings(max_seq_length=48, doc_stride=16), model_dir=folder, backend=backend)
+    return reader.read_many([(q, CONTEXT * 2) for q in QUESTIONS], top_k=3, allow_no_answer=False)
 
 
-def test_float32_onnx_gives_the_pytorch_answers(exported: Path) -> None:
-    ref, got = _read(exported, "torch"), _read(exported, "onnx-fp32")
+def test_built_on_first_use_into_the_cache_then_reused(model: Path, cache: Path) -> None:
+    assert not onnx_file(model, build=False).exists()
+    _read(model, "onnx")
+    built = onnx_file(model, build=False)
+    assert built.is_file() and built.is_relative_to(cache) and not (model / "onnx").exists()
+    info = onnx_info(model)
+    # fused kernels, checked against the plain export, and the int8 copy is smaller
+    assert info["fusion"].get("Attention") == 2 and info["fused_max_abs_diff"] < 1e-3
+    assert info["files_mb"]["model.int8.onnx"] < info["files_mb"]["model.onnx"]
+    stamp = built.stat().st_mtime_ns
+    _read(model, "onnx")
+    assert built.stat().st_mtime_ns == stamp
+
+
+def test_float32_onnx_gives_the_pytorch_answers(model: Path) -> None:
+    ref, got = _read(model, "torch"), _read(model, "onnx-fp32")
     for a, b in zip(ref, got, strict=True):
-        assert [x.text for x in a] == [x.text for x in b]
+        assert [(x.text, x.start, x.end) for x in a] == [(x.text, x.start, x.end) for x in b]
         assert all(abs(x.raw_score - y.raw_score) < 1e-3 for x, y in zip(a, b, strict=True))
 
 
-def test_int8_onnx_reads_valid_spans(exported: Path) -> None:
-    for answers in _read(exported, "onnx"):
+def test_int8_onnx_reads_valid_spans(model: Path) -> None:
+    for answers in _read(model, "onnx"):
         best = answers[0]
-        assert CONTEXT[best.start : best.end] == best.text and 0.0 <= best.score <= 1.0
+        assert (CONTEXT * 2)[best.start : best.end] == best.text and 0.0 <= best.score <= 1.0
 
 
-def test_export_replaces_the_folder_atomically(exported: Path) -> None:
-    before = onnx_file(exported).stat().st_mtime_ns
-    export_span_onnx(exported, quantize=False)
-    assert onnx_file(exported, int8=False).exists() and not onnx_file(exported).exists()
-    assert not list(exported.glob(".onnx-*"))
-    export_span_onnx(exported)
-    assert onnx_file(exported).stat().st_mtime_ns != before
+def test_a_retrained_model_gets_a_fresh_copy_and_the_stale_one_goes(model: Path, tmp_path: Path) -> None:
+    retrained = tmp_path / "retrained"
+    shutil.copytree(model, retrained)
+    _read(retrained, "onnx")
+    old = onnx_file(retrained, build=False)
+    from safetensors.torch import load_file, save_file
+
+    weights = next(retrained.glob("*.safetensors"))
+    tensors = load_file(weights)
+    name = next(k for k in tensors if k.endswith("qa_outputs.bias"))
+    tensors[name] = tensors[name] + 1.0  # "retrained"
+    save_file(tensors, weights, metadata={"format": "pt"})
+    assert onnx_file(retrained, build=False) != old  # the stale copy is never looked up
+    _read(retrained, "onnx")
+    assert onnx_file(retrained, build=False).is_file() and not old.parent.exists()
 
 
-def test_missing_onnx_files_and_unknown_backends_are_clear_errors(tiny_span_dir: Path) -> None:
-    with pytest.raises(InputError, match="qa export onnx"):
-        SpanReader(model_dir=tiny_span_dir, backend="onnx").read("Who?", CONTEXT)
+def test_a_copy_whose_source_does_not_match_is_rebuilt(model: Path) -> None:
+    _read(model, "onnx")
+    source = onnx_file(model, build=False).parent / SOURCE_FILE
+    info = json.loads(source.read_text())
+    source.write_text(json.dumps({**info, "fingerprint": "0" * 64}))
+    _read(model, "onnx")
+    assert json.loads(source.read_text())["fingerprint"] == info["fingerprint"]
+
+
+def test_export_command_rebuilds_atomically(model: Path) -> None:
+    info = export_span_onnx(model, progress=False)
+    folder = Path(info["folder"])
+    assert (folder / "model.int8.onnx").is_file() and not list(folder.parent.glob(f".{folder.name}.building-*"))
+
+
+def test_unknown_backends_are_clear_errors(tiny_span_dir: Path) -> None:
     with pytest.raises(InputError, match="backend"):
         SpanReader(model_dir=tiny_span_dir, backend="tensorrt")
 
 
-def test_a_copy_built_from_other_weights_is_refused(exported: Path, tmp_path: Path) -> None:
-    retrained = tmp_path / "retrained"
-    shutil.copytree(exported, retrained)
-    weights = next(retrained.glob("*.safetensors"))
-    weights.write_bytes(weights.read_bytes() + b" ")  # any change to the weights
-    with pytest.raises(InputError, match="other weights"):
-        SpanReader(model_dir=retrained, backend="onnx").read("Who?", CONTEXT)
+def test_reading_on_the_onnx_path_imports_no_torch(model: Path, cache: Path) -> None:
+    _read(model, "onnx")  # built here; the child only loads it
+    code = (
+        "import sys\n"
+        "from mrc.span import SpanReader\n"
+        f"r = SpanReader(model_dir={str(model)!r})\n"
+        "assert r.backend == 'onnx'\n"
+        "a = r.read('Who proposed relativity?', 'Albert Einstein proposed relativity.')\n"
+        "assert a\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in {'torch', 'transformers'}))\n"
+    )
+    env = {"XDG_CACHE_HOME": str(cache), "PATH": "/usr/bin:/bin"}
+    run = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=120,
+                         env=env)
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.strip() == "[]"
+
+
+def test_windows_match_the_transformers_tokenizer(tiny_span_dir: Path, packaged_tokenizer) -> None:
+    """The `tokenizers`-only featurisation cuts the same windows, with the same offsets, as the
+    transformers tokenizer did (and as the trainer does)."""
+    settings = Settings(max_seq_length=40, doc_stride=12)
+    pairs = [(q, CONTEXT * (i + 1)) for i, q in enumerate(QUESTIONS)]
+    feats = SpanReader(settings, model_dir=tiny_span_dir, backend="torch", align_to_words=False)._featurize(
+        [reader_request(q, c) for q, c in pairs])
+    enc = packaged_tokenizer([q for q, _ in pairs], [c for _, c in pairs], truncation="only_second", max_length=40,
+                             stride=12, return_overflowing_tokens=True, return_offsets_mapping=True)
+    assert feats.input_ids == enc["input_ids"]
+    assert feats.type_ids == enc["token_type_ids"]
+    assert feats.pair_of.tolist() == list(enc["overflow_to_sample_mapping"])
+    for ours, theirs in zip(feats.offsets, enc["offset_mapping"], strict=True):
+        assert ours.tolist() == [list(o) for o in theirs]
+
+
+def reader_request(question: str, context: str):
+    from mrc.span import ReadRequest
+
+    return ReadRequest(question, context)

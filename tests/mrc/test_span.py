@@ -21,7 +21,7 @@ CONTEXTS = [
 
 
 def test_fp16_weights_load_as_float32(tiny_span_dir: Path) -> None:
-    reader = SpanReader(model_dir=tiny_span_dir)
+    reader = SpanReader(model_dir=tiny_span_dir, backend="torch")
     assert next(reader.model.parameters()).dtype == torch.float32
 
 
@@ -130,9 +130,10 @@ def test_threshold_from_model_folder(tiny_span_dir: Path, tmp_path: Path) -> Non
     assert plain.null_threshold == 0.0 and plain.temperature == DEFAULT_TEMPERATURE
 
 
-def test_batching_matches_one_by_one(tiny_span_dir: Path) -> None:
+@pytest.mark.parametrize("backend", ["torch", "onnx-fp32"])
+def test_batching_matches_one_by_one(tiny_span_dir: Path, backend: str) -> None:
     settings = Settings(max_seq_length=48, doc_stride=16, batch_size=3)
-    reader = SpanReader(settings, model_dir=tiny_span_dir)
+    reader = SpanReader(settings, model_dir=tiny_span_dir, backend=backend)
     pairs = [(f"Question number {i}?", c * (i + 1)) for i, c in enumerate(CONTEXTS * 2)]
     together = reader.read_many(pairs, top_k=3)
     for (q, c), many in zip(pairs, together, strict=True):
@@ -154,14 +155,16 @@ def test_read_passages_ranks_by_raw_score(target_reader) -> None:
     assert {a.source_id for a in answers} <= {"0", "1", "2"}
 
 
-def test_long_question_is_cut_not_crashing(tiny_span_dir: Path) -> None:
-    reader = SpanReader(Settings(max_seq_length=64, doc_stride=16), model_dir=tiny_span_dir)
+@pytest.mark.parametrize("backend", ["torch", "onnx"])
+def test_long_question_is_cut_not_crashing(tiny_span_dir: Path, backend: str) -> None:
+    reader = SpanReader(Settings(max_seq_length=64, doc_stride=16), model_dir=tiny_span_dir, backend=backend)
     answers = reader.read("why " * 400, "A short context about nothing.", allow_no_answer=False)
     assert answers and "A short context about nothing."[answers[0].start : answers[0].end] == answers[0].text
 
 
-def test_empty_context_is_no_answer(tiny_span_dir: Path) -> None:
-    (a,) = SpanReader(model_dir=tiny_span_dir).read("What?", "")
+@pytest.mark.parametrize("backend", ["torch", "onnx"])
+def test_empty_context_is_no_answer(tiny_span_dir: Path, backend: str) -> None:
+    (a,) = SpanReader(model_dir=tiny_span_dir, backend=backend).read("What?", "")
     assert a.no_answer
 
 
@@ -184,7 +187,7 @@ def test_spans_align_to_whole_words(tiny_span_dir: Path, packaged_tokenizer) -> 
     context = f"We rode the {word} up, then walked down."
     results = {}
     for align in (True, False):
-        reader = SpanReader(model_dir=tiny_span_dir, align_to_words=align)
+        reader = SpanReader(model_dir=tiny_span_dir, align_to_words=align, backend="torch")
         reader._model = TargetQA(pieces[-1], pieces[-1], packaged_tokenizer.cls_token_id)
         reader._device = torch.device("cpu")
         (best,) = reader.read("Which train?", context)
