@@ -1,0 +1,119 @@
+"""`qa compress span`: prune a span reader by importance, distil it, and read it with int8 ONNX.
+
+    qa compress span --prune 0.3 --out ~/.cache/offline-qa/models/span-p30-kd
+    qa compress span --prune 0.5 --distill-windows 0 --out /tmp/span-p50     # pruning alone
+    qa compress span --prune 0.3 --eval ../shared/data/mrc/squad-v1.1-dev.json.gz --eval-limit 1000
+    QA_SPAN_MODEL=~/.cache/offline-qa/models/span-p30-kd qa ask "..."         # use it
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from qa.core.errors import InputError
+from qa.core.paths import MODELS_DIR, SHARED_DATA, cache_dir
+
+compress_app = typer.Typer(help="Compress readers: structured pruning, distillation, int8.", no_args_is_help=True)
+console = Console(stderr=True)
+out_console = Console()
+
+
+@compress_app.command("span")
+def span(
+    prune: float = typer.Option(0.3, "--prune", min=0.0, max=0.9,
+                                help="Share of attention heads and of FFN neurons to remove (0 = none)."),
+    model_dir: Path = typer.Option(MODELS_DIR / "span-minilm-l6", help="The span reader to compress (the teacher)."),
+    out: Path | None = typer.Option(None, help="Where the compressed folder goes "
+                                    "(default: <cache>/models/<model>-p<NN>[-kd])."),
+    train_file: Path = typer.Option(SHARED_DATA / "mrc" / "squad-v1.0-train.from-explorer.json.xz",
+                                    help="The SQuAD file the reader was trained on (its held-out articles "
+                                    "rank the heads and neurons; the others are distilled on)."),
+    distill_windows: int = typer.Option(3000, min=0, help="Training windows to distil on (0: prune only)."),
+    importance_windows: int = typer.Option(512, min=16, help="Held-out windows that rank heads and neurons."),
+    max_length: int = typer.Option(256, min=64, max=512, help="Window length for importance and distillation."),
+    epochs: float = typer.Option(1.0, min=0.1, help="Passes over the distillation windows."),
+    learning_rate: float = typer.Option(1e-4, help="Peak learning rate of the distillation (linear decay)."),
+    max_minutes: float = typer.Option(15.0, min=0.5, help="Stop the distillation after this many minutes."),
+    eval_file: Path | None = typer.Option(None, "--eval", help="SQuAD v1.1 file: report F1 of the int8 copy."),
+    eval_limit: int = typer.Option(1000, min=1, help="Questions of --eval to read (the first N)."),
+    calibrate: bool = typer.Option(True, help="Refit the no-answer threshold on the held-out articles after."),
+    seed: int = 0,
+) -> None:
+    """Prune heads and FFN neurons by importance, distil from the uncompressed reader, then use the
+    int8 ONNX copy (built on first use). Prints the row of the trade-off table."""
+    import torch
+
+    from mrc.pruning import compress_span_reader
+
+    if not train_file.exists():
+        raise InputError(f"training file not found: {train_file}")
+    if eval_file is not None and not eval_file.exists():
+        raise InputError(f"evaluation file not found: {eval_file}")
+    torch.set_num_threads(max(1, torch.get_num_threads()))
+    name = f"{model_dir.name}-p{round(prune * 100):02d}" + ("-kd" if distill_windows else "")
+    out = out or cache_dir() / "models" / name
+    info = compress_span_reader(model_dir, out, train_file, prune_fraction=prune, distill_windows=distill_windows,
+                                importance_windows=importance_windows, max_length=max_length, epochs=epochs,
+                                lr=learning_rate, max_minutes=max_minutes, seed=seed, console=console)
+    if calibrate:
+        from mrc.recalibrate import recalibrate_span_reader
+
+        recalibrate_span_reader(out, train_file)
+    row = trade_off_row(out, eval_file, eval_limit)
+    info["row"] = row
+    cfg_path = out / "qa_reader.json"
+    cfg = json.loads(cfg_path.read_text(encoding="utf-8"))
+    cfg["compression"] = info
+    cfg_path.write_text(json.dumps(cfg, indent=2), encoding="utf-8")
+    table = Table(title=f"compressed span reader: {out}", show_header=False)
+    for key, value in row.items():
+        table.add_row(key, str(value))
+    out_console.print(table)
+
+
+def trade_off_row(model: Path, eval_file: Path | None, limit: int) -> dict[str, object]:
+    """Parameters, the int8 copy's size on disk and, given a SQuAD file, its F1 and questions/s."""
+    import time
+
+    from mrc.loading import is_pruned
+    from mrc.onnx_export import onnx_file, onnx_info
+    from mrc.span import ReadRequest, SpanReader
+    from qa.core.settings import Settings
+
+    int8 = onnx_file(model)
+    cfg = json.loads((model / "config.json").read_text(encoding="utf-8"))
+    heads = [s["heads"] for s in cfg["pruned_layers"]] if is_pruned(model) else [cfg["num_attention_heads"]] * \
+        cfg["num_hidden_layers"]
+    row: dict[str, object] = {"model": model.name, "heads": sum(heads),
+                              "int8 MB": round(int8.stat().st_size / 1e6, 1),
+                              "fusion": ",".join(f"{k} {v}" for k, v in onnx_info(model).get("fusion", {}).items())}
+    try:
+        compression = json.loads((model / "qa_reader.json").read_text(encoding="utf-8")).get("compression", {})
+    except (OSError, ValueError):
+        compression = {}
+    if compression.get("parameters"):
+        row["parameters"] = compression["parameters"]
+    if eval_file is not None:
+        from mrc.datasets import load_squad
+        from mrc.metrics import squad_v1_evaluate
+
+        ds = load_squad(eval_file).subset(limit)
+        reader = SpanReader(Settings(), model_dir=model, backend="onnx")
+        reqs = [ReadRequest(e.question, e.context, e.qid) for e in ds.examples]
+        reader.read_many(reqs[:8], allow_no_answer=False)
+        t0 = time.perf_counter()
+        answers = reader.read_many(reqs, allow_no_answer=False)
+        seconds = time.perf_counter() - t0
+        m = squad_v1_evaluate(ds.data, {r.source_id: a[0].text for r, a in zip(reqs, answers, strict=True)})
+        row.update({"questions": len(reqs), "f1": round(m["f1"], 2), "em": round(m["exact_match"], 2),
+                    "questions/s": round(len(reqs) / seconds, 2)})
+    return row
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(compress_app, name="compress")
