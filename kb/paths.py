@@ -45,7 +45,8 @@ def enumerate_paths(graph, anchor: Node, *, kind: str = "entity", via: URIRef | 
                     limit: int = 3000, timeout_s: float | None = None, frontier: int = 2000) -> list[Path]:
     """Every relation sequence (with directions) that leads somewhere from `anchor`.
 
-    Bounded: the last hop of a path of three or more extends at most `frontier` distinct prefixes
+    Bounded: a class or a value starts from a sample of its members (frontier / 40), the last hop
+    of a path of three or more extends at most `frontier` distinct prefixes
     (a hub such as a continent reaches thousands of nodes in two hops, and a full join over all of
     them is what made one question take many seconds), each query returns at most `limit` paths,
     and a query that times out only loses its own paths."""
@@ -67,8 +68,9 @@ def enumerate_paths(graph, anchor: Node, *, kind: str = "entity", via: URIRef | 
                 continue  # a literal has no outgoing edges
             lines = []
             prev = term(anchor)
-            if fixed:
-                lines.append(f"?x0 {iri(fixed[0].pred)} {prev} .")
+            if fixed:  # a class's members or a value's holders: a sample shows the paths they have
+                lines.append(f"{{ SELECT DISTINCT ?x0 WHERE {{ ?x0 {iri(fixed[0].pred)} {prev} . }} "
+                             f"LIMIT {max(20, frontier // 40)} }}")
                 prev = "?x0"
             steps_lines = []
             for i, fwd in enumerate(dirs, 1):

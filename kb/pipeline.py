@@ -54,7 +54,7 @@ class KBQAConfig:
     top_anchors: int = 3
     use_encoder: bool = True
     answer_limit: int = 100
-    type_rerank: int = 40
+    type_rerank: int = 15
     # bounds on path enumeration: 2-hop prefixes sampled before a third hop, paths kept per anchor
     frontier: int = 2000
     max_paths: int = 3000
