@@ -217,6 +217,7 @@ def main(argv: list[str] | None = None) -> int:
             return a.text
 
         scores = {v: {"f1": 0.0, "em": 0.0} for v in ("history", "explicit", "no_history")}
+        per_conv: list[tuple[Conversation, dict[str, float]]] = []
         rewritten_ok = 0
         from rich.progress import track
 
@@ -230,10 +231,13 @@ def main(argv: list[str] | None = None) -> int:
             rw = rewrite(c.turn2, (c.turn1, first))
             rewritten_ok += int(c.subject.lower().removesuffix("'s").removesuffix("’s").replace("the ", "")
                                 in rw.text.lower())
+            f1s = {}
             for v, resp in preds.items():
                 text = top(resp)
-                scores[v]["f1"] += squad_f1(text, c.golds)
+                f1s[v] = squad_f1(text, c.golds)
+                scores[v]["f1"] += f1s[v]
                 scores[v]["em"] += squad_em(text, c.golds)
+            per_conv.append((c, f1s))
             if (i + 1) % 20 == 0:
                 print(f"{i + 1}/{len(convs)}: " + ", ".join(f"{v} F1 {100 * sc['f1'] / (i + 1):.1f}"
                                                        for v, sc in scores.items()), flush=True)
@@ -247,6 +251,17 @@ def main(argv: list[str] | None = None) -> int:
     metrics["subject_restored"] = round(100.0 * rewritten_ok / n, 2)
     metrics["conversations"] = len(convs)
     print(json.dumps(metrics, indent=2))
+    slices = {}
+    groups = {f"kind={k}": [f for c, f in per_conv if c.kind == k] for k in ("pronoun", "object", "possessive",
+                                                                              "dropped")}
+    groups["short (turn 2 of at most 8 words)"] = [f for c, f in per_conv if len(c.turn2.split()) <= 8]
+    groups["rewritten with the subject restored"] = [f for c, f in per_conv if c.subject.lower().removesuffix(
+        "'s").removesuffix("’s").replace("the ", "") in rewrite(c.turn2, (c.turn1, "")).text.lower()]
+    for name, fs in groups.items():
+        if fs:
+            slices[name] = {"n": len(fs), **{f"f1_{v}": round(100.0 * sum(f[v] for f in fs) / len(fs), 2)
+                                             for v in ("history", "explicit", "no_history")}}
+    print(json.dumps(slices, indent=2))
     if (args.limit != 300 or args.split != "dev") and args.out is None:
         print("(not the full run: results file not written; pass --out to keep it)")
         return 0
@@ -254,6 +269,7 @@ def main(argv: list[str] | None = None) -> int:
         "followups", f"SQuAD v1.1 {args.split}: {len(convs)} two-turn conversations over "
                      f"{len(passages):,} paragraphs (squad-open)", metrics, wall_s=timer.elapsed,
         extra={"kinds": {k: sum(c.kind == k for c in convs) for k in ("pronoun", "possessive", "object", "dropped")},
+               "slices": slices,
                "protocol": "turn 2 asked with history (rewritten by qa.followup), with the subject written out "
                            "(the SQuAD question) and without history; WebQA forced; F1 of the top answer "
                            "(best guess on no-answer); turn 1's answer in the history is the engine's own"},
