@@ -6,7 +6,7 @@
 3. Load: locust headless, 8 users x 60 s (bounded: the run stops at 60 s and each user after
    MAX_REQUESTS_PER_USER requests), no think time, questions drawn from both routes: throughput,
    p50/p95/p99 overall and per route, errors, the server's resident memory.
-4. Overload: 64 simultaneous clients against 2 workers and a queue of 16: every request must get
+4. Overload: 64 simultaneous clients against the default 4 workers and a queue of 16: every request must get
    an answer or a 503 with Retry-After within the client's timeout (no timeouts).
 
     python benchmarks/api_load.py                  # -> benchmarks/results/api-load.json
@@ -238,7 +238,8 @@ def main(argv: list[str] | None = None) -> int:
         systems=per_route,
         extra={"load_average": {"before_single_client": [round(x, 2) for x in load_before],
                                 "after_load": [round(x, 2) for x in load_during]},
-               "server": "python -m qa.api (uvicorn, 2 workers, queue 16, reader batching 3 ms window)",
+               "server": "python -m qa.api (uvicorn, default settings: QA_API_WORKERS 4, queue 16, "
+                         "reader batching 3 ms window)",
                "reader_batches": batch},
         out=args.out or (RESULTS / "api-load.json"))
     print(f"wrote {path}")

@@ -133,7 +133,8 @@ class Settings(BaseSettings):
     api_port: int = Field(8000, ge=1, le=65535)
     ui_port: int = Field(8501, ge=1, le=65535)
     api_url: str = Field("", description="The API the UI talks to; empty: http://<api_host>:<api_port>.")
-    api_workers: int = Field(2, ge=1, le=64, description="Requests answered at once (one per core is right).")
+    api_workers: int = Field(4, ge=1, le=64, description="Requests worked on at once; reader work of all of them "
+                             "goes through one batching thread, so graph questions need not wait behind passages.")
     api_queue: int = Field(16, ge=0, le=10_000, description="Requests that may wait; beyond this: 503.")
     api_queue_timeout_s: float = Field(10.0, gt=0, description="A request waits this long for a worker, then 503.")
     api_batch_window_ms: float = Field(3.0, ge=0, le=1000, description="Reader work of concurrent requests "
