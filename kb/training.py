@@ -191,6 +191,8 @@ class QuestionGenerator:
             if walk is None:
                 continue
             q = self.question(*walk)
+            if self.rng.random() < 0.15:  # people misspell names: answerable questions with a typo too
+                q = self.misspelled(q, walk[0])
             if q in seen:
                 continue
             seen.add(q)
@@ -198,6 +200,22 @@ class QuestionGenerator:
             if progress:
                 progress("generating questions", len(out), n)
         return out
+
+    def misspelled(self, question: str, anchor: Node) -> str:
+        """The question with one typing error in the anchor's name (a swap, a dropped or a doubled
+        letter), when the name has a word long enough to misspell."""
+        for name in sorted(self.entity_names.get(anchor, []), key=len, reverse=True):
+            if name in question:
+                words = name.split(" ")
+                i = max(range(len(words)), key=lambda k: len(words[k]))
+                w = words[i]
+                if len(w) < 5:
+                    return question
+                k = self.rng.randrange(1, len(w) - 2)
+                w = self.rng.choice([w[:k] + w[k + 1] + w[k] + w[k + 2:], w[:k] + w[k + 1:], w[:k] + w[k] + w[k:]])
+                words[i] = w
+                return question.replace(name, " ".join(words))
+        return question
 
     def made_up_name(self) -> str:
         """A name no entity in the graph has (the question is then about something the graph lacks)."""
@@ -282,13 +300,16 @@ def gold_answers(qa, g: Generated) -> set[Node]:
 
 def train(qa, *, questions: int = 2000, seed: int = 7, unanswerable_share: float = 0.35,
           epochs: int = 5, sparse: bool = False, paraphrases: bool = True, progress: Progress | None = None,
-          log: Callable[[str], None] | None = None) -> Scorer:
+          log: Callable[[str], None] | None = None, given: list[Generated] | None = None) -> Scorer:
     """Generate, train the path scorer, fit the calibrator and the abstention threshold; returns
     the scorer (also set on `qa`), its `meta` holding the held-out figures."""
     say = log or (lambda m: None)
     words = paraphrase_words(qa, progress=progress) if paraphrases else {}
     gen = QuestionGenerator(qa, seed=seed, paraphrases=words)
     data = gen.generate(questions, progress)
+    if given:  # a graph's own question templates, when it has some (the embedded world graph does)
+        data = data + list(given)
+        random.Random(seed).shuffle(data)
     if len(data) < 20:
         from qa.core.errors import InputError
 

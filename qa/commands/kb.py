@@ -74,8 +74,14 @@ def train(
                 bar.update(task, description=name, total=total, completed=0)
             bar.update(task, completed=done)
 
+        given = None
+        if graph is None and not endpoint:  # the embedded world graph also has its own templates
+            from kb.train_default import generate as world_questions
+            from kb.training import Generated
+
+            given = [Generated(q, s, p) for q, s, p in world_questions(qa.graph, 60, seed=seed)]
         scorer = train_kbqa(qa, questions=questions, seed=seed, progress=progress, paraphrases=paraphrases,
-                            sparse=sparse,
+                            sparse=sparse, given=given,
                             log=lambda m: bar.console.print(Text(m, style="dim")))
         bar.update(task, description="encoding labels for dense linking", total=None)
         n_vectors = qa.index.save_vectors()
