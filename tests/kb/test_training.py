@@ -33,7 +33,8 @@ def test_generated_questions_name_their_anchor_and_path(small_graph):
     assert len(data) == 40 and len({g.question for g in data}) == 40
     for g in data:
         assert g.path and 1 <= len(g.path) <= 3 and g.answerable
-        assert any(name.lower() in g.question.lower() for name in gen.entity_names[g.anchor])
+    named = [any(name.lower() in g.question.lower() for name in gen.entity_names[g.anchor]) for g in data]
+    assert sum(named) >= 0.7 * len(data)  # the rest carry a typo in the name, as users write them
     hops = {len(g.path) for g in data}
     assert hops >= {1, 2}
     missing = gen.unanswerable(data[0])
