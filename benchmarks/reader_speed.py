@@ -1,12 +1,23 @@
-"""reader-speed: our batched SpanReader vs the Hugging Face question-answering pipeline.
+"""reader-speed: our span reader, its default fast path and compressed variants vs the Hugging Face
+question-answering pipeline.
 
 Same weights, same first N SQuAD v1.1 dev questions (each read on its gold paragraph), same
-window settings (max_seq_length 384, doc_stride 128, max_answer_length 30), same torch thread
-count; model loading and a short warm-up are excluded from the timings of both. Reported:
-questions/s and official v1.1 EM/F1 of each, the speedup (ours / pipeline) and the share of
-questions where both return the same answer text. A third system is our reader on the int8 ONNX
-copy of the same weights (`qa export onnx`, built here if missing or stale, not timed): its speedup and
-F1 against the same peer.
+window settings (max_seq_length 384, doc_stride 128, max_answer_length 30), same thread count;
+model loading, ONNX builds and a short warm-up are excluded from every timing. The questions are
+read in `--rounds` slices, each slice by every system in turn, so a change in the shared
+machine's load during the run falls on all systems alike. Systems, all in one run:
+
+* `hf_pipeline`: `pipeline("question-answering")` on PyTorch float32 (the peer);
+* `ours_torch`: our batched reader on PyTorch float32 (`span_backend=torch`);
+* `ours_onnx_fp32`: the fused float32 ONNX copy (`onnx-fp32`);
+* `ours_default`: what `qa` reads with by default (`span_backend=auto` on a CPU: the fused int8
+  ONNX copy, built into the cache on first use);
+* one system per `--variant DIR` (folders written by `qa compress span`), read with int8 ONNX.
+
+Reported per system: questions/s, official v1.1 EM/F1, parameters, size on disk of what it
+reads with; in `metrics` each system's speedup over the pipeline and F1 difference to it
+(`default_speedup`, `default_f1_difference` for the default path) and the share of questions
+where our PyTorch path and the pipeline return the same answer text.
 
 The peer: `pipeline("question-answering")` was removed in transformers 5, which the project uses,
 so the peer runs in a child process on transformers 4.57 installed apart under
@@ -17,7 +28,7 @@ encoder with a randomly initialised QA head (seed 0), marked `"weights": "untrai
 speed figures are valid, its F1 only shows that both systems pick the same spans.
 
     python benchmarks/reader_speed.py --setup-peer   # once: install the peer's transformers 4.57
-    python benchmarks/reader_speed.py                # 1,000 questions -> results/reader-speed.json
+    python benchmarks/reader_speed.py --variant DIR --variant DIR2   # 1,000 questions -> results/reader-speed.json
     python benchmarks/reader_speed.py --limit 100    # quick look -> results/reader-speed-limit.json
 """
 
@@ -32,6 +43,8 @@ import tempfile
 import time
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 try:
     from benchmarks.common import REPO, RESULTS, Timer, find_data, machine, write_results
@@ -87,8 +100,8 @@ def untrained_model() -> Path:
     return UNTRAINED
 
 
-def run_ours(model_dir: Path, pairs: list[dict[str, str]], batch_size: int,
-             backend: str = "torch") -> tuple[dict[str, str], float]:
+def make_reader(model_dir: Path, batch_size: int, backend: str | None = None) -> Any:
+    """One of our systems, loaded (and its ONNX copy built on first use) and warmed up."""
     from mrc.span import ReadRequest, SpanReader
     from qa.core.settings import Settings
 
@@ -96,12 +109,35 @@ def run_ours(model_dir: Path, pairs: list[dict[str, str]], batch_size: int,
         max_seq_length=MAX_SEQ, doc_stride=STRIDE, max_answer_length=MAX_ANSWER, batch_size=batch_size
     )
     reader = SpanReader(settings, model_dir=model_dir, backend=backend)
+    reader.read_many([ReadRequest("What is this?", "A warm-up paragraph about nothing in particular.")] * WARMUP,
+                     allow_no_answer=False)
+    return reader
+
+
+def run_ours(reader: Any, pairs: list[dict[str, str]]) -> tuple[dict[str, str], float]:
+    from mrc.span import ReadRequest
+
     reqs = [ReadRequest(p["question"], p["context"], p["id"]) for p in pairs]
-    reader.read_many(reqs[:WARMUP], allow_no_answer=False)
     t0 = time.perf_counter()
     answers = reader.read_many(reqs, allow_no_answer=False)
     seconds = time.perf_counter() - t0
     return {r.source_id or "": a[0].text for r, a in zip(reqs, answers, strict=True)}, seconds
+
+
+def footprint(model_dir: Path, onnx: Path | None) -> dict[str, float]:
+    """Parameters of the model and the size on disk of what the system reads (the ONNX file, or
+    the safetensors weights as stored)."""
+    from safetensors import safe_open
+
+    params = 0
+    files = sorted(model_dir.glob("*.safetensors"))
+    for f in files:
+        with safe_open(str(f), "np") as fh:
+            for k in fh.keys():
+                shape = fh.get_slice(k).get_shape()
+                params += int(np.prod(shape)) if shape else 1
+    size = onnx.stat().st_size if onnx is not None else sum(f.stat().st_size for f in files)
+    return {"parameters_m": round(params / 1e6, 2), "size_mb": round(size / 1e6, 1)}
 
 
 def peer_worker(model_dir: str, data_file: str, out_file: str, threads: int, batch_size: int) -> None:
@@ -146,6 +182,15 @@ def run_peer(model_dir: Path, pairs: list[dict[str, str]], threads: int, batch_s
         return json.loads(out.read_text(encoding="utf-8"))
 
 
+def _compression(folder: Path) -> dict[str, Any]:
+    """What `qa compress` recorded about a variant (pruning level, kept heads, distillation)."""
+    try:
+        info = json.loads((folder / "qa_reader.json").read_text(encoding="utf-8")).get("compression", {})
+    except (OSError, ValueError):
+        return {}
+    return {k: v for k, v in info.items() if k not in ("source", "row")}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--limit", type=int, default=1000, help="first N dev questions (default 1000)")
@@ -158,6 +203,9 @@ def main() -> None:
     ap.add_argument("--setup-peer", action="store_true", help="install the peer's transformers 4.57 and exit")
     ap.add_argument("--peer-worker", nargs=3, metavar=("MODEL", "DATA", "OUT"), help=argparse.SUPPRESS)
     ap.add_argument("--out", type=Path, default=None, help="results file (default results/reader-speed.json)")
+    ap.add_argument("--rounds", type=int, default=5, help="slices of the questions read by every system in turn")
+    ap.add_argument("--variant", type=Path, action="append", default=[],
+                    help="a compressed reader folder (qa compress span) to measure as one more system")
     args = ap.parse_args()
     if args.peer_worker:
         peer_worker(*args.peer_worker, threads=args.threads, batch_size=args.peer_batch_size)
@@ -170,6 +218,7 @@ def main() -> None:
 
     from mrc.datasets import load_squad
     from mrc.metrics import normalize_answer, squad_v1_evaluate
+    from mrc.onnx_export import onnx_info
     from qa.core.paths import MODELS_DIR
 
     timer = Timer()
@@ -185,35 +234,52 @@ def main() -> None:
         model_dir, weights = untrained_model(), "untrained"
     print(f"model {model_dir} ({weights}); {len(pairs)} questions; {args.threads} threads", file=sys.stderr)
 
-    peer = run_peer(model_dir, pairs, args.threads, args.peer_batch_size)
-    ours_preds, ours_s = run_ours(model_dir, pairs, args.batch_size)
-    from mrc.onnx_export import export_span_onnx, onnx_file, onnx_is_current
-
-    if not (onnx_file(model_dir).exists() and onnx_is_current(model_dir)):  # built when needed, not timed
-        export_span_onnx(model_dir)
-    onnx_preds, onnx_s = run_ours(model_dir, pairs, args.batch_size, backend="onnx")
+    runs: list[tuple[str, Path, str | None]] = [("ours_torch", model_dir, "torch"),
+                                                 ("ours_onnx_fp32", model_dir, "onnx-fp32"),
+                                                 ("ours_default", model_dir, None)]
+    runs += [(v.name.replace("-", "_"), v, "onnx") for v in args.variant]
+    readers = {name: make_reader(folder, args.batch_size, backend) for name, folder, backend in runs}
+    # Rounds: every system reads the same slice of questions in turn, so a change of the shared
+    # machine's load during the run hits all systems alike instead of whichever ran then.
+    results: dict[str, tuple[dict[str, str], float]] = {name: ({}, 0.0) for name in ["hf_pipeline", *readers]}
+    peer: dict[str, Any] = {}
+    bounds = np.linspace(0, len(pairs), max(1, args.rounds) + 1).astype(int)
+    for r, (a, b) in enumerate(zip(bounds[:-1], bounds[1:], strict=True)):
+        part = pairs[a:b]
+        peer = run_peer(model_dir, part, args.threads, args.peer_batch_size)
+        preds, seconds = results["hf_pipeline"]
+        results["hf_pipeline"] = ({**preds, **peer["predictions"]}, seconds + peer["seconds"])
+        for name, reader in readers.items():
+            got, s = run_ours(reader, part)
+            preds, seconds = results[name]
+            results[name] = ({**preds, **got}, seconds + s)
+        print(f"round {r + 1}/{len(bounds) - 1}: " + ", ".join(
+            f"{n} {(b - bounds[0]) / t:.1f} q/s" for n, (_, t) in results.items()), file=sys.stderr)
+    peer["predictions"] = results["hf_pipeline"][0]
+    sizes = {"hf_pipeline": footprint(model_dir, None)}
+    sizes.update({name: footprint(folder, getattr(readers[name].model, "path", None)) for name, folder, _ in runs})
     systems: dict[str, dict[str, float]] = {}
-    for name, preds, seconds in (
-        ("hf_pipeline", peer["predictions"], peer["seconds"]),
-        ("ours", ours_preds, ours_s),
-        ("ours_onnx_int8", onnx_preds, onnx_s),
-    ):
+    for name, (preds, seconds) in results.items():
         m = squad_v1_evaluate(ds.data, preds)
         systems[name] = {
             "questions_per_s": round(len(pairs) / seconds, 2),
             "f1": round(m["f1"], 2),
             "exact_match": round(m["exact_match"], 2),
             "seconds": round(seconds, 2),
+            **sizes[name],
         }
+    peer_qps, peer_f1 = systems["hf_pipeline"]["questions_per_s"], systems["hf_pipeline"]["f1"]
+    ours_preds = results["ours_torch"][0]
     same = sum(normalize_answer(ours_preds[k]) == normalize_answer(v) for k, v in peer["predictions"].items())
-    metrics = {
-        "speedup": round(systems["ours"]["questions_per_s"] / systems["hf_pipeline"]["questions_per_s"], 2),
-        "f1_difference": round(systems["ours"]["f1"] - systems["hf_pipeline"]["f1"], 2),
+    metrics: dict[str, float] = {
+        "default_speedup": round(systems["ours_default"]["questions_per_s"] / peer_qps, 2),
+        "default_f1_difference": round(systems["ours_default"]["f1"] - peer_f1, 2),
         "same_answer_pct": round(100.0 * same / len(pairs), 2),
-        "onnx_int8_speedup": round(systems["ours_onnx_int8"]["questions_per_s"]
-                                   / systems["hf_pipeline"]["questions_per_s"], 2),
-        "onnx_int8_f1_difference": round(systems["ours_onnx_int8"]["f1"] - systems["hf_pipeline"]["f1"], 2),
     }
+    for name in systems:
+        if name not in ("hf_pipeline", "ours_default"):
+            metrics[f"{name}_speedup"] = round(systems[name]["questions_per_s"] / peer_qps, 2)
+            metrics[f"{name}_f1_difference"] = round(systems[name]["f1"] - peer_f1, 2)
     if args.out is None and len(pairs) < 1000:
         args.out = RESULTS / "reader-speed-limit.json"  # quick looks stay out of the table
     path = write_results(
@@ -233,8 +299,11 @@ def main() -> None:
                 "threads": args.threads,
                 "ours_batch_size": args.batch_size,
                 "pipeline_batch_size": args.peer_batch_size,
+                "rounds": args.rounds,
             },
             "peer": f"transformers {peer['transformers']} pipeline('question-answering'), child process",
+            "default_path": {k: v for k, v in onnx_info(model_dir).items() if k not in ("model_dir", "fingerprint")},
+            "variants": {v.name.replace("-", "_"): _compression(v) for v in args.variant},
             "cpu": machine()["cpu"],
         },
     )
