@@ -152,7 +152,8 @@ def pathquestion_parts(settings: Settings, limit: int | None, log) -> list[tuple
 
     out = []
     for name in pq.SETS:
-        kbqa, test = pq.trained_kbqa(name, settings, log=log)
+        kbqa, splits = pq.calibrated_kbqa(name, settings, log=log)
+        test = splits["test"]
         out.append((name, kbqa, test[:limit] if limit else test))
     return out
 

@@ -28,7 +28,9 @@ from qa.core.errors import DataFormatError
 from qa.core.settings import Settings
 
 WEBQA_FEATURES = ("reader_logit", "log_mass", "log_mass_t3", "support", "inv_rank", "retrieval_score", "gap",
-                  "log_length", "passage_abstained", "q_overlap", "type_known", "type_match", "log_groups")
+                  "log_length", "passage_abstained", "q_overlap", "type_known", "type_match", "log_groups",
+                  "boundary_share", "log_members", "wh_what", "wh_which", "wh_how", "wh_why", "wh_where")
+_WH = ("what", "which", "how", "why", "where")
 
 _WORD = re.compile(r"[\w']+")
 _MONTHS = {"january", "february", "march", "april", "may", "june", "july", "august", "september", "october",
@@ -70,11 +72,14 @@ def answer_matches(kind: str, answer: str) -> bool:
 
 def span_features(*, question: str, answer: str, reader_prob: float, mass: float, mass_t3: float, support: int,
                   rank: int, retrieval_score: float, gap: float, passage_abstained: bool,
-                  groups: int) -> dict[str, float]:
+                  groups: int, boundary_share: float = 1.0, members: int = 1) -> dict[str, float]:
     """The signals a WebQA answer's probability of being right is computed from: how sure the
     reader is (its own probability, the share of all span probability the answer holds), how much
     retrieval agrees (passages giving it, rank, fused score), and whether the answer has the form
-    the question asks for and does not just repeat the question's words."""
+    the question asks for and does not just repeat the question's words. Exact-match correctness
+    also hangs on the span's boundaries: `boundary_share` is how much of its group's probability
+    the chosen boundaries hold (nested variants competing means the edges are uncertain)."""
+    first = next((w for w in (x.lower() for x in _WORD.findall(question)) if w in _WH), "")
     a_words = [w.lower() for w in _WORD.findall(answer) if w.lower() not in _STOP]
     q_words = {w.lower() for w in _WORD.findall(question)}
     overlap = sum(w in q_words for w in a_words) / len(a_words) if a_words else 0.0
@@ -93,6 +98,9 @@ def span_features(*, question: str, answer: str, reader_prob: float, mass: float
         "type_known": 0.0 if kind is None else 1.0,
         "type_match": 0.0 if kind is None else float(answer_matches(kind, answer)),
         "log_groups": math.log1p(groups),
+        "boundary_share": float(boundary_share),
+        "log_members": math.log1p(members),
+        **{f"wh_{w}": float(first == w) for w in _WH},
     }
 
 

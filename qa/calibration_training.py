@@ -77,7 +77,7 @@ def collect_candidates(settings: Settings, train_file: Path, encoder: Encoder, *
                     gold = {normalize_answer(g) for g in golds}
                     for a, feats, _ in cs[:5]:
                         records.append({"q": start + j, "features": feats, "right": normalize_answer(a.text) in gold,
-                                        "question": q, "answer": a.text})
+                                        "question": q, "answer": a.text, "golds": golds})
                 bar.advance(task, len(chunk))
         webqa.collections.close()
     return records

@@ -196,7 +196,8 @@ def _candidates(question: str, hits: list[RetrievedPassage], per_passage: list[l
         feats = span_features(
             question=question, answer=g.best.text, reader_prob=g.best.score, mass=share(g.members, 1.0),
             mass_t3=share(g.members, 3.0), support=len(g.passages), rank=i + 1, retrieval_score=hit.score,
-            gap=best_raw - max(others) if others else 10.0, passage_abstained=abstained[i], groups=len(groups))
+            gap=best_raw - max(others) if others else 10.0, passage_abstained=abstained[i], groups=len(groups),
+            boundary_share=_boundary_share(g), members=len(g.members))
         ev = g.best.span
         assert ev is not None
         also = []
@@ -210,6 +211,18 @@ def _candidates(question: str, hits: list[RetrievedPassage], per_passage: list[l
         out.append((Answer(text=g.best.text, score=g.best.score, route=Route.WEBQA, evidence=evidence,
                            raw_score=g.best.raw_score, null_score=g.best.null_score), feats, abstained[i]))
     return out
+
+
+def _boundary_share(g: _Group) -> float:
+    """The share of a group's span probability held by spans with exactly the chosen text (the same
+    span read from several passages agrees; nested variants compete for the boundaries)."""
+    from mrc.metrics import normalize_answer
+
+    raws = [(m.raw_score if m.raw_score is not None else -math.inf, normalize_answer(m.text)) for m in g.members]
+    top = max(r for r, _ in raws)
+    total = sum(math.exp(r - top) for r, _ in raws)
+    same = sum(math.exp(r - top) for r, t in raws if t == g.norm)
+    return same / total if total > 0 else 1.0
 
 
 def _group(spans: list[Answer]) -> list[_Group]:
