@@ -140,7 +140,7 @@ class AnswerCalibrator:
         x = (self._matrix(rows) - np.array(self.mean)) / np.array(self.scale)
         return x @ np.array(self.weights) + self.bias
 
-    def fit(self, rows: Sequence[dict[str, float]], labels: Sequence[bool], *, l2: float = 1e-2,
+    def fit(self, rows: Sequence[dict[str, float]], labels: Sequence[float], *, l2: float = 1e-2,
             iterations: int = 50) -> AnswerCalibrator:
         """Newton-Raphson (IRLS) on standardised features with a small L2 penalty."""
         x = self._matrix(rows)
@@ -187,13 +187,13 @@ class AnswerCalibrator:
         return cls.load(path) if path.exists() else cls()
 
 
-def platt_fit(logits: Sequence[float], labels: Sequence[bool], iterations: int = 100) -> tuple[float, float]:
+def platt_fit(logits: Sequence[float], labels: Sequence[float], iterations: int = 100) -> tuple[float, float]:
     """(a, b) of sigmoid(a * z + b) fitted by Newton steps (Platt scaling, with Platt's smoothed
     targets so a few hundred points do not push the ends to 0 or 1)."""
     z = np.asarray(logits, dtype=np.float64)
     y = np.asarray(labels, dtype=np.float64)
     n_pos, n_neg = y.sum(), len(y) - y.sum()
-    t = np.where(y > 0, (n_pos + 1) / (n_pos + 2), 1 / (n_neg + 2))
+    t = y * (n_pos + 1) / (n_pos + 2) + (1 - y) / (n_neg + 2)  # soft labels pass through
     a, b = 1.0, 0.0
     for _ in range(iterations):
         p = 1.0 / (1.0 + np.exp(-np.clip(a * z + b, -30, 30)))
