@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from qa.core.errors import InputError, NotFoundError
+from qa.core.errors import InputError, NotFoundError, QAError
 from qa.core.settings import RouteChoice, Settings
 from qa.core.types import Answer, AnswerSource, Question, Response, Route, Routing
 from qa.followup import rewrite
@@ -186,11 +186,28 @@ class Engine:
             probs = self.router.order(q.text, self.routes)
         t_route = time.perf_counter() - t0
         results: dict[Route, list[Answer]] = {}
+        failed: dict[Route, QAError] = {}
+        skipped: list[Route] = []
         for r in probs:
-            results[r] = self.source(r).answer(q, top_k)
-            if max(_best_score(a) for a in results.values()) >= self.settings.router_min_score:
-                break
+            if results:
+                if max(_best_score(a) for a in results.values()) >= self.settings.router_min_score:
+                    break
+                answered = any(a and not a[0].no_answer for a in results.values())
+                if answered and probs[r] < self.settings.router_skip_below:
+                    skipped.append(r)  # the classifier all but rules it out, and we have an answer
+                    continue
+            try:
+                results[r] = self.source(r).answer(q, top_k)
+            except QAError as exc:  # one source down (an endpoint, a missing model): ask the others
+                failed[r] = exc
+        if not results:
+            raise next(iter(failed.values()))
         answers, chosen, reason = _decide(results, probs, self.settings.router_min_score)
+        if skipped:
+            below = self.settings.router_skip_below
+            reason += f"; not asked: {', '.join(map(str, skipped))} (classifier below {below})"
+        if failed:
+            reason += "; failed: " + "; ".join(f"{r}: {e}" for r, e in failed.items())
         routing = Routing(chosen=chosen, probabilities={str(r): round(p, 4) for r, p in probs.items()},
                           asked=list(results), scores={str(r): round(_best_score(a), 4) for r, a in results.items()},
                           reason=reason)

@@ -83,13 +83,16 @@ def world_graph_questions(settings: Settings, per_relation: int = 40) -> list[st
 
 
 def cqa_train_questions() -> list[str]:
-    """The community-QA source's training questions, when that package is installed."""
+    """The community-QA source's training questions (SemEval-2016 training threads), when that
+    package is installed. The embedded seed's questions are left out: they are trivia questions
+    ("What were the two sides in World War II known as?") that read like the passages' questions,
+    so learning them as cqa would send encyclopedic questions to the forum archive first."""
     try:
         from cqa.evaluation import router_questions
     except ImportError:
         return []
     try:
-        return list(router_questions())
+        return list(router_questions(include_seed=False))
     except InputError:  # no SemEval training file: the seed's questions alone are too few to learn from
         return []
 

@@ -124,6 +124,10 @@ class Settings(BaseSettings):
     router_min_score: float = Field(
         0.5, ge=0.0, le=1.0, description="The cascade asks the next source while the best score is below this."
     )
+    router_skip_below: float = Field(
+        0.05, ge=0.0, le=1.0,
+        description="The cascade does not ask a source the classifier gives less than this, once one answered.",
+    )
     # API
     api_key: str = Field("", description="When set, writes (documents, threads, eval jobs) need it in X-API-Key.")
     api_key_for_reads: bool = Field(False, description="Also require the API key for questions and reads.")
