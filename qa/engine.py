@@ -406,7 +406,10 @@ def _decide(results: dict[Route, list[Answer]], probs: dict[Route, float],
     if answering:
         chosen = max(answering, key=lambda r: (_best_score(answering[r]), -asked.index(r)))
         parts = [f"{r} {_best_score(results[r]):.2f}" if r in answering else f"{r} no answer" for r in asked]
-        why = "first source sure enough" if len(asked) == 1 else "most likely right"
+        if len(asked) == 1:
+            why = "sure enough" if _best_score(results[chosen]) >= threshold else "the only source asked"
+        else:
+            why = "most likely right"
         if len(asked) > 1 and all(_best_score(a) < threshold for a in results.values()):
             why = f"none reached {threshold:.2f}; most likely right"
         return results[chosen], chosen, f"classifier: {head}; asked {' -> '.join(parts)}; kept {chosen} ({why})"
