@@ -83,7 +83,8 @@ def cached_encode(encoder: Any, texts: Sequence[str], *, description: str) -> np
     Benchmarks are rerun while tuning; re-encoding thousands of passages each time would cost
     minutes of a shared CPU for identical numbers.
     """
-    h = hashlib.sha256(encoder.name.encode())
+    # the runtime is part of the key: the int8 and float copies give (slightly) different vectors
+    h = hashlib.sha256(f"{encoder.name}|{getattr(encoder, 'backend', '')}".encode())
     for t in texts:
         h.update(t.encode("utf-8"))
         h.update(b"\x00")

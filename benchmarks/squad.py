@@ -37,11 +37,20 @@ def run(version: int, model: str | None, limit: int | None) -> Path:
     return write_results(
         f"squad{version}" + ("-limit" if limit else ""),
         DATASETS[version] + (f", first {limit}" if limit else ""), metrics, wall_s=timer.elapsed,
-        extra={"model": repo_relative(raw["model"]),
+        extra={"model": repo_relative(raw["model"]), "backend": _backend(),
                "protocol": "reader on the gold paragraph, windows of 384 tokens with stride 128; "
                            "v2 null threshold from the model's qa_reader.json (calibrated on held-out "
                            "training articles, never dev); best_* are the official script's oracle figures"},
     )
+
+
+def _backend() -> str:
+    """The reader runtime the default settings resolve to (the int8 ONNX copy on a CPU)."""
+    from mrc.loading import resolve_backend
+    from qa.core.settings import Settings
+
+    s = Settings.load()
+    return str(resolve_backend(s.span_backend, s.device))
 
 
 if __name__ == "__main__":
