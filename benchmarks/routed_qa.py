@@ -133,17 +133,62 @@ def run_part(engine: Engine, rows: list[dict], gold: Route, scorer, log, label: 
     return {"records": records}
 
 
-def prefill_webqa(memo: Memo, rows: list[dict], top_k: int, log, batch: int = 32) -> None:
-    """Compute WebQA's answers in batches (one reader pass per batch) into the memo."""
+def _webqa_cache(settings: Settings, top_k: int) -> Path:
+    """Where WebQA's answers to the SQuAD part are kept between runs: keyed by everything they
+    depend on (the code of WebQA and its calibration, the calibrator, the reader and its runtime,
+    the settings that shape retrieval and reading), so a change of any of them recomputes."""
+    import hashlib
+
+    from mrc.loading import resolve_backend
+    from qa.core.paths import REPO_ROOT
+
+    h = hashlib.sha256()
+    for f in ("qa/webqa.py", "qa/calibration.py", "mrc/span.py", "retrieval/collections.py",
+              "retrieval/hybrid.py", "data/calibration/webqa.json"):
+        h.update((REPO_ROOT / f).read_bytes())
+    model = Path(settings.span_model)
+    for f in ("qa_reader.json", "model.safetensors.index.json", "config.json"):
+        if (model / f).exists():
+            h.update((model / f).read_bytes())
+    h.update(repr((str(model), resolve_backend(settings.span_backend, settings.device),
+                   str(resolve_backend(settings.encoder_backend, settings.device)), settings.read_k, top_k,
+                   settings.fusion_method, settings.fusion_weight_dense, settings.fusion_weight_bm25)).encode())
+    return REPO / ".cache" / "bench" / f"routed-webqa-{h.hexdigest()[:20]}.jsonl"
+
+
+def prefill_webqa(memo: Memo, rows: list[dict], top_k: int, log, settings: Settings, batch: int = 32) -> None:
+    """Compute WebQA's answers in batches (one reader pass per batch) into the memo; answers kept
+    from an earlier run with the same code, models and settings are reused."""
+    import json
+
+    cache = _webqa_cache(settings, top_k)
+    known: dict[str, list[Answer]] = {}
+    if cache.exists():
+        for line in cache.read_text(encoding="utf-8").splitlines():
+            try:
+                rec = json.loads(line)
+            except json.JSONDecodeError:  # the last line of a run that was stopped mid-write
+                continue
+            known[rec["q"]] = [Answer.model_validate(a) for a in rec["answers"]]
+        log(f"webqa: {len(known):,} answers reused from {cache.name}")
+    todo = [r for r in rows if Question(r["question"]).text not in known]
     webqa = memo.source
     t0 = time.perf_counter()
-    for start in range(0, len(rows), batch):
-        chunk = rows[start : start + batch]
-        answers = webqa.answer_batch([r["question"] for r in chunk], top_k)
-        for r, a in zip(chunk, answers, strict=True):
-            memo.cache[(Question(r["question"]).text, top_k)] = a
-        if (start // batch) % 20 == 0:
-            log(f"webqa prefill: {start + len(chunk)}/{len(rows)} ({time.perf_counter() - t0:.0f}s)")
+    cache.parent.mkdir(parents=True, exist_ok=True)
+    with open(cache, "a", encoding="utf-8") as fh:
+        for start in range(0, len(todo), batch):
+            chunk = todo[start : start + batch]
+            answers = webqa.answer_batch([r["question"] for r in chunk], top_k)
+            for r, a in zip(chunk, answers, strict=True):
+                text = Question(r["question"]).text
+                known[text] = a
+                fh.write(json.dumps({"q": text, "answers": [x.to_dict() for x in a]}) + "\n")
+            fh.flush()
+            if (start // batch) % 20 == 0:
+                log(f"webqa prefill: {start + len(chunk)}/{len(todo)} ({time.perf_counter() - t0:.0f}s)")
+    for r in rows:
+        text = Question(r["question"]).text
+        memo.cache[(text, top_k)] = known[text]
 
 
 def pathquestion_parts(settings: Settings, limit: int | None, log) -> list[tuple[str, Any, list[dict]]]:
@@ -201,7 +246,7 @@ def main(argv: list[str] | None = None) -> int:
 
         if "webqa" in parts:
             rows = squad_questions(args.limit)
-            prefill_webqa(web, rows, top_k, log)
+            prefill_webqa(web, rows, top_k, log, settings)
             world = KBQA(settings, encoder=encoder)
             results["webqa"] = run_part(engine_with(world), rows, Route.WEBQA,
                                         lambda a, r: score_webqa(a, r), log, "webqa")
