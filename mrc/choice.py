@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from mrc.loading import checked_dir, load_model, load_tokenizer, reader_config, resolve_device
+from mrc.loading import checked_dir, effective_settings, load_model, load_tokenizer, reader_config, resolve_device
 from qa.core.errors import InputError
 from qa.core.settings import Settings
 from qa.core.types import Answer, ChoiceEvidence, Route
@@ -131,13 +131,14 @@ class ChoiceReader:
     folder; the model loads lazily once per instance."""
 
     def __init__(self, settings: Settings | None = None, model_dir: str | Path | None = None) -> None:
-        self.settings = settings or Settings()
+        settings = settings or Settings()
         self.model_dir = checked_dir(
-            model_dir or self.settings.choice_model, "trained multiple-choice reader", MISSING_HINT
+            model_dir or settings.choice_model, "trained multiple-choice reader", MISSING_HINT
         )
-        config = reader_config(self.model_dir)
-        # The length the model was trained with wins: truncation changes what the model sees.
-        self.max_length = int(config.get("max_seq_length", self.settings.max_seq_length))
+        # The length the model was trained with wins over our default: truncation changes what the
+        # model sees (an explicit QA_MAX_SEQ_LENGTH still wins; see mrc.loading.effective_settings).
+        self.settings = effective_settings(settings, reader_config(self.model_dir))
+        self.max_length = int(self.settings.max_seq_length)
         self._device: Any = None
         self._model: Any = None
         self._tokenizer: Any = None

@@ -9,28 +9,65 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from qa.core.errors import ModelNotFoundError
 from qa.core.onnx_models import resolve_backend  # noqa: F401 - the readers' one place to resolve `auto`
 from qa.core.paths import check_model_dir
+from qa.core.settings import Settings
 
 READER_CONFIG = "qa_reader.json"
 
 
-def reader_config(model_dir: Path) -> dict[str, Any]:
-    """The inference settings stored beside the weights by the trainer (e.g. the calibrated
-    `null_threshold`); an absent file means "no calibration", a broken one is a user error."""
+class ReaderSidecar(BaseModel):
+    """What a model folder's `qa_reader.json` may set for inference, the same for both readers.
+
+    The trainer writes it beside the weights: the windowing the model was trained with and, for
+    span readers, the calibrated no-answer threshold and score temperature. Anything else in the
+    file (training provenance, calibration history) is kept but never read at inference.
+    """
+
+    model_config = ConfigDict(extra="allow")
+
+    task: Literal["span", "choice"] | None = None
+    max_seq_length: int | None = Field(None, ge=16, le=4096)
+    doc_stride: int | None = Field(None, ge=0)
+    max_answer_length: int | None = Field(None, ge=1)
+    null_threshold: float | None = None
+    score_temperature: float | None = Field(None, gt=0)
+
+
+WINDOW_FIELDS = ("max_seq_length", "doc_stride", "max_answer_length")
+
+
+def reader_config(model_dir: Path) -> ReaderSidecar:
+    """The inference settings stored beside the weights; an absent file means "nothing stated"
+    (our defaults, no calibration), a broken or out-of-range one is a user error."""
     path = model_dir / READER_CONFIG
     if not path.exists():
-        return {}
+        return ReaderSidecar()
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise ModelNotFoundError(f"{path} is not valid JSON: {exc}") from exc
     if not isinstance(data, dict):
         raise ModelNotFoundError(f"{path} must hold a JSON object, not {type(data).__name__}")
-    return data
+    try:
+        return ReaderSidecar.model_validate(data)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        field = ".".join(str(x) for x in err.get("loc", ()))
+        raise ModelNotFoundError(f"{path}: {field}: {err.get('msg', 'invalid value')}") from None
+
+
+def effective_settings(settings: Settings, sidecar: ReaderSidecar) -> Settings:
+    """The windowing a model was trained with (its sidecar) wins over our defaults; a value the user
+    set explicitly (environment, TOML, flag) wins over both. Both readers resolve it here."""
+    update = {f: getattr(sidecar, f) for f in WINDOW_FIELDS
+              if getattr(sidecar, f) is not None and not settings.explicitly_set(f)}
+    return settings.model_copy(update=update) if update else settings
 
 
 def resolve_device(name: str) -> Any:

@@ -40,7 +40,7 @@ from typing import Any
 
 import numpy as np
 
-from mrc.loading import checked_dir, reader_config, resolve_backend
+from mrc.loading import checked_dir, effective_settings, reader_config, resolve_backend
 from qa.core.errors import InputError
 from qa.core.onnx_models import load_tokenizer, special_id, tokenizer_config
 from qa.core.settings import Settings
@@ -113,13 +113,12 @@ class SpanReader:
         align_to_words: bool = True,
         backend: str | None = None,
     ) -> None:
-        self.settings = settings or Settings()
-        self.backend = resolve_backend(backend or self.settings.span_backend, self.settings.device)
+        settings = settings or Settings()
+        self.backend = resolve_backend(backend or settings.span_backend, settings.device)
         self.align_to_words = align_to_words
-        self.model_dir = checked_dir(
-            model_dir or self.settings.span_model, "trained span reader", MISSING_HINT
-        )
+        self.model_dir = checked_dir(model_dir or settings.span_model, "trained span reader", MISSING_HINT)
         self._config = reader_config(self.model_dir)
+        self.settings = effective_settings(settings, self._config)
         s = self.settings
         if s.max_seq_length < 16 or s.doc_stride < 0 or s.max_answer_length < 1 or s.n_best < 1:
             raise InputError(
@@ -137,9 +136,9 @@ class SpanReader:
         if null_threshold is None:
             null_threshold = s.null_threshold
         if null_threshold is None:
-            null_threshold = float(self._config.get("null_threshold", 0.0))
+            null_threshold = self._config.null_threshold if self._config.null_threshold is not None else 0.0
         self.null_threshold = float(null_threshold)
-        self.temperature = float(temperature or self._config.get("score_temperature") or DEFAULT_TEMPERATURE)
+        self.temperature = float(temperature or self._config.score_temperature or DEFAULT_TEMPERATURE)
         if self.temperature <= 0:
             raise InputError("the score temperature must be positive")
         self._device: Any = None
