@@ -12,7 +12,7 @@ import math
 import pickle
 import re
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -30,6 +30,8 @@ LABEL_LOCAL_NAMES = {"label", "name", "altlabel", "preflabel", "title", "alias",
 MAX_LITERAL_CHARS = 60
 _OWL = "http://www.w3.org/2002/07/owl#"
 _CAPITALS = re.compile(r"\b[A-Z]{2,5}\b")
+_PLURAL_CAPITALS = re.compile(r"\b[A-Z]{2,5}s\b")
+_ABBREVIATED = re.compile(r"(\w[^()]*?)\s*\(([A-Z]{2,6})\)")
 _NAME_LIKE = re.compile(r"[A-Za-z][A-Za-z0-9_\-(),']{1,80}")  # United_States, not icon.svg?color=...
 
 
@@ -52,7 +54,7 @@ class Candidate:
 # what a cached index holds; a format change bumps the version so old caches are rebuilt
 _STATE = ("keys", "labels", "label_predicates", "schema_predicates", "classes", "token_index", "acronyms",
           "inverse_pairs", "relation_names", "demonyms")
-_STATE_VERSION = 3
+_STATE_VERSION = 5
 
 
 def max_edits(length: int) -> int:
@@ -62,7 +64,7 @@ def max_edits(length: int) -> int:
 
 class LabelIndex:
     def __init__(self, graph, *, max_rows: int = 500_000, index_values: bool = True,
-                 encoder=None, dense_max_labels: int = 20_000, build: bool = True) -> None:
+                 encoder=None, dense_max_labels: int = 20_000, build: bool = True, progress=None) -> None:
         self.graph = graph
         self.encoder = encoder
         self.dense_max_labels = dense_max_labels
@@ -70,10 +72,10 @@ class LabelIndex:
         self._degrees: dict[Node, int] = {}
         self.dense_path: Path | None = None
         if build:
-            self._build(max_rows, index_values)
+            self._build(max_rows, index_values, progress or (lambda *_: None))
 
     @classmethod
-    def cached(cls, graph, path: Path | None, *, encoder=None) -> LabelIndex:
+    def cached(cls, graph, path: Path | None, *, encoder=None, progress=None) -> LabelIndex:
         """The index saved at `path` (built from the graph and saved there when absent or stale)."""
         if path is not None and path.exists():
             try:
@@ -88,7 +90,7 @@ class LabelIndex:
                     return idx
             except (OSError, pickle.UnpicklingError, EOFError, KeyError, AttributeError, ValueError) as exc:
                 log.warning("rebuilding the label index (cache %s unreadable: %s)", path, exc)
-        idx = cls(graph, encoder=encoder)
+        idx = cls(graph, encoder=encoder, progress=progress)
         if path is not None:
             idx.save(path)
             idx.dense_path = path.with_name("label_vectors.npy")
@@ -110,8 +112,10 @@ class LabelIndex:
         self._dense_cache = (keys, mat.astype(np.float32))
         return len(keys)
 
-    def _build(self, max_rows: int, index_values: bool) -> None:
+    def _build(self, max_rows: int, index_values: bool, progress) -> None:
         graph = self.graph
+        stage = "building the graph's label index (once per graph)"
+        progress(stage, 0, 0)
         self.keys: dict[str, list[tuple[Node, str, str, URIRef | None]]] = defaultdict(list)
         self.labels: dict[Node, str] = {}
         self.label_predicates: set[URIRef] = set()
@@ -132,7 +136,12 @@ class LabelIndex:
         self.classes |= {c for (c,) in declared if isinstance(c, URIRef)}  # e.g. a superclass with no direct members
         labelled: set[Node] = set()
         pred_set = set(preds)
+        steps = len(self.label_predicates) + len(preds) + 4
+        step = 0
+        progress(stage, step, steps)
         for p in sorted(self.label_predicates, key=lambda x: (x != RDFS.label, str(x))):
+            step += 1
+            progress(stage, step, steps)
             q = f"SELECT ?s ?l WHERE {{ ?s {iri(p)} ?l . FILTER(isLiteral(?l)) }} LIMIT {max_rows}"
             for s, lab in graph.select(q):
                 if isinstance(s, URIRef) and s not in pred_set:
@@ -146,6 +155,8 @@ class LabelIndex:
                      if self.label_predicates else "")
         q = (f"SELECT DISTINCT ?o WHERE {{ ?s ?p ?o . FILTER(isIRI(?o) && ?p != {iri(RDF.type)}) {has_label} }} "
              f"LIMIT {max_rows}")
+        step += 1
+        progress(stage, step, steps)
         for (o,) in graph.select(q):
             name = local_name(o) if isinstance(o, URIRef) else ""
             if (_NAME_LIKE.fullmatch(name) and "?" not in str(o) and o not in labelled
@@ -153,6 +164,8 @@ class LabelIndex:
                 self._add(o, readable(name), "entity")
         if index_values:
             for p in preds:
+                step += 1
+                progress(stage, step, steps)
                 if p in self.label_predicates or p == RDF.type or not isinstance(p, URIRef):
                     continue
                 q = (f"SELECT DISTINCT ?o WHERE {{ ?s {iri(p)} ?o . FILTER(isLiteral(?o) && "
@@ -162,16 +175,27 @@ class LabelIndex:
                     if any(ch.isalpha() for ch in str(o)) and "@" not in str(o):
                         self._add(o, str(o), "value", via=p)
         self._keys_list = list(self.keys)
+        step = len(self.label_predicates) + len(preds) + 2
+        progress(stage, step, steps)
         self.inverse_pairs = _inverse_pairs(graph)
+        progress(stage, step + 1, steps)
         skip = self.label_predicates | self.schema_predicates | {RDF.type}
         self.relation_names = relation_names(graph, [p for p in preds if isinstance(p, URIRef) and p not in skip],
                                              self.label_predicates)
         self.demonyms = {d: key for d, key in _demonyms().items() if key in self.keys and d not in self.keys}
+        progress(stage, steps, steps)
 
     def _add(self, node: Node, label: str, kind: str, via: URIRef | None = None) -> None:
         key = normalise(label)
         if not key or len(key) > 200:
             return
+        short = _ABBREVIATED.fullmatch(label.strip()) if kind != "value" else None
+        if short:  # "Bill of Material (BOM)": also "Bill of Material" and "BOM"
+            for alias in short.groups():
+                self._add_key(normalise(alias), node, label, kind, via)
+        self._add_key(key, node, label, kind, via)
+
+    def _add_key(self, key: str, node: Node, label: str, kind: str, via: URIRef | None) -> None:
         entry = (node, label, kind, via)
         if entry not in self.keys[key]:
             self.keys[key].append(entry)
@@ -233,35 +257,47 @@ class LabelIndex:
                 if kind != "class":
                     add(Candidate(node, label, 0.9, "demonym", kind, i, i + 1, via))
         # an acronym in capitals ("US suppliers") names what its initials spell, unless it is a label itself
-        for short in sorted(capitals):
+        plural = {m[:-1].lower() for m in _PLURAL_CAPITALS.findall(raw)}  # "BOMs"
+        for short in sorted(capitals | plural):
             if short in self.keys:
                 continue
-            for i in (j for j, w in enumerate(words) if w == short):
+            for i in (j for j, w in enumerate(words) if w == short or (short in plural and w == short + "s")):
                 for key in sorted(self.acronyms.get(short, ()))[:5]:
                     for node, label, kind, via in self.keys[key]:
                         if kind != "value":
                             add(Candidate(node, label, 0.9 - (0.1 if kind == "class" else 0), "acronym",
                                           kind, i, i + 1, via))
         # misspellings ("Frnace", "Switzerlnd"): edit distance with transpositions, a budget that grows
-        # with the name's length, only over the words no exact entity match already explains
+        # with the name's length, over the spans with a word no exact entity match already explains
+        # ("San Mraino": "San" alone is a town, the misspelled word makes it San Marino)
         covered = {i for c in found.values() if c.kind != "class" and c.score >= 0.9 for i in range(c.start, c.end)}
+        exact = [c for c in found.values() if c.kind == "entity" and c.method in {"exact", "normalised"}]
         for size in range(min(n, 5), 0, -1):
             for i in range(n - size + 1):
-                if any(j in covered for j in range(i, i + size)):
+                if all(j in covered or words[j] in STOPWORDS for j in range(i, i + size)):
                     continue
                 gram = " ".join(words[i : i + size])
                 budget = max_edits(len(gram))
                 if not budget or words[i] in STOPWORDS or words[i + size - 1] in STOPWORDS:
                     continue
                 length_bonus = min(0.04, 0.01 * size)
+                partly = [j in covered for j in range(i, i + size)]
                 for key, dist, _ in process.extract(gram, self._keys_list, scorer=OSA.distance,
                                                     score_cutoff=budget, limit=3):
-                    if key == gram:
+                    if key == gram or (any(partly) and not _typo_in_rest(words[i:i + size], key.split(), partly)):
                         continue
                     sim = 1 - dist / max(len(gram), len(key))
                     for node, label, kind, via in self.keys[key]:
                         score = 0.85 * sim + length_bonus - (0.1 if kind == "class" else 0)
                         add(Candidate(node, label, score, "fuzzy", kind, i, i + size, via))
+                        if kind == "entity" and size >= 2:
+                            # a name that explains more of the question, typo and all, beats an
+                            # exact match of one of its words ("Guinea" inside "Guinea-Bisjsau")
+                            for c in exact:
+                                if i <= c.start and c.end <= i + size and c.end - c.start < size:
+                                    k = (c.node, c.start, c.end)
+                                    if k in found and found[k].score >= score:
+                                        found[k] = replace(found[k], score=score - 0.05)
         # surname-style partial matches: a rare word that occurs in few entity labels; written in
         # lower case in a question that capitalises its names, it is an ordinary word ("the best
         # average" is not "Bennett, Best and Jacobson")
@@ -356,6 +392,18 @@ class LabelIndex:
         return out
 
 
+def _typo_in_rest(gram: list[str], key: list[str], covered: list[bool]) -> bool:
+    """A span that an exact match partly explains is a misspelled longer name only word for word:
+    the matched words as they are, the others within their own typing-error budget ("san mraino"
+    is "san marino"; "deliver compensators" is not "driver compensator")."""
+    from rapidfuzz.distance import OSA
+
+    if len(gram) != len(key):
+        return False
+    return all(g == k if c else OSA.distance(g, k) <= max(1, max_edits(len(k)))
+               for g, k, c in zip(gram, key, covered, strict=True))
+
+
 def _merge_adjacent(cands: list[Candidate]) -> list[Candidate]:
     """One entity named by adjacent pieces ("K367 Strain Encoder": an id fragment, then a name that
     three products share) becomes one candidate over the whole span, ranked above the entities that
@@ -430,17 +478,19 @@ def relation_names(graph, preds: list[URIRef], label_predicates: set[URIRef]) ->
     """What a relation may be called: its labels and aliases in the graph, its readable local name
     and, for hierarchical ids (`film.cinematographer.film`, `__people__person__gender`), the last
     part alone, which is what people say ("gender")."""
-    given: dict[URIRef, list[str]] = defaultdict(list)
+    given: dict[URIRef, list[tuple[int, str]]] = defaultdict(list)
     if label_predicates:
         lp = ", ".join(iri(x) for x in sorted(label_predicates, key=str))
-        rows = graph.select(f"SELECT ?p ?l WHERE {{ ?p ?lp ?l . FILTER(?lp IN ({lp}) && isLiteral(?l)) "
+        rows = graph.select(f"SELECT ?p ?lp ?l WHERE {{ ?p ?lp ?l . FILTER(?lp IN ({lp}) && isLiteral(?l)) "
                             f"FILTER EXISTS {{ ?s ?p ?o }} }} LIMIT 100000")
-        for p, lab in rows:
+        for p, lp_, lab in rows:
             if isinstance(p, URIRef):
-                given[p].append(str(lab))
+                given[p].append((_label_rank(lp_), str(lab)))
     out: dict[URIRef, list[str]] = {}
     for p in preds:
-        names = [n.lower() for n in given.get(p, [])]
+        # the main label first (rdfs:label, skos:prefLabel): it is what a relation is shown and
+        # scored as; the store returns labels and aliases in no particular order
+        names = [n.lower() for _, n in sorted(given.get(p, []))]
         local = local_name(p)
         names.append(readable(local).lower())
         parts = [x for x in re.split(r"[.#/]|__", local) if x]
@@ -451,6 +501,12 @@ def relation_names(graph, preds: list[URIRef], label_predicates: set[URIRef]) ->
             names.append(" ".join(words[1:]))
         out[p] = list(dict.fromkeys(n for n in names if n))
     return out
+
+
+def _label_rank(predicate: Node) -> int:
+    """Main labels before aliases: rdfs:label / prefLabel / name / title, then the rest (altLabel)."""
+    name = local_name(predicate).lower() if isinstance(predicate, URIRef) else ""
+    return 0 if predicate == RDFS.label else 1 if name in {"preflabel", "name", "title", "label"} else 2
 
 
 def _demonyms() -> dict[str, str]:

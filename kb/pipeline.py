@@ -21,7 +21,7 @@ from kb.paths import Path, Step, enumerate_paths, path_query
 from kb.scorer import Featurizer, Scorer
 from kb.sparql import QueryGraph, Var, iri
 from kb.store import KnowledgeGraph, QueryError, open_graph
-from kb.text import STOPWORDS, YES_NO_STARTS, normalise
+from kb.text import STOPWORDS, YES_NO_STARTS, cased_tokens, normalise
 from qa.core.errors import InputError
 from qa.core.settings import Settings
 from qa.core.text import check_question
@@ -39,8 +39,8 @@ SUPERLATIVES = [
     (r"largest|biggest", "DESC", "area size"),
     (r"smallest|tiniest", "ASC", "area size"),
     (r"best|greatest", "DESC", "value score"),
-    (r"highest|tallest|most", "DESC", "value amount"),
-    (r"lowest|least|fewest", "ASC", "value amount"),
+    (r"highest|tallest|(?<!at )most", "DESC", "value amount"),  # "at most 3", "at least one": no superlative
+    (r"lowest|(?<!at )least|fewest", "ASC", "value amount"),
 ]
 
 
@@ -70,6 +70,20 @@ class Ranked:
 
 
 @dataclass
+class Shapes:
+    """Phrases that shape the query rather than name its path: columns to show beside the answer
+    ("- list id and name -", "List their dimensions."), a relation the answer lacks ("have no active
+    product manager") and a comparison of two of its attributes ("wider than they are tall").
+    `removed` holds their word positions, which path scoring and linking leave out."""
+
+    removed: set[int] = field(default_factory=set)
+    columns: list[str] = field(default_factory=list)
+    lacks: tuple[str, bool] | None = None  # (relation words, only described things count)
+    lacks_span: tuple[int, int] = (0, 0)
+    compare: tuple[str, str, str] | None = None  # (attribute, op, attribute)
+
+
+@dataclass
 class Prediction:
     question: str
     answers: list[tuple[Node, str]] = field(default_factory=list)
@@ -85,6 +99,7 @@ class Prediction:
     negated: tuple[int, Candidate] | None = None
     timings: dict[str, float] = field(default_factory=dict)
     decision: dict[str, float] = field(default_factory=dict)
+    shapes: Shapes | None = None
 
     def explanation(self) -> dict:
         best = self.best
@@ -123,25 +138,37 @@ class KBQA:
         self.scorer_source = "given" if scorer is not None else ""
         self._index: LabelIndex | None = None
         self.artefacts = artefacts
-        self.featurizer = Featurizer(self.encoder, self.relation_label)
+        self.featurizer = Featurizer(self.encoder, self.relation_label, self.relation_names)
         self._paths: dict[tuple, list[Path]] = {}
         self._rel_labels: dict[URIRef, str] = {}
         self._vocab: list[str] | None = None
+        self._name_table: dict | None = None
+        self._implied: dict[tuple, bool] = {}
         self._lock = threading.RLock()
 
-    def warm_up(self) -> None:
-        """Open the graph, load (or build and cache) its label index and find its trained scorer."""
+    def warm_up(self, progress=None) -> None:
+        """Open the graph, load (or build and cache) its label index and find its trained scorer.
+
+        A large graph's first use takes a while: each stage is reported to `progress` ((stage, done,
+        total), as `qa kb train` shows it), else drawn on a terminal once it has taken a second."""
         with self._lock:
             if self._index is not None:
                 return
             from kb import artefacts
+            from kb.progress import Stages
 
-            if self._graph is None:
-                self._graph = open_graph(self.settings)
-                if self.artefacts is None:
-                    self.artefacts = artefacts.artefact_dir(self.settings)
-            cache = self.artefacts / artefacts.LABELS if self.artefacts is not None else None
-            index = LabelIndex.cached(self._graph, cache, encoder=self.encoder)
+            with Stages(enabled=False if progress is not None else None) as stages:
+                if progress is None:
+                    progress = stages
+                if self._graph is None:
+                    source = self.settings.kb_endpoint or FsPath(self.settings.kb_graph).name or "the world graph"
+                    progress(f"loading {source}", 0, 0)
+                    self._graph = open_graph(self.settings)
+                    if self.artefacts is None:
+                        progress("hashing the graph file (the key of its label index and scorer)", 0, 0)
+                        self.artefacts = artefacts.artefact_dir(self.settings)
+                cache = self.artefacts / artefacts.LABELS if self.artefacts is not None else None
+                index = LabelIndex.cached(self._graph, cache, encoder=self.encoder, progress=progress)
             if self._scorer is None:
                 self._scorer, self.scorer_source = artefacts.find_scorer(self.settings, self.artefacts)
             self._index = index
@@ -209,6 +236,10 @@ class KBQA:
             rows = []
         return str(rows[0][0]) if rows else self.relation_label(pred)
 
+    def relation_names(self, pred: URIRef) -> list[str]:
+        """Everything a relation is called: its main label first, then aliases and local names."""
+        return self.index.relation_names.get(pred) or [self.relation_label(pred)]
+
     def relation_label(self, pred: URIRef) -> str:
         if pred not in self._rel_labels:
             names = self.index.relation_names.get(pred)
@@ -260,12 +291,7 @@ class KBQA:
         cands.sort(key=_order)
         classes = [c for c in links if c.kind == "class"]
         words = words or []
-        # "which department ...", "how many suppliers ...": the question names the answer's type
-        asked = {c.node for c in classes if (c.start >= 1 and words[c.start - 1] in {"which", "what"})
-                 or words[max(0, c.start - 2):c.start] in (["how", "many"], ["number", "of"])}
-        first = min(classes, key=lambda c: c.start, default=None)
-        if first is not None and {"which", "what"} & set(words[max(0, first.start - 5):first.start]):
-            asked.add(first.node)  # "what are the top 5 suppliers ...": the first class named is asked for
+        asked = _asked_classes(links, words)
         typed: set[int] = set()
         if classes and self.config.type_rerank:
             for r in cands[: self.config.type_rerank]:
@@ -300,11 +326,23 @@ class KBQA:
         scoring_text = text
         links = pred.links
         words = normalise(text).split()
+        pred.shapes = shapes = _shapes(text, words)
+        if shapes.lacks is not None:  # the longest run of words after "no" that names a relation
+            phrase = shapes.lacks[0].split()
+            start, end = shapes.lacks_span
+            while phrase and not self._named_relations(" ".join(phrase)):
+                phrase, end = phrase[:-1], end - 1
+            shapes.lacks = (" ".join(phrase), shapes.lacks[1]) if phrase else None
+            shapes.removed |= set(range(start, end)) if phrase else set()
+        # "departments with no manager": a class, when no relation of the answer is named so
         pred.negated = self._negated_class(words, pred.links)
         if pred.negated is not None:  # "departments with no manager": the manager is not on the path
             neg, c = pred.negated
-            scoring_text = " ".join(words[:neg] + words[c.end:])
+            shapes.removed |= set(range(neg, c.end))
             links = [x for x in pred.links if x.node != c.node]
+        if shapes.removed:
+            scoring_text = " ".join(w for i, w in enumerate(words) if i not in shapes.removed)
+            links = [x for x in links if not shapes.removed & set(range(x.start, x.end))]
             pred.links = links
         scoring_text = _strip_ordering(scoring_text, {w for c in pred.links if c.score >= 0.7
                                                       for w in words[c.start:c.end]})
@@ -312,13 +350,15 @@ class KBQA:
         # finds the expert and the answer is projected onto its name afterwards
         scoring_text = _NAME_OF.sub(" ", scoring_text, count=1)
         scoring_text = self.correct_spelling(scoring_text, links)
-        ranked = self._rank(self.candidates(scoring_text, self.index.link(scoring_text)
-                                            if scoring_text != text else links, exclude), links, words)
+        scoring_links = self.index.link(scoring_text) if scoring_text != text else links
+        ranked = self._rank(self.candidates(scoring_text, scoring_links, exclude), links, words)
+        ranked = self._extend_to_asked(ranked, links, words, normalise(scoring_text).split(), exclude)
         t2 = time.perf_counter()
         pred.timings = {"link_s": t1 - t0, "paths_s": t2 - t1}
         pred.ranked = ranked
         if not ranked:
             return pred
+        ranked = self._break_ties(words, ranked, pred)
         fallback = None
         superlative = any(re.search(rf"\b(?:{pattern})\b", " ".join(words)) for pattern, _, _ in SUPERLATIVES)
         for r in ranked[:5]:
@@ -340,10 +380,130 @@ class KBQA:
             self._run(pred, r, qg)
         if pred.best is not None:
             pred.p_top = pred.best.prob
-            pred.decision = self._decision(pred)
+            pred.decision = self._decision(pred, scoring_text, scoring_links, exclude)
             pred.confidence = self.scorer.confidence(pred.p_top, pred.decision)
         pred.timings["total_s"] = time.perf_counter() - t0
         return pred
+
+    def _break_ties(self, words: list[str], ranked: list[Ranked], pred: Prediction) -> list[Ranked]:
+        """Several things share a name ("Sabrina": two employees) and score the same on the same
+        path: the one the question's other named things fit ("Sabrina from Marketing") goes first."""
+        top = ranked[0]
+        tied = [r for r in ranked[:8] if abs(r.score - top.score) < 1e-9 and r.path == top.path
+                and (r.anchor.start, r.anchor.end) == (top.anchor.start, top.anchor.end)]
+        if len(tied) < 2:
+            return ranked
+
+        def fitted(r: Ranked) -> int:
+            self._query_graph(words, r, pred)
+            n = sum(c.startswith("entity") for c in pred.constraints)
+            pred.constraints = []
+            return n
+
+        counts = {id(r): fitted(r) for r in tied}
+        best = max(tied, key=lambda r: counts[id(r)])
+        if counts[id(best)] > counts[id(top)]:
+            return [best] + [r for r in ranked if r is not best]
+        return ranked
+
+    def _asked_targets(self, links: list[Candidate], words: list[str]) -> list[tuple[str, object]]:
+        """What the question asks for, to check a path's end against: ("class", C) when a linked
+        class is asked ("which countries", "all BOMs"), and ("noun", stem) for the noun after
+        which/what ("from which countries": a relation named like it ends the path)."""
+        out: list[tuple[str, object]] = [("class", c) for c in sorted(_asked_classes(links, words), key=str)[:1]]
+        for i, w in enumerate(words[:-1]):
+            if w in {"which", "what"}:
+                noun = words[i + 1]
+                if noun not in STOPWORDS and not noun.isdigit() and not any(
+                        c.start <= i + 1 < c.end for c in links if c.kind != "class"):
+                    out.append(("noun", noun[:5]))
+                break
+        return out
+
+    def _satisfies(self, r: Ranked, target) -> bool:
+        kind, value = target
+        if kind == "class":
+            if r.anchor.node == value and len(r.path) == 1 and r.path[0].pred == RDF.type:
+                return True
+            qg = path_query(r.anchor.node, r.path)
+            qg.triples.append((Var("answer"), RDF.type, value))
+            qg.form = "ask"
+            return self.graph.ask(qg.to_sparql(), timeout_s=self.settings.kb_timeout_s)
+        names = self.relation_names(r.path[-1].pred)
+        if any(value in {w[:5] for w in normalise(n).split()} for n in names):
+            return True
+        qg = path_query(r.anchor.node, r.path)  # or the answers' type is named like it
+        qg.triples.append((Var("answer"), RDF.type, Var("t")))
+        qg.answer, qg.limit = Var("t"), 20
+        rows = self.graph.select(qg.to_sparql(), timeout_s=self.settings.kb_timeout_s)
+        return any(value in {w[:5] for w in normalise(self.index.label(t)).split()} for (t,) in rows)
+
+    def _extend_to_asked(self, ranked: list[Ranked], links: list[Candidate], words: list[str],
+                         scoring_words: list[str], exclude: frozenset[URIRef]) -> list[Ranked]:
+        """When none of the best paths ends where the question asks ("all BOMs which have a part from a
+        polish supplier": the path from Poland reaches products; "from which countries are the parts
+        of X delivered": it reaches parts), the best one is extended by up to three steps that end
+        there (at a member of the asked class, or over a relation named like the asked noun)."""
+        if not ranked or len(ranked[0].path) >= self.config.max_hops + 2:
+            return ranked
+        targets = self._asked_targets(links, words)
+        if not targets or any(self._satisfies(r, t) for r in ranked[:3] for t in targets):
+            return ranked
+        for target in targets:
+            extended = self._extensions(ranked, target, scoring_words, exclude)
+            if extended:
+                return extended + ranked
+        return ranked
+
+    def _extensions(self, ranked: list[Ranked], target, scoring_words: list[str],
+                    exclude: frozenset[URIRef]) -> list[Ranked]:
+        best = ranked[0]
+        named: list[URIRef] = []
+        if target[0] == "noun":
+            named = [p for p, names in self._relation_name_table()["names"].items()
+                     if any(target[1] in stems for _, stems in names)]
+            if not named:
+                return []
+        skip = self.index.label_predicates | self.index.schema_predicates | {RDF.type} | set(exclude)
+        not_in = ", ".join(iri(p) for p in sorted(skip, key=str))
+        body = _body(path_query(best.anchor.node, best.path))
+        found: list[Path] = []
+        for k in range(1, min(3, self.config.max_hops + 2 - len(best.path)) + 1):
+            for dirs in itertools.product((True, False), repeat=k):
+                lines, prev = [], "?answer"
+                for i, fwd in enumerate(dirs, 1):
+                    lines.append(f"{prev} ?q{i} ?y{i} ." if fwd else f"?y{i} ?q{i} {prev} .")
+                    lines.append(f"FILTER (?q{i} NOT IN ({not_in}) && !isLiteral({prev}))")
+                    prev = f"?y{i}"
+                if target[0] == "class":
+                    lines.append(f"{prev} {iri(RDF.type)} {iri(target[1])} .")
+                else:
+                    lines.append(f"FILTER (?q{k} IN ({', '.join(iri(p) for p in named)}))")
+                head = " ".join(f"?q{i}" for i in range(1, k + 1))
+                try:
+                    rows = self.graph.select(f"SELECT DISTINCT {head} WHERE {{\n{body}\n" + "\n".join(lines)
+                                             + "\n} LIMIT 20", timeout_s=self.settings.kb_timeout_s)
+                except QueryError:
+                    continue
+                for row in rows:
+                    steps = best.path + tuple(Step(q, d) for q, d in zip(row, dirs, strict=True))
+                    if not any(a.pred == b.pred and a.forward != b.forward for a, b in itertools.pairwise(steps)):
+                        found.append(steps)
+            if found:
+                break
+        if not found:
+            return []
+        extended = [Ranked(best.anchor, path, self.featurizer.features(
+            scoring_words, (best.anchor.start, best.anchor.end), path, best.anchor.score)) for path in found]
+        for r in extended:
+            r.features["type_match"] = 1.0
+        everything = ranked + extended
+        probs = self.scorer.probabilities([r.features for r in everything])
+        for r, p in zip(everything, probs, strict=True):
+            r.prob = float(p)
+            r.score = self.scorer.score(r.features)
+        extended.sort(key=_order)
+        return extended
 
     def _several(self, qg: QueryGraph) -> bool:
         """Whether the query graph, unordered, has at least two answers."""
@@ -378,13 +538,25 @@ class KBQA:
         pred.answers = [(row[0], self.index.label(row[0])) for row in rows]
         return True
 
-    def _decision(self, pred: Prediction) -> dict[str, float]:
+    def _decision(self, pred: Prediction, scoring_text: str = "", scoring_links: list[Candidate] | None = None,
+                  exclude: frozenset[URIRef] = frozenset()) -> dict[str, float]:
         """What the calibrator sees of the chosen answer (kb.scorer.DECISION_FEATURES)."""
         best = pred.best
         rivals = [r.prob for r in pred.ranked if r is not best]
         f = best.features
         method = best.anchor.method
+        words = normalise(scoring_text or pred.question).split()
+        rel_words = _relation_words(words, best.anchor, pred.links if scoring_links is None else scoring_links)
+        cover = self.coverage(rel_words, {r.path[i].pred for r in pred.ranked for i in range(len(r.path))}, exclude)
+        on_path = [cover.get(s.pred, 0.0) for s in best.path if s.pred != RDF.type]
+        path_cover = min(on_path) if on_path else 1.0  # a class's members: the question names the class
+        other = max((v for p, v in cover.items() if all(p != s.pred for s in best.path)), default=0.0)
         return {
+            "cover": path_cover,
+            "rival_cover": max(0.0, other - path_cover),
+            "unlinked_names": float(_unlinked_names(pred.question, pred.links)),
+            # the question's own entity as its answer: a path that went round in a circle
+            "self_answer": float(bool(pred.answers) and pred.answers[0][0] == best.anchor.node),
             "p_top": best.prob,
             "margin": best.prob - (max(rivals) if rivals else 0.0),
             "score": best.score,
@@ -400,13 +572,60 @@ class KBQA:
             "type_match": f.get("type_match", 0.0),
         }
 
+    def coverage(self, words: list[str], nearby: set[URIRef] = frozenset(),
+                 exclude: frozenset[URIRef] = frozenset()) -> dict[URIRef, float]:
+        """How well the question's relation words name each relation (0..1): the share of a name's
+        words the question uses, or the encoder similarity of a question word to the name, the best
+        over the relation's names. Every relation of the graph is scored (the ones near the anchor
+        only, on a graph with very many), except `exclude` (training simulates a graph without them),
+        so a question that names a relation the chosen path lacks ("the capital of <a city>") or
+        that no relation fits ("the president of France") is visible as such."""
+        table = self._relation_name_table()
+        rels = [p for p in table["order"] if p not in exclude and (table["all"] or p in nearby)]
+        if not words or not rels:
+            return {}
+        stems = {w[:5] for w in words}
+        sims = None
+        if self.encoder is not None:
+            texts = [n for p in rels for n, _ in table["names"][p]]
+            sims = (self.encoder.vectors(texts) @ self.encoder.vectors(words).T).max(1)
+        out: dict[URIRef, float] = {}
+        k = 0
+        for p in rels:
+            best = 0.0
+            for _, name_stems in table["names"][p]:
+                if name_stems:
+                    best = max(best, sum(x in stems for x in name_stems) / len(name_stems))
+                if sims is not None:
+                    best = max(best, float(sims[k]))
+                k += 1
+            out[p] = min(1.0, best)
+        return out
+
+    def _named_relations(self, phrase: str) -> list[URIRef]:
+        """Relations one of whose names says all of `phrase`'s words ("product manager":
+        `hasProductManager`)."""
+        want = {w[:5] for w in phrase.split() if w not in STOPWORDS}
+        if not want:
+            return []
+        table = self._relation_name_table()["names"]
+        return [p for p, names in table.items() if any(want <= set(stems) for _, stems in names)]
+
+    def _relation_name_table(self) -> dict:
+        if self._name_table is None:
+            table = {p: [(n, [w[:5] for w in normalise(n).split() if w not in STOPWORDS])
+                         for n in self.relation_names(p)] for p in self.index.relation_names}
+            total = sum(len(v) for v in table.values())
+            self._name_table = {"names": table, "order": sorted(table, key=str), "all": total <= 4000}
+        return self._name_table
+
     def _query_graph(self, words: list[str], r: Ranked, pred: Prediction) -> QueryGraph:
         qg = path_query(r.anchor.node, r.path)
         qg.limit = self.config.answer_limit
         pred.constraints = []
         text = " ".join(words)
         target = None
-        if words and words[0] in YES_NO_STARTS:  # "Does France border Spain?": Spain is the answer
+        if _yes_no(words):  # "Does France border Spain?": Spain is the answer
             target = next((c for c in pred.links if (c.start >= r.anchor.end or c.end <= r.anchor.start)
                            and c.kind != "class" and c.score >= 0.7 and c.node != r.anchor.node), None)
         anchor_alt = _alternative(r.anchor, pred.links, words) if r.anchor.kind != "class" else None
@@ -417,13 +636,15 @@ class KBQA:
             pred.constraints.append(f"anchor: {r.anchor.label} or {anchor_alt.label}")
         self._add_constraints(qg, r, pred, skip=target,
                               also_used=[(anchor_alt.start, anchor_alt.end)] if anchor_alt and target is None else [])
-        if pred.negated is not None:
+        shapes = pred.shapes or Shapes()
+        lacking = shapes.lacks is not None and self._add_lacks(qg, pred, *shapes.lacks)
+        if pred.negated is not None and not lacking:
             qg.not_exists.append(pred.negated[1].node)
             pred.constraints.append(f"none linked of type {pred.negated[1].label}")
         if self._counts(words, text, r, qg):
             qg.aggregate = "count"
             pred.constraints.append("count")
-        elif words and words[0] in YES_NO_STARTS:
+        elif _yes_no(words):
             qg.form = "ask"
             pred.constraints.append("ask")
             if target is not None:  # "Is Paris the capital of France?": the answer must be Paris
@@ -454,18 +675,19 @@ class KBQA:
                     pred.constraints.append(f"superlative count: {most.group(0)}")
                     return qg
             for f in _NUMERIC.finditer(text):  # "cities with a population over 1000000"
-                attr = self._attribute(qg, f.group(1))
-                if attr is not None:
-                    key = Var(f"f{len(qg.filters)}")
-                    rename = {Var("sortkey"): key, Var("sortmid"): Var(f"fm{len(qg.filters)}")}
-                    rename.update({Var(f"dim{i}"): Var(f"f{len(qg.filters)}d{i}") for i in range(4)})
-                    qg.triples.extend(tuple(rename.get(x, x) for x in t) for t in attr[0])
-                    qg.binds.extend((key, [rename.get(v, v) for v in num], [rename.get(v, v) for v in den])
-                                    for _, num, den in attr[2])
+                key = self._attach_attribute(qg, f.group(1), f"f{len(qg.filters)}")
+                if key is not None:
                     number = float(f.group(3))
                     qg.filters.append((key, _NUMERIC_OPS[f.group(2)], Literal(int(number) if number.is_integer()
                                                                                else number)))
                     pred.constraints.append(f"filter: {f.group(1)} {_NUMERIC_OPS[f.group(2)]} {f.group(3)}")
+            if shapes.compare is not None:  # "wider than they are tall": FILTER (?width > ?height)
+                a, op, b = shapes.compare
+                left = self._attach_attribute(qg, a, "cmpa", answer_only=True)
+                right = self._attach_attribute(qg, b, "cmpb", answer_only=True) if left is not None else None
+                if right is not None:
+                    qg.filters.append((left, op, right))
+                    pred.constraints.append(f"filter: {a} {op} {b}")
             if _NAME_OF.search(text):
                 self._project_name(qg, pred)
             for pattern, order, hint in SUPERLATIVES:
@@ -483,7 +705,107 @@ class KBQA:
                             qg.order_aggregate = "AVG"
                         pred.constraints.append(f"superlative: {m.group(0)} ({order})")
                     break
+            if shapes.columns and qg.answer == Var("answer"):
+                self._add_columns(qg, pred, shapes.columns)
+        self._drop_implied_types(qg)
         return qg
+
+    def _drop_implied_types(self, qg: QueryGraph) -> None:
+        """`?x a C` is left out when another pattern already makes ?x a C (everything `p` points to is a
+        C): the same answers, one join fewer, and the query a person would write."""
+        for t in list(qg.triples):
+            v, p, cls = t
+            if p != RDF.type or not isinstance(v, Var) or not isinstance(cls, URIRef):
+                continue
+            for s2, p2, o2 in qg.triples:
+                if p2 == RDF.type or not isinstance(p2, URIRef) or (o2 != v and s2 != v):
+                    continue
+                if self._implies_type(p2, o2 == v, cls):
+                    qg.triples.remove(t)
+                    break
+
+    def _implies_type(self, p: URIRef, at_object: bool, cls: URIRef) -> bool:
+        key = (p, at_object, cls)
+        if key not in self._implied:
+            pattern = f"?s {iri(p)} ?o"
+            node = "?o" if at_object else "?s"
+            try:
+                some = self.graph.ask(f"ASK WHERE {{ {pattern} . }}", timeout_s=self.settings.kb_timeout_s)
+                other = self.graph.ask(f"ASK WHERE {{ {pattern} . FILTER NOT EXISTS {{ {node} {iri(RDF.type)} "
+                                       f"{iri(cls)} }} }}", timeout_s=self.settings.kb_timeout_s)
+                self._implied[key] = some and not other
+            except QueryError:
+                self._implied[key] = False
+        return self._implied[key]
+
+    def _attach_attribute(self, qg: QueryGraph, hint: str, prefix: str, *, answer_only: bool = False) -> Var | None:
+        """Join the numeric attribute that best matches `hint` (see `_attribute`) under fresh variable
+        names; returns the variable holding its value."""
+        attr = self._attribute(qg, hint, answer_only=answer_only)
+        if attr is None:
+            return None
+        key = Var(prefix)
+        rename = {Var("sortkey"): key, Var("sortmid"): Var(f"{prefix}m")}
+        rename.update({Var(f"dim{i}"): Var(f"{prefix}d{i}") for i in range(4)})
+        qg.triples.extend(tuple(rename.get(x, x) for x in t) for t in attr[0])
+        qg.binds.extend((key, [rename.get(v, v) for v in num], [rename.get(v, v) for v in den])
+                        for _, num, den in attr[2])
+        return key
+
+    def _answer_properties(self, qg: QueryGraph) -> list[URIRef]:
+        rows = self.graph.select(f"SELECT DISTINCT ?p WHERE {{\n{_body(qg)}\n?answer ?p ?o .\n}} LIMIT 200",
+                                 timeout_s=self.settings.kb_timeout_s)
+        return [p for (p,) in rows if isinstance(p, URIRef) and p != RDF.type and p not in self.index.schema_predicates]
+
+    def _add_columns(self, qg: QueryGraph, pred: Prediction, items: list[str]) -> None:
+        """"- list id and name -": each item is a property of the answer, shown beside it in the
+        question's order ("dimensions": width, height, depth, length, those it has). All or none:
+        an item the answer has no property for leaves the answer alone."""
+        props = self._answer_properties(qg)
+        names = {p: [normalise(n) for n in ([local_name(p)] if p in self.index.label_predicates else [])
+                     + self.relation_names(p)] for p in props}
+        chosen: list[URIRef] = []
+        for item in items:
+            if item in {"dimensions", "dimension", "measurements", "size"}:
+                dims = [next((p for p in props if word in " ".join(names[p]).split()), None) for word in DIMENSIONS]
+                found = [p for p in dims if p is not None]
+                if len(found) < 2:
+                    return
+                chosen += found
+                continue
+            stems = {w[:5] for w in item.split()}
+            hits = [p for p in props if any({w[:5] for w in n.split() if w not in STOPWORDS} == stems
+                                            for n in names[p])]
+            if not hits:
+                return
+            chosen.append(min(hits, key=lambda p: (p not in self.index.label_predicates or local_name(p) != item,
+                                                   str(p))))
+        for i, p in enumerate(dict.fromkeys(chosen)):
+            var = Var(f"col{i}")
+            qg.triples.append((Var("answer"), p, var))
+            qg.columns.append(var)
+        pred.constraints.append("columns: " + ", ".join(items))
+
+    def _add_lacks(self, qg: QueryGraph, pred: Prediction, phrase: str, described: bool) -> bool:
+        """"items that have no (active) product manager": FILTER NOT EXISTS over the relation the phrase
+        names, among the answer's; "active" counts only related things the graph describes (that
+        have a label), not dangling references."""
+        named = set(self._named_relations(phrase))
+        props = [p for p in self._answer_properties(qg) if p in named]
+        if not props:
+            return False
+        p = props[0]
+        label = None
+        if described:
+            found = [lp for lp in self.index.label_predicates
+                     if self.graph.ask(f"ASK WHERE {{\n{_body(qg)}\n?answer {iri(p)} ?x . ?x {iri(lp)} ?l .\n}}",
+                                       timeout_s=self.settings.kb_timeout_s)]
+            if not found:
+                return False
+            label = min(found, key=lambda x: (local_name(x).lower() != "name", x != RDFS.label, str(x)))
+        qg.lacks.append((Var("answer"), p, label))
+        pred.constraints.append(f"lacks: {self.relation_label(p)}" + (" (described)" if described else ""))
+        return True
 
     def _type_counted(self, qg: QueryGraph, pred: Prediction, words: list[str], noun: str) -> None:
         """"more than 5 employees": what is counted has the class the noun names, when it does."""
@@ -650,12 +972,12 @@ class KBQA:
         hw = set(hint.split())
         return [float(len(hw & set(lab.split()))) for lab in labels]
 
-    def _attribute(self, qg: QueryGraph, hint: str):
+    def _attribute(self, qg: QueryGraph, hint: str, answer_only: bool = False):
         """The numeric attribute (one or two hops) of the answer or of a node on the path that best
         matches the superlative: "who manages the most expensive service" orders the services."""
         body = _body(qg)
         options = []
-        for v in _answer_first(qg):
+        for v in _answer_first(qg)[: 1 if answer_only else None]:
             one = self.graph.select(
                 f"SELECT DISTINCT ?p WHERE {{\n{body}\n{v.sparql} ?p ?v . FILTER(isNumeric(?v))\n}} LIMIT 50",
                 timeout_s=self.settings.kb_timeout_s)
@@ -851,9 +1173,99 @@ _HAVING_OPS = {"more than": ">", "over": ">", "at least": ">=", "fewer than": "<
                "at most": "<=", "exactly": "="}
 _THEIR_NAMES = re.compile(r"\b(?:their|the) names\b")
 _NAME_OF = re.compile(r"\b(?:the\s+)?names?\s+of\b")
-_COUNT_SUPERLATIVE = re.compile(r"\b(most|fewest|least)\s+([a-z]+)")
+_COUNT_SUPERLATIVE = re.compile(r"(?<!\bat )\b(most|fewest|least)\s+([a-z]+)")  # "at least one" is no superlative
 # "the most expensive" orders by an attribute; "the most products" counts
 _ADJECTIVE = re.compile(r"(ive|able|ible|ous|ful|al|ent|ant|ic|ed|y|er|est)$")
+
+
+# "- list id and name -", "? List their dimensions.": a clause of its own asking for more columns
+_COLUMNS = re.compile(r"[.?!,;:(\-\u2013\u2014]\s*(?:please\s+)?(?:list|show|give me|with)\s+(?:their|its|the)?\s*"
+                      r"([A-Za-z][A-Za-z ,]*?)\s*(?=[.?!;:)\-\u2013\u2014]|$)", re.IGNORECASE)
+# "have no active product manager", "with no supplier": a relation the answer lacks
+_LACKS = re.compile(r"\b(?:have|has|with|having) no ((?:active|current|existing|valid) )?((?:[a-z]+ ?){1,3})")
+# "wider than they are tall": two attributes of the answer compared
+_COMPARE = re.compile(r"\b([a-z]+er) than (?:they are |it is |they re |its |their )?([a-z]+)\b")
+# adjective (and its comparative) -> (attribute word, direction)
+ADJECTIVES = {"wide": ("width", 1), "tall": ("height", 1), "high": ("height", 1), "deep": ("depth", 1),
+              "long": ("length", 1), "heavy": ("weight", 1), "light": ("weight", -1), "big": ("size", 1),
+              "large": ("size", 1), "small": ("size", -1), "old": ("age", 1), "young": ("age", -1),
+              "short": ("length", -1), "thick": ("thickness", 1), "thin": ("thickness", -1)}
+COMPARATIVES = {"wider": "wide", "taller": "tall", "higher": "high", "deeper": "deep", "longer": "long",
+                "heavier": "heavy", "lighter": "light", "bigger": "big", "larger": "large", "smaller": "small",
+                "older": "old", "younger": "young", "shorter": "short", "thicker": "thick", "thinner": "thin"}
+DIMENSIONS = ("width", "height", "depth", "length")
+
+
+def _shapes(text: str, words: list[str]) -> Shapes:
+    """Find the phrases that shape the query (see `Shapes`) in the question and its normalised words."""
+    out = Shapes()
+    joined = " ".join(words)
+    for m in _COLUMNS.finditer(text):
+        items = [normalise(x) for x in re.split(r",|\band\b", m.group(1)) if normalise(x)]
+        if not items or any(len(x.split()) > 2 for x in items) or len(items) > 6:
+            continue
+        start = len(normalise(text[: m.start()]).split())
+        out.removed |= set(range(start, start + len(normalise(m.group(0)).split())))
+        out.columns = items
+        break
+    m = _LACKS.search(joined)
+    if m:
+        start = len(joined[: m.start()].split())
+        out.lacks = (m.group(2).strip(), bool(m.group(1)))
+        out.lacks_span = (start, start + len(m.group(0).split()))
+    m = _COMPARE.search(joined)
+    if m and m.group(1) in COMPARATIVES and m.group(2) in ADJECTIVES:
+        a, sign = ADJECTIVES[COMPARATIVES[m.group(1)]]
+        b, _ = ADJECTIVES[m.group(2)]
+        if a != b:
+            out.compare = (a, ">" if sign > 0 else "<", b)
+            start = len(joined[: m.start()].split())
+            out.removed |= set(range(start, start + len(m.group(0).split())))
+    return out
+
+
+# "Can you tell me ...", "Do you know which ...": a request for the answer, not a yes/no question
+_REQUEST = re.compile(r"^(?:can|could|would|will|do|did) (?:you|u) (?:please )?(?:tell|give|show|list|name|find|say|"
+                      r"let|know (?:what|which|who|whom|where|when|how|the))\b")
+
+
+def _yes_no(words: list[str]) -> bool:
+    return bool(words) and words[0] in YES_NO_STARTS and not _REQUEST.match(" ".join(words[:6]))
+
+
+def _asked_classes(links: list[Candidate], words: list[str]) -> set[Node]:
+    """"which department ...", "how many suppliers ...", "all BOMs which ...": the classes the
+    question names as its answer's type."""
+    classes = [c for c in links if c.kind == "class"]
+    asked = {c.node for c in classes if (c.start >= 1 and words[c.start - 1] in {"which", "what", "all", "every"})
+             or words[max(0, c.start - 2):c.start] in (["how", "many"], ["number", "of"])}
+    first = min(classes, key=lambda c: c.start, default=None)
+    if first is not None and {"which", "what"} & set(words[max(0, first.start - 5):first.start]):
+        asked.add(first.node)  # "what are the top 5 suppliers ...": the first class named is asked for
+    return asked
+
+
+def _relation_words(words: list[str], anchor: Candidate, links: list[Candidate]) -> list[str]:
+    """The question's words that can name relations: not the anchor, not another named thing (those
+    are constraints), not stop words or numbers."""
+    skip = set(range(anchor.start, anchor.end))
+    for c in links:
+        if c.kind != "class" and c.score >= 0.75 and c.node != anchor.node:
+            skip |= set(range(c.start, c.end))
+    return [w for i, w in enumerate(words) if i not in skip and w not in STOPWORDS and len(w) > 1
+            and not w.isdigit()]
+
+
+def _unlinked_names(question: str, links: list[Candidate]) -> int:
+    """Capitalised words after the first that no linked thing covers ("Which continent is Ruritania
+    in?", "the languages of San Theodoros" with only "San" found): a name the graph may not have."""
+    linked = {i for c in links if c.score >= 0.6 for i in range(c.start, c.end)}
+    n = 0
+    for i, w in enumerate(cased_tokens(question)):
+        if i and len(w) > 1 and w[0].isupper() and not w.isupper() and i not in linked \
+                and w.lower() not in STOPWORDS:
+            n += 1
+    return n
 
 
 def _order(r: Ranked):

@@ -12,7 +12,7 @@ from pathlib import Path as FsPath
 
 import numpy as np
 
-from kb.text import content, segments, split_possessed
+from kb.text import STOPWORDS, content, segments, split_possessed
 from qa.core.atomic import atomic_write_text
 from qa.core.errors import DataFormatError, InputError
 
@@ -38,6 +38,7 @@ def _stem(w: str) -> str:
 class Featurizer:
     encoder: object | None
     relation_label: object  # callable: URIRef -> str
+    relation_names: object | None = None  # callable: URIRef -> list[str], the main label and its aliases
 
     def features(self, words: list[str], span: tuple[int, int], path, link_score: float) -> dict[str, float]:
         f: dict[str, float] = {"link": link_score, f"hops_{len(path)}": 1.0}
@@ -77,7 +78,54 @@ class Featurizer:
                 f["cos_aligned"] = float(np.mean([vec[2 + i] @ vec[2 + n + i] for i in range(n)]))
             else:
                 f["cos_aligned"] = float(np.mean([vec[0] @ vec[2 + i] for i in range(len(labels))]))
+        if self.relation_names is not None:
+            self._alias_features(f, path, bag, qstems, [" ".join(s) for s in segs] if aligned else None, rest)
+            self._near_feature(f, path, words, span)
         return f
+
+    def _near_feature(self, f: dict[str, float], path, words: list[str], span: tuple[int, int]) -> None:
+        """How well the first step's names fit the content word nearest the anchor on either side: the
+        relation leaving the entity is usually named right beside it ("compatible with the U990 ...",
+        "the capital of France", "Germany 's neighbours"), whatever else the question says."""
+        near = []
+        for seq in (reversed(words[: span[0]]), words[span[1]:]):
+            w = next((x for x in seq if x not in STOPWORDS and x != "s" and not x.isdigit()), None)
+            if w is not None:
+                near.append(w)
+        if not near:
+            return
+        names = self.relation_names(path[0].pred) or [self.relation_label(path[0].pred)]
+        stems = {_stem(w) for w in near}
+        best = max((1.0 for n in names if stems & {_stem(w) for w in content(n.lower().split())}), default=0.0)
+        if best < 1.0 and self.encoder is not None:
+            vec = self.encoder.vectors(near + list(names))
+            best = max(best, float((vec[len(near):] @ vec[: len(near)].T).max()))
+        f["near"] = best
+
+    def _alias_features(self, f: dict[str, float], path, bag: list[str], qstems: set[str],
+                        seg_texts: list[str] | None, rest: list[str]) -> None:
+        """The same overlap and similarity against each relation's best-fitting name: a question says
+        "money" for a relation labelled "currency" whose alias is "money"."""
+        names = [self.relation_names(s.pred) or [self.relation_label(s.pred)] for s in path]
+        lex = []
+        for options in names:
+            best = 0.0
+            for n in options:
+                lw = content(n.lower().split())
+                if lw:
+                    best = max(best, sum(_stem(w) in qstems for w in lw) / len(lw))
+            lex.append(best)
+        f["lex_alias"] = sum(lex) / len(lex)
+        if self.encoder is not None:
+            flat = [n for options in names for n in options]
+            targets = seg_texts if seg_texts is not None else [" ".join(rest) or "?"] * len(path)
+            vec = self.encoder.vectors(targets + flat)
+            tv, nv = vec[: len(targets)], vec[len(targets):]
+            sims, k = [], 0
+            for i, options in enumerate(names):
+                sims.append(float((nv[k:k + len(options)] @ tv[i]).max()))
+                k += len(options)
+            f["cos_alias"] = float(np.mean(sims))
 
 
 @dataclass
@@ -186,7 +234,8 @@ def _extrapolate_hops(w: dict[str, float], seen: set[str]) -> None:
 
 # what the calibrator sees of one decision (see `decision_features` in kb.pipeline)
 DECISION_FEATURES = ("p_top", "margin", "score", "cos", "lex", "link", "exact_link", "fuzzy_link",
-                     "hops", "seg_match", "type_match")
+                     "hops", "seg_match", "type_match", "cover", "rival_cover", "unlinked_names",
+                     "self_answer")
 
 
 @dataclass

@@ -111,6 +111,10 @@ class QueryGraph:
     binds: list[tuple[Var, list[Var], list[Var]]] = field(default_factory=list)
     having: tuple[str, int] | None = None  # with group_count: HAVING (COUNT(...) op n)
     order_aggregate: str | None = None  # "AVG": answers ordered by the average of the order key
+    # more columns beside the answer ("which hardware items - list id and name - ...")
+    columns: list[Var] = field(default_factory=list)
+    # (?v, relation, described): ?v has no such relation (to a thing with a label, when `described`)
+    lacks: list[tuple[Var, URIRef, URIRef | None]] = field(default_factory=list)
 
     def to_sparql(self) -> str:
         lines = []
@@ -124,6 +128,9 @@ class QueryGraph:
             n, p = f"?neg{i}", f"?negp{i}"
             lines.append(f"  FILTER NOT EXISTS {{ {{ {n} {p} ?answer }} UNION {{ ?answer {p} {n} }} "
                          f"{n} a {term(cls)} . }}")
+        for i, (var, rel, label) in enumerate(self.lacks):  # "items with no active product manager"
+            described = f" ?lack{i} {term(label)} ?lackl{i} ." if label is not None else ""
+            lines.append(f"  FILTER NOT EXISTS {{ {var.sparql} {term(rel)} ?lack{i} .{described} }}")
         for var, options in self.values:
             lines.append(f"  VALUES {var.sparql} {{ {' '.join(term(x) for x in options)} }}")
         for target, num, den in self.binds:
@@ -153,7 +160,8 @@ class QueryGraph:
         if self.aggregate == "count":
             head = f"SELECT (COUNT(DISTINCT {self.answer.sparql}) AS ?count)"
             return f"{head} WHERE {{\n{body}\n}} LIMIT 1"
-        text = f"SELECT DISTINCT {self.answer.sparql} WHERE {{\n{body}\n}}"
+        head = " ".join([self.answer.sparql, *(v.sparql for v in self.columns)])
+        text = f"SELECT DISTINCT {head} WHERE {{\n{body}\n}}"
         if self.order_by is not None and self.order_aggregate is not None:
             var, direction = self.order_by
             if direction not in {"ASC", "DESC"} or self.order_aggregate not in {"AVG", "SUM", "MIN", "MAX"}:
@@ -165,7 +173,7 @@ class QueryGraph:
             var, direction = self.order_by
             if direction not in {"ASC", "DESC"}:
                 raise UnsafeQueryError(f"bad order {direction!r}")
-            text = f"SELECT {self.answer.sparql} WHERE {{\n{body}\n}}"
+            text = f"SELECT {head} WHERE {{\n{body}\n}}"
             text += f"\nORDER BY {direction}({var.sparql})"
         return f"{text}\nLIMIT {limit}"
 

@@ -22,6 +22,13 @@ def normalise(text: str) -> str:
     return " ".join(text.split())
 
 
+def cased_tokens(text: str) -> list[str]:
+    """The tokens of `normalise(text)` with their case kept (same count, same positions)."""
+    text = unicodedata.normalize("NFKD", str(text))
+    text = "".join(c for c in text if not unicodedata.combining(c))
+    return _PUNCT.sub(" ", text).split()
+
+
 def tokens(text: str) -> list[str]:
     return normalise(text).split()
 

@@ -47,6 +47,9 @@ ONE_HOP_INVERSE = ["which {c} has {r} {e}?", "what has {e} as {r}?", "{e} is the
 COUNT = ["how many {r} does {e} have?", "what is the number of {r} of {e}?"]
 COUNT_INVERSE = ["how many {c} have {r} {e}?", "how many {c} have {e} as {r}?"]
 YES_NO = ["is {x} {np}?", "is {np} {x}?", "does {e} have {x} as {r}?"]
+# requests around a question: words that name no relation, which a question may still carry
+WRAPPERS = ["do you know {q}?", "i wonder {q}", "please find out {q}", "quick question: {q}?", "{q}, please?",
+            "help me with this: {q}?", "i need to know {q}", "any idea {q}?"]
 _SYLLABLES = "ka lo ri ven to mar zu bel quo dra fen gri hal ix jor lum nor pex sar tiv ul wex yor zan".split()
 
 
@@ -57,6 +60,7 @@ class Generated:
     path: Path
     answerable: bool = True
     exclude: frozenset[URIRef] = field(default_factory=frozenset)
+    paraphrased: bool = False  # a relation is written with an encoder-nearest word, not one of its names
 
 
 class QuestionGenerator:
@@ -82,6 +86,7 @@ class QuestionGenerator:
         self._types: dict[Node, str] = {}
         self.timeout = qa.settings.kb_timeout_s
         self.paraphrases = paraphrases or {}
+        self._paraphrased = False
 
     # ------------------------------------------------------------------ graph access (cached)
     def triples(self, p: URIRef) -> list[tuple[Node, Node]]:
@@ -122,6 +127,7 @@ class QuestionGenerator:
         names = self.names[p]
         words = self.paraphrases.get(p)
         if words and self.rng.random() < 0.35:
+            self._paraphrased = True
             return self.rng.choice(words)
         return names[0] if len(names) == 1 or self.rng.random() < 0.4 else self.rng.choice(names[1:])
 
@@ -190,13 +196,16 @@ class QuestionGenerator:
             walk = self.walk(hops)
             if walk is None:
                 continue
+            self._paraphrased = False
             q = self.question(*walk)
             if self.rng.random() < 0.15:  # people misspell names: answerable questions with a typo too
                 q = self.misspelled(q, walk[0])
+            if self.rng.random() < 0.2:  # and wrap questions in words that name no relation
+                q = self.rng.choice(WRAPPERS).format(q=q.rstrip("?"))
             if q in seen:
                 continue
             seen.add(q)
-            out.append(Generated(q, walk[0], walk[1]))
+            out.append(Generated(q, walk[0], walk[1], paraphrased=self._paraphrased))
             if progress:
                 progress("generating questions", len(out), n)
         return out
@@ -217,10 +226,24 @@ class QuestionGenerator:
                 return question.replace(name, " ".join(words))
         return question
 
-    def made_up_name(self) -> str:
-        """A name no entity in the graph has (the question is then about something the graph lacks)."""
+    def made_up_name(self, real: str | None = None) -> str:
+        """A name no entity in the graph has (the question is then about something the graph lacks):
+        one or two made-up words, sometimes beside a word of a real name ("San Lorvex" when the
+        graph has "San Marino"), so that finding part of a name is not taken for finding it."""
+        rng = self.rng
+
+        def word() -> str:
+            return "".join(rng.choice(_SYLLABLES) for _ in range(rng.choice((2, 3, 3)))).capitalize()
+
         while True:
-            name = "".join(self.rng.choice(_SYLLABLES) for _ in range(self.rng.choice((2, 3, 3)))).capitalize()
+            roll = rng.random()
+            pieces = [w for w in (real or "").split() if len(w) > 2 and w.lower() not in STOPWORDS]
+            if roll < 0.25 and pieces:
+                name = f"{rng.choice(pieces)} {word()}" if rng.random() < 0.5 else f"{word()} {rng.choice(pieces)}"
+            elif roll < 0.45:
+                name = f"{word()} {word()}"
+            else:
+                name = word()
             if normalise(name) not in self.index.keys:
                 return name
 
@@ -229,12 +252,11 @@ class QuestionGenerator:
         if self.rng.random() < 0.65:
             return Generated(g.question, g.anchor, g.path, False, frozenset(s.pred for s in g.path))
         names = sorted(self.entity_names.get(g.anchor, []), key=len, reverse=True)
-        text = g.question
         for name in names:
-            if name in text:
-                text = text.replace(name, self.made_up_name())
-                break
-        return Generated(text, g.anchor, g.path, False)
+            if name in g.question:
+                return Generated(g.question.replace(name, self.made_up_name(name)), g.anchor, g.path, False)
+        # the name carries a typo: the relations go missing instead
+        return Generated(g.question, g.anchor, g.path, False, frozenset(s.pred for s in g.path))
 
 
 def word_list(settings) -> list[str]:
@@ -283,14 +305,24 @@ def paraphrase_words(qa, *, per_relation: int = 8, min_similarity: float = 0.45,
         per_rel[:, j] = sims[:, owner == j].max(1)
     nearest = per_rel.argmax(1)
     own = {w for p in rels for n in qa.index.relation_names[p] for w in n.split()}
+    # a word that names things in the graph ("africa", "euro", "english") or a class of them ("towns")
+    # is an answer or a type, not another name for a relation
+    named = set(qa.index.token_index) | {k for k in qa.index.keys if " " not in k}
+    named |= {_plural(w) for w in named}
     out: dict[URIRef, list[str]] = {}
     for j, p in enumerate(rels):
         order = np.argsort(-per_rel[:, j])[: per_relation * 4]
         chosen = [words[i] for i in order if nearest[i] == j and per_rel[i, j] >= min_similarity
-                  and words[i] not in own][:per_relation]
+                  and words[i] not in own and words[i] not in named][:per_relation]
         if chosen:
             out[p] = chosen
     return out
+
+
+def _plural(word: str) -> str:
+    if word.endswith("y") and len(word) > 3 and word[-2] not in "aeiou":
+        return word[:-1] + "ies"
+    return word + ("es" if word.endswith(("s", "x", "ch", "sh")) else "s")
 
 
 def gold_answers(qa, g: Generated) -> set[Node]:
@@ -317,6 +349,15 @@ def train(qa, *, questions: int = 2000, seed: int = 7, unanswerable_share: float
                          "entities and relations between them?")
     cut = int(len(data) * 0.75)
     train_set, held = data[:cut], data[cut:]
+    # Calibration sees relations written with their own names only: the encoder's nearest words are
+    # related words more often than synonyms ("mayors" for capital), and a calibrator taught that they
+    # mean the relation would answer what the graph cannot ("Who is the mayor of X?"). They still
+    # teach the path scorer which candidate fits best.
+    held = [g for g in held if not g.paraphrased]
+    seen = {g.question for g in data}
+    extra = [g for g in QuestionGenerator(qa, seed=seed + 2).generate(max(0, len(data) - cut - len(held)))
+             if g.question not in seen]
+    held += extra
     examples = []
     for i, g in enumerate(train_set):
         cands = qa.candidates(g.question)

@@ -61,18 +61,19 @@ def train(
     folder = artefacts.artefact_dir(settings)
     config = KBQAConfig(max_hops=max_hops or settings.kb_max_hops, forward_only=forward_only,
                         top_anchors=settings.kb_top_anchors)
-    with Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                  console=err, transient=True) as bar:
+    with Progress(TextColumn("{task.description}", markup=False, style="bold"), BarColumn(), MofNCompleteColumn(),
+                  TimeElapsedColumn(), console=err, transient=True) as bar:
         task = bar.add_task("loading the graph and its label index", total=None)
-        qa = KBQA(settings, config=config, encoder=shared_encoder(settings), artefacts=folder)
-        qa.warm_up()
         stage = {"name": ""}
 
         def progress(name: str, done: int, total: int) -> None:
             if name != stage["name"]:
                 stage["name"] = name
-                bar.update(task, description=name, total=total, completed=0)
-            bar.update(task, completed=done)
+                bar.update(task, description=name, total=total or None, completed=0)
+            bar.update(task, completed=done, total=total or None)
+
+        qa = KBQA(settings, config=config, encoder=shared_encoder(settings), artefacts=folder)
+        qa.warm_up(progress=progress)
 
         given = None
         if graph is None and not endpoint:  # the embedded world graph also has its own templates

@@ -1,0 +1,115 @@
+"""Typos in names, relation names, what the calibrator sees of a decision, questions generated for
+calibration, and progress while a graph is prepared."""
+
+import io
+
+import pytest
+from rdflib import URIRef
+
+from kb.linking import LabelIndex
+from kb.loaders import load_file
+from kb.pipeline import _unlinked_names
+from kb.progress import Stages
+from kb.store import EmbeddedGraph
+from kb.training import WRAPPERS, QuestionGenerator
+from tests.kb.conftest import make_qa
+
+PLACES_TTL = """
+@prefix ex: <http://example.org/> .
+@prefix rdfs: <http://www.w3.org/2000/01/rdf-schema#> .
+@prefix skos: <http://www.w3.org/2004/02/skos/core#> .
+
+ex:capital skos:altLabel "seat of government" ; rdfs:label "capital" ; skos:altLabel "capital city" .
+ex:continent skos:altLabel "part of the world" ; rdfs:label "continent" .
+ex:SanMarino rdfs:label "San Marino" ; ex:capital ex:SanMarinoCity ; ex:continent ex:Europe .
+ex:SanMarinoCity rdfs:label "City of San Marino" .
+ex:San rdfs:label "San" ; ex:continent ex:Africa .
+ex:Guinea rdfs:label "Guinea" ; ex:continent ex:Africa .
+ex:GuineaBissau rdfs:label "Guinea-Bissau" ; ex:continent ex:Africa .
+ex:Compensator rdfs:label "Compensator" .
+ex:dc rdfs:label "Driver Compensator" .
+ex:Europe rdfs:label "Europe" .
+ex:Africa rdfs:label "Africa" .
+"""
+
+
+@pytest.fixture(scope="module")
+def places(tmp_path_factory):
+    path = tmp_path_factory.mktemp("kb") / "places.ttl"
+    path.write_text(PLACES_TTL, encoding="utf-8")
+    g = EmbeddedGraph(store="auto")
+    load_file(g, path)
+    return g
+
+
+def test_a_relation_is_scored_by_its_main_label_first(places):
+    idx = LabelIndex(places)
+    names = idx.relation_names[URIRef("http://example.org/capital")]
+    assert names[0] == "capital" and set(names[1:3]) == {"capital city", "seat of government"}
+    assert idx.relation_names[URIRef("http://example.org/continent")][0] == "continent"
+
+
+def test_a_typo_in_one_word_of_a_longer_name(places):
+    idx = LabelIndex(places)
+    # "San" alone is a place too; the misspelled word makes the question about San Marino
+    assert idx.link("Which continent is San Mraino in?")[0].label == "San Marino"
+    assert idx.link("Which continent is Guinea-Bisjsau in?")[0].label == "Guinea-Bissau"
+    # ... but an ordinary word beside a name is not read as a typo of a longer name
+    best = idx.link("Which supplier can deliver Compensators?")[0]
+    assert best.label == "Compensator" and best.method != "fuzzy"
+
+
+def test_the_decision_shows_how_well_the_question_names_its_relation(small_graph):
+    qa = make_qa(small_graph)
+    cover = qa.coverage(["capital"])
+    assert cover[URIRef("http://example.org/capital")] == 1.0
+    assert cover[URIRef("http://example.org/capital")] > cover[URIRef("http://example.org/population")]
+    known = qa.predict("What is the capital of France?").decision
+    unknown = qa.predict("Who is the president of France?").decision
+    assert known["cover"] == 1.0 and unknown["cover"] < 0.8
+
+
+def test_names_the_graph_does_not_know_are_counted(small_graph):
+    qa = make_qa(small_graph)
+    links = qa.index.link("Which languages are spoken in San Theodoros?")
+    assert _unlinked_names("Which languages are spoken in San Theodoros?", links) >= 1
+    assert _unlinked_names("What is the capital of France?", qa.index.link("What is the capital of France?")) == 0
+    assert qa.predict("What is the capital of France?").decision["self_answer"] == 0.0
+
+
+def test_generated_questions_for_calibration(small_graph):
+    qa = make_qa(small_graph)
+    gen = QuestionGenerator(qa, seed=5)
+    names = {gen.made_up_name("French Republic") for _ in range(60)}
+    assert all(n.lower() not in qa.index.keys for n in names)
+    assert any(" " in n for n in names)  # two-word names, some with a real word beside a made-up one
+    assert any(part in n.split() for n in names for part in ("French", "Republic"))
+    data = gen.generate(120)
+    wrapped = [g for g in data if any(w.split("{q}")[0] and g.question.startswith(w.split("{q}")[0])
+                                      for w in WRAPPERS)]
+    assert wrapped and not any(g.paraphrased for g in data)  # no paraphrase words were given
+    # a question whose name carries a typo cannot have it replaced: its relations go missing instead
+    typo = next(g for g in data if not any(n in g.question for n in gen.entity_names[g.anchor]))
+    missing = gen.unanswerable(typo)
+    assert not missing.answerable and missing.exclude
+
+
+def test_progress_is_reported_while_a_label_index_is_built(places):
+    seen = []
+    LabelIndex(places, progress=lambda stage, done, total: seen.append((stage, done, total)))
+    assert seen and all("label index" in s for s, _, _ in seen)
+    assert seen[-1][1] == seen[-1][2] > 0  # it ends complete
+
+
+def test_a_slow_stage_draws_a_bar_and_a_fast_one_nothing():
+    from rich.console import Console
+
+    out = io.StringIO()
+    with Stages(enabled=True, delay_s=0.0, console=Console(file=out, force_terminal=True)) as stages:
+        stages("loading big[1].ttl", 0, 0)  # a file name with brackets is text, never markup
+        stages._show()
+    assert "loading big[1].ttl" in out.getvalue()
+    quiet = io.StringIO()
+    with Stages(enabled=True, delay_s=30.0, console=Console(file=quiet, force_terminal=True)) as stages:
+        stages("loading small.ttl", 0, 0)
+    assert quiet.getvalue() == ""
