@@ -124,12 +124,15 @@ def test_kill_9_midway_then_rerun_leaves_exactly_one_copy(tmp_path: Path) -> Non
     assert rows[0][0] == 0  # every thread whole: its two answers
 
 
+# VmHWM (the peak of this process's own address space) rather than ru_maxrss: Linux carries
+# ru_maxrss over fork and exec, so a child of a large pytest process would report the parent's size.
 _PEAK = textwrap.dedent("""
-    import resource, sys
+    import sys
     from cqa.importers import import_file
     from cqa.store import ThreadStore
     rep = import_file(ThreadStore(sys.argv[1]), sys.argv[2])
-    print(rep.threads_added, rep.answers_added, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+    hwm = next(int(line.split()[1]) for line in open("/proc/self/status") if line.startswith("VmHWM:"))
+    print(rep.threads_added, rep.answers_added, hwm)
 """)
 
 
