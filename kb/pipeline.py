@@ -230,7 +230,7 @@ class KBQA:
     def display_label(self, pred: URIRef) -> str:
         """A relation's main label (rdfs:label) for explanations; aliases are for matching."""
         try:
-            rows = self.graph.select(f"SELECT ?l WHERE {{ {iri(pred)} {iri(RDFS.label)} ?l }} LIMIT 1",
+            rows = self._select(f"SELECT ?l WHERE {{ {iri(pred)} {iri(RDFS.label)} ?l }} LIMIT 1",
                                      timeout_s=self.settings.kb_timeout_s)
         except QueryError:
             rows = []
@@ -303,7 +303,7 @@ class KBQA:
                         qg = path_query(r.anchor.node, r.path)
                         qg.triples.append((Var("answer"), RDF.type, c.node))
                         qg.form = "ask"
-                        if self.graph.ask(qg.to_sparql(), timeout_s=self.settings.kb_timeout_s):
+                        if self._ask(qg.to_sparql(), timeout_s=self.settings.kb_timeout_s):
                             r.features["type_match"] = 1.0
                             if c.node in asked:
                                 typed.add(id(r))
@@ -428,14 +428,14 @@ class KBQA:
             qg = path_query(r.anchor.node, r.path)
             qg.triples.append((Var("answer"), RDF.type, value))
             qg.form = "ask"
-            return self.graph.ask(qg.to_sparql(), timeout_s=self.settings.kb_timeout_s)
+            return self._ask(qg.to_sparql(), timeout_s=self.settings.kb_timeout_s)
         names = self.relation_names(r.path[-1].pred)
         if any(value in {w[:5] for w in normalise(n).split()} for n in names):
             return True
         qg = path_query(r.anchor.node, r.path)  # or the answers' type is named like it
         qg.triples.append((Var("answer"), RDF.type, Var("t")))
         qg.answer, qg.limit = Var("t"), 20
-        rows = self.graph.select(qg.to_sparql(), timeout_s=self.settings.kb_timeout_s)
+        rows = self._select(qg.to_sparql(), timeout_s=self.settings.kb_timeout_s)
         return any(value in {w[:5] for w in normalise(self.index.label(t)).split()} for (t,) in rows)
 
     def _extend_to_asked(self, ranked: list[Ranked], links: list[Candidate], words: list[str],
@@ -481,7 +481,7 @@ class KBQA:
                     lines.append(f"FILTER (?q{k} IN ({', '.join(iri(p) for p in named)}))")
                 head = " ".join(f"?q{i}" for i in range(1, k + 1))
                 try:
-                    rows = self.graph.select(f"SELECT DISTINCT {head} WHERE {{\n{body}\n" + "\n".join(lines)
+                    rows = self._select(f"SELECT DISTINCT {head} WHERE {{\n{body}\n" + "\n".join(lines)
                                              + "\n} LIMIT 20", timeout_s=self.settings.kb_timeout_s)
                 except QueryError:
                     continue
@@ -505,12 +505,28 @@ class KBQA:
         extended.sort(key=_order)
         return extended
 
+    def _select(self, query: str, timeout_s: float | None = None) -> list:
+        """A probing query (candidate relations, attributes, constraints): one that fails or times out
+        on a large graph only loses its own options, never the question."""
+        try:
+            return self.graph.select(query, timeout_s=timeout_s)
+        except QueryError as exc:
+            log.info("probing query skipped: %s", exc)
+            return []
+
+    def _ask(self, query: str, timeout_s: float | None = None) -> bool:
+        try:
+            return self.graph.ask(query, timeout_s=timeout_s)
+        except QueryError as exc:
+            log.info("probing query skipped: %s", exc)
+            return False
+
     def _several(self, qg: QueryGraph) -> bool:
         """Whether the query graph, unordered, has at least two answers."""
         probe = QueryGraph(triples=list(qg.triples), answer=qg.answer, filters=list(qg.filters),
                            not_exists=list(qg.not_exists), values=list(qg.values), binds=list(qg.binds), limit=2)
         try:
-            return len(self.graph.select(probe.to_sparql(), timeout_s=self.settings.kb_timeout_s)) >= 2
+            return len(self._select(probe.to_sparql(), timeout_s=self.settings.kb_timeout_s)) >= 2
         except QueryError:
             return False
 
@@ -730,8 +746,8 @@ class KBQA:
             pattern = f"?s {iri(p)} ?o"
             node = "?o" if at_object else "?s"
             try:
-                some = self.graph.ask(f"ASK WHERE {{ {pattern} . }}", timeout_s=self.settings.kb_timeout_s)
-                other = self.graph.ask(f"ASK WHERE {{ {pattern} . FILTER NOT EXISTS {{ {node} {iri(RDF.type)} "
+                some = self._ask(f"ASK WHERE {{ {pattern} . }}", timeout_s=self.settings.kb_timeout_s)
+                other = self._ask(f"ASK WHERE {{ {pattern} . FILTER NOT EXISTS {{ {node} {iri(RDF.type)} "
                                        f"{iri(cls)} }} }}", timeout_s=self.settings.kb_timeout_s)
                 self._implied[key] = some and not other
             except QueryError:
@@ -753,7 +769,7 @@ class KBQA:
         return key
 
     def _answer_properties(self, qg: QueryGraph) -> list[URIRef]:
-        rows = self.graph.select(f"SELECT DISTINCT ?p WHERE {{\n{_body(qg)}\n?answer ?p ?o .\n}} LIMIT 200",
+        rows = self._select(f"SELECT DISTINCT ?p WHERE {{\n{_body(qg)}\n?answer ?p ?o .\n}} LIMIT 200",
                                  timeout_s=self.settings.kb_timeout_s)
         return [p for (p,) in rows if isinstance(p, URIRef) and p != RDF.type and p not in self.index.schema_predicates]
 
@@ -798,7 +814,7 @@ class KBQA:
         label = None
         if described:
             found = [lp for lp in self.index.label_predicates
-                     if self.graph.ask(f"ASK WHERE {{\n{_body(qg)}\n?answer {iri(p)} ?x . ?x {iri(lp)} ?l .\n}}",
+                     if self._ask(f"ASK WHERE {{\n{_body(qg)}\n?answer {iri(p)} ?x . ?x {iri(lp)} ?l .\n}}",
                                        timeout_s=self.settings.kb_timeout_s)]
             if not found:
                 return False
@@ -815,7 +831,7 @@ class KBQA:
         for c in pred.links:
             if c.kind == "class" and noun in words[c.start:c.end]:
                 probe = QueryGraph(triples=qg.triples + [(var, RDF.type, c.node)], form="ask")
-                if self.graph.ask(probe.to_sparql(), timeout_s=self.settings.kb_timeout_s):
+                if self._ask(probe.to_sparql(), timeout_s=self.settings.kb_timeout_s):
                     qg.triples.append((var, RDF.type, c.node))
                     pred.constraints.append(f"counted: {c.label}")
                 return
@@ -836,7 +852,7 @@ class KBQA:
         probe = QueryGraph(triples=list(qg.triples), form="ask", filters=list(qg.filters))
         body = probe.to_sparql().rstrip().removesuffix("}")
         try:
-            numeric = self.graph.ask(body + "  FILTER (isNumeric(?answer))\n}", timeout_s=self.settings.kb_timeout_s)
+            numeric = self._ask(body + "  FILTER (isNumeric(?answer))\n}", timeout_s=self.settings.kb_timeout_s)
         except QueryError:
             numeric = False
         return not numeric
@@ -856,7 +872,7 @@ class KBQA:
         body = _body(qg)
         found = set()
         for p in self.index.label_predicates:
-            if self.graph.ask(f"ASK WHERE {{\n{body}\n?answer {iri(p)} ?name .\n}}",
+            if self._ask(f"ASK WHERE {{\n{body}\n?answer {iri(p)} ?name .\n}}",
                               timeout_s=self.settings.kb_timeout_s):
                 found.add(p)
         if not found:
@@ -898,7 +914,7 @@ class KBQA:
                     if equal is not None:
                         triples = [tuple(equal[1] if x == equal[0] else x for x in t) for t in triples]
                     probe = QueryGraph(triples=triples, form="ask")
-                    if self.graph.ask(probe.to_sparql(), timeout_s=self.settings.kb_timeout_s):
+                    if self._ask(probe.to_sparql(), timeout_s=self.settings.kb_timeout_s):
                         qg.triples = triples
                         used.append((c.start, c.end))
                         alt = _alternative(c, pred.links, words) if equal is None else None
@@ -925,11 +941,11 @@ class KBQA:
         if target is None:
             return None
         q = f"SELECT DISTINCT ?p WHERE {{\n{body}\n{v.sparql} ?p {target} .\n}} LIMIT 5"
-        rows = self.graph.select(q, timeout_s=self.settings.kb_timeout_s)
+        rows = self._select(q, timeout_s=self.settings.kb_timeout_s)
         if rows:
             return (v, rows[0][0], c.node)
         q = f"SELECT DISTINCT ?p WHERE {{\n{body}\n{target} ?p {v.sparql} .\n}} LIMIT 5"
-        rows = self.graph.select(q, timeout_s=self.settings.kb_timeout_s)
+        rows = self._select(q, timeout_s=self.settings.kb_timeout_s)
         if rows:
             return (c.node, rows[0][0], v)
         return None
@@ -955,7 +971,7 @@ class KBQA:
         tail = f"{_t(last[0])} {_t(last[1])} {_t(last[2])} ."
         for forward in (True, False):
             edge = f"{v.sparql} ?p {mid.sparql} ." if forward else f"{mid.sparql} ?p {v.sparql} ."
-            rows = self.graph.select(
+            rows = self._select(
                 f"SELECT DISTINCT ?p {'?lastp' if isinstance(last[1], Var) else ''} WHERE {{\n{body}\n{edge}\n"
                 f"{tail}\nFILTER(?p != {iri(RDF.type)} && !isLiteral({mid.sparql}))\n}} LIMIT 5",
                 timeout_s=self.settings.kb_timeout_s)
@@ -978,10 +994,10 @@ class KBQA:
         body = _body(qg)
         options = []
         for v in _answer_first(qg)[: 1 if answer_only else None]:
-            one = self.graph.select(
+            one = self._select(
                 f"SELECT DISTINCT ?p WHERE {{\n{body}\n{v.sparql} ?p ?v . FILTER(isNumeric(?v))\n}} LIMIT 50",
                 timeout_s=self.settings.kb_timeout_s)
-            two = self.graph.select(
+            two = self._select(
                 f"SELECT DISTINCT ?p ?q WHERE {{\n{body}\n{v.sparql} ?p ?y . ?y ?q ?v . FILTER(isNumeric(?v))\n}} "
                 "LIMIT 50", timeout_s=self.settings.kb_timeout_s)
             penalty = 0.0 if v == Var("answer") else 0.05
@@ -992,7 +1008,7 @@ class KBQA:
                 options += self._derived(v, [p for (p,) in one])
                 # "suppliers with the best average reliability over their products": a number on
                 # the things that point to the answer
-                back = self.graph.select(
+                back = self._select(
                     f"SELECT DISTINCT ?p ?q WHERE {{\n{body}\n?y ?p {v.sparql} . ?y ?q ?v . FILTER(isNumeric(?v))\n}} "
                     "LIMIT 50", timeout_s=self.settings.kb_timeout_s)
                 options += [(v, ("inverse", p, q), self.relation_label(p) + " " + self.relation_label(q), 0.2)
@@ -1041,7 +1057,7 @@ class KBQA:
         options = []
         for forward in (True, False):
             edge = "?answer ?p ?o ." if forward else "?o ?p ?answer ."
-            rows = self.graph.select(
+            rows = self._select(
                 f"SELECT DISTINCT ?p ?t WHERE {{\n{body}\n{edge} FILTER(!isLiteral(?o))\n"
                 f"OPTIONAL {{ ?o {iri(RDF.type)} ?t }} }} LIMIT 100", timeout_s=self.settings.kb_timeout_s)
             seen = set()
