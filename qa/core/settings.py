@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 import tomllib
 from contextvars import ContextVar
-from enum import StrEnum
+from enum import Enum, StrEnum
 from pathlib import Path
 from typing import Any
 
@@ -73,40 +73,43 @@ class Settings(BaseSettings):
     encoder_model: str = Field("", description="Sentence encoder folder; empty: the packaged all-MiniLM-L6-v2.")
     span_model: str = Field(str(MODELS_DIR / "span-minilm-l6"), description="Span reader folder (HF layout).")
     choice_model: str = Field(str(MODELS_DIR / "choice-minilm-l6"), description="Multiple-choice reader folder.")
-    device: Device = Device.CPU
-    span_backend: SpanBackend = SpanBackend.AUTO
+    device: Device = Field(Device.CPU, description="Where the readers and the encoder run: cpu or cuda.")
+    span_backend: SpanBackend = Field(
+        SpanBackend.AUTO, description="Runtime of the readers: auto (int8 ONNX on CPU), onnx, onnx-fp32 or torch.")
     encoder_backend: SpanBackend = Field(SpanBackend.AUTO, description="Runtime of the sentence encoder.")
     # storage
     index_dir: str = Field(
         str(cache_dir() / "collections"),
-        description="Your collections: `qa index PATH` writes <index_dir>/<name>; `qa ask` searches them all.",
+        description="Your collections: `qa index PATH` adds one folder here; `qa ask` searches them all.",
     )
     include_default: bool = Field(True, description="Also answer from the embedded default collection.")
-    data_dir: str = str(DATA_DIR)
+    data_dir: str = Field(str(DATA_DIR), description="The shipped data: default index, graph, models, calibrators.")
     # retrieval
     top_k: int = Field(3, ge=1, le=100, description="Answers returned per question.")
-    retrieve_k: int = Field(20, ge=1, le=1000)
+    retrieve_k: int = Field(20, ge=1, le=1000, description="Passages each retriever (dense, BM25) proposes.")
     read_k: int = Field(8, ge=1, le=100, description="Passages the reader reads per question.")
     # fusion tuned on SQuAD v1.0 *training* questions (benchmarks/squad_open.py --tune), not dev
-    fusion_method: FusionMethod = FusionMethod.CONVEX
-    fusion_weight_dense: float = Field(0.55, ge=0.0)
-    fusion_weight_bm25: float = Field(0.45, ge=0.0)
-    fusion_k: int = Field(60, ge=1)
-    chunk_chars: int = Field(1200, ge=100)
-    chunk_overlap: int = Field(200, ge=0)
+    fusion_method: FusionMethod = Field(
+        FusionMethod.CONVEX, description="How dense and BM25 results merge: convex (weighted scores) or rrf.")
+    fusion_weight_dense: float = Field(0.55, ge=0.0, description="Weight of the dense score (convex fusion).")
+    fusion_weight_bm25: float = Field(0.45, ge=0.0, description="Weight of the BM25 score (convex fusion).")
+    fusion_k: int = Field(60, ge=1, description="The k of reciprocal rank fusion (rrf).")
+    chunk_chars: int = Field(1200, ge=100, description="`qa index` cuts documents into passages this long.")
+    chunk_overlap: int = Field(200, ge=0, description="Characters consecutive passages share.")
     # readers
-    max_seq_length: int = Field(384, ge=16, le=4096)
-    doc_stride: int = Field(128, ge=0)
-    max_answer_length: int = Field(30, ge=1)
-    n_best: int = Field(20, ge=1)
+    max_seq_length: int = Field(384, ge=16, le=4096,
+                                description="Reader window in word pieces (the model's own wins unless set).")
+    doc_stride: int = Field(128, ge=0, description="Overlap of consecutive reader windows in word pieces.")
+    max_answer_length: int = Field(30, ge=1, description="Longest span the reader returns, in word pieces.")
+    n_best: int = Field(20, ge=1, description="Start and end candidates the reader combines per window.")
     null_threshold: float | None = Field(None, description="None: the threshold stored with the model.")
-    batch_size: int = Field(32, ge=1)
+    batch_size: int = Field(32, ge=1, description="Reader and encoder batch size.")
     # knowledge graph
     kb_graph: str = Field("", description="Turtle / N-Triples / TSV file; empty: the embedded world graph.")
     kb_endpoint: str = Field("", description="A SPARQL 1.1 endpoint URL; overrides kb_graph when set.")
-    kb_timeout_s: float = Field(10.0, gt=0)
-    kb_max_hops: int = Field(3, ge=1, le=4)
-    kb_top_anchors: int = Field(3, ge=1, le=20)
+    kb_timeout_s: float = Field(10.0, gt=0, description="Longest a SPARQL query may run.")
+    kb_max_hops: int = Field(3, ge=1, le=4, description="Longest relation path walked from a linked entity.")
+    kb_top_anchors: int = Field(3, ge=1, le=20, description="Linked entities paths are walked from.")
     kb_min_confidence: float | None = Field(
         None, ge=0.0, le=1.0, description="Abstain below this; None: the threshold calibrated with the scorer."
     )
@@ -120,7 +123,7 @@ class Settings(BaseSettings):
     )
     cqa_candidates: int = Field(10, ge=1, le=100, description="Threads the re-scorer compares per question.")
     # router
-    route: RouteChoice = RouteChoice.AUTO
+    route: RouteChoice = Field(RouteChoice.AUTO, description="auto (the router decides), webqa, kbqa or cqa.")
     router_min_score: float = Field(
         0.5, ge=0.0, le=1.0, description="The cascade asks the next source while the best score is below this."
     )
@@ -131,11 +134,11 @@ class Settings(BaseSettings):
     # API
     api_key: str = Field("", description="When set, writes (documents, threads, eval jobs) need it in X-API-Key.")
     api_key_for_reads: bool = Field(False, description="Also require the API key for questions and reads.")
-    max_question_chars: int = Field(2_000, ge=1)
-    request_timeout_s: float = Field(30.0, gt=0)
+    max_question_chars: int = Field(2_000, ge=1, description="Longer questions are refused (CLI exit 2, HTTP 422).")
+    request_timeout_s: float = Field(30.0, gt=0, description="An API request running longer gets 504.")
     api_host: str = Field("127.0.0.1", description="Address `qa serve` listens on (loopback: this machine only).")
-    api_port: int = Field(8000, ge=1, le=65535)
-    ui_port: int = Field(8501, ge=1, le=65535)
+    api_port: int = Field(8000, ge=1, le=65535, description="Port of the REST API.")
+    ui_port: int = Field(8501, ge=1, le=65535, description="Port of the chat UI.")
     api_url: str = Field("", description="The API the UI talks to; empty: http://<api_host>:<api_port>.")
     api_workers: int = Field(4, ge=1, le=64, description="Requests worked on at once; reader work of all of them "
                              "goes through one batching thread, so graph questions need not wait behind passages.")
@@ -190,6 +193,47 @@ class Settings(BaseSettings):
         """Whether `name` came from the user (file, environment, override) rather than a default;
         components use it to let a model's own sidecar values win over our defaults."""
         return name in self.model_fields_set
+
+
+def origin(settings: Settings, name: str, path: str | Path | None = None) -> str:
+    """Where a setting's value came from: 'default', 'environment' (QA_<NAME>), the settings file, or
+    'override' (a CLI flag); the order is the precedence order of `Settings.load`."""
+    if not settings.explicitly_set(name):
+        return "default"
+    if f"{ENV_PREFIX}{name.upper()}" in {k.upper() for k in os.environ}:
+        return "environment"
+    cfg = Path(path) if path else Path(os.environ.get("QA_CONFIG") or "qa.toml")
+    try:
+        if cfg.is_file() and name in tomllib.loads(cfg.read_text(encoding="utf-8")):
+            return str(cfg)
+    except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError):
+        pass
+    return "override"
+
+
+def _shown(value: Any) -> str:
+    """A value as the settings table shows it: paths relative to the shipped data or the cache."""
+    if value is None:
+        return "none"
+    if isinstance(value, Enum):
+        return str(value.value)
+    if isinstance(value, bool):
+        return str(value).lower()
+    text = str(value)
+    for prefix, shown in ((str(DATA_DIR), "data"), (str(cache_dir()), "$XDG_CACHE_HOME/offline-qa")):
+        if text.startswith(prefix):
+            return shown + text[len(prefix):]
+    return text if text else '""'
+
+
+def settings_markdown() -> str:
+    """The README's table of every setting (its environment variable, default and meaning), made
+    from the model itself so the documentation cannot drift from the code (a test compares them)."""
+    lines = ["| setting (environment variable) | default | what it does |", "|---|---|---|"]
+    for name, field in Settings.model_fields.items():
+        description = (field.description or "").replace("|", "\\|")
+        lines.append(f"| `{name}` (`{ENV_PREFIX}{name.upper()}`) | `{_shown(field.default)}` | {description} |")
+    return "\n".join(lines) + "\n"
 
 
 def _one_line(exc: ValidationError, cfg: Path, toml: dict[str, Any], given: dict[str, Any]) -> str:

@@ -59,6 +59,32 @@ def test_settings_enums_and_explicit_fields(monkeypatch: pytest.MonkeyPatch) -> 
     assert s.fusion_method == FusionMethod.RRF and s.explicitly_set("top_k") and not s.explicitly_set("read_k")
 
 
+def test_qa_config_shows_each_setting_and_its_origin(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                     capsys: pytest.CaptureFixture[str]) -> None:
+    import json
+
+    cfg = tmp_path / "qa.toml"
+    cfg.write_text("read_k = 4\n")
+    monkeypatch.setenv("QA_CONFIG", str(cfg))
+    monkeypatch.setenv("QA_TOP_K", "5")
+    assert main(["config", "--json"]) == 0
+    shown = json.loads(capsys.readouterr().out)
+    assert set(shown) == set(Settings.model_fields)
+    assert shown["top_k"] == {"value": 5, "origin": "environment"}
+    assert shown["read_k"] == {"value": 4, "origin": str(cfg)}
+    assert shown["fusion_method"] == {"value": "convex", "origin": "default"}
+
+
+def test_readme_documents_every_setting() -> None:
+    """The README's settings table is the one `qa config --markdown` makes from the model, so a
+    new or changed setting cannot go undocumented."""
+    from qa.core.paths import REPO_ROOT
+    from qa.core.settings import settings_markdown
+
+    readme = (REPO_ROOT / "README.md").read_text(encoding="utf-8")
+    assert settings_markdown() in readme, "README's settings table is stale: paste `qa config --markdown`"
+
+
 def test_question_validation() -> None:
     with pytest.raises(InputError):
         Question("   ")
