@@ -7,8 +7,10 @@ has a real choice:
 * webqa: SQuAD v1.1 dev questions; passages = the squad-open collection (the 2,067 dev paragraphs);
   the knowledge graph = the embedded world graph (what a user has by default).
 * kbqa: PathQuestion test questions (each set's own KB, its path scorer trained on the set's train
-  split and calibrated on its dev split, as in benchmarks/pathquestion.py) and the CK25 questions
-  over the CK25 graph; passages = the squad-open collection.
+  split and calibrated on its dev split, as in benchmarks/pathquestion.py); passages = the
+  squad-open collection.
+* ck25 (kbqa route): the CK25 questions over the CK25 graph, built as benchmarks/ck25.py builds
+  it; scored by execution accuracy (the top answer's SPARQL gives the gold query's result set).
 * cqa (when the community-QA source is installed): SemEval-2016 dev new questions over the SemEval
   threads.
 
@@ -203,6 +205,57 @@ def pathquestion_parts(settings: Settings, limit: int | None, log) -> list[tuple
     return out
 
 
+def ck25_part(settings: Settings, encoder: Any, limit: int | None, log) -> tuple[Any, list[dict], Any] | None:
+    """The CK25 questions over the CK25 graph, built as benchmarks/ck25.py builds them (no CK25
+    training), and a scorer that runs the top answer's SPARQL and compares its result set with the
+    gold query's (execution accuracy, as in ck25.py)."""
+    import yaml
+
+    from benchmarks import ck25
+    from kb.loaders import load_file
+    from kb.pipeline import KBQA, KBQAConfig
+    from kb.store import EmbeddedGraph
+
+    if not ck25.CK25.exists():
+        log(f"skipped: {ck25.CK25} is absent")
+        return None
+    graph = EmbeddedGraph(store="Oxigraph", timeout_s=60)
+    load_file(graph, ck25.CK25 / "graphs" / "prod-inst.ttl.xz")
+    kbqa = KBQA(settings, graph=graph, config=KBQAConfig(max_hops=3, answer_limit=1000), encoder=encoder)
+    questions = yaml.safe_load((ck25.CK25 / "questions.yml").read_text(encoding="utf-8"))["questions"]
+    fallback: list[Any] = []  # rdflib's default store, for gold queries Oxigraph cannot run (as ck25.py)
+
+    def on_fallback() -> Any:
+        if not fallback:
+            fallback.append(EmbeddedGraph(store="default", timeout_s=60))
+            load_file(fallback[0], ck25.CK25 / "graphs" / "prod-inst.ttl.xz")
+        return fallback[0]
+
+    rows = []
+    for q in questions[:limit] if limit else questions:
+        store = graph
+        try:
+            gold = ck25.result_set(graph, q["query"]["sparql"])
+        except Exception:  # noqa: BLE001 - then both queries run on the default store
+            store = on_fallback()
+            try:
+                gold = ck25.result_set(store, q["query"]["sparql"])
+            except Exception as exc:  # noqa: BLE001 - a gold query no store runs: counted wrong, as ck25.py
+                gold = ("error", str(exc)[:80])
+        rows.append({"question": q["question"]["en"], "gold": gold, "store": store})
+
+    def scorer(a: Answer | None, row: dict) -> float:
+        sparql = getattr(a.evidence, "sparql", "") if a is not None else ""
+        if not sparql or row["gold"][0] == "error":
+            return 0.0
+        try:
+            return float(ck25.result_set(row["store"], sparql) == row["gold"])
+        except Exception:  # noqa: BLE001 - a predicted query that fails is a wrong answer
+            return 0.0
+
+    return kbqa, rows, scorer
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--limit", type=int, default=None, help="first N questions of each part (not written)")
@@ -255,6 +308,10 @@ def main(argv: list[str] | None = None) -> int:
             for name, kbqa, rows in pathquestion_parts(settings, args.limit, log):
                 kb_records += run_part(engine_with(kbqa), rows, Route.KBQA, score_kbqa, log, name)["records"]
             results["kbqa"] = {"records": kb_records}
+            ck = ck25_part(settings, encoder, args.limit, log)
+            if ck is not None:
+                ck_kbqa, ck_rows, ck_scorer = ck
+                results["ck25"] = run_part(engine_with(ck_kbqa), ck_rows, Route.KBQA, ck_scorer, log, "ck25")
         if cqa_source is not None:
             results["cqa"] = run_part(engine_with(KBQA(settings, encoder=encoder)), cqa_rows, Route.CQA,
                                       cqa_scorer, log, "cqa")
@@ -296,7 +353,7 @@ def summarise(results: dict[str, dict]) -> tuple[dict, dict, dict, dict]:
                             "routed_minus_oracle_webqa_f1": round(routed_f1 - oracle_f1, 2)})
             correct = [bool(r["oracle"][0]) for r in recs]
         else:
-            key = "hits1" if part == "kbqa" else "p1"
+            key = {"kbqa": "hits1", "ck25": "exec"}.get(part, "p1")
             routed = 100 * sum(r["routed"] for r in recs) / n
             oracle = 100 * sum(r["oracle"] for r in recs) / n
             metrics.update({f"{part}_routed_{key}": round(routed, 2), f"{part}_oracle_{key}": round(oracle, 2),
