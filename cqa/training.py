@@ -9,6 +9,11 @@ code that answers users: the training rows are exactly what the models see at ru
   training question asked over the whole training store, its retrieved candidates labelled
   relevant when they are among its gold threads, scored with out-of-fold weights (five folds
   grouped by new question), so the shown probability is fitted on data the weights never saw.
+  The calibration set also holds questions no thread answers (SQuAD training questions, asked over
+  the same store, every candidate labelled not relevant): SemEval's new questions all have
+  related threads, so without them a question about something else entirely still got the
+  probability of a typical SemEval top match (about 0.12 where the truth is near 0), and a router
+  comparing sources' probabilities would take a forum thread over an unsure but right passage.
 * Answer-quality model: one row per comment, label = Good for its own thread's question;
   calibrated on its own out-of-fold logits.
 """
@@ -36,6 +41,8 @@ from qa.core.types import Encoder
 SEMEVAL_DIR = SHARED_DATA / "cqa" / "semeval2016_task3"
 DEFAULT_TRAIN = SEMEVAL_DIR / "SemEval2016-Task3-CQA-QL-train-part2.xml.xz"
 DEFAULT_DEV = SEMEVAL_DIR / "SemEval2016-Task3-CQA-QL-dev.xml.xz"
+OFF_TOPIC_FILE = SHARED_DATA / "mrc" / "squad-v1.0-train.from-explorer.json.xz"
+OFF_TOPIC_QUESTIONS = 300  # about as many as the training file's new questions (267)
 MATCH_L2 = 3.0
 ANSWER_L2 = 3.0
 
@@ -119,15 +126,41 @@ def answer_rows(source: CommunityQA, questions: Sequence[NewQuestion], *, offici
     return out
 
 
-def store_rows(source: CommunityQA, questions: Sequence[NewQuestion]) -> PairRows:
+def store_rows(source: CommunityQA, questions: Sequence[NewQuestion], *, first_group: int = 0) -> PairRows:
     """Each new question asked over the whole store, as the source asks: its retrieved candidates,
     labelled relevant when among the question's PerfectMatch / Relevant threads."""
+    return _asked_rows(source, [(q.text, {f"semeval:{t.id}" for t in q.threads if t.relevant}) for q in questions],
+                       first_group)
+
+
+def off_topic_rows(source: CommunityQA, texts: Sequence[str], *, first_group: int) -> PairRows:
+    """Questions the store cannot answer, asked over it: every retrieved candidate is a wrong match."""
+    return _asked_rows(source, [(t, set()) for t in texts], first_group)
+
+
+def off_topic_questions(n: int = OFF_TOPIC_QUESTIONS, path: str | Path = OFF_TOPIC_FILE, seed: int = 0) -> list[str]:
+    """`n` SQuAD v1.0 training questions (a fixed sample): encyclopedic questions that no forum
+    thread of an everyday-life board answers; an empty list when the file is absent."""
+    import json
+    import lzma
+    import random
+
+    try:
+        with lzma.open(path, "rt", encoding="utf-8") as fh:
+            data = json.load(fh)["data"]
+    except (OSError, ValueError, KeyError):
+        return []
+    texts = sorted({qa["question"].strip() for art in data for para in art["paragraphs"] for qa in para["qas"]})
+    random.Random(seed).shuffle(texts)
+    return [t for t in texts if t][:n]
+
+
+def _asked_rows(source: CommunityQA, items: Sequence[tuple[str, set[str]]], first_group: int) -> PairRows:
     out = PairRows([], [], [], [])
-    for gi, q in enumerate(questions):
-        vector = source.encoder.encode([q.text])[0]
-        keys = source.candidates(q.text, vector, tokenize([q.text])[0], source.settings.cqa_candidates)
-        found, feats = source.features(q.text, keys, vector=vector)
-        gold = {f"semeval:{t.id}" for t in q.threads if t.relevant}
+    for gi, (text, gold) in enumerate(items, start=first_group):
+        vector = source.encoder.encode([text])[0]
+        keys = source.candidates(text, vector, tokenize([text])[0], source.settings.cqa_candidates)
+        found, feats = source.features(text, keys, vector=vector)
         for t, f in zip(found, feats, strict=True):
             out.rows.append(f)
             out.labels.append(t.uid in gold)
@@ -160,6 +193,9 @@ def fit_calibrated(features: list[str], rows: list[dict[str, float]], labels: Se
         oof_rows[np.isin(g, ids)] = part.raw_logits(x[np.isin(g, ids)])
     cv = ranking_metrics([rank_by(oof_rows[g == q].tolist(), y[g == q].astype(bool).tolist()) for q in np.unique(g)])
     model.fit(x, y, l2=l2)
+    unseen = ~np.isin(gc, g)  # calibration questions outside the training rows: the final weights never saw them
+    if unseen.any():
+        oof[unseen] = model.raw_logits(xc[unseen])
     top = [max(np.where(gc == q)[0], key=lambda i: oof[i]) for q in np.unique(gc)]
     best = np.zeros(len(yc), dtype=bool)
     best[top] = True
@@ -171,6 +207,12 @@ def fit_calibrated(features: list[str], rows: list[dict[str, float]], labels: Se
         "oof_ece": round(ece(p.tolist(), yc.astype(bool).tolist()), 4),
         "oof_ece_top1": round(ece(p[top].tolist(), yc[top].astype(bool).tolist()), 4),
         "oof_accuracy_top1": round(float(yc[top].mean()), 4), "cv5_map": cv["map"], "cv5_mrr": cv["mrr"]})
+    on_topic = [i for i in top if not unseen[i]]
+    if unseen.any() and on_topic:
+        model.meta.update({"calibration_questions_unanswerable": int(len(np.unique(gc[unseen]))),
+                           "oof_ece_top1_answerable": round(ece(p[on_topic].tolist(),
+                                                                yc[on_topic].astype(bool).tolist()), 4),
+                           "mean_top1_unanswerable": round(float(np.mean([p[i] for i in top if unseen[i]])), 4)})
     return model
 
 
@@ -180,6 +222,9 @@ def train_models(path: Path, encoder: Encoder, *, progress: bool = False, out_di
     source, questions = semeval_source(path, encoder, settings=settings)
     pairs = pair_rows(source, questions)
     asked = store_rows(source, questions)
+    off = off_topic_rows(source, off_topic_questions(), first_group=len(questions))
+    asked = PairRows(asked.rows + off.rows, asked.labels + off.labels, asked.groups + off.groups,
+                     asked.thread_ids + off.thread_ids)
     meta = {"data": Path(path).name, "encoder": encoder.name}
     rescorer = fit_calibrated(MATCH_FEATURES, pairs.rows, pairs.labels, pairs.groups, MATCH_L2,
                               {**meta, "task": "P(thread answers the new question), SemEval-2016 subtask B labels"},

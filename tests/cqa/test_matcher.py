@@ -66,7 +66,8 @@ def test_answer_has_thread_evidence_and_a_probability(faq_source: CommunityQA) -
 
 def test_unrelated_question_is_no_answer_with_best_guess(faq_source: CommunityQA) -> None:
     matches = faq_source.match("What is the boiling point of tungsten in kelvin?")
-    assert all(m.probability < 0.5 for m in matches)
+    # calibrated with questions no thread answers: near zero, not a typical match's 0.1-0.2
+    assert all(m.probability < 0.1 for m in matches)
     res = faq_source.answer("What is the boiling point of tungsten in kelvin?")
     assert len(res) == 1 and res[0].no_answer and res[0].text == ""
 
