@@ -321,7 +321,7 @@ def main(argv: list[str] | None = None) -> int:
         print("(--limit: results files not written)")
         return 0
     write_results("routed-qa", "SQuAD v1.1 dev over the squad-open collection (webqa); PathQuestion test over "
-                  "each set's KB (kbqa); SemEval-2016 dev over the SemEval threads (cqa, when installed)",
+                  "each set's KB and CK25 over its graph (kbqa); SemEval-2016 dev over the SemEval threads (cqa)",
                   routed_metrics, wall_s=timer.elapsed, extra={"confusion": confusion, "parts": details})
     write_results("calibration", "held-out questions of each source: squad-open dev (webqa, EM), PathQuestion "
                   "test (kbqa, Hits@1), SemEval dev (cqa, P@1)", cal_metrics, wall_s=timer.elapsed,
