@@ -60,6 +60,10 @@ class RouteChoice(StrEnum):
     CQA = "cqa"
 
 
+# Defaults under the cache are fixed when this module is imported (pydantic fields take values);
+# the settings table shows them relative to this same folder.
+_CACHE = cache_dir()
+
 _TOML: ContextVar[dict[str, Any] | None] = ContextVar("qa_settings_toml", default=None)
 
 
@@ -79,7 +83,7 @@ class Settings(BaseSettings):
     encoder_backend: SpanBackend = Field(SpanBackend.AUTO, description="Runtime of the sentence encoder.")
     # storage
     index_dir: str = Field(
-        str(cache_dir() / "collections"),
+        str(_CACHE / "collections"),
         description="Your collections: `qa index PATH` adds one folder here; `qa ask` searches them all.",
     )
     include_default: bool = Field(True, description="Also answer from the embedded default collection.")
@@ -115,7 +119,7 @@ class Settings(BaseSettings):
     )
     kb_scorer: str = Field("", description="A path scorer (JSON); empty: the one trained for the graph.")
     # community QA (answered questions)
-    cqa_store: str = Field(str(cache_dir() / "cqa" / "threads.sqlite"),
+    cqa_store: str = Field(str(_CACHE / "cqa" / "threads.sqlite"),
                            description="The thread store (SQLite); `qa cqa import` and accepted answers fill it.")
     cqa_seed: bool = Field(True, description="Seed a new, empty thread store with the packaged answered questions.")
     cqa_min_score: float = Field(
@@ -220,7 +224,7 @@ def _shown(value: Any) -> str:
     if isinstance(value, bool):
         return str(value).lower()
     text = str(value)
-    for prefix, shown in ((str(DATA_DIR), "data"), (str(cache_dir()), "$XDG_CACHE_HOME/offline-qa")):
+    for prefix, shown in ((str(DATA_DIR), "data"), (str(_CACHE), "$XDG_CACHE_HOME/offline-qa")):
         if text.startswith(prefix):
             return shown + text[len(prefix):]
     return text if text else '""'
