@@ -10,7 +10,13 @@ candidates of one question; the dense similarity enters both raw and relative.
 Answer quality (is this answer a good answer to its thread's question?): its similarity to the
 question and to the other answers (good answers agree with each other), whether the asker wrote
 it (forum askers mostly reply "thanks" or ask again), its position, length, questions, links and
-thanks.
+thanks. A forum thread is also a conversation, and where an answer sits in it says much: a
+writer's first post in a thread answers more often than their later ones (those argue or chat),
+a post that names another participant replies to that person rather than to the question, and
+a post the asker answers next (above all with thanks) was read as an answer. Plain wording
+helps too: answers open with "yes" / "no" and speak to "you", chatter asks questions and talks
+about "I". What the wording of an answer says beyond these is read off its sentence vector by a
+small logistic model of its own (`wording`).
 """
 
 from __future__ import annotations
@@ -24,10 +30,16 @@ import numpy as np
 
 MATCH_FEATURES = ["d_text", "d_max", "d_text_z", "bm25_z", "bma_z"]
 ANSWER_FEATURES = ["cos", "cen", "lex", "asker", "pos", "loglen", "qmark", "url", "thank", "at", "own_share",
-                   "short", "cos_gap", "cen_gap"]
+                   "short", "cos_gap", "cen_gap", "first_own", "names_other", "asker_next", "asker_thanks_next",
+                   "n_qmarks", "yes_no", "you", "i_me", "last", "wording"]
+# added by the matcher: `wording`, a logistic model's score of the answer's sentence vector alone
 
 _URL = re.compile(r"https?://|www\.")
-_THANK = re.compile(r"(?i)\bthank|\bthanx|\bthx\b")
+_THANK = re.compile(r"(?i)\bthank|\bthanx|\bthx\b|\bthnx")
+_YES_NO = re.compile(r"(?i)^\W*(yes|no|yeah|yep|nope|yup)\b")
+_YOU = re.compile(r"(?i)\b(you|your|u)\b")
+_I_ME = re.compile(r"(?i)\b(i|me|my)\b")
+MIN_NAME_CHARS = 3  # shorter user names match ordinary words
 
 
 @dataclass
@@ -77,10 +89,14 @@ def answer_features(q_tokens: Sequence[str], q_vector: np.ndarray, asker: str,
     centre = vecs.mean(axis=0)
     n = len(answers)
     qset = set(q_tokens)
+    names = _name_patterns([a.author for a in answers if a.author != asker])
     rows = []
     for i, a in enumerate(answers):
         aset = set(a.tokens)
         own = sum(1 for b in answers if b.author and b.author == a.author)
+        words = max(len(a.text.split()), 1)
+        by_asker = bool(asker) and a.author == asker
+        asker_next = not by_asker and bool(asker) and i + 1 < n and answers[i + 1].author == asker
         rows.append({
             "cos": float(a.vector @ q_vector), "cen": float(a.vector @ centre),
             "lex": len(qset & aset) / max(len(qset), 1),
@@ -88,9 +104,22 @@ def answer_features(q_tokens: Sequence[str], q_vector: np.ndarray, asker: str,
             "loglen": math.log1p(len(a.text)), "qmark": float("?" in a.text), "url": float(bool(_URL.search(a.text))),
             "thank": float(bool(_THANK.search(a.text))), "at": float("@" in a.text), "own_share": own / n,
             "short": float(len(a.text.split()) < 5),
+            "first_own": float(not a.author or all(b.author != a.author for b in answers[:i])),
+            "names_other": float(any(pat.search(a.text) for name, pat in names.items() if name != a.author)),
+            "asker_next": float(asker_next),
+            "asker_thanks_next": float(asker_next and bool(_THANK.search(answers[i + 1].text))),
+            "n_qmarks": float(min(a.text.count("?"), 5)), "yes_no": float(bool(_YES_NO.search(a.text))),
+            "you": len(_YOU.findall(a.text)) / words, "i_me": len(_I_ME.findall(a.text)) / words,
+            "last": float(i == n - 1),
         })
     for key in ("cos", "cen"):
         top = max(r[key] for r in rows)
         for r in rows:
             r[f"{key}_gap"] = r[key] - top
     return rows
+
+
+def _name_patterns(authors: Sequence[str]) -> dict[str, re.Pattern[str]]:
+    """A whole-word, case-insensitive pattern per participant name long enough to be told from a word."""
+    return {name: re.compile(rf"(?i)(?<!\w){re.escape(name)}(?!\w)")
+            for name in dict.fromkeys(authors) if len(name) >= MIN_NAME_CHARS}

@@ -41,6 +41,7 @@ if TYPE_CHECKING:
 MODEL_DIR = DATA_DIR / "cqa"
 RESCORER = MODEL_DIR / "rescorer.json"
 ANSWER_RANKER = MODEL_DIR / "answer_ranker.json"
+ANSWER_WORDING = MODEL_DIR / "answer_wording.json"
 FUSION_K = 60.0
 DEPTH = 50  # candidates each retriever proposes before fusion
 SHORT_ANSWER_WORDS = 25  # answers longer than this get a short span when the reader is sure
@@ -72,6 +73,7 @@ class CommunityQA:
     def __init__(self, settings: Settings | None = None, *, store: ThreadStore | str | Path | None = None,
                  encoder: Encoder | None = None, span_reader: SpanReading | None = None,
                  rescorer: LogisticModel | None = None, answer_ranker: LogisticModel | None = None,
+                 answer_wording: LogisticModel | None = None,
                  seed: bool | None = None) -> None:
         self.settings = settings or Settings.load()
         self._store = store if isinstance(store, ThreadStore) else None
@@ -80,6 +82,7 @@ class CommunityQA:
         self._span_reader = span_reader
         self._rescorer = rescorer
         self._answer_ranker = answer_ranker
+        self._answer_wording = answer_wording
         self._seed = self.settings.cqa_seed if seed is None else seed
         self._index: ThreadIndex | None = None
         self._lock = threading.RLock()
@@ -132,8 +135,14 @@ class CommunityQA:
             self._answer_ranker = LogisticModel.load(ANSWER_RANKER)
         return self._answer_ranker
 
+    @property
+    def answer_wording(self) -> LogisticModel:
+        if self._answer_wording is None:
+            self._answer_wording = LogisticModel.load(ANSWER_WORDING)
+        return self._answer_wording
+
     def warm_up(self) -> None:
-        _ = self.index, self.rescorer, self.answer_ranker
+        _ = self.index, self.rescorer, self.answer_ranker, self.answer_wording
         if self._span_reader is not None:
             warm = getattr(self._span_reader, "warm_up", None)
             if callable(warm):
@@ -216,7 +225,19 @@ class CommunityQA:
         if not qvec.any():
             qvec = self.encoder.encode([thread.text])[0]
         infos = [AnswerInfo(a.text, tokenize([a.text])[0], vecs[i], a.author) for i, a in enumerate(thread.answers)]
-        return answer_features(tokenize([thread.text])[0], qvec, thread.author, infos)
+        rows = answer_features(tokenize([thread.text])[0], qvec, thread.author, infos)
+        for r, w in zip(rows, self.wording_scores(vecs), strict=True):
+            r["wording"] = w
+        return rows
+
+    def wording_scores(self, vectors: np.ndarray) -> list[float]:
+        """How much each answer reads like a good answer (a logistic model over its sentence vector,
+        whatever the question); with another encoder than the one it was trained on, the training
+        mean, which leaves the answer ranking to the other features."""
+        model = self.answer_wording
+        if len(vectors) and (model.meta.get("encoder") != self.encoder.name or vectors.shape[1] != len(model.weights)):
+            return [float(model.meta.get("oof_mean", 0.0))] * len(vectors)
+        return model.raw_logits(np.asarray(vectors, dtype=np.float64)).tolist()
 
     def rank_answers(self, thread: Thread) -> list[RankedAnswer]:
         """The thread's answers, best first: the accepted one, then by votes when the source has

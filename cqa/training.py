@@ -15,21 +15,28 @@ code that answers users: the training rows are exactly what the models see at ru
   probability of a typical SemEval top match (about 0.12 where the truth is near 0), and a router
   comparing sources' probabilities would take a forum thread over an unsure but right passage.
 * Answer-quality model: one row per comment, label = Good for its own thread's question;
-  calibrated on its own out-of-fold logits.
+  calibrated on its own out-of-fold logits. Its cross-validation folds hold out whole new
+  questions and drop from training every thread that shares text with a held-out one: the file
+  repeats threads (87 of the 670 related questions appear twice or more, under other ids, and
+  whole comments recur), so folds by thread id alone let a model be tested on comments it was
+  trained on (about a fifth of a held-out fold's comments, verbatim).
+* Answer-wording model: a logistic model over an answer's sentence vector alone (label Good),
+  whose out-of-fold score is one of the answer model's features.
 """
 
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from cqa.features import ANSWER_FEATURES, MATCH_FEATURES
-from cqa.matcher import ANSWER_RANKER, RESCORER, CommunityQA
+from cqa.matcher import ANSWER_RANKER, ANSWER_WORDING, RESCORER, CommunityQA
 from cqa.model import LogisticModel
 from cqa.semeval import NewQuestion, load_semeval
 from cqa.store import ThreadStore
@@ -45,6 +52,7 @@ OFF_TOPIC_FILE = SHARED_DATA / "mrc" / "squad-v1.0-train.from-explorer.json.xz"
 OFF_TOPIC_QUESTIONS = 300  # about as many as the training file's new questions (267)
 MATCH_L2 = 3.0
 ANSWER_L2 = 3.0
+WORDING_L2 = 300.0  # 384 weights from 6,700 answers: strongly shrunk
 
 
 def semeval_store_path(path: str | Path) -> Path:
@@ -55,7 +63,7 @@ def semeval_store_path(path: str | Path) -> Path:
 def semeval_source(path: str | Path, encoder: Encoder, *, settings: Settings | None = None,
                    store: str | Path | None = None, span_reader: Any = None,
                    rescorer: LogisticModel | None = None, answer_ranker: LogisticModel | None = None,
-                   ) -> tuple[CommunityQA, list[NewQuestion]]:
+                   answer_wording: LogisticModel | None = None) -> tuple[CommunityQA, list[NewQuestion]]:
     """A community-QA source whose store holds the related threads of a SemEval file (imported once,
     idempotently, into a cached store), and the file's new questions with their gold labels."""
     from cqa.importers import import_semeval
@@ -65,7 +73,7 @@ def semeval_source(path: str | Path, encoder: Encoder, *, settings: Settings | N
     if target.count() == 0:
         import_semeval(target, path)
     source = CommunityQA(settings or Settings.load(), store=target, encoder=encoder, span_reader=span_reader,
-                         rescorer=rescorer, answer_ranker=answer_ranker, seed=False)
+                         rescorer=rescorer, answer_ranker=answer_ranker, answer_wording=answer_wording, seed=False)
     source.refresh()
     return source, questions
 
@@ -99,6 +107,9 @@ class AnswerRows:
     rows: list[dict[str, float]]
     labels: list[bool]
     groups: list[int]  # index of the thread of each row
+    questions: list[int] = field(default_factory=list)  # per thread: index of the new question it came with
+    contents: list[int] = field(default_factory=list)  # per thread: its content component (see content_components)
+    vectors: list[np.ndarray] = field(default_factory=list)  # per row: the answer's sentence vector
 
 
 def answer_rows(source: CommunityQA, questions: Sequence[NewQuestion], *, official_a: bool = False,
@@ -109,7 +120,8 @@ def answer_rows(source: CommunityQA, questions: Sequence[NewQuestion], *, offici
     out = AnswerRows([], [], [])
     seen: set[str] = set()
     gi = 0
-    for q in questions:
+    texts: list[tuple[str, str, list[str]]] = []
+    for qi, q in enumerate(questions):
         for t in q.threads:
             if t.id in seen or (official_a and t.skip_subtask_a) or (t.skip_subtask_a in exclude):
                 continue
@@ -118,11 +130,65 @@ def answer_rows(source: CommunityQA, questions: Sequence[NewQuestion], *, offici
             thread = source.store.get([key])[key]
             labels = {c.id: c.good for c in t.comments}
             feats = source.answer_features(thread)
+            out.vectors.extend(source.answer_vectors(thread))
             for a, f in zip(thread.answers, feats, strict=True):
                 out.rows.append(f)
                 out.labels.append(labels.get(a.id, False))
                 out.groups.append(gi)
+            out.questions.append(qi)
+            texts.append((thread.title, thread.body, [a.text for a in thread.answers]))
             gi += 1
+    out.contents = content_components(texts)
+    return out
+
+
+_NON_ALNUM = re.compile(r"[^a-z0-9]+")
+
+
+def content_components(threads: Sequence[tuple[str, str, Sequence[str]]]) -> list[int]:
+    """Component id of each (title, body, answers) thread: threads sharing a title, the opening of a
+    body or of an answer (normalised: lower case, letters and digits only) are linked, transitively.
+    Forum dumps repeat threads under new ids and users paste the same answer into several threads."""
+    parent = list(range(len(threads)))
+
+    def find(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    first: dict[tuple[str, str], int] = {}
+    for i, (title, body, answers) in enumerate(threads):
+        keys = [("t", _NON_ALNUM.sub("", title.lower()))]
+        b = _NON_ALNUM.sub("", body.lower())
+        if len(b) >= 40:
+            keys.append(("b", b[:80]))
+        for a in answers:
+            n = _NON_ALNUM.sub("", a.lower())
+            if len(n) >= 25:
+                keys.append(("a", n[:60]))
+        for k in keys:
+            if not k[1]:
+                continue
+            if k in first:
+                parent[find(i)] = find(first[k])
+            else:
+                first[k] = i
+    return [find(i) for i in range(len(threads))]
+
+
+def answer_splits(ans: AnswerRows, k: int = 5) -> list[tuple[np.ndarray, np.ndarray]]:
+    """(held-out rows, training rows) of each fold: whole new questions held out, and every thread
+    sharing a content component with a held-out thread left out of training."""
+    g = np.asarray(ans.groups)
+    qs = np.unique(ans.questions)
+    out = []
+    for f in range(k):
+        held_q = set(qs[f::k].tolist())
+        held_t = np.array([ans.questions[t] in held_q for t in range(len(ans.questions))])
+        held_c = {ans.contents[t] for t in np.where(held_t)[0]}
+        near = np.array([c in held_c for c in ans.contents])
+        out.append((held_t[g], ~near[g]))
     return out
 
 
@@ -176,17 +242,25 @@ def _folds(groups: Sequence[int], k: int = 5) -> list[np.ndarray]:
 
 def fit_calibrated(features: list[str], rows: list[dict[str, float]], labels: Sequence[bool], groups: Sequence[int],
                    l2: float, meta: dict[str, Any], *, cal: PairRows | AnswerRows | None = None,
-                   grouped: bool = False) -> LogisticModel:
+                   grouped: bool = False, splits: list[tuple[np.ndarray, np.ndarray]] | None = None,
+                   ) -> LogisticModel:
     """Weights on all `rows`; Platt calibration on out-of-fold logits of `cal` (default: `rows`),
     folds grouped by question (`groups` of both index the same questions); `grouped`: with the
-    best-candidate term (see `LogisticModel.logits`)."""
+    best-candidate term (see `LogisticModel.logits`). `splits` (without `cal`): explicit
+    (held-out, training) row masks instead of the folds by group."""
     cal_rows, cal_labels, cal_groups = (cal.rows, cal.labels, cal.groups) if cal is not None else (rows, labels, groups)
     model = LogisticModel(list(features), meta=dict(meta))
     x, y, g = model.matrix(rows), np.asarray(labels, dtype=float), np.asarray(groups)
     xc, yc, gc = model.matrix(cal_rows), np.asarray(cal_labels, dtype=float), np.asarray(cal_groups)
     oof = np.zeros(len(yc))
     oof_rows = np.zeros(len(y))  # for the cross-validated ranking quality on the training rows
-    for ids in _folds(groups):
+    if splits is not None:
+        if cal is not None:
+            raise ValueError("explicit splits index the training rows; they cannot calibrate on other rows")
+        for held, train in splits:
+            part = LogisticModel(list(features)).fit(x[train], y[train], l2=l2)
+            oof[held] = oof_rows[held] = part.raw_logits(x[held])
+    for ids in _folds(groups) if splits is None else []:
         part = LogisticModel(list(features)).fit(x[~np.isin(g, ids)], y[~np.isin(g, ids)], l2=l2)
         test = np.isin(gc, ids)
         oof[test] = part.raw_logits(xc[test])
@@ -216,10 +290,31 @@ def fit_calibrated(features: list[str], rows: list[dict[str, float]], labels: Se
     return model
 
 
+def fit_wording(ans: AnswerRows, meta: dict[str, Any]) -> tuple[LogisticModel, np.ndarray]:
+    """The answer-wording model (a logistic model over an answer's sentence vector, label Good) on all
+    rows, and its out-of-fold logits on them (the `wording` feature the answer model is trained on:
+    in-sample logits would make it look far more reliable than it is on new threads)."""
+    x = np.asarray(np.stack(ans.vectors), dtype=np.float64)
+    y = np.asarray(ans.labels, dtype=np.float64)
+    names = [f"v{i}" for i in range(x.shape[1])]
+    oof = np.zeros(len(y))
+    for held, train in answer_splits(ans):
+        oof[held] = LogisticModel(names).fit(x[train], y[train], l2=WORDING_L2).raw_logits(x[held])
+    g = np.asarray(ans.groups)
+    cv = ranking_metrics([rank_by(oof[g == t].tolist(), y[g == t].astype(bool).tolist()) for t in np.unique(g)])
+    model = LogisticModel(names, meta={**meta, "task": "P(answer is Good) from its sentence vector alone",
+                                       "rows": len(y), "l2": WORDING_L2, "oof_mean": round(float(oof.mean()), 4),
+                                       "cv5_map": cv["map"], "cv5_mrr": cv["mrr"]})
+    return model.fit(x, y, l2=WORDING_L2), oof
+
+
 def train_models(path: Path, encoder: Encoder, *, progress: bool = False, out_dir: Path | None = None,
                  settings: Settings | None = None) -> str:
-    """Train and save the re-scorer and the answer-quality model; returns a one-line summary."""
-    source, questions = semeval_source(path, encoder, settings=settings)
+    """Train and save the re-scorer, the answer-quality model and the answer-wording model; returns a
+    one-line summary."""
+    # the `wording` feature of the training rows is filled with out-of-fold scores below, never
+    # with a shipped model's (an empty model stands in while the rows are built)
+    source, questions = semeval_source(path, encoder, settings=settings, answer_wording=LogisticModel([]))
     pairs = pair_rows(source, questions)
     asked = store_rows(source, questions)
     off = off_topic_rows(source, off_topic_questions(), first_group=len(questions))
@@ -230,15 +325,24 @@ def train_models(path: Path, encoder: Encoder, *, progress: bool = False, out_di
                               {**meta, "task": "P(thread answers the new question), SemEval-2016 subtask B labels"},
                               cal=asked, grouped=True)
     ans = answer_rows(source, questions)
+    wording, oof = fit_wording(ans, meta)
+    for row, w in zip(ans.rows, oof, strict=True):
+        row["wording"] = float(w)
     ranker = fit_calibrated(ANSWER_FEATURES, ans.rows, ans.labels, ans.groups, ANSWER_L2,
-                            {**meta, "task": "P(answer is Good for its thread's question), SemEval-2016 subtask A"})
+                            {**meta, "task": "P(answer is Good for its thread's question), SemEval-2016 subtask A",
+                             "cv": "5 folds of whole new questions; threads sharing text with a held-out one "
+                                   "left out of training"},
+                            splits=answer_splits(ans))
     out_rescorer = (out_dir / RESCORER.name) if out_dir else RESCORER
     out_ranker = (out_dir / ANSWER_RANKER.name) if out_dir else ANSWER_RANKER
+    out_wording = (out_dir / ANSWER_WORDING.name) if out_dir else ANSWER_WORDING
     rescorer.save(out_rescorer)
+    wording.save(out_wording)
     ranker.save(out_ranker)
     return (f"re-scorer on {len(pairs.rows)} pairs, calibrated on {len(asked.rows)} retrieved candidates "
             f"(out-of-fold ECE of the top match {rescorer.meta['oof_ece_top1']:.3f}) -> {out_rescorer}; "
-            f"answer model on {len(ans.rows)} answers -> {out_ranker}")
+            f"answer model on {len(ans.rows)} answers (cross-validated MAP {ranker.meta['cv5_map']:.2f}) -> "
+            f"{out_ranker}, wording model -> {out_wording}")
 
 
 def average_precision(labels: Sequence[bool], cutoff: int = 10) -> float:

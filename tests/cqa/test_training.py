@@ -51,3 +51,22 @@ def test_off_topic_questions_are_a_fixed_sample_or_nothing(tmp_path) -> None:
     a, b = off_topic_questions(20), off_topic_questions(20)
     if a:  # the shared data is present
         assert a == b and len(set(a)) == 20
+
+
+def test_repeated_threads_share_a_component_and_never_straddle_a_fold() -> None:
+    from cqa.training import AnswerRows, answer_splits, content_components
+
+    threads = [
+        ("Visa for my wife", "How long does the family visa take these days in Doha?", ["About two weeks."]),
+        ("visa for my WIFE!", "", []),  # the same title, written again
+        ("Best bank", "Which bank gives the best rate for a salary account?", ["Commercial Bank is good enough."]),
+        ("Salary account", "Any ideas?", ["commercial bank is good enough"]),  # a pasted answer links it
+        ("Driving school", "Where can I learn to drive?", ["Al Khebra."]),
+    ]
+    comp = content_components(threads)
+    assert comp[0] == comp[1] and comp[2] == comp[3] and len({comp[0], comp[2], comp[4]}) == 3
+    ans = AnswerRows(rows=[{}] * 5, labels=[True, False, True, False, True], groups=[0, 1, 2, 3, 4],
+                     questions=[0, 1, 2, 3, 4], contents=comp)
+    for held, train in answer_splits(ans):
+        held_c = {comp[i] for i in np.where(held)[0]}
+        assert not any(comp[i] in held_c for i in np.where(train)[0])
