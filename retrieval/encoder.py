@@ -8,7 +8,10 @@ so encoding a query imports neither torch nor transformers; `torch` is plain tra
 (`benchmarks/encode_speed.py` measures it over the default passages), so an index built with
 either backend answers queries encoded with the other; the encoder's name is the same.
 Texts are sorted by length before batching so each batch pads only to its own longest text
-("dynamic padding"), which is the main CPU speed-up for collections of mixed lengths.
+("dynamic padding"), which is the main CPU speed-up for collections of mixed lengths. The ONNX
+path tokenizes everything first and sorts by the number of word pieces: sorting by characters
+(what sentence-transformers does) still left a quarter of every batch padding on the default
+passages (1.26 padded positions per real one, against 1.02 sorted by word pieces).
 """
 
 from __future__ import annotations
@@ -39,7 +42,7 @@ MAX_TOKENS = 256  # all-MiniLM-L6-v2 was trained with max_seq_length 256 (senten
 
 _LOCK = threading.Lock()
 _CACHE: dict[tuple[str, str], tuple[Any, Any]] = {}
-_ONNX: dict[tuple[str, bool], tuple[Any, Any]] = {}
+_ONNX: dict[tuple[str, bool], tuple[Any, Any, int]] = {}
 OUTPUT = "sentence_embedding"
 
 
@@ -60,8 +63,9 @@ def _load(path: Path, device: str) -> tuple[Any, Any]:
         return _CACHE[key]
 
 
-def _onnx(path: Path, int8: bool) -> tuple[Any, Any]:
-    """Tokenizer (padding to the batch's longest, cut at MAX_TOKENS) and session, once per process."""
+def _onnx(path: Path, int8: bool) -> tuple[Any, Any, int]:
+    """Tokenizer (cut at MAX_TOKENS, no padding: batches are padded by `_feed`), session and the pad
+    id, once per process."""
     key = (str(path), int8)
     with _LOCK:
         if key not in _ONNX:
@@ -69,8 +73,7 @@ def _onnx(path: Path, int8: bool) -> tuple[Any, Any]:
             tok = load_tokenizer(path)
             pad = special_id(tok, tokenizer_config(path), "pad_token", "[PAD]") or 0
             tok.enable_truncation(MAX_TOKENS)
-            tok.enable_padding(pad_id=pad, pad_token=tok.id_to_token(pad) or "[PAD]")
-            _ONNX[key] = (tok, open_session(file))
+            _ONNX[key] = (tok, open_session(file), pad)
         return _ONNX[key]
 
 
@@ -166,9 +169,7 @@ class TextEncoder:
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
         if not texts:
             return out
-        run = self._torch_batch() if self.backend == "torch" else self._onnx_batch()
-        # Sort by a cheap length proxy so batches hold texts of similar length.
-        order = sorted(range(len(texts)), key=lambda i: len(texts[i]), reverse=True)
+        run, order = self._torch_batch(texts) if self.backend == "torch" else self._onnx_batch(texts)
         batches = [order[i : i + self.batch_size] for i in range(0, len(order), self.batch_size)]
         bar = _progress(progress)
         task = bar.add_task(description, total=len(texts)) if bar else None
@@ -176,7 +177,7 @@ class TextEncoder:
             if bar:
                 bar.start()
             for idx in batches:
-                out[idx] = run([texts[i] for i in idx])
+                out[idx] = run(idx)
                 if bar and task is not None:
                     bar.advance(task, len(idx))
         finally:
@@ -184,26 +185,37 @@ class TextEncoder:
                 bar.stop()
         return out
 
-    def _onnx_batch(self) -> Any:
-        tok, session = _onnx(self.path, self.backend == "onnx")
+    def _onnx_batch(self, texts: Sequence[str]) -> tuple[Any, list[int]]:
+        """A batch runner over rows of `texts` (tokenized once, here) and the rows longest first."""
+        tok, session, pad = _onnx(self.path, self.backend == "onnx")
         names = {i.name for i in session.get_inputs()}
+        encs = tok.encode_batch(list(texts))
+        order = sorted(range(len(texts)), key=lambda i: len(encs[i].ids), reverse=True)
 
-        def run(batch: list[str]) -> np.ndarray:
-            encs = tok.encode_batch(batch)
-            feed = {"input_ids": np.array([e.ids for e in encs], dtype=np.int64),
-                    "attention_mask": np.array([e.attention_mask for e in encs], dtype=np.int64),
-                    "token_type_ids": np.array([e.type_ids for e in encs], dtype=np.int64)}
+        def run(idx: list[int]) -> np.ndarray:
+            rows = [encs[i] for i in idx]
+            width = max(len(e.ids) for e in rows)
+            ids = np.full((len(rows), width), pad, dtype=np.int64)
+            mask = np.zeros((len(rows), width), dtype=np.int64)
+            types = np.zeros((len(rows), width), dtype=np.int64)
+            for r, e in enumerate(rows):
+                n = len(e.ids)
+                ids[r, :n], mask[r, :n], types[r, :n] = e.ids, e.attention_mask, e.type_ids
+            feed = {"input_ids": ids, "attention_mask": mask, "token_type_ids": types}
             return session.run([OUTPUT], {k: v for k, v in feed.items() if k in names})[0]
 
-        return run
+        return run, order
 
-    def _torch_batch(self) -> Any:
+    def _torch_batch(self, texts: Sequence[str]) -> tuple[Any, list[int]]:
+        """A batch runner over rows of `texts` and the rows longest first (by characters: the
+        tokenizer pads each batch itself)."""
         import torch
 
         tokenizer, model = _load(self.path, self.device)
+        order = sorted(range(len(texts)), key=lambda i: len(texts[i]), reverse=True)
 
-        def run(batch: list[str]) -> np.ndarray:
-            enc = tokenizer(batch, padding=True, truncation=True, max_length=MAX_TOKENS,
+        def run(idx: list[int]) -> np.ndarray:
+            enc = tokenizer([texts[i] for i in idx], padding=True, truncation=True, max_length=MAX_TOKENS,
                             return_tensors="pt").to(self.device)
             with torch.inference_mode():
                 hidden = model(**enc).last_hidden_state
@@ -212,7 +224,7 @@ class TextEncoder:
                 pooled = torch.nn.functional.normalize(pooled, p=2, dim=1)
             return pooled.float().cpu().numpy()
 
-        return run
+        return run, order
 
     def encode_query(self, text: str) -> np.ndarray:
         """One query as a (dim,) vector."""
