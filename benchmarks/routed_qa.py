@@ -138,15 +138,16 @@ def run_part(engine: Engine, rows: list[dict], gold: Route, scorer, log, label: 
 def _webqa_cache(settings: Settings, top_k: int) -> Path:
     """Where WebQA's answers to the SQuAD part are kept between runs: keyed by everything they
     depend on (the code of WebQA and its calibration, the calibrator, the reader and its runtime,
-    the settings that shape retrieval and reading), so a change of any of them recomputes."""
+    the ONNX recipes and the query encoder, the settings that shape retrieval and reading), so a
+    change of any of them recomputes."""
     import hashlib
 
     from mrc.loading import resolve_backend
     from qa.core.paths import REPO_ROOT
 
     h = hashlib.sha256()
-    for f in ("qa/webqa.py", "qa/calibration.py", "mrc/span.py", "retrieval/collections.py",
-              "retrieval/hybrid.py", "data/calibration/webqa.json"):
+    for f in ("qa/webqa.py", "qa/calibration.py", "mrc/span.py", "mrc/onnx_export.py", "qa/core/onnx_models.py",
+              "retrieval/encoder.py", "retrieval/collections.py", "retrieval/hybrid.py", "data/calibration/webqa.json"):
         h.update((REPO_ROOT / f).read_bytes())
     model = Path(settings.span_model)
     for f in ("qa_reader.json", "model.safetensors.index.json", "config.json"):
