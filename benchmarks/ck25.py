@@ -38,9 +38,62 @@ def result_set(graph, query: str):
     return ("select", frozenset(tuple(str(v) for v in row) for row in rows))
 
 
+GRAPH_FILE = CK25 / "graphs" / "prod-inst.ttl.xz"
+
+
+def load_graph(store: str = "Oxigraph") -> EmbeddedGraph:
+    graph = EmbeddedGraph(store=store, timeout_s=60)
+    load_file(graph, GRAPH_FILE)
+    return graph
+
+
+def make_kbqa(graph: EmbeddedGraph, settings: Settings | None = None, encoder=None) -> KBQA:
+    """The pipeline as this benchmark runs it: no CK25 training; gold result sets are compared
+    whole (up to 485 rows here), so it returns up to 1,000."""
+    return KBQA(settings or Settings(), graph=graph, config=KBQAConfig(max_hops=3, answer_limit=1000),
+                encoder=encoder or shared_encoder())
+
+
+def load_questions(limit: int | None = None) -> list[dict]:
+    import yaml
+
+    questions = yaml.safe_load((CK25 / "questions.yml").read_text(encoding="utf-8"))["questions"]
+    return questions[:limit] if limit else questions
+
+
+class GoldSets:
+    """Each question's gold result set, on the store that can run it: Oxigraph, else rdflib's
+    default store (loaded only when a gold query needs it); the prediction is then run on that
+    same store. A gold query no store runs counts every prediction wrong."""
+
+    def __init__(self, graph: EmbeddedGraph) -> None:
+        self.graph = graph
+        self._fallback: EmbeddedGraph | None = None
+
+    def gold(self, sparql: str) -> tuple[tuple, EmbeddedGraph]:
+        try:
+            return result_set(self.graph, sparql), self.graph
+        except Exception:  # noqa: BLE001 - then both queries run on the default store
+            if self._fallback is None:
+                self._fallback = load_graph("default")
+            try:
+                return result_set(self._fallback, sparql), self._fallback
+            except Exception as exc:  # noqa: BLE001 - a gold query no store can run is reported
+                return ("error", str(exc)[:80]), self._fallback
+
+
+def same_result(store: EmbeddedGraph, predicted: str, gold: tuple) -> bool:
+    """Execution accuracy of one prediction: its result set equals the gold one."""
+    if not predicted or gold[0] == "error":
+        return False
+    try:
+        return result_set(store, predicted) == gold
+    except Exception:  # noqa: BLE001 - a predicted query that fails is a wrong answer
+        return False
+
+
 def main(argv: list[str] | None = None) -> int:
     import torch
-    import yaml
 
     torch.set_num_threads(1)
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -51,34 +104,18 @@ def main(argv: list[str] | None = None) -> int:
         print(f"skipped: {CK25} is absent", file=sys.stderr)
         return 0
     t0 = time.perf_counter()
-    graph = EmbeddedGraph(store="Oxigraph", timeout_s=60)
-    load_file(graph, CK25 / "graphs" / "prod-inst.ttl.xz")
-    fallback = EmbeddedGraph(store="default", timeout_s=60)  # for gold queries Oxigraph cannot run
-    load_file(fallback, CK25 / "graphs" / "prod-inst.ttl.xz")
-    # gold result sets are compared whole (up to 485 rows here), so the pipeline returns up to 1,000
-    qa = KBQA(Settings(), graph=graph, config=KBQAConfig(max_hops=3, answer_limit=1000), encoder=shared_encoder())
-    questions = yaml.safe_load((CK25 / "questions.yml").read_text(encoding="utf-8"))["questions"]
-    questions = questions[: args.limit] if args.limit else questions
+    graph = load_graph()
+    golds = GoldSets(graph)
+    qa = make_kbqa(graph)
+    questions = load_questions(args.limit)
     per_feature: dict[str, list[bool]] = defaultdict(list)
     rows = []
     correct = 0
     for q in questions:
         text = q["question"]["en"]
         pred = qa.predict(text)
-        store = graph
-        try:
-            gold = result_set(graph, q["query"]["sparql"])
-        except Exception:  # noqa: BLE001 - then both queries run on rdflib's default store instead
-            store = fallback
-            try:
-                gold = result_set(fallback, q["query"]["sparql"])
-            except Exception as exc:  # noqa: BLE001 - a gold query no store can run is reported
-                gold = ("error", str(exc)[:80])
-        try:
-            got = result_set(store, pred.sparql) if pred.sparql else ("none", None)
-        except Exception:  # noqa: BLE001
-            got = ("none", None)
-        ok = got == gold and gold[0] != "error"
+        gold, store = golds.gold(q["query"]["sparql"])
+        ok = same_result(store, pred.sparql, gold)
         correct += ok
         for f in q.get("features", []):
             per_feature[f].append(ok)

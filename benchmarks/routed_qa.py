@@ -207,54 +207,25 @@ def pathquestion_parts(settings: Settings, limit: int | None, log) -> list[tuple
 
 
 def ck25_part(settings: Settings, encoder: Any, limit: int | None, log) -> tuple[Any, list[dict], Any] | None:
-    """The CK25 questions over the CK25 graph, built as benchmarks/ck25.py builds them (no CK25
-    training), and a scorer that runs the top answer's SPARQL and compares its result set with the
-    gold query's (execution accuracy, as in ck25.py)."""
-    import yaml
-
+    """The CK25 questions over the CK25 graph, built and scored as benchmarks/ck25.py does (no CK25
+    training; execution accuracy: the top answer's SPARQL gives the gold query's result set)."""
     from benchmarks import ck25
-    from kb.loaders import load_file
-    from kb.pipeline import KBQA, KBQAConfig
-    from kb.store import EmbeddedGraph
 
     if not ck25.CK25.exists():
         log(f"skipped: {ck25.CK25} is absent")
         return None
-    graph = EmbeddedGraph(store="Oxigraph", timeout_s=60)
-    load_file(graph, ck25.CK25 / "graphs" / "prod-inst.ttl.xz")
-    kbqa = KBQA(settings, graph=graph, config=KBQAConfig(max_hops=3, answer_limit=1000), encoder=encoder)
-    questions = yaml.safe_load((ck25.CK25 / "questions.yml").read_text(encoding="utf-8"))["questions"]
-    fallback: list[Any] = []  # rdflib's default store, for gold queries Oxigraph cannot run (as ck25.py)
-
-    def on_fallback() -> Any:
-        if not fallback:
-            fallback.append(EmbeddedGraph(store="default", timeout_s=60))
-            load_file(fallback[0], ck25.CK25 / "graphs" / "prod-inst.ttl.xz")
-        return fallback[0]
-
+    graph = ck25.load_graph()
+    golds = ck25.GoldSets(graph)
     rows = []
-    for q in questions[:limit] if limit else questions:
-        store = graph
-        try:
-            gold = ck25.result_set(graph, q["query"]["sparql"])
-        except Exception:  # noqa: BLE001 - then both queries run on the default store
-            store = on_fallback()
-            try:
-                gold = ck25.result_set(store, q["query"]["sparql"])
-            except Exception as exc:  # noqa: BLE001 - a gold query no store runs: counted wrong, as ck25.py
-                gold = ("error", str(exc)[:80])
+    for q in ck25.load_questions(limit):
+        gold, store = golds.gold(q["query"]["sparql"])
         rows.append({"question": q["question"]["en"], "gold": gold, "store": store})
 
     def scorer(a: Answer | None, row: dict) -> float:
         sparql = getattr(a.evidence, "sparql", "") if a is not None else ""
-        if not sparql or row["gold"][0] == "error":
-            return 0.0
-        try:
-            return float(ck25.result_set(row["store"], sparql) == row["gold"])
-        except Exception:  # noqa: BLE001 - a predicted query that fails is a wrong answer
-            return 0.0
+        return float(ck25.same_result(row["store"], sparql, row["gold"]))
 
-    return kbqa, rows, scorer
+    return ck25.make_kbqa(graph, settings, encoder), rows, scorer
 
 
 def main(argv: list[str] | None = None) -> int:
