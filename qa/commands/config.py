@@ -24,19 +24,20 @@ def config(
     markdown: bool = typer.Option(False, "--markdown", help="The documentation table of every setting."),
 ) -> None:
     """Show every setting, its value and where it came from (default, settings file, environment)."""
-    from qa.core.settings import Settings, origin, settings_markdown
+    from qa.core.settings import Settings, origins, settings_markdown
 
     if markdown:
         typer.echo(settings_markdown(), nl=False)
         return
     settings = Settings.load()
     values = settings.model_dump(mode="json")
+    where_from = origins(settings)
     if as_json:
-        typer.echo(json.dumps({k: {"value": v, "origin": origin(settings, k)} for k, v in values.items()}, indent=2))
+        typer.echo(json.dumps({k: {"value": v, "origin": where_from[k]} for k, v in values.items()}, indent=2))
         return
     table = Table("setting", "value", "origin", show_lines=False)
     for name, value in values.items():
-        where = origin(settings, name)
+        where = where_from[name]
         style = "" if where == "default" else "bold"
         table.add_row(escape(name), escape(json.dumps(value) if not isinstance(value, str) else value or '""'),
                       escape(where), style=style)

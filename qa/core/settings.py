@@ -172,7 +172,7 @@ class Settings(BaseSettings):
     @classmethod
     def load(cls, path: str | Path | None = None, **overrides: Any) -> Settings:
         """Settings from the TOML file, the environment and `overrides` (None values are ignored)."""
-        cfg = Path(path) if path else Path(os.environ.get("QA_CONFIG") or "qa.toml")
+        cfg = _config_path(path)
         values: dict[str, Any] = {}
         if cfg.is_file():
             try:
@@ -199,20 +199,28 @@ class Settings(BaseSettings):
         return name in self.model_fields_set
 
 
-def origin(settings: Settings, name: str, path: str | Path | None = None) -> str:
-    """Where a setting's value came from: 'default', 'environment' (QA_<NAME>), the settings file, or
-    'override' (a CLI flag); the order is the precedence order of `Settings.load`."""
-    if not settings.explicitly_set(name):
-        return "default"
-    if f"{ENV_PREFIX}{name.upper()}" in {k.upper() for k in os.environ}:
-        return "environment"
-    cfg = Path(path) if path else Path(os.environ.get("QA_CONFIG") or "qa.toml")
+def _config_path(path: str | Path | None) -> Path:
+    return Path(path) if path else Path(os.environ.get("QA_CONFIG") or "qa.toml")
+
+
+def origins(settings: Settings, path: str | Path | None = None) -> dict[str, str]:
+    """Where each setting's value came from: 'default', 'environment' (QA_<NAME>), the settings
+    file, or 'override' (a CLI flag), checked in the precedence order of `Settings.load`."""
+    env = {k.upper() for k in os.environ}
+    cfg = _config_path(path)
     try:
-        if cfg.is_file() and name in tomllib.loads(cfg.read_text(encoding="utf-8")):
-            return str(cfg)
+        in_file = set(tomllib.loads(cfg.read_text(encoding="utf-8"))) if cfg.is_file() else set()
     except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError):
-        pass
-    return "override"
+        in_file = set()
+    out = {}
+    for name in Settings.model_fields:
+        if not settings.explicitly_set(name):
+            out[name] = "default"
+        elif f"{ENV_PREFIX}{name.upper()}" in env:
+            out[name] = "environment"
+        else:
+            out[name] = str(cfg) if name in in_file else "override"
+    return out
 
 
 def _shown(value: Any) -> str:
