@@ -66,6 +66,15 @@ def small_graph(small_ttl) -> EmbeddedGraph:
     return g
 
 
+def turtle_graph(tmp_path_factory, text: str, name: str) -> EmbeddedGraph:
+    """A test's own Turtle graph, written to a file and read through the loader users get."""
+    path = tmp_path_factory.mktemp("kb") / name
+    path.write_text(text, encoding="utf-8")
+    g = EmbeddedGraph(store="auto")
+    load_file(g, path)
+    return g
+
+
 def make_qa(graph, *, encoder: bool = True, trained: bool = True) -> KBQA:
     """The pipeline over `graph`; `trained` uses the shipped scorer (its generic weights transfer)."""
     from qa.models import shared_encoder

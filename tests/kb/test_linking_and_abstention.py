@@ -7,12 +7,10 @@ import pytest
 from rdflib import URIRef
 
 from kb.linking import LabelIndex
-from kb.loaders import load_file
 from kb.pipeline import _unlinked_names
 from kb.progress import Stages
-from kb.store import EmbeddedGraph
 from kb.training import WRAPPERS, QuestionGenerator
-from tests.kb.conftest import make_qa
+from tests.kb.conftest import make_qa, turtle_graph
 
 PLACES_TTL = """
 @prefix ex: <http://example.org/> .
@@ -35,11 +33,7 @@ ex:Africa rdfs:label "Africa" .
 
 @pytest.fixture(scope="module")
 def places(tmp_path_factory):
-    path = tmp_path_factory.mktemp("kb") / "places.ttl"
-    path.write_text(PLACES_TTL, encoding="utf-8")
-    g = EmbeddedGraph(store="auto")
-    load_file(g, path)
-    return g
+    return turtle_graph(tmp_path_factory, PLACES_TTL, "places.ttl")
 
 
 def test_a_relation_is_scored_by_its_main_label_first(places):

@@ -3,9 +3,7 @@
 import pytest
 
 from kb.linking import LabelIndex
-from kb.loaders import load_file
-from kb.store import EmbeddedGraph
-from tests.kb.conftest import make_qa
+from tests.kb.conftest import make_qa, turtle_graph
 
 COMPANY_TTL = """
 @prefix ex: <http://example.org/> .
@@ -47,11 +45,7 @@ ex:srv1 a ex:Service ; ex:name "Involuntary Service" .
 
 @pytest.fixture(scope="module")
 def company(tmp_path_factory):
-    path = tmp_path_factory.mktemp("kb") / "company.ttl"
-    path.write_text(COMPANY_TTL, encoding="utf-8")
-    g = EmbeddedGraph(store="auto")
-    load_file(g, path)
-    return g
+    return turtle_graph(tmp_path_factory, COMPANY_TTL, "company.ttl")
 
 
 @pytest.fixture(scope="module")

@@ -6,10 +6,8 @@ answer."""
 import pytest
 
 from kb.linking import LabelIndex
-from kb.loaders import load_file
 from kb.sparql import check_read_only
-from kb.store import EmbeddedGraph
-from tests.kb.conftest import make_qa
+from tests.kb.conftest import make_qa, turtle_graph
 
 CATALOGUE_TTL = """
 @prefix ex: <http://example.org/> .
@@ -42,11 +40,7 @@ ex:v3 a ex:Visitor ; ex:name "Gus" ; ex:memberOf ex:support .
 
 @pytest.fixture(scope="module")
 def qa(tmp_path_factory):
-    path = tmp_path_factory.mktemp("kb") / "catalogue.ttl"
-    path.write_text(CATALOGUE_TTL, encoding="utf-8")
-    g = EmbeddedGraph(store="auto")
-    load_file(g, path)
-    return make_qa(g)
+    return make_qa(turtle_graph(tmp_path_factory, CATALOGUE_TTL, "catalogue.ttl"))
 
 
 def names(qa, pred) -> set[str]:

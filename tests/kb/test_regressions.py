@@ -7,10 +7,8 @@ import pytest
 from rdflib import Graph, URIRef
 
 from kb.linking import LabelIndex
-from kb.loaders import load_file
-from kb.store import EmbeddedGraph
 from qa.cli import main
-from tests.kb.conftest import make_qa
+from tests.kb.conftest import make_qa, turtle_graph
 
 GEO_TTL = """
 @prefix ex: <http://example.org/> .
@@ -58,17 +56,9 @@ ex:cara rdfs:label "Cara" ; ex:parents ex:anna .
 """
 
 
-def _graph(tmp_path_factory, text: str, name: str) -> EmbeddedGraph:
-    path = tmp_path_factory.mktemp("kb") / name
-    path.write_text(text, encoding="utf-8")
-    g = EmbeddedGraph(store="auto")
-    load_file(g, path)
-    return g
-
-
 @pytest.fixture(scope="module")
 def geo(tmp_path_factory):
-    return make_qa(_graph(tmp_path_factory, GEO_TTL, "geo.ttl"))
+    return make_qa(turtle_graph(tmp_path_factory, GEO_TTL, "geo.ttl"))
 
 
 def texts(pred) -> set[str]:
@@ -106,7 +96,7 @@ def test_largest_country_means_area(geo):
 
 
 def test_a_relation_and_its_inverse_do_not_lead_back_to_the_question(tmp_path_factory):
-    g = _graph(tmp_path_factory, FAMILY_TTL, "family.ttl")
+    g = turtle_graph(tmp_path_factory, FAMILY_TTL, "family.ttl")
     idx = LabelIndex(g)
     children, parents = URIRef("http://example.org/children"), URIRef("http://example.org/parents")
     assert (children, parents) in idx.inverse_pairs and (parents, children) in idx.inverse_pairs

@@ -7,12 +7,10 @@ import pytest
 from rdflib import URIRef
 
 from kb.linking import LabelIndex
-from kb.loaders import load_file
 from kb.pipeline import _shapes
 from kb.sparql import check_read_only
-from kb.store import EmbeddedGraph
 from kb.text import normalise
-from tests.kb.conftest import make_qa
+from tests.kb.conftest import make_qa, turtle_graph
 
 PARTS_TTL = """
 @prefix ex: <http://example.org/> .
@@ -48,11 +46,7 @@ ex:kim2 ex:name "Kim Park" ; ex:memberOf ex:ops ; ex:email "kim.park@example.org
 
 @pytest.fixture(scope="module")
 def qa(tmp_path_factory):
-    path = tmp_path_factory.mktemp("kb") / "parts.ttl"
-    path.write_text(PARTS_TTL, encoding="utf-8")
-    g = EmbeddedGraph(store="auto")
-    load_file(g, path)
-    return make_qa(g)
+    return make_qa(turtle_graph(tmp_path_factory, PARTS_TTL, "parts.ttl"))
 
 
 def rows(qa, pred) -> set[tuple[str, ...]]:
