@@ -147,6 +147,15 @@ def run_cli_metrics(argv: list[str]) -> dict[str, Any]:
         return json.loads(metrics_path.read_text())
 
 
+def install_apart(target: Path, packages: Sequence[str]) -> None:
+    """Install a peer's packages into their own folder, without dependencies (torch, numpy and the
+    like come from the project's environment), so measuring a peer never changes ours."""
+    import subprocess
+
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--target", str(target),
+                    *packages], check=True)
+
+
 def repo_relative(path: str | Path) -> str:
     p = Path(path).resolve()
     return p.relative_to(REPO).as_posix() if p.is_relative_to(REPO) else str(p)

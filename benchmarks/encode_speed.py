@@ -39,19 +39,14 @@ from typing import Any
 import numpy as np
 
 try:
-    from benchmarks.common import REPO, RESULTS, Timer, machine, write_results
+    from benchmarks.common import REPO, RESULTS, Timer, install_apart, machine, write_results
 except ModuleNotFoundError:  # run as a script
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-    from benchmarks.common import REPO, RESULTS, Timer, machine, write_results
+    from benchmarks.common import REPO, RESULTS, Timer, install_apart, machine, write_results
 
 PEER_ENV = REPO / ".cache" / "sentence-transformers-6.2"
 PEER_PACKAGES = ["sentence-transformers==6.2.0", "scikit-learn", "scipy", "joblib", "threadpoolctl", "tqdm"]
 BATCH = 32
-
-
-def setup_peer() -> None:
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--target", str(PEER_ENV),
-                    *PEER_PACKAGES], check=True)
 
 
 def peer_worker(texts_file: str, out_file: str, threads: int) -> None:
@@ -117,7 +112,7 @@ def main() -> None:
         peer_worker(*args.peer_worker, threads=args.threads)
         return
     if args.setup_peer:
-        setup_peer()
+        install_apart(PEER_ENV, PEER_PACKAGES)
         return
 
     import torch

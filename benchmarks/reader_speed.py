@@ -47,10 +47,10 @@ from typing import Any
 import numpy as np
 
 try:
-    from benchmarks.common import REPO, RESULTS, Timer, find_data, machine, write_results
+    from benchmarks.common import REPO, RESULTS, Timer, find_data, install_apart, machine, write_results
 except ModuleNotFoundError:  # run as a script: benchmarks/ is on sys.path, the repo root is not
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-    from benchmarks.common import REPO, RESULTS, Timer, find_data, machine, write_results
+    from benchmarks.common import REPO, RESULTS, Timer, find_data, install_apart, machine, write_results
 
 PEER_ENV = REPO / ".cache" / "hf-pipeline-4.57"
 PEER_PACKAGES = [
@@ -64,23 +64,6 @@ PEER_PACKAGES = [
 UNTRAINED = REPO / ".cache" / "bench" / "span-untrained-minilm-l6"
 MAX_SEQ, STRIDE, MAX_ANSWER = 384, 128, 30
 WARMUP = 8
-
-
-def setup_peer() -> None:
-    """Install the peer's transformers apart from the project's environment (no dependencies:
-    torch, numpy, safetensors come from the project's venv)."""
-    cmd = [
-        sys.executable,
-        "-m",
-        "pip",
-        "install",
-        "-q",
-        "--no-deps",
-        "--target",
-        str(PEER_ENV),
-        *PEER_PACKAGES,
-    ]
-    subprocess.run(cmd, check=True)
 
 
 def untrained_model() -> Path:
@@ -211,7 +194,7 @@ def main() -> None:
         peer_worker(*args.peer_worker, threads=args.threads, batch_size=args.peer_batch_size)
         return
     if args.setup_peer:
-        setup_peer()
+        install_apart(PEER_ENV, PEER_PACKAGES)
         return
 
     import torch
