@@ -216,11 +216,12 @@ class CommunityQA:
         return np.stack([have[a.key] for a in thread.answers])
 
     # ------------------------------------------------------------------ answer selection
-    def answer_features(self, thread: Thread) -> list[dict[str, float]]:
-        """The answer-quality model's features of each answer of a thread, in stored order."""
+    def answer_features(self, thread: Thread, vectors: np.ndarray | None = None) -> list[dict[str, float]]:
+        """The answer-quality model's features of each answer of a thread, in stored order
+        (`vectors`: the answers' sentence vectors when the caller already has them)."""
         if not thread.answers:
             return []
-        vecs = self.answer_vectors(thread)
+        vecs = self.answer_vectors(thread) if vectors is None else vectors
         qvec = self.index.vectors([thread.key])[0]
         if not qvec.any():
             qvec = self.encoder.encode([thread.text])[0]

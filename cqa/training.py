@@ -129,8 +129,9 @@ def answer_rows(source: CommunityQA, questions: Sequence[NewQuestion], *, offici
             key = source.store.key_of(f"semeval:{t.id}")
             thread = source.store.get([key])[key]
             labels = {c.id: c.good for c in t.comments}
-            feats = source.answer_features(thread)
-            out.vectors.extend(source.answer_vectors(thread))
+            vectors = source.answer_vectors(thread)
+            feats = source.answer_features(thread, vectors)
+            out.vectors.extend(vectors)
             for a, f in zip(thread.answers, feats, strict=True):
                 out.rows.append(f)
                 out.labels.append(labels.get(a.id, False))
@@ -224,6 +225,8 @@ def off_topic_questions(n: int = OFF_TOPIC_QUESTIONS, path: str | Path = OFF_TOP
 def _asked_rows(source: CommunityQA, items: Sequence[tuple[str, set[str]]], first_group: int) -> PairRows:
     out = PairRows([], [], [], [])
     for gi, (text, gold) in enumerate(items, start=first_group):
+        # one question per call, as the source encodes a user's question (the int8 encoder scales
+        # activations per batch, so a batch would give slightly other vectors than run time sees)
         vector = source.encoder.encode([text])[0]
         keys = source.candidates(text, vector, tokenize([text])[0], source.settings.cqa_candidates)
         found, feats = source.features(text, keys, vector=vector)

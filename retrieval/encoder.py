@@ -64,7 +64,7 @@ def _load(path: Path, device: str) -> tuple[Any, Any]:
 
 
 def _onnx(path: Path, int8: bool) -> tuple[Any, Any, int]:
-    """Tokenizer (cut at MAX_TOKENS, no padding: batches are padded by `_feed`), session and the pad
+    """Tokenizer (cut at MAX_TOKENS, no padding: `_onnx_batch` pads each batch), session and the pad
     id, once per process."""
     key = (str(path), int8)
     with _LOCK:
