@@ -229,11 +229,8 @@ class KBQA:
 
     def display_label(self, pred: URIRef) -> str:
         """A relation's main label (rdfs:label) for explanations; aliases are for matching."""
-        try:
-            rows = self._select(f"SELECT ?l WHERE {{ {iri(pred)} {iri(RDFS.label)} ?l }} LIMIT 1",
-                                     timeout_s=self.settings.kb_timeout_s)
-        except QueryError:
-            rows = []
+        rows = self._select(f"SELECT ?l WHERE {{ {iri(pred)} {iri(RDFS.label)} ?l }} LIMIT 1",
+                            timeout_s=self.settings.kb_timeout_s)
         return str(rows[0][0]) if rows else self.relation_label(pred)
 
     def relation_names(self, pred: URIRef) -> list[str]:
@@ -480,11 +477,8 @@ class KBQA:
                 else:
                     lines.append(f"FILTER (?q{k} IN ({', '.join(iri(p) for p in named)}))")
                 head = " ".join(f"?q{i}" for i in range(1, k + 1))
-                try:
-                    rows = self._select(f"SELECT DISTINCT {head} WHERE {{\n{body}\n" + "\n".join(lines)
-                                             + "\n} LIMIT 20", timeout_s=self.settings.kb_timeout_s)
-                except QueryError:
-                    continue
+                rows = self._select(f"SELECT DISTINCT {head} WHERE {{\n{body}\n" + "\n".join(lines)
+                                    + "\n} LIMIT 20", timeout_s=self.settings.kb_timeout_s)
                 for row in rows:
                     steps = best.path + tuple(Step(q, d) for q, d in zip(row, dirs, strict=True))
                     if not any(a.pred == b.pred and a.forward != b.forward for a, b in itertools.pairwise(steps)):
@@ -525,10 +519,7 @@ class KBQA:
         """Whether the query graph, unordered, has at least two answers."""
         probe = QueryGraph(triples=list(qg.triples), answer=qg.answer, filters=list(qg.filters),
                            not_exists=list(qg.not_exists), values=list(qg.values), binds=list(qg.binds), limit=2)
-        try:
-            return len(self._select(probe.to_sparql(), timeout_s=self.settings.kb_timeout_s)) >= 2
-        except QueryError:
-            return False
+        return len(self._select(probe.to_sparql(), timeout_s=self.settings.kb_timeout_s)) >= 2
 
     def _run(self, pred: Prediction, r: Ranked, qg: QueryGraph) -> bool:
         """Run one candidate's query; on answers, record them as the prediction's."""
@@ -745,13 +736,10 @@ class KBQA:
         if key not in self._implied:
             pattern = f"?s {iri(p)} ?o"
             node = "?o" if at_object else "?s"
-            try:
-                some = self._ask(f"ASK WHERE {{ {pattern} . }}", timeout_s=self.settings.kb_timeout_s)
-                other = self._ask(f"ASK WHERE {{ {pattern} . FILTER NOT EXISTS {{ {node} {iri(RDF.type)} "
-                                       f"{iri(cls)} }} }}", timeout_s=self.settings.kb_timeout_s)
-                self._implied[key] = some and not other
-            except QueryError:
-                self._implied[key] = False
+            some = self._ask(f"ASK WHERE {{ {pattern} . }}", timeout_s=self.settings.kb_timeout_s)
+            other = self._ask(f"ASK WHERE {{ {pattern} . FILTER NOT EXISTS {{ {node} {iri(RDF.type)} "
+                              f"{iri(cls)} }} }}", timeout_s=self.settings.kb_timeout_s)
+            self._implied[key] = some and not other
         return self._implied[key]
 
     def _attach_attribute(self, qg: QueryGraph, hint: str, prefix: str, *, answer_only: bool = False) -> Var | None:
@@ -770,7 +758,7 @@ class KBQA:
 
     def _answer_properties(self, qg: QueryGraph) -> list[URIRef]:
         rows = self._select(f"SELECT DISTINCT ?p WHERE {{\n{_body(qg)}\n?answer ?p ?o .\n}} LIMIT 200",
-                                 timeout_s=self.settings.kb_timeout_s)
+                            timeout_s=self.settings.kb_timeout_s)
         return [p for (p,) in rows if isinstance(p, URIRef) and p != RDF.type and p not in self.index.schema_predicates]
 
     def _add_columns(self, qg: QueryGraph, pred: Prediction, items: list[str]) -> None:
@@ -815,7 +803,7 @@ class KBQA:
         if described:
             found = [lp for lp in self.index.label_predicates
                      if self._ask(f"ASK WHERE {{\n{_body(qg)}\n?answer {iri(p)} ?x . ?x {iri(lp)} ?l .\n}}",
-                                       timeout_s=self.settings.kb_timeout_s)]
+                                  timeout_s=self.settings.kb_timeout_s)]
             if not found:
                 return False
             label = min(found, key=lambda x: (local_name(x).lower() != "name", x != RDFS.label, str(x)))
@@ -851,11 +839,7 @@ class KBQA:
             return False
         probe = QueryGraph(triples=list(qg.triples), form="ask", filters=list(qg.filters))
         body = probe.to_sparql().rstrip().removesuffix("}")
-        try:
-            numeric = self._ask(body + "  FILTER (isNumeric(?answer))\n}", timeout_s=self.settings.kb_timeout_s)
-        except QueryError:
-            numeric = False
-        return not numeric
+        return not self._ask(body + "  FILTER (isNumeric(?answer))\n}", timeout_s=self.settings.kb_timeout_s)
 
     @staticmethod
     def _negated_class(words: list[str], links: list[Candidate]):
@@ -873,7 +857,7 @@ class KBQA:
         found = set()
         for p in self.index.label_predicates:
             if self._ask(f"ASK WHERE {{\n{body}\n?answer {iri(p)} ?name .\n}}",
-                              timeout_s=self.settings.kb_timeout_s):
+                         timeout_s=self.settings.kb_timeout_s):
                 found.add(p)
         if not found:
             return
