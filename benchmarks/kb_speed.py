@@ -94,7 +94,6 @@ def world_questions(graph, n: int, *, templates=TEMPLATES, misspelled_share: flo
         gold = {str(lab) if lab is not None else str(a) for a, lab in rows}
         if not gold or (template, node) in seen or not name.isascii():
             continue
-        rng.random()  # (kept: the draw that used to decide the typo, so the questions stay the same)
         # exactly `misspelled_share` of the questions carry a typo, spread evenly: every 5th at 20 %
         wrong = round(misspelled_share * 1000) * (len(out) + 1) >= (n_wrong + 1) * 1000
         typed = misspell(name, rng) if wrong else name
