@@ -150,15 +150,17 @@ class Engine:
         return resp.model_copy(update={"question": typed.text, "rewritten": rewritten})
 
     def _standalone(self, q: Question) -> tuple[Question, str | None]:
-        """A follow-up ("When did he die?") rewritten with the entity of the earlier turns; the
-        question as typed when it does not refer back (see `qa.followup`)."""
+        """A follow-up ("When did he die?") rewritten with the entity of the earlier turns, and the
+        earlier turn it continues as its `topic` for passage search; the question as typed when it
+        does not refer back (see `qa.followup`)."""
         if not q.history:
             return q, None
         rw = rewrite(q.text, q.history)
         if not rw.changed or rw.text == q.text:
             return q, None
         try:
-            return Question(rw.text, collection=q.collection, max_chars=self.settings.max_question_chars), rw.text
+            return Question(rw.text, collection=q.collection, topic=rw.previous,
+                            max_chars=self.settings.max_question_chars), rw.text
         except InputError:  # the rewrite outgrew the length limit: answer the question as typed
             return q, None
 

@@ -111,11 +111,14 @@ class Token:
 @dataclass(frozen=True)
 class Rewrite:
     """The question as it will be answered; `entity` is what a reference was resolved to ("" when
-    the question was left as typed) and `reason` says which rule fired, for display and tests."""
+    the question was left as typed), `reason` says which rule fired, for display and tests, and
+    `previous` is the earlier turn the follow-up continues: its question (itself made standalone)
+    and its answer, for passage search to add to the query; "" when the follow-up moves on."""
 
     text: str
     entity: str = ""
     reason: str = ""
+    previous: str = ""
 
     @property
     def changed(self) -> bool:
@@ -454,12 +457,14 @@ def _resolve(question: str, past: Sequence[tuple[str, str]]) -> Rewrite:
     if not past:
         return Rewrite(question)
     previous = past[-1][0]
+    turn = f"{previous} {past[-1][1].strip()}".strip()
     m = _ELLIPSIS.match(question)
     if m:
         np = m.group("np") or m.group("np2") or ""
-        done = _ellipsis(np, previous, antecedent(Referent.THING, past))
-        if done is not None:
-            return Rewrite(*done)
+        subject_before = antecedent(Referent.THING, past)
+        done = _ellipsis(np, previous, subject_before)
+        if done is not None:  # "And Germany?" moves to another subject: no earlier question to continue
+            return Rewrite(*done, previous=turn if done[1] == subject_before else "")
     ref = _first_reference(question)
     if ref is None:
         return Rewrite(question)
@@ -472,5 +477,8 @@ def _resolve(question: str, past: Sequence[tuple[str, str]]) -> Rewrite:
     if lead:  # "And when did he die?" -> "When did ... die?"
         text = text[lead.end():]
         text = text[0].upper() + text[1:]
-    return Rewrite(text, entity, f"'{tok.text}' -> the {'answer' if entity == past[-1][1].strip() else 'subject'} "
-                                 "of an earlier turn")
+    # "he" for the previous answer moves the conversation to that answer ("Who wrote Hamlet?" -> "When
+    # did he die?"): the earlier question is then about something else and is not continued.
+    is_answer = entity == past[-1][1].strip()
+    return Rewrite(text, entity, f"'{tok.text}' -> the {'answer' if is_answer else 'subject'} of an earlier turn",
+                   "" if is_answer else turn)

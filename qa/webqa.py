@@ -107,7 +107,9 @@ class WebQA:
 
     # ------------------------------------------------------------------ answering
     def retrieve(self, question: Question, k: int | None = None) -> list[RetrievedPassage]:
-        return self.collections.search(question.text, k or self.settings.read_k, collection=question.collection)
+        """Passages for the question; a follow-up's query also carries the turn it continues."""
+        query = f"{question.text} {question.topic}" if question.topic else question.text
+        return self.collections.search(query, k or self.settings.read_k, collection=question.collection)
 
     def answer(self, question: Question | str, top_k: int | None = None, *, read_k: int | None = None) -> list[Answer]:
         """Best answers first (by the probability shown); one no-answer `Answer` with the best guess

@@ -37,13 +37,18 @@ class _Model(BaseModel):
 
 class Question(_Model):
     """A user question; `history` holds earlier turns (questions and answers, oldest first) for
-    follow-up rewriting; `collection` restricts passage search to one collection."""
+    follow-up rewriting; `collection` restricts passage search to one collection. `topic` is set by
+    the engine on a rewritten follow-up: the earlier turn (question and answer) it continues, which
+    passage search adds to its query (a follow-up is usually about the passage the conversation is
+    on, and two questions and an answer from one paragraph find it more often than one question);
+    readers and the other sources use `text` alone."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     text: str
     history: tuple[str, ...] = ()
     collection: str | None = None
+    topic: str = ""
 
     def __init__(self, text: str | None = None, /, **data: Any) -> None:
         if text is not None:

@@ -28,12 +28,14 @@ class Source:
         self.name = name
         self.table = table
         self.asked: list[str] = []
+        self.questions: list[Question] = []
 
     def warm_up(self) -> None:
         pass
 
     def answer(self, question: Question, top_k: int) -> list[Answer]:
         self.asked.append(question.text)
+        self.questions.append(question)
         hit = self.table.get(question.text)
         if hit is None:
             guess = Answer(text="guess", score=0.1, route=self.name)
@@ -131,6 +133,16 @@ def test_forced_routes_and_unknown_routes() -> None:
         engine.source(Route.CQA)
 
 
+def test_a_rewritten_follow_up_carries_the_turn_it_continues() -> None:
+    engine, web, _ = _engine({}, {})
+    resp = engine.ask(Question("When did he die?", history=("Who was Nikola Tesla?", "an inventor")), route="webqa")
+    assert resp.rewritten == "When did Nikola Tesla die?"
+    assert web.questions[-1].text == "When did Nikola Tesla die?"
+    assert web.questions[-1].topic == "Who was Nikola Tesla? an inventor"
+    engine.ask(Question("Who wrote Emma?", history=("Who was Nikola Tesla?", "an inventor")), route="webqa")
+    assert web.questions[-1].text == "Who wrote Emma?" and web.questions[-1].topic == ""
+
+
 def test_response_json_is_one_shape() -> None:
     engine, _, _ = _engine({}, {"What is the capital of Peru?": ("Lima", 0.95)})
     data = json.loads(engine.ask("What is the capital of Peru?").model_dump_json())
@@ -166,3 +178,24 @@ def test_real_sources_through_the_router(tmp_path: Path, small_ttl: Path) -> Non
     ev = answer.evidence if not answer.no_answer else answer.best_guess.evidence
     assert isinstance(ev, SpanEvidence) and ev.collection == "rivers" and "Mediterranean" in (
         answer.text if not answer.no_answer else answer.best_guess.text)
+
+
+def test_passage_search_for_a_follow_up_adds_the_turn_it_continues(tmp_path: Path) -> None:
+    """Two lakes, one question that fits both: the earlier question decides which passage comes first."""
+    from qa.models import shared_encoder
+    from qa.webqa import WebQA
+    from retrieval.ingest import index_path
+
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "baikal.md").write_text("# Lake Baikal\n\nLake Baikal is a rift lake in Siberia, Russia. "
+                                    "It is 1,642 metres deep and holds a fifth of the world's fresh water.\n")
+    (docs / "crater.md").write_text("# Crater Lake\n\nCrater Lake fills a volcanic caldera in Oregon. "
+                                    "The lake is 594 metres deep, the deepest in the United States.\n")
+    settings = Settings(index_dir=str(tmp_path / "collections"), include_default=False)
+    index_path(docs, tmp_path / "collections" / "lakes", settings, progress=False)
+    web = WebQA(settings, encoder=shared_encoder(settings))
+    for topic, lake in (("Where is Lake Baikal in Siberia?", "Baikal"), ("Which caldera in Oregon holds Crater Lake?",
+                                                                         "Crater")):
+        top = web.retrieve(Question("How deep is the lake?", topic=topic), 2)[0]
+        assert lake in top.text.split(".")[0]

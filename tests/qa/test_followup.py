@@ -62,6 +62,20 @@ def test_a_chain_of_follow_ups_keeps_its_subject() -> None:
     assert rewrite("When did he die?", history).text == "When did Nikola Tesla die?"
 
 
+def test_a_follow_up_continues_the_earlier_turn_only_when_it_keeps_its_subject() -> None:
+    # the same subject: passage search may add the earlier turn, question and answer
+    assert rewrite("When did he die?", H_TESLA).previous == "Who was Nikola Tesla? a Serbian-American inventor"
+    assert rewrite("And the capital?", H_FRANCE_POP).previous == "What is the population of France? 67 million"
+    chain = ("Who was Nikola Tesla?", "an inventor", "Where was he born?", "Smiljan")
+    assert rewrite("When did he die?", chain).previous == "Where was Nikola Tesla born? Smiljan"
+    assert rewrite("When did he die?", ("Who was Nikola Tesla?",)).previous == "Who was Nikola Tesla?"
+    # the previous answer or a new entity becomes the subject: the earlier question is about something else
+    assert rewrite("When did he die?", H_SHAKESPEARE).previous == ""
+    assert rewrite("And Germany?", H_FRANCE_CAPITAL).previous == ""
+    # not a follow-up at all
+    assert rewrite("What is the capital of Japan?", H_FRANCE_CAPITAL).previous == ""
+
+
 @pytest.mark.parametrize(("question", "expected"), [
     ("What was Warsaw's population in 1901?", "Warsaw"),
     ("Which NFL team represented the AFC at Super Bowl 50?", "Super Bowl 50"),
