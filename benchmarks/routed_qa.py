@@ -11,6 +11,8 @@ has a real choice:
   squad-open collection.
 * ck25 (kbqa route): the CK25 questions over the CK25 graph, built as benchmarks/ck25.py builds
   it; scored by execution accuracy (the top answer's SPARQL gives the gold query's result set).
+  The engine's router is the one `qa train router` trains for a user whose settings name that
+  graph (the usual training questions plus questions generated from the graph; never CK25's).
 * cqa (when the community-QA source is installed): SemEval-2016 dev new questions over the SemEval
   threads.
 
@@ -55,6 +57,7 @@ from qa.core.settings import Settings  # noqa: E402
 from qa.core.types import Answer, Question, Route  # noqa: E402
 from qa.engine import Engine  # noqa: E402
 from qa.models import shared_encoder  # noqa: E402
+from qa.router import RouteClassifier, Router  # noqa: E402
 
 ROUTES = (Route.WEBQA, Route.KBQA, Route.CQA)
 
@@ -228,6 +231,16 @@ def ck25_part(settings: Settings, encoder: Any, limit: int | None, log) -> tuple
     return ck25.make_kbqa(graph, settings, encoder), rows, scorer
 
 
+def graph_router(settings: Settings, encoder: Any, workdir: Path, log) -> Router:
+    """The router `qa train router` trains with QA_KB_GRAPH set to the CK25 graph."""
+    from benchmarks import ck25
+    from qa.router_training import train_router
+
+    path = workdir / "router-ck25.json"
+    train_router(settings.model_copy(update={"kb_graph": str(ck25.GRAPH_FILE)}), encoder, out=path, progress=log)
+    return Router(settings, encoder, RouteClassifier.load(path))
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--limit", type=int, default=None, help="first N questions of each part (not written)")
@@ -263,11 +276,11 @@ def main(argv: list[str] | None = None) -> int:
 
                 routes.append(Route.CQA)
 
-        def engine_with(kb_source) -> Engine:
+        def engine_with(kb_source, router: Router | None = None) -> Engine:
             sources = {Route.WEBQA: web, Route.KBQA: Memo(kb_source)}
             if cqa_source is not None:
                 sources[Route.CQA] = cqa_source
-            return Engine(settings, sources=sources, routes=routes)
+            return Engine(settings, sources=sources, routes=routes, router=router)
 
         if "webqa" in parts:
             rows = squad_questions(args.limit)
@@ -283,7 +296,8 @@ def main(argv: list[str] | None = None) -> int:
             ck = ck25_part(settings, encoder, args.limit, log)
             if ck is not None:
                 ck_kbqa, ck_rows, ck_scorer = ck
-                results["ck25"] = run_part(engine_with(ck_kbqa), ck_rows, Route.KBQA, ck_scorer, log, "ck25")
+                router = graph_router(settings, encoder, Path(tmp), log)
+                results["ck25"] = run_part(engine_with(ck_kbqa, router), ck_rows, Route.KBQA, ck_scorer, log, "ck25")
         if cqa_source is not None:
             results["cqa"] = run_part(engine_with(KBQA(settings, encoder=encoder)), cqa_rows, Route.CQA,
                                       cqa_scorer, log, "cqa")

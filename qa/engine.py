@@ -415,11 +415,16 @@ def _decide(results: dict[Route, list[Answer]], probs: dict[Route, float],
         if len(asked) > 1 and all(_best_score(a) < threshold for a in results.values()):
             why = f"none reached {threshold:.2f}; most likely right"
         return results[chosen], chosen, f"classifier: {head}; asked {' -> '.join(parts)}; kept {chosen} ({why})"
-    chosen = max(asked, key=lambda r: _best_score(results[r]))
-    guesses = [a[0] for a in results.values() if a]
-    best = max(guesses, key=lambda a: _best_score([a])) if guesses else None
+    # Every source abstained, so the guess shown is the one most likely right. Each source's score was
+    # calibrated on questions of its own kind, and a source guessing at a question that is not for it
+    # (a passage reader on a question about a product graph) overrates its guess; the classifier's
+    # probability that the question is for the source weighs it: P(right) ~ P(its kind) x P(right | kind).
+    chosen = max(asked, key=lambda r: (_best_score(results[r]) * probs.get(r, 0.0), _best_score(results[r])))
+    best = results[chosen][0] if results[chosen] else None
     none = Answer.none(chosen, score=best.score if best else 1.0,
                        best_guess=best.best_guess if best is not None else None,
                        evidence=best.evidence if best is not None else None)
-    return [none], chosen, f"classifier: {head}; asked {' -> '.join(map(str, asked))}; every source abstained"
+    weighed = ", ".join(f"{r} {_best_score(results[r]):.2f} x {probs.get(r, 0.0):.2f}" for r in asked)
+    return [none], chosen, (f"classifier: {head}; asked {' -> '.join(map(str, asked))}; every source abstained; "
+                            f"guess kept from {chosen} (guess score x classifier: {weighed})")
 

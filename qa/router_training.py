@@ -5,7 +5,10 @@ Questions whose right source is known, from training material only:
 * webqa: SQuAD v1.0 *training* questions (a sample);
 * kbqa: the training split of each PathQuestion set (the same seeded 80/10/10 split the
   pathquestion benchmark uses, so its test questions are never seen), QALD-9 English questions,
-  and questions generated from the embedded world graph;
+  questions generated from the embedded world graph, and, when the settings name another graph
+  (`kb_graph` or `kb_endpoint`), questions generated from that graph by `qa kb train`'s generator:
+  a graph of suppliers and departments is asked about in words no encyclopedic question uses, and
+  the classifier only learns that they are graph questions from such questions;
 * cqa: SemEval-2016 Task 3 training questions and the community-QA seed, when that source is
   installed (its package provides them).
 
@@ -82,6 +85,19 @@ def world_graph_questions(settings: Settings, per_relation: int = 40) -> list[st
     return [q for q, _, _ in generate(graph, per_relation, seed=11)]
 
 
+def configured_graph_questions(settings: Settings, encoder: Encoder, count: int = 1500) -> list[str]:
+    """Questions generated from the graph the settings name (none for the embedded world graph,
+    whose questions `world_graph_questions` gives)."""
+    if not (settings.kb_graph or settings.kb_endpoint):
+        return []
+    from kb.pipeline import KBQA
+    from kb.training import QuestionGenerator
+
+    kbqa = KBQA(settings, encoder=encoder)
+    kbqa.warm_up()
+    return [g.question for g in QuestionGenerator(kbqa, seed=3).generate(count)]
+
+
 def cqa_train_questions() -> list[str]:
     """The community-QA source's training questions (SemEval-2016 training threads), when that
     package is installed. The embedded seed's questions are left out: they are trivia questions
@@ -97,9 +113,12 @@ def cqa_train_questions() -> list[str]:
         return []
 
 
-def collect(settings: Settings, *, squad_limit: int = 12_000) -> list[tuple[str, Route]]:
+def collect(settings: Settings, *, squad_limit: int = 12_000,
+            encoder: Encoder | None = None) -> list[tuple[str, Route]]:
     data: list[tuple[str, Route]] = [(q, Route.WEBQA) for q in squad_train_questions(squad_limit)]
     kb = pathquestion_train_questions() + qald_questions() + world_graph_questions(settings)
+    if encoder is not None:
+        kb += configured_graph_questions(settings, encoder)
     data += [(q, Route.KBQA) for q in kb]
     data += [(q, Route.CQA) for q in cqa_train_questions()]
     seen: set[str] = set()
@@ -114,7 +133,7 @@ def collect(settings: Settings, *, squad_limit: int = 12_000) -> list[tuple[str,
 def train_router(settings: Settings, encoder: Encoder, *, out: Path | None = None,
                  progress: Callable[[str], None] = print) -> dict:
     """Collect, encode, fit, report held-out accuracy, save. Returns the summary."""
-    data = collect(settings)
+    data = collect(settings, encoder=encoder)
     routes = {r for _, r in data}
     if len(routes) < 2:
         raise InputError("router training needs questions of at least two routes: is ../shared/data present?")
@@ -135,7 +154,9 @@ def train_router(settings: Settings, encoder: Encoder, *, out: Path | None = Non
                                / max(1, sum(1 for g in held if g == r)), 2) for r in sorted(routes)}
     clf = RouteClassifier.fit(vectors, labels, meta={
         "trained_on": "SQuAD v1.0 train (sample), PathQuestion train splits (seed 13, 80%), QALD-9 en, "
-                      "world-graph generated questions, SemEval/seed questions when cqa is installed",
+                      "world-graph generated questions, SemEval/seed questions when cqa is installed"
+                      + (f", questions generated from {settings.kb_endpoint or settings.kb_graph}"
+                         if settings.kb_endpoint or settings.kb_graph else ""),
         "encoder": getattr(encoder, "name", ""), "questions": counts, "held_out_accuracy": round(acc, 2),
         "held_out_accuracy_per_route": per_route})
     target = out or model_path(settings)

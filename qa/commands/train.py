@@ -114,7 +114,8 @@ def calibrate_span(
 def router(
     out: Path = typer.Option(None, help="Where the router model goes (default: data/router/router.json)."),
 ) -> None:
-    """Train the router's classifier on training questions of each source (never what routed-qa tests)."""
+    """Train the router's classifier on training questions of each source (never what routed-qa tests),
+    and on questions generated from your graph when QA_KB_GRAPH or QA_KB_ENDPOINT names one."""
     from qa.core.settings import Settings
     from qa.models import shared_encoder
     from qa.router_training import train_router

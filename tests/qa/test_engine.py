@@ -120,6 +120,27 @@ def test_no_answer_only_when_every_source_abstains_and_it_keeps_the_guess() -> N
     assert "abstained" in resp.routing.reason
 
 
+def test_when_every_source_abstains_the_classifier_weighs_the_guesses() -> None:
+    class Guessing(Source):
+        def __init__(self, name: Route, guess: str, score: float) -> None:
+            super().__init__(name, {})
+            self.guess, self.score = guess, score
+
+        def answer(self, question, top_k):
+            return [Answer.none(self.name, score=0.9, best_guess=Answer(text=self.guess, score=self.score,
+                                                                          route=self.name))]
+
+    engine, _, _ = _engine({}, {})
+    engine._sources[Route.KBQA] = Guessing(Route.KBQA, "Canberra", 0.08)   # the classifier's pick (0.88)
+    engine._sources[Route.WEBQA] = Guessing(Route.WEBQA, "Sydney", 0.2)    # 0.2 x 0.12 < 0.08 x 0.88
+    resp = engine.ask("What is the capital of Australia?")
+    top = resp.answers[0]
+    assert top.no_answer and top.best_guess.text == "Canberra" and resp.routing.chosen == Route.KBQA
+    assert "guess kept from kbqa" in resp.routing.reason
+    engine._sources[Route.WEBQA] = Guessing(Route.WEBQA, "Sydney", 0.9)    # 0.9 x 0.12 > 0.08 x 0.88
+    assert engine.ask("What is the capital of Australia?").answers[0].best_guess.text == "Sydney"
+
+
 def test_forced_routes_and_unknown_routes() -> None:
     q = "What is the capital of Peru?"
     engine, web, kb = _engine({q: ("Lima (web)", 0.4)}, {q: ("Lima", 0.95)})
@@ -199,3 +220,15 @@ def test_passage_search_for_a_follow_up_adds_the_turn_it_continues(tmp_path: Pat
                                                                          "Crater")):
         top = web.retrieve(Question("How deep is the lake?", topic=topic), 2)[0]
         assert lake in top.text.split(".")[0]
+
+
+def test_router_training_learns_the_configured_graphs_questions(tmp_path: Path, small_ttl: Path) -> None:
+    """A user's graph is asked about in its own words: `qa train router` generates questions from it."""
+    from qa.models import shared_encoder
+    from qa.router_training import configured_graph_questions
+
+    settings = Settings(kb_graph=str(small_ttl), include_default=False)
+    questions = configured_graph_questions(settings, shared_encoder(settings), count=60)
+    assert len(questions) >= 20
+    assert any(name in q for q in questions for name in ("France", "Japan", "Paris", "Tokyo"))
+    assert configured_graph_questions(Settings(kb_graph="", kb_endpoint=""), shared_encoder(settings)) == []
