@@ -113,12 +113,10 @@ def cqa_train_questions() -> list[str]:
         return []
 
 
-def collect(settings: Settings, *, squad_limit: int = 12_000,
-            encoder: Encoder | None = None) -> list[tuple[str, Route]]:
+def collect(settings: Settings, encoder: Encoder, *, squad_limit: int = 12_000) -> list[tuple[str, Route]]:
     data: list[tuple[str, Route]] = [(q, Route.WEBQA) for q in squad_train_questions(squad_limit)]
     kb = pathquestion_train_questions() + qald_questions() + world_graph_questions(settings)
-    if encoder is not None:
-        kb += configured_graph_questions(settings, encoder)
+    kb += configured_graph_questions(settings, encoder)
     data += [(q, Route.KBQA) for q in kb]
     data += [(q, Route.CQA) for q in cqa_train_questions()]
     seen: set[str] = set()
@@ -133,7 +131,7 @@ def collect(settings: Settings, *, squad_limit: int = 12_000,
 def train_router(settings: Settings, encoder: Encoder, *, out: Path | None = None,
                  progress: Callable[[str], None] = print) -> dict:
     """Collect, encode, fit, report held-out accuracy, save. Returns the summary."""
-    data = collect(settings, encoder=encoder)
+    data = collect(settings, encoder)
     routes = {r for _, r in data}
     if len(routes) < 2:
         raise InputError("router training needs questions of at least two routes: is ../shared/data present?")
