@@ -77,7 +77,7 @@ def recipe(model_dir: Path) -> OnnxRecipe:
     # Kept float: the QA head (384 -> 2), a tiny product whose rounding moves every span score, and
     # each layer's attention output projection (384 -> 384, a twelfth of a layer's products), whose
     # int8 rounding cost most of the F1 that int8 lost on held-out training questions (-0.44 -> -0.03
-    # on 1,500 of them, at about 6 % of the speed; the last layer, the first layer or the FFN
+    # on the 1,274 of them, at about 6 % of the speed; the last layer, the first layer or the FFN
     # outputs kept float recovered less or cost more).
     return OnnxRecipe(kind="span", export=_export, sample=lambda names: sample_feed(names, vocab),
                       keep_float=("qa_outputs", "attention/output/dense"))

@@ -1,0 +1,93 @@
+"""int8-recipe: which products of the span reader to keep float in its int8 ONNX copy.
+
+Dynamic int8 rounds every matrix product; a few of them move the answers more than the rest. Each
+candidate set of kept-float products is quantised from the same fused float graph and read over
+questions of the reader's held-out *training* articles (never dev: this is where the default
+recipe in `mrc/onnx_export.py` is chosen), F1 against the float copy, seconds for the same
+questions in the same run. Timings are for comparing candidates with each other, on a quiet
+machine; reader-speed is the speed benchmark.
+
+    python benchmarks/int8_recipe.py               # 1,500 held-out questions -> results/int8-recipe.json
+    python benchmarks/int8_recipe.py --limit 100   # quick look (no results file unless --out)
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+try:
+    from benchmarks.common import Timer, find_data, write_results
+except ModuleNotFoundError:  # run as a script
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+    from benchmarks.common import Timer, find_data, write_results
+
+TRAIN = "mrc/squad-v1.0-train.from-explorer.json.xz"
+HEAD = ("qa_outputs",)
+CANDIDATES: dict[str, tuple[str, ...] | None] = {
+    "float": None,
+    "head": HEAD,
+    "head+attention_outputs": HEAD + ("attention/output/dense",),
+    "head+ffn_outputs": HEAD + tuple(f"layer.{i}/output/dense" for i in range(6)),
+    "head+first_layer": HEAD + ("layer.0/",),
+    "head+last_layer": HEAD + ("layer.5/",),
+}
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--limit", type=int, default=1500, help="held-out training questions (default 1500: all of them, 1,274)")
+    ap.add_argument("--out", type=Path, default=None)
+    args = ap.parse_args(argv)
+    timer = Timer()
+
+    from mrc.metrics import squad_f1
+    from mrc.onnx_export import onnx_file, recipe
+    from mrc.recalibrate import held_out_examples
+    from mrc.span import ReadRequest, SpanReader
+    from qa.core.onnx_models import _quantise, open_session
+    from qa.core.paths import MODELS_DIR
+    from qa.core.settings import Settings
+
+    model_dir = MODELS_DIR / "span-minilm-l6"
+    _, examples = held_out_examples(model_dir, find_data(TRAIN))
+    examples = examples[: args.limit]
+    requests = [ReadRequest(e.question, e.context, e.qid) for e in examples]
+    fused = onnx_file(model_dir, int8=False)
+    systems: dict[str, dict[str, float]] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for name, keep in CANDIDATES.items():
+            path = fused
+            if keep is not None:
+                path = Path(tmp) / f"{name}.onnx"
+                _quantise(fused, path, keep)
+            reader = SpanReader(Settings(), model_dir=model_dir, backend="onnx")
+            model = reader.model
+            model.session, model.path = open_session(path, None), path
+            t0 = time.perf_counter()
+            answers = reader.read_many(requests, allow_no_answer=False)
+            seconds = time.perf_counter() - t0
+            f1 = 100 * sum(squad_f1(a[0].text, [e.answer_text]) for a, e in zip(answers, examples, strict=True))
+            systems[name] = {"f1": round(f1 / len(examples), 2), "seconds": round(seconds, 1),
+                             "kept_float": list(keep or ["everything"])}
+            print(name, systems[name], flush=True)
+    base = systems["float"]["f1"]
+    chosen = next(n for n, k in CANDIDATES.items() if k == tuple(recipe(model_dir).keep_float))
+    metrics = {f"{n}_f1_difference": round(s["f1"] - base, 2) for n, s in systems.items() if n != "float"}
+    metrics["default_f1_difference"] = metrics[f"{chosen}_f1_difference"]
+    metrics["questions"] = len(examples)
+    if args.limit != 1500 and args.out is None:
+        print("(not the full run: results file not written; pass --out to keep it)")
+        return 0
+    path_out = write_results("int8-recipe", f"{len(examples)} questions of the span reader's held-out SQuAD training "
+                             "articles, gold paragraph", metrics, wall_s=timer.elapsed, systems=systems,
+                             extra={"default": chosen}, out=args.out)
+    print(f"wrote {path_out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
