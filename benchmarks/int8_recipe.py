@@ -39,7 +39,7 @@ CANDIDATES: dict[str, tuple[str, ...] | None] = {
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--limit", type=int, default=1500, help="held-out training questions (default 1500: all of them, 1,274)")
+    ap.add_argument("--limit", type=int, default=1500, help="held-out training questions (1500: all 1,274)")
     ap.add_argument("--out", type=Path, default=None)
     args = ap.parse_args(argv)
     timer = Timer()
