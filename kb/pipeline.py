@@ -564,6 +564,9 @@ class KBQA:
             "unlinked_names": float(_unlinked_names(pred.question, pred.links)),
             # the question's own entity as its answer: a path that went round in a circle
             "self_answer": float(bool(pred.answers) and pred.answers[0][0] == best.anchor.node),
+            # a superlative, a count, a filter shape the query beyond its path: the path's labels
+            # then explain fewer of the question's words, which alone would read as a poor fit
+            "constraints": float(min(3, len(pred.constraints))),
             "p_top": best.prob,
             "margin": best.prob - (max(rivals) if rivals else 0.0),
             "score": best.score,

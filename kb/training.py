@@ -47,9 +47,28 @@ ONE_HOP_INVERSE = ["which {c} has {r} {e}?", "what has {e} as {r}?", "{e} is the
 COUNT = ["how many {r} does {e} have?", "what is the number of {r} of {e}?"]
 COUNT_INVERSE = ["how many {c} have {r} {e}?", "how many {c} have {e} as {r}?"]
 YES_NO = ["is {x} {np}?", "is {np} {x}?", "does {e} have {x} as {r}?"]
+# questions over a whole class rather than one entity: superlatives, counts, lists, filters and
+# aggregates (the router learns that they are graph questions too; they have no single path)
+SUPERLATIVE = ["which {c} has the highest {a}?", "what is the {c} with the lowest {a}?",
+               "which {c} has the largest {a}?", "name the {c} with the smallest {a}", "the {c} with the most {a}?",
+               "which {c} has the least {a}?", "what are the top 3 {cs} by {a}?", "which {c} has the greatest {a}?"]
+COUNT_CLASS = ["how many {cs} are there?", "what is the number of {cs}?", "how many {cs} have {r} {e}?",
+               "count the {cs} whose {r} is {e}"]
+LIST_CLASS = ["list all {cs}", "list every {c} and its {r}", "give me all {cs} with their {r} and {r2}",
+              "show each {c} with its {r}", "what are the {r} of all {cs}?", "list the {cs} and their {r}"]
+FILTER = ["which {cs} have a {a} greater than {v}?", "which {cs} have a {a} below {v}?",
+          "list the {cs} with {a} over {v}", "are there {cs} with a {a} under {v}?"]
+AGGREGATE = ["what is the average {a} of the {cs}?", "what is the total {a} of all {cs}?",
+             "for each {c2}, what is the average {a} of its {cs}?", "which {c2} has the most {cs}?",
+             "for every {c2}, how many {cs} does it have?", "are there {cs} without a {r}?",
+             "which {cs} have no {r}?"]
 # requests around a question: words that name no relation, which a question may still carry
 WRAPPERS = ["do you know {q}?", "i wonder {q}", "please find out {q}", "quick question: {q}?", "{q}, please?",
             "help me with this: {q}?", "i need to know {q}", "any idea {q}?"]
+_RDF_TYPE = "<http://www.w3.org/1999/02/22-rdf-syntax-ns#type>"
+_XSD_DOUBLE = "<http://www.w3.org/2001/XMLSchema#double>"
+_SCHEMA_NAMESPACES = ("http://www.w3.org/2002/07/owl#", "http://www.w3.org/2000/01/rdf-schema#",
+                      "http://www.w3.org/1999/02/22-rdf-syntax-ns#")
 _SYLLABLES = "ka lo ri ven to mar zu bel quo dra fen gri hal ix jor lum nor pex sar tiv ul wex yor zan".split()
 
 
@@ -61,6 +80,28 @@ class Generated:
     answerable: bool = True
     exclude: frozenset[URIRef] = field(default_factory=frozenset)
     paraphrased: bool = False  # a relation is written with an encoder-nearest word, not one of its names
+
+
+@dataclass
+class ClassProfile:
+    node: URIRef
+    name: str
+    attributes: dict[URIRef, list[float]] = field(default_factory=dict)  # numeric attribute -> sample values
+    fields: set[URIRef] = field(default_factory=set)  # every relation its members have
+    # (relation, a named object, its name, its class's name)
+    links: list[tuple[URIRef, URIRef, str, str]] = field(default_factory=list)
+
+
+@dataclass
+class ClassQuestion:
+    """A question about a class as a whole, and how to tell a right answer: `gold` is a query whose
+    result is the answer (None for shapes only the router learns from), `kind` how it is compared:
+    "top" (the first answer is one of the rows tied first), "set" (the answers are the rows),
+    "count" (the answer is the number), "ask" (the yes/no answer)."""
+
+    question: str
+    gold: str | None = None
+    kind: str = ""
 
 
 class QuestionGenerator:
@@ -247,6 +288,128 @@ class QuestionGenerator:
             if normalise(name) not in self.index.keys:
                 return name
 
+    # ------------------------------------------------------------------ questions over a class
+    def class_profiles(self, max_classes: int = 40, per_class: int = 30) -> list[ClassProfile]:
+        """What the graph's most populous classes look like: their numeric attributes (with sample
+        values), their relations to named things, and the classes those things belong to."""
+        try:
+            rows = self.graph.select(f"SELECT ?c (COUNT(?s) AS ?n) WHERE {{ ?s {_RDF_TYPE} ?c }} GROUP BY ?c "
+                                     f"ORDER BY DESC(?n) LIMIT {max_classes}", timeout_s=self.timeout)
+        except Exception:  # noqa: BLE001 - an endpoint without aggregates: any classes will do
+            rows = self.graph.select(f"SELECT DISTINCT ?c WHERE {{ ?s {_RDF_TYPE} ?c }} LIMIT {max_classes}",
+                                     timeout_s=self.timeout)
+        out: list[ClassProfile] = []
+        for row in rows:
+            cls = row[0]
+            if not isinstance(cls, URIRef) or str(cls).startswith(_SCHEMA_NAMESPACES):
+                continue  # owl:Class, rdfs:Class...: the schema's own vocabulary, not things asked about
+            name = self.index.label(cls).lower().strip()
+            if not name or len(name) > 40:
+                continue
+            prof = ClassProfile(cls, name)
+            members = self.graph.select(f"SELECT ?s WHERE {{ ?s {_RDF_TYPE} {iri(cls)} }} LIMIT {per_class}",
+                                        timeout_s=self.timeout)
+            for (s,) in members:
+                for p, x in self.edges(s, True):
+                    if isinstance(x, Literal):
+                        try:
+                            value = float(x.toPython())
+                        except (TypeError, ValueError):
+                            prof.fields.add(p)
+                        else:
+                            prof.attributes.setdefault(p, []).append(value)
+                    elif isinstance(x, URIRef):
+                        prof.fields.add(p)
+                        other = self.entity_name(x)
+                        if other:
+                            prof.links.append((p, x, other, self.type_name(x)))
+            if prof.attributes or prof.links or prof.fields:
+                out.append(prof)
+        return out
+
+    def class_questions(self, n: int) -> list[ClassQuestion]:
+        """Questions about a class as a whole ("which supplier has the lowest price?", "how many
+        products are there?", "list every employee and its email"), written from the graph's class
+        and relation names. They name no single entity and follow no single path: the router
+        learns from all of them that they are graph questions, and the calibrator from those with
+        a gold query how often such an answer is right."""
+        profiles = self.class_profiles()
+        if not profiles:
+            return []
+        rng = self.rng
+        out: list[ClassQuestion] = []
+        seen: set[str] = set()
+        tries = 0
+        while len(out) < n and tries < 20 * n:
+            tries += 1
+            made = self._class_question(rng.choice(profiles))
+            if made is not None and made.question not in seen:
+                seen.add(made.question)
+                out.append(made)
+        return out
+
+    def _class_question(self, prof: ClassProfile) -> ClassQuestion | None:
+        rng = self.rng
+        c, cs, cls = prof.name, _plural(prof.name), iri(prof.node)
+        members = f"?s {_RDF_TYPE} {cls} ."
+        family = rng.choice(("superlative", "count", "list", "filter", "aggregate"))
+        fields = sorted(prof.fields | set(prof.attributes), key=str)
+        if family in ("superlative", "filter") and prof.attributes:
+            p = rng.choice(sorted(prof.attributes, key=str))
+            values = sorted(prof.attributes[p])
+            v = values[len(values) // 2]
+            v_text = str(int(v)) if float(v).is_integer() else f"{v:.1f}"
+            value = f"{_XSD_DOUBLE}(?v)"
+            if family == "superlative":
+                template = rng.choice(SUPERLATIVE)
+                q = template.format(c=c, cs=cs, a=self.phrase(p), v=v_text)
+                if "top 3" in template:
+                    return ClassQuestion(q)
+                order = "ASC" if any(w in template for w in ("lowest", "smallest", "least")) else "DESC"
+                return ClassQuestion(q, f"SELECT ?s ?v WHERE {{ {members} ?s {iri(p)} ?v }} "
+                                        f"ORDER BY {order}({value}) LIMIT 50", "top")
+            template = rng.choice(FILTER)
+            q = template.format(c=c, cs=cs, a=self.phrase(p), v=v_text)
+            op = ">" if any(w in template for w in ("greater", "over")) else "<"
+            where = f"{members} ?s {iri(p)} ?v FILTER({value} {op} {v_text})"
+            if q.startswith("are there"):
+                return ClassQuestion(q, f"ASK {{ {where} }}", "ask")
+            return ClassQuestion(q, f"SELECT DISTINCT ?s WHERE {{ {where} }}", "set")
+        if family == "count":
+            template = rng.choice(COUNT_CLASS)
+            if "{e}" not in template:
+                return ClassQuestion(template.format(cs=cs),
+                                     f"SELECT (COUNT(DISTINCT ?s) AS ?n) WHERE {{ {members} }}", "count")
+            if not prof.links:
+                return None
+            p, x, e, _ = rng.choice(prof.links)
+            return ClassQuestion(template.format(cs=cs, r=self.phrase(p), e=e),
+                                 f"SELECT (COUNT(DISTINCT ?s) AS ?n) WHERE {{ {members} ?s {iri(p)} {iri(x)} }}",
+                                 "count")
+        if family == "list" and fields:
+            p, p2 = rng.sample(fields, 2) if len(fields) > 1 else (fields[0], fields[0])
+            template = rng.choice(LIST_CLASS)
+            if "{r2}" in template and p == p2:
+                return None
+            q = template.format(c=c, cs=cs, r=self.phrase(p), r2=self.phrase(p2))
+            if template == "list all {cs}":
+                return ClassQuestion(q, f"SELECT DISTINCT ?s WHERE {{ {members} }}", "set")
+            return ClassQuestion(q)
+        if family == "aggregate" and prof.links:
+            template = rng.choice(AGGREGATE)
+            if "{a}" in template and not prof.attributes:
+                return None
+            p, _, _, c2 = rng.choice(prof.links)
+            a = self.phrase(rng.choice(sorted(prof.attributes, key=str))) if prof.attributes else ""
+            q = template.format(c=c, cs=cs, c2=c2, a=a, r=self.phrase(p))
+            lacking = f"{members} FILTER NOT EXISTS {{ ?s {iri(p)} ?x }}"
+            if template.startswith("are there"):
+                return ClassQuestion(q, f"ASK {{ {lacking} }}", "ask")
+            if template.startswith("which {cs} have no"):
+                return ClassQuestion(q, f"SELECT DISTINCT ?s WHERE {{ {lacking} }}", "set")
+            return ClassQuestion(q)
+        return None
+
     def unanswerable(self, g: Generated) -> Generated:
         """The same question made unanswerable: its relations missing, or its entity."""
         if self.rng.random() < 0.65:
@@ -325,6 +488,33 @@ def _plural(word: str) -> str:
     return word + ("es" if word.endswith(("s", "x", "ch", "sh")) else "s")
 
 
+def class_answer_right(qa, pred, cq: ClassQuestion) -> bool:
+    """Whether the pipeline's answer to a question about a whole class is its gold query's."""
+    if pred.best is None or cq.gold is None:
+        return False
+    timeout = qa.settings.kb_timeout_s
+    if cq.kind == "ask":
+        return pred.form == "ask" and pred.boolean == qa.graph.ask(cq.gold, timeout_s=timeout)
+    rows = qa.graph.select(cq.gold, timeout_s=timeout)
+    got = [a for a, _ in pred.answers]
+    if not rows or not got:
+        return False
+    if cq.kind == "count":
+        return _number(got[0]) is not None and _number(got[0]) == _number(rows[0][0])
+    if cq.kind == "top":
+        first = _number(rows[0][1])
+        return got[0] in {row[0] for row in rows if _number(row[1]) == first}
+    gold = {row[0] for row in rows}
+    return set(got) == gold or (len(got) >= qa.config.answer_limit and set(got) <= gold)
+
+
+def _number(node) -> float | None:
+    try:
+        return float(node.toPython())
+    except (AttributeError, TypeError, ValueError):
+        return None
+
+
 def gold_answers(qa, g: Generated) -> set[Node]:
     rows = qa.graph.select(path_query(g.anchor, g.path).to_sparql(), timeout_s=qa.settings.kb_timeout_s)
     return {row[0] for row in rows}
@@ -332,9 +522,11 @@ def gold_answers(qa, g: Generated) -> set[Node]:
 
 def train(qa, *, questions: int = 2000, seed: int = 7, unanswerable_share: float = 0.35,
           epochs: int = 5, sparse: bool = False, paraphrases: bool = True, progress: Progress | None = None,
-          log: Callable[[str], None] | None = None, given: list[Generated] | None = None) -> Scorer:
+          log: Callable[[str], None] | None = None, given: list[Generated] | None = None,
+          class_share: float = 0.25, keep_paths: bool = False) -> Scorer:
     """Generate, train the path scorer, fit the calibrator and the abstention threshold; returns
-    the scorer (also set on `qa`), its `meta` holding the held-out figures."""
+    the scorer (also set on `qa`), its `meta` holding the held-out figures. `keep_paths` keeps the
+    path scorer `qa` has and refits only what turns its decisions into probabilities."""
     say = log or (lambda m: None)
     words = paraphrase_words(qa, progress=progress) if paraphrases else {}
     gen = QuestionGenerator(qa, seed=seed, paraphrases=words)
@@ -358,18 +550,26 @@ def train(qa, *, questions: int = 2000, seed: int = 7, unanswerable_share: float
     extra = [g for g in QuestionGenerator(qa, seed=seed + 2).generate(max(0, len(data) - cut - len(held)))
              if g.question not in seen]
     held += extra
-    examples = []
-    for i, g in enumerate(train_set):
-        cands = qa.candidates(g.question)
-        gold = [k for k, c in enumerate(cands) if c.anchor.node == g.anchor and c.path == g.path]
-        if gold:
-            feats = [c.features if sparse else {k: v for k, v in c.features.items() if "|" not in k} for c in cands]
-            examples.append((feats, gold[0]))
-        if progress:
-            progress("reading training questions", i + 1, len(train_set))
-    say(f"{len(examples)}/{len(train_set)} generated questions have their path among the candidates")
-    scorer = Scorer()
-    scorer.fit(examples, epochs=epochs, log=say)
+    if keep_paths:  # only the calibration is refitted; the path scorer in use keeps its weights
+        base = qa.scorer
+        scorer = Scorer(weights=dict(base.weights), calibration=base.calibration)
+        n_train = base.meta.get("n_train", 0)
+        say(f"path scorer kept ({base.meta.get('trained_on', 'given weights')}); refitting its calibration")
+    else:
+        examples = []
+        for i, g in enumerate(train_set):
+            cands = qa.candidates(g.question)
+            gold = [k for k, c in enumerate(cands) if c.anchor.node == g.anchor and c.path == g.path]
+            if gold:
+                feats = [c.features if sparse else {k: v for k, v in c.features.items() if "|" not in k}
+                         for c in cands]
+                examples.append((feats, gold[0]))
+            if progress:
+                progress("reading training questions", i + 1, len(train_set))
+        say(f"{len(examples)}/{len(train_set)} generated questions have their path among the candidates")
+        scorer = Scorer()
+        scorer.fit(examples, epochs=epochs, log=say)
+        n_train = len(examples)
     qa.scorer = scorer
     rows, labels, kinds = [], [], []
     p_tops, path_ok = [], []
@@ -395,6 +595,21 @@ def train(qa, *, questions: int = 2000, seed: int = 7, unanswerable_share: float
             kinds.append(case.answerable)
         if progress:
             progress("calibrating", i + 1, len(held))
+    # questions about a whole class ("which supplier has the lowest price?"): answered through a
+    # superlative, a count or a filter rather than a path alone, and right or wrong by their result
+    n_class = int(len(held) * class_share)
+    class_qs = [c for c in QuestionGenerator(qa, seed=seed + 3).class_questions(3 * n_class) if c.gold][:n_class]
+    class_ok = []
+    for i, cq in enumerate(class_qs):
+        pred = qa.predict(cq.question)
+        if pred.best is not None:
+            ok = class_answer_right(qa, pred, cq)
+            rows.append(pred.decision)
+            labels.append(ok)
+            kinds.append(True)
+            class_ok.append(ok)
+        if progress:
+            progress("calibrating on questions about whole classes", i + 1, len(class_qs))
     scorer.calibrate(p_tops, path_ok)
     scorer.calibrator = Calibrator.fit(rows, labels)
     probs = [scorer.calibrator.probability(r) for r in rows]
@@ -406,11 +621,19 @@ def train(qa, *, questions: int = 2000, seed: int = 7, unanswerable_share: float
     abstain = 100 * sum(p < scorer.threshold for p in unanswerable) / max(1, len(unanswerable))
     scorer.meta = {
         "trained_on": "questions generated from the graph alone (kb.training)",
-        "questions": len(data), "n_train": len(examples), "n_held_out": len(answerable),
+        "questions": len(data), "n_train": n_train, "n_held_out": len(answerable),
         "n_unanswerable_held_out": len(unanswerable), "held_out_accuracy": round(acc, 2),
+        "n_class_held_out": len(class_ok),
+        "class_accuracy": round(100 * sum(class_ok) / len(class_ok), 2) if class_ok else None,
         "held_out_accuracy_with_abstention": round(kept, 2), "held_out_abstention_unanswerable": round(abstain, 2),
         "seed": seed, "max_hops": qa.config.max_hops, "forward_only": qa.config.forward_only,
     }
+    if keep_paths:
+        scorer.meta["paths_kept_from"] = {k: v for k, v in base.meta.items()
+                                          if k in ("trained_on", "questions", "seed")}
+    if class_ok:
+        share = 100 * sum(class_ok) / len(class_ok)
+        say(f"questions about whole classes: {len(class_ok)} answered, {share:.1f}% right")
     say(f"held-out generated questions: accuracy {acc:.1f}%, {kept:.1f}% answered right with abstention; "
         f"{abstain:.1f}% of unanswerable ones abstained (threshold {scorer.threshold:.2f})")
     return scorer

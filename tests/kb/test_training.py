@@ -41,10 +41,46 @@ def test_generated_questions_name_their_anchor_and_path(small_graph):
     assert not missing.answerable and (missing.exclude or missing.question != data[0].question)
 
 
+def test_questions_about_whole_classes_come_with_their_gold_result(small_graph):
+    from kb.training import class_answer_right
+
+    qa = make_qa(small_graph)
+    gen = QuestionGenerator(qa, seed=2)
+    profiles = {p.name: p for p in gen.class_profiles()}
+    assert {"country", "city"} <= set(profiles)  # classes by their labels; rdfs/owl classes never
+    assert set(profiles["city"].attributes) == {URIRef("http://example.org/population")}
+    made = gen.class_questions(40)
+    assert len(made) >= 20 and len({c.question for c in made}) == len(made)
+    assert any("countries" in c.question or "cities" in c.question for c in made)
+    judged = [c for c in made if c.gold]
+    assert judged and {c.kind for c in judged} <= {"top", "set", "count", "ask"}
+    for c in judged:  # every gold query runs on the graph (an empty result: "none" was the answer)
+        if c.kind == "ask":
+            qa.graph.ask(c.gold)
+        else:
+            qa.graph.select(c.gold)
+    # a right and a wrong answer to one superlative, judged by the result and not by the path
+    from kb.training import ClassQuestion
+
+    top = ClassQuestion("which city has the highest population?",
+                        "SELECT ?s ?v WHERE { ?s <http://www.w3.org/1999/02/22-rdf-syntax-ns#type> "
+                        "<http://example.org/City> . ?s <http://example.org/population> ?v } "
+                        "ORDER BY DESC(?v) LIMIT 50", "top")
+    pred = qa.predict(top.question)
+    assert pred.answers[0][1] == "Tokyo" and class_answer_right(qa, pred, top)
+    low = ClassQuestion(top.question, top.gold.replace("DESC", "ASC"), "top")
+    assert not class_answer_right(qa, pred, low)
+    count = ClassQuestion("how many countries are there?", "SELECT (COUNT(DISTINCT ?s) AS ?n) WHERE { ?s "
+                          "<http://www.w3.org/1999/02/22-rdf-syntax-ns#type> <http://example.org/Country> }", "count")
+    assert class_answer_right(qa, qa.predict(count.question), count)
+
+
 def test_training_learns_paths_and_calibrates(trained):
     s = trained.scorer
     assert isinstance(s.calibrator, Calibrator) and 0.05 <= s.threshold <= 0.95
     assert s.meta["n_train"] > 50 and s.meta["held_out_accuracy"] > 60
+    assert s.meta["n_class_held_out"] >= 5  # questions about whole classes calibrate too
+    assert "constraints" in s.calibrator.weights
     answers = trained.answer("What is the capital of France?")
     assert answers[0].text == "Paris" and answers[0].score >= s.threshold
     p = trained.predict("which currency does Japan use?")
