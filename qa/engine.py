@@ -415,16 +415,19 @@ def _decide(results: dict[Route, list[Answer]], probs: dict[Route, float],
         if len(asked) > 1 and all(_best_score(a) < threshold for a in results.values()):
             why = f"none reached {threshold:.2f}; most likely right"
         return results[chosen], chosen, f"classifier: {head}; asked {' -> '.join(parts)}; kept {chosen} ({why})"
-    # Every source abstained, so the guess shown is the one most likely right. Each source's score was
-    # calibrated on questions of its own kind, and a source guessing at a question that is not for it
-    # (a passage reader on a question about a product graph) overrates its guess; the classifier's
-    # probability that the question is for the source weighs it: P(right) ~ P(its kind) x P(right | kind).
-    chosen = max(asked, key=lambda r: (_best_score(results[r]) * probs.get(r, 0.0), _best_score(results[r])))
+    # Every source abstained, so the guess shown comes from the source the question is most likely
+    # for. A guess's score says how likely it is right among questions of its source's own kind, and
+    # below the source's threshold it says little: a graph's guesses at questions shaped unlike its
+    # training questions (superlatives, lists) score near zero whether right or wrong, and a passage
+    # reader guessing at a question about a product graph is no better for a higher score. The
+    # classifier's probability is the one signal that compares the sources; the guess scores only
+    # break its ties.
+    chosen = max(asked, key=lambda r: (round(probs.get(r, 0.0), 3), _best_score(results[r])))
     best = results[chosen][0] if results[chosen] else None
     none = Answer.none(chosen, score=best.score if best else 1.0,
                        best_guess=best.best_guess if best is not None else None,
                        evidence=best.evidence if best is not None else None)
-    weighed = ", ".join(f"{r} {_best_score(results[r]):.2f} x {probs.get(r, 0.0):.2f}" for r in asked)
+    guesses = ", ".join(f"{r} {_best_score(results[r]):.2f}" for r in asked)
     return [none], chosen, (f"classifier: {head}; asked {' -> '.join(map(str, asked))}; every source abstained; "
-                            f"guess kept from {chosen} (guess score x classifier: {weighed})")
+                            f"guess kept from {chosen}, the classifier's first choice (guess scores: {guesses})")
 

@@ -87,7 +87,8 @@ def world_graph_questions(settings: Settings, per_relation: int = 40) -> list[st
 
 def configured_graph_questions(settings: Settings, encoder: Encoder, count: int = 1500) -> list[str]:
     """Questions generated from the graph the settings name (none for the embedded world graph,
-    whose questions `world_graph_questions` gives)."""
+    whose questions `world_graph_questions` gives): `count` along paths, a third as many about
+    whole classes."""
     if not (settings.kb_graph or settings.kb_endpoint):
         return []
     from kb.pipeline import KBQA
@@ -95,7 +96,10 @@ def configured_graph_questions(settings: Settings, encoder: Encoder, count: int 
 
     kbqa = KBQA(settings, encoder=encoder)
     kbqa.warm_up()
-    return [g.question for g in QuestionGenerator(kbqa, seed=3).generate(count)]
+    gen = QuestionGenerator(kbqa, seed=3)
+    # about one entity along a path ("who manages X?"), and about a class as a whole ("which supplier
+    # has the lowest price?", "how many products are there?"): both are asked of a graph
+    return [g.question for g in gen.generate(count)] + [c.question for c in gen.class_questions(count // 3)]
 
 
 def cqa_train_questions() -> list[str]:

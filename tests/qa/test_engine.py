@@ -120,7 +120,7 @@ def test_no_answer_only_when_every_source_abstains_and_it_keeps_the_guess() -> N
     assert "abstained" in resp.routing.reason
 
 
-def test_when_every_source_abstains_the_classifier_weighs_the_guesses() -> None:
+def test_when_every_source_abstains_the_guess_comes_from_the_classifiers_choice() -> None:
     class Guessing(Source):
         def __init__(self, name: Route, guess: str, score: float) -> None:
             super().__init__(name, {})
@@ -132,13 +132,14 @@ def test_when_every_source_abstains_the_classifier_weighs_the_guesses() -> None:
 
     engine, _, _ = _engine({}, {})
     engine._sources[Route.KBQA] = Guessing(Route.KBQA, "Canberra", 0.08)   # the classifier's pick (0.88)
-    engine._sources[Route.WEBQA] = Guessing(Route.WEBQA, "Sydney", 0.2)    # 0.2 x 0.12 < 0.08 x 0.88
+    engine._sources[Route.WEBQA] = Guessing(Route.WEBQA, "Sydney", 0.3)    # a higher guess score elsewhere
     resp = engine.ask("What is the capital of Australia?")
     top = resp.answers[0]
     assert top.no_answer and top.best_guess.text == "Canberra" and resp.routing.chosen == Route.KBQA
-    assert "guess kept from kbqa" in resp.routing.reason
-    engine._sources[Route.WEBQA] = Guessing(Route.WEBQA, "Sydney", 0.9)    # 0.9 x 0.12 > 0.08 x 0.88
-    assert engine.ask("What is the capital of Australia?").answers[0].best_guess.text == "Sydney"
+    assert "guess kept from kbqa, the classifier's first choice" in resp.routing.reason
+    assert "webqa 0.30" in resp.routing.reason  # the guesses it passed over are shown
+    engine._sources[Route.WEBQA] = Guessing(Route.WEBQA, "Lima", 0.3)
+    assert engine.ask("Where is the sea?").answers[0].best_guess.text == "Lima"  # webqa's question
 
 
 def test_forced_routes_and_unknown_routes() -> None:
@@ -231,4 +232,6 @@ def test_router_training_learns_the_configured_graphs_questions(tmp_path: Path, 
     questions = configured_graph_questions(settings, shared_encoder(settings), count=60)
     assert len(questions) >= 20
     assert any(name in q for q in questions for name in ("France", "Japan", "Paris", "Tokyo"))
+    assert any(q.startswith(("which city", "which country", "how many cities", "how many countries"))
+               for q in questions)  # about whole classes too
     assert configured_graph_questions(Settings(kb_graph="", kb_endpoint=""), shared_encoder(settings)) == []
