@@ -21,6 +21,7 @@ import hashlib
 import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from enum import StrEnum
 from pathlib import Path as FsPath
 
 import numpy as np
@@ -92,16 +93,23 @@ class ClassProfile:
     links: list[tuple[URIRef, URIRef, str, str]] = field(default_factory=list)
 
 
+class Judged(StrEnum):
+    """How an answer to a question about a whole class is compared with its gold query's result."""
+
+    TOP = "top"  # the first answer is one of the rows tied first
+    SET = "set"  # the answers are the rows
+    COUNT = "count"  # the answer is the number
+    ASK = "ask"  # the yes/no answer
+
+
 @dataclass
 class ClassQuestion:
     """A question about a class as a whole, and how to tell a right answer: `gold` is a query whose
-    result is the answer (None for shapes only the router learns from), `kind` how it is compared:
-    "top" (the first answer is one of the rows tied first), "set" (the answers are the rows),
-    "count" (the answer is the number), "ask" (the yes/no answer)."""
+    result is the answer (None for shapes only the router learns from), `kind` how it is compared."""
 
     question: str
     gold: str | None = None
-    kind: str = ""
+    kind: Judged | None = None
 
 
 class QuestionGenerator:
@@ -367,25 +375,25 @@ class QuestionGenerator:
                     return ClassQuestion(q)
                 order = "ASC" if any(w in template for w in ("lowest", "smallest", "least")) else "DESC"
                 return ClassQuestion(q, f"SELECT ?s ?v WHERE {{ {members} ?s {iri(p)} ?v }} "
-                                        f"ORDER BY {order}({value}) LIMIT 50", "top")
+                                        f"ORDER BY {order}({value}) LIMIT 50", Judged.TOP)
             template = rng.choice(FILTER)
             q = template.format(c=c, cs=cs, a=self.phrase(p), v=v_text)
             op = ">" if any(w in template for w in ("greater", "over")) else "<"
             where = f"{members} ?s {iri(p)} ?v FILTER({value} {op} {v_text})"
             if q.startswith("are there"):
-                return ClassQuestion(q, f"ASK {{ {where} }}", "ask")
-            return ClassQuestion(q, f"SELECT DISTINCT ?s WHERE {{ {where} }}", "set")
+                return ClassQuestion(q, f"ASK {{ {where} }}", Judged.ASK)
+            return ClassQuestion(q, f"SELECT DISTINCT ?s WHERE {{ {where} }}", Judged.SET)
         if family == "count":
             template = rng.choice(COUNT_CLASS)
             if "{e}" not in template:
                 return ClassQuestion(template.format(cs=cs),
-                                     f"SELECT (COUNT(DISTINCT ?s) AS ?n) WHERE {{ {members} }}", "count")
+                                     f"SELECT (COUNT(DISTINCT ?s) AS ?n) WHERE {{ {members} }}", Judged.COUNT)
             if not prof.links:
                 return None
             p, x, e, _ = rng.choice(prof.links)
             return ClassQuestion(template.format(cs=cs, r=self.phrase(p), e=e),
                                  f"SELECT (COUNT(DISTINCT ?s) AS ?n) WHERE {{ {members} ?s {iri(p)} {iri(x)} }}",
-                                 "count")
+                                 Judged.COUNT)
         if family == "list" and fields:
             p, p2 = rng.sample(fields, 2) if len(fields) > 1 else (fields[0], fields[0])
             template = rng.choice(LIST_CLASS)
@@ -393,7 +401,7 @@ class QuestionGenerator:
                 return None
             q = template.format(c=c, cs=cs, r=self.phrase(p), r2=self.phrase(p2))
             if template == "list all {cs}":
-                return ClassQuestion(q, f"SELECT DISTINCT ?s WHERE {{ {members} }}", "set")
+                return ClassQuestion(q, f"SELECT DISTINCT ?s WHERE {{ {members} }}", Judged.SET)
             return ClassQuestion(q)
         if family == "aggregate" and prof.links:
             template = rng.choice(AGGREGATE)
@@ -404,9 +412,9 @@ class QuestionGenerator:
             q = template.format(c=c, cs=cs, c2=c2, a=a, r=self.phrase(p))
             lacking = f"{members} FILTER NOT EXISTS {{ ?s {iri(p)} ?x }}"
             if template.startswith("are there"):
-                return ClassQuestion(q, f"ASK {{ {lacking} }}", "ask")
+                return ClassQuestion(q, f"ASK {{ {lacking} }}", Judged.ASK)
             if template.startswith("which {cs} have no"):
-                return ClassQuestion(q, f"SELECT DISTINCT ?s WHERE {{ {lacking} }}", "set")
+                return ClassQuestion(q, f"SELECT DISTINCT ?s WHERE {{ {lacking} }}", Judged.SET)
             return ClassQuestion(q)
         return None
 
@@ -493,15 +501,15 @@ def class_answer_right(qa, pred, cq: ClassQuestion) -> bool:
     if pred.best is None or cq.gold is None:
         return False
     timeout = qa.settings.kb_timeout_s
-    if cq.kind == "ask":
+    if cq.kind == Judged.ASK:
         return pred.form == "ask" and pred.boolean == qa.graph.ask(cq.gold, timeout_s=timeout)
     rows = qa.graph.select(cq.gold, timeout_s=timeout)
     got = [a for a, _ in pred.answers]
     if not rows or not got:
         return False
-    if cq.kind == "count":
+    if cq.kind == Judged.COUNT:
         return _number(got[0]) is not None and _number(got[0]) == _number(rows[0][0])
-    if cq.kind == "top":
+    if cq.kind == Judged.TOP:
         first = _number(rows[0][1])
         return got[0] in {row[0] for row in rows if _number(row[1]) == first}
     gold = {row[0] for row in rows}

@@ -42,7 +42,7 @@ def test_generated_questions_name_their_anchor_and_path(small_graph):
 
 
 def test_questions_about_whole_classes_come_with_their_gold_result(small_graph):
-    from kb.training import class_answer_right
+    from kb.training import ClassQuestion, Judged, class_answer_right
 
     qa = make_qa(small_graph)
     gen = QuestionGenerator(qa, seed=2)
@@ -53,25 +53,25 @@ def test_questions_about_whole_classes_come_with_their_gold_result(small_graph):
     assert len(made) >= 20 and len({c.question for c in made}) == len(made)
     assert any("countries" in c.question or "cities" in c.question for c in made)
     judged = [c for c in made if c.gold]
-    assert judged and {c.kind for c in judged} <= {"top", "set", "count", "ask"}
+    assert judged and {c.kind for c in judged} <= set(Judged)
     for c in judged:  # every gold query runs on the graph (an empty result: "none" was the answer)
         if c.kind == "ask":
             qa.graph.ask(c.gold)
         else:
             qa.graph.select(c.gold)
     # a right and a wrong answer to one superlative, judged by the result and not by the path
-    from kb.training import ClassQuestion
 
     top = ClassQuestion("which city has the highest population?",
                         "SELECT ?s ?v WHERE { ?s <http://www.w3.org/1999/02/22-rdf-syntax-ns#type> "
                         "<http://example.org/City> . ?s <http://example.org/population> ?v } "
-                        "ORDER BY DESC(?v) LIMIT 50", "top")
+                        "ORDER BY DESC(?v) LIMIT 50", Judged.TOP)
     pred = qa.predict(top.question)
     assert pred.answers[0][1] == "Tokyo" and class_answer_right(qa, pred, top)
-    low = ClassQuestion(top.question, top.gold.replace("DESC", "ASC"), "top")
+    low = ClassQuestion(top.question, top.gold.replace("DESC", "ASC"), Judged.TOP)
     assert not class_answer_right(qa, pred, low)
     count = ClassQuestion("how many countries are there?", "SELECT (COUNT(DISTINCT ?s) AS ?n) WHERE { ?s "
-                          "<http://www.w3.org/1999/02/22-rdf-syntax-ns#type> <http://example.org/Country> }", "count")
+                          "<http://www.w3.org/1999/02/22-rdf-syntax-ns#type> <http://example.org/Country> }",
+                          Judged.COUNT)
     assert class_answer_right(qa, qa.predict(count.question), count)
 
 
