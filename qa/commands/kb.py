@@ -51,7 +51,7 @@ def train(
     names train the path scorer; held-out and unanswerable ones calibrate its scores and when to
     abstain. The result is kept beside the graph's label index, keyed by the graph's content hash,
     and `qa kbqa --graph G` / `qa ask` use it from then on. `--recalibrate` keeps the paths it
-    picks and refits only how sure it says it is (minutes less, the same answers)."""
+    picks and refits only how sure it says it is (minutes less; the same paths, new scores)."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     from kb import artefacts

@@ -179,4 +179,12 @@ def test_qa_kb_train_then_kbqa_uses_it(tmp_path, monkeypatch, small_ttl, capsys)
     assert qa.scorer_source == summary["scorer"] and qa.scorer.calibrator is not None
     assert main(["kbqa", "What is the capital of France?", "--graph", str(small_ttl), "--json"]) == 0
     assert json.loads(capsys.readouterr().out)[0]["text"] == "Paris"
+    # --recalibrate keeps the paths the graph's scorer picks and refits only its calibration
+    trained_weights = qa.scorer.weights
+    assert main(["kb", "train", "--graph", str(small_ttl), "--questions", "80", "--no-paraphrases", "--recalibrate",
+                 "--out", str(tmp_path / "recal.json"), "--json"]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["paths_kept_from"]["questions"] > 0
+    again = Scorer.load(tmp_path / "recal.json")
+    assert again.weights == trained_weights and again.calibrator is not None
     assert main(["kb", "train", "--graph", str(tmp_path / "missing.ttl")]) == 2
