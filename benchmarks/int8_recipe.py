@@ -4,7 +4,9 @@ Dynamic int8 rounds every matrix product; a few of them move the answers more th
 candidate set of kept-float products is quantised from the same fused float graph and read over
 questions of the reader's held-out *training* articles (never dev: this is where the default
 recipe in `mrc/onnx_export.py` is chosen), F1 against the float copy, seconds for the same
-questions in the same run. Timings are for comparing candidates with each other, on a quiet
+questions in the same run. The default recipe is read once more one window per batch: dynamic
+int8 scales activations over the whole batch, so the share of answers that change says how much a
+window's answer depends on the windows beside it. Timings are for comparing candidates with each other, on a quiet
 machine; reader-speed is the speed benchmark.
 
     python benchmarks/int8_recipe.py               # 1,500 held-out questions -> results/int8-recipe.json
@@ -57,7 +59,8 @@ def main(argv: list[str] | None = None) -> int:
     examples = examples[: args.limit]
     requests = [ReadRequest(e.question, e.context, e.qid) for e in examples]
     fused = onnx_file(model_dir, int8=False)
-    systems: dict[str, dict[str, float]] = {}
+    systems: dict[str, dict] = {}
+    texts: dict[str, list[str]] = {}
     with tempfile.TemporaryDirectory() as tmp:
         for name, keep in CANDIDATES.items():
             path = fused
@@ -70,14 +73,34 @@ def main(argv: list[str] | None = None) -> int:
             t0 = time.perf_counter()
             answers = reader.read_many(requests, allow_no_answer=False)
             seconds = time.perf_counter() - t0
+            texts[name] = [a[0].text for a in answers]
             f1 = 100 * sum(squad_f1(a[0].text, [e.answer_text]) for a, e in zip(answers, examples, strict=True))
             systems[name] = {"f1": round(f1 / len(examples), 2), "seconds": round(seconds, 1),
                              "kept_float": list(keep or ["everything"])}
             print(name, systems[name], flush=True)
-    base = systems["float"]["f1"]
     chosen = next(n for n, k in CANDIDATES.items() if k == tuple(recipe(model_dir).keep_float))
+    # Dynamic int8 scales each product's activations over the whole batch, so a window's answer can
+    # depend on the windows read beside it: the default recipe again, one window per batch.
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "default.onnx"
+        _quantise(fused, path, CANDIDATES[chosen])
+        reader = SpanReader(Settings(batch_size=1), model_dir=model_dir, backend="onnx")
+        reader.model.session, reader.model.path = open_session(path, None), path
+        t0 = time.perf_counter()
+        single = reader.read_many(requests, allow_no_answer=False)
+        seconds = time.perf_counter() - t0
+    f1 = 100 * sum(squad_f1(a[0].text, [e.answer_text]) for a, e in zip(single, examples, strict=True))
+    differ = sum(a[0].text != b for a, b in zip(single, texts[chosen], strict=True))
+    systems[f"{chosen}@batch1"] = {"f1": round(f1 / len(examples), 2), "seconds": round(seconds, 1),
+                                   "kept_float": systems[chosen]["kept_float"], "batch_size": 1,
+                                   "answers_differing_from_batch_default_pct": round(100 * differ / len(examples), 2)}
+    print(f"{chosen}@batch1", systems[f"{chosen}@batch1"], flush=True)
+    base = systems["float"]["f1"]
     metrics = {f"{n}_f1_difference": round(s["f1"] - base, 2) for n, s in systems.items() if n != "float"}
     metrics["default_f1_difference"] = metrics[f"{chosen}_f1_difference"]
+    metrics["default_batch1_f1_difference"] = round(systems[f"{chosen}@batch1"]["f1"] - base, 2)
+    metrics["default_batch1_answers_differing_pct"] = systems[f"{chosen}@batch1"][
+        "answers_differing_from_batch_default_pct"]
     metrics["questions"] = len(examples)
     if args.limit != 1500 and args.out is None:
         print("(not the full run: results file not written; pass --out to keep it)")
