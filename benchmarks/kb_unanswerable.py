@@ -12,6 +12,7 @@ and the drop between the two. Beside them, 100 questions about whole classes ("w
 largest population?", "how many countries are there?"): accuracy, mean shown score and AUROC.
 
     python benchmarks/kb_unanswerable.py [--limit N]
+    QA_KB_SCORER=old.json python benchmarks/kb_unanswerable.py --out results/kb-unanswerable-old.json
 """
 
 from __future__ import annotations
@@ -117,6 +118,7 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--limit", type=int, default=None)
     ap.add_argument("--questions", type=int, default=250, help="of each kind")
+    ap.add_argument("--out", type=Path, default=None, help="results file (default: results/kb-unanswerable.json)")
     args = ap.parse_args(argv)
     from kb.pipeline import KBQA
     from qa.core.settings import Settings
@@ -165,7 +167,7 @@ def main(argv: list[str] | None = None) -> int:
                           "scorer": qa.scorer_source, "threshold": qa.scorer.threshold,
                           "answered_unanswerable": [q for q in unanswerable if not q["abstained"]][:60],
                           "abstained_answerable": [q for q in answerable if q["abstained"]][:60],
-                          "wrong_answerable": [q for q in answerable if not q["ok"]][:60]})
+                          "wrong_answerable": [q for q in answerable if not q["ok"]][:60]}, out=args.out)
     return 0
 
 
