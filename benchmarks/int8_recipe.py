@@ -6,8 +6,8 @@ questions of the reader's held-out *training* articles (never dev: this is where
 recipe in `mrc/onnx_export.py` is chosen), F1 against the float copy, seconds for the same
 questions in the same run. The default recipe is read once more one window per batch: dynamic
 int8 scales activations over the whole batch, so the share of answers that change says how much a
-window's answer depends on the windows beside it. Timings are for comparing candidates with each other, on a quiet
-machine; reader-speed is the speed benchmark.
+window's answer depends on the windows beside it. Timings are for comparing candidates with each
+other, on a quiet machine; reader-speed is the speed benchmark.
 
     python benchmarks/int8_recipe.py               # 1,500 held-out questions -> results/int8-recipe.json
     python benchmarks/int8_recipe.py --limit 100   # quick look (no results file unless --out)
@@ -59,42 +59,37 @@ def main(argv: list[str] | None = None) -> int:
     examples = examples[: args.limit]
     requests = [ReadRequest(e.question, e.context, e.qid) for e in examples]
     fused = onnx_file(model_dir, int8=False)
+    chosen = next(n for n, k in CANDIDATES.items() if k == tuple(recipe(model_dir).keep_float))
+
+    def read(path: Path, batch_size: int) -> tuple[list[str], float, float]:
+        """(answers, F1, seconds) of the reader over `path` at one batch size."""
+        reader = SpanReader(Settings(batch_size=batch_size), model_dir=model_dir, backend="onnx")
+        reader.model.session, reader.model.path = open_session(path, None), path
+        t0 = time.perf_counter()
+        answers = [a[0].text for a in reader.read_many(requests, allow_no_answer=False)]
+        seconds = time.perf_counter() - t0
+        f1 = 100 * sum(squad_f1(a, [e.answer_text]) for a, e in zip(answers, examples, strict=True)) / len(examples)
+        return answers, round(f1, 2), round(seconds, 1)
+
     systems: dict[str, dict] = {}
-    texts: dict[str, list[str]] = {}
     with tempfile.TemporaryDirectory() as tmp:
         for name, keep in CANDIDATES.items():
             path = fused
             if keep is not None:
                 path = Path(tmp) / f"{name}.onnx"
                 _quantise(fused, path, keep)
-            reader = SpanReader(Settings(), model_dir=model_dir, backend="onnx")
-            model = reader.model
-            model.session, model.path = open_session(path, None), path
-            t0 = time.perf_counter()
-            answers = reader.read_many(requests, allow_no_answer=False)
-            seconds = time.perf_counter() - t0
-            texts[name] = [a[0].text for a in answers]
-            f1 = 100 * sum(squad_f1(a[0].text, [e.answer_text]) for a, e in zip(answers, examples, strict=True))
-            systems[name] = {"f1": round(f1 / len(examples), 2), "seconds": round(seconds, 1),
-                             "kept_float": list(keep or ["everything"])}
+            answers, f1, seconds = read(path, Settings().batch_size)
+            systems[name] = {"f1": f1, "seconds": seconds, "kept_float": list(keep or ["everything"])}
             print(name, systems[name], flush=True)
-    chosen = next(n for n, k in CANDIDATES.items() if k == tuple(recipe(model_dir).keep_float))
-    # Dynamic int8 scales each product's activations over the whole batch, so a window's answer can
-    # depend on the windows read beside it: the default recipe again, one window per batch.
-    with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / "default.onnx"
-        _quantise(fused, path, CANDIDATES[chosen])
-        reader = SpanReader(Settings(batch_size=1), model_dir=model_dir, backend="onnx")
-        reader.model.session, reader.model.path = open_session(path, None), path
-        t0 = time.perf_counter()
-        single = reader.read_many(requests, allow_no_answer=False)
-        seconds = time.perf_counter() - t0
-    f1 = 100 * sum(squad_f1(a[0].text, [e.answer_text]) for a, e in zip(single, examples, strict=True))
-    differ = sum(a[0].text != b for a, b in zip(single, texts[chosen], strict=True))
-    systems[f"{chosen}@batch1"] = {"f1": round(f1 / len(examples), 2), "seconds": round(seconds, 1),
-                                   "kept_float": systems[chosen]["kept_float"], "batch_size": 1,
-                                   "answers_differing_from_batch_default_pct": round(100 * differ / len(examples), 2)}
-    print(f"{chosen}@batch1", systems[f"{chosen}@batch1"], flush=True)
+            if name == chosen:
+                # Dynamic int8 scales each product's activations over the whole batch, so a window's
+                # answer can depend on the windows read beside it: the default again, one per batch.
+                single, f1, seconds = read(path, 1)
+                differ = sum(a != b for a, b in zip(single, answers, strict=True))
+                systems[f"{chosen}@batch1"] = {
+                    "f1": f1, "seconds": seconds, "kept_float": list(keep or []), "batch_size": 1,
+                    "answers_differing_from_batch_default_pct": round(100 * differ / len(examples), 2)}
+                print(f"{chosen}@batch1", systems[f"{chosen}@batch1"], flush=True)
     base = systems["float"]["f1"]
     metrics = {f"{n}_f1_difference": round(s["f1"] - base, 2) for n, s in systems.items() if n != "float"}
     metrics["default_f1_difference"] = metrics[f"{chosen}_f1_difference"]

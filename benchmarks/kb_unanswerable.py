@@ -109,7 +109,7 @@ def class_question_figures(qa, n: int) -> dict[str, float]:
     answered = [ok for p, ok in zip(scores, right, strict=True) if p >= qa.scorer.threshold]
     return {"class_questions": len(made), "class_accuracy": 100 * sum(right) / max(1, len(right)),
             "class_mean_score": sum(scores) / max(1, len(scores)),
-            "class_auroc": auroc(scores, right) if 0 < sum(right) < len(right) else float("nan"),
+            "class_auroc": auroc(scores, right),
             "class_answered_pct": 100 * len(answered) / max(1, len(made)),
             "class_accuracy_answered": 100 * sum(answered) / max(1, len(answered))}
 

@@ -357,8 +357,8 @@ def summarise(results: dict[str, dict]) -> tuple[dict, dict, dict, dict]:
     if "kbqa" in results and "ck25" in results:
         # the benchmark's kbqa part is PathQuestion test and CK25 together: a hit is Hits@1 on the
         # one and the same result set on the other
-        metrics.update(pooled_kbqa([r["routed"] for r in results["kbqa"]["records"] + results["ck25"]["records"]],
-                                   [r["oracle"] for r in results["kbqa"]["records"] + results["ck25"]["records"]]))
+        pooled = results["kbqa"]["records"] + results["ck25"]["records"]
+        metrics.update(pooled_kbqa([r["routed"] for r in pooled], [r["oracle"] for r in pooled]))
     metrics["route_accuracy"] = round(100 * right / max(1, total), 2)
     metrics["questions"] = total
     return metrics, {g: dict(c) for g, c in confusion.items()}, cal, details

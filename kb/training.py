@@ -25,7 +25,7 @@ from enum import StrEnum
 from pathlib import Path as FsPath
 
 import numpy as np
-from rdflib import Literal, URIRef
+from rdflib import OWL, RDF, RDFS, XSD, Literal, URIRef
 from rdflib.term import Node
 
 from kb.paths import Path, Step, path_query
@@ -66,10 +66,9 @@ AGGREGATE = ["what is the average {a} of the {cs}?", "what is the total {a} of a
 # requests around a question: words that name no relation, which a question may still carry
 WRAPPERS = ["do you know {q}?", "i wonder {q}", "please find out {q}", "quick question: {q}?", "{q}, please?",
             "help me with this: {q}?", "i need to know {q}", "any idea {q}?"]
-_RDF_TYPE = "<http://www.w3.org/1999/02/22-rdf-syntax-ns#type>"
-_XSD_DOUBLE = "<http://www.w3.org/2001/XMLSchema#double>"
-_SCHEMA_NAMESPACES = ("http://www.w3.org/2002/07/owl#", "http://www.w3.org/2000/01/rdf-schema#",
-                      "http://www.w3.org/1999/02/22-rdf-syntax-ns#")
+_RDF_TYPE = iri(RDF.type)
+_XSD_DOUBLE = iri(XSD.double)
+_SCHEMA_NAMESPACES = (str(OWL), str(RDFS), str(RDF))
 _SYLLABLES = "ka lo ri ven to mar zu bel quo dra fen gri hal ix jor lum nor pex sar tiv ul wex yor zan".split()
 
 
@@ -161,7 +160,7 @@ class QuestionGenerator:
             name = "thing"
             if isinstance(node, URIRef):
                 rows = self.graph.select(
-                    f"SELECT ?t WHERE {{ {iri(node)} <http://www.w3.org/1999/02/22-rdf-syntax-ns#type> ?t }} LIMIT 3",
+                    f"SELECT ?t WHERE {{ {iri(node)} {_RDF_TYPE} ?t }} LIMIT 3",
                     timeout_s=self.timeout)
                 if rows:
                     name = self.index.label(rows[0][0]).lower()
@@ -320,9 +319,8 @@ class QuestionGenerator:
             for (s,) in members:
                 for p, x in self.edges(s, True):
                     if isinstance(x, Literal):
-                        try:
-                            value = float(x.toPython())
-                        except (TypeError, ValueError):
+                        value = _number(x)
+                        if value is None:
                             prof.fields.add(p)
                         else:
                             prof.attributes.setdefault(p, []).append(value)
@@ -640,8 +638,7 @@ def train(qa, *, questions: int = 2000, seed: int = 7, unanswerable_share: float
         scorer.meta["paths_kept_from"] = {k: v for k, v in base.meta.items()
                                           if k in ("trained_on", "questions", "seed")}
     if class_ok:
-        share = 100 * sum(class_ok) / len(class_ok)
-        say(f"questions about whole classes: {len(class_ok)} answered, {share:.1f}% right")
+        say(f"questions about whole classes: {len(class_ok)} answered, {scorer.meta['class_accuracy']:.1f}% right")
     say(f"held-out generated questions: accuracy {acc:.1f}%, {kept:.1f}% answered right with abstention; "
         f"{abstain:.1f}% of unanswerable ones abstained (threshold {scorer.threshold:.2f})")
     return scorer
