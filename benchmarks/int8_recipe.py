@@ -3,10 +3,11 @@
 Dynamic int8 rounds every matrix product; a few of them move the answers more than the rest. Each
 candidate set of kept-float products is quantised from the same fused float graph and read over
 questions of the reader's held-out *training* articles (never dev: this is where the default
-recipe in `mrc/onnx_export.py` is chosen), F1 against the float copy, seconds for the same
-questions in the same run. The default recipe is read once more one window per batch: dynamic
-int8 scales activations over the whole batch, so the share of answers that change says how much a
-window's answer depends on the windows beside it. Timings are for comparing candidates with each
+recipe in `mrc/onnx_export.py` is chosen): F1 against the float copy's, the share of answers that
+differ from the float copy's (a finer measure of fidelity than F1, where flips in both directions
+cancel), seconds for the same questions in the same run. The default recipe is read once more one
+window per batch: dynamic int8 scales activations over the whole batch, so the share of answers
+that change says how much a window's answer depends on the windows beside it. Timings are for comparing candidates with each
 other, on a quiet machine; reader-speed is the speed benchmark.
 
     python benchmarks/int8_recipe.py               # 1,500 held-out questions -> results/int8-recipe.json
@@ -33,6 +34,8 @@ CANDIDATES: dict[str, tuple[str, ...] | None] = {
     "float": None,
     "head": HEAD,
     "head+attention_outputs": HEAD + ("attention/output/dense",),
+    "head+attention_outputs+early_ffn_outputs": HEAD + ("attention/output/dense",) + tuple(
+        f"/layer.{i}/output/dense/" for i in range(3)),
     "head+ffn_outputs": HEAD + tuple(f"layer.{i}/output/dense" for i in range(6)),
     "head+first_layer": HEAD + ("layer.0/",),
     "head+last_layer": HEAD + ("layer.5/",),
@@ -72,6 +75,7 @@ def main(argv: list[str] | None = None) -> int:
         return answers, round(f1, 2), round(seconds, 1)
 
     systems: dict[str, dict] = {}
+    float_answers: list[str] = []
     with tempfile.TemporaryDirectory() as tmp:
         for name, keep in CANDIDATES.items():
             path = fused
@@ -79,7 +83,10 @@ def main(argv: list[str] | None = None) -> int:
                 path = Path(tmp) / f"{name}.onnx"
                 _quantise(fused, path, keep)
             answers, f1, seconds = read(path, Settings().batch_size)
-            systems[name] = {"f1": f1, "seconds": seconds, "kept_float": list(keep or ["everything"])}
+            float_answers = float_answers or answers
+            differ_float = sum(a != b for a, b in zip(answers, float_answers, strict=True))
+            systems[name] = {"f1": f1, "seconds": seconds, "kept_float": list(keep or ["everything"]),
+                             "answers_differing_from_float_pct": round(100 * differ_float / len(examples), 2)}
             print(name, systems[name], flush=True)
             if name == chosen:
                 # Dynamic int8 scales each product's activations over the whole batch, so a window's
@@ -92,7 +99,10 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"{chosen}@batch1", systems[f"{chosen}@batch1"], flush=True)
     base = systems["float"]["f1"]
     metrics = {f"{n}_f1_difference": round(s["f1"] - base, 2) for n, s in systems.items() if n != "float"}
+    metrics.update({f"{n}_answers_differing_from_float_pct": s["answers_differing_from_float_pct"]
+                    for n, s in systems.items() if n not in ("float", f"{chosen}@batch1")})
     metrics["default_f1_difference"] = metrics[f"{chosen}_f1_difference"]
+    metrics["default_answers_differing_from_float_pct"] = systems[chosen]["answers_differing_from_float_pct"]
     metrics["default_batch1_f1_difference"] = round(systems[f"{chosen}@batch1"]["f1"] - base, 2)
     metrics["default_batch1_answers_differing_pct"] = systems[f"{chosen}@batch1"][
         "answers_differing_from_batch_default_pct"]
