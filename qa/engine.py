@@ -204,7 +204,8 @@ class Engine:
                 failed[r] = exc
         if not results:
             raise next(iter(failed.values()))
-        answers, chosen, reason = _decide(results, probs, self.settings.router_min_score)
+        answers, chosen, reason = _decide(results, probs, self.settings.router_min_score,
+                                          self.settings.router_skip_below)
         if skipped:
             below = self.settings.router_skip_below
             reason += f"; not asked: {', '.join(map(str, skipped))} (classifier below {below})"
@@ -400,10 +401,17 @@ def _best_score(answers: Sequence[Answer]) -> float:
 
 
 def _decide(results: dict[Route, list[Answer]], probs: dict[Route, float],
-            threshold: float) -> tuple[list[Answer], Route, str]:
-    """Keep the source whose answer is most likely right; "no answer" only when all abstained."""
+            threshold: float, skip_below: float = 0.0) -> tuple[list[Answer], Route, str]:
+    """Keep the source whose answer is most likely right; "no answer" only when all abstained.
+
+    An answer under the threshold from a source the classifier all but ruled out (under
+    `skip_below`) counts as a guess: the cascade only asked that source because the likelier ones
+    abstained, and a low score at a question not of its kind is no better than their guesses (a
+    passage reader finds some span for a forum question)."""
     asked = list(results)
-    answering = {r: a for r, a in results.items() if a and not a[0].no_answer}
+    ruled_out = {r for r, a in results.items()
+                 if len(probs) > 1 and probs.get(r, 1.0) < skip_below and _best_score(a) < threshold}
+    answering = {r: a for r, a in results.items() if a and not a[0].no_answer and r not in ruled_out}
     head = ", ".join(f"{r} {p:.2f}" for r, p in probs.items())
     if answering:
         chosen = max(answering, key=lambda r: (_best_score(answering[r]), -asked.index(r)))
@@ -424,10 +432,13 @@ def _decide(results: dict[Route, list[Answer]], probs: dict[Route, float],
     # break its ties.
     chosen = max(asked, key=lambda r: (round(probs.get(r, 0.0), 3), _best_score(results[r])))
     best = results[chosen][0] if results[chosen] else None
-    none = Answer.none(chosen, score=best.score if best else 1.0,
-                       best_guess=best.best_guess if best is not None else None,
-                       evidence=best.evidence if best is not None else None)
+    guess = best if best is None or not best.no_answer else best.best_guess
+    none = Answer.none(chosen, score=best.score if best is not None and best.no_answer else 1.0 - _best_score(
+        results[chosen]), best_guess=guess, evidence=best.evidence if best is not None else None)
     guesses = ", ".join(f"{r} {_best_score(results[r]):.2f}" for r in asked)
-    return [none], chosen, (f"classifier: {head}; asked {' -> '.join(map(str, asked))}; every source abstained; "
+    abstained = "every source abstained" if not ruled_out else (
+        f"every source abstained or answered under {threshold:.2f} though the classifier all but ruled it out "
+        f"({', '.join(map(str, sorted(ruled_out)))})")
+    return [none], chosen, (f"classifier: {head}; asked {' -> '.join(map(str, asked))}; {abstained}; "
                             f"guess kept from {chosen}, the classifier's first choice (guess scores: {guesses})")
 

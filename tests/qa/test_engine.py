@@ -142,6 +142,28 @@ def test_when_every_source_abstains_the_guess_comes_from_the_classifiers_choice(
     assert engine.ask("Where is the sea?").answers[0].best_guess.text == "Lima"  # webqa's question
 
 
+def test_a_low_answer_from_a_ruled_out_source_is_a_guess() -> None:
+    class Guessing(Source):
+        def answer(self, question, top_k):
+            self.asked.append(question)
+            return [Answer.none(self.name, score=0.6, best_guess=Answer(text="Canberra", score=0.45,
+                                                                          route=self.name))]
+
+    q = "What is the capital of Australia?"
+    engine, web, _ = _engine({q: ("Sydney", 0.3)}, {})
+    engine._sources[Route.KBQA] = Guessing(Route.KBQA, {})  # the classifier's pick abstains
+    engine.settings = Settings(router_skip_below=0.2)      # webqa gets 0.12: all but ruled out
+    resp = engine.ask(q)
+    top = resp.answers[0]
+    assert web.asked and top.no_answer and top.best_guess.text == "Canberra"
+    assert resp.routing.chosen == Route.KBQA and "all but ruled it out (webqa)" in resp.routing.reason
+    engine._sources[Route.WEBQA] = _engine({q: ("Canberra (web)", 0.7)}, {})[1]  # sure enough: it answers
+    assert engine.ask(q).answers[0].text == "Canberra (web)"
+    engine.settings = Settings(router_skip_below=0.05)     # not ruled out: its answer stands, as before
+    engine._sources[Route.WEBQA] = _engine({q: ("Sydney", 0.3)}, {})[1]
+    assert engine.ask(q).answers[0].text == "Sydney"
+
+
 def test_forced_routes_and_unknown_routes() -> None:
     q = "What is the capital of Peru?"
     engine, web, kb = _engine({q: ("Lima (web)", 0.4)}, {q: ("Lima", 0.95)})
