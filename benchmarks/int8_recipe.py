@@ -7,8 +7,8 @@ recipe in `mrc/onnx_export.py` is chosen): F1 against the float copy's, the shar
 differ from the float copy's (a finer measure of fidelity than F1, where flips in both directions
 cancel), seconds for the same questions in the same run. The default recipe is read once more one
 window per batch: dynamic int8 scales activations over the whole batch, so the share of answers
-that change says how much a window's answer depends on the windows beside it. Timings are for comparing candidates with each
-other, on a quiet machine; reader-speed is the speed benchmark.
+that change says how much a window's answer depends on the windows beside it. Timings are for
+comparing candidates with each other, on a quiet machine; reader-speed is the speed benchmark.
 
     python benchmarks/int8_recipe.py               # 1,500 held-out questions -> results/int8-recipe.json
     python benchmarks/int8_recipe.py --limit 100   # quick look (no results file unless --out)
