@@ -133,7 +133,8 @@ class Settings(BaseSettings):
     )
     router_skip_below: float = Field(
         0.05, ge=0.0, le=1.0,
-        description="The cascade does not ask a source the classifier gives less than this, once one answered.",
+        description="The cascade does not ask a source the classifier gives less than this, once one answered; "
+                    "such a source's answer under router_min_score counts as a guess.",
     )
     # API
     api_key: str = Field("", description="When set, writes (documents, threads, eval jobs) need it in X-API-Key.")
