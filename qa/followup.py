@@ -43,7 +43,8 @@ CONNECTORS = {"of", "the", "and", "upon", "de", "la", "le", "von", "van", "der",
 # Words that open a sentence in capitals without being a name.
 STARTERS = WH | AUX | DETERMINERS | PREPS | {
     "and", "but", "so", "also", "name", "give", "list", "tell", "approximately", "roughly", "besides", "other",
-    "along", "what's", "who's", "according", "if", "while", "i"}
+    "along", "what's", "who's", "according", "if", "while", "i", "despite", "although", "though", "unlike", "like",
+    "whereas"}
 # "it" that refers to nothing: "How long does it take", "it rains", "is it true that".
 EXPLETIVE_AFTER_IT = {"take", "takes", "took", "taking", "rain", "rains", "rained", "snow", "snows", "seem",
                       "seems", "seemed", "appear", "appears", "appeared", "matter", "matters", "mattered"}
@@ -56,7 +57,10 @@ MONTHS = {"january", "february", "march", "april", "may", "june", "july", "augus
 # Passive participles that end a "When was X built?" question rather than belong to X.
 PARTICIPLES = {"built", "born", "made", "found", "known", "called", "written", "held", "won", "lost", "led", "taken",
                "given", "seen", "begun", "done", "sold", "bought", "set", "put", "run", "shown", "grown", "thought",
-               "brought", "taught", "told", "paid", "meant", "kept", "left", "named", "used", "based", "located"}
+               "brought", "taught", "told", "paid", "meant", "kept", "left", "named", "used", "based", "located",
+               "spoken", "chosen", "driven", "eaten", "fallen", "forgotten", "frozen", "hidden", "ridden", "risen",
+               "stolen", "worn", "broken", "drawn", "thrown", "flown", "sung", "struck", "fought", "caught", "sent",
+               "spent", "sold", "heard", "said", "read", "seen", "sworn", "torn", "woven", "beaten", "bitten", "blown"}
 EXPLETIVE_BE_ADJ = {"true", "possible", "likely", "necessary", "important", "okay", "ok", "legal", "safe",
                     "better", "worth", "easy", "hard", "difficult", "common", "normal", "unusual", "illegal"}
 
@@ -200,6 +204,8 @@ def subject(question: str) -> str:
                     return question[s:e]
             if prev.low not in STARTERS and prev.low not in PRONOUNS and prev.text.isalpha():
                 before = toks[k - 2] if k >= 2 else None
+                if before is not None and before.low in WH:
+                    continue  # "What ruler's death ...?": the possessor is what is asked for, not the subject
                 if before is not None and before.low not in STARTERS and before.low not in PRONOUNS \
                         and before.text.isalpha() and before.low not in WH:
                     return question[before.start:prev.end]
@@ -255,7 +261,7 @@ def _with_article(question: str, toks: list[Token], s: int, e: int) -> str:
             tail = toks[j:j + n]
             after = toks[j + n] if j + n < len(toks) else None
             if len(tail) == n and all(t.text.isalpha() and t.text.islower() and t.low not in PREPS | AUX
-                                      for t in tail) and (after is None or not after.text[0].isalnum()
+                                      and not _participle(t.low) for t in tail) and (after is None or not after.text[0].isalnum()
                                                           or after.low in PREPS | AUX):
                 e = tail[-1].end
                 break
@@ -373,10 +379,33 @@ def _first_reference(question: str) -> tuple[Token, Referent, Form] | None:
         if referent == Referent.PERSON:
             if any(e <= t.start for _, e in own):
                 continue  # "What did Tesla say about his work?": its own antecedent
-        elif any(e <= t.start and _in_subject_position(toks, st) for st, e in own):
+        elif not _object_of_clause(toks, k) and any(e <= t.start and _in_subject_position(toks, st) for st, e in own):
             continue  # "What did Apple say about its products?"; not "Which NFL team played at it?"
         return t, referent, form
     return None
+
+
+SUBORDINATORS = {"after", "before", "since", "until", "as", "because", "when", "while", "if", "once"}
+CLAUSE_BREAKS = {"and", "or", "but", "that", "which", "who", "whom", "whose", "when", "while", "if", "because",
+                 "although", "though", "where", ",", ";"}
+
+
+def _object_of_clause(toks: list[Token], k: int) -> bool:
+    """"it" / "them" as the object of a verb or preposition ("When did Microsoft launch it?", "How
+    much did Google pay for it?"): an object pronoun never means its own clause's subject (one says
+    "itself"), so a name in subject position is not its antecedent; "after it bought ..." is a
+    subject again, and so is anything after a clause break."""
+    if toks[k].low not in {"it", "them"} or k == 0:
+        return False
+    prev = toks[k - 1]
+    nxt = toks[k + 1] if k + 1 < len(toks) else None
+    if prev.low in SUBORDINATORS and nxt is not None and nxt.text[:1].islower():
+        return False
+    if any(t.low in CLAUSE_BREAKS for t in toks[1:k]):  # not the opening "When did ..."
+        return False
+    if prev.low in PREPS:
+        return True
+    return prev.text.isalpha() and prev.text.islower() and prev.low not in AUX | WH | DETERMINERS | CLAUSE_BREAKS
 
 
 def _substitute(question: str, tok: Token, form: Form, entity: str) -> str:

@@ -33,6 +33,10 @@ H_FRANCE_POP = ("What is the population of France?", "67 million")
     ("What about Spain?", H_FRANCE_CAPITAL, "What is the capital of Spain?"),
     # a leading "and" goes with the rewrite
     ("And when did he die?", H_SHAKESPEARE, "When did William Shakespeare die?"),
+    # an object "it" never means its own clause's subject, so the name before it does not stop the rewrite
+    ("When did Microsoft launch it?", ("When was Windows 8 released?", "2012"), "When did Microsoft launch Windows 8?"),
+    ("How much did Google pay for it?", ("Where is YouTube based?", "San Bruno"),
+     "How much did Google pay for YouTube?"),
 ])
 def test_follow_ups_are_rewritten(question: str, history: tuple[str, ...], expected: str) -> None:
     r = rewrite(question, history)
@@ -44,6 +48,8 @@ def test_follow_ups_are_rewritten(question: str, history: tuple[str, ...], expec
     ("What is the capital of Japan?", H_FRANCE_CAPITAL),               # no reference at all
     ("How long does it take to boil an egg?", H_FRANCE_CAPITAL),       # expletive "it"
     ("What did Tesla say about his work?", ("Who was Edison?", "an inventor")),  # own antecedent
+    ("What did Apple say about its products?", H_FRANCE_CAPITAL),      # a possessive may mean the subject
+    ("What did Apple announce after it bought Beats?", H_FRANCE_CAPITAL),  # "it" a subject again
     ("Is there a subway in Paris?", H_FRANCE_CAPITAL),                 # existential "there"
     ("When did he die?", ()),                                          # no history: nothing to refer to
     ("When did he die?", ("", "")),                                    # empty turns
@@ -85,6 +91,9 @@ def test_a_follow_up_continues_the_earlier_turn_only_when_it_keeps_its_subject()
     ("How did Tesla die?", "Tesla"),
     ("What is the capital of France?", "France"),
     ("What time is it?", ""),
+    ("In which language is the Quran spoken during prayer?", "the Quran"),  # a participle ends the name
+    ("What ruler's death marks the start of the Hellenistic period?", "the Hellenistic period"),  # asked for
+    ("Despite its size, what is the capital of the Warsaw Pact?", "the Warsaw Pact"),
 ])
 def test_subject_of_a_question(question: str, expected: str) -> None:
     assert subject(question) == expected
