@@ -60,7 +60,7 @@ PARTICIPLES = {"built", "born", "made", "found", "known", "called", "written", "
                "brought", "taught", "told", "paid", "meant", "kept", "left", "named", "used", "based", "located",
                "spoken", "chosen", "driven", "eaten", "fallen", "forgotten", "frozen", "hidden", "ridden", "risen",
                "stolen", "worn", "broken", "drawn", "thrown", "flown", "sung", "struck", "fought", "caught", "sent",
-               "spent", "sold", "heard", "said", "read", "seen", "sworn", "torn", "woven", "beaten", "bitten", "blown"}
+               "spent", "heard", "said", "read", "sworn", "torn", "woven", "beaten", "bitten", "blown"}
 EXPLETIVE_BE_ADJ = {"true", "possible", "likely", "necessary", "important", "okay", "ok", "legal", "safe",
                     "better", "worth", "easy", "hard", "difficult", "common", "normal", "unusual", "illegal"}
 
@@ -71,7 +71,8 @@ _ELLIPSIS = re.compile(
     re.IGNORECASE,
 )
 _LEADING_AND = re.compile(r"^\s*(?:and|but|so|also|then|ok|okay)[,\s]+(?=\w)", re.IGNORECASE)
-_CAP_WORD = re.compile(r"^(?:[A-Z\u00C0-\u00DE][\w.\-’']*|[0-9][\w.\-]*)$")
+# a capitalised word, a number, or a name with a capital inside ("iPod", "eBay")
+_CAP_WORD = re.compile(r"^(?:[A-Z\u00C0-\u00DE][\w.\-’']*|[0-9][\w.\-]*|[a-z][a-z]?[A-Z][\w.\-’']*)$")
 
 
 class Referent(StrEnum):
@@ -260,9 +261,9 @@ def _with_article(question: str, toks: list[Token], s: int, e: int) -> str:
         for n in (1, 2) if j == k + 1 and not verb_last else ():
             tail = toks[j:j + n]
             after = toks[j + n] if j + n < len(toks) else None
-            if len(tail) == n and all(t.text.isalpha() and t.text.islower() and t.low not in PREPS | AUX
-                                      and not _participle(t.low) for t in tail) and (after is None or not after.text[0].isalnum()
-                                                          or after.low in PREPS | AUX):
+            nouns = all(t.text.isalpha() and t.text.islower() and t.low not in PREPS | AUX and not _participle(t.low)
+                        for t in tail)
+            if len(tail) == n and nouns and (after is None or not after.text[0].isalnum() or after.low in PREPS | AUX):
                 e = tail[-1].end
                 break
         return "the " + question[s:e]
@@ -376,10 +377,16 @@ def _first_reference(question: str) -> tuple[Token, Referent, Form] | None:
                 continue  # existential "there is"
         if t.low == "her":
             form = _her_form(toks, k)
+        names = [(st, e) for st, e in own if e <= t.start and not _adjective(toks, st, e)]  # not "Islamic name"
         if referent == Referent.PERSON:
-            if any(e <= t.start for _, e in own):
+            if form == Form.SUBJECT and k > 0 and toks[k - 1].low in AUX \
+                    and not any(_in_subject_position(toks, st) for st, _ in names):
+                pass  # "How many Grammy Awards has he won?": the name belongs to what is asked
+            elif form == Form.OBJECT and _object_of_clause(toks, k):
+                pass  # "What did Tesla say about him?": not Tesla (that would be "himself")
+            elif names:
                 continue  # "What did Tesla say about his work?": its own antecedent
-        elif not _object_of_clause(toks, k) and any(e <= t.start and _in_subject_position(toks, st) for st, e in own):
+        elif not _object_of_clause(toks, k) and any(_in_subject_position(toks, st) for st, _ in names):
             continue  # "What did Apple say about its products?"; not "Which NFL team played at it?"
         return t, referent, form
     return None
@@ -391,17 +398,18 @@ CLAUSE_BREAKS = {"and", "or", "but", "that", "which", "who", "whom", "whose", "w
 
 
 def _object_of_clause(toks: list[Token], k: int) -> bool:
-    """"it" / "them" as the object of a verb or preposition ("When did Microsoft launch it?", "How
+    """"it" / "them" / "him" / "her" as the object of a verb or preposition ("When did Microsoft launch it?", "How
     much did Google pay for it?"): an object pronoun never means its own clause's subject (one says
     "itself"), so a name in subject position is not its antecedent; "after it bought ..." is a
     subject again, and so is anything after a clause break."""
-    if toks[k].low not in {"it", "them"} or k == 0:
+    if toks[k].low not in {"it", "them", "him", "her"} or k == 0:
         return False
     prev = toks[k - 1]
     nxt = toks[k + 1] if k + 1 < len(toks) else None
     if prev.low in SUBORDINATORS and nxt is not None and nxt.text[:1].islower():
         return False
-    if any(t.low in CLAUSE_BREAKS for t in toks[1:k]):  # not the opening "When did ..."
+    if any(t.low in CLAUSE_BREAKS and not (i < 3 and t.low in WH) for i, t in enumerate(toks[:k])):
+        # a clause break, but not the question word that opens it ("When did ...", "In which ...")
         return False
     if prev.low in PREPS:
         return True
@@ -415,6 +423,8 @@ def _substitute(question: str, tok: Token, form: Form, entity: str) -> str:
         repl = f"in {entity}"
     else:
         repl = entity
+        if repl.lower().startswith("the ") and question[:tok.start].rstrip().lower().endswith(("the", " a", " an")):
+            repl = repl[4:]  # "the original it" -> "the original Macintosh", not "the original the Macintosh"
     if tok.start == 0 and repl[:1].islower():
         repl = repl[0].upper() + repl[1:]
     out = question[:tok.start] + repl + question[tok.end:]
@@ -499,8 +509,9 @@ def _resolve(question: str, past: Sequence[tuple[str, str]]) -> Rewrite:
         return Rewrite(question)
     tok, referent, form = ref
     entity = antecedent(referent, past)
-    if not entity:
-        return Rewrite(question)
+    if not entity or re.search(rf"(?i)(?<!\w){re.escape(_strip_det(entity))}(?!\w)", question[:tok.start]
+                               + question[tok.end:]):
+        return Rewrite(question)  # nothing to refer to, or already named here: the pronoun means that mention
     text = _substitute(question, tok, form, entity)
     lead = _LEADING_AND.match(text)
     if lead:  # "And when did he die?" -> "When did ... die?"

@@ -37,6 +37,11 @@ H_FRANCE_POP = ("What is the population of France?", "67 million")
     ("When did Microsoft launch it?", ("When was Windows 8 released?", "2012"), "When did Microsoft launch Windows 8?"),
     ("How much did Google pay for it?", ("Where is YouTube based?", "San Bruno"),
      "How much did Google pay for YouTube?"),
+    ("What did Tesla say about him?", ("Who was Edison?", "an inventor"), "What did Tesla say about Edison?"),
+    # a name in what is asked is not the pronoun's antecedent; names may have a capital inside
+    ("How many Grammy Awards has he won?", ("How many albums has Kanye West sold?", "21 million"),
+     "How many Grammy Awards has Kanye West won?"),
+    ("What kind of device is it?", ("Which company makes the iPod?", "Apple"), "What kind of device is the iPod?"),
 ])
 def test_follow_ups_are_rewritten(question: str, history: tuple[str, ...], expected: str) -> None:
     r = rewrite(question, history)
