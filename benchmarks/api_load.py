@@ -2,10 +2,11 @@
 
 1. Start `python -m qa.api` on a free loopback port (embedded passages + world graph), wait until
    every source has loaded, warm it with a few questions.
-2. Single client, warm: 40 questions per route one after another (webqa, kbqa); p50/p95 per route.
+2. Single client, warm: 40 questions per route one after another (webqa, kbqa, cqa, and routed:
+   the router picks among the three); p50/p95 per route.
 3. Load: locust headless, 8 users x 60 s (bounded: the run stops at 60 s and each user after
-   MAX_REQUESTS_PER_USER requests), no think time, questions drawn from both routes: throughput,
-   p50/p95/p99 overall and per route, errors, the server's resident memory.
+   MAX_REQUESTS_PER_USER requests), no think time, questions of every route mixed 1:1:1:1:
+   throughput, p50/p95/p99 overall and per route, errors, the server's resident memory.
 4. Overload: 64 simultaneous clients against the default 4 workers and a queue of 16: every request must get
    an answer or a 503 with Retry-After within the client's timeout (no timeouts).
 
@@ -50,13 +51,23 @@ KBQA = [
     "Is Paris the capital of France?", "What is the capital of India?", "Which continent is Peru in?",
     "What is the capital of Norway?", "What currency is used in India?", "What is the capital of Italy?",
 ]
+# community QA: reworded questions that the shipped seed of answered questions holds (never its exact text)
+CQA = [
+    "What are fingernails made of?", "Which country makes the most coffee?", "Who made the cartoon Futurama?",
+    "What is the biggest planet in the solar system?", "How many ribs does a person have?",
+    "Which metal is liquid at room temperature?", "What grows out of an acorn?", "Who came up with the steam engine?",
+    "Which vitamin does sunlight help your skin make?", "What is the tallest kind of dog?",
+    "What pulls so hard that not even light gets out?", "Who wrote the Winnie the Pooh books?",
+]
+ROUTED = WEBQA[:12] + KBQA[:12] + CQA  # route "auto": the router chooses
+ROUTES = {"webqa": WEBQA, "kbqa": KBQA, "cqa": CQA, "auto": ROUTED}
 MAX_REQUESTS_PER_USER = 5_000
 
 try:  # the locustfile part: only when locust imports this module
     from locust import HttpUser, task
 
     class QAUser(HttpUser):
-        """A client asking questions back to back, half passages and half graph."""
+        """A client asking questions back to back: passages, graph, answered questions and routed."""
 
         wait_time = staticmethod(lambda: 0)
 
@@ -83,6 +94,14 @@ try:  # the locustfile part: only when locust imports this module
         @task
         def kbqa(self) -> None:
             self._ask("kbqa", KBQA)
+
+        @task
+        def cqa(self) -> None:
+            self._ask("cqa", CQA)
+
+        @task
+        def auto(self) -> None:
+            self._ask("auto", ROUTED)
 except ImportError:  # pragma: no cover - locust is a dev dependency
     pass
 
@@ -115,7 +134,7 @@ def start_server(port: int, log: Path, env_extra: dict[str, str]) -> subprocess.
         try:
             h = httpx.get(f"http://127.0.0.1:{port}/v1/health", timeout=2).json()
             if h["status"] == "ok":
-                if not (h["ready"].get("webqa") and h["ready"].get("kbqa")):
+                if not all(h["ready"].get(r) for r in ("webqa", "kbqa", "cqa")):
                     sys.exit(f"a source did not load: {h['ready']}; see {log}")
                 return proc
         except (httpx.HTTPError, ValueError, KeyError):
@@ -128,9 +147,9 @@ def start_server(port: int, log: Path, env_extra: dict[str, str]) -> subprocess.
 def single_client(url: str, n: int) -> dict[str, list[float]]:
     import httpx
 
-    out: dict[str, list[float]] = {"webqa": [], "kbqa": []}
+    out: dict[str, list[float]] = {route: [] for route in ROUTES}
     with httpx.Client(timeout=60) as c:
-        for route, questions in (("webqa", WEBQA), ("kbqa", KBQA)):
+        for route, questions in ROUTES.items():
             for q in itertools.islice(itertools.cycle(questions), n):
                 t = time.perf_counter()
                 r = c.post(f"{url}/v1/ask", json={"question": q, "route": route})
@@ -186,12 +205,13 @@ def main(argv: list[str] | None = None) -> int:
     work = Path(tempfile.mkdtemp(prefix="api-load-"))
     server = start_server(port, work / "server.log", {})
     try:
-        for q in WEBQA[:3] + KBQA[:3]:  # warm: first calls pay for lazy pieces (tokenizer caches, SPARQL store)
-            httpx.post(f"{url}/v1/ask", json={"question": q, "route": "webqa" if q in WEBQA else "kbqa"}, timeout=120)
+        for route, questions in ROUTES.items():  # warm: first calls pay for lazy pieces (caches, SPARQL store)
+            for q in questions[:3]:
+                httpx.post(f"{url}/v1/ask", json={"question": q, "route": route}, timeout=120)
         load_before = os.getloadavg()
         single = single_client(url, args.single)
-        print(f"single client: webqa p50 {statistics.median(single['webqa']):.0f} ms, "
-              f"kbqa p50 {statistics.median(single['kbqa']):.0f} ms (load {load_before[0]:.1f})")
+        print("single client p50: " + ", ".join(f"{r} {statistics.median(v):.0f} ms" for r, v in single.items())
+              + f" (load {load_before[0]:.1f})")
         prefix = work / "locust"
         cmd = [sys.executable, "-m", "locust", "-f", str(Path(__file__).resolve()), "--headless", "-u",
                str(args.users), "-r", str(args.users), "-t", f"{args.seconds}s", "--host", url, "--csv", str(prefix),
@@ -210,7 +230,7 @@ def main(argv: list[str] | None = None) -> int:
         except subprocess.TimeoutExpired:
             server.kill()
     per_route = {}
-    for route in ("webqa", "kbqa"):
+    for route in ROUTES:
         r = rows.get(f"/v1/ask {route}", {})
         per_route[route] = {"requests": int(r.get("Request Count", 0)), "failures": int(r.get("Failure Count", 0)),
                             "p50_ms": float(r.get("50%", 0)), "p95_ms": float(r.get("95%", 0)),
@@ -224,17 +244,14 @@ def main(argv: list[str] | None = None) -> int:
         "p50_ms": float(total["50%"]),
         "p95_ms": float(total["95%"]),
         "p99_ms": float(total["99%"]),
-        "single_p50_ms_webqa": round(statistics.median(single["webqa"]), 1),
-        "single_p95_ms_webqa": round(percentile(single["webqa"], 95), 1),
-        "single_p50_ms_kbqa": round(statistics.median(single["kbqa"]), 1),
-        "single_p95_ms_kbqa": round(percentile(single["kbqa"], 95), 1),
+        **{f"single_p{p}_ms_{route}": round(percentile(v, p), 1) for route, v in single.items() for p in (50, 95)},
         "rss_mb": round(rss_mb, 1),
         **over,
     }
     print(json.dumps({"metrics": metrics, "routes": per_route}, indent=2))
     path = write_results(
         "api-load", f"REST API on the embedded default: locust {args.users} users x {args.seconds} s on loopback, "
-                    "/v1/ask with webqa and kbqa questions mixed 1:1", metrics, wall_s=timer.elapsed,
+                    "/v1/ask with webqa, kbqa, cqa and routed questions mixed 1:1:1:1", metrics, wall_s=timer.elapsed,
         systems=per_route,
         extra={"load_average": {"before_single_client": [round(x, 2) for x in load_before],
                                 "after_load": [round(x, 2) for x in load_during]},
