@@ -46,7 +46,7 @@ STARTERS = WH | AUX | DETERMINERS | PREPS | {
     "along", "what's", "who's", "according", "if", "while", "i", "despite", "although", "though", "unlike", "like",
     "whereas"}
 # "it" that refers to nothing: "How long does it take", "it rains", "is it true that".
-EXPLETIVE_AFTER_IT = {"take", "takes", "took", "taking", "rain", "rains", "rained", "snow", "snows", "seem",
+EXPLETIVE_AFTER_IT = {"take", "takes", "took", "taken", "taking", "rain", "rains", "rained", "snow", "snows", "seem",
                       "seems", "seemed", "appear", "appears", "appeared", "matter", "matters", "mattered"}
 # Words after a name that show it is not an adjective ("New Haven according to", "Tesla when").
 NOT_NOUNS = {"and", "or", "but", "that", "who", "whom", "whose", "which", "according", "because", "if", "while",
@@ -325,12 +325,34 @@ def _asks_for_person(question: str) -> bool:
     return True
 
 
-def antecedent(referent: Referent | None, past: Sequence[tuple[str, str]]) -> str:
-    """The entity a reference points at: the most recent turn that has one."""
+def _named_in(entity: str, text: str) -> bool:
+    return bool(re.search(rf"(?i)(?<!\w){re.escape(_strip_det(entity))}(?!\w)", text))
+
+
+def _other_names(question: str) -> list[str]:
+    """Every name of a question as a phrase: with its article, and an adjective only with the noun
+    it qualifies ("the Hellenistic period", never "Hellenistic" alone)."""
+    toks = tokens(question)
+    out = []
+    for st, e in proper_spans(question):
+        phrase = _with_article(question, toks, st, e)
+        if not _adjective(toks, st, e) or not phrase.endswith(question[st:e]):
+            out.append(phrase)
+    return out
+
+
+def antecedent(referent: Referent | None, past: Sequence[tuple[str, str]], avoid: str = "") -> str:
+    """The entity a reference points at: the most recent turn that has one. An entity the new
+    question already names (`avoid`) is not what its pronoun means ("Which format, it or VHS?"
+    after a question about LaserDisc and VHS): the earlier question's other name is taken, or
+    none."""
     for question, answer in reversed(past):
         if referent == Referent.PERSON and _asks_for_person(question) and _looks_like_name(answer):
             return answer.strip()
         subj = subject(question)
+        if subj and avoid and _named_in(subj, avoid):
+            others = [o for o in _other_names(question) if not _named_in(o, avoid) and not _named_in(o, subj)]
+            return max(others, key=len, default="")
         if subj:
             return subj
         if referent in (Referent.PERSON, Referent.THING, Referent.GROUP, Referent.PLACE) and _looks_like_name(answer):
@@ -508,10 +530,9 @@ def _resolve(question: str, past: Sequence[tuple[str, str]]) -> Rewrite:
     if ref is None:
         return Rewrite(question)
     tok, referent, form = ref
-    entity = antecedent(referent, past)
-    if not entity or re.search(rf"(?i)(?<!\w){re.escape(_strip_det(entity))}(?!\w)", question[:tok.start]
-                               + question[tok.end:]):
-        return Rewrite(question)  # nothing to refer to, or already named here: the pronoun means that mention
+    entity = antecedent(referent, past, avoid=question[:tok.start] + question[tok.end:])
+    if not entity:
+        return Rewrite(question)
     text = _substitute(question, tok, form, entity)
     lead = _LEADING_AND.match(text)
     if lead:  # "And when did he die?" -> "When did ... die?"

@@ -42,6 +42,9 @@ H_FRANCE_POP = ("What is the population of France?", "67 million")
     ("How many Grammy Awards has he won?", ("How many albums has Kanye West sold?", "21 million"),
      "How many Grammy Awards has Kanye West won?"),
     ("What kind of device is it?", ("Which company makes the iPod?", "Apple"), "What kind of device is the iPod?"),
+    # a name the follow-up already has is not what its pronoun means: the earlier question's other name is
+    ("Which format has more audio tracks, it or VHS?", ("Did LaserDisc look sharper than VHS?", "yes"),
+     "Which format has more audio tracks, LaserDisc or VHS?"),
 ])
 def test_follow_ups_are_rewritten(question: str, history: tuple[str, ...], expected: str) -> None:
     r = rewrite(question, history)
@@ -52,6 +55,7 @@ def test_follow_ups_are_rewritten(question: str, history: tuple[str, ...], expec
 @pytest.mark.parametrize(("question", "history"), [
     ("What is the capital of Japan?", H_FRANCE_CAPITAL),               # no reference at all
     ("How long does it take to boil an egg?", H_FRANCE_CAPITAL),       # expletive "it"
+    ("How long has it taken to build?", H_FRANCE_CAPITAL),
     ("What did Tesla say about his work?", ("Who was Edison?", "an inventor")),  # own antecedent
     ("What did Apple say about its products?", H_FRANCE_CAPITAL),      # a possessive may mean the subject
     ("What did Apple announce after it bought Beats?", H_FRANCE_CAPITAL),  # "it" a subject again
