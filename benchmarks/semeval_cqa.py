@@ -50,7 +50,7 @@ def main(argv: list[str] | None = None) -> int:
         store_rows,
     )
     from qa.core.settings import Settings
-    from qa.models import shared_encoder
+    from qa.models import shared_encoder, shared_span_reader
 
     dev_file = args.dev_file or DEFAULT_DEV
     if not dev_file.exists():
@@ -58,7 +58,8 @@ def main(argv: list[str] | None = None) -> int:
     timer = Timer()
     settings = Settings.load()
     encoder = shared_encoder(settings)
-    source, questions = semeval_source(dev_file, encoder, settings=settings)
+    # with the span reader, as the engine builds the source
+    source, questions = semeval_source(dev_file, encoder, settings=settings, span_reader=shared_span_reader(settings))
     if args.limit:
         questions = questions[: args.limit]
     pairs = pair_rows(source, questions)

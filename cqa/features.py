@@ -16,7 +16,10 @@ a post that names another participant replies to that person rather than to the 
 a post the asker answers next (above all with thanks) was read as an answer. Plain wording
 helps too: answers open with "yes" / "no" and speak to "you", chatter asks questions and talks
 about "I". What the wording of an answer says beyond these is read off its sentence vector by a
-small logistic model of its own (`wording`).
+small logistic model of its own (`wording`). And whether the answer answers at all is read off by
+the span reader, the one model here that reads question and answer together: how far its best
+span in the answer scores above its "no answer" (`read`; the mean of the training rows when no
+reader is at hand, which leaves the ranking to the other features).
 """
 
 from __future__ import annotations
@@ -25,14 +28,18 @@ import math
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
 MATCH_FEATURES = ["d_text", "d_max", "d_text_z", "bm25_z", "bma_z"]
 ANSWER_FEATURES = ["cos", "cen", "lex", "asker", "pos", "loglen", "qmark", "url", "thank", "at", "own_share",
                    "short", "cos_gap", "cen_gap", "first_own", "names_other", "asker_next", "asker_thanks_next",
-                   "n_qmarks", "yes_no", "you", "i_me", "last", "wording"]
-# added by the matcher: `wording`, a logistic model's score of the answer's sentence vector alone
+                   "n_qmarks", "yes_no", "you", "i_me", "last", "wording", "read"]
+# added by the matcher: `wording`, a logistic model's score of the answer's sentence vector alone;
+# `read`, the span reader's margin of its best span over "no answer" (see `read_margins`)
+READ_CLIP = 20.0
+READ_QUESTION_CHARS = 400  # the thread's question as the reader's question: title and the body's opening
 
 _URL = re.compile(r"https?://|www\.")
 _THANK = re.compile(r"(?i)\bthank|\bthanx|\bthx\b|\bthnx")
@@ -123,3 +130,20 @@ def _name_patterns(authors: Sequence[str]) -> dict[str, re.Pattern[str]]:
     """A whole-word, case-insensitive pattern per participant name long enough to be told from a word."""
     return {name: re.compile(rf"(?i)(?<!\w){re.escape(name)}(?!\w)")
             for name in dict.fromkeys(authors) if len(name) >= MIN_NAME_CHARS}
+
+
+def read_margins(reader: Any, question: str, answers: Sequence[str]) -> list[float]:
+    """The span reader's best-span score minus its no-answer score, per answer (clipped): high
+    when the answer holds something that answers the question, low for chatter and thanks."""
+    if not answers:
+        return []
+    q = question.strip()[:READ_QUESTION_CHARS] or "?"
+    out = []
+    for spans in reader.read_many([(q, a or ".") for a in answers], top_k=1, allow_no_answer=False):
+        best = spans[0] if spans else None
+        if best is None or best.raw_score is None:
+            out.append(-READ_CLIP)
+            continue
+        null = best.null_score if best.null_score is not None else -math.inf
+        out.append(float(np.clip(best.raw_score - null, -READ_CLIP, READ_CLIP)))
+    return out

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from cqa.features import AnswerInfo, Candidate, answer_features, match_features
+from cqa.features import AnswerInfo, Candidate, answer_features, match_features, read_margins
 from cqa.model import LogisticModel
 from cqa.store import StoredAnswer, Thread, ThreadStore, full_text, make_uid
 from cqa.text import tokenize
@@ -227,9 +227,18 @@ class CommunityQA:
             qvec = self.encoder.encode([thread.text])[0]
         infos = [AnswerInfo(a.text, tokenize([a.text])[0], vecs[i], a.author) for i, a in enumerate(thread.answers)]
         rows = answer_features(tokenize([thread.text])[0], qvec, thread.author, infos)
-        for r, w in zip(rows, self.wording_scores(vecs), strict=True):
-            r["wording"] = w
+        for r, w, m in zip(rows, self.wording_scores(vecs), self.read_scores(thread), strict=True):
+            r["wording"], r["read"] = w, m
         return rows
+
+    def read_scores(self, thread: Thread) -> list[float]:
+        """The span reader's margin per answer (`cqa.features.read_margins`); without a reader, the
+        answer model's training mean for it, which leaves the ranking to the other features."""
+        if self._span_reader is None:
+            model = self.answer_ranker
+            mean = model.mean[model.features.index("read")] if "read" in model.features and model.mean else 0.0
+            return [float(mean)] * len(thread.answers)
+        return read_margins(self._span_reader, thread.text, [a.text for a in thread.answers])
 
     def wording_scores(self, vectors: np.ndarray) -> list[float]:
         """How much each answer reads like a good answer (a logistic model over its sentence vector,

@@ -311,13 +311,15 @@ def fit_wording(ans: AnswerRows, meta: dict[str, Any]) -> tuple[LogisticModel, n
     return model.fit(x, y, l2=WORDING_L2), oof
 
 
-def train_models(path: Path, encoder: Encoder, *, progress: bool = False, out_dir: Path | None = None,
-                 settings: Settings | None = None) -> str:
+def train_models(path: Path, encoder: Encoder, *, span_reader: Any = None, progress: bool = False,
+                 out_dir: Path | None = None, settings: Settings | None = None) -> str:
     """Train and save the re-scorer, the answer-quality model and the answer-wording model; returns a
-    one-line summary."""
+    one-line summary. `span_reader`: the reader whose margins the answer model's `read` feature is
+    (the one the engine gives the source); without one that feature is constant and learns nothing."""
     # the `wording` feature of the training rows is filled with out-of-fold scores below, never
     # with a shipped model's (an empty model stands in while the rows are built)
-    source, questions = semeval_source(path, encoder, settings=settings, answer_wording=LogisticModel([]))
+    source, questions = semeval_source(path, encoder, settings=settings, answer_wording=LogisticModel([]),
+                                       span_reader=span_reader)
     pairs = pair_rows(source, questions)
     asked = store_rows(source, questions)
     off = off_topic_rows(source, off_topic_questions(), first_group=len(questions))

@@ -181,9 +181,10 @@ def train(
     path = train_file or DEFAULT_TRAIN
     if not Path(path).exists():
         raise InputError(f"training file not found: {path}")
-    from qa.models import shared_encoder
+    from qa.models import shared_encoder, shared_span_reader
 
-    report = train_models(Path(path), shared_encoder(_settings(None)), progress=True)
+    settings = _settings(None)
+    report = train_models(Path(path), shared_encoder(settings), span_reader=shared_span_reader(settings), progress=True)
     err.print(Text.assemble(("trained ", "green"), report))
 
 

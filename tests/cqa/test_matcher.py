@@ -116,6 +116,23 @@ def test_votes_decide_without_an_accepted_answer(tmp_path: Path, encoder) -> Non
     assert [r.answer.id for r in ranked] == ["b", "a"] and ranked[0].reason == "votes"
 
 
+def test_the_span_reader_tells_an_answer_from_chatter_and_its_absence_changes_nothing(tmp_path: Path,
+                                                                                         encoder) -> None:
+    from qa.models import shared_span_reader
+
+    store = ThreadStore(tmp_path / "t.sqlite")
+    key, _ = store.put_thread("forum", "1", "Where can I renew my residence permit?", "Mine expires next week.")
+    store.put_answer(key, "a", "Thanks, I have the same question.")
+    store.put_answer(key, "b", "You renew it at the immigration office in Al Gharafa, bring your passport.")
+    thread = store.get([key])[key]
+    with_reader = CommunityQA(Settings(), store=store, encoder=encoder, seed=False, span_reader=shared_span_reader())
+    chatter, answer = (r["read"] for r in with_reader.answer_features(thread))
+    assert answer > chatter + 1.0
+    without = CommunityQA(Settings(), store=store, encoder=encoder, seed=False)
+    model = without.answer_ranker
+    assert [r["read"] for r in without.answer_features(thread)] == [model.mean[model.features.index("read")]] * 2
+
+
 def test_duplicate_without_answers_answers_from_its_original(tmp_path: Path, encoder) -> None:
     store = ThreadStore(tmp_path / "t.sqlite")
     orig, _ = store.put_thread("se", "1", "How to center a div horizontally", "")
