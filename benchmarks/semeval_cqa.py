@@ -98,16 +98,25 @@ def main(argv: list[str] | None = None) -> int:
         "final": ranking_metrics(grouped(list(map(float, probs)))),
     }
     # subtask A: the official threads (not repeating a training thread)
-    ans = answer_rows(source, questions, official_a=True)
-    ans_probs = source.answer_ranker.probabilities(ans.rows)
-    a_groups, chrono = [], []
-    for gi in sorted(set(ans.groups)):
-        idx = [i for i, g in enumerate(ans.groups) if g == gi]
-        a_groups.append(rank_by([float(ans_probs[i]) for i in idx], [ans.labels[i] for i in idx]))
-        chrono.append([ans.labels[i] for i in idx])
+    def subtask_a(ans) -> tuple[list[list[bool]], list[list[bool]], list[list[bool]]]:
+        """Per thread: labels ranked as the source ranks them for users (the reader re-reads only
+        the best few), ranked with the reader's margin for every answer, and in posting order."""
+        every_read = source.answer_ranker.probabilities(ans.rows)
+        shown, every, chrono = [], [], []
+        for gi in sorted(set(ans.groups)):
+            idx = [i for i, g in enumerate(ans.groups) if g == gi]
+            labels = [ans.labels[i] for i in idx]
+            key = ans.keys[gi]
+            shown.append(rank_by(source.answer_quality(source.store.get([key])[key]), labels))
+            every.append(rank_by([float(every_read[i]) for i in idx], labels))
+            chrono.append(labels)
+        return shown, every, chrono
+
+    a_groups, all_groups, chrono = subtask_a(answer_rows(source, questions, official_a=True))
     answer_a = ranking_metrics(a_groups)
     systems["answers_final"] = {"map": answer_a["map"], "mrr": answer_a["mrr"], "p@1": answer_a["p@1"],
                                 "threads": len(a_groups)}
+    systems["answers_every_answer_read"] = ranking_metrics(all_groups)
     chrono_m = ranking_metrics(chrono)
     # a larger, unofficial subtask A set: every dev thread except those repeating a train-part2 thread
     # (the official set also drops the repeats of train-part1, which these models never saw)
@@ -115,13 +124,7 @@ def main(argv: list[str] | None = None) -> int:
     from cqa.training import DEFAULT_TRAIN
 
     train_ids = frozenset(t.id for q in load_semeval(DEFAULT_TRAIN) for t in q.threads)
-    unseen = answer_rows(source, questions, exclude=train_ids)
-    unseen_p = source.answer_ranker.probabilities(unseen.rows)
-    u_groups, u_chrono = [], []
-    for gi in sorted(set(unseen.groups)):
-        idx = [i for i, g in enumerate(unseen.groups) if g == gi]
-        u_groups.append(rank_by([float(unseen_p[i]) for i in idx], [unseen.labels[i] for i in idx]))
-        u_chrono.append([unseen.labels[i] for i in idx])
+    u_groups, _, u_chrono = subtask_a(answer_rows(source, questions, exclude=train_ids))
     systems["answers_final_unseen_threads"] = {**ranking_metrics(u_groups), "threads": len(u_groups)}
     systems["answers_chronological_unseen_threads"] = ranking_metrics(u_chrono)
     systems["answers_chronological"] = {"map": chrono_m["map"], "mrr": chrono_m["mrr"], "p@1": chrono_m["p@1"]}

@@ -110,6 +110,7 @@ class AnswerRows:
     questions: list[int] = field(default_factory=list)  # per thread: index of the new question it came with
     contents: list[int] = field(default_factory=list)  # per thread: its content component (see content_components)
     vectors: list[np.ndarray] = field(default_factory=list)  # per row: the answer's sentence vector
+    keys: list[int] = field(default_factory=list)  # per thread: its store key
 
 
 def answer_rows(source: CommunityQA, questions: Sequence[NewQuestion], *, official_a: bool = False,
@@ -137,6 +138,7 @@ def answer_rows(source: CommunityQA, questions: Sequence[NewQuestion], *, offici
                 out.labels.append(labels.get(a.id, False))
                 out.groups.append(gi)
             out.questions.append(qi)
+            out.keys.append(key)
             texts.append((thread.title, thread.body, [a.text for a in thread.answers]))
             gi += 1
     out.contents = content_components(texts)

@@ -128,6 +128,7 @@ def test_the_span_reader_tells_an_answer_from_chatter_and_its_absence_changes_no
     with_reader = CommunityQA(Settings(), store=store, encoder=encoder, seed=False, span_reader=shared_span_reader())
     chatter, answer = (r["read"] for r in with_reader.answer_features(thread))
     assert answer > chatter + 1.0
+    assert [r.answer.id for r in with_reader.rank_answers(thread)] == ["b", "a"]  # no votes: the models decide
     without = CommunityQA(Settings(), store=store, encoder=encoder, seed=False)
     model = without.answer_ranker
     assert [r["read"] for r in without.answer_features(thread)] == [model.mean[model.features.index("read")]] * 2
