@@ -401,7 +401,7 @@ def _first_reference(question: str) -> tuple[Token, Referent, Form] | None:
             form = _her_form(toks, k)
         names = [(st, e) for st, e in own if e <= t.start and not _adjective(toks, st, e)]  # not "Islamic name"
         if referent == Referent.PERSON:
-            if form == Form.SUBJECT and k > 0 and toks[k - 1].low in AUX \
+            if form == Form.SUBJECT and k > 0 and toks[k - 1].low in AUX and not _clause_break_before(toks, k) \
                     and not any(_in_subject_position(toks, st) for st, _ in names):
                 pass  # "How many Grammy Awards has he won?": the name belongs to what is asked
             elif form == Form.OBJECT and _object_of_clause(toks, k):
@@ -416,7 +416,8 @@ def _first_reference(question: str) -> tuple[Token, Referent, Form] | None:
 
 SUBORDINATORS = {"after", "before", "since", "until", "as", "because", "when", "while", "if", "once"}
 CLAUSE_BREAKS = {"and", "or", "but", "that", "which", "who", "whom", "whose", "when", "while", "if", "because",
-                 "although", "though", "where", ",", ";"}
+                 "although", "though", "where", "before", "after", "since", "until", "unless", "once", "whereas",
+                 ",", ";"}
 
 
 def _object_of_clause(toks: list[Token], k: int) -> bool:
@@ -430,12 +431,17 @@ def _object_of_clause(toks: list[Token], k: int) -> bool:
     nxt = toks[k + 1] if k + 1 < len(toks) else None
     if prev.low in SUBORDINATORS and nxt is not None and nxt.text[:1].islower():
         return False
-    if any(t.low in CLAUSE_BREAKS and not (i < 3 and t.low in WH) for i, t in enumerate(toks[:k])):
-        # a clause break, but not the question word that opens it ("When did ...", "In which ...")
+    if _clause_break_before(toks, k):
         return False
     if prev.low in PREPS:
         return True
     return prev.text.isalpha() and prev.text.islower() and prev.low not in AUX | WH | DETERMINERS | CLAUSE_BREAKS
+
+
+def _clause_break_before(toks: list[Token], k: int) -> bool:
+    """A conjunction, subordinator, relative or comma before token `k` (not the question word that
+    opens the question: "When did ...", "In which ...")."""
+    return any(t.low in CLAUSE_BREAKS and not (i < 3 and t.low in WH) for i, t in enumerate(toks[:k]))
 
 
 def _substitute(question: str, tok: Token, form: Form, entity: str) -> str:

@@ -56,6 +56,9 @@ def test_follow_ups_are_rewritten(question: str, history: tuple[str, ...], expec
     ("What is the capital of Japan?", H_FRANCE_CAPITAL),               # no reference at all
     ("How long does it take to boil an egg?", H_FRANCE_CAPITAL),       # expletive "it"
     ("How long has it taken to build?", H_FRANCE_CAPITAL),
+    # after a clause break a name may well be the pronoun's antecedent
+    ("When Hitler seized power, what title did he give himself?", H_SHAKESPEARE),
+    ("What school did Zach Thomas play for before making it to the NFL?", H_FRANCE_CAPITAL),
     ("What did Tesla say about his work?", ("Who was Edison?", "an inventor")),  # own antecedent
     ("What did Apple say about its products?", H_FRANCE_CAPITAL),      # a possessive may mean the subject
     ("What did Apple announce after it bought Beats?", H_FRANCE_CAPITAL),  # "it" a subject again
