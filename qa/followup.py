@@ -61,6 +61,11 @@ PARTICIPLES = {"built", "born", "made", "found", "known", "called", "written", "
                "spoken", "chosen", "driven", "eaten", "fallen", "forgotten", "frozen", "hidden", "ridden", "risen",
                "stolen", "worn", "broken", "drawn", "thrown", "flown", "sung", "struck", "fought", "caught", "sent",
                "spent", "heard", "said", "read", "sworn", "torn", "woven", "beaten", "bitten", "blown"}
+# What ends a clause: a pronoun after one of these may mean a name before it ("When Hitler took power,
+# what did he call himself?").
+CLAUSE_BREAKS = {"and", "or", "but", "that", "which", "who", "whom", "whose", "when", "while", "if", "because",
+                 "although", "though", "where", "before", "after", "since", "until", "unless", "once", "whereas",
+                 ",", ";"}
 EXPLETIVE_BE_ADJ = {"true", "possible", "likely", "necessary", "important", "okay", "ok", "legal", "safe",
                     "better", "worth", "easy", "hard", "difficult", "common", "normal", "unusual", "illegal"}
 
@@ -414,24 +419,16 @@ def _first_reference(question: str) -> tuple[Token, Referent, Form] | None:
     return None
 
 
-SUBORDINATORS = {"after", "before", "since", "until", "as", "because", "when", "while", "if", "once"}
-CLAUSE_BREAKS = {"and", "or", "but", "that", "which", "who", "whom", "whose", "when", "while", "if", "because",
-                 "although", "though", "where", "before", "after", "since", "until", "unless", "once", "whereas",
-                 ",", ";"}
-
-
 def _object_of_clause(toks: list[Token], k: int) -> bool:
-    """"it" / "them" / "him" / "her" as the object of a verb or preposition ("When did Microsoft launch it?", "How
-    much did Google pay for it?"): an object pronoun never means its own clause's subject (one says
-    "itself"), so a name in subject position is not its antecedent; "after it bought ..." is a
-    subject again, and so is anything after a clause break."""
-    if toks[k].low not in {"it", "them", "him", "her"} or k == 0:
+    """"it" / "them" / "him" / "her" as the object of a verb or preposition ("When did Microsoft
+    launch it?", "How much did Google pay for it?"): an object pronoun never means its own clause's
+    subject (one says "itself"), so a name in subject position is not its antecedent; "as it grew"
+    is a subject again, and so is anything after a clause break."""
+    if toks[k].low not in {"it", "them", "him", "her"} or k == 0 or _clause_break_before(toks, k):
         return False
     prev = toks[k - 1]
     nxt = toks[k + 1] if k + 1 < len(toks) else None
-    if prev.low in SUBORDINATORS and nxt is not None and nxt.text[:1].islower():
-        return False
-    if _clause_break_before(toks, k):
+    if prev.low == "as" and nxt is not None and nxt.text[:1].islower():
         return False
     if prev.low in PREPS:
         return True
@@ -451,8 +448,6 @@ def _substitute(question: str, tok: Token, form: Form, entity: str) -> str:
         repl = f"in {entity}"
     else:
         repl = entity
-        if repl.lower().startswith("the ") and question[:tok.start].rstrip().lower().endswith(("the", " a", " an")):
-            repl = repl[4:]  # "the original it" -> "the original Macintosh", not "the original the Macintosh"
     if tok.start == 0 and repl[:1].islower():
         repl = repl[0].upper() + repl[1:]
     out = question[:tok.start] + repl + question[tok.end:]
