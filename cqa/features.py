@@ -28,9 +28,10 @@ import math
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
+
+from qa.core.types import SpanReading
 
 MATCH_FEATURES = ["d_text", "d_max", "d_text_z", "bm25_z", "bma_z"]
 ANSWER_FEATURES = ["cos", "cen", "lex", "asker", "pos", "loglen", "qmark", "url", "thank", "at", "own_share",
@@ -132,7 +133,7 @@ def _name_patterns(authors: Sequence[str]) -> dict[str, re.Pattern[str]]:
             for name in dict.fromkeys(authors) if len(name) >= MIN_NAME_CHARS}
 
 
-def read_margins(reader: Any, question: str, answers: Sequence[str]) -> list[float]:
+def read_margins(reader: SpanReading, question: str, answers: Sequence[str]) -> list[float]:
     """The span reader's best-span score minus its no-answer score, per answer (clipped): high
     when the answer holds something that answers the question, low for chatter and thanks."""
     if not answers:

@@ -43,7 +43,7 @@ from cqa.store import ThreadStore
 from cqa.text import tokenize
 from qa.core.paths import SHARED_DATA, cache_dir
 from qa.core.settings import Settings
-from qa.core.types import Encoder
+from qa.core.types import Encoder, SpanReading
 
 SEMEVAL_DIR = SHARED_DATA / "cqa" / "semeval2016_task3"
 DEFAULT_TRAIN = SEMEVAL_DIR / "SemEval2016-Task3-CQA-QL-train-part2.xml.xz"
@@ -313,7 +313,7 @@ def fit_wording(ans: AnswerRows, meta: dict[str, Any]) -> tuple[LogisticModel, n
     return model.fit(x, y, l2=WORDING_L2), oof
 
 
-def train_models(path: Path, encoder: Encoder, *, span_reader: Any = None, progress: bool = False,
+def train_models(path: Path, encoder: Encoder, *, span_reader: SpanReading | None = None, progress: bool = False,
                  out_dir: Path | None = None, settings: Settings | None = None) -> str:
     """Train and save the re-scorer, the answer-quality model and the answer-wording model; returns a
     one-line summary. `span_reader`: the reader whose margins the answer model's `read` feature is
