@@ -320,13 +320,18 @@ def _looks_like_name(answer: str) -> bool:
 
 def _asks_for_person(question: str) -> bool:
     """"Who wrote Hamlet?" asks for a person (the answer is the referent of a later "he");
-    "Who was Nikola Tesla?" asks about one (the subject is)."""
+    "Who was Nikola Tesla?" asks about one (the subject is), and so does "Who did Tesla work for?":
+    there the name is the subject and the answer an object, and a later "he" goes on with the
+    subject (the way a listener reads it: "When did he die?" means Tesla)."""
     toks = tokens(question)
     if not toks or toks[0].low not in {"who", "whom"}:
         return False
     words = [t for t in toks if t.text not in {"?", ".", "!"}]
     if len(words) >= 3 and words[1].low in {"is", "was", "are", "were"}:
         return not any(s == words[2].start and e == words[-1].end for s, e in proper_spans(question))
+    if len(words) >= 3 and words[1].low in AUX:
+        name = words[3] if words[2].low == "the" and len(words) > 3 else words[2]
+        return not any(s == name.start for s, _ in proper_spans(question))
     return True
 
 

@@ -38,6 +38,8 @@ H_FRANCE_POP = ("What is the population of France?", "67 million")
     ("How much did Google pay for it?", ("Where is YouTube based?", "San Bruno"),
      "How much did Google pay for YouTube?"),
     ("What did Tesla say about him?", ("Who was Edison?", "an inventor"), "What did Tesla say about Edison?"),
+    # "Who did X ...?": X is the subject and a later "he" goes on with it, not with the answer
+    ("When did he die?", ("Who did Tesla work for?", "Thomas Edison"), "When did Tesla die?"),
     # a name in what is asked is not the pronoun's antecedent; names may have a capital inside
     ("How many Grammy Awards has he won?", ("How many albums has Kanye West sold?", "21 million"),
      "How many Grammy Awards has Kanye West won?"),
