@@ -432,9 +432,12 @@ def _decide(results: dict[Route, list[Answer]], probs: dict[Route, float],
     # break its ties.
     chosen = max(asked, key=lambda r: (round(probs.get(r, 0.0), 3), _best_score(results[r])))
     best = results[chosen][0] if results[chosen] else None
-    guess = best if best is None or not best.no_answer else best.best_guess
-    none = Answer.none(chosen, score=best.score if best is not None and best.no_answer else 1.0 - _best_score(
-        results[chosen]), best_guess=guess, evidence=best.evidence if best is not None else None)
+    if best is None:
+        none = Answer.none(chosen, score=1.0)
+    elif best.no_answer:
+        none = Answer.none(chosen, score=best.score, best_guess=best.best_guess, evidence=best.evidence)
+    else:  # a ruled-out source's low answer: shown as its guess, "no answer" as likely as it is wrong
+        none = Answer.none(chosen, score=1.0 - best.score, best_guess=best, evidence=best.evidence)
     guesses = ", ".join(f"{r} {_best_score(results[r]):.2f}" for r in asked)
     abstained = "every source abstained" if not ruled_out else (
         f"every source abstained or answered under {threshold:.2f} though the classifier all but ruled it out "
