@@ -29,6 +29,21 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from benchmarks.common import RESULTS, Timer, write_results  # noqa: E402
 
 
+def _latencies(source, questions) -> tuple[float, float]:
+    """p50 and p95 milliseconds of `source.answer` over the questions (after one warm-up call)."""
+    import time
+
+    import numpy as np
+
+    source.answer(questions[0].text)
+    ms = []
+    for q in questions:
+        t = time.perf_counter()
+        source.answer(q.text)
+        ms.append(1000 * (time.perf_counter() - t))
+    return round(float(np.percentile(ms, 50)), 1), round(float(np.percentile(ms, 95)), 1)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--limit", type=int, default=0, help="Only the first N dev new questions.")
@@ -137,6 +152,10 @@ def main(argv: list[str] | None = None) -> int:
         top_ok.append(pairs.labels[best])
     # the source as users meet it: each new question over the whole dev store
     store_pairs = calibration_pairs(source, questions)
+    # seconds a question as users wait for it (top 3 threads, their best answers chosen and cut
+    # short by the span reader), beside the same source without a reader, in the same run
+    bare, _ = semeval_source(dev_file, encoder, settings=settings)
+    latency = {name: _latencies(src, questions) for name, src in (("reader", source), ("no_reader", bare))}
     sp = [p for p, _ in store_pairs]
     sc = [c for _, c in store_pairs]
     # every retrieved candidate of every question (what a list of answers shows), and the ECE a
@@ -161,6 +180,8 @@ def main(argv: list[str] | None = None) -> int:
         "ece_store_if_perfectly_calibrated": round(floor, 4),
         "ece_store_all_candidates": round(ece(asked_p, asked.labels), 4),
         "auroc_store_all_candidates": round(auroc(asked_p, asked.labels), 4),
+        "answer_p50_ms": latency["reader"][0], "answer_p95_ms": latency["reader"][1],
+        "answer_p50_ms_without_reader": latency["no_reader"][0],
         "questions": len(questions), "pairs": len(pairs.rows),
     }
     name = "semeval-cqa" + ("-limit" if args.limit else "")

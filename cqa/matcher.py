@@ -251,9 +251,9 @@ class CommunityQA:
 
     def answer_quality(self, thread: Thread) -> list[float]:
         """P(answer is a good answer to its thread's question), per answer in stored order. Reading
-        every answer costs a reader pass each (about 20 ms); the reader's margin matters for the
-        answers the other features already put on top, so the model ranks them all without it and
-        the reader re-reads the best `READ_TOP` (SemEval-2016 dev, subtask A: MAP 68.91 this way,
+        every answer costs a reader pass each; the reader's margin matters for the answers the
+        other features already put on top, so the model ranks them all without it and the reader
+        re-reads the best `READ_TOP` (SemEval-2016 dev, subtask A: MAP 68.91 this way,
         68.70 reading every answer)."""
         rows = self.answer_features(thread, read=())
         probs = self.answer_ranker.probabilities(rows)
