@@ -180,6 +180,8 @@ def main(argv: list[str] | None = None) -> int:
         "ece_store_if_perfectly_calibrated": round(floor, 4),
         "ece_store_all_candidates": round(ece(asked_p, asked.labels), 4),
         "auroc_store_all_candidates": round(auroc(asked_p, asked.labels), 4),
+        # the official scorer counts a thread without any Good comment as 0 whatever the ranking
+        "answer_map_ceiling": round(100 * sum(any(g) for g in chrono) / max(len(chrono), 1), 2),
         "answer_p50_ms": latency["reader"][0], "answer_p95_ms": latency["reader"][1],
         "answer_p50_ms_without_reader": latency["no_reader"][0],
         "questions": len(questions), "pairs": len(pairs.rows),
