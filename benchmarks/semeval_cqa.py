@@ -7,12 +7,14 @@ BM25 alone (over the dev store), dense alone (all-MiniLM-L6-v2 over title + body
 (reciprocal rank), and the final re-scorer. The search engine's own order (`ir`, the official
 baseline) is shown for reference; it is never a feature.
 
-Subtask A (answer selection): each related thread's 10 comments ranked by the answer-quality
-model, MAP over the threads the official scoring keeps (those not repeating a training thread).
+Subtask A (answer selection): each related thread's 10 comments ranked as the source ranks them
+(the answer-quality model combined with the answer judge), MAP over the threads the official
+scoring keeps (those not repeating a training thread); beside it the ranking without the judge.
 
 Also: calibration of the re-scorer's probability (per pair and per question's top match), and
 the source as users meet it: each dev new question asked over the whole dev store (500 threads).
-Models are trained on train-part2 only (`qa cqa train`); nothing here is fitted on dev.
+Models are trained on train-part2 only (`qa cqa train`, `qa cqa train-judge`); nothing here is
+fitted on dev.
 
     python benchmarks/semeval_cqa.py            # full dev
     python benchmarks/semeval_cqa.py --limit 10 # a quick look (results/semeval-cqa-limit.json)
@@ -65,7 +67,7 @@ def main(argv: list[str] | None = None) -> int:
         store_rows,
     )
     from qa.core.settings import Settings
-    from qa.models import shared_encoder, shared_span_reader
+    from qa.models import shared_encoder, shared_judge, shared_span_reader
 
     dev_file = args.dev_file or DEFAULT_DEV
     if not dev_file.exists():
@@ -73,8 +75,10 @@ def main(argv: list[str] | None = None) -> int:
     timer = Timer()
     settings = Settings.load()
     encoder = shared_encoder(settings)
-    # with the span reader, as the engine builds the source
-    source, questions = semeval_source(dev_file, encoder, settings=settings, span_reader=shared_span_reader(settings))
+    # with the span reader and the answer judge, as the engine builds the source; `plain`: without the judge
+    reader, judge = shared_span_reader(settings), shared_judge(settings)
+    source, questions = semeval_source(dev_file, encoder, settings=settings, span_reader=reader, judge=judge)
+    plain, _ = semeval_source(dev_file, encoder, settings=settings, span_reader=reader)
     if args.limit:
         questions = questions[: args.limit]
     pairs = pair_rows(source, questions)
@@ -113,24 +117,27 @@ def main(argv: list[str] | None = None) -> int:
         "final": ranking_metrics(grouped(list(map(float, probs)))),
     }
     # subtask A: the official threads (not repeating a training thread)
-    def subtask_a(ans) -> tuple[list[list[bool]], list[list[bool]], list[list[bool]]]:
-        """Per thread: labels ranked as the source ranks them for users (the reader re-reads only
-        the best few), ranked with the reader's margin for every answer, and in posting order."""
+    def subtask_a(ans) -> tuple[list[list[bool]], list[list[bool]], list[list[bool]], list[list[bool]]]:
+        """Per thread: labels ranked as the source ranks them for users (with the judge), as the
+        source without the judge ranks them (the reader re-reads only the best few), ranked with the
+        reader's margin for every answer, and in posting order."""
         every_read = source.answer_ranker.probabilities(ans.rows)
-        shown, every, chrono = [], [], []
+        shown, unjudged, every, chrono = [], [], [], []
         for gi in sorted(set(ans.groups)):
             idx = [i for i, g in enumerate(ans.groups) if g == gi]
             labels = [ans.labels[i] for i in idx]
-            key = ans.keys[gi]
-            shown.append(rank_by(source.answer_quality(source.store.get([key])[key]), labels))
+            thread = source.store.get([ans.keys[gi]])[ans.keys[gi]]
+            shown.append(rank_by(source.answer_quality(thread), labels))
+            unjudged.append(rank_by(plain.answer_quality(thread), labels))
             every.append(rank_by([float(every_read[i]) for i in idx], labels))
             chrono.append(labels)
-        return shown, every, chrono
+        return shown, unjudged, every, chrono
 
-    a_groups, all_groups, chrono = subtask_a(answer_rows(source, questions, official_a=True))
+    a_groups, plain_groups, all_groups, chrono = subtask_a(answer_rows(source, questions, official_a=True))
     answer_a = ranking_metrics(a_groups)
     systems["answers_final"] = {"map": answer_a["map"], "mrr": answer_a["mrr"], "p@1": answer_a["p@1"],
                                 "threads": len(a_groups)}
+    systems["answers_without_judge"] = ranking_metrics(plain_groups)
     systems["answers_every_answer_read"] = ranking_metrics(all_groups)
     chrono_m = ranking_metrics(chrono)
     # a larger, unofficial subtask A set: every dev thread except those repeating a train-part2 thread
@@ -139,8 +146,9 @@ def main(argv: list[str] | None = None) -> int:
     from cqa.training import DEFAULT_TRAIN
 
     train_ids = frozenset(t.id for q in load_semeval(DEFAULT_TRAIN) for t in q.threads)
-    u_groups, _, u_chrono = subtask_a(answer_rows(source, questions, exclude=train_ids))
+    u_groups, u_plain, _, u_chrono = subtask_a(answer_rows(source, questions, exclude=train_ids))
     systems["answers_final_unseen_threads"] = {**ranking_metrics(u_groups), "threads": len(u_groups)}
+    systems["answers_without_judge_unseen_threads"] = ranking_metrics(u_plain)
     systems["answers_chronological_unseen_threads"] = ranking_metrics(u_chrono)
     systems["answers_chronological"] = {"map": chrono_m["map"], "mrr": chrono_m["mrr"], "p@1": chrono_m["p@1"]}
     # calibration of the re-scorer: every pair, and each question's top match among its ten
@@ -152,10 +160,12 @@ def main(argv: list[str] | None = None) -> int:
         top_ok.append(pairs.labels[best])
     # the source as users meet it: each new question over the whole dev store
     store_pairs = calibration_pairs(source, questions)
-    # seconds a question as users wait for it (top 3 threads, their best answers chosen and cut
-    # short by the span reader), beside the same source without a reader, in the same run
+    # seconds a question as users wait for it (top 3 threads, their best answers chosen with the
+    # judge and cut short by the span reader), beside the same source without the judge and
+    # without any reader, in the same run
     bare, _ = semeval_source(dev_file, encoder, settings=settings)
-    latency = {name: _latencies(src, questions) for name, src in (("reader", source), ("no_reader", bare))}
+    latency = {name: _latencies(src, questions)
+               for name, src in (("reader", source), ("no_judge", plain), ("no_reader", bare))}
     sp = [p for p, _ in store_pairs]
     sc = [c for _, c in store_pairs]
     # every retrieved candidate of every question (what a list of answers shows), and the ECE a
@@ -182,7 +192,9 @@ def main(argv: list[str] | None = None) -> int:
         "auroc_store_all_candidates": round(auroc(asked_p, asked.labels), 4),
         # the official scorer counts a thread without any Good comment as 0 whatever the ranking
         "answer_map_ceiling": round(100 * sum(any(g) for g in chrono) / max(len(chrono), 1), 2),
+        "answer_map_without_judge": systems["answers_without_judge"]["map"],
         "answer_p50_ms": latency["reader"][0], "answer_p95_ms": latency["reader"][1],
+        "answer_p50_ms_without_judge": latency["no_judge"][0],
         "answer_p50_ms_without_reader": latency["no_reader"][0],
         "questions": len(questions), "pairs": len(pairs.rows),
     }
@@ -191,7 +203,8 @@ def main(argv: list[str] | None = None) -> int:
         name, f"SemEval-2016 Task 3 English dev ({len(questions)} new questions x 10 related threads; "
               f"subtask A over {len(a_groups)} official threads)",
         metrics, wall_s=timer.elapsed, systems=systems,
-        extra={"model": f"re-scorer + answer model trained on train-part2 over {encoder.name}",
+        extra={"model": f"re-scorer + answer model trained on train-part2 over {encoder.name}; answer judge "
+                        f"{judge.name if judge is not None else '(none installed)'}",
                "gold_relevant_per_question": [len(gold_threads(q)) for q in questions],
                "store_threads": source.store.count()},
         out=RESULTS / f"{name}.json")

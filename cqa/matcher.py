@@ -5,7 +5,8 @@ question -> encoder vector + stemmed tokens -> dense (FAISS) and BM25 candidates
 store -> reciprocal-rank fusion -> the top `cqa_candidates` threads -> re-scorer (logistic model
 over similarity features, trained on SemEval-2016 train-part2) = P(the thread answers the new
 question) -> answer selection inside each matched thread (accepted answer, else most votes, else
-the answer-quality model trained on the same data) -> the span reader cuts a short answer out of a
+the answer-quality model trained on the same data, combined with the answer judge, a cross-encoder
+that reads question and answer together, when one is installed) -> the span reader cuts a short answer out of a
 long one when it is sure, the full answer stays in the evidence.
 
 Why a probability and not a similarity: FAQ matchers that softmax over their entries always look
@@ -32,7 +33,7 @@ from cqa.text import tokenize
 from qa.core.errors import InputError
 from qa.core.paths import DATA_DIR
 from qa.core.settings import Settings
-from qa.core.types import Answer, Encoder, Question, Route, SpanReading, ThreadEvidence
+from qa.core.types import Answer, Encoder, PairJudging, Question, Route, SpanReading, ThreadEvidence
 
 if TYPE_CHECKING:
     from cqa.importers import ImportReport
@@ -42,6 +43,7 @@ MODEL_DIR = DATA_DIR / "cqa"
 RESCORER = MODEL_DIR / "rescorer.json"
 ANSWER_RANKER = MODEL_DIR / "answer_ranker.json"
 ANSWER_WORDING = MODEL_DIR / "answer_wording.json"
+ANSWER_STACK = MODEL_DIR / "answer_stack.json"  # the answer model's and the answer judge's logits combined
 FUSION_K = 60.0
 DEPTH = 50  # candidates each retriever proposes before fusion
 SHORT_ANSWER_WORDS = 25  # answers longer than this get a short span when the reader is sure
@@ -74,8 +76,8 @@ class CommunityQA:
     def __init__(self, settings: Settings | None = None, *, store: ThreadStore | str | Path | None = None,
                  encoder: Encoder | None = None, span_reader: SpanReading | None = None,
                  rescorer: LogisticModel | None = None, answer_ranker: LogisticModel | None = None,
-                 answer_wording: LogisticModel | None = None,
-                 seed: bool | None = None) -> None:
+                 answer_wording: LogisticModel | None = None, judge: PairJudging | None = None,
+                 answer_stack: LogisticModel | None = None, seed: bool | None = None) -> None:
         self.settings = settings or Settings.load()
         self._store = store if isinstance(store, ThreadStore) else None
         self._store_path = Path(store) if isinstance(store, str | Path) else Path(self.settings.cqa_store)
@@ -84,6 +86,8 @@ class CommunityQA:
         self._rescorer = rescorer
         self._answer_ranker = answer_ranker
         self._answer_wording = answer_wording
+        self._judge = judge
+        self._answer_stack = answer_stack
         self._seed = self.settings.cqa_seed if seed is None else seed
         self._index: ThreadIndex | None = None
         self._lock = threading.RLock()
@@ -142,8 +146,19 @@ class CommunityQA:
             self._answer_wording = LogisticModel.load(ANSWER_WORDING)
         return self._answer_wording
 
+    @property
+    def answer_stack(self) -> LogisticModel | None:
+        """How the answer model's and the judge's logits combine (`qa cqa train-judge`); None without
+        a judge or without the file, and answers are ranked as before the judge existed."""
+        if self._answer_stack is None and self._judge is not None and ANSWER_STACK.exists():
+            self._answer_stack = LogisticModel.load(ANSWER_STACK)
+        return self._answer_stack if self._judge is not None else None
+
     def warm_up(self) -> None:
-        _ = self.index, self.rescorer, self.answer_ranker, self.answer_wording
+        _ = self.index, self.rescorer, self.answer_ranker, self.answer_wording, self.answer_stack
+        warm_judge = getattr(self._judge, "warm_up", None)
+        if warm_judge is not None:
+            warm_judge()
         if self._span_reader is not None:
             warm = getattr(self._span_reader, "warm_up", None)
             if callable(warm):
@@ -250,14 +265,23 @@ class CommunityQA:
         return out
 
     def answer_quality(self, thread: Thread) -> list[float]:
-        """P(answer is a good answer to its thread's question), per answer in stored order. Reading
-        every answer costs a reader pass each; the reader's margin matters for the answers the
-        other features already put on top, so the model ranks them all without it and the reader
-        re-reads the best `READ_TOP` (SemEval-2016 dev, subtask A: MAP 68.91 this way,
-        68.70 reading every answer)."""
+        """P(answer is a good answer to its thread's question), per answer in stored order.
+
+        With the answer judge: the answer model (without the span reader's margin) and the judge,
+        which reads every answer with the question, combined by the stack fitted on held-out
+        training threads (SemEval-2016 dev, subtask A: see data/cqa/README.md). Without it, the
+        span reader re-reads the `READ_TOP` answers the model's other features put on top (reading
+        every answer costs a reader pass each and ranks no better)."""
         rows = self.answer_features(thread, read=())
+        if len(rows) < 2:  # nothing to order: no reader pass
+            return self.answer_ranker.probabilities(rows).tolist()
+        stack = self.answer_stack
+        if stack is not None and self._judge is not None:
+            judged = self._judge.score([(thread.text, a.text) for a in thread.answers])
+            z = np.stack([self.answer_ranker.raw_logits(rows), np.asarray(judged, dtype=np.float64)], axis=1)
+            return stack.probabilities(z).tolist()
         probs = self.answer_ranker.probabilities(rows)
-        if self._span_reader is None or "read" not in self.answer_ranker.features or not len(probs):
+        if self._span_reader is None or "read" not in self.answer_ranker.features:
             return probs.tolist()
         top = [int(i) for i in np.argsort(-probs, kind="stable")[:READ_TOP]]
         margins = self.read_scores(thread, top)

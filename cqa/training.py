@@ -36,14 +36,14 @@ from typing import Any
 import numpy as np
 
 from cqa.features import ANSWER_FEATURES, MATCH_FEATURES
-from cqa.matcher import ANSWER_RANKER, ANSWER_WORDING, RESCORER, CommunityQA
+from cqa.matcher import ANSWER_RANKER, ANSWER_STACK, ANSWER_WORDING, RESCORER, CommunityQA
 from cqa.model import LogisticModel
 from cqa.semeval import NewQuestion, load_semeval
 from cqa.store import ThreadStore
 from cqa.text import tokenize
 from qa.core.paths import SHARED_DATA, cache_dir
 from qa.core.settings import Settings
-from qa.core.types import Encoder, SpanReading
+from qa.core.types import Encoder, PairJudging, SpanReading
 
 SEMEVAL_DIR = SHARED_DATA / "cqa" / "semeval2016_task3"
 DEFAULT_TRAIN = SEMEVAL_DIR / "SemEval2016-Task3-CQA-QL-train-part2.xml.xz"
@@ -53,6 +53,8 @@ OFF_TOPIC_QUESTIONS = 300  # about as many as the training file's new questions 
 MATCH_L2 = 3.0
 ANSWER_L2 = 3.0
 WORDING_L2 = 300.0  # 384 weights from 6,700 answers: strongly shrunk
+STACK_L2 = 1.0
+JUDGE_HELD_FOLD = 0  # the fold of `answer_splits` the judge's stack is fitted on
 
 
 def semeval_store_path(path: str | Path) -> Path:
@@ -63,7 +65,8 @@ def semeval_store_path(path: str | Path) -> Path:
 def semeval_source(path: str | Path, encoder: Encoder, *, settings: Settings | None = None,
                    store: str | Path | None = None, span_reader: Any = None,
                    rescorer: LogisticModel | None = None, answer_ranker: LogisticModel | None = None,
-                   answer_wording: LogisticModel | None = None) -> tuple[CommunityQA, list[NewQuestion]]:
+                   answer_wording: LogisticModel | None = None, judge: PairJudging | None = None,
+                   ) -> tuple[CommunityQA, list[NewQuestion]]:
     """A community-QA source whose store holds the related threads of a SemEval file (imported once,
     idempotently, into a cached store), and the file's new questions with their gold labels."""
     from cqa.importers import import_semeval
@@ -73,7 +76,8 @@ def semeval_source(path: str | Path, encoder: Encoder, *, settings: Settings | N
     if target.count() == 0:
         import_semeval(target, path)
     source = CommunityQA(settings or Settings.load(), store=target, encoder=encoder, span_reader=span_reader,
-                         rescorer=rescorer, answer_ranker=answer_ranker, answer_wording=answer_wording, seed=False)
+                         rescorer=rescorer, answer_ranker=answer_ranker, answer_wording=answer_wording, judge=judge,
+                         seed=False)
     source.refresh()
     return source, questions
 
@@ -111,6 +115,7 @@ class AnswerRows:
     contents: list[int] = field(default_factory=list)  # per thread: its content component (see content_components)
     vectors: list[np.ndarray] = field(default_factory=list)  # per row: the answer's sentence vector
     keys: list[int] = field(default_factory=list)  # per thread: its store key
+    pairs: list[tuple[str, str]] = field(default_factory=list)  # per row: (its thread's question, the answer)
 
 
 def answer_rows(source: CommunityQA, questions: Sequence[NewQuestion], *, official_a: bool = False,
@@ -135,6 +140,7 @@ def answer_rows(source: CommunityQA, questions: Sequence[NewQuestion], *, offici
             out.vectors.extend(vectors)
             for a, f in zip(thread.answers, feats, strict=True):
                 out.rows.append(f)
+                out.pairs.append((thread.text, a.text))
                 out.labels.append(labels.get(a.id, False))
                 out.groups.append(gi)
             out.questions.append(qi)
@@ -405,3 +411,48 @@ def auroc(probs: Sequence[float], correct: Sequence[bool]) -> float:
         return math.nan
     wins = sum((p > n) + 0.5 * (p == n) for p in pos for n in neg)
     return float(wins / (len(pos) * len(neg)))
+
+
+def judge_rows(path: str | Path, encoder: Encoder, *, settings: Settings | None = None) -> AnswerRows:
+    """Subtask A rows of a training file for the answer judge and its stack: (question, answer)
+    pairs with labels, and the answer model's features as the source computes them when a judge is
+    at hand (no span-reader margin: the judge reads the pair instead), `wording` out-of-fold."""
+    source, questions = semeval_source(path, encoder, settings=settings, answer_wording=LogisticModel([]))
+    ans = answer_rows(source, questions)
+    _, oof = fit_wording(ans, {})
+    for row, w in zip(ans.rows, oof, strict=True):
+        row["wording"] = float(w)
+    return ans
+
+
+def judge_split(ans: AnswerRows) -> tuple[np.ndarray, np.ndarray]:
+    """(held-out rows, training rows): the judge trained on the second scores the first, and the
+    stack is fitted on those scores (one fold of `answer_splits`: whole new questions held out)."""
+    return answer_splits(ans)[JUDGE_HELD_FOLD]
+
+
+def fit_judge_stack(ans: AnswerRows, held: np.ndarray, train: np.ndarray, judge_held: Sequence[float],
+                    meta: dict[str, Any]) -> LogisticModel:
+    """P(answer is Good) from two logits: the answer model's (fitted on the training rows, its raw
+    logit on the held-out rows) and the judge's (trained on the training rows, scoring the held-out
+    ones). Both are out-of-sample here, as they are for a user's thread; the fit says how much each
+    deserves and calibrates their sum."""
+    x, y = np.asarray(LogisticModel(ANSWER_FEATURES).matrix(ans.rows)), np.asarray(ans.labels, dtype=float)
+    answer_model = LogisticModel(ANSWER_FEATURES).fit(x[train], y[train], l2=ANSWER_L2)
+    z = np.stack([answer_model.raw_logits(x[held]), np.asarray(judge_held, dtype=float)], axis=1)
+    stack = LogisticModel(["answer", "judge"], meta={**meta, "task": "P(answer is Good) from the answer model's "
+                                                     "and the judge's logits", "rows": int(held.sum()),
+                                                     "l2": STACK_L2}).fit(z, y[held], l2=STACK_L2)
+    g = np.asarray(ans.groups)[held]
+    zs, yh = stack.raw_logits(z), y[held].astype(bool)
+    for name, scores in (("map_answer_model", z[:, 0]), ("map_judge", z[:, 1]), ("map_stack", zs)):
+        stack.meta[name] = ranking_metrics([rank_by(scores[g == t].tolist(), yh[g == t].tolist())
+                                            for t in np.unique(g)])["map"]
+    stack.meta["ece"] = round(ece((1 / (1 + np.exp(-zs))).tolist(), yh.tolist()), 4)
+    return stack
+
+
+def save_judge_stack(stack: LogisticModel, out: Path | None = None) -> Path:
+    path = out or ANSWER_STACK
+    stack.save(path)
+    return path

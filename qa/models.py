@@ -10,12 +10,14 @@ from typing import TYPE_CHECKING
 from qa.core.settings import Settings
 
 if TYPE_CHECKING:
+    from mrc.judge import AnswerJudge
     from mrc.span import SpanReader
     from retrieval.encoder import TextEncoder
 
 _LOCK = threading.Lock()
 _ENCODERS: dict[tuple[str, str, str], TextEncoder] = {}
 _READERS: dict[tuple, SpanReader] = {}
+_JUDGES: dict[tuple[str, str], AnswerJudge] = {}
 
 
 def shared_encoder(settings: Settings | None = None) -> TextEncoder:
@@ -39,3 +41,21 @@ def shared_span_reader(settings: Settings | None = None) -> SpanReader:
         if key not in _READERS:
             _READERS[key] = SpanReader(settings)
         return _READERS[key]
+
+
+def shared_judge(settings: Settings | None = None) -> AnswerJudge | None:
+    """The answer judge community QA ranks a thread's answers with; None when the setting is empty
+    or its folder is absent (answers are then ranked by the answer model and the span reader)."""
+    from pathlib import Path
+
+    from mrc.judge import AnswerJudge
+
+    settings = settings or Settings.load()
+    folder = settings.cqa_judge_model
+    if not folder or not Path(folder).is_dir():
+        return None
+    key = (folder, str(settings.device))
+    with _LOCK:
+        if key not in _JUDGES:
+            _JUDGES[key] = AnswerJudge(settings, folder)
+        return _JUDGES[key]

@@ -27,10 +27,10 @@ def _settings(store: Path | None, **kw: Any):
 
 def _source(settings, *, seed: bool | None = None):
     from cqa.matcher import CommunityQA
-    from qa.models import shared_encoder, shared_span_reader
+    from qa.models import shared_encoder, shared_judge, shared_span_reader
 
     return CommunityQA(settings, encoder=shared_encoder(settings), span_reader=shared_span_reader(settings),
-                       seed=seed)
+                       judge=shared_judge(settings), seed=seed)
 
 
 def _bar(description: str, total: int | None):
@@ -186,6 +186,84 @@ def train(
     settings = _settings(None)
     report = train_models(Path(path), shared_encoder(settings), span_reader=shared_span_reader(settings), progress=True)
     err.print(Text.assemble(("trained ", "green"), report))
+
+
+@cqa_app.command("train-judge")
+def train_judge_command(
+    train_file: Annotated[Path | None, typer.Option(help="SemEval-2016 Task 3 training XML (train-part2).")] = None,
+    out_dir: Annotated[Path | None, typer.Option("--out", help="Judge folder (default: the cqa_judge_model "
+                                                 "setting).")] = None,
+    epochs: Annotated[float, typer.Option(min=0.1, max=20.0, help="Passes over the training comments.")] = 2.0,
+    limit: Annotated[int, typer.Option(min=0, help="First N comments only (a dry run); 0: all.")] = 0,
+    stack_out: Annotated[Path | None, typer.Option(help="Where the combination goes (default: the shipped "
+                                                   "data/cqa/answer_stack.json).")] = None,
+) -> None:
+    """Fine-tune the answer judge (a cross-encoder from the span reader's encoder) on SemEval comments,
+    and fit how its score combines with the answer model's. Trains twice: once without a held-out
+    fifth of the questions, to score them and fit the combination on unseen threads; then on all."""
+    import os
+    import shutil
+    import tempfile
+
+    import numpy as np
+
+    from cqa.training import DEFAULT_TRAIN, fit_judge_stack, judge_rows, judge_split, save_judge_stack
+    from mrc.judge import AnswerJudge
+    from mrc.train_judge import JudgeRecipe, train_judge
+    from qa.core.paths import check_model_dir
+    from qa.models import shared_encoder
+
+    path = train_file or DEFAULT_TRAIN
+    if not Path(path).exists():
+        raise InputError(f"training file not found: {path}")
+    settings = _settings(None)
+    base = check_model_dir(settings.span_model)
+    target = out_dir or Path(settings.cqa_judge_model)
+    if not str(target):
+        raise InputError("no judge folder: pass --out DIR or set QA_CQA_JUDGE_MODEL")
+    ans = judge_rows(path, shared_encoder(settings), settings=settings)
+    n = min(limit or len(ans.rows), len(ans.rows))
+    held, train = judge_split(ans)
+    held[n:], train[n:] = False, False
+    if not held.any() or not train.any():
+        raise InputError("no held-out or no training comments (too few questions, or --limit too small); "
+                         "use at least a few hundred comments of ten or more questions")
+    recipe = JudgeRecipe(epochs=epochs)
+    meta = {"data": Path(path).name}
+
+    def run(description: str, rows: np.ndarray, folder: Path) -> None:
+        bar, desc, _ = _bar(description, None)
+        with bar:
+            task = bar.add_task(desc, total=None)
+
+            def step(done: int, steps: int, loss: float) -> None:
+                bar.update(task, completed=done, total=steps, description=f"{desc} (loss {loss:.3f})")
+
+            train_judge(base, [ans.pairs[i] for i in np.where(rows)[0]], [ans.labels[i] for i in np.where(rows)[0]],
+                        folder, recipe=recipe, meta=meta, progress=step)
+
+    with tempfile.TemporaryDirectory(prefix="judge-", dir=target.parent if target.parent.exists() else None) as tmp:
+        fold = Path(tmp) / "held-out"
+        run("judge without the held-out questions", train, fold)
+        held_pairs = [ans.pairs[i] for i in np.where(held)[0]]
+        bar, desc, total = _bar("judging the held-out comments", len(held_pairs))
+        with bar:
+            task = bar.add_task(desc, total=total)
+            scores = AnswerJudge(settings, fold).score(held_pairs, progress=lambda k: bar.advance(task, k))
+        stack = fit_judge_stack(ans, held, train, scores, {**meta, "judge": target.name})
+        staged = Path(tmp) / "final"
+        run("judge on every comment", np.arange(len(ans.rows)) < n, staged)
+        # swap folders by renames: a crash leaves the old judge or the new one, never half of one
+        old = target.with_name(target.name + ".old")
+        shutil.rmtree(old, ignore_errors=True)
+        if target.exists():
+            os.replace(target, old)
+        os.replace(staged, target)
+        shutil.rmtree(old, ignore_errors=True)
+    stack_path = save_judge_stack(stack, stack_out)
+    err.print(Text.assemble(("trained ", "green"), f"judge on {n:,} comments -> {target}; held-out MAP: answer model "
+                            f"{stack.meta['map_answer_model']:.2f}, judge {stack.meta['map_judge']:.2f}, both "
+                            f"{stack.meta['map_stack']:.2f} -> {stack_path}"))
 
 
 def register(app: typer.Typer) -> None:

@@ -126,6 +126,8 @@ class Settings(BaseSettings):
         0.5, ge=0.0, le=1.0, description="Below this probability the matched thread is shown as a best guess."
     )
     cqa_candidates: int = Field(10, ge=1, le=100, description="Threads the re-scorer compares per question.")
+    cqa_judge_model: str = Field(str(MODELS_DIR / "judge-minilm-l6"),
+                                 description="The answer judge (ranks a thread's answers); empty: rank without it.")
     # router
     route: RouteChoice = Field(RouteChoice.AUTO, description="auto (the router decides), webqa, kbqa or cqa.")
     router_min_score: float = Field(

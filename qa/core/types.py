@@ -215,6 +215,13 @@ class SpanReading(Protocol):
                   allow_no_answer: bool = True) -> list[list[Answer]]: ...
 
 
+class PairJudging(Protocol):
+    """A cross-encoder as community QA uses it: how well each answer answers its question (a logit,
+    higher is better), the pairs read in batches."""
+
+    def score(self, pairs: Sequence[tuple[str, str]]) -> list[float]: ...
+
+
 class Routing(_Model):
     """Why the answers came from where they did: the classifier's probabilities, the sources asked
     in order, the best score each gave, and a one-line reason."""

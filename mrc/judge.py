@@ -1,0 +1,132 @@
+"""Answer judge: how well a text answers a question, read together by one cross-encoder.
+
+Community QA ranks a thread's answers with small models over signals of each answer on its own
+(its wording, its place in the conversation, its similarity to the question); the span reader adds
+how far its best span beats "no answer". Neither was trained on the question the ranking asks:
+is this reply a good answer to this forum question? The judge is: the span reader's encoder
+(which already reads question and passage together) fine-tuned on SemEval-2016 Task 3 comments
+labelled Good / not Good, with mean pooling (how the encoder was trained) and one linear layer.
+
+The folder is the Hugging Face layout of the encoder (`AutoModel`) plus `judge.json`, which holds
+the linear layer, the input length and the training recipe; `build_pair_inputs` is the one place
+a (question, answer) pair becomes model input, for training and inference alike.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from mrc.loading import checked_dir, load_model, load_tokenizer, resolve_device
+from qa.core.atomic import atomic_write_text
+from qa.core.errors import ModelNotFoundError
+from qa.core.settings import Settings
+
+JUDGE_CONFIG = "judge.json"
+MAX_LENGTH = 192  # a forum question's opening and a typical comment fit; longer pairs lose their ends
+QUESTION_CHARS = 400  # the thread's question as the judge reads it: the title and the body's opening
+BATCH = 32
+MISSING_HINT = "Train it with `qa cqa train-judge`, or set QA_CQA_JUDGE_MODEL='' to rank answers without it."
+
+
+@dataclass
+class JudgeHead:
+    """The linear layer over the mean-pooled encoder output, and what the judge was trained with."""
+
+    weight: list[float]
+    bias: float
+    max_length: int = MAX_LENGTH
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def load(cls, model_dir: Path) -> JudgeHead:
+        path = model_dir / JUDGE_CONFIG
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+            head = cls(**data)
+        except (OSError, ValueError, TypeError) as exc:
+            raise ModelNotFoundError(f"{path} is not an answer judge's head: {exc}") from None
+        if not head.weight or not 8 <= head.max_length <= 4096:
+            raise ModelNotFoundError(f"{path}: empty weights or a max_length outside 8..4096")
+        return head
+
+    def save(self, model_dir: Path) -> None:
+        atomic_write_text(model_dir / JUDGE_CONFIG, json.dumps(self.__dict__, indent=1) + "\n")
+
+
+def question_text(question: str) -> str:
+    return question.strip()[:QUESTION_CHARS] or "?"
+
+
+def build_pair_inputs(tokenizer: Any, pairs: Sequence[tuple[str, str]], max_length: int) -> dict[str, Any]:
+    """Padded PyTorch tensors for (question, answer) pairs; when too long, the longer text is cut
+    first, so neither the question nor a short answer is lost to the other."""
+    return tokenizer([question_text(q) for q, _ in pairs], [a.strip() or "." for _, a in pairs],
+                     truncation="longest_first", max_length=max_length, padding=True, return_tensors="pt")
+
+
+def pooled_logits(encoder: Any, head: Any, batch: dict[str, Any]) -> Any:
+    """The judge's logit per pair: mean of the encoder's last hidden states over real tokens, then
+    the linear head (a `torch.nn.Linear` with one output)."""
+    hidden = encoder(**batch).last_hidden_state
+    mask = batch["attention_mask"].unsqueeze(-1).to(hidden.dtype)
+    return head((hidden * mask).sum(1) / mask.sum(1).clamp(min=1.0)).squeeze(-1)
+
+
+class AnswerJudge:
+    """Scores (question, answer) pairs: a logit, higher when the answer answers the question.
+    Loads lazily on first use (or in `warm_up`) and is shared by every call of this instance."""
+
+    def __init__(self, settings: Settings | None = None, model_dir: str | Path | None = None) -> None:
+        settings = settings or Settings()
+        self.model_dir = checked_dir(model_dir or settings.cqa_judge_model, "answer judge", MISSING_HINT)
+        self.settings = settings
+        self._loaded: tuple[Any, Any, Any, JudgeHead] | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def name(self) -> str:
+        return self.model_dir.name
+
+    def _load(self) -> tuple[Any, Any, Any, JudgeHead]:
+        with self._lock:
+            if self._loaded is None:
+                import torch
+                from transformers import AutoModel
+
+                head = JudgeHead.load(self.model_dir)
+                device = resolve_device(self.settings.device)
+                encoder = load_model(self.model_dir, AutoModel, device).eval()
+                linear = torch.nn.Linear(len(head.weight), 1).to(device)
+                with torch.no_grad():
+                    linear.weight.copy_(torch.tensor([head.weight], dtype=torch.float32))
+                    linear.bias.fill_(head.bias)
+                self._loaded = (load_tokenizer(self.model_dir), encoder, linear, head)
+            return self._loaded
+
+    def warm_up(self) -> None:
+        self._load()
+
+    def score(self, pairs: Sequence[tuple[str, str]], progress: Callable[[int], None] | None = None) -> list[float]:
+        """One logit per (question, answer) pair, in order."""
+        if not pairs:
+            return []
+        import torch
+
+        tokenizer, encoder, linear, head = self._load()
+        device = next(encoder.parameters()).device
+        out: list[float] = []
+        with torch.inference_mode():
+            for i in range(0, len(pairs), BATCH):
+                chunk = pairs[i : i + BATCH]
+                batch = {k: v.to(device) for k, v in build_pair_inputs(tokenizer, chunk, head.max_length).items()}
+                out.extend(pooled_logits(encoder, linear, batch).float().cpu().numpy().astype(np.float64).tolist())
+                if progress is not None:
+                    progress(len(chunk))
+        return out
