@@ -9,7 +9,9 @@ labelled Good / not Good, with mean pooling (how the encoder was trained) and on
 
 The folder is the Hugging Face layout of the encoder (`AutoModel`) plus `judge.json`, which holds
 the linear layer, the input length and the training recipe; `build_pair_inputs` is the one place
-a (question, answer) pair becomes model input, for training and inference alike.
+a (question, answer) pair becomes PyTorch input, for training and inference alike. On a CPU the
+judge runs as an int8 ONNX copy (built once into the cache, like the span reader's and the
+encoder's; `span_backend` chooses for both readers), from the same tokenizer cut the same way.
 """
 
 from __future__ import annotations
@@ -26,12 +28,25 @@ import numpy as np
 from mrc.loading import checked_dir, load_model, load_tokenizer, resolve_device
 from qa.core.atomic import atomic_write_text
 from qa.core.errors import ModelNotFoundError
+from qa.core.onnx_models import (
+    OnnxRecipe,
+    ensure_copy,
+    open_session,
+    resolve_backend,
+    sample_feed,
+    special_id,
+    tokenizer_config,
+    torch_export,
+)
+from qa.core.onnx_models import load_tokenizer as load_fast_tokenizer
 from qa.core.settings import Settings
 
 JUDGE_CONFIG = "judge.json"
 MAX_LENGTH = 192  # a forum question's opening and a typical comment fit; longer pairs lose their ends
 QUESTION_CHARS = 400  # the thread's question as the judge reads it: the title and the body's opening
 BATCH = 32
+OUTPUT = "logit"
+INPUTS = ("input_ids", "attention_mask", "token_type_ids")
 MISSING_HINT = "Train it with `qa cqa train-judge`, or set QA_CQA_JUDGE_MODEL='' to rank answers without it."
 
 
@@ -79,35 +94,80 @@ def pooled_logits(encoder: Any, head: Any, batch: dict[str, Any]) -> Any:
     return head((hidden * mask).sum(1) / mask.sum(1).clamp(min=1.0)).squeeze(-1)
 
 
+def _export(model_dir: Path, out: Path) -> None:
+    """The judge whole (encoder, pooling, head): (ids, mask, segments) -> one logit per row."""
+    import torch
+    from transformers import AutoModel
+
+    head = JudgeHead.load(model_dir)
+    # eager attention: its additive mask is the pattern ONNX Runtime fuses into one Attention kernel
+    encoder = AutoModel.from_pretrained(str(model_dir), local_files_only=True, dtype=torch.float32,
+                                        attn_implementation="eager")
+    linear = _linear(head)
+
+    class Judged(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.encoder, self.linear = encoder, linear
+
+        def forward(self, input_ids: Any, attention_mask: Any, token_type_ids: Any) -> Any:
+            batch = {"input_ids": input_ids, "attention_mask": attention_mask, "token_type_ids": token_type_ids}
+            return pooled_logits(self.encoder, self.linear, batch).unsqueeze(-1)
+
+    torch_export(Judged(), INPUTS, [OUTPUT], out, check_feed=sample_feed(INPUTS, _vocab(model_dir)))
+
+
+def _vocab(model_dir: Path) -> int:
+    return int(json.loads((model_dir / "config.json").read_text(encoding="utf-8")).get("vocab_size", 30522))
+
+
+def _recipe(model_dir: Path) -> OnnxRecipe:
+    vocab = _vocab(model_dir)
+    return OnnxRecipe(kind="judge", export=_export, sample=lambda names: sample_feed(names, vocab))
+
+
+def _linear(head: JudgeHead) -> Any:
+    import torch
+
+    linear = torch.nn.Linear(len(head.weight), 1)
+    with torch.no_grad():
+        linear.weight.copy_(torch.tensor([head.weight], dtype=torch.float32))
+        linear.bias.fill_(head.bias)
+    return linear
+
+
 class AnswerJudge:
     """Scores (question, answer) pairs: a logit, higher when the answer answers the question.
     Loads lazily on first use (or in `warm_up`) and is shared by every call of this instance."""
 
-    def __init__(self, settings: Settings | None = None, model_dir: str | Path | None = None) -> None:
+    def __init__(self, settings: Settings | None = None, model_dir: str | Path | None = None, *,
+                 backend: str | None = None) -> None:
         settings = settings or Settings()
         self.model_dir = checked_dir(model_dir or settings.cqa_judge_model, "answer judge", MISSING_HINT)
         self.settings = settings
-        self._loaded: tuple[Any, Any, Any, JudgeHead] | None = None
+        self.backend = resolve_backend(backend or settings.span_backend, settings.device)
+        self._loaded: tuple[Any, Any, JudgeHead] | None = None
         self._lock = threading.Lock()
 
     @property
     def name(self) -> str:
         return self.model_dir.name
 
-    def _load(self) -> tuple[Any, Any, Any, JudgeHead]:
+    def _load(self) -> tuple[Any, Any, JudgeHead]:
+        """(tokenizer, model, head): the fast tokenizer and an ONNX session, or transformers' tokenizer
+        and the PyTorch encoder with its linear head."""
         with self._lock:
             if self._loaded is None:
-                import torch
-                from transformers import AutoModel
-
                 head = JudgeHead.load(self.model_dir)
-                device = resolve_device(self.settings.device)
-                encoder = load_model(self.model_dir, AutoModel, device).eval()
-                linear = torch.nn.Linear(len(head.weight), 1).to(device)
-                with torch.no_grad():
-                    linear.weight.copy_(torch.tensor([head.weight], dtype=torch.float32))
-                    linear.bias.fill_(head.bias)
-                self._loaded = (load_tokenizer(self.model_dir), encoder, linear, head)
+                if self.backend == "torch":
+                    device = resolve_device(self.settings.device)
+                    encoder = load_model(self.model_dir, _auto_model(), device).eval()
+                    self._loaded = (load_tokenizer(self.model_dir), (encoder, _linear(head).to(device)), head)
+                else:
+                    file = ensure_copy(self.model_dir, _recipe(self.model_dir), int8=self.backend == "onnx")
+                    tok = load_fast_tokenizer(self.model_dir)
+                    tok.enable_truncation(head.max_length, strategy="longest_first")
+                    self._loaded = (tok, open_session(file), head)
             return self._loaded
 
     def warm_up(self) -> None:
@@ -117,16 +177,44 @@ class AnswerJudge:
         """One logit per (question, answer) pair, in order."""
         if not pairs:
             return []
+        tokenizer, model, head = self._load()
+        run = self._torch_run if self.backend == "torch" else self._onnx_run
+        out: list[float] = []
+        for i in range(0, len(pairs), BATCH):
+            chunk = pairs[i : i + BATCH]
+            out.extend(run(tokenizer, model, head, chunk))
+            if progress is not None:
+                progress(len(chunk))
+        return out
+
+    @staticmethod
+    def _torch_run(tokenizer: Any, model: Any, head: JudgeHead, pairs: Sequence[tuple[str, str]]) -> list[float]:
         import torch
 
-        tokenizer, encoder, linear, head = self._load()
+        encoder, linear = model
         device = next(encoder.parameters()).device
-        out: list[float] = []
         with torch.inference_mode():
-            for i in range(0, len(pairs), BATCH):
-                chunk = pairs[i : i + BATCH]
-                batch = {k: v.to(device) for k, v in build_pair_inputs(tokenizer, chunk, head.max_length).items()}
-                out.extend(pooled_logits(encoder, linear, batch).float().cpu().numpy().astype(np.float64).tolist())
-                if progress is not None:
-                    progress(len(chunk))
-        return out
+            batch = {k: v.to(device) for k, v in build_pair_inputs(tokenizer, pairs, head.max_length).items()}
+            return pooled_logits(encoder, linear, batch).float().cpu().numpy().astype(np.float64).tolist()
+
+    def _onnx_run(self, tokenizer: Any, session: Any, head: JudgeHead, pairs: Sequence[tuple[str, str]]
+                  ) -> list[float]:
+        encs = tokenizer.encode_batch([(question_text(q), a.strip() or ".") for q, a in pairs])
+        width = max(len(e.ids) for e in encs)
+        pad = special_id(tokenizer, tokenizer_config(self.model_dir), "pad_token", "[PAD]") or 0
+        feed = {"input_ids": np.full((len(encs), width), pad, dtype=np.int64),
+                "attention_mask": np.zeros((len(encs), width), dtype=np.int64),
+                "token_type_ids": np.zeros((len(encs), width), dtype=np.int64)}
+        for r, e in enumerate(encs):
+            n = len(e.ids)
+            feed["input_ids"][r, :n], feed["attention_mask"][r, :n], feed["token_type_ids"][r, :n] = \
+                e.ids, e.attention_mask, e.type_ids
+        names = {i.name for i in session.get_inputs()}
+        logits = session.run([OUTPUT], {k: v for k, v in feed.items() if k in names})[0]
+        return np.asarray(logits, dtype=np.float64).reshape(-1).tolist()
+
+
+def _auto_model() -> Any:
+    from transformers import AutoModel
+
+    return AutoModel

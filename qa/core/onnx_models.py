@@ -71,9 +71,15 @@ def onnx_root() -> Path:
 
 
 # ---------------------------------------------------------------------- fingerprints
+# Files beside the weights that an exporter bakes into the graph (the answer judge's linear head):
+# they are part of what a copy is built from.
+BAKED_SIDECARS = ("judge.json",)
+
+
 def _weight_files(model_dir: Path) -> list[Path]:
     files = sorted(model_dir.glob("*.safetensors")) or sorted(model_dir.glob("*.bin"))
-    return [model_dir / "config.json", *files]
+    sidecars = [model_dir / name for name in BAKED_SIDECARS if (model_dir / name).is_file()]
+    return [model_dir / "config.json", *files, *sidecars]
 
 
 def _sha256(path: Path) -> str:

@@ -34,14 +34,20 @@ def tiny_judge(tiny_span_dir: Path, tmp_path_factory: pytest.TempPathFactory) ->
 def test_trained_judge_loads_and_learns_its_training_pairs(tiny_judge: Path) -> None:
     head = json.loads((tiny_judge / JUDGE_CONFIG).read_text())
     assert head["meta"]["pairs"] == 16 and head["meta"]["positives"] == 8 and head["max_length"] == 192
-    judge = AnswerJudge(model_dir=tiny_judge)
+    judge = AnswerJudge(model_dir=tiny_judge, backend="torch")
     scores = judge.score(PAIRS[:4])
     assert len(scores) == 4 and all(math.isfinite(s) for s in scores)
     assert scores[0] > scores[1] and scores[2] > scores[3]  # the chatter scores lower
     assert judge.score(PAIRS[:4]) == scores  # inference is deterministic
+    # the ONNX copy (head included) reads the same pairs the same way; int8 keeps the order
+    exported = AnswerJudge(model_dir=tiny_judge, backend="onnx-fp32").score(PAIRS[:4])
+    assert max(abs(a - b) for a, b in zip(exported, scores, strict=True)) < 1e-3
+    int8 = AnswerJudge(model_dir=tiny_judge).score(PAIRS[:4])
+    assert AnswerJudge(model_dir=tiny_judge).backend == "onnx" and int8[0] > int8[1] and int8[2] > int8[3]
     assert judge.score([]) == []
     # an empty answer or a huge question still scores (cut to the judge's input length)
-    assert len(judge.score([("x " * 5000, ""), ("", "yes")])) == 2
+    for backend in ("torch", "onnx"):
+        assert len(AnswerJudge(model_dir=tiny_judge, backend=backend).score([("x " * 5000, ""), ("", "yes")])) == 2
 
 
 def test_training_refuses_mismatched_or_empty_data(tiny_span_dir: Path, tmp_path: Path) -> None:
