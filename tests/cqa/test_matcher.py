@@ -11,7 +11,7 @@ import pytest
 
 from cqa.importers import import_file
 from cqa.index import DENSE, ThreadIndex, index_folder
-from cqa.matcher import ANSWER_RANKER, RESCORER, CommunityQA
+from cqa.matcher import ANSWER_RANKER, ANSWER_STACK, RESCORER, CommunityQA
 from cqa.model import LogisticModel
 from cqa.store import ThreadStore
 from qa.core.errors import DataFormatError, InputError
@@ -43,7 +43,7 @@ def faq_source(tmp_path: Path, encoder) -> CommunityQA:
 
 
 def test_shipped_models_load_and_name_their_features() -> None:
-    for path in (RESCORER, ANSWER_RANKER):
+    for path in (RESCORER, ANSWER_RANKER, ANSWER_STACK):
         m = LogisticModel.load(path)
         assert len(m.weights) == len(m.features) and m.calibration[0] > 0
         assert "train-part2" in m.meta["data"]
@@ -132,6 +132,34 @@ def test_the_span_reader_tells_an_answer_from_chatter_and_its_absence_changes_no
     without = CommunityQA(Settings(), store=store, encoder=encoder, seed=False)
     model = without.answer_ranker
     assert [r["read"] for r in without.answer_features(thread)] == [model.mean[model.features.index("read")]] * 2
+
+
+def test_the_judge_reads_each_answer_with_the_question_and_ranks_with_the_answer_model(tmp_path: Path,
+                                                                                     encoder) -> None:
+    from qa.models import shared_judge
+
+    judge = shared_judge(Settings())
+    assert judge is not None, "the trained answer judge ships in data/models"
+    store = ThreadStore(tmp_path / "t.sqlite")
+    key, _ = store.put_thread("forum", "1", "Where can I renew my residence permit?", "Mine expires next week.")
+    store.put_answer(key, "a", "Thanks, I have the same question.")
+    store.put_answer(key, "b", "You renew it at the immigration office in Al Gharafa, bring your passport.")
+    store.put_answer(key, "c", "Lol good luck with that")
+    thread = store.get([key])[key]
+    source = CommunityQA(Settings(), store=store, encoder=encoder, seed=False, judge=judge)
+    judged = judge.score([(thread.text, a.text) for a in thread.answers])
+    assert judged[1] > max(judged[0], judged[2])
+    stack = source.answer_stack
+    assert stack is not None and stack.features == ["answer", "judge"]
+    rows = source.answer_features(thread, read=())
+    expected = stack.probabilities(np.stack([source.answer_ranker.raw_logits(rows), judged], axis=1))
+    assert np.allclose(source.answer_quality(thread), expected)
+    assert source.rank_answers(thread)[0].answer.id == "b"
+    # without a judge the stack is never used, and a one-answer thread needs no reading at all
+    assert CommunityQA(Settings(), store=store, encoder=encoder, seed=False).answer_stack is None
+    single, _ = store.put_thread("forum", "2", "Is the metro open on Fridays?", "")
+    store.put_answer(single, "x", "Yes, from 2 pm.")
+    assert len(source.answer_quality(store.get([single])[single])) == 1
 
 
 def test_duplicate_without_answers_answers_from_its_original(tmp_path: Path, encoder) -> None:
