@@ -126,6 +126,15 @@ def _recipe(model_dir: Path) -> OnnxRecipe:
     return OnnxRecipe(kind="judge", export=_export, sample=lambda names: sample_feed(names, vocab))
 
 
+def build_onnx(model_dir: Path) -> dict[str, Any]:
+    """(Re)build the judge's ONNX copies now (`qa export onnx`); returns what was built."""
+    from qa.core.onnx_models import build_copy, copy_folder, fingerprint
+
+    fp = fingerprint(model_dir)
+    folder = copy_folder(model_dir, "judge", fp)
+    return {"folder": str(folder), **build_copy(Path(model_dir), _recipe(Path(model_dir)), folder, fp)}
+
+
 def _linear(head: JudgeHead) -> Any:
     import torch
 
