@@ -275,7 +275,7 @@ class CommunityQA:
         rows = self.answer_features(thread, read=())
         if len(rows) < 2:  # nothing to order: no reader pass
             return self.answer_ranker.probabilities(rows).tolist()
-        stack = self.answer_stack
+        stack = self.answer_stack  # None without a judge
         if stack is not None and self._judge is not None:
             judged = self._judge.score([(thread.text, a.text) for a in thread.answers])
             z = np.stack([self.answer_ranker.raw_logits(rows), np.asarray(judged, dtype=np.float64)], axis=1)

@@ -32,6 +32,7 @@ from qa.core.onnx_models import (
     OnnxRecipe,
     ensure_copy,
     open_session,
+    pad_feed,
     resolve_backend,
     sample_feed,
     special_id,
@@ -163,20 +164,23 @@ class AnswerJudge:
         return self.model_dir.name
 
     def _load(self) -> tuple[Any, Any, JudgeHead]:
-        """(tokenizer, model, head): the fast tokenizer and an ONNX session, or transformers' tokenizer
-        and the PyTorch encoder with its linear head."""
+        """(tokenizer, model, head): the fast tokenizer and (ONNX session, pad id), or transformers'
+        tokenizer and (PyTorch encoder, linear head)."""
         with self._lock:
             if self._loaded is None:
                 head = JudgeHead.load(self.model_dir)
                 if self.backend == "torch":
                     device = resolve_device(self.settings.device)
-                    encoder = load_model(self.model_dir, _auto_model(), device).eval()
+                    from transformers import AutoModel
+
+                    encoder = load_model(self.model_dir, AutoModel, device).eval()
                     self._loaded = (load_tokenizer(self.model_dir), (encoder, _linear(head).to(device)), head)
                 else:
                     file = ensure_copy(self.model_dir, _recipe(self.model_dir), int8=self.backend == "onnx")
                     tok = load_fast_tokenizer(self.model_dir)
                     tok.enable_truncation(head.max_length, strategy="longest_first")
-                    self._loaded = (tok, open_session(file), head)
+                    pad = special_id(tok, tokenizer_config(self.model_dir), "pad_token", "[PAD]") or 0
+                    self._loaded = (tok, (open_session(file), pad), head)
             return self._loaded
 
     def warm_up(self) -> None:
@@ -206,24 +210,9 @@ class AnswerJudge:
             batch = {k: v.to(device) for k, v in build_pair_inputs(tokenizer, pairs, head.max_length).items()}
             return pooled_logits(encoder, linear, batch).float().cpu().numpy().astype(np.float64).tolist()
 
-    def _onnx_run(self, tokenizer: Any, session: Any, head: JudgeHead, pairs: Sequence[tuple[str, str]]
-                  ) -> list[float]:
+    @staticmethod
+    def _onnx_run(tokenizer: Any, model: Any, head: JudgeHead, pairs: Sequence[tuple[str, str]]) -> list[float]:
+        session, pad = model
         encs = tokenizer.encode_batch([(question_text(q), a.strip() or ".") for q, a in pairs])
-        width = max(len(e.ids) for e in encs)
-        pad = special_id(tokenizer, tokenizer_config(self.model_dir), "pad_token", "[PAD]") or 0
-        feed = {"input_ids": np.full((len(encs), width), pad, dtype=np.int64),
-                "attention_mask": np.zeros((len(encs), width), dtype=np.int64),
-                "token_type_ids": np.zeros((len(encs), width), dtype=np.int64)}
-        for r, e in enumerate(encs):
-            n = len(e.ids)
-            feed["input_ids"][r, :n], feed["attention_mask"][r, :n], feed["token_type_ids"][r, :n] = \
-                e.ids, e.attention_mask, e.type_ids
-        names = {i.name for i in session.get_inputs()}
-        logits = session.run([OUTPUT], {k: v for k, v in feed.items() if k in names})[0]
-        return np.asarray(logits, dtype=np.float64).reshape(-1).tolist()
-
-
-def _auto_model() -> Any:
-    from transformers import AutoModel
-
-    return AutoModel
+        feed = pad_feed(encs, pad, {i.name for i in session.get_inputs()})
+        return np.asarray(session.run([OUTPUT], feed)[0], dtype=np.float64).reshape(-1).tolist()

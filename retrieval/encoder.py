@@ -28,6 +28,7 @@ from qa.core.onnx_models import (
     ensure_copy,
     load_tokenizer,
     open_session,
+    pad_feed,
     resolve_backend,
     sample_feed,
     special_id,
@@ -193,16 +194,7 @@ class TextEncoder:
         order = sorted(range(len(texts)), key=lambda i: len(encs[i].ids), reverse=True)
 
         def run(idx: list[int]) -> np.ndarray:
-            rows = [encs[i] for i in idx]
-            width = max(len(e.ids) for e in rows)
-            ids = np.full((len(rows), width), pad, dtype=np.int64)
-            mask = np.zeros((len(rows), width), dtype=np.int64)
-            types = np.zeros((len(rows), width), dtype=np.int64)
-            for r, e in enumerate(rows):
-                n = len(e.ids)
-                ids[r, :n], mask[r, :n], types[r, :n] = e.ids, e.attention_mask, e.type_ids
-            feed = {"input_ids": ids, "attention_mask": mask, "token_type_ids": types}
-            return session.run([OUTPUT], {k: v for k, v in feed.items() if k in names})[0]
+            return session.run([OUTPUT], pad_feed([encs[i] for i in idx], pad, names))[0]
 
         return run, order
 

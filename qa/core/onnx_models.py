@@ -369,6 +369,22 @@ def special_id(tok: Any, config: dict[str, Any], name: str, default: str) -> int
     return tok.token_to_id(str(token)) if token else None
 
 
+def pad_feed(encodings: Sequence[Any], pad_id: int, names: Any) -> dict[str, Any]:
+    """An ONNX feed from `tokenizers` encodings of one batch: ids, mask and segments padded on the
+    right to the longest row, only the inputs the graph has (`names`)."""
+    import numpy as np
+
+    width = max(len(e.ids) for e in encodings)
+    ids = np.full((len(encodings), width), pad_id, dtype=np.int64)
+    mask = np.zeros((len(encodings), width), dtype=np.int64)
+    types = np.zeros((len(encodings), width), dtype=np.int64)
+    for r, e in enumerate(encodings):
+        n = len(e.ids)
+        ids[r, :n], mask[r, :n], types[r, :n] = e.ids, e.attention_mask, e.type_ids
+    feed = {"input_ids": ids, "attention_mask": mask, "token_type_ids": types}
+    return {k: v for k, v in feed.items() if k in names}
+
+
 # ---------------------------------------------------------------------- exporting with PyTorch
 def torch_export(module: Any, input_names: Sequence[str], output_names: Sequence[str], out: Path,
                  sample_len: int = 48, check_feed: dict[str, Any] | None = None) -> None:
