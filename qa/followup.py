@@ -12,7 +12,9 @@ question that refers back is rewritten with the entity it refers to, taken from 
 
 The entity is the previous question's subject (a possessor, a proper-noun phrase, "the X of Y"'s
 Y, or the noun phrase after the verb), or, for he/she after a "Who ...?" question, its answer when
-that is a name. Earlier turns are resolved first, so a chain of follow-ups keeps its subject.
+that is a name; "they" takes a plural name and "it" a singular one over a subject that does not
+agree ("What share of Armenians live in Russia?" -> "How many of them ...?" means the Armenians).
+Earlier turns are resolved first, so a chain of follow-ups keeps its subject.
 
 A question that does not refer back, or whose pronoun has its own antecedent in the question
 ("What did Tesla say about his work?"), is returned exactly as typed: rules that cannot tell are
@@ -33,13 +35,21 @@ from enum import StrEnum
 
 WH = {"what", "when", "where", "who", "whom", "whose", "which", "why", "how"}
 AUX = {"is", "was", "are", "were", "do", "does", "did", "has", "have", "had", "can", "could", "will",
-       "would", "should", "may", "might", "must", "shall", "be", "been", "being", "'s"}
+       "would", "should", "may", "might", "must", "shall", "be", "been", "being", "'s",
+       # "couldn't" is tokenised "couldn" "'" "t"
+       "isn", "wasn", "aren", "weren", "don", "doesn", "didn", "hasn", "haven", "hadn", "couldn", "wouldn",
+       "shouldn", "won", "can't", "cannot"}
 PREPS = {"in", "on", "at", "to", "from", "of", "for", "with", "by", "about", "during", "after", "before", "into",
          "over", "under", "between", "since", "until", "within", "without", "through", "against", "among", "per",
          "as", "than", "near", "across", "around", "behind", "beyond", "toward", "towards", "upon", "via"}
 DETERMINERS = {"the", "a", "an", "this", "that", "these", "those"}
 # Lower-case words allowed inside a proper-noun phrase when a capitalised word follows them.
 CONNECTORS = {"of", "the", "and", "upon", "de", "la", "le", "von", "van", "der", "du", "del", "da", "on", "for", "&"}
+# Words that open a sentence in capitals before the noun they qualify: "Early ... Baptists", "Western it".
+OPENERS = {"only", "early", "late", "more", "most", "some", "many", "several", "each", "every", "all", "both",
+           "few", "southern", "northern", "western", "eastern", "central", "general", "current", "modern",
+           "ancient", "medieval", "recent", "new", "old", "up", "based", "aside", "apart", "prior", "due", "since",
+           "there", "large", "small", "major", "minor"}
 # Words that open a sentence in capitals without being a name.
 STARTERS = WH | AUX | DETERMINERS | PREPS | {
     "and", "but", "so", "also", "name", "give", "list", "tell", "approximately", "roughly", "besides", "other",
@@ -66,6 +76,8 @@ PARTICIPLES = {"built", "born", "made", "found", "known", "called", "written", "
 CLAUSE_BREAKS = {"and", "or", "but", "that", "which", "who", "whom", "whose", "when", "while", "if", "because",
                  "although", "though", "where", "before", "after", "since", "until", "unless", "once", "whereas",
                  ",", ";"}
+# Endings of singular words and names that end in s.
+SINGULAR_ENDINGS = ("ss", "us", "is", "as", "os", "ics", "sis", "ness", "ous", "'s")
 EXPLETIVE_BE_ADJ = {"true", "possible", "likely", "necessary", "important", "okay", "ok", "legal", "safe",
                     "better", "worth", "easy", "hard", "difficult", "common", "normal", "unusual", "illegal"}
 
@@ -75,6 +87,9 @@ _ELLIPSIS = re.compile(
     r"|^\s*(?:and|also)[,\s]+(?P<np2>.+?)\s*[?.!]*\s*$",
     re.IGNORECASE,
 )
+# "What is the X of Y?" asks about Y when Y is a name, with the noun it may qualify
+_ASKED_OF = re.compile(r"^\s*(?i:what|which|who)\s+(?i:is|was|are|were)\s+the\s+[^?,]+?\s+(?:of|for)\s+"
+                       r"(?P<y>(?:the\s+)?[A-Z][\w.\-]*(?:\s+(?:of|and|the|de|[A-Z0-9][\w.\-]*))*(?:\s+[a-z]+)?)\s*\?\s*$")
 _LEADING_AND = re.compile(r"^\s*(?:and|but|so|also|then|ok|okay)[,\s]+(?=\w)", re.IGNORECASE)
 # a capitalised word, a number, or a name with a capital inside ("iPod", "eBay")
 _CAP_WORD = re.compile(r"^(?:[A-Z\u00C0-\u00DE][\w.\-’']*|[0-9][\w.\-]*|[a-z][a-z]?[A-Z][\w.\-’']*)$")
@@ -168,14 +183,26 @@ def proper_spans(text: str) -> list[tuple[int, int]]:
             if _is_cap(nxt) and nxt.start - toks[j - 1].end <= 1:
                 j += 1
                 continue
-            if nxt.low in CONNECTORS and j + 1 < len(toks) and _is_cap(toks[j + 1]) \
-                    and not toks[j + 1].text[0].isdigit():
+            joins = nxt.low in CONNECTORS or nxt.low == "'s" and nxt.start == toks[j - 1].end  # "Jehovah's Witnesses"
+            if joins and j + 1 < len(toks) and _is_cap(toks[j + 1]) and not toks[j + 1].text[0].isdigit() \
+                    and toks[j + 1].low not in MONTHS:
                 j += 2
                 continue
             break
+        if first and j == i + 1 and _opener(t, toks[j] if j < len(toks) else None):
+            i = j
+            continue
         spans.append((t.start, toks[j - 1].end))
         i = j
     return spans
+
+
+def _opener(word: Token, nxt: Token | None) -> bool:
+    """A capitalised first word that opens the sentence rather than names something: "Originally,
+    how many clubs ...", "Aside from X, ...", "Early seventeenth-century Baptists ..."."""
+    if word.low in OPENERS or (word.low.endswith("ly") and len(word.low) > 4):
+        return True
+    return nxt is not None and nxt.low in {"from", "on", "to", "til", "till", "upon"}
 
 
 def _strip_det(phrase: str) -> str:
@@ -188,17 +215,20 @@ def _strip_det(phrase: str) -> str:
 def subject(question: str) -> str:
     """The entity a question is about, or "" when none stands out.
 
-    Order of trust: a possessor ("Tesla's father"), then the longest proper-noun phrase (ties to
-    the earliest), then "the X of Y" at the end (Y), then the noun phrase after a copula or an
-    auxiliary ("What is oxygen?", "When was the steam engine invented?").
+    Order of trust: a name Y in "What is the X of Y?", then a name in subject position, then a
+    possessor ("Tesla's father"), then the longest proper-noun phrase (ties to the earliest), then
+    "the X of Y" at the end (Y), then the noun phrase after a copula or an auxiliary ("What is
+    oxygen?", "When was the steam engine invented?").
     """
     toks = tokens(question)
     if not toks:
         return ""
     spans = proper_spans(question)
+    asked_of = _ASKED_OF.match(question)
+    if asked_of and any(s >= asked_of.start("y") for s, _ in spans) and not re.search(r"['’]s\b", asked_of["y"]):
+        return asked_of.group("y")  # "What is the Chinese name for the Yuan dynasty?": the Yuan dynasty
     if spans:
-        s, e = max(spans, key=lambda se: (not _adjective(toks, *se), _in_subject_position(toks, se[0]),
-                                          se[1] - se[0], -se[0]))
+        s, e = max(spans, key=lambda se: _name_rank(toks, *se))
         if _in_subject_position(toks, s):  # "What did Luther believe about God's ..."
             return _with_article(question, toks, s, e)
     # a possessor
@@ -210,18 +240,16 @@ def subject(question: str) -> str:
                     return question[s:e]
             if prev.low not in STARTERS and prev.low not in PRONOUNS and prev.text.isalpha():
                 before = toks[k - 2] if k >= 2 else None
-                if before is not None and before.low in WH:
-                    continue  # "What ruler's death ...?": the possessor is what is asked for, not the subject
+                if toks[0].low in {"what", "which", "whose"} and k <= 4 and \
+                        all(t.text.islower() and t.low not in AUX | DETERMINERS for t in toks[1:k]):
+                    continue  # "What ruler's death ...?", "Which film writer's work ...?": what is asked for
                 if before is not None and before.low not in STARTERS and before.low not in PRONOUNS \
                         and before.text.isalpha() and before.low not in WH:
                     return question[before.start:prev.end]
                 return prev.text
     if spans:
-        # a name that is not an adjective first, then the grammatical subject ("Dogs were ...", "When
-        # did Tesla ...", "does the Warsaw University ..."), then the longest name, then the earliest
-        s, e = max(spans, key=lambda se: (not _adjective(toks, *se), _in_subject_position(toks, se[0]),
-                                          se[1] - se[0], -se[0]))
-        if _adjective(toks, s, e):  # "Greek mythology": an adjective; "the name of the dog" names the subject
+        s, e = max(spans, key=lambda se: _name_rank(toks, *se))
+        if not _name_rank(toks, s, e)[0]:  # "Greek mythology"; "the name of the dog" names the subject
             common = _of_the_noun(toks)
             if common:
                 return common
@@ -246,6 +274,8 @@ def subject(question: str) -> str:
                 np.append(w)
             if len(np) > 1 and t.low not in {"is", "are", "was", "were"}:
                 np = np[:-1]  # "did Tesla die", "does the engine use (the ...)": the last word is the verb
+            if np and _participle(np[0].low):  # "What molecules are recognized by the immune system?"
+                return _agent(question, words)
             if not np:
                 return ""
             phrase = _strip_det(question[np[0].start:np[-1].end])
@@ -255,24 +285,56 @@ def subject(question: str) -> str:
     return ""
 
 
+def _agent(question: str, words: list[Token]) -> str:
+    """The noun phrase after the last "by" at the end of a passive question, or ""."""
+    lows = [t.low for t in words]
+    if "by" not in lows:
+        return ""
+    tail = words[len(lows) - lows[::-1].index("by"):]
+    if 0 < len(tail) <= 4 and all(t.low not in AUX | WH | PREPS for t in tail):
+        return question[tail[0].start:tail[-1].end]
+    return ""
+
+
 def _with_article(question: str, toks: list[Token], s: int, e: int) -> str:
     """The name at [s, e) with its "the" ("the Black Death") and the common nouns that end its phrase
-    ("the Apollo program")."""
+    ("the Apollo program", "did the Amazon rainforest reach", "Who applies European Union law?")."""
     k = next(i for i, t in enumerate(toks) if t.start == s)
-    if k > 0 and toks[k - 1].low == "the" and k - 1 > 0:  # "the Black Death", not "Black Death"
-        j = next(i for i, t in enumerate(toks) if t.end == e) + 1
-        verb_last = any(t.low in {"do", "does", "did"} for t in toks[:k])  # "does the X employ?"
-        # "the Apollo program": common nouns that end the phrase belong to it
-        for n in (1, 2) if j == k + 1 and not verb_last else ():
-            tail = toks[j:j + n]
-            after = toks[j + n] if j + n < len(toks) else None
-            nouns = all(t.text.isalpha() and t.text.islower() and t.low not in PREPS | AUX and not _participle(t.low)
-                        for t in tail)
-            if len(tail) == n and nouns and (after is None or not after.text[0].isalnum() or after.low in PREPS | AUX):
-                e = tail[-1].end
-                break
-        return "the " + question[s:e]
-    return question[s:e]
+    j = next(i for i, t in enumerate(toks) if t.end == e) + 1
+    article = k > 1 and toks[k - 1].low == "the"  # "the Black Death", not "Black Death"
+    # "of / applies European Union law": a name of two words or more with the noun it names
+    governed = j > k + 1 and k > 0 and (toks[k - 1].low in PREPS or _lower_word(toks[k - 1]))
+    verb_last = any(t.low in {"do", "does", "did"} for t in toks[:k])  # "does the X employ?"
+    for n in ((1, 2) if article and j == k + 1 else (1,) if article or governed else ()):
+        tail = toks[j:j + n]
+        after = toks[j + n] if j + n < len(toks) else None
+        nouns = all(_lower_word(t) and not _participle(t.low) for t in tail)
+        if len(tail) < n or not nouns:
+            continue
+        if verb_last:  # the last word is the verb: "did the Amazon rainforest reach from ...?"
+            if not (article and n == 1 and after is not None and _lower_word(after) and _clause_end(toks, j + 2)):
+                continue
+        elif not (_clause_end(toks, j + n) if article else after is None or not after.text[0].isalnum()):
+            continue
+        e = tail[-1].end
+        break
+    return ("the " if article else "") + question[s:e]
+
+
+def _lower_word(t: Token) -> bool:
+    return t.text.isalpha() and t.text.islower() and t.low not in PREPS | AUX | WH | DETERMINERS
+
+
+def _clause_end(toks: list[Token], i: int) -> bool:
+    """Token `i` ends a noun phrase: the end, punctuation, a preposition or a verb."""
+    return i >= len(toks) or not toks[i].text[0].isalnum() or toks[i].low in PREPS | AUX or _participle(toks[i].low)
+
+
+def _name_rank(toks: list[Token], s: int, e: int) -> tuple[bool, bool, int, int]:
+    """Which name a question is about: one that is not an adjective ("Greek mythology"), then the
+    grammatical subject ("Dogs were ...", "When did Tesla ...", "does the Warsaw University ..."),
+    then the longest name, then the earliest."""
+    return (not _adjective(toks, s, e), _in_subject_position(toks, s), e - s, -s)
 
 
 def _adjective(toks: list[Token], start: int, end: int) -> bool:
@@ -282,11 +344,14 @@ def _adjective(toks: list[Token], start: int, end: int) -> bool:
 
 
 def _modifier(toks: list[Token], end: int) -> bool:
-    """A name used as an adjective: followed by a lower-case content word ("Greek mythology")."""
+    """A name used as an adjective: followed by a lower-case content word ("Greek mythology"); a
+    plural is a noun ("Armenians live")."""
     k = next((i for i, t in enumerate(toks) if t.end == end), -1)
+    if k >= 0 and _plural(toks[k].text):
+        return False
     nxt = toks[k + 1] if 0 <= k < len(toks) - 1 else None
     return nxt is not None and nxt.text.isalpha() and nxt.text.islower() and not nxt.low.endswith(("ing", "ed")) \
-        and nxt.low not in PREPS | AUX | WH | DETERMINERS | NOT_NOUNS
+        and nxt.low not in PREPS | AUX | WH | DETERMINERS | NOT_NOUNS and not _participle(nxt.low)
 
 
 def _of_the_noun(toks: list[Token]) -> str:
@@ -305,7 +370,8 @@ def _in_subject_position(toks: list[Token], start: int) -> bool:
         return True
     if k > 0 and toks[k - 1].low == "the":
         k -= 1
-    return 0 < k <= 5 and toks[k - 1].low in AUX
+    # "When did Tesla ...", and after a fronted phrase "According to tradition, where did Virgil ..."
+    return 0 < k and toks[k - 1].low in AUX and (k <= 5 or any(t.low in WH for t in toks[max(0, k - 4):k - 1]))
 
 
 def _participle(word: str) -> bool:
@@ -339,6 +405,16 @@ def _named_in(entity: str, text: str) -> bool:
     return bool(re.search(rf"(?i)(?<!\w){re.escape(_strip_det(entity))}(?!\w)", text))
 
 
+def _surname_in(name: str, text: str) -> bool:
+    """"Goodell said that it ...": a person named by the last word of a name the earlier turn wrote out."""
+    words = _strip_det(name).split()
+    if len(words) < 2 or not words[-1][:1].isupper() or len(words[-1]) <= 3:
+        return False
+    # the word alone, as written, not inside a longer name ("Shell Oil Company" is not "Royal Dutch Shell")
+    return bool(re.search(rf"(?<![\w'’]){re.escape(words[-1])}(?![\w'’])(?!\s+[A-Z])", text)) and \
+        not re.search(rf"[A-Z][\w.]*\s+{re.escape(words[-1])}", text)
+
+
 def _other_names(question: str) -> list[str]:
     """Every name of a question as a phrase: with its article, and an adjective only with the noun
     it qualifies ("the Hellenistic period", never "Hellenistic" alone)."""
@@ -351,23 +427,46 @@ def _other_names(question: str) -> list[str]:
     return out
 
 
-def antecedent(referent: Referent | None, past: Sequence[tuple[str, str]], avoid: str = "") -> str:
+def antecedent(referent: Referent | None, past: Sequence[tuple[str, str]], avoid: str = "", *,
+               agree: bool = True) -> str:
     """The entity a reference points at: the most recent turn that has one. An entity the new
     question already names (`avoid`) is not what its pronoun means ("Which format, it or VHS?"
     after a question about LaserDisc and VHS): the earlier question's other name is taken, or
-    none."""
+    none. With `agree`, a pronoun takes a name that agrees with it in number over a subject that
+    does not (an ellipsis has no pronoun to agree with)."""
     for question, answer in reversed(past):
         if referent == Referent.PERSON and _asks_for_person(question) and _looks_like_name(answer):
             return answer.strip()
         subj = subject(question)
-        if subj and avoid and _named_in(subj, avoid):
+        if subj and avoid and (_named_in(subj, avoid) or referent == Referent.THING and _surname_in(subj, avoid)):
             others = [o for o in _other_names(question) if not _named_in(o, avoid) and not _named_in(o, subj)]
             return max(others, key=len, default="")
+        if subj and agree and _disagrees(referent, subj):
+            # "them" after "What percentage of Jews live in Israel?" means the Jews, "it" after "Did
+            # Russians settle in Alaska?" Alaska: a pronoun agrees in number with what it stands for
+            agreeing = [o for o in _other_names(question)
+                        if _plural(o) == (referent == Referent.GROUP) and not _named_in(o, subj)
+                        and not _named_in(subj, o)]
+            if agreeing:
+                return max(agreeing, key=len)
         if subj:
             return subj
         if referent in (Referent.PERSON, Referent.THING, Referent.GROUP, Referent.PLACE) and _looks_like_name(answer):
             return answer.strip()
     return ""
+
+
+def _disagrees(referent: Referent | None, subj: str) -> bool:
+    """"they" for a singular subject, "it" for a plural one."""
+    return referent in (Referent.THING, Referent.GROUP) and _plural(subj) != (referent == Referent.GROUP)
+
+
+def _plural(phrase: str) -> bool:
+    """A plural noun phrase by its last word ("the Europeans", "Jews"), not a name that only ends
+    in s ("Texas", "Paris", "Jesus", "Mathematics", "the Senate's")."""
+    words = re.findall(r"[A-Za-z]+", phrase)
+    last = words[-1].lower() if words else ""
+    return len(last) > 3 and last.endswith("s") and not last.endswith(SINGULAR_ENDINGS)
 
 
 # ---------------------------------------------------------------------------------------------- rewriting
@@ -379,7 +478,7 @@ def _is_expletive_it(toks: list[Token], k: int) -> bool:
     nxt = toks[k + 1].low if k + 1 < len(toks) else ""
     nxt2 = toks[k + 2].low if k + 2 < len(toks) else ""
     if nxt in EXPLETIVE_AFTER_IT:
-        return True
+        return nxt2 != "place"  # "how long does it take", not "where did it take place"
     return nxt in {"is", "was", "be"} and nxt2 in EXPLETIVE_BE_ADJ
 
 
@@ -410,6 +509,8 @@ def _first_reference(question: str) -> tuple[Token, Referent, Form] | None:
         if t.low == "her":
             form = _her_form(toks, k)
         names = [(st, e) for st, e in own if e <= t.start and not _adjective(toks, st, e)]  # not "Islamic name"
+        if referent == Referent.PERSON:  # "the Bible" is no one's name: "What did his work change in the Bible?"
+            names = [(st, e) for st, e in names if not _with_article(question, toks, st, e).startswith("the ")]
         if referent == Referent.PERSON:
             if form == Form.SUBJECT and k > 0 and toks[k - 1].low in AUX and not _clause_break_before(toks, k) \
                     and not any(_in_subject_position(toks, st) for st, _ in names):
@@ -528,7 +629,7 @@ def _resolve(question: str, past: Sequence[tuple[str, str]]) -> Rewrite:
     m = _ELLIPSIS.match(question)
     if m:
         np = m.group("np") or m.group("np2") or ""
-        subject_before = antecedent(Referent.THING, past)
+        subject_before = antecedent(Referent.THING, past, agree=False)
         done = _ellipsis(np, previous, subject_before)
         if done is not None:  # "And Germany?" moves to another subject: no earlier question to continue
             return Rewrite(*done, previous=turn if done[1] == subject_before else "")
