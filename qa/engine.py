@@ -154,15 +154,17 @@ class Engine:
     def _standalone(self, q: Question) -> tuple[Question, str | None]:
         """A follow-up ("When did he die?") rewritten with the entity of the earlier turns, and the
         earlier turn it continues as its `topic` for passage search; the question as typed when it
-        does not refer back (see `qa.followup`)."""
+        does not refer back, and as typed but searched with that turn when its pronoun points back at
+        something no rule can name (see `qa.followup`)."""
         if not q.history:
             return q, None
         rw = rewrite(q.text, q.history)
-        if not rw.changed or rw.text == q.text:
+        if not rw.changed and not rw.previous:
             return q, None
+        rewritten = rw.text if rw.changed and rw.text != q.text else None
         try:
-            return Question(rw.text, collection=q.collection, topic=rw.previous,
-                            max_chars=self.settings.max_question_chars), rw.text
+            return Question(rewritten or q.text, collection=q.collection, topic=rw.previous,
+                            max_chars=self.settings.max_question_chars), rewritten
         except InputError:  # the rewrite outgrew the length limit: answer the question as typed
             return q, None
 

@@ -138,7 +138,9 @@ class Rewrite:
     """The question as it will be answered; `entity` is what a reference was resolved to ("" when
     the question was left as typed), `reason` says which rule fired, for display and tests, and
     `previous` is the earlier turn the follow-up continues: its question (itself made standalone)
-    and its answer, for passage search to add to the query; "" when the follow-up moves on."""
+    and its answer, for passage search to add to the query; "" when the follow-up moves on. It is
+    also set for a question left as typed whose pronoun points back at something no rule can name
+    ("How old was Chopin when he moved to it?"): its words still find the passage with that help."""
 
     text: str
     entity: str = ""
@@ -511,6 +513,8 @@ def _first_reference(question: str) -> tuple[Token, Referent, Form] | None:
         names = [(st, e) for st, e in own if e <= t.start and not _adjective(toks, st, e)]  # not "Islamic name"
         if referent == Referent.PERSON:  # "the Bible" is no one's name: "What did his work change in the Bible?"
             names = [(st, e) for st, e in names if not _with_article(question, toks, st, e).startswith("the ")]
+        elif referent == Referent.THING:  # "it" is not "the Beatles"
+            names = [(st, e) for st, e in names if not _plural(_with_article(question, toks, st, e))]
         if referent == Referent.PERSON:
             if form == Form.SUBJECT and k > 0 and toks[k - 1].low in AUX and not _clause_break_before(toks, k) \
                     and not any(_in_subject_position(toks, st) for st, _ in names):
@@ -638,8 +642,8 @@ def _resolve(question: str, past: Sequence[tuple[str, str]]) -> Rewrite:
         return Rewrite(question)
     tok, referent, form = ref
     entity = antecedent(referent, past, avoid=question[:tok.start] + question[tok.end:])
-    if not entity:
-        return Rewrite(question)
+    if not entity:  # it refers back to something no rule can name: left as typed, searched with the earlier turn
+        return Rewrite(question, reason=f"'{tok.text}' refers to an earlier turn", previous=turn)
     text = _substitute(question, tok, form, entity)
     lead = _LEADING_AND.match(text)
     if lead:  # "And when did he die?" -> "When did ... die?"

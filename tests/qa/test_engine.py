@@ -185,6 +185,10 @@ def test_a_rewritten_follow_up_carries_the_turn_it_continues() -> None:
     assert web.questions[-1].topic == "Who was Nikola Tesla? an inventor"
     engine.ask(Question("Who wrote Emma?", history=("Who was Nikola Tesla?", "an inventor")), route="webqa")
     assert web.questions[-1].text == "Who wrote Emma?" and web.questions[-1].topic == ""
+    # a pronoun that points back at something no rule can name: the question as typed, searched with the turn
+    resp = engine.ask(Question("Who is he?", history=("What time is it?", "noon")), route="webqa")
+    assert resp.rewritten is None
+    assert web.questions[-1].text == "Who is he?" and web.questions[-1].topic == "What time is it? noon"
 
 
 def test_response_json_is_one_shape() -> None:

@@ -74,6 +74,9 @@ H_FRANCE_POP = ("What is the population of France?", "67 million")
     ("How long is it?", ("When did the Nile river flood?", "every summer"), "How long is the Nile river?"),
     ("How many members did they have in 2015?", ("What term do Jehovah's Witnesses use for preachers?", "publishers"),
      "How many members did Jehovah's Witnesses have in 2015?"),
+    # "it" is not "the Beatles", so it refers back
+    ("What did the Beatles record in it?", ("Where is Abbey Road Studios?", "London"),
+     "What did the Beatles record in Abbey Road Studios?"),
     # "the Bible" is no one's name, so "his" still refers back
     ("What did his translation change in the Bible?", ("Which book did Martin Luther translate?", "the Bible"),
      "What did Martin Luther's translation change in the Bible?"),
@@ -103,6 +106,12 @@ def test_questions_that_do_not_refer_back_stay_exactly_as_typed(question: str, h
     r = rewrite(question, history)
     assert r.text == question
     assert not r.changed
+
+
+def test_a_reference_no_rule_can_name_keeps_the_question_and_continues_the_turn() -> None:
+    r = rewrite("Who is he?", ("What time is it?", "noon"))
+    assert r.text == "Who is he?" and not r.changed
+    assert r.previous == "What time is it? noon" and "'he'" in r.reason
 
 
 def test_a_chain_of_follow_ups_keeps_its_subject() -> None:
