@@ -52,7 +52,8 @@ OPENERS = {"only", "early", "late", "more", "most", "some", "many", "several", "
            "there", "large", "small", "major", "minor"}
 # Words that open a sentence in capitals without being a name.
 STARTERS = WH | AUX | DETERMINERS | PREPS | {
-    "and", "but", "so", "also", "name", "give", "list", "tell", "approximately", "roughly", "besides", "other",
+    "and", "but", "so", "also", "name", "give", "list", "tell", "describe", "explain", "identify", "define",
+    "compare", "state", "find", "approximately", "roughly", "besides", "other",
     "along", "what's", "who's", "according", "if", "while", "i", "despite", "although", "though", "unlike", "like",
     "whereas"}
 # "it" that refers to nothing: "How long does it take", "it rains", "is it true that".
@@ -271,7 +272,7 @@ def subject(question: str) -> str:
         if t.low in AUX and k + 1 < len(words):
             np: list[Token] = []
             for w in words[k + 1:]:
-                if w.low in PREPS | AUX | WH | set(PRONOUNS) or (np and w.low in DETERMINERS):
+                if w.low in PREPS | AUX | WH | set(PRONOUNS) or np and (w.low in DETERMINERS or _participle(w.low)):
                     break  # a preposition, another verb or the object's determiner ends the noun phrase
                 np.append(w)
             if len(np) > 1 and t.low not in {"is", "are", "was", "were"}:
