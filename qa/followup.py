@@ -512,11 +512,11 @@ def _first_reference(question: str) -> tuple[Token, Referent, Form] | None:
         if t.low == "her":
             form = _her_form(toks, k)
         names = [(st, e) for st, e in own if e <= t.start and not _adjective(toks, st, e)]  # not "Islamic name"
-        if referent == Referent.PERSON:  # "the Bible" is no one's name: "What did his work change in the Bible?"
-            names = [(st, e) for st, e in names if not _with_article(question, toks, st, e).startswith("the ")]
-        elif referent == Referent.THING:  # "it" is not "the Beatles"
+        if referent == Referent.THING:  # "it" is not "the Beatles"
             names = [(st, e) for st, e in names if not _plural(_with_article(question, toks, st, e))]
         if referent == Referent.PERSON:
+            # "the Bible" is no one's name: "What did his work change in the Bible?"
+            names = [(st, e) for st, e in names if not _with_article(question, toks, st, e).startswith("the ")]
             if form == Form.SUBJECT and k > 0 and toks[k - 1].low in AUX and not _clause_break_before(toks, k) \
                     and not any(_in_subject_position(toks, st) for st, _ in names):
                 pass  # "How many Grammy Awards has he won?": the name belongs to what is asked
