@@ -29,7 +29,7 @@ the user, who can retype the question when the rewrite is wrong.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -57,7 +57,10 @@ STARTERS = WH | AUX | DETERMINERS | PREPS | {
     "along", "what's", "who's", "according", "if", "while", "i", "despite", "although", "though", "unlike", "like",
     "whereas"}
 # "it" that refers to nothing: "How long does it take", "it rains", "is it true that".
-EXPLETIVE_AFTER_IT = {"take", "takes", "took", "taken", "taking", "rain", "rains", "rained", "snow", "snows", "seem",
+# "What time is it?", "What day is it today?": "it" is the moment, not something said before.
+TIME_WORDS = {"time", "day", "date", "year", "month", "season", "hour", "weather"}
+EXPLETIVE_AFTER_IT = {"take", "takes", "took", "taken", "taking", "rain", "rains", "rained", "raining", "snow", "snows",
+                      "snowing", "seem",
                       "seems", "seemed", "appear", "appears", "appeared", "matter", "matters", "mattered"}
 # Words after a name that show it is not an adjective ("New Haven according to", "Tesla when").
 NOT_NOUNS = {"and", "or", "but", "that", "who", "whom", "whose", "which", "according", "because", "if", "while",
@@ -431,16 +434,20 @@ def _other_names(question: str) -> list[str]:
 
 
 def antecedent(referent: Referent | None, past: Sequence[tuple[str, str]], avoid: str = "", *,
-               agree: bool = True) -> str:
+               agree: bool = True, people: Collection[str] = ()) -> str:
     """The entity a reference points at: the most recent turn that has one. An entity the new
     question already names (`avoid`) is not what its pronoun means ("Which format, it or VHS?"
     after a question about LaserDisc and VHS): the earlier question's other name is taken, or
     none. With `agree`, a pronoun takes a name that agrees with it in number over a subject that
-    does not (an ellipsis has no pronoun to agree with)."""
+    does not (an ellipsis has no pronoun to agree with). "it" never means one of `people`: after
+    "Who wrote Hamlet?", "When did he die?", "When was it written?" is about Hamlet."""
     for question, answer in reversed(past):
         if referent == Referent.PERSON and _asks_for_person(question) and _looks_like_name(answer):
             return answer.strip()
         subj = subject(question)
+        if referent == Referent.THING and subj in people:
+            things = [o for o in _other_names(question) if o not in people and not _named_in(o, subj)]
+            subj = max(things, key=len, default="")
         if subj and avoid and (_named_in(subj, avoid) or referent == Referent.THING and _surname_in(subj, avoid)):
             others = [o for o in _other_names(question) if not _named_in(o, avoid) and not _named_in(o, subj)]
             return max(others, key=len, default="")
@@ -454,7 +461,8 @@ def antecedent(referent: Referent | None, past: Sequence[tuple[str, str]], avoid
                 return max(agreeing, key=len)
         if subj:
             return subj
-        if referent in (Referent.PERSON, Referent.THING, Referent.GROUP, Referent.PLACE) and _looks_like_name(answer):
+        if referent in (Referent.PERSON, Referent.THING, Referent.GROUP, Referent.PLACE) and _looks_like_name(answer) \
+                and not (referent == Referent.THING and answer.strip() in people):
             return answer.strip()
     return ""
 
@@ -482,6 +490,10 @@ def _is_expletive_it(toks: list[Token], k: int) -> bool:
     nxt2 = toks[k + 2].low if k + 2 < len(toks) else ""
     if nxt in EXPLETIVE_AFTER_IT:
         return nxt2 != "place"  # "how long does it take", not "where did it take place"
+    before = [t.low for t in toks[max(0, k - 3):k]]
+    if before[-1:] in (["is"], ["was"]) and any(w in TIME_WORDS for w in before) \
+            and (not nxt.isalnum() or nxt in {"now", "today", "there", "here"}):
+        return True  # "What time is it?", "What day is it today?"
     return nxt in {"is", "was", "be"} and nxt2 in EXPLETIVE_BE_ADJ
 
 
@@ -619,14 +631,21 @@ def rewrite(question: str, history: Sequence[str] = ()) -> Rewrite:
     if not history:
         return Rewrite(question)
     past: list[tuple[str, str]] = []
+    people: set[str] = set()  # who "he" / "she" meant, and names answering "Who ...?": never "it"
     for q, a in turns(history):
         if not q.strip():
             continue
-        past.append((_resolve(q, past).text, a))
-    return _resolve(question, past)
+        r = _resolve(q, past, people)
+        ref = _first_reference(q)
+        if r.changed and ref is not None and ref[1] == Referent.PERSON:
+            people.add(r.entity)
+        if _asks_for_person(q) and _looks_like_name(a):
+            people.add(a.strip())
+        past.append((r.text, a))
+    return _resolve(question, past, people)
 
 
-def _resolve(question: str, past: Sequence[tuple[str, str]]) -> Rewrite:
+def _resolve(question: str, past: Sequence[tuple[str, str]], people: Collection[str] = ()) -> Rewrite:
     if not past:
         return Rewrite(question)
     previous = past[-1][0]
@@ -642,7 +661,7 @@ def _resolve(question: str, past: Sequence[tuple[str, str]]) -> Rewrite:
     if ref is None:
         return Rewrite(question)
     tok, referent, form = ref
-    entity = antecedent(referent, past, avoid=question[:tok.start] + question[tok.end:])
+    entity = antecedent(referent, past, avoid=question[:tok.start] + question[tok.end:], people=people)
     if not entity:  # it refers back to something no rule can name: left as typed, searched with the earlier turn
         return Rewrite(question, reason=f"'{tok.text}' refers to an earlier turn", previous=turn)
     text = _substitute(question, tok, form, entity)

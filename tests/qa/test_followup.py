@@ -98,6 +98,8 @@ def test_follow_ups_are_rewritten(question: str, history: tuple[str, ...], expec
     ("What did Apple say about its products?", H_FRANCE_CAPITAL),      # a possessive may mean the subject
     ("What did Apple announce after it bought Beats?", H_FRANCE_CAPITAL),  # "it" a subject again
     ("Is there a subway in Paris?", H_FRANCE_CAPITAL),                 # existential "there"
+    ("What time is it?", H_SHAKESPEARE),                               # "it" is the moment
+    ("What day is it today?", H_FRANCE_CAPITAL),
     ("When did he die?", ()),                                          # no history: nothing to refer to
     ("When did he die?", ("", "")),                                    # empty turns
     ("Who is he?", ("What time is it?", "")),                          # nothing nameable earlier
@@ -119,6 +121,13 @@ def test_a_chain_of_follow_ups_keeps_its_subject() -> None:
     assert rewrite("What about Spain?", history).text == "What is the capital of Spain?"
     history = ("Who was Nikola Tesla?", "an inventor", "Where was he born?", "Smiljan")
     assert rewrite("When did he die?", history).text == "When did Nikola Tesla die?"
+    # "it" never means the person "he" meant: the thing of an earlier turn
+    history = ("Who wrote Hamlet?", "William Shakespeare", "When did he die?", "23 April 1616")
+    assert rewrite("When was it written?", history).text == "When was Hamlet written?"
+    assert rewrite("Where did he live?", history).text == "Where did William Shakespeare live?"
+    history = ("Who was Nikola Tesla?", "an inventor", "What did he invent?", "the induction motor")
+    r = rewrite("When was it patented?", history)  # nothing named to take: as typed, searched with the turn
+    assert r.text == "When was it patented?" and r.previous
 
 
 def test_a_follow_up_continues_the_earlier_turn_only_when_it_keeps_its_subject() -> None:
