@@ -286,7 +286,7 @@ def subject(question: str) -> str:
                 return ""
             phrase = _strip_det(question[np[0].start:np[-1].end])
             if phrase and len(phrase.split()) <= 4:
-                return phrase
+                return ("the " if np[0].low == "the" else "") + phrase  # "the tallest mountain"
             return ""
     return ""
 

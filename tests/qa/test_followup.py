@@ -147,7 +147,7 @@ def test_a_follow_up_continues_the_earlier_turn_only_when_it_keeps_its_subject()
 @pytest.mark.parametrize(("question", "expected"), [
     ("What was Warsaw's population in 1901?", "Warsaw"),
     ("Which NFL team represented the AFC at Super Bowl 50?", "Super Bowl 50"),
-    ("How does the immune system protect the body?", "immune system"),
+    ("How does the immune system protect the body?", "the immune system"),
     ("When did the Black Death reach England?", "the Black Death"),
     ("What is a prime number?", "prime number"),
     ("How did Tesla die?", "Tesla"),
@@ -160,8 +160,9 @@ def test_a_follow_up_continues_the_earlier_turn_only_when_it_keeps_its_subject()
     ("When the Normans couldn't hold Sicily, where did they go?", "the Normans"),  # "couldn't" ends the name
     ("What is the date of the Battle of Hastings on October 14?", "the Battle of Hastings"),  # not into a date
     ("Which proteins are produced by the pancreas?", "the pancreas"),  # a passive's agent
-    ("What is the hydrogen atom made up of?", "hydrogen atom"),  # a participle ends the noun phrase
+    ("What is the hydrogen atom made up of?", "the hydrogen atom"),  # a participle ends the noun phrase
     ("Describe Tesla's first experience with electricity.", "Tesla"),  # an imperative is not a name
+    ("What is the tallest mountain?", "the tallest mountain"),
     ("Where is most of the research of the Royal Society done?", "the Royal Society"),  # "done" is no noun
 ])
 def test_subject_of_a_question(question: str, expected: str) -> None:
