@@ -33,6 +33,7 @@ from qa.core.onnx_models import (
     ensure_copy,
     open_session,
     pad_feed,
+    rebuild_copy,
     resolve_backend,
     sample_feed,
     special_id,
@@ -129,11 +130,7 @@ def _recipe(model_dir: Path) -> OnnxRecipe:
 
 def build_onnx(model_dir: Path) -> dict[str, Any]:
     """(Re)build the judge's ONNX copies now (`qa export onnx`); returns what was built."""
-    from qa.core.onnx_models import build_copy, copy_folder, fingerprint
-
-    fp = fingerprint(model_dir)
-    folder = copy_folder(model_dir, "judge", fp)
-    return {"folder": str(folder), **build_copy(Path(model_dir), _recipe(Path(model_dir)), folder, fp)}
+    return rebuild_copy(model_dir, _recipe(Path(model_dir)))
 
 
 def _linear(head: JudgeHead) -> Any:

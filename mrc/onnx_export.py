@@ -19,11 +19,10 @@ from qa.core.onnx_models import (
     INT8_FILE,
     SOURCE_FILE,
     OnnxRecipe,
-    build_copy,
     copy_folder,
     ensure_copy,
-    fingerprint,
     open_session,
+    rebuild_copy,
     sample_feed,
     torch_export,
 )
@@ -100,10 +99,7 @@ def export_span_onnx(model_dir: str | Path, *, progress: bool = True) -> dict[st
     model_dir = Path(model_dir)
     if not (model_dir / "config.json").exists():
         raise InputError(f"{model_dir} is not a Hugging Face model folder (no config.json)")
-    fp = fingerprint(model_dir)
-    folder = copy_folder(model_dir, "span", fp)
-    info = build_copy(model_dir, recipe(model_dir), folder, fp, progress=progress)
-    return {"folder": str(folder), **info}
+    return rebuild_copy(model_dir, recipe(model_dir), progress=progress)
 
 
 def onnx_info(model_dir: str | Path) -> dict[str, Any]:

@@ -169,6 +169,15 @@ def ensure_copy(model_dir: str | Path, recipe: OnnxRecipe, *, int8: bool = True,
     return folder / (INT8_FILE if int8 else FLOAT_FILE)
 
 
+def rebuild_copy(model_dir: str | Path, recipe: OnnxRecipe, *, progress: bool = True) -> dict[str, Any]:
+    """Build the copy now whether or not it is current (`qa export onnx`); what was built, with its folder."""
+    model_dir = Path(model_dir)
+    fp = fingerprint(model_dir)
+    folder = copy_folder(model_dir, recipe.kind, fp)
+    with _build_lock(folder):
+        return {"folder": str(folder), **build_copy(model_dir, recipe, folder, fp, progress=progress)}
+
+
 def build_copy(model_dir: Path, recipe: OnnxRecipe, folder: Path, fp: str, *, progress: bool = True) -> dict:
     """Export, optimise, check and quantise into a staging folder, then swap it in atomically."""
     try:
