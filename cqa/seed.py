@@ -5,7 +5,9 @@ Only the categories that are questions with answers are taken (trivia, science, 
 computers, programming, technical support, money, health, sports, films, food, literature,
 AI); chit-chat about the bot itself ("are you sentient?") is left out, so the seed answers
 questions a user might really ask rather than small talk. Alternative answers to one question
-become the answers of one thread; the first is marked accepted.
+become the answers of one thread; the first is marked accepted. A few conversations "answer" with
+a bare pronoun ("how far is the moon" -> "it", beside the real answer in another conversation);
+those say nothing on their own and would be the accepted answer, so they are dropped.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ CATEGORIES = ("trivia", "science", "history", "computers", "coding", "tech_suppo
 _PERSONA = re.compile(r"(?i)\b(you|your|yours|yourself|u|ur|are we|do we)\b")
 _QUESTION = re.compile(r"(?i)^(who|what|when|where|which|why|how|is|are|was|were|do|does|did|can|could|should|"
                        r"would|will|in what|in which|name|according)\b")
+_CONTENTLESS = re.compile(r"(?i)^(it|this|that|these|those|they|them|he|him|she|her)\W*$")
 
 
 def corpus_dir() -> Path | None:
@@ -61,7 +64,8 @@ def seed_records(folder: Path | None = None) -> Iterator[tuple[str, dict[str, An
         for conv in data.get("conversations") or []:
             if not isinstance(conv, list) or len(conv) < 2 or not all(isinstance(x, str | int | float) for x in conv):
                 continue
-            question, answers = str(conv[0]).strip(), [str(a).strip() for a in conv[1:] if str(a).strip()]
+            question = str(conv[0]).strip()
+            answers = [a for a in (str(x).strip() for x in conv[1:]) if a and not _CONTENTLESS.match(a)]
             if not answers or not _askable(question, cat):
                 continue
             key = " ".join(question.lower().split()).rstrip("?. ")

@@ -207,3 +207,7 @@ def test_seed_store_is_created_on_first_use(tmp_path: Path, encoder) -> None:
     res = source.answer("Who was the 37th President of the United States?")
     top = res[0].best_guess if res[0].no_answer else res[0]
     assert "Nixon" in top.evidence.answer
+    # a conversation answering with a bare pronoun is not the accepted answer: the real one is
+    res = source.answer("how far is the moon")
+    top = res[0].best_guess if res[0].no_answer else res[0]
+    assert "250,000 miles" in top.evidence.answer, top.evidence.answer
