@@ -189,7 +189,7 @@ def build_copy(model_dir: Path, recipe: OnnxRecipe, folder: Path, fp: str, *, pr
     steps = ["export", "fuse", "check", "int8"]
     t0 = time.perf_counter()
     with _steps(f"building the fast ONNX copy of {model_dir.name} (once)", steps, progress) as step, \
-            staging_dir(folder) as tmp:
+            staging_dir(folder) as tmp, _quiet_libraries():
         step("export")
         raw = tmp / "exported.onnx"
         recipe.export(model_dir, raw)
@@ -218,6 +218,31 @@ def build_copy(model_dir: Path, recipe: OnnxRecipe, folder: Path, fp: str, *, pr
         swap_dir(tmp, folder)
     _remove_stale(folder, model_dir)
     return info
+
+
+@contextlib.contextmanager
+def _quiet_libraries() -> Iterator[None]:
+    """Our bar says what the build does; the libraries' own chatter is not for users: the weights
+    loading bar of transformers, and the quantiser's warning on the root logger, which would also
+    set up logging for the whole process (every library's debug lines on stderr from then on)."""
+    import logging
+
+    root = logging.getLogger()
+    null = logging.NullHandler()
+    root.addHandler(null)  # a root logger with a handler is not configured behind our back
+    try:
+        from transformers.utils import logging as hf_logging
+    except ImportError:
+        hf_logging = None
+    bar = hf_logging is not None and hf_logging.is_progress_bar_enabled()
+    if bar:
+        hf_logging.disable_progress_bar()
+    try:
+        yield
+    finally:
+        root.removeHandler(null)
+        if bar:
+            hf_logging.enable_progress_bar()
 
 
 def _remove_stale(folder: Path, model_dir: Path) -> None:

@@ -4,6 +4,7 @@ PyTorch, int8 spans, stale copies never loaded, and reading without torch or tra
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -146,3 +147,20 @@ def reader_request(question: str, context: str):
     from mrc.span import ReadRequest
 
     return ReadRequest(question, context)
+
+
+def test_building_prints_no_library_chatter(tiny_span_dir: Path, tmp_path: Path) -> None:
+    """A first use builds the copy quietly: no weights-loading bar, no quantiser warning on the root
+    logger, and logging is left unconfigured (else every library's debug lines reach the terminal)."""
+    folder = tmp_path / "span"
+    shutil.copytree(tiny_span_dir, folder)
+    code = ("import logging, sys; from mrc.onnx_export import onnx_file; from pathlib import Path; "
+            "onnx_file(Path(sys.argv[1])); logging.getLogger('bm25s').debug('debug line'); "
+            "print(len(logging.getLogger().handlers))")
+    env = {**os.environ, "XDG_CACHE_HOME": str(tmp_path / "xdg")}
+    done = subprocess.run([sys.executable, "-c", code, str(folder)], capture_output=True, text=True, env=env,
+                          cwd=REPO, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip() == "0"
+    for chatter in ("WARNING:root", "Loading weights", "debug line"):
+        assert chatter not in done.stderr, done.stderr[-2000:]
