@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from qa.core.errors import ModelNotFoundError
 from qa.core.onnx_models import resolve_backend  # noqa: F401 - the readers' one place to resolve `auto`
 from qa.core.paths import check_model_dir
+from qa.core.quiet import quiet_transformers
 from qa.core.settings import Settings
 
 READER_CONFIG = "qa_reader.json"
@@ -98,23 +99,18 @@ def load_model(model_dir: Path, auto_class: Any, device: Any, **kwargs: Any) -> 
     are cast to float32 on CPU, where fp16 matmuls are slow or unsupported; on a GPU the stored
     dtype is kept."""
     import torch
-    from transformers.utils import logging as hf_logging
 
     dtype = torch.float32 if device.type == "cpu" else "auto"
-    bar = hf_logging.is_progress_bar_enabled()
-    hf_logging.disable_progress_bar()  # our CLI draws its own progress; keep loading quiet
     try:
-        if is_pruned(model_dir):
-            from mrc.pruning import load_pruned
+        with quiet_transformers():  # our CLI draws its own progress; keep loading quiet
+            if is_pruned(model_dir):
+                from mrc.pruning import load_pruned
 
-            model = load_pruned(model_dir, auto_class, **kwargs)
-        else:
-            model = auto_class.from_pretrained(str(model_dir), local_files_only=True, dtype=dtype, **kwargs)
+                model = load_pruned(model_dir, auto_class, **kwargs)
+            else:
+                model = auto_class.from_pretrained(str(model_dir), local_files_only=True, dtype=dtype, **kwargs)
     except (OSError, ValueError) as exc:
         raise ModelNotFoundError(f"cannot load the model in {model_dir}: {exc}") from exc
-    finally:
-        if bar:
-            hf_logging.enable_progress_bar()
     if device.type == "cpu" and next(model.parameters()).dtype != torch.float32:
         model = model.float()
     model.to(device)

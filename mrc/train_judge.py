@@ -22,6 +22,7 @@ from mrc.judge import MAX_LENGTH, JudgeHead, build_pair_inputs, pooled_logits
 from mrc.loading import load_tokenizer
 from mrc.training import save_model_fp16
 from qa.core.errors import InputError
+from qa.core.quiet import quiet_transformers
 
 
 @dataclass
@@ -41,7 +42,6 @@ def train_judge(base_dir: Path, pairs: Sequence[tuple[str, str]], labels: Sequen
     (fp16 weights, tokenizer, `judge.json`) into `out_dir`; `progress(step, steps, loss)`."""
     import torch
     from transformers import AutoModel
-    from transformers.utils import logging as hf_logging
 
     r = recipe or JudgeRecipe()
     if len(pairs) != len(labels) or not pairs:
@@ -51,15 +51,9 @@ def train_judge(base_dir: Path, pairs: Sequence[tuple[str, str]], labels: Sequen
     torch.manual_seed(r.seed)
     rng = random.Random(r.seed)
     tokenizer = load_tokenizer(base_dir)
-    level, bar = hf_logging.get_verbosity(), hf_logging.is_progress_bar_enabled()
-    hf_logging.set_verbosity_error()  # the base's task head and absent pooler are expected: not a warning
-    hf_logging.disable_progress_bar()  # the caller draws its own progress
-    try:
+    # the base's task head and absent pooler are expected, not a warning; the caller draws progress
+    with quiet_transformers(errors_only=True):
         encoder = AutoModel.from_pretrained(str(base_dir), local_files_only=True, dtype=torch.float32)
-    finally:
-        hf_logging.set_verbosity(level)
-        if bar:
-            hf_logging.enable_progress_bar()
     encoder.train()
     head = torch.nn.Linear(encoder.config.hidden_size, 1)
     params = list(encoder.parameters()) + list(head.parameters())

@@ -37,6 +37,7 @@ from qa.core.onnx_models import (
     torch_export,
 )
 from qa.core.paths import check_model_dir, encoder_path
+from qa.core.quiet import quiet_transformers
 from qa.core.settings import Settings
 
 ENCODER_NAME = "sentence-transformers/all-MiniLM-L6-v2"
@@ -54,11 +55,10 @@ def _load(path: Path, device: str) -> tuple[Any, Any]:
     with _LOCK:
         if key not in _CACHE:
             from transformers import AutoModel, AutoTokenizer
-            from transformers.utils import logging as hf_logging
 
-            hf_logging.disable_progress_bar()  # the weight-loading bar is noise in a CLI
-            tokenizer = AutoTokenizer.from_pretrained(str(path))
-            model = AutoModel.from_pretrained(str(path))
+            with quiet_transformers():  # the weight-loading bar is noise in a CLI
+                tokenizer = AutoTokenizer.from_pretrained(str(path))
+                model = AutoModel.from_pretrained(str(path))
             model.eval()
             model.to(device)
             _CACHE[key] = (tokenizer, model)

@@ -7,7 +7,6 @@ README is updated."""
 from __future__ import annotations
 
 import json
-import os
 import re
 import subprocess
 import sys
@@ -32,10 +31,12 @@ def _examples() -> list[tuple[str, str, float, str | None]]:
     return out
 
 
+EXAMPLES = _examples()
+
+
 def test_the_readme_shows_examples_of_every_source() -> None:
-    examples = _examples()
-    routes = {r for *_, r in examples}
-    assert len(examples) >= 12 and {"webqa", "kbqa", "cqa", None} <= routes, examples
+    routes = {r for *_, r in EXAMPLES}
+    assert len(EXAMPLES) >= 12 and {"webqa", "kbqa", "cqa", None} <= routes, EXAMPLES
 
 
 @pytest.fixture(scope="module")
@@ -46,8 +47,7 @@ def fresh_cache(tmp_path_factory: pytest.TempPathFactory):
         yield
 
 
-@pytest.mark.parametrize(("question", "answer", "score", "route"), _examples(),
-                         ids=[q for q, *_ in _examples()])
+@pytest.mark.parametrize(("question", "answer", "score", "route"), EXAMPLES, ids=[q for q, *_ in EXAMPLES])
 def test_readme_example_is_what_qa_ask_prints(question: str, answer: str, score: float, route: str | None,
                                               fresh_cache: None, capsys: pytest.CaptureFixture[str]) -> None:
     from qa.cli import main
@@ -70,8 +70,7 @@ def test_readme_chat_example_is_what_qa_chat_prints(fresh_cache: None) -> None:
     rewrites = re.findall(r"^understood as: (.+)$", block, re.M)
     assert len(asked) == len(shown) >= 2 and rewrites
     done = subprocess.run([sys.executable, "-m", "qa", "chat"], input="\n".join([*asked, "/quit"]) + "\n",
-                          capture_output=True, text=True, timeout=600, env=dict(os.environ),
-                          cwd=README.parent)
+                          capture_output=True, text=True, timeout=600, cwd=README.parent)
     assert done.returncode == 0, done.stderr[-2000:]
     got = [(a, float(s)) for a, s in re.findall(r"#1 \w+ ─+╮\n│ (.+?)   score ([0-9.]+)", done.stdout)]
     assert [a for a, _ in got] == [a for a, _ in shown], done.stdout[-3000:]

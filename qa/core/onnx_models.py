@@ -36,6 +36,7 @@ from typing import Any
 from qa.core.atomic import atomic_write_text, staging_dir, swap_dir
 from qa.core.errors import InputError, ModelNotFoundError
 from qa.core.paths import cache_dir
+from qa.core.quiet import quiet_transformers
 
 # Bump when the export, optimisation or quantisation recipe changes: copies built by an older
 # recipe are then rebuilt instead of loaded.
@@ -238,18 +239,10 @@ def _quiet_libraries() -> Iterator[None]:
     null = logging.NullHandler()
     root.addHandler(null)  # a root logger with a handler is not configured behind our back
     try:
-        from transformers.utils import logging as hf_logging
-    except ImportError:
-        hf_logging = None
-    bar = hf_logging is not None and hf_logging.is_progress_bar_enabled()
-    if bar:
-        hf_logging.disable_progress_bar()
-    try:
-        yield
+        with quiet_transformers():
+            yield
     finally:
         root.removeHandler(null)
-        if bar:
-            hf_logging.enable_progress_bar()
 
 
 def _remove_stale(folder: Path, model_dir: Path) -> None:
