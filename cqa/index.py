@@ -11,6 +11,12 @@ The store is the truth; the index follows it without rebuilds:
 * BM25: bm25s cannot add documents to a built matrix, so threads added since the last build go
   to a small second BM25 index (rebuilt in milliseconds); the main one is rebuilt from the store
   when the delta grows past a tenth of it, and saved with the store's generation.
+
+Another process may write to the same store while this one answers from it (`qa cqa import`
+while `qa serve` runs). Every committed write changes the store's generation, so before each
+search the index compares it with the one it last caught up with (one SQLite read) and, when it
+moved, catches up by difference (`sync`): threads it lacks are added from their stored vectors,
+deleted ones removed; nothing is rebuilt unless threads were deleted.
 """
 
 from __future__ import annotations
@@ -144,6 +150,7 @@ class ThreadIndex:
         self._bm25_delta = _BM25()
         self._delta: dict[int, str] = {}
         self._known: set[int] = set()
+        self._generation: str | None = None  # the store's generation the index last caught up with
         self.lexical = LexicalStats()
 
     # ------------------------------------------------------------------ dense
@@ -184,16 +191,26 @@ class ThreadIndex:
                     index = self._new_dense(vecs.shape[1])
                 index.add_with_ids(np.ascontiguousarray(vecs, dtype=np.float32), keys)
             return index
-        have = faiss.vector_to_array(index.id_map).astype(np.int64) if index.ntotal else np.zeros(0, np.int64)
+        return self._reconcile_dense(index, stored)
+
+    def _reconcile_dense(self, index: Any, stored: np.ndarray) -> Any:
+        """`index` (or a new one, when None) with exactly the vectors of the `stored` keys: missing
+        ones are read from the store."""
+        import faiss
+
+        have = np.zeros(0, np.int64)
+        if index is not None and index.ntotal:
+            have = faiss.vector_to_array(index.id_map).astype(np.int64)
         extra = np.setdiff1d(have, stored)
         if len(extra):
             index.remove_ids(extra)
-        missing = set(np.setdiff1d(stored, have).tolist())
-        if missing:
-            for keys, vecs in self.store.iter_vectors():
-                sel = np.array([k in missing for k in keys.tolist()])
-                if sel.any():
-                    index.add_with_ids(np.ascontiguousarray(vecs[sel], dtype=np.float32), keys[sel])
+        missing = np.setdiff1d(stored, have)
+        if len(missing):
+            keys, vecs = self.store.vectors_of(missing.tolist())
+            if len(keys):
+                if index is None:
+                    index = self._new_dense(vecs.shape[1])
+                index.add_with_ids(np.ascontiguousarray(vecs, dtype=np.float32), keys)
         return index
 
     def embed_pending(self, *, batch: int = 64, progress: Any = None) -> int:
@@ -230,6 +247,7 @@ class ThreadIndex:
     def load(self) -> ThreadIndex:
         """Bring both indexes up to date with the store (cheap when nothing changed)."""
         with self._lock:
+            self._generation = self.store.generation  # writes from now on are caught by `sync`
             self._check_encoder()
             self._dense = self._load_dense()
             self._load_bm25()
@@ -299,6 +317,45 @@ class ThreadIndex:
             if self._bm25_main is not None and not self._delta:
                 self._bm25_main.save(self.folder / BM25_DIR, self.store.generation)
 
+    def sync(self) -> bool:
+        """Catch up with writes committed since the last load or sync, by this process or another;
+        one read of the store's generation when there were none. Returns whether anything was read."""
+        with self._lock:
+            if self._generation is None or self._bm25_main is None:
+                self.load()
+                return True
+            if self.store.generation == self._generation:
+                return False
+            if not self.store.read_only:
+                self._check_encoder()
+                self.embed_pending()
+            gen = self.store.generation  # later writes are caught by the next sync
+            self._dense = self._reconcile_dense(self._dense, self.store.embedded_keys())
+            keys = set(self.store.keys().tolist())
+            if self._known - keys:  # threads were deleted: BM25 cannot forget documents
+                all_texts = dict(self.store.iter_texts())
+                self._set_bm25(_BM25().build(list(all_texts), list(all_texts.values())), {})
+            new = sorted(keys - self._known)
+            if new:
+                self._add_lexical(new, self.store.texts(new))
+            self._generation = gen
+            return True
+
+    def _add_lexical(self, keys: Sequence[int], texts: dict[int, str]) -> None:
+        """Put threads into the BM25 delta (or rebuild the main index when the delta grows past a
+        tenth of it) and into the whole-thread statistics."""
+        assert self._bm25_main is not None
+        for k in keys:
+            self._delta[int(k)] = texts[int(k)]
+        for _, tokens in self.store.iter_full_texts(tokenize, keys=list(keys)):
+            self.lexical.add(tokens)
+        if len(self._delta) > max(50, len(self._bm25_main.keys) // 10):
+            all_texts = dict(self.store.iter_texts())
+            self._set_bm25(_BM25().build(list(all_texts), list(all_texts.values())), {})
+        else:
+            self._bm25_delta = _BM25().build(list(self._delta), list(self._delta.values()))
+        self._known |= {int(k) for k in keys}
+
     # ------------------------------------------------------------------ updates
     def add(self, keys: Sequence[int], texts: Sequence[str], vectors: np.ndarray | None = None) -> None:
         """Index threads just written to the store (encoding them unless `vectors` are given)."""
@@ -310,17 +367,7 @@ class ThreadIndex:
                 vectors = np.asarray(self.encoder.encode(list(texts)), dtype=np.float32)
                 self.store.set_vectors(keys_arr.tolist(), vectors)
             self._add_dense(keys_arr, vectors)
-            for k, t in zip(keys_arr.tolist(), texts, strict=True):
-                self._delta[int(k)] = t
-            for _, tokens in self.store.iter_full_texts(tokenize, keys=keys_arr.tolist()):
-                self.lexical.add(tokens)
-            assert self._bm25_main is not None
-            if len(self._delta) > max(50, len(self._bm25_main.keys) // 10):
-                all_texts = dict(self.store.iter_texts())
-                self._set_bm25(_BM25().build(list(all_texts), list(all_texts.values())), {})
-            else:
-                self._bm25_delta = _BM25().build(list(self._delta), list(self._delta.values()))
-            self._known |= {int(k) for k in keys_arr.tolist()}
+            self._add_lexical(keys_arr.tolist(), dict(zip(keys_arr.tolist(), texts, strict=True)))
 
     # ------------------------------------------------------------------ search
     def __len__(self) -> int:

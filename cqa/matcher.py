@@ -118,6 +118,8 @@ class CommunityQA:
 
     @property
     def index(self) -> ThreadIndex:
+        """The search index, caught up with every write committed to the store so far (another
+        process's import included)."""
         with self._lock:
             if self._index is None:
                 from cqa.index import ThreadIndex
@@ -126,6 +128,8 @@ class CommunityQA:
                 index.embed_pending()
                 index.load()
                 self._index = index
+            else:
+                self._index.sync()
             return self._index
 
     @property

@@ -345,6 +345,19 @@ class ThreadStore:
         return np.array([r[0] for r in self._rows("SELECT key FROM threads WHERE vector IS NOT NULL")],
                         dtype=np.int64)
 
+    def vectors_of(self, keys: Sequence[int]) -> tuple[np.ndarray, np.ndarray]:
+        """(keys, vectors) of those of the given threads that have a vector, in key order."""
+        found: dict[int, np.ndarray] = {}
+        keys = list(keys)
+        for i in range(0, len(keys), 500):
+            part = keys[i: i + 500]
+            for k, v in self._rows(f"SELECT key, vector FROM threads WHERE vector IS NOT NULL AND key IN "
+                                   f"({','.join('?' * len(part))})", part):
+                found[int(k)] = np.frombuffer(v, dtype=np.float32)
+        order = sorted(found)
+        vecs = np.stack([found[k] for k in order]) if order else np.zeros((0, 0), dtype=np.float32)
+        return np.array(order, dtype=np.int64), vecs
+
     def clear_vectors(self) -> None:
         """Forget every vector (after the encoder changed)."""
         with self.transaction() as c:
@@ -372,6 +385,9 @@ class ThreadStore:
     # ------------------------------------------------------------------ reads
     def count(self) -> int:
         return int(self._rows("SELECT COUNT(*) FROM threads")[0][0])
+
+    def keys(self) -> np.ndarray:
+        return np.array([r[0] for r in self._rows("SELECT key FROM threads")], dtype=np.int64)
 
     def count_answers(self) -> int:
         return int(self._rows("SELECT COUNT(*) FROM answers")[0][0])

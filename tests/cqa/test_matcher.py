@@ -96,6 +96,26 @@ def test_index_reopens_from_its_file_and_catches_up_with_the_store(tmp_path: Pat
     assert len(fresh) == faq_source.store.count()
 
 
+def test_a_running_source_sees_what_another_process_writes_to_its_store(tmp_path: Path, faq_source: CommunityQA,
+                                                                        encoder) -> None:
+    """`qa cqa import` while `qa serve` answers from the same store: the server's source catches up
+    before its next question, without a restart and without a rebuild."""
+    assert faq_source.answer("where to register a boat in qatar")[0].no_answer
+    index = faq_source.index
+    other = CommunityQA(Settings(), store=ThreadStore(faq_source.store.path), encoder=encoder, seed=False)
+    late = tmp_path / "late.jsonl"
+    late.write_text(json.dumps({"id": "boat", "question": "Where do I register a boat in Qatar?",
+                                "answer": "At the coast guard office in Doha port."}) + "\n", encoding="utf-8")
+    other.import_file(late)
+    top = faq_source.answer("where to register a boat in qatar")[0]
+    assert not top.no_answer and top.evidence.thread_id == "faq:late:boat"
+    assert faq_source.index is index and len(index) == len(FAQ) + 1
+    assert not index.sync()  # nothing written since: one read of the generation
+    other.store.delete_thread("faq:qatar:bank")
+    assert all(m.thread.uid != "faq:qatar:bank" for m in faq_source.match("salary account bank doha"))
+    assert len(index) == len(FAQ)
+
+
 def test_file_answer_is_idempotent_and_answers_next_time(faq_source: CommunityQA) -> None:
     q = "Can I bring my cat when I move to Doha?"
     tid = faq_source.file_answer(q, "Yes, with a vaccination record and an import permit.")
