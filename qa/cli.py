@@ -38,25 +38,41 @@ _register()
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point: user errors become one red line and exit code 2, never a traceback."""
+    """Entry point: user errors become one red line and exit code 2, never a traceback; Ctrl-C says
+    so and exits 130."""
     try:
-        app(args=argv, standalone_mode=False)
+        rv = app(args=argv, prog_name="qa", standalone_mode=False)
     except QAError as exc:
         err.print(Text.assemble(("error: ", "bold red"), str(exc).replace("\n", " ")), soft_wrap=True)
         return exc.exit_code
     except (typer.Abort, KeyboardInterrupt):
-        err.print(Text("interrupted: stopped before finishing", style="red"), soft_wrap=True)
-        return 130
-    except Exception as exc:  # click usage errors arrive here in non-standalone mode
-        import click
-
-        if isinstance(exc, click.exceptions.Exit):
-            return exc.exit_code
-        if isinstance(exc, click.ClickException):
-            exc.show()
-            return 2
-        raise
+        return _interrupted()
+    except Exception as exc:  # usage errors arrive here in non-standalone mode
+        if not _is_usage_error(exc):
+            raise
+        exc.show()  # type: ignore[attr-defined]
+        return 2
+    if rv == INTERRUPTED:  # typer turns Ctrl-C inside a command into this exit code and returns it
+        return _interrupted()
     return 0
+
+
+INTERRUPTED = 130
+
+
+def _interrupted() -> int:
+    err.print(Text("interrupted: stopped before finishing", style="red"), soft_wrap=True)
+    return INTERRUPTED
+
+
+def _is_usage_error(exc: Exception) -> bool:
+    """A bad command line (missing argument, unknown option, value out of range). Typer raises
+    click's exceptions or, since it carries its own copy of click, those of `typer.TyperException`;
+    both print themselves with `show()`."""
+    import click
+
+    kinds = (click.ClickException, getattr(typer, "TyperException", click.ClickException))
+    return isinstance(exc, kinds) and callable(getattr(exc, "show", None))
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -53,6 +53,34 @@ def test_bad_settings_exit_2_with_one_line(monkeypatch: pytest.MonkeyPatch, caps
     assert needle in err and len(err.splitlines()) == 1 and "Traceback" not in err
 
 
+@pytest.mark.parametrize("argv,needle", [
+    (["ask"], "Missing argument 'question'"),
+    (["ask", "Who?", "--bogus"], "No such option: --bogus"),
+    (["nosuch"], "No such command 'nosuch'"),
+    (["ask", "Who?", "--top-k", "0"], "Invalid value for '--top-k'"),
+    (["serve", "--port", "abc"], "Invalid value for '--port'"),
+])
+def test_a_bad_command_line_exits_2_with_its_usage_not_a_traceback(capsys, argv, needle) -> None:
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert needle in err and "Traceback" not in err and "Usage: qa" in err
+
+
+def test_ctrl_c_says_so_and_exits_130() -> None:
+    """A real SIGINT while `qa ask -` waits for its question on standard input."""
+    import signal
+    import subprocess
+    import time
+
+    proc = subprocess.Popen([sys.executable, "-m", "qa", "ask", "-"], stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    time.sleep(2.0)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130
+    assert err.strip() == "interrupted: stopped before finishing" and out == ""
+
+
 def test_settings_enums_and_explicit_fields(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("QA_FUSION_METHOD", "rrf")
     s = Settings.load(top_k=4)
