@@ -98,9 +98,10 @@ def build_triples(progress: bool = False):
     items = sorted(cities.values(), key=lambda c: -c["population"])
     bar = None
     if progress:
+        from rich.console import Console
         from rich.progress import Progress
 
-        bar = Progress(transient=True)
+        bar = Progress(console=Console(stderr=True), transient=True)
         bar.start()
         task = bar.add_task("building the default graph", total=len(items) + len(countries))
     for c in items:

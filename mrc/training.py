@@ -22,6 +22,7 @@ from typing import Any
 
 import numpy as np
 import torch
+from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
 from qa.core.errors import InputError
@@ -212,7 +213,7 @@ def train_loop(
         TimeRemainingColumn(),
     )
     stop = False
-    with Progress(*columns, refresh_per_second=1) as bar:
+    with Progress(*columns, refresh_per_second=1, console=Console(stderr=True)) as bar:
         task = bar.add_task("training", total=schedule.total, completed=state.step, loss=0.0, rate=0.0)
         while not stop and state.step < schedule.total:
             rng = np.random.default_rng(cfg.seed + state.epoch)

@@ -74,9 +74,10 @@ def collect_candidates(settings: Settings, train_file: Path, encoder: Encoder, *
         folder = build_index(passages, Path(tmp) / "calibration", settings, progress=True,
                              description="encoding paragraphs")
         webqa = WebQA(settings, index_dir=folder, encoder=encoder, calibrator=AnswerCalibrator())
+        from rich.console import Console
         from rich.progress import Progress
 
-        with Progress() as bar:
+        with Progress(console=Console(stderr=True)) as bar:
             task = bar.add_task("reading held-out questions", total=len(questions))
             for start in range(0, len(questions), batch):
                 chunk = questions[start : start + batch]

@@ -47,9 +47,13 @@ def check_name(name: str) -> str:
 
 
 def collection_name_for(path: str | Path) -> str:
-    """A default collection name for an indexed path: its file or folder name, made safe."""
+    """A default collection name for an indexed path: its file or folder name, made safe (accents
+    dropped rather than the letters: `Übersicht` -> `Ubersicht`)."""
+    import unicodedata
+
     stem = Path(path).expanduser().resolve().name or "documents"
-    safe = re.sub(r"[^A-Za-z0-9._-]+", "-", stem).strip("-.") or "documents"
+    ascii_stem = "".join(c for c in unicodedata.normalize("NFKD", stem) if not unicodedata.combining(c))
+    safe = re.sub(r"[^A-Za-z0-9._-]+", "-", ascii_stem).strip("-.") or "documents"
     return safe[:64] if safe != DEFAULT_NAME else "default-docs"
 
 

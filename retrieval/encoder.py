@@ -223,6 +223,7 @@ class TextEncoder:
 def _progress(enabled: bool) -> Any:
     if not enabled:
         return None
+    from rich.console import Console
     from rich.progress import (
         BarColumn,
         MofNCompleteColumn,
@@ -238,5 +239,6 @@ def _progress(enabled: bool) -> Any:
         MofNCompleteColumn(),
         TimeElapsedColumn(),
         TimeRemainingColumn(),
+        console=Console(stderr=True),  # progress is not output: `qa index ... > log` keeps stdout clean
         transient=False,
     )

@@ -61,6 +61,24 @@ class Manifest:
             raise DataFormatError(f"{path} is not a valid index manifest: {exc}") from exc
 
 
+def check_target(out: str | Path, source: str | Path | None = None) -> Path:
+    """Refuse to build an index where the swap would destroy something that is not an index:
+    a file, a folder with other things in it, or the documents being indexed. (The build replaces
+    the whole folder, so `--out ~/notes` would otherwise delete the notes.)"""
+    out = Path(out).expanduser()
+    if out.exists() and not out.is_dir():
+        raise InputError(f"{out} is a file, not an index folder: choose a new folder for the index")
+    if source is not None:
+        src, dst = Path(source).expanduser().resolve(), out.resolve()
+        if dst == src or dst in src.parents:
+            raise InputError(f"the index folder {out} would replace the documents being indexed: "
+                             "choose a folder outside them")
+    if out.is_dir() and any(out.iterdir()) and not (out / MANIFEST).exists():
+        raise InputError(f"{out} is a folder with other files in it, not an index: choose a new or empty "
+                         "folder (building an index replaces the whole folder)")
+    return out
+
+
 def is_complete(folder: str | Path) -> bool:
     """True when `folder` holds every part of an index (the manifest is written last)."""
     f = Path(folder)

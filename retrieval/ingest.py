@@ -25,7 +25,7 @@ from retrieval.dense import DenseIndex
 from retrieval.docstore import SQLiteDocStore
 from retrieval.documents import Document, discover, read_documents
 from retrieval.encoder import TextEncoder
-from retrieval.index_dir import BM25_DIR, DENSE, DOCSTORE, Manifest, summarise_sources
+from retrieval.index_dir import BM25_DIR, DENSE, DOCSTORE, Manifest, check_target, summarise_sources
 from retrieval.passage import Passage
 
 
@@ -116,7 +116,7 @@ def build_index(
     """
     if not passages:
         raise InputError("nothing to index: no passages")
-    out = Path(out)
+    out = check_target(out)
     encoder = TextEncoder(settings)
     if embeddings is None:
         embeddings = encoder.encode(
@@ -136,6 +136,7 @@ def index_path(
     path: str | Path, out: str | Path, settings: Settings, *, progress: bool = True, dense_kind: str = "flat"
 ) -> tuple[Path, int]:
     """`qa index PATH`: index the files under `path` into folder `out`; returns (folder, passages)."""
+    check_target(out, path)
     passages = passages_from_path(path, settings)
     return build_index(passages, out, settings, progress=progress, dense_kind=dense_kind), len(passages)
 

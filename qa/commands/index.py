@@ -57,13 +57,15 @@ def index(
     else:
         if path is None:
             raise InputError("give a file or folder to index (or --default)")
-        from retrieval.collections import check_name, collection_name_for
+        from retrieval.collections import DEFAULT_NAME, check_name, collection_name_for
         from retrieval.ingest import index_path
 
         if not path.exists():
             raise InputError(f"nothing to index: {path} does not exist")
         if out is not None and name is not None:
             raise InputError("give either --out DIR or --name NAME, not both")
+        if name == DEFAULT_NAME:  # `--collection default` asks the embedded collection
+            raise InputError(f"the collection name {DEFAULT_NAME!r} is the embedded collection's: choose another")
         target = out or Path(settings.index_dir) / check_name(name or collection_name_for(path))
         target, count = index_path(path, target, settings, progress=True, dense_kind=dense_kind or "flat")
     secs = time.perf_counter() - started

@@ -3,11 +3,13 @@ from pathlib import Path
 from qa.cli import main
 
 
-def test_qa_index_ok(corpus_dir: Path, tmp_path: Path, monkeypatch) -> None:
+def test_qa_index_ok(corpus_dir: Path, tmp_path: Path, monkeypatch, capsys) -> None:
     monkeypatch.setenv("QA_CHUNK_CHARS", "400")
     monkeypatch.setenv("QA_CHUNK_OVERLAP", "50")
     assert main(["index", str(corpus_dir / "eiffel.md"), "--out", str(tmp_path / "idx")]) == 0
     assert (tmp_path / "idx" / "manifest.json").exists()
+    captured = capsys.readouterr()
+    assert "encoding passages" in captured.err and captured.out == ""  # progress is not output
 
 
 def test_qa_index_bad_input_exits_2(tmp_path: Path, capsys) -> None:
@@ -19,3 +21,27 @@ def test_qa_index_bad_input_exits_2(tmp_path: Path, capsys) -> None:
     assert main(["index", str(tmp_path / "missing"), "--out", str(tmp_path / "idx")]) == 2
     assert main(["index"]) == 2
     assert main(["index", str(bad), "--dense", "ivf"]) == 2
+
+
+def test_qa_index_never_replaces_what_is_not_an_index(corpus_dir: Path, tmp_path: Path, capsys) -> None:
+    """Building swaps the whole target folder in: a target holding the documents themselves, other
+    files, or a file is refused before anything is read or written."""
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "eiffel.md").write_text((corpus_dir / "eiffel.md").read_text(encoding="utf-8"), encoding="utf-8")
+    precious = tmp_path / "precious"
+    precious.mkdir()
+    (precious / "thesis.txt").write_text("years of work", encoding="utf-8")
+    plain = tmp_path / "plain.txt"
+    plain.write_text("a file", encoding="utf-8")
+    for target, needle in ((docs, "would replace the documents being indexed"),
+                           (precious, "a folder with other files in it, not an index"),
+                           (plain, "is a file, not an index folder")):
+        assert main(["index", str(docs), "--out", str(target)]) == 2
+        assert needle in " ".join(capsys.readouterr().err.split())
+    assert (docs / "eiffel.md").exists() and (precious / "thesis.txt").read_text() == "years of work"
+    assert plain.read_text() == "a file"
+    assert main(["index", str(docs), "--out", str(tmp_path / "idx")]) == 0
+    assert main(["index", str(docs), "--out", str(tmp_path / "idx")]) == 0  # an index is rebuilt in place
+    assert main(["index", str(docs), "--name", "default"]) == 2
+    assert "the embedded collection's" in capsys.readouterr().err
