@@ -23,9 +23,9 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-from cqa.store import ThreadStore
+from cqa.store import Put, ThreadStore
 from qa.core.errors import DataFormatError, InputError
-from qa.core.text import open_binary, open_text
+from qa.core.text import input_position, open_binary, open_text, utf8_error_place
 
 
 class Format(StrEnum):
@@ -45,12 +45,26 @@ class ImportReport:
     answers_read: int = 0
     answers_added: int = 0
     links_added: int = 0
+    threads_updated: int = 0
+    answers_updated: int = 0
     seconds: float = 0.0
 
+    def thread(self, put: Put) -> None:
+        self.threads_read += 1
+        self.threads_added += put is Put.ADDED
+        self.threads_updated += put is Put.UPDATED
+
+    def answer(self, put: Put) -> None:
+        self.answers_added += put is Put.ADDED
+        self.answers_updated += put is Put.UPDATED
+
     def summary(self) -> str:
+        updated = [f"{n:,} {what}" for n, what in ((self.threads_updated, "threads"), (self.answers_updated, "answers"))
+                   if n]
         return (f"{self.threads_added:,} new threads ({self.threads_read:,} read), {self.answers_added:,} new answers "
                 f"({self.answers_read:,} read)"
                 + (f", {self.links_added:,} duplicate links" if self.links_added else "")
+                + (f", updated {' and '.join(updated)}" if updated else "")
                 + f" from {self.path} into source {self.source!r}")
 
 
@@ -92,13 +106,6 @@ def _int(value: str | None) -> int | None:
         return None
 
 
-def _position(fh: Any) -> int:
-    raw = getattr(fh, "_fp", None) or getattr(fh, "fileobj", None) or fh
-    try:
-        return int(raw.tell())
-    except (OSError, ValueError, AttributeError):
-        return 0
-
 
 def _iter_rows(path: Path, root_tag: str, on_bytes: Progress | None) -> Iterator[dict[str, str]]:
     """The attributes of each `<row>` of a StackExchange dump file, streamed with constant memory."""
@@ -119,7 +126,7 @@ def _iter_rows(path: Path, root_tag: str, on_bytes: Progress | None) -> Iterator
                 if n % 2000 == 0:
                     root.clear()
                     if on_bytes is not None:
-                        on_bytes(_position(fh))
+                        on_bytes(input_position(fh))
         if root is None:
             raise DataFormatError(f"{path}: empty XML document")
     except ET.ParseError as exc:
@@ -158,10 +165,12 @@ def detect_format(path: str | Path) -> Format:
 
 # ---------------------------------------------------------------------------------------------- StackExchange
 def import_stackexchange(store: ThreadStore, posts: str | Path, links: str | Path | None = None, *,
-                         site: str | None = None, on_bytes: Progress | None = None) -> ImportReport:
+                         site: str | None = None, source: str | None = None,
+                         on_bytes: Progress | None = None) -> ImportReport:
     """Questions and answers of a StackExchange `Posts.xml` (and duplicate links from `PostLinks.xml`,
-    found beside it when not given). The source is `stackexchange:<site>`, the site defaulting to
-    the dump's folder name."""
+    found beside it when not given). The source is `stackexchange:<site>` unless given, the site
+    defaulting to the dump's folder name. Importing a newer dump of the same site updates what
+    changed: votes, accepted answers, edited posts."""
     posts = Path(posts)
     if links is None:
         for cand in ("PostLinks.xml", "PostLinks.xml.gz", "PostLinks.xml.xz", "PostLinks.xml.bz2"):
@@ -169,7 +178,7 @@ def import_stackexchange(store: ThreadStore, posts: str | Path, links: str | Pat
                 links = posts.parent / cand
                 break
     site = site or posts.resolve().parent.name or "site"
-    source = f"stackexchange:{site}"
+    source = source or f"stackexchange:{site}"
     rep = ImportReport(source, str(posts))
     t0 = time.perf_counter()
     with store.transaction():
@@ -182,14 +191,13 @@ def import_stackexchange(store: ThreadStore, posts: str | Path, links: str | Pat
                 raise DataFormatError(f"{posts}: a post row without Id")
             body = html_to_text(row.get("Body", ""))
             if kind == "1":
-                rep.threads_read += 1
                 title = html.unescape(row.get("Title", "")).strip() or body.split("\n", 1)[0][:200]
                 url = f"https://{site}/q/{pid}" if "." in site else ""
-                _, added = store.put_thread(source, pid, title, body, tags=_tags(html.unescape(row.get("Tags", ""))),
-                                            created=row.get("CreationDate", ""), url=url,
-                                            accepted_ext=row.get("AcceptedAnswerId") or None,
-                                            author=row.get("OwnerDisplayName", "") or row.get("OwnerUserId", ""))
-                rep.threads_added += added
+                _, put = store.put_thread(source, pid, title, body, tags=_tags(html.unescape(row.get("Tags", ""))),
+                                          created=row.get("CreationDate", ""), url=url,
+                                          accepted_ext=row.get("AcceptedAnswerId") or None,
+                                          author=row.get("OwnerDisplayName", "") or row.get("OwnerUserId", ""))
+                rep.thread(put)
             else:
                 rep.answers_read += 1
                 parent = row.get("ParentId", "")
@@ -201,9 +209,9 @@ def import_stackexchange(store: ThreadStore, posts: str | Path, links: str | Pat
                     store.put_pending_answer(source, parent, pid, body, votes=_int(row.get("Score")),
                                              created=row.get("CreationDate", ""), author=author)
                     continue
-                _, added = store.put_answer(key, pid, body, votes=_int(row.get("Score")),
-                                            created=row.get("CreationDate", ""), author=author)
-                rep.answers_added += added
+                _, put = store.put_answer(key, pid, body, votes=_int(row.get("Score")),
+                                          created=row.get("CreationDate", ""), author=author)
+                rep.answer(put)
         rep.answers_added += store.resolve_pending(source)
         store.mark_accepted(source)
         if links is not None:
@@ -231,16 +239,13 @@ def import_semeval(store: ThreadStore, path: str | Path, *, source: str = "semev
     with store.transaction():
         for q in questions:
             for t in q.threads:
-                rep.threads_read += 1
-                key, added = store.put_thread(source, t.id, t.subject, t.body,
-                                              tags=[t.category] if t.category else [], created=t.date,
-                                              author=t.username)
-                rep.threads_added += added
+                key, put = store.put_thread(source, t.id, t.subject, t.body, tags=[t.category] if t.category else [],
+                                            created=t.date, author=t.username)
+                rep.thread(put)
                 for c in t.comments:
                     rep.answers_read += 1
                     if c.text:
-                        _, a_added = store.put_answer(key, c.id, c.text, created=c.date, author=c.username)
-                        rep.answers_added += a_added
+                        rep.answer(store.put_answer(key, c.id, c.text, created=c.date, author=c.username)[1])
     rep.seconds = time.perf_counter() - t0
     return rep
 
@@ -250,34 +255,49 @@ _Q_KEYS = ("question", "q", "title", "query", "prompt")
 _A_KEYS = ("answer", "a", "response", "reply")
 
 
-def _faq_records(path: Path) -> Iterator[tuple[str, dict[str, Any]]]:
+def _faq_records(path: Path, on_bytes: Progress | None = None) -> Iterator[tuple[str, dict[str, Any]]]:
+    """(where, record) of an FAQ file, `on_bytes` told how far into the file reading is."""
     name = path.name.lower()
     for suffix in (".gz", ".xz", ".bz2"):
         name = name.removesuffix(suffix)
+    line = 0  # the last line read, for a CSV error's place
     try:
         with open_text(path) as fh:
-            if name.endswith((".csv", ".tsv")):
-                reader = csv.DictReader(fh, delimiter="\t" if name.endswith(".tsv") else ",")
-                if not reader.fieldnames:
-                    raise DataFormatError(f"{path}: empty CSV file (a header with question and answer is needed)")
-                for i, row in enumerate(reader, start=2):
-                    yield f"{path}:{i}", {str(k).strip().lower(): v for k, v in row.items() if k is not None}
-            elif name.endswith(".jsonl"):
-                for i, line in enumerate(fh, start=1):
-                    if line.strip():
-                        yield f"{path}:{i}", _json(line, f"{path}:{i}")
-            else:
-                data = _json(fh.read(), str(path))
-                if isinstance(data, dict):
-                    data = data.get("data") or data.get("faq") or data.get("questions") or [data]
-                if not isinstance(data, list):
-                    raise DataFormatError(f"{path}: expected a list of question-answer objects")
-                for i, rec in enumerate(data):
-                    yield f"{path}[{i}]", rec
-    except UnicodeDecodeError as exc:
-        raise DataFormatError(f"{path}: not UTF-8 text (byte {exc.start})") from None
+            for n, item in enumerate(_faq_parse(fh, name, path), start=1):
+                line = item[2]
+                yield item[0], item[1]
+                if on_bytes is not None and n % 500 == 0:
+                    on_bytes(input_position(fh.buffer))
+    except UnicodeDecodeError:
+        raise DataFormatError(f"{path}: not UTF-8 text ({utf8_error_place(path)}); save it as UTF-8") from None
     except csv.Error as exc:
-        raise DataFormatError(f"{path}: malformed CSV: {exc}") from None
+        raise DataFormatError(f"{path}:{line + 1}: malformed CSV: {exc}") from None
+
+
+def _faq_parse(fh: Any, name: str, path: Path) -> Iterator[tuple[str, Any, int]]:
+    """(where, record, last line read) of an FAQ file's text."""
+    if name.endswith((".csv", ".tsv")):
+        reader = csv.DictReader(fh, delimiter="\t" if name.endswith(".tsv") else ",")
+        if not reader.fieldnames:
+            raise DataFormatError(f"{path}: empty CSV file (a header with question and answer is needed)")
+        line = reader.line_num
+        for row in reader:
+            start, line = line + 1, reader.line_num  # a quoted field may span lines
+            rec = {str(k).strip().lower(): v for k, v in row.items() if k is not None}
+            if any(isinstance(v, str) and v.strip() for v in rec.values()):  # not a ",," row of a spreadsheet
+                yield f"{path}:{start}", rec, line
+    elif name.endswith(".jsonl"):
+        for line, text in enumerate(fh, start=1):
+            if text.strip():
+                yield f"{path}:{line}", _json(text, f"{path}:{line}"), line
+    else:
+        data = _json(fh.read(), str(path))
+        if isinstance(data, dict):
+            data = data.get("data") or data.get("faq") or data.get("questions") or [data]
+        if not isinstance(data, list):
+            raise DataFormatError(f"{path}: expected a list of question-answer objects")
+        for i, rec in enumerate(data):
+            yield f"{path}[{i}]", rec, 0
 
 
 def _json(text: str, where: str) -> Any:
@@ -298,50 +318,67 @@ def _first(rec: dict[str, Any], keys: tuple[str, ...]) -> Any:
 def import_faq(store: ThreadStore, path: str | Path, *, source: str | None = None,
                on_bytes: Progress | None = None) -> ImportReport:
     """Question-answer pairs from JSONL / JSON / CSV / TSV: each record needs a question and an
-    answer (or a list `answers`); optional `id`, `body`, `tags`, `url`. The FAQ's own answer is
-    marked accepted. Records without an id are keyed by their question text, so a re-import
-    recognises them."""
+    answer (or a list `answers`); optional `id`, `body`, `tags`, `url` (field names in any case).
+    The FAQ's own (first) answer is the accepted one. Records without an id are keyed by their
+    question text, so a re-import recognises them; re-importing an edited file updates the
+    threads whose question or answers changed."""
     p = Path(path)
     name = p.name
     for suffix in (".gz", ".xz", ".bz2"):
         name = name.removesuffix(suffix)
     source = source or f"faq:{Path(name).stem}"
-    return import_records(store, _faq_records(p), source=source, path=str(p), on_bytes=on_bytes)
+    return import_records(store, _faq_records(p, on_bytes), source=source, path=str(p))
 
 
-def import_records(store: ThreadStore, records: Iterable[tuple[str, Any]], *, source: str, path: str = "",
-                   on_bytes: Progress | None = None) -> ImportReport:
-    """Import (where, record) question-answer records (the FAQ format) in one transaction."""
+def _answer_texts(rec: dict[str, Any], where: str) -> list[str]:
+    answers = rec.get("answers")
+    if answers is None:
+        answer = _first(rec, _A_KEYS)
+        answers = [] if answer is None else [answer]
+    if not isinstance(answers, list):
+        answers = [answers]
+    texts = [str(a).strip() for a in answers if isinstance(a, str | int | float) and not isinstance(a, bool)]
+    if len(texts) != len(answers) or not any(texts):
+        raise DataFormatError(f"{where}: no answer text (expected 'answer' or a list 'answers' of texts)")
+    return [t for t in texts if t]
+
+
+def import_records(store: ThreadStore, records: Iterable[tuple[str, Any]], *, source: str,
+                   path: str = "") -> ImportReport:
+    """Import (where, record) question-answer records (the FAQ format) in one transaction. One id
+    for two different questions in the same file is an error (it would merge them); the same
+    question twice adds the second record's answers to the thread."""
     rep = ImportReport(source, path)
     t0 = time.perf_counter()
+    seen: dict[str, tuple[str, str]] = {}  # thread id -> (where, question) in this file
     with store.transaction():
-        for where, rec in records:
-            if not isinstance(rec, dict):
+        for where, raw in records:
+            if not isinstance(raw, dict):
                 raise DataFormatError(f"{where}: expected an object with a question and an answer")
+            rec = {str(k).strip().lower(): v for k, v in raw.items()}
             question = _first(rec, _Q_KEYS)
-            answers = rec.get("answers")
-            if answers is None:
-                answer = _first(rec, _A_KEYS)
-                answers = [] if answer is None else [answer]
             if not isinstance(question, str) or not question.strip():
                 raise DataFormatError(f"{where}: no question (expected one of the fields {', '.join(_Q_KEYS)})")
-            if not isinstance(answers, list) or not answers or not all(isinstance(a, str) for a in answers):
-                raise DataFormatError(f"{where}: no answer text (expected 'answer' or a list 'answers')")
-            rep.threads_read += 1
-            ext = str(rec.get("id") or _digest(question))
+            question = question.strip()
+            answers = _answer_texts(rec, where)
+            ext = str(rec.get("id") if rec.get("id") not in (None, "") else _digest(question))
+            earlier = seen.get(ext)
+            if earlier is not None and _digest(earlier[1]) != _digest(question):
+                raise DataFormatError(f"{where}: the id {ext!r} is also the id of another question ({earlier[0]})")
             tags = rec.get("tags") or []
             tags = [t.strip() for t in tags.split(",")] if isinstance(tags, str) else [str(t) for t in tags]
-            key, added = store.put_thread(source, ext, question.strip(), str(rec.get("body") or "").strip(),
-                                          tags=[t for t in tags if t], url=str(rec.get("url") or ""))
-            rep.threads_added += added
-            for i, a in enumerate(answers):
-                if not a.strip():
-                    continue
+            body, url = str(rec.get("body") or "").strip(), str(rec.get("url") or "")
+            if earlier is None:
+                key, put = store.put_thread(source, ext, question, body, tags=[t for t in tags if t], url=url)
+                rep.thread(put)
+                seen[ext] = (where, question)
+            else:  # the same question again: its answers join the thread, the first accepted one stays
+                key = store.thread_key(source, ext) or 0
+            for a in answers:
                 rep.answers_read += 1
-                _, a_added = store.put_answer(key, _digest(a), a.strip(), accepted=(i == 0))
-                rep.answers_added += a_added
-            if on_bytes is not None and rep.threads_read % 500 == 0:
-                on_bytes(rep.threads_read)
+                rep.answer(store.put_answer(key, _digest(a), a)[1])
+            if earlier is None:
+                store.set_accepted(key, _digest(answers[0]))
     rep.seconds = time.perf_counter() - t0
     return rep
 
@@ -365,7 +402,7 @@ def import_file(store: ThreadStore, path: str | Path, fmt: Format | str | None =
             raise InputError(f"{p} is a folder without a Posts.xml (a StackExchange dump folder has one)")
     kind = Format(fmt) if fmt else detect_format(p)
     if kind == Format.STACKEXCHANGE:
-        return import_stackexchange(store, p, links, site=site, on_bytes=on_bytes)
+        return import_stackexchange(store, p, links, site=site, source=source, on_bytes=on_bytes)
     if kind == Format.SEMEVAL:
         return import_semeval(store, p, source=source or "semeval", on_bytes=on_bytes)
     return import_faq(store, p, source=source, on_bytes=on_bytes)

@@ -21,7 +21,7 @@ from pathlib import Path
 
 from cqa.store import thread_text
 from qa.core.errors import DataFormatError
-from qa.core.text import open_binary
+from qa.core.text import input_position, open_binary
 
 RELEVANT = frozenset({"PerfectMatch", "Relevant"})
 GOOD = "Good"
@@ -144,7 +144,7 @@ def iter_semeval(path: str | Path, *, on_bytes: Callable[[int], None] | None = N
             if root is not None:
                 root.clear()
             if on_bytes is not None:
-                on_bytes(_position(fh))
+                on_bytes(input_position(fh))
         if root is None:
             raise DataFormatError(f"{p}: empty XML document")
     except ET.ParseError as exc:
@@ -160,14 +160,6 @@ def iter_semeval(path: str | Path, *, on_bytes: Callable[[int], None] | None = N
 def load_semeval(path: str | Path) -> list[NewQuestion]:
     return list(iter_semeval(path))
 
-
-def _position(fh: object) -> int:
-    """Bytes consumed of the underlying (possibly compressed) file."""
-    raw = getattr(fh, "_fp", None) or getattr(fh, "fileobj", None) or fh
-    try:
-        return int(raw.tell())  # type: ignore[attr-defined]
-    except (OSError, ValueError, AttributeError):
-        return 0
 
 
 def _reason(exc: ET.ParseError) -> str:

@@ -21,6 +21,7 @@ import uuid
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
@@ -73,6 +74,14 @@ CREATE TABLE IF NOT EXISTS pending_answers (
 );
 CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
+
+
+class Put(StrEnum):
+    """What writing a thread or an answer that may be stored already did."""
+
+    ADDED = "added"
+    UPDATED = "updated"
+    SAME = "same"
 
 
 @dataclass
@@ -210,31 +219,76 @@ class ThreadStore:
     # ------------------------------------------------------------------ writes (inside a transaction)
     def put_thread(self, source: str, ext_id: str, title: str, body: str = "", *, tags: Sequence[str] = (),
                    created: str = "", url: str = "", accepted_ext: str | None = None,
-                   author: str = "") -> tuple[int, bool]:
-        """Insert a thread unless (source, ext_id) is stored already; returns (key, inserted)."""
+                   author: str = "", update: bool = True) -> tuple[int, Put]:
+        """Insert a thread, or bring a stored one with this (source, ext_id) up to date (a newer dump,
+        an edited FAQ; not when `update` is False); returns (key, what happened). A thread whose
+        question text changed gets a new key (its answers and links move with it), so indexes see
+        it as a new thread."""
         uid = make_uid(source, ext_id)
+        tags_json = json.dumps(list(tags), ensure_ascii=False)
         with self.transaction() as c:
-            cur = c.execute(
-                "INSERT OR IGNORE INTO threads (uid, source, ext_id, title, body, tags, created, url, accepted_ext, "
-                "author) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (uid, source, ext_id, title, body, json.dumps(list(tags), ensure_ascii=False), created, url,
-                 accepted_ext, author))
-            if cur.rowcount:
-                return int(cur.lastrowid or 0), True
-            return int(c.execute("SELECT key FROM threads WHERE uid = ?", (uid,)).fetchone()[0]), False
+            row = c.execute("SELECT key, title, body, tags, created, url, accepted_ext, author FROM threads "
+                            "WHERE uid = ?", (uid,)).fetchone()
+            if row is None:
+                cur = c.execute(
+                    "INSERT INTO threads (uid, source, ext_id, title, body, tags, created, url, accepted_ext, "
+                    "author) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (uid, source, ext_id, title, body, tags_json, created, url, accepted_ext, author))
+                return int(cur.lastrowid or 0), Put.ADDED
+            key = int(row[0])
+            if not update:
+                return key, Put.SAME
+            meta = (tags_json, created or row[4], url or row[5], accepted_ext, author or row[7])
+            if (title, body) != (row[1], row[2]):
+                return self._rekey(c, key, uid, title, body, meta), Put.UPDATED
+            if meta != tuple(row[3:]):
+                c.execute("UPDATE threads SET tags = ?, created = ?, url = ?, accepted_ext = ?, author = ? "
+                          "WHERE key = ?", (*meta, key))
+                return key, Put.UPDATED
+            return key, Put.SAME
+
+    @staticmethod
+    def _rekey(c: sqlite3.Connection, key: int, uid: str, title: str, body: str, meta: tuple) -> int:
+        """The thread under a new key with a new question text (no vector yet), its answers and links moved."""
+        cur = c.execute("INSERT INTO threads (uid, source, ext_id, title, body, tags, created, url, accepted_ext, "
+                        "author) SELECT ?, source, ext_id, ?, ?, ?, ?, ?, ?, ? FROM threads WHERE key = ?",
+                        (f"{uid}\x00moving", title, body, *meta, key))
+        new = int(cur.lastrowid or 0)
+        c.execute("UPDATE answers SET thread_key = ? WHERE thread_key = ?", (new, key))
+        c.execute("UPDATE OR IGNORE links SET thread_key = ? WHERE thread_key = ?", (new, key))
+        c.execute("UPDATE OR IGNORE links SET target_key = ? WHERE target_key = ?", (new, key))
+        c.execute("DELETE FROM threads WHERE key = ?", (key,))
+        c.execute("UPDATE threads SET uid = ? WHERE key = ?", (uid, new))
+        return new
 
     def put_answer(self, thread_key: int, ext_id: str, text: str, *, votes: int | None = None,
-                   accepted: bool = False, created: str = "", author: str = "") -> tuple[int, bool]:
-        """Insert an answer unless the thread has one with this id; returns (key, inserted)."""
+                   accepted: bool = False, created: str = "", author: str = "",
+                   update: bool = True) -> tuple[int, Put]:
+        """Insert an answer, or bring a stored one with this id up to date (text, votes; not when
+        `update` is False); returns (key, what happened). `accepted` only applies to a new answer
+        (`set_accepted` moves it)."""
         with self.transaction() as c:
-            cur = c.execute(
-                "INSERT OR IGNORE INTO answers (thread_key, ext_id, text, votes, accepted, created, author) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?)", (thread_key, ext_id, text, votes, int(accepted), created, author))
-            if cur.rowcount:
-                return int(cur.lastrowid or 0), True
-            row = c.execute("SELECT key FROM answers WHERE thread_key = ? AND ext_id = ?",
+            row = c.execute("SELECT key, text, votes, author FROM answers WHERE thread_key = ? AND ext_id = ?",
                             (thread_key, ext_id)).fetchone()
-            return int(row[0]), False
+            if row is None:
+                cur = c.execute(
+                    "INSERT INTO answers (thread_key, ext_id, text, votes, accepted, created, author) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?)", (thread_key, ext_id, text, votes, int(accepted), created, author))
+                return int(cur.lastrowid or 0), Put.ADDED
+            key = int(row[0])
+            if not update:
+                return key, Put.SAME
+            if text != row[1]:
+                c.execute("UPDATE answers SET text = ?, vector = NULL WHERE key = ?", (text, key))
+            if (votes, author or row[3]) != (row[2], row[3]):
+                c.execute("UPDATE answers SET votes = ?, author = ? WHERE key = ?", (votes, author or row[3], key))
+            return key, (Put.SAME if (text, votes, author or row[3]) == tuple(row[1:]) else Put.UPDATED)
+
+    def set_accepted(self, thread_key: int, ext_id: str | None) -> None:
+        """Make `ext_id` the thread's one accepted answer (None: no accepted answer)."""
+        with self.transaction() as c:
+            c.execute("UPDATE answers SET accepted = (ext_id IS ?) WHERE thread_key = ? AND accepted != (ext_id IS ?)",
+                      (ext_id, thread_key, ext_id))
 
     def thread_key(self, source: str, ext_id: str) -> int | None:
         rows = self._rows("SELECT key FROM threads WHERE uid = ?", (make_uid(source, ext_id),))
@@ -259,11 +313,12 @@ class ThreadStore:
             return max(cur.rowcount, 0)
 
     def mark_accepted(self, source: str) -> None:
-        """Flag answers named as accepted by their thread (`accepted_ext`)."""
+        """Flag the answers their thread names as accepted (`accepted_ext`), and only those: a newer
+        dump that moved or withdrew an acceptance is followed."""
         with self.transaction() as c:
-            c.execute("UPDATE answers SET accepted = 1 WHERE accepted = 0 AND key IN (SELECT a.key FROM answers a "
-                      "JOIN threads t ON t.key = a.thread_key WHERE t.source = ? AND t.accepted_ext = a.ext_id)",
-                      (source,))
+            c.execute("UPDATE answers SET accepted = NOT accepted WHERE key IN (SELECT a.key FROM answers a "
+                      "JOIN threads t ON t.key = a.thread_key WHERE t.source = ? "
+                      "AND a.accepted != (t.accepted_ext IS NOT NULL AND t.accepted_ext = a.ext_id))", (source,))
 
     def link(self, thread_key: int, target_key: int, kind: str = "duplicate") -> bool:
         """Record that one thread duplicates (or links to) another; returns whether it was new."""
@@ -278,8 +333,8 @@ class ThreadStore:
         title = check_text(title, "question title", MAX_TITLE_CHARS)
         body = (check_text(body, "question body", MAX_TEXT_CHARS) if body and body.strip() else "")
         ext = question_id or uuid.uuid4().hex[:12]
-        _, inserted = self.put_thread(source, ext, title, body, tags=tags, created=_now(), url=url)
-        if not inserted:
+        _, put = self.put_thread(source, ext, title, body, tags=tags, created=_now(), url=url, update=False)
+        if put is not Put.ADDED:
             raise InputError(f"the thread {make_uid(source, ext)} exists already")
         return make_uid(source, ext)
 
@@ -293,9 +348,9 @@ class ThreadStore:
         with self.transaction() as c:
             if accepted:
                 c.execute("UPDATE answers SET accepted = 0 WHERE thread_key = ?", (key,))
-            _, inserted = self.put_answer(key, ext, text, votes=votes, accepted=accepted, created=_now(),
-                                          author=author)
-            if not inserted:
+            _, put = self.put_answer(key, ext, text, votes=votes, accepted=accepted, created=_now(), author=author,
+                                     update=False)
+            if put is not Put.ADDED:
                 raise InputError(f"the thread {thread_id} has an answer {ext!r} already")
         return ext
 

@@ -14,13 +14,14 @@ import lzma
 import re
 import zlib
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 from qa.core.errors import DataFormatError, InputError
 
 MAX_QUESTION_CHARS = 2_000
 # Python decodes undecodable argv / stdin bytes to lone surrogates (PEP 383); real text never has them.
 _SURROGATE = re.compile(r"[\ud800-\udfff]")
+NEWLINE = b"\n"
 _OPENERS = {".gz": gzip.open, ".xz": lzma.open, ".bz2": bz2.open}
 
 
@@ -33,8 +34,8 @@ def check_text(text: object, what: str, max_chars: int) -> str:
     stripped = text.strip()
     if not stripped:
         raise InputError(f"the {what} is empty")
-    if len(text) > max_chars:
-        raise InputError(f"the {what} is {len(text):,} characters long; the limit is {max_chars:,}")
+    if len(stripped) > max_chars:
+        raise InputError(f"the {what} is {len(stripped):,} characters long; the limit is {max_chars:,}")
     return stripped
 
 
@@ -83,14 +84,76 @@ def _decompress(p: Path) -> bytes:
     return bz2.decompress(data)
 
 
+class _Decompressed(io.RawIOBase):
+    """A decompressing stream whose read errors name the file: a truncated or corrupt archive (or
+    a plain file with a `.gz` name) raises `DataFormatError`, not zlib's, lzma's or an EOFError
+    (which the command line would take for Ctrl-D)."""
+
+    def __init__(self, inner: IO[bytes], path: Path) -> None:
+        self._inner, self._path = inner, path
+        # the compressed file underneath, whose position tells how much of the input is read
+        self.fileobj = getattr(inner, "_fp", None) or getattr(inner, "fileobj", None) or inner
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        try:
+            data = self._inner.read(len(buffer))
+        except (OSError, EOFError, lzma.LZMAError, zlib.error) as exc:
+            raise DataFormatError(f"{self._path}: truncated or corrupt compressed file ({exc})") from None
+        buffer[: len(data)] = data
+        return len(data)
+
+    def close(self) -> None:
+        self._inner.close()
+        super().close()
+
+
 def open_binary(path: str | Path) -> IO[bytes]:
     """A streaming binary handle (decompressing by suffix), for files too large to read whole."""
     p = _checked(path)
     opener = _OPENERS.get(p.suffix.lower())
     try:
-        return opener(p, "rb") if opener is not None else open(p, "rb")  # noqa: SIM115
+        if opener is None:
+            return open(p, "rb")  # noqa: SIM115
+        return io.BufferedReader(_Decompressed(opener(p, "rb"), p))
     except OSError as exc:
         raise DataFormatError(f"cannot open {p}: {exc}") from exc
+
+
+def input_position(fh: IO[bytes]) -> int:
+    """Bytes consumed of the file under a handle from `open_binary` (the compressed file when it
+    decompresses), for progress over the file's size."""
+    raw = getattr(getattr(fh, "raw", None), "fileobj", None) or fh
+    try:
+        return int(raw.tell())
+    except (OSError, ValueError, AttributeError):
+        return 0
+
+
+def utf8_error_place(path: str | Path) -> str:
+    """Where a file's first byte that is not UTF-8 is ("line 12, byte 65,800"), for an error
+    message: a streaming decoder only knows its place in the chunk it was decoding."""
+    fh = open_binary(path)
+    base, lines, carry = 0, 0, b""
+    try:
+        while chunk := fh.read(1 << 20):
+            buf = carry + chunk
+            try:
+                buf.decode("utf-8")
+                carry = b""
+            except UnicodeDecodeError as exc:
+                if exc.reason != "unexpected end of data" or len(buf) - exc.start > 3:
+                    at, line = base + exc.start, lines + buf[: exc.start].count(NEWLINE) + 1
+                    return f"line {line:,}, byte {at:,}"
+                carry = buf[exc.start:]
+                buf = buf[:exc.start]
+            base += len(buf)
+            lines += buf.count(NEWLINE)
+    finally:
+        fh.close()
+    return f"byte {base:,}" if carry else "somewhere"
 
 
 def open_text(path: str | Path) -> IO[str]:

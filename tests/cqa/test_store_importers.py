@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from cqa.importers import Format, detect_format, html_to_text, import_file
+from cqa.importers import Format, _digest, detect_format, html_to_text, import_file
 from cqa.store import ThreadStore
 from qa.core.errors import DataFormatError, InputError, NotFoundError
 
@@ -174,6 +174,84 @@ def test_faq_jsonl_csv_and_errors(tmp_path: Path) -> None:
     broken.write_text('{"question": "x", "answer": "y"}\n{not json\n', encoding="utf-8")
     with pytest.raises(DataFormatError, match="invalid JSON"):
         import_file(store, broken)
+
+
+def test_a_newer_dump_updates_votes_acceptance_and_edited_questions(tmp_path: Path) -> None:
+    def dump(folder: str, accepted: str, score: str, title: str) -> Path:
+        d = tmp_path / folder / "site.example"
+        d.mkdir(parents=True)
+        acc = f' AcceptedAnswerId="{accepted}"' if accepted else ""
+        (d / "Posts.xml").write_text(
+            f'<?xml version="1.0"?>\n<posts>\n<row Id="4" PostTypeId="1"{acc} Title="{title}" Body="b" />\n'
+            f'<row Id="5" PostTypeId="2" ParentId="4" Score="{score}" Body="Use a spanner." />\n'
+            '<row Id="6" PostTypeId="2" ParentId="4" Score="3" Body="Call a plumber." />\n</posts>\n', encoding="utf-8")
+        return d
+
+    store = ThreadStore(tmp_path / "t.sqlite")
+    first = import_file(store, dump("v1", "", "1", "How do I fix a tap?"))
+    assert (first.threads_added, first.answers_added) == (1, 2)
+    uid = "stackexchange:site.example:4"
+    old_key = store.key_of(uid)
+    rep = import_file(store, dump("v2", "5", "40", "How do I fix a dripping tap?"))
+    assert (rep.threads_added, rep.threads_updated, rep.answers_updated) == (0, 1, 1) and "updated" in rep.summary()
+    t = store.thread(uid)
+    assert t.title == "How do I fix a dripping tap?" and t.key != old_key  # a new key: indexes see a new thread
+    assert [(a.id, a.votes, a.accepted) for a in t.answers] == [("5", 40, True), ("6", 3, False)]
+    assert _counts(store) == (1, 2)
+    import_file(store, dump("v3", "6", "40", "How do I fix a dripping tap?"))  # the acceptance moved
+    assert [a.accepted for a in store.thread(uid).answers] == [False, True]
+    assert import_file(store, dump("v4", "6", "40", "How do I fix a dripping tap?"), source="mine").source == "mine"
+
+
+def test_faq_files_as_people_write_them(tmp_path: Path) -> None:
+    """Field names in any case, numbers as answers, spreadsheet rows of empty cells, an edited
+    answer on re-import, and one id given to two questions (refused: it would merge them)."""
+    store = ThreadStore(tmp_path / "t.sqlite")
+    nums = tmp_path / "nums.json"
+    nums.write_text(json.dumps([{"Question": "Is the sky blue?", "Answers": ["Yes."], "ID": "sky", "Tags": "a,b"},
+                                {"question": "How many legs does a spider have?", "answer": 8}]), encoding="utf-8")
+    assert import_file(store, nums).threads_added == 2
+    assert store.thread("faq:nums:sky").tags == ["a", "b"]
+    sheet = tmp_path / "sheet.csv"
+    sheet.write_text('question,answer\nWhat time?,Nine.\n,\n"Two\nlines?",Yes.\n,,\nNo answer here,\n',
+                     encoding="utf-8")
+    with pytest.raises(DataFormatError, match=r"sheet.csv:7: no answer"):  # the line the row starts on
+        import_file(store, sheet)
+    sheet.write_text('question,answer\nWhat time?,Nine.\n,\n"Two\nlines?",Yes.\n,,\n', encoding="utf-8")
+    assert import_file(store, sheet).threads_added == 2
+    faq = tmp_path / "permits.jsonl"
+    faq.write_text(json.dumps({"question": "How do I get a permit?", "answer": "At the town hall."}) + "\n")
+    import_file(store, faq)
+    faq.write_text(json.dumps({"question": "How do I get a permit?", "answer": "Online, at the city portal."}) + "\n")
+    import_file(store, faq)
+    thread = store.thread(f"faq:permits:{_digest('How do I get a permit?')}")
+    assert [a.text for a in thread.answers if a.accepted] == ["Online, at the city portal."]
+    dup = tmp_path / "dup.csv"
+    dup.write_text("id,question,answer\n1,When is the office open?,From 9.\n1,Where is the office?,Main street.\n")
+    with pytest.raises(DataFormatError, match=r"dup.csv:3: the id '1' is also the id of another question \(.*:2\)"):
+        import_file(store, dup)
+    assert "faq:dup" not in store.sources()
+
+
+@pytest.mark.parametrize("name", ["faq.jsonl.gz", "faq.jsonl.xz", "faq.jsonl.bz2", "Posts.xml.gz", "Posts.xml.xz"])
+def test_a_truncated_or_corrupt_archive_is_a_clear_error(tmp_path: Path, name: str) -> None:
+    import bz2
+    import gzip
+    import lzma
+
+    rows = "".join(json.dumps({"question": f"Question {i}?", "answer": f"Answer {i}."}) + "\n" for i in range(3000))
+    if name.startswith("Posts"):
+        rows = '<?xml version="1.0"?>\n<posts>\n' + "".join(
+            f'<row Id="{i}" PostTypeId="1" Title="Question {i}" Body="b" />\n' for i in range(1, 3000)) + "</posts>\n"
+    packed = {"gz": gzip.compress, "xz": lzma.compress, "bz2": bz2.compress}[name.rsplit(".", 1)[1]](rows.encode())
+    store = ThreadStore(tmp_path / "t.sqlite")
+    for i, data in enumerate((packed[: len(packed) // 2], packed[:200] + bytes(200) + packed[400:], rows.encode())):
+        bad = tmp_path / str(i) / name
+        bad.parent.mkdir()
+        bad.write_bytes(data)
+        with pytest.raises(DataFormatError, match=r"truncated or corrupt compressed file|cannot"):
+            import_file(store, bad)
+    assert _counts(store) == (0, 0)
 
 
 def test_format_detection_and_bad_paths(tmp_path: Path) -> None:
