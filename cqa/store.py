@@ -151,6 +151,8 @@ class ThreadStore:
             uri = f"file:{self.path.resolve()}?mode=ro"
             self._conn = sqlite3.connect(uri, uri=True, check_same_thread=False, isolation_level=None)
         else:
+            if self.path.is_dir():
+                raise InputError(f"the thread store {self.path} is a folder: give the path of a .sqlite file")
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self._conn = sqlite3.connect(str(self.path), check_same_thread=False, isolation_level=None)
         self._lock = threading.RLock()
@@ -163,6 +165,9 @@ class ThreadStore:
                 self._conn.execute("PRAGMA synchronous=FULL")
                 self._conn.executescript(_SCHEMA)
             self._conn.execute("SELECT key FROM threads LIMIT 1").fetchall()
+        except sqlite3.OperationalError as exc:  # cannot be opened or written (permissions, a read-only disk)
+            self._conn.close()
+            raise InputError(f"cannot use the thread store {self.path}: {exc}") from None
         except sqlite3.DatabaseError as exc:
             self._conn.close()
             raise DataFormatError(f"{self.path} is not a thread store: {exc}") from None

@@ -47,6 +47,10 @@ def main(argv: list[str] | None = None) -> int:
         return exc.exit_code
     except (typer.Abort, KeyboardInterrupt):
         return _interrupted()
+    except OSError as exc:  # the file system refused (a folder where a file should be, no permission, disk full)
+        where = f": {exc.filename}" if exc.filename else ""
+        err.print(Text.assemble(("error: ", "bold red"), f"{exc.strerror or exc}{where}"), soft_wrap=True)
+        return 2
     except Exception as exc:  # usage errors arrive here in non-standalone mode
         if not _is_usage_error(exc):
             raise

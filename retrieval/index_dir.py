@@ -68,6 +68,9 @@ def check_target(out: str | Path, source: str | Path | None = None) -> Path:
     out = Path(out).expanduser()
     if out.exists() and not out.is_dir():
         raise InputError(f"{out} is a file, not an index folder: choose a new folder for the index")
+    for parent in out.parents:
+        if parent.exists() and not parent.is_dir():
+            raise InputError(f"{parent} is a file, not a folder: the index {out} cannot be written under it")
     if source is not None:
         src, dst = Path(source).expanduser().resolve(), out.resolve()
         if dst == src or dst in src.parents:

@@ -45,3 +45,17 @@ def test_qa_index_never_replaces_what_is_not_an_index(corpus_dir: Path, tmp_path
     assert main(["index", str(docs), "--out", str(tmp_path / "idx")]) == 0  # an index is rebuilt in place
     assert main(["index", str(docs), "--name", "default"]) == 2
     assert "the embedded collection's" in capsys.readouterr().err
+
+
+def test_unusable_folders_and_stores_are_one_line_exit_2(corpus_dir: Path, tmp_path: Path, monkeypatch,
+                                                           capsys) -> None:
+    afile = tmp_path / "afile"
+    afile.write_text("x", encoding="utf-8")
+    monkeypatch.setenv("QA_INDEX_DIR", str(afile))
+    assert main(["index", str(corpus_dir / "eiffel.md")]) == 2
+    assert "is a file, not a folder" in " ".join(capsys.readouterr().err.split())
+    assert main(["cqa", "stats", "--store", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert "is a folder: give the path of a .sqlite file" in " ".join(err.split()) and "Traceback" not in err
+    assert main(["cqa", "stats", "--store", str(afile / "t.sqlite")]) == 2  # the OS refuses: one line too
+    assert len(capsys.readouterr().err.strip().splitlines()) == 1
