@@ -186,6 +186,10 @@ class Engine:
                               reason=f"forced to {forced}")
             return Response(question=q.text, answers=answers, routing=routing,
                             timings={"total_s": round(time.perf_counter() - t0, 4)})
+        if q.collection is not None and Route.WEBQA in self.routes:  # a name the user gave: not a source failure
+            known = self.source(Route.WEBQA).collections.names  # type: ignore[attr-defined]
+            if q.collection not in known:
+                raise NotFoundError(f"no collection named {q.collection!r}; known: {', '.join(known)}")
         if len(self.routes) == 1:
             probs = {self.routes[0]: 1.0}
         else:
@@ -205,6 +209,8 @@ class Engine:
             try:
                 results[r] = self.source(r).answer(q, top_k)
             except QAError as exc:  # one source down (an endpoint, a missing model): ask the others
+                if r == Route.WEBQA and q.collection is not None:
+                    raise  # the collection the user named cannot be read: that is the answer
                 failed[r] = exc
         if not results:
             raise next(iter(failed.values()))
@@ -217,7 +223,7 @@ class Engine:
             reason += "; failed: " + "; ".join(f"{r}: {e}" for r, e in failed.items())
         routing = Routing(chosen=chosen, probabilities={str(r): round(p, 4) for r, p in probs.items()},
                           asked=list(results), scores={str(r): round(_best_score(a), 4) for r, a in results.items()},
-                          reason=reason)
+                          failed={str(r): str(e) for r, e in failed.items()}, reason=reason)
         return Response(question=q.text, answers=answers[:top_k], routing=routing,
                         timings={"route_s": round(t_route, 4), "total_s": round(time.perf_counter() - t0, 4)})
 

@@ -87,6 +87,9 @@ def answer_panel(a: Answer, rank: int) -> Panel:
 
 
 def print_response(console: Console, resp: Response, *, explain: bool = True) -> None:
+    warn = Console(stderr=True)
+    for route, why in resp.routing.failed.items():  # the other sources answered; the user should still know
+        warn.print(Text.assemble(("warning: ", "bold yellow"), f"{route} could not answer: {why}"), soft_wrap=True)
     if resp.rewritten and resp.rewritten != resp.question:
         console.print(Text.assemble(("understood as: ", "dim"), resp.rewritten))
     for rank, a in enumerate(resp.answers, 1):

@@ -13,12 +13,13 @@ Collections live in `settings.index_dir`, one folder each (`qa index PATH --name
 
 from __future__ import annotations
 
+import logging
 import re
 import threading
 from dataclasses import dataclass
 from pathlib import Path
 
-from qa.core.errors import InputError, NotFoundError
+from qa.core.errors import DataFormatError, InputError, NotFoundError
 from qa.core.settings import Settings
 from qa.core.types import Encoder
 from retrieval.fusion import fuse
@@ -90,6 +91,7 @@ class CollectionSet:
         self.encoder = encoder
         self.depth = depth
         self._retrievers: dict[str, HybridRetriever] = {}
+        self._broken: set[str] = set()
         self._lock = threading.Lock()
 
     @property
@@ -106,8 +108,24 @@ class CollectionSet:
             return self._retrievers[name]
 
     def warm_up(self) -> None:
-        for name in self.names:
-            self.retriever(name)
+        self._usable(self.names)
+
+    def _usable(self, names: list[str]) -> list[tuple[str, HybridRetriever]]:
+        """The retrievers of `names`; one whose folder is damaged is left out with a warning (once),
+        so one broken collection does not silence the others, unless it is the only one."""
+        out: list[tuple[str, HybridRetriever]] = []
+        for name in names:
+            try:
+                out.append((name, self.retriever(name)))
+            except DataFormatError as exc:
+                if len(names) == 1:
+                    raise
+                if name not in self._broken:
+                    self._broken.add(name)
+                    logging.getLogger(__name__).warning("left out the collection %s: %s", name, exc)
+        if not out:
+            raise NotFoundError(f"no usable passage collection among {', '.join(names)}")
+        return out
 
     def reload(self, name: str) -> None:
         """Forget an opened retriever (after its folder was rewritten), so the next search reopens it."""
@@ -118,8 +136,7 @@ class CollectionSet:
 
     def search(self, query: str, k: int, *, collection: str | None = None) -> list[RetrievedPassage]:
         """The top k passages over all collections (or the one named), best first."""
-        names = [collection] if collection else self.names
-        retrievers = [(n, self.retriever(n)) for n in names]
+        retrievers = self._usable([collection] if collection else self.names)
         if len(retrievers) == 1:
             name, r = retrievers[0]
             hits = r.search(query, k)

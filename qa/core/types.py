@@ -231,6 +231,8 @@ class Routing(_Model):
     probabilities: dict[str, float] = Field(default_factory=dict)
     asked: list[Route] = Field(default_factory=list)
     scores: dict[str, float] = Field(default_factory=dict)
+    failed: dict[str, str] = Field(default_factory=dict,
+                                   description="Sources that could not answer, and why (the others still did).")
     reason: str = ""
 
 

@@ -72,3 +72,36 @@ def test_user_collection_beside_the_default(notes: Path, tmp_path: Path) -> None
     assert {h.collection for h in only} == {"team-notes"}
     with pytest.raises(Exception, match="no collection named"):
         both.search("x?", 3, collection="nope")
+
+
+@pytest.mark.skipif(not (MODELS_DIR / "span-minilm-l6" / "config.json").exists(), reason="no shipped reader")
+def test_a_broken_or_unknown_collection_is_the_users_to_know(notes: Path, tmp_path: Path, monkeypatch,
+                                                              capsys) -> None:
+    """A damaged collection is left out of a plain question (with a warning) instead of silencing
+    every passage; asked for by name it is an error, and so is a name that does not exist, even
+    when the router (not `--route webqa`) decides."""
+    import shutil
+
+    home = tmp_path / "collections"
+    monkeypatch.setenv("QA_INDEX_DIR", str(home))
+    monkeypatch.setenv("QA_INCLUDE_DEFAULT", "false")
+    assert main(["index", str(notes)]) == 0
+    shutil.copytree(home / "team-notes", home / "broken")
+    (home / "broken" / "manifest.json").write_text("{not json", encoding="utf-8")
+    capsys.readouterr()
+    assert main(["ask", "When does the Zephyrine release ship?", "--json"]) == 0
+    resp = json.loads(capsys.readouterr().out)
+    top = resp["answers"][0]
+    assert resp["routing"]["failed"] == {} and "March" in (top["best_guess"] or top)["text"]
+    assert main(["ask", "When does the Zephyrine release ship?", "--collection", "broken"]) == 2
+    assert "not a valid index manifest" in capsys.readouterr().err
+    assert main(["ask", "When does the Zephyrine release ship?", "--collection", "nope"]) == 2
+    assert "no collection named 'nope'" in capsys.readouterr().err
+    empty = tmp_path / "not-an-index"
+    empty.mkdir()
+    monkeypatch.setenv("QA_CQA_STORE", str(tmp_path / "threads.sqlite"))
+    assert main(["ask", "Who wrote Pride and Prejudice?", "--index", str(empty), "--json"]) == 0
+    captured = capsys.readouterr()
+    assert "not an index folder" in json.loads(captured.out)["routing"]["failed"]["webqa"]
+    assert main(["ask", "Who wrote Pride and Prejudice?", "--index", str(empty), "--no-explain"]) == 0
+    assert "warning: webqa could not answer" in capsys.readouterr().err  # said, though another source answered
