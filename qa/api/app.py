@@ -100,6 +100,19 @@ def recover_collections(index_dir: Path) -> list[str]:
     return notes
 
 
+def _unsupported_media(request: Request) -> HTTPResponse | None:
+    """415 for a JSON endpoint sent another content type (curl's `-d` sends a form by default),
+    instead of a puzzling "Input should be a valid dictionary" about a body that is JSON."""
+    path = request.url.path
+    if request.method != "POST" or not path.startswith(f"/{API_VERSION}/") or path == f"/{API_VERSION}/eval":
+        return None
+    ctype = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+    if not ctype or ctype == "application/json" or ctype.endswith("+json"):
+        return None
+    return errors.error_response(415, "unsupported_media_type", f"send the body as JSON with the header "
+                                 f"'Content-Type: application/json' (not {ctype})")
+
+
 def create_app(settings: Settings | None = None, *, engine: Any = None, warm: bool = True) -> FastAPI:
     """The API app. `engine` may be given (tests); otherwise one is built from `settings`, with a
     span reader that batches the reader work of concurrent requests."""
@@ -142,7 +155,9 @@ def create_app(settings: Settings | None = None, *, engine: Any = None, warm: bo
             task.cancel()
         admission.close()
 
-    app = FastAPI(
+    from fastapi_offline import FastAPIOffline  # /docs and /redoc from packaged files, not a CDN
+
+    app = FastAPIOffline(
         title="offline-qa", version=package_version(), lifespan=lifespan,
         description="Questions answered from your passages (WebQA), knowledge graphs (KBQA) and answered "
                     "questions (CQA); readers called directly; documents added live; evaluation jobs. "
@@ -166,7 +181,7 @@ def create_app(settings: Settings | None = None, *, engine: Any = None, warm: bo
     @app.middleware("http")
     async def observe(request: Request, call_next: Any) -> HTTPResponse:
         started = time.perf_counter()
-        response = await call_next(request)
+        response = _unsupported_media(request) or await call_next(request)
         route = request.scope.get("route")
         endpoint = getattr(route, "path", "unmatched")
         metrics.requests.labels(request.method, endpoint, str(response.status_code)).inc()
@@ -231,7 +246,7 @@ def create_app(settings: Settings | None = None, *, engine: Any = None, warm: bo
         passages = await admission.run(engine.add_documents, body.collection, docs)
         return AddDocumentsResponse(collection=body.collection, documents=[d.doc_id for d in docs], passages=passages)
 
-    @app.delete(f"/{API_VERSION}/documents/{{doc_id}}", response_model=DeleteDocumentResponse,
+    @app.delete(f"/{API_VERSION}/documents/{{doc_id:path}}", response_model=DeleteDocumentResponse,
                 responses=_errors(*COMMON, 401, 403, 404), dependencies=[Depends(write_key)], tags=["documents"])
     async def delete_document(
         doc_id: Annotated[str, PathParam(pattern=DOCUMENT_ID_PATTERN)],
@@ -281,8 +296,9 @@ def create_app(settings: Settings | None = None, *, engine: Any = None, warm: bo
         known = {".json", ".jsonl", ".gz", ".xz", ".bz2"}
         suffixes = "".join(s for s in Path(name.lower()).suffixes[-2:] if s in known)
         tmp = Path(tempfile.mkdtemp(prefix="qa-eval-"))
-        try:
-            path = tmp / f"upload{suffixes or '.json'}"
+        try:  # the client's file name, made safe, so detection by name ("race-dev.jsonl") still works
+            stem = re.sub(r"[^A-Za-z0-9._-]+", "-", name.lower().removesuffix(suffixes)).strip(".-")[:100]
+            path = tmp / f"{stem or 'upload'}{suffixes or '.json'}"
             with path.open("wb") as fh:
                 while chunk := await file.read(1 << 20):
                     fh.write(chunk)

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from qa.api.errors import APIError
 from qa.api.models import JobState
-from qa.core.errors import DataFormatError, NotFoundError
+from qa.core.errors import DataFormatError, NotFoundError, QAError
 
 if TYPE_CHECKING:
     from qa.engine import Engine
@@ -60,8 +60,8 @@ class JobRunner:
         """Load and check the file now (DataFormatError -> 422), then queue the job."""
         from mrc.datasets import load_race, load_squad
 
-        kind = detect_kind(path, kind)
         try:
+            kind = detect_kind(path, kind)
             if kind == "squad":
                 ds: Any = load_squad(path).subset(limit)
                 total = len(ds.examples)
@@ -71,6 +71,8 @@ class JobRunner:
                 total = len(ds)
         except RecursionError as exc:  # absurdly nested JSON
             raise DataFormatError(f"{display_name}: nested too deeply to be a {kind} file") from exc
+        except QAError as exc:  # named by the client's file name, not the server's temporary path
+            raise type(exc)(str(exc).replace(str(path), display_name)) from None
         if total == 0:
             raise DataFormatError(f"{display_name}: no questions found in this {kind} file")
         with self._lock:

@@ -109,8 +109,9 @@ class Admission:
             return await asyncio.wait_for(asyncio.shield(fut), self.timeout_s)
         except TimeoutError:
             self.metrics.rejected.labels(reason="timeout").inc()
-            raise APIError(504, "timeout", f"the request took longer than {self.timeout_s:g} s and was stopped "
-                                           "waiting; try a shorter input or retry later") from None
+            raise APIError(504, "timeout", f"the server stopped waiting after {self.timeout_s:g} s; the work itself "
+                                           "runs to its end (documents or threads being added will be there), so "
+                                           "check before sending it again") from None
 
     def close(self) -> None:
         self.pool.shutdown(wait=False, cancel_futures=True)
@@ -151,19 +152,25 @@ class BodyLimit:
                 await self._refuse(send, 413, "too_large", self._message())
                 return
         seen = 0
-        started = False
+        started = over = False
 
         async def limited() -> Message:
-            nonlocal seen
+            nonlocal seen, over
             msg = await receive()
             if msg["type"] == "http.request":
                 seen += len(msg.get("body", b""))
                 if seen > self.max_bytes:
+                    over = True
                     raise _TooLarge
             return msg
 
         async def tracking_send(msg: Message) -> None:
             nonlocal started
+            if over:  # the app caught the error while reading (FastAPI answers 400): say what it was
+                if msg["type"] == "http.response.start" and not started:
+                    started = True
+                    await self._refuse(send, 413, "too_large", self._message())
+                return
             if msg["type"] == "http.response.start":
                 started = True
             await send(msg)

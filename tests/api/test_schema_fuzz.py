@@ -4,6 +4,8 @@ declared, content type, body shape, headers)."""
 
 from __future__ import annotations
 
+import re
+
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, Phase, given, settings
@@ -52,3 +54,13 @@ def test_generated_requests_get_no_5xx_and_match_the_schema(app, client) -> None
 @pytest.mark.parametrize("path", ["/openapi.json", "/docs"])
 def test_schema_and_docs_are_served(client, path: str) -> None:
     assert client.get(path).status_code == 200
+
+
+def test_the_interactive_docs_need_no_network(client) -> None:
+    """/docs and /redoc load their scripts from the server itself: the API is used offline."""
+    for page in ("/docs", "/redoc"):
+        html = client.get(page).text
+        scripts = re.findall(r'(?:src|href)="([^"]+\.(?:js|css))"', html)
+        assert scripts and all(s.startswith("/") for s in scripts), scripts
+        for s in scripts:
+            assert client.get(s).status_code == 200, s
