@@ -452,6 +452,8 @@ def _decide(results: dict[Route, list[Answer]], probs: dict[Route, float],
     abstained = "every source abstained" if not ruled_out else (
         f"every source abstained or answered under {threshold:.2f} though the classifier all but ruled it out "
         f"({', '.join(map(str, sorted(ruled_out)))})")
+    rank = "the classifier's first choice" if chosen == next(iter(probs), chosen) else \
+        "the classifier's likeliest of the sources that answered"
     return [none], chosen, (f"classifier: {head}; asked {' -> '.join(map(str, asked))}; {abstained}; "
-                            f"guess kept from {chosen}, the classifier's first choice (guess scores: {guesses})")
+                            f"guess kept from {chosen}, {rank} (guess scores: {guesses})")
 

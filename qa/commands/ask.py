@@ -83,9 +83,10 @@ def kbqa(
     graph: Annotated[Path | None, typer.Option(help="A Turtle / N-Triples / TSV-triples file.")] = None,
     endpoint: Annotated[str, typer.Option(help="A SPARQL 1.1 endpoint URL (overrides --graph).")] = "",
     scorer: Annotated[Path | None, typer.Option(help="A trained path scorer (JSON) for this graph.")] = None,
-    top_k: Annotated[int, typer.Option(min=1, max=100, help="How many answers to show.")] = 3,
+    top_k: Annotated[int | None, typer.Option(min=1, max=100, help="How many answers to show (default: the "
+                                                                    "top_k setting).")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the answers as JSON.")] = False,
-    explain: Annotated[bool, typer.Option(help="Show linked entities, the path and the SPARQL.")] = True,
+    explain: Annotated[bool, typer.Option(help="Show the route line and the time taken under the answers.")] = True,
     timeout: Annotated[float | None, typer.Option(help="Query timeout in seconds.")] = None,
 ) -> None:
     """Answer from the knowledge graph only (the same as `qa ask --route kbqa`)."""
