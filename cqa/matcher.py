@@ -330,9 +330,15 @@ class CommunityQA:
         matches = [m for m in self.match(q) if m.thread.answers or m.thread.duplicate_of]
         t1 = time.perf_counter()
         answers: list[Answer] = []
-        for m in matches[:top_k]:
+        shown: set[str] = set()
+        for m in matches[: top_k + 2]:  # a couple more, for matches whose answer is one shown already
+            if len(answers) == top_k:
+                break
             a = self._answer_of(q.text, m)
-            if a is not None:
+            # a closed duplicate and its original, or a question filed twice, give the same answer once
+            same = " ".join(a.evidence.answer.lower().split()) if a is not None and a.evidence is not None else ""
+            if a is not None and same not in shown:
+                shown.add(same)
                 answers.append(a)
         t2 = time.perf_counter()
         timings = {"match_s": round(t1 - t0, 4), "select_s": round(t2 - t1, 4), "total_s": round(t2 - t0, 4)}
@@ -360,9 +366,10 @@ class CommunityQA:
             spans = self._span_reader.read(question, best.text, top_k=1)
             if spans and not spans[0].no_answer and spans[0].score >= SHORT_ANSWER_MIN_SCORE and spans[0].text:
                 text, start, end = spans[0].text, spans[0].start, spans[0].end
-        evidence = ThreadEvidence(thread_id=m.thread.uid, title=m.thread.title, question=m.thread.text,
+        evidence = ThreadEvidence(thread_id=thread.uid, title=thread.title, question=thread.text,
                                   answer_id=best.id, answer=best.text, votes=best.votes, accepted=best.accepted,
-                                  source=m.thread.source, start=start, end=end)
+                                  source=thread.source, start=start, end=end,
+                                  via_duplicate=m.thread.uid if thread.key != m.thread.key else None)
         return Answer(text=text, score=round(m.probability, 4), route=Route.CQA, evidence=evidence,
                       raw_score=round(float(self.rescorer.raw_logits([m.features])[0]), 4))
 

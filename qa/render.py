@@ -59,6 +59,8 @@ def evidence_lines(a: Answer) -> list[Text]:
         if ev.answer:
             lines.append(marked(ev.answer, ev.start, ev.end, width=400))
         meta = [f"thread {ev.thread_id}"]
+        if ev.via_duplicate:
+            meta.append(f"matched through its duplicate {ev.via_duplicate}")
         if ev.votes is not None:
             meta.append(f"{ev.votes} votes")
         if ev.accepted:

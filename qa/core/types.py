@@ -119,6 +119,8 @@ class ThreadEvidence(_Model):
     source: str = ""
     start: int | None = Field(None, description="Offsets of the short answer inside `answer`.")
     end: int | None = None
+    via_duplicate: str | None = Field(None, description="The closed duplicate that matched, when the answer "
+                                                        "comes from the thread it duplicates.")
 
 
 class ChoiceEvidence(_Model):

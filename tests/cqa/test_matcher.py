@@ -193,6 +193,19 @@ def test_duplicate_without_answers_answers_from_its_original(tmp_path: Path, enc
     res = source.answer("centering a div in the middle of the page horizontally", top_k=3)
     got = [a.best_guess if a.no_answer else a for a in res]
     assert any(a.evidence.answer_id == "a1" for a in got)
+    # the evidence names the thread the answer is in, and the duplicate that matched; the original,
+    # matched too, does not show the same answer a second time
+    ev = got[0].evidence
+    assert (ev.thread_id, ev.answer_id, ev.via_duplicate) == ("se:1", "a1", "se:2")
+    assert [a.evidence.answer_id for a in res if not a.no_answer].count("a1") <= 1
+    assert len(source.answer("center a div horizontally", top_k=3)) == 1
+
+
+def test_the_same_question_filed_twice_answers_once(faq_source: CommunityQA) -> None:
+    for _ in range(2):
+        faq_source.add_question("Where can I buy a bus card in Doha?", answer="At any Karwa station.")
+    res = faq_source.answer("where to buy a bus card in doha", top_k=3)
+    assert [a.text for a in res].count("At any Karwa station.") == 1
 
 
 def test_bad_input_and_missing_models(tmp_path: Path, faq_source: CommunityQA, encoder) -> None:
