@@ -12,6 +12,7 @@ import gzip
 import io
 import lzma
 import re
+import unicodedata
 import zlib
 from pathlib import Path
 from typing import IO, Any
@@ -40,7 +41,12 @@ def check_text(text: object, what: str, max_chars: int) -> str:
 
 
 def check_question(text: object, max_chars: int = MAX_QUESTION_CHARS) -> str:
-    return check_text(text, "question", max_chars)
+    """`check_text` for a question, which must also hold a letter or a digit: zero-width spaces,
+    control characters or punctuation alone would be answered "no answer" as if they were asked."""
+    question = check_text(text, "question", max_chars)
+    if not any(unicodedata.category(c)[0] in "LN" for c in question):
+        raise InputError("the question has no words (no letter or digit)")
+    return question
 
 
 def decode_utf8(raw: bytes, where: str) -> str:

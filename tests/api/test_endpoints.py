@@ -355,3 +355,8 @@ def test_admission_bounds_work_and_queue_and_frees_slots() -> None:
         adm.close()
 
     asyncio.run(scenario())
+
+
+@pytest.mark.parametrize("question", ["   ", "\u200b\u200b", "\u0000\u0000", "?!"])
+def test_a_question_without_words_is_refused_not_answered(client, question: str) -> None:
+    assert "question" in error(client.post(ASK, json={"question": question}), 400)
