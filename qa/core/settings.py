@@ -153,7 +153,8 @@ class Settings(BaseSettings):
     api_queue: int = Field(16, ge=0, le=10_000, description="Requests that may wait; beyond this: 503.")
     api_queue_timeout_s: float = Field(10.0, gt=0, description="A request waits this long for a worker, then 503.")
     api_batch_window_ms: float = Field(3.0, ge=0, le=1000, description="Reader work of concurrent requests "
-                                       "arriving within this window is read in one batch.")
+                                       "arriving within this window is read in one call on a GPU (on a CPU each "
+                                       "request alone: the same scores as `qa ask`).")
     api_max_body_mb: float = Field(20.0, gt=0, description="Largest request body (uploads included).")
 
     @model_validator(mode="after")

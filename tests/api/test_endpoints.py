@@ -360,3 +360,25 @@ def test_admission_bounds_work_and_queue_and_frees_slots() -> None:
 @pytest.mark.parametrize("question", ["   ", "\u200b\u200b", "\u0000\u0000", "?!"])
 def test_a_question_without_words_is_refused_not_answered(client, question: str) -> None:
     assert "question" in error(client.post(ASK, json={"question": question}), 400)
+
+
+def test_a_questions_score_does_not_depend_on_who_else_is_asking(app) -> None:
+    """Concurrent requests (read by the one reader thread) get the scores each gets alone: the int8
+    reader's batch-wide activation scale must not leak one request into another's probability."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from qa.api.batching import BatchingSpanReader
+    from qa.models import shared_span_reader
+
+    reader = BatchingSpanReader(shared_span_reader(app.state.settings), window_s=0.05)
+    assert not reader.merges  # a CPU reader reads each request alone
+    passages = ["Nikola Tesla died on 7 January 1943 in New York City.",
+                "The Eiffel Tower was built from 1887 to 1889 as the entrance to the 1889 World's Fair.",
+                "Pride and Prejudice is an 1813 novel by Jane Austen, her second to be published."]
+    asks = [[("When did Tesla die?", passages[0])], [("When was the Eiffel Tower built?", passages[1]),
+                                                     ("When was the Eiffel Tower built?", passages[2])],
+            [("Who wrote Pride and Prejudice?", passages[2] + " " + passages[1])]]
+    alone = [[a[0].score for a in reader.inner.read_many(r)] for r in asks]
+    with ThreadPoolExecutor(3) as pool:
+        together = list(pool.map(lambda r: [a[0].score for a in reader.read_many(r)], asks))
+    assert together == alone
