@@ -7,6 +7,7 @@ the reader saw.
 
 from __future__ import annotations
 
+import contextlib
 import json
 from pathlib import Path
 from typing import Annotated
@@ -18,12 +19,13 @@ from rich.text import Text
 
 from qa.core.errors import InputError
 from qa.core.settings import Settings
-from qa.core.text import check_question
+from qa.core.text import check_question, read_text
 from qa.core.types import Answer, ChoiceEvidence
 from qa.render import marked
 
 MAX_CONTEXT_CHARS = 2_000_000  # a 2 MB context is a mistake (a whole corpus), not a passage
 SNIPPET_CHARS = 400
+LONG_CONTEXT_CHARS = 20_000  # about a second of reading on a CPU: say that something is happening
 
 console = Console()
 
@@ -32,12 +34,7 @@ def _context(context: str | None, context_file: Path | None) -> str:
     if (context is None) == (context_file is None):
         raise InputError("give exactly one of --context TEXT or --context-file FILE")
     if context_file is not None:
-        if not context_file.is_file():
-            raise InputError(f"context file not found: {context_file}")
-        try:
-            context = context_file.read_text(encoding="utf-8")
-        except UnicodeDecodeError as exc:
-            raise InputError(f"{context_file} is not UTF-8 text (byte {exc.start})") from exc
+        context = read_text(context_file)  # a folder, a missing file, bad UTF-8: one clear error
     assert context is not None
     if not context.strip():
         raise InputError("the context is empty")
@@ -73,7 +70,9 @@ def read(
     from qa.engine import Engine
 
     engine = Engine(Settings.load(**overrides))
-    answers = engine.read(text, question, option or None, top_k=0 if option else top_k)
+    status = Console(stderr=True).status(f"reading {len(text):,} characters", spinner="dots")
+    with status if len(text) > LONG_CONTEXT_CHARS else contextlib.nullcontext():
+        answers = engine.read(text, question, option or None, top_k=0 if option else top_k)
     if as_json:
         console.print_json(json.dumps([a.to_dict() for a in answers], ensure_ascii=False))
         return

@@ -56,6 +56,8 @@ def span(
     resume: bool = typer.Option(False, help="Continue from output_dir/checkpoint.pt."),
     eval_file: str = typer.Option("", help="Optional SQuAD dev file for a quick check after training."),
 ) -> None:
+    """Fine-tune the span reader on SQuAD-format data (answerable questions plus synthetic unanswerable
+    ones), then calibrate its no-answer threshold on held-out training articles."""
     from mrc.train_span import train_span_reader
 
     cfg = _cfg(output_dir, base_model=base_model, epochs=epochs, batch_size=batch_size,
@@ -84,6 +86,7 @@ def choice(
     resume: bool = typer.Option(False, help="Continue from output_dir/checkpoint.pt."),
     eval_file: str = typer.Option("", help="Optional RACE dev file for a quick check after training."),
 ) -> None:
+    """Fine-tune the multiple-choice reader on RACE-format data (article, question, four options)."""
     from mrc.train_choice import train_choice_reader
 
     cfg = _cfg(output_dir, base_model=base_model, epochs=epochs, batch_size=batch_size,

@@ -75,6 +75,8 @@ def test_read_errors(tmp_path: Path, tiny_span_dir: Path, capsys: pytest.Capture
     bad.write_bytes(b"caf\xe9")
     assert main(["read", "--model", str(tiny_span_dir), "-q", "Who?", "-f", str(bad)]) == 2
     assert "not UTF-8" in capsys.readouterr().err
+    assert main(["read", "--model", str(tiny_span_dir), "-q", "Who?", "-f", str(tmp_path)]) == 2
+    assert "is a folder, not a file" in capsys.readouterr().err
 
 
 def test_eval_squad_v2(tiny_span_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -150,3 +152,16 @@ def test_eval_missing_model(tmp_path: Path, capsys: pytest.CaptureFixture[str]) 
     data.write_text(json.dumps(SQUAD_V2))
     assert main(["eval", "squad", str(data), "--model", str(tmp_path / "nope")]) == 2
     assert "span reader is missing" in capsys.readouterr().err
+
+
+def test_eval_refuses_an_output_it_cannot_write_before_reading(tiny_span_dir: Path, tmp_path: Path,
+                                                               capsys: pytest.CaptureFixture[str]) -> None:
+    data = tmp_path / "dev.json"
+    data.write_text(json.dumps(SQUAD_V2))
+    blocker = tmp_path / "a-file"
+    blocker.write_text("x")
+    for out in (tmp_path, blocker / "p.json"):
+        args = ["eval", "squad", str(data), "--model", str(tiny_span_dir), "--out", str(out)]
+        assert main(args) == 2
+        err = capsys.readouterr().err
+        assert "cannot write" in err and "SQuAD v2" not in err  # refused before any question was read
