@@ -256,7 +256,7 @@ def main(argv: list[str] | None = None) -> int:
         extra={"load_average": {"before_single_client": [round(x, 2) for x in load_before],
                                 "after_load": [round(x, 2) for x in load_during]},
                "server": "python -m qa.api (uvicorn, default settings: QA_API_WORKERS 4, queue 16, "
-                         "reader batching 3 ms window)",
+                         "one reader thread, each request read alone on a CPU)",
                "reader_batches": batch},
         out=args.out or (RESULTS / "api-load.json"))
     print(f"wrote {path}")
