@@ -326,5 +326,5 @@ def create_app(settings: Settings | None = None, *, engine: Any = None, warm: bo
 
         return PlainTextResponse(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
-    app.add_middleware(BodyLimit, max_bytes=int(settings.api_max_body_mb * 1e6))
+    app.add_middleware(BodyLimit, max_bytes=int(settings.api_max_body_mb * 1e6), metrics=metrics)
     return app

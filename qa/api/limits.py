@@ -132,9 +132,10 @@ class BodyLimit:
     """ASGI middleware: a body larger than `max_bytes` is refused with 413, whether it announces
     its length or streams it, before the application reads it whole."""
 
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+    def __init__(self, app: ASGIApp, max_bytes: int, metrics: Metrics | None = None) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.metrics = metrics
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -149,7 +150,7 @@ class BodyLimit:
                 await self._refuse(send, 400, "bad_request", "invalid Content-Length header")
                 return
             if too_big:
-                await self._refuse(send, 413, "too_large", self._message())
+                await self._too_large(send)
                 return
         seen = 0
         started = over = False
@@ -169,7 +170,7 @@ class BodyLimit:
             if over:  # the app caught the error while reading (FastAPI answers 400): say what it was
                 if msg["type"] == "http.response.start" and not started:
                     started = True
-                    await self._refuse(send, 413, "too_large", self._message())
+                    await self._too_large(send)
                 return
             if msg["type"] == "http.response.start":
                 started = True
@@ -179,7 +180,12 @@ class BodyLimit:
             await self.app(scope, limited, tracking_send)
         except _TooLarge:
             if not started:
-                await self._refuse(send, 413, "too_large", self._message())
+                await self._too_large(send)
+
+    async def _too_large(self, send: Send) -> None:
+        if self.metrics is not None:  # refused before the app (and its request metrics) saw it
+            self.metrics.rejected.labels(reason="body too large").inc()
+        await self._refuse(send, 413, "too_large", self._message())
 
     def _message(self) -> str:
         return f"the request body is larger than the limit of {self.max_bytes / 1e6:g} MB"

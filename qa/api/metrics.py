@@ -1,6 +1,6 @@
 """Prometheus metrics (`GET /metrics`, text format): requests and errors per endpoint, latency
 histograms per endpoint and per answer route, queue depth, requests in flight, refusals, and the
-size of the reader batches that concurrent requests were merged into. One registry per app, so
+size of the reader calls (merged requests on a GPU). One registry per app, so
 several apps in one process (tests) do not share counters."""
 
 from __future__ import annotations
@@ -20,12 +20,12 @@ class Metrics:
                                  buckets=LATENCY_BUCKETS, registry=r)
         self.route_latency = Histogram("qa_answer_seconds", "Time to answer a question, by the route that answered.",
                                        ["route"], buckets=LATENCY_BUCKETS, registry=r)
-        self.errors = Counter("qa_errors", "Error responses by endpoint and error type.", ["endpoint", "type"],
+        self.errors = Counter("qa_errors", "Error responses by endpoint and status code.", ["endpoint", "status"],
                               registry=r)
         self.queue_depth = Gauge("qa_queue_depth", "Requests waiting for a worker.", registry=r)
         self.in_flight = Gauge("qa_in_flight", "Requests being worked on.", registry=r)
-        self.rejected = Counter("qa_rejected", "Requests refused (queue full, waited too long, timed out).",
-                                ["reason"], registry=r)
+        self.rejected = Counter("qa_rejected", "Requests refused (queue full, waited too long, timed out, "
+                                "body too large).", ["reason"], registry=r)
         self.batch_pairs = Histogram("qa_reader_batch_pairs", "(question, passage) pairs per reader batch.",
                                      buckets=(1, 2, 4, 8, 16, 24, 32, 48, 64, 128), registry=r)
         self.batch_requests = Histogram("qa_reader_batch_requests", "Requests merged into one reader batch.",

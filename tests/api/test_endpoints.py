@@ -115,6 +115,7 @@ def test_ask_body_too_large(client, app) -> None:
     for path in (ASK, "/v1/documents"):
         r = client.post(path, content=streamed(), headers={"content-type": "application/json"})
         assert "larger than the limit" in error(r, 413)
+    assert 'qa_rejected_total{reason="body too large"}' in client.get("/metrics").text
 
 
 def test_hostile_text_is_answered_as_text(client) -> None:
@@ -291,7 +292,7 @@ def test_health_and_metrics(client) -> None:
     assert 'qa_http_requests_total{endpoint="/v1/ask",method="POST",status="200"}' in text
     assert 'qa_answer_seconds_bucket{le="0.1",route="kbqa"}' in text
     assert "qa_queue_depth" in text and "qa_in_flight" in text and "qa_reader_batch_pairs" in text
-    assert 'qa_errors_total{endpoint="/v1/ask",type="422"}' in text
+    assert 'qa_errors_total{endpoint="/v1/ask",status="422"}' in text
     error(client.get("/v1/nothing-here"), 404)
     error(client.put(ASK, json={}), 405)
 
