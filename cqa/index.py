@@ -16,7 +16,8 @@ Another process may write to the same store while this one answers from it (`qa 
 while `qa serve` runs). Every committed write changes the store's generation, so before each
 search the index compares it with the one it last caught up with (one SQLite read) and, when it
 moved, catches up by difference (`sync`): threads it lacks are added from their stored vectors,
-deleted ones removed; nothing is rebuilt unless threads were deleted.
+deleted ones removed. Thread keys are never reused, and an edited question gets a new key, so a key
+names one text for good; deletions and edits rebuild the BM25 part, which cannot forget.
 """
 
 from __future__ import annotations
@@ -135,6 +136,13 @@ class LexicalStats:
         obj = cls()
         obj.df, obj.n_docs, obj.total_len = dict(data["df"]), int(data["n_docs"]), int(data["total_len"])
         return obj, str(data.get("generation", ""))
+
+
+def _whole_thread_stats(store: ThreadStore) -> LexicalStats:
+    stats = LexicalStats()
+    for _, tokens in store.iter_full_texts(tokenize):
+        stats.add(tokens)
+    return stats
 
 
 class ThreadIndex:
@@ -265,9 +273,7 @@ class ThreadIndex:
                     return
             except (OSError, ValueError, KeyError):
                 pass
-        stats = LexicalStats()
-        for _, tokens in self.store.iter_full_texts(tokenize):
-            stats.add(tokens)
+        stats = _whole_thread_stats(self.store)
         self.lexical = stats
         if not self.store.read_only:
             self.folder.mkdir(parents=True, exist_ok=True)
@@ -319,27 +325,31 @@ class ThreadIndex:
 
     def sync(self) -> bool:
         """Catch up with writes committed since the last load or sync, by this process or another;
-        one read of the store's generation when there were none. Returns whether anything was read."""
+        one read of the store's generation when there were none. Returns whether anything was read.
+        It encodes nothing (the writer does): a thread stored without its vector yet is found by BM25
+        until its vector is there."""
         with self._lock:
             if self._generation is None or self._bm25_main is None:
                 self.load()
                 return True
-            if self.store.generation == self._generation:
+            gen = self.store.generation  # writes after this read are caught by the next sync
+            if gen == self._generation:
                 return False
-            if not self.store.read_only:
-                self._check_encoder()
-                self.embed_pending()
-            gen = self.store.generation  # later writes are caught by the next sync
             self._dense = self._reconcile_dense(self._dense, self.store.embedded_keys())
             keys = set(self.store.keys().tolist())
-            if self._known - keys:  # threads were deleted: BM25 cannot forget documents
-                all_texts = dict(self.store.iter_texts())
-                self._set_bm25(_BM25().build(list(all_texts), list(all_texts.values())), {})
-            new = sorted(keys - self._known)
-            if new:
-                self._add_lexical(new, self.store.texts(new))
+            if self._known - keys:  # deleted threads (an edited question is one, under a new key)
+                self._rebuild_lexical()  # BM25 and the statistics cannot forget a document
+            else:
+                new = sorted(keys - self._known)
+                if new:
+                    self._add_lexical(new, self.store.texts(new))
             self._generation = gen
             return True
+
+    def _rebuild_lexical(self) -> None:
+        all_texts = dict(self.store.iter_texts())
+        self._set_bm25(_BM25().build(list(all_texts), list(all_texts.values())), {})
+        self.lexical = _whole_thread_stats(self.store)
 
     def _add_lexical(self, keys: Sequence[int], texts: dict[int, str]) -> None:
         """Put threads into the BM25 delta (or rebuild the main index when the delta grows past a

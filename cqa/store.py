@@ -145,16 +145,19 @@ class ThreadStore:
     def __init__(self, path: str | Path, *, read_only: bool = False) -> None:
         self.path = Path(path)
         self.read_only = read_only
-        if read_only:
-            if not self.path.exists():
-                raise NotFoundError(f"thread store not found: {self.path}")
-            uri = f"file:{self.path.resolve()}?mode=ro"
-            self._conn = sqlite3.connect(uri, uri=True, check_same_thread=False, isolation_level=None)
-        else:
-            if self.path.is_dir():
-                raise InputError(f"the thread store {self.path} is a folder: give the path of a .sqlite file")
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._conn = sqlite3.connect(str(self.path), check_same_thread=False, isolation_level=None)
+        if read_only and not self.path.exists():
+            raise NotFoundError(f"thread store not found: {self.path}")
+        if not read_only and self.path.is_dir():
+            raise InputError(f"the thread store {self.path} is a folder: give the path of a .sqlite file")
+        try:
+            if read_only:
+                uri = f"file:{self.path.resolve()}?mode=ro"
+                self._conn = sqlite3.connect(uri, uri=True, check_same_thread=False, isolation_level=None)
+            else:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                self._conn = sqlite3.connect(str(self.path), check_same_thread=False, isolation_level=None)
+        except (sqlite3.Error, OSError) as exc:
+            raise InputError(f"cannot use the thread store {self.path}: {exc}") from None
         self._lock = threading.RLock()
         self._depth = 0
         try:
@@ -235,11 +238,12 @@ class ThreadStore:
             row = c.execute("SELECT key, title, body, tags, created, url, accepted_ext, author FROM threads "
                             "WHERE uid = ?", (uid,)).fetchone()
             if row is None:
-                cur = c.execute(
-                    "INSERT INTO threads (uid, source, ext_id, title, body, tags, created, url, accepted_ext, "
-                    "author) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    (uid, source, ext_id, title, body, tags_json, created, url, accepted_ext, author))
-                return int(cur.lastrowid or 0), Put.ADDED
+                key = self._next_key(c)
+                c.execute(
+                    "INSERT INTO threads (key, uid, source, ext_id, title, body, tags, created, url, accepted_ext, "
+                    "author) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (key, uid, source, ext_id, title, body, tags_json, created, url, accepted_ext, author))
+                return key, Put.ADDED
             key = int(row[0])
             if not update:
                 return key, Put.SAME
@@ -253,12 +257,22 @@ class ThreadStore:
             return key, Put.SAME
 
     @staticmethod
-    def _rekey(c: sqlite3.Connection, key: int, uid: str, title: str, body: str, meta: tuple) -> int:
+    def _next_key(c: sqlite3.Connection) -> int:
+        """A key no thread ever had: SQLite would give a deleted highest key to the next thread, and an
+        index that saw the deleted one would take the new thread for it."""
+        row = c.execute("SELECT MAX(COALESCE((SELECT CAST(value AS INTEGER) FROM meta WHERE name = 'max_key'), 0), "
+                        "COALESCE((SELECT MAX(key) FROM threads), 0))").fetchone()
+        key = int(row[0]) + 1
+        c.execute("INSERT INTO meta(name, value) VALUES ('max_key', ?) "
+                  "ON CONFLICT(name) DO UPDATE SET value = excluded.value", (str(key),))
+        return key
+
+    def _rekey(self, c: sqlite3.Connection, key: int, uid: str, title: str, body: str, meta: tuple) -> int:
         """The thread under a new key with a new question text (no vector yet), its answers and links moved."""
-        cur = c.execute("INSERT INTO threads (uid, source, ext_id, title, body, tags, created, url, accepted_ext, "
-                        "author) SELECT ?, source, ext_id, ?, ?, ?, ?, ?, ?, ? FROM threads WHERE key = ?",
-                        (f"{uid}\x00moving", title, body, *meta, key))
-        new = int(cur.lastrowid or 0)
+        new = self._next_key(c)
+        c.execute("INSERT INTO threads (key, uid, source, ext_id, title, body, tags, created, url, accepted_ext, "
+                  "author) SELECT ?, ?, source, ext_id, ?, ?, ?, ?, ?, ?, ? FROM threads WHERE key = ?",
+                  (new, f"{uid}\x00moving", title, body, *meta, key))
         c.execute("UPDATE answers SET thread_key = ? WHERE thread_key = ?", (new, key))
         c.execute("UPDATE OR IGNORE links SET thread_key = ? WHERE thread_key = ?", (new, key))
         c.execute("UPDATE OR IGNORE links SET target_key = ? WHERE target_key = ?", (new, key))

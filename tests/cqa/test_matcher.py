@@ -116,6 +116,25 @@ def test_a_running_source_sees_what_another_process_writes_to_its_store(tmp_path
     assert len(index) == len(FAQ)
 
 
+def test_keys_are_never_reused_and_an_edited_question_is_searched_by_its_new_text(tmp_path: Path,
+                                                                                 faq_source: CommunityQA,
+                                                                                 encoder) -> None:
+    """Between two searches another process deletes the newest thread and files a new one (SQLite
+    would give it the deleted key), and edits a question: the index must not mistake either."""
+    index = faq_source.index
+    other = ThreadStore(faq_source.store.path)
+    newest = max(other.keys().tolist())
+    other.delete_thread(next(uid for uid in (f"faq:qatar:{r['id']}" for r in FAQ) if other.key_of(uid) == newest))
+    key, _ = other.put_thread("forum", "ferry", "Is there a ferry from Doha to Bahrain?", "")
+    other.put_answer(key, "a", "No, only flights.")
+    assert key > newest
+    edited, _ = other.put_thread("faq:qatar", "bank", "Which bank gives the best exchange rate for rupees?", "")
+    ThreadIndex(other, encoder).embed_pending()  # the writer encodes; the running index only reads
+    assert faq_source.match("ferry doha bahrain")[0].thread.key == key
+    assert faq_source.match("best exchange rate for rupees")[0].thread.key == edited
+    assert faq_source.index is index and len(index) == other.count()
+
+
 def test_file_answer_is_idempotent_and_answers_next_time(faq_source: CommunityQA) -> None:
     q = "Can I bring my cat when I move to Doha?"
     tid = faq_source.file_answer(q, "Yes, with a vaccination record and an import permit.")
