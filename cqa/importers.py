@@ -47,6 +47,7 @@ class ImportReport:
     links_added: int = 0
     threads_updated: int = 0
     answers_updated: int = 0
+    answers_removed: int = 0
     seconds: float = 0.0
 
     def thread(self, put: Put) -> None:
@@ -65,6 +66,8 @@ class ImportReport:
                 f"({self.answers_read:,} read)"
                 + (f", {self.links_added:,} duplicate links" if self.links_added else "")
                 + (f", updated {' and '.join(updated)}" if updated else "")
+                + (f", removed {self.answers_removed:,} answers the file no longer gives" if self.answers_removed
+                   else "")
                 + f" from {self.path} into source {self.source!r}")
 
 
@@ -277,15 +280,18 @@ def _faq_records(path: Path, on_bytes: Progress | None = None) -> Iterator[tuple
 def _faq_parse(fh: Any, name: str, path: Path) -> Iterator[tuple[str, Any, int]]:
     """(where, record, last line read) of an FAQ file's text."""
     if name.endswith((".csv", ".tsv")):
-        reader = csv.DictReader(fh, delimiter="\t" if name.endswith(".tsv") else ",")
-        if not reader.fieldnames:
+        reader = csv.reader(fh, delimiter="\t" if name.endswith(".tsv") else ",")
+        header = [h.strip().lower() for h in next(reader, [])]
+        if not any(header):
             raise DataFormatError(f"{path}: empty CSV file (a header with question and answer is needed)")
-        line = reader.line_num
-        for row in reader:
-            start, line = line + 1, reader.line_num  # a quoted field may span lines
-            rec = {str(k).strip().lower(): v for k, v in row.items() if k is not None}
-            if any(isinstance(v, str) and v.strip() for v in rec.values()):  # not a ",," row of a spreadsheet
-                yield f"{path}:{start}", rec, line
+        while True:
+            start = reader.line_num + 1  # where the row begins (a quoted field may span lines)
+            row = next(reader, None)
+            if row is None:
+                return
+            rec = dict(zip(header, row, strict=False))
+            if any(v.strip() for v in row):  # not a blank line or a ",," row of a spreadsheet
+                yield f"{path}:{start}", rec, reader.line_num
     elif name.endswith(".jsonl"):
         for line, text in enumerate(fh, start=1):
             if text.strip():
@@ -332,7 +338,7 @@ def import_faq(store: ThreadStore, path: str | Path, *, source: str | None = Non
 
 def _answer_texts(rec: dict[str, Any], where: str) -> list[str]:
     answers = rec.get("answers")
-    if answers is None:
+    if answers in (None, "", []):  # an empty `answers` column beside a filled `answer` one
         answer = _first(rec, _A_KEYS)
         answers = [] if answer is None else [answer]
     if not isinstance(answers, list):
@@ -351,6 +357,7 @@ def import_records(store: ThreadStore, records: Iterable[tuple[str, Any]], *, so
     rep = ImportReport(source, path)
     t0 = time.perf_counter()
     seen: dict[str, tuple[str, str]] = {}  # thread id -> (where, question) in this file
+    given: dict[int, list[str]] = {}  # thread key -> the answer ids the file gives it
     with store.transaction():
         for where, raw in records:
             if not isinstance(raw, dict):
@@ -377,8 +384,11 @@ def import_records(store: ThreadStore, records: Iterable[tuple[str, Any]], *, so
             for a in answers:
                 rep.answers_read += 1
                 rep.answer(store.put_answer(key, _digest(a), a)[1])
+                given.setdefault(key, []).append(_digest(a))
             if earlier is None:
                 store.set_accepted(key, _digest(answers[0]))
+        for key, ids in given.items():  # an edited FAQ: the answers it no longer gives go
+            rep.answers_removed += store.drop_digest_answers(key, ids)
     rep.seconds = time.perf_counter() - t0
     return rep
 

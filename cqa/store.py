@@ -303,6 +303,16 @@ class ThreadStore:
                 c.execute("UPDATE answers SET votes = ?, author = ? WHERE key = ?", (votes, author or row[3], key))
             return key, (Put.SAME if (text, votes, author or row[3]) == tuple(row[1:]) else Put.UPDATED)
 
+    def drop_digest_answers(self, thread_key: int, keep: Sequence[str]) -> int:
+        """Delete the thread's answers whose ids are text digests (an FAQ import's: 16 hex digits)
+        other than `keep`: answers an edited FAQ no longer gives. Answers added any other way stay.
+        Returns how many went."""
+        marks = ",".join("?" * len(keep))
+        with self.transaction() as c:
+            cur = c.execute("DELETE FROM answers WHERE thread_key = ? AND length(ext_id) = 16 "
+                            f"AND ext_id NOT GLOB '*[^0-9a-f]*' AND ext_id NOT IN ({marks})", (thread_key, *keep))
+            return max(cur.rowcount, 0)
+
     def set_accepted(self, thread_key: int, ext_id: str | None) -> None:
         """Make `ext_id` the thread's one accepted answer (None: no accepted answer)."""
         with self.transaction() as c:

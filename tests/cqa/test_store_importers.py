@@ -213,9 +213,9 @@ def test_faq_files_as_people_write_them(tmp_path: Path) -> None:
     assert import_file(store, nums).threads_added == 2
     assert store.thread("faq:nums:sky").tags == ["a", "b"]
     sheet = tmp_path / "sheet.csv"
-    sheet.write_text('question,answer\nWhat time?,Nine.\n,\n"Two\nlines?",Yes.\n,,\nNo answer here,\n',
+    sheet.write_text('question,answer\nWhat time?,Nine.\n,\n"Two\nlines?",Yes.\n,,\n\nNo answer here,\n',
                      encoding="utf-8")
-    with pytest.raises(DataFormatError, match=r"sheet.csv:7: no answer"):  # the line the row starts on
+    with pytest.raises(DataFormatError, match=r"sheet.csv:8: no answer"):  # the line the row starts on
         import_file(store, sheet)
     sheet.write_text('question,answer\nWhat time?,Nine.\n,\n"Two\nlines?",Yes.\n,,\n', encoding="utf-8")
     assert import_file(store, sheet).threads_added == 2
@@ -225,7 +225,10 @@ def test_faq_files_as_people_write_them(tmp_path: Path) -> None:
     faq.write_text(json.dumps({"question": "How do I get a permit?", "answer": "Online, at the city portal."}) + "\n")
     import_file(store, faq)
     thread = store.thread(f"faq:permits:{_digest('How do I get a permit?')}")
-    assert [a.text for a in thread.answers if a.accepted] == ["Online, at the city portal."]
+    assert [(a.text, a.accepted) for a in thread.answers] == [("Online, at the city portal.", True)]
+    both = tmp_path / "both.csv"  # an empty `answers` column beside a filled `answer` one
+    both.write_text("question,answer,answers\nWhere is the library?,Next to the park.,\n", encoding="utf-8")
+    assert import_file(store, both).answers_added == 1
     dup = tmp_path / "dup.csv"
     dup.write_text("id,question,answer\n1,When is the office open?,From 9.\n1,Where is the office?,Main street.\n")
     with pytest.raises(DataFormatError, match=r"dup.csv:3: the id '1' is also the id of another question \(.*:2\)"):
