@@ -44,7 +44,7 @@ from mrc.loading import checked_dir, effective_settings, reader_config, resolve_
 from qa.core.errors import InputError
 from qa.core.onnx_models import load_tokenizer, special_id, tokenizer_config
 from qa.core.settings import Settings
-from qa.core.text import check_question
+from qa.core.text import MAX_QUESTION_CHARS, check_text
 from qa.core.types import Answer, Route, SpanEvidence
 
 MISSING_HINT = (
@@ -228,7 +228,7 @@ class SpanReader:
         if not reqs:
             return []
         for r in reqs:
-            check_question(r.question)
+            check_text(r.question, "question", MAX_QUESTION_CHARS)  # the reader reads any question text
             if not isinstance(r.context, str):
                 raise InputError("the context must be text")
         pairs = self._run(reqs, progress)

@@ -453,7 +453,7 @@ def _decide(results: dict[Route, list[Answer]], probs: dict[Route, float],
         f"every source abstained or answered under {threshold:.2f} though the classifier all but ruled it out "
         f"({', '.join(map(str, sorted(ruled_out)))})")
     rank = "the classifier's first choice" if chosen == next(iter(probs), chosen) else \
-        "the classifier's likeliest of the sources that answered"
+        "the likeliest, by the classifier, of the sources asked"
     return [none], chosen, (f"classifier: {head}; asked {' -> '.join(map(str, asked))}; {abstained}; "
                             f"guess kept from {chosen}, {rank} (guess scores: {guesses})")
 

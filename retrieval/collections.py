@@ -28,6 +28,10 @@ from retrieval.index_dir import is_complete
 from retrieval.passage import RetrievedPassage
 
 DEFAULT_NAME = "default"
+# letters that carry no separable accent, so NFKD leaves them non-ASCII
+_UNDECOMPOSABLE = str.maketrans({"ß": "ss", "æ": "ae", "Æ": "AE", "ø": "o", "Ø": "O", "œ": "oe", "Œ": "OE",
+                                 "đ": "d", "Đ": "D", "ł": "l", "Ł": "L", "þ": "th", "Þ": "Th", "ð": "d", "Ð": "D",
+                                 "ı": "i"})
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 
 
@@ -53,6 +57,7 @@ def collection_name_for(path: str | Path) -> str:
     import unicodedata
 
     stem = Path(path).expanduser().resolve().name or "documents"
+    stem = stem.translate(_UNDECOMPOSABLE)
     ascii_stem = "".join(c for c in unicodedata.normalize("NFKD", stem) if not unicodedata.combining(c))
     safe = re.sub(r"[^A-Za-z0-9._-]+", "-", ascii_stem).strip("-.") or "documents"
     return safe[:64] if safe != DEFAULT_NAME else "default-docs"
@@ -91,7 +96,7 @@ class CollectionSet:
         self.encoder = encoder
         self.depth = depth
         self._retrievers: dict[str, HybridRetriever] = {}
-        self._broken: set[str] = set()
+        self._broken: dict[str, DataFormatError] = {}
         self._lock = threading.Lock()
 
     @property
@@ -115,22 +120,24 @@ class CollectionSet:
         so one broken collection does not silence the others, unless it is the only one."""
         out: list[tuple[str, HybridRetriever]] = []
         for name in names:
+            if name in self._broken and len(names) > 1:
+                continue  # said once; tried again after `reload(name)`
             try:
                 out.append((name, self.retriever(name)))
             except DataFormatError as exc:
                 if len(names) == 1:
                     raise
-                if name not in self._broken:
-                    self._broken.add(name)
-                    logging.getLogger(__name__).warning("left out the collection %s: %s", name, exc)
+                self._broken[name] = exc
+                logging.getLogger(__name__).warning("left out the collection %s: %s", name, exc)
         if not out:
-            raise NotFoundError(f"no usable passage collection among {', '.join(names)}")
+            raise next(iter(self._broken.values()))  # every one damaged: the first one's reason
         return out
 
     def reload(self, name: str) -> None:
         """Forget an opened retriever (after its folder was rewritten), so the next search reopens it."""
         with self._lock:
             old = self._retrievers.pop(name, None)
+            self._broken.pop(name, None)
         if old is not None:
             old.close()
 

@@ -79,8 +79,10 @@ def build_default_index(
     out: Path, settings: Settings, *, progress: bool = True, dense_kind: str = "fp16"
 ) -> Path:
     """(Re)build the default index into `out`; the previous index there survives a failure."""
+    from retrieval.index_dir import check_target
     from retrieval.ingest import build_index
 
+    check_target(out)
     passages = list(default_passages(settings.chunk_chars, settings.chunk_overlap))
     return build_index(
         passages,

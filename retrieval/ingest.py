@@ -116,7 +116,7 @@ def build_index(
     """
     if not passages:
         raise InputError("nothing to index: no passages")
-    out = check_target(out)
+    out = Path(out)
     encoder = TextEncoder(settings)
     if embeddings is None:
         embeddings = encoder.encode(

@@ -30,7 +30,7 @@ from fastapi.security import APIKeyHeader
 
 from qa.api import errors
 from qa.api.batching import BatchingSpanReader
-from qa.api.limits import API_KEY_HEADER, Admission, BodyLimit, check_key
+from qa.api.limits import API_KEY_HEADER, TOO_LARGE, TOO_LARGE_KEY, Admission, BodyLimit, check_key
 from qa.api.metrics import Metrics
 from qa.api.models import (
     COLLECTION_PATTERN,
@@ -181,14 +181,20 @@ def create_app(settings: Settings | None = None, *, engine: Any = None, warm: bo
     @app.middleware("http")
     async def observe(request: Request, call_next: Any) -> HTTPResponse:
         started = time.perf_counter()
-        response = _unsupported_media(request) or await call_next(request)
+        refused = _unsupported_media(request)
+        response = refused or await call_next(request)
         route = request.scope.get("route")
-        endpoint = getattr(route, "path", "unmatched")
-        metrics.requests.labels(request.method, endpoint, str(response.status_code)).inc()
+        endpoint = getattr(route, "path", None) or (request.url.path if refused and request.url.path in paths
+                                                     else "unmatched")
+        # a body over the limit, streamed, reaches the client as 413 (BodyLimit) though the app said 400
+        status = str(TOO_LARGE if request.scope.get(TOO_LARGE_KEY) else response.status_code)
+        metrics.requests.labels(request.method, endpoint, status).inc()
         metrics.latency.labels(endpoint).observe(time.perf_counter() - started)
-        if response.status_code >= 400:
-            metrics.errors.labels(endpoint, str(response.status_code)).inc()
+        if int(status) >= 400:
+            metrics.errors.labels(endpoint, status).inc()
         return response
+
+    paths: set[str] = set()  # filled once the routes below exist
 
     # ------------------------------------------------------------------ questions
     @app.post(f"/{API_VERSION}/ask", response_model=Response, responses=_errors(*COMMON, 401, 403, 404, 413),
@@ -326,5 +332,6 @@ def create_app(settings: Settings | None = None, *, engine: Any = None, warm: bo
 
         return PlainTextResponse(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
+    paths.update(getattr(r, "path", "") for r in app.routes)
     app.add_middleware(BodyLimit, max_bytes=int(settings.api_max_body_mb * 1e6), metrics=metrics)
     return app

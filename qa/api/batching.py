@@ -100,8 +100,10 @@ class BatchingSpanReader:
 
     @property
     def merges(self) -> bool:
-        """Whether requests that arrive together are read in one call (on a GPU only; see above)."""
-        return str(getattr(getattr(self.inner, "settings", None), "device", "cpu")) == "cuda"
+        """Whether requests that arrive together are read in one call: only when the reader runs on
+        a GPU (the device its model was loaded on; a `cuda` setting without one runs on the CPU)."""
+        device = getattr(self.inner, "_device", None)
+        return getattr(device, "type", None) == "cuda"
 
     def _run(self, jobs: list[_Job]) -> None:
         if not self.merges:

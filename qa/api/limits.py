@@ -25,6 +25,8 @@ from qa.api.metrics import Metrics
 
 T = TypeVar("T")
 API_KEY_HEADER = "X-API-Key"
+TOO_LARGE = 413
+TOO_LARGE_KEY = "qa.body_too_large"  # set in the request's scope when BodyLimit refused a streamed body
 
 
 class Admission:
@@ -162,6 +164,7 @@ class BodyLimit:
                 seen += len(msg.get("body", b""))
                 if seen > self.max_bytes:
                     over = True
+                    scope[TOO_LARGE_KEY] = True  # for the request metrics, which see the app's own answer
                     raise _TooLarge
             return msg
 
@@ -185,7 +188,7 @@ class BodyLimit:
     async def _too_large(self, send: Send) -> None:
         if self.metrics is not None:  # refused before the app (and its request metrics) saw it
             self.metrics.rejected.labels(reason="body too large").inc()
-        await self._refuse(send, 413, "too_large", self._message())
+        await self._refuse(send, TOO_LARGE, "too_large", self._message())
 
     def _message(self) -> str:
         return f"the request body is larger than the limit of {self.max_bytes / 1e6:g} MB"

@@ -39,7 +39,8 @@ def _wait_for(url: str, proc: subprocess.Popen, what: str, timeout: float) -> No
 def _check_installed(ui: bool) -> None:
     import importlib.util
 
-    needed = ["fastapi", "uvicorn", "prometheus_client", "multipart"] + (["streamlit", "httpx"] if ui else [])
+    needed = ["fastapi", "fastapi_offline", "uvicorn", "prometheus_client", "multipart"] + (
+        ["streamlit", "httpx"] if ui else [])
     missing = [m for m in needed if importlib.util.find_spec(m) is None]
     if missing:
         raise ConfigError(f"qa serve needs {', '.join(missing)}: pip install -e \".[api,ui]\"")

@@ -97,6 +97,7 @@ def test_ask_body_not_json_or_not_utf8(client) -> None:
     for ctype in ("application/x-www-form-urlencoded", "text/plain"):  # curl -d sends a form by default
         r = client.post(ASK, content=b'{"question": "hi"}', headers={"content-type": ctype})
         assert "Content-Type: application/json" in error(r, 415)
+    assert 'qa_errors_total{endpoint="/v1/ask",status="415"}' in client.get("/metrics").text
 
 
 def test_ask_body_too_large(client, app) -> None:
@@ -115,7 +116,9 @@ def test_ask_body_too_large(client, app) -> None:
     for path in (ASK, "/v1/documents"):
         r = client.post(path, content=streamed(), headers={"content-type": "application/json"})
         assert "larger than the limit" in error(r, 413)
-    assert 'qa_rejected_total{reason="body too large"}' in client.get("/metrics").text
+    text = client.get("/metrics").text
+    assert 'qa_rejected_total{reason="body too large"}' in text
+    assert 'qa_http_requests_total{endpoint="/v1/ask",method="POST",status="413"}' in text  # not the app's 400
 
 
 def test_hostile_text_is_answered_as_text(client) -> None:

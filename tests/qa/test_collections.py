@@ -32,6 +32,7 @@ def test_collection_names() -> None:
             check_name(bad)
     assert collection_name_for("/tmp/My Notes!") == "My-Notes"
     assert collection_name_for("/tmp/Übersicht") == "Ubersicht"  # the letter stays, its accent goes
+    assert collection_name_for("/tmp/Straße Øresund") == "Strasse-Oresund"
 
 
 def test_index_then_plain_ask_uses_the_new_collection(notes: Path, tmp_path: Path, monkeypatch, capsys) -> None:
