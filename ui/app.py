@@ -17,6 +17,14 @@ import streamlit as st
 from ui.render import CSS, answer_html, rewrite_html, routing_html, sparql_of, top_text
 
 HISTORY_TURNS = 10
+TIMEOUT_S = 45.0  # above the server's own request timeout (30 s), which answers 504 first
+MAX_QUESTION_CHARS = 2_000  # the API's limit
+_MARKDOWN = str.maketrans({c: "\\" + c for c in "\\`*_{}[]()<>#+-.!|~$"})
+
+
+def plain(text: str) -> str:
+    """Text for st.error / st.success, which read markdown: a file named `**x** [y](z)` stays text."""
+    return str(text).translate(_MARKDOWN)
 
 
 def api_url() -> str:
@@ -38,9 +46,11 @@ class API:
 
     def call(self, method: str, path: str, **kw: Any) -> dict[str, Any]:
         try:
-            r = httpx.request(method, f"{self.url}{path}", headers=self.headers, timeout=120, **kw)
+            r = httpx.request(method, f"{self.url}{path}", headers=self.headers, timeout=TIMEOUT_S, **kw)
+        except httpx.TimeoutException as exc:
+            raise RuntimeError(f"the API at {self.url} did not answer within {TIMEOUT_S:g} s; try again") from exc
         except httpx.HTTPError as exc:
-            raise RuntimeError(f"the API at {self.url} is not reachable ({exc.__class__.__name__})") from exc
+            raise RuntimeError(f"the API at {self.url} is not reachable: is `qa serve` running?") from exc
         try:
             body = r.json()
         except ValueError:
@@ -51,19 +61,25 @@ class API:
         return body
 
 
+def html(block: str) -> None:
+    """Our escaped HTML, shown as HTML and never read as markdown: st.markdown would still turn a
+    passage's own `[link](url)`, `![image](url)` or `# heading` into live elements after a blank line."""
+    if block:
+        st.html(block)
+
+
 def show_response(resp: dict[str, Any], turn: int, api: API | None = None) -> None:
-    st.markdown(rewrite_html(resp), unsafe_allow_html=True)
+    html(rewrite_html(resp))
     answers = resp.get("answers") or []
     for rank, a in enumerate(answers, 1):
-        st.markdown(f'<div class="qa-result" data-rank="{rank}">{answer_html(a, rank)}</div>',
-                    unsafe_allow_html=True)
+        html(f'<div class="qa-result" data-rank="{rank}">{answer_html(a, rank)}</div>')
         sparql = sparql_of(a)
         if sparql:
             with st.expander("SPARQL", expanded=rank == 1):
                 st.code(sparql, language="sparql")
         if rank == 1 and len(answers) > 1:
             st.caption("other answers")
-    st.markdown(routing_html(resp), unsafe_allow_html=True)
+    html(routing_html(resp))
     answer = top_text(resp)
     if api is not None and answer and "cqa" in st.session_state.get("routes", []):
         # the accepted answer goes into the community-QA store: the next person asking gets it
@@ -74,7 +90,7 @@ def show_response(resp: dict[str, Any], turn: int, api: API | None = None) -> No
                          json={"question": resp.get("rewritten") or resp.get("question"), "answer": answer})
                 st.toast("Filed: the next person asking this gets this answer")
             except RuntimeError as exc:
-                st.error(str(exc))
+                st.error(plain(str(exc)))
 
 
 def sidebar(api: API) -> dict[str, Any]:
@@ -86,7 +102,7 @@ def sidebar(api: API) -> dict[str, Any]:
         routes = ["auto", *health.get("routes", [])]
         st.session_state.routes = health.get("routes", [])
     except RuntimeError as exc:
-        st.sidebar.error(str(exc))
+        st.sidebar.error(plain(str(exc)))
         routes = ["auto", "webqa", "kbqa"]
     try:
         collections = api.call("GET", "/v1/collections").get("collections", [])
@@ -115,12 +131,15 @@ def chat_tab(api: API, opts: dict[str, Any]) -> None:
             st.text(t["question"])
         with st.chat_message("assistant"):
             if t.get("error"):
-                st.error(t["error"])
+                st.error(plain(t["error"]))
             else:
                 show_response(t["response"], i, api)
-    question = st.chat_input("Ask a question (follow-ups welcome: \"When did he die?\")")
-    if not question:
+    question = st.chat_input("Ask a question (follow-ups welcome: \"When did he die?\")",
+                             max_chars=MAX_QUESTION_CHARS)
+    if not question or not question.strip():
         return
+    with st.chat_message("user"):  # shown while the answer is worked on, not only once it is there
+        st.text(question)
     history = [{"question": t["question"], "answer": top_text(t["response"]) if t.get("response") else ""}
                for t in turns[-HISTORY_TURNS:] if t.get("response")]
     body: dict[str, Any] = {"question": question, "history": history, "top_k": opts["top_k"]}
@@ -149,17 +168,18 @@ def read_tab(api: API) -> None:
         if opts:
             body["options"] = opts
         try:
-            resp = api.call("POST", "/v1/read", json=body)
+            with st.spinner("reading…"):
+                resp = api.call("POST", "/v1/read", json=body)
         except RuntimeError as exc:
-            st.error(str(exc))
+            st.error(plain(str(exc)))
             return
         for rank, a in enumerate(resp.get("answers", []), 1):
-            st.markdown(answer_html(a, rank), unsafe_allow_html=True)
+            html(answer_html(a, rank))
 
 
 def documents_tab(api: API) -> None:
     st.caption("Add text to a collection of your own; it is searchable as soon as it is added.")
-    with st.form("docs", clear_on_submit=True):
+    with st.form("docs"):  # kept filled: a refused add must not lose what was pasted
         collection = st.text_input("Collection", value="my-notes")
         files = st.file_uploader("Text or Markdown files", type=["txt", "md"], accept_multiple_files=True)
         title = st.text_input("Title (for pasted text)")
@@ -172,17 +192,19 @@ def documents_tab(api: API) -> None:
         try:
             docs.append({"title": f.name, "text": f.getvalue().decode("utf-8-sig"), "source": f"upload:{f.name}"})
         except UnicodeDecodeError:
-            st.error(f"{f.name} is not UTF-8 text; not added")
+            st.error(plain(f"{f.name} is not UTF-8 text; not added"))
     if pasted.strip():
         docs.append({"title": title, "text": pasted, "source": "pasted"})
     if not docs:
         st.warning("nothing to add")
         return
     try:
-        r = api.call("POST", "/v1/documents", json={"collection": collection, "documents": docs})
-        st.success(f"added {len(r['documents'])} document(s), {r['passages']} passage(s) to {r['collection']}")
+        with st.spinner("adding…"):
+            r = api.call("POST", "/v1/documents", json={"collection": collection, "documents": docs})
+        st.success(plain(f"added {len(r['documents'])} document(s), {r['passages']} passage(s) to "
+                         f"{r['collection']}"))
     except RuntimeError as exc:
-        st.error(str(exc))
+        st.error(plain(str(exc)))
 
 
 def main() -> None:

@@ -1,7 +1,8 @@
 """HTML for the chat UI, built only from escaped data: passages, labels, SPARQL and answers may hold
-`<script>` or markdown; every piece goes through `html.escape` before it meets our own tags, so
-the browser shows what the data says and never runs or formats it. Pure functions over the API's
-JSON (the one answer shape), so they are tested without a browser."""
+`<script>` or markdown; every piece goes through `html.escape` before it meets our own tags, and
+the app shows the result with `st.html` (HTML, never read as markdown), so the browser shows what
+the data says and never runs or formats it. Pure functions over the API's JSON (the one answer
+shape), so they are tested without a browser."""
 
 from __future__ import annotations
 
@@ -43,13 +44,16 @@ def evidence_html(answer: dict[str, Any]) -> str:
     ev = answer.get("evidence") or {}
     kind = ev.get("kind")
     if kind == "span":
-        src = f"{e(ev.get('title') or '')} [{e(ev.get('passage_id'))}]"
+        src = " ".join(filter(None, [e(ev.get("title") or ""),
+                                     f"[{e(ev['passage_id'])}]" if ev.get("passage_id") else ""]))
         if ev.get("collection"):
             src += f" in {e(ev['collection'])}"
         if ev.get("also_in"):
             src += f" · also in {len(ev['also_in'])} more"
-        return (f'<div class="qa-evidence">{highlighted(ev.get("text", ""), ev.get("start"), ev.get("end"))}</div>'
-                f'<div class="qa-meta">source: {src}</div>')
+        meta = f'<div class="qa-meta">source: {src.strip()}</div>' if src.strip() else ""  # a text read directly
+        return f'<div class="qa-evidence">{highlighted(ev.get("text", ""), ev.get("start"), ev.get("end"))}</div>{meta}'
+    if kind == "graph" and not (ev.get("entities") or ev.get("path") or ev.get("sparql")):
+        return ""  # nothing linked, nothing run: "linked: - / path: -" would say nothing
     if kind == "graph":
         ents = ", ".join(f"{e(x.get('label'))} ({e(x.get('method'))} {float(x.get('score', 0)):.2f})"
                          for x in ev.get("entities", []))

@@ -42,7 +42,9 @@ def test_ask_then_follow_up_in_the_browser(ui_stack, page) -> None:
 
 def test_hostile_passage_text_is_shown_as_text(ui_stack, page) -> None:
     text = ("The vault code is <b>orange</b> <script>window.pwned=1</script> and "
-            "the guard of the vault is [Bob](javascript:alert(1)).")
+            "the guard of the vault is [Bob](javascript:alert(1)).\n\n"  # after a blank line markdown would
+            "The **vault code** is [here](http://example.com/phish) ![t](http://127.0.0.1:9/pixel.png)\n\n"
+            "# Big heading\n\n- a bullet")  # make these live: st.html never reads markdown
     r = httpx.post(f"{ui_stack['api']}/v1/documents", json={"collection": "hostile", "documents": [
         {"id": "vault", "title": "<img src=x onerror=alert(1)>", "text": text}]}, timeout=60)
     assert r.status_code == 201, r.text
@@ -55,3 +57,7 @@ def test_hostile_passage_text_is_shown_as_text(ui_stack, page) -> None:
     assert evidence.locator("script, b, img, a").count() == 0
     assert page.evaluate("window.pwned") is None
     assert page.locator(".qa-meta img").count() == 0
+    page_html = page.content()
+    assert "example.com/phish" not in " ".join(page.locator("a").evaluate_all("els => els.map(e => e.href)"))
+    assert page.locator("img[src*='pixel.png'], h1:has-text('Big heading'), strong:has-text('vault code')"
+                        ).count() == 0, page_html[:2000]
