@@ -17,7 +17,10 @@ while `qa serve` runs). Every committed write changes the store's generation, so
 search the index compares it with the one it last caught up with (one SQLite read) and, when it
 moved, catches up by difference (`sync`): threads it lacks are added from their stored vectors,
 deleted ones removed. Thread keys are never reused, and an edited question gets a new key, so a key
-names one text for good; deletions and edits rebuild the BM25 part, which cannot forget.
+names one text for good; deletions and edited questions rebuild the BM25 part, which cannot forget.
+The whole-thread word statistics (`LexicalStats`) are corpus frequencies kept by addition: answers
+added to or removed from a thread already counted move them only at the next rebuild (a deletion,
+an edited question, a restart after the store changed), a small drift in a background statistic.
 """
 
 from __future__ import annotations
@@ -335,6 +338,7 @@ class ThreadIndex:
             gen = self.store.generation  # writes after this read are caught by the next sync
             if gen == self._generation:
                 return False
+            self._check_encoder()  # re-embedded with another encoder (`qa cqa embed --reset`): say so
             self._dense = self._reconcile_dense(self._dense, self.store.embedded_keys())
             keys = set(self.store.keys().tolist())
             if self._known - keys:  # deleted threads (an edited question is one, under a new key)

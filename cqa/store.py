@@ -167,6 +167,9 @@ class ThreadStore:
                 self._conn.execute("PRAGMA journal_mode=WAL")
                 self._conn.execute("PRAGMA synchronous=FULL")
                 self._conn.executescript(_SCHEMA)
+                # stores older than the key high-water mark: start it at their highest key
+                self._conn.execute("INSERT OR IGNORE INTO meta(name, value) "
+                                   "SELECT 'max_key', CAST(COALESCE(MAX(key), 0) AS TEXT) FROM threads")
             self._conn.execute("SELECT key FROM threads LIMIT 1").fetchall()
         except sqlite3.OperationalError as exc:  # cannot be opened or written (permissions, a read-only disk)
             self._conn.close()

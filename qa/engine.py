@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from qa.core.errors import InputError, NotFoundError, QAError
+from qa.core.errors import DataFormatError, InputError, NotFoundError, QAError
 from qa.core.settings import RouteChoice, Settings
 from qa.core.types import Answer, AnswerSource, Question, Response, Route, Routing
 from qa.followup import rewrite
@@ -353,7 +353,7 @@ class Engine:
         fresh = BUILDERS[Route.WEBQA](self)
         try:
             fresh.collections.warm_up()  # type: ignore[attr-defined]
-        except NotFoundError:  # the last collection was deleted: questions now say so
+        except (NotFoundError, DataFormatError):  # none left, or only damaged ones: questions now say so
             with self._rw.writing():
                 self._sources.pop(Route.WEBQA, None)
             return

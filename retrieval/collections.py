@@ -96,7 +96,7 @@ class CollectionSet:
         self.encoder = encoder
         self.depth = depth
         self._retrievers: dict[str, HybridRetriever] = {}
-        self._broken: dict[str, DataFormatError] = {}
+        self._broken: dict[str, str] = {}  # damaged collection -> why (left out until reloaded)
         self._lock = threading.Lock()
 
     @property
@@ -119,18 +119,22 @@ class CollectionSet:
         """The retrievers of `names`; one whose folder is damaged is left out with a warning (once),
         so one broken collection does not silence the others, unless it is the only one."""
         out: list[tuple[str, HybridRetriever]] = []
+        with self._lock:
+            broken = dict(self._broken)
         for name in names:
-            if name in self._broken and len(names) > 1:
+            if name in broken and len(names) > 1:
                 continue  # said once; tried again after `reload(name)`
             try:
                 out.append((name, self.retriever(name)))
             except DataFormatError as exc:
                 if len(names) == 1:
                     raise
-                self._broken[name] = exc
+                broken[name] = str(exc)
+                with self._lock:
+                    self._broken[name] = str(exc)
                 logging.getLogger(__name__).warning("left out the collection %s: %s", name, exc)
-        if not out:
-            raise next(iter(self._broken.values()))  # every one damaged: the first one's reason
+        if not out:  # every one damaged: the first one's reason
+            raise DataFormatError(next(iter(broken.values()), "no readable passage collection"))
         return out
 
     def reload(self, name: str) -> None:

@@ -82,7 +82,7 @@ def build_default_index(
     from retrieval.index_dir import check_target
     from retrieval.ingest import build_index
 
-    check_target(out)
+    out = check_target(out)
     passages = list(default_passages(settings.chunk_chars, settings.chunk_overlap))
     return build_index(
         passages,

@@ -136,7 +136,7 @@ def index_path(
     path: str | Path, out: str | Path, settings: Settings, *, progress: bool = True, dense_kind: str = "flat"
 ) -> tuple[Path, int]:
     """`qa index PATH`: index the files under `path` into folder `out`; returns (folder, passages)."""
-    check_target(out, path)
+    out = check_target(out, path)  # expanded (`~/idx`): the folder checked is the folder written
     passages = passages_from_path(path, settings)
     return build_index(passages, out, settings, progress=progress, dense_kind=dense_kind), len(passages)
 

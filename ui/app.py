@@ -17,7 +17,16 @@ import streamlit as st
 from ui.render import CSS, answer_html, rewrite_html, routing_html, sparql_of, top_text
 
 HISTORY_TURNS = 10
-TIMEOUT_S = 45.0  # above the server's own request timeout (30 s), which answers 504 first
+def _timeout_s() -> float:
+    """Longer than the server may take (its queue wait and its request timeout), which answers
+    503 or 504 itself first."""
+    from qa.core.settings import Settings
+
+    s = Settings.load()
+    return s.api_queue_timeout_s + s.request_timeout_s + 5.0
+
+
+TIMEOUT_S = _timeout_s()
 MAX_QUESTION_CHARS = 2_000  # the API's limit
 _MARKDOWN = str.maketrans({c: "\\" + c for c in "\\`*_{}[]()<>#+-.!|~$"})
 
@@ -48,9 +57,10 @@ class API:
         try:
             r = httpx.request(method, f"{self.url}{path}", headers=self.headers, timeout=TIMEOUT_S, **kw)
         except httpx.TimeoutException as exc:
-            raise RuntimeError(f"the API at {self.url} did not answer within {TIMEOUT_S:g} s; try again") from exc
+            raise RuntimeError(f"the API at {self.url} did not answer within {TIMEOUT_S:g} s (a write may still "
+                               "finish: check before sending it again)") from exc
         except httpx.HTTPError as exc:
-            raise RuntimeError(f"the API at {self.url} is not reachable: is `qa serve` running?") from exc
+            raise RuntimeError(f"the API at {self.url} is not reachable: is qa serve running?") from exc
         try:
             body = r.json()
         except ValueError:
@@ -179,12 +189,18 @@ def read_tab(api: API) -> None:
 
 def documents_tab(api: API) -> None:
     st.caption("Add text to a collection of your own; it is searchable as soon as it is added.")
-    with st.form("docs"):  # kept filled: a refused add must not lose what was pasted
+    added = st.session_state.pop("docs_added", "")
+    if added:  # emptied only after a successful add (a refused one keeps what was pasted)
+        for key in ("docs_title", "docs_text"):
+            st.session_state[key] = ""
+    with st.form("docs"):
         collection = st.text_input("Collection", value="my-notes")
         files = st.file_uploader("Text or Markdown files", type=["txt", "md"], accept_multiple_files=True)
-        title = st.text_input("Title (for pasted text)")
-        pasted = st.text_area("…or paste text", height=120)
+        title = st.text_input("Title (for pasted text)", key="docs_title")
+        pasted = st.text_area("…or paste text", height=120, key="docs_text")
         go = st.form_submit_button("Add")
+    if added:
+        st.success(plain(added))
     if not go:
         return
     docs = []
@@ -201,10 +217,12 @@ def documents_tab(api: API) -> None:
     try:
         with st.spinner("adding…"):
             r = api.call("POST", "/v1/documents", json={"collection": collection, "documents": docs})
-        st.success(plain(f"added {len(r['documents'])} document(s), {r['passages']} passage(s) to "
-                         f"{r['collection']}"))
     except RuntimeError as exc:
         st.error(plain(str(exc)))
+        return
+    st.session_state.docs_added = f"added {len(r['documents'])} document(s), {r['passages']} passage(s) to " \
+                                  f"{r['collection']}"
+    st.rerun()  # the form empties at once, and says what was added
 
 
 def main() -> None:

@@ -224,8 +224,14 @@ def test_faq_files_as_people_write_them(tmp_path: Path) -> None:
     import_file(store, faq)
     faq.write_text(json.dumps({"question": "How do I get a permit?", "answer": "Online, at the city portal."}) + "\n")
     import_file(store, faq)
-    thread = store.thread(f"faq:permits:{_digest('How do I get a permit?')}")
+    tid = f"faq:permits:{_digest('How do I get a permit?')}"
+    thread = store.thread(tid)
     assert [(a.text, a.accepted) for a in thread.answers] == [("Online, at the city portal.", True)]
+    store.add_answer(tid, "The portal also takes card payments.")  # added otherwise: an import leaves it
+    faq.write_text(json.dumps({"question": "How do I get a permit?", "answer": "Online, since May."}) + "\n")
+    rep = import_file(store, faq)
+    assert rep.answers_removed == 1 and "removed 1 answers" in rep.summary()
+    assert [a.text for a in store.thread(tid).answers] == ["The portal also takes card payments.", "Online, since May."]
     both = tmp_path / "both.csv"  # an empty `answers` column beside a filled `answer` one
     both.write_text("question,answer,answers\nWhere is the library?,Next to the park.,\n", encoding="utf-8")
     assert import_file(store, both).answers_added == 1

@@ -74,10 +74,22 @@ def test_ctrl_c_says_so_and_exits_130() -> None:
 
     proc = subprocess.Popen([sys.executable, "-m", "qa", "ask", "-"], stdin=subprocess.PIPE,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    time.sleep(2.0)
+    stat = Path(f"/proc/{proc.pid}/stat")
+
+    def cpu_ticks() -> int:
+        fields = stat.read_text().rsplit(")", 1)[1].split()
+        return int(fields[11]) + int(fields[12])  # utime + stime
+
+    # wait until it is blocked on standard input (no CPU for half a second): on a loaded machine the
+    # imports alone can take longer than any fixed sleep
+    deadline, last, idle = time.monotonic() + 60, -1, 0
+    while time.monotonic() < deadline and idle < 5 and stat.exists():
+        ticks = cpu_ticks()
+        idle, last = (idle + 1 if ticks == last else 0), ticks
+        time.sleep(0.1)
     proc.send_signal(signal.SIGINT)
     out, err = proc.communicate(timeout=60)
-    assert proc.returncode == 130
+    assert proc.returncode == 130, err
     assert err.strip() == "interrupted: stopped before finishing" and out == ""
 
 

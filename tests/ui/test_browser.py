@@ -61,3 +61,19 @@ def test_hostile_passage_text_is_shown_as_text(ui_stack, page) -> None:
     assert "example.com/phish" not in " ".join(page.locator("a").evaluate_all("els => els.map(e => e.href)"))
     assert page.locator("img[src*='pixel.png'], h1:has-text('Big heading'), strong:has-text('vault code')"
                         ).count() == 0, page_html[:2000]
+
+
+def test_adding_a_document_in_the_browser(ui_stack, page) -> None:
+    """The Add documents tab: a pasted text is added, said so, and the form empties (pressing Add
+    again adds nothing twice); the document is answerable at once."""
+    page.goto(ui_stack["ui"])
+    page.get_by_role("tab", name="Add documents").click()
+    page.get_by_role("textbox", name="Collection").fill("ui-notes")
+    page.get_by_label("…or paste text").fill("The **lighthouse keeper** of Ardmore is Maren Holt.\n\n# Not a heading")
+    page.get_by_role("button", name="Add").click()
+    page.get_by_text("added 1 document(s)").wait_for()
+    assert page.get_by_label("…or paste text").input_value() == ""
+    r = httpx.post(f"{ui_stack['api']}/v1/ask", json={"question": "Who is the lighthouse keeper of Ardmore?",
+                                                      "route": "webqa", "collection": "ui-notes"}, timeout=60)
+    assert r.status_code == 200, r.text
+    assert "Maren Holt" in r.json()["answers"][0]["text"]
