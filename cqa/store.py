@@ -432,15 +432,21 @@ class ThreadStore:
         return np.array([r[0] for r in self._rows("SELECT key FROM threads WHERE vector IS NOT NULL")],
                         dtype=np.int64)
 
-    def vectors_of(self, keys: Sequence[int]) -> tuple[np.ndarray, np.ndarray]:
-        """(keys, vectors) of those of the given threads that have a vector, in key order."""
+    def _stored_vectors(self, table: str, keys: Sequence[int]) -> dict[int, np.ndarray]:
+        """The vectors stored for these keys of `threads` or `answers` (keys without one are left out)."""
+        assert table in ("threads", "answers")
         found: dict[int, np.ndarray] = {}
         keys = list(keys)
         for i in range(0, len(keys), 500):
             part = keys[i: i + 500]
-            for k, v in self._rows(f"SELECT key, vector FROM threads WHERE vector IS NOT NULL AND key IN "
+            for k, v in self._rows(f"SELECT key, vector FROM {table} WHERE vector IS NOT NULL AND key IN "
                                    f"({','.join('?' * len(part))})", part):
                 found[int(k)] = np.frombuffer(v, dtype=np.float32)
+        return found
+
+    def vectors_of(self, keys: Sequence[int]) -> tuple[np.ndarray, np.ndarray]:
+        """(keys, vectors) of those of the given threads that have a vector, in key order."""
+        found = self._stored_vectors("threads", keys)
         order = sorted(found)
         vecs = np.stack([found[k] for k in order]) if order else np.zeros((0, 0), dtype=np.float32)
         return np.array(order, dtype=np.int64), vecs
@@ -454,14 +460,7 @@ class ThreadStore:
 
     def answer_vectors(self, keys: Sequence[int]) -> dict[int, np.ndarray]:
         """Stored vectors of answers (answers are embedded lazily, when their thread is first matched)."""
-        out: dict[int, np.ndarray] = {}
-        keys = list(keys)
-        for i in range(0, len(keys), 500):
-            part = keys[i: i + 500]
-            for k, v in self._rows(f"SELECT key, vector FROM answers WHERE vector IS NOT NULL AND key IN "
-                                   f"({','.join('?' * len(part))})", part):
-                out[int(k)] = np.frombuffer(v, dtype=np.float32)
-        return out
+        return self._stored_vectors("answers", keys)
 
     def set_answer_vectors(self, keys: Sequence[int], vectors: np.ndarray) -> None:
         v = np.ascontiguousarray(np.asarray(vectors, dtype=np.float32))
