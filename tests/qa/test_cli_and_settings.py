@@ -72,8 +72,11 @@ def test_ctrl_c_says_so_and_exits_130() -> None:
     import subprocess
     import time
 
+    # a child inherits an ignored SIGINT (earlier tests' servers may leave this process ignoring it),
+    # and Python then installs no KeyboardInterrupt at all: start it as a terminal would
     proc = subprocess.Popen([sys.executable, "-m", "qa", "ask", "-"], stdin=subprocess.PIPE,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     stat = Path(f"/proc/{proc.pid}/stat")
 
     def cpu_ticks() -> int:
