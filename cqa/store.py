@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 
 from qa.core.errors import DataFormatError, InputError, NotFoundError
-from qa.core.text import check_text
+from qa.core.text import check_text, check_words
 
 MAX_TITLE_CHARS = 1_000
 MAX_TEXT_CHARS = 200_000
@@ -362,7 +362,7 @@ class ThreadStore:
     def add_question(self, title: str, body: str = "", *, source: str = "user", question_id: str | None = None,
                      tags: Sequence[str] = (), url: str = "") -> str:
         """File a new question (no answer yet); returns its thread id (`source:id`)."""
-        title = check_text(title, "question title", MAX_TITLE_CHARS)
+        title = check_words(check_text(title, "question title", MAX_TITLE_CHARS), "question title")
         body = (check_text(body, "question body", MAX_TEXT_CHARS) if body and body.strip() else "")
         ext = question_id or uuid.uuid4().hex[:12]
         _, put = self.put_thread(source, ext, title, body, tags=tags, created=_now(), url=url, update=False)
@@ -374,7 +374,7 @@ class ThreadStore:
                    answer_id: str | None = None, author: str = "") -> str:
         """Add an answer to a stored thread; `accepted=True` also un-accepts its earlier accepted answer.
         Returns the answer id."""
-        text = check_text(text, "answer", MAX_TEXT_CHARS)
+        text = check_words(check_text(text, "answer", MAX_TEXT_CHARS), "answer")  # not "..." or a zero-width space
         key = self.key_of(thread_id)
         ext = answer_id or uuid.uuid4().hex[:12]
         with self.transaction() as c:

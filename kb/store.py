@@ -11,7 +11,7 @@ import logging
 import time
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 from rdflib import BNode, Graph, Literal, URIRef
 from rdflib.term import Node
@@ -131,6 +131,7 @@ class RemoteGraph:
 
     def _send(self, query: str, timeout_s: float | None) -> dict:
         import urllib.error
+        import warnings
 
         from SPARQLWrapper.SPARQLExceptions import (
             EndPointInternalError,
@@ -148,7 +149,9 @@ class RemoteGraph:
             self._wrapper.setQuery(query)
             self._wrapper.setTimeout(max(1, int(round(timeout))))
             try:
-                return self._wrapper.query().convert()
+                with warnings.catch_warnings():  # "unknown response content type": _results says it better
+                    warnings.simplefilter("ignore", RuntimeWarning)
+                    return self._wrapper.query().convert()
             except QueryBadFormed as exc:
                 raise QueryError(f"the endpoint rejected the query as malformed: {exc}") from exc
             except (EndPointNotFound, Unauthorized) as exc:
@@ -172,7 +175,7 @@ class RemoteGraph:
     def select(self, query: str, timeout_s: float | None = None) -> list[Row]:
         if check_read_only(query) != "select":
             raise QueryError("select() needs a SELECT query")
-        data = self._send(query, timeout_s)
+        data = self._results(self._send(query, timeout_s))
         names = data.get("head", {}).get("vars", [])
         rows = data.get("results", {}).get("bindings", [])
         return [tuple(_from_json(b.get(v)) for v in names) for b in rows]
@@ -180,7 +183,14 @@ class RemoteGraph:
     def ask(self, query: str, timeout_s: float | None = None) -> bool:
         if check_read_only(query) != "ask":
             raise QueryError("ask() needs an ASK query")
-        return bool(self._send(query, timeout_s).get("boolean"))
+        return bool(self._results(self._send(query, timeout_s)).get("boolean"))
+
+    def _results(self, data: Any) -> dict[str, Any]:
+        """SPARQL JSON results, or a clear error for whatever else a URL answered (an HTML page)."""
+        if not isinstance(data, dict):
+            raise QueryError(f"{self.endpoint} did not answer with SPARQL results (JSON); is it a SPARQL "
+                             "endpoint's query URL?")
+        return data
 
 
 def _from_json(value: dict | None) -> Node | None:

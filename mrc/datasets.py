@@ -126,6 +126,8 @@ def load_squad(path: str | Path, version: str | int = "auto") -> SquadDataset:
                 where_q = f"{where_p}.qas[{qi}]"
                 qid = _need(qa, "id", str, where_q)
                 question = _need(qa, "question", str, where_q)
+                if not question.strip():  # found now, not as a failed evaluation half-way
+                    raise DataFormatError(f"{where_q}: the question {qid!r} is empty")
                 answers = _need(qa, "answers", list, where_q)
                 if qid in seen:
                     raise DataFormatError(f"{where_q}: duplicate question id {qid!r}")

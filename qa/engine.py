@@ -237,6 +237,10 @@ class Engine:
         if options:
             if len(options) < 2:
                 raise InputError("give at least two options (or none for span extraction)")
+            seen = [" ".join(o.lower().split()) for o in options]
+            if len(set(seen)) < len(seen):  # the same option twice would split its probability
+                twice = next(o for o, s in zip(options, seen, strict=True) if seen.count(s) > 1)
+                raise InputError(f"the option {twice.strip()!r} is given twice: give each option once")
             answers = self.choice_reader.read(context, question, list(options))
             return answers[:top_k] if top_k else answers
         return self.span_reader.read(question, context, top_k=top_k)

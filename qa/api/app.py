@@ -68,6 +68,7 @@ def _errors(*codes: int) -> dict[int | str, dict[str, Any]]:
 
 
 COMMON = (400, 422, 500, 503, 504)
+JSON_BODY = (*COMMON, 415)  # a JSON endpoint sent another content type
 
 
 def package_version() -> str:
@@ -197,7 +198,7 @@ def create_app(settings: Settings | None = None, *, engine: Any = None, warm: bo
     paths: set[str] = set()  # filled once the routes below exist
 
     # ------------------------------------------------------------------ questions
-    @app.post(f"/{API_VERSION}/ask", response_model=Response, responses=_errors(*COMMON, 401, 403, 404, 413),
+    @app.post(f"/{API_VERSION}/ask", response_model=Response, responses=_errors(*JSON_BODY, 401, 403, 404, 413),
               dependencies=[Depends(read_key)], tags=["questions"])
     async def ask(body: AskRequest) -> Response:
         """Answers to a question, routed (or from the route given), with typed evidence, the route and
@@ -208,7 +209,7 @@ def create_app(settings: Settings | None = None, *, engine: Any = None, warm: bo
         metrics.route_latency.labels(str(resp.routing.chosen)).observe(resp.timings.get("total_s", 0.0))
         return resp
 
-    @app.post(f"/{API_VERSION}/read", response_model=ReadResponse, responses=_errors(*COMMON, 401, 403, 413),
+    @app.post(f"/{API_VERSION}/read", response_model=ReadResponse, responses=_errors(*JSON_BODY, 401, 403, 413),
               dependencies=[Depends(read_key)], tags=["questions"])
     async def read(body: ReadRequest) -> ReadResponse:
         """The readers called directly: a span of `context`, or the most likely of `options`."""
@@ -219,8 +220,8 @@ def create_app(settings: Settings | None = None, *, engine: Any = None, warm: bo
                                                         top_k=body.top_k))
         return ReadResponse(answers=answers, timings={"total_s": round(time.perf_counter() - started, 4)})
 
-    @app.post(f"/{API_VERSION}/search", response_model=SearchResponse, responses=_errors(*COMMON, 401, 403, 404, 413),
-              dependencies=[Depends(read_key)], tags=["documents"])
+    @app.post(f"/{API_VERSION}/search", response_model=SearchResponse,
+              responses=_errors(*JSON_BODY, 401, 403, 404, 413), dependencies=[Depends(read_key)], tags=["documents"])
     async def search(body: SearchRequest) -> SearchResponse:
         """The passages a question would be read from, best first (retrieval only)."""
         hits = await admission.run(functools.partial(engine.search, body.query, body.k, collection=body.collection))
@@ -234,7 +235,7 @@ def create_app(settings: Settings | None = None, *, engine: Any = None, warm: bo
         return CollectionsResponse(collections=await admission.run(engine.collections))
 
     @app.post(f"/{API_VERSION}/documents", response_model=AddDocumentsResponse, status_code=201,
-              responses=_errors(*COMMON, 401, 403, 413), dependencies=[Depends(write_key)], tags=["documents"])
+              responses=_errors(*JSON_BODY, 401, 403, 413), dependencies=[Depends(write_key)], tags=["documents"])
     async def add_documents(body: AddDocumentsRequest) -> AddDocumentsResponse:
         """Add documents to a collection of your own (created when new): chunked, encoded and
         searchable when this returns; a crash part-way leaves the collection as it was."""
@@ -273,7 +274,7 @@ def create_app(settings: Settings | None = None, *, engine: Any = None, warm: bo
         return src
 
     @app.post(f"/{API_VERSION}/threads", response_model=ThreadOut, status_code=201,
-              responses=_errors(*COMMON, 401, 403, 404, 413), dependencies=[Depends(write_key)], tags=["community"])
+              responses=_errors(*JSON_BODY, 401, 403, 404, 413), dependencies=[Depends(write_key)], tags=["community"])
     async def add_thread(body: ThreadIn) -> ThreadOut:
         """File a question (optionally with its answer) in the community-QA store; answerable at once."""
         def add() -> str:
@@ -283,7 +284,7 @@ def create_app(settings: Settings | None = None, *, engine: Any = None, warm: bo
         return ThreadOut(thread_id=await admission.run(add))
 
     @app.post(f"/{API_VERSION}/threads/accepted", response_model=ThreadOut, status_code=201,
-              responses=_errors(*COMMON, 401, 403, 404, 413), dependencies=[Depends(write_key)], tags=["community"])
+              responses=_errors(*JSON_BODY, 401, 403, 404, 413), dependencies=[Depends(write_key)], tags=["community"])
     async def file_accepted_answer(body: AcceptedAnswerIn) -> ThreadOut:
         """An answer a user accepted for their question, filed so the next person asking gets it."""
         return ThreadOut(thread_id=await admission.run(lambda: community().file_answer(body.question, body.answer,

@@ -39,13 +39,21 @@ class _Job:
 
 
 def detect_kind(path: Path, kind: str) -> str:
-    """squad or race: as asked, else by the file's shape (a JSON object with `data` is SQuAD)."""
+    """squad or race: as asked, else by the name (`.jsonl`, "race") or, failing that, by the shape
+    of the file's start (SQuAD is one JSON object with `data`; RACE articles have `article`)."""
     if kind in ("squad", "race"):
         return kind
     name = path.name.lower()
     if ".jsonl" in name or "race" in name:
         return "race"
-    return "squad"
+    from qa.core.text import open_binary
+
+    fh = open_binary(path)
+    try:
+        head = fh.read(4096).decode("utf-8", "replace")
+    finally:
+        fh.close()
+    return "race" if '"article"' in head and '"data"' not in head else "squad"
 
 
 class JobRunner:

@@ -10,13 +10,15 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
+from qa.core.errors import InputError
 from qa.core.settings import RouteChoice
-from qa.core.text import MAX_QUESTION_CHARS
+from qa.core.text import MAX_QUESTION_CHARS, check_question
 from qa.core.types import Answer
 
 MAX_HISTORY_TURNS = 20
+MAX_HISTORY_ANSWER_CHARS = 200_000  # the longest answer a thread may hold: clients send back what they got
 MAX_CONTEXT_CHARS = 100_000
 MAX_OPTIONS = 10
 MAX_OPTION_CHARS = 1_000
@@ -39,7 +41,15 @@ class Turn(_Body):
     """One earlier turn of the conversation: what was asked and what was answered ("" for none)."""
 
     question: QuestionText
-    answer: Annotated[str, StringConstraints(max_length=MAX_QUESTION_CHARS)] = ""
+    answer: Annotated[str, StringConstraints(max_length=MAX_HISTORY_ANSWER_CHARS)] = ""
+
+    @field_validator("question")
+    @classmethod
+    def _has_words(cls, value: str) -> str:
+        try:
+            return check_question(value)
+        except InputError as exc:  # a 422 naming the turn, like any other field out of its limits
+            raise ValueError(str(exc)) from None
 
 
 class AskRequest(_Body):

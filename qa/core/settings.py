@@ -70,7 +70,7 @@ _TOML: ContextVar[dict[str, Any] | None] = ContextVar("qa_settings_toml", defaul
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix=ENV_PREFIX, extra="forbid", case_sensitive=False, validate_default=True,
-        env_ignore_empty=False,
+        env_ignore_empty=False, allow_inf_nan=False,  # a NaN threshold or an infinite timeout is a typo
     )
 
     # models
@@ -111,7 +111,7 @@ class Settings(BaseSettings):
     # knowledge graph
     kb_graph: str = Field("", description="Turtle / N-Triples / TSV file; empty: the embedded world graph.")
     kb_endpoint: str = Field("", description="A SPARQL 1.1 endpoint URL; overrides kb_graph when set.")
-    kb_timeout_s: float = Field(10.0, gt=0, description="Longest a SPARQL query may run.")
+    kb_timeout_s: float = Field(10.0, gt=0, le=86_400, description="Longest a SPARQL query may run.")
     kb_max_hops: int = Field(3, ge=1, le=4, description="Longest relation path walked from a linked entity.")
     kb_top_anchors: int = Field(3, ge=1, le=20, description="Linked entities paths are walked from.")
     kb_min_confidence: float | None = Field(
@@ -143,7 +143,7 @@ class Settings(BaseSettings):
     api_key_for_reads: bool = Field(False, description="Also require the API key for questions and reads.")
     max_question_chars: int = Field(2_000, ge=1, description="Longer questions are refused (CLI exit 2, HTTP "
                                     "400; the API's schema caps them at 2,000 whatever this says).")
-    request_timeout_s: float = Field(30.0, gt=0, description="An API request running longer gets 504.")
+    request_timeout_s: float = Field(30.0, gt=0, le=86_400, description="An API request running longer gets 504.")
     api_host: str = Field("127.0.0.1", description="Address `qa serve` listens on (loopback: this machine only).")
     api_port: int = Field(8000, ge=1, le=65535, description="Port of the REST API.")
     ui_port: int = Field(8501, ge=1, le=65535, description="Port of the chat UI.")

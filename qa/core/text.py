@@ -43,10 +43,14 @@ def check_text(text: object, what: str, max_chars: int) -> str:
 def check_question(text: object, max_chars: int = MAX_QUESTION_CHARS) -> str:
     """`check_text` for a question, which must also hold a letter or a digit: zero-width spaces,
     control characters or punctuation alone would be answered "no answer" as if they were asked."""
-    question = check_text(text, "question", max_chars)
-    if not any(unicodedata.category(c)[0] in "LN" for c in question):
-        raise InputError("the question has no words (no letter or digit)")
-    return question
+    return check_words(check_text(text, "question", max_chars), "question")
+
+
+def check_words(text: str, what: str) -> str:
+    """`text` if it holds a letter or a digit, else an `InputError`."""
+    if not any(unicodedata.category(c)[0] in "LN" for c in text):
+        raise InputError(f"the {what} has no words (no letter or digit)")
+    return text
 
 
 def decode_utf8(raw: bytes, where: str) -> str:

@@ -386,3 +386,27 @@ def test_a_questions_score_does_not_depend_on_who_else_is_asking(app) -> None:
     with ThreadPoolExecutor(3) as pool:
         together = list(pool.map(lambda r: [a[0].score for a in reader.read_many(r)], asks))
     assert together == alone
+
+
+def test_what_a_client_sends_back_or_files_is_checked_like_a_question(client) -> None:
+    """A long answer it was given comes back as history; history turns, filed threads and answers
+    need words; an evaluation file with an empty question is refused at once (not a failed job);
+    the same option twice is refused; RACE lines are recognised by their content."""
+    long_answer = "Check the relay contacts and the capacitor. " * 70  # about 3,000 characters
+    r = client.post(ASK, json={"question": "And the fuse?", "route": "kbqa",
+                               "history": [{"question": "Why does my blender click?", "answer": long_answer}]})
+    assert r.status_code == 200, r.text
+    for turn in ({"question": "   "}, {"question": "\u200b\u200b"}):
+        assert "history" in " ".join(error(client.post(ASK, json={"question": "Who?", "history": [turn]}),
+                                             422).split())
+    error(client.post("/v1/threads/accepted", json={"question": "Is the pool open?", "answer": "\u200b"}), 400)
+    error(client.post("/v1/threads", json={"question": "???"}), 400)
+    blank = json.loads(_squad_file())
+    blank["data"][0]["paragraphs"][0]["qas"][1]["question"] = "  "
+    assert "'q2' is empty" in error(client.post("/v1/eval", files={"file": ("dev.json", json.dumps(blank))}), 422)
+    assert "twice" in error(client.post("/v1/read", json={"context": "Tom likes apples.", "question": "What?",
+                                                          "options": ["apples", "Apples ", "pears"]}), 400)
+    race = {"id": "r9", "article": "Ann ran.", "questions": ["Who ran?"], "options": [["Ann", "Bob"]],
+            "answers": ["A"]}
+    r = client.post("/v1/eval", files={"file": ("dev.json", json.dumps(race).encode())})
+    assert r.status_code == 202 and r.json()["kind"] == "race", r.text

@@ -22,3 +22,23 @@ def test_kbqa_cli_shows_as_many_answers_as_the_top_k_setting(monkeypatch, capsys
     assert len(json.loads(capsys.readouterr().out)) == 1
     assert main(["kbqa", "Which countries border Switzerland?", "--json", "--top-k", "2"]) == 0
     assert len(json.loads(capsys.readouterr().out)) == 2
+
+
+def test_a_url_that_is_no_sparql_endpoint_is_one_error_line(tmp_path, capsys):
+    """A web page where the endpoint should be (a 200 with HTML) is named as such, exit 2."""
+    import functools
+    import http.server
+    import threading
+
+    (tmp_path / "sparql").write_text("<html><body>a web page</body></html>", encoding="utf-8")
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(tmp_path))
+    handler.log_message = lambda *a: None  # type: ignore[attr-defined]
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}/sparql"
+        assert main(["kbqa", "What is the capital of France?", "--endpoint", url]) == 2
+        err = capsys.readouterr().err
+        assert "did not answer with SPARQL results" in " ".join(err.split()) and "Traceback" not in err
+    finally:
+        server.shutdown()

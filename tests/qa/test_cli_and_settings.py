@@ -45,6 +45,8 @@ def test_settings_errors(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Non
     ("QA_SPAN_BACKEND", "tpu", "QA_SPAN_BACKEND='tpu'"),
     ("QA_DEVICE", "gpu", "QA_DEVICE='gpu'"),
     ("QA_KB_MAX_HOPS", "9", "QA_KB_MAX_HOPS='9'"),
+    ("QA_NULL_THRESHOLD", "nan", "QA_NULL_THRESHOLD='nan': Input should be a finite number"),
+    ("QA_KB_TIMEOUT_S", "inf", "QA_KB_TIMEOUT_S='inf'"),
 ])
 def test_bad_settings_exit_2_with_one_line(monkeypatch: pytest.MonkeyPatch, capsys, env, value, needle) -> None:
     monkeypatch.setenv(env, value)
