@@ -222,7 +222,9 @@ def _race_questions(article: Any, where: str, level: str) -> list[RaceQuestion]:
             f"{where}: {len(questions)} questions, {len(options)} option lists and {len(answers)} answers "
             "(they must match)"
         )
-    art_id = str(article.get("id") or Path(where.split(",")[0]).name)
+    # without an id: the file's name, and the line in a .jsonl (one article a line, each its own)
+    line = where.rsplit(", line ", 1)[1] if ", line " in where else ""
+    art_id = str(article.get("id") or Path(where.split(",")[0]).name + (f"-line{line}" if line else ""))
     lvl = str(article.get("level") or level)
     out = []
     for i, (q, opts, ans) in enumerate(zip(questions, options, answers, strict=True)):

@@ -164,6 +164,8 @@ def embed(
 ) -> None:
     """Embed the threads that have no vector yet (an interrupted import's embedding resumes here)."""
     settings = _settings(store)
+    if not Path(settings.cqa_store).exists():  # would leave an empty, unseeded store behind
+        raise InputError(f"no thread store at {settings.cqa_store} yet (it is created on first use or import)")
     src = _source(settings, seed=False)
     if reset:
         src.store.clear_vectors()

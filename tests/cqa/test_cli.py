@@ -57,3 +57,9 @@ def test_cli_errors_are_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[s
     assert main(["cqa", "add", "user:missing", "--thread", "--answer", "x", "--store", store]) == 2
     assert "no thread" in capsys.readouterr().err
     assert main(["cqa", "stats", "--store", str(tmp_path / "none.sqlite")]) == 2
+
+
+def test_embed_does_not_create_an_empty_store(tmp_path, capsys) -> None:
+    store = tmp_path / "new.sqlite"
+    assert main(["cqa", "embed", "--store", str(store)]) == 2
+    assert "no thread store" in capsys.readouterr().err and not store.exists()

@@ -138,3 +138,12 @@ MRC = SHARED_DATA / "mrc"
 def test_real_files_load() -> None:
     assert len(load_race(MRC / "race-dev.jsonl.gz")) == 4887
     assert len(load_squad(MRC / "squad-v2.0-dev.reconstructed.json.gz").examples) == 11873
+
+
+def test_race_articles_without_ids_are_told_apart_by_their_line(tmp_path) -> None:
+    from mrc.datasets import load_race
+
+    art = {"article": "Ann ran home.", "questions": ["Who ran?"], "options": [["Ann", "Bob"]], "answers": ["A"]}
+    path = tmp_path / "noid.jsonl"
+    path.write_text(json.dumps(art) + "\n" + json.dumps(art) + "\n", encoding="utf-8")
+    assert [q.qid for q in load_race(path)] == ["noid.jsonl-line1-0", "noid.jsonl-line2-0"]
