@@ -11,6 +11,7 @@ from rich.console import Console, Group
 from rich.panel import Panel
 from rich.text import Text
 
+from qa.core.text import clip
 from qa.core.types import Answer, ChoiceEvidence, GraphEvidence, Response, SpanEvidence, ThreadEvidence
 
 SNIPPET_CHARS = 250
@@ -81,10 +82,10 @@ def answer_panel(a: Answer, rank: int) -> Panel:
         body: list[Text] = [head]
         if a.best_guess is not None:
             g = a.best_guess
-            body.append(Text.assemble(("best guess: ", "yellow"), (g.text, "bold"), f"   score {g.score:.2f}"))
+            body.append(Text.assemble(("best guess: ", "yellow"), (clip(g.text), "bold"), f"   score {g.score:.2f}"))
             body.extend(evidence_lines(g))
         return Panel(Group(*body), title=f"#{rank} {a.route}", border_style="red")
-    head = Text.assemble((a.text, "bold green"), f"   score {a.score:.2f}")
+    head = Text.assemble((clip(a.text), "bold green"), f"   score {a.score:.2f}")
     return Panel(Group(head, *evidence_lines(a)), title=f"#{rank} {a.route}", border_style="green")
 
 

@@ -9,6 +9,8 @@ from __future__ import annotations
 import html
 from typing import Any
 
+from qa.core.text import clip
+
 SNIPPET = 300
 CSS = """
 <style>
@@ -89,13 +91,13 @@ def answer_html(answer: dict[str, Any], rank: int) -> str:
         out = f'<div class="qa-noanswer">#{rank} No answer (confidence {float(answer["score"]):.2f})</div>'
         guess = answer.get("best_guess")
         if guess:
-            out += (f'<div class="qa-guess">best guess: <span class="qa-answer">{e(guess.get("text"))}</span>'
+            out += (f'<div class="qa-guess">best guess: <span class="qa-answer">{e(clip(guess.get("text")))}</span>'
                     f'<span class="qa-score">score {float(guess.get("score", 0)):.2f}</span></div>'
                     + evidence_html(guess))
         elif answer.get("evidence"):
             out += evidence_html(answer)
         return out
-    return (f'<div>#{rank} <span class="qa-answer">{e(answer.get("text"))}</span>'
+    return (f'<div>#{rank} <span class="qa-answer">{e(clip(answer.get("text")))}</span>'
             f'<span class="qa-score">score {float(answer.get("score", 0)):.2f} · {e(answer.get("route"))}</span></div>'
             + evidence_html(answer))
 

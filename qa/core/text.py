@@ -40,6 +40,15 @@ def check_text(text: object, what: str, max_chars: int) -> str:
     return stripped
 
 
+ANSWER_CHARS = 500  # longer answers (a graph literal can be megabytes) are cut where they are shown
+
+
+def clip(text: object, limit: int = ANSWER_CHARS) -> str:
+    """An answer as shown to a person (terminal, UI); `--json` and the API keep it whole."""
+    text = "" if text is None else str(text)
+    return text if len(text) <= limit else text[:limit].rstrip() + f"… ({len(text):,} characters)"
+
+
 def check_question(text: object, max_chars: int = MAX_QUESTION_CHARS) -> str:
     """`check_text` for a question, which must also hold a letter or a digit: zero-width spaces,
     control characters or punctuation alone would be answered "no answer" as if they were asked."""

@@ -47,3 +47,11 @@ def test_rewrite_routing_and_remembered_answer() -> None:
     assert top_text(resp) == "1943"
     assert top_text({"answers": [{"text": "", "no_answer": True, "score": 1}]}) == ""
     assert rewrite_html({"rewritten": None}) == ""
+
+
+def test_a_huge_answer_is_cut_when_shown() -> None:
+    from qa.core.text import clip as shown
+
+    html_out = answer_html({"text": "x" * 5000, "score": 0.9, "route": "kbqa", "no_answer": False}, 1)
+    assert "(5,000 characters)" in html_out and len(html_out) < 1500
+    assert shown("y" * 5000).endswith("… (5,000 characters)") and shown("short") == "short"
