@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from qa.core.errors import DataFormatError, InputError
+from qa.core.text import MAX_QUESTION_CHARS
 
 LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 
@@ -128,6 +129,9 @@ def load_squad(path: str | Path, version: str | int = "auto") -> SquadDataset:
                 question = _need(qa, "question", str, where_q)
                 if not question.strip():  # found now, not as a failed evaluation half-way
                     raise DataFormatError(f"{where_q}: the question {qid!r} is empty")
+                if len(question.strip()) > MAX_QUESTION_CHARS:
+                    raise DataFormatError(f"{where_q}: the question {qid!r} is {len(question.strip()):,} characters "
+                                          f"long; the readers take at most {MAX_QUESTION_CHARS:,}")
                 answers = _need(qa, "answers", list, where_q)
                 if qid in seen:
                     raise DataFormatError(f"{where_q}: duplicate question id {qid!r}")

@@ -77,9 +77,14 @@ def chat(
                 out.print(Text("(new conversation)", style="dim"))
             elif cmd == "/route" and arg.strip() in {r.value for r in RouteChoice}:
                 current_route = arg.strip()
+                out.print(Text(f"(route: {current_route})", style="dim"))
             elif cmd == "/collection" and arg.strip():
                 collection = None if arg.strip() == "all" else arg.strip()
+                out.print(Text(f"(collection: {arg.strip()})", style="dim"))
             else:
+                if cmd not in ("/help", "/?"):  # a typo, not a request for help: say what was wrong
+                    what = f"{cmd} {arg.strip()}".strip()
+                    err.print(Text.assemble(("error: ", "bold red"), f"not a command: {what!r}"), soft_wrap=True)
                 out.print(Text(HELP))
             continue
         try:

@@ -52,11 +52,17 @@ def span(
 
     if not train_file.exists():
         raise InputError(f"training file not found: {train_file}")
-    if eval_file is not None and not eval_file.exists():
-        raise InputError(f"evaluation file not found: {eval_file}")
+    if eval_file is not None:
+        from mrc.datasets import load_squad
+
+        load_squad(eval_file)  # a missing or malformed file is said now, not after minutes of compressing
     torch.set_num_threads(max(1, torch.get_num_threads()))
     name = f"{model_dir.name}-p{round(prune * 100):02d}" + ("-kd" if distill_windows else "")
-    out = out or cache_dir() / "models" / name
+    out = (out or cache_dir() / "models" / name).expanduser()
+    if out.exists() and not out.is_dir():
+        raise InputError(f"{out} is a file: --out names the folder the compressed reader goes to")
+    if out.is_dir() and any(out.iterdir()) and not (out / "config.json").exists():
+        raise InputError(f"{out} is a folder with other files in it, not a reader: choose a new or empty folder")
     info = compress_span_reader(model_dir, out, train_file, prune_fraction=prune, distill_windows=distill_windows,
                                 importance_windows=importance_windows, max_length=max_length, epochs=epochs,
                                 lr=learning_rate, max_minutes=max_minutes, seed=seed, console=console)

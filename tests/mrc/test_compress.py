@@ -118,3 +118,14 @@ def test_compress_command_writes_a_reader_folder(tiny_span_dir: Path, tmp_path: 
 def test_compress_command_errors_are_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert qa_main(["compress", "span", "--train-file", str(tmp_path / "none.json")]) == 2
     assert "training file not found" in capsys.readouterr().err
+    train = tmp_path / "train.json"
+    train.write_text("{}", encoding="utf-8")
+    bad = tmp_path / "dev.json"
+    bad.write_text("{not json", encoding="utf-8")
+    other = tmp_path / "notes"
+    other.mkdir()
+    (other / "thesis.txt").write_text("keep me", encoding="utf-8")
+    for extra, needle in ((["--eval", str(bad)], "invalid JSON"), (["--out", str(other)], "other files in it")):
+        assert qa_main(["compress", "span", "--train-file", str(train), *extra]) == 2  # before compressing
+        assert needle in " ".join(capsys.readouterr().err.split())
+    assert (other / "thesis.txt").read_text(encoding="utf-8") == "keep me"

@@ -147,3 +147,16 @@ def test_race_articles_without_ids_are_told_apart_by_their_line(tmp_path) -> Non
     path = tmp_path / "noid.jsonl"
     path.write_text(json.dumps(art) + "\n" + json.dumps(art) + "\n", encoding="utf-8")
     assert [q.qid for q in load_race(path)] == ["noid.jsonl-line1-0", "noid.jsonl-line2-0"]
+
+
+def test_a_squad_question_the_readers_cannot_take_is_refused_when_the_file_is_read(tmp_path) -> None:
+    from mrc.datasets import load_squad
+    from qa.core.errors import DataFormatError
+
+    for question, needle in (("  ", "'q1' is empty"), ("why " * 600, "'q1' is 2,399 characters long")):
+        data = {"version": "1.1", "data": [{"title": "T", "paragraphs": [{"context": "Ann ran.", "qas": [
+            {"id": "q1", "question": question, "answers": [{"text": "Ann", "answer_start": 0}]}]}]}]}
+        path = tmp_path / "dev.json"
+        path.write_text(json.dumps(data), encoding="utf-8")
+        with pytest.raises(DataFormatError, match=needle):
+            load_squad(path)

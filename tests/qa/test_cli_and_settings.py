@@ -180,3 +180,12 @@ def test_webqa_answers_from_the_default_collection() -> None:
     texts = [a.text.lower() for a in answers if not a.no_answer]
     assert len(texts) == len(set(texts))  # identical answers are merged
     assert [a.score for a in answers] == sorted((a.score for a in answers), reverse=True)
+
+
+def test_chat_commands_say_what_they_did_and_a_typo_is_an_error() -> None:
+    import subprocess
+
+    run = subprocess.run([sys.executable, "-m", "qa", "chat"], input="/route bogus\n/route kbqa\n/quit\n",
+                         capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stderr
+    assert "error: not a command: '/route bogus'" in run.stderr and "(route: kbqa)" in run.stdout
