@@ -234,8 +234,8 @@ def _race_questions(article: Any, where: str, level: str) -> list[RaceQuestion]:
     for i, (q, opts, ans) in enumerate(zip(questions, options, answers, strict=True)):
         if not isinstance(q, str):
             raise DataFormatError(f"{where}: questions[{i}] must be text")
-        if not isinstance(opts, list) or len(opts) < 2 or not all(isinstance(o, str) for o in opts):
-            raise DataFormatError(f"{where}: options[{i}] must be a list of at least two texts")
+        if not isinstance(opts, list) or len(opts) < 2 or not all(isinstance(o, str) and o.strip() for o in opts):
+            raise DataFormatError(f"{where}: options[{i}] must be a list of at least two texts, none empty")
         if not isinstance(ans, str) or len(ans) != 1 or LETTERS.find(ans) not in range(len(opts)):
             raise DataFormatError(f"{where}: answers[{i}] = {ans!r} is not one of {LETTERS[: len(opts)]!r}")
         out.append(RaceQuestion(f"{art_id}-{i}", text, q, tuple(opts), LETTERS.index(ans), lvl))

@@ -8,6 +8,7 @@ always from local files (nothing is downloaded at run time).
 from __future__ import annotations
 
 import json
+import logging
 from pathlib import Path
 from typing import Any, Literal
 
@@ -72,13 +73,20 @@ def effective_settings(settings: Settings, sidecar: ReaderSidecar) -> Settings:
 
 
 def resolve_device(name: str) -> Any:
-    """`cuda` silently falls back to CPU when no GPU is present, so one settings file works on
-    both the developer's laptop and a GPU box."""
+    """`cuda` falls back to the CPU when no GPU is present, so one settings file works on both the
+    developer's laptop and a GPU box; it says so once, so nobody waits for a GPU that is not there."""
     import torch
 
     if name.startswith("cuda") and not torch.cuda.is_available():
+        if not _CPU_FALLBACK_SAID:
+            _CPU_FALLBACK_SAID.append(True)
+            logging.getLogger(__name__).warning("device %s asked for, but no GPU is available: running on the CPU",
+                                                name)
         name = "cpu"
     return torch.device(name)
+
+
+_CPU_FALLBACK_SAID: list[bool] = []
 
 
 def load_tokenizer(model_dir: Path) -> Any:

@@ -85,8 +85,8 @@ class JobRunner:
             raise DataFormatError(f"{display_name}: no questions found in this {kind} file")
         with self._lock:
             if sum(1 for j in self._jobs.values() if j.state.status in ("queued", "running")) >= MAX_PENDING:
-                raise APIError(503, "overloaded", f"{MAX_PENDING} evaluations are already waiting; retry later",
-                               headers={"Retry-After": "60"})
+                raise APIError(503, "overloaded", f"{MAX_PENDING} evaluations are already running or waiting; "
+                                                  "retry later", headers={"Retry-After": "60"})
             job = _Job(JobState(id=uuid.uuid4().hex[:16], kind=kind, status="queued", file=display_name,
                                 total=total), ds)
             self._jobs[job.state.id] = job

@@ -160,3 +160,28 @@ def test_a_squad_question_the_readers_cannot_take_is_refused_when_the_file_is_re
         path.write_text(json.dumps(data), encoding="utf-8")
         with pytest.raises(DataFormatError, match=needle):
             load_squad(path)
+
+
+def test_a_race_option_that_is_empty_is_refused_when_the_file_is_read(tmp_path) -> None:
+    from mrc.datasets import load_race
+    from qa.core.errors import DataFormatError
+
+    art = {"id": "a", "article": "Ann ran.", "questions": ["Who ran?"], "options": [["Ann", " "]], "answers": ["A"]}
+    path = tmp_path / "dev.jsonl"
+    path.write_text(json.dumps(art) + "\n", encoding="utf-8")
+    with pytest.raises(DataFormatError, match=r"options\[0\] must be a list of at least two texts, none empty"):
+        load_race(path)
+
+
+def test_cuda_without_a_gpu_runs_on_the_cpu_and_says_so_once(caplog) -> None:
+    import torch
+
+    from mrc import loading
+
+    if torch.cuda.is_available():
+        pytest.skip("this machine has a GPU")
+    loading._CPU_FALLBACK_SAID.clear()
+    with caplog.at_level("WARNING", logger="mrc.loading"):
+        assert str(loading.resolve_device("cuda")) == "cpu" and str(loading.resolve_device("cuda")) == "cpu"
+    assert [r.getMessage() for r in caplog.records].count(
+        "device cuda asked for, but no GPU is available: running on the CPU") == 1
