@@ -351,9 +351,13 @@ class ThreadIndex:
             return True
 
     def _rebuild_lexical(self) -> None:
-        all_texts = dict(self.store.iter_texts())
-        self._set_bm25(_BM25().build(list(all_texts), list(all_texts.values())), {})
+        self._set_bm25(self._bm25_of_store(), {})
         self.lexical = _whole_thread_stats(self.store)
+
+    def _bm25_of_store(self) -> _BM25:
+        """A main BM25 index over every stored thread's question."""
+        all_texts = dict(self.store.iter_texts())
+        return _BM25().build(list(all_texts), list(all_texts.values()))
 
     def _add_lexical(self, keys: Sequence[int], texts: dict[int, str]) -> None:
         """Put threads into the BM25 delta (or rebuild the main index when the delta grows past a
@@ -364,8 +368,7 @@ class ThreadIndex:
         for _, tokens in self.store.iter_full_texts(tokenize, keys=list(keys)):
             self.lexical.add(tokens)
         if len(self._delta) > max(50, len(self._bm25_main.keys) // 10):
-            all_texts = dict(self.store.iter_texts())
-            self._set_bm25(_BM25().build(list(all_texts), list(all_texts.values())), {})
+            self._set_bm25(self._bm25_of_store(), {})
         else:
             self._bm25_delta = _BM25().build(list(self._delta), list(self._delta.values()))
         self._known |= {int(k) for k in keys}

@@ -118,8 +118,7 @@ class CommunityQA:
 
     @property
     def index(self) -> ThreadIndex:
-        """The search index, caught up with every write committed to the store so far (another
-        process's import included)."""
+        """The search index (built or loaded on first use; `match` catches it up with the store)."""
         with self._lock:
             if self._index is None:
                 from cqa.index import ThreadIndex
@@ -128,8 +127,6 @@ class CommunityQA:
                 index.embed_pending()
                 index.load()
                 self._index = index
-            else:
-                self._index.sync()
             return self._index
 
     @property
@@ -218,6 +215,7 @@ class CommunityQA:
     def match(self, question: str | Question, k: int | None = None) -> list[Match]:
         """The stored threads most likely to answer `question`, best first, with their probability."""
         q = Question.of(question, self.settings.max_question_chars)
+        self.index.sync()  # once a question: writes another process committed (an import) are searched too
         vector = self.encoder.encode([q.text])[0]
         keys = self.candidates(q.text, vector, tokenize([q.text])[0], k or self.settings.cqa_candidates)
         return self.score(q.text, keys, vector=vector)

@@ -80,27 +80,18 @@ def _checked(path: str | Path) -> Path:
 
 
 def read_text(path: str | Path) -> str:
-    """A whole file's text, decompressing `.gz`, `.xz` and `.bz2` by suffix."""
+    """A whole file's text, decompressing `.gz`, `.xz` and `.bz2` by suffix (`open_binary`, so a
+    corrupt archive is the same one error everywhere)."""
     p = _checked(path)
-    opener = _OPENERS.get(p.suffix.lower())
     try:
-        raw = p.read_bytes() if opener is None else _decompress(p)
-    except (OSError, EOFError, lzma.LZMAError, zlib.error) as exc:
-        raise DataFormatError(f"{p}: cannot read or decompress ({exc})") from exc
+        with open_binary(p) as fh:
+            raw = fh.read()
+    except OSError as exc:
+        raise DataFormatError(f"{p}: cannot read ({exc})") from exc
     try:
         return raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         raise DataFormatError(f"{p}: not UTF-8 text (byte {exc.start})") from exc
-
-
-def _decompress(p: Path) -> bytes:
-    suffix = p.suffix.lower()
-    data = p.read_bytes()
-    if suffix == ".gz":
-        return gzip.decompress(data)
-    if suffix == ".xz":
-        return lzma.decompress(data)
-    return bz2.decompress(data)
 
 
 class _Decompressed(io.RawIOBase):
