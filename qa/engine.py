@@ -414,6 +414,10 @@ def _best_score(answers: Sequence[Answer]) -> float:
     return a.score
 
 
+def _has_guess(answers: Sequence[Answer]) -> bool:
+    return bool(answers) and (not answers[0].no_answer or answers[0].best_guess is not None)
+
+
 def _decide(results: dict[Route, list[Answer]], probs: dict[Route, float],
             threshold: float, skip_below: float = 0.0) -> tuple[list[Answer], Route, str]:
     """Keep the source whose answer is most likely right; "no answer" only when all abstained.
@@ -443,8 +447,10 @@ def _decide(results: dict[Route, list[Answer]], probs: dict[Route, float],
     # training questions (superlatives, lists) score near zero whether right or wrong, and a passage
     # reader guessing at a question about a product graph is no better for a higher score. The
     # classifier's probability is the one signal that compares the sources; the guess scores only
-    # break its ties.
-    chosen = max(asked, key=lambda r: (round(probs.get(r, 0.0), 3), _best_score(results[r])))
+    # break its ties. A source with no guess at all (a graph that links nothing in the question)
+    # has nothing to show, so the likeliest source that does guess is shown instead.
+    chosen = max(asked, key=lambda r: (_has_guess(results[r]), round(probs.get(r, 0.0), 3),
+                                       _best_score(results[r])))
     best = results[chosen][0] if results[chosen] else None
     if best is None:
         none = Answer.none(chosen, score=1.0)
@@ -456,8 +462,13 @@ def _decide(results: dict[Route, list[Answer]], probs: dict[Route, float],
     abstained = "every source abstained" if not ruled_out else (
         f"every source abstained or answered under {threshold:.2f} though the classifier all but ruled it out "
         f"({', '.join(map(str, sorted(ruled_out)))})")
-    rank = "the classifier's first choice" if chosen == next(iter(probs), chosen) else \
-        "the likeliest, by the classifier, of the sources asked"
+    first = next(iter(probs), chosen)
+    if chosen == first:
+        rank = "the classifier's first choice"
+    elif first in results and not _has_guess(results[first]):
+        rank = f"the likeliest, by the classifier, of the sources with a guess ({first} had none)"
+    else:
+        rank = "the likeliest, by the classifier, of the sources asked"
     return [none], chosen, (f"classifier: {head}; asked {' -> '.join(map(str, asked))}; {abstained}; "
                             f"guess kept from {chosen}, {rank} (guess scores: {guesses})")
 

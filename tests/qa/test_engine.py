@@ -261,3 +261,17 @@ def test_router_training_learns_the_configured_graphs_questions(tmp_path: Path, 
     assert any(q.startswith(("which city", "which country", "how many cities", "how many countries"))
                for q in questions)  # about whole classes too
     assert configured_graph_questions(Settings(kb_graph="", kb_endpoint=""), shared_encoder(settings)) == []
+
+
+def test_when_the_classifiers_choice_has_no_guess_another_sources_guess_is_shown() -> None:
+    class Blank(Source):
+        def answer(self, question, top_k):
+            return [Answer.none(self.name, score=1.0)]  # links nothing: no guess at all
+
+    engine, _, _ = _engine({}, {})
+    engine._sources[Route.KBQA] = Blank(Route.KBQA, {})  # the classifier's pick for a "capital" question
+    resp = engine.ask("What is the capital of Australia?")
+    top = resp.answers[0]
+    assert top.no_answer and top.best_guess is not None and top.best_guess.text == "guess"
+    assert resp.routing.chosen == Route.WEBQA
+    assert "sources with a guess (kbqa had none)" in resp.routing.reason
