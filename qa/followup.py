@@ -12,8 +12,10 @@ question that refers back is rewritten with the entity it refers to, taken from 
 
 The entity is the previous question's subject (a possessor, a proper-noun phrase, "the X of Y"'s
 Y, or the noun phrase after the verb), or, for he/she after a "Who ...?" question, its answer when
-that is a name; "they" takes a plural name and "it" a singular one over a subject that does not
-agree ("What share of Armenians live in Russia?" -> "How many of them ...?" means the Armenians).
+that is a name. "he" / "she" never takes a thing ("the Eiffel Tower", "oxygen": an earlier turn's
+person instead, or none) unless its head names a person ("the pope"); "they" takes a plural name
+and "it" a singular one over a subject that does not agree ("What share of Armenians live in
+Russia?" -> "How many of them ...?" means the Armenians).
 Earlier turns are resolved first, so a chain of follow-ups keeps its subject.
 
 A question that does not refer back, or whose pronoun has its own antecedent in the question
@@ -82,6 +84,17 @@ CLAUSE_BREAKS = {"and", "or", "but", "that", "which", "who", "whom", "whose", "w
                  ",", ";"}
 # Endings of singular words and names that end in s.
 SINGULAR_ENDINGS = ("ss", "us", "is", "as", "os", "ics", "sis", "ness", "ous", "'s")
+# Nouns that name a person after "the" ("the pope", "the first president of France"): "he" may mean them.
+PERSON_NOUNS = {"king", "queen", "pope", "president", "emperor", "empress", "prince", "princess", "pharaoh", "sultan",
+                "tsar", "czar", "kaiser", "duke", "duchess", "lord", "lady", "bishop", "archbishop", "cardinal",
+                "prophet", "lama", "chancellor", "minister", "governor", "mayor", "general", "admiral", "captain",
+                "author", "writer", "poet", "painter", "composer", "inventor", "founder", "architect", "director",
+                "singer", "actor", "actress", "player", "coach", "leader", "ruler", "chief", "ceo", "man", "woman",
+                "boy", "girl", "father", "mother", "son", "daughter", "brother", "sister", "husband", "wife",
+                "saint", "apostle", "messiah", "doctor", "professor", "scientist", "explorer", "senator", "judge",
+                "monarch", "dictator", "premier", "khan", "caliph", "shah", "emir", "rabbi", "priest", "monk",
+                "samurai", "knight", "soldier", "warrior", "graduate", "student", "teacher", "officer", "artist",
+                "musician", "person", "child", "guy"}
 EXPLETIVE_BE_ADJ = {"true", "possible", "likely", "necessary", "important", "okay", "ok", "legal", "safe",
                     "better", "worth", "easy", "hard", "difficult", "common", "normal", "unusual", "illegal"}
 
@@ -451,6 +464,8 @@ def antecedent(referent: Referent | None, past: Sequence[tuple[str, str]], avoid
         if subj and avoid and (_named_in(subj, avoid) or referent == Referent.THING and _surname_in(subj, avoid)):
             others = [o for o in _other_names(question) if not _named_in(o, avoid) and not _named_in(o, subj)]
             return max(others, key=len, default="")
+        if subj and referent == Referent.PERSON and not _could_be_person(subj):
+            continue  # "When did he die?" after "What is the Eiffel Tower?": not the tower, nor its answer
         if subj and agree and _disagrees(referent, subj):
             # "them" after "What percentage of Jews live in Israel?" means the Jews, "it" after "Did
             # Russians settle in Alaska?" Alaska: a pronoun agrees in number with what it stands for
@@ -465,6 +480,18 @@ def antecedent(referent: Referent | None, past: Sequence[tuple[str, str]], avoid
                 and not (referent == Referent.THING and answer.strip() in people):
             return answer.strip()
     return ""
+
+
+def _could_be_person(phrase: str) -> bool:
+    """Whether "he" or "she" may stand for `phrase`: a name ("Nikola Tesla", "Tesla") may; a thing
+    with its article ("the Eiffel Tower", "the Bible") or a common noun ("oxygen", "the steam
+    engine") may not, unless its head names a person ("the pope", "the first president of France")."""
+    words = re.findall(r"[A-Za-z]+", phrase.split(" of ")[0])
+    if not words:
+        return False
+    if words[-1].lower() in PERSON_NOUNS:
+        return True
+    return words[0].lower() != "the" and words[0][0].isupper()
 
 
 def _disagrees(referent: Referent | None, subj: str) -> bool:

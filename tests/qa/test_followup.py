@@ -103,11 +103,24 @@ def test_follow_ups_are_rewritten(question: str, history: tuple[str, ...], expec
     ("When did he die?", ()),                                          # no history: nothing to refer to
     ("When did he die?", ("", "")),                                    # empty turns
     ("Who is he?", ("What time is it?", "")),                          # nothing nameable earlier
+    # "he" / "she" is no thing: not the tower, nor the place that answered, nor a common noun
+    ("When did he die?", ("What is the Eiffel Tower?", "a wrought-iron lattice tower")),
+    ("When did he die?", ("Where is the Eiffel Tower?", "Paris")),
+    ("Where was she born?", ("What is oxygen?", "a chemical element")),
 ])
 def test_questions_that_do_not_refer_back_stay_exactly_as_typed(question: str, history: tuple[str, ...]) -> None:
     r = rewrite(question, history)
     assert r.text == question
     assert not r.changed
+
+
+def test_he_skips_a_thing_for_the_person_before_it_and_takes_a_person_named_by_role() -> None:
+    history = ("Who was Nikola Tesla?", "an inventor", "What is the Eiffel Tower?", "a tower")
+    assert rewrite("When did he die?", history).text == "When did Nikola Tesla die?"
+    assert rewrite("What did he write?", ("When did the Dalai Lama visit India?", "1959")).text == \
+        "What did the Dalai Lama write?"
+    assert rewrite("What is its height?", ("What is the Eiffel Tower?", "a tower")).text == \
+        "What is the Eiffel Tower's height?"
 
 
 def test_a_reference_no_rule_can_name_keeps_the_question_and_continues_the_turn() -> None:
