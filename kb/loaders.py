@@ -85,6 +85,8 @@ def tsv_triples(text: str, source: str = "<tsv>") -> Iterator[tuple[Node, Node, 
         if len(parts) != 3 or not all(parts):
             raise DataFormatError(f"{source}:{lineno}: expected 'subject<TAB>relation<TAB>object'")
         s, r, o = parts
+        if not r.strip("_").replace("__", ""):
+            raise DataFormatError(f"{source}:{lineno}: the relation {r!r} has no name, only underscores")
         yield entity_iri(s), relation_iri(r), entity_iri(o)
         entities.update((s, o))
         relations.add(r)

@@ -28,6 +28,10 @@ def test_bad_files_give_clear_errors(tmp_path):
     bad.write_text("only\ttwo\n")
     with pytest.raises(DataFormatError, match="bad.tsv:1"):
         load_file(EmbeddedGraph(), bad)
+    nameless = tmp_path / "nameless.tsv"
+    nameless.write_text("a\tspouse\tb\nc\t__\td\n")  # would be the bare namespace, a relation of every graph
+    with pytest.raises(DataFormatError, match="nameless.tsv:2: the relation '__' has no name"):
+        load_file(EmbeddedGraph(), nameless)
     with pytest.raises(InputError):
         load_file(EmbeddedGraph(), tmp_path / "missing.ttl")
     ttl = tmp_path / "broken.ttl"
