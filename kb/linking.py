@@ -54,7 +54,13 @@ class Candidate:
 # what a cached index holds; a format change bumps the version so old caches are rebuilt
 _STATE = ("keys", "labels", "label_predicates", "schema_predicates", "classes", "token_index", "acronyms",
           "inverse_pairs", "relation_names", "demonyms")
-_STATE_VERSION = 5
+_STATE_VERSION = 6
+
+
+def language_rank(label: Node) -> int:
+    """0 for an English or untagged label, 1 for another language."""
+    lang = (getattr(label, "language", None) or "").lower()
+    return 0 if not lang or lang == "en" or lang.startswith("en-") else 1
 
 
 def max_edits(length: int) -> int:
@@ -139,7 +145,10 @@ class LabelIndex:
         steps = len(self.label_predicates) + len(preds) + 4
         step = 0
         progress(stage, step, steps)
-        for p in sorted(self.label_predicates, key=lambda x: (x != RDFS.label, str(x))):
+        # every label is a name to link by, in any language; the one shown is English (or untagged)
+        # before another language, then the main label predicate first
+        shown: dict[Node, tuple[tuple[int, int], str]] = {}
+        for rank, p in enumerate(sorted(self.label_predicates, key=lambda x: (x != RDFS.label, str(x)))):
             step += 1
             progress(stage, step, steps)
             q = f"SELECT ?s ?l WHERE {{ ?s {iri(p)} ?l . FILTER(isLiteral(?l)) }} LIMIT {max_rows}"
@@ -147,6 +156,10 @@ class LabelIndex:
                 if isinstance(s, URIRef) and s not in pred_set:
                     self._add(s, str(lab), "class" if s in self.classes else "entity")
                     labelled.add(s)
+                    order = (language_rank(lab), rank)
+                    if s not in shown or order < shown[s][0]:
+                        shown[s] = (order, str(lab))
+        self.labels.update({s: lab for s, (_, lab) in shown.items() if normalise(lab)})
         for c in sorted(self.classes - labelled, key=str):
             self._add(c, readable(local_name(c)), "class")
         # things only ever named by their IRI (dbpedia:United_States as a supplier's country)

@@ -11,11 +11,11 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path as FsPath
 
-from rdflib import RDF, RDFS, Literal, URIRef
+from rdflib import RDF, RDFS, BNode, Literal, URIRef
 from rdflib.term import Node
 
 from kb.encoder import cached
-from kb.linking import Candidate, LabelIndex
+from kb.linking import Candidate, LabelIndex, language_rank
 from kb.loaders import local_name, readable
 from kb.paths import Path, Step, enumerate_paths, path_query
 from kb.scorer import Featurizer, Scorer
@@ -542,8 +542,32 @@ class KBQA:
             others = [row for row in rows if row[0] != r.anchor.node]
             rows = others or rows
         pred.best, pred.sparql, pred.form = r, sparql, qg.form
-        pred.answers = [(row[0], self.index.label(row[0])) for row in rows]
+        named = self._blank_labels(qg, sparql, rows) if any(isinstance(row[0], BNode) for row in rows) else {}
+        pred.answers = [(row[0], named.get(row[0]) or self.index.label(row[0])) for row in rows]
         return True
+
+    def _blank_labels(self, qg: QueryGraph, sparql: str, rows: list) -> dict[Node, str]:
+        """Labels of the answers that are blank nodes ("an award" node with its own rdfs:label),
+        which the label index cannot hold: a blank node has no name outside one query's results.
+        The answer query is asked again with each answer's labels beside it; a remote endpoint
+        names its blank nodes afresh in that second result, so its rows replace the first ones."""
+        preds = sorted(self.index.label_predicates, key=lambda x: (x != RDFS.label, str(x))) or [RDFS.label]
+        ans = qg.answer.sparql
+        query = (f"SELECT {ans} ?label ?labelp WHERE {{ {{ {sparql} }} OPTIONAL {{ {ans} ?labelp ?label . "
+                 f"VALUES ?labelp {{ {' '.join(iri(p) for p in preds)} }} FILTER(isLiteral(?label)) }} }}")
+        blanks: dict[Node, None] = {}  # in the order of the second result
+        found: dict[Node, tuple[tuple[int, int], str]] = {}
+        for node, label, lp in self._select(query, timeout_s=self.settings.kb_timeout_s):
+            if not isinstance(node, BNode):
+                continue
+            blanks[node] = None
+            if label is not None and normalise(str(label)):
+                order = (language_rank(label), preds.index(lp) if lp in preds else len(preds))
+                if node not in found or order < found[node][0]:
+                    found[node] = (order, str(label))
+        if blanks and not any(row[0] in blanks for row in rows):  # renamed: take the second result's nodes
+            rows[:] = [row for row in rows if not isinstance(row[0], BNode)] + [(n,) for n in blanks]
+        return {n: lab for n, (_, lab) in found.items()}
 
     def _decision(self, pred: Prediction, scoring_text: str = "", scoring_links: list[Candidate] | None = None,
                   exclude: frozenset[URIRef] = frozenset()) -> dict[str, float]:
@@ -1071,7 +1095,7 @@ class KBQA:
 
         return GraphEvidence(
             graph=getattr(self.graph, "name", ""),
-            node=None if node is None else str(node),
+            node=None if node is None else node.n3() if isinstance(node, BNode) else str(node),
             anchor=entity(best.anchor) if best else None,
             entities=[entity(c) for c in pred.links[:5]],
             path=[PathStep(relation=str(s.pred), label=self.display_label(s.pred),

@@ -96,7 +96,8 @@ class GraphEvidence(_Model):
 
     kind: Literal["graph"] = "graph"
     graph: str = ""
-    node: str | None = Field(None, description="IRI (or literal) of this answer in the graph.")
+    node: str | None = Field(None, description="IRI (or literal) of this answer in the graph; a blank node "
+                                               "as `_:id`, an id valid only in the result it came from.")
     anchor: LinkedEntity | None = None
     entities: list[LinkedEntity] = Field(default_factory=list)
     path: list[PathStep] = Field(default_factory=list)

@@ -149,3 +149,22 @@ def test_non_utf8_question_is_refused(capsys):
     assert main(["kbqa", bad]) == 2
     assert "UTF-8" in capsys.readouterr().err
     assert main(["ask", bad, "--route", "kbqa"]) == 2
+
+
+LABELS_TTL = """@prefix ex: <http://example.org/> .
+@prefix rdfs: <http://www.w3.org/2000/01/rdf-schema#> .
+ex:germany rdfs:label "Allemagne"@fr, "Deutschland"@de, "Germany"@en ; ex:capital ex:berlin .
+ex:berlin rdfs:label "Berlino"@it, "Berlin"@en .
+ex:curie rdfs:label "Marie Curie" ; ex:award [ rdfs:label "Nobel Prize in Physics 1903"@en ] .
+ex:capital rdfs:label "capital" . ex:award rdfs:label "award" .
+"""
+
+
+def test_labels_shown_are_english_and_blank_nodes_are_named_by_their_label(tmp_path_factory):
+    qa = make_qa(turtle_graph(tmp_path_factory, LABELS_TTL, "labels.ttl"))
+    qa.warm_up()
+    assert qa.index.label(URIRef("http://example.org/germany")) == "Germany"  # not "Deutschland"
+    assert qa.predict("What is the capital of Allemagne?").answers[0][1] == "Berlin"  # any language links
+    # the award is a blank node: its label, not a generated id
+    assert [label for _, label in qa.predict("What award did Marie Curie receive?").answers] == \
+        ["Nobel Prize in Physics 1903"]

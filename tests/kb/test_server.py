@@ -55,3 +55,13 @@ def test_pathquestion_slice_agrees(oxigraph_server):
     for row in read_questions("PQ-2H")[:: 97][:20]:
         assert _summary(a.predict(row["question"])) == _summary(b.predict(row["question"]))
     assert PQ.exists()
+
+
+def test_blank_node_answers_from_a_server_show_their_labels(oxigraph_server, tmp_path_factory):
+    from tests.kb.conftest import turtle_graph
+    from tests.kb.test_regressions import LABELS_TTL
+
+    server_load(oxigraph_server, turtle_graph(tmp_path_factory, LABELS_TTL, "labels.ttl"))
+    remote_qa = make_qa(RemoteGraph(oxigraph_server + "/query", timeout_s=10))
+    answers = remote_qa.predict("What award did Marie Curie receive?").answers
+    assert [label for _, label in answers] == ["Nobel Prize in Physics 1903"]
