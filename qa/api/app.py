@@ -132,7 +132,7 @@ def create_app(settings: Settings | None = None, *, engine: Any = None, warm: bo
                           settings.request_timeout_s, metrics)
     jobs = JobRunner(engine)
     ready: dict[str, bool] = {str(r): False for r in engine.routes}
-    state = {"warm": False}
+    state = {"warm": not warm}  # without warming up, sources load on first use: nothing to wait for
 
     def warm_up() -> None:
         for route in engine.routes:
@@ -319,12 +319,30 @@ def create_app(settings: Settings | None = None, *, engine: Any = None, warm: bo
         return jobs.get(job_id)
 
     # ------------------------------------------------------------------ operations
-    @app.get(f"/{API_VERSION}/health", response_model=Health, tags=["operations"])
-    async def health() -> Health:
-        """Liveness and readiness: `ready` says which sources have loaded (never needs a key)."""
+    def health_now() -> Health:
         return Health(status="ok" if state["warm"] else "starting", version=package_version(),
                       routes=[str(r) for r in engine.routes], ready=dict(ready), queue=admission.waiting,
                       in_flight=admission.running)
+
+    @app.get(f"/{API_VERSION}/health", response_model=Health, tags=["operations"])
+    async def health() -> Health:
+        """Liveness: 200 while the process serves, loading or not; `status` and `ready` say how far
+        start-up is and which sources loaded (never needs a key)."""
+        return health_now()
+
+    @app.get(f"/{API_VERSION}/ready", response_model=Health, tags=["operations"],
+             responses={503: {"model": Health, "description": "Models still loading (see Retry-After), "
+                                                             "or no source loaded"}})
+    async def readiness(response: HTTPResponse) -> Health:
+        """Readiness, for a load balancer's or an orchestrator's probe, which reads the status code
+        only: 503 with `Retry-After` while the models load, 503 when start-up ended with no source
+        loaded, 200 once questions are answered (some sources may have failed: see `ready`)."""
+        body = health_now()
+        if not state["warm"]:
+            response.status_code, response.headers["Retry-After"] = 503, "5"
+        elif warm and not any(ready.values()):
+            response.status_code = 503
+        return body
 
     @app.get("/metrics", response_class=PlainTextResponse, dependencies=[Depends(read_key)],
              responses=_errors(401, 403), tags=["operations"])

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import time
 
 import pytest
 
@@ -290,7 +291,10 @@ def test_eval_bad_input(client, files: dict, data: dict, status: int) -> None:
 def test_health_and_metrics(client) -> None:
     h = client.get("/v1/health").json()
     assert h["status"] == "ok" and h["ready"]["webqa"] and h["ready"]["kbqa"]
+    r = client.get("/v1/ready")
+    assert r.status_code == 200 and r.json()["ready"]["webqa"]
     client.post(ASK, json={"question": "What is the capital of France?", "route": "kbqa"})
+    error(client.post(ASK, json={"question": ""}), 422)  # counted below, whatever ran before
     text = client.get("/metrics").text
     assert 'qa_http_requests_total{endpoint="/v1/ask",method="POST",status="200"}' in text
     assert 'qa_answer_seconds_bucket{le="0.1",route="kbqa"}' in text
@@ -298,6 +302,51 @@ def test_health_and_metrics(client) -> None:
     assert 'qa_errors_total{endpoint="/v1/ask",status="422"}' in text
     error(client.get("/v1/nothing-here"), 404)
     error(client.put(ASK, json={}), 405)
+
+
+def test_ready_is_503_while_loading_and_when_nothing_loaded(api_settings) -> None:
+    """`/v1/ready` is what a probe reads (the status code); `/v1/health` stays 200 throughout."""
+    import threading
+
+    from fastapi.testclient import TestClient
+
+    from qa.api import create_app
+    from qa.core.types import Answer, Route
+    from qa.engine import Engine
+
+    loading = threading.Event()
+
+    class Slow:
+        name = Route.KBQA
+
+        def __init__(self, fails: bool = False) -> None:
+            self.fails = fails
+
+        def warm_up(self) -> None:
+            loading.wait(30)
+            if self.fails:
+                raise RuntimeError("the graph file is gone")
+
+        def answer(self, question, top_k):
+            return [Answer(text="Paris", score=0.9, route=Route.KBQA)]
+
+    engine = Engine(api_settings, sources={Route.KBQA: Slow()}, routes=[Route.KBQA])
+    with TestClient(create_app(api_settings, engine=engine)) as c:
+        r = c.get("/v1/ready")
+        assert r.status_code == 503 and r.headers["Retry-After"] and r.json()["status"] == "starting"
+        assert c.get("/v1/health").status_code == 200
+        loading.set()
+        deadline = time.monotonic() + 10
+        while c.get("/v1/ready").status_code != 200 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert c.get("/v1/ready").json()["ready"] == {"kbqa": True}
+    broken = Engine(api_settings, sources={Route.KBQA: Slow(fails=True)}, routes=[Route.KBQA])
+    with TestClient(create_app(api_settings, engine=broken)) as c:
+        deadline = time.monotonic() + 10
+        while c.get("/v1/health").json()["status"] != "ok" and time.monotonic() < deadline:
+            time.sleep(0.05)
+        r = c.get("/v1/ready")
+        assert r.status_code == 503 and "Retry-After" not in r.headers and r.json()["ready"] == {"kbqa": False}
 
 
 def test_api_key_guards_writes_and_optionally_everything(app, api_settings) -> None:
@@ -323,6 +372,7 @@ def test_api_key_guards_writes_and_optionally_everything(app, api_settings) -> N
         error(c.post(ASK, json={"question": "What is the capital of France?", "route": "kbqa"}), 401)
         error(c.get("/metrics"), 401)
         assert c.get("/v1/health").status_code == 200  # liveness never needs the key
+        assert c.get("/v1/ready").status_code == 200  # nor readiness
         r = c.post(ASK, json={"question": "What is the capital of France?", "route": "kbqa"},
                    headers={"X-API-Key": "s3cret"})
         assert r.status_code == 200
