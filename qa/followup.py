@@ -11,11 +11,12 @@ question that refers back is rewritten with the entity it refers to, taken from 
   is the capital of France?", "And Germany?" -> "What is the population of Germany?".
 
 The entity is the previous question's subject (a possessor, a proper-noun phrase, "the X of Y"'s
-Y, or the noun phrase after the verb), or, for he/she after a "Who ...?" question, its answer when
-that is a name. "he" / "she" never takes a thing ("the Eiffel Tower", "oxygen": an earlier turn's
-person instead, or none) unless its head names a person ("the pope"); "they" takes a plural name
-and "it" a singular one over a subject that does not agree ("What share of Armenians live in
-Russia?" -> "How many of them ...?" means the Armenians).
+Y, or the noun phrase after the verb), or, for he/she after a "Who ...?" question and "there"
+after a "Where ...?" question, its answer when that is a name; "there" otherwise takes a name
+after a preposition of place ("move to Vienna"). "he" / "she" never takes a thing ("the Eiffel
+Tower", "oxygen": an earlier turn's person instead, or none) unless its head names a person ("the
+pope"); "they" takes a plural name and "it" a singular one over a subject that does not agree
+("What share of Armenians live in Russia?" -> "How many of them ...?" means the Armenians).
 Earlier turns are resolved first, so a chain of follow-ups keeps its subject.
 
 A question that does not refer back, or whose pronoun has its own antecedent in the question
@@ -420,6 +421,27 @@ def _asks_for_person(question: str) -> bool:
     return True
 
 
+def _asks_for_place(question: str) -> bool:
+    """"Where is the Eiffel Tower?" asks for a place: a later "there" means the answer."""
+    toks = tokens(question)
+    return bool(toks) and toks[0].low == "where"
+
+
+PLACE_PREPS = {"in", "to", "at", "from", "near", "into", "across", "around", "visit", "visited", "visits"}
+
+
+def _place_name(question: str) -> str:
+    """The last name after a preposition of place ("move to Vienna", "born in the Bronx"), or ""."""
+    toks = tokens(question)
+    found = ""
+    for st, e in proper_spans(question):
+        k = next(i for i, t in enumerate(toks) if t.start == st)
+        before = toks[k - 2] if k >= 2 and toks[k - 1].low == "the" else toks[k - 1] if k else None
+        if before is not None and before.low in PLACE_PREPS:
+            found = _with_article(question, toks, st, e)
+    return found
+
+
 def _named_in(entity: str, text: str) -> bool:
     return bool(re.search(rf"(?i)(?<!\w){re.escape(_strip_det(entity))}(?!\w)", text))
 
@@ -457,6 +479,10 @@ def antecedent(referent: Referent | None, past: Sequence[tuple[str, str]], avoid
     for question, answer in reversed(past):
         if referent == Referent.PERSON and _asks_for_person(question) and _looks_like_name(answer):
             return answer.strip()
+        if referent == Referent.PLACE and _asks_for_place(question) and _looks_like_name(answer):
+            return answer.strip()  # "Where is the Eiffel Tower?" "Paris": "there" is Paris
+        if referent == Referent.PLACE and _place_name(question):
+            return _place_name(question)  # "When did Mozart move to Vienna?": Vienna, not Mozart
         subj = subject(question)
         if referent == Referent.THING and subj in people:
             things = [o for o in _other_names(question) if o not in people and not _named_in(o, subj)]

@@ -24,8 +24,9 @@ H_FRANCE_POP = ("What is the population of France?", "67 million")
     ("What is its area?", ("Where is Mount Everest?", "Nepal"), "What is Mount Everest's area?"),
     ("What is its atomic number?", ("When was oxygen discovered?", "1774"), "What is oxygen's atomic number?"),
     ("What was his first invention?", H_TESLA, "What was Nikola Tesla's first invention?"),
-    ("How many people live there?", ("Where is the Eiffel Tower?", "Paris"),
-     "How many people live in the Eiffel Tower?"),
+    ("How many people live there?", ("Where is the Eiffel Tower?", "Paris"),   # the place that answered
+     "How many people live in Paris?"),
+    ("How many people live there?", ("When did Mozart move to Vienna?", "1781"), "How many people live in Vienna?"),
     ("When was it launched?", ("What was the Apollo program?", "a NASA program"),
      "When was the Apollo program launched?"),
     # an ellipsis with a new entity keeps the previous question's frame
