@@ -54,7 +54,7 @@ class Candidate:
 # what a cached index holds; a format change bumps the version so old caches are rebuilt
 _STATE = ("keys", "labels", "label_predicates", "schema_predicates", "classes", "token_index", "acronyms",
           "inverse_pairs", "relation_names", "demonyms")
-_STATE_VERSION = 6
+_STATE_VERSION = 7
 
 
 def language_rank(label: Node) -> int:
@@ -146,9 +146,9 @@ class LabelIndex:
         step = 0
         progress(stage, step, steps)
         # every label is a name to link by, in any language; the one shown is English (or untagged)
-        # before another language, then the main label predicate first
+        # before another language, then a main label (rdfs:label, prefLabel) before an alias
         shown: dict[Node, tuple[tuple[int, int], str]] = {}
-        for rank, p in enumerate(sorted(self.label_predicates, key=lambda x: (x != RDFS.label, str(x)))):
+        for p in sorted(self.label_predicates, key=lambda x: (x != RDFS.label, str(x))):
             step += 1
             progress(stage, step, steps)
             q = f"SELECT ?s ?l WHERE {{ ?s {iri(p)} ?l . FILTER(isLiteral(?l)) }} LIMIT {max_rows}"
@@ -156,7 +156,7 @@ class LabelIndex:
                 if isinstance(s, URIRef) and s not in pred_set:
                     self._add(s, str(lab), "class" if s in self.classes else "entity")
                     labelled.add(s)
-                    order = (language_rank(lab), rank)
+                    order = (language_rank(lab), label_rank(p))
                     if s not in shown or order < shown[s][0]:
                         shown[s] = (order, str(lab))
         self.labels.update({s: lab for s, (_, lab) in shown.items() if normalise(lab)})
@@ -498,7 +498,7 @@ def relation_names(graph, preds: list[URIRef], label_predicates: set[URIRef]) ->
                             f"FILTER EXISTS {{ ?s ?p ?o }} }} LIMIT 100000")
         for p, lp_, lab in rows:
             if isinstance(p, URIRef):
-                given[p].append((_label_rank(lp_), str(lab)))
+                given[p].append((label_rank(lp_), str(lab)))
     out: dict[URIRef, list[str]] = {}
     for p in preds:
         # the main label first (rdfs:label, skos:prefLabel): it is what a relation is shown and
@@ -516,7 +516,7 @@ def relation_names(graph, preds: list[URIRef], label_predicates: set[URIRef]) ->
     return out
 
 
-def _label_rank(predicate: Node) -> int:
+def label_rank(predicate: Node) -> int:
     """Main labels before aliases: rdfs:label / prefLabel / name / title, then the rest (altLabel)."""
     name = local_name(predicate).lower() if isinstance(predicate, URIRef) else ""
     return 0 if predicate == RDFS.label else 1 if name in {"preflabel", "name", "title", "label"} else 2

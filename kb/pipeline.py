@@ -15,7 +15,7 @@ from rdflib import RDF, RDFS, BNode, Literal, URIRef
 from rdflib.term import Node
 
 from kb.encoder import cached
-from kb.linking import Candidate, LabelIndex, language_rank
+from kb.linking import Candidate, LabelIndex, label_rank, language_rank
 from kb.loaders import local_name, readable
 from kb.paths import Path, Step, enumerate_paths, path_query
 from kb.scorer import Featurizer, Scorer
@@ -562,7 +562,7 @@ class KBQA:
                 continue
             blanks[node] = None
             if label is not None and normalise(str(label)):
-                order = (language_rank(label), preds.index(lp) if lp in preds else len(preds))
+                order = (language_rank(label), label_rank(lp))
                 if node not in found or order < found[node][0]:
                     found[node] = (order, str(label))
         if blanks and not any(row[0] in blanks for row in rows):  # renamed: take the second result's nodes

@@ -153,10 +153,13 @@ def test_non_utf8_question_is_refused(capsys):
 
 LABELS_TTL = """@prefix ex: <http://example.org/> .
 @prefix rdfs: <http://www.w3.org/2000/01/rdf-schema#> .
+@prefix skos: <http://www.w3.org/2004/02/skos/core#> .
 ex:germany rdfs:label "Allemagne"@fr, "Deutschland"@de, "Germany"@en ; ex:capital ex:berlin .
 ex:berlin rdfs:label "Berlino"@it, "Berlin"@en .
 ex:curie rdfs:label "Marie Curie" ; ex:award [ rdfs:label "Nobel Prize in Physics 1903"@en ] .
 ex:capital rdfs:label "capital" . ex:award rdfs:label "award" .
+ex:office rdfs:label "Berlin office" ; ex:manager ex:carol . ex:manager rdfs:label "manager" .
+ex:carol skos:altLabel "CZ" ; skos:prefLabel "Carol Zhang" .
 """
 
 
@@ -164,6 +167,7 @@ def test_labels_shown_are_english_and_blank_nodes_are_named_by_their_label(tmp_p
     qa = make_qa(turtle_graph(tmp_path_factory, LABELS_TTL, "labels.ttl"))
     qa.warm_up()
     assert qa.index.label(URIRef("http://example.org/germany")) == "Germany"  # not "Deutschland"
+    assert qa.index.label(URIRef("http://example.org/carol")) == "Carol Zhang"  # the main label, not "CZ"
     assert qa.predict("What is the capital of Allemagne?").answers[0][1] == "Berlin"  # any language links
     # the award is a blank node: its label, not a generated id
     assert [label for _, label in qa.predict("What award did Marie Curie receive?").answers] == \
