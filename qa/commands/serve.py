@@ -75,7 +75,8 @@ def serve(
                              index_dir=str(index) if index else None, kb_graph=str(graph) if graph else None)
     api = f"http://{settings.api_host}:{settings.api_port}"
     env = {**os.environ, "QA_API_HOST": settings.api_host, "QA_API_PORT": str(settings.api_port),
-           "QA_INDEX_DIR": settings.index_dir, "QA_KB_GRAPH": settings.kb_graph, "QA_API_URL": api}
+           "QA_INDEX_DIR": settings.index_dir, "QA_KB_GRAPH": settings.kb_graph,
+           "QA_KB_ENDPOINT": settings.kb_endpoint, "QA_API_URL": api}
     procs: list[subprocess.Popen] = []
 
     def _stop(signum: int, frame: object) -> None:

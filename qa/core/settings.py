@@ -190,6 +190,8 @@ class Settings(BaseSettings):
         elif path or os.environ.get("QA_CONFIG"):
             raise ConfigError(f"settings file not found: {cfg}")
         given = {k: v for k, v in overrides.items() if v is not None}
+        if given.get("kb_graph") and "kb_endpoint" not in given:
+            given["kb_endpoint"] = ""  # a graph named on the command line beats an endpoint from elsewhere
         token = _TOML.set(values)
         try:
             return cls(**given)

@@ -23,6 +23,13 @@ def test_settings_precedence(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) ->
     s = Settings.load(cfg)
     assert s.top_k == 9 and s.span_model == "/from/file"
     assert Settings.load(cfg, top_k=3).top_k == 3
+    # the graph and the endpoint are alternatives: a graph given on the command line beats an
+    # endpoint from the environment (which would otherwise override it, silently)
+    monkeypatch.setenv("QA_KB_ENDPOINT", "http://127.0.0.1:9/query")
+    assert Settings.load(cfg).kb_endpoint == "http://127.0.0.1:9/query"
+    s = Settings.load(cfg, kb_graph="my.ttl")
+    assert s.kb_graph == "my.ttl" and s.kb_endpoint == ""
+    assert Settings.load(cfg, kb_graph="my.ttl", kb_endpoint="http://x/q").kb_endpoint == "http://x/q"
 
 
 def test_settings_errors(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
