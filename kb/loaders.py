@@ -30,9 +30,11 @@ def open_text(path: str | Path) -> str:
     p = Path(path)
     if not p.exists():
         raise InputError(f"graph file not found: {p}")
+    if p.is_dir():
+        raise InputError(f"{p} is a folder; give a Turtle, N-Triples or TSV file")
     opener = {".gz": gzip.open, ".xz": lzma.open, ".bz2": bz2.open}.get(p.suffix, open)
     try:
-        with opener(p, "rt", encoding="utf-8") as fh:
+        with opener(p, "rt", encoding="utf-8-sig") as fh:  # a byte-order mark (Windows editors) is not data
             return fh.read()
     except (OSError, lzma.LZMAError, EOFError, UnicodeDecodeError) as exc:
         raise DataFormatError(f"cannot read {p}: {exc}") from exc

@@ -219,5 +219,6 @@ def open_graph(settings: Settings | None = None, *, store: str = "auto") -> Know
 
         path = default_graph_path()
     graph = EmbeddedGraph(store=store, timeout_s=settings.kb_timeout_s)
-    loaders.load_file(graph, path)
+    if not loaders.load_file(graph, path):
+        log.warning("the graph %s holds no triples: every question about it gets no answer", path)
     return graph

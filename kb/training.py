@@ -183,6 +183,8 @@ class QuestionGenerator:
     def walk(self, hops: int) -> tuple[Node, Path, list[Node]] | None:
         """A random path of `hops` steps from a named entity, relation first (so rare relations
         get questions too): (anchor, path, the nodes it visits after the anchor)."""
+        if not self.relations:  # an empty graph, or one of labels only
+            return None
         p = self.rng.choice(self.relations)
         rows = self.triples(p)
         if not rows:

@@ -11,6 +11,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
+from qa.commands import check_graph_file
 from qa.core.errors import InputError
 
 out = Console()
@@ -45,8 +46,7 @@ def ask(
     from qa.core.text import check_question
     from qa.core.types import Question
 
-    if graph is not None and not graph.is_file():
-        raise InputError(f"graph file not found: {graph}")
+    check_graph_file(graph)
     settings = Settings.load(span_model=str(model) if model else None, read_k=read_k, route=route or None,
                              kb_graph=str(graph) if graph else None, kb_endpoint=endpoint)
     if question == "-":
@@ -93,8 +93,7 @@ def kbqa(
     from qa.core.settings import Settings
     from qa.core.text import check_question
 
-    if graph is not None and not graph.is_file():
-        raise InputError(f"graph file not found: {graph}")
+    check_graph_file(graph)
     if scorer is not None and not scorer.is_file():
         raise InputError(f"scorer file not found: {scorer}")
     settings = Settings.load(kb_graph=str(graph) if graph else None, kb_endpoint=endpoint or None,

@@ -12,6 +12,7 @@ import typer
 from rich.console import Console
 from rich.text import Text
 
+from qa.commands import check_graph_file
 from qa.core.errors import InputError, QAError
 
 out = Console()
@@ -53,8 +54,7 @@ def chat(
     from qa.core.types import Question
     from qa.render import print_response
 
-    if graph is not None and not graph.is_file():
-        raise InputError(f"graph file not found: {graph}")
+    check_graph_file(graph)
     if index is not None and not index.is_dir():
         raise InputError(f"index folder not found: {index} (build one with `qa index PATH --out DIR`)")
     settings = Settings.load(route=route or None, kb_graph=str(graph) if graph else None)

@@ -7,6 +7,8 @@
 from __future__ import annotations
 
 import json
+import logging
+import os
 import time
 from pathlib import Path
 from typing import Annotated
@@ -15,6 +17,7 @@ import typer
 from rich.console import Console
 from rich.text import Text
 
+from qa.commands import check_graph_file
 from qa.core.errors import InputError
 
 GRAPH_HELP = "Turtle / N-Triples / TSV graph; default: the embedded world graph."
@@ -27,8 +30,7 @@ kb_app = typer.Typer(help="Prepare knowledge graphs: train the scorer for a grap
 def _settings(graph: Path | None, endpoint: str | None, **extra):
     from qa.core.settings import Settings
 
-    if graph is not None and not graph.is_file():
-        raise InputError(f"graph file not found: {graph}")
+    check_graph_file(graph)
     return Settings.load(kb_graph=str(graph) if graph else None, kb_endpoint=endpoint or None, **extra)
 
 
@@ -60,6 +62,8 @@ def train(
     from qa.models import shared_encoder
 
     settings = _settings(graph, endpoint)
+    if out_path is not None:  # found out now, not after minutes of training
+        out_path = _scorer_target(out_path)
     t0 = time.perf_counter()
     folder = artefacts.artefact_dir(settings)
     config = KBQAConfig(max_hops=max_hops or settings.kb_max_hops, forward_only=forward_only,
@@ -76,7 +80,13 @@ def train(
             bar.update(task, completed=done, total=total or None)
 
         qa = KBQA(settings, config=config, encoder=shared_encoder(settings), artefacts=folder)
-        qa.warm_up(progress=progress)
+        untrained = logging.getLogger("kb.artefacts")  # "no scorer trained for G yet": it is being trained
+        level = untrained.level
+        untrained.setLevel(logging.ERROR)
+        try:
+            qa.warm_up(progress=progress)
+        finally:
+            untrained.setLevel(level)
 
         given = None
         if graph is None and not endpoint:  # the embedded world graph also has its own templates
@@ -107,6 +117,25 @@ def train(
                    f"{scorer.meta['held_out_accuracy']:.1f}%, unanswerable ones abstained "
                    f"{scorer.meta['held_out_abstention_unanswerable']:.1f}% (threshold {scorer.threshold:.2f}); "
                    f"{summary['seconds']:.0f}s"))
+
+
+def _scorer_target(path: Path) -> Path:
+    """Where `--out` writes: the file named, or `scorer.json` in a folder named; its folder is made
+    now, so a path that cannot be written is refused before the training rather than after it."""
+    from kb import artefacts
+
+    path = path.expanduser()
+    if path.is_dir():
+        path = path / artefacts.SCORER
+    if path.is_dir():
+        raise InputError(f"--out {path} is a folder")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise InputError(f"cannot write --out {path}: {exc.strerror or exc}") from None
+    if not os.access(path.parent, os.W_OK):
+        raise InputError(f"cannot write --out {path}: its folder is not writable")
+    return path
 
 
 @kb_app.command("info")

@@ -15,6 +15,7 @@ import typer
 from rich.console import Console
 from rich.text import Text
 
+from qa.commands import check_graph_file
 from qa.core.errors import ConfigError
 
 out = Console()
@@ -65,11 +66,9 @@ def serve(
     graph: Annotated[Path | None, typer.Option(help="Knowledge graph (Turtle, N-Triples, TSV).")] = None,
 ) -> None:
     """Start the REST API (and the chat UI), load the models once, and print the addresses."""
-    from qa.core.errors import InputError
     from qa.core.settings import Settings
 
-    if graph is not None and not graph.is_file():
-        raise InputError(f"graph file not found: {graph}")
+    check_graph_file(graph)
     _check_installed(ui)
     settings = Settings.load(api_host=host, api_port=port, ui_port=ui_port,
                              index_dir=str(index) if index else None, kb_graph=str(graph) if graph else None)

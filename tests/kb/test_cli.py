@@ -42,3 +42,23 @@ def test_a_url_that_is_no_sparql_endpoint_is_one_error_line(tmp_path, capsys):
         assert "did not answer with SPARQL results" in " ".join(err.split()) and "Traceback" not in err
     finally:
         server.shutdown()
+
+
+def test_kb_train_refuses_an_empty_graph_and_an_unwritable_out_before_training(tmp_path, capsys):
+    from qa.commands.kb import _scorer_target
+
+    for text in ("", "@prefix ex: <http://example.org/> .\n"):
+        empty = tmp_path / "empty.ttl"
+        empty.write_text(text, encoding="utf-8")
+        assert main(["kb", "train", "--graph", str(empty)]) == 2
+        err = capsys.readouterr().err
+        assert "too few questions" in err and "Traceback" not in err
+    blocker = tmp_path / "a-file"
+    blocker.write_text("x")
+    assert main(["kb", "train", "--graph", str(empty), "--out", str(blocker / "scorer.json")]) == 2
+    assert "cannot write --out" in capsys.readouterr().err
+    folder = tmp_path / "models"
+    folder.mkdir()
+    assert _scorer_target(folder) == folder / "scorer.json"  # a folder gets the scorer inside it
+    assert _scorer_target(tmp_path / "new" / "s.json") == tmp_path / "new" / "s.json"
+    assert (tmp_path / "new").is_dir()

@@ -66,3 +66,25 @@ def test_remote_unreachable_endpoint_fails_clearly():
         g.select("SELECT ?s WHERE { ?s ?p ?o } LIMIT 1")
     with pytest.raises(Exception, match="http"):
         RemoteGraph("file:///etc/passwd")
+
+
+def test_a_byte_order_mark_is_not_data_and_an_empty_graph_is_said(tmp_path, caplog):
+    from kb.store import open_graph
+    from qa.core.settings import Settings
+
+    ttl = tmp_path / "bom.ttl"
+    ttl.write_bytes(b"\xef\xbb\xbf<http://a> <http://b> <http://c> .\n")
+    assert load_file(EmbeddedGraph(), ttl) == 1  # was "not a valid subject"
+    tsv = tmp_path / "bom.tsv"
+    tsv.write_bytes("\ufeffAlice\tknows\tBob\n".encode())
+    g = EmbeddedGraph()
+    load_file(g, tsv)
+    assert (entity_iri("Alice"), relation_iri("knows"), entity_iri("Bob")) in g.graph  # not "\ufeffAlice"
+    (tmp_path / "folder.ttl").mkdir()
+    with pytest.raises(InputError, match="is a folder"):
+        load_file(EmbeddedGraph(), tmp_path / "folder.ttl")
+    empty = tmp_path / "empty.ttl"
+    empty.write_text("@prefix ex: <http://example.org/> .\n")
+    with caplog.at_level("WARNING"):
+        open_graph(Settings(kb_graph=str(empty)))
+    assert "holds no triples" in caplog.text
