@@ -21,7 +21,7 @@ from rdflib.term import Node
 
 from kb.loaders import local_name, readable
 from kb.sparql import iri
-from kb.text import STOPWORDS, normalise
+from kb.text import NEGATIONS, STOPWORDS, normalise
 from qa.core.atomic import atomic_write
 
 log = logging.getLogger(__name__)
@@ -317,7 +317,7 @@ class LabelIndex:
         cased = question != question.lower()
         named = {normalise(w) for w in re.findall(r"\b[A-Z]\w*", question)}
         for i, w in enumerate(words):
-            keys = self.token_index.get(w)
+            keys = self.token_index.get(w) if w not in NEGATIONS else None  # "do not border": not "Thốt Nốt"
             if keys and len(keys) <= 3 and (not cased or w in named):
                 for key in sorted(keys):
                     for node, label, kind, via in self.keys[key]:

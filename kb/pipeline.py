@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 import itertools
 import logging
 import math
@@ -9,6 +10,7 @@ import re
 import threading
 import time
 from dataclasses import dataclass, field
+from decimal import Decimal
 from pathlib import Path as FsPath
 
 from rdflib import RDF, RDFS, BNode, Literal, URIRef
@@ -21,7 +23,7 @@ from kb.paths import Path, Step, enumerate_paths, path_query
 from kb.scorer import Featurizer, Scorer
 from kb.sparql import QueryGraph, Var, iri
 from kb.store import KnowledgeGraph, QueryError, open_graph
-from kb.text import STOPWORDS, YES_NO_STARTS, cased_tokens, normalise
+from kb.text import NEGATIONS, STOPWORDS, YES_NO_STARTS, cased_tokens, normalise
 from qa.core.errors import InputError
 from qa.core.settings import Settings
 from qa.core.text import check_question
@@ -100,6 +102,9 @@ class Prediction:
     timings: dict[str, float] = field(default_factory=dict)
     decision: dict[str, float] = field(default_factory=dict)
     shapes: Shapes | None = None
+    # what the question says that the query does not ("not", a number a yes/no answer must meet),
+    # with the most the answer can then be trusted: such an answer is only ever a guess
+    unexpressed: tuple[str, float] | None = None
 
     def explanation(self) -> dict:
         best = self.best
@@ -379,6 +384,10 @@ class KBQA:
             pred.p_top = pred.best.prob
             pred.decision = self._decision(pred, scoring_text, scoring_links, exclude)
             pred.confidence = self.scorer.confidence(pred.p_top, pred.decision)
+            pred.unexpressed = _unexpressed(words, pred)
+            if pred.unexpressed is not None:
+                pred.confidence = min(pred.confidence, pred.unexpressed[1])
+                pred.constraints.append(f"not expressed: {pred.unexpressed[0]}")
         pred.timings["total_s"] = time.perf_counter() - t0
         return pred
 
@@ -684,6 +693,13 @@ class KBQA:
             if target is not None:  # "Is Paris the capital of France?": the answer must be Paris
                 qg.triples = [tuple(target.node if x == Var("answer") else x for x in t) for t in qg.triples]
                 pred.constraints.append(f"answer is {target.label}")
+            else:  # "Does Germany have more than 500 million inhabitants?": the value must meet it
+                asked = _asked_number(pred.question, pred.links)
+                if asked is not None:
+                    filters = self._value_filters(qg, *asked)
+                    if filters:
+                        qg.filters.extend(filters)
+                        pred.constraints.append("filter: answer " + " and ".join(f"{op} {v}" for _, op, v in filters))
         else:
             having = _HAVING.search(text)
             if having:  # "departments with more than 5 employees": a count per answer, kept above n
@@ -893,6 +909,31 @@ class KBQA:
         qg.triples.append((Var("answer"), p, Var("name")))
         qg.answer = Var("name")
         pred.constraints.append(f"name: {local_name(p)}")
+
+    def _value_filters(self, qg: QueryGraph, op: str, number: float, year_op: bool) -> list[tuple[Var, str, Node]]:
+        """FILTERs that hold the path's value to a number the question gives, in the value's own
+        type: a number compared as a number, a year against a date ("hired before 2000"); none when
+        the values are neither (text, things), so the comparison stays unexpressed."""
+        probe = QueryGraph(triples=list(qg.triples), answer=qg.answer, limit=20)
+        values = [row[0].toPython() for row in self._select(probe.to_sparql(), timeout_s=self.settings.kb_timeout_s)
+                  if row and isinstance(row[0], Literal)]
+        if not values:
+            return []
+        var = qg.answer
+        if all(isinstance(v, int | float | Decimal) and not isinstance(v, bool) for v in values):  # a year too
+            value = int(number) if float(number).is_integer() else number
+            return [(var, op, Literal(value))]
+        if all(isinstance(v, datetime.date) for v in values) and float(number).is_integer() and 1000 <= number < 3000:
+            kind = datetime.datetime if all(isinstance(v, datetime.datetime) for v in values) else datetime.date
+            if any(isinstance(v, datetime.datetime) for v in values) and kind is datetime.date:
+                return []  # dates and times mixed: SPARQL compares neither with the other
+            start, end = Literal(kind(int(number), 1, 1)), Literal(kind(int(number) + 1, 1, 1))
+            if op in {"<", "<="}:  # "before 2000"
+                return [(var, "<", start if op == "<" else end)]
+            if op in {">", ">="}:  # "after 2000", "since 2000"
+                return [(var, ">=", end if op == ">" else start)]
+            return [(var, ">=", start), (var, "<", end)]  # "in 2000"
+        return []
 
     def _add_constraints(self, qg: QueryGraph, r: Ranked, pred: Prediction, skip: Candidate | None = None,
                          also_used: list[tuple[int, int]] | tuple = ()) -> None:
@@ -1112,10 +1153,12 @@ class KBQA:
         threshold = self.settings.kb_min_confidence
         if threshold is None:
             threshold = self.scorer.threshold
-        if pred.best is None or pred.confidence < threshold:
+        if pred.best is None or pred.confidence < threshold or pred.unexpressed is not None:
             guess = None
             if pred.answers:
                 node, label = pred.answers[0]
+                if pred.form == "ask":
+                    label = "yes" if pred.boolean else "no"
                 guess = Answer(text=label, score=round(pred.confidence, 4), route=Route.KBQA,
                                evidence=self.evidence(pred, node, len(pred.answers)))
             return [Answer.none(Route.KBQA, score=round(1 - pred.confidence, 4), timings=timings,
@@ -1254,6 +1297,58 @@ def _shapes(text: str, words: list[str]) -> Shapes:
 # "Can you tell me ...", "Do you know which ...": a request for the answer, not a yes/no question
 _REQUEST = re.compile(r"^(?:can|could|would|will|do|did) (?:you|u) (?:please )?(?:tell|give|show|list|name|find|say|"
                       r"let|know (?:what|which|who|whom|where|when|how|the))\b")
+
+
+# "more than 500 million", "older than 90", "before 2000", "30 years old": a number a value must meet
+_ASKED_NUMBER = re.compile(
+    r"\b(?:(more than|over|above|greater than|at least|fewer than|less than|under|below|at most|exactly|"
+    r"older than|younger than|bigger than|larger than|smaller than|higher than|lower than|taller than|"
+    r"shorter than|longer than|heavier than|lighter than|before|after|since|in)\s+)?"
+    r"(\d+(?:\.\d+)?)(?:\s+(thousand|million|billion|trillion))?\b")
+_ASKED_OPS = {"more": ">", "over": ">", "above": ">", "greater": ">", "older": ">", "bigger": ">",
+              "larger": ">", "higher": ">", "taller": ">", "longer": ">", "heavier": ">", "after": ">",
+              "fewer": "<", "less": "<", "under": "<", "below": "<", "younger": "<", "smaller": "<",
+              "lower": "<", "shorter": "<", "lighter": "<", "before": "<", "since": ">="}
+_SCALE = {"thousand": 1e3, "million": 1e6, "billion": 1e9, "trillion": 1e12}
+_CONTRACTED = frozenset({"don", "doesn", "didn", "isn", "aren", "wasn", "weren", "haven", "hasn", "hadn", "won",
+                         "can", "couldn", "shouldn", "wouldn"})
+
+
+def _asked_number(question: str, links: list[Candidate]) -> tuple[str, float, bool] | None:
+    """(operator, number, whether it compares years) for the number a yes/no question holds
+    ("Does Germany have more than 500 million inhabitants?": ">", 5e8); None without one, and for a
+    number that belongs to a name the question links ("Is Apollo 11 ...")."""
+    text = re.sub(r"(?<=\d),(?=\d{3}\b)", "", question.lower())
+    named = {w for c in links if c.score >= 0.7 for w in normalise(c.label).split()}
+    for m in _ASKED_NUMBER.finditer(text):
+        if m.group(2) in named:
+            continue
+        phrase = m.group(1) or ""
+        word = phrase.split()[0] if phrase else ""
+        op = "<=" if phrase == "at most" else ">=" if phrase == "at least" else _ASKED_OPS.get(word, "=")
+        number = float(m.group(2)) * _SCALE.get(m.group(3) or "", 1.0)
+        return op, number, word in {"before", "after", "since", "in"}
+    return None
+
+
+def _unexpressed(words: list[str], pred: Prediction) -> tuple[str, float] | None:
+    """What the question asks that its query leaves out, and the most its answer may then be
+    trusted: a negation ("Which countries are not in Europe?" answered with countries in Europe:
+    next to never right) or a number a yes/no answer must meet (right about as often as not)."""
+    said = {i for c in pred.links if c.score >= 0.8 for i in range(c.start, c.end)}  # "Don't Stop Believin'"
+    if pred.negated is not None:
+        said |= set(range(pred.negated[0], pred.negated[1].end))
+    if pred.shapes is not None and pred.shapes.lacks is not None and any(c.startswith("lacks:")
+                                                                          for c in pred.constraints):
+        said |= set(range(*pred.shapes.lacks_span))
+    for i, w in enumerate(words):
+        contracted = w == "t" and i > 0 and words[i - 1] in _CONTRACTED
+        if i not in said and (w in NEGATIONS or contracted) and not (contracted and i == 1):
+            return f"the negation '{w if not contracted else words[i - 1] + chr(39) + 't'}'", 0.0
+    if pred.form == "ask" and _asked_number(pred.question, pred.links) is not None and \
+            not any(c.startswith("filter: answer") for c in pred.constraints):
+        return "the number the value must meet", 0.5
+    return None
 
 
 def _yes_no(words: list[str]) -> bool:

@@ -75,6 +75,9 @@ def term(node: Node | str) -> str:
     raise UnsafeQueryError(f"unsupported term {node!r}")
 
 
+XSD_DOUBLE = "http://www.w3.org/2001/XMLSchema#double"
+
+
 @dataclass(frozen=True)
 class Var:
     name: str
@@ -174,7 +177,9 @@ class QueryGraph:
             if direction not in {"ASC", "DESC"}:
                 raise UnsafeQueryError(f"bad order {direction!r}")
             text = f"SELECT {head} WHERE {{\n{body}\n}}"
-            text += f"\nORDER BY {direction}({var.sparql})"
+            # numbers stored as plain text ("9000000") sort as numbers, not as text; a value that
+            # is no number (a date, a name) sorts as itself
+            text += f"\nORDER BY {direction}(COALESCE(<{XSD_DOUBLE}>({var.sparql}), {var.sparql}))"
         return f"{text}\nLIMIT {limit}"
 
 

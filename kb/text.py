@@ -10,6 +10,8 @@ STOPWORDS = frozenset(
     who whom whose where when how me us we our you your it its this that these those there give list
     tell show please s as any all some i my has have had can could would should will""".split()
 )
+# words that negate what follows ("don't" is normalised "don t"): never a piece of a name to link
+NEGATIONS = frozenset({"not", "never", "no", "none", "nobody", "nothing", "neither", "nor", "without"})
 YES_NO_STARTS = frozenset("is are was were do does did has have had can could".split())
 _PUNCT = re.compile(r"[^\w\s]|_", re.UNICODE)
 
