@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from qa.core.errors import InputError
@@ -15,3 +16,21 @@ def check_graph_file(graph: Path | None) -> None:
         raise InputError(f"--graph {graph} is a folder; give a Turtle, N-Triples or TSV file")
     if not graph.is_file():
         raise InputError(f"graph file not found: {graph}")
+
+
+def check_writable(*paths: Path | None) -> None:
+    """Refuse output paths that cannot be written before the work runs, not after it."""
+    for path in paths:
+        if path is None:
+            continue
+        if path.is_dir():
+            raise InputError(f"cannot write {path}: it is a folder")
+        blocker = next((p for p in path.parents if p.exists() and not p.is_dir()), None)
+        if blocker is not None:
+            raise InputError(f"cannot write {path}: {blocker} is a file, not a folder")
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise InputError(f"cannot write {path}: {exc.strerror or exc}") from None
+        if not os.access(path.parent, os.W_OK | os.X_OK):
+            raise InputError(f"cannot write {path}: {path.parent} is not a folder this user may write to")

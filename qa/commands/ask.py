@@ -28,7 +28,15 @@ def read_stdin_question(limit: int) -> str:
 
 
 def ask(
-    question: Annotated[str, typer.Argument(help='The question, in quotes; "-" reads it from standard input.')],
+    question: Annotated[str | None, typer.Argument(
+        help='The question, in quotes; "-" reads it (all of standard input, one question) from standard input.',
+        show_default=False)] = None,
+    file: Annotated[Path | None, typer.Option(
+        "--file", "-f", help="Many questions: one per line (.txt), or one JSON object per line with \"question\" "
+                             "and an optional \"id\" (.jsonl); \"-\" reads them from standard input. The "
+                             "answers come as JSON lines.")] = None,
+    out_path: Annotated[Path | None, typer.Option(
+        "--out", "-o", help="With --file: write the answers (JSON lines) here instead of standard output.")] = None,
     route: Annotated[str, typer.Option("--route", "-r", help="auto (default), webqa, kbqa or cqa.")] = "",
     index: Annotated[Path | None, typer.Option("--index", "-i", help="Search only this index folder.")] = None,
     collection: Annotated[str | None, typer.Option("--collection", "-c", help="Search only this collection.")] = None,
@@ -46,14 +54,24 @@ def ask(
     from qa.core.text import check_question
     from qa.core.types import Question
 
+    if (question is None) == (file is None):
+        raise InputError("give a question or --file with many questions (not both)")
+    if out_path is not None and file is None:
+        raise InputError("--out goes with --file; one answer is printed")
     check_graph_file(graph)
     settings = Settings.load(span_model=str(model) if model else None, read_k=read_k, route=route or None,
                              kb_graph=str(graph) if graph else None, kb_endpoint=endpoint)
+    if index is not None and not index.is_dir():
+        raise InputError(f"index folder not found: {index} (build one with `qa index PATH --out DIR`)")
+    if file is not None:
+        from qa.batch import ask_file
+
+        ask_file(build_engine(settings, index), file, out_path, top_k=top_k, collection=collection)
+        return
+    assert question is not None
     if question == "-":
         question = read_stdin_question(settings.max_question_chars)
     check_question(question, settings.max_question_chars)
-    if index is not None and not index.is_dir():
-        raise InputError(f"index folder not found: {index} (build one with `qa index PATH --out DIR`)")
     engine = build_engine(settings, index)
     resp = engine.ask(Question(question, collection=collection, max_chars=settings.max_question_chars),
                       top_k=top_k)

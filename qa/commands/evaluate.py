@@ -7,7 +7,6 @@ Predictions are written in the official formats (`{id: answer}` and, for SQuAD v
 from __future__ import annotations
 
 import json
-import os
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -26,6 +25,7 @@ from rich.progress import (
 )
 from rich.table import Table
 
+from qa.commands import check_writable
 from qa.core.errors import InputError
 from qa.core.settings import Settings
 
@@ -68,21 +68,6 @@ def _write_json(path: Path, data: Any) -> None:
         raise InputError(f"cannot write {path}: {exc}") from exc
 
 
-def _check_writable(*paths: Path | None) -> None:
-    """Refuse output paths that cannot be written before the evaluation runs, not after it."""
-    for path in paths:
-        if path is None:
-            continue
-        if path.is_dir():
-            raise InputError(f"cannot write {path}: it is a folder")
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise InputError(f"cannot write {path}: {exc.strerror or exc}") from None
-        if not os.access(path.parent, os.W_OK | os.X_OK):
-            raise InputError(f"cannot write {path}: {path.parent} is not a folder this user may write to")
-
-
 def _chunks(n: int, size: int = CHUNK) -> Iterator[slice]:
     for i in range(0, n, size):
         yield slice(i, min(n, i + size))
@@ -115,7 +100,7 @@ def squad(
     from mrc.metrics import squad_v1_evaluate, squad_v2_evaluate
     from mrc.span import ReadRequest, SpanReader
 
-    _check_writable(predictions, na_probs, metrics_out)
+    check_writable(predictions, na_probs, metrics_out)
     ds = load_squad(file, version).subset(limit)
     settings = Settings.load(null_threshold=null_threshold, batch_size=batch_size)
     reader = SpanReader(settings, model_dir=model)
@@ -179,7 +164,7 @@ def race(
     from mrc.datasets import LETTERS, load_race, race_levels
     from mrc.metrics import race_accuracy
 
-    _check_writable(predictions, metrics_out)
+    check_writable(predictions, metrics_out)
     questions = load_race(file)[:limit] if limit else load_race(file)
     reader = ChoiceReader(Settings.load(batch_size=batch_size), model_dir=model)
     chosen: dict[str, int] = {}

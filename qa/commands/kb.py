@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import time
 from pathlib import Path
 from typing import Annotated
@@ -17,8 +16,7 @@ import typer
 from rich.console import Console
 from rich.text import Text
 
-from qa.commands import check_graph_file
-from qa.core.errors import InputError
+from qa.commands import check_graph_file, check_writable
 
 GRAPH_HELP = "Turtle / N-Triples / TSV graph; default: the embedded world graph."
 out = Console()
@@ -120,21 +118,14 @@ def train(
 
 
 def _scorer_target(path: Path) -> Path:
-    """Where `--out` writes: the file named, or `scorer.json` in a folder named; its folder is made
-    now, so a path that cannot be written is refused before the training rather than after it."""
+    """Where `--out` writes: the file named, or `scorer.json` in a folder named; refused now if it
+    cannot be written, not after the training."""
     from kb import artefacts
 
     path = path.expanduser()
     if path.is_dir():
         path = path / artefacts.SCORER
-    if path.is_dir():
-        raise InputError(f"--out {path} is a folder")
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise InputError(f"cannot write --out {path}: {exc.strerror or exc}") from None
-    if not os.access(path.parent, os.W_OK):
-        raise InputError(f"cannot write --out {path}: its folder is not writable")
+    check_writable(path)
     return path
 
 

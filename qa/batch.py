@@ -1,0 +1,127 @@
+"""Many questions from a file (`qa ask --file`), answered by the same engine as one question.
+
+The file is read and checked whole before the first question is asked, so a malformed line is
+one error naming it, not an interruption half-way. A question the engine refuses (empty, too
+long, no words) does not stop the others: its line carries the error instead of answers. Answers
+stream to standard output as JSON lines, in the file's order; `--out` writes them to a file at
+the end, in one atomic step, or what was answered so far when the run is interrupted (and says
+so), so an answer already paid for is never lost.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any
+
+from qa.core.errors import DataFormatError, InputError, QAError
+from qa.core.types import Question
+
+MAX_QUESTIONS = 1_000_000
+
+
+@dataclass(frozen=True)
+class Asked:
+    id: str
+    question: str
+
+
+def read_questions(path: Path | str) -> list[Asked]:
+    """The questions of a `.txt` (one a line; blank lines skipped) or `.jsonl` file (an object a
+    line with "question" and an optional "id"); "-" reads standard input. Ids default to the line
+    number; an id used twice is refused (answers are matched back to questions by it)."""
+    from qa.core.text import decode_utf8, read_text
+
+    if str(path) == "-":
+        name, text = "standard input", decode_utf8(sys.stdin.buffer.read(), "the questions on standard input")
+    else:
+        name, text = str(path), read_text(path)
+    jsonl = str(path).removesuffix(".gz").removesuffix(".xz").removesuffix(".bz2").endswith((".jsonl", ".json"))
+    if str(path) == "-":
+        jsonl = text.lstrip().startswith("{")
+    out: list[Asked] = []
+    seen: set[str] = set()
+    for lineno, line in enumerate(text.splitlines(), 1):
+        if not line.strip():
+            continue
+        if jsonl:
+            try:
+                obj = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise DataFormatError(f"{name}:{lineno}: not a JSON object ({exc.msg})") from None
+            if not isinstance(obj, dict) or not isinstance(obj.get("question"), str):
+                raise DataFormatError(f'{name}:{lineno}: expected an object with a "question" string')
+            raw_id = obj.get("id", lineno)
+            if not isinstance(raw_id, str | int) or isinstance(raw_id, bool):
+                raise DataFormatError(f'{name}:{lineno}: "id" must be a string or a number')
+            qid, question = str(raw_id), obj["question"]
+        else:
+            qid, question = str(lineno), line.strip()
+        if qid in seen:
+            raise DataFormatError(f"{name}:{lineno}: the id {qid!r} is used twice")
+        seen.add(qid)
+        out.append(Asked(qid, question))
+        if len(out) > MAX_QUESTIONS:
+            raise InputError(f"{name}: more than {MAX_QUESTIONS:,} questions; split the file")
+    if not out:
+        raise InputError(f"{name}: no questions in it")
+    return out
+
+
+def answer_all(engine: Any, questions: list[Asked], *, top_k: int | None = None,
+               collection: str | None = None) -> Iterator[dict[str, Any]]:
+    """One JSON-ready record per question, in order: the response, or the error that refused it."""
+    limit = engine.settings.max_question_chars
+    for q in questions:
+        try:
+            resp = engine.ask(Question(q.question, collection=collection, max_chars=limit), top_k=top_k)
+        except InputError as exc:  # this question, not the run: its line says why
+            yield {"id": q.id, "question": q.question, "error": {"type": type(exc).__name__, "message": str(exc)}}
+            continue
+        yield {"id": q.id, **json.loads(resp.model_dump_json())}
+
+
+def ask_file(engine: Any, path: Path, out: Path | None, *, top_k: int | None = None,
+             collection: str | None = None) -> None:
+    """`qa ask --file`: answers as JSON lines on standard output, or in `out`; a progress bar and
+    a summary on standard error."""
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    from qa.commands import check_writable
+    from qa.core.atomic import atomic_write_text
+
+    questions = read_questions(path)
+    check_writable(out)
+    err = Console(stderr=True)
+    done: list[str] = []
+    counts = {"answered": 0, "no answer": 0, "refused": 0}
+    sink: IO[str] = sys.stdout
+    try:
+        with Progress(TextColumn("answering"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+                      console=err, transient=True) as bar:
+            task = bar.add_task("answering", total=len(questions))
+            for record in answer_all(engine, questions, top_k=top_k, collection=collection):
+                line = json.dumps(record, ensure_ascii=False)
+                if out is None:
+                    sink.write(line + "\n")
+                    sink.flush()
+                done.append(line)
+                answers = record.get("answers")
+                counts["refused" if answers is None else
+                       "no answer" if answers and answers[0].get("no_answer") else "answered"] += 1
+                bar.advance(task)
+    except (KeyboardInterrupt, QAError):
+        if out is not None and done:
+            atomic_write_text(out, "".join(x + "\n" for x in done))
+            err.print(f"stopped after {len(done):,} of {len(questions):,} questions; their answers are in {out}",
+                      markup=False, highlight=False)
+        raise
+    if out is not None:
+        atomic_write_text(out, "".join(x + "\n" for x in done))
+    where = f" -> {out}" if out is not None else ""
+    err.print(f"{len(questions):,} questions: {counts['answered']:,} answered, {counts['no answer']:,} no answer, "
+              f"{counts['refused']:,} refused{where}", markup=False, highlight=False)

@@ -1,0 +1,92 @@
+"""`qa ask --file`: many questions answered by the real engine (the small graph), one JSON line
+each, errors per line, the file checked before anything is asked, partial answers kept on Ctrl-C."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from qa.batch import ask_file, read_questions
+from qa.cli import main
+from qa.core.errors import DataFormatError, InputError
+from qa.core.settings import Settings
+from qa.core.types import Answer, Question, Route
+from qa.engine import Engine
+
+
+def _lines(text: str) -> list[dict]:
+    return [json.loads(x) for x in text.splitlines() if x.strip()]
+
+
+def test_a_file_of_questions_is_answered_line_by_line(small_ttl, tmp_path, capsys):
+    qs = tmp_path / "q.txt"
+    qs.write_text("\ufeffWhat is the capital of France?\n\n   \nWhat is the capital of Germany?\n", encoding="utf-8")
+    assert main(["ask", "--file", str(qs), "--route", "kbqa", "--graph", str(small_ttl)]) == 0
+    captured = capsys.readouterr()
+    records = _lines(captured.out)
+    assert [(r["id"], r["answers"][0]["text"]) for r in records] == [("1", "Paris"), ("4", "Berlin")]
+    assert records[0]["routing"]["chosen"] == "kbqa"
+    assert "2 questions: 2 answered" in captured.err
+    # JSON lines with ids, a refused question among them, written to --out
+    qj = tmp_path / "q.jsonl"
+    qj.write_text('{"id": "fr", "question": "What is the capital of France?"}\n{"id": 7, "question": "  "}\n',
+                  encoding="utf-8")
+    out = tmp_path / "answers" / "a.jsonl"
+    assert main(["ask", "-f", str(qj), "-r", "kbqa", "--graph", str(small_ttl), "-o", str(out)]) == 0
+    records = _lines(out.read_text(encoding="utf-8"))
+    assert records[0]["id"] == "fr" and records[0]["answers"][0]["text"] == "Paris"
+    assert records[1]["id"] == "7" and "empty" in records[1]["error"]["message"]
+    assert "1 refused" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(("name", "text", "words"), [
+    ("bad.jsonl", '{"question": "a?"}\nnot json\n', "bad.jsonl:2: not a JSON object"),
+    ("shape.jsonl", '{"q": "a?"}\n', 'shape.jsonl:1: expected an object with a "question"'),
+    ("twice.jsonl", '{"id": 1, "question": "a?"}\n{"id": "1", "question": "b?"}\n', "the id '1' is used twice"),
+    ("empty.txt", "\n\n", "no questions"),
+])
+def test_a_malformed_file_is_refused_before_any_question_is_asked(tmp_path, capsys, name, text, words):
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises((DataFormatError, InputError), match=words):
+        read_questions(path)
+    assert main(["ask", "--file", str(path), "--route", "kbqa"]) == 2
+    err = capsys.readouterr().err
+    assert words in " ".join(err.split()) and "Traceback" not in err
+
+
+def test_question_and_file_together_or_neither_are_refused(capsys):
+    assert main(["ask"]) == 2
+    assert main(["ask", "Who?", "--file", "q.txt"]) == 2
+    assert main(["ask", "Who wrote Emma?", "--out", "a.jsonl"]) == 2
+    assert "--out goes with --file" in capsys.readouterr().err
+
+
+class Interrupted:
+    """A source the user stops with Ctrl-C at its second question."""
+
+    name = Route.WEBQA
+
+    def __init__(self) -> None:
+        self.asked = 0
+
+    def warm_up(self) -> None:
+        pass
+
+    def answer(self, question: Question, top_k: int) -> list[Answer]:
+        self.asked += 1
+        if self.asked == 2:
+            raise KeyboardInterrupt
+        return [Answer(text="an answer", score=0.9, route=Route.WEBQA)]
+
+
+def test_ctrl_c_keeps_the_answers_already_paid_for(tmp_path, capsys):
+    qs = tmp_path / "q.txt"
+    qs.write_text("first?\nsecond?\nthird?\n", encoding="utf-8")
+    out = tmp_path / "a.jsonl"
+    engine = Engine(Settings(), sources={Route.WEBQA: Interrupted()}, routes=[Route.WEBQA])
+    with pytest.raises(KeyboardInterrupt):
+        ask_file(engine, qs, out)
+    assert [r["id"] for r in _lines(out.read_text(encoding="utf-8"))] == ["1"]
+    assert "stopped after 1 of 3 questions" in capsys.readouterr().err
