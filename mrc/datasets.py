@@ -7,40 +7,16 @@ becomes a `DataFormatError` naming the file and the place (e.g. `data[3].paragra
 
 from __future__ import annotations
 
-import gzip
 import json
-import lzma
-import zlib
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from qa.core.errors import DataFormatError, InputError
-from qa.core.text import MAX_QUESTION_CHARS
+from qa.core.text import MAX_QUESTION_CHARS, read_text
 
 LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
-
-
-def read_text(path: str | Path) -> str:
-    """The file's text, decompressing `.gz` / `.xz` by suffix."""
-    p = Path(path)
-    if not p.exists():
-        raise InputError(f"file not found: {p}")
-    if p.is_dir():
-        raise InputError(f"{p} is a folder, not a file")
-    try:
-        if p.suffix == ".gz":
-            raw = gzip.decompress(p.read_bytes())
-        elif p.suffix == ".xz":
-            raw = lzma.decompress(p.read_bytes())
-        else:
-            raw = p.read_bytes()
-        return raw.decode("utf-8")
-    except (OSError, EOFError, lzma.LZMAError, zlib.error) as exc:
-        raise DataFormatError(f"{p}: cannot decompress ({exc})") from exc
-    except UnicodeDecodeError as exc:
-        raise DataFormatError(f"{p}: not UTF-8 text (byte {exc.start})") from exc
 
 
 def _json(text: str, where: str) -> Any:
@@ -218,6 +194,8 @@ def _race_articles(p: Path) -> Iterator[tuple[str, Any, str]]:
 
 def _race_questions(article: Any, where: str, level: str) -> list[RaceQuestion]:
     text = _need(article, "article", str, where)
+    if not text.strip():
+        raise DataFormatError(f"{where}: the article is empty")
     questions = _need(article, "questions", list, where)
     options = _need(article, "options", list, where)
     answers = _need(article, "answers", list, where)
@@ -232,10 +210,14 @@ def _race_questions(article: Any, where: str, level: str) -> list[RaceQuestion]:
     lvl = str(article.get("level") or level)
     out = []
     for i, (q, opts, ans) in enumerate(zip(questions, options, answers, strict=True)):
-        if not isinstance(q, str):
-            raise DataFormatError(f"{where}: questions[{i}] must be text")
-        if not isinstance(opts, list) or len(opts) < 2 or not all(isinstance(o, str) and o.strip() for o in opts):
-            raise DataFormatError(f"{where}: options[{i}] must be a list of at least two texts, none empty")
+        if not isinstance(q, str) or not q.strip():
+            raise DataFormatError(f"{where}: questions[{i}] must be text, not empty")
+        if len(q.strip()) > MAX_QUESTION_CHARS:
+            raise DataFormatError(f"{where}: questions[{i}] is {len(q.strip()):,} characters long; the readers take "
+                                  f"at most {MAX_QUESTION_CHARS:,}")
+        if not isinstance(opts, list) or not 2 <= len(opts) <= len(LETTERS) or \
+                not all(isinstance(o, str) and o.strip() for o in opts):
+            raise DataFormatError(f"{where}: options[{i}] must be a list of 2 to {len(LETTERS)} texts, none empty")
         if not isinstance(ans, str) or len(ans) != 1 or LETTERS.find(ans) not in range(len(opts)):
             raise DataFormatError(f"{where}: answers[{i}] = {ans!r} is not one of {LETTERS[: len(opts)]!r}")
         out.append(RaceQuestion(f"{art_id}-{i}", text, q, tuple(opts), LETTERS.index(ans), lvl))

@@ -188,8 +188,9 @@ def squad_v2_evaluate(
 # ---------------------------------------------------------------- RACE
 def race_accuracy(
     predictions: Mapping[str, int], golds: Mapping[str, int], levels: Mapping[str, str]
-) -> dict[str, float]:
-    """Accuracy (0-100) per level and over all; keys `middle`, `high`, `all` (+ `*_total`).
+) -> dict[str, float | None]:
+    """Accuracy (0-100) per level and over all; keys `middle`, `high`, `all` (+ `*_total`); None for
+    a level no question has (a slice of one level is not 0 % right on the other).
 
     A question without a prediction counts as wrong, as a leaderboard would count it."""
     hits: Counter[str] = Counter()
@@ -200,8 +201,8 @@ def race_accuracy(
             if group:
                 hits[group] += ok
                 totals[group] += 1
-    out: dict[str, float] = {}
+    out: dict[str, float | None] = {}
     for group in ("middle", "high", "all"):
-        out[group] = 100.0 * hits[group] / totals[group] if totals[group] else 0.0
+        out[group] = 100.0 * hits[group] / totals[group] if totals[group] else None  # none asked: no figure
         out[f"{group}_total"] = totals[group]
     return out

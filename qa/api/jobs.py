@@ -170,5 +170,5 @@ class JobRunner:
                 chosen[q.qid] = max(range(len(p)), key=p.__getitem__)
             self._advance(job, len(batch))
         metrics = race_accuracy(chosen, {q.qid: q.answer for q in questions}, race_levels(questions))
-        return ({k: float(v) for k, v in metrics.items()},
+        return ({k: float(v) for k, v in metrics.items() if v is not None},  # a level no question has: left out
                 {qid: LETTERS[i] if i < len(LETTERS) else str(i) for qid, i in chosen.items()})

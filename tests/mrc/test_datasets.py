@@ -90,7 +90,7 @@ def test_squad_malformed(tmp_path: Path, text: str, message: str) -> None:
 
 def test_squad_bad_bytes(tmp_path: Path) -> None:
     (tmp_path / "x.json.gz").write_bytes(b"not gzip at all")
-    with pytest.raises(DataFormatError, match="cannot decompress"):
+    with pytest.raises(DataFormatError, match="truncated or corrupt compressed file"):
         load_squad(tmp_path / "x.json.gz")
     (tmp_path / "latin.json").write_bytes(b'{"data": "\xe9"}')
     with pytest.raises(DataFormatError, match="not UTF-8"):
@@ -119,7 +119,11 @@ def test_race_jsonl_gz_and_folder(tmp_path: Path) -> None:
     [
         (dict(RACE, answers=["A"]), "must match"),
         (dict(RACE, answers=["A", "E"]), "is not one of 'ABCD'"),
-        (dict(RACE, options=[["a"], ["b", "c"]]), "at least two texts"),
+        (dict(RACE, options=[["a"], ["b", "c"]]), "2 to 26 texts"),
+        (dict(RACE, options=[[f"stone {i}" for i in range(27)], ["b", "c"]]), "2 to 26 texts"),  # no letter
+        (dict(RACE, questions=["  ", "Tom likes _ ."]), r"questions\[0\] must be text, not empty"),
+        (dict(RACE, questions=["x" * 2001, "Tom likes _ ."]), "2,001 characters long"),
+        (dict(RACE, article="  "), "the article is empty"),
         ({k: v for k, v in RACE.items() if k != "article"}, "missing 'article'"),
     ],
 )
@@ -129,6 +133,12 @@ def test_race_malformed(tmp_path: Path, article: dict, message: str) -> None:
     with pytest.raises(DataFormatError, match=message) as info:
         load_race(path)
     assert "race.jsonl, line 1" in str(info.value)
+
+
+def test_squad_and_race_files_may_start_with_a_byte_order_mark(tmp_path: Path) -> None:
+    path = tmp_path / "race.jsonl"
+    path.write_bytes(b"\xef\xbb\xbf" + json.dumps(RACE).encode() + b"\n")
+    assert len(load_race(path)) == 2
 
 
 MRC = SHARED_DATA / "mrc"
@@ -169,7 +179,7 @@ def test_a_race_option_that_is_empty_is_refused_when_the_file_is_read(tmp_path) 
     art = {"id": "a", "article": "Ann ran.", "questions": ["Who ran?"], "options": [["Ann", " "]], "answers": ["A"]}
     path = tmp_path / "dev.jsonl"
     path.write_text(json.dumps(art) + "\n", encoding="utf-8")
-    with pytest.raises(DataFormatError, match=r"options\[0\] must be a list of at least two texts, none empty"):
+    with pytest.raises(DataFormatError, match=r"options\[0\] must be a list of 2 to 26 texts, none empty"):
         load_race(path)
 
 

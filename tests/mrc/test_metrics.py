@@ -96,6 +96,8 @@ def test_race_accuracy() -> None:
     out = race_accuracy({"a": 0, "b": 2, "c": 2}, golds, levels)  # d missing -> wrong
     assert out["middle"] == 50.0 and out["high"] == 50.0 and out["all"] == 50.0
     assert out["all_total"] == 4 and out["high_total"] == 2
+    middle_only = race_accuracy({"a": 0}, {"a": 0}, {"a": "middle"})
+    assert middle_only["high"] is None and middle_only["high_total"] == 0  # not "0 % right"
 
 
 def test_fit_temperature_recovers_a_known_scale() -> None:
