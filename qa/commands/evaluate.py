@@ -47,7 +47,13 @@ def _progress(what: str, total: int) -> Iterator[Any]:
     )
     with Progress(*columns, console=console, transient=False) as bar:
         task = bar.add_task(what, total=total)
-        yield lambda n: bar.advance(task, n)
+        yield lambda n: bar.update(task, completed=n)
+
+
+def _within(at: Any, part: slice) -> Any:
+    """The reader's progress through one chunk (windows or sequences done of all) as questions
+    done of the whole run, so the bar moves with every batch, not once a chunk."""
+    return lambda done, total: at(part.start + (part.stop - part.start) * done / max(total, 1))
 
 
 def _table(title: str, rows: Sequence[tuple[str, Any]]) -> Table:
@@ -100,28 +106,32 @@ def squad(
     from mrc.metrics import squad_v1_evaluate, squad_v2_evaluate
     from mrc.span import ReadRequest, SpanReader
 
-    check_writable(predictions, na_probs, metrics_out)
     ds = load_squad(file, version).subset(limit)
+    na_path = na_probs or predictions.with_name(predictions.stem + "_na_probs.json")
+    if ds.version == 1 and na_probs is not None:
+        console.print(f"note: --na-probs is for SQuAD v2.0 files; {file.name} is v1.1, so none is written",
+                      markup=False, highlight=False)
+    check_writable(predictions, na_path if ds.version == 2 else None, metrics_out)
     settings = Settings.load(null_threshold=null_threshold, batch_size=batch_size)
     reader = SpanReader(settings, model_dir=model)
     v2 = ds.version == 2
     preds: dict[str, str] = {}
     probs: dict[str, float] = {}
     started = time.perf_counter()
-    with _progress(f"SQuAD v{ds.version} {file.name}", len(ds.examples)) as advance:
+    with _progress(f"SQuAD v{ds.version} {file.name}", len(ds.examples)) as at:
         for part in _chunks(len(ds.examples)):
             batch = ds.examples[part]
             reqs = [ReadRequest(e.question, e.context, e.qid) for e in batch]
-            for ex, answers in zip(batch, reader.read_many(reqs, allow_no_answer=v2), strict=True):
+            read = reader.read_many(reqs, allow_no_answer=v2, progress=_within(at, part))
+            for ex, answers in zip(batch, read, strict=True):
                 best = answers[0]
                 preds[ex.qid] = "" if best.no_answer else best.text
                 # na_prob: the probability that there is no answer, the official script's input.
                 probs[ex.qid] = best.score if best.no_answer else 1.0 - best.score
-            advance(len(batch))
+            at(part.stop)
     elapsed = time.perf_counter() - started
     _write_json(predictions, preds)
     if v2:
-        na_path = na_probs or predictions.with_name(predictions.stem + "_na_probs.json")
         _write_json(na_path, probs)
         metrics: dict[str, Any] = squad_v2_evaluate(ds.data, preds, probs)
         order = [f"{g}{m}" for g in ("", "HasAns_", "NoAns_") for m in ("exact", "f1", "total")]
@@ -169,13 +179,13 @@ def race(
     reader = ChoiceReader(Settings.load(batch_size=batch_size), model_dir=model)
     chosen: dict[str, int] = {}
     started = time.perf_counter()
-    with _progress(f"RACE {file.name}", len(questions)) as advance:
+    with _progress(f"RACE {file.name}", len(questions)) as at:
         for part in _chunks(len(questions)):
             batch = questions[part]
             reqs = [ChoiceRequest(q.article, q.question, q.options) for q in batch]
-            for q, p in zip(batch, reader.probabilities_many(reqs), strict=True):
+            for q, p in zip(batch, reader.probabilities_many(reqs, progress=_within(at, part)), strict=True):
                 chosen[q.qid] = max(range(len(p)), key=p.__getitem__)
-            advance(len(batch))
+            at(part.stop)
     elapsed = time.perf_counter() - started
     metrics: dict[str, Any] = race_accuracy(
         chosen, {q.qid: q.answer for q in questions}, race_levels(questions)
