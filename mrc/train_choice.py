@@ -122,6 +122,7 @@ def train_choice_reader(
             "wall_s": time.time() - started,
         },
     }
+    (out / "qa_reader.json").unlink(missing_ok=True)  # never the old sidecar beside new weights
     save_model_fp16(model, tokenizer, out)
     if eval_file:
         dev = load_race(eval_file)

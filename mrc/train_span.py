@@ -33,7 +33,7 @@ from mrc.training import (
     train_loop,
     write_json_atomic,
 )
-from qa.core.errors import DataFormatError
+from qa.core.errors import DataFormatError, InputError
 from qa.core.settings import Settings
 
 console = Console(stderr=True)
@@ -209,6 +209,9 @@ def train_span_reader(
     console.print(f"loading {train_file}")
     examples = load_squad_examples(train_file)
     articles = sorted({e.article for e in examples})
+    if len(articles) < 2 or holdout_articles < 1:  # found out now, not after the training
+        raise InputError(f"{Path(train_file).name} has {len(articles)} article(s): training needs at least two, one "
+                         f"or more to learn from and --holdout-articles (at least 1) held apart to calibrate on")
     held = set(random.Random(cfg.seed).sample(articles, min(holdout_articles, len(articles) - 1)))
     train_ex = [e for e in examples if e.article not in held]
     calib_pos = [e for e in examples if e.article in held]
@@ -254,6 +257,9 @@ def train_span_reader(
     console.print(f"trained {state.step:,} steps ({state.step / max(1, len(lengths) / cfg.batch_size):.2f} "
                   f"epochs); loss {state.losses[:1]} -> {state.losses[-1:]}")
 
+    # the folder's old sidecar would pair its threshold with the new weights if calibrating failed:
+    # without one the folder is refused as unfinished instead of read wrongly
+    (out / "qa_reader.json").unlink(missing_ok=True)
     save_model_fp16(model, tokenizer, out)
     del model
     reader = SpanReader(Settings(device=str(device), max_seq_length=max_seq_length, doc_stride=doc_stride,

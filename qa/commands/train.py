@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from pathlib import Path
 
 import typer
@@ -22,6 +24,18 @@ def _check_file(path: Path) -> str:
     if not path.exists():
         raise InputError(f"training file not found: {path}")
     return str(path)
+
+
+@contextlib.contextmanager
+def _cleaned_up(output_dir: Path) -> Iterator[None]:
+    """A run that fails before writing anything leaves no empty folder of its own behind."""
+    existed = output_dir.exists()
+    try:
+        yield
+    except BaseException:
+        if not existed and output_dir.is_dir() and not any(output_dir.iterdir()):
+            output_dir.rmdir()
+        raise
 
 
 def _check_ratios(negative_ratio: float, hard_negative_ratio: float) -> None:
@@ -64,8 +78,9 @@ def span(
                learning_rate=learning_rate, device=device, precision=precision, max_minutes=max_minutes,
                reserve_minutes=reserve_minutes, limit=limit, seed=seed, resume=resume)
     _check_ratios(negative_ratio, hard_negative_ratio)
-    train_span_reader(cfg, _check_file(train_file), negative_ratio, holdout_articles, max_seq_length,
-                      doc_stride, eval_file or None, hard_negative_ratio=hard_negative_ratio)
+    with _cleaned_up(output_dir):
+        train_span_reader(cfg, _check_file(train_file), negative_ratio, holdout_articles, max_seq_length,
+                          doc_stride, eval_file or None, hard_negative_ratio=hard_negative_ratio)
 
 
 @train_app.command("choice")
@@ -92,7 +107,8 @@ def choice(
     cfg = _cfg(output_dir, base_model=base_model, epochs=epochs, batch_size=batch_size,
                learning_rate=learning_rate, device=device, precision=precision, max_minutes=max_minutes,
                reserve_minutes=reserve_minutes, limit=limit, seed=seed, resume=resume)
-    train_choice_reader(cfg, _check_file(train_file), max_seq_length, eval_file or None)
+    with _cleaned_up(output_dir):
+        train_choice_reader(cfg, _check_file(train_file), max_seq_length, eval_file or None)
 
 
 @train_app.command("calibrate-span")

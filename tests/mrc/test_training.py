@@ -165,6 +165,28 @@ def test_train_cli_missing_file_exit_2(tmp_path: Path, capsys: pytest.CaptureFix
     assert "training file not found" in capsys.readouterr().err
 
 
+def test_train_span_refuses_what_would_fail_after_training(tmp_path: Path, tiny_base: Path,
+                                                           capsys: pytest.CaptureFixture[str]) -> None:
+    """One article leaves none to calibrate on (a traceback after the whole training, with new
+    weights beside the old sidecar); a device torch does not know was a traceback too. Neither
+    leaves an empty output folder behind."""
+    import json
+
+    from qa.cli import main
+
+    one = tmp_path / "one.json"
+    para = {"context": "Tom likes apples.", "qas": [{"id": "q", "question": "What does Tom like?",
+                                                      "answers": [{"text": "apples", "answer_start": 10}]}]}
+    one.write_text(json.dumps({"version": "1.1", "data": [{"title": "T", "paragraphs": [para]}]}))
+    out = tmp_path / "out"
+    base = ["train", "span", "--train-file", str(one), "--output-dir", str(out), "--base-model", str(tiny_base)]
+    assert main([*base, "--device", "cpu"]) == 2
+    assert "has 1 article(s): training needs at least two" in capsys.readouterr().err
+    assert main([*base, "--device", "gpu"]) == 2
+    assert "unknown --device 'gpu'" in capsys.readouterr().err
+    assert not out.exists()
+
+
 def test_answer_removed_negatives_drop_every_sentence_with_the_answer() -> None:
     import random
 
