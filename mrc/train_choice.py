@@ -7,6 +7,7 @@ option written into the blank, which reads as a sentence the encoder was trained
 
 from __future__ import annotations
 
+import shutil
 import time
 from dataclasses import asdict
 from pathlib import Path
@@ -23,6 +24,7 @@ from mrc.training import (
     TrainConfig,
     file_sha256,
     freeze_word_embeddings,
+    install_model,
     prepare_run,
     save_model_fp16,
     train_loop,
@@ -122,17 +124,19 @@ def train_choice_reader(
             "wall_s": time.time() - started,
         },
     }
-    (out / "qa_reader.json").unlink(missing_ok=True)  # never the old sidecar beside new weights
-    save_model_fp16(model, tokenizer, out)
+    stage = out / ".trained"  # checked here before it replaces anything in `out`
+    shutil.rmtree(stage, ignore_errors=True)
+    save_model_fp16(model, tokenizer, stage)
+    write_json_atomic(stage / "qa_reader.json", info)
     if eval_file:
         dev = load_race(eval_file)
-        reader = ChoiceReader(Settings(device=str(device), batch_size=256), model_dir=out)
+        reader = ChoiceReader(Settings(device=str(device), batch_size=256), model_dir=stage)
         probs = reader.probabilities_many([ChoiceRequest(q.article, q.question, q.options) for q in dev])
         chosen = {q.qid: int(np.argmax(p)) for q, p in zip(dev, probs, strict=True)}
         acc = race_accuracy(chosen, {q.qid: q.answer for q in dev}, race_levels(dev))
         info["quick_dev"] = {"file": Path(eval_file).name, "accuracy": acc["all"],
                              **{f"accuracy_{lvl}": acc[lvl] for lvl in ("middle", "high") if acc.get(f"{lvl}_total")}}
         console.print(f"quick dev check (not the reported benchmark): {info['quick_dev']}")
-    write_json_atomic(out / "qa_reader.json", info)
+    install_model(stage, out, info)
     (out / "checkpoint.pt").unlink(missing_ok=True)
     return info

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import random
 import re
+import shutil
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -28,10 +29,10 @@ from mrc.training import (
     TrainConfig,
     file_sha256,
     freeze_word_embeddings,
+    install_model,
     prepare_run,
     save_model_fp16,
     train_loop,
-    write_json_atomic,
 )
 from qa.core.errors import DataFormatError, InputError
 from qa.core.settings import Settings
@@ -257,13 +258,12 @@ def train_span_reader(
     console.print(f"trained {state.step:,} steps ({state.step / max(1, len(lengths) / cfg.batch_size):.2f} "
                   f"epochs); loss {state.losses[:1]} -> {state.losses[-1:]}")
 
-    # the folder's old sidecar would pair its threshold with the new weights if calibrating failed:
-    # without one the folder is refused as unfinished instead of read wrongly
-    (out / "qa_reader.json").unlink(missing_ok=True)
-    save_model_fp16(model, tokenizer, out)
+    stage = out / ".trained"  # calibrated here before it replaces anything in `out`
+    shutil.rmtree(stage, ignore_errors=True)
+    save_model_fp16(model, tokenizer, stage)
     del model
     reader = SpanReader(Settings(device=str(device), max_seq_length=max_seq_length, doc_stride=doc_stride,
-                                 batch_size=128), model_dir=out, null_threshold=0.0, backend="torch")
+                                 batch_size=128), model_dir=stage, null_threshold=0.0, backend="torch")
     scored = score_with_reader(reader, calib)
     calib_stats = calibrate_null_threshold(calib, scored)
     console.print(f"null threshold {calib_stats['null_threshold']:.3f} (held-out F1 "
@@ -309,6 +309,6 @@ def train_span_reader(
                              "f1": scores["f1"]}
         console.print(f"quick dev check (not the reported benchmark): EM {scores['exact_match']:.2f} "
                       f"F1 {scores['f1']:.2f}")
-    write_json_atomic(out / "qa_reader.json", info)
+    install_model(stage, out, info)
     (out / "checkpoint.pt").unlink(missing_ok=True)
     return info

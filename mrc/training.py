@@ -307,6 +307,18 @@ def write_json_atomic(path: Path, obj: Any) -> None:
     os.replace(tmp, path)
 
 
+def install_model(stage: Path, out: Path, sidecar: dict[str, Any]) -> None:
+    """Move a trained model from its staging folder into `out`, then write its `qa_reader.json`:
+    the old sidecar goes first, so no moment pairs the new weights with the old threshold, and
+    nothing in `out` changes before the model was trained, calibrated and checked in `stage`."""
+    (out / "qa_reader.json").unlink(missing_ok=True)
+    (stage / "qa_reader.json").unlink(missing_ok=True)  # a draft the checks read the staged model with
+    for f in sorted(stage.iterdir()):
+        os.replace(f, out / f.name)
+    stage.rmdir()
+    write_json_atomic(out / "qa_reader.json", sidecar)
+
+
 def save_model_fp16(model: torch.nn.Module, tokenizer, out_dir: Path, max_shard_size: str = "15MB") -> None:
     """fp16 halves the shipped size; shards stay under the 16 MiB transfer limit of lent GPUs."""
     out_dir.mkdir(parents=True, exist_ok=True)

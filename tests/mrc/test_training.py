@@ -75,6 +75,7 @@ def test_span_training_loss_falls_and_model_answers(tiny_base: Path, tmp_path: P
     losses = _losses(out)
     assert losses[-1] < 0.5 * losses[0]
     assert (out / "config.json").exists() and (out / "qa_reader.json").exists()
+    assert not (out / ".trained").exists()  # calibrated in a staging folder, then moved in
     assert "null_threshold" in info and info["training"]["synthetic_unanswerable"] >= 0
     assert next(iter((out).glob("*.safetensors")))
     reader = SpanReader(model_dir=out)
