@@ -137,7 +137,7 @@ class ChoiceReader:
         )
         # The length the model was trained with wins over our default: truncation changes what the
         # model sees (an explicit QA_MAX_SEQ_LENGTH still wins; see mrc.loading.effective_settings).
-        self.settings = effective_settings(settings, reader_config(self.model_dir))
+        self.settings = effective_settings(settings, reader_config(self.model_dir, task="choice"))
         self.max_length = int(self.settings.max_seq_length)
         self._device: Any = None
         self._model: Any = None

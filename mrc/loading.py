@@ -44,9 +44,12 @@ class ReaderSidecar(BaseModel):
 WINDOW_FIELDS = ("max_seq_length", "doc_stride", "max_answer_length")
 
 
-def reader_config(model_dir: Path) -> ReaderSidecar:
+def reader_config(model_dir: Path, task: str | None = None) -> ReaderSidecar:
     """The inference settings stored beside the weights; an absent file means "nothing stated"
-    (our defaults, no calibration), a broken or out-of-range one is a user error."""
+    (our defaults, no calibration), a broken or out-of-range one is a user error, and so is a
+    folder that holds the other kind of reader (a `task`, or the architecture in `config.json`):
+    a multiple-choice model read as a span reader gives confident nonsense, not an error."""
+    _check_task(model_dir, task)
     path = model_dir / READER_CONFIG
     if not path.exists():
         return ReaderSidecar()
@@ -62,6 +65,30 @@ def reader_config(model_dir: Path) -> ReaderSidecar:
         err = exc.errors()[0]
         field = ".".join(str(x) for x in err.get("loc", ()))
         raise ModelNotFoundError(f"{path}: {field}: {err.get('msg', 'invalid value')}") from None
+
+
+_HEADS = {"span": "QuestionAnswering", "choice": "MultipleChoice"}
+_KINDS = {"span": "span (extractive)", "choice": "multiple-choice"}
+
+
+def _check_task(model_dir: Path, task: str | None) -> None:
+    if task is None:
+        return
+    found = None
+    try:
+        stated = json.loads((model_dir / READER_CONFIG).read_text(encoding="utf-8")).get("task")
+        found = stated if stated in _HEADS else None
+    except (OSError, ValueError, AttributeError):
+        pass
+    if found is None:
+        try:
+            archs = json.loads((model_dir / "config.json").read_text(encoding="utf-8")).get("architectures") or []
+        except (OSError, ValueError, AttributeError):
+            archs = []
+        found = next((t for t, head in _HEADS.items() for a in archs if head in str(a)), None)
+    if found is not None and found != task:
+        raise ModelNotFoundError(f"{model_dir} holds a {_KINDS[found]} reader, not a {_KINDS[task]} one; "
+                                 f"give a {_KINDS[task]} reader folder")
 
 
 def effective_settings(settings: Settings, sidecar: ReaderSidecar) -> Settings:

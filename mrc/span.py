@@ -117,7 +117,7 @@ class SpanReader:
         self.backend = resolve_backend(backend or settings.span_backend, settings.device)
         self.align_to_words = align_to_words
         self.model_dir = checked_dir(model_dir or settings.span_model, "trained span reader", MISSING_HINT)
-        self._config = reader_config(self.model_dir)
+        self._config = reader_config(self.model_dir, task="span")
         self.settings = effective_settings(settings, self._config)
         s = self.settings
         if s.max_seq_length < 16 or s.doc_stride < 0 or s.max_answer_length < 1 or s.n_best < 1:

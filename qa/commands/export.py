@@ -22,12 +22,14 @@ def onnx(
 ) -> None:
     """(Re)build the fused float32 and int8 ONNX copies into the cache; `qa ask`, `qa read` and
     retrieval then read with them (span_backend / encoder_backend `auto` or `onnx`)."""
+    from mrc.loading import reader_config
     from mrc.onnx_export import export_span_onnx
     from qa.core.paths import check_model_dir
     from qa.core.settings import Settings
 
     settings = Settings.load()
     folder = check_model_dir(model_dir or settings.span_model)
+    reader_config(folder, task="span")  # a multiple-choice folder would export as a span reader
     info = export_span_onnx(folder)
     _report(f"span reader {folder.name}", info)
     if encoder and model_dir is None:

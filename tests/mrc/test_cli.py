@@ -79,6 +79,18 @@ def test_read_errors(tmp_path: Path, tiny_span_dir: Path, capsys: pytest.Capture
     assert "is a folder, not a file" in capsys.readouterr().err
 
 
+def test_a_reader_folder_of_the_other_kind_is_refused(tiny_span_dir: Path, tiny_choice_dir: Path, tmp_path: Path,
+                                                      capsys: pytest.CaptureFixture[str]) -> None:
+    """A multiple-choice model read as a span reader gave confident nonsense with exit 0."""
+    assert main(["read", "--model", str(tiny_choice_dir), "-q", "Who?", "-c", "Tom was here."]) == 2
+    assert "holds a multiple-choice reader, not a span (extractive) one" in capsys.readouterr().err
+    data = tmp_path / "race.jsonl"
+    data.write_text(json.dumps({"id": "a", "article": "Tom likes apples.", "questions": ["What does Tom like?"],
+                                "options": [["apples", "pears"]], "answers": ["A"]}) + "\n")
+    assert main(["eval", "race", str(data), "--model", str(tiny_span_dir)]) == 2
+    assert "holds a span (extractive) reader, not a multiple-choice one" in capsys.readouterr().err
+
+
 def test_eval_squad_v2(tiny_span_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     data = tmp_path / "dev.json"
     data.write_text(json.dumps(SQUAD_V2))
