@@ -16,7 +16,7 @@ import shutil
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -227,13 +227,20 @@ class Engine:
         return Response(question=q.text, answers=answers[:top_k], routing=routing,
                         timings={"route_s": round(t_route, 4), "total_s": round(time.perf_counter() - t0, 4)})
 
-    def read(self, context: str, question: str, options: Sequence[str] | None = None, *,
+    def read(self, context: str, question: str, options: Iterable[str] | None = None, *,
              top_k: int = 1) -> list[Answer]:
         """The readers, called directly: a span out of `context`, or the most likely of `options`."""
         from qa.core.text import check_question, check_text
 
         question = check_question(question, self.settings.max_question_chars)
         check_text(context, "context", 2_000_000)
+        if top_k is None or isinstance(top_k, bool) or not isinstance(top_k, int) or top_k < 0:
+            raise InputError("top_k must be a whole number >= 1 (0: every option, for multiple choice)")
+        if isinstance(options, str):  # "AB" is one text, not the options "A" and "B"
+            raise InputError("options must be a list of texts, not one text")
+        options = list(options) if options is not None else None
+        if options and not all(isinstance(o, str) for o in options):
+            raise InputError("options must all be texts")
         if options:
             if len(options) < 2:
                 raise InputError("give at least two options (or none for span extraction)")

@@ -275,3 +275,16 @@ def test_when_the_classifiers_choice_has_no_guess_another_sources_guess_is_shown
     assert top.no_answer and top.best_guess is not None and top.best_guess.text == "guess"
     assert resp.routing.chosen == Route.WEBQA
     assert "sources with a guess (kbqa had none)" in resp.routing.reason
+
+
+def test_the_readers_called_directly_refuse_what_they_would_misread() -> None:
+    """Options given as one string were read letter by letter, a negative top_k dropped the last
+    option, and an option that is no text was an AttributeError."""
+    engine = Engine(Settings())
+    ctx, q = "Marie Curie was born in Warsaw in 1867.", "Where was Marie Curie born?"
+    for options, top_k, words in [("AB", 0, "not one text"), (["Warsaw", None], 1, "all be texts"),
+                                  (["Warsaw", "Paris", "Rome"], -1, "top_k must be")]:
+        with pytest.raises(InputError, match=words):
+            engine.read(ctx, q, options, top_k=top_k)
+    chosen = engine.read(ctx, q, (o for o in ["Paris", "Warsaw"]), top_k=1)  # any iterable of texts
+    assert [a.text for a in chosen] == ["Warsaw"]
