@@ -189,6 +189,7 @@ class Settings(BaseSettings):
                 raise ConfigError(f"unknown settings in {cfg}: {', '.join(unknown)}")
         elif path or os.environ.get("QA_CONFIG"):
             raise ConfigError(f"settings file not found: {cfg}")
+        _warn_unknown_environment(cls.model_fields)
         given = {k: v for k, v in overrides.items() if v is not None}
         if given.get("kb_graph") and "kb_endpoint" not in given:
             given["kb_endpoint"] = ""  # a graph named on the command line beats an endpoint from elsewhere
@@ -204,6 +205,29 @@ class Settings(BaseSettings):
         """Whether `name` came from the user (file, environment, override) rather than a default;
         components use it to let a model's own sidecar values win over our defaults."""
         return name in self.model_fields_set
+
+
+# QA_ variables that are not settings: the settings file, the address the chat UI calls, and the
+# browser the UI's tests drive
+_OTHER_ENV = {"CONFIG", "API_URL", "CHROMIUM"}
+_warned: set[str] = set()
+
+
+def _warn_unknown_environment(fields: Any) -> None:
+    """A misspelt variable (`QA_TOPK`) would be ignored without a word, unlike a misspelt key in
+    the settings file (refused): it is named once, with the setting it most likely meant."""
+    import difflib
+    import logging
+
+    names = {f.upper() for f in fields} | _OTHER_ENV
+    for key in os.environ:
+        upper = key.upper()
+        if not upper.startswith(ENV_PREFIX.upper()) or upper[len(ENV_PREFIX):] in names or upper in _warned:
+            continue
+        _warned.add(upper)
+        close = difflib.get_close_matches(upper[len(ENV_PREFIX):], sorted(names), n=1)
+        hint = f"; did you mean {ENV_PREFIX.upper()}{close[0]}?" if close else ""
+        logging.getLogger("qa.settings").warning("%s is not a setting and is ignored%s", key, hint)
 
 
 def _config_path(path: str | Path | None) -> Path:

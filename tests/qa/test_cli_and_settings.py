@@ -32,6 +32,13 @@ def test_settings_precedence(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) ->
     assert Settings.load(cfg, kb_graph="my.ttl", kb_endpoint="http://x/q").kb_endpoint == "http://x/q"
 
 
+def test_a_misspelt_environment_variable_is_named(monkeypatch: pytest.MonkeyPatch, caplog) -> None:
+    monkeypatch.setenv("QA_RETRIEVEK", "9")
+    with caplog.at_level("WARNING"):
+        assert Settings.load().retrieve_k != 9
+    assert "QA_RETRIEVEK is not a setting and is ignored; did you mean QA_RETRIEVE_K?" in caplog.text
+
+
 def test_settings_errors(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     bad = tmp_path / "bad.toml"
     bad.write_text("top_k = = 1")
