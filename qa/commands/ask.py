@@ -28,6 +28,7 @@ def read_stdin_question(limit: int) -> str:
 
 
 def ask(
+    ctx: typer.Context,
     question: Annotated[str | None, typer.Argument(
         help='The question, in quotes; "-" reads it (all of standard input, one question) from standard input.',
         show_default=False)] = None,
@@ -54,10 +55,11 @@ def ask(
     from qa.core.text import check_question
     from qa.core.types import Question
 
-    if (question is None) == (file is None):
-        raise InputError("give a question or --file with many questions (not both)")
+    if (question is None) == (file is None):  # a usage error: the usage line helps
+        raise typer.BadParameter("give one question, or --file with many (not both)", ctx=ctx,
+                                 param_hint="QUESTION / --file")
     if out_path is not None and file is None:
-        raise InputError("--out goes with --file; one answer is printed")
+        raise typer.BadParameter("--out goes with --file; one answer is printed", ctx=ctx, param_hint="--out")
     check_graph_file(graph)
     settings = Settings.load(span_model=str(model) if model else None, read_k=read_k, route=route or None,
                              kb_graph=str(graph) if graph else None, kb_endpoint=endpoint)

@@ -60,7 +60,8 @@ def test_question_and_file_together_or_neither_are_refused(capsys):
     assert main(["ask"]) == 2
     assert main(["ask", "Who?", "--file", "q.txt"]) == 2
     assert main(["ask", "Who wrote Emma?", "--out", "a.jsonl"]) == 2
-    assert "--out goes with --file" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "--out goes with --file" in err and "Usage: qa ask" in err
 
 
 class Interrupted:
