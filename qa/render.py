@@ -46,7 +46,10 @@ def evidence_lines(a: Answer) -> list[Text]:
                        f"{'…' if len(ev.also_in) > 3 else ''})", style="dim")
         lines.append(src)
     elif isinstance(ev, GraphEvidence):
-        ents = ", ".join(f"{e.label} ({e.method} {e.score:.2f})" for e in ev.entities)
+        shown = list(ev.entities)
+        if ev.anchor is not None and all(e.iri != ev.anchor.iri for e in shown):
+            shown.insert(0, ev.anchor)  # the query starts there: never leave it out of the explanation
+        ents = ", ".join(f"{e.label} ({e.method} {e.score:.2f})" for e in shown)
         lines.append(Text.assemble(("linked: ", "dim"), ents or "-"))
         path = " -> ".join(s.label + ("" if s.direction == "forward" else " (inverse)") for s in ev.path)
         lines.append(Text.assemble(("path: ", "dim"), path or "-"))

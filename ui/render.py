@@ -57,8 +57,12 @@ def evidence_html(answer: dict[str, Any]) -> str:
     if kind == "graph" and not (ev.get("entities") or ev.get("path") or ev.get("sparql")):
         return ""  # nothing linked, nothing run: "linked: - / path: -" would say nothing
     if kind == "graph":
+        shown = list(ev.get("entities") or [])
+        anchor = ev.get("anchor")
+        if anchor and all(x.get("iri") != anchor.get("iri") for x in shown):
+            shown.insert(0, anchor)  # the query starts there: never leave it out of the explanation
         ents = ", ".join(f"{e(x.get('label'))} ({e(x.get('method'))} {float(x.get('score', 0)):.2f})"
-                         for x in ev.get("entities", []))
+                         for x in shown)
         path = " → ".join(e(s.get("label") or s.get("relation")) + (" (inverse)" if s.get("direction") == "inverse"
                                                                     else "") for s in ev.get("path", []))
         parts = [f'<div class="qa-meta">linked: {ents or "-"}</div>', f'<div class="qa-meta">path: {path or "-"}</div>']

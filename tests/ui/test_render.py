@@ -55,3 +55,23 @@ def test_a_huge_answer_is_cut_when_shown() -> None:
     html_out = answer_html({"text": "x" * 5000, "score": 0.9, "route": "kbqa", "no_answer": False}, 1)
     assert "(5,000 characters)" in html_out and len(html_out) < 1500
     assert shown("y" * 5000).endswith("… (5,000 characters)") and shown("short") == "short"
+
+
+def test_the_entity_a_graph_query_starts_from_is_always_among_the_linked() -> None:
+    """"do not border" once started the query at the city Thốt Nốt while "linked:" showed only
+    "country": the anchor is listed even when it is not among the best-linked names."""
+    from rich.console import Console
+
+    from qa.core.types import Answer, GraphEvidence, LinkedEntity, Response, Route, Routing
+    from qa.render import print_response
+
+    anchor = {"iri": "ns:m.city.1", "label": "Thốt Nốt", "method": "token", "score": 0.75}
+    ev = {"kind": "graph", "anchor": anchor, "entities": [{"iri": "ns:country", "label": "country",
+                                                           "method": "exact", "score": 0.87}],
+          "path": [{"relation": "ns:adjoins", "label": "adjoins"}]}
+    assert "Thốt Nốt (token 0.75), country (exact 0.87)" in evidence_html({"evidence": ev})
+    answer = Answer(text="Laos", score=0.7, route=Route.KBQA, evidence=GraphEvidence(
+        anchor=LinkedEntity(**anchor), entities=[LinkedEntity(**ev["entities"][0])]))
+    console = Console(record=True, width=200)
+    print_response(console, Response(question="q", answers=[answer], routing=Routing(chosen=Route.KBQA)))
+    assert "linked: Thốt Nốt (token 0.75), country (exact 0.87)" in console.export_text()
