@@ -4,7 +4,8 @@ A graph file is known by the SHA-256 of its content, so a trained scorer and a l
 found again for the same graph wherever the file sits, and an edited graph never uses the stale
 ones. They live in `<cache>/kb/<hash>/` (`qa.core.paths.cache_dir()`); the hash of a file is
 remembered by (path, size, modification time), so a large graph is hashed once, not per start.
-A SPARQL endpoint is keyed by its URL (its content can change, so only its scorer is kept).
+A SPARQL endpoint is keyed by its URL; its data can change, so its label index is rebuilt once it
+is older than `kb_index_max_age_h` (24 h by default; 0 rebuilds it at every start).
 """
 
 from __future__ import annotations

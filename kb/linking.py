@@ -11,6 +11,7 @@ import logging
 import math
 import pickle
 import re
+import time
 from collections import defaultdict
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -81,9 +82,13 @@ class LabelIndex:
             self._build(max_rows, index_values, progress or (lambda *_: None))
 
     @classmethod
-    def cached(cls, graph, path: Path | None, *, encoder=None, progress=None) -> LabelIndex:
-        """The index saved at `path` (built from the graph and saved there when absent or stale)."""
-        if path is not None and path.exists():
+    def cached(cls, graph, path: Path | None, *, encoder=None, progress=None,
+               max_age_s: float | None = None) -> LabelIndex:
+        """The index saved at `path` (built from the graph and saved there when absent or stale, or
+        older than `max_age_s`: an endpoint's data may have changed since)."""
+        fresh = path is not None and path.exists() and (max_age_s is None or time.time() - path.stat().st_mtime
+                                                         < max_age_s)
+        if path is not None and fresh:
             try:
                 with open(path, "rb") as fh:
                     state = pickle.load(fh)  # our own cache folder, written by `save`

@@ -173,7 +173,9 @@ class KBQA:
                         progress("hashing the graph file (the key of its label index and scorer)", 0, 0)
                         self.artefacts = artefacts.artefact_dir(self.settings)
                 cache = self.artefacts / artefacts.LABELS if self.artefacts is not None else None
-                index = LabelIndex.cached(self._graph, cache, encoder=self.encoder, progress=progress)
+                max_age = self.settings.kb_index_max_age_h * 3600 if self.settings.kb_endpoint else None
+                index = LabelIndex.cached(self._graph, cache, encoder=self.encoder, progress=progress,
+                                          max_age_s=max_age)
             if self._scorer is None:
                 self._scorer, self.scorer_source = artefacts.find_scorer(self.settings, self.artefacts)
             self._index = index

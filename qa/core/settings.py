@@ -118,6 +118,10 @@ class Settings(BaseSettings):
         None, ge=0.0, le=1.0, description="Abstain below this; None: the threshold calibrated with the scorer."
     )
     kb_scorer: str = Field("", description="A path scorer (JSON); empty: the one trained for the graph.")
+    kb_index_max_age_h: float = Field(
+        24.0, ge=0, le=1_000_000, description="An endpoint's label index (the names questions are linked by) is "
+        "rebuilt once older than this many hours, as the endpoint's data may change; 0: at every start. A graph "
+        "file's index is keyed by the file's content and never goes stale.")
     # community QA (answered questions)
     cqa_store: str = Field(str(_CACHE / "cqa" / "threads.sqlite"),
                            description="The thread store (SQLite); `qa cqa import` and accepted answers fill it.")

@@ -65,3 +65,27 @@ def test_blank_node_answers_from_a_server_show_their_labels(oxigraph_server, tmp
     remote_qa = make_qa(RemoteGraph(oxigraph_server + "/query", timeout_s=10))
     answers = remote_qa.predict("What award did Marie Curie receive?").answers
     assert [label for _, label in answers] == ["Nobel Prize in Physics 1903"]
+
+
+def test_an_endpoints_label_index_is_rebuilt_once_older_than_its_max_age(oxigraph_server, tmp_path_factory,
+                                                                          tmp_path, monkeypatch):
+    """The endpoint's data changed (a new office), but its cached label index was kept forever."""
+    from tests.kb.conftest import turtle_graph
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    ttl = ('@prefix ex: <http://example.org/> . @prefix rdfs: <http://www.w3.org/2000/01/rdf-schema#> .\n'
+           'ex:paris rdfs:label "Paris office" ; ex:manager ex:bob . ex:bob rdfs:label "Bob Stone" .\n'
+           'ex:manager rdfs:label "manager" .\n')
+    server_load(oxigraph_server, turtle_graph(tmp_path_factory, ttl, "offices.ttl"))
+    settings = Settings(kb_endpoint=oxigraph_server + "/query", kb_timeout_s=10)
+
+    def ask(question: str, **extra) -> str:
+        qa = KBQA(settings.model_copy(update=extra), config=KBQAConfig(use_encoder=False))
+        top = qa.answer(question, 1)[0]
+        return top.text or "(no answer)"
+
+    assert ask("Who is the manager of the Paris office?") == "Bob Stone"
+    server_load(oxigraph_server, turtle_graph(tmp_path_factory, ttl.replace("Paris office", "Lyon office"),
+                                              "offices2.ttl"))
+    assert ask("Who is the manager of the Lyon office?") == "(no answer)"  # the day-old index: no "Lyon office"
+    assert ask("Who is the manager of the Lyon office?", kb_index_max_age_h=0) == "Bob Stone"
