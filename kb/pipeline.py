@@ -558,27 +558,36 @@ class KBQA:
         return True
 
     def _blank_labels(self, qg: QueryGraph, sparql: str, rows: list) -> dict[Node, str]:
-        """Labels of the answers that are blank nodes ("an award" node with its own rdfs:label),
-        which the label index cannot hold: a blank node has no name outside one query's results.
-        The answer query is asked again with each answer's labels beside it; a remote endpoint
-        names its blank nodes afresh in that second result, so its rows replace the first ones."""
-        preds = sorted(self.index.label_predicates, key=lambda x: (x != RDFS.label, str(x))) or [RDFS.label]
+        """Names for the answers that are blank nodes, which the label index cannot hold (a blank
+        node has no name outside one query's results): its label ("an award" node with its own
+        rdfs:label), else a description from its values ("city: Prague; street: Dlouhá 1"), never
+        its generated id. The answer query is asked again with each answer's statements beside it;
+        a remote endpoint names its blank nodes afresh in that second result, so its rows replace
+        the first ones."""
+        preds = set(self.index.label_predicates) or {RDFS.label}
         ans = qg.answer.sparql
-        query = (f"SELECT {ans} ?label ?labelp WHERE {{ {{ {sparql} }} OPTIONAL {{ {ans} ?labelp ?label . "
-                 f"VALUES ?labelp {{ {' '.join(iri(p) for p in preds)} }} FILTER(isLiteral(?label)) }} }}")
+        query = (f"SELECT {ans} ?p ?o WHERE {{ {{ {sparql} }} OPTIONAL {{ {ans} ?p ?o . "
+                 f"FILTER(isLiteral(?o) || isIRI(?o)) }} }} LIMIT 2000")
         blanks: dict[Node, None] = {}  # in the order of the second result
         found: dict[Node, tuple[tuple[int, int], str]] = {}
-        for node, label, lp in self._select(query, timeout_s=self.settings.kb_timeout_s):
+        facts: dict[Node, dict[str, str]] = {}
+        for node, p, o in self._select(query, timeout_s=self.settings.kb_timeout_s):
             if not isinstance(node, BNode):
                 continue
             blanks[node] = None
-            if label is not None and normalise(str(label)):
-                order = (language_rank(label), label_rank(lp))
+            if p in preds and isinstance(o, Literal) and normalise(str(o)):
+                order = (language_rank(o), label_rank(p))
                 if node not in found or order < found[node][0]:
-                    found[node] = (order, str(label))
+                    found[node] = (order, str(o))
+            elif p is not None and p != RDF.type and o is not None:
+                facts.setdefault(node, {}).setdefault(self.relation_label(p), clip_label(self.index.label(o)))
         if blanks and not any(row[0] in blanks for row in rows):  # renamed: take the second result's nodes
             rows[:] = [row for row in rows if not isinstance(row[0], BNode)] + [(n,) for n in blanks]
-        return {n: lab for n, (_, lab) in found.items()}
+        named = {n: lab for n, (_, lab) in found.items()}
+        for node, values in facts.items():
+            if node not in named:
+                named[node] = "; ".join(f"{k}: {v}" for k, v in sorted(values.items())[:4])
+        return named
 
     def _decision(self, pred: Prediction, scoring_text: str = "", scoring_links: list[Candidate] | None = None,
                   exclude: frozenset[URIRef] = frozenset()) -> dict[str, float]:
@@ -1175,6 +1184,10 @@ class KBQA:
                    evidence=self.evidence(pred, node, len(pred.answers)))
             for node, label in pred.answers[:top_k]
         ]
+
+
+def clip_label(text: str, limit: int = 80) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def _strip_ordering(text: str, named: set[str]) -> str:

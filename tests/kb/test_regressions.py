@@ -232,3 +232,15 @@ ex:population rdfs:label "population" .
     qa = make_qa(turtle_graph(tmp_path_factory, ttl, "text-numbers.ttl"))
     assert qa.predict("What is the most populous city?").answers[0][1] == "Brampton"  # as text, "9000000" won
     assert qa.predict("Which city has the smallest population?").answers[0][1] == "Delta"
+
+
+def test_a_blank_node_without_a_label_is_described_by_its_values(tmp_path_factory):
+    ttl = """@prefix ex: <http://example.org/> .
+@prefix rdfs: <http://www.w3.org/2000/01/rdf-schema#> .
+ex:kafka rdfs:label "Franz Kafka" ; ex:address [ ex:city ex:prague ; ex:street "Zlatá ulička 22" ] .
+ex:prague rdfs:label "Prague" .
+ex:address rdfs:label "address" . ex:city rdfs:label "city" . ex:street rdfs:label "street" .
+"""
+    qa = make_qa(turtle_graph(tmp_path_factory, ttl, "address.ttl"))
+    # was its generated id ("dd485f76e897c9b90586c0b0f5304b0"), a different one at every load
+    assert qa.predict("What is the address of Franz Kafka?").answers[0][1] == "city: Prague; street: Zlatá ulička 22"
