@@ -153,23 +153,23 @@ class RemoteGraph:
                     warnings.simplefilter("ignore", RuntimeWarning)
                     return self._wrapper.query().convert()
             except QueryBadFormed as exc:
-                raise QueryError(f"the endpoint rejected the query as malformed: {exc}") from exc
+                raise QueryError(f"the endpoint {self.endpoint} rejected the query as malformed: {_said(exc)}") from exc
             except (EndPointNotFound, Unauthorized) as exc:
-                raise QueryError(f"the endpoint {self.endpoint} refused the query: {exc}") from exc
+                raise QueryError(f"the endpoint {self.endpoint} refused the query: {_said(exc)}") from exc
             except EndPointInternalError as exc:
                 last = exc  # often a server-side timeout or overload: worth one more try
             except urllib.error.HTTPError as exc:
                 if exc.code not in self.TRANSIENT_HTTP:
-                    raise QueryError(f"the endpoint answered HTTP {exc.code}: {exc.reason}") from exc
+                    raise QueryError(f"the endpoint {self.endpoint} answered HTTP {exc.code}: {exc.reason}") from exc
                 last = exc
             except (urllib.error.URLError, TimeoutError, ConnectionError) as exc:
                 last = exc
             except SPARQLWrapperException as exc:
-                raise QueryError(f"SPARQL endpoint error: {exc}") from exc
+                raise QueryError(f"the SPARQL endpoint {self.endpoint} failed: {_said(exc)}") from exc
             if attempt < self.retries:
                 time.sleep(self.backoff_s * (2**attempt))
         raise QueryError(
-            f"the SPARQL endpoint {self.endpoint} failed after {self.retries + 1} tries: {last}"
+            f"the SPARQL endpoint {self.endpoint} failed after {self.retries + 1} tries: {_said(last)}"
         ) from last
 
     def select(self, query: str, timeout_s: float | None = None) -> list[Row]:
@@ -204,6 +204,13 @@ def _from_json(value: dict | None) -> Node | None:
     lang = value.get("xml:lang")
     dtype = value.get("datatype")
     return canonical(Literal(value["value"], lang=lang, datatype=URIRef(dtype) if dtype else None))
+
+
+def _said(exc: BaseException | None) -> str:
+    """An endpoint error in one line: SPARQLWrapper appends the whole response body (a web page's
+    HTML, as bytes) after its message."""
+    text = str(exc).split("\n\nResponse:", 1)[0].strip()
+    return " ".join(text.split())[:300]
 
 
 def open_graph(settings: Settings | None = None, *, store: str = "auto") -> KnowledgeGraph:

@@ -40,6 +40,12 @@ def test_a_url_that_is_no_sparql_endpoint_is_one_error_line(tmp_path, capsys):
         assert main(["kbqa", "What is the capital of France?", "--endpoint", url]) == 2
         err = capsys.readouterr().err
         assert "did not answer with SPARQL results" in " ".join(err.split()) and "Traceback" not in err
+        missing = f"http://127.0.0.1:{server.server_address[1]}/nothere"  # a 404 page: its HTML is no message
+        assert main(["kbqa", "What is the capital of France?", "--endpoint", missing]) == 2
+        err = capsys.readouterr().err
+        assert f"the endpoint {missing} refused the query" in " ".join(err.split())
+        line = next(x for x in err.splitlines() if x.startswith("error:"))
+        assert "<" not in line and "Response" not in line and "Traceback" not in err
     finally:
         server.shutdown()
 
