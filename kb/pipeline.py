@@ -35,6 +35,8 @@ SUPERLATIVES = [
     (r"least populous|smallest population|fewest people", "ASC", "population"),
     (r"most expensive|priciest|highest price", "DESC", "price amount cost"),
     (r"cheapest|least expensive|lowest price", "ASC", "price amount cost"),
+    (r"longest", "DESC", "length pages duration height"),
+    (r"shortest", "ASC", "length pages duration height"),
     (r"heaviest", "DESC", "weight"),
     (r"lightest", "ASC", "weight"),
     (r"most reliable|best reliability", "DESC", "reliability index"),
@@ -725,7 +727,7 @@ class KBQA:
                     pred.constraints.append(f"count per answer {qg.having[0]} {qg.having[1]}")
                     return qg
             most = _COUNT_SUPERLATIVE.search(text)
-            if most and not _ADJECTIVE.search(most.group(2)):
+            if most and not _ADJECTIVE.search(most.group(2)) and not self._numeric_named(qg, most.group(2)):
                 counted = self._counted_relation(qg, text)
                 if counted is not None:
                     qg.group_count = (_counted_var(qg, counted),
@@ -920,6 +922,16 @@ class KBQA:
         qg.triples.append((Var("answer"), p, Var("name")))
         qg.answer = Var("name")
         pred.constraints.append(f"name: {local_name(p)}")
+
+    def _numeric_named(self, qg: QueryGraph, noun: str) -> bool:
+        """Whether the answers have a number named like `noun`: "the most pages" orders by the
+        pages a novel has, not by how many things link to it ("the most products" counts)."""
+        named = self._named_relations(noun)
+        if not named:
+            return False
+        values = " ".join(iri(p) for p in named[:20])
+        return self._ask(f"ASK WHERE {{\n{_body(qg)}\n?answer ?nump ?numv . VALUES ?nump {{ {values} }} "
+                         f"FILTER(isNumeric(?numv))\n}}", timeout_s=self.settings.kb_timeout_s)
 
     def _value_filters(self, qg: QueryGraph, op: str, number: float, year_op: bool) -> list[tuple[Var, str, Node]]:
         """FILTERs that hold the path's value to a number the question gives, in the value's own

@@ -244,3 +244,24 @@ ex:address rdfs:label "address" . ex:city rdfs:label "city" . ex:street rdfs:lab
     qa = make_qa(turtle_graph(tmp_path_factory, ttl, "address.ttl"))
     # was its generated id ("dd485f76e897c9b90586c0b0f5304b0"), a different one at every load
     assert qa.predict("What is the address of Franz Kafka?").answers[0][1] == "city: Prague; street: Zlatá ulička 22"
+
+
+NOVELS_TTL = """@prefix ex: <http://example.org/> .
+@prefix rdfs: <http://www.w3.org/2000/01/rdf-schema#> .
+ex:Novel a rdfs:Class ; rdfs:label "novel" .
+ex:trial a ex:Novel ; rdfs:label "The Trial" ; ex:pages 255 .
+ex:castle a ex:Novel ; rdfs:label "The Castle" ; ex:pages 352 .
+ex:meta a ex:Novel ; rdfs:label "The Metamorphosis" ; ex:pages 70 .
+ex:kafka rdfs:label "Franz Kafka" ; ex:wrote ex:trial, ex:castle, ex:meta .
+ex:pages rdfs:label "pages" . ex:wrote rdfs:label "wrote" .
+"""
+
+
+@pytest.mark.parametrize(("question", "expected"), [
+    ("Which novel has the most pages?", "The Castle"),  # was a count of authors, a tie, any novel
+    ("Which novel has the fewest pages?", "The Metamorphosis"),
+    ("Which is the longest novel?", "The Castle"),  # was every novel, unordered
+])
+def test_most_of_a_number_the_answer_has_orders_by_it(tmp_path_factory, question, expected):
+    qa = make_qa(turtle_graph(tmp_path_factory, NOVELS_TTL, "novels.ttl"))
+    assert [label for _, label in qa.predict(question).answers] == [expected]
