@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import sys
 from pathlib import Path
 from typing import Annotated
 
@@ -19,7 +20,7 @@ from rich.text import Text
 
 from qa.core.errors import InputError
 from qa.core.settings import Settings
-from qa.core.text import check_question, read_text
+from qa.core.text import check_question, decode_utf8, read_text
 from qa.core.types import Answer, ChoiceEvidence
 from qa.render import marked
 
@@ -33,7 +34,13 @@ console = Console()
 def _context(context: str | None, context_file: Path | None) -> str:
     if (context is None) == (context_file is None):
         raise InputError("give exactly one of --context TEXT or --context-file FILE")
-    if context_file is not None:
+    if context_file is not None and str(context_file) == "-":  # `cat article.txt | qa read -f - -q ...`
+        raw = sys.stdin.buffer.read(MAX_CONTEXT_CHARS * 4 + 4)
+        if len(raw) > MAX_CONTEXT_CHARS * 4:
+            raise InputError(f"the context on standard input is longer than the limit of {MAX_CONTEXT_CHARS:,} "
+                             "characters")
+        context = decode_utf8(raw, "the context on standard input")
+    elif context_file is not None:
         context = read_text(context_file)  # a folder, a missing file, bad UTF-8: one clear error
     assert context is not None
     if not context.strip():
@@ -47,7 +54,8 @@ def read(
     question: Annotated[str, typer.Option("--question", "-q", help="The question to answer.")],
     context: Annotated[str | None, typer.Option("--context", "-c", help="The passage to read.")] = None,
     context_file: Annotated[
-        Path | None, typer.Option("--context-file", "-f", help="Read the passage from a UTF-8 file.")
+        Path | None, typer.Option("--context-file", "-f", help='Read the passage from a UTF-8 file ("-": standard '
+                                                               'input).')
     ] = None,
     option: Annotated[
         list[str] | None,

@@ -49,6 +49,15 @@ def test_read_span(tiny_span_dir: Path, capsys: pytest.CaptureFixture[str]) -> N
     assert len(answers) == 1 and {"text", "score", "no_answer"} <= set(answers[0])
 
 
+def test_read_takes_its_context_from_standard_input(tiny_span_dir: Path, monkeypatch: pytest.MonkeyPatch,
+                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    import io
+
+    monkeypatch.setattr("sys.stdin", io.TextIOWrapper(io.BytesIO(b"Paris is the capital.")))
+    assert main(["read", "--model", str(tiny_span_dir), "-q", "Capital?", "-f", "-", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)[0]["evidence"]["text"] == "Paris is the capital."
+
+
 def test_read_span_marked(tiny_span_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     ctx = tmp_path / "c.txt"
     ctx.write_text("Zürich is a city in Switzerland.", encoding="utf-8")
