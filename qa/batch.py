@@ -33,7 +33,7 @@ def read_questions(path: Path | str) -> list[Asked]:
     """The questions of a `.txt` (one a line; blank lines skipped) or `.jsonl` file (an object a
     line with "question" and an optional "id"); "-" reads standard input. Ids default to the line
     number; an id used twice is refused (answers are matched back to questions by it)."""
-    from qa.core.text import decode_utf8, read_text
+    from qa.core.text import decode_utf8, json_lines, read_text
 
     if str(path) == "-":
         name, text = "standard input", decode_utf8(sys.stdin.buffer.read(), "the questions on standard input")
@@ -44,22 +44,15 @@ def read_questions(path: Path | str) -> list[Asked]:
         jsonl = text.lstrip().startswith("{")
     out: list[Asked] = []
     seen: set[str] = set()
-    for lineno, line in enumerate(text.splitlines(), 1):
-        if not line.strip():
-            continue
-        if jsonl:
-            try:
-                obj = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise DataFormatError(f"{name}:{lineno}: not a JSON object ({exc.msg})") from None
-            if not isinstance(obj, dict) or not isinstance(obj.get("question"), str):
-                raise DataFormatError(f'{name}:{lineno}: expected an object with a "question" string')
-            raw_id = obj.get("id", lineno)
-            if not isinstance(raw_id, str | int) or isinstance(raw_id, bool):
-                raise DataFormatError(f'{name}:{lineno}: "id" must be a string or a number')
-            qid, question = str(raw_id), obj["question"]
-        else:
-            qid, question = str(lineno), line.strip()
+    if jsonl:
+        rows = json_lines(text, name, "question")
+    else:
+        rows = ((n, {"question": line.strip()}) for n, line in enumerate(text.split("\n"), 1) if line.strip())
+    for lineno, obj in rows:
+        raw_id = obj.get("id", lineno)
+        if not isinstance(raw_id, str | int) or isinstance(raw_id, bool):
+            raise DataFormatError(f'{name}:{lineno}: "id" must be a string or a number')
+        qid, question = str(raw_id), obj["question"]
         if qid in seen:
             raise DataFormatError(f"{name}:{lineno}: the id {qid!r} is used twice")
         seen.add(qid)

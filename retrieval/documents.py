@@ -8,7 +8,6 @@ optional `title`, `id`). Files must be UTF-8: a file in another encoding is reje
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -16,7 +15,8 @@ from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 
-from qa.core.errors import DataFormatError, InputError
+from qa.core.errors import InputError
+from qa.core.text import json_lines
 
 TEXT_SUFFIXES = {".txt": "text", ".md": "markdown", ".markdown": "markdown", ".html": "html", ".htm": "html"}
 SUFFIXES = (*TEXT_SUFFIXES, ".jsonl")
@@ -129,15 +129,7 @@ def read_documents(path: Path, rel: str) -> Iterator[Document]:
 
 def _read_jsonl(path: Path, rel: str) -> Iterator[Document]:
     text = read_text_file(path)
-    for lineno, line in enumerate(text.split("\n"), start=1):
-        if not line.strip():
-            continue
-        try:
-            obj = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise DataFormatError(f"{path}:{lineno}: not valid JSON ({exc.msg})") from exc
-        if not isinstance(obj, dict) or not isinstance(obj.get("text"), str):
-            raise DataFormatError(f'{path}:{lineno}: each line must be an object with a "text" string')
+    for lineno, obj in json_lines(text, str(path), "text"):
         doc_id = str(obj["id"]) if obj.get("id") not in (None, "") else f"{rel}:{lineno}"
         meta = {k: v for k, v in obj.items() if k not in {"id", "text", "title"}}
         if obj["text"].strip():

@@ -10,10 +10,12 @@ from __future__ import annotations
 import bz2
 import gzip
 import io
+import json
 import lzma
 import re
 import unicodedata
 import zlib
+from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
 
@@ -169,3 +171,19 @@ def utf8_error_place(path: str | Path) -> str:
 def open_text(path: str | Path) -> IO[str]:
     """A streaming UTF-8 text handle (decompressing by suffix)."""
     return io.TextIOWrapper(open_binary(path), encoding="utf-8-sig", newline="")
+
+
+def json_lines(text: str, where: str, field: str) -> Iterator[tuple[int, dict[str, Any]]]:
+    """(line number, object) for each non-blank line of a JSON-lines text; a line that is not an
+    object with a `field` string is one error naming the line, so a file is checked whole before
+    anything is done with it."""
+    for lineno, line in enumerate(text.split("\n"), start=1):
+        if not line.strip():
+            continue
+        try:
+            obj = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise DataFormatError(f"{where}:{lineno}: not valid JSON ({exc.msg})") from None
+        if not isinstance(obj, dict) or not isinstance(obj.get(field), str):
+            raise DataFormatError(f'{where}:{lineno}: each line must be an object with a "{field}" string')
+        yield lineno, obj

@@ -41,8 +41,8 @@ def test_a_file_of_questions_is_answered_line_by_line(small_ttl, tmp_path, capsy
 
 
 @pytest.mark.parametrize(("name", "text", "words"), [
-    ("bad.jsonl", '{"question": "a?"}\nnot json\n', "bad.jsonl:2: not a JSON object"),
-    ("shape.jsonl", '{"q": "a?"}\n', 'shape.jsonl:1: expected an object with a "question"'),
+    ("bad.jsonl", '{"question": "a?"}\nnot json\n', "bad.jsonl:2: not valid JSON"),
+    ("shape.jsonl", '{"q": "a?"}\n', 'shape.jsonl:1: each line must be an object with a "question" string'),
     ("twice.jsonl", '{"id": 1, "question": "a?"}\n{"id": "1", "question": "b?"}\n', "the id '1' is used twice"),
     ("empty.txt", "\n\n", "no questions"),
 ])
