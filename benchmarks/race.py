@@ -21,8 +21,9 @@ def run(model: str | None, limit: int | None) -> Path:
     raw = run_cli_metrics(argv)
     metrics = {
         "accuracy": round(float(raw["all"]), 2),
-        "accuracy_middle": round(float(raw["middle"]), 2),
-        "accuracy_high": round(float(raw["high"]), 2),
+        # a --limit slice may hold one level only: the other has no figure
+        "accuracy_middle": None if raw["middle"] is None else round(float(raw["middle"]), 2),
+        "accuracy_high": None if raw["high"] is None else round(float(raw["high"]), 2),
         "questions": int(raw["all_total"]),
         "questions_per_s": round(float(raw["questions_per_s"]), 2),
     }

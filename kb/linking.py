@@ -340,7 +340,9 @@ class LabelIndex:
             if c.method == "token" and any(i == c.start and n != c.node for i, n in whole):
                 del found[k]
         self._prefer_hubs(found)
-        cands = sorted(found.values(), key=lambda c: -c.score)
+        # a negation alone is never a name: "have no coastline" is not Norway's code "NO"
+        cands = sorted((c for c in found.values() if not all(w in NEGATIONS for w in words[c.start:c.end])),
+                       key=lambda c: -c.score)
         if (not cands or cands[0].score < 0.85) and self.encoder is not None:
             cands = sorted(cands + self._dense(words, dense_cutoff), key=lambda c: -c.score)
         return _dedupe(cands)[:top]

@@ -712,7 +712,7 @@ class KBQA:
                     filters = self._value_filters(qg, *asked)
                     if filters:
                         qg.filters.extend(filters)
-                        pred.constraints.append("filter: answer " + " and ".join(f"{op} {v}" for _, op, v in filters))
+                        pred.constraints.append("filter: answer " + " and ".join(f"{o} {v}" for _, o, v in filters))
         else:
             having = _HAVING.search(text)
             if having:  # "departments with more than 5 employees": a count per answer, kept above n
@@ -933,7 +933,7 @@ class KBQA:
         return self._ask(f"ASK WHERE {{\n{_body(qg)}\n?answer ?nump ?numv . VALUES ?nump {{ {values} }} "
                          f"FILTER(isNumeric(?numv))\n}}", timeout_s=self.settings.kb_timeout_s)
 
-    def _value_filters(self, qg: QueryGraph, op: str, number: float, year_op: bool) -> list[tuple[Var, str, Node]]:
+    def _value_filters(self, qg: QueryGraph, op: str, number: float) -> list[tuple[Var, str, Node]]:
         """FILTERs that hold the path's value to a number the question gives, in the value's own
         type: a number compared as a number, a year against a date ("hired before 2000"); none when
         the values are neither (text, things), so the comparison stays unexpressed."""
@@ -1341,8 +1341,8 @@ _CONTRACTED = frozenset({"don", "doesn", "didn", "isn", "aren", "wasn", "weren",
                          "can", "couldn", "shouldn", "wouldn"})
 
 
-def _asked_number(question: str, links: list[Candidate]) -> tuple[str, float, bool] | None:
-    """(operator, number, whether it compares years) for the number a yes/no question holds
+def _asked_number(question: str, links: list[Candidate]) -> tuple[str, float] | None:
+    """(operator, number) for the number a yes/no question holds
     ("Does Germany have more than 500 million inhabitants?": ">", 5e8); None without one, and for a
     number that belongs to a name the question links ("Is Apollo 11 ...")."""
     text = re.sub(r"(?<=\d),(?=\d{3}\b)", "", question.lower())
@@ -1354,7 +1354,7 @@ def _asked_number(question: str, links: list[Candidate]) -> tuple[str, float, bo
         word = phrase.split()[0] if phrase else ""
         op = "<=" if phrase == "at most" else ">=" if phrase == "at least" else _ASKED_OPS.get(word, "=")
         number = float(m.group(2)) * _SCALE.get(m.group(3) or "", 1.0)
-        return op, number, word in {"before", "after", "since", "in"}
+        return op, number
     return None
 
 

@@ -308,15 +308,34 @@ def write_json_atomic(path: Path, obj: Any) -> None:
 
 
 def install_model(stage: Path, out: Path, sidecar: dict[str, Any]) -> None:
-    """Move a trained model from its staging folder into `out`, then write its `qa_reader.json`:
-    the old sidecar goes first, so no moment pairs the new weights with the old threshold, and
-    nothing in `out` changes before the model was trained, calibrated and checked in `stage`."""
-    (out / "qa_reader.json").unlink(missing_ok=True)
+    """Move a trained model from its staging folder into `out` and write its `qa_reader.json`.
+
+    Nothing in `out` changes before the model was trained, calibrated and checked in `stage`.
+    While files move, `out` carries an `INSTALLING` marker that every loader refuses (a folder of
+    old and new files, or new weights with the old threshold, is never read); the old model's
+    files that the new one does not replace (weights in another number of shards) are removed,
+    so no loader can pick a stale `model.safetensors` over the new shards."""
+    from qa.core.paths import INSTALLING
+
+    marker = out / INSTALLING
+    marker.write_text("a trained model is being moved in; train again if this stays\n", encoding="utf-8")
     (stage / "qa_reader.json").unlink(missing_ok=True)  # a draft the checks read the staged model with
+    new = {f.name for f in stage.iterdir()}
+    for old in out.iterdir():
+        if old.is_file() and old.name not in new and _is_model_file(old.name):
+            old.unlink()
+    (out / "qa_reader.json").unlink(missing_ok=True)
     for f in sorted(stage.iterdir()):
         os.replace(f, out / f.name)
     stage.rmdir()
     write_json_atomic(out / "qa_reader.json", sidecar)
+    marker.unlink()
+
+
+def _is_model_file(name: str) -> bool:
+    return name.endswith((".safetensors", ".bin", ".index.json")) or name in {
+        "config.json", "tokenizer.json", "tokenizer_config.json", "vocab.txt", "special_tokens_map.json",
+        "generation_config.json"}
 
 
 def save_model_fp16(model: torch.nn.Module, tokenizer, out_dir: Path, max_shard_size: str = "15MB") -> None:

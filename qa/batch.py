@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
-from qa.core.errors import DataFormatError, InputError, QAError
+from qa.core.errors import DataFormatError, InputError
 from qa.core.types import Question
 
 MAX_QUESTIONS = 1_000_000
@@ -107,7 +107,7 @@ def ask_file(engine: Any, path: Path, out: Path | None, *, top_k: int | None = N
                 counts["refused" if answers is None else
                        "no answer" if answers and answers[0].get("no_answer") else "answered"] += 1
                 bar.advance(task)
-    except (KeyboardInterrupt, QAError):
+    except BaseException:  # Ctrl-C, a failing source, a full disk: what was answered is kept
         if out is not None and done:
             atomic_write_text(out, "".join(x + "\n" for x in done))
             err.print(f"stopped after {len(done):,} of {len(questions):,} questions; their answers are in {out}",

@@ -490,7 +490,7 @@ def antecedent(referent: Referent | None, past: Sequence[tuple[str, str]], avoid
         if subj and avoid and (_named_in(subj, avoid) or referent == Referent.THING and _surname_in(subj, avoid)):
             others = [o for o in _other_names(question) if not _named_in(o, avoid) and not _named_in(o, subj)]
             return max(others, key=len, default="")
-        if subj and referent == Referent.PERSON and not _could_be_person(subj):
+        if subj and referent == Referent.PERSON and not _could_be_person(subj, question):
             continue  # "When did he die?" after "What is the Eiffel Tower?": not the tower, nor its answer
         if subj and agree and _disagrees(referent, subj):
             # "them" after "What percentage of Jews live in Israel?" means the Jews, "it" after "Did
@@ -508,16 +508,20 @@ def antecedent(referent: Referent | None, past: Sequence[tuple[str, str]], avoid
     return ""
 
 
-def _could_be_person(phrase: str) -> bool:
-    """Whether "he" or "she" may stand for `phrase`: a name ("Nikola Tesla", "Tesla") may; a thing
-    with its article ("the Eiffel Tower", "the Bible") or a common noun ("oxygen", "the steam
-    engine") may not, unless its head names a person ("the pope", "the first president of France")."""
+def _could_be_person(phrase: str, question: str) -> bool:
+    """Whether "he" or "she" may stand for `phrase`, the subject of `question`: a name ("Nikola
+    Tesla", "al-Khwarizmi") may; a thing with its article ("the Eiffel Tower", "the Bible") or a
+    common noun ("oxygen", "the steam engine") may not, unless its head names a person ("the
+    pope", "the first president of France"). A question typed all in lower case tells names from
+    common nouns by nothing, so there any subject without an article may be a person."""
     words = re.findall(r"[A-Za-z]+", phrase.split(" of ")[0])
     if not words:
         return False
     if words[-1].lower() in PERSON_NOUNS:
         return True
-    return words[0].lower() != "the" and words[0][0].isupper()
+    if words[0].lower() == "the":
+        return False
+    return any(w[0].isupper() for w in words) or question == question.lower()
 
 
 def _disagrees(referent: Referent | None, subj: str) -> bool:

@@ -33,11 +33,17 @@ def encoder_path() -> Path:
     return path
 
 
+INSTALLING = "INSTALLING"  # in a model folder while a trainer moves a new model in (mrc.training)
+
+
 def check_model_dir(path: str | Path) -> Path:
     """Fail with a clear message, not a transformers traceback, when a model folder is unusable."""
     p = Path(path)
     if not p.exists():
         raise ModelNotFoundError(f"model folder not found: {p}")
+    if (p / INSTALLING).exists():
+        raise ModelNotFoundError(f"{p} was left half-written by a training run that stopped while moving its "
+                                 "model in; train again (or restore the folder)")
     if not p.is_dir() or not (p / "config.json").exists():
         raise ModelNotFoundError(f"{p} is not a Hugging Face model folder (no config.json)")
     if not any(p.glob("*.safetensors")) and not any(p.glob("*.bin")) and not any(p.glob("*.index.json")):

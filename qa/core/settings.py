@@ -212,8 +212,8 @@ class Settings(BaseSettings):
 
 
 # QA_ variables that are not settings: the settings file, the address the chat UI calls, and the
-# browser the UI's tests drive
-_OTHER_ENV = {"CONFIG", "API_URL", "CHROMIUM"}
+# browser the UI's tests drive and where they save a screenshot
+_OTHER_ENV = {"CONFIG", "API_URL", "CHROMIUM", "UI_SCREENSHOT"}
 _warned: set[str] = set()
 
 

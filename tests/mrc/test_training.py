@@ -204,3 +204,30 @@ def test_answer_removed_negatives_drop_every_sentence_with_the_answer() -> None:
     short = SpanExample("q2", "When?", "It opened in 1889. Nothing else.", 13, "1889", 0)
     assert answer_removed_negatives([short], 1.0, random.Random(0)) == []
     assert answer_removed_negatives([ex], 0.0, random.Random(0)) == []
+
+
+def test_install_model_replaces_the_old_model_whole_and_marks_the_folder_while_it_moves(tmp_path: Path) -> None:
+    """Old weights in another layout (one file, against the new shards) were left beside the new
+    ones, and a loader may pick them; a run stopped mid-move must leave a folder that is refused."""
+    import json
+
+    from mrc.training import install_model
+    from qa.core.errors import ModelNotFoundError
+    from qa.core.paths import INSTALLING, check_model_dir
+
+    out, stage = tmp_path / "reader", tmp_path / "reader" / ".trained"
+    stage.mkdir(parents=True)
+    for name in ("model.safetensors", "config.json", "qa_reader.json", "checkpoint.pt", "training_log.jsonl"):
+        (out / name).write_text("old")
+    for name in ("model-00001-of-00002.safetensors", "model-00002-of-00002.safetensors",
+                 "model.safetensors.index.json", "config.json", "qa_reader.json"):
+        (stage / name).write_text("new")
+    install_model(stage, out, {"task": "span"})
+    names = {p.name for p in out.iterdir()}
+    assert "model.safetensors" not in names and {"model-00001-of-00002.safetensors", "checkpoint.pt",
+                                                  "training_log.jsonl"} <= names
+    assert (out / "config.json").read_text() == "new" and json.loads((out / "qa_reader.json").read_text())["task"]
+    assert not stage.exists() and not (out / INSTALLING).exists()
+    (out / INSTALLING).write_text("")
+    with pytest.raises(ModelNotFoundError, match="half-written"):
+        check_model_dir(out)

@@ -65,12 +65,13 @@ def test_question_and_file_together_or_neither_are_refused(capsys):
 
 
 class Interrupted:
-    """A source the user stops with Ctrl-C at its second question."""
+    """A source stopped at its second question: Ctrl-C, or a failure of its own (out of memory)."""
 
     name = Route.WEBQA
 
-    def __init__(self) -> None:
+    def __init__(self, error: type[BaseException] = KeyboardInterrupt) -> None:
         self.asked = 0
+        self.error = error
 
     def warm_up(self) -> None:
         pass
@@ -78,16 +79,17 @@ class Interrupted:
     def answer(self, question: Question, top_k: int) -> list[Answer]:
         self.asked += 1
         if self.asked == 2:
-            raise KeyboardInterrupt
+            raise self.error
         return [Answer(text="an answer", score=0.9, route=Route.WEBQA)]
 
 
-def test_ctrl_c_keeps_the_answers_already_paid_for(tmp_path, capsys):
+@pytest.mark.parametrize("error", [KeyboardInterrupt, RuntimeError])
+def test_a_stopped_run_keeps_the_answers_already_paid_for(tmp_path, capsys, error):
     qs = tmp_path / "q.txt"
     qs.write_text("first?\nsecond?\nthird?\n", encoding="utf-8")
     out = tmp_path / "a.jsonl"
-    engine = Engine(Settings(), sources={Route.WEBQA: Interrupted()}, routes=[Route.WEBQA])
-    with pytest.raises(KeyboardInterrupt):
+    engine = Engine(Settings(), sources={Route.WEBQA: Interrupted(error)}, routes=[Route.WEBQA])
+    with pytest.raises(error):
         ask_file(engine, qs, out)
     assert [r["id"] for r in _lines(out.read_text(encoding="utf-8"))] == ["1"]
     assert "stopped after 1 of 3 questions" in capsys.readouterr().err

@@ -122,6 +122,10 @@ def test_he_skips_a_thing_for_the_person_before_it_and_takes_a_person_named_by_r
         "What did the Dalai Lama write?"
     assert rewrite("What is its height?", ("What is the Eiffel Tower?", "a tower")).text == \
         "What is the Eiffel Tower's height?"
+    # a name typed in lower case, or opening with a lower-case particle, is still a person's
+    assert rewrite("when did he die?", ("who is nikola tesla?", "an inventor")).text.lower() == \
+        "when did nikola tesla die?"
+    assert rewrite("When did he die?", ("Where was al-Khwarizmi born?", "Khiva")).text == "When did al-Khwarizmi die?"
 
 
 def test_a_reference_no_rule_can_name_keeps_the_question_and_continues_the_turn() -> None:
