@@ -226,6 +226,7 @@ def open_graph(settings: Settings | None = None, *, store: str = "auto") -> Know
 
         path = default_graph_path()
     graph = EmbeddedGraph(store=store, timeout_s=settings.kb_timeout_s)
+    graph.name = f"file:{path.name}"  # what evidence names: the graph, not the store it is held in
     if not loaders.load_file(graph, path):
         log.warning("the graph %s holds no triples: every question about it gets no answer", path)
     return graph

@@ -14,6 +14,7 @@ def test_kbqa_cli_answers_from_a_graph_file(small_ttl, capsys):
     out = json.loads(capsys.readouterr().out)
     assert out[0]["route"] == "kbqa" and out[0]["text"] == "Paris"
     assert "SELECT" in out[0]["evidence"]["sparql"]
+    assert out[0]["evidence"]["graph"] == f"file:{small_ttl.name}"  # the graph, not "embedded:OxigraphStore"
 
 
 def test_kbqa_cli_shows_as_many_answers_as_the_top_k_setting(monkeypatch, capsys):
