@@ -23,6 +23,8 @@ def check_writable(*paths: Path | None) -> None:
     for path in paths:
         if path is None:
             continue
+        if str(path) == "-":  # would be a file named "-", not standard output
+            raise InputError("'-' is not a file name here: give the file to write")
         if path.is_dir():
             raise InputError(f"cannot write {path}: it is a folder")
         blocker = next((p for p in path.parents if p.exists() and not p.is_dir()), None)

@@ -60,6 +60,12 @@ def test_question_and_file_together_or_neither_are_refused(capsys):
     assert main(["ask"]) == 2
     assert main(["ask", "Who?", "--file", "q.txt"]) == 2
     assert main(["ask", "Who wrote Emma?", "--out", "a.jsonl"]) == 2
+    from pathlib import Path
+
+    from qa.commands import check_writable
+
+    with pytest.raises(InputError, match="'-' is not a file name here"):
+        check_writable(Path("-"))  # eval's --out - wrote a file named "-"
     err = capsys.readouterr().err
     assert "--out goes with --file" in err and "Usage: qa ask" in err
 
