@@ -241,6 +241,8 @@ class Engine:
         options = list(options) if options is not None else None
         if options and not all(isinstance(o, str) for o in options):
             raise InputError("options must all be texts")
+        if options and not all(o.strip() for o in options):
+            raise InputError("an option is empty: give each option some text")
         if options:
             if len(options) < 2:
                 raise InputError("give at least two options (or none for span extraction)")

@@ -283,7 +283,8 @@ def test_the_readers_called_directly_refuse_what_they_would_misread() -> None:
     engine = Engine(Settings())
     ctx, q = "Marie Curie was born in Warsaw in 1867.", "Where was Marie Curie born?"
     for options, top_k, words in [("AB", 0, "not one text"), (["Warsaw", None], 1, "all be texts"),
-                                  (["Warsaw", "Paris", "Rome"], -1, "top_k must be")]:
+                                  (["Warsaw", "Paris", "Rome"], -1, "top_k must be"),
+                                  (["", " "], 1, "an option is empty")]:  # was "'' is given twice"
         with pytest.raises(InputError, match=words):
             engine.read(ctx, q, options, top_k=top_k)
     chosen = engine.read(ctx, q, (o for o in ["Paris", "Warsaw"]), top_k=1)  # any iterable of texts
