@@ -146,6 +146,10 @@ def info(
     data = {"graph": settings.kb_endpoint or str(artefacts.graph_file(settings)), "key": folder.name,
             "artefacts": str(folder), "label_index": (folder / artefacts.LABELS).exists(),
             "trained_scorer": trained.exists(), "scorer_used": uses}
+    labels = folder / artefacts.LABELS
+    if settings.kb_endpoint and labels.exists():  # an endpoint's index is rebuilt once this old
+        data["label_index_age_h"] = round((time.time() - labels.stat().st_mtime) / 3600, 1)
+        data["label_index_max_age_h"] = settings.kb_index_max_age_h
     if as_json:
         typer.echo(json.dumps(data, indent=2))
         return

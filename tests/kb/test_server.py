@@ -68,7 +68,7 @@ def test_blank_node_answers_from_a_server_show_their_labels(oxigraph_server, tmp
 
 
 def test_an_endpoints_label_index_is_rebuilt_once_older_than_its_max_age(oxigraph_server, tmp_path_factory,
-                                                                          tmp_path, monkeypatch):
+                                                                          tmp_path, monkeypatch, capsys):
     """The endpoint's data changed (a new office), but its cached label index was kept forever."""
     from tests.kb.conftest import turtle_graph
 
@@ -89,3 +89,11 @@ def test_an_endpoints_label_index_is_rebuilt_once_older_than_its_max_age(oxigrap
                                               "offices2.ttl"))
     assert ask("Who is the manager of the Lyon office?") == "(no answer)"  # the day-old index: no "Lyon office"
     assert ask("Who is the manager of the Lyon office?", kb_index_max_age_h=0) == "Bob Stone"
+    import json
+
+    from qa.cli import main
+
+    capsys.readouterr()
+    assert main(["kb", "info", "--endpoint", oxigraph_server + "/query", "--json"]) == 0
+    info = json.loads(capsys.readouterr().out)
+    assert info["label_index"] and info["label_index_age_h"] < 1 and info["label_index_max_age_h"] == 24
