@@ -21,6 +21,24 @@ from qa.core.errors import ConfigError
 out = Console()
 
 
+def _url_host(host: str) -> str:
+    """An IPv6 address goes in brackets in a URL (http://[::1]:8000)."""
+    return f"[{host}]" if ":" in host and not host.startswith("[") else host
+
+
+def _port_free(host: str, port: int) -> bool:
+    import socket
+
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host.strip("[]"), port))
+        except OSError:
+            return False
+    return True
+
+
 def _wait_for(url: str, proc: subprocess.Popen, what: str, timeout: float) -> None:
     import httpx
 
@@ -72,7 +90,12 @@ def serve(
     _check_installed(ui)
     settings = Settings.load(api_host=host, api_port=port, ui_port=ui_port,
                              index_dir=str(index) if index else None, kb_graph=str(graph) if graph else None)
-    api = f"http://{settings.api_host}:{settings.api_port}"
+    wanted = [("API", settings.api_port, "--port")] + ([("UI", settings.ui_port, "--ui-port")] if ui else [])
+    for what, number, option in wanted:  # found out now, not after "started" with someone else's server
+        if not _port_free(settings.api_host, number):
+            raise ConfigError(f"port {number} on {settings.api_host} is in use (the {what} would listen there); "
+                              f"choose another with {option}")
+    api = f"http://{_url_host(settings.api_host)}:{settings.api_port}"
     env = {**os.environ, "QA_API_HOST": settings.api_host, "QA_API_PORT": str(settings.api_port),
            "QA_INDEX_DIR": settings.index_dir, "QA_KB_GRAPH": settings.kb_graph,
            "QA_KB_ENDPOINT": settings.kb_endpoint, "QA_API_URL": api}
@@ -86,7 +109,7 @@ def serve(
         out.print(Text(f"starting the API on {api} (loading the models) …", style="dim"))
         procs.append(subprocess.Popen([sys.executable, "-m", "qa.api"], env=env))
         _wait_for(f"{api}/v1/health", procs[0], "API", 300)
-        ui_url = f"http://{settings.api_host}:{settings.ui_port}"
+        ui_url = f"http://{_url_host(settings.api_host)}:{settings.ui_port}"
         if ui:
             app = _ui_app()
             procs.append(subprocess.Popen(
@@ -99,7 +122,7 @@ def serve(
         out.print(Text.assemble(("API  ", "bold"), api, ("   (docs: ", "dim"), f"{api}/docs", (")", "dim")))
         if ui:
             out.print(Text.assemble(("UI   ", "bold"), ui_url))
-        out.print(Text("Ctrl-C stops both.", style="dim"))
+        out.print(Text("Ctrl-C stops both." if ui else "Ctrl-C stops it.", style="dim"))
         while all(p.poll() is None for p in procs):
             time.sleep(0.5)
         raise ConfigError("a server stopped unexpectedly; see its messages above")

@@ -148,7 +148,8 @@ class Settings(BaseSettings):
     max_question_chars: int = Field(2_000, ge=1, description="Longer questions are refused (CLI exit 2, HTTP "
                                     "400; the API's schema caps them at 2,000 whatever this says).")
     request_timeout_s: float = Field(30.0, gt=0, le=86_400, description="An API request running longer gets 504.")
-    api_host: str = Field("127.0.0.1", description="Address `qa serve` listens on (loopback: this machine only).")
+    api_host: str = Field("127.0.0.1", min_length=1, pattern=r"\S",
+                          description="Address `qa serve` listens on (loopback: this machine only).")
     api_port: int = Field(8000, ge=1, le=65535, description="Port of the REST API.")
     ui_port: int = Field(8501, ge=1, le=65535, description="Port of the chat UI.")
     api_url: str = Field("", description="The API the UI talks to; empty: http://<api_host>:<api_port>.")

@@ -203,3 +203,23 @@ def test_chat_commands_say_what_they_did_and_a_typo_is_an_error() -> None:
                          capture_output=True, text=True, timeout=120)
     assert run.returncode == 0, run.stderr
     assert "error: not a command: '/route bogus'" in run.stderr and "(route: kbqa)" in run.stdout
+
+
+def test_serve_refuses_an_empty_host_and_a_busy_port_and_brackets_ipv6(monkeypatch, capsys) -> None:
+    """An empty QA_API_HOST made the API listen on every interface; a busy port printed the
+    addresses of servers that never started; --host ::1 was a traceback (http://::1:8000)."""
+    import socket
+
+    from qa.commands.serve import _url_host
+
+    monkeypatch.setenv("QA_API_HOST", "")
+    assert main(["serve", "--no-ui", "--port", "18999"]) == 2
+    assert "QA_API_HOST" in capsys.readouterr().err
+    monkeypatch.delenv("QA_API_HOST")
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        assert main(["serve", "--no-ui", "--port", str(port)]) == 2
+        assert f"port {port} on 127.0.0.1 is in use" in capsys.readouterr().err
+    assert _url_host("::1") == "[::1]" and _url_host("127.0.0.1") == "127.0.0.1"
