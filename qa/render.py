@@ -2,19 +2,24 @@
 
 Every piece of data (answers, passages, labels, SPARQL) goes into `rich.text.Text` objects, never
 into markup strings, so a `[/]` in a question or a graph label is shown as typed instead of being
-read as rich markup.
+read as rich markup; and every string is made `printable` first, so escape sequences stored in a
+passage or a label are shown, not obeyed by the terminal.
 """
 
 from __future__ import annotations
 
+from typing import Any, TypeVar
+
+from pydantic import BaseModel
 from rich.console import Console, Group
 from rich.panel import Panel
 from rich.text import Text
 
-from qa.core.text import clip
+from qa.core.text import clip, printable
 from qa.core.types import Answer, ChoiceEvidence, GraphEvidence, Response, SpanEvidence, ThreadEvidence
 
 SNIPPET_CHARS = 250
+M = TypeVar("M", bound=BaseModel)
 
 
 def marked(text: str, start: int | None, end: int | None, width: int = SNIPPET_CHARS) -> Text:
@@ -92,7 +97,23 @@ def answer_panel(a: Answer, rank: int) -> Panel:
     return Panel(Group(head, *evidence_lines(a)), title=f"#{rank} {a.route}", border_style="green")
 
 
+def printable_copy(model: M) -> M:
+    """A copy of a response or an answer with every string made `printable` (stored text may hold
+    terminal escape sequences; offsets stay valid, one character for one)."""
+    def clean(x: Any) -> Any:
+        if isinstance(x, str):
+            return printable(x)
+        if isinstance(x, dict):
+            return {k: clean(v) for k, v in x.items()}
+        if isinstance(x, list):
+            return [clean(v) for v in x]
+        return x
+
+    return type(model).model_validate(clean(model.model_dump()))
+
+
 def print_response(console: Console, resp: Response, *, explain: bool = True) -> None:
+    resp = printable_copy(resp)
     warn = Console(stderr=True)
     for route, why in resp.routing.failed.items():  # the other sources answered; the user should still know
         warn.print(Text.assemble(("warning: ", "bold yellow"), f"{route} could not answer: {why}"), soft_wrap=True)

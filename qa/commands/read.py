@@ -20,9 +20,9 @@ from rich.text import Text
 
 from qa.core.errors import InputError
 from qa.core.settings import Settings
-from qa.core.text import check_question, decode_utf8, read_text
+from qa.core.text import check_question, decode_utf8, printable, read_text
 from qa.core.types import Answer, ChoiceEvidence
-from qa.render import marked
+from qa.render import marked, printable_copy
 
 MAX_CONTEXT_CHARS = 2_000_000  # a 2 MB context is a mistake (a whole corpus), not a passage
 SNIPPET_CHARS = 400
@@ -84,8 +84,9 @@ def read(
     if as_json:
         console.print_json(json.dumps([a.to_dict() for a in answers], ensure_ascii=False))
         return
+    answers = [printable_copy(a) for a in answers]  # a passage's escape sequences are shown, not obeyed
     if option:
-        _print_choice(question, answers[0])
+        _print_choice(printable(question), answers[0])
         return
     for rank, a in enumerate(answers, 1):
         head = f"{rank}. " if top_k > 1 else ""

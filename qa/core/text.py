@@ -187,3 +187,15 @@ def json_lines(text: str, where: str, field: str) -> Iterator[tuple[int, dict[st
         if not isinstance(obj, dict) or not isinstance(obj.get(field), str):
             raise DataFormatError(f'{where}:{lineno}: each line must be an object with a "{field}" string')
         yield lineno, obj
+
+
+# C0 and C1 control characters but tab and newline: in a terminal they are commands, not text
+_CONTROL = {c: "\ufffd" for c in [*range(0x00, 0x09), 0x0b, 0x0c, *range(0x0e, 0x20), 0x7f, *range(0x80, 0xa0)]}
+_CONTROL[0x0d] = " "
+
+
+def printable(text: str) -> str:
+    """Text safe to write to a terminal: a passage or a title holding escape sequences (clear the
+    screen, retitle the window, hide a link) shows them as U+FFFD instead of obeying them. One
+    character for one, so offsets into the text (an answer's span) still hold."""
+    return text.translate(_CONTROL)

@@ -75,3 +75,23 @@ def test_the_entity_a_graph_query_starts_from_is_always_among_the_linked() -> No
     console = Console(record=True, width=200)
     print_response(console, Response(question="q", answers=[answer], routing=Routing(chosen=Route.KBQA)))
     assert "linked: Thốt Nốt (token 0.75), country (exact 0.87)" in console.export_text()
+
+
+def test_the_terminal_shows_escape_sequences_in_stored_text_instead_of_obeying_them() -> None:
+    import io
+
+    from rich.console import Console
+
+    from qa.core.types import Answer, Response, Route, Routing, SpanEvidence
+    from qa.render import print_response
+
+    text = "Designed by Trent Faxilor\x1b[2J\x1b]0;PWNED\x07 in 1950."
+    start = text.index("Trent")
+    answer = Answer(text="Trent Faxilor", score=0.9, route=Route.WEBQA, evidence=SpanEvidence(
+        text=text, start=start, end=start + len("Trent Faxilor"), title="Esc\x1b]8;;http://evil\x1b\\Doc"))
+    buf = io.StringIO()
+    print_response(Console(file=buf, width=200, force_terminal=True),
+                   Response(question="q", answers=[answer], routing=Routing(chosen=Route.WEBQA)))
+    shown = buf.getvalue()
+    assert "\x1b[2J" not in shown and "\x1b]0;" not in shown and "\x1b]8;;http://evil" not in shown
+    assert "Trent Faxilor" in shown and "\ufffd[2J" in shown
