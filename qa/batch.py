@@ -87,6 +87,8 @@ def ask_file(engine: Any, path: Path, out: Path | None, *, top_k: int | None = N
     from qa.commands import check_writable
     from qa.core.atomic import atomic_write_text
 
+    if out is not None and str(path) != "-" and out.resolve() == Path(path).resolve():
+        raise InputError(f"--out {out} is the questions file itself: the answers would replace it")
     questions = read_questions(path)
     check_writable(out)
     err = Console(stderr=True)

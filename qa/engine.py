@@ -83,6 +83,7 @@ class Engine:
         self._rw = _ReadWriteLock()
         self._span_reader: SpanReader | None = span_reader
         self._choice_reader: ChoiceReader | None = None
+        self._passages_seen: tuple = ()  # the collections on disk when the passage source was opened
 
     # ------------------------------------------------------------------ components
     @property
@@ -130,6 +131,8 @@ class Engine:
             if route not in self._sources:
                 if route not in self.routes or route not in BUILDERS:
                     raise NotFoundError(f"the {route} source is not available in this engine")
+                if route == Route.WEBQA:
+                    self._passages_seen = self._collections_on_disk()
                 self._sources[route] = BUILDERS[route](self)
             return self._sources[route]
 
@@ -146,6 +149,7 @@ class Engine:
         """Answers to one question: routed (default) or from one forced source."""
         typed = Question.of(question, self.settings.max_question_chars)
         t0 = time.perf_counter()
+        self._catch_up_with_collections()
         q, rewritten = self._standalone(typed)
         with self._rw.reading():
             resp = self._ask(q, top_k=top_k, route=route, t0=t0)
@@ -259,11 +263,13 @@ class Engine:
     def search(self, query: str, k: int = 5, *, collection: str | None = None) -> list[RetrievedPassage]:
         """The passages a question would be read from, best first (no reading)."""
         q = Question(query, collection=collection, max_chars=self.settings.max_question_chars)
+        self._catch_up_with_collections()
         with self._rw.reading():
             return self.source(Route.WEBQA).retrieve(q, k)  # type: ignore[attr-defined]
 
     def collections(self) -> list[str]:
         """The passage collections questions are answered from."""
+        self._catch_up_with_collections()
         with self._rw.reading():
             return list(self.source(Route.WEBQA).collections.names)  # type: ignore[attr-defined]
 
@@ -354,6 +360,32 @@ class Engine:
         with SQLiteDocStore(folder / DOCSTORE, read_only=True) as store:
             return store.count()
 
+    def _collections_on_disk(self) -> tuple:
+        """What identifies the user's collections on disk: each folder's name, inode and manifest
+        time (a rebuild swaps the whole folder in; an added document rewrites the manifest)."""
+        from retrieval.collections import user_collections
+
+        seen = []
+        for c in user_collections(self.settings):
+            try:
+                seen.append((c.name, c.folder.stat().st_ino, (c.folder / "manifest.json").stat().st_mtime_ns))
+            except OSError:  # removed while we looked: the next look sees it gone
+                continue
+        return tuple(seen)
+
+    def _catch_up_with_collections(self) -> None:
+        """A collection another process built, rebuilt or removed (`qa index` while a server runs)
+        is searched from the next question on, not served stale until a restart. One listing and a
+        few stats a question; the passage source is reopened only when something changed."""
+        if Route.WEBQA not in self._sources or Route.WEBQA in self._injected:
+            return
+        now = self._collections_on_disk()
+        if now == self._passages_seen:
+            return
+        with self._write_lock:
+            if self._collections_on_disk() != self._passages_seen:
+                self._reopen_passages("")
+
     def _reopen_passages(self, name: str) -> None:
         """Make a rewritten collection searchable: a fresh passage source over the new folders,
         opened before it replaces the old one, so questions wait only for the swap itself."""
@@ -363,6 +395,7 @@ class Engine:
             with self._rw.writing():
                 self._sources[Route.WEBQA].collections.reload(name)  # type: ignore[attr-defined]
             return
+        self._passages_seen = self._collections_on_disk()
         fresh = BUILDERS[Route.WEBQA](self)
         try:
             fresh.collections.warm_up()  # type: ignore[attr-defined]

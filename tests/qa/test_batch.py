@@ -38,6 +38,8 @@ def test_a_file_of_questions_is_answered_line_by_line(small_ttl, tmp_path, capsy
     assert records[0]["id"] == "fr" and records[0]["answers"][0]["text"] == "Paris"
     assert records[1]["id"] == "7" and "empty" in records[1]["error"]["message"]
     assert "1 refused" in capsys.readouterr().err
+    assert main(["ask", "-f", str(qj), "-r", "kbqa", "-o", str(qj)]) == 2  # would overwrite the questions
+    assert "is the questions file itself" in capsys.readouterr().err and "fr" in qj.read_text(encoding="utf-8")
 
 
 @pytest.mark.parametrize(("name", "text", "words"), [

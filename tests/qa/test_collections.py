@@ -106,3 +106,31 @@ def test_a_broken_or_unknown_collection_is_the_users_to_know(notes: Path, tmp_pa
     assert "not an index folder" in json.loads(captured.out)["routing"]["failed"]["webqa"]
     assert main(["ask", "Who wrote Pride and Prejudice?", "--index", str(empty), "--no-explain"]) == 0
     assert "warning: webqa could not answer" in capsys.readouterr().err  # said, though another source answered
+
+
+@pytest.mark.skipif(not (MODELS_DIR / "span-minilm-l6" / "config.json").exists(), reason="no shipped reader")
+def test_a_running_engine_sees_collections_another_process_rebuilds(tmp_path: Path) -> None:
+    """A server kept answering from what `qa index` had replaced, and did not see a new collection."""
+    from qa.engine import Engine
+    from retrieval.ingest import index_path
+
+    settings = Settings(index_dir=str(tmp_path / "collections"), include_default=False)
+    docs = tmp_path / "re"
+    docs.mkdir()
+    (docs / "a.txt").write_text("The cafeteria opens at 9am now.", encoding="utf-8")
+    index_path(docs, tmp_path / "collections" / "re", settings, progress=False)
+    engine = Engine(settings)
+
+    def asked(question: str) -> str:
+        top = engine.ask(question, route="webqa").answers[0]
+        return (top.best_guess if top.no_answer else top).text
+
+    assert "9am" in asked("When does the cafeteria open?")
+    (docs / "a.txt").write_text("The cafeteria opens at 11am from Monday.", encoding="utf-8")
+    index_path(docs, tmp_path / "collections" / "re", settings, progress=False)  # "another process"
+    assert "11am" in asked("When does the cafeteria open?")
+    other = tmp_path / "parking"
+    other.mkdir()
+    (other / "p.txt").write_text("The parking code is 9911.", encoding="utf-8")
+    index_path(other, tmp_path / "collections" / "parking", settings, progress=False)
+    assert engine.collections() == ["parking", "re"]
