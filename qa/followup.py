@@ -299,6 +299,8 @@ def subject(question: str) -> str:
             if not np:
                 return ""
             phrase = _strip_det(question[np[0].start:np[-1].end])
+            if re.fullmatch(r"(?i)(?:\w+est|most|least)", phrase):
+                return ""  # "Which country has the largest population?": the answer is what it is about
             if phrase and len(phrase.split()) <= 4:
                 return ("the " if np[0].low == "the" else "") + phrase  # "the tallest mountain"
             return ""
@@ -481,6 +483,8 @@ def antecedent(referent: Referent | None, past: Sequence[tuple[str, str]], avoid
             return answer.strip()
         if referent == Referent.PLACE and _asks_for_place(question) and _looks_like_name(answer):
             return answer.strip()  # "Where is the Eiffel Tower?" "Paris": "there" is Paris
+        if referent == Referent.PLACE and _asks_for_place(question) and _place_name(answer):
+            return _place_name(answer)  # "Champ de Mars in Paris, France": the place named after "in"
         if referent == Referent.PLACE and _place_name(question):
             return _place_name(question)  # "When did Mozart move to Vienna?": Vienna, not Mozart
         subj = subject(question)

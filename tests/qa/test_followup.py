@@ -27,6 +27,11 @@ H_FRANCE_POP = ("What is the population of France?", "67 million")
     ("How many people live there?", ("Where is the Eiffel Tower?", "Paris"),   # the place that answered
      "How many people live in Paris?"),
     ("How many people live there?", ("When did Mozart move to Vienna?", "1781"), "How many people live in Vienna?"),
+    # the reader's answer is often a phrase: the place named in it after "in"
+    ("How many people live there?", ("Where is the Eiffel Tower?", "Champ de Mars in Paris, France"),
+     "How many people live in Paris?"),
+    # "the largest" is no subject: the answer is what the question was about
+    ("What is its currency?", ("Which country has the largest population?", "Brazil"), "What is Brazil's currency?"),
     ("When was it launched?", ("What was the Apollo program?", "a NASA program"),
      "When was the Apollo program launched?"),
     # an ellipsis with a new entity keeps the previous question's frame
