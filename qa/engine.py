@@ -309,7 +309,11 @@ class Engine:
                 if not is_complete(Path(self.settings.index_dir) / names[0]):
                     raise NotFoundError(f"no collection named {collection!r}")
             else:
-                names = [c.name for c in user_collections(self.settings)]
+                names = [c.name for c in user_collections(self.settings)
+                         if self._passage_ids(Path(self.settings.index_dir) / c.name, doc_id)]
+                if len(names) > 1:  # deleting one copy and saying "deleted" would leave the others answering
+                    raise InputError(f"document {doc_id!r} is in {len(names)} collections ({', '.join(names)}); "
+                                     "say which (the collection parameter)")
             for name in names:
                 folder = Path(self.settings.index_dir) / name
                 ids = self._passage_ids(folder, doc_id)

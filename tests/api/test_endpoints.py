@@ -208,6 +208,16 @@ def test_delete_bad_input(client) -> None:
     error(client.delete("/v1/documents/%20bad%20id"), 422)
 
 
+def test_deleting_a_document_two_collections_hold_asks_which(client) -> None:
+    """Without ?collection= only the first copy went, with a 200, and the other kept answering."""
+    for name, code in (("gate-a", "1111"), ("gate-b", "2222")):
+        doc = {"collection": name, "documents": [{"id": "dupe", "text": f"The gate code is {code}."}]}
+        assert client.post("/v1/documents", json=doc).status_code == 201
+    assert "say which" in error(client.delete("/v1/documents/dupe"), 400)
+    for name in ("gate-a", "gate-b"):
+        assert client.delete("/v1/documents/dupe", params={"collection": name}).status_code == 200
+
+
 # ---------------------------------------------------------------------------------------------- community QA
 def test_threads_are_filed_in_the_community_store(client, app) -> None:
     from qa.core.types import Route
