@@ -68,6 +68,7 @@ def _write_parts(
     encoder_name: str,
     dense_kind: str,
     settings: Settings,
+    extra: dict | None = None,
 ) -> Manifest:
     with SQLiteDocStore(folder / DOCSTORE) as store:
         keys = store.add(passages)
@@ -83,6 +84,7 @@ def _write_parts(
         chunk_chars=settings.chunk_chars,
         chunk_overlap=settings.chunk_overlap,
         sources=summarise_sources([p.source for p in passages]),
+        extra=dict(extra or {}),
     )
     manifest.save(folder)  # last: its presence marks the folder complete
     return manifest
@@ -108,6 +110,7 @@ def build_index(
     dense_kind: str = "flat",
     embeddings: np.ndarray | None = None,
     description: str = "encoding passages",
+    extra: dict | None = None,
 ) -> Path:
     """Build a complete index folder at `out` from `passages`, atomically replacing any old one.
 
@@ -126,7 +129,7 @@ def build_index(
         raise InputError(f"{len(embeddings)} embeddings for {len(passages)} passages")
     with staging_dir(out) as tmp:
         _write_parts(
-            tmp, passages, np.asarray(embeddings, dtype=np.float32), encoder.name, dense_kind, settings
+            tmp, passages, np.asarray(embeddings, dtype=np.float32), encoder.name, dense_kind, settings, extra
         )
         swap_dir(tmp, out)
     return out
@@ -138,7 +141,8 @@ def index_path(
     """`qa index PATH`: index the files under `path` into folder `out`; returns (folder, passages)."""
     out = check_target(out, path)  # expanded (`~/idx`): the folder checked is the folder written
     passages = passages_from_path(path, settings)
-    return build_index(passages, out, settings, progress=progress, dense_kind=dense_kind), len(passages)
+    root = {"root": str(Path(path).expanduser().resolve())}  # what `qa index` checks before replacing it
+    return build_index(passages, out, settings, progress=progress, dense_kind=dense_kind, extra=root), len(passages)
 
 
 def _rebuild_bm25(folder: Path) -> int:
@@ -164,6 +168,7 @@ def add_passages(folder: str | Path, passages: Sequence[Passage], settings: Sett
         dense.add(keys, vectors)
         dense.save(tmp / DENSE)
         manifest.count = _rebuild_bm25(tmp)
+        manifest.extra["added_documents"] = True  # `qa index` of its folder would drop them: it asks first
         manifest.save(tmp)
         swap_dir(tmp, folder)
     return manifest.count

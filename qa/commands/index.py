@@ -36,6 +36,9 @@ def index(
         str, typer.Option("--dense", help="FAISS index kind: flat (exact), fp16 (exact, half size), hnsw.")
     ] = "",
     config: Annotated[Path | None, typer.Option("--config", help="Settings TOML file.")] = None,
+    replace: Annotated[bool, typer.Option(
+        "--replace", help="Rebuild a collection that was built from another folder, or holds documents added "
+                          "through the API (they would be gone).")] = False,
 ) -> None:
     """Index documents for `qa ask`; a failed run leaves the previous index intact."""
     from retrieval.dense import KINDS
@@ -67,6 +70,8 @@ def index(
         if name == DEFAULT_NAME:  # `--collection default` asks the embedded collection
             raise InputError(f"the collection name {DEFAULT_NAME!r} is the embedded collection's: choose another")
         target = out or Path(settings.index_dir) / check_name(name or collection_name_for(path))
+        if not replace:
+            _check_replacing(target, path)
         target, count = index_path(path, target, settings, progress=True, dense_kind=dense_kind or "flat")
     secs = time.perf_counter() - started
     from rich.text import Text
@@ -79,3 +84,21 @@ def index(
 
 def register(app: typer.Typer) -> None:
     app.command("index")(index)
+
+
+def _check_replacing(target: Path, path: Path) -> None:
+    """A collection is rebuilt from the folder it was built from; another folder of the same name,
+    or documents added to it through the API, would be lost without a word."""
+    from retrieval.index_dir import Manifest, is_complete
+
+    target = target.expanduser()
+    if not is_complete(target):
+        return
+    extra = Manifest.load(target).extra
+    root, here = extra.get("root"), str(path.expanduser().resolve())
+    if root and root != here:
+        raise InputError(f"the collection {target.name!r} was built from {root}, not {here}: give this one "
+                         "another --name, or --replace to rebuild it from here")
+    if extra.get("added_documents"):
+        raise InputError(f"the collection {target.name!r} holds documents added through the API, which "
+                         f"rebuilding it from {here} would drop: --replace to rebuild it anyway")

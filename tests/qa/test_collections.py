@@ -134,3 +134,25 @@ def test_a_running_engine_sees_collections_another_process_rebuilds(tmp_path: Pa
     (other / "p.txt").write_text("The parking code is 9911.", encoding="utf-8")
     index_path(other, tmp_path / "collections" / "parking", settings, progress=False)
     assert engine.collections() == ["parking", "re"]
+
+
+def test_qa_index_never_replaces_another_folders_collection_or_api_documents_silently(tmp_path: Path, monkeypatch,
+                                                                                        capsys) -> None:
+    from qa.engine import Engine
+    from retrieval.documents import Document
+
+    monkeypatch.setenv("QA_INDEX_DIR", str(tmp_path / "idx"))
+    work, home = tmp_path / "w" / "notes", tmp_path / "p" / "notes"
+    for folder, text in ((work, "Work: the deploy freeze starts on 20 December."),
+                         (home, "Personal: the dentist is on Tuesday.")):
+        folder.mkdir(parents=True)
+        (folder / "a.txt").write_text(text, encoding="utf-8")
+    assert main(["index", str(work)]) == 0
+    assert main(["index", str(home)]) == 2  # the same name, another folder: the work notes were replaced
+    assert "was built from" in capsys.readouterr().err
+    assert main(["index", str(work)]) == 0  # its own folder again: fine
+    memo = Document(doc_id="memo", text="The wifi password is OSPREY.", title="memo", source="api")
+    Engine(Settings.load()).add_documents("notes", [memo])
+    assert main(["index", str(work)]) == 2
+    assert "added through the API" in capsys.readouterr().err
+    assert main(["index", str(home), "--replace"]) == 0
