@@ -63,8 +63,8 @@ def ask(
     check_graph_file(graph)
     settings = Settings.load(span_model=str(model) if model else None, read_k=read_k, route=route or None,
                              kb_graph=str(graph) if graph else None, kb_endpoint=endpoint)
-    if index is not None and not index.is_dir():
-        raise InputError(f"index folder not found: {index} (build one with `qa index PATH --out DIR`)")
+    if index is not None:
+        _check_index(index)
     if file is not None:
         from qa.batch import ask_file
 
@@ -83,6 +83,18 @@ def ask(
     from qa.render import print_response
 
     print_response(out, resp, explain=explain)
+
+
+def _check_index(index: Path) -> None:
+    """An --index the user named must be an index: answering from the other sources instead, with
+    exit 0, hid that their documents were never searched."""
+    from retrieval.index_dir import is_complete
+
+    if not index.exists():
+        raise InputError(f"index folder not found: {index} (build one with `qa index PATH --out DIR`)")
+    if not index.is_dir() or not is_complete(index):
+        raise InputError(f"{index} is not an index folder (no manifest.json); build one with "
+                         f"`qa index {index} --out DIR`, or give the folder `qa index` wrote")
 
 
 def build_engine(settings, index: Path | None = None):

@@ -101,11 +101,12 @@ def test_a_broken_or_unknown_collection_is_the_users_to_know(notes: Path, tmp_pa
     empty = tmp_path / "not-an-index"
     empty.mkdir()
     monkeypatch.setenv("QA_CQA_STORE", str(tmp_path / "threads.sqlite"))
-    assert main(["ask", "Who wrote Pride and Prejudice?", "--index", str(empty), "--json"]) == 0
-    captured = capsys.readouterr()
-    assert "not an index folder" in json.loads(captured.out)["routing"]["failed"]["webqa"]
-    assert main(["ask", "Who wrote Pride and Prejudice?", "--index", str(empty), "--no-explain"]) == 0
-    assert "warning: webqa could not answer" in capsys.readouterr().err  # said, though another source answered
+    # an --index the user named that is no index: refused, not answered from the other sources
+    assert main(["ask", "Who wrote Pride and Prejudice?", "--index", str(empty), "--json"]) == 2
+    assert "is not an index folder" in capsys.readouterr().err
+    (empty / "a.txt").write_text("x")
+    assert main(["ask", "Who wrote Pride and Prejudice?", "--index", str(empty / "a.txt")]) == 2
+    assert "is not an index folder" in capsys.readouterr().err
 
 
 @pytest.mark.skipif(not (MODELS_DIR / "span-minilm-l6" / "config.json").exists(), reason="no shipped reader")
