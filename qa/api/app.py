@@ -34,7 +34,7 @@ from qa.api.limits import API_KEY_HEADER, TOO_LARGE, TOO_LARGE_KEY, Admission, B
 from qa.api.metrics import Metrics
 from qa.api.models import (
     COLLECTION_PATTERN,
-    DOCUMENT_ID_PATTERN,
+    EXISTING_ID_PATTERN,
     AcceptedAnswerIn,
     AddDocumentsRequest,
     AddDocumentsResponse,
@@ -256,7 +256,7 @@ def create_app(settings: Settings | None = None, *, engine: Any = None, warm: bo
     @app.delete(f"/{API_VERSION}/documents/{{doc_id:path}}", response_model=DeleteDocumentResponse,
                 responses=_errors(*COMMON, 401, 403, 404), dependencies=[Depends(write_key)], tags=["documents"])
     async def delete_document(
-        doc_id: Annotated[str, PathParam(pattern=DOCUMENT_ID_PATTERN)],
+        doc_id: Annotated[str, PathParam(pattern=EXISTING_ID_PATTERN)],
         collection: Annotated[str | None, Query(pattern=COLLECTION_PATTERN)] = None,
     ) -> DeleteDocumentResponse:
         """Delete a document (all its passages) from a collection of your own."""

@@ -27,6 +27,9 @@ MAX_DOCUMENT_CHARS = 1_000_000
 MAX_METADATA_KEYS = 20
 COLLECTION_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
 DOCUMENT_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:@/-]{0,127}$"
+# what may be deleted: also the ids `qa index` gives files ("notes/Meeting notes.txt", any script)
+# and JSON-lines ids; no control characters, no blank at either end
+EXISTING_ID_PATTERN = r"^[^\s\x00-\x1f\x7f](?:[^\x00-\x1f\x7f]{0,510}[^\s\x00-\x1f\x7f])?$"
 
 QuestionText = Annotated[str, StringConstraints(min_length=1, max_length=MAX_QUESTION_CHARS)]
 CollectionName = Annotated[str, StringConstraints(pattern=COLLECTION_PATTERN)]

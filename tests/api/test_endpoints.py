@@ -6,6 +6,7 @@ from __future__ import annotations
 import gzip
 import json
 import time
+from pathlib import Path
 
 import pytest
 
@@ -206,6 +207,22 @@ def test_delete_bad_input(client) -> None:
     error(client.delete("/v1/documents/x", params={"collection": "no-such"}), 404)
     error(client.delete("/v1/documents/x", params={"collection": "default"}), 400)
     error(client.delete("/v1/documents/%20bad%20id"), 422)
+
+
+def test_a_document_qa_index_named_after_a_file_can_be_deleted(client, api_settings, tmp_path) -> None:
+    """File names with spaces or accents are ids `qa index` gives; the API refused to delete them."""
+    from urllib.parse import quote
+
+    from retrieval.ingest import index_path
+
+    folder = tmp_path / "spaced"
+    folder.mkdir()
+    (folder / "Meeting notes ü.txt").write_text("The budget is frozen until May.", encoding="utf-8")
+    (folder / "other.txt").write_text("The office moves in June.", encoding="utf-8")
+    index_path(folder, Path(api_settings.index_dir) / "spaced", api_settings, progress=False)
+    r = client.delete(f"/v1/documents/{quote('spaced/Meeting notes ü.txt')}", params={"collection": "spaced"})
+    assert r.status_code == 200, r.text
+    assert r.json()["passages"] == 1
 
 
 def test_deleting_a_document_two_collections_hold_asks_which(client) -> None:
