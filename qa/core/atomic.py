@@ -67,6 +67,15 @@ def fsync_tree(path: Path) -> None:
         fsync_dir(Path(root))
 
 
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+_UMASK = _umask()  # read once at import, before any thread could create files meanwhile
+
+
 @contextlib.contextmanager
 def staging_dir(target: Path) -> Iterator[Path]:
     """A fresh temporary folder beside `target`; removed if the block fails.
@@ -77,6 +86,7 @@ def staging_dir(target: Path) -> Iterator[Path]:
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.building-", dir=target.parent))
+    tmp.chmod(0o777 & ~_UMASK)  # mkdtemp's 0700 would become the finished folder's: unreadable to others
     try:
         yield tmp
     except BaseException:

@@ -157,3 +157,19 @@ def test_qa_index_never_replaces_another_folders_collection_or_api_documents_sil
     assert main(["index", str(work)]) == 2
     assert "added through the API" in capsys.readouterr().err
     assert main(["index", str(home), "--replace"]) == 0
+
+
+def test_an_index_folder_is_readable_by_others_as_the_umask_says(tmp_path: Path) -> None:
+    """Index folders came out 0700 (mkdtemp's mode), so a shared index_dir was unreadable."""
+    import os
+    import stat
+
+    from qa.core.atomic import staging_dir, swap_dir
+
+    old = os.umask(0o022)
+    os.umask(old)
+    with staging_dir(tmp_path / "shared") as tmp:
+        (tmp / "manifest.json").write_text("{}")
+        swap_dir(tmp, tmp_path / "shared")
+    mode = stat.S_IMODE((tmp_path / "shared").stat().st_mode)
+    assert mode == 0o777 & ~old
