@@ -31,13 +31,21 @@ def _lines(prompt: bool):
         while True:
             try:
                 yield out.input(Text("you › ", style="bold cyan"))
-            except EOFError:
+            except EOFError:  # Ctrl-D: end the line, so the shell's prompt starts on its own
+                out.print()
                 return
     for raw in sys.stdin.buffer:
         try:
             yield raw.decode("utf-8-sig").rstrip("\r\n")
         except UnicodeDecodeError:
             err.print(Text.assemble(("error: ", "bold red"), "that line is not UTF-8 text; skipped"))
+
+
+def _known_collections(engine) -> list[str]:
+    try:
+        return engine.collections()
+    except QAError:  # no passage source here: nothing to check against
+        return []
 
 
 def chat(
@@ -75,12 +83,28 @@ def chat(
             if cmd == "/new":
                 history.clear()
                 out.print(Text("(new conversation)", style="dim"))
-            elif cmd == "/route" and arg.strip() in {r.value for r in RouteChoice}:
-                current_route = arg.strip()
-                out.print(Text(f"(route: {current_route})", style="dim"))
-            elif cmd == "/collection" and arg.strip():
-                collection = None if arg.strip() == "all" else arg.strip()
-                out.print(Text(f"(collection: {arg.strip()})", style="dim"))
+            elif cmd == "/route":
+                routes = [r.value for r in RouteChoice]
+                if arg.strip() in routes:
+                    current_route = arg.strip()
+                    out.print(Text(f"(route: {current_route})", style="dim"))
+                elif not arg.strip():
+                    out.print(Text(f"(route: {current_route}; /route {' | '.join(routes)} changes it)", style="dim"))
+                else:
+                    err.print(Text.assemble(("error: ", "bold red"), f"unknown route {arg.strip()!r}; choose "
+                                            f"{', '.join(routes)}"), soft_wrap=True)
+            elif cmd == "/collection":
+                wanted = arg.strip()
+                known = _known_collections(engine)
+                if not wanted:
+                    out.print(Text(f"(collection: {collection or 'all'}; known: {', '.join(known) or 'none'})",
+                                   style="dim"))
+                elif wanted != "all" and known and wanted not in known:  # said now, not at every question
+                    err.print(Text.assemble(("error: ", "bold red"), f"no collection named {wanted!r}; known: "
+                                            f"{', '.join(known)}"), soft_wrap=True)
+                else:
+                    collection = None if wanted == "all" else wanted
+                    out.print(Text(f"(collection: {wanted})", style="dim"))
             else:
                 if cmd not in ("/help", "/?"):  # a typo, not a request for help: say what was wrong
                     what = f"{cmd} {arg.strip()}".strip()

@@ -199,10 +199,14 @@ def test_webqa_answers_from_the_default_collection() -> None:
 def test_chat_commands_say_what_they_did_and_a_typo_is_an_error() -> None:
     import subprocess
 
-    run = subprocess.run([sys.executable, "-m", "qa", "chat"], input="/route bogus\n/route kbqa\n/quit\n",
+    run = subprocess.run([sys.executable, "-m", "qa", "chat"],
+                         input="/route bogus\n/route\n/route kbqa\n/collection nosuch\n/collection\n/bogus\n/quit\n",
                          capture_output=True, text=True, timeout=120)
     assert run.returncode == 0, run.stderr
-    assert "error: not a command: '/route bogus'" in run.stderr and "(route: kbqa)" in run.stdout
+    assert "error: unknown route 'bogus'" in run.stderr and "(route: kbqa)" in run.stdout
+    assert "(route: auto; /route" in run.stdout  # /route alone says where it is
+    assert "no collection named 'nosuch'" in run.stderr and "(collection: all; known: default" in run.stdout
+    assert "error: not a command: '/bogus'" in run.stderr
 
 
 def test_serve_refuses_an_empty_host_and_a_busy_port_and_brackets_ipv6(monkeypatch, capsys) -> None:
