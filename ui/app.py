@@ -27,6 +27,7 @@ def _timeout_s() -> float:
 
 
 TIMEOUT_S = _timeout_s()
+QUICK_S = 5.0  # the sidebar's calls answer at once from a live server: a hung one must not blank the page
 MAX_QUESTION_CHARS = 2_000  # the API's limit
 _MARKDOWN = str.maketrans({c: "\\" + c for c in "\\`*_{}[]()<>#+-.!|~$"})
 
@@ -53,11 +54,11 @@ class API:
         self.url = url
         self.headers = {"X-API-Key": key} if key else {}
 
-    def call(self, method: str, path: str, **kw: Any) -> dict[str, Any]:
+    def call(self, method: str, path: str, *, timeout: float = TIMEOUT_S, **kw: Any) -> dict[str, Any]:
         try:
-            r = httpx.request(method, f"{self.url}{path}", headers=self.headers, timeout=TIMEOUT_S, **kw)
+            r = httpx.request(method, f"{self.url}{path}", headers=self.headers, timeout=timeout, **kw)
         except httpx.TimeoutException as exc:
-            raise RuntimeError(f"the API at {self.url} did not answer within {TIMEOUT_S:g} s (a write may still "
+            raise RuntimeError(f"the API at {self.url} did not answer within {timeout:g} s (a write may still "
                                "finish: check before sending it again)") from exc
         except httpx.HTTPError as exc:
             raise RuntimeError(f"the API at {self.url} is not reachable: is qa serve running?") from exc
@@ -106,7 +107,7 @@ def show_response(resp: dict[str, Any], turn: int, api: API | None = None) -> No
 def sidebar(api: API) -> dict[str, Any]:
     st.sidebar.title("offline-qa")
     try:
-        health = api.call("GET", "/v1/health")
+        health = api.call("GET", "/v1/health", timeout=QUICK_S)
         ready = ", ".join(f"{r} {'✓' if ok else '…'}" for r, ok in health.get("ready", {}).items())
         st.sidebar.caption(f"API {api.url} · {health.get('status')} · {ready}")
         routes = ["auto", *health.get("routes", [])]
@@ -115,7 +116,7 @@ def sidebar(api: API) -> dict[str, Any]:
         st.sidebar.error(plain(str(exc)))
         routes = ["auto", "webqa", "kbqa"]
     try:
-        collections = api.call("GET", "/v1/collections").get("collections", [])
+        collections = api.call("GET", "/v1/collections", timeout=QUICK_S).get("collections", [])
     except RuntimeError:
         collections = []
     wanted = st.query_params.get("route", "auto")  # ?route=webqa&top_k=1 opens the page so
