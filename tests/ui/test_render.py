@@ -3,6 +3,8 @@ passages, labels or SPARQL shown as text."""
 
 from __future__ import annotations
 
+import pytest
+
 from ui.render import answer_html, evidence_html, highlighted, rewrite_html, routing_html, sparql_of, top_text
 
 
@@ -95,3 +97,19 @@ def test_the_terminal_shows_escape_sequences_in_stored_text_instead_of_obeying_t
     shown = buf.getvalue()
     assert "\x1b[2J" not in shown and "\x1b]0;" not in shown and "\x1b]8;;http://evil" not in shown
     assert "Trent Faxilor" in shown and "\ufffd[2J" in shown
+
+
+def test_the_ui_gives_up_on_a_hung_api_after_the_timeout_asked_for() -> None:
+    import socket
+    import time
+
+    from ui.app import API, QUICK_S
+
+    with socket.socket() as hung:  # accepts connections, never answers
+        hung.bind(("127.0.0.1", 0))
+        hung.listen()
+        api = API(f"http://127.0.0.1:{hung.getsockname()[1]}")
+        t0 = time.monotonic()
+        with pytest.raises(RuntimeError, match=r"did not answer within 0\.5 s"):
+            api.call("GET", "/v1/health", timeout=0.5)
+        assert time.monotonic() - t0 < 5 and QUICK_S <= 10
