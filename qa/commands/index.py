@@ -69,6 +69,12 @@ def index(
             raise InputError("give either --out DIR or --name NAME, not both")
         if name == DEFAULT_NAME:  # `--collection default` asks the embedded collection
             raise InputError(f"the collection name {DEFAULT_NAME!r} is the embedded collection's: choose another")
+        if out is not None and out.expanduser().resolve().parent == Path(settings.index_dir).expanduser().resolve():
+            # a folder of the collections' own folder is a collection: one `qa ask` could never search
+            # (an invalid name, or the embedded one's) is refused, as with --name
+            if out.name == DEFAULT_NAME:
+                raise InputError(f"the collection name {DEFAULT_NAME!r} is the embedded collection's: choose another")
+            check_name(out.name)
         target = out or Path(settings.index_dir) / check_name(name or collection_name_for(path))
         if not replace:
             _check_replacing(target, path)

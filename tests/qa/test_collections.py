@@ -157,6 +157,10 @@ def test_qa_index_never_replaces_another_folders_collection_or_api_documents_sil
     assert main(["index", str(work)]) == 2
     assert "added through the API" in capsys.readouterr().err
     assert main(["index", str(home), "--replace"]) == 0
+    # --out into the collections' folder under a name `qa ask` can never search
+    for bad in ("my notes", "default"):
+        assert main(["index", str(home), "--out", str(tmp_path / "idx" / bad)]) == 2
+        assert "collection name" in capsys.readouterr().err
 
 
 def test_an_index_folder_is_readable_by_others_as_the_umask_says(tmp_path: Path) -> None:
