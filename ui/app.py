@@ -9,6 +9,7 @@ second, and what the UI shows is exactly what an app calling the API gets.
 from __future__ import annotations
 
 import os
+import re
 from typing import Any
 
 import httpx
@@ -32,9 +33,18 @@ MAX_QUESTION_CHARS = 2_000  # the API's limit
 _MARKDOWN = str.maketrans({c: "\\" + c for c in "\\`*_{}[]()<>#+-.!|~$"})
 
 
+_URL = re.compile(r"https?://[^\s`]+")
+
+
 def plain(text: str) -> str:
-    """Text for st.error / st.success, which read markdown: a file named `**x** [y](z)` stays text."""
-    return str(text).translate(_MARKDOWN)
+    """Text for st.error / st.success, which read markdown: a file named `**x** [y](z)` stays text.
+    An address is shown as code, where no escape is read (escaped, it was auto-linked with the
+    backslashes in it: http://127%5C.0%5C.0%5C.1)."""
+    text, out, at = str(text), [], 0
+    for m in _URL.finditer(text):
+        out += [text[at:m.start()].translate(_MARKDOWN), f"`{m.group()}`"]
+        at = m.end()
+    return "".join([*out, text[at:].translate(_MARKDOWN)])
 
 
 def api_url() -> str:

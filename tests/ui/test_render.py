@@ -113,3 +113,11 @@ def test_the_ui_gives_up_on_a_hung_api_after_the_timeout_asked_for() -> None:
         with pytest.raises(RuntimeError, match=r"did not answer within 0\.5 s"):
             api.call("GET", "/v1/health", timeout=0.5)
         assert time.monotonic() - t0 < 5 and QUICK_S <= 10
+
+
+def test_error_text_shows_an_address_as_code_and_escapes_the_rest() -> None:
+    from ui.app import plain
+
+    shown = plain("the API at http://127.0.0.1:18130 is not reachable: **x** [y](z)")
+    assert "`http://127.0.0.1:18130`" in shown  # escaped, it was auto-linked as http://127%5C.0%5C.0%5C.1
+    assert "\\*\\*x\\*\\* \\[y\\]\\(z\\)" in shown
