@@ -293,7 +293,8 @@ class Engine:
                     raise InputError(f"document id {taken[0]!r} is already in collection {name!r}; delete it first")
                 add_passages(folder, passages, self.settings)
             else:
-                build_index(passages, folder, self.settings, progress=False)
+                build_index(passages, folder, self.settings, progress=False,
+                            extra={"added_documents": True})  # `qa index` of a folder so named asks first
             self._reopen_passages(name)
         return len(passages)
 
@@ -399,7 +400,7 @@ class Engine:
             with self._rw.writing():
                 self._sources[Route.WEBQA].collections.reload(name)  # type: ignore[attr-defined]
             return
-        self._passages_seen = self._collections_on_disk()
+        seen = self._collections_on_disk()  # taken first: a change while opening is seen next time
         fresh = BUILDERS[Route.WEBQA](self)
         try:
             fresh.collections.warm_up()  # type: ignore[attr-defined]
@@ -407,8 +408,11 @@ class Engine:
             with self._rw.writing():
                 self._sources.pop(Route.WEBQA, None)
             return
+        # any other failure propagates with `_passages_seen` unchanged: the next question tries again
+        # rather than answering from the old source as if it were current
         with self._rw.writing():
             self._sources[Route.WEBQA] = fresh
+        self._passages_seen = seen
 
 
 class _ReadWriteLock:

@@ -292,15 +292,19 @@ def subject(question: str) -> str:
                 if w.low in PREPS | AUX | WH | set(PRONOUNS) or np and (w.low in DETERMINERS or _participle(w.low)):
                     break  # a preposition, another verb or the object's determiner ends the noun phrase
                 np.append(w)
-            if len(np) > 1 and t.low not in {"is", "are", "was", "were"}:
+            cut = len(np) > 1 and t.low not in {"is", "are", "was", "were"}
+            if cut:
                 np = np[:-1]  # "did Tesla die", "does the engine use (the ...)": the last word is the verb
             if np and _participle(np[0].low):  # "What molecules are recognized by the immune system?"
                 return _agent(question, words)
             if not np:
                 return ""
             phrase = _strip_det(question[np[0].start:np[-1].end])
-            if re.fullmatch(r"(?i)(?:\w+est|most|least)", phrase):
-                return ""  # "Which country has the largest population?": the answer is what it is about
+            if cut and t.low not in {"do", "does", "did"} and re.fullmatch(r"(?i)(?:\w+est|most|least|best|worst)",
+                                                                           phrase):
+                # "Which country has the largest population?": cut before its noun, "the largest" is no
+                # subject, and the answer is what the question is about ("the contest" stays one)
+                return ""
             if phrase and len(phrase.split()) <= 4:
                 return ("the " if np[0].low == "the" else "") + phrase  # "the tallest mountain"
             return ""

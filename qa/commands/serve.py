@@ -27,15 +27,22 @@ def _url_host(host: str) -> str:
 
 
 def _port_free(host: str, port: int) -> bool:
+    """Whether `port` on `host` is free; an address this machine cannot listen on is an error."""
+    import errno
     import socket
 
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    with socket.socket(family, socket.SOCK_STREAM) as sock:
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(host.strip("[]"), port, type=socket.SOCK_STREAM)[0]
+    except socket.gaierror as exc:
+        raise ConfigError(f"cannot listen on host {host!r}: {exc.strerror or exc}") from None
+    with socket.socket(family, kind, proto) as sock:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
-            sock.bind((host.strip("[]"), port))
-        except OSError:
-            return False
+            sock.bind(address)
+        except OSError as exc:
+            if exc.errno == errno.EADDRINUSE:
+                return False
+            raise ConfigError(f"cannot listen on {host} port {port}: {exc.strerror or exc}") from None
     return True
 
 
@@ -90,6 +97,8 @@ def serve(
     _check_installed(ui)
     settings = Settings.load(api_host=host, api_port=port, ui_port=ui_port,
                              index_dir=str(index) if index else None, kb_graph=str(graph) if graph else None)
+    if ui and settings.ui_port == settings.api_port:
+        raise ConfigError(f"the API and the UI cannot both listen on port {settings.api_port}: give --ui-port")
     wanted = [("API", settings.api_port, "--port")] + ([("UI", settings.ui_port, "--ui-port")] if ui else [])
     for what, number, option in wanted:  # found out now, not after "started" with someone else's server
         if not _port_free(settings.api_host, number):

@@ -227,3 +227,7 @@ def test_serve_refuses_an_empty_host_and_a_busy_port_and_brackets_ipv6(monkeypat
         assert main(["serve", "--no-ui", "--port", str(port)]) == 2
         assert f"port {port} on 127.0.0.1 is in use" in capsys.readouterr().err
     assert _url_host("::1") == "[::1]" and _url_host("127.0.0.1") == "127.0.0.1"
+    assert main(["serve", "--no-ui", "--host", "nosuch.invalid"]) == 2  # not "port in use"
+    assert "cannot listen on host 'nosuch.invalid'" in capsys.readouterr().err
+    assert main(["serve", "--port", "18998", "--ui-port", "18998"]) == 2
+    assert "cannot both listen on port 18998" in capsys.readouterr().err

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from qa.cli import main
+from qa.core.errors import QAError
 from qa.core.paths import MODELS_DIR
 from qa.core.settings import Settings
 from retrieval.collections import CollectionSet, check_name, collection_name_for, user_collections
@@ -135,6 +136,21 @@ def test_a_running_engine_sees_collections_another_process_rebuilds(tmp_path: Pa
     (other / "p.txt").write_text("The parking code is 9911.", encoding="utf-8")
     index_path(other, tmp_path / "collections" / "parking", settings, progress=False)
     assert engine.collections() == ["parking", "re"]
+    # a reopening that fails is tried again at the next question, not taken as caught up
+    from retrieval.index_dir import Manifest
+
+    (docs / "a.txt").write_text("The cafeteria opens at 2pm.", encoding="utf-8")
+    index_path(docs, tmp_path / "collections" / "re", settings, progress=False)
+    manifest = Manifest.load(tmp_path / "collections" / "re")
+    good_encoder, manifest.encoder = manifest.encoder, "another-encoder"
+    manifest.save(tmp_path / "collections" / "re")
+    with pytest.raises(QAError):
+        asked("When does the cafeteria open?")
+    with pytest.raises(QAError):  # still refused: not answered from the replaced passages
+        asked("When does the cafeteria open?")
+    manifest.encoder = good_encoder
+    manifest.save(tmp_path / "collections" / "re")
+    assert "2pm" in asked("When does the cafeteria open?")
 
 
 def test_qa_index_never_replaces_another_folders_collection_or_api_documents_silently(tmp_path: Path, monkeypatch,
@@ -157,6 +173,13 @@ def test_qa_index_never_replaces_another_folders_collection_or_api_documents_sil
     assert main(["index", str(work)]) == 2
     assert "added through the API" in capsys.readouterr().err
     assert main(["index", str(home), "--replace"]) == 0
+    # a collection the API created (not only one it added to) is protected too
+    Engine(Settings.load()).add_documents("api-made", [memo])
+    api_made = tmp_path / "x" / "api-made"
+    api_made.mkdir(parents=True)
+    (api_made / "a.txt").write_text("Something else.", encoding="utf-8")
+    assert main(["index", str(api_made)]) == 2
+    assert "added through the API" in capsys.readouterr().err
     # --out into the collections' folder under a name `qa ask` can never search
     for bad in ("my notes", "default"):
         assert main(["index", str(home), "--out", str(tmp_path / "idx" / bad)]) == 2

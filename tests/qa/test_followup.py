@@ -32,6 +32,9 @@ H_FRANCE_POP = ("What is the population of France?", "67 million")
      "How many people live in Paris?"),
     # "the largest" is no subject: the answer is what the question was about
     ("What is its currency?", ("Which country has the largest population?", "Brazil"), "What is Brazil's currency?"),
+    # ... but a noun that merely ends in -est is one
+    ("Who won it?", ("When is the contest?", "Friday"), "Who won the contest?"),
+    ("Who led it?", ("When did the protest start?", "in 1968"), "Who led the protest?"),
     ("When was it launched?", ("What was the Apollo program?", "a NASA program"),
      "When was the Apollo program launched?"),
     # an ellipsis with a new entity keeps the previous question's frame
