@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from mrc.loading import checked_dir, effective_settings, load_model, load_tokenizer, reader_config, resolve_device
+from mrc.loading import checked_dir, effective_settings, load_tokenizer, reader_config, resolve_device
 from qa.core.errors import InputError
 from qa.core.settings import Settings
 from qa.core.types import Answer, ChoiceEvidence, Route
@@ -152,10 +152,10 @@ class ChoiceReader:
     @property
     def model(self) -> Any:
         if self._model is None:
-            from transformers import AutoModelForMultipleChoice
+            from mrc.choice_model import load_choice_model
 
             self._device = resolve_device(self.settings.device)
-            self._model = load_model(self.model_dir, AutoModelForMultipleChoice, self._device)
+            self._model = load_choice_model(self.model_dir, self._device)
         return self._model
 
     def probabilities(self, article: str, question: str, options: Sequence[str]) -> list[float]:

@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import json
 import random
+from collections import Counter
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -23,13 +25,12 @@ from rich.console import Console
 
 from mrc.calibration import fit_temperature
 from mrc.metrics import squad_f1
+from mrc.negatives import ADVERSARIAL_MIX, NegativeMix, kind_of, make_negatives
 from mrc.train_span import (
     SpanExample,
-    answer_removed_negatives,
     calibrate_null_threshold,
     load_squad_examples,
     score_with_reader,
-    synthetic_negatives,
 )
 from mrc.training import file_sha256, write_json_atomic
 from qa.core.errors import DataFormatError, InputError
@@ -55,8 +56,8 @@ def held_out_examples(model_dir: Path, train_file: str | Path) -> tuple[dict[str
     return config, examples
 
 
-def recalibrate_span_reader(model_dir: str | Path, train_file: str | Path, *, negative_ratio: float = 0.5,
-                            hard_negative_ratio: float = 0.5, seed: int = 42, device: str = "auto",
+def recalibrate_span_reader(model_dir: str | Path, train_file: str | Path, *, mix: NegativeMix = ADVERSARIAL_MIX,
+                            seed: int = 42, device: str = "auto",
                             limit: int = 0) -> dict[str, Any]:
     from mrc.span import SpanReader
     from qa.core.settings import Settings
@@ -65,11 +66,10 @@ def recalibrate_span_reader(model_dir: str | Path, train_file: str | Path, *, ne
     config, positives = held_out_examples(model_dir, train_file)
     if limit:
         positives = positives[:limit]
-    negatives = synthetic_negatives(positives, negative_ratio, random.Random(seed + 1))
-    hard = answer_removed_negatives(positives, hard_negative_ratio, random.Random(seed + 3))
-    calib = positives + negatives + hard
-    console.print(f"re-scoring {len(positives):,} held-out questions + {len(negatives):,} other-paragraph and "
-                  f"{len(hard):,} answer-removed unanswerable")
+    negatives = make_negatives(positives, mix, random.Random(seed + 1))  # as the training calibrated
+    kinds = Counter(str(kind_of(n.qid)) for n in negatives)
+    calib = positives + negatives
+    console.print(f"re-scoring {len(positives):,} held-out questions + {len(negatives):,} unanswerable ({dict(kinds)})")
     # the weights' own (float) logits: a threshold belongs to the model, not to one runtime's rounding
     reader = SpanReader(Settings(device=device), model_dir=model_dir, null_threshold=0.0, backend="torch")
     scored = score_with_reader(reader, calib)
@@ -83,9 +83,8 @@ def recalibrate_span_reader(model_dir: str | Path, train_file: str | Path, *, ne
     right = (has & (f1 >= 0.5)).astype(float)
     finite = np.isfinite(diffs)
     temperature = fit_temperature((t - diffs)[finite], right[finite])
-    stats.update({"negative_ratio": negative_ratio, "hard_negative_ratio": hard_negative_ratio,
-                  "answerable": int(has.sum()), "other_paragraph_unanswerable": len(negatives),
-                  "answer_removed_unanswerable": len(hard), "method": "mrc.recalibrate"})
+    stats.update({"negative_mix": asdict(mix), "answerable": int(has.sum()),
+                  "unanswerable_by_kind": dict(kinds), "method": "mrc.recalibrate"})
     history = list(config.get("calibration_history", []))
     history.append({"calibration": config.get("calibration"), "null_threshold": config.get("null_threshold"),
                     "score_temperature": config.get("score_temperature")})

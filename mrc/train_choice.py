@@ -30,7 +30,7 @@ from mrc.training import (
     train_loop,
     write_json_atomic,
 )
-from qa.core.errors import DataFormatError
+from qa.core.errors import DataFormatError, InputError
 from qa.core.settings import Settings
 
 console = Console(stderr=True)
@@ -71,8 +71,17 @@ def _batch(feats: dict[str, Any], qidx: np.ndarray) -> dict[str, torch.Tensor]:
 
 def train_choice_reader(
     cfg: TrainConfig, train_file: str, max_seq_length: int = 512, eval_file: str | None = None,
+    pooling: str = "mean",
 ) -> dict[str, Any]:
-    from transformers import AutoModelForMultipleChoice, AutoTokenizer
+    """`pooling` "mean" (the default) trains `mrc.choice_model.MeanPooledChoiceModel` from the base
+    folder's encoder (a span reader's too: SQuAD first, then RACE); "cls" trains Hugging Face's
+    `AutoModelForMultipleChoice`, whose CLS pooler the sentence encoder never used."""
+    from transformers import AutoModel, AutoModelForMultipleChoice, AutoTokenizer
+
+    from mrc.choice_model import HEAD_KEY, MeanPooledChoiceModel
+
+    if pooling not in ("mean", "cls"):
+        raise InputError(f"pooling must be 'mean' or 'cls', not {pooling!r}")
 
     started, device, base, out = prepare_run(cfg)
 
@@ -87,7 +96,10 @@ def train_choice_reader(
     console.print(f"{len(examples):,} questions x {feats['n_options']} options tokenised in "
                   f"{time.time() - t0:.0f}s on {device}")
 
-    model = AutoModelForMultipleChoice.from_pretrained(base, dtype=torch.float32)
+    if pooling == "mean":
+        model = MeanPooledChoiceModel(AutoModel.from_pretrained(base, dtype=torch.float32, add_pooling_layer=False))
+    else:
+        model = AutoModelForMultipleChoice.from_pretrained(base, dtype=torch.float32)
     if cfg.freeze_word_embeddings:
         freeze_word_embeddings(model)
     model.to(device)
@@ -112,6 +124,7 @@ def train_choice_reader(
         if not cfg.base_model else str(cfg.base_model),
         "training": {
             "config": asdict(cfg),
+            "pooling": pooling,
             "train_file": Path(train_file).name,
             "train_file_sha256": file_sha256(train_file),
             "questions": len(examples),
@@ -124,9 +137,12 @@ def train_choice_reader(
             "wall_s": time.time() - started,
         },
     }
+    if isinstance(model, MeanPooledChoiceModel):
+        info[HEAD_KEY] = model.head_config()
+        info["input_format"] += "; mean pooling over the real tokens, one linear layer (choice_head)"
     stage = out / ".trained"  # checked here before it replaces anything in `out`
     shutil.rmtree(stage, ignore_errors=True)
-    save_model_fp16(model, tokenizer, stage)
+    save_model_fp16(model.encoder if isinstance(model, MeanPooledChoiceModel) else model, tokenizer, stage)
     write_json_atomic(stage / "qa_reader.json", info)
     if eval_file:
         dev = load_race(eval_file)

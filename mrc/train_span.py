@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import json
 import random
-import re
 import shutil
 import time
+from collections import Counter
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -24,6 +24,7 @@ from rich.console import Console
 
 from mrc.datasets import load_squad, read_text
 from mrc.metrics import squad_f1, squad_v1_evaluate
+from mrc.negatives import NegativeMix, kind_of, make_negatives
 from mrc.span import ReadRequest, SpanReader
 from mrc.training import (
     TrainConfig,
@@ -71,44 +72,13 @@ def load_squad_examples(path: str | Path) -> list[SpanExample]:
 
 
 def synthetic_negatives(examples: list[SpanExample], ratio: float, rng: random.Random) -> list[SpanExample]:
-    """Pairs a share of questions with another paragraph of the same article that lacks the answer:
-    topical distractors, closer to SQuAD 2.0's unanswerable questions than random text."""
-    by_article: dict[int, list[str]] = {}
-    for ex in examples:
-        paras = by_article.setdefault(ex.article, [])
-        if not paras or paras[-1] != ex.context:
-            paras.append(ex.context)
-    negs: list[SpanExample] = []
-    for ex in examples:
-        if ex.answer_start < 0 or rng.random() >= ratio:
-            continue
-        needle = ex.answer_text.lower()
-        pool = [p for p in by_article[ex.article] if p != ex.context and needle not in p.lower()]
-        if pool:
-            negs.append(SpanExample(ex.qid + "-neg", ex.question, rng.choice(pool), -1, "", ex.article))
-    return negs
-
-
-_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"'(])")
+    """Another paragraph of the same article without the answer, for a share of the questions."""
+    return make_negatives(examples, NegativeMix(other_paragraph=ratio), rng)
 
 
 def answer_removed_negatives(examples: list[SpanExample], ratio: float, rng: random.Random) -> list[SpanExample]:
-    """Pairs a share of questions with their own paragraph minus every sentence that holds the
-    answer: the rest still talks about the same thing, which is what makes SQuAD 2.0's unanswerable
-    questions hard; another paragraph of the article is usually easy to tell apart."""
-    negs: list[SpanExample] = []
-    for ex in examples:
-        if ex.answer_start < 0 or ratio <= 0 or rng.random() >= ratio:
-            continue
-        needle = ex.answer_text.lower().strip()
-        if not needle:
-            continue
-        kept = [sent for sent in _SENTENCE_END.split(ex.context) if needle not in sent.lower()]
-        rest = " ".join(kept)
-        if len(kept) < 2 or len(rest) < 150 or needle in rest.lower():
-            continue
-        negs.append(SpanExample(ex.qid + "-cut", ex.question, rest, -1, "", ex.article))
-    return negs
+    """Their own paragraph minus every sentence holding the answer, for a share of the questions."""
+    return make_negatives(examples, NegativeMix(answer_removed=ratio, other_paragraph=0.0), rng)
 
 
 def tokenize_for_training(tokenizer, examples: list[SpanExample], max_len: int, stride: int) -> dict[str, Any]:
@@ -197,13 +167,26 @@ def calibrate_null_threshold(examples: list[SpanExample], scored: list[dict[str,
     }
 
 
+def _held_out_of(base: Path, train_file: str) -> set[int] | None:
+    """The articles a reader we continue from was never trained on (its own held-out set), when it
+    was trained on this very file: calibrating on articles it has seen would flatter it."""
+    try:
+        training = json.loads((base / "qa_reader.json").read_text(encoding="utf-8")).get("training") or {}
+    except (OSError, ValueError, AttributeError):
+        return None
+    held = training.get("held_out_articles")
+    if held and training.get("train_file_sha256") == file_sha256(train_file):
+        return {int(a) for a in held}
+    return None
+
+
 def train_span_reader(
-    cfg: TrainConfig, train_file: str, negative_ratio: float = 0.5, holdout_articles: int = 8,
+    cfg: TrainConfig, train_file: str, mix: NegativeMix | None = None, holdout_articles: int = 8,
     max_seq_length: int = 384, doc_stride: int = 128, eval_file: str | None = None,
-    hard_negative_ratio: float = 0.0,
 ) -> dict[str, Any]:
     from transformers import AutoModelForQuestionAnswering, AutoTokenizer
 
+    mix = mix or NegativeMix()
     started, device, base, out = prepare_run(cfg)
     rng = random.Random(cfg.seed)
 
@@ -213,19 +196,18 @@ def train_span_reader(
     if len(articles) < 2 or holdout_articles < 1:  # found out now, not after the training
         raise InputError(f"{Path(train_file).name} has {len(articles)} article(s): training needs at least two, one "
                          f"or more to learn from and --holdout-articles (at least 1) held apart to calibrate on")
-    held = set(random.Random(cfg.seed).sample(articles, min(holdout_articles, len(articles) - 1)))
+    held = _held_out_of(base, train_file) or set(
+        random.Random(cfg.seed).sample(articles, min(holdout_articles, len(articles) - 1)))
     train_ex = [e for e in examples if e.article not in held]
     calib_pos = [e for e in examples if e.article in held]
     if cfg.limit:
         train_ex = train_ex[: cfg.limit]
         calib_pos = calib_pos[: max(50, cfg.limit // 10)]
-    negs = synthetic_negatives(train_ex, negative_ratio, rng)
-    hard = answer_removed_negatives(train_ex, hard_negative_ratio, random.Random(cfg.seed + 2))
-    negs += hard
-    calib_neg = synthetic_negatives(calib_pos, 1.0, random.Random(cfg.seed + 1))
-    if hard_negative_ratio > 0:  # calibrate on the same mix of easy and hard unanswerables
-        calib_neg += answer_removed_negatives(calib_pos, hard_negative_ratio, random.Random(cfg.seed + 3))
-    calib = calib_pos + calib_neg
+    t0 = time.time()
+    negs = make_negatives(train_ex, mix, rng)
+    calib = calib_pos + make_negatives(calib_pos, mix, random.Random(cfg.seed + 1))  # the same mix
+    kinds = Counter(str(kind_of(n.qid)) for n in negs)
+    console.print(f"{len(negs):,} unanswerable questions made in {time.time() - t0:.0f}s: {dict(kinds)}")
     all_train = train_ex + negs
 
     tokenizer = AutoTokenizer.from_pretrained(base)
@@ -283,9 +265,8 @@ def train_span_reader(
             "train_file_sha256": file_sha256(train_file),
             "questions": len(train_ex),
             "synthetic_unanswerable": len(negs),
-            "negative_ratio": negative_ratio,
-            "hard_negative_ratio": hard_negative_ratio,
-            "answer_removed_unanswerable": len(hard),
+            "negative_mix": asdict(mix),
+            "unanswerable_by_kind": dict(kinds),
             "windows": n_feat,
             "windows_no_answer": n_null,
             "held_out_articles": sorted(held),

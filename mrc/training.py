@@ -155,6 +155,33 @@ class LoopState:
     losses: list[float] = field(default_factory=list)
 
 
+class _CollatedBatches(torch.utils.data.Dataset):
+    def __init__(self, batches: Sequence[np.ndarray], collate: Callable[[np.ndarray], dict[str, torch.Tensor]]):
+        self.batches, self.collate = batches, collate
+
+    def __len__(self) -> int:
+        return len(self.batches)
+
+    def __getitem__(self, i: int) -> dict[str, torch.Tensor]:
+        return self.collate(self.batches[i])
+
+
+def _as_is(batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    return batch
+
+
+def _batch_stream(
+    batches: Sequence[np.ndarray], collate: Callable[[np.ndarray], dict[str, torch.Tensor]], device: torch.device
+):
+    """Batches in order, padded by worker processes on a GPU (so the GPU never waits for Python
+    padding the next batch) and in this process on a CPU, where the cores are busy training."""
+    if device.type != "cuda":
+        return (collate(b) for b in batches)
+    return torch.utils.data.DataLoader(_CollatedBatches(batches, collate), batch_size=None, shuffle=False,
+                                       num_workers=min(4, os.cpu_count() or 1), pin_memory=True, prefetch_factor=8,
+                                       collate_fn=_as_is, persistent_workers=False)
+
+
 def _save_checkpoint(path: Path, model, optimizer, schedule: BudgetSchedule, state: LoopState) -> None:
     tmp = path.with_suffix(".tmp")
     torch.save(
@@ -221,8 +248,9 @@ def train_loop(
         while not stop and state.step < schedule.total:
             rng = np.random.default_rng(cfg.seed + state.epoch)
             batches = length_grouped_batches(lengths, cfg.batch_size, rng)
-            for bi in range(state.batch_in_epoch, len(batches)):
-                batch = {k: v.to(device, non_blocking=True) for k, v in collate(batches[bi]).items()}
+            first = state.batch_in_epoch
+            for bi, cpu_batch in enumerate(_batch_stream(batches[first:], collate, device), start=first):
+                batch = {k: v.to(device, non_blocking=True) for k, v in cpu_batch.items()}
                 with torch.autocast(device.type, dtype=amp or torch.float32, enabled=amp is not None):
                     loss = model(**batch).loss
                 if scaler:
@@ -240,7 +268,7 @@ def train_loop(
                 optimizer.zero_grad(set_to_none=True)
                 state.step += 1
                 state.batch_in_epoch = bi + 1
-                window_loss += float(loss.detach())
+                window_loss = window_loss + loss.detach()  # a float() here would wait for the GPU every step
                 window_n += 1
                 if state.step == probe_from:
                     t_probe = time.time()
@@ -260,7 +288,7 @@ def train_loop(
                     bar.update(task, total=schedule.total)
                 if state.step % cfg.log_every == 0:
                     rate = window_n / max(1e-9, time.time() - t_window)
-                    mean = window_loss / window_n
+                    mean = float(window_loss) / window_n
                     state.losses.append(mean)
                     record = {"step": state.step, "epoch": state.epoch, "loss": mean,
                               "lr": scheduler.get_last_lr()[0], "it_per_s": rate,
@@ -279,7 +307,7 @@ def train_loop(
                 state.epoch += 1
                 state.batch_in_epoch = 0
     if window_n:
-        state.losses.append(window_loss / window_n)
+        state.losses.append(float(window_loss) / window_n)
     log.close()
     state.total_steps = schedule.total
     model.eval()

@@ -38,9 +38,24 @@ def _cleaned_up(output_dir: Path) -> Iterator[None]:
         raise
 
 
-def _check_ratios(negative_ratio: float, hard_negative_ratio: float) -> None:
-    if not 0.0 <= hard_negative_ratio <= 1.0 or not 0.0 <= negative_ratio <= 1.0:
-        raise InputError("--negative-ratio and --hard-negative-ratio must lie between 0 and 1")
+def _mix(negative_ratio: float, hard_negative_ratio: float, swap_ratio: float, antonym_ratio: float):
+    from mrc.negatives import NegativeMix
+
+    if not all(0.0 <= r <= 1.0 for r in (negative_ratio, hard_negative_ratio, swap_ratio, antonym_ratio)):
+        raise InputError("--negative-ratio, --hard-negative-ratio, --swap-ratio and --antonym-ratio must lie "
+                         "between 0 and 1")
+    return NegativeMix(swap=swap_ratio, antonym=antonym_ratio, answer_removed=hard_negative_ratio,
+                       other_paragraph=negative_ratio)
+
+
+# the adversarial mix of mrc.negatives.ADVERSARIAL_MIX, spelt out so `--help` shows it without importing
+_SWAP = typer.Option(0.45, help="Share of questions also asked with one entity, number or date swapped for another "
+                     "of the same kind from the paragraph or article (unanswerable, own paragraph).")
+_ANTONYM = typer.Option(0.2, help="Share of questions also asked with an antonym or a negation (unanswerable, own "
+                        "paragraph).")
+_HARD = typer.Option(0.3, help="Share of questions also paired with their own paragraph minus the answer's sentences.")
+_OTHER = typer.Option(0.12, help="Share of questions also paired with another paragraph of the article without the "
+                      "answer.")
 
 
 @train_app.command("span")
@@ -52,12 +67,10 @@ def span(
     epochs: float = 3.0,
     batch_size: int = 32,
     learning_rate: float = 6e-5,
-    negative_ratio: float = typer.Option(
-        0.5, help="Share of questions also paired with a paragraph without the answer."
-    ),
-    hard_negative_ratio: float = typer.Option(
-        0.0, help="Share of questions also paired with their own paragraph minus the answer's sentences."
-    ),
+    swap_ratio: float = _SWAP,
+    antonym_ratio: float = _ANTONYM,
+    hard_negative_ratio: float = _HARD,
+    negative_ratio: float = _OTHER,
     holdout_articles: int = typer.Option(8, help="Training articles held apart to calibrate the null threshold."),
     max_seq_length: int = 384,
     doc_stride: int = 128,
@@ -77,10 +90,10 @@ def span(
     cfg = _cfg(output_dir, base_model=base_model, epochs=epochs, batch_size=batch_size,
                learning_rate=learning_rate, device=device, precision=precision, max_minutes=max_minutes,
                reserve_minutes=reserve_minutes, limit=limit, seed=seed, resume=resume)
-    _check_ratios(negative_ratio, hard_negative_ratio)
+    mix = _mix(negative_ratio, hard_negative_ratio, swap_ratio, antonym_ratio)
     with _cleaned_up(output_dir):
-        train_span_reader(cfg, _check_file(train_file), negative_ratio, holdout_articles, max_seq_length,
-                          doc_stride, eval_file or None, hard_negative_ratio=hard_negative_ratio)
+        train_span_reader(cfg, _check_file(train_file), mix, holdout_articles, max_seq_length,
+                          doc_stride, eval_file or None)
 
 
 @train_app.command("choice")
@@ -100,15 +113,18 @@ def choice(
     seed: int = 42,
     resume: bool = typer.Option(False, help="Continue from output_dir/checkpoint.pt."),
     eval_file: str = typer.Option("", help="Optional RACE dev file for a quick check after training."),
+    pooling: str = typer.Option("mean", help="mean (over the tokens, as the sentence encoder was trained) | cls "
+                                "(Hugging Face's multiple-choice head)."),
 ) -> None:
-    """Fine-tune the multiple-choice reader on RACE-format data (article, question, four options)."""
+    """Fine-tune the multiple-choice reader on RACE-format data (article, question, four options).
+    Give a span reader as --base-model to start from its SQuAD-trained encoder."""
     from mrc.train_choice import train_choice_reader
 
     cfg = _cfg(output_dir, base_model=base_model, epochs=epochs, batch_size=batch_size,
                learning_rate=learning_rate, device=device, precision=precision, max_minutes=max_minutes,
                reserve_minutes=reserve_minutes, limit=limit, seed=seed, resume=resume)
     with _cleaned_up(output_dir):
-        train_choice_reader(cfg, _check_file(train_file), max_seq_length, eval_file or None)
+        train_choice_reader(cfg, _check_file(train_file), max_seq_length, eval_file or None, pooling=pooling)
 
 
 @train_app.command("calibrate-span")
@@ -116,17 +132,18 @@ def calibrate_span(
     model_dir: Path = typer.Option(MODELS_DIR / "span-minilm-l6", help="The trained span reader to re-calibrate."),
     train_file: Path = typer.Option(SHARED_DATA / "mrc" / "squad-v1.0-train.from-explorer.json.xz",
                                     help="The SQuAD file the reader was trained on (its held-out articles)."),
-    negative_ratio: float = typer.Option(0.5, help="Other-paragraph unanswerable questions per question."),
-    hard_negative_ratio: float = typer.Option(0.5, help="Answer-removed unanswerable questions per question."),
+    swap_ratio: float = _SWAP,
+    antonym_ratio: float = _ANTONYM,
+    hard_negative_ratio: float = _HARD,
+    negative_ratio: float = _OTHER,
     device: str = typer.Option("auto", help="auto | cpu | cuda"),
     limit: int = typer.Option(0, help="Only the first N held-out questions; prints, writes nothing."),
 ) -> None:
     """Refit the no-answer threshold and score temperature on held-out training articles (no training)."""
     from mrc.recalibrate import recalibrate_span_reader
 
-    _check_ratios(negative_ratio, hard_negative_ratio)
-    recalibrate_span_reader(model_dir, _check_file(train_file), negative_ratio=negative_ratio,
-                            hard_negative_ratio=hard_negative_ratio, device=device, limit=limit)
+    mix = _mix(negative_ratio, hard_negative_ratio, swap_ratio, antonym_ratio)
+    recalibrate_span_reader(model_dir, _check_file(train_file), mix=mix, device=device, limit=limit)
 
 
 @train_app.command("router")

@@ -63,6 +63,7 @@ def _losses(folder: Path) -> list[float]:
 
 
 def test_span_training_loss_falls_and_model_answers(tiny_base: Path, tmp_path: Path) -> None:
+    from mrc.negatives import ADVERSARIAL_MIX
     from mrc.span import SpanReader
     from mrc.train_span import train_span_reader
 
@@ -70,7 +71,7 @@ def test_span_training_loss_falls_and_model_answers(tiny_base: Path, tmp_path: P
     cfg = TrainConfig(output_dir=str(out), base_model=str(tiny_base), epochs=30, batch_size=4,
                       learning_rate=3e-3, warmup_ratio=0.05, device="cpu", log_every=5, seed=1,
                       freeze_word_embeddings=False)
-    info = train_span_reader(cfg, str(_squad_file(tmp_path)), negative_ratio=0.5, holdout_articles=1,
+    info = train_span_reader(cfg, str(_squad_file(tmp_path)), ADVERSARIAL_MIX, holdout_articles=1,
                              max_seq_length=64, doc_stride=32)
     losses = _losses(out)
     assert losses[-1] < 0.5 * losses[0]
