@@ -94,7 +94,7 @@ def build_choice_inputs_many(
             firsts.append(article)
             seconds.append(_fit_second(tokenizer, second_segment(question, o), budget))
     enc = tokenizer(firsts, seconds, truncation="only_first", max_length=max_length, padding=False)
-    return {k: [list(map(int, row)) for row in v] for k, v in enc.items()}
+    return {k: list(v) for k, v in enc.items()}  # already lists of ints: no copy (RACE train has 305k rows)
 
 
 def pad_choice_batch(tokenizer: Any, batch: Sequence[dict[str, list[list[int]]]]) -> dict[str, Any]:

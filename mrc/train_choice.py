@@ -78,7 +78,7 @@ def train_choice_reader(
     `AutoModelForMultipleChoice`, whose CLS pooler the sentence encoder never used."""
     from transformers import AutoModel, AutoModelForMultipleChoice, AutoTokenizer
 
-    from mrc.choice_model import HEAD_KEY, MeanPooledChoiceModel
+    from mrc.choice_model import HEAD_KEY, MeanPooledChoiceModel, choice_head
 
     if pooling not in ("mean", "cls"):
         raise InputError(f"pooling must be 'mean' or 'cls', not {pooling!r}")
@@ -98,6 +98,8 @@ def train_choice_reader(
 
     if pooling == "mean":
         model = MeanPooledChoiceModel(AutoModel.from_pretrained(base, dtype=torch.float32, add_pooling_layer=False))
+        if head := choice_head(base):  # continuing a trained multiple-choice reader: its head too
+            model.load_head(head)
     else:
         model = AutoModelForMultipleChoice.from_pretrained(base, dtype=torch.float32)
     if cfg.freeze_word_embeddings:
