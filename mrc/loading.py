@@ -104,6 +104,9 @@ def resolve_device(name: str) -> Any:
     developer's laptop and a GPU box; it says so once, so nobody waits for a GPU that is not there."""
     import torch
 
+    name = str(name)
+    if name == "auto":  # Device.AUTO: a GPU when one is present
+        name = "cuda" if torch.cuda.is_available() else "cpu"
     if name.startswith("cuda") and not torch.cuda.is_available():
         if not _CPU_FALLBACK_SAID:
             _CPU_FALLBACK_SAID.append(True)

@@ -115,12 +115,29 @@ def test_choice_training_loss_falls_and_model_reloads(tiny_base: Path, tmp_path:
     cfg = TrainConfig(output_dir=str(out), base_model=str(tiny_base), epochs=40, batch_size=4,
                       learning_rate=3e-3, warmup_ratio=0.05, device="cpu", log_every=4, seed=1,
                       freeze_word_embeddings=False)
-    train_choice_reader(cfg, str(train), max_seq_length=64)
+    info = train_choice_reader(cfg, str(train), max_seq_length=64)
     losses = _losses(out)
     assert losses[-1] < losses[0]
-    probs = ChoiceReader(model_dir=out).probabilities_many(
-        [ChoiceRequest(FACTS[0][2], "What is the capital of France?", ("Paris", "Rome", "Tokyo", "Nairobi"))])
+    # mean pooling by default: an encoder folder plus the head in qa_reader.json, and no unused pooler
+    saved = json.loads((out / "qa_reader.json").read_text())
+    assert saved["choice_head"]["pooling"] == "mean" and len(saved["choice_head"]["weight"]) == 32
+    assert json.loads((out / "config.json").read_text())["architectures"] == ["BertModel"]
+    assert info["training"]["pooling"] == "mean"
+    reader = ChoiceReader(model_dir=out)
+    request = ChoiceRequest(FACTS[0][2], "What is the capital of France?", ("Paris", "Rome", "Tokyo", "Nairobi"))
+    probs = reader.probabilities_many([request])
     assert len(probs[0]) == 4 and abs(sum(probs[0]) - 1) < 1e-4
+    assert type(reader.model).__name__ == "MeanPooledChoiceModel"
+    assert reader.model.classifier.weight.flatten().tolist() == pytest.approx(saved["choice_head"]["weight"], abs=1e-6)
+
+    # Hugging Face's CLS head stays available, and such a folder reads as before
+    cls_out = tmp_path / "choice-cls"
+    cfg.output_dir = str(cls_out)
+    train_choice_reader(cfg, str(train), max_seq_length=64, pooling="cls")
+    cls_reader = ChoiceReader(model_dir=cls_out)
+    assert "choice_head" not in json.loads((cls_out / "qa_reader.json").read_text())
+    assert type(cls_reader.model).__name__ == "BertForMultipleChoice"
+    assert abs(sum(cls_reader.probabilities_many([request])[0]) - 1) < 1e-4
 
 
 def test_transfer_pack_unpack_roundtrip(tiny_base: Path, tmp_path: Path) -> None:
