@@ -1,5 +1,6 @@
 """The multiple-choice reader's own head: mean pooling over the encoder's tokens, then one linear
-layer that scores each (article, question + option) row.
+layer that scores each (article, question + option) row (the pooling of the answer judge,
+`mrc.judge.pooled_logits`).
 
 `BertForMultipleChoice` scores the tanh "pooler" over the CLS token. Our encoder (all-MiniLM-L6-v2,
 then SQuAD) never trained that pooler: sentence-transformers mean-pool its tokens. Fine-tuned
@@ -21,6 +22,7 @@ from typing import Any
 
 import torch
 
+from mrc.judge import pooled_logits
 from qa.core.errors import ModelNotFoundError
 
 HEAD_KEY = "choice_head"
@@ -46,13 +48,10 @@ class MeanPooledChoiceModel(torch.nn.Module):
     def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor,
                 token_type_ids: torch.Tensor | None = None, labels: torch.Tensor | None = None) -> ChoiceOutput:
         b, c, n = input_ids.shape
-        mask = attention_mask.reshape(b * c, n)
-        hidden = self.encoder(input_ids=input_ids.reshape(b * c, n), attention_mask=mask,
-                              token_type_ids=None if token_type_ids is None else token_type_ids.reshape(b * c, n),
-                              ).last_hidden_state
-        weights = mask.unsqueeze(-1).to(hidden.dtype)
-        pooled = (hidden * weights).sum(1) / weights.sum(1).clamp(min=1.0)
-        logits = self.classifier(self.dropout(pooled)).reshape(b, c)
+        rows = {"input_ids": input_ids.reshape(b * c, n), "attention_mask": attention_mask.reshape(b * c, n)}
+        if token_type_ids is not None:
+            rows["token_type_ids"] = token_type_ids.reshape(b * c, n)
+        logits = pooled_logits(self.encoder, lambda pooled: self.classifier(self.dropout(pooled)), rows).reshape(b, c)
         loss = torch.nn.functional.cross_entropy(logits.float(), labels) if labels is not None else None
         return ChoiceOutput(logits=logits, loss=loss)
 

@@ -59,7 +59,7 @@ class NegativeMix:
     swap: float = 0.0
     antonym: float = 0.0
     answer_removed: float = 0.0
-    other_paragraph: float = 0.5
+    other_paragraph: float = 0.0
 
     def __post_init__(self) -> None:
         for name, v in self.__dict__.items():

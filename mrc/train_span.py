@@ -24,7 +24,7 @@ from rich.console import Console
 
 from mrc.datasets import load_squad, read_text
 from mrc.metrics import squad_f1, squad_v1_evaluate
-from mrc.negatives import NegativeMix, kind_of, make_negatives
+from mrc.negatives import ADVERSARIAL_MIX, NegativeMix, kind_of, make_negatives
 from mrc.span import ReadRequest, SpanReader
 from mrc.training import (
     TrainConfig,
@@ -69,16 +69,6 @@ def load_squad_examples(path: str | Path) -> list[SpanExample]:
                     a = answers[0]
                     out.append(SpanExample(qid, qa["question"], ctx, int(a["answer_start"]), a["text"], ai))
     return out
-
-
-def synthetic_negatives(examples: list[SpanExample], ratio: float, rng: random.Random) -> list[SpanExample]:
-    """Another paragraph of the same article without the answer, for a share of the questions."""
-    return make_negatives(examples, NegativeMix(other_paragraph=ratio), rng)
-
-
-def answer_removed_negatives(examples: list[SpanExample], ratio: float, rng: random.Random) -> list[SpanExample]:
-    """Their own paragraph minus every sentence holding the answer, for a share of the questions."""
-    return make_negatives(examples, NegativeMix(answer_removed=ratio, other_paragraph=0.0), rng)
 
 
 def tokenize_for_training(tokenizer, examples: list[SpanExample], max_len: int, stride: int) -> dict[str, Any]:
@@ -181,12 +171,11 @@ def _held_out_of(base: Path, train_file: str) -> set[int] | None:
 
 
 def train_span_reader(
-    cfg: TrainConfig, train_file: str, mix: NegativeMix | None = None, holdout_articles: int = 8,
+    cfg: TrainConfig, train_file: str, mix: NegativeMix = ADVERSARIAL_MIX, holdout_articles: int = 8,
     max_seq_length: int = 384, doc_stride: int = 128, eval_file: str | None = None,
 ) -> dict[str, Any]:
     from transformers import AutoModelForQuestionAnswering, AutoTokenizer
 
-    mix = mix or NegativeMix()
     started, device, base, out = prepare_run(cfg)
     rng = random.Random(cfg.seed)
 

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import typer
 
+from mrc.negatives import ADVERSARIAL_MIX, NegativeMix
 from qa.core.errors import InputError
 from qa.core.paths import MODELS_DIR, SHARED_DATA
 
@@ -38,9 +39,7 @@ def _cleaned_up(output_dir: Path) -> Iterator[None]:
         raise
 
 
-def _mix(negative_ratio: float, hard_negative_ratio: float, swap_ratio: float, antonym_ratio: float):
-    from mrc.negatives import NegativeMix
-
+def _mix(negative_ratio: float, hard_negative_ratio: float, swap_ratio: float, antonym_ratio: float) -> NegativeMix:
     if not all(0.0 <= r <= 1.0 for r in (negative_ratio, hard_negative_ratio, swap_ratio, antonym_ratio)):
         raise InputError("--negative-ratio, --hard-negative-ratio, --swap-ratio and --antonym-ratio must lie "
                          "between 0 and 1")
@@ -48,14 +47,15 @@ def _mix(negative_ratio: float, hard_negative_ratio: float, swap_ratio: float, a
                        other_paragraph=negative_ratio)
 
 
-# the adversarial mix of mrc.negatives.ADVERSARIAL_MIX, spelt out so `--help` shows it without importing
-_SWAP = typer.Option(0.45, help="Share of questions also asked with one entity, number or date swapped for another "
-                     "of the same kind from the paragraph or article (unanswerable, own paragraph).")
-_ANTONYM = typer.Option(0.2, help="Share of questions also asked with an antonym or a negation (unanswerable, own "
-                        "paragraph).")
-_HARD = typer.Option(0.3, help="Share of questions also paired with their own paragraph minus the answer's sentences.")
-_OTHER = typer.Option(0.12, help="Share of questions also paired with another paragraph of the article without the "
-                      "answer.")
+_SWAP = typer.Option(ADVERSARIAL_MIX.swap, help="Share of questions also asked with one entity, number or date "
+                     "swapped for another of the same kind from the paragraph or article (unanswerable, own "
+                     "paragraph).")
+_ANTONYM = typer.Option(ADVERSARIAL_MIX.antonym, help="Share of questions also asked with an antonym or a negation "
+                        "(unanswerable, own paragraph).")
+_HARD = typer.Option(ADVERSARIAL_MIX.answer_removed, help="Share of questions also paired with their own paragraph "
+                     "minus the answer's sentences.")
+_OTHER = typer.Option(ADVERSARIAL_MIX.other_paragraph, help="Share of questions also paired with another paragraph "
+                      "of the article without the answer.")
 
 
 @train_app.command("span")

@@ -209,7 +209,11 @@ def test_train_span_refuses_what_would_fail_after_training(tmp_path: Path, tiny_
 def test_answer_removed_negatives_drop_every_sentence_with_the_answer() -> None:
     import random
 
-    from mrc.train_span import SpanExample, answer_removed_negatives
+    from mrc.negatives import NegativeMix, make_negatives
+    from mrc.train_span import SpanExample
+
+    def answer_removed_negatives(exs, ratio, rng):
+        return make_negatives(exs, NegativeMix(answer_removed=ratio), rng)
 
     ctx = ("The tower was finished in 1889 for the World's Fair. It was designed by Gustave Eiffel's company. "
            "Critics disliked it at first, and some artists signed a petition against it. "
