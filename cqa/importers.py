@@ -16,6 +16,7 @@ import html
 import json
 import re
 import time
+import unicodedata
 import xml.etree.ElementTree as ET
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
@@ -48,6 +49,7 @@ class ImportReport:
     threads_updated: int = 0
     answers_updated: int = 0
     answers_removed: int = 0
+    threads_without_text: int = 0  # questions with neither a title nor any text (an image alone)
     seconds: float = 0.0
 
     def thread(self, put: Put) -> None:
@@ -68,6 +70,8 @@ class ImportReport:
                 + (f", updated {' and '.join(updated)}" if updated else "")
                 + (f", removed {self.answers_removed:,} answers the file no longer gives" if self.answers_removed
                    else "")
+                + (f", skipped {self.threads_without_text:,} questions without any text"
+                   if self.threads_without_text else "")
                 + f" from {self.path} into source {self.source!r}")
 
 
@@ -99,7 +103,9 @@ def _tags(raw: str) -> list[str]:
 
 
 def _digest(text: str) -> str:
-    return hashlib.sha1(" ".join(text.lower().split()).encode("utf-8")).hexdigest()[:16]
+    """The identity of a text: case, spacing and Unicode composition do not matter (the same FAQ
+    saved by another editor as NFD is the same FAQ)."""
+    return hashlib.sha1(" ".join(unicodedata.normalize("NFC", text).lower().split()).encode("utf-8")).hexdigest()[:16]
 
 
 def _int(value: str | None) -> int | None:
@@ -184,6 +190,7 @@ def import_stackexchange(store: ThreadStore, posts: str | Path, links: str | Pat
     source = source or f"stackexchange:{site}"
     rep = ImportReport(source, str(posts))
     t0 = time.perf_counter()
+    changed: set[int] = set()  # threads this import added or changed (new question text, answers, acceptance)
     with store.transaction():
         for row in _iter_rows(posts, "posts", on_bytes):
             kind = row.get("PostTypeId")
@@ -195,12 +202,18 @@ def import_stackexchange(store: ThreadStore, posts: str | Path, links: str | Pat
             body = html_to_text(row.get("Body", ""))
             if kind == "1":
                 title = html.unescape(row.get("Title", "")).strip() or body.split("\n", 1)[0][:200]
+                if not title.strip():  # nothing to match a question against: it would only match by chance
+                    rep.threads_without_text += 1
+                    continue
                 url = f"https://{site}/q/{pid}" if "." in site else ""
-                _, put = store.put_thread(source, pid, title, body, tags=_tags(html.unescape(row.get("Tags", ""))),
-                                          created=row.get("CreationDate", ""), url=url,
-                                          accepted_ext=row.get("AcceptedAnswerId") or None,
-                                          author=row.get("OwnerDisplayName", "") or row.get("OwnerUserId", ""))
+                tkey, put = store.put_thread(source, pid, title, body,
+                                             tags=_tags(html.unescape(row.get("Tags", ""))),
+                                             created=row.get("CreationDate", ""), url=url,
+                                             accepted_ext=row.get("AcceptedAnswerId") or None,
+                                             author=row.get("OwnerDisplayName", "") or row.get("OwnerUserId", ""))
                 rep.thread(put)
+                if put is not Put.SAME:
+                    changed.add(tkey)
             else:
                 rep.answers_read += 1
                 parent = row.get("ParentId", "")
@@ -215,8 +228,12 @@ def import_stackexchange(store: ThreadStore, posts: str | Path, links: str | Pat
                 _, put = store.put_answer(key, pid, body, votes=_int(row.get("Score")),
                                           created=row.get("CreationDate", ""), author=author)
                 rep.answer(put)
+                if put is not Put.SAME:
+                    changed.add(key)
         rep.answers_added += store.resolve_pending(source)
-        store.mark_accepted(source)
+        # acceptance follows the dump where the dump changed a thread; elsewhere what users accepted
+        # since the last import (through the API) stays
+        store.mark_accepted(source, changed)
         if links is not None:
             for row in _iter_rows(Path(links), "postlinks", None):
                 if row.get("LinkTypeId") != "3":
@@ -280,13 +297,18 @@ def _faq_records(path: Path, on_bytes: Progress | None = None) -> Iterator[tuple
 def _faq_parse(fh: Any, name: str, path: Path) -> Iterator[tuple[str, Any, int]]:
     """(where, record, last line read) of an FAQ file's text."""
     if name.endswith((".csv", ".tsv")):
-        reader = csv.reader(fh, delimiter="\t" if name.endswith(".tsv") else ",")
+        # strict: a quote never closed is an error, not a field that swallows the rest of the file
+        reader = csv.reader(fh, delimiter="\t" if name.endswith(".tsv") else ",", strict=True)
         header = [h.strip().lower() for h in next(reader, [])]
         if not any(header):
             raise DataFormatError(f"{path}: empty CSV file (a header with question and answer is needed)")
         while True:
             start = reader.line_num + 1  # where the row begins (a quoted field may span lines)
-            row = next(reader, None)
+            try:
+                row = next(reader, None)
+            except csv.Error as exc:
+                raise DataFormatError(f"{path}:{start}: malformed CSV in the row that starts here "
+                                      f"({exc}; is a quote left open?)") from None
             if row is None:
                 return
             rec = dict(zip(header, row, strict=False))
@@ -373,19 +395,27 @@ def import_records(store: ThreadStore, records: Iterable[tuple[str, Any]], *, so
             if earlier is not None and _digest(earlier[1]) != _digest(question):
                 raise DataFormatError(f"{where}: the id {ext!r} is also the id of another question ({earlier[0]})")
             tags = rec.get("tags") or []
+            if not isinstance(tags, str | list):
+                raise DataFormatError(f"{where}: tags must be a list or a comma-separated text, not {tags!r:.40}")
             tags = [t.strip() for t in tags.split(",")] if isinstance(tags, str) else [str(t) for t in tags]
             body, url = str(rec.get("body") or "").strip(), str(rec.get("url") or "")
             if earlier is None:
                 key, put = store.put_thread(source, ext, question, body, tags=[t for t in tags if t], url=url)
                 rep.thread(put)
                 seen[ext] = (where, question)
+                changed = put is not Put.SAME
             else:  # the same question again: its answers join the thread, the first accepted one stays
                 key = store.thread_key(source, ext) or 0
+                changed = False
             for a in answers:
                 rep.answers_read += 1
-                rep.answer(store.put_answer(key, _digest(a), a)[1])
+                put = store.put_answer(key, _digest(a), a)[1]
+                rep.answer(put)
+                changed = changed or put is not Put.SAME
                 given.setdefault(key, []).append(_digest(a))
-            if earlier is None:
+            if earlier is None and (changed or not store.has_accepted(key)):
+                # the file's first answer is the accepted one, unless a user accepted another since
+                # the file was last imported unchanged
                 store.set_accepted(key, _digest(answers[0]))
         for key, ids in given.items():  # an edited FAQ: the answers it no longer gives go
             rep.answers_removed += store.drop_digest_answers(key, ids)

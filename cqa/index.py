@@ -57,12 +57,16 @@ class _BM25:
     def __init__(self) -> None:
         self.keys = np.zeros(0, dtype=np.int64)
         self.retriever: Any = None
+        # the store generation read before the texts were: what the index is known to hold (a write
+        # committed while it was built is newer, and the file must not claim it)
+        self.generation = ""
 
-    def build(self, keys: Sequence[int], texts: Sequence[str]) -> _BM25:
+    def build(self, keys: Sequence[int], texts: Sequence[str], generation: str = "") -> _BM25:
         import bm25s
 
         self.keys = np.asarray(keys, dtype=np.int64)
         self.retriever = None
+        self.generation = generation
         if len(texts):
             self.retriever = bm25s.BM25()
             self.retriever.index([t or ["\x00"] for t in tokenize(texts)], show_progress=False)
@@ -91,6 +95,7 @@ class _BM25:
 
         meta = json.loads((folder / "meta.json").read_text(encoding="utf-8"))
         obj = cls()
+        obj.generation = str(meta.get("generation", ""))
         obj.keys = np.load(folder / "keys.npy")
         if len(obj.keys):
             obj.retriever = bm25s.BM25.load(str(folder), mmap=False, show_progress=False)
@@ -302,7 +307,7 @@ class ThreadIndex:
             if not gone and len(new) <= max(50, len(known) // 10):
                 self._set_bm25(main, new)
                 return
-        main = _BM25().build(list(all_texts), list(all_texts.values()))
+        main = _BM25().build(list(all_texts), list(all_texts.values()), gen)
         self._set_bm25(main, {})
         self.save()
 
@@ -324,7 +329,7 @@ class ThreadIndex:
                 atomic_write(self.folder / DENSE, lambda tmp: faiss.write_index(self._dense, str(tmp)))
                 atomic_write_text(self.folder / DENSE_META, json.dumps({"encoder": self.encoder.name}))
             if self._bm25_main is not None and not self._delta:
-                self._bm25_main.save(self.folder / BM25_DIR, self.store.generation)
+                self._bm25_main.save(self.folder / BM25_DIR, self._bm25_main.generation)
 
     def sync(self) -> bool:
         """Catch up with writes committed since the last load or sync, by this process or another;
@@ -356,8 +361,9 @@ class ThreadIndex:
 
     def _bm25_of_store(self) -> _BM25:
         """A main BM25 index over every stored thread's question."""
+        gen = self.store.generation
         all_texts = dict(self.store.iter_texts())
-        return _BM25().build(list(all_texts), list(all_texts.values()))
+        return _BM25().build(list(all_texts), list(all_texts.values()), gen)
 
     def _add_lexical(self, keys: Sequence[int], texts: dict[int, str]) -> None:
         """Put threads into the BM25 delta (or rebuild the main index when the delta grows past a
@@ -426,6 +432,8 @@ class ThreadIndex:
         """The stored vectors of indexed threads (rows of zeros for unknown keys)."""
         with self._lock:
             out = np.zeros((len(keys), self._dense.d if self._dense is not None else 0), dtype=np.float32)
+            if self._dense is None:  # nothing embedded yet (a store filled without vectors)
+                return out
             for row, k in enumerate(keys):
                 try:
                     out[row] = self._dense.reconstruct(int(k))

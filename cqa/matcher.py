@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import threading
 import time
+import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -48,6 +49,7 @@ FUSION_K = 60.0
 DEPTH = 50  # candidates each retriever proposes before fusion
 SHORT_ANSWER_WORDS = 25  # answers longer than this get a short span when the reader is sure
 SHORT_ANSWER_MIN_SCORE = 0.5
+MAX_DUPLICATE_HOPS = 8  # links followed from a closed duplicate to an answered original
 READ_TOP = 2  # answers of a thread the span reader re-reads: the best by the answer model's other features
 
 
@@ -191,6 +193,8 @@ class CommunityQA:
             return [], []
         index = self.index
         tvecs = index.vectors(keys)
+        if not tvecs.shape[1]:  # nothing embedded yet: every candidate is read now
+            tvecs = np.zeros((len(keys), len(vector)), dtype=np.float32)
         missing = [i for i, k in enumerate(keys) if not tvecs[i].any()]
         if missing:
             tvecs[missing] = self.encoder.encode([threads[keys[i]].text for i in missing])
@@ -334,7 +338,8 @@ class CommunityQA:
                 break
             a = self._answer_of(q.text, m)
             # a closed duplicate and its original, or a question filed twice, give the same answer once
-            same = " ".join(a.evidence.answer.lower().split()) if a is not None and a.evidence is not None else ""
+            same = (" ".join(unicodedata.normalize("NFC", a.evidence.answer).lower().split())
+                    if a is not None and a.evidence is not None else "")
             if a is not None and same not in shown:
                 shown.add(same)
                 answers.append(a)
@@ -350,11 +355,26 @@ class CommunityQA:
                                 timings=timings)]
         return [a for a in answers if a.score >= self.settings.cqa_min_score] or answers[:1]
 
+    def _answered_original(self, thread: Thread) -> Thread:
+        """The nearest thread with answers down a closed duplicate's links (a duplicate of a
+        duplicate is common in StackExchange dumps; cycles are cut), else the thread itself."""
+        seen, level = {thread.key}, list(thread.duplicate_of)
+        for _ in range(MAX_DUPLICATE_HOPS):
+            level = [k for k in dict.fromkeys(level) if k not in seen]
+            if not level:
+                break
+            seen.update(level)
+            found = self.store.get(level)
+            answered = next((found[k] for k in level if k in found and found[k].answers), None)
+            if answered is not None:
+                return answered
+            level = [target for k in level if k in found for target in found[k].duplicate_of]
+        return thread
+
     def _answer_of(self, question: str, m: Match) -> Answer | None:
         thread = m.thread
         if not thread.answers and thread.duplicate_of:  # a closed duplicate: its original's answers
-            originals = self.store.get(thread.duplicate_of)
-            thread = next((t for t in originals.values() if t.answers), thread)
+            thread = self._answered_original(thread)
         ranked = self.rank_answers(thread)
         if not ranked:
             return None

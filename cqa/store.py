@@ -322,6 +322,9 @@ class ThreadStore:
             c.execute("UPDATE answers SET accepted = (ext_id IS ?) WHERE thread_key = ? AND accepted != (ext_id IS ?)",
                       (ext_id, thread_key, ext_id))
 
+    def has_accepted(self, thread_key: int) -> bool:
+        return bool(self._rows("SELECT 1 FROM answers WHERE thread_key = ? AND accepted LIMIT 1", (thread_key,)))
+
     def thread_key(self, source: str, ext_id: str) -> int | None:
         rows = self._rows("SELECT key FROM threads WHERE uid = ?", (make_uid(source, ext_id),))
         return int(rows[0][0]) if rows else None
@@ -344,13 +347,21 @@ class ThreadStore:
             c.execute("DELETE FROM pending_answers WHERE source = ?", (source,))
             return max(cur.rowcount, 0)
 
-    def mark_accepted(self, source: str) -> None:
+    def mark_accepted(self, source: str, keys: Iterable[int] | None = None) -> None:
         """Flag the answers their thread names as accepted (`accepted_ext`), and only those: a newer
-        dump that moved or withdrew an acceptance is followed."""
+        dump that moved or withdrew an acceptance is followed. `keys`: only these threads (those an
+        import added or changed), so re-importing the same dump keeps what users accepted since."""
+        sql = ("UPDATE answers SET accepted = NOT accepted WHERE key IN (SELECT a.key FROM answers a "
+               "JOIN threads t ON t.key = a.thread_key WHERE t.source = ? "
+               "AND a.accepted != (t.accepted_ext IS NOT NULL AND t.accepted_ext = a.ext_id){})")
         with self.transaction() as c:
-            c.execute("UPDATE answers SET accepted = NOT accepted WHERE key IN (SELECT a.key FROM answers a "
-                      "JOIN threads t ON t.key = a.thread_key WHERE t.source = ? "
-                      "AND a.accepted != (t.accepted_ext IS NOT NULL AND t.accepted_ext = a.ext_id))", (source,))
+            if keys is None:
+                c.execute(sql.format(""), (source,))
+                return
+            todo = sorted(set(keys))
+            for i in range(0, len(todo), 500):
+                part = todo[i : i + 500]
+                c.execute(sql.format(f" AND t.key IN ({', '.join('?' * len(part))})"), (source, *part))
 
     def link(self, thread_key: int, target_key: int, kind: str = "duplicate") -> bool:
         """Record that one thread duplicates (or links to) another; returns whether it was new."""

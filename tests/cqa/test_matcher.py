@@ -263,3 +263,70 @@ def test_seed_store_is_created_on_first_use(tmp_path: Path, encoder) -> None:
     res = source.answer("how far is the moon")
     top = res[0].best_guess if res[0].no_answer else res[0]
     assert "250,000 miles" in top.evidence.answer, top.evidence.answer
+
+
+def test_a_duplicate_of_a_duplicate_answers_from_the_answered_original(tmp_path: Path, encoder) -> None:
+    store = ThreadStore(tmp_path / "t.sqlite")
+    orig, _ = store.put_thread("se", "3", "Idiom for flipping a sequence", "")
+    store.put_answer(orig, "a3", "Use slicing: s[::-1]", votes=9)
+    mid, _ = store.put_thread("se", "2", "Weird output order from my script", "")
+    first, _ = store.put_thread("se", "1", "How do I reverse a string in Python?", "")
+    store.link(first, mid)
+    store.link(mid, orig)
+    loop, _ = store.put_thread("se", "4", "Reverse the words of a sentence in Python", "")
+    store.link(loop, first)
+    store.link(first, loop)  # a cycle is cut, not followed forever
+    source = CommunityQA(Settings(), store=store, encoder=encoder, seed=False)
+    source.refresh()
+    res = source.answer("How do I reverse a string in Python?", top_k=1)
+    got = res[0].best_guess if res[0].no_answer else res[0]
+    assert (got.evidence.thread_id, got.evidence.answer_id, got.evidence.via_duplicate) == ("se:3", "a3", "se:1")
+
+
+def test_a_store_filled_without_vectors_is_searched_by_a_source_started_before(tmp_path: Path, encoder) -> None:
+    """The source starts on an empty store; another writer imports without embedding: the
+    candidates are encoded when asked, not a crash."""
+    path = tmp_path / "t.sqlite"
+    source = CommunityQA(Settings(), store=ThreadStore(path), encoder=encoder, seed=False)
+    assert source.answer("how do I kill a process")[0].no_answer
+    other = ThreadStore(path)
+    key, _ = other.put_thread("se", "3", "How do I kill a process by name?", "")
+    other.put_answer(key, "a1", "Use pkill followed by the process name.", votes=3)
+    got = source.answer("how do I kill a process by name")[0]
+    got = got.best_guess if got.no_answer else got
+    assert got.evidence.answer_id == "a1"
+
+
+def test_unicode_composition_does_not_split_words_or_answers(tmp_path: Path, encoder) -> None:
+    import unicodedata
+
+    from cqa.text import tokenize
+
+    nfc = "Où se trouve le café Müller à Zürich?"
+    assert tokenize([unicodedata.normalize("NFD", nfc)]) == tokenize([nfc])
+    store = ThreadStore(tmp_path / "t.sqlite")
+    source = CommunityQA(Settings(), store=store, encoder=encoder, seed=False)
+    answer = "Le café Müller est près de la gare."
+    first = source.file_answer(nfc, answer)
+    assert source.file_answer(unicodedata.normalize("NFD", nfc), unicodedata.normalize("NFD", answer)) == first
+    assert store.count() == 1
+
+
+def test_a_write_committed_while_bm25_is_built_is_not_claimed_by_the_saved_index(tmp_path: Path, encoder) -> None:
+    from cqa.index import ThreadIndex
+
+    path = tmp_path / "t.sqlite"
+    store = ThreadStore(path)
+    key, _ = store.put_thread("faq", "1", "How do I renew my visa?", "")
+    store.put_answer(key, "a", "At the immigration office.")
+    texts = store.iter_texts
+
+    def read_then_another_process_writes():  # an import commits while the texts are being read
+        yield from texts()
+        ThreadStore(path).put_thread("faq", "2", "Where can I rent a car in Doha?", "")
+
+    store.iter_texts = read_then_another_process_writes  # type: ignore[method-assign]
+    ThreadIndex(store, encoder).load()
+    fresh = ThreadIndex(ThreadStore(path), encoder).load()  # a process started later trusts the saved file
+    found = [k for k, _ in fresh.bm25_search(["rent", "car", "doha"], 5)]
+    assert ThreadStore(path).key_of("faq:2") in found

@@ -312,3 +312,62 @@ def test_not_a_store_is_a_clear_error(tmp_path: Path) -> None:
 
 def test_html_to_text() -> None:
     assert html_to_text("<p>Use <code>ls -la</code> &amp; then<br/>cd</p><p>Next</p>") == "Use ls -la & then\ncd\nNext"
+
+
+def test_an_open_quote_in_a_csv_is_an_error_not_a_swallowed_file(tmp_path: Path) -> None:
+    faq = tmp_path / "faq.csv"
+    faq.write_text('question,answer\nWhat are your opening hours?,"We are open 9-5\n'
+                   'How do I reset my password?,Use the Forgot password link.\n', encoding="utf-8")
+    store = ThreadStore(tmp_path / "t.sqlite")
+    with pytest.raises(DataFormatError, match=r"faq.csv:2: malformed CSV .*quote"):
+        import_file(store, faq)
+    assert _counts(store) == (0, 0)
+
+
+def test_faq_tags_of_the_wrong_type_are_a_clear_error(tmp_path: Path) -> None:
+    faq = tmp_path / "faq.jsonl"
+    faq.write_text('{"question": "Opening hours?", "answer": "9-5", "tags": 5}\n', encoding="utf-8")
+    store = ThreadStore(tmp_path / "t.sqlite")
+    with pytest.raises(DataFormatError, match="faq.jsonl:1: tags must be a list"):
+        import_file(store, faq)
+    assert _counts(store) == (0, 0)
+
+
+def test_reimporting_the_same_files_keeps_what_users_accepted(tmp_path: Path) -> None:
+    write_posts(tmp_path / "Posts.xml", 5)
+    store = ThreadStore(tmp_path / "t.sqlite")
+    import_file(store, tmp_path / "Posts.xml")
+    tid = "stackexchange:" + tmp_path.name + ":1"
+    t = store.thread(tid)
+    other = next(a.id for a in t.answers if not a.accepted)
+    store.accept_answer(tid, other)
+    mine = store.add_answer(tid, "Ask at the counter, they do it the same day.")
+    faq = tmp_path / "faq.jsonl"
+    faq.write_text('{"question": "Opening hours?", "answers": ["9-5", "Ask the front desk"]}\n', encoding="utf-8")
+    import_file(store, faq, source="faq:help")
+    fid = "faq:help:" + _digest("Opening hours?")
+    second = store.thread(fid).answers[1].id
+    store.accept_answer(fid, second)
+    import_file(store, tmp_path / "Posts.xml")
+    import_file(store, faq, source="faq:help")
+    assert [a.id for a in store.thread(tid).answers if a.accepted] == [other]
+    assert mine in [a.id for a in store.thread(tid).answers]
+    assert [a.id for a in store.thread(fid).answers if a.accepted] == [second]
+    # a file that changes the thread is followed again
+    faq.write_text('{"question": "Opening hours?", "answers": ["9-6", "Ask the front desk"]}\n', encoding="utf-8")
+    import_file(store, faq, source="faq:help")
+    assert [a.text for a in store.thread(fid).answers if a.accepted] == ["9-6"]
+
+
+def test_stackexchange_questions_without_any_text_are_skipped_and_said(tmp_path: Path) -> None:
+    (tmp_path / "Posts.xml").write_text(
+        '<?xml version="1.0"?>\n<posts>\n'
+        '<row Id="1" PostTypeId="1" Title="" Body="&lt;p&gt;&lt;img src=&quot;x.png&quot;&gt;&lt;/p&gt;" />\n'
+        '<row Id="2" PostTypeId="2" ParentId="1" Body="Reinstall the driver." Score="1" />\n'
+        '<row Id="3" PostTypeId="1" Title="How do I change my wifi password?" Body="" />\n'
+        '<row Id="4" PostTypeId="2" ParentId="3" Body="Log in to the router." Score="1" />\n</posts>\n',
+        encoding="utf-8")
+    store = ThreadStore(tmp_path / "t.sqlite")
+    rep = import_file(store, tmp_path / "Posts.xml")
+    assert _counts(store) == (1, 1)
+    assert rep.threads_without_text == 1 and "skipped 1 questions without any text" in rep.summary()
