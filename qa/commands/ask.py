@@ -65,6 +65,7 @@ def ask(
                              kb_graph=str(graph) if graph else None, kb_endpoint=endpoint)
     if index is not None:
         _check_index(index)
+    _check_span_model(settings, "--model" if model else "QA_SPAN_MODEL / span_model")
     if file is not None:
         from qa.batch import ask_file
 
@@ -95,6 +96,14 @@ def _check_index(index: Path) -> None:
     if not index.is_dir() or not is_complete(index):
         raise InputError(f"{index} is not an index folder (no manifest.json); build one with "
                          f"`qa index {index} --out DIR`, or give the folder `qa index` wrote")
+
+
+def _check_span_model(settings, where: str) -> None:
+    """A reader folder the user named must exist: a typo otherwise left two of the three sources
+    without their reader and printed "No answer" with exit 0."""
+    if settings.explicitly_set("span_model") and not Path(settings.span_model).expanduser().exists():
+        raise InputError(f"model folder not found: {settings.span_model} (from {where}); give a span reader "
+                         "folder, or leave it unset for the shipped one")
 
 
 def build_engine(settings, index: Path | None = None):

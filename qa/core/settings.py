@@ -166,6 +166,8 @@ class Settings(BaseSettings):
     def _consistent(self) -> Settings:
         if self.chunk_overlap >= self.chunk_chars:
             raise ValueError("chunk_overlap must be smaller than chunk_chars")
+        if Path(self.index_dir).expanduser().is_file():  # found now, not at the first upload (a 500)
+            raise ValueError(f"index_dir {self.index_dir} is a file: it must be a folder (or not exist yet)")
         return self
 
     @classmethod
@@ -288,7 +290,7 @@ def _one_line(exc: ValidationError, cfg: Path, toml: dict[str, Any], given: dict
     """The first validation error as one line naming where the bad value came from."""
     err = exc.errors()[0]
     field = str(err["loc"][0]) if err.get("loc") else ""
-    msg = err.get("msg", "invalid value")
+    msg = str(err.get("msg", "invalid value")).removeprefix("Value error, ")  # pydantic's prefix says nothing
     env = f"{ENV_PREFIX}{field.upper()}"
     if field in given:
         return f"setting {field}={given[field]!r}: {msg}"

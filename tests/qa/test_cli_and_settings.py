@@ -51,6 +51,12 @@ def test_settings_errors(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Non
     monkeypatch.setenv("QA_TOP_K", "many")
     with pytest.raises(ConfigError, match="QA_TOP_K='many'"):
         Settings.load()
+    monkeypatch.delenv("QA_TOP_K")
+    afile = tmp_path / "collections"
+    afile.write_text("not a folder")
+    monkeypatch.setenv("QA_INDEX_DIR", str(afile))  # `qa serve --index-dir FILE` gave a 500 at the first upload
+    with pytest.raises(ConfigError, match=r"^settings: index_dir .*collections is a file: it must be a folder"):
+        Settings.load()
 
 
 @pytest.mark.parametrize("env,value,needle", [
@@ -172,6 +178,17 @@ def test_missing_model_folder_exit_2(tmp_path: Path, capsys: pytest.CaptureFixtu
     assert main(["read", "--context", "Paris is in France.", "--question", "Where?", "--model",
                  str(tmp_path / "none")]) == 2
     assert "not found" in capsys.readouterr().err
+
+
+def test_a_named_span_reader_that_is_missing_is_exit_2_for_qa_ask(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    """It printed "No answer (confidence 1.00)" with exit 0: two sources had no reader."""
+    assert main(["ask", "Who wrote Hamlet?", "--model", str(tmp_path / "none")]) == 2
+    assert "model folder not found" in capsys.readouterr().err
+    monkeypatch.setenv("QA_SPAN_MODEL", str(tmp_path / "none"))
+    assert main(["ask", "Who wrote Hamlet?"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "(from QA_SPAN_MODEL / span_model)" in err and len(err.splitlines()) == 1
 
 
 def test_missing_index_folder_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
