@@ -474,6 +474,20 @@ def _other_names(question: str) -> list[str]:
     return out
 
 
+PLACE_TURNS = 3  # how far back "there" looks for a place before it takes a subject
+
+
+def _place_of(question: str, answer: str) -> str:
+    """The place a turn names: the answer of a "Where ...?" question (or the place named after "in"
+    in it), else a name after a preposition of place in the question; "" when none."""
+    if _asks_for_place(question):
+        if _looks_like_name(answer):
+            return answer.strip()
+        if _place_name(answer):
+            return _place_name(answer)
+    return _place_name(question)
+
+
 def antecedent(referent: Referent | None, past: Sequence[tuple[str, str]], avoid: str = "", *,
                agree: bool = True, people: Collection[str] = ()) -> str:
     """The entity a reference points at: the most recent turn that has one. An entity the new
@@ -482,6 +496,11 @@ def antecedent(referent: Referent | None, past: Sequence[tuple[str, str]], avoid
     none. With `agree`, a pronoun takes a name that agrees with it in number over a subject that
     does not (an ellipsis has no pronoun to agree with). "it" never means one of `people`: after
     "Who wrote Hamlet?", "When did he die?", "When was it written?" is about Hamlet."""
+    if referent == Referent.PLACE:  # "there" is a place a recent turn named, over a later turn's subject:
+        for question, answer in list(reversed(past))[:PLACE_TURNS]:  # "Where is X?" "When was it built?" "there"
+            place = _place_of(question, answer)
+            if place:
+                return place
     for question, answer in reversed(past):
         if referent == Referent.PERSON and _asks_for_person(question) and _looks_like_name(answer):
             return answer.strip()
@@ -659,6 +678,11 @@ def _ellipsis(np: str, previous: str, prev_subject: str) -> tuple[str, str, str]
     toks = tokens(np)
     if not toks or toks[0].low in WH | AUX:
         return None
+    if toks[0].low in PREPS:  # "And of Germany?", "What about for Germany?": the name after it, or nothing
+        rest = np[toks[1].start:] if len(toks) > 1 else ""
+        if not rest or not proper_spans(rest) or proper_spans(rest)[0][0] != 0:
+            return None
+        np, toks = rest, tokens(rest)
     ref = next(((k, t) for k, t in enumerate(toks) if t.low in {"its", "his", "her", "their"}), None)
     if ref is not None:
         if not prev_subject:

@@ -89,6 +89,12 @@ H_FRANCE_POP = ("What is the population of France?", "67 million")
     # "the Bible" is no one's name, so "his" still refers back
     ("What did his translation change in the Bible?", ("Which book did Martin Luther translate?", "the Bible"),
      "What did Martin Luther's translation change in the Bible?"),
+    # an ellipsis with a preposition before the new name ("the of France of Germany" before)
+    ("And of Germany?", H_FRANCE_CAPITAL, "What is the capital of Germany?"),
+    ("What about for Germany?", H_FRANCE_CAPITAL, "What is the capital of Germany?"),
+    # "there" is the place a turn before the last one answered, not the later turn's subject
+    ("How many people live there?", ("Where is the Eiffel Tower?", "Champ de Mars in Paris, France",
+                                     "When was it built?", "1889"), "How many people live in Paris?"),
 ])
 def test_follow_ups_are_rewritten(question: str, history: tuple[str, ...], expected: str) -> None:
     r = rewrite(question, history)
@@ -98,6 +104,7 @@ def test_follow_ups_are_rewritten(question: str, history: tuple[str, ...], expec
 
 @pytest.mark.parametrize(("question", "history"), [
     ("What is the capital of Japan?", H_FRANCE_CAPITAL),               # no reference at all
+    ("And in winter?", H_FRANCE_CAPITAL),                               # a preposition without a name
     ("How long does it take to boil an egg?", H_FRANCE_CAPITAL),       # expletive "it"
     ("How long has it taken to build?", H_FRANCE_CAPITAL),
     # after a clause break a name may well be the pronoun's antecedent
