@@ -170,10 +170,12 @@ class ThreadIndex:
         self.lexical = LexicalStats()
 
     # ------------------------------------------------------------------ dense
-    def _check_encoder(self) -> None:
+    def _check_encoder(self, *, record: bool = False) -> None:
+        """Refuse vectors of another encoder; `record`: name ours when the store has none yet (only
+        when vectors are about to be written: loading the index writes nothing)."""
         name = self.store.get_meta("encoder")
         if not name:
-            if not self.store.read_only:
+            if record and not self.store.read_only:
                 self.store.set_meta("encoder", self.encoder.name)
             return
         if name != self.encoder.name:
@@ -240,6 +242,8 @@ class ThreadIndex:
                 rows = self.store.unembedded(batch, after)
                 if not rows:
                     break
+                if not done:
+                    self._check_encoder(record=True)
                 keys = [k for k, _ in rows]
                 vecs = np.asarray(self.encoder.encode([t for _, t in rows]), dtype=np.float32)
                 self.store.set_vectors(keys, vecs)

@@ -126,7 +126,8 @@ class CommunityQA:
                 from cqa.index import ThreadIndex
 
                 index = ThreadIndex(self.store, self.encoder)
-                index.embed_pending()
+                if self.store.writable_now():  # else an import is writing (and embeds what it wrote): BM25
+                    index.embed_pending()      # finds its threads meanwhile, and a question does not wait
                 index.load()
                 self._index = index
             return self._index
@@ -232,8 +233,8 @@ class CommunityQA:
         todo = [a for a in thread.answers if a.key not in have]
         if todo:
             vecs = np.asarray(self.encoder.encode([a.text for a in todo]), dtype=np.float32)
-            if not self.store.read_only:
-                self.store.set_answer_vectors([a.key for a in todo], vecs)
+            if not self.store.read_only:  # a cache: skipped while an import holds the store
+                self.store.set_answer_vectors([a.key for a in todo], vecs, wait=False)
             have.update({a.key: v for a, v in zip(todo, vecs, strict=True)})
         return np.stack([have[a.key] for a in thread.answers])
 

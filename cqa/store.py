@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import re
 import sqlite3
 import threading
 import uuid
@@ -74,6 +75,12 @@ CREATE TABLE IF NOT EXISTS pending_answers (
 );
 CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
+_SCHEMA_NAMES = set(re.findall(r"CREATE (?:TABLE|INDEX) IF NOT EXISTS (\w+)", _SCHEMA))
+BUSY_TIMEOUT_MS = 30000  # how long a write waits for another process's (an import commits in one go)
+
+
+class StoreBusy(Exception):
+    """Another process holds the store's write lock (see `ThreadStore.no_wait`)."""
 
 
 class Put(StrEnum):
@@ -161,15 +168,16 @@ class ThreadStore:
         self._lock = threading.RLock()
         self._depth = 0
         try:
-            self._conn.execute("PRAGMA busy_timeout=30000")
+            self._conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
             self._conn.execute("PRAGMA foreign_keys=ON")
             if not read_only:
-                self._conn.execute("PRAGMA journal_mode=WAL")
                 self._conn.execute("PRAGMA synchronous=FULL")
-                self._conn.executescript(_SCHEMA)
-                # stores older than the key high-water mark: start it at their highest key
-                self._conn.execute("INSERT OR IGNORE INTO meta(name, value) "
-                                   "SELECT 'max_key', CAST(COALESCE(MAX(key), 0) AS TEXT) FROM threads")
+                if not self._schema_current():  # a write: it waits for an import that holds the store
+                    self._conn.execute("PRAGMA journal_mode=WAL")
+                    self._conn.executescript(_SCHEMA)
+                    # stores older than the key high-water mark: start it at their highest key
+                    self._conn.execute("INSERT OR IGNORE INTO meta(name, value) "
+                                       "SELECT 'max_key', CAST(COALESCE(MAX(key), 0) AS TEXT) FROM threads")
             self._conn.execute("SELECT key FROM threads LIMIT 1").fetchall()
         except sqlite3.OperationalError as exc:  # cannot be opened or written (permissions, a read-only disk)
             self._conn.close()
@@ -177,6 +185,44 @@ class ThreadStore:
         except sqlite3.DatabaseError as exc:
             self._conn.close()
             raise DataFormatError(f"{self.path} is not a thread store: {exc}") from None
+
+    def _schema_current(self) -> bool:
+        """Whether the file already has every table and index of the schema and the key high-water
+        mark: then opening it writes nothing, so a process can open it (to answer) while another
+        imports into it."""
+        names = {r[0] for r in self._conn.execute("SELECT name FROM sqlite_master")}
+        if not _SCHEMA_NAMES <= names:
+            return False
+        return self._conn.execute("SELECT 1 FROM meta WHERE name = 'max_key'").fetchone() is not None
+
+    def writable_now(self) -> bool:
+        """Whether a write would start at once (no other process is writing); writes nothing."""
+        if self.read_only:
+            return False
+        if self._depth:  # this connection is the writer
+            return True
+        try:
+            with self.no_wait():
+                self._conn.execute("BEGIN IMMEDIATE")
+                self._conn.execute("ROLLBACK")
+        except StoreBusy:
+            return False
+        return True
+
+    @contextlib.contextmanager
+    def no_wait(self) -> Iterator[None]:
+        """Writes inside give up at once with `StoreBusy` while another process writes (an import
+        commits in one go), instead of waiting for it: for caches a question fills in passing."""
+        with self._lock:
+            self._conn.execute("PRAGMA busy_timeout=0")
+            try:
+                yield
+            except sqlite3.OperationalError as exc:
+                if "locked" in str(exc) or "busy" in str(exc):
+                    raise StoreBusy(f"the thread store {self.path} is being written by another process") from None
+                raise
+            finally:
+                self._conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
 
     # ------------------------------------------------------------------ transactions
     @contextlib.contextmanager
@@ -473,11 +519,18 @@ class ThreadStore:
         """Stored vectors of answers (answers are embedded lazily, when their thread is first matched)."""
         return self._stored_vectors("answers", keys)
 
-    def set_answer_vectors(self, keys: Sequence[int], vectors: np.ndarray) -> None:
+    def set_answer_vectors(self, keys: Sequence[int], vectors: np.ndarray, *, wait: bool = True) -> bool:
+        """Store answers' vectors; returns whether they were stored. `wait=False`: give up at once
+        when another process is writing (an import): the vectors are a cache, and a question must
+        not wait for an import to finish."""
         v = np.ascontiguousarray(np.asarray(vectors, dtype=np.float32))
-        with self.transaction() as c:
-            c.executemany("UPDATE answers SET vector = ? WHERE key = ?",
-                          [(v[i].tobytes(), int(k)) for i, k in enumerate(keys)])
+        rows = [(v[i].tobytes(), int(k)) for i, k in enumerate(keys)]
+        try:
+            with contextlib.nullcontext() if wait else self.no_wait(), self.transaction() as c:
+                c.executemany("UPDATE answers SET vector = ? WHERE key = ?", rows)
+        except StoreBusy:
+            return False
+        return True
 
     # ------------------------------------------------------------------ reads
     def count(self) -> int:

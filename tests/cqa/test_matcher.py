@@ -330,3 +330,23 @@ def test_a_write_committed_while_bm25_is_built_is_not_claimed_by_the_saved_index
     fresh = ThreadIndex(ThreadStore(path), encoder).load()  # a process started later trusts the saved file
     found = [k for k, _ in fresh.bm25_search(["rent", "car", "doha"], 5)]
     assert ThreadStore(path).key_of("faq:2") in found
+
+
+def test_questions_are_answered_while_another_process_imports(tmp_path: Path, encoder) -> None:
+    """An import holds the store's write lock until it commits: opening the store and answering
+    (which caches answer vectors) must not wait for it (they waited 30 s, then failed)."""
+    import time
+
+    path = tmp_path / "t.sqlite"
+    writer = ThreadStore(path)
+    key, _ = writer.put_thread("se", "7", "How can I read a text file line by line in Java?", "")
+    writer.put_answer(key, "a1", "Use BufferedReader.readLine in a loop until it returns null.", votes=2)
+    writer.put_answer(key, "a2", "Files.lines(path) gives a stream of the lines.", votes=1)
+    with writer.transaction():  # the import, still running
+        t0 = time.perf_counter()
+        source = CommunityQA(Settings(), store=ThreadStore(path), encoder=encoder, seed=False)
+        got = source.answer("read a text file line by line in Java")[0]
+        assert time.perf_counter() - t0 < 5
+    got = got.best_guess if got.no_answer else got
+    assert got.evidence.answer_id == "a1"
+    assert source.store.set_answer_vectors([1], np.zeros((1, 4)), wait=True)  # the import is done
