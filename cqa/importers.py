@@ -80,19 +80,33 @@ Progress = Callable[[int], None]
 
 # ---------------------------------------------------------------------------------------------- helpers
 _TAG = re.compile(r"<[^>]+>")
+# inline markup goes without a trace ("s<code>[::-1]</code>", "H<sub>2</sub>O"); other tags leave a space
+_INLINE = re.compile(r"(?i)</?\s*(?:a|abbr|b|code|del|em|i|ins|kbd|mark|q|s|small|span|strike|strong|sub|sup|tt|u)"
+                     r"(?:\s[^>]*)?/?>")
+_PRE = re.compile(r"(?is)<pre\b[^>]*>(.*?)</pre\s*>")
 _BLOCK = re.compile(r"(?i)<\s*(br|/p|/li|/h\d|/pre|/blockquote|/tr)\s*/?>")
 _SPACE = re.compile(r"[ \t\r\f\v]+")
 _LINES = re.compile(r"\n\s*\n+")
 
 
 def html_to_text(markup: str) -> str:
-    """Plain text of a post body: block ends become line breaks, tags go, entities are decoded."""
+    """Plain text of a post body: block ends become line breaks, tags go, entities are decoded;
+    code blocks (`<pre>`) keep their lines and indentation (an answer's Python would not run
+    without them)."""
     if "<" not in markup and "&" not in markup:
         return markup.strip()
-    text = _BLOCK.sub("\n", markup)
-    text = html.unescape(_TAG.sub(" ", text))
+    blocks: list[str] = []
+
+    def keep(m: re.Match[str]) -> str:
+        blocks.append(html.unescape(_TAG.sub("", m.group(1))).strip("\n"))
+        return f"\n\x00{len(blocks) - 1}\x00\n"
+
+    text = _PRE.sub(keep, markup.replace("\x00", ""))
+    text = _BLOCK.sub("\n", text)
+    text = html.unescape(_TAG.sub(" ", _INLINE.sub("", text)))
     text = _SPACE.sub(" ", text)
-    return _LINES.sub("\n\n", "\n".join(line.strip() for line in text.split("\n"))).strip()
+    text = _LINES.sub("\n\n", "\n".join(line.strip() for line in text.split("\n"))).strip()
+    return re.sub(r"\x00(\d+)\x00", lambda m: blocks[int(m.group(1))], text) if blocks else text
 
 
 def _tags(raw: str) -> list[str]:

@@ -312,6 +312,12 @@ def test_not_a_store_is_a_clear_error(tmp_path: Path) -> None:
 
 def test_html_to_text() -> None:
     assert html_to_text("<p>Use <code>ls -la</code> &amp; then<br/>cd</p><p>Next</p>") == "Use ls -la & then\ncd\nNext"
+    # inline markup leaves no space; code blocks keep their indentation
+    assert html_to_text("<p>Use <code>s[::-1]</code>.</p>") == "Use s[::-1]."
+    assert html_to_text('H<sub>2</sub>O is <a href="x">water</a>') == "H2O is water"
+    assert html_to_text("<p>Try:</p><pre><code>for x in xs:\n    if x &lt; 3:\n        print(x)\n</code></pre>"
+                        "<p>Done</p>") == "Try:\n\nfor x in xs:\n    if x < 3:\n        print(x)\nDone"
+    assert html_to_text("<table><tr><td>a</td><td>b</td></tr></table>") == "a b"
 
 
 def test_an_open_quote_in_a_csv_is_an_error_not_a_swallowed_file(tmp_path: Path) -> None:
