@@ -183,7 +183,7 @@ def detect_format(path: str | Path) -> Format:
         if "<OrgQuestion" in head or "ORGQ_ID" in head:
             return Format.SEMEVAL
     raise InputError(f"cannot tell the format of {p}: name a StackExchange Posts.xml, a SemEval-2016 Task 3 "
-                     "XML file or an FAQ .jsonl/.json/.csv file (or give --format)")
+                     "XML file or an FAQ .jsonl/.json/.csv/.tsv file (or give --format)")
 
 
 # ---------------------------------------------------------------------------------------------- StackExchange

@@ -36,7 +36,7 @@ def read_questions(path: Path | str) -> list[Asked]:
     from qa.core.text import decode_utf8, json_lines, read_text
 
     if str(path) == "-":
-        name, text = "standard input", decode_utf8(sys.stdin.buffer.read(), "the questions on standard input")
+        name, text = "standard input", decode_utf8(sys.stdin.buffer.read(), "standard input (the questions)")
     else:
         name, text = str(path), read_text(path)
     jsonl = str(path).removesuffix(".gz").removesuffix(".xz").removesuffix(".bz2").endswith((".jsonl", ".json"))

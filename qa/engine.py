@@ -262,6 +262,10 @@ class Engine:
     # ------------------------------------------------------------------ passages and documents
     def search(self, query: str, k: int = 5, *, collection: str | None = None) -> list[RetrievedPassage]:
         """The passages a question would be read from, best first (no reading)."""
+        from qa.core.text import check_text, check_words
+
+        # checked as a query, so an error names the field the caller filled
+        query = check_words(check_text(query, "query", self.settings.max_question_chars), "query")
         q = Question(query, collection=collection, max_chars=self.settings.max_question_chars)
         self._catch_up_with_collections()
         with self._rw.reading():

@@ -195,6 +195,8 @@ class Settings(BaseSettings):
             if unknown:
                 raise ConfigError(f"unknown settings in {cfg}: {', '.join(unknown)}")
         elif path or os.environ.get("QA_CONFIG"):
+            if cfg.is_dir():
+                raise ConfigError(f"the settings file {cfg} is a folder: give the path of a TOML file")
             raise ConfigError(f"settings file not found: {cfg}")
         _warn_unknown_environment(cls.model_fields)
         given = {k: v for k, v in overrides.items() if v is not None}

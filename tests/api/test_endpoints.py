@@ -179,6 +179,8 @@ def test_documents_added_are_searchable_at_once_and_deleted(client) -> None:
     assert r.json() == {"collection": "memos", "document": "memo-17", "passages": 1}
     hits = client.post("/v1/search", json={"query": "zorblat code unit seventeen", "collection": "memos"}).json()
     assert all(p["id"] != "memo-17#0" for p in hits["passages"])
+    r = client.post("/v1/search", json={"query": "   "})
+    assert r.status_code in (400, 422) and "query is empty" in r.text  # it said "the question is empty"
     error(client.delete("/v1/documents/memo-17"), 404)
     r = client.post("/v1/documents", json={"collection": "memos", "documents": [{"id": "notes/2024/a", "text": "x y"}]})
     assert r.status_code == 201  # ids may hold '/', and such a document can be deleted too

@@ -57,6 +57,10 @@ def test_settings_errors(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Non
     monkeypatch.setenv("QA_INDEX_DIR", str(afile))  # `qa serve --index-dir FILE` gave a 500 at the first upload
     with pytest.raises(ConfigError, match=r"^settings: index_dir .*collections is a file: it must be a folder"):
         Settings.load()
+    monkeypatch.delenv("QA_INDEX_DIR")
+    monkeypatch.setenv("QA_CONFIG", str(tmp_path))  # said "settings file not found"
+    with pytest.raises(ConfigError, match="is a folder: give the path of a TOML file"):
+        Settings.load()
 
 
 @pytest.mark.parametrize("env,value,needle", [
