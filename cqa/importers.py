@@ -50,6 +50,7 @@ class ImportReport:
     answers_updated: int = 0
     answers_removed: int = 0
     threads_without_text: int = 0  # questions with neither a title nor any text (an image alone)
+    threads_removed: int = 0  # with `prune`: the source's threads the file no longer gives
     seconds: float = 0.0
 
     def thread(self, put: Put) -> None:
@@ -72,6 +73,8 @@ class ImportReport:
                    else "")
                 + (f", skipped {self.threads_without_text:,} questions without any text"
                    if self.threads_without_text else "")
+                + (f", removed {self.threads_removed:,} threads the file no longer gives" if self.threads_removed
+                   else "")
                 + f" from {self.path} into source {self.source!r}")
 
 
@@ -358,18 +361,19 @@ def _first(rec: dict[str, Any], keys: tuple[str, ...]) -> Any:
 
 
 def import_faq(store: ThreadStore, path: str | Path, *, source: str | None = None,
-               on_bytes: Progress | None = None) -> ImportReport:
+               on_bytes: Progress | None = None, prune: bool = False) -> ImportReport:
     """Question-answer pairs from JSONL / JSON / CSV / TSV: each record needs a question and an
     answer (or a list `answers`); optional `id`, `body`, `tags`, `url` (field names in any case).
     The FAQ's own (first) answer is the accepted one. Records without an id are keyed by their
     question text, so a re-import recognises them; re-importing an edited file updates the
-    threads whose question or answers changed."""
+    threads whose question or answers changed. A question reworded in a file without ids is a new
+    thread; `prune` then removes the old one (every thread of the source the file no longer gives)."""
     p = Path(path)
     name = p.name
     for suffix in (".gz", ".xz", ".bz2"):
         name = name.removesuffix(suffix)
     source = source or f"faq:{Path(name).stem}"
-    return import_records(store, _faq_records(p, on_bytes), source=source, path=str(p))
+    return import_records(store, _faq_records(p, on_bytes), source=source, path=str(p), prune=prune)
 
 
 def _answer_texts(rec: dict[str, Any], where: str) -> list[str]:
@@ -386,7 +390,7 @@ def _answer_texts(rec: dict[str, Any], where: str) -> list[str]:
 
 
 def import_records(store: ThreadStore, records: Iterable[tuple[str, Any]], *, source: str,
-                   path: str = "") -> ImportReport:
+                   path: str = "", prune: bool = False) -> ImportReport:
     """Import (where, record) question-answer records (the FAQ format) in one transaction. One id
     for two different questions in the same file is an error (it would merge them); the same
     question twice adds the second record's answers to the thread."""
@@ -433,14 +437,18 @@ def import_records(store: ThreadStore, records: Iterable[tuple[str, Any]], *, so
                 store.set_accepted(key, _digest(answers[0]))
         for key, ids in given.items():  # an edited FAQ: the answers it no longer gives go
             rep.answers_removed += store.drop_digest_answers(key, ids)
+        if prune:  # the file is the whole FAQ: its source's other threads go (answers users added with them)
+            keep = {store.thread_key(source, ext) for ext in seen}
+            rep.threads_removed = store.drop_threads_except(source, {k for k in keep if k is not None})
     rep.seconds = time.perf_counter() - t0
     return rep
 
 
 def import_file(store: ThreadStore, path: str | Path, fmt: Format | str | None = None, *, source: str | None = None,
                 site: str | None = None, links: str | Path | None = None,
-                on_bytes: Progress | None = None) -> ImportReport:
-    """Import one file of any supported format (detected from the name and content unless given)."""
+                on_bytes: Progress | None = None, prune: bool = False) -> ImportReport:
+    """Import one file of any supported format (detected from the name and content unless given);
+    `prune` (FAQ files): remove the source's threads the file no longer gives."""
     p = Path(path)
     if not p.exists():
         raise InputError(f"file not found: {p}")
@@ -455,8 +463,10 @@ def import_file(store: ThreadStore, path: str | Path, fmt: Format | str | None =
         else:
             raise InputError(f"{p} is a folder without a Posts.xml (a StackExchange dump folder has one)")
     kind = Format(fmt) if fmt else detect_format(p)
+    if prune and kind != Format.FAQ:
+        raise InputError(f"pruning is for FAQ files; {p.name} is a {kind.value} file")
     if kind == Format.STACKEXCHANGE:
         return import_stackexchange(store, p, links, site=site, source=source, on_bytes=on_bytes)
     if kind == Format.SEMEVAL:
         return import_semeval(store, p, source=source or "semeval", on_bytes=on_bytes)
-    return import_faq(store, p, source=source, on_bytes=on_bytes)
+    return import_faq(store, p, source=source, on_bytes=on_bytes, prune=prune)

@@ -451,6 +451,15 @@ class ThreadStore:
                 raise NotFoundError(f"the thread {thread_id} has no answer {answer_id!r}")
             c.execute("UPDATE answers SET accepted = (ext_id = ?) WHERE thread_key = ?", (answer_id, key))
 
+    def drop_threads_except(self, source: str, keep: set[int]) -> int:
+        """Delete the source's threads whose keys are not in `keep` (with their answers and links);
+        returns how many went."""
+        gone = [int(k) for (k,) in self._rows("SELECT key FROM threads WHERE source = ?", (source,))
+                if int(k) not in keep]
+        with self.transaction() as c:
+            c.executemany("DELETE FROM threads WHERE key = ?", [(k,) for k in gone])
+        return len(gone)
+
     def delete_thread(self, thread_id: str) -> None:
         key = self.key_of(thread_id)
         with self.transaction() as c:

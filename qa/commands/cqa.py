@@ -62,6 +62,8 @@ def import_(
     site: Annotated[str | None, typer.Option(help="StackExchange site name (default: the dump's folder name).")] = None,
     links: Annotated[Path | None, typer.Option(help="PostLinks.xml (default: found beside Posts.xml).")] = None,
     embed: Annotated[bool, typer.Option(help="Embed the new threads right away.")] = True,
+    prune: Annotated[bool, typer.Option(help="FAQ files: the file is the whole FAQ; remove the source's threads "
+                                             "it no longer gives (a reworded question without an id).")] = False,
     store: StoreOpt = None,
 ) -> None:
     """Import answered questions; a malformed file imports nothing, a second import adds nothing twice."""
@@ -81,7 +83,7 @@ def import_(
     bar, desc, total = _bar(f"importing {path.name}", size)
     with bar:
         task = bar.add_task(desc, total=total)
-        rep = import_file(target, path, fmt, source=source, site=site, links=links,
+        rep = import_file(target, path, fmt, source=source, site=site, links=links, prune=prune,
                           on_bytes=lambda pos: bar.update(task, completed=min(pos, size or pos)))
         bar.update(task, completed=size)
     err.print(Text.assemble(("imported ", "green"), rep.summary(), f" in {rep.seconds:.1f}s"))

@@ -377,3 +377,22 @@ def test_stackexchange_questions_without_any_text_are_skipped_and_said(tmp_path:
     rep = import_file(store, tmp_path / "Posts.xml")
     assert _counts(store) == (1, 1)
     assert rep.threads_without_text == 1 and "skipped 1 questions without any text" in rep.summary()
+
+
+def test_prune_makes_the_store_follow_an_faq_whose_questions_were_reworded(tmp_path: Path) -> None:
+    faq = tmp_path / "help.jsonl"
+    faq.write_text('{"question": "How do I reset my password?", "answer": "Email support and wait two days."}\n'
+                   '{"question": "Do you ship abroad?", "answer": "Yes."}\n', encoding="utf-8")
+    store = ThreadStore(tmp_path / "t.sqlite")
+    import_file(store, faq)
+    faq.write_text('{"question": "How can I reset my password?", "answer": "Use the Forgot password link."}\n'
+                   '{"question": "Do you ship abroad?", "answer": "Yes."}\n', encoding="utf-8")
+    import_file(store, faq)
+    assert store.count() == 3  # without ids a reworded question is a new thread; the old one stays
+    rep = import_file(store, faq, prune=True)
+    assert store.count() == 2 and rep.threads_removed == 1 and "removed 1 threads the file no longer gives" in \
+        rep.summary()
+    assert not any("two days" in a.text for k in store.keys().tolist() for a in store.get([k])[k].answers)
+    write_posts(tmp_path / "Posts.xml", 3)
+    with pytest.raises(InputError, match="pruning is for FAQ files"):
+        import_file(store, tmp_path / "Posts.xml", prune=True)
