@@ -53,7 +53,8 @@ def test_unusable_folders_and_stores_are_one_line_exit_2(corpus_dir: Path, tmp_p
     afile.write_text("x", encoding="utf-8")
     monkeypatch.setenv("QA_INDEX_DIR", str(afile))
     assert main(["index", str(corpus_dir / "eiffel.md")]) == 2
-    assert "is a file, not a folder" in " ".join(capsys.readouterr().err.split())
+    assert "is a file: it must be a folder" in " ".join(capsys.readouterr().err.split())
+    monkeypatch.delenv("QA_INDEX_DIR")
     assert main(["cqa", "stats", "--store", str(tmp_path)]) == 2
     err = capsys.readouterr().err
     assert "is a folder: give the path of a .sqlite file" in " ".join(err.split()) and "Traceback" not in err
