@@ -207,7 +207,8 @@ def import_stackexchange(store: ThreadStore, posts: str | Path, links: str | Pat
     source = source or f"stackexchange:{site}"
     rep = ImportReport(source, str(posts))
     t0 = time.perf_counter()
-    changed: set[int] = set()  # threads this import added or changed (new question text, answers, acceptance)
+    changed: set[int] = set()  # threads whose acceptance this import sets: new ones, or the dump's changed
+    dump_accepted: dict[int, str | None] = {}  # thread key -> the answer the dump accepts
     with store.transaction():
         for row in _iter_rows(posts, "posts", on_bytes):
             kind = row.get("PostTypeId")
@@ -223,13 +224,15 @@ def import_stackexchange(store: ThreadStore, posts: str | Path, links: str | Pat
                     rep.threads_without_text += 1
                     continue
                 url = f"https://{site}/q/{pid}" if "." in site else ""
+                accepted = row.get("AcceptedAnswerId") or None
+                before = store.accepted_ext_of(source, pid)
                 tkey, put = store.put_thread(source, pid, title, body,
                                              tags=_tags(html.unescape(row.get("Tags", ""))),
-                                             created=row.get("CreationDate", ""), url=url,
-                                             accepted_ext=row.get("AcceptedAnswerId") or None,
+                                             created=row.get("CreationDate", ""), url=url, accepted_ext=accepted,
                                              author=row.get("OwnerDisplayName", "") or row.get("OwnerUserId", ""))
                 rep.thread(put)
-                if put is not Put.SAME:
+                dump_accepted[tkey] = accepted
+                if put is Put.ADDED or before != accepted:  # new, or the dump moved or withdrew its acceptance
                     changed.add(tkey)
             else:
                 rep.answers_read += 1
@@ -245,11 +248,11 @@ def import_stackexchange(store: ThreadStore, posts: str | Path, links: str | Pat
                 _, put = store.put_answer(key, pid, body, votes=_int(row.get("Score")),
                                           created=row.get("CreationDate", ""), author=author)
                 rep.answer(put)
-                if put is not Put.SAME:
+                if put is Put.ADDED and dump_accepted.get(key) == pid:  # the accepted answer arrived
                     changed.add(key)
         rep.answers_added += store.resolve_pending(source)
-        # acceptance follows the dump where the dump changed a thread; elsewhere what users accepted
-        # since the last import (through the API) stays
+        # acceptance follows the dump where the dump changed it; elsewhere what users accepted since
+        # the last import (through the API) stays, also when a thread's text was re-read
         store.mark_accepted(source, changed)
         if links is not None:
             for row in _iter_rows(Path(links), "postlinks", None):
@@ -324,8 +327,8 @@ def _faq_parse(fh: Any, name: str, path: Path) -> Iterator[tuple[str, Any, int]]
             try:
                 row = next(reader, None)
             except csv.Error as exc:
-                raise DataFormatError(f"{path}:{start}: malformed CSV in the row that starts here "
-                                      f"({exc}; is a quote left open?)") from None
+                raise DataFormatError(f"{path}:{start}: malformed CSV in the row that starts here ({exc}: "
+                                      "a quote left open, or text after a closing quote?)") from None
             if row is None:
                 return
             rec = dict(zip(header, row, strict=False))
@@ -437,6 +440,11 @@ def import_records(store: ThreadStore, records: Iterable[tuple[str, Any]], *, so
                 store.set_accepted(key, _digest(answers[0]))
         for key, ids in given.items():  # an edited FAQ: the answers it no longer gives go
             rep.answers_removed += store.drop_digest_answers(key, ids)
+            if not store.has_accepted(key):  # the accepted one was among them: the file's first answer
+                store.set_accepted(key, ids[0])
+        if prune and not seen:
+            raise DataFormatError(f"{path or source}: no question-answer records; --prune would remove every "
+                                  "thread of the source")
         if prune:  # the file is the whole FAQ: its source's other threads go (answers users added with them)
             keep = {store.thread_key(source, ext) for ext in seen}
             rep.threads_removed = store.drop_threads_except(source, {k for k in keep if k is not None})

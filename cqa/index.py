@@ -392,6 +392,7 @@ class ThreadIndex:
             keys_arr = np.asarray(keys, dtype=np.int64)
             if vectors is None:
                 vectors = np.asarray(self.encoder.encode(list(texts)), dtype=np.float32)
+                self._check_encoder(record=True)  # vectors are written: the store learns whose they are
                 self.store.set_vectors(keys_arr.tolist(), vectors)
             self._add_dense(keys_arr, vectors)
             self._add_lexical(keys_arr.tolist(), dict(zip(keys_arr.tolist(), texts, strict=True)))

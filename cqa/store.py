@@ -172,7 +172,8 @@ class ThreadStore:
             self._conn.execute("PRAGMA foreign_keys=ON")
             if not read_only:
                 self._conn.execute("PRAGMA synchronous=FULL")
-                if not self._schema_current():  # a write: it waits for an import that holds the store
+                wal = str(self._conn.execute("PRAGMA journal_mode").fetchone()[0]).lower() == "wal"
+                if not (wal and self._schema_current()):  # a write: it waits for an import holding the store
                     self._conn.execute("PRAGMA journal_mode=WAL")
                     self._conn.executescript(_SCHEMA)
                     # stores older than the key high-water mark: start it at their highest key
@@ -242,8 +243,13 @@ class ThreadStore:
                 raise
             self._depth -= 1
             if self._depth == 0:
-                self._bump()
-                self._conn.execute("COMMIT")
+                try:
+                    self._bump()
+                    self._conn.execute("COMMIT")
+                except BaseException:  # a failed commit (busy, disk full) must not leave the transaction open
+                    if self._conn.in_transaction:
+                        self._conn.execute("ROLLBACK")
+                    raise
 
     def _bump(self) -> None:
         """Each committed write changes the generation, so indexes built before it know they are stale."""
@@ -367,6 +373,11 @@ class ThreadStore:
         with self.transaction() as c:
             c.execute("UPDATE answers SET accepted = (ext_id IS ?) WHERE thread_key = ? AND accepted != (ext_id IS ?)",
                       (ext_id, thread_key, ext_id))
+
+    def accepted_ext_of(self, source: str, ext_id: str) -> str | None:
+        """The answer id a stored thread's source names as accepted (None: none, or no such thread)."""
+        rows = self._rows("SELECT accepted_ext FROM threads WHERE uid = ?", (make_uid(source, ext_id),))
+        return rows[0][0] if rows else None
 
     def has_accepted(self, thread_key: int) -> bool:
         return bool(self._rows("SELECT 1 FROM answers WHERE thread_key = ? AND accepted LIMIT 1", (thread_key,)))

@@ -477,6 +477,11 @@ def _other_names(question: str) -> list[str]:
 PLACE_TURNS = 3  # how far back "there" looks for a place before it takes a subject
 
 
+def _same_subject(a: str, b: str) -> bool:
+    sa, sb = subject(a), subject(b)
+    return bool(sa) and _strip_det(sa).lower() == _strip_det(sb).lower()
+
+
 def _place_of(question: str, answer: str) -> str:
     """The place a turn names: the answer of a "Where ...?" question (or the place named after "in"
     in it), else a name after a preposition of place in the question; "" when none."""
@@ -496,11 +501,17 @@ def antecedent(referent: Referent | None, past: Sequence[tuple[str, str]], avoid
     none. With `agree`, a pronoun takes a name that agrees with it in number over a subject that
     does not (an ellipsis has no pronoun to agree with). "it" never means one of `people`: after
     "Who wrote Hamlet?", "When did he die?", "When was it written?" is about Hamlet."""
-    if referent == Referent.PLACE:  # "there" is a place a recent turn named, over a later turn's subject:
-        for question, answer in list(reversed(past))[:PLACE_TURNS]:  # "Where is X?" "When was it built?" "there"
+    if referent == Referent.PLACE:
+        # "there" after "Where is the Eiffel Tower?" "When was it built?" is the place the earlier turn
+        # answered: turns about the same subject are looked through for a place (at most PLACE_TURNS);
+        # a turn about something else stops the search, and its subject is taken below
+        recent = list(reversed(past))[:PLACE_TURNS]
+        for i, (question, answer) in enumerate(recent):
             place = _place_of(question, answer)
             if place:
                 return place
+            if i + 1 == len(recent) or not _same_subject(question, recent[i + 1][0]):
+                break
     for question, answer in reversed(past):
         if referent == Referent.PERSON and _asks_for_person(question) and _looks_like_name(answer):
             return answer.strip()
@@ -678,11 +689,6 @@ def _ellipsis(np: str, previous: str, prev_subject: str) -> tuple[str, str, str]
     toks = tokens(np)
     if not toks or toks[0].low in WH | AUX:
         return None
-    if toks[0].low in PREPS:  # "And of Germany?", "What about for Germany?": the name after it, or nothing
-        rest = np[toks[1].start:] if len(toks) > 1 else ""
-        if not rest or not proper_spans(rest) or proper_spans(rest)[0][0] != 0:
-            return None
-        np, toks = rest, tokens(rest)
     ref = next(((k, t) for k, t in enumerate(toks) if t.low in {"its", "his", "her", "their"}), None)
     if ref is not None:
         if not prev_subject:
@@ -692,6 +698,11 @@ def _ellipsis(np: str, previous: str, prev_subject: str) -> tuple[str, str, str]
         head, _, tail = _split_at_prep(rest)
         q = f"{_frame(previous)} the {head} of {prev_subject}{(' ' + tail) if tail else ''}?"
         return q, prev_subject, "ellipsis with a possessive: the previous question's subject"
+    if toks[0].low in PREPS:  # "And of Germany?", "What about for Germany?": the name after it, or nothing
+        rest = np[toks[1].start:] if len(toks) > 1 else ""
+        if not rest or not proper_spans(rest) or proper_spans(rest)[0][0] != 0:
+            return None
+        np, toks = rest, tokens(rest)
     if proper_spans(np) and proper_spans(np)[0][0] == 0 or toks[0].text[0].isupper() and toks[0].low not in DETERMINERS:
         if not prev_subject or prev_subject not in previous:
             return None

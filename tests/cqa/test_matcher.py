@@ -350,3 +350,21 @@ def test_questions_are_answered_while_another_process_imports(tmp_path: Path, en
     got = got.best_guess if got.no_answer else got
     assert got.evidence.answer_id == "a1"
     assert source.store.set_answer_vectors([1], np.zeros((1, 4)), wait=True)  # the import is done
+
+
+def test_vectors_added_to_an_empty_store_record_their_encoder(tmp_path: Path, encoder) -> None:
+    from cqa.index import ThreadIndex
+
+    store = ThreadStore(tmp_path / "t.sqlite")
+    index = ThreadIndex(store, encoder)
+    index.embed_pending()
+    index.load()
+    tid = store.add_question("How do I reset my password?")
+    index.add([store.thread(tid).key], [store.thread(tid).text])
+    assert store.get_meta("encoder") == encoder.name
+
+    class Other(type(encoder)):
+        name = "another-encoder"
+
+    with pytest.raises(InputError, match="was embedded with the encoder"):
+        ThreadIndex(store, Other(), folder=tmp_path / "idx2").load()

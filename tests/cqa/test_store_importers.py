@@ -396,3 +396,37 @@ def test_prune_makes_the_store_follow_an_faq_whose_questions_were_reworded(tmp_p
     write_posts(tmp_path / "Posts.xml", 3)
     with pytest.raises(InputError, match="pruning is for FAQ files"):
         import_file(store, tmp_path / "Posts.xml", prune=True)
+
+
+def test_prune_refuses_a_file_without_records_and_an_faq_keeps_an_accepted_answer(tmp_path: Path) -> None:
+    faq = tmp_path / "help.jsonl"
+    faq.write_text('{"question": "How do I reset my password?", "answers": ["Use the reset link.", "Call us."]}\n',
+                   encoding="utf-8")
+    store = ThreadStore(tmp_path / "t.sqlite")
+    import_file(store, faq)
+    empty = tmp_path / "empty.jsonl"
+    empty.write_text("", encoding="utf-8")
+    with pytest.raises(DataFormatError, match="would remove every thread"):
+        import_file(store, empty, source="faq:help", prune=True)
+    assert store.count() == 1
+    tid = "faq:help:" + _digest("How do I reset my password?")
+    store.accept_answer(tid, store.thread(tid).answers[1].id)  # a user prefers "Call us."
+    faq.write_text('{"question": "How do I reset my password?", "answer": "Use the reset link."}\n',
+                   encoding="utf-8")
+    import_file(store, faq)  # the file drops the answer the user accepted: its first answer is accepted again
+    assert [(a.text, a.accepted) for a in store.thread(tid).answers] == [("Use the reset link.", True)]
+
+
+def test_a_dump_whose_text_was_reread_keeps_what_users_accepted(tmp_path: Path) -> None:
+    posts = tmp_path / "Posts.xml"
+    write_posts(posts, 3)
+    store = ThreadStore(tmp_path / "t.sqlite")
+    import_file(store, posts)
+    tid = "stackexchange:" + tmp_path.name + ":1"
+    other = next(a.id for a in store.thread(tid).answers if not a.accepted)
+    store.accept_answer(tid, other)
+    posts.write_text(posts.read_text(encoding="utf-8").replace("&lt;p&gt;", "&lt;p&gt;Edited. ", 1),
+                     encoding="utf-8")
+    rep = import_file(store, posts)
+    assert rep.threads_updated >= 1  # the question's text changed (a new key), its acceptance did not
+    assert [a.id for a in store.thread(tid).answers if a.accepted] == [other]

@@ -95,6 +95,11 @@ H_FRANCE_POP = ("What is the population of France?", "67 million")
     # "there" is the place a turn before the last one answered, not the later turn's subject
     ("How many people live there?", ("Where is the Eiffel Tower?", "Champ de Mars in Paris, France",
                                      "When was it built?", "1889"), "How many people live in Paris?"),
+    # ... but a turn about something else is what "there" means, not an older turn's place
+    ("How many people live there?", ("Where was Einstein born?", "Ulm", "What is the capital of Germany?", "Berlin"),
+     "How many people live in Germany?"),
+    # a possessive after the preposition is still the possessive ellipsis
+    ("And for his brother?", ("When was Albert Einstein born?", "1879"), "What was the brother of Albert Einstein?"),
 ])
 def test_follow_ups_are_rewritten(question: str, history: tuple[str, ...], expected: str) -> None:
     r = rewrite(question, history)
