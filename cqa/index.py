@@ -26,6 +26,7 @@ an edited question, a restart after the store changed), a small drift in a backg
 from __future__ import annotations
 
 import json
+import math
 import threading
 from collections.abc import Sequence
 from pathlib import Path
@@ -60,6 +61,8 @@ class _BM25:
         # the store generation read before the texts were: what the index is known to hold (a write
         # committed while it was built is newer, and the file must not claim it)
         self.generation = ""
+        self.avgdl = 0.0  # mean tokens a document: what a delta document's length is weighed against
+        self._df: dict[str, int] | None = None
 
     def build(self, keys: Sequence[int], texts: Sequence[str], generation: str = "") -> _BM25:
         import bm25s
@@ -67,10 +70,23 @@ class _BM25:
         self.keys = np.asarray(keys, dtype=np.int64)
         self.retriever = None
         self.generation = generation
+        self._df = None
         if len(texts):
+            docs = [t or ["\x00"] for t in tokenize(texts)]
+            self.avgdl = sum(map(len, docs)) / len(docs)
             self.retriever = bm25s.BM25()
-            self.retriever.index([t or ["\x00"] for t in tokenize(texts)], show_progress=False)
+            self.retriever.index(docs, show_progress=False)
         return self
+
+    def df(self) -> dict[str, int]:
+        """Documents holding each word (read off the index once)."""
+        if self._df is None:
+            self._df = {}
+            if self.retriever is not None:
+                ptr = np.asarray(self.retriever.scores["indptr"])
+                self._df = {w: int(ptr[i + 1] - ptr[i]) for w, i in self.retriever.vocab_dict.items()
+                            if i + 1 < len(ptr)}  # bm25s adds an empty word with no column
+        return self._df
 
     def scores(self, tokens: Sequence[str]) -> np.ndarray:
         if self.retriever is None:
@@ -86,7 +102,8 @@ class _BM25:
             if self.retriever is not None:
                 self.retriever.save(str(tmp), show_progress=False)
             np.save(tmp / "keys.npy", self.keys)
-            (tmp / "meta.json").write_text(json.dumps({"generation": generation}), encoding="utf-8")
+            (tmp / "meta.json").write_text(json.dumps({"generation": generation, "avgdl": self.avgdl}),
+                                           encoding="utf-8")
             swap_dir(tmp, folder)
 
     @classmethod
@@ -96,10 +113,40 @@ class _BM25:
         meta = json.loads((folder / "meta.json").read_text(encoding="utf-8"))
         obj = cls()
         obj.generation = str(meta.get("generation", ""))
+        obj.avgdl = float(meta.get("avgdl", 0.0))
+        if not obj.avgdl:  # an index saved before it was recorded: rebuilt from the store
+            raise ValueError("no avgdl")
         obj.keys = np.load(folder / "keys.npy")
         if len(obj.keys):
             obj.retriever = bm25s.BM25.load(str(folder), mmap=False, show_progress=False)
         return obj, str(meta.get("generation", ""))
+
+
+def _delta_scores(query: Sequence[str], main: _BM25 | None, delta: dict[int, list[str]]) -> dict[int, float]:
+    """BM25 of threads added since the main index was built, on the main index's scale: the same
+    formula as bm25s (Lucene's: no k1 + 1 factor), with the word and length statistics of main and
+    delta together. A separate index over the few new threads gave weights of its own, and a thread
+    filed a moment ago lost to older similar ones even when asked its exact question."""
+    k1, b = 1.5, 0.75
+    n_main = len(main.keys) if main is not None else 0
+    df_main = main.df() if main is not None else {}
+    n = n_main + len(delta)
+    total = (main.avgdl * n_main if main is not None else 0.0) + sum(max(len(t), 1) for t in delta.values())
+    avgdl = total / max(n, 1)
+    words = set(query)
+    df_delta = {w: sum(1 for t in delta.values() if w in t) for w in words}
+    out = {}
+    for key, doc in delta.items():
+        score = 0.0
+        for w in query:  # a repeated query word counts again, as bm25s counts it
+            tf = doc.count(w)
+            if tf:
+                df = df_main.get(w, 0) + df_delta[w]
+                idf = math.log(1 + (n - df + 0.5) / (df + 0.5))
+                score += idf * tf / (tf + k1 * (1 - b + b * max(len(doc), 1) / avgdl))
+        if score > 0:
+            out[key] = score
+    return out
 
 
 class LexicalStats:
@@ -163,8 +210,8 @@ class ThreadIndex:
         self._lock = threading.RLock()
         self._dense: Any = None
         self._bm25_main: _BM25 | None = None
-        self._bm25_delta = _BM25()
         self._delta: dict[int, str] = {}
+        self._delta_tokens: dict[int, list[str]] = {}
         self._known: set[int] = set()
         self._generation: str | None = None  # the store's generation the index last caught up with
         self.lexical = LexicalStats()
@@ -318,7 +365,7 @@ class ThreadIndex:
     def _set_bm25(self, main: _BM25, delta: dict[int, str]) -> None:
         self._bm25_main = main
         self._delta = dict(delta)
-        self._bm25_delta = _BM25().build(list(self._delta), list(self._delta.values()))
+        self._delta_tokens = dict(zip(self._delta, tokenize(list(self._delta.values())), strict=True))
         self._known = set(main.keys.tolist()) | set(self._delta)
 
     def save(self) -> None:
@@ -380,7 +427,7 @@ class ThreadIndex:
         if len(self._delta) > max(50, len(self._bm25_main.keys) // 10):
             self._set_bm25(self._bm25_of_store(), {})
         else:
-            self._bm25_delta = _BM25().build(list(self._delta), list(self._delta.values()))
+            self._delta_tokens.update(zip(keys, tokenize([texts[int(k)] for k in keys]), strict=True))
         self._known |= {int(k) for k in keys}
 
     # ------------------------------------------------------------------ updates
@@ -420,13 +467,13 @@ class ThreadIndex:
     def _bm25_all(self, tokens: Sequence[str]) -> dict[int, float]:
         out: dict[int, float] = {}
         with self._lock:
-            parts = (self._bm25_main, self._bm25_delta)
-        for part in parts:
-            if part is None or not len(part.keys):
-                continue
-            s = part.scores(tokens)
+            main, delta = self._bm25_main, dict(self._delta_tokens)
+        if main is not None and len(main.keys):
+            s = main.scores(tokens)
             nz = np.nonzero(s > 0)[0]
-            out.update({int(part.keys[i]): float(s[i]) for i in nz})
+            out.update({int(main.keys[i]): float(s[i]) for i in nz})
+        if delta:
+            out.update(_delta_scores(tokens, main, delta))
         return out
 
     def bm25_search(self, tokens: Sequence[str], k: int) -> list[tuple[int, float]]:

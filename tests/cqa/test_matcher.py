@@ -14,6 +14,7 @@ from cqa.index import DENSE, ThreadIndex, index_folder
 from cqa.matcher import ANSWER_RANKER, ANSWER_STACK, RESCORER, CommunityQA
 from cqa.model import LogisticModel
 from cqa.store import ThreadStore
+from cqa.text import tokenize
 from qa.core.errors import DataFormatError, InputError
 from qa.core.settings import Settings
 from qa.core.types import Answer, Route, ThreadEvidence
@@ -368,3 +369,24 @@ def test_vectors_added_to_an_empty_store_record_their_encoder(tmp_path: Path, en
 
     with pytest.raises(InputError, match="was embedded with the encoder"):
         ThreadIndex(store, Other(), folder=tmp_path / "idx2").load()
+
+
+def test_a_thread_added_after_the_index_was_built_scores_as_if_it_had_been_there(tmp_path: Path, encoder) -> None:
+    """Threads added since the main BM25 index was built were scored by an index of their own, whose
+    word weights had nothing to do with the main one's: a thread filed a moment ago lost to older
+    similar ones even when asked its exact question."""
+    from cqa.index import _BM25, ThreadIndex
+
+    store = ThreadStore(tmp_path / "t.sqlite")
+    texts = [f"What colour is the gadget number {n} painted in Wubbaland?" for n in range(1, 80)]
+    for n, text in enumerate(texts, start=1):
+        store.put_thread("faq", str(n), text, "")
+    index = ThreadIndex(store, encoder)
+    index.load()
+    key, _ = store.put_thread("faq", "new", "What colour is the gadget number 120 painted in Wubbaland?", "")
+    index.add([key], [store.get([key])[key].text])
+    query = tokenize(["What colour is the gadget number 120 painted in Wubbaland?"])[0]
+    got = index.bm25_search(query, 3)
+    assert got[0][0] == key
+    everything = _BM25().build([*range(1, 80), key], [*texts, store.get([key])[key].text])
+    assert got[0][1] == pytest.approx(float(everything.scores(query)[-1]), rel=1e-5)
