@@ -399,13 +399,12 @@ class CommunityQA:
         """File a new question (optionally with its answer) and index it at once; returns its thread id."""
         with self._lock:
             index = self.index
-            tid = self.store.add_question(title, body, source=source, question_id=question_id, tags=tags)
-            if answer is not None:
-                try:
+            # one transaction for the question and its answer; while an import holds the store it
+            # fails at once (StoreBusy, an HTTP 503) instead of holding every question up behind it
+            with self.store.no_wait(), self.store.transaction():
+                tid = self.store.add_question(title, body, source=source, question_id=question_id, tags=tags)
+                if answer is not None:
                     self.store.add_answer(tid, answer, accepted=accepted, answer_id=answer_id)
-                except Exception:
-                    self.store.delete_thread(tid)
-                    raise
             thread = self.store.thread(tid)
             index.add([thread.key], [thread.text])
             index.save()
@@ -414,10 +413,12 @@ class CommunityQA:
     def add_answer(self, thread_id: str, text: str, *, accepted: bool = False, votes: int | None = None,
                    author: str = "") -> str:
         """Add an answer to a stored thread; returns the answer id."""
-        return self.store.add_answer(thread_id, text, accepted=accepted, votes=votes, author=author)
+        with self.store.no_wait():
+            return self.store.add_answer(thread_id, text, accepted=accepted, votes=votes, author=author)
 
     def accept_answer(self, thread_id: str, answer_id: str) -> None:
-        self.store.accept_answer(thread_id, answer_id)
+        with self.store.no_wait():
+            self.store.accept_answer(thread_id, answer_id)
 
     def file_answer(self, question: str, answer: str, *, source: str = "user") -> str:
         """An answer a user accepted for their question (e.g. from the UI): stored as a new thread
@@ -426,17 +427,20 @@ class CommunityQA:
         from cqa.importers import _digest
 
         ext = _digest(q.text)
-        existing = self.store.thread_key(source, ext)
-        if existing is not None:
+        with self._lock:  # the same answer filed twice at once (a double click) is one thread
+            existing = self.store.thread_key(source, ext)
+            if existing is None:
+                return self.add_question(q.text, answer=answer, source=source, question_id=ext,
+                                         answer_id=_digest(answer))
             tid = make_uid(source, ext)
             aid = _digest(answer)
             thread = self.store.get([existing])[existing]
-            if not any(a.id == aid for a in thread.answers):
-                self.store.add_answer(tid, answer, accepted=True, answer_id=aid)
-            else:
-                self.store.accept_answer(tid, aid)
+            with self.store.no_wait():
+                if not any(a.id == aid for a in thread.answers):
+                    self.store.add_answer(tid, answer, accepted=True, answer_id=aid)
+                else:
+                    self.store.accept_answer(tid, aid)
             return tid
-        return self.add_question(q.text, answer=answer, source=source, question_id=ext, answer_id=_digest(answer))
 
     def import_file(self, path: str | Path, fmt: str | None = None, *, embed: bool = True,
                     progress: Any = None, **kw: Any) -> ImportReport:

@@ -28,7 +28,7 @@ from typing import Any
 
 import numpy as np
 
-from qa.core.errors import DataFormatError, InputError, NotFoundError
+from qa.core.errors import BusyError, DataFormatError, InputError, NotFoundError
 from qa.core.text import check_text, check_words
 
 MAX_TITLE_CHARS = 1_000
@@ -79,7 +79,7 @@ _SCHEMA_NAMES = set(re.findall(r"CREATE (?:TABLE|INDEX) IF NOT EXISTS (\w+)", _S
 BUSY_TIMEOUT_MS = 30000  # how long a write waits for another process's (an import commits in one go)
 
 
-class StoreBusy(Exception):
+class StoreBusy(BusyError):
     """Another process holds the store's write lock (see `ThreadStore.no_wait`)."""
 
 
@@ -220,7 +220,8 @@ class ThreadStore:
                 yield
             except sqlite3.OperationalError as exc:
                 if "locked" in str(exc) or "busy" in str(exc):
-                    raise StoreBusy(f"the thread store {self.path} is being written by another process") from None
+                    raise StoreBusy(f"the thread store {self.path} is being written by another process (an import); "
+                                    "try again in a few seconds") from None
                 raise
             finally:
                 self._conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")

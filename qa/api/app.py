@@ -36,8 +36,11 @@ from qa.api.models import (
     COLLECTION_PATTERN,
     EXISTING_ID_PATTERN,
     AcceptedAnswerIn,
+    AcceptIn,
     AddDocumentsRequest,
     AddDocumentsResponse,
+    AnswerIn,
+    AnswerOut,
     AskRequest,
     CollectionsResponse,
     DeleteDocumentResponse,
@@ -274,17 +277,45 @@ def create_app(settings: Settings | None = None, *, engine: Any = None, warm: bo
         return src
 
     @app.post(f"/{API_VERSION}/threads", response_model=ThreadOut, status_code=201,
-              responses=_errors(*JSON_BODY, 401, 403, 404, 413), dependencies=[Depends(write_key)], tags=["community"])
+              responses=_errors(*JSON_BODY, 401, 403, 404, 413, 503), dependencies=[Depends(write_key)],
+              tags=["community"])
     async def add_thread(body: ThreadIn) -> ThreadOut:
         """File a question (optionally with its answer) in the community-QA store; answerable at once."""
-        def add() -> str:
-            return community().add_question(body.question, body.body, answer=body.answer, accepted=body.accepted,
-                                             source="api", tags=tuple(body.tags))
+        def add() -> ThreadOut:
+            src = community()
+            tid = src.add_question(body.question, body.body, answer=body.answer, accepted=body.accepted,
+                                   source="api", tags=tuple(body.tags))
+            answers = src.store.thread(tid).answers if body.answer is not None else []
+            return ThreadOut(thread_id=tid, answer_id=answers[0].id if answers else None)
 
-        return ThreadOut(thread_id=await admission.run(add))
+        return await admission.run(add)
+
+    @app.post(f"/{API_VERSION}/threads/{{thread_id}}/answers", response_model=AnswerOut, status_code=201,
+              responses=_errors(*JSON_BODY, 401, 403, 404, 413, 503), dependencies=[Depends(write_key)],
+              tags=["community"])
+    async def add_thread_answer(thread_id: str, body: AnswerIn) -> AnswerOut:
+        """Add an answer to a stored thread (an imported one too)."""
+        def add() -> AnswerOut:
+            aid = community().add_answer(thread_id, body.text, accepted=body.accepted, votes=body.votes)
+            return AnswerOut(thread_id=thread_id, answer_id=aid)
+
+        return await admission.run(add)
+
+    @app.post(f"/{API_VERSION}/threads/{{thread_id}}/accept", response_model=AnswerOut,
+              responses=_errors(*JSON_BODY, 401, 403, 404, 413, 503), dependencies=[Depends(write_key)],
+              tags=["community"])
+    async def accept_thread_answer(thread_id: str, body: AcceptIn) -> AnswerOut:
+        """Make one answer of a thread its accepted answer, the one shown (a later re-import of an
+        unchanged file keeps it)."""
+        def accept() -> AnswerOut:
+            community().accept_answer(thread_id, body.answer_id)
+            return AnswerOut(thread_id=thread_id, answer_id=body.answer_id)
+
+        return await admission.run(accept)
 
     @app.post(f"/{API_VERSION}/threads/accepted", response_model=ThreadOut, status_code=201,
-              responses=_errors(*JSON_BODY, 401, 403, 404, 413), dependencies=[Depends(write_key)], tags=["community"])
+              responses=_errors(*JSON_BODY, 401, 403, 404, 413, 503), dependencies=[Depends(write_key)],
+              tags=["community"])
     async def file_accepted_answer(body: AcceptedAnswerIn) -> ThreadOut:
         """An answer a user accepted for their question, filed so the next person asking gets it."""
         return ThreadOut(thread_id=await admission.run(lambda: community().file_answer(body.question, body.answer,

@@ -12,13 +12,21 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from qa.core.errors import ConfigError, DataFormatError, InputError, ModelNotFoundError, NotFoundError, QAError
+from qa.core.errors import (
+    BusyError,
+    ConfigError,
+    DataFormatError,
+    InputError,
+    ModelNotFoundError,
+    NotFoundError,
+    QAError,
+)
 
 log = logging.getLogger("qa.api")
 
 _TYPES: list[tuple[type[QAError], str]] = [
     (NotFoundError, "not_found"), (DataFormatError, "data_format_error"), (ModelNotFoundError, "model_not_found"),
-    (ConfigError, "config_error"), (InputError, "input_error"),
+    (ConfigError, "config_error"), (InputError, "input_error"), (BusyError, "busy"),
 ]
 _HTTP_TYPES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found", 405: "method_not_allowed",
                406: "not_acceptable", 413: "too_large", 415: "unsupported_media_type", 422: "validation_error",
@@ -72,7 +80,8 @@ def _validation_message(exc: RequestValidationError) -> tuple[int, str, list[str
 def install(app: FastAPI) -> None:
     @app.exception_handler(QAError)
     async def _qa(request: Request, exc: QAError) -> JSONResponse:
-        return error_response(exc.http_status, qa_error_type(exc), _clean(str(exc)))
+        headers = {"Retry-After": str(exc.retry_after_s)} if isinstance(exc, BusyError) else None
+        return error_response(exc.http_status, qa_error_type(exc), _clean(str(exc)), headers=headers)
 
     @app.exception_handler(APIError)
     async def _api(request: Request, exc: APIError) -> JSONResponse:

@@ -178,6 +178,24 @@ class AcceptedAnswerIn(_Body):
 
 class ThreadOut(_Body):
     thread_id: str
+    answer_id: str | None = Field(None, description="The answer filed with it, if any (to accept another later).")
+
+
+class AnswerIn(_Body):
+    """An answer to a stored thread."""
+
+    text: Annotated[str, StringConstraints(min_length=1, max_length=20_000)]
+    accepted: bool = Field(False, description="Make it the thread's accepted answer (the one shown).")
+    votes: int | None = Field(None, ge=-1_000_000, le=1_000_000)
+
+
+class AcceptIn(_Body):
+    answer_id: Annotated[str, StringConstraints(min_length=1, max_length=200)]
+
+
+class AnswerOut(_Body):
+    thread_id: str
+    answer_id: str
 
 
 class ErrorDetail(_Body):

@@ -33,3 +33,10 @@ class NotFoundError(QAError):
     """A named thing (collection, document, job, thread) does not exist."""
 
     http_status = 404
+
+
+class BusyError(QAError):
+    """A store is being written by another process (an import): try again shortly."""
+
+    http_status = 503
+    retry_after_s = 5
