@@ -442,9 +442,9 @@ def import_records(store: ThreadStore, records: Iterable[tuple[str, Any]], *, so
             rep.answers_removed += store.drop_digest_answers(key, ids)
             if not store.has_accepted(key):  # the accepted one was among them: the file's first answer
                 store.set_accepted(key, ids[0])
-        if prune and not seen:
-            raise DataFormatError(f"{path or source}: no question-answer records; --prune would remove every "
-                                  "thread of the source")
+        if not seen:  # an empty or truncated file is a mistake to say, not "0 new threads" (nor, with
+            # --prune, a reason to remove every thread of the source)
+            raise DataFormatError(f"{path or source}: no question-answer records (an empty file?)")
         if prune:  # the file is the whole FAQ: its source's other threads go (answers users added with them)
             keep = {store.thread_key(source, ext) for ext in seen}
             rep.threads_removed = store.drop_threads_except(source, {k for k in keep if k is not None})

@@ -406,8 +406,10 @@ def test_prune_refuses_a_file_without_records_and_an_faq_keeps_an_accepted_answe
     import_file(store, faq)
     empty = tmp_path / "empty.jsonl"
     empty.write_text("", encoding="utf-8")
-    with pytest.raises(DataFormatError, match="would remove every thread"):
+    with pytest.raises(DataFormatError, match="no question-answer records"):
         import_file(store, empty, source="faq:help", prune=True)
+    with pytest.raises(DataFormatError, match="no question-answer records"):
+        import_file(store, empty)
     assert store.count() == 1
     tid = "faq:help:" + _digest("How do I reset my password?")
     store.accept_answer(tid, store.thread(tid).answers[1].id)  # a user prefers "Call us."
