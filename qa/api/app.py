@@ -318,8 +318,13 @@ def create_app(settings: Settings | None = None, *, engine: Any = None, warm: bo
               tags=["community"])
     async def file_accepted_answer(body: AcceptedAnswerIn) -> ThreadOut:
         """An answer a user accepted for their question, filed so the next person asking gets it."""
-        return ThreadOut(thread_id=await admission.run(lambda: community().file_answer(body.question, body.answer,
-                                                                                      source="accepted")))
+        def file() -> ThreadOut:
+            src = community()
+            tid = src.file_answer(body.question, body.answer, source="accepted")
+            accepted = [a.id for a in src.store.thread(tid).answers if a.accepted]
+            return ThreadOut(thread_id=tid, answer_id=accepted[0] if accepted else None)
+
+        return await admission.run(file)
 
     # ------------------------------------------------------------------ evaluation jobs
     @app.post(f"/{API_VERSION}/eval", response_model=JobState, status_code=202,

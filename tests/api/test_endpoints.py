@@ -256,6 +256,7 @@ def test_threads_are_filed_in_the_community_store(client, app) -> None:
     again = client.post("/v1/threads/accepted", json={"question": "Where is the Eiffel Tower?",
                                                        "answer": "Champ de Mars in Paris"})
     assert again.status_code == 201 and again.json()["thread_id"] == r.json()["thread_id"]  # filed once
+    assert again.json()["answer_id"] and again.json()["answer_id"] == r.json()["answer_id"]
     # answers of a stored thread: added, accepted, and the accepted one is the one shown
     first = client.post("/v1/threads", json={"question": "Which bus goes to the zorblat depot?",
                                              "answer": "The number 12."}).json()
