@@ -23,6 +23,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import logging
 import os
 import shutil
 import sys
@@ -338,7 +339,16 @@ def resolve_backend(backend: str, device: str) -> str:
         return "onnx"
     import torch
 
-    return "torch" if torch.cuda.is_available() else "onnx"
+    if torch.cuda.is_available():
+        return "torch"
+    if str(device).startswith("cuda") and not _NO_GPU_SAID:  # asked for by name: say where it runs instead
+        _NO_GPU_SAID.append(True)
+        logging.getLogger("qa").warning("device %s asked for, but no GPU is available: running on the CPU "
+                                        "(int8 ONNX)", device)
+    return "onnx"
+
+
+_NO_GPU_SAID: list[bool] = []
 
 
 def default_threads() -> int:

