@@ -208,7 +208,6 @@ def import_stackexchange(store: ThreadStore, posts: str | Path, links: str | Pat
     rep = ImportReport(source, str(posts))
     t0 = time.perf_counter()
     changed: set[int] = set()  # threads whose acceptance this import sets: new ones, or the dump's changed
-    dump_accepted: dict[int, str | None] = {}  # thread key -> the answer the dump accepts
     with store.transaction():
         for row in _iter_rows(posts, "posts", on_bytes):
             kind = row.get("PostTypeId")
@@ -231,7 +230,6 @@ def import_stackexchange(store: ThreadStore, posts: str | Path, links: str | Pat
                                              created=row.get("CreationDate", ""), url=url, accepted_ext=accepted,
                                              author=row.get("OwnerDisplayName", "") or row.get("OwnerUserId", ""))
                 rep.thread(put)
-                dump_accepted[tkey] = accepted
                 if put is Put.ADDED or before != accepted:  # new, or the dump moved or withdrew its acceptance
                     changed.add(tkey)
             else:
@@ -248,8 +246,6 @@ def import_stackexchange(store: ThreadStore, posts: str | Path, links: str | Pat
                 _, put = store.put_answer(key, pid, body, votes=_int(row.get("Score")),
                                           created=row.get("CreationDate", ""), author=author)
                 rep.answer(put)
-                if put is Put.ADDED and dump_accepted.get(key) == pid:  # the accepted answer arrived
-                    changed.add(key)
         rep.answers_added += store.resolve_pending(source)
         # acceptance follows the dump where the dump changed it; elsewhere what users accepted since
         # the last import (through the API) stays, also when a thread's text was re-read

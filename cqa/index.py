@@ -107,7 +107,7 @@ class _BM25:
             swap_dir(tmp, folder)
 
     @classmethod
-    def load(cls, folder: Path) -> tuple[_BM25, str]:
+    def load(cls, folder: Path) -> _BM25:
         import bm25s
 
         meta = json.loads((folder / "meta.json").read_text(encoding="utf-8"))
@@ -119,7 +119,7 @@ class _BM25:
         obj.keys = np.load(folder / "keys.npy")
         if len(obj.keys):
             obj.retriever = bm25s.BM25.load(str(folder), mmap=False, show_progress=False)
-        return obj, str(meta.get("generation", ""))
+        return obj
 
 
 def _delta_scores(query: Sequence[str], main: _BM25 | None, delta: dict[int, list[str]]) -> dict[int, float]:
@@ -344,10 +344,10 @@ class ThreadIndex:
         main = None
         if folder.exists():
             try:
-                main, saved_gen = _BM25.load(folder)
+                main = _BM25.load(folder)
             except (OSError, ValueError, KeyError, json.JSONDecodeError):
-                main, saved_gen = None, ""
-            if main is not None and saved_gen == gen:
+                main = None
+            if main is not None and main.generation == gen:
                 self._set_bm25(main, {})
                 return
         all_texts = dict(self.store.iter_texts())

@@ -405,17 +405,14 @@ class ThreadStore:
             c.execute("DELETE FROM pending_answers WHERE source = ?", (source,))
             return max(cur.rowcount, 0)
 
-    def mark_accepted(self, source: str, keys: Iterable[int] | None = None) -> None:
-        """Flag the answers their thread names as accepted (`accepted_ext`), and only those: a newer
-        dump that moved or withdrew an acceptance is followed. `keys`: only these threads (those an
-        import added or changed), so re-importing the same dump keeps what users accepted since."""
+    def mark_accepted(self, source: str, keys: Iterable[int]) -> None:
+        """Flag the answers their thread names as accepted (`accepted_ext`), and only those, in the
+        threads `keys` (those an import added, or whose acceptance the dump moved or withdrew): a
+        re-import of the same dump keeps what users accepted since."""
         sql = ("UPDATE answers SET accepted = NOT accepted WHERE key IN (SELECT a.key FROM answers a "
                "JOIN threads t ON t.key = a.thread_key WHERE t.source = ? "
                "AND a.accepted != (t.accepted_ext IS NOT NULL AND t.accepted_ext = a.ext_id){})")
         with self.transaction() as c:
-            if keys is None:
-                c.execute(sql.format(""), (source,))
-                return
             todo = sorted(set(keys))
             for i in range(0, len(todo), 500):
                 part = todo[i : i + 500]

@@ -8,14 +8,16 @@ always from local files (nothing is downloaded at run time).
 from __future__ import annotations
 
 import json
-import logging
 from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from qa.core.errors import ModelNotFoundError
-from qa.core.onnx_models import resolve_backend  # noqa: F401 - the readers' one place to resolve `auto`
+from qa.core.onnx_models import (
+    resolve_backend,  # noqa: F401 - the readers' one place to resolve `auto`
+    say_no_gpu,
+)
 from qa.core.paths import check_model_dir
 from qa.core.quiet import quiet_transformers
 from qa.core.settings import Settings
@@ -108,15 +110,9 @@ def resolve_device(name: str) -> Any:
     if name == "auto":  # Device.AUTO: a GPU when one is present
         name = "cuda" if torch.cuda.is_available() else "cpu"
     if name.startswith("cuda") and not torch.cuda.is_available():
-        if not _CPU_FALLBACK_SAID:
-            _CPU_FALLBACK_SAID.append(True)
-            logging.getLogger(__name__).warning("device %s asked for, but no GPU is available: running on the CPU",
-                                                name)
+        say_no_gpu(name)
         name = "cpu"
     return torch.device(name)
-
-
-_CPU_FALLBACK_SAID: list[bool] = []
 
 
 def load_tokenizer(model_dir: Path) -> Any:

@@ -341,11 +341,17 @@ def resolve_backend(backend: str, device: str) -> str:
 
     if torch.cuda.is_available():
         return "torch"
-    if str(device).startswith("cuda") and not _NO_GPU_SAID:  # asked for by name: say where it runs instead
-        _NO_GPU_SAID.append(True)
-        logging.getLogger("qa").warning("device %s asked for, but no GPU is available: running on the CPU "
-                                        "(int8 ONNX)", device)
+    if str(device).startswith("cuda"):  # asked for by name: say where it runs instead
+        say_no_gpu(str(device))
     return "onnx"
+
+
+def say_no_gpu(device: str) -> None:
+    """Once a process: a GPU was asked for and there is none, so nobody waits for one (the
+    settings file that names cuda still works on a laptop)."""
+    if not _NO_GPU_SAID:
+        _NO_GPU_SAID.append(True)
+        logging.getLogger("qa").warning("device %s asked for, but no GPU is available: running on the CPU", device)
 
 
 _NO_GPU_SAID: list[bool] = []

@@ -187,11 +187,12 @@ def test_cuda_without_a_gpu_runs_on_the_cpu_and_says_so_once(caplog) -> None:
     import torch
 
     from mrc import loading
+    from qa.core import onnx_models
 
     if torch.cuda.is_available():
         pytest.skip("this machine has a GPU")
-    loading._CPU_FALLBACK_SAID.clear()
-    with caplog.at_level("WARNING", logger="mrc.loading"):
+    onnx_models._NO_GPU_SAID.clear()
+    with caplog.at_level("WARNING", logger="qa"):
         assert str(loading.resolve_device("cuda")) == "cpu" and str(loading.resolve_device("cuda")) == "cpu"
     assert [r.getMessage() for r in caplog.records].count(
         "device cuda asked for, but no GPU is available: running on the CPU") == 1
