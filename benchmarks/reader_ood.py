@@ -6,7 +6,9 @@ span reader with its shipped threshold, on the default runtime. Every paragraph 
 so abstaining is wrong: the headline is the abstention rate. Beside it, how often the span read
 lies inside one of the question's answer sentences (WikiQA labels sentences, not spans, so this
 is the nearest thing to accuracy it allows), the mean shown score, and the same with abstention
-switched off. The reader never saw WikiQA; nothing is tuned on it.
+switched off. Nothing is tuned on these questions: a reader may have been trained on WikiQA's
+train split (`qa train span --wikiqa`), which leaves out every paragraph a test question reads, and
+its threshold comes from held-out SQuAD training articles.
 
     python benchmarks/reader_ood.py                      # -> benchmarks/results/reader-ood.json
     python benchmarks/reader_ood.py --model DIR --out F  # another reader, another results file

@@ -22,6 +22,7 @@ from mrc.datasets import RaceQuestion, load_race, race_levels
 from mrc.metrics import race_accuracy
 from mrc.training import (
     TrainConfig,
+    earlier_training,
     file_sha256,
     freeze_word_embeddings,
     install_model,
@@ -138,6 +139,7 @@ def train_choice_reader(
             "torch": torch.__version__,
             "wall_s": time.time() - started,
         },
+        "training_history": earlier_training(base),
     }
     if isinstance(model, MeanPooledChoiceModel):
         info[HEAD_KEY] = model.head_config()

@@ -28,6 +28,7 @@ from mrc.negatives import ADVERSARIAL_MIX, NegativeMix, kind_of, make_negatives
 from mrc.span import ReadRequest, SpanReader
 from mrc.training import (
     TrainConfig,
+    earlier_training,
     file_sha256,
     freeze_word_embeddings,
     install_model,
@@ -68,6 +69,78 @@ def load_squad_examples(path: str | Path) -> list[SpanExample]:
                 else:
                     a = answers[0]
                     out.append(SpanExample(qid, qa["question"], ctx, int(a["answer_start"]), a["text"], ai))
+    return out
+
+
+WIKIQA_ARTICLE_BASE = 1_000_000  # WikiQA documents' article ids: apart from SQuAD's, never held out
+
+
+def _wikiqa_rows(path: Path) -> list[dict[str, str]]:
+    import csv
+
+    from qa.core.text import open_text
+
+    if not path.exists():
+        raise InputError(f"WikiQA file not found: {path}")
+    with open_text(path) as fh:
+        reader = csv.DictReader(fh, delimiter="\t", quoting=csv.QUOTE_NONE)
+        rows = list(reader)
+    need = {"QuestionID", "Question", "DocumentID", "SentenceID", "Sentence"}
+    if not need <= set(reader.fieldnames or ()):
+        raise DataFormatError(f"{path}: not a WikiQA TSV (a header with {', '.join(sorted(need))})")
+    return rows
+
+
+def _answer_phrase(row: dict[str, str]) -> str:
+    """The phrase most annotators marked (the shortest among equals): SQuAD-like answers are short."""
+    marked = [p.strip() for k, p in row.items() if k.startswith("AnswerPhrase") and p and p.strip()]
+    marked = [p for p in marked if p != "NO_ANS" and p in row["Sentence"]]
+    if not marked:
+        return ""
+    counts = Counter(marked)
+    return min(counts, key=lambda p: (-counts[p], len(p)))
+
+
+def load_wikiqa_examples(folder: str | Path, split: str = "train",
+                         exclude_splits: tuple[str, ...] = ("dev", "test")) -> list[SpanExample]:
+    """WikiQA questions read against their whole summary paragraph (its sentences in order, as the
+    reader-ood benchmark reads them): a question with an answer sentence whose annotators marked an
+    answer phrase is answerable at that phrase; a question without any answer sentence is
+    unanswerable. Why: SQuAD alone teaches the reader that web-search questions ("how many humps on
+    a camel") have no answer; these are real ones, with real answers. Paragraphs of documents that
+    questions of `exclude_splits` read are left out, so no evaluated paragraph is trained on."""
+    folder = Path(folder)
+    rows = _wikiqa_rows(folder / f"WikiQA-{split}.tsv.gz")
+    banned = {r["DocumentID"] for s in exclude_splits for r in _wikiqa_rows(folder / f"WikiQA-{s}.tsv.gz")}
+    phrases = {(r["QuestionID"], r["SentenceID"]): _answer_phrase(r)
+               for r in _wikiqa_rows(folder / "WikiQASent.pos.ans.tsv.xz")}
+    docs: dict[str, dict[str, str]] = {}
+    questions: dict[str, dict[str, Any]] = {}
+    for r in rows:
+        docs.setdefault(r["DocumentID"], {})[r["SentenceID"]] = r["Sentence"]
+        q = questions.setdefault(r["QuestionID"], {"question": r["Question"], "doc": r["DocumentID"], "pos": []})
+        if r.get("Label", "").strip() == "1":
+            q["pos"].append(r["SentenceID"])
+    doc_ids = {d: i for i, d in enumerate(sorted(docs))}
+    out: list[SpanExample] = []
+    for qid, q in questions.items():
+        if q["doc"] in banned:
+            continue
+        text, starts = "", {}
+        for sid in sorted(docs[q["doc"]], key=lambda s: int(s.rsplit("-", 1)[1])):
+            text += " " if text else ""
+            starts[sid] = len(text)
+            text += docs[q["doc"]][sid]
+        article = WIKIQA_ARTICLE_BASE + doc_ids[q["doc"]]
+        if not q["pos"]:
+            out.append(SpanExample(f"wikiqa-{qid}", q["question"], text, -1, "", article))
+            continue
+        for sid in q["pos"]:
+            phrase = phrases.get((qid, sid), "")
+            if phrase:
+                at = starts[sid] + docs[q["doc"]][sid].index(phrase)
+                out.append(SpanExample(f"wikiqa-{qid}", q["question"], text, at, phrase, article))
+                break
     return out
 
 
@@ -173,9 +246,13 @@ def _held_out_of(base: Path, train_file: str) -> set[int] | None:
 def train_span_reader(
     cfg: TrainConfig, train_file: str, mix: NegativeMix = ADVERSARIAL_MIX, holdout_articles: int = 8,
     max_seq_length: int = 384, doc_stride: int = 128, eval_file: str | None = None,
+    wikiqa_dir: str | None = None, wikiqa_repeat: int = 3,
 ) -> dict[str, Any]:
     from transformers import AutoModelForQuestionAnswering, AutoTokenizer
 
+    if wikiqa_repeat < 1:
+        raise InputError("--wikiqa-repeat must be at least 1")
+    wikiqa = load_wikiqa_examples(wikiqa_dir) if wikiqa_dir else []  # a bad folder is said before training
     started, device, base, out = prepare_run(cfg)
     rng = random.Random(cfg.seed)
 
@@ -197,7 +274,15 @@ def train_span_reader(
     calib = calib_pos + make_negatives(calib_pos, mix, random.Random(cfg.seed + 1))  # the same mix
     kinds = Counter(str(kind_of(n.qid)) for n in negs)
     console.print(f"{len(negs):,} unanswerable questions made in {time.time() - t0:.0f}s: {dict(kinds)}")
-    all_train = train_ex + negs
+    # WikiQA's answerable questions are few (about 800): repeated so they weigh against SQuAD's style
+    wikiqa_train = [e for e in wikiqa if e.answer_start < 0] + \
+        [e for e in wikiqa if e.answer_start >= 0] * wikiqa_repeat
+    if cfg.limit:
+        wikiqa_train = wikiqa_train[: max(20, cfg.limit // 10)]
+    if wikiqa:
+        console.print(f"WikiQA: {sum(e.answer_start >= 0 for e in wikiqa):,} answerable (x{wikiqa_repeat}) and "
+                      f"{sum(e.answer_start < 0 for e in wikiqa):,} unanswerable questions")
+    all_train = train_ex + negs + wikiqa_train
 
     tokenizer = AutoTokenizer.from_pretrained(base)
     t0 = time.time()
@@ -205,7 +290,8 @@ def train_span_reader(
     n_feat = len(feats["input_ids"])
     n_null = int((feats["start"] == 0).sum())
     console.print(
-        f"{len(train_ex):,} questions + {len(negs):,} synthetic unanswerable -> {n_feat:,} windows "
+        f"{len(train_ex):,} questions + {len(negs):,} synthetic unanswerable + {len(wikiqa_train):,} WikiQA -> "
+        f"{n_feat:,} windows "
         f"({n_null:,} labelled no-answer) in {time.time() - t0:.0f}s on {device}"
     )
 
@@ -256,6 +342,9 @@ def train_span_reader(
             "synthetic_unanswerable": len(negs),
             "negative_mix": asdict(mix),
             "unanswerable_by_kind": dict(kinds),
+            "wikiqa": {"split": "train", "answerable": sum(e.answer_start >= 0 for e in wikiqa),
+                       "unanswerable": sum(e.answer_start < 0 for e in wikiqa), "answerable_repeat": wikiqa_repeat,
+                       "examples_used": len(wikiqa_train)} if wikiqa else None,
             "windows": n_feat,
             "windows_no_answer": n_null,
             "held_out_articles": sorted(held),
@@ -268,6 +357,7 @@ def train_span_reader(
             "wall_s": time.time() - started,
         },
         "calibration": calib_stats,
+        "training_history": earlier_training(base),
     }
     if eval_file:
         dev = load_squad(eval_file, 1)

@@ -329,6 +329,19 @@ def prepare_run(cfg: TrainConfig) -> tuple[float, torch.device, Path, Path]:
     return started, device, base, out
 
 
+def earlier_training(base: Path) -> list[dict[str, Any]]:
+    """The training records of the reader a run continues (its own history first), so a model
+    card can tell every stage a shipped reader went through, not just the last."""
+    try:
+        prior = json.loads((base / "qa_reader.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return []
+    if not isinstance(prior, dict) or not isinstance(prior.get("training"), dict):
+        return []
+    history = [h for h in prior.get("training_history") or [] if isinstance(h, dict)]
+    return [*history, prior["training"]]
+
+
 def write_json_atomic(path: Path, obj: Any) -> None:
     tmp = path.with_suffix(path.suffix + ".tmp")
     tmp.write_text(json.dumps(obj, indent=2, ensure_ascii=False), encoding="utf-8")

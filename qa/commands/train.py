@@ -82,6 +82,10 @@ def span(
     seed: int = 42,
     resume: bool = typer.Option(False, help="Continue from output_dir/checkpoint.pt."),
     eval_file: str = typer.Option("", help="Optional SQuAD dev file for a quick check after training."),
+    wikiqa: str = typer.Option("", help="WikiQA folder (WikiQA-train.tsv.gz, WikiQASent.pos.ans.tsv.xz, ...): also "
+                               "train on its train questions read against their whole paragraph, answerable at "
+                               "the annotators' phrase, unanswerable without an answer sentence."),
+    wikiqa_repeat: int = typer.Option(3, help="How many times each answerable WikiQA question is seen per epoch."),
 ) -> None:
     """Fine-tune the span reader on SQuAD-format data (answerable questions plus synthetic unanswerable
     ones), then calibrate its no-answer threshold on held-out training articles."""
@@ -93,7 +97,7 @@ def span(
     mix = _mix(negative_ratio, hard_negative_ratio, swap_ratio, antonym_ratio)
     with _cleaned_up(output_dir):
         train_span_reader(cfg, _check_file(train_file), mix, holdout_articles, max_seq_length,
-                          doc_stride, eval_file or None)
+                          doc_stride, eval_file or None, wikiqa_dir=wikiqa or None, wikiqa_repeat=wikiqa_repeat)
 
 
 @train_app.command("choice")
@@ -144,6 +148,24 @@ def calibrate_span(
 
     mix = _mix(negative_ratio, hard_negative_ratio, swap_ratio, antonym_ratio)
     recalibrate_span_reader(model_dir, _check_file(train_file), mix=mix, device=device, limit=limit)
+
+
+@train_app.command("average")
+def average(
+    model: list[Path] = typer.Option(..., help="A span reader folder; give two or more, continued from one reader."),
+    out: Path = typer.Option(..., help="Where the averaged reader goes (may be one of the --model folders)."),
+    weight: list[float] = typer.Option(None, help="One weight per --model, summing to 1 (default: equal)."),
+    train_file: Path = typer.Option(SHARED_DATA / "mrc" / "squad-v1.0-train.from-explorer.json.xz",
+                                    help="The SQuAD file the readers were trained on (their held-out articles)."),
+    device: str = typer.Option("cpu", help="Where the calibration reads: cpu | cuda"),
+) -> None:
+    """Average the weights of span readers fine-tuned from one reader (a model soup), then refit the
+    no-answer threshold and temperature of the average on their held-out training articles."""
+    from mrc.average import average_span_readers
+
+    with _cleaned_up(out):
+        average_span_readers([str(m) for m in model], out, _check_file(train_file), weights=weight or None,
+                             device=device)
 
 
 @train_app.command("router")

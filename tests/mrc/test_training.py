@@ -7,6 +7,7 @@ readers), not quality; quality comes from the shipped weights and the benchmarks
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -253,3 +254,125 @@ def test_install_model_replaces_the_old_model_whole_and_marks_the_folder_while_i
     (out / INSTALLING).write_text("")
     with pytest.raises(ModelNotFoundError, match="half-written"):
         check_model_dir(out)
+
+
+def _wikiqa_folder(tmp: Path) -> Path:
+    """A WikiQA folder in the distribution's own layout: three split TSVs and the answer phrases."""
+    import gzip
+    import lzma
+
+    head = "QuestionID\tQuestion\tDocumentID\tDocumentTitle\tSentenceID\tSentence\tLabel\n"
+    train = [
+        ("Q1", "what is the capital of france", "D1", "France", "D1-0", "France is in Europe.", "0"),
+        ("Q1", "what is the capital of france", "D1", "France", "D1-1", "The capital of France is Paris.", "1"),
+        ("Q2", "how tall is the tower", "D1", "France", "D1-0", "France is in Europe.", "0"),
+        ("Q2", "how tall is the tower", "D1", "France", "D1-1", "The capital of France is Paris.", "0"),
+        ("Q3", "who wrote hamlet", "D9", "Test doc", "D9-0", "Hamlet is a play.", "1"),
+    ]
+    test = [("Q7", "what is hamlet", "D9", "Test doc", "D9-0", "Hamlet is a play.", "1")]
+    folder = tmp / "wikiqa"
+    folder.mkdir()
+    for name, rows in (("train", train), ("dev", []), ("test", test)):
+        with gzip.open(folder / f"WikiQA-{name}.tsv.gz", "wt", encoding="utf-8", newline="") as f:
+            f.write(head + "".join("\t".join(r) + "\r\n" for r in rows))
+    phrases = ("QuestionID\tQuestion\tDocumentID\tDocumentTitle\tSentenceID\tSentence\tAnswerPhrase1\t"
+               "AnswerPhrase2\tAnswerPhrase3\n"
+               "Q1\twhat is the capital of france\tD1\tFrance\tD1-1\tThe capital of France is Paris.\t"
+               "NO_ANS\tis Paris\tParis\n"
+               "Q3\twho wrote hamlet\tD9\tTest doc\tD9-0\tHamlet is a play.\tShakespeare\t\t\n")
+    with lzma.open(folder / "WikiQASent.pos.ans.tsv.xz", "wt", encoding="utf-8") as f:
+        f.write(phrases)
+    return folder
+
+
+def test_wikiqa_examples_read_whole_paragraphs_at_the_annotated_phrase(tmp_path: Path) -> None:
+    from mrc.train_span import load_wikiqa_examples
+
+    examples = {e.qid: e for e in load_wikiqa_examples(_wikiqa_folder(tmp_path))}
+    # Q3's document is read by a test question: never trained on
+    assert set(examples) == {"wikiqa-Q1", "wikiqa-Q2"}
+    q1, q2 = examples["wikiqa-Q1"], examples["wikiqa-Q2"]
+    assert q1.context == "France is in Europe. The capital of France is Paris."
+    # NO_ANS is no phrase; between two single votes the shorter wins
+    assert q1.answer_text == "Paris" and q1.context[q1.answer_start:].startswith("Paris")
+    assert q2.answer_start == -1 and q2.context == q1.context and q1.article == q2.article
+
+
+def test_span_training_continues_with_wikiqa_and_keeps_the_earlier_stage(tiny_base: Path, tmp_path: Path) -> None:
+    from mrc.negatives import ADVERSARIAL_MIX
+    from mrc.train_span import train_span_reader
+
+    first, second = tmp_path / "first", tmp_path / "second"
+    kw = dict(epochs=2, batch_size=4, learning_rate=1e-3, device="cpu", log_every=5, seed=1)
+    train_span_reader(TrainConfig(output_dir=str(first), base_model=str(tiny_base), **kw),
+                      str(_squad_file(tmp_path)), ADVERSARIAL_MIX, holdout_articles=1, max_seq_length=64,
+                      doc_stride=32)
+    info = train_span_reader(TrainConfig(output_dir=str(second), base_model=str(first), **kw),
+                             str(_squad_file(tmp_path)), ADVERSARIAL_MIX, holdout_articles=1, max_seq_length=64,
+                             doc_stride=32, wikiqa_dir=str(_wikiqa_folder(tmp_path)), wikiqa_repeat=2)
+    assert info["training"]["wikiqa"] == {"split": "train", "answerable": 1, "unanswerable": 1,
+                                          "answerable_repeat": 2, "examples_used": 3}
+    saved = json.loads((second / "qa_reader.json").read_text())
+    assert [h["config"]["output_dir"] for h in saved["training_history"]] == [str(first)]
+    # the same held-out article as the reader it continues: calibration never sees trained text
+    assert saved["training"]["held_out_articles"] == saved["training_history"][0]["held_out_articles"]
+
+
+def test_train_span_refuses_a_missing_wikiqa_folder_before_training(tmp_path: Path, tiny_base: Path,
+                                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    from qa.cli import main
+
+    out = tmp_path / "out"
+    args = ["train", "span", "--train-file", str(_squad_file(tmp_path)), "--output-dir", str(out),
+            "--base-model", str(tiny_base), "--device", "cpu"]
+    assert main([*args, "--wikiqa", str(tmp_path / "nowhere")]) == 2
+    assert "WikiQA file not found" in capsys.readouterr().err and not out.exists()
+    assert main([*args, "--wikiqa", str(tmp_path), "--wikiqa-repeat", "0"]) == 2
+    assert "--wikiqa-repeat must be at least 1" in capsys.readouterr().err and not out.exists()
+
+
+def test_average_of_continued_readers_is_a_calibrated_reader(tiny_base: Path, tmp_path: Path,
+                                                              capsys: pytest.CaptureFixture[str]) -> None:
+    from mrc.negatives import ADVERSARIAL_MIX
+    from mrc.span import SpanReader
+    from mrc.train_span import train_span_reader
+    from qa.cli import main
+
+    squad = _squad_file(tmp_path)
+    kw = dict(epochs=2, batch_size=4, learning_rate=1e-3, device="cpu", log_every=5)
+    start = tmp_path / "start"
+    train_span_reader(TrainConfig(output_dir=str(start), base_model=str(tiny_base), seed=1, **kw), str(squad),
+                      ADVERSARIAL_MIX, holdout_articles=1, max_seq_length=64, doc_stride=32)
+    runs = []
+    for seed in (2, 3):
+        run = tmp_path / f"run{seed}"
+        train_span_reader(TrainConfig(output_dir=str(run), base_model=str(start), seed=seed, **kw), str(squad),
+                          ADVERSARIAL_MIX, holdout_articles=1, max_seq_length=64, doc_stride=32)
+        runs.append(run)
+    out = tmp_path / "soup"
+    args = ["train", "average", "--model", str(runs[0]), "--model", str(runs[1]), "--train-file", str(squad)]
+    assert main([*args, "--out", str(out)]) == 0
+    from safetensors.torch import load_file
+
+    def tensor(folder: Path, name: str = "qa_outputs.weight"):
+        return {k: v for f in folder.glob("*.safetensors") for k, v in load_file(str(f)).items()}[name].float()
+
+    assert torch.allclose(tensor(out), (tensor(runs[0]) + tensor(runs[1])) / 2, atol=2e-3)
+    saved = json.loads((out / "qa_reader.json").read_text())
+    assert saved["calibration"]["method"] == "mrc.recalibrate" and saved["score_temperature"] > 0
+    assert saved["training"]["weights"] == [0.5, 0.5] and len(saved["averaged"]) == 2
+    assert SpanReader(model_dir=out).read("What is the capital of Italy?", FACTS[1][2])
+    # refused: one model, weights that do not sum to 1, a reader held out on other articles
+    assert main([*args[:4], "--out", str(tmp_path / "x")]) == 2
+    assert "at least two" in capsys.readouterr().err
+    assert main([*args, "--out", str(tmp_path / "x"), "--weight", "0.7", "--weight", "0.7"]) == 2
+    assert "summing to 1" in capsys.readouterr().err
+    other = tmp_path / "other"
+    shutil.copytree(runs[1], other)
+    sidecar = json.loads((other / "qa_reader.json").read_text())
+    sidecar["training"]["held_out_articles"] = [99]
+    (other / "qa_reader.json").write_text(json.dumps(sidecar))
+    assert main(["train", "average", "--model", str(runs[0]), "--model", str(other), "--train-file", str(squad),
+                 "--out", str(tmp_path / "x")]) == 2
+    assert "same held-out articles" in capsys.readouterr().err
+    assert not (tmp_path / "x").exists()

@@ -1,0 +1,103 @@
+"""Averages the weights of span readers fine-tuned from one starting point (a "model soup",
+Wortsman et al. 2022, arXiv 2203.05482), then calibrates the average like a trained reader.
+
+Runs that differ in one choice (how much of an extra data set they saw, a learning rate) sit in
+one basin of the loss when they started from the same weights, and their average often keeps
+what each does better: here, one run learnt web-search questions more, the other kept more of
+SQuAD 2.0's "no answer". Averaging costs no training and no GPU; readers from different starts
+average to noise, so the readers must share an architecture and the held-out articles their
+threshold is fitted on (the calibration must stay on text none of them trained on).
+
+    qa train average --model runA --model runB --out data/models/span-minilm-l6
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+from typing import Any
+
+import torch
+from rich.console import Console
+
+from mrc.training import earlier_training, install_model, save_model_fp16
+from qa.core.errors import InputError
+
+console = Console(stderr=True)
+
+
+def _sidecar(model_dir: Path) -> dict[str, Any]:
+    try:
+        config = json.loads((model_dir / "qa_reader.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        raise InputError(f"{model_dir} has no readable qa_reader.json: not a trained span reader folder") from None
+    if not isinstance(config, dict) or config.get("task") != "span":
+        raise InputError(f"{model_dir} is not a span reader (its qa_reader.json says task "
+                         f"{config.get('task') if isinstance(config, dict) else None!r}); only span readers average")
+    return config
+
+
+def average_span_readers(models: list[str | Path], out: str | Path, train_file: str | Path,
+                         weights: list[float] | None = None, device: str = "cpu") -> dict[str, Any]:
+    """Writes the weighted average of `models` to `out`, calibrated on their shared held-out
+    articles of `train_file`; returns the new `qa_reader.json`."""
+    from transformers import AutoModelForQuestionAnswering, AutoTokenizer
+
+    from mrc.recalibrate import recalibrate_span_reader
+    from qa.core.paths import check_model_dir
+
+    dirs = [Path(m) for m in models]
+    if len(dirs) < 2:
+        raise InputError("averaging needs at least two --model folders")
+    weights = weights or [1.0 / len(dirs)] * len(dirs)
+    if len(weights) != len(dirs) or any(w < 0 for w in weights) or abs(sum(weights) - 1.0) > 1e-6:
+        raise InputError(f"--weight: give one non-negative weight per model, summing to 1 (got {weights})")
+    for d in dirs:
+        check_model_dir(d)
+    configs = [_sidecar(d) for d in dirs]
+    held = [sorted((c.get("training") or {}).get("held_out_articles") or []) for c in configs]
+    if not held[0] or any(h != held[0] for h in held):
+        raise InputError("the readers were not trained with the same held-out articles, so no calibration set is "
+                         "unseen by all of them: average only runs that continue one reader")
+    total: dict[str, torch.Tensor] = {}
+    first = None
+    for d, w in zip(dirs, weights, strict=True):
+        model = AutoModelForQuestionAnswering.from_pretrained(d, dtype=torch.float32)
+        state = model.state_dict()
+        if first is None:
+            first, total = model, {k: w * v for k, v in state.items()}
+            continue
+        if state.keys() != total.keys() or any(state[k].shape != total[k].shape for k in state):
+            raise InputError(f"{d} does not have the architecture of {dirs[0]}: readers average only with their like")
+        for k, v in state.items():
+            total[k] += w * v
+    assert first is not None
+    first.load_state_dict(total)
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    stage = out / ".trained"
+    shutil.rmtree(stage, ignore_errors=True)
+    save_model_fp16(first, AutoTokenizer.from_pretrained(dirs[0]), stage)
+    base = configs[0]
+    draft = {k: base[k] for k in ("task", "max_seq_length", "doc_stride", "max_answer_length") if k in base}
+    draft.update({
+        "null_threshold": base.get("null_threshold"),
+        "base_model": f"weight average of {len(dirs)} span readers",
+        "training": {
+            "method": "mrc.average (weight average, no training)",
+            "models": [str(d) for d in dirs],
+            "weights": weights,
+            "held_out_articles": held[0],
+            "train_file_sha256": (base.get("training") or {}).get("train_file_sha256"),
+        },
+        "averaged": [{"model": str(d), "weight": w, "training": c.get("training"),
+                      "training_history": earlier_training(d)[:-1]}
+                     for d, w, c in zip(dirs, weights, configs, strict=True)],
+    })
+    (stage / "qa_reader.json").write_text(json.dumps(draft, indent=2, ensure_ascii=False), encoding="utf-8")
+    recalibrate_span_reader(stage, train_file, device=device)  # threshold and temperature of the average
+    sidecar = json.loads((stage / "qa_reader.json").read_text(encoding="utf-8"))
+    install_model(stage, out, sidecar)
+    console.print(f"averaged {len(dirs)} readers into {out}")
+    return sidecar
