@@ -33,6 +33,8 @@ except ModuleNotFoundError:  # run as a script
 
 def cases() -> list[dict]:
     """[{question, paragraph, answer spans (start, end) of its Label-1 sentences}] in file order."""
+    from mrc.train_span import wikiqa_paragraph
+
     rows = read_rows()
     docs: dict[str, dict[str, str]] = {}
     for r in rows:
@@ -49,16 +51,10 @@ def cases() -> list[dict]:
     for q in out.values():
         if not q["positives"]:
             continue
-        sents = docs[q["doc"]]
-        text, spans, at = [], [], 0
-        for sid in sorted(sents, key=_sent_order):
-            if text:
-                at += 1
-            if sid in q["positives"]:
-                spans.append((at, at + len(sents[sid])))
-            text.append(sents[sid])
-            at += len(sents[sid])
-        result.append({"id": q["id"], "question": q["question"], "paragraph": " ".join(text), "spans": spans})
+        text, starts = wikiqa_paragraph(docs[q["doc"]])
+        spans = [(starts[sid], starts[sid] + len(docs[q["doc"]][sid]))
+                 for sid in sorted(q["positives"], key=_sent_order)]
+        result.append({"id": q["id"], "question": q["question"], "paragraph": text, "spans": spans})
     return result
 
 

@@ -21,21 +21,11 @@ from typing import Any
 import torch
 from rich.console import Console
 
-from mrc.training import earlier_training, install_model, save_model_fp16
+from mrc.loading import WINDOW_FIELDS, reader_config
+from mrc.training import install_model, save_model_fp16
 from qa.core.errors import InputError
 
 console = Console(stderr=True)
-
-
-def _sidecar(model_dir: Path) -> dict[str, Any]:
-    try:
-        config = json.loads((model_dir / "qa_reader.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        raise InputError(f"{model_dir} has no readable qa_reader.json: not a trained span reader folder") from None
-    if not isinstance(config, dict) or config.get("task") != "span":
-        raise InputError(f"{model_dir} is not a span reader (its qa_reader.json says task "
-                         f"{config.get('task') if isinstance(config, dict) else None!r}); only span readers average")
-    return config
 
 
 def average_span_readers(models: list[str | Path], out: str | Path, train_file: str | Path,
@@ -55,9 +45,12 @@ def average_span_readers(models: list[str | Path], out: str | Path, train_file: 
         raise InputError(f"--weight: give one non-negative weight per model, summing to 1 (got {weights})")
     for d in dirs:
         check_model_dir(d)
-    configs = [_sidecar(d) for d in dirs]
+    configs = [reader_config(d, task="span").model_dump() for d in dirs]
     held = [sorted((c.get("training") or {}).get("held_out_articles") or []) for c in configs]
-    if not held[0] or any(h != held[0] for h in held):
+    if missing := [str(d) for d, h in zip(dirs, held, strict=True) if not h]:
+        raise InputError(f"{', '.join(missing)}: its qa_reader.json lists no held-out training articles to calibrate "
+                         "the average on (a reader trained by `qa train span` does)")
+    if any(h != held[0] for h in held):
         raise InputError("the readers were not trained with the same held-out articles, so no calibration set is "
                          "unseen by all of them: average only runs that continue one reader")
     total: dict[str, torch.Tensor] = {}
@@ -80,9 +73,8 @@ def average_span_readers(models: list[str | Path], out: str | Path, train_file: 
     shutil.rmtree(stage, ignore_errors=True)
     save_model_fp16(first, AutoTokenizer.from_pretrained(dirs[0]), stage)
     base = configs[0]
-    draft = {k: base[k] for k in ("task", "max_seq_length", "doc_stride", "max_answer_length") if k in base}
+    draft = {k: base[k] for k in ("task", *WINDOW_FIELDS) if base.get(k) is not None}
     draft.update({
-        "null_threshold": base.get("null_threshold"),
         "base_model": f"weight average of {len(dirs)} span readers",
         "training": {
             "method": "mrc.average (weight average, no training)",
@@ -92,7 +84,7 @@ def average_span_readers(models: list[str | Path], out: str | Path, train_file: 
             "train_file_sha256": (base.get("training") or {}).get("train_file_sha256"),
         },
         "averaged": [{"model": str(d), "weight": w, "training": c.get("training"),
-                      "training_history": earlier_training(d)[:-1]}
+                      "training_history": c.get("training_history", [])}
                      for d, w, c in zip(dirs, weights, configs, strict=True)],
     })
     (stage / "qa_reader.json").write_text(json.dumps(draft, indent=2, ensure_ascii=False), encoding="utf-8")

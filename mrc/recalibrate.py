@@ -86,8 +86,9 @@ def recalibrate_span_reader(model_dir: str | Path, train_file: str | Path, *, mi
     stats.update({"negative_mix": asdict(mix), "answerable": int(has.sum()),
                   "unanswerable_by_kind": dict(kinds), "method": "mrc.recalibrate"})
     history = list(config.get("calibration_history", []))
-    history.append({"calibration": config.get("calibration"), "null_threshold": config.get("null_threshold"),
-                    "score_temperature": config.get("score_temperature")})
+    if config.get("null_threshold") is not None:  # a first calibration (an averaged reader) replaces nothing
+        history.append({"calibration": config.get("calibration"), "null_threshold": config.get("null_threshold"),
+                        "score_temperature": config.get("score_temperature")})
     config.update({
         "null_threshold": t,
         "calibration": stats,
@@ -98,7 +99,8 @@ def recalibrate_span_reader(model_dir: str | Path, train_file: str | Path, *, mi
     })
     if not limit:
         write_json_atomic(model_dir / "qa_reader.json", config)
-    console.print(f"null threshold {t:.3f} (was {history[-1]['null_threshold']}); held-out F1 "
+    was = f" (was {history[-1]['null_threshold']})" if history else ""
+    console.print(f"null threshold {t:.3f}{was}; held-out F1 "
                   f"{stats['calibration_f1']:.1f}, HasAns F1 {stats['calibration_has_ans_f1']:.1f}, NoAns "
                   f"{stats['calibration_no_ans_acc']:.1f}; temperature {temperature:.2f}"
                   + ("" if not limit else " (--limit: nothing written)"))

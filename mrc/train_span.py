@@ -101,6 +101,17 @@ def _answer_phrase(row: dict[str, str]) -> str:
     return min(counts, key=lambda p: (-counts[p], len(p)))
 
 
+def wikiqa_paragraph(sentences: dict[str, str]) -> tuple[str, dict[str, int]]:
+    """A WikiQA document as one paragraph (its sentences in order, one space between) and where
+    each sentence starts in it: how both training and the reader-ood benchmark read a document."""
+    text, starts = "", {}
+    for sid in sorted(sentences, key=lambda s: int(s.rsplit("-", 1)[1])):
+        text += " " if text else ""
+        starts[sid] = len(text)
+        text += sentences[sid]
+    return text, starts
+
+
 def load_wikiqa_examples(folder: str | Path, split: str = "train",
                          exclude_splits: tuple[str, ...] = ("dev", "test")) -> list[SpanExample]:
     """WikiQA questions read against their whole summary paragraph (its sentences in order, as the
@@ -126,11 +137,7 @@ def load_wikiqa_examples(folder: str | Path, split: str = "train",
     for qid, q in questions.items():
         if q["doc"] in banned:
             continue
-        text, starts = "", {}
-        for sid in sorted(docs[q["doc"]], key=lambda s: int(s.rsplit("-", 1)[1])):
-            text += " " if text else ""
-            starts[sid] = len(text)
-            text += docs[q["doc"]][sid]
+        text, starts = wikiqa_paragraph(docs[q["doc"]])
         article = WIKIQA_ARTICLE_BASE + doc_ids[q["doc"]]
         if not q["pos"]:
             out.append(SpanExample(f"wikiqa-{qid}", q["question"], text, -1, "", article))

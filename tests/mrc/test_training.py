@@ -361,6 +361,7 @@ def test_average_of_continued_readers_is_a_calibrated_reader(tiny_base: Path, tm
     saved = json.loads((out / "qa_reader.json").read_text())
     assert saved["calibration"]["method"] == "mrc.recalibrate" and saved["score_temperature"] > 0
     assert saved["training"]["weights"] == [0.5, 0.5] and len(saved["averaged"]) == 2
+    assert saved["calibration_history"] == []  # a first calibration: nothing before it to keep
     assert SpanReader(model_dir=out).read("What is the capital of Italy?", FACTS[1][2])
     # refused: one model, weights that do not sum to 1, a reader held out on other articles
     assert main([*args[:4], "--out", str(tmp_path / "x")]) == 2
@@ -375,4 +376,8 @@ def test_average_of_continued_readers_is_a_calibrated_reader(tiny_base: Path, tm
     assert main(["train", "average", "--model", str(runs[0]), "--model", str(other), "--train-file", str(squad),
                  "--out", str(tmp_path / "x")]) == 2
     assert "same held-out articles" in capsys.readouterr().err
+    (other / "qa_reader.json").unlink()
+    assert main(["train", "average", "--model", str(runs[0]), "--model", str(other), "--train-file", str(squad),
+                 "--out", str(tmp_path / "x")]) == 2
+    assert "lists no held-out training articles" in capsys.readouterr().err
     assert not (tmp_path / "x").exists()
