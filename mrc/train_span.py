@@ -77,14 +77,13 @@ WIKIQA_ARTICLE_BASE = 1_000_000  # WikiQA documents' article ids: apart from SQu
 
 def _wikiqa_rows(path: Path) -> list[dict[str, str]]:
     import csv
-
-    from qa.core.text import open_text
+    import io
 
     if not path.exists():
         raise InputError(f"WikiQA file not found: {path}")
-    with open_text(path) as fh:
-        reader = csv.DictReader(fh, delimiter="\t", quoting=csv.QUOTE_NONE)
-        rows = list(reader)
+    # read whole (the files are small): a non-UTF-8 or corrupt file is one clear error, not a traceback
+    reader = csv.DictReader(io.StringIO(read_text(path), newline=""), delimiter="\t", quoting=csv.QUOTE_NONE)
+    rows = list(reader)
     need = {"QuestionID", "Question", "DocumentID", "SentenceID", "Sentence"}
     if not need <= set(reader.fieldnames or ()):
         raise DataFormatError(f"{path}: not a WikiQA TSV (a header with {', '.join(sorted(need))})")

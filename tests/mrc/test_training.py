@@ -329,6 +329,13 @@ def test_train_span_refuses_a_missing_wikiqa_folder_before_training(tmp_path: Pa
     assert "WikiQA file not found" in capsys.readouterr().err and not out.exists()
     assert main([*args, "--wikiqa", str(tmp_path), "--wikiqa-repeat", "0"]) == 2
     assert "--wikiqa-repeat must be at least 1" in capsys.readouterr().err and not out.exists()
+    bad = _wikiqa_folder(tmp_path)
+    import gzip
+
+    (bad / "WikiQA-train.tsv.gz").write_bytes(gzip.compress(b"QuestionID\tQuestion\n\xff\xfe bad\n"))
+    assert main([*args, "--wikiqa", str(bad)]) == 2
+    err = capsys.readouterr().err
+    assert "not UTF-8 text" in err and "Traceback" not in err and not out.exists()
 
 
 def test_average_of_continued_readers_is_a_calibrated_reader(tiny_base: Path, tmp_path: Path,
