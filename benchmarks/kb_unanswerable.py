@@ -94,7 +94,7 @@ def class_question_figures(qa, n: int) -> dict[str, float]:
     judged by its gold query: how often the answer is right, what the shown score says, and whether
     it separates right from wrong."""
     from kb.training import QuestionGenerator, class_answer_right
-    from qa.calibration import auroc
+    from qa.core.measures import auroc
 
     made = [c for c in QuestionGenerator(qa, seed=21).class_questions(3 * n) if c.gold][:n]
     scores, right = [], []

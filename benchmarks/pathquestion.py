@@ -21,6 +21,7 @@ supervised, calibrated pipeline for one set.
 from __future__ import annotations
 
 import argparse
+import math
 import random
 import sys
 import time
@@ -35,6 +36,7 @@ from kb.scorer import Calibrator, Scorer  # noqa: E402
 from kb.store import EmbeddedGraph  # noqa: E402
 from kb.text import normalise  # noqa: E402
 from kb.training import train as train_from_graph  # noqa: E402
+from qa.core import measures  # noqa: E402
 from qa.core.paths import SHARED_DATA  # noqa: E402
 from qa.core.settings import Settings  # noqa: E402
 from qa.models import shared_encoder  # noqa: E402
@@ -107,26 +109,14 @@ def evaluate(qa: KBQA, rows: list[dict]) -> dict:
 
 
 def ece(scores: list[float], correct: list[bool], bins: int = 15) -> float:
-    """Expected calibration error over equal-width bins, on a 0-100 scale."""
-    total, n = 0.0, len(scores)
-    for b in range(bins):
-        lo, hi = b / bins, (b + 1) / bins
-        idx = [i for i, s in enumerate(scores) if lo <= s < hi or (b == bins - 1 and s == 1.0)]
-        if idx:
-            conf = sum(scores[i] for i in idx) / len(idx)
-            acc = sum(correct[i] for i in idx) / len(idx)
-            total += len(idx) / n * abs(conf - acc)
-    return 100 * total
+    """Expected calibration error on a 0-100 scale (as this benchmark reports it)."""
+    return 100 * measures.ece(scores, correct, bins)
 
 
 def auroc(scores: list[float], correct: list[bool]) -> float | None:
-    """Probability that a right answer scores above a wrong one (ties count half)."""
-    pos = [s for s, c in zip(scores, correct, strict=True) if c]
-    neg = [s for s, c in zip(scores, correct, strict=True) if not c]
-    if not pos or not neg:
-        return None
-    wins = sum((p > q) + 0.5 * (p == q) for p in pos for q in neg)
-    return wins / (len(pos) * len(neg))
+    """AUROC, or None when every answer is right or every answer wrong (JSON has no NaN)."""
+    value = measures.auroc(scores, correct)
+    return None if math.isnan(value) else value
 
 
 def _pipeline(name: str, settings: Settings) -> KBQA:

@@ -52,20 +52,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--dev-file", type=Path, default=None)
     args = parser.parse_args(argv)
 
-    import numpy as np
 
     from cqa.evaluation import calibration_pairs, gold_threads
     from cqa.training import (
         DEFAULT_DEV,
         answer_rows,
-        auroc,
-        ece,
         pair_rows,
         rank_by,
         ranking_metrics,
         semeval_source,
         store_rows,
     )
+    from qa.core.measures import auroc, ece, ece_if_calibrated
     from qa.core.settings import Settings
     from qa.models import shared_encoder, shared_judge, shared_span_reader
 
@@ -175,8 +173,7 @@ def main(argv: list[str] | None = None) -> int:
     for gi in range(len(questions)):
         idx = [i for i, g in enumerate(asked.groups) if g == gi]
         asked_p.extend(float(p) for p in source.rescorer.probabilities([asked.rows[i] for i in idx], group=True))
-    rng = np.random.default_rng(0)
-    floor = float(np.mean([ece(sp, (rng.random(len(sp)) < np.array(sp)).tolist()) for _ in range(1000)]))
+    floor = ece_if_calibrated(sp)
     final = systems["final"]
     metrics = {
         "map": final["map"], "mrr": final["mrr"], "p@1": final["p@1"], "answer_map": answer_a["map"],

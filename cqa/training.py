@@ -26,7 +26,6 @@ code that answers users: the training rows are exactly what the models see at ru
 
 from __future__ import annotations
 
-import math
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -41,6 +40,7 @@ from cqa.model import LogisticModel
 from cqa.semeval import NewQuestion, load_semeval
 from cqa.store import ThreadStore
 from cqa.text import tokenize
+from qa.core.measures import ece
 from qa.core.paths import SHARED_DATA, cache_dir
 from qa.core.settings import Settings
 from qa.core.types import Encoder, PairJudging, SpanReading
@@ -386,31 +386,6 @@ def rank_by(scores: Sequence[float], labels: Sequence[bool]) -> list[bool]:
     """Labels ordered by descending score (ties keep the given order, like the official scorer)."""
     order = sorted(range(len(scores)), key=lambda i: -scores[i])
     return [labels[i] for i in order]
-
-
-def ece(probs: Sequence[float], correct: Sequence[bool], bins: int = 15) -> float:
-    """Expected calibration error over equal-width bins."""
-    p = np.asarray(probs, dtype=float)
-    y = np.asarray(correct, dtype=float)
-    if not len(p):
-        return 0.0
-    idx = np.minimum((p * bins).astype(int), bins - 1)
-    total = 0.0
-    for b in range(bins):
-        sel = idx == b
-        if sel.any():
-            total += sel.sum() / len(p) * abs(p[sel].mean() - y[sel].mean())
-    return float(total)
-
-
-def auroc(probs: Sequence[float], correct: Sequence[bool]) -> float:
-    """Probability that a right answer is scored above a wrong one (ties count half)."""
-    pos = [p for p, c in zip(probs, correct, strict=True) if c]
-    neg = [p for p, c in zip(probs, correct, strict=True) if not c]
-    if not pos or not neg:
-        return math.nan
-    wins = sum((p > n) + 0.5 * (p == n) for p in pos for n in neg)
-    return float(wins / (len(pos) * len(neg)))
 
 
 def judge_rows(path: str | Path, encoder: Encoder, *, settings: Settings | None = None) -> AnswerRows:

@@ -7,8 +7,8 @@ articles the span reader never saw, read in the open setting (retrieval over man
 labelled by exact match. The model is tiny (a weight per feature), so it is stored as JSON beside
 the data and applied with numpy.
 
-`ece` and `auroc` are the calibration benchmark's measures: expected calibration error over 15
-equal-width bins, and the probability that a right answer is scored above a wrong one.
+The measures that check them (`ece`, `auroc`, ...) are in `qa.core.measures`, shared with the
+sources' training reports and the benchmarks.
 """
 
 from __future__ import annotations
@@ -205,48 +205,3 @@ def platt_fit(logits: Sequence[float], labels: Sequence[float], iterations: int 
         if np.abs(step).max() < 1e-9:
             break
     return float(a), float(b)
-
-
-# ---------------------------------------------------------------------- measures
-def ece(scores: Sequence[float], correct: Sequence[bool], bins: int = 15) -> float:
-    """Expected calibration error over `bins` equal-width bins (0-1 scale)."""
-    s = np.clip(np.asarray(scores, dtype=np.float64), 0.0, 1.0)
-    c = np.asarray(correct, dtype=np.float64)
-    if len(s) == 0:
-        return 0.0
-    idx = np.minimum((s * bins).astype(int), bins - 1)
-    total = 0.0
-    for b in range(bins):
-        m = idx == b
-        if m.any():
-            total += m.sum() / len(s) * abs(s[m].mean() - c[m].mean())
-    return float(total)
-
-
-def auroc(scores: Sequence[float], correct: Sequence[bool]) -> float:
-    """Probability that a random right answer outscores a random wrong one (ties count half)."""
-    s = np.asarray(scores, dtype=np.float64)
-    c = np.asarray(correct, dtype=bool)
-    pos, neg = s[c], s[~c]
-    if len(pos) == 0 or len(neg) == 0:
-        return float("nan")
-    order = np.argsort(np.concatenate([pos, neg]), kind="mergesort")
-    ranks = np.empty(len(order))
-    allv = np.concatenate([pos, neg])[order]
-    i = 0
-    while i < len(allv):  # average ranks over ties
-        j = i
-        while j + 1 < len(allv) and allv[j + 1] == allv[i]:
-            j += 1
-        ranks[order[i : j + 1]] = (i + j) / 2 + 1
-        i = j + 1
-    return float((ranks[: len(pos)].sum() - len(pos) * (len(pos) + 1) / 2) / (len(pos) * len(neg)))
-
-
-def accuracy_at_coverage(scores: Sequence[float], correct: Sequence[bool], coverage: float) -> float:
-    """Accuracy over the `coverage` fraction of questions with the highest scores (0-100 scale)."""
-    s = np.asarray(scores, dtype=np.float64)
-    c = np.asarray(correct, dtype=np.float64)
-    n = max(1, int(round(len(s) * coverage)))
-    top = np.argsort(-s, kind="mergesort")[:n]
-    return float(100 * c[top].mean()) if len(s) else 0.0

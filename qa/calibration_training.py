@@ -26,8 +26,9 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
-from qa.calibration import AnswerCalibrator, auroc, ece
+from qa.calibration import AnswerCalibrator
 from qa.core.errors import InputError
+from qa.core.measures import auroc, ece
 from qa.core.settings import Settings
 from qa.core.text import read_text
 from qa.core.types import Encoder

@@ -11,8 +11,9 @@ from cqa.evaluation import gold_threads, router_questions, top_thread_correct
 from cqa.importers import import_file
 from cqa.semeval import load_semeval
 from cqa.store import ThreadStore
-from cqa.training import DEFAULT_DEV, DEFAULT_TRAIN, auroc, average_precision, ece, rank_by, ranking_metrics
+from cqa.training import DEFAULT_DEV, DEFAULT_TRAIN, average_precision, rank_by, ranking_metrics
 from qa.core.errors import DataFormatError
+from qa.core.measures import auroc, ece
 from qa.core.types import Answer, Route, ThreadEvidence
 
 needs_data = pytest.mark.skipif(not DEFAULT_DEV.exists() or not DEFAULT_TRAIN.exists(),

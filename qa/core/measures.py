@@ -1,0 +1,69 @@
+"""The calibration benchmark's measures, shared by every source and benchmark.
+
+A shown score is meant as "probability this is right", so it is checked the way the benchmarks
+define it (../shared/BENCHMARKS.md): expected calibration error over 15 equal-width bins, the
+probability that a right answer is scored above a wrong one (AUROC), and accuracy when only the
+most confident fraction is answered. One copy, so a source's training report and the benchmark
+that judges it cannot drift apart.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+
+def ece(scores: Sequence[float], correct: Sequence[bool], bins: int = 15) -> float:
+    """Expected calibration error over `bins` equal-width bins (0-1 scale)."""
+    s = np.clip(np.asarray(scores, dtype=np.float64), 0.0, 1.0)
+    c = np.asarray(correct, dtype=np.float64)
+    if len(s) == 0:
+        return 0.0
+    idx = np.minimum((s * bins).astype(int), bins - 1)
+    total = 0.0
+    for b in range(bins):
+        m = idx == b
+        if m.any():
+            total += m.sum() / len(s) * abs(s[m].mean() - c[m].mean())
+    return float(total)
+
+
+def ece_if_calibrated(scores: Sequence[float], draws: int = 1000, seed: int = 0) -> float:
+    """The ECE a perfectly calibrated score would still show with these scores on this many
+    questions (outcomes drawn from the scores themselves, averaged over `draws`): on 50 questions
+    spread over 15 bins it is far from 0, so a measured ECE is read against it, not against 0."""
+    s = np.clip(np.asarray(scores, dtype=np.float64), 0.0, 1.0)
+    if len(s) == 0:
+        return 0.0
+    rng = np.random.default_rng(seed)
+    return float(np.mean([ece(s, rng.random(len(s)) < s) for _ in range(draws)]))
+
+
+def auroc(scores: Sequence[float], correct: Sequence[bool]) -> float:
+    """Probability that a random right answer outscores a random wrong one (ties count half)."""
+    s = np.asarray(scores, dtype=np.float64)
+    c = np.asarray(correct, dtype=bool)
+    pos, neg = s[c], s[~c]
+    if len(pos) == 0 or len(neg) == 0:
+        return float("nan")
+    order = np.argsort(np.concatenate([pos, neg]), kind="mergesort")
+    ranks = np.empty(len(order))
+    allv = np.concatenate([pos, neg])[order]
+    i = 0
+    while i < len(allv):  # average ranks over ties
+        j = i
+        while j + 1 < len(allv) and allv[j + 1] == allv[i]:
+            j += 1
+        ranks[order[i : j + 1]] = (i + j) / 2 + 1
+        i = j + 1
+    return float((ranks[: len(pos)].sum() - len(pos) * (len(pos) + 1) / 2) / (len(pos) * len(neg)))
+
+
+def accuracy_at_coverage(scores: Sequence[float], correct: Sequence[bool], coverage: float) -> float:
+    """Accuracy over the `coverage` fraction of questions with the highest scores (0-100 scale)."""
+    s = np.asarray(scores, dtype=np.float64)
+    c = np.asarray(correct, dtype=np.float64)
+    n = max(1, int(round(len(s) * coverage)))
+    top = np.argsort(-s, kind="mergesort")[:n]
+    return float(100 * c[top].mean()) if len(s) else 0.0

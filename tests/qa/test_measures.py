@@ -1,0 +1,43 @@
+"""The calibration benchmark's measures (one copy in the core, shared by sources and benchmarks)."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from qa.core.measures import accuracy_at_coverage, auroc, ece, ece_if_calibrated
+
+
+def test_ece_bins_and_edges() -> None:
+    assert ece([], []) == 0.0
+    assert ece([0.9, 0.9, 0.1, 0.1], [True, True, False, False]) == pytest.approx(0.1)
+    assert ece([1.0, 0.0], [True, False]) == 0.0  # 1.0 falls in the last bin, not past it
+    assert ece([1.5, -0.2], [True, False]) == 0.0  # clipped to a probability
+
+
+def test_auroc_ties_and_one_class() -> None:
+    assert auroc([0.9, 0.8, 0.2], [True, False, False]) == 1.0
+    assert auroc([0.5, 0.5], [True, False]) == 0.5
+    assert math.isnan(auroc([0.3, 0.4], [True, True]))
+
+
+def test_accuracy_at_coverage_answers_the_most_confident_first() -> None:
+    scores, right = [0.9, 0.8, 0.3, 0.1], [True, True, False, True]
+    assert accuracy_at_coverage(scores, right, 0.5) == 100.0
+    assert accuracy_at_coverage(scores, right, 1.0) == 75.0
+
+
+def test_ece_of_a_perfect_score_shrinks_with_more_questions() -> None:
+    """A calibrated score still shows an ECE by chance on few questions: the figure a measured
+    ECE is read against. It falls roughly as one over the square root of the count."""
+    rng = np.random.default_rng(1)
+    few, many = rng.random(50).tolist(), rng.random(5000).tolist()
+    small_sample, large_sample = ece_if_calibrated(few, draws=200), ece_if_calibrated(many, draws=50)
+    assert 0.10 < small_sample < 0.25
+    assert large_sample < 0.03
+    assert ece_if_calibrated(few, draws=200) == small_sample  # seeded: the same figure each run
+    assert ece_if_calibrated([]) == 0.0
+    # a score that knows the outcome (0 or 1) has nothing left to chance
+    assert ece_if_calibrated([0.0, 1.0, 1.0]) == 0.0
