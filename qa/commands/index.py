@@ -75,7 +75,8 @@ def index(
             if out.name == DEFAULT_NAME:
                 raise InputError(f"the collection name {DEFAULT_NAME!r} is the embedded collection's: choose another")
             check_name(out.name)
-        target = out or Path(settings.index_dir) / check_name(name or collection_name_for(path))
+        # `--name ""` (an unset shell variable, say) is a mistake, not a request for the default name
+        target = out or Path(settings.index_dir) / check_name(collection_name_for(path) if name is None else name)
         if not replace:
             _check_replacing(target, path)
         target, count = index_path(path, target, settings, progress=True, dense_kind=dense_kind or "flat")

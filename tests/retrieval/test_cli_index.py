@@ -45,6 +45,8 @@ def test_qa_index_never_replaces_what_is_not_an_index(corpus_dir: Path, tmp_path
     assert main(["index", str(docs), "--out", str(tmp_path / "idx")]) == 0  # an index is rebuilt in place
     assert main(["index", str(docs), "--name", "default"]) == 2
     assert "the embedded collection's" in capsys.readouterr().err
+    assert main(["index", str(docs), "--name", ""]) == 2  # an empty name is a mistake, not the default
+    assert "invalid collection name ''" in capsys.readouterr().err
 
 
 def test_unusable_folders_and_stores_are_one_line_exit_2(corpus_dir: Path, tmp_path: Path, monkeypatch,
