@@ -1,7 +1,8 @@
 """`qa eval squad|race`: batch evaluation of the readers with the official metrics.
 
-Predictions are written in the official formats (`{id: answer}` and, for SQuAD v2.0,
-`{id: na_prob}`) so the official scripts can re-check any number we report.
+With `--out`, predictions are written in the official formats (`{id: answer}` and, for SQuAD
+v2.0, `{id: na_prob}`) so the official scripts can re-check any number we report; without it only
+the metrics are shown (nothing lands in the working folder unasked).
 """
 
 from __future__ import annotations
@@ -33,7 +34,6 @@ eval_app = typer.Typer(help="Evaluate the readers on SQuAD or RACE files.", no_a
 console = Console(stderr=True)
 out = Console()
 CHUNK = 256  # questions per reader call: bounded memory, smooth progress
-PREDICTIONS = Path("predictions.json")
 
 
 @contextmanager
@@ -86,10 +86,11 @@ def squad(
         Path | None, typer.Option("--model", "-m", help="Span reader folder (default: the shipped one).")
     ] = None,
     predictions: Annotated[
-        Path, typer.Option("--out", "-o", help="Where to write {id: answer}.")
-    ] = PREDICTIONS,
+        Path | None, typer.Option("--out", "-o", help="Write {id: answer} (the official script's input).")
+    ] = None,
     na_probs: Annotated[
-        Path | None, typer.Option("--na-probs", help="v2.0: where to write {id: na_prob}.")
+        Path | None, typer.Option("--na-probs", help="v2.0: write {id: na_prob} (default with --out: "
+                                  "beside it, <out>_na_probs.json).")
     ] = None,
     metrics_out: Annotated[
         Path | None, typer.Option("--metrics-out", help="Also write the metrics as JSON.")
@@ -107,7 +108,7 @@ def squad(
     from mrc.span import ReadRequest, SpanReader
 
     ds = load_squad(file, version).subset(limit)
-    na_path = na_probs or predictions.with_name(predictions.stem + "_na_probs.json")
+    na_path = na_probs or (predictions.with_name(predictions.stem + "_na_probs.json") if predictions else None)
     if ds.version == 1 and na_probs is not None:
         console.print(f"note: --na-probs is for SQuAD v2.0 files; {file.name} is v1.1, so none is written",
                       markup=False, highlight=False)
@@ -130,9 +131,11 @@ def squad(
                 probs[ex.qid] = best.score if best.no_answer else 1.0 - best.score
             at(part.stop)
     elapsed = time.perf_counter() - started
-    _write_json(predictions, preds)
+    if predictions is not None:
+        _write_json(predictions, preds)
     if v2:
-        _write_json(na_path, probs)
+        if na_path is not None:
+            _write_json(na_path, probs)
         metrics: dict[str, Any] = squad_v2_evaluate(ds.data, preds, probs)
         order = [f"{g}{m}" for g in ("", "HasAns_", "NoAns_") for m in ("exact", "f1", "total")]
         order += ["best_exact", "best_exact_thresh", "best_f1", "best_f1_thresh"]
@@ -143,7 +146,10 @@ def squad(
     metrics["questions_per_s"] = len(ds.examples) / elapsed if elapsed > 0 else 0.0
     rows.append(("questions/s", metrics["questions_per_s"]))
     out.print(_table(f"SQuAD v{ds.version}: {file.name} — {reader.model_dir.name}", rows))
-    console.print(f"predictions: {predictions}" + (f", na_probs: {na_path}" if v2 else ""))
+    written = [f"predictions: {predictions}"] if predictions is not None else []
+    written += [f"na_probs: {na_path}"] if v2 and na_path is not None else []
+    if written:
+        console.print(", ".join(written), markup=False, highlight=False)
     if metrics_out:
         _write_json(
             metrics_out, {"file": str(file), "model": str(reader.model_dir), "version": ds.version, **metrics}

@@ -124,6 +124,23 @@ def test_eval_squad_v2(tiny_span_dir: Path, tmp_path: Path, capsys: pytest.Captu
     assert "HasAns_exact" in capsys.readouterr().out
 
 
+def test_eval_squad_without_out_writes_nothing(tiny_span_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                               capsys: pytest.CaptureFixture[str]) -> None:
+    """The metrics alone: no predictions file lands in the working folder unasked."""
+    data = tmp_path / "data" / "dev.json"
+    data.parent.mkdir()
+    data.write_text(json.dumps(SQUAD_V2))
+    work = tmp_path / "work"
+    work.mkdir()
+    monkeypatch.chdir(work)
+    assert main(["eval", "squad", str(data), "--model", str(tiny_span_dir)]) == 0
+    assert list(work.iterdir()) == [] and sorted(p.name for p in data.parent.iterdir()) == ["dev.json"]
+    assert "HasAns_exact" in capsys.readouterr().out
+    # --na-probs alone writes the no-answer probabilities alone
+    assert main(["eval", "squad", str(data), "--model", str(tiny_span_dir), "--na-probs", str(work / "na.json")]) == 0
+    assert [p.name for p in work.iterdir()] == ["na.json"]
+
+
 def test_eval_squad_v1_limit(tiny_span_dir: Path, tmp_path: Path) -> None:
     data = tmp_path / "dev.json"
     doc = json.loads(json.dumps(SQUAD_V2))
