@@ -18,6 +18,9 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+SECRETS = ("api_key",)
+MASK = "***"
+
 
 def config(
     as_json: bool = typer.Option(False, "--json", help="One JSON object: {name: {value, origin}}."),
@@ -32,6 +35,11 @@ def config(
     settings = Settings.load()
     values = settings.model_dump(mode="json")
     where_from = origins(settings)
+    for name in SECRETS:
+        # whether a key is set and where from is what one checks; the key itself would land in
+        # terminal scrollback, shell logs and pasted bug reports
+        if values.get(name):
+            values[name] = MASK
     if as_json:
         typer.echo(json.dumps({k: {"value": v, "origin": where_from[k]} for k, v in values.items()}, indent=2))
         return

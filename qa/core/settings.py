@@ -10,6 +10,7 @@ Closed sets are enums: a typo in `QA_FUSION_METHOD` is an error, not a silent fa
 from __future__ import annotations
 
 import os
+import re
 import tomllib
 from contextvars import ContextVar
 from enum import Enum, StrEnum
@@ -65,6 +66,11 @@ class RouteChoice(StrEnum):
 _CACHE = cache_dir()
 
 _TOML: ContextVar[dict[str, Any] | None] = ContextVar("qa_settings_toml", default=None)
+
+
+# settings that are sent or compared as text (paths may hold any bytes the file system allows)
+_TEXT_ONLY = ("kb_endpoint", "api_key", "api_host", "api_url")
+_SURROGATE = re.compile(r"[\ud800-\udfff]")
 
 
 class Settings(BaseSettings):
@@ -164,6 +170,11 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _consistent(self) -> Settings:
+        for name in _TEXT_ONLY:
+            # undecodable bytes in the environment arrive as lone surrogates (PEP 383): a key or URL
+            # holding them can never be sent (a 500 at the first request, a traceback at the first query)
+            if _SURROGATE.search(getattr(self, name)):
+                raise ValueError(f"{name} is not valid UTF-8 text")
         if self.chunk_overlap >= self.chunk_chars:
             raise ValueError("chunk_overlap must be smaller than chunk_chars")
         if Path(self.index_dir).expanduser().is_file():  # found now, not at the first upload (a 500)

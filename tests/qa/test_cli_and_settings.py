@@ -142,6 +142,22 @@ def test_qa_config_shows_each_setting_and_its_origin(tmp_path: Path, monkeypatch
     assert shown["top_k"] == {"value": 5, "origin": "environment"}
     assert shown["read_k"] == {"value": 4, "origin": str(cfg)}
     assert shown["fusion_method"] == {"value": "convex", "origin": "default"}
+    monkeypatch.setenv("QA_API_KEY", "supersecret")  # set, and where from, but never the key itself
+    assert main(["config", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["api_key"] == {"value": "***", "origin": "environment"}
+    assert main(["config"]) == 0
+    assert "supersecret" not in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("name", ["QA_API_KEY", "QA_KB_ENDPOINT", "QA_API_URL"])
+def test_settings_sent_as_text_refuse_undecodable_bytes(name: str, monkeypatch: pytest.MonkeyPatch,
+                                                        capsys: pytest.CaptureFixture[str]) -> None:
+    """Undecodable environment bytes arrive as lone surrogates; such a key or URL could never be
+    sent, so it is refused when the settings load, not as a 500 or a traceback later."""
+    monkeypatch.setenv(name, "http://x/caf\udce9")
+    assert main(["config"]) == 2
+    err = capsys.readouterr().err
+    assert f"{name[3:].lower()} is not valid UTF-8 text" in err and "Traceback" not in err
 
 
 def test_readme_documents_every_setting() -> None:
