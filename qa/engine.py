@@ -247,6 +247,8 @@ class Engine:
             raise InputError("options must all be texts")
         if options and not all(o.strip() for o in options):
             raise InputError("an option is empty: give each option some text")
+        for i, option in enumerate(options or (), start=1):
+            check_text(option, f"option {i}", 100_000)  # undecodable bytes would reach the tokenizer
         if options:
             if len(options) < 2:
                 raise InputError("give at least two options (or none for span extraction)")

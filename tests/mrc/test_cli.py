@@ -72,6 +72,10 @@ def test_read_options(tiny_choice_dir: Path, capsys: pytest.CaptureFixture[str])
     probs = [r["score"] for r in json.loads(capsys.readouterr().out)]
     assert len(probs) == 2 and sum(probs) == pytest.approx(1.0, abs=1e-5)
     assert main(args) == 2  # a single option is not a choice
+    capsys.readouterr()
+    assert main([*args, "-o", "caf\udce9"]) == 2  # undecodable command-line bytes, as Python hands them over
+    err = capsys.readouterr().err
+    assert "option 2 is not valid UTF-8 text" in err and "Traceback" not in err
 
 
 def test_read_errors(tmp_path: Path, tiny_span_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
