@@ -13,7 +13,6 @@ from __future__ import annotations
 import csv
 import hashlib
 import html
-import json
 import re
 import time
 import unicodedata
@@ -26,7 +25,7 @@ from typing import Any
 
 from cqa.store import Put, ThreadStore
 from qa.core.errors import DataFormatError, InputError
-from qa.core.text import input_position, open_binary, open_text, utf8_error_place
+from qa.core.text import input_position, open_binary, open_text, parse_json, utf8_error_place
 
 
 class Format(StrEnum):
@@ -345,10 +344,7 @@ def _faq_parse(fh: Any, name: str, path: Path) -> Iterator[tuple[str, Any, int]]
 
 
 def _json(text: str, where: str) -> Any:
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise DataFormatError(f"{where}: invalid JSON at column {exc.colno}: {exc.msg}") from None
+    return parse_json(text, where)
 
 
 def _first(rec: dict[str, Any], keys: tuple[str, ...]) -> Any:

@@ -7,25 +7,19 @@ becomes a `DataFormatError` naming the file and the place (e.g. `data[3].paragra
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from qa.core.errors import DataFormatError, InputError
-from qa.core.text import MAX_QUESTION_CHARS, read_text
+from qa.core.text import MAX_QUESTION_CHARS, parse_json, read_text
 
 LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 
 
 def _json(text: str, where: str) -> Any:
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise DataFormatError(
-            f"{where}: invalid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}"
-        ) from exc
+    return parse_json(text, where)
 
 
 def _need(obj: Any, key: str, typ: type | tuple[type, ...], where: str) -> Any:

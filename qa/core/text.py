@@ -173,6 +173,47 @@ def open_text(path: str | Path) -> IO[str]:
     return io.TextIOWrapper(open_binary(path), encoding="utf-8-sig", newline="")
 
 
+# a \uD800-\uDFFF escape: the only way JSON text can carry a lone surrogate (a pair is an emoji)
+_ESCAPED_SURROGATE = re.compile(r"\\u[dD][89a-fA-F][0-9a-fA-F]{2}")
+
+
+def parse_json(text: str, where: str) -> Any:
+    """A user's JSON text, parsed, or a `DataFormatError` naming `where` and the place: invalid
+    JSON, nesting too deep for the parser (a RecursionError otherwise), or a string holding a
+    lone surrogate escape such as "\\udce9" (valid JSON, but not text: the tokenizers and SQLite
+    refuse it half-way through the work)."""
+    try:
+        doc = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise DataFormatError(f"{where}: invalid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}") from None
+    except RecursionError:
+        raise DataFormatError(f"{where}: JSON nested too deeply") from None
+    if _ESCAPED_SURROGATE.search(text):  # rare: only then walk the document
+        bad = _lone_surrogate(doc, "")
+        if bad is not None:
+            raise DataFormatError(f"{where}: {bad or 'the document'} is not valid UTF-8 text (a lone "
+                                  "surrogate escape such as \\udce9)")
+    return doc
+
+
+def _lone_surrogate(obj: Any, at: str) -> str | None:
+    """The place (`data[0].context`) of the first string holding a lone surrogate, or None."""
+    stack: list[tuple[Any, str]] = [(obj, at)]
+    while stack:
+        node, place = stack.pop()
+        if isinstance(node, str):
+            if _SURROGATE.search(node):
+                return place
+        elif isinstance(node, dict):
+            for k, v in node.items():
+                if _SURROGATE.search(k):
+                    return place or "a key"
+                stack.append((v, f"{place}.{k}" if place else k))
+        elif isinstance(node, list):
+            stack.extend((v, f"{place}[{i}]") for i, v in enumerate(node))
+    return None
+
+
 def json_lines(text: str, where: str, field: str) -> Iterator[tuple[int, dict[str, Any]]]:
     """(line number, object) for each non-blank line of a JSON-lines text; a line that is not an
     object with a `field` string is one error naming the line, so a file is checked whole before
@@ -180,10 +221,7 @@ def json_lines(text: str, where: str, field: str) -> Iterator[tuple[int, dict[st
     for lineno, line in enumerate(text.split("\n"), start=1):
         if not line.strip():
             continue
-        try:
-            obj = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise DataFormatError(f"{where}:{lineno}: not valid JSON ({exc.msg})") from None
+        obj = parse_json(line, f"{where}:{lineno}")
         if not isinstance(obj, dict) or not isinstance(obj.get(field), str):
             raise DataFormatError(f'{where}:{lineno}: each line must be an object with a "{field}" string')
         yield lineno, obj

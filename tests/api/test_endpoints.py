@@ -353,6 +353,10 @@ def test_eval_job_reports_progress_then_metrics(client) -> None:
     ({"file": ("dev.json", b"[]")}, {"kind": "essay"}, 422),
     ({"file": ("dev.json", b"[]")}, {"limit": "0"}, 422),
     ({}, {}, 422),
+    # valid JSON that is not text: refused now, not a failed job once the tokenizer meets it
+    ({"file": ("dev.json", b'{"data": [{"paragraphs": [{"context": "cov\\udce9ers", "qas": []}]}]}')}, {}, 422),
+    ({"file": ("race.jsonl", b'{"article": "a", "questions": ["q\\udce9"], "options": [["a", "b"]], '
+                             b'"answers": ["A"]}')}, {"kind": "race"}, 422),
 ])
 def test_eval_bad_input(client, files: dict, data: dict, status: int) -> None:
     message = error(client.post("/v1/eval", files=files or None, data=data), status)

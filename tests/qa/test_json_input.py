@@ -1,0 +1,58 @@
+"""Users' JSON files (SQuAD, RACE, JSON-lines documents and questions, FAQ files) are parsed by one
+function, so each kind of bad JSON is one clear error everywhere instead of a traceback somewhere."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from qa.cli import main
+from qa.core.errors import DataFormatError
+from qa.core.text import json_lines, parse_json
+
+
+def test_parse_json_names_the_place_of_a_lone_surrogate() -> None:
+    doc = '{"data": [{"title": "ok", "context": "cov\\udce9ers"}]}'
+    with pytest.raises(DataFormatError, match=r"f.json: data\[0\].context is not valid UTF-8 text"):
+        parse_json(doc, "f.json")
+    # a surrogate pair is an ordinary character (an emoji), not an error
+    assert parse_json('{"t": "smile \\ud83d\\ude00"}', "f.json") == {"t": "smile \U0001F600"}
+
+
+def test_parse_json_deep_nesting_and_syntax_are_one_error() -> None:
+    with pytest.raises(DataFormatError, match="nested too deeply"):
+        parse_json("[" * 200_000 + "]" * 200_000, "deep.json")
+    with pytest.raises(DataFormatError, match="invalid JSON at line 1, column 2"):
+        parse_json("{oops", "bad.json")
+    with pytest.raises(DataFormatError, match=r"q.jsonl:2: question is not valid UTF-8"):
+        list(json_lines('{"question": "fine"}\n{"question": "caf\\udce9"}\n', "q.jsonl", "question"))
+
+
+def _write(path: Path, text: str) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+@pytest.mark.parametrize(("argv", "name", "text", "needle"), [
+    (["eval", "squad"], "surc.json",
+     json.dumps({"data": [{"paragraphs": [{"context": "x", "qas": []}]}]}).replace('"x"', '"cov\\udce9ers"'),
+     "data[0].paragraphs[0].context is not valid UTF-8 text"),
+    (["eval", "race"], "race.jsonl",
+     '{"article": "Red.", "questions": ["What col\\udce9r?"], "options": [["red", "blue"]], "answers": ["A"]}\n',
+     "questions[0] is not valid UTF-8 text"),
+    (["eval", "squad"], "deep.json", "[" * 200_000 + "]" * 200_000, "nested too deeply"),
+    (["index"], "docs/x.jsonl", '{"text": "caf\\udce9 is nice", "id": "s1"}\n', "x.jsonl:1: text is not valid UTF-8"),
+    (["index"], "docs/x.jsonl", "[" * 200_000 + "]" * 200_000 + "\n", "x.jsonl:1: JSON nested too deeply"),
+])
+def test_bad_json_files_are_exit_2_with_one_line(argv: list[str], name: str, text: str, needle: str, tmp_path: Path,
+                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    path = _write(tmp_path / name, text)
+    target = path.parent if argv == ["index"] else path
+    extra = ["--out", str(tmp_path / "idx")] if argv == ["index"] else []
+    assert main([*argv, str(target), *extra]) == 2
+    err = capsys.readouterr().err
+    assert needle in err and "Traceback" not in err and len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "idx").exists()
