@@ -432,3 +432,85 @@ def test_a_dump_whose_text_was_reread_keeps_what_users_accepted(tmp_path: Path) 
     rep = import_file(store, posts)
     assert rep.threads_updated >= 1  # the question's text changed (a new key), its acceptance did not
     assert [a.id for a in store.thread(tid).answers if a.accepted] == [other]
+
+
+def test_a_csv_row_split_by_an_unquoted_comma_is_an_error_not_a_cut_answer(tmp_path: Path) -> None:
+    store = ThreadStore(tmp_path / "t.sqlite")
+    comma = tmp_path / "comma.csv"
+    comma.write_text("question,answer\nHow do I reset my password?,Open Settings, then click Reset.\n",
+                     encoding="utf-8")
+    with pytest.raises(DataFormatError, match=r"comma.csv:2: 3 fields where the header has 2 \(quote a field that "
+                                              "holds a comma\\)"):
+        import_file(store, comma)
+    assert _counts(store) == (0, 0)
+    # quoted, it is one answer; trailing empty fields of a spreadsheet export are no extra text
+    comma.write_text('question,answer\nHow do I reset my password?,"Open Settings, then click Reset.",,\n',
+                     encoding="utf-8")
+    import_file(store, comma)
+    assert [a.text for a in store.thread("faq:comma:" + _digest("How do I reset my password?")).answers] == [
+        "Open Settings, then click Reset."]
+    # a long answer within the store's limit is not mistaken for a quote left open
+    long = tmp_path / "long.csv"
+    long.write_text('question,answer\nWhat is the whole story?,"' + "word " * 40_000 + '"\n', encoding="utf-8")
+    import_file(store, long)
+
+
+def test_imported_text_keeps_the_limits_and_words_that_add_and_the_api_keep(tmp_path: Path) -> None:
+    """An importer is another way in: a megabyte question or an invisible answer is refused here as
+    `add` refuses it (a megabyte answer made every later question over the store take minutes)."""
+    store = ThreadStore(tmp_path / "t.sqlite")
+    cases = [
+        ({"question": "What is " + "very " * 300 + "long?", "answer": "short"}, "question is 1,5"),
+        ({"question": "Long answer?", "answer": "word " * 50_000}, "answer is 249,999 characters long"),
+        ({"question": "What is the parking fee?", "answer": "\u200b"}, "has no words"),
+        ({"question": "\u200b\u200b", "answer": "Nothing to see."}, "question has no words"),
+    ]
+    for i, (record, needle) in enumerate(cases):
+        path = tmp_path / f"faq{i}.jsonl"
+        path.write_text(json.dumps({"question": "Fine?", "answer": "Yes."}) + "\n" + json.dumps(record) + "\n",
+                        encoding="utf-8")
+        with pytest.raises(DataFormatError, match=needle) as err:
+            import_file(store, path)
+        assert f"faq{i}.jsonl:2:" in str(err.value)
+        assert _counts(store) == (0, 0)  # the good first line was not kept either: one transaction
+    big = tmp_path / "se" / "Posts.xml"
+    big.parent.mkdir()
+    big.write_text('<?xml version="1.0"?>\n<posts>\n'
+                   '<row Id="1" PostTypeId="1" Title="How do I fix it?" Body="Broken." />\n'
+                   f'<row Id="2" PostTypeId="2" ParentId="1" Body="{"x " * 150_000}" Score="1" />\n'
+                   '<row Id="3" PostTypeId="2" ParentId="1" Body="&lt;p&gt;...&lt;/p&gt;" Score="1" />\n</posts>\n',
+                   encoding="utf-8")
+    with pytest.raises(DataFormatError, match=r"Posts.xml: post 2: the answer is 299,999 characters long"):
+        import_file(store, big)
+    big.write_text(big.read_text(encoding="utf-8").replace("x " * 150_000, "Turn it off and on."), encoding="utf-8")
+    rep = import_file(store, big)
+    assert _counts(store) == (1, 1) and "skipped 1 answers without words" in rep.summary()
+
+
+def test_an_unchanged_faq_saved_again_changes_nothing_and_keeps_the_users_choice(tmp_path: Path) -> None:
+    import unicodedata
+
+    store = ThreadStore(tmp_path / "t.sqlite")
+    cafe = tmp_path / "cafe.jsonl"
+    text = json.dumps({"question": "Où est le café?", "answer": "Au rez-de-chaussée."}, ensure_ascii=False) + "\n"
+    cafe.write_text(unicodedata.normalize("NFC", text), encoding="utf-8")
+    import_file(store, cafe)
+    tid = "faq:cafe:" + _digest("Où est le café?")
+    mine = store.add_answer(tid, "Au premier étage maintenant.")
+    store.accept_answer(tid, mine)
+    cafe.write_text(unicodedata.normalize("NFD", text), encoding="utf-8")  # another editor's composition
+    rep = import_file(store, cafe)
+    assert rep.threads_updated == rep.answers_updated == rep.threads_added == 0
+    assert [a.id for a in store.thread(tid).answers if a.accepted] == [mine]
+    # the same question twice, its answers differing only in case: one answer, stable across imports
+    dup = tmp_path / "dup.jsonl"
+    dup.write_text('{"question": "Do you ship abroad?", "answer": "Yes, worldwide."}\n'
+                   '{"question": "do you ship abroad?", "answer": "yes, worldwide."}\n', encoding="utf-8")
+    import_file(store, dup)
+    did = "faq:dup:" + _digest("Do you ship abroad?")
+    assert [a.text for a in store.thread(did).answers] == ["Yes, worldwide."]
+    eu = store.add_answer(did, "Only within the EU since 2024.")
+    store.accept_answer(did, eu)
+    rep = import_file(store, dup)
+    assert rep.answers_updated == rep.threads_updated == 0 and "updated" not in rep.summary()
+    assert [a.id for a in store.thread(did).answers if a.accepted] == [eu]
