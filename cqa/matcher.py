@@ -17,6 +17,7 @@ other sources and "no answer" (with the best guess) is shown when it is low.
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 import unicodedata
@@ -40,6 +41,7 @@ if TYPE_CHECKING:
     from cqa.importers import ImportReport
     from cqa.index import ThreadIndex
 
+log = logging.getLogger("qa.cqa")
 MODEL_DIR = DATA_DIR / "cqa"
 RESCORER = MODEL_DIR / "rescorer.json"
 ANSWER_RANKER = MODEL_DIR / "answer_ranker.json"
@@ -50,6 +52,7 @@ DEPTH = 50  # candidates each retriever proposes before fusion
 SHORT_ANSWER_WORDS = 25  # answers longer than this get a short span when the reader is sure
 SHORT_ANSWER_MIN_SCORE = 0.5
 MAX_DUPLICATE_HOPS = 8  # links followed from a closed duplicate to an answered original
+INLINE_EMBED = 512  # threads without a vector that the first question embeds (a few seconds at most)
 READ_TOP = 2  # answers of a thread the span reader re-reads: the best by the answer model's other features
 
 
@@ -126,8 +129,15 @@ class CommunityQA:
                 from cqa.index import ThreadIndex
 
                 index = ThreadIndex(self.store, self.encoder)
-                if self.store.writable_now():  # else an import is writing (and embeds what it wrote): BM25
-                    index.embed_pending()      # finds its threads meanwhile, and a question does not wait
+                # a few threads filed since the last embedding are embedded now; a whole import left
+                # with --no-embed is not (minutes without a word before the first answer): BM25 finds
+                # its threads until `qa cqa embed` runs. While an import writes, it embeds what it wrote.
+                pending = self.store.count_unembedded() if self.store.writable_now() else 0
+                if pending > INLINE_EMBED:
+                    log.warning("%s threads in %s have no vector yet: they are found by their words alone "
+                                "until `qa cqa embed` embeds them", f"{pending:,}", self.store.path)
+                elif pending:
+                    index.embed_pending()
                 index.load()
                 self._index = index
             return self._index

@@ -390,3 +390,27 @@ def test_a_thread_added_after_the_index_was_built_scores_as_if_it_had_been_there
     assert got[0][0] == key
     everything = _BM25().build([*range(1, 80), key], [*texts, store.get([key])[key].text])
     assert got[0][1] == pytest.approx(float(everything.scores(query)[-1]), rel=1e-5)
+
+
+def test_a_whole_import_left_unembedded_is_searched_by_words_not_embedded_by_the_first_question(
+        tmp_path: Path, encoder, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    """A few threads filed since the last embedding are embedded by the next question; a whole dump
+    imported with --no-embed is not (minutes without a word): BM25 finds its threads, the log says
+    why and what embeds them."""
+    import cqa.matcher
+
+    path = tmp_path / "faq.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in FAQ), encoding="utf-8")
+    store = ThreadStore(tmp_path / "t.sqlite")
+    import_file(store, path)
+    monkeypatch.setattr(cqa.matcher, "INLINE_EMBED", 3)
+    source = CommunityQA(Settings(), store=store, encoder=encoder, seed=False)
+    with caplog.at_level("WARNING", logger="qa.cqa"):
+        got = source.answer("which bank is best for a salary account in doha")[0]
+    assert "4 threads in" in caplog.text and "`qa cqa embed`" in caplog.text
+    assert store.count_unembedded() == 4  # nothing embedded behind the question's back
+    got = got.best_guess if got.no_answer else got
+    assert got.evidence.thread_id == "faq:faq:bank"  # found by its words
+    monkeypatch.setattr(cqa.matcher, "INLINE_EMBED", 4)  # few enough: the next source embeds them first
+    CommunityQA(Settings(), store=store, encoder=encoder, seed=False).answer("which bank is best")
+    assert store.count_unembedded() == 0
