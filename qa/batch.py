@@ -84,11 +84,10 @@ def ask_file(engine: Any, path: Path, out: Path | None, *, top_k: int | None = N
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-    from qa.commands import check_writable
+    from qa.commands import check_apart, check_writable
     from qa.core.atomic import atomic_write_text
 
-    if out is not None and str(path) != "-" and out.resolve() == Path(path).resolve():
-        raise InputError(f"--out {out} is the questions file itself: the answers would replace it")
+    check_apart(Path(path), {"--out": out})
     questions = read_questions(path)
     check_writable(out)
     err = Console(stderr=True)

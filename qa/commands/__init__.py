@@ -18,6 +18,21 @@ def check_graph_file(graph: Path | None) -> None:
         raise InputError(f"graph file not found: {graph}")
 
 
+def check_apart(reading: Path, outputs: dict[str, Path | None]) -> None:
+    """Refuse an output that is the file being read, or that another output also names: the first
+    would replace a data set with predictions, the second keep only whichever is written last."""
+    def same(a: Path, b: Path) -> bool:
+        return a.expanduser().resolve() == b.expanduser().resolve()
+
+    named = [(flag, path) for flag, path in outputs.items() if path is not None]
+    for i, (flag, path) in enumerate(named):
+        if str(reading) != "-" and same(path, reading):
+            raise InputError(f"{flag} {path} is the file being read: it would be replaced")
+        for other_flag, other in named[:i]:
+            if same(path, other):
+                raise InputError(f"{other_flag} and {flag} name the same file {path}: give each its own")
+
+
 def check_writable(*paths: Path | None) -> None:
     """Refuse output paths that cannot be written before the work runs, not after it."""
     for path in paths:

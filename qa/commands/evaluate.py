@@ -26,7 +26,7 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from qa.commands import check_writable
+from qa.commands import check_apart, check_writable
 from qa.core.errors import InputError
 from qa.core.settings import Settings
 
@@ -112,6 +112,8 @@ def squad(
     if ds.version == 1 and na_probs is not None:
         console.print(f"note: --na-probs is for SQuAD v2.0 files; {file.name} is v1.1, so none is written",
                       markup=False, highlight=False)
+    check_apart(file, {"--out": predictions, "--na-probs": na_path if ds.version == 2 else None,
+                       "--metrics-out": metrics_out})
     check_writable(predictions, na_path if ds.version == 2 else None, metrics_out)
     settings = Settings.load(null_threshold=null_threshold, batch_size=batch_size)
     reader = SpanReader(settings, model_dir=model)
@@ -180,6 +182,7 @@ def race(
     from mrc.datasets import LETTERS, load_race, race_levels
     from mrc.metrics import race_accuracy
 
+    check_apart(file, {"--out": predictions, "--metrics-out": metrics_out})
     check_writable(predictions, metrics_out)
     questions = load_race(file)[:limit] if limit else load_race(file)
     reader = ChoiceReader(Settings.load(batch_size=batch_size), model_dir=model)

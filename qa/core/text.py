@@ -185,7 +185,11 @@ def parse_json(text: str, where: str) -> Any:
     try:
         doc = json.loads(text)
     except json.JSONDecodeError as exc:
-        raise DataFormatError(f"{where}: invalid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}") from None
+        if "\n" in text.strip():
+            raise DataFormatError(f"{where}: invalid JSON at line {exc.lineno}, column {exc.colno}: "
+                                  f"{exc.msg}") from None
+        # one line of a JSON-lines file: `where` already names the line
+        raise DataFormatError(f"{where}: invalid JSON ({exc.msg}, column {exc.colno})") from None
     except RecursionError:
         raise DataFormatError(f"{where}: JSON nested too deeply") from None
     if _ESCAPED_SURROGATE.search(text):  # rare: only then walk the document

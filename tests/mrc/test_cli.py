@@ -145,6 +145,20 @@ def test_eval_squad_without_out_writes_nothing(tiny_span_dir: Path, tmp_path: Pa
     assert [p.name for p in work.iterdir()] == ["na.json"]
 
 
+def test_eval_refuses_outputs_that_replace_the_data_set_or_each_other(tiny_span_dir: Path, tmp_path: Path,
+                                                                      capsys: pytest.CaptureFixture[str]) -> None:
+    data = tmp_path / "dev.json"
+    data.write_text(json.dumps(SQUAD_V2))
+    base = ["eval", "squad", str(data), "--model", str(tiny_span_dir)]
+    for extra, needle in ((["--out", str(data)], "--out"), (["--metrics-out", str(data)], "--metrics-out")):
+        assert main([*base, *extra]) == 2
+        assert f"{needle} {data} is the file being read" in capsys.readouterr().err
+    assert json.loads(data.read_text()) == SQUAD_V2  # the data set is intact
+    p = tmp_path / "p.json"
+    assert main([*base, "--out", str(p), "--metrics-out", str(p)]) == 2
+    assert "--out and --metrics-out name the same file" in capsys.readouterr().err and not p.exists()
+
+
 def test_eval_squad_v1_limit(tiny_span_dir: Path, tmp_path: Path) -> None:
     data = tmp_path / "dev.json"
     doc = json.loads(json.dumps(SQUAD_V2))

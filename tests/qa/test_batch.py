@@ -39,11 +39,11 @@ def test_a_file_of_questions_is_answered_line_by_line(small_ttl, tmp_path, capsy
     assert records[1]["id"] == "7" and "empty" in records[1]["error"]["message"]
     assert "1 refused" in capsys.readouterr().err
     assert main(["ask", "-f", str(qj), "-r", "kbqa", "-o", str(qj)]) == 2  # would overwrite the questions
-    assert "is the questions file itself" in capsys.readouterr().err and "fr" in qj.read_text(encoding="utf-8")
+    assert "is the file being read" in capsys.readouterr().err and "fr" in qj.read_text(encoding="utf-8")
 
 
 @pytest.mark.parametrize(("name", "text", "words"), [
-    ("bad.jsonl", '{"question": "a?"}\nnot json\n', "bad.jsonl:2: not valid JSON"),
+    ("bad.jsonl", '{"question": "a?"}\nnot json\n', "bad.jsonl:2: invalid JSON"),
     ("shape.jsonl", '{"q": "a?"}\n', 'shape.jsonl:1: each line must be an object with a "question" string'),
     ("twice.jsonl", '{"id": 1, "question": "a?"}\n{"id": "1", "question": "b?"}\n', "the id '1' is used twice"),
     ("empty.txt", "\n\n", "no questions"),
