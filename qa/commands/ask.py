@@ -99,11 +99,18 @@ def _check_index(index: Path) -> None:
 
 
 def _check_span_model(settings, where: str) -> None:
-    """A reader folder the user named must exist: a typo otherwise left two of the three sources
-    without their reader and printed "No answer" with exit 0."""
-    if settings.explicitly_set("span_model") and not Path(settings.span_model).expanduser().exists():
-        raise InputError(f"model folder not found: {settings.span_model} (from {where}); give a span reader "
-                         "folder, or leave it unset for the shipped one")
+    """A reader folder the user named must hold a model: a typo otherwise left two of the three
+    sources without their reader and printed "No answer" with exit 0."""
+    if not settings.explicitly_set("span_model"):
+        return
+    from qa.core.errors import ModelNotFoundError
+    from qa.core.paths import check_model_dir
+
+    try:  # a folder that exists but holds no model (its parent, a typo) is the same mistake
+        check_model_dir(Path(settings.span_model).expanduser())
+    except ModelNotFoundError as exc:
+        raise InputError(f"{exc} (from {where}); give a span reader folder, or leave it unset for the shipped "
+                         "one") from None
 
 
 def build_engine(settings, index: Path | None = None):

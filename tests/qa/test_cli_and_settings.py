@@ -209,6 +209,25 @@ def test_a_named_span_reader_that_is_missing_is_exit_2_for_qa_ask(tmp_path: Path
     assert main(["ask", "Who wrote Hamlet?"]) == 2
     err = capsys.readouterr().err.strip()
     assert "(from QA_SPAN_MODEL / span_model)" in err and len(err.splitlines()) == 1
+    # a folder that exists but holds no model (a parent folder, say) is the same mistake
+    assert main(["ask", "Who wrote Hamlet?", "--model", str(tmp_path)]) == 2
+    assert "is not a Hugging Face model folder" in capsys.readouterr().err
+
+
+def test_qa_chat_refuses_at_the_start_what_qa_ask_refuses(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                          capsys: pytest.CaptureFixture[str]) -> None:
+    """It answered every line with a warning and "No answer", or an error, and exited 0."""
+    import io
+
+    monkeypatch.setattr("sys.stdin", io.StringIO("When is Quuxle shipped?\n"))
+    (tmp_path / "docs").mkdir()
+    assert main(["chat", "--index", str(tmp_path / "docs")]) == 2
+    assert "is not an index folder" in capsys.readouterr().err
+    assert main(["chat", "--collection", "nope"]) == 2
+    assert "no collection named 'nope'" in capsys.readouterr().err
+    monkeypatch.setenv("QA_SPAN_MODEL", str(tmp_path / "none"))
+    assert main(["chat"]) == 2
+    assert "model folder not found" in capsys.readouterr().err
 
 
 def test_missing_index_folder_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
