@@ -51,9 +51,12 @@ def read_questions(path: Path | str) -> list[Asked]:
     for lineno, obj in rows:
         raw_id = obj.get("id", lineno)
         if not isinstance(raw_id, str | int) or isinstance(raw_id, bool):
-            raise DataFormatError(f'{name}:{lineno}: "id" must be a string or a number')
+            raise DataFormatError(f'{name}:{lineno}: "id" must be a string or a whole number, not {raw_id!r:.40}')
         qid, question = str(raw_id), obj["question"]
         if qid in seen:
+            if "id" not in obj:  # the line number stood in for an id another line gives itself
+                raise DataFormatError(f"{name}:{lineno}: this line has no id, and its line number {qid!r} is "
+                                      "another question's id: give it an id of its own")
             raise DataFormatError(f"{name}:{lineno}: the id {qid!r} is used twice")
         seen.add(qid)
         out.append(Asked(qid, question))

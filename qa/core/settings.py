@@ -17,7 +17,7 @@ from enum import Enum, StrEnum
 from pathlib import Path
 from typing import Any
 
-from pydantic import Field, ValidationError, model_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, InitSettingsSource, PydanticBaseSettingsSource, SettingsConfigDict
 
 from qa.core.errors import ConfigError
@@ -167,6 +167,14 @@ class Settings(BaseSettings):
                                        "arriving within this window is read in one call on a GPU (on a CPU each "
                                        "request alone: the same scores as `qa ask`).")
     api_max_body_mb: float = Field(20.0, gt=0, description="Largest request body (uploads included).")
+
+    @field_validator("null_threshold", "kb_min_confidence", mode="before")
+    @classmethod
+    def _unset(cls, value: Any) -> Any:
+        # `qa config` shows these as "none"; the same word (or nothing) in QA_* or the TOML file unsets them
+        if isinstance(value, str) and value.strip().lower() in ("", "none", "null"):
+            return None
+        return value
 
     @model_validator(mode="after")
     def _consistent(self) -> Settings:

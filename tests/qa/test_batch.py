@@ -46,6 +46,9 @@ def test_a_file_of_questions_is_answered_line_by_line(small_ttl, tmp_path, capsy
     ("bad.jsonl", '{"question": "a?"}\nnot json\n', "bad.jsonl:2: invalid JSON"),
     ("shape.jsonl", '{"q": "a?"}\n', 'shape.jsonl:1: each line must be an object with a "question" string'),
     ("twice.jsonl", '{"id": 1, "question": "a?"}\n{"id": "1", "question": "b?"}\n', "the id '1' is used twice"),
+    ("mixed.jsonl", '{"id": 2, "question": "a?"}\n{"question": "b?"}\n',
+     "mixed.jsonl:2: this line has no id, and its line number '2' is another question's id"),
+    ("half.jsonl", '{"id": 1.5, "question": "a?"}\n', '"id" must be a string or a whole number, not 1.5'),
     ("empty.txt", "\n\n", "no questions"),
 ])
 def test_a_malformed_file_is_refused_before_any_question_is_asked(tmp_path, capsys, name, text, words):

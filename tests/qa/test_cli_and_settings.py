@@ -122,6 +122,16 @@ def test_ctrl_c_says_so_and_exits_130() -> None:
     assert err.strip() == "interrupted: stopped before finishing" and out == ""
 
 
+@pytest.mark.parametrize("word", ["none", "None", ""])
+def test_optional_thresholds_are_unset_by_the_word_config_shows(word: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("QA_NULL_THRESHOLD", word)
+    monkeypatch.setenv("QA_KB_MIN_CONFIDENCE", word)
+    s = Settings.load()
+    assert s.null_threshold is None and s.kb_min_confidence is None
+    monkeypatch.setenv("QA_NULL_THRESHOLD", "-1.5")
+    assert Settings.load().null_threshold == -1.5
+
+
 def test_settings_enums_and_explicit_fields(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("QA_FUSION_METHOD", "rrf")
     s = Settings.load(top_k=4)
