@@ -52,6 +52,12 @@ def shared_judge(settings: Settings | None = None) -> AnswerJudge | None:
 
     settings = settings or Settings.load()
     folder = settings.cqa_judge_model
+    if folder and not Path(folder).is_dir() and settings.explicitly_set("cqa_judge_model"):
+        # a judge the user named but mistyped would be switched off without a word
+        from qa.core.errors import ModelNotFoundError
+
+        raise ModelNotFoundError(f"answer judge folder not found: {folder} (QA_CQA_JUDGE_MODEL / cqa_judge_model); "
+                                 "name the folder, or '' to rank answers without the judge")
     if not folder or not Path(folder).is_dir():
         return None
     key = (folder, str(settings.device))

@@ -79,7 +79,10 @@ def import_(
     from cqa.store import ThreadStore
 
     target = ThreadStore(settings.cqa_store)
-    size = path.stat().st_size if path.is_file() else None
+    # a dump folder is read through its Posts.xml: its size is the bar's total
+    posts = next((path / n for n in ("Posts.xml", "Posts.xml.gz", "Posts.xml.xz", "Posts.xml.bz2")
+                  if path.is_dir() and (path / n).is_file()), path)
+    size = posts.stat().st_size if posts.is_file() else None
     bar, desc, total = _bar(f"importing {path.name}", size)
     with bar:
         task = bar.add_task(desc, total=total)

@@ -63,3 +63,13 @@ def test_embed_does_not_create_an_empty_store(tmp_path, capsys) -> None:
     store = tmp_path / "new.sqlite"
     assert main(["cqa", "embed", "--store", str(store)]) == 2
     assert "no thread store" in capsys.readouterr().err and not store.exists()
+
+
+def test_a_named_judge_that_is_missing_is_an_error_and_an_empty_name_switches_it_off(tmp_path: Path) -> None:
+    from qa.core.errors import ModelNotFoundError
+    from qa.core.settings import Settings
+    from qa.models import shared_judge
+
+    with pytest.raises(ModelNotFoundError, match="answer judge folder not found"):
+        shared_judge(Settings.load(cqa_judge_model=str(tmp_path / "none")))
+    assert shared_judge(Settings.load(cqa_judge_model="")) is None
