@@ -41,6 +41,9 @@ ANSWER_FEATURES = ["cos", "cen", "lex", "asker", "pos", "loglen", "qmark", "url"
 # `read`, the span reader's margin of its best span over "no answer" (see `read_margins`)
 READ_CLIP = 20.0
 READ_QUESTION_CHARS = 400  # the thread's question as the reader's question: title and the body's opening
+# the opening of an answer the span reader reads (about four windows): what answers a question is
+# said early, and a 125,000-character answer read whole held its question up for 16 seconds
+READ_ANSWER_CHARS = 5_000
 
 _URL = re.compile(r"https?://|www\.")
 _THANK = re.compile(r"(?i)\bthank|\bthanx|\bthx\b|\bthnx")
@@ -140,7 +143,8 @@ def read_margins(reader: SpanReading, question: str, answers: Sequence[str]) -> 
         return []
     q = question.strip()[:READ_QUESTION_CHARS] or "?"
     out = []
-    for spans in reader.read_many([(q, a or ".") for a in answers], top_k=1, allow_no_answer=False):
+    for spans in reader.read_many([(q, a[:READ_ANSWER_CHARS] or ".") for a in answers], top_k=1,
+                                  allow_no_answer=False):
         best = spans[0] if spans else None
         if best is None or best.raw_score is None:
             out.append(-READ_CLIP)

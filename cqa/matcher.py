@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from cqa.features import AnswerInfo, Candidate, answer_features, match_features, read_margins
+from cqa.features import READ_ANSWER_CHARS, AnswerInfo, Candidate, answer_features, match_features, read_margins
 from cqa.model import LogisticModel
 from cqa.store import StoredAnswer, Thread, ThreadStore, full_text, make_uid
 from cqa.text import tokenize
@@ -392,7 +392,7 @@ class CommunityQA:
         best = ranked[0].answer
         text, start, end = best.text, None, None
         if self._span_reader is not None and len(best.text.split()) > SHORT_ANSWER_WORDS:
-            spans = self._span_reader.read(question, best.text, top_k=1)
+            spans = self._span_reader.read(question, best.text[:READ_ANSWER_CHARS], top_k=1)  # offsets hold
             if spans and not spans[0].no_answer and spans[0].score >= SHORT_ANSWER_MIN_SCORE and spans[0].text:
                 text, start, end = spans[0].text, spans[0].start, spans[0].end
         evidence = ThreadEvidence(thread_id=thread.uid, title=thread.title, question=thread.text,

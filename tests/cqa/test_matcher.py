@@ -414,3 +414,34 @@ def test_a_whole_import_left_unembedded_is_searched_by_words_not_embedded_by_the
     monkeypatch.setattr(cqa.matcher, "INLINE_EMBED", 4)  # few enough: the next source embeds them first
     CommunityQA(Settings(), store=store, encoder=encoder, seed=False).answer("which bank is best")
     assert store.count_unembedded() == 0
+
+
+def test_a_very_long_answer_is_read_from_its_opening_with_its_offsets_kept(tmp_path: Path, encoder) -> None:
+    """A 125,000-character answer read whole held its question up for 16 seconds."""
+    from cqa.features import READ_ANSWER_CHARS
+    from qa.models import shared_span_reader
+
+    class Recording:
+        def __init__(self, reader) -> None:
+            self.reader, self.contexts = reader, []
+
+        def read(self, question, context, **kw):
+            self.contexts.append(context)
+            return self.reader.read(question, context, **kw)
+
+        def read_many(self, requests, **kw):
+            self.contexts.extend(c for _, c in requests)
+            return self.reader.read_many(requests, **kw)
+
+    store = ThreadStore(tmp_path / "t.sqlite")
+    key, _ = store.put_thread("forum", "1", "When is the visa office open?", "")
+    long = "The visa office is open from 7 am to 2 pm on weekdays. " + "It is often busy in the morning. " * 4000
+    store.put_answer(key, "a", long, accepted=True)
+    reader = Recording(shared_span_reader())
+    source = CommunityQA(Settings(), store=store, encoder=encoder, seed=False, span_reader=reader)
+    got = source.answer("when is the visa office open")[0]
+    got = got.best_guess if got.no_answer else got
+    assert reader.contexts and max(len(c) for c in reader.contexts) <= READ_ANSWER_CHARS
+    assert got.evidence.answer == long  # the full answer is shown beside the short one
+    if got.evidence.start is not None:
+        assert long[got.evidence.start:got.evidence.end] == got.text
