@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import logging
+import re
 import time
 from collections.abc import Iterable
 from pathlib import Path
@@ -17,8 +18,8 @@ from rdflib import BNode, Graph, Literal, URIRef
 from rdflib.term import Node
 
 from kb.sparql import check_read_only
-from qa.core.errors import QAError
-from qa.core.settings import Settings
+from qa.core.errors import InputError, QAError
+from qa.core.settings import Settings, check_endpoint
 
 log = logging.getLogger(__name__)
 
@@ -115,14 +116,16 @@ class RemoteGraph:
     def __init__(self, endpoint: str, *, timeout_s: float = 10.0, retries: int = 2, backoff_s: float = 0.5):
         from SPARQLWrapper import JSON, POST, SPARQLWrapper
 
-        if not endpoint.startswith(("http://", "https://")):
-            raise QAError(f"the SPARQL endpoint must be an http(s) URL, got {endpoint!r}")
+        try:
+            check_endpoint(endpoint)
+        except ValueError as exc:
+            raise InputError(f"{endpoint!r}: {exc}") from None
         self.endpoint = endpoint
         self.name = f"remote:{endpoint}"
         self.timeout_s = timeout_s
         self.retries = retries
         self.backoff_s = backoff_s
-        self._wrapper = SPARQLWrapper(endpoint)
+        self._wrapper = SPARQLWrapper(_as_uri(endpoint))
         self._wrapper.setReturnFormat(JSON)
         self._json = JSON
         self._wrapper.setMethod(POST)  # long queries; still a read: SPARQL protocol query via POST
@@ -191,6 +194,18 @@ class RemoteGraph:
             raise QueryError(f"{self.endpoint} did not answer with SPARQL results (JSON); is it a SPARQL "
                              "endpoint's query URL?")
         return data
+
+
+def _as_uri(iri: str) -> str:
+    """The URL sent for an endpoint written as an IRI ("/café"): its non-ASCII characters as UTF-8
+    percent escapes, as a browser sends them; http.client writes only ASCII and raised instead. The
+    host is left alone: urllib encodes a non-ASCII one itself (IDNA)."""
+    from urllib.parse import quote, urlsplit, urlunsplit
+
+    parts = urlsplit(iri)
+    ascii_only = {name: re.sub(r"[^\x00-\x7f]+", lambda m: quote(m.group(0), safe=""), getattr(parts, name))
+                  for name in ("path", "query", "fragment")}
+    return urlunsplit(parts._replace(**ascii_only))
 
 
 def _from_json(value: dict | None) -> Node | None:

@@ -11,16 +11,19 @@ from __future__ import annotations
 
 import os
 import tomllib
+import unicodedata
 from contextvars import ContextVar
 from enum import Enum, StrEnum
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
-from pydantic import Field, ValidationError, model_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, InitSettingsSource, PydanticBaseSettingsSource, SettingsConfigDict
 
 from qa.core.errors import ConfigError
 from qa.core.paths import DATA_DIR, MODELS_DIR, cache_dir
+from qa.core.text import SURROGATE
 
 ENV_PREFIX = "QA_"
 
@@ -162,6 +165,11 @@ class Settings(BaseSettings):
                                        "request alone: the same scores as `qa ask`).")
     api_max_body_mb: float = Field(20.0, gt=0, description="Largest request body (uploads included).")
 
+    @field_validator("kb_endpoint")
+    @classmethod
+    def _endpoint_url(cls, value: str) -> str:
+        return check_endpoint(value) if value else value
+
     @model_validator(mode="after")
     def _consistent(self) -> Settings:
         if self.chunk_overlap >= self.chunk_chars:
@@ -214,6 +222,27 @@ class Settings(BaseSettings):
         """Whether `name` came from the user (file, environment, override) rather than a default;
         components use it to let a model's own sidecar values win over our defaults."""
         return name in self.model_fields_set
+
+
+def check_endpoint(url: str) -> str:
+    """`url` if it can be sent to as a SPARQL endpoint, else a `ValueError` saying why: found at
+    load, not as a traceback from the first query, or from the label index's folder name (a hash
+    of the URL). Undecodable command-line or environment bytes arrive as lone surrogates, which no
+    URL can carry; HTTP cannot send a space or a control character; urllib only fails on a bad port
+    or bracket once it connects."""
+    if SURROGATE.search(url):
+        raise ValueError("the SPARQL endpoint URL is not valid UTF-8 text")
+    if any(c.isspace() or unicodedata.category(c) == "Cc" for c in url):
+        raise ValueError("the SPARQL endpoint URL holds a space or a control character; write a space as %20")
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - parsing the port is the check
+    except ValueError as exc:
+        raise ValueError(f"the SPARQL endpoint is not a URL ({exc})") from None
+    if parts.scheme not in {"http", "https"} or not parts.hostname:  # urlsplit lowers the scheme
+        raise ValueError("the SPARQL endpoint must be an http(s) URL with a host, such as "
+                         "http://127.0.0.1:7878/query")
+    return url
 
 
 # QA_ variables that are not settings: the settings file, the address the chat UI calls, and the
