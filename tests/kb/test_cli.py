@@ -111,3 +111,15 @@ def test_an_endpoint_written_as_an_iri_is_asked_at_its_percent_encoded_url():
     with replying_server({"/caf%C3%A9": ask}, seen) as base:
         assert RemoteGraph(base + "/café", timeout_s=5, retries=0).ask("ASK { ?s ?p ?o }") is True
     assert seen == ["/caf%C3%A9"]
+
+
+def test_a_url_that_answers_json_of_another_kind_is_no_empty_graph(capsys):
+    """Any JSON that is not SPARQL results (a data file, an API's reply) was read as results without
+    rows: exit 0 and "No answer (confidence 1.00)", as if the graph were empty."""
+    replies = {"/some.json": ("application/json", b'{"name": "a data file", "results": []}'),
+               "/broken.json": ("application/sparql-results+json", b'{"head": {"vars": ['),
+               "/list.json": ("application/json", b"[1, 2, 3]")}
+    with replying_server(replies) as base:
+        for path in replies:
+            assert main(["kbqa", QUESTION, "--endpoint", base + path]) == 2
+            one_error_line(capsys.readouterr().err, "did not answer with SPARQL results (JSON)")
