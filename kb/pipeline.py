@@ -709,7 +709,7 @@ class KBQA:
             else:  # "Does Germany have more than 500 million inhabitants?": the value must meet it
                 asked = _asked_number(pred.question, pred.links)
                 if asked is not None:
-                    filters = self._value_filters(qg, *asked)
+                    filters = self._value_filters(qg, asked[0], asked[1])
                     if filters:
                         qg.filters.extend(filters)
                         pred.constraints.append("filter: answer " + " and ".join(f"{o} {v}" for _, o, v in filters))
@@ -737,13 +737,14 @@ class KBQA:
                     qg.limit = 1
                     pred.constraints.append(f"superlative count: {most.group(0)}")
                     return qg
-            for f in _NUMERIC.finditer(text):  # "cities with a population over 1000000"
-                key = self._attach_attribute(qg, f.group(1), f"f{len(qg.filters)}")
+            for f in _NUMERIC.finditer(_numbers_kept(pred.question)):  # "cities with a population over 1e6"
+                number = _number(f)
+                if not math.isfinite(number):
+                    continue  # "over 1e400": nothing compares with it; `_unexpressed` says so
+                key = self._attach_attribute(qg, f["attr"], f"f{len(qg.filters)}")
                 if key is not None:
-                    number = float(f.group(3))
-                    qg.filters.append((key, _NUMERIC_OPS[f.group(2)], Literal(int(number) if number.is_integer()
-                                                                               else number)))
-                    pred.constraints.append(f"filter: {f.group(1)} {_NUMERIC_OPS[f.group(2)]} {f.group(3)}")
+                    qg.filters.append((key, _NUMERIC_OPS[f["cmp"]], _number_literal(number)))
+                    pred.constraints.append(f"filter: {f['attr']} {_NUMERIC_OPS[f['cmp']]} {f['num']}")
             if shapes.compare is not None:  # "wider than they are tall": FILTER (?width > ?height)
                 a, op, b = shapes.compare
                 left = self._attach_attribute(qg, a, "cmpa", answer_only=True)
@@ -936,7 +937,10 @@ class KBQA:
     def _value_filters(self, qg: QueryGraph, op: str, number: float) -> list[tuple[Var, str, Node]]:
         """FILTERs that hold the path's value to a number the question gives, in the value's own
         type: a number compared as a number, a year against a date ("hired before 2000"); none when
-        the values are neither (text, things), so the comparison stays unexpressed."""
+        the values are neither (text, things), or the number is beyond a double ("1e400"), so the
+        comparison stays unexpressed."""
+        if not math.isfinite(number):
+            return []
         probe = QueryGraph(triples=list(qg.triples), answer=qg.answer, limit=20)
         values = [row[0].toPython() for row in self._select(probe.to_sparql(), timeout_s=self.settings.kb_timeout_s)
                   if row and isinstance(row[0], Literal)]
@@ -944,8 +948,7 @@ class KBQA:
             return []
         var = qg.answer
         if all(isinstance(v, int | float | Decimal) and not isinstance(v, bool) for v in values):  # a year too
-            value = int(number) if float(number).is_integer() else number
-            return [(var, op, Literal(value))]
+            return [(var, op, _number_literal(number))]
         if all(isinstance(v, datetime.date) for v in values) and float(number).is_integer() and 1000 <= number < 3000:
             kind = datetime.datetime if all(isinstance(v, datetime.datetime) for v in values) else datetime.date
             if any(isinstance(v, datetime.datetime) for v in values) and kind is datetime.date:
@@ -1258,9 +1261,14 @@ def _answer_first(qg: QueryGraph) -> list[Var]:
 
 # "the number of cities", "total number of": a count; "the phone number of", "registration number of": a value
 _NUMBER_OF = re.compile(r"(?:^|\b(?:the|a|total|overall|what s|whats)\s+)number\s+of\b")
+# a number as a question writes it: "1000000", "2.5", "1e9", "1.5e6", "10^9", "10**9", "10⁹", "1.5 x 10^6"
+_NUM = (r"(?<![\w.])(?P<num>(?P<base>\d+(?:\.\d+)?)(?:e(?P<e>[+-]?\d+)|(?:\s*[x×*·]\s*(?P<ten>10))?"
+        r"(?:\s*(?:\^|\*\*)\s*(?P<pow>[+-]?\d+)|(?P<sup>[⁺⁻]?[⁰¹²³⁴⁵⁶⁷⁸⁹]+)))?)(?![\w.]*\w)")
+_NUMBER = re.compile(_NUM)
+_SUPERSCRIPT = str.maketrans("⁰¹²³⁴⁵⁶⁷⁸⁹⁺⁻", "0123456789+-")
 # "a population over 1000000", "weight under 50": the attribute named before a comparison with a number
-_NUMERIC = re.compile(r"\b([a-z]+) (?:of |is )?(under|below|less than|over|above|more than|greater than|at least|"
-                      r"at most) (\d+(?:\.\d+)?)\b(?! [a-z]*s\b)")
+_NUMERIC = re.compile(r"\b(?P<attr>[a-z]+) (?:of |is )?(?P<cmp>under|below|less than|over|above|more than|"
+                      r"greater than|at least|at most) " + _NUM + r"(?! [a-z]*s\b)")
 _NUMERIC_OPS = {"under": "<", "below": "<", "less than": "<", "over": ">", "above": ">", "more than": ">",
                 "greater than": ">", "at least": ">=", "at most": "<="}
 _TOP = re.compile(r"\btop (\d{1,3})\b")
@@ -1328,10 +1336,10 @@ _REQUEST = re.compile(r"^(?:can|could|would|will|do|did) (?:you|u) (?:please )?(
 
 # "more than 500 million", "older than 90", "before 2000", "30 years old": a number a value must meet
 _ASKED_NUMBER = re.compile(
-    r"\b(?:(more than|over|above|greater than|at least|fewer than|less than|under|below|at most|exactly|"
+    r"\b(?:(?P<op>more than|over|above|greater than|at least|fewer than|less than|under|below|at most|exactly|"
     r"older than|younger than|bigger than|larger than|smaller than|higher than|lower than|taller than|"
     r"shorter than|longer than|heavier than|lighter than|before|after|since|in)\s+)?"
-    r"(\d+(?:\.\d+)?)(?:\s+(thousand|million|billion|trillion))?\b")
+    + _NUM + r"(?:\s+(?P<scale>thousand|million|billion|trillion))?\b")
 _ASKED_OPS = {"more": ">", "over": ">", "above": ">", "greater": ">", "older": ">", "bigger": ">",
               "larger": ">", "higher": ">", "taller": ">", "longer": ">", "heavier": ">", "after": ">",
               "fewer": "<", "less": "<", "under": "<", "below": "<", "younger": "<", "smaller": "<",
@@ -1341,21 +1349,53 @@ _CONTRACTED = frozenset({"don", "doesn", "didn", "isn", "aren", "wasn", "weren",
                          "can", "couldn", "shouldn", "wouldn"})
 
 
-def _asked_number(question: str, links: list[Candidate]) -> tuple[str, float] | None:
-    """(operator, number) for the number a yes/no question holds
+def _asked_number(question: str, links: list[Candidate]) -> tuple[str, float, str] | None:
+    """(operator, number, the number as written) for the number a yes/no question holds
     ("Does Germany have more than 500 million inhabitants?": ">", 5e8); None without one, and for a
-    number that belongs to a name the question links ("Is Apollo 11 ...")."""
-    text = re.sub(r"(?<=\d),(?=\d{3}\b)", "", question.lower())
+    number that belongs to a name the question links ("Is Apollo 11 ..."). The number is inf where
+    no double holds it ("1e400"): the caller cannot compare with it."""
     named = {w for c in links if c.score >= 0.7 for w in normalise(c.label).split()}
-    for m in _ASKED_NUMBER.finditer(text):
-        if m.group(2) in named:
+    for m in _ASKED_NUMBER.finditer(_numbers_kept(question)):
+        if m["num"] in named:
             continue
-        phrase = m.group(1) or ""
+        phrase = m["op"] or ""
         word = phrase.split()[0] if phrase else ""
         op = "<=" if phrase == "at most" else ">=" if phrase == "at least" else _ASKED_OPS.get(word, "=")
-        number = float(m.group(2)) * _SCALE.get(m.group(3) or "", 1.0)
-        return op, number
+        number = _number(m) * _SCALE.get(m["scale"] or "", 1.0)
+        return op, number, " ".join(x for x in (m["num"], m["scale"]) if x)
     return None
+
+
+def _numbers_kept(question: str) -> str:
+    """`normalise(question)` with each number whole: normalising splits "1.5e6" and "10^9" at their
+    punctuation ("1 5e6", "10 9"), and a comparison then read their first digits; thousands
+    separators go ("1,000,000")."""
+    text = re.sub(r"(?<=\d),(?=\d{3}\b)", "", question.lower())
+    parts, last = [], 0
+    for m in _NUMBER.finditer(text):
+        parts += [normalise(text[last:m.start()]), re.sub(r"\s+", "", m["num"])]
+        last = m.end()
+    parts.append(normalise(text[last:]))
+    return " ".join(p for p in parts if p)
+
+
+def _number(m: re.Match[str]) -> float:
+    """The value of a number `_NUM` matched; inf where no double holds it ("1e400", "10^400", "0^-1")."""
+    power = m["e"] or m["pow"] or (m["sup"] or "").translate(_SUPERSCRIPT)
+    if not power:
+        return float(m["base"])
+    if m["e"] or m["ten"]:
+        return float(f"{m['base']}e{power}")  # decimal, so "1.1e3" is 1100 exactly; float() reads "1e400" as inf
+    try:
+        return float(m["base"]) ** float(power)
+    except (OverflowError, ZeroDivisionError):
+        return math.inf
+
+
+def _number_literal(number: float) -> Literal:
+    """A number as a literal every store compares: an integer while it fits 64 bits (past them
+    Oxigraph's xsd:integer is an error, and the FILTER false whatever the values), a double beyond."""
+    return Literal(int(number) if number.is_integer() and abs(number) < 2**63 else number)
 
 
 def _unexpressed(words: list[str], pred: Prediction) -> tuple[str, float] | None:
@@ -1372,9 +1412,15 @@ def _unexpressed(words: list[str], pred: Prediction) -> tuple[str, float] | None
         contracted = w == "t" and i > 0 and words[i - 1] in _CONTRACTED
         if i not in said and (w in NEGATIONS or contracted) and not (contracted and i == 1):
             return f"the negation '{w if not contracted else words[i - 1] + chr(39) + 't'}'", 0.0
-    if pred.form == "ask" and _asked_number(pred.question, pred.links) is not None and \
-            not any(c.startswith("filter: answer") for c in pred.constraints):
-        return "the number the value must meet", 0.5
+    if pred.form == "ask":
+        asked = _asked_number(pred.question, pred.links)
+        if asked is not None and not any(c.startswith("filter: answer") for c in pred.constraints):
+            beyond = "" if math.isfinite(asked[1]) else f" ({asked[2]}: too large to compare)"
+            return "the number the value must meet" + beyond, 0.5
+        return None
+    for f in _NUMERIC.finditer(_numbers_kept(pred.question)):  # "cities with a population over 1e400"
+        if not math.isfinite(_number(f)):
+            return f"'{f['attr']} {f['cmp']} {f['num']}' ({f['num']}: too large to compare)", 0.5
     return None
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import logging
+import re
 import time
 from collections.abc import Iterable
 from pathlib import Path
@@ -17,8 +18,8 @@ from rdflib import BNode, Graph, Literal, URIRef
 from rdflib.term import Node
 
 from kb.sparql import check_read_only
-from qa.core.errors import QAError
-from qa.core.settings import Settings
+from qa.core.errors import InputError, QAError
+from qa.core.settings import Settings, check_endpoint
 
 log = logging.getLogger(__name__)
 
@@ -115,14 +116,16 @@ class RemoteGraph:
     def __init__(self, endpoint: str, *, timeout_s: float = 10.0, retries: int = 2, backoff_s: float = 0.5):
         from SPARQLWrapper import JSON, POST, SPARQLWrapper
 
-        if not endpoint.startswith(("http://", "https://")):
-            raise QAError(f"the SPARQL endpoint must be an http(s) URL, got {endpoint!r}")
+        try:
+            check_endpoint(endpoint)
+        except ValueError as exc:
+            raise InputError(f"{endpoint!r}: {exc}") from None
         self.endpoint = endpoint
         self.name = f"remote:{endpoint}"
         self.timeout_s = timeout_s
         self.retries = retries
         self.backoff_s = backoff_s
-        self._wrapper = SPARQLWrapper(endpoint)
+        self._wrapper = SPARQLWrapper(_as_uri(endpoint))
         self._wrapper.setReturnFormat(JSON)
         self._json = JSON
         self._wrapper.setMethod(POST)  # long queries; still a read: SPARQL protocol query via POST
@@ -151,7 +154,11 @@ class RemoteGraph:
             try:
                 with warnings.catch_warnings():  # "unknown response content type": _results says it better
                     warnings.simplefilter("ignore", RuntimeWarning)
-                    return self._wrapper.query().convert()
+                    response = self._wrapper.query()
+                    try:
+                        return response.convert()
+                    except (ValueError, TypeError) as exc:  # JSON that does not parse, is not UTF-8, is no object
+                        raise QueryError(self._not_results()) from exc
             except QueryBadFormed as exc:
                 raise QueryError(f"the endpoint {self.endpoint} rejected the query as malformed: {_said(exc)}") from exc
             except (EndPointNotFound, Unauthorized) as exc:
@@ -175,22 +182,55 @@ class RemoteGraph:
     def select(self, query: str, timeout_s: float | None = None) -> list[Row]:
         if check_read_only(query) != "select":
             raise QueryError("select() needs a SELECT query")
-        data = self._results(self._send(query, timeout_s))
-        names = data.get("head", {}).get("vars", [])
-        rows = data.get("results", {}).get("bindings", [])
-        return [tuple(_from_json(b.get(v)) for v in names) for b in rows]
+        data = self._results(self._send(query, timeout_s), "select")
+        names = data["head"]["vars"]
+        return [tuple(_from_json(b.get(v)) for v in names) for b in data["results"]["bindings"]]
 
     def ask(self, query: str, timeout_s: float | None = None) -> bool:
         if check_read_only(query) != "ask":
             raise QueryError("ask() needs an ASK query")
-        return bool(self._results(self._send(query, timeout_s)).get("boolean"))
+        return self._results(self._send(query, timeout_s), "ask")["boolean"]
 
-    def _results(self, data: Any) -> dict[str, Any]:
-        """SPARQL JSON results, or a clear error for whatever else a URL answered (an HTML page)."""
-        if not isinstance(data, dict):
-            raise QueryError(f"{self.endpoint} did not answer with SPARQL results (JSON); is it a SPARQL "
-                             "endpoint's query URL?")
+    def _results(self, data: Any, form: str) -> dict[str, Any]:
+        """SPARQL JSON results of the query's form, or a clear error for whatever else a URL
+        answered: an HTML page, or JSON of another kind (a data file, an API's reply), which read
+        as results without rows was once taken for an empty graph and answered "No answer"."""
+        head = data.get("head") if isinstance(data, dict) else None
+        if not isinstance(head, dict):
+            raise QueryError(self._not_results())
+        if form == "ask":
+            if not isinstance(data.get("boolean"), bool):
+                raise QueryError(self._not_results())
+            return data
+        results, names = data.get("results"), head.get("vars")
+        rows = results.get("bindings") if isinstance(results, dict) else None
+        if not (isinstance(names, list) and all(isinstance(v, str) for v in names) and isinstance(rows, list)
+                and all(isinstance(b, dict) and all(_is_term(t) for t in b.values()) for b in rows)):
+            raise QueryError(self._not_results())
         return data
+
+    def _not_results(self) -> str:
+        return (f"{self.endpoint} did not answer with SPARQL results (JSON); is it a SPARQL endpoint's "
+                "query URL?")
+
+
+def _is_term(value: Any) -> bool:
+    """Whether `_from_json` can read `value`: checked with the rest of the reply, so a malformed row
+    is the same error as a malformed reply, not a KeyError from deep in a query."""
+    return (isinstance(value, dict) and isinstance(value.get("type"), str) and isinstance(value.get("value"), str)
+            and all(isinstance(value.get(k, ""), str) for k in ("xml:lang", "datatype")))
+
+
+def _as_uri(iri: str) -> str:
+    """The URL sent for an endpoint written as an IRI ("/café"): its non-ASCII characters as UTF-8
+    percent escapes, as a browser sends them; http.client writes only ASCII and raised instead. The
+    host is left alone: urllib encodes a non-ASCII one itself (IDNA)."""
+    from urllib.parse import quote, urlsplit, urlunsplit
+
+    parts = urlsplit(iri)
+    ascii_only = {name: re.sub(r"[^\x00-\x7f]+", lambda m: quote(m.group(0), safe=""), getattr(parts, name))
+                  for name in ("path", "query", "fragment")}
+    return urlunsplit(parts._replace(**ascii_only))
 
 
 def _from_json(value: dict | None) -> Node | None:

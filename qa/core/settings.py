@@ -10,18 +10,20 @@ Closed sets are enums: a typo in `QA_FUSION_METHOD` is an error, not a silent fa
 from __future__ import annotations
 
 import os
-import re
 import tomllib
+import unicodedata
 from contextvars import ContextVar
 from enum import Enum, StrEnum
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, InitSettingsSource, PydanticBaseSettingsSource, SettingsConfigDict
 
 from qa.core.errors import ConfigError
 from qa.core.paths import DATA_DIR, MODELS_DIR, cache_dir
+from qa.core.text import SURROGATE
 
 ENV_PREFIX = "QA_"
 
@@ -70,7 +72,6 @@ _TOML: ContextVar[dict[str, Any] | None] = ContextVar("qa_settings_toml", defaul
 
 # settings that are sent or compared as text (paths may hold any bytes the file system allows)
 _TEXT_ONLY = ("kb_endpoint", "api_key", "api_host", "api_url")
-_SURROGATE = re.compile(r"[\ud800-\udfff]")
 
 
 class Settings(BaseSettings):
@@ -176,12 +177,17 @@ class Settings(BaseSettings):
             return None
         return value
 
+    @field_validator("kb_endpoint")
+    @classmethod
+    def _endpoint_url(cls, value: str) -> str:
+        return check_endpoint(value) if value else value
+
     @model_validator(mode="after")
     def _consistent(self) -> Settings:
         for name in _TEXT_ONLY:
             # undecodable bytes in the environment arrive as lone surrogates (PEP 383): a key or URL
             # holding them can never be sent (a 500 at the first request, a traceback at the first query)
-            if _SURROGATE.search(getattr(self, name)):
+            if SURROGATE.search(getattr(self, name)):
                 raise ValueError(f"{name} is not valid UTF-8 text")
         if self.chunk_overlap >= self.chunk_chars:
             raise ValueError("chunk_overlap must be smaller than chunk_chars")
@@ -233,6 +239,27 @@ class Settings(BaseSettings):
         """Whether `name` came from the user (file, environment, override) rather than a default;
         components use it to let a model's own sidecar values win over our defaults."""
         return name in self.model_fields_set
+
+
+def check_endpoint(url: str) -> str:
+    """`url` if it can be sent to as a SPARQL endpoint, else a `ValueError` saying why: found at
+    load, not as a traceback from the first query, or from the label index's folder name (a hash
+    of the URL). Undecodable command-line or environment bytes arrive as lone surrogates, which no
+    URL can carry; HTTP cannot send a space or a control character; urllib only fails on a bad port
+    or bracket once it connects."""
+    if SURROGATE.search(url):
+        raise ValueError("the SPARQL endpoint URL is not valid UTF-8 text")
+    if any(c.isspace() or unicodedata.category(c) == "Cc" for c in url):
+        raise ValueError("the SPARQL endpoint URL holds a space or a control character; write a space as %20")
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - parsing the port is the check
+    except ValueError as exc:
+        raise ValueError(f"the SPARQL endpoint is not a URL ({exc})") from None
+    if parts.scheme not in {"http", "https"} or not parts.hostname:  # urlsplit lowers the scheme
+        raise ValueError("the SPARQL endpoint must be an http(s) URL with a host, such as "
+                         "http://127.0.0.1:7878/query")
+    return url
 
 
 # QA_ variables that are not settings: the settings file, the address the chat UI calls, and the

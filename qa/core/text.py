@@ -23,7 +23,7 @@ from qa.core.errors import DataFormatError, InputError
 
 MAX_QUESTION_CHARS = 2_000
 # Python decodes undecodable argv / stdin bytes to lone surrogates (PEP 383); real text never has them.
-_SURROGATE = re.compile(r"[\ud800-\udfff]")
+SURROGATE = re.compile(r"[\ud800-\udfff]")
 NEWLINE = b"\n"
 _OPENERS = {".gz": gzip.open, ".xz": lzma.open, ".bz2": bz2.open}
 
@@ -32,7 +32,7 @@ def check_text(text: object, what: str, max_chars: int) -> str:
     """`text` stripped, or an `InputError` naming `what` when it is not usable text."""
     if not isinstance(text, str):
         raise InputError(f"the {what} must be text")
-    if _SURROGATE.search(text):
+    if SURROGATE.search(text):
         raise InputError(f"the {what} is not valid UTF-8 text")
     stripped = text.strip()
     if not stripped:
@@ -206,11 +206,11 @@ def _lone_surrogate(obj: Any, at: str) -> str | None:
     while stack:
         node, place = stack.pop()
         if isinstance(node, str):
-            if _SURROGATE.search(node):
+            if SURROGATE.search(node):
                 return place
         elif isinstance(node, dict):
             for k, v in node.items():
-                if _SURROGATE.search(k):
+                if SURROGATE.search(k):
                     return place or "a key"
                 stack.append((v, f"{place}.{k}" if place else k))
         elif isinstance(node, list):

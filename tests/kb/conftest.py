@@ -1,11 +1,15 @@
 from __future__ import annotations
 
+import contextlib
+import http.server
 import shutil
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -125,6 +129,40 @@ def server_load(base: str, graph: EmbeddedGraph) -> None:
     req = urllib.request.Request(base + "/store?default", data=data, method="PUT",
                                  headers={"Content-Type": "application/n-triples"})
     urllib.request.urlopen(req, timeout=30).read()
+
+
+@contextlib.contextmanager
+def replying_server(replies: dict[str, tuple[str, bytes]], seen: list[str] | None = None) -> Iterator[str]:
+    """A real HTTP server on loopback answering every GET or POST to a path in `replies` with its
+    (content type, body), anything else with 404; the paths asked (as sent, still percent-encoded)
+    go to `seen`. Yields the base URL."""
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def _reply(self) -> None:
+            length = int(self.headers.get("Content-Length") or 0)
+            self.rfile.read(length)
+            path = self.path.split("?", 1)[0]
+            if seen is not None:
+                seen.append(path)
+            kind, body = replies.get(path, ("text/plain", b"not found"))
+            self.send_response(200 if path in replies else 404)
+            self.send_header("Content-Type", kind)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        do_GET = do_POST = _reply
+
+        def log_message(self, *args) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
 
 
 PQ = SHARED_DATA / "kbqa" / "pathquestion"

@@ -1,6 +1,16 @@
 import json
 
+import pytest
+
 from qa.cli import main
+from tests.kb.conftest import replying_server
+
+QUESTION = "What is the capital of France?"
+
+
+def one_error_line(err: str, said: str) -> None:
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error:") and said in lines[0], err
 
 
 def test_kbqa_cli_bad_input_exits_2(capsys):
@@ -69,3 +79,47 @@ def test_kb_train_refuses_an_empty_graph_and_an_unwritable_out_before_training(t
     assert _scorer_target(folder) == folder / "scorer.json"  # a folder gets the scorer inside it
     assert _scorer_target(tmp_path / "new" / "s.json") == tmp_path / "new" / "s.json"
     assert (tmp_path / "new").is_dir()
+
+
+@pytest.mark.parametrize(("url", "said"), [
+    (b"http://x/caf\xe9".decode("utf-8", "surrogateescape"), "not valid UTF-8"),  # as argv and environ hold it
+    ("http://127.0.0.1:9/a b", "a space or a control character"),
+    ("http://127.0.0.1:9/a\tb", "a space or a control character"),
+    ("http://[x/query", "not a URL (Invalid IPv6 URL)"),
+    ("http://127.0.0.1:port/query", "not a URL"),
+    ("http:///query", "http(s) URL with a host"),
+])
+def test_an_endpoint_url_that_cannot_be_sent_is_refused_in_one_line(monkeypatch, capsys, url, said):
+    """A byte that is not UTF-8 in --endpoint or QA_KB_ENDPOINT was a UnicodeEncodeError traceback
+    (exit 1) from the label index's folder name; a space, a bad port or bracket one from urllib."""
+    for argv in (["kbqa", QUESTION, "--endpoint", url], ["ask", QUESTION, "--endpoint", url]):
+        assert main(argv) == 2
+        one_error_line(capsys.readouterr().err, said)
+    monkeypatch.setenv("QA_KB_ENDPOINT", url)
+    assert main(["kbqa", QUESTION]) == 2
+    err = capsys.readouterr().err
+    one_error_line(err, said)
+    assert "QA_KB_ENDPOINT=" in err
+
+
+def test_an_endpoint_written_as_an_iri_is_asked_at_its_percent_encoded_url():
+    """http.client writes only ASCII: "/café" was a UnicodeEncodeError traceback, not a query."""
+    from kb.store import RemoteGraph
+
+    seen: list[str] = []
+    ask = ("application/sparql-results+json", b'{"head": {}, "boolean": true}')
+    with replying_server({"/caf%C3%A9": ask}, seen) as base:
+        assert RemoteGraph(base + "/café", timeout_s=5, retries=0).ask("ASK { ?s ?p ?o }") is True
+    assert seen == ["/caf%C3%A9"]
+
+
+def test_a_url_that_answers_json_of_another_kind_is_no_empty_graph(capsys):
+    """Any JSON that is not SPARQL results (a data file, an API's reply) was read as results without
+    rows: exit 0 and "No answer (confidence 1.00)", as if the graph were empty."""
+    replies = {"/some.json": ("application/json", b'{"name": "a data file", "results": []}'),
+               "/broken.json": ("application/sparql-results+json", b'{"head": {"vars": ['),
+               "/list.json": ("application/json", b"[1, 2, 3]")}
+    with replying_server(replies) as base:
+        for path in replies:
+            assert main(["kbqa", QUESTION, "--endpoint", base + path]) == 2
+            one_error_line(capsys.readouterr().err, "did not answer with SPARQL results (JSON)")

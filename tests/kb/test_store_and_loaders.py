@@ -1,7 +1,8 @@
 import gzip
+import json
 
 import pytest
-from rdflib import RDFS, Literal
+from rdflib import RDFS, Literal, URIRef
 
 from kb.loaders import entity_iri, load_file, relation_iri
 from kb.store import EmbeddedGraph, QueryError, RemoteGraph
@@ -88,3 +89,33 @@ def test_a_byte_order_mark_is_not_data_and_an_empty_graph_is_said(tmp_path, capl
     with caplog.at_level("WARNING"):
         open_graph(Settings(kb_graph=str(empty)))
     assert "holds no triples" in caplog.text
+
+
+def test_a_remote_reply_must_be_sparql_results_of_the_querys_form():
+    """Only "head" with "results" / "bindings" (SELECT) or "boolean" (ASK) is an answer: JSON of
+    another kind was read as no rows, an empty graph; a row without a "value", a KeyError."""
+    from tests.kb.conftest import replying_server
+
+    sparql = "application/sparql-results+json"
+    row = {"head": {"vars": ["s"]}, "results": {"bindings": [{"s": {"type": "uri", "value": "http://e/a"}}]}}
+    good = {"/rows": row, "/none": {"head": {"vars": ["s"]}, "results": {"bindings": []}},
+            "/yes": {"head": {}, "boolean": True}, "/no": {"head": {}, "boolean": False}}
+    bad = {"/plain": {"name": "x"}, "/no-head": {"results": {"bindings": []}, "boolean": False},
+           "/no-bindings": {"head": {"vars": ["s"]}, "results": {}},
+           "/bindings-not-a-list": {"head": {"vars": ["s"]}, "results": {"bindings": {}}},
+           "/no-vars": {"head": {}, "results": {"bindings": []}},
+           "/no-value": {"head": {"vars": ["s"]}, "results": {"bindings": [{"s": {"type": "uri"}}]}},
+           "/boolean-as-text": {"head": {}, "boolean": "false"}}
+    replies = {p: (sparql, json.dumps(body).encode()) for p, body in {**good, **bad}.items()}
+    select, ask = "SELECT ?s WHERE { ?s ?p ?o } LIMIT 5", "ASK { ?s ?p ?o }"
+    with replying_server(replies) as base:
+        def remote(path: str) -> RemoteGraph:
+            return RemoteGraph(base + path, timeout_s=5, retries=0)
+
+        assert remote("/rows").select(select) == [(URIRef("http://e/a"),)]
+        assert remote("/none").select(select) == []  # an empty graph still says so
+        assert remote("/yes").ask(ask) is True and remote("/no").ask(ask) is False
+        refused = [(path, form) for path in bad for form in ("select", "ask")]
+        for path, form in [*refused, ("/yes", "select"), ("/none", "ask")]:  # last: results of the other form
+            with pytest.raises(QueryError, match="did not answer with SPARQL results"):
+                getattr(remote(path), form)(select if form == "select" else ask)

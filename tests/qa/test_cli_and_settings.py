@@ -167,7 +167,7 @@ def test_settings_sent_as_text_refuse_undecodable_bytes(name: str, monkeypatch: 
     monkeypatch.setenv(name, "http://x/caf\udce9")
     assert main(["config"]) == 2
     err = capsys.readouterr().err
-    assert f"{name[3:].lower()} is not valid UTF-8 text" in err and "Traceback" not in err
+    assert "not valid UTF-8 text" in err and "Traceback" not in err and len(err.strip().splitlines()) == 1
 
 
 def test_readme_documents_every_setting() -> None:
