@@ -14,6 +14,7 @@ being written by another process.
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import re
 import sqlite3
@@ -76,6 +77,16 @@ CREATE TABLE IF NOT EXISTS pending_answers (
 CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
 _SCHEMA_NAMES = set(re.findall(r"CREATE (?:TABLE|INDEX) IF NOT EXISTS (\w+)", _SCHEMA))
+
+
+@functools.cache
+def _thread_columns() -> tuple[str, ...]:
+    """The columns of the schema's threads table, read from the schema itself so the two cannot drift."""
+    with contextlib.closing(sqlite3.connect(":memory:")) as conn:
+        conn.executescript(_SCHEMA)
+        return tuple(str(row[1]) for row in conn.execute("PRAGMA table_info(threads)"))
+
+
 BUSY_TIMEOUT_MS = 30000  # how long a write waits for another process's (an import commits in one go)
 
 
@@ -170,6 +181,7 @@ class ThreadStore:
         try:
             self._conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
             self._conn.execute("PRAGMA foreign_keys=ON")
+            self._refuse_foreign()
             if not read_only:
                 self._conn.execute("PRAGMA synchronous=FULL")
                 wal = str(self._conn.execute("PRAGMA journal_mode").fetchone()[0]).lower() == "wal"
@@ -186,6 +198,25 @@ class ThreadStore:
         except sqlite3.DatabaseError as exc:
             self._conn.close()
             raise DataFormatError(f"{self.path} is not a thread store: {exc}") from None
+
+    def _refuse_foreign(self) -> None:
+        """Refuse another program's database (a slip of --store) before anything is written to it:
+        creating the schema would add five tables to it and switch it to write-ahead logging under
+        its owner's feet. An empty database is a store still to be created."""
+        tables = {str(name) for (name,) in self._conn.execute("SELECT DISTINCT tbl_name FROM sqlite_master")
+                  if not str(name).startswith("sqlite_")}  # SQLite's own (sqlite_sequence, sqlite_stat1)
+        why = ""
+        if tables and "threads" not in tables:
+            other = sorted(tables - _SCHEMA_NAMES) or sorted(tables)
+            why = "it holds other tables: " + ", ".join(other[:5]) + (f" and {len(other) - 5} more"
+                                                                      if len(other) > 5 else "")
+        elif tables:  # another program's "threads" is not ours either
+            have = {str(row[1]) for row in self._conn.execute("PRAGMA table_info(threads)")}
+            missing = [c for c in _thread_columns() if c not in have]
+            why = f"its threads table has no column {', '.join(missing)}" if missing else ""
+        if why:
+            self._conn.close()
+            raise DataFormatError(f"{self.path} is not a thread store ({why})")
 
     def _schema_current(self) -> bool:
         """Whether the file already has every table and index of the schema and the key high-water
