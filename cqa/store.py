@@ -90,6 +90,12 @@ def _thread_columns() -> tuple[str, ...]:
 BUSY_TIMEOUT_MS = 30000  # how long a write waits for another process's (an import commits in one go)
 
 
+def _is_busy(exc: sqlite3.Error) -> bool:
+    """Whether SQLite gave up waiting for a lock another connection holds; told by the error code,
+    as the message text is no interface."""
+    return (getattr(exc, "sqlite_errorcode", 0) & 0xFF) in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
+
+
 class StoreBusy(BusyError):
     """Another process holds the store's write lock (see `ThreadStore.no_wait`)."""
 
@@ -178,8 +184,9 @@ class ThreadStore:
             raise InputError(f"cannot use the thread store {self.path}: {exc}") from None
         self._lock = threading.RLock()
         self._depth = 0
+        self._wait_ms = BUSY_TIMEOUT_MS
         try:
-            self._conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+            self._conn.execute(f"PRAGMA busy_timeout={self._wait_ms}")
             self._conn.execute("PRAGMA foreign_keys=ON")
             self._refuse_foreign()
             if not read_only:
@@ -194,6 +201,8 @@ class ThreadStore:
             self._conn.execute("SELECT key FROM threads LIMIT 1").fetchall()
         except sqlite3.OperationalError as exc:  # cannot be opened or written (permissions, a read-only disk)
             self._conn.close()
+            if _is_busy(exc):  # creating the schema waited for another process's write
+                raise self._busy() from None
             raise InputError(f"cannot use the thread store {self.path}: {exc}") from None
         except sqlite3.DatabaseError as exc:
             self._conn.close()
@@ -246,16 +255,24 @@ class ThreadStore:
         """Writes inside give up at once with `StoreBusy` while another process writes (an import
         commits in one go), instead of waiting for it: for caches a question fills in passing."""
         with self._lock:
+            waited, self._wait_ms = self._wait_ms, 0
             self._conn.execute("PRAGMA busy_timeout=0")
             try:
                 yield
             except sqlite3.OperationalError as exc:
-                if "locked" in str(exc) or "busy" in str(exc):
-                    raise StoreBusy(f"the thread store {self.path} is being written by another process (an import); "
-                                    "try again in a few seconds") from None
+                if _is_busy(exc):
+                    raise self._busy() from None
                 raise
             finally:
-                self._conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+                self._wait_ms = waited
+                self._conn.execute(f"PRAGMA busy_timeout={waited}")
+
+    def _busy(self) -> StoreBusy:
+        """The refusal of a write that found another process writing. An import holds the write lock
+        for as long as it runs, so a write that already waited the busy timeout out is told to come
+        back after it, not in a few seconds."""
+        then = "try again in a few seconds" if self._wait_ms == 0 else "try again when it finishes"
+        return StoreBusy(f"the thread store {self.path} is being written by another process (an import?); {then}")
 
     # ------------------------------------------------------------------ transactions
     @contextlib.contextmanager
@@ -264,7 +281,12 @@ class ThreadStore:
         self._writable()
         with self._lock:
             if self._depth == 0:
-                self._conn.execute("BEGIN IMMEDIATE")
+                try:
+                    self._conn.execute("BEGIN IMMEDIATE")
+                except sqlite3.OperationalError as exc:
+                    if _is_busy(exc):
+                        raise self._busy() from None
+                    raise
             self._depth += 1
             try:
                 yield self._conn

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from cqa.importers import Format, _digest, detect_format, html_to_text, import_file
-from cqa.store import ThreadStore
+from cqa.store import StoreBusy, ThreadStore
 from qa.core.errors import DataFormatError, InputError, NotFoundError
 
 from .conftest import write_posts
@@ -347,6 +347,33 @@ def test_another_programs_database_is_refused_and_left_byte_identical(tmp_path: 
     for path in (empty, tmp_path / "new.sqlite"):
         assert main(["cqa", "import", str(faq), "--no-embed", "--store", str(path)]) == 0
         assert ThreadStore(path).count() == 1
+
+
+def test_a_write_that_waited_out_another_writer_is_store_busy(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """It was sqlite3.OperationalError ("database is locked") after the 30 s busy timeout."""
+    monkeypatch.setattr("cqa.store.BUSY_TIMEOUT_MS", 100)
+    db = tmp_path / "s.sqlite"
+    store = ThreadStore(db)
+    store.add_question("Is the pool open on Sundays?")
+    empty = tmp_path / "empty.sqlite"  # its schema is still to be written when it is opened
+    empty.touch()
+    holders = [sqlite3.connect(path, isolation_level=None) for path in (db, empty)]
+    for holder in holders:
+        holder.execute("BEGIN IMMEDIATE")  # another writer, an import in the middle of its one transaction
+    try:
+        with pytest.raises(StoreBusy, match=r"s.sqlite is being written by another process .*when it finishes"):
+            store.add_question("Is the gym open on Sundays?")
+        with pytest.raises(StoreBusy, match="in a few seconds"), store.no_wait():
+            store.add_question("Is the gym open on Sundays?")
+        with pytest.raises(StoreBusy, match="empty.sqlite is being written by another process"):
+            ThreadStore(empty)
+    finally:
+        for holder in holders:
+            holder.execute("ROLLBACK")
+            holder.close()
+    store.add_question("Is the gym open on Sundays?")  # nothing left half-open by the refusals
+    assert store.count() == 2 and store.integrity_ok()
+    assert ThreadStore(empty).count() == 0
 
 
 def test_html_to_text() -> None:
