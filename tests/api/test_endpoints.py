@@ -329,6 +329,25 @@ def test_a_thread_whose_id_holds_a_slash_takes_answers_and_acceptance(client, ap
     assert "/v1/threads/{thread_id}/answers" in client.get("/openapi.json").json()["paths"]
 
 
+def test_a_filed_question_is_held_to_the_stores_title_limit(client, app) -> None:
+    """The schema allowed 2,000 characters, and the store refused a question over its 1,000 with a
+    400 the schema did not foretell."""
+    from cqa.store import MAX_TITLE_CHARS
+    from qa.core.types import Route
+
+    schemas = client.get("/openapi.json").json()["components"]["schemas"]
+    for model in ("ThreadIn", "AcceptedAnswerIn"):
+        assert schemas[model]["properties"]["question"]["maxLength"] == MAX_TITLE_CHARS == 1_000
+    too_long = ("word " * MAX_TITLE_CHARS)[:MAX_TITLE_CHARS] + "?"
+    for path, body in (("/v1/threads", {"question": too_long}),
+                       ("/v1/threads/accepted", {"question": too_long, "answer": "Yes."})):
+        r = client.post(path, json=body)
+        assert error(r, 422).startswith("question:") and r.json()["error"]["fields"] == ["question"]
+    if Route.CQA in app.state.engine.routes:
+        at_limit = too_long[: MAX_TITLE_CHARS - 1] + "?"
+        assert client.post("/v1/threads", json={"question": at_limit}).status_code == 201
+
+
 @pytest.mark.parametrize(("path", "body"), [
     ("/v1/threads", {"question": ""}),
     ("/v1/threads", {"question": "q?", "answer": ""}),
