@@ -14,6 +14,7 @@ being written by another process.
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import re
 import sqlite3
@@ -76,7 +77,23 @@ CREATE TABLE IF NOT EXISTS pending_answers (
 CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
 _SCHEMA_NAMES = set(re.findall(r"CREATE (?:TABLE|INDEX) IF NOT EXISTS (\w+)", _SCHEMA))
+
+
+@functools.cache
+def _thread_columns() -> tuple[str, ...]:
+    """The columns of the schema's threads table, read from the schema itself so the two cannot drift."""
+    with contextlib.closing(sqlite3.connect(":memory:")) as conn:
+        conn.executescript(_SCHEMA)
+        return tuple(str(row[1]) for row in conn.execute("PRAGMA table_info(threads)"))
+
+
 BUSY_TIMEOUT_MS = 30000  # how long a write waits for another process's (an import commits in one go)
+
+
+def _is_busy(exc: sqlite3.Error) -> bool:
+    """Whether SQLite gave up waiting for a lock another connection holds; told by the error code,
+    as the message text is no interface."""
+    return (getattr(exc, "sqlite_errorcode", 0) & 0xFF) in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
 
 
 class StoreBusy(BusyError):
@@ -167,9 +184,11 @@ class ThreadStore:
             raise InputError(f"cannot use the thread store {self.path}: {exc}") from None
         self._lock = threading.RLock()
         self._depth = 0
+        self._wait_ms = BUSY_TIMEOUT_MS
         try:
-            self._conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+            self._conn.execute(f"PRAGMA busy_timeout={self._wait_ms}")
             self._conn.execute("PRAGMA foreign_keys=ON")
+            self._refuse_foreign()
             if not read_only:
                 self._conn.execute("PRAGMA synchronous=FULL")
                 wal = str(self._conn.execute("PRAGMA journal_mode").fetchone()[0]).lower() == "wal"
@@ -182,10 +201,31 @@ class ThreadStore:
             self._conn.execute("SELECT key FROM threads LIMIT 1").fetchall()
         except sqlite3.OperationalError as exc:  # cannot be opened or written (permissions, a read-only disk)
             self._conn.close()
+            if _is_busy(exc):  # creating the schema waited for another process's write
+                raise self._busy() from None
             raise InputError(f"cannot use the thread store {self.path}: {exc}") from None
         except sqlite3.DatabaseError as exc:
             self._conn.close()
             raise DataFormatError(f"{self.path} is not a thread store: {exc}") from None
+
+    def _refuse_foreign(self) -> None:
+        """Refuse another program's database (a slip of --store) before anything is written to it:
+        creating the schema would add five tables to it and switch it to write-ahead logging under
+        its owner's feet. An empty database is a store still to be created."""
+        tables = {str(name) for (name,) in self._conn.execute("SELECT DISTINCT tbl_name FROM sqlite_master")
+                  if not str(name).startswith("sqlite_")}  # SQLite's own (sqlite_sequence, sqlite_stat1)
+        why = ""
+        if tables and "threads" not in tables:
+            other = sorted(tables - _SCHEMA_NAMES) or sorted(tables)
+            why = "it holds other tables: " + ", ".join(other[:5]) + (f" and {len(other) - 5} more"
+                                                                      if len(other) > 5 else "")
+        elif tables:  # another program's "threads" is not ours either
+            have = {str(row[1]) for row in self._conn.execute("PRAGMA table_info(threads)")}
+            missing = [c for c in _thread_columns() if c not in have]
+            why = f"its threads table has no column {', '.join(missing)}" if missing else ""
+        if why:
+            self._conn.close()
+            raise DataFormatError(f"{self.path} is not a thread store ({why})")
 
     def _schema_current(self) -> bool:
         """Whether the file already has every table and index of the schema and the key high-water
@@ -215,16 +255,24 @@ class ThreadStore:
         """Writes inside give up at once with `StoreBusy` while another process writes (an import
         commits in one go), instead of waiting for it: for caches a question fills in passing."""
         with self._lock:
+            waited, self._wait_ms = self._wait_ms, 0
             self._conn.execute("PRAGMA busy_timeout=0")
             try:
                 yield
             except sqlite3.OperationalError as exc:
-                if "locked" in str(exc) or "busy" in str(exc):
-                    raise StoreBusy(f"the thread store {self.path} is being written by another process (an import); "
-                                    "try again in a few seconds") from None
+                if _is_busy(exc):
+                    raise self._busy() from None
                 raise
             finally:
-                self._conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+                self._wait_ms = waited
+                self._conn.execute(f"PRAGMA busy_timeout={waited}")
+
+    def _busy(self) -> StoreBusy:
+        """The refusal of a write that found another process writing. An import holds the write lock
+        for as long as it runs, so a write that already waited the busy timeout out is told to come
+        back after it, not in a few seconds."""
+        then = "try again in a few seconds" if self._wait_ms == 0 else "try again when it finishes"
+        return StoreBusy(f"the thread store {self.path} is being written by another process (an import?); {then}")
 
     # ------------------------------------------------------------------ transactions
     @contextlib.contextmanager
@@ -233,7 +281,12 @@ class ThreadStore:
         self._writable()
         with self._lock:
             if self._depth == 0:
-                self._conn.execute("BEGIN IMMEDIATE")
+                try:
+                    self._conn.execute("BEGIN IMMEDIATE")
+                except sqlite3.OperationalError as exc:
+                    if _is_busy(exc):
+                        raise self._busy() from None
+                    raise
             self._depth += 1
             try:
                 yield self._conn

@@ -267,6 +267,8 @@ def create_app(settings: Settings | None = None, *, engine: Any = None, warm: bo
         return DeleteDocumentResponse(collection=name, document=doc_id, passages=n)
 
     # ------------------------------------------------------------------ community QA
+    # thread ids hold what a file gave them ("faq:help:billing/refund"): `:path` takes a '/' (or a
+    # %2F, which the server decodes first) as part of the id instead of as the end of the route
     def community():
         """The community-QA source, or 404 when this engine has none."""
         if Route.CQA not in engine.routes:
@@ -290,7 +292,7 @@ def create_app(settings: Settings | None = None, *, engine: Any = None, warm: bo
 
         return await admission.run(add)
 
-    @app.post(f"/{API_VERSION}/threads/{{thread_id}}/answers", response_model=AnswerOut, status_code=201,
+    @app.post(f"/{API_VERSION}/threads/{{thread_id:path}}/answers", response_model=AnswerOut, status_code=201,
               responses=_errors(*JSON_BODY, 401, 403, 404, 413, 503), dependencies=[Depends(write_key)],
               tags=["community"])
     async def add_thread_answer(thread_id: str, body: AnswerIn) -> AnswerOut:
@@ -301,7 +303,7 @@ def create_app(settings: Settings | None = None, *, engine: Any = None, warm: bo
 
         return await admission.run(add)
 
-    @app.post(f"/{API_VERSION}/threads/{{thread_id}}/accept", response_model=AnswerOut,
+    @app.post(f"/{API_VERSION}/threads/{{thread_id:path}}/accept", response_model=AnswerOut,
               responses=_errors(*JSON_BODY, 401, 403, 404, 413, 503), dependencies=[Depends(write_key)],
               tags=["community"])
     async def accept_thread_answer(thread_id: str, body: AcceptIn) -> AnswerOut:

@@ -12,6 +12,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
+from cqa.store import MAX_TITLE_CHARS
 from qa.core.errors import InputError
 from qa.core.settings import RouteChoice
 from qa.core.text import MAX_QUESTION_CHARS, check_question
@@ -32,6 +33,8 @@ DOCUMENT_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:@/-]{0,127}$"
 EXISTING_ID_PATTERN = r"^[^\s\x00-\x1f\x7f](?:[^\x00-\x1f\x7f]{0,510}[^\s\x00-\x1f\x7f])?$"
 
 QuestionText = Annotated[str, StringConstraints(min_length=1, max_length=MAX_QUESTION_CHARS)]
+# a question filed as a thread is the thread's title, and the store holds shorter titles than may be asked
+ThreadQuestion = Annotated[str, StringConstraints(min_length=1, max_length=MAX_TITLE_CHARS)]
 CollectionName = Annotated[str, StringConstraints(pattern=COLLECTION_PATTERN)]
 ShortText = Annotated[str, StringConstraints(max_length=500)]
 
@@ -161,7 +164,7 @@ class JobState(_Body):
 class ThreadIn(_Body):
     """A question for the community-QA store, optionally with its answer."""
 
-    question: QuestionText = Field(description="The question (the thread's title).")
+    question: ThreadQuestion = Field(description="The question (the thread's title).")
     body: Annotated[str, StringConstraints(max_length=20_000)] = ""
     answer: Annotated[str, StringConstraints(min_length=1, max_length=20_000)] | None = None
     accepted: bool = True
@@ -172,7 +175,7 @@ class ThreadIn(_Body):
 class AcceptedAnswerIn(_Body):
     """An answer a user accepted for their question (the UI's "this answered it" button)."""
 
-    question: QuestionText
+    question: ThreadQuestion
     answer: Annotated[str, StringConstraints(min_length=1, max_length=20_000)]
 
 

@@ -299,6 +299,55 @@ def test_writes_while_an_import_holds_the_store_are_503_at_once(client, app) -> 
                                             "answer": "Yes."}).status_code == 201
 
 
+def test_a_thread_whose_id_holds_a_slash_takes_answers_and_acceptance(client, app, tmp_path) -> None:
+    """An FAQ id such as "billing/refund" gives the thread id faq:slash:billing/refund, which the
+    answers and accept routes answered with 404, the slash sent as is or as %2F."""
+    from cqa.importers import import_file
+    from qa.core.types import Route
+
+    if Route.CQA not in app.state.engine.routes:
+        pytest.skip("no community QA in this server")
+    faq = tmp_path / "slash.jsonl"
+    faq.write_text(json.dumps({"id": "billing/refund", "question": "How do I get a refund?",
+                               "answer": "Email billing."}) + "\n", encoding="utf-8")
+    store = app.state.engine.source(Route.CQA).store
+    import_file(store, faq)
+    tid = "faq:slash:billing/refund"
+    added = []
+    for path, text in (("faq:slash:billing%2Frefund", "Use the refund form."), (tid, "Call the billing desk.")):
+        r = client.post(f"/v1/threads/{path}/answers", json={"text": text})
+        assert r.status_code == 201 and r.json()["thread_id"] == tid, r.text
+        added.append(r.json()["answer_id"])
+    for path, answer_id in (("faq:slash:billing%2Frefund", added[0]), (tid, added[1])):
+        r = client.post(f"/v1/threads/{path}/accept", json={"answer_id": answer_id})
+        assert r.status_code == 200 and r.json() == {"thread_id": tid, "answer_id": answer_id}, r.text
+    answers = store.thread(tid).answers
+    assert [a.text for a in answers] == ["Email billing.", "Use the refund form.", "Call the billing desk."]
+    assert [a.accepted for a in answers] == [False, False, True]
+    assert "faq:slash:billing/nope" in error(client.post("/v1/threads/faq:slash:billing/nope/answers",
+                                                         json={"text": "x y"}), 404)
+    assert "/v1/threads/{thread_id}/answers" in client.get("/openapi.json").json()["paths"]
+
+
+def test_a_filed_question_is_held_to_the_stores_title_limit(client, app) -> None:
+    """The schema allowed 2,000 characters, and the store refused a question over its 1,000 with a
+    400 the schema did not foretell."""
+    from cqa.store import MAX_TITLE_CHARS
+    from qa.core.types import Route
+
+    schemas = client.get("/openapi.json").json()["components"]["schemas"]
+    for model in ("ThreadIn", "AcceptedAnswerIn"):
+        assert schemas[model]["properties"]["question"]["maxLength"] == MAX_TITLE_CHARS == 1_000
+    too_long = ("word " * MAX_TITLE_CHARS)[:MAX_TITLE_CHARS] + "?"
+    for path, body in (("/v1/threads", {"question": too_long}),
+                       ("/v1/threads/accepted", {"question": too_long, "answer": "Yes."})):
+        r = client.post(path, json=body)
+        assert error(r, 422).startswith("question:") and r.json()["error"]["fields"] == ["question"]
+    if Route.CQA in app.state.engine.routes:
+        at_limit = too_long[: MAX_TITLE_CHARS - 1] + "?"
+        assert client.post("/v1/threads", json={"question": at_limit}).status_code == 201
+
+
 @pytest.mark.parametrize(("path", "body"), [
     ("/v1/threads", {"question": ""}),
     ("/v1/threads", {"question": "q?", "answer": ""}),

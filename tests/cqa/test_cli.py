@@ -73,3 +73,40 @@ def test_a_named_judge_that_is_missing_is_an_error_and_an_empty_name_switches_it
     with pytest.raises(ModelNotFoundError, match="answer judge folder not found"):
         shared_judge(Settings.load(cqa_judge_model=str(tmp_path / "none")))
     assert shared_judge(Settings.load(cqa_judge_model="")) is None
+
+
+def test_a_second_writer_waiting_out_the_busy_timeout_is_one_line_exit_2(tmp_path: Path, faq: Path,
+                                                                          monkeypatch: pytest.MonkeyPatch,
+                                                                          capsys: pytest.CaptureFixture[str]) -> None:
+    """A second `qa cqa import` or `qa cqa embed` behind a running import printed a traceback
+    (sqlite3.OperationalError: database is locked) after 30 s and exited 1."""
+    import sqlite3
+    import time
+
+    from cqa.store import ThreadStore
+
+    monkeypatch.setattr("cqa.store.BUSY_TIMEOUT_MS", 200)
+    store = tmp_path / "s.sqlite"
+    assert main(["cqa", "import", str(faq), "--no-embed", "--store", str(store)]) == 0
+    more = tmp_path / "more.jsonl"
+    more.write_text(json.dumps({"question": "Is there parking for bikes?", "answer": "Yes, in the basement."}) + "\n",
+                    encoding="utf-8")
+    capsys.readouterr()
+    holder = sqlite3.connect(store, isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")  # the running import's one transaction
+    try:
+        for args in (["import", str(more), "--no-embed"], ["embed"]):
+            started = time.perf_counter()
+            assert main(["cqa", *args, "--store", str(store)]) == 2, args
+            err = capsys.readouterr().err  # beside the progress bar it started
+            lines = [x for x in err.splitlines() if x.startswith("error:")]
+            assert len(lines) == 1 and "Traceback" not in err, err
+            assert f"the thread store {store} is being written by another process" in lines[0]
+            assert "try again when it finishes" in lines[0] and time.perf_counter() - started < 20
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    assert main(["cqa", "import", str(more), "--no-embed", "--store", str(store)]) == 0
+    assert main(["cqa", "embed", "--store", str(store)]) == 0
+    s = ThreadStore(store)
+    assert s.count() == 4 and s.count_unembedded() == 0 and s.integrity_ok()

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 import textwrap
@@ -14,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from cqa.importers import Format, _digest, detect_format, html_to_text, import_file
-from cqa.store import ThreadStore
+from cqa.store import StoreBusy, ThreadStore
 from qa.core.errors import DataFormatError, InputError, NotFoundError
 
 from .conftest import write_posts
@@ -308,6 +310,70 @@ def test_not_a_store_is_a_clear_error(tmp_path: Path) -> None:
     junk.write_bytes(b"this is not sqlite" * 100)
     with pytest.raises(DataFormatError, match="not a thread store"):
         ThreadStore(junk)
+
+
+def _sqlite_file(path: Path, *statements: str) -> bytes:
+    with contextlib.closing(sqlite3.connect(path)) as conn:
+        for sql in statements:
+            conn.execute(sql)
+        conn.commit()
+    return path.read_bytes()
+
+
+def test_another_programs_database_is_refused_and_left_byte_identical(tmp_path: Path,
+                                                                       capsys: pytest.CaptureFixture[str]) -> None:
+    """`qa cqa stats` on it said "0 threads" and left it in WAL mode with five new tables; an import
+    wrote into it."""
+    from qa.cli import main
+
+    other = tmp_path / "other.db"
+    forum = tmp_path / "forum.db"  # a "threads" table of its own is not a thread store either
+    before = {other: _sqlite_file(other, "CREATE TABLE users(id INTEGER PRIMARY KEY, name TEXT)"),
+              forum: _sqlite_file(forum, "CREATE TABLE threads(id INTEGER PRIMARY KEY, subject TEXT)")}
+    faq = tmp_path / "faq.jsonl"
+    faq.write_text('{"question": "Opening hours?", "answer": "9 to 5."}\n', encoding="utf-8")
+    for db, why in ((other, "it holds other tables: users"), (forum, "its threads table has no column key, uid")):
+        for args in (["stats"], ["import", str(faq), "--no-embed"], ["embed"], ["add", "Parking?", "-a", "Yes."]):
+            assert main(["cqa", *args, "--store", str(db)]) == 2, args
+            err = capsys.readouterr().err
+            assert f"{db} is not a thread store ({why}" in err and len(err.strip().splitlines()) == 1, err
+        for read_only in (False, True):
+            with pytest.raises(DataFormatError, match="is not a thread store"):
+                ThreadStore(db, read_only=read_only)
+        assert db.read_bytes() == before[db]
+        assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(db.name)) == [db.name]  # no -wal
+    empty = tmp_path / "empty.sqlite"  # a file with no tables yet is a store to create, like a new path
+    empty.touch()
+    for path in (empty, tmp_path / "new.sqlite"):
+        assert main(["cqa", "import", str(faq), "--no-embed", "--store", str(path)]) == 0
+        assert ThreadStore(path).count() == 1
+
+
+def test_a_write_that_waited_out_another_writer_is_store_busy(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """It was sqlite3.OperationalError ("database is locked") after the 30 s busy timeout."""
+    monkeypatch.setattr("cqa.store.BUSY_TIMEOUT_MS", 100)
+    db = tmp_path / "s.sqlite"
+    store = ThreadStore(db)
+    store.add_question("Is the pool open on Sundays?")
+    empty = tmp_path / "empty.sqlite"  # its schema is still to be written when it is opened
+    empty.touch()
+    holders = [sqlite3.connect(path, isolation_level=None) for path in (db, empty)]
+    for holder in holders:
+        holder.execute("BEGIN IMMEDIATE")  # another writer, an import in the middle of its one transaction
+    try:
+        with pytest.raises(StoreBusy, match=r"s.sqlite is being written by another process .*when it finishes"):
+            store.add_question("Is the gym open on Sundays?")
+        with pytest.raises(StoreBusy, match="in a few seconds"), store.no_wait():
+            store.add_question("Is the gym open on Sundays?")
+        with pytest.raises(StoreBusy, match="empty.sqlite is being written by another process"):
+            ThreadStore(empty)
+    finally:
+        for holder in holders:
+            holder.execute("ROLLBACK")
+            holder.close()
+    store.add_question("Is the gym open on Sundays?")  # nothing left half-open by the refusals
+    assert store.count() == 2 and store.integrity_ok()
+    assert ThreadStore(empty).count() == 0
 
 
 def test_html_to_text() -> None:
