@@ -30,6 +30,7 @@ def _timeout_s() -> float:
 TIMEOUT_S = _timeout_s()
 QUICK_S = 5.0  # the sidebar's calls answer at once from a live server: a hung one must not blank the page
 MAX_QUESTION_CHARS = 2_000  # the API's limit
+FILED_QUESTION_CHARS = 1_000  # what POST /v1/threads/accepted takes (the community-QA store's title limit)
 _MARKDOWN = str.maketrans({c: "\\" + c for c in "\\`*_{}[]()<>#+-.!|~$"})
 
 
@@ -102,13 +103,16 @@ def show_response(resp: dict[str, Any], turn: int, api: API | None = None) -> No
             st.caption("other answers")
     html(routing_html(resp))
     answer = top_text(resp)
-    if api is not None and answer and "cqa" in st.session_state.get("routes", []):
+    asked = resp.get("rewritten") or resp.get("question") or ""
+    # the store files questions of at most its title limit: a longer one would only meet a 422
+    if api is not None and answer and "cqa" in st.session_state.get("routes", []) and \
+            len(asked.strip()) <= FILED_QUESTION_CHARS:
         # the accepted answer goes into the community-QA store: the next person asking gets it
         if st.button("👍 This answered it", key=f"accept-{turn}", help="File this answer for this question "
                      "in the community-QA store"):
             try:
                 api.call("POST", "/v1/threads/accepted",
-                         json={"question": resp.get("rewritten") or resp.get("question"), "answer": answer})
+                         json={"question": asked, "answer": answer})
                 st.toast("Filed: the next person asking this gets this answer")
             except RuntimeError as exc:
                 st.error(plain(str(exc)))

@@ -121,3 +121,13 @@ def test_error_text_shows_an_address_as_code_and_escapes_the_rest() -> None:
     shown = plain("the API at http://127.0.0.1:18130 is not reachable: **x** [y](z)")
     assert "`http://127.0.0.1:18130`" in shown  # escaped, it was auto-linked as http://127%5C.0%5C.0%5C.1
     assert "\\*\\*x\\*\\* \\[y\\]\\(z\\)" in shown
+
+
+def test_the_ui_offers_to_file_only_questions_the_api_takes() -> None:
+    """"This answered it" files the question in the community-QA store, whose limit is below the
+    question limit: a longer question would only meet a 422."""
+    from cqa.store import MAX_TITLE_CHARS
+    from qa.api.models import MAX_QUESTION_CHARS as API_QUESTION_CHARS
+    from ui.app import FILED_QUESTION_CHARS, MAX_QUESTION_CHARS
+
+    assert FILED_QUESTION_CHARS == MAX_TITLE_CHARS and MAX_QUESTION_CHARS == API_QUESTION_CHARS
