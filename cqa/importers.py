@@ -394,7 +394,7 @@ def _faq_parse(fh: Any, name: str, path: Path) -> Iterator[tuple[str, Any, int]]
     elif name.endswith(".jsonl"):
         for line, text in enumerate(fh, start=1):
             if text.strip():
-                yield f"{path}:{line}", _json(text, f"{path}:{line}"), line
+                yield f"{path}:{line}", _json(text, f"{path}:{line}", line_of_file=True), line
     else:
         data = _json(fh.read(), str(path))
         if isinstance(data, dict):
@@ -405,8 +405,8 @@ def _faq_parse(fh: Any, name: str, path: Path) -> Iterator[tuple[str, Any, int]]
             yield f"{path}[{i}]", rec, 0
 
 
-def _json(text: str, where: str) -> Any:
-    return parse_json(text, where)
+def _json(text: str, where: str, *, line_of_file: bool = False) -> Any:
+    return parse_json(text, where, line_of_file=line_of_file)
 
 
 def _first(rec: dict[str, Any], keys: tuple[str, ...]) -> Any:

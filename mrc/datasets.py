@@ -18,8 +18,8 @@ from qa.core.text import MAX_QUESTION_CHARS, parse_json, read_text
 LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 
 
-def _json(text: str, where: str) -> Any:
-    return parse_json(text, where)
+def _json(text: str, where: str, *, line_of_file: bool = False) -> Any:
+    return parse_json(text, where, line_of_file=line_of_file)
 
 
 def _need(obj: Any, key: str, typ: type | tuple[type, ...], where: str) -> Any:
@@ -179,7 +179,7 @@ def _race_articles(p: Path) -> Iterator[tuple[str, Any, str]]:
     if name.endswith(".jsonl"):
         for ln, line in enumerate(text.splitlines(), 1):
             if line.strip():
-                yield f"{p}, line {ln}", _json(line, f"{p}, line {ln}"), ""
+                yield f"{p}, line {ln}", _json(line, f"{p}, line {ln}", line_of_file=True), ""
     else:
         doc = _json(text, str(p))
         for i, art in enumerate(doc if isinstance(doc, list) else [doc]):

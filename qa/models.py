@@ -51,7 +51,7 @@ def shared_judge(settings: Settings | None = None) -> AnswerJudge | None:
     from mrc.judge import AnswerJudge
 
     settings = settings or Settings.load()
-    folder = settings.cqa_judge_model
+    folder = str(Path(settings.cqa_judge_model).expanduser()) if settings.cqa_judge_model else ""
     if folder and not Path(folder).is_dir() and settings.explicitly_set("cqa_judge_model"):
         # a judge the user named but mistyped would be switched off without a word
         from qa.core.errors import ModelNotFoundError

@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from qa.core.errors import InputError
+
+if TYPE_CHECKING:
+    from qa.core.settings import Settings
 
 
 def check_graph_file(graph: Path | None) -> None:
@@ -16,6 +20,39 @@ def check_graph_file(graph: Path | None) -> None:
         raise InputError(f"--graph {graph} is a folder; give a Turtle, N-Triples or TSV file")
     if not graph.is_file():
         raise InputError(f"graph file not found: {graph}")
+
+
+def check_index(index: Path) -> None:
+    """An --index the user named must be an index: answering from the other sources instead, with
+    exit 0, hid that their documents were never searched."""
+    from retrieval.index_dir import is_complete
+
+    if not index.exists():
+        raise InputError(f"index folder not found: {index} (build one with `qa index PATH --out DIR`)")
+    if not index.is_dir() or not is_complete(index):
+        raise InputError(f"{index} is not an index folder (no manifest.json); build one with "
+                         f"`qa index {index} --out DIR`, or give the folder `qa index` wrote")
+
+
+def check_models(settings: Settings, where: str) -> None:
+    """Model folders the user named must hold a model: a typo in the span reader's left two of the
+    three sources without their reader, and one in the answer judge's left community QA failing,
+    each printing "No answer" with exit 0. `where` names what set the span reader."""
+    from qa.core.errors import ModelNotFoundError
+    from qa.core.paths import check_model_dir
+
+    if settings.explicitly_set("span_model"):
+        try:  # a folder that exists but holds no model (its parent, a typo) is the same mistake
+            check_model_dir(Path(settings.span_model).expanduser())
+        except ModelNotFoundError as exc:
+            raise InputError(f"{exc} (from {where}); give a span reader folder, or leave it unset for the "
+                             "shipped one") from None
+    if settings.cqa_judge_model and settings.explicitly_set("cqa_judge_model"):
+        try:
+            check_model_dir(Path(settings.cqa_judge_model).expanduser())
+        except ModelNotFoundError as exc:
+            raise InputError(f"{exc} (from QA_CQA_JUDGE_MODEL / cqa_judge_model); give the answer judge's "
+                             "folder, or '' to rank answers without it") from None
 
 
 def check_apart(reading: Path, outputs: dict[str, Path | None]) -> None:

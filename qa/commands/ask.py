@@ -11,7 +11,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from qa.commands import check_graph_file
+from qa.commands import check_graph_file, check_index, check_models
 from qa.core.errors import InputError
 
 out = Console()
@@ -64,8 +64,8 @@ def ask(
     settings = Settings.load(span_model=str(model) if model else None, read_k=read_k, route=route or None,
                              kb_graph=str(graph) if graph else None, kb_endpoint=endpoint)
     if index is not None:
-        _check_index(index)
-    _check_span_model(settings, "--model" if model else "QA_SPAN_MODEL / span_model")
+        check_index(index)
+    check_models(settings, "--model" if model else "QA_SPAN_MODEL / span_model")
     if file is not None:
         from qa.batch import ask_file
 
@@ -84,33 +84,6 @@ def ask(
     from qa.render import print_response
 
     print_response(out, resp, explain=explain)
-
-
-def _check_index(index: Path) -> None:
-    """An --index the user named must be an index: answering from the other sources instead, with
-    exit 0, hid that their documents were never searched."""
-    from retrieval.index_dir import is_complete
-
-    if not index.exists():
-        raise InputError(f"index folder not found: {index} (build one with `qa index PATH --out DIR`)")
-    if not index.is_dir() or not is_complete(index):
-        raise InputError(f"{index} is not an index folder (no manifest.json); build one with "
-                         f"`qa index {index} --out DIR`, or give the folder `qa index` wrote")
-
-
-def _check_span_model(settings, where: str) -> None:
-    """A reader folder the user named must hold a model: a typo otherwise left two of the three
-    sources without their reader and printed "No answer" with exit 0."""
-    if not settings.explicitly_set("span_model"):
-        return
-    from qa.core.errors import ModelNotFoundError
-    from qa.core.paths import check_model_dir
-
-    try:  # a folder that exists but holds no model (its parent, a typo) is the same mistake
-        check_model_dir(Path(settings.span_model).expanduser())
-    except ModelNotFoundError as exc:
-        raise InputError(f"{exc} (from {where}); give a span reader folder, or leave it unset for the shipped "
-                         "one") from None
 
 
 def build_engine(settings, index: Path | None = None):

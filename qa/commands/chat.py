@@ -57,7 +57,8 @@ def chat(
     explain: Annotated[bool, typer.Option(help="Show the route and why.")] = True,
 ) -> None:
     """Ask question after question; the models load once and follow-ups refer back."""
-    from qa.commands.ask import _check_index, _check_span_model, build_engine
+    from qa.commands import check_index, check_models
+    from qa.commands.ask import build_engine
     from qa.core.settings import RouteChoice, Settings
     from qa.core.types import Question
     from qa.render import print_response
@@ -65,14 +66,16 @@ def chat(
     # what `qa ask` refuses is refused here too, before the session starts, not at every question
     check_graph_file(graph)
     if index is not None:
-        _check_index(index)
+        check_index(index)
     settings = Settings.load(route=route or None, kb_graph=str(graph) if graph else None)
-    _check_span_model(settings, "QA_SPAN_MODEL / span_model")
+    check_models(settings, "QA_SPAN_MODEL / span_model")
     engine = build_engine(settings, index)
     if collection is not None and collection != "all":
         known = _known_collections(engine)
         if known and collection not in known:
             raise InputError(f"no collection named {collection!r}; known: {', '.join(known)}")
+    if collection == "all":  # as `/collection all` in the session: every collection
+        collection = None
     interactive = sys.stdin.isatty()
     if interactive:
         out.print(Text("Loading the models once …", style="dim"))

@@ -112,7 +112,8 @@ def squad(
     if ds.version == 1 and na_probs is not None:
         console.print(f"note: --na-probs is for SQuAD v2.0 files; {file.name} is v1.1, so none is written",
                       markup=False, highlight=False)
-    check_apart(file, {"--out": predictions, "--na-probs": na_path if ds.version == 2 else None,
+    na_flag = "--na-probs" if na_probs is not None else "the no-answer file beside --out"
+    check_apart(file, {"--out": predictions, na_flag: na_path if ds.version == 2 else None,
                        "--metrics-out": metrics_out})
     check_writable(predictions, na_path if ds.version == 2 else None, metrics_out)
     settings = Settings.load(null_threshold=null_threshold, batch_size=batch_size)

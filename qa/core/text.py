@@ -177,7 +177,7 @@ def open_text(path: str | Path) -> IO[str]:
 _ESCAPED_SURROGATE = re.compile(r"\\u[dD][89a-fA-F][0-9a-fA-F]{2}")
 
 
-def parse_json(text: str, where: str) -> Any:
+def parse_json(text: str, where: str, *, line_of_file: bool = False) -> Any:
     """A user's JSON text, parsed, or a `DataFormatError` naming `where` and the place: invalid
     JSON, nesting too deep for the parser (a RecursionError otherwise), or a string holding a
     lone surrogate escape such as "\\udce9" (valid JSON, but not text: the tokenizers and SQLite
@@ -185,11 +185,9 @@ def parse_json(text: str, where: str) -> Any:
     try:
         doc = json.loads(text)
     except json.JSONDecodeError as exc:
-        if "\n" in text.strip():
-            raise DataFormatError(f"{where}: invalid JSON at line {exc.lineno}, column {exc.colno}: "
-                                  f"{exc.msg}") from None
-        # one line of a JSON-lines file: `where` already names the line
-        raise DataFormatError(f"{where}: invalid JSON ({exc.msg}, column {exc.colno})") from None
+        if line_of_file:  # `where` already names the line
+            raise DataFormatError(f"{where}: invalid JSON ({exc.msg}, column {exc.colno})") from None
+        raise DataFormatError(f"{where}: invalid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}") from None
     except RecursionError:
         raise DataFormatError(f"{where}: JSON nested too deeply") from None
     if _ESCAPED_SURROGATE.search(text):  # rare: only then walk the document
@@ -203,18 +201,18 @@ def parse_json(text: str, where: str) -> Any:
 def _lone_surrogate(obj: Any, at: str) -> str | None:
     """The place (`data[0].context`) of the first string holding a lone surrogate, or None."""
     stack: list[tuple[Any, str]] = [(obj, at)]
-    while stack:
+    while stack:  # depth first, children pushed in reverse: the first bad string as the file has it
         node, place = stack.pop()
         if isinstance(node, str):
             if SURROGATE.search(node):
                 return place
         elif isinstance(node, dict):
-            for k, v in node.items():
+            for k in node:
                 if SURROGATE.search(k):
-                    return place or "a key"
-                stack.append((v, f"{place}.{k}" if place else k))
+                    return f"a key in {place}" if place else "a key"
+            stack.extend((v, f"{place}.{k}" if place else k) for k, v in reversed(node.items()))
         elif isinstance(node, list):
-            stack.extend((v, f"{place}[{i}]") for i, v in enumerate(node))
+            stack.extend((v, f"{place}[{i}]") for i, v in reversed(list(enumerate(node))))
     return None
 
 
@@ -225,7 +223,7 @@ def json_lines(text: str, where: str, field: str) -> Iterator[tuple[int, dict[st
     for lineno, line in enumerate(text.split("\n"), start=1):
         if not line.strip():
             continue
-        obj = parse_json(line, f"{where}:{lineno}")
+        obj = parse_json(line, f"{where}:{lineno}", line_of_file=True)
         if not isinstance(obj, dict) or not isinstance(obj.get(field), str):
             raise DataFormatError(f'{where}:{lineno}: each line must be an object with a "{field}" string')
         yield lineno, obj

@@ -238,6 +238,15 @@ def test_qa_chat_refuses_at_the_start_what_qa_ask_refuses(tmp_path: Path, monkey
     monkeypatch.setenv("QA_SPAN_MODEL", str(tmp_path / "none"))
     assert main(["chat"]) == 2
     assert "model folder not found" in capsys.readouterr().err
+    monkeypatch.delenv("QA_SPAN_MODEL")
+    monkeypatch.setenv("QA_CQA_JUDGE_MODEL", str(tmp_path / "judge"))  # a mistyped judge: refused, not "failed"
+    for argv in (["chat"], ["ask", "Who wrote Hamlet?"]):
+        assert main(argv) == 2
+        assert "(from QA_CQA_JUDGE_MODEL / cqa_judge_model)" in capsys.readouterr().err
+    monkeypatch.delenv("QA_CQA_JUDGE_MODEL")
+    monkeypatch.setattr("sys.stdin", io.TextIOWrapper(io.BytesIO(b"Who wrote Hamlet?\n"), encoding="utf-8"))
+    assert main(["chat", "--collection", "all", "--route", "webqa"]) == 0  # every collection, as /collection all
+    assert "no collection named" not in capsys.readouterr().err
 
 
 def test_missing_index_folder_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -24,7 +24,7 @@ def test_parse_json_names_the_place_of_a_lone_surrogate() -> None:
 def test_parse_json_deep_nesting_and_syntax_are_one_error() -> None:
     with pytest.raises(DataFormatError, match="nested too deeply"):
         parse_json("[" * 200_000 + "]" * 200_000, "deep.json")
-    with pytest.raises(DataFormatError, match=r"invalid JSON \(Expecting property name .*, column 2\)"):
+    with pytest.raises(DataFormatError, match="invalid JSON at line 1, column 2"):
         parse_json("{oops", "bad.json")
     with pytest.raises(DataFormatError, match=r"q.jsonl:2: question is not valid UTF-8"):
         list(json_lines('{"question": "fine"}\n{"question": "caf\\udce9"}\n', "q.jsonl", "question"))
@@ -56,3 +56,12 @@ def test_bad_json_files_are_exit_2_with_one_line(argv: list[str], name: str, tex
     err = capsys.readouterr().err
     assert needle in err and "Traceback" not in err and len(err.strip().splitlines()) == 1
     assert not (tmp_path / "idx").exists()
+
+
+def test_the_first_bad_string_is_named_and_a_one_line_file_keeps_its_line() -> None:
+    with pytest.raises(DataFormatError, match=r"f.json: \[0\] is not valid"):
+        parse_json('["a\\udce9", "b", "c\\udce9"]', "f.json")
+    with pytest.raises(DataFormatError, match=r"f.json: a key in a is not valid"):
+        parse_json('{"a": {"k\\udce9": 1}}', "f.json")
+    with pytest.raises(DataFormatError, match="invalid JSON at line 1, column 2"):
+        parse_json("{not json", "minified.json")  # a whole file on one line still says where
