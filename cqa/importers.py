@@ -51,6 +51,7 @@ class ImportReport:
     threads_without_text: int = 0  # questions with neither a title nor any text (an image alone)
     threads_removed: int = 0  # with `prune`: the source's threads the file no longer gives
     answers_without_words: int = 0  # "...", an emoji or a zero-width space: nothing a question could use
+    posts_too_long: int = 0  # a dump's posts beyond the store's limits (skipped, not the whole dump refused)
     seconds: float = 0.0
 
     def thread(self, put: Put) -> None:
@@ -75,6 +76,8 @@ class ImportReport:
                    if self.threads_without_text else "")
                 + (f", skipped {self.answers_without_words:,} answers without words"
                    if self.answers_without_words else "")
+                + (f", skipped {self.posts_too_long:,} posts longer than the store takes"
+                   if self.posts_too_long else "")
                 + (f", removed {self.threads_removed:,} threads the file no longer gives" if self.threads_removed
                    else "")
                 + f" from {self.path} into source {self.source!r}")
@@ -131,6 +134,12 @@ def _text(text: str) -> str:
     """Imported text in one Unicode composition (NFC), so a file saved again by an editor that
     writes NFD is the same file, not an edit of every thread in it."""
     return unicodedata.normalize("NFC", text).strip()
+
+
+def _worded(text: str) -> str:
+    """`text` stripped if it has a letter or a digit, else "" (a title of "???" is no title)."""
+    text = text.strip()
+    return text if any(unicodedata.category(c)[0] in "LN" for c in text) else ""
 
 
 def _title(title: str, where: str) -> str:
@@ -259,12 +268,15 @@ def import_stackexchange(store: ThreadStore, posts: str | Path, links: str | Pat
             body = html_to_text(row.get("Body", ""))
             where = f"{posts}: post {pid}"
             if kind == "1":
-                title = html.unescape(row.get("Title", "")).strip() or body.split("\n", 1)[0][:200]
-                if not any(unicodedata.category(c)[0] in "LN" for c in title):
-                    # nothing to match a question against: it would only match by chance
+                title = _worded(html.unescape(row.get("Title", ""))) or _worded(body.split("\n", 1)[0][:200])
+                if not title:  # nothing to match a question against: it would only match by chance
                     rep.threads_without_text += 1
                     continue
-                title, body = _title(title, where), _body(body, where)
+                try:
+                    title, body = _title(title, where), _body(body, where)
+                except DataFormatError:  # a dump is not the user's to fix: one post does not sink it
+                    rep.posts_too_long += 1
+                    continue
                 url = f"https://{site}/q/{pid}" if "." in site else ""
                 accepted = row.get("AcceptedAnswerId") or None
                 before = store.accepted_ext_of(source, pid)
@@ -280,7 +292,11 @@ def import_stackexchange(store: ThreadStore, posts: str | Path, links: str | Pat
                 parent = row.get("ParentId", "")
                 if not parent or not body:
                     continue
-                checked = _answer(body, where)
+                try:
+                    checked = _answer(body, where)
+                except DataFormatError:
+                    rep.posts_too_long += 1
+                    continue
                 if checked is None:
                     rep.answers_without_words += 1
                     continue
@@ -324,7 +340,11 @@ def import_semeval(store: ThreadStore, path: str | Path, *, source: str = "semev
         for q in questions:
             for t in q.threads:
                 where = f"{path}: thread {t.id}"
-                key, put = store.put_thread(source, t.id, _title(t.subject, where), _body(t.body, where),
+                title = _worded(t.subject) or _worded(t.body.split("\n", 1)[0][:200])
+                if not title:
+                    rep.threads_without_text += 1
+                    continue
+                key, put = store.put_thread(source, t.id, _title(title, where), _body(t.body, where),
                                             tags=[t.category] if t.category else [], created=t.date,
                                             author=t.username)
                 rep.thread(put)

@@ -546,11 +546,15 @@ def test_imported_text_keeps_the_limits_and_words_that_add_and_the_api_keep(tmp_
                    f'<row Id="2" PostTypeId="2" ParentId="1" Body="{"x " * 150_000}" Score="1" />\n'
                    '<row Id="3" PostTypeId="2" ParentId="1" Body="&lt;p&gt;...&lt;/p&gt;" Score="1" />\n</posts>\n',
                    encoding="utf-8")
-    with pytest.raises(DataFormatError, match=r"Posts.xml: post 2: the answer is 299,999 characters long"):
-        import_file(store, big)
-    big.write_text(big.read_text(encoding="utf-8").replace("x " * 150_000, "Turn it off and on."), encoding="utf-8")
+    # a dump is not the user's to fix: a post beyond the limits is skipped and counted, not the dump refused
+    rep = import_file(store, big)
+    assert _counts(store) == (1, 0) and "skipped 1 posts longer than the store takes" in rep.summary()
+    big.write_text(big.read_text(encoding="utf-8").replace("x " * 150_000, "Turn it off and on.")
+                   .replace('Title="How do I fix it?"', 'Title="???"'), encoding="utf-8")
     rep = import_file(store, big)
     assert _counts(store) == (1, 1) and "skipped 1 answers without words" in rep.summary()
+    # a title without words falls back to the body's first line, as an empty title does
+    assert store.thread("stackexchange:se:1").title == "Broken."
 
 
 def test_an_unchanged_faq_saved_again_changes_nothing_and_keeps_the_users_choice(tmp_path: Path) -> None:
