@@ -44,6 +44,7 @@ def read_questions(path: Path | str) -> list[Asked]:
         jsonl = text.lstrip().startswith("{")
     out: list[Asked] = []
     seen: set[str] = set()
+    numbered: dict[str, int] = {}  # ids that are line numbers (the line gave none)
     if jsonl:
         rows = json_lines(text, name, "question")
     else:
@@ -57,8 +58,13 @@ def read_questions(path: Path | str) -> list[Asked]:
             if "id" not in obj:  # the line number stood in for an id another line gives itself
                 raise DataFormatError(f"{name}:{lineno}: this line has no id, and its line number {qid!r} is "
                                       "another question's id: give it an id of its own")
+            if qid in numbered:
+                raise DataFormatError(f"{name}:{lineno}: the id {qid!r} is also line {numbered[qid]}'s line number, "
+                                      "its id as that line has none: give that line an id")
             raise DataFormatError(f"{name}:{lineno}: the id {qid!r} is used twice")
         seen.add(qid)
+        if "id" not in obj:
+            numbered[qid] = lineno
         out.append(Asked(qid, question))
         if len(out) > MAX_QUESTIONS:
             raise InputError(f"{name}: more than {MAX_QUESTIONS:,} questions; split the file")

@@ -48,6 +48,8 @@ def test_a_file_of_questions_is_answered_line_by_line(small_ttl, tmp_path, capsy
     ("twice.jsonl", '{"id": 1, "question": "a?"}\n{"id": "1", "question": "b?"}\n', "the id '1' is used twice"),
     ("mixed.jsonl", '{"id": 2, "question": "a?"}\n{"question": "b?"}\n',
      "mixed.jsonl:2: this line has no id, and its line number '2' is another question's id"),
+    ("order.jsonl", '{"question": "a?"}\n{"id": 1, "question": "b?"}\n',
+     "order.jsonl:2: the id '1' is also line 1's line number"),
     ("half.jsonl", '{"id": 1.5, "question": "a?"}\n', '"id" must be a string or a whole number, not 1.5'),
     ("empty.txt", "\n\n", "no questions"),
 ])
