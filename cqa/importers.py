@@ -27,6 +27,9 @@ from cqa.store import MAX_TEXT_CHARS, MAX_TITLE_CHARS, Put, ThreadStore
 from qa.core.errors import DataFormatError, InputError
 from qa.core.text import check_text, check_words, input_position, open_binary, open_text, parse_json, utf8_error_place
 
+# the posts file of a StackExchange dump folder, as the dump names it or compressed
+POSTS_NAMES = ("Posts.xml", "Posts.xml.gz", "Posts.xml.xz", "Posts.xml.bz2")
+
 
 class Format(StrEnum):
     """What a file to import is."""
@@ -547,7 +550,7 @@ def import_file(store: ThreadStore, path: str | Path, fmt: Format | str | None =
         raise InputError(f"{p} is a 7-Zip archive: extract it first (`7z x {p.name}`) and import the folder "
                          "or its Posts.xml")
     if p.is_dir():
-        for name in ("Posts.xml", "Posts.xml.gz", "Posts.xml.xz", "Posts.xml.bz2"):
+        for name in POSTS_NAMES:
             if (p / name).exists():
                 p = p / name
                 break

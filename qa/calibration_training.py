@@ -30,7 +30,7 @@ from qa.calibration import AnswerCalibrator
 from qa.core.errors import InputError
 from qa.core.measures import auroc, ece
 from qa.core.settings import Settings
-from qa.core.text import read_text
+from qa.core.text import parse_json, read_text
 from qa.core.types import Encoder
 
 
@@ -51,7 +51,7 @@ def collect_candidates(settings: Settings, train_file: Path, encoder: Encoder, *
     from retrieval.ingest import build_index
     from retrieval.passage import Passage
 
-    doc = json.loads(read_text(train_file))
+    doc = parse_json(read_text(train_file), str(train_file))
     articles = doc["data"]
     held = _held_out_articles(Path(settings.span_model))
     rng = random.Random(3)

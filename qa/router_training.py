@@ -18,7 +18,6 @@ trained on. A tenth of the collected questions is held out to report the classif
 
 from __future__ import annotations
 
-import json
 import random
 from collections.abc import Callable
 from pathlib import Path
@@ -28,7 +27,7 @@ import numpy as np
 from qa.core.errors import InputError
 from qa.core.paths import SHARED_DATA
 from qa.core.settings import Settings
-from qa.core.text import read_text
+from qa.core.text import parse_json, read_text
 from qa.core.types import Encoder, Route
 from qa.router import RouteClassifier, model_path
 
@@ -48,7 +47,7 @@ def squad_train_questions(limit: int, seed: int = 0) -> list[str]:
     path = _find(SHARED_DATA / "mrc" / "squad-v1.0-train.from-explorer.json")
     if path is None:
         return []
-    doc = json.loads(read_text(path))
+    doc = parse_json(read_text(path), str(path))
     questions = [qa["question"].strip() for art in doc["data"] for para in art["paragraphs"] for qa in para["qas"]]
     random.Random(seed).shuffle(questions)
     return questions[:limit]
@@ -72,7 +71,7 @@ def qald_questions() -> list[str]:
         path = _find(SHARED_DATA / "kbqa" / "qald9" / f"qald-9-{split}-multilingual.json")
         if path is None:
             continue
-        for q in json.loads(read_text(path))["questions"]:
+        for q in parse_json(read_text(path), str(path))["questions"]:
             out.extend(x["string"].strip() for x in q["question"] if x.get("language") == "en" and x.get("string"))
     return out
 

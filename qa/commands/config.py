@@ -19,7 +19,23 @@ from rich.markup import escape
 from rich.table import Table
 
 SECRETS = ("api_key",)
+URLS = ("kb_endpoint", "api_url")
 MASK = "***"
+
+
+def masked_url(url: str) -> str:
+    """`url` with the password of its user part replaced by the mask (the rest is what one checks)."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    try:
+        parts = urlsplit(url)
+        if parts.password is None:
+            return url
+    except ValueError:  # not a URL settings would have accepted; shown as it is
+        return url
+    user = parts.username or ""
+    host = parts.netloc.rsplit("@", 1)[1]
+    return urlunsplit(parts._replace(netloc=f"{user}:{MASK}@{host}"))
 
 
 def config(
@@ -40,6 +56,9 @@ def config(
         # terminal scrollback, shell logs and pasted bug reports
         if values.get(name):
             values[name] = MASK
+    for name in URLS:  # an endpoint may carry its credentials (http://user:password@host/...)
+        if values.get(name):
+            values[name] = masked_url(values[name])
     if as_json:
         typer.echo(json.dumps({k: {"value": v, "origin": where_from[k]} for k, v in values.items()}, indent=2))
         return

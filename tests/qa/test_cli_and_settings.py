@@ -157,6 +157,9 @@ def test_qa_config_shows_each_setting_and_its_origin(tmp_path: Path, monkeypatch
     assert json.loads(capsys.readouterr().out)["api_key"] == {"value": "***", "origin": "environment"}
     assert main(["config"]) == 0
     assert "supersecret" not in capsys.readouterr().out
+    monkeypatch.setenv("QA_KB_ENDPOINT", "http://bob:s3cret@127.0.0.1:7878/query")  # credentials in a URL
+    assert main(["config", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["kb_endpoint"]["value"] == "http://bob:***@127.0.0.1:7878/query"
 
 
 @pytest.mark.parametrize("name", ["QA_API_KEY", "QA_KB_ENDPOINT", "QA_API_URL"])
