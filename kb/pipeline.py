@@ -697,7 +697,9 @@ class KBQA:
         if pred.negated is not None and not lacking:
             qg.not_exists.append(pred.negated[1].node)
             pred.constraints.append(f"none linked of type {pred.negated[1].label}")
-        if self._counts(words, text, r, qg):
+        # "more than 5 employees", "more than 2e0 employees": a count compared per answer, not a count
+        having = _HAVING.search(_numbers_kept(pred.question))
+        if having is None and self._counts(words, text, r, qg):
             qg.aggregate = "count"
             pred.constraints.append("count")
         elif _yes_no(words):
@@ -714,13 +716,17 @@ class KBQA:
                         qg.filters.extend(filters)
                         pred.constraints.append("filter: answer " + " and ".join(f"{o} {v}" for _, o, v in filters))
         else:
-            having = _HAVING.search(text)
-            if having:  # "departments with more than 5 employees": a count per answer, kept above n
+            # "departments with more than 5 employees": a count per answer, kept above n; "more than
+            # 1e400 employees" compares with nothing, and `_unexpressed` says so
+            count = _number(having) if having else math.inf
+            if having is not None and math.isfinite(count):
                 counted = self._counted_relation(qg, text)
                 if counted is not None:
                     qg.group_count = (_counted_var(qg, counted), "DESC")
-                    self._type_counted(qg, pred, words, having.group(3))
-                    qg.having = (_HAVING_OPS[having.group(1)], int(having.group(2)))
+                    self._type_counted(qg, pred, words, having["noun"])
+                    # "2e0 employees" is the count 2; "2.5" and "1e30" are compared as they are,
+                    # as a 64-bit integer holds no 1e30 and the store's comparison would fail
+                    qg.having = (_HAVING_OPS[having["cmp"]], _number_literal(count).toPython())
                     qg.show_count = bool(_NUMBER_OF.search(text) or "how many" in text or "number of" in text)
                     if _NAME_OF.search(text) or _THEIR_NAMES.search(text):
                         self._project_name(qg, pred)
@@ -887,8 +893,6 @@ class KBQA:
         people live in X" is the population, not a count of populations)."""
         # "how many" leads the question ("In Germany, how many ...") unless it asks for the count
         # behind a superlative ("the most products and how many?")
-        if _HAVING.search(text):
-            return False
         how = words[:2] == ["how", "many"] or ("how many" in text and not _COUNT_SUPERLATIVE.search(text))
         if not how and not _NUMBER_OF.search(text):
             return False
@@ -1273,9 +1277,15 @@ _NUMERIC_OPS = {"under": "<", "below": "<", "less than": "<", "over": ">", "abov
                 "greater than": ">", "at least": ">=", "at most": "<="}
 _TOP = re.compile(r"\btop (\d{1,3})\b")
 # "more than 5 employees", "at least 3 products": a count per answer compared with a number
-_HAVING = re.compile(r"\b(more than|over|at least|fewer than|less than|at most|exactly) (\d+) ([a-z]+)")
+_HAVING = re.compile(r"\b(?P<cmp>more than|over|at least|fewer than|less than|at most|exactly) " + _NUM
+                     + r" (?P<noun>[a-z]+)")
 _HAVING_OPS = {"more than": ">", "over": ">", "at least": ">=", "fewer than": "<", "less than": "<",
                "at most": "<=", "exactly": "="}
+# "a population over 1e400", "more than 1e400 employees", "a weight under 1e400 grams": every comparison
+# a query holds a value or a count to, whatever follows it, for `_unexpressed` to find the ones it could not
+_COMPARED = re.compile(r"(?:\b[a-z]+ (?:of |is )?)?\b(?P<cmp>"
+                       + "|".join(sorted({*_NUMERIC_OPS, *_HAVING_OPS}, key=len, reverse=True)) + ") "
+                       + _NUM + r"(?: [a-z]+)?")
 _THEIR_NAMES = re.compile(r"\b(?:their|the) names\b")
 _NAME_OF = re.compile(r"\b(?:the\s+)?names?\s+of\b")
 _COUNT_SUPERLATIVE = re.compile(r"(?<!\bat )\b(most|fewest|least)\s+([a-z]+)")  # "at least one" is no superlative
@@ -1418,9 +1428,9 @@ def _unexpressed(words: list[str], pred: Prediction) -> tuple[str, float] | None
             beyond = "" if math.isfinite(asked[1]) else f" ({asked[2]}: too large to compare)"
             return "the number the value must meet" + beyond, 0.5
         return None
-    for f in _NUMERIC.finditer(_numbers_kept(pred.question)):  # "cities with a population over 1e400"
+    for f in _COMPARED.finditer(_numbers_kept(pred.question)):  # "cities with a population over 1e400"
         if not math.isfinite(_number(f)):
-            return f"'{f['attr']} {f['cmp']} {f['num']}' ({f['num']}: too large to compare)", 0.5
+            return f"'{f[0]}' ({f['num']}: too large to compare)", 0.5
     return None
 
 
