@@ -1363,7 +1363,8 @@ def _asked_number(question: str, links: list[Candidate]) -> tuple[str, float, st
     """(operator, number, the number as written) for the number a yes/no question holds
     ("Does Germany have more than 500 million inhabitants?": ">", 5e8); None without one, and for a
     number that belongs to a name the question links ("Is Apollo 11 ..."). The number is inf where
-    no double holds it ("1e400"): the caller cannot compare with it."""
+    no double holds it ("1e400") and nan where it has no value ("0^-1"): the caller cannot compare
+    with it."""
     named = {w for c in links if c.score >= 0.7 for w in normalise(c.label).split()}
     for m in _ASKED_NUMBER.finditer(_numbers_kept(question)):
         if m["num"] in named:
@@ -1390,7 +1391,8 @@ def _numbers_kept(question: str) -> str:
 
 
 def _number(m: re.Match[str]) -> float:
-    """The value of a number `_NUM` matched; inf where no double holds it ("1e400", "10^400", "0^-1")."""
+    """The value of a number `_NUM` matched; inf where no double holds it ("1e400", "10^400"), nan
+    where it has no value ("0^-1"), so that a note says which of the two kept it out of the query."""
     power = m["e"] or m["pow"] or (m["sup"] or "").translate(_SUPERSCRIPT)
     if not power:
         return float(m["base"])
@@ -1398,8 +1400,15 @@ def _number(m: re.Match[str]) -> float:
         return float(f"{m['base']}e{power}")  # decimal, so "1.1e3" is 1100 exactly; float() reads "1e400" as inf
     try:
         return float(m["base"]) ** float(power)
-    except (OverflowError, ZeroDivisionError):
+    except OverflowError:
         return math.inf
+    except ZeroDivisionError:
+        return math.nan
+
+
+def _uncompared(number: float, written: str) -> str:
+    """Why a number no query holds was left out: "0^-1" is not large, it is no number at all."""
+    return f"{written}: " + ("too large to compare" if math.isinf(number) else "not a number, cannot be compared")
 
 
 def _number_literal(number: float) -> Literal:
@@ -1425,12 +1434,12 @@ def _unexpressed(words: list[str], pred: Prediction) -> tuple[str, float] | None
     if pred.form == "ask":
         asked = _asked_number(pred.question, pred.links)
         if asked is not None and not any(c.startswith("filter: answer") for c in pred.constraints):
-            beyond = "" if math.isfinite(asked[1]) else f" ({asked[2]}: too large to compare)"
+            beyond = "" if math.isfinite(asked[1]) else f" ({_uncompared(asked[1], asked[2])})"
             return "the number the value must meet" + beyond, 0.5
         return None
     for f in _COMPARED.finditer(_numbers_kept(pred.question)):  # "cities with a population over 1e400"
-        if not math.isfinite(_number(f)):
-            return f"'{f[0]}' ({f['num']}: too large to compare)", 0.5
+        if not math.isfinite(number := _number(f)):
+            return f"'{f[0]}' ({_uncompared(number, f['num'])})", 0.5
     return None
 
 

@@ -311,6 +311,22 @@ def test_a_number_too_large_to_compare_leaves_a_guess_not_a_dropped_constraint(g
                for c in top.best_guess.evidence.constraints)
 
 
+@pytest.mark.parametrize("question", [
+    "Does Germany have more than 0^-1 inhabitants?", "Which cities have a population over 0^-1?",
+    "Which countries have more than 0^-1 cities?",
+])
+def test_a_number_with_no_value_is_a_guess_that_does_not_call_it_large(geo, question):
+    """"0^-1" is a division by zero: the note said "too large to compare", which it is not."""
+    from kb.pipeline import _asked_number
+
+    asked = _asked_number(question, [])
+    assert asked is not None and math.isnan(asked[1])
+    top = geo.answer(question, 1)[0]
+    assert top.no_answer and top.best_guess is not None and top.best_guess.score <= 0.5
+    notes = [c for c in top.best_guess.evidence.constraints if c.startswith("not expressed:")]
+    assert notes and "0^-1: not a number, cannot be compared" in notes[0] and "too large" not in notes[0]
+
+
 @pytest.mark.parametrize(("question", "op", "number"), [
     ("Is it over 2.5e3?", ">", 2500.0), ("Is it under 1E-3?", "<", 0.001), ("Is it at least 2^10?", ">=", 1024.0),
     ("Is it at most 10 ^ 3?", "<=", 1000.0), ("Is it more than 1.5x10^6?", ">", 1.5e6),
