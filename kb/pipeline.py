@@ -1420,7 +1420,13 @@ def _number_literal(number: float) -> Literal:
 def _unexpressed(words: list[str], pred: Prediction) -> tuple[str, float] | None:
     """What the question asks that its query leaves out, and the most its answer may then be
     trusted: a negation ("Which countries are not in Europe?" answered with countries in Europe:
-    next to never right) or a number a yes/no answer must meet (right about as often as not)."""
+    next to never right), or a number the query does not hold the answer to: one a yes/no answer
+    must meet, or one a value ("a population over 1e400") or a count per answer ("more than 1e400
+    employees") is compared with. Without its number an answer is right about as often as not (a
+    "yes" whatever the value, every answer where some were asked), so a guess at 0.5. Outside
+    yes/no questions only a number no query can hold is looked for (past a double, or none at all:
+    "0^-1"); one a query could hold that `_query_graph` still left out (no attribute or count found
+    for it, or a plural noun after a value's number) is not caught here yet."""
     said = {i for c in pred.links if c.score >= 0.8 for i in range(c.start, c.end)}  # "Don't Stop Believin'"
     if pred.negated is not None:
         said |= set(range(pred.negated[0], pred.negated[1].end))
