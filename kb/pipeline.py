@@ -1265,9 +1265,10 @@ def _answer_first(qg: QueryGraph) -> list[Var]:
 
 # "the number of cities", "total number of": a count; "the phone number of", "registration number of": a value
 _NUMBER_OF = re.compile(r"(?:^|\b(?:the|a|total|overall|what s|whats)\s+)number\s+of\b")
-# a number as a question writes it: "1000000", "2.5", "1e9", "1.5e6", "10^9", "10**9", "10⁹", "1.5 x 10^6"
-_NUM = (r"(?<![\w.])(?P<num>(?P<base>\d+(?:\.\d+)?)(?:e(?P<e>[+-]?\d+)|(?:\s*[x×*·]\s*(?P<ten>10))?"
-        r"(?:\s*(?:\^|\*\*)\s*(?P<pow>[+-]?\d+)|(?P<sup>[⁺⁻]?[⁰¹²³⁴⁵⁶⁷⁸⁹]+)))?)(?![\w.]*\w)")
+# a number as a question writes it: "1000000", "2.5", "1e9", "1.5e6", "10^9", "10**9", "10⁹", "1.5 x 10^6";
+# whole or not at all (atomic), so that a pattern failing after "10^3" never takes its "10" instead
+_NUM = (r"(?<![\w.])(?>(?P<num>(?P<base>\d+(?:\.\d+)?)(?:e(?P<e>[+-]?\d+)|(?:\s*[x×*·]\s*(?P<ten>10))?"
+        r"(?:\s*(?:\^|\*\*)\s*(?P<pow>[+-]?\d+)|(?P<sup>[⁺⁻]?[⁰¹²³⁴⁵⁶⁷⁸⁹]+)))?))(?![\w.]*\w)")
 _NUMBER = re.compile(_NUM)
 _SUPERSCRIPT = str.maketrans("⁰¹²³⁴⁵⁶⁷⁸⁹⁺⁻", "0123456789+-")
 # "a population over 1000000", "weight under 50": the attribute named before a comparison with a number

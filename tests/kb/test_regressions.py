@@ -298,6 +298,18 @@ def test_a_comparison_reads_the_whole_number(geo):
     assert texts(geo.predict("Which countries have an area over 5.2e5?")) == {"Australia", "France"}
 
 
+@pytest.mark.parametrize(("written", "plain"), [
+    ("under 10^6", "under 1000000"), ("under 1.5 × 10^6", "under 1500000"), ("above 4 × 10^6", "above 4000000"),
+])
+def test_a_number_is_read_whole_or_not_at_all(geo, written, plain):
+    """A comparison that failed after "10^6" (a plural noun follows it) went back to read its "10":
+    "under 10^6 inhabitants" was FILTER < 10 and no city, "above 4 × 10^6" FILTER > 4. Written
+    either way, the number now gives the same query."""
+    a = geo.predict(f"Which cities have a population {written} inhabitants?")
+    b = geo.predict(f"Which cities have a population {plain} inhabitants?")
+    assert (a.sparql, texts(a)) == (b.sparql, texts(b))
+
+
 @pytest.mark.parametrize("question", [
     "Does Germany have more than 1e400 inhabitants?", "Does Germany have more than 10^400 inhabitants?",
     "Which cities have a population over 1e400?",
