@@ -697,7 +697,9 @@ class KBQA:
         if pred.negated is not None and not lacking:
             qg.not_exists.append(pred.negated[1].node)
             pred.constraints.append(f"none linked of type {pred.negated[1].label}")
-        if self._counts(words, text, r, qg):
+        # "more than 5 employees", "more than 2e0 employees": a count compared per answer, not a count
+        having = _HAVING.search(_numbers_kept(pred.question))
+        if having is None and self._counts(words, text, r, qg):
             qg.aggregate = "count"
             pred.constraints.append("count")
         elif _yes_no(words):
@@ -714,13 +716,17 @@ class KBQA:
                         qg.filters.extend(filters)
                         pred.constraints.append("filter: answer " + " and ".join(f"{o} {v}" for _, o, v in filters))
         else:
-            having = _HAVING.search(text)
-            if having:  # "departments with more than 5 employees": a count per answer, kept above n
+            # "departments with more than 5 employees": a count per answer, kept above n; "more than
+            # 1e400 employees" compares with nothing, and `_unexpressed` says so
+            count = _number(having) if having else math.inf
+            if having is not None and math.isfinite(count):
                 counted = self._counted_relation(qg, text)
                 if counted is not None:
                     qg.group_count = (_counted_var(qg, counted), "DESC")
-                    self._type_counted(qg, pred, words, having.group(3))
-                    qg.having = (_HAVING_OPS[having.group(1)], int(having.group(2)))
+                    self._type_counted(qg, pred, words, having["noun"])
+                    # "2e0 employees" is the count 2; "2.5" and "1e30" are compared as they are,
+                    # as a 64-bit integer holds no 1e30 and the store's comparison would fail
+                    qg.having = (_HAVING_OPS[having["cmp"]], _number_literal(count).toPython())
                     qg.show_count = bool(_NUMBER_OF.search(text) or "how many" in text or "number of" in text)
                     if _NAME_OF.search(text) or _THEIR_NAMES.search(text):
                         self._project_name(qg, pred)
@@ -887,8 +893,6 @@ class KBQA:
         people live in X" is the population, not a count of populations)."""
         # "how many" leads the question ("In Germany, how many ...") unless it asks for the count
         # behind a superlative ("the most products and how many?")
-        if _HAVING.search(text):
-            return False
         how = words[:2] == ["how", "many"] or ("how many" in text and not _COUNT_SUPERLATIVE.search(text))
         if not how and not _NUMBER_OF.search(text):
             return False
@@ -1261,9 +1265,10 @@ def _answer_first(qg: QueryGraph) -> list[Var]:
 
 # "the number of cities", "total number of": a count; "the phone number of", "registration number of": a value
 _NUMBER_OF = re.compile(r"(?:^|\b(?:the|a|total|overall|what s|whats)\s+)number\s+of\b")
-# a number as a question writes it: "1000000", "2.5", "1e9", "1.5e6", "10^9", "10**9", "10⁹", "1.5 x 10^6"
-_NUM = (r"(?<![\w.])(?P<num>(?P<base>\d+(?:\.\d+)?)(?:e(?P<e>[+-]?\d+)|(?:\s*[x×*·]\s*(?P<ten>10))?"
-        r"(?:\s*(?:\^|\*\*)\s*(?P<pow>[+-]?\d+)|(?P<sup>[⁺⁻]?[⁰¹²³⁴⁵⁶⁷⁸⁹]+)))?)(?![\w.]*\w)")
+# a number as a question writes it: "1000000", "2.5", "1e9", "1.5e6", "10^9", "10**9", "10⁹", "1.5 x 10^6";
+# whole or not at all (atomic), so that a pattern failing after "10^3" never takes its "10" instead
+_NUM = (r"(?<![\w.])(?>(?P<num>(?P<base>\d+(?:\.\d+)?)(?:e(?P<e>[+-]?\d+)|(?:\s*[x×*·]\s*(?P<ten>10))?"
+        r"(?:\s*(?:\^|\*\*)\s*(?P<pow>[+-]?\d+)|(?P<sup>[⁺⁻]?[⁰¹²³⁴⁵⁶⁷⁸⁹]+)))?))(?![\w.]*\w)")
 _NUMBER = re.compile(_NUM)
 _SUPERSCRIPT = str.maketrans("⁰¹²³⁴⁵⁶⁷⁸⁹⁺⁻", "0123456789+-")
 # "a population over 1000000", "weight under 50": the attribute named before a comparison with a number
@@ -1273,9 +1278,15 @@ _NUMERIC_OPS = {"under": "<", "below": "<", "less than": "<", "over": ">", "abov
                 "greater than": ">", "at least": ">=", "at most": "<="}
 _TOP = re.compile(r"\btop (\d{1,3})\b")
 # "more than 5 employees", "at least 3 products": a count per answer compared with a number
-_HAVING = re.compile(r"\b(more than|over|at least|fewer than|less than|at most|exactly) (\d+) ([a-z]+)")
+_HAVING = re.compile(r"\b(?P<cmp>more than|over|at least|fewer than|less than|at most|exactly) " + _NUM
+                     + r" (?P<noun>[a-z]+)")
 _HAVING_OPS = {"more than": ">", "over": ">", "at least": ">=", "fewer than": "<", "less than": "<",
                "at most": "<=", "exactly": "="}
+# "a population over 1e400", "more than 1e400 employees", "a weight under 1e400 grams": every comparison
+# a query holds a value or a count to, whatever follows it, for `_unexpressed` to find the ones it could not
+_COMPARED = re.compile(r"(?:\b[a-z]+ (?:of |is )?)?\b(?P<cmp>"
+                       + "|".join(sorted({*_NUMERIC_OPS, *_HAVING_OPS}, key=len, reverse=True)) + ") "
+                       + _NUM + r"(?: [a-z]+)?")
 _THEIR_NAMES = re.compile(r"\b(?:their|the) names\b")
 _NAME_OF = re.compile(r"\b(?:the\s+)?names?\s+of\b")
 _COUNT_SUPERLATIVE = re.compile(r"(?<!\bat )\b(most|fewest|least)\s+([a-z]+)")  # "at least one" is no superlative
@@ -1353,7 +1364,8 @@ def _asked_number(question: str, links: list[Candidate]) -> tuple[str, float, st
     """(operator, number, the number as written) for the number a yes/no question holds
     ("Does Germany have more than 500 million inhabitants?": ">", 5e8); None without one, and for a
     number that belongs to a name the question links ("Is Apollo 11 ..."). The number is inf where
-    no double holds it ("1e400"): the caller cannot compare with it."""
+    no double holds it ("1e400") and nan where it has no value ("0^-1"): the caller cannot compare
+    with it."""
     named = {w for c in links if c.score >= 0.7 for w in normalise(c.label).split()}
     for m in _ASKED_NUMBER.finditer(_numbers_kept(question)):
         if m["num"] in named:
@@ -1380,7 +1392,8 @@ def _numbers_kept(question: str) -> str:
 
 
 def _number(m: re.Match[str]) -> float:
-    """The value of a number `_NUM` matched; inf where no double holds it ("1e400", "10^400", "0^-1")."""
+    """The value of a number `_NUM` matched; inf where no double holds it ("1e400", "10^400"), nan
+    where it has no value ("0^-1"), so that a note says which of the two kept it out of the query."""
     power = m["e"] or m["pow"] or (m["sup"] or "").translate(_SUPERSCRIPT)
     if not power:
         return float(m["base"])
@@ -1388,8 +1401,15 @@ def _number(m: re.Match[str]) -> float:
         return float(f"{m['base']}e{power}")  # decimal, so "1.1e3" is 1100 exactly; float() reads "1e400" as inf
     try:
         return float(m["base"]) ** float(power)
-    except (OverflowError, ZeroDivisionError):
+    except OverflowError:
         return math.inf
+    except ZeroDivisionError:
+        return math.nan
+
+
+def _uncompared(number: float, written: str) -> str:
+    """Why a number no query holds was left out: "0^-1" is not large, it is no number at all."""
+    return f"{written}: " + ("too large to compare" if math.isinf(number) else "not a number, cannot be compared")
 
 
 def _number_literal(number: float) -> Literal:
@@ -1401,7 +1421,13 @@ def _number_literal(number: float) -> Literal:
 def _unexpressed(words: list[str], pred: Prediction) -> tuple[str, float] | None:
     """What the question asks that its query leaves out, and the most its answer may then be
     trusted: a negation ("Which countries are not in Europe?" answered with countries in Europe:
-    next to never right) or a number a yes/no answer must meet (right about as often as not)."""
+    next to never right), or a number the query does not hold the answer to: one a yes/no answer
+    must meet, or one a value ("a population over 1e400") or a count per answer ("more than 1e400
+    employees") is compared with. Without its number an answer is right about as often as not (a
+    "yes" whatever the value, every answer where some were asked), so a guess at 0.5. Outside
+    yes/no questions only a number no query can hold is looked for (past a double, or none at all:
+    "0^-1"); one a query could hold that `_query_graph` still left out (no attribute or count found
+    for it, or a plural noun after a value's number) is not caught here yet."""
     said = {i for c in pred.links if c.score >= 0.8 for i in range(c.start, c.end)}  # "Don't Stop Believin'"
     if pred.negated is not None:
         said |= set(range(pred.negated[0], pred.negated[1].end))
@@ -1415,12 +1441,12 @@ def _unexpressed(words: list[str], pred: Prediction) -> tuple[str, float] | None
     if pred.form == "ask":
         asked = _asked_number(pred.question, pred.links)
         if asked is not None and not any(c.startswith("filter: answer") for c in pred.constraints):
-            beyond = "" if math.isfinite(asked[1]) else f" ({asked[2]}: too large to compare)"
+            beyond = "" if math.isfinite(asked[1]) else f" ({_uncompared(asked[1], asked[2])})"
             return "the number the value must meet" + beyond, 0.5
         return None
-    for f in _NUMERIC.finditer(_numbers_kept(pred.question)):  # "cities with a population over 1e400"
-        if not math.isfinite(_number(f)):
-            return f"'{f['attr']} {f['cmp']} {f['num']}' ({f['num']}: too large to compare)", 0.5
+    for f in _COMPARED.finditer(_numbers_kept(pred.question)):  # "cities with a population over 1e400"
+        if not math.isfinite(number := _number(f)):
+            return f"'{f[0]}' ({_uncompared(number, f['num'])})", 0.5
     return None
 
 

@@ -7,6 +7,7 @@ parses the final text and refuses anything but a SELECT or ASK without SERVICE, 
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass, field
 
@@ -112,7 +113,7 @@ class QueryGraph:
     values: list[tuple[Var, list[Node]]] = field(default_factory=list)  # VALUES ?v { a b }: "a or b"
     # BIND((?n1 * ?n2) / (?d1 * ?d2) AS ?target): derived quantities such as volume or density
     binds: list[tuple[Var, list[Var], list[Var]]] = field(default_factory=list)
-    having: tuple[str, int] | None = None  # with group_count: HAVING (COUNT(...) op n)
+    having: tuple[str, int | float] | None = None  # with group_count: HAVING (COUNT(...) op n)
     order_aggregate: str | None = None  # "AVG": answers ordered by the average of the order key
     # more columns beside the answer ("which hardware items - list id and name - ...")
     columns: list[Var] = field(default_factory=list)
@@ -157,7 +158,9 @@ class QueryGraph:
                 op, n = self.having
                 if op not in {">", ">=", "<", "<=", "="}:
                     raise UnsafeQueryError(f"unsupported comparison {op!r}")
-                having = f"\nHAVING ({count} {op} {int(n)})"
+                if isinstance(n, bool) or not isinstance(n, int | float) or not math.isfinite(n):
+                    raise UnsafeQueryError(f"not a number to compare a count with: {n!r}")
+                having = f"\nHAVING ({count} {op} {literal(n)})"
             return (f"{head} WHERE {{\n{body}\n}}\nGROUP BY {self.answer.sparql}{having}\n"
                     f"ORDER BY {direction}({count})\nLIMIT {limit}")
         if self.aggregate == "count":

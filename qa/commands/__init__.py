@@ -22,6 +22,19 @@ def check_graph_file(graph: Path | None) -> None:
         raise InputError(f"graph file not found: {graph}")
 
 
+def check_endpoint_option(endpoint: str | None) -> None:
+    """A bad `--endpoint` is refused under the name the user typed: left to the settings, it was
+    "setting kb_endpoint=...", a name they never wrote (QA_KB_ENDPOINT still names the variable)."""
+    if not endpoint:
+        return
+    from qa.core.settings import check_endpoint
+
+    try:
+        check_endpoint(endpoint)
+    except ValueError as exc:
+        raise InputError(f"--endpoint: {exc}") from None
+
+
 def check_index(index: Path) -> None:
     """An --index the user named must be an index: answering from the other sources instead, with
     exit 0, hid that their documents were never searched."""

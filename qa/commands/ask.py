@@ -11,7 +11,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from qa.commands import check_graph_file, check_index, check_models
+from qa.commands import check_endpoint_option, check_graph_file, check_index, check_models
 from qa.core.errors import InputError
 
 out = Console()
@@ -61,6 +61,7 @@ def ask(
     if out_path is not None and file is None:
         raise typer.BadParameter("--out goes with --file; one answer is printed", ctx=ctx, param_hint="--out")
     check_graph_file(graph)
+    check_endpoint_option(endpoint)
     settings = Settings.load(span_model=str(model) if model else None, read_k=read_k, route=route or None,
                              kb_graph=str(graph) if graph else None, kb_endpoint=endpoint)
     if index is not None:
@@ -117,6 +118,7 @@ def kbqa(
     check_graph_file(graph)
     if scorer is not None and not scorer.is_file():
         raise InputError(f"scorer file not found: {scorer}")
+    check_endpoint_option(endpoint)
     settings = Settings.load(kb_graph=str(graph) if graph else None, kb_endpoint=endpoint or None,
                              kb_timeout_s=timeout, kb_scorer=str(scorer) if scorer else None)
     check_question(question, settings.max_question_chars)

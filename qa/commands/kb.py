@@ -16,7 +16,7 @@ import typer
 from rich.console import Console
 from rich.text import Text
 
-from qa.commands import check_graph_file, check_writable
+from qa.commands import check_endpoint_option, check_graph_file, check_writable
 
 GRAPH_HELP = "Turtle / N-Triples / TSV graph; default: the embedded world graph."
 out = Console()
@@ -29,6 +29,7 @@ def _settings(graph: Path | None, endpoint: str | None, **extra):
     from qa.core.settings import Settings
 
     check_graph_file(graph)
+    check_endpoint_option(endpoint)
     return Settings.load(kb_graph=str(graph) if graph else None, kb_endpoint=endpoint or None, **extra)
 
 

@@ -91,15 +91,19 @@ def test_kb_train_refuses_an_empty_graph_and_an_unwritable_out_before_training(t
 ])
 def test_an_endpoint_url_that_cannot_be_sent_is_refused_in_one_line(monkeypatch, capsys, url, said):
     """A byte that is not UTF-8 in --endpoint or QA_KB_ENDPOINT was a UnicodeEncodeError traceback
-    (exit 1) from the label index's folder name; a space, a bad port or bracket one from urllib."""
-    for argv in (["kbqa", QUESTION, "--endpoint", url], ["ask", QUESTION, "--endpoint", url]):
+    (exit 1) from the label index's folder name; a space, a bad port or bracket one from urllib.
+    Each is named as the user wrote it: the option was "setting kb_endpoint=...", a name never typed."""
+    for argv in (["kbqa", QUESTION, "--endpoint", url], ["ask", QUESTION, "--endpoint", url],
+                 ["kb", "train", "--endpoint", url], ["kb", "info", "--endpoint", url]):
         assert main(argv) == 2
-        one_error_line(capsys.readouterr().err, said)
+        err = capsys.readouterr().err
+        one_error_line(err, said)
+        assert err.startswith("error: --endpoint: ") and "kb_endpoint" not in err, err
     monkeypatch.setenv("QA_KB_ENDPOINT", url)
     assert main(["kbqa", QUESTION]) == 2
     err = capsys.readouterr().err
     one_error_line(err, said)
-    assert "QA_KB_ENDPOINT=" in err
+    assert "QA_KB_ENDPOINT=" in err and "--endpoint" not in err
 
 
 def test_an_endpoint_written_as_an_iri_is_asked_at_its_percent_encoded_url():

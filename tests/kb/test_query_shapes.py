@@ -85,3 +85,33 @@ def test_top_n_by_an_average_over_what_points_at_the_answer(qa):
     assert "AVG(" in pred.sparql and "LIMIT 2" in pred.sparql
     rows = qa.graph.select(pred.sparql)
     assert [qa.index.label(r[0]) for r in rows] == ["Acme", "Initech"]  # (0.9 + 0.8) / 2, 0.7
+
+
+@pytest.mark.parametrize(("question", "having", "expected"), [
+    ("Which departments have more than 2e0 employees?", "> 2", {"Sales"}),  # was no HAVING: both, 0.84
+    ("Which departments have fewer than 2,000 employees?", "< 2000", {"Sales", "Support"}),  # was < 2 or none
+    ("Which departments have fewer than 2.0 employees?", "< 2", {"Support"}),
+    ("Which departments have more than 2.5 employees?", "> 2.5", {"Sales"}),
+    # a 64-bit integer holds no 10^20: compared as a double, not an error that makes HAVING false
+    ("Which departments have fewer than 10^20 employees?", "< 1e+20", {"Sales", "Support"}),
+    ("Which departments have more than 2 employees?", "> 2", {"Sales"}),  # plain digits as before
+])
+def test_a_count_per_answer_reads_the_number_as_written(qa, question, having, expected):
+    pred = qa.predict(question)
+    assert f"count per answer {having}" in pred.constraints
+    assert names(qa, pred) == expected
+    assert not any(c.startswith("not expressed") for c in pred.constraints)
+
+
+@pytest.mark.parametrize("question", [
+    "Which departments have more than 1e400 employees?", "Which departments have fewer than 10^400 employees?",
+    "Which coils have a weight over 1e400 grams?", "Which coils have a weight under 1e400 grams?",
+])
+def test_a_count_or_value_no_query_can_compare_with_is_a_guess_with_a_note(qa, question):
+    """These once gave no constraint and every department (or coil) as if the number were not there,
+    "more than 1e400 employees" at 0.84: the README's rule is a best guess at 0.5 at most, saying why."""
+    top = qa.answer(question, 1)[0]
+    guess = top.best_guess if top.no_answer else top
+    assert guess is not None and guess.score <= 0.5
+    assert any(c.startswith("not expressed:") and ("1e400" in c or "10^400" in c)
+               for c in guess.evidence.constraints)

@@ -298,6 +298,18 @@ def test_a_comparison_reads_the_whole_number(geo):
     assert texts(geo.predict("Which countries have an area over 5.2e5?")) == {"Australia", "France"}
 
 
+@pytest.mark.parametrize(("written", "plain"), [
+    ("under 10^6", "under 1000000"), ("under 1.5 × 10^6", "under 1500000"), ("above 4 × 10^6", "above 4000000"),
+])
+def test_a_number_is_read_whole_or_not_at_all(geo, written, plain):
+    """A comparison that failed after "10^6" (a plural noun follows it) went back to read its "10":
+    "under 10^6 inhabitants" was FILTER < 10 and no city, "above 4 × 10^6" FILTER > 4. Written
+    either way, the number now gives the same query."""
+    a = geo.predict(f"Which cities have a population {written} inhabitants?")
+    b = geo.predict(f"Which cities have a population {plain} inhabitants?")
+    assert (a.sparql, texts(a)) == (b.sparql, texts(b))
+
+
 @pytest.mark.parametrize("question", [
     "Does Germany have more than 1e400 inhabitants?", "Does Germany have more than 10^400 inhabitants?",
     "Which cities have a population over 1e400?",
@@ -309,6 +321,22 @@ def test_a_number_too_large_to_compare_leaves_a_guess_not_a_dropped_constraint(g
     assert top.no_answer and top.best_guess is not None and top.best_guess.score <= 0.5
     assert any(c.startswith("not expressed:") and "too large to compare" in c
                for c in top.best_guess.evidence.constraints)
+
+
+@pytest.mark.parametrize("question", [
+    "Does Germany have more than 0^-1 inhabitants?", "Which cities have a population over 0^-1?",
+    "Which countries have more than 0^-1 cities?",
+])
+def test_a_number_with_no_value_is_a_guess_that_does_not_call_it_large(geo, question):
+    """"0^-1" is a division by zero: the note said "too large to compare", which it is not."""
+    from kb.pipeline import _asked_number
+
+    asked = _asked_number(question, [])
+    assert asked is not None and math.isnan(asked[1])
+    top = geo.answer(question, 1)[0]
+    assert top.no_answer and top.best_guess is not None and top.best_guess.score <= 0.5
+    notes = [c for c in top.best_guess.evidence.constraints if c.startswith("not expressed:")]
+    assert notes and "0^-1: not a number, cannot be compared" in notes[0] and "too large" not in notes[0]
 
 
 @pytest.mark.parametrize(("question", "op", "number"), [

@@ -1,3 +1,5 @@
+import math
+
 import pytest
 from rdflib import Literal, URIRef
 from rdflib.plugins.sparql.parser import parseQuery
@@ -70,3 +72,18 @@ def test_guard_allows_names_that_spell_keywords():
                     "SELECT * WHERE { pv:x pv:y ?o } ; DROP ALL"):
         with pytest.raises(UnsafeQueryError):
             check_read_only(hostile)
+
+
+def test_a_count_is_compared_with_the_number_as_every_store_reads_it():
+    def having(n):
+        return QueryGraph(triples=[(Var("answer"), URIRef("http://ex.org/p"), Var("counted"))],
+                          group_count=(Var("counted"), "DESC"), having=(">", n)).to_sparql()
+
+    assert "HAVING (COUNT(DISTINCT ?counted) > 2)\n" in having(2)
+    assert "HAVING (COUNT(DISTINCT ?counted) > 2.5)\n" in having(2.5)
+    assert "HAVING (COUNT(DISTINCT ?counted) > 1e+20)\n" in having(1e20)  # a double: no integer past 64 bits
+    for query in (having(2), having(2.5), having(1e20)):
+        parseQuery(query)
+    for bad in (math.inf, math.nan, "2) || (1", True):
+        with pytest.raises(UnsafeQueryError):
+            having(bad)
