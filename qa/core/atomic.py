@@ -32,6 +32,15 @@ def fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+_UMASK = _umask()  # read once at import, before any thread could create files meanwhile
+
+
 def atomic_write(target: Path, write: Callable[[Path], None]) -> None:
     """Call `write(tmp_path)` and atomically move the finished file onto `target`.
 
@@ -40,7 +49,12 @@ def atomic_write(target: Path, write: Callable[[Path], None]) -> None:
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    os.close(fd)
+    try:
+        # mkstemp's 0600 would become the finished file's: a model or index another user (the API
+        # server's account) could not read. The file keeps the mode it had, or gets the umask's.
+        os.fchmod(fd, target.stat().st_mode & 0o777 if target.exists() else 0o666 & ~_UMASK)
+    finally:
+        os.close(fd)
     tmp = Path(tmp_name)
     try:
         write(tmp)
@@ -65,15 +79,6 @@ def fsync_tree(path: Path) -> None:
             with open(Path(root) / name, "rb") as fh:
                 os.fsync(fh.fileno())
         fsync_dir(Path(root))
-
-
-def _umask() -> int:
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
-
-
-_UMASK = _umask()  # read once at import, before any thread could create files meanwhile
 
 
 @contextlib.contextmanager

@@ -1,0 +1,41 @@
+"""Atomic writes leave the file readable as any other file the user writes: a model, an index or a
+calibrator written 0600 could not be read by the account the API server runs as."""
+
+from __future__ import annotations
+
+import stat
+from pathlib import Path
+
+import pytest
+
+from qa.core.atomic import atomic_write, atomic_write_text
+
+
+def _mode(path: Path) -> int:
+    return stat.S_IMODE(path.stat().st_mode)
+
+
+def test_a_new_file_gets_the_umask_mode_and_an_existing_one_keeps_its_own(tmp_path: Path) -> None:
+    plain = tmp_path / "plain.txt"
+    plain.write_text("x")  # what the user's umask gives any file they write
+    new = tmp_path / "judge.json"
+    atomic_write_text(new, "{}")
+    assert _mode(new) == _mode(plain) and new.read_text() == "{}"  # not mkstemp's 0600
+    secret = tmp_path / "key.txt"
+    secret.write_text("a")
+    secret.chmod(0o600)  # chosen by the user: a rewrite keeps it
+    atomic_write_text(secret, "b")
+    assert _mode(secret) == 0o600 and secret.read_text() == "b"
+
+
+def test_a_failed_write_leaves_the_target_and_no_temporary_file(tmp_path: Path) -> None:
+    target = tmp_path / "index.json"
+    target.write_text("before")
+
+    def fail(path: Path) -> None:
+        path.write_text("half")
+        raise RuntimeError("disk full")
+
+    with pytest.raises(RuntimeError):
+        atomic_write(target, fail)
+    assert target.read_text() == "before" and [p.name for p in tmp_path.iterdir()] == ["index.json"]
