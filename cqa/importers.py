@@ -25,10 +25,20 @@ from typing import Any
 
 from cqa.store import MAX_TEXT_CHARS, MAX_TITLE_CHARS, Put, ThreadStore
 from qa.core.errors import DataFormatError, InputError
-from qa.core.text import check_text, check_words, input_position, open_binary, open_text, parse_json, utf8_error_place
+from qa.core.text import check_text, has_words, input_position, open_binary, open_text, parse_json, utf8_error_place
 
 # the posts file of a StackExchange dump folder, as the dump names it or compressed
 POSTS_NAMES = ("Posts.xml", "Posts.xml.gz", "Posts.xml.xz", "Posts.xml.bz2")
+
+
+def file_to_read(path: Path) -> Path:
+    """The file an import of `path` reads: itself, or a dump folder's Posts.xml."""
+    if not path.is_dir():
+        return path
+    found = next((path / name for name in POSTS_NAMES if (path / name).exists()), None)
+    if found is None:
+        raise InputError(f"{path} is a folder without a Posts.xml (a StackExchange dump folder has one)")
+    return found
 
 
 class Format(StrEnum):
@@ -142,39 +152,34 @@ def _text(text: str) -> str:
 def _worded(text: str) -> str:
     """`text` stripped if it has a letter or a digit, else "" (a title of "???" is no title)."""
     text = text.strip()
-    return text if any(unicodedata.category(c)[0] in "LN" for c in text) else ""
+    return text if has_words(text) else ""
+
+
+def _within(text: str, what: str, limit: int, where: str) -> str:
+    """NFC `text` within the limit `ThreadStore.add_question` and `add_answer` apply to what is filed
+    through the API (a megabyte answer made every later question over the store slow), or a
+    `DataFormatError` naming the place in the file."""
+    try:
+        return check_text(_text(text), what, limit)
+    except InputError as exc:
+        raise DataFormatError(f"{where}: {exc}") from None
 
 
 def _title(title: str, where: str) -> str:
-    """A question title within the limits `ThreadStore.add_question` applies to one filed through
-    the API (a megabyte title makes every later question over the store slow)."""
-    try:
-        return check_words(check_text(_text(title), "question", MAX_TITLE_CHARS), "question")
-    except InputError as exc:
-        raise DataFormatError(f"{where}: {exc}") from None
+    text = _within(title, "question", MAX_TITLE_CHARS, where)
+    if not has_words(text):
+        raise DataFormatError(f"{where}: the question has no words (no letter or digit)")
+    return text
 
 
 def _body(body: str, where: str) -> str:
-    try:
-        return check_text(_text(body), "question body", MAX_TEXT_CHARS) if body.strip() else ""
-    except InputError as exc:
-        raise DataFormatError(f"{where}: {exc}") from None
+    return _within(body, "question body", MAX_TEXT_CHARS, where) if body.strip() else ""
 
 
 def _answer(text: str, where: str) -> str | None:
     """An answer within the store's limit, or None when it has no words to offer (an FAQ's answer
     is the one shown: a zero-width space would be an invisible answer at a high probability)."""
-    text = _text(text)
-    if not any(unicodedata.category(c)[0] in "LN" for c in text):
-        return None
-    return _checked_length(text, where)
-
-
-def _checked_length(text: str, where: str) -> str:
-    try:
-        return check_text(_text(text), "answer", MAX_TEXT_CHARS)
-    except InputError as exc:
-        raise DataFormatError(f"{where}: {exc}") from None
+    return _within(text, "answer", MAX_TEXT_CHARS, where) if has_words(text) else None
 
 
 def _int(value: str | None) -> int | None:
@@ -356,7 +361,7 @@ def import_semeval(store: ThreadStore, path: str | Path, *, source: str = "semev
                     # every comment as the benchmark gives it, ":(" too: its threads are ranked
                     # whole (subtask A), so one left out would change what is measured
                     if c.text:
-                        text = _checked_length(c.text, f"{path}: comment {c.id}")
+                        text = _within(c.text, "answer", MAX_TEXT_CHARS, f"{path}: comment {c.id}")
                         rep.answer(store.put_answer(key, c.id, text, created=c.date, author=c.username)[1])
     rep.seconds = time.perf_counter() - t0
     return rep
@@ -417,19 +422,15 @@ def _faq_parse(fh: Any, name: str, path: Path) -> Iterator[tuple[str, Any, int]]
     elif name.endswith(".jsonl"):
         for line, text in enumerate(fh, start=1):
             if text.strip():
-                yield f"{path}:{line}", _json(text, f"{path}:{line}", line_of_file=True), line
+                yield f"{path}:{line}", parse_json(text, f"{path}:{line}", line_of_file=True), line
     else:
-        data = _json(fh.read(), str(path))
+        data = parse_json(fh.read(), str(path))
         if isinstance(data, dict):
             data = data.get("data") or data.get("faq") or data.get("questions") or [data]
         if not isinstance(data, list):
             raise DataFormatError(f"{path}: expected a list of question-answer objects")
         for i, rec in enumerate(data):
             yield f"{path}[{i}]", rec, 0
-
-
-def _json(text: str, where: str, *, line_of_file: bool = False) -> Any:
-    return parse_json(text, where, line_of_file=line_of_file)
 
 
 def _first(rec: dict[str, Any], keys: tuple[str, ...]) -> Any:
@@ -549,13 +550,7 @@ def import_file(store: ThreadStore, path: str | Path, fmt: Format | str | None =
     if p.suffix.lower() == ".7z":
         raise InputError(f"{p} is a 7-Zip archive: extract it first (`7z x {p.name}`) and import the folder "
                          "or its Posts.xml")
-    if p.is_dir():
-        for name in POSTS_NAMES:
-            if (p / name).exists():
-                p = p / name
-                break
-        else:
-            raise InputError(f"{p} is a folder without a Posts.xml (a StackExchange dump folder has one)")
+    p = file_to_read(p)
     kind = Format(fmt) if fmt else detect_format(p)
     if prune and kind != Format.FAQ:
         raise InputError(f"pruning is for FAQ files; {p.name} is a {kind.value} file")

@@ -18,10 +18,6 @@ from qa.core.text import MAX_QUESTION_CHARS, parse_json, read_text
 LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 
 
-def _json(text: str, where: str, *, line_of_file: bool = False) -> Any:
-    return parse_json(text, where, line_of_file=line_of_file)
-
-
 def _need(obj: Any, key: str, typ: type | tuple[type, ...], where: str) -> Any:
     if not isinstance(obj, dict):
         raise DataFormatError(f"{where}: expected an object, found {type(obj).__name__}")
@@ -82,7 +78,7 @@ def load_squad(path: str | Path, version: str | int = "auto") -> SquadDataset:
     """Load a SQuAD-format file. `version` "auto" reads the file's `version` field (a `v2.0`
     file, or any question marked `is_impossible`, means v2)."""
     p = Path(path)
-    doc = _json(read_text(p), str(p))
+    doc = parse_json(read_text(p), str(p))
     data = _need(doc, "data", list, str(p))
     examples: list[SquadExample] = []
     seen: set[str] = set()
@@ -172,16 +168,16 @@ def _race_articles(p: Path) -> Iterator[tuple[str, Any, str]]:
             raise DataFormatError(f"{p}: no .txt or .json RACE files in this folder")
         for f in files:
             level = next((part for part in reversed(f.parent.parts) if part in ("middle", "high")), "")
-            yield str(f), _json(read_text(f), str(f)), level
+            yield str(f), parse_json(read_text(f), str(f)), level
         return
     text = read_text(p)
     name = p.name.removesuffix(".gz").removesuffix(".xz")
     if name.endswith(".jsonl"):
         for ln, line in enumerate(text.splitlines(), 1):
             if line.strip():
-                yield f"{p}, line {ln}", _json(line, f"{p}, line {ln}", line_of_file=True), ""
+                yield f"{p}, line {ln}", parse_json(line, f"{p}, line {ln}", line_of_file=True), ""
     else:
-        doc = _json(text, str(p))
+        doc = parse_json(text, str(p))
         for i, art in enumerate(doc if isinstance(doc, list) else [doc]):
             yield f"{p}[{i}]" if isinstance(doc, list) else str(p), art, ""
 

@@ -67,7 +67,7 @@ def import_(
     store: StoreOpt = None,
 ) -> None:
     """Import answered questions; a malformed file imports nothing, a second import adds nothing twice."""
-    from cqa.importers import POSTS_NAMES, Format, import_file
+    from cqa.importers import Format, file_to_read, import_file
 
     if fmt is not None and fmt not in {f.value for f in Format}:
         raise InputError(f"--format must be one of {', '.join(f.value for f in Format)}, not {fmt!r}")
@@ -78,9 +78,8 @@ def import_(
     settings = _settings(store)
     from cqa.store import ThreadStore
 
+    posts = file_to_read(path)  # a dump folder is read through its Posts.xml: its size is the bar's total
     target = ThreadStore(settings.cqa_store)
-    # a dump folder is read through its Posts.xml: its size is the bar's total
-    posts = next((path / n for n in POSTS_NAMES if path.is_dir() and (path / n).is_file()), path)
     size = posts.stat().st_size if posts.is_file() else None
     bar, desc, total = _bar(f"importing {path.name}", size)
     with bar:

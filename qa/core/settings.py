@@ -70,8 +70,9 @@ _CACHE = cache_dir()
 _TOML: ContextVar[dict[str, Any] | None] = ContextVar("qa_settings_toml", default=None)
 
 
-# settings that are sent or compared as text (paths may hold any bytes the file system allows)
-_TEXT_ONLY = ("kb_endpoint", "api_key", "api_host", "api_url")
+# settings that are sent or compared as text (paths may hold any bytes the file system allows);
+# kb_endpoint is checked whole by `check_endpoint`
+_TEXT_ONLY = ("api_key", "api_host", "api_url")
 
 
 class Settings(BaseSettings):

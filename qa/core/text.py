@@ -57,9 +57,14 @@ def check_question(text: object, max_chars: int = MAX_QUESTION_CHARS) -> str:
     return check_words(check_text(text, "question", max_chars), "question")
 
 
+def has_words(text: str) -> bool:
+    """Whether `text` holds a letter or a digit: "...", an emoji or a zero-width space does not."""
+    return any(unicodedata.category(c)[0] in "LN" for c in text)
+
+
 def check_words(text: str, what: str) -> str:
     """`text` if it holds a letter or a digit, else an `InputError`."""
-    if not any(unicodedata.category(c)[0] in "LN" for c in text):
+    if not has_words(text):
         raise InputError(f"the {what} has no words (no letter or digit)")
     return text
 
