@@ -699,6 +699,9 @@ class KBQA:
             pred.constraints.append(f"none linked of type {pred.negated[1].label}")
         # "more than 5 employees", "more than 2e0 employees": a count compared per answer, not a count
         having = _HAVING.search(_numbers_kept(pred.question))
+        values = _value_comparisons(pred.question)
+        if having is not None and any(f.start("cmp") == having.start("cmp") for f in values):
+            having = None  # "a population over 1000000 inhabitants": a value with its unit, not a count
         if having is None and self._counts(words, text, r, qg):
             qg.aggregate = "count"
             pred.constraints.append("count")
@@ -743,7 +746,7 @@ class KBQA:
                     qg.limit = 1
                     pred.constraints.append(f"superlative count: {most.group(0)}")
                     return qg
-            for f in _NUMERIC.finditer(_numbers_kept(pred.question)):  # "cities with a population over 1e6"
+            for f in values:  # "cities with a population over 1e6"
                 number = _number(f)
                 if not math.isfinite(number):
                     continue  # "over 1e400": nothing compares with it; `_unexpressed` says so
@@ -1272,8 +1275,10 @@ _NUM = (r"(?<![\w.])(?>(?P<num>(?P<base>\d+(?:\.\d+)?)(?:e(?P<e>[+-]?\d+)|(?:\s*
 _NUMBER = re.compile(_NUM)
 _SUPERSCRIPT = str.maketrans("⁰¹²³⁴⁵⁶⁷⁸⁹⁺⁻", "0123456789+-")
 # "a population over 1000000", "weight under 50": the attribute named before a comparison with a number
+# a plural noun after the number may be its unit ("a population over 1000000 inhabitants") where the
+# attribute is named before the comparison; after "with more than 5" it is what is counted
 _NUMERIC = re.compile(r"\b(?P<attr>[a-z]+) (?:of |is )?(?P<cmp>under|below|less than|over|above|more than|"
-                      r"greater than|at least|at most) " + _NUM + r"(?! [a-z]*s\b)")
+                      r"greater than|at least|at most) " + _NUM + r"(?P<plural> [a-z]*s\b)?")
 _NUMERIC_OPS = {"under": "<", "below": "<", "less than": "<", "over": ">", "above": ">", "more than": ">",
                 "greater than": ">", "at least": ">=", "at most": "<="}
 _TOP = re.compile(r"\btop (\d{1,3})\b")
@@ -1407,6 +1412,14 @@ def _number(m: re.Match[str]) -> float:
         return math.nan
 
 
+def _value_comparisons(question: str) -> list[re.Match[str]]:
+    """The comparisons of an attribute's value with a number ("a population over 1e6", "a population
+    under 1000000 inhabitants"); one followed by a plural noun only where a word that can name an
+    attribute comes before it ("with more than 5 employees" compares a count, see `_HAVING`)."""
+    return [f for f in _NUMERIC.finditer(_numbers_kept(question))
+            if not f["plural"] or f["attr"] not in STOPWORDS]
+
+
 def _uncompared(number: float, written: str) -> str:
     """Why a number no query holds was left out: "0^-1" is not large, it is no number at all."""
     return f"{written}: " + ("too large to compare" if math.isinf(number) else "not a number, cannot be compared")
@@ -1426,8 +1439,7 @@ def _unexpressed(words: list[str], pred: Prediction) -> tuple[str, float] | None
     employees") is compared with. Without its number an answer is right about as often as not (a
     "yes" whatever the value, every answer where some were asked), so a guess at 0.5. Outside
     yes/no questions only a number no query can hold is looked for (past a double, or none at all:
-    "0^-1"); one a query could hold that `_query_graph` still left out (no attribute or count found
-    for it, or a plural noun after a value's number) is not caught here yet."""
+    "0^-1"), or one the query holds no filter or count for (no attribute or count found for it)."""
     said = {i for c in pred.links if c.score >= 0.8 for i in range(c.start, c.end)}  # "Don't Stop Believin'"
     if pred.negated is not None:
         said |= set(range(pred.negated[0], pred.negated[1].end))
@@ -1444,9 +1456,19 @@ def _unexpressed(words: list[str], pred: Prediction) -> tuple[str, float] | None
             beyond = "" if math.isfinite(asked[1]) else f" ({_uncompared(asked[1], asked[2])})"
             return "the number the value must meet" + beyond, 0.5
         return None
+    # each value filter names its number as written; a count per answer holds the one `_HAVING` found
+    held = [c.rsplit(" ", 1)[-1] for c in pred.constraints
+            if c.startswith("filter: ") and not c.startswith("filter: answer")]
+    counted = any(c.startswith("count per answer") for c in pred.constraints)
     for f in _COMPARED.finditer(_numbers_kept(pred.question)):  # "cities with a population over 1e400"
         if not math.isfinite(number := _number(f)):
             return f"'{f[0]}' ({_uncompared(number, f['num'])})", 0.5
+        if f["num"] in held:
+            held.remove(f["num"])
+        elif counted:
+            counted = False
+        else:  # "cities with more than 3 hospitals" over a graph without hospitals: every city
+            return f"'{f[0]}' (nothing in the graph to compare it with)", 0.5
     return None
 
 
