@@ -6,3 +6,15 @@ application). `cqa.store` keeps threads in SQLite, `cqa.importers` fills it, `cq
 it (FAISS + BM25), `cqa.matcher.CommunityQA` is the answer source, `cqa.training` fits its two
 small models on SemEval-2016 Task 3 training data.
 """
+
+from enum import StrEnum
+
+
+class TrainedModels(StrEnum):
+    """Which of the models `train_models` refits: the thread re-scorer (subtask B, the shown
+    probability) and the answer models (subtask A) depend on different things, and a new span
+    reader or judge calls for the answer models alone."""
+
+    ALL = "all"
+    RESCORER = "rescorer"
+    ANSWERS = "answers"

@@ -34,6 +34,7 @@ from typing import Any
 
 import numpy as np
 
+from cqa import TrainedModels
 from cqa.features import ANSWER_FEATURES, MATCH_FEATURES
 from cqa.matcher import ANSWER_RANKER, ANSWER_STACK, ANSWER_WORDING, RESCORER, CommunityQA
 from cqa.model import LogisticModel
@@ -320,42 +321,48 @@ def fit_wording(ans: AnswerRows, meta: dict[str, Any]) -> tuple[LogisticModel, n
 
 
 def train_models(path: Path, encoder: Encoder, *, span_reader: SpanReading | None = None, progress: bool = False,
-                 out_dir: Path | None = None, settings: Settings | None = None) -> str:
-    """Train and save the re-scorer, the answer-quality model and the answer-wording model; returns a
-    one-line summary. `span_reader`: the reader whose margins the answer model's `read` feature is
-    (the one the engine gives the source); without one that feature is constant and learns nothing."""
+                 out_dir: Path | None = None, settings: Settings | None = None,
+                 models: TrainedModels = TrainedModels.ALL) -> str:
+    """Train and save the re-scorer, the answer-quality model and the answer-wording model (or the
+    part `models` names; the others' files are left as they are); returns a one-line summary.
+    `span_reader`: the reader whose margins the answer model's `read` feature is (the one the engine
+    gives the source); without one that feature is constant and learns nothing."""
     # the `wording` feature of the training rows is filled with out-of-fold scores below, never
     # with a shipped model's (an empty model stands in while the rows are built)
     source, questions = semeval_source(path, encoder, settings=settings, answer_wording=LogisticModel([]),
                                        span_reader=span_reader)
-    pairs = pair_rows(source, questions)
-    asked = store_rows(source, questions)
-    off = off_topic_rows(source, off_topic_questions(), first_group=len(questions))
-    asked = PairRows(asked.rows + off.rows, asked.labels + off.labels, asked.groups + off.groups,
-                     asked.thread_ids + off.thread_ids)
     meta = {"data": Path(path).name, "encoder": encoder.name}
-    rescorer = fit_calibrated(MATCH_FEATURES, pairs.rows, pairs.labels, pairs.groups, MATCH_L2,
-                              {**meta, "task": "P(thread answers the new question), SemEval-2016 subtask B labels"},
-                              cal=asked, grouped=True)
-    ans = answer_rows(source, questions)
-    wording, oof = fit_wording(ans, meta)
-    for row, w in zip(ans.rows, oof, strict=True):
-        row["wording"] = float(w)
-    ranker = fit_calibrated(ANSWER_FEATURES, ans.rows, ans.labels, ans.groups, ANSWER_L2,
-                            {**meta, "task": "P(answer is Good for its thread's question), SemEval-2016 subtask A",
-                             "cv": "5 folds of whole new questions; threads sharing text with a held-out one "
-                                   "left out of training"},
-                            splits=answer_splits(ans))
-    out_rescorer = (out_dir / RESCORER.name) if out_dir else RESCORER
-    out_ranker = (out_dir / ANSWER_RANKER.name) if out_dir else ANSWER_RANKER
-    out_wording = (out_dir / ANSWER_WORDING.name) if out_dir else ANSWER_WORDING
-    rescorer.save(out_rescorer)
-    wording.save(out_wording)
-    ranker.save(out_ranker)
-    return (f"re-scorer on {len(pairs.rows)} pairs, calibrated on {len(asked.rows)} retrieved candidates "
-            f"(out-of-fold ECE of the top match {rescorer.meta['oof_ece_top1']:.3f}) -> {out_rescorer}; "
-            f"answer model on {len(ans.rows)} answers (cross-validated MAP {ranker.meta['cv5_map']:.2f}) -> "
-            f"{out_ranker}, wording model -> {out_wording}")
+    said = []
+    if models in (TrainedModels.ALL, TrainedModels.RESCORER):
+        pairs = pair_rows(source, questions)
+        asked = store_rows(source, questions)
+        off = off_topic_rows(source, off_topic_questions(), first_group=len(questions))
+        asked = PairRows(asked.rows + off.rows, asked.labels + off.labels, asked.groups + off.groups,
+                         asked.thread_ids + off.thread_ids)
+        rescorer = fit_calibrated(MATCH_FEATURES, pairs.rows, pairs.labels, pairs.groups, MATCH_L2,
+                                  {**meta, "task": "P(thread answers the new question), SemEval-2016 subtask B labels"},
+                                  cal=asked, grouped=True)
+        out_rescorer = (out_dir / RESCORER.name) if out_dir else RESCORER
+        rescorer.save(out_rescorer)
+        said.append(f"re-scorer on {len(pairs.rows)} pairs, calibrated on {len(asked.rows)} retrieved candidates "
+                    f"(out-of-fold ECE of the top match {rescorer.meta['oof_ece_top1']:.3f}) -> {out_rescorer}")
+    if models in (TrainedModels.ALL, TrainedModels.ANSWERS):
+        ans = answer_rows(source, questions)
+        wording, oof = fit_wording(ans, meta)
+        for row, w in zip(ans.rows, oof, strict=True):
+            row["wording"] = float(w)
+        ranker = fit_calibrated(ANSWER_FEATURES, ans.rows, ans.labels, ans.groups, ANSWER_L2,
+                                {**meta, "task": "P(answer is Good for its thread's question), SemEval-2016 subtask A",
+                                 "cv": "5 folds of whole new questions; threads sharing text with a held-out one "
+                                       "left out of training"},
+                                splits=answer_splits(ans))
+        out_ranker = (out_dir / ANSWER_RANKER.name) if out_dir else ANSWER_RANKER
+        out_wording = (out_dir / ANSWER_WORDING.name) if out_dir else ANSWER_WORDING
+        wording.save(out_wording)
+        ranker.save(out_ranker)
+        said.append(f"answer model on {len(ans.rows)} answers (cross-validated MAP {ranker.meta['cv5_map']:.2f}) -> "
+                    f"{out_ranker}, wording model -> {out_wording}")
+    return "; ".join(said)
 
 
 def average_precision(labels: Sequence[bool], cutoff: int = 10) -> float:

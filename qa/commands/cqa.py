@@ -10,6 +10,7 @@ import typer
 from rich.console import Console
 from rich.text import Text
 
+from cqa import TrainedModels
 from qa.core.errors import InputError
 
 cqa_app = typer.Typer(help="Answered questions (community QA): import, add, ask, inspect.", no_args_is_help=True)
@@ -179,6 +180,13 @@ def embed(
 @cqa_app.command("train")
 def train(
     train_file: Annotated[Path | None, typer.Option(help="SemEval-2016 Task 3 training XML (train-part2).")] = None,
+    models: Annotated[TrainedModels, typer.Option(
+        "--models", help="Which to refit: all; rescorer (which thread, and the shown probability); answers "
+                         "(which answer of a thread: after a new span reader). The others' files are kept.")
+    ] = TrainedModels.ALL,
+    out_dir: Annotated[Path | None, typer.Option("--out", help="Folder for the models (default: the shipped "
+                                                 "data/cqa, which the source reads): train elsewhere to compare "
+                                                 "before replacing them.")] = None,
 ) -> None:
     """Retrain the thread re-scorer and the answer-quality model on SemEval training data."""
     from cqa.training import DEFAULT_TRAIN, train_models
@@ -188,8 +196,14 @@ def train(
         raise InputError(f"training file not found: {path}")
     from qa.models import shared_encoder, shared_span_reader
 
+    if out_dir is not None:
+        if out_dir.exists() and not out_dir.is_dir():
+            raise InputError(f"--out is a file, not a folder: {out_dir}")
+        out_dir.mkdir(parents=True, exist_ok=True)
     settings = _settings(None)
-    report = train_models(Path(path), shared_encoder(settings), span_reader=shared_span_reader(settings), progress=True)
+    reader = None if models == TrainedModels.RESCORER else shared_span_reader(settings)
+    report = train_models(Path(path), shared_encoder(settings), span_reader=reader, progress=True, models=models,
+                          out_dir=out_dir)
     err.print(Text.assemble(("trained ", "green"), report))
 
 
@@ -258,6 +272,7 @@ def train_judge_command(
         stack = fit_judge_stack(ans, held, train, scores, {**meta, "judge": target.name})
         staged = Path(tmp) / "final"
         run("judge on every comment", np.arange(len(ans.rows)) < n, staged)
+        _judge_card(staged, target, base, Path(path), recipe, stack.meta, n)
         # swap folders by renames: a crash leaves the old judge or the new one, never half of one
         old = target.with_name(target.name + ".old")
         shutil.rmtree(old, ignore_errors=True)
@@ -269,6 +284,36 @@ def train_judge_command(
     err.print(Text.assemble(("trained ", "green"), f"judge on {n:,} comments -> {target}; held-out MAP: answer model "
                             f"{stack.meta['map_answer_model']:.2f}, judge {stack.meta['map_judge']:.2f}, both "
                             f"{stack.meta['map_stack']:.2f} -> {stack_path}"))
+
+
+def _judge_card(staged: Path, target: Path, base: Path, data: Path, recipe: Any, held: dict[str, Any], n: int) -> None:
+    """A model card for the new judge from what this run knows (its data, start, recipe and held-out
+    fold), so the folder never ships without one or with the replaced judge's; the replaced card,
+    with whatever was written into it by hand, is kept beside it as README.previous.md."""
+    from datetime import date
+
+    from qa.core.atomic import atomic_write_text
+
+    old = target / "README.md"
+    if old.is_file():
+        atomic_write_text(staged / "README.previous.md", old.read_text(encoding="utf-8", errors="replace"))
+    rec = ", ".join(f"{k} {v}" for k, v in vars(recipe).items())
+    atomic_write_text(staged / "README.md", f"""# {target.name}: answer judge for community QA (cross-encoder)
+
+Trained by `qa cqa train-judge` on {date.today().isoformat()}. It reads a forum question and one answer
+together and gives a logit, higher when the answer answers the question; community QA combines it
+with the answer model's (`answer_stack.json`) to order a thread's answers.
+
+| | |
+|---|---|
+| data | `{data.name}`: {n:,} comments |
+| start | `{base.name}` (its encoder; its QA head is dropped) |
+| recipe | {rec} |
+
+Held-out fold (a fifth of the new questions, trained without them), MAP: answer model
+{held.get("map_answer_model", float("nan")):.2f}, judge alone {held.get("map_judge", float("nan")):.2f},
+the two combined {held.get("map_stack", float("nan")):.2f}. Dev scores: `python benchmarks/semeval_cqa.py`.
+""")
 
 
 def register(app: typer.Typer) -> None:

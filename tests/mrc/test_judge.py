@@ -110,13 +110,44 @@ def test_train_judge_command_trains_twice_and_fits_the_stack(tiny_span_dir: Path
     out, stack = tmp_path / "judge", tmp_path / "stack.json"
     (out).mkdir()
     (out / "stale.txt").write_text("replaced")
+    (out / "README.md").write_text("# the judge before, with notes written by hand\n")
     assert main(["cqa", "train-judge", "--train-file", str(data), "--out", str(out), "--epochs", "1",
                  "--stack-out", str(stack)]) == 0
     err = " ".join(capsys.readouterr().err.split())  # the console wraps long lines
     assert "judge on 80 comments" in err, err[-600:]
     assert (out / JUDGE_CONFIG).exists() and not (out / "stale.txt").exists()
     assert not (tmp_path / "judge.old").exists()
+    # the new judge has a card of its own; the replaced one, notes and all, is kept beside it
+    card = (out / "README.md").read_text()
+    assert "train.xml`: 80 comments" in card and "Held-out fold" in card and "nan" not in card
+    assert "written by hand" in (out / "README.previous.md").read_text()
     meta = json.loads(stack.read_text())
     assert meta["features"] == ["answer", "judge"] and meta["meta"]["rows"] == 16  # two of ten questions held out
     assert main(["cqa", "train-judge", "--train-file", str(tmp_path / "absent.xml"), "--out", str(out)]) == 2
     assert "training file not found" in capsys.readouterr().err
+
+
+def test_cqa_train_refits_only_the_models_asked_for(tiny_span_dir: Path, tmp_path: Path,
+                                                    monkeypatch: pytest.MonkeyPatch,
+                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    """A new span reader calls for the answer models alone: `--models answers` leaves the re-scorer
+    (and with it subtask B and the shown probability) as it was, and `--out` trains beside the
+    shipped models instead of over them."""
+    from cqa.matcher import ANSWER_RANKER, ANSWER_WORDING, RESCORER
+    from qa.cli import main
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    monkeypatch.setenv("QA_SPAN_MODEL", str(tiny_span_dir))
+    shipped = {p: p.read_bytes() for p in (RESCORER, ANSWER_RANKER, ANSWER_WORDING)}
+    data = _semeval_xml(tmp_path / "train.xml")
+    answers, rescorer = tmp_path / "answers", tmp_path / "rescorer"
+    assert main(["cqa", "train", "--train-file", str(data), "--models", "answers", "--out", str(answers)]) == 0
+    assert sorted(p.name for p in answers.iterdir()) == [ANSWER_RANKER.name, ANSWER_WORDING.name]
+    assert json.loads((answers / ANSWER_RANKER.name).read_text())["meta"]["data"] == "train.xml"
+    assert main(["cqa", "train", "--train-file", str(data), "--models", "rescorer", "--out", str(rescorer)]) == 0
+    assert sorted(p.name for p in rescorer.iterdir()) == [RESCORER.name]
+    assert "re-scorer on 20 pairs" in " ".join(capsys.readouterr().err.split())
+    assert {p: p.read_bytes() for p in shipped} == shipped  # the shipped models are untouched
+    (tmp_path / "file").write_text("x")
+    assert main(["cqa", "train", "--train-file", str(data), "--out", str(tmp_path / "file")]) == 2
+    assert "--out is a file" in capsys.readouterr().err
