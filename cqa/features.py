@@ -31,6 +31,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from cqa.text import tokenize
 from qa.core.types import SpanReading
 
 MATCH_FEATURES = ["d_text", "d_max", "d_text_z", "bm25_z", "bma_z"]
@@ -134,6 +135,47 @@ def _name_patterns(authors: Sequence[str]) -> dict[str, re.Pattern[str]]:
     """A whole-word, case-insensitive pattern per participant name long enough to be told from a word."""
     return {name: re.compile(rf"(?i)(?<!\w){re.escape(name)}(?!\w)")
             for name in dict.fromkeys(authors) if len(name) >= MIN_NAME_CHARS}
+
+
+# a number as a question names one: "37th", "2", "1,500", "3.5"; ordinal suffixes and thousands
+# separators go, so "the 37th" and "number 37" name the same number
+_SPECIFIC = re.compile(r"(?<![\w.,])(\d{1,3}(?:,\d{3})+|\d+)(?:\.(\d+))?(?:st|nd|rd|th)?(?![\w]|[.,]\d)")
+# a matched question that names other numbers than the new one is another question ("Who was the
+# 37th president?" for "the 36th"): its answer is right only by chance, so it is never shown as
+# more likely than this (below `cqa_min_score`'s default: a best guess, not an answer)
+OTHER_NUMBERS_CAP = 0.25
+SAME_WORDS = 0.6  # Jaccard of two questions' words besides numbers above which they ask the same
+
+
+def specifics(text: str) -> set[str]:
+    """The numbers a question names, normalised ("1,500" and "1500" alike, "37th" as "37")."""
+    out = set()
+    for m in _SPECIFIC.finditer(text):
+        whole = m[1].replace(",", "").lstrip("0") or "0"
+        frac = (m[2] or "").rstrip("0")
+        out.add(f"{whole}.{frac}" if frac else whole)
+    return out
+
+
+def other_numbers(question: str, matched: str) -> str | None:
+    """Why a matched question is another question: the two say the same in other words (most of
+    their words besides numbers are shared) but name numbers with none in common ("the 36th
+    president" asked, "the 37th" matched). None when they share a number, when either names none (a
+    number the other does not mention only narrows it), or when their words differ more: in a forum
+    post numbers are mostly circumstance ("a car for 1 month, budget 1500" is answered by a thread
+    about "QR1,500/month car rental"), and half of such SemEval threads are relevant."""
+    asked, found = specifics(question), specifics(matched)
+    if not asked or not found or asked & found:
+        return None
+    a, b = ({t for t in toks if not t[0].isdigit()} for toks in tokenize([question, matched]))
+    if not a or len(a & b) / len(a | b) < SAME_WORDS:
+        return None
+    return (f"the matched question names {', '.join(sorted(found, key=_by_value))} where the question names "
+            f"{', '.join(sorted(asked, key=_by_value))}")
+
+
+def _by_value(number: str) -> float:
+    return float(number)
 
 
 def read_margins(reader: SpanReading, question: str, answers: Sequence[str]) -> list[float]:

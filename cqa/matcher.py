@@ -28,7 +28,16 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from cqa.features import READ_ANSWER_CHARS, AnswerInfo, Candidate, answer_features, match_features, read_margins
+from cqa.features import (
+    OTHER_NUMBERS_CAP,
+    READ_ANSWER_CHARS,
+    AnswerInfo,
+    Candidate,
+    answer_features,
+    match_features,
+    other_numbers,
+    read_margins,
+)
 from cqa.model import LogisticModel
 from cqa.store import StoredAnswer, Thread, ThreadStore, full_text, make_uid
 from cqa.text import tokenize
@@ -64,6 +73,7 @@ class Match:
     probability: float
     features: dict[str, float]
     fused_rank: int
+    caveat: str | None = None  # why the probability was held down (see `score`)
 
 
 @dataclass
@@ -222,8 +232,11 @@ class CommunityQA:
         if not found:
             return []
         probs = self.rescorer.probabilities(feats, group=True)
-        matches = [Match(t, float(p), f, r) for r, (t, p, f) in enumerate(zip(found, probs, feats, strict=True),
-                                                                          start=1)]
+        matches = []
+        for r, (t, p, f) in enumerate(zip(found, probs, feats, strict=True), start=1):
+            # the features see two questions alike in every word but a number as the same question
+            caveat = other_numbers(question, t.title or t.text)
+            matches.append(Match(t, min(float(p), OTHER_NUMBERS_CAP) if caveat else float(p), f, r, caveat))
         matches.sort(key=lambda m: (-m.probability, m.fused_rank))
         return matches
 
@@ -398,7 +411,8 @@ class CommunityQA:
         evidence = ThreadEvidence(thread_id=thread.uid, title=thread.title, question=thread.text,
                                   answer_id=best.id, answer=best.text, votes=best.votes, accepted=best.accepted,
                                   source=thread.source, start=start, end=end,
-                                  via_duplicate=m.thread.uid if thread.key != m.thread.key else None)
+                                  via_duplicate=m.thread.uid if thread.key != m.thread.key else None,
+                                  caveat=m.caveat)
         return Answer(text=text, score=round(m.probability, 4), route=Route.CQA, evidence=evidence,
                       raw_score=round(float(self.rescorer.raw_logits([m.features])[0]), 4))
 

@@ -65,6 +65,8 @@ def evidence_lines(a: Answer) -> list[Text]:
             lines.append(Text(ev.sparql))
     elif isinstance(ev, ThreadEvidence):
         lines.append(Text.assemble(("matched question: ", "dim"), ev.title or ev.question[:200]))
+        if ev.caveat:
+            lines.append(Text.assemble(("but: ", "yellow"), ev.caveat))
         if ev.answer:
             lines.append(marked(ev.answer, ev.start, ev.end, width=400))
         meta = [f"thread {ev.thread_id}"]

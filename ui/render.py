@@ -77,7 +77,9 @@ def evidence_html(answer: dict[str, Any]) -> str:
             meta.append("accepted")
         if ev.get("source"):
             meta.append(e(ev["source"]))
-        return (f'<div class="qa-meta">matched question: {e(ev.get("title") or ev.get("question", "")[:200])}</div>'
+        but = f'<div class="qa-meta">but: {e(ev["caveat"])}</div>' if ev.get("caveat") else ""
+        title = e(ev.get("title") or ev.get("question", "")[:200])
+        return (f'<div class="qa-meta">matched question: {title}</div>{but}'
                 f'<div class="qa-evidence">{highlighted(ev.get("answer", ""), ev.get("start"), ev.get("end"), 500)}'
                 f'</div><div class="qa-meta">{", ".join(meta)}</div>')
     if kind == "choice":

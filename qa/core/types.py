@@ -122,6 +122,8 @@ class ThreadEvidence(_Model):
     end: int | None = None
     via_duplicate: str | None = Field(None, description="The closed duplicate that matched, when the answer "
                                                         "comes from the thread it duplicates.")
+    caveat: str | None = Field(None, description="Why the match is unlikely to answer the question although "
+                                                 "its words are alike (it names other numbers).")
 
 
 class ChoiceEvidence(_Model):

@@ -446,3 +446,33 @@ def test_a_very_long_answer_is_read_from_its_opening_with_its_offsets_kept(tmp_p
     # the short answer is cut from the opening, so its offsets index the full answer as they are
     assert got.evidence.start is not None and got.text != long
     assert long[got.evidence.start:got.evidence.end] == got.text
+
+
+def test_a_match_naming_other_numbers_is_a_guess_that_says_why(tmp_path: Path, encoder) -> None:
+    """"Who was the 36th President?" matched "the 37th" and answered Richard Nixon at 0.94: the
+    features see two questions alike in every word but the number as one question. A match naming
+    other numbers (and none of the question's) is held to a best guess, and the evidence says why;
+    the same number written otherwise ("37" for "37th", "1,500" for "1500") is still a match."""
+    from cqa.features import OTHER_NUMBERS_CAP, other_numbers, specifics
+
+    assert specifics("the 37th, 1,500 or 1500 riyals, 3.50 or v3, 2nd, 10.0.0.1") == {"37", "1500", "3.5", "2"}
+    assert other_numbers("Who was the 37 president?", "Who was the 37th President?") is None
+    assert other_numbers("school fees for my 2 kids", "school fees in 2024 for my 3 kids") is not None
+    assert other_numbers("school fees for my kids", "school fees in 2024") is None  # nothing to disagree with
+    # a forum post whose numbers are circumstance: its words differ from the thread's beyond them
+    assert other_numbers("looking for a rental car for 1 month, budget 1500", "QR1,500/month car rental?") is None
+    store = ThreadStore(tmp_path / "t.sqlite")
+    for i, (q, a) in enumerate([("Who was the 37th President of the United States?", "Richard Nixon"),
+                                ("What does a residence permit for 1,500 riyals cover?", "One year.")]):
+        key, _ = store.put_thread("faq", str(i), q, "")
+        store.put_answer(key, "a", a, accepted=True)
+    source = CommunityQA(Settings(), store=store, encoder=encoder, seed=False)
+    source.refresh()
+    same = source.answer("Who was the 37th President of the United States?")[0]
+    assert same.text == "Richard Nixon" and same.score > OTHER_NUMBERS_CAP and same.evidence.caveat is None
+    other = source.answer("Who was the 36th President of the United States?")[0]
+    assert other.no_answer and other.best_guess is not None and other.best_guess.score <= OTHER_NUMBERS_CAP
+    assert "names 37 where the question names 36" in other.best_guess.evidence.caveat
+    match = source.match("Who was the 36th President of the United States?")[0]
+    assert match.probability <= OTHER_NUMBERS_CAP and match.caveat
+    assert source.match("What does a residence permit for 1500 riyals cover?")[0].caveat is None

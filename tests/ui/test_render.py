@@ -131,3 +131,26 @@ def test_the_ui_offers_to_file_only_questions_the_api_takes() -> None:
     from ui.app import FILED_QUESTION_CHARS, MAX_QUESTION_CHARS
 
     assert FILED_QUESTION_CHARS == MAX_TITLE_CHARS and MAX_QUESTION_CHARS == API_QUESTION_CHARS
+
+
+def test_a_thread_match_shows_why_it_is_held_down_in_the_browser_and_the_terminal() -> None:
+    import io
+
+    from rich.console import Console
+
+    from qa.core.types import Answer, Response, Route, Routing, ThreadEvidence
+    from qa.render import print_response
+
+    caveat = "the matched question names 37 where the question names <36>"
+    ev = {"kind": "thread", "thread_id": "t1", "title": "Who was the 37th President?", "answer": "Richard Nixon",
+          "caveat": caveat}
+    html_out = evidence_html({"evidence": ev})
+    assert "but: the matched question names 37 where the question names &lt;36&gt;" in html_out
+    assert "but:" not in evidence_html({"evidence": {**ev, "caveat": None}})
+    answer = Answer(text="Richard Nixon", score=0.25, route=Route.CQA,
+                    evidence=ThreadEvidence(thread_id="t1", title="Who was the 37th President?",
+                                            answer="Richard Nixon", caveat=caveat))
+    buf = io.StringIO()
+    print_response(Console(file=buf, width=200), Response(question="q", answers=[answer],
+                                                          routing=Routing(chosen=Route.CQA)))
+    assert "but: " + caveat in buf.getvalue()
