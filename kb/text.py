@@ -8,7 +8,7 @@ import unicodedata
 STOPWORDS = frozenset(
     """a an the of in on at to for from by with and or is are was were be been do does did what which
     who whom whose where when how me us we our you your it its this that these those there give list
-    tell show please s as any all some i my has have had can could would should will""".split()
+    tell show please s as any all some i my has have had can could would should will many much""".split()
 )
 # words that negate what follows ("don't" is normalised "don t"): never a piece of a name to link
 NEGATIONS = frozenset({"not", "never", "no", "none", "nobody", "nothing", "neither", "nor", "without"})
