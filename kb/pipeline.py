@@ -23,7 +23,7 @@ from kb.paths import Path, Step, enumerate_paths, path_query
 from kb.scorer import Featurizer, Scorer
 from kb.sparql import QueryGraph, Var, iri
 from kb.store import KnowledgeGraph, QueryError, open_graph
-from kb.text import NEGATIONS, STOPWORDS, YES_NO_STARTS, cased_tokens, normalise
+from kb.text import NEGATIONS, STOPWORDS, YES_NO_STARTS, cased_tokens, frame_word, normalise
 from qa.core.errors import InputError
 from qa.core.settings import Settings
 from qa.core.text import check_question
@@ -228,7 +228,8 @@ class KBQA:
         changed = False
         for i, w in enumerate(words):
             budget = max_edits(len(w))
-            if i in taken or not budget or w in known or w in STOPWORDS or w in self.index.token_index:
+            if (i in taken or not budget or w in known or w in STOPWORDS or w in self.index.token_index
+                    or frame_word(words, i)):
                 continue
             hit = process.extractOne(w, vocab, scorer=OSA.distance, score_cutoff=budget)
             if hit is not None:
@@ -699,7 +700,10 @@ class KBQA:
             pred.constraints.append(f"none linked of type {pred.negated[1].label}")
         # "more than 5 employees", "more than 2e0 employees": a count compared per answer, not a count
         having = _HAVING.search(_numbers_kept(pred.question))
-        values = _value_comparisons(pred.question)
+        # a plural noun after the number is its unit only where the word before the comparison
+        # names a number the answers have ("a population over 1000000 inhabitants"); after a verb
+        # it is what is counted ("departments that hold more than 2 employees")
+        values = [f for f in _value_comparisons(pred.question) if not f["plural"] or self._numeric_named(qg, f["attr"])]
         if having is not None and any(f.start("cmp") == having.start("cmp") for f in values):
             having = None  # "a population over 1000000 inhabitants": a value with its unit, not a count
         if having is None and self._counts(words, text, r, qg):
@@ -1460,7 +1464,10 @@ def _unexpressed(words: list[str], pred: Prediction) -> tuple[str, float] | None
     held = [c.rsplit(" ", 1)[-1] for c in pred.constraints
             if c.startswith("filter: ") and not c.startswith("filter: answer")]
     counted = any(c.startswith("count per answer") for c in pred.constraints)
+    named = {w for c in pred.links if c.score >= 0.8 for w in normalise(c.label).split()}  # "Under 21 League"
     for f in _COMPARED.finditer(_numbers_kept(pred.question)):  # "cities with a population over 1e400"
+        if f["num"] in named and f["cmp"].split()[-1] in named:
+            continue
         if not math.isfinite(number := _number(f)):
             return f"'{f[0]}' ({_uncompared(number, f['num'])})", 0.5
         if f["num"] in held:
@@ -1468,7 +1475,7 @@ def _unexpressed(words: list[str], pred: Prediction) -> tuple[str, float] | None
         elif counted:
             counted = False
         else:  # "cities with more than 3 hospitals" over a graph without hospitals: every city
-            return f"'{f[0]}' (nothing in the graph to compare it with)", 0.5
+            return f"'{f[0]}' (no filter or count of the query holds it)", 0.5
     return None
 
 

@@ -8,8 +8,18 @@ import unicodedata
 STOPWORDS = frozenset(
     """a an the of in on at to for from by with and or is are was were be been do does did what which
     who whom whose where when how me us we our you your it its this that these those there give list
-    tell show please s as any all some i my has have had can could would should will many much""".split()
+    tell show please s as any all some i my has have had can could would should will""".split()
 )
+# "how many", "how much": the question's frame, never a misspelt name ("many" is one edit from the
+# Isle of Man); "Much" and "Many" alone are still places a question may name
+QUANTITY_WORDS = frozenset({"many", "much"})
+
+
+def frame_word(words: list[str], i: int) -> bool:
+    """Whether `words[i]` is the "many" / "much" of "how many" / "how much"."""
+    return words[i] in QUANTITY_WORDS and i > 0 and words[i - 1] == "how"
+
+
 # words that negate what follows ("don't" is normalised "don t"): never a piece of a name to link
 NEGATIONS = frozenset({"not", "never", "no", "none", "nobody", "nothing", "neither", "nor", "without"})
 YES_NO_STARTS = frozenset("is are was were do does did has have had can could".split())

@@ -124,3 +124,13 @@ ex:Munch rdfs:label "Munch" .
     assert not [c for c in idx.link("How many cities are there?") if c.label in {"Man", "Mary"}]
     assert not [c for c in idx.link("How much does it cost?") if c.label == "Munch"]
     assert idx.link("Who painted for Munh?")[0].label == "Munch"  # a real typo is still read
+    # outside "how many" / "how much" the words are names like any other ("Much" is a town)
+    graph = turtle_graph(tmp_path_factory, """
+@prefix ex: <http://example.org/> .
+@prefix rdfs: <http://www.w3.org/2000/01/rdf-schema#> .
+ex:Much rdfs:label "Much" .
+ex:MuchWenlock rdfs:label "Much Wenlock" .
+""", "much.ttl")
+    idx = LabelIndex(graph)
+    assert idx.link("Where is Much?")[0].label == "Much"
+    assert idx.link("Where is Much Wenlok?")[0].label == "Much Wenlock"

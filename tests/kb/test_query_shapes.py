@@ -95,6 +95,9 @@ def test_top_n_by_an_average_over_what_points_at_the_answer(qa):
     # a 64-bit integer holds no 10^20: compared as a double, not an error that makes HAVING false
     ("Which departments have fewer than 10^20 employees?", "< 1e+20", {"Sales", "Support"}),
     ("Which departments have more than 2 employees?", "> 2", {"Sales"}),  # plain digits as before
+    # a verb before the comparison: the plural noun is what is counted, not a unit of "hold"
+    ("Which departments hold more than 2 employees?", "> 2", {"Sales"}),
+    ("Which departments include more than 2 employees?", "> 2", {"Sales"}),
 ])
 def test_a_count_per_answer_reads_the_number_as_written(qa, question, having, expected):
     pred = qa.predict(question)

@@ -322,6 +322,28 @@ def test_a_unit_after_a_value_keeps_the_comparison(geo, comparison):
     assert (a.sparql, texts(a)) == (b.sparql, texts(b))
 
 
+def test_a_verb_before_a_compared_count_is_no_attribute(geo):
+    """"contain more than 2 cities" was read as an attribute "contain" with the unit "cities":
+    FILTER on a population > 2, every country."""
+    pred = geo.predict("Which countries contain more than 1 cities?")
+    assert not any(c.startswith("filter:") for c in pred.constraints), pred.constraints
+
+
+def test_a_comparison_inside_a_linked_name_is_no_comparison(tmp_path_factory):
+    """"the Under 21 League" is a name: its "under 21" was flagged as a comparison the query left out,
+    and the right teams were capped at 0.5."""
+    graph = turtle_graph(tmp_path_factory, """
+@prefix ex: <http://example.org/> .
+@prefix rdfs: <http://www.w3.org/2000/01/rdf-schema#> .
+ex:league rdfs:label "league" .
+ex:U21 rdfs:label "Under 21 League" .
+ex:Owls rdfs:label "Owls" ; ex:league ex:U21 .
+ex:Hawks rdfs:label "Hawks" ; ex:league ex:U21 .
+""", "u21.ttl")
+    pred = make_qa(graph).predict("Which teams play in the Under 21 League?")
+    assert not any(c.startswith("not expressed") for c in pred.constraints), pred.constraints
+
+
 def test_a_comparison_the_query_cannot_hold_is_said_and_leaves_a_guess(geo):
     """"How many cities have a population over 3500000?" counted every city: a count cannot hold
     the comparison, and the number was dropped without a word. Now the answer is a guess at 0.5 at
