@@ -31,7 +31,6 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from cqa.text import tokenize
 from qa.core.types import SpanReading
 
 MATCH_FEATURES = ["d_text", "d_max", "d_text_z", "bm25_z", "bma_z"]
@@ -137,45 +136,55 @@ def _name_patterns(authors: Sequence[str]) -> dict[str, re.Pattern[str]]:
             for name in dict.fromkeys(authors) if len(name) >= MIN_NAME_CHARS}
 
 
-# a number as a question names one: "37th", "2", "1,500", "3.5"; ordinal suffixes and thousands
-# separators go, so "the 37th" and "number 37" name the same number
-_SPECIFIC = re.compile(r"(?<![\w.,])(\d{1,3}(?:,\d{3})+|\d+)(?:\.(\d+))?(?:st|nd|rd|th)?(?![\w]|[.,]\d)")
+# a number as a question names one: "37th", "2", "1,500", "3.5", "10^6", "1e6", "1.5 million",
+# "100k"; ordinal suffixes and thousands separators go, so "the 37th" and "number 37" name the same
+# number, and "10^6", "1e6", "1 million" and "1000000" one value
+_SPECIFIC = re.compile(
+    r"(?<![\w.,])(?P<int>\d{1,3}(?:,\d{3})+|\d+)(?:\.(?P<frac>\d+))?"
+    r"(?:(?:\s*(?P<op>\^|\*\*)\s*|e)(?P<pow>\d{1,2})|(?:st|nd|rd|th)|\s*(?P<scale>k|thousand|million|billion)\b)?"
+    r"(?![\w]|[.,]\d)", re.IGNORECASE)
+_SCALE = {"k": 10**3, "thousand": 10**3, "million": 10**6, "billion": 10**9}
 # a matched question that names other numbers than the new one is another question ("Who was the
 # 37th president?" for "the 36th"): its answer is right only by chance, so it is never shown as
 # more likely than this (below `cqa_min_score`'s default: a best guess, not an answer)
 OTHER_NUMBERS_CAP = 0.25
-SAME_WORDS = 0.6  # Jaccard of two questions' words besides numbers above which they ask the same
+# the encoder's similarity of two questions above which they ask the same but for their numbers:
+# such pairs score 0.8 and more ("Who was the 36th president?" / "... the 37th President of the
+# United States?" 0.82); the SemEval pairs whose numbers differ (a forum post's circumstance:
+# "a car for 1 month, budget 1500" / "QR1,500/month car rental", relevant) 0.55 and less
+SAME_QUESTION = 0.75
 
 
 def specifics(text: str) -> set[str]:
-    """The numbers a question names, normalised ("1,500" and "1500" alike, "37th" as "37")."""
+    """The numbers a question names, each as one normalised value ("1,500" and "1500" alike,
+    "37th" as "37", "10^6" and "1 million" as "1000000")."""
+    from decimal import Decimal, InvalidOperation
+
     out = set()
     for m in _SPECIFIC.finditer(text):
-        whole = m[1].replace(",", "").lstrip("0") or "0"
-        frac = (m[2] or "").rstrip("0")
-        out.add(f"{whole}.{frac}" if frac else whole)
+        try:
+            value = Decimal(m["int"].replace(",", "") + (f".{m['frac']}" if m["frac"] else ""))
+            if m["pow"]:  # "10^6" a power, "1.5e6" a mantissa and an exponent
+                value = value ** int(m["pow"]) if m["op"] else value * Decimal(10) ** int(m["pow"])
+            elif m["scale"]:
+                value *= _SCALE[m["scale"].lower()]
+        except (InvalidOperation, OverflowError):
+            continue
+        out.add(format(value.normalize(), "f"))
     return out
 
 
-def other_numbers(question: str, matched: str) -> str | None:
-    """Why a matched question is another question: the two say the same in other words (most of
-    their words besides numbers are shared) but name numbers with none in common ("the 36th
-    president" asked, "the 37th" matched). None when they share a number, when either names none (a
-    number the other does not mention only narrows it), or when their words differ more: in a forum
-    post numbers are mostly circumstance ("a car for 1 month, budget 1500" is answered by a thread
-    about "QR1,500/month car rental"), and half of such SemEval threads are relevant."""
+def other_numbers(question: str, matched: str, similarity: float) -> str | None:
+    """Why a matched question is another question: the two ask the same (`similarity`, the
+    encoder's, at least `SAME_QUESTION`) but each names a number the other does not ("the 36th
+    president" asked, "the 37th" matched). None when either names no number the other lacks (a
+    number one of them does not mention only narrows it, as "my 2 kids" in a thread about school
+    fees), or when they ask more differently: in a forum post numbers are mostly circumstance."""
     asked, found = specifics(question), specifics(matched)
-    if not asked or not found or asked & found:
+    if similarity < SAME_QUESTION or not asked - found or not found - asked:
         return None
-    a, b = ({t for t in toks if not t[0].isdigit()} for toks in tokenize([question, matched]))
-    if not a or len(a & b) / len(a | b) < SAME_WORDS:
-        return None
-    return (f"the matched question names {', '.join(sorted(found, key=_by_value))} where the question names "
-            f"{', '.join(sorted(asked, key=_by_value))}")
-
-
-def _by_value(number: str) -> float:
-    return float(number)
+    return (f"the matched question names {', '.join(sorted(found - asked, key=float))} where the question names "
+            f"{', '.join(sorted(asked - found, key=float))}")
 
 
 def read_margins(reader: SpanReading, question: str, answers: Sequence[str]) -> list[float]:

@@ -235,7 +235,7 @@ class CommunityQA:
         matches = []
         for r, (t, p, f) in enumerate(zip(found, probs, feats, strict=True), start=1):
             # the features see two questions alike in every word but a number as the same question
-            caveat = other_numbers(question, t.title or t.text)
+            caveat = other_numbers(question, t.title or t.text, f["d_text"])
             matches.append(Match(t, min(float(p), OTHER_NUMBERS_CAP) if caveat else float(p), f, r, caveat))
         matches.sort(key=lambda m: (-m.probability, m.fused_rank))
         return matches

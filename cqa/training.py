@@ -327,6 +327,7 @@ def train_models(path: Path, encoder: Encoder, *, span_reader: SpanReading | Non
     part `models` names; the others' files are left as they are); returns a one-line summary.
     `span_reader`: the reader whose margins the answer model's `read` feature is (the one the engine
     gives the source); without one that feature is constant and learns nothing."""
+    models = TrainedModels(models)  # "answer" from Python is an error, not a run that trains nothing
     # the `wording` feature of the training rows is filled with out-of-fold scores below, never
     # with a shipped model's (an empty model stands in while the rows are built)
     source, questions = semeval_source(path, encoder, settings=settings, answer_wording=LogisticModel([]),

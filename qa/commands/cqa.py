@@ -226,6 +226,7 @@ def train_judge_command(
 
     import numpy as np
 
+    from cqa.matcher import ANSWER_STACK
     from cqa.training import DEFAULT_TRAIN, fit_judge_stack, judge_rows, judge_split, save_judge_stack
     from mrc.judge import AnswerJudge
     from mrc.train_judge import JudgeRecipe, train_judge
@@ -272,7 +273,7 @@ def train_judge_command(
         stack = fit_judge_stack(ans, held, train, scores, {**meta, "judge": target.name})
         staged = Path(tmp) / "final"
         run("judge on every comment", np.arange(len(ans.rows)) < n, staged)
-        _judge_card(staged, target, base, Path(path), recipe, stack.meta, n)
+        _judge_card(staged, target, base, Path(path), recipe, stack.meta, n, stack_out or ANSWER_STACK)
         # swap folders by renames: a crash leaves the old judge or the new one, never half of one
         old = target.with_name(target.name + ".old")
         shutil.rmtree(old, ignore_errors=True)
@@ -286,23 +287,30 @@ def train_judge_command(
                             f"{stack.meta['map_stack']:.2f} -> {stack_path}"))
 
 
-def _judge_card(staged: Path, target: Path, base: Path, data: Path, recipe: Any, held: dict[str, Any], n: int) -> None:
+def _judge_card(staged: Path, target: Path, base: Path, data: Path, recipe: Any, held: dict[str, Any], n: int,
+                stack: Path) -> None:
     """A model card for the new judge from what this run knows (its data, start, recipe and held-out
-    fold), so the folder never ships without one or with the replaced judge's; the replaced card,
-    with whatever was written into it by hand, is kept beside it as README.previous.md."""
+    fold), so the folder never ships without one or with the replaced judge's. The card written by
+    hand is kept beside it as README.previous.md: the replaced folder's README.previous.md when it
+    has one (the replaced card was then itself generated), else its README.md. A card that cannot be
+    read is not worth the hour of training: it is skipped with a warning."""
     from datetime import date
 
     from qa.core.atomic import atomic_write_text
 
-    old = target / "README.md"
-    if old.is_file():
-        atomic_write_text(staged / "README.previous.md", old.read_text(encoding="utf-8", errors="replace"))
+    for old in (target / "README.previous.md", target / "README.md"):
+        if old.is_file():
+            try:
+                atomic_write_text(staged / "README.previous.md", old.read_text(encoding="utf-8", errors="replace"))
+            except OSError as exc:
+                err.print(Text.assemble(("warning: ", "yellow"), f"the judge's earlier card was not kept ({exc})"))
+            break
     rec = ", ".join(f"{k} {v}" for k, v in vars(recipe).items())
     atomic_write_text(staged / "README.md", f"""# {target.name}: answer judge for community QA (cross-encoder)
 
 Trained by `qa cqa train-judge` on {date.today().isoformat()}. It reads a forum question and one answer
 together and gives a logit, higher when the answer answers the question; community QA combines it
-with the answer model's (`answer_stack.json`) to order a thread's answers.
+with the answer model's (`{stack.name}`) to order a thread's answers.
 
 | | |
 |---|---|

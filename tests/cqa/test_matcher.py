@@ -450,17 +450,22 @@ def test_a_very_long_answer_is_read_from_its_opening_with_its_offsets_kept(tmp_p
 
 def test_a_match_naming_other_numbers_is_a_guess_that_says_why(tmp_path: Path, encoder) -> None:
     """"Who was the 36th President?" matched "the 37th" and answered Richard Nixon at 0.94: the
-    features see two questions alike in every word but the number as one question. A match naming
-    other numbers (and none of the question's) is held to a best guess, and the evidence says why;
-    the same number written otherwise ("37" for "37th", "1,500" for "1500") is still a match."""
+    features see two questions alike in every word but the number as one question. A match that
+    asks the same but names a number the question does not (and lacks one it names) is held to a
+    best guess, and the evidence says why; the same number written otherwise ("37" for "37th",
+    "1,500" for "1500", "10^6" for "1 million") is still a match."""
     from cqa.features import OTHER_NUMBERS_CAP, other_numbers, specifics
 
     assert specifics("the 37th, 1,500 or 1500 riyals, 3.50 or v3, 2nd, 10.0.0.1") == {"37", "1500", "3.5", "2"}
-    assert other_numbers("Who was the 37 president?", "Who was the 37th President?") is None
-    assert other_numbers("school fees for my 2 kids", "school fees in 2024 for my 3 kids") is not None
-    assert other_numbers("school fees for my kids", "school fees in 2024") is None  # nothing to disagree with
-    # a forum post whose numbers are circumstance: its words differ from the thread's beyond them
-    assert other_numbers("looking for a rental car for 1 month, budget 1500", "QR1,500/month car rental?") is None
+    assert specifics("10^6, 10**6, 1e6, 1 million, 1000000") == {"1000000"}
+    assert specifics("100k or 1.5e3") == {"100000", "1500"}
+    assert other_numbers("Who was the 37 president?", "Who was the 37th President?", 0.95) is None
+    assert other_numbers("the 36th president in 2020", "the 37th president in 2020", 0.95) is not None
+    assert other_numbers("school fees for my 2 kids", "school fees", 0.9) is None  # nothing to disagree with
+    assert other_numbers("school fees for my 2 kids in 2024", "school fees 2024", 0.9) is None  # only narrower
+    # a forum post whose numbers are circumstance does not ask what the thread asks
+    assert other_numbers("looking for a rental car for 1 month, budget 1500", "QR 1,400/month car rental?",
+                         0.55) is None
     store = ThreadStore(tmp_path / "t.sqlite")
     for i, (q, a) in enumerate([("Who was the 37th President of the United States?", "Richard Nixon"),
                                 ("What does a residence permit for 1,500 riyals cover?", "One year.")]):
@@ -476,3 +481,20 @@ def test_a_match_naming_other_numbers_is_a_guess_that_says_why(tmp_path: Path, e
     match = source.match("Who was the 36th President of the United States?")[0]
     assert match.probability <= OTHER_NUMBERS_CAP and match.caveat
     assert source.match("What does a residence permit for 1500 riyals cover?")[0].caveat is None
+
+
+def test_short_paraphrases_naming_other_numbers_are_caught_with_the_real_encoder(tmp_path: Path) -> None:
+    """The words of "Who was the 36th president?" and the seed's "Who was the 37th President of the
+    United States?" overlap too little for a word count to call them one question; the encoder
+    does (0.8 and more), so that match is held down for each of these. (Another seed thread, "Who was
+    the only US President to resign?", still comes close to 0.5: same-entity trivia the re-scorer
+    cannot tell apart.)"""
+    from cqa.features import OTHER_NUMBERS_CAP
+    from qa.models import shared_encoder
+
+    source = CommunityQA(Settings(), store=tmp_path / "seed.sqlite", encoder=shared_encoder(), seed=True)
+    for q in ("Who was the 36th president?", "Which US president was the 36th?",
+              "Who was the 36th President of the USA?"):
+        assert not any(m.thread.title.startswith("Who was the 37th") and m.probability > OTHER_NUMBERS_CAP
+                       for m in source.match(q)), q
+    assert source.answer("Which US president was the 37th?")[0].text == "Richard Nixon"

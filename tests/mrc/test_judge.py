@@ -121,6 +121,11 @@ def test_train_judge_command_trains_twice_and_fits_the_stack(tiny_span_dir: Path
     card = (out / "README.md").read_text()
     assert "train.xml`: 80 comments" in card and "Held-out fold" in card and "nan" not in card
     assert "written by hand" in (out / "README.previous.md").read_text()
+    assert "`stack.json`" in card  # the combination named where --stack-out put it
+    # retrained again: the generated card is replaced, the hand-written one is still kept
+    assert main(["cqa", "train-judge", "--train-file", str(data), "--out", str(out), "--epochs", "1",
+                 "--stack-out", str(stack)]) == 0
+    assert "written by hand" in (out / "README.previous.md").read_text()
     meta = json.loads(stack.read_text())
     assert meta["features"] == ["answer", "judge"] and meta["meta"]["rows"] == 16  # two of ten questions held out
     assert main(["cqa", "train-judge", "--train-file", str(tmp_path / "absent.xml"), "--out", str(out)]) == 2
