@@ -703,8 +703,8 @@ class KBQA:
         # a plural noun after the number is its unit only where the word before the comparison
         # names a number the answers have ("a population over 1000000 inhabitants"); after a verb
         # it is what is counted ("departments that hold more than 2 employees")
-        values = [f for f in _value_comparisons(pred.question) if not f["plural"] or self._numeric_named(qg, f["attr"])]
-        if having is not None and any(f.start("cmp") == having.start("cmp") for f in values):
+        values = [f for f in _value_comparisons(pred.question) if not f.plural or self._numeric_named(qg, f.attr)]
+        if having is not None and any(f.at == having.start("cmp") for f in values):
             having = None  # "a population over 1000000 inhabitants": a value with its unit, not a count
         if having is None and self._counts(words, text, r, qg):
             qg.aggregate = "count"
@@ -751,13 +751,12 @@ class KBQA:
                     pred.constraints.append(f"superlative count: {most.group(0)}")
                     return qg
             for f in values:  # "cities with a population over 1e6"
-                number = _number(f)
-                if not math.isfinite(number):
+                if not math.isfinite(f.number):
                     continue  # "over 1e400": nothing compares with it; `_unexpressed` says so
-                key = self._attach_attribute(qg, f["attr"], f"f{len(qg.filters)}")
+                key = self._attach_attribute(qg, f.attr, f"f{len(qg.filters)}")
                 if key is not None:
-                    qg.filters.append((key, _NUMERIC_OPS[f["cmp"]], _number_literal(number)))
-                    pred.constraints.append(f"filter: {f['attr']} {_NUMERIC_OPS[f['cmp']]} {f['num']}")
+                    qg.filters.append((key, f.op, _number_literal(f.number)))
+                    pred.constraints.append(f"filter: {f.attr} {f.op} {f.written}")
             if shapes.compare is not None:  # "wider than they are tall": FILTER (?width > ?height)
                 a, op, b = shapes.compare
                 left = self._attach_attribute(qg, a, "cmpa", answer_only=True)
@@ -1283,6 +1282,10 @@ _SUPERSCRIPT = str.maketrans("⁰¹²³⁴⁵⁶⁷⁸⁹⁺⁻", "0123456789+-"
 # attribute is named before the comparison; after "with more than 5" it is what is counted
 _NUMERIC = re.compile(r"\b(?P<attr>[a-z]+) (?:of |is )?(?P<cmp>under|below|less than|over|above|more than|"
                       r"greater than|at least|at most) " + _NUM + r"(?P<plural> [a-z]*s\b)?")
+# "a population between 1e6 and 2e6": both ends held (the numbers are whole tokens in `_numbers_kept`)
+_BETWEEN = re.compile(r"\b(?P<attr>[a-z]+) (?:of |is )?(?P<cmp>between) (?P<low>\S+) and (?P<high>\S+)"
+                      r"(?P<plural> [a-z]*s\b)?")
+_JOINING = frozenset({"and", "or", "but"})
 _NUMERIC_OPS = {"under": "<", "below": "<", "less than": "<", "over": ">", "above": ">", "more than": ">",
                 "greater than": ">", "at least": ">=", "at most": "<="}
 _TOP = re.compile(r"\btop (\d{1,3})\b")
@@ -1416,12 +1419,41 @@ def _number(m: re.Match[str]) -> float:
         return math.nan
 
 
-def _value_comparisons(question: str) -> list[re.Match[str]]:
+@dataclass
+class _Compared:
+    """An attribute's value compared with a number, as the question writes it."""
+
+    attr: str  # the word naming the attribute
+    op: str  # the SPARQL operator
+    number: float  # inf / nan where no double holds it (see `_number`)
+    written: str  # the number as written, for the constraint shown
+    at: int  # where the comparison word starts in `_numbers_kept(question)`
+    plural: bool  # a plural noun follows the number: its unit, or what is counted
+
+
+def _value_comparisons(question: str) -> list[_Compared]:
     """The comparisons of an attribute's value with a number ("a population over 1e6", "a population
-    under 1000000 inhabitants"); one followed by a plural noun only where a word that can name an
-    attribute comes before it ("with more than 5 employees" compares a count, see `_HAVING`)."""
-    return [f for f in _NUMERIC.finditer(_numbers_kept(question))
-            if not f["plural"] or f["attr"] not in STOPWORDS]
+    under 1000000 inhabitants", "a population between 1e6 and 2e6", "over 1e6 and under 4e6"); one
+    followed by a plural noun only where a word that can name an attribute comes before it ("with
+    more than 5 employees" compares a count, see `_HAVING`)."""
+    text = _numbers_kept(question)
+    out: list[_Compared] = []
+    for f in _NUMERIC.finditer(text):
+        attr = f["attr"]
+        if attr in _JOINING and out:  # "a population over 1e6 and under 4e6": the same attribute
+            attr = out[-1].attr
+        if not f["plural"] or attr not in STOPWORDS:
+            out.append(_Compared(attr, _NUMERIC_OPS[f["cmp"]], _number(f), f["num"], f.start("cmp"),
+                                 bool(f["plural"])))
+    for b in _BETWEEN.finditer(text):
+        low, high = _NUMBER.fullmatch(b["low"]), _NUMBER.fullmatch(b["high"])
+        if low is None or high is None or (b["plural"] and b["attr"] in STOPWORDS):
+            continue
+        (lo, lo_written), (hi, hi_written) = sorted([(_number(low), b["low"]), (_number(high), b["high"])],
+                                                    key=lambda x: x[0] if not math.isnan(x[0]) else 0.0)
+        out += [_Compared(b["attr"], ">=", lo, lo_written, b.start("cmp"), bool(b["plural"])),
+                _Compared(b["attr"], "<=", hi, hi_written, b.start("cmp"), bool(b["plural"]))]
+    return out
 
 
 def _uncompared(number: float, written: str) -> str:
@@ -1465,7 +1497,17 @@ def _unexpressed(words: list[str], pred: Prediction) -> tuple[str, float] | None
             if c.startswith("filter: ") and not c.startswith("filter: answer")]
     counted = any(c.startswith("count per answer") for c in pred.constraints)
     named = {w for c in pred.links if c.score >= 0.8 for w in normalise(c.label).split()}  # "Under 21 League"
-    for f in _COMPARED.finditer(_numbers_kept(pred.question)):  # "cities with a population over 1e400"
+    for b in _BETWEEN.finditer(kept := _numbers_kept(pred.question)):  # "a population between 1e6 and 2e6"
+        for written in (b["low"], b["high"]):
+            if _NUMBER.fullmatch(written) is None or written in named:
+                continue
+            if written in held:
+                held.remove(written)
+            elif not math.isfinite(number := _number(_NUMBER.fullmatch(written))):
+                return f"'{b[0]}' ({_uncompared(number, written)})", 0.5
+            else:
+                return f"'{b[0]}' (no filter or count of the query holds it)", 0.5
+    for f in _COMPARED.finditer(kept):  # "cities with a population over 1e400"
         if f["num"] in named and f["cmp"].split()[-1] in named:
             continue
         if not math.isfinite(number := _number(f)):

@@ -322,6 +322,27 @@ def test_a_unit_after_a_value_keeps_the_comparison(geo, comparison):
     assert (a.sparql, texts(a)) == (b.sparql, texts(b))
 
 
+@pytest.mark.parametrize("question", [
+    "Which cities have a population between 3000000 and 3500000?",
+    "Which cities have a population between 3.5e6 and 3e6 inhabitants?",  # either order, with a unit
+    "Which cities have a population over 3000000 and under 3500000?",
+])
+def test_a_range_holds_both_ends(geo, question):
+    """"between 3000000 and 3500000" was neither filtered nor flagged (every city at 0.90), and the
+    second comparison of "over ... and under ..." compared an attribute called "and"."""
+    pred = geo.predict(question)
+    assert texts(pred) == {"Madrid"}, (pred.constraints, texts(pred))
+    assert sum(c.startswith("filter: population") for c in pred.constraints) == 2, pred.constraints
+    assert not any(c.startswith("not expressed") for c in pred.constraints), pred.constraints
+
+
+def test_a_range_the_query_cannot_hold_is_said(geo):
+    top = geo.answer("Which cities have a population between 1e400 and 2?", 1)[0]
+    guess = top.best_guess if top.no_answer else top
+    assert guess is not None and guess.score <= 0.5
+    assert any(c.startswith("not expressed:") and "too large" in c for c in guess.evidence.constraints)
+
+
 def test_a_verb_before_a_compared_count_is_no_attribute(geo):
     """"contain more than 2 cities" was read as an attribute "contain" with the unit "cities":
     FILTER on a population > 2, every country."""
