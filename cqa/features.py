@@ -153,12 +153,13 @@ OTHER_NUMBERS_CAP = 0.25
 # United States?" 0.82); the SemEval pairs whose numbers differ (a forum post's circumstance:
 # "a car for 1 month, budget 1500" / "QR1,500/month car rental", relevant) 0.55 and less
 SAME_QUESTION = 0.75
+MAX_DIGITS = 30  # numbers with more digits are not compared
 
 
 def specifics(text: str) -> set[str]:
     """The numbers a question names, each as one normalised value ("1,500" and "1500" alike,
     "37th" as "37", "10^6" and "1 million" as "1000000")."""
-    from decimal import Decimal, InvalidOperation
+    from decimal import Decimal
 
     out = set()
     for m in _SPECIFIC.finditer(text):
@@ -168,9 +169,10 @@ def specifics(text: str) -> set[str]:
                 value = value ** int(m["pow"]) if m["op"] else value * Decimal(10) ** int(m["pow"])
             elif m["scale"]:
                 value *= _SCALE[m["scale"].lower()]
-        except (InvalidOperation, OverflowError):
+        except ArithmeticError:  # decimal overflow or an invalid operation: no number to compare
             continue
-        out.add(format(value.normalize(), "f"))
+        if value.adjusted() <= MAX_DIGITS:  # "99^99" is no number a question is about; nor shown in full
+            out.add(format(value.normalize(), "f"))
     return out
 
 
@@ -180,8 +182,10 @@ def other_numbers(question: str, matched: str, similarity: float) -> str | None:
     president" asked, "the 37th" matched). None when either names no number the other lacks (a
     number one of them does not mention only narrows it, as "my 2 kids" in a thread about school
     fees), or when they ask more differently: in a forum post numbers are mostly circumstance."""
+    if similarity < SAME_QUESTION:
+        return None
     asked, found = specifics(question), specifics(matched)
-    if similarity < SAME_QUESTION or not asked - found or not found - asked:
+    if not asked - found or not found - asked:
         return None
     return (f"the matched question names {', '.join(sorted(found - asked, key=float))} where the question names "
             f"{', '.join(sorted(asked - found, key=float))}")

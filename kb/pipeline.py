@@ -9,7 +9,7 @@ import math
 import re
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from pathlib import Path as FsPath
 
@@ -700,10 +700,8 @@ class KBQA:
             pred.constraints.append(f"none linked of type {pred.negated[1].label}")
         # "more than 5 employees", "more than 2e0 employees": a count compared per answer, not a count
         having = _HAVING.search(_numbers_kept(pred.question))
-        # a plural noun after the number is its unit only where the word before the comparison
-        # names a number the answers have ("a population over 1000000 inhabitants"); after a verb
-        # it is what is counted ("departments that hold more than 2 employees")
-        values = [f for f in _value_comparisons(pred.question) if not f.plural or self._numeric_named(qg, f.attr)]
+        values = [replace(f, attr=attr) for f in _value_comparisons(pred.question)
+                  if (attr := self._compared_attribute(qg, pred, words, f)) is not None]
         if having is not None and any(f.at == having.start("cmp") for f in values):
             having = None  # "a population over 1000000 inhabitants": a value with its unit, not a count
         if having is None and self._counts(words, text, r, qg):
@@ -750,10 +748,13 @@ class KBQA:
                     qg.limit = 1
                     pred.constraints.append(f"superlative count: {most.group(0)}")
                     return qg
+            attached: dict[str, Var | None] = {}  # one join per attribute: both ends of a range hold one value
             for f in values:  # "cities with a population over 1e6"
                 if not math.isfinite(f.number):
                     continue  # "over 1e400": nothing compares with it; `_unexpressed` says so
-                key = self._attach_attribute(qg, f.attr, f"f{len(qg.filters)}")
+                if f.attr not in attached:
+                    attached[f.attr] = self._attach_attribute(qg, f.attr, f"f{len(attached)}")
+                key = attached[f.attr]
                 if key is not None:
                     qg.filters.append((key, f.op, _number_literal(f.number)))
                     pred.constraints.append(f"filter: {f.attr} {f.op} {f.written}")
@@ -933,6 +934,25 @@ class KBQA:
         qg.triples.append((Var("answer"), p, Var("name")))
         qg.answer = Var("name")
         pred.constraints.append(f"name: {local_name(p)}")
+
+    def _compared_attribute(self, qg: QueryGraph, pred: Prediction, words: list[str], f: _Compared) -> str | None:
+        """The word naming the attribute a comparison holds to its number, or None where it holds no
+        value. A noun after the number is the number's unit where it names no thing the graph counts
+        ("products that cost under 5 dollars"), or names the attribute itself ("cities above 3000000
+        inhabitants"); where it names things and the word before names no number of the answers,
+        the number counts them ("departments that hold more than 2 employees", see `_HAVING`). A
+        stopword before the comparison names nothing ("have over 1e6", "or under 5"): the comparison
+        is then left out, and `_unexpressed` says so."""
+        named_attr = f.attr not in STOPWORDS and self._numeric_named(qg, f.attr)
+        if f.noun and not named_attr and self._numeric_named(qg, f.noun):
+            return f.noun
+        if f.attr in STOPWORDS:
+            return None
+        if not f.noun or named_attr:
+            return f.attr
+        counted = bool(self._named_relations(f.noun)) or any(
+            c.kind == "class" and f.noun in words[c.start:c.end] for c in pred.links)
+        return None if counted else f.attr
 
     def _numeric_named(self, qg: QueryGraph, noun: str) -> bool:
         """Whether the answers have a number named like `noun`: "the most pages" orders by the
@@ -1278,14 +1298,16 @@ _NUM = (r"(?<![\w.])(?>(?P<num>(?P<base>\d+(?:\.\d+)?)(?:e(?P<e>[+-]?\d+)|(?:\s*
 _NUMBER = re.compile(_NUM)
 _SUPERSCRIPT = str.maketrans("⁰¹²³⁴⁵⁶⁷⁸⁹⁺⁻", "0123456789+-")
 # "a population over 1000000", "weight under 50": the attribute named before a comparison with a number
-# a plural noun after the number may be its unit ("a population over 1000000 inhabitants") where the
-# attribute is named before the comparison; after "with more than 5" it is what is counted
+# a noun after the number may be its unit ("a population over 1000000 inhabitants", "under 5
+# dollars") or what is counted ("with more than 5 employees"): `KBQA._compared_attribute` decides
 _NUMERIC = re.compile(r"\b(?P<attr>[a-z]+) (?:of |is )?(?P<cmp>under|below|less than|over|above|more than|"
-                      r"greater than|at least|at most) " + _NUM + r"(?P<plural> [a-z]*s\b)?")
+                      r"greater than|at least|at most) " + _NUM + r"(?=(?: (?P<noun>[a-z]+)\b)?)")
 # "a population between 1e6 and 2e6": both ends held (the numbers are whole tokens in `_numbers_kept`)
 _BETWEEN = re.compile(r"\b(?P<attr>[a-z]+) (?:of |is )?(?P<cmp>between) (?P<low>\S+) and (?P<high>\S+)"
-                      r"(?P<plural> [a-z]*s\b)?")
-_JOINING = frozenset({"and", "or", "but"})
+                      r"(?=(?: (?P<noun>[a-z]+)\b)?)")
+# "over 1e6 and under 4e6": the second comparison is of the same attribute; "or" is no AND of
+# filters, so a comparison after it is left to `_unexpressed`
+_JOINING = frozenset({"and", "but"})
 _NUMERIC_OPS = {"under": "<", "below": "<", "less than": "<", "over": ">", "above": ">", "more than": ">",
                 "greater than": ">", "at least": ">=", "at most": "<="}
 _TOP = re.compile(r"\btop (\d{1,3})\b")
@@ -1423,36 +1445,33 @@ def _number(m: re.Match[str]) -> float:
 class _Compared:
     """An attribute's value compared with a number, as the question writes it."""
 
-    attr: str  # the word naming the attribute
+    attr: str  # the word before the comparison, which may name the attribute
     op: str  # the SPARQL operator
     number: float  # inf / nan where no double holds it (see `_number`)
     written: str  # the number as written, for the constraint shown
     at: int  # where the comparison word starts in `_numbers_kept(question)`
-    plural: bool  # a plural noun follows the number: its unit, or what is counted
+    noun: str = ""  # the word after the number (not a stopword): its unit, or what is counted
 
 
 def _value_comparisons(question: str) -> list[_Compared]:
-    """The comparisons of an attribute's value with a number ("a population over 1e6", "a population
-    under 1000000 inhabitants", "a population between 1e6 and 2e6", "over 1e6 and under 4e6"); one
-    followed by a plural noun only where a word that can name an attribute comes before it ("with
-    more than 5 employees" compares a count, see `_HAVING`)."""
+    """The comparisons of a value with a number the question makes ("a population over 1e6",
+    "under 1000000 inhabitants", "between 1e6 and 2e6", "over 1e6 and under 4e6"), before the
+    graph is asked which of them name an attribute (`KBQA._compared_attribute`)."""
     text = _numbers_kept(question)
     out: list[_Compared] = []
     for f in _NUMERIC.finditer(text):
-        attr = f["attr"]
-        if attr in _JOINING and out:  # "a population over 1e6 and under 4e6": the same attribute
-            attr = out[-1].attr
-        if not f["plural"] or attr not in STOPWORDS:
-            out.append(_Compared(attr, _NUMERIC_OPS[f["cmp"]], _number(f), f["num"], f.start("cmp"),
-                                 bool(f["plural"])))
+        noun = f["noun"] if f["noun"] and f["noun"] not in STOPWORDS else ""
+        attr = out[-1].attr if f["attr"] in _JOINING and out and not noun else f["attr"]
+        out.append(_Compared(attr, _NUMERIC_OPS[f["cmp"]], _number(f), f["num"], f.start("cmp"), noun))
     for b in _BETWEEN.finditer(text):
         low, high = _NUMBER.fullmatch(b["low"]), _NUMBER.fullmatch(b["high"])
-        if low is None or high is None or (b["plural"] and b["attr"] in STOPWORDS):
+        if low is None or high is None:
             continue
+        noun = b["noun"] if b["noun"] and b["noun"] not in STOPWORDS else ""
         (lo, lo_written), (hi, hi_written) = sorted([(_number(low), b["low"]), (_number(high), b["high"])],
                                                     key=lambda x: x[0] if not math.isnan(x[0]) else 0.0)
-        out += [_Compared(b["attr"], ">=", lo, lo_written, b.start("cmp"), bool(b["plural"])),
-                _Compared(b["attr"], "<=", hi, hi_written, b.start("cmp"), bool(b["plural"]))]
+        out += [_Compared(b["attr"], ">=", lo, lo_written, b.start("cmp"), noun),
+                _Compared(b["attr"], "<=", hi, hi_written, b.start("cmp"), noun)]
     return out
 
 

@@ -343,6 +343,60 @@ def test_a_range_the_query_cannot_hold_is_said(geo):
     assert any(c.startswith("not expressed:") and "too large" in c for c in guess.evidence.constraints)
 
 
+SHOP_TTL = GEO_TTL + """
+ex:price rdfs:label "price" .
+ex:hospital rdfs:label "hospital" .
+ex:Product rdfs:label "product" .
+ex:Hospital rdfs:label "hospital" .
+ex:pen a ex:Product ; rdfs:label "pen" ; ex:price 3.5 .
+ex:lamp a ex:Product ; rdfs:label "lamp" ; ex:price 40.0 .
+ex:desk a ex:Product ; rdfs:label "desk" ; ex:price 250.0 .
+ex:h1 a ex:Hospital ; rdfs:label "Hôpital Saint-Louis" .
+ex:h2 a ex:Hospital ; rdfs:label "Charité" .
+ex:h3 a ex:Hospital ; rdfs:label "Vivantes" .
+ex:Paris ex:hospital ex:h1 .
+ex:Berlin ex:hospital ex:h2, ex:h3 .
+"""
+
+
+@pytest.fixture(scope="module")
+def shop(tmp_path_factory):
+    return make_qa(turtle_graph(tmp_path_factory, SHOP_TTL, "shop.ttl"))
+
+
+@pytest.mark.parametrize(("question", "expected"), [
+    ("Which products cost under 5 dollars?", {"pen"}),  # a unit the graph has no things for
+    ("Which products have a price under 5 dollars?", {"pen"}),
+    ("Which cities have a population over 3500000 inhabitants?", {"Berlin", "Melbourne", "Sydney"}),
+])
+def test_a_unit_after_the_number_is_read_as_a_unit(shop, question, expected):
+    pred = shop.predict(question)
+    assert any(c.startswith("filter:") for c in pred.constraints), pred.constraints
+    assert texts(pred) == expected
+
+
+def test_a_count_after_a_value_comparison_is_not_that_value(shop):
+    """"over 2000000 and more than 1 hospitals": the second comparison took the first one's
+    attribute, FILTER population > 1, and Paris (one hospital) was an answer."""
+    pred = shop.predict("Which cities have a population over 2000000 and more than 1 hospitals?")
+    assert not any(c.endswith("> 1") and c.startswith("filter:") for c in pred.constraints), pred.constraints
+    assert "Paris" not in texts(pred) or any(c.startswith("not expressed") for c in pred.constraints)
+
+
+def test_or_between_comparisons_is_said_not_joined_as_and(shop):
+    """Filters are ANDed: "under 1000000 or over 5200000" gave nothing, as if no city were either."""
+    top = shop.answer("Which cities have a population under 1000000 or over 5200000?", 1)[0]
+    guess = top.best_guess if top.no_answer else top
+    assert guess is not None and guess.score <= 0.5
+    assert any(c.startswith("not expressed:") and "5200000" in c for c in guess.evidence.constraints)
+
+
+def test_both_ends_of_a_range_hold_one_value(shop):
+    pred = shop.predict("Which products have a price between 3 and 50?")
+    assert pred.sparql.count("example.org/price>") == 1, pred.sparql
+    assert texts(pred) == {"pen", "lamp"}
+
+
 def test_a_verb_before_a_compared_count_is_no_attribute(geo):
     """"contain more than 2 cities" was read as an attribute "contain" with the unit "cities":
     FILTER on a population > 2, every country."""
