@@ -153,7 +153,7 @@ OTHER_NUMBERS_CAP = 0.25
 # United States?" 0.82); the SemEval pairs whose numbers differ (a forum post's circumstance:
 # "a car for 1 month, budget 1500" / "QR1,500/month car rental", relevant) 0.55 and less
 SAME_QUESTION = 0.75
-MAX_DIGITS = 30  # numbers with more digits are not compared
+MAX_DIGITS = 30  # numbers with this many digits or more (before or after the point) are not compared
 
 
 def specifics(text: str) -> set[str]:
@@ -171,7 +171,7 @@ def specifics(text: str) -> set[str]:
                 value *= _SCALE[m["scale"].lower()]
         except ArithmeticError:  # decimal overflow or an invalid operation: no number to compare
             continue
-        if value.adjusted() <= MAX_DIGITS:  # "99^99" is no number a question is about; nor shown in full
+        if abs(value.adjusted()) < MAX_DIGITS:  # "99^99" is no number a question is about; nor shown in full
             out.add(format(value.normalize(), "f"))
     return out
 

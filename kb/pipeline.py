@@ -940,18 +940,22 @@ class KBQA:
         value. A noun after the number is the number's unit where it names no thing the graph counts
         ("products that cost under 5 dollars"), or names the attribute itself ("cities above 3000000
         inhabitants"); where it names things and the word before names no number of the answers,
-        the number counts them ("departments that hold more than 2 employees", see `_HAVING`). A
-        stopword before the comparison names nothing ("have over 1e6", "or under 5"): the comparison
-        is then left out, and `_unexpressed` says so."""
-        named_attr = f.attr not in STOPWORDS and self._numeric_named(qg, f.attr)
+        the number counts them ("departments that hold more than 2 employees", see `_HAVING`). After
+        "and" / "but" the attribute is the one compared before ("a price over 5 dollars and under 100
+        dollars"); after another stopword the noun names it where it can ("have over 3000000 people"),
+        else nothing does ("have over 1e6", "or under 5"): the comparison is then left out, and
+        `_unexpressed` says so."""
+        named_attr = f.attr not in STOPWORDS | _JOINING and self._numeric_named(qg, f.attr)
         if f.noun and not named_attr and self._numeric_named(qg, f.noun):
             return f.noun
-        if f.attr in STOPWORDS:
-            return None
+        counted = bool(f.noun) and (bool(self._named_relations(f.noun)) or any(
+            c.kind == "class" and f.noun in words[c.start:c.end] for c in pred.links))
+        if f.attr in STOPWORDS or f.attr in _JOINING:
+            if f.joined and f.joined not in STOPWORDS and not counted:
+                return f.joined  # "a price over 5 dollars and under 100 dollars"
+            return f.noun if f.noun and not counted else None  # "have over 3000000 people"
         if not f.noun or named_attr:
             return f.attr
-        counted = bool(self._named_relations(f.noun)) or any(
-            c.kind == "class" and f.noun in words[c.start:c.end] for c in pred.links)
         return None if counted else f.attr
 
     def _numeric_named(self, qg: QueryGraph, noun: str) -> bool:
@@ -1300,8 +1304,9 @@ _SUPERSCRIPT = str.maketrans("⁰¹²³⁴⁵⁶⁷⁸⁹⁺⁻", "0123456789+-"
 # "a population over 1000000", "weight under 50": the attribute named before a comparison with a number
 # a noun after the number may be its unit ("a population over 1000000 inhabitants", "under 5
 # dollars") or what is counted ("with more than 5 employees"): `KBQA._compared_attribute` decides
-_NUMERIC = re.compile(r"\b(?P<attr>[a-z]+) (?:of |is )?(?P<cmp>under|below|less than|over|above|more than|"
-                      r"greater than|at least|at most) " + _NUM + r"(?=(?: (?P<noun>[a-z]+)\b)?)")
+_NUMERIC = re.compile(r"\b(?P<attr>[a-z]+) (?:of |is |(?:that |which )(?:is |are ))?"
+                      r"(?P<cmp>under|below|less than|over|above|more than|greater than|at least|at most) "
+                      + _NUM + r"(?=(?: (?P<noun>[a-z]+)\b)?)")
 # "a population between 1e6 and 2e6": both ends held (the numbers are whole tokens in `_numbers_kept`)
 _BETWEEN = re.compile(r"\b(?P<attr>[a-z]+) (?:of |is )?(?P<cmp>between) (?P<low>\S+) and (?P<high>\S+)"
                       r"(?=(?: (?P<noun>[a-z]+)\b)?)")
@@ -1451,6 +1456,7 @@ class _Compared:
     written: str  # the number as written, for the constraint shown
     at: int  # where the comparison word starts in `_numbers_kept(question)`
     noun: str = ""  # the word after the number (not a stopword): its unit, or what is counted
+    joined: str = ""  # after "and"/"but": the attribute word of the comparison before
 
 
 def _value_comparisons(question: str) -> list[_Compared]:
@@ -1461,8 +1467,9 @@ def _value_comparisons(question: str) -> list[_Compared]:
     out: list[_Compared] = []
     for f in _NUMERIC.finditer(text):
         noun = f["noun"] if f["noun"] and f["noun"] not in STOPWORDS else ""
-        attr = out[-1].attr if f["attr"] in _JOINING and out and not noun else f["attr"]
-        out.append(_Compared(attr, _NUMERIC_OPS[f["cmp"]], _number(f), f["num"], f.start("cmp"), noun))
+        joined = out[-1].joined or out[-1].attr if f["attr"] in _JOINING and out else ""
+        attr = joined if joined and not noun else f["attr"]
+        out.append(_Compared(attr, _NUMERIC_OPS[f["cmp"]], _number(f), f["num"], f.start("cmp"), noun, joined))
     for b in _BETWEEN.finditer(text):
         low, high = _NUMBER.fullmatch(b["low"]), _NUMBER.fullmatch(b["high"])
         if low is None or high is None:

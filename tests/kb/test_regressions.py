@@ -375,6 +375,21 @@ def test_a_unit_after_the_number_is_read_as_a_unit(shop, question, expected):
     assert texts(pred) == expected
 
 
+@pytest.mark.parametrize(("question", "expected"), [
+    ("Which products have a price over 5 dollars and under 100 dollars?", {"lamp"}),
+    ("Which cities have a population over 1000000 and under 4000000 inhabitants?", {"Paris", "Madrid", "Berlin"}),
+    ("Which cities have over 5000000 people?", {"Sydney", "Melbourne"}),
+    ("Which cities have a population that is over 5000000?", {"Sydney", "Melbourne"}),
+])
+def test_comparisons_joined_or_named_after_the_number_keep_their_filters(shop, question, expected):
+    """Found by review: the second half of "over 5 dollars and under 100 dollars" was dropped,
+    "have over 5000000 people" became a count (HAVING > 5000000, a confident "no answer") and "a
+    population that is over" compared nothing."""
+    pred = shop.predict(question)
+    assert texts(pred) == expected, (pred.constraints, texts(pred))
+    assert not any(c.startswith("not expressed") for c in pred.constraints), pred.constraints
+
+
 def test_a_count_after_a_value_comparison_is_not_that_value(shop):
     """"over 2000000 and more than 1 hospitals": the second comparison took the first one's
     attribute, FILTER population > 1, and Paris (one hospital) was an answer."""
