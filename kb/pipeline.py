@@ -1420,14 +1420,25 @@ def _asked_number(question: str, links: list[Candidate]) -> tuple[str, float, st
 def _numbers_kept(question: str) -> str:
     """`normalise(question)` with each number whole: normalising splits "1.5e6" and "10^9" at their
     punctuation ("1 5e6", "10 9"), and a comparison then read their first digits; thousands
-    separators go ("1,000,000")."""
+    separators go ("1,000,000"), and a scale word is the number's ("3.5 million" is 3500000: "a
+    population of more than 3 million" compared with 3)."""
     text = re.sub(r"(?<=\d),(?=\d{3}\b)", "", question.lower())
     parts, last = [], 0
     for m in _NUMBER.finditer(text):
         parts += [normalise(text[last:m.start()]), re.sub(r"\s+", "", m["num"])]
         last = m.end()
     parts.append(normalise(text[last:]))
-    return " ".join(p for p in parts if p)
+    return _SCALED.sub(_scaled, " ".join(p for p in parts if p))
+
+
+_SCALED = re.compile(r"(?<![\w.])(\d+(?:\.\d+)?) (thousand|million|billion|trillion)\b")
+_SCALE_POWERS = {"thousand": 3, "million": 6, "billion": 9, "trillion": 12}
+
+
+def _scaled(m: re.Match[str]) -> str:
+    """"3.5 million" as the plain number "3500000" (exact: decimal, not a float's 3499999.9...)."""
+    value = Decimal(m[1]).scaleb(_SCALE_POWERS[m[2]])
+    return format(value.quantize(Decimal(1)) if value == value.to_integral_value() else value.normalize(), "f")
 
 
 def _number(m: re.Match[str]) -> float:

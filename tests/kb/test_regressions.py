@@ -380,6 +380,9 @@ def test_a_unit_after_the_number_is_read_as_a_unit(shop, question, expected):
     ("Which cities have a population over 1000000 and under 4000000 inhabitants?", {"Paris", "Madrid", "Berlin"}),
     ("Which cities have over 5000000 people?", {"Sydney", "Melbourne"}),
     ("Which cities have a population that is over 5000000?", {"Sydney", "Melbourne"}),
+    # a scale word is the number's: "more than 5 million" compared with 5, every city at 0.70
+    ("Which cities have a population of more than 5 million?", {"Sydney", "Melbourne"}),
+    ("Which cities have a population between 3.4 million and 5.2 million?", {"Berlin", "Melbourne"}),
 ])
 def test_comparisons_joined_or_named_after_the_number_keep_their_filters(shop, question, expected):
     """Found by review: the second half of "over 5 dollars and under 100 dollars" was dropped,
