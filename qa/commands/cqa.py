@@ -34,6 +34,19 @@ def _source(settings, *, seed: bool | None = None):
                        judge=shared_judge(settings), seed=seed)
 
 
+def _writable(folder: Path, what: str) -> None:
+    """Refuse up front a folder training could not write its result into: the failure otherwise
+    comes after the training (minutes to an hour), and the work is lost."""
+    import tempfile
+
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=folder, prefix=".write-check-"):
+            pass
+    except OSError as exc:
+        raise InputError(f"cannot write {what} into {folder}: {exc.strerror or exc}") from None
+
+
 def _bar(description: str, total: int | None):
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
@@ -196,10 +209,11 @@ def train(
         raise InputError(f"training file not found: {path}")
     from qa.models import shared_encoder, shared_span_reader
 
-    if out_dir is not None:
-        if out_dir.exists() and not out_dir.is_dir():
-            raise InputError(f"--out is a file, not a folder: {out_dir}")
-        out_dir.mkdir(parents=True, exist_ok=True)
+    if out_dir is not None and out_dir.exists() and not out_dir.is_dir():
+        raise InputError(f"--out is a file, not a folder: {out_dir}")
+    from cqa.matcher import MODEL_DIR
+
+    _writable(out_dir or MODEL_DIR, "the models")
     settings = _settings(None)
     reader = None if models == TrainedModels.RESCORER else shared_span_reader(settings)
     report = train_models(Path(path), shared_encoder(settings), span_reader=reader, progress=True, models=models,
@@ -241,6 +255,10 @@ def train_judge_command(
     target = out_dir or Path(settings.cqa_judge_model)
     if not str(target):
         raise InputError("no judge folder: pass --out DIR or set QA_CQA_JUDGE_MODEL")
+    if target.exists() and not target.is_dir():
+        raise InputError(f"the judge folder is a file: {target}")
+    _writable(target.parent, "the judge")
+    _writable((stack_out or ANSWER_STACK).parent, "the answer stack")
     ans = judge_rows(path, shared_encoder(settings), settings=settings)
     n = min(limit or len(ans.rows), len(ans.rows))
     held, train = judge_split(ans)
