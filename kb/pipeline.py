@@ -1389,12 +1389,11 @@ _ASKED_NUMBER = re.compile(
     r"\b(?:(?P<op>more than|over|above|greater than|at least|fewer than|less than|under|below|at most|exactly|"
     r"older than|younger than|bigger than|larger than|smaller than|higher than|lower than|taller than|"
     r"shorter than|longer than|heavier than|lighter than|before|after|since|in)\s+)?"
-    + _NUM + r"(?:\s+(?P<scale>thousand|million|billion|trillion))?\b")
+    + _NUM + r"\b")  # a scale word ("500 million") is already the number's (`_numbers_kept`)
 _ASKED_OPS = {"more": ">", "over": ">", "above": ">", "greater": ">", "older": ">", "bigger": ">",
               "larger": ">", "higher": ">", "taller": ">", "longer": ">", "heavier": ">", "after": ">",
               "fewer": "<", "less": "<", "under": "<", "below": "<", "younger": "<", "smaller": "<",
               "lower": "<", "shorter": "<", "lighter": "<", "before": "<", "since": ">="}
-_SCALE = {"thousand": 1e3, "million": 1e6, "billion": 1e9, "trillion": 1e12}
 _CONTRACTED = frozenset({"don", "doesn", "didn", "isn", "aren", "wasn", "weren", "haven", "hasn", "hadn", "won",
                          "can", "couldn", "shouldn", "wouldn"})
 
@@ -1412,8 +1411,7 @@ def _asked_number(question: str, links: list[Candidate]) -> tuple[str, float, st
         phrase = m["op"] or ""
         word = phrase.split()[0] if phrase else ""
         op = "<=" if phrase == "at most" else ">=" if phrase == "at least" else _ASKED_OPS.get(word, "=")
-        number = _number(m) * _SCALE.get(m["scale"] or "", 1.0)
-        return op, number, " ".join(x for x in (m["num"], m["scale"]) if x)
+        return op, _number(m), m["num"]
     return None
 
 
@@ -1534,27 +1532,23 @@ def _unexpressed(words: list[str], pred: Prediction) -> tuple[str, float] | None
             if c.startswith("filter: ") and not c.startswith("filter: answer")]
     counted = any(c.startswith("count per answer") for c in pred.constraints)
     named = {w for c in pred.links if c.score >= 0.8 for w in normalise(c.label).split()}  # "Under 21 League"
-    for b in _BETWEEN.finditer(kept := _numbers_kept(pred.question)):  # "a population between 1e6 and 2e6"
-        for written in (b["low"], b["high"]):
-            if _NUMBER.fullmatch(written) is None or written in named:
-                continue
-            if written in held:
-                held.remove(written)
-            elif not math.isfinite(number := _number(_NUMBER.fullmatch(written))):
-                return f"'{b[0]}' ({_uncompared(number, written)})", 0.5
-            else:
-                return f"'{b[0]}' (no filter or count of the query holds it)", 0.5
-    for f in _COMPARED.finditer(kept):  # "cities with a population over 1e400"
-        if f["num"] in named and f["cmp"].split()[-1] in named:
+    kept = _numbers_kept(pred.question)
+    # (phrase, comparison word, number as written): both ends of a range ("between 1e6 and 2e6"),
+    # then each comparison ("a population over 1e400", "more than 3 hospitals")
+    compared = [(b[0], "between", w) for b in _BETWEEN.finditer(kept) for w in (b["low"], b["high"])]
+    compared += [(f[0], f["cmp"].split()[-1], f["num"]) for f in _COMPARED.finditer(kept)]
+    for phrase, word, written in compared:
+        number = _NUMBER.fullmatch(written)
+        if number is None or (written in named and word in named):
             continue
-        if not math.isfinite(number := _number(f)):
-            return f"'{f[0]}' ({_uncompared(number, f['num'])})", 0.5
-        if f["num"] in held:
-            held.remove(f["num"])
-        elif counted:
+        if not math.isfinite(value := _number(number)):
+            return f"'{phrase}' ({_uncompared(value, written)})", 0.5
+        if written in held:
+            held.remove(written)
+        elif counted and word != "between":
             counted = False
         else:  # "cities with more than 3 hospitals" over a graph without hospitals: every city
-            return f"'{f[0]}' (no filter or count of the query holds it)", 0.5
+            return f"'{phrase}' (no filter or count of the query holds it)", 0.5
     return None
 
 

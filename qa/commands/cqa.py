@@ -11,6 +11,7 @@ from rich.console import Console
 from rich.text import Text
 
 from cqa import TrainedModels
+from qa.commands import check_writable
 from qa.core.errors import InputError
 
 cqa_app = typer.Typer(help="Answered questions (community QA): import, add, ask, inspect.", no_args_is_help=True)
@@ -32,19 +33,6 @@ def _source(settings, *, seed: bool | None = None):
 
     return CommunityQA(settings, encoder=shared_encoder(settings), span_reader=shared_span_reader(settings),
                        judge=shared_judge(settings), seed=seed)
-
-
-def _writable(folder: Path, what: str) -> None:
-    """Refuse up front a folder training could not write its result into: the failure otherwise
-    comes after the training (minutes to an hour), and the work is lost."""
-    import tempfile
-
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(dir=folder, prefix=".write-check-"):
-            pass
-    except OSError as exc:
-        raise InputError(f"cannot write {what} into {folder}: {exc.strerror or exc}") from None
 
 
 def _bar(description: str, total: int | None):
@@ -207,13 +195,11 @@ def train(
     path = train_file or DEFAULT_TRAIN
     if not Path(path).exists():
         raise InputError(f"training file not found: {path}")
+    from cqa.matcher import ANSWER_RANKER, ANSWER_WORDING, MODEL_DIR, RESCORER
     from qa.models import shared_encoder, shared_span_reader
 
-    if out_dir is not None and out_dir.exists() and not out_dir.is_dir():
-        raise InputError(f"--out is a file, not a folder: {out_dir}")
-    from cqa.matcher import MODEL_DIR
-
-    _writable(out_dir or MODEL_DIR, "the models")
+    # refused before minutes of training, not after them
+    check_writable(*((out_dir or MODEL_DIR) / p.name for p in (RESCORER, ANSWER_RANKER, ANSWER_WORDING)))
     settings = _settings(None)
     reader = None if models == TrainedModels.RESCORER else shared_span_reader(settings)
     report = train_models(Path(path), shared_encoder(settings), span_reader=reader, progress=True, models=models,
@@ -257,8 +243,9 @@ def train_judge_command(
         raise InputError("no judge folder: pass --out DIR or set QA_CQA_JUDGE_MODEL")
     if target.exists() and not target.is_dir():
         raise InputError(f"the judge folder is a file: {target}")
-    _writable(target.parent, "the judge")
-    _writable((stack_out or ANSWER_STACK).parent, "the answer stack")
+    # the new judge is swapped in by renames beside the old one (`.old`): refused before the hour of
+    # training if that folder or the stack's cannot be written, not after it
+    check_writable(stack_out or ANSWER_STACK, target.with_name(target.name + ".old"))
     ans = judge_rows(path, shared_encoder(settings), settings=settings)
     n = min(limit or len(ans.rows), len(ans.rows))
     held, train = judge_split(ans)
