@@ -55,7 +55,7 @@ except ModuleNotFoundError:
     from benchmarks.common import REPO, Timer, cached_encode, find_data, write_results
 
 from benchmarks.squad_open import DEV, load_squad  # noqa: E402
-from qa.core.measures import accuracy_at_coverage, auroc, ece, ece_if_calibrated  # noqa: E402
+from qa.core.measures import accuracy_at_coverage, auroc, ece, ece_if_calibrated, ece_p_value  # noqa: E402
 from qa.core.settings import Settings  # noqa: E402
 from qa.core.types import Answer, Question, Route  # noqa: E402
 from qa.engine import Engine  # noqa: E402
@@ -358,7 +358,9 @@ def summarise(results: dict[str, dict]) -> tuple[dict, dict, dict, dict]:
         scores = [r["oracle_score"] for r in recs]
         cal.update({f"ece_{part}": round(ece(scores, correct), 4), f"auroc_{part}": round(auroc(scores, correct), 4),
                     # read ece_<part> against this, not 0: on 50 questions chance alone leaves a large ECE
-                    f"ece_{part}_if_perfectly_calibrated": round(ece_if_calibrated(scores), 4)})
+                    f"ece_{part}_if_perfectly_calibrated": round(ece_if_calibrated(scores), 4),
+                    # how often such a score shows this ECE or more by chance: small means miscalibrated
+                    f"ece_{part}_p_value": round(ece_p_value(scores, correct), 3)})
         for cov in (0.5, 0.8, 1.0):
             cal[f"accuracy@{int(cov * 100)}_{part}"] = round(accuracy_at_coverage(scores, correct, cov), 2)
         cal[f"n_{part}"] = len(recs)

@@ -63,7 +63,7 @@ def main(argv: list[str] | None = None) -> int:
         semeval_source,
         store_rows,
     )
-    from qa.core.measures import auroc, ece, ece_if_calibrated
+    from qa.core.measures import auroc, ece, ece_if_calibrated, ece_p_value
     from qa.core.settings import Settings
     from qa.models import shared_encoder, shared_judge, shared_span_reader
 
@@ -185,6 +185,7 @@ def main(argv: list[str] | None = None) -> int:
         "store_p@1": round(100 * sum(sc) / max(len(sc), 1), 2),
         "ece_store": round(ece(sp, sc), 4), "auroc_store": round(auroc(sp, sc), 4),
         "ece_store_if_perfectly_calibrated": round(floor, 4),
+        "ece_store_p_value": round(ece_p_value(sp, sc), 3),
         "ece_store_all_candidates": round(ece(asked_p, asked.labels), 4),
         "auroc_store_all_candidates": round(auroc(asked_p, asked.labels), 4),
         # the official scorer counts a thread without any Good comment as 0 whatever the ranking
@@ -203,6 +204,9 @@ def main(argv: list[str] | None = None) -> int:
         extra={"model": f"re-scorer + answer model trained on train-part2 over {encoder.name}; answer judge "
                         f"{judge.name if judge is not None else '(none installed)'}",
                "gold_relevant_per_question": [len(gold_threads(q)) for q in questions],
+               # each new question's top answer over the dev store: (shown probability, right), the
+               # outcomes the store's ECE / AUROC / p-value are computed from
+               "store_top_answers": [[round(p, 4), bool(c)] for p, c in store_pairs],
                "store_threads": source.store.count()},
         out=RESULTS / f"{name}.json")
     print(f"wrote {path}")

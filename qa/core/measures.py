@@ -29,15 +29,31 @@ def ece(scores: Sequence[float], correct: Sequence[bool], bins: int = 15) -> flo
     return float(total)
 
 
+def _ece_draws(scores: Sequence[float], draws: int, seed: int) -> np.ndarray:
+    """ECEs of a perfectly calibrated score: outcomes drawn from the scores themselves."""
+    s = np.clip(np.asarray(scores, dtype=np.float64), 0.0, 1.0)
+    rng = np.random.default_rng(seed)
+    return np.array([ece(s, rng.random(len(s)) < s) for _ in range(draws)])
+
+
 def ece_if_calibrated(scores: Sequence[float], draws: int = 1000, seed: int = 0) -> float:
     """The ECE a perfectly calibrated score would still show with these scores on this many
     questions (outcomes drawn from the scores themselves, averaged over `draws`): on 50 questions
     spread over 15 bins it is far from 0, so a measured ECE is read against it, not against 0."""
-    s = np.clip(np.asarray(scores, dtype=np.float64), 0.0, 1.0)
-    if len(s) == 0:
+    if len(scores) == 0:
         return 0.0
-    rng = np.random.default_rng(seed)
-    return float(np.mean([ece(s, rng.random(len(s)) < s) for _ in range(draws)]))
+    return float(np.mean(_ece_draws(scores, draws, seed)))
+
+
+def ece_p_value(scores: Sequence[float], correct: Sequence[bool], draws: int = 1000, seed: int = 0) -> float:
+    """How often a perfectly calibrated score with these scores shows an ECE at least as large as
+    the measured one (the same draws as `ece_if_calibrated`). On a few questions the measured ECE
+    alone cannot tell miscalibration from chance; a small value here (under 0.05) can: the scores
+    are then miscalibrated beyond what so few outcomes explain."""
+    if len(scores) == 0:
+        return 1.0
+    measured = ece(scores, correct)
+    return float(np.mean(_ece_draws(scores, draws, seed) >= measured - 1e-12))
 
 
 def auroc(scores: Sequence[float], correct: Sequence[bool]) -> float:

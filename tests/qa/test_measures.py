@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from qa.core.measures import accuracy_at_coverage, auroc, ece, ece_if_calibrated
+from qa.core.measures import accuracy_at_coverage, auroc, ece, ece_if_calibrated, ece_p_value
 
 
 def test_ece_bins_and_edges() -> None:
@@ -41,3 +41,18 @@ def test_ece_of_a_perfect_score_shrinks_with_more_questions() -> None:
     assert ece_if_calibrated([]) == 0.0
     # a score that knows the outcome (0 or 1) has nothing left to chance
     assert ece_if_calibrated([0.0, 1.0, 1.0]) == 0.0
+
+
+def test_ece_p_value_tells_chance_from_miscalibration() -> None:
+    """Outcomes drawn from the scores themselves look calibrated (a p-value far from 0); the same
+    scores with every outcome flipped do not, and on thousands of questions even a small bias is
+    found."""
+    rng = np.random.default_rng(2)
+    scores = rng.random(50)
+    honest = (rng.random(50) < scores).tolist()
+    assert ece_p_value(scores.tolist(), honest, draws=300) > 0.05
+    assert ece_p_value(scores.tolist(), [not c for c in honest], draws=300) < 0.01
+    many = rng.uniform(0.2, 0.8, 4000)
+    biased = (rng.random(4000) < many + 0.1).tolist()  # right 10 points more often than said
+    assert ece_p_value(many.tolist(), biased, draws=100) < 0.01
+    assert ece_p_value([], []) == 1.0
