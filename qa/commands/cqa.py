@@ -217,9 +217,10 @@ def train_judge_command(
     stack_out: Annotated[Path | None, typer.Option(help="Where the combination goes (default: the shipped "
                                                    "data/cqa/answer_stack.json).")] = None,
 ) -> None:
-    """Fine-tune the answer judge (a cross-encoder from the span reader's encoder) on SemEval comments,
-    and fit how its score combines with the answer model's. Trains twice: once without a held-out
-    fifth of the questions, to score them and fit the combination on unseen threads; then on all."""
+    """Fine-tune the answer judge (a cross-encoder) on SemEval comments and fit its combination."""
+    # The judge starts from the span reader's encoder. It trains twice: once without a held-out fifth
+    # of the questions, to score them and fit how its score combines with the answer model's on
+    # unseen threads; then on every comment.
     import os
     import shutil
     import tempfile
