@@ -13,6 +13,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import html
+import itertools
 import re
 import time
 import unicodedata
@@ -391,6 +392,18 @@ def _faq_records(path: Path, on_bytes: Progress | None = None) -> Iterator[tuple
         raise DataFormatError(f"{path}:{line + 1}: malformed CSV: {exc}") from None
 
 
+def _csv_delimiter(header: str) -> str:
+    """The delimiter of a .csv file, read off its header line: a comma, unless the header holds
+    none and a semicolon or a tab instead (spreadsheets save "CSV" with semicolons where the comma
+    is the decimal separator, and a tab-separated file is often named .csv)."""
+    if "," in header:
+        return ","
+    for sep in (";", "\t"):
+        if sep in header:
+            return sep
+    return ","
+
+
 def _faq_parse(fh: Any, name: str, path: Path) -> Iterator[tuple[str, Any, int]]:
     """(where, record, last line read) of an FAQ file's text."""
     if name.endswith((".csv", ".tsv")):
@@ -398,7 +411,9 @@ def _faq_parse(fh: Any, name: str, path: Path) -> Iterator[tuple[str, Any, int]]
         # limit, 131,072, is below them and would call a long answer a quote left open)
         csv.field_size_limit(max(csv.field_size_limit(), 2 * MAX_TEXT_CHARS + 2))
         # strict: a quote never closed is an error, not a field that swallows the rest of the file
-        reader = csv.reader(fh, delimiter="\t" if name.endswith(".tsv") else ",", strict=True)
+        first = fh.readline()
+        delimiter = "\t" if name.endswith(".tsv") else _csv_delimiter(first)
+        reader = csv.reader(itertools.chain([first], fh), delimiter=delimiter, strict=True)
         header = [h.strip().lower() for h in next(reader, [])]
         if not any(header):
             raise DataFormatError(f"{path}: empty CSV file (a header with question and answer is needed)")
@@ -413,7 +428,7 @@ def _faq_parse(fh: Any, name: str, path: Path) -> Iterator[tuple[str, Any, int]]
                 return
             if len(row) > len(header) and any(v.strip() for v in row[len(header):]):
                 # an unquoted comma in an answer splits it: storing the first piece would lose the rest
-                sep = "tab" if name.endswith(".tsv") else "comma"
+                sep = {"\t": "tab", ";": "semicolon"}.get(delimiter, "comma")
                 raise DataFormatError(f"{path}:{start}: {len(row)} fields where the header has {len(header)} "
                                       f"(quote a field that holds a {sep})")
             rec = dict(zip(header, row, strict=False))

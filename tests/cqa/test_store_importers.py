@@ -584,3 +584,26 @@ def test_an_unchanged_faq_saved_again_changes_nothing_and_keeps_the_users_choice
     rep = import_file(store, dup)
     assert rep.answers_updated == rep.threads_updated == 0 and "updated" not in rep.summary()
     assert [a.id for a in store.thread(did).answers if a.accepted] == [eu]
+
+
+def test_a_csv_saved_with_semicolons_or_tabs_imports_as_written(tmp_path: Path) -> None:
+    """Spreadsheets save "CSV" with semicolons where the comma is the decimal separator, and
+    tab-separated files are often named .csv: the header line says which, and commas inside an
+    answer are then text."""
+    store = ThreadStore(tmp_path / "t.sqlite")
+    semi = tmp_path / "semi.csv"
+    semi.write_text("\ufeffQuestion;Answer\nWhat does a coffee cost?;2,50 EUR, or 3,00 EUR with milk.\n",
+                    encoding="utf-8")
+    import_file(store, semi)
+    assert [a.text for a in store.thread("faq:semi:" + _digest("What does a coffee cost?")).answers] == [
+        "2,50 EUR, or 3,00 EUR with milk."]
+    tabbed = tmp_path / "tabbed.csv"
+    tabbed.write_text("question\tanswer\nWhere is the office?\tBuilding 4, second floor.\n", encoding="utf-8")
+    import_file(store, tabbed)
+    assert [a.text for a in store.thread("faq:tabbed:" + _digest("Where is the office?")).answers] == [
+        "Building 4, second floor."]
+    # a semicolon file's split answer is named for what splits it
+    semi.write_text("question;answer\nHow do I pay?;By card; or cash\n", encoding="utf-8")
+    with pytest.raises(DataFormatError, match=r"semi.csv:2: 3 fields where the header has 2 \(quote a field that "
+                                              "holds a semicolon\\)"):
+        import_file(store, semi)
