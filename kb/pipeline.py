@@ -51,6 +51,13 @@ SUPERLATIVES = [
 log = logging.getLogger(__name__)
 
 
+# how similar (the encoder's cosine) a compared word must be to the attribute it filters: words
+# that name an attribute in other words score 0.45 and more against it ("residents", "citizens",
+# "people" and "inhabitants" against "population"), words naming none 0.16 to 0.30 against the
+# nearest ("founded", "altitude", "density", "surface")
+COMPARED_ATTRIBUTE_FLOOR = 0.35
+
+
 @dataclass
 class KBQAConfig:
     max_hops: int = 3
@@ -753,7 +760,8 @@ class KBQA:
                 if not math.isfinite(f.number):
                     continue  # "over 1e400": nothing compares with it; `_unexpressed` says so
                 if f.attr not in attached:
-                    attached[f.attr] = self._attach_attribute(qg, f.attr, f"f{len(attached)}")
+                    attached[f.attr] = self._attach_attribute(qg, f.attr, f"f{len(attached)}",
+                                                              floor=COMPARED_ATTRIBUTE_FLOOR)
                 key = attached[f.attr]
                 if key is not None:
                     qg.filters.append((key, f.op, _number_literal(f.number)))
@@ -812,10 +820,11 @@ class KBQA:
             self._implied[key] = some and not other
         return self._implied[key]
 
-    def _attach_attribute(self, qg: QueryGraph, hint: str, prefix: str, *, answer_only: bool = False) -> Var | None:
+    def _attach_attribute(self, qg: QueryGraph, hint: str, prefix: str, *, answer_only: bool = False,
+                          floor: float | None = None) -> Var | None:
         """Join the numeric attribute that best matches `hint` (see `_attribute`) under fresh variable
         names; returns the variable holding its value."""
-        attr = self._attribute(qg, hint, answer_only=answer_only)
+        attr = self._attribute(qg, hint, answer_only=answer_only, floor=floor)
         if attr is None:
             return None
         key = Var(prefix)
@@ -1100,9 +1109,13 @@ class KBQA:
         hw = set(hint.split())
         return [float(len(hw & set(lab.split()))) for lab in labels]
 
-    def _attribute(self, qg: QueryGraph, hint: str, answer_only: bool = False):
+    def _attribute(self, qg: QueryGraph, hint: str, answer_only: bool = False, floor: float | None = None):
         """The numeric attribute (one or two hops) of the answer or of a node on the path that best
-        matches the superlative: "who manages the most expensive service" orders the services."""
+        matches the superlative: "who manages the most expensive service" orders the services.
+        With `floor`, none unless the best is at least that similar to the hint (with the encoder):
+        a superlative names its ordering loosely, but a compared word that names no attribute of the
+        graph ("founded between 1000 and 1500" where cities have only a population and an area)
+        would filter by the nearest one, a query that answers another question."""
         body = _body(qg)
         options = []
         for v in _answer_first(qg)[: 1 if answer_only else None]:
@@ -1129,6 +1142,8 @@ class KBQA:
             return None
         sims = self._similar(hint, [lab for _, _, lab, _ in options])
         best = max(range(len(options)), key=lambda i: sims[i] - options[i][3])
+        if floor is not None and self.encoder is not None and sims[best] < floor:
+            return None
         v, preds, _, _ = options[best]
         key = Var("sortkey")
         if preds and preds[0] == "derived":

@@ -13,11 +13,20 @@ STOPWORDS = frozenset(
 # "how many", "how much": the question's frame, never a misspelt name ("many" is one edit from the
 # Isle of Man); "Much" and "Many" alone are still places a question may name
 QUANTITY_WORDS = frozenset({"many", "much"})
+# "over 5000000", "under 1000", "taller than 8000": a comparison's words, never a misspelt name
+# ("over" is one edit from Tver, "than" from Thane); "Over the Rainbow" still links exactly
+COMPARING_WORDS = frozenset({"over", "under", "above", "below", "exceeding", "between"})
 
 
 def frame_word(words: list[str], i: int) -> bool:
-    """Whether `words[i]` is the "many" / "much" of "how many" / "how much"."""
-    return words[i] in QUANTITY_WORDS and i > 0 and words[i - 1] == "how"
+    """Whether `words[i]` is the question's frame rather than a piece of a name: the "many" /
+    "much" of "how many" / "how much", "than", or a comparing word before a number."""
+    w = words[i]
+    if w in QUANTITY_WORDS:
+        return i > 0 and words[i - 1] == "how"
+    if w == "than":
+        return True
+    return w in COMPARING_WORDS and i + 1 < len(words) and words[i + 1][:1].isdigit()
 
 
 # words that negate what follows ("don't" is normalised "don t"): never a piece of a name to link

@@ -134,3 +134,24 @@ ex:MuchWenlock rdfs:label "Much Wenlock" .
     idx = LabelIndex(graph)
     assert idx.link("Where is Much?")[0].label == "Much"
     assert idx.link("Where is Much Wenlok?")[0].label == "Much Wenlock"
+
+
+def test_the_words_of_a_comparison_name_nothing(tmp_path_factory):
+    """"Which cities have a population over 5000000?" on the world graph linked "over" to Tver (one
+    edit away) and answered a capital's population with "no answer"; "taller than 8000" linked
+    "than" to Thane. Before a number, and "than" always, they are the comparison's words; a
+    name made of them still links as written."""
+    graph = turtle_graph(tmp_path_factory, """
+@prefix ex: <http://example.org/> .
+@prefix rdfs: <http://www.w3.org/2000/01/rdf-schema#> .
+ex:Tver rdfs:label "Tver" .
+ex:Thane rdfs:label "Thane" .
+ex:Ober rdfs:label "Ober" .
+ex:Song rdfs:label "Over the Rainbow" .
+""", "compare.ttl")
+    idx = LabelIndex(graph)
+    assert not [c for c in idx.link("Which cities have a population over 5000000?") if c.label == "Tver"]
+    assert not [c for c in idx.link("Which mountains are taller than 8000 metres?") if c.label == "Thane"]
+    assert not [c for c in idx.link("Which cities are between 10 and 20 km long?") if c.label == "Ober"]
+    assert idx.link("Who sang Over the Rainbow?")[0].label == "Over the Rainbow"
+    assert idx.link("Where is Tvre?")[0].label == "Tver"  # a real typo is still read

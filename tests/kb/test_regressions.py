@@ -487,3 +487,18 @@ def test_the_number_a_yes_no_question_gives_is_read_as_written(question, op, num
 
     asked = _asked_number(question, [])
     assert asked is not None and asked[:2] == (op, number)
+
+
+def test_a_compared_word_that_names_no_attribute_filters_nothing(geo):
+    """"Which cities were founded between 1000 and 1500?" over a graph whose cities have only a
+    population filtered by population (and said "filter: founded ..."): an answer to another
+    question. A word that names no numeric attribute holds no filter; the comparison is said."""
+    pred = geo.predict("Which cities were founded between 1000 and 1500?")
+    assert not any(c.startswith("filter: ") for c in pred.constraints)
+    assert any(c.startswith("not expressed: 'founded between 1000 and 1500'") for c in pred.constraints)
+    assert geo.answer("Which cities were founded between 1000 and 1500?", 1)[0].score <= 0.5
+    # other words for an attribute still filter by it
+    for q in ("Which cities have over 5000000 residents?", "Which cities have more than 5000000 inhabitants?"):
+        pred = geo.predict(q)
+        assert texts(pred) == {"Sydney", "Melbourne"}, q
+        assert not any(c.startswith("not expressed") for c in pred.constraints), q
