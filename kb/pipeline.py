@@ -1320,7 +1320,8 @@ _SUPERSCRIPT = str.maketrans("⁰¹²³⁴⁵⁶⁷⁸⁹⁺⁻", "0123456789+-"
 # a noun after the number may be its unit ("a population over 1000000 inhabitants", "under 5
 # dollars") or what is counted ("with more than 5 employees"): `KBQA._compared_attribute` decides
 _NUMERIC = re.compile(r"\b(?P<attr>[a-z]+) (?:of |is |(?:that |which )(?:is |are ))?"
-                      r"(?P<cmp>under|below|less than|over|above|more than|greater than|at least|at most) "
+                      r"(?P<cmp>under|below|less than|over|above|more than|greater than|at least|at most|after|"
+                      r"before|since) "
                       + _NUM + r"(?=(?: (?P<noun>[a-z]+)\b)?)")
 # "a population between 1e6 and 2e6": both ends held (the numbers are whole tokens in `_numbers_kept`)
 _BETWEEN = re.compile(r"\b(?P<attr>[a-z]+) (?:of |is )?(?P<cmp>between) (?P<low>\S+) and (?P<high>\S+)"
@@ -1328,7 +1329,10 @@ _BETWEEN = re.compile(r"\b(?P<attr>[a-z]+) (?:of |is )?(?P<cmp>between) (?P<low>
 # "over 1e6 and under 4e6": the second comparison is of the same attribute; "or" is no AND of
 # filters, so a comparison after it is left to `_unexpressed`
 _JOINING = frozenset({"and", "but"})
-_NUMERIC_OPS = {"under": "<", "below": "<", "less than": "<", "over": ">", "above": ">", "more than": ">",
+# "founded after 1900", "built before 1800": a year is a number like any other where the graph stores it
+# as one; where it stores none, `_unexpressed` says the comparison was not held
+_NUMERIC_OPS = {"after": ">", "before": "<", "since": ">=",
+                "under": "<", "below": "<", "less than": "<", "over": ">", "above": ">", "more than": ">",
                 "greater than": ">", "at least": ">=", "at most": "<="}
 _TOP = re.compile(r"\btop (\d{1,3})\b")
 # "more than 5 employees", "at least 3 products": a count per answer compared with a number
@@ -1338,9 +1342,11 @@ _HAVING_OPS = {"more than": ">", "over": ">", "at least": ">=", "fewer than": "<
                "at most": "<=", "exactly": "="}
 # "a population over 1e400", "more than 1e400 employees", "a weight under 1e400 grams": every comparison
 # a query holds a value or a count to, whatever follows it, for `_unexpressed` to find the ones it could not
-_COMPARED = re.compile(r"(?:\b[a-z]+ (?:of |is )?)?\b(?P<cmp>"
-                       + "|".join(sorted({*_NUMERIC_OPS, *_HAVING_OPS}, key=len, reverse=True)) + ") "
-                       + _NUM + r"(?: [a-z]+)?")
+_COMPARING = "|".join(sorted({*_NUMERIC_OPS, *_HAVING_OPS}, key=len, reverse=True))
+# (a word after the number is its unit or what it counts, never the next comparison: "a population
+# over 1000000 since 1990" holds two)
+_COMPARED = re.compile(r"(?:\b[a-z]+ (?:of |is )?)?\b(?P<cmp>" + _COMPARING + ") " + _NUM
+                       + r"(?: (?!(?:" + _COMPARING + r")\b)[a-z]+)?")
 _THEIR_NAMES = re.compile(r"\b(?:their|the) names\b")
 _NAME_OF = re.compile(r"\b(?:the\s+)?names?\s+of\b")
 _COUNT_SUPERLATIVE = re.compile(r"(?<!\bat )\b(most|fewest|least)\s+([a-z]+)")  # "at least one" is no superlative

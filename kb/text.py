@@ -15,7 +15,7 @@ STOPWORDS = frozenset(
 QUANTITY_WORDS = frozenset({"many", "much"})
 # "over 5000000", "under 1000", "taller than 8000": a comparison's words, never a misspelt name
 # ("over" is one edit from Tver, "than" from Thane); "Over the Rainbow" still links exactly
-COMPARING_WORDS = frozenset({"over", "under", "above", "below", "exceeding", "between"})
+COMPARING_WORDS = frozenset({"over", "under", "above", "below", "exceeding", "between", "after", "before", "since"})
 
 
 def frame_word(words: list[str], i: int) -> bool:

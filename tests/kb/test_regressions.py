@@ -502,3 +502,28 @@ def test_a_compared_word_that_names_no_attribute_filters_nothing(geo):
         pred = geo.predict(q)
         assert texts(pred) == {"Sydney", "Melbourne"}, q
         assert not any(c.startswith("not expressed") for c in pred.constraints), q
+
+
+def test_a_year_compared_with_after_before_or_since_is_a_filter_or_said(geo, tmp_path_factory):
+    """"Which countries were established after 1900?" answered Zimbabwe at 0.92 with no word on
+    the year. Where the graph stores the year as a number, it filters; where it stores none, the
+    comparison is said and the answer held to a guess."""
+    ttl = """@prefix ex: <http://example.org/> .
+@prefix rdfs: <http://www.w3.org/2000/01/rdf-schema#> .
+ex:City a rdfs:Class ; rdfs:label "city" .
+ex:founded rdfs:label "founded" .
+ex:a a ex:City ; rdfs:label "Abbotsford" ; ex:founded 1892 .
+ex:b a ex:City ; rdfs:label "Brampton" ; ex:founded 1853 .
+ex:c a ex:City ; rdfs:label "Chilliwack" ; ex:founded 1908 .
+"""
+    qa = make_qa(turtle_graph(tmp_path_factory, ttl, "founded.ttl"))
+    assert texts(qa.predict("Which cities were founded after 1900?")) == {"Chilliwack"}
+    assert texts(qa.predict("Which cities were founded before 1890?")) == {"Brampton"}
+    assert texts(qa.predict("Which cities were founded since 1892?")) == {"Abbotsford", "Chilliwack"}
+    pred = geo.predict("Which countries were established after 1900?")
+    assert any(c.startswith("not expressed: 'established after 1900'") for c in pred.constraints)
+    assert geo.answer("Which countries were established after 1900?", 1)[0].score <= 0.5
+    # a comparison right after another's number is a second comparison, not the first one's unit
+    pred = geo.predict("Which countries have had a population over 1000000 since 1990?")
+    assert "filter: population > 1000000" in pred.constraints
+    assert any(c.startswith("not expressed: 'since 1990'") for c in pred.constraints)
