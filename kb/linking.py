@@ -22,7 +22,7 @@ from rdflib.term import Node
 
 from kb.loaders import local_name, readable
 from kb.sparql import iri
-from kb.text import NEGATIONS, STOPWORDS, frame_word, normalise
+from kb.text import NEGATIONS, STOPWORDS, fuzzy_blocked, normalise
 from qa.core.atomic import atomic_write
 
 log = logging.getLogger(__name__)
@@ -296,8 +296,8 @@ class LabelIndex:
                     continue
                 gram = " ".join(words[i : i + size])
                 budget = max_edits(len(gram))
-                if not budget or words[i] in STOPWORDS or words[i + size - 1] in STOPWORDS or any(
-                        frame_word(words, j) for j in range(i, i + size)):
+                if not budget or words[i] in STOPWORDS or words[i + size - 1] in STOPWORDS or fuzzy_blocked(
+                        words, i, i + size):
                     continue
                 length_bonus = min(0.04, 0.01 * size)
                 partly = [j in covered for j in range(i, i + size)]

@@ -51,11 +51,13 @@ SUPERLATIVES = [
 log = logging.getLogger(__name__)
 
 
-# how similar (the encoder's cosine) a compared word must be to the attribute it filters: words
-# that name an attribute in other words score 0.45 and more against it ("residents", "citizens",
-# "people" and "inhabitants" against "population"), words naming none 0.16 to 0.30 against the
-# nearest ("founded", "altitude", "density", "surface")
-COMPARED_ATTRIBUTE_FLOOR = 0.35
+# "founded after 1900", "inhabited before 1000": a year compared with "after" / "before" / "since" is
+# held only by an attribute that is a time (its label says so); the nearest number otherwise
+# ("population" for "inhabited", "age" for "born") answers another question
+TIME_LABEL_WORDS = frozenset("""year years date founded founding established establishment built construction
+constructed completed born birth died death formed opened created creation started start began beginning
+inception introduced released release launched launch incorporated signed since when""".split())
+TIME_WORDS = frozenset({"after", "before", "since"})
 
 
 @dataclass
@@ -707,8 +709,10 @@ class KBQA:
             pred.constraints.append(f"none linked of type {pred.negated[1].label}")
         # "more than 5 employees", "more than 2e0 employees": a count compared per answer, not a count
         having = _HAVING.search(_numbers_kept(pred.question))
+        named = _named_words(pred.links)  # "the hometown of After 7": a name, not a comparison
         values = [replace(f, attr=attr) for f in _value_comparisons(pred.question)
-                  if (attr := self._compared_attribute(qg, pred, words, f)) is not None]
+                  if not (f.written in named and f.cmp.split()[-1] in named)
+                  and (attr := self._compared_attribute(qg, pred, words, f)) is not None]
         if having is not None and any(f.at == having.start("cmp") for f in values):
             having = None  # "a population over 1000000 inhabitants": a value with its unit, not a count
         if having is None and self._counts(words, text, r, qg):
@@ -755,23 +759,28 @@ class KBQA:
                     qg.limit = 1
                     pred.constraints.append(f"superlative count: {most.group(0)}")
                     return qg
-            attached: dict[str, Var | None] = {}  # one join per attribute: both ends of a range hold one value
+            # one join per attribute: both ends of a range hold one value
+            attached: dict[str, tuple[Var, str] | None] = {}
             for f in values:  # "cities with a population over 1e6"
                 if not math.isfinite(f.number):
                     continue  # "over 1e400": nothing compares with it; `_unexpressed` says so
                 if f.attr not in attached:
                     attached[f.attr] = self._attach_attribute(qg, f.attr, f"f{len(attached)}",
-                                                              floor=COMPARED_ATTRIBUTE_FLOOR)
-                key = attached[f.attr]
-                if key is not None:
+                                                              time_only=f.cmp in TIME_WORDS)
+                held = attached[f.attr]
+                if held is not None:
+                    key, label = held
                     qg.filters.append((key, f.op, _number_literal(f.number)))
-                    pred.constraints.append(f"filter: {f.attr} {f.op} {f.written}")
+                    # the attribute compared, where the question calls it otherwise ("residents
+                    # (population)"): a loose word's match shows in the evidence
+                    named = f.attr if set(f.attr.split()) <= set(normalise(label).split()) else f"{f.attr} ({label})"
+                    pred.constraints.append(f"filter: {named} {f.op} {f.written}")
             if shapes.compare is not None:  # "wider than they are tall": FILTER (?width > ?height)
                 a, op, b = shapes.compare
                 left = self._attach_attribute(qg, a, "cmpa", answer_only=True)
                 right = self._attach_attribute(qg, b, "cmpb", answer_only=True) if left is not None else None
-                if right is not None:
-                    qg.filters.append((left, op, right))
+                if left is not None and right is not None:
+                    qg.filters.append((left[0], op, right[0]))
                     pred.constraints.append(f"filter: {a} {op} {b}")
             if _NAME_OF.search(text):
                 self._project_name(qg, pred)
@@ -821,19 +830,21 @@ class KBQA:
         return self._implied[key]
 
     def _attach_attribute(self, qg: QueryGraph, hint: str, prefix: str, *, answer_only: bool = False,
-                          floor: float | None = None) -> Var | None:
+                          time_only: bool = False) -> tuple[Var, str] | None:
         """Join the numeric attribute that best matches `hint` (see `_attribute`) under fresh variable
-        names; returns the variable holding its value."""
-        attr = self._attribute(qg, hint, answer_only=answer_only, floor=floor)
+        names; returns the variable holding its value and the attribute's label."""
+        attr = self._attribute(qg, hint, answer_only=answer_only, time_only=time_only)
         if attr is None:
             return None
+        valued = [t[1] for t in attr[0] if t[2] == Var("sortkey")]  # the predicate holding the value
+        label = self.relation_label(valued[0]) if valued and isinstance(valued[0], URIRef) else hint
         key = Var(prefix)
         rename = {Var("sortkey"): key, Var("sortmid"): Var(f"{prefix}m")}
         rename.update({Var(f"dim{i}"): Var(f"{prefix}d{i}") for i in range(4)})
         qg.triples.extend(tuple(rename.get(x, x) for x in t) for t in attr[0])
         qg.binds.extend((key, [rename.get(v, v) for v in num], [rename.get(v, v) for v in den])
                         for _, num, den in attr[2])
-        return key
+        return key, label
 
     def _answer_properties(self, qg: QueryGraph) -> list[URIRef]:
         rows = self._select(f"SELECT DISTINCT ?p WHERE {{\n{_body(qg)}\n?answer ?p ?o .\n}} LIMIT 200",
@@ -1109,13 +1120,11 @@ class KBQA:
         hw = set(hint.split())
         return [float(len(hw & set(lab.split()))) for lab in labels]
 
-    def _attribute(self, qg: QueryGraph, hint: str, answer_only: bool = False, floor: float | None = None):
+    def _attribute(self, qg: QueryGraph, hint: str, answer_only: bool = False, time_only: bool = False):
         """The numeric attribute (one or two hops) of the answer or of a node on the path that best
         matches the superlative: "who manages the most expensive service" orders the services.
-        With `floor`, none unless the best is at least that similar to the hint (with the encoder):
-        a superlative names its ordering loosely, but a compared word that names no attribute of the
-        graph ("founded between 1000 and 1500" where cities have only a population and an area)
-        would filter by the nearest one, a query that answers another question."""
+        `time_only`: only an attribute whose (last) label names a time (`TIME_LABEL_WORDS`), none
+        where the graph has no such number."""
         body = _body(qg)
         options = []
         for v in _answer_first(qg)[: 1 if answer_only else None]:
@@ -1140,10 +1149,13 @@ class KBQA:
                             for p, q in back]
         if not options:
             return None
+        if time_only:
+            options = [o for o in options if o[1] and o[1][0] != "derived" and TIME_LABEL_WORDS & set(
+                normalise(self.relation_label(o[1][-1])).split())]
+            if not options:
+                return None
         sims = self._similar(hint, [lab for _, _, lab, _ in options])
         best = max(range(len(options)), key=lambda i: sims[i] - options[i][3])
-        if floor is not None and self.encoder is not None and sims[best] < floor:
-            return None
         v, preds, _, _ = options[best]
         key = Var("sortkey")
         if preds and preds[0] == "derived":
@@ -1487,6 +1499,7 @@ class _Compared:
     at: int  # where the comparison word starts in `_numbers_kept(question)`
     noun: str = ""  # the word after the number (not a stopword): its unit, or what is counted
     joined: str = ""  # after "and"/"but": the attribute word of the comparison before
+    cmp: str = ""  # the comparison as written: "over", "more than", "after", "between"
 
 
 def _value_comparisons(question: str) -> list[_Compared]:
@@ -1499,7 +1512,8 @@ def _value_comparisons(question: str) -> list[_Compared]:
         noun = f["noun"] if f["noun"] and f["noun"] not in STOPWORDS else ""
         joined = out[-1].joined or out[-1].attr if f["attr"] in _JOINING and out else ""
         attr = joined if joined and not noun else f["attr"]
-        out.append(_Compared(attr, _NUMERIC_OPS[f["cmp"]], _number(f), f["num"], f.start("cmp"), noun, joined))
+        out.append(_Compared(attr, _NUMERIC_OPS[f["cmp"]], _number(f), f["num"], f.start("cmp"), noun, joined,
+                             f["cmp"]))
     for b in _BETWEEN.finditer(text):
         low, high = _NUMBER.fullmatch(b["low"]), _NUMBER.fullmatch(b["high"])
         if low is None or high is None:
@@ -1507,9 +1521,15 @@ def _value_comparisons(question: str) -> list[_Compared]:
         noun = b["noun"] if b["noun"] and b["noun"] not in STOPWORDS else ""
         (lo, lo_written), (hi, hi_written) = sorted([(_number(low), b["low"]), (_number(high), b["high"])],
                                                     key=lambda x: x[0] if not math.isnan(x[0]) else 0.0)
-        out += [_Compared(b["attr"], ">=", lo, lo_written, b.start("cmp"), noun),
-                _Compared(b["attr"], "<=", hi, hi_written, b.start("cmp"), noun)]
+        out += [_Compared(b["attr"], ">=", lo, lo_written, b.start("cmp"), noun, cmp="between"),
+                _Compared(b["attr"], "<=", hi, hi_written, b.start("cmp"), noun, cmp="between")]
     return out
+
+
+def _named_words(links: list[Candidate]) -> set[str]:
+    """The words of the names the question links surely: a comparison made of them ("After 7",
+    "the Under 21 League") is part of a name."""
+    return {w for c in links if c.score >= 0.8 for w in normalise(c.label).split()}
 
 
 def _uncompared(number: float, written: str) -> str:
@@ -1552,7 +1572,7 @@ def _unexpressed(words: list[str], pred: Prediction) -> tuple[str, float] | None
     held = [c.rsplit(" ", 1)[-1] for c in pred.constraints
             if c.startswith("filter: ") and not c.startswith("filter: answer")]
     counted = any(c.startswith("count per answer") for c in pred.constraints)
-    named = {w for c in pred.links if c.score >= 0.8 for w in normalise(c.label).split()}  # "Under 21 League"
+    named = _named_words(pred.links)  # "Under 21 League"
     kept = _numbers_kept(pred.question)
     # (phrase, comparison word, number as written): both ends of a range ("between 1e6 and 2e6"),
     # then each comparison ("a population over 1e400", "more than 3 hospitals")

@@ -29,6 +29,13 @@ def frame_word(words: list[str], i: int) -> bool:
     return w in COMPARING_WORDS and i + 1 < len(words) and words[i + 1][:1].isdigit()
 
 
+def fuzzy_blocked(words: list[str], start: int, end: int) -> bool:
+    """Whether the words from `start` to `end` may not be read as a misspelt name: one of them is
+    the question's frame (`frame_word`), except "than" inside a longer span ("Beter Than Ezra" is
+    a misspelt name; "than" alone is not "Thane")."""
+    return any(frame_word(words, j) and not (words[j] == "than" and end - start > 1) for j in range(start, end))
+
+
 # words that negate what follows ("don't" is normalised "don t"): never a piece of a name to link
 NEGATIONS = frozenset({"not", "never", "no", "none", "nobody", "nothing", "neither", "nor", "without"})
 YES_NO_STARTS = frozenset("is are was were do does did has have had can could".split())
