@@ -393,9 +393,18 @@ def _faq_records(path: Path, on_bytes: Progress | None = None) -> Iterator[tuple
 
 
 def _csv_delimiter(header: str) -> str:
-    """The delimiter of a .csv file, read off its header line: a comma, unless the header holds
-    none and a semicolon or a tab instead (spreadsheets save "CSV" with semicolons where the comma
-    is the decimal separator, and a tab-separated file is often named .csv)."""
+    """The delimiter of a .csv file, read off its header line: the one (comma, semicolon, tab)
+    whose split of the header names a question field; else a comma, unless the header holds none
+    and a semicolon or a tab instead. Spreadsheets save "CSV" with semicolons where the comma is the
+    decimal separator, a tab-separated file is often named .csv, and a quoted header field may hold
+    another delimiter ("Answer, in full")."""
+    for sep in (",", ";", "\t"):
+        try:
+            fields = next(csv.reader([header], delimiter=sep), [])
+        except csv.Error:
+            continue
+        if any(f.strip().lstrip("\ufeff").lower() in _Q_KEYS for f in fields) and len(fields) > 1:
+            return sep
     if "," in header:
         return ","
     for sep in (";", "\t"):

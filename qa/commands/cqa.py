@@ -207,7 +207,8 @@ def train(
     err.print(Text.assemble(("trained ", "green"), report))
 
 
-@cqa_app.command("train-judge")
+@cqa_app.command("train-judge", short_help="Fine-tune the answer judge (a cross-encoder) on SemEval comments and "
+                                            "fit its combination.")
 def train_judge_command(
     train_file: Annotated[Path | None, typer.Option(help="SemEval-2016 Task 3 training XML (train-part2).")] = None,
     out_dir: Annotated[Path | None, typer.Option("--out", help="Judge folder (default: the cqa_judge_model "
@@ -217,10 +218,9 @@ def train_judge_command(
     stack_out: Annotated[Path | None, typer.Option(help="Where the combination goes (default: the shipped "
                                                    "data/cqa/answer_stack.json).")] = None,
 ) -> None:
-    """Fine-tune the answer judge (a cross-encoder) on SemEval comments and fit its combination."""
-    # The judge starts from the span reader's encoder. It trains twice: once without a held-out fifth
-    # of the questions, to score them and fit how its score combines with the answer model's on
-    # unseen threads; then on every comment.
+    """Fine-tune the answer judge (a cross-encoder from the span reader's encoder) on SemEval comments and fit how its
+    score combines with the answer model's. It trains twice: once without a held-out fifth of the questions, to score
+    them and fit the combination on unseen threads; then on every comment."""
     import os
     import shutil
     import tempfile

@@ -50,10 +50,13 @@ def ece_p_value(scores: Sequence[float], correct: Sequence[bool], draws: int = 1
     the measured one (the same draws as `ece_if_calibrated`). On a few questions the measured ECE
     alone cannot tell miscalibration from chance; a small value here (under 0.05) can: the scores
     are then miscalibrated beyond what so few outcomes explain."""
-    if len(scores) == 0:
+    if len(scores) != len(correct):
+        raise ValueError(f"{len(scores)} scores for {len(correct)} outcomes")
+    if len(scores) == 0 or draws < 1:
         return 1.0
     measured = ece(scores, correct)
-    return float(np.mean(_ece_draws(scores, draws, seed) >= measured - 1e-12))
+    # (1 + k) / (1 + draws): a finite number of draws never shows a p-value of exactly 0
+    return float((1 + np.sum(_ece_draws(scores, draws, seed) >= measured - 1e-12)) / (1 + draws))
 
 
 def auroc(scores: Sequence[float], correct: Sequence[bool]) -> float:

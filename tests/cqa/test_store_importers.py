@@ -602,6 +602,13 @@ def test_a_csv_saved_with_semicolons_or_tabs_imports_as_written(tmp_path: Path) 
     import_file(store, tabbed)
     assert [a.text for a in store.thread("faq:tabbed:" + _digest("Where is the office?")).answers] == [
         "Building 4, second floor."]
+    # the header's fields decide, not the first delimiter seen in it
+    for name, text in (("quoted.csv", 'Question;Answer;"Notes, if any"\nWhere is the office?;Building 4;\n'),
+                       ("notes.csv", "question\tanswer\tnotes (en; fr)\nWhere is the office?\tBuilding 4\t\n")):
+        (tmp_path / name).write_text(text, encoding="utf-8")
+        import_file(store, tmp_path / name)
+        key = f"faq:{name.removesuffix('.csv')}:" + _digest("Where is the office?")
+        assert [a.text for a in store.thread(key).answers] == ["Building 4"], name
     # a semicolon file's split answer is named for what splits it
     semi.write_text("question;answer\nHow do I pay?;By card; or cash\n", encoding="utf-8")
     with pytest.raises(DataFormatError, match=r"semi.csv:2: 3 fields where the header has 2 \(quote a field that "

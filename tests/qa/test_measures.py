@@ -54,5 +54,8 @@ def test_ece_p_value_tells_chance_from_miscalibration() -> None:
     assert ece_p_value(scores.tolist(), [not c for c in honest], draws=300) < 0.01
     many = rng.uniform(0.2, 0.8, 4000)
     biased = (rng.random(4000) < many + 0.1).tolist()  # right 10 points more often than said
-    assert ece_p_value(many.tolist(), biased, draws=100) < 0.01
+    assert ece_p_value(many.tolist(), biased, draws=200) < 0.01
     assert ece_p_value([], []) == 1.0
+    assert 0 < ece_p_value([0.9] * 20, [False] * 20, draws=50) == 1 / 51  # never exactly 0
+    with pytest.raises(ValueError, match="3 scores for 2 outcomes"):
+        ece_p_value([0.1, 0.2, 0.3], [True, False])
