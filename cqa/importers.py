@@ -394,17 +394,22 @@ def _faq_records(path: Path, on_bytes: Progress | None = None) -> Iterator[tuple
 
 def _csv_delimiter(header: str) -> str:
     """The delimiter of a .csv file, read off its header line: the one (comma, semicolon, tab)
-    whose split of the header names a question field; else a comma, unless the header holds none
-    and a semicolon or a tab instead. Spreadsheets save "CSV" with semicolons where the comma is the
-    decimal separator, a tab-separated file is often named .csv, and a quoted header field may hold
-    another delimiter ("Answer, in full")."""
+    whose split of the header names a question field and the most known fields; else a comma,
+    unless the header holds none and a semicolon or a tab instead. Spreadsheets save "CSV" with
+    semicolons where the comma is the decimal separator, a tab-separated file is often named .csv,
+    and a header field may hold another delimiter ("Notes, if any", "Author, title")."""
+    known = {*_Q_KEYS, *_A_KEYS, "answers", "id", "body", "tags", "url"}
+    best, most = "", 0
     for sep in (",", ";", "\t"):
         try:
-            fields = next(csv.reader([header], delimiter=sep), [])
+            fields = [f.strip().lstrip("\ufeff").lower() for f in next(csv.reader([header], delimiter=sep), [])]
         except csv.Error:
             continue
-        if any(f.strip().lstrip("\ufeff").lower() in _Q_KEYS for f in fields) and len(fields) > 1:
-            return sep
+        hits = sum(f in known for f in fields)
+        if any(f in _Q_KEYS for f in fields) and hits > most:  # "Author, title" splits off a "title"
+            best, most = sep, hits
+    if best:
+        return best
     if "," in header:
         return ","
     for sep in (";", "\t"):

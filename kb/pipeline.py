@@ -52,11 +52,11 @@ log = logging.getLogger(__name__)
 
 
 # "founded after 1900", "inhabited before 1000": a year compared with "after" / "before" / "since" is
-# held only by an attribute that is a time (its label says so); the nearest number otherwise
-# ("population" for "inhabited", "age" for "born") answers another question
-TIME_LABEL_WORDS = frozenset("""year years date founded founding established establishment built construction
-constructed completed born birth died death formed opened created creation started start began beginning
-inception introduced released release launched launch incorporated signed since when""".split())
+# held only by an attribute of the answer that the question's word names (they share a stem:
+# "founded" / "foundation", "opened" / "opening") and whose values are years (whole numbers up to
+# 2200); the nearest number otherwise ("population" for "inhabited", "year of birth" for "died",
+# "death toll" for "happened") answers another question, so the comparison is said instead
+STEM_CHARS = 4
 TIME_WORDS = frozenset({"after", "before", "since"})
 
 
@@ -709,10 +709,8 @@ class KBQA:
             pred.constraints.append(f"none linked of type {pred.negated[1].label}")
         # "more than 5 employees", "more than 2e0 employees": a count compared per answer, not a count
         having = _HAVING.search(_numbers_kept(pred.question))
-        named = _named_words(pred.links)  # "the hometown of After 7": a name, not a comparison
-        values = [replace(f, attr=attr) for f in _value_comparisons(pred.question)
-                  if not (f.written in named and f.cmp.split()[-1] in named)
-                  and (attr := self._compared_attribute(qg, pred, words, f)) is not None]
+        values = [replace(f, attr=attr) for f in _outside_names(_value_comparisons(pred.question), words, pred.links)
+                  if (attr := self._compared_attribute(qg, pred, words, f)) is not None]
         if having is not None and any(f.at == having.start("cmp") for f in values):
             having = None  # "a population over 1000000 inhabitants": a value with its unit, not a count
         if having is None and self._counts(words, text, r, qg):
@@ -845,6 +843,12 @@ class KBQA:
         qg.binds.extend((key, [rename.get(v, v) for v in num], [rename.get(v, v) for v in den])
                         for _, num, den in attr[2])
         return key, label
+
+    def _years(self, qg: QueryGraph, pred: URIRef) -> bool:
+        """Whether the answers' values of `pred` all look like years (whole numbers up to 2200)."""
+        return not self._ask(f"ASK WHERE {{\n{_body(qg)}\n?answer {iri(pred)} ?v . "
+                             "FILTER(isNumeric(?v) && (?v > 2200 || ?v < -10000 || ?v != ROUND(?v)))\n}",
+                             timeout_s=self.settings.kb_timeout_s)
 
     def _answer_properties(self, qg: QueryGraph) -> list[URIRef]:
         rows = self._select(f"SELECT DISTINCT ?p WHERE {{\n{_body(qg)}\n?answer ?p ?o .\n}} LIMIT 200",
@@ -1123,8 +1127,8 @@ class KBQA:
     def _attribute(self, qg: QueryGraph, hint: str, answer_only: bool = False, time_only: bool = False):
         """The numeric attribute (one or two hops) of the answer or of a node on the path that best
         matches the superlative: "who manages the most expensive service" orders the services.
-        `time_only`: only an attribute whose (last) label names a time (`TIME_LABEL_WORDS`), none
-        where the graph has no such number."""
+        `time_only`: only one of the answer's own attributes that `hint` names and that holds years
+        (see `STEM_CHARS`), none where the graph has no such number."""
         body = _body(qg)
         options = []
         for v in _answer_first(qg)[: 1 if answer_only else None]:
@@ -1150,8 +1154,8 @@ class KBQA:
         if not options:
             return None
         if time_only:
-            options = [o for o in options if o[1] and o[1][0] != "derived" and TIME_LABEL_WORDS & set(
-                normalise(self.relation_label(o[1][-1])).split())]
+            options = [o for o in options if o[0] == Var("answer") and len(o[1]) == 1
+                       and _shares_stem(hint, self.relation_label(o[1][0])) and self._years(qg, o[1][0])]
             if not options:
                 return None
         sims = self._similar(hint, [lab for _, _, lab, _ in options])
@@ -1523,6 +1527,35 @@ def _value_comparisons(question: str) -> list[_Compared]:
                                                     key=lambda x: x[0] if not math.isnan(x[0]) else 0.0)
         out += [_Compared(b["attr"], ">=", lo, lo_written, b.start("cmp"), noun, cmp="between"),
                 _Compared(b["attr"], "<=", hi, hi_written, b.start("cmp"), noun, cmp="between")]
+    return out
+
+
+def _shares_stem(word: str, label: str) -> bool:
+    """Whether a word of `label` begins like `word` (their first `STEM_CHARS` letters and at least
+    half of the shorter one): "founded" / "foundation", "opened" / "opening", "published" /
+    "publication"; not "born" / "birth" (such pairs are said rather than guessed)."""
+    for other in normalise(label).split():
+        n = 0
+        while n < min(len(word), len(other)) and word[n] == other[n]:
+            n += 1
+        if n >= STEM_CHARS and n >= min(len(word), len(other)) / 2:
+            return True
+    return False
+
+
+def _outside_names(found: list[_Compared], words: list[str], links: list[Candidate]) -> list[_Compared]:
+    """The comparisons that are not part of a name the question links surely: "the hometown of
+    After 7" names a band, while "players in the Under 21 League with an age under 21" compares
+    the second "under 21". The k-th comparison written alike is the k-th place those words stand."""
+    spans = [(c.start, c.end) for c in links if c.score >= 0.8]
+    out, seen = [], {}
+    for f in sorted(found, key=lambda f: f.at):
+        tokens = normalise(f"{f.cmp} {f.written}").split()
+        places = [i for i in range(len(words) - len(tokens) + 1) if words[i:i + len(tokens)] == tokens]
+        k = seen[tuple(tokens)] = seen.get(tuple(tokens), -1) + 1
+        at = places[k] if k < len(places) else None
+        if at is None or not any(a <= at and at + len(tokens) <= b for a, b in spans):
+            out.append(f)
     return out
 
 

@@ -604,7 +604,9 @@ def test_a_csv_saved_with_semicolons_or_tabs_imports_as_written(tmp_path: Path) 
         "Building 4, second floor."]
     # the header's fields decide, not the first delimiter seen in it
     for name, text in (("quoted.csv", 'Question;Answer;"Notes, if any"\nWhere is the office?;Building 4;\n'),
-                       ("notes.csv", "question\tanswer\tnotes (en; fr)\nWhere is the office?\tBuilding 4\t\n")):
+                       ("notes.csv", "question\tanswer\tnotes (en; fr)\nWhere is the office?\tBuilding 4\t\n"),
+                       ("authors.csv",
+                        "question;answer;Author, Title\nWhere is the office?;Building 4;Smith, Guide\n")):
         (tmp_path / name).write_text(text, encoding="utf-8")
         import_file(store, tmp_path / name)
         key = f"faq:{name.removesuffix('.csv')}:" + _digest("Where is the office?")
