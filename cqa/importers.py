@@ -394,19 +394,20 @@ def _faq_records(path: Path, on_bytes: Progress | None = None) -> Iterator[tuple
 
 def _csv_delimiter(header: str) -> str:
     """The delimiter of a .csv file, read off its header line: the one (comma, semicolon, tab)
-    whose split of the header names a question field and the most known fields; else a comma,
-    unless the header holds none and a semicolon or a tab instead. Spreadsheets save "CSV" with
-    semicolons where the comma is the decimal separator, a tab-separated file is often named .csv,
-    and a header field may hold another delimiter ("Notes, if any", "Author, title")."""
+    whose split of the header names a question and an answer field and the largest share of known
+    fields; else a comma, unless the header holds none and a semicolon or a tab instead. Spreadsheets
+    save "CSV" with semicolons where the comma is the decimal separator, a tab-separated file is
+    often named .csv, and a header field may hold another delimiter ("Notes, if any", "Author, title")."""
     known = {*_Q_KEYS, *_A_KEYS, "answers", "id", "body", "tags", "url"}
-    best, most = "", 0
+    best, most = "", 0.0
     for sep in (",", ";", "\t"):
         try:
             fields = [f.strip().lstrip("\ufeff").lower() for f in next(csv.reader([header], delimiter=sep), [])]
         except csv.Error:
             continue
-        hits = sum(f in known for f in fields)
-        if any(f in _Q_KEYS for f in fields) and hits > most:  # "Author, title" splits off a "title"
+        hits = sum(f in known for f in fields) / len(fields) if fields else 0.0  # the share of known fields
+        # both a question and an answer field: "Author, Title" splits off a "title", and no answer
+        if any(f in _Q_KEYS for f in fields) and any(f in _A_KEYS or f == "answers" for f in fields) and hits > most:
             best, most = sep, hits
     if best:
         return best

@@ -709,7 +709,8 @@ class KBQA:
             pred.constraints.append(f"none linked of type {pred.negated[1].label}")
         # "more than 5 employees", "more than 2e0 employees": a count compared per answer, not a count
         having = _HAVING.search(_numbers_kept(pred.question))
-        values = [replace(f, attr=attr) for f in _outside_names(_value_comparisons(pred.question), words, pred.links)
+        values = [replace(f, attr=attr) for f in _outside_names(_value_comparisons(pred.question), pred.question,
+                                                                pred.links)
                   if (attr := self._compared_attribute(qg, pred, words, f)) is not None]
         if having is not None and any(f.at == having.start("cmp") for f in values):
             having = None  # "a population over 1000000 inhabitants": a value with its unit, not a count
@@ -845,10 +846,19 @@ class KBQA:
         return key, label
 
     def _years(self, qg: QueryGraph, pred: URIRef) -> bool:
-        """Whether the answers' values of `pred` all look like years (whole numbers up to 2200)."""
-        return not self._ask(f"ASK WHERE {{\n{_body(qg)}\n?answer {iri(pred)} ?v . "
-                             "FILTER(isNumeric(?v) && (?v > 2200 || ?v < -10000 || ?v != ROUND(?v)))\n}",
-                             timeout_s=self.settings.kb_timeout_s)
+        """Whether the answers' values of `pred` look like years: whole numbers up to 2200, some of
+        them 1000 or more (a count of 3 or 800 is no year). A query that fails says no."""
+        body, p = _body(qg), iri(pred)
+        try:
+            other = self.graph.ask(f"ASK WHERE {{\n{body}\n?answer {p} ?v . FILTER(isNumeric(?v) && "
+                                   "(?v > 2200 || ?v < -10000 || ?v != ROUND(?v)))\n}",
+                                   timeout_s=self.settings.kb_timeout_s)
+            recent = self.graph.ask(f"ASK WHERE {{\n{body}\n?answer {p} ?v . FILTER(isNumeric(?v) && ?v >= 1000)\n}}",
+                                    timeout_s=self.settings.kb_timeout_s)
+        except QueryError as exc:
+            log.info("probing query skipped: %s", exc)
+            return False
+        return recent and not other
 
     def _answer_properties(self, qg: QueryGraph) -> list[URIRef]:
         rows = self._select(f"SELECT DISTINCT ?p WHERE {{\n{_body(qg)}\n?answer ?p ?o .\n}} LIMIT 200",
@@ -1535,6 +1545,8 @@ def _shares_stem(word: str, label: str) -> bool:
     half of the shorter one): "founded" / "foundation", "opened" / "opening", "published" /
     "publication"; not "born" / "birth" (such pairs are said rather than guessed)."""
     for other in normalise(label).split():
+        if other.endswith("s") and not other.endswith("ss") and not word.endswith("s"):
+            continue  # "inhabitants", "publications", "founders": things counted, not a time
         n = 0
         while n < min(len(word), len(other)) and word[n] == other[n]:
             n += 1
@@ -1543,26 +1555,23 @@ def _shares_stem(word: str, label: str) -> bool:
     return False
 
 
-def _outside_names(found: list[_Compared], words: list[str], links: list[Candidate]) -> list[_Compared]:
-    """The comparisons that are not part of a name the question links surely: "the hometown of
-    After 7" names a band, while "players in the Under 21 League with an age under 21" compares
-    the second "under 21". The k-th comparison written alike is the k-th place those words stand."""
-    spans = [(c.start, c.end) for c in links if c.score >= 0.8]
-    out, seen = [], {}
-    for f in sorted(found, key=lambda f: f.at):
-        tokens = normalise(f"{f.cmp} {f.written}").split()
-        places = [i for i in range(len(words) - len(tokens) + 1) if words[i:i + len(tokens)] == tokens]
-        k = seen[tuple(tokens)] = seen.get(tuple(tokens), -1) + 1
-        at = places[k] if k < len(places) else None
-        if at is None or not any(a <= at and at + len(tokens) <= b for a, b in spans):
-            out.append(f)
+def _name_ranges(kept: str, links: list[Candidate]) -> list[tuple[int, int]]:
+    """Where in `_numbers_kept(question)` the names the question links surely stand (each name's
+    words as whole words): a comparison inside one is part of the name ("the hometown of After 7",
+    "the Under 21 League"), one elsewhere is a comparison ("... with an age under 21")."""
+    out = []
+    for c in links:
+        if c.score >= 0.8:
+            name = _numbers_kept(c.label)
+            if name:
+                out += [(m.start(), m.end()) for m in re.finditer(rf"(?<!\w){re.escape(name)}(?!\w)", kept)]
     return out
 
 
-def _named_words(links: list[Candidate]) -> set[str]:
-    """The words of the names the question links surely: a comparison made of them ("After 7",
-    "the Under 21 League") is part of a name."""
-    return {w for c in links if c.score >= 0.8 for w in normalise(c.label).split()}
+def _outside_names(found: list[_Compared], question: str, links: list[Candidate]) -> list[_Compared]:
+    """The comparisons that are not part of a name the question links surely (`_name_ranges`)."""
+    ranges = _name_ranges(_numbers_kept(question), links)
+    return [f for f in found if not any(a <= f.at < b for a, b in ranges)]
 
 
 def _uncompared(number: float, written: str) -> str:
@@ -1605,15 +1614,15 @@ def _unexpressed(words: list[str], pred: Prediction) -> tuple[str, float] | None
     held = [c.rsplit(" ", 1)[-1] for c in pred.constraints
             if c.startswith("filter: ") and not c.startswith("filter: answer")]
     counted = any(c.startswith("count per answer") for c in pred.constraints)
-    named = _named_words(pred.links)  # "Under 21 League"
     kept = _numbers_kept(pred.question)
+    names = _name_ranges(kept, pred.links)  # "the Under 21 League"
     # (phrase, comparison word, number as written): both ends of a range ("between 1e6 and 2e6"),
     # then each comparison ("a population over 1e400", "more than 3 hospitals")
-    compared = [(b[0], "between", w) for b in _BETWEEN.finditer(kept) for w in (b["low"], b["high"])]
-    compared += [(f[0], f["cmp"].split()[-1], f["num"]) for f in _COMPARED.finditer(kept)]
-    for phrase, word, written in compared:
+    compared = [(b[0], "between", w, b.start("cmp")) for b in _BETWEEN.finditer(kept) for w in (b["low"], b["high"])]
+    compared += [(f[0], f["cmp"].split()[-1], f["num"], f.start("cmp")) for f in _COMPARED.finditer(kept)]
+    for phrase, word, written, at in compared:
         number = _NUMBER.fullmatch(written)
-        if number is None or (written in named and word in named):
+        if number is None or any(a <= at < b for a, b in names):
             continue
         if not math.isfinite(value := _number(number)):
             return f"'{phrase}' ({_uncompared(value, written)})", 0.5

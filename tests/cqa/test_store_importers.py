@@ -606,7 +606,8 @@ def test_a_csv_saved_with_semicolons_or_tabs_imports_as_written(tmp_path: Path) 
     for name, text in (("quoted.csv", 'Question;Answer;"Notes, if any"\nWhere is the office?;Building 4;\n'),
                        ("notes.csv", "question\tanswer\tnotes (en; fr)\nWhere is the office?\tBuilding 4\t\n"),
                        ("authors.csv",
-                        "question;answer;Author, Title\nWhere is the office?;Building 4;Smith, Guide\n")):
+                        "question;answer;Author, Title\nWhere is the office?;Building 4;Smith, Guide\n"),
+                       ("tie.csv", "q;a;Notes, title, url\nWhere is the office?;Building 4;x, y, z\n")):
         (tmp_path / name).write_text(text, encoding="utf-8")
         import_file(store, tmp_path / name)
         key = f"faq:{name.removesuffix('.csv')}:" + _digest("Where is the office?")

@@ -594,6 +594,12 @@ def test_a_year_is_compared_with_the_time_the_word_names(tmp_path_factory, ttl_b
      "Which clubs were founded before 1900?"),
     ('ex:inhabitants rdfs:label "inhabitants" . ex:a ex:inhabitants 250000 . ex:b ex:inhabitants 4000 .',
      "Which clubs were inhabited before 1000?"),
+    # counts that could pass for years: a plural names things counted, and a year is 1000 or more
+    ('ex:inhabitants rdfs:label "inhabitants" . ex:a ex:inhabitants 800 . ex:b ex:inhabitants 1500 .',
+     "Which clubs were inhabited before 1000?"),
+    ('ex:pubs rdfs:label "publications" . ex:a ex:pubs 150 . ex:b ex:pubs 30 .', "Which clubs published before 2000?"),
+    ('ex:nf rdfs:label "number of founders" . ex:a ex:nf 3 . ex:b ex:nf 5 .', "Which clubs were founded before 1900?"),
+    ('ex:fy rdfs:label "founding" . ex:a ex:fy 3 . ex:b ex:fy 5 .', "Which clubs were founded before 1900?"),
     # a time of something else on the path (the founder's birth year) is not the club's
     ('ex:founder rdfs:label "founder" . ex:by rdfs:label "birth year" . ex:a ex:founder ex:p . ex:p ex:by 1901 .'
      ' ex:p rdfs:label "Pat" .', "Which clubs were established before 1950?"),
@@ -624,6 +630,21 @@ ex:p2 a ex:Player ; rdfs:label "Tom Reed" ; ex:age 20 ; ex:league ex:u21 .
 ex:p3 a ex:Player ; rdfs:label "Sam Hale" ; ex:age 23 ; ex:league ex:u21 .
 """
     qa = make_qa(turtle_graph(tmp_path_factory, ttl, "u21.ttl"))
-    pred = qa.predict("Which players in the Under 21 League have an age under 21?")
-    assert "filter: age < 21" in pred.constraints, pred.constraints
-    assert texts(pred) == {"Joe Mint", "Tom Reed"}
+    for q in ("Which players in the Under 21 League have an age under 21?",
+              "Under 21 League players with an age under 21?"):
+        pred = qa.predict(q)
+        assert "filter: age < 21" in pred.constraints, (q, pred.constraints)
+        assert texts(pred) == {"Joe Mint", "Tom Reed"}, q
+    # the number written otherwise than in the name ("1,000") is still the comparison's
+    ttl = """@prefix ex: <http://example.org/> .
+@prefix rdfs: <http://www.w3.org/2000/01/rdf-schema#> .
+ex:Team rdfs:label "team" . ex:budget rdfs:label "budget" . ex:league rdfs:label "league" .
+ex:u1000 rdfs:label "Under 1000 League" .
+ex:t1 a ex:Team ; rdfs:label "Reds" ; ex:budget 500 ; ex:league ex:u1000 .
+ex:t2 a ex:Team ; rdfs:label "Blues" ; ex:budget 800 ; ex:league ex:u1000 .
+ex:t3 a ex:Team ; rdfs:label "Greens" ; ex:budget 5000 ; ex:league ex:u1000 .
+"""
+    qa = make_qa(turtle_graph(tmp_path_factory, ttl, "u1000.ttl"))
+    pred = qa.predict("Which teams with a budget under 1,000 play in the Under 1000 League?")
+    assert "filter: budget < 1000" in pred.constraints, pred.constraints
+    assert texts(pred) == {"Reds", "Blues"}
