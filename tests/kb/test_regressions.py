@@ -618,33 +618,29 @@ def test_a_year_no_attribute_of_the_answer_holds_is_said(tmp_path_factory, ttl_b
     assert (top.best_guess.score if top.no_answer else top.score) <= 0.5
 
 
+def _league(tmp_path_factory, kind: str, value: str, league: str, rows: list[tuple[str, int]]):
+    """Members of a league named with a comparison ("Under 21 League"), each with a number."""
+    ttl = ("@prefix ex: <http://example.org/> .\n@prefix rdfs: <http://www.w3.org/2000/01/rdf-schema#> .\n"
+           f'ex:K rdfs:label "{kind}" . ex:v rdfs:label "{value}" . ex:league rdfs:label "league" .\n'
+           f'ex:l rdfs:label "{league}" .\n'
+           + "".join(f'ex:m{i} a ex:K ; rdfs:label "{name}" ; ex:v {n} ; ex:league ex:l .\n'
+                     for i, (name, n) in enumerate(rows)))
+    return make_qa(turtle_graph(tmp_path_factory, ttl, f"{value}-league.ttl"))
+
+
 def test_a_comparison_written_like_a_linked_name_elsewhere_still_compares(tmp_path_factory):
     """Only the words of the name itself are the name: "players in the Under 21 League with an age
     under 21" compares the second "under 21"."""
-    ttl = """@prefix ex: <http://example.org/> .
-@prefix rdfs: <http://www.w3.org/2000/01/rdf-schema#> .
-ex:Player rdfs:label "player" . ex:age rdfs:label "age" . ex:league rdfs:label "league" .
-ex:u21 rdfs:label "Under 21 League" .
-ex:p1 a ex:Player ; rdfs:label "Joe Mint" ; ex:age 19 ; ex:league ex:u21 .
-ex:p2 a ex:Player ; rdfs:label "Tom Reed" ; ex:age 20 ; ex:league ex:u21 .
-ex:p3 a ex:Player ; rdfs:label "Sam Hale" ; ex:age 23 ; ex:league ex:u21 .
-"""
-    qa = make_qa(turtle_graph(tmp_path_factory, ttl, "u21.ttl"))
+    qa = _league(tmp_path_factory, "player", "age", "Under 21 League",
+                 [("Joe Mint", 19), ("Tom Reed", 20), ("Sam Hale", 23)])
     for q in ("Which players in the Under 21 League have an age under 21?",
               "Under 21 League players with an age under 21?"):
         pred = qa.predict(q)
         assert "filter: age < 21" in pred.constraints, (q, pred.constraints)
         assert texts(pred) == {"Joe Mint", "Tom Reed"}, q
     # the number written otherwise than in the name ("1,000") is still the comparison's
-    ttl = """@prefix ex: <http://example.org/> .
-@prefix rdfs: <http://www.w3.org/2000/01/rdf-schema#> .
-ex:Team rdfs:label "team" . ex:budget rdfs:label "budget" . ex:league rdfs:label "league" .
-ex:u1000 rdfs:label "Under 1000 League" .
-ex:t1 a ex:Team ; rdfs:label "Reds" ; ex:budget 500 ; ex:league ex:u1000 .
-ex:t2 a ex:Team ; rdfs:label "Blues" ; ex:budget 800 ; ex:league ex:u1000 .
-ex:t3 a ex:Team ; rdfs:label "Greens" ; ex:budget 5000 ; ex:league ex:u1000 .
-"""
-    qa = make_qa(turtle_graph(tmp_path_factory, ttl, "u1000.ttl"))
+    qa = _league(tmp_path_factory, "team", "budget", "Under 1000 League",
+                 [("Reds", 500), ("Blues", 800), ("Greens", 5000)])
     pred = qa.predict("Which teams with a budget under 1,000 play in the Under 1000 League?")
     assert "filter: budget < 1000" in pred.constraints, pred.constraints
     assert texts(pred) == {"Reds", "Blues"}
