@@ -588,32 +588,27 @@ def test_an_unchanged_faq_saved_again_changes_nothing_and_keeps_the_users_choice
 
 def test_a_csv_saved_with_semicolons_or_tabs_imports_as_written(tmp_path: Path) -> None:
     """Spreadsheets save "CSV" with semicolons where the comma is the decimal separator, and
-    tab-separated files are often named .csv: the header line says which, and commas inside an
-    answer are then text."""
+    tab-separated files are often named .csv: the header line says which (its fields decide, not
+    the first delimiter seen in it), and commas inside an answer are then text."""
     store = ThreadStore(tmp_path / "t.sqlite")
-    semi = tmp_path / "semi.csv"
-    semi.write_text("\ufeffQuestion;Answer\nWhat does a coffee cost?;2,50 EUR, or 3,00 EUR with milk.\n",
-                    encoding="utf-8")
-    import_file(store, semi)
-    assert [a.text for a in store.thread("faq:semi:" + _digest("What does a coffee cost?")).answers] == [
-        "2,50 EUR, or 3,00 EUR with milk."]
-    tabbed = tmp_path / "tabbed.csv"
-    tabbed.write_text("question\tanswer\nWhere is the office?\tBuilding 4, second floor.\n", encoding="utf-8")
-    import_file(store, tabbed)
-    assert [a.text for a in store.thread("faq:tabbed:" + _digest("Where is the office?")).answers] == [
-        "Building 4, second floor."]
-    # the header's fields decide, not the first delimiter seen in it
-    for name, text in (("quoted.csv", 'Question;Answer;"Notes, if any"\nWhere is the office?;Building 4;\n'),
-                       ("notes.csv", "question\tanswer\tnotes (en; fr)\nWhere is the office?\tBuilding 4\t\n"),
-                       ("authors.csv",
-                        "question;answer;Author, Title\nWhere is the office?;Building 4;Smith, Guide\n"),
-                       ("tie.csv", "q;a;Notes, title, url\nWhere is the office?;Building 4;x, y, z\n")):
+    office = "Where is the office?"
+    for name, text, question, answer in (
+            ("semi.csv", "\ufeffQuestion;Answer\nWhat does a coffee cost?;2,50 EUR, or 3,00 EUR with milk.\n",
+             "What does a coffee cost?", "2,50 EUR, or 3,00 EUR with milk."),
+            ("tabbed.csv", "question\tanswer\nWhere is the office?\tBuilding 4, second floor.\n", office,
+             "Building 4, second floor."),
+            ("quoted.csv", 'Question;Answer;"Notes, if any"\nWhere is the office?;Building 4;\n', office, "Building 4"),
+            ("notes.csv", "question\tanswer\tnotes (en; fr)\nWhere is the office?\tBuilding 4\t\n", office,
+             "Building 4"),
+            ("authors.csv", "question;answer;Author, Title\nWhere is the office?;Building 4;Smith, Guide\n", office,
+             "Building 4"),
+            ("tie.csv", "q;a;Notes, title, url\nWhere is the office?;Building 4;x, y, z\n", office, "Building 4")):
         (tmp_path / name).write_text(text, encoding="utf-8")
         import_file(store, tmp_path / name)
-        key = f"faq:{name.removesuffix('.csv')}:" + _digest("Where is the office?")
-        assert [a.text for a in store.thread(key).answers] == ["Building 4"], name
+        key = f"faq:{name.removesuffix('.csv')}:" + _digest(question)
+        assert [a.text for a in store.thread(key).answers] == [answer], name
     # a semicolon file's split answer is named for what splits it
-    semi.write_text("question;answer\nHow do I pay?;By card; or cash\n", encoding="utf-8")
+    (tmp_path / "semi.csv").write_text("question;answer\nHow do I pay?;By card; or cash\n", encoding="utf-8")
     with pytest.raises(DataFormatError, match=r"semi.csv:2: 3 fields where the header has 2 \(quote a field that "
                                               "holds a semicolon\\)"):
-        import_file(store, semi)
+        import_file(store, tmp_path / "semi.csv")
