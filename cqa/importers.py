@@ -395,7 +395,7 @@ def _faq_records(path: Path, on_bytes: Progress | None = None) -> Iterator[tuple
 def _csv_delimiter(header: str) -> str:
     """The delimiter of a .csv file, read off its header line: the one (comma, semicolon, tab)
     whose split of the header names a question and an answer field and the largest share of known
-    fields; else a comma, unless the header holds none and a semicolon or a tab instead. Spreadsheets
+    fields; else a comma. Spreadsheets
     save "CSV" with semicolons where the comma is the decimal separator, a tab-separated file is
     often named .csv, and a header field may hold another delimiter ("Notes, if any", "Author, title")."""
     known = {*_Q_KEYS, *_A_KEYS, "answers", "id", "body", "tags", "url"}
@@ -409,14 +409,7 @@ def _csv_delimiter(header: str) -> str:
         # both a question and an answer field: "Author, Title" splits off a "title", and no answer
         if any(f in _Q_KEYS for f in fields) and any(f in _A_KEYS or f == "answers" for f in fields) and hits > most:
             best, most = sep, hits
-    if best:
-        return best
-    if "," in header:
-        return ","
-    for sep in (";", "\t"):
-        if sep in header:
-            return sep
-    return ","
+    return best or ","  # without a question and an answer field the import fails, naming the fields it wants
 
 
 def _faq_parse(fh: Any, name: str, path: Path) -> Iterator[tuple[str, Any, int]]:

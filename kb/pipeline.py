@@ -6,6 +6,7 @@ import datetime
 import itertools
 import logging
 import math
+import os
 import re
 import threading
 import time
@@ -531,12 +532,13 @@ class KBQA:
             log.info("probing query skipped: %s", exc)
             return []
 
-    def _ask(self, query: str, timeout_s: float | None = None) -> bool:
+    def _ask(self, query: str, timeout_s: float | None = None, *, on_error: bool = False) -> bool:
+        """A probing ASK; `on_error` where it fails or times out (the answer that risks least)."""
         try:
             return self.graph.ask(query, timeout_s=timeout_s)
         except QueryError as exc:
             log.info("probing query skipped: %s", exc)
-            return False
+            return on_error
 
     def _several(self, qg: QueryGraph) -> bool:
         """Whether the query graph, unordered, has at least two answers."""
@@ -835,30 +837,21 @@ class KBQA:
         attr = self._attribute(qg, hint, answer_only=answer_only, time_only=time_only)
         if attr is None:
             return None
-        valued = [t[1] for t in attr[0] if t[2] == Var("sortkey")]  # the predicate holding the value
-        label = self.relation_label(valued[0]) if valued and isinstance(valued[0], URIRef) else hint
         key = Var(prefix)
         rename = {Var("sortkey"): key, Var("sortmid"): Var(f"{prefix}m")}
         rename.update({Var(f"dim{i}"): Var(f"{prefix}d{i}") for i in range(4)})
         qg.triples.extend(tuple(rename.get(x, x) for x in t) for t in attr[0])
         qg.binds.extend((key, [rename.get(v, v) for v in num], [rename.get(v, v) for v in den])
                         for _, num, den in attr[2])
-        return key, label
+        return key, attr[3]
 
     def _years(self, qg: QueryGraph, pred: URIRef) -> bool:
         """Whether the answers' values of `pred` look like years: whole numbers up to 2200, some of
         them 1000 or more (a count of 3 or 800 is no year). A query that fails says no."""
-        body, p = _body(qg), iri(pred)
-        try:
-            other = self.graph.ask(f"ASK WHERE {{\n{body}\n?answer {p} ?v . FILTER(isNumeric(?v) && "
-                                   "(?v > 2200 || ?v < -10000 || ?v != ROUND(?v)))\n}",
-                                   timeout_s=self.settings.kb_timeout_s)
-            recent = self.graph.ask(f"ASK WHERE {{\n{body}\n?answer {p} ?v . FILTER(isNumeric(?v) && ?v >= 1000)\n}}",
-                                    timeout_s=self.settings.kb_timeout_s)
-        except QueryError as exc:
-            log.info("probing query skipped: %s", exc)
-            return False
-        return recent and not other
+        body, p, t = _body(qg), iri(pred), self.settings.kb_timeout_s
+        return self._ask(f"ASK WHERE {{\n{body}\n?answer {p} ?v . FILTER(isNumeric(?v) && ?v >= 1000)\n}}",
+                         t) and not self._ask(f"ASK WHERE {{\n{body}\n?answer {p} ?v . FILTER(isNumeric(?v) && "
+                                              "(?v > 2200 || ?v < -10000 || ?v != ROUND(?v)))\n}", t, on_error=True)
 
     def _answer_properties(self, qg: QueryGraph) -> list[URIRef]:
         rows = self._select(f"SELECT DISTINCT ?p WHERE {{\n{_body(qg)}\n?answer ?p ?o .\n}} LIMIT 200",
@@ -1138,7 +1131,8 @@ class KBQA:
         """The numeric attribute (one or two hops) of the answer or of a node on the path that best
         matches the superlative: "who manages the most expensive service" orders the services.
         `time_only`: only one of the answer's own attributes that `hint` names and that holds years
-        (see `STEM_CHARS`), none where the graph has no such number."""
+        (see `STEM_CHARS`), none where the graph has no such number. Returns (triples, the variable
+        holding the value, binds, the attribute's label)."""
         body = _body(qg)
         options = []
         for v in _answer_first(qg)[: 1 if answer_only else None]:
@@ -1170,18 +1164,18 @@ class KBQA:
                 return None
         sims = self._similar(hint, [lab for _, _, lab, _ in options])
         best = max(range(len(options)), key=lambda i: sims[i] - options[i][3])
-        v, preds, _, _ = options[best]
+        v, preds, label, _ = options[best]
         key = Var("sortkey")
         if preds and preds[0] == "derived":
             _, num, den = preds
             names = {p: Var(f"dim{i}") for i, p in enumerate(num + den)}
             triples = [(v, p, var) for p, var in names.items()]
-            return triples, key, [(key, [names[p] for p in num], [names[p] for p in den])]
+            return triples, key, [(key, [names[p] for p in num], [names[p] for p in den])], label
         if preds and preds[0] == "inverse":
-            return [(Var("sortmid"), preds[1], v), (Var("sortmid"), preds[2], key)], key, []
+            return [(Var("sortmid"), preds[1], v), (Var("sortmid"), preds[2], key)], key, [], label
         if len(preds) == 1:
-            return [(v, preds[0], key)], key, []
-        return [(v, preds[0], Var("sortmid")), (Var("sortmid"), preds[1], key)], key, []
+            return [(v, preds[0], key)], key, [], label
+        return [(v, preds[0], Var("sortmid")), (Var("sortmid"), preds[1], key)], key, [], label
 
     def _derived(self, v: Var, numeric: list[URIRef]) -> list:
         """Quantities the graph does not store but its dimensions give: a thing with a width, a height
@@ -1547,9 +1541,7 @@ def _shares_stem(word: str, label: str) -> bool:
     for other in normalise(label).split():
         if other.endswith("s") and not other.endswith("ss") and not word.endswith("s"):
             continue  # "inhabitants", "publications", "founders": things counted, not a time
-        n = 0
-        while n < min(len(word), len(other)) and word[n] == other[n]:
-            n += 1
+        n = len(os.path.commonprefix([word, other]))
         if n >= STEM_CHARS and n >= min(len(word), len(other)) / 2:
             return True
     return False
