@@ -59,6 +59,11 @@ log = logging.getLogger(__name__)
 # "death toll" for "happened") answers another question, so the comparison is said instead
 STEM_CHARS = 4
 TIME_WORDS = frozenset({"after", "before", "since"})
+# years as graphs store them: whole numbers up to MAX_YEAR, some of them YEAR_FROM or more (a count
+# of 3 or 800 is no year)
+YEAR_FROM, MAX_YEAR = 1000, 2200
+_IRREGULAR_PARTICIPLES = frozenset({"born", "built", "begun", "made", "written", "held", "won", "sold", "shot",
+                                    "drawn", "sung", "run", "set", "laid", "given", "taken", "done", "seen"})
 
 
 @dataclass
@@ -766,8 +771,7 @@ class KBQA:
                 if not math.isfinite(f.number):
                     continue  # "over 1e400": nothing compares with it; `_unexpressed` says so
                 if f.attr not in attached:
-                    attached[f.attr] = self._attach_attribute(qg, f.attr, f"f{len(attached)}",
-                                                              time_only=f.cmp in TIME_WORDS)
+                    attached[f.attr] = self._attach_attribute(qg, f.attr, f"f{len(attached)}", time_only=f.time)
                 held = attached[f.attr]
                 if held is not None:
                     key, label = held
@@ -846,12 +850,13 @@ class KBQA:
         return key, attr[3]
 
     def _years(self, qg: QueryGraph, pred: URIRef) -> bool:
-        """Whether the answers' values of `pred` look like years: whole numbers up to 2200, some of
-        them 1000 or more (a count of 3 or 800 is no year). A query that fails says no."""
+        """Whether the answers' values of `pred` look like years (`YEAR_FROM`, `MAX_YEAR`). A query
+        that fails says no."""
         body, p, t = _body(qg), iri(pred), self.settings.kb_timeout_s
-        return self._ask(f"ASK WHERE {{\n{body}\n?answer {p} ?v . FILTER(isNumeric(?v) && ?v >= 1000)\n}}",
+        return self._ask(f"ASK WHERE {{\n{body}\n?answer {p} ?v . FILTER(isNumeric(?v) && ?v >= {YEAR_FROM})\n}}",
                          t) and not self._ask(f"ASK WHERE {{\n{body}\n?answer {p} ?v . FILTER(isNumeric(?v) && "
-                                              "(?v > 2200 || ?v < -10000 || ?v != ROUND(?v)))\n}", t, on_error=True)
+                                              f"(?v > {MAX_YEAR} || ?v < -10000 || ?v != ROUND(?v)))\n}}", t,
+                                              on_error=True)
 
     def _answer_properties(self, qg: QueryGraph) -> list[URIRef]:
         rows = self._select(f"SELECT DISTINCT ?p WHERE {{\n{_body(qg)}\n?answer ?p ?o .\n}} LIMIT 200",
@@ -1336,13 +1341,14 @@ _NUM = (r"(?<![\w.])(?>(?P<num>(?P<base>\d+(?:\.\d+)?)(?:e(?P<e>[+-]?\d+)|(?:\s*
         r"(?:\s*(?:\^|\*\*)\s*(?P<pow>[+-]?\d+)|(?P<sup>[⁺⁻]?[⁰¹²³⁴⁵⁶⁷⁸⁹]+)))?))(?![\w.]*\w)")
 _NUMBER = re.compile(_NUM)
 _SUPERSCRIPT = str.maketrans("⁰¹²³⁴⁵⁶⁷⁸⁹⁺⁻", "0123456789+-")
+# "after the year 1900" compares as "after 1900" does
+_THE_YEAR = r"(?:(?:(?<=after )|(?<=before )|(?<=since ))(?:the )?year )?"
 # "a population over 1000000", "weight under 50": the attribute named before a comparison with a number
 # a noun after the number may be its unit ("a population over 1000000 inhabitants", "under 5
 # dollars") or what is counted ("with more than 5 employees"): `KBQA._compared_attribute` decides
 _NUMERIC = re.compile(r"\b(?P<attr>[a-z]+) (?:of |is |(?:that |which )(?:is |are ))?"
                       r"(?P<cmp>under|below|less than|over|above|more than|greater than|at least|at most|after|"
-                      r"before|since) "
-                      + _NUM + r"(?=(?: (?P<noun>[a-z]+)\b)?)")
+                      r"before|since) " + _THE_YEAR + _NUM + r"(?=(?: (?P<noun>[a-z]+)\b)?)")
 # "a population between 1e6 and 2e6": both ends held (the numbers are whole tokens in `_numbers_kept`)
 _BETWEEN = re.compile(r"\b(?P<attr>[a-z]+) (?:of |is )?(?P<cmp>between) (?P<low>\S+) and (?P<high>\S+)"
                       r"(?=(?: (?P<noun>[a-z]+)\b)?)")
@@ -1365,7 +1371,7 @@ _HAVING_OPS = {"more than": ">", "over": ">", "at least": ">=", "fewer than": "<
 _COMPARING = "|".join(sorted({*_NUMERIC_OPS, *_HAVING_OPS}, key=len, reverse=True))
 # (a word after the number is its unit or what it counts, never the next comparison: "a population
 # over 1000000 since 1990" holds two)
-_COMPARED = re.compile(r"(?:\b[a-z]+ (?:of |is )?)?\b(?P<cmp>" + _COMPARING + ") " + _NUM
+_COMPARED = re.compile(r"(?:\b[a-z]+ (?:of |is )?)?\b(?P<cmp>" + _COMPARING + ") " + _THE_YEAR + _NUM
                        + r"(?: (?!(?:" + _COMPARING + r")\b)[a-z]+)?")
 _THEIR_NAMES = re.compile(r"\b(?:their|the) names\b")
 _NAME_OF = re.compile(r"\b(?:the\s+)?names?\s+of\b")
@@ -1508,6 +1514,7 @@ class _Compared:
     noun: str = ""  # the word after the number (not a stopword): its unit, or what is counted
     joined: str = ""  # after "and"/"but": the attribute word of the comparison before
     cmp: str = ""  # the comparison as written: "over", "more than", "after", "between"
+    time: bool = False  # a point in time compared: only an attribute the word names that holds years
 
 
 def _value_comparisons(question: str) -> list[_Compared]:
@@ -1521,7 +1528,7 @@ def _value_comparisons(question: str) -> list[_Compared]:
         joined = out[-1].joined or out[-1].attr if f["attr"] in _JOINING and out else ""
         attr = joined if joined and not noun else f["attr"]
         out.append(_Compared(attr, _NUMERIC_OPS[f["cmp"]], _number(f), f["num"], f.start("cmp"), noun, joined,
-                             f["cmp"]))
+                             f["cmp"], time=f["cmp"] in TIME_WORDS))
     for b in _BETWEEN.finditer(text):
         low, high = _NUMBER.fullmatch(b["low"]), _NUMBER.fullmatch(b["high"])
         if low is None or high is None:
@@ -1529,9 +1536,20 @@ def _value_comparisons(question: str) -> list[_Compared]:
         noun = b["noun"] if b["noun"] and b["noun"] not in STOPWORDS else ""
         (lo, lo_written), (hi, hi_written) = sorted([(_number(low), b["low"]), (_number(high), b["high"])],
                                                     key=lambda x: x[0] if not math.isnan(x[0]) else 0.0)
-        out += [_Compared(b["attr"], ">=", lo, lo_written, b.start("cmp"), noun, cmp="between"),
-                _Compared(b["attr"], "<=", hi, hi_written, b.start("cmp"), noun, cmp="between")]
+        # "founded between 1000 and 1500": years, as "founded after 1900" (a range of other numbers,
+        # "a population between 1000 and 1500", or one with a unit, "located between 1000 and 1500
+        # metres", is a value like any other)
+        time = (not noun and _participle(b["attr"]) and YEAR_FROM <= hi <= MAX_YEAR
+                and all(math.isfinite(x) and x == int(x) for x in (lo, hi)))
+        out += [_Compared(b["attr"], ">=", lo, lo_written, b.start("cmp"), noun, cmp="between", time=time),
+                _Compared(b["attr"], "<=", hi, hi_written, b.start("cmp"), noun, cmp="between", time=time)]
     return out
+
+
+def _participle(word: str) -> bool:
+    """Whether the word before a range says when something happened ("founded", "built", "born")
+    rather than naming a quantity ("population", "height")."""
+    return word.endswith("ed") or word in _IRREGULAR_PARTICIPLES
 
 
 def _shares_stem(word: str, label: str) -> bool:

@@ -16,17 +16,29 @@ QUANTITY_WORDS = frozenset({"many", "much"})
 # "over 5000000", "under 1000", "taller than 8000": a comparison's words, never a misspelt name
 # ("over" is one edit from Tver, "than" from Thane); "Over the Rainbow" still links exactly
 COMPARING_WORDS = frozenset({"over", "under", "above", "below", "exceeding", "between", "after", "before", "since"})
+# "after the year 1900": a point in time compared, with the words that may stand before its number
+TIME_COMPARING = frozenset({"after", "before", "since"})
+_THE_YEAR = ("the", "year")
 
 
 def frame_word(words: list[str], i: int) -> bool:
     """Whether `words[i]` is the question's frame rather than a piece of a name: the "many" /
-    "much" of "how many" / "how much", "than", or a comparing word before a number."""
+    "much" of "how many" / "how much", "than", or a comparing word before a number (with the "the
+    year" of "after the year 1900")."""
     w = words[i]
     if w in QUANTITY_WORDS:
         return i > 0 and words[i - 1] == "how"
     if w == "than":
         return True
-    return w in COMPARING_WORDS and i + 1 < len(words) and words[i + 1][:1].isdigit()
+    if w in COMPARING_WORDS:
+        j = i + 1
+        if w in TIME_COMPARING:  # "after the year 1900"
+            j += 2 if tuple(words[j:j + 2]) == _THE_YEAR else int(words[j:j + 1] == ["year"])
+        return j < len(words) and words[j][:1].isdigit()
+    if w in _THE_YEAR:  # the "the year" of "after the year 1900" ("year" was read as the currency YER)
+        k = i - 1 - (w == "year" and i >= 2 and words[i - 1] == "the")
+        return k >= 0 and words[k] in TIME_COMPARING and frame_word(words, k)
+    return False
 
 
 def fuzzy_blocked(words: list[str], start: int, end: int) -> bool:

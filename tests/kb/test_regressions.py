@@ -521,23 +521,34 @@ def test_a_year_compared_with_after_before_or_since_is_a_filter_or_said(geo, tmp
     ttl = """@prefix ex: <http://example.org/> .
 @prefix rdfs: <http://www.w3.org/2000/01/rdf-schema#> .
 ex:City a rdfs:Class ; rdfs:label "city" .
-ex:founded rdfs:label "founded" .
-ex:a a ex:City ; rdfs:label "Abbotsford" ; ex:founded 1892 .
-ex:b a ex:City ; rdfs:label "Brampton" ; ex:founded 1853 .
-ex:c a ex:City ; rdfs:label "Chilliwack" ; ex:founded 1908 .
+ex:founded rdfs:label "founded" . ex:population rdfs:label "population" .
+ex:a a ex:City ; rdfs:label "Abbotsford" ; ex:founded 1892 ; ex:population 1500 .
+ex:b a ex:City ; rdfs:label "Brampton" ; ex:founded 1853 ; ex:population 120000 .
+ex:c a ex:City ; rdfs:label "Chilliwack" ; ex:founded 1908 ; ex:population 2000 .
 """
     qa = make_qa(turtle_graph(tmp_path_factory, ttl, "founded.ttl"))
     assert texts(qa.predict("Which cities were founded after 1900?")) == {"Chilliwack"}
     assert texts(qa.predict("Which cities were founded before 1890?")) == {"Brampton"}
     assert texts(qa.predict("Which cities were founded since 1892?")) == {"Abbotsford", "Chilliwack"}
+    # "the year" before the number is the same comparison (it was no comparison at all, and "year"
+    # was read as the currency code YER); a range of years, as a point
+    assert texts(qa.predict("Which cities were founded after the year 1900?")) == {"Chilliwack"}
+    assert texts(qa.predict("Which cities were founded before year 1890?")) == {"Brampton"}
+    assert texts(qa.predict("Which cities were founded between 1850 and 1900?")) == {"Abbotsford", "Brampton"}
     for q in ("Which countries were established after 1900?", "Which cities were inhabited before 1000?",
-              "Which cities have been inhabited since 1500?"):
+              "Which cities have been inhabited since 1500?", "Which countries were established after the year 1900?",
+              # a range of years held the nearest number (a population between 1000 and 1500)
+              "Which cities were founded between 1000 and 1500?"):
         # the nearest number (population) is no time: the comparison is said, the answer a guess
         pred = geo.predict(q)
         assert not any(c.startswith("filter: ") for c in pred.constraints), q
         assert any(c.startswith("not expressed") for c in pred.constraints), q
         top = geo.answer(q, 1)[0]
         assert (top.best_guess.score if top.no_answer else top.score) <= 0.5, q
+    # a range the word before it names as a quantity is that value's range, numbers like years or not
+    pred = qa.predict("Which cities have a population between 1000 and 2000?")
+    assert texts(pred) == {"Abbotsford", "Chilliwack"}
+    assert "filter: population >= 1000" in pred.constraints
     # a comparison right after another's number is a second comparison, not the first one's unit
     pred = geo.predict("Which countries have had a population over 1000000 since 1990?")
     assert "filter: population > 1000000" in pred.constraints
