@@ -22,7 +22,7 @@ from rdflib.term import Node
 
 from kb.loaders import local_name, readable
 from kb.sparql import iri
-from kb.text import NEGATIONS, STOPWORDS, fuzzy_blocked, normalise
+from kb.text import NEGATIONS, STOPWORDS, frame_word, fuzzy_blocked, normalise
 from qa.core.atomic import atomic_write
 
 log = logging.getLogger(__name__)
@@ -323,7 +323,8 @@ class LabelIndex:
         cased = question != question.lower()
         named = {normalise(w) for w in re.findall(r"\b[A-Z]\w*", question)}
         for i, w in enumerate(words):
-            keys = self.token_index.get(w) if w not in NEGATIONS else None  # "do not border": not "Thốt Nốt"
+            # "do not border": not "Thốt Nốt"; "formed after 1990": not the band After 7
+            keys = self.token_index.get(w) if w not in NEGATIONS and not frame_word(words, i) else None
             if keys and len(keys) <= 3 and (not cased or w in named):
                 for key in sorted(keys):
                     for node, label, kind, via in self.keys[key]:

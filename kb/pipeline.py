@@ -721,7 +721,9 @@ class KBQA:
                   if (attr := self._compared_attribute(qg, pred, words, f)) is not None]
         if having is not None and any(f.at == having.start("cmp") for f in values):
             having = None  # "a population over 1000000 inhabitants": a value with its unit, not a count
-        if having is None and self._counts(words, text, r, qg):
+        # "are there cities with a number of people under 255000": an attribute compared, no count
+        valued = any(f"number of {f.attr} " in f"{text} " for f in values)
+        if having is None and not valued and self._counts(words, text, r, qg):
             qg.aggregate = "count"
             pred.constraints.append("count")
         elif _yes_no(words):
@@ -732,11 +734,14 @@ class KBQA:
                 pred.constraints.append(f"answer is {target.label}")
             else:  # "Does Germany have more than 500 million inhabitants?": the value must meet it
                 asked = _asked_number(pred.question, pred.links)
-                if asked is not None:
-                    filters = self._value_filters(qg, asked[0], asked[1])
-                    if filters:
-                        qg.filters.extend(filters)
-                        pred.constraints.append("filter: answer " + " and ".join(f"{o} {v}" for _, o, v in filters))
+                filters = self._value_filters(qg, asked[0], asked[1]) if asked is not None else []
+                if filters:
+                    qg.filters.extend(filters)
+                    pred.constraints.append("filter: answer " + " and ".join(f"{o} {v}" for _, o, v in filters))
+                elif values and not self._literal_answers(qg):
+                    # "Are there cities with a population under 255000?": an attribute of the answers
+                    # (a path that ends in values, "a calling code under 379" stored as text, holds none)
+                    self._attach_values(qg, pred, values)
         else:
             # "departments with more than 5 employees": a count per answer, kept above n; "more than
             # 1e400 employees" compares with nothing, and `_unexpressed` says so
@@ -765,21 +770,7 @@ class KBQA:
                     qg.limit = 1
                     pred.constraints.append(f"superlative count: {most.group(0)}")
                     return qg
-            # one join per attribute: both ends of a range hold one value
-            attached: dict[str, tuple[Var, str] | None] = {}
-            for f in values:  # "cities with a population over 1e6"
-                if not math.isfinite(f.number):
-                    continue  # "over 1e400": nothing compares with it; `_unexpressed` says so
-                if f.attr not in attached:
-                    attached[f.attr] = self._attach_attribute(qg, f.attr, f"f{len(attached)}", time_only=f.time)
-                held = attached[f.attr]
-                if held is not None:
-                    key, label = held
-                    qg.filters.append((key, f.op, _number_literal(f.number)))
-                    # the attribute compared, where the question calls it otherwise ("residents
-                    # (population)"): a loose word's match shows in the evidence
-                    named = f.attr if set(f.attr.split()) <= set(normalise(label).split()) else f"{f.attr} ({label})"
-                    pred.constraints.append(f"filter: {named} {f.op} {f.written}")
+            self._attach_values(qg, pred, values)
             if shapes.compare is not None:  # "wider than they are tall": FILTER (?width > ?height)
                 a, op, b = shapes.compare
                 left = self._attach_attribute(qg, a, "cmpa", answer_only=True)
@@ -941,6 +932,12 @@ class KBQA:
         body = probe.to_sparql().rstrip().removesuffix("}")
         return not self._ask(body + "  FILTER (isNumeric(?answer))\n}", timeout_s=self.settings.kb_timeout_s)
 
+    def _literal_answers(self, qg: QueryGraph) -> bool:
+        """Whether the path ends in values (numbers, text, dates) rather than in things."""
+        probe = QueryGraph(triples=list(qg.triples), form="ask", filters=list(qg.filters))
+        body = probe.to_sparql().rstrip().removesuffix("}")
+        return self._ask(body + "  FILTER (isLiteral(?answer))\n}", timeout_s=self.settings.kb_timeout_s)
+
     @staticmethod
     def _negated_class(words: list[str], links: list[Candidate]):
         """(index where the negation starts, the class it negates) for "with no X" / "without X"."""
@@ -966,6 +963,25 @@ class KBQA:
         qg.triples.append((Var("answer"), p, Var("name")))
         qg.answer = Var("name")
         pred.constraints.append(f"name: {local_name(p)}")
+
+    def _attach_values(self, qg: QueryGraph, pred: Prediction, values: list[_Compared]) -> None:
+        """FILTERs holding the answers' attributes to the numbers the question compares them with
+        ("cities with a population over 1e6"), one join per attribute: both ends of a range hold
+        one value."""
+        attached: dict[str, tuple[Var, str] | None] = {}
+        for f in values:
+            if not math.isfinite(f.number):
+                continue  # "over 1e400": nothing compares with it; `_unexpressed` says so
+            if f.attr not in attached:
+                attached[f.attr] = self._attach_attribute(qg, f.attr, f"f{len(attached)}", time_only=f.time)
+            held = attached[f.attr]
+            if held is not None:
+                key, label = held
+                qg.filters.append((key, f.op, _number_literal(f.number)))
+                # the attribute compared, where the question calls it otherwise ("residents
+                # (population)"): a loose word's match shows in the evidence
+                named = f.attr if set(f.attr.split()) <= set(normalise(label).split()) else f"{f.attr} ({label})"
+                pred.constraints.append(f"filter: {named} {f.op} {f.written}")
 
     def _compared_attribute(self, qg: QueryGraph, pred: Prediction, words: list[str], f: _Compared) -> str | None:
         """The word naming the attribute a comparison holds to its number, or None where it holds no
@@ -1352,6 +1368,9 @@ _NUMERIC = re.compile(r"\b(?P<attr>[a-z]+) (?:of |is |(?:that |which )(?:is |are
 # "a population between 1e6 and 2e6": both ends held (the numbers are whole tokens in `_numbers_kept`)
 _BETWEEN = re.compile(r"\b(?P<attr>[a-z]+) (?:of |is )?(?P<cmp>between) (?P<low>\S+) and (?P<high>\S+)"
                       r"(?=(?: (?P<noun>[a-z]+)\b)?)")
+# "formed in 1992", "founded in the year 1850": a year the answer's time must be (with a participle
+# before it and a year's number only: "the population in 2000" names when, not what)
+_IN_YEAR = re.compile(r"\b(?P<attr>[a-z]+) (?P<cmp>in) (?:the )?(?:year )?" + _NUM)
 # "over 1e6 and under 4e6": the second comparison is of the same attribute; "or" is no AND of
 # filters, so a comparison after it is left to `_unexpressed`
 _JOINING = frozenset({"and", "but"})
@@ -1539,11 +1558,18 @@ def _value_comparisons(question: str) -> list[_Compared]:
         # "founded between 1000 and 1500": years, as "founded after 1900" (a range of other numbers,
         # "a population between 1000 and 1500", or one with a unit, "located between 1000 and 1500
         # metres", is a value like any other)
-        time = (not noun and _participle(b["attr"]) and YEAR_FROM <= hi <= MAX_YEAR
-                and all(math.isfinite(x) and x == int(x) for x in (lo, hi)))
+        time = not noun and _participle(b["attr"]) and _year(hi) and math.isfinite(lo) and lo == int(lo)
         out += [_Compared(b["attr"], ">=", lo, lo_written, b.start("cmp"), noun, cmp="between", time=time),
                 _Compared(b["attr"], "<=", hi, hi_written, b.start("cmp"), noun, cmp="between", time=time)]
+    for m in _IN_YEAR.finditer(text):  # "formed in 1992"
+        if _participle(m["attr"]) and _year(value := _number(m)):
+            out.append(_Compared(m["attr"], "=", value, m["num"], m.start("cmp"), cmp="in", time=True))
     return out
+
+
+def _year(x: float) -> bool:
+    """Whether a number as written in a question reads as a year (`YEAR_FROM` to `MAX_YEAR`, whole)."""
+    return math.isfinite(x) and x == int(x) and YEAR_FROM <= x <= MAX_YEAR
 
 
 def _participle(word: str) -> bool:
@@ -1616,7 +1642,8 @@ def _unexpressed(words: list[str], pred: Prediction) -> tuple[str, float] | None
             return f"the negation '{w if not contracted else words[i - 1] + chr(39) + 't'}'", 0.0
     if pred.form == "ask":
         asked = _asked_number(pred.question, pred.links)
-        if asked is not None and not any(c.startswith("filter: answer") for c in pred.constraints):
+        if asked is not None and not any(c.startswith("filter: ") and c.rsplit(" ", 1)[-1] == asked[2]
+                                         for c in pred.constraints):
             beyond = "" if math.isfinite(asked[1]) else f" ({_uncompared(asked[1], asked[2])})"
             return "the number the value must meet" + beyond, 0.5
         return None
@@ -1630,6 +1657,8 @@ def _unexpressed(words: list[str], pred: Prediction) -> tuple[str, float] | None
     # then each comparison ("a population over 1e400", "more than 3 hospitals")
     compared = [(b[0], "between", w, b.start("cmp")) for b in _BETWEEN.finditer(kept) for w in (b["low"], b["high"])]
     compared += [(f[0], f["cmp"].split()[-1], f["num"], f.start("cmp")) for f in _COMPARED.finditer(kept)]
+    compared += [(m[0], "in", m["num"], m.start("cmp")) for m in _IN_YEAR.finditer(kept)
+                 if _participle(m["attr"]) and _year(_number(m))]
     for phrase, word, written, at in compared:
         number = _NUMBER.fullmatch(written)
         if number is None or any(a <= at < b for a, b in names):
