@@ -144,6 +144,7 @@ _SPECIFIC = re.compile(
     r"(?:(?:\s*(?P<op>\^|\*\*)\s*|e)(?P<pow>\d{1,2})|(?:st|nd|rd|th)|\s*(?P<scale>k|thousand|million|billion)\b)?"
     r"(?![\w]|[.,]\d)", re.IGNORECASE)
 _SCALE = {"k": 10**3, "thousand": 10**3, "million": 10**6, "billion": 10**9}
+_ORDINAL = re.compile(r"(?i)(?<![\w.,])(\d{1,4})(?:st|nd|rd|th)\b")  # "3rd", "36th": a place in an order
 # a matched question that names other numbers than the new one is another question ("Who was the
 # 37th president?" for "the 36th"): its answer is right only by chance, so it is never shown as
 # more likely than this (below `cqa_min_score`'s default: a best guess, not an answer)
@@ -181,14 +182,21 @@ def other_numbers(question: str, matched: str, similarity: float) -> str | None:
     encoder's, at least `SAME_QUESTION`) but each names a number the other does not ("the 36th
     president" asked, "the 37th" matched). None when either names no number the other lacks (a
     number one of them does not mention only narrows it, as "my 2 kids" in a thread about school
-    fees), or when they ask more differently: in a forum post numbers are mostly circumstance."""
+    fees), or when they ask more differently: in a forum post numbers are mostly circumstance.
+    An ordinal is no circumstance: "the 3rd largest country" is not "the largest country" (0.86
+    alike), so one that only one of them names is enough."""
     if similarity < SAME_QUESTION:
         return None
     asked, found = specifics(question), specifics(matched)
-    if not asked - found or not found - asked:
-        return None
-    return (f"the matched question names {', '.join(sorted(found - asked, key=float))} where the question names "
-            f"{', '.join(sorted(asked - found, key=float))}")
+    if asked - found and found - asked:
+        return (f"the matched question names {', '.join(sorted(found - asked, key=float))} where the question "
+                f"names {', '.join(sorted(asked - found, key=float))}")
+    for text, other, which in ((question, found, "the question asks for"),
+                               (matched, asked, "the matched question is about")):
+        ranks = [m[0] for m in _ORDINAL.finditer(text) if m[1] not in other]
+        if ranks:
+            return f"{which} the {', '.join(dict.fromkeys(ranks))}, which the other does not name"
+    return None
 
 
 def read_margins(reader: SpanReading, question: str, answers: Sequence[str]) -> list[float]:

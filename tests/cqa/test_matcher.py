@@ -463,6 +463,10 @@ def test_a_match_naming_other_numbers_is_a_guess_that_says_why(tmp_path: Path, e
     assert other_numbers("Who was the 37 president?", "Who was the 37th President?", 0.95) is None
     assert other_numbers("the 36th president in 2020", "the 37th president in 2020", 0.95) is not None
     assert other_numbers("school fees for my 2 kids", "school fees", 0.9) is None  # nothing to disagree with
+    # an ordinal is a place in an order, not a circumstance: named on one side only, another question
+    assert "asks for the 3rd" in other_numbers("What is the 3rd largest country?", "What is the largest country?", 0.86)
+    assert "is about the 2nd" in other_numbers("the largest country?", "the 2nd largest country?", 0.9)
+    assert other_numbers("my 1st birthday party venue", "birthday party venue", 0.7) is None  # less alike
     assert other_numbers("school fees for my 2 kids in 2024", "school fees 2024", 0.9) is None  # only narrower
     # a forum post whose numbers are circumstance does not ask what the thread asks
     assert other_numbers("looking for a rental car for 1 month, budget 1500", "QR 1,400/month car rental?",
