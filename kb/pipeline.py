@@ -12,6 +12,7 @@ import threading
 import time
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
+from enum import Enum
 from pathlib import Path as FsPath
 
 from rdflib import RDF, RDFS, BNode, Literal, URIRef
@@ -59,6 +60,15 @@ log = logging.getLogger(__name__)
 # "death toll" for "happened") answers another question, so the comparison is said instead
 STEM_CHARS = 4
 TIME_WORDS = frozenset({"after", "before", "since"})
+
+
+class Named(Enum):
+    """How closely the attribute a comparison holds must be the one its word names."""
+
+    NEAREST = "nearest"  # the most alike numeric attribute ("residents": population; shown beside it)
+    STEM = "stem"  # one of the answer's own whose label shares the word's stem ("priced": price)
+    YEARS = "years"  # such an attribute that holds years ("founded after 1900": the founding year)
+
 # years as graphs store them: whole numbers up to MAX_YEAR, some of them YEAR_FROM or more (a count
 # of 3 or 800 is no year)
 YEAR_FROM, MAX_YEAR = 1000, 2200
@@ -722,7 +732,9 @@ class KBQA:
         if having is not None and any(f.at == having.start("cmp") for f in values):
             having = None  # "a population over 1000000 inhabitants": a value with its unit, not a count
         # "are there cities with a number of people under 255000": an attribute compared, no count
-        valued = any(f"number of {f.attr} " in f"{text} " for f in values)
+        # (but "a number of employees over 2" counts the employees the graph has)
+        valued = any(f"number of {f.attr} " in f"{text} " and not self._counted_word(qg, pred, words, f.attr)
+                     for f in values)
         if having is None and not valued and self._counts(words, text, r, qg):
             qg.aggregate = "count"
             pred.constraints.append("count")
@@ -740,8 +752,9 @@ class KBQA:
                     pred.constraints.append("filter: answer " + " and ".join(f"{o} {v}" for _, o, v in filters))
                 elif values and not self._literal_answers(qg):
                     # "Are there cities with a population under 255000?": an attribute of the answers
-                    # (a path that ends in values, "a calling code under 379" stored as text, holds none)
-                    self._attach_values(qg, pred, values)
+                    # that the graph names so (a path that ends in values, "a calling code under 379"
+                    # stored as text, holds none; "more than 2000 hospitals" is no population)
+                    self._attach_values(qg, pred, [f for f in values if self._numeric_named(qg, f.attr)])
         else:
             # "departments with more than 5 employees": a count per answer, kept above n; "more than
             # 1e400 employees" compares with nothing, and `_unexpressed` says so
@@ -826,10 +839,10 @@ class KBQA:
         return self._implied[key]
 
     def _attach_attribute(self, qg: QueryGraph, hint: str, prefix: str, *, answer_only: bool = False,
-                          time_only: bool = False) -> tuple[Var, str] | None:
+                          named: Named = Named.NEAREST) -> tuple[Var, str] | None:
         """Join the numeric attribute that best matches `hint` (see `_attribute`) under fresh variable
         names; returns the variable holding its value and the attribute's label."""
-        attr = self._attribute(qg, hint, answer_only=answer_only, time_only=time_only)
+        attr = self._attribute(qg, hint, answer_only=answer_only, named=named)
         if attr is None:
             return None
         key = Var(prefix)
@@ -973,7 +986,7 @@ class KBQA:
             if not math.isfinite(f.number):
                 continue  # "over 1e400": nothing compares with it; `_unexpressed` says so
             if f.attr not in attached:
-                attached[f.attr] = self._attach_attribute(qg, f.attr, f"f{len(attached)}", time_only=f.time)
+                attached[f.attr] = self._attach_attribute(qg, f.attr, f"f{len(attached)}", named=f.named)
             held = attached[f.attr]
             if held is not None:
                 key, label = held
@@ -996,8 +1009,7 @@ class KBQA:
         named_attr = f.attr not in STOPWORDS | _JOINING and self._numeric_named(qg, f.attr)
         if f.noun and not named_attr and self._numeric_named(qg, f.noun):
             return f.noun
-        counted = bool(f.noun) and (bool(self._named_relations(f.noun)) or any(
-            c.kind == "class" and f.noun in words[c.start:c.end] for c in pred.links))
+        counted = bool(f.noun) and self._counted_word(qg, pred, words, f.noun)
         if f.attr in STOPWORDS or f.attr in _JOINING:
             if f.joined and f.joined not in STOPWORDS and not counted:
                 return f.joined  # "a price over 5 dollars and under 100 dollars"
@@ -1005,6 +1017,14 @@ class KBQA:
         if not f.noun or named_attr:
             return f.attr
         return None if counted else f.attr
+
+    def _counted_word(self, qg: QueryGraph, pred: Prediction, words: list[str], noun: str) -> bool:
+        """Whether `noun` names things the graph relates (a relation or a class the question links)
+        rather than a number the answers have ("employees", not "people" for a population)."""
+        if self._numeric_named(qg, noun):
+            return False
+        return bool(self._named_relations(noun)) or any(c.kind == "class" and noun in words[c.start:c.end]
+                                                        for c in pred.links)
 
     def _numeric_named(self, qg: QueryGraph, noun: str) -> bool:
         """Whether the answers have a number named like `noun`: "the most pages" orders by the
@@ -1148,12 +1168,12 @@ class KBQA:
         hw = set(hint.split())
         return [float(len(hw & set(lab.split()))) for lab in labels]
 
-    def _attribute(self, qg: QueryGraph, hint: str, answer_only: bool = False, time_only: bool = False):
+    def _attribute(self, qg: QueryGraph, hint: str, answer_only: bool = False, named: Named = Named.NEAREST):
         """The numeric attribute (one or two hops) of the answer or of a node on the path that best
         matches the superlative: "who manages the most expensive service" orders the services.
-        `time_only`: only one of the answer's own attributes that `hint` names and that holds years
-        (see `STEM_CHARS`), none where the graph has no such number. Returns (triples, the variable
-        holding the value, binds, the attribute's label)."""
+        `named`: how closely `hint` must name it (`Named`; a stem is `STEM_CHARS` letters), none
+        where the graph has no such number. Returns (triples, the variable holding the value, binds,
+        the attribute's label)."""
         body = _body(qg)
         options = []
         for v in _answer_first(qg)[: 1 if answer_only else None]:
@@ -1178,9 +1198,10 @@ class KBQA:
                             for p, q in back]
         if not options:
             return None
-        if time_only:
+        if named is not Named.NEAREST:
             options = [o for o in options if o[0] == Var("answer") and len(o[1]) == 1
-                       and _shares_stem(hint, self.relation_label(o[1][0])) and self._years(qg, o[1][0])]
+                       and _shares_stem(hint, self.relation_label(o[1][0]))
+                       and (named is Named.STEM or self._years(qg, o[1][0]))]
             if not options:
                 return None
         sims = self._similar(hint, [lab for _, _, lab, _ in options])
@@ -1370,7 +1391,7 @@ _BETWEEN = re.compile(r"\b(?P<attr>[a-z]+) (?:of |is )?(?P<cmp>between) (?P<low>
                       r"(?=(?: (?P<noun>[a-z]+)\b)?)")
 # "formed in 1992", "founded in the year 1850": a year the answer's time must be (with a participle
 # before it and a year's number only: "the population in 2000" names when, not what)
-_IN_YEAR = re.compile(r"\b(?P<attr>[a-z]+) (?P<cmp>in) (?:the )?(?:year )?" + _NUM)
+_IN_YEAR = re.compile(r"\b(?P<attr>[a-z]+) (?P<cmp>in) (?:the )?(?:year )?" + _NUM + r"(?P<more> (?:or|and|to)\b)?")
 # "over 1e6 and under 4e6": the second comparison is of the same attribute; "or" is no AND of
 # filters, so a comparison after it is left to `_unexpressed`
 _JOINING = frozenset({"and", "but"})
@@ -1533,7 +1554,7 @@ class _Compared:
     noun: str = ""  # the word after the number (not a stopword): its unit, or what is counted
     joined: str = ""  # after "and"/"but": the attribute word of the comparison before
     cmp: str = ""  # the comparison as written: "over", "more than", "after", "between"
-    time: bool = False  # a point in time compared: only an attribute the word names that holds years
+    named: Named = Named.NEAREST  # how closely the attribute compared must be the word's (`Named`)
 
 
 def _value_comparisons(question: str) -> list[_Compared]:
@@ -1547,7 +1568,7 @@ def _value_comparisons(question: str) -> list[_Compared]:
         joined = out[-1].joined or out[-1].attr if f["attr"] in _JOINING and out else ""
         attr = joined if joined and not noun else f["attr"]
         out.append(_Compared(attr, _NUMERIC_OPS[f["cmp"]], _number(f), f["num"], f.start("cmp"), noun, joined,
-                             f["cmp"], time=f["cmp"] in TIME_WORDS))
+                             f["cmp"], Named.YEARS if f["cmp"] in TIME_WORDS else Named.NEAREST))
     for b in _BETWEEN.finditer(text):
         low, high = _NUMBER.fullmatch(b["low"]), _NUMBER.fullmatch(b["high"])
         if low is None or high is None:
@@ -1555,15 +1576,17 @@ def _value_comparisons(question: str) -> list[_Compared]:
         noun = b["noun"] if b["noun"] and b["noun"] not in STOPWORDS else ""
         (lo, lo_written), (hi, hi_written) = sorted([(_number(low), b["low"]), (_number(high), b["high"])],
                                                     key=lambda x: x[0] if not math.isnan(x[0]) else 0.0)
-        # "founded between 1000 and 1500": years, as "founded after 1900" (a range of other numbers,
-        # "a population between 1000 and 1500", or one with a unit, "located between 1000 and 1500
-        # metres", is a value like any other)
-        time = not noun and _participle(b["attr"]) and _year(hi) and math.isfinite(lo) and lo == int(lo)
-        out += [_Compared(b["attr"], ">=", lo, lo_written, b.start("cmp"), noun, cmp="between", time=time),
-                _Compared(b["attr"], "<=", hi, hi_written, b.start("cmp"), noun, cmp="between", time=time)]
-    for m in _IN_YEAR.finditer(text):  # "formed in 1992"
-        if _participle(m["attr"]) and _year(value := _number(m)):
-            out.append(_Compared(m["attr"], "=", value, m["num"], m.start("cmp"), cmp="in", time=True))
+        # "founded between 1000 and 1500": numbers like years after a word that may say when; only
+        # an attribute the word names holds them ("priced": price), not the nearest number (the
+        # population); a range of other numbers, or one with a unit ("located between 1000 and
+        # 1500 metres"), is a value like any other
+        timed = not noun and _participle(b["attr"]) and _year(hi) and math.isfinite(lo) and lo == int(lo)
+        named = Named.STEM if timed else Named.NEAREST
+        out += [_Compared(b["attr"], ">=", lo, lo_written, b.start("cmp"), noun, cmp="between", named=named),
+                _Compared(b["attr"], "<=", hi, hi_written, b.start("cmp"), noun, cmp="between", named=named)]
+    for m in _IN_YEAR.finditer(text):  # "formed in 1992" (at the year: "located in 1000 Islands" is a name)
+        if _in_year(m):
+            out.append(_Compared(m["attr"], "=", _number(m), m["num"], m.start("num"), cmp="in", named=Named.YEARS))
     return out
 
 
@@ -1573,9 +1596,17 @@ def _year(x: float) -> bool:
 
 
 def _participle(word: str) -> bool:
-    """Whether the word before a range says when something happened ("founded", "built", "born")
-    rather than naming a quantity ("population", "height")."""
+    """Whether the word before a year may say when something happened ("founded", "built", "born")
+    rather than name a quantity ("population", "height"); "speed" passes too, and then names its
+    attribute by its stem."""
     return word.endswith("ed") or word in _IRREGULAR_PARTICIPLES
+
+
+def _in_year(m: re.Match[str]) -> bool:
+    """Whether an `_IN_YEAR` match is one year compared ("formed in 1992"), not one of several
+    ("built in 1990 or 2005", "in 1990 or after"), which no single filter holds: `_unexpressed`
+    says those."""
+    return _participle(m["attr"]) and _year(_number(m)) and not m["more"]
 
 
 def _shares_stem(word: str, label: str) -> bool:
@@ -1641,12 +1672,18 @@ def _unexpressed(words: list[str], pred: Prediction) -> tuple[str, float] | None
         if i not in said and (w in NEGATIONS or contracted) and not (contracted and i == 1):
             return f"the negation '{w if not contracted else words[i - 1] + chr(39) + 't'}'", 0.0
     if pred.form == "ask":
+        # the path's value held to the number ("filter: answer < 2000-01-01", written as the value's
+        # type), or an attribute of the answers held to it as the question writes it
         asked = _asked_number(pred.question, pred.links)
-        if asked is not None and not any(c.startswith("filter: ") and c.rsplit(" ", 1)[-1] == asked[2]
-                                         for c in pred.constraints):
+        values_held = [c for c in pred.constraints if c.startswith("filter: ") and not c.startswith("filter: answer")]
+        if asked is not None and not any(c.startswith("filter: answer") for c in pred.constraints) and not any(
+                c.rsplit(" ", 1)[-1] == asked[2] for c in values_held):
             beyond = "" if math.isfinite(asked[1]) else f" ({_uncompared(asked[1], asked[2])})"
             return "the number the value must meet" + beyond, 0.5
-        return None
+        if not values_held:
+            return None
+        # "Are there departments with a budget under 150 and more than 5 employees?": every
+        # comparison the answers' attributes were held to, and every other, must be held
     # each value filter names its number as written; a count per answer holds the one `_HAVING` found
     held = [c.rsplit(" ", 1)[-1] for c in pred.constraints
             if c.startswith("filter: ") and not c.startswith("filter: answer")]
@@ -1657,7 +1694,7 @@ def _unexpressed(words: list[str], pred: Prediction) -> tuple[str, float] | None
     # then each comparison ("a population over 1e400", "more than 3 hospitals")
     compared = [(b[0], "between", w, b.start("cmp")) for b in _BETWEEN.finditer(kept) for w in (b["low"], b["high"])]
     compared += [(f[0], f["cmp"].split()[-1], f["num"], f.start("cmp")) for f in _COMPARED.finditer(kept)]
-    compared += [(m[0], "in", m["num"], m.start("cmp")) for m in _IN_YEAR.finditer(kept)
+    compared += [(m[0].removesuffix(m["more"] or ""), "in", m["num"], m.start("num")) for m in _IN_YEAR.finditer(kept)
                  if _participle(m["attr"]) and _year(_number(m))]
     for phrase, word, written, at in compared:
         number = _NUMBER.fullmatch(written)
