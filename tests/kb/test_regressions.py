@@ -747,6 +747,10 @@ def test_numbers_like_years_in_ranges_names_and_dates(tmp_path_factory):
     pred = make_qa(turtle_graph(tmp_path_factory, _ISLANDS, "islands.ttl")).predict(
         "Which cities are located in 1000 Islands?")
     assert texts(pred) == {"Gananoque"} and pred.unexpressed is None
+    # the number of a comparison is no piece of a name with that number in it
+    both = make_qa(turtle_graph(tmp_path_factory, _CARS + _ISLANDS.split("\n", 2)[2], "cars-islands.ttl"))
+    assert texts(both.predict("Which cars have a top speed between 1000 and 2000?")) == {"Arrow"}
+    assert texts(both.predict("Which cities are located in 1000 Islands?")) == {"Gananoque"}
     assert qa.predict("Was Alice Smith hired in 1995?").boolean is True
     for q in ("Which cars were built in 1990 or 2005?", "Which cars were built in 1990 or after?"):
         pred = qa.predict(q)
