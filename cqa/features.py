@@ -28,6 +28,7 @@ import math
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from decimal import Decimal
 
 import numpy as np
 
@@ -144,7 +145,15 @@ _SPECIFIC = re.compile(
     r"(?:(?:\s*(?P<op>\^|\*\*)\s*|e)(?P<pow>\d{1,2})|(?:st|nd|rd|th)|\s*(?P<scale>k|thousand|million|billion)\b)?"
     r"(?![\w]|[.,]\d)", re.IGNORECASE)
 _SCALE = {"k": 10**3, "thousand": 10**3, "million": 10**6, "billion": 10**9}
-_ORDINAL = re.compile(r"(?i)(?<![\w.,])(\d{1,4})(?:st|nd|rd|th)\b")  # "3rd", "36th": a place in an order
+# a place in a ranking: an ordinal before a superlative ("the 3rd largest", "the second most
+# populous"); other ordinals are mostly circumstance in a forum post ("on the 4th floor", "in 5th
+# grade", "May 1st") and are compared as numbers only
+_ORDINAL_WORDS = {w: i for i, w in enumerate(
+    "first second third fourth fifth sixth seventh eighth ninth tenth".split(), start=1)}
+_ORDINAL = r"(?:(?<![\w.,])(?P<digits>\d{1,4})(?:st|nd|rd|th)|\b(?P<word>" + "|".join(_ORDINAL_WORDS) + r"))\b"
+_NOT_SUPERLATIVE = frozenset("interest forest west request test rest guest contest quest".split())
+_RANK = re.compile(_ORDINAL + r"\s+(?P<sup>most|least|[a-z]+est)\b", re.IGNORECASE)
+_ANY_ORDINAL = re.compile(_ORDINAL, re.IGNORECASE)
 # a matched question that names other numbers than the new one is another question ("Who was the
 # 37th president?" for "the 36th"): its answer is right only by chance, so it is never shown as
 # more likely than this (below `cqa_min_score`'s default: a best guess, not an answer)
@@ -160,7 +169,6 @@ MAX_DIGITS = 30  # numbers with this many digits or more (before or after the po
 def specifics(text: str) -> set[str]:
     """The numbers a question names, each as one normalised value ("1,500" and "1500" alike,
     "37th" as "37", "10^6" and "1 million" as "1000000")."""
-    from decimal import Decimal
 
     out = set()
     for m in _SPECIFIC.finditer(text):
@@ -183,20 +191,31 @@ def other_numbers(question: str, matched: str, similarity: float) -> str | None:
     president" asked, "the 37th" matched). None when either names no number the other lacks (a
     number one of them does not mention only narrows it, as "my 2 kids" in a thread about school
     fees), or when they ask more differently: in a forum post numbers are mostly circumstance.
-    An ordinal is no circumstance: "the 3rd largest country" is not "the largest country" (0.86
-    alike), so one that only one of them names is enough."""
+    A rank is no circumstance: "the 3rd largest country" is not "the largest country" (0.86
+    alike), so a rank that only one of them names is enough ("third" and "3rd" are one rank)."""
     if similarity < SAME_QUESTION:
         return None
     asked, found = specifics(question), specifics(matched)
     if asked - found and found - asked:
         return (f"the matched question names {', '.join(sorted(found - asked, key=float))} where the question "
                 f"names {', '.join(sorted(asked - found, key=float))}")
-    for text, other, which in ((question, found, "the question asks for"),
-                               (matched, asked, "the matched question is about")):
-        ranks = [m[0] for m in _ORDINAL.finditer(text) if m[1] not in other]
+    for text, other, which in ((question, matched, "the question asks for"),
+                               (matched, question, "the matched question is about")):
+        named = _ordinals(other) | {int(Decimal(n)) for n in specifics(other) if Decimal(n) == int(Decimal(n))}
+        ranks = [" ".join(m[0].split()) for m in _RANK.finditer(text)
+                 if m["sup"].lower() not in _NOT_SUPERLATIVE and _ordinal_value(m) not in named]
         if ranks:
             return f"{which} the {', '.join(dict.fromkeys(ranks))}, which the other does not name"
     return None
+
+
+def _ordinal_value(m: re.Match[str]) -> int:
+    return int(m["digits"]) if m["digits"] else _ORDINAL_WORDS[m["word"].lower()]
+
+
+def _ordinals(text: str) -> set[int]:
+    """Every place in an order a text names, "3rd" and "third" alike."""
+    return {_ordinal_value(m) for m in _ANY_ORDINAL.finditer(text)}
 
 
 def read_margins(reader: SpanReading, question: str, answers: Sequence[str]) -> list[float]:

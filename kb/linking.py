@@ -22,7 +22,7 @@ from rdflib.term import Node
 
 from kb.loaders import local_name, readable
 from kb.sparql import iri
-from kb.text import NEGATIONS, STOPWORDS, frame_word, fuzzy_blocked, normalise
+from kb.text import NEGATIONS, STOPWORDS, compared_number, frame_word, fuzzy_blocked, normalise
 from qa.core.atomic import atomic_write
 
 log = logging.getLogger(__name__)
@@ -323,10 +323,10 @@ class LabelIndex:
         cased = question != question.lower()
         named = {normalise(w) for w in re.findall(r"\b[A-Z]\w*", question)}
         for i, w in enumerate(words):
-            # "do not border": not "Thốt Nốt"; "formed after 1990": not the band After 7; a number
-            # alone is no surname ("a speed between 1000 and 2000": not the region 1000 Islands)
+            # "do not border": not "Thốt Nốt"; "formed after 1990": not the band After 7; "a speed
+            # between 1000 and 2000": not the region 1000 Islands
             keys = (self.token_index.get(w) if w not in NEGATIONS and not frame_word(words, i)
-                    and not w.isdigit() else None)
+                    and not compared_number(words, i) else None)
             if keys and len(keys) <= 3 and (not cased or w in named):
                 for key in sorted(keys):
                     for node, label, kind, via in self.keys[key]:

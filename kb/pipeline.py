@@ -66,7 +66,8 @@ class Named(Enum):
     """How closely the attribute a comparison holds must be the one its word names."""
 
     NEAREST = "nearest"  # the most alike numeric attribute ("residents": population; shown beside it)
-    STEM = "stem"  # one of the answer's own whose label shares the word's stem ("priced": price)
+    STEM = "stem"  # one of the answer's own whose label shares the word's stem ("priced": price), one
+    # that holds years first ("drafted between 1990 and 2000": the draft year, not the pick)
     YEARS = "years"  # such an attribute that holds years ("founded after 1900": the founding year)
 
 # years as graphs store them: whole numbers up to MAX_YEAR, some of them YEAR_FROM or more (a count
@@ -1200,8 +1201,9 @@ class KBQA:
             return None
         if named is not Named.NEAREST:
             options = [o for o in options if o[0] == Var("answer") and len(o[1]) == 1
-                       and _shares_stem(hint, self.relation_label(o[1][0]))
-                       and (named is Named.STEM or self._years(qg, o[1][0]))]
+                       and _shares_stem(hint, self.relation_label(o[1][0]))]
+            years = [o for o in options if self._years(qg, o[1][0])]
+            options = years if years or named is Named.YEARS else options
             if not options:
                 return None
         sims = self._similar(hint, [lab for _, _, lab, _ in options])
@@ -1391,7 +1393,11 @@ _BETWEEN = re.compile(r"\b(?P<attr>[a-z]+) (?:of |is )?(?P<cmp>between) (?P<low>
                       r"(?=(?: (?P<noun>[a-z]+)\b)?)")
 # "formed in 1992", "founded in the year 1850": a year the answer's time must be (with a participle
 # before it and a year's number only: "the population in 2000" names when, not what)
-_IN_YEAR = re.compile(r"\b(?P<attr>[a-z]+) (?P<cmp>in) (?:the )?(?:year )?" + _NUM + r"(?P<more> (?:or|and|to)\b)?")
+# ("in 1990 or 2005", "in 1990 and after", "in 1990 to 1995": several years, `more`; "launched in 1969
+# and had a crew of 3" is one)
+_IN_YEAR = re.compile(r"\b(?P<attr>[a-z]+) (?P<cmp>in) (?:the )?(?:year )?" + _NUM
+                      + r"(?P<more> (?:or\b|(?:and|to|through|until)"
+                        r"(?= (?:in )?\d| (?:after|before|later|earlier)\b)))?")
 # "over 1e6 and under 4e6": the second comparison is of the same attribute; "or" is no AND of
 # filters, so a comparison after it is left to `_unexpressed`
 _JOINING = frozenset({"and", "but"})
@@ -1636,9 +1642,18 @@ def _name_ranges(kept: str, links: list[Candidate]) -> list[tuple[int, int]]:
 
 
 def _outside_names(found: list[_Compared], question: str, links: list[Candidate]) -> list[_Compared]:
-    """The comparisons that are not part of a name the question links surely (`_name_ranges`)."""
+    """The comparisons that are not part of a name the question links surely (`_name_ranges`), nor
+    a year after "in" that a linked name is made of ("starred in 2012": the film "2012 (film)")."""
     ranges = _name_ranges(_numbers_kept(question), links)
-    return [f for f in found if not any(a <= f.at < b for a, b in ranges)]
+    linked = _linked_words(question, links)
+    return [f for f in found if not any(a <= f.at < b for a, b in ranges)
+            and not (f.cmp == "in" and f.written in linked)]
+
+
+def _linked_words(question: str, links: list[Candidate]) -> set[str]:
+    """The question's words that a linked thing (not a class) stands on."""
+    words = normalise(question).split()
+    return {w for c in links if c.kind != "class" for w in words[c.start:c.end]}
 
 
 def _uncompared(number: float, written: str) -> str:
@@ -1694,8 +1709,9 @@ def _unexpressed(words: list[str], pred: Prediction) -> tuple[str, float] | None
     # then each comparison ("a population over 1e400", "more than 3 hospitals")
     compared = [(b[0], "between", w, b.start("cmp")) for b in _BETWEEN.finditer(kept) for w in (b["low"], b["high"])]
     compared += [(f[0], f["cmp"].split()[-1], f["num"], f.start("cmp")) for f in _COMPARED.finditer(kept)]
+    linked = _linked_words(pred.question, pred.links)
     compared += [(m[0].removesuffix(m["more"] or ""), "in", m["num"], m.start("num")) for m in _IN_YEAR.finditer(kept)
-                 if _participle(m["attr"]) and _year(_number(m))]
+                 if _participle(m["attr"]) and _year(_number(m)) and m["num"] not in linked]
     for phrase, word, written, at in compared:
         number = _NUMBER.fullmatch(written)
         if number is None or any(a <= at < b for a, b in names):

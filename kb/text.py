@@ -19,6 +19,7 @@ COMPARING_WORDS = frozenset({"over", "under", "above", "below", "exceeding", "be
 # "after the year 1900": a point in time compared, with the words that may stand before its number
 TIME_COMPARING = frozenset({"after", "before", "since"})
 _THE_YEAR = ("the", "year")
+_BEFORE_COMPARED = frozenset({"than", "least", "most", "exactly"})  # "more than 5", "at least 3"
 
 
 def frame_word(words: list[str], i: int) -> bool:
@@ -39,6 +40,17 @@ def frame_word(words: list[str], i: int) -> bool:
         k = i - 1 - (w == "year" and i >= 2 and words[i - 1] == "the")
         return k >= 0 and words[k] in TIME_COMPARING and frame_word(words, k)
     return False
+
+
+def compared_number(words: list[str], i: int) -> bool:
+    """Whether `words[i]` is the number of a comparison ("over 1000", "more than 5", "at least 3",
+    "between 1000 and 2000", "after the year 1900"), which is no piece of a name ("1000 Islands");
+    a number elsewhere may be one ("who wrote 1984": the novel)."""
+    if i == 0 or not words[i][:1].isdigit():
+        return False
+    prev = words[i - 1]
+    return (frame_word(words, i - 1) or prev in _BEFORE_COMPARED
+            or (prev == "and" and i >= 3 and words[i - 3] == "between"))
 
 
 def fuzzy_blocked(words: list[str], start: int, end: int) -> bool:

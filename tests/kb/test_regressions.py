@@ -755,3 +755,26 @@ def test_numbers_like_years_in_ranges_names_and_dates(tmp_path_factory):
     for q in ("Which cars were built in 1990 or 2005?", "Which cars were built in 1990 or after?"):
         pred = qa.predict(q)
         assert pred.unexpressed is not None and "built in 1990" in pred.unexpressed[0], q
+
+
+def test_years_found_in_a_second_review(tmp_path_factory):
+    """A year after "in" followed by another clause is one year ("launched in 1969 and had ..."; an
+    "and" was read as a second year); a range of years takes the attribute of that name that holds
+    years (the draft year, not the draft pick); a number that is a name is still linked as one
+    ("who wrote 1984": the number was never linked once numbers were kept from names)."""
+    ttl = """@prefix ex: <http://example.org/> .
+@prefix rdfs: <http://www.w3.org/2000/01/rdf-schema#> .
+ex:Mission rdfs:label "mission" . ex:launched rdfs:label "launched" . ex:crew rdfs:label "crew size" .
+ex:m1 a ex:Mission ; rdfs:label "Apollo 11" ; ex:launched 1969 ; ex:crew 3 .
+ex:m2 a ex:Mission ; rdfs:label "Skylab 2" ; ex:launched 1973 ; ex:crew 3 .
+ex:Player rdfs:label "player" . ex:pick rdfs:label "draft pick" . ex:dy rdfs:label "draft year" .
+ex:p1 a ex:Player ; rdfs:label "Tim Duncan" ; ex:pick 1 ; ex:dy 1997 .
+ex:p2 a ex:Player ; rdfs:label "LeBron James" ; ex:pick 1 ; ex:dy 2003 .
+ex:Book rdfs:label "book" . ex:author rdfs:label "author" .
+ex:n a ex:Book ; rdfs:label "1984 (novel)" ; ex:author ex:o . ex:o rdfs:label "George Orwell" .
+"""
+    qa = make_qa(turtle_graph(tmp_path_factory, ttl, "second-review.ttl"))
+    pred = qa.predict("Which missions were launched in 1969 and had a crew size of 3?")
+    assert "filter: launched = 1969" in pred.constraints and pred.unexpressed is None
+    assert texts(qa.predict("Which players were drafted between 1990 and 2000?")) == {"Tim Duncan"}
+    assert texts(qa.predict("who wrote 1984")) == {"George Orwell"}
