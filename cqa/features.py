@@ -145,14 +145,18 @@ _SPECIFIC = re.compile(
     r"(?:(?:\s*(?P<op>\^|\*\*)\s*|e)(?P<pow>\d{1,2})|(?:st|nd|rd|th)|\s*(?P<scale>k|thousand|million|billion)\b)?"
     r"(?![\w]|[.,]\d)", re.IGNORECASE)
 _SCALE = {"k": 10**3, "thousand": 10**3, "million": 10**6, "billion": 10**9}
-# a place in a ranking: an ordinal before a superlative ("the 3rd largest", "the second most
+# a place in a ranking: an ordinal before a superlative ("the 3rd largest", "the second-most
 # populous"); other ordinals are mostly circumstance in a forum post ("on the 4th floor", "in 5th
 # grade", "May 1st") and are compared as numbers only
 _ORDINAL_WORDS = {w: i for i, w in enumerate(
     "first second third fourth fifth sixth seventh eighth ninth tenth".split(), start=1)}
 _ORDINAL = r"(?:(?<![\w.,])(?P<digits>\d{1,4})(?:st|nd|rd|th)|\b(?P<word>" + "|".join(_ORDINAL_WORDS) + r"))\b"
-_NOT_SUPERLATIVE = frozenset("interest forest west request test rest guest contest quest".split())
-_RANK = re.compile(_ORDINAL + r"\s+(?P<sup>most|least|[a-z]+est)\b", re.IGNORECASE)
+# the superlatives a ranking question uses ("arrest", "honest", "harvest" end alike and rank nothing)
+_SUPERLATIVES = frozenset("""most least best worst largest biggest smallest highest lowest longest shortest
+    tallest oldest youngest newest richest poorest busiest deepest fastest slowest hottest coldest warmest
+    greatest heaviest lightest widest narrowest closest nearest farthest furthest strongest weakest
+    brightest cheapest earliest latest wealthiest""".split())
+_RANK = re.compile(_ORDINAL + r"(?:\s*-\s*|\s+)(?P<sup>[a-z]+)\b", re.IGNORECASE)
 _ANY_ORDINAL = re.compile(_ORDINAL, re.IGNORECASE)
 # a matched question that names other numbers than the new one is another question ("Who was the
 # 37th president?" for "the 36th"): its answer is right only by chance, so it is never shown as
@@ -203,7 +207,7 @@ def other_numbers(question: str, matched: str, similarity: float) -> str | None:
                                (matched, question, "the matched question is about")):
         named = _ordinals(other) | {int(Decimal(n)) for n in specifics(other) if Decimal(n) == int(Decimal(n))}
         ranks = [" ".join(m[0].split()) for m in _RANK.finditer(text)
-                 if m["sup"].lower() not in _NOT_SUPERLATIVE and _ordinal_value(m) not in named]
+                 if m["sup"].lower() in _SUPERLATIVES and _ordinal_value(m) not in named]
         if ranks:
             return f"{which} the {', '.join(dict.fromkeys(ranks))}, which the other does not name"
     return None

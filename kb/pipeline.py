@@ -66,8 +66,9 @@ class Named(Enum):
     """How closely the attribute a comparison holds must be the one its word names."""
 
     NEAREST = "nearest"  # the most alike numeric attribute ("residents": population; shown beside it)
-    STEM = "stem"  # one of the answer's own whose label shares the word's stem ("priced": price), one
-    # that holds years first ("drafted between 1990 and 2000": the draft year, not the pick)
+    STEM = "stem"  # one of the answer's own whose label shares the word's stem ("priced": price), the
+    # word's alone first, then one that holds years ("drafted between 1990 and 2000": the draft year,
+    # not the draft pick)
     YEARS = "years"  # such an attribute that holds years ("founded after 1900": the founding year)
 
 # years as graphs store them: whole numbers up to MAX_YEAR, some of them YEAR_FROM or more (a count
@@ -1203,7 +1204,11 @@ class KBQA:
             options = [o for o in options if o[0] == Var("answer") and len(o[1]) == 1
                        and _shares_stem(hint, self.relation_label(o[1][0]))]
             years = [o for o in options if self._years(qg, o[1][0])]
-            options = years if years or named is Named.YEARS else options
+            if named is Named.YEARS:
+                options = years
+            else:  # the attribute the word alone names ("priced": price, not price year), else one of years
+                alone = [o for o in options if len(normalise(self.relation_label(o[1][0])).split()) == 1]
+                options = alone or years or options
             if not options:
                 return None
         sims = self._similar(hint, [lab for _, _, lab, _ in options])
@@ -1651,9 +1656,10 @@ def _outside_names(found: list[_Compared], question: str, links: list[Candidate]
 
 
 def _linked_words(question: str, links: list[Candidate]) -> set[str]:
-    """The question's words that a linked thing (not a class) stands on."""
+    """The question's words that a thing (not a class) the question links surely stands on (a
+    word-by-word link of "2012" alone is no reason to drop "released in 2012")."""
     words = normalise(question).split()
-    return {w for c in links if c.kind != "class" for w in words[c.start:c.end]}
+    return {w for c in links if c.kind != "class" and c.score >= 0.8 for w in words[c.start:c.end]}
 
 
 def _uncompared(number: float, written: str) -> str:

@@ -468,7 +468,11 @@ def test_a_match_naming_other_numbers_is_a_guess_that_says_why(tmp_path: Path, e
                                                        "What is the largest country?", 0.86)
     assert "is about the second most" in other_numbers("the most populous city?", "the second most populous city?",
                                                        0.9)
+    assert other_numbers("What is the 3rd-largest country?", "What is the largest country?", 0.9)
+    assert other_numbers("the second-largest city", "the largest city", 0.9)
     for same in (("What is the 3rd largest country?", "What is the third largest country?"),
+                 ("What to do after my first arrest?", "What to do after my arrest?"),
+                 ("my second harvest", "my harvest"),
                  ("the 03rd largest", "the 3rd largest"), ("the 3rd largest", "number 3 by size, the largest")):
         assert other_numbers(*same, 0.95) is None, same
     # other ordinals are circumstance, as other numbers one side names alone are
