@@ -205,7 +205,7 @@ def other_numbers(question: str, matched: str, similarity: float) -> str | None:
                 f"names {', '.join(sorted(asked - found, key=float))}")
     for text, other, which in ((question, matched, "the question asks for"),
                                (matched, question, "the matched question is about")):
-        named = _ordinals(other) | {int(Decimal(n)) for n in specifics(other) if Decimal(n) == int(Decimal(n))}
+        named = _ordinals(other) | {int(d) for n in specifics(other) if (d := Decimal(n)) == int(d)}
         ranks = [" ".join(m[0].split()) for m in _RANK.finditer(text)
                  if m["sup"].lower() in _SUPERLATIVES and _ordinal_value(m) not in named]
         if ranks:

@@ -25,7 +25,7 @@ from kb.paths import Path, Step, enumerate_paths, path_query
 from kb.scorer import Featurizer, Scorer
 from kb.sparql import QueryGraph, Var, iri
 from kb.store import KnowledgeGraph, QueryError, open_graph
-from kb.text import NEGATIONS, STOPWORDS, YES_NO_STARTS, cased_tokens, frame_word, normalise
+from kb.text import NEGATIONS, STOPWORDS, TIME_COMPARING, YES_NO_STARTS, cased_tokens, frame_word, normalise
 from qa.core.errors import InputError
 from qa.core.settings import Settings
 from qa.core.text import check_question
@@ -59,7 +59,6 @@ log = logging.getLogger(__name__)
 # 2200); the nearest number otherwise ("population" for "inhabited", "year of birth" for "died",
 # "death toll" for "happened") answers another question, so the comparison is said instead
 STEM_CHARS = 4
-TIME_WORDS = frozenset({"after", "before", "since"})
 
 
 class Named(Enum):
@@ -752,7 +751,7 @@ class KBQA:
                 if filters:
                     qg.filters.extend(filters)
                     pred.constraints.append("filter: answer " + " and ".join(f"{o} {v}" for _, o, v in filters))
-                elif values and not self._literal_answers(qg):
+                elif values and not self._some_answer(qg, "isLiteral(?answer)"):
                     # "Are there cities with a population under 255000?": an attribute of the answers
                     # that the graph names so (a path that ends in values, "a calling code under 379"
                     # stored as text, holds none; "more than 2000 hospitals" is no population)
@@ -943,15 +942,14 @@ class KBQA:
             return False
         if not how and any("number" in self.relation_label(s.pred).split() for s in r.path):
             return False
-        probe = QueryGraph(triples=list(qg.triples), form="ask", filters=list(qg.filters))
-        body = probe.to_sparql().rstrip().removesuffix("}")
-        return not self._ask(body + "  FILTER (isNumeric(?answer))\n}", timeout_s=self.settings.kb_timeout_s)
+        return not self._some_answer(qg, "isNumeric(?answer)")
 
-    def _literal_answers(self, qg: QueryGraph) -> bool:
-        """Whether the path ends in values (numbers, text, dates) rather than in things."""
+    def _some_answer(self, qg: QueryGraph, condition: str) -> bool:
+        """Whether some answer of the query graph meets a SPARQL condition: "isNumeric(?answer)" (the
+        path already reaches a number), "isLiteral(?answer)" (it ends in values, not things)."""
         probe = QueryGraph(triples=list(qg.triples), form="ask", filters=list(qg.filters))
         body = probe.to_sparql().rstrip().removesuffix("}")
-        return self._ask(body + "  FILTER (isLiteral(?answer))\n}", timeout_s=self.settings.kb_timeout_s)
+        return self._ask(body + f"  FILTER ({condition})\n}}", timeout_s=self.settings.kb_timeout_s)
 
     @staticmethod
     def _negated_class(words: list[str], links: list[Candidate]):
@@ -1203,12 +1201,12 @@ class KBQA:
         if named is not Named.NEAREST:
             options = [o for o in options if o[0] == Var("answer") and len(o[1]) == 1
                        and _shares_stem(hint, self.relation_label(o[1][0]))]
-            years = [o for o in options if self._years(qg, o[1][0])]
-            if named is Named.YEARS:
-                options = years
-            else:  # the attribute the word alone names ("priced": price, not price year), else one of years
-                alone = [o for o in options if len(normalise(self.relation_label(o[1][0])).split()) == 1]
-                options = alone or years or options
+            alone = [o for o in options if len(normalise(self.relation_label(o[1][0])).split()) == 1]
+            if named is Named.YEARS or not alone:  # the word's alone ("priced": price, not price year), else years
+                years = [o for o in options if self._years(qg, o[1][0])]
+                options = years if named is Named.YEARS else years or options
+            else:
+                options = alone
             if not options:
                 return None
         sims = self._similar(hint, [lab for _, _, lab, _ in options])
@@ -1579,7 +1577,7 @@ def _value_comparisons(question: str) -> list[_Compared]:
         joined = out[-1].joined or out[-1].attr if f["attr"] in _JOINING and out else ""
         attr = joined if joined and not noun else f["attr"]
         out.append(_Compared(attr, _NUMERIC_OPS[f["cmp"]], _number(f), f["num"], f.start("cmp"), noun, joined,
-                             f["cmp"], Named.YEARS if f["cmp"] in TIME_WORDS else Named.NEAREST))
+                             f["cmp"], Named.YEARS if f["cmp"] in TIME_COMPARING else Named.NEAREST))
     for b in _BETWEEN.finditer(text):
         low, high = _NUMBER.fullmatch(b["low"]), _NUMBER.fullmatch(b["high"])
         if low is None or high is None:
@@ -1596,7 +1594,7 @@ def _value_comparisons(question: str) -> list[_Compared]:
         out += [_Compared(b["attr"], ">=", lo, lo_written, b.start("cmp"), noun, cmp="between", named=named),
                 _Compared(b["attr"], "<=", hi, hi_written, b.start("cmp"), noun, cmp="between", named=named)]
     for m in _IN_YEAR.finditer(text):  # "formed in 1992" (at the year: "located in 1000 Islands" is a name)
-        if _in_year(m):
+        if _in_year(m) and not m["more"]:  # "in 1990 or 2005": no single filter holds it; `_unexpressed` says so
             out.append(_Compared(m["attr"], "=", _number(m), m["num"], m.start("num"), cmp="in", named=Named.YEARS))
     return out
 
@@ -1614,10 +1612,9 @@ def _participle(word: str) -> bool:
 
 
 def _in_year(m: re.Match[str]) -> bool:
-    """Whether an `_IN_YEAR` match is one year compared ("formed in 1992"), not one of several
-    ("built in 1990 or 2005", "in 1990 or after"), which no single filter holds: `_unexpressed`
-    says those."""
-    return _participle(m["attr"]) and _year(_number(m)) and not m["more"]
+    """Whether an `_IN_YEAR` match compares a time with a year ("formed in 1992", also "built in 1990
+    or 2005"), not a quantity with a number."""
+    return _participle(m["attr"]) and _year(_number(m))
 
 
 def _shares_stem(word: str, label: str) -> bool:
@@ -1692,22 +1689,21 @@ def _unexpressed(words: list[str], pred: Prediction) -> tuple[str, float] | None
         contracted = w == "t" and i > 0 and words[i - 1] in _CONTRACTED
         if i not in said and (w in NEGATIONS or contracted) and not (contracted and i == 1):
             return f"the negation '{w if not contracted else words[i - 1] + chr(39) + 't'}'", 0.0
+    # each value filter names its number as written; a count per answer holds the one `_HAVING` found
+    held = [c.rsplit(" ", 1)[-1] for c in pred.constraints
+            if c.startswith("filter: ") and not c.startswith("filter: answer")]
     if pred.form == "ask":
         # the path's value held to the number ("filter: answer < 2000-01-01", written as the value's
         # type), or an attribute of the answers held to it as the question writes it
         asked = _asked_number(pred.question, pred.links)
-        values_held = [c for c in pred.constraints if c.startswith("filter: ") and not c.startswith("filter: answer")]
-        if asked is not None and not any(c.startswith("filter: answer") for c in pred.constraints) and not any(
-                c.rsplit(" ", 1)[-1] == asked[2] for c in values_held):
+        if asked is not None and asked[2] not in held and not any(c.startswith("filter: answer")
+                                                                  for c in pred.constraints):
             beyond = "" if math.isfinite(asked[1]) else f" ({_uncompared(asked[1], asked[2])})"
             return "the number the value must meet" + beyond, 0.5
-        if not values_held:
+        if not held:
             return None
         # "Are there departments with a budget under 150 and more than 5 employees?": every
         # comparison the answers' attributes were held to, and every other, must be held
-    # each value filter names its number as written; a count per answer holds the one `_HAVING` found
-    held = [c.rsplit(" ", 1)[-1] for c in pred.constraints
-            if c.startswith("filter: ") and not c.startswith("filter: answer")]
     counted = any(c.startswith("count per answer") for c in pred.constraints)
     kept = _numbers_kept(pred.question)
     names = _name_ranges(kept, pred.links)  # "the Under 21 League"
@@ -1717,7 +1713,7 @@ def _unexpressed(words: list[str], pred: Prediction) -> tuple[str, float] | None
     compared += [(f[0], f["cmp"].split()[-1], f["num"], f.start("cmp")) for f in _COMPARED.finditer(kept)]
     linked = _linked_words(pred.question, pred.links)
     compared += [(m[0].removesuffix(m["more"] or ""), "in", m["num"], m.start("num")) for m in _IN_YEAR.finditer(kept)
-                 if _participle(m["attr"]) and _year(_number(m)) and m["num"] not in linked]
+                 if _in_year(m) and m["num"] not in linked]
     for phrase, word, written, at in compared:
         number = _NUMBER.fullmatch(written)
         if number is None or any(a <= at < b for a, b in names):
