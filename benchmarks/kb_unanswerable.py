@@ -9,7 +9,10 @@ generator does not use (kb/training.py), and none of them was used to train or c
 Reported for the KBQA source alone: abstention rate on the unanswerable questions; accuracy on the
 answerable ones without abstention (the best guess counts) and with it (an abstention is a miss),
 and the drop between the two. Beside them, 100 questions about whole classes ("which city has the
-largest population?", "how many countries are there?"): accuracy, mean shown score and AUROC.
+largest population?", "how many countries are there?"): accuracy, mean shown score and AUROC; and
+200 yes/no questions, half of them true ("Does Chile share a border with Bolivia?", "Is Tashkent
+the capital city of Oman?"), worded unlike the generator's: how often the answer (or the guess) is
+right, how often it is given rather than abstained from, the mean shown score and AUROC.
 
     python benchmarks/kb_unanswerable.py [--limit N]
     QA_KB_SCORER=old.json python benchmarks/kb_unanswerable.py --out results/kb-unanswerable-old.json
@@ -26,7 +29,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks.common import write_results  # noqa: E402
-from benchmarks.kb_speed import CITY, COUNTRY, hit, world_questions  # noqa: E402
+from benchmarks.kb_speed import CITY, COUNTRY, NS, hit, world_questions  # noqa: E402
 
 MISSING_RELATIONS = [
     ("Who is the president of {e}?", COUNTRY), ("What is the GDP of {e}?", COUNTRY),
@@ -63,6 +66,50 @@ HELD_OUT = [
     ("{e} belongs to which country?", "location.location.country", True, CITY),
     ("How many people live in {e}?", "location.statistical_region.population", True, CITY),
 ]
+
+
+# yes/no questions, worded unlike the generator's "is {x} {np}?": (template, relation, the class of
+# the entity {e} is; {x} is one of the relation's values for it (yes) or a value it has for others (no)
+YES_NO = [
+    ("Is {x} the capital city of {e}?", "location.country.capital", COUNTRY),
+    ("Does {e} share a border with {x}?", "location.location.adjoin_s", COUNTRY),
+    ("Do people in {e} speak {x}?", "location.country.languages_spoken", COUNTRY),
+    ("Is the {x} the currency of {e}?", "location.country.currency_used", COUNTRY),
+    ("Does {e} lie in {x}?", "location.location.continent", COUNTRY),
+    ("Is {e} a city in {x}?", "location.location.country", CITY),
+]
+
+
+def yes_no_questions(graph, n: int, seed: int = 5) -> list[dict]:
+    """Half of them true, half false (another value the relation has for some other entity), each
+    with its gold "yes" or "no"; cities among the first 400 by the graph's order."""
+    from kb.sparql import iri
+
+    rng = random.Random(seed)
+    label = "<http://www.w3.org/2000/01/rdf-schema#label>"
+    typ = "<http://www.w3.org/1999/02/22-rdf-syntax-ns#type>"
+    values: dict[str, dict[str, set[str]]] = {}  # relation -> entity label -> value labels
+    for _, rel, cls in YES_NO:
+        rows = graph.select(f"SELECT ?l ?v WHERE {{ ?e {typ} {iri(cls)} ; {label} ?l ; {iri(NS + rel)} ?a . "
+                            f"?a {label} ?v }} LIMIT 200000")
+        table = values.setdefault(rel, {})
+        for name, value in rows:
+            if str(name).isascii() and str(value).isascii():
+                table.setdefault(str(name), set()).add(str(value))
+    out, seen = [], set()
+    while len(out) < n:
+        template, rel, cls = rng.choice(YES_NO)
+        names = sorted(values[rel])[:400] if cls == CITY else sorted(values[rel])
+        name = rng.choice(names)
+        holds = len(out) % 2 == 0
+        pool = sorted(values[rel][name]) if holds else sorted(
+            {v for vs in values[rel].values() for v in vs} - values[rel][name])
+        x = rng.choice(pool)
+        q = template.format(e=name, x=x)
+        if q not in seen:
+            seen.add(q)
+            out.append({"question": q, "gold": "yes" if holds else "no", "relation": rel})
+    return out
 
 
 def unanswerable_questions(graph, n: int, seed: int = 5) -> list[dict]:
@@ -114,6 +161,29 @@ def class_question_figures(qa, n: int) -> dict[str, float]:
             "class_accuracy_answered": 100 * sum(answered) / max(1, len(answered))}
 
 
+def yes_no_figures(qa, n: int) -> dict[str, float]:
+    from qa.core.measures import auroc
+
+    scores, right, given, gold = [], [], [], []
+    for q in yes_no_questions(qa.graph, n):
+        a = qa.answer(q["question"], top_k=1)[0]
+        shown = a.best_guess if a.no_answer else a
+        scores.append(shown.score if shown is not None else 0.0)
+        right.append(shown is not None and shown.text == q["gold"])
+        given.append(not a.no_answer)
+        gold.append(q["gold"])
+    answered = [ok for ok, g in zip(right, given, strict=True) if g]
+    out = {"yes_no_questions": len(right), "yes_no_accuracy": 100 * sum(right) / max(1, len(right)),
+           "yes_no_answered_pct": 100 * len(answered) / max(1, len(right)),
+           "yes_no_accuracy_answered": 100 * sum(answered) / max(1, len(answered)),
+           "yes_no_mean_score": sum(scores) / max(1, len(scores)), "yes_no_auroc": auroc(scores, right)}
+    for g in ("yes", "no"):
+        idx = [i for i, x in enumerate(gold) if x == g]
+        out[f"yes_no_{g}_accuracy"] = 100 * sum(right[i] for i in idx) / max(1, len(idx))
+        out[f"yes_no_{g}_answered_pct"] = 100 * sum(given[i] for i in idx) / max(1, len(idx))
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--limit", type=int, default=None)
@@ -145,6 +215,7 @@ def main(argv: list[str] | None = None) -> int:
         with_abst.append(hit(a, q["gold"]))
         q["abstained"], q["ok"] = a.no_answer, without[-1]
     classes = class_question_figures(qa, 25 if args.limit else 100)
+    yes_no = yes_no_figures(qa, 50 if args.limit else 200)
     all_abst = abstained["relation"] + abstained["entity"]
     acc_without = 100 * sum(without) / len(without)
     acc_with = 100 * sum(with_abst) / len(with_abst)
@@ -158,6 +229,7 @@ def main(argv: list[str] | None = None) -> int:
         "unanswerable_questions": len(unanswerable),
         "answerable_questions": len(answerable),
         **classes,
+        **yes_no,
     }
     print(metrics, file=sys.stderr)
     if not args.limit:

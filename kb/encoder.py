@@ -3,6 +3,12 @@
 The encoder itself is passed in (any `qa.core.types.Encoder`; the application gives the project's
 retrieval encoder), so kb/ never imports another source. Relation labels and entity labels repeat
 across questions, so each distinct text is encoded once per process.
+
+A text's vector must not depend on what else was encoded with it: an int8 encoder quantises each
+batch with one scale, so "capital" beside a long text comes out another vector (cosine 0.986)
+than alone, and a question would be answered differently after other questions had filled the
+cache. A question's few new texts are therefore encoded one by one (under a millisecond each);
+only bulk work (a graph's labels when it is prepared) is batched.
 """
 
 from __future__ import annotations
@@ -13,6 +19,8 @@ from collections.abc import Sequence
 import numpy as np
 
 from qa.core.types import Encoder
+
+ALONE_MAX = 256  # up to this many new texts at once are encoded one by one
 
 
 class CachedEncoder:
@@ -29,7 +37,10 @@ class CachedEncoder:
         with self._lock:
             missing = sorted({t for t in texts if t not in self._cache})
             if missing:
-                vecs = np.asarray(self.encoder.encode(missing), dtype=np.float32)
+                if len(missing) <= ALONE_MAX:
+                    vecs = np.stack([np.asarray(self.encoder.encode([t]), dtype=np.float32)[0] for t in missing])
+                else:
+                    vecs = np.asarray(self.encoder.encode(missing), dtype=np.float32)
                 self._dim = int(vecs.shape[1])
                 for t, v in zip(missing, vecs, strict=True):
                     self._cache[t] = v

@@ -29,6 +29,8 @@ log = logging.getLogger(__name__)
 
 LABEL_LOCAL_NAMES = {"label", "name", "altlabel", "preflabel", "title", "alias", "type.object.name"}
 MAX_LITERAL_CHARS = 60
+# several entities of one name: the one the graph points to most is linked this much surer
+HUB_NUDGE = 0.005
 _OWL = "http://www.w3.org/2002/07/owl#"
 _CAPITALS = re.compile(r"\b[A-Z]{2,5}\b")
 _PLURAL_CAPITALS = re.compile(r"\b[A-Z]{2,5}s\b")
@@ -372,7 +374,7 @@ class LabelIndex:
                         del found[k]
             elif second < degree[top]:
                 c = found[top]
-                found[top] = Candidate(c.node, c.label, c.score + 0.005, c.method, c.kind, c.start, c.end, c.via)
+                found[top] = Candidate(c.node, c.label, c.score + HUB_NUDGE, c.method, c.kind, c.start, c.end, c.via)
 
     def _in_degree(self, node: URIRef) -> int:
         if node not in self._degrees:  # the graph does not change under an index: count once
@@ -468,9 +470,16 @@ def _singular(gram: str) -> str:
 
 
 def _dedupe(cands: list[Candidate]) -> list[Candidate]:
+    """Each node once, where it is linked best; of two places linked as well, the name standing
+    alone before the one inside a longer name ("Guyana", not the "Guyana" of "the Guyana Dollar",
+    in "Is the Guyana Dollar the currency of Guyana?")."""
+    def inside(c: Candidate) -> bool:
+        return any(o.start <= c.start and c.end <= o.end and o.end - o.start > c.end - c.start
+                   and o.score >= c.score for o in cands)
+
     seen: set[Node] = set()
     out = []
-    for c in cands:
+    for c in sorted(cands, key=lambda c: (-c.score, inside(c))):
         if c.node in seen:
             continue
         seen.add(c.node)

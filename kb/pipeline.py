@@ -19,7 +19,7 @@ from rdflib import RDF, RDFS, BNode, Literal, URIRef
 from rdflib.term import Node
 
 from kb.encoder import cached
-from kb.linking import Candidate, LabelIndex, label_rank, language_rank
+from kb.linking import HUB_NUDGE, Candidate, LabelIndex, label_rank, language_rank
 from kb.loaders import local_name, readable
 from kb.paths import Path, Step, enumerate_paths, path_query
 from kb.scorer import Featurizer, Scorer
@@ -412,8 +412,8 @@ class KBQA:
             r, qg, pred.constraints = fallback
             self._run(pred, r, qg)
         if pred.best is not None:
-            pred.p_top = pred.best.prob
             pred.decision = self._decision(pred, scoring_text, scoring_links, exclude)
+            pred.p_top = pred.decision["p_top"]
             pred.confidence = self.scorer.confidence(pred.p_top, pred.decision)
             pred.unexpressed = _unexpressed(words, pred)
             if pred.unexpressed is not None:
@@ -623,7 +623,9 @@ class KBQA:
                   exclude: frozenset[URIRef] = frozenset()) -> dict[str, float]:
         """What the calibrator sees of the chosen answer (kb.scorer.DECISION_FEATURES)."""
         best = pred.best
-        rivals = [r.prob for r in pred.ranked if r is not best]
+        same = _same_ask(normalise(pred.question).split(), best, pred.ranked, pred.links) if pred.form == "ask" else []
+        p_top = best.prob + sum(r.prob for r in same)
+        rivals = [r.prob for r in pred.ranked if r is not best and all(r is not x for x in same)]
         f = best.features
         method = best.anchor.method
         words = normalise(scoring_text or pred.question).split()
@@ -641,8 +643,11 @@ class KBQA:
             # a superlative, a count, a filter shape the query beyond its path: the path's labels
             # then explain fewer of the question's words, which alone would read as a poor fit
             "constraints": float(min(3, len(pred.constraints))),
-            "p_top": best.prob,
-            "margin": best.prob - (max(rivals) if rivals else 0.0),
+            # a yes/no answer: "no" also comes of a path that asks the wrong thing, "yes" seldom does
+            "ask": float(pred.form == "ask"),
+            "ask_no": float(pred.form == "ask" and pred.boolean is False),
+            "p_top": p_top,
+            "margin": p_top - (max(rivals) if rivals else 0.0),
             "score": best.score,
             "cos": f.get("cos_aligned", 0.0),
             "lex": f.get("lex", 0.0),
@@ -708,18 +713,16 @@ class KBQA:
         qg.limit = self.config.answer_limit
         pred.constraints = []
         text = " ".join(words)
-        target = None
-        if _yes_no(words):  # "Does France border Spain?": Spain is the answer
-            target = next((c for c in pred.links if (c.start >= r.anchor.end or c.end <= r.anchor.start)
-                           and c.kind != "class" and c.score >= 0.7 and c.node != r.anchor.node), None)
+        targets = _ask_targets(words, r, pred.links)
         anchor_alt = _alternative(r.anchor, pred.links, words) if r.anchor.kind != "class" else None
-        if anchor_alt is not None and target is None:  # "from a french or german supplier" names the anchor twice
+        if anchor_alt is not None and not targets:  # "from a french or german supplier" names the anchor twice
             var = Var("or_anchor")
             qg.triples = [tuple(var if x == r.anchor.node else x for x in t) for t in qg.triples]
             qg.values.append((var, [r.anchor.node, anchor_alt.node]))
             pred.constraints.append(f"anchor: {r.anchor.label} or {anchor_alt.label}")
-        self._add_constraints(qg, r, pred, skip=target,
-                              also_used=[(anchor_alt.start, anchor_alt.end)] if anchor_alt and target is None else [])
+        used = [(targets[0].start, targets[0].end)] if targets else [
+            (anchor_alt.start, anchor_alt.end)] if anchor_alt else []
+        self._add_constraints(qg, r, pred, also_used=used)
         shapes = pred.shapes or Shapes()
         lacking = shapes.lacks is not None and self._add_lacks(qg, pred, *shapes.lacks)
         if pred.negated is not None and not lacking:
@@ -742,9 +745,12 @@ class KBQA:
         elif _yes_no(words):
             qg.form = "ask"
             pred.constraints.append("ask")
-            if target is not None:  # "Is Paris the capital of France?": the answer must be Paris
-                qg.triples = [tuple(target.node if x == Var("answer") else x for x in t) for t in qg.triples]
-                pred.constraints.append(f"answer is {target.label}")
+            if len(targets) == 1:  # "Is Paris the capital of France?": the answer must be Paris
+                qg.triples = [tuple(targets[0].node if x == Var("answer") else x for x in t) for t in qg.triples]
+                pred.constraints.append(f"answer is {targets[0].label}")
+            elif targets:  # "Is Kingston the capital of Jamaica?": one of the places of that name
+                qg.values.append((Var("answer"), [t.node for t in targets]))
+                pred.constraints.append(f"answer is {targets[0].label} (any of {len(targets)} of that name)")
             else:  # "Does Germany have more than 500 million inhabitants?": the value must meet it
                 asked = _asked_number(pred.question, pred.links)
                 filters = self._value_filters(qg, asked[0], asked[1]) if asked is not None else []
@@ -1731,6 +1737,34 @@ def _unexpressed(words: list[str], pred: Prediction) -> tuple[str, float] | None
 
 def _yes_no(words: list[str]) -> bool:
     return bool(words) and words[0] in YES_NO_STARTS and not _REQUEST.match(" ".join(words[:6]))
+
+
+def _ask_targets(words: list[str], r: Ranked, links: list[Candidate]) -> list[Candidate]:
+    """The entity a yes/no question asks the path from `r`'s anchor to reach ("Does France border
+    Spain?": Spain): the first other named thing outside the anchor's words, with every other thing
+    linked as surely by the same words (three cities are called Kingston; the question is true if
+    one of them is the capital)."""
+    if not _yes_no(words):
+        return []
+    first = next((c for c in links if (c.start >= r.anchor.end or c.end <= r.anchor.start)
+                  and c.kind != "class" and c.score >= 0.7 and c.node != r.anchor.node), None)
+    if first is None:
+        return []
+    return [first] + [c for c in links if c is not first and (c.start, c.end) == (first.start, first.end)
+                      and c.kind == first.kind and c.score >= first.score - HUB_NUDGE - 1e-9
+                      and c.node != r.anchor.node]
+
+
+def _same_ask(words: list[str], best: Ranked, ranked: list[Ranked], links: list[Candidate]) -> list[Ranked]:
+    """The candidates that ask a yes/no question's one statement from its other end ("Is Berlin
+    the capital of Germany?": Germany's capital is Berlin, and Berlin is the capital of Germany):
+    one query, so one answer whose probability is theirs together, not rivals that split it."""
+    targets = {t.node for t in _ask_targets(words, best, links)}
+    if not targets:
+        return []
+    back = tuple(Step(s.pred, not s.forward) for s in reversed(best.path))
+    return [r for r in ranked if r is not best and r.anchor.node in targets and r.path == back
+            and best.anchor.node in {t.node for t in _ask_targets(words, r, links)}]
 
 
 def _asked_classes(links: list[Candidate], words: list[str]) -> set[Node]:

@@ -20,7 +20,7 @@ from __future__ import annotations
 import hashlib
 import random
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from pathlib import Path as FsPath
 
@@ -80,6 +80,8 @@ class Generated:
     answerable: bool = True
     exclude: frozenset[URIRef] = field(default_factory=frozenset)
     paraphrased: bool = False  # a relation is written with an encoder-nearest word, not one of its names
+    asks: Node | None = None  # a yes/no question's other entity: "is it so that the path reaches this?"
+    holds: bool = True  # whether it does (the gold "yes" or "no")
 
 
 @dataclass
@@ -135,6 +137,7 @@ class QuestionGenerator:
         self.timeout = qa.settings.kb_timeout_s
         self.paraphrases = paraphrases or {}
         self._paraphrased = False
+        self._asks: Node | None = None
 
     # ------------------------------------------------------------------ graph access (cached)
     def triples(self, p: URIRef) -> list[tuple[Node, Node]]:
@@ -232,6 +235,7 @@ class QuestionGenerator:
                 np = rng.choice(INVERSE).format(r=r[i], np=np, c=self.type_name(nodes[i]))
         x = self.entity_name(end) if isinstance(end, URIRef) else None
         if x is not None and roll > 0.92:
+            self._asks = end
             return rng.choice(YES_NO[:2]).format(x=x, np=np)
         return rng.choice(ENDINGS).format(np=np)
 
@@ -246,7 +250,7 @@ class QuestionGenerator:
             walk = self.walk(hops)
             if walk is None:
                 continue
-            self._paraphrased = False
+            self._paraphrased, self._asks = False, None
             q = self.question(*walk)
             if self.rng.random() < 0.15:  # people misspell names: answerable questions with a typo too
                 q = self.misspelled(q, walk[0])
@@ -255,7 +259,7 @@ class QuestionGenerator:
             if q in seen:
                 continue
             seen.add(q)
-            out.append(Generated(q, walk[0], walk[1], paraphrased=self._paraphrased))
+            out.append(Generated(q, walk[0], walk[1], paraphrased=self._paraphrased, asks=self._asks))
             if progress:
                 progress("generating questions", len(out), n)
         return out
@@ -418,6 +422,25 @@ class QuestionGenerator:
             return ClassQuestion(q)
         return None
 
+    def denied(self, g: Generated, answers: set[Node]) -> Generated | None:
+        """A yes/no question asked of something else its path's last relation reaches, which the
+        path does not reach from this anchor ("Is Munich the capital of Germany?" beside "Is Berlin
+        ..."): its answer is no. Without these, calibration would learn that every "no" is wrong."""
+        if g.asks is None:
+            return None
+        name = next((n for n in sorted(self.entity_names.get(g.asks, []), key=len, reverse=True)
+                     if g.question.count(n) == 1), None)
+        if name is None:
+            return None
+        last = g.path[-1]
+        pool = sorted({o if last.forward else s for s, o in self.triples(last.pred)} - answers - {g.anchor}, key=str)
+        pool = [x for x in pool if x in self.entity_names]
+        for x in self.rng.sample(pool, min(5, len(pool))):
+            other = self.entity_name(x)
+            if other and other not in g.question and name not in other:
+                return replace(g, question=g.question.replace(name, other), asks=x, holds=False)
+        return None
+
     def unanswerable(self, g: Generated) -> Generated:
         """The same question made unanswerable: its relations missing, or its entity."""
         if self.rng.random() < 0.65:
@@ -494,6 +517,18 @@ def _plural(word: str) -> str:
     if word.endswith("y") and len(word) > 3 and word[-2] not in "aeiou":
         return word[:-1] + "ies"
     return word + ("es" if word.endswith(("s", "x", "ch", "sh")) else "s")
+
+
+def ask_right(pred, g: Generated) -> bool:
+    """Whether a generated yes/no question got its answer by asking its own statement, from its
+    anchor or from the other end ("Is Berlin the capital of Germany?" asks Germany's capital, or
+    what Berlin is the capital of: one query)."""
+    best = pred.best
+    if pred.form != "ask" or best is None or pred.boolean != g.holds:
+        return False
+    if best.anchor.node == g.anchor and best.path == g.path:
+        return True
+    return best.anchor.node == g.asks and best.path == tuple(Step(s.pred, not s.forward) for s in reversed(g.path))
 
 
 def class_answer_right(qa, pred, cq: ClassQuestion) -> bool:
@@ -586,11 +621,17 @@ def train(qa, *, questions: int = 2000, seed: int = 7, unanswerable_share: float
         cases = [g]
         if rng.random() < unanswerable_share / (1 - unanswerable_share):
             cases.append(gen.unanswerable(g))
+        if g.asks is not None and (no := gen.denied(g, gold_answers(qa, g))) is not None:
+            cases.append(no)
         for case in cases:
             pred = qa.predict(case.question, exclude=case.exclude)
             if pred.best is None:
                 continue
-            if case.answerable:
+            if case.answerable and case.asks is not None:
+                ok = ask_right(pred, case)
+                p_tops.append(pred.p_top)
+                path_ok.append(ok)
+            elif case.answerable:
                 ok = (pred.best.anchor.node == case.anchor and pred.best.path == case.path) or (
                     pred.form == "select" and not any("count" in c for c in pred.constraints)
                     and bool(pred.answers) and pred.answers[0][0] in gold_answers(qa, case))

@@ -188,3 +188,25 @@ def test_qa_kb_train_then_kbqa_uses_it(tmp_path, monkeypatch, small_ttl, capsys)
     again = Scorer.load(tmp_path / "recal.json")
     assert again.weights == trained_weights and again.calibrator is not None
     assert main(["kb", "train", "--graph", str(tmp_path / "missing.ttl")]) == 2
+
+
+def test_yes_no_questions_are_generated_true_and_false_and_judged_by_their_statement(small_graph):
+    from kb.paths import Step
+    from kb.training import Generated, ask_right, gold_answers
+
+    qa = make_qa(small_graph)
+    gen = QuestionGenerator(qa, seed=4)
+    asked = [g for g in gen.generate(400) if g.asks is not None]
+    assert asked and all(g.holds for g in asked)  # the generator writes what the graph holds
+    capital = URIRef("http://example.org/capital")
+    g = Generated("is Paris the capital of France?", URIRef("http://example.org/France"), (Step(capital),),
+                  asks=URIRef("http://example.org/Paris"))
+    no = gen.denied(g, gold_answers(qa, g))
+    assert no is not None and not no.holds and no.asks not in {g.asks, g.anchor}
+    assert "Paris" not in no.question and no.question.endswith("the capital of France?")
+    assert qa.predict(no.question).boolean is False
+    pred = qa.predict(g.question)
+    assert pred.boolean is True and ask_right(pred, g) and not ask_right(pred, no)
+    # asked from the other end (Paris, the capital of what?), it is the same statement
+    back = Generated(g.question, g.asks, (Step(capital, forward=False),), asks=g.anchor)
+    assert ask_right(pred, back) or (pred.best.anchor.node, pred.best.path) == (back.anchor, back.path)
