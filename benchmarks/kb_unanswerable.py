@@ -11,8 +11,9 @@ answerable ones without abstention (the best guess counts) and with it (an abste
 and the drop between the two. Beside them, 100 questions about whole classes ("which city has the
 largest population?", "how many countries are there?"): accuracy, mean shown score and AUROC; and
 200 yes/no questions, half of them true ("Does Chile share a border with Bolivia?", "Is Tashkent
-the capital city of Oman?"), worded unlike the generator's: how often the answer (or the guess) is
-right, how often it is given rather than abstained from, the mean shown score and AUROC.
+the capital city of Oman?", "Is Lyon really a country?"), worded unlike the generator's: how often
+the answer (or the guess) is right, how often it is given rather than abstained from, the mean
+shown score and AUROC.
 
     python benchmarks/kb_unanswerable.py [--limit N]
     QA_KB_SCORER=old.json python benchmarks/kb_unanswerable.py --out results/kb-unanswerable-old.json
@@ -77,7 +78,10 @@ YES_NO = [
     ("Is the {x} the currency of {e}?", "location.country.currency_used", COUNTRY),
     ("Does {e} lie in {x}?", "location.location.continent", COUNTRY),
     ("Is {e} a city in {x}?", "location.location.country", CITY),
+    ("Is {e} really a {x}?", None, COUNTRY),  # what it is: "country" (yes) or "city" (no)
+    ("Is {e} really a {x}?", None, CITY),
 ]
+KIND = {COUNTRY: "country", CITY: "city"}
 
 
 def yes_no_questions(graph, n: int, seed: int = 5) -> list[dict]:
@@ -90,25 +94,34 @@ def yes_no_questions(graph, n: int, seed: int = 5) -> list[dict]:
     typ = "<http://www.w3.org/1999/02/22-rdf-syntax-ns#type>"
     values: dict[str, dict[str, set[str]]] = {}  # relation -> entity label -> value labels
     for _, rel, cls in YES_NO:
+        if rel is None:
+            continue
         rows = graph.select(f"SELECT ?l ?v WHERE {{ ?e {typ} {iri(cls)} ; {label} ?l ; {iri(NS + rel)} ?a . "
                             f"?a {label} ?v }} LIMIT 200000")
         table = values.setdefault(rel, {})
         for name, value in rows:
             if str(name).isascii() and str(value).isascii():
                 table.setdefault(str(name), set()).add(str(value))
+    # the things of each kind: the countries and cities some relation above is asked of
+    kinds = {cls: sorted({name for (_, rel, c) in YES_NO if c == cls and rel for name in values[rel]})
+             for cls in KIND}
     out, seen = [], set()
     while len(out) < n:
         template, rel, cls = rng.choice(YES_NO)
-        names = sorted(values[rel])[:400] if cls == CITY else sorted(values[rel])
-        name = rng.choice(names)
         holds = len(out) % 2 == 0
-        pool = sorted(values[rel][name]) if holds else sorted(
-            {v for vs in values[rel].values() for v in vs} - values[rel][name])
-        x = rng.choice(pool)
+        if rel is None:
+            name = rng.choice(kinds[cls][:400] if cls == CITY else kinds[cls])
+            x = KIND[cls] if holds else next(k for c, k in KIND.items() if c != cls)
+        else:
+            names = sorted(values[rel])[:400] if cls == CITY else sorted(values[rel])
+            name = rng.choice(names)
+            pool = sorted(values[rel][name]) if holds else sorted(
+                {v for vs in values[rel].values() for v in vs} - values[rel][name])
+            x = rng.choice(pool)
         q = template.format(e=name, x=x)
         if q not in seen:
             seen.add(q)
-            out.append({"question": q, "gold": "yes" if holds else "no", "relation": rel})
+            out.append({"question": q, "gold": "yes" if holds else "no", "relation": rel or "type"})
     return out
 
 

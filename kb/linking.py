@@ -20,6 +20,7 @@ import numpy as np
 from rdflib import RDF, RDFS, Literal, URIRef
 from rdflib.term import Node
 
+from kb.encoder import cached
 from kb.loaders import local_name, readable
 from kb.sparql import iri
 from kb.text import NEGATIONS, STOPWORDS, compared_number, frame_word, fuzzy_blocked, normalise
@@ -75,7 +76,7 @@ class LabelIndex:
     def __init__(self, graph, *, max_rows: int = 500_000, index_values: bool = True,
                  encoder=None, dense_max_labels: int = 20_000, build: bool = True, progress=None) -> None:
         self.graph = graph
-        self.encoder = encoder
+        self.encoder = cached(encoder)
         self.dense_max_labels = dense_max_labels
         self._dense_cache = None
         self._degrees: dict[Node, int] = {}
@@ -120,7 +121,7 @@ class LabelIndex:
         if self.encoder is None or self.dense_path is None:
             return 0
         keys = self._dense_keys()
-        mat = np.asarray(self.encoder.vectors(keys), dtype=np.float16)
+        mat = np.asarray(self.encoder.bulk(keys), dtype=np.float16)
         atomic_write(self.dense_path, lambda p: np.save(open(p, "wb"), mat))  # noqa: SIM115
         self._dense_cache = (keys, mat.astype(np.float32))
         return len(keys)
@@ -393,7 +394,7 @@ class LabelIndex:
                 if len(mat) != len(keys):
                     return []
             elif self.dense_path is None and len(keys) <= min(self.dense_max_labels, 2_000):
-                mat = self.encoder.vectors(keys)  # a small graph without a cache: cheap enough here
+                mat = self.encoder.bulk(keys)  # a small graph without a cache: cheap enough here
             else:
                 return []  # never encode a large graph's labels at question time (`qa kb train` does)
             self._dense_cache = (keys, mat)

@@ -29,6 +29,11 @@ class Step:
 Path = tuple[Step, ...]
 
 
+def reversed_path(path: Path) -> Path:
+    """The same path walked from its other end: "X's capital" read as "what X is the capital of"."""
+    return tuple(Step(s.pred, not s.forward) for s in reversed(path))
+
+
 def path_query(anchor: Node, path: Path, answer: str = "answer") -> QueryGraph:
     """The query graph that follows `path` from `anchor`; the last node is ?answer."""
     qg = QueryGraph(answer=Var(answer))

@@ -21,7 +21,7 @@ from rdflib.term import Node
 from kb.encoder import cached
 from kb.linking import HUB_NUDGE, Candidate, LabelIndex, label_rank, language_rank
 from kb.loaders import local_name, readable
-from kb.paths import Path, Step, enumerate_paths, path_query
+from kb.paths import Path, Step, enumerate_paths, path_query, reversed_path
 from kb.scorer import Featurizer, Scorer
 from kb.sparql import QueryGraph, Var, iri
 from kb.store import KnowledgeGraph, QueryError, open_graph
@@ -59,6 +59,16 @@ log = logging.getLogger(__name__)
 # 2200); the nearest number otherwise ("population" for "inhabited", "year of birth" for "died",
 # "death toll" for "happened") answers another question, so the comparison is said instead
 STEM_CHARS = 4
+# the constraint a yes/no question's named answer adds ("answer is Berlin")
+ANSWER_IS = "answer is "
+# the constraint a yes/no question about what a thing is adds ("is a country")
+IS_A = "is a "
+# the words between a thing and the class a yes/no question says it is ("Is Berlin a city?", "Is
+# Greenland really a country?")
+_ARTICLES = {(), ("a",), ("an",), ("the",), ("one", "of", "the")}
+_HEDGES = frozenset({"really", "actually", "still", "also", "officially", "truly"})
+# a link this sure is a thing the question names, which a yes/no answer must have checked
+UNHELD_LINK = 0.9
 
 
 class Named(Enum):
@@ -127,6 +137,9 @@ class Prediction:
     links: list[Candidate] = field(default_factory=list)
     constraints: list[str] = field(default_factory=list)
     negated: tuple[int, Candidate] | None = None
+    # a thing a yes/no question names that its query could not hold ("Is Paris the capital of a
+    # country in Oceania?": no relation joins France to Oceania, so the ASK is Paris's country alone)
+    unheld: Candidate | None = None
     timings: dict[str, float] = field(default_factory=dict)
     decision: dict[str, float] = field(default_factory=dict)
     shapes: Shapes | None = None
@@ -403,13 +416,13 @@ class KBQA:
                 # in Australia" is not its capital) and a count of one thing is rarely what "how
                 # many" asks: a path that reaches several answers is meant, the first one otherwise
                 if fallback is None:
-                    fallback = (r, qg, list(pred.constraints))
+                    fallback = (r, qg, list(pred.constraints), pred.unheld)
                 continue
             if self._run(pred, r, qg):
                 break
             pred.constraints = []
         if pred.best is None and fallback is not None:
-            r, qg, pred.constraints = fallback
+            r, qg, pred.constraints, pred.unheld = fallback
             self._run(pred, r, qg)
         if pred.best is not None:
             pred.decision = self._decision(pred, scoring_text, scoring_links, exclude)
@@ -556,6 +569,62 @@ class KBQA:
             log.info("probing query skipped: %s", exc)
             return on_error
 
+    def _ask_targets(self, words: list[str], r: Ranked, links: list[Candidate]) -> list[Candidate]:
+        """The entity a yes/no question asks the path from `r`'s anchor to reach ("Does France
+        border Spain?": Spain): the first other named thing outside the anchor's words, with every
+        other thing linked as surely by the same words (three cities are called Kingston; the
+        question is true if one of them is the capital), those of a kind the path reaches."""
+        if not _yes_no(words):
+            return []
+        first = next((c for c in links if (c.start >= r.anchor.end or c.end <= r.anchor.start)
+                      and c.kind != "class" and c.score >= 0.7 and c.node != r.anchor.node), None)
+        if first is None:
+            return []
+        same = [first] + [c for c in links if c is not first and (c.start, c.end) == (first.start, first.end)
+                          and c.kind == first.kind and c.score >= first.score - HUB_NUDGE - 1e-9
+                          and c.node != r.anchor.node]
+        return [c for c in same if self._reaches_kind(r, c)]
+
+    @staticmethod
+    def _member_class(words: list[str], r: Ranked, links: list[Candidate]) -> Candidate | None:
+        """The class a yes/no question says its anchor is, when that is all it says ("Is Berlin a
+        country?", "Is Greenland a country", "Was Pluto a planet?")."""
+        if not _yes_no(words) or r.anchor.start != 1 or r.anchor.kind == "class":
+            return None
+        return next((c for c in links if c.kind == "class" and c.score >= 0.85 and c.end == len(words)
+                     and tuple(w for w in words[r.anchor.end:c.start] if w not in _HEDGES) in _ARTICLES), None)
+
+    def _reaches_kind(self, r: Ranked, c: Candidate) -> bool:
+        """Whether the path from `r`'s anchor reaches things of a kind `c` is (a type they share),
+        or `c` has no type to tell: in "Is Paris the capital of a country in Europe?" Europe, a
+        continent, is not what Paris may be the capital of, but where that country lies."""
+        if not isinstance(c.node, URIRef):
+            return True
+        kind = Var("kind")
+        timeout = self.settings.kb_timeout_s
+        if not self._ask(QueryGraph(triples=[(c.node, RDF.type, kind)], form="ask").to_sparql(), timeout):
+            return True
+        qg = path_query(r.anchor.node, r.path)
+        qg.form = "ask"
+        qg.triples += [(qg.answer, RDF.type, kind), (c.node, RDF.type, kind)]
+        return self._ask(qg.to_sparql(), timeout, on_error=True)
+
+    def _same_ask(self, words: list[str], best: Ranked, ranked: list[Ranked], links: list[Candidate]) -> list[Ranked]:
+        """The candidates that ask a yes/no question's one statement from its other end ("Is
+        Berlin the capital of Germany?": Germany's capital is Berlin, and Berlin is the capital of
+        Germany): one query, so one answer whose probability is theirs together, not rivals that
+        split it. Not where the question names several things alike ("Is Kingston the capital of
+        Norfolk Island?" asks of three Kingstons; from Kingston, Jamaica's end it is another
+        statement)."""
+        if self._member_class(words, best, links) is not None:  # every path from the anchor: one class asked
+            return [r for r in ranked if r is not best and r.anchor.node == best.anchor.node]
+        targets = self._ask_targets(words, best, links)
+        if len(targets) != 1:
+            return []
+        back = reversed_path(best.path)
+        return [r for r in ranked if r is not best and r.anchor.node == targets[0].node and r.path == back
+                and [t.node for t in self._ask_targets(words, r, links)] == [best.anchor.node]]
+
     def _several(self, qg: QueryGraph) -> bool:
         """Whether the query graph, unordered, has at least two answers."""
         probe = QueryGraph(triples=list(qg.triples), answer=qg.answer, filters=list(qg.filters),
@@ -623,7 +692,11 @@ class KBQA:
                   exclude: frozenset[URIRef] = frozenset()) -> dict[str, float]:
         """What the calibrator sees of the chosen answer (kb.scorer.DECISION_FEATURES)."""
         best = pred.best
-        same = _same_ask(normalise(pred.question).split(), best, pred.ranked, pred.links) if pred.form == "ask" else []
+        member = pred.form == "ask" and any(c.startswith(IS_A) for c in pred.constraints)
+        named_ask = pred.form == "ask" and any(c.startswith(ANSWER_IS) for c in pred.constraints) and not any(
+            c.startswith("entity: ") for c in pred.constraints)
+        same = self._same_ask(normalise(pred.question).split(), best, pred.ranked, pred.links) if (
+            named_ask or member) else []
         p_top = best.prob + sum(r.prob for r in same)
         rivals = [r.prob for r in pred.ranked if r is not best and all(r is not x for x in same)]
         f = best.features
@@ -643,9 +716,14 @@ class KBQA:
             # a superlative, a count, a filter shape the query beyond its path: the path's labels
             # then explain fewer of the question's words, which alone would read as a poor fit
             "constraints": float(min(3, len(pred.constraints))),
-            # a yes/no answer: "no" also comes of a path that asks the wrong thing, "yes" seldom does
-            "ask": float(pred.form == "ask"),
-            "ask_no": float(pred.form == "ask" and pred.boolean is False),
+            # a yes/no question that names what the path must reach, and nothing else beside it
+            # ("Is Berlin the capital of Germany?"): one statement checked, right when its path is;
+            # "no" also comes of a path that asks the wrong thing, "yes" seldom does. A yes/no
+            # question naming no such thing ("Is Berlin a continent?", "Does Berlin have a
+            # mayor?") only asks whether its path leads anywhere, and is weighed as any question
+            "ask": float(named_ask),
+            "ask_no": float(named_ask and pred.boolean is False),
+            "member": float(member),  # "Is Berlin a city?": one class asked of the thing
             "p_top": p_top,
             "margin": p_top - (max(rivals) if rivals else 0.0),
             "score": best.score,
@@ -711,9 +789,13 @@ class KBQA:
     def _query_graph(self, words: list[str], r: Ranked, pred: Prediction) -> QueryGraph:
         qg = path_query(r.anchor.node, r.path)
         qg.limit = self.config.answer_limit
-        pred.constraints = []
+        pred.constraints, pred.unheld = [], None
+        member = self._member_class(words, r, pred.links)
+        if member is not None:  # "Is Berlin a country?": what Berlin is, not whether it has a country
+            pred.constraints = ["ask", f"{IS_A}{member.label}"]
+            return QueryGraph(triples=[(r.anchor.node, RDF.type, member.node)], form="ask")
         text = " ".join(words)
-        targets = _ask_targets(words, r, pred.links)
+        targets = self._ask_targets(words, r, pred.links)
         anchor_alt = _alternative(r.anchor, pred.links, words) if r.anchor.kind != "class" else None
         if anchor_alt is not None and not targets:  # "from a french or german supplier" names the anchor twice
             var = Var("or_anchor")
@@ -722,7 +804,7 @@ class KBQA:
             pred.constraints.append(f"anchor: {r.anchor.label} or {anchor_alt.label}")
         used = [(targets[0].start, targets[0].end)] if targets else [
             (anchor_alt.start, anchor_alt.end)] if anchor_alt else []
-        self._add_constraints(qg, r, pred, also_used=used)
+        used = self._add_constraints(qg, r, pred, also_used=used)
         shapes = pred.shapes or Shapes()
         lacking = shapes.lacks is not None and self._add_lacks(qg, pred, *shapes.lacks)
         if pred.negated is not None and not lacking:
@@ -745,12 +827,15 @@ class KBQA:
         elif _yes_no(words):
             qg.form = "ask"
             pred.constraints.append("ask")
+            pred.unheld = next((c for c in pred.links if c.kind == "entity" and c.score >= UNHELD_LINK
+                                and c.node != r.anchor.node and not any(c.start < e and s < c.end for s, e in used)),
+                               None)
             if len(targets) == 1:  # "Is Paris the capital of France?": the answer must be Paris
                 qg.triples = [tuple(targets[0].node if x == Var("answer") else x for x in t) for t in qg.triples]
-                pred.constraints.append(f"answer is {targets[0].label}")
+                pred.constraints.append(f"{ANSWER_IS}{targets[0].label}")
             elif targets:  # "Is Kingston the capital of Jamaica?": one of the places of that name
                 qg.values.append((Var("answer"), [t.node for t in targets]))
-                pred.constraints.append(f"answer is {targets[0].label} (any of {len(targets)} of that name)")
+                pred.constraints.append(f"{ANSWER_IS}{targets[0].label} (any of {len(targets)} of that name)")
             else:  # "Does Germany have more than 500 million inhabitants?": the value must meet it
                 asked = _asked_number(pred.question, pred.links)
                 filters = self._value_filters(qg, asked[0], asked[1]) if asked is not None else []
@@ -1069,16 +1154,17 @@ class KBQA:
             return [(var, ">=", start), (var, "<", end)]  # "in 2000"
         return []
 
-    def _add_constraints(self, qg: QueryGraph, r: Ranked, pred: Prediction, skip: Candidate | None = None,
-                         also_used: list[tuple[int, int]] | tuple = ()) -> None:
+    def _add_constraints(self, qg: QueryGraph, r: Ranked, pred: Prediction,
+                         also_used: list[tuple[int, int]] | tuple = ()) -> list[tuple[int, int]]:
         """Other linked anchors narrow the query graph: a class types the answer, an entity or value
         either is one of the path's intermediate nodes ("the email of Sabrina from Marketing") or
-        connects to the answer or an intermediate node by one relation ("suppliers ... in France")."""
+        connects to the answer or an intermediate node by one relation ("suppliers ... in France").
+        Returns the word spans the query now holds (the anchor's among them)."""
         used = [(r.anchor.start, r.anchor.end), *also_used]
         nodes = _answer_first(qg)
         words = normalise(pred.question).split()
         for c in pred.links:
-            if c.node == r.anchor.node or c is skip or any(c.start < e and s < c.end for s, e in used):
+            if c.node == r.anchor.node or any(c.start < e and s < c.end for s, e in used):
                 continue
             # a first name alone ("Sabrina", two employees) may still pin down a node on the path
             weak = c.kind == "entity" and c.method == "token" and c.score >= 0.5
@@ -1118,6 +1204,7 @@ class KBQA:
                         break
                 if done:
                     break
+        return used
 
     def _connecting_triple(self, qg: QueryGraph, c: Candidate, v: Var):
         if c.kind == "value" and c.via is not None:
@@ -1698,6 +1785,8 @@ def _unexpressed(words: list[str], pred: Prediction) -> tuple[str, float] | None
     # each value filter names its number as written; a count per answer holds the one `_HAVING` found
     held = [c.rsplit(" ", 1)[-1] for c in pred.constraints
             if c.startswith("filter: ") and not c.startswith("filter: answer")]
+    if pred.form == "ask" and pred.unheld is not None:
+        return f"'{pred.unheld.label}' (named, but nothing in the query holds it)", 0.5
     if pred.form == "ask":
         # the path's value held to the number ("filter: answer < 2000-01-01", written as the value's
         # type), or an attribute of the answers held to it as the question writes it
@@ -1737,34 +1826,6 @@ def _unexpressed(words: list[str], pred: Prediction) -> tuple[str, float] | None
 
 def _yes_no(words: list[str]) -> bool:
     return bool(words) and words[0] in YES_NO_STARTS and not _REQUEST.match(" ".join(words[:6]))
-
-
-def _ask_targets(words: list[str], r: Ranked, links: list[Candidate]) -> list[Candidate]:
-    """The entity a yes/no question asks the path from `r`'s anchor to reach ("Does France border
-    Spain?": Spain): the first other named thing outside the anchor's words, with every other thing
-    linked as surely by the same words (three cities are called Kingston; the question is true if
-    one of them is the capital)."""
-    if not _yes_no(words):
-        return []
-    first = next((c for c in links if (c.start >= r.anchor.end or c.end <= r.anchor.start)
-                  and c.kind != "class" and c.score >= 0.7 and c.node != r.anchor.node), None)
-    if first is None:
-        return []
-    return [first] + [c for c in links if c is not first and (c.start, c.end) == (first.start, first.end)
-                      and c.kind == first.kind and c.score >= first.score - HUB_NUDGE - 1e-9
-                      and c.node != r.anchor.node]
-
-
-def _same_ask(words: list[str], best: Ranked, ranked: list[Ranked], links: list[Candidate]) -> list[Ranked]:
-    """The candidates that ask a yes/no question's one statement from its other end ("Is Berlin
-    the capital of Germany?": Germany's capital is Berlin, and Berlin is the capital of Germany):
-    one query, so one answer whose probability is theirs together, not rivals that split it."""
-    targets = {t.node for t in _ask_targets(words, best, links)}
-    if not targets:
-        return []
-    back = tuple(Step(s.pred, not s.forward) for s in reversed(best.path))
-    return [r for r in ranked if r is not best and r.anchor.node in targets and r.path == back
-            and best.anchor.node in {t.node for t in _ask_targets(words, r, links)}]
 
 
 def _asked_classes(links: list[Candidate], words: list[str]) -> set[Node]:

@@ -235,7 +235,7 @@ def _extrapolate_hops(w: dict[str, float], seen: set[str]) -> None:
 # what the calibrator sees of one decision (see `decision_features` in kb.pipeline)
 DECISION_FEATURES = ("p_top", "margin", "score", "cos", "lex", "link", "exact_link", "fuzzy_link",
                      "hops", "seg_match", "type_match", "cover", "rival_cover", "unlinked_names",
-                     "self_answer", "constraints", "ask", "ask_no")
+                     "self_answer", "constraints", "ask", "ask_no", "member")
 
 
 @dataclass

@@ -28,7 +28,8 @@ import numpy as np
 from rdflib import OWL, RDF, RDFS, XSD, Literal, URIRef
 from rdflib.term import Node
 
-from kb.paths import Path, Step, path_query
+from kb.paths import Path, Step, path_query, reversed_path
+from kb.pipeline import IS_A
 from kb.scorer import Calibrator, Scorer
 from kb.sparql import iri
 from kb.text import STOPWORDS, normalise
@@ -48,6 +49,7 @@ ONE_HOP_INVERSE = ["which {c} has {r} {e}?", "what has {e} as {r}?", "{e} is the
 COUNT = ["how many {r} does {e} have?", "what is the number of {r} of {e}?"]
 COUNT_INVERSE = ["how many {c} have {r} {e}?", "how many {c} have {e} as {r}?"]
 YES_NO = ["is {x} {np}?", "is {np} {x}?", "does {e} have {x} as {r}?"]
+MEMBERSHIP_SHARE = 0.1  # calibration questions beside which one asks what their anchor is ("is X a city?")
 # questions over a whole class rather than one entity: superlatives, counts, lists, filters and
 # aggregates (the router learns that they are graph questions too; they have no single path)
 SUPERLATIVE = ["which {c} has the highest {a}?", "what is the {c} with the lowest {a}?",
@@ -127,10 +129,11 @@ class QuestionGenerator:
         self.names = {p: n for p, n in self.index.relation_names.items() if n}
         self.relations = sorted(self.names, key=str)
         self.entity_names: dict[Node, list[str]] = {}
+        self.class_names: dict[Node, list[str]] = {}
         for entries in self.index.keys.values():
             for node, label, kind, _ in entries:
-                if kind == "entity" and isinstance(node, URIRef):
-                    self.entity_names.setdefault(node, []).append(label)
+                if kind in ("entity", "class") and isinstance(node, URIRef):
+                    (self.entity_names if kind == "entity" else self.class_names).setdefault(node, []).append(label)
         self._triples: dict[URIRef, list[tuple[Node, Node]]] = {}
         self._edges: dict[tuple[Node, bool], list[tuple[URIRef, Node]]] = {}
         self._types: dict[Node, str] = {}
@@ -422,7 +425,7 @@ class QuestionGenerator:
             return ClassQuestion(q)
         return None
 
-    def denied(self, g: Generated, answers: set[Node]) -> Generated | None:
+    def denied(self, g: Generated) -> Generated | None:
         """A yes/no question asked of something else its path's last relation reaches, which the
         path does not reach from this anchor ("Is Munich the capital of Germany?" beside "Is Berlin
         ..."): its answer is no. Without these, calibration would learn that every "no" is wrong."""
@@ -433,13 +436,37 @@ class QuestionGenerator:
         if name is None:
             return None
         last = g.path[-1]
-        pool = sorted({o if last.forward else s for s, o in self.triples(last.pred)} - answers - {g.anchor}, key=str)
+        pool = sorted({o if last.forward else s for s, o in self.triples(last.pred)} - {g.anchor, g.asks}, key=str)
         pool = [x for x in pool if x in self.entity_names]
         for x in self.rng.sample(pool, min(5, len(pool))):
             other = self.entity_name(x)
-            if other and other not in g.question and name not in other:
+            if other and other not in g.question and name not in other and not self.reaches(g.anchor, g.path, x):
                 return replace(g, question=g.question.replace(name, other), asks=x, holds=False)
         return None
+
+    def membership(self, g: Generated) -> Generated | None:
+        """"Is X a Y?" of a question's anchor: one of its classes (yes) or another class (no)."""
+        name = self.entity_name(g.anchor)
+        if name is None or not self.class_names:
+            return None
+        rows = self.graph.select(f"SELECT ?t WHERE {{ {iri(g.anchor)} {iri(RDF.type)} ?t }} LIMIT 20",
+                                 timeout_s=self.timeout)
+        kinds = {t for (t,) in rows if t in self.class_names}
+        holds = bool(kinds) and self.rng.random() < 0.5
+        pool = sorted(kinds if holds else set(self.class_names) - kinds, key=str)
+        if not pool:
+            return None
+        cls = self.rng.choice(pool)
+        label = self.rng.choice(self.class_names[cls])
+        article = "an" if label[:1].lower() in "aeiou" else "a"
+        return Generated(f"is {name} {article} {label}?", g.anchor, (), asks=cls, holds=holds)
+
+    def reaches(self, anchor: Node, path: Path, end: Node) -> bool:
+        """Whether `path` leads from `anchor` to `end` (asked, not looked up among its first answers)."""
+        qg = path_query(anchor, path)
+        qg.triples = [tuple(end if x == qg.answer else x for x in t) for t in qg.triples]
+        qg.form = "ask"
+        return self.graph.ask(qg.to_sparql(), timeout_s=self.timeout)
 
     def unanswerable(self, g: Generated) -> Generated:
         """The same question made unanswerable: its relations missing, or its entity."""
@@ -522,13 +549,16 @@ def _plural(word: str) -> str:
 def ask_right(pred, g: Generated) -> bool:
     """Whether a generated yes/no question got its answer by asking its own statement, from its
     anchor or from the other end ("Is Berlin the capital of Germany?" asks Germany's capital, or
-    what Berlin is the capital of: one query)."""
+    what Berlin is the capital of: one query); one about what its anchor is (no path) by asking
+    that of the anchor."""
     best = pred.best
     if pred.form != "ask" or best is None or pred.boolean != g.holds:
         return False
+    if not g.path:
+        return best.anchor.node == g.anchor and any(c.startswith(IS_A) for c in pred.constraints)
     if best.anchor.node == g.anchor and best.path == g.path:
         return True
-    return best.anchor.node == g.asks and best.path == tuple(Step(s.pred, not s.forward) for s in reversed(g.path))
+    return best.anchor.node == g.asks and best.path == reversed_path(g.path)
 
 
 def class_answer_right(qa, pred, cq: ClassQuestion) -> bool:
@@ -621,8 +651,10 @@ def train(qa, *, questions: int = 2000, seed: int = 7, unanswerable_share: float
         cases = [g]
         if rng.random() < unanswerable_share / (1 - unanswerable_share):
             cases.append(gen.unanswerable(g))
-        if g.asks is not None and (no := gen.denied(g, gold_answers(qa, g))) is not None:
+        if g.asks is not None and (no := gen.denied(g)) is not None:
             cases.append(no)
+        elif gen.rng.random() < MEMBERSHIP_SHARE and (member := gen.membership(g)) is not None:
+            cases.append(member)
         for case in cases:
             pred = qa.predict(case.question, exclude=case.exclude)
             if pred.best is None:

@@ -837,7 +837,7 @@ def namesakes(tmp_path_factory):
 def test_a_yes_no_question_about_a_name_several_things_bear_asks_of_each(namesakes):
     # the Kingston linked first (the one the graph points to most) is not Jamaica's capital; one
     # of the three is
-    from kb.pipeline import Prediction, Ranked, _ask_targets
+    from kb.pipeline import Prediction, Ranked
     from kb.text import normalise
 
     ex = "http://example.org/"
@@ -846,7 +846,7 @@ def test_a_yes_no_question_about_a_name_several_things_bear_asks_of_each(namesak
     assert next(c for c in links if c.label == "Kingston").node == URIRef(ex + "kingstonCA")
     r = Ranked(next(c for c in links if c.label == "Jamaica"), (Step(URIRef(ex + "capital")),), {})
     words = normalise(q).split()
-    assert {t.node for t in _ask_targets(words, r, links)} == {URIRef(ex + k) for k in
+    assert {t.node for t in namesakes._ask_targets(words, r, links)} == {URIRef(ex + k) for k in
                                                               ("kingstonCA", "kingstonNF", "kingstonJM")}
     pred = Prediction(question=q, links=links)
     qg = namesakes._query_graph(words, r, pred)
@@ -854,6 +854,11 @@ def test_a_yes_no_question_about_a_name_several_things_bear_asks_of_each(namesak
     assert any("any of 3" in c for c in pred.constraints)
     assert namesakes.predict(q).boolean is True
     assert namesakes.predict("Is Kingston the capital of Canada?").boolean is False
+    # from Kingston (Jamaica)'s end, "what Kingston is the capital of" is another statement than
+    # "Jamaica's capital is one of three Kingstons": never merged into one
+    back = Ranked(next(c for c in links if c.node == URIRef(ex + "kingstonJM")),
+                  (Step(URIRef(ex + "capital"), forward=False),), {}, prob=0.3)
+    assert namesakes._same_ask(words, r, [r, back], links) == []
 
 
 def test_a_name_standing_alone_is_linked_not_its_copy_inside_a_longer_name(namesakes):
@@ -877,6 +882,15 @@ def test_a_yes_no_statement_asked_from_either_end_is_one_answer_not_two_rivals(n
     assert pred.decision["p_top"] == pytest.approx(pred.best.prob + sum(r.prob for r in back))
     assert pred.decision["margin"] > pred.best.prob - back[0].prob
     assert namesakes.predict("Is Munich the capital of Germany?").boolean is False
+    assert pred.decision["ask"] == 1.0 and pred.decision["ask_no"] == 0.0
+
+
+@pytest.mark.parametrize("question", ["Does Berlin have a country?", "Does Germany have a capital?"])
+def test_a_yes_no_question_naming_no_answer_is_not_weighed_as_one_statement_checked(namesakes, question):
+    # it only asks whether its path leads anywhere: the calibrator must not trust it as it trusts
+    # "Is Berlin the capital of Germany?"
+    pred = namesakes.predict(question)
+    assert pred.form == "ask" and pred.decision["ask"] == 0.0 and pred.decision["ask_no"] == 0.0
 
 
 def test_a_texts_vector_does_not_depend_on_what_was_encoded_before_it():
@@ -885,7 +899,36 @@ def test_a_texts_vector_does_not_depend_on_what_was_encoded_before_it():
     from kb.encoder import CachedEncoder
     from qa.models import shared_encoder
 
-    alone = CachedEncoder(shared_encoder()).vectors(["capital"])[0]
-    beside = CachedEncoder(shared_encoder()).vectors(
-        ["capital", "the country whose capital city has a very long name written out in full"])[0]
+    names = ["capital", "the country whose capital city has a very long name written out in full"]
+    names += [f"relation number {i} of a large graph" for i in range(300)]
+    first = CachedEncoder(shared_encoder())
+    alone = first.vectors(["capital"])[0]
+    first.vectors(names)  # a later question's many new texts, "capital" cached already
+    beside = CachedEncoder(shared_encoder()).vectors(names)[0]  # the same texts, none cached
     assert np.allclose(alone, beside, atol=1e-6)
+    assert np.allclose(first.vectors(names), CachedEncoder(shared_encoder()).vectors(names), atol=1e-6)
+
+
+def test_a_yes_no_question_asks_a_thing_of_another_kind_than_the_path_reaches_as_a_constraint(geo):
+    # Europe, a continent, is not what Paris may be the capital of, but where that country lies
+    pred = geo.predict("Is Paris the capital of a country in Europe?")
+    assert not any(c.startswith("answer is") for c in pred.constraints)
+    assert pred.boolean is True
+    # no relation joins France to Oceania: the "yes" of the rest is said to leave it out
+    pred = geo.predict("Is Paris the capital of a country in Oceania?")
+    assert pred.unexpressed is not None and "Oceania" in pred.unexpressed[0] and pred.confidence <= 0.5
+    pred = geo.predict("Is Paris the capital of France?")  # of the kind the path reaches: its answer
+    assert "answer is France" in pred.constraints or "answer is Paris" in pred.constraints
+
+
+def test_a_yes_no_question_about_what_a_thing_is_asks_its_class(namesakes):
+    # not "does Berlin have a country?" (it does), but whether Berlin is one
+    for question, expected in [("Is Berlin a city?", True), ("Is Germany a city?", False),
+                               ("Is Kingston a city?", True)]:
+        pred = namesakes.predict(question)
+        assert pred.boolean is expected, question
+        assert "is a city" in pred.constraints and "rdf-syntax-ns#type" in pred.sparql, question
+        assert pred.decision["member"] == 1.0 and pred.decision["ask"] == pred.decision["ask_no"] == 0.0
+        # every path from the anchor asks the same: their probability is the answer's
+        assert pred.decision["p_top"] == pytest.approx(
+            sum(r.prob for r in pred.ranked if r.anchor.node == pred.best.anchor.node))
