@@ -105,13 +105,16 @@ def yes_no_questions(graph, n: int, seed: int = 5) -> list[dict]:
     # the things of each kind: the countries and cities some relation above is asked of
     kinds = {cls: sorted({name for (_, rel, c) in YES_NO if c == cls and rel for name in values[rel]})
              for cls in KIND}
+    members = {cls: set(names) for cls, names in kinds.items()}
     out, seen = [], set()
     while len(out) < n:
         template, rel, cls = rng.choice(YES_NO)
         holds = len(out) % 2 == 0
         if rel is None:
             name = rng.choice(kinds[cls][:400] if cls == CITY else kinds[cls])
-            x = KIND[cls] if holds else next(k for c, k in KIND.items() if c != cls)
+            other = next(c for c in KIND if c != cls)
+            x = KIND[cls] if holds else KIND[other]
+            holds = holds or name in members[other]  # Monaco, Hong Kong: a country and a city both
         else:
             names = sorted(values[rel])[:400] if cls == CITY else sorted(values[rel])
             name = rng.choice(names)

@@ -23,7 +23,7 @@ from kb.linking import HUB_NUDGE, Candidate, LabelIndex, label_rank, language_ra
 from kb.loaders import local_name, readable
 from kb.paths import Path, Step, enumerate_paths, path_query, reversed_path
 from kb.scorer import Featurizer, Scorer
-from kb.sparql import QueryGraph, Var, iri
+from kb.sparql import TYPE_PATH, QueryGraph, Var, iri
 from kb.store import KnowledgeGraph, QueryError, open_graph
 from kb.text import NEGATIONS, STOPWORDS, TIME_COMPARING, YES_NO_STARTS, cased_tokens, frame_word, normalise
 from qa.core.errors import InputError
@@ -67,6 +67,7 @@ IS_A = "is a "
 # Greenland really a country?")
 _ARTICLES = {(), ("a",), ("an",), ("the",), ("one", "of", "the")}
 _HEDGES = frozenset({"really", "actually", "still", "also", "officially", "truly"})
+_CONJUNCTIONS = frozenset({"and", "or", "nor", "as", "well"})
 # a link this sure is a thing the question names, which a yes/no answer must have checked
 UNHELD_LINK = 0.9
 
@@ -580,24 +581,38 @@ class KBQA:
                       and c.kind != "class" and c.score >= 0.7 and c.node != r.anchor.node), None)
         if first is None:
             return []
+        lo, hi = (r.anchor.end, first.start) if first.start >= r.anchor.end else (first.end, r.anchor.start)
+        if lo < hi and all(w in _CONJUNCTIONS for w in words[lo:hi]):
+            return []  # "Are Germany and Japan countries?": two things asked of, not one of the other
         same = [first] + [c for c in links if c is not first and (c.start, c.end) == (first.start, first.end)
                           and c.kind == first.kind and c.score >= first.score - HUB_NUDGE - 1e-9
                           and c.node != r.anchor.node]
-        return [c for c in same if self._reaches_kind(r, c)]
+        # "Is Paris the capital of a country in Europe?": the class named before Europe, not
+        # Europe, is what the path reaches; Europe, a continent, says where that country lies
+        # (without such a class, "Is Berlin the capital of Europe?" asks Europe: no)
+        if any(c.kind == "class" and lo <= c.start and c.end <= hi for c in links) and not any(
+                self._reaches_kind(r, c) for c in same):
+            return []
+        return same
 
-    @staticmethod
-    def _member_class(words: list[str], r: Ranked, links: list[Candidate]) -> Candidate | None:
+    def _member_class(self, words: list[str], r: Ranked, links: list[Candidate]) -> Candidate | None:
         """The class a yes/no question says its anchor is, when that is all it says ("Is Berlin a
-        country?", "Is Greenland a country", "Was Pluto a planet?")."""
-        if not _yes_no(words) or r.anchor.start != 1 or r.anchor.kind == "class":
+        country?", "Is Greenland really a country", "Is the Gambia a country?")."""
+        if not _yes_no(words) or r.anchor.kind == "class" or not (
+                r.anchor.start == 1 or (r.anchor.start == 2 and words[1] == "the")):
             return None
         return next((c for c in links if c.kind == "class" and c.score >= 0.85 and c.end == len(words)
                      and tuple(w for w in words[r.anchor.end:c.start] if w not in _HEDGES) in _ARTICLES), None)
 
+    def _namesakes(self, c: Candidate) -> list[Node]:
+        """Every thing called what `c` is called (Monaco the country and Monaco the city), `c`'s
+        own first: what a question about "Monaco" may mean, whichever the linker put first."""
+        named = [node for node, _, kind, _ in self.index.keys.get(normalise(c.label), ()) if kind == "entity"]
+        return list(dict.fromkeys([c.node, *named]))
+
     def _reaches_kind(self, r: Ranked, c: Candidate) -> bool:
         """Whether the path from `r`'s anchor reaches things of a kind `c` is (a type they share),
-        or `c` has no type to tell: in "Is Paris the capital of a country in Europe?" Europe, a
-        continent, is not what Paris may be the capital of, but where that country lies."""
+        or `c` has no type to tell."""
         if not isinstance(c.node, URIRef):
             return True
         kind = Var("kind")
@@ -616,8 +631,9 @@ class KBQA:
         split it. Not where the question names several things alike ("Is Kingston the capital of
         Norfolk Island?" asks of three Kingstons; from Kingston, Jamaica's end it is another
         statement)."""
-        if self._member_class(words, best, links) is not None:  # every path from the anchor: one class asked
-            return [r for r in ranked if r is not best and r.anchor.node == best.anchor.node]
+        if self._member_class(words, best, links) is not None:  # every path from the name: one class asked
+            things = set(self._namesakes(best.anchor))
+            return [r for r in ranked if r is not best and r.anchor.node in things]
         targets = self._ask_targets(words, best, links)
         if len(targets) != 1:
             return []
@@ -792,8 +808,13 @@ class KBQA:
         pred.constraints, pred.unheld = [], None
         member = self._member_class(words, r, pred.links)
         if member is not None:  # "Is Berlin a country?": what Berlin is, not whether it has a country
-            pred.constraints = ["ask", f"{IS_A}{member.label}"]
-            return QueryGraph(triples=[(r.anchor.node, RDF.type, member.node)], form="ask")
+            things = self._namesakes(r.anchor)
+            pred.constraints = ["ask", f"{IS_A}{member.label}" + (
+                f" (any of {len(things)} of that name)" if len(things) > 1 else "")]
+            if len(things) == 1:
+                return QueryGraph(triples=[(things[0], TYPE_PATH, member.node)], form="ask")
+            thing = Var("thing")
+            return QueryGraph(triples=[(thing, TYPE_PATH, member.node)], values=[(thing, things)], form="ask")
         text = " ".join(words)
         targets = self._ask_targets(words, r, pred.links)
         anchor_alt = _alternative(r.anchor, pred.links, words) if r.anchor.kind != "class" else None
@@ -1364,6 +1385,8 @@ class KBQA:
     def evidence(self, pred: Prediction, node: Node | None = None, n_answers: int = 0) -> GraphEvidence:
         """The typed explanation of a prediction: what was linked, the path, constraints, SPARQL."""
         best = pred.best
+        # "Is Berlin a city?" asks what Berlin is, whichever path ranked first
+        steps = (Step(RDF.type),) if any(c.startswith(IS_A) for c in pred.constraints) else best.path if best else ()
 
         def entity(c: Candidate) -> LinkedEntity:
             return LinkedEntity(iri=str(c.node), label=c.label, score=round(float(c.score), 4),
@@ -1375,7 +1398,7 @@ class KBQA:
             anchor=entity(best.anchor) if best else None,
             entities=[entity(c) for c in pred.links[:5]],
             path=[PathStep(relation=str(s.pred), label=self.display_label(s.pred),
-                           direction="forward" if s.forward else "inverse") for s in best.path] if best else [],
+                           direction="forward" if s.forward else "inverse") for s in steps],
             constraints=list(pred.constraints),
             sparql=pred.sparql,
             n_answers=n_answers,

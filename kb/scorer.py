@@ -135,6 +135,7 @@ class Scorer:
     threshold: float = 0.3
     meta: dict = field(default_factory=dict)
     calibrator: Calibrator | None = None
+    yes_no_calibrator: Calibrator | None = None  # yes/no answers checking one named statement or a class
 
     def score(self, f: dict[str, float]) -> float:
         w = self.weights
@@ -151,6 +152,9 @@ class Scorer:
         """P(the top answer is right): the calibrator over the decision's features when there is
         one (it sees how well the best path fits in absolute terms, not only against its rivals),
         else Platt scaling of the softmax probability."""
+        yes_no = decision is not None and bool(decision.get("ask") or decision.get("member"))
+        if yes_no and self.yes_no_calibrator is not None:
+            return self.yes_no_calibrator.probability(decision)
         if self.calibrator is not None and decision is not None:
             return self.calibrator.probability(decision)
         a, b = self.calibration
@@ -204,6 +208,8 @@ class Scorer:
                 "meta": self.meta}
         if self.calibrator is not None:
             data["calibrator"] = self.calibrator.to_dict()
+        if self.yes_no_calibrator is not None:
+            data["yes_no_calibrator"] = self.yes_no_calibrator.to_dict()
         atomic_write_text(FsPath(path), json.dumps(data, indent=0, sort_keys=True))
 
     @classmethod
@@ -211,10 +217,11 @@ class Scorer:
         p = FsPath(path)
         try:
             data = json.loads(p.read_text(encoding="utf-8"))
-            cal = data.get("calibrator")
+            cal, yes_no = data.get("calibrator"), data.get("yes_no_calibrator")
             return cls(weights=data["weights"], calibration=tuple(data["calibration"]),
                        threshold=data.get("threshold", 0.3), meta=data.get("meta", {}),
-                       calibrator=Calibrator.from_dict(cal) if cal else None)
+                       calibrator=Calibrator.from_dict(cal) if cal else None,
+                       yes_no_calibrator=Calibrator.from_dict(yes_no) if yes_no else None)
         except FileNotFoundError as exc:
             raise InputError(f"scorer file not found: {p}") from exc
         except (OSError, UnicodeDecodeError, json.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
@@ -235,7 +242,9 @@ def _extrapolate_hops(w: dict[str, float], seen: set[str]) -> None:
 # what the calibrator sees of one decision (see `decision_features` in kb.pipeline)
 DECISION_FEATURES = ("p_top", "margin", "score", "cos", "lex", "link", "exact_link", "fuzzy_link",
                      "hops", "seg_match", "type_match", "cover", "rival_cover", "unlinked_names",
-                     "self_answer", "constraints", "ask", "ask_no", "member")
+                     "self_answer", "constraints")
+# what the yes/no calibrator sees beside them: whether the answer is no, whether a class was asked
+YES_NO_FEATURES = (*DECISION_FEATURES, "ask_no", "member")
 
 
 @dataclass
@@ -260,9 +269,9 @@ class Calibrator:
 
     @classmethod
     def fit(cls, rows: list[dict[str, float]], labels: list[bool], *, l2: float = 1.0,
-            weights: list[float] | None = None) -> Calibrator:
+            weights: list[float] | None = None, features: tuple[str, ...] = DECISION_FEATURES) -> Calibrator:
         """Newton's method (IRLS) on standardised features with an L2 penalty; `weights` per row."""
-        keys = list(DECISION_FEATURES)
+        keys = list(features)
         x = np.array([[r.get(k, 0.0) for k in keys] for r in rows], dtype=np.float64)
         y = np.array(labels, dtype=np.float64)
         sw = np.ones(len(y)) if weights is None else np.asarray(weights, dtype=np.float64)

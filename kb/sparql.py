@@ -11,7 +11,7 @@ import math
 import re
 from dataclasses import dataclass, field
 
-from rdflib import BNode, Literal, URIRef
+from rdflib import RDF, RDFS, BNode, Literal, URIRef
 from rdflib.term import Node
 
 from qa.core.errors import InputError
@@ -64,8 +64,18 @@ def literal(value: str | int | float | Literal) -> str:
     return out
 
 
+class _TypePath:
+    """The predicate of "what a thing is": rdf:type, then any number of rdfs:subClassOf (a capital
+    typed Capital, a subclass of City, is a city)."""
+
+    sparql = f"<{RDF.type}>/<{RDFS.subClassOf}>*"
+
+
+TYPE_PATH = _TypePath()
+
+
 def term(node: Node | str) -> str:
-    if isinstance(node, Var):
+    if isinstance(node, Var | _TypePath):
         return node.sparql
     if isinstance(node, URIRef):
         return iri(node)
@@ -100,7 +110,7 @@ class QueryGraph:
     `order_by` (variable, "ASC"|"DESC") with `limit` 1 expresses superlatives.
     """
 
-    triples: list[tuple[Node | Var, Node | Var, Node | Var]] = field(default_factory=list)
+    triples: list[tuple[Node | Var, Node | Var | _TypePath, Node | Var]] = field(default_factory=list)
     answer: Var = field(default_factory=lambda: Var("answer"))
     form: str = "select"
     aggregate: str | None = None

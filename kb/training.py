@@ -30,8 +30,8 @@ from rdflib.term import Node
 
 from kb.paths import Path, Step, path_query, reversed_path
 from kb.pipeline import IS_A
-from kb.scorer import Calibrator, Scorer
-from kb.sparql import iri
+from kb.scorer import YES_NO_FEATURES, Calibrator, Scorer
+from kb.sparql import TYPE_PATH, QueryGraph, Var, iri
 from kb.text import STOPWORDS, normalise
 from qa.core.atomic import atomic_write
 from qa.core.paths import cache_dir, encoder_path
@@ -49,7 +49,11 @@ ONE_HOP_INVERSE = ["which {c} has {r} {e}?", "what has {e} as {r}?", "{e} is the
 COUNT = ["how many {r} does {e} have?", "what is the number of {r} of {e}?"]
 COUNT_INVERSE = ["how many {c} have {r} {e}?", "how many {c} have {e} as {r}?"]
 YES_NO = ["is {x} {np}?", "is {np} {x}?", "does {e} have {x} as {r}?"]
-MEMBERSHIP_SHARE = 0.1  # calibration questions beside which one asks what their anchor is ("is X a city?")
+# the share of calibration questions beside which a yes/no question of their path is asked (with a
+# false one beside it), and one of what their anchor is ("is X a city?")
+YES_NO_SHARE = 0.25
+MEMBERSHIP_SHARE = 0.1
+MIN_YES_NO_ROWS = 20  # fewer, and yes/no answers are weighed by the main calibrator
 # questions over a whole class rather than one entity: superlatives, counts, lists, filters and
 # aggregates (the router learns that they are graph questions too; they have no single path)
 SUPERLATIVE = ["which {c} has the highest {a}?", "what is the {c} with the lowest {a}?",
@@ -217,13 +221,13 @@ class QuestionGenerator:
             nodes.append(x)
         return anchor, tuple(path), nodes
 
-    def question(self, anchor: Node, path: Path, nodes: list[Node]) -> str:
+    def question(self, anchor: Node, path: Path, nodes: list[Node], *, yes_no: bool = False) -> str:
         e = self.entity_name(anchor)
         rng = self.rng
         r = [self.phrase(s.pred) for s in path]
         end = nodes[-1]
         roll = rng.random()
-        if len(path) == 1 and roll < 0.15:
+        if len(path) == 1 and roll < 0.15 and not yes_no:
             c = self.type_name(end)
             if path[0].forward:
                 return rng.choice(COUNT if rng.random() < 0.3 else ONE_HOP).format(r=r[0], e=e)
@@ -237,7 +241,7 @@ class QuestionGenerator:
             else:
                 np = rng.choice(INVERSE).format(r=r[i], np=np, c=self.type_name(nodes[i]))
         x = self.entity_name(end) if isinstance(end, URIRef) else None
-        if x is not None and roll > 0.92:
+        if x is not None and (roll > 0.92 or yes_no):
             self._asks = end
             return rng.choice(YES_NO[:2]).format(x=x, np=np)
         return rng.choice(ENDINGS).format(np=np)
@@ -425,6 +429,23 @@ class QuestionGenerator:
             return ClassQuestion(q)
         return None
 
+    def asked(self, g: Generated) -> Generated | None:
+        """The yes/no question of a generated question's path and one of its answers ("is Paris
+        the capital of France?" for "what is the capital of France?"): true."""
+        qg = path_query(g.anchor, g.path)
+        qg.columns = [Var(f"x{i}") for i in range(1, len(g.path))]
+        qg.limit = 50
+        rows = [row for row in self.graph.select(qg.to_sparql(), timeout_s=self.timeout)
+                if row[0] in self.entity_names and all(isinstance(x, URIRef) for x in row)]
+        if not rows:
+            return None
+        answer, *between = self.rng.choice(rows)
+        self._paraphrased, self._asks = False, None
+        q = self.question(g.anchor, g.path, [*between, answer], yes_no=True)
+        if self._asks is None:
+            return None
+        return Generated(q, g.anchor, g.path, paraphrased=self._paraphrased, asks=self._asks)
+
     def denied(self, g: Generated) -> Generated | None:
         """A yes/no question asked of something else its path's last relation reaches, which the
         path does not reach from this anchor ("Is Munich the capital of Germany?" beside "Is Berlin
@@ -457,6 +478,9 @@ class QuestionGenerator:
         if not pool:
             return None
         cls = self.rng.choice(pool)
+        if not holds:  # of a subclass of another class, or a namesake of something of it, it is true
+            holds = self.graph.ask(QueryGraph(triples=[(g.anchor, TYPE_PATH, cls)], form="ask").to_sparql(),
+                                   timeout_s=self.timeout)
         label = self.rng.choice(self.class_names[cls])
         article = "an" if label[:1].lower() in "aeiou" else "a"
         return Generated(f"is {name} {article} {label}?", g.anchor, (), asks=cls, holds=holds)
@@ -596,10 +620,13 @@ def gold_answers(qa, g: Generated) -> set[Node]:
 def train(qa, *, questions: int = 2000, seed: int = 7, unanswerable_share: float = 0.35,
           epochs: int = 5, sparse: bool = False, paraphrases: bool = True, progress: Progress | None = None,
           log: Callable[[str], None] | None = None, given: list[Generated] | None = None,
-          class_share: float = 0.25, keep_paths: bool = False) -> Scorer:
+          class_share: float = 0.25, keep_paths: bool = False, yes_no_only: bool = False) -> Scorer:
     """Generate, train the path scorer, fit the calibrator and the abstention threshold; returns
     the scorer (also set on `qa`), its `meta` holding the held-out figures. `keep_paths` keeps the
-    path scorer `qa` has and refits only what turns its decisions into probabilities."""
+    path scorer `qa` has and refits only what turns its decisions into probabilities;
+    `yes_no_only` (with `keep_paths`) keeps its calibration too and refits only yes/no answers."""
+    if yes_no_only and not keep_paths:
+        raise ValueError("yes_no_only refits a scorer's yes/no calibration: it needs keep_paths")
     say = log or (lambda m: None)
     words = paraphrase_words(qa, progress=progress) if paraphrases else {}
     gen = QuestionGenerator(qa, seed=seed, paraphrases=words)
@@ -623,6 +650,7 @@ def train(qa, *, questions: int = 2000, seed: int = 7, unanswerable_share: float
     extra = [g for g in QuestionGenerator(qa, seed=seed + 2).generate(max(0, len(data) - cut - len(held)))
              if g.question not in seen]
     held += extra
+    kept_calibrator = qa.scorer.calibrator if yes_no_only else None
     if keep_paths:  # only the calibration is refitted; the path scorer in use keeps its weights
         base = qa.scorer
         scorer = Scorer(weights=dict(base.weights), calibration=base.calibration)
@@ -647,13 +675,17 @@ def train(qa, *, questions: int = 2000, seed: int = 7, unanswerable_share: float
     rows, labels, kinds = [], [], []
     p_tops, path_ok = [], []
     rng = random.Random(seed + 1)
+    yn = QuestionGenerator(qa, seed=seed + 4)  # yes/no questions beside them, drawn apart
     for i, g in enumerate(held):
         cases = [g]
         if rng.random() < unanswerable_share / (1 - unanswerable_share):
             cases.append(gen.unanswerable(g))
-        if g.asks is not None and (no := gen.denied(g)) is not None:
-            cases.append(no)
-        elif gen.rng.random() < MEMBERSHIP_SHARE and (member := gen.membership(g)) is not None:
+        true = g if g.asks is not None else None
+        if true is None and yn.rng.random() < YES_NO_SHARE and (true := yn.asked(g)) is not None:
+            cases.append(true)
+        if true is not None and (false := yn.denied(true)) is not None:
+            cases.append(false)
+        if yn.rng.random() < MEMBERSHIP_SHARE and (member := yn.membership(g)) is not None:
             cases.append(member)
         for case in cases:
             pred = qa.predict(case.question, exclude=case.exclude)
@@ -691,10 +723,23 @@ def train(qa, *, questions: int = 2000, seed: int = 7, unanswerable_share: float
             class_ok.append(ok)
         if progress:
             progress("calibrating on questions about whole classes", i + 1, len(class_qs))
-    scorer.calibrate(p_tops, path_ok)
-    scorer.calibrator = Calibrator.fit(rows, labels)
-    probs = [scorer.calibrator.probability(r) for r in rows]
-    scorer.threshold = _best_threshold(probs, labels, kinds)
+    if not yes_no_only:
+        scorer.calibrate(p_tops, path_ok)
+    # yes/no answers that check one named statement, or what a thing is, are right or wrong for
+    # other reasons than a path's answers: calibrated apart, so neither bends the other
+    asks = [bool(r.get("ask") or r.get("member")) for r in rows]
+    ask_rows = [(r, ok) for r, ok, a in zip(rows, labels, asks, strict=True) if a]
+    if len(ask_rows) >= MIN_YES_NO_ROWS and len({ok for _, ok in ask_rows}) == 2:
+        scorer.yes_no_calibrator = Calibrator.fit([r for r, _ in ask_rows], [ok for _, ok in ask_rows],
+                                                  features=YES_NO_FEATURES)
+    rows, labels, kinds = ([x for x, a in zip(xs, asks, strict=True) if not a] for xs in (rows, labels, kinds))
+    if yes_no_only and kept_calibrator is not None:
+        scorer.calibrator, scorer.threshold = kept_calibrator, base.threshold
+        probs = [scorer.calibrator.probability(r) for r in rows]
+    else:
+        scorer.calibrator = Calibrator.fit(rows, labels)
+        probs = [scorer.calibrator.probability(r) for r in rows]
+        scorer.threshold = _best_threshold(probs, labels, kinds)
     answerable = [(p, ok) for p, ok, k in zip(probs, labels, kinds, strict=True) if k]
     unanswerable = [p for p, k in zip(probs, kinds, strict=True) if not k]
     acc = 100 * sum(ok for _, ok in answerable) / max(1, len(answerable))
@@ -708,10 +753,14 @@ def train(qa, *, questions: int = 2000, seed: int = 7, unanswerable_share: float
         "class_accuracy": round(100 * sum(class_ok) / len(class_ok), 2) if class_ok else None,
         "held_out_accuracy_with_abstention": round(kept, 2), "held_out_abstention_unanswerable": round(abstain, 2),
         "seed": seed, "max_hops": qa.config.max_hops, "forward_only": qa.config.forward_only,
+        "n_yes_no_held_out": len(ask_rows),
+        "yes_no_accuracy": round(100 * sum(ok for _, ok in ask_rows) / len(ask_rows), 2) if ask_rows else None,
     }
     if keep_paths:
         scorer.meta["paths_kept_from"] = {k: v for k, v in base.meta.items()
                                           if k in ("trained_on", "questions", "seed")}
+    if yes_no_only:
+        scorer.meta["calibration_kept_from"] = base.meta.get("calibration_kept_from", dict(base.meta))
     if class_ok:
         say(f"questions about whole classes: {len(class_ok)} answered, {scorer.meta['class_accuracy']:.1f}% right")
     say(f"held-out generated questions: accuracy {acc:.1f}%, {kept:.1f}% answered right with abstention; "

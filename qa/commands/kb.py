@@ -47,12 +47,17 @@ def train(
     as_json: Annotated[bool, typer.Option("--json", help="Print the training summary as JSON.")] = False,
     recalibrate: Annotated[bool, typer.Option(
         help="Keep the path scorer the graph uses now; refit only its calibration and threshold.")] = False,
+    yes_no_only: Annotated[bool, typer.Option(
+        "--yes-no-only", help="Keep the path scorer and its calibration; refit only how sure yes/no answers are "
+                              "(implies --recalibrate).")] = False,
 ) -> None:
     """Train KBQA for a graph from the graph alone: questions generated from its relations and
     names train the path scorer; held-out and unanswerable ones calibrate its scores and when to
     abstain. The result is kept beside the graph's label index, keyed by the graph's content hash,
     and `qa kbqa --graph G` / `qa ask` use it from then on. `--recalibrate` keeps the paths it
-    picks and refits only how sure it says it is (minutes less; the same paths, new scores)."""
+    picks and refits only how sure it says it is (minutes less; the same paths, new scores);
+    `--yes-no-only` also keeps how sure it is of every other answer, and refits only yes/no
+    answers."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     from kb import artefacts
@@ -94,7 +99,8 @@ def train(
 
             given = [Generated(q, s, p) for q, s, p in world_questions(qa.graph, 60, seed=seed)]
         scorer = train_kbqa(qa, questions=questions, seed=seed, progress=progress, paraphrases=paraphrases,
-                            sparse=sparse, given=given, keep_paths=recalibrate,
+                            sparse=sparse, given=given, keep_paths=recalibrate or yes_no_only,
+                            yes_no_only=yes_no_only,
                             log=lambda m: bar.console.print(Text(m, style="dim")))
         bar.update(task, description="encoding labels for dense linking", total=None)
         n_vectors = qa.index.save_vectors()

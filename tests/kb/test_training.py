@@ -207,6 +207,10 @@ def test_yes_no_questions_are_generated_true_and_false_and_judged_by_their_state
     assert qa.predict(no.question).boolean is False and not gen.reaches(no.anchor, no.path, no.asks)
     pred = qa.predict(g.question)
     assert pred.boolean is True and ask_right(pred, g) and not ask_right(pred, no)
+    # the yes/no question of a question's path and one of its answers
+    plain = Generated("what is the capital of France?", g.anchor, g.path)
+    yes = gen.asked(plain)
+    assert yes is not None and yes.asks == g.asks and yes.holds and "Paris" in yes.question and "France" in yes.question
     # what the anchor is: one of its classes, or another one
     seen = set()
     for _ in range(12):
@@ -219,3 +223,16 @@ def test_yes_no_questions_are_generated_true_and_false_and_judged_by_their_state
     # asked from the other end (Paris, the capital of what?), it is the same statement
     back = Generated(g.question, g.asks, (Step(capital, forward=False),), asks=g.anchor)
     assert ask_right(pred, back) or (pred.best.anchor.node, pred.best.path) == (back.anchor, back.path)
+
+
+def test_yes_no_only_keeps_every_other_weighing_and_refits_yes_no_answers(trained):
+    before = trained.scorer
+    try:
+        with pytest.raises(ValueError):
+            train(trained, questions=160, paraphrases=False, seed=3, yes_no_only=True)
+        s = train(trained, questions=160, paraphrases=False, seed=3, keep_paths=True, yes_no_only=True)
+        assert s.calibrator is before.calibrator and s.threshold == before.threshold
+        assert s.weights == before.weights and s.calibration == before.calibration
+        assert s.meta["n_yes_no_held_out"] > 0 and "calibration_kept_from" in s.meta
+    finally:
+        trained.scorer = before
