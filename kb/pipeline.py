@@ -68,6 +68,12 @@ IS_A = "is a "
 _ARTICLES = {(), ("a",), ("an",), ("the",), ("one", "of", "the")}
 _HEDGES = frozenset({"really", "actually", "still", "also", "officially", "truly"})
 _CONJUNCTIONS = frozenset({"and", "or", "nor", "as", "well"})
+# words that make a yes/no question's statement another one than its path checks ("Is Bonn the
+# former capital of Germany?", "Is French the only language spoken in Canada?", "the capital of
+# West Germany"), as a superlative does ("Is Canberra the largest city in Australia?")
+_QUALIFIERS = frozenset("""only sole former formerly previous previously ex old new current currently
+    first last second third earliest latest original west east north south western eastern northern
+    southern central upper lower""".split())
 # a link this sure is a thing the question names, which a yes/no answer must have checked
 UNHELD_LINK = 0.9
 
@@ -190,6 +196,7 @@ class KBQA:
         self._rel_labels: dict[URIRef, str] = {}
         self._vocab: list[str] | None = None
         self._name_table: dict | None = None
+        self._type_path: bool | None = None  # whether the store answers rdf:type/rdfs:subClassOf*
         self._implied: dict[tuple, bool] = {}
         self._lock = threading.RLock()
 
@@ -598,11 +605,21 @@ class KBQA:
     def _member_class(self, words: list[str], r: Ranked, links: list[Candidate]) -> Candidate | None:
         """The class a yes/no question says its anchor is, when that is all it says ("Is Berlin a
         country?", "Is Greenland really a country", "Is the Gambia a country?")."""
-        if not _yes_no(words) or r.anchor.kind == "class" or not (
+        if not _yes_no(words) or r.anchor.kind != "entity" or not isinstance(r.anchor.node, URIRef) or not (
                 r.anchor.start == 1 or (r.anchor.start == 2 and words[1] == "the")):
-            return None
+            return None  # a value ("Is Acme Corp a supplier?", a company's name) is no thing with a class
         return next((c for c in links if c.kind == "class" and c.score >= 0.85 and c.end == len(words)
                      and tuple(w for w in words[r.anchor.end:c.start] if w not in _HEDGES) in _ARTICLES), None)
+
+    def type_predicate(self):
+        """rdf:type with the subclasses of what a thing is (TYPE_PATH), where the store answers a
+        property path; rdf:type alone on an endpoint that refuses one (asked once)."""
+        if self._type_path is None:
+            probe = QueryGraph(triples=[(Var("thing"), TYPE_PATH, Var("kind"))], form="ask").to_sparql()
+            self._type_path = self._ask(probe, self.settings.kb_timeout_s, on_error=False) or not self._ask(
+                QueryGraph(triples=[(Var("thing"), RDF.type, Var("kind"))], form="ask").to_sparql(),
+                self.settings.kb_timeout_s, on_error=True)
+        return TYPE_PATH if self._type_path else RDF.type
 
     def _namesakes(self, c: Candidate) -> list[Node]:
         """Every thing called what `c` is called (Monaco the country and Monaco the city), `c`'s
@@ -714,6 +731,9 @@ class KBQA:
         same = self._same_ask(normalise(pred.question).split(), best, pred.ranked, pred.links) if (
             named_ask or member) else []
         p_top = best.prob + sum(r.prob for r in same)
+        # how surely the thing a named yes/no question asks of was found ("Austrlia": Australia,
+        # or Austria?), beside how surely its anchor was
+        targets = self._ask_targets(normalise(pred.question).split(), best, pred.links) if named_ask else []
         rivals = [r.prob for r in pred.ranked if r is not best and all(r is not x for x in same)]
         f = best.features
         method = best.anchor.method
@@ -740,6 +760,8 @@ class KBQA:
             "ask": float(named_ask),
             "ask_no": float(named_ask and pred.boolean is False),
             "member": float(member),  # "Is Berlin a city?": one class asked of the thing
+            "target_link": min((t.score for t in targets), default=best.anchor.score),
+            "target_fuzzy": float(any(t.method in {"fuzzy", "dense", "token"} for t in targets)),
             "p_top": p_top,
             "margin": p_top - (max(rivals) if rivals else 0.0),
             "score": best.score,
@@ -811,10 +833,11 @@ class KBQA:
             things = self._namesakes(r.anchor)
             pred.constraints = ["ask", f"{IS_A}{member.label}" + (
                 f" (any of {len(things)} of that name)" if len(things) > 1 else "")]
+            is_a = self.type_predicate()
             if len(things) == 1:
-                return QueryGraph(triples=[(things[0], TYPE_PATH, member.node)], form="ask")
+                return QueryGraph(triples=[(things[0], is_a, member.node)], form="ask")
             thing = Var("thing")
-            return QueryGraph(triples=[(thing, TYPE_PATH, member.node)], values=[(thing, things)], form="ask")
+            return QueryGraph(triples=[(thing, is_a, member.node)], values=[(thing, things)], form="ask")
         text = " ".join(words)
         targets = self._ask_targets(words, r, pred.links)
         anchor_alt = _alternative(r.anchor, pred.links, words) if r.anchor.kind != "class" else None
@@ -1810,6 +1833,8 @@ def _unexpressed(words: list[str], pred: Prediction) -> tuple[str, float] | None
             if c.startswith("filter: ") and not c.startswith("filter: answer")]
     if pred.form == "ask" and pred.unheld is not None:
         return f"'{pred.unheld.label}' (named, but nothing in the query holds it)", 0.5
+    if pred.form == "ask" and (left := _left_out(words, pred)) is not None:
+        return f"'{left}' (the query checks the statement without it)", 0.5
     if pred.form == "ask":
         # the path's value held to the number ("filter: answer < 2000-01-01", written as the value's
         # type), or an attribute of the answers held to it as the question writes it
@@ -1844,6 +1869,21 @@ def _unexpressed(words: list[str], pred: Prediction) -> tuple[str, float] | None
             counted = False
         else:  # "cities with more than 3 hospitals" over a graph without hospitals: every city
             return f"'{phrase}' (no filter or count of the query holds it)", 0.5
+    return None
+
+
+def _left_out(words: list[str], pred: Prediction) -> str | None:
+    """A qualifier or superlative of a yes/no question outside the names it links: the ASK checks
+    the plainer statement ("the capital", not "the former capital"), right only by chance."""
+    named = {i for c in pred.links if c.score >= 0.75 for i in range(c.start, c.end)}
+    for i, w in enumerate(words):
+        if i not in named and w in _QUALIFIERS:
+            return w
+    text = " ".join(words)
+    for pattern, _, _ in SUPERLATIVES:
+        m = re.search(rf"\b(?:{pattern})\b", text)
+        if m and len(text[: m.start()].split()) not in named:
+            return m[0]
     return None
 
 

@@ -243,8 +243,9 @@ def _extrapolate_hops(w: dict[str, float], seen: set[str]) -> None:
 DECISION_FEATURES = ("p_top", "margin", "score", "cos", "lex", "link", "exact_link", "fuzzy_link",
                      "hops", "seg_match", "type_match", "cover", "rival_cover", "unlinked_names",
                      "self_answer", "constraints")
-# what the yes/no calibrator sees beside them: whether the answer is no, whether a class was asked
-YES_NO_FEATURES = (*DECISION_FEATURES, "ask_no", "member")
+# what the yes/no calibrator sees beside them: whether the answer is no, whether a class was asked,
+# how surely the thing asked of was found
+YES_NO_FEATURES = (*DECISION_FEATURES, "ask_no", "member", "target_link", "target_fuzzy")
 
 
 @dataclass

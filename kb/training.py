@@ -31,7 +31,8 @@ from rdflib.term import Node
 from kb.paths import Path, Step, path_query, reversed_path
 from kb.pipeline import IS_A
 from kb.scorer import YES_NO_FEATURES, Calibrator, Scorer
-from kb.sparql import TYPE_PATH, QueryGraph, Var, iri
+from kb.sparql import QueryGraph, Var, iri
+from kb.store import QueryError
 from kb.text import STOPWORDS, normalise
 from qa.core.atomic import atomic_write
 from qa.core.paths import cache_dir, encoder_path
@@ -53,6 +54,7 @@ YES_NO = ["is {x} {np}?", "is {np} {x}?", "does {e} have {x} as {r}?"]
 # false one beside it), and one of what their anchor is ("is X a city?")
 YES_NO_SHARE = 0.25
 MEMBERSHIP_SHARE = 0.1
+MISSPELLED_SHARE = 0.15  # of generated questions, as of yes/no questions' other names
 MIN_YES_NO_ROWS = 20  # fewer, and yes/no answers are weighed by the main calibrator
 # questions over a whole class rather than one entity: superlatives, counts, lists, filters and
 # aggregates (the router learns that they are graph questions too; they have no single path)
@@ -259,7 +261,7 @@ class QuestionGenerator:
                 continue
             self._paraphrased, self._asks = False, None
             q = self.question(*walk)
-            if self.rng.random() < 0.15:  # people misspell names: answerable questions with a typo too
+            if self.rng.random() < MISSPELLED_SHARE:  # people misspell names: answerable questions with a typo too
                 q = self.misspelled(q, walk[0])
             if self.rng.random() < 0.2:  # and wrap questions in words that name no relation
                 q = self.rng.choice(WRAPPERS).format(q=q.rstrip("?"))
@@ -435,8 +437,11 @@ class QuestionGenerator:
         qg = path_query(g.anchor, g.path)
         qg.columns = [Var(f"x{i}") for i in range(1, len(g.path))]
         qg.limit = 50
-        rows = [row for row in self.graph.select(qg.to_sparql(), timeout_s=self.timeout)
-                if row[0] in self.entity_names and all(isinstance(x, URIRef) for x in row)]
+        try:
+            found = self.graph.select(qg.to_sparql(), timeout_s=self.timeout)
+        except QueryError:  # a slow or refusing endpoint: one calibration question fewer
+            return None
+        rows = [row for row in found if row[0] in self.entity_names and all(isinstance(x, URIRef) for x in row)]
         if not rows:
             return None
         answer, *between = self.rng.choice(rows)
@@ -470,17 +475,21 @@ class QuestionGenerator:
         name = self.entity_name(g.anchor)
         if name is None or not self.class_names:
             return None
-        rows = self.graph.select(f"SELECT ?t WHERE {{ {iri(g.anchor)} {iri(RDF.type)} ?t }} LIMIT 20",
-                                 timeout_s=self.timeout)
-        kinds = {t for (t,) in rows if t in self.class_names}
-        holds = bool(kinds) and self.rng.random() < 0.5
-        pool = sorted(kinds if holds else set(self.class_names) - kinds, key=str)
-        if not pool:
+        try:
+            rows = self.graph.select(f"SELECT ?t WHERE {{ {iri(g.anchor)} {iri(RDF.type)} ?t }} LIMIT 20",
+                                     timeout_s=self.timeout)
+            kinds = {t for (t,) in rows if t in self.class_names}
+            holds = bool(kinds) and self.rng.random() < 0.5
+            pool = sorted(kinds if holds else set(self.class_names) - kinds, key=str)
+            if not pool:
+                return None
+            cls = self.rng.choice(pool)
+            if not holds:  # of a subclass of another class it is true: asked as the pipeline asks it
+                is_a = self.qa.type_predicate()
+                holds = self.graph.ask(QueryGraph(triples=[(g.anchor, is_a, cls)], form="ask").to_sparql(),
+                                       timeout_s=self.timeout)
+        except QueryError:
             return None
-        cls = self.rng.choice(pool)
-        if not holds:  # of a subclass of another class, or a namesake of something of it, it is true
-            holds = self.graph.ask(QueryGraph(triples=[(g.anchor, TYPE_PATH, cls)], form="ask").to_sparql(),
-                                   timeout_s=self.timeout)
         label = self.rng.choice(self.class_names[cls])
         article = "an" if label[:1].lower() in "aeiou" else "a"
         return Generated(f"is {name} {article} {label}?", g.anchor, (), asks=cls, holds=holds)
@@ -490,7 +499,10 @@ class QuestionGenerator:
         qg = path_query(anchor, path)
         qg.triples = [tuple(end if x == qg.answer else x for x in t) for t in qg.triples]
         qg.form = "ask"
-        return self.graph.ask(qg.to_sparql(), timeout_s=self.timeout)
+        try:
+            return self.graph.ask(qg.to_sparql(), timeout_s=self.timeout)
+        except QueryError:  # unknown: taken as reached, so no false question is made of it
+            return True
 
     def unanswerable(self, g: Generated) -> Generated:
         """The same question made unanswerable: its relations missing, or its entity."""
@@ -625,8 +637,8 @@ def train(qa, *, questions: int = 2000, seed: int = 7, unanswerable_share: float
     the scorer (also set on `qa`), its `meta` holding the held-out figures. `keep_paths` keeps the
     path scorer `qa` has and refits only what turns its decisions into probabilities;
     `yes_no_only` (with `keep_paths`) keeps its calibration too and refits only yes/no answers."""
-    if yes_no_only and not keep_paths:
-        raise ValueError("yes_no_only refits a scorer's yes/no calibration: it needs keep_paths")
+    if yes_no_only and (not keep_paths or qa.scorer.calibrator is None):
+        raise ValueError("yes_no_only refits the yes/no calibration of a calibrated scorer, keeping its paths")
     say = log or (lambda m: None)
     words = paraphrase_words(qa, progress=progress) if paraphrases else {}
     gen = QuestionGenerator(qa, seed=seed, paraphrases=words)
@@ -687,6 +699,9 @@ def train(qa, *, questions: int = 2000, seed: int = 7, unanswerable_share: float
             cases.append(false)
         if yn.rng.random() < MEMBERSHIP_SHARE and (member := yn.membership(g)) is not None:
             cases.append(member)
+        for k, case in enumerate(cases):  # the thing asked of misspelled, as users write names
+            if case.asks is not None and case.path and yn.rng.random() < MISSPELLED_SHARE:
+                cases[k] = replace(case, question=yn.misspelled(case.question, case.asks))
         for case in cases:
             pred = qa.predict(case.question, exclude=case.exclude)
             if pred.best is None:
@@ -732,8 +747,11 @@ def train(qa, *, questions: int = 2000, seed: int = 7, unanswerable_share: float
     if len(ask_rows) >= MIN_YES_NO_ROWS and len({ok for _, ok in ask_rows}) == 2:
         scorer.yes_no_calibrator = Calibrator.fit([r for r, _ in ask_rows], [ok for _, ok in ask_rows],
                                                   features=YES_NO_FEATURES)
-    rows, labels, kinds = ([x for x, a in zip(xs, asks, strict=True) if not a] for xs in (rows, labels, kinds))
-    if yes_no_only and kept_calibrator is not None:
+    elif keep_paths:  # too few to refit: the scorer's own, if it has one
+        scorer.yes_no_calibrator = base.yes_no_calibrator
+    if scorer.yes_no_calibrator is not None:  # else the main calibrator weighs yes/no answers too
+        rows, labels, kinds = ([x for x, a in zip(xs, asks, strict=True) if not a] for xs in (rows, labels, kinds))
+    if kept_calibrator is not None:
         scorer.calibrator, scorer.threshold = kept_calibrator, base.threshold
         probs = [scorer.calibrator.probability(r) for r in rows]
     else:

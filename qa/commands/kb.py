@@ -17,6 +17,7 @@ from rich.console import Console
 from rich.text import Text
 
 from qa.commands import check_endpoint_option, check_graph_file, check_writable
+from qa.core.errors import InputError
 
 GRAPH_HELP = "Turtle / N-Triples / TSV graph; default: the embedded world graph."
 out = Console()
@@ -31,6 +32,18 @@ def _settings(graph: Path | None, endpoint: str | None, **extra):
     check_graph_file(graph)
     check_endpoint_option(endpoint)
     return Settings.load(kb_graph=str(graph) if graph else None, kb_endpoint=endpoint or None, **extra)
+
+
+def _trained_for(scorer, settings) -> bool:
+    """Whether `scorer` was calibrated for the graph `settings` name (its file's hash, or its endpoint)."""
+    from kb import artefacts
+
+    if scorer.calibrator is None:
+        return False
+    path = artefacts.graph_file(settings)
+    if path is None:
+        return scorer.meta.get("endpoint") == settings.kb_endpoint
+    return scorer.meta.get("graph_sha256") == artefacts.file_hash(path)
 
 
 @kb_app.command("train")
@@ -92,6 +105,9 @@ def train(
         finally:
             untrained.setLevel(level)
 
+        if yes_no_only and not _trained_for(qa.scorer, settings):
+            raise InputError("--yes-no-only refits the yes/no answers of the scorer trained for this graph, and "
+                             "none is yet: run `qa kb train` for it first")
         given = None
         if graph is None and not endpoint:  # the embedded world graph also has its own templates
             from kb.train_default import generate as world_questions

@@ -972,3 +972,34 @@ def test_yes_no_answers_are_weighed_by_their_own_calibrator():
     scorer = Scorer(calibrator=main, yes_no_calibrator=yes_no)
     assert scorer.confidence(0.9, {"p_top": 0.9, "ask": 1.0}) > 0.5 > scorer.confidence(0.9, {"p_top": 0.9})
     assert scorer.confidence(0.9, {"p_top": 0.9, "member": 1.0}) > 0.5
+
+
+def test_a_class_question_without_property_paths_asks_rdf_type_and_never_of_a_value(tmp_path_factory):
+    from kb.store import QueryError
+
+    class NoPaths:
+        """A store that refuses property paths, as some SPARQL endpoints do."""
+
+        def __init__(self, inner):
+            self.inner, self.name = inner, "no-paths"
+
+        def select(self, q, timeout_s=None):
+            return self.inner.select(q, timeout_s)
+
+        def ask(self, q, timeout_s=None):
+            if ">*" in q:
+                raise QueryError("property paths are not supported")
+            return self.inner.ask(q, timeout_s)
+
+    graph = turtle_graph(tmp_path_factory, NAMESAKES_TTL + """
+ex:Supplier rdfs:label "supplier" .
+ex:companyName rdfs:label "company name" .
+ex:s1 a ex:Supplier ; ex:companyName "Acme Corp" .
+""", "nopaths.ttl")
+    qa = make_qa(NoPaths(graph))
+    pred = qa.predict("Is Berlin a city?")
+    assert pred.boolean is True and ">*" not in pred.sparql and "rdf-syntax-ns#type" in pred.sparql
+    assert qa.predict("Is Germany a city?").boolean is False
+    # "Acme Corp" is a value (a company's name), not a thing with a class: no class question of it
+    pred = qa.predict("Is Acme Corp a supplier?")
+    assert not any(c.startswith("is a ") for c in pred.constraints)

@@ -167,6 +167,9 @@ def test_qa_kb_train_then_kbqa_uses_it(tmp_path, monkeypatch, small_ttl, capsys)
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     assert main(["kb", "info", "--graph", str(small_ttl), "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["trained_scorer"] is False
+    # nothing trained for this graph yet: its yes/no answers alone cannot be refitted
+    assert main(["kb", "train", "--graph", str(small_ttl), "--yes-no-only"]) == 2
+    assert "run `qa kb train` for it first" in capsys.readouterr().err
     assert main(["kb", "train", "--graph", str(small_ttl), "--questions", "80", "--no-paraphrases", "--json"]) == 0
     summary = json.loads(capsys.readouterr().out)
     assert summary["scorer"].startswith(str(tmp_path / "cache")) and summary["graph_sha256"]
@@ -187,6 +190,12 @@ def test_qa_kb_train_then_kbqa_uses_it(tmp_path, monkeypatch, small_ttl, capsys)
     assert summary["paths_kept_from"]["questions"] > 0
     again = Scorer.load(tmp_path / "recal.json")
     assert again.weights == trained_weights and again.calibrator is not None
+    # --yes-no-only keeps every other weighing of the graph's own scorer
+    assert main(["kb", "train", "--graph", str(small_ttl), "--questions", "80", "--no-paraphrases", "--yes-no-only",
+                 "--out", str(tmp_path / "yes-no.json"), "--json"]) == 0
+    capsys.readouterr()
+    kept = Scorer.load(tmp_path / "yes-no.json")
+    assert kept.weights == trained_weights and kept.calibrator == qa.scorer.calibrator
     assert main(["kb", "train", "--graph", str(tmp_path / "missing.ttl")]) == 2
 
 
