@@ -1003,3 +1003,19 @@ ex:s1 a ex:Supplier ; ex:companyName "Acme Corp" .
     # "Acme Corp" is a value (a company's name), not a thing with a class: no class question of it
     pred = qa.predict("Is Acme Corp a supplier?")
     assert not any(c.startswith("is a ") for c in pred.constraints)
+
+
+@pytest.mark.parametrize("question,word", [("Is Canberra the largest city in Australia?", "largest"),
+                                           ("Is Paris the former capital of France?", "former"),
+                                           ("Is Madrid the only capital of Spain?", "only")])
+def test_a_yes_no_qualifier_the_query_leaves_out_makes_the_answer_a_guess_that_says_so(geo, question, word):
+    pred = geo.predict(question)
+    assert pred.form == "ask" and pred.unexpressed is not None and word in pred.unexpressed[0]
+    assert pred.confidence <= 0.5
+
+
+def test_a_yes_no_question_without_qualifiers_is_not_held_back(geo):
+    pred = geo.predict("Is Paris the capital of France?")
+    assert pred.unexpressed is None and pred.decision["target_link"] >= 0.9 and pred.decision["target_fuzzy"] == 0.0
+    pred = geo.predict("Is Paris the capital of Frannce?")  # a misspelled name: how surely it was found is seen
+    assert pred.boolean is True and pred.decision["target_link"] < 0.9 or pred.best.anchor.method == "fuzzy"
