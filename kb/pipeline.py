@@ -45,8 +45,9 @@ SUPERLATIVES = [
     (r"largest|biggest", "DESC", "area size"),
     (r"smallest|tiniest", "ASC", "area size"),
     (r"best|greatest", "DESC", "value score"),
-    (r"highest|tallest|(?<!at )most", "DESC", "value amount"),  # "at most 3", "at least one": no superlative
-    (r"lowest|(?<!at )least|fewest", "ASC", "value amount"),
+    # "at most 3", "at the most", "at least one": no superlative
+    (r"highest|tallest|(?<!at )(?<!at the )(?<!at the very )most", "DESC", "value amount"),
+    (r"lowest|(?<!at )(?<!at the )(?<!at the very )least|fewest", "ASC", "value amount"),
 ]
 
 
@@ -71,9 +72,12 @@ _CONJUNCTIONS = frozenset({"and", "or", "nor", "as", "well"})
 # words that make a yes/no question's statement another one than its path checks ("Is Bonn the
 # former capital of Germany?", "Is French the only language spoken in Canada?", "the capital of
 # West Germany"), as a superlative does ("Is Canberra the largest city in Australia?")
-_QUALIFIERS = frozenset("""only sole former formerly previous previously ex old new current currently
-    first last second third earliest latest original west east north south western eastern northern
-    southern central upper lower""".split())
+# (a graph holds today's facts, so "current" adds nothing; "first language" is a language spoken)
+_QUALIFIERS = frozenset("""only sole former formerly previous previously ex old last second third earliest
+    latest original""".split())
+# words of a place's name as often as qualifiers ("East Timor", "New Delhi"): one only where the
+# name after it was found whole ("West Germany": Germany), not where it was barely found at all
+_NAME_QUALIFIERS = frozenset("new west east north south western eastern northern southern central upper lower".split())
 # a link this sure is a thing the question names, which a yes/no answer must have checked
 UNHELD_LINK = 0.9
 
@@ -1876,8 +1880,9 @@ def _left_out(words: list[str], pred: Prediction) -> str | None:
     """A qualifier or superlative of a yes/no question outside the names it links: the ASK checks
     the plainer statement ("the capital", not "the former capital"), right only by chance."""
     named = {i for c in pred.links if c.score >= 0.75 for i in range(c.start, c.end)}
+    guessed = {i for c in pred.links for i in range(c.start, c.end)} - named
     for i, w in enumerate(words):
-        if i not in named and w in _QUALIFIERS:
+        if i not in named and (w in _QUALIFIERS or (w in _NAME_QUALIFIERS and i + 1 not in guessed)):
             return w
     text = " ".join(words)
     for pattern, _, _ in SUPERLATIVES:
