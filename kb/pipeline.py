@@ -158,6 +158,11 @@ class Prediction:
     # with the most the answer can then be trusted: such an answer is only ever a guess
     unexpressed: tuple[str, float] | None = None
 
+    @property
+    def class_asked(self) -> bool:
+        """Whether a yes/no question asks what its thing is ("Is Berlin a city?"), not a path."""
+        return self.form == "ask" and any(c.startswith(IS_A) for c in self.constraints)
+
     def explanation(self) -> dict:
         best = self.best
         return {
@@ -729,7 +734,7 @@ class KBQA:
                   exclude: frozenset[URIRef] = frozenset()) -> dict[str, float]:
         """What the calibrator sees of the chosen answer (kb.scorer.DECISION_FEATURES)."""
         best = pred.best
-        member = pred.form == "ask" and any(c.startswith(IS_A) for c in pred.constraints)
+        member = pred.class_asked
         named_ask = pred.form == "ask" and any(c.startswith(ANSWER_IS) for c in pred.constraints) and not any(
             c.startswith("entity: ") for c in pred.constraints)
         same = self._same_ask(normalise(pred.question).split(), best, pred.ranked, pred.links) if (
@@ -1413,7 +1418,7 @@ class KBQA:
         """The typed explanation of a prediction: what was linked, the path, constraints, SPARQL."""
         best = pred.best
         # "Is Berlin a city?" asks what Berlin is, whichever path ranked first
-        steps = (Step(RDF.type),) if any(c.startswith(IS_A) for c in pred.constraints) else best.path if best else ()
+        steps = (Step(RDF.type),) if pred.class_asked else best.path if best else ()
 
         def entity(c: Candidate) -> LinkedEntity:
             return LinkedEntity(iri=str(c.node), label=c.label, score=round(float(c.score), 4),

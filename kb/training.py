@@ -29,7 +29,6 @@ from rdflib import OWL, RDF, RDFS, XSD, Literal, URIRef
 from rdflib.term import Node
 
 from kb.paths import Path, Step, path_query, reversed_path
-from kb.pipeline import IS_A
 from kb.scorer import YES_NO_FEATURES, Calibrator, Scorer
 from kb.sparql import QueryGraph, Var, iri
 from kb.store import QueryError
@@ -591,7 +590,7 @@ def ask_right(pred, g: Generated) -> bool:
     if pred.form != "ask" or best is None or pred.boolean != g.holds:
         return False
     if not g.path:
-        return best.anchor.node == g.anchor and any(c.startswith(IS_A) for c in pred.constraints)
+        return best.anchor.node == g.anchor and pred.class_asked
     if best.anchor.node == g.anchor and best.path == g.path:
         return True
     return best.anchor.node == g.asks and best.path == reversed_path(g.path)
