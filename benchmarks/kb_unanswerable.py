@@ -250,7 +250,8 @@ def main(argv: list[str] | None = None) -> int:
     print(metrics, file=sys.stderr)
     if not args.limit:
         write_results("kb-unanswerable", f"{len(unanswerable)} unanswerable + {len(answerable)} answerable generated "
-                      "world-graph questions (templates not used for training)", metrics,
+                      f"world-graph questions (templates not used for training), {yes_no['yes_no_questions']} yes/no",
+                      metrics,
                       wall_s=time.perf_counter() - t0, extra={
                           "scorer": qa.scorer_source, "threshold": qa.scorer.threshold,
                           "answered_unanswerable": [q for q in unanswerable if not q["abstained"]][:60],
