@@ -152,8 +152,7 @@ class Scorer:
         """P(the top answer is right): the calibrator over the decision's features when there is
         one (it sees how well the best path fits in absolute terms, not only against its rivals),
         else Platt scaling of the softmax probability."""
-        yes_no = decision is not None and bool(decision.get("ask") or decision.get("member"))
-        if yes_no and self.yes_no_calibrator is not None:
+        if decision is not None and self.yes_no_calibrator is not None and checks_a_statement(decision):
             return self.yes_no_calibrator.probability(decision)
         if self.calibrator is not None and decision is not None:
             return self.calibrator.probability(decision)
@@ -246,6 +245,12 @@ DECISION_FEATURES = ("p_top", "margin", "score", "cos", "lex", "link", "exact_li
 # what the yes/no calibrator sees beside them: whether the answer is no, whether a class was asked,
 # how surely the thing asked of was found
 YES_NO_FEATURES = (*DECISION_FEATURES, "ask_no", "member", "target_link", "target_fuzzy")
+
+
+def checks_a_statement(decision: dict[str, float]) -> bool:
+    """Whether a decision is a yes/no answer that checks one named statement or what a thing is:
+    those the yes/no calibrator weighs."""
+    return bool(decision.get("ask") or decision.get("member"))
 
 
 @dataclass

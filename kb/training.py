@@ -29,7 +29,7 @@ from rdflib import OWL, RDF, RDFS, XSD, Literal, URIRef
 from rdflib.term import Node
 
 from kb.paths import Path, Step, path_query, reversed_path
-from kb.scorer import YES_NO_FEATURES, Calibrator, Scorer
+from kb.scorer import YES_NO_FEATURES, Calibrator, Scorer, checks_a_statement
 from kb.sparql import QueryGraph, Var, iri
 from kb.store import QueryError
 from kb.text import STOPWORDS, normalise
@@ -741,7 +741,7 @@ def train(qa, *, questions: int = 2000, seed: int = 7, unanswerable_share: float
         scorer.calibrate(p_tops, path_ok)
     # yes/no answers that check one named statement, or what a thing is, are right or wrong for
     # other reasons than a path's answers: calibrated apart, so neither bends the other
-    asks = [bool(r.get("ask") or r.get("member")) for r in rows]
+    asks = [checks_a_statement(r) for r in rows]
     ask_rows = [(r, ok) for r, ok, a in zip(rows, labels, asks, strict=True) if a]
     if len(ask_rows) >= MIN_YES_NO_ROWS and len({ok for _, ok in ask_rows}) == 2:
         scorer.yes_no_calibrator = Calibrator.fit([r for r, _ in ask_rows], [ok for _, ok in ask_rows],
