@@ -650,17 +650,17 @@ class KBQA:
         qg.triples += [(qg.answer, RDF.type, kind), (c.node, RDF.type, kind)]
         return self._ask(qg.to_sparql(), timeout, on_error=True)
 
-    def _same_ask(self, words: list[str], best: Ranked, ranked: list[Ranked], links: list[Candidate]) -> list[Ranked]:
+    def _same_ask(self, words: list[str], pred: Prediction, targets: list[Candidate]) -> list[Ranked]:
         """The candidates that ask a yes/no question's one statement from its other end ("Is
         Berlin the capital of Germany?": Germany's capital is Berlin, and Berlin is the capital of
         Germany): one query, so one answer whose probability is theirs together, not rivals that
         split it. Not where the question names several things alike ("Is Kingston the capital of
         Norfolk Island?" asks of three Kingstons; from Kingston, Jamaica's end it is another
-        statement)."""
-        if self._member_class(words, best, links) is not None:  # every path from the name: one class asked
+        statement). `targets`: what the best candidate's question asks of (`_ask_targets`)."""
+        best, ranked, links = pred.best, pred.ranked, pred.links
+        if pred.class_asked:  # every path from the name: one class asked
             things = set(self._namesakes(best.anchor))
             return [r for r in ranked if r is not best and r.anchor.node in things]
-        targets = self._ask_targets(words, best, links)
         if len(targets) != 1:
             return []
         back = reversed_path(best.path)
@@ -737,12 +737,12 @@ class KBQA:
         member = pred.class_asked
         named_ask = pred.form == "ask" and any(c.startswith(ANSWER_IS) for c in pred.constraints) and not any(
             c.startswith("entity: ") for c in pred.constraints)
-        same = self._same_ask(normalise(pred.question).split(), best, pred.ranked, pred.links) if (
-            named_ask or member) else []
+        asked = normalise(pred.question).split()
+        # what a named yes/no question asks of; how surely it was found ("Austrlia": Australia, or
+        # Austria?) is seen beside how surely its anchor was
+        targets = self._ask_targets(asked, best, pred.links) if named_ask else []
+        same = self._same_ask(asked, pred, targets) if named_ask or member else []
         p_top = best.prob + sum(r.prob for r in same)
-        # how surely the thing a named yes/no question asks of was found ("Austrlia": Australia,
-        # or Austria?), beside how surely its anchor was
-        targets = self._ask_targets(normalise(pred.question).split(), best, pred.links) if named_ask else []
         rivals = [r.prob for r in pred.ranked if r is not best and all(r is not x for x in same)]
         f = best.features
         method = best.anchor.method

@@ -661,7 +661,6 @@ def train(qa, *, questions: int = 2000, seed: int = 7, unanswerable_share: float
     extra = [g for g in QuestionGenerator(qa, seed=seed + 2).generate(max(0, len(data) - cut - len(held)))
              if g.question not in seen]
     held += extra
-    kept_calibrator = qa.scorer.calibrator if yes_no_only else None
     if keep_paths:  # only the calibration is refitted; the path scorer in use keeps its weights
         base = qa.scorer
         scorer = Scorer(weights=dict(base.weights), calibration=base.calibration)
@@ -750,8 +749,8 @@ def train(qa, *, questions: int = 2000, seed: int = 7, unanswerable_share: float
         scorer.yes_no_calibrator = base.yes_no_calibrator
     if scorer.yes_no_calibrator is not None:  # else the main calibrator weighs yes/no answers too
         rows, labels, kinds = ([x for x, a in zip(xs, asks, strict=True) if not a] for xs in (rows, labels, kinds))
-    if kept_calibrator is not None:
-        scorer.calibrator, scorer.threshold = kept_calibrator, base.threshold
+    if yes_no_only:  # the scorer's own calibration of every other answer, kept
+        scorer.calibrator, scorer.threshold = base.calibrator, base.threshold
         probs = [scorer.calibrator.probability(r) for r in rows]
     else:
         scorer.calibrator = Calibrator.fit(rows, labels)

@@ -862,7 +862,8 @@ def test_a_yes_no_question_about_a_name_several_things_bear_asks_of_each(namesak
     # "Jamaica's capital is one of three Kingstons": never merged into one
     back = Ranked(next(c for c in links if c.node == URIRef(ex + "kingstonJM")),
                   (Step(URIRef(ex + "capital"), forward=False),), {}, prob=0.3)
-    assert namesakes._same_ask(words, r, [r, back], links) == []
+    asked = Prediction(question=q, links=links, form="ask", best=r, ranked=[r, back], constraints=pred.constraints)
+    assert namesakes._same_ask(words, asked, namesakes._ask_targets(words, r, links)) == []
 
 
 def test_a_name_standing_alone_is_linked_not_its_copy_inside_a_longer_name(namesakes):
