@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import math
 import re
+import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
@@ -158,10 +159,11 @@ _SUPERLATIVES = frozenset("""most least best worst largest biggest smallest high
     brightest cheapest earliest latest wealthiest""".split())
 _RANK = re.compile(_ORDINAL + r"(?:\s*-\s*|\s+)(?P<sup>[a-z]+)\b", re.IGNORECASE)
 _ANY_ORDINAL = re.compile(_ORDINAL, re.IGNORECASE)
-# a matched question that names other numbers than the new one is another question ("Who was the
-# 37th president?" for "the 36th"): its answer is right only by chance, so it is never shown as
-# more likely than this (below `cqa_min_score`'s default: a best guess, not an answer)
-OTHER_NUMBERS_CAP = 0.25
+# a matched question that names other numbers or other things than the new one is another question
+# ("Who was the 37th president?" for "the 36th", "the Cold War" for "World War II"): its answer is
+# right only by chance, so it is never shown as more likely than this (below `cqa_min_score`'s
+# default: a best guess, not an answer)
+OTHER_QUESTION_CAP = 0.25
 # the encoder's similarity of two questions above which they ask the same but for their numbers:
 # such pairs score 0.8 and more ("Who was the 36th president?" / "... the 37th President of the
 # United States?" 0.82); the SemEval pairs whose numbers differ (a forum post's circumstance:
@@ -238,3 +240,147 @@ def read_margins(reader: SpanReading, question: str, answers: Sequence[str]) -> 
         null = best.null_score if best.null_score is not None else -math.inf
         out.append(float(np.clip(best.raw_score - null, -READ_CLIP, READ_CLIP)))
     return out
+
+
+# A one-line question names what it asks about; two such questions that each name a thing the other
+# does not ("When did World War II end?" / "When did the Cold War end?", 0.68 alike; "the largest
+# ocean on Mars" / "the Earth's largest ocean", 0.75) ask different things, however alike their
+# wording. A forum post is no such question: its body names circumstance (a shop, a town, a
+# colleague) and a thread that names other things often still answers it, so longer texts are left
+# to the re-scorer.
+ONE_QUESTION_WORDS = 30
+_SENTENCE_BREAK = re.compile(r"(?<![A-Z])[.?!]\s+\S|\n")
+_WORD = re.compile(r"[^\W_]+(?:['’.-][^\W_]+)*\.?")
+# lower-case words inside a name ("Duke of Argyll", "Leonardo da Vinci")
+_NAME_JOINERS = frozenset("of the de da di del della der van von la le du al bin y and &".split())
+# what a company's name may leave out ("Microsoft" is "Microsoft Corporation")
+_COMPANY = frozenset("inc incorporated corp corporation co company ltd limited llc plc gmbh ag sa group".split())
+# the words a question opens with, capitalised only for being first
+_OPENERS = frozenset("""what what's whats who who's whom whose when where which why how is are was were do does did
+    can could should would will shall may might must please tell name list give define explain describe i i'm
+    my in on at for of to from the a an if there any has have had since after before during between""".split())
+# the small words a headline may leave in lower case ("Visa for Pakistanis in Doha")
+_SMALL_WORDS = frozenset("a an and as at but by for from in into of on or the to with vs".split())
+# "Mt", "St", "Dr": a word this short (not in capitals: "US", "II") may stand for a longer one of the
+# same first and last letter
+MAX_SHORTENED = 2
+MAX_ABBREVIATION = 6  # letters of an abbreviation made of a name's initials ("USA", "NASA")
+MIN_FUZZY_CHARS = 5  # shorter words must match exactly ("Mars" is not "Mass")
+FUZZY_WORD = 85  # rapidfuzz ratio at which a longer word is the same word misspelt ("Einstien")
+
+
+def one_question(text: str) -> bool:
+    """A single short sentence in sentence case: an FAQ entry or a question typed into a box, not a
+    forum post, nor a headline ("Driving Test Rules", "Where To Buy A Car"), whose capitals name
+    nothing."""
+    text = text.strip()
+    words = text.split()
+    if not words or len(words) > ONE_QUESTION_WORDS or _SENTENCE_BREAK.search(text):
+        return False
+    rest = [m[0] for m in _WORD.finditer(text)][1:]
+    rest = [w for w in rest if not (w.islower() and w in _SMALL_WORDS)]
+    return not rest or not all(w[:1].isupper() for w in rest)
+
+
+def names(text: str) -> list[list[str]]:
+    """The capitalised names of a text, each as its words ("World War II", "Duke of Argyll"); the
+    first word only where the next is capitalised too and it is no question word ("Albert Einstein
+    was ...", not "Mars is ..." nor "Where Is ...": a first word is capitalised anyway)."""
+    text = unicodedata.normalize("NFC", text)  # "a" and a combining accent: one letter, in one word
+    found = list(_WORD.finditer(text))
+    words = [m[0].rstrip(".") for m in found]
+    out: list[list[str]] = []
+    run: list[str] = []
+    pending: list[str] = []
+    for i, w in enumerate(words):
+        between = text[found[i - 1].end():found[i].start()] if i else ""
+        first = not i or bool(re.search(r"[.?!]", between)) or _ends_sentence(found[i - 1][0])
+        if run and between.strip():  # punctuation between two words ends a name ("Ulm, I think")
+            out.append(run)
+            run, pending = [], []
+        base = re.sub(r"['’]s$", "", w)
+        capital = base[:1].isupper() and (not first or base.lower() not in _OPENERS and _next_capital(words, i))
+        if capital and base != "I" or (base == "I" and run):  # "World War I", not the pronoun
+            run += pending + [base]
+            pending = []
+        elif run and base.lower() in _NAME_JOINERS and not pending:
+            pending = [base]
+        else:
+            if run:
+                out.append(run)
+            run, pending = [], []
+        if w != base and run:  # a possessive ends a name ("Earth's largest ocean")
+            out.append(run)
+            run, pending = [], []
+    if run:
+        out.append(run)
+    return out
+
+
+def _ends_sentence(word: str) -> bool:
+    """A word with a full stop that is no abbreviation ("closed.", not "Mt.", "F.", "U.S.")."""
+    return word.endswith(".") and len(word) > MAX_SHORTENED + 2 and "." not in word[:-1]
+
+
+def _next_capital(words: Sequence[str], i: int) -> bool:
+    """Whether a sentence's capitalised first word starts a longer name ("Albert Einstein was
+    ..."); alone it is capitalised only for being first."""
+    return i + 1 < len(words) and words[i + 1][:1].isupper() and not words[i].endswith(("'s", "’s"))
+
+
+def _plain(word: str) -> str:
+    """A word as compared: lower case, no dots, no accents ("Salwá" is "salwa", as users type it)."""
+    word = "".join(c for c in unicodedata.normalize("NFKD", word) if not unicodedata.combining(c))
+    return word.lower().replace(".", "").replace("’", "'")
+
+
+def _abbreviates(short: str, name: Sequence[str]) -> bool:
+    """Whether `short` is written of the initials of some words of `name` in a row ("JFK" of
+    "President John F. Kennedy", "USA" of "United States of America", joiners kept or not)."""
+    short = _plain(short)
+    if not 2 <= len(short) <= MAX_ABBREVIATION:
+        return False
+    return any(short in "".join(w[0].lower() for w in name if keep or w.lower() not in _NAME_JOINERS)
+               for keep in (True, False))
+
+
+def _covered(name: Sequence[str], words: set[str], other_names: list[list[str]]) -> bool:
+    """Whether the other text names this too: every word of it (misspelt, or shortened as "Mt" of
+    "Mount"), or an abbreviation of the other's name or the other an abbreviation of it ("US" and
+    "United States")."""
+    from rapidfuzz import fuzz, process
+
+    def has(word: str) -> bool:
+        w = _plain(word)
+        if w in words or w in _NAME_JOINERS or w in _COMPANY:
+            return True
+        if len(w) <= MAX_SHORTENED and not word.isupper() and any(
+                len(x) > len(w) and x[0] == w[0] and x[-1] == w[-1] for x in words):
+            return True
+        return len(w) >= MIN_FUZZY_CHARS and process.extractOne(
+            w, [x for x in words if len(x) >= MIN_FUZZY_CHARS], scorer=fuzz.ratio, score_cutoff=FUZZY_WORD) is not None
+
+    if all(has(w) for w in name):
+        return True
+    if len(name) == 1 and name[0].isupper():
+        return any(_abbreviates(name[0], n) for n in other_names if len(n) > 1)
+    return any(_abbreviates(n[0], name) for n in other_names if len(n) == 1 and n[0].isupper())
+
+
+def other_names(question: str, matched: str) -> str | None:
+    """Why a matched one-line question is another question: each names a thing the other does not
+    ("World War II" asked, "the Cold War" matched). None for longer texts (see `one_question`),
+    or when only one of them names something more ("Who founded Apple?" / "... Apple Inc.?")."""
+    if not (one_question(question) and one_question(matched)):
+        return None
+    found: list[list[str]] = []
+    for text, other in ((question, matched), (matched, question)):
+        words = {_plain(m[0].rstrip(".")) for m in _WORD.finditer(unicodedata.normalize("NFC", other))}
+        words |= {re.sub(r"'s$", "", w) for w in words}
+        mine, theirs = names(text), names(other)
+        found.append([n for n in mine if not _covered(n, words, theirs)])
+    asked, matched_only = found
+    if asked and matched_only:
+        return (f"the matched question is about {', '.join(' '.join(n) for n in matched_only)} where the question "
+                f"asks about {', '.join(' '.join(n) for n in asked)}")
+    return None

@@ -29,12 +29,13 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from cqa.features import (
-    OTHER_NUMBERS_CAP,
+    OTHER_QUESTION_CAP,
     READ_ANSWER_CHARS,
     AnswerInfo,
     Candidate,
     answer_features,
     match_features,
+    other_names,
     other_numbers,
     read_margins,
 )
@@ -235,8 +236,8 @@ class CommunityQA:
         matches = []
         for r, (t, p, f) in enumerate(zip(found, probs, feats, strict=True), start=1):
             # the features see two questions alike in every word but a number as the same question
-            caveat = other_numbers(question, t.title or t.text, f["d_text"])
-            matches.append(Match(t, min(float(p), OTHER_NUMBERS_CAP) if caveat else float(p), f, r, caveat))
+            caveat = other_numbers(question, t.title or t.text, f["d_text"]) or other_names(question, t.text)
+            matches.append(Match(t, min(float(p), OTHER_QUESTION_CAP) if caveat else float(p), f, r, caveat))
         matches.sort(key=lambda m: (-m.probability, m.fused_rank))
         return matches
 

@@ -1,0 +1,148 @@
+"""cqa-faq: community QA over an FAQ of one-line questions that differ in a word or a name.
+
+SemEval's forum threads are long and their relevance loose; an FAQ is the other case, the one
+users of FAQ matchers report "always confident": short questions, many alike. PathQuestion gives
+such questions with paraphrases: every question of a relation path ("which nationality is X's
+couple?", "what is the nation of X's couple?") asks the same, and questions of other paths ask
+about other people or other relations in the same words. The topic entity, an id in the data
+("frederica_of_mecklenburg-strelitz"), is written as a user would write the name ("Frederica of
+Mecklenburg-Strelitz").
+
+An FAQ store holds one question of each of 70 % of the paths (seed 0) with its answer. Asked: another
+question of each stored path (answerable: the right match is that path's entry) and one question
+of each path left out (unanswerable: every match is wrong). None of this data trains anything of
+community QA (the re-scorer is SemEval's).
+
+Reported: P@1 on the answerable questions; how many of each kind are answered (shown score at
+least `cqa_min_score`) and how many of those are wrong; ECE (15 bins) and AUROC of the top match's
+score against its being right, over all asked; how many top matches were held down as another
+question, and why.
+
+    python benchmarks/cqa_faq.py [--paths N] [--limit N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import re
+import sys
+import tempfile
+import time
+from collections import defaultdict
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from benchmarks.common import open_text, write_results  # noqa: E402
+from qa.core import measures  # noqa: E402
+from qa.core.paths import SHARED_DATA  # noqa: E402
+
+DATA = SHARED_DATA / "kbqa" / "pathquestion"
+SETS = ("PQ-2H", "PQ-3H", "PQL-2H", "PQL-3H")
+STORED_SHARE = 0.7
+_LOWER = frozenset("of the and de da di von van la le du der del in on at for to".split())
+
+
+def written_name(entity_id: str) -> str:
+    """"john_campbell_9th_duke_of_argyll" -> "John Campbell 9th Duke of Argyll"."""
+    words = entity_id.split("_")
+    return " ".join(w if i and w in _LOWER else "-".join(p[:1].upper() + p[1:] for p in w.split("-"))
+                    for i, w in enumerate(words))
+
+
+def as_typed(question: str, entity_id: str) -> str:
+    q = re.sub(r"(?<!\S)" + re.escape(entity_id) + r"(?!\S)", written_name(entity_id), question.strip())
+    q = q.replace(" 's", "'s").replace(" ?", "?")
+    return q[:1].upper() + q[1:]
+
+
+def path_groups(sets: tuple[str, ...]) -> dict[str, list[tuple[str, str]]]:
+    """Questions by relation path (with its topic entity): (question as typed, answer)."""
+    groups: dict[str, list[tuple[str, str]]] = defaultdict(list)
+    for name in sets:
+        with open_text(DATA / f"{name}.txt.xz") as fh:
+            for line in fh:
+                parts = line.rstrip("\n").split("\t")
+                if len(parts) < 3:
+                    continue
+                topic = parts[2].split("#")[0]
+                answer = parts[1].split("(")[0].replace("_", " ")
+                groups[parts[2]].append((as_typed(parts[0], topic), answer))
+    return groups
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--paths", type=int, default=3000, help="relation paths drawn (each with two or more questions)")
+    ap.add_argument("--limit", type=int, default=None, help="a quick look: this many paths, nothing written")
+    ap.add_argument("--out", type=Path, default=None, help="results file (default: results/cqa-faq.json)")
+    args = ap.parse_args(argv)
+    from cqa.matcher import CommunityQA
+    from qa.core.settings import Settings
+    from qa.models import shared_encoder
+
+    t0 = time.perf_counter()
+    groups = path_groups(SETS)
+    rng = random.Random(0)
+    keys = sorted(k for k, g in groups.items() if len({q for q, _ in g}) >= 2)
+    rng.shuffle(keys)
+    keys = keys[:args.limit or args.paths]
+    stored = keys[:int(len(keys) * STORED_SHARE)]
+    stored_set = set(stored)
+    with tempfile.TemporaryDirectory() as tmp:
+        settings = Settings.load(cqa_store=str(Path(tmp) / "faq.sqlite"), cqa_seed=False)
+        source = CommunityQA(settings, encoder=shared_encoder(settings))
+        faq = Path(tmp) / "faq.jsonl"
+        with faq.open("w", encoding="utf-8") as fh:
+            for n, k in enumerate(stored):
+                question, answer = groups[k][0]
+                fh.write(json.dumps({"id": str(n), "question": question, "answer": answer}) + "\n")
+        source.import_file(faq)  # stored, then embedded and indexed
+        entry = {str(n): k for n, k in enumerate(stored)}
+        rows = []
+        for i, k in enumerate(keys):
+            kept = k in stored_set
+            asked = [q for q, _ in groups[k] if q != groups[k][0][0]] if kept else [q for q, _ in groups[k]]
+            question = asked[rng.randrange(len(asked))]
+            matches = source.match(question)
+            top = matches[0] if matches else None
+            right = top is not None and entry.get(top.thread.ext_id) == k
+            rows.append({"question": question, "answerable": kept, "matched": top.thread.title if top else None,
+                         "score": top.probability if top else 0.0, "right": right,
+                         "caveat": top.caveat if top else None})
+            if i % 500 == 0:
+                print(f"asked {i}/{len(keys)}", file=sys.stderr)
+    floor = settings.cqa_min_score
+    answerable = [r for r in rows if r["answerable"]]
+    unanswerable = [r for r in rows if not r["answerable"]]
+    answered = [r for r in rows if r["score"] >= floor]
+    scores, right = [r["score"] for r in rows], [r["right"] for r in rows]
+    metrics = {
+        "p@1_answerable": 100 * sum(r["right"] for r in answerable) / len(answerable),
+        "answered_pct_answerable": 100 * sum(r["score"] >= floor for r in answerable) / len(answerable),
+        "answered_right_pct_answerable": 100 * sum(r["score"] >= floor and r["right"] for r in answerable)
+        / len(answerable),
+        "answered_pct_unanswerable": 100 * sum(r["score"] >= floor for r in unanswerable) / max(1, len(unanswerable)),
+        "wrong_pct_of_answered": 100 * sum(not r["right"] for r in answered) / max(1, len(answered)),
+        "ece": measures.ece(scores, right),
+        "auroc": measures.auroc(scores, right),
+        "held_down_pct": 100 * sum(r["caveat"] is not None for r in rows) / len(rows),
+        "held_down_right": sum(r["caveat"] is not None and r["right"] for r in rows),
+        "answerable_questions": len(answerable),
+        "unanswerable_questions": len(unanswerable),
+    }
+    print(metrics, file=sys.stderr)
+    if not args.limit:
+        wrong = [r for r in answered if not r["right"]]
+        write_results("cqa-faq", f"FAQ store of {len(stored)} PathQuestion questions ({', '.join(SETS)}); "
+                      f"{len(answerable)} paraphrases of stored questions and {len(unanswerable)} questions of "
+                      "paths not stored asked", metrics, wall_s=time.perf_counter() - t0,
+                      extra={"min_score": floor, "answered_wrong": wrong[:60],
+                             "held_down": [r for r in rows if r["caveat"]][:30]}, out=args.out)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
