@@ -57,7 +57,7 @@ except ModuleNotFoundError:
 from benchmarks.squad_open import DEV, load_squad  # noqa: E402
 from qa.core.measures import accuracy_at_coverage, auroc, ece, ece_if_calibrated, ece_p_value  # noqa: E402
 from qa.core.settings import Settings  # noqa: E402
-from qa.core.types import Answer, Question, Route  # noqa: E402
+from qa.core.types import Answer, HoldsQuestions, Question, Route  # noqa: E402
 from qa.engine import Engine  # noqa: E402
 from qa.models import shared_encoder  # noqa: E402
 from qa.router import RouteClassifier, Router  # noqa: E402
@@ -75,6 +75,11 @@ class Memo:
 
     def warm_up(self) -> None:
         self.source.warm_up()
+
+    def holds(self, question: Question) -> float:
+        """What the engine asks before it picks a source (`HoldsQuestions`): passed on, so the
+        benchmark routes as the product does."""
+        return self.source.holds(question) if isinstance(self.source, HoldsQuestions) else 0.0
 
     def answer(self, question: Question, top_k: int) -> list[Answer]:
         key = (question.text, top_k)

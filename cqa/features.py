@@ -247,79 +247,123 @@ def read_margins(reader: SpanReading, question: str, answers: Sequence[str]) -> 
 # ocean on Mars" / "the Earth's largest ocean", 0.75) ask different things, however alike their
 # wording. A forum post is no such question: its body names circumstance (a shop, a town, a
 # colleague) and a thread that names other things often still answers it, so longer texts are left
-# to the re-scorer.
+# to the re-scorer. Where the check is unsure whether two names are one thing it leaves the match
+# alone: a match held down wrongly hides a right answer, one left alone is shown with the
+# re-scorer's probability as before.
 ONE_QUESTION_WORDS = 30
-_SENTENCE_BREAK = re.compile(r"(?<![A-Z])[.?!]\s+\S|\n")
-_WORD = re.compile(r"[^\W_]+(?:['’.-][^\W_]+)*\.?")
-# lower-case words inside a name ("Duke of Argyll", "Leonardo da Vinci")
-_NAME_JOINERS = frozenset("of the de da di del della der van von la le du al bin y and &".split())
-# what a company's name may leave out ("Microsoft" is "Microsoft Corporation")
-_COMPANY = frozenset("inc incorporated corp corporation co company ltd limited llc plc gmbh ag sa group".split())
+# the encoder's similarity at which two one-line questions that name different things name one
+# thing two ways ("the US flag" / "the American flag" 0.96, "the UK" / "Britain" 0.95); two things
+# asked about in the same words score less ("Barack Obama's wife" / "Michelle Obama's husband" 0.87,
+# "a PDF on Windows" / "on Linux" 0.84, "Sweden" / "Norway" 0.81)
+ONE_THING_TWO_WAYS = 0.9
+_WORD = re.compile(r"[^\W_]+(?:['’.&\u2010\u2011-][^\W_]+)*\.?")
+# lower-case words inside a name ("Duke of Argyll", "Leonardo da Vinci", "Lord of the Rings")
+_NAME_JOINERS = frozenset("of the de da di del della der van von la le du al bin y and".split())
+MAX_JOINERS = 2  # "of the" inside a name; more lower-case words in a row end it
+# what a company's name may leave out ("Microsoft" is "Microsoft Corporation"); in capitals and two
+# letters long these are other names ("CO", Colorado), so those are not left out
+_COMPANY = frozenset("inc incorporated corp corporation co company ltd limited llc plc gmbh group".split())
 # the words a question opens with, capitalised only for being first
-_OPENERS = frozenset("""what what's whats who who's whom whose when where which why how is are was were do does did
-    can could should would will shall may might must please tell name list give define explain describe i i'm
-    my in on at for of to from the a an if there any has have had since after before during between""".split())
-# the small words a headline may leave in lower case ("Visa for Pakistanis in Doha")
+_OPENERS = frozenset("""what what's whats who who's whom whose when where where's which why how how's is are was
+    were do does did can could should would will shall may might must please tell name list give define explain
+    describe i i'm my in on at for of to from the a an if there any has have had since after before during
+    between""".split())
+# the small words a headline capitalises ("Best Bank In Doha?") and a sentence does not
 _SMALL_WORDS = frozenset("a an and as at but by for from in into of on or the to with vs".split())
+HEADLINE_WORDS = 3  # this many capitalised words (after the first) and no lower-case one: a headline
+# letters that do not decompose into a base letter and an accent ("Łódź" is typed "Lodz")
+_FOLD = str.maketrans({"ł": "l", "ø": "o", "æ": "ae", "đ": "d", "ß": "ss", "œ": "oe", "þ": "th", "ı": "i"})
+_ROMAN = re.compile(r"^(?=[ivxlc]+$)c{0,3}(?:xc|xl|l?x{0,3})(?:ix|iv|v?i{0,3})$")
+MAX_ABBREVIATION = 6  # letters of an abbreviation ("USA", "NASA", "WWII")
 # "Mt", "St", "Dr": a word this short (not in capitals: "US", "II") may stand for a longer one of the
 # same first and last letter
 MAX_SHORTENED = 2
-MAX_ABBREVIATION = 6  # letters of an abbreviation made of a name's initials ("USA", "NASA")
-MIN_FUZZY_CHARS = 5  # shorter words must match exactly ("Mars" is not "Mass")
-FUZZY_WORD = 85  # rapidfuzz ratio at which a longer word is the same word misspelt ("Einstien")
+MIN_FUZZY_CHARS = 5  # shorter words must match exactly ("Mars" is not "Mass", "Pitt" is not "Pit")
+LONG_WORD = 10  # from this length two edits are a misspelling, below it one ("Reagen", "Einstien")
+_DOUBLED = re.compile(r"(.)\1+")
+MAX_RUN = 3  # words written as one elsewhere ("Iron Man" / "Ironman", "Coca Cola" / "Coca-Cola")
+
+
+def _abbreviation(token: str) -> bool:
+    """A word with a full stop that ends no sentence: an initial ("F."), a short title ("Mr.",
+    "Mt.", "St."), letters with stops between them ("U.S.")."""
+    core = token.rstrip(".")
+    return bool(core) and (len(core) <= 3 and core[0].isupper() or "." in core)
+
+
+def _sentences(text: str) -> int:
+    """How many sentences a text holds: a stop, question or exclamation mark followed by more
+    words starts another ("Who is Mr. Bean?" is one; "... in the UAE? My old one ..." two)."""
+    count = 1
+    for m in re.finditer(r"([?!]+|\.)\s+(?=[^\W_])|\n\s*(?=[^\W_])", text):
+        if m[1] == ".":
+            before = text[:m.start() + 1].split()
+            if before and _abbreviation(before[-1]):
+                continue
+        count += 1
+    return count
+
+
+def _tokens(text: str) -> list[str]:
+    return [m[0] for m in _WORD.finditer(unicodedata.normalize("NFC", text))]
 
 
 def one_question(text: str) -> bool:
-    """A single short sentence in sentence case: an FAQ entry or a question typed into a box, not a
-    forum post, nor a headline ("Driving Test Rules", "Where To Buy A Car"), whose capitals name
+    """A single short sentence: an FAQ entry or a question typed into a box, not a forum post, nor
+    a headline ("Driving Test Rules In Qatar", "TRAFFIC TICKET RULES"), whose capitals name
     nothing."""
     text = text.strip()
-    words = text.split()
-    if not words or len(words) > ONE_QUESTION_WORDS or _SENTENCE_BREAK.search(text):
+    if not text or len(text.split()) > ONE_QUESTION_WORDS or _sentences(text) > 1:
         return False
-    rest = [m[0] for m in _WORD.finditer(text)][1:]
-    rest = [w for w in rest if not (w.islower() and w in _SMALL_WORDS)]
-    return not rest or not all(w[:1].isupper() for w in rest)
+    rest = _tokens(text)[1:]
+    if len(rest) >= 1 and all(w.isupper() for w in [*rest, _tokens(text)[0]] if w[:1].isalpha()):
+        return False  # in capitals throughout
+    if any(w.lower() in _SMALL_WORDS and w[:1].isupper() for w in rest):
+        return False  # "In", "For", "The" inside a sentence: title case
+    if _tokens(text)[0].lower() in _OPENERS and text.endswith("?"):
+        return True  # "Is Kansas City in Missouri?": a question, however many names it holds
+    big = [w for w in rest if w.lower() not in _SMALL_WORDS]
+    return not (len(big) >= HEADLINE_WORDS and all(w[:1].isupper() for w in big))
 
 
 def names(text: str) -> list[list[str]]:
-    """The capitalised names of a text, each as its words ("World War II", "Duke of Argyll"); the
-    first word only where the next is capitalised too and it is no question word ("Albert Einstein
-    was ...", not "Mars is ..." nor "Where Is ...": a first word is capitalised anyway)."""
-    text = unicodedata.normalize("NFC", text)  # "a" and a combining accent: one letter, in one word
+    """The capitalised names of a text, each as its words ("World War II", "Lord of the Rings");
+    the first word only where the next is capitalised too and it is no question word ("Albert
+    Einstein was ...", not "Mars is ..." nor "Where is ...": a first word is capitalised anyway)."""
+    text = unicodedata.normalize("NFC", text)
     found = list(_WORD.finditer(text))
-    words = [m[0].rstrip(".") for m in found]
+    words = [m[0] if _abbreviation(m[0]) else m[0].rstrip(".") for m in found]
     out: list[list[str]] = []
     run: list[str] = []
     pending: list[str] = []
+
+    def close() -> None:
+        nonlocal run, pending
+        if run:
+            out.append(run)
+        run, pending = [], []
+
     for i, w in enumerate(words):
         between = text[found[i - 1].end():found[i].start()] if i else ""
-        first = not i or bool(re.search(r"[.?!]", between)) or _ends_sentence(found[i - 1][0])
-        if run and between.strip():  # punctuation between two words ends a name ("Ulm, I think")
-            out.append(run)
-            run, pending = [], []
+        first = not i or bool(re.search(r"[.?!]", between)) or (
+            found[i - 1][0].endswith(".") and not _abbreviation(found[i - 1][0]))
+        if run and between.strip() and between.strip() != "&":  # "Ulm, I think"; "Procter & Gamble" is one
+            close()
         base = re.sub(r"['’]s$", "", w)
         capital = base[:1].isupper() and (not first or base.lower() not in _OPENERS and _next_capital(words, i))
-        if capital and base != "I" or (base == "I" and run):  # "World War I", not the pronoun
+        if base == "I" or base.isdigit():  # "World War I", "World War 1", "Windows 10"; else the pronoun, a count
+            capital = bool(run) and not pending
+        if capital:
             run += pending + [base]
             pending = []
-        elif run and base.lower() in _NAME_JOINERS and not pending:
-            pending = [base]
+        elif run and base in _NAME_JOINERS and len(pending) < MAX_JOINERS:
+            pending.append(base)
         else:
-            if run:
-                out.append(run)
-            run, pending = [], []
-        if w != base and run:  # a possessive ends a name ("Earth's largest ocean")
-            out.append(run)
-            run, pending = [], []
-    if run:
-        out.append(run)
+            close()
+        if w != base:  # a possessive ends a name ("Earth's largest ocean")
+            close()
+    close()
     return out
-
-
-def _ends_sentence(word: str) -> bool:
-    """A word with a full stop that is no abbreviation ("closed.", not "Mt.", "F.", "U.S.")."""
-    return word.endswith(".") and len(word) > MAX_SHORTENED + 2 and "." not in word[:-1]
 
 
 def _next_capital(words: Sequence[str], i: int) -> bool:
@@ -329,58 +373,186 @@ def _next_capital(words: Sequence[str], i: int) -> bool:
 
 
 def _plain(word: str) -> str:
-    """A word as compared: lower case, no dots, no accents ("Salwá" is "salwa", as users type it)."""
+    """A word as compared: lower case, no accents ("Salwá" is "salwa", as users type it), no stops,
+    hyphens or apostrophes ("Wi-Fi" is "wifi", "U.S." is "us", "McDonald's" is "mcdonalds")."""
     word = "".join(c for c in unicodedata.normalize("NFKD", word) if not unicodedata.combining(c))
-    return word.lower().replace(".", "").replace("’", "'")
+    return re.sub(r"[.'’&\u2010\u2011-]", "", word.lower().translate(_FOLD))
 
 
-def _abbreviates(short: str, name: Sequence[str]) -> bool:
-    """Whether `short` is written of the initials of some words of `name` in a row ("JFK" of
-    "President John F. Kennedy", "USA" of "United States of America", joiners kept or not)."""
-    short = _plain(short)
-    if not 2 <= len(short) <= MAX_ABBREVIATION:
-        return False
-    return any(short in "".join(w[0].lower() for w in name if keep or w.lower() not in _NAME_JOINERS)
-               for keep in (True, False))
+def _initials(words: Sequence[str], *, joiners: bool = False) -> str:
+    """A run of name words as its abbreviation: first letters, numbers and roman numerals whole
+    ("World War II" -> "wwii", "World War 1" -> "ww1"), joiners left out ("USA") or kept
+    ("POTUS")."""
+    out = []
+    for w in words:
+        p = _plain(w)
+        if not p or w in _NAME_JOINERS and not joiners:
+            continue
+        out.append(p if p.isdigit() or _ROMAN.match(p) and len(w) > 1 and w.isupper() else p[0])
+    return "".join(out)
 
 
-def _covered(name: Sequence[str], words: set[str], other_names: list[list[str]]) -> bool:
-    """Whether the other text names this too: every word of it (misspelt, or shortened as "Mt" of
-    "Mount"), or an abbreviation of the other's name or the other an abbreviation of it ("US" and
-    "United States")."""
-    from rapidfuzz import fuzz, process
-
-    def has(word: str) -> bool:
-        w = _plain(word)
-        if w in words or w in _NAME_JOINERS or w in _COMPANY:
-            return True
-        if len(w) <= MAX_SHORTENED and not word.isupper() and any(
-                len(x) > len(w) and x[0] == w[0] and x[-1] == w[-1] for x in words):
-            return True
-        return len(w) >= MIN_FUZZY_CHARS and process.extractOne(
-            w, [x for x in words if len(x) >= MIN_FUZZY_CHARS], scorer=fuzz.ratio, score_cutoff=FUZZY_WORD) is not None
-
-    if all(has(w) for w in name):
+def _same_word(a: str, b: str) -> bool:
+    """Two plain words one name: equal, or long enough and one or two typing errors apart
+    ("einstien", "reagen"; not "austria" / "australia", two apart at seven letters)."""
+    if a == b or _DOUBLED.sub(r"\1", a) == _DOUBLED.sub(r"\1", b):  # "Pitt" typed "Pit"
         return True
-    if len(name) == 1 and name[0].isupper():
-        return any(_abbreviates(name[0], n) for n in other_names if len(n) > 1)
-    return any(_abbreviates(n[0], name) for n in other_names if len(n) == 1 and n[0].isupper())
+    shorter = min(len(a), len(b))
+    if shorter < MIN_FUZZY_CHARS:
+        return False
+    from rapidfuzz.distance import OSA
+
+    return OSA.distance(a, b, score_cutoff=2) <= (2 if shorter >= LONG_WORD else 1)
+
+
+class _Other:
+    """What the other question names, as a name of this one is looked up in it."""
+
+    def __init__(self, text: str) -> None:
+        tokens = _tokens(text)
+        plain = [_plain(re.sub(r"['’]s$", "", t.rstrip("."))) for t in tokens]
+        plain = [p for p in plain if p]
+        # its words, and its runs of up to MAX_RUN words written as one ("Iron Man" -> "ironman")
+        self.words = {"".join(plain[i:i + n]) for n in range(1, MAX_RUN + 1) for i in range(len(plain) - n + 1)}
+        self.names = names(text)
+        self.abbreviations = {_plain(n[0]) for n in self.names if len(n) == 1 and _abbreviates_word(n[0])}
+        # every run of two or more words of its names, as initials ("President John F. Kennedy" ->
+        # "jfk" among them)
+        self.initials = {_initials(n[i:j], joiners=k) for n in self.names for i in range(len(n))
+                         for j in range(i + 2, len(n) + 1) for k in (False, True) if n[i] not in _NAME_JOINERS}
+        self.long_words = [w for n in self.names for w in n if len(w) > MAX_ABBREVIATION and w[:1].isupper()]
+
+    def has(self, word: str) -> bool:
+        w = _plain(word)
+        if not w:
+            return True
+        if word in _NAME_JOINERS or w in _COMPANY and not (len(w) <= 2 and word.isupper()):
+            return True
+        if w in self.words:
+            return True
+        if len(w) <= MAX_SHORTENED and not word.rstrip(".").isupper():  # "Mt." for "Mount", "St." for "Saint"
+            return any(len(x) > len(w) and x[0] == w[0] and x[-1] == w[-1] for x in self.words)
+        return any(_same_word(w, x) for x in self.words)
+
+    def shortened(self, abbreviation: str) -> bool:
+        """Whether an abbreviation stands for one of its names: their initials ("jfk"), another
+        abbreviation it starts or is started by ("us" / "usa"), or one long word ("ms" / "Microsoft")."""
+        return abbreviation in self.initials or any(
+            a.startswith(abbreviation) or abbreviation.startswith(a) for a in self.abbreviations) or any(
+            _shortens(abbreviation, _plain(w)) for w in self.long_words)
+
+    def covers(self, name: Sequence[str]) -> bool:
+        """Whether it names this too: every word of it (misspelt, or written as one word or in two),
+        or the name is an abbreviation of some of its name's words, or some of this name's words
+        are an abbreviation it uses ("US Army" / "United States Army", "WWII" / "World War II")."""
+        words = [w for w in name if w not in _NAME_JOINERS]
+        if "".join(_plain(w) for w in name) in self.words:
+            return True
+        i = 0
+        while i < len(words):
+            w = words[i]
+            if self.has(w) or _abbreviates_word(w) and self.shortened(_plain(w)) or any(
+                    _shortens(a, _plain(w)) for a in self.abbreviations):
+                i += 1
+                continue
+            # a run of this name's words that the other writes as its abbreviation
+            ends = [j for j in range(i + 2, len(name) + 1)
+                    if {_initials(words[i:j]), _initials(name[name.index(w):j], joiners=True)} & self.abbreviations]
+            if not ends:
+                return False
+            i = max(ends)
+        return True
+
+
+def _shortens(abbreviation: str, word: str) -> bool:
+    """"ms" for "microsoft": a short abbreviation of one long word, its first letter first and the
+    others in order."""
+    if not (2 <= len(abbreviation) <= 3 and len(word) > MAX_ABBREVIATION and word[0] == abbreviation[0]):
+        return False
+    rest = iter(word[1:])
+    return all(c in rest for c in abbreviation[1:])
+
+
+def _abbreviates_word(word: str) -> bool:
+    """Written as an abbreviation: capitals (digits allowed), two to MAX_ABBREVIATION letters
+    ("US", "WWII", "WW1", "P&G", "U.S.")."""
+    p = _plain(word)
+    return 2 <= len(p) <= MAX_ABBREVIATION and word.replace(".", "").replace("&", "").isupper()
+
+
+def other_question(question: str, title: str, text: str, similarity: float) -> str | None:
+    """Why a matched thread (its `title`, its `text`: title and body) asks another question than
+    `question` (None where it may ask the same): other numbers (`other_numbers`), and between two
+    one-line questions other things named (`other_names`) or the opposite asked (`other_ask`). A
+    thread with a body is a post, not a one-line question, whatever its title."""
+    why = other_numbers(question, title or text, similarity)
+    if why is None and one_question(question) and one_question(text):
+        why = (other_names(question, text) if similarity < ONE_THING_TWO_WAYS else None) or other_ask(question, text)
+    return why
 
 
 def other_names(question: str, matched: str) -> str | None:
-    """Why a matched one-line question is another question: each names a thing the other does not
-    ("World War II" asked, "the Cold War" matched). None for longer texts (see `one_question`),
-    or when only one of them names something more ("Who founded Apple?" / "... Apple Inc.?")."""
-    if not (one_question(question) and one_question(matched)):
-        return None
-    found: list[list[str]] = []
-    for text, other in ((question, matched), (matched, question)):
-        words = {_plain(m[0].rstrip(".")) for m in _WORD.finditer(unicodedata.normalize("NFC", other))}
-        words |= {re.sub(r"'s$", "", w) for w in words}
-        mine, theirs = names(text), names(other)
-        found.append([n for n in mine if not _covered(n, words, theirs)])
-    asked, matched_only = found
-    if asked and matched_only:
-        return (f"the matched question is about {', '.join(' '.join(n) for n in matched_only)} where the question "
+    """Why a matched one-line question (see `one_question`) is another question: each names a
+    thing the other does not ("World War II" asked, "the Cold War" matched). None when only one of
+    them names something more ("Who founded Apple?" / "... Apple Inc.?")."""
+    asked = [n for n in names(question) if not _Other(matched).covers(n)]
+    found = [n for n in names(matched) if not _Other(question).covers(n)]
+    if asked and found:
+        return (f"the matched question is about {', '.join(' '.join(n) for n in found)} where the question "
                 f"asks about {', '.join(' '.join(n) for n in asked)}")
+    return None
+
+
+# superlatives that ask for the other end of the same order: "the largest ocean" is not "the smallest"
+_OPPOSITES = [({"largest", "biggest", "greatest"}, {"smallest", "tiniest"}),
+              ({"most"}, {"least", "fewest"}), ({"highest", "tallest"}, {"lowest", "shortest"}),
+              ({"longest"}, {"shortest"}), ({"oldest", "earliest", "first"}, {"youngest", "newest", "latest", "last"}),
+              ({"hottest", "warmest"}, {"coldest", "coolest"}), ({"fastest", "quickest"}, {"slowest"}),
+              ({"richest", "wealthiest"}, {"poorest"}), ({"best"}, {"worst"}), ({"deepest"}, {"shallowest"}),
+              ({"heaviest"}, {"lightest"}), ({"widest", "broadest"}, {"narrowest"}),
+              ({"closest", "nearest"}, {"farthest", "furthest"}), ({"strongest"}, {"weakest"}),
+              ({"cheapest"}, {"dearest"}), ({"brightest"}, {"dimmest", "darkest"})]
+# words that rank only after these ("the first man", "Earth's last ice age"); elsewhere "at least",
+# "most people", "first time", "last week" rank nothing
+_RANKS_AFTER = frozenset("the my your our its their his her".split())
+_NEGATION = frozenset("no not never none without nobody nothing cannot".split())
+_LOWER_WORD = re.compile(r"[a-z]+(?:'[a-z]+)?")
+
+
+def _lower_words(text: str) -> list[str]:
+    return _LOWER_WORD.findall(text.lower().replace("’", "'"))
+
+
+def _ranks(words: Sequence[str]) -> set[str]:
+    """The superlatives of `_OPPOSITES` a question asks by: after "the" or a possessive, or any
+    "-est" word but "least" and "best" (which say "at least", "best regards")."""
+    every = set().union(*(a | b for a, b in _OPPOSITES))
+    return {w for i, w in enumerate(words) if w in every and (
+        i and (words[i - 1] in _RANKS_AFTER or words[i - 1].endswith("'s"))
+        or w.endswith("est") and w not in ("least", "best"))}
+
+
+def _negated(words: Sequence[str]) -> bool:
+    return any(w in _NEGATION or w.endswith("n't") for w in words)
+
+
+def other_ask(question: str, matched: str) -> str | None:
+    """Why a matched one-line question (see `one_question`) asks the opposite of the new one: it asks for the other end
+    of the order the question names ("the smallest ocean" for "the biggest ocean", 0.83 alike), or
+    it is the same question negated ("Which mammal has no vocal cords?" for "Which mammal has vocal
+    cords?", 0.95). A negation alone is not enough: "My computer won't start" and "My computer is
+    dead" ask the same, so only two questions in the same words but for the negation count."""
+    asked, found = _lower_words(question), _lower_words(matched)
+    a, f = _ranks(asked), _ranks(found)
+    for one, other in _OPPOSITES:
+        for mine, theirs in ((one, other), (other, one)):
+            if a & mine and f & theirs and not (a & theirs or f & mine):
+                return (f"the matched question asks for the {'/'.join(sorted(f & theirs))} where the question asks "
+                        f"for the {'/'.join(sorted(a & mine))}")
+    if _negated(asked) != _negated(found):
+        def plain(words: Sequence[str]) -> list[str]:
+            return ["can" if w == "cannot" else w.removesuffix("n't") for w in words if w not in _NEGATION - {"cannot"}]
+        if plain(asked) == plain(found):
+            return "the matched question is the question negated" if _negated(found) else \
+                "the question is the matched question negated"
     return None

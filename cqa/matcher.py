@@ -35,8 +35,7 @@ from cqa.features import (
     Candidate,
     answer_features,
     match_features,
-    other_names,
-    other_numbers,
+    other_question,
     read_margins,
 )
 from cqa.model import LogisticModel
@@ -62,6 +61,11 @@ DEPTH = 50  # candidates each retriever proposes before fusion
 SHORT_ANSWER_WORDS = 25  # answers longer than this get a short span when the reader is sure
 SHORT_ANSWER_MIN_SCORE = 0.5
 MAX_DUPLICATE_HOPS = 8  # links followed from a closed duplicate to an answered original
+# the encoder's similarity at which a stored question is the new one in nearly the same words
+# ("What is the smallest country on Earth?" / "... in the world?" 0.96; paraphrases in other words
+# score less: "Which city in Canada has the most people?" / "What is the most populous city in
+# Canada?" 0.91, and are left to the router's classifier)
+HOLDS_SIMILARITY = 0.95
 INLINE_EMBED = 512  # threads without a vector that the first question embeds (a few seconds at most)
 READ_TOP = 2  # answers of a thread the span reader re-reads: the best by the answer model's other features
 
@@ -236,7 +240,7 @@ class CommunityQA:
         matches = []
         for r, (t, p, f) in enumerate(zip(found, probs, feats, strict=True), start=1):
             # the features see two questions alike in every word but a number as the same question
-            caveat = other_numbers(question, t.title or t.text, f["d_text"]) or other_names(question, t.text)
+            caveat = other_question(question, t.title, t.text, f["d_text"])
             matches.append(Match(t, min(float(p), OTHER_QUESTION_CAP) if caveat else float(p), f, r, caveat))
         matches.sort(key=lambda m: (-m.probability, m.fused_rank))
         return matches
@@ -248,6 +252,17 @@ class CommunityQA:
         vector = self.encoder.encode([q.text])[0]
         keys = self.candidates(q.text, vector, tokenize([q.text])[0], k or self.settings.cqa_candidates)
         return self.score(q.text, keys, vector=vector)
+
+    def holds(self, question: str | Question) -> float:
+        """The probability that the store's best match is right, where the store holds the
+        question itself: a stored question in nearly the same words (`HOLDS_SIMILARITY`) that is
+        not another question (no `caveat`). 0.0 otherwise. One match, no answer read: cheap
+        enough for the engine to ask before it picks a source (`qa.core.types.HoldsQuestions`)."""
+        matches = self.match(question)
+        top = matches[0] if matches else None
+        if top is None or top.caveat is not None or top.features["d_text"] < HOLDS_SIMILARITY:
+            return 0.0
+        return top.probability
 
     def answer_vectors(self, thread: Thread) -> np.ndarray:
         """Vectors of a thread's answers, encoded once and kept in the store."""

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from qa.core.errors import DataFormatError, InputError, NotFoundError, QAError
 from qa.core.settings import RouteChoice, Settings
-from qa.core.types import Answer, AnswerSource, Question, Response, Route, Routing
+from qa.core.types import Answer, AnswerSource, HoldsQuestions, Question, Response, Route, Routing
 from qa.followup import rewrite
 
 if TYPE_CHECKING:
@@ -198,11 +198,12 @@ class Engine:
             probs = {self.routes[0]: 1.0}
         else:
             probs = self.router.order(q.text, self.routes)
+        order, held = self._held_first(q, list(probs))
         t_route = time.perf_counter() - t0
         results: dict[Route, list[Answer]] = {}
         failed: dict[Route, QAError] = {}
         skipped: list[Route] = []
-        for r in probs:
+        for r in order:
             if results:
                 if max(_best_score(a) for a in results.values()) >= self.settings.router_min_score:
                     break
@@ -220,6 +221,8 @@ class Engine:
             raise next(iter(failed.values()))
         answers, chosen, reason = _decide(results, probs, self.settings.router_min_score,
                                           self.settings.router_skip_below)
+        if held:
+            reason = f"{held}; {reason}"
         if skipped:
             below = self.settings.router_skip_below
             reason += f"; not asked: {', '.join(map(str, skipped))} (classifier below {below})"
@@ -230,6 +233,22 @@ class Engine:
                           failed={str(r): str(e) for r, e in failed.items()}, reason=reason)
         return Response(question=q.text, answers=answers[:top_k], routing=routing,
                         timings={"route_s": round(t_route, 4), "total_s": round(time.perf_counter() - t0, 4)})
+
+    def _held_first(self, q: Question, order: list[Route]) -> tuple[list[Route], str | None]:
+        """The cascade's order: the classifier's, but a source that holds the question itself
+        (`HoldsQuestions`) first, with why. Only sources after the first are checked: the first is
+        asked anyway."""
+        for r in order[1:]:
+            try:
+                source = self.source(r)
+                if not isinstance(source, HoldsQuestions):
+                    continue
+                p = source.holds(q)
+            except QAError:  # a source that cannot open keeps its place: the cascade reports it
+                continue
+            if p >= self.settings.router_min_score:
+                return [r, *(x for x in order if x != r)], f"{r} holds this question ({p:.2f}): asked first"
+        return order, None
 
     def read(self, context: str, question: str, options: Iterable[str] | None = None, *,
              top_k: int = 1) -> list[Answer]:

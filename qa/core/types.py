@@ -200,6 +200,20 @@ class AnswerSource(Protocol):
 
 
 @runtime_checkable
+class HoldsQuestions(Protocol):
+    """A source of answered questions that can tell, cheaply and before anything is asked of it,
+    that it holds the question itself (an FAQ entry, a thread asking it in nearly the same words).
+    That is the strongest evidence any source can have, and a classifier trained on kinds of
+    question cannot see it ("Who founded the company?" reads like an encyclopaedia question, and
+    the FAQ that holds it would be asked last), so the engine asks such a source first."""
+
+    def holds(self, question: Question) -> float:
+        """The probability that the answer to a question held this way is right; 0.0 when no
+        stored question is the question."""
+        ...
+
+
+@runtime_checkable
 class Encoder(Protocol):
     """A sentence encoder shared across sources (passed in by the application, so sources need not
     import each other): L2-normalised float32 rows, inner product = cosine."""

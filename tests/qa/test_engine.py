@@ -289,3 +289,71 @@ def test_the_readers_called_directly_refuse_what_they_would_misread() -> None:
             engine.read(ctx, q, options, top_k=top_k)
     chosen = engine.read(ctx, q, (o for o in ["Paris", "Warsaw"]), top_k=1)  # any iterable of texts
     assert [a.text for a in chosen] == ["Warsaw"]
+
+
+class Holding(Source):
+    """A source of answered questions that says which questions it holds (`HoldsQuestions`)."""
+
+    def __init__(self, name: Route, table: dict[str, tuple[str, float] | None], held: dict[str, float]) -> None:
+        super().__init__(name, table)
+        self.held = held
+
+    def holds(self, question: Question) -> float:
+        return self.held.get(question.text, 0.0)
+
+
+def test_a_source_that_holds_the_question_is_asked_first() -> None:
+    """The classifier ranks the community store last for "Who founded the company?" (it reads like
+    an encyclopaedia question), and the passages answered it from Wikipedia at 0.71: an FAQ that
+    holds the question itself is asked first, and its answer kept when it is sure."""
+    q = "Who founded the company?"
+    w, k = Source(Route.WEBQA, {q: ("Cyrus McCormick", 0.71)}), Source(Route.KBQA, {})
+    faq = Holding(Route.CQA, {q: ("Maria Lopez", 0.98)}, {q: 0.98})
+    clf = RouteClassifier(np.array([[-1.0, 1.0, -2.0], [1.0, -1.0, -2.0]]), np.zeros(3),
+                          [Route.WEBQA, Route.KBQA, Route.CQA])
+    settings = Settings()
+    engine = Engine(settings, sources={Route.WEBQA: w, Route.KBQA: k, Route.CQA: faq},
+                    router=Router(settings, KeywordEncoder(), clf), routes=[Route.WEBQA, Route.KBQA, Route.CQA])
+    resp = engine.ask(q)
+    assert resp.answers[0].text == "Maria Lopez" and resp.routing.asked == [Route.CQA] and not w.asked
+    assert resp.routing.reason.startswith("cqa holds this question (0.98): asked first")
+    assert list(resp.routing.probabilities)[-1] == "cqa"  # the classifier's view is still shown as it was
+    # held, but its answer unsure: the cascade goes on in the classifier's order
+    faq.table[q] = ("Maria Lopez", 0.3)
+    resp = engine.ask(q)
+    assert resp.routing.asked == [Route.CQA, Route.WEBQA] and resp.answers[0].text == "Cyrus McCormick"
+    # not held (or held below the router's threshold): the classifier's order alone
+    for held in ({}, {q: 0.4}):
+        faq.held, w.asked = held, []
+        resp = engine.ask(q)
+        assert resp.routing.asked[0] == Route.WEBQA and "holds" not in resp.routing.reason
+
+
+def test_an_faq_answers_its_own_questions_through_the_router(tmp_path: Path) -> None:
+    """The real community store over an FAQ: its questions in nearly the same words are answered
+    from it; a question it holds only in other words, or asks of another thing, is left to the
+    classifier's order."""
+    from cqa.matcher import CommunityQA
+    from qa.models import shared_encoder
+
+    faq = tmp_path / "faq.jsonl"
+    faq.write_text("\n".join(json.dumps(r) for r in [
+        {"question": "Who founded the company?", "answer": "Maria Lopez founded Acme Tools in 1998."},
+        {"question": "Do you ship to Canada?", "answer": "Yes, in 5 to 7 business days."}]) + "\n")
+    settings = Settings(cqa_store=str(tmp_path / "t.sqlite"), cqa_seed=False)
+    encoder = shared_encoder(settings)
+    cqa = CommunityQA(settings, encoder=encoder)
+    cqa.import_file(faq)
+    assert cqa.holds("Who founded the company?") > 0.9 and cqa.holds("who founded the company") > 0.9
+    assert cqa.holds("Do you ship to Mexico?") == 0.0  # another country named: another question
+    assert cqa.holds("What is the history of your business?") == 0.0
+    web = Source(Route.WEBQA, {"Who founded the company?": ("Cyrus McCormick", 0.71)})
+    train = [("Who founded the company?", Route.WEBQA), ("Who built the pyramids?", Route.WEBQA),
+             ("Where is the visa office in Doha? I need to renew.", Route.CQA),
+             ("Any good dentist around here? My tooth hurts.", Route.CQA)]
+    clf = RouteClassifier.fit(encoder.encode([q for q, _ in train]), [r for _, r in train])
+    engine = Engine(settings, sources={Route.WEBQA: web, Route.CQA: cqa}, router=Router(settings, encoder, clf),
+                    routes=[Route.WEBQA, Route.CQA])
+    resp = engine.ask("Who founded the company?")
+    assert resp.routing.chosen == Route.CQA and resp.answers[0].text.startswith("Maria Lopez")
+    assert "cqa holds this question" in resp.routing.reason and not web.asked
