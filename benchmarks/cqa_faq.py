@@ -16,7 +16,9 @@ community QA (the re-scorer is SemEval's).
 Reported: P@1 on the answerable questions; how many of each kind are answered (shown score at
 least `cqa_min_score`) and how many of those are wrong; ECE (15 bins) and AUROC of the top match's
 score against its being right, over all asked; how many top matches were held down as another
-question, and for how many questions the right entry was among the matches held down (wrongly).
+question, and for how many questions the right entry was among the matches held down (wrongly);
+how often the store says it holds the question itself, so that the engine asks it before any other
+source (`CommunityQA.holds`), and how often it is then wrong.
 
     python benchmarks/cqa_faq.py [--paths N] [--limit N]
 """
@@ -127,9 +129,11 @@ def main(argv: list[str] | None = None) -> int:
             top = matches[0] if matches else None
             right = top is not None and entry.get(top.thread.ext_id) == k
             right_held = any(m.caveat is not None and entry.get(m.thread.ext_id) == k for m in matches)
+            held = source.holds(question) if hasattr(source, "holds") else 0.0
             rows.append({"question": question, "answerable": kept, "matched": top.thread.title if top else None,
                          "score": top.probability if top else 0.0, "right": right,
-                         "caveat": top.caveat if top else None, "right_held_down": right_held})
+                         "caveat": top.caveat if top else None, "right_held_down": right_held,
+                         "asked_first": held >= settings.router_min_score})
             if i % 500 == 0:
                 print(f"asked {i}/{len(keys)}", file=sys.stderr)
     floor = settings.cqa_min_score
@@ -148,6 +152,9 @@ def main(argv: list[str] | None = None) -> int:
         "auroc": measures.auroc(scores, right),
         "held_down_pct": 100 * sum(r["caveat"] is not None for r in rows) / len(rows),
         "right_match_held_down": sum(r["right_held_down"] for r in rows),
+        "asked_first_pct_answerable": 100 * sum(r["asked_first"] for r in answerable) / len(answerable),
+        "asked_first_pct_unanswerable": 100 * sum(r["asked_first"] for r in unanswerable) / max(1, len(unanswerable)),
+        "asked_first_wrong": sum(r["asked_first"] and not r["right"] for r in rows),
         "answerable_questions": len(answerable),
         "unanswerable_questions": len(unanswerable),
     }

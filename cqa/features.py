@@ -263,6 +263,12 @@ MAX_JOINERS = 2  # "of the" inside a name; more lower-case words in a row end it
 # what a company's name may leave out ("Microsoft" is "Microsoft Corporation"); in capitals and two
 # letters long these are other names ("CO", Colorado), so those are not left out
 _COMPANY = frozenset("inc incorporated corp corporation co company ltd limited llc plc gmbh group".split())
+# how a name may be addressed ("President Biden" is "Joe Biden", "Mr. Rogers" "Fred Rogers")
+_TITLES = frozenset("""mr mrs ms miss mx dr prof sir dame president king queen prince princess pope lord lady
+    general captain senator governor judge rev reverend""".split())
+# titles abbreviated with a stop that ends no sentence ("Prof. Smith"); up to three letters any
+# capitalised word with a stop is one ("Mr.", "Mt.", "St.")
+_LONG_ABBREVIATIONS = frozenset("prof capt sgt gov gen col rev dept univ corp bros approx".split())
 # the words a question opens with, capitalised only for being first
 _OPENERS = frozenset("""what what's whats who who's whom whose when where where's which why how how's is are was
     were do does did can could should would will shall may might must please tell name list give define explain
@@ -288,7 +294,7 @@ def _abbreviation(token: str) -> bool:
     """A word with a full stop that ends no sentence: an initial ("F."), a short title ("Mr.",
     "Mt.", "St."), letters with stops between them ("U.S.")."""
     core = token.rstrip(".")
-    return bool(core) and (len(core) <= 3 and core[0].isupper() or "." in core)
+    return bool(core) and (len(core) <= 3 and core[0].isupper() or "." in core or core.lower() in _LONG_ABBREVIATIONS)
 
 
 def _sentences(text: str) -> int:
@@ -315,12 +321,16 @@ def one_question(text: str) -> bool:
     text = text.strip()
     if not text or len(text.split()) > ONE_QUESTION_WORDS or _sentences(text) > 1:
         return False
-    rest = _tokens(text)[1:]
-    if len(rest) >= 1 and all(w.isupper() for w in [*rest, _tokens(text)[0]] if w[:1].isalpha()):
+    tokens = _tokens(text)
+    if not tokens:
+        return False
+    rest = tokens[1:]
+    if rest and all(w.isupper() for w in tokens if w[:1].isalpha()):
         return False  # in capitals throughout
-    if any(w.lower() in _SMALL_WORDS and w[:1].isupper() for w in rest):
-        return False  # "In", "For", "The" inside a sentence: title case
-    if _tokens(text)[0].lower() in _OPENERS and text.endswith("?"):
+    if any(w.lower() in _SMALL_WORDS and w[:1].isupper() and not w.isupper()
+           and not (w == "The" and i + 1 < len(rest) and rest[i + 1][:1].isupper()) for i, w in enumerate(rest)):
+        return False  # "In", "For", "A" inside a sentence: title case ("The Godfather" is a name's)
+    if tokens[0].lower() in _OPENERS and text.endswith("?"):
         return True  # "Is Kansas City in Missouri?": a question, however many names it holds
     big = [w for w in rest if w.lower() not in _SMALL_WORDS]
     return not (len(big) >= HEADLINE_WORDS and all(w[:1].isupper() for w in big))
@@ -395,7 +405,11 @@ def _initials(words: Sequence[str], *, joiners: bool = False) -> str:
 def _same_word(a: str, b: str) -> bool:
     """Two plain words one name: equal, or long enough and one or two typing errors apart
     ("einstien", "reagen"; not "austria" / "australia", two apart at seven letters)."""
-    if a == b or _DOUBLED.sub(r"\1", a) == _DOUBLED.sub(r"\1", b):  # "Pitt" typed "Pit"
+    if a == b:
+        return True
+    if any(c.isdigit() for c in a + b) or _ROMAN.match(a) or _ROMAN.match(b):
+        return False  # "S24" is not "S23", "II" not "I", "LII" not "LI"
+    if _DOUBLED.sub(r"\1", a) == _DOUBLED.sub(r"\1", b):  # "Pitt" typed "Pit"
         return True
     shorter = min(len(a), len(b))
     if shorter < MIN_FUZZY_CHARS:
@@ -426,7 +440,7 @@ class _Other:
         w = _plain(word)
         if not w:
             return True
-        if word in _NAME_JOINERS or w in _COMPANY and not (len(w) <= 2 and word.isupper()):
+        if word in _NAME_JOINERS or w in _TITLES or w in _COMPANY and not (len(w) <= 2 and word.isupper()):
             return True
         if w in self.words:
             return True
@@ -487,23 +501,35 @@ def other_question(question: str, title: str, text: str, similarity: float) -> s
     thread with a body is a post, not a one-line question, whatever its title."""
     why = other_numbers(question, title or text, similarity)
     if why is None and one_question(question) and one_question(text):
-        why = (other_names(question, text) if similarity < ONE_THING_TWO_WAYS else None) or other_ask(question, text)
+        why = other_names(question, text, similarity) or other_ask(question, text)
     return why
 
 
-def other_names(question: str, matched: str) -> str | None:
+def other_names(question: str, matched: str, similarity: float = 0.0) -> str | None:
     """Why a matched one-line question (see `one_question`) is another question: each names a
     thing the other does not ("World War II" asked, "the Cold War" matched). None when only one of
-    them names something more ("Who founded Apple?" / "... Apple Inc.?")."""
-    asked = [n for n in names(question) if not _Other(matched).covers(n)]
-    found = [n for n in names(matched) if not _Other(question).covers(n)]
-    if asked and found:
-        return (f"the matched question is about {', '.join(' '.join(n) for n in found)} where the question "
-                f"asks about {', '.join(' '.join(n) for n in asked)}")
-    return None
+    them names something more ("Who founded Apple?" / "... Apple Inc.?"), or when the encoder
+    calls the two nearly the same question (`ONE_THING_TWO_WAYS`: "the US flag" / "the American
+    flag") and what differs are words, not numbers ("Galaxy S24" / "S23", "World War I" / "II",
+    "Super Bowl LI" / "LII" are never one thing)."""
+    mine, theirs = _Other(question), _Other(matched)
+    asked = [n for n in mine.names if not theirs.covers(n)]
+    found = [n for n in theirs.names if not mine.covers(n)]
+    if not (asked and found):
+        return None
+    if similarity >= ONE_THING_TWO_WAYS and not any(_numeral(w) for n in asked + found for w in n):
+        return None
+    return (f"the matched question is about {', '.join(' '.join(n) for n in found)} where the question "
+            f"asks about {', '.join(' '.join(n) for n in asked)}")
 
 
-# superlatives that ask for the other end of the same order: "the largest ocean" is not "the smallest"
+def _numeral(word: str) -> bool:
+    """A number or a roman numeral in a name ("S24", "WW1", "II", "LII"; not "I" alone as a word)."""
+    return any(c.isdigit() for c in word) or word.isupper() and bool(_ROMAN.match(word.lower()))
+
+
+# words that ask for the other end of the same order, or the opposite action: "the largest ocean"
+# is not "the smallest", "How do I enable the firewall?" is not "... disable the firewall?"
 _OPPOSITES = [({"largest", "biggest", "greatest"}, {"smallest", "tiniest"}),
               ({"most"}, {"least", "fewest"}), ({"highest", "tallest"}, {"lowest", "shortest"}),
               ({"longest"}, {"shortest"}), ({"oldest", "earliest", "first"}, {"youngest", "newest", "latest", "last"}),
@@ -511,48 +537,87 @@ _OPPOSITES = [({"largest", "biggest", "greatest"}, {"smallest", "tiniest"}),
               ({"richest", "wealthiest"}, {"poorest"}), ({"best"}, {"worst"}), ({"deepest"}, {"shallowest"}),
               ({"heaviest"}, {"lightest"}), ({"widest", "broadest"}, {"narrowest"}),
               ({"closest", "nearest"}, {"farthest", "furthest"}), ({"strongest"}, {"weakest"}),
-              ({"cheapest"}, {"dearest"}), ({"brightest"}, {"dimmest", "darkest"})]
-# words that rank only after these ("the first man", "Earth's last ice age"); elsewhere "at least",
-# "most people", "first time", "last week" rank nothing
+              ({"cheapest"}, {"dearest"}), ({"brightest"}, {"dimmest", "darkest"}),
+              ({"maximum", "max"}, {"minimum", "min"}), ({"enable"}, {"disable"}), ({"lock"}, {"unlock"}),
+              ({"upgrade"}, {"downgrade"}), ({"increase"}, {"decrease"}), ({"install"}, {"uninstall"}),
+              ({"subscribe"}, {"unsubscribe"}), ({"activate"}, {"deactivate"}), ({"connect"}, {"disconnect"}),
+              ({"encrypt"}, {"decrypt"}), ({"import"}, {"export"}), ({"buy"}, {"sell"})]
+_OPPOSITE_WORDS = frozenset().union(*(a | b for a, b in _OPPOSITES))
+# superlatives that rank only after these ("the first man", "Earth's last ice age"); elsewhere "at
+# least", "most people", "first time", "last week" rank nothing
 _RANKS_AFTER = frozenset("the my your our its their his her".split())
-_NEGATION = frozenset("no not never none without nobody nothing cannot".split())
+_SUPERLATIVE_ONLY_AFTER = frozenset("most least fewest first last best".split())
+# "can't" is "can not": contractions written out, so a question and its negation differ by "not" alone
+_CONTRACTIONS = [(re.compile(r"\b(can)'?t\b|\bcannot\b"), "can not"), (re.compile(r"\bwon'?t\b"), "will not"),
+                 (re.compile(r"\bshan'?t\b"), "shall not"),
+                 (re.compile(r"\b(is|are|was|were|do|does|did|has|have|had|could|would|should|must|need)n'?t\b"),
+                  r"\1 not")]
+_NUMBER_SIGN = re.compile(r"\bno\.?\s*(?=\d)|#(?=\d)")  # "Gate No. 5", "the No. 1 song"
+# "no" that negates: not after a word that makes it part of a name ("a no smoking policy", "the no-fly list")
+_NO_AS_NAME_AFTER = frozenset("a an the any".split())
 _LOWER_WORD = re.compile(r"[a-z]+(?:'[a-z]+)?")
 
 
 def _lower_words(text: str) -> list[str]:
-    return _LOWER_WORD.findall(text.lower().replace("’", "'"))
+    """Lower-case words, contractions written out, "No. 5" read as "number 5"."""
+    text = _NUMBER_SIGN.sub("number ", text.lower().replace("’", "'"))
+    for pattern, written in _CONTRACTIONS:
+        text = pattern.sub(written, text)
+    return _LOWER_WORD.findall(text)
 
 
-def _ranks(words: Sequence[str]) -> set[str]:
-    """The superlatives of `_OPPOSITES` a question asks by: after "the" or a possessive, or any
-    "-est" word but "least" and "best" (which say "at least", "best regards")."""
-    every = set().union(*(a | b for a, b in _OPPOSITES))
-    return {w for i, w in enumerate(words) if w in every and (
-        i and (words[i - 1] in _RANKS_AFTER or words[i - 1].endswith("'s"))
-        or w.endswith("est") and w not in ("least", "best"))}
+def _opposite_words(words: Sequence[str]) -> set[tuple[str, str]]:
+    """The words of `_OPPOSITES` a question asks by, each with the word after it ("" at the end).
+    "most", "least", "first", "last" and "best" only after "the" or a possessive (elsewhere they
+    rank nothing: "at least", "most people", "best regards")."""
+    out = set()
+    for i, w in enumerate(words):
+        if w not in _OPPOSITE_WORDS:
+            continue
+        after_the = i > 0 and (words[i - 1] in _RANKS_AFTER or words[i - 1].endswith("'s"))
+        if w in _SUPERLATIVE_ONLY_AFTER and not after_the:
+            continue
+        out.add((w, words[i + 1] if i + 1 < len(words) else ""))
+    return out
 
 
-def _negated(words: Sequence[str]) -> bool:
-    return any(w in _NEGATION or w.endswith("n't") for w in words)
+def _negations(words: Sequence[str]) -> list[int]:
+    """Where a question negates: "not", "never", "without", and "no" but in a name ("a no smoking
+    policy"). A negative question's opening ("Isn't the museum open on Sundays?") asks what the
+    positive one asks, so a "not" right after the first word does not count."""
+    out = []
+    for i, w in enumerate(words):
+        if w == "no" and i and words[i - 1] in _NO_AS_NAME_AFTER:
+            continue
+        if w in ("not", "never", "without", "no") and not (w == "not" and i == 1):
+            out.append(i)
+    return out
 
 
 def other_ask(question: str, matched: str) -> str | None:
-    """Why a matched one-line question (see `one_question`) asks the opposite of the new one: it asks for the other end
-    of the order the question names ("the smallest ocean" for "the biggest ocean", 0.83 alike), or
-    it is the same question negated ("Which mammal has no vocal cords?" for "Which mammal has vocal
-    cords?", 0.95). A negation alone is not enough: "My computer won't start" and "My computer is
-    dead" ask the same, so only two questions in the same words but for the negation count."""
+    """Why a matched one-line question (see `one_question`) asks the opposite of the new one: the
+    other end of the order the question names, or the opposite action, before the same word ("the
+    smallest ocean" for "the biggest ocean", 0.83 alike; "the most inexpensive" and "the least
+    expensive" are left alone), or the same question negated ("Which mammal has no vocal cords?"
+    for "Which mammal has vocal cords?", 0.95). A negation alone is not enough: "My computer won't
+    start" and "My computer is dead" ask the same, so only two questions in the same words but for
+    the negation count."""
     asked, found = _lower_words(question), _lower_words(matched)
-    a, f = _ranks(asked), _ranks(found)
-    for one, other in _OPPOSITES:
-        for mine, theirs in ((one, other), (other, one)):
-            if a & mine and f & theirs and not (a & theirs or f & mine):
-                return (f"the matched question asks for the {'/'.join(sorted(f & theirs))} where the question asks "
-                        f"for the {'/'.join(sorted(a & mine))}")
-    if _negated(asked) != _negated(found):
-        def plain(words: Sequence[str]) -> list[str]:
-            return ["can" if w == "cannot" else w.removesuffix("n't") for w in words if w not in _NEGATION - {"cannot"}]
-        if plain(asked) == plain(found):
-            return "the matched question is the question negated" if _negated(found) else \
-                "the question is the matched question negated"
+    a, f = _opposite_words(asked), _opposite_words(found)
+    for w, after in sorted(a):
+        for one, other in _OPPOSITES:
+            if w not in one | other:
+                continue
+            mine, theirs = (one, other) if w in one else (other, one)
+            hit = next((x for x, later in sorted(f) if x in theirs and later == after), None)
+            # not where either asks both ends ("the largest and the smallest")
+            if hit and not any(x in theirs for x, _ in a) and not any(x in mine for x, _ in f):
+                return f"the matched question asks for the {hit} where the question asks for the {w}"
+    na, nf = _negations(asked), _negations(found)
+    if bool(na) != bool(nf):
+        rest_a = [w for i, w in enumerate(asked) if i not in na]
+        rest_f = [w for i, w in enumerate(found) if i not in nf]
+        if rest_a == rest_f:
+            return ("the matched question is the question negated" if nf else
+                    "the question is the matched question negated")
     return None

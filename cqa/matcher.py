@@ -254,15 +254,21 @@ class CommunityQA:
         return self.score(q.text, keys, vector=vector)
 
     def holds(self, question: str | Question) -> float:
-        """The probability that the store's best match is right, where the store holds the
-        question itself: a stored question in nearly the same words (`HOLDS_SIMILARITY`) that is
-        not another question (no `caveat`). 0.0 otherwise. One match, no answer read: cheap
-        enough for the engine to ask before it picks a source (`qa.core.types.HoldsQuestions`)."""
-        matches = self.match(question)
+        """The probability that the store's answer is right, where the store holds the question
+        itself: the best match with an answer is a stored question in nearly the same words
+        (`HOLDS_SIMILARITY`), not another question (no `caveat`), and likely enough to be answered
+        (`cqa_min_score`). 0.0 otherwise. One match, no answer read, so the engine can ask before
+        it picks a source (`qa.core.types.HoldsQuestions`); `answer` then matches again."""
+        matches = self._answered_matches(question)
         top = matches[0] if matches else None
-        if top is None or top.caveat is not None or top.features["d_text"] < HOLDS_SIMILARITY:
+        if (top is None or top.caveat is not None or top.features["d_text"] < HOLDS_SIMILARITY
+                or top.probability < self.settings.cqa_min_score):
             return 0.0
         return top.probability
+
+    def _answered_matches(self, question: str | Question) -> list[Match]:
+        """The matches that can give an answer: threads with answers, or duplicates of one."""
+        return [m for m in self.match(question) if m.thread.answers or m.thread.duplicate_of]
 
     def answer_vectors(self, thread: Thread) -> np.ndarray:
         """Vectors of a thread's answers, encoded once and kept in the store."""
@@ -369,7 +375,7 @@ class CommunityQA:
         q = Question.of(question, self.settings.max_question_chars)
         top_k = top_k or self.settings.top_k
         t0 = time.perf_counter()
-        matches = [m for m in self.match(q) if m.thread.answers or m.thread.duplicate_of]
+        matches = self._answered_matches(q)
         t1 = time.perf_counter()
         answers: list[Answer] = []
         shown: set[str] = set()

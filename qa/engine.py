@@ -3,9 +3,11 @@ returns answers in the one response shape. The CLI (`qa ask`, `qa chat`), the RE
 all call it, so a question gets the same answer whichever way it comes in.
 
 Sources are built from `Settings` on first use and kept (a light constructor, `warm_up()` for
-servers that want the cost paid at start). `ask` routes: the classifier orders the sources, the
-first is asked, and while the best calibrated score stays below `router_min_score` the next one
-is asked too; the answers that are most likely right win. Only when every source asked says
+servers that want the cost paid at start). `ask` routes: the classifier orders the sources (but
+a store that holds the question itself, in nearly the same words, goes first: the classifier
+knows kinds of question, not what a store holds), the first is asked, and while the best
+calibrated score stays below `router_min_score` the next one is asked too; the answers that are
+most likely right win. Only when every source asked says
 "no answer" is the response a "no answer", and it still shows the best guess.
 """
 
@@ -236,16 +238,18 @@ class Engine:
 
     def _held_first(self, q: Question, order: list[Route]) -> tuple[list[Route], str | None]:
         """The cascade's order: the classifier's, but a source that holds the question itself
-        (`HoldsQuestions`) first, with why. Only sources after the first are checked: the first is
-        asked anyway."""
+        (`HoldsQuestions`, at `router_min_score` or more) first, with why. Only sources after the
+        first are checked (the first is asked anyway), and none where the user named a collection."""
+        if q.collection is not None:  # the user named the passages to answer from
+            return order, None
         for r in order[1:]:
             try:
                 source = self.source(r)
                 if not isinstance(source, HoldsQuestions):
                     continue
                 p = source.holds(q)
-            except QAError:  # a source that cannot open keeps its place: the cascade reports it
-                continue
+            except Exception:  # noqa: BLE001 - a look ahead only: a source that fails here keeps its place, and
+                continue  # the cascade, if it asks it, reports the failure
             if p >= self.settings.router_min_score:
                 return [r, *(x for x in order if x != r)], f"{r} holds this question ({p:.2f}): asked first"
         return order, None

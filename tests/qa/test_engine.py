@@ -328,6 +328,14 @@ def test_a_source_that_holds_the_question_is_asked_first() -> None:
         resp = engine.ask(q)
         assert resp.routing.asked[0] == Route.WEBQA and "holds" not in resp.routing.reason
 
+    def broken(question: Question) -> float:
+        raise RuntimeError("index file gone")
+
+    faq.held = {q: 0.98}
+    faq.holds = broken  # a look ahead that fails leaves the classifier's order; nothing else changes
+    resp = engine.ask(q)
+    assert resp.routing.asked[0] == Route.WEBQA and resp.answers[0].text == "Cyrus McCormick"
+
 
 def test_an_faq_answers_its_own_questions_through_the_router(tmp_path: Path) -> None:
     """The real community store over an FAQ: its questions in nearly the same words are answered
@@ -357,3 +365,9 @@ def test_an_faq_answers_its_own_questions_through_the_router(tmp_path: Path) -> 
     resp = engine.ask("Who founded the company?")
     assert resp.routing.chosen == Route.CQA and resp.answers[0].text.startswith("Maria Lopez")
     assert "cqa holds this question" in resp.routing.reason and not web.asked
+    # a question filed without an answer holds nothing; nor does a store sure of less than it answers at
+    cqa.add_question("Who is the company's CEO?")
+    assert cqa.holds("Who is the company's CEO?") == 0.0
+    strict = CommunityQA(Settings(cqa_store=str(tmp_path / "t.sqlite"), cqa_seed=False, cqa_min_score=0.999),
+                         encoder=encoder)
+    assert strict.holds("Who founded the company?") == 0.0
