@@ -268,7 +268,7 @@ _TITLES = frozenset("""mr mrs ms miss mx dr prof sir dame president king queen p
     general captain senator governor judge rev reverend""".split())
 # titles abbreviated with a stop that ends no sentence ("Prof. Smith"); up to three letters any
 # capitalised word with a stop is one ("Mr.", "Mt.", "St.")
-_LONG_ABBREVIATIONS = frozenset("prof capt sgt gov gen col rev dept univ corp bros approx".split())
+_LONG_ABBREVIATIONS = frozenset("prof capt sgt gov gen col rev approx".split())
 # the words a question opens with, capitalised only for being first
 _OPENERS = frozenset("""what what's whats who who's whom whose when where where's which why how how's is are was
     were do does did can could should would will shall may might must please tell name list give define explain
@@ -327,7 +327,7 @@ def one_question(text: str) -> bool:
     rest = tokens[1:]
     if rest and all(w.isupper() for w in tokens if w[:1].isalpha()):
         return False  # in capitals throughout
-    if any(w.lower() in _SMALL_WORDS and w[:1].isupper() and not w.isupper()
+    if any(w.lower() in _SMALL_WORDS and w[:1].isupper() and not (w.isupper() and len(w) > 1)
            and not (w == "The" and i + 1 < len(rest) and rest[i + 1][:1].isupper()) for i, w in enumerate(rest)):
         return False  # "In", "For", "A" inside a sentence: title case ("The Godfather" is a name's)
     if tokens[0].lower() in _OPENERS and text.endswith("?"):
@@ -435,15 +435,18 @@ class _Other:
         self.initials = {_initials(n[i:j], joiners=k) for n in self.names for i in range(len(n))
                          for j in range(i + 2, len(n) + 1) for k in (False, True) if n[i] not in _NAME_JOINERS}
         self.long_words = [w for n in self.names for w in n if len(w) > MAX_ABBREVIATION and w[:1].isupper()]
+        self.numbers = _values([t for t in tokens if t != "I"] + [w for n in self.names for w in n if w == "I"])
 
     def has(self, word: str) -> bool:
         w = _plain(word)
         if not w:
             return True
-        if word in _NAME_JOINERS or w in _TITLES or w in _COMPANY and not (len(w) <= 2 and word.isupper()):
+        if word in _NAME_JOINERS or w in _COMPANY and not (len(w) <= 2 and word.isupper()):
             return True
         if w in self.words:
             return True
+        if _numeral(word) and (word.isdigit() or word.isupper()) and _values([word]) <= self.numbers:
+            return True  # "II" and "2" one number
         if len(w) <= MAX_SHORTENED and not word.rstrip(".").isupper():  # "Mt." for "Mount", "St." for "Saint"
             return any(len(x) > len(w) and x[0] == w[0] and x[-1] == w[-1] for x in self.words)
         return any(_same_word(w, x) for x in self.words)
@@ -456,26 +459,58 @@ class _Other:
             _shortens(abbreviation, _plain(w)) for w in self.long_words)
 
     def covers(self, name: Sequence[str]) -> bool:
-        """Whether it names this too: every word of it (misspelt, or written as one word or in two),
-        or the name is an abbreviation of some of its name's words, or some of this name's words
-        are an abbreviation it uses ("US Army" / "United States Army", "WWII" / "World War II")."""
-        words = [w for w in name if w not in _NAME_JOINERS]
+        """Whether it names this too: every word of it (misspelt, or written as one word or in two,
+        a number as a numeral), or the name is an abbreviation of some of its name's words, or
+        some of this name's words are an abbreviation it uses ("US Army" / "United States Army",
+        "WWII" / "World War II"). A title the name opens with is how it is addressed ("President
+        Biden" is "Joe Biden"), not the name."""
         if "".join(_plain(w) for w in name) in self.words:
             return True
+        name = _untitled(name)
         i = 0
-        while i < len(words):
-            w = words[i]
+        while i < len(name):
+            w = name[i]
             if self.has(w) or _abbreviates_word(w) and self.shortened(_plain(w)) or any(
                     _shortens(a, _plain(w)) for a in self.abbreviations):
                 i += 1
                 continue
             # a run of this name's words that the other writes as its abbreviation
             ends = [j for j in range(i + 2, len(name) + 1)
-                    if {_initials(words[i:j]), _initials(name[name.index(w):j], joiners=True)} & self.abbreviations]
+                    if {_initials(name[i:j]), _initials(name[i:j], joiners=True)} & self.abbreviations]
             if not ends:
                 return False
             i = max(ends)
         return True
+
+
+def _untitled(name: Sequence[str]) -> Sequence[str]:
+    """A name without the title it opens with ("President Biden" -> "Biden"): only before another
+    capitalised word ("the King of Spain" is the title itself), and not a two-letter code ("MS")."""
+    first = name[0].rstrip(".") if name else ""
+    if len(name) > 1 and first.lower() in _TITLES and name[1] not in _NAME_JOINERS and not (
+            len(first) <= 2 and first.isupper()):
+        return name[1:]
+    return name
+
+
+_ROMAN_VALUES = {"i": 1, "v": 5, "x": 10, "l": 50, "c": 100}
+
+
+def _values(words: Sequence[str]) -> set[int]:
+    """The numbers words hold: digits, also inside a word ("PS5", "WW2"), and roman numerals in
+    capitals ("II", "LIII"; "I" only as the caller passes it: a name's, not the pronoun)."""
+    out: set[int] = set()
+    for w in words:
+        digits = re.findall(r"\d+", w)
+        if digits:
+            out.update(int(d) for d in digits if len(d) < MAX_DIGITS)
+        elif w.isupper() and _ROMAN.match(w.lower()):
+            total = 0
+            for c, nxt in zip(w.lower(), w.lower()[1:] + " ", strict=True):
+                v = _ROMAN_VALUES[c]
+                total += -v if nxt in _ROMAN_VALUES and _ROMAN_VALUES[nxt] > v else v
+            out.add(total)
+    return out
 
 
 def _shortens(abbreviation: str, word: str) -> bool:
@@ -510,21 +545,23 @@ def other_names(question: str, matched: str, similarity: float = 0.0) -> str | N
     thing the other does not ("World War II" asked, "the Cold War" matched). None when only one of
     them names something more ("Who founded Apple?" / "... Apple Inc.?"), or when the encoder
     calls the two nearly the same question (`ONE_THING_TWO_WAYS`: "the US flag" / "the American
-    flag") and what differs are words, not numbers ("Galaxy S24" / "S23", "World War I" / "II",
-    "Super Bowl LI" / "LII" are never one thing)."""
+    flag"), unless both name numbers and not the same ("Galaxy S24" / "S23", "World War I" / "II",
+    "Super Bowl LI" / "LII" are never one thing; "World War 2" / "II" and "PS5" / "PlayStation 5"
+    are)."""
     mine, theirs = _Other(question), _Other(matched)
     asked = [n for n in mine.names if not theirs.covers(n)]
     found = [n for n in theirs.names if not mine.covers(n)]
     if not (asked and found):
         return None
-    if similarity >= ONE_THING_TWO_WAYS and not any(_numeral(w) for n in asked + found for w in n):
+    numbers = _values([w for n in asked for w in n]), _values([w for n in found for w in n])
+    if similarity >= ONE_THING_TWO_WAYS and not (all(numbers) and numbers[0] != numbers[1]):
         return None
     return (f"the matched question is about {', '.join(' '.join(n) for n in found)} where the question "
             f"asks about {', '.join(' '.join(n) for n in asked)}")
 
 
 def _numeral(word: str) -> bool:
-    """A number or a roman numeral in a name ("S24", "WW1", "II", "LII"; not "I" alone as a word)."""
+    """A number or a roman numeral in a name ("S24", "WW1", "II", "LII", the "I" of "World War I")."""
     return any(c.isdigit() for c in word) or word.isupper() and bool(_ROMAN.match(word.lower()))
 
 
@@ -547,20 +584,28 @@ _OPPOSITE_WORDS = frozenset().union(*(a | b for a, b in _OPPOSITES))
 # least", "most people", "first time", "last week" rank nothing
 _RANKS_AFTER = frozenset("the my your our its their his her".split())
 _SUPERLATIVE_ONLY_AFTER = frozenset("most least fewest first last best".split())
+# these rank the word after them, so only before the same word are they opposites ("the most
+# inexpensive" is "the least expensive"); other words are opposites wherever they stand ("the
+# biggest ocean" / "which ocean is the smallest")
+_MODIFIERS = frozenset("most least fewest".split())
 # "can't" is "can not": contractions written out, so a question and its negation differ by "not" alone
 _CONTRACTIONS = [(re.compile(r"\b(can)'?t\b|\bcannot\b"), "can not"), (re.compile(r"\bwon'?t\b"), "will not"),
                  (re.compile(r"\bshan'?t\b"), "shall not"),
-                 (re.compile(r"\b(is|are|was|were|do|does|did|has|have|had|could|would|should|must|need)n'?t\b"),
-                  r"\1 not")]
-_NUMBER_SIGN = re.compile(r"\bno\.?\s*(?=\d)|#(?=\d)")  # "Gate No. 5", "the No. 1 song"
+                 (re.compile(r"\bain'?t\b"), "am not"),
+                 (re.compile(r"\b(is|are|was|were|do|does|did|has|have|had|could|would|should|must|need|might|dare"
+                             r"|ought)n'?t\b"), r"\1 not")]
+# "Gate No. 5", "the No. 1 song", "#1" are numbers; "no 5 star hotels" is a negation
+_NUMBER_SIGN = re.compile(r"\b(?:No\.?|no\.)\s*(?=\d)|#(?=\d)")
 # "no" that negates: not after a word that makes it part of a name ("a no smoking policy", "the no-fly list")
 _NO_AS_NAME_AFTER = frozenset("a an the any".split())
+_AUXILIARIES = frozenset("""is are am was were do does did can could will would shall should may might must need has
+    have had dare ought""".split())
 _LOWER_WORD = re.compile(r"[a-z]+(?:'[a-z]+)?")
 
 
 def _lower_words(text: str) -> list[str]:
     """Lower-case words, contractions written out, "No. 5" read as "number 5"."""
-    text = _NUMBER_SIGN.sub("number ", text.lower().replace("’", "'"))
+    text = _NUMBER_SIGN.sub("number ", text).lower().replace("’", "'")
     for pattern, written in _CONTRACTIONS:
         text = pattern.sub(written, text)
     return _LOWER_WORD.findall(text)
@@ -589,7 +634,7 @@ def _negations(words: Sequence[str]) -> list[int]:
     for i, w in enumerate(words):
         if w == "no" and i and words[i - 1] in _NO_AS_NAME_AFTER:
             continue
-        if w in ("not", "never", "without", "no") and not (w == "not" and i == 1):
+        if w in ("not", "never", "without", "no") and not (w == "not" and i == 1 and words[0] in _AUXILIARIES):
             out.append(i)
     return out
 
@@ -609,7 +654,8 @@ def other_ask(question: str, matched: str) -> str | None:
             if w not in one | other:
                 continue
             mine, theirs = (one, other) if w in one else (other, one)
-            hit = next((x for x, later in sorted(f) if x in theirs and later == after), None)
+            hit = next((x for x, later in sorted(f) if x in theirs and (later == after or w not in _MODIFIERS
+                                                                            and x not in _MODIFIERS)), None)
             # not where either asks both ends ("the largest and the smallest")
             if hit and not any(x in theirs for x, _ in a) and not any(x in mine for x, _ in f):
                 return f"the matched question asks for the {hit} where the question asks for the {w}"

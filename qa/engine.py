@@ -239,9 +239,10 @@ class Engine:
     def _held_first(self, q: Question, order: list[Route]) -> tuple[list[Route], str | None]:
         """The cascade's order: the classifier's, but a source that holds the question itself
         (`HoldsQuestions`, at `router_min_score` or more) first, with why. Only sources after the
-        first are checked (the first is asked anyway), and none where the user named a collection."""
-        if q.collection is not None:  # the user named the passages to answer from
-            return order, None
+        first are checked (the first is asked anyway); none where the user named a collection or
+        the question is a follow-up that rides on an earlier turn (`topic`)."""
+        if q.collection is not None or q.topic:  # the user named the passages to answer from; or a
+            return order, None  # follow-up asked as typed: its words alone are not the question
         for r in order[1:]:
             try:
                 source = self.source(r)
