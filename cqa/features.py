@@ -290,7 +290,7 @@ _DOUBLED = re.compile(r"(.)\1+")
 MAX_RUN = 3  # words written as one elsewhere ("Iron Man" / "Ironman", "Coca Cola" / "Coca-Cola")
 
 
-def _abbreviation(token: str) -> bool:
+def _stop_within_sentence(token: str) -> bool:
     """A word with a full stop that ends no sentence: an initial ("F."), a short title ("Mr.",
     "Mt.", "St."), letters with stops between them ("U.S.")."""
     core = token.rstrip(".")
@@ -304,7 +304,7 @@ def _sentences(text: str) -> int:
     for m in re.finditer(r"([?!]+|\.)\s+(?=[^\W_])|\n\s*(?=[^\W_])", text):
         if m[1] == ".":
             before = text[:m.start() + 1].split()
-            if before and _abbreviation(before[-1]):
+            if before and _stop_within_sentence(before[-1]):
                 continue
         count += 1
     return count
@@ -342,7 +342,7 @@ def names(text: str) -> list[list[str]]:
     Einstein was ...", not "Mars is ..." nor "Where is ...": a first word is capitalised anyway)."""
     text = unicodedata.normalize("NFC", text)
     found = list(_WORD.finditer(text))
-    words = [m[0] if _abbreviation(m[0]) else m[0].rstrip(".") for m in found]
+    words = [m[0] if _stop_within_sentence(m[0]) else m[0].rstrip(".") for m in found]
     out: list[list[str]] = []
     run: list[str] = []
     pending: list[str] = []
@@ -356,7 +356,7 @@ def names(text: str) -> list[list[str]]:
     for i, w in enumerate(words):
         between = text[found[i - 1].end():found[i].start()] if i else ""
         first = not i or bool(re.search(r"[.?!]", between)) or (
-            found[i - 1][0].endswith(".") and not _abbreviation(found[i - 1][0]))
+            found[i - 1][0].endswith(".") and not _stop_within_sentence(found[i - 1][0]))
         if run and between.strip() and between.strip() != "&":  # "Ulm, I think"; "Procter & Gamble" is one
             close()
         base = re.sub(r"['’]s$", "", w)
@@ -445,7 +445,7 @@ class _Other:
             return True
         if w in self.words:
             return True
-        if _numeral(word) and (word.isdigit() or word.isupper()) and _values([word]) <= self.numbers:
+        if _numeral(word) and _values([word]) <= self.numbers:
             return True  # "II" and "2" one number
         if len(w) <= MAX_SHORTENED and not word.rstrip(".").isupper():  # "Mt." for "Mount", "St." for "Saint"
             return any(len(x) > len(w) and x[0] == w[0] and x[-1] == w[-1] for x in self.words)
@@ -561,8 +561,9 @@ def other_names(question: str, matched: str, similarity: float = 0.0) -> str | N
 
 
 def _numeral(word: str) -> bool:
-    """A number or a roman numeral in a name ("S24", "WW1", "II", "LII", the "I" of "World War I")."""
-    return any(c.isdigit() for c in word) or word.isupper() and bool(_ROMAN.match(word.lower()))
+    """A number alone, in digits or roman numerals ("2", "II", "LII", the "I" of "World War I"; not
+    "PS5", whose number is the name's)."""
+    return word.isdigit() or word.isupper() and bool(_ROMAN.match(word.lower()))
 
 
 # words that ask for the other end of the same order, or the opposite action: "the largest ocean"
@@ -629,7 +630,7 @@ def _opposite_words(words: Sequence[str]) -> set[tuple[str, str]]:
 def _negations(words: Sequence[str]) -> list[int]:
     """Where a question negates: "not", "never", "without", and "no" but in a name ("a no smoking
     policy"). A negative question's opening ("Isn't the museum open on Sundays?") asks what the
-    positive one asks, so a "not" right after the first word does not count."""
+    positive one asks, so a "not" right after an auxiliary that opens the question does not count."""
     out = []
     for i, w in enumerate(words):
         if w == "no" and i and words[i - 1] in _NO_AS_NAME_AFTER:
@@ -641,9 +642,9 @@ def _negations(words: Sequence[str]) -> list[int]:
 
 def other_ask(question: str, matched: str) -> str | None:
     """Why a matched one-line question (see `one_question`) asks the opposite of the new one: the
-    other end of the order the question names, or the opposite action, before the same word ("the
-    smallest ocean" for "the biggest ocean", 0.83 alike; "the most inexpensive" and "the least
-    expensive" are left alone), or the same question negated ("Which mammal has no vocal cords?"
+    other end of the order the question names, or the opposite action ("the smallest ocean" for
+    "the biggest ocean", 0.83 alike; "most" and "least" only before the same word: "the most
+    inexpensive" is "the least expensive"), or the same question negated ("Which mammal has no vocal cords?"
     for "Which mammal has vocal cords?", 0.95). A negation alone is not enough: "My computer won't
     start" and "My computer is dead" ask the same, so only two questions in the same words but for
     the negation count."""
