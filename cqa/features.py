@@ -579,7 +579,10 @@ _OPPOSITES = [({"largest", "biggest", "greatest"}, {"smallest", "tiniest"}),
               ({"maximum", "max"}, {"minimum", "min"}), ({"enable"}, {"disable"}), ({"lock"}, {"unlock"}),
               ({"upgrade"}, {"downgrade"}), ({"increase"}, {"decrease"}), ({"install"}, {"uninstall"}),
               ({"subscribe"}, {"unsubscribe"}), ({"activate"}, {"deactivate"}), ({"connect"}, {"disconnect"}),
-              ({"encrypt"}, {"decrypt"}), ({"import"}, {"export"}), ({"buy"}, {"sell"})]
+              ({"encrypt"}, {"decrypt"}), ({"import"}, {"export"}), ({"buy"}, {"sell"}),
+              ({"donor", "donors"}, {"recipient", "recipients"}), ({"upload"}, {"download"}),
+              ({"input"}, {"output"}), ({"login"}, {"logout"}), ({"inbound"}, {"outbound"}),
+              ({"incoming"}, {"outgoing"}), ({"north"}, {"south"}), ({"east"}, {"west"}), ({"male"}, {"female"})]
 _OPPOSITE_WORDS = frozenset().union(*(a | b for a, b in _OPPOSITES))
 # superlatives that rank only after these ("the first man", "Earth's last ice age"); elsewhere "at
 # least", "most people", "first time", "last week" rank nothing

@@ -698,7 +698,9 @@ def test_one_line_questions_asking_the_opposite_are_other_questions() -> None:
                  ("What is the biggest ocean?", "Which ocean is the smallest?"),
                  ("Printer not working?", "Printer working?"),
                  ("Are there no 5 star hotels in Doha?", "Are there 5 star hotels in Doha?"),
-                 ("How do I enable the firewall?", "How do I disable the firewall?")):
+                 ("How do I enable the firewall?", "How do I disable the firewall?"),
+                 ("What is the universal recipient blood type?", "What blood type qualifies as a universal donor?"),
+                 ("What is a male bee called?", "What is a female bee called?")):
         assert other_ask(*pair) is not None and other_ask(*pair[::-1]) is not None, pair
     # a negative question asks what the positive one asks; "No. 5" is a number; "a no smoking
     # policy" names a policy; "most" and "least" compare only before the same word
