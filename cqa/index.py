@@ -382,6 +382,11 @@ class ThreadIndex:
             if self._bm25_main is not None and not self._delta:
                 self._bm25_main.save(self.folder / BM25_DIR, self._bm25_main.generation)
 
+    @property
+    def generation(self) -> str | None:
+        """The store's generation the index last caught up with (None before it first loads)."""
+        return self._generation
+
     def sync(self) -> bool:
         """Catch up with writes committed since the last load or sync, by this process or another;
         one read of the store's generation when there were none. Returns whether anything was read.

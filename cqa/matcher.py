@@ -111,6 +111,9 @@ class CommunityQA:
         self._seed = self.settings.cqa_seed if seed is None else seed
         self._index: ThreadIndex | None = None
         self._lock = threading.RLock()
+        # the last question matched, with the store's generation it was matched at: the engine's
+        # look ahead (`holds`) and then `answer` match the same question once
+        self._last_match: tuple[tuple[str, int, str | None], list[Match]] | None = None
 
     # ------------------------------------------------------------------ components
     @property
@@ -249,16 +252,24 @@ class CommunityQA:
         """The stored threads most likely to answer `question`, best first, with their probability."""
         q = Question.of(question, self.settings.max_question_chars)
         self.index.sync()  # once a question: writes another process committed (an import) are searched too
+        k = k or self.settings.cqa_candidates
+        key = (q.text, k, self.index.generation)
+        last = self._last_match
+        if last is not None and last[0] == key:  # `holds`, then `answer`, for the same question
+            return list(last[1])
         vector = self.encoder.encode([q.text])[0]
-        keys = self.candidates(q.text, vector, tokenize([q.text])[0], k or self.settings.cqa_candidates)
-        return self.score(q.text, keys, vector=vector)
+        keys = self.candidates(q.text, vector, tokenize([q.text])[0], k)
+        matches = self.score(q.text, keys, vector=vector)
+        self._last_match = (key, matches)
+        return list(matches)
 
     def holds(self, question: str | Question) -> float:
         """The probability that the store's answer is right, where the store holds the question
         itself: the best match with an answer is a stored question in nearly the same words
         (`HOLDS_SIMILARITY`), not another question (no `caveat`), and likely enough to be answered
         (`cqa_min_score`). 0.0 otherwise. One match, no answer read, so the engine can ask before
-        it picks a source (`qa.core.types.HoldsQuestions`); `answer` then matches again."""
+        it picks a source (`qa.core.types.HoldsQuestions`); `answer` then reuses the match, unless
+        the store changed in between."""
         matches = self._answered_matches(question)
         top = matches[0] if matches else None
         if (top is None or top.caveat is not None or top.features["d_text"] < HOLDS_SIMILARITY

@@ -365,6 +365,20 @@ def test_an_faq_answers_its_own_questions_through_the_router(tmp_path: Path) -> 
     resp = engine.ask("Who founded the company?")
     assert resp.routing.chosen == Route.CQA and resp.answers[0].text.startswith("Maria Lopez")
     assert "cqa holds this question" in resp.routing.reason and not web.asked
+    # the look ahead's match is the answer's: the question is encoded once, unless the store changed
+    seen: list[str] = []
+    original = encoder.encode
+
+    def counting(texts, *args, **kwargs):
+        seen.extend(texts)
+        return original(texts, *args, **kwargs)
+
+    cqa._encoder = type("Counting", (), {"encode": staticmethod(counting), "name": encoder.name})()
+    q = "Do you ship to Canada?"
+    assert cqa.holds(q) > 0.9 and cqa.answer(q)[0].text.startswith("Yes") and seen.count(q) == 1
+    cqa.add_question("Do you ship to Chile?", answer="No.")
+    assert cqa.answer(q)[0].text.startswith("Yes") and seen.count(q) == 2
+    cqa._encoder = encoder
     # a question filed without an answer holds nothing; nor does a store sure of less than it answers at
     cqa.add_question("Who is the company's CEO?")
     assert cqa.holds("Who is the company's CEO?") == 0.0
