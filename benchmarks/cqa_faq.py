@@ -129,6 +129,7 @@ def main(argv: list[str] | None = None) -> int:
             top = matches[0] if matches else None
             right = top is not None and entry.get(top.thread.ext_id) == k
             right_held = any(m.caveat is not None and entry.get(m.thread.ext_id) == k for m in matches)
+            # (a store without `holds` is the code before it: cqa-faq-previous.json was run so)
             held = source.holds(question) if hasattr(source, "holds") else 0.0
             rows.append({"question": question, "answerable": kept, "matched": top.thread.title if top else None,
                          "score": top.probability if top else 0.0, "right": right,

@@ -30,9 +30,11 @@ import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
+from functools import lru_cache
 
 import numpy as np
 
+from qa.core.text import unaccented
 from qa.core.types import SpanReading
 
 MATCH_FEATURES = ["d_text", "d_max", "d_text_z", "bm25_z", "bma_z"]
@@ -277,14 +279,12 @@ _OPENERS = frozenset("""what what's whats who who's whom whose when where where'
 # the small words a headline capitalises ("Best Bank In Doha?") and a sentence does not
 _SMALL_WORDS = frozenset("a an and as at but by for from in into of on or the to with vs".split())
 HEADLINE_WORDS = 3  # this many capitalised words (after the first) and no lower-case one: a headline
-# letters that do not decompose into a base letter and an accent ("Łódź" is typed "Lodz")
-_FOLD = str.maketrans({"ł": "l", "ø": "o", "æ": "ae", "đ": "d", "ß": "ss", "œ": "oe", "þ": "th", "ı": "i"})
 _ROMAN = re.compile(r"^(?=[ivxlc]+$)c{0,3}(?:xc|xl|l?x{0,3})(?:ix|iv|v?i{0,3})$")
 MAX_ABBREVIATION = 6  # letters of an abbreviation ("USA", "NASA", "WWII")
 # "Mt", "St", "Dr": a word this short (not in capitals: "US", "II") may stand for a longer one of the
 # same first and last letter
 MAX_SHORTENED = 2
-MIN_FUZZY_CHARS = 5  # shorter words must match exactly ("Mars" is not "Mass", "Pitt" is not "Pit")
+MIN_FUZZY_CHARS = 5  # shorter words match exactly or but for a doubled letter ("Pitt" / "Pit"; "Mars" is not "Mass")
 LONG_WORD = 10  # from this length two edits are a misspelling, below it one ("Reagen", "Einstien")
 _DOUBLED = re.compile(r"(.)\1+")
 MAX_RUN = 3  # words written as one elsewhere ("Iron Man" / "Ironman", "Coca Cola" / "Coca-Cola")
@@ -314,6 +314,7 @@ def _tokens(text: str) -> list[str]:
     return [m[0] for m in _WORD.finditer(unicodedata.normalize("NFC", text))]
 
 
+@lru_cache(maxsize=256)  # the new question is tested against each of its candidates
 def one_question(text: str) -> bool:
     """A single short sentence: an FAQ entry or a question typed into a box, not a forum post, nor
     a headline ("Driving Test Rules In Qatar", "TRAFFIC TICKET RULES"), whose capitals name
@@ -385,8 +386,7 @@ def _next_capital(words: Sequence[str], i: int) -> bool:
 def _plain(word: str) -> str:
     """A word as compared: lower case, no accents ("Salwá" is "salwa", as users type it), no stops,
     hyphens or apostrophes ("Wi-Fi" is "wifi", "U.S." is "us", "McDonald's" is "mcdonalds")."""
-    word = "".join(c for c in unicodedata.normalize("NFKD", word) if not unicodedata.combining(c))
-    return re.sub(r"[.'’&\u2010\u2011-]", "", word.lower().translate(_FOLD))
+    return re.sub(r"[.'’&\u2010\u2011-]", "", unaccented(word).lower())
 
 
 def _initials(words: Sequence[str], *, joiners: bool = False) -> str:
@@ -483,6 +483,11 @@ class _Other:
         return True
 
 
+@lru_cache(maxsize=256)  # the new question is looked up in, and looks up, each of its candidates
+def _other(text: str) -> _Other:
+    return _Other(text)
+
+
 def _untitled(name: Sequence[str]) -> Sequence[str]:
     """A name without the title it opens with ("President Biden" -> "Biden"): only before another
     capitalised word ("the King of Spain" is the title itself), and not a two-letter code ("MS")."""
@@ -548,7 +553,7 @@ def other_names(question: str, matched: str, similarity: float = 0.0) -> str | N
     flag"), unless both name numbers and not the same ("Galaxy S24" / "S23", "World War I" / "II",
     "Super Bowl LI" / "LII" are never one thing; "World War 2" / "II" and "PS5" / "PlayStation 5"
     are)."""
-    mine, theirs = _Other(question), _Other(matched)
+    mine, theirs = _other(question), _other(matched)
     asked = [n for n in mine.names if not theirs.covers(n)]
     found = [n for n in theirs.names if not mine.covers(n)]
     if not (asked and found):

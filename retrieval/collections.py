@@ -21,6 +21,7 @@ from pathlib import Path
 
 from qa.core.errors import DataFormatError, InputError, NotFoundError
 from qa.core.settings import Settings
+from qa.core.text import unaccented
 from qa.core.types import Encoder
 from retrieval.fusion import fuse
 from retrieval.hybrid import HybridRetriever, fusion_params
@@ -28,10 +29,6 @@ from retrieval.index_dir import is_complete
 from retrieval.passage import RetrievedPassage
 
 DEFAULT_NAME = "default"
-# letters that carry no separable accent, so NFKD leaves them non-ASCII
-_UNDECOMPOSABLE = str.maketrans({"ß": "ss", "æ": "ae", "Æ": "AE", "ø": "o", "Ø": "O", "œ": "oe", "Œ": "OE",
-                                 "đ": "d", "Đ": "D", "ł": "l", "Ł": "L", "þ": "th", "Þ": "Th", "ð": "d", "Ð": "D",
-                                 "ı": "i"})
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 
 
@@ -54,11 +51,8 @@ def check_name(name: str) -> str:
 def collection_name_for(path: str | Path) -> str:
     """A default collection name for an indexed path: its file or folder name, made safe (accents
     dropped rather than the letters: `Übersicht` -> `Ubersicht`)."""
-    import unicodedata
-
     stem = Path(path).expanduser().resolve().name or "documents"
-    stem = stem.translate(_UNDECOMPOSABLE)
-    ascii_stem = "".join(c for c in unicodedata.normalize("NFKD", stem) if not unicodedata.combining(c))
+    ascii_stem = unaccented(stem)
     safe = re.sub(r"[^A-Za-z0-9._-]+", "-", ascii_stem).strip("-.") or "documents"
     return safe[:64] if safe != DEFAULT_NAME else "default-docs"
 

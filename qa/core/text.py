@@ -2,7 +2,8 @@
 
 One implementation, so the CLI, the API and every source reject the same bad input with the same
 message: an empty or oversized question, bytes that are not UTF-8 (on a POSIX command line they
-arrive as lone surrogates), a file that cannot be decompressed.
+arrive as lone surrogates), a file that cannot be decompressed. Also text without its accents, as
+users type names ("Łódź" as "Lodz"), for the places that compare or file names so.
 """
 
 from __future__ import annotations
@@ -244,3 +245,16 @@ def printable(text: str) -> str:
     screen, retitle the window, hide a link) shows them as U+FFFD instead of obeying them. One
     character for one, so offsets into the text (an answer's span) still hold."""
     return text.translate(_CONTROL)
+
+
+# letters that carry no separable accent, so NFKD leaves them non-ASCII
+_UNDECOMPOSABLE = str.maketrans({"ß": "ss", "æ": "ae", "Æ": "AE", "ø": "o", "Ø": "O", "œ": "oe", "Œ": "OE",
+                                 "đ": "d", "Đ": "D", "ł": "l", "Ł": "L", "þ": "th", "Þ": "Th", "ð": "d", "Ð": "D",
+                                 "ı": "i"})
+
+
+def unaccented(text: str) -> str:
+    """The text without accents: decomposed and its combining marks dropped, and the letters that
+    do not decompose written in plain ones ("Übersicht" -> "Ubersicht", "Łódź" -> "Lodz")."""
+    text = unicodedata.normalize("NFKD", text.translate(_UNDECOMPOSABLE))
+    return "".join(c for c in text if not unicodedata.combining(c))
