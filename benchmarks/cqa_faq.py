@@ -50,15 +50,15 @@ _LOWER = frozenset("of the and de da di von van la le du der del in on at for to
 
 def written_name(entity_id: str) -> str:
     """"john_campbell_9th_duke_of_argyll" -> "John Campbell 9th Duke of Argyll"; "james_ii_of_england"
-    -> "James II of England"; "john_a_roebling" -> "John A. Roebling"."""
+    -> "James II of England"; "john_c_calhoun" -> "John C. Calhoun"."""
     out = []
     for i, w in enumerate(entity_id.split("_")):
         if i and w in _LOWER:
             out.append(w)
         elif _ROMAN.match(w):
             out.append(w.upper())
-        elif len(w) == 1 and w.isalpha():
-            out.append(w.upper() + ".")
+        elif len(w) == 1 and w.isalpha():  # an initial ("John A. Roebling"); "I" a numeral or the pronoun
+            out.append(w.upper() + ("" if w in "ivxa" else "."))
         else:
             out.append("-".join(p[:1].upper() + p[1:] for p in w.split("-")))
     return " ".join(out)
@@ -160,13 +160,17 @@ def main(argv: list[str] | None = None) -> int:
         "unanswerable_questions": len(unanswerable),
     }
     print(metrics, file=sys.stderr)
+    # examples are printed, not written: the results file holds no text of the data set, which
+    # the project may not redistribute
+    for r in [r for r in answered if not r["right"]][:10]:
+        print(f"answered wrongly ({r['score']:.2f}): {r['question']!r} -> {r['matched']!r}", file=sys.stderr)
+    for r in [r for r in rows if r["caveat"]][:10]:
+        print(f"held down: {r['question']!r} -> {r['matched']!r}: {r['caveat']}", file=sys.stderr)
     if not args.limit:
-        wrong = [r for r in answered if not r["right"]]
         write_results("cqa-faq", f"FAQ store of {len(stored)} PathQuestion questions ({', '.join(SETS)}); "
                       f"{len(answerable)} paraphrases of stored questions and {len(unanswerable)} questions of "
                       "paths not stored asked", metrics, wall_s=time.perf_counter() - t0,
-                      extra={"min_score": floor, "answered_wrong": wrong[:60],
-                             "held_down": [r for r in rows if r["caveat"]][:30]}, out=args.out)
+                      extra={"min_score": floor}, out=args.out)
     return 0
 
 
