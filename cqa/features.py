@@ -24,6 +24,8 @@ reader is at hand, which leaves the ranking to the other features).
 
 from __future__ import annotations
 
+import difflib
+import enum
 import math
 import re
 import unicodedata
@@ -34,6 +36,7 @@ from functools import lru_cache
 
 import numpy as np
 
+from cqa.wordnet import one_meaning
 from qa.core.text import unaccented
 from qa.core.types import SpanReading
 
@@ -537,11 +540,14 @@ def _abbreviates_word(word: str) -> bool:
 def other_question(question: str, title: str, text: str, similarity: float) -> str | None:
     """Why a matched thread (its `title`, its `text`: title and body) asks another question than
     `question` (None where it may ask the same): other numbers (`other_numbers`), and between two
-    one-line questions other things named (`other_names`) or the opposite asked (`other_ask`). A
-    thread with a body is a post, not a one-line question, whatever its title."""
+    one-line questions other things named (`other_names`), the opposite asked (`other_ask`),
+    another kind of answer asked for (`other_kind`) or one word of another meaning in the same
+    words (`other_word`). A thread with a body is a post, not a one-line question, whatever its
+    title."""
     why = other_numbers(question, title or text, similarity)
     if why is None and one_question(question) and one_question(text):
-        why = other_names(question, text, similarity) or other_ask(question, text)
+        why = (other_names(question, text, similarity) or other_ask(question, text) or other_kind(question, text)
+               or other_word(question, text))
     return why
 
 
@@ -670,9 +676,139 @@ def other_ask(question: str, matched: str) -> str | None:
                 return f"the matched question asks for the {hit} where the question asks for the {w}"
     na, nf = _negations(asked), _negations(found)
     if bool(na) != bool(nf):
-        rest_a = [w for i, w in enumerate(asked) if i not in na]
-        rest_f = [w for i, w in enumerate(found) if i not in nf]
+        # "without" is "with" negated ("Which bone are babies born without?")
+        rest_a = ["with" if w == "without" else w for i, w in enumerate(asked) if i not in na or w == "without"]
+        rest_f = ["with" if w == "without" else w for i, w in enumerate(found) if i not in nf or w == "without"]
         if rest_a == rest_f:
             return ("the matched question is the question negated" if nf else
                     "the question is the matched question negated")
     return None
+
+
+class Kind(enum.Enum):
+    """The kind of answer a question asks for, where its question word says so."""
+
+    PERSON = "who"
+    TIME = "when"
+    PLACE = "where"
+    AMOUNT = "how much"
+    REASON = "why"
+
+
+# "what year", "which city": a question word before one of these nouns asks for that kind
+_KIND_NOUNS = {**dict.fromkeys("time year date day month century decade era hour season".split(), Kind.TIME),
+               **dict.fromkeys("country city place town continent island location".split(), Kind.PLACE)}
+# "how many", "how old", "how far": a number
+_AMOUNT_AFTER_HOW = frozenset("""many much long old far big tall high deep wide heavy large often fast
+    expensive""".split())
+# kinds that one thing can answer both ways: "Who hosted the 2016 Olympics?" and "Where were the
+# 2016 Olympics held?" (a city is both), "Who do I contact?" and "Where do I ask?" (a desk is both)
+_COMPATIBLE_KINDS = frozenset({frozenset({Kind.PERSON, Kind.PLACE})})
+# "Where can I find ...", "Who do I call ...", "When should I ...": a help desk's idiom asks for
+# whatever gets it done, not for a place, a person or a time
+_ASKS_HOW = frozenset("can could do does should would may might will shall".split())
+_ASKED_BY = frozenset("i we you one".split())
+
+
+def _kind(words: Sequence[str]) -> Kind | None:
+    """The kind a question asks for by its first question word (its main question: "Who was
+    president when ..." asks who); None for "what", "which" and "how" before other words, for a
+    help desk's "Where can I ...", and for a question asking two kinds ("when and where")."""
+    for i, w in enumerate(words):
+        nxt = words[i + 1] if i + 1 < len(words) else ""
+        kind = None
+        if w in ("who", "whom", "whose"):
+            kind = Kind.PERSON
+        elif w == "when":
+            kind = Kind.TIME
+        elif w == "where":
+            kind = Kind.PLACE
+        elif w == "why" or w == "how" and nxt == "come":
+            kind = Kind.REASON
+        elif w == "how":
+            kind = Kind.AMOUNT if nxt in _AMOUNT_AFTER_HOW else None
+        elif w in ("what", "which"):
+            kind = _KIND_NOUNS.get(nxt)
+        else:
+            continue
+        if kind is None or nxt in _ASKS_HOW and i + 2 < len(words) and words[i + 2] in _ASKED_BY:
+            return None
+        if "and" in words[i + 1:i + 3] or "or" in words[i + 1:i + 3]:
+            return None  # "when and where", "who or what"
+        return kind
+    return None
+
+
+def _asking_words(text: str) -> list[str]:
+    """A question's words, lower-case, with "'s" and "'re" cut ("Where's" asks where); a
+    capitalised word past the first is a name's, not a question word ("I Know Why the Caged Bird
+    Sings")."""
+    tokens = _tokens(text.replace("’", "'"))
+    return [re.sub(r"'(s|re)$", "", t.lower()) if not i or not t[:1].isupper() else "" for i, t in enumerate(tokens)]
+
+
+def other_kind(question: str, matched: str) -> str | None:
+    """Why a matched one-line question asks for another kind of answer: "Where was Einstein
+    born?" is not "When was Einstein born?" (0.97 as the re-scorer saw it), "When was Hamlet
+    written?" not "Who wrote Hamlet?". Only where both question words say the kind (not "what"
+    or "how" before any word), and not a person against a place, which one answer can be."""
+    a, b = _kind(_asking_words(question)), _kind(_asking_words(matched))
+    if a is None or b is None or a is b or frozenset({a, b}) in _COMPATIBLE_KINDS:
+        return None
+    return f"the question asks {a.value}, the matched question {b.value}"
+
+
+# words a question may drop or change without asking anything else: articles and auxiliaries ("When
+# did Einstein die?" / "When was Einstein born?" differ in one word, not two)
+_SKELETON_DROPS = frozenset("a an the be been being".split()) | _AUXILIARIES
+# words whose swap is left to the other checks or to nobody: question words (`other_kind`),
+# pronouns, prepositions, conjunctions, negations (`other_ask`), quantifiers
+_FUNCTION_WORDS = frozenset("""what what's whats who who's whom whose when where where's which why how how's
+    i me my mine we us our you your yours he him his she her hers it its they them their theirs this that these
+    those there here some any each every all both either neither other another of in on at for to from by with
+    without about into onto over under between among through during before after since until than as and or but
+    so if then also just only not no never much many more few lot please one ones""".split())
+
+
+def _skeleton(text: str) -> list[tuple[str, bool]]:
+    """A one-line question's words in order, lower-case, without articles and auxiliaries, each
+    with whether it is a content word: not a function word, nor a name (a capitalised word past
+    the first, or a first one opening a name: `other_names` compares names), nor a number."""
+    tokens = _tokens(_NUMBER_SIGN.sub("number ", text).replace("’", "'"))
+    out = []
+    for i, token in enumerate(tokens):
+        word = re.sub(r"'s$", "", token.lower().rstrip("."))
+        if word in _SKELETON_DROPS:
+            continue
+        name = token[:1].isupper() and (i > 0 or _next_capital(tokens, 0))
+        out.append((word, word.isalpha() and not name and word not in _FUNCTION_WORDS))
+    return out
+
+
+MAX_SWAPPED = 2  # "stars" for "red stripes"; more words swapped say more than one word of another meaning
+
+
+def other_word(question: str, matched: str) -> str | None:
+    """Why a matched one-line question in the same words as the new one but one asks something
+    else: the two words differ in meaning ("What is the population of Australia?" / "... the
+    capital of Australia?", 0.77 as the re-scorer saw it; "the weight of Mount Everest" / "the
+    height", 0.93; "When did Einstein die?" / "When was Einstein born?", 0.96; up to two words for
+    up to two, every one of them of another meaning: "How many stars ...?" / "How many red stripes
+    ...?", 0.87). Where the words are
+    one meaning ("the cost" / "the price", "tall" / "height"), where WordNet knows either word not,
+    and where the questions differ in more than that word ("How many people live in Tokyo?" / "How
+    many inhabitants does Tokyo have?", "Where does he come from?" / "What is his nation?") the
+    match is left alone."""
+    asked, found = _skeleton(question), _skeleton(matched)
+    ops = [op for op in difflib.SequenceMatcher(None, [w for w, _ in asked], [w for w, _ in found],
+                                                autojunk=False).get_opcodes() if op[0] != "equal"]
+    if len(ops) != 1 or ops[0][0] != "replace":
+        return None
+    _, i1, i2, j1, j2 = ops[0]
+    mine, theirs = asked[i1:i2], found[j1:j2]
+    if len(mine) > MAX_SWAPPED or len(theirs) > MAX_SWAPPED or not all(c for _, c in mine + theirs):
+        return None
+    if any(one_meaning(a, b) is not False for a, _ in mine for b, _ in theirs):
+        return None
+    return (f"the matched question asks about {' '.join(w for w, _ in theirs)!r} where the question asks about "
+            f"{' '.join(w for w, _ in mine)!r}")

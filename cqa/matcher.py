@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from cqa import wordnet
 from cqa.features import (
     OTHER_QUESTION_CAP,
     READ_ANSWER_CHARS,
@@ -188,6 +189,7 @@ class CommunityQA:
 
     def warm_up(self) -> None:
         _ = self.index, self.rescorer, self.answer_ranker, self.answer_wording, self.answer_stack
+        wordnet.load()  # the one-line checks' word meanings (`features.other_word`)
         warm_judge = getattr(self._judge, "warm_up", None)
         if warm_judge is not None:
             warm_judge()
