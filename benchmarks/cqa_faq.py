@@ -20,7 +20,15 @@ question, and for how many questions the right entry was among the matches held 
 how often the store says it holds the question itself, so that the engine asks it before any other
 source (`CommunityQA.holds`), and how often it is then wrong.
 
-    python benchmarks/cqa_faq.py [--paths N] [--limit N]
+A second FAQ is written by people: SQuAD v1.1 dev questions (crowd workers' questions about 48
+Wikipedia articles; each article's questions share its names and words, "When was the Eiffel Tower
+built?" beside "Who built the Eiffel Tower?"). Half of each article's questions are stored with
+their answer (seed 0); up to 2,000 of the others are asked. A match is right where the stored
+question's answer is an answer of the asked question (SQuAD's exact match): people asking the
+same thing twice. Most asked questions have no right entry, so what counts is how many get an
+answer anyway, and how many of the answers given are wrong (`squad_` metrics).
+
+    python benchmarks/cqa_faq.py [--paths N] [--squad N] [--limit N]
 """
 
 from __future__ import annotations
@@ -40,6 +48,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from benchmarks.common import open_text, write_results  # noqa: E402
 from qa.core import measures  # noqa: E402
 from qa.core.paths import SHARED_DATA  # noqa: E402
+
+SQUAD_DEV = SHARED_DATA / "mrc" / "squad-v1.1-dev.json.gz"
+SQUAD_STORED_SHARE = 0.5
 
 DATA = SHARED_DATA / "kbqa" / "pathquestion"
 SETS = ("PQ-2H", "PQ-3H", "PQL-2H", "PQL-3H")
@@ -88,89 +99,137 @@ def path_groups(sets: tuple[str, ...]) -> dict[tuple[str, ...], list[tuple[str, 
     return groups
 
 
-def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--paths", type=int, default=3000, help="relation paths drawn (each with two or more questions)")
-    ap.add_argument("--limit", type=int, default=None, help="a quick look: this many paths, nothing written")
-    ap.add_argument("--out", type=Path, default=None, help="results file (default: results/cqa-faq.json)")
-    args = ap.parse_args(argv)
+def ask_faq(entries: list[tuple[str, str]], asked: list[tuple[str, frozenset[int]]], label: str,
+            settings_dir: Path) -> list[dict]:
+    """A store of FAQ `entries` (question, answer; entry n has id n), each asked question matched
+    against it; `asked` gives each question the ids of the entries that answer it (none: no right
+    match). One row per asked question."""
     from cqa.matcher import CommunityQA
     from qa.core.settings import Settings
     from qa.models import shared_encoder
 
-    t0 = time.perf_counter()
-    groups = path_groups(SETS)
-    rng = random.Random(0)
-    keys = sorted(k for k, g in groups.items() if len({q for q, _ in g}) >= 2)
-    rng.shuffle(keys)
-    keys = keys[:args.limit or args.paths]
-    stored = keys[:int(len(keys) * STORED_SHARE)]
-    stored_set = set(stored)
-    stored_texts = {groups[k][0][0] for k in stored}
-    with tempfile.TemporaryDirectory() as tmp:
-        settings = Settings.load(cqa_store=str(Path(tmp) / "faq.sqlite"), cqa_seed=False)
-        source = CommunityQA(settings, encoder=shared_encoder(settings))
-        faq = Path(tmp) / "faq.jsonl"
-        with faq.open("w", encoding="utf-8") as fh:
-            for n, k in enumerate(stored):
-                question, answer = groups[k][0]
-                fh.write(json.dumps({"id": str(n), "question": question, "answer": answer}) + "\n")
-        source.import_file(faq)  # stored, then embedded and indexed
-        entry = {str(n): k for n, k in enumerate(stored)}
-        rows = []
-        for i, k in enumerate(keys):
-            kept = k in stored_set
-            # another wording than any stored question's (a question stored word for word is no test)
-            asked = [q for q, _ in groups[k] if q not in stored_texts]
-            if not asked:
-                continue
-            question = asked[rng.randrange(len(asked))]
-            matches = source.match(question)
-            top = matches[0] if matches else None
-            right = top is not None and entry.get(top.thread.ext_id) == k
-            right_held = any(m.caveat is not None and entry.get(m.thread.ext_id) == k for m in matches)
-            # (a store without `holds` is the code before it: cqa-faq-previous.json was run so)
-            held = source.holds(question) if hasattr(source, "holds") else 0.0
-            rows.append({"question": question, "answerable": kept, "matched": top.thread.title if top else None,
-                         "score": top.probability if top else 0.0, "right": right,
-                         "caveat": top.caveat if top else None, "right_held_down": right_held,
-                         "asked_first": held >= settings.router_min_score})
-            if i % 500 == 0:
-                print(f"asked {i}/{len(keys)}", file=sys.stderr)
-    floor = settings.cqa_min_score
+    settings = Settings.load(cqa_store=str(settings_dir / f"{label}.sqlite"), cqa_seed=False)
+    source = CommunityQA(settings, encoder=shared_encoder(settings))
+    faq = settings_dir / f"{label}.jsonl"
+    with faq.open("w", encoding="utf-8") as fh:
+        for n, (question, answer) in enumerate(entries):
+            fh.write(json.dumps({"id": str(n), "question": question, "answer": answer}) + "\n")
+    source.import_file(faq)  # stored, then embedded and indexed
+    rows = []
+    for i, (question, right_ids) in enumerate(asked):
+        matches = source.match(question)
+        top = matches[0] if matches else None
+        right = top is not None and int(top.thread.ext_id) in right_ids
+        right_held = any(m.caveat is not None and int(m.thread.ext_id) in right_ids for m in matches)
+        # (a store without `holds` is the code before it: cqa-faq-previous.json was run so)
+        held = source.holds(question) if hasattr(source, "holds") else 0.0
+        rows.append({"question": question, "answerable": bool(right_ids), "matched": top.thread.title if top else None,
+                     "score": top.probability if top else 0.0, "right": right,
+                     "caveat": top.caveat if top else None, "right_held_down": right_held,
+                     "asked_first": held >= settings.router_min_score})
+        if i % 500 == 0:
+            print(f"{label}: asked {i}/{len(asked)}", file=sys.stderr)
+    return rows
+
+
+def faq_metrics(rows: list[dict], floor: float) -> dict[str, float]:
     answerable = [r for r in rows if r["answerable"]]
     unanswerable = [r for r in rows if not r["answerable"]]
     answered = [r for r in rows if r["score"] >= floor]
     scores, right = [r["score"] for r in rows], [r["right"] for r in rows]
-    metrics = {
-        "p@1_answerable": 100 * sum(r["right"] for r in answerable) / len(answerable),
-        "answered_pct_answerable": 100 * sum(r["score"] >= floor for r in answerable) / len(answerable),
+    return {
+        "p@1_answerable": 100 * sum(r["right"] for r in answerable) / max(1, len(answerable)),
+        "answered_pct_answerable": 100 * sum(r["score"] >= floor for r in answerable) / max(1, len(answerable)),
         "answered_right_pct_answerable": 100 * sum(r["score"] >= floor and r["right"] for r in answerable)
-        / len(answerable),
+        / max(1, len(answerable)),
         "answered_pct_unanswerable": 100 * sum(r["score"] >= floor for r in unanswerable) / max(1, len(unanswerable)),
         "wrong_pct_of_answered": 100 * sum(not r["right"] for r in answered) / max(1, len(answered)),
         "ece": measures.ece(scores, right),
-        "auroc": measures.auroc(scores, right),
+        "auroc": measures.auroc(scores, right) if 0 < sum(right) < len(right) else None,
         "held_down_pct": 100 * sum(r["caveat"] is not None for r in rows) / len(rows),
         "right_match_held_down": sum(r["right_held_down"] for r in rows),
-        "asked_first_pct_answerable": 100 * sum(r["asked_first"] for r in answerable) / len(answerable),
+        "asked_first_pct_answerable": 100 * sum(r["asked_first"] for r in answerable) / max(1, len(answerable)),
         "asked_first_pct_unanswerable": 100 * sum(r["asked_first"] for r in unanswerable) / max(1, len(unanswerable)),
         "asked_first_wrong": sum(r["asked_first"] and not r["right"] for r in rows),
         "answerable_questions": len(answerable),
         "unanswerable_questions": len(unanswerable),
     }
+
+
+def pathquestion_faq(n_paths: int) -> tuple[list[tuple[str, str]], list[tuple[str, frozenset[int]]]]:
+    groups = path_groups(SETS)
+    rng = random.Random(0)
+    keys = sorted(k for k, g in groups.items() if len({q for q, _ in g}) >= 2)
+    rng.shuffle(keys)
+    keys = keys[:n_paths]
+    stored = keys[:int(len(keys) * STORED_SHARE)]
+    entry = {k: n for n, k in enumerate(stored)}
+    stored_texts = {groups[k][0][0] for k in stored}
+    asked = []
+    for k in keys:
+        # another wording than any stored question's (a question stored word for word is no test)
+        wordings = [q for q, _ in groups[k] if q not in stored_texts]
+        if wordings:
+            asked.append((wordings[rng.randrange(len(wordings))], frozenset({entry[k]} if k in entry else ())))
+    return [groups[k][0] for k in stored], asked
+
+
+def squad_faq(n_asked: int) -> tuple[list[tuple[str, str]], list[tuple[str, frozenset[int]]]]:
+    from mrc.datasets import load_squad
+    from mrc.metrics import squad_em
+
+    by_article: dict[str, list] = defaultdict(list)
+    for ex in load_squad(SQUAD_DEV).examples:
+        by_article[ex.title].append(ex)
+    rng = random.Random(0)
+    entries: list[tuple[str, str]] = []
+    asked = []
+    for title in sorted(by_article):
+        examples = sorted(by_article[title], key=lambda e: e.qid)
+        rng.shuffle(examples)
+        cut = int(len(examples) * SQUAD_STORED_SHARE)
+        first = len(entries)
+        entries += [(e.question.strip(), e.answers[0]) for e in examples[:cut]]
+        for e in examples[cut:]:
+            right = frozenset(first + n for n, s in enumerate(examples[:cut]) if squad_em(s.answers[0], e.answers))
+            asked.append((e.question.strip(), right))
+    rng.shuffle(asked)
+    return entries, asked[:n_asked]
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--paths", type=int, default=3000, help="relation paths drawn (each with two or more questions)")
+    ap.add_argument("--squad", type=int, default=2000, help="SQuAD questions asked of the SQuAD FAQ")
+    ap.add_argument("--limit", type=int, default=None, help="a quick look: this many of each, nothing written")
+    ap.add_argument("--out", type=Path, default=None, help="results file (default: results/cqa-faq.json)")
+    args = ap.parse_args(argv)
+    from qa.core.settings import Settings
+
+    t0 = time.perf_counter()
+    floor = Settings.load().cqa_min_score
+    with tempfile.TemporaryDirectory() as tmp:
+        pq_entries, pq_asked = pathquestion_faq(args.limit or args.paths)
+        pq = ask_faq(pq_entries, pq_asked, "pathquestion", Path(tmp))
+        sq_entries, sq_asked = squad_faq(args.limit or args.squad)
+        sq = ask_faq(sq_entries, sq_asked, "squad", Path(tmp))
+    metrics = faq_metrics(pq, floor)
+    metrics.update({f"squad_{k}": v for k, v in faq_metrics(sq, floor).items()})
+    metrics["squad_stored"] = len(sq_entries)
     print(metrics, file=sys.stderr)
-    # examples are printed, not written: the results file holds no text of the data set, which
-    # the project may not redistribute
-    for r in [r for r in answered if not r["right"]][:10]:
-        print(f"answered wrongly ({r['score']:.2f}): {r['question']!r} -> {r['matched']!r}", file=sys.stderr)
-    for r in [r for r in rows if r["caveat"]][:10]:
-        print(f"held down: {r['question']!r} -> {r['matched']!r}: {r['caveat']}", file=sys.stderr)
+    # examples are printed, not written: the results file holds no text of the data sets (PathQuestion
+    # may not be redistributed)
+    for rows in (pq, sq):
+        for r in [r for r in rows if r["score"] >= floor and not r["right"]][:10]:
+            print(f"answered wrongly ({r['score']:.2f}): {r['question']!r} -> {r['matched']!r}", file=sys.stderr)
+        for r in [r for r in rows if r["caveat"]][:10]:
+            print(f"held down: {r['question']!r} -> {r['matched']!r}: {r['caveat']}", file=sys.stderr)
     if not args.limit:
-        write_results("cqa-faq", f"FAQ store of {len(stored)} PathQuestion questions ({', '.join(SETS)}); "
-                      f"{len(answerable)} paraphrases of stored questions and {len(unanswerable)} questions of "
-                      "paths not stored asked", metrics, wall_s=time.perf_counter() - t0,
-                      extra={"min_score": floor}, out=args.out)
+        write_results("cqa-faq", f"FAQ store of {len(pq_entries)} PathQuestion questions ({', '.join(SETS)}); "
+                      f"{metrics['answerable_questions']} paraphrases of stored questions and "
+                      f"{metrics['unanswerable_questions']} questions of paths not stored asked. FAQ store of "
+                      f"{len(sq_entries)} SQuAD v1.1 dev questions (half of each article's); {len(sq)} of the others "
+                      "asked", metrics, wall_s=time.perf_counter() - t0, extra={"min_score": floor}, out=args.out)
     return 0
 
 

@@ -711,8 +711,8 @@ _ASKED_BY = frozenset("i we you one".split())
 
 
 def _kind(words: Sequence[str]) -> Kind | None:
-    """The kind a question asks for by its first question word (its main question: "Who was
-    president when ..." asks who); None for "what", "which" and "how" before other words, for a
+    """The kind a question asks for by its first question word ("Who was president when ..."
+    asks who); None for "what", "which" and "how" before other words, for a
     help desk's "Where can I ...", and for a question asking two kinds ("when and where")."""
     for i, w in enumerate(words):
         nxt = words[i + 1] if i + 1 < len(words) else ""
@@ -739,6 +739,19 @@ def _kind(words: Sequence[str]) -> Kind | None:
     return None
 
 
+_QUESTION_WORDS = frozenset("who whom whose when where why how what which".split())
+
+
+def _question_kind(text: str) -> Kind | None:
+    """The kind of the main question: after the last comma where a question word follows it
+    ("When John Fox left, who replaced him?" asks who; "Besides coffee, how many ...?" how many),
+    else by the first question word."""
+    head, _, tail = text.rpartition(",")
+    if head and _QUESTION_WORDS.intersection(words := _asking_words(tail)):
+        return _kind(words)
+    return _kind(_asking_words(text))
+
+
 def _asking_words(text: str) -> list[str]:
     """A question's words, lower-case, with "'s" and "'re" cut ("Where's" asks where); a
     capitalised word past the first is a name's, not a question word ("I Know Why the Caged Bird
@@ -752,7 +765,7 @@ def other_kind(question: str, matched: str) -> str | None:
     born?" is not "When was Einstein born?" (0.97 as the re-scorer saw it), "When was Hamlet
     written?" not "Who wrote Hamlet?". Only where both question words say the kind (not "what"
     or "how" before any word), and not a person against a place, which one answer can be."""
-    a, b = _kind(_asking_words(question)), _kind(_asking_words(matched))
+    a, b = _question_kind(question), _question_kind(matched)
     if a is None or b is None or a is b or frozenset({a, b}) in _COMPATIBLE_KINDS:
         return None
     return f"the question asks {a.value}, the matched question {b.value}"
