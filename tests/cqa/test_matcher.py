@@ -724,9 +724,10 @@ def test_one_line_questions_asking_the_opposite_are_other_questions() -> None:
 
 def test_one_line_questions_asking_another_kind_of_answer_are_other_questions() -> None:
     """"Where was Einstein born?" answered "When was Einstein born?" at 0.97: the question words
-    ask for another kind of answer. Untyped question words ("what", "how" before a verb), a help
-    desk's "Where can I ...", two kinds asked together, and a person against a place (one answer
-    can be both) are left alone."""
+    ask for another kind of answer. Untyped question words ("what", "how" before a verb, "how
+    long"), a help desk's "Where can I ...", two kinds asked together, a person against a place
+    (one answer can be both), and question words that open a subordinate or relative clause are
+    left alone."""
     from cqa.features import other_kind, other_question
 
     for pair in (("Where was Albert Einstein born?", "When was Albert Einstein born?"),
@@ -734,7 +735,11 @@ def test_one_line_questions_asking_another_kind_of_answer_are_other_questions() 
                  ("How many people attended the concert?", "When was the concert?"),
                  ("In what year did the Titanic sink?", "Where did the Titanic sink?"),
                  ("Why is the sky blue?", "When is the sky blue?"),
-                 ("How old is the Eiffel Tower?", "Who built the Eiffel Tower?")):
+                 ("How far is the Moon?", "Who walked on the Moon?"),
+                 ("Canberra is the capital of which country?", "When did Canberra become the capital?"),
+                 ("When John Fox left as head coach, who replaced him?", "When did John Fox leave as head coach?"),
+                 ("The scientist who discovered penicillin was born in what year?",
+                  "Where was the scientist who discovered penicillin born?")):
         assert other_kind(*pair) is not None and other_kind(*pair[::-1]) is not None, pair
     assert other_kind("Where was Albert Einstein born?",
                       "When was Albert Einstein born?") == "the question asks where, the matched question when"
@@ -747,7 +752,18 @@ def test_one_line_questions_asking_another_kind_of_answer_are_other_questions() 
                  ("Who was president when the war ended?", "Who was president?"),
                  ("When John Fox left as head coach, who replaced him?", "Who is the head coach of the Broncos?"),
                  ("I Know Why the Caged Bird Sings was written by whom?",
-                  "Who wrote I Know Why the Caged Bird Sings?")):
+                  "Who wrote I Know Why the Caged Bird Sings?"),
+                 ("Who was the US president, when the Berlin Wall fell?",
+                  "Who was the US president when the Berlin Wall fell?"),
+                 ("When was the treaty signed, and where?", "When was the treaty signed?"),
+                 ("When I try to pay why does it fail?", "Why does my payment fail?"),
+                 ("The scientist who discovered penicillin was born in what year?",
+                  "When was the scientist who discovered penicillin born?"),
+                 ("How long does delivery take?", "When will my order arrive?"),
+                 ("How often does the bus come?", "When does the bus come?"),
+                 ("How old is the Eiffel Tower?", "When was the Eiffel Tower built?"),
+                 ("Where can I find the opening hours?", "When does the store open?"),
+                 ("Where's the station?", "Where is the station?")):
         assert other_kind(*pair) is None and other_kind(*pair[::-1]) is None, pair
     # a forum post is no one-line question
     post = "When is the best time to visit Doha? We come in May with kids."
@@ -755,28 +771,32 @@ def test_one_line_questions_asking_another_kind_of_answer_are_other_questions() 
 
 
 def test_one_line_questions_with_one_word_of_another_meaning_are_other_questions() -> None:
-    """An FAQ answered "What is the population of Australia?" with Canberra (0.77), "When did
-    Albert Einstein die?" with his birth date (0.96) and "What is the weight of Mount Everest?"
-    with its height (0.93): the same words but one, and the two words mean different things
-    (WordNet). Words of one meaning, words WordNet does not know, names (`other_names`' job) and
-    questions differing in more than one word are left alone."""
-    from cqa.features import other_question, other_word
+    """An FAQ answered "What is the population of Australia?" with Canberra (0.77) and "What is
+    the weight of Mount Everest?" with its height (0.93): a question about a named thing in the
+    same words but a noun or two that WordNet does not link. Linked words, words WordNet does not
+    know, verbs and adjectives, names (`other_names`' job), questions naming nothing (a help
+    desk's paraphrases use words WordNet does not link) and questions differing in more than
+    that are left alone. Opposites anywhere are `other_ask`'s ("When did Albert Einstein die?"
+    got his birth date at 0.96; "the freezing point" the boiling point; "close" the opening
+    time)."""
+    from cqa.features import other_ask, other_question, other_word
 
     for pair in (("What is the population of Australia?", "What is the capital of Australia?"),
-                 ("What is the freezing point of water?", "What is the boiling point of water?"),
-                 ("When did Albert Einstein die?", "When was Albert Einstein born?"),
                  ("What is the weight of Mount Everest?", "What is the height of Mount Everest?"),
                  ("How many stripes are on the American flag?", "How many stars are on the American flag?"),
-                 ("What time does the store close?", "What time does the store open?"),
-                 ("How do I return my order?", "How do I cancel my order?"),
                  ("Who is Barack Obama's wife?", "Who is Barack Obama's husband?"),
-                 ("Where is the nearest pharmacy?", "Where is the nearest hospital?"),
+                 ("What is the currency of Japan?", "What is the language of Japan?"),
                  ("How many stars are there on the American flag?",
                   "How many red stripes are there on the American flag?")):
         assert other_word(*pair) is not None and other_word(*pair[::-1]) is not None, pair
         assert other_question(pair[0], pair[1], pair[1], 0.95) is not None, pair
     assert other_word("What is the population of Australia?", "What is the capital of Australia?") == (
         "the matched question asks about 'capital' where the question asks about 'population'")
+    for pair in (("What is the freezing point of water?", "What is the boiling point of water?"),
+                 ("When did Albert Einstein die?", "When was Albert Einstein born?"),
+                 ("What time does the store close?", "What time does the store open?"),
+                 ("Is the museum closed on Mondays?", "Is the museum open on Mondays?")):
+        assert other_ask(*pair) is not None and other_ask(*pair[::-1]) is not None, pair
     for pair in (("What is the cost of the basic plan?", "What is the price of the basic plan?"),
                  ("How tall is Mount Everest?", "What is the height of Mount Everest?"),
                  ("Who is Barack Obama's mom?", "Who is Barack Obama's mother?"),
@@ -793,7 +813,16 @@ def test_one_line_questions_with_one_word_of_another_meaning_are_other_questions
                  ("Which flights go to Doha?", "Which flights go from Doha?"),
                  ("How do I fix my computer?", "How do I repair my laptop?"),
                  ("What is the best way to learn French?", "How can I learn French fast?"),
-                 ("What is the capital city of Australia?", "What is the seat of government of Australia?")):
+                 ("What is the capital city of Australia?", "What is the seat of government of Australia?"),
+                 ("How do I contact customer service?", "How do I contact customer support?"),
+                 ("What are the symptoms of diabetes?", "What are the signs of diabetes?"),
+                 ("What are your opening hours?", "What are your opening times?"),
+                 ("How do I log in?", "How do I sign in?"),
+                 ("Who founded Apple?", "Who started Apple?"),
+                 ("How do I sort a list in Python?", "How do I order a list in Python?"),
+                 ("What does DNA stand for?", "What is DNA short for?"),
+                 ("When did Einstein die?", "When was Einstein's death?"),
+                 ("What is the max file size?", "What is the maximum file size?")):
         assert other_word(*pair) is None and other_word(*pair[::-1]) is None, pair
 
 
@@ -813,7 +842,7 @@ def test_everyday_faq_questions_of_one_word_or_kind_apart_are_guesses_with_the_r
     source = CommunityQA(Settings(), store=store, encoder=shared_encoder(), seed=False)
     source.warm_up()
     for asked, why in (("What is the population of Australia?", "'capital' where the question asks about 'population'"),
-                       ("When did Albert Einstein die?", "'born' where the question asks about 'die'"),
+                       ("When did Albert Einstein die?", "says 'born' where the question says 'die'"),
                        ("Where was Albert Einstein born?", "the question asks where, the matched question when"),
                        ("What is the weight of Mount Everest?", "'height' where the question asks about 'weight'")):
         got = source.answer(asked)[0]
