@@ -724,9 +724,8 @@ _ASKING_AFTER = frozenset("in on at from to for by of since until till with abou
 
 def _asking_words(text: str) -> list[str]:
     """A question's words, lower-case, commas kept, a question word's "'s" and "'re" written out
-    ("Where's" is "where is"); a
-    capitalised word past the first but "I" is a name's, blanked ("I Know Why the Caged Bird
-    Sings" asks nothing)."""
+    ("Where's" is "where is"); a capitalised word past the first but "I" is a name's, blanked ("I
+    Know Why the Caged Bird Sings" asks nothing)."""
     out = []
     for i, t in enumerate(re.findall(r",|[^\W_]+(?:['’][^\W_]+)*", unicodedata.normalize("NFC", text))):
         if i and t != "I" and t[:1].isupper():
@@ -766,6 +765,7 @@ def _question_kind(text: str) -> Kind | None:
 
 
 def _kind(w: str, nxt: str) -> Kind | None:
+    """The kind a question word asks for, with the word after it ("how many", "what year")."""
     if w in ("who", "whom", "whose"):
         return Kind.PERSON
     if w == "when":
@@ -829,18 +829,19 @@ MAX_SWAPPED = 2  # "stars" for "red stripes"; more words swapped say more than o
 
 
 def other_word(question: str, matched: str) -> str | None:
-    """Why a matched one-line question about a named thing, in the same words as the new one but
-    one, asks something else: WordNet links no meaning of the two words ("What is the population
-    of Australia?" / "... the capital of Australia?", 0.77 as the re-scorer saw it; "the weight of
-    Mount Everest" / "the height", 0.93; "When did Einstein die?" / "When was Einstein born?",
-    0.96; up to two words for up to two, none linked to another: "How many stars ...?" / "How
-    many red stripes ...?", 0.87). Asked of a named thing, another word is mostly another
-    attribute of it; where nothing is named ("How do I contact customer service?" / "...
-    support?", "What are the symptoms of diabetes?" / "... signs ...") a help desk's paraphrases
-    use words WordNet does not link, and the match is left alone. So is it where the words are
-    linked ("the cost" / "the price", "tall" / "height"), where WordNet knows either word not, and
-    where the questions differ in more than that ("How many people live in Tokyo?" / "How many
-    inhabitants does Tokyo have?", "Where does he come from?" / "What is his nation?")."""
+    """Why a matched one-line question about a named thing, in the same words as the new one but a
+    noun, asks something else: WordNet links no meaning of the two nouns ("What is the population of
+    Australia?" / "... the capital of Australia?", 0.77 as the re-scorer saw it; "the weight of
+    Mount Everest" / "the height", 0.93; up to two words for up to two, none linked to another: "How
+    many stars ...?" / "How many red stripes ...?", 0.87). Asked of a named thing, another noun is
+    mostly another attribute of it; a verb or an adjective is as often another way of saying it
+    ("Who founded Apple?" / "Who started Apple?"). Where nothing is named ("How do I contact
+    customer service?" / "... support?", "What are the symptoms of diabetes?" / "... signs ...") a
+    help desk's paraphrases use words WordNet does not link, and the match is left alone. So is it
+    where the words are linked ("the cost" / "the price", "tall" / "height"), where WordNet knows
+    either word not, and where the questions differ in more than that ("How many people live in
+    Tokyo?" / "How many inhabitants does Tokyo have?", "Where does he come from?" / "What is his
+    nation?")."""
     if not (_other(question).names or _other(matched).names):
         return None
     asked, found = _skeleton(question), _skeleton(matched)
@@ -853,7 +854,7 @@ def other_word(question: str, matched: str) -> str | None:
     if len(mine) > MAX_SWAPPED or len(theirs) > MAX_SWAPPED or not all(c for _, c, _ in mine + theirs):
         return None
     if not (mine[0][2] and theirs[0][2]):
-        return None  # a verb or an adjective: "Who founded Apple?" / "Who started Apple?"
+        return None  # a verb or an adjective
     if any(one_meaning(a, b) is not False for a, _, _ in mine for b, _, _ in theirs):
         return None
     return (f"the matched question asks about {' '.join(w for w, _, _ in theirs)!r} where the question asks "
