@@ -189,7 +189,10 @@ class CommunityQA:
 
     def warm_up(self) -> None:
         _ = self.index, self.rescorer, self.answer_ranker, self.answer_wording, self.answer_stack
-        wordnet.load()  # the one-line checks' word meanings (`features.other_word`)
+        # the one-line checks' word meanings (`features.other_word`): a store of forum posts never
+        # needs them (one that gets FAQ entries later loads them on first need)
+        if self.store.has_bodiless():
+            wordnet.load()
         warm_judge = getattr(self._judge, "warm_up", None)
         if warm_judge is not None:
             warm_judge()

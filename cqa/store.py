@@ -610,6 +610,10 @@ class ThreadStore:
     def keys(self) -> np.ndarray:
         return np.array([r[0] for r in self._rows("SELECT key FROM threads")], dtype=np.int64)
 
+    def has_bodiless(self) -> bool:
+        """Whether any thread is a question alone (an FAQ entry, a typed question), not a post."""
+        return bool(self._rows("SELECT 1 FROM threads WHERE body = '' LIMIT 1"))
+
     def count_answers(self) -> int:
         return int(self._rows("SELECT COUNT(*) FROM answers")[0][0])
 

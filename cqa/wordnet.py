@@ -14,7 +14,8 @@ neither "service" and "support" nor "symptoms" and "signs"): callers use it only
 different word is likely another question (see `cqa.features.other_word`).
 
 WordNet takes about 3 seconds and 340 MB to load; it is loaded once per process, by community QA's
-`warm_up` or else by the first pair of words that needs it.
+`warm_up` where the store holds one-line questions, or else by the first pair of words that needs
+it (a store of forum posts never does).
 """
 
 from __future__ import annotations

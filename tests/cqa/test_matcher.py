@@ -869,3 +869,21 @@ def test_everyday_faq_questions_of_one_word_or_kind_apart_are_guesses_with_the_r
                         ("What is the cost of the basic plan?", "$10 a month")):
         got = source.answer(asked)[0]
         assert not got.no_answer and got.text == text and got.score >= 0.5, asked
+
+
+def test_warm_up_loads_wordnet_only_for_a_store_holding_one_line_questions(tmp_path: Path, encoder,
+                                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    """WordNet (3 s, 340 MB) serves the one-line checks only: a store of forum posts warms up without it."""
+    import cqa.matcher
+
+    loads: list[int] = []
+    monkeypatch.setattr(cqa.matcher.wordnet, "load", lambda: loads.append(1))
+    store = ThreadStore(tmp_path / "posts.sqlite")
+    key, _ = store.put_thread("forum", "1", "Renewing a passport in Doha", "Mine expires next month. Where do I go?")
+    store.put_answer(key, "a", "The immigration office.", accepted=True)
+    CommunityQA(Settings(), store=store, encoder=encoder, seed=False).warm_up()
+    assert not loads and not store.has_bodiless()
+    key, _ = store.put_thread("faq", "2", "Where do I renew a passport?", "")
+    store.put_answer(key, "a", "At the immigration office.", accepted=True)
+    CommunityQA(Settings(), store=store, encoder=encoder, seed=False).warm_up()
+    assert loads == [1] and store.has_bodiless()
