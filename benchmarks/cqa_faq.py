@@ -122,8 +122,7 @@ def ask_faq(entries: list[tuple[str, str]], asked: list[tuple[str, frozenset[int
         top = matches[0] if matches else None
         right = top is not None and int(top.thread.ext_id) in right_ids
         right_held = any(m.caveat is not None and int(m.thread.ext_id) in right_ids for m in matches)
-        # (a store without `holds` is the code before it: cqa-faq-previous.json was run so)
-        held = source.holds(question) if hasattr(source, "holds") else 0.0
+        held = source.holds(question)
         rows.append({"question": question, "answerable": bool(right_ids), "matched": top.thread.title if top else None,
                      "score": top.probability if top else 0.0, "right": right,
                      "caveat": top.caveat if top else None, "right_held_down": right_held,

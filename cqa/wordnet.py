@@ -27,8 +27,9 @@ from typing import Any
 
 log = logging.getLogger(__name__)
 
-MIN_STEM = 3  # "nation" / "nationality", "max" / "maximum": one word the start of the other
-MIN_TAIL = 3  # "mail" / "email", "bot" / "robot", "phone" / "smartphone": one word the end of the other
+# one word the start or the end of the other, the shorter this long at least: "nation" /
+# "nationality", "max" / "maximum", "mail" / "email", "bot" / "robot"
+MIN_AFFIX = 3
 _lock = threading.Lock()
 _wordnet: Any = None
 
@@ -37,6 +38,8 @@ def load() -> Any:
     """WordNet, loaded once per process (a source's `warm_up` calls this so that no question waits
     for it)."""
     global _wordnet
+    if _wordnet is not None:
+        return _wordnet
     with _lock:
         if _wordnet is None:
             log.info("loading WordNet (once per process, about 3 s)")
@@ -88,7 +91,7 @@ def one_meaning(a: str, b: str) -> bool | None:
     if a == b:
         return True
     short, long = sorted((a, b), key=len)
-    if len(short) >= MIN_STEM and long.startswith(short) or len(short) >= MIN_TAIL and long.endswith(short):
+    if len(short) >= MIN_AFFIX and (long.startswith(short) or long.endswith(short)):
         return True
     sa, sb = _senses(a), _senses(b)
     if not sa or not sb:
