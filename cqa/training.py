@@ -120,17 +120,18 @@ class AnswerRows:
 
 
 def answer_rows(source: CommunityQA, questions: Sequence[NewQuestion], *, official_a: bool = False,
-                exclude: frozenset[str] = frozenset()) -> AnswerRows:
+                exclude: frozenset[str] = frozenset(), only: frozenset[str] | None = None) -> AnswerRows:
     """Subtask A rows for every distinct related thread (with `official_a`, the threads the official
     scoring keeps: those not marked as repeating a training thread; `exclude`: also leave out the
-    threads marked as repeating one of these thread ids)."""
+    threads marked as repeating one of these thread ids; `only`: just these thread ids)."""
     out = AnswerRows([], [], [])
     seen: set[str] = set()
     gi = 0
     texts: list[tuple[str, str, list[str]]] = []
     for qi, q in enumerate(questions):
         for t in q.threads:
-            if t.id in seen or (official_a and t.skip_subtask_a) or (t.skip_subtask_a in exclude):
+            if (t.id in seen or (official_a and t.skip_subtask_a) or (t.skip_subtask_a in exclude)
+                    or (only is not None and t.id not in only)):
                 continue
             seen.add(t.id)
             key = source.store.key_of(f"semeval:{t.id}")

@@ -84,3 +84,31 @@ def test_top_thread_correct_uses_the_best_guess_of_a_no_answer() -> None:
     assert top_thread_correct(q, [Answer.none(Route.CQA, 0.7, best_guess=guess)])
     wrong = Answer(text="y", score=0.8, route=Route.CQA, evidence=ThreadEvidence(thread_id="semeval:Q1_R2"))
     assert not top_thread_correct(q, [wrong]) and not top_thread_correct(q, [])
+
+
+@needs_data
+def test_subtask_a_rows_keep_the_threads_asked_for(tmp_path: Path, encoder) -> None:
+    """The benchmark's subtask A sets: the official threads (no repeat of a training thread), and
+    "for the top thread" (`only`), which may still leave out repeats of given threads (`exclude`)."""
+    from cqa.model import LogisticModel
+    from cqa.training import answer_rows, semeval_source
+
+    empty = LogisticModel([])
+    source, questions = semeval_source(DEFAULT_DEV, encoder, store=tmp_path / "dev.sqlite", answer_wording=empty)
+    q = questions[:3]
+    threads = [t for x in q for t in x.threads]
+    repeat = next(t for t in threads if t.skip_subtask_a)
+    fresh = next(t for t in threads if not t.skip_subtask_a)
+
+    def thread_ids(rows) -> list[str]:
+        return [source.store.get([k])[k].uid for k in rows.keys]
+
+    assert thread_ids(answer_rows(source, q)) == [f"semeval:{t.id}" for t in threads]
+    assert thread_ids(answer_rows(source, q, official_a=True)) == [
+        f"semeval:{t.id}" for t in threads if not t.skip_subtask_a]
+    only = frozenset({repeat.id, fresh.id})
+    picked = answer_rows(source, q, only=only)
+    assert sorted(thread_ids(picked)) == sorted(f"semeval:{i}" for i in only)
+    assert len(picked.rows) == len(picked.labels) == len(repeat.comments) + len(fresh.comments)
+    assert thread_ids(answer_rows(source, q, only=only, exclude=frozenset({repeat.skip_subtask_a}))) == [
+        f"semeval:{fresh.id}"]
