@@ -11,9 +11,9 @@ does that afterwards (and can resume).
 from __future__ import annotations
 
 import csv
-import hashlib
 import html
 import itertools
+import math
 import re
 import time
 import unicodedata
@@ -24,7 +24,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-from cqa.store import MAX_TEXT_CHARS, MAX_TITLE_CHARS, Put, ThreadStore
+from cqa.store import MAX_TEXT_CHARS, MAX_TITLE_CHARS, Put, ThreadStore, content_id
 from qa.core.errors import DataFormatError, InputError
 from qa.core.text import check_text, has_words, input_position, open_binary, open_text, parse_json, utf8_error_place
 
@@ -139,9 +139,8 @@ def _tags(raw: str) -> list[str]:
 
 
 def _digest(text: str) -> str:
-    """The identity of a text: case, spacing and Unicode composition do not matter (the same FAQ
-    saved by another editor as NFD is the same FAQ)."""
-    return hashlib.sha1(" ".join(unicodedata.normalize("NFC", text).lower().split()).encode("utf-8")).hexdigest()[:16]
+    """The identity of a text (`content_id`): case, spacing and Unicode composition do not matter."""
+    return content_id(text)
 
 
 def _text(text: str) -> str:
@@ -266,14 +265,18 @@ def import_stackexchange(store: ThreadStore, posts: str | Path, links: str | Pat
     rep = ImportReport(source, str(posts))
     t0 = time.perf_counter()
     changed: set[int] = set()  # threads whose acceptance this import sets: new ones, or the dump's changed
+    posts_read = 0
     with store.transaction():
         for row in _iter_rows(posts, "posts", on_bytes):
             kind = row.get("PostTypeId")
             pid = row.get("Id")
             if kind not in ("1", "2"):
                 continue
+            posts_read += 1
             if not pid:
                 raise DataFormatError(f"{posts}: a post row without Id")
+            if not store.first_naming(pid):  # which of the two is the post, the dump cannot say
+                raise DataFormatError(f"{posts}: two posts with the Id {pid}")
             body = html_to_text(row.get("Body", ""))
             where = f"{posts}: post {pid}"
             if kind == "1":
@@ -319,6 +322,8 @@ def import_stackexchange(store: ThreadStore, posts: str | Path, links: str | Pat
                 _, put = store.put_answer(key, pid, body, votes=_int(row.get("Score")),
                                           created=row.get("CreationDate", ""), author=author)
                 rep.answer(put)
+        if not posts_read:
+            raise DataFormatError(f"{posts}: no questions or answers (no <row> with PostTypeId 1 or 2: an empty dump?)")
         rep.answers_added += store.resolve_pending(source)
         # acceptance follows the dump where the dump changed it; elsewhere what users accepted since
         # the last import (through the API) stays, also when a thread's text was re-read
@@ -345,6 +350,8 @@ def import_semeval(store: ThreadStore, path: str | Path, *, source: str = "semev
     rep = ImportReport(source, str(path))
     t0 = time.perf_counter()
     questions = list(iter_semeval(path, on_bytes=on_bytes))  # parse all first: a bad file writes nothing
+    if not any(q.threads for q in questions):
+        raise DataFormatError(f"{path}: no related threads (no <Thread> inside an <OrgQuestion>: an empty file?)")
     with store.transaction():
         for q in questions:
             for t in q.threads:
@@ -425,6 +432,9 @@ def _faq_parse(fh: Any, name: str, path: Path) -> Iterator[tuple[str, Any, int]]
         header = [h.strip().lower() for h in next(reader, [])]
         if not any(header):
             raise DataFormatError(f"{path}: empty CSV file (a header with question and answer is needed)")
+        twice = next((h for i, h in enumerate(header) if h and h in header[:i]), None)
+        if twice is not None:  # one of the two columns would be dropped without a word
+            raise DataFormatError(f"{path}:1: the header names the column {twice!r} twice")
         while True:
             start = reader.line_num + 1  # where the row begins (a quoted field may span lines)
             try:
@@ -445,9 +455,9 @@ def _faq_parse(fh: Any, name: str, path: Path) -> Iterator[tuple[str, Any, int]]
     elif name.endswith(".jsonl"):
         for line, text in enumerate(fh, start=1):
             if text.strip():
-                yield f"{path}:{line}", parse_json(text, f"{path}:{line}", line_of_file=True), line
+                yield f"{path}:{line}", parse_json(text, f"{path}:{line}", line_of_file=True, strict=True), line
     else:
-        data = parse_json(fh.read(), str(path))
+        data = parse_json(fh.read(), str(path), strict=True)
         if isinstance(data, dict):
             data = data.get("data") or data.get("faq") or data.get("questions") or [data]
         if not isinstance(data, list):
@@ -480,6 +490,21 @@ def import_faq(store: ThreadStore, path: str | Path, *, source: str | None = Non
     return import_records(store, _faq_records(p, on_bytes), source=source, path=str(p), prune=prune)
 
 
+def _non_finite(value: object) -> bool:
+    return isinstance(value, float) and not math.isfinite(value)
+
+
+def _field_text(rec: dict[str, Any], name: str, where: str) -> str:
+    """An optional field as text ("" when absent): a number is its digits (an id of 7 is "7"); an
+    object or a list would be stored as Python writes it, so it is refused."""
+    value = rec.get(name)
+    if value is None:
+        return ""
+    if isinstance(value, bool) or not isinstance(value, str | int):
+        raise DataFormatError(f"{where}: the field {name!r} must be a text, not {value!r:.40}")
+    return str(value).strip()
+
+
 def _answer_texts(rec: dict[str, Any], where: str) -> list[str]:
     answers = rec.get("answers")
     if answers in (None, "", []):  # an empty `answers` column beside a filled `answer` one
@@ -487,7 +512,8 @@ def _answer_texts(rec: dict[str, Any], where: str) -> list[str]:
         answers = [] if answer is None else [answer]
     if not isinstance(answers, list):
         answers = [answers]
-    texts = [str(a).strip() for a in answers if isinstance(a, str | int | float) and not isinstance(a, bool)]
+    texts = [str(a).strip() for a in answers
+             if isinstance(a, str | int | float) and not isinstance(a, bool) and not _non_finite(a)]
     if len(texts) != len(answers) or not any(texts):
         raise DataFormatError(f"{where}: no answer text (expected 'answer' or a list 'answers' of texts)")
     return [t for t in texts if t]
@@ -507,6 +533,10 @@ def import_records(store: ThreadStore, records: Iterable[tuple[str, Any]], *, so
             if not isinstance(raw, dict):
                 raise DataFormatError(f"{where}: expected an object with a question and an answer")
             rec = {str(k).strip().lower(): v for k, v in raw.items()}
+            if len(rec) < len(raw):  # "question" and "Question": which one is meant?
+                names = [str(k).strip().lower() for k in raw]
+                twice = next(n for i, n in enumerate(names) if n in names[:i])
+                raise DataFormatError(f"{where}: the field {twice!r} is given twice (in other case or spacing)")
             question = _first(rec, _Q_KEYS)
             if not isinstance(question, str) or not question.strip():
                 raise DataFormatError(f"{where}: no question (expected one of the fields {', '.join(_Q_KEYS)})")
@@ -517,15 +547,19 @@ def import_records(store: ThreadStore, records: Iterable[tuple[str, Any]], *, so
                 if checked is None:  # refused as `add` and the API refuse it, not shown as an invisible answer
                     raise DataFormatError(f"{where}: the answer {a[:40]!r} has no words (no letter or digit)")
                 answers.append(checked)
-            ext = str(rec.get("id") if rec.get("id") not in (None, "") else _digest(question))
+            ext = _field_text(rec, "id", where) or _digest(question)
             earlier = seen.get(ext)
             if earlier is not None and _digest(earlier[1]) != _digest(question):
                 raise DataFormatError(f"{where}: the id {ext!r} is also the id of another question ({earlier[0]})")
             tags = rec.get("tags") or []
             if not isinstance(tags, str | list):
                 raise DataFormatError(f"{where}: tags must be a list or a comma-separated text, not {tags!r:.40}")
-            tags = [t.strip() for t in tags.split(",")] if isinstance(tags, str) else [str(t) for t in tags]
-            body, url = _body(str(rec.get("body") or ""), where), str(rec.get("url") or "")
+            listed = tags if isinstance(tags, list) else []
+            odd = [t for t in listed if isinstance(t, bool) or not isinstance(t, str | int)]
+            if odd:
+                raise DataFormatError(f"{where}: each tag must be a text, not {odd[0]!r:.40}")
+            tags = [t.strip() for t in (tags.split(",") if isinstance(tags, str) else map(str, tags))]
+            body, url = _body(_field_text(rec, "body", where), where), _field_text(rec, "url", where)
             if earlier is None:
                 key, put = store.put_thread(source, ext, question, body, tags=[t for t in tags if t], url=url)
                 rep.thread(put)
@@ -570,6 +604,10 @@ def import_file(store: ThreadStore, path: str | Path, fmt: Format | str | None =
     p = Path(path)
     if not p.exists():
         raise InputError(f"file not found: {p}")
+    if source is not None:
+        source = source.strip()
+        if not has_words(source):  # a blank or "---" source names nothing the threads can be told by
+            raise InputError(f"the source name {source!r} has no letter or digit")
     if p.suffix.lower() == ".7z":
         raise InputError(f"{p} is a 7-Zip archive: extract it first (`7z x {p.name}`) and import the folder "
                          "or its Posts.xml")

@@ -464,12 +464,15 @@ class CommunityQA:
             # one transaction for the question and its answer; while an import holds the store it
             # fails at once (StoreBusy, an HTTP 503) instead of holding every question up behind it
             with self.store.no_wait(), self.store.transaction():
+                count = self.store.count()
                 tid = self.store.add_question(title, body, source=source, question_id=question_id, tags=tags)
+                new = self.store.count() > count  # not the same question sent again
                 if answer is not None:
                     self.store.add_answer(tid, answer, accepted=accepted, answer_id=answer_id)
-            thread = self.store.thread(tid)
-            index.add([thread.key], [thread.text])
-            index.save()
+            if new:
+                thread = self.store.thread(tid)
+                index.add([thread.key], [thread.text])
+                index.save()
             return tid
 
     def add_answer(self, thread_id: str, text: str, *, accepted: bool = False, votes: int | None = None,

@@ -15,10 +15,12 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import hashlib
 import json
 import re
 import sqlite3
 import threading
+import unicodedata
 import uuid
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -159,6 +161,14 @@ def make_uid(source: str, ext_id: str) -> str:
     return f"{source}:{ext_id}"
 
 
+def content_id(*texts: str) -> str:
+    """The identity of texts: case, spacing and Unicode composition do not matter (the same FAQ
+    saved by another editor as NFD is the same FAQ; a question sent again is the same question)."""
+    words = (" ".join(unicodedata.normalize("NFC", t).lower().split()) for t in texts)
+    joined = "\x1f".join(w for w in words if w)  # a question without a body is its title alone
+    return hashlib.sha1(joined.encode("utf-8")).hexdigest()[:16]
+
+
 def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
@@ -272,7 +282,7 @@ class ThreadStore:
         for as long as it runs, so a write that already waited the busy timeout out is told to come
         back after it, not in a few seconds."""
         then = "try again in a few seconds" if self._wait_ms == 0 else "try again when it finishes"
-        return StoreBusy(f"the thread store {self.path} is being written by another process (an import?); {then}")
+        return StoreBusy(f"the thread store {self.path.name} is being written by another process (an import?); {then}")
 
     # ------------------------------------------------------------------ transactions
     @contextlib.contextmanager
@@ -294,10 +304,12 @@ class ThreadStore:
                 self._depth -= 1
                 if self._depth == 0:
                     self._conn.execute("ROLLBACK")
+                    self._conn.execute("DROP TABLE IF EXISTS temp.named_once")
                 raise
             self._depth -= 1
             if self._depth == 0:
                 try:
+                    self._conn.execute("DROP TABLE IF EXISTS temp.named_once")  # see `first_naming`
                     self._bump()
                     self._conn.execute("COMMIT")
                 except BaseException:  # a failed commit (busy, disk full) must not leave the transaction open
@@ -334,6 +346,14 @@ class ThreadStore:
         return self.get_meta("generation")
 
     # ------------------------------------------------------------------ writes (inside a transaction)
+    def first_naming(self, name: str) -> bool:
+        """True the first time `name` comes up within the current transaction (an import's): a file
+        that gives one id to two posts is caught. Kept in a temporary table that goes with the
+        transaction, so memory stays flat however many posts an import reads."""
+        with self.transaction() as c:
+            c.execute("CREATE TEMP TABLE IF NOT EXISTS named_once (name TEXT PRIMARY KEY)")
+            return c.execute("INSERT OR IGNORE INTO named_once VALUES (?)", (name,)).rowcount == 1
+
     def put_thread(self, source: str, ext_id: str, title: str, body: str = "", *, tags: Sequence[str] = (),
                    created: str = "", url: str = "", accepted_ext: str | None = None,
                    author: str = "", update: bool = True) -> tuple[int, Put]:
@@ -344,8 +364,12 @@ class ThreadStore:
         uid = make_uid(source, ext_id)
         tags_json = json.dumps(list(tags), ensure_ascii=False)
         with self.transaction() as c:
-            row = c.execute("SELECT key, title, body, tags, created, url, accepted_ext, author FROM threads "
-                            "WHERE uid = ?", (uid,)).fetchone()
+            row = c.execute("SELECT key, title, body, tags, created, url, accepted_ext, author, source, ext_id "
+                            "FROM threads WHERE uid = ?", (uid,)).fetchone()
+            if row is not None and (row[8], row[9]) != (source, ext_id):  # "a" + "b:c" against "a:b" + "c"
+                raise InputError(f"the thread id {uid!r} is taken by the source {row[8]!r} (its id {row[9]!r}): "
+                                 f"give the source {source!r} another name")
+            row = row[:8] if row is not None else None
             if row is None:
                 key = self._next_key(c)
                 c.execute(
@@ -480,29 +504,37 @@ class ThreadStore:
     # ------------------------------------------------------------------ the public API for new content
     def add_question(self, title: str, body: str = "", *, source: str = "user", question_id: str | None = None,
                      tags: Sequence[str] = (), url: str = "") -> str:
-        """File a new question (no answer yet); returns its thread id (`source:id`)."""
+        """File a new question (no answer yet); returns its thread id (`source:id`). Without an id,
+        the id is the question's text (`content_id`): the same question sent again (a client retrying
+        after a timeout, a double click) is the thread filed the first time, not a second one."""
         title = check_words(check_text(title, "question title", MAX_TITLE_CHARS), "question title")
         body = (check_text(body, "question body", MAX_TEXT_CHARS) if body and body.strip() else "")
-        ext = question_id or uuid.uuid4().hex[:12]
+        ext = question_id or content_id(title, body)
         _, put = self.put_thread(source, ext, title, body, tags=tags, created=_now(), url=url, update=False)
-        if put is not Put.ADDED:
+        if put is not Put.ADDED and question_id is not None:
             raise InputError(f"the thread {make_uid(source, ext)} exists already")
         return make_uid(source, ext)
 
     def add_answer(self, thread_id: str, text: str, *, accepted: bool = False, votes: int | None = None,
                    answer_id: str | None = None, author: str = "") -> str:
         """Add an answer to a stored thread; `accepted=True` also un-accepts its earlier accepted answer.
-        Returns the answer id."""
+        Returns the answer id. Without an id, the id is the answer's text: the same answer sent again
+        is the one stored (accepted now, if `accepted`), not a second copy."""
         text = check_words(check_text(text, "answer", MAX_TEXT_CHARS), "answer")  # not "..." or a zero-width space
         key = self.key_of(thread_id)
-        ext = answer_id or uuid.uuid4().hex[:12]
+        # 12 digits: an FAQ import removes the answers with 16-digit ids its file no longer gives
+        # (`drop_digest_answers`), never one added this way
+        ext = answer_id or content_id(text)[:12]
         with self.transaction() as c:
             if accepted:
                 c.execute("UPDATE answers SET accepted = 0 WHERE thread_key = ?", (key,))
             _, put = self.put_answer(key, ext, text, votes=votes, accepted=accepted, created=_now(), author=author,
                                      update=False)
             if put is not Put.ADDED:
-                raise InputError(f"the thread {thread_id} has an answer {ext!r} already")
+                if answer_id is not None:
+                    raise InputError(f"the thread {thread_id} has an answer {ext!r} already")
+                if accepted:
+                    c.execute("UPDATE answers SET accepted = 1 WHERE thread_key = ? AND ext_id = ?", (key, ext))
         return ext
 
     def accept_answer(self, thread_id: str, answer_id: str) -> None:
@@ -624,7 +656,7 @@ class ThreadStore:
     def key_of(self, thread_id: str) -> int:
         rows = self._rows("SELECT key FROM threads WHERE uid = ?", (thread_id,))
         if not rows:
-            raise NotFoundError(f"no thread {thread_id!r} in the store {self.path}")
+            raise NotFoundError(f"no thread {thread_id!r} in the community-QA store")  # no server path to a client
         return int(rows[0][0])
 
     def texts(self, keys: Sequence[int]) -> dict[int, str]:

@@ -167,9 +167,9 @@ class ThreadIn(_Body):
     question: ThreadQuestion = Field(description="The question (the thread's title).")
     body: Annotated[str, StringConstraints(max_length=20_000)] = ""
     answer: Annotated[str, StringConstraints(min_length=1, max_length=20_000)] | None = None
-    accepted: bool = True
-    tags: list[Annotated[str, StringConstraints(min_length=1, max_length=50)]] = Field(default_factory=list,
-                                                                                     max_length=20)
+    accepted: bool = Field(True, strict=True)  # "yes" or "1" is not taken for true
+    tags: list[Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=50)]] = Field(
+        default_factory=list, max_length=20)
 
 
 class AcceptedAnswerIn(_Body):
@@ -188,8 +188,8 @@ class AnswerIn(_Body):
     """An answer to a stored thread."""
 
     text: Annotated[str, StringConstraints(min_length=1, max_length=20_000)]
-    accepted: bool = Field(False, description="Make it the thread's accepted answer (the one shown).")
-    votes: int | None = Field(None, ge=-1_000_000, le=1_000_000)
+    accepted: bool = Field(False, strict=True, description="Make it the thread's accepted answer (the one shown).")
+    votes: int | None = Field(None, strict=True, ge=-1_000_000, le=1_000_000)
 
 
 class AcceptIn(_Body):

@@ -38,8 +38,10 @@ def _source(settings, *, seed: bool | None = None):
 def _bar(description: str, total: int | None):
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+    # on a terminal only: written to a file or a pipe, a bar is a line of its last state in the log
+    # (and, above an error, a second line where the error is one)
     return Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                    console=err, transient=False), description, total
+                    console=err, transient=False, disable=not err.is_terminal), description, total
 
 
 def _embed(source) -> int:
@@ -86,8 +88,12 @@ def import_(
     bar, desc, total = _bar(f"importing {path.name}", size)
     with bar:
         task = bar.add_task(desc, total=total)
-        rep = import_file(target, path, fmt, source=source, site=site, links=links, prune=prune,
-                          on_bytes=lambda pos: bar.update(task, completed=min(pos, size or pos)))
+        try:
+            rep = import_file(target, path, fmt, source=source, site=site, links=links, prune=prune,
+                              on_bytes=lambda pos: bar.update(task, completed=min(pos, size or pos)))
+        except BaseException:
+            bar.live.transient = True  # the error is the one line said, with no bar stopped half-way above it
+            raise
         bar.update(task, completed=size)
     err.print(Text.assemble(("imported ", "green"), rep.summary(), f" in {rep.seconds:.1f}s"))
     target.close()
@@ -217,10 +223,13 @@ def train_judge_command(
     limit: Annotated[int, typer.Option(min=0, help="First N comments only (a dry run); 0: all.")] = 0,
     stack_out: Annotated[Path | None, typer.Option(help="Where the combination goes (default: the shipped "
                                                    "data/cqa/answer_stack.json).")] = None,
+    stack_only: Annotated[bool, typer.Option("--stack-only", help="Refit the combination alone and keep the "
+                                             "installed judge (after `qa cqa train` refits the answer model): "
+                                             "half the time.")] = False,
 ) -> None:
     """Fine-tune the answer judge (a cross-encoder from the span reader's encoder) on SemEval comments and fit how its
     score combines with the answer model's. It trains twice: once without a held-out fifth of the questions, to score
-    them and fit the combination on unseen threads; then on every comment."""
+    them and fit the combination on unseen threads; then on every comment (not with --stack-only)."""
     import os
     import shutil
     import tempfile
@@ -244,9 +253,11 @@ def train_judge_command(
         raise InputError("no judge folder: pass --out DIR or set QA_CQA_JUDGE_MODEL")
     if target.exists() and not target.is_dir():
         raise InputError(f"the judge folder is a file: {target}")
+    if stack_only:  # the combination is fitted for the judge that stays: it must be there
+        check_model_dir(target)
     # the new judge is swapped in by renames beside the old one (`.old`): refused before the hour of
     # training if that folder or the stack's cannot be written, not after it
-    check_writable(stack_out or ANSWER_STACK, target.with_name(target.name + ".old"))
+    check_writable(stack_out or ANSWER_STACK, *(() if stack_only else (target.with_name(target.name + ".old"),)))
     ans = judge_rows(path, shared_encoder(settings), settings=settings)
     n = min(limit or len(ans.rows), len(ans.rows))
     held, train = judge_split(ans)
@@ -277,6 +288,13 @@ def train_judge_command(
             task = bar.add_task(desc, total=total)
             scores = AnswerJudge(settings, fold).score(held_pairs, progress=lambda k: bar.advance(task, k))
         stack = fit_judge_stack(ans, held, train, scores, {**meta, "judge": target.name})
+        if stack_only:
+            stack_path = save_judge_stack(stack, stack_out)
+            err.print(Text.assemble(("refitted ", "green"), f"the combination for the judge in {target}; held-out "
+                                    f"MAP: answer model {stack.meta['map_answer_model']:.2f}, judge "
+                                    f"{stack.meta['map_judge']:.2f}, both {stack.meta['map_stack']:.2f} -> "
+                                    f"{stack_path}"))
+            return
         staged = Path(tmp) / "final"
         run("judge on every comment", np.arange(len(ans.rows)) < n, staged)
         _judge_card(staged, target, base, Path(path), recipe, stack.meta, n, stack_out or ANSWER_STACK)

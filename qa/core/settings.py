@@ -178,6 +178,13 @@ class Settings(BaseSettings):
             return None
         return value
 
+    @field_validator("cqa_store")
+    @classmethod
+    def _store_path(cls, value: str) -> str:
+        if not value.strip():  # "." (the working folder) would be read, and refused as a folder
+            raise ValueError("is empty: give the path of the thread store's .sqlite file")
+        return value
+
     @field_validator("kb_endpoint")
     @classmethod
     def _endpoint_url(cls, value: str) -> str:

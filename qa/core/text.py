@@ -13,6 +13,7 @@ import gzip
 import io
 import json
 import lzma
+import math
 import re
 import unicodedata
 import zlib
@@ -35,6 +36,8 @@ def check_text(text: object, what: str, max_chars: int) -> str:
         raise InputError(f"the {what} must be text")
     if SURROGATE.search(text):
         raise InputError(f"the {what} is not valid UTF-8 text")
+    if "\x00" in text:  # stored, it cuts the text short for whatever reads it as a C string
+        raise InputError(f"the {what} holds a NUL character (U+0000)")
     stripped = text.strip()
     if not stripped:
         raise InputError(f"the {what} is empty")
@@ -183,13 +186,43 @@ def open_text(path: str | Path) -> IO[str]:
 _ESCAPED_SURROGATE = re.compile(r"\\u[dD][89a-fA-F][0-9a-fA-F]{2}")
 
 
-def parse_json(text: str, where: str, *, line_of_file: bool = False) -> Any:
+class _Unsound(ValueError):
+    """What `json.loads` lets by and a strict reading refuses (see `parse_json`)."""
+
+
+def _pairs_once(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for k, v in pairs:
+        if k in out:
+            raise _Unsound(f"the field {k!r} is given twice in one object (which one is meant?)")
+        out[k] = v
+    return out
+
+
+def _no_constant(name: str) -> Any:
+    raise _Unsound(f"{name} is not a JSON value")
+
+
+def _finite(number: str) -> float:
+    value = float(number)
+    if math.isinf(value):
+        raise _Unsound(f"{number[:40]} is beyond any number a float holds")
+    return value
+
+
+def parse_json(text: str, where: str, *, line_of_file: bool = False, strict: bool = False) -> Any:
     """A user's JSON text, parsed, or a `DataFormatError` naming `where` and the place: invalid
     JSON, nesting too deep for the parser (a RecursionError otherwise), or a string holding a
     lone surrogate escape such as "\\udce9" (valid JSON, but not text: the tokenizers and SQLite
-    refuse it half-way through the work)."""
+    refuse it half-way through the work). `strict` (records a user writes, whose every field is
+    stored): also a field given twice in one object (the last would win without a word), NaN or
+    Infinity (not JSON) and a number too large for a float."""
+    hooks: dict[str, Any] = ({"object_pairs_hook": _pairs_once, "parse_constant": _no_constant,
+                              "parse_float": _finite} if strict else {})
     try:
-        doc = json.loads(text)
+        doc = json.loads(text, **hooks)
+    except _Unsound as exc:
+        raise DataFormatError(f"{where}: {exc}") from None
     except json.JSONDecodeError as exc:
         if line_of_file:  # `where` already names the line
             raise DataFormatError(f"{where}: invalid JSON ({exc.msg}, column {exc.colno})") from None

@@ -273,6 +273,18 @@ def test_threads_are_filed_in_the_community_store(client, app) -> None:
     assert "no answer" in error(client.post(f"/v1/threads/{first['thread_id']}/accept",
                                             json={"answer_id": "nope"}), 404)
     error(client.post("/v1/threads/api:nope/answers", json={"text": "x y"}), 404)
+    # sent again (a retry after a timeout, a double click): the thread and answers stored the first time
+    resent = client.post("/v1/threads", json={"question": "Which bus goes to the  zorblat depot?",
+                                              "answer": "The number 12."})
+    assert resent.status_code == 201 and resent.json() == first
+    r = client.post(f"/v1/threads/{first['thread_id']}/answers", json={"text": "Take the green line 7 bus."})
+    assert r.json()["answer_id"] == second
+    found = app.state.engine.source(Route.CQA).store.thread(first["thread_id"])
+    assert sorted(a.text for a in found.answers) == ["Take the green line 7 bus.", "The number 12."]
+    # the thread's answer was sent accepted (the default): as if the first request had just been made
+    assert [a.id for a in found.answers if a.accepted] == [first["answer_id"]]
+    before = app.state.engine.source(Route.CQA).match("Which bus goes to the zorblat depot?")
+    assert [m.thread.uid for m in before].count(first["thread_id"]) == 1  # indexed once
 
 
 def test_writes_while_an_import_holds_the_store_are_503_at_once(client, app) -> None:

@@ -101,7 +101,7 @@ def test_a_second_writer_waiting_out_the_busy_timeout_is_one_line_exit_2(tmp_pat
             err = capsys.readouterr().err  # beside the progress bar it started
             lines = [x for x in err.splitlines() if x.startswith("error:")]
             assert len(lines) == 1 and "Traceback" not in err, err
-            assert f"the thread store {store} is being written by another process" in lines[0]
+            assert f"the thread store {Path(store).name} is being written by another process" in lines[0]
             assert "try again when it finishes" in lines[0] and time.perf_counter() - started < 20
     finally:
         holder.execute("ROLLBACK")
@@ -110,3 +110,13 @@ def test_a_second_writer_waiting_out_the_busy_timeout_is_one_line_exit_2(tmp_pat
     assert main(["cqa", "embed", "--store", str(store)]) == 0
     s = ThreadStore(store)
     assert s.count() == 4 and s.count_unembedded() == 0 and s.integrity_ok()
+
+
+def test_a_blank_source_or_store_path_is_one_line_exit_2(tmp_path: Path, faq: Path, capsys: pytest.CaptureFixture[str],
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    assert main(["cqa", "import", str(faq), "--source", "   ", "--store", str(tmp_path / "t.sqlite")]) == 2
+    assert capsys.readouterr().err.strip().splitlines() == ["error: the source name '' has no letter or digit"]
+    monkeypatch.setenv("QA_CQA_STORE", "")
+    assert main(["cqa", "stats"]) == 2
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1 and "QA_CQA_STORE" in lines[0] and "is empty" in lines[0]

@@ -86,7 +86,7 @@ def test_cli_malformed_file_is_one_line_exit_2(tmp_path: Path) -> None:
     run = subprocess.run([sys.executable, "-m", "qa", "cqa", "import", str(bad), "--store", str(tmp_path / "s.sqlite"),
                           "--no-embed"], cwd=REPO, capture_output=True, text=True, timeout=120)
     assert run.returncode == 2, run.stderr
-    lines = [x for x in run.stderr.splitlines() if x.strip() and "importing" not in x and "━" not in x]
+    lines = run.stderr.splitlines()  # one line: no progress bar's last state (stderr is no terminal) above it
     assert len(lines) == 1 and lines[0].startswith("error:") and "malformed XML" in lines[0], run.stderr
     assert "Traceback" not in run.stderr
     assert ThreadStore(tmp_path / "s.sqlite").count() == 0
@@ -612,3 +612,100 @@ def test_a_csv_saved_with_semicolons_or_tabs_imports_as_written(tmp_path: Path) 
     with pytest.raises(DataFormatError, match=r"semi.csv:2: 3 fields where the header has 2 \(quote a field that "
                                               "holds a semicolon\\)"):
         import_file(store, tmp_path / "semi.csv")
+
+
+def test_two_sources_whose_names_and_ids_join_alike_do_not_overwrite_each_other(tmp_path: Path) -> None:
+    """source "a" with id "b:c" and source "a:b" with id "c" both make "a:b:c": the second is refused."""
+    store = ThreadStore(tmp_path / "t.sqlite")
+    (tmp_path / "one.json").write_text(
+        '[{"id": "b:c", "question": "What is the refund policy?", "answer": "30 days."}]', encoding="utf-8")
+    (tmp_path / "two.json").write_text('[{"id": "c", "question": "How do I reset my router?", "answer": "Hold it."}]',
+                                       encoding="utf-8")
+    import_file(store, tmp_path / "one.json", source="a")
+    with pytest.raises(InputError, match="'a:b:c' is taken by the source 'a'"):
+        import_file(store, tmp_path / "two.json", source="a:b")
+    t = store.thread("a:b:c")
+    assert (t.source, t.title, [a.text for a in t.answers]) == ("a", "What is the refund policy?", ["30 days."])
+
+
+def test_a_dump_that_gives_two_posts_one_id_is_refused(tmp_path: Path) -> None:
+    posts = tmp_path / "Posts.xml"
+    posts.write_text('<?xml version="1.0" encoding="utf-8"?>\n<posts>\n'
+                     '  <row Id="1" PostTypeId="1" Title="How do I boil eggs?" Body="&lt;p&gt;Soft.&lt;/p&gt;" />\n'
+                     '  <row Id="2" PostTypeId="2" ParentId="1" Score="3" Body="Six minutes." />\n'
+                     '  <row Id="1" PostTypeId="1" Title="Which pan for pancakes?" Body="" />\n'
+                     '</posts>\n', encoding="utf-8")
+    store = ThreadStore(tmp_path / "t.sqlite")
+    with pytest.raises(DataFormatError, match="two posts with the Id 1"):
+        import_file(store, posts)
+    assert _counts(store) == (0, 0)
+    write_posts(posts, 3)  # the check's table goes with the transaction: a good dump imports after it
+    assert import_file(store, posts).threads_added == 3
+    assert import_file(store, posts).threads_added == 0
+
+
+@pytest.mark.parametrize("text", ['<?xml version="1.0"?>\n<posts>\n</posts>\n',
+                                  '<posts>\n <row Id="1" PostTypeId="5" Body="w" />\n</posts>\n'])
+def test_a_dump_without_questions_or_answers_is_an_error(tmp_path: Path, text: str) -> None:
+    (tmp_path / "Posts.xml").write_text(text, encoding="utf-8")
+    with pytest.raises(DataFormatError, match="no questions or answers"):
+        import_file(ThreadStore(tmp_path / "t.sqlite"), tmp_path / "Posts.xml")
+
+
+def test_a_semeval_file_without_threads_is_an_error(tmp_path: Path) -> None:
+    f = tmp_path / "SemEval2016-Task3-CQA-QL-empty.xml"
+    f.write_text('<?xml version="1.0"?>\n<xml>\n<Thread THREAD_SEQUENCE="Q1_R1"/>\n</xml>\n', encoding="utf-8")
+    with pytest.raises(DataFormatError, match="no related threads"):
+        import_file(ThreadStore(tmp_path / "t.sqlite"), f, "semeval")
+
+
+@pytest.mark.parametrize(("name", "text", "message"), [
+    ("f.csv", "question,answer,answer\nWhat dup col?,first,second\n", "names the column 'answer' twice"),
+    ("f.json", '[{"question": "What is A?", "Question": "Other?", "answer": "x"}]', "'question' is given twice"),
+    ("f.json", '[{"question": "A?", "question": "B?", "answer": "x"}]', "'question' is given twice"),
+    ("f.jsonl", '{"question": "What is A?", "answer": NaN}\n', "NaN is not a JSON value"),
+    ("f.jsonl", '{"question": "What is A?", "answer": Infinity}\n', "Infinity is not a JSON value"),
+    ("f.jsonl", '{"question": "What is A?", "answer": 1e999}\n', "beyond any number"),
+    ("f.jsonl", '{"question": "What is A?", "answer": "x", "body": {"a": 2}}\n', "'body' must be a text"),
+    ("f.jsonl", '{"question": "What is A?", "answer": "x", "id": [1, 2]}\n', "'id' must be a text"),
+    ("f.jsonl", '{"question": "What is A?", "answer": "x", "url": true}\n', "'url' must be a text"),
+    ("f.jsonl", '{"question": "What is A?", "answer": "x", "tags": [1, {"a": 2}]}\n', "each tag must be a text"),
+    ("f.csv", "question,answer\nWhat is \x00 nul?,yes\n", "NUL character"),
+    ("f.jsonl", '{"question": "What is A?", "answer": "a \\u0000 b"}\n', "NUL character"),
+])
+def test_faq_fields_that_would_be_stored_wrongly_are_refused(tmp_path: Path, name: str, text: str,
+                                                              message: str) -> None:
+    """A field given twice (one copy would be lost), an object or list where a text belongs (stored
+    as Python writes it), numbers JSON does not have, a NUL: the file is refused, nothing imported."""
+    (tmp_path / name).write_text(text, encoding="utf-8")
+    store = ThreadStore(tmp_path / "t.sqlite")
+    with pytest.raises(DataFormatError, match=message):
+        import_file(store, tmp_path / name)
+    assert _counts(store) == (0, 0)
+
+
+def test_numbers_as_ids_answers_and_tags_are_their_digits(tmp_path: Path) -> None:
+    (tmp_path / "f.jsonl").write_text('{"id": 7, "question": "How many days a week?", "answer": 7, "tags": [2024]}\n',
+                                      encoding="utf-8")
+    store = ThreadStore(tmp_path / "t.sqlite")
+    import_file(store, tmp_path / "f.jsonl")
+    t = store.thread("faq:f:7")
+    assert ([a.text for a in t.answers], t.tags) == (["7"], ["2024"])
+    with pytest.raises(InputError, match="NUL character"):
+        store.add_question("What is \x00 this?")
+
+
+def test_a_question_or_answer_sent_again_is_the_one_stored(tmp_path: Path) -> None:
+    """Without ids given, the text is the id: a retry files nothing twice; an FAQ re-import never
+    removes an answer added this way (FAQ answers have 16-digit ids, these 12)."""
+    store = ThreadStore(tmp_path / "t.sqlite")
+    tid = store.add_question("Where do I pay traffic fines?")
+    assert store.add_question("where do I pay  traffic fines?") == tid and store.count() == 1
+    assert store.add_question("Where do I pay traffic fines?", "Online?") != tid  # another body: another thread
+    first = store.add_answer(tid, "In the Metrash2 app.")
+    assert len(first) == 12 and store.add_answer(tid, "In the Metrash2 app.") == first
+    other = store.add_answer(tid, "At a police station.", accepted=True)
+    assert store.add_answer(tid, "In the Metrash2 app.", accepted=True) == first
+    assert [(a.id, a.accepted) for a in store.thread(tid).answers] == [(first, True), (other, False)]
+    with pytest.raises(InputError, match="has an answer 'x1' already"):
+        store.add_answer(tid, "One.", answer_id="x1") and store.add_answer(tid, "Two.", answer_id="x1")

@@ -162,3 +162,29 @@ def test_cqa_train_refits_only_the_models_asked_for(tiny_span_dir: Path, tmp_pat
                  "--stack-out", str(tmp_path / "file" / "stack.json")]) == 2
     assert "cannot write" in capsys.readouterr().err
     assert not (tmp_path / "judge").exists()
+
+
+def test_train_judge_stack_only_keeps_the_installed_judge(tiny_span_dir: Path, tmp_path: Path,
+                                                          monkeypatch: pytest.MonkeyPatch,
+                                                          capsys: pytest.CaptureFixture[str]) -> None:
+    """After `qa cqa train` refits the answer model, the combination is refitted alone: the judge
+    folder is left byte for byte, and without a judge there is nothing to fit it for."""
+    from qa.cli import main
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    monkeypatch.setenv("QA_SPAN_MODEL", str(tiny_span_dir))
+    data = _semeval_xml(tmp_path / "train.xml")
+    out, stack = tmp_path / "judge", tmp_path / "stack.json"
+    assert main(["cqa", "train-judge", "--train-file", str(data), "--out", str(out), "--stack-only",
+                 "--stack-out", str(stack)]) == 2
+    assert "model folder not found" in capsys.readouterr().err and not stack.exists()
+    assert main(["cqa", "train-judge", "--train-file", str(data), "--out", str(out), "--epochs", "1",
+                 "--stack-out", str(stack)]) == 0
+    judge = {p.name: p.read_bytes() for p in out.iterdir()}
+    stack.unlink()
+    capsys.readouterr()
+    assert main(["cqa", "train-judge", "--train-file", str(data), "--out", str(out), "--epochs", "1",
+                 "--stack-only", "--stack-out", str(stack)]) == 0
+    assert "refitted the combination" in " ".join(capsys.readouterr().err.split())
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == judge
+    assert json.loads(stack.read_text())["meta"]["rows"] == 16
