@@ -593,7 +593,9 @@ _OPPOSITES = [({"largest", "biggest", "greatest"}, {"smallest", "tiniest"}),
               ({"encrypt"}, {"decrypt"}), ({"import"}, {"export"}), ({"buy"}, {"sell"}),
               ({"donor", "donors"}, {"recipient", "recipients"}), ({"upload"}, {"download"}),
               ({"input"}, {"output"}), ({"login"}, {"logout"}), ({"inbound"}, {"outbound"}),
-              ({"incoming"}, {"outgoing"}), ({"north"}, {"south"}), ({"east"}, {"west"}), ({"male"}, {"female"})]
+              ({"incoming"}, {"outgoing"}), ({"north"}, {"south"}), ({"east"}, {"west"}), ({"male"}, {"female"}),
+              ({"add"}, {"remove"}), ({"delete"}, {"restore", "undelete", "recover"}), ({"fast"}, {"slow"}),
+              ({"faster"}, {"slower"})]
 # opposites that ask another question only in the same words otherwise ("What time does the store
 # close?" / "... open?", "When did Einstein die?" / "When was Einstein born?", "the freezing point"
 # / "the boiling point"), and not in a yes/no question ("Does Costco close on Sundays?" asks what
@@ -619,6 +621,8 @@ _CONTRACTIONS = [(re.compile(r"\b(can)'?t\b|\bcannot\b"), "can not"), (re.compil
                  (re.compile(r"\bain'?t\b"), "am not"),
                  (re.compile(r"\b(is|are|was|were|do|does|did|has|have|had|could|would|should|must|need|might|dare"
                              r"|ought)n'?t\b"), r"\1 not")]
+_SESSION_IN = re.compile(r"\b(?:log|sign)[ -]?(?:in|on)\b")
+_SESSION_OUT = re.compile(r"\b(?:log|sign)[ -]?(?:out|off)\b")
 # "Gate No. 5", "the No. 1 song", "#1" are numbers; "no 5 star hotels" is a negation
 _NUMBER_SIGN = re.compile(r"\b(?:No\.?|no\.)\s*(?=\d)|#(?=\d)")
 # "no" that negates: not after a word that makes it part of a name ("a no smoking policy", "the no-fly list")
@@ -629,10 +633,12 @@ _LOWER_WORD = re.compile(r"[a-z]+(?:'[a-z]+)?")
 
 
 def _lower_words(text: str) -> list[str]:
-    """Lower-case words, contractions written out, "No. 5" read as "number 5"."""
+    """Lower-case words, contractions written out, "No. 5" read as "number 5", "log in" and "sign
+    in" (or on) as "login", "log out" and "sign out" (or off) as "logout"."""
     text = _NUMBER_SIGN.sub("number ", text).lower().replace("’", "'")
     for pattern, written in _CONTRACTIONS:
         text = pattern.sub(written, text)
+    text = _SESSION_OUT.sub("logout", _SESSION_IN.sub("login", text))
     return _LOWER_WORD.findall(text)
 
 
@@ -717,6 +723,7 @@ class Kind(enum.Enum):
     PLACE = "where"
     AMOUNT = "how many or how much"
     REASON = "why"
+    MANNER = "how"
 
 
 # "what year", "which city": a question word before one of these nouns asks for that kind
@@ -731,9 +738,12 @@ _TIME_UNITS = frozenset("""time times year years month months week weeks day day
     second seconds century centuries decade decades""".split())
 # "Who knows when ...?", "Who can tell me why ...?": asking for help, not for a person
 _WHO_HELPS = frozenset("knows know tell explain".split())
-# kinds that one thing can answer both ways: "Who hosted the 2016 Olympics?" and "Where were the
-# 2016 Olympics held?" (a city is both), "Who do I contact?" and "Where do I ask?" (a desk is both)
+# kinds that one thing can answer both ways where a question says hosting: "Who hosted the 2016
+# Olympics?" and "Where were the 2016 Olympics held?" (a city is both). Elsewhere a person is not a
+# place: "Where was Margaret Thatcher born?" is not "Who was the first female Prime Minister?".
+# ("Who do I contact?" and "Where do I ask?", the help desk's idiom, ask no kind at all.)
 _COMPATIBLE_KINDS = frozenset({frozenset({Kind.PERSON, Kind.PLACE})})
+_HOSTING = frozenset("host hosts hosted hosting held hold holds".split())
 # "Where can I find ...", "Who do I call ...", "When should I ...": a help desk's idiom asks for
 # whatever gets it done, not for a place, a person or a time
 _ASKS_HOW = frozenset("can could do does should would may might will shall must".split())
@@ -801,17 +811,24 @@ def _kind(w: str, nxt: str, after: str) -> Kind | None:
     if w == "why" or w == "how" and nxt == "come":
         return Kind.REASON
     if w == "how":
-        return Kind.AMOUNT if nxt in _AMOUNT_AFTER_HOW and after not in _TIME_UNITS else None
+        if nxt in _AMOUNT_AFTER_HOW:
+            return Kind.AMOUNT if after not in _TIME_UNITS else None
+        # "How was Skyloft founded?" asks the way, not "When ...?" ("how long", "how old" stay untyped)
+        return Kind.MANNER if nxt in _AUXILIARIES else None
     return None if after == "zone" else _KIND_NOUNS.get(nxt)  # "what", "which"
 
 
 def other_kind(question: str, matched: str) -> str | None:
     """Why a matched one-line question asks for another kind of answer: "Where was Einstein
     born?" is not "When was Einstein born?" (0.97 as the re-scorer saw it), "When was Hamlet
-    written?" not "Who wrote Hamlet?". Only where both question words say the kind (see
-    `_question_kind`), and not a person against a place, which one answer can be."""
+    written?" not "Who wrote Hamlet?", "Where was Thatcher born?" not "Who was the first female
+    Prime Minister?". Only where both question words say the kind (see `_question_kind`), and not a
+    person against a place where a question says hosting (a city hosts the Olympics)."""
     a, b = _question_kind(question), _question_kind(matched)
-    if a is None or b is None or a is b or frozenset({a, b}) in _COMPATIBLE_KINDS:
+    if a is None or b is None or a is b:
+        return None
+    words = _asking_words(question) + _asking_words(matched)
+    if frozenset({a, b}) in _COMPATIBLE_KINDS and _HOSTING.intersection(words):
         return None
     return f"the question asks {a.value}, the matched question {b.value}"
 

@@ -701,7 +701,13 @@ def test_one_line_questions_asking_the_opposite_are_other_questions() -> None:
                  ("Are there no 5 star hotels in Doha?", "Are there 5 star hotels in Doha?"),
                  ("How do I enable the firewall?", "How do I disable the firewall?"),
                  ("What is the universal recipient blood type?", "What blood type qualifies as a universal donor?"),
-                 ("What is a male bee called?", "What is a female bee called?")):
+                 ("What is a male bee called?", "What is a female bee called?"),
+                 ("How many users can I add to the Basic plan?", "How many users can I remove from the Basic plan?"),
+                 ("How do I delete my account?", "How do I restore my account?"),
+                 ("How do I delete a file?", "How do I recover a deleted file?"),
+                 ("Why is syncing so slow?", "Why is syncing so fast?"),
+                 ("How do I log in on all devices?", "How do I sign out on all devices?"),
+                 ("How do I sign in?", "How do I log-off?")):
         assert other_ask(*pair) is not None and other_ask(*pair[::-1]) is not None, pair
     # a negative question asks what the positive one asks; "No. 5" is a number; "a no smoking
     # policy" names a policy; "most" and "least" compare only before the same word
@@ -715,7 +721,10 @@ def test_one_line_questions_asking_the_opposite_are_other_questions() -> None:
                  ("I need at least 2 days off, what can I do?", "What do most people do on days off?"),
                  ("When did I first meet you?", "When did we last meet?"),
                  ("What is the largest country?", "What is the largest country in the world?"),
-                 ("Is the largest and the smallest ocean salty?", "Is the smallest ocean salty?")):
+                 ("Is the largest and the smallest ocean salty?", "Is the smallest ocean salty?"),
+                 ("How do I log in?", "How do I sign in?"),
+                 ("How do I add or remove a user?", "How do I remove a user?"),
+                 ("How do I log on to the portal?", "How can I login to the portal?")):
         assert other_ask(*pair) is None, pair
     # a forum post asks with circumstance around it: left to the re-scorer
     post = "Which is the best school in Doha? My son is 6 and we live near the worst traffic."
@@ -726,8 +735,10 @@ def test_one_line_questions_asking_another_kind_of_answer_are_other_questions() 
     """"Where was Einstein born?" answered "When was Einstein born?" at 0.97: the question words
     ask for another kind of answer. Untyped question words ("what", "how" before a verb, "how
     long"), a help desk's "Where can I ...", two kinds asked together, a person against a place
-    (one answer can be both), and question words that open a subordinate or relative clause are
-    left alone."""
+    where one says hosting (a city hosts), and question words that open a subordinate or relative
+    clause are left alone. "Where was the first female Prime Minister born?" got "Margaret
+    Thatcher" at 0.98, and the store was asked first with "Where was Skyloft founded?" ("Who
+    founded Skyloft?", 0.97)."""
     from cqa.features import other_kind, other_question
 
     for pair in (("Where was Albert Einstein born?", "When was Albert Einstein born?"),
@@ -739,8 +750,16 @@ def test_one_line_questions_asking_another_kind_of_answer_are_other_questions() 
                  ("Canberra is the capital of which country?", "When did Canberra become the capital?"),
                  ("When John Fox left as head coach, who replaced him?", "When did John Fox leave as head coach?"),
                  ("The scientist who discovered penicillin was born in what year?",
-                  "Where was the scientist who discovered penicillin born?")):
+                  "Where was the scientist who discovered penicillin born?"),
+                 ("Where was the first female Prime Minister of Great Britain born?",
+                  "Who was the first female Prime Minister of Great Britain?"),
+                 ("Where were scissors invented?", "Who invented scissors?"),
+                 ("Where was Skyloft founded?", "Who founded Skyloft?"),
+                 ("How was Skyloft founded?", "When was Skyloft founded?"),
+                 ("How did Albert Einstein die?", "When did Albert Einstein die?")):
         assert other_kind(*pair) is not None and other_kind(*pair[::-1]) is not None, pair
+    assert other_kind("How was Skyloft founded?",
+                      "When was Skyloft founded?") == "the question asks how, the matched question when"
     assert other_kind("Where was Albert Einstein born?",
                       "When was Albert Einstein born?") == "the question asks where, the matched question when"
     for pair in (("When does the store open?", "What time does the store open?"),
@@ -768,7 +787,10 @@ def test_one_line_questions_asking_another_kind_of_answer_are_other_questions() 
                  ("How fast does Amazon Prime deliver?", "When will Amazon Prime deliver my order?"),
                  ("Who knows when the Louvre opens?", "When does the Louvre open?"),
                  ("What time zone is Chicago in?", "Where is Chicago?"),
-                 ("By when must I return an item to Amazon?", "Where must I return an item to Amazon?")):
+                 ("By when must I return an item to Amazon?", "Where must I return an item to Amazon?"),
+                 ("Who held the 1998 World Cup?", "Where was the 1998 World Cup?"),
+                 ("How does the store work?", "How is the store run?"),
+                 ("How do I reset my password?", "When can I reset my password?")):
         assert other_kind(*pair) is None and other_kind(*pair[::-1]) is None, pair
     # a forum post is no one-line question
     post = "When is the best time to visit Doha? We come in May with kids."
