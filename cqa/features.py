@@ -609,15 +609,14 @@ _OPPOSITES = [({"largest", "biggest", "greatest"}, {"smallest", "tiniest"}),
               ({"donor", "donors"}, {"recipient", "recipients"}), ({"upload"}, {"download"}),
               ({"input"}, {"output"}), ({"login"}, {"logout"}), ({"inbound"}, {"outbound"}),
               ({"incoming"}, {"outgoing"}), ({"north"}, {"south"}), ({"east"}, {"west"}), ({"male"}, {"female"}),
-              ({"add"}, {"remove"}), ({"delete"}, {"restore", "undelete", "recover"}), ({"fast"}, {"slow"}),
-              ({"faster"}, {"slower"})]
+              ({"add"}, {"remove"}), ({"delete"}, {"restore", "undelete", "recover"})]
 # opposites that ask another question only in the same words otherwise ("What time does the store
 # close?" / "... open?", "When did Einstein die?" / "When was Einstein born?", "the freezing point"
 # / "the boiling point"), and not in a yes/no question ("Does Costco close on Sundays?" asks what
 # "Is Costco open on Sundays?" asks; "Until when is the Louvre open?" what "What time does the
 # Louvre close?" asks)
 _FRAME_OPPOSITES = [({"open", "opens"}, {"close", "closes", "closed"}), ({"boiling"}, {"freezing", "melting"}),
-                    ({"born", "birth"}, {"die", "died", "death"})]
+                    ({"born", "birth"}, {"die", "died", "death"}), ({"fast", "faster"}, {"slow", "slower"})]
 _OPPOSITE_WORDS = frozenset().union(*(a | b for a, b in _OPPOSITES))
 # the ends of an order, "the smallest", "the first" (the other opposites are actions or states)
 _OPPOSITE_ENDS = frozenset(w for w in _OPPOSITE_WORDS if w.endswith("est")) | frozenset(
@@ -636,8 +635,8 @@ _CONTRACTIONS = [(re.compile(r"\b(can)'?t\b|\bcannot\b"), "can not"), (re.compil
                  (re.compile(r"\bain'?t\b"), "am not"),
                  (re.compile(r"\b(is|are|was|were|do|does|did|has|have|had|could|would|should|must|need|might|dare"
                              r"|ought)n'?t\b"), r"\1 not")]
-_SESSION_IN = re.compile(r"\b(?:log|sign)[ -]?(?:in|on)\b")
-_SESSION_OUT = re.compile(r"\b(?:log|sign)[ -]?(?:out|off)\b")
+_SESSION_IN = re.compile(r"\b(?:log(?:ged)?|sign(?:ed)?)[ -]?in(?:to)?\b|\blog(?:ged)?[ -]?on(?:to)?\b")
+_SESSION_OUT = re.compile(r"\b(?:log(?:ged)?|sign(?:ed)?)[ -]?out\b|\blog(?:ged)?[ -]?off\b")
 # "Gate No. 5", "the No. 1 song", "#1" are numbers; "no 5 star hotels" is a negation
 _NUMBER_SIGN = re.compile(r"\b(?:No\.?|no\.)\s*(?=\d)|#(?=\d)")
 # "no" that negates: not after a word that makes it part of a name ("a no smoking policy", "the no-fly list")
@@ -648,8 +647,8 @@ _LOWER_WORD = re.compile(r"[a-z]+(?:'[a-z]+)?")
 
 
 def _lower_words(text: str) -> list[str]:
-    """Lower-case words, contractions written out, "No. 5" read as "number 5", "log in" and "sign
-    in" (or on) as "login", "log out" and "sign out" (or off) as "logout"."""
+    """Lower-case words, contractions written out, "No. 5" read as "number 5", "log in", "sign in"
+    and "log on" (or "logged in") as "login", "log out", "sign out" and "log off" as "logout"."""
     text = _NUMBER_SIGN.sub("number ", text).lower().replace("’", "'")
     for pattern, written in _CONTRACTIONS:
         text = pattern.sub(written, text)
@@ -753,12 +752,17 @@ _TIME_UNITS = frozenset("""time times year years month months week weeks day day
     second seconds century centuries decade decades""".split())
 # "Who knows when ...?", "Who can tell me why ...?": asking for help, not for a person
 _WHO_HELPS = frozenset("knows know tell explain".split())
-# kinds that one thing can answer both ways where a question says hosting: "Who hosted the 2016
-# Olympics?" and "Where were the 2016 Olympics held?" (a city is both). Elsewhere a person is not a
-# place: "Where was Margaret Thatcher born?" is not "Who was the first female Prime Minister?".
-# ("Who do I contact?" and "Where do I ask?", the help desk's idiom, ask no kind at all.)
-_COMPATIBLE_KINDS = frozenset({frozenset({Kind.PERSON, Kind.PLACE})})
-_HOSTING = frozenset("host hosts hosted hosting held hold holds".split())
+# kinds one answer can serve both ways: "Who is the best dentist in Doha?" and "Where is the best
+# dentist in Doha?" (a clinic), "Who hosted the 2016 Olympics?" and "Where were they held?" (a
+# city); "How did the Titanic sink?" and "Why did it sink?". ("Who do I contact?" and "Where do I
+# ask?", the help desk's idiom, ask no kind at all.)
+_COMPATIBLE_KINDS = frozenset({frozenset({Kind.PERSON, Kind.PLACE}), frozenset({Kind.MANNER, Kind.REASON})})
+# but where a "where" question asks where something happened to someone or was made, the person is
+# not the place: "Where was the first female Prime Minister born?" is not "Who was she?", "Where
+# were scissors invented?" not "Who invented scissors?", "Where is the iPhone made?" not "Who
+# makes the iPhone?"
+_PLACE_OF_EVENT = frozenset("""born raised grew educated studied died buried invented founded established discovered
+    created built made manufactured produced designed written painted recorded filmed published signed""".split())
 # "Where can I find ...", "Who do I call ...", "When should I ...": a help desk's idiom asks for
 # whatever gets it done, not for a place, a person or a time
 _ASKS_HOW = frozenset("can could do does should would may might will shall must".split())
@@ -837,13 +841,14 @@ def other_kind(question: str, matched: str) -> str | None:
     """Why a matched one-line question asks for another kind of answer: "Where was Einstein
     born?" is not "When was Einstein born?" (0.97 as the re-scorer saw it), "When was Hamlet
     written?" not "Who wrote Hamlet?", "Where was Thatcher born?" not "Who was the first female
-    Prime Minister?". Only where both question words say the kind (see `_question_kind`), and not a
-    person against a place where a question says hosting (a city hosts the Olympics)."""
+    Prime Minister?". Only where both question words say the kind (see `_question_kind`), and not
+    kinds one answer can serve (`_COMPATIBLE_KINDS`: a clinic is who and where) unless the "where"
+    asks where something happened or was made (`_PLACE_OF_EVENT`)."""
     a, b = _question_kind(question), _question_kind(matched)
     if a is None or b is None or a is b:
         return None
-    words = _asking_words(question) + _asking_words(matched)
-    if frozenset({a, b}) in _COMPATIBLE_KINDS and _HOSTING.intersection(words):
+    place = question if a is Kind.PLACE else matched if b is Kind.PLACE else ""
+    if frozenset({a, b}) in _COMPATIBLE_KINDS and not _PLACE_OF_EVENT.intersection(_lower_words(place)):
         return None
     return f"the question asks {a.value}, the matched question {b.value}"
 

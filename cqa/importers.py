@@ -13,7 +13,6 @@ from __future__ import annotations
 import csv
 import html
 import itertools
-import math
 import re
 import time
 import unicodedata
@@ -138,11 +137,6 @@ def _tags(raw: str) -> list[str]:
     return [t for t in re.split(r"[<>|]+", raw) if t]
 
 
-def _digest(text: str) -> str:
-    """The identity of a text (`content_id`): case, spacing and Unicode composition do not matter."""
-    return content_id(text)
-
-
 def _text(text: str) -> str:
     """Imported text in one Unicode composition (NFC), so a file saved again by an editor that
     writes NFD is the same file, not an edit of every thread in it."""
@@ -160,7 +154,7 @@ def _within(text: str, what: str, limit: int, where: str) -> str:
     through the API (a megabyte answer made every later question over the store slow), or a
     `DataFormatError` naming the place in the file."""
     try:
-        return check_text(_text(text), what, limit)
+        return check_text(_text(text), what, limit, stored=True)
     except InputError as exc:
         raise DataFormatError(f"{where}: {exc}") from None
 
@@ -490,17 +484,13 @@ def import_faq(store: ThreadStore, path: str | Path, *, source: str | None = Non
     return import_records(store, _faq_records(p, on_bytes), source=source, path=str(p), prune=prune)
 
 
-def _non_finite(value: object) -> bool:
-    return isinstance(value, float) and not math.isfinite(value)
-
-
 def _field_text(rec: dict[str, Any], name: str, where: str) -> str:
-    """An optional field as text ("" when absent): a number is its digits (an id of 7 is "7"); an
-    object or a list would be stored as Python writes it, so it is refused."""
+    """An optional field as text ("" when absent): a number is its digits (an id of 7 is "7", of
+    7.0 "7.0" as before); an object or a list would be stored as Python writes it, so it is refused."""
     value = rec.get(name)
     if value is None:
         return ""
-    if isinstance(value, bool) or not isinstance(value, str | int):
+    if isinstance(value, bool) or not isinstance(value, str | int | float):
         raise DataFormatError(f"{where}: the field {name!r} must be a text, not {value!r:.40}")
     return str(value).strip()
 
@@ -512,8 +502,7 @@ def _answer_texts(rec: dict[str, Any], where: str) -> list[str]:
         answers = [] if answer is None else [answer]
     if not isinstance(answers, list):
         answers = [answers]
-    texts = [str(a).strip() for a in answers
-             if isinstance(a, str | int | float) and not isinstance(a, bool) and not _non_finite(a)]
+    texts = [str(a).strip() for a in answers if isinstance(a, str | int | float) and not isinstance(a, bool)]
     if len(texts) != len(answers) or not any(texts):
         raise DataFormatError(f"{where}: no answer text (expected 'answer' or a list 'answers' of texts)")
     return [t for t in texts if t]
@@ -547,9 +536,9 @@ def import_records(store: ThreadStore, records: Iterable[tuple[str, Any]], *, so
                 if checked is None:  # refused as `add` and the API refuse it, not shown as an invisible answer
                     raise DataFormatError(f"{where}: the answer {a[:40]!r} has no words (no letter or digit)")
                 answers.append(checked)
-            ext = _field_text(rec, "id", where) or _digest(question)
+            ext = _field_text(rec, "id", where) or content_id(question)
             earlier = seen.get(ext)
-            if earlier is not None and _digest(earlier[1]) != _digest(question):
+            if earlier is not None and content_id(earlier[1]) != content_id(question):
                 raise DataFormatError(f"{where}: the id {ext!r} is also the id of another question ({earlier[0]})")
             tags = rec.get("tags") or []
             if not isinstance(tags, str | list):
@@ -570,18 +559,18 @@ def import_records(store: ThreadStore, records: Iterable[tuple[str, Any]], *, so
                 changed = False
             for a in answers:
                 rep.answers_read += 1
-                if _digest(a) in given.get(key, ()):
+                if content_id(a) in given.get(key, ()):
                     # the same answer twice (in other case or spacing): one answer, or every import
                     # of the unchanged file would rewrite it and move the acceptance
                     continue
-                put = store.put_answer(key, _digest(a), a)[1]
+                put = store.put_answer(key, content_id(a), a)[1]
                 rep.answer(put)
                 changed = changed or put is not Put.SAME
-                given.setdefault(key, []).append(_digest(a))
+                given.setdefault(key, []).append(content_id(a))
             if earlier is None and (changed or not store.has_accepted(key)):
                 # the file's first answer is the accepted one, unless a user accepted another since
                 # the file was last imported unchanged
-                store.set_accepted(key, _digest(answers[0]))
+                store.set_accepted(key, content_id(answers[0]))
         for key, ids in given.items():  # an edited FAQ: the answers it no longer gives go
             rep.answers_removed += store.drop_digest_answers(key, ids)
             if not store.has_accepted(key):  # the accepted one was among them: the file's first answer

@@ -40,7 +40,7 @@ from cqa.features import (
     read_margins,
 )
 from cqa.model import LogisticModel
-from cqa.store import StoredAnswer, Thread, ThreadStore, full_text, make_uid
+from cqa.store import StoredAnswer, Thread, ThreadStore, content_id, full_text, make_uid
 from cqa.text import tokenize
 from qa.core.errors import InputError
 from qa.core.paths import DATA_DIR
@@ -464,13 +464,12 @@ class CommunityQA:
             # one transaction for the question and its answer; while an import holds the store it
             # fails at once (StoreBusy, an HTTP 503) instead of holding every question up behind it
             with self.store.no_wait(), self.store.transaction():
-                count = self.store.count()
                 tid = self.store.add_question(title, body, source=source, question_id=question_id, tags=tags)
-                new = self.store.count() > count  # not the same question sent again
                 if answer is not None:
                     self.store.add_answer(tid, answer, accepted=accepted, answer_id=answer_id)
-            if new:
-                thread = self.store.thread(tid)
+            thread = self.store.thread(tid)
+            # a question sent again is indexed already, unless the first time failed after it was stored
+            if not index.vectors([thread.key])[0].any():
                 index.add([thread.key], [thread.text])
                 index.save()
             return tid
@@ -489,16 +488,14 @@ class CommunityQA:
         """An answer a user accepted for their question (e.g. from the UI): stored as a new thread
         with that accepted answer, so the next person asking it gets it. Returns the thread id."""
         q = Question.of(question, self.settings.max_question_chars)
-        from cqa.importers import _digest
-
-        ext = _digest(q.text)
+        ext = content_id(q.text)
         with self._lock:  # the same answer filed twice at once (a double click) is one thread
             existing = self.store.thread_key(source, ext)
             if existing is None:
                 return self.add_question(q.text, answer=answer, source=source, question_id=ext,
-                                         answer_id=_digest(answer))
+                                         answer_id=content_id(answer))
             tid = make_uid(source, ext)
-            aid = _digest(answer)
+            aid = content_id(answer)
             thread = self.store.get([existing])[existing]
             with self.store.no_wait():
                 if not any(a.id == aid for a in thread.answers):

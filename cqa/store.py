@@ -454,14 +454,16 @@ class ThreadStore:
 
     def accepted_ext_of(self, source: str, ext_id: str) -> str | None:
         """The answer id a stored thread's source names as accepted (None: none, or no such thread)."""
-        rows = self._rows("SELECT accepted_ext FROM threads WHERE uid = ?", (make_uid(source, ext_id),))
+        rows = self._rows("SELECT accepted_ext FROM threads WHERE uid = ? AND source = ?",
+                          (make_uid(source, ext_id), source))
         return rows[0][0] if rows else None
 
     def has_accepted(self, thread_key: int) -> bool:
         return bool(self._rows("SELECT 1 FROM answers WHERE thread_key = ? AND accepted LIMIT 1", (thread_key,)))
 
     def thread_key(self, source: str, ext_id: str) -> int | None:
-        rows = self._rows("SELECT key FROM threads WHERE uid = ?", (make_uid(source, ext_id),))
+        # by the unique uid, and the source: "a:b" + "c" is not "a" + "b:c"
+        rows = self._rows("SELECT key FROM threads WHERE uid = ? AND source = ?", (make_uid(source, ext_id), source))
         return int(rows[0][0]) if rows else None
 
     def put_pending_answer(self, source: str, parent_ext: str, ext_id: str, text: str, *, votes: int | None,
@@ -478,6 +480,7 @@ class ThreadStore:
                 "INSERT OR IGNORE INTO answers (thread_key, ext_id, text, votes, accepted, created, author) "
                 "SELECT t.key, p.ext_id, p.text, p.votes, COALESCE(t.accepted_ext = p.ext_id, 0), p.created, "
                 "p.author FROM pending_answers p JOIN threads t ON t.uid = p.source || ':' || p.parent_ext "
+                "AND t.source = p.source "  # "a:b" + "c" is not "a" + "b:c"
                 "WHERE p.source = ?", (source,))
             c.execute("DELETE FROM pending_answers WHERE source = ?", (source,))
             return max(cur.rowcount, 0)
@@ -507,8 +510,8 @@ class ThreadStore:
         """File a new question (no answer yet); returns its thread id (`source:id`). Without an id,
         the id is the question's text (`content_id`): the same question sent again (a client retrying
         after a timeout, a double click) is the thread filed the first time, not a second one."""
-        title = check_words(check_text(title, "question title", MAX_TITLE_CHARS), "question title")
-        body = (check_text(body, "question body", MAX_TEXT_CHARS) if body and body.strip() else "")
+        title = check_words(check_text(title, "question title", MAX_TITLE_CHARS, stored=True), "question title")
+        body = (check_text(body, "question body", MAX_TEXT_CHARS, stored=True) if body and body.strip() else "")
         ext = question_id or content_id(title, body)
         _, put = self.put_thread(source, ext, title, body, tags=tags, created=_now(), url=url, update=False)
         if put is not Put.ADDED and question_id is not None:
@@ -520,7 +523,7 @@ class ThreadStore:
         """Add an answer to a stored thread; `accepted=True` also un-accepts its earlier accepted answer.
         Returns the answer id. Without an id, the id is the answer's text: the same answer sent again
         is the one stored (accepted now, if `accepted`), not a second copy."""
-        text = check_words(check_text(text, "answer", MAX_TEXT_CHARS), "answer")  # not "..." or a zero-width space
+        text = check_words(check_text(text, "answer", MAX_TEXT_CHARS, stored=True), "answer")  # not "..." or "\u200b"
         key = self.key_of(thread_id)
         # 12 digits: an FAQ import removes the answers with 16-digit ids its file no longer gives
         # (`drop_digest_answers`), never one added this way

@@ -287,8 +287,10 @@ def create_app(settings: Settings | None = None, *, engine: Any = None, warm: bo
             src = community()
             tid = src.add_question(body.question, body.body, answer=body.answer, accepted=body.accepted,
                                    source="api", tags=tuple(body.tags))
-            answers = src.store.thread(tid).answers if body.answer is not None else []
-            return ThreadOut(thread_id=tid, answer_id=answers[0].id if answers else None)
+            # the answer this request filed: a question sent again may hold others already
+            said = " ".join(body.answer.split()) if body.answer is not None else None
+            answers = [a for a in src.store.thread(tid).answers if " ".join(a.text.split()) == said]
+            return ThreadOut(thread_id=tid, answer_id=answers[-1].id if answers else None)
 
         return await admission.run(add)
 

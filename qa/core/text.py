@@ -30,13 +30,15 @@ NEWLINE = b"\n"
 _OPENERS = {".gz": gzip.open, ".xz": lzma.open, ".bz2": bz2.open}
 
 
-def check_text(text: object, what: str, max_chars: int) -> str:
-    """`text` stripped, or an `InputError` naming `what` when it is not usable text."""
+def check_text(text: object, what: str, max_chars: int, *, stored: bool = False) -> str:
+    """`text` stripped, or an `InputError` naming `what` when it is not usable text. `stored`
+    (text a store keeps): also without a NUL, which cuts it short for whatever reads it as a C
+    string (a passage read once may hold one, from a PDF)."""
     if not isinstance(text, str):
         raise InputError(f"the {what} must be text")
     if SURROGATE.search(text):
         raise InputError(f"the {what} is not valid UTF-8 text")
-    if "\x00" in text:  # stored, it cuts the text short for whatever reads it as a C string
+    if stored and "\x00" in text:
         raise InputError(f"the {what} holds a NUL character (U+0000)")
     stripped = text.strip()
     if not stripped:
@@ -229,6 +231,8 @@ def parse_json(text: str, where: str, *, line_of_file: bool = False, strict: boo
         raise DataFormatError(f"{where}: invalid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}") from None
     except RecursionError:
         raise DataFormatError(f"{where}: JSON nested too deeply") from None
+    except ValueError as exc:  # an integer of more digits than Python converts (4,300)
+        raise DataFormatError(f"{where}: {exc}") from None
     if _ESCAPED_SURROGATE.search(text):  # rare: only then walk the document
         bad = _lone_surrogate(doc, "")
         if bad is not None:

@@ -283,6 +283,11 @@ def test_threads_are_filed_in_the_community_store(client, app) -> None:
     assert sorted(a.text for a in found.answers) == ["Take the green line 7 bus.", "The number 12."]
     # the thread's answer was sent accepted (the default): as if the first request had just been made
     assert [a.id for a in found.answers if a.accepted] == [first["answer_id"]]
+    other = client.post("/v1/threads", json={"question": "Which bus goes to the zorblat depot?",
+                                             "answer": "The 12 or the 14."}).json()
+    assert other["thread_id"] == first["thread_id"] and other["answer_id"] not in (first["answer_id"], second)
+    assert [a.text for a in app.state.engine.source(Route.CQA).store.thread(first["thread_id"]).answers
+            if a.accepted] == ["The 12 or the 14."]  # the answer it sent, as sent: accepted
     before = app.state.engine.source(Route.CQA).match("Which bus goes to the zorblat depot?")
     assert [m.thread.uid for m in before].count(first["thread_id"]) == 1  # indexed once
 

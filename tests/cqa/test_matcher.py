@@ -707,7 +707,8 @@ def test_one_line_questions_asking_the_opposite_are_other_questions() -> None:
                  ("How do I delete a file?", "How do I recover a deleted file?"),
                  ("Why is syncing so slow?", "Why is syncing so fast?"),
                  ("How do I log in on all devices?", "How do I sign out on all devices?"),
-                 ("How do I sign in?", "How do I log-off?")):
+                 ("How do I sign in?", "How do I log-off?"),
+                 ("Why am I logged out?", "Why am I logged in?")):
         assert other_ask(*pair) is not None and other_ask(*pair[::-1]) is not None, pair
     # a negative question asks what the positive one asks; "No. 5" is a number; "a no smoking
     # policy" names a policy; "most" and "least" compare only before the same word
@@ -724,7 +725,11 @@ def test_one_line_questions_asking_the_opposite_are_other_questions() -> None:
                  ("Is the largest and the smallest ocean salty?", "Is the smallest ocean salty?"),
                  ("How do I log in?", "How do I sign in?"),
                  ("How do I add or remove a user?", "How do I remove a user?"),
-                 ("How do I log on to the portal?", "How can I login to the portal?")):
+                 ("How do I log on to the portal?", "How can I login to the portal?"),
+                 ("Is Qatar internet fast?", "Is Qatar internet slow?"),  # yes / no: one answer
+                 ("Why is my laptop so slow?", "How can I make my laptop fast?"),  # a problem and its fix
+                 ("What time does the fast end today?", "Why is the slow lane closed today?"),
+                 ("Where do I sign on the dotted line?", "Where do I sign off?")):
         assert other_ask(*pair) is None, pair
     # a forum post asks with circumstance around it: left to the re-scorer
     post = "Which is the best school in Doha? My son is 6 and we live near the worst traffic."
@@ -736,9 +741,10 @@ def test_one_line_questions_asking_another_kind_of_answer_are_other_questions() 
     ask for another kind of answer. Untyped question words ("what", "how" before a verb, "how
     long"), a help desk's "Where can I ...", two kinds asked together, a person against a place
     where one says hosting (a city hosts), and question words that open a subordinate or relative
-    clause are left alone. "Where was the first female Prime Minister born?" got "Margaret
-    Thatcher" at 0.98, and the store was asked first with "Where was Skyloft founded?" ("Who
-    founded Skyloft?", 0.97)."""
+    clause are left alone; so are kinds one answer serves (a clinic is who and where, "how" and
+    "why" a sinking) but where a "where" asks where something happened or was made. "Where was the
+    first female Prime Minister born?" got "Margaret Thatcher" at 0.98, and the store was asked
+    first with "Where was Skyloft founded?" ("Who founded Skyloft?", 0.97)."""
     from cqa.features import other_kind, other_question
 
     for pair in (("Where was Albert Einstein born?", "When was Albert Einstein born?"),
@@ -756,7 +762,8 @@ def test_one_line_questions_asking_another_kind_of_answer_are_other_questions() 
                  ("Where were scissors invented?", "Who invented scissors?"),
                  ("Where was Skyloft founded?", "Who founded Skyloft?"),
                  ("How was Skyloft founded?", "When was Skyloft founded?"),
-                 ("How did Albert Einstein die?", "When did Albert Einstein die?")):
+                 ("How did Albert Einstein die?", "When did Albert Einstein die?"),
+                 ("Where is the iPhone made?", "Who makes the iPhone?")):
         assert other_kind(*pair) is not None and other_kind(*pair[::-1]) is not None, pair
     assert other_kind("How was Skyloft founded?",
                       "When was Skyloft founded?") == "the question asks how, the matched question when"
@@ -790,7 +797,11 @@ def test_one_line_questions_asking_another_kind_of_answer_are_other_questions() 
                  ("By when must I return an item to Amazon?", "Where must I return an item to Amazon?"),
                  ("Who held the 1998 World Cup?", "Where was the 1998 World Cup?"),
                  ("How does the store work?", "How is the store run?"),
-                 ("How do I reset my password?", "When can I reset my password?")):
+                 ("How do I reset my password?", "When can I reset my password?"),
+                 ("Who Hosted The 2016 Olympics?", "Where were the 2016 Olympics held?"),
+                 ("Who is the best dentist in Doha?", "Where is the best dentist in Doha?"),
+                 ("Who sells cheap furniture in Doha?", "Where is cheap furniture sold in Doha?"),
+                 ("How did the Titanic sink?", "Why did the Titanic sink?")):
         assert other_kind(*pair) is None and other_kind(*pair[::-1]) is None, pair
     # a forum post is no one-line question
     post = "When is the best time to visit Doha? We come in May with kids."

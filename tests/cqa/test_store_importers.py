@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from cqa.importers import Format, _digest, detect_format, html_to_text, import_file
-from cqa.store import StoreBusy, ThreadStore
+from cqa.importers import Format, detect_format, html_to_text, import_file
+from cqa.store import StoreBusy, ThreadStore, content_id
 from qa.core.errors import DataFormatError, InputError, NotFoundError
 
 from .conftest import write_posts
@@ -226,7 +226,7 @@ def test_faq_files_as_people_write_them(tmp_path: Path) -> None:
     import_file(store, faq)
     faq.write_text(json.dumps({"question": "How do I get a permit?", "answer": "Online, at the city portal."}) + "\n")
     import_file(store, faq)
-    tid = f"faq:permits:{_digest('How do I get a permit?')}"
+    tid = f"faq:permits:{content_id('How do I get a permit?')}"
     thread = store.thread(tid)
     assert [(a.text, a.accepted) for a in thread.answers] == [("Online, at the city portal.", True)]
     store.add_answer(tid, "The portal also takes card payments.")  # added otherwise: an import leaves it
@@ -417,7 +417,7 @@ def test_reimporting_the_same_files_keeps_what_users_accepted(tmp_path: Path) ->
     faq = tmp_path / "faq.jsonl"
     faq.write_text('{"question": "Opening hours?", "answers": ["9-5", "Ask the front desk"]}\n', encoding="utf-8")
     import_file(store, faq, source="faq:help")
-    fid = "faq:help:" + _digest("Opening hours?")
+    fid = "faq:help:" + content_id("Opening hours?")
     second = store.thread(fid).answers[1].id
     store.accept_answer(fid, second)
     import_file(store, tmp_path / "Posts.xml")
@@ -477,7 +477,7 @@ def test_prune_refuses_a_file_without_records_and_an_faq_keeps_an_accepted_answe
     with pytest.raises(DataFormatError, match="no question-answer records"):
         import_file(store, empty)
     assert store.count() == 1
-    tid = "faq:help:" + _digest("How do I reset my password?")
+    tid = "faq:help:" + content_id("How do I reset my password?")
     store.accept_answer(tid, store.thread(tid).answers[1].id)  # a user prefers "Call us."
     faq.write_text('{"question": "How do I reset my password?", "answer": "Use the reset link."}\n',
                    encoding="utf-8")
@@ -513,7 +513,7 @@ def test_a_csv_row_split_by_an_unquoted_comma_is_an_error_not_a_cut_answer(tmp_p
     comma.write_text('question,answer\nHow do I reset my password?,"Open Settings, then click Reset.",,\n',
                      encoding="utf-8")
     import_file(store, comma)
-    assert [a.text for a in store.thread("faq:comma:" + _digest("How do I reset my password?")).answers] == [
+    assert [a.text for a in store.thread("faq:comma:" + content_id("How do I reset my password?")).answers] == [
         "Open Settings, then click Reset."]
     # a long answer within the store's limit is not mistaken for a quote left open
     long = tmp_path / "long.csv"
@@ -565,7 +565,7 @@ def test_an_unchanged_faq_saved_again_changes_nothing_and_keeps_the_users_choice
     text = json.dumps({"question": "Où est le café?", "answer": "Au rez-de-chaussée."}, ensure_ascii=False) + "\n"
     cafe.write_text(unicodedata.normalize("NFC", text), encoding="utf-8")
     import_file(store, cafe)
-    tid = "faq:cafe:" + _digest("Où est le café?")
+    tid = "faq:cafe:" + content_id("Où est le café?")
     mine = store.add_answer(tid, "Au premier étage maintenant.")
     store.accept_answer(tid, mine)
     cafe.write_text(unicodedata.normalize("NFD", text), encoding="utf-8")  # another editor's composition
@@ -577,7 +577,7 @@ def test_an_unchanged_faq_saved_again_changes_nothing_and_keeps_the_users_choice
     dup.write_text('{"question": "Do you ship abroad?", "answer": "Yes, worldwide."}\n'
                    '{"question": "do you ship abroad?", "answer": "yes, worldwide."}\n', encoding="utf-8")
     import_file(store, dup)
-    did = "faq:dup:" + _digest("Do you ship abroad?")
+    did = "faq:dup:" + content_id("Do you ship abroad?")
     assert [a.text for a in store.thread(did).answers] == ["Yes, worldwide."]
     eu = store.add_answer(did, "Only within the EU since 2024.")
     store.accept_answer(did, eu)
@@ -605,7 +605,7 @@ def test_a_csv_saved_with_semicolons_or_tabs_imports_as_written(tmp_path: Path) 
             ("tie.csv", "q;a;Notes, title, url\nWhere is the office?;Building 4;x, y, z\n", office, "Building 4")):
         (tmp_path / name).write_text(text, encoding="utf-8")
         import_file(store, tmp_path / name)
-        key = f"faq:{name.removesuffix('.csv')}:" + _digest(question)
+        key = f"faq:{name.removesuffix('.csv')}:" + content_id(question)
         assert [a.text for a in store.thread(key).answers] == [answer], name
     # a semicolon file's split answer is named for what splits it
     (tmp_path / "semi.csv").write_text("question;answer\nHow do I pay?;By card; or cash\n", encoding="utf-8")
@@ -709,3 +709,21 @@ def test_a_question_or_answer_sent_again_is_the_one_stored(tmp_path: Path) -> No
     assert [(a.id, a.accepted) for a in store.thread(tid).answers] == [(first, True), (other, False)]
     with pytest.raises(InputError, match="has an answer 'x1' already"):
         store.add_answer(tid, "One.", answer_id="x1") and store.add_answer(tid, "Two.", answer_id="x1")
+
+
+def test_an_answer_waiting_for_its_question_joins_its_own_sources_thread(tmp_path: Path) -> None:
+    store = ThreadStore(tmp_path / "t.sqlite")
+    with store.transaction():
+        store.put_thread("a", "b:1", "How do I renew a visa?")
+    (tmp_path / "Posts.xml").write_text(
+        '<posts>\n <row Id="2" PostTypeId="2" ParentId="1" Body="Online." />\n</posts>\n', encoding="utf-8")
+    import_file(store, tmp_path / "Posts.xml", source="a:b")  # its question 1 never comes: dropped
+    assert store.thread("a:b:1").answers == []
+
+
+def test_a_nul_is_refused_where_text_is_kept_and_read_where_it_is_not() -> None:
+    from qa.core.text import check_text
+
+    assert check_text("a PDF's text\x00 read once", "context", 100) == "a PDF's text\x00 read once"
+    with pytest.raises(InputError, match="NUL"):
+        check_text("a\x00b", "answer", 100, stored=True)
