@@ -492,7 +492,7 @@ def _field_text(rec: dict[str, Any], name: str, where: str) -> str:
         return ""
     if isinstance(value, bool) or not isinstance(value, str | int | float):
         raise DataFormatError(f"{where}: the field {name!r} must be a text, not {value!r:.40}")
-    return str(value).strip()
+    return str(value)  # as written: an id " 7" stays the id earlier imports of the file gave its thread
 
 
 def _answer_texts(rec: dict[str, Any], where: str) -> list[str]:
