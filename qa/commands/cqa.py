@@ -120,13 +120,22 @@ def add(
         if not answer:
             raise InputError("give the answer to add with --answer")
         src = _source(settings)
+        had = {a.id for a in src.store.thread(question).answers}
         aid = src.add_answer(question, answer, accepted=accepted)
-        err.print(Text.assemble(("added ", "green"), f"answer {aid} to {question}"))
+        if aid in had:  # the same answer again: the one stored, not a copy
+            err.print(Text.assemble(("kept ", "green"), f"answer {aid} of {question}: stored already"))
+        else:
+            err.print(Text.assemble(("added ", "green"), f"answer {aid} to {question}"))
         return
     check_question(question, settings.max_question_chars)
     src = _source(settings)
+    count = src.store.count()
     tid = src.add_question(question, body, answer=answer, accepted=accepted)
-    err.print(Text.assemble(("added ", "green"), f"thread {tid}"))
+    if src.store.count() == count:  # the same question again: the thread filed the first time
+        err.print(Text.assemble(("kept ", "green"), f"thread {tid}: the question is stored already"
+                                + (" (its answer is in it)" if answer is not None else "")))
+    else:
+        err.print(Text.assemble(("added ", "green"), f"thread {tid}"))
 
 
 @cqa_app.command("ask")

@@ -37,7 +37,15 @@ def test_import_ask_add_stats(tmp_path: Path, faq: Path, capsys: pytest.CaptureF
     assert "self-service portal" in top["evidence"]["answer"]
     assert main(["cqa", "add", "Is there parking for bikes?", "--answer", "Yes, in the basement.",
                  "--store", store]) == 0
-    assert "added thread user:" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "added thread user:" in err
+    tid = err.split("added thread ", 1)[1].split()[0]
+    # sent again: the thread and answer stored the first time, and said so
+    assert main(["cqa", "add", "Is there parking for bikes?", "--answer", "Yes, in the basement.",
+                 "--store", store]) == 0
+    assert f"kept thread {tid}: the question is stored already" in " ".join(capsys.readouterr().err.split())
+    assert main(["cqa", "add", tid, "--thread", "--answer", "Yes, in the basement.", "--store", store]) == 0
+    assert "stored already" in capsys.readouterr().err
     assert main(["cqa", "stats", "--store", store]) == 0
     out = capsys.readouterr().out
     assert "4 threads" in out and "faq:office: 3" in out and "user: 1" in out
