@@ -40,7 +40,7 @@ from cqa.features import (
     read_margins,
 )
 from cqa.model import LogisticModel
-from cqa.store import StoredAnswer, Thread, ThreadStore, content_id, full_text, make_uid
+from cqa.store import StoredAnswer, Thread, ThreadStore, content_id, full_text
 from cqa.text import tokenize
 from qa.core.errors import InputError
 from qa.core.paths import DATA_DIR
@@ -488,21 +488,10 @@ class CommunityQA:
         """An answer a user accepted for their question (e.g. from the UI): stored as a new thread
         with that accepted answer, so the next person asking it gets it. Returns the thread id."""
         q = Question.of(question, self.settings.max_question_chars)
-        ext = content_id(q.text)
-        with self._lock:  # the same answer filed twice at once (a double click) is one thread
-            existing = self.store.thread_key(source, ext)
-            if existing is None:
-                return self.add_question(q.text, answer=answer, source=source, question_id=ext,
-                                         answer_id=content_id(answer))
-            tid = make_uid(source, ext)
-            aid = content_id(answer)
-            thread = self.store.get([existing])[existing]
-            with self.store.no_wait():
-                if not any(a.id == aid for a in thread.answers):
-                    self.store.add_answer(tid, answer, accepted=True, answer_id=aid)
-                else:
-                    self.store.accept_answer(tid, aid)
-            return tid
+        # filed twice (a double click, another user) it is one thread with that answer accepted:
+        # the store takes a question and an answer sent again as the ones stored. The answer's id
+        # is its whole text digest, as in stores filed before the store did so.
+        return self.add_question(q.text, answer=answer, source=source, answer_id=content_id(answer))
 
     def import_file(self, path: str | Path, fmt: str | None = None, *, embed: bool = True,
                     progress: Any = None, **kw: Any) -> ImportReport:

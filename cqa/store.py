@@ -194,6 +194,7 @@ class ThreadStore:
             raise InputError(f"cannot use the thread store {self.path}: {exc}") from None
         self._lock = threading.RLock()
         self._depth = 0
+        self._naming = False  # `first_naming`'s table exists in this transaction
         self._wait_ms = BUSY_TIMEOUT_MS
         try:
             self._conn.execute(f"PRAGMA busy_timeout={self._wait_ms}")
@@ -303,13 +304,15 @@ class ThreadStore:
             except BaseException:
                 self._depth -= 1
                 if self._depth == 0:
-                    self._conn.execute("ROLLBACK")
-                    self._conn.execute("DROP TABLE IF EXISTS temp.named_once")
+                    self._conn.execute("ROLLBACK")  # the temporary table's creation with it
+                    self._naming = False
                 raise
             self._depth -= 1
             if self._depth == 0:
                 try:
-                    self._conn.execute("DROP TABLE IF EXISTS temp.named_once")  # see `first_naming`
+                    if self._naming:  # see `first_naming`
+                        self._conn.execute("DROP TABLE temp.named_once")
+                        self._naming = False
                     self._bump()
                     self._conn.execute("COMMIT")
                 except BaseException:  # a failed commit (busy, disk full) must not leave the transaction open
@@ -351,7 +354,9 @@ class ThreadStore:
         that gives one id to two posts is caught. Kept in a temporary table that goes with the
         transaction, so memory stays flat however many posts an import reads."""
         with self.transaction() as c:
-            c.execute("CREATE TEMP TABLE IF NOT EXISTS named_once (name TEXT PRIMARY KEY)")
+            if not self._naming:
+                c.execute("CREATE TEMP TABLE named_once (name TEXT PRIMARY KEY)")
+                self._naming = True
             return c.execute("INSERT OR IGNORE INTO named_once VALUES (?)", (name,)).rowcount == 1
 
     def put_thread(self, source: str, ext_id: str, title: str, body: str = "", *, tags: Sequence[str] = (),
@@ -522,7 +527,8 @@ class ThreadStore:
                    answer_id: str | None = None, author: str = "") -> str:
         """Add an answer to a stored thread; `accepted=True` also un-accepts its earlier accepted answer.
         Returns the answer id. Without an id, the id is the answer's text: the same answer sent again
-        is the one stored (accepted now, if `accepted`), not a second copy."""
+        is the one stored (accepted now, if `accepted`), not a second copy; so is an answer sent again
+        with its id. Another text under a stored answer's id is refused."""
         text = check_words(check_text(text, "answer", MAX_TEXT_CHARS, stored=True), "answer")  # not "..." or "\u200b"
         key = self.key_of(thread_id)
         # 12 digits: an FAQ import removes the answers with 16-digit ids its file no longer gives
@@ -534,7 +540,9 @@ class ThreadStore:
             _, put = self.put_answer(key, ext, text, votes=votes, accepted=accepted, created=_now(), author=author,
                                      update=False)
             if put is not Put.ADDED:
-                if answer_id is not None:
+                (stored,) = c.execute("SELECT text FROM answers WHERE thread_key = ? AND ext_id = ?",
+                                      (key, ext)).fetchone()
+                if content_id(stored) != content_id(text):
                     raise InputError(f"the thread {thread_id} has an answer {ext!r} already")
                 if accepted:
                     c.execute("UPDATE answers SET accepted = 1 WHERE thread_key = ? AND ext_id = ?", (key, ext))
