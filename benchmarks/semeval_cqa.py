@@ -16,8 +16,9 @@ of sampling noise), with and without the top threads that repeat a train-part2 t
 
 Also: calibration of the re-scorer's probability (per pair and per question's top match), and
 the source as users meet it: each dev new question asked over the whole dev store (500 threads).
-Models are trained on train-part2 only (`qa cqa train`, `qa cqa train-judge`); nothing here is
-fitted on dev.
+Models are trained on train-part2 (`qa cqa train`, `qa cqa train-judge`); the answer judge may
+also have read labelled comments of other SemEval parts (`train-judge --extra`, stated in the
+results' `model`), never a thread that repeats a dev thread; nothing here is fitted on dev.
 
     python benchmarks/semeval_cqa.py            # full dev
     python benchmarks/semeval_cqa.py --limit 10 # a quick look (results/semeval-cqa-limit.json)
@@ -32,6 +33,23 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks.common import RESULTS, Timer, write_results  # noqa: E402
+
+
+def judge_note(judge) -> str:
+    """The judge's name, and what it read beside train-part2 (from its judge.json)."""
+    import json
+
+    if judge is None:
+        return "(none installed)"
+    try:
+        meta = json.loads((Path(judge.model_dir) / "judge.json").read_text(encoding="utf-8")).get("meta", {})
+    except (OSError, ValueError):
+        meta = {}
+    more = meta.get("extra")
+    if not more:
+        return judge.name
+    dev = "none repeating a dev thread" if more.get("dev_checked") else "NOT checked against dev"
+    return f"{judge.name} (also {more['comments']:,} labelled comments of {', '.join(more['files'])}, {dev})"
 
 
 def _latencies(source, questions) -> tuple[float, float]:
@@ -218,7 +236,7 @@ def main(argv: list[str] | None = None) -> int:
               f"subtask A over {len(a_groups)} official threads)",
         metrics, wall_s=timer.elapsed, systems=systems,
         extra={"model": f"re-scorer + answer model trained on train-part2 over {encoder.name}; answer judge "
-                        f"{judge.name if judge is not None else '(none installed)'}",
+                        f"{judge_note(judge)}",
                "gold_relevant_per_question": [len(gold_threads(q)) for q in questions],
                # each new question's top answer over the dev store: (shown probability, right), the
                # outcomes the store's ECE / AUROC / p-value are computed from

@@ -165,3 +165,105 @@ def load_semeval(path: str | Path) -> list[NewQuestion]:
 def _reason(exc: ET.ParseError) -> str:
     msg = str(exc)
     return msg.split(":", 1)[0] if ": line" in msg else msg
+
+
+def _flat(elem: ET.Element | None) -> str:
+    """A 2015 text as the 2016 files write theirs: on one line, runs of spaces made one."""
+    return " ".join(_text(elem).split())
+
+
+def iter_semeval2015(path: str | Path) -> Iterator[RelatedThread]:
+    """The threads of a SemEval-2015 Task 3 English file (`<Question>` with its `<Comment>`s, each
+    labelled by CGOLD): the answer-selection data the 2016 task offered as extra training for its
+    subtask A. CGOLD's Good is the 2016 Good; Potential, Bad, Dialogue, Not English and Other are
+    not Good. Streamed like `iter_semeval`; a file of another shape is a `DataFormatError`."""
+    p = Path(path)
+    fh = open_binary(p)
+    comments = 0
+    try:
+        root = None
+        for event, elem in ET.iterparse(fh, events=("start", "end")):
+            if root is None and event == "start":
+                root = elem
+                if elem.tag != "root":
+                    raise DataFormatError(f"{p}: not a SemEval-2015 Task 3 file (root element <{elem.tag}>)")
+                continue
+            if event != "end" or elem.tag != "Question":
+                continue
+            a = elem.attrib
+            qid = a.get("QID", "")
+            if not qid:
+                raise DataFormatError(f"{p}: a <Question> without QID")
+            t = RelatedThread(id=qid, subject=_flat(elem.find("QSubject")), body=_flat(elem.find("QBody")),
+                              category=a.get("QCATEGORY", ""), date=a.get("QDATE", ""), user_id=a.get("QUSERID", ""))
+            for c in elem.findall("Comment"):
+                ca = c.attrib
+                if not ca.get("CID") or "CGOLD" not in ca:
+                    raise DataFormatError(f"{p}: Question {qid}: a <Comment> without CID or CGOLD")
+                t.comments.append(Comment(id=ca["CID"], text=_flat(c.find("CBody")), user_id=ca.get("CUSERID", ""),
+                                          label=ca["CGOLD"]))
+            comments += len(t.comments)
+            elem.clear()
+            root.clear()
+            yield t
+        if root is None:
+            raise DataFormatError(f"{p}: empty XML document")
+        if not comments:
+            raise DataFormatError(f"{p}: no <Question> with a <Comment>: not a SemEval-2015 Task 3 English file")
+    except ET.ParseError as exc:
+        line, col = exc.position
+        raise DataFormatError(f"{p}: malformed XML at line {line}, column {col}: {_reason(exc)}") from None
+    except (OSError, EOFError) as exc:
+        raise DataFormatError(f"{p}: cannot read ({exc})") from None
+    finally:
+        fh.close()
+
+
+def load_semeval2015(path: str | Path) -> list[RelatedThread]:
+    return list(iter_semeval2015(path))
+
+
+LABELLED_COLUMNS = ("title", "question", "answer", "label")
+LABELS = frozenset({"Good", "PotentiallyUseful", "Bad"})
+
+
+def load_labelled_csv(path: str | Path) -> list[RelatedThread]:
+    """Labelled comments in a CSV, one a row: `title,question,answer,label` (the thread's title, its
+    question's body, one comment, and that comment's SemEval-2016 label: Good, PotentiallyUseful or
+    Bad). Rows of one (title, question) make one thread, in file order. For comments labelled in
+    the 2016 scheme that come without the task's XML (its test part, as others have shared it)."""
+    import csv
+
+    p = Path(path)
+    threads: dict[tuple[str, str], RelatedThread] = {}
+    try:
+        with p.open(encoding="utf-8", newline="") as fh:
+            reader = csv.DictReader(fh, strict=True)
+            if tuple(reader.fieldnames or ()) != LABELLED_COLUMNS:
+                raise DataFormatError(f"{p}: the header must be {','.join(LABELLED_COLUMNS)} "
+                                      f"(found {','.join(reader.fieldnames or ()) or 'none'})")
+            for row in reader:
+                label = (row.get("label") or "").strip()
+                if label not in LABELS or None in row or any(v is None for v in row.values()):
+                    raise DataFormatError(f"{p}, line {reader.line_num}: four fields and a label of "
+                                          f"{', '.join(sorted(LABELS))} expected")
+                key = (" ".join(row["title"].split()), " ".join(row["question"].split()))
+                t = threads.get(key)
+                if t is None:
+                    t = threads[key] = RelatedThread(id=f"{p.stem}:{len(threads) + 1}", subject=key[0], body=key[1])
+                t.comments.append(Comment(id=f"{t.id}_C{len(t.comments) + 1}", text=" ".join(row["answer"].split()),
+                                          label=label))
+    except UnicodeDecodeError as exc:
+        raise DataFormatError(f"{p}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+    except csv.Error as exc:
+        raise DataFormatError(f"{p}: malformed CSV ({exc})") from None
+    except OSError as exc:
+        raise DataFormatError(f"{p}: cannot read ({exc})") from None
+    if not threads:
+        raise DataFormatError(f"{p}: no labelled comment")
+    return list(threads.values())
+
+
+def load_labelled_comments(path: str | Path) -> list[RelatedThread]:
+    """Threads with labelled comments from a SemEval-2015 Task 3 XML file or a labelled CSV."""
+    return load_labelled_csv(path) if Path(path).suffix.lower() == ".csv" else load_semeval2015(path)

@@ -38,7 +38,7 @@ from cqa import TrainedModels
 from cqa.features import ANSWER_FEATURES, MATCH_FEATURES
 from cqa.matcher import ANSWER_RANKER, ANSWER_STACK, ANSWER_WORDING, RESCORER, CommunityQA
 from cqa.model import LogisticModel
-from cqa.semeval import NewQuestion, load_semeval
+from cqa.semeval import NewQuestion, RelatedThread, load_semeval
 from cqa.store import ThreadStore
 from cqa.text import tokenize
 from qa.core.measures import ece
@@ -117,6 +117,7 @@ class AnswerRows:
     vectors: list[np.ndarray] = field(default_factory=list)  # per row: the answer's sentence vector
     keys: list[int] = field(default_factory=list)  # per thread: its store key
     pairs: list[tuple[str, str]] = field(default_factory=list)  # per row: (its thread's question, the answer)
+    texts: list[tuple[str, str, list[str]]] = field(default_factory=list)  # per thread: title, body, answers
 
 
 def answer_rows(source: CommunityQA, questions: Sequence[NewQuestion], *, official_a: bool = False,
@@ -150,6 +151,7 @@ def answer_rows(source: CommunityQA, questions: Sequence[NewQuestion], *, offici
             texts.append((thread.title, thread.body, [a.text for a in thread.answers]))
             gi += 1
     out.contents = content_components(texts)
+    out.texts = texts
     return out
 
 
@@ -407,6 +409,46 @@ def judge_rows(path: str | Path, encoder: Encoder, *, settings: Settings | None 
     for row, w in zip(ans.rows, oof, strict=True):
         row["wording"] = float(w)
     return ans
+
+
+@dataclass
+class ExtraPairs:
+    pairs: list[tuple[str, str]]
+    labels: list[bool]
+    threads: int  # threads kept
+    dropped: int  # threads left out for sharing text with a thread the judge must not have seen
+
+
+def extra_judge_pairs(threads: Sequence[RelatedThread], avoid: Sequence[tuple[str, str, Sequence[str]]]
+                      ) -> ExtraPairs:
+    """(question, comment) pairs with Good labels from SemEval-2015 Task 3 files: more reading for
+    the judge alone (the answer model's features need a thread store's authors and vectors). A
+    thread sharing a title, a body's opening or a comment with one of `avoid` (the held-out
+    questions' threads, on which the combination is fitted, and the dev file's, on which it is
+    measured) is left out: the 2015 files repeat some 2016 threads. A pair met twice is read once."""
+    comps = content_components([*avoid, *((t.subject, t.body, [c.text for c in t.comments]) for t in threads)])
+    banned = set(comps[:len(avoid)])
+    out = ExtraPairs([], [], 0, 0)
+    seen: set[tuple[str, str]] = set()
+    for t, comp in zip(threads, comps[len(avoid):], strict=True):
+        if comp in banned:
+            out.dropped += 1
+            continue
+        out.threads += 1
+        for c in t.comments:
+            pair = (t.text, c.text)
+            if c.text and pair not in seen:
+                seen.add(pair)
+                out.pairs.append(pair)
+                out.labels.append(c.good)
+    return out
+
+
+def dev_threads(path: str | Path = DEFAULT_DEV) -> list[tuple[str, str, list[str]]]:
+    """(title, body, comments) of every related thread of the SemEval dev file, when it is there."""
+    if not Path(path).exists():
+        return []
+    return [(t.subject, t.body, [c.text for c in t.comments]) for q in load_semeval(path) for t in q.threads]
 
 
 def judge_split(ans: AnswerRows) -> tuple[np.ndarray, np.ndarray]:

@@ -235,10 +235,20 @@ def train_judge_command(
     stack_only: Annotated[bool, typer.Option("--stack-only", help="Refit the combination alone and keep the "
                                              "installed judge (after `qa cqa train` refits the answer model): "
                                              "half the time.")] = False,
+    extra: Annotated[list[Path] | None, typer.Option("--extra", help="More labelled comments for the judge "
+                                                     "alone: SemEval-2015 Task 3 English XML (CQA-QL-devel.xml, "
+                                                     "CQA-QL-test.xml) or a CSV title,question,answer,label "
+                                                     "(SemEval-2016 labels); repeat for several files (with "
+                                                     "--limit, the first N of these too).")] = None,
+    once: Annotated[bool, typer.Option("--once", help="Train once: the judge that scored the held-out fifth "
+                                       "is the one installed, and the combination is fitted on its own scores "
+                                       "(without the held-out questions and the threads repeating them; half "
+                                       "the time).")] = False,
 ) -> None:
     """Fine-tune the answer judge (a cross-encoder from the span reader's encoder) on SemEval comments and fit how its
     score combines with the answer model's. It trains twice: once without a held-out fifth of the questions, to score
-    them and fit the combination on unseen threads; then on every comment (not with --stack-only)."""
+    them and fit the combination on unseen threads; then on every comment (not with --stack-only; with --once, the
+    first judge is kept)."""
     import os
     import shutil
     import tempfile
@@ -246,15 +256,32 @@ def train_judge_command(
     import numpy as np
 
     from cqa.matcher import ANSWER_STACK
-    from cqa.training import DEFAULT_TRAIN, fit_judge_stack, judge_rows, judge_split, save_judge_stack
+    from cqa.semeval import load_labelled_comments
+    from cqa.training import (
+        DEFAULT_TRAIN,
+        dev_threads,
+        extra_judge_pairs,
+        fit_judge_stack,
+        judge_rows,
+        judge_split,
+        save_judge_stack,
+    )
     from mrc.judge import AnswerJudge
     from mrc.train_judge import JudgeRecipe, train_judge
+    from qa.core.onnx_models import copy_folder
     from qa.core.paths import check_model_dir
     from qa.models import shared_encoder
 
+    if stack_only and (extra or once):
+        raise InputError("--stack-only keeps the installed judge: it takes neither --extra nor --once")
+    for more in extra or []:
+        if not more.is_file():
+            raise InputError(f"extra training file not found: {more}")
     path = train_file or DEFAULT_TRAIN
     if not Path(path).exists():
         raise InputError(f"training file not found: {path}")
+    # read before the slow part, so a wrong file is refused at once
+    extra_threads = [t for more in extra or [] for t in load_labelled_comments(more)]
     settings = _settings(None)
     base = check_model_dir(settings.span_model)
     target = out_dir or Path(settings.cqa_judge_model)
@@ -275,7 +302,23 @@ def train_judge_command(
         raise InputError("no held-out or no training comments (too few questions, or --limit too small); "
                          "use at least a few hundred comments of ten or more questions")
     recipe = JudgeRecipe(epochs=epochs)
-    meta = {"data": Path(path).name}
+    meta: dict[str, Any] = {"data": Path(path).name}
+    more_pairs: list[tuple[str, str]] = []
+    more_labels: list[bool] = []
+    if extra:
+        held_threads = sorted({ans.groups[i] for i in np.where(held)[0]})
+        dev = dev_threads()
+        if not dev:
+            err.print(Text.assemble(("warning: ", "yellow"), "the SemEval dev file is absent: extra threads "
+                                    "repeating dev threads cannot be left out"))
+        more = extra_judge_pairs(extra_threads, [ans.texts[t] for t in held_threads] + dev)
+        more_pairs, more_labels = more.pairs[:limit or None], more.labels[:limit or None]
+        meta["extra"] = {"files": [p.name for p in extra], "comments": len(more_pairs), "threads": more.threads,
+                         "threads_left_out": more.dropped, "dev_checked": bool(dev)}
+    if once:
+        meta["once"] = True
+        err.print(f"extra: {len(more_pairs):,} comments of {more.threads:,} threads from {len(extra)} file(s); "
+                  f"{more.dropped} threads left out for repeating a held-out or dev thread")
 
     def run(description: str, rows: np.ndarray, folder: Path) -> None:
         bar, desc, _ = _bar(description, None)
@@ -285,7 +328,8 @@ def train_judge_command(
             def step(done: int, steps: int, loss: float) -> None:
                 bar.update(task, completed=done, total=steps, description=f"{desc} (loss {loss:.3f})")
 
-            train_judge(base, [ans.pairs[i] for i in np.where(rows)[0]], [ans.labels[i] for i in np.where(rows)[0]],
+            train_judge(base, [ans.pairs[i] for i in np.where(rows)[0]] + more_pairs,
+                        [ans.labels[i] for i in np.where(rows)[0]] + more_labels,
                         folder, recipe=recipe, meta=meta, progress=step)
 
     with tempfile.TemporaryDirectory(prefix="judge-", dir=target.parent if target.parent.exists() else None) as tmp:
@@ -296,6 +340,8 @@ def train_judge_command(
         with bar:
             task = bar.add_task(desc, total=total)
             scores = AnswerJudge(settings, fold).score(held_pairs, progress=lambda k: bar.advance(task, k))
+        # a CPU builds an ONNX copy named after the folder it read: the installed judge builds its own
+        shutil.rmtree(copy_folder(fold, "judge"), ignore_errors=True)
         stack = fit_judge_stack(ans, held, train, scores, {**meta, "judge": target.name})
         if stack_only:
             stack_path = save_judge_stack(stack, stack_out)
@@ -304,9 +350,13 @@ def train_judge_command(
                                     f"{stack.meta['map_judge']:.2f}, both {stack.meta['map_stack']:.2f} -> "
                                     f"{stack_path}"))
             return
-        staged = Path(tmp) / "final"
-        run("judge on every comment", np.arange(len(ans.rows)) < n, staged)
-        _judge_card(staged, target, base, Path(path), recipe, stack.meta, n, stack_out or ANSWER_STACK)
+        if once:
+            staged, trained = fold, int(train.sum())
+        else:
+            staged, trained = Path(tmp) / "final", n
+            run("judge on every comment", np.arange(len(ans.rows)) < n, staged)
+        _judge_card(staged, target, base, Path(path), recipe, stack.meta, trained, stack_out or ANSWER_STACK,
+                    extra=meta.get("extra"), once=once)
         # swap folders by renames: a crash leaves the old judge or the new one, never half of one
         old = target.with_name(target.name + ".old")
         shutil.rmtree(old, ignore_errors=True)
@@ -315,13 +365,14 @@ def train_judge_command(
         os.replace(staged, target)
         shutil.rmtree(old, ignore_errors=True)
     stack_path = save_judge_stack(stack, stack_out)
-    err.print(Text.assemble(("trained ", "green"), f"judge on {n:,} comments -> {target}; held-out MAP: answer model "
+    err.print(Text.assemble(("trained ", "green"), f"judge on {trained + len(more_pairs):,} comments -> {target}; "
+                            f"held-out MAP: answer model "
                             f"{stack.meta['map_answer_model']:.2f}, judge {stack.meta['map_judge']:.2f}, both "
                             f"{stack.meta['map_stack']:.2f} -> {stack_path}"))
 
 
 def _judge_card(staged: Path, target: Path, base: Path, data: Path, recipe: Any, held: dict[str, Any], n: int,
-                stack: Path) -> None:
+                stack: Path, *, extra: dict[str, Any] | None = None, once: bool = False) -> None:
     """A model card for the new judge from what this run knows (its data, start, recipe and held-out
     fold), so the folder never ships without one or with the replaced judge's. The card written by
     hand is kept beside it as README.previous.md: the replaced folder's README.previous.md when it
@@ -339,6 +390,12 @@ def _judge_card(staged: Path, target: Path, base: Path, data: Path, recipe: Any,
                 err.print(Text.assemble(("warning: ", "yellow"), f"the judge's earlier card was not kept ({exc})"))
             break
     rec = ", ".join(f"{k} {v}" for k, v in vars(recipe).items())
+    data_line = f"`{data.name}`: {n:,} comments" + (" (all but the held-out fifth and the threads repeating it: "
+                                                   "trained once)" if once else "")
+    if extra:
+        data_line += (f"; and {extra['comments']:,} comments of {extra['threads']:,} threads of SemEval-2015 Task 3 "
+                      f"({', '.join(f'`{f}`' for f in extra['files'])}; {extra['threads_left_out']} threads left "
+                      "out for repeating a held-out" + (" or dev" if extra.get("dev_checked") else "") + " thread)")
     atomic_write_text(staged / "README.md", f"""# {target.name}: answer judge for community QA (cross-encoder)
 
 Trained by `qa cqa train-judge` on {date.today().isoformat()}. It reads a forum question and one answer
@@ -347,7 +404,7 @@ with the answer model's (`{stack.name}`) to order a thread's answers.
 
 | | |
 |---|---|
-| data | `{data.name}`: {n:,} comments |
+| data | {data_line} |
 | start | `{base.name}` (its encoder; its QA head is dropped) |
 | recipe | {rec} |
 

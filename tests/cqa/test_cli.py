@@ -65,6 +65,14 @@ def test_cli_errors_are_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[s
     assert main(["cqa", "add", "user:missing", "--thread", "--answer", "x", "--store", store]) == 2
     assert "no thread" in capsys.readouterr().err
     assert main(["cqa", "stats", "--store", str(tmp_path / "none.sqlite")]) == 2
+    assert main(["cqa", "train-judge", "--extra", str(tmp_path / "none.xml")]) == 2
+    assert "extra training file not found" in capsys.readouterr().err
+    assert main(["cqa", "train-judge", "--stack-only", "--once"]) == 2
+    assert "--stack-only keeps the installed judge" in capsys.readouterr().err
+    wrong = tmp_path / "pairs.csv"  # refused before the training file is read
+    wrong.write_text("question,answer\nWhat?,This.\n", encoding="utf-8")
+    assert main(["cqa", "train-judge", "--extra", str(wrong), "--train-file", str(bad)]) == 2
+    assert "the header must be title,question,answer,label" in capsys.readouterr().err
 
 
 def test_embed_does_not_create_an_empty_store(tmp_path, capsys) -> None:

@@ -112,3 +112,95 @@ def test_subtask_a_rows_keep_the_threads_asked_for(tmp_path: Path, encoder) -> N
     assert len(picked.rows) == len(picked.labels) == len(repeat.comments) + len(fresh.comments)
     assert thread_ids(answer_rows(source, q, only=only, exclude=frozenset({repeat.skip_subtask_a}))) == [
         f"semeval:{fresh.id}"]
+
+
+_SEMEVAL_2015 = """<?xml version="1.0" encoding="UTF-8"?>
+<root>
+<Question QID="Q1" QCATEGORY="Visas and Permits" QDATE="2010-01-01 10:00:00" QUSERID="U1">
+  <QSubject>family visa salary</QSubject>
+  <QBody>What salary do I need
+  for a family visa?</QBody>
+  <Comment CID="Q1_C1" CUSERID="U2" CGOLD="Good"><CSubject>RE: x</CSubject><CBody>10,000 QR
+with accommodation</CBody></Comment>
+  <Comment CID="Q1_C2" CUSERID="U1" CGOLD="Dialogue"><CSubject>RE: x</CSubject><CBody>thanks</CBody></Comment>
+  <Comment CID="Q1_C3" CUSERID="U3" CGOLD="Potential"><CSubject>RE: x</CSubject><CBody>ask HR</CBody></Comment>
+</Question>
+<Question QID="Q2" QCATEGORY="Cars" QDATE="2010-01-02 10:00:00" QUSERID="U4">
+  <QSubject>Best Bank</QSubject>
+  <QBody>Which bank in Doha is good for a car loan with a low rate?</QBody>
+  <Comment CID="Q2_C1" CUSERID="U5" CGOLD="Good"><CBody>Commercial Bank</CBody></Comment>
+</Question>
+<Question QID="Q3" QCATEGORY="Visas and Permits" QDATE="2010-01-03 10:00:00" QUSERID="U6">
+  <QSubject>family visa salary</QSubject>
+  <QBody>What salary do I need for a family visa?</QBody>
+  <Comment CID="Q3_C1" CUSERID="U2" CGOLD="Good"><CBody>10,000 QR with accommodation</CBody></Comment>
+</Question>
+</root>
+"""
+
+
+def test_semeval_2015_threads_and_the_judges_extra_pairs(tmp_path: Path) -> None:
+    """The 2015 answer-selection files feed the judge: Good stays Good, every other 2015 label is not
+    Good, texts are flattened like the 2016 ones; a thread repeating one the judge must not see (a
+    held-out or dev thread: here by its title) is left out, and a pair met twice is read once."""
+    from cqa.semeval import load_semeval2015
+    from cqa.training import extra_judge_pairs
+
+    path = tmp_path / "CQA-QL-devel.xml"
+    path.write_text(_SEMEVAL_2015, encoding="utf-8")
+    threads = load_semeval2015(path)
+    assert [t.id for t in threads] == ["Q1", "Q2", "Q3"]
+    t = threads[0]
+    assert t.text == "family visa salary. What salary do I need for a family visa?"
+    assert t.category == "Visas and Permits"
+    assert [(c.text, c.good) for c in t.comments] == [("10,000 QR with accommodation", True), ("thanks", False),
+                                                      ("ask HR", False)]
+    more = extra_judge_pairs(threads, [("Best Bank", "Which is the best bank in Qatar?", ["IBQ"])])
+    assert (more.threads, more.dropped) == (2, 1)
+    assert more.pairs == [(t.text, "10,000 QR with accommodation"), (t.text, "thanks"), (t.text, "ask HR")]
+    assert more.labels == [True, False, False]
+
+
+@pytest.mark.parametrize("text, message", [
+    ("<xml><OrgQuestion/></xml>", "not a SemEval-2015 Task 3 file"),
+    ('<root><Question QID="Q1"><Comment CID="Q1_C1"><CBody>x</CBody></Comment></Question></root>',
+     "without CID or CGOLD"),
+    ('<root><Question QID="Q1"><QSubject>x</Question></root>', "malformed XML at line 1"),
+    ('<root><Question QID="Q1"><QSubject>x</QSubject><Answer CID="Q1_A1"/></Question></root>', "no <Question> with a"),
+])
+def test_a_file_that_is_not_semeval_2015_is_a_clear_error(tmp_path: Path, text: str, message: str) -> None:
+    from cqa.semeval import load_semeval2015
+
+    bad = tmp_path / "bad.xml"
+    bad.write_text(text, encoding="utf-8")
+    with pytest.raises(DataFormatError, match=message):
+        load_semeval2015(bad)
+
+
+def test_a_labelled_csv_gives_threads_of_its_rows(tmp_path: Path) -> None:
+    from cqa.semeval import load_labelled_comments
+
+    path = tmp_path / "labelled.csv"
+    path.write_text('title,question,answer,label\nBest Bank,"Which bank,  in Doha?",IBQ,Good\n'
+                    'Best Bank,"Which bank,  in Doha?","no idea\nsorry",Bad\nVisa,How long?,a week,PotentiallyUseful\n',
+                    encoding="utf-8")
+    threads = load_labelled_comments(path)
+    assert [(t.text, [(c.text, c.good) for c in t.comments]) for t in threads] == [
+        ("Best Bank. Which bank, in Doha?", [("IBQ", True), ("no idea sorry", False)]),
+        ("Visa. How long?", [("a week", False)])]
+
+
+@pytest.mark.parametrize("raw, message", [
+    (b"feature,question,answer,labels\nx,y,z,Good\n", "the header must be title,question,answer,label"),
+    (b"title,question,answer,label\nx,y,z,good\n", "line 2: four fields and a label of"),
+    (b"title,question,answer,label\nx,y,z\n", "line 2: four fields"),
+    (b"title,question,answer,label\nx,y,\xff,Good\n", "not UTF-8"),
+    (b"title,question,answer,label\n", "no labelled comment"),
+])
+def test_a_labelled_csv_that_is_wrong_is_a_clear_error(tmp_path: Path, raw: bytes, message: str) -> None:
+    from cqa.semeval import load_labelled_comments
+
+    bad = tmp_path / "bad.csv"
+    bad.write_bytes(raw)
+    with pytest.raises(DataFormatError, match=message):
+        load_labelled_comments(bad)
