@@ -233,11 +233,13 @@ def load_labelled_csv(path: str | Path) -> list[RelatedThread]:
     Bad). Rows of one (title, question) make one thread, in file order. For comments labelled in
     the 2016 scheme that come without the task's XML (its test part, as others have shared it)."""
     import csv
+    import io
 
     p = Path(path)
     threads: dict[tuple[str, str], RelatedThread] = {}
+    reader = None
     try:
-        with p.open(encoding="utf-8", newline="") as fh:
+        with io.TextIOWrapper(open_binary(p), encoding="utf-8-sig", newline="") as fh:
             reader = csv.DictReader(fh, strict=True)
             if tuple(reader.fieldnames or ()) != LABELLED_COLUMNS:
                 raise DataFormatError(f"{p}: the header must be {','.join(LABELLED_COLUMNS)} "
@@ -254,16 +256,23 @@ def load_labelled_csv(path: str | Path) -> list[RelatedThread]:
                 t.comments.append(Comment(id=f"{t.id}_C{len(t.comments) + 1}", text=" ".join(row["answer"].split()),
                                           label=label))
     except UnicodeDecodeError as exc:
-        raise DataFormatError(f"{p}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+        raise DataFormatError(f"{p}: not UTF-8 text ({exc.reason})") from None
     except csv.Error as exc:
-        raise DataFormatError(f"{p}: malformed CSV ({exc})") from None
-    except OSError as exc:
+        raise DataFormatError(f"{p}, line {getattr(reader, 'line_num', 0)}: malformed CSV ({exc})") from None
+    except (OSError, EOFError) as exc:
         raise DataFormatError(f"{p}: cannot read ({exc})") from None
-    if not threads:
+    if not any(c.text for t in threads.values() for c in t.comments):
         raise DataFormatError(f"{p}: no labelled comment")
     return list(threads.values())
 
 
 def load_labelled_comments(path: str | Path) -> list[RelatedThread]:
-    """Threads with labelled comments from a SemEval-2015 Task 3 XML file or a labelled CSV."""
-    return load_labelled_csv(path) if Path(path).suffix.lower() == ".csv" else load_semeval2015(path)
+    """Threads with labelled comments from a SemEval-2015 Task 3 XML file or a labelled CSV, told
+    apart by their first character (`<` for XML), not by the file's name."""
+    p = Path(path)
+    try:
+        with open_binary(p) as fh:
+            head = fh.read(4096).lstrip(b"\xef\xbb\xbf \t\r\n")
+    except (OSError, EOFError) as exc:
+        raise DataFormatError(f"{p}: cannot read ({exc})") from None
+    return load_semeval2015(p) if head.startswith(b"<") else load_labelled_csv(p)

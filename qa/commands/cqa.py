@@ -274,14 +274,14 @@ def train_judge_command(
 
     if stack_only and (extra or once):
         raise InputError("--stack-only keeps the installed judge: it takes neither --extra nor --once")
-    for more in extra or []:
-        if not more.is_file():
-            raise InputError(f"extra training file not found: {more}")
+    for file in extra or []:
+        if not file.is_file():
+            raise InputError(f"extra training file not found: {file}")
     path = train_file or DEFAULT_TRAIN
     if not Path(path).exists():
         raise InputError(f"training file not found: {path}")
     # read before the slow part, so a wrong file is refused at once
-    extra_threads = [t for more in extra or [] for t in load_labelled_comments(more)]
+    extra_threads = [t for file in extra or [] for t in load_labelled_comments(file)]
     settings = _settings(None)
     base = check_model_dir(settings.span_model)
     target = out_dir or Path(settings.cqa_judge_model)
@@ -315,10 +315,10 @@ def train_judge_command(
         more_pairs, more_labels = more.pairs[:limit or None], more.labels[:limit or None]
         meta["extra"] = {"files": [p.name for p in extra], "comments": len(more_pairs), "threads": more.threads,
                          "threads_left_out": more.dropped, "dev_checked": bool(dev)}
+        err.print(f"extra: {len(more_pairs):,} comments of {more.threads:,} threads from {len(extra)} file(s); "
+                  f"{more.dropped} threads left out for repeating a held-out" + (" or dev" if dev else "") + " thread")
     if once:
         meta["once"] = True
-        err.print(f"extra: {len(more_pairs):,} comments of {more.threads:,} threads from {len(extra)} file(s); "
-                  f"{more.dropped} threads left out for repeating a held-out or dev thread")
 
     def run(description: str, rows: np.ndarray, folder: Path) -> None:
         bar, desc, _ = _bar(description, None)
@@ -393,7 +393,7 @@ def _judge_card(staged: Path, target: Path, base: Path, data: Path, recipe: Any,
     data_line = f"`{data.name}`: {n:,} comments" + (" (all but the held-out fifth and the threads repeating it: "
                                                    "trained once)" if once else "")
     if extra:
-        data_line += (f"; and {extra['comments']:,} comments of {extra['threads']:,} threads of SemEval-2015 Task 3 "
+        data_line += (f"; and {extra['comments']:,} labelled comments of {extra['threads']:,} threads "
                       f"({', '.join(f'`{f}`' for f in extra['files'])}; {extra['threads_left_out']} threads left "
                       "out for repeating a held-out" + (" or dev" if extra.get("dev_checked") else "") + " thread)")
     atomic_write_text(staged / "README.md", f"""# {target.name}: answer judge for community QA (cross-encoder)

@@ -136,3 +136,49 @@ def test_a_blank_source_or_store_path_is_one_line_exit_2(tmp_path: Path, faq: Pa
     assert main(["cqa", "stats"]) == 2
     lines = capsys.readouterr().err.strip().splitlines()
     assert len(lines) == 1 and "QA_CQA_STORE" in lines[0] and "is empty" in lines[0]
+
+
+def _tiny_semeval(path: Path, questions: int = 10) -> Path:
+    """A SemEval-2016 training file small enough to train a judge on in seconds (one thread of four
+    comments a new question; a Good answer names what the question asks about)."""
+    topics = ["bank", "visa", "school", "car", "rent", "phone", "doctor", "flight", "beach", "job", "mall", "salary"]
+    parts = ['<?xml version="1.0" encoding="UTF-8"?>\n<xml>']
+    for q in range(questions):
+        topic = topics[q % len(topics)]
+        parts.append(f'<OrgQuestion ORGQ_ID="Q{q}"><OrgQSubject>{topic} {q}</OrgQSubject><OrgQBody>Which {topic} '
+                     f'in Doha?</OrgQBody><Thread THREAD_SEQUENCE="Q{q}_R1"><RelQuestion RELQ_ID="Q{q}_R1" '
+                     f'RELQ_USERNAME="asker{q}" RELQ_RELEVANCE2ORGQ="PerfectMatch"><RelQSubject>best {topic} {q}'
+                     f'</RelQSubject><RelQBody>Where is a good {topic} here, number {q}?</RelQBody></RelQuestion>')
+        for c, (text, label) in enumerate([(f"The {topic} near the Corniche, ask for Ahmed ({q})", "Good"),
+                                           (f"lol {q}", "Bad"), (f"thanks for asking {q}", "Bad"),
+                                           (f"Try the {topic} in West Bay, open till 9 ({q})", "Good")]):
+            parts.append(f'<RelComment RELC_ID="Q{q}_R1_C{c + 1}" RELC_USERNAME="u{c}" '
+                         f'RELC_RELEVANCE2RELQ="{label}"><RelCText>{text}</RelCText></RelComment>')
+        parts.append("</Thread></OrgQuestion>")
+    path.write_text("".join(parts) + "</xml>\n", encoding="utf-8")
+    return path
+
+
+@pytest.mark.parametrize("with_extra", [False, True])
+def test_train_judge_once_installs_the_judge_that_scored_the_held_out_fold(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], with_extra: bool) -> None:
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    train = _tiny_semeval(tmp_path / "tiny-train.xml")
+    more = tmp_path / "more.csv"
+    more.write_text("title,question,answer,label\nquiet laundry zx81,Which laundry?,The one on C Ring Road,Good\n"
+                    "quiet laundry zx81,Which laundry?,no idea,Bad\n", encoding="utf-8")
+    out, stack = tmp_path / "judge", tmp_path / "stack.json"
+    args = ["cqa", "train-judge", "--train-file", str(train), "--once", "--epochs", "0.5", "--out", str(out),
+            "--stack-out", str(stack)] + (["--extra", str(more)] if with_extra else [])
+    assert main(args) == 0, capsys.readouterr().err
+    err = capsys.readouterr().err
+    meta = json.loads((out / "judge.json").read_text(encoding="utf-8"))["meta"]
+    assert meta["once"] is True and json.loads(stack.read_text(encoding="utf-8"))["features"] == ["answer", "judge"]
+    card = (out / "README.md").read_text(encoding="utf-8")
+    assert "all but the held-out fifth" in card
+    if with_extra:
+        assert meta["extra"]["comments"] == 2 and "extra: 2 comments of 1 threads from 1 file(s)" in err
+        assert "2 labelled comments of 1 threads (`more.csv`" in card
+    else:
+        assert "extra" not in meta and "extra:" not in err
+    assert not list(out.parent.glob("judge-*")), "the temporary folder is gone"

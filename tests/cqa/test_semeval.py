@@ -188,6 +188,10 @@ def test_a_labelled_csv_gives_threads_of_its_rows(tmp_path: Path) -> None:
     assert [(t.text, [(c.text, c.good) for c in t.comments]) for t in threads] == [
         ("Best Bank. Which bank, in Doha?", [("IBQ", True), ("no idea sorry", False)]),
         ("Visa. How long?", [("a week", False)])]
+    bom = tmp_path / "excel.txt"  # a spreadsheet's "CSV UTF-8" starts with a byte-order mark; any name will do
+    bom.write_bytes(b"\xef\xbb\xbftitle,question,answer,label\r\nVisa,How long?,a week,Good\r\n")
+    threads = load_labelled_comments(bom)
+    assert [(t.text, [c.good for c in t.comments]) for t in threads] == [("Visa. How long?", [True])]
 
 
 @pytest.mark.parametrize("raw, message", [
