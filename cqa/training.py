@@ -421,11 +421,12 @@ class ExtraPairs:
 
 def extra_judge_pairs(threads: Sequence[RelatedThread], avoid: Sequence[tuple[str, str, Sequence[str]]]
                       ) -> ExtraPairs:
-    """(question, comment) pairs with Good labels from SemEval-2015 Task 3 files: more reading for
-    the judge alone (the answer model's features need a thread store's authors and vectors). A
-    thread sharing a title, a body's opening or a comment with one of `avoid` (the held-out
-    questions' threads, on which the combination is fitted, and the dev file's, on which it is
-    measured) is left out: the 2015 files repeat some 2016 threads. A pair met twice is read once."""
+    """(question, comment) pairs with Good labels from other labelled threads (`load_labelled_comments`:
+    SemEval-2015 files, other SemEval-2016 parts): more reading for the judge alone (the answer
+    model's features need a thread store's authors and vectors). A thread sharing a title, a body's
+    opening or a comment with one of `avoid` (the held-out questions' threads, on which the
+    combination is fitted, and the dev file's, on which it is measured) is left out: those files
+    repeat some dev threads. A pair met twice is read once."""
     comps = content_components([*avoid, *((t.subject, t.body, [c.text for c in t.comments]) for t in threads)])
     banned = set(comps[:len(avoid)])
     out = ExtraPairs([], [], 0, 0)
