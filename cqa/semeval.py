@@ -16,8 +16,10 @@ from __future__ import annotations
 
 import xml.etree.ElementTree as ET
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import IO
 
 from cqa.store import thread_text
 from qa.core.errors import DataFormatError
@@ -116,10 +118,9 @@ def iter_semeval(path: str | Path, *, on_bytes: Callable[[int], None] | None = N
 
     `on_bytes(position)` is called as the compressed or plain file is read (for progress bars)."""
     p = Path(path)
-    fh = open_binary(p)
     questions: dict[str, NewQuestion] = {}
     order: list[str] = []
-    try:
+    with _reading(p) as fh:
         context = ET.iterparse(fh, events=("start", "end"))
         root = None
         for event, elem in context:
@@ -147,6 +148,21 @@ def iter_semeval(path: str | Path, *, on_bytes: Callable[[int], None] | None = N
                 on_bytes(input_position(fh))
         if root is None:
             raise DataFormatError(f"{p}: empty XML document")
+    yield from (questions[q] for q in order)
+
+
+def load_semeval(path: str | Path) -> list[NewQuestion]:
+    return list(iter_semeval(path))
+
+
+
+@contextmanager
+def _reading(p: Path) -> Iterator[IO[bytes]]:
+    """The file, open for streaming; a syntax or read error inside becomes one `DataFormatError`
+    naming the file (and the line and column), and the file is closed however the reading ends."""
+    fh = open_binary(p)
+    try:
+        yield fh
     except ET.ParseError as exc:
         line, col = exc.position
         raise DataFormatError(f"{p}: malformed XML at line {line}, column {col}: {_reason(exc)}") from None
@@ -154,12 +170,6 @@ def iter_semeval(path: str | Path, *, on_bytes: Callable[[int], None] | None = N
         raise DataFormatError(f"{p}: cannot read ({exc})") from None
     finally:
         fh.close()
-    yield from (questions[q] for q in order)
-
-
-def load_semeval(path: str | Path) -> list[NewQuestion]:
-    return list(iter_semeval(path))
-
 
 
 def _reason(exc: ET.ParseError) -> str:
@@ -178,9 +188,8 @@ def iter_semeval2015(path: str | Path) -> Iterator[RelatedThread]:
     subtask A. CGOLD's Good is the 2016 Good; Potential, Bad, Dialogue, Not English and Other are
     not Good. Streamed like `iter_semeval`; a file of another shape is a `DataFormatError`."""
     p = Path(path)
-    fh = open_binary(p)
     comments = 0
-    try:
+    with _reading(p) as fh:
         root = None
         for event, elem in ET.iterparse(fh, events=("start", "end")):
             if root is None and event == "start":
@@ -210,13 +219,6 @@ def iter_semeval2015(path: str | Path) -> Iterator[RelatedThread]:
             raise DataFormatError(f"{p}: empty XML document")
         if not comments:
             raise DataFormatError(f"{p}: no <Question> with a <Comment>: not a SemEval-2015 Task 3 English file")
-    except ET.ParseError as exc:
-        line, col = exc.position
-        raise DataFormatError(f"{p}: malformed XML at line {line}, column {col}: {_reason(exc)}") from None
-    except (OSError, EOFError) as exc:
-        raise DataFormatError(f"{p}: cannot read ({exc})") from None
-    finally:
-        fh.close()
 
 
 def load_semeval2015(path: str | Path) -> list[RelatedThread]:
