@@ -28,6 +28,7 @@ from fastapi.responses import PlainTextResponse
 from fastapi.responses import Response as HTTPResponse
 from fastapi.security import APIKeyHeader
 
+from cqa.store import content_id
 from qa.api import errors
 from qa.api.batching import BatchingSpanReader
 from qa.api.limits import API_KEY_HEADER, TOO_LARGE, TOO_LARGE_KEY, Admission, BodyLimit, check_key
@@ -287,9 +288,10 @@ def create_app(settings: Settings | None = None, *, engine: Any = None, warm: bo
             src = community()
             tid = src.add_question(body.question, body.body, answer=body.answer, accepted=body.accepted,
                                    source="api", tags=tuple(body.tags))
-            # the answer this request filed: a question sent again may hold others already
-            said = " ".join(body.answer.split()) if body.answer is not None else None
-            answers = [a for a in src.store.thread(tid).answers if " ".join(a.text.split()) == said]
+            # the answer this request filed: a question sent again may hold others already, and the
+            # store took this one as one of them when only case or spacing differ (`content_id`)
+            said = content_id(body.answer) if body.answer is not None else None
+            answers = [a for a in src.store.thread(tid).answers if content_id(a.text) == said]
             return ThreadOut(thread_id=tid, answer_id=answers[-1].id if answers else None)
 
         return await admission.run(add)

@@ -277,6 +277,9 @@ def test_threads_are_filed_in_the_community_store(client, app) -> None:
     resent = client.post("/v1/threads", json={"question": "Which bus goes to the  zorblat depot?",
                                               "answer": "The number 12."})
     assert resent.status_code == 201 and resent.json() == first
+    recased = client.post("/v1/threads", json={"question": "Which bus goes to the zorblat depot?",
+                                               "answer": "the number  12."})  # the store's same answer
+    assert recased.json() == first
     r = client.post(f"/v1/threads/{first['thread_id']}/answers", json={"text": "Take the green line 7 bus."})
     assert r.json()["answer_id"] == second
     found = app.state.engine.source(Route.CQA).store.thread(first["thread_id"])
