@@ -11,7 +11,8 @@ Mecklenburg-Strelitz").
 An FAQ store holds one question of each of 70 % of the paths (seed 0) with its answer. Asked: another
 question of each stored path (answerable: the right match is that path's entry) and one question
 of each path left out (unanswerable: every match is wrong). None of this data trains anything of
-community QA (the re-scorer is SemEval's).
+community QA (the re-scorer is SemEval's; the question judge, which reads two one-line questions
+together, is trained on SQuAD's training questions (v1.0), never on dev or PathQuestion).
 
 Reported: P@1 on the answerable questions; how many of each kind are answered (shown score at
 least `cqa_min_score`) and how many of those are wrong; ECE (15 bins) and AUROC of the top match's
@@ -107,10 +108,11 @@ def ask_faq(entries: list[tuple[str, str]], asked: list[tuple[str, frozenset[int
     match). One row per asked question."""
     from cqa.matcher import CommunityQA
     from qa.core.settings import Settings
-    from qa.models import shared_encoder
+    from qa.models import shared_encoder, shared_question_judge
 
     settings = Settings.load(cqa_store=str(settings_dir / f"{label}.sqlite"), cqa_seed=False)
-    source = CommunityQA(settings, encoder=shared_encoder(settings))
+    # as the engine builds it (`qa.engine`): the question judge, when installed, reads one-line matches
+    source = CommunityQA(settings, encoder=shared_encoder(settings), question_judge=shared_question_judge(settings))
     faq = settings_dir / f"{label}.jsonl"
     with faq.open("w", encoding="utf-8") as fh:
         for n, (question, answer) in enumerate(entries):

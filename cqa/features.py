@@ -355,6 +355,14 @@ def one_question(text: str) -> bool:
     return not (len(big) >= HEADLINE_WORDS and all(w[:1].isupper() for w in big))
 
 
+def two_questions(question: str, matched: str) -> bool:
+    """Whether the question judge reads the pair: two one-line questions, each written as a question
+    (a question mark). It learnt from questions asked about a paragraph; an FAQ entry written as a
+    statement of a problem ("My printer is not printing.") is outside what it knows, and the
+    re-scorer keeps such a match."""
+    return all(one_question(t) and t.strip().endswith("?") for t in (question, matched))
+
+
 def names(text: str) -> list[list[str]]:
     """The capitalised names of a text, each as its words ("World War II", "Lord of the Rings");
     the first word only where the next is capitalised too and it is no question word ("Albert

@@ -38,6 +38,7 @@ from cqa.features import (
     match_features,
     other_question,
     read_margins,
+    two_questions,
 )
 from cqa.model import LogisticModel
 from cqa.store import StoredAnswer, Thread, ThreadStore, content_id, full_text
@@ -57,6 +58,8 @@ RESCORER = MODEL_DIR / "rescorer.json"
 ANSWER_RANKER = MODEL_DIR / "answer_ranker.json"
 ANSWER_WORDING = MODEL_DIR / "answer_wording.json"
 ANSWER_STACK = MODEL_DIR / "answer_stack.json"  # the answer model's and the answer judge's logits combined
+# the re-scorer's and the question judge's logits combined, for two one-line questions
+QUESTION_STACK = MODEL_DIR / "question_stack.json"
 FUSION_K = 60.0
 DEPTH = 50  # candidates each retriever proposes before fusion
 SHORT_ANSWER_WORDS = 25  # answers longer than this get a short span when the reader is sure
@@ -71,6 +74,11 @@ INLINE_EMBED = 512  # threads without a vector that the first question embeds (a
 READ_TOP = 2  # answers of a thread the span reader re-reads: the best by the answer model's other features
 
 
+def judged_pair(question: str, matched: str, similarity: float) -> bool:
+    """Whether the question judge reads a candidate (see `CommunityQA._judge_questions`)."""
+    return similarity < HOLDS_SIMILARITY and two_questions(question, matched)
+
+
 @dataclass
 class Match:
     """One stored thread scored against a new question."""
@@ -80,6 +88,8 @@ class Match:
     features: dict[str, float]
     fused_rank: int
     caveat: str | None = None  # why the probability was held down (see `score`)
+    prior: float | None = None  # the re-scorer's probability, before the question judge and the checks
+    judged: float | None = None  # the question judge's logit, where it read the pair
 
 
 @dataclass
@@ -98,7 +108,8 @@ class CommunityQA:
                  encoder: Encoder | None = None, span_reader: SpanReading | None = None,
                  rescorer: LogisticModel | None = None, answer_ranker: LogisticModel | None = None,
                  answer_wording: LogisticModel | None = None, judge: PairJudging | None = None,
-                 answer_stack: LogisticModel | None = None, seed: bool | None = None) -> None:
+                 answer_stack: LogisticModel | None = None, question_judge: PairJudging | None = None,
+                 question_stack: LogisticModel | None = None, seed: bool | None = None) -> None:
         self.settings = settings or Settings.load()
         self._store = store if isinstance(store, ThreadStore) else None
         self._store_path = Path(store) if isinstance(store, str | Path) else Path(self.settings.cqa_store)
@@ -109,6 +120,8 @@ class CommunityQA:
         self._answer_wording = answer_wording
         self._judge = judge
         self._answer_stack = answer_stack
+        self._question_judge = question_judge
+        self._question_stack = question_stack
         self._seed = self.settings.cqa_seed if seed is None else seed
         self._index: ThreadIndex | None = None
         self._lock = threading.RLock()
@@ -187,15 +200,25 @@ class CommunityQA:
             self._answer_stack = LogisticModel.load(ANSWER_STACK)
         return self._answer_stack if self._judge is not None else None
 
+    @property
+    def question_stack(self) -> LogisticModel | None:
+        """How the re-scorer's and the question judge's logits combine (`qa cqa train-question-judge`);
+        None without a question judge or without the file: the re-scorer's probability is shown."""
+        if self._question_stack is None and self._question_judge is not None and QUESTION_STACK.exists():
+            self._question_stack = LogisticModel.load(QUESTION_STACK)
+        return self._question_stack if self._question_judge is not None else None
+
     def warm_up(self) -> None:
-        _ = self.index, self.rescorer, self.answer_ranker, self.answer_wording, self.answer_stack
+        _ = (self.index, self.rescorer, self.answer_ranker, self.answer_wording, self.answer_stack,
+             self.question_stack)
         # the one-line checks' word meanings (`features.other_word`): a store of forum posts never
         # needs them (one that gets FAQ entries later loads them on first need)
         if self.store.has_bodiless():
             wordnet.load()
-        warm_judge = getattr(self._judge, "warm_up", None)
-        if warm_judge is not None:
-            warm_judge()
+        for judge in (self._judge, self._question_judge if self.store.has_bodiless() else None):
+            warm_judge = getattr(judge, "warm_up", None)
+            if warm_judge is not None:
+                warm_judge()
         if self._span_reader is not None:
             warm = getattr(self._span_reader, "warm_up", None)
             if callable(warm):
@@ -244,14 +267,41 @@ class CommunityQA:
         found, feats = self.features(question, keys, vector=vector, threads=threads)
         if not found:
             return []
-        probs = self.rescorer.probabilities(feats, group=True)
+        priors = self.rescorer.probabilities(feats, group=True)
+        probs, judged = self._judge_questions(question, found, priors, feats)
         matches = []
         for r, (t, p, f) in enumerate(zip(found, probs, feats, strict=True), start=1):
             # the features see two questions alike in every word but a number as the same question
             caveat = other_question(question, t.title, t.text, f["d_text"])
-            matches.append(Match(t, min(float(p), OTHER_QUESTION_CAP) if caveat else float(p), f, r, caveat))
+            matches.append(Match(t, min(float(p), OTHER_QUESTION_CAP) if caveat else float(p), f, r, caveat,
+                                 prior=float(priors[r - 1]), judged=judged.get(r - 1)))
         matches.sort(key=lambda m: (-m.probability, m.fused_rank))
         return matches
+
+    def _judge_questions(self, question: str, threads: Sequence[Thread], priors: np.ndarray,
+                         feats: Sequence[dict[str, float]]) -> tuple[np.ndarray, dict[int, float]]:
+        """Between two one-line questions (an FAQ entry and a question typed into a box) the
+        re-scorer, trained on forum posts, takes a question about the same thing for the same
+        question ("Who built the Eiffel Tower?" for "When was it built?"). The question judge, a
+        cross-encoder trained on questions people asked twice about the same fact and questions
+        about the same paragraph that ask another, reads the two together; its logit and the
+        re-scorer's are combined by `question_stack`, fitted on FAQ matches of held-out articles.
+        Threads with a body, entries written as statements (`two_questions`), entries in nearly the
+        question's own words (`HOLDS_SIMILARITY`: the store holds the question itself, and the
+        combination never saw such a pair) and every thread without a judge keep the re-scorer's
+        probability."""
+        stack = self.question_stack
+        if stack is None or self._question_judge is None:
+            return priors, {}
+        which = [i for i, t in enumerate(threads) if judged_pair(question, t.text, feats[i]["d_text"])]
+        if not which:
+            return priors, {}
+        logits = self._question_judge.score([(question, threads[i].text) for i in which])
+        prior = np.clip(priors[which].astype(np.float64), 1e-6, 1 - 1e-6)
+        z = np.column_stack([np.log(prior / (1 - prior)), np.asarray(logits, dtype=np.float64)])
+        out = priors.astype(np.float64).copy()
+        out[which] = stack.probabilities(z)
+        return out, {i: float(v) for i, v in zip(which, logits, strict=True)}
 
     def match(self, question: str | Question, k: int | None = None) -> list[Match]:
         """The stored threads most likely to answer `question`, best first, with their probability."""

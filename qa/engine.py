@@ -58,10 +58,10 @@ def _build_kbqa(engine: Engine) -> AnswerSource:
 
 def _build_cqa(engine: Engine) -> AnswerSource:
     from cqa.matcher import CommunityQA
-    from qa.models import shared_judge
+    from qa.models import shared_judge, shared_question_judge
 
     return CommunityQA(engine.settings, encoder=engine.encoder, span_reader=engine.span_reader,
-                       judge=shared_judge(engine.settings))
+                       judge=shared_judge(engine.settings), question_judge=shared_question_judge(engine.settings))
 
 
 BUILDERS[Route.WEBQA] = _build_webqa

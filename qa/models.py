@@ -46,18 +46,30 @@ def shared_span_reader(settings: Settings | None = None) -> SpanReader:
 def shared_judge(settings: Settings | None = None) -> AnswerJudge | None:
     """The answer judge community QA ranks a thread's answers with; None when the setting is empty
     or its folder is absent (answers are then ranked by the answer model and the span reader)."""
+    return _shared_pair_judge(settings or Settings.load(), "cqa_judge_model", "answer judge",
+                              "rank answers without the judge")
+
+
+def shared_question_judge(settings: Settings | None = None) -> AnswerJudge | None:
+    """The question judge community QA checks a match between two one-line questions with; None when
+    the setting is empty or its folder is absent (the re-scorer's probability is then shown)."""
+    return _shared_pair_judge(settings or Settings.load(), "cqa_question_judge_model", "question judge",
+                              "match one-line questions without it")
+
+
+def _shared_pair_judge(settings: Settings, field: str, what: str, without: str) -> AnswerJudge | None:
     from pathlib import Path
 
     from mrc.judge import AnswerJudge
 
-    settings = settings or Settings.load()
-    folder = str(Path(settings.cqa_judge_model).expanduser()) if settings.cqa_judge_model else ""
-    if folder and not Path(folder).is_dir() and settings.explicitly_set("cqa_judge_model"):
+    value = getattr(settings, field)
+    folder = str(Path(value).expanduser()) if value else ""
+    if folder and not Path(folder).is_dir() and settings.explicitly_set(field):
         # a judge the user named but mistyped would be switched off without a word
         from qa.core.errors import ModelNotFoundError
 
-        raise ModelNotFoundError(f"answer judge folder not found: {folder} (QA_CQA_JUDGE_MODEL / cqa_judge_model); "
-                                 "name the folder, or '' to rank answers without the judge")
+        raise ModelNotFoundError(f"{what} folder not found: {folder} (QA_{field.upper()} / {field}); "
+                                 f"name the folder, or '' to {without}")
     if not folder or not Path(folder).is_dir():
         return None
     key = (folder, str(settings.device))

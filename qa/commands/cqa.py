@@ -29,10 +29,10 @@ def _settings(store: Path | None, **kw: Any):
 
 def _source(settings, *, seed: bool | None = None):
     from cqa.matcher import CommunityQA
-    from qa.models import shared_encoder, shared_judge, shared_span_reader
+    from qa.models import shared_encoder, shared_judge, shared_question_judge, shared_span_reader
 
     return CommunityQA(settings, encoder=shared_encoder(settings), span_reader=shared_span_reader(settings),
-                       judge=shared_judge(settings), seed=seed)
+                       judge=shared_judge(settings), question_judge=shared_question_judge(settings), seed=seed)
 
 
 def _bar(description: str, total: int | None):
@@ -411,6 +411,167 @@ with the answer model's (`{stack.name}`) to order a thread's answers.
 Held-out fold (a fifth of the new questions, trained without them), MAP: answer model
 {held.get("map_answer_model", float("nan")):.2f}, judge alone {held.get("map_judge", float("nan")):.2f},
 the two combined {held.get("map_stack", float("nan")):.2f}. Dev scores: `python benchmarks/semeval_cqa.py`.
+""")
+
+
+@cqa_app.command("train-question-judge", short_help="Fine-tune the question judge (does an FAQ entry ask what is "
+                                                     "asked?) on SQuAD training questions and fit its combination.")
+def train_question_judge_command(
+    squad_file: Annotated[Path | None, typer.Option("--squad", help="SQuAD-format training file (default: SQuAD "
+                                                    "v1.0 train in the shared data).")] = None,
+    out_dir: Annotated[Path | None, typer.Option("--out", help="Judge folder (default: the "
+                                                 "cqa_question_judge_model setting).")] = None,
+    epochs: Annotated[float, typer.Option(min=0.1, max=20.0, help="Passes over the training pairs.")] = 2.0,
+    asked: Annotated[int, typer.Option(min=10, help="Held-out questions asked of the held-out FAQ to fit the "
+                                       "combination.")] = 4000,
+    limit: Annotated[int, typer.Option(min=0, help="First N training pairs only (a dry run); 0: all.")] = 0,
+    stack_out: Annotated[Path | None, typer.Option(help="Where the combination goes (default: the shipped "
+                                                   "data/cqa/question_stack.json).")] = None,
+    stack_only: Annotated[bool, typer.Option("--stack-only", help="Refit the combination alone and keep the "
+                                             "installed judge (after `qa cqa train` refits the re-scorer): "
+                                             "minutes instead of a quarter of an hour.")] = False,
+) -> None:
+    """Fine-tune the question judge (a cross-encoder from the span reader's encoder) on pairs of SQuAD training
+    questions: the same fact asked twice against the same paragraph's other questions. Then a fifth of the articles,
+    never trained on, is stored as an FAQ and its other questions asked; the judge's and the re-scorer's logits are
+    combined on those matches, so the probability shown for a one-line match is fitted on matches like users' own."""
+    import json
+    import os
+    import shutil
+    import tempfile
+
+    from cqa.matcher import QUESTION_STACK, CommunityQA
+    from cqa.question_training import FactQuestion, faq_simulation, fit_question_stack, question_pairs, stack_rows
+    from cqa.training import OFF_TOPIC_FILE
+    from mrc.datasets import load_squad
+    from mrc.judge import AnswerJudge
+    from mrc.train_judge import JudgeRecipe, train_judge
+    from qa.core.onnx_models import copy_folder
+    from qa.core.paths import check_model_dir
+    from qa.models import shared_encoder
+
+    path = squad_file or OFF_TOPIC_FILE
+    if not Path(path).is_file():
+        raise InputError(f"SQuAD training file not found: {path}")
+    settings = _settings(None)
+    base = check_model_dir(settings.span_model)
+    target = out_dir or Path(settings.cqa_question_judge_model)
+    if not str(target):
+        raise InputError("no question judge folder: pass --out DIR or set QA_CQA_QUESTION_JUDGE_MODEL")
+    if target.exists() and not target.is_dir():
+        raise InputError(f"the question judge folder is a file: {target}")
+    if stack_only:  # the combination is fitted for the judge that stays: it must be there
+        check_model_dir(target)
+    check_writable(stack_out or QUESTION_STACK, *(() if stack_only else (target.with_name(target.name + ".old"),)))
+    # read before the slow part, so a wrong file is refused at once
+    questions = [FactQuestion(e.title, e.context, e.question, tuple((s, s + len(t)) for t, s in
+                                                                    zip(e.answers, e.answer_starts, strict=True)),
+                              e.answers[0] if e.answers else "")
+                 for e in load_squad(path).examples]
+    data = question_pairs(questions)
+    pairs, labels = data.pairs[:limit or None], data.labels[:limit or None]
+    entries, faq_asked = faq_simulation(questions, limit=min(asked, limit) if limit else asked)
+    if not any(labels) or all(labels) or not faq_asked:
+        raise InputError("too few questions for the question judge: it needs articles with several questions about "
+                         "each paragraph, some asking the same fact (SQuAD's shape)")
+    if not stack_only:
+        err.print(f"{len(pairs):,} question pairs ({sum(labels):,} asking the same fact, {data.swapped:,} with another "
+                  f"name or number swapped in; {data.dropped:,} same-fact pairs left out where one asks about "
+                  f"another thing or number)")
+    err.print(f"held-out FAQ: {len(entries):,} entries, {len(faq_asked):,} questions asked")
+    recipe = JudgeRecipe(epochs=epochs, batch_size=32, max_length=64)
+    meta: dict[str, Any] = {"data": Path(path).name, "task": "question judge", "dropped_same_fact": data.dropped,
+                            "swapped": data.swapped}
+    with tempfile.TemporaryDirectory(prefix="qjudge-", dir=target.parent if target.parent.exists() else None) as tmp:
+        staged = target if stack_only else Path(tmp) / "judge"
+        if not stack_only:
+            bar, desc, _ = _bar("question judge", None)
+            with bar:
+                task = bar.add_task(desc, total=None)
+
+                def step(done: int, steps: int, loss: float) -> None:
+                    bar.update(task, completed=done, total=steps, description=f"{desc} (loss {loss:.3f})")
+
+                train_judge(base, pairs, labels, staged, recipe=recipe, meta=meta, progress=step)
+        faq = Path(tmp) / "faq.jsonl"
+        with faq.open("w", encoding="utf-8") as fh:
+            for n, (question, answer) in enumerate(entries):
+                fh.write(json.dumps({"id": str(n), "question": question, "answer": answer}) + "\n")
+        fit_settings = _settings(Path(tmp) / "faq.sqlite", cqa_seed=False)
+        source = CommunityQA(fit_settings, encoder=shared_encoder(settings), seed=False)  # no question judge: priors
+        source.import_file(faq)
+        judge = AnswerJudge(settings, staged)
+        bar, desc, total = _bar("asking the held-out FAQ", len(faq_asked))
+        with bar:
+            task = bar.add_task(desc, total=total)
+            rows = stack_rows(source.match, judge.score, faq_asked, progress=lambda k: bar.advance(task, k))
+        source.store.close()
+        if not stack_only:
+            shutil.rmtree(copy_folder(staged, "judge"), ignore_errors=True)  # the installed folder builds its own
+        try:
+            stack = fit_question_stack(rows, {"judge": target.name, "data": Path(path).name,
+                                              "faq_entries": len(entries)})
+        except ValueError as exc:
+            raise InputError(f"{exc} (too few held-out questions: raise --asked or drop --limit)") from exc
+        if not stack_only:
+            _question_judge_card(staged, target, base, Path(path), recipe, len(pairs), sum(labels), stack.meta,
+                                 stack_out or QUESTION_STACK)
+            old = target.with_name(target.name + ".old")
+            shutil.rmtree(old, ignore_errors=True)
+            if target.exists():
+                os.replace(target, old)
+            os.replace(staged, target)
+            shutil.rmtree(old, ignore_errors=True)
+    stack.save(stack_out or QUESTION_STACK)
+    held = stack.meta["held_out_top_match"]
+    b, a = held["before"], held["after"]
+    err.print(Text.assemble(("refitted " if stack_only else "trained ", "green"),
+                            (f"the combination for the judge in {target}" if stack_only else
+                             f"question judge on {len(pairs):,} pairs -> {target}") +
+                            f"; held-out FAQ, before -> after: P@1 {b['p@1_answerable']:.2f} -> "
+                            f"{a['p@1_answerable']:.2f}, questions it does not hold answered "
+                            f"{b['answered_pct_unanswerable']:.1f} % -> {a['answered_pct_unanswerable']:.1f} %, wrong "
+                            f"answers {b['wrong_pct_of_answered']:.1f} % -> {a['wrong_pct_of_answered']:.1f} %; "
+                            f"combination -> {stack_out or QUESTION_STACK}"))
+
+
+def _question_judge_card(staged: Path, target: Path, base: Path, data: Path, recipe: Any, n: int, positives: int,
+                         held: dict[str, Any], stack: Path) -> None:
+    """The model card the folder never ships without; the hand-written card of the replaced folder is
+    kept as README.previous.md, as for the answer judge."""
+    from datetime import date
+
+    from qa.core.atomic import atomic_write_text
+
+    for old in (target / "README.previous.md", target / "README.md"):
+        if old.is_file():
+            try:
+                atomic_write_text(staged / "README.previous.md", old.read_text(encoding="utf-8", errors="replace"))
+            except OSError as exc:
+                err.print(Text.assemble(("warning: ", "yellow"), f"the judge's earlier card was not kept ({exc})"))
+            break
+    top = held.get("held_out_top_match", {})
+    before, after = top.get("before", {}), top.get("after", {})
+    rec = ", ".join(f"{k} {v}" for k, v in vars(recipe).items())
+    atomic_write_text(staged / "README.md", f"""# {target.name}: question judge for community QA (cross-encoder)
+
+Trained by `qa cqa train-question-judge` on {date.today().isoformat()}. It reads two one-line questions
+together and gives a logit, higher when they ask for the same fact; community QA combines it with
+the re-scorer's (`{stack.name}`) for a one-line question matched to an FAQ entry.
+
+| | |
+|---|---|
+| data | `{data.name}`: {n:,} question pairs of four fifths of its articles ({positives:,} asking the same fact) |
+| start | `{base.name}` (its encoder; its QA head is dropped) |
+| recipe | {rec} |
+
+The held-out fifth of the articles as an FAQ ({held.get("questions", 0):,} questions asked; the combination is
+fitted there, so these are in-sample), top match with the re-scorer alone -> combined with the judge:
+
+| | re-scorer | with the judge |
+|---|---|---|
+""" + "".join(f"| {k} | {before.get(k)} | {after.get(k)} |\n" for k in after) + """
+Dev scores: `python benchmarks/cqa_faq.py`.
 """)
 
 

@@ -140,6 +140,10 @@ class Settings(BaseSettings):
     cqa_candidates: int = Field(10, ge=1, le=100, description="Threads the re-scorer compares per question.")
     cqa_judge_model: str = Field(str(MODELS_DIR / "judge-minilm-l6"),
                                  description="The answer judge (ranks a thread's answers); empty: rank without it.")
+    cqa_question_judge_model: str = Field(
+        str(MODELS_DIR / "question-judge-minilm-l6"),
+        description="The question judge (whether two one-line questions ask the same, for FAQ entries); "
+        "empty: match them by the re-scorer alone.")
     # router
     route: RouteChoice = Field(RouteChoice.AUTO, description="auto (the router decides), webqa, kbqa or cqa.")
     router_min_score: float = Field(

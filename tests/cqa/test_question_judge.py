@@ -1,0 +1,216 @@
+"""The question judge: its training data from SQuAD-shaped questions, its combination with the
+re-scorer, where the matcher uses it, and `qa cqa train-question-judge` end to end on a tiny file."""
+
+from __future__ import annotations
+
+import json
+import random
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from cqa.question_training import (
+    FactQuestion,
+    StackRows,
+    faq_simulation,
+    fit_question_stack,
+    held_article,
+    question_pairs,
+    swapped,
+)
+from qa.cli import main
+
+# "Town 1", "Town 8", ... are held out for the combination by the title hash; "Town 0", "Town 2", ... train
+HELD = [f"Town {k}" for k in range(40) if held_article(f"Town {k}")]
+TRAIN = [f"Town {k}" for k in range(40) if not held_article(f"Town {k}")]
+PEOPLE = ["Anna Berg", "Carl Dahl", "Eva Falk", "Gustav Holm", "Ida Jansson", "Karl Lind", "Maja Nord", "Olof Persson"]
+
+
+def town_questions(title: str, n: int) -> list[FactQuestion]:
+    """One paragraph about a town's bridge: two questions for each of its three facts, and one more."""
+    builder, year, river = PEOPLE[n % len(PEOPLE)], str(1850 + 7 * n), ["Ume", "Lule", "Pite", "Kalix"][n % 4]
+    context = f"The bridge of {title} was built by {builder} in {year} over the {river} river."
+
+    def span(text: str) -> tuple[tuple[int, int], ...]:
+        start = context.index(text)
+        return ((start, start + len(text)),)
+
+    rows = [(f"Who built the bridge of {title}?", builder), (f"Which engineer designed the {title} bridge?", builder),
+            (f"When was the bridge of {title} built?", year), (f"In what year was the {title} bridge finished?", year),
+            (f"Which river does the bridge of {title} cross?", river),
+            (f"What river flows under it in {title}?", river),
+            (f"What was built over the {river} river in {year}?", f"The bridge of {title}")]
+    return [FactQuestion(title, context, q, span(a), a) for q, a in rows]
+
+
+def test_same_fact_is_the_same_paragraph_and_overlapping_answers() -> None:
+    a, b, c, *_ = town_questions("Town 0", 0)
+    assert a.same_fact(b) and not a.same_fact(c)
+    other = FactQuestion("Town 0", "another paragraph", b.question, b.spans)
+    assert not a.same_fact(other)
+
+
+def test_pairs_come_from_the_training_articles_with_hard_and_swapped_negatives() -> None:
+    questions = [q for n, t in enumerate(TRAIN[:6] + HELD[:2]) for q in town_questions(t, n)]
+    data = question_pairs(questions)
+    texts = {q.question for q in questions}
+    held_texts = {q.question for q in questions if q.article in HELD}
+    assert data.pairs and len(data.pairs) == len(data.labels)
+    assert not {s for p in data.pairs for s in p} & held_texts, "held-out articles never train the judge"
+    positives = [p for p, y in zip(data.pairs, data.labels, strict=True) if y]
+    # "What river flows under it" shares the river's span with its partner only
+    assert ("Who built the bridge of Town 0?", "Which engineer designed the Town 0 bridge?") in {
+        tuple(sorted(p, key=lambda s: not s.startswith("Who"))) for p in positives}
+    assert data.positives == len(positives) == 3 * 6
+    made = [p for p, y in zip(data.pairs, data.labels, strict=True) if not y and not set(p) <= texts]
+    assert made and data.swapped == len(made), "swapped negatives are new questions"
+    assert data.labels.count(False) > data.labels.count(True)
+    assert question_pairs(questions).pairs == data.pairs, "the same data, the same pairs"
+
+
+def test_swapped_replaces_a_name_or_a_number_of_the_same_kind() -> None:
+    rng = random.Random(0)
+    assert swapped("Who built the bridge of Town 0?", ["Town 0", "Eva Falk"], [], rng) == \
+        "Who built the bridge of Eva Falk?"
+    assert swapped("What happened in 1889?", [], ["1889", "12", "1901"], rng) == "What happened in 1901?"
+    assert swapped("what is the colour of the sky?", ["Eva Falk"], ["1901"], rng) is None
+
+
+def test_the_faq_simulation_stores_half_of_each_held_article_and_knows_the_right_entries() -> None:
+    questions = [q for n, t in enumerate(HELD[:3] + TRAIN[:2]) for q in town_questions(t, n)]
+    entries, asked = faq_simulation(questions)
+    assert len(entries) == 3 * 3 and len(asked) == 3 * 4
+    by_text = {q.question: q for q in questions}
+    assert {by_text[e].article for e, _ in entries} == set(HELD[:3])
+    for question, right in asked:
+        for n, (entry, _) in enumerate(entries):
+            assert (n in right) == by_text[question].same_fact(by_text[entry])
+    assert any(right for _, right in asked) and not all(right for _, right in asked)
+
+
+def test_the_combination_weights_held_and_unheld_questions_alike() -> None:
+    rng = np.random.default_rng(0)
+    rows = StackRows()
+    for g in range(400):
+        answerable = g % 10 == 0  # the FAQ holds one asked question in ten
+        for c in range(3):
+            right = answerable and c == 0
+            rows.priors.append(float(np.clip(rng.normal(0.6 if right else 0.4, 0.15), 0.01, 0.99)))
+            rows.judged.append(float(rng.normal(2.0 if right else -1.0, 1.0)))
+            rows.labels.append(right)
+            rows.groups.append(g)
+            rows.answerable.append(answerable)
+    model = fit_question_stack(rows, {"data": "synthetic"})
+    assert model.features == ["match_logit", "judge_logit"] and model.weights[1] > 0
+    # a right-looking match is likely at even odds, though only one in ten questions has one here
+    assert model.probabilities(np.array([[0.4, 2.0]]))[0] > 0.5 > model.probabilities(np.array([[-0.4, -1.0]]))[0]
+    meta = model.meta["held_out_top_match"]
+    assert meta["after"]["p@1_answerable"] >= meta["before"]["p@1_answerable"]
+    only_unheld = StackRows([0.5, 0.5], [0.0, 1.0], [True, False], [0, 0], [False, False])
+    with pytest.raises(ValueError, match="questions the FAQ holds"):
+        fit_question_stack(only_unheld)
+
+
+def test_a_named_question_judge_that_is_missing_is_an_error_and_an_empty_name_switches_it_off(tmp_path: Path) -> None:
+    from qa.core.errors import ModelNotFoundError
+    from qa.core.settings import Settings
+    from qa.models import shared_question_judge
+
+    with pytest.raises(ModelNotFoundError, match="question judge folder not found"):
+        shared_question_judge(Settings.load(cqa_question_judge_model=str(tmp_path / "none")))
+    assert shared_question_judge(Settings.load(cqa_question_judge_model="")) is None
+
+
+def test_train_question_judge_errors_are_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["cqa", "train-question-judge", "--squad", str(tmp_path / "none.json")]) == 2
+    assert "SQuAD training file not found" in capsys.readouterr().err
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"data": [{"title": "x"}]}', encoding="utf-8")
+    assert main(["cqa", "train-question-judge", "--squad", str(bad), "--out", str(tmp_path / "j")]) == 2
+    err = capsys.readouterr().err
+    assert "paragraphs" in err and "Traceback" not in err and len(err.strip().splitlines()) <= 3
+    one = tmp_path / "one.json"  # a well-formed file without two questions of one fact
+    one.write_text(json.dumps({"data": [{"title": "Town 1", "paragraphs": [{"context": "Anna built it.", "qas": [
+        {"id": "a", "question": "Who built it?", "answers": [{"text": "Anna", "answer_start": 0}]}]}]}]}),
+        encoding="utf-8")
+    assert main(["cqa", "train-question-judge", "--squad", str(one), "--out", str(tmp_path / "j")]) == 2
+    assert "too few questions for the question judge" in capsys.readouterr().err
+    assert not (tmp_path / "j").exists()
+
+
+def _squad_file(path: Path, titles: list[str]) -> Path:
+    data = []
+    for n, title in enumerate(titles):
+        qs = town_questions(title, n)
+        data.append({"title": title, "paragraphs": [{"context": qs[0].paragraph, "qas": [
+            {"id": f"{n}-{i}", "question": q.question, "answers": [{"text": q.answer, "answer_start": q.spans[0][0]}]}
+            for i, q in enumerate(qs)]}]})
+    path.write_text(json.dumps({"version": "1.1", "data": data}), encoding="utf-8")
+    return path
+
+
+def test_train_question_judge_end_to_end_on_a_tiny_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                        capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    squad = _squad_file(tmp_path / "towns.json", TRAIN[:8] + HELD[:6])
+    out, stack = tmp_path / "qjudge", tmp_path / "question_stack.json"
+    assert main(["cqa", "train-question-judge", "--squad", str(squad), "--epochs", "1", "--out", str(out),
+                 "--stack-out", str(stack)]) == 0, capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "question pairs (24 asking the same fact" in err and "held-out FAQ: 18 entries, 24 questions asked" in err
+    model = json.loads(stack.read_text(encoding="utf-8"))
+    assert model["features"] == ["match_logit", "judge_logit"] and model["meta"]["judge"] == "qjudge"
+    assert json.loads((out / "judge.json").read_text(encoding="utf-8"))["meta"]["task"] == "question judge"
+    assert "question judge for community QA" in (out / "README.md").read_text(encoding="utf-8")
+    assert not list(out.parent.glob("qjudge-*")), "the temporary folder is gone"
+    weights = (out / "model.safetensors.index.json").stat().st_mtime_ns
+    stack.unlink()
+    assert main(["cqa", "train-question-judge", "--squad", str(squad), "--stack-only", "--out", str(out),
+                 "--stack-out", str(stack)]) == 0, capsys.readouterr().err
+    assert "refitted the combination for the judge in" in capsys.readouterr().err
+    assert json.loads(stack.read_text(encoding="utf-8"))["features"] == ["match_logit", "judge_logit"]
+    assert (out / "model.safetensors.index.json").stat().st_mtime_ns == weights, "the judge stays as it was"
+    assert main(["cqa", "train-question-judge", "--squad", str(squad), "--stack-only", "--out",
+                 str(tmp_path / "none"), "--stack-out", str(stack)]) == 2
+
+
+def test_the_judge_reads_two_one_line_questions_only() -> None:
+    from cqa.features import two_questions
+
+    assert two_questions("When was the Eiffel Tower built?", "In what year was the Eiffel Tower finished?")
+    assert not two_questions("My printer won't print anything?", "My printer is not printing.")
+    assert not two_questions("When was it built?", "Tower visit. We are in Paris next week. Is it worth it?")
+
+
+def test_the_matcher_judges_one_line_questions_only(tmp_path: Path) -> None:
+    """With the shipped question judge: between one-line questions a question about the same thing
+    that asks another loses to the entry that asks the same; a forum post keeps the re-scorer's
+    probability."""
+    from cqa.matcher import QUESTION_STACK, CommunityQA
+    from cqa.store import ThreadStore
+    from qa.core.settings import Settings
+    from qa.models import shared_encoder, shared_question_judge
+
+    judge = shared_question_judge(Settings())
+    if judge is None or not QUESTION_STACK.exists():
+        pytest.skip("no question judge installed")
+    store = ThreadStore(tmp_path / "t.sqlite")
+    encoder = shared_encoder(Settings())
+    plain = CommunityQA(Settings(), store=store, encoder=encoder, seed=False)
+    judged = CommunityQA(Settings(), store=store, encoder=encoder, seed=False, question_judge=judge)
+    judged.add_question("Who designed the Eiffel Tower?", answer="Gustave Eiffel's company.")
+    judged.add_question("When was the Eiffel Tower built?", answer="From 1887 to 1889.")
+    judged.add_question("The Eiffel Tower is closed.", answer="It closes on some holidays and in strikes.")
+    judged.add_question("Tower visit", "We are in Paris next week with kids. Is the Eiffel Tower worth the queue, and "
+                        "how early should we go? Any tips welcome.", answer="Book online and go at opening time.")
+    asked = "In what year was the Eiffel Tower completed?"
+    with_judge = {m.thread.title: m for m in judged.match(asked)}
+    without = {m.thread.title: m for m in plain.match(asked)}
+    when, who = "When was the Eiffel Tower built?", "Who designed the Eiffel Tower?"
+    assert with_judge[when].probability > with_judge[who].probability
+    assert with_judge[when].judged is not None and with_judge[when].prior == pytest.approx(without[when].probability)
+    for kept in ("Tower visit", "The Eiffel Tower is closed."):  # a post, a statement: the re-scorer's
+        assert with_judge[kept].judged is None
+        assert with_judge[kept].probability == pytest.approx(without[kept].probability)
+    assert with_judge[who].probability < without[who].probability, "the other question is held down"
