@@ -281,7 +281,12 @@ def main(argv: list[str] | None = None) -> int:
             except ImportError:
                 log("community QA is not installed: two routes")
             else:
-                src, newqs = semeval_dev_source(encoder, span_reader=web.source.reader, settings=settings)
+                from qa.models import shared_question_judge
+
+                # the question judge as the engine passes it (it reads one-line questions against
+                # bodiless threads only; P@1 is the thread's, so the answer judge is left out)
+                src, newqs = semeval_dev_source(encoder, span_reader=web.source.reader, settings=settings,
+                                                question_judge=shared_question_judge(settings))
                 cqa_source = Memo(src)
                 cqa_rows = [{"question": q.text, "q": q} for q in newqs][: args.limit or None]
 

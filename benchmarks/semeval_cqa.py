@@ -86,7 +86,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     from qa.core.measures import auroc, ece, ece_if_calibrated, ece_p_value
     from qa.core.settings import Settings
-    from qa.models import shared_encoder, shared_judge, shared_span_reader
+    from qa.models import shared_encoder, shared_judge, shared_question_judge, shared_span_reader
 
     dev_file = args.dev_file or DEFAULT_DEV
     if not dev_file.exists():
@@ -96,7 +96,8 @@ def main(argv: list[str] | None = None) -> int:
     encoder = shared_encoder(settings)
     # with the span reader and the answer judge, as the engine builds the source; `plain`: without the judge
     reader, judge = shared_span_reader(settings), shared_judge(settings)
-    source, questions = semeval_source(dev_file, encoder, settings=settings, span_reader=reader, judge=judge)
+    source, questions = semeval_source(dev_file, encoder, settings=settings, span_reader=reader, judge=judge,
+                                       question_judge=shared_question_judge(settings))
     plain, _ = semeval_source(dev_file, encoder, settings=settings, span_reader=reader)
     if args.limit:
         questions = questions[: args.limit]

@@ -38,11 +38,12 @@ def router_questions(train_file: str | Path = DEFAULT_TRAIN, *, include_seed: bo
     return [q for q in out if q.strip()]
 
 
-def semeval_dev_source(encoder: Encoder, *, span_reader: Any = None, judge: Any = None,
+def semeval_dev_source(encoder: Encoder, *, span_reader: Any = None, judge: Any = None, question_judge: Any = None,
                        settings: Settings | None = None, dev_file: str | Path = DEFAULT_DEV,
                        ) -> tuple[CommunityQA, list[NewQuestion]]:
     """A CQA source whose store holds the dev related threads (500), and the 50 dev new questions."""
-    return semeval_source(dev_file, encoder, settings=settings, span_reader=span_reader, judge=judge)
+    return semeval_source(dev_file, encoder, settings=settings, span_reader=span_reader, judge=judge,
+                          question_judge=question_judge)
 
 
 def gold_threads(question: NewQuestion) -> set[str]:

@@ -22,7 +22,7 @@ import threading
 import time
 import unicodedata
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -58,8 +58,9 @@ RESCORER = MODEL_DIR / "rescorer.json"
 ANSWER_RANKER = MODEL_DIR / "answer_ranker.json"
 ANSWER_WORDING = MODEL_DIR / "answer_wording.json"
 ANSWER_STACK = MODEL_DIR / "answer_stack.json"  # the answer model's and the answer judge's logits combined
-# the re-scorer's and the question judge's logits combined, for two one-line questions
-QUESTION_STACK = MODEL_DIR / "question_stack.json"
+# the re-scorer's and the question judge's logits combined, in the judge's folder: fitted for that
+# judge, so another judge never runs with a combination fitted for the shipped one
+QUESTION_STACK = "question_stack.json"
 FUSION_K = 60.0
 DEPTH = 50  # candidates each retriever proposes before fusion
 SHORT_ANSWER_WORDS = 25  # answers longer than this get a short span when the reader is sure
@@ -74,9 +75,13 @@ INLINE_EMBED = 512  # threads without a vector that the first question embeds (a
 READ_TOP = 2  # answers of a thread the span reader re-reads: the best by the answer model's other features
 
 
-def judged_pair(question: str, matched: str, similarity: float) -> bool:
-    """Whether the question judge reads a candidate (see `CommunityQA._judge_questions`)."""
-    return similarity < HOLDS_SIMILARITY and two_questions(question, matched)
+def judged_pair(question: str, thread: Thread, similarity: float) -> bool:
+    """Whether the question judge reads a candidate: the judge learnt from pairs of questions, and
+    the combination was fitted on FAQ entries (no body) matched to questions in other words. A
+    forum post, whatever its title, an entry written as a statement ("My printer is not
+    printing.") and an entry in nearly the question's own words (`HOLDS_SIMILARITY`: the store
+    holds the question itself) are outside both, and keep the re-scorer's probability."""
+    return not thread.body.strip() and similarity < HOLDS_SIMILARITY and two_questions(question, thread.title)
 
 
 @dataclass
@@ -128,6 +133,7 @@ class CommunityQA:
         # the last question matched, with the store's generation it was matched at: the engine's
         # look ahead (`holds`) and then `answer` match the same question once
         self._last_match: tuple[tuple[str, int, str | None], list[Match]] | None = None
+        self._last_judged: tuple[tuple[str, int, str | None], list[Match]] | None = None
 
     # ------------------------------------------------------------------ components
     @property
@@ -202,10 +208,14 @@ class CommunityQA:
 
     @property
     def question_stack(self) -> LogisticModel | None:
-        """How the re-scorer's and the question judge's logits combine (`qa cqa train-question-judge`);
-        None without a question judge or without the file: the re-scorer's probability is shown."""
-        if self._question_stack is None and self._question_judge is not None and QUESTION_STACK.exists():
-            self._question_stack = LogisticModel.load(QUESTION_STACK)
+        """How the re-scorer's and the question judge's logits combine (`qa cqa train-question-judge`
+        writes it into the judge's folder); None without a question judge or without the file: the
+        re-scorer's probability is shown."""
+        if self._question_stack is None and self._question_judge is not None:
+            folder = getattr(self._question_judge, "model_dir", None)
+            path = Path(folder) / QUESTION_STACK if folder else None
+            if path is not None and path.exists():
+                self._question_stack = LogisticModel.load(path)
         return self._question_stack if self._question_judge is not None else None
 
     def warm_up(self) -> None:
@@ -268,55 +278,64 @@ class CommunityQA:
         if not found:
             return []
         priors = self.rescorer.probabilities(feats, group=True)
-        probs, judged = self._judge_questions(question, found, priors, feats)
         matches = []
-        for r, (t, p, f) in enumerate(zip(found, probs, feats, strict=True), start=1):
+        for r, (t, p, f) in enumerate(zip(found, priors, feats, strict=True), start=1):
             # the features see two questions alike in every word but a number as the same question
             caveat = other_question(question, t.title, t.text, f["d_text"])
             matches.append(Match(t, min(float(p), OTHER_QUESTION_CAP) if caveat else float(p), f, r, caveat,
-                                 prior=float(priors[r - 1]), judged=judged.get(r - 1)))
+                                 prior=float(p)))
         matches.sort(key=lambda m: (-m.probability, m.fused_rank))
         return matches
 
-    def _judge_questions(self, question: str, threads: Sequence[Thread], priors: np.ndarray,
-                         feats: Sequence[dict[str, float]]) -> tuple[np.ndarray, dict[int, float]]:
+    def judge_questions(self, question: str, matches: Sequence[Match]) -> list[Match]:
         """Between two one-line questions (an FAQ entry and a question typed into a box) the
         re-scorer, trained on forum posts, takes a question about the same thing for the same
         question ("Who built the Eiffel Tower?" for "When was it built?"). The question judge, a
         cross-encoder trained on questions people asked twice about the same fact and questions
         about the same paragraph that ask another, reads the two together; its logit and the
-        re-scorer's are combined by `question_stack`, fitted on FAQ matches of held-out articles.
-        Threads with a body, entries written as statements (`two_questions`), entries in nearly the
-        question's own words (`HOLDS_SIMILARITY`: the store holds the question itself, and the
-        combination never saw such a pair) and every thread without a judge keep the re-scorer's
-        probability."""
+        re-scorer's are combined by `question_stack`, fitted on FAQ matches of held-out articles
+        (every candidate the judge reads, as here). Candidates it does not read (`judged_pair`),
+        and every candidate without a judge, keep the re-scorer's probability; the one-line
+        checks' cap applies after the judge as before it."""
         stack = self.question_stack
-        if stack is None or self._question_judge is None:
-            return priors, {}
-        which = [i for i, t in enumerate(threads) if judged_pair(question, t.text, feats[i]["d_text"])]
-        if not which:
-            return priors, {}
-        logits = self._question_judge.score([(question, threads[i].text) for i in which])
-        prior = np.clip(priors[which].astype(np.float64), 1e-6, 1 - 1e-6)
-        z = np.column_stack([np.log(prior / (1 - prior)), np.asarray(logits, dtype=np.float64)])
-        out = priors.astype(np.float64).copy()
-        out[which] = stack.probabilities(z)
-        return out, {i: float(v) for i, v in zip(which, logits, strict=True)}
+        which = [i for i, m in enumerate(matches) if judged_pair(question, m.thread, m.features["d_text"])]
+        if stack is None or self._question_judge is None or not which:
+            return list(matches)
+        logits = self._question_judge.score([(question, matches[i].thread.title) for i in which])
+        prior = np.clip(np.array([matches[i].prior for i in which], dtype=np.float64), 1e-6, 1 - 1e-6)
+        probs = stack.probabilities(np.column_stack([np.log(prior / (1 - prior)),
+                                                     np.asarray(logits, dtype=np.float64)]))
+        out = list(matches)
+        for i, p, z in zip(which, probs, logits, strict=True):
+            m = matches[i]
+            out[i] = replace(m, probability=min(float(p), OTHER_QUESTION_CAP) if m.caveat else float(p),
+                             judged=float(z))
+        out.sort(key=lambda m: (-m.probability, m.fused_rank))
+        return out
 
-    def match(self, question: str | Question, k: int | None = None) -> list[Match]:
-        """The stored threads most likely to answer `question`, best first, with their probability."""
+    def match(self, question: str | Question, k: int | None = None, *, judge: bool = True) -> list[Match]:
+        """The stored threads most likely to answer `question`, best first, with their probability.
+        `judge=False`: the re-scorer's probabilities alone (the engine's look ahead, `holds`, needs
+        no more, and does not pay for the question judge on every question)."""
         q = Question.of(question, self.settings.max_question_chars)
         self.index.sync()  # once a question: writes another process committed (an import) are searched too
         k = k or self.settings.cqa_candidates
         key = (q.text, k, self.index.generation)
         last = self._last_match
         if last is not None and last[0] == key:  # `holds`, then `answer`, for the same question
-            return list(last[1])
-        vector = self.encoder.encode([q.text])[0]
-        keys = self.candidates(q.text, vector, tokenize([q.text])[0], k)
-        matches = self.score(q.text, keys, vector=vector)
-        self._last_match = (key, matches)
-        return list(matches)
+            matches = last[1]
+        else:
+            vector = self.encoder.encode([q.text])[0]
+            keys = self.candidates(q.text, vector, tokenize([q.text])[0], k)
+            matches = self.score(q.text, keys, vector=vector)
+            self._last_match = (key, matches)
+        if not judge:
+            return list(matches)
+        judged = self._last_judged
+        if judged is None or judged[0] != key:
+            judged = (key, self.judge_questions(q.text, matches))
+            self._last_judged = judged
+        return list(judged[1])
 
     def holds(self, question: str | Question) -> float:
         """The probability that the store's answer is right, where the store holds the question
@@ -325,16 +344,16 @@ class CommunityQA:
         (`cqa_min_score`). 0.0 otherwise. One match, no answer read, so the engine can ask before
         it picks a source (`qa.core.types.HoldsQuestions`); `answer` then reuses the match, unless
         the store changed in between."""
-        matches = self._answered_matches(question)
+        matches = self._answered_matches(question, judge=False)  # a held question is never judged
         top = matches[0] if matches else None
         if (top is None or top.caveat is not None or top.features["d_text"] < HOLDS_SIMILARITY
                 or top.probability < self.settings.cqa_min_score):
             return 0.0
         return top.probability
 
-    def _answered_matches(self, question: str | Question) -> list[Match]:
+    def _answered_matches(self, question: str | Question, *, judge: bool = True) -> list[Match]:
         """The matches that can give an answer: threads with answers, or duplicates of one."""
-        return [m for m in self.match(question) if m.thread.answers or m.thread.duplicate_of]
+        return [m for m in self.match(question, judge=judge) if m.thread.answers or m.thread.duplicate_of]
 
     def answer_vectors(self, thread: Thread) -> np.ndarray:
         """Vectors of a thread's answers, encoded once and kept in the store."""

@@ -23,7 +23,7 @@ import hashlib
 import itertools
 import random
 import re
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -73,22 +73,27 @@ def swapped(question: str, pool_names: Sequence[str], pool_numbers: Sequence[str
     Child?"). Negatives a model cannot reject by the words around the name, which SQuAD's own pairs
     rarely give: two questions about one paragraph differ in more than a name. None when the
     question names nothing the article has another of."""
-    spots = [(" ".join(n), pool_names) for n in names(question)] + [(m[0], pool_numbers)
-                                                                   for m in _NUMBER.finditer(question)]
+    spots: list[tuple[int, int, Sequence[str]]] = [(m.start(), m.end(), pool_numbers)
+                                                   for m in _NUMBER.finditer(question)]
+    for name in names(question):  # where the name stands as whole words (not inside another word)
+        found = re.search(r"(?<!\w)" + re.escape(" ".join(name)) + r"(?!\w)", question)
+        if found:
+            spots.append((found.start(), found.end(), pool_names))
     rng.shuffle(spots)
-    for old, pool in spots:
-        if old not in question:
-            continue
+    for start, end, pool in spots:
+        old = question[start:end]
         others = [o for o in pool if o != old and o not in old and old not in o]
         if pool is pool_numbers:  # a year for a year, a count for a count, where the article has one
             others = [o for o in others if len(o) == len(old)] or others
         if others:
-            return question.replace(old, others[rng.randrange(len(others))], 1)
+            return question[:start] + others[rng.randrange(len(others))] + question[end:]
     return None
 
 
 @dataclass
 class QuestionPairs:
+    """The judge's training pairs and labels, with the counts its card and the command report."""
+
     pairs: list[tuple[str, str]] = field(default_factory=list)
     labels: list[bool] = field(default_factory=list)
     positives: int = 0
@@ -170,7 +175,8 @@ def faq_simulation(questions: Iterable[FactQuestion], seed: int = 0, limit: int 
     entries: list[tuple[str, str]] = []
     asked: list[tuple[str, frozenset[int]]] = []
     for article in sorted(by_article):
-        group = list(by_article[article])
+        # an answer of punctuation alone ("$", ".") is no FAQ answer: the importer refuses it
+        group = [q for q in by_article[article] if any(c.isalnum() for c in q.answer)]
         rng.shuffle(group)
         cut = int(len(group) * STORED_SHARE)
         first = len(entries)
@@ -186,8 +192,9 @@ def faq_simulation(questions: Iterable[FactQuestion], seed: int = 0, limit: int 
 
 @dataclass
 class StackRows:
-    """The matcher's one-line candidates for the asked questions: the re-scorer's probability, the
-    judge's logit, whether the candidate asks the same fact, which asked question it belongs to."""
+    """What the combination is fitted on, one row per candidate the judge reads: the re-scorer's
+    probability and the judge's logit (its inputs at run time), whether the candidate asks the same
+    fact (the label), and the asked question it belongs to (the weights are per question)."""
 
     priors: list[float] = field(default_factory=list)
     judged: list[float] = field(default_factory=list)
@@ -201,18 +208,18 @@ class StackRows:
 
 
 def stack_rows(match: Callable[[str], Sequence[Any]], judge: Callable[[list[tuple[str, str]]], list[float]],
-               asked: Sequence[tuple[str, frozenset[int]]], *, top: int = 5,
+               asked: Sequence[tuple[str, frozenset[int]]], *,
                progress: Callable[[int], None] | None = None) -> StackRows:
-    """Each asked question matched as users' questions are (`match`: a source without the question
-    judge, so `Match.prior` is the re-scorer's alone), and its `top` candidates that the judge reads
-    (`judged_pair`) read by it."""
+    """Each asked question matched as users' questions are (`match`, without the question judge:
+    `Match.prior` is the re-scorer's), and every candidate the judge would read at run time
+    (`judged_pair`) read by it, so the combination is fitted on what it is applied to."""
     from cqa.matcher import judged_pair
 
     rows = StackRows()
     for g, (question, right) in enumerate(asked):
-        cands = [m for m in match(question) if judged_pair(question, m.thread.text, m.features["d_text"])][:top]
+        cands = [m for m in match(question) if judged_pair(question, m.thread, m.features["d_text"])]
         if cands:
-            logits = judge([(question, m.thread.text) for m in cands])
+            logits = judge([(question, m.thread.title) for m in cands])
             for m, z in zip(cands, logits, strict=True):
                 rows.priors.append(float(m.prior))
                 rows.judged.append(float(z))
@@ -243,7 +250,9 @@ def fit_question_stack(rows: StackRows, meta: dict[str, Any] | None = None) -> L
     n_no = len(groups_of) - n_yes
     if not n_yes or not n_no:
         raise ValueError("the combination needs asked questions the FAQ holds and questions it does not")
-    weight = np.where(answerable, ANSWERABLE_SHARE / n_yes, (1 - ANSWERABLE_SHARE) / n_no) * len(groups_of)
+    size = Counter(rows.groups)  # each asked question weighs the same, however many candidates it has
+    per_group = np.array([1.0 / size[g] for g in rows.groups])
+    weight = np.where(answerable, ANSWERABLE_SHARE / n_yes, (1 - ANSWERABLE_SHARE) / n_no) * len(groups_of) * per_group
     model = LogisticModel(list(STACK_FEATURES)).fit(x, y, l2=STACK_L2, sample_weight=weight)
     probs = model.probabilities(x)
     tops: dict[str, list[tuple[float, bool, bool]]] = {"before": [], "after": []}

@@ -67,7 +67,7 @@ def semeval_source(path: str | Path, encoder: Encoder, *, settings: Settings | N
                    store: str | Path | None = None, span_reader: Any = None,
                    rescorer: LogisticModel | None = None, answer_ranker: LogisticModel | None = None,
                    answer_wording: LogisticModel | None = None, judge: PairJudging | None = None,
-                   ) -> tuple[CommunityQA, list[NewQuestion]]:
+                   question_judge: PairJudging | None = None) -> tuple[CommunityQA, list[NewQuestion]]:
     """A community-QA source whose store holds the related threads of a SemEval file (imported once,
     idempotently, into a cached store), and the file's new questions with their gold labels."""
     from cqa.importers import import_semeval
@@ -78,7 +78,7 @@ def semeval_source(path: str | Path, encoder: Encoder, *, settings: Settings | N
         import_semeval(target, path)
     source = CommunityQA(settings or Settings.load(), store=target, encoder=encoder, span_reader=span_reader,
                          rescorer=rescorer, answer_ranker=answer_ranker, answer_wording=answer_wording, judge=judge,
-                         seed=False)
+                         question_judge=question_judge, seed=False)
     source.refresh()
     return source, questions
 

@@ -58,6 +58,9 @@ def shared_question_judge(settings: Settings | None = None) -> AnswerJudge | Non
 
 
 def _shared_pair_judge(settings: Settings, field: str, what: str, without: str) -> AnswerJudge | None:
+    """One loader for both judges: a folder the user named but mistyped is an error (it would be
+    switched off without a word), the shipped default that is absent is simply off, and each folder
+    loads once per process and device."""
     from pathlib import Path
 
     from mrc.judge import AnswerJudge

@@ -44,6 +44,22 @@ def _bar(description: str, total: int | None):
                     console=err, transient=False, disable=not err.is_terminal), description, total
 
 
+def _judge_target(out_dir: Path | None, setting: str, what: str, env: str) -> Path:
+    """The folder a judge's training replaces (by renames, the old one deleted): refused when it
+    names no folder of its own ('' or '.', which `Path` reads as the working folder) or when it
+    holds something other than a judge, whose files the swap would delete."""
+    raw = str(out_dir) if out_dir is not None else setting
+    if not raw.strip():
+        raise InputError(f"no {what} folder: pass --out DIR or set {env}")
+    target = Path(raw).expanduser().resolve()
+    if target.exists() and not target.is_dir():
+        raise InputError(f"the {what} folder is a file: {target}")
+    if target.is_dir() and any(target.iterdir()) and not (target / "judge.json").is_file():
+        raise InputError(f"{target} is not a {what} folder (it has no judge.json), and training replaces the folder "
+                         "it writes: name a new or empty folder")
+    return target
+
+
 def _embed(source) -> int:
     todo = source.store.count_unembedded()
     if not todo:
@@ -284,11 +300,7 @@ def train_judge_command(
     extra_threads = [t for file in extra or [] for t in load_labelled_comments(file)]
     settings = _settings(None)
     base = check_model_dir(settings.span_model)
-    target = out_dir or Path(settings.cqa_judge_model)
-    if not str(target):
-        raise InputError("no judge folder: pass --out DIR or set QA_CQA_JUDGE_MODEL")
-    if target.exists() and not target.is_dir():
-        raise InputError(f"the judge folder is a file: {target}")
+    target = _judge_target(out_dir, settings.cqa_judge_model, "judge", "QA_CQA_JUDGE_MODEL")
     if stack_only:  # the combination is fitted for the judge that stays: it must be there
         check_model_dir(target)
     # the new judge is swapped in by renames beside the old one (`.old`): refused before the hour of
@@ -424,17 +436,18 @@ def train_question_judge_command(
     epochs: Annotated[float, typer.Option(min=0.1, max=20.0, help="Passes over the training pairs.")] = 2.0,
     asked: Annotated[int, typer.Option(min=10, help="Held-out questions asked of the held-out FAQ to fit the "
                                        "combination.")] = 4000,
-    limit: Annotated[int, typer.Option(min=0, help="First N training pairs only (a dry run); 0: all.")] = 0,
-    stack_out: Annotated[Path | None, typer.Option(help="Where the combination goes (default: the shipped "
-                                                   "data/cqa/question_stack.json).")] = None,
+    limit: Annotated[int, typer.Option(min=0, help="First N training pairs only, and at most N questions asked "
+                                       "(a dry run); 0: all.")] = 0,
     stack_only: Annotated[bool, typer.Option("--stack-only", help="Refit the combination alone and keep the "
                                              "installed judge (after `qa cqa train` refits the re-scorer): "
-                                             "minutes instead of a quarter of an hour.")] = False,
+                                             "minutes instead of a quarter of an hour. The card keeps the "
+                                             "training run's held-out figures.")] = False,
 ) -> None:
     """Fine-tune the question judge (a cross-encoder from the span reader's encoder) on pairs of SQuAD training
     questions: the same fact asked twice against the same paragraph's other questions. Then a fifth of the articles,
     never trained on, is stored as an FAQ and its other questions asked; the judge's and the re-scorer's logits are
-    combined on those matches, so the probability shown for a one-line match is fitted on matches like users' own."""
+    combined on those matches (written into the judge's folder), so the probability shown for a one-line match is
+    fitted on matches like users' own."""
     import json
     import os
     import shutil
@@ -455,14 +468,13 @@ def train_question_judge_command(
         raise InputError(f"SQuAD training file not found: {path}")
     settings = _settings(None)
     base = check_model_dir(settings.span_model)
-    target = out_dir or Path(settings.cqa_question_judge_model)
-    if not str(target):
-        raise InputError("no question judge folder: pass --out DIR or set QA_CQA_QUESTION_JUDGE_MODEL")
-    if target.exists() and not target.is_dir():
-        raise InputError(f"the question judge folder is a file: {target}")
+    target = _judge_target(out_dir, settings.cqa_question_judge_model, "question judge",
+                           "QA_CQA_QUESTION_JUDGE_MODEL")
     if stack_only:  # the combination is fitted for the judge that stays: it must be there
         check_model_dir(target)
-    check_writable(stack_out or QUESTION_STACK, *(() if stack_only else (target.with_name(target.name + ".old"),)))
+        check_writable(target / QUESTION_STACK)
+    else:
+        check_writable(target.with_name(target.name + ".old"))
     # read before the slow part, so a wrong file is refused at once
     questions = [FactQuestion(e.title, e.context, e.question, tuple((s, s + len(t)) for t, s in
                                                                     zip(e.answers, e.answer_starts, strict=True)),
@@ -471,7 +483,7 @@ def train_question_judge_command(
     data = question_pairs(questions)
     pairs, labels = data.pairs[:limit or None], data.labels[:limit or None]
     entries, faq_asked = faq_simulation(questions, limit=min(asked, limit) if limit else asked)
-    if not any(labels) or all(labels) or not faq_asked:
+    if not faq_asked or not stack_only and (not any(labels) or all(labels)):
         raise InputError("too few questions for the question judge: it needs articles with several questions about "
                          "each paragraph, some asking the same fact (SQuAD's shape)")
     if not stack_only:
@@ -483,6 +495,14 @@ def train_question_judge_command(
     meta: dict[str, Any] = {"data": Path(path).name, "task": "question judge", "dropped_same_fact": data.dropped,
                             "swapped": data.swapped}
     with tempfile.TemporaryDirectory(prefix="qjudge-", dir=target.parent if target.parent.exists() else None) as tmp:
+        # the FAQ first: an entry the importer refuses is found before the training, not after it
+        faq = Path(tmp) / "faq.jsonl"
+        with faq.open("w", encoding="utf-8") as fh:
+            for n, (question, answer) in enumerate(entries):
+                fh.write(json.dumps({"id": str(n), "question": question, "answer": answer}) + "\n")
+        fit_settings = _settings(Path(tmp) / "faq.sqlite", cqa_seed=False)
+        source = CommunityQA(fit_settings, encoder=shared_encoder(settings), seed=False)  # no question judge: priors
+        source.import_file(faq)
         staged = target if stack_only else Path(tmp) / "judge"
         if not stack_only:
             bar, desc, _ = _bar("question judge", None)
@@ -493,13 +513,6 @@ def train_question_judge_command(
                     bar.update(task, completed=done, total=steps, description=f"{desc} (loss {loss:.3f})")
 
                 train_judge(base, pairs, labels, staged, recipe=recipe, meta=meta, progress=step)
-        faq = Path(tmp) / "faq.jsonl"
-        with faq.open("w", encoding="utf-8") as fh:
-            for n, (question, answer) in enumerate(entries):
-                fh.write(json.dumps({"id": str(n), "question": question, "answer": answer}) + "\n")
-        fit_settings = _settings(Path(tmp) / "faq.sqlite", cqa_seed=False)
-        source = CommunityQA(fit_settings, encoder=shared_encoder(settings), seed=False)  # no question judge: priors
-        source.import_file(faq)
         judge = AnswerJudge(settings, staged)
         bar, desc, total = _bar("asking the held-out FAQ", len(faq_asked))
         with bar:
@@ -513,16 +526,16 @@ def train_question_judge_command(
                                               "faq_entries": len(entries)})
         except ValueError as exc:
             raise InputError(f"{exc} (too few held-out questions: raise --asked or drop --limit)") from exc
+        # the combination goes with its judge: written into the staged folder, swapped in with it
+        stack.save(staged / QUESTION_STACK)
         if not stack_only:
-            _question_judge_card(staged, target, base, Path(path), recipe, len(pairs), sum(labels), stack.meta,
-                                 stack_out or QUESTION_STACK)
+            _question_judge_card(staged, target, base, Path(path), recipe, len(pairs), sum(labels), stack.meta)
             old = target.with_name(target.name + ".old")
             shutil.rmtree(old, ignore_errors=True)
             if target.exists():
                 os.replace(target, old)
             os.replace(staged, target)
             shutil.rmtree(old, ignore_errors=True)
-    stack.save(stack_out or QUESTION_STACK)
     held = stack.meta["held_out_top_match"]
     b, a = held["before"], held["after"]
     err.print(Text.assemble(("refitted " if stack_only else "trained ", "green"),
@@ -531,12 +544,11 @@ def train_question_judge_command(
                             f"; held-out FAQ, before -> after: P@1 {b['p@1_answerable']:.2f} -> "
                             f"{a['p@1_answerable']:.2f}, questions it does not hold answered "
                             f"{b['answered_pct_unanswerable']:.1f} % -> {a['answered_pct_unanswerable']:.1f} %, wrong "
-                            f"answers {b['wrong_pct_of_answered']:.1f} % -> {a['wrong_pct_of_answered']:.1f} %; "
-                            f"combination -> {stack_out or QUESTION_STACK}"))
+                            f"answers {b['wrong_pct_of_answered']:.1f} % -> {a['wrong_pct_of_answered']:.1f} %"))
 
 
 def _question_judge_card(staged: Path, target: Path, base: Path, data: Path, recipe: Any, n: int, positives: int,
-                         held: dict[str, Any], stack: Path) -> None:
+                         held: dict[str, Any]) -> None:
     """The model card the folder never ships without; the hand-written card of the replaced folder is
     kept as README.previous.md, as for the answer judge."""
     from datetime import date
@@ -557,7 +569,7 @@ def _question_judge_card(staged: Path, target: Path, base: Path, data: Path, rec
 
 Trained by `qa cqa train-question-judge` on {date.today().isoformat()}. It reads two one-line questions
 together and gives a logit, higher when they ask for the same fact; community QA combines it with
-the re-scorer's (`{stack.name}`) for a one-line question matched to an FAQ entry.
+the re-scorer's (`question_stack.json`, in this folder) for a one-line question matched to an FAQ entry.
 
 | | |
 |---|---|

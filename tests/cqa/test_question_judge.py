@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from cqa.model import LogisticModel
 from cqa.question_training import (
     FactQuestion,
     StackRows,
@@ -74,6 +75,12 @@ def test_swapped_replaces_a_name_or_a_number_of_the_same_kind() -> None:
     assert swapped("Who built the bridge of Town 0?", ["Town 0", "Eva Falk"], [], rng) == \
         "Who built the bridge of Eva Falk?"
     assert swapped("What happened in 1889?", [], ["1889", "12", "1901"], rng) == "What happened in 1901?"
+    # the number where it stands, not the same digits inside another number
+    assert swapped("In 1889, how many of the 18 men left?", [], ["12"], random.Random(3)) in (
+        "In 1889, how many of the 12 men left?", "In 12, how many of the 18 men left?")
+    for seed in range(4):  # a name where it stands as a word, not inside another
+        assert swapped("Which Annapolis school did Anna attend?", ["Eva"], [], random.Random(seed)) in (
+            "Which Eva school did Anna attend?", "Which Annapolis school did Eva attend?")
     assert swapped("what is the colour of the sky?", ["Eva Falk"], ["1901"], rng) is None
 
 
@@ -103,8 +110,13 @@ def test_the_combination_weights_held_and_unheld_questions_alike() -> None:
             rows.answerable.append(answerable)
     model = fit_question_stack(rows, {"data": "synthetic"})
     assert model.features == ["match_logit", "judge_logit"] and model.weights[1] > 0
-    # a right-looking match is likely at even odds, though only one in ten questions has one here
-    assert model.probabilities(np.array([[0.4, 2.0]]))[0] > 0.5 > model.probabilities(np.array([[-0.4, -1.0]]))[0]
+    unweighted = LogisticModel(list(model.features)).fit(rows.matrix(), rows.labels, l2=1.0)
+    # at even odds a match is more likely right than where one question in ten has a right entry
+    right_looking = np.array([[0.4, 2.0]])
+    assert model.probabilities(right_looking)[0] > unweighted.probabilities(right_looking)[0] + 0.1
+    # the weighted answerable share is the one asked for: the mean probability over the held
+    # questions' rows and the others' weighs as much as their labels do
+    assert model.meta["answerable_share"] == 0.5 and model.meta["answerable_questions"] == 40
     meta = model.meta["held_out_top_match"]
     assert meta["after"]["p@1_answerable"] >= meta["before"]["p@1_answerable"]
     only_unheld = StackRows([0.5, 0.5], [0.0, 1.0], [True, False], [0, 0], [False, False])
@@ -122,14 +134,16 @@ def test_a_named_question_judge_that_is_missing_is_an_error_and_an_empty_name_sw
     assert shared_question_judge(Settings.load(cqa_question_judge_model="")) is None
 
 
-def test_train_question_judge_errors_are_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_train_question_judge_errors_are_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
     assert main(["cqa", "train-question-judge", "--squad", str(tmp_path / "none.json")]) == 2
     assert "SQuAD training file not found" in capsys.readouterr().err
     bad = tmp_path / "bad.json"
     bad.write_text('{"data": [{"title": "x"}]}', encoding="utf-8")
     assert main(["cqa", "train-question-judge", "--squad", str(bad), "--out", str(tmp_path / "j")]) == 2
     err = capsys.readouterr().err
-    assert "paragraphs" in err and "Traceback" not in err and len(err.strip().splitlines()) <= 3
+    assert "paragraphs" in err and "Traceback" not in err
+    assert len([line for line in err.splitlines() if line.startswith("error")]) == 1
     one = tmp_path / "one.json"  # a well-formed file without two questions of one fact
     one.write_text(json.dumps({"data": [{"title": "Town 1", "paragraphs": [{"context": "Anna built it.", "qas": [
         {"id": "a", "question": "Who built it?", "answers": [{"text": "Anna", "answer_start": 0}]}]}]}]}),
@@ -137,6 +151,19 @@ def test_train_question_judge_errors_are_one_line(tmp_path: Path, capsys: pytest
     assert main(["cqa", "train-question-judge", "--squad", str(one), "--out", str(tmp_path / "j")]) == 2
     assert "too few questions for the question judge" in capsys.readouterr().err
     assert not (tmp_path / "j").exists()
+    # a folder that holds other things is never replaced by the training's swap
+    work = tmp_path / "work"
+    work.mkdir()
+    (work / "notes.txt").write_text("mine", encoding="utf-8")
+    for command in ("train-question-judge", "train-judge"):
+        assert main(["cqa", command, "--out", str(work)]) == 2
+        assert "is not a" in capsys.readouterr().err and (work / "notes.txt").exists()
+    monkeypatch.chdir(work)
+    assert main(["cqa", "train-question-judge", "--out", "."]) == 2
+    assert "has no judge.json" in capsys.readouterr().err
+    monkeypatch.setenv("QA_CQA_QUESTION_JUDGE_MODEL", "")  # switched off, and no --out: nothing to write
+    assert main(["cqa", "train-question-judge"]) == 2
+    assert "no question judge folder" in capsys.readouterr().err
 
 
 def _squad_file(path: Path, titles: list[str]) -> Path:
@@ -154,11 +181,13 @@ def test_train_question_judge_end_to_end_on_a_tiny_file(tmp_path: Path, monkeypa
                                                         capsys: pytest.CaptureFixture[str]) -> None:
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     squad = _squad_file(tmp_path / "towns.json", TRAIN[:8] + HELD[:6])
-    out, stack = tmp_path / "qjudge", tmp_path / "question_stack.json"
-    assert main(["cqa", "train-question-judge", "--squad", str(squad), "--epochs", "1", "--out", str(out),
-                 "--stack-out", str(stack)]) == 0, capsys.readouterr().err
+    out = tmp_path / "qjudge"
+    stack = out / "question_stack.json"  # the combination goes with its judge
+    assert main(["cqa", "train-question-judge", "--squad", str(squad), "--epochs", "1", "--out", str(out)]) == 0, \
+        capsys.readouterr().err
     err = capsys.readouterr().err
     assert "question pairs (24 asking the same fact" in err and "held-out FAQ: 18 entries, 24 questions asked" in err
+    assert "Traceback" not in err
     model = json.loads(stack.read_text(encoding="utf-8"))
     assert model["features"] == ["match_logit", "judge_logit"] and model["meta"]["judge"] == "qjudge"
     assert json.loads((out / "judge.json").read_text(encoding="utf-8"))["meta"]["task"] == "question judge"
@@ -166,13 +195,13 @@ def test_train_question_judge_end_to_end_on_a_tiny_file(tmp_path: Path, monkeypa
     assert not list(out.parent.glob("qjudge-*")), "the temporary folder is gone"
     weights = (out / "model.safetensors.index.json").stat().st_mtime_ns
     stack.unlink()
-    assert main(["cqa", "train-question-judge", "--squad", str(squad), "--stack-only", "--out", str(out),
-                 "--stack-out", str(stack)]) == 0, capsys.readouterr().err
+    assert main(["cqa", "train-question-judge", "--squad", str(squad), "--stack-only", "--out", str(out)]) == 0, \
+        capsys.readouterr().err
     assert "refitted the combination for the judge in" in capsys.readouterr().err
     assert json.loads(stack.read_text(encoding="utf-8"))["features"] == ["match_logit", "judge_logit"]
     assert (out / "model.safetensors.index.json").stat().st_mtime_ns == weights, "the judge stays as it was"
     assert main(["cqa", "train-question-judge", "--squad", str(squad), "--stack-only", "--out",
-                 str(tmp_path / "none"), "--stack-out", str(stack)]) == 2
+                 str(tmp_path / "none")]) == 2
 
 
 def test_the_judge_reads_two_one_line_questions_only() -> None:
@@ -193,7 +222,7 @@ def test_the_matcher_judges_one_line_questions_only(tmp_path: Path) -> None:
     from qa.models import shared_encoder, shared_question_judge
 
     judge = shared_question_judge(Settings())
-    if judge is None or not QUESTION_STACK.exists():
+    if judge is None or not (judge.model_dir / QUESTION_STACK).exists():
         pytest.skip("no question judge installed")
     store = ThreadStore(tmp_path / "t.sqlite")
     encoder = shared_encoder(Settings())
@@ -202,6 +231,9 @@ def test_the_matcher_judges_one_line_questions_only(tmp_path: Path) -> None:
     judged.add_question("Who designed the Eiffel Tower?", answer="Gustave Eiffel's company.")
     judged.add_question("When was the Eiffel Tower built?", answer="From 1887 to 1889.")
     judged.add_question("The Eiffel Tower is closed.", answer="It closes on some holidays and in strikes.")
+    judged.add_question("How tall is the Eiffel Tower?", "Planning a school talk, need the height in metres?",
+                        answer="330 metres with its antennas.")
+    judged.add_question("In what year was the Eiffel Tower completed?", answer="1889.")
     judged.add_question("Tower visit", "We are in Paris next week with kids. Is the Eiffel Tower worth the queue, and "
                         "how early should we go? Any tips welcome.", answer="Book online and go at opening time.")
     asked = "In what year was the Eiffel Tower completed?"
@@ -210,7 +242,11 @@ def test_the_matcher_judges_one_line_questions_only(tmp_path: Path) -> None:
     when, who = "When was the Eiffel Tower built?", "Who designed the Eiffel Tower?"
     assert with_judge[when].probability > with_judge[who].probability
     assert with_judge[when].judged is not None and with_judge[when].prior == pytest.approx(without[when].probability)
-    for kept in ("Tower visit", "The Eiffel Tower is closed."):  # a post, a statement: the re-scorer's
+    # a post (one with a question as its title too), a statement, the question in its own words: the re-scorer's
+    for kept in ("Tower visit", "The Eiffel Tower is closed.", "How tall is the Eiffel Tower?", asked):
         assert with_judge[kept].judged is None
         assert with_judge[kept].probability == pytest.approx(without[kept].probability)
+    # the look ahead asks nothing of the judge: the store holds the question itself
+    held = judged.holds(asked)
+    assert held > 0.5 and held == pytest.approx(plain.holds(asked))
     assert with_judge[who].probability < without[who].probability, "the other question is held down"
