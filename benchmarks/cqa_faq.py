@@ -28,7 +28,8 @@ their answer (seed 0); up to 2,000 of the others are asked (not those stored wor
 is right where the stored question asks about the same paragraph and its answer span overlaps the
 asked question's: people asking for the same fact twice. Most asked questions have no right entry,
 so what counts is how many get an answer anyway, and how many of the answers given are wrong
-(`squad_` metrics).
+(`squad_` metrics). What the question judge costs: 300 of the SQuAD FAQ's questions matched by a
+source with it and one without, alternately, p50 ms of each (`squad_match_p50_ms_*`).
 
     python benchmarks/cqa_faq.py [--paths N] [--squad N] [--limit N]
 """
@@ -53,6 +54,7 @@ from qa.core.paths import SHARED_DATA  # noqa: E402
 
 SQUAD_DEV = SHARED_DATA / "mrc" / "squad-v1.1-dev.json.gz"
 SQUAD_STORED_SHARE = 0.5
+JUDGE_COST_QUESTIONS = 300  # SQuAD FAQ questions matched with and without the question judge, alternately
 
 DATA = SHARED_DATA / "kbqa" / "pathquestion"
 SETS = ("PQ-2H", "PQ-3H", "PQL-2H", "PQL-3H")
@@ -132,6 +134,29 @@ def ask_faq(entries: list[tuple[str, str]], asked: list[tuple[str, frozenset[int
         if i % 500 == 0:
             print(f"{label}: asked {i}/{len(asked)}", file=sys.stderr)
     return rows
+
+
+def judge_cost(label: str, settings_dir: Path, questions: list[str]) -> dict[str, float]:
+    """What the question judge costs a question: the same questions matched over the store
+    `ask_faq` built, by a source with the judge and one without, one after the other for each
+    question (each source with its own cache), p50 ms of each."""
+    import statistics
+
+    from cqa.matcher import CommunityQA
+    from qa.core.settings import Settings
+    from qa.models import shared_encoder, shared_question_judge
+
+    settings = Settings.load(cqa_store=str(settings_dir / f"{label}.sqlite"), cqa_seed=False)
+    judged = CommunityQA(settings, encoder=shared_encoder(settings), question_judge=shared_question_judge(settings))
+    plain = CommunityQA(settings, encoder=shared_encoder(settings))
+    times: dict[str, list[float]] = {"with": [], "without": []}
+    for i, question in enumerate(questions):
+        for name, source in (("with", judged), ("without", plain)) if i % 2 else (("without", plain),
+                                                                                  ("with", judged)):
+            t0 = time.perf_counter()
+            source.match(question)
+            times[name].append(1000 * (time.perf_counter() - t0))
+    return {f"match_p50_ms_{k}_question_judge": round(statistics.median(v[1:]), 1) for k, v in times.items()}
 
 
 def faq_metrics(rows: list[dict], floor: float) -> dict[str, float]:
@@ -228,9 +253,11 @@ def main(argv: list[str] | None = None) -> int:
         pq = ask_faq(pq_entries, pq_asked, "pathquestion", Path(tmp))
         sq_entries, sq_asked = squad_faq(args.limit or args.squad)
         sq = ask_faq(sq_entries, sq_asked, "squad", Path(tmp))
+        cost = judge_cost("squad", Path(tmp), [q for q, _ in sq_asked[:JUDGE_COST_QUESTIONS]])
     metrics = faq_metrics(pq, floor)
     metrics.update({f"squad_{k}": v for k, v in faq_metrics(sq, floor).items()})
     metrics["squad_stored"] = len(sq_entries)
+    metrics.update({f"squad_{k}": v for k, v in cost.items()})
     print(metrics, file=sys.stderr)
     # examples are printed, not written: the results file holds no text of the data sets (PathQuestion
     # may not be redistributed)
