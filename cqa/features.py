@@ -355,12 +355,20 @@ def one_question(text: str) -> bool:
     return not (len(big) >= HEADLINE_WORDS and all(w[:1].isupper() for w in big))
 
 
+# the words a question typed without its question mark opens with ("who built the eiffel tower")
+_ASKING = frozenset("""what what's whats who who's whom whose when where where's which why how how's is are was
+    were do does did can could should would will""".split())
+
+
 def two_questions(question: str, matched: str) -> bool:
-    """Whether the question judge reads the pair: two one-line questions, each written as a question
-    (a question mark). It learnt from questions asked about a paragraph; an FAQ entry written as a
-    statement of a problem ("My printer is not printing.") is outside what it knows, and the
-    re-scorer keeps such a match."""
-    return all(one_question(t) and t.strip().endswith("?") for t in (question, matched))
+    """Whether the question judge reads the pair: two one-line questions, the stored one written as
+    a question (a question mark), the asked one too or opening with a question word (typed into a
+    box, the mark is often left out). It learnt from questions asked about a paragraph; an FAQ
+    entry written as a statement of a problem ("My printer is not printing.") is outside what it
+    knows, and the re-scorer keeps such a match."""
+    text = question.strip()
+    asks = text.endswith("?") or bool(_tokens(text)) and _tokens(text)[0].lower() in _ASKING
+    return asks and one_question(text) and one_question(matched) and matched.strip().endswith("?")
 
 
 def names(text: str) -> list[list[str]]:

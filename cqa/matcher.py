@@ -75,6 +75,17 @@ INLINE_EMBED = 512  # threads without a vector that the first question embeds (a
 READ_TOP = 2  # answers of a thread the span reader re-reads: the best by the answer model's other features
 
 
+def rescorer_digest(path: Path = RESCORER) -> str:
+    """The re-scorer file's content hash: the question judge's combination is fitted on this
+    re-scorer's logits and records it, so a refit re-scorer is noticed (see `question_stack`)."""
+    import hashlib
+
+    try:
+        return hashlib.sha1(path.read_bytes()).hexdigest()
+    except OSError:
+        return ""
+
+
 def judged_pair(question: str, thread: Thread, similarity: float) -> bool:
     """Whether the question judge reads a candidate: the judge learnt from pairs of questions, and
     the combination was fitted on FAQ entries (no body) matched to questions in other words. A
@@ -121,6 +132,7 @@ class CommunityQA:
         self._encoder = encoder
         self._span_reader = span_reader
         self._rescorer = rescorer
+        self._given_rescorer = rescorer is not None  # a re-scorer being trained, not the shipped file
         self._answer_ranker = answer_ranker
         self._answer_wording = answer_wording
         self._judge = judge
@@ -216,6 +228,10 @@ class CommunityQA:
             path = Path(folder) / QUESTION_STACK if folder else None
             if path is not None and path.exists():
                 self._question_stack = LogisticModel.load(path)
+                fitted = self._question_stack.meta.get("rescorer_sha1")
+                if not self._given_rescorer and fitted and fitted != rescorer_digest():
+                    log.warning("the question judge's combination (%s) was fitted with another re-scorer than %s: "
+                                "refit it with `qa cqa train-question-judge --stack-only`", path, RESCORER)
         return self._question_stack if self._question_judge is not None else None
 
     def warm_up(self) -> None:
@@ -225,7 +241,8 @@ class CommunityQA:
         # needs them (one that gets FAQ entries later loads them on first need)
         if self.store.has_bodiless():
             wordnet.load()
-        for judge in (self._judge, self._question_judge if self.store.has_bodiless() else None):
+        asks = self.question_stack is not None and self.store.has_bodiless()  # else it never reads a pair
+        for judge in (self._judge, self._question_judge if asks else None):
             warm_judge = getattr(judge, "warm_up", None)
             if warm_judge is not None:
                 warm_judge()

@@ -53,8 +53,22 @@ def shared_judge(settings: Settings | None = None) -> AnswerJudge | None:
 def shared_question_judge(settings: Settings | None = None) -> AnswerJudge | None:
     """The question judge community QA checks a match between two one-line questions with; None when
     the setting is empty or its folder is absent (the re-scorer's probability is then shown)."""
-    return _shared_pair_judge(settings or Settings.load(), "cqa_question_judge_model", "question judge",
-                              "match one-line questions without it")
+    from pathlib import Path
+
+    from cqa.matcher import QUESTION_STACK
+
+    settings = settings or Settings.load()
+    judge = _shared_pair_judge(settings, "cqa_question_judge_model", "question judge",
+                               "match one-line questions without it")
+    if judge is not None and not (Path(judge.model_dir) / QUESTION_STACK).is_file():
+        if settings.explicitly_set("cqa_question_judge_model"):
+            # a folder without its combination (another kind of judge, a half-copied one) would be off silently
+            from qa.core.errors import ModelNotFoundError
+
+            raise ModelNotFoundError(f"{judge.model_dir} has no {QUESTION_STACK}: it is not a question judge "
+                                     "(`qa cqa train-question-judge` writes both), or '' to match without one")
+        return None
+    return judge
 
 
 def _shared_pair_judge(settings: Settings, field: str, what: str, without: str) -> AnswerJudge | None:

@@ -46,17 +46,36 @@ def _bar(description: str, total: int | None):
 
 def _judge_target(out_dir: Path | None, setting: str, what: str, env: str) -> Path:
     """The folder a judge's training replaces (by renames, the old one deleted): refused when it
-    names no folder of its own ('' or '.', which `Path` reads as the working folder) or when it
-    holds something other than a judge, whose files the swap would delete."""
+    names no folder of its own ('' or '.', which `Path` reads as the working folder), when it
+    holds something other than a judge of this kind (the swap would delete its files: the answer
+    judge's folder named for the question judge, or a folder of the user's), or when an
+    interrupted swap left the previous judge in `<folder>.old` and none in the folder (that copy
+    is the only one). A `.old` left beside a judge is the swap's own leftover and is removed."""
+    import json
+    import shutil
+
     raw = str(out_dir) if out_dir is not None else setting
-    if not raw.strip():
-        raise InputError(f"no {what} folder: pass --out DIR or set {env}")
+    if not raw.strip() or Path(raw).expanduser().resolve() == Path.cwd():
+        raise InputError(f"no {what} folder: pass --out DIR (not the working folder) or set {env}")
     target = Path(raw).expanduser().resolve()
     if target.exists() and not target.is_dir():
         raise InputError(f"the {what} folder is a file: {target}")
-    if target.is_dir() and any(target.iterdir()) and not (target / "judge.json").is_file():
-        raise InputError(f"{target} is not a {what} folder (it has no judge.json), and training replaces the folder "
-                         "it writes: name a new or empty folder")
+    old = target.with_name(target.name + ".old")
+    if old.is_dir() and (old / "judge.json").is_file() and not (target / "judge.json").is_file():
+        raise InputError(f"an interrupted training left the previous {what} in {old}: move it back to {target} "
+                         "(or delete it) first")
+    if target.is_dir() and any(not p.name.startswith(".") for p in target.iterdir()):
+        try:
+            task = json.loads((target / "judge.json").read_text(encoding="utf-8")).get("meta", {}).get("task",
+                                                                                                       "answer judge")
+        except (OSError, ValueError, AttributeError):
+            task = None
+        kind = "answer judge" if what == "judge" else what  # the answer judge's folders before "task" have none
+        if task != kind:
+            raise InputError(f"{target} is not {'an' if kind[0] in 'aeiou' else 'a'} {kind}'s folder, and training "
+                             "replaces the folder it writes: name a new or empty folder")
+    if old.is_dir() and (old / "judge.json").is_file():
+        shutil.rmtree(old, ignore_errors=True)
     return target
 
 
@@ -314,7 +333,7 @@ def train_judge_command(
         raise InputError("no held-out or no training comments (too few questions, or --limit too small); "
                          "use at least a few hundred comments of ten or more questions")
     recipe = JudgeRecipe(epochs=epochs)
-    meta: dict[str, Any] = {"data": Path(path).name}
+    meta: dict[str, Any] = {"data": Path(path).name, "task": "answer judge"}
     more_pairs: list[tuple[str, str]] = []
     more_labels: list[bool] = []
     if extra:
@@ -453,7 +472,7 @@ def train_question_judge_command(
     import shutil
     import tempfile
 
-    from cqa.matcher import QUESTION_STACK, CommunityQA
+    from cqa.matcher import QUESTION_STACK, CommunityQA, rescorer_digest
     from cqa.question_training import FactQuestion, faq_simulation, fit_question_stack, question_pairs, stack_rows
     from cqa.training import OFF_TOPIC_FILE
     from mrc.datasets import load_squad
@@ -484,8 +503,8 @@ def train_question_judge_command(
     pairs, labels = data.pairs[:limit or None], data.labels[:limit or None]
     entries, faq_asked = faq_simulation(questions, limit=min(asked, limit) if limit else asked)
     if not faq_asked or not stack_only and (not any(labels) or all(labels)):
-        raise InputError("too few questions for the question judge: it needs articles with several questions about "
-                         "each paragraph, some asking the same fact (SQuAD's shape)")
+        raise InputError("too few questions for the question judge: it needs articles (titled) with several questions "
+                         "about each paragraph, some asking the same fact (SQuAD's shape); with --limit, raise N")
     if not stack_only:
         err.print(f"{len(pairs):,} question pairs ({sum(labels):,} asking the same fact, {data.swapped:,} with another "
                   f"name or number swapped in; {data.dropped:,} same-fact pairs left out where one asks about "
@@ -494,7 +513,9 @@ def train_question_judge_command(
     recipe = JudgeRecipe(epochs=epochs, batch_size=32, max_length=64)
     meta: dict[str, Any] = {"data": Path(path).name, "task": "question judge", "dropped_same_fact": data.dropped,
                             "swapped": data.swapped}
-    with tempfile.TemporaryDirectory(prefix="qjudge-", dir=target.parent if target.parent.exists() else None) as tmp:
+    # beside the target, so the new folder is renamed into place on one file system; --stack-only renames nothing
+    here = target.parent if target.parent.exists() and not stack_only else None
+    with tempfile.TemporaryDirectory(prefix="qjudge-", dir=here) as tmp:
         # the FAQ first: an entry the importer refuses is found before the training, not after it
         faq = Path(tmp) / "faq.jsonl"
         with faq.open("w", encoding="utf-8") as fh:
@@ -523,7 +544,7 @@ def train_question_judge_command(
             shutil.rmtree(copy_folder(staged, "judge"), ignore_errors=True)  # the installed folder builds its own
         try:
             stack = fit_question_stack(rows, {"judge": target.name, "data": Path(path).name,
-                                              "faq_entries": len(entries)})
+                                              "faq_entries": len(entries), "rescorer_sha1": rescorer_digest()})
         except ValueError as exc:
             raise InputError(f"{exc} (too few held-out questions: raise --asked or drop --limit)") from exc
         # the combination goes with its judge: written into the staged folder, swapped in with it

@@ -151,18 +151,34 @@ def test_train_question_judge_errors_are_one_line(tmp_path: Path, capsys: pytest
     assert main(["cqa", "train-question-judge", "--squad", str(one), "--out", str(tmp_path / "j")]) == 2
     assert "too few questions for the question judge" in capsys.readouterr().err
     assert not (tmp_path / "j").exists()
-    # a folder that holds other things is never replaced by the training's swap
+    # a folder that holds other things is never replaced by the training's swap: the user's own, the
+    # other kind of judge's, the working folder; nor a folder an interrupted swap left empty
+    train = tmp_path / "train.xml"  # the training files exist: the folder is what is refused
+    train.write_text("<xml/>", encoding="utf-8")
+    given = {"train-question-judge": ["--squad", str(one)], "train-judge": ["--train-file", str(train)]}
     work = tmp_path / "work"
     work.mkdir()
     (work / "notes.txt").write_text("mine", encoding="utf-8")
-    for command in ("train-question-judge", "train-judge"):
-        assert main(["cqa", command, "--out", str(work)]) == 2
-        assert "is not a" in capsys.readouterr().err and (work / "notes.txt").exists()
+    answer_judge, question_judge = tmp_path / "aj", tmp_path / "qj"
+    for folder, meta in ((answer_judge, {}), (question_judge, {"task": "question judge"})):
+        folder.mkdir()
+        (folder / "judge.json").write_text(json.dumps({"meta": meta}), encoding="utf-8")
+    for command, other in (("train-question-judge", answer_judge), ("train-judge", question_judge)):
+        for folder in (work, other):
+            assert main(["cqa", command, *given[command], "--out", str(folder)]) == 2
+            err = capsys.readouterr().err
+            assert "folder, and training replaces the folder it writes" in err, err
+        assert (work / "notes.txt").exists() and (other / "judge.json").exists()
+    moved = tmp_path / "gone"
+    (tmp_path / "gone.old").mkdir()
+    (tmp_path / "gone.old" / "judge.json").write_text("{}", encoding="utf-8")
+    assert main(["cqa", "train-question-judge", *given["train-question-judge"], "--out", str(moved)]) == 2
+    assert "an interrupted training left the previous question judge in" in capsys.readouterr().err
     monkeypatch.chdir(work)
-    assert main(["cqa", "train-question-judge", "--out", "."]) == 2
-    assert "has no judge.json" in capsys.readouterr().err
+    assert main(["cqa", "train-question-judge", *given["train-question-judge"], "--out", "."]) == 2
+    assert "not the working folder" in capsys.readouterr().err
     monkeypatch.setenv("QA_CQA_QUESTION_JUDGE_MODEL", "")  # switched off, and no --out: nothing to write
-    assert main(["cqa", "train-question-judge"]) == 2
+    assert main(["cqa", "train-question-judge", *given["train-question-judge"]]) == 2
     assert "no question judge folder" in capsys.readouterr().err
 
 
@@ -250,3 +266,45 @@ def test_the_matcher_judges_one_line_questions_only(tmp_path: Path) -> None:
     held = judged.holds(asked)
     assert held > 0.5 and held == pytest.approx(plain.holds(asked))
     assert with_judge[who].probability < without[who].probability, "the other question is held down"
+
+
+class Counting:
+    """The real question judge, counting the pairs it is asked to read."""
+
+    def __init__(self, judge) -> None:
+        self.judge, self.model_dir, self.pairs = judge, judge.model_dir, 0
+
+    def score(self, pairs):
+        self.pairs += len(pairs)
+        return self.judge.score(pairs)
+
+
+def test_the_look_ahead_never_runs_the_judge_and_a_judged_match_is_kept_until_the_store_changes(
+        tmp_path: Path) -> None:
+    from cqa.matcher import CommunityQA
+    from cqa.store import ThreadStore
+    from qa.core.settings import Settings
+    from qa.models import shared_encoder, shared_question_judge
+
+    judge = shared_question_judge(Settings())
+    if judge is None:
+        pytest.skip("no question judge installed")
+    counting = Counting(judge)
+    source = CommunityQA(Settings(), store=ThreadStore(tmp_path / "t.sqlite"), encoder=shared_encoder(Settings()),
+                         seed=False, question_judge=counting)
+    source.add_question("Who designed the Eiffel Tower?", answer="Gustave Eiffel's company.")
+    source.add_question("When was the Eiffel Tower built?", answer="From 1887 to 1889.")
+    asked = "In what year was the Eiffel Tower completed?"
+    source.holds(asked)
+    assert counting.pairs == 0, "the look ahead reads no pair"
+    source.match(asked)
+    read = counting.pairs
+    assert read == 2
+    source.match(asked)
+    source.holds(asked)
+    assert counting.pairs == read, "the same question on the same store: read once"
+    source.add_question("Which engineer built the Eiffel Tower?", answer="Gustave Eiffel.")
+    source.match(asked)
+    assert counting.pairs == read + 3, "the store changed: matched and read again"
+    assert [m.judged is not None for m in source.match("what year was the eiffel tower finished")][:1] == [True], \
+        "a question typed without its question mark is read too"
