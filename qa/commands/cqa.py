@@ -284,7 +284,6 @@ def train_judge_command(
     score combines with the answer model's. It trains twice: once without a held-out fifth of the questions, to score
     them and fit the combination on unseen threads; then on every comment (not with --stack-only; with --once, the
     first judge is kept)."""
-    import os
     import shutil
     import tempfile
 
@@ -388,18 +387,42 @@ def train_judge_command(
             run("judge on every comment", np.arange(len(ans.rows)) < n, staged)
         _judge_card(staged, target, base, Path(path), recipe, stack.meta, trained, stack_out or ANSWER_STACK,
                     extra=meta.get("extra"), once=once)
-        # swap folders by renames: a crash leaves the old judge or the new one, never half of one
-        old = target.with_name(target.name + ".old")
-        shutil.rmtree(old, ignore_errors=True)
-        if target.exists():
-            os.replace(target, old)
-        os.replace(staged, target)
-        shutil.rmtree(old, ignore_errors=True)
+        _swap_in(staged, target)
     stack_path = save_judge_stack(stack, stack_out)
     err.print(Text.assemble(("trained ", "green"), f"judge on {trained + len(more_pairs):,} comments -> {target}; "
                             f"held-out MAP: answer model "
                             f"{stack.meta['map_answer_model']:.2f}, judge {stack.meta['map_judge']:.2f}, both "
                             f"{stack.meta['map_stack']:.2f} -> {stack_path}"))
+
+
+def _swap_in(staged: Path, target: Path) -> None:
+    """A trained folder replaces the installed one by renames: a crash leaves the old judge or the
+    new one, never half of one (and `_judge_target` finds a judge left in `<folder>.old`)."""
+    import os
+    import shutil
+
+    old = target.with_name(target.name + ".old")
+    shutil.rmtree(old, ignore_errors=True)
+    if target.exists():
+        os.replace(target, old)
+    os.replace(staged, target)
+    shutil.rmtree(old, ignore_errors=True)
+
+
+def _keep_previous_card(staged: Path, target: Path) -> None:
+    """The hand-written card of the folder being replaced, kept as README.previous.md beside the
+    generated one: the replaced folder's README.previous.md when it has one (its README.md was then
+    itself generated), else its README.md. A card that cannot be read is not worth the training
+    run: it is skipped with a warning."""
+    from qa.core.atomic import atomic_write_text
+
+    for old in (target / "README.previous.md", target / "README.md"):
+        if old.is_file():
+            try:
+                atomic_write_text(staged / "README.previous.md", old.read_text(encoding="utf-8", errors="replace"))
+            except OSError as exc:
+                err.print(Text.assemble(("warning: ", "yellow"), f"the judge's earlier card was not kept ({exc})"))
+            break
 
 
 def _judge_card(staged: Path, target: Path, base: Path, data: Path, recipe: Any, held: dict[str, Any], n: int,
@@ -413,13 +436,7 @@ def _judge_card(staged: Path, target: Path, base: Path, data: Path, recipe: Any,
 
     from qa.core.atomic import atomic_write_text
 
-    for old in (target / "README.previous.md", target / "README.md"):
-        if old.is_file():
-            try:
-                atomic_write_text(staged / "README.previous.md", old.read_text(encoding="utf-8", errors="replace"))
-            except OSError as exc:
-                err.print(Text.assemble(("warning: ", "yellow"), f"the judge's earlier card was not kept ({exc})"))
-            break
+    _keep_previous_card(staged, target)
     rec = ", ".join(f"{k} {v}" for k, v in vars(recipe).items())
     data_line = f"`{data.name}`: {n:,} comments" + (" (all but the held-out fifth and the threads repeating it: "
                                                    "trained once)" if once else "")
@@ -468,7 +485,6 @@ def train_question_judge_command(
     combined on those matches (written into the judge's folder), so the probability shown for a one-line match is
     fitted on matches like users' own."""
     import json
-    import os
     import shutil
     import tempfile
 
@@ -551,12 +567,7 @@ def train_question_judge_command(
         stack.save(staged / QUESTION_STACK)
         if not stack_only:
             _question_judge_card(staged, target, base, Path(path), recipe, len(pairs), sum(labels), stack.meta)
-            old = target.with_name(target.name + ".old")
-            shutil.rmtree(old, ignore_errors=True)
-            if target.exists():
-                os.replace(target, old)
-            os.replace(staged, target)
-            shutil.rmtree(old, ignore_errors=True)
+            _swap_in(staged, target)
     held = stack.meta["held_out_top_match"]
     b, a = held["before"], held["after"]
     err.print(Text.assemble(("refitted " if stack_only else "trained ", "green"),
@@ -576,13 +587,7 @@ def _question_judge_card(staged: Path, target: Path, base: Path, data: Path, rec
 
     from qa.core.atomic import atomic_write_text
 
-    for old in (target / "README.previous.md", target / "README.md"):
-        if old.is_file():
-            try:
-                atomic_write_text(staged / "README.previous.md", old.read_text(encoding="utf-8", errors="replace"))
-            except OSError as exc:
-                err.print(Text.assemble(("warning: ", "yellow"), f"the judge's earlier card was not kept ({exc})"))
-            break
+    _keep_previous_card(staged, target)
     top = held.get("held_out_top_match", {})
     before, after = top.get("before", {}), top.get("after", {})
     rec = ", ".join(f"{k} {v}" for k, v in vars(recipe).items())
