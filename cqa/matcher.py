@@ -86,6 +86,13 @@ def rescorer_digest(path: Path = RESCORER) -> str:
         return ""
 
 
+def stack_inputs(priors: Sequence[float], logits: Sequence[float]) -> np.ndarray:
+    """The question stack's two inputs, the re-scorer's log-odds and the judge's logit: one function
+    for fitting (`question_training.StackRows`) and for use (`judge_questions`)."""
+    p = np.clip(np.asarray(priors, dtype=np.float64), 1e-6, 1 - 1e-6)
+    return np.column_stack([np.log(p / (1 - p)), np.asarray(logits, dtype=np.float64)])
+
+
 def judged_pair(question: str, thread: Thread, similarity: float) -> bool:
     """Whether the question judge reads a candidate: the judge learnt from pairs of questions, and
     the combination was fitted on FAQ entries (no body) matched to questions in other words. A
@@ -104,7 +111,7 @@ class Match:
     features: dict[str, float]
     fused_rank: int
     caveat: str | None = None  # why the probability was held down (see `score`)
-    prior: float | None = None  # the re-scorer's probability, before the question judge and the checks
+    prior: float = 0.0  # the re-scorer's probability, before the question judge and the checks
     judged: float | None = None  # the question judge's logit, where it read the pair
 
 
@@ -239,9 +246,10 @@ class CommunityQA:
              self.question_stack)
         # the one-line checks' word meanings (`features.other_word`): a store of forum posts never
         # needs them (one that gets FAQ entries later loads them on first need)
-        if self.store.has_bodiless():
+        one_line = self.store.has_bodiless()
+        if one_line:
             wordnet.load()
-        asks = self.question_stack is not None and self.store.has_bodiless()  # else it never reads a pair
+        asks = one_line and self.question_stack is not None  # else the question judge never reads a pair
         for judge in (self._judge, self._question_judge if asks else None):
             warm_judge = getattr(judge, "warm_up", None)
             if warm_judge is not None:
@@ -319,9 +327,7 @@ class CommunityQA:
         if stack is None or self._question_judge is None or not which:
             return list(matches)
         logits = self._question_judge.score([(question, matches[i].thread.title) for i in which])
-        prior = np.clip(np.array([matches[i].prior for i in which], dtype=np.float64), 1e-6, 1 - 1e-6)
-        probs = stack.probabilities(np.column_stack([np.log(prior / (1 - prior)),
-                                                     np.asarray(logits, dtype=np.float64)]))
+        probs = stack.probabilities(stack_inputs([matches[i].prior for i in which], logits))
         out = list(matches)
         for i, p, z in zip(which, probs, logits, strict=True):
             m = matches[i]

@@ -203,8 +203,9 @@ class StackRows:
     answerable: list[bool] = field(default_factory=list)  # whether the FAQ holds the row's asked question
 
     def matrix(self) -> np.ndarray:
-        p = np.clip(np.asarray(self.priors, dtype=np.float64), 1e-6, 1 - 1e-6)
-        return np.column_stack([np.log(p / (1 - p)), np.asarray(self.judged, dtype=np.float64)])
+        from cqa.matcher import stack_inputs
+
+        return stack_inputs(self.priors, self.judged)
 
 
 def stack_rows(match: Callable[[str], Sequence[Any]], judge: Callable[[list[tuple[str, str]]], list[float]],

@@ -51,30 +51,31 @@ def _judge_target(out_dir: Path | None, setting: str, what: str, env: str) -> Pa
     judge's folder named for the question judge, or a folder of the user's), or when an
     interrupted swap left the previous judge in `<folder>.old` and none in the folder (that copy
     is the only one). A `.old` left beside a judge is the swap's own leftover and is removed."""
-    import json
     import shutil
 
+    from mrc.judge import JUDGE_CONFIG, JudgeHead
+    from qa.core.errors import ModelNotFoundError
+
     raw = str(out_dir) if out_dir is not None else setting
-    if not raw.strip() or Path(raw).expanduser().resolve() == Path.cwd():
-        raise InputError(f"no {what} folder: pass --out DIR (not the working folder) or set {env}")
     target = Path(raw).expanduser().resolve()
+    if not raw.strip() or target == Path.cwd():
+        raise InputError(f"no {what} folder: pass --out DIR (not the working folder) or set {env}")
     if target.exists() and not target.is_dir():
         raise InputError(f"the {what} folder is a file: {target}")
     old = target.with_name(target.name + ".old")
-    if old.is_dir() and (old / "judge.json").is_file() and not (target / "judge.json").is_file():
+    if (old / JUDGE_CONFIG).is_file() and not (target / JUDGE_CONFIG).is_file():
         raise InputError(f"an interrupted training left the previous {what} in {old}: move it back to {target} "
                          "(or delete it) first")
     if target.is_dir() and any(not p.name.startswith(".") for p in target.iterdir()):
         try:
-            task = json.loads((target / "judge.json").read_text(encoding="utf-8")).get("meta", {}).get("task",
-                                                                                                       "answer judge")
-        except (OSError, ValueError, AttributeError):
+            task = JudgeHead.load(target).meta.get("task", "answer judge")  # answer judges before "task" have none
+        except ModelNotFoundError:
             task = None
-        kind = "answer judge" if what == "judge" else what  # the answer judge's folders before "task" have none
+        kind = "answer judge" if what == "judge" else what
         if task != kind:
             raise InputError(f"{target} is not {'an' if kind[0] in 'aeiou' else 'a'} {kind}'s folder, and training "
                              "replaces the folder it writes: name a new or empty folder")
-    if old.is_dir() and (old / "judge.json").is_file():
+    if (old / JUDGE_CONFIG).is_file():
         shutil.rmtree(old, ignore_errors=True)
     return target
 
@@ -489,7 +490,14 @@ def train_question_judge_command(
     import tempfile
 
     from cqa.matcher import QUESTION_STACK, CommunityQA, rescorer_digest
-    from cqa.question_training import FactQuestion, faq_simulation, fit_question_stack, question_pairs, stack_rows
+    from cqa.question_training import (
+        FactQuestion,
+        QuestionPairs,
+        faq_simulation,
+        fit_question_stack,
+        question_pairs,
+        stack_rows,
+    )
     from cqa.training import OFF_TOPIC_FILE
     from mrc.datasets import load_squad
     from mrc.judge import AnswerJudge
@@ -515,7 +523,7 @@ def train_question_judge_command(
                                                                     zip(e.answers, e.answer_starts, strict=True)),
                               e.answers[0] if e.answers else "")
                  for e in load_squad(path).examples]
-    data = question_pairs(questions)
+    data = QuestionPairs() if stack_only else question_pairs(questions)  # --stack-only trains nothing
     pairs, labels = data.pairs[:limit or None], data.labels[:limit or None]
     entries, faq_asked = faq_simulation(questions, limit=min(asked, limit) if limit else asked)
     if not faq_asked or not stack_only and (not any(labels) or all(labels)):

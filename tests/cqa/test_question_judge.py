@@ -162,7 +162,7 @@ def test_train_question_judge_errors_are_one_line(tmp_path: Path, capsys: pytest
     answer_judge, question_judge = tmp_path / "aj", tmp_path / "qj"
     for folder, meta in ((answer_judge, {}), (question_judge, {"task": "question judge"})):
         folder.mkdir()
-        (folder / "judge.json").write_text(json.dumps({"meta": meta}), encoding="utf-8")
+        (folder / "judge.json").write_text(json.dumps({"weight": [0.0], "bias": 0.0, "meta": meta}), encoding="utf-8")
     for command, other in (("train-question-judge", answer_judge), ("train-judge", question_judge)):
         for folder in (work, other):
             assert main(["cqa", command, *given[command], "--out", str(folder)]) == 2

@@ -109,7 +109,7 @@ def test_train_judge_command_trains_twice_and_fits_the_stack(tiny_span_dir: Path
     data = _semeval_xml(tmp_path / "train.xml")
     out, stack = tmp_path / "judge", tmp_path / "stack.json"
     (out).mkdir()
-    (out / JUDGE_CONFIG).write_text('{"meta": {}}')  # the judge before (the command replaces judges only)
+    (out / JUDGE_CONFIG).write_text('{"weight": [0.0], "bias": 0.0}')  # the judge before (only judges are replaced)
     (out / "stale.txt").write_text("replaced")
     (out / "README.md").write_text("# the judge before, with notes written by hand\n")
     assert main(["cqa", "train-judge", "--train-file", str(data), "--out", str(out), "--epochs", "1",
