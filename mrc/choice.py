@@ -41,10 +41,9 @@ def second_segment(question: str, option: str) -> str:
 
 def _fit_second(tokenizer: Any, text: str, budget: int) -> str:
     """Keep the question+option segment whole; only when it alone cannot fit (pathological input)
-    keep its last `budget` tokens, which hold the option and the end of the question."""
-    if len(text) <= budget:  # a token covers at least one character
-        return text
-    enc = tokenizer(text, add_special_tokens=False, return_offsets_mapping=True)
+    keep its last `budget` tokens, which hold the option and the end of the question. Counted in
+    tokens: one character can be several (Hangul jamo, byte-level BPE, NFKD expansions)."""
+    enc = tokenizer(text, add_special_tokens=False, return_offsets_mapping=True, verbose=False)
     offsets = enc["offset_mapping"]
     if len(offsets) <= budget:
         return text

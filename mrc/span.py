@@ -277,10 +277,12 @@ class SpanReader:
     # ------------------------------------------------------------------ internals
     def _fit_question(self, question: str) -> str:
         """Strip leading space (matters for BPE vocabularies) and cut questions too long for a
-        window at a token boundary; every token covers at least one character, so only questions
-        longer in characters than the token budget need tokenizing here."""
+        window at a token boundary. Counted in tokens, never guessed from characters: one character
+        can be several tokens (Hangul splits into jamo, byte-level BPE gives an emoji four, NFKD
+        expands ligatures), and a question the windowing tokenizer cannot fit makes it refuse the
+        whole batch."""
         q = question.lstrip()
-        if len(q) <= self.max_question_tokens:
+        if not q:
             return q
         if self._plain_tokenizer is None:  # the windowing tokenizer would refuse a lone long question
             self._plain_tokenizer = load_tokenizer(self.model_dir)
@@ -293,7 +295,8 @@ class SpanReader:
         """Every window of every pair, in one batched call of the Rust tokenizer (a pair longer
         than a window comes back with its further windows in `overflowing`)."""
         tok = self.tokenizer
-        encodings = tok.encode_batch([(self._fit_question(r.question), r.context) for r in reqs])
+        fitted = {q: self._fit_question(q) for q in {r.question for r in reqs}}  # one question, many passages
+        encodings = tok.encode_batch([(fitted[r.question], r.context) for r in reqs])
         ids: list[list[int]] = []
         types: list[list[int]] = []
         offsets: list[np.ndarray] = []

@@ -49,6 +49,13 @@ def test_overlong_question_keeps_option(packaged_tokenizer) -> None:
     assert packaged_tokenizer.decode(row).rstrip().endswith("zebra [SEP]")
 
 
+def test_an_option_of_fewer_characters_than_tokens_still_fits(packaged_tokenizer) -> None:
+    option = ("한국어질문 " * 20)[:16]  # within half the window in characters, three times over it in tokens
+    enc = build_choice_inputs(packaged_tokenizer, "Seoul is the capital. " * 10, "Which?", [option, "Busan"],
+                              max_length=32)
+    assert all(len(row) <= 32 for row in enc["input_ids"])
+
+
 def test_pad_batch_shapes(packaged_tokenizer) -> None:
     items = [
         build_choice_inputs(packaged_tokenizer, a, "q?", ["x", "y z"], 40) for a in ("one", "two three four")

@@ -163,6 +163,17 @@ def test_long_question_is_cut_not_crashing(tiny_span_dir: Path, backend: str) ->
 
 
 @pytest.mark.parametrize("backend", ["torch", "onnx"])
+def test_a_question_of_fewer_characters_than_tokens_is_cut_too(tiny_span_dir: Path, backend: str) -> None:
+    """Hangul splits into jamo: a question within the token budget in characters can be three
+    times over it in tokens, which the windowing tokenizer refuses outright."""
+    reader = SpanReader(Settings(max_seq_length=64, doc_stride=16), model_dir=tiny_span_dir, backend=backend)
+    question = ("한국어질문 " * 100)[: reader.max_question_tokens]
+    context = "Seoul is the capital of South Korea. " * 10
+    answers = reader.read(question, context, allow_no_answer=False)
+    assert answers and context[answers[0].start : answers[0].end] == answers[0].text
+
+
+@pytest.mark.parametrize("backend", ["torch", "onnx"])
 def test_empty_context_is_no_answer(tiny_span_dir: Path, backend: str) -> None:
     (a,) = SpanReader(model_dir=tiny_span_dir, backend=backend).read("What?", "")
     assert a.no_answer
