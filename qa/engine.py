@@ -207,7 +207,11 @@ class Engine:
         skipped: list[Route] = []
         for r in order:
             if results:
-                if max(_best_score(a) for a in results.values()) >= self.settings.router_min_score:
+                # only an answer ends the cascade: a source that abstained may still guess high
+                # (its own threshold above the router's, a graph's unexpressed yes/no at 0.5)
+                answered_best = max((_best_score(a) for a in results.values() if a and not a[0].no_answer),
+                                    default=0.0)
+                if answered_best >= self.settings.router_min_score:
                     break
                 answered = any(a and not a[0].no_answer for a in results.values())
                 if answered and probs[r] < self.settings.router_skip_below:

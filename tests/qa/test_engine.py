@@ -78,6 +78,24 @@ def test_an_unsure_source_makes_the_cascade_ask_the_next() -> None:
     assert resp.routing.scores == {"kbqa": 0.3, "webqa": 0.8}
 
 
+def test_a_source_that_abstains_with_a_high_guess_does_not_end_the_cascade() -> None:
+    """A guess scored at the router's threshold (a graph's unexpressed yes/no, capped at 0.5; a
+    source whose own threshold is higher) is still an abstention: the next source is asked."""
+
+    class SureGuess(Source):
+        def answer(self, question: Question, top_k: int) -> list[Answer]:
+            self.asked.append(question.text)
+            guess = Answer(text="yes", score=0.5, route=self.name)
+            return [Answer.none(self.name, score=0.5, best_guess=guess)]
+
+    q = "Is Lima the capital of Peru?"
+    engine, web, _ = _engine({q: ("Yes, since 1535", 0.8)}, {})
+    engine._sources[Route.KBQA] = SureGuess(Route.KBQA, {})
+    resp = engine.ask(q)
+    assert resp.routing.asked == [Route.KBQA, Route.WEBQA] and web.asked == [q]
+    assert resp.answers[0].text == "Yes, since 1535" and resp.routing.chosen == Route.WEBQA
+
+
 def test_the_more_likely_answer_wins_even_below_the_threshold() -> None:
     q = "Who wrote Emma?"
     engine, web, kb = _engine({q: ("Austen", 0.2)}, {q: ("Brontë", 0.4)})
