@@ -113,9 +113,17 @@ class BM25Index:
         meta_path = folder / "bm25.json"
         if not meta_path.exists():
             raise DataFormatError(f"not a BM25 index folder (no bm25.json): {folder}")
-        meta = json.loads(meta_path.read_text(encoding="utf-8"))
-        obj = cls(k1=float(meta["k1"]), b=float(meta["b"]))
-        obj.ids = np.load(folder / "ids.npy")
-        if len(obj.ids):
-            obj.retriever = bm25s.BM25.load(str(folder), mmap=mmap, show_progress=False)
+        try:  # a torn or hand-edited folder is a damaged index, not a crash of whoever searches it
+            meta = json.loads(meta_path.read_text(encoding="utf-8"))
+            obj = cls(k1=float(meta["k1"]), b=float(meta["b"]))
+            obj.ids = np.load(folder / "ids.npy")
+            if len(obj.ids):
+                obj.retriever = bm25s.BM25.load(str(folder), mmap=mmap, show_progress=False)
+        except (OSError, ValueError, KeyError, TypeError, AttributeError, EOFError) as exc:
+            raise DataFormatError(f"damaged BM25 index in {folder} ({type(exc).__name__}: {exc}); "
+                                  "rebuild the collection") from None
+        n_docs = obj.retriever.scores.get("num_docs") if obj.retriever is not None else 0
+        if n_docs is not None and n_docs != len(obj.ids):
+            raise DataFormatError(f"damaged BM25 index in {folder}: {len(obj.ids)} ids for {n_docs} documents; "
+                                  "rebuild the collection")
         return obj

@@ -55,9 +55,11 @@ class Manifest:
             )
         try:
             data = json.loads(path.read_text(encoding="utf-8"))
+            if not isinstance(data, dict):
+                raise TypeError(f"a JSON object is expected, not {type(data).__name__}")
             known = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
             return cls(**known)
-        except (json.JSONDecodeError, TypeError, UnicodeDecodeError) as exc:
+        except (json.JSONDecodeError, TypeError, UnicodeDecodeError, OSError) as exc:
             raise DataFormatError(f"{path} is not a valid index manifest: {exc}") from exc
 
 

@@ -90,12 +90,21 @@ def test_a_broken_or_unknown_collection_is_the_users_to_know(notes: Path, tmp_pa
     assert main(["index", str(notes)]) == 0
     shutil.copytree(home / "team-notes", home / "broken")
     (home / "broken" / "manifest.json").write_text("{not json", encoding="utf-8")
+    shutil.copytree(home / "team-notes", home / "torn")  # a BM25 part cut short, a manifest that is no object
+    ids = home / "torn" / "bm25" / "ids.npy"
+    ids.write_bytes(ids.read_bytes()[:6])
+    shutil.copytree(home / "team-notes", home / "listed")
+    (home / "listed" / "manifest.json").write_text("[]", encoding="utf-8")
     capsys.readouterr()
     assert main(["ask", "When does the Zephyrine release ship?", "--json"]) == 0
     resp = json.loads(capsys.readouterr().out)
     top = resp["answers"][0]
     assert resp["routing"]["failed"] == {} and "March" in (top["best_guess"] or top)["text"]
     assert main(["ask", "When does the Zephyrine release ship?", "--collection", "broken"]) == 2
+    assert "not a valid index manifest" in capsys.readouterr().err
+    assert main(["ask", "When does the Zephyrine release ship?", "--collection", "torn"]) == 2
+    assert "damaged BM25 index" in capsys.readouterr().err
+    assert main(["ask", "When does the Zephyrine release ship?", "--collection", "listed"]) == 2
     assert "not a valid index manifest" in capsys.readouterr().err
     assert main(["ask", "When does the Zephyrine release ship?", "--collection", "nope"]) == 2
     assert "no collection named 'nope'" in capsys.readouterr().err
