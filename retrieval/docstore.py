@@ -46,12 +46,15 @@ CREATE TABLE IF NOT EXISTS passages (
     source   TEXT NOT NULL DEFAULT '',
     metadata TEXT NOT NULL DEFAULT '{}'
 );
+CREATE TABLE IF NOT EXISTS key_floor (next INTEGER NOT NULL);
 """
 
 
 class SQLiteDocStore:
-    """A `DocStore` in one SQLite file. Keys are SQLite rowids: stable, never reused (AUTOINCREMENT
-    semantics are not needed because deleted keys are also removed from the indexes)."""
+    """A `DocStore` in one SQLite file. Keys are stable and never reused: a plain rowid would hand
+    the newest passage's key to the next one added after it is deleted, and an HNSW index, which
+    can only tombstone a deleted key, must refuse it. `key_floor` keeps the high-water mark (a
+    table of its own, so stores written before it get one on their first add)."""
 
     def __init__(self, path: str | Path, *, read_only: bool = False) -> None:
         self.path = Path(path)
@@ -104,15 +107,21 @@ class SQLiteDocStore:
         self._writable()
         keys: list[int] = []
         with self.transaction():
+            floor = self._conn.execute("SELECT MAX(next) FROM key_floor").fetchone()[0] or 1
+            top = self._conn.execute("SELECT MAX(key) FROM passages").fetchone()[0] or 0
+            key = max(int(floor), int(top) + 1)
             for p in passages:
                 try:
-                    cur = self._conn.execute(
-                        "INSERT INTO passages (id, title, text, source, metadata) VALUES (?, ?, ?, ?, ?)",
-                        (p.id, p.title, p.text, p.source, json.dumps(p.metadata, ensure_ascii=False)),
+                    self._conn.execute(
+                        "INSERT INTO passages (key, id, title, text, source, metadata) VALUES (?, ?, ?, ?, ?, ?)",
+                        (key, p.id, p.title, p.text, p.source, json.dumps(p.metadata, ensure_ascii=False)),
                     )
                 except sqlite3.IntegrityError as exc:
                     raise InputError(f"passage id {p.id!r} is already in the store") from exc
-                keys.append(int(cur.lastrowid or 0))
+                keys.append(key)
+                key += 1
+            self._conn.execute("DELETE FROM key_floor")
+            self._conn.execute("INSERT INTO key_floor (next) VALUES (?)", (key,))
         return keys
 
     def delete(self, ids: Sequence[str]) -> list[int]:

@@ -92,3 +92,17 @@ def test_add_and_delete_passages(built_index: Path, settings: Settings, tmp_path
     with SQLiteDocStore(folder / DOCSTORE, read_only=True) as store:
         assert store.count() == 5
     assert json.loads((folder / "manifest.json").read_text())["count"] == 5
+
+
+def test_an_hnsw_collection_takes_back_a_passage_deleted_last(tmp_path: Path, settings: Settings) -> None:
+    """Deleting the newest passage and adding its corrected version (the usual fix of a typo) must
+    not hand the new passage the deleted one's key, which the HNSW graph keeps as a tombstone."""
+    from retrieval.ingest import build_index
+
+    folder = tmp_path / "hnsw"
+    build_index([Passage(f"doc{i}#0", f"Passage number {i} about topic {i}.") for i in range(3)], folder,
+                settings, progress=False, dense_kind="hnsw")
+    assert delete_passages(folder, ["doc2#0"]) == 1
+    assert add_passages(folder, [Passage("doc2#0", "Corrected passage two, about topic two.")], settings) == 3
+    with SQLiteDocStore(folder / DOCSTORE, read_only=True) as store:
+        assert sorted(k for k, _ in store.iter_all()) == [1, 2, 4]
