@@ -8,6 +8,7 @@ apart: a model only scores well on inputs shaped like the ones it learnt from.
 from __future__ import annotations
 
 import re
+import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -141,20 +142,25 @@ class ChoiceReader:
         self._device: Any = None
         self._model: Any = None
         self._tokenizer: Any = None
+        self._loading = threading.Lock()  # concurrent first requests load the model once
 
     @property
     def tokenizer(self) -> Any:
         if self._tokenizer is None:
-            self._tokenizer = load_tokenizer(self.model_dir)
+            with self._loading:
+                if self._tokenizer is None:
+                    self._tokenizer = load_tokenizer(self.model_dir)
         return self._tokenizer
 
     @property
     def model(self) -> Any:
         if self._model is None:
-            from mrc.choice_model import load_choice_model
+            with self._loading:
+                if self._model is None:
+                    from mrc.choice_model import load_choice_model
 
-            self._device = resolve_device(self.settings.device)
-            self._model = load_choice_model(self.model_dir, self._device)
+                    self._device = resolve_device(self.settings.device)
+                    self._model = load_choice_model(self.model_dir, self._device)
         return self._model
 
     def probabilities(self, article: str, question: str, options: Sequence[str]) -> list[float]:

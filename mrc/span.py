@@ -33,6 +33,7 @@ Why it is built this way:
 from __future__ import annotations
 
 import math
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -147,48 +148,58 @@ class SpanReader:
         self._plain_tokenizer: Any = None
         self._input_names: set[str] = set()
         self._special: tuple[int, int | None] = (0, None)  # pad id, cls id
+        self._loading = threading.RLock()
 
     # ------------------------------------------------------------------ loading
     @property
     def tokenizer(self) -> Any:
         """The model's fast tokenizer (the `tokenizers` library, no transformers import), set to cut
         pairs into windows of `max_seq_length` tokens overlapping by `doc_stride`."""
-        if self._tokenizer is None:
-            config = tokenizer_config(self.model_dir)
-            if config.get("padding_side", "right") != "right":
-                raise InputError(
-                    f"{self.model_dir}: only question-first models (padding on the right) are supported"
-                )
-            tok = load_tokenizer(self.model_dir)
-            self._special = (special_id(tok, config, "pad_token", "[PAD]") or 0,
-                             special_id(tok, config, "cls_token", "[CLS]"))
-            tok.enable_truncation(self.settings.max_seq_length, stride=self.settings.doc_stride,
-                                  strategy="only_second", direction="right")
-            self._tokenizer = tok
+        if self._tokenizer is not None:
+            return self._tokenizer
+        with self._loading:  # the API's first requests may race its warm-up: load once
+            if self._tokenizer is None:
+                config = tokenizer_config(self.model_dir)
+                if config.get("padding_side", "right") != "right":
+                    raise InputError(
+                        f"{self.model_dir}: only question-first models (padding on the right) are supported"
+                    )
+                tok = load_tokenizer(self.model_dir)
+                self._special = (special_id(tok, config, "pad_token", "[PAD]") or 0,
+                                 special_id(tok, config, "cls_token", "[CLS]"))
+                tok.enable_truncation(self.settings.max_seq_length, stride=self.settings.doc_stride,
+                                      strategy="only_second", direction="right")
+                self._tokenizer = tok
         return self._tokenizer
 
     @property
     def model(self) -> Any:
         """ONNX Runtime session (`onnx`, `onnx-fp32`; built into the cache on first use) or the
         PyTorch module (`torch`)."""
-        if self._model is None and self.backend != "torch":
-            from mrc.onnx_export import OnnxSpanModel
+        if self._model is not None:
+            return self._model
+        with self._loading:
+            if self._model is None and self.backend != "torch":
+                from mrc.onnx_export import OnnxSpanModel
 
-            self._model = OnnxSpanModel(self.model_dir, int8=self.backend == "onnx")
-            self._input_names = set(self._model.input_names)
-        if self._model is None:
-            import inspect
+                session = OnnxSpanModel(self.model_dir, int8=self.backend == "onnx")
+                self._input_names = set(session.input_names)
+                self._model = session  # published last: a reader on another thread checks it first
+            if self._model is None:
+                import inspect
 
-            from transformers import AutoModelForQuestionAnswering
+                from transformers import AutoModelForQuestionAnswering
 
-            from mrc.loading import load_model, resolve_device
+                from mrc.loading import load_model, resolve_device
 
-            self._device = resolve_device(self.settings.device)
-            self._model = load_model(self.model_dir, AutoModelForQuestionAnswering, self._device)
-            params = inspect.signature(self._model.forward).parameters
-            self._input_names = {"input_ids", "attention_mask"}
-            if "token_type_ids" in params or any(p.kind == p.VAR_KEYWORD for p in params.values()):
-                self._input_names.add("token_type_ids")
+                self._device = resolve_device(self.settings.device)
+                module = load_model(self.model_dir, AutoModelForQuestionAnswering, self._device)
+                params = inspect.signature(module.forward).parameters
+                names = {"input_ids", "attention_mask"}
+                if "token_type_ids" in params or any(p.kind == p.VAR_KEYWORD for p in params.values()):
+                    names.add("token_type_ids")
+                self._input_names = names
+                self._model = module
         return self._model
 
     # ------------------------------------------------------------------ public API

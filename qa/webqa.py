@@ -18,6 +18,7 @@ Why it is built this way:
 from __future__ import annotations
 
 import math
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -58,31 +59,38 @@ class WebQA:
         self._reader = reader
         self._encoder = encoder
         self._calibrator = calibrator
+        self._loading = threading.RLock()
 
     # ------------------------------------------------------------------ components
     @property
     def collections(self) -> CollectionSet:
-        if self._collections is None:
-            from retrieval.collections import Collection, CollectionSet, discover
-            from retrieval.default import default_index
-
-            if self._index_dir is not None:
-                if not self._index_dir.is_dir():
-                    raise InputError(f"index folder not found: {self._index_dir} "
-                                     "(build one with `qa index PATH --out DIR`)")
-                found = [Collection(self._index_dir.name or "index", self._index_dir)]
-            else:
-                found = discover(self.settings, default_index(self.settings) if self.settings.include_default
-                                 else None)
-            self._collections = CollectionSet(found, self.settings, encoder=self.encoder)
+        if self._collections is not None:
+            return self._collections
+        with self._loading:  # the API's first requests may race its warm-up: open them once
+            if self._collections is None:
+                self._collections = self._open_collections()
         return self._collections
+
+    def _open_collections(self) -> CollectionSet:
+        from retrieval.collections import Collection, CollectionSet, discover
+        from retrieval.default import default_index
+
+        if self._index_dir is not None:
+            if not self._index_dir.is_dir():
+                raise InputError(f"index folder not found: {self._index_dir} "
+                                 "(build one with `qa index PATH --out DIR`)")
+            found = [Collection(self._index_dir.name or "index", self._index_dir)]
+        else:
+            found = discover(self.settings, default_index(self.settings) if self.settings.include_default
+                             else None)
+        return CollectionSet(found, self.settings, encoder=self.encoder)
 
     @property
     def encoder(self) -> Encoder:
         if self._encoder is None:
             from qa.models import shared_encoder
 
-            self._encoder = shared_encoder(self.settings)
+            self._encoder = shared_encoder(self.settings)  # one per settings, made under its own lock
         return self._encoder
 
     @property
@@ -96,7 +104,9 @@ class WebQA:
     @property
     def calibrator(self) -> AnswerCalibrator:
         if self._calibrator is None:
-            self._calibrator = AnswerCalibrator.load_default(self.settings)
+            with self._loading:
+                if self._calibrator is None:
+                    self._calibrator = AnswerCalibrator.load_default(self.settings)
         return self._calibrator
 
     def warm_up(self) -> None:

@@ -206,3 +206,37 @@ def test_spans_align_to_whole_words(tiny_span_dir: Path, packaged_tokenizer) -> 
         results[align] = best.text
     assert results[True] == word
     assert results[False] != word and word.endswith(results[False])
+
+
+def test_concurrent_first_reads_load_the_model_once(tiny_span_dir: Path, monkeypatch) -> None:
+    """The API serves requests while its warm-up runs: the first reads on several threads must
+    share one ONNX session, not build one each."""
+    import threading
+
+    import mrc.onnx_export as onnx_export
+
+    built: list[str] = []
+    real_init = onnx_export.OnnxSpanModel.__init__
+
+    def counting(self, *args, **kwargs) -> None:
+        built.append(threading.current_thread().name)
+        real_init(self, *args, **kwargs)
+
+    monkeypatch.setattr(onnx_export.OnnxSpanModel, "__init__", counting)
+    reader = SpanReader(model_dir=tiny_span_dir, backend="onnx")
+    start = threading.Barrier(4)
+    errors: list[BaseException] = []
+
+    def read() -> None:
+        start.wait()
+        try:
+            reader.read("Who wrote it?", "Ann wrote it.")
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=read) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors and len(built) == 1
