@@ -56,12 +56,14 @@ from qa.api.models import (
     ThreadIn,
     ThreadOut,
 )
-from qa.core.errors import InputError, NotFoundError
+from qa.core.errors import InputError, NotFoundError, QAError
 from qa.core.settings import Settings
+from qa.core.text import decompress_capped
 from qa.core.types import Question, Response, Route
 
 log = logging.getLogger("qa.api")
 API_VERSION = "v1"
+UNPACKED_PER_BODY = 10  # a compressed upload may unpack to this many times the body limit, no more
 
 
 def _errors(*codes: int) -> dict[int | str, dict[str, Any]]:
@@ -126,6 +128,7 @@ def create_app(settings: Settings | None = None, *, engine: Any = None, warm: bo
 
     settings = settings or Settings.load()
     metrics = Metrics()
+    max_body = int(settings.api_max_body_mb * 1e6)
     if engine is None:
         from qa.models import shared_span_reader
 
@@ -351,7 +354,21 @@ def create_app(settings: Settings | None = None, *, engine: Any = None, warm: bo
             with path.open("wb") as fh:
                 while chunk := await file.read(1 << 20):
                     fh.write(chunk)
-            return await admission.run(jobs.submit, path, name, kind, limit)
+
+            def load_and_queue() -> JobState:
+                plain = path
+                if path.suffix in {".gz", ".xz", ".bz2"}:  # the body limit must hold for what it unpacks to
+                    try:
+                        plain = decompress_capped(path, tmp / path.stem, UNPACKED_PER_BODY * max_body, name)
+                    except InputError as exc:
+                        raise errors.APIError(413, "too_large", str(exc)) from None
+                    except QAError as exc:  # named by the client's file name, not the server's temporary path
+                        raise type(exc)(str(exc).replace(str(path), name)) from None
+                    path.unlink()
+                return jobs.submit(plain, name, kind, limit)
+
+            # to its end, never a 504: a job queued after the client stopped waiting could not be found
+            return await admission.run(load_and_queue, wait_to_end=True)
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
 
@@ -394,5 +411,5 @@ def create_app(settings: Settings | None = None, *, engine: Any = None, warm: bo
         return PlainTextResponse(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
     paths.update(getattr(r, "path", "") for r in app.routes)
-    app.add_middleware(BodyLimit, max_bytes=int(settings.api_max_body_mb * 1e6), metrics=metrics)
+    app.add_middleware(BodyLimit, max_bytes=max_body, metrics=metrics)
     return app

@@ -89,9 +89,10 @@ class Admission:
                 return
         self._free += 1
 
-    async def run(self, fn: Callable[..., T], *args: Any) -> T:
+    async def run(self, fn: Callable[..., T], *args: Any, wait_to_end: bool = False) -> T:
         """`fn(*args)` in a worker thread, admitted or refused with 503; 504 after the timeout (the
-        work then finishes in the background and only then frees its worker)."""
+        work then finishes in the background and only then frees its worker). `wait_to_end`: no
+        timeout, for work whose result the client cannot find again later (a job's id)."""
         await self._acquire()
         loop = asyncio.get_running_loop()
         self.running += 1
@@ -108,7 +109,7 @@ class Admission:
 
         fut.add_done_callback(done)
         try:
-            return await asyncio.wait_for(asyncio.shield(fut), self.timeout_s)
+            return await asyncio.wait_for(asyncio.shield(fut), None if wait_to_end else self.timeout_s)
         except TimeoutError:
             self.metrics.rejected.labels(reason="timeout").inc()
             raise APIError(504, "timeout", f"the server stopped waiting after {self.timeout_s:g} s; the work itself "

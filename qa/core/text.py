@@ -145,6 +145,22 @@ def open_binary(path: str | Path) -> IO[bytes]:
         raise DataFormatError(f"cannot open {p}: {exc}") from exc
 
 
+def decompress_capped(path: str | Path, out: str | Path, max_bytes: int, name: str = "") -> Path:
+    """Write `path` decompressed (by suffix, as `open_binary`) to `out`, refusing more than
+    `max_bytes`: a few hundred kilobytes of gzip can hold gigabytes, and an upload's size limit
+    must hold for what it unpacks to, not only for what was sent."""
+    out = Path(out)
+    total = 0
+    with open_binary(path) as src, out.open("wb") as dst:
+        while chunk := src.read(1 << 20):
+            total += len(chunk)
+            if total > max_bytes:
+                raise InputError(f"{name or Path(path).name} decompresses to more than "
+                                 f"{max_bytes / 1e6:g} MB, the limit for an upload")
+            dst.write(chunk)
+    return out
+
+
 def input_position(fh: IO[bytes]) -> int:
     """Bytes consumed of the file under a handle from `open_binary` (the compressed file when it
     decompresses), for progress over the file's size."""

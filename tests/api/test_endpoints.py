@@ -413,6 +413,27 @@ def test_eval_job_reports_progress_then_metrics(client) -> None:
     assert r.status_code == 202, r.text
 
 
+def _gzip_bomb(mib: int) -> bytes:
+    """`mib` MiB of spaces and an empty SQuAD file, gzipped to about a megabyte, never held whole."""
+    import zlib
+
+    packer = zlib.compressobj(1, zlib.DEFLATED, 31)
+    block = b" " * (1 << 20)
+    return b"".join([*(packer.compress(block) for _ in range(mib)), packer.compress(b'{"data": []}'),
+                     packer.flush()])
+
+
+def test_an_eval_upload_may_not_unpack_past_its_limit(client) -> None:
+    """The body limit (20 MB) holds for what an upload unpacks to (ten times that), not only for
+    what was sent: about a megabyte of gzip would otherwise fill the server's memory."""
+    import resource
+
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    message = error(client.post("/v1/eval", files={"file": ("dev.json.gz", _gzip_bomb(201))}), 413)
+    assert "decompresses to more than 200 MB" in message and "dev.json.gz" in message
+    assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before < 100_000  # KiB: never unpacked in memory
+
+
 @pytest.mark.parametrize(("files", "data", "status"), [
     ({"file": ("dev.json", b"not json at all")}, {}, 422),
     ({"file": ("dev.json", b'{"data": [{"paragraphs": "wrong"}]}')}, {}, 422),
