@@ -18,16 +18,21 @@ import streamlit as st
 from ui.render import CSS, answer_html, rewrite_html, routing_html, sparql_of, top_text
 
 HISTORY_TURNS = 10
-def _timeout_s() -> float:
-    """Longer than the server may take (its queue wait and its request timeout), which answers
-    503 or 504 itself first."""
+def _settings() -> tuple[Any, str]:
+    """The settings, or the defaults and the one line that says what is wrong with them (shown on
+    the page, not as a traceback)."""
+    from qa.core.errors import ConfigError
     from qa.core.settings import Settings
 
-    s = Settings.load()
-    return s.api_queue_timeout_s + s.request_timeout_s + 5.0
+    try:
+        return Settings.load(), ""
+    except ConfigError as exc:
+        return Settings.model_construct(), str(exc)  # the defaults, without reading the environment again
 
 
-TIMEOUT_S = _timeout_s()
+SETTINGS, SETTINGS_ERROR = _settings()
+# longer than the server may take (its queue wait and its request timeout), which answers 503 or 504 itself first
+TIMEOUT_S = SETTINGS.api_queue_timeout_s + SETTINGS.request_timeout_s + 5.0
 QUICK_S = 5.0  # the sidebar's calls answer at once from a live server: a hung one must not blank the page
 MAX_QUESTION_CHARS = 2_000  # the API's limit
 FILED_QUESTION_CHARS = 1_000  # what POST /v1/threads/accepted takes (the community-QA store's title limit)
@@ -49,13 +54,14 @@ def plain(text: str) -> str:
 
 
 def api_url() -> str:
-    url = os.environ.get("QA_API_URL", "")
-    if not url:
-        from qa.core.settings import Settings
+    s = SETTINGS
+    host = f"[{s.api_host}]" if ":" in s.api_host and not s.api_host.startswith("[") else s.api_host
+    return (s.api_url or f"http://{host}:{s.api_port}").rstrip("/")
 
-        s = Settings.load()
-        url = s.api_url or f"http://{s.api_host}:{s.api_port}"
-    return url.rstrip("/")
+
+def sendable_key(key: str) -> bool:
+    """Whether `key` can travel in an HTTP header (printable ASCII): any other fails every call."""
+    return all(" " <= c <= "~" for c in key)
 
 
 class API:
@@ -73,6 +79,8 @@ class API:
                                "finish: check before sending it again)") from exc
         except httpx.HTTPError as exc:
             raise RuntimeError(f"the API at {self.url} is not reachable: is qa serve running?") from exc
+        except (httpx.InvalidURL, ValueError, UnicodeError) as exc:  # not HTTPError: the address or a header
+            raise RuntimeError(f"cannot call the API at {self.url}: {exc}") from exc
         try:
             body = r.json()
         except ValueError:
@@ -243,8 +251,15 @@ def documents_tab(api: API) -> None:
 def main() -> None:
     st.set_page_config(page_title="offline-qa", page_icon="❓", layout="wide")
     st.markdown(CSS, unsafe_allow_html=True)
-    key = st.session_state.get("api_key", "")
-    api = API(api_url(), key or os.environ.get("QA_API_KEY", ""))
+    if SETTINGS_ERROR:
+        st.error(plain(f"bad settings: {SETTINGS_ERROR}"))
+    # the key a visitor types, never the server's own QA_API_KEY: whoever reaches this page would
+    # write with it. QA_UI_API_KEY is an operator's explicit choice to lend the page a key.
+    key = st.session_state.get("api_key", "") or os.environ.get("QA_UI_API_KEY", "")
+    if not sendable_key(key):
+        st.sidebar.error("the API key can only hold printable ASCII characters")
+        key = ""
+    api = API(api_url(), key)
     opts = sidebar(api)
     with st.sidebar.expander("API key"):
         st.text_input("if the server needs one (writes)", type="password", key="api_key")

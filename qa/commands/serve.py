@@ -126,7 +126,9 @@ def serve(
                  "--server.port", str(settings.ui_port), "--server.headless", "true",
                  "--browser.gatherUsageStats", "false", "--global.developmentMode", "false",
                  "--client.toolbarMode", "viewer"],
-                env=env, stdout=subprocess.DEVNULL))
+                # a visitor types the key; the page never lends the server's
+                env={k: v for k, v in env.items() if k not in ("QA_API_KEY", "QA_API_KEY_FOR_READS")},
+                stdout=subprocess.DEVNULL))
             _wait_for(f"{ui_url}/_stcore/health", procs[1], "UI", 120)
         out.print(Text.assemble(("API  ", "bold"), api, ("   (docs: ", "dim"), f"{api}/docs", (")", "dim")))
         if ui:

@@ -189,6 +189,38 @@ class Settings(BaseSettings):
             raise ValueError("is empty: give the path of the thread store's .sqlite file")
         return value
 
+    @field_validator("index_dir")
+    @classmethod
+    def _index_folder(cls, value: str) -> str:
+        if not value.strip():  # the working folder, where the API's start-up tidying would look
+            raise ValueError("is empty: give the folder that holds your passage collections")
+        return value
+
+    @field_validator("api_key")
+    @classmethod
+    def _sendable_key(cls, value: str) -> str:
+        # an HTTP header carries printable ASCII, trimmed of spaces: any other key can never match
+        if SURROGATE.search(value):
+            raise ValueError("is not valid UTF-8 text")
+        if value and (value != value.strip() or not all(" " <= c <= "~" for c in value)):
+            raise ValueError("must be printable ASCII without spaces at either end (it travels in an HTTP header)")
+        return value
+
+    @field_validator("api_url")
+    @classmethod
+    def _api_address(cls, value: str) -> str:
+        if value:
+            from urllib.parse import urlsplit
+
+            try:
+                parts = urlsplit(value)
+                _ = parts.port
+            except ValueError as exc:
+                raise ValueError(f"{value!r} is not a URL ({exc})") from None
+            if parts.scheme not in ("http", "https") or not parts.hostname:
+                raise ValueError(f"{value!r} must be an http:// or https:// address with a host")
+        return value
+
     @field_validator("kb_endpoint")
     @classmethod
     def _endpoint_url(cls, value: str) -> str:
@@ -201,6 +233,8 @@ class Settings(BaseSettings):
             # holding them can never be sent (a 500 at the first request, a traceback at the first query)
             if SURROGATE.search(getattr(self, name)):
                 raise ValueError(f"{name} is not valid UTF-8 text")
+        if self.api_key_for_reads and not self.api_key:  # would leave reads open while saying they are closed
+            raise ValueError("api_key_for_reads needs api_key (QA_API_KEY) to be set")
         if self.chunk_overlap >= self.chunk_chars:
             raise ValueError("chunk_overlap must be smaller than chunk_chars")
         if Path(self.index_dir).expanduser().is_file():  # found now, not at the first upload (a 500)

@@ -162,6 +162,23 @@ def test_qa_config_shows_each_setting_and_its_origin(tmp_path: Path, monkeypatch
     assert json.loads(capsys.readouterr().out)["kb_endpoint"]["value"] == "http://bob:***@127.0.0.1:7878/query"
 
 
+@pytest.mark.parametrize(("env", "said"), [
+    ({"QA_API_KEY": " s3cret "}, "printable ASCII"),  # h11 trims header values: it could never match
+    ({"QA_API_KEY": "clé-secrète"}, "printable ASCII"),  # headers are latin-1 on one side, UTF-8 on the other
+    ({"QA_API_KEY_FOR_READS": "true"}, "needs api_key"),  # reads would stay open while said closed
+    ({"QA_INDEX_DIR": ""}, "is empty"),  # the working folder
+    ({"QA_API_URL": "localhost:8000"}, "http:// or https://"),
+    ({"QA_API_URL": "http://[::1"}, "is not a URL"),
+])
+def test_settings_that_could_never_work_are_refused_when_they_load(env: dict[str, str], said: str, monkeypatch,
+                                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    assert main(["config"]) == 2
+    err = capsys.readouterr().err
+    assert said in err and "Traceback" not in err and len(err.strip().splitlines()) == 1
+
+
 @pytest.mark.parametrize("name", ["QA_API_KEY", "QA_KB_ENDPOINT", "QA_API_URL"])
 def test_settings_sent_as_text_refuse_undecodable_bytes(name: str, monkeypatch: pytest.MonkeyPatch,
                                                         capsys: pytest.CaptureFixture[str]) -> None:

@@ -1,0 +1,82 @@
+"""The chat UI's script run by Streamlit's own test runner against a real API on loopback (uvicorn,
+the test corpus's engine): what it does with keys and settings, without a browser."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+
+import pytest
+
+from tests.api.conftest import REPO, api_settings, app, free_port
+
+__all__ = ["api_settings", "app"]  # the API test fixtures, used here
+
+APP = str(REPO / "ui" / "app.py")
+
+
+@pytest.fixture(scope="module")
+def keyed_api(app, api_settings) -> Iterator[str]:
+    """The API with a write key, served by uvicorn in this process (the engine already loaded)."""
+    import uvicorn
+
+    from qa.api import create_app
+
+    keyed = create_app(api_settings.model_copy(update={"api_key": "s3cret"}), engine=app.state.engine, warm=False)
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(keyed, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started and time.monotonic() < deadline:
+        time.sleep(0.05)
+    yield f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    thread.join(10)
+
+
+def _run(monkeypatch, **env: str):
+    from streamlit.testing.v1 import AppTest
+
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    return AppTest.from_file(APP, default_timeout=60).run()
+
+
+def _add_note(at) -> None:
+    next(t for t in at.text_input if t.label == "Collection").set_value("script-notes")
+    at.text_area(key="docs_text").set_value("The keeper of the Ardmore light is Maren Holt.")
+    at.button[[b.label for b in at.button].index("Add")].click().run()
+
+
+def test_the_page_never_writes_with_the_servers_key(keyed_api: str, monkeypatch) -> None:
+    """`qa serve` starts the page with the server's environment: a visitor who types no key must
+    not write with QA_API_KEY; with the key typed in, the write goes through."""
+    at = _run(monkeypatch, QA_API_URL=keyed_api, QA_API_KEY="s3cret")
+    assert not at.exception
+    _add_note(at)
+    assert any("API key" in e.value and "401" in e.value for e in at.error), [e.value for e in at.error]
+    at.text_input(key="api_key").set_value("s3cret").run()
+    _add_note(at)
+    assert not at.error and at.session_state["docs_text"] == ""  # added: the form empties
+    import httpx
+
+    hits = httpx.post(f"{keyed_api}/v1/search", json={"query": "Ardmore light keeper", "collection": "script-notes"},
+                      timeout=60).json()
+    assert "Maren Holt" in hits["passages"][0]["text"], hits
+
+
+@pytest.mark.parametrize("env", [{"QA_TOP_K": "abc"}, {"QA_API_URL": "http://[::1"},
+                                 {"QA_API_URL": "localhost:8000"}])
+def test_bad_settings_are_a_line_on_the_page(env: dict[str, str], monkeypatch) -> None:
+    at = _run(monkeypatch, **env)
+    assert not at.exception
+    assert any("bad settings" in e.value for e in at.error), [e.value for e in at.error]
+
+
+def test_a_key_that_cannot_be_sent_is_refused_on_the_page(keyed_api: str, monkeypatch) -> None:
+    at = _run(monkeypatch, QA_API_URL=keyed_api)
+    at.text_input(key="api_key").set_value("pässwört").run()
+    assert not at.exception
+    assert any("printable ASCII" in e.value for e in at.sidebar.error)
