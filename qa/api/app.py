@@ -190,17 +190,24 @@ def create_app(settings: Settings | None = None, *, engine: Any = None, warm: bo
     async def observe(request: Request, call_next: Any) -> HTTPResponse:
         started = time.perf_counter()
         refused = _unsupported_media(request)
-        response = refused or await call_next(request)
+        try:
+            response = refused or await call_next(request)
+        except Exception:  # answered as a 500 by the error handler outside: counted here all the same
+            _count(request, "500", started)
+            raise
+        # a body over the limit, streamed, reaches the client as 413 (BodyLimit) though the app said 400
+        _count(request, str(TOO_LARGE if request.scope.get(TOO_LARGE_KEY) else response.status_code), started,
+               refused=refused is not None)
+        return response
+
+    def _count(request: Request, status: str, started: float, *, refused: bool = False) -> None:
         route = request.scope.get("route")
         endpoint = getattr(route, "path", None) or (request.url.path if refused and request.url.path in paths
                                                      else "unmatched")
-        # a body over the limit, streamed, reaches the client as 413 (BodyLimit) though the app said 400
-        status = str(TOO_LARGE if request.scope.get(TOO_LARGE_KEY) else response.status_code)
         metrics.requests.labels(request.method, endpoint, status).inc()
         metrics.latency.labels(endpoint).observe(time.perf_counter() - started)
         if int(status) >= 400:
             metrics.errors.labels(endpoint, status).inc()
-        return response
 
     paths: set[str] = set()  # filled once the routes below exist
 

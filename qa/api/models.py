@@ -64,7 +64,8 @@ class AskRequest(_Body):
                                 description="Earlier turns, oldest first; follow-ups are rewritten from them.",
                                 examples=[[{"question": "Who wrote Hamlet?", "answer": "William Shakespeare"}]])
     route: RouteChoice | None = Field(None, description="auto (the router decides) or one source forced.")
-    top_k: int | None = Field(None, ge=1, le=20, description="Answers returned; default: the server's setting.")
+    top_k: int | None = Field(None, ge=1, le=20, strict=True,  # `true` or "3" is a client's mistake, not 1 or 3
+                              description="Answers returned; default: the server's setting.")
     collection: CollectionName | None = Field(None, description="Search only this passage collection.")
 
     def flat_history(self) -> tuple[str, ...]:
@@ -79,7 +80,7 @@ class ReadRequest(_Body):
     question: QuestionText
     options: list[Annotated[str, StringConstraints(min_length=1, max_length=MAX_OPTION_CHARS)]] | None = Field(
         None, max_length=MAX_OPTIONS, description="Two or more options: multiple choice; none: a span is extracted.")
-    top_k: int = Field(1, ge=1, le=10)
+    top_k: int = Field(1, ge=1, le=10, strict=True)
 
 
 class ReadResponse(_Body):
@@ -117,7 +118,7 @@ class DeleteDocumentResponse(_Body):
 
 class SearchRequest(_Body):
     query: QuestionText
-    k: int = Field(5, ge=1, le=50)
+    k: int = Field(5, ge=1, le=50, strict=True)
     collection: CollectionName | None = None
 
 

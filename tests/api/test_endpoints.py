@@ -516,6 +516,31 @@ def test_ready_is_503_while_loading_and_when_nothing_loaded(api_settings) -> Non
         assert r.status_code == 503 and "Retry-After" not in r.headers and r.json()["ready"] == {"kbqa": False}
 
 
+def test_a_server_error_is_one_json_line_and_counted(app, api_settings, monkeypatch) -> None:
+    """A bug (an exception that is no QAError) answers 500 with a JSON body, and /metrics counts it:
+    the errors an operator most needs to see."""
+    from fastapi.testclient import TestClient
+
+    from qa.api import create_app
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("a bug somewhere below")
+
+    fresh = create_app(api_settings, engine=app.state.engine, warm=False)
+    monkeypatch.setattr(app.state.engine, "ask", broken)
+    with TestClient(fresh, raise_server_exceptions=False) as c:
+        error(c.post(ASK, json={"question": "Who wrote Hamlet?"}), 500)
+        text = c.get("/metrics").text
+    assert 'qa_http_requests_total{endpoint="/v1/ask",method="POST",status="500"} 1.0' in text
+    assert 'qa_errors_total{endpoint="/v1/ask",status="500"} 1.0' in text
+
+
+@pytest.mark.parametrize("body", [{"question": "Who?", "top_k": True}, {"question": "Who?", "top_k": "3"},
+                                  {"question": "Who?", "top_k": 2.5}])
+def test_numbers_must_be_json_numbers(client, body: dict) -> None:
+    error(client.post(ASK, json=body), 422)
+
+
 def test_api_key_guards_writes_and_optionally_everything(app, api_settings) -> None:
     from fastapi.testclient import TestClient
 
