@@ -17,11 +17,11 @@ import contextlib
 import shutil
 import threading
 import time
-import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from qa.core.atomic import aside
 from qa.core.errors import DataFormatError, InputError, NotFoundError, QAError
 from qa.core.settings import RouteChoice, Settings
 from qa.core.types import Answer, AnswerSource, HoldsQuestions, Question, Response, Route, Routing
@@ -355,9 +355,9 @@ class Engine:
                 if not ids:
                     continue
                 if len(ids) >= self._passage_count(folder):  # the last document: the collection goes
-                    aside = folder.with_name(f".{name}.deleted-{uuid.uuid4().hex[:8]}")
-                    folder.rename(aside)
-                    shutil.rmtree(aside, ignore_errors=True)
+                    gone = aside(folder, "deleted")
+                    folder.rename(gone)
+                    shutil.rmtree(gone, ignore_errors=True)
                 else:
                     delete_passages(folder, ids)
                 self._reopen_passages(name)

@@ -56,6 +56,7 @@ from qa.api.models import (
     ThreadIn,
     ThreadOut,
 )
+from qa.core.atomic import parse_aside, process_alive
 from qa.core.errors import InputError, NotFoundError, QAError
 from qa.core.settings import Settings
 from qa.core.text import decompress_capped
@@ -89,16 +90,20 @@ def package_version() -> str:
 def recover_collections(index_dir: Path) -> list[str]:
     """Undo what a killed process left in the collections folder: a collection moved aside for a
     swap whose second half never ran is put back, and staging folders are removed. Run at start-up,
-    before anything writes (one server writes a collections folder)."""
+    before this server writes; the folders of a process still running (a `qa index` building a
+    collection meanwhile) are its own and left alone."""
     notes: list[str] = []
     if not index_dir.is_dir():
         return notes
     for p in sorted(index_dir.iterdir()):
-        m = re.match(r"^\.(?P<name>.+)\.(?P<what>old|building|deleted)-[0-9a-zA-Z_]+$", p.name)
-        if not m or not p.is_dir():
+        parsed = parse_aside(p.name)
+        if parsed is None or not p.is_dir():
             continue
-        target = index_dir / m["name"]
-        if m["what"] == "old" and not target.exists():
+        name, what, pid = parsed
+        if pid is not None and process_alive(pid):
+            continue
+        target = index_dir / name
+        if what == "old" and not target.exists():
             os.replace(p, target)
             notes.append(f"restored {target.name} from an interrupted update")
         else:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import shutil
 import tempfile
 import uuid
@@ -81,6 +82,31 @@ def fsync_tree(path: Path) -> None:
         fsync_dir(Path(root))
 
 
+def aside(target: Path, what: str) -> Path:
+    """A hidden name beside `target` for a folder being built, moved aside or deleted, carrying
+    this process's id: whoever tidies up after killed processes leaves a live one's folders alone."""
+    return target.with_name(f".{target.name}.{what}-{os.getpid()}-{uuid.uuid4().hex[:8]}")
+
+
+_ASIDE = re.compile(r"^\.(?P<name>.+)\.(?P<what>old|building|deleted)-(?:(?P<pid>\d+)-)?[0-9a-zA-Z_]+$")
+
+
+def parse_aside(name: str) -> tuple[str, str, int | None] | None:
+    """(target name, what, process id or None for names written before ids were) of an `aside` name."""
+    m = _ASIDE.match(name)
+    return (m["name"], m["what"], int(m["pid"]) if m["pid"] else None) if m else None
+
+
+def process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's: alive
+        return True
+    return True
+
+
 @contextlib.contextmanager
 def staging_dir(target: Path) -> Iterator[Path]:
     """A fresh temporary folder beside `target`; removed if the block fails.
@@ -90,7 +116,7 @@ def staging_dir(target: Path) -> Iterator[Path]:
     """
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.building-", dir=target.parent))
+    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.building-{os.getpid()}-", dir=target.parent))
     tmp.chmod(0o777 & ~_UMASK)  # mkdtemp's 0700 would become the finished folder's: unreadable to others
     try:
         yield tmp
@@ -107,7 +133,7 @@ def swap_dir(new: Path, target: Path) -> None:
         os.replace(new, target)
         fsync_dir(target.parent)
         return
-    old = target.with_name(f".{target.name}.old-{uuid.uuid4().hex[:8]}")
+    old = aside(target, "old")
     os.replace(target, old)
     try:
         os.replace(new, target)

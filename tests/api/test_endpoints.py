@@ -652,3 +652,21 @@ def test_what_a_client_sends_back_or_files_is_checked_like_a_question(client) ->
             "answers": ["A"]}
     r = client.post("/v1/eval", files={"file": ("dev.json", json.dumps(race).encode())})
     assert r.status_code == 202 and r.json()["kind"] == "race", r.text
+
+
+def test_start_up_tidying_leaves_a_running_process_folders_alone(tmp_path: Path) -> None:
+    """A `qa index` building while the server starts keeps its staging folder; what killed
+    processes left (and folders named before names carried a process id) is tidied."""
+    import os
+
+    from qa.api.app import recover_collections
+
+    live = tmp_path / f".docs.building-{os.getpid()}-a1b2c3d4"
+    dead = tmp_path / ".docs.building-999999999-a1b2c3d4"  # above any pid_max
+    older = tmp_path / ".docs.building-x7y8z9"
+    moved = tmp_path / ".notes.old-999999999-a1b2c3d4"
+    for folder in (live, dead, older, moved):
+        folder.mkdir()
+    notes = recover_collections(tmp_path)
+    assert live.is_dir() and not dead.exists() and not older.exists()
+    assert (tmp_path / "notes").is_dir() and len(notes) == 3
