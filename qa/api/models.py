@@ -203,8 +203,10 @@ class AnswerOut(_Body):
 
 
 class ErrorDetail(_Body):
-    type: str = Field(description="input_error, validation_error, not_found, unauthorized, forbidden, "
-                                  "too_large, overloaded, timeout, config_error, data_format_error, internal_error")
+    type: str = Field(description="bad_request, input_error, validation_error, data_format_error, not_found, "
+                                  "unauthorized, forbidden, method_not_allowed, too_large, unsupported_media_type, "
+                                  "busy (the thread store is being written), overloaded, timeout, config_error, "
+                                  "model_not_found, internal_error")
     message: str
     fields: list[str] = Field(default_factory=list, description="For validation errors: the offending fields.")
 
