@@ -62,6 +62,7 @@ class _BM25:
         # committed while it was built is newer, and the file must not claim it)
         self.generation = ""
         self.avgdl = 0.0  # mean tokens a document: what a delta document's length is weighed against
+        self.store_id = ""  # the store it was built for (read from a saved index)
         self._df: dict[str, int] | None = None
 
     def build(self, keys: Sequence[int], texts: Sequence[str], generation: str = "") -> _BM25:
@@ -97,13 +98,13 @@ class _BM25:
             return np.zeros(len(self.keys), dtype=np.float32)
         return np.asarray(self.retriever.get_scores_from_ids(ids), dtype=np.float32)
 
-    def save(self, folder: Path, generation: str) -> None:
+    def save(self, folder: Path, generation: str, store_id: str = "") -> None:
         with staging_dir(folder) as tmp:
             if self.retriever is not None:
                 self.retriever.save(str(tmp), show_progress=False)
             np.save(tmp / "keys.npy", self.keys)
-            (tmp / "meta.json").write_text(json.dumps({"generation": generation, "avgdl": self.avgdl}),
-                                           encoding="utf-8")
+            (tmp / "meta.json").write_text(json.dumps({"generation": generation, "avgdl": self.avgdl,
+                                                       "store": store_id}), encoding="utf-8")
             swap_dir(tmp, folder)
 
     @classmethod
@@ -113,6 +114,7 @@ class _BM25:
         meta = json.loads((folder / "meta.json").read_text(encoding="utf-8"))
         obj = cls()
         obj.generation = str(meta.get("generation", ""))
+        obj.store_id = str(meta.get("store", ""))
         obj.avgdl = float(meta.get("avgdl", 0.0))
         if not obj.avgdl:  # an index saved before it was recorded: rebuilt from the store
             raise ValueError("no avgdl")
@@ -229,6 +231,12 @@ class ThreadIndex:
             raise InputError(f"the thread store {self.store.path} was embedded with the encoder {name}; the settings "
                              f"select {self.encoder.name} (re-embed it with `qa cqa embed --reset`)")
 
+    def _same_store(self, saved: object) -> bool:
+        """Whether index files recording `saved` were built for this store (a store opened
+        read-only from before stores had ids cannot tell, and keeps its files)."""
+        ours = self.store.get_meta("store_id")
+        return not ours or saved == ours
+
     def _new_dense(self, dim: int) -> Any:
         import faiss
 
@@ -244,7 +252,7 @@ class ThreadIndex:
             try:
                 index = faiss.read_index(str(path))
                 meta = json.loads((self.folder / DENSE_META).read_text(encoding="utf-8"))
-                if meta.get("encoder") != self.encoder.name:
+                if meta.get("encoder") != self.encoder.name or not self._same_store(meta.get("store")):
                     index = None
             except (RuntimeError, OSError, ValueError):
                 index = None  # unreadable: rebuilt from the store below
@@ -347,6 +355,8 @@ class ThreadIndex:
                 main = _BM25.load(folder)
             except (OSError, ValueError, KeyError, json.JSONDecodeError):
                 main = None
+            if main is not None and not self._same_store(main.store_id):
+                main = None  # another store's keys: nothing of it can be reused
             if main is not None and main.generation == gen:
                 self._set_bm25(main, {})
                 return
@@ -378,9 +388,11 @@ class ThreadIndex:
             self.folder.mkdir(parents=True, exist_ok=True)
             if self._dense is not None:
                 atomic_write(self.folder / DENSE, lambda tmp: faiss.write_index(self._dense, str(tmp)))
-                atomic_write_text(self.folder / DENSE_META, json.dumps({"encoder": self.encoder.name}))
+                atomic_write_text(self.folder / DENSE_META, json.dumps({"encoder": self.encoder.name,
+                                                                         "store": self.store.get_meta("store_id")}))
             if self._bm25_main is not None and not self._delta:
-                self._bm25_main.save(self.folder / BM25_DIR, self._bm25_main.generation)
+                self._bm25_main.save(self.folder / BM25_DIR, self._bm25_main.generation,
+                                     self.store.get_meta("store_id"))
 
     @property
     def generation(self) -> str | None:

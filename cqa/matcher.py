@@ -41,7 +41,7 @@ from cqa.features import (
     two_questions,
 )
 from cqa.model import LogisticModel
-from cqa.store import StoredAnswer, Thread, ThreadStore, content_id, full_text
+from cqa.store import SEED_META, StoredAnswer, Thread, ThreadStore, content_id, full_text
 from cqa.text import tokenize
 from qa.core.errors import InputError
 from qa.core.paths import DATA_DIR
@@ -159,18 +159,22 @@ class CommunityQA:
     def store(self) -> ThreadStore:
         with self._lock:
             if self._store is None:
-                fresh = not self._store_path.exists()
-                self._store = ThreadStore(self._store_path)
-                if fresh and self._seed:
-                    self._import_seed()
+                store = ThreadStore(self._store_path)
+                # seeded once, recorded in the seed's own transaction: a first run killed while seeding
+                # leaves an empty store that the next run seeds; a store `qa cqa import` created says "skip"
+                if self._seed and not store.read_only and not store.get_meta(SEED_META) and store.count() == 0:
+                    self._import_seed(store)
+                self._store = store
             return self._store
 
-    def _import_seed(self) -> None:
+    @staticmethod
+    def _import_seed(store: ThreadStore) -> None:
         from cqa.importers import import_records
         from cqa.seed import SOURCE, seed_records
 
-        assert self._store is not None
-        import_records(self._store, seed_records(), source=SOURCE, path="chatterbot-corpus")
+        with store.transaction():
+            import_records(store, seed_records(), source=SOURCE, path="chatterbot-corpus")
+            store.set_meta(SEED_META, "done")
 
     @property
     def encoder(self) -> Encoder:

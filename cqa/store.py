@@ -98,6 +98,9 @@ def _is_busy(exc: sqlite3.Error) -> bool:
     return (getattr(exc, "sqlite_errorcode", 0) & 0xFF) in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
 
 
+SEED_META = "seed"  # meta entry: "done" once the packaged seed is imported, "skip" for a store an import created
+
+
 class StoreBusy(BusyError):
     """Another process holds the store's write lock (see `ThreadStore.no_wait`)."""
 
@@ -209,6 +212,10 @@ class ThreadStore:
                     # stores older than the key high-water mark: start it at their highest key
                     self._conn.execute("INSERT OR IGNORE INTO meta(name, value) "
                                        "SELECT 'max_key', CAST(COALESCE(MAX(key), 0) AS TEXT) FROM threads")
+                    # which store an index folder beside it was built for: a new store at the same
+                    # path (the old file deleted, a backup restored) starts its keys at 1 again
+                    self._conn.execute("INSERT OR IGNORE INTO meta(name, value) VALUES ('store_id', ?)",
+                                       (uuid.uuid4().hex,))
             self._conn.execute("SELECT key FROM threads LIMIT 1").fetchall()
         except sqlite3.OperationalError as exc:  # cannot be opened or written (permissions, a read-only disk)
             self._conn.close()
@@ -245,7 +252,7 @@ class ThreadStore:
         names = {r[0] for r in self._conn.execute("SELECT name FROM sqlite_master")}
         if not _SCHEMA_NAMES <= names:
             return False
-        return self._conn.execute("SELECT 1 FROM meta WHERE name = 'max_key'").fetchone() is not None
+        return len(self._conn.execute("SELECT 1 FROM meta WHERE name IN ('max_key', 'store_id')").fetchall()) == 2
 
     def writable_now(self) -> bool:
         """Whether a write would start at once (no other process is writing); writes nothing."""

@@ -116,10 +116,13 @@ def import_(
     if links is not None and not links.is_file():
         raise InputError(f"file not found: {links}")
     settings = _settings(store)
-    from cqa.store import ThreadStore
+    from cqa.store import SEED_META, ThreadStore
 
     posts = file_to_read(path)  # a dump folder is read through its Posts.xml: its size is the bar's total
+    new_store = not Path(settings.cqa_store).exists()
     target = ThreadStore(settings.cqa_store)
+    if new_store:  # a store this import creates holds the user's file alone (never seeded later)
+        target.set_meta(SEED_META, "skip")
     size = posts.stat().st_size if posts.is_file() else None
     bar, desc, total = _bar(f"importing {path.name}", size)
     with bar:

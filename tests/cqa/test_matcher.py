@@ -266,6 +266,46 @@ def test_seed_store_is_created_on_first_use(tmp_path: Path, encoder) -> None:
     assert "250,000 miles" in top.evidence.answer, top.evidence.answer
 
 
+def test_an_empty_store_never_seeded_is_seeded_and_an_imported_one_never(tmp_path: Path, encoder) -> None:
+    """A first run killed while seeding leaves an empty store (the file exists, the seed's
+    transaction never committed): the next run seeds it. A store `qa cqa import` created holds
+    the user's file alone, even while it is empty."""
+    pytest.importorskip("chatterbot_corpus")
+    from cqa.store import SEED_META
+
+    ThreadStore(tmp_path / "killed.sqlite").close()
+    source = CommunityQA(Settings(cqa_store=str(tmp_path / "killed.sqlite")), encoder=encoder)
+    assert source.stats()["sources"].get("seed:chatterbot-corpus", 0) > 200
+    assert source.store.get_meta(SEED_META) == "done"
+    imported = ThreadStore(tmp_path / "imported.sqlite")
+    imported.set_meta(SEED_META, "skip")
+    imported.close()
+    assert CommunityQA(Settings(cqa_store=str(tmp_path / "imported.sqlite")), encoder=encoder).stats()["threads"] == 0
+
+
+def test_a_new_store_at_an_old_stores_path_is_not_answered_from_its_index(tmp_path: Path, encoder) -> None:
+    """Keys start at 1 in every store: index files left beside a deleted store must not be taken
+    for the new one's (its questions would be searched with the old store's vectors and words)."""
+    path = tmp_path / "t.sqlite"
+    first = tmp_path / "a.jsonl"
+    first.write_text("".join(json.dumps(r) + "\n" for r in FAQ), encoding="utf-8")
+    store = ThreadStore(path)
+    import_file(store, first)
+    CommunityQA(Settings(), store=store, encoder=encoder, seed=False).answer("Which bank is best?")
+    store.close()
+    path.unlink()
+    second = tmp_path / "b.jsonl"
+    second.write_text(json.dumps({"question": "How do I get a driving license for my car?",
+                                  "answer": "At the traffic department."}) + "\n" +
+                      json.dumps({"question": "Where can I rent an apartment near the beach?",
+                                  "answer": "Try the Pearl."}) + "\n", encoding="utf-8")
+    store = ThreadStore(path)
+    import_file(store, second)
+    top = CommunityQA(Settings(), store=store, encoder=encoder, seed=False).match(
+        "How do I get a driving license for my car?")[0]
+    assert top.thread.title == "How do I get a driving license for my car?" and top.features["d_text"] > 0.99
+
+
 def test_a_duplicate_of_a_duplicate_answers_from_the_answered_original(tmp_path: Path, encoder) -> None:
     store = ThreadStore(tmp_path / "t.sqlite")
     orig, _ = store.put_thread("se", "3", "Idiom for flipping a sequence", "")
