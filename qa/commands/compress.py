@@ -15,6 +15,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from qa.core.atomic import atomic_write_text, staging_dir, swap_dir
 from qa.core.errors import InputError
 from qa.core.paths import MODELS_DIR, SHARED_DATA, cache_dir
 
@@ -42,6 +43,7 @@ def span(
     eval_file: Path | None = typer.Option(None, "--eval", help="SQuAD v1.1 file: report F1 of the int8 copy."),
     eval_limit: int = typer.Option(1000, min=1, help="Questions of --eval to read (the first N)."),
     calibrate: bool = typer.Option(True, help="Refit the no-answer threshold on the held-out articles after."),
+    replace: bool = typer.Option(False, "--replace", help="Replace a reader already in --out."),
     seed: int = 0,
 ) -> None:
     """Prune heads and FFN neurons by importance, distil from the uncompressed reader, then use the
@@ -58,28 +60,45 @@ def span(
         load_squad(eval_file)  # a missing or malformed file is said now, not after minutes of compressing
     torch.set_num_threads(max(1, torch.get_num_threads()))
     name = f"{model_dir.name}-p{round(prune * 100):02d}" + ("-kd" if distill_windows else "")
+    chosen = out is not None
     out = (out or cache_dir() / "models" / name).expanduser()
-    if out.exists() and not out.is_dir():
-        raise InputError(f"{out} is a file: --out names the folder the compressed reader goes to")
-    if out.is_dir() and any(out.iterdir()) and not (out / "config.json").exists():
-        raise InputError(f"{out} is a folder with other files in it, not a reader: choose a new or empty folder")
-    info = compress_span_reader(model_dir, out, train_file, prune_fraction=prune, distill_windows=distill_windows,
-                                importance_windows=importance_windows, max_length=max_length, epochs=epochs,
-                                lr=learning_rate, max_minutes=max_minutes, seed=seed, console=console)
-    if calibrate:
-        from mrc.recalibrate import recalibrate_span_reader
+    check_compress_target(model_dir, out, replace=replace or not chosen)
+    # built beside --out and swapped in whole: an interrupted run leaves the previous reader, never half of one
+    with staging_dir(out) as tmp:
+        info = compress_span_reader(model_dir, tmp, train_file, prune_fraction=prune,
+                                    distill_windows=distill_windows, importance_windows=importance_windows,
+                                    max_length=max_length, epochs=epochs, lr=learning_rate, max_minutes=max_minutes,
+                                    seed=seed, console=console)
+        if calibrate:
+            from mrc.recalibrate import recalibrate_span_reader
 
-        recalibrate_span_reader(out, train_file)
+            recalibrate_span_reader(tmp, train_file)
+        swap_dir(tmp, out)
     row = trade_off_row(out, eval_file, eval_limit)
     info["row"] = row
     cfg_path = out / "qa_reader.json"
     cfg = json.loads(cfg_path.read_text(encoding="utf-8"))
     cfg["compression"] = info
-    cfg_path.write_text(json.dumps(cfg, indent=2), encoding="utf-8")
+    atomic_write_text(cfg_path, json.dumps(cfg, indent=2))
     table = Table(title=f"compressed span reader: {out}", show_header=False)
     for key, value in row.items():
         table.add_row(key, str(value))
     out_console.print(table)
+
+
+def check_compress_target(model_dir: Path, out: Path, *, replace: bool) -> None:
+    """Refuse an --out that would destroy something: the reader being compressed (or a folder
+    holding it), a file, a folder of other things, or a reader already there unless `replace`."""
+    source, target = model_dir.expanduser().resolve(), out.resolve()
+    if target == source or source.is_relative_to(target):
+        raise InputError(f"--out {out} would replace the reader being compressed ({model_dir}): choose a new folder")
+    if out.exists() and not out.is_dir():
+        raise InputError(f"{out} is a file: --out names the folder the compressed reader goes to")
+    if out.is_dir() and any(out.iterdir()):
+        if not (out / "config.json").exists():
+            raise InputError(f"{out} is a folder with other files in it, not a reader: choose a new or empty folder")
+        if not replace:
+            raise InputError(f"{out} already holds a reader: give --replace to replace it, or choose a new folder")
 
 
 def trade_off_row(model: Path, eval_file: Path | None, limit: int) -> dict[str, object]:

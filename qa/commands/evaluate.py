@@ -67,9 +67,12 @@ def _table(title: str, rows: Sequence[tuple[str, Any]]) -> Table:
 
 
 def _write_json(path: Path, data: Any) -> None:
+    """Written whole or not at all: a full disk leaves the previous file, not half of a new one."""
+    from qa.core.atomic import atomic_write_text
+
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(data, ensure_ascii=False, indent=1), encoding="utf-8")
+        atomic_write_text(path, json.dumps(data, ensure_ascii=False, indent=1))
     except OSError as exc:
         raise InputError(f"cannot write {path}: {exc}") from exc
 
@@ -134,11 +137,7 @@ def squad(
                 probs[ex.qid] = best.score if best.no_answer else 1.0 - best.score
             at(part.stop)
     elapsed = time.perf_counter() - started
-    if predictions is not None:
-        _write_json(predictions, preds)
     if v2:
-        if na_path is not None:
-            _write_json(na_path, probs)
         metrics: dict[str, Any] = squad_v2_evaluate(ds.data, preds, probs)
         order = [f"{g}{m}" for g in ("", "HasAns_", "NoAns_") for m in ("exact", "f1", "total")]
         order += ["best_exact", "best_exact_thresh", "best_f1", "best_f1_thresh"]
@@ -149,6 +148,11 @@ def squad(
     metrics["questions_per_s"] = len(ds.examples) / elapsed if elapsed > 0 else 0.0
     rows.append(("questions/s", metrics["questions_per_s"]))
     out.print(_table(f"SQuAD v{ds.version}: {file.name} — {reader.model_dir.name}", rows))
+    # written after the table: a file that cannot be written never costs the run its scores
+    if predictions is not None:
+        _write_json(predictions, preds)
+    if v2 and na_path is not None:
+        _write_json(na_path, probs)
     written = [f"predictions: {predictions}"] if predictions is not None else []
     written += [f"na_probs: {na_path}"] if v2 and na_path is not None else []
     if written:

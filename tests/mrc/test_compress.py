@@ -129,3 +129,23 @@ def test_compress_command_errors_are_one_line(tmp_path: Path, capsys: pytest.Cap
         assert qa_main(["compress", "span", "--train-file", str(train), *extra]) == 2  # before compressing
         assert needle in " ".join(capsys.readouterr().err.split())
     assert (other / "thesis.txt").read_text(encoding="utf-8") == "keep me"
+
+
+def test_compress_never_overwrites_the_reader_it_compresses(tiny_span_dir: Path, tmp_path: Path,
+                                                            capsys: pytest.CaptureFixture[str]) -> None:
+    """--out naming the reader itself (or a folder holding it) is refused, and so is a reader
+    already there unless --replace: found before any compressing."""
+    train = tmp_path / "train.json"
+    train.write_text("{}", encoding="utf-8")
+    model = tmp_path / "readers" / "reader"
+    shutil.copytree(tiny_span_dir, model)
+    other = tmp_path / "readers" / "earlier"
+    shutil.copytree(tiny_span_dir, other)
+    before = {p.name: p.read_bytes() for p in model.iterdir() if p.is_file()}
+    for out, needle in ((model, "would replace the reader being compressed"),
+                        (model.parent, "would replace the reader being compressed"),
+                        (other, "already holds a reader: give --replace")):
+        assert qa_main(["compress", "span", "--model-dir", str(model), "--out", str(out),
+                        "--train-file", str(train)]) == 2
+        assert needle in " ".join(capsys.readouterr().err.split())
+    assert {p.name: p.read_bytes() for p in model.iterdir() if p.is_file()} == before
