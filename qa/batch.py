@@ -5,7 +5,8 @@ one error naming it, not an interruption half-way. A question the engine refuses
 long, no words) does not stop the others: its line carries the error instead of answers. Answers
 stream to standard output as JSON lines, in the file's order; `--out` writes them to a file at
 the end, in one atomic step, or what was answered so far when the run is interrupted (and says
-so), so an answer already paid for is never lost.
+so; beside an earlier run's file, as `<out>.partial`, never over it), and prints them where the
+file cannot be written, so an answer already paid for is never lost.
 """
 
 from __future__ import annotations
@@ -39,9 +40,10 @@ def read_questions(path: Path | str) -> list[Asked]:
         name, text = "standard input", decode_utf8(sys.stdin.buffer.read(), "standard input (the questions)")
     else:
         name, text = str(path), read_text(path)
-    jsonl = str(path).removesuffix(".gz").removesuffix(".xz").removesuffix(".bz2").endswith((".jsonl", ".json"))
-    if str(path) == "-":
-        jsonl = text.lstrip().startswith("{")
+    plain = str(path).lower().removesuffix(".gz").removesuffix(".xz").removesuffix(".bz2")
+    jsonl = plain.endswith((".jsonl", ".json", ".ndjson"))
+    if str(path) == "-" or not plain.endswith((".txt", ".text", ".md")):  # no telling name: what it holds tells
+        jsonl = jsonl or text.lstrip().startswith("{")
     out: list[Asked] = []
     seen: set[str] = set()
     numbered: dict[str, int] = {}  # ids that are line numbers (the line gave none)
@@ -73,6 +75,20 @@ def read_questions(path: Path | str) -> list[Asked]:
     return out
 
 
+def _keep(lines: list[str], path: Path) -> None:
+    """Write the answers to `path` in one atomic step; where that fails (a full disk), print them
+    to standard output rather than lose them, and say so."""
+    from qa.core.atomic import atomic_write_text
+
+    try:
+        atomic_write_text(path, "".join(x + "\n" for x in lines))
+    except OSError as exc:
+        sys.stdout.write("".join(x + "\n" for x in lines))
+        sys.stdout.flush()
+        raise InputError(f"cannot write {path} ({exc.strerror or exc}); the {len(lines):,} answers were "
+                         "printed to standard output instead") from None
+
+
 def answer_all(engine: Any, questions: list[Asked], *, top_k: int | None = None,
                collection: str | None = None) -> Iterator[dict[str, Any]]:
     """One JSON-ready record per question, in order: the response, or the error that refused it."""
@@ -94,18 +110,18 @@ def ask_file(engine: Any, path: Path, out: Path | None, *, top_k: int | None = N
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
     from qa.commands import check_apart, check_writable
-    from qa.core.atomic import atomic_write_text
 
     check_apart(Path(path), {"--out": out})
     questions = read_questions(path)
     check_writable(out)
+    had_out = out is not None and out.exists()  # an earlier run's answers: part of this one never replaces them
     err = Console(stderr=True)
     done: list[str] = []
     counts = {"answered": 0, "no answer": 0, "refused": 0}
     sink: IO[str] = sys.stdout
     try:
         with Progress(TextColumn("answering"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
-                      console=err, transient=True) as bar:
+                      console=err, transient=True, disable=not err.is_terminal) as bar:
             task = bar.add_task("answering", total=len(questions))
             for record in answer_all(engine, questions, top_k=top_k, collection=collection):
                 line = json.dumps(record, ensure_ascii=False)
@@ -119,12 +135,14 @@ def ask_file(engine: Any, path: Path, out: Path | None, *, top_k: int | None = N
                 bar.advance(task)
     except BaseException:  # Ctrl-C, a failing source, a full disk: what was answered is kept
         if out is not None and done:
-            atomic_write_text(out, "".join(x + "\n" for x in done))
-            err.print(f"stopped after {len(done):,} of {len(questions):,} questions; their answers are in {out}",
+            part = out.with_name(out.name + ".partial") if had_out else out
+            _keep(done, part)
+            err.print(f"stopped after {len(done):,} of {len(questions):,} questions; their answers are in {part}"
+                      + (f" ({out} is the earlier run's, untouched)" if part != out else ""),
                       markup=False, highlight=False)
         raise
     if out is not None:
-        atomic_write_text(out, "".join(x + "\n" for x in done))
+        _keep(done, out)
     where = f" -> {out}" if out is not None else ""
     err.print(f"{len(questions):,} questions: {counts['answered']:,} answered, {counts['no answer']:,} no answer, "
               f"{counts['refused']:,} refused{where}", markup=False, highlight=False)

@@ -3,7 +3,6 @@ its evidence, the route taken and why."""
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -107,7 +106,7 @@ def kbqa(
     scorer: Annotated[Path | None, typer.Option(help="A trained path scorer (JSON) for this graph.")] = None,
     top_k: Annotated[int | None, typer.Option(min=1, max=100, help="How many answers to show (default: the "
                                                                     "top_k setting).")] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print the answers as JSON.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the response as JSON.")] = False,
     explain: Annotated[bool, typer.Option(help="Show the route line and the time taken under the answers.")] = True,
     timeout: Annotated[float | None, typer.Option(help="Query timeout in seconds.")] = None,
 ) -> None:
@@ -126,7 +125,7 @@ def kbqa(
 
     resp = Engine(settings).ask(question, top_k=top_k, route="kbqa")
     if as_json:
-        typer.echo(json.dumps([a.to_dict() for a in resp.answers], indent=2, ensure_ascii=False))
+        out.print_json(resp.model_dump_json())  # the one shape of `qa ask --json`
         return
     from qa.render import print_response
 

@@ -53,7 +53,8 @@ def chat(
     collection: Annotated[str | None, typer.Option("--collection", "-c", help="Search only this collection.")] = None,
     index: Annotated[Path | None, typer.Option("--index", "-i", help="Search only this index folder.")] = None,
     graph: Annotated[Path | None, typer.Option("--graph", help="Knowledge graph (Turtle, N-Triples, TSV).")] = None,
-    top_k: Annotated[int, typer.Option("--top-k", "-k", min=1, max=20, help="Answers to show.")] = 1,
+    top_k: Annotated[int, typer.Option("--top-k", "-k", min=1, max=20,
+                                       help="Answers to show (a chat shows the best one; QA_TOP_K is qa ask's).")] = 1,
     explain: Annotated[bool, typer.Option(help="Show the route and why.")] = True,
 ) -> None:
     """Ask question after question; the models load once and follow-ups refer back."""

@@ -21,7 +21,7 @@ def test_kbqa_cli_bad_input_exits_2(capsys):
 
 def test_kbqa_cli_answers_from_a_graph_file(small_ttl, capsys):
     assert main(["kbqa", "What is the capital of France?", "--graph", str(small_ttl), "--json"]) == 0
-    out = json.loads(capsys.readouterr().out)
+    out = json.loads(capsys.readouterr().out)["answers"]  # the one JSON shape of `qa ask --json`
     assert out[0]["route"] == "kbqa" and out[0]["text"] == "Paris"
     assert "SELECT" in out[0]["evidence"]["sparql"]
     assert out[0]["evidence"]["graph"] == f"file:{small_ttl.name}"  # the graph, not "embedded:OxigraphStore"
@@ -30,9 +30,9 @@ def test_kbqa_cli_answers_from_a_graph_file(small_ttl, capsys):
 def test_kbqa_cli_shows_as_many_answers_as_the_top_k_setting(monkeypatch, capsys):
     monkeypatch.setenv("QA_TOP_K", "1")
     assert main(["kbqa", "Which countries border Switzerland?", "--json"]) == 0
-    assert len(json.loads(capsys.readouterr().out)) == 1
+    assert len(json.loads(capsys.readouterr().out)["answers"]) == 1
     assert main(["kbqa", "Which countries border Switzerland?", "--json", "--top-k", "2"]) == 0
-    assert len(json.loads(capsys.readouterr().out)) == 2
+    assert len(json.loads(capsys.readouterr().out)["answers"]) == 2
 
 
 def test_a_url_that_is_no_sparql_endpoint_is_one_error_line(tmp_path, capsys):

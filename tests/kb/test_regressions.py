@@ -140,7 +140,7 @@ def test_rich_markup_in_question_label_and_path_is_shown_not_parsed(tmp_path, ca
         out = capsys.readouterr().out
         assert "Traceback" not in out
     assert main(["kbqa", "What is the phone number of Acme?", "--graph", str(ttl), "--json"]) == 0
-    data = json.loads(capsys.readouterr().out)
+    data = json.loads(capsys.readouterr().out)["answers"]
     assert data[0]["text"] == "+33 1 23 45 67 89" or data[0]["best_guess"]["text"] == "+33 1 23 45 67 89"
     assert main(["kbqa", "capital of France?", "--graph", str(folder / "missing [i].ttl")]) == 2
     assert "[/]" in capsys.readouterr().err

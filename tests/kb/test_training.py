@@ -181,7 +181,7 @@ def test_qa_kb_train_then_kbqa_uses_it(tmp_path, monkeypatch, small_ttl, capsys)
     qa.warm_up()
     assert qa.scorer_source == summary["scorer"] and qa.scorer.calibrator is not None
     assert main(["kbqa", "What is the capital of France?", "--graph", str(small_ttl), "--json"]) == 0
-    assert json.loads(capsys.readouterr().out)[0]["text"] == "Paris"
+    assert json.loads(capsys.readouterr().out)["answers"][0]["text"] == "Paris"
     # --recalibrate keeps the paths the graph's scorer picks and refits only its calibration
     trained_weights = qa.scorer.weights
     assert main(["kb", "train", "--graph", str(small_ttl), "--questions", "80", "--no-paraphrases", "--recalibrate",

@@ -106,3 +106,39 @@ def test_a_stopped_run_keeps_the_answers_already_paid_for(tmp_path, capsys, erro
         ask_file(engine, qs, out)
     assert [r["id"] for r in _lines(out.read_text(encoding="utf-8"))] == ["1"]
     assert "stopped after 1 of 3 questions" in capsys.readouterr().err
+
+
+def test_a_stopped_run_never_replaces_an_earlier_runs_answers(tmp_path, capsys):
+    qs = tmp_path / "q.txt"
+    qs.write_text("first?\nsecond?\nthird?\n", encoding="utf-8")
+    out = tmp_path / "a.jsonl"
+    out.write_text('{"id": "1", "earlier": true}\n', encoding="utf-8")
+    engine = Engine(Settings(), sources={Route.WEBQA: Interrupted()}, routes=[Route.WEBQA])
+    with pytest.raises(KeyboardInterrupt):
+        ask_file(engine, qs, out)
+    assert out.read_text(encoding="utf-8") == '{"id": "1", "earlier": true}\n'
+    partial = tmp_path / "a.jsonl.partial"
+    assert [r["id"] for r in _lines(partial.read_text(encoding="utf-8"))] == ["1"]
+    assert "a.jsonl.partial" in " ".join(capsys.readouterr().err.split())
+
+
+def test_answers_that_cannot_be_written_are_printed_instead(tmp_path, capsys, monkeypatch):
+    import qa.core.atomic as atomic
+
+    def full_disk(target, text):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(atomic, "atomic_write_text", full_disk)
+    qs = tmp_path / "q.txt"
+    qs.write_text("first?\n", encoding="utf-8")
+    engine = Engine(Settings(), sources={Route.WEBQA: Interrupted()}, routes=[Route.WEBQA])
+    with pytest.raises(InputError, match="No space left on device.*printed to standard output"):
+        ask_file(engine, qs, tmp_path / "a.jsonl")
+    assert [r["id"] for r in _lines(capsys.readouterr().out)] == ["1"]
+
+
+def test_a_jsonl_file_is_read_as_such_whatever_the_case_of_its_name(tmp_path):
+    for name in ("Q.JSONL", "q.ndjson", "questions"):
+        path = tmp_path / name
+        path.write_text('{"id": "q1", "question": "What is the capital of Japan?"}\n', encoding="utf-8")
+        assert read_questions(path)[0].id == "q1" and read_questions(path)[0].question.startswith("What")
