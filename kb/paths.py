@@ -10,7 +10,7 @@ from rdflib.term import Node
 
 from kb.loaders import local_name
 from kb.sparql import QueryGraph, Var, iri, term
-from kb.store import QueryError
+from kb.store import EndpointUnavailable, QueryError
 
 
 @dataclass(frozen=True)
@@ -96,6 +96,8 @@ def enumerate_paths(graph, anchor: Node, *, kind: str = "entity", via: URIRef | 
             q = "SELECT DISTINCT " + head + " WHERE {\n" + body + f"\n}} LIMIT {limit}"
             try:
                 rows = graph.select(q, timeout_s=timeout_s)
+            except EndpointUnavailable:
+                raise  # not this path's failure: every query would fail
             except QueryError:
                 continue
             for row in rows:

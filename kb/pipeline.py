@@ -24,7 +24,7 @@ from kb.loaders import local_name, readable
 from kb.paths import Path, Step, enumerate_paths, path_query, reversed_path
 from kb.scorer import Featurizer, Scorer
 from kb.sparql import TYPE_PATH, QueryGraph, Var, iri
-from kb.store import KnowledgeGraph, QueryError, open_graph
+from kb.store import EndpointUnavailable, KnowledgeGraph, QueryError, open_graph
 from kb.text import NEGATIONS, STOPWORDS, TIME_COMPARING, YES_NO_STARTS, cased_tokens, frame_word, normalise
 from qa.core.errors import InputError
 from qa.core.settings import Settings
@@ -574,6 +574,8 @@ class KBQA:
         on a large graph only loses its own options, never the question."""
         try:
             return self.graph.select(query, timeout_s=timeout_s)
+        except EndpointUnavailable:
+            raise  # no query can succeed: the question fails, it is not "no answer"
         except QueryError as exc:
             log.info("probing query skipped: %s", exc)
             return []
@@ -582,6 +584,8 @@ class KBQA:
         """A probing ASK; `on_error` where it fails or times out (the answer that risks least)."""
         try:
             return self.graph.ask(query, timeout_s=timeout_s)
+        except EndpointUnavailable:
+            raise
         except QueryError as exc:
             log.info("probing query skipped: %s", exc)
             return on_error
@@ -682,6 +686,8 @@ class KBQA:
                 rows = [(Literal(pred.boolean),)]
             else:
                 rows = self.graph.select(sparql, timeout_s=self.settings.kb_timeout_s)
+        except EndpointUnavailable:
+            raise
         except QueryError:
             rows = []
         rows = [row for row in rows if row and row[0] is not None]

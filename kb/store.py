@@ -6,9 +6,10 @@ two paths directly. Every query passes `check_read_only` before it is run or sen
 
 from __future__ import annotations
 
-import concurrent.futures
+import http.client
 import logging
 import re
+import threading
 import time
 from collections.abc import Iterable
 from pathlib import Path
@@ -30,6 +31,12 @@ class QueryError(QAError):
     """A query failed: timeout, unreachable endpoint, or an error reported by the store."""
 
 
+class EndpointUnavailable(QueryError):
+    """No query can succeed: the endpoint is unreachable, refuses us, or is no SPARQL endpoint.
+    Probing queries may fail one by one and only lose their options; this fails the question (a
+    graph that cannot be asked has not said "no answer")."""
+
+
 class KnowledgeGraph(Protocol):
     name: str
 
@@ -38,7 +45,12 @@ class KnowledgeGraph(Protocol):
     def ask(self, query: str, timeout_s: float | None = None) -> bool: ...
 
 
-_POOL = concurrent.futures.ThreadPoolExecutor(max_workers=4, thread_name_prefix="kb-query")
+# Queries run on daemon threads: a timed-out query cannot be stopped, only left to finish, and a
+# pool's worker held by one would queue every later query behind it (and keep the process from
+# exiting). While this many are still running, new queries are refused at once.
+MAX_RUNAWAY = 4
+_runaway = 0
+_runaway_lock = threading.Lock()
 
 
 def oxigraph_available() -> bool:
@@ -69,17 +81,42 @@ class EmbeddedGraph:
         self.graph.addN((s, p, o, self.graph) for s, p, o in triples)
 
     def _run(self, query: str, timeout_s: float | None):
+        global _runaway
         timeout = self.timeout_s if timeout_s is None else timeout_s
-        future = _POOL.submit(lambda: _materialise(self.graph.query(query)))
-        try:
-            return future.result(timeout=timeout)
-        except concurrent.futures.TimeoutError as exc:
-            future.cancel()
-            raise QueryError(f"query timed out after {timeout:g}s on the embedded graph") from exc
-        except QAError:
-            raise
-        except Exception as exc:  # noqa: BLE001 - rdflib / pyoxigraph raise many types
-            raise QueryError(f"the embedded graph rejected the query: {exc}") from exc
+        with _runaway_lock:
+            if _runaway >= MAX_RUNAWAY:
+                raise EndpointUnavailable(f"the embedded graph is still running {_runaway} queries that timed "
+                                          "out; no new query is started until they end")
+        done = threading.Event()
+        box: dict[str, Any] = {}
+
+        def work() -> None:
+            global _runaway
+            try:
+                box["result"] = _materialise(self.graph.query(query))
+            except BaseException as exc:  # noqa: BLE001 - handed to the caller below
+                box["error"] = exc
+            finally:
+                with _runaway_lock:
+                    done.set()
+                    if box.get("late"):
+                        _runaway -= 1
+
+        threading.Thread(target=work, name="kb-query", daemon=True).start()
+        if not done.wait(timeout):
+            with _runaway_lock:
+                if not done.is_set():
+                    box["late"] = True
+                    _runaway += 1
+                    raise QueryError(f"query timed out after {timeout:g}s on the embedded graph")
+        exc = box.get("error")
+        if exc is None:
+            return box["result"]
+        if isinstance(exc, QAError):
+            raise exc
+        if not isinstance(exc, Exception):
+            raise exc
+        raise QueryError(f"the embedded graph rejected the query: {exc}") from exc
 
     def select(self, query: str, timeout_s: float | None = None) -> list[Row]:
         if check_read_only(query) != "select":
@@ -108,6 +145,9 @@ def canonical(node: Node | None) -> Node | None:
     return node
 
 
+LONG_QUERY_CHARS = 2_000  # sent by GET up to this length (the protocol's usual form), by POST beyond
+
+
 class RemoteGraph:
     """Any SPARQL 1.1 endpoint through SPARQLWrapper, with a timeout and retries on transient errors."""
 
@@ -125,12 +165,16 @@ class RemoteGraph:
         self.timeout_s = timeout_s
         self.retries = retries
         self.backoff_s = backoff_s
-        self._wrapper = SPARQLWrapper(_as_uri(endpoint))
-        self._wrapper.setReturnFormat(JSON)
-        self._json = JSON
-        self._wrapper.setMethod(POST)  # long queries; still a read: SPARQL protocol query via POST
+        self._json, self._post, self._wrapper_class = JSON, POST, SPARQLWrapper
+
+    def _new_wrapper(self) -> Any:
+        """A SPARQLWrapper for one query: it holds the query, so one shared by the API's threads
+        could send one thread's query and hand its results to another."""
+        wrapper = self._wrapper_class(_as_uri(self.endpoint))
+        wrapper.setReturnFormat(self._json)
         # some servers (Oxigraph) pick XML from SPARQLWrapper's default Accept list; ask for JSON only
-        self._wrapper.addCustomHttpHeader("Accept", "application/sparql-results+json")
+        wrapper.addCustomHttpHeader("Accept", "application/sparql-results+json")
+        return wrapper
 
     def _send(self, query: str, timeout_s: float | None) -> dict:
         import urllib.error
@@ -147,44 +191,54 @@ class RemoteGraph:
         timeout = self.timeout_s if timeout_s is None else timeout_s
         last: Exception | None = None
         for attempt in range(self.retries + 1):
-            self._wrapper.resetQuery()
-            self._wrapper.setReturnFormat(self._json)
-            self._wrapper.setQuery(query)
-            self._wrapper.setTimeout(max(1, int(round(timeout))))
+            wrapper = self._new_wrapper()
+            wrapper.setQuery(query)
+            if len(query) > LONG_QUERY_CHARS:  # beyond what every server takes in a URL; still a read
+                wrapper.setMethod(self._post)
+            wrapper.setTimeout(max(1, int(round(timeout))))
             try:
                 with warnings.catch_warnings():  # "unknown response content type": _results says it better
                     warnings.simplefilter("ignore", RuntimeWarning)
-                    response = self._wrapper.query()
+                    response = wrapper.query()
                     try:
                         return response.convert()
                     except (ValueError, TypeError) as exc:  # JSON that does not parse, is not UTF-8, is no object
-                        raise QueryError(self._not_results()) from exc
+                        raise EndpointUnavailable(self._not_results()) from exc
             except QueryBadFormed as exc:
                 raise QueryError(f"the endpoint {self.endpoint} rejected the query as malformed: {_said(exc)}") from exc
             except (EndPointNotFound, Unauthorized) as exc:
-                raise QueryError(f"the endpoint {self.endpoint} refused the query: {_said(exc)}") from exc
+                raise EndpointUnavailable(f"the endpoint {self.endpoint} refused the query: {_said(exc)}") from exc
             except EndPointInternalError as exc:
                 last = exc  # often a server-side timeout or overload: worth one more try
             except urllib.error.HTTPError as exc:
                 if exc.code not in self.TRANSIENT_HTTP:
-                    raise QueryError(f"the endpoint {self.endpoint} answered HTTP {exc.code}: {exc.reason}") from exc
+                    raise EndpointUnavailable(f"the endpoint {self.endpoint} answered HTTP {exc.code}: "
+                                              f"{exc.reason}") from exc
                 last = exc
-            except (urllib.error.URLError, TimeoutError, ConnectionError) as exc:
+            except (TimeoutError, urllib.error.URLError) as exc:
+                if isinstance(exc, TimeoutError) or isinstance(getattr(exc, "reason", None), TimeoutError):
+                    # this query is slow (the server may answer others): not tried again, and not the
+                    # endpoint's failure
+                    raise QueryError(f"query timed out after {timeout:g}s on {self.endpoint}") from exc
+                last = exc
+            except (ConnectionError, http.client.HTTPException) as exc:  # refused, reset, a garbled reply
                 last = exc
             except SPARQLWrapperException as exc:
                 raise QueryError(f"the SPARQL endpoint {self.endpoint} failed: {_said(exc)}") from exc
             if attempt < self.retries:
                 time.sleep(self.backoff_s * (2**attempt))
-        raise QueryError(
-            f"the SPARQL endpoint {self.endpoint} failed after {self.retries + 1} tries: {_said(last)}"
-        ) from last
+        cls = QueryError if isinstance(last, EndPointInternalError) else EndpointUnavailable
+        raise cls(f"the SPARQL endpoint {self.endpoint} failed after {self.retries + 1} tries: {_said(last)}") from last
 
     def select(self, query: str, timeout_s: float | None = None) -> list[Row]:
         if check_read_only(query) != "select":
             raise QueryError("select() needs a SELECT query")
         data = self._results(self._send(query, timeout_s), "select")
         names = data["head"]["vars"]
-        return [tuple(_from_json(b.get(v)) for v in names) for b in data["results"]["bindings"]]
+        try:
+            return [tuple(_from_json(b.get(v)) for v in names) for b in data["results"]["bindings"]]
+        except ValueError as exc:  # a term rdflib refuses (a language tag "en US")
+            raise QueryError(f"the endpoint {self.endpoint} sent a term that is not RDF: {exc}") from None
 
     def ask(self, query: str, timeout_s: float | None = None) -> bool:
         if check_read_only(query) != "ask":
@@ -197,16 +251,16 @@ class RemoteGraph:
         as results without rows was once taken for an empty graph and answered "No answer"."""
         head = data.get("head") if isinstance(data, dict) else None
         if not isinstance(head, dict):
-            raise QueryError(self._not_results())
+            raise EndpointUnavailable(self._not_results())
         if form == "ask":
             if not isinstance(data.get("boolean"), bool):
-                raise QueryError(self._not_results())
+                raise EndpointUnavailable(self._not_results())
             return data
         results, names = data.get("results"), head.get("vars")
         rows = results.get("bindings") if isinstance(results, dict) else None
         if not (isinstance(names, list) and all(isinstance(v, str) for v in names) and isinstance(rows, list)
                 and all(isinstance(b, dict) and all(_is_term(t) for t in b.values()) for b in rows)):
-            raise QueryError(self._not_results())
+            raise EndpointUnavailable(self._not_results())
         return data
 
     def _not_results(self) -> str:

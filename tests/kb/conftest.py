@@ -96,6 +96,13 @@ def _free_port() -> int:
 @pytest.fixture(scope="session")
 def oxigraph_server():
     """A real Oxigraph server (PyPI `oxigraph`) on loopback, in memory, stopped at session end."""
+    with oxigraph_process() as base:
+        yield base
+
+
+@contextlib.contextmanager
+def oxigraph_process() -> Iterator[str]:
+    """An Oxigraph server of its own (one a test may stop); yields its base URL."""
     exe = shutil.which("oxigraph") or str(Path(sys.executable).parent / "oxigraph")
     if not Path(exe).exists():
         pytest.skip("the oxigraph server (pip install oxigraph) is not installed")

@@ -97,3 +97,25 @@ def test_an_endpoints_label_index_is_rebuilt_once_older_than_its_max_age(oxigrap
     assert main(["kb", "info", "--endpoint", oxigraph_server + "/query", "--json"]) == 0
     info = json.loads(capsys.readouterr().out)
     assert info["label_index"] and info["label_index_age_h"] < 1 and info["label_index_max_age_h"] == 24
+
+
+def test_an_endpoint_that_goes_down_fails_the_question_instead_of_answering_no(small_graph, tmp_path, monkeypatch,
+                                                                              capsys):
+    """Its label index cached, a question over a stopped endpoint reaches no query: that is the
+    graph failing (exit 2, or "failed: kbqa" for the router), not a sure "no answer"."""
+    from kb.store import QueryError
+    from qa.cli import main
+    from tests.kb.conftest import oxigraph_process
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    with oxigraph_process() as base:
+        server_load(base, small_graph)
+        settings = Settings(kb_endpoint=base + "/query", kb_timeout_s=5)
+        up = KBQA(settings, config=KBQAConfig(use_encoder=False)).answer("What is the capital of France?", 1)
+        assert up and up[0].route == "kbqa"  # while the endpoint is up: asked, and its label index cached
+    with pytest.raises(QueryError, match="failed after"):
+        KBQA(settings, config=KBQAConfig(use_encoder=False)).answer("What is the capital of France?", 1)
+    capsys.readouterr()
+    assert main(["kbqa", "What is the capital of France?", "--endpoint", base + "/query"]) == 2
+    err = capsys.readouterr().err
+    assert "failed after" in err and "Traceback" not in err

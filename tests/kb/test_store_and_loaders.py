@@ -119,3 +119,59 @@ def test_a_remote_reply_must_be_sparql_results_of_the_querys_form():
         for path, form in [*refused, ("/yes", "select"), ("/none", "ask")]:  # last: results of the other form
             with pytest.raises(QueryError, match="did not answer with SPARQL results"):
                 getattr(remote(path), form)(select if form == "select" else ask)
+
+
+def test_queries_that_time_out_do_not_hold_up_the_next_ones():
+    """A timed-out query cannot be stopped, only left to run: while MAX_RUNAWAY of them still run,
+    a new query is refused at once (saying why) instead of waiting behind them, and once they end
+    queries run again."""
+    import time
+
+    from kb import store
+    from kb.store import EndpointUnavailable
+
+    g = EmbeddedGraph()
+    g.add_triples((URIRef(f"http://ex.org/e{i}"), URIRef("http://ex.org/p"), Literal(i)) for i in range(150))
+    slow = "SELECT (COUNT(*) AS ?n) WHERE { ?a ?b ?c . ?d ?e ?f . ?g ?h ?i } LIMIT 1"  # about half a second
+    for _ in range(store.MAX_RUNAWAY):
+        with pytest.raises(QueryError, match="timed out"):
+            g.select(slow, timeout_s=0.01)
+    with pytest.raises(EndpointUnavailable, match="still running"):
+        g.select("SELECT ?s WHERE { ?s ?p ?o } LIMIT 1", timeout_s=5)
+    deadline = time.monotonic() + 60
+    while store._runaway and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert len(g.select("SELECT ?s WHERE { ?s ?p ?o } LIMIT 1", timeout_s=5)) == 1
+
+
+def test_a_garbled_or_cut_reply_is_the_endpoints_failure_not_a_traceback():
+    """http.client's own errors (no status line, a body cut short) are neither OSError nor
+    SPARQLWrapper's: they escaped as raw exceptions."""
+    import socket
+    import threading
+
+    from kb.store import EndpointUnavailable
+
+    for reply in (b"HELLO THERE\r\n\r\n",
+                  b"HTTP/1.1 200 OK\r\nContent-Type: application/sparql-results+json\r\nContent-Length: 500\r\n\r\n"
+                  b'{"head": {"vars": []}'):
+        listener = socket.create_server(("127.0.0.1", 0))
+        port = listener.getsockname()[1]
+
+        def serve(listener=listener, reply=reply) -> None:
+            while True:
+                try:
+                    conn, _ = listener.accept()
+                except OSError:
+                    return
+                with conn:
+                    conn.recv(65536)
+                    conn.sendall(reply)
+
+        threading.Thread(target=serve, daemon=True).start()
+        try:
+            g = RemoteGraph(f"http://127.0.0.1:{port}/sparql", timeout_s=2, retries=1, backoff_s=0.01)
+            with pytest.raises(EndpointUnavailable, match="failed after 2 tries"):
+                g.select("SELECT ?s WHERE { ?s ?p ?o } LIMIT 1")
+        finally:
+            listener.close()
