@@ -10,7 +10,6 @@ missing it is built on first use into the cache folder, with a progress bar.
 from __future__ import annotations
 
 import gzip
-import os
 import sys
 from pathlib import Path
 
@@ -18,6 +17,7 @@ from rdflib import RDF, RDFS, SKOS, XSD, Literal, URIRef
 
 from kb.loaders import NS, to_ntriples
 from kb.text import normalise
+from qa.core.atomic import atomic_write
 from qa.core.paths import DATA_DIR
 
 SHIPPED = DATA_DIR / "kb" / "world.nt.gz"
@@ -214,10 +214,13 @@ def build_triples(progress: bool = False):
 def write(path: Path, progress: bool = False) -> int:
     triples = build_triples(progress=progress)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    with gzip.GzipFile(tmp, "wb", mtime=0, compresslevel=9) as fh:
-        fh.write(to_ntriples(sorted(triples)).encode("utf-8"))
-    os.replace(tmp, path)
+    data = to_ntriples(sorted(triples)).encode("utf-8")
+
+    def put(tmp: Path) -> None:  # a temporary name of its own: two first runs build it at once
+        with gzip.GzipFile(tmp, "wb", mtime=0, compresslevel=9) as fh:
+            fh.write(data)
+
+    atomic_write(path, put)
     return len(triples)
 
 

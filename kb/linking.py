@@ -7,6 +7,8 @@ string values (a literal such as "France" under `addressCountry`) and classes (t
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 import math
 import pickle
@@ -24,7 +26,7 @@ from kb.encoder import cached
 from kb.loaders import local_name, readable
 from kb.sparql import iri
 from kb.text import NEGATIONS, STOPWORDS, compared_number, frame_word, fuzzy_blocked, normalise
-from qa.core.atomic import atomic_write
+from qa.core.atomic import atomic_write, atomic_write_text
 
 log = logging.getLogger(__name__)
 
@@ -58,7 +60,27 @@ class Candidate:
 # what a cached index holds; a format change bumps the version so old caches are rebuilt
 _STATE = ("keys", "labels", "label_predicates", "schema_predicates", "classes", "token_index", "acronyms",
           "inverse_pairs", "relation_names", "demonyms")
-_STATE_VERSION = 7
+_STATE_VERSION = 8  # 8: relative IRIs of a loaded file resolve against a fixed base (kb.loaders)
+
+
+def _keys_file(vectors: Path) -> Path:
+    return vectors.with_suffix(".json")
+
+
+def _keys_sha1(keys: list[str]) -> str:
+    return hashlib.sha1("\n".join(keys).encode("utf-8")).hexdigest()
+
+
+def _vectors_match(vectors: Path, keys: list[str]) -> bool:
+    """Whether the saved vectors were encoded from these labels, in this order (vectors saved
+    before their labels were recorded are taken on their count alone)."""
+    try:
+        saved = json.loads(_keys_file(vectors).read_text(encoding="utf-8")).get("keys_sha1")
+    except FileNotFoundError:
+        return True
+    except (OSError, ValueError, AttributeError):
+        return False
+    return saved == _keys_sha1(keys)
 
 
 def language_rank(label: Node) -> int:
@@ -123,6 +145,7 @@ class LabelIndex:
         keys = self._dense_keys()
         mat = np.asarray(self.encoder.bulk(keys), dtype=np.float16)
         atomic_write(self.dense_path, lambda p: np.save(open(p, "wb"), mat))  # noqa: SIM115
+        atomic_write_text(_keys_file(self.dense_path), json.dumps({"keys_sha1": _keys_sha1(keys)}))
         self._dense_cache = (keys, mat.astype(np.float32))
         return len(keys)
 
@@ -391,8 +414,8 @@ class LabelIndex:
             keys = self._dense_keys()
             if self.dense_path is not None and self.dense_path.exists():
                 mat = np.load(self.dense_path).astype(np.float32)
-                if len(mat) != len(keys):
-                    return []
+                if len(mat) != len(keys) or not _vectors_match(self.dense_path, keys):
+                    return []  # the labels changed since (an endpoint's index rebuilt): not these vectors
             elif self.dense_path is None and len(keys) <= min(self.dense_max_labels, 2_000):
                 mat = self.encoder.bulk(keys)  # a small graph without a cache: cheap enough here
             else:

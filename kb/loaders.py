@@ -104,6 +104,9 @@ def tsv_triples(text: str, source: str = "<tsv>") -> Iterator[tuple[Node, Node, 
         yield node, RDFS.label, Literal(readable(r.strip("_").replace("__", " ")))
 
 
+RELATIVE_BASE = "http://kb.offline-qa.local/base/"
+
+
 def load_file(graph, path: str | Path, fmt: str | None = None) -> int:
     """Load one file into an `EmbeddedGraph`; returns the number of triples added."""
     p = Path(path)
@@ -116,7 +119,9 @@ def load_file(graph, path: str | Path, fmt: str | None = None) -> int:
         ox = graph.store == "OxigraphStore"
         name = {"turtle": "ox-turtle" if ox else "turtle", "nt": "ox-ntriples" if ox else "nt"}[fmt]
         try:
-            graph.graph.parse(data=text, format=name)
+            # relative IRIs (<France>) resolve against a fixed base, not the working folder: the same
+            # file must give the same graph (and match its cached label index) wherever it is loaded from
+            graph.graph.parse(data=text, format=name, publicID=RELATIVE_BASE)
         except Exception as exc:  # noqa: BLE001 - parsers raise many types
             raise DataFormatError(f"{p}: not valid {fmt}: {exc}") from exc
     return len(graph.graph) - before

@@ -216,6 +216,8 @@ class Scorer:
         p = FsPath(path)
         try:
             data = json.loads(p.read_text(encoding="utf-8"))
+            if not isinstance(data, dict) or not isinstance(data.get("weights"), dict):
+                raise TypeError("a JSON object with a weights object is expected")
             cal, yes_no = data.get("calibrator"), data.get("yes_no_calibrator")
             return cls(weights=data["weights"], calibration=tuple(data["calibration"]),
                        threshold=data.get("threshold", 0.3), meta=data.get("meta", {}),
@@ -223,7 +225,8 @@ class Scorer:
                        yes_no_calibrator=Calibrator.from_dict(yes_no) if yes_no else None)
         except FileNotFoundError as exc:
             raise InputError(f"scorer file not found: {p}") from exc
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError, KeyError, TypeError, ValueError,
+                AttributeError) as exc:
             raise DataFormatError(f"{p} is not a KBQA scorer file: {exc}") from exc
 
 

@@ -175,3 +175,19 @@ def test_a_garbled_or_cut_reply_is_the_endpoints_failure_not_a_traceback():
                 g.select("SELECT ?s WHERE { ?s ?p ?o } LIMIT 1")
         finally:
             listener.close()
+
+
+def test_relative_iris_mean_the_same_wherever_the_file_is_loaded_from(tmp_path, monkeypatch):
+    """They resolved against the working folder: the same file gave another graph from another
+    folder, and no longer matched its cached label index."""
+    ttl = tmp_path / "rel.ttl"
+    ttl.write_text('<France> <capital> <Paris> .\n<Paris> <http://www.w3.org/2000/01/rdf-schema#label> "Paris" .\n',
+                   encoding="utf-8")
+    seen = []
+    for where in ("a", "b"):
+        (tmp_path / where).mkdir()
+        monkeypatch.chdir(tmp_path / where)
+        g = EmbeddedGraph()
+        load_file(g, ttl)
+        seen.append(sorted(str(s) for s, _, _ in g.graph))
+    assert seen[0] == seen[1] and all("/base/" in s for s in seen[0])
