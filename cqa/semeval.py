@@ -8,8 +8,10 @@ Irrelevant, subtask B) and `RELC_RELEVANCE2RELQ` (Good / PotentiallyUseful / Bad
 `SubtaskA_Skip_Because_Same_As_RelQuestion_ID` marks a thread that repeats one of the training
 files; the official subtask A scoring leaves those out.
 
-The XML is streamed (iterparse, elements cleared when done), so memory stays flat however large
-the file, and any syntax error becomes a `DataFormatError` naming the file, line and column.
+The XML is streamed (iterparse, elements cleared when done), so no element tree is held; the
+questions read are (grouped by `ORGQ_ID`, which the file repeats), so memory grows with the
+file's text, a few megabytes for the official files. Any syntax error becomes a `DataFormatError`
+naming the file, line and column.
 """
 
 from __future__ import annotations

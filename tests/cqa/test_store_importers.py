@@ -386,6 +386,16 @@ def test_html_to_text() -> None:
     assert html_to_text("<table><tr><td>a</td><td>b</td></tr></table>") == "a b"
 
 
+def test_html_that_never_closes_its_tags_is_read_in_linear_time() -> None:
+    """Each "<" that never closes was rescanned to the end of the post: 80 KB took 14 s."""
+    import time
+
+    started = time.perf_counter()
+    for body in ("if a <b and c <d " * 12_000, "<pre>x " * 30_000, "<code x=1 " * 20_000):
+        assert html_to_text(body)
+    assert time.perf_counter() - started < 2.0
+
+
 def test_an_open_quote_in_a_csv_is_an_error_not_a_swallowed_file(tmp_path: Path) -> None:
     faq = tmp_path / "faq.csv"
     faq.write_text('question,answer\nWhat are your opening hours?,"We are open 9-5\n'
@@ -729,3 +739,35 @@ def test_a_nul_is_refused_where_text_is_kept_and_read_where_it_is_not() -> None:
     assert check_text("a PDF's text\x00 read once", "context", 100) == "a PDF's text\x00 read once"
     with pytest.raises(InputError, match="NUL"):
         check_text("a\x00b", "answer", 100, stored=True)
+
+
+def _semeval_thread(rid: str, subject: str, body: str, comments: list[tuple[str, str]]) -> str:
+    cs = "".join(f'<RelComment RELC_ID="{cid}" RELC_RELEVANCE2RELQ="Good"><RelCText>{text}</RelCText></RelComment>'
+                 for cid, text in comments)
+    return (f'<Thread THREAD_SEQUENCE="{rid}"><RelQuestion RELQ_ID="{rid}"><RelQSubject>{subject}</RelQSubject>'
+            f"<RelQBody>{body}</RelQBody></RelQuestion>{cs}</Thread>")
+
+
+@pytest.mark.parametrize(("second", "error"), [
+    (_semeval_thread("Q1_R1", "Best bank in Qatar?", "Which bank?", [("Q1_R1_C9", "QNB.")]),
+     "two different threads with the id Q1_R1"),
+    (_semeval_thread("Q2_R1", "Best bank in Qatar?", "Which bank?", [("Q2_R1_C1", "QNB."), ("Q2_R1_C1", "CBQ.")]),
+     "thread Q2_R1 has two comments with the id Q2_R1_C1"),
+    (_semeval_thread("Q1_R1", "Where to buy a car?", "I need a car in Doha.", [("Q1_R1_C1", "Try the souq.")]),
+     None),  # the same thread under a second new question: read once
+])
+def test_a_semeval_id_given_twice_never_merges_two_threads(tmp_path: Path, second: str, error: str | None) -> None:
+    first = _semeval_thread("Q1_R1", "Where to buy a car?", "I need a car in Doha.", [("Q1_R1_C1", "Try the souq.")])
+    path = tmp_path / "dup.xml"
+    path.write_text(f'<?xml version="1.0"?><xml><OrgQuestion ORGQ_ID="Q1"><OrgQSubject>a</OrgQSubject>'
+                    f"<OrgQBody>b</OrgQBody>{first}</OrgQuestion><OrgQuestion ORGQ_ID=\"Q2\"><OrgQSubject>c"
+                    f"</OrgQSubject><OrgQBody>d</OrgQBody>{second}</OrgQuestion></xml>", encoding="utf-8")
+    store = ThreadStore(tmp_path / "t.sqlite")
+    if error is not None:
+        with pytest.raises(DataFormatError, match=error):
+            import_file(store, path)
+        assert store.count() == 0  # nothing written
+        return
+    import_file(store, path)
+    import_file(store, path)
+    assert store.count() == 1 and store.count_answers() == 1
