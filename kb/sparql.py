@@ -35,12 +35,17 @@ _ECHARS = {
 }
 
 
+def writable_iri(value: str | URIRef) -> bool:
+    """Whether `iri` can write `value` into a query."""
+    text = str(value)
+    return bool(text) and ":" in text and not _BAD_IRI.search(text)
+
+
 def iri(value: str | URIRef) -> str:
     """`<value>` after checking that it is a well-formed IRI with nothing that could close it."""
-    text = str(value)
-    if not text or _BAD_IRI.search(text) or ":" not in text:
-        raise UnsafeQueryError(f"not a safe IRI: {text[:80]!r}")
-    return f"<{text}>"
+    if not writable_iri(value):
+        raise UnsafeQueryError(f"not a safe IRI: {str(value)[:80]!r}")
+    return f"<{value}>"
 
 
 def literal(value: str | int | float | Literal) -> str:

@@ -18,7 +18,7 @@ from typing import Any, Protocol
 from rdflib import BNode, Graph, Literal, URIRef
 from rdflib.term import Node
 
-from kb.sparql import check_read_only
+from kb.sparql import check_read_only, writable_iri
 from qa.core.errors import InputError, QAError
 from qa.core.settings import Settings, check_endpoint
 
@@ -132,7 +132,24 @@ class EmbeddedGraph:
 def _materialise(result):
     if result.type == "ASK":
         return bool(result.askAnswer)
-    return [tuple(canonical(t) for t in row) for row in result]
+    return queryable([tuple(canonical(t) for t in row) for row in result])
+
+
+_said_unwritable: set[str] = set()
+
+
+def queryable(rows: list[Row]) -> list[Row]:
+    """The rows whose IRIs a query can name again. A lenient store may hold an IRI with a space
+    in it; no SPARQL can write it, so a predicate or an entity like that would otherwise fail
+    every question that meets it (said once per IRI, in the log)."""
+    kept = [row for row in rows if all(not isinstance(t, URIRef) or writable_iri(t) for t in row)]
+    if len(kept) < len(rows):
+        for row in rows:
+            for t in row:
+                if isinstance(t, URIRef) and not writable_iri(t) and str(t) not in _said_unwritable:
+                    _said_unwritable.add(str(t))
+                    log.warning("left out an IRI no SPARQL query can name: %r", str(t)[:120])
+    return kept
 
 
 _XSD_STRING = URIRef("http://www.w3.org/2001/XMLSchema#string")
@@ -236,7 +253,7 @@ class RemoteGraph:
         data = self._results(self._send(query, timeout_s), "select")
         names = data["head"]["vars"]
         try:
-            return [tuple(_from_json(b.get(v)) for v in names) for b in data["results"]["bindings"]]
+            return queryable([tuple(_from_json(b.get(v)) for v in names) for b in data["results"]["bindings"]])
         except ValueError as exc:  # a term rdflib refuses (a language tag "en US")
             raise QueryError(f"the endpoint {self.endpoint} sent a term that is not RDF: {exc}") from None
 
