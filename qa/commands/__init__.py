@@ -66,6 +66,31 @@ def check_models(settings: Settings, where: str) -> None:
         except ModelNotFoundError as exc:
             raise InputError(f"{exc} (from QA_CQA_JUDGE_MODEL / cqa_judge_model); give the answer judge's "
                              "folder, or '' to rank answers without it") from None
+    check_source_files(settings)
+
+
+def check_source_files(settings: Settings) -> None:
+    """Files the user configured for a source must be there: a typo in QA_KB_GRAPH left the graph
+    out with a warning while the other sources answered, exit 0, and the same setting gave exit 2
+    with `--route kbqa`. Failures only a query finds (an endpoint down) still leave the others."""
+    def where(name: str) -> str:
+        return f"QA_{name.upper()} / {name}"
+
+    if settings.kb_graph and not settings.kb_endpoint and settings.explicitly_set("kb_graph"):
+        graph = Path(settings.kb_graph).expanduser()
+        if graph.is_dir():
+            raise InputError(f"{graph} (from {where('kb_graph')}) is a folder; give a Turtle, N-Triples or TSV file")
+        if not graph.is_file():
+            raise InputError(f"graph file not found: {graph} (from {where('kb_graph')})")
+    if settings.kb_scorer and settings.explicitly_set("kb_scorer"):
+        scorer = Path(settings.kb_scorer).expanduser()
+        if not scorer.is_file():
+            raise InputError(f"scorer file not found: {scorer} (from {where('kb_scorer')})")
+    if settings.explicitly_set("cqa_store"):
+        store = Path(settings.cqa_store).expanduser()
+        if store.is_dir():
+            raise InputError(f"{store} (from {where('cqa_store')}) is a folder; give the thread store's .sqlite "
+                             "file (created on first use)")
 
 
 def check_apart(reading: Path, outputs: dict[str, Path | None]) -> None:

@@ -326,3 +326,20 @@ def test_serve_refuses_an_empty_host_and_a_busy_port_and_brackets_ipv6(monkeypat
     assert "cannot listen on host 'nosuch.invalid'" in capsys.readouterr().err
     assert main(["serve", "--port", "18998", "--ui-port", "18998"]) == 2
     assert "cannot both listen on port 18998" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(("name", "value", "said"), [
+    ("QA_KB_GRAPH", "missing.ttl", "graph file not found"),
+    ("QA_KB_GRAPH", ".", "is a folder"),
+    ("QA_KB_SCORER", "missing.json", "scorer file not found"),
+    ("QA_CQA_STORE", ".", "is a folder"),
+])
+def test_a_source_file_the_user_configured_must_be_there(name: str, value: str, said: str, monkeypatch,
+                                                         tmp_path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A typo in QA_KB_GRAPH left the graph out with a warning while the other sources answered,
+    exit 0 (exit 2 with --route kbqa): refused before anything loads, naming the setting."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv(name, value)
+    assert main(["ask", "What is the capital of France?"]) == 2
+    err = capsys.readouterr().err
+    assert said in err and name in err and len(err.strip().splitlines()) == 1
