@@ -45,7 +45,7 @@ from mrc.loading import checked_dir, effective_settings, reader_config, resolve_
 from qa.core.errors import InputError
 from qa.core.onnx_models import load_tokenizer, special_id, tokenizer_config
 from qa.core.settings import Settings
-from qa.core.text import MAX_QUESTION_CHARS, check_text
+from qa.core.text import check_text
 from qa.core.types import Answer, Route, SpanEvidence
 
 MISSING_HINT = (
@@ -239,7 +239,7 @@ class SpanReader:
         if not reqs:
             return []
         for r in reqs:
-            check_text(r.question, "question", MAX_QUESTION_CHARS)  # the reader reads any question text
+            check_text(r.question, "question", self.settings.max_question_chars)  # any question text: cut to fit
             if not isinstance(r.context, str):
                 raise InputError("the context must be text")
         pairs = self._run(reqs, progress)

@@ -70,14 +70,15 @@ def read(
     as_json: Annotated[bool, typer.Option("--json", help="Print the answers as JSON.")] = False,
 ) -> None:
     """Answer a question from a given passage (span), or score given options (multiple choice)."""
-    question = check_question(question)
+    overrides = {"choice_model" if option else "span_model": str(model) if model else None}
+    settings = Settings.load(**overrides)
+    question = check_question(question, settings.max_question_chars)
     text = _context(context, context_file)
     if option is not None and len(option) < 2:
         raise InputError("give at least two --option values (or none for span extraction)")
-    overrides = {"choice_model" if option else "span_model": str(model) if model else None}
     from qa.engine import Engine
 
-    engine = Engine(Settings.load(**overrides))
+    engine = Engine(settings)
     status = Console(stderr=True).status(f"reading {len(text):,} characters", spinner="dots")
     with status if len(text) > LONG_CONTEXT_CHARS else contextlib.nullcontext():
         answers = engine.read(text, question, option or None, top_k=0 if option else top_k)

@@ -343,3 +343,12 @@ def test_a_source_file_the_user_configured_must_be_there(name: str, value: str, 
     assert main(["ask", "What is the capital of France?"]) == 2
     err = capsys.readouterr().err
     assert said in err and name in err and len(err.strip().splitlines()) == 1
+
+
+def test_a_raised_question_limit_holds_for_the_reader_too(monkeypatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """QA_MAX_QUESTION_CHARS raised: `qa read` (and the span reader under every source) kept the
+    built-in 2,000."""
+    monkeypatch.setenv("QA_MAX_QUESTION_CHARS", "5000")
+    question = "What is the capital of France and " * 90 + "?"
+    assert main(["read", "--context", "Paris is the capital of France.", "--question", question]) == 0
+    assert "limit" not in capsys.readouterr().err
