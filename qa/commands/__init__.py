@@ -108,6 +108,21 @@ def check_apart(reading: Path, outputs: dict[str, Path | None]) -> None:
                 raise InputError(f"{other_flag} and {flag} name the same file {path}: give each its own")
 
 
+def check_folder_writable(folder: Path) -> None:
+    """An index is built beside its folder and swapped in: found before minutes of encoding, not
+    after, and named as the user wrote it (not as the staging folder the build would have used)."""
+    parent = folder.expanduser().absolute().parent
+    blocker = next((p for p in [parent, *parent.parents] if p.exists() and not p.is_dir()), None)
+    if blocker is not None:
+        raise InputError(f"cannot write {folder}: {blocker} is a file, not a folder")
+    try:
+        parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise InputError(f"cannot write {folder}: {exc.strerror or exc}") from None
+    if not os.access(parent, os.W_OK | os.X_OK) or (folder.is_dir() and not os.access(folder, os.W_OK | os.X_OK)):
+        raise InputError(f"cannot write {folder}: {parent} is not a folder this user may write to")
+
+
 def check_writable(*paths: Path | None) -> None:
     """Refuse output paths that cannot be written before the work runs, not after it."""
     for path in paths:

@@ -41,6 +41,7 @@ def index(
                           "through the API (they would be gone).")] = False,
 ) -> None:
     """Index documents for `qa ask`; a failed run leaves the previous index intact."""
+    from qa.commands import check_folder_writable
     from retrieval.dense import KINDS
 
     settings = Settings.load(config)
@@ -53,6 +54,7 @@ def index(
         from retrieval.default import SHIPPED_INDEX, build_default_index
 
         target = out or SHIPPED_INDEX
+        check_folder_writable(target)
         build_default_index(target, settings, progress=True, dense_kind=dense_kind or "fp16")
         from retrieval.index_dir import Manifest
 
@@ -79,6 +81,7 @@ def index(
         target = out or Path(settings.index_dir) / check_name(collection_name_for(path) if name is None else name)
         if not replace:
             _check_replacing(target, path)
+        check_folder_writable(target)
         target, count = index_path(path, target, settings, progress=True, dense_kind=dense_kind or "flat")
     secs = time.perf_counter() - started
     from rich.text import Text

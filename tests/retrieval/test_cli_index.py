@@ -62,3 +62,20 @@ def test_unusable_folders_and_stores_are_one_line_exit_2(corpus_dir: Path, tmp_p
     assert "is a folder: give the path of a .sqlite file" in " ".join(err.split()) and "Traceback" not in err
     assert main(["cqa", "stats", "--store", str(afile / "t.sqlite")]) == 2  # the OS refuses: one line too
     assert len(capsys.readouterr().err.strip().splitlines()) == 1
+
+
+def test_an_index_that_cannot_be_written_is_refused_before_encoding(corpus_dir: Path, tmp_path: Path, monkeypatch,
+                                                                     capsys) -> None:
+    """Found after every passage was encoded (minutes for a large folder), and named as the
+    build's staging folder, not as the --out the user gave."""
+    import retrieval.ingest as ingest
+
+    def never(*args, **kwargs):
+        raise AssertionError("encoding started")
+
+    monkeypatch.setattr(ingest, "index_path", never)
+    blocker = tmp_path / "a-file"
+    blocker.write_text("x", encoding="utf-8")
+    assert main(["index", str(corpus_dir), "--out", str(blocker / "idx")]) == 2
+    err = capsys.readouterr().err
+    assert f"cannot write {blocker / 'idx'}" in " ".join(err.split()) and "building" not in err
