@@ -62,6 +62,9 @@ DEFAULT_TEMPERATURE = 5.0
 _MIN_NEW_CONTEXT_TOKENS = 32
 
 
+MAX_READ_QUESTION_CHARS = 100_000
+
+
 @dataclass(frozen=True)
 class ReadRequest:
     """One (question, context) pair; `source_id`/`title` are copied onto the answers."""
@@ -239,7 +242,9 @@ class SpanReader:
         if not reqs:
             return []
         for r in reqs:
-            check_text(r.question, "question", self.settings.max_question_chars)  # any question text: cut to fit
+            # the configured limit is the engine's and the CLI's to hold (one reader serves several
+            # settings); here only what no setting allows, as any longer question is cut to fit anyway
+            check_text(r.question, "question", MAX_READ_QUESTION_CHARS)
             if not isinstance(r.context, str):
                 raise InputError("the context must be text")
         pairs = self._run(reqs, progress)

@@ -54,7 +54,7 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as exc:  # usage errors arrive here in non-standalone mode
         if not _is_usage_error(exc):
             raise
-        exc.show()  # type: ignore[attr-defined]
+        err.print(Text.assemble(("error: ", "bold red"), _usage_line(exc)), soft_wrap=True)
         return 2
     if rv == INTERRUPTED:  # typer turns Ctrl-C inside a command into this exit code and returns it
         return _interrupted()
@@ -67,6 +67,17 @@ INTERRUPTED = 130
 def _interrupted() -> int:
     err.print(Text("interrupted: stopped before finishing", style="red"), soft_wrap=True)
     return INTERRUPTED
+
+
+def _usage_line(exc: Exception) -> str:
+    """A bad command line in one line, with the command's usage (click prints four: usage, a hint,
+    a blank line, the error)."""
+    message = " ".join(exc.format_message().split())  # type: ignore[attr-defined]
+    ctx = getattr(exc, "ctx", None)
+    if ctx is None:
+        return f"{message} (qa --help lists the commands)"
+    usage = " ".join(ctx.get_usage().split())
+    return f"{message} ({usage[0].lower()}{usage[1:]}; {ctx.command_path} --help says more)"
 
 
 def _is_usage_error(exc: Exception) -> bool:

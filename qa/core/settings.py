@@ -157,8 +157,9 @@ class Settings(BaseSettings):
     # API
     api_key: str = Field("", description="When set, writes (documents, threads, eval jobs) need it in X-API-Key.")
     api_key_for_reads: bool = Field(False, description="Also require the API key for questions and reads.")
-    max_question_chars: int = Field(2_000, ge=1, description="Longer questions are refused (CLI exit 2, HTTP "
-                                    "400; the API's schema caps them at 2,000 whatever this says).")
+    max_question_chars: int = Field(2_000, ge=1, le=100_000,
+                                    description="Longer questions are refused (CLI exit 2, HTTP 400; the API's "
+                                    "schema caps them at 2,000 whatever this says).")
     request_timeout_s: float = Field(30.0, gt=0, le=86_400, description="An API request running longer gets 504.")
     api_host: str = Field("127.0.0.1", min_length=1, pattern=r"\S",
                           description="Address `qa serve` listens on (loopback: this machine only).")

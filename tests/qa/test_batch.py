@@ -74,7 +74,7 @@ def test_question_and_file_together_or_neither_are_refused(capsys):
     with pytest.raises(InputError, match="'-' is not a file name here"):
         check_writable(Path("-"))  # eval's --out - wrote a file named "-"
     err = capsys.readouterr().err
-    assert "--out goes with --file" in err and "Usage: qa ask" in err
+    assert "--out goes with --file" in err and "usage: qa ask" in err
 
 
 class Interrupted:

@@ -89,7 +89,7 @@ def test_bad_settings_exit_2_with_one_line(monkeypatch: pytest.MonkeyPatch, caps
 def test_a_bad_command_line_exits_2_with_its_usage_not_a_traceback(capsys, argv, needle) -> None:
     assert main(argv) == 2
     err = capsys.readouterr().err
-    assert needle in err and "Traceback" not in err and "Usage: qa" in err
+    assert needle in err and "Traceback" not in err and "usage: qa" in err and len(err.strip().splitlines()) == 1
 
 
 def test_ctrl_c_says_so_and_exits_130() -> None:
