@@ -14,6 +14,7 @@ most likely right win. Only when every source asked says
 from __future__ import annotations
 
 import contextlib
+import logging
 import shutil
 import threading
 import time
@@ -68,6 +69,8 @@ BUILDERS[Route.WEBQA] = _build_webqa
 BUILDERS[Route.KBQA] = _build_kbqa
 BUILDERS[Route.CQA] = _build_cqa
 
+
+log = logging.getLogger(__name__)
 
 class Engine:
     def __init__(self, settings: Settings | None = None, *, sources: dict[Route, AnswerSource] | None = None,
@@ -223,6 +226,9 @@ class Engine:
                 if r == Route.WEBQA and q.collection is not None:
                     raise  # the collection the user named cannot be read: that is the answer
                 failed[r] = exc
+            except Exception as exc:  # noqa: BLE001 - a bug in one source: logged whole, the others still answer
+                log.exception("the %s source failed on %r", r, q.text[:200])
+                failed[r] = QAError(f"internal error ({type(exc).__name__}: {exc}); see the log")
         if not results:
             raise next(iter(failed.values()))
         answers, chosen, reason = _decide(results, probs, self.settings.router_min_score,

@@ -386,6 +386,9 @@ def _one_line(exc: ValidationError, cfg: Path, toml: dict[str, Any], given: dict
     err = exc.errors()[0]
     field = str(err["loc"][0]) if err.get("loc") else ""
     msg = str(err.get("msg", "invalid value")).removeprefix("Value error, ")  # pydantic's prefix says nothing
+    if not field:  # a check of several settings together: its message opens with the one at fault
+        field = next((name for name in sorted(Settings.model_fields, key=len, reverse=True)
+                      if msg.startswith(name + " ")), "")
     env = f"{ENV_PREFIX}{field.upper()}"
     if field in given:
         return f"setting {field}={given[field]!r}: {msg}"

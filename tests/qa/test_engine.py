@@ -130,6 +130,19 @@ def test_a_failing_source_does_not_fail_the_question() -> None:
         engine.ask(q, route="kbqa")
 
 
+def test_a_bug_in_one_source_is_logged_and_the_others_still_answer(caplog) -> None:
+    class Buggy(Source):
+        def answer(self, question, top_k):
+            raise KeyError("a bug")
+
+    q = "What is the capital of Peru?"
+    engine, _, _ = _engine({q: ("Lima", 0.8)}, {})
+    engine._sources[Route.KBQA] = Buggy(Route.KBQA, {})
+    resp = engine.ask(q)
+    assert resp.answers[0].text == "Lima" and "failed: kbqa: internal error (KeyError" in resp.routing.reason
+    assert any(r.levelname == "ERROR" and r.exc_info for r in caplog.records)
+
+
 def test_no_answer_only_when_every_source_abstains_and_it_keeps_the_guess() -> None:
     engine, _, _ = _engine({}, {})
     resp = engine.ask("Tell me about nothing?")
