@@ -36,7 +36,7 @@ import numpy as np
 
 from cqa.store import ThreadStore
 from cqa.text import tokenize
-from qa.core.atomic import atomic_write, atomic_write_text, staging_dir, swap_dir
+from qa.core.atomic import atomic_write, atomic_write_text, file_lock, staging_dir, swap_dir
 from qa.core.errors import DataFormatError, InputError
 from qa.core.types import Encoder
 
@@ -352,7 +352,8 @@ class ThreadIndex:
         main = None
         if folder.exists():
             try:
-                main = _BM25.load(folder)
+                with self._files_lock():  # another process may be swapping a new one in
+                    main = _BM25.load(folder)
             except (OSError, ValueError, KeyError, json.JSONDecodeError):
                 main = None
             if main is not None and not self._same_store(main.store_id):
@@ -380,19 +381,26 @@ class ThreadIndex:
 
     def save(self) -> None:
         """Write the dense index and the main BM25 atomically (a failed save keeps the old files)."""
-        import faiss
-
         with self._lock:
             if self.store.read_only:
                 return
             self.folder.mkdir(parents=True, exist_ok=True)
-            if self._dense is not None:
-                atomic_write(self.folder / DENSE, lambda tmp: faiss.write_index(self._dense, str(tmp)))
-                atomic_write_text(self.folder / DENSE_META, json.dumps({"encoder": self.encoder.name,
-                                                                         "store": self.store.get_meta("store_id")}))
-            if self._bm25_main is not None and not self._delta:
-                self._bm25_main.save(self.folder / BM25_DIR, self._bm25_main.generation,
-                                     self.store.get_meta("store_id"))
+            with self._files_lock():  # a server and a command may save at once: one after the other
+                self._save_files()
+
+    def _files_lock(self) -> Any:
+        return file_lock(self.folder.parent / f".{self.folder.name}.lock")
+
+    def _save_files(self) -> None:
+        import faiss
+
+        if self._dense is not None:
+            atomic_write(self.folder / DENSE, lambda tmp: faiss.write_index(self._dense, str(tmp)))
+            atomic_write_text(self.folder / DENSE_META, json.dumps({"encoder": self.encoder.name,
+                                                                     "store": self.store.get_meta("store_id")}))
+        if self._bm25_main is not None and not self._delta:
+            self._bm25_main.save(self.folder / BM25_DIR, self._bm25_main.generation,
+                                 self.store.get_meta("store_id"))
 
     @property
     def generation(self) -> str | None:

@@ -567,7 +567,10 @@ class CommunityQA:
             # a question sent again is indexed already, unless the first time failed after it was stored
             if not index.vectors([thread.key])[0].any():
                 index.add([thread.key], [thread.text])
-                index.save()
+                try:
+                    index.save()
+                except OSError as exc:  # stored and searchable here; the files catch up at the next load
+                    log.warning("the thread index of %s was not saved: %s", self.store.path, exc)
             return tid
 
     def add_answer(self, thread_id: str, text: str, *, accepted: bool = False, votes: int | None = None,

@@ -105,6 +105,13 @@ def _windows(tokenizer: Any, examples: list[Any], max_len: int, stride: int, lim
              seed: int) -> dict[str, Any]:
     from mrc.train_span import tokenize_for_training
 
+    # a question that leaves no more room than the stride makes the tokenizer panic (a Rust
+    # PanicException, not an error): with short windows, such examples are left out
+    lengths = tokenizer([e.question.lstrip() for e in examples], add_special_tokens=False)["input_ids"]
+    examples = [e for e, q in zip(examples, lengths, strict=True) if len(q) + stride + 4 < max_len]
+    if not examples:
+        raise InputError(f"no training question leaves room for a context in a window of {max_len} tokens; "
+                         "give a larger --max-length")
     feats = tokenize_for_training(tokenizer, examples, max_len, stride)
     n = len(feats["input_ids"])
     keep = np.random.default_rng(seed).permutation(n)[: min(limit, n)]

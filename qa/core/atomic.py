@@ -82,6 +82,24 @@ def fsync_tree(path: Path) -> None:
         fsync_dir(Path(root))
 
 
+@contextlib.contextmanager
+def file_lock(path: Path) -> Iterator[None]:
+    """An exclusive advisory lock on `path` (created if absent) across processes, for work on
+    files that two processes may do at once (a server and a command); others wait."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a") as fh:
+        try:
+            import fcntl
+        except ImportError:  # pragma: no cover - no advisory locks on this platform
+            yield
+            return
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
 def aside(target: Path, what: str) -> Path:
     """A hidden name beside `target` for a folder being built, moved aside or deleted, carrying
     this process's id: whoever tidies up after killed processes leaves a live one's folders alone."""

@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from qa.core.atomic import atomic_write_text, staging_dir, swap_dir
+from qa.core.atomic import atomic_write_text, file_lock, staging_dir, swap_dir
 from qa.core.errors import InputError, ModelNotFoundError
 from qa.core.paths import cache_dir
 from qa.core.quiet import quiet_transformers
@@ -146,14 +146,7 @@ def is_current(folder: Path, fp: str, int8: bool, keep_float: Sequence[str] | No
 @contextlib.contextmanager
 def _build_lock(folder: Path) -> Iterator[None]:
     """One build per copy at a time, across threads and processes (others wait, then load it)."""
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    with _LOCK, open(folder.parent / f".{folder.name}.lock", "w") as fh:
-        try:
-            import fcntl
-
-            fcntl.flock(fh, fcntl.LOCK_EX)
-        except ImportError:  # pragma: no cover - no advisory locks on this platform
-            pass
+    with _LOCK, file_lock(folder.parent / f".{folder.name}.lock"):
         yield
 
 

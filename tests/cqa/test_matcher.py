@@ -982,3 +982,35 @@ def test_a_name_everyone_posts_under_is_nobody_in_the_answer_features() -> None:
     assert [r["asker"] for r in named] == [0.0, 1.0, 0.0, 1.0]
     assert [r["asker_next"] for r in named] == [1.0, 0.0, 1.0, 0.0]
     assert identity("Guest") == "" and identity("  Dilgeer ") == "Dilgeer"
+
+
+def _save_often(store_path: str, times: int, errors) -> None:
+    from tests.cqa.conftest import HashEncoder
+
+    try:
+        index = ThreadIndex(ThreadStore(store_path), HashEncoder()).load()
+        for _ in range(times):
+            index.save()
+    except Exception as exc:  # noqa: BLE001 - reported to the test
+        errors.put(f"{type(exc).__name__}: {exc}")
+
+
+def test_two_processes_saving_one_index_take_turns(faq_source: CommunityQA) -> None:
+    """A server and a command saving the same thread index at once: the second swap met the
+    first's folder (ENOTEMPTY), failed, and left moved-aside folders behind."""
+    import multiprocessing as mp
+
+    assert len(faq_source.index) == len(FAQ)  # built and saved once
+    ctx = mp.get_context("fork")
+    errors = ctx.Queue()
+    procs = [ctx.Process(target=_save_often, args=(str(faq_source.store.path), 100, errors)) for _ in range(2)]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(120)
+    found = []
+    while not errors.empty():
+        found.append(errors.get())
+    assert not found and all(p.exitcode == 0 for p in procs)
+    folder = index_folder(faq_source.store.path)
+    assert not [p.name for p in folder.iterdir() if p.name.startswith(".")]
