@@ -56,8 +56,10 @@ def literal(value: str | int | float | Literal) -> str:
         return repr(value)
     text = str(value)
     body = "".join(_ECHARS.get(c, c) for c in text)
-    # Remove characters SPARQL forbids even when escaped: none beyond ECHAR, but strip NUL.
-    body = body.replace("\x00", "")
+    # a NUL as its code point (dropped, the value was never found). A backslash before "u" stays
+    # an escaped backslash: Oxigraph reads it so; rdflib's own store expands \uXXXX first and
+    # refuses such a query (no spelling reads the same on both)
+    body = body.replace("\x00", "\\u0000")
     out = f'"{body}"'
     if isinstance(value, Literal):
         if value.language:

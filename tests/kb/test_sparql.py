@@ -23,7 +23,7 @@ def test_literal_escaping_keeps_query_structure(text):
     assert p1[1].name == p2[1].name == "SelectQuery"
     obj = p2[1]["where"]["part"][0]["triples"][0][2]
     if "\\u" not in text:  # rdflib decodes an escaped backslash-u sequence; Oxigraph keeps it verbatim
-        assert str(obj["string"]) == text.replace("\x00", "")
+        assert str(obj["string"]) == text  # a NUL too, written as its code point
     assert len(p2[1]["where"]["part"]) == len(p1[1]["where"]["part"])
 
 
@@ -87,3 +87,18 @@ def test_a_count_is_compared_with_the_number_as_every_store_reads_it():
     for bad in (math.inf, math.nan, "2) || (1", True):
         with pytest.raises(UnsafeQueryError):
             having(bad)
+
+
+@pytest.mark.parametrize("store", ["Oxigraph", "default"])
+@pytest.mark.parametrize("text", ["C:\\users\\temp", "nul\x00byte", 'a "quoted"\nline'])
+def test_a_literal_matches_itself(store: str, text: str) -> None:
+    """A NUL was dropped from the literal, so the value holding it was never found."""
+    from rdflib import Literal, URIRef
+
+    from kb.store import EmbeddedGraph
+
+    g = EmbeddedGraph(store=store)
+    thing, said = URIRef("http://example.org/x"), URIRef("http://example.org/said")
+    g.add_triples([(thing, said, Literal(text))])
+    rows = g.select(f"SELECT ?s WHERE {{ ?s {iri(said)} {literal(text)} }}")
+    assert rows == [(thing,)]
