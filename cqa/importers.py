@@ -323,6 +323,9 @@ def import_stackexchange(store: ThreadStore, posts: str | Path, links: str | Pat
                     store.put_pending_answer(source, parent, pid, body, votes=_int(row.get("Score")),
                                              created=row.get("CreationDate", ""), author=author)
                     continue
+                left = store.move_answer_here(source, pid, key)
+                if left is not None:  # the dump moved it (merged questions): acceptance of both re-read
+                    changed.update((left, key))
                 _, put = store.put_answer(key, pid, body, votes=_int(row.get("Score")),
                                           created=row.get("CreationDate", ""), author=author)
                 rep.answer(put)

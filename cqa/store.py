@@ -65,6 +65,7 @@ CREATE TABLE IF NOT EXISTS answers (
     UNIQUE (thread_key, ext_id)
 );
 CREATE INDEX IF NOT EXISTS answers_thread ON answers(thread_key);
+CREATE INDEX IF NOT EXISTS answers_ext ON answers(ext_id);
 CREATE TABLE IF NOT EXISTS links (
     thread_key INTEGER NOT NULL REFERENCES threads(key) ON DELETE CASCADE,
     target_key INTEGER NOT NULL REFERENCES threads(key) ON DELETE CASCADE,
@@ -447,6 +448,24 @@ class ThreadStore:
             if (votes, author or row[3]) != (row[2], row[3]):
                 c.execute("UPDATE answers SET votes = ?, author = ? WHERE key = ?", (votes, author or row[3], key))
             return key, (Put.SAME if (text, votes, author or row[3]) == tuple(row[1:]) else Put.UPDATED)
+
+    def move_answer_here(self, source: str, ext_id: str, thread_key: int) -> int | None:
+        """Where a site's answer ids are unique across it (StackExchange), an answer a newer dump
+        gives to another question (the two were merged) is moved there, not kept twice; returns the
+        key of the thread it left (None: it was nowhere else)."""
+        with self.transaction() as c:
+            row = c.execute("SELECT a.thread_key FROM answers a JOIN threads t ON t.key = a.thread_key "
+                            "WHERE a.ext_id = ? AND t.source = ? AND a.thread_key != ? LIMIT 1",
+                            (ext_id, source, thread_key)).fetchone()
+            if row is None:
+                return None
+            old = int(row[0])
+            if c.execute("SELECT 1 FROM answers WHERE thread_key = ? AND ext_id = ?", (thread_key, ext_id)).fetchone():
+                c.execute("DELETE FROM answers WHERE thread_key = ? AND ext_id = ?", (old, ext_id))
+            else:  # its acceptance is the new thread's to say (mark_accepted)
+                c.execute("UPDATE answers SET thread_key = ?, accepted = 0 WHERE thread_key = ? AND ext_id = ?",
+                          (thread_key, old, ext_id))
+            return old
 
     def drop_digest_answers(self, thread_key: int, keep: Sequence[str]) -> int:
         """Delete the thread's answers whose ids are text digests (an FAQ import's: 16 hex digits)

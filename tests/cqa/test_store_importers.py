@@ -771,3 +771,25 @@ def test_a_semeval_id_given_twice_never_merges_two_threads(tmp_path: Path, secon
     import_file(store, path)
     import_file(store, path)
     assert store.count() == 1 and store.count_answers() == 1
+
+
+def test_an_answer_a_newer_dump_moves_to_another_question_is_moved_not_kept_twice(tmp_path: Path) -> None:
+    """A StackExchange answer id is unique across its site: when questions are merged, the newer
+    dump gives the answer to the question kept, and the store kept both copies."""
+    site = tmp_path / "x.stackexchange.com"
+    site.mkdir()
+
+    def dump(rows: list[str]) -> None:
+        (site / "Posts.xml").write_text('<?xml version="1.0" encoding="utf-8"?>\n<posts>\n' + "\n".join(rows)
+                                        + "\n</posts>\n", encoding="utf-8")
+
+    store = ThreadStore(tmp_path / "t.sqlite")
+    dump(['<row Id="1" PostTypeId="1" Title="How to boil eggs?" Body="b1" />',
+          '<row Id="3" PostTypeId="1" Title="Best way to boil an egg?" Body="b3" />',
+          '<row Id="2" PostTypeId="2" ParentId="1" Score="5" Body="Ten minutes in boiling water." />'])
+    import_file(store, site)
+    dump(['<row Id="3" PostTypeId="1" Title="Best way to boil an egg?" Body="b3" />',
+          '<row Id="2" PostTypeId="2" ParentId="3" Score="7" Body="Ten minutes in boiling water." />'])
+    import_file(store, site)
+    rows = store._rows("SELECT t.ext_id, a.ext_id, a.votes FROM answers a JOIN threads t ON t.key = a.thread_key")
+    assert rows == [("3", "2", 7)]
