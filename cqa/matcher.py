@@ -569,7 +569,8 @@ class CommunityQA:
                 index.add([thread.key], [thread.text])
                 try:
                     index.save()
-                except OSError as exc:  # stored and searchable here; the files catch up at the next load
+                except (OSError, RuntimeError) as exc:  # (FAISS says RuntimeError) stored and searchable
+                    # here; the files catch up at the next load
                     log.warning("the thread index of %s was not saved: %s", self.store.path, exc)
             return tid
 

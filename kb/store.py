@@ -232,11 +232,10 @@ class RemoteGraph:
                     raise EndpointUnavailable(f"the endpoint {self.endpoint} answered HTTP {exc.code}: "
                                               f"{exc.reason}") from exc
                 last = exc
-            except (TimeoutError, urllib.error.URLError) as exc:
-                if isinstance(exc, TimeoutError) or isinstance(getattr(exc, "reason", None), TimeoutError):
-                    # this query is slow (the server may answer others): not tried again, and not the
-                    # endpoint's failure
-                    raise QueryError(f"query timed out after {timeout:g}s on {self.endpoint}") from exc
+            except TimeoutError as exc:  # the reply is slow (connected, so the server answers others):
+                # this query's failure, not tried again
+                raise QueryError(f"query timed out after {timeout:g}s on {self.endpoint}") from exc
+            except urllib.error.URLError as exc:  # not even connected (refused, no route, a connect timeout)
                 last = exc
             except (ConnectionError, http.client.HTTPException) as exc:  # refused, reset, a garbled reply
                 last = exc
@@ -244,7 +243,10 @@ class RemoteGraph:
                 raise QueryError(f"the SPARQL endpoint {self.endpoint} failed: {_said(exc)}") from exc
             if attempt < self.retries:
                 time.sleep(self.backoff_s * (2**attempt))
-        cls = QueryError if isinstance(last, EndPointInternalError) else EndpointUnavailable
+        # a 500, or a gateway timing out (504), is often this query's doing: the endpoint may answer others
+        slow = isinstance(last, EndPointInternalError) or (isinstance(last, urllib.error.HTTPError)
+                                                          and last.code == 504)
+        cls = QueryError if slow else EndpointUnavailable
         raise cls(f"the SPARQL endpoint {self.endpoint} failed after {self.retries + 1} tries: {_said(last)}") from last
 
     def select(self, query: str, timeout_s: float | None = None) -> list[Row]:

@@ -133,10 +133,14 @@ def ask_file(engine: Any, path: Path, out: Path | None, *, top_k: int | None = N
                 counts["refused" if answers is None else
                        "no answer" if answers and answers[0].get("no_answer") else "answered"] += 1
                 bar.advance(task)
-    except BaseException:  # Ctrl-C, a failing source, a full disk: what was answered is kept
+    except BaseException as stopped:  # Ctrl-C, a failing source, a full disk: what was answered is kept
         if out is not None and done:
             part = out.with_name(out.name + ".partial") if had_out else out
-            _keep(done, part)
+            try:
+                _keep(done, part)
+            except InputError as exc:  # said; what stopped the run (Ctrl-C: exit 130) is still what ends it
+                err.print(f"error: {exc}", markup=False, highlight=False)
+                raise stopped from None
             err.print(f"stopped after {len(done):,} of {len(questions):,} questions; their answers are in {part}"
                       + (f" ({out} is the earlier run's, untouched)" if part != out else ""),
                       markup=False, highlight=False)

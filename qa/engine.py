@@ -207,6 +207,7 @@ class Engine:
         t_route = time.perf_counter() - t0
         results: dict[Route, list[Answer]] = {}
         failed: dict[Route, QAError] = {}
+        bugs: list[Exception] = []
         skipped: list[Route] = []
         for r in order:
             if results:
@@ -228,9 +229,10 @@ class Engine:
                 failed[r] = exc
             except Exception as exc:  # noqa: BLE001 - a bug in one source: logged whole, the others still answer
                 log.exception("the %s source failed on %r", r, q.text[:200])
-                failed[r] = QAError(f"internal error ({type(exc).__name__}: {exc}); see the log")
-        if not results:
-            raise next(iter(failed.values()))
+                bugs.append(exc)
+                failed[r] = QAError("internal error; the server's log has it")  # not the bug's text
+        if not results:  # a bug where nothing answered is the bug (a 500), not the user's input
+            raise bugs[0] if bugs else next(iter(failed.values()))
         answers, chosen, reason = _decide(results, probs, self.settings.router_min_score,
                                           self.settings.router_skip_below)
         if held:

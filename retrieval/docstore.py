@@ -71,6 +71,9 @@ class SQLiteDocStore:
             self._conn.execute("PRAGMA journal_mode=DELETE")
             self._conn.execute("PRAGMA synchronous=FULL")
             self._conn.executescript(_SCHEMA)
+            # a store written before the mark existed starts it above its highest key
+            self._conn.execute("INSERT INTO key_floor (next) SELECT COALESCE(MAX(key), 0) + 1 FROM passages "
+                               "WHERE NOT EXISTS (SELECT 1 FROM key_floor)")
         self._lock = threading.RLock()
         self._depth = 0
         try:
@@ -130,6 +133,8 @@ class SQLiteDocStore:
         with self.transaction():
             found = self.keys_for(ids)
             self._conn.executemany("DELETE FROM passages WHERE key = ?", [(k,) for k in found.values()])
+            if found:  # the newest deleted stays above the mark: never handed out again
+                self._conn.execute("UPDATE key_floor SET next = MAX(next, ?)", (max(found.values()) + 1,))
         return list(found.values())
 
     # -- reads ------------------------------------------------------------------------------

@@ -64,7 +64,7 @@ from qa.core.types import Question, Response, Route
 
 log = logging.getLogger("qa.api")
 API_VERSION = "v1"
-UNPACKED_PER_BODY = 10  # a compressed upload may unpack to this many times the body limit, no more
+UNPACKED_PER_BODY = 4  # a compressed upload may unpack to this many times the body limit, no more
 
 
 def _errors(*codes: int) -> dict[int | str, dict[str, Any]]:
@@ -100,7 +100,8 @@ def recover_collections(index_dir: Path) -> list[str]:
         if parsed is None or not p.is_dir():
             continue
         name, what, pid = parsed
-        if pid is not None and process_alive(pid):
+        # ours, before this server wrote anything, is a killed predecessor's (a container's PID 1)
+        if pid is not None and pid != os.getpid() and process_alive(pid):
             continue
         target = index_dir / name
         if what == "old" and not target.exists():

@@ -86,18 +86,28 @@ def fsync_tree(path: Path) -> None:
 def file_lock(path: Path) -> Iterator[None]:
     """An exclusive advisory lock on `path` (created if absent) across processes, for work on
     files that two processes may do at once (a server and a command); others wait."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "a") as fh:
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666 & ~_UMASK)
+    except OSError:
+        try:  # a read-only folder, another account's lock file: flock needs no write access
+            fd = os.open(path, os.O_RDONLY)
+        except OSError:  # no lock file can be had here: whoever reads goes on without one
+            yield
+            return
+    try:
         try:
             import fcntl
         except ImportError:  # pragma: no cover - no advisory locks on this platform
             yield
             return
-        fcntl.flock(fh, fcntl.LOCK_EX)
+        fcntl.flock(fd, fcntl.LOCK_EX)
         try:
             yield
         finally:
-            fcntl.flock(fh, fcntl.LOCK_UN)
+            fcntl.flock(fd, fcntl.LOCK_UN)
+    finally:
+        os.close(fd)
 
 
 def aside(target: Path, what: str) -> Path:

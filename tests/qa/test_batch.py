@@ -142,3 +142,20 @@ def test_a_jsonl_file_is_read_as_such_whatever_the_case_of_its_name(tmp_path):
         path = tmp_path / name
         path.write_text('{"id": "q1", "question": "What is the capital of Japan?"}\n', encoding="utf-8")
         assert read_questions(path)[0].id == "q1" and read_questions(path)[0].question.startswith("What")
+
+
+def test_ctrl_c_stays_ctrl_c_when_the_part_cannot_be_written(tmp_path, capsys, monkeypatch):
+    import qa.core.atomic as atomic
+
+    def full_disk(target, text):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(atomic, "atomic_write_text", full_disk)
+    qs = tmp_path / "q.txt"
+    qs.write_text("first?\nsecond?\nthird?\n", encoding="utf-8")
+    engine = Engine(Settings(), sources={Route.WEBQA: Interrupted()}, routes=[Route.WEBQA])
+    with pytest.raises(KeyboardInterrupt):  # exit 130, not 2
+        ask_file(engine, qs, tmp_path / "a.jsonl")
+    captured = capsys.readouterr()
+    assert "No space left on device" in " ".join(captured.err.split())
+    assert [r["id"] for r in _lines(captured.out)] == ["1"]

@@ -139,8 +139,12 @@ def test_a_bug_in_one_source_is_logged_and_the_others_still_answer(caplog) -> No
     engine, _, _ = _engine({q: ("Lima", 0.8)}, {})
     engine._sources[Route.KBQA] = Buggy(Route.KBQA, {})
     resp = engine.ask(q)
-    assert resp.answers[0].text == "Lima" and "failed: kbqa: internal error (KeyError" in resp.routing.reason
+    assert resp.answers[0].text == "Lima" and "failed: kbqa: internal error" in resp.routing.reason
+    assert "a bug" not in resp.routing.reason  # the bug's own text stays in the log
     assert any(r.levelname == "ERROR" and r.exc_info for r in caplog.records)
+    engine._sources[Route.WEBQA] = Buggy(Route.WEBQA, {})
+    with pytest.raises(KeyError):  # nothing answered: the bug itself (a 500), not "bad input" (a 400)
+        engine.ask(q)
 
 
 def test_no_answer_only_when_every_source_abstains_and_it_keeps_the_guess() -> None:

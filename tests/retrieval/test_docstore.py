@@ -39,3 +39,19 @@ def test_read_only(tmp_path: Path) -> None:
         assert ro.count() == 1
         with pytest.raises(InputError):
             ro.add([Passage("b#0", "y")])
+
+
+def test_a_store_from_before_the_key_mark_never_reuses_its_newest_key(tmp_path) -> None:
+    import sqlite3
+
+    path = tmp_path / "old.sqlite"
+    with sqlite3.connect(path) as conn:  # as stores were written before: plain rowids, no key_floor
+        conn.execute("CREATE TABLE passages (key INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE, title TEXT NOT NULL "
+                     "DEFAULT '', text TEXT NOT NULL, source TEXT NOT NULL DEFAULT '', metadata TEXT NOT NULL "
+                     "DEFAULT '{}')")
+        conn.executemany("INSERT INTO passages (id, text) VALUES (?, ?)",
+                         [(f"doc{i}#0", f"text {i}") for i in range(3)])
+    conn.close()
+    with SQLiteDocStore(path) as store:
+        assert store.delete(["doc2#0"]) == [3]
+        assert store.add([Passage("doc2#0", "corrected text 2")]) == [4]
