@@ -122,18 +122,27 @@ def test_a_stopped_run_never_replaces_an_earlier_runs_answers(tmp_path, capsys):
     assert "a.jsonl.partial" in " ".join(capsys.readouterr().err.split())
 
 
-def test_answers_that_cannot_be_written_are_printed_instead(tmp_path, capsys, monkeypatch):
+@pytest.fixture
+def full_disk(monkeypatch) -> None:
+    """No file can be written (answers are still printed)."""
     import qa.core.atomic as atomic
 
-    def full_disk(target, text):
+    def refuse(target, text):
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(atomic, "atomic_write_text", full_disk)
+    monkeypatch.setattr(atomic, "atomic_write_text", refuse)
+
+
+def _ask_three(tmp_path, lines: str = "first?\nsecond?\nthird?\n") -> None:
     qs = tmp_path / "q.txt"
-    qs.write_text("first?\n", encoding="utf-8")
+    qs.write_text(lines, encoding="utf-8")
     engine = Engine(Settings(), sources={Route.WEBQA: Interrupted()}, routes=[Route.WEBQA])
+    ask_file(engine, qs, tmp_path / "a.jsonl")
+
+
+def test_answers_that_cannot_be_written_are_printed_instead(tmp_path, capsys, full_disk):
     with pytest.raises(InputError, match="No space left on device.*printed to standard output"):
-        ask_file(engine, qs, tmp_path / "a.jsonl")
+        _ask_three(tmp_path, "first?\n")
     assert [r["id"] for r in _lines(capsys.readouterr().out)] == ["1"]
 
 
@@ -144,18 +153,9 @@ def test_a_jsonl_file_is_read_as_such_whatever_the_case_of_its_name(tmp_path):
         assert read_questions(path)[0].id == "q1" and read_questions(path)[0].question.startswith("What")
 
 
-def test_ctrl_c_stays_ctrl_c_when_the_part_cannot_be_written(tmp_path, capsys, monkeypatch):
-    import qa.core.atomic as atomic
-
-    def full_disk(target, text):
-        raise OSError(28, "No space left on device")
-
-    monkeypatch.setattr(atomic, "atomic_write_text", full_disk)
-    qs = tmp_path / "q.txt"
-    qs.write_text("first?\nsecond?\nthird?\n", encoding="utf-8")
-    engine = Engine(Settings(), sources={Route.WEBQA: Interrupted()}, routes=[Route.WEBQA])
+def test_ctrl_c_stays_ctrl_c_when_the_part_cannot_be_written(tmp_path, capsys, full_disk):
     with pytest.raises(KeyboardInterrupt):  # exit 130, not 2
-        ask_file(engine, qs, tmp_path / "a.jsonl")
+        _ask_three(tmp_path)
     captured = capsys.readouterr()
     assert "No space left on device" in " ".join(captured.err.split())
     assert [r["id"] for r in _lines(captured.out)] == ["1"]
