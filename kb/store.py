@@ -11,6 +11,7 @@ import logging
 import re
 import threading
 import time
+import warnings
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, Protocol
@@ -195,7 +196,6 @@ class RemoteGraph:
 
     def _send(self, query: str, timeout_s: float | None) -> dict:
         import urllib.error
-        import warnings
 
         from SPARQLWrapper.SPARQLExceptions import (
             EndPointInternalError,
@@ -213,14 +213,18 @@ class RemoteGraph:
             if len(query) > LONG_QUERY_CHARS:  # beyond what every server takes in a URL; still a read
                 wrapper.setMethod(self._post)
             wrapper.setTimeout(max(1, int(round(timeout))))
+
+            def ask_once(wrapper: Any = wrapper) -> Any:
+                response = wrapper.query()
+                try:
+                    return response.convert()
+                except (ValueError, TypeError) as exc:  # JSON that does not parse, is not UTF-8, is no object
+                    raise EndpointUnavailable(self._not_results()) from exc
+
             try:
-                with warnings.catch_warnings():  # "unknown response content type": _results says it better
-                    warnings.simplefilter("ignore", RuntimeWarning)
-                    response = wrapper.query()
-                    try:
-                        return response.convert()
-                    except (ValueError, TypeError) as exc:  # JSON that does not parse, is not UTF-8, is no object
-                        raise EndpointUnavailable(self._not_results()) from exc
+                # the socket's timeout holds for each read, so a server sending a byte now and then
+                # could hold a query for ever: the whole reply must arrive within the timeout too
+                return _within(ask_once, timeout + 1.0)
             except QueryBadFormed as exc:
                 raise QueryError(f"the endpoint {self.endpoint} rejected the query as malformed: {_said(exc)}") from exc
             except (EndPointNotFound, Unauthorized) as exc:
@@ -285,6 +289,33 @@ class RemoteGraph:
     def _not_results(self) -> str:
         return (f"{self.endpoint} did not answer with SPARQL results (JSON); is it a SPARQL endpoint's "
                 "query URL?")
+
+
+def _within(work: Any, seconds: float) -> Any:
+    """`work()` on a daemon thread, or a `TimeoutError` after `seconds` (the thread is left to end
+    on its socket's own timeout)."""
+    done = threading.Event()
+    box: dict[str, Any] = {}
+
+    def run() -> None:
+        try:
+            box["value"] = work()
+        except BaseException as exc:  # noqa: BLE001 - handed to the caller
+            box["error"] = exc
+        finally:
+            done.set()
+
+    threading.Thread(target=run, name="kb-remote-query", daemon=True).start()
+    if not done.wait(seconds):
+        raise TimeoutError(f"no whole reply within {seconds:g}s")
+    if "error" in box:
+        raise box["error"]
+    return box["value"]
+
+
+# SPARQLWrapper warns of a reply's unexpected content type; `_results` says it better, as an error.
+# A filter set once (warnings.catch_warnings around each query is not safe across the API's threads).
+warnings.filterwarnings("ignore", category=RuntimeWarning, module=r"SPARQLWrapper\.Wrapper")
 
 
 def _is_term(value: Any) -> bool:
