@@ -55,7 +55,7 @@ def test_settings_errors(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Non
     afile = tmp_path / "collections"
     afile.write_text("not a folder")
     monkeypatch.setenv("QA_INDEX_DIR", str(afile))  # `qa serve --index-dir FILE` gave a 500 at the first upload
-    with pytest.raises(ConfigError, match=r"^settings: index_dir .*collections is a file: it must be a folder"):
+    with pytest.raises(ConfigError, match=r"^QA_INDEX_DIR=.*: index_dir .*collections is a file: it must be a folder"):
         Settings.load()
     monkeypatch.delenv("QA_INDEX_DIR")
     monkeypatch.setenv("QA_CONFIG", str(tmp_path))  # said "settings file not found"
