@@ -46,12 +46,19 @@ class KnowledgeGraph(Protocol):
     def ask(self, query: str, timeout_s: float | None = None) -> bool: ...
 
 
-# Queries run on daemon threads: a timed-out query cannot be stopped, only left to finish, and a
-# pool's worker held by one would queue every later query behind it (and keep the process from
-# exiting). While this many are still running, new queries are refused at once.
-MAX_RUNAWAY = 4
-_runaway = 0
-_runaway_lock = threading.Lock()
+class _Runaway:
+    """Queries that timed out and still run. A running query cannot be stopped, only left to
+    finish on its daemon thread (a pool's worker held by one would queue every later query behind
+    it, and keep the process from exiting); while `limit` of them run, no new one starts."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.count = 0
+        self.lock = threading.Lock()
+
+
+# the embedded graph's: its queries compete for the same cores
+EMBEDDED_RUNAWAY = _Runaway(4)
 
 
 def oxigraph_available() -> bool:
@@ -82,42 +89,19 @@ class EmbeddedGraph:
         self.graph.addN((s, p, o, self.graph) for s, p, o in triples)
 
     def _run(self, query: str, timeout_s: float | None):
-        global _runaway
         timeout = self.timeout_s if timeout_s is None else timeout_s
-        with _runaway_lock:
-            if _runaway >= MAX_RUNAWAY:
-                raise EndpointUnavailable(f"the embedded graph is still running {_runaway} queries that timed "
-                                          "out; no new query is started until they end")
-        done = threading.Event()
-        box: dict[str, Any] = {}
-
-        def work() -> None:
-            global _runaway
-            try:
-                box["result"] = _materialise(self.graph.query(query))
-            except BaseException as exc:  # noqa: BLE001 - handed to the caller below
-                box["error"] = exc
-            finally:
-                with _runaway_lock:
-                    done.set()
-                    if box.get("late"):
-                        _runaway -= 1
-
-        threading.Thread(target=work, name="kb-query", daemon=True).start()
-        if not done.wait(timeout):
-            with _runaway_lock:
-                if not done.is_set():
-                    box["late"] = True
-                    _runaway += 1
-                    raise QueryError(f"query timed out after {timeout:g}s on the embedded graph")
-        exc = box.get("error")
-        if exc is None:
-            return box["result"]
-        if isinstance(exc, QAError):
-            raise exc
-        if not isinstance(exc, Exception):
-            raise exc
-        raise QueryError(f"the embedded graph rejected the query: {exc}") from exc
+        runaway = EMBEDDED_RUNAWAY
+        if runaway.count >= runaway.limit:
+            raise EndpointUnavailable(f"the embedded graph is still running {runaway.count} queries that timed "
+                                      "out; no new query is started until they end")
+        try:
+            return _within(lambda: _materialise(self.graph.query(query)), timeout, runaway)
+        except TimeoutError as exc:
+            raise QueryError(f"query timed out after {timeout:g}s on the embedded graph") from exc
+        except QAError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - rdflib / pyoxigraph raise many types
+            raise QueryError(f"the embedded graph rejected the query: {exc}") from exc
 
     def select(self, query: str, timeout_s: float | None = None) -> list[Row]:
         if check_read_only(query) != "select":
@@ -291,11 +275,12 @@ class RemoteGraph:
                 "query URL?")
 
 
-def _within(work: Any, seconds: float) -> Any:
-    """`work()` on a daemon thread, or a `TimeoutError` after `seconds` (the thread is left to end
-    on its socket's own timeout)."""
+def _within(work: Any, seconds: float, runaway: _Runaway | None = None) -> Any:
+    """`work()` on a daemon thread, or a `TimeoutError` after `seconds`: the thread is left to end
+    on its own (a socket's timeout, the query finishing), counted meanwhile in `runaway`."""
     done = threading.Event()
     box: dict[str, Any] = {}
+    lock = runaway.lock if runaway is not None else threading.Lock()
 
     def run() -> None:
         try:
@@ -303,11 +288,19 @@ def _within(work: Any, seconds: float) -> Any:
         except BaseException as exc:  # noqa: BLE001 - handed to the caller
             box["error"] = exc
         finally:
-            done.set()
+            with lock:
+                done.set()
+                if box.get("late") and runaway is not None:
+                    runaway.count -= 1
 
-    threading.Thread(target=run, name="kb-remote-query", daemon=True).start()
+    threading.Thread(target=run, name="kb-query", daemon=True).start()
     if not done.wait(seconds):
-        raise TimeoutError(f"no whole reply within {seconds:g}s")
+        with lock:
+            if not done.is_set():
+                box["late"] = True
+                if runaway is not None:
+                    runaway.count += 1
+                raise TimeoutError(f"no whole reply within {seconds:g}s")
     if "error" in box:
         raise box["error"]
     return box["value"]
