@@ -111,16 +111,9 @@ def check_apart(reading: Path, outputs: dict[str, Path | None]) -> None:
 def check_folder_writable(folder: Path) -> None:
     """An index is built beside its folder and swapped in: found before minutes of encoding, not
     after, and named as the user wrote it (not as the staging folder the build would have used)."""
-    parent = folder.expanduser().absolute().parent
-    blocker = next((p for p in [parent, *parent.parents] if p.exists() and not p.is_dir()), None)
-    if blocker is not None:
-        raise InputError(f"cannot write {folder}: {blocker} is a file, not a folder")
-    try:
-        parent.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise InputError(f"cannot write {folder}: {exc.strerror or exc}") from None
-    if not os.access(parent, os.W_OK | os.X_OK) or (folder.is_dir() and not os.access(folder, os.W_OK | os.X_OK)):
-        raise InputError(f"cannot write {folder}: {parent} is not a folder this user may write to")
+    _check_parent(folder, folder.expanduser().absolute().parent)
+    if folder.is_dir() and not os.access(folder, os.W_OK | os.X_OK):
+        raise InputError(f"cannot write {folder}: it is not a folder this user may write to")
 
 
 def check_writable(*paths: Path | None) -> None:
@@ -132,12 +125,17 @@ def check_writable(*paths: Path | None) -> None:
             raise InputError("'-' is not a file name here: give the file to write")
         if path.is_dir():
             raise InputError(f"cannot write {path}: it is a folder")
-        blocker = next((p for p in path.parents if p.exists() and not p.is_dir()), None)
-        if blocker is not None:
-            raise InputError(f"cannot write {path}: {blocker} is a file, not a folder")
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise InputError(f"cannot write {path}: {exc.strerror or exc}") from None
-        if not os.access(path.parent, os.W_OK | os.X_OK):
-            raise InputError(f"cannot write {path}: {path.parent} is not a folder this user may write to")
+        _check_parent(path, path.parent)
+
+
+def _check_parent(path: Path, parent: Path) -> None:
+    """`parent` exists (made if need be) as a folder this user may write in, or an error naming `path`."""
+    blocker = next((p for p in [parent, *parent.parents] if p.exists() and not p.is_dir()), None)
+    if blocker is not None:
+        raise InputError(f"cannot write {path}: {blocker} is a file, not a folder")
+    try:
+        parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise InputError(f"cannot write {path}: {exc.strerror or exc}") from None
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise InputError(f"cannot write {path}: {parent} is not a folder this user may write to")
