@@ -41,9 +41,9 @@ def read_questions(path: Path | str) -> list[Asked]:
     else:
         name, text = str(path), read_text(path)
     plain = str(path).lower().removesuffix(".gz").removesuffix(".xz").removesuffix(".bz2")
-    jsonl = plain.endswith((".jsonl", ".json", ".ndjson"))
-    if str(path) == "-" or not plain.endswith((".txt", ".text", ".md")):  # no telling name: what it holds tells
-        jsonl = jsonl or text.lstrip().startswith("{")
+    # by its name; a name that says neither (standard input, "questions") by what it holds
+    jsonl = plain.endswith((".jsonl", ".json", ".ndjson")) or (
+        not plain.endswith((".txt", ".text", ".md")) and text.lstrip().startswith("{"))
     out: list[Asked] = []
     seen: set[str] = set()
     numbered: dict[str, int] = {}  # ids that are line numbers (the line gave none)

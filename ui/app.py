@@ -54,9 +54,9 @@ def plain(text: str) -> str:
 
 
 def api_url() -> str:
-    s = SETTINGS
-    host = f"[{s.api_host}]" if ":" in s.api_host and not s.api_host.startswith("[") else s.api_host
-    return (s.api_url or f"http://{host}:{s.api_port}").rstrip("/")
+    from qa.core.settings import http_url
+
+    return (SETTINGS.api_url or http_url(SETTINGS.api_host, SETTINGS.api_port)).rstrip("/")
 
 
 def sendable_key(key: str) -> bool:

@@ -21,11 +21,6 @@ from qa.core.errors import ConfigError
 out = Console()
 
 
-def _url_host(host: str) -> str:
-    """An IPv6 address goes in brackets in a URL (http://[::1]:8000)."""
-    return f"[{host}]" if ":" in host and not host.startswith("[") else host
-
-
 def _port_free(host: str, port: int) -> bool:
     """Whether `port` on `host` is free; an address this machine cannot listen on is an error."""
     import errno
@@ -91,7 +86,7 @@ def serve(
     graph: Annotated[Path | None, typer.Option(help="Knowledge graph (Turtle, N-Triples, TSV).")] = None,
 ) -> None:
     """Start the REST API (and the chat UI), load the models once, and print the addresses."""
-    from qa.core.settings import Settings
+    from qa.core.settings import Settings, http_url
 
     check_graph_file(graph)
     _check_installed(ui)
@@ -104,7 +99,7 @@ def serve(
         if not _port_free(settings.api_host, number):
             raise ConfigError(f"port {number} on {settings.api_host} is in use (the {what} would listen there); "
                               f"choose another with {option}")
-    api = f"http://{_url_host(settings.api_host)}:{settings.api_port}"
+    api = http_url(settings.api_host, settings.api_port)
     env = {**os.environ, "QA_API_HOST": settings.api_host, "QA_API_PORT": str(settings.api_port),
            "QA_INDEX_DIR": settings.index_dir, "QA_KB_GRAPH": settings.kb_graph,
            "QA_KB_ENDPOINT": settings.kb_endpoint, "QA_API_URL": api}
@@ -118,7 +113,7 @@ def serve(
         out.print(Text(f"starting the API on {api} (loading the models) …", style="dim"))
         procs.append(subprocess.Popen([sys.executable, "-m", "qa.api"], env=env))
         _wait_for(f"{api}/v1/health", procs[0], "API", 300)
-        ui_url = f"http://{_url_host(settings.api_host)}:{settings.ui_port}"
+        ui_url = http_url(settings.api_host, settings.ui_port)
         if ui:
             app = _ui_app()
             procs.append(subprocess.Popen(

@@ -288,6 +288,11 @@ class Settings(BaseSettings):
         return name in self.model_fields_set
 
 
+def http_url(host: str, port: int) -> str:
+    """The address of a server listening on `host`: an IPv6 address goes in brackets (http://[::1]:8000)."""
+    return f"http://[{host}]:{port}" if ":" in host and not host.startswith("[") else f"http://{host}:{port}"
+
+
 def check_endpoint(url: str) -> str:
     """`url` if it can be sent to as a SPARQL endpoint, else a `ValueError` saying why: found at
     load, not as a traceback from the first query, or from the label index's folder name (a hash

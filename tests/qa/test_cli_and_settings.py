@@ -309,7 +309,7 @@ def test_serve_refuses_an_empty_host_and_a_busy_port_and_brackets_ipv6(monkeypat
     addresses of servers that never started; --host ::1 was a traceback (http://::1:8000)."""
     import socket
 
-    from qa.commands.serve import _url_host
+    from qa.core.settings import http_url
 
     monkeypatch.setenv("QA_API_HOST", "")
     assert main(["serve", "--no-ui", "--port", "18999"]) == 2
@@ -321,7 +321,7 @@ def test_serve_refuses_an_empty_host_and_a_busy_port_and_brackets_ipv6(monkeypat
         port = busy.getsockname()[1]
         assert main(["serve", "--no-ui", "--port", str(port)]) == 2
         assert f"port {port} on 127.0.0.1 is in use" in capsys.readouterr().err
-    assert _url_host("::1") == "[::1]" and _url_host("127.0.0.1") == "127.0.0.1"
+    assert http_url("::1", 8000) == "http://[::1]:8000" and http_url("127.0.0.1", 80) == "http://127.0.0.1:80"
     assert main(["serve", "--no-ui", "--host", "nosuch.invalid"]) == 2  # not "port in use"
     assert "cannot listen on host 'nosuch.invalid'" in capsys.readouterr().err
     assert main(["serve", "--port", "18998", "--ui-port", "18998"]) == 2
