@@ -113,7 +113,11 @@ def file_lock(path: Path) -> Iterator[None]:
 def aside(target: Path, what: str) -> Path:
     """A hidden name beside `target` for a folder being built, moved aside or deleted, carrying
     this process's id: whoever tidies up after killed processes leaves a live one's folders alone."""
-    return target.with_name(f".{target.name}.{what}-{os.getpid()}-{uuid.uuid4().hex[:8]}")
+    return target.with_name(_aside_prefix(target, what) + uuid.uuid4().hex[:8])
+
+
+def _aside_prefix(target: Path, what: str) -> str:
+    return f".{target.name}.{what}-{os.getpid()}-"
 
 
 _ASIDE = re.compile(r"^\.(?P<name>.+)\.(?P<what>old|building|deleted)-(?:(?P<pid>\d+)-)?[0-9a-zA-Z_]+$")
@@ -144,7 +148,7 @@ def staging_dir(target: Path) -> Iterator[Path]:
     """
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.building-{os.getpid()}-", dir=target.parent))
+    tmp = Path(tempfile.mkdtemp(prefix=_aside_prefix(target, "building"), dir=target.parent))
     tmp.chmod(0o777 & ~_UMASK)  # mkdtemp's 0700 would become the finished folder's: unreadable to others
     try:
         yield tmp
