@@ -15,7 +15,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--port", type=int, default=None)
     args = ap.parse_args(argv)
     try:
-        settings = Settings.load(api_host=args.host, api_port=args.port)
+        settings = Settings.load(api_host=args.host, api_port=args.port,
+                                 flags={"api_host": "--host", "api_port": "--port"})
     except QAError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return exc.exit_code

@@ -13,6 +13,12 @@ from rich.console import Console
 from qa.commands import check_endpoint_option, check_graph_file, check_index, check_models
 from qa.core.errors import InputError
 
+# the option each setting came from, so a bad value is refused under the name the user typed
+ASK_FLAGS = {"span_model": "--model", "read_k": "--read-k", "route": "--route", "kb_graph": "--graph",
+             "kb_endpoint": "--endpoint"}
+KBQA_FLAGS = {"kb_graph": "--graph", "kb_endpoint": "--endpoint", "kb_timeout_s": "--timeout",
+              "kb_scorer": "--scorer"}
+
 out = Console()
 
 
@@ -62,7 +68,7 @@ def ask(
     check_graph_file(graph)
     check_endpoint_option(endpoint)
     settings = Settings.load(span_model=str(model) if model else None, read_k=read_k, route=route or None,
-                             kb_graph=str(graph) if graph else None, kb_endpoint=endpoint)
+                             kb_graph=str(graph) if graph else None, kb_endpoint=endpoint, flags=ASK_FLAGS)
     if index is not None:
         check_index(index)
     check_models(settings, "--model" if model else "QA_SPAN_MODEL / span_model")
@@ -119,7 +125,7 @@ def kbqa(
         raise InputError(f"scorer file not found: {scorer}")
     check_endpoint_option(endpoint)
     settings = Settings.load(kb_graph=str(graph) if graph else None, kb_endpoint=endpoint or None,
-                             kb_timeout_s=timeout, kb_scorer=str(scorer) if scorer else None)
+                             kb_timeout_s=timeout, kb_scorer=str(scorer) if scorer else None, flags=KBQA_FLAGS)
     check_question(question, settings.max_question_chars)
     from qa.engine import Engine
 

@@ -68,7 +68,8 @@ def chat(
     check_graph_file(graph)
     if index is not None:
         check_index(index)
-    settings = Settings.load(route=route or None, kb_graph=str(graph) if graph else None)
+    settings = Settings.load(route=route or None, kb_graph=str(graph) if graph else None,
+                             flags={"route": "--route", "kb_graph": "--graph"})
     check_models(settings, "QA_SPAN_MODEL / span_model")
     engine = build_engine(settings, index)
     if collection is not None and collection != "all":

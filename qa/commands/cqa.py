@@ -24,7 +24,7 @@ StoreOpt = Annotated[Path | None, typer.Option("--store", help="Thread store (de
 def _settings(store: Path | None, **kw: Any):
     from qa.core.settings import Settings
 
-    return Settings.load(cqa_store=str(store) if store else None, **kw)
+    return Settings.load(cqa_store=str(store) if store else None, flags={"cqa_store": "--store"}, **kw)
 
 
 def _source(settings, *, seed: bool | None = None):

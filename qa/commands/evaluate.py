@@ -110,6 +110,8 @@ def squad(
     from mrc.metrics import squad_v1_evaluate, squad_v2_evaluate
     from mrc.span import ReadRequest, SpanReader
 
+    settings = Settings.load(null_threshold=null_threshold, batch_size=batch_size,  # bad options before the data
+                             flags={"null_threshold": "--null-threshold", "batch_size": "--batch-size"})
     ds = load_squad(file, version).subset(limit)
     na_path = na_probs or (predictions.with_name(predictions.stem + "_na_probs.json") if predictions else None)
     if ds.version == 1 and na_probs is not None:
@@ -119,7 +121,6 @@ def squad(
     check_apart(file, {"--out": predictions, na_flag: na_path if ds.version == 2 else None,
                        "--metrics-out": metrics_out})
     check_writable(predictions, na_path if ds.version == 2 else None, metrics_out)
-    settings = Settings.load(null_threshold=null_threshold, batch_size=batch_size)
     reader = SpanReader(settings, model_dir=model)
     v2 = ds.version == 2
     preds: dict[str, str] = {}
@@ -187,10 +188,11 @@ def race(
     from mrc.datasets import LETTERS, load_race, race_levels
     from mrc.metrics import race_accuracy
 
+    settings = Settings.load(batch_size=batch_size, flags={"batch_size": "--batch-size"})
     check_apart(file, {"--out": predictions, "--metrics-out": metrics_out})
     check_writable(predictions, metrics_out)
     questions = load_race(file)[:limit] if limit else load_race(file)
-    reader = ChoiceReader(Settings.load(batch_size=batch_size), model_dir=model)
+    reader = ChoiceReader(settings, model_dir=model)
     chosen: dict[str, int] = {}
     started = time.perf_counter()
     with _progress(f"RACE {file.name}", len(questions)) as at:

@@ -31,7 +31,8 @@ def _settings(graph: Path | None, endpoint: str | None, **extra):
 
     check_graph_file(graph)
     check_endpoint_option(endpoint)
-    return Settings.load(kb_graph=str(graph) if graph else None, kb_endpoint=endpoint or None, **extra)
+    return Settings.load(kb_graph=str(graph) if graph else None, kb_endpoint=endpoint or None,
+                         flags={"kb_graph": "--graph", "kb_endpoint": "--endpoint"}, **extra)
 
 
 def _trained_for(scorer, settings) -> bool:

@@ -71,7 +71,7 @@ def read(
 ) -> None:
     """Answer a question from a given passage (span), or score given options (multiple choice)."""
     overrides = {"choice_model" if option else "span_model": str(model) if model else None}
-    settings = Settings.load(**overrides)
+    settings = Settings.load(flags={"choice_model": "--model", "span_model": "--model"}, **overrides)
     question = check_question(question, settings.max_question_chars)
     text = _context(context, context_file)
     if option is not None and len(option) < 2:

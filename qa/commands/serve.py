@@ -91,7 +91,9 @@ def serve(
     check_graph_file(graph)
     _check_installed(ui)
     settings = Settings.load(api_host=host, api_port=port, ui_port=ui_port,
-                             index_dir=str(index) if index else None, kb_graph=str(graph) if graph else None)
+                             index_dir=str(index) if index else None, kb_graph=str(graph) if graph else None,
+                             flags={"api_host": "--host", "api_port": "--port", "ui_port": "--ui-port",
+                                    "index_dir": "--index-dir", "kb_graph": "--graph"})
     if ui and settings.ui_port == settings.api_port:
         raise ConfigError(f"the API and the UI cannot both listen on port {settings.api_port}: give --ui-port")
     wanted = [("API", settings.api_port, "--port")] + ([("UI", settings.ui_port, "--ui-port")] if ui else [])

@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import tomllib
 import unicodedata
+from collections.abc import Mapping
 from contextvars import ContextVar
 from enum import Enum, StrEnum
 from pathlib import Path
@@ -254,8 +255,11 @@ class Settings(BaseSettings):
         return (init_settings, env_settings, InitSettingsSource(settings_cls, init_kwargs=_TOML.get() or {}))
 
     @classmethod
-    def load(cls, path: str | Path | None = None, **overrides: Any) -> Settings:
-        """Settings from the TOML file, the environment and `overrides` (None values are ignored)."""
+    def load(cls, path: str | Path | None = None, *, flags: Mapping[str, str] | None = None,
+             **overrides: Any) -> Settings:
+        """Settings from the TOML file, the environment and `overrides` (None values are ignored).
+        `flags` names the command-line option each override came from, so a bad value is refused
+        under the name the user typed (`--timeout`), not the setting's (`kb_timeout_s`)."""
         cfg = _config_path(path)
         values: dict[str, Any] = {}
         if cfg.is_file():
@@ -278,7 +282,7 @@ class Settings(BaseSettings):
         try:
             return cls(**given)
         except ValidationError as exc:
-            raise ConfigError(_one_line(exc, cfg, values, given)) from None
+            raise ConfigError(_one_line(exc, cfg, values, given, flags or {})) from None
         finally:
             _TOML.reset(token)
 
@@ -386,7 +390,8 @@ def settings_markdown() -> str:
     return "\n".join(lines) + "\n"
 
 
-def _one_line(exc: ValidationError, cfg: Path, toml: dict[str, Any], given: dict[str, Any]) -> str:
+def _one_line(exc: ValidationError, cfg: Path, toml: dict[str, Any], given: dict[str, Any],
+              flags: Mapping[str, str]) -> str:
     """The first validation error as one line naming where the bad value came from."""
     err = exc.errors()[0]
     field = str(err["loc"][0]) if err.get("loc") else ""
@@ -395,6 +400,8 @@ def _one_line(exc: ValidationError, cfg: Path, toml: dict[str, Any], given: dict
         field = next((name for name in sorted(Settings.model_fields, key=len, reverse=True)
                       if msg.startswith(name + " ")), "")
     env = f"{ENV_PREFIX}{field.upper()}"
+    if field in given and field in flags:
+        return f"invalid value for {flags[field]} ({given[field]!r}): {msg}"
     if field in given:
         return f"setting {field}={given[field]!r}: {msg}"
     if field and env in {k.upper() for k in os.environ}:

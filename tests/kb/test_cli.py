@@ -127,3 +127,15 @@ def test_a_url_that_answers_json_of_another_kind_is_no_empty_graph(capsys):
         for path in replies:
             assert main(["kbqa", QUESTION, "--endpoint", base + path]) == 2
             one_error_line(capsys.readouterr().err, "did not answer with SPARQL results (JSON)")
+
+
+
+def test_a_bad_timeout_is_refused_under_the_option_name(monkeypatch, capsys):
+    """--timeout was refused as "setting kb_timeout_s=-1.0", a name the user never typed; the same
+    value from the environment still names the variable."""
+    assert main(["kbqa", QUESTION, "--timeout", "-1"]) == 2
+    err = capsys.readouterr().err
+    one_error_line(err, "invalid value for --timeout (-1.0): Input should be greater than 0")
+    monkeypatch.setenv("QA_KB_TIMEOUT_S", "-2")
+    assert main(["kbqa", QUESTION]) == 2
+    one_error_line(capsys.readouterr().err, "QA_KB_TIMEOUT_S='-2': Input should be greater than 0")

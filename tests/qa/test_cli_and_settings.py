@@ -352,3 +352,17 @@ def test_a_raised_question_limit_holds_for_the_reader_too(monkeypatch, capsys: p
     question = "What is the capital of France and " * 90 + "?"
     assert main(["read", "--context", "Paris is the capital of France.", "--question", question]) == 0
     assert "limit" not in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(("argv", "said"), [
+    (["serve", "--port", "70000"], "invalid value for --port (70000): Input should be less than or equal to 65535"),
+    (["serve", "--host", ""], "invalid value for --host (''): "),
+    (["eval", "race", "missing.jsonl", "--batch-size", "0"], "invalid value for --batch-size (0): "),
+    (["eval", "squad", "missing.json", "--batch-size", "0"], "invalid value for --batch-size (0): "),
+])
+def test_an_option_that_becomes_a_setting_is_refused_under_its_own_name(capsys, argv, said) -> None:
+    """A bad value was refused as "setting api_port=70000", a name the user never typed; and the
+    evaluation commands found a bad --batch-size only after loading the whole data file."""
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("error: ") and said in err, err
