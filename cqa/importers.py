@@ -331,7 +331,10 @@ def import_stackexchange(store: ThreadStore, posts: str | Path, links: str | Pat
                 rep.answer(put)
         if not posts_read:
             raise DataFormatError(f"{posts}: no questions or answers (no <row> with PostTypeId 1 or 2: an empty dump?)")
-        rep.answers_added += store.resolve_pending(source)
+        puts, left_threads = store.resolve_pending(source)
+        for put in puts:
+            rep.answer(put)
+        changed.update(left_threads)
         # acceptance follows the dump where the dump changed it; elsewhere what users accepted since
         # the last import (through the API) stays, also when a thread's text was re-read
         store.mark_accepted(source, changed)

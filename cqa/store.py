@@ -504,17 +504,28 @@ class ThreadStore:
             c.execute("INSERT OR IGNORE INTO pending_answers VALUES (?, ?, ?, ?, ?, ?, ?)",
                       (source, parent_ext, ext_id, text, votes, created, author))
 
-    def resolve_pending(self, source: str) -> int:
-        """Attach pending answers whose question arrived later; drop those whose question never did."""
+    def resolve_pending(self, source: str) -> tuple[list[Put], set[int]]:
+        """Attach pending answers whose question arrived later, as answers read in order are: one a
+        newer dump gives to another question is moved (merged questions are where an answer comes
+        before its question), and one stored already is brought up to date. Drops those whose
+        question never came. Returns what happened to each, and the threads one left."""
+        puts: list[Put] = []
+        left: set[int] = set()
         with self.transaction() as c:
-            cur = c.execute(
-                "INSERT OR IGNORE INTO answers (thread_key, ext_id, text, votes, accepted, created, author) "
-                "SELECT t.key, p.ext_id, p.text, p.votes, COALESCE(t.accepted_ext = p.ext_id, 0), p.created, "
-                "p.author FROM pending_answers p JOIN threads t ON t.uid = p.source || ':' || p.parent_ext "
+            rows = c.execute(
+                "SELECT t.key, t.accepted_ext, p.ext_id, p.text, p.votes, p.created, p.author FROM pending_answers p "
+                "JOIN threads t ON t.uid = p.source || ':' || p.parent_ext "
                 "AND t.source = p.source "  # "a:b" + "c" is not "a" + "b:c"
-                "WHERE p.source = ?", (source,))
+                "WHERE p.source = ? ORDER BY p.rowid", (source,)).fetchall()
+            for key, accepted_ext, ext_id, text, votes, created, author in rows:
+                old = self.move_answer_here(source, ext_id, key)
+                if old is not None:
+                    left.update((old, key))
+                _, put = self.put_answer(key, ext_id, text, votes=votes, created=created, author=author,
+                                         accepted=accepted_ext == ext_id)
+                puts.append(put)
             c.execute("DELETE FROM pending_answers WHERE source = ?", (source,))
-            return max(cur.rowcount, 0)
+        return puts, left
 
     def mark_accepted(self, source: str, keys: Iterable[int]) -> None:
         """Flag the answers their thread names as accepted (`accepted_ext`), and only those, in the
