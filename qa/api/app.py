@@ -12,7 +12,6 @@ import asyncio
 import contextlib
 import functools
 import logging
-import os
 import re
 import shutil
 import tempfile
@@ -56,7 +55,7 @@ from qa.api.models import (
     ThreadIn,
     ThreadOut,
 )
-from qa.core.atomic import parse_aside, process_alive
+from qa.core.atomic import recover_interrupted
 from qa.core.errors import InputError, NotFoundError, QAError
 from qa.core.settings import Settings
 from qa.core.text import decompress_capped
@@ -85,32 +84,6 @@ def package_version() -> str:
         return version("offline-qa")
     except PackageNotFoundError:  # pragma: no cover - running from a source tree without install
         return "0"
-
-
-def recover_collections(index_dir: Path) -> list[str]:
-    """Undo what a killed process left in the collections folder: a collection moved aside for a
-    swap whose second half never ran is put back, and staging folders are removed. Run at start-up,
-    before this server writes; the folders of a process still running (a `qa index` building a
-    collection meanwhile) are its own and left alone."""
-    notes: list[str] = []
-    if not index_dir.is_dir():
-        return notes
-    for p in sorted(index_dir.iterdir()):
-        parsed = parse_aside(p.name)
-        if parsed is None or not p.is_dir():
-            continue
-        name, what, pid = parsed
-        # ours, before this server wrote anything, is a killed predecessor's (a container's PID 1)
-        if pid is not None and pid != os.getpid() and process_alive(pid):
-            continue
-        target = index_dir / name
-        if what == "old" and not target.exists():
-            os.replace(p, target)
-            notes.append(f"restored {target.name} from an interrupted update")
-        else:
-            shutil.rmtree(p, ignore_errors=True)
-            notes.append(f"removed unfinished {p.name}")
-    return notes
 
 
 def _unsupported_media(request: Request) -> HTTPResponse | None:
@@ -161,7 +134,7 @@ def create_app(settings: Settings | None = None, *, engine: Any = None, warm: bo
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        for note in recover_collections(Path(settings.index_dir)):
+        for note in recover_interrupted(Path(settings.index_dir)):
             log.warning("%s", note)
         task = asyncio.get_running_loop().run_in_executor(None, warm_up) if warm else None
         yield

@@ -54,6 +54,7 @@ def index(
         from retrieval.default import SHIPPED_INDEX, build_default_index
 
         target = out or SHIPPED_INDEX
+        _recover(target)
         check_folder_writable(target)
         build_default_index(target, settings, progress=True, dense_kind=dense_kind or "fp16")
         from retrieval.index_dir import Manifest
@@ -79,6 +80,7 @@ def index(
             check_name(out.name)
         # `--name ""` (an unset shell variable, say) is a mistake, not a request for the default name
         target = out or Path(settings.index_dir) / check_name(collection_name_for(path) if name is None else name)
+        _recover(target)
         if not replace:
             _check_replacing(target, path)
         check_folder_writable(target)
@@ -94,6 +96,20 @@ def index(
 
 def register(app: typer.Typer) -> None:
     app.command("index")(index)
+
+
+def _recover(target: Path) -> None:
+    """A collection a killed `qa index` had moved aside for its swap is put back (and its staging
+    folders removed) before this run looks at it, as the API does at start-up: otherwise this run
+    would build beside a collection that seems not to exist."""
+    from qa.core.atomic import recover_interrupted
+
+    try:
+        notes = recover_interrupted(target.expanduser().absolute().parent)
+    except OSError:  # a folder this user may not write: the writability check says so
+        return
+    for note in notes:
+        console.print(note, style="yellow", markup=False, highlight=False)
 
 
 def _check_replacing(target: Path, path: Path) -> None:

@@ -157,6 +157,32 @@ def staging_dir(target: Path) -> Iterator[Path]:
         raise
 
 
+def recover_interrupted(folder: Path) -> list[str]:
+    """Undo what a killed process left in `folder`: a folder moved aside by `swap_dir` whose second
+    rename never ran is put back, and staging folders are removed. Run by a process that is about
+    to write there (the API at start-up, `qa index`), before it does; the folders of a process
+    still running (a `qa index` building meanwhile) are its own and left alone. Returns what was done."""
+    notes: list[str] = []
+    if not folder.is_dir():
+        return notes
+    for p in sorted(folder.iterdir()):
+        parsed = parse_aside(p.name)
+        if parsed is None or not p.is_dir():
+            continue
+        name, what, pid = parsed
+        # ours, before this process wrote anything, is a killed predecessor's (a container's PID 1)
+        if pid is not None and pid != os.getpid() and process_alive(pid):
+            continue
+        target = folder / name
+        if what == "old" and not target.exists():
+            os.replace(p, target)
+            notes.append(f"restored {target.name} from an interrupted update")
+        else:
+            shutil.rmtree(p, ignore_errors=True)
+            notes.append(f"removed unfinished {p.name}")
+    return notes
+
+
 def swap_dir(new: Path, target: Path) -> None:
     """Replace folder `target` by folder `new`; the old content survives any failure."""
     new, target = Path(new), Path(target)

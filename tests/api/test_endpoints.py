@@ -660,7 +660,7 @@ def test_start_up_tidying_leaves_a_running_process_folders_alone(tmp_path: Path)
     carrying this server's own id (a killed predecessor's: in a container both are PID 1)."""
     import os
 
-    from qa.api.app import recover_collections
+    from qa.core.atomic import recover_interrupted
 
     live = tmp_path / f".docs.building-{os.getppid()}-a1b2c3d4"  # the test runner's parent: running
     dead = tmp_path / ".docs.building-999999999-a1b2c3d4"  # above any pid_max
@@ -668,6 +668,6 @@ def test_start_up_tidying_leaves_a_running_process_folders_alone(tmp_path: Path)
     moved = tmp_path / f".notes.old-{os.getpid()}-a1b2c3d4"
     for folder in (live, dead, older, moved):
         folder.mkdir()
-    notes = recover_collections(tmp_path)
+    notes = recover_interrupted(tmp_path)
     assert live.is_dir() and not dead.exists() and not older.exists()
     assert (tmp_path / "notes").is_dir() and len(notes) == 3

@@ -209,3 +209,23 @@ def test_an_index_folder_is_readable_by_others_as_the_umask_says(tmp_path: Path)
         swap_dir(tmp, tmp_path / "shared")
     mode = stat.S_IMODE((tmp_path / "shared").stat().st_mode)
     assert mode == 0o777 & ~old
+
+
+def test_qa_index_puts_back_a_collection_a_killed_run_moved_aside(tmp_path: Path, monkeypatch, capsys) -> None:
+    """A `qa index` killed between the two renames of its swap left the collection under a hidden
+    name: only the API's start-up put it back, so a second `qa index` of another folder under the
+    same name went ahead as if there were no collection to protect."""
+    monkeypatch.setenv("QA_INDEX_DIR", str(tmp_path / "idx"))
+    work, home = tmp_path / "w" / "notes", tmp_path / "p" / "notes"
+    for folder, text in ((work, "Work: the deploy freeze starts on 20 December."),
+                         (home, "Personal: the dentist is on Tuesday.")):
+        folder.mkdir(parents=True)
+        (folder / "a.txt").write_text(text, encoding="utf-8")
+    assert main(["index", str(work)]) == 0
+    collection = tmp_path / "idx" / "notes"
+    collection.rename(tmp_path / "idx" / ".notes.old-999999999-a1b2c3d4")  # a process that is gone
+    capsys.readouterr()
+    assert main(["index", str(home)]) == 2  # the work notes are back, and protected
+    captured = capsys.readouterr()
+    assert "restored notes from an interrupted update" in captured.err and "was built from" in captured.err
+    assert collection.is_dir() and [p.name for p in (tmp_path / "idx").iterdir()] == ["notes"]
