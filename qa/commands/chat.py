@@ -28,6 +28,11 @@ def _lines(prompt: bool):
     """Questions one a line: typed at a prompt on a terminal, else read from standard input;
     a line that is not UTF-8 is reported and skipped, not fatal."""
     if prompt:
+        # undecodable bytes typed at the prompt arrive as surrogates, which the question check
+        # refuses as "not valid UTF-8"; strict decoding raised from input() itself, a traceback
+        reconfigure = getattr(sys.stdin, "reconfigure", None)
+        if reconfigure is not None:
+            reconfigure(errors="surrogateescape")
         while True:
             try:
                 yield out.input(Text("you › ", style="bold cyan"))

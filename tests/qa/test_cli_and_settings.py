@@ -3,6 +3,7 @@ on the shipped default index and the shipped span reader."""
 
 from __future__ import annotations
 
+import contextlib
 import io
 import sys
 from pathlib import Path
@@ -366,3 +367,49 @@ def test_an_option_that_becomes_a_setting_is_refused_under_its_own_name(capsys, 
     assert main(argv) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and err.startswith("error: ") and said in err, err
+
+
+def test_chat_at_a_terminal_refuses_a_line_that_is_not_utf8_and_goes_on(tmp_path: Path) -> None:
+    """At a prompt, input() decoded strictly (a UTF-8 locale): a Latin-1 "café" typed or pasted
+    was a UnicodeDecodeError traceback, exit 1, and the conversation was gone."""
+    import os
+    import pty
+    import select
+    import time
+
+    env = dict(os.environ, PYTHONIOENCODING="utf-8:strict", COLUMNS="100", QA_CQA_SEED="false",
+               QA_CQA_STORE=str(tmp_path / "t.sqlite"))
+    pid, fd = pty.fork()
+    if pid == 0:  # pragma: no cover - the child
+        os.execve(sys.executable, [sys.executable, "-m", "qa", "chat", "--route", "cqa", "--no-explain"], env)
+    seen = b""
+
+    def until(mark: bytes, timeout: float = 120) -> bool:
+        nonlocal seen
+        end = time.monotonic() + timeout
+        while mark not in seen and time.monotonic() < end:
+            if select.select([fd], [], [], 0.5)[0]:
+                try:
+                    chunk = os.read(fd, 65536)
+                except OSError:
+                    return False
+                if not chunk:
+                    return False
+                seen += chunk
+        return mark in seen
+
+    try:
+        assert until(b"you "), seen
+        os.write(fd, b"caf\xe9?\r")
+        assert until(b"not valid UTF-8"), seen
+        seen = b""
+        assert until(b"you "), seen  # the conversation goes on
+        os.write(fd, b"/quit\r")
+        until(b"\x00never", 20)
+        _, status = os.waitpid(pid, 0)
+        assert os.waitstatus_to_exitcode(status) == 0 and b"Traceback" not in seen, seen
+    finally:
+        with contextlib.suppress(ChildProcessError, ProcessLookupError):
+            os.kill(pid, 9)
+            os.waitpid(pid, 0)
+        os.close(fd)
