@@ -46,6 +46,9 @@ PREPS = {"in", "on", "at", "to", "from", "of", "for", "with", "by", "about", "du
          "over", "under", "between", "since", "until", "within", "without", "through", "against", "among", "per",
          "as", "than", "near", "across", "around", "behind", "beyond", "toward", "towards", "upon", "via"}
 DETERMINERS = {"the", "a", "an", "this", "that", "these", "those"}
+# what "What about X?" can hold that is no noun phrase of its own
+STANDALONE_PRONOUNS = {"i", "me", "you", "we", "us", "it", "them", "him", "her", "he", "she", "they", "this",
+                       "that", "these", "those", "one", "mine", "yours", "ours"}
 # Lower-case words allowed inside a proper-noun phrase when a capitalised word follows them.
 CONNECTORS = {"of", "the", "and", "upon", "de", "la", "le", "von", "van", "der", "du", "del", "da", "on", "for", "&"}
 # Words that open a sentence in capitals before the noun they qualify: "Early ... Baptists", "Western it".
@@ -439,13 +442,13 @@ PLACE_PREPS = {"in", "to", "at", "from", "near", "into", "across", "around", "vi
 def _place_name(question: str) -> str:
     """The last name after a preposition of place ("move to Vienna", "born in the Bronx"), or ""."""
     toks = tokens(question)
-    found = ""
-    for st, e in proper_spans(question):
-        k = next(i for i, t in enumerate(toks) if t.start == st)
+    index = {t.start: i for i, t in enumerate(toks)}  # a scan per name was quadratic in a long answer
+    for st, e in reversed(proper_spans(question)):  # the last one: the phrase is built for it alone
+        k = index[st]
         before = toks[k - 2] if k >= 2 and toks[k - 1].low == "the" else toks[k - 1] if k else None
         if before is not None and before.low in PLACE_PREPS:
-            found = _with_article(question, toks, st, e)
-    return found
+            return _with_article(question, toks, st, e)
+    return ""
 
 
 def _named_in(entity: str, text: str) -> bool:
@@ -488,8 +491,9 @@ def _place_of(question: str, answer: str) -> str:
     if _asks_for_place(question):
         if _looks_like_name(answer):
             return answer.strip()
-        if _place_name(answer):
-            return _place_name(answer)
+        named = _place_name(answer)
+        if named:
+            return named
     return _place_name(question)
 
 
@@ -689,6 +693,8 @@ def _ellipsis(np: str, previous: str, prev_subject: str) -> tuple[str, str, str]
     toks = tokens(np)
     if not toks or toks[0].low in WH | AUX:
         return None
+    if all(t.low in STANDALONE_PRONOUNS or t.text in {"?", ".", "!"} for t in toks):
+        return None  # "What about you?", "And them?": nothing to put in the previous frame
     ref = next(((k, t) for k, t in enumerate(toks) if t.low in {"its", "his", "her", "their"}), None)
     if ref is not None:
         if not prev_subject:
@@ -703,7 +709,19 @@ def _ellipsis(np: str, previous: str, prev_subject: str) -> tuple[str, str, str]
         if not rest or not proper_spans(rest) or proper_spans(rest)[0][0] != 0:
             return None
         np, toks = rest, tokens(rest)
-    if proper_spans(np) and proper_spans(np)[0][0] == 0 or toks[0].text[0].isupper() and toks[0].low not in DETERMINERS:
+    obj = next((t for t in toks[1:] if t.low in {"it", "them"}), None)
+    if obj is not None:  # "And the capital of it?": the pronoun is the previous subject, in place
+        if not prev_subject or len(toks) > 8:
+            return None
+        np = np[:obj.start] + prev_subject + np[obj.end:]
+        if toks[0].low not in DETERMINERS:
+            np = "the " + np
+        return f"{_frame(previous)} {np}?", prev_subject, "ellipsis naming the previous subject by a pronoun"
+    spans = proper_spans(np)
+    # "the Eiffel Tower", "the United States": a new entity with its article, not "the X of France"
+    named = bool(spans) and (spans[0][0] == 0 or toks[0].low == "the" and len(toks) > 1
+                             and spans[0] == (toks[1].start, len(np)))  # the name is the whole phrase
+    if named or toks[0].text[0].isupper() and toks[0].low not in DETERMINERS:
         if not prev_subject or prev_subject not in previous:
             return None
         return previous.replace(prev_subject, np, 1), np, "ellipsis with a new entity: the previous question for it"

@@ -100,6 +100,15 @@ H_FRANCE_POP = ("What is the population of France?", "67 million")
      "How many people live in Germany?"),
     # a possessive after the preposition is still the possessive ellipsis
     ("And for his brother?", ("When was Albert Einstein born?", "1879"), "What was the brother of Albert Einstein?"),
+    # a new entity with its article is the previous question asked of it ("the United States of France" before)
+    ("And the United States?", H_FRANCE_CAPITAL, "What is the capital of the United States?"),
+    ("What about the Eiffel Tower?", H_FRANCE_POP, "What is the population of the Eiffel Tower?"),
+    # ... but an article before an adjective of a name is still the ellipsis of the previous subject
+    ("And the Spanish version?", ("What is Turner Classic Movies?", "a channel"),
+     "What is the Spanish version of Turner Classic Movies?"),
+    # a pronoun inside the phrase is the previous subject, in place ("the capital of France of it" before)
+    ("And the capital of it?", H_FRANCE_POP, "What is the capital of France?"),
+    ("What about the area of it?", H_FRANCE_POP, "What is the area of France?"),
 ])
 def test_follow_ups_are_rewritten(question: str, history: tuple[str, ...], expected: str) -> None:
     r = rewrite(question, history)
@@ -205,6 +214,23 @@ def test_a_follow_up_continues_the_earlier_turn_only_when_it_keeps_its_subject()
 ])
 def test_subject_of_a_question(question: str, expected: str) -> None:
     assert subject(question) == expected
+
+
+@pytest.mark.parametrize("question", ["What about you?", "And them?", "What about me?", "And this?"])
+def test_an_ellipsis_of_a_pronoun_alone_is_no_noun_to_put_in_the_previous_question(question: str) -> None:
+    """"What about you?" became "What is the you of France?"."""
+    assert "of France" not in rewrite(question, H_FRANCE_CAPITAL).text
+
+
+def test_a_long_answer_in_the_history_is_read_in_linear_time() -> None:
+    """The API takes answers of up to 200,000 characters in the history: each name in one was looked
+    up by a scan of the answer's words, and "there" after "Where ...?" took 7 s for one such turn."""
+    import time
+
+    answer = " ".join(["Paris", "is", "in", "the", "Seine", "valley", "near", "Vienna"] * 3500)[:200_000]
+    started = time.perf_counter()
+    r = rewrite("How many people live there?", ["Where is the Eiffel Tower?", answer] * 20)
+    assert time.perf_counter() - started < 2 and r.text.startswith("How many people live in ")
 
 
 def test_hostile_and_odd_text_never_breaks_the_rewriter() -> None:
