@@ -8,6 +8,7 @@ optional `title`, `id`). Files must be UTF-8: a file in another encoding is reje
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -16,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from qa.core.errors import InputError
-from qa.core.text import json_lines
+from qa.core.text import SURROGATE, json_lines
 
 TEXT_SUFFIXES = {".txt": "text", ".md": "markdown", ".markdown": "markdown", ".html": "html", ".htm": "html"}
 SUFFIXES = (*TEXT_SUFFIXES, ".jsonl")
@@ -93,6 +94,8 @@ def read_text_file(path: Path) -> str:
         raw = path.read_bytes()
     except OSError as exc:
         raise InputError(f"cannot read {path}: {exc.strerror or exc}") from exc
+    if raw[:2] in (b"\xff\xfe", b"\xfe\xff"):
+        raise InputError(f"{path} is UTF-16 text; convert it to UTF-8 and index again")
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -100,6 +103,8 @@ def read_text_file(path: Path) -> str:
             f"{path} is not UTF-8 text (undecodable byte at offset {exc.start}); "
             "convert it to UTF-8 and index again"
         ) from exc
+    if "\x00" in text:  # valid UTF-8, but a binary file: its passages would be NUL bytes
+        raise InputError(f"{path} looks binary (it holds NUL bytes at offset {raw.index(0)}), not text")
     return text.replace("\r\n", "\n").replace("\r", "\n")
 
 
@@ -142,6 +147,14 @@ def _read_jsonl(path: Path, rel: str) -> Iterator[Document]:
             )
 
 
+def _check_name(path: Path) -> None:
+    """A name that is not UTF-8 (undecodable bytes arrive as lone surrogates) can be neither stored
+    nor shown: refused before encoding, not as a traceback from the passage store after it."""
+    if SURROGATE.search(str(path)):
+        shown = os.fsencode(path).decode("ascii", "backslashreplace")
+        raise InputError(f"the name {shown} is not UTF-8 text; rename it (or move it out) and index again")
+
+
 def discover(path: str | Path) -> list[tuple[Path, str]]:
     """Files to index under `path` (a file or a folder, searched recursively), with their names.
 
@@ -151,17 +164,21 @@ def discover(path: str | Path) -> list[tuple[Path, str]]:
     root = Path(path)
     if not root.exists():
         raise InputError(f"no such file or folder: {root}")
+    _check_name(root.expanduser().resolve())  # kept in the index's manifest
     if root.is_file():
         if root.suffix.lower() not in SUFFIXES:
             raise InputError(f"{root}: unsupported file type; use {', '.join(SUFFIXES)}")
         return [(root, root.name)]
+    # the folder's own name, also when it was given as "." or "..": ids do not depend on how it was typed
+    name = root.expanduser().resolve().name or "root"
     files: list[tuple[Path, str]] = []
     for p in sorted(root.rglob("*")):
         rel = p.relative_to(root)
         if any(part.startswith(".") for part in rel.parts):
             continue
         if p.is_file() and p.suffix.lower() in SUFFIXES:
-            files.append((p, f"{root.name}/{rel.as_posix()}"))
+            _check_name(p)
+            files.append((p, f"{name}/{rel.as_posix()}"))
     if not files:
         raise InputError(f"{root} holds no {', '.join(SUFFIXES)} files")
     return files

@@ -41,6 +41,41 @@ def test_non_utf8_file_is_a_clear_input_error(tmp_path: Path) -> None:
         list(read_documents(bad, "latin1.txt"))
 
 
+def test_binary_and_utf16_files_are_refused_not_indexed(tmp_path: Path) -> None:
+    """A file of NUL bytes is valid UTF-8: it was indexed as three passages of NULs, exit 0."""
+    (tmp_path / "zeros.txt").write_bytes(b"\x00" * 3000)
+    with pytest.raises(InputError, match="zeros.txt looks binary"):
+        list(read_documents(tmp_path / "zeros.txt", "zeros.txt"))
+    (tmp_path / "wide.txt").write_bytes("hi there".encode("utf-16"))
+    with pytest.raises(InputError, match="wide.txt is UTF-16 text"):
+        list(read_documents(tmp_path / "wide.txt", "wide.txt"))
+
+
+def test_a_name_that_is_not_utf8_is_refused_before_encoding(tmp_path: Path) -> None:
+    """It was a UnicodeEncodeError traceback from the passage store, after the encoding had run."""
+    import os
+
+    folder = tmp_path / "notes"
+    folder.mkdir()
+    (folder / "ok.txt").write_text("Zebras are striped.", encoding="utf-8")
+    odd = os.fsdecode(os.fsencode(folder) + b"/caf\xe9.txt")
+    Path(odd).write_text("Odd.", encoding="utf-8")
+    with pytest.raises(InputError, match=r"the name .*caf\\xe9.txt is not UTF-8 text"):
+        discover(folder)
+
+
+def test_a_folder_given_as_dot_names_its_passages_by_its_own_name(tmp_path: Path, monkeypatch) -> None:
+    """`qa index .` gave ids "/a.txt" and `qa index ..` "../a.txt": the same folder's passages had
+    other ids (which the API deletes by) depending on how its path was typed."""
+    folder = tmp_path / "notes"
+    (folder / "sub").mkdir(parents=True)
+    (folder / "a.txt").write_text("Zebras are striped.", encoding="utf-8")
+    monkeypatch.chdir(folder)
+    assert [rel for _, rel in discover(".")] == ["notes/a.txt"]
+    monkeypatch.chdir(folder / "sub")
+    assert [rel for _, rel in discover("..")] == ["notes/a.txt"]
+
+
 def test_bad_jsonl_and_paths(tmp_path: Path) -> None:
     (tmp_path / "x.jsonl").write_text('{"text": "ok"}\n{broken\n', encoding="utf-8")
     with pytest.raises(DataFormatError, match="x.jsonl:2"):
