@@ -195,10 +195,19 @@ class Engine:
                               reason=f"forced to {forced}")
             return Response(question=q.text, answers=answers, routing=routing,
                             timings={"total_s": round(time.perf_counter() - t0, 4)})
-        if q.collection is not None and Route.WEBQA in self.routes:  # a name the user gave: not a source failure
+        if q.collection is not None:  # the user named the passages to answer from: those alone
+            if Route.WEBQA not in self.routes:
+                raise InputError(f"the collection {q.collection!r} is passages, and passages are not "
+                                 f"asked here (routes: {', '.join(str(r) for r in self.routes)})")
             known = self.source(Route.WEBQA).collections.names  # type: ignore[attr-defined]
-            if q.collection not in known:
+            if q.collection not in known:  # a name the user gave: not a source failure
                 raise NotFoundError(f"no collection named {q.collection!r}; known: {', '.join(known)}")
+            answers = self.source(Route.WEBQA).answer(q, top_k)
+            routing = Routing(chosen=Route.WEBQA, forced=True, asked=[Route.WEBQA],
+                              scores={str(Route.WEBQA): _best_score(answers)},
+                              reason=f"the collection {q.collection} was named: its passages alone")
+            return Response(question=q.text, answers=answers, routing=routing,
+                            timings={"total_s": round(time.perf_counter() - t0, 4)})
         if len(self.routes) == 1:
             probs = {self.routes[0]: 1.0}
         else:
@@ -224,8 +233,6 @@ class Engine:
             try:
                 results[r] = self.source(r).answer(q, top_k)
             except QAError as exc:  # one source down (an endpoint, a missing model): ask the others
-                if r == Route.WEBQA and q.collection is not None:
-                    raise  # the collection the user named cannot be read: that is the answer
                 failed[r] = exc
             except Exception as exc:  # noqa: BLE001 - a bug in one source: logged whole, the others still answer
                 log.exception("the %s source failed on %r", r, q.text[:200])
@@ -251,10 +258,10 @@ class Engine:
     def _held_first(self, q: Question, order: list[Route]) -> tuple[list[Route], str | None]:
         """The cascade's order: the classifier's, but a source that holds the question itself
         (`HoldsQuestions`, at `router_min_score` or more) first, with why. Only sources after the
-        first are checked (the first is asked anyway); none where the user named a collection or
-        the question is a follow-up that rides on an earlier turn (`topic`)."""
-        if q.collection is not None or q.topic:  # the user named the passages to answer from; or a
-            return order, None  # follow-up asked as typed: its words alone are not the question
+        first are checked (the first is asked anyway); none where the question is a follow-up that
+        rides on an earlier turn (`topic`)."""
+        if q.topic:  # a follow-up asked as typed: its words alone are not the question
+            return order, None
         for r in order[1:]:
             try:
                 source = self.source(r)

@@ -66,7 +66,8 @@ class AskRequest(_Body):
     route: RouteChoice | None = Field(None, description="auto (the router decides) or one source forced.")
     top_k: int | None = Field(None, ge=1, le=20, strict=True,  # `true` or "3" is a client's mistake, not 1 or 3
                               description="Answers returned; default: the server's setting.")
-    collection: CollectionName | None = Field(None, description="Search only this passage collection.")
+    collection: CollectionName | None = Field(
+        None, description="Answer from this passage collection alone (no other source is asked).")
 
     def flat_history(self) -> tuple[str, ...]:
         out: list[str] = []

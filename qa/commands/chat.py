@@ -18,7 +18,7 @@ from qa.core.errors import InputError, QAError
 out = Console()
 err = Console(stderr=True)
 HELP = ("/route auto|webqa|kbqa|cqa  ask one source (or let the router decide)\n"
-        "/collection NAME|all         search one collection (or all)\n"
+        "/collection NAME|all         answer from one passage collection alone (or all sources)\n"
         "/new                         forget the conversation (no more follow-ups to it)\n"
         "/quit                        leave (Ctrl-D works too)")
 MAX_TURNS = 10
@@ -55,7 +55,8 @@ def _known_collections(engine) -> list[str]:
 
 def chat(
     route: Annotated[str, typer.Option("--route", "-r", help="auto (default), webqa, kbqa or cqa.")] = "",
-    collection: Annotated[str | None, typer.Option("--collection", "-c", help="Search only this collection.")] = None,
+    collection: Annotated[str | None, typer.Option(
+        "--collection", "-c", help="Answer from this passage collection alone.")] = None,
     index: Annotated[Path | None, typer.Option("--index", "-i", help="Search only this index folder.")] = None,
     graph: Annotated[Path | None, typer.Option("--graph", help="Knowledge graph (Turtle, N-Triples, TSV).")] = None,
     top_k: Annotated[int, typer.Option("--top-k", "-k", min=1, max=20,

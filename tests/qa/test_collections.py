@@ -51,6 +51,11 @@ def test_index_then_plain_ask_uses_the_new_collection(notes: Path, tmp_path: Pat
     top = resp["answers"][0]
     top = top["best_guess"] if top["no_answer"] else top
     assert "March" in top["text"] and top["evidence"]["collection"] == "team-notes"
+    # a named collection is answered from alone: the README says "from your notes alone", and the
+    # router sent a question about a country to the graph (Canberra, 0.91) whatever was named
+    assert main(["ask", "What is the capital of Australia?", "--collection", "team-notes", "--json"]) == 0
+    routing = json.loads(capsys.readouterr().out)["routing"]
+    assert routing["chosen"] == "webqa" and routing["asked"] == ["webqa"] and "team-notes" in routing["reason"]
 
 
 @pytest.mark.skipif(not (MODELS_DIR / "span-minilm-l6" / "config.json").exists(), reason="no shipped reader")
