@@ -96,7 +96,10 @@ class Settings(BaseSettings):
         description="Your collections: `qa index PATH` adds one folder here; `qa ask` searches them all.",
     )
     include_default: bool = Field(True, description="Also answer from the embedded default collection.")
-    data_dir: str = Field(str(DATA_DIR), description="The shipped data: default index, graph, models, calibrators.")
+    data_dir: str = Field(str(DATA_DIR), description="Where the router, the passage calibration and the graph "
+                          "scorer are read from (`router/`, `calibration/`, `kb/`); `qa train router` and "
+                          "`qa train calibrate-webqa` write there. The models and the default index stay in the "
+                          "package's data.")
     # retrieval
     top_k: int = Field(3, ge=1, le=100, description="Answers returned per question.")
     retrieve_k: int = Field(20, ge=1, le=1000, description="Passages each retriever (dense, BM25) proposes.")
@@ -189,6 +192,15 @@ class Settings(BaseSettings):
     def _store_path(cls, value: str) -> str:
         if not value.strip():  # "." (the working folder) would be read, and refused as a folder
             raise ValueError("is empty: give the path of the thread store's .sqlite file")
+        return value
+
+    @field_validator("data_dir")
+    @classmethod
+    def _data_folder(cls, value: str) -> str:
+        # a typo fell back, without a word, to an untrained graph scorer and router
+        if not Path(value).expanduser().is_dir():
+            raise ValueError(f"{value} is not a folder: give a folder holding router/, calibration/ and kb/ "
+                             "(the shipped data/ by default)")
         return value
 
     @field_validator("index_dir")

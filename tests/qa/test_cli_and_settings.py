@@ -413,3 +413,13 @@ def test_chat_at_a_terminal_refuses_a_line_that_is_not_utf8_and_goes_on(tmp_path
             os.kill(pid, 9)
             os.waitpid(pid, 0)
         os.close(fd)
+
+
+def test_a_data_dir_that_is_no_folder_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    """A typo in QA_DATA_DIR answered with an untrained graph scorer and router (Paris 0.76 instead
+    of 0.91), exit 0 and no word."""
+    monkeypatch.setenv("QA_DATA_DIR", str(tmp_path / "nope"))
+    assert main(["kbqa", "What is the capital of France?"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "QA_DATA_DIR=" in err and "is not a folder" in err, err
