@@ -22,6 +22,7 @@ HELP = ("/route auto|webqa|kbqa|cqa  ask one source (or let the router decide)\n
         "/new                         forget the conversation (no more follow-ups to it)\n"
         "/quit                        leave (Ctrl-D works too)")
 MAX_TURNS = 10
+MAX_LINE_BYTES = 100_000 * 4 + 8  # the longest question any setting allows, in UTF-8, and its line end
 
 
 def _lines(prompt: bool):
@@ -39,7 +40,12 @@ def _lines(prompt: bool):
             except EOFError:  # Ctrl-D: end the line, so the shell's prompt starts on its own
                 out.print()
                 return
-    for raw in sys.stdin.buffer:
+    while raw := sys.stdin.buffer.readline(MAX_LINE_BYTES):
+        if len(raw) == MAX_LINE_BYTES and not raw.endswith(b"\n"):  # read in pieces, never held whole
+            while (more := sys.stdin.buffer.readline(MAX_LINE_BYTES)) and not more.endswith(b"\n"):
+                pass
+            err.print(Text.assemble(("error: ", "bold red"), "that line is longer than any question may be; skipped"))
+            continue
         try:
             yield raw.decode("utf-8-sig").rstrip("\r\n")
         except UnicodeDecodeError:

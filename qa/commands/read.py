@@ -41,7 +41,7 @@ def _context(context: str | None, context_file: Path | None) -> str:
                              "characters")
         context = decode_utf8(raw, "the context on standard input")
     elif context_file is not None:
-        context = read_text(context_file)  # a folder, a missing file, bad UTF-8: one clear error
+        context = read_text(context_file, MAX_CONTEXT_CHARS)  # a folder, a missing file, bad UTF-8: one error
     assert context is not None
     if not context.strip():
         raise InputError("the context is empty")

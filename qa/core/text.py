@@ -92,15 +92,19 @@ def _checked(path: str | Path) -> Path:
     return p
 
 
-def read_text(path: str | Path) -> str:
+def read_text(path: str | Path, max_chars: int | None = None) -> str:
     """A whole file's text, decompressing `.gz`, `.xz` and `.bz2` by suffix (`open_binary`, so a
-    corrupt archive is the same one error everywhere)."""
+    corrupt archive is the same one error everywhere). With `max_chars`, a longer file is refused
+    after reading at most four bytes a character: a small archive can unpack to gigabytes."""
     p = _checked(path)
+    cap = None if max_chars is None else max_chars * 4 + 4
     try:
         with open_binary(p) as fh:
-            raw = fh.read()
+            raw = fh.read() if cap is None else fh.read(cap)
     except OSError as exc:
         raise DataFormatError(f"{p}: cannot read ({exc})") from exc
+    if cap is not None and len(raw) >= cap:
+        raise InputError(f"{p} is longer than the limit of {max_chars:,} characters")
     try:
         return raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:

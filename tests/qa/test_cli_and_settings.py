@@ -423,3 +423,32 @@ def test_a_data_dir_that_is_no_folder_is_refused(tmp_path: Path, monkeypatch: py
     assert main(["kbqa", "What is the capital of France?"]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "QA_DATA_DIR=" in err and "is not a folder" in err, err
+
+
+def test_a_context_file_that_unpacks_past_the_limit_is_refused_without_reading_it_whole(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A 1.7 MB gzip of 400 million characters was unpacked whole (854 MB) before the length check."""
+    import gzip
+
+    from qa.core.text import read_text
+
+    bomb = tmp_path / "bomb.txt.gz"
+    with gzip.open(bomb, "wb") as fh:
+        for _ in range(10):
+            fh.write(b"a" * 1_000_000)
+    assert main(["read", "--context-file", str(bomb), "--question", "What?"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "longer than the limit of 2,000,000 characters" in err, err
+    small = tmp_path / "ok.txt"
+    small.write_text("é" * 100, encoding="utf-8")
+    assert read_text(small, 100) == "é" * 100  # exactly at the limit, two bytes a character
+
+
+def test_chat_skips_a_line_longer_than_any_question_without_holding_it(monkeypatch: pytest.MonkeyPatch,
+                                                                       capsys: pytest.CaptureFixture[str]) -> None:
+    from qa.commands import chat as chat_module
+
+    monkeypatch.setattr(chat_module, "MAX_LINE_BYTES", 64)
+    monkeypatch.setattr("sys.stdin", io.TextIOWrapper(io.BytesIO(b"x" * 1000 + b"\n/quit\n"), encoding="utf-8"))
+    assert list(chat_module._lines(False)) == ["/quit"]
+    assert "longer than any question may be; skipped" in capsys.readouterr().err
