@@ -24,6 +24,7 @@ from qa.core.text import check_question, decode_utf8, printable, read_text
 from qa.core.types import Answer, ChoiceEvidence
 from qa.render import marked, printable_copy
 
+MAX_OPTIONS = 26
 MAX_CONTEXT_CHARS = 2_000_000  # a 2 MB context is a mistake (a whole corpus), not a passage
 SNIPPET_CHARS = 400
 LONG_CONTEXT_CHARS = 20_000  # about a second of reading on a CPU: say that something is happening
@@ -76,6 +77,8 @@ def read(
     text = _context(context, context_file)
     if option is not None and len(option) < 2:
         raise InputError("give at least two --option values (or none for span extraction)")
+    if option is not None and len(option) > MAX_OPTIONS:  # labelled A to Z, as RACE files letter them
+        raise InputError(f"give at most {MAX_OPTIONS} --option values (they are labelled A to Z)")
     from qa.engine import Engine
 
     engine = Engine(settings)
@@ -110,7 +113,7 @@ def _print_choice(question: str, best: Answer) -> None:
     table.add_column("option")
     table.add_column("probability", justify="right")
     for i, (opt, p) in enumerate(zip(ev.options, ev.probabilities, strict=True)):
-        table.add_row(chr(65 + i) if i < 26 else str(i), Text(opt), f"{p:.3f}",
+        table.add_row(chr(65 + i), Text(opt), f"{p:.3f}",
                       style="bold green" if i == ev.chosen else "")
     console.print(table)
 

@@ -452,3 +452,12 @@ def test_chat_skips_a_line_longer_than_any_question_without_holding_it(monkeypat
     monkeypatch.setattr("sys.stdin", io.TextIOWrapper(io.BytesIO(b"x" * 1000 + b"\n/quit\n"), encoding="utf-8"))
     assert list(chat_module._lines(False)) == ["/quit"]
     assert "longer than any question may be; skipped" in capsys.readouterr().err
+
+
+def test_qa_read_takes_between_two_and_26_options(capsys: pytest.CaptureFixture[str]) -> None:
+    """The 27th option was labelled "26" after "Z", the 28th "27": the labels said nothing."""
+    base = ["read", "--context", "Tom likes apples.", "--question", "What does Tom like?"]
+    assert main([*base, "-o", "apples"]) == 2
+    assert "at least two --option" in capsys.readouterr().err
+    assert main([*base, *[x for i in range(27) for x in ("-o", f"option {i}")]]) == 2
+    assert "at most 26 --option values" in capsys.readouterr().err
