@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic import Field, ValidationError, ValidationInfo, field_validator, model_validator
 from pydantic_settings import BaseSettings, InitSettingsSource, PydanticBaseSettingsSource, SettingsConfigDict
 
 from qa.core.errors import ConfigError
@@ -178,6 +178,17 @@ class Settings(BaseSettings):
                                        "arriving within this window is read in one call on a GPU (on a CPU each "
                                        "request alone: the same scores as `qa ask`).")
     api_max_body_mb: float = Field(20.0, gt=0, description="Largest request body (uploads included).")
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _no_truth_for_numbers(cls, value: Any, info: ValidationInfo) -> Any:
+        # the settings file gives typed values: `top_k = true` was taken as 1, `include_default = 0` as false
+        is_bool = cls.model_fields[info.field_name or ""].annotation in (bool, "bool")
+        if isinstance(value, bool) and not is_bool:
+            raise ValueError("is true or false; give a value of the setting's own kind")
+        if is_bool and isinstance(value, int | float) and not isinstance(value, bool):
+            raise ValueError("is a number; give true or false")
+        return value
 
     @field_validator("null_threshold", "kb_min_confidence", mode="before")
     @classmethod

@@ -461,3 +461,14 @@ def test_qa_read_takes_between_two_and_26_options(capsys: pytest.CaptureFixture[
     assert "at least two --option" in capsys.readouterr().err
     assert main([*base, *[x for i in range(27) for x in ("-o", f"option {i}")]]) == 2
     assert "at most 26 --option values" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(("line", "said"), [("top_k = true", "top_k = True: is true or false"),
+                                            ("include_default = 0", "include_default = 0: is a number")])
+def test_the_settings_file_refuses_true_for_a_number_and_a_number_for_true(tmp_path: Path, line: str,
+                                                                           said: str) -> None:
+    """TOML values are typed: `top_k = true` was taken as 1 and `include_default = 0` as false."""
+    cfg = tmp_path / "qa.toml"
+    cfg.write_text(line + "\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match=said):
+        Settings.load(cfg)
