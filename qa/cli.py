@@ -3,9 +3,13 @@ so the packages that own a feature also own its command."""
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import pkgutil
+import signal
 import sys
+import threading
+from collections.abc import Iterator
 
 import typer
 from rich.console import Console
@@ -39,7 +43,42 @@ _register()
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point: user errors become one red line and exit code 2, never a traceback; Ctrl-C says
-    so and exits 130."""
+    so and exits 130, a SIGTERM (`kill`, a service manager stopping it) likewise with 143."""
+    with _terminate_as_interrupt():
+        return _main(argv)
+
+
+_terminated = False
+
+
+@contextlib.contextmanager
+def _terminate_as_interrupt() -> Iterator[None]:
+    """SIGTERM raises KeyboardInterrupt, so what a Ctrl-C cleans up (staging folders, partial
+    files, a store's transaction) is cleaned up for `kill` too, instead of the process ending
+    mid-write without a word. The handler before is restored on the way out."""
+    global _terminated
+    _terminated = False
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum: int, frame: object) -> None:
+        global _terminated
+        _terminated = True
+        raise KeyboardInterrupt
+
+    try:
+        before = signal.signal(signal.SIGTERM, handler)
+    except (ValueError, OSError):  # pragma: no cover - no signals here
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, before)
+
+
+def _main(argv: list[str] | None) -> int:
     try:
         rv = app(args=argv, prog_name="qa", standalone_mode=False)
     except QAError as exc:
@@ -62,9 +101,13 @@ def main(argv: list[str] | None = None) -> int:
 
 
 INTERRUPTED = 130
+TERMINATED = 143  # 128 + SIGTERM, what a shell reports for a process `kill` ended
 
 
 def _interrupted() -> int:
+    if _terminated:
+        err.print(Text("terminated: stopped before finishing", style="red"), soft_wrap=True)
+        return TERMINATED
     err.print(Text("interrupted: stopped before finishing", style="red"), soft_wrap=True)
     return INTERRUPTED
 

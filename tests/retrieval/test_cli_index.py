@@ -79,3 +79,38 @@ def test_an_index_that_cannot_be_written_is_refused_before_encoding(corpus_dir: 
     assert main(["index", str(corpus_dir), "--out", str(blocker / "idx")]) == 2
     err = capsys.readouterr().err
     assert f"cannot write {blocker / 'idx'}" in " ".join(err.split()) and "building" not in err
+
+
+def test_qa_index_stopped_by_sigterm_says_so_and_keeps_the_previous_index(corpus_dir: Path, tmp_path: Path) -> None:
+    """`kill` (or a service manager) ended `qa index` without a word, exit -15, and a write phase
+    cut short left its staging folder behind; SIGTERM now takes Ctrl-C's way out, with 143."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    out = tmp_path / "idx"
+    assert main(["index", str(corpus_dir / "eiffel.md"), "--out", str(out)]) == 0
+    before = (out / "manifest.json").read_bytes()
+    docs = tmp_path / "many"
+    docs.mkdir()
+    for i in range(6000):
+        (docs / f"d{i}.txt").write_text(f"Document {i} is about topic {i}. " * 12, encoding="utf-8")
+    proc = subprocess.Popen([sys.executable, "-m", "qa", "index", str(docs), "--out", str(out), "--replace"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=dict(os.environ))
+    time.sleep(6)  # started, and encoding 6,000 passages (minutes)
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 143, err
+    assert "terminated: stopped before finishing" in err and "Traceback" not in err
+    assert (out / "manifest.json").read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["idx", "many"]
+
+
+def test_the_sigterm_handler_is_only_lent_to_a_command() -> None:
+    import signal
+
+    before = signal.getsignal(signal.SIGTERM)
+    assert main(["config", "--json"]) == 0
+    assert signal.getsignal(signal.SIGTERM) is before
