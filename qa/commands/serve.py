@@ -106,12 +106,7 @@ def serve(
            "QA_INDEX_DIR": settings.index_dir, "QA_KB_GRAPH": settings.kb_graph,
            "QA_KB_ENDPOINT": settings.kb_endpoint, "QA_API_URL": api}
     procs: list[subprocess.Popen] = []
-
-    def _stop(signum: int, frame: object) -> None:
-        raise KeyboardInterrupt  # `kill` stops both servers too, like Ctrl-C
-
-    signal.signal(signal.SIGTERM, _stop)
-    try:
+    try:  # `kill` (SIGTERM, raised as KeyboardInterrupt by qa.cli) stops both servers too, like Ctrl-C
         out.print(Text(f"starting the API on {api} (loading the models) …", style="dim"))
         procs.append(subprocess.Popen([sys.executable, "-m", "qa.api"], env=env))
         _wait_for(f"{api}/v1/health", procs[0], "API", 300)
