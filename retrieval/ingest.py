@@ -10,8 +10,10 @@ re-derived from the docstore, which takes about a second per 10k passages.
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 from collections.abc import Sequence
+from contextlib import AbstractContextManager
 from pathlib import Path
 
 import numpy as np
@@ -127,12 +129,22 @@ def build_index(
         )
     elif len(embeddings) != len(passages):
         raise InputError(f"{len(embeddings)} embeddings for {len(passages)} passages")
-    with staging_dir(out) as tmp:
+    with _writing(progress, len(passages)), staging_dir(out) as tmp:
         _write_parts(
             tmp, passages, np.asarray(embeddings, dtype=np.float32), encoder.name, dense_kind, settings, extra
         )
         swap_dir(tmp, out)
     return out
+
+
+def _writing(progress: bool, count: int) -> AbstractContextManager[object]:
+    """A spinner for the write phase (passage store, FAISS, BM25, fsync): seconds per 10k passages,
+    silent before, right after the encoding bar reached its end."""
+    if not progress:
+        return contextlib.nullcontext()
+    from rich.console import Console
+
+    return Console(stderr=True).status(f"writing the index ({count:,} passages: store, vectors, BM25) …")
 
 
 def index_path(
