@@ -327,7 +327,7 @@ class Engine:
         this returns, and a crash part-way leaves the collection as it was before the call.
         Returns the number of passages added."""
         from retrieval.collections import check_name
-        from retrieval.index_dir import is_complete
+        from retrieval.index_dir import folder_lock, is_complete
         from retrieval.ingest import add_passages, build_index, chunk_documents
 
         name = self._writable_collection(check_name(collection))
@@ -335,7 +335,7 @@ class Engine:
         if not passages:
             raise InputError("nothing to add: the documents hold no text")
         folder = Path(self.settings.index_dir) / name
-        with self._write_lock:
+        with self._write_lock, folder_lock(folder):  # a `qa index` of it swaps in before or after, never over
             if is_complete(folder):
                 taken = [d.doc_id for d in documents if self._passage_ids(folder, d.doc_id)]
                 if taken:
@@ -350,7 +350,7 @@ class Engine:
     def delete_document(self, doc_id: str, collection: str | None = None) -> tuple[str, int]:
         """Delete every passage of a document; returns (collection, passages deleted)."""
         from retrieval.collections import check_name, user_collections
-        from retrieval.index_dir import is_complete
+        from retrieval.index_dir import folder_lock, is_complete
         from retrieval.ingest import delete_passages
 
         with self._write_lock:
@@ -366,15 +366,16 @@ class Engine:
                                      "say which (the collection parameter)")
             for name in names:
                 folder = Path(self.settings.index_dir) / name
-                ids = self._passage_ids(folder, doc_id)
-                if not ids:
-                    continue
-                if len(ids) >= self._passage_count(folder):  # the last document: the collection goes
-                    gone = aside(folder, "deleted")
-                    folder.rename(gone)
-                    shutil.rmtree(gone, ignore_errors=True)
-                else:
-                    delete_passages(folder, ids)
+                with folder_lock(folder):  # a `qa index` of it swaps in before or after, never over
+                    ids = self._passage_ids(folder, doc_id)
+                    if not ids:
+                        continue
+                    if len(ids) >= self._passage_count(folder):  # the last document: the collection goes
+                        gone = aside(folder, "deleted")
+                        folder.rename(gone)
+                        shutil.rmtree(gone, ignore_errors=True)
+                    else:
+                        delete_passages(folder, ids)
                 self._reopen_passages(name)
                 return name, len(ids)
         where = f"collection {collection!r}" if collection else "any collection of your own"

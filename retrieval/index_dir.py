@@ -13,6 +13,7 @@ the encoder name in the manifest lets a search refuse vectors from a different e
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
@@ -20,7 +21,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from qa.core.atomic import atomic_write_text
+from qa.core.atomic import atomic_write_text, dir_lock
 from qa.core.errors import DataFormatError, InputError
 
 MANIFEST = "manifest.json"
@@ -82,6 +83,23 @@ def check_target(out: str | Path, source: str | Path | None = None) -> Path:
         raise InputError(f"{out} is a folder with other files in it, not an index: choose a new or empty "
                          "folder (building an index replaces the whole folder)")
     return out
+
+
+def folder_lock(folder: str | Path) -> contextlib.AbstractContextManager[None]:
+    """The lock whoever replaces an index folder holds from its last look at the folder to its
+    swap (`qa index` in one process, the API's document edits in another): a build that started
+    before an edit then sees the edit instead of dropping it. It is the parent folder's (the
+    folder itself is swapped away), so one replacement there waits for another; not re-entrant."""
+    return dir_lock(Path(folder).expanduser().absolute().parent)
+
+
+def manifest_stamp(folder: str | Path) -> tuple[int, int] | None:
+    """What changes whenever the folder is rewritten (every write swaps in a new manifest)."""
+    try:
+        st = (Path(folder).expanduser() / MANIFEST).stat()
+    except OSError:
+        return None
+    return st.st_ino, st.st_mtime_ns
 
 
 def is_complete(folder: str | Path) -> bool:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import shutil
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
 from pathlib import Path
 
@@ -27,7 +27,16 @@ from retrieval.dense import DenseIndex
 from retrieval.docstore import SQLiteDocStore
 from retrieval.documents import Document, discover, read_documents
 from retrieval.encoder import TextEncoder
-from retrieval.index_dir import BM25_DIR, DENSE, DOCSTORE, Manifest, check_target, summarise_sources
+from retrieval.index_dir import (
+    BM25_DIR,
+    DENSE,
+    DOCSTORE,
+    Manifest,
+    check_target,
+    folder_lock,
+    manifest_stamp,
+    summarise_sources,
+)
 from retrieval.passage import Passage
 
 
@@ -113,11 +122,14 @@ def build_index(
     embeddings: np.ndarray | None = None,
     description: str = "encoding passages",
     extra: dict | None = None,
+    before_swap: Callable[[], None] | None = None,
 ) -> Path:
     """Build a complete index folder at `out` from `passages`, atomically replacing any old one.
 
     `embeddings` (n, dim), when given, must come from the same encoder and passage texts; it
-    lets benchmarks reuse vectors they have already computed.
+    lets benchmarks reuse vectors they have already computed. `before_swap`, when given, runs
+    under the folder's lock (`folder_lock`) right before the swap, and may refuse it by raising:
+    the caller then must not hold that lock itself.
     """
     if not passages:
         raise InputError("nothing to index: no passages")
@@ -133,7 +145,10 @@ def build_index(
         _write_parts(
             tmp, passages, np.asarray(embeddings, dtype=np.float32), encoder.name, dense_kind, settings, extra
         )
-        swap_dir(tmp, out)
+        with folder_lock(out) if before_swap is not None else contextlib.nullcontext():
+            if before_swap is not None:
+                before_swap()
+            swap_dir(tmp, out)
     return out
 
 
@@ -152,9 +167,18 @@ def index_path(
 ) -> tuple[Path, int]:
     """`qa index PATH`: index the files under `path` into folder `out`; returns (folder, passages)."""
     out = check_target(out, path)  # expanded (`~/idx`): the folder checked is the folder written
+    seen = manifest_stamp(out)  # the folder as the caller checked it (`qa index`: its source, API documents)
     passages = passages_from_path(path, settings)
     root = {"root": str(Path(path).expanduser().resolve())}  # what `qa index` checks before replacing it
-    return build_index(passages, out, settings, progress=progress, dense_kind=dense_kind, extra=root), len(passages)
+
+    def unchanged() -> None:
+        if manifest_stamp(out) != seen:  # documents added or deleted through the API, another build
+            raise InputError(f"{out} changed while this ran (documents added or deleted through the API, or "
+                             "another `qa index`): nothing was replaced; run it again")
+
+    folder = build_index(passages, out, settings, progress=progress, dense_kind=dense_kind, extra=root,
+                         before_swap=unchanged)
+    return folder, len(passages)
 
 
 def _rebuild_bm25(folder: Path) -> int:

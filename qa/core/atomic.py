@@ -110,6 +110,31 @@ def file_lock(path: Path) -> Iterator[None]:
         os.close(fd)
 
 
+@contextlib.contextmanager
+def dir_lock(folder: Path) -> Iterator[None]:
+    """An exclusive advisory lock on a folder itself, across processes: no lock file is left
+    beside what it guards (a user's `--out` folder's parent, say). The folder is made if absent."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        fd = os.open(folder, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+    except OSError:  # nowhere to lock: whoever writes goes on without one, as before
+        yield
+        return
+    try:
+        try:
+            import fcntl
+        except ImportError:  # pragma: no cover - no advisory locks on this platform
+            yield
+            return
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fd, fcntl.LOCK_UN)
+    finally:
+        os.close(fd)
+
+
 def aside(target: Path, what: str) -> Path:
     """A hidden name beside `target` for a folder being built, moved aside or deleted, carrying
     this process's id: whoever tidies up after killed processes leaves a live one's folders alone."""

@@ -234,3 +234,36 @@ def test_qa_index_puts_back_a_collection_a_killed_run_moved_aside(tmp_path: Path
     captured = capsys.readouterr()
     assert "restored notes from an interrupted update" in captured.err and "was built from" in captured.err
     assert collection.is_dir() and [p.name for p in (tmp_path / "idx").iterdir()] == ["notes"]
+
+
+def test_documents_the_api_adds_while_qa_index_runs_are_never_dropped(tmp_path: Path, monkeypatch,
+                                                                       capsys) -> None:
+    """`qa index` checked the collection once, encoded for minutes, then swapped its build in: a
+    document added through the API meanwhile was gone, exit 0."""
+    import retrieval.ingest as ingest
+    from qa.engine import Engine
+    from retrieval.docstore import SQLiteDocStore
+    from retrieval.documents import Document
+
+    monkeypatch.setenv("QA_INDEX_DIR", str(tmp_path / "idx"))
+    notes = tmp_path / "notes"
+    notes.mkdir()
+    (notes / "a.txt").write_text("Work: the deploy freeze starts on 20 December.", encoding="utf-8")
+    assert main(["index", str(notes)]) == 0
+    memo = Document(doc_id="memo", text="The wifi password is OSPREY.", title="memo", source="api")
+    read = ingest.passages_from_path
+
+    def read_while_the_api_adds(*args, **kwargs):  # the API's add lands while the build encodes
+        passages = read(*args, **kwargs)
+        Engine(Settings.load()).add_documents("notes", [memo])
+        return passages
+
+    monkeypatch.setattr(ingest, "passages_from_path", read_while_the_api_adds)
+    capsys.readouterr()
+    assert main(["index", str(notes), "--replace"]) == 2
+    assert "changed while this ran" in capsys.readouterr().err
+    with SQLiteDocStore(tmp_path / "idx" / "notes" / "docstore.sqlite") as store:
+        assert any(p.id.startswith("memo#") for _, p in store.iter_all())
+    monkeypatch.setattr(ingest, "passages_from_path", read)
+    assert main(["index", str(notes), "--replace"]) == 0  # asked again, it rebuilds as told
+    assert sorted(p.name for p in (tmp_path / "idx").iterdir() if not p.name.startswith(".")) == ["notes"]
