@@ -8,8 +8,10 @@ optional `title`, `id`). Files must be UTF-8: a file in another encoding is reje
 
 from __future__ import annotations
 
+import logging
 import os
 import re
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
@@ -18,6 +20,8 @@ from typing import Any
 
 from qa.core.errors import InputError
 from qa.core.text import SURROGATE, json_lines
+
+log = logging.getLogger("qa.index")
 
 TEXT_SUFFIXES = {".txt": "text", ".md": "markdown", ".markdown": "markdown", ".html": "html", ".htm": "html"}
 SUFFIXES = (*TEXT_SUFFIXES, ".jsonl")
@@ -158,27 +162,51 @@ def _check_name(path: Path) -> None:
 def discover(path: str | Path) -> list[tuple[Path, str]]:
     """Files to index under `path` (a file or a folder, searched recursively), with their names.
 
-    Hidden files and folders and unsupported suffixes inside folders are skipped; a single
-    file given directly must have a supported suffix.
+    Hidden files and folders are skipped; so are, inside folders, files of other types, linked
+    folders and links that lead nowhere, which are counted in a warning. A single file given
+    directly must have a supported suffix; a folder that cannot be read is an error, as an
+    unreadable file is.
     """
     root = Path(path)
     if not root.exists():
+        if os.path.lexists(root):
+            raise InputError(f"{root} is a link that leads nowhere (a loop, or its target is gone)")
         raise InputError(f"no such file or folder: {root}")
     _check_name(root.expanduser().resolve())  # kept in the index's manifest
     if root.is_file():
         if root.suffix.lower() not in SUFFIXES:
             raise InputError(f"{root}: unsupported file type; use {', '.join(SUFFIXES)}")
         return [(root, root.name)]
+    if not root.is_dir():
+        raise InputError(f"{root} is neither a file nor a folder (a device or a pipe?)")
     # the folder's own name, also when it was given as "." or "..": ids do not depend on how it was typed
     name = root.expanduser().resolve().name or "root"
+
+    def unreadable(exc: OSError) -> None:
+        raise InputError(f"cannot read the folder {exc.filename}: {exc.strerror or exc}")
+
+    found: list[Path] = []
+    skipped: Counter[str] = Counter()
+    for folder, subfolders, names in os.walk(root, onerror=unreadable):  # linked folders are not entered
+        subfolders[:] = [d for d in subfolders if not d.startswith(".")]
+        skipped["linked folders"] += sum(os.path.islink(os.path.join(folder, d)) for d in subfolders)
+        for file in names:
+            p = Path(folder) / file
+            if file.startswith("."):
+                continue
+            if p.suffix.lower() not in SUFFIXES:
+                skipped[f"{p.suffix.lower() or 'no suffix'} files"] += 1
+            elif not p.is_file():
+                skipped["links that lead nowhere" if not p.exists() else "special files (pipes, devices)"] += 1
+            else:
+                found.append(p)
+    if skipped:
+        log.warning("skipped %s under %s (indexed: %s)",
+                    ", ".join(f"{n:,} {what}" for what, n in skipped.most_common()), root, ", ".join(SUFFIXES))
     files: list[tuple[Path, str]] = []
-    for p in sorted(root.rglob("*")):
-        rel = p.relative_to(root)
-        if any(part.startswith(".") for part in rel.parts):
-            continue
-        if p.is_file() and p.suffix.lower() in SUFFIXES:
-            _check_name(p)
-            files.append((p, f"{name}/{rel.as_posix()}"))
+    for p in sorted(found):
+        _check_name(p)
+        files.append((p, f"{name}/{p.relative_to(root).as_posix()}"))
     if not files:
         raise InputError(f"{root} holds no {', '.join(SUFFIXES)} files")
     return files

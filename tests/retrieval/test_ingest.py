@@ -76,6 +76,59 @@ def test_a_folder_given_as_dot_names_its_passages_by_its_own_name(tmp_path: Path
     assert [rel for _, rel in discover("..")] == ["notes/a.txt"]
 
 
+def test_what_a_folder_holds_besides_documents_is_counted_and_an_unreadable_folder_is_an_error(
+        tmp_path: Path, caplog) -> None:
+    """Files of other types, linked folders and dangling links were dropped without a word, and
+    an unreadable subfolder too (its documents missing from an index said to be complete)."""
+    import os
+
+    folder = tmp_path / "docs"
+    (folder / "sub").mkdir(parents=True)
+    (folder / "a.txt").write_text("Zebras are striped.", encoding="utf-8")
+    (folder / "sub" / "b.md").write_text("# B\nBees buzz.", encoding="utf-8")
+    (folder / "report.pdf").write_bytes(b"%PDF")
+    (folder / ".hidden.txt").write_text("secret", encoding="utf-8")
+    (folder / "gone.txt").symlink_to(tmp_path / "missing.txt")
+    (tmp_path / "elsewhere").mkdir()
+    (folder / "linked").symlink_to(tmp_path / "elsewhere")
+    with caplog.at_level("WARNING", logger="qa.index"):
+        assert [rel for _, rel in discover(folder)] == ["docs/a.txt", "docs/sub/b.md"]
+    assert all(w in caplog.text for w in ("skipped ", "1 .pdf files", "1 links that lead nowhere", "1 linked folders"))
+    (folder / "loop").symlink_to(folder / "loop")
+    with pytest.raises(InputError, match="a link that leads nowhere"):
+        discover(folder / "loop")
+    os.mkfifo(tmp_path / "pipe")
+    with pytest.raises(InputError, match="neither a file nor a folder"):
+        discover(tmp_path / "pipe")
+
+
+def test_an_unreadable_subfolder_stops_the_index(tmp_path: Path) -> None:
+    import os
+    import shutil
+    import subprocess
+    import sys
+
+    folder = tmp_path / "docs"
+    (folder / "locked").mkdir(parents=True)
+    (folder / "a.txt").write_text("Zebras are striped.", encoding="utf-8")
+    (folder / "locked").chmod(0)
+    try:
+        if not os.access(folder / "locked", os.R_OK):
+            with pytest.raises(InputError, match="cannot read the folder .*locked"):
+                discover(folder)
+            return
+        if shutil.which("setpriv") is None:
+            pytest.skip("this user reads every folder (root), and setpriv cannot take that away")
+        # root reads every folder: without the capabilities that let it, it reads as a user does
+        code = ("from retrieval.documents import discover\nfrom qa.core.errors import InputError\n"
+                f"try:\n    discover({str(folder)!r})\nexcept InputError as e:\n    print(e)")
+        run = subprocess.run(["setpriv", "--bounding-set=-dac_override,-dac_read_search", sys.executable, "-c", code],
+                             capture_output=True, text=True, timeout=60, cwd=Path(__file__).parents[2])
+        assert "cannot read the folder" in run.stdout and "locked" in run.stdout, run.stdout + run.stderr
+    finally:
+        (folder / "locked").chmod(0o755)
+
+
 def test_bad_jsonl_and_paths(tmp_path: Path) -> None:
     (tmp_path / "x.jsonl").write_text('{"text": "ok"}\n{broken\n', encoding="utf-8")
     with pytest.raises(DataFormatError, match="x.jsonl:2"):
