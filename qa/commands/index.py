@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from qa.core.errors import InputError
+from qa.core.errors import InputError, NotFoundError, QAError
 from qa.core.settings import Settings
 
 console = Console(stderr=True)
@@ -39,12 +39,20 @@ def index(
     replace: Annotated[bool, typer.Option(
         "--replace", help="Rebuild a collection that was built from another folder, or holds documents added "
                           "through the API (they would be gone).")] = False,
+    list_them: Annotated[bool, typer.Option("--list", help="List the collections `qa ask` searches.")] = False,
+    delete: Annotated[str | None, typer.Option("--delete", help="Delete a collection of your own (by name).",
+                                               show_default=False)] = None,
 ) -> None:
     """Index documents for `qa ask`; a failed run leaves the previous index intact."""
     from qa.commands import check_folder_writable
     from retrieval.dense import KINDS
 
     settings = Settings.load(config)
+    if list_them or delete is not None:
+        if path is not None or default or out is not None or name is not None or (list_them and delete is not None):
+            raise InputError("--list and --delete NAME go alone (no PATH, --default, --out or --name)")
+        _list(settings) if list_them else _delete(settings, delete or "")
+        return
     if dense_kind and dense_kind not in KINDS:
         raise InputError(f"--dense must be one of {', '.join(KINDS)}, not {dense_kind!r}")
     started = time.perf_counter()
@@ -96,6 +104,58 @@ def index(
 
 def register(app: typer.Typer) -> None:
     app.command("index")(index)
+
+
+def _list(settings: Settings) -> None:
+    """Each collection: its passages, what it was built from, when; printed as output (stdout)."""
+    from rich.table import Table
+
+    from retrieval.collections import DEFAULT_NAME, user_collections
+    from retrieval.default import SHIPPED_INDEX
+    from retrieval.index_dir import Manifest, is_complete
+
+    rows = []
+    if settings.include_default:  # where `qa ask` finds it, without building it here
+        shipped = next((f for f in (SHIPPED_INDEX, Path(settings.index_dir) / DEFAULT_NAME) if is_complete(f)), None)
+        rows.append((DEFAULT_NAME, shipped or SHIPPED_INDEX))
+    rows += [(c.name, c.folder) for c in user_collections(settings)]
+    table = Table(title=f"collections ({settings.index_dir})", title_justify="left")
+    for column in ("name", "passages", "built from", "built"):  # a long path wraps, never cut short
+        table.add_column(column, justify="right" if column == "passages" else "left", overflow="fold")
+    for label, folder in rows:
+        try:
+            m = Manifest.load(folder)
+        except QAError as exc:  # one damaged collection is listed as such, the others still are
+            table.add_row(label, "", f"unreadable: {exc}", "")
+            continue
+        source = "the embedded Wikipedia summaries" if label == DEFAULT_NAME else str(m.extra.get("root") or "")
+        if m.extra.get("added_documents"):
+            source = f"{source} + the API" if source else "the API"
+        table.add_row(label, f"{m.count:,}", source, m.created.replace("T", " ").removesuffix("+00:00"))
+    Console().print(table)
+    if not rows:
+        console.print("no collections: `qa index PATH` builds one", style="dim", markup=False)
+
+
+def _delete(settings: Settings, name: str) -> None:
+    """A collection of one's own goes whole (moved aside, then removed: never half of one)."""
+    import shutil
+
+    from qa.core.atomic import aside
+    from retrieval.collections import DEFAULT_NAME, check_name
+    from retrieval.index_dir import Manifest, folder_lock, is_complete
+
+    if name == DEFAULT_NAME:
+        raise InputError("the embedded collection is not deleted; QA_INCLUDE_DEFAULT=false leaves it out")
+    folder = Path(settings.index_dir).expanduser() / check_name(name)
+    with folder_lock(folder):  # not while the API adds to it, nor under a `qa index` swapping it in
+        if not is_complete(folder):
+            raise NotFoundError(f"no collection named {name!r} in {settings.index_dir} (`qa index --list`)")
+        count = Manifest.load(folder).count
+        gone = aside(folder, "deleted")
+        folder.rename(gone)
+    shutil.rmtree(gone, ignore_errors=True)
+    console.print(f"deleted the collection {name} ({count:,} passages)", markup=False, highlight=False)
 
 
 def _recover(target: Path) -> None:

@@ -267,3 +267,23 @@ def test_documents_the_api_adds_while_qa_index_runs_are_never_dropped(tmp_path: 
     monkeypatch.setattr(ingest, "passages_from_path", read)
     assert main(["index", str(notes), "--replace"]) == 0  # asked again, it rebuilds as told
     assert sorted(p.name for p in (tmp_path / "idx").iterdir() if not p.name.startswith(".")) == ["notes"]
+
+
+def test_collections_are_listed_and_deleted_by_name(notes: Path, tmp_path: Path, monkeypatch, capsys) -> None:
+    """There was no command for either: the README never said how to remove a collection."""
+    monkeypatch.setenv("QA_INDEX_DIR", str(tmp_path / "idx"))
+    monkeypatch.setenv("QA_INCLUDE_DEFAULT", "false")
+    assert main(["index", str(notes)]) == 0
+    capsys.readouterr()
+    assert main(["index", "--list"]) == 0
+    listed = capsys.readouterr().out
+    assert "team-notes" in listed and "…" not in listed  # a long path wraps, never cut short
+    assert main(["index", "--delete", "team-notes"]) == 0
+    assert "deleted the collection team-notes" in capsys.readouterr().err
+    assert not (tmp_path / "idx" / "team-notes").exists() and list((tmp_path / "idx").iterdir()) == []
+    for argv, said in ((["index", "--delete", "team-notes"], "no collection named 'team-notes'"),
+                       (["index", "--delete", "default"], "the embedded collection is not deleted"),
+                       (["index", "--delete", "../x"], "invalid collection name"),
+                       (["index", str(notes), "--list"], "--list and --delete NAME go alone")):
+        assert main(argv) == 2
+        assert said in capsys.readouterr().err
