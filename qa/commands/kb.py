@@ -16,7 +16,7 @@ import typer
 from rich.console import Console
 from rich.text import Text
 
-from qa.commands import check_endpoint_option, check_graph_file, check_writable
+from qa.commands import check_apart, check_endpoint_option, check_graph_file, check_writable
 from qa.core.errors import InputError
 
 GRAPH_HELP = "Turtle / N-Triples / TSV graph; default: the embedded world graph."
@@ -82,6 +82,8 @@ def train(
     settings = _settings(graph, endpoint)
     if out_path is not None:  # found out now, not after minutes of training
         out_path = _scorer_target(out_path)
+        if graph is not None:  # the graph itself was replaced by the scorer's JSON, exit 0
+            check_apart(graph, {"--out": out_path})
     t0 = time.perf_counter()
     folder = artefacts.artefact_dir(settings)
     config = KBQAConfig(max_hops=max_hops or settings.kb_max_hops, forward_only=forward_only,
@@ -150,7 +152,18 @@ def _scorer_target(path: Path) -> Path:
     if path.is_dir():
         path = path / artefacts.SCORER
     check_writable(path)
+    if path.is_file() and not _is_scorer(path):  # another file of the user's, not an earlier scorer
+        raise InputError(f"--out {path} exists and is not a graph scorer: it would be replaced; give a new "
+                         "file, or a folder")
     return path
+
+
+def _is_scorer(path: Path) -> bool:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError):
+        return False
+    return isinstance(data, dict) and {"weights", "meta"} <= set(data)
 
 
 @kb_app.command("info")

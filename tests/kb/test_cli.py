@@ -79,6 +79,17 @@ def test_kb_train_refuses_an_empty_graph_and_an_unwritable_out_before_training(t
     assert _scorer_target(folder) == folder / "scorer.json"  # a folder gets the scorer inside it
     assert _scorer_target(tmp_path / "new" / "s.json") == tmp_path / "new" / "s.json"
     assert (tmp_path / "new").is_dir()
+    # the graph itself (replaced by the scorer's JSON, exit 0), or any other file that is no scorer
+    graph = tmp_path / "g.tsv"
+    graph.write_text("Paris\tcapital_of\tFrance\n", encoding="utf-8")
+    for target in (graph, blocker):
+        before = target.read_bytes()
+        assert main(["kb", "train", "--graph", str(graph), "--out", str(target)]) == 2
+        assert "is not a graph scorer: it would be replaced" in capsys.readouterr().err
+        assert target.read_bytes() == before
+    scorer = tmp_path / "old-scorer.json"
+    scorer.write_text('{"weights": {}, "meta": {}}', encoding="utf-8")
+    assert _scorer_target(scorer) == scorer  # an earlier scorer is what --out replaces
 
 
 @pytest.mark.parametrize(("url", "said"), [
