@@ -21,8 +21,8 @@ from typing import Any
 import torch
 from rich.console import Console
 
-from mrc.loading import WINDOW_FIELDS, reader_config
-from mrc.training import install_model, save_model_fp16
+from mrc.loading import WINDOW_FIELDS, reader_config, resolve_device
+from mrc.training import check_output_dir, install_model, removed_on_failure, save_model_fp16
 from qa.core.errors import InputError
 
 console = Console(stderr=True)
@@ -32,9 +32,8 @@ def average_span_readers(models: list[str | Path], out: str | Path, train_file: 
                          weights: list[float] | None = None, device: str = "cpu") -> dict[str, Any]:
     """Writes the weighted average of `models` to `out`, calibrated on their shared held-out
     articles of `train_file`; returns the new `qa_reader.json`."""
-    from transformers import AutoModelForQuestionAnswering, AutoTokenizer
+    from transformers import AutoModelForQuestionAnswering
 
-    from mrc.recalibrate import recalibrate_span_reader
     from qa.core.paths import check_model_dir
 
     dirs = [Path(m) for m in models]
@@ -45,6 +44,8 @@ def average_span_readers(models: list[str | Path], out: str | Path, train_file: 
         raise InputError(f"--weight: give one non-negative weight per model, summing to 1 (got {weights})")
     for d in dirs:
         check_model_dir(d)
+    check_output_dir(Path(out), "span")  # before minutes of loading and calibrating, not after
+    resolve_device(device)  # a bad --device is said now, not once the average is written
     configs = [reader_config(d, task="span").model_dump() for d in dirs]
     held = [sorted((c.get("training") or {}).get("held_out_articles") or []) for c in configs]
     if missing := [str(d) for d, h in zip(dirs, held, strict=True) if not h]:
@@ -71,6 +72,17 @@ def average_span_readers(models: list[str | Path], out: str | Path, train_file: 
     out.mkdir(parents=True, exist_ok=True)
     stage = out / ".trained"
     shutil.rmtree(stage, ignore_errors=True)
+    with removed_on_failure(stage):
+        return _install_average(first, stage, out, dirs, weights, configs, held, train_file, device)
+
+
+def _install_average(first: Any, stage: Path, out: Path, dirs: list[Path], weights: list[float],
+                     configs: list[dict[str, Any]], held: list[list[str]], train_file: str | Path,
+                     device: str) -> dict[str, Any]:
+    from transformers import AutoTokenizer
+
+    from mrc.recalibrate import recalibrate_span_reader
+
     save_model_fp16(first, AutoTokenizer.from_pretrained(dirs[0]), stage)
     base = configs[0]
     draft = {k: base[k] for k in ("task", *WINDOW_FIELDS) if base.get(k) is not None}

@@ -27,6 +27,7 @@ from mrc.training import (
     freeze_word_embeddings,
     install_model,
     prepare_run,
+    removed_on_failure,
     save_model_fp16,
     train_loop,
     write_json_atomic,
@@ -84,7 +85,8 @@ def train_choice_reader(
     if pooling not in ("mean", "cls"):
         raise InputError(f"pooling must be 'mean' or 'cls', not {pooling!r}")
 
-    started, device, base, out = prepare_run(cfg)
+    dev = load_race(eval_file) if eval_file else None  # a bad --eval-file is said before the training
+    started, device, base, out = prepare_run(cfg, "choice")
 
     console.print(f"loading {train_file}")
     examples = load_race(train_file)
@@ -146,17 +148,17 @@ def train_choice_reader(
         info["input_format"] += "; mean pooling over the real tokens, one linear layer (choice_head)"
     stage = out / ".trained"  # checked here before it replaces anything in `out`
     shutil.rmtree(stage, ignore_errors=True)
-    save_model_fp16(model.encoder if isinstance(model, MeanPooledChoiceModel) else model, tokenizer, stage)
-    write_json_atomic(stage / "qa_reader.json", info)
-    if eval_file:
-        dev = load_race(eval_file)
-        reader = ChoiceReader(Settings(device=str(device), batch_size=256), model_dir=stage)
-        probs = reader.probabilities_many([ChoiceRequest(q.article, q.question, q.options) for q in dev])
-        chosen = {q.qid: int(np.argmax(p)) for q, p in zip(dev, probs, strict=True)}
-        acc = race_accuracy(chosen, {q.qid: q.answer for q in dev}, race_levels(dev))
-        info["quick_dev"] = {"file": Path(eval_file).name, "accuracy": acc["all"],
-                             **{f"accuracy_{lvl}": acc[lvl] for lvl in ("middle", "high") if acc.get(f"{lvl}_total")}}
-        console.print(f"quick dev check (not the reported benchmark): {info['quick_dev']}")
-    install_model(stage, out, info)
+    with removed_on_failure(stage):  # Ctrl-C or a failure after the training: no staged model left
+        save_model_fp16(model.encoder if isinstance(model, MeanPooledChoiceModel) else model, tokenizer, stage)
+        write_json_atomic(stage / "qa_reader.json", info)
+        if eval_file and dev is not None:
+            reader = ChoiceReader(Settings(device=str(device), batch_size=256), model_dir=stage)
+            probs = reader.probabilities_many([ChoiceRequest(q.article, q.question, q.options) for q in dev])
+            chosen = {q.qid: int(np.argmax(p)) for q, p in zip(dev, probs, strict=True)}
+            acc = race_accuracy(chosen, {q.qid: q.answer for q in dev}, race_levels(dev))
+            levels = {f"accuracy_{lvl}": acc[lvl] for lvl in ("middle", "high") if acc.get(f"{lvl}_total")}
+            info["quick_dev"] = {"file": Path(eval_file).name, "accuracy": acc["all"], **levels}
+            console.print(f"quick dev check (not the reported benchmark): {info['quick_dev']}")
+        install_model(stage, out, info)
     (out / "checkpoint.pt").unlink(missing_ok=True)
     return info

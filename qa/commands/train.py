@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,10 +16,38 @@ from qa.core.paths import MODELS_DIR, SHARED_DATA
 train_app = typer.Typer(help="Fine-tune the span or multiple-choice reader.", no_args_is_help=True)
 
 
+PRECISIONS = ("auto", "fp32", "bf16", "fp16")
+
+
 def _cfg(output_dir: Path, **kw):
+    """The run's settings, each refused under its option's name when it can never work: a batch
+    of 0 was a ZeroDivisionError, a negative learning rate torch's ValueError, `fp8` a KeyError
+    (tracebacks, exit 1), and a negative --epochs or --max-minutes trained one step, installed
+    that model over the shipped one and said nothing."""
     from mrc.training import TrainConfig
 
+    positive = {"--epochs": kw["epochs"], "--batch-size": kw["batch_size"], "--learning-rate": kw["learning_rate"]}
+    for flag, value in positive.items():
+        if not value > 0:
+            raise InputError(f"{flag} must be above 0, not {value}")
+    for flag, value in {"--max-minutes": kw["max_minutes"], "--reserve-minutes": kw["reserve_minutes"],
+                        "--limit": kw["limit"]}.items():
+        if not value >= 0:
+            raise InputError(f"{flag} must be 0 (no limit) or more, not {value}")
+    _check_device(kw["device"], numbered=True)
+    if kw["precision"] not in PRECISIONS:
+        raise InputError(f"--precision must be one of {', '.join(PRECISIONS)}, not {kw['precision']!r}")
     return TrainConfig(output_dir=str(output_dir), **kw)
+
+
+def _check_device(device: str, *, numbered: bool = False) -> str:
+    """auto, cpu or cuda; a training run also takes cuda:N (one of several GPUs)."""
+    from qa.core.settings import Device
+
+    if device in {d.value for d in Device} or numbered and re.fullmatch(r"cuda:\d+", device):
+        return device
+    more = " or cuda:N" if numbered else ""
+    raise InputError(f"--device must be one of {', '.join(d.value for d in Device)}{more}, not {device!r}")
 
 
 def _check_file(path: Path) -> str:
@@ -95,6 +124,13 @@ def span(
                learning_rate=learning_rate, device=device, precision=precision, max_minutes=max_minutes,
                reserve_minutes=reserve_minutes, limit=limit, seed=seed, resume=resume)
     mix = _mix(negative_ratio, hard_negative_ratio, swap_ratio, antonym_ratio)
+    if not 8 <= max_seq_length <= 512:
+        raise InputError(f"--max-seq-length must lie between 8 and 512 tokens, not {max_seq_length}")
+    if not 0 < doc_stride < max_seq_length // 2:  # the question and the overlap must leave room for new text
+        raise InputError(f"--doc-stride must be above 0 and below half of --max-seq-length ({max_seq_length // 2}), "
+                         f"not {doc_stride}")
+    if holdout_articles < 1 or wikiqa_repeat < 1:
+        raise InputError("--holdout-articles and --wikiqa-repeat must be at least 1")
     with _cleaned_up(output_dir):
         train_span_reader(cfg, _check_file(train_file), mix, holdout_articles, max_seq_length,
                           doc_stride, eval_file or None, wikiqa_dir=wikiqa or None, wikiqa_repeat=wikiqa_repeat)
@@ -127,6 +163,8 @@ def choice(
     cfg = _cfg(output_dir, base_model=base_model, epochs=epochs, batch_size=batch_size,
                learning_rate=learning_rate, device=device, precision=precision, max_minutes=max_minutes,
                reserve_minutes=reserve_minutes, limit=limit, seed=seed, resume=resume)
+    if not 16 <= max_seq_length <= 512:
+        raise InputError(f"--max-seq-length must lie between 16 and 512 tokens, not {max_seq_length}")
     with _cleaned_up(output_dir):
         train_choice_reader(cfg, _check_file(train_file), max_seq_length, eval_file or None, pooling=pooling)
 
@@ -147,7 +185,9 @@ def calibrate_span(
     from mrc.recalibrate import recalibrate_span_reader
 
     mix = _mix(negative_ratio, hard_negative_ratio, swap_ratio, antonym_ratio)
-    recalibrate_span_reader(model_dir, _check_file(train_file), mix=mix, device=device, limit=limit)
+    if limit < 0:
+        raise InputError(f"--limit must be 0 (every held-out question) or more, not {limit}")
+    recalibrate_span_reader(model_dir, _check_file(train_file), mix=mix, device=_check_device(device), limit=limit)
 
 
 @train_app.command("average")
@@ -165,7 +205,7 @@ def average(
 
     with _cleaned_up(out):
         average_span_readers([str(m) for m in model], out, _check_file(train_file), weights=weight or None,
-                             device=device)
+                             device=_check_device(device))
 
 
 @train_app.command("router")

@@ -224,3 +224,37 @@ def test_eval_refuses_an_output_it_cannot_write_before_reading(tiny_span_dir: Pa
     (tmp_path / "p_na_probs.json").mkdir()  # where v2.0's no-answer probabilities would go by default
     assert main(["eval", "squad", str(data), "--model", str(tiny_span_dir), "--out", str(tmp_path / "p.json")]) == 2
     assert "p_na_probs.json: it is a folder" in capsys.readouterr().err and not (tmp_path / "p.json").exists()
+
+
+@pytest.mark.parametrize(("argv", "said"), [
+    (["train", "span", "--batch-size", "0"], "--batch-size must be above 0"),
+    (["train", "span", "--learning-rate", "-1"], "--learning-rate must be above 0"),
+    (["train", "span", "--precision", "fp8"], "--precision must be one of auto, fp32, bf16, fp16"),
+    (["train", "span", "--max-seq-length", "16", "--doc-stride", "128"], "--doc-stride must be above 0"),
+    (["train", "span", "--epochs", "-1"], "--epochs must be above 0"),
+    (["train", "span", "--max-minutes", "-1"], "--max-minutes must be 0 (no limit) or more"),
+    (["train", "span", "--limit", "-1"], "--limit must be 0 (no limit) or more"),
+    (["train", "span", "--device", "gpu"], "--device must be one of cpu, cuda, auto"),
+    (["train", "calibrate-span", "--device", "gpu"], "--device must be one of"),
+    (["train", "calibrate-span", "--limit", "-5"], "--limit must be 0"),
+    (["train", "choice", "--train-file", "x.jsonl", "--max-seq-length", "4"], "--max-seq-length must lie between"),
+])
+def test_training_options_that_can_never_work_are_refused_before_anything_runs(tmp_path, capsys, argv, said):
+    """Tracebacks (a batch of 0, a negative learning rate, fp8), or worse: a negative --epochs
+    trained one step and installed that model over the shipped reader, exit 0."""
+    assert main([*argv, *(["--output-dir", str(tmp_path / "out")] if argv[1] in ("span", "choice") else [])]) == 2
+    err = capsys.readouterr().err
+    assert said in err and err.count("\n") == 1, err
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_missing_eval_file_is_said_before_the_training(tmp_path, capsys):
+    """It was read after the training: the whole run lost, and 45 MB of staged model left behind."""
+    race = tmp_path / "race.jsonl"
+    race.write_text(json.dumps({"id": "a", "article": "Tom has a red ball.", "questions": ["What colour?"],
+                                "options": [["red", "blue", "green", "pink"]], "answers": ["A"]}) + "\n")
+    for argv in (["train", "choice", "--train-file", str(race), "--eval-file", str(tmp_path / "missing.jsonl")],
+                 ["train", "span", "--eval-file", str(tmp_path / "missing.json")]):
+        assert main([*argv, "--output-dir", str(tmp_path / "out")]) == 2
+        assert "missing" in capsys.readouterr().err
+        assert not (tmp_path / "out").exists()

@@ -203,7 +203,7 @@ def test_train_span_refuses_what_would_fail_after_training(tmp_path: Path, tiny_
     assert main([*base, "--device", "cpu"]) == 2
     assert "has 1 article(s): training needs at least two" in capsys.readouterr().err
     assert main([*base, "--device", "gpu"]) == 2
-    assert "unknown --device 'gpu'" in capsys.readouterr().err
+    assert "--device must be one of cpu, cuda, auto or cuda:N, not 'gpu'" in capsys.readouterr().err
     assert not out.exists()
 
 
@@ -229,31 +229,83 @@ def test_answer_removed_negatives_drop_every_sentence_with_the_answer() -> None:
     assert answer_removed_negatives([ex], 0.0, random.Random(0)) == []
 
 
-def test_install_model_replaces_the_old_model_whole_and_marks_the_folder_while_it_moves(tmp_path: Path) -> None:
+def test_install_model_replaces_the_old_model_whole_and_an_interruption_leaves_one_or_the_other(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Old weights in another layout (one file, against the new shards) were left beside the new
-    ones, and a loader may pick them; a run stopped mid-move must leave a folder that is refused."""
+    ones, and a loader may pick them; a run stopped while files moved left a mix of old and new,
+    refused by every loader (the shipped reader gone until trained again)."""
     import json
+    import os
 
     from mrc.training import install_model
-    from qa.core.errors import ModelNotFoundError
-    from qa.core.paths import INSTALLING, check_model_dir
+    from qa.core.paths import INSTALLING
 
     out, stage = tmp_path / "reader", tmp_path / "reader" / ".trained"
-    stage.mkdir(parents=True)
-    for name in ("model.safetensors", "config.json", "qa_reader.json", "checkpoint.pt", "training_log.jsonl"):
+
+    def staged() -> None:
+        stage.mkdir(parents=True)
+        for name in ("model-00001-of-00002.safetensors", "model-00002-of-00002.safetensors",
+                     "model.safetensors.index.json", "config.json", "qa_reader.json"):
+            (stage / name).write_text("new")
+
+    out.mkdir()
+    for name in ("model.safetensors", "config.json", "qa_reader.json", "checkpoint.pt", "training_log.jsonl",
+                 "README.md"):
         (out / name).write_text("old")
-    for name in ("model-00001-of-00002.safetensors", "model-00002-of-00002.safetensors",
-                 "model.safetensors.index.json", "config.json", "qa_reader.json"):
-        (stage / name).write_text("new")
+    before = {p.name: p.read_text() for p in out.iterdir()}
+    staged()
+    real_replace, moved = os.replace, []
+
+    def stopped_on_the_third(src, dst):  # Ctrl-C while the new model's files move
+        moved.append(dst)
+        if len(moved) == 3:
+            raise KeyboardInterrupt
+        return real_replace(src, dst)
+
+    monkeypatch.setattr(os, "replace", stopped_on_the_third)
+    with pytest.raises(KeyboardInterrupt):
+        install_model(stage, out, {"task": "span"})
+    monkeypatch.setattr(os, "replace", real_replace)
+    assert {p.name: p.read_text() for p in out.iterdir() if p.is_file()} == before  # the old model, whole
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["reader"]  # no staging folder left beside it
+    import shutil
+
+    shutil.rmtree(stage)
+    staged()
     install_model(stage, out, {"task": "span"})
     names = {p.name for p in out.iterdir()}
-    assert "model.safetensors" not in names and {"model-00001-of-00002.safetensors", "checkpoint.pt",
-                                                  "training_log.jsonl"} <= names
+    assert "model.safetensors" not in names and "checkpoint.pt" not in names
+    assert {"model-00001-of-00002.safetensors", "training_log.jsonl", "README.md"} <= names  # card and log kept
     assert (out / "config.json").read_text() == "new" and json.loads((out / "qa_reader.json").read_text())["task"]
     assert not stage.exists() and not (out / INSTALLING).exists()
-    (out / INSTALLING).write_text("")
-    with pytest.raises(ModelNotFoundError, match="half-written"):
-        check_model_dir(out)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["reader"]
+
+
+def test_a_reader_is_never_trained_into_a_folder_of_other_things(tmp_path: Path) -> None:
+    """A folder of the user's own files lost them (weights.bin removed, config.json replaced), and a
+    multiple-choice reader trained into the span reader's folder replaced it, exit 0."""
+    import json
+
+    from mrc.training import check_output_dir
+    from qa.core.errors import InputError
+
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "config.json").write_text('{"my": "app settings"}')
+    with pytest.raises(InputError, match="holds other files and no reader"):
+        check_output_dir(mine, "span")
+    span = tmp_path / "span"
+    span.mkdir()
+    (span / "qa_reader.json").write_text(json.dumps({"task": "span"}))
+    with pytest.raises(InputError, match="holds a span reader, which the choice reader would replace"):
+        check_output_dir(span, "choice")
+    check_output_dir(span, "span")  # its own kind: replaced, as asked
+    check_output_dir(tmp_path / "new", "choice")
+    (tmp_path / "empty").mkdir()
+    check_output_dir(tmp_path / "empty", "choice")
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(InputError, match="is a file"):
+        check_output_dir(tmp_path / "file", "span")
 
 
 def _wikiqa_folder(tmp: Path) -> Path:
