@@ -25,6 +25,7 @@ from __future__ import annotations
 import json
 import random
 import time
+import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,6 +33,7 @@ from typing import Any
 
 import numpy as np
 
+from qa.core.atomic import atomic_write
 from qa.core.errors import InputError
 
 CONFIG_KEY = "pruned_layers"
@@ -324,17 +326,15 @@ def compress_span_reader(model_dir: str | Path, out_dir: str | Path, train_file:
                    TextColumn("{task.fields[note]}"), TimeElapsedColumn(), console=console, transient=False)
     with bar:
         imp_file = _importance_file(model_dir, importance_windows, max_length, seed)
-        if imp_file.exists():  # the same reader, windows and seed: the same ranking (each level reuses it)
-            saved = np.load(imp_file)
-            imp = Importance(heads=saved["heads"], neurons=list(saved["neurons"]), windows=int(saved["windows"]))
-        else:
+        imp = _saved_importance(imp_file)  # the same reader, windows and seed: the same ranking (each level reuses it)
+        if imp is None:
             imp_feats = _windows(tok, [e for e in held if e.answer_start >= 0], max_length, stride,
                                  importance_windows, seed)
             task = bar.add_task("importance (held-out articles)", total=len(imp_feats["input_ids"]), note="")
             imp = importance(student, _batches(imp_feats, batch_size, shuffle=False),
                              progress=lambda n: bar.advance(task, n))
             imp_file.parent.mkdir(parents=True, exist_ok=True)
-            np.savez(imp_file, heads=imp.heads, neurons=np.stack(imp.neurons), windows=imp.windows)
+            atomic_write(imp_file, lambda tmp: _save_importance(tmp, imp))  # a killed run leaves no torn file
         heads, neurons = plan(imp, prune_fraction)
         shapes = prune(student, heads, neurons)
         info: dict[str, Any] = {"prune_fraction": prune_fraction, "importance_windows": imp.windows,
@@ -365,3 +365,20 @@ def compress_span_reader(model_dir: str | Path, out_dir: str | Path, train_file:
     reader_cfg["compression"] = info
     (out_dir / "qa_reader.json").write_text(json.dumps(reader_cfg, indent=2), encoding="utf-8")
     return info
+
+
+def _saved_importance(path: Path) -> Importance | None:
+    """The ranking an earlier run saved, or None when there is none or it cannot be read (a file
+    a killed run tore, before these were written atomically): it is then computed again."""
+    if not path.exists():
+        return None
+    try:
+        with np.load(path) as saved:
+            return Importance(heads=saved["heads"], neurons=list(saved["neurons"]), windows=int(saved["windows"]))
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile):
+        return None
+
+
+def _save_importance(path: Path, imp: Importance) -> None:
+    with path.open("wb") as fh:  # a file object: np.savez would add ".npz" to a temporary name
+        np.savez(fh, heads=imp.heads, neurons=np.stack(imp.neurons), windows=imp.windows)

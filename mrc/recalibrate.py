@@ -43,7 +43,12 @@ def held_out_examples(model_dir: Path, train_file: str | Path) -> tuple[dict[str
     cfg_path = model_dir / "qa_reader.json"
     if not cfg_path.exists():
         raise InputError(f"{cfg_path} is missing: not a trained span reader folder")
-    config = json.loads(cfg_path.read_text(encoding="utf-8"))
+    try:
+        config = json.loads(cfg_path.read_text(encoding="utf-8"))
+        if not isinstance(config, dict):
+            raise ValueError(f"a JSON object is expected, not {type(config).__name__}")
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        raise DataFormatError(f"{cfg_path} cannot be read ({exc}): not a trained span reader's settings") from None
     training = config.get("training") or {}
     held = training.get("held_out_articles")
     if not held:

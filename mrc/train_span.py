@@ -59,17 +59,29 @@ def load_squad_examples(path: str | Path) -> list[SpanExample]:
     except (ValueError, KeyError, TypeError) as exc:
         raise DataFormatError(f"{path}: not a SQuAD JSON file ({exc})") from exc
     out: list[SpanExample] = []
-    for ai, article in enumerate(data):
-        for pi, para in enumerate(article["paragraphs"]):
-            ctx = para["context"]
-            for qi, qa in enumerate(para["qas"]):
-                qid = qa.get("id") or f"{ai}-{pi}-{qi}"
-                answers = qa.get("answers") or []
-                if qa.get("is_impossible") or not answers:
-                    out.append(SpanExample(qid, qa["question"], ctx, -1, "", ai))
-                else:
-                    a = answers[0]
-                    out.append(SpanExample(qid, qa["question"], ctx, int(a["answer_start"]), a["text"], ai))
+    where = f"{path}: data"
+    try:  # a field missing or of another type is said with where it is, not as a KeyError traceback
+        for ai, article in enumerate(data):
+            where = f"{path}: article {ai}"
+            for pi, para in enumerate(article["paragraphs"]):
+                where = f"{path}: article {ai}, paragraph {pi}"
+                ctx = str(para["context"])
+                for qi, qa in enumerate(para["qas"]):
+                    where = f"{path}: article {ai}, paragraph {pi}, question {qi}"
+                    qid = qa.get("id") or f"{ai}-{pi}-{qi}"
+                    answers = qa.get("answers") or []
+                    if qa.get("is_impossible") or not answers:
+                        out.append(SpanExample(qid, str(qa["question"]), ctx, -1, "", ai))
+                    else:
+                        a = answers[0]
+                        start = a["answer_start"]
+                        if not isinstance(start, int) or isinstance(start, bool):
+                            raise TypeError(f"answer_start must be a whole number, not {start!r}")
+                        out.append(SpanExample(qid, str(qa["question"]), ctx, start, str(a["text"]), ai))
+    except KeyError as exc:
+        raise DataFormatError(f"{where}: missing {exc}") from None
+    except (TypeError, AttributeError, ValueError) as exc:
+        raise DataFormatError(f"{where}: not SQuAD's layout ({exc})") from None
     return out
 
 

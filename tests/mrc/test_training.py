@@ -7,6 +7,7 @@ readers), not quality; quality comes from the shipped weights and the benchmarks
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from pathlib import Path
 
@@ -440,3 +441,45 @@ def test_average_of_continued_readers_is_a_calibrated_reader(tiny_base: Path, tm
                  "--out", str(tmp_path / "x")]) == 2
     assert "lists no held-out training articles" in capsys.readouterr().err
     assert not (tmp_path / "x").exists()
+
+
+@pytest.mark.parametrize(("data", "said"), [
+    ({"data": [{"title": "T"}]}, "article 0: missing 'paragraphs'"),
+    ({"data": [{"paragraphs": [{"context": "Tom likes apples.", "qas": [
+        {"id": "q", "question": "What?", "answers": [{"text": "apples", "answer_start": "ten"}]}]}]}]},
+     "article 0, paragraph 0, question 0: not SQuAD's layout (answer_start must be a whole number"),
+    ({"data": [{"paragraphs": ["not an object"]}]}, "article 0, paragraph 0: not SQuAD's layout"),
+])
+def test_a_training_file_in_another_layout_is_one_error_naming_where(tmp_path: Path, data, said) -> None:
+    """An article without paragraphs was a KeyError traceback, a text answer_start a ValueError."""
+    import json
+
+    from mrc.train_span import load_squad_examples
+    from qa.core.errors import DataFormatError
+
+    path = tmp_path / "train.json"
+    path.write_text(json.dumps(data), encoding="utf-8")
+    with pytest.raises(DataFormatError, match=re.escape(said)):
+        load_squad_examples(path)
+
+
+def test_recalibrating_a_reader_with_a_broken_settings_file_is_one_error(tmp_path: Path) -> None:
+    from mrc.recalibrate import held_out_examples
+    from qa.core.errors import DataFormatError
+
+    (tmp_path / "qa_reader.json").write_text("{broken", encoding="utf-8")
+    with pytest.raises(DataFormatError, match="cannot be read .*not a trained span reader's settings"):
+        held_out_examples(tmp_path, tmp_path / "train.json")
+
+
+def test_a_torn_importance_file_is_computed_again_not_a_traceback(tmp_path: Path) -> None:
+    import numpy as np
+
+    from mrc.pruning import Importance, _save_importance, _saved_importance
+
+    path = tmp_path / "imp.npz"
+    imp = Importance(heads=np.ones((2, 4)), neurons=[np.ones(8), np.ones(8)], windows=16)
+    _save_importance(path, imp)
+    assert _saved_importance(path).windows == 16 and path.exists()
+    path.write_bytes(path.read_bytes()[:40])  # what a killed run left before the file was written atomically
+    assert _saved_importance(path) is None
