@@ -59,8 +59,16 @@ JUDGE_HELD_FOLD = 0  # the fold of `answer_splits` the judge's stack is fitted o
 
 
 def semeval_store_path(path: str | Path) -> Path:
+    """The cached store of a SemEval file, by its name and its content: another file of the same
+    name, or an edited one, was trained on with the threads of the first."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    with Path(path).open("rb") as fh:
+        while block := fh.read(1 << 20):
+            digest.update(block)
     name = Path(path).name.split(".xml")[0]
-    return cache_dir() / "cqa" / "semeval" / f"{name}.sqlite"
+    return cache_dir() / "cqa" / "semeval" / f"{name}-{digest.hexdigest()[:12]}.sqlite"
 
 
 def semeval_source(path: str | Path, encoder: Encoder, *, settings: Settings | None = None,

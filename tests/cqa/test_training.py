@@ -70,3 +70,17 @@ def test_repeated_threads_share_a_component_and_never_straddle_a_fold() -> None:
     for held, train in answer_splits(ans):
         held_c = {comp[i] for i in np.where(held)[0]}
         assert not any(comp[i] in held_c for i in np.where(train)[0])
+
+
+def test_the_cached_store_of_a_semeval_file_follows_its_content(tmp_path, monkeypatch) -> None:
+    """The cache was found by file name alone: another file so named, or an edited one, trained
+    on the threads of the first (or failed with "no thread ... in the store")."""
+    from cqa.training import semeval_store_path
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    a, b = tmp_path / "a" / "mini.xml", tmp_path / "b" / "mini.xml"
+    for path, text in ((a, "<xml>one</xml>"), (b, "<xml>two</xml>")):
+        path.parent.mkdir()
+        path.write_text(text, encoding="utf-8")
+    assert semeval_store_path(a) != semeval_store_path(b)
+    assert semeval_store_path(a).name.startswith("mini-") and semeval_store_path(a) == semeval_store_path(a)
