@@ -26,8 +26,9 @@ code that answers users: the training rows are exactly what the models see at ru
 
 from __future__ import annotations
 
+import contextlib
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -339,42 +340,64 @@ def train_models(path: Path, encoder: Encoder, *, span_reader: SpanReading | Non
     `span_reader`: the reader whose margins the answer model's `read` feature is (the one the engine
     gives the source); without one that feature is constant and learns nothing."""
     models = TrainedModels(models)  # "answer" from Python is an error, not a run that trains nothing
-    # the `wording` feature of the training rows is filled with out-of-fold scores below, never
-    # with a shipped model's (an empty model stands in while the rows are built)
-    source, questions = semeval_source(path, encoder, settings=settings, answer_wording=LogisticModel([]),
-                                       span_reader=span_reader)
-    meta = {"data": Path(path).name, "encoder": encoder.name}
-    said = []
-    if models in (TrainedModels.ALL, TrainedModels.RESCORER):
-        pairs = pair_rows(source, questions)
-        asked = store_rows(source, questions)
-        off = off_topic_rows(source, off_topic_questions(), first_group=len(questions))
-        asked = PairRows(asked.rows + off.rows, asked.labels + off.labels, asked.groups + off.groups,
-                         asked.thread_ids + off.thread_ids)
-        rescorer = fit_calibrated(MATCH_FEATURES, pairs.rows, pairs.labels, pairs.groups, MATCH_L2,
-                                  {**meta, "task": "P(thread answers the new question), SemEval-2016 subtask B labels"},
-                                  cal=asked, grouped=True)
-        out_rescorer = (out_dir / RESCORER.name) if out_dir else RESCORER
-        rescorer.save(out_rescorer)
-        said.append(f"re-scorer on {len(pairs.rows)} pairs, calibrated on {len(asked.rows)} retrieved candidates "
-                    f"(out-of-fold ECE of the top match {rescorer.meta['oof_ece_top1']:.3f}) -> {out_rescorer}")
-    if models in (TrainedModels.ALL, TrainedModels.ANSWERS):
-        ans = answer_rows(source, questions)
-        wording, oof = fit_wording(ans, meta)
-        for row, w in zip(ans.rows, oof, strict=True):
-            row["wording"] = float(w)
-        ranker = fit_calibrated(ANSWER_FEATURES, ans.rows, ans.labels, ans.groups, ANSWER_L2,
-                                {**meta, "task": "P(answer is Good for its thread's question), SemEval-2016 subtask A",
-                                 "cv": "5 folds of whole new questions; threads sharing text with a held-out one "
-                                       "left out of training"},
-                                splits=answer_splits(ans))
-        out_ranker = (out_dir / ANSWER_RANKER.name) if out_dir else ANSWER_RANKER
-        out_wording = (out_dir / ANSWER_WORDING.name) if out_dir else ANSWER_WORDING
-        wording.save(out_wording)
-        ranker.save(out_ranker)
-        said.append(f"answer model on {len(ans.rows)} answers (cross-validated MAP {ranker.meta['cv5_map']:.2f}) -> "
-                    f"{out_ranker}, wording model -> {out_wording}")
-    return "; ".join(said)
+    with _steps(progress) as step:
+        # the `wording` feature of the training rows is filled with out-of-fold scores below, never
+        # with a shipped model's (an empty model stands in while the rows are built)
+        step("building the training store (imported and embedded once)")
+        source, questions = semeval_source(path, encoder, settings=settings, answer_wording=LogisticModel([]),
+                                           span_reader=span_reader)
+        meta = {"data": Path(path).name, "encoder": encoder.name}
+        said = []
+        fitted: list[tuple[LogisticModel, Path]] = []  # saved together at the end: Ctrl-C leaves no mixed set
+        if models in (TrainedModels.ALL, TrainedModels.RESCORER):
+            step(f"re-scorer: features of {len(questions)} new questions' related threads")
+            pairs = pair_rows(source, questions)
+            step("re-scorer: asking each training question over the store (and the off-topic ones)")
+            asked = store_rows(source, questions)
+            off = off_topic_rows(source, off_topic_questions(), first_group=len(questions))
+            asked = PairRows(asked.rows + off.rows, asked.labels + off.labels, asked.groups + off.groups,
+                             asked.thread_ids + off.thread_ids)
+            step(f"re-scorer: fitting on {len(pairs.rows):,} pairs, calibrating on {len(asked.rows):,} candidates")
+            task = "P(thread answers the new question), SemEval-2016 subtask B labels"
+            rescorer = fit_calibrated(MATCH_FEATURES, pairs.rows, pairs.labels, pairs.groups, MATCH_L2,
+                                      {**meta, "task": task}, cal=asked, grouped=True)
+            out_rescorer = (out_dir / RESCORER.name) if out_dir else RESCORER
+            fitted.append((rescorer, out_rescorer))
+            said.append(f"re-scorer on {len(pairs.rows)} pairs, calibrated on {len(asked.rows)} retrieved candidates "
+                        f"(out-of-fold ECE of the top match {rescorer.meta['oof_ece_top1']:.3f}) -> {out_rescorer}")
+        if models in (TrainedModels.ALL, TrainedModels.ANSWERS):
+            step("answer model: features of every answer (the span reader reads each)")
+            ans = answer_rows(source, questions)
+            step(f"answer model: fitting on {len(ans.rows):,} answers (five folds)")
+            wording, oof = fit_wording(ans, meta)
+            for row, w in zip(ans.rows, oof, strict=True):
+                row["wording"] = float(w)
+            task = "P(answer is Good for its thread's question), SemEval-2016 subtask A"
+            ranker = fit_calibrated(ANSWER_FEATURES, ans.rows, ans.labels, ans.groups, ANSWER_L2,
+                                    {**meta, "task": task,
+                                     "cv": "5 folds of whole new questions; threads sharing text with a held-out one "
+                                           "left out of training"},
+                                    splits=answer_splits(ans))
+            out_ranker = (out_dir / ANSWER_RANKER.name) if out_dir else ANSWER_RANKER
+            out_wording = (out_dir / ANSWER_WORDING.name) if out_dir else ANSWER_WORDING
+            fitted += [(wording, out_wording), (ranker, out_ranker)]
+            said.append(f"answer model on {len(ans.rows)} answers (cross-validated MAP "
+                        f"{ranker.meta['cv5_map']:.2f}) -> {out_ranker}, wording model -> {out_wording}")
+        for model, target in fitted:  # each file atomically, one after another: seconds, after the minutes above
+            model.save(target)
+        return "; ".join(said)
+
+
+@contextlib.contextmanager
+def _steps(progress: bool) -> Iterator[Callable[[str], None]]:
+    """Says what the training does now (minutes of silence otherwise), on standard error."""
+    if not progress:
+        yield lambda _what: None
+        return
+    from rich.console import Console
+
+    with Console(stderr=True).status("starting …") as status:
+        yield lambda what: status.update(what + " …")
 
 
 def average_precision(labels: Sequence[bool], cutoff: int = 10) -> float:
