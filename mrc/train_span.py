@@ -211,13 +211,21 @@ def _pad(rows: list[np.ndarray], value: int = 0) -> torch.Tensor:
     return torch.from_numpy(out)
 
 
-def score_with_reader(reader, examples: list[SpanExample]) -> list[dict[str, Any]]:
+def score_with_reader(reader, examples: list[SpanExample], description: str = "reading the held-out questions"
+                      ) -> list[dict[str, Any]]:
     """Best span and null score per example through the inference SpanReader, so the threshold
-    is calibrated on exactly the post-processing that later applies it."""
+    is calibrated on exactly the post-processing that later applies it. A bar shows the windows
+    read (thousands of questions: minutes on a CPU)."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
     from mrc.span import ReadRequest
 
-    answers = reader.read_many([ReadRequest(e.question, e.context, e.qid) for e in examples],
-                               allow_no_answer=False)
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+                  console=console, transient=True) as bar:
+        task = bar.add_task(description, total=None)
+        answers = reader.read_many([ReadRequest(e.question, e.context, e.qid) for e in examples],
+                                   allow_no_answer=False,
+                                   progress=lambda done, total: bar.update(task, completed=done, total=total))
     out = []
     for ans in answers:
         best = ans[0]
@@ -290,8 +298,9 @@ def train_span_reader(
         train_ex = train_ex[: cfg.limit]
         calib_pos = calib_pos[: max(50, cfg.limit // 10)]
     t0 = time.time()
-    negs = make_negatives(train_ex, mix, rng)
-    calib = calib_pos + make_negatives(calib_pos, mix, random.Random(cfg.seed + 1))  # the same mix
+    with console.status(f"making unanswerable questions from {len(train_ex):,} answerable ones …"):
+        negs = make_negatives(train_ex, mix, rng)
+        calib = calib_pos + make_negatives(calib_pos, mix, random.Random(cfg.seed + 1))  # the same mix
     kinds = Counter(str(kind_of(n.qid)) for n in negs)
     console.print(f"{len(negs):,} unanswerable questions made in {time.time() - t0:.0f}s: {dict(kinds)}")
     # WikiQA's answerable questions are few (about 800): repeated so they weigh against SQuAD's style
@@ -306,7 +315,8 @@ def train_span_reader(
 
     tokenizer = AutoTokenizer.from_pretrained(base)
     t0 = time.time()
-    feats = tokenize_for_training(tokenizer, all_train, max_seq_length, doc_stride)
+    with console.status(f"cutting {len(all_train):,} questions into windows of {max_seq_length} tokens …"):
+        feats = tokenize_for_training(tokenizer, all_train, max_seq_length, doc_stride)
     n_feat = len(feats["input_ids"])
     n_null = int((feats["start"] == 0).sum())
     console.print(
