@@ -1,9 +1,9 @@
 """Hand-written question templates over the embedded world graph's relations.
 
-The shipped scorer (`data/kb/scorer.json`) is no longer trained from these: `qa kb train` trains
-any graph, the world graph included, from questions it generates from the graph alone
-(`kb.training`). These templates stay as a source of world-graph questions for the router's
-training data (`qa.router_training`).
+`qa kb train` trains any graph's scorer from questions it generates from the graph
+(`kb.training`); for the embedded world graph it adds questions from these templates (60 per
+relation), and the scorer's `meta.trained_on` says so. They are also a source of world-graph
+questions for the router's training data (`qa.router_training`).
 """
 
 from __future__ import annotations

@@ -762,7 +762,8 @@ def train(qa, *, questions: int = 2000, seed: int = 7, unanswerable_share: float
     kept = 100 * sum(ok and p >= scorer.threshold for p, ok in answerable) / max(1, len(answerable))
     abstain = 100 * sum(p < scorer.threshold for p in unanswerable) / max(1, len(unanswerable))
     scorer.meta = {
-        "trained_on": "questions generated from the graph alone (kb.training)",
+        "trained_on": "questions generated from the graph (kb.training)" + (
+            f" and {len(given)} from the graph's own question templates" if given else " alone"),
         "questions": len(data), "n_train": n_train, "n_held_out": len(answerable),
         "n_unanswerable_held_out": len(unanswerable), "held_out_accuracy": round(acc, 2),
         "n_class_held_out": len(class_ok),
