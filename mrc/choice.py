@@ -212,17 +212,31 @@ class ChoiceReader:
                     progress(done, len(requests))
         return result
 
+    def chars_read(self, article: str, question: str, options: Sequence[str]) -> int | None:
+        """How many of the article's characters fit the window beside the longest question-option
+        segment (the article is cut from its end: `build_choice_inputs`); None when all of it does."""
+        budget = max(1, self.max_length // 2)
+        seconds = [_fit_second(self.tokenizer, second_segment(question, o), budget) for o in options]
+        longest = max(len(self.tokenizer(s, add_special_tokens=False, verbose=False)["input_ids"]) for s in seconds)
+        enc = self.tokenizer(article, add_special_tokens=False, return_offsets_mapping=True, verbose=False)
+        room = self.max_length - longest - 3  # [CLS] article [SEP] segment [SEP]
+        offsets = enc["offset_mapping"]
+        if len(offsets) <= room:
+            return None
+        return int(offsets[max(0, room - 1)][1]) if room > 0 else 0
+
     def read(self, article: str, question: str, options: Sequence[str]) -> list[Answer]:
         """One `Answer` per option, most probable first; each carries a `ChoiceEvidence` with all
         the options and probabilities, and `chosen` is that answer's option index."""
         probs = self.probabilities(article, question, options)
+        read = self.chars_read(article, question, options)
         answers = [
             Answer(
                 text=opt,
                 score=min(1.0, max(0.0, p)),
                 route=Route.READER,
                 evidence=ChoiceEvidence(context=article, question=question, options=list(options),
-                                        probabilities=probs, chosen=i),
+                                        probabilities=probs, chosen=i, context_chars_read=read),
             )
             for i, (opt, p) in enumerate(zip(options, probs, strict=True))
         ]

@@ -116,6 +116,10 @@ def _print_choice(question: str, best: Answer) -> None:
         table.add_row(chr(65 + i), Text(opt), f"{p:.3f}",
                       style="bold green" if i == ev.chosen else "")
     console.print(table)
+    if ev.context_chars_read is not None:  # the reader reads one window: the rest it never saw
+        console.print(Text(f"note: the reader read the first {ev.context_chars_read:,} of the article's "
+                           f"{len(ev.context):,} characters (one window of its input); the rest was not read",
+                           style="yellow"))
 
 
 def register(app: typer.Typer) -> None:

@@ -135,6 +135,9 @@ class ChoiceEvidence(_Model):
     options: list[str]
     probabilities: list[float]
     chosen: int
+    # how much of `context` the reader saw: its first `context_chars_read` characters (None: all of
+    # it); the reader reads one window, and a longer article is cut, which the user must be told
+    context_chars_read: int | None = None
 
 
 Evidence = Annotated[SpanEvidence | GraphEvidence | ThreadEvidence | ChoiceEvidence, Field(discriminator="kind")]

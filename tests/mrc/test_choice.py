@@ -84,6 +84,23 @@ def test_choice_reader_probabilities(tiny_choice_dir: Path) -> None:
     assert answers[0].score >= answers[1].score and {a.evidence.chosen for a in answers} == {0, 1}
 
 
+def test_a_long_article_is_read_in_part_and_the_answer_says_how_much(tiny_choice_dir: Path,
+                                                                      packaged_tokenizer) -> None:
+    """The reader reads one window and cut a longer article without a word: a fact in its last
+    sentence was never seen, and the answer looked as sure as any."""
+    reader = ChoiceReader(Settings(batch_size=4, max_seq_length=64), model_dir=tiny_choice_dir)
+    short = reader.read("An article about apples.", "What fruit?", ["apples", "pears"])
+    assert short[0].evidence.context_chars_read is None
+    article = "The boy went to school and played in the park. " * 20 + "Tom likes bananas."
+    read = reader.read(article, "What does Tom like?", ["apples", "bananas"])[0].evidence.context_chars_read
+    assert read is not None and 0 < read < len(article)
+    # what the reader saw is the article up to there: the tokens of the window the model was given
+    inputs = build_choice_inputs(packaged_tokenizer, article, "What does Tom like?", ["apples", "bananas"], 64)
+    seen = packaged_tokenizer.decode(inputs["input_ids"][0]).split("[SEP]")[0].replace("[CLS]", "").strip()
+    assert packaged_tokenizer.decode(packaged_tokenizer(article[:read], add_special_tokens=False)["input_ids"]
+                                     ).strip() == seen
+
+
 def test_choice_reader_errors(tiny_choice_dir: Path, tmp_path: Path) -> None:
     with pytest.raises(ModelNotFoundError, match="multiple-choice reader is missing"):
         ChoiceReader(model_dir=tmp_path / "missing")
