@@ -123,10 +123,11 @@ def dir_lock(folder: Path) -> Iterator[None]:
     try:
         try:
             import fcntl
-        except ImportError:  # pragma: no cover - no advisory locks on this platform
+
+            fcntl.flock(fd, fcntl.LOCK_EX)
+        except (ImportError, OSError):  # no advisory locks here (NFS refuses one on a folder opened to read)
             yield
             return
-        fcntl.flock(fd, fcntl.LOCK_EX)
         try:
             yield
         finally:
@@ -182,11 +183,14 @@ def staging_dir(target: Path) -> Iterator[Path]:
         raise
 
 
-def recover_interrupted(folder: Path) -> list[str]:
+def recover_interrupted(folder: Path, only: str | None = None) -> list[str]:
     """Undo what a killed process left in `folder`: a folder moved aside by `swap_dir` whose second
     rename never ran is put back, and staging folders are removed. Run by a process that is about
     to write there (the API at start-up, `qa index`), before it does; the folders of a process
-    still running (a `qa index` building meanwhile) are its own and left alone. Returns what was done."""
+    still running (a `qa index` building meanwhile) are its own and left alone. With `only`, just
+    the leftovers of that one folder, and only names carrying a process id: `folder` may then be
+    any of the user's (the parent of a `--out`), where `.vim.old-backup` is theirs, not ours.
+    Returns what was done."""
     notes: list[str] = []
     if not folder.is_dir():
         return notes
@@ -195,6 +199,8 @@ def recover_interrupted(folder: Path) -> list[str]:
         if parsed is None or not p.is_dir():
             continue
         name, what, pid = parsed
+        if only is not None and (name != only or pid is None):
+            continue
         # ours, before this process wrote anything, is a killed predecessor's (a container's PID 1)
         if pid is not None and pid != os.getpid() and process_alive(pid):
             continue

@@ -39,3 +39,20 @@ def test_a_failed_write_leaves_the_target_and_no_temporary_file(tmp_path: Path) 
     with pytest.raises(RuntimeError):
         atomic_write(target, fail)
     assert target.read_text() == "before" and [p.name for p in tmp_path.iterdir()] == ["index.json"]
+
+
+def test_a_folder_lock_the_file_system_refuses_is_no_error(tmp_path, monkeypatch) -> None:
+    """NFS refuses an exclusive flock on a folder opened to read (EBADF): `qa index` failed after
+    minutes of encoding, and every document the API added."""
+    import errno
+    import fcntl
+
+    from qa.core.atomic import dir_lock
+
+    def refused(fd, op):
+        raise OSError(errno.EBADF, "Bad file descriptor")
+
+    monkeypatch.setattr(fcntl, "flock", refused)
+    with dir_lock(tmp_path / "idx"):
+        (tmp_path / "idx" / "x").write_text("written without a lock")
+    assert (tmp_path / "idx" / "x").exists()

@@ -234,6 +234,14 @@ def test_qa_index_puts_back_a_collection_a_killed_run_moved_aside(tmp_path: Path
     captured = capsys.readouterr()
     assert "restored notes from an interrupted update" in captured.err and "was built from" in captured.err
     assert collection.is_dir() and [p.name for p in (tmp_path / "idx").iterdir()] == ["notes"]
+    # with --out, the parent is any folder of the user's: their own hidden folders that look like
+    # ours (no process id, or another name) are theirs, never renamed or deleted
+    home = tmp_path / "home"
+    for mine in (".vim.old-backup", ".cache.building-keep", ".myindex.old-keep", ".other.old-999999999-a1b2c3d4"):
+        (home / mine).mkdir(parents=True)
+    assert main(["index", str(work), "--out", str(home / "myindex")]) == 0
+    assert sorted(p.name for p in home.iterdir()) == [".cache.building-keep", ".myindex.old-keep",
+                                                      ".other.old-999999999-a1b2c3d4", ".vim.old-backup", "myindex"]
 
 
 def test_documents_the_api_adds_while_qa_index_runs_are_never_dropped(tmp_path: Path, monkeypatch,
