@@ -73,10 +73,13 @@ def average_span_readers(models: list[str | Path], out: str | Path, train_file: 
     stage = out / ".trained"
     shutil.rmtree(stage, ignore_errors=True)
     with removed_on_failure(stage):
-        return _install_average(first, stage, out, dirs, weights, configs, held, train_file, device)
+        sidecar = _stage_average(first, stage, dirs, weights, configs, held, train_file, device)
+    install_model(stage, out, sidecar)  # a failure there keeps the staged reader and says where
+    console.print(f"averaged {len(dirs)} readers into {out}")
+    return sidecar
 
 
-def _install_average(first: Any, stage: Path, out: Path, dirs: list[Path], weights: list[float],
+def _stage_average(first: Any, stage: Path, dirs: list[Path], weights: list[float],
                      configs: list[dict[str, Any]], held: list[list[str]], train_file: str | Path,
                      device: str) -> dict[str, Any]:
     from transformers import AutoTokenizer
@@ -101,7 +104,4 @@ def _install_average(first: Any, stage: Path, out: Path, dirs: list[Path], weigh
     })
     (stage / "qa_reader.json").write_text(json.dumps(draft, indent=2, ensure_ascii=False), encoding="utf-8")
     recalibrate_span_reader(stage, train_file, device=device)  # threshold and temperature of the average
-    sidecar = json.loads((stage / "qa_reader.json").read_text(encoding="utf-8"))
-    install_model(stage, out, sidecar)
-    console.print(f"averaged {len(dirs)} readers into {out}")
-    return sidecar
+    return json.loads((stage / "qa_reader.json").read_text(encoding="utf-8"))

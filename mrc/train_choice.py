@@ -159,6 +159,6 @@ def train_choice_reader(
             levels = {f"accuracy_{lvl}": acc[lvl] for lvl in ("middle", "high") if acc.get(f"{lvl}_total")}
             info["quick_dev"] = {"file": Path(eval_file).name, "accuracy": acc["all"], **levels}
             console.print(f"quick dev check (not the reported benchmark): {info['quick_dev']}")
-        install_model(stage, out, info)
+    install_model(stage, out, info)  # a failure there keeps the staged reader and says where
     (out / "checkpoint.pt").unlink(missing_ok=True)
     return info

@@ -399,6 +399,6 @@ def train_span_reader(
                                  "f1": scores["f1"]}
             console.print(f"quick dev check (not the reported benchmark): EM {scores['exact_match']:.2f} "
                           f"F1 {scores['f1']:.2f}")
-        install_model(stage, out, info)
+    install_model(stage, out, info)  # a failure there keeps the staged reader and says where
     (out / "checkpoint.pt").unlink(missing_ok=True)
     return info

@@ -341,6 +341,16 @@ def check_output_dir(out: Path, task: str) -> None:
 
     if out.exists() and not out.is_dir():
         raise InputError(f"--output-dir {out} is a file: it names the folder the {task} reader goes to")
+    # the reader is installed by building its folder beside `out` and swapping it in: found now,
+    # not after the training, that this cannot be done
+    if out.is_symlink() or out.is_dir() and os.path.ismount(out):
+        raise InputError(f"--output-dir {out} is a link or a mount point, which a finished reader cannot be "
+                         "swapped into: give the folder it leads to, or one inside it")
+    parent = out.expanduser().absolute().parent
+    existing = next((p for p in (parent, *parent.parents) if p.exists()), None)
+    if existing is not None and (not existing.is_dir() or not os.access(existing, os.W_OK | os.X_OK)):
+        raise InputError(f"--output-dir {out}: cannot write in {existing}, where the reader's folder is built "
+                         "before it is swapped in")
     if not out.is_dir() or not any(p for p in out.iterdir() if p.name not in (".trained", "checkpoint.pt")):
         return
     try:
@@ -383,18 +393,26 @@ def install_model(stage: Path, out: Path, sidecar: dict[str, Any]) -> None:
 
     (stage / "qa_reader.json").unlink(missing_ok=True)  # a draft the checks read the staged model with
     new = {f.name for f in stage.iterdir()}
-    with staging_dir(out) as tmp:
-        for old in out.iterdir():
-            if old.name in new or old == stage or _is_model_file(old.name) or old.name in _NOT_KEPT:
-                continue
-            if old.is_dir():
-                shutil.copytree(old, tmp / old.name, symlinks=True)
-            else:
-                shutil.copy2(old, tmp / old.name)
-        for f in sorted(stage.iterdir()):
-            os.replace(f, tmp / f.name)
-        write_json_atomic(tmp / "qa_reader.json", sidecar)
-        swap_dir(tmp, out)
+    try:
+        with staging_dir(out) as tmp:
+            for old in out.iterdir():
+                if old.name in new or old == stage or _is_model_file(old.name) or old.name in _NOT_KEPT:
+                    continue
+                if old.is_dir():
+                    shutil.copytree(old, tmp / old.name, symlinks=True)
+                else:
+                    shutil.copy2(old, tmp / old.name)
+            for f in sorted(stage.iterdir()):  # linked, not moved: the staged model outlives a failed install
+                try:
+                    os.link(f, tmp / f.name)
+                except OSError:
+                    shutil.copy2(f, tmp / f.name)
+            write_json_atomic(tmp / "qa_reader.json", sidecar)
+            swap_dir(tmp, out)
+    except OSError as exc:
+        write_json_atomic(stage / "qa_reader.json", sidecar)  # the staged folder is a whole reader then
+        raise InputError(f"the trained reader could not be put in {out} ({exc.strerror or exc}); it is kept, "
+                         f"whole, in {stage}: move that folder where it should go") from None
 
 
 _NOT_KEPT = {"qa_reader.json", "checkpoint.pt", "INSTALLING"}  # the old model's, or a run's own state

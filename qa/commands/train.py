@@ -34,20 +34,22 @@ def _cfg(output_dir: Path, **kw):
                         "--limit": kw["limit"]}.items():
         if not value >= 0:
             raise InputError(f"{flag} must be 0 (no limit) or more, not {value}")
-    _check_device(kw["device"], numbered=True)
+    _check_device(kw["device"])
     if kw["precision"] not in PRECISIONS:
         raise InputError(f"--precision must be one of {', '.join(PRECISIONS)}, not {kw['precision']!r}")
     return TrainConfig(output_dir=str(output_dir), **kw)
 
 
-def _check_device(device: str, *, numbered: bool = False) -> str:
-    """auto, cpu or cuda; a training run also takes cuda:N (one of several GPUs)."""
+def _check_device(device: str) -> str:
+    """auto, cpu or cuda; one GPU of several is chosen with CUDA_VISIBLE_DEVICES, since the reading
+    after the training (calibration, the quick dev check) takes these three alone."""
     from qa.core.settings import Device
 
-    if device in {d.value for d in Device} or numbered and re.fullmatch(r"cuda:\d+", device):
+    if device in {d.value for d in Device}:
         return device
-    more = " or cuda:N" if numbered else ""
-    raise InputError(f"--device must be one of {', '.join(d.value for d in Device)}{more}, not {device!r}")
+    hint = f" (for one GPU of several: CUDA_VISIBLE_DEVICES={device[5:]} and --device cuda)" \
+        if re.fullmatch(r"cuda:\d+", device) else ""
+    raise InputError(f"--device must be one of {', '.join(d.value for d in Device)}, not {device!r}{hint}")
 
 
 def _check_file(path: Path) -> str:

@@ -204,7 +204,9 @@ def test_train_span_refuses_what_would_fail_after_training(tmp_path: Path, tiny_
     assert main([*base, "--device", "cpu"]) == 2
     assert "has 1 article(s): training needs at least two" in capsys.readouterr().err
     assert main([*base, "--device", "gpu"]) == 2
-    assert "--device must be one of cpu, cuda, auto or cuda:N, not 'gpu'" in capsys.readouterr().err
+    assert "--device must be one of cpu, cuda, auto, not 'gpu'" in capsys.readouterr().err
+    assert main([*base, "--device", "cuda:1"]) == 2  # the reading after the training takes cuda alone
+    assert "CUDA_VISIBLE_DEVICES=1 and --device cuda" in capsys.readouterr().err
     assert not out.exists()
 
 
@@ -281,6 +283,22 @@ def test_install_model_replaces_the_old_model_whole_and_an_interruption_leaves_o
     assert not stage.exists() and not (out / INSTALLING).exists()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["reader"]
 
+    # an install the file system refuses keeps the trained reader, whole, and says where
+    import qa.core.atomic
+
+    staged()
+
+    def refused(new, target):
+        raise OSError(16, "Device or resource busy")
+
+    monkeypatch.setattr(qa.core.atomic, "swap_dir", refused)
+    from qa.core.errors import InputError
+
+    with pytest.raises(InputError, match=r"it is kept, whole, in .*\.trained"):
+        install_model(stage, out, {"task": "span", "run": 2})
+    assert json.loads((stage / "qa_reader.json").read_text())["run"] == 2
+    assert (stage / "model-00001-of-00002.safetensors").read_text() == "new"
+
 
 def test_a_reader_is_never_trained_into_a_folder_of_other_things(tmp_path: Path) -> None:
     """A folder of the user's own files lost them (weights.bin removed, config.json replaced), and a
@@ -307,6 +325,9 @@ def test_a_reader_is_never_trained_into_a_folder_of_other_things(tmp_path: Path)
     (tmp_path / "file").write_text("x")
     with pytest.raises(InputError, match="is a file"):
         check_output_dir(tmp_path / "file", "span")
+    (tmp_path / "link").symlink_to(span)  # the finished reader is swapped in: a link cannot take it
+    with pytest.raises(InputError, match="is a link or a mount point"):
+        check_output_dir(tmp_path / "link", "span")
 
 
 def _wikiqa_folder(tmp: Path) -> Path:
