@@ -101,6 +101,14 @@ def _sigmoid(x: float) -> float:
     return z / (1.0 + z)
 
 
+def question_room(max_seq_length: int, doc_stride: int) -> int:
+    """Word pieces a question may take in a window of `max_seq_length` overlapping the previous one
+    by `doc_stride`, leaving room for new context; a reader needs at least 8 (the trainer checks
+    its options by the same rule)."""
+    min_new = min(_MIN_NEW_CONTEXT_TOKENS, max_seq_length // 4)
+    return max_seq_length - doc_stride - 4 - min_new
+
+
 class SpanReader:
     """Reads answers out of passages with any `AutoModelForQuestionAnswering` folder.
 
@@ -129,8 +137,7 @@ class SpanReader:
                 "reader settings out of range: need max_seq_length >= 16, doc_stride >= 0, "
                 "max_answer_length >= 1, n_best >= 1"
             )
-        min_new = min(_MIN_NEW_CONTEXT_TOKENS, s.max_seq_length // 4)
-        self.max_question_tokens = s.max_seq_length - s.doc_stride - 4 - min_new
+        self.max_question_tokens = question_room(s.max_seq_length, s.doc_stride)
         if self.max_question_tokens < 8:
             raise InputError(
                 f"doc_stride {s.doc_stride} is too large for max_seq_length {s.max_seq_length}: "

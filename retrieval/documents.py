@@ -189,7 +189,9 @@ def discover(path: str | Path) -> list[tuple[Path, str]]:
     skipped: Counter[str] = Counter()
     for folder, subfolders, names in os.walk(root, onerror=unreadable):  # linked folders are not entered
         subfolders[:] = [d for d in subfolders if not d.startswith(".")]
-        skipped["linked folders"] += sum(os.path.islink(os.path.join(folder, d)) for d in subfolders)
+        linked = sum(os.path.islink(os.path.join(folder, d)) for d in subfolders)
+        if linked:  # a key at 0 would make every folder say "skipped 0 linked folders"
+            skipped["linked folders"] += linked
         for file in names:
             p = Path(folder) / file
             if file.startswith("."):

@@ -128,9 +128,11 @@ def span(
     mix = _mix(negative_ratio, hard_negative_ratio, swap_ratio, antonym_ratio)
     if not 8 <= max_seq_length <= 512:
         raise InputError(f"--max-seq-length must lie between 8 and 512 tokens, not {max_seq_length}")
-    if not 0 < doc_stride < max_seq_length // 2:  # the question and the overlap must leave room for new text
-        raise InputError(f"--doc-stride must be above 0 and below half of --max-seq-length ({max_seq_length // 2}), "
-                         f"not {doc_stride}")
+    from mrc.span import question_room
+
+    if doc_stride < 1 or question_room(max_seq_length, doc_stride) < 8:  # the reader's own rule
+        raise InputError(f"--doc-stride {doc_stride} leaves a window of {max_seq_length} tokens no room for the "
+                         "question and new context: give a smaller stride (or a longer window)")
     if holdout_articles < 1 or wikiqa_repeat < 1:
         raise InputError("--holdout-articles and --wikiqa-repeat must be at least 1")
     with _cleaned_up(output_dir):

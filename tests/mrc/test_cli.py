@@ -230,7 +230,7 @@ def test_eval_refuses_an_output_it_cannot_write_before_reading(tiny_span_dir: Pa
     (["train", "span", "--batch-size", "0"], "--batch-size must be above 0"),
     (["train", "span", "--learning-rate", "-1"], "--learning-rate must be above 0"),
     (["train", "span", "--precision", "fp8"], "--precision must be one of auto, fp32, bf16, fp16"),
-    (["train", "span", "--max-seq-length", "16", "--doc-stride", "128"], "--doc-stride must be above 0"),
+    (["train", "span", "--max-seq-length", "16", "--doc-stride", "128"], "no room for the question"),
     (["train", "span", "--epochs", "-1"], "--epochs must be above 0"),
     (["train", "span", "--max-minutes", "-1"], "--max-minutes must be 0 (no limit) or more"),
     (["train", "span", "--limit", "-1"], "--limit must be 0 (no limit) or more"),
@@ -258,3 +258,11 @@ def test_a_missing_eval_file_is_said_before_the_training(tmp_path, capsys):
         assert main([*argv, "--output-dir", str(tmp_path / "out")]) == 2
         assert "missing" in capsys.readouterr().err
         assert not (tmp_path / "out").exists()
+
+
+def test_the_trainer_takes_the_windows_the_reader_takes() -> None:
+    """--max-seq-length 256 with the default stride of 128 was refused by a stricter rule than the
+    reader's own."""
+    from mrc.span import question_room
+
+    assert question_room(256, 128) >= 8 and question_room(384, 128) >= 8 and question_room(16, 128) < 8

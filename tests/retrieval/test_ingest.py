@@ -94,6 +94,13 @@ def test_what_a_folder_holds_besides_documents_is_counted_and_an_unreadable_fold
     with caplog.at_level("WARNING", logger="qa.index"):
         assert [rel for _, rel in discover(folder)] == ["docs/a.txt", "docs/sub/b.md"]
     assert all(w in caplog.text for w in ("skipped ", "1 .pdf files", "1 links that lead nowhere", "1 linked folders"))
+    plain = tmp_path / "plain"
+    plain.mkdir()
+    (plain / "a.txt").write_text("Zebras are striped.", encoding="utf-8")
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="qa.index"):
+        discover(plain)
+    assert "skipped" not in caplog.text  # "skipped 0 linked folders" was said of every folder
     (folder / "loop").symlink_to(folder / "loop")
     with pytest.raises(InputError, match="a link that leads nowhere"):
         discover(folder / "loop")
