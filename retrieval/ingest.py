@@ -163,11 +163,15 @@ def _writing(progress: bool, count: int) -> AbstractContextManager[object]:
 
 
 def index_path(
-    path: str | Path, out: str | Path, settings: Settings, *, progress: bool = True, dense_kind: str = "flat"
+    path: str | Path, out: str | Path, settings: Settings, *, progress: bool = True, dense_kind: str = "flat",
+    seen: tuple[int, int] | None | bool = False,
 ) -> tuple[Path, int]:
-    """`qa index PATH`: index the files under `path` into folder `out`; returns (folder, passages)."""
+    """`qa index PATH`: index the files under `path` into folder `out`; returns (folder, passages).
+    `seen`: the folder's `manifest_stamp` when the caller checked it (by default, now); a folder
+    that changed since is not replaced."""
     out = check_target(out, path)  # expanded (`~/idx`): the folder checked is the folder written
-    seen = manifest_stamp(out)  # the folder as the caller checked it (`qa index`: its source, API documents)
+    if seen is False:
+        seen = manifest_stamp(out)
     passages = passages_from_path(path, settings)
     root = {"root": str(Path(path).expanduser().resolve())}  # what `qa index` checks before replacing it
 

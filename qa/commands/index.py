@@ -89,10 +89,14 @@ def index(
         # `--name ""` (an unset shell variable, say) is a mistake, not a request for the default name
         target = out or Path(settings.index_dir) / check_name(collection_name_for(path) if name is None else name)
         _recover(target)
+        from retrieval.index_dir import manifest_stamp
+
+        seen = manifest_stamp(target)  # before the checks: an API edit after them is seen at the swap
         if not replace:
             _check_replacing(target, path)
         check_folder_writable(target)
-        target, count = index_path(path, target, settings, progress=True, dense_kind=dense_kind or "flat")
+        target, count = index_path(path, target, settings, progress=True, dense_kind=dense_kind or "flat",
+                                   seen=seen)
     secs = time.perf_counter() - started
     from rich.text import Text
 
@@ -151,11 +155,15 @@ def _delete(settings: Settings, name: str) -> None:
     with folder_lock(folder):  # not while the API adds to it, nor under a `qa index` swapping it in
         if not is_complete(folder):
             raise NotFoundError(f"no collection named {name!r} in {settings.index_dir} (`qa index --list`)")
-        count = Manifest.load(folder).count
+        try:
+            count: int | None = Manifest.load(folder).count
+        except QAError:  # a damaged collection (`--list` shows it unreadable) goes too
+            count = None
         gone = aside(folder, "deleted")
         folder.rename(gone)
     shutil.rmtree(gone, ignore_errors=True)
-    console.print(f"deleted the collection {name} ({count:,} passages)", markup=False, highlight=False)
+    said = f" ({count:,} passages)" if count is not None else " (it was damaged)"
+    console.print(f"deleted the collection {name}{said}", markup=False, highlight=False)
 
 
 def _recover(target: Path) -> None:

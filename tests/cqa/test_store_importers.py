@@ -798,8 +798,7 @@ def test_an_answer_a_newer_dump_moves_to_another_question_is_moved_not_kept_twic
 def test_an_answer_read_before_its_question_is_moved_and_updated_like_any_other(tmp_path: Path) -> None:
     """Merged questions are where a dump gives an answer before its question (an old answer moved
     to a newer question). Such answers waited for their question and were then inserted only where
-    none was stored: the moved one was kept under both questions, and a stored one kept its old
-    votes and text."""
+    none was stored: the moved one was kept under both questions, with its old votes in the first."""
     site = tmp_path / "x.stackexchange.com"
     site.mkdir()
 
@@ -819,12 +818,14 @@ def test_an_answer_read_before_its_question_is_moved_and_updated_like_any_other(
     rep = import_file(store, site)
     assert rep.answers_added == 2 and answers() == [("1", "2", 5, "Ten minutes in boiling water.", 0),
                                                     ("5", "4", 1, "Steam them.", 0)]
-    dump(['<row Id="2" PostTypeId="2" ParentId="5" Score="7" Body="Ten minutes in boiling water." />',
-          '<row Id="4" PostTypeId="2" ParentId="5" Score="3" Body="Steam them, twelve minutes." />',
-          '<row Id="5" PostTypeId="1" Title="Best way to boil an egg?" Body="b5" AcceptedAnswerId="2" />',
-          '<row Id="1" PostTypeId="1" Title="How to boil eggs?" Body="b1" />'])
+    # the newer dump merged the egg questions into a new one, 6: its answers come before it
+    dump(['<row Id="2" PostTypeId="2" ParentId="6" Score="7" Body="Ten minutes in boiling water." />',
+          '<row Id="4" PostTypeId="2" ParentId="6" Score="3" Body="Steam them, twelve minutes." />',
+          '<row Id="6" PostTypeId="1" Title="How long to boil an egg?" Body="b6" AcceptedAnswerId="2" />',
+          '<row Id="1" PostTypeId="1" Title="How to boil eggs?" Body="b1" />',
+          '<row Id="5" PostTypeId="1" Title="Best way to boil an egg?" Body="b5" />'])
     rep = import_file(store, site)
-    after = [("5", "2", 7, "Ten minutes in boiling water.", 1), ("5", "4", 3, "Steam them, twelve minutes.", 0)]
+    after = [("6", "2", 7, "Ten minutes in boiling water.", 1), ("6", "4", 3, "Steam them, twelve minutes.", 0)]
     assert answers() == after and rep.answers_added == 0 and rep.answers_updated == 2
     import_file(store, site)  # the same dump again changes nothing
     assert answers() == after

@@ -289,6 +289,12 @@ def test_collections_are_listed_and_deleted_by_name(notes: Path, tmp_path: Path,
     assert main(["index", "--delete", "team-notes"]) == 0
     assert "deleted the collection team-notes" in capsys.readouterr().err
     assert not (tmp_path / "idx" / "team-notes").exists() and list((tmp_path / "idx").iterdir()) == []
+    assert main(["index", str(notes)]) == 0
+    (tmp_path / "idx" / "team-notes" / "manifest.json").write_text("{torn", encoding="utf-8")
+    capsys.readouterr()
+    assert main(["index", "--list"]) == 0 and "unreadable" in capsys.readouterr().out
+    assert main(["index", "--delete", "team-notes"]) == 0  # a damaged one goes too
+    assert "(it was damaged)" in capsys.readouterr().err and list((tmp_path / "idx").iterdir()) == []
     for argv, said in ((["index", "--delete", "team-notes"], "no collection named 'team-notes'"),
                        (["index", "--delete", "default"], "the embedded collection is not deleted"),
                        (["index", "--delete", "../x"], "invalid collection name"),
