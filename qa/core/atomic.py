@@ -95,19 +95,8 @@ def file_lock(path: Path) -> Iterator[None]:
         except OSError:  # no lock file can be had here: whoever reads goes on without one
             yield
             return
-    try:
-        try:
-            import fcntl
-        except ImportError:  # pragma: no cover - no advisory locks on this platform
-            yield
-            return
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(fd, fcntl.LOCK_UN)
-    finally:
-        os.close(fd)
+    with _flocked(fd):
+        yield
 
 
 @contextlib.contextmanager
@@ -120,12 +109,21 @@ def dir_lock(folder: Path) -> Iterator[None]:
     except OSError:  # nowhere to lock: whoever writes goes on without one, as before
         yield
         return
+    with _flocked(fd):
+        yield
+
+
+@contextlib.contextmanager
+def _flocked(fd: int) -> Iterator[None]:
+    """Hold an exclusive flock on `fd` for the block, then close it. Where none can be had (no
+    advisory locks on this platform; NFS refuses one on a file or folder opened to read), the
+    block runs without one, as it would without a lock file."""
     try:
         try:
             import fcntl
 
             fcntl.flock(fd, fcntl.LOCK_EX)
-        except (ImportError, OSError):  # no advisory locks here (NFS refuses one on a folder opened to read)
+        except (ImportError, OSError):
             yield
             return
         try:

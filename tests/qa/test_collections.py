@@ -167,17 +167,23 @@ def test_a_running_engine_sees_collections_another_process_rebuilds(tmp_path: Pa
     assert "2pm" in asked("When does the cafeteria open?")
 
 
+def _two_notes_folders(tmp_path: Path) -> tuple[Path, Path]:
+    """Two folders both named "notes" (so both would be the collection "notes"), one document each."""
+    work, home = tmp_path / "w" / "notes", tmp_path / "p" / "notes"
+    for folder, text in ((work, "Work: the deploy freeze starts on 20 December."),
+                         (home, "Personal: the dentist is on Tuesday.")):
+        folder.mkdir(parents=True)
+        (folder / "a.txt").write_text(text, encoding="utf-8")
+    return work, home
+
+
 def test_qa_index_never_replaces_another_folders_collection_or_api_documents_silently(tmp_path: Path, monkeypatch,
                                                                                         capsys) -> None:
     from qa.engine import Engine
     from retrieval.documents import Document
 
     monkeypatch.setenv("QA_INDEX_DIR", str(tmp_path / "idx"))
-    work, home = tmp_path / "w" / "notes", tmp_path / "p" / "notes"
-    for folder, text in ((work, "Work: the deploy freeze starts on 20 December."),
-                         (home, "Personal: the dentist is on Tuesday.")):
-        folder.mkdir(parents=True)
-        (folder / "a.txt").write_text(text, encoding="utf-8")
+    work, home = _two_notes_folders(tmp_path)
     assert main(["index", str(work)]) == 0
     assert main(["index", str(home)]) == 2  # the same name, another folder: the work notes were replaced
     assert "was built from" in capsys.readouterr().err
@@ -221,11 +227,7 @@ def test_qa_index_puts_back_a_collection_a_killed_run_moved_aside(tmp_path: Path
     name: only the API's start-up put it back, so a second `qa index` of another folder under the
     same name went ahead as if there were no collection to protect."""
     monkeypatch.setenv("QA_INDEX_DIR", str(tmp_path / "idx"))
-    work, home = tmp_path / "w" / "notes", tmp_path / "p" / "notes"
-    for folder, text in ((work, "Work: the deploy freeze starts on 20 December."),
-                         (home, "Personal: the dentist is on Tuesday.")):
-        folder.mkdir(parents=True)
-        (folder / "a.txt").write_text(text, encoding="utf-8")
+    work, home = _two_notes_folders(tmp_path)
     assert main(["index", str(work)]) == 0
     collection = tmp_path / "idx" / "notes"
     collection.rename(tmp_path / "idx" / ".notes.old-999999999-a1b2c3d4")  # a process that is gone
