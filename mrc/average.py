@@ -44,7 +44,8 @@ def average_span_readers(models: list[str | Path], out: str | Path, train_file: 
         raise InputError(f"--weight: give one non-negative weight per model, summing to 1 (got {weights})")
     for d in dirs:
         check_model_dir(d)
-    check_output_dir(Path(out), "span")  # before minutes of loading and calibrating, not after
+    out = Path(out).expanduser().absolute()  # "." has no name to build a folder beside
+    check_output_dir(out, "span")  # before minutes of loading and calibrating, not after
     resolve_device(device)  # a bad --device is said now, not once the average is written
     configs = [reader_config(d, task="span").model_dump() for d in dirs]
     held = [sorted((c.get("training") or {}).get("held_out_articles") or []) for c in configs]
@@ -68,7 +69,6 @@ def average_span_readers(models: list[str | Path], out: str | Path, train_file: 
             total[k] += w * v
     assert first is not None
     first.load_state_dict(total)
-    out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     stage = out / ".trained"
     shutil.rmtree(stage, ignore_errors=True)

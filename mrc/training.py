@@ -68,10 +68,10 @@ def resolve_device(name: str) -> torch.device:
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     if name.startswith("cuda") and not torch.cuda.is_available():
         raise InputError("--device cuda was asked for but no CUDA device is available")
-    try:
-        return torch.device(name)
-    except RuntimeError:
-        raise InputError(f"unknown --device {name!r}: use auto, cpu or cuda (cuda:N for one of several GPUs)") from None
+    if name not in ("cpu", "cuda"):  # the reading after the training takes these alone (`Settings.device`)
+        hint = f"; for one GPU of several: CUDA_VISIBLE_DEVICES={name[5:]} and cuda" if name.startswith("cuda:") else ""
+        raise InputError(f"unknown --device {name!r}: use auto, cpu or cuda{hint}")
+    return torch.device(name)
 
 
 def autocast_dtype(cfg: TrainConfig, device: torch.device) -> torch.dtype | None:
@@ -326,7 +326,7 @@ def prepare_run(cfg: TrainConfig, task: str) -> tuple[float, torch.device, Path,
     device = resolve_device(cfg.device)
     base = Path(cfg.base_model) if cfg.base_model else encoder_path()
     check_model_dir(base)
-    out = Path(cfg.output_dir)
+    out = Path(cfg.output_dir).expanduser().absolute()  # "." has no name to build a folder beside
     check_output_dir(out, task)
     out.mkdir(parents=True, exist_ok=True)
     return started, device, base, out
@@ -341,6 +341,8 @@ def check_output_dir(out: Path, task: str) -> None:
 
     if out.exists() and not out.is_dir():
         raise InputError(f"--output-dir {out} is a file: it names the folder the {task} reader goes to")
+    if not out.expanduser().absolute().name:
+        raise InputError(f"--output-dir {out} is the root folder: give a folder of its own for the {task} reader")
     # the reader is installed by building its folder beside `out` and swapping it in: found now,
     # not after the training, that this cannot be done
     if out.is_symlink() or out.is_dir() and os.path.ismount(out):
@@ -391,7 +393,9 @@ def install_model(stage: Path, out: Path, sidecar: dict[str, Any]) -> None:
     changes before the model was trained, calibrated and checked in `stage`."""
     from qa.core.atomic import staging_dir, swap_dir
 
-    (stage / "qa_reader.json").unlink(missing_ok=True)  # a draft the checks read the staged model with
+    # the final settings replace the draft the checks read the staged model with: the staged folder
+    # is a whole reader from here on, whatever happens to the install
+    write_json_atomic(stage / "qa_reader.json", sidecar)
     new = {f.name for f in stage.iterdir()}
     try:
         with staging_dir(out) as tmp:
@@ -407,10 +411,8 @@ def install_model(stage: Path, out: Path, sidecar: dict[str, Any]) -> None:
                     os.link(f, tmp / f.name)
                 except OSError:
                     shutil.copy2(f, tmp / f.name)
-            write_json_atomic(tmp / "qa_reader.json", sidecar)
             swap_dir(tmp, out)
     except OSError as exc:
-        write_json_atomic(stage / "qa_reader.json", sidecar)  # the staged folder is a whole reader then
         raise InputError(f"the trained reader could not be put in {out} ({exc.strerror or exc}); it is kept, "
                          f"whole, in {stage}: move that folder where it should go") from None
 

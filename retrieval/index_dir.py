@@ -59,6 +59,10 @@ class Manifest:
             if not isinstance(data, dict):
                 raise TypeError(f"a JSON object is expected, not {type(data).__name__}")
             known = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
+            kinds = {"encoder": str, "dims": int, "count": int, "dense_kind": str, "extra": dict}
+            for name, kind in kinds.items():  # a count of "12" was a traceback wherever it was shown
+                if name in known and (not isinstance(known[name], kind) or isinstance(known[name], bool)):
+                    raise TypeError(f"'{name}' must be {kind.__name__}, not {type(known[name]).__name__}")
             return cls(**known)
         except (json.JSONDecodeError, TypeError, UnicodeDecodeError, OSError) as exc:
             raise DataFormatError(f"{path} is not a valid index manifest: {exc}") from exc

@@ -130,7 +130,9 @@ def span(
         raise InputError(f"--max-seq-length must lie between 8 and 512 tokens, not {max_seq_length}")
     from mrc.span import question_room
 
-    if doc_stride < 1 or question_room(max_seq_length, doc_stride) < 8:  # the reader's own rule
+    if doc_stride < 1:
+        raise InputError(f"--doc-stride must be at least 1 token, not {doc_stride}")
+    if question_room(max_seq_length, doc_stride) < 8:  # the reader's own rule
         raise InputError(f"--doc-stride {doc_stride} leaves a window of {max_seq_length} tokens no room for the "
                          "question and new context: give a smaller stride (or a longer window)")
     if holdout_articles < 1 or wikiqa_repeat < 1:

@@ -325,6 +325,8 @@ def test_a_reader_is_never_trained_into_a_folder_of_other_things(tmp_path: Path)
     (tmp_path / "file").write_text("x")
     with pytest.raises(InputError, match="is a file"):
         check_output_dir(tmp_path / "file", "span")
+    with pytest.raises(InputError, match="is the root folder"):
+        check_output_dir(Path("/"), "span")
     (tmp_path / "link").symlink_to(span)  # the finished reader is swapped in: a link cannot take it
     with pytest.raises(InputError, match="is a link or a mount point"):
         check_output_dir(tmp_path / "link", "span")
@@ -504,3 +506,33 @@ def test_a_torn_importance_file_is_computed_again_not_a_traceback(tmp_path: Path
     assert _saved_importance(path).windows == 16 and path.exists()
     path.write_bytes(path.read_bytes()[:40])  # what a killed run left before the file was written atomically
     assert _saved_importance(path) is None
+
+
+def test_a_question_longer_than_the_window_leaves_it_is_cut_as_the_reader_cuts_it() -> None:
+    """A stride the reader takes (256 tokens, stride 200) left a 61-token question no room: the
+    tokenizer panicked before the training started."""
+    from mrc.span import question_room
+    from mrc.train_span import SpanExample, tokenize_for_training
+
+    tok = AutoTokenizer.from_pretrained(encoder_path())
+    question = "In which year " + "and under which very long circumstances " * 12 + "was it built?"
+    context = "The tower was built in 1889. " * 40
+    ex = SpanExample("q", question, context, context.index("1889"), "1889", 0)
+    feats = tokenize_for_training(tok, [ex], 256, 200)
+    room = question_room(256, 200)
+    assert feats["input_ids"] and all(len(ids) <= 256 for ids in feats["input_ids"])
+    first = list(feats["token_type_ids"][0])
+    assert first.index(1) - 2 <= room  # [CLS] question [SEP]: the question kept to its room
+
+
+def test_a_manifest_with_a_count_of_text_is_a_data_error(tmp_path: Path) -> None:
+    """`qa index --list` and `--delete` printed a traceback for it (the second after deleting)."""
+    import json
+
+    from qa.core.errors import DataFormatError
+    from retrieval.index_dir import Manifest
+
+    (tmp_path / "manifest.json").write_text(json.dumps({"encoder": "e", "dims": 3, "count": "12",
+                                                        "dense_kind": "flat"}), encoding="utf-8")
+    with pytest.raises(DataFormatError, match="'count' must be int, not str"):
+        Manifest.load(tmp_path)
