@@ -22,7 +22,7 @@ import torch
 from rich.console import Console
 
 from mrc.loading import WINDOW_FIELDS, reader_config, resolve_device
-from mrc.training import check_output_dir, install_model, removed_on_failure, save_model_fp16
+from mrc.training import check_output_dir, install_model, recover_output_dir, removed_on_failure, save_model_fp16
 from qa.core.errors import InputError
 
 console = Console(stderr=True)
@@ -45,6 +45,7 @@ def average_span_readers(models: list[str | Path], out: str | Path, train_file: 
     for d in dirs:
         check_model_dir(d)
     out = Path(out).expanduser().absolute()  # "." has no name to build a folder beside
+    recover_output_dir(out)
     check_output_dir(out, "span")  # before minutes of loading and calibrating, not after
     resolve_device(device)  # a bad --device is said now, not once the average is written
     configs = [reader_config(d, task="span").model_dump() for d in dirs]

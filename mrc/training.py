@@ -327,9 +327,22 @@ def prepare_run(cfg: TrainConfig, task: str) -> tuple[float, torch.device, Path,
     base = Path(cfg.base_model) if cfg.base_model else encoder_path()
     check_model_dir(base)
     out = Path(cfg.output_dir).expanduser().absolute()  # "." has no name to build a folder beside
+    recover_output_dir(out)
     check_output_dir(out, task)
     out.mkdir(parents=True, exist_ok=True)
     return started, device, base, out
+
+
+def recover_output_dir(out: Path) -> None:
+    """A reader folder a killed install had moved aside (between `swap_dir`'s two renames) is put
+    back before this run looks at it; only that folder's leftovers, with a process id."""
+    from qa.core.atomic import recover_interrupted
+
+    try:
+        for note in recover_interrupted(out.parent, only=out.name):
+            Console(stderr=True).print(note, style="yellow", markup=False, highlight=False)
+    except OSError:  # a folder this user may not write: check_output_dir says so
+        return
 
 
 def check_output_dir(out: Path, task: str) -> None:

@@ -62,6 +62,9 @@ def span(
     name = f"{model_dir.name}-p{round(prune * 100):02d}" + ("-kd" if distill_windows else "")
     chosen = out is not None
     out = (out or cache_dir() / "models" / name).expanduser()
+    from mrc.training import recover_output_dir
+
+    recover_output_dir(out)  # a reader a killed run had moved aside is put back before it is looked at
     check_compress_target(model_dir, out, replace=replace or not chosen)
     # built beside --out and swapped in whole: an interrupted run leaves the previous reader, never half of one
     with staging_dir(out) as tmp:

@@ -536,3 +536,23 @@ def test_a_manifest_with_a_count_of_text_is_a_data_error(tmp_path: Path) -> None
                                                         "dense_kind": "flat"}), encoding="utf-8")
     with pytest.raises(DataFormatError, match="'count' must be int, not str"):
         Manifest.load(tmp_path)
+
+
+def test_a_reader_a_killed_install_moved_aside_is_named_and_put_back(tmp_path: Path) -> None:
+    """Killed between the two renames of the install, the reader folder was gone ("model folder
+    not found") while the previous model lay whole under a hidden name nothing mentioned."""
+    import json
+
+    from mrc.training import check_output_dir, recover_output_dir
+    from qa.core.errors import ModelNotFoundError
+    from qa.core.paths import check_model_dir
+
+    out = tmp_path / "reader"
+    moved = tmp_path / ".reader.old-999999999-a1b2c3d4"  # a process that is gone
+    moved.mkdir()
+    (moved / "qa_reader.json").write_text(json.dumps({"task": "span"}))
+    with pytest.raises(ModelNotFoundError, match=r"previous model is whole in .*\.reader\.old-999999999"):
+        check_model_dir(out)
+    recover_output_dir(out)  # what `qa train` and `qa compress` do first
+    assert out.is_dir() and not moved.exists()
+    check_output_dir(out, "span")
