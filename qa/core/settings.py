@@ -303,11 +303,13 @@ class Settings(BaseSettings):
             given["kb_endpoint"] = ""  # a graph named on the command line beats an endpoint from elsewhere
         token = _TOML.set(values)
         try:
-            return cls(**given)
+            settings = cls(**given)
         except ValidationError as exc:
             raise ConfigError(_one_line(exc, cfg, values, given, flags or {})) from None
         finally:
             _TOML.reset(token)
+        _warn_empty_data_dir(settings)
+        return settings
 
     def explicitly_set(self, name: str) -> bool:
         """Whether `name` came from the user (file, environment, override) rather than a default;
@@ -362,6 +364,22 @@ def _warn_unknown_environment(fields: Any) -> None:
         close = difflib.get_close_matches(upper[len(ENV_PREFIX):], sorted(names), n=1)
         hint = f"; did you mean {ENV_PREFIX.upper()}{close[0]}?" if close else ""
         logging.getLogger("qa.settings").warning("%s is not a setting and is ignored%s", key, hint)
+
+
+def _warn_empty_data_dir(settings: Settings) -> None:
+    """A `data_dir` of the user's that holds none of what is read from it answers with an untrained
+    router and graph scorer: said once, as a misspelt variable is (it may be a folder `qa train`
+    is about to fill, so it is not refused)."""
+    import logging
+
+    folder = Path(settings.data_dir).expanduser()
+    if not settings.explicitly_set("data_dir") or str(folder) in _warned:
+        return
+    if not any((folder / sub).exists() for sub in ("router", "calibration", "kb")):
+        _warned.add(str(folder))
+        logging.getLogger("qa.settings").warning(
+            "data_dir %s holds no router/, calibration/ or kb/: the router, the passage calibration and the "
+            "graph scorer are the untrained defaults until `qa train` writes them there", folder)
 
 
 def _config_path(path: str | Path | None) -> Path:

@@ -472,3 +472,15 @@ def test_the_settings_file_refuses_true_for_a_number_and_a_number_for_true(tmp_p
     cfg.write_text(line + "\n", encoding="utf-8")
     with pytest.raises(ConfigError, match=said):
         Settings.load(cfg)
+
+
+def test_an_empty_data_dir_is_said_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog) -> None:
+    """An existing folder holding none of what is read from it answered with an untrained router
+    and graph scorer (Paris 0.76 instead of 0.91) without a word."""
+    empty = tmp_path / "data"
+    empty.mkdir()
+    monkeypatch.setenv("QA_DATA_DIR", str(empty))
+    with caplog.at_level("WARNING", logger="qa.settings"):
+        Settings.load()
+        Settings.load()
+    assert caplog.text.count("holds no router/, calibration/ or kb/") == 1
