@@ -149,7 +149,8 @@ def sidebar(api: API) -> dict[str, Any]:
     opts = {
         "route": st.sidebar.selectbox("Route", routes, index=routes.index(wanted) if wanted in routes else 0,
                                       help="auto: the router picks the source"),
-        "collection": st.sidebar.selectbox("Collection", ["all", *collections]),
+        "collection": st.sidebar.selectbox("Collection", ["all", *collections],
+                                           help="all: every source; a collection: its passages alone"),
         "top_k": st.sidebar.slider("Answers", 1, 5, k),
     }
     if st.sidebar.button("New conversation"):
