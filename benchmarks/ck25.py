@@ -92,6 +92,29 @@ def same_result(store: EmbeddedGraph, predicted: str, gold: tuple) -> bool:
         return False
 
 
+def answer_f1(store: EmbeddedGraph, predicted: str, gold: tuple) -> float:
+    """Answer F1 of one prediction (BENCHMARKS.md asks for it beside execution accuracy): the
+    values the predicted query returns against the gold query's, as sets (QALD's convention: both
+    empty is 1.0; a yes/no question is 1.0 when the answers agree, else 0.0)."""
+    if not predicted or gold[0] == "error":
+        return 0.0
+    try:
+        got = result_set(store, predicted)
+    except Exception:  # noqa: BLE001 - a predicted query that fails answers nothing
+        return 0.0
+    if gold[0] == "ask" or got[0] == "ask":
+        return float(got == gold)
+    want = {v for row in gold[1] for v in row}
+    have = {v for row in got[1] for v in row}
+    if not want and not have:
+        return 1.0
+    hit = len(want & have)
+    if not hit:
+        return 0.0
+    precision, recall = hit / len(have), hit / len(want)
+    return 2 * precision * recall / (precision + recall)
+
+
 def main(argv: list[str] | None = None) -> int:
     import torch
 
@@ -111,19 +134,21 @@ def main(argv: list[str] | None = None) -> int:
     per_feature: dict[str, list[bool]] = defaultdict(list)
     rows = []
     correct = 0
+    f1_sum = 0.0
     for q in questions:
         text = q["question"]["en"]
         pred = qa.predict(text)
         gold, store = golds.gold(q["query"]["sparql"])
         ok = same_result(store, pred.sparql, gold)
         correct += ok
+        f1_sum += answer_f1(store, pred.sparql, gold)
         for f in q.get("features", []):
             per_feature[f].append(ok)
         rows.append({"id": q["id"], "ok": ok, "question": text, "predicted": pred.sparql})
         if args.verbose:
             print(f"[{'OK' if ok else '--'}] {q['id']}: {text}\n{pred.sparql}\n", file=sys.stderr)
     n = len(questions)
-    metrics = {"execution_accuracy": 100 * correct / n}
+    metrics = {"execution_accuracy": 100 * correct / n, "answer_f1": 100 * f1_sum / n}
     for f, oks in sorted(per_feature.items()):
         metrics[f"execution_accuracy_{f}"] = 100 * sum(oks) / len(oks)
         metrics[f"n_{f}"] = len(oks)

@@ -13,7 +13,7 @@ with the history (the engine rewrites it), with the subject written out (the ori
 question), and alone without history. Metric: official SQuAD v1.1 F1 (and EM) of the top answer,
 or of the best guess when the engine answers "no answer" (every question here has an answer).
 
-    python benchmarks/followups.py              # dev, 300 conversations -> results/followups.json
+    python benchmarks/followups.py              # dev, every conversation it yields (222) -> results/followups.json
     python benchmarks/followups.py --limit 50   # quick look (no results file unless --out)
     python benchmarks/followups.py --split train --limit 200   # the rules were tuned here, never on dev
 """
@@ -167,13 +167,13 @@ def conversations(path: Path, limit: int, per_article: int = 12) -> tuple[list[C
                 convs.append(Conversation(q2["id"], q1["question"].strip(), turn2, q2["question"].strip(),
                                           [x["text"] for x in q2["answers"]], m2.group(0), kind, a))
                 taken += 1
-    # spread over articles: round-robin by article order until `limit`
+    # the first `limit` in article order (all of them by default)
     return convs[:limit] if limit else convs, passages, data
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--limit", type=int, default=300, help="conversations (default 300)")
+    ap.add_argument("--limit", type=int, default=300, help="conversations, the first N (default 300: dev yields 222)")
     ap.add_argument("--split", choices=["dev", "train"], default="dev")
     ap.add_argument("--train-article-step", type=int, default=10, help="train: every Nth article")
     ap.add_argument("--out", type=Path, default=None)
