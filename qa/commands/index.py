@@ -51,7 +51,10 @@ def index(
     if list_them or delete is not None:
         if path is not None or default or out is not None or name is not None or (list_them and delete is not None):
             raise InputError("--list and --delete NAME go alone (no PATH, --default, --out or --name)")
-        _list(settings) if list_them else _delete(settings, delete or "")
+        if list_them:
+            _list(settings)
+        else:
+            _delete(settings, delete or "")
         return
     if dense_kind and dense_kind not in KINDS:
         raise InputError(f"--dense must be one of {', '.join(KINDS)}, not {dense_kind!r}")
