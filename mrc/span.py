@@ -109,6 +109,12 @@ def question_room(max_seq_length: int, doc_stride: int) -> int:
     return max_seq_length - doc_stride - 4 - min_new
 
 
+def cut_to_tokens(text: str, offsets: Sequence[tuple[int, int]], room: int) -> str:
+    """`text` up to the end of its `room`-th token (`offsets`: each token's characters), as a
+    question is cut to the room a window leaves it, by the reader and its trainer alike."""
+    return text if len(offsets) <= room else text[: offsets[room - 1][1]]
+
+
 class SpanReader:
     """Reads answers out of passages with any `AutoModelForQuestionAnswering` folder.
 
@@ -309,10 +315,8 @@ class SpanReader:
             return q
         if self._plain_tokenizer is None:  # the windowing tokenizer would refuse a lone long question
             self._plain_tokenizer = load_tokenizer(self.model_dir)
-        offsets = self._plain_tokenizer.encode(q, add_special_tokens=False).offsets
-        if len(offsets) <= self.max_question_tokens:
-            return q
-        return q[: offsets[self.max_question_tokens - 1][1]]
+        return cut_to_tokens(q, self._plain_tokenizer.encode(q, add_special_tokens=False).offsets,
+                             self.max_question_tokens)
 
     def _featurize(self, reqs: Sequence[ReadRequest]) -> _Features:
         """Every window of every pair, in one batched call of the Rust tokenizer (a pair longer

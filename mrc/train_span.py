@@ -167,12 +167,12 @@ def tokenize_for_training(tokenizer, examples: list[SpanExample], max_len: int, 
     """Standard SQuAD windows; a window that does not hold the whole answer is labelled CLS. A
     question is cut to the word pieces the reader leaves it (`question_room`), as the reader cuts
     it when answering: a longer one left the tokenizer no room for its stride (a panic)."""
-    from mrc.span import question_room
+    from mrc.span import cut_to_tokens, question_room
 
     room = question_room(max_len, stride)
     questions = [e.question.lstrip() for e in examples]
     marks = tokenizer(questions, add_special_tokens=False, return_offsets_mapping=True)["offset_mapping"]
-    questions = [q if len(m) <= room else q[: m[room - 1][1]] for q, m in zip(questions, marks, strict=True)]
+    questions = [cut_to_tokens(q, m, room) for q, m in zip(questions, marks, strict=True)]
     enc = tokenizer(
         questions,
         [e.context for e in examples],

@@ -15,6 +15,7 @@ import json
 import math
 import os
 import random
+import re
 import shutil
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -63,14 +64,23 @@ def set_seed(seed: int) -> None:
         torch.cuda.manual_seed_all(seed)
 
 
+def check_device(name: str) -> str:
+    """auto, cpu or cuda (`Settings.device`, which the reading after a training takes); one GPU of
+    several is chosen with CUDA_VISIBLE_DEVICES, so `cuda:N` is refused with that way."""
+    from qa.core.settings import Device
+
+    if name in {d.value for d in Device}:
+        return name
+    hint = f" (for one GPU of several: CUDA_VISIBLE_DEVICES={name[5:]} and --device cuda)" \
+        if re.fullmatch(r"cuda:\d+", name) else ""
+    raise InputError(f"--device must be one of {', '.join(d.value for d in Device)}, not {name!r}{hint}")
+
+
 def resolve_device(name: str) -> torch.device:
-    if name == "auto":
+    if check_device(name) == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name.startswith("cuda") and not torch.cuda.is_available():
+    if name == "cuda" and not torch.cuda.is_available():
         raise InputError("--device cuda was asked for but no CUDA device is available")
-    if name not in ("cpu", "cuda"):  # the reading after the training takes these alone (`Settings.device`)
-        hint = f"; for one GPU of several: CUDA_VISIBLE_DEVICES={name[5:]} and cuda" if name.startswith("cuda:") else ""
-        raise InputError(f"unknown --device {name!r}: use auto, cpu or cuda{hint}")
     return torch.device(name)
 
 
@@ -336,13 +346,10 @@ def prepare_run(cfg: TrainConfig, task: str) -> tuple[float, torch.device, Path,
 def recover_output_dir(out: Path) -> None:
     """A reader folder a killed install had moved aside (between `swap_dir`'s two renames) is put
     back before this run looks at it; only that folder's leftovers, with a process id."""
-    from qa.core.atomic import recover_interrupted
+    from qa.core.atomic import recover_target
 
-    try:
-        for note in recover_interrupted(out.parent, only=out.name):
-            Console(stderr=True).print(note, style="yellow", markup=False, highlight=False)
-    except OSError:  # a folder this user may not write: check_output_dir says so
-        return
+    for note in recover_target(out):
+        Console(stderr=True).print(note, style="yellow", markup=False, highlight=False)
 
 
 def check_output_dir(out: Path, task: str) -> None:

@@ -172,18 +172,10 @@ def _delete(settings: Settings, name: str) -> None:
 def _recover(target: Path) -> None:
     """A collection a killed `qa index` had moved aside for its swap is put back (and its staging
     folders removed) before this run looks at it, as the API does at start-up: otherwise this run
-    would build beside a collection that seems not to exist. Only this target's leftovers: its
-    parent may be any folder of the user's (`--out ~/myindex`)."""
-    from qa.core.atomic import recover_interrupted
-    from retrieval.index_dir import folder_lock
+    would build beside a collection that seems not to exist."""
+    from qa.core.atomic import recover_target
 
-    target = target.expanduser().absolute()
-    try:
-        with folder_lock(target):  # not while another process swaps it
-            notes = recover_interrupted(target.parent, only=target.name)
-    except OSError:  # a folder this user may not write: the writability check says so
-        return
-    for note in notes:
+    for note in recover_target(target):
         console.print(note, style="yellow", markup=False, highlight=False)
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -41,15 +40,9 @@ def _cfg(output_dir: Path, **kw):
 
 
 def _check_device(device: str) -> str:
-    """auto, cpu or cuda; one GPU of several is chosen with CUDA_VISIBLE_DEVICES, since the reading
-    after the training (calibration, the quick dev check) takes these three alone."""
-    from qa.core.settings import Device
+    from mrc.training import check_device
 
-    if device in {d.value for d in Device}:
-        return device
-    hint = f" (for one GPU of several: CUDA_VISIBLE_DEVICES={device[5:]} and --device cuda)" \
-        if re.fullmatch(r"cuda:\d+", device) else ""
-    raise InputError(f"--device must be one of {', '.join(d.value for d in Device)}, not {device!r}{hint}")
+    return check_device(device)
 
 
 def _check_file(path: Path) -> str:

@@ -212,6 +212,28 @@ def recover_interrupted(folder: Path, only: str | None = None) -> list[str]:
     return notes
 
 
+def recover_target(target: Path) -> list[str]:
+    """`recover_interrupted` for one folder a command is about to replace (a collection, a reader):
+    its own leftovers alone, under its parent's lock so no swap runs meanwhile. Nothing is done
+    where the parent cannot be written (the command's own check says so). Returns what was done."""
+    target = Path(target).expanduser().absolute()
+    try:
+        with dir_lock(target.parent):
+            return recover_interrupted(target.parent, only=target.name)
+    except OSError:
+        return []
+
+
+def moved_aside(target: Path) -> list[Path]:
+    """Folders `swap_dir` moved `target` aside to and never put back (a run killed between its
+    two renames), oldest name first."""
+    target = Path(target)
+    if not target.name or not target.parent.is_dir():
+        return []
+    return sorted(p for p in target.parent.iterdir()
+                  if (parsed := parse_aside(p.name)) is not None and parsed[:2] == (target.name, "old"))
+
+
 def swap_dir(new: Path, target: Path) -> None:
     """Replace folder `target` by folder `new`; the old content survives any failure."""
     new, target = Path(new), Path(target)

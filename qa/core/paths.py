@@ -40,7 +40,9 @@ def check_model_dir(path: str | Path) -> Path:
     """Fail with a clear message, not a transformers traceback, when a model folder is unusable."""
     p = Path(path)
     if not p.exists():
-        moved = sorted(p.parent.glob(f".{p.name}.old-*")) if p.name and p.parent.is_dir() else []
+        from qa.core.atomic import moved_aside
+
+        moved = moved_aside(p)
         if moved:  # a swap stopped between its two renames: the previous model is whole, under that name
             raise ModelNotFoundError(f"model folder not found: {p}; a run that replaced it was stopped, and the "
                                      f"previous model is whole in {moved[-1]}: rename that folder back to {p.name} "
