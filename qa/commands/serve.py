@@ -108,7 +108,7 @@ def serve(
     procs: list[subprocess.Popen] = []
     try:  # `kill` (SIGTERM, raised as KeyboardInterrupt by qa.cli) stops both servers too, like Ctrl-C
         out.print(Text(f"starting the API on {api} (loading the models) …", style="dim"))
-        procs.append(subprocess.Popen([sys.executable, "-m", "qa.api"], env=env))
+        procs.append(subprocess.Popen([sys.executable, "-m", "qa.api", "--quiet-stop"], env=env))
         _wait_for(f"{api}/v1/health", procs[0], "API", 300)
         ui_url = http_url(settings.api_host, settings.ui_port)
         if ui:

@@ -4,6 +4,7 @@ in-process (FastAPI's TestClient) or as a real uvicorn server on loopback."""
 from __future__ import annotations
 
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -89,8 +90,10 @@ class Server:
         self.proc: subprocess.Popen | None = None
 
     def start(self) -> Server:
+        # a child inherits an ignored SIGINT (a shell's background job); a user's terminal does not
         self.proc = subprocess.Popen([sys.executable, "-m", "qa.api"], cwd=REPO, env=self.env,
-                                     stdout=self.log.open("ab"), stderr=subprocess.STDOUT)
+                                     stdout=self.log.open("ab"), stderr=subprocess.STDOUT,
+                                     preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
         wait_ready(lambda: httpx.get(f"{self.url}/v1/health", timeout=2).json())
         return self
 

@@ -1,9 +1,10 @@
 """The API as a real server process on loopback: overload is refused with 503 + Retry-After (not
 left to time out), and a server killed with SIGKILL while it adds documents comes back with every
-acknowledged document searchable and nothing half-written."""
+acknowledged document searchable and nothing half-written; Ctrl-C and `kill` say so and exit non-zero."""
 
 from __future__ import annotations
 
+import signal
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -104,3 +105,14 @@ def test_kill_9_while_adding_documents_loses_nothing_acknowledged(corpus_env, tm
             assert p["text"] == _doc(k)["text"].strip()
     finally:
         server.stop()
+
+
+@pytest.mark.parametrize(("sig", "word"), [(signal.SIGINT, "interrupted"), (signal.SIGTERM, "terminated")])
+def test_ctrl_c_and_kill_say_so_and_exit_non_zero(corpus_env, tmp_path: Path, sig: int, word: str) -> None:
+    """uvicorn stops gracefully and returns: `python -m qa.api` ended silently with status 0."""
+    log = tmp_path / "server.log"
+    server = Server(corpus_env, log).start()
+    assert server.proc is not None
+    server.proc.send_signal(sig)
+    assert server.proc.wait(30) == 128 + sig
+    assert f"{word}: the API stopped" in log.read_text(encoding="utf-8")
