@@ -16,6 +16,8 @@ from qa.core.paths import MODELS_DIR
 from qa.core.settings import FusionMethod, Settings
 from qa.core.types import Answer, Question, Route
 
+REPO = Path(__file__).resolve().parents[2]
+
 
 def test_settings_precedence(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     cfg = tmp_path / "qa.toml"
@@ -38,6 +40,27 @@ def test_a_misspelt_environment_variable_is_named(monkeypatch: pytest.MonkeyPatc
     with caplog.at_level("WARNING"):
         assert Settings.load().retrieve_k != 9
     assert "QA_RETRIEVEK is not a setting and is ignored; did you mean QA_RETRIEVE_K?" in caplog.text
+
+
+def test_every_variable_the_code_reads_is_known(monkeypatch: pytest.MonkeyPatch, caplog) -> None:
+    """QA_UI_API_KEY, which the UI reads, was named "not a setting and is ignored; did you mean
+    QA_API_KEY?", the very variable the README says not to lend the page."""
+    import re
+
+    from qa.core import settings as settings_module
+
+    read = set()
+    for path in REPO.glob("*/**/*.py"):
+        if path.parts[len(REPO.parts)] in {"tests", "benchmarks", ".venv"}:
+            continue
+        read |= set(re.findall(r"environ(?:\.get\(|\[)\s*[\"'](QA_[A-Z0-9_]+)", path.read_text(encoding="utf-8")))
+    assert "QA_UI_API_KEY" in read
+    settings_module._warned.clear()
+    for name in read:
+        monkeypatch.setenv(name, "1")
+    with caplog.at_level("WARNING"):
+        settings_module._warn_unknown_environment(Settings.model_fields)
+    assert "not a setting" not in caplog.text
 
 
 def test_settings_errors(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
