@@ -331,11 +331,15 @@ def create_app(settings: Settings | None = None, *, engine: Any = None, warm: bo
     ) -> JobState:
         """Start an evaluation; poll `GET /v1/eval/{id}` for progress, then metrics and predictions."""
         name = Path(file.filename or "upload.json").name[:200]
-        known = {".json", ".jsonl", ".gz", ".xz", ".bz2"}
-        suffixes = "".join(s for s in Path(name.lower()).suffixes[-2:] if s in known)
+        # at most one data suffix and one compression suffix, the latter last: what is unpacked
+        # (once, capped) must never again carry a suffix that the loader would unpack (uncapped)
+        tail = Path(name.lower()).suffixes[-2:]
+        packed = tail[-1] if tail and tail[-1] in {".gz", ".xz", ".bz2"} else ""
+        data = next((x for x in tail[:len(tail) - bool(packed)][-1:] if x in {".json", ".jsonl"}), "")
+        suffixes = data + packed
         tmp = Path(tempfile.mkdtemp(prefix="qa-eval-"))
         try:  # the client's file name, made safe, so detection by name ("race-dev.jsonl") still works
-            stem = re.sub(r"[^A-Za-z0-9._-]+", "-", name.lower().removesuffix(suffixes)).strip(".-")[:100]
+            stem = re.sub(r"[^A-Za-z0-9_-]+", "-", name.lower().removesuffix(suffixes)).strip("-")[:100]
             path = tmp / f"{stem or 'upload'}{suffixes or '.json'}"
             with path.open("wb") as fh:
                 while chunk := await file.read(1 << 20):

@@ -432,6 +432,14 @@ def test_an_eval_upload_may_not_unpack_past_its_limit(client) -> None:
     message = error(client.post("/v1/eval", files={"file": ("dev.json.gz", _gzip_bomb(81))}), 413)
     assert "decompresses to more than 80 MB" in message and "dev.json.gz" in message
     assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before < 100_000  # KiB: never unpacked in memory
+    # two layers: the first one unpacked (capped) was named ".gz" again and the loader unpacked the
+    # second without a cap (817 bytes became 300 MB); now what is unpacked is read as it is
+    import gzip
+
+    for name in ("dev.json.gz.gz", "dev.gz.json.gz", "dev.json.gz.xz.gz"):
+        r = client.post("/v1/eval", files={"file": (name, gzip.compress(_gzip_bomb(81)))})
+        assert r.status_code == 422 and "not UTF-8 text" in r.json()["error"]["message"], (name, r.text)
+    assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before < 100_000
 
 
 @pytest.mark.parametrize(("files", "data", "status"), [
