@@ -414,7 +414,8 @@ class SpanReader:
             rows = np.arange(len(idx))
             cls_pos = self._cls_positions(ids, cls_id)
             null = start[rows, cls_pos] + end[rows, cls_pos]
-            vals, starts, ends = self._top_spans(start, end, ctx, n_best, max_len)
+            # no span is longer than its window: a larger setting would only widen the array
+            vals, starts, ends = self._top_spans(start, end, ctx, n_best, min(max_len, width))
             for row, f in enumerate(idx):
                 self._collect(results[int(feats.pair_of[f])], feats.offsets[f], float(null[row]),
                               vals[row], starts[row], ends[row])

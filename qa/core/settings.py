@@ -107,19 +107,22 @@ class Settings(BaseSettings):
     # fusion tuned on SQuAD v1.0 *training* questions (benchmarks/squad_open.py --tune), not dev
     fusion_method: FusionMethod = Field(
         FusionMethod.CONVEX, description="How dense and BM25 results merge: convex (weighted scores) or rrf.")
-    fusion_weight_dense: float = Field(0.55, ge=0.0, description="Weight of the dense score (convex fusion).")
-    fusion_weight_bm25: float = Field(0.45, ge=0.0, description="Weight of the BM25 score (convex fusion).")
-    fusion_k: int = Field(60, ge=1, description="The k of reciprocal rank fusion (rrf).")
-    chunk_chars: int = Field(1200, ge=100, description="`qa index` cuts documents into passages this long.")
-    chunk_overlap: int = Field(200, ge=0, description="Characters consecutive passages share.")
+    fusion_weight_dense: float = Field(0.55, ge=0.0, le=1000.0,
+                                      description="Weight of the dense score (convex fusion).")
+    fusion_weight_bm25: float = Field(0.45, ge=0.0, le=1000.0,
+                                     description="Weight of the BM25 score (convex fusion).")
+    fusion_k: int = Field(60, ge=1, le=1_000_000, description="The k of reciprocal rank fusion (rrf).")
+    chunk_chars: int = Field(1200, ge=100, le=1_000_000,
+                             description="`qa index` cuts documents into passages this long.")
+    chunk_overlap: int = Field(200, ge=0, le=1_000_000, description="Characters consecutive passages share.")
     # readers
     max_seq_length: int = Field(384, ge=16, le=4096,
                                 description="Reader window in word pieces (the model's own wins unless set).")
-    doc_stride: int = Field(128, ge=0, description="Overlap of consecutive reader windows in word pieces.")
-    max_answer_length: int = Field(30, ge=1, description="Longest span the reader returns, in word pieces.")
-    n_best: int = Field(20, ge=1, description="Start and end candidates the reader combines per window.")
+    doc_stride: int = Field(128, ge=0, le=4096, description="Overlap of consecutive reader windows in word pieces.")
+    max_answer_length: int = Field(30, ge=1, le=4096, description="Longest span the reader returns, in word pieces.")
+    n_best: int = Field(20, ge=1, le=1000, description="Start and end candidates the reader combines per window.")
     null_threshold: float | None = Field(None, description="None: the threshold stored with the model.")
-    batch_size: int = Field(32, ge=1, description="Reader and encoder batch size.")
+    batch_size: int = Field(32, ge=1, le=4096, description="Reader and encoder batch size.")
     # knowledge graph
     kb_graph: str = Field("", description="Turtle / N-Triples / TSV file; empty: the embedded world graph.")
     kb_endpoint: str = Field("", description="A SPARQL 1.1 endpoint URL; overrides kb_graph when set.")
@@ -173,11 +176,12 @@ class Settings(BaseSettings):
     api_workers: int = Field(4, ge=1, le=64, description="Requests worked on at once; reader work of all of them "
                              "goes through one batching thread, so graph questions need not wait behind passages.")
     api_queue: int = Field(16, ge=0, le=10_000, description="Requests that may wait; beyond this: 503.")
-    api_queue_timeout_s: float = Field(10.0, gt=0, description="A request waits this long for a worker, then 503.")
+    api_queue_timeout_s: float = Field(10.0, gt=0, le=86_400,
+                                       description="A request waits this long for a worker, then 503.")
     api_batch_window_ms: float = Field(3.0, ge=0, le=1000, description="Reader work of concurrent requests "
                                        "arriving within this window is read in one call on a GPU (on a CPU each "
                                        "request alone: the same scores as `qa ask`).")
-    api_max_body_mb: float = Field(20.0, gt=0, description="Largest request body (uploads included).")
+    api_max_body_mb: float = Field(20.0, gt=0, le=1024, description="Largest request body (uploads included).")
 
     @field_validator("*", mode="before")
     @classmethod

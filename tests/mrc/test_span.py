@@ -94,6 +94,9 @@ def test_long_span_beyond_max_length_is_not_chosen(target_reader) -> None:
         assert not (a.text.startswith("alpha") and a.text.endswith("omega"))
     wide = target_reader("alpha", end_target="omega", max_answer_length=30)
     assert wide.read("?", context)[0].text == context
+    # longer than any window: the same answer, not an array of the setting's width (4096 cells a token)
+    widest = target_reader("alpha", end_target="omega", max_answer_length=4096)
+    assert widest.read("?", context)[0].text == context
 
 
 def test_no_answer_threshold(target_reader) -> None:

@@ -76,6 +76,14 @@ def test_settings_errors(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Non
     with pytest.raises(ConfigError, match="QA_TOP_K='many'"):
         Settings.load()
     monkeypatch.delenv("QA_TOP_K")
+    # sizes with no upper bound were an OverflowError at start-up (1e308 MB) and a 44.7 GiB
+    # allocation at the first read (a billion word pieces)
+    for env, value in (("QA_API_MAX_BODY_MB", "1e308"), ("QA_MAX_ANSWER_LENGTH", "1000000000"),
+                       ("QA_BATCH_SIZE", "1e9"), ("QA_CHUNK_CHARS", "99999999999")):
+        monkeypatch.setenv(env, value)
+        with pytest.raises(ConfigError, match=f"{env}='{value}': Input should be"):
+            Settings.load()
+        monkeypatch.delenv(env)
     afile = tmp_path / "collections"
     afile.write_text("not a folder")
     monkeypatch.setenv("QA_INDEX_DIR", str(afile))  # `qa serve --index-dir FILE` gave a 500 at the first upload
