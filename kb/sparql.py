@@ -207,7 +207,7 @@ _LEX = re.compile(
     r'"""(?:[^"\\]|\\.|"(?!""))*"""|\'\'\'(?:[^\'\\]|\\.|\'(?!\'\'))*\'\'\''
     r'|"(?:[^"\\\n\r]|\\.)*"|\'(?:[^\'\\\n\r]|\\.)*\''
     r"|<[^<>\"{}|^`\\\x00-\x20]*>"
-    r"|#[^\n]*",
+    r"|#[^\n\r]*",  # SPARQL ends a comment at a carriage return too: what follows one is query text
 )
 # A keyword, not part of a prefixed name (`pv:Service`, `drop:`) or a variable (`?service`): those
 # are names, and refusing them would refuse ordinary read queries over a vocabulary with a Service class.

@@ -19,7 +19,7 @@ from typing import Any, Protocol
 from rdflib import BNode, Graph, Literal, URIRef
 from rdflib.term import Node
 
-from kb.sparql import check_read_only, writable_iri
+from kb.sparql import UnsafeQueryError, check_read_only, writable_iri
 from qa.core.errors import InputError, QAError
 from qa.core.settings import Settings, check_endpoint
 
@@ -194,6 +194,8 @@ class RemoteGraph:
         for attempt in range(self.retries + 1):
             wrapper = self._new_wrapper()
             wrapper.setQuery(query)
+            if wrapper.isSparqlUpdateRequest():  # its own reading decides whether it posts an update
+                raise UnsafeQueryError(f"the query would be sent as an update; updates are never sent: {query[:80]!r}")
             if len(query) > LONG_QUERY_CHARS:  # beyond what every server takes in a URL; still a read
                 wrapper.setMethod(self._post)
             wrapper.setTimeout(max(1, int(round(timeout))))

@@ -38,6 +38,13 @@ def test_server_rejects_nothing_we_send_and_we_send_no_updates(oxigraph_server, 
     remote = RemoteGraph(oxigraph_server + "/query")
     with pytest.raises(Exception, match="never sent"):
         remote.select("DELETE WHERE { ?s ?p ?o }")
+    # the guard's second line: whatever passes check_read_only, SPARQLWrapper's own reading of the
+    # form must not make it an update either
+    update = 'PREFIX p: <a:b> #\rINSERT DATA { <a:b> <a:c> """\nSELECT * WHERE { ?s ?p ?o } LIMIT 1 #"""}'
+    with pytest.raises(Exception, match="never sent"):
+        remote._send(update, None)
+    assert small_graph.select("SELECT (COUNT(*) AS ?n) WHERE { ?s ?p ?o } LIMIT 1") == \
+        remote.select("SELECT (COUNT(*) AS ?n) WHERE { ?s ?p ?o } LIMIT 1")
     assert remote.ask("ASK { <http://example.org/France> ?p ?o }")
 
 
