@@ -23,7 +23,7 @@ class UnsafeQueryError(InputError):
 
 # RFC 3987 forbids these in an IRI; SPARQL's IRIREF production forbids them too.
 _BAD_IRI = re.compile(r'[\x00-\x20<>"{}|^`\\]')
-_VAR = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_VAR = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*\Z")
 _ECHARS = {
     "\\": "\\\\",
     '"': '\\"',

@@ -29,7 +29,7 @@ from retrieval.index_dir import is_complete
 from retrieval.passage import RetrievedPassage
 
 DEFAULT_NAME = "default"
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}\Z")
 
 
 @dataclass(frozen=True)

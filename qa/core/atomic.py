@@ -144,7 +144,7 @@ def _aside_prefix(target: Path, what: str) -> str:
     return f".{target.name}.{what}-{os.getpid()}-"
 
 
-_ASIDE = re.compile(r"^\.(?P<name>.+)\.(?P<what>old|building|deleted)-(?:(?P<pid>\d+)-)?[0-9a-zA-Z_]+$")
+_ASIDE = re.compile(r"^\.(?P<name>.+)\.(?P<what>old|building|deleted)-(?:(?P<pid>\d+)-)?[0-9a-zA-Z_]+\Z")
 
 
 def parse_aside(name: str) -> tuple[str, str, int | None] | None:

@@ -38,8 +38,9 @@ def test_literal_language_and_datatype():
     assert literal(Literal("chat", lang="fr")) == '"chat"@fr'
     assert literal(Literal("5", datatype=URIRef("http://www.w3.org/2001/XMLSchema#integer"))).endswith(
         "^^<http://www.w3.org/2001/XMLSchema#integer>")
-    with pytest.raises(UnsafeQueryError):
-        Var("a b")
+    for bad in ("a b", "x\n"):  # `$` matched before a final newline
+        with pytest.raises(UnsafeQueryError):
+            Var(bad)
 
 
 @pytest.mark.parametrize("query", [

@@ -28,7 +28,7 @@ def notes(tmp_path: Path) -> Path:
 
 def test_collection_names() -> None:
     assert check_name("my-notes_2.v1") == "my-notes_2.v1"
-    for bad in ("", "../x", "a/b", ".hidden", "x" * 65):
+    for bad in ("", "../x", "a/b", ".hidden", "x" * 65, "notes\n", "default\n"):  # `$` matched before a final newline
         with pytest.raises(Exception, match="invalid collection name"):
             check_name(bad)
     assert collection_name_for("/tmp/My Notes!") == "My-Notes"
