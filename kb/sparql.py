@@ -57,8 +57,9 @@ def literal(value: str | int | float | Literal) -> str:
     text = str(value)
     body = "".join(_ECHARS.get(c, c) for c in text)
     # a NUL as its code point (dropped, the value was never found). A backslash before "u" stays
-    # an escaped backslash: Oxigraph reads it so; rdflib's own store expands \uXXXX first and
-    # refuses such a query (no spelling reads the same on both)
+    # an escaped backslash: Oxigraph reads it so; rdflib's own store expands \uXXXX before it
+    # parses, so there a value holding the text "\u0022" reads as holding '"' and is not found
+    # (still inside the string: nothing closes it early). No spelling reads the same on both
     body = body.replace("\x00", "\\u0000")
     out = f'"{body}"'
     if isinstance(value, Literal):
