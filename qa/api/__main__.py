@@ -39,7 +39,8 @@ def main(argv: list[str] | None = None) -> int:
             super().handle_exit(sig, frame)  # type: ignore[arg-type]
 
     server = Server(uvicorn.Config(create_app(settings), host=settings.api_host, port=settings.api_port,
-                                   log_level="warning", timeout_graceful_shutdown=5))
+                                   log_level="warning", timeout_graceful_shutdown=5,
+                                   limit_concurrency=settings.api_max_connections))
     signal.signal(signal.SIGTERM, lambda *_: None)  # what uvicorn restores and re-raises into after a `kill`
     try:
         server.run()

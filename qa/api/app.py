@@ -30,7 +30,7 @@ from fastapi.security import APIKeyHeader
 from cqa.store import content_id
 from qa.api import errors
 from qa.api.batching import BatchingSpanReader
-from qa.api.limits import API_KEY_HEADER, TOO_LARGE, TOO_LARGE_KEY, Admission, BodyLimit, check_key
+from qa.api.limits import API_KEY_HEADER, BODY_REFUSED_KEY, Admission, BodyLimit, check_key
 from qa.api.metrics import Metrics
 from qa.api.models import (
     COLLECTION_PATTERN,
@@ -174,8 +174,9 @@ def create_app(settings: Settings | None = None, *, engine: Any = None, warm: bo
         except Exception:  # answered as a 500 by the error handler outside: counted here all the same
             _count(request, "500", started)
             raise
-        # a body over the limit, streamed, reaches the client as 413 (BodyLimit) though the app said 400
-        _count(request, str(TOO_LARGE if request.scope.get(TOO_LARGE_KEY) else response.status_code), started,
+        # a body over the limit or late, streamed, reaches the client as 413 or 408 (BodyLimit) though the
+        # app said 400
+        _count(request, str(request.scope.get(BODY_REFUSED_KEY) or response.status_code), started,
                refused=refused is not None)
         return response
 
@@ -401,5 +402,5 @@ def create_app(settings: Settings | None = None, *, engine: Any = None, warm: bo
         return PlainTextResponse(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
     paths.update(getattr(r, "path", "") for r in app.routes)
-    app.add_middleware(BodyLimit, max_bytes=max_body, metrics=metrics)
+    app.add_middleware(BodyLimit, max_bytes=max_body, metrics=metrics, timeout_s=settings.api_body_timeout_s)
     return app

@@ -26,7 +26,8 @@ from qa.api.metrics import Metrics
 T = TypeVar("T")
 API_KEY_HEADER = "X-API-Key"
 TOO_LARGE = 413
-TOO_LARGE_KEY = "qa.body_too_large"  # set in the request's scope when BodyLimit refused a streamed body
+TOO_SLOW = 408
+BODY_REFUSED_KEY = "qa.body_refused"  # the status, in the request's scope, when BodyLimit refused a streamed body
 
 
 class Admission:
@@ -133,12 +134,17 @@ def check_key(expected: str, given: str | None) -> None:
 
 class BodyLimit:
     """ASGI middleware: a body larger than `max_bytes` is refused with 413, whether it announces
-    its length or streams it, before the application reads it whole."""
+    its length or streams it, before the application reads it whole; a body that has not arrived
+    whole `timeout_s` after the request began is refused with 408. Without the deadline, clients
+    sending all but the last kilobyte of a large body would each hold it in the server's memory for
+    as long as they liked: the workers and the queue only count requests whose body has arrived."""
 
-    def __init__(self, app: ASGIApp, max_bytes: int, metrics: Metrics | None = None) -> None:
+    def __init__(self, app: ASGIApp, max_bytes: int, metrics: Metrics | None = None,
+                 timeout_s: float = 60.0) -> None:
         self.app = app
         self.max_bytes = max_bytes
         self.metrics = metrics
+        self.timeout_s = timeout_s
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -155,26 +161,35 @@ class BodyLimit:
             if too_big:
                 await self._too_large(send)
                 return
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.timeout_s
         seen = 0
-        started = over = False
+        started = body_done = False
+        refused: int | None = None
 
         async def limited() -> Message:
-            nonlocal seen, over
-            msg = await receive()
+            nonlocal seen, body_done, refused
+            if body_done:  # after the body, the app waits for the client to go away: no deadline
+                return await receive()
+            try:
+                msg = await asyncio.wait_for(receive(), max(0.0, deadline - loop.time()))
+            except TimeoutError:
+                refused = scope[BODY_REFUSED_KEY] = TOO_SLOW  # for the request metrics
+                raise _Refused from None
             if msg["type"] == "http.request":
                 seen += len(msg.get("body", b""))
                 if seen > self.max_bytes:
-                    over = True
-                    scope[TOO_LARGE_KEY] = True  # for the request metrics, which see the app's own answer
-                    raise _TooLarge
+                    refused = scope[BODY_REFUSED_KEY] = TOO_LARGE
+                    raise _Refused
+                body_done = not msg.get("more_body", False)
             return msg
 
         async def tracking_send(msg: Message) -> None:
             nonlocal started
-            if over:  # the app caught the error while reading (FastAPI answers 400): say what it was
+            if refused is not None:  # the app caught the error while reading (FastAPI answers 400): say what it was
                 if msg["type"] == "http.response.start" and not started:
                     started = True
-                    await self._too_large(send)
+                    await self._refuse_body(send, refused)
                 return
             if msg["type"] == "http.response.start":
                 started = True
@@ -182,9 +197,18 @@ class BodyLimit:
 
         try:
             await self.app(scope, limited, tracking_send)
-        except _TooLarge:
-            if not started:
-                await self._too_large(send)
+        except _Refused:
+            if not started and refused is not None:
+                await self._refuse_body(send, refused)
+
+    async def _refuse_body(self, send: Send, status: int) -> None:
+        if status == TOO_LARGE:
+            await self._too_large(send)
+            return
+        if self.metrics is not None:
+            self.metrics.rejected.labels(reason="body too slow").inc()
+        await self._refuse(send, TOO_SLOW, "timeout",
+                           f"the request body did not arrive within {self.timeout_s:g} s")
 
     async def _too_large(self, send: Send) -> None:
         if self.metrics is not None:  # refused before the app (and its request metrics) saw it
@@ -200,9 +224,10 @@ class BodyLimit:
 
         body = json.dumps({"error": {"type": kind, "message": message}}).encode()
         await send({"type": "http.response.start", "status": status,
-                    "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
+                    "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
+                                (b"connection", b"close")]})
         await send({"type": "http.response.body", "body": body})
 
 
-class _TooLarge(Exception):
+class _Refused(Exception):
     pass

@@ -182,6 +182,10 @@ class Settings(BaseSettings):
                                        "arriving within this window is read in one call on a GPU (on a CPU each "
                                        "request alone: the same scores as `qa ask`).")
     api_max_body_mb: float = Field(20.0, gt=0, le=1024, description="Largest request body (uploads included).")
+    api_body_timeout_s: float = Field(60.0, gt=0, le=3600, description="A request body must arrive whole within "
+                                      "this long, else 408 (a client trickling a large body holds memory).")
+    api_max_connections: int = Field(256, ge=1, le=100_000, description="Open connections the server keeps; "
+                                     "beyond this: 503 (each may hold a body of up to api_max_body_mb).")
 
     @field_validator("*", mode="before")
     @classmethod

@@ -116,3 +116,29 @@ def test_ctrl_c_and_kill_say_so_and_exit_non_zero(corpus_env, tmp_path: Path, si
     server.proc.send_signal(sig)
     assert server.proc.wait(30) == 128 + sig
     assert f"{word}: the API stopped" in log.read_text(encoding="utf-8")
+
+
+def test_a_body_that_trickles_in_is_refused_at_its_deadline(corpus_env, tmp_path: Path) -> None:
+    """Clients sending all but the end of a large body each held it in the server's memory for as
+    long as they liked (30 such clients: 612 MB, none answered after a minute)."""
+    import socket
+
+    server = Server(corpus_env, tmp_path / "server.log", api_body_timeout_s=2).start()
+    try:
+        with socket.create_connection(("127.0.0.1", server.port), timeout=30) as sock:
+            sock.sendall(b"POST /v1/ask HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                         b"Content-Length: 100000\r\n\r\n" + b'{"question": "' + b"a" * 50_000)
+            t0 = time.monotonic()
+            reply = b""
+            while b"\r\n\r\n" not in reply or not reply.rstrip().endswith(b"}"):
+                chunk = sock.recv(65536)
+                if not chunk:
+                    break
+                reply += chunk
+        assert reply.startswith(b"HTTP/1.1 408"), reply[:200]
+        assert b"did not arrive within 2 s" in reply and time.monotonic() - t0 < 10
+        # the server goes on answering
+        assert httpx.post(f"{server.url}/v1/ask", json={"question": "What is the capital of France?"},
+                          timeout=60).status_code == 200
+    finally:
+        server.stop()
