@@ -263,40 +263,6 @@ class SpanReader:
         pairs = self._run(reqs, progress)
         return [self._answers(req, res, top_k, allow_no_answer) for req, res in zip(reqs, pairs, strict=True)]
 
-    def read_passages(
-        self,
-        question: str,
-        passages: Sequence[str | ReadRequest],
-        *,
-        top_k: int = 5,
-        allow_no_answer: bool = True,
-    ) -> list[Answer]:
-        """Answers to one question over several passages, ranked by raw span score.
-
-        Spans come only from passages whose own decision is "answer" (when `allow_no_answer`);
-        if no passage has an answer, the result is a single no-answer whose score is the least
-        confident passage's no-answer probability (one plausible passage is enough doubt).
-        """
-        reqs = [
-            p if isinstance(p, ReadRequest) else ReadRequest(question, p, source_id=str(i))
-            for i, p in enumerate(passages)
-        ]
-        reqs = [ReadRequest(question, r.context, r.source_id, r.title) for r in reqs]
-        if not reqs:
-            return []
-        per_passage = self.read_many(reqs, top_k=top_k, allow_no_answer=allow_no_answer)
-        spans: list[Answer] = []
-        nones: list[Answer] = []
-        for answers in per_passage:
-            if answers and answers[0].no_answer:
-                nones.append(answers[0])
-            else:
-                spans.extend(a for a in answers if not a.no_answer)
-        if not spans:
-            return [min(nones, key=lambda a: a.score)] if nones else []
-        spans.sort(key=lambda a: a.raw_score if a.raw_score is not None else -math.inf, reverse=True)
-        return spans[:top_k]
-
     def calibrate(self, span_score: float, null_score: float) -> float:
         """Probability that `span_score` is a real answer, against the pair's null score."""
         if not math.isfinite(null_score):

@@ -145,7 +145,10 @@ Evidence = Annotated[SpanEvidence | GraphEvidence | ThreadEvidence | ChoiceEvide
 
 class Answer(_Model):
     """One answer. `score` is the probability that it is right; a "no answer" result is explicit
-    (`no_answer=True`, empty `text`) and carries the best guess, marked as such, when there is one."""
+    (`no_answer=True`, empty `text`) and carries the best guess, marked as such, when there is one.
+    Sources set the calibrated score after building the answer: the bounds hold for that too."""
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
 
     text: str
     score: float = Field(ge=0.0, le=1.0)

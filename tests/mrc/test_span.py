@@ -148,16 +148,6 @@ def test_batching_matches_one_by_one(tiny_span_dir: Path, backend: str) -> None:
             assert x.raw_score == pytest.approx(y.raw_score, abs=1e-4)
 
 
-def test_read_passages_ranks_by_raw_score(target_reader) -> None:
-    reader = target_reader("Paris")
-    passages = ["Paris is big.", "Nothing here.", "I love Paris and Paris."]
-    answers = reader.read_passages("Where?", passages, top_k=3)
-    assert answers[0].text == "Paris"
-    scores = [a.raw_score for a in answers]
-    assert scores == sorted(scores, reverse=True)
-    assert {a.source_id for a in answers} <= {"0", "1", "2"}
-
-
 @pytest.mark.parametrize("backend", ["torch", "onnx"])
 def test_long_question_is_cut_not_crashing(tiny_span_dir: Path, backend: str) -> None:
     reader = SpanReader(Settings(max_seq_length=64, doc_stride=16), model_dir=tiny_span_dir, backend=backend)

@@ -61,6 +61,19 @@ def _engine(web: dict, kb: dict, threshold: float = 0.5) -> tuple[Engine, Source
     return engine, w, k
 
 
+def test_a_score_outside_0_1_is_refused_when_set_too() -> None:
+    """Sources set the calibrated score after building the answer; the bounds were checked only
+    when it was built."""
+    from pydantic import ValidationError
+
+    a = Answer(text="x", score=0.5, route=Route.WEBQA)
+    for bad in (1.5, -0.1, float("nan")):
+        with pytest.raises(ValidationError):
+            a.score = bad
+    a.score = 0.25
+    assert a.score == 0.25
+
+
 def test_the_preferred_source_answers_when_sure() -> None:
     engine, web, kb = _engine({}, {"What is the capital of Peru?": ("Lima", 0.95)})
     resp = engine.ask("What is the capital of Peru?")
