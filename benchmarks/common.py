@@ -128,7 +128,9 @@ def write_results(
         payload.update(extra)
     path = out or RESULTS / f"{name}.json"
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(payload, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    from qa.core.atomic import atomic_write_text  # a run stopped while writing keeps the last results whole
+
+    atomic_write_text(path, json.dumps(payload, indent=2, ensure_ascii=False) + "\n")
     return path
 
 

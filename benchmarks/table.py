@@ -44,7 +44,9 @@ def main() -> None:
         text = text[: text.index(START)] + table + text[text.index(END) + len(END):]
     else:
         text = text.rstrip() + "\n\n" + table + "\n"
-    readme.write_text(text, encoding="utf-8")
+    from qa.core.atomic import atomic_write_text
+
+    atomic_write_text(readme, text)
 
 
 if __name__ == "__main__":

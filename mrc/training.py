@@ -28,6 +28,7 @@ import torch
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
+from qa.core.atomic import atomic_write_text
 from qa.core.errors import InputError
 
 
@@ -400,9 +401,7 @@ def earlier_training(base: Path) -> list[dict[str, Any]]:
 
 
 def write_json_atomic(path: Path, obj: Any) -> None:
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(json.dumps(obj, indent=2, ensure_ascii=False), encoding="utf-8")
-    os.replace(tmp, path)
+    atomic_write_text(path, json.dumps(obj, indent=2, ensure_ascii=False))
 
 
 def install_model(stage: Path, out: Path, sidecar: dict[str, Any]) -> None:

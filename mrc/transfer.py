@@ -13,6 +13,8 @@ from pathlib import Path
 import torch
 from safetensors.torch import load_file, save_file
 
+from qa.core.atomic import staging_dir, swap_dir
+
 FROZEN = "embeddings.word_embeddings.weight"
 
 
@@ -67,10 +69,11 @@ def unpack(parts_dir: str | Path, base_encoder: str | Path, out_dir: str | Path)
     missing = [m for m in missing if not m.endswith("position_ids")]
     if missing or unexpected:
         raise RuntimeError(f"unpack mismatch: missing {missing}, unexpected {unexpected}")
-    out.mkdir(parents=True, exist_ok=True)
-    model.half().save_pretrained(out, max_shard_size="15MB")
-    AutoTokenizer.from_pretrained(base).save_pretrained(out)
-    for name in ("qa_reader.json", "training_log.jsonl"):
-        if (parts / name).exists():
-            shutil.copy2(parts / name, out / name)
+    with staging_dir(out) as stage:  # a reader folder is whole or not there: never half unpacked
+        model.half().save_pretrained(stage, max_shard_size="15MB")
+        AutoTokenizer.from_pretrained(base).save_pretrained(stage)
+        for name in ("qa_reader.json", "training_log.jsonl"):
+            if (parts / name).exists():
+                shutil.copy2(parts / name, stage / name)
+        swap_dir(stage, out)
     return out
