@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from qa.core.errors import DataFormatError, InputError
-from qa.core.types import Question
+from qa.core.types import Question, Response
 
 MAX_QUESTIONS = 1_000_000
 
@@ -89,17 +89,41 @@ def _keep(lines: list[str], path: Path) -> None:
                          "printed to standard output instead") from None
 
 
+@dataclass(frozen=True)
+class Record:
+    """One question's outcome: the engine's response, or the error that refused the question."""
+
+    asked: Asked
+    response: Response | None = None
+    error: InputError | None = None
+
+    @property
+    def outcome(self) -> str:
+        if self.response is None:
+            return "refused"
+        answers = self.response.answers
+        return "no answer" if answers and answers[0].no_answer else "answered"
+
+    def json_line(self) -> str:
+        if self.response is None:
+            record: dict[str, Any] = {"id": self.asked.id, "question": self.asked.question,
+                                      "error": {"type": type(self.error).__name__, "message": str(self.error)}}
+        else:
+            record = {"id": self.asked.id, **json.loads(self.response.model_dump_json())}
+        return json.dumps(record, ensure_ascii=False)
+
+
 def answer_all(engine: Any, questions: list[Asked], *, top_k: int | None = None,
-               collection: str | None = None) -> Iterator[dict[str, Any]]:
-    """One JSON-ready record per question, in order: the response, or the error that refused it."""
+               collection: str | None = None) -> Iterator[Record]:
+    """One record per question, in order: the response, or the error that refused it."""
     limit = engine.settings.max_question_chars
     for q in questions:
         try:
             resp = engine.ask(Question(q.question, collection=collection, max_chars=limit), top_k=top_k)
         except InputError as exc:  # this question, not the run: its line says why
-            yield {"id": q.id, "question": q.question, "error": {"type": type(exc).__name__, "message": str(exc)}}
+            yield Record(q, error=exc)
             continue
-        yield {"id": q.id, **json.loads(resp.model_dump_json())}
+        yield Record(q, response=resp)
 
 
 def ask_file(engine: Any, path: Path, out: Path | None, *, top_k: int | None = None,
@@ -124,14 +148,12 @@ def ask_file(engine: Any, path: Path, out: Path | None, *, top_k: int | None = N
                       console=err, transient=True, disable=not err.is_terminal) as bar:
             task = bar.add_task("answering", total=len(questions))
             for record in answer_all(engine, questions, top_k=top_k, collection=collection):
-                line = json.dumps(record, ensure_ascii=False)
+                line = record.json_line()
                 if out is None:
                     sink.write(line + "\n")
                     sink.flush()
                 done.append(line)
-                answers = record.get("answers")
-                counts["refused" if answers is None else
-                       "no answer" if answers and answers[0].get("no_answer") else "answered"] += 1
+                counts[record.outcome] += 1
                 bar.advance(task)
     except BaseException as stopped:  # Ctrl-C, a failing source, a full disk: what was answered is kept
         if out is not None and done:
