@@ -10,14 +10,18 @@ from __future__ import annotations
 
 import os
 import re
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 import streamlit as st
+from pydantic import BaseModel, ValidationError
 
+from qa.core.settings import RouteChoice
+from qa.core.types import Answer, Response
 from ui.render import CSS, answer_html, rewrite_html, routing_html, sparql_of, top_text
 
 HISTORY_TURNS = 10
+M = TypeVar("M", bound=BaseModel)
 def _settings() -> tuple[Any, str]:
     """The settings, or the defaults and the one line that says what is wrong with them (shown on
     the page, not as a traceback)."""
@@ -90,6 +94,25 @@ class API:
             raise RuntimeError(f"{err.get('message') or r.reason_phrase} (HTTP {r.status_code})")
         return body
 
+    def ask(self, body: dict[str, Any]) -> Response:
+        return self._typed(Response, self.call("POST", "/v1/ask", json=body))
+
+    def read(self, body: dict[str, Any]) -> list[Answer]:
+        return self._typed(_ReadAnswers, self.call("POST", "/v1/read", json=body)).answers
+
+    def _typed(self, model: type[M], body: dict[str, Any]) -> M:
+        """The API's JSON read into the core's models, so the page renders typed answers; a server
+        of another version that answers in another shape is one line, not a traceback."""
+        try:
+            return model.model_validate(body)
+        except ValidationError as exc:
+            raise RuntimeError(f"the API at {self.url} answered in a shape this page does not read "
+                               f"({exc.error_count()} problem(s), first: {exc.errors()[0]['msg']})") from None
+
+
+class _ReadAnswers(BaseModel):
+    answers: list[Answer]
+
 
 def html(block: str) -> None:
     """Our escaped HTML, shown as HTML and never read as markdown: st.markdown would still turn a
@@ -98,9 +121,9 @@ def html(block: str) -> None:
         st.html(block)
 
 
-def show_response(resp: dict[str, Any], turn: int, api: API | None = None) -> None:
+def show_response(resp: Response, turn: int, api: API | None = None) -> None:
     html(rewrite_html(resp))
-    answers = resp.get("answers") or []
+    answers = resp.answers
     for rank, a in enumerate(answers, 1):
         html(f'<div class="qa-result" data-rank="{rank}">{answer_html(a, rank)}</div>')
         sparql = sparql_of(a)
@@ -111,7 +134,7 @@ def show_response(resp: dict[str, Any], turn: int, api: API | None = None) -> No
             st.caption("other answers")
     html(routing_html(resp))
     answer = top_text(resp)
-    asked = resp.get("rewritten") or resp.get("question") or ""
+    asked = resp.rewritten or resp.question
     # the store files questions of at most its title limit: a longer one would only meet a 422
     if api is not None and answer and "cqa" in st.session_state.get("routes", []) and \
             len(asked.strip()) <= FILED_QUESTION_CHARS:
@@ -136,7 +159,7 @@ def sidebar(api: API) -> dict[str, Any]:
         st.session_state.routes = health.get("routes", [])
     except RuntimeError as exc:
         st.sidebar.error(plain(str(exc)))
-        routes = ["auto", "webqa", "kbqa"]
+        routes = [str(r) for r in RouteChoice]  # the server's own list is unknown: every route
     try:
         collections = api.call("GET", "/v1/collections", timeout=QUICK_S).get("collections", [])
     except RuntimeError:
@@ -183,7 +206,7 @@ def chat_tab(api: API, opts: dict[str, Any]) -> None:
         body["collection"] = opts["collection"]
     with st.spinner("answering…"):
         try:
-            turns.append({"question": question, "response": api.call("POST", "/v1/ask", json=body)})
+            turns.append({"question": question, "response": api.ask(body)})
         except RuntimeError as exc:
             turns.append({"question": question, "error": str(exc)})
     st.rerun()
@@ -203,11 +226,11 @@ def read_tab(api: API) -> None:
             body["options"] = opts
         try:
             with st.spinner("reading…"):
-                resp = api.call("POST", "/v1/read", json=body)
+                answers = api.read(body)
         except RuntimeError as exc:
             st.error(plain(str(exc)))
             return
-        for rank, a in enumerate(resp.get("answers", []), 1):
+        for rank, a in enumerate(answers, 1):
             html(answer_html(a, rank))
 
 

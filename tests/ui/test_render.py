@@ -5,7 +5,16 @@ from __future__ import annotations
 
 import pytest
 
+from qa.core.types import Answer, Response
 from ui.render import answer_html, evidence_html, highlighted, rewrite_html, routing_html, sparql_of, top_text
+
+
+def A(d: dict) -> Answer:  # noqa: N802 - the API's JSON, read as the page reads it
+    return Answer.model_validate(d)
+
+
+def R(d: dict) -> Response:  # noqa: N802
+    return Response.model_validate(d)
 
 
 def test_answer_is_marked_at_its_offsets_and_everything_is_escaped() -> None:
@@ -27,34 +36,37 @@ def test_no_answer_shows_the_best_guess_and_kbqa_its_sparql() -> None:
              "evidence": {"kind": "span", "text": "It is <i>Paris</i>.", "start": 6, "end": 18, "passage_id": "p1",
                           "title": "<img src=x>", "collection": "c"}}
     none = {"text": "", "score": 0.7, "route": "webqa", "no_answer": True, "best_guess": guess}
-    out = answer_html(none, 1)
+    out = answer_html(A(none), 1)
     assert "No answer" in out and "best guess" in out and "&lt;i&gt;Paris&lt;/i&gt;" in out
     assert "<img" not in out and "<i>" not in out
     graph = {"text": "Paris", "score": 0.99, "route": "kbqa", "evidence": {
         "kind": "graph", "entities": [{"label": "France<script>", "method": "exact", "score": 0.97, "iri": "x"}],
         "path": [{"relation": "ex:capital", "label": "capital"}], "sparql": "SELECT ?a WHERE { <x> <y> ?a }"}}
-    assert "France&lt;script&gt;" in evidence_html(graph) and sparql_of(graph).startswith("SELECT")
+    assert "France&lt;script&gt;" in evidence_html(A(graph)) and sparql_of(A(graph)).startswith("SELECT")
     choice = {"text": "B", "score": 0.8, "route": "reader", "evidence": {
         "kind": "choice", "context": "c", "question": "q", "options": ["<a>", "b"], "probabilities": [0.2, 0.8],
         "chosen": 1}}
-    assert "&lt;a&gt;" in evidence_html(choice) and "✔" in evidence_html(choice)
+    assert "&lt;a&gt;" in evidence_html(A(choice)) and "✔" in evidence_html(A(choice))
 
 
 def test_rewrite_routing_and_remembered_answer() -> None:
     resp = {"question": "When did he die?", "rewritten": "When did <Tesla> die?", "answers": [
         {"text": "1943", "score": 0.9, "route": "webqa"}], "routing": {"chosen": "webqa", "reason": "forced <x>"},
         "timings": {"total_s": 0.25}}
+    resp = R(resp)
     assert rewrite_html(resp) == '<div class="qa-rewrite">understood as: When did &lt;Tesla&gt; die?</div>'
     assert "forced &lt;x&gt;" in routing_html(resp) and "0.25 s" in routing_html(resp)
     assert top_text(resp) == "1943"
-    assert top_text({"answers": [{"text": "", "no_answer": True, "score": 1}]}) == ""
-    assert rewrite_html({"rewritten": None}) == ""
+    routing = {"chosen": "webqa"}
+    assert top_text(R({"question": "q", "routing": routing, "answers": [
+        {"text": "", "no_answer": True, "score": 1, "route": "webqa"}]})) == ""
+    assert rewrite_html(R({"question": "q", "routing": routing, "answers": [], "rewritten": None})) == ""
 
 
 def test_a_huge_answer_is_cut_when_shown() -> None:
     from qa.core.text import clip as shown
 
-    html_out = answer_html({"text": "x" * 5000, "score": 0.9, "route": "kbqa", "no_answer": False}, 1)
+    html_out = answer_html(A({"text": "x" * 5000, "score": 0.9, "route": "kbqa", "no_answer": False}), 1)
     assert "(5,000 characters)" in html_out and len(html_out) < 1500
     assert shown("y" * 5000).endswith("… (5,000 characters)") and shown("short") == "short"
 
@@ -71,7 +83,8 @@ def test_the_entity_a_graph_query_starts_from_is_always_among_the_linked() -> No
     ev = {"kind": "graph", "anchor": anchor, "entities": [{"iri": "ns:country", "label": "country",
                                                            "method": "exact", "score": 0.87}],
           "path": [{"relation": "ns:adjoins", "label": "adjoins"}]}
-    assert "Thốt Nốt (token 0.75), country (exact 0.87)" in evidence_html({"evidence": ev})
+    assert "Thốt Nốt (token 0.75), country (exact 0.87)" in evidence_html(
+        A({"text": "Laos", "score": 0.7, "route": "kbqa", "evidence": ev}))
     answer = Answer(text="Laos", score=0.7, route=Route.KBQA, evidence=GraphEvidence(
         anchor=LinkedEntity(**anchor), entities=[LinkedEntity(**ev["entities"][0])]))
     console = Console(record=True, width=200)
@@ -144,9 +157,10 @@ def test_a_thread_match_shows_why_it_is_held_down_in_the_browser_and_the_termina
     caveat = "the matched question names 37 where the question names <36>"
     ev = {"kind": "thread", "thread_id": "t1", "title": "Who was the 37th President?", "answer": "Richard Nixon",
           "caveat": caveat}
-    html_out = evidence_html({"evidence": ev})
+    html_out = evidence_html(A({"text": "Richard Nixon", "score": 0.25, "route": "cqa", "evidence": ev}))
     assert "but: the matched question names 37 where the question names &lt;36&gt;" in html_out
-    assert "but:" not in evidence_html({"evidence": {**ev, "caveat": None}})
+    plain = {"text": "x", "score": 0.25, "route": "cqa", "evidence": {**ev, "caveat": None}}
+    assert "but:" not in evidence_html(A(plain))
     answer = Answer(text="Richard Nixon", score=0.25, route=Route.CQA,
                     evidence=ThreadEvidence(thread_id="t1", title="Who was the 37th President?",
                                             answer="Richard Nixon", caveat=caveat))
