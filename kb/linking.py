@@ -27,6 +27,7 @@ from kb.loaders import local_name, readable
 from kb.sparql import iri
 from kb.text import NEGATIONS, STOPWORDS, compared_number, frame_word, fuzzy_blocked, normalise
 from qa.core.atomic import atomic_write, atomic_write_text
+from qa.core.types import LinkKind, LinkMethod
 
 log = logging.getLogger(__name__)
 
@@ -46,8 +47,8 @@ class Candidate:
     node: Node
     label: str
     score: float
-    method: str  # exact | normalised | fuzzy | token | dense
-    kind: str  # entity | value | class
+    method: LinkMethod
+    kind: LinkKind
     start: int  # token span in the normalised question
     end: int
     via: URIRef | None = None  # for values: the property that holds the literal
@@ -153,7 +154,7 @@ class LabelIndex:
         graph = self.graph
         stage = "building the graph's label index (once per graph)"
         progress(stage, 0, 0)
-        self.keys: dict[str, list[tuple[Node, str, str, URIRef | None]]] = defaultdict(list)
+        self.keys: dict[str, list[tuple[Node, str, LinkKind, URIRef | None]]] = defaultdict(list)
         self.labels: dict[Node, str] = {}
         self.label_predicates: set[URIRef] = set()
         self.token_index: dict[str, set[str]] = defaultdict(set)
@@ -185,14 +186,14 @@ class LabelIndex:
             q = f"SELECT ?s ?l WHERE {{ ?s {iri(p)} ?l . FILTER(isLiteral(?l)) }} LIMIT {max_rows}"
             for s, lab in graph.select(q):
                 if isinstance(s, URIRef) and s not in pred_set:
-                    self._add(s, str(lab), "class" if s in self.classes else "entity")
+                    self._add(s, str(lab), LinkKind.CLASS if s in self.classes else LinkKind.ENTITY)
                     labelled.add(s)
                     order = (language_rank(lab), label_rank(p))
                     if s not in shown or order < shown[s][0]:
                         shown[s] = (order, str(lab))
         self.labels.update({s: lab for s, (_, lab) in shown.items() if normalise(lab)})
         for c in sorted(self.classes - labelled, key=str):
-            self._add(c, readable(local_name(c)), "class")
+            self._add(c, readable(local_name(c)), LinkKind.CLASS)
         # things only ever named by their IRI (dbpedia:United_States as a supplier's country)
         has_label = (f"FILTER NOT EXISTS {{ ?o ?lp ?l . FILTER(?lp IN "
                      f"({', '.join(iri(x) for x in sorted(self.label_predicates, key=str))})) }}"
@@ -205,7 +206,7 @@ class LabelIndex:
             name = local_name(o) if isinstance(o, URIRef) else ""
             if (_NAME_LIKE.fullmatch(name) and "?" not in str(o) and o not in labelled
                     and o not in self.classes and o not in pred_set):
-                self._add(o, readable(name), "entity")
+                self._add(o, readable(name), LinkKind.ENTITY)
         if index_values:
             for p in preds:
                 step += 1
@@ -217,7 +218,7 @@ class LabelIndex:
                      f"STRLEN(STR(?o)) <= {MAX_LITERAL_CHARS}) }} LIMIT {max_rows}")
                 for (o,) in graph.select(q):
                     if any(ch.isalpha() for ch in str(o)) and "@" not in str(o):
-                        self._add(o, str(o), "value", via=p)
+                        self._add(o, str(o), LinkKind.VALUE, via=p)
         self._keys_list = list(self.keys)
         step = len(self.label_predicates) + len(preds) + 2
         progress(stage, step, steps)
@@ -229,28 +230,28 @@ class LabelIndex:
         self.demonyms = {d: key for d, key in _demonyms().items() if key in self.keys and d not in self.keys}
         progress(stage, steps, steps)
 
-    def _add(self, node: Node, label: str, kind: str, via: URIRef | None = None) -> None:
+    def _add(self, node: Node, label: str, kind: LinkKind, via: URIRef | None = None) -> None:
         key = normalise(label)
         if not key or len(key) > 200:
             return
-        short = _ABBREVIATED.fullmatch(label.strip()) if kind != "value" else None
+        short = _ABBREVIATED.fullmatch(label.strip()) if kind != LinkKind.VALUE else None
         if short:  # "Bill of Material (BOM)": also "Bill of Material" and "BOM"
             for alias in short.groups():
                 self._add_key(normalise(alias), node, label, kind, via)
         self._add_key(key, node, label, kind, via)
 
-    def _add_key(self, key: str, node: Node, label: str, kind: str, via: URIRef | None) -> None:
+    def _add_key(self, key: str, node: Node, label: str, kind: LinkKind, via: URIRef | None) -> None:
         entry = (node, label, kind, via)
         if entry not in self.keys[key]:
             self.keys[key].append(entry)
-        if kind != "value" and node not in self.labels:
+        if kind != LinkKind.VALUE and node not in self.labels:
             self.labels[node] = label
         words = key.split()
-        if kind != "value" and len(words) >= 2:  # "United States" -> US, "Bill Of Material" -> BOM
+        if kind != LinkKind.VALUE and len(words) >= 2:  # "United States" -> US, "Bill Of Material" -> BOM
             for short in {"".join(w[0] for w in words), "".join(w[0] for w in words if w not in STOPWORDS)}:
                 if len(short) >= 2:
                     self.acronyms[short].add(key)
-        if kind == "entity":
+        if kind == LinkKind.ENTITY:
             for w in key.split():
                 if w not in STOPWORDS and len(w) > 2:
                     self.token_index[w].add(key)
@@ -290,16 +291,16 @@ class LabelIndex:
                 for (node, label, kind, via), penalty in entries:
                     verbatim = label in raw
                     score = (1.0 if verbatim else 0.93) - 0.04 + length_bonus - penalty
-                    if kind == "class":
+                    if kind == LinkKind.CLASS:
                         score -= 0.1
-                    add(Candidate(node, label, score, "exact" if verbatim else "normalised",
+                    add(Candidate(node, label, score, LinkMethod.EXACT if verbatim else LinkMethod.NORMALISED,
                                   kind, i, i + size, via))
         # "a french or german supplier": a demonym names its country, when the graph names the country
         for i, w in enumerate(words):
             key = self.demonyms.get(w)
             for node, label, kind, via in self.keys.get(key, ()) if key else ():
-                if kind != "class":
-                    add(Candidate(node, label, 0.9, "demonym", kind, i, i + 1, via))
+                if kind != LinkKind.CLASS:
+                    add(Candidate(node, label, 0.9, LinkMethod.DEMONYM, kind, i, i + 1, via))
         # an acronym in capitals ("US suppliers") names what its initials spell, unless it is a label itself
         plural = {m[:-1].lower() for m in _PLURAL_CAPITALS.findall(raw)}  # "BOMs"
         for short in sorted(capitals | plural):
@@ -308,14 +309,15 @@ class LabelIndex:
             for i in (j for j, w in enumerate(words) if w == short or (short in plural and w == short + "s")):
                 for key in sorted(self.acronyms.get(short, ()))[:5]:
                     for node, label, kind, via in self.keys[key]:
-                        if kind != "value":
-                            add(Candidate(node, label, 0.9 - (0.1 if kind == "class" else 0), "acronym",
+                        if kind != LinkKind.VALUE:
+                            add(Candidate(node, label, 0.9 - (0.1 if kind == LinkKind.CLASS else 0), LinkMethod.ACRONYM,
                                           kind, i, i + 1, via))
         # misspellings ("Frnace", "Switzerlnd"): edit distance with transpositions, a budget that grows
         # with the name's length, over the spans with a word no exact entity match already explains
         # ("San Mraino": "San" alone is a town, the misspelled word makes it San Marino)
-        covered = {i for c in found.values() if c.kind != "class" and c.score >= 0.9 for i in range(c.start, c.end)}
-        exact = [c for c in found.values() if c.kind == "entity" and c.method in {"exact", "normalised"}]
+        covered = {i for c in found.values() if c.kind != LinkKind.CLASS and c.score >= 0.9
+                   for i in range(c.start, c.end)}
+        exact = [c for c in found.values() if c.kind == LinkKind.ENTITY and c.method.verbatim]
         for size in range(min(n, 5), 0, -1):
             for i in range(n - size + 1):
                 if all(j in covered or words[j] in STOPWORDS for j in range(i, i + size)):
@@ -333,9 +335,9 @@ class LabelIndex:
                         continue
                     sim = 1 - dist / max(len(gram), len(key))
                     for node, label, kind, via in self.keys[key]:
-                        score = 0.85 * sim + length_bonus - (0.1 if kind == "class" else 0)
-                        add(Candidate(node, label, score, "fuzzy", kind, i, i + size, via))
-                        if kind == "entity" and size >= 2:
+                        score = 0.85 * sim + length_bonus - (0.1 if kind == LinkKind.CLASS else 0)
+                        add(Candidate(node, label, score, LinkMethod.FUZZY, kind, i, i + size, via))
+                        if kind == LinkKind.ENTITY and size >= 2:
                             # a name that explains more of the question, typo and all, beats an
                             # exact match of one of its words ("Guinea" inside "Guinea-Bisjsau")
                             for c in exact:
@@ -356,18 +358,18 @@ class LabelIndex:
             if keys and len(keys) <= 3 and (not cased or w in named):
                 for key in sorted(keys):
                     for node, label, kind, via in self.keys[key]:
-                        if kind == "entity":
-                            add(Candidate(node, label, 0.75 / math.sqrt(len(keys)), "token",
+                        if kind == LinkKind.ENTITY:
+                            add(Candidate(node, label, 0.75 / math.sqrt(len(keys)), LinkMethod.TOKEN,
                                           kind, i, i + 1, via))
         for c in _merge_adjacent(list(found.values())):
             add(c)
         # a word that a class label matches whole ("service": the class Service) is not also a
         # surname-style piece of an entity label ("Involuntary Service"); an entity's whole label may
         # still be someone's surname, so only classes count
-        whole = {(i, c.node) for c in found.values() if c.method in {"exact", "normalised"} and c.kind == "class"
+        whole = {(i, c.node) for c in found.values() if c.method.verbatim and c.kind == LinkKind.CLASS
                  for i in range(c.start, c.end)}
         for k, c in list(found.items()):
-            if c.method == "token" and any(i == c.start and n != c.node for i, n in whole):
+            if c.method == LinkMethod.TOKEN and any(i == c.start and n != c.node for i, n in whole):
                 del found[k]
         self._prefer_hubs(found)
         # a negation alone is never a name: "have no coastline" is not Norway's code "NO"
@@ -384,7 +386,7 @@ class LabelIndex:
         links of the rest replaces them."""
         groups: dict[tuple[int, int, float], list[tuple]] = defaultdict(list)
         for k, c in found.items():
-            if c.kind == "entity" and isinstance(c.node, URIRef):
+            if c.kind == LinkKind.ENTITY and isinstance(c.node, URIRef):
                 groups[(c.start, c.end, round(c.score, 6))].append(k)
         for keys in groups.values():
             if len(keys) < 2 or len(keys) > 20:
@@ -407,7 +409,7 @@ class LabelIndex:
         return self._degrees[node]
 
     def _dense_keys(self) -> list[str]:
-        return [k for k in self._keys_list if any(e[2] != "value" for e in self.keys[k])]
+        return [k for k in self._keys_list if any(e[2] != LinkKind.VALUE for e in self.keys[k])]
 
     def _dense(self, words: list[str], cutoff: float) -> list[Candidate]:
         if self._dense_cache is None:
@@ -438,7 +440,7 @@ class LabelIndex:
             j = int(row.argmax())
             if row[j] >= cutoff:
                 for node, label, kind, via in self.keys[keys[j]]:
-                    out.append(Candidate(node, label, 0.8 * float(row[j]), "dense", kind, *spans[gi], via))
+                    out.append(Candidate(node, label, 0.8 * float(row[j]), LinkMethod.DENSE, kind, *spans[gi], via))
         return out
 
 
@@ -460,7 +462,7 @@ def _merge_adjacent(cands: list[Candidate]) -> list[Candidate]:
     match only one piece."""
     by_node: dict[Node, list[Candidate]] = defaultdict(list)
     for c in cands:
-        if c.kind == "entity":
+        if c.kind == LinkKind.ENTITY:
             by_node[c.node].append(c)
     out = []
     for group in by_node.values():

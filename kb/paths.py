@@ -11,6 +11,7 @@ from rdflib.term import Node
 from kb.loaders import local_name
 from kb.sparql import QueryGraph, Var, iri, term
 from kb.store import EndpointUnavailable, QueryError
+from qa.core.types import LinkKind
 
 
 @dataclass(frozen=True)
@@ -45,7 +46,7 @@ def path_query(anchor: Node, path: Path, answer: str = "answer") -> QueryGraph:
     return qg
 
 
-def enumerate_paths(graph, anchor: Node, *, kind: str = "entity", via: URIRef | None = None,
+def enumerate_paths(graph, anchor: Node, *, kind: LinkKind = LinkKind.ENTITY, via: URIRef | None = None,
                     max_hops: int = 3, forward_only: bool = False, exclude: set[URIRef] = frozenset(),
                     limit: int = 3000, timeout_s: float | None = None, frontier: int = 2000) -> list[Path]:
     """Every relation sequence (with directions) that leads somewhere from `anchor`.
@@ -56,9 +57,9 @@ def enumerate_paths(graph, anchor: Node, *, kind: str = "entity", via: URIRef | 
     them is what made one question take many seconds), each query returns at most `limit` paths,
     and a query that times out only loses its own paths."""
     fixed: Path = ()
-    if kind == "class":
+    if kind == LinkKind.CLASS:
         fixed = (Step(RDF.type, False),)
-    elif kind == "value" or isinstance(anchor, Literal):
+    elif kind == LinkKind.VALUE or isinstance(anchor, Literal):
         fixed = (Step(via, False),) if via is not None else ()
     excluded = set(exclude) | {RDF.type}
     not_in = ", ".join(iri(p) for p in sorted(excluded, key=str))
@@ -69,7 +70,7 @@ def enumerate_paths(graph, anchor: Node, *, kind: str = "entity", via: URIRef | 
     for hops in range(1, max_hops - start_hops + 1):
         dir_sets = [(True,) * hops] if forward_only else itertools.product((True, False), repeat=hops)
         for dirs in dir_sets:
-            if kind != "entity" and not fixed and dirs[0]:
+            if kind != LinkKind.ENTITY and not fixed and dirs[0]:
                 continue  # a literal has no outgoing edges
             lines = []
             prev = term(anchor)

@@ -23,13 +23,13 @@ from kb.linking import HUB_NUDGE, Candidate, LabelIndex, label_rank, language_ra
 from kb.loaders import local_name, readable
 from kb.paths import Path, Step, enumerate_paths, path_query, reversed_path
 from kb.scorer import Featurizer, Scorer
-from kb.sparql import TYPE_PATH, QueryGraph, Var, iri
+from kb.sparql import TYPE_PATH, QueryForm, QueryGraph, Var, iri
 from kb.store import EndpointUnavailable, KnowledgeGraph, QueryError, open_graph
 from kb.text import NEGATIONS, STOPWORDS, TIME_COMPARING, YES_NO_STARTS, cased_tokens, frame_word, normalise
 from qa.core.errors import InputError
 from qa.core.settings import Settings
 from qa.core.text import check_question
-from qa.core.types import Answer, Encoder, GraphEvidence, LinkedEntity, PathStep, Question, Route
+from qa.core.types import Answer, Encoder, GraphEvidence, LinkedEntity, LinkKind, LinkMethod, PathStep, Question, Route
 
 # superlative phrase -> (order, words that describe the attribute)
 SUPERLATIVES = [
@@ -138,7 +138,7 @@ class Shapes:
 class Prediction:
     question: str
     answers: list[tuple[Node, str]] = field(default_factory=list)
-    form: str = "select"
+    form: QueryForm = QueryForm.SELECT
     boolean: bool | None = None
     confidence: float = 0.0
     p_top: float = 0.0
@@ -161,7 +161,7 @@ class Prediction:
     @property
     def class_asked(self) -> bool:
         """Whether a yes/no question asks what its thing is ("Is Berlin a city?"), not a path."""
-        return self.form == "ask" and any(c.startswith(IS_A) for c in self.constraints)
+        return self.form == QueryForm.ASK and any(c.startswith(IS_A) for c in self.constraints)
 
     def explanation(self) -> dict:
         best = self.best
@@ -333,9 +333,9 @@ class KBQA:
         for c in anchors:
             # "which department is Ms. Brant in": every department is not the answer when a named
             # thing elsewhere in the question ("Involuntary Service" under "service" does not count)
-            named = any(a.kind != "class" and (a.start >= c.end or a.end <= c.start) for a in anchors)
+            named = any(a.kind != LinkKind.CLASS and (a.start >= c.end or a.end <= c.start) for a in anchors)
             for path in self._paths_for(c):
-                if named and c.kind == "class" and len(path) == 1:
+                if named and c.kind == LinkKind.CLASS and len(path) == 1:
                     continue
                 if exclude and any(s.pred in exclude for s in path):
                     continue
@@ -352,7 +352,7 @@ class KBQA:
             r.prob = float(p)
             r.score = self.scorer.score(r.features)
         cands.sort(key=_order)
-        classes = [c for c in links if c.kind == "class"]
+        classes = [c for c in links if c.kind == LinkKind.CLASS]
         words = words or []
         asked = _asked_classes(links, words)
         typed: set[int] = set()
@@ -365,7 +365,7 @@ class KBQA:
                     if c.start >= r.anchor.end or c.end <= r.anchor.start:
                         qg = path_query(r.anchor.node, r.path)
                         qg.triples.append((Var("answer"), RDF.type, c.node))
-                        qg.form = "ask"
+                        qg.form = QueryForm.ASK
                         if self._ask(qg.to_sparql(), timeout_s=self.settings.kb_timeout_s):
                             r.features["type_match"] = 1.0
                             if c.node in asked:
@@ -482,7 +482,7 @@ class KBQA:
             if w in {"which", "what"}:
                 noun = words[i + 1]
                 if noun not in STOPWORDS and not noun.isdigit() and not any(
-                        c.start <= i + 1 < c.end for c in links if c.kind != "class"):
+                        c.start <= i + 1 < c.end for c in links if c.kind != LinkKind.CLASS):
                     out.append(("noun", noun[:5]))
                 break
         return out
@@ -494,7 +494,7 @@ class KBQA:
                 return True
             qg = path_query(r.anchor.node, r.path)
             qg.triples.append((Var("answer"), RDF.type, value))
-            qg.form = "ask"
+            qg.form = QueryForm.ASK
             return self._ask(qg.to_sparql(), timeout_s=self.settings.kb_timeout_s)
         names = self.relation_names(r.path[-1].pred)
         if any(value in {w[:5] for w in normalise(n).split()} for n in names):
@@ -598,7 +598,7 @@ class KBQA:
         if not _yes_no(words):
             return []
         first = next((c for c in links if (c.start >= r.anchor.end or c.end <= r.anchor.start)
-                      and c.kind != "class" and c.score >= 0.7 and c.node != r.anchor.node), None)
+                      and c.kind != LinkKind.CLASS and c.score >= 0.7 and c.node != r.anchor.node), None)
         if first is None:
             return []
         lo, hi = (r.anchor.end, first.start) if first.start >= r.anchor.end else (first.end, r.anchor.start)
@@ -610,7 +610,7 @@ class KBQA:
         # "Is Paris the capital of a country in Europe?": the class named before Europe, not
         # Europe, is what the path reaches; Europe, a continent, says where that country lies
         # (without such a class, "Is Berlin the capital of Europe?" asks Europe: no)
-        if any(c.kind == "class" and lo <= c.start and c.end <= hi for c in links) and not any(
+        if any(c.kind == LinkKind.CLASS and lo <= c.start and c.end <= hi for c in links) and not any(
                 self._reaches_kind(r, c) for c in same):
             return []
         return same
@@ -618,26 +618,26 @@ class KBQA:
     def _member_class(self, words: list[str], r: Ranked, links: list[Candidate]) -> Candidate | None:
         """The class a yes/no question says its anchor is, when that is all it says ("Is Berlin a
         country?", "Is Greenland really a country", "Is the Gambia a country?")."""
-        if not _yes_no(words) or r.anchor.kind != "entity" or not isinstance(r.anchor.node, URIRef) or not (
+        if not _yes_no(words) or r.anchor.kind != LinkKind.ENTITY or not isinstance(r.anchor.node, URIRef) or not (
                 r.anchor.start == 1 or (r.anchor.start == 2 and words[1] == "the")):
             return None  # a value ("Is Acme Corp a supplier?", a company's name) is no thing with a class
-        return next((c for c in links if c.kind == "class" and c.score >= 0.85 and c.end == len(words)
+        return next((c for c in links if c.kind == LinkKind.CLASS and c.score >= 0.85 and c.end == len(words)
                      and tuple(w for w in words[r.anchor.end:c.start] if w not in _HEDGES) in _ARTICLES), None)
 
     def type_predicate(self):
         """rdf:type with the subclasses of what a thing is (TYPE_PATH), where the store answers a
         property path; rdf:type alone on an endpoint that refuses one (asked once)."""
         if self._type_path is None:
-            probe = QueryGraph(triples=[(Var("thing"), TYPE_PATH, Var("kind"))], form="ask").to_sparql()
+            probe = QueryGraph(triples=[(Var("thing"), TYPE_PATH, Var("kind"))], form=QueryForm.ASK).to_sparql()
             self._type_path = self._ask(probe, self.settings.kb_timeout_s, on_error=False) or not self._ask(
-                QueryGraph(triples=[(Var("thing"), RDF.type, Var("kind"))], form="ask").to_sparql(),
+                QueryGraph(triples=[(Var("thing"), RDF.type, Var("kind"))], form=QueryForm.ASK).to_sparql(),
                 self.settings.kb_timeout_s, on_error=True)
         return TYPE_PATH if self._type_path else RDF.type
 
     def _namesakes(self, c: Candidate) -> list[Node]:
         """Every thing called what `c` is called (Monaco the country and Monaco the city), `c`'s
         own first: what a question about "Monaco" may mean, whichever the linker put first."""
-        named = [node for node, _, kind, _ in self.index.keys.get(normalise(c.label), ()) if kind == "entity"]
+        named = [node for node, _, kind, _ in self.index.keys.get(normalise(c.label), ()) if kind == LinkKind.ENTITY]
         return list(dict.fromkeys([c.node, *named]))
 
     def _reaches_kind(self, r: Ranked, c: Candidate) -> bool:
@@ -647,10 +647,10 @@ class KBQA:
             return True
         kind = Var("kind")
         timeout = self.settings.kb_timeout_s
-        if not self._ask(QueryGraph(triples=[(c.node, RDF.type, kind)], form="ask").to_sparql(), timeout):
+        if not self._ask(QueryGraph(triples=[(c.node, RDF.type, kind)], form=QueryForm.ASK).to_sparql(), timeout):
             return True
         qg = path_query(r.anchor.node, r.path)
-        qg.form = "ask"
+        qg.form = QueryForm.ASK
         qg.triples += [(qg.answer, RDF.type, kind), (c.node, RDF.type, kind)]
         return self._ask(qg.to_sparql(), timeout, on_error=True)
 
@@ -681,7 +681,7 @@ class KBQA:
         """Run one candidate's query; on answers, record them as the prediction's."""
         sparql = qg.to_sparql()
         try:
-            if qg.form == "ask":
+            if qg.form == QueryForm.ASK:
                 pred.boolean = self.graph.ask(sparql, timeout_s=self.settings.kb_timeout_s)
                 rows = [(Literal(pred.boolean),)]
             else:
@@ -693,7 +693,7 @@ class KBQA:
         rows = [row for row in rows if row and row[0] is not None]
         if not rows:
             return False
-        plain = qg.form == "select" and qg.aggregate is None and qg.group_count is None and qg.order_by is None
+        plain = qg.form == QueryForm.SELECT and qg.aggregate is None and qg.group_count is None and qg.order_by is None
         if plain and len(rows) > 1:
             # a graph that stores a relation and its inverse lets a path go out and come back:
             # the question's own entity is not its answer while there are others
@@ -741,7 +741,7 @@ class KBQA:
         """What the calibrator sees of the chosen answer (kb.scorer.DECISION_FEATURES)."""
         best = pred.best
         member = pred.class_asked
-        named_ask = pred.form == "ask" and any(c.startswith(ANSWER_IS) for c in pred.constraints) and not any(
+        named_ask = pred.form == QueryForm.ASK and any(c.startswith(ANSWER_IS) for c in pred.constraints) and not any(
             c.startswith("entity: ") for c in pred.constraints)
         asked = normalise(pred.question).split()
         # what a named yes/no question asks of; how surely it was found ("Austrlia": Australia, or
@@ -776,15 +776,15 @@ class KBQA:
             "ask_no": float(named_ask and pred.boolean is False),
             "member": float(member),  # "Is Berlin a city?": one class asked of the thing
             "target_link": min((t.score for t in targets), default=best.anchor.score),
-            "target_fuzzy": float(any(t.method in {"fuzzy", "dense", "token"} for t in targets)),
+            "target_fuzzy": float(any(t.method.approximate for t in targets)),
             "p_top": p_top,
             "margin": p_top - (max(rivals) if rivals else 0.0),
             "score": best.score,
             "cos": f.get("cos_aligned", 0.0),
             "lex": f.get("lex", 0.0),
             "link": best.anchor.score,
-            "exact_link": float(method in {"exact", "normalised"}),
-            "fuzzy_link": float(method in {"fuzzy", "dense", "token"}),
+            "exact_link": float(method.verbatim),
+            "fuzzy_link": float(method.approximate),
             "hops": float(len(best.path)),
             "seg_match": f.get("seg_match", 0.0),
             "log_answers": math.log1p(len(pred.answers)),
@@ -850,12 +850,12 @@ class KBQA:
                 f" (any of {len(things)} of that name)" if len(things) > 1 else "")]
             is_a = self.type_predicate()
             if len(things) == 1:
-                return QueryGraph(triples=[(things[0], is_a, member.node)], form="ask")
+                return QueryGraph(triples=[(things[0], is_a, member.node)], form=QueryForm.ASK)
             thing = Var("thing")
-            return QueryGraph(triples=[(thing, is_a, member.node)], values=[(thing, things)], form="ask")
+            return QueryGraph(triples=[(thing, is_a, member.node)], values=[(thing, things)], form=QueryForm.ASK)
         text = " ".join(words)
         targets = self._ask_targets(words, r, pred.links)
-        anchor_alt = _alternative(r.anchor, pred.links, words) if r.anchor.kind != "class" else None
+        anchor_alt = _alternative(r.anchor, pred.links, words) if r.anchor.kind != LinkKind.CLASS else None
         if anchor_alt is not None and not targets:  # "from a french or german supplier" names the anchor twice
             var = Var("or_anchor")
             qg.triples = [tuple(var if x == r.anchor.node else x for x in t) for t in qg.triples]
@@ -884,9 +884,9 @@ class KBQA:
             qg.aggregate = "count"
             pred.constraints.append("count")
         elif _yes_no(words):
-            qg.form = "ask"
+            qg.form = QueryForm.ASK
             pred.constraints.append("ask")
-            pred.unheld = next((c for c in pred.links if c.kind == "entity" and c.score >= UNHELD_LINK
+            pred.unheld = next((c for c in pred.links if c.kind == LinkKind.ENTITY and c.score >= UNHELD_LINK
                                 and c.node != r.anchor.node and not any(c.start < e and s < c.end for s, e in used)),
                                None)
             if len(targets) == 1:  # "Is Paris the capital of France?": the answer must be Paris
@@ -1074,8 +1074,8 @@ class KBQA:
         if var != Var("counted"):
             return
         for c in pred.links:
-            if c.kind == "class" and noun in words[c.start:c.end]:
-                probe = QueryGraph(triples=qg.triples + [(var, RDF.type, c.node)], form="ask")
+            if c.kind == LinkKind.CLASS and noun in words[c.start:c.end]:
+                probe = QueryGraph(triples=qg.triples + [(var, RDF.type, c.node)], form=QueryForm.ASK)
                 if self._ask(probe.to_sparql(), timeout_s=self.settings.kb_timeout_s):
                     qg.triples.append((var, RDF.type, c.node))
                     pred.constraints.append(f"counted: {c.label}")
@@ -1097,7 +1097,7 @@ class KBQA:
     def _some_answer(self, qg: QueryGraph, condition: str) -> bool:
         """Whether some answer of the query graph meets a SPARQL condition: "isNumeric(?answer)" (the
         path already reaches a number), "isLiteral(?answer)" (it ends in values, not things)."""
-        probe = QueryGraph(triples=list(qg.triples), form="ask", filters=list(qg.filters))
+        probe = QueryGraph(triples=list(qg.triples), form=QueryForm.ASK, filters=list(qg.filters))
         body = probe.to_sparql().rstrip().removesuffix("}")
         return self._ask(body + f"  FILTER ({condition})\n}}", timeout_s=self.settings.kb_timeout_s)
 
@@ -1108,7 +1108,7 @@ class KBQA:
             if w == "without" or (w == "no" and i > 0 and words[i - 1] in {"with", "has", "have"}):
                 start = i if w == "without" else i - 1
                 for c in links:
-                    if c.kind == "class" and i < c.start <= i + 3:
+                    if c.kind == LinkKind.CLASS and i < c.start <= i + 3:
                         return start, c
         return None
 
@@ -1173,7 +1173,7 @@ class KBQA:
         rather than a number the answers have ("employees", not "people" for a population)."""
         if self._numeric_named(qg, noun):
             return False
-        return bool(self._named_relations(noun)) or any(c.kind == "class" and noun in words[c.start:c.end]
+        return bool(self._named_relations(noun)) or any(c.kind == LinkKind.CLASS and noun in words[c.start:c.end]
                                                         for c in pred.links)
 
     def _numeric_named(self, qg: QueryGraph, noun: str) -> bool:
@@ -1226,15 +1226,15 @@ class KBQA:
             if c.node == r.anchor.node or any(c.start < e and s < c.end for s, e in used):
                 continue
             # a first name alone ("Sabrina", two employees) may still pin down a node on the path
-            weak = c.kind == "entity" and c.method == "token" and c.score >= 0.5
-            if c.score < (0.85 if c.kind == "class" else 0.75) and not weak:
+            weak = c.kind == LinkKind.ENTITY and c.method == LinkMethod.TOKEN and c.score >= 0.5
+            if c.score < (0.85 if c.kind == LinkKind.CLASS else 0.75) and not weak:
                 continue
-            for v in nodes if c.kind != "class" else [Var("answer")]:
-                if c.kind == "class":
+            for v in nodes if c.kind != LinkKind.CLASS else [Var("answer")]:
+                if c.kind == LinkKind.CLASS:
                     trials = [("type", [(v, RDF.type, c.node)], None)]
                 else:
                     trials = []
-                    if c.kind == "entity" and v != Var("answer"):
+                    if c.kind == LinkKind.ENTITY and v != Var("answer"):
                         trials.append(("entity", [], (v, c.node)))
                     link = self._connecting_triple(qg, c, v) if c.score >= 0.75 else None
                     if link is not None:
@@ -1244,7 +1244,7 @@ class KBQA:
                     triples = qg.triples + extra
                     if equal is not None:
                         triples = [tuple(equal[1] if x == equal[0] else x for x in t) for t in triples]
-                    probe = QueryGraph(triples=triples, form="ask")
+                    probe = QueryGraph(triples=triples, form=QueryForm.ASK)
                     if self._ask(probe.to_sparql(), timeout_s=self.settings.kb_timeout_s):
                         qg.triples = triples
                         used.append((c.start, c.end))
@@ -1266,7 +1266,7 @@ class KBQA:
         return used
 
     def _connecting_triple(self, qg: QueryGraph, c: Candidate, v: Var):
-        if c.kind == "value" and c.via is not None:
+        if c.kind == LinkKind.VALUE and c.via is not None:
             return (v, c.via, c.node)
         body = _body(qg)
         target = iri(c.node) if isinstance(c.node, URIRef) else None
@@ -1284,7 +1284,7 @@ class KBQA:
 
     def _with_bridge(self, trials: list, qg: QueryGraph, c: Candidate, v: Var):
         yield from trials
-        if c.kind != "class" and c.score >= 0.85:  # "products from US suppliers": via one more node
+        if c.kind != LinkKind.CLASS and c.score >= 0.85:  # "products from US suppliers": via one more node
             bridge = self._bridging_triples(qg, c, v)
             if bridge:
                 yield ("entity", bridge, None)
@@ -1294,7 +1294,7 @@ class KBQA:
         fresh node taken from the graph (the first that exists, forward before inverse)."""
         body = _body(qg)
         mid = Var(f"via{len(qg.triples)}")
-        if c.kind == "value" and c.via is not None:
+        if c.kind == LinkKind.VALUE and c.via is not None:
             last = (mid, c.via, c.node)
         elif isinstance(c.node, URIRef):
             last = (mid, Var("lastp"), c.node)
@@ -1453,13 +1453,13 @@ class KBQA:
             guess = None
             if pred.answers:
                 node, label = pred.answers[0]
-                if pred.form == "ask":
+                if pred.form == QueryForm.ASK:
                     label = "yes" if pred.boolean else "no"
                 guess = Answer(text=label, score=round(pred.confidence, 4), route=Route.KBQA,
                                evidence=self.evidence(pred, node, len(pred.answers)))
             return [Answer.none(Route.KBQA, score=round(1 - pred.confidence, 4), timings=timings,
                                 best_guess=guess, evidence=self.evidence(pred))]
-        if pred.form == "ask":
+        if pred.form == QueryForm.ASK:
             text = "yes" if pred.boolean else "no"
             return [Answer(text=text, score=round(pred.confidence, 4), route=Route.KBQA, timings=timings,
                            evidence=self.evidence(pred, pred.best.anchor.node, 1))]
@@ -1810,7 +1810,7 @@ def _linked_words(question: str, links: list[Candidate]) -> set[str]:
     """The question's words that a thing (not a class) the question links surely stands on (a
     word-by-word link of "2012" alone is no reason to drop "released in 2012")."""
     words = normalise(question).split()
-    return {w for c in links if c.kind != "class" and c.score >= 0.8 for w in words[c.start:c.end]}
+    return {w for c in links if c.kind != LinkKind.CLASS and c.score >= 0.8 for w in words[c.start:c.end]}
 
 
 def _uncompared(number: float, written: str) -> str:
@@ -1846,11 +1846,11 @@ def _unexpressed(words: list[str], pred: Prediction) -> tuple[str, float] | None
     # each value filter names its number as written; a count per answer holds the one `_HAVING` found
     held = [c.rsplit(" ", 1)[-1] for c in pred.constraints
             if c.startswith("filter: ") and not c.startswith("filter: answer")]
-    if pred.form == "ask" and pred.unheld is not None:
+    if pred.form == QueryForm.ASK and pred.unheld is not None:
         return f"'{pred.unheld.label}' (named, but nothing in the query holds it)", 0.5
-    if pred.form == "ask" and (left := _left_out(words, pred)) is not None:
+    if pred.form == QueryForm.ASK and (left := _left_out(words, pred)) is not None:
         return f"'{left}' (the query checks the statement without it)", 0.5
-    if pred.form == "ask":
+    if pred.form == QueryForm.ASK:
         # the path's value held to the number ("filter: answer < 2000-01-01", written as the value's
         # type), or an attribute of the answers held to it as the question writes it
         asked = _asked_number(pred.question, pred.links)
@@ -1910,7 +1910,7 @@ def _yes_no(words: list[str]) -> bool:
 def _asked_classes(links: list[Candidate], words: list[str]) -> set[Node]:
     """"which department ...", "how many suppliers ...", "all BOMs which ...": the classes the
     question names as its answer's type."""
-    classes = [c for c in links if c.kind == "class"]
+    classes = [c for c in links if c.kind == LinkKind.CLASS]
     asked = {c.node for c in classes if (c.start >= 1 and words[c.start - 1] in {"which", "what", "all", "every"})
              or words[max(0, c.start - 2):c.start] in (["how", "many"], ["number", "of"])}
     first = min(classes, key=lambda c: c.start, default=None)
@@ -1924,7 +1924,7 @@ def _relation_words(words: list[str], anchor: Candidate, links: list[Candidate])
     are constraints), not stop words or numbers."""
     skip = set(range(anchor.start, anchor.end))
     for c in links:
-        if c.kind != "class" and c.score >= 0.75 and c.node != anchor.node:
+        if c.kind != LinkKind.CLASS and c.score >= 0.75 and c.node != anchor.node:
             skip |= set(range(c.start, c.end))
     return [w for i, w in enumerate(words) if i not in skip and w not in STOPWORDS and len(w) > 1
             and not w.isdigit()]

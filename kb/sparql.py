@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass, field
+from enum import StrEnum
 
 from rdflib import RDF, RDFS, BNode, Literal, URIRef
 from rdflib.term import Node
@@ -19,6 +20,13 @@ from qa.core.errors import InputError
 
 class UnsafeQueryError(InputError):
     """A query that is not a plain read (SELECT / ASK) or that would call out to another service."""
+
+
+class QueryForm(StrEnum):
+    """The two query forms that are ever sent."""
+
+    SELECT = "select"
+    ASK = "ask"
 
 
 # RFC 3987 forbids these in an IRI; SPARQL's IRIREF production forbids them too.
@@ -120,7 +128,7 @@ class QueryGraph:
 
     triples: list[tuple[Node | Var, Node | Var | _TypePath, Node | Var]] = field(default_factory=list)
     answer: Var = field(default_factory=lambda: Var("answer"))
-    form: str = "select"
+    form: QueryForm = QueryForm.SELECT
     aggregate: str | None = None
     order_by: tuple[Var, str] | None = None
     filters: list[tuple[Var, str, Node]] = field(default_factory=list)  # (?v, op, literal)
@@ -162,7 +170,7 @@ class QueryGraph:
             lines.append(f"  BIND({expr} AS {target.sparql})")
         body = "\n".join(lines)
         limit = max(1, min(int(self.limit), 10_000))
-        if self.form == "ask":
+        if self.form == QueryForm.ASK:
             # ASK has no LIMIT clause in SPARQL 1.1; it stops at the first solution by definition.
             return f"ASK WHERE {{\n{body}\n}}"
         if self.group_count is not None:
@@ -218,7 +226,7 @@ _UPDATE_OR_SERVICE = re.compile(
 _PROLOGUE = re.compile(r"^\s*(?:(?:PREFIX\s+[\w.\-]*:\s*|BASE\s+)\x00\s*)*", re.IGNORECASE)
 
 
-def check_read_only(query: str, *, require_limit: bool = False) -> str:
+def check_read_only(query: str, *, require_limit: bool = False) -> QueryForm:
     """Accept only a single SELECT or ASK query without SERVICE; returns "select" or "ask".
 
     Strings, IRIs and comments are blanked out first, so a keyword inside a literal does not trip
@@ -243,4 +251,4 @@ def check_read_only(query: str, *, require_limit: bool = False) -> str:
     if require_limit and form == "SELECT" and not re.search(r"\bLIMIT\s+\d+\s*(OFFSET\s+\d+\s*)?$",
                                                              skeleton.strip(), re.I):
         raise UnsafeQueryError("SELECT queries must end with a LIMIT")
-    return form.lower()
+    return QueryForm(form.lower())

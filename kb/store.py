@@ -19,7 +19,7 @@ from typing import Any, Protocol
 from rdflib import BNode, Graph, Literal, URIRef
 from rdflib.term import Node
 
-from kb.sparql import UnsafeQueryError, check_read_only, writable_iri
+from kb.sparql import QueryForm, UnsafeQueryError, check_read_only, writable_iri
 from qa.core.errors import InputError, QAError
 from qa.core.settings import Settings, check_endpoint
 
@@ -104,12 +104,12 @@ class EmbeddedGraph:
             raise QueryError(f"the embedded graph rejected the query: {exc}") from exc
 
     def select(self, query: str, timeout_s: float | None = None) -> list[Row]:
-        if check_read_only(query) != "select":
+        if check_read_only(query) != QueryForm.SELECT:
             raise QueryError("select() needs a SELECT query")
         return self._run(query, timeout_s)
 
     def ask(self, query: str, timeout_s: float | None = None) -> bool:
-        if check_read_only(query) != "ask":
+        if check_read_only(query) != QueryForm.ASK:
             raise QueryError("ask() needs an ASK query")
         return bool(self._run(query, timeout_s))
 
@@ -240,9 +240,9 @@ class RemoteGraph:
         raise cls(f"the SPARQL endpoint {self.endpoint} failed after {self.retries + 1} tries: {_said(last)}") from last
 
     def select(self, query: str, timeout_s: float | None = None) -> list[Row]:
-        if check_read_only(query) != "select":
+        if check_read_only(query) != QueryForm.SELECT:
             raise QueryError("select() needs a SELECT query")
-        data = self._results(self._send(query, timeout_s), "select")
+        data = self._results(self._send(query, timeout_s), QueryForm.SELECT)
         names = data["head"]["vars"]
         try:
             return queryable([tuple(_from_json(b.get(v)) for v in names) for b in data["results"]["bindings"]])
@@ -250,18 +250,18 @@ class RemoteGraph:
             raise QueryError(f"the endpoint {self.endpoint} sent a term that is not RDF: {exc}") from None
 
     def ask(self, query: str, timeout_s: float | None = None) -> bool:
-        if check_read_only(query) != "ask":
+        if check_read_only(query) != QueryForm.ASK:
             raise QueryError("ask() needs an ASK query")
-        return self._results(self._send(query, timeout_s), "ask")["boolean"]
+        return self._results(self._send(query, timeout_s), QueryForm.ASK)["boolean"]
 
-    def _results(self, data: Any, form: str) -> dict[str, Any]:
+    def _results(self, data: Any, form: QueryForm) -> dict[str, Any]:
         """SPARQL JSON results of the query's form, or a clear error for whatever else a URL
         answered: an HTML page, or JSON of another kind (a data file, an API's reply), which read
         as results without rows was once taken for an empty graph and answered "No answer"."""
         head = data.get("head") if isinstance(data, dict) else None
         if not isinstance(head, dict):
             raise EndpointUnavailable(self._not_results())
-        if form == "ask":
+        if form == QueryForm.ASK:
             if not isinstance(data.get("boolean"), bool):
                 raise EndpointUnavailable(self._not_results())
             return data

@@ -30,11 +30,12 @@ from rdflib.term import Node
 
 from kb.paths import Path, Step, path_query, reversed_path
 from kb.scorer import YES_NO_FEATURES, Calibrator, Scorer, checks_a_statement
-from kb.sparql import QueryGraph, Var, iri
+from kb.sparql import QueryForm, QueryGraph, Var, iri
 from kb.store import QueryError
 from kb.text import STOPWORDS, normalise
 from qa.core.atomic import atomic_write
 from qa.core.paths import cache_dir, encoder_path
+from qa.core.types import LinkKind
 
 Progress = Callable[[str, int, int], None]  # (stage, done, total)
 
@@ -137,8 +138,9 @@ class QuestionGenerator:
         self.class_names: dict[Node, list[str]] = {}
         for entries in self.index.keys.values():
             for node, label, kind, _ in entries:
-                if kind in ("entity", "class") and isinstance(node, URIRef):
-                    (self.entity_names if kind == "entity" else self.class_names).setdefault(node, []).append(label)
+                if kind in (LinkKind.ENTITY, LinkKind.CLASS) and isinstance(node, URIRef):
+                    names = self.entity_names if kind == LinkKind.ENTITY else self.class_names
+                    names.setdefault(node, []).append(label)
         self._triples: dict[URIRef, list[tuple[Node, Node]]] = {}
         self._edges: dict[tuple[Node, bool], list[tuple[URIRef, Node]]] = {}
         self._types: dict[Node, str] = {}
@@ -485,7 +487,7 @@ class QuestionGenerator:
             cls = self.rng.choice(pool)
             if not holds:  # of a subclass of another class it is true: asked as the pipeline asks it
                 is_a = self.qa.type_predicate()
-                holds = self.graph.ask(QueryGraph(triples=[(g.anchor, is_a, cls)], form="ask").to_sparql(),
+                holds = self.graph.ask(QueryGraph(triples=[(g.anchor, is_a, cls)], form=QueryForm.ASK).to_sparql(),
                                        timeout_s=self.timeout)
         except QueryError:
             return None
@@ -497,7 +499,7 @@ class QuestionGenerator:
         """Whether `path` leads from `anchor` to `end` (asked, not looked up among its first answers)."""
         qg = path_query(anchor, path)
         qg.triples = [tuple(end if x == qg.answer else x for x in t) for t in qg.triples]
-        qg.form = "ask"
+        qg.form = QueryForm.ASK
         try:
             return self.graph.ask(qg.to_sparql(), timeout_s=self.timeout)
         except QueryError:  # unknown: taken as reached, so no false question is made of it
@@ -587,7 +589,7 @@ def ask_right(pred, g: Generated) -> bool:
     what Berlin is the capital of: one query); one about what its anchor is (no path) by asking
     that of the anchor."""
     best = pred.best
-    if pred.form != "ask" or best is None or pred.boolean != g.holds:
+    if pred.form != QueryForm.ASK or best is None or pred.boolean != g.holds:
         return False
     if not g.path:
         return best.anchor.node == g.anchor and pred.class_asked
@@ -602,7 +604,7 @@ def class_answer_right(qa, pred, cq: ClassQuestion) -> bool:
         return False
     timeout = qa.settings.kb_timeout_s
     if cq.kind == Judged.ASK:
-        return pred.form == "ask" and pred.boolean == qa.graph.ask(cq.gold, timeout_s=timeout)
+        return pred.form == QueryForm.ASK and pred.boolean == qa.graph.ask(cq.gold, timeout_s=timeout)
     rows = qa.graph.select(cq.gold, timeout_s=timeout)
     got = [a for a, _ in pred.answers]
     if not rows or not got:
@@ -710,7 +712,7 @@ def train(qa, *, questions: int = 2000, seed: int = 7, unanswerable_share: float
                 path_ok.append(ok)
             elif case.answerable:
                 ok = (pred.best.anchor.node == case.anchor and pred.best.path == case.path) or (
-                    pred.form == "select" and not any("count" in c for c in pred.constraints)
+                    pred.form == QueryForm.SELECT and not any("count" in c for c in pred.constraints)
                     and bool(pred.answers) and pred.answers[0][0] in gold_answers(qa, case))
                 p_tops.append(pred.p_top)
                 path_ok.append(ok)

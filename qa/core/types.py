@@ -76,12 +76,43 @@ class SpanEvidence(_Model):
     also_in: list[str] = Field(default_factory=list, description="Other passages giving the same answer.")
 
 
+class LinkKind(StrEnum):
+    """What a name in the question was linked to: a thing, a literal value a property holds, or a class."""
+
+    ENTITY = "entity"
+    VALUE = "value"
+    CLASS = "class"
+
+
+class LinkMethod(StrEnum):
+    """How the name was found: its label verbatim or normalised, an acronym of it, a demonym
+    ("French" for France), close in spelling, by its rarer words, or by the sentence encoder."""
+
+    EXACT = "exact"
+    NORMALISED = "normalised"
+    ACRONYM = "acronym"
+    DEMONYM = "demonym"
+    FUZZY = "fuzzy"
+    TOKEN = "token"
+    DENSE = "dense"
+
+    @property
+    def verbatim(self) -> bool:
+        """The label itself was found (letter case and accents aside)."""
+        return self in (LinkMethod.EXACT, LinkMethod.NORMALISED)
+
+    @property
+    def approximate(self) -> bool:
+        """A near miss: close in spelling, some of its words, or close in meaning."""
+        return self in (LinkMethod.FUZZY, LinkMethod.DENSE, LinkMethod.TOKEN)
+
+
 class LinkedEntity(_Model):
     iri: str
     label: str
     score: float
-    method: str = ""
-    kind: str = "entity"
+    method: LinkMethod | None = None
+    kind: LinkKind = LinkKind.ENTITY
 
 
 class PathStep(_Model):
