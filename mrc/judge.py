@@ -41,7 +41,7 @@ from qa.core.onnx_models import (
     torch_export,
 )
 from qa.core.onnx_models import load_tokenizer as load_fast_tokenizer
-from qa.core.settings import Settings
+from qa.core.settings import Settings, SpanBackend
 
 JUDGE_CONFIG = "judge.json"
 MAX_LENGTH = 192  # a forum question's opening and a typical comment fit; longer pairs lose their ends
@@ -166,14 +166,14 @@ class AnswerJudge:
         with self._lock:
             if self._loaded is None:
                 head = JudgeHead.load(self.model_dir)
-                if self.backend == "torch":
+                if self.backend == SpanBackend.TORCH:
                     device = resolve_device(self.settings.device)
                     from transformers import AutoModel
 
                     encoder = load_model(self.model_dir, AutoModel, device).eval()
                     self._loaded = (load_tokenizer(self.model_dir), (encoder, _linear(head).to(device)), head)
                 else:
-                    file = ensure_copy(self.model_dir, _recipe(self.model_dir), int8=self.backend == "onnx")
+                    file = ensure_copy(self.model_dir, _recipe(self.model_dir), int8=self.backend == SpanBackend.ONNX)
                     tok = load_fast_tokenizer(self.model_dir)
                     tok.enable_truncation(head.max_length, strategy="longest_first")
                     pad = special_id(tok, tokenizer_config(self.model_dir), "pad_token", "[PAD]") or 0
@@ -188,7 +188,7 @@ class AnswerJudge:
         if not pairs:
             return []
         tokenizer, model, head = self._load()
-        run = self._torch_run if self.backend == "torch" else self._onnx_run
+        run = self._torch_run if self.backend == SpanBackend.TORCH else self._onnx_run
         out: list[float] = []
         for i in range(0, len(pairs), BATCH):
             chunk = pairs[i : i + BATCH]

@@ -44,7 +44,7 @@ import numpy as np
 from mrc.loading import checked_dir, effective_settings, reader_config, resolve_backend
 from qa.core.errors import InputError
 from qa.core.onnx_models import load_tokenizer, special_id, tokenizer_config
-from qa.core.settings import Settings
+from qa.core.settings import Settings, SpanBackend
 from qa.core.text import check_text
 from qa.core.types import Answer, Route, SpanEvidence
 
@@ -195,10 +195,10 @@ class SpanReader:
         if self._model is not None:
             return self._model
         with self._loading:
-            if self._model is None and self.backend != "torch":
+            if self._model is None and self.backend != SpanBackend.TORCH:
                 from mrc.onnx_export import OnnxSpanModel
 
-                session = OnnxSpanModel(self.model_dir, int8=self.backend == "onnx")
+                session = OnnxSpanModel(self.model_dir, int8=self.backend == SpanBackend.ONNX)
                 self._input_names = set(session.input_names)
                 self._model = session  # published last: a reader on another thread checks it first
             if self._model is None:
@@ -393,7 +393,7 @@ class SpanReader:
     def _logits(self, model: Any, ids: np.ndarray, att: np.ndarray,
                 types: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
         """(start, end) logits of one padded batch as float32 arrays, from either backend."""
-        if self.backend != "torch":
+        if self.backend != SpanBackend.TORCH:
             feed = {"input_ids": ids, "attention_mask": att}
             if types is not None:
                 feed["token_type_ids"] = types

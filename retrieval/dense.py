@@ -18,8 +18,8 @@ adding or deleting passages never renumbers the rest and needs no rebuild.
 from __future__ import annotations
 
 import json
+from enum import StrEnum
 from pathlib import Path
-from typing import Literal
 
 import faiss
 import numpy as np
@@ -27,22 +27,33 @@ import numpy as np
 from qa.core.atomic import atomic_write
 from qa.core.errors import DataFormatError, InputError
 
-Kind = Literal["flat", "fp16", "hnsw"]
-KINDS: tuple[str, ...] = ("flat", "fp16", "hnsw")
+
+class DenseKind(StrEnum):
+    FLAT = "flat"
+    FP16 = "fp16"
+    HNSW = "hnsw"
+
+
+KINDS: tuple[str, ...] = tuple(k.value for k in DenseKind)
 HNSW_M = 32
 
 
-def _new_base(kind: str, dim: int) -> faiss.Index:
-    if kind == "flat":
+def dense_kind(kind: str) -> DenseKind:
+    try:
+        return DenseKind(str(kind))
+    except ValueError:
+        raise InputError(f"unknown dense index kind {str(kind)!r}; choose one of {', '.join(KINDS)}") from None
+
+
+def _new_base(kind: DenseKind, dim: int) -> faiss.Index:
+    if kind == DenseKind.FLAT:
         return faiss.IndexFlatIP(dim)
-    if kind == "fp16":
+    if kind == DenseKind.FP16:
         return faiss.IndexScalarQuantizer(dim, faiss.ScalarQuantizer.QT_fp16, faiss.METRIC_INNER_PRODUCT)
-    if kind == "hnsw":
-        base = faiss.IndexHNSWFlat(dim, HNSW_M, faiss.METRIC_INNER_PRODUCT)
-        base.hnsw.efConstruction = 80
-        base.hnsw.efSearch = 64
-        return base
-    raise InputError(f"unknown dense index kind {kind!r}; choose one of {', '.join(KINDS)}")
+    base = faiss.IndexHNSWFlat(dim, HNSW_M, faiss.METRIC_INNER_PRODUCT)
+    base.hnsw.efConstruction = 80
+    base.hnsw.efSearch = 64
+    return base
 
 
 def _as_ids(ids: np.ndarray | list[int]) -> np.ndarray:
@@ -61,10 +72,10 @@ def _as_vectors(vectors: np.ndarray, dim: int) -> np.ndarray:
 class DenseIndex:
     """A FAISS index of (int64 id -> unit vector) with add, delete, search, save and load."""
 
-    def __init__(self, dim: int, kind: str = "flat") -> None:
+    def __init__(self, dim: int, kind: DenseKind | str = DenseKind.FLAT) -> None:
         self.dim = dim
-        self.kind = kind
-        self.index: faiss.Index = faiss.IndexIDMap2(_new_base(kind, dim))
+        self.kind = dense_kind(kind)
+        self.index: faiss.Index = faiss.IndexIDMap2(_new_base(self.kind, dim))
         self.tombstones: set[int] = set()
         self.read_only = False
 
@@ -105,7 +116,7 @@ class DenseIndex:
         """Remove ids without rebuilding; returns how many were removed."""
         self._check_writable()
         ids_arr = _as_ids(ids)
-        if self.kind == "hnsw":
+        if self.kind == DenseKind.HNSW:
             fresh = [i for i in ids_arr.tolist() if self.contains(i)]
             self.tombstones.update(fresh)
             return len(fresh)
@@ -121,7 +132,7 @@ class DenseIndex:
             sel = faiss.IDSelectorNot(faiss.IDSelectorBatch(_as_ids(sorted(self.tombstones))))
             params = faiss.SearchParametersHNSW(sel=sel, efSearch=max(64, k))
             self._selector = sel  # keep the selector alive while FAISS holds a pointer
-        elif self.kind == "hnsw":
+        elif self.kind == DenseKind.HNSW:
             params = faiss.SearchParametersHNSW(efSearch=max(64, k))
         scores, ids = self.index.search(q, k, params=params)
         scores = np.where(ids < 0, -np.inf, scores)
@@ -174,11 +185,11 @@ class DenseIndex:
             raise DataFormatError(f"{path} is not an id-mapped FAISS index")
         base = faiss.downcast_index(index.index)
         kind = (
-            "hnsw"
+            DenseKind.HNSW
             if isinstance(base, faiss.IndexHNSW)
-            else "fp16"
+            else DenseKind.FP16
             if isinstance(base, faiss.IndexScalarQuantizer)
-            else "flat"
+            else DenseKind.FLAT
         )
         obj = cls.__new__(cls)
         obj.dim = int(index.d)

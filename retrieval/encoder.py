@@ -38,7 +38,7 @@ from qa.core.onnx_models import (
 )
 from qa.core.paths import check_model_dir, encoder_path
 from qa.core.quiet import quiet_transformers
-from qa.core.settings import Settings
+from qa.core.settings import Settings, SpanBackend
 
 ENCODER_NAME = "sentence-transformers/all-MiniLM-L6-v2"
 MAX_TOKENS = 256  # all-MiniLM-L6-v2 was trained with max_seq_length 256 (sentence_bert_config.json)
@@ -152,10 +152,10 @@ class TextEncoder:
 
     def warm_up(self) -> None:
         """Load (and on first use build) the model now rather than on the first query."""
-        if self.backend == "torch":
+        if self.backend == SpanBackend.TORCH:
             _load(self.path, self.device)
         else:
-            _onnx(self.path, self.backend == "onnx")
+            _onnx(self.path, self.backend == SpanBackend.ONNX)
 
     def encode(
         self, texts: Sequence[str], *, progress: bool = False, description: str = "encoding"
@@ -167,7 +167,7 @@ class TextEncoder:
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
         if not texts:
             return out
-        run, order = self._torch_batch(texts) if self.backend == "torch" else self._onnx_batch(texts)
+        run, order = self._torch_batch(texts) if self.backend == SpanBackend.TORCH else self._onnx_batch(texts)
         batches = [order[i : i + self.batch_size] for i in range(0, len(order), self.batch_size)]
         bar = _progress(progress)
         task = bar.add_task(description, total=len(texts)) if bar else None
@@ -185,7 +185,7 @@ class TextEncoder:
 
     def _onnx_batch(self, texts: Sequence[str]) -> tuple[Any, list[int]]:
         """A batch runner over rows of `texts` (tokenized once, here) and the rows longest first."""
-        tok, session, pad = _onnx(self.path, self.backend == "onnx")
+        tok, session, pad = _onnx(self.path, self.backend == SpanBackend.ONNX)
         names = {i.name for i in session.get_inputs()}
         encs = tok.encode_batch(list(texts))
         order = sorted(range(len(texts)), key=lambda i: len(encs[i].ids), reverse=True)

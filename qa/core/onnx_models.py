@@ -38,6 +38,7 @@ from qa.core.atomic import atomic_write_text, file_lock, staging_dir, swap_dir
 from qa.core.errors import InputError, ModelNotFoundError
 from qa.core.paths import cache_dir
 from qa.core.quiet import quiet_transformers
+from qa.core.settings import SpanBackend
 
 # Bump when the export, optimisation or quantisation recipe changes: copies built by an older
 # recipe are then rebuilt instead of loaded.
@@ -316,27 +317,28 @@ def _steps(title: str, steps: list[str], enabled: bool) -> Iterator[Callable[[st
 
 
 # ---------------------------------------------------------------------- loading
-BACKENDS = ("auto", "onnx", "onnx-fp32", "torch")
+BACKENDS = tuple(b.value for b in SpanBackend)
 
 
-def resolve_backend(backend: str, device: str) -> str:
+def resolve_backend(backend: str, device: str) -> SpanBackend:
     """`auto` is the int8 ONNX copy on a CPU and PyTorch on a GPU. Deciding it for a CPU needs no
     torch import (that is what keeps a cold start short); only a `cuda`/`auto` device asks torch
-    whether a GPU is there."""
-    backend = str(backend)
-    if backend not in BACKENDS:
-        raise InputError(f"backend {backend!r}: choose auto, onnx (int8), onnx-fp32 or torch")
-    if backend != "auto":
-        return backend
+    whether a GPU is there. Never `auto` itself."""
+    try:
+        chosen = SpanBackend(str(backend))
+    except ValueError:
+        raise InputError(f"backend {str(backend)!r}: choose auto, onnx (int8), onnx-fp32 or torch") from None
+    if chosen != SpanBackend.AUTO:
+        return chosen
     if str(device) == "cpu":
-        return "onnx"
+        return SpanBackend.ONNX
     import torch
 
     if torch.cuda.is_available():
-        return "torch"
+        return SpanBackend.TORCH
     if str(device).startswith("cuda"):  # asked for by name: say where it runs instead
         say_no_gpu(str(device))
-    return "onnx"
+    return SpanBackend.ONNX
 
 
 def say_no_gpu(device: str) -> None:
