@@ -69,7 +69,7 @@ def main(argv: list[str] | None = None) -> int:
         reader = SpanReader(Settings(batch_size=batch_size), model_dir=model_dir, backend="onnx")
         reader.model.session, reader.model.path = open_session(path, None), path
         t0 = time.perf_counter()
-        answers = [a[0].text for a in reader.read_many(requests, allow_no_answer=False)]
+        answers = [a[0].text for a in reader.read_batch(requests, allow_no_answer=False)]
         seconds = time.perf_counter() - t0
         f1 = 100 * sum(squad_f1(a, [e.answer_text]) for a, e in zip(answers, examples, strict=True)) / len(examples)
         return answers, round(f1, 2), round(seconds, 1)

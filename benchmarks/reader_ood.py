@@ -66,8 +66,8 @@ def measure(model: str | None, items: list[dict]) -> tuple[dict, Any, list[bool]
     settings = Settings.load()
     reader = SpanReader(settings, model_dir=model) if model else SpanReader(settings)
     requests = [ReadRequest(c["question"], c["paragraph"], c["id"]) for c in items]
-    with_na = reader.read_many(requests)
-    forced = reader.read_many(requests, allow_no_answer=False)
+    with_na = reader.read_batch(requests)
+    forced = reader.read_batch(requests, allow_no_answer=False)
 
     def inside(ans, spans) -> bool:
         ev = ans.evidence

@@ -92,7 +92,7 @@ def make_reader(model_dir: Path, batch_size: int, backend: str | None = None) ->
         max_seq_length=MAX_SEQ, doc_stride=STRIDE, max_answer_length=MAX_ANSWER, batch_size=batch_size
     )
     reader = SpanReader(settings, model_dir=model_dir, backend=backend)
-    reader.read_many([ReadRequest("What is this?", "A warm-up paragraph about nothing in particular.")] * WARMUP,
+    reader.read_batch([ReadRequest("What is this?", "A warm-up paragraph about nothing in particular.")] * WARMUP,
                      allow_no_answer=False)
     return reader
 
@@ -102,7 +102,7 @@ def run_ours(reader: Any, pairs: list[dict[str, str]]) -> tuple[dict[str, str], 
 
     reqs = [ReadRequest(p["question"], p["context"], p["id"]) for p in pairs]
     t0 = time.perf_counter()
-    answers = reader.read_many(reqs, allow_no_answer=False)
+    answers = reader.read_batch(reqs, allow_no_answer=False)
     seconds = time.perf_counter() - t0
     return {r.source_id or "": a[0].text for r, a in zip(reqs, answers, strict=True)}, seconds
 

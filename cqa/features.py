@@ -251,7 +251,7 @@ def read_margins(reader: SpanReading, question: str, answers: Sequence[str]) -> 
         return []
     q = question.strip()[:READ_QUESTION_CHARS] or "?"
     out = []
-    for spans in reader.read_many([(q, a[:READ_ANSWER_CHARS] or ".") for a in answers], top_k=1,
+    for spans in reader.read_batch([(q, a[:READ_ANSWER_CHARS] or ".") for a in answers], top_k=1,
                                   allow_no_answer=False):
         best = spans[0] if spans else None
         if best is None or best.raw_score is None:

@@ -121,8 +121,8 @@ def pad_choice_batch(tokenizer: Any, batch: Sequence[dict[str, list[list[int]]]]
 
 @dataclass(frozen=True)
 class ChoiceRequest:
-    article: str
     question: str
+    article: str
     options: tuple[str, ...]
 
 
@@ -163,11 +163,11 @@ class ChoiceReader:
                     self._model = load_choice_model(self.model_dir, self._device)
         return self._model
 
-    def probabilities(self, article: str, question: str, options: Sequence[str]) -> list[float]:
+    def probabilities(self, question: str, article: str, options: Sequence[str]) -> list[float]:
         """Softmax over the option logits, in the order the options were given."""
-        return self.probabilities_many([ChoiceRequest(article, question, tuple(options))])[0]
+        return self.probabilities_batch([ChoiceRequest(question=question, article=article, options=tuple(options))])[0]
 
-    def probabilities_many(
+    def probabilities_batch(
         self,
         requests: Sequence[ChoiceRequest],
         progress: Callable[[int, int], None] | None = None,
@@ -212,7 +212,7 @@ class ChoiceReader:
                     progress(done, len(requests))
         return result
 
-    def chars_read(self, article: str, question: str, options: Sequence[str]) -> int | None:
+    def chars_read(self, question: str, article: str, options: Sequence[str]) -> int | None:
         """How many of the article's characters fit the window beside the longest question-option
         segment (the article is cut from its end: `build_choice_inputs`); None when all of it does."""
         budget = max(1, self.max_length // 2)
@@ -225,11 +225,11 @@ class ChoiceReader:
             return None
         return int(offsets[max(0, room - 1)][1]) if room > 0 else 0
 
-    def read(self, article: str, question: str, options: Sequence[str]) -> list[Answer]:
+    def read(self, question: str, article: str, options: Sequence[str]) -> list[Answer]:
         """One `Answer` per option, most probable first; each carries a `ChoiceEvidence` with all
         the options and probabilities, and `chosen` is that answer's option index."""
-        probs = self.probabilities(article, question, options)
-        read = self.chars_read(article, question, options)
+        probs = self.probabilities(question, article, options)
+        read = self.chars_read(question, article, options)
         answers = [
             Answer(
                 text=opt,

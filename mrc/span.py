@@ -77,7 +77,7 @@ class ReadRequest:
 
 @dataclass
 class _Features:
-    """The tokenized windows of one `read_many` call (one row per window)."""
+    """The tokenized windows of one `read_batch` call (one row per window)."""
 
     input_ids: list[list[int]]
     type_ids: list[list[int]] | None
@@ -229,11 +229,11 @@ class SpanReader:
         title: str | None = None,
         allow_no_answer: bool = True,
     ) -> list[Answer]:
-        """Best answers for one pair, best first (see `read_many`)."""
+        """Best answers for one pair, best first (see `read_batch`)."""
         req = ReadRequest(question, context, source_id, title)
-        return self.read_many([req], top_k=top_k, allow_no_answer=allow_no_answer)[0]
+        return self.read_batch([req], top_k=top_k, allow_no_answer=allow_no_answer)[0]
 
-    def read_many(
+    def read_batch(
         self,
         requests: Sequence[ReadRequest | tuple[str, str]],
         *,

@@ -153,7 +153,8 @@ def train_choice_reader(
         write_json_atomic(stage / "qa_reader.json", info)
         if eval_file and dev is not None:
             reader = ChoiceReader(Settings(device=str(device), batch_size=256), model_dir=stage)
-            probs = reader.probabilities_many([ChoiceRequest(q.article, q.question, q.options) for q in dev])
+            probs = reader.probabilities_batch(
+                [ChoiceRequest(question=q.question, article=q.article, options=q.options) for q in dev])
             chosen = {q.qid: int(np.argmax(p)) for q, p in zip(dev, probs, strict=True)}
             acc = race_accuracy(chosen, {q.qid: q.answer for q in dev}, race_levels(dev))
             levels = {f"accuracy_{lvl}": acc[lvl] for lvl in ("middle", "high") if acc.get(f"{lvl}_total")}

@@ -231,7 +231,7 @@ def score_with_reader(reader, examples: list[SpanExample], description: str = "r
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
                   console=console, transient=True) as bar:
         task = bar.add_task(description, total=None)
-        answers = reader.read_many([ReadRequest(e.question, e.context, e.qid) for e in examples],
+        answers = reader.read_batch([ReadRequest(e.question, e.context, e.qid) for e in examples],
                                    allow_no_answer=False,
                                    progress=lambda done, total: bar.update(task, completed=done, total=total))
     out = []
@@ -399,7 +399,7 @@ def train_span_reader(
             "training_history": earlier_training(base),
         }
         if eval_file and dev is not None:
-            answers = reader.read_many([ReadRequest(e.question, e.context, e.qid) for e in dev.examples],
+            answers = reader.read_batch([ReadRequest(e.question, e.context, e.qid) for e in dev.examples],
                                        allow_no_answer=False)
             preds = {e.qid: a[0].text for e, a in zip(dev.examples, answers, strict=True)}
             scores = squad_v1_evaluate(dev.data, preds)

@@ -20,7 +20,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from qa.core.atomic import aside
 from qa.core.errors import DataFormatError, InputError, NotFoundError, QAError
@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from mrc.choice import ChoiceReader
     from mrc.span import SpanReader
     from qa.router import Router
+    from qa.webqa import WebQA
     from retrieval.documents import Document
     from retrieval.passage import RetrievedPassage
 
@@ -141,6 +142,10 @@ class Engine:
                 self._sources[route] = BUILDERS[route](self)
             return self._sources[route]
 
+    def passages(self) -> WebQA:
+        """The passage source as itself: search and its collections, beyond the answer-source interface."""
+        return cast("WebQA", self.source(Route.WEBQA))
+
     def warm_up(self, routes: Sequence[Route] | None = None) -> None:
         """Load everything now (servers call this at start, so no request pays for it)."""
         for r in routes or self.routes:
@@ -199,7 +204,7 @@ class Engine:
             if Route.WEBQA not in self.routes:
                 raise InputError(f"the collection {q.collection!r} is passages, and passages are not "
                                  f"asked here (routes: {', '.join(str(r) for r in self.routes)})")
-            known = self.source(Route.WEBQA).collections.names  # type: ignore[attr-defined]
+            known = self.passages().collections.names
             if q.collection not in known:  # a name the user gave: not a source failure
                 raise NotFoundError(f"no collection named {q.collection!r}; known: {', '.join(known)}")
             answers = self.source(Route.WEBQA).answer(q, top_k)
@@ -274,7 +279,7 @@ class Engine:
                 return [r, *(x for x in order if x != r)], f"{r} holds this question ({p:.2f}): asked first"
         return order, None
 
-    def read(self, context: str, question: str, options: Iterable[str] | None = None, *,
+    def read(self, question: str, context: str, options: Iterable[str] | None = None, *,
              top_k: int = 1) -> list[Answer]:
         """The readers, called directly: a span out of `context`, or the most likely of `options`."""
         from qa.core.text import check_question, check_text
@@ -299,7 +304,7 @@ class Engine:
             if len(set(seen)) < len(seen):  # the same option twice would split its probability
                 twice = next(o for o, s in zip(options, seen, strict=True) if seen.count(s) > 1)
                 raise InputError(f"the option {twice.strip()!r} is given twice: give each option once")
-            answers = self.choice_reader.read(context, question, list(options))
+            answers = self.choice_reader.read(question, context, list(options))
             return answers[:top_k] if top_k else answers
         return self.span_reader.read(question, context, top_k=top_k)
 
@@ -314,13 +319,13 @@ class Engine:
         q = Question(query, collection=collection, max_chars=self.settings.max_question_chars)
         self._catch_up_with_collections()
         with self._rw.reading():
-            return self.source(Route.WEBQA).retrieve(q, k)  # type: ignore[attr-defined]
+            return self.passages().search(q, k)
 
     def collections(self) -> list[str]:
         """The passage collections questions are answered from."""
         self._catch_up_with_collections()
         with self._rw.reading():
-            return list(self.source(Route.WEBQA).collections.names)  # type: ignore[attr-defined]
+            return list(self.passages().collections.names)
 
     def add_documents(self, collection: str, documents: Sequence[Document]) -> int:
         """Add documents to a collection of your own (created when new); they are searchable when
@@ -448,12 +453,12 @@ class Engine:
             return  # not opened yet: the first question opens the current folders
         if Route.WEBQA in self._injected:
             with self._rw.writing():
-                self._sources[Route.WEBQA].collections.reload(name)  # type: ignore[attr-defined]
+                cast("WebQA", self._sources[Route.WEBQA]).collections.reload(name)
             return
         seen = self._collections_on_disk()  # taken first: a change while opening is seen next time
-        fresh = BUILDERS[Route.WEBQA](self)
+        fresh = cast("WebQA", BUILDERS[Route.WEBQA](self))
         try:
-            fresh.collections.warm_up()  # type: ignore[attr-defined]
+            fresh.collections.warm_up()
         except (NotFoundError, DataFormatError):  # none left, or only damaged ones: questions now say so
             with self._rw.writing():
                 self._sources.pop(Route.WEBQA, None)

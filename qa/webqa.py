@@ -116,7 +116,7 @@ class WebQA:
         _ = self.calibrator
 
     # ------------------------------------------------------------------ answering
-    def retrieve(self, question: Question, k: int | None = None) -> list[RetrievedPassage]:
+    def search(self, question: Question, k: int | None = None) -> list[RetrievedPassage]:
         """Passages for the question; a follow-up's query also carries the turn it continues."""
         query = f"{question.text} {question.topic}" if question.topic else question.text
         return self.collections.search(query, k or self.settings.read_k, collection=question.collection)
@@ -132,7 +132,7 @@ class WebQA:
         qs = [Question.of(q, self.settings.max_question_chars) for q in questions]
         top_k = top_k or self.settings.top_k
         t0 = time.perf_counter()
-        hits = [self.retrieve(q, read_k) for q in qs]
+        hits = [self.search(q, read_k) for q in qs]
         t1 = time.perf_counter()
         groups = self.candidates_batch([q.text for q in qs], hits)
         t2 = time.perf_counter()
@@ -154,7 +154,7 @@ class WebQA:
 
         reqs = [ReadRequest(q, h.text, source_id=str(i), title=h.title)
                 for q, hs in zip(questions, hits, strict=True) for i, h in enumerate(hs)]
-        per_passage = self.reader.read_many(reqs, top_k=5) if reqs else []
+        per_passage = self.reader.read_batch(reqs, top_k=5) if reqs else []
         out, pos = [], 0
         for q, hs in zip(questions, hits, strict=True):
             out.append(_candidates(q, hs, per_passage[pos : pos + len(hs)]))

@@ -210,7 +210,7 @@ def create_app(settings: Settings | None = None, *, engine: Any = None, warm: bo
         if body.options is not None and len(body.options) < 2:
             raise InputError("give at least two options (or none for span extraction)")
         started = time.perf_counter()
-        answers = await admission.run(functools.partial(engine.read, body.context, body.question, body.options,
+        answers = await admission.run(functools.partial(engine.read, body.question, body.context, body.options,
                                                         top_k=body.top_k))
         return ReadResponse(answers=answers, timings={"total_s": round(time.perf_counter() - started, 4)})
 

@@ -1,7 +1,7 @@
 """Reader work of concurrent requests, read by one thread.
 
 Each question's passages are (question, passage) pairs for the span reader. `BatchingSpanReader`
-stands in for the span reader inside the server: `read_many` queues the pairs and waits; one
+stands in for the span reader inside the server: `read_batch` queues the pairs and waits; one
 thread takes whatever has arrived within `window_s` (up to `max_pairs` pairs) and reads it, so the
 workers do not fight over the cores with concurrent forward passes.
 
@@ -40,7 +40,7 @@ class _Job:
 
 
 class BatchingSpanReader:
-    """A `SpanReader` whose `read_many` calls from several threads are merged into batches."""
+    """A `SpanReader` whose `read_batch` calls from several threads are merged into batches."""
 
     def __init__(self, inner: SpanReader, *, window_s: float = 0.003, max_pairs: int = 64,
                  metrics: Metrics | None = None) -> None:
@@ -59,13 +59,13 @@ class BatchingSpanReader:
              title: str | None = None, allow_no_answer: bool = True) -> list[Answer]:
         from mrc.span import ReadRequest
 
-        return self.read_many([ReadRequest(question, context, source_id, title)], top_k=top_k,
+        return self.read_batch([ReadRequest(question, context, source_id, title)], top_k=top_k,
                               allow_no_answer=allow_no_answer)[0]
 
-    def read_many(self, requests: Sequence[ReadRequest | tuple[str, str]], *, top_k: int = 1,
+    def read_batch(self, requests: Sequence[ReadRequest | tuple[str, str]], *, top_k: int = 1,
                   allow_no_answer: bool = True, progress: Any = None) -> list[list[Answer]]:
         if progress is not None or not requests or self.window_s <= 0:
-            return self.inner.read_many(requests, top_k=top_k, allow_no_answer=allow_no_answer, progress=progress)
+            return self.inner.read_batch(requests, top_k=top_k, allow_no_answer=allow_no_answer, progress=progress)
         self._ensure_thread()
         job = _Job(list(requests), top_k, allow_no_answer)
         self._queue.put(job)
@@ -122,7 +122,7 @@ class BatchingSpanReader:
                 self.metrics.batch_pairs.observe(len(merged))
                 self.metrics.batch_requests.observe(len(group))
             try:
-                answers = self.inner.read_many(merged, top_k=top_k, allow_no_answer=allow)
+                answers = self.inner.read_batch(merged, top_k=top_k, allow_no_answer=allow)
             except BaseException:  # one bad request must not fail its neighbours: read them alone
                 for j in group:
                     self._run_alone(j)
@@ -135,7 +135,7 @@ class BatchingSpanReader:
 
     def _run_alone(self, job: _Job) -> None:
         try:
-            job.result = self.inner.read_many(job.requests, top_k=job.top_k, allow_no_answer=job.allow_no_answer)
+            job.result = self.inner.read_batch(job.requests, top_k=job.top_k, allow_no_answer=job.allow_no_answer)
         except BaseException as exc:  # handed to the waiting request, which raises it
             job.error = exc
         job.done.set()

@@ -147,7 +147,7 @@ class JobRunner:
         for i in range(0, len(ds.examples), CHUNK):
             batch = ds.examples[i:i + CHUNK]
             reqs = [ReadRequest(e.question, e.context, e.qid) for e in batch]
-            for ex, answers in zip(batch, reader.read_many(reqs, allow_no_answer=v2), strict=True):
+            for ex, answers in zip(batch, reader.read_batch(reqs, allow_no_answer=v2), strict=True):
                 best = answers[0]
                 preds[ex.qid] = "" if best.no_answer else best.text
                 probs[ex.qid] = best.score if best.no_answer else 1.0 - best.score
@@ -165,8 +165,8 @@ class JobRunner:
         chosen: dict[str, int] = {}
         for i in range(0, len(questions), CHUNK):
             batch = questions[i:i + CHUNK]
-            reqs = [ChoiceRequest(q.article, q.question, q.options) for q in batch]
-            for q, p in zip(batch, reader.probabilities_many(reqs), strict=True):
+            reqs = [ChoiceRequest(question=q.question, article=q.article, options=q.options) for q in batch]
+            for q, p in zip(batch, reader.probabilities_batch(reqs), strict=True):
                 chosen[q.qid] = max(range(len(p)), key=p.__getitem__)
             self._advance(job, len(batch))
         metrics = race_accuracy(chosen, {q.qid: q.answer for q in questions}, race_levels(questions))

@@ -133,9 +133,9 @@ def trade_off_row(model: Path, eval_file: Path | None, limit: int) -> dict[str, 
         ds = load_squad(eval_file).subset(limit)
         reader = SpanReader(Settings(), model_dir=model, backend="onnx")
         reqs = [ReadRequest(e.question, e.context, e.qid) for e in ds.examples]
-        reader.read_many(reqs[:8], allow_no_answer=False)
+        reader.read_batch(reqs[:8], allow_no_answer=False)
         t0 = time.perf_counter()
-        answers = reader.read_many(reqs, allow_no_answer=False)
+        answers = reader.read_batch(reqs, allow_no_answer=False)
         seconds = time.perf_counter() - t0
         m = squad_v1_evaluate(ds.data, {r.source_id: a[0].text for r, a in zip(reqs, answers, strict=True)})
         row.update({"questions": len(reqs), "f1": round(m["f1"], 2), "em": round(m["exact_match"], 2),

@@ -131,7 +131,7 @@ def squad(
         for part in _chunks(len(ds.examples)):
             batch = ds.examples[part]
             reqs = [ReadRequest(e.question, e.context, e.qid) for e in batch]
-            read = reader.read_many(reqs, allow_no_answer=v2, progress=_within(at, part))
+            read = reader.read_batch(reqs, allow_no_answer=v2, progress=_within(at, part))
             for ex, answers in zip(batch, read, strict=True):
                 best = answers[0]
                 preds[ex.qid] = "" if best.no_answer else best.text
@@ -200,8 +200,8 @@ def race(
     with _progress(f"RACE {file.name}", len(questions)) as at:
         for part in _chunks(len(questions)):
             batch = questions[part]
-            reqs = [ChoiceRequest(q.article, q.question, q.options) for q in batch]
-            for q, p in zip(batch, reader.probabilities_many(reqs, progress=_within(at, part)), strict=True):
+            reqs = [ChoiceRequest(question=q.question, article=q.article, options=q.options) for q in batch]
+            for q, p in zip(batch, reader.probabilities_batch(reqs, progress=_within(at, part)), strict=True):
                 chosen[q.qid] = max(range(len(p)), key=p.__getitem__)
             at(part.stop)
     elapsed = time.perf_counter() - started

@@ -84,7 +84,7 @@ def read(
     engine = Engine(settings)
     status = Console(stderr=True).status(f"reading {len(text):,} characters", spinner="dots")
     with status if len(text) > LONG_CONTEXT_CHARS else contextlib.nullcontext():
-        answers = engine.read(text, question, option or None, top_k=0 if option else top_k)
+        answers = engine.read(question, text, option or None, top_k=0 if option else top_k)
     if as_json:
         console.print_json(json.dumps([a.to_dict() for a in answers], ensure_ascii=False))
         return

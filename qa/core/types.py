@@ -262,12 +262,12 @@ class Encoder(Protocol):
 
 class SpanReading(Protocol):
     """A span reader as another source uses it: community QA cuts short answers out of long ones,
-    and asks how well each answer of a thread answers the thread's question (`read_many` over
+    and asks how well each answer of a thread answers the thread's question (`read_batch` over
     (question, context) pairs, one batched pass)."""
 
     def read(self, question: str, context: str, *, top_k: int = 1) -> list[Answer]: ...
 
-    def read_many(self, requests: Sequence[tuple[str, str]], *, top_k: int = 1,
+    def read_batch(self, requests: Sequence[tuple[str, str]], *, top_k: int = 1,
                   allow_no_answer: bool = True) -> list[list[Answer]]: ...
 
 

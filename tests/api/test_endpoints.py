@@ -632,9 +632,9 @@ def test_a_questions_score_does_not_depend_on_who_else_is_asking(app) -> None:
     asks = [[("When did Tesla die?", passages[0])], [("When was the Eiffel Tower built?", passages[1]),
                                                      ("When was the Eiffel Tower built?", passages[2])],
             [("Who wrote Pride and Prejudice?", passages[2] + " " + passages[1])]]
-    alone = [[a[0].score for a in reader.inner.read_many(r)] for r in asks]
+    alone = [[a[0].score for a in reader.inner.read_batch(r)] for r in asks]
     with ThreadPoolExecutor(3) as pool:
-        together = list(pool.map(lambda r: [a[0].score for a in reader.read_many(r)], asks))
+        together = list(pool.map(lambda r: [a[0].score for a in reader.read_batch(r)], asks))
     assert together == alone
 
 

@@ -469,9 +469,9 @@ def test_a_very_long_answer_is_read_from_its_opening_with_its_offsets_kept(tmp_p
             self.contexts.append(context)
             return self.reader.read(question, context, **kw)
 
-        def read_many(self, requests, **kw):
+        def read_batch(self, requests, **kw):
             self.contexts.extend(c for _, c in requests)
-            return self.reader.read_many(requests, **kw)
+            return self.reader.read_batch(requests, **kw)
 
     store = ThreadStore(tmp_path / "t.sqlite")
     key, _ = store.put_thread("forum", "1", "When is the visa office open?", "")

@@ -68,19 +68,20 @@ def test_pad_batch_shapes(packaged_tokenizer) -> None:
 def test_choice_reader_probabilities(tiny_choice_dir: Path) -> None:
     reader = ChoiceReader(Settings(batch_size=4), model_dir=tiny_choice_dir)
     probs = reader.probabilities(
-        "An article about apples.", "What fruit?", ["apples", "pears", "kiwis", "figs"]
+        "What fruit?", "An article about apples.", ["apples", "pears", "kiwis", "figs"]
     )
     assert len(probs) == 4 and sum(probs) == pytest.approx(1.0, abs=1e-5)
     reqs = [
         ChoiceRequest(
-            "An article about apples." * (i + 1), "What fruit?", ("apples", "pears", "kiwis", "figs")
+            question="What fruit?", article="An article about apples." * (i + 1),
+            options=("apples", "pears", "kiwis", "figs"),
         )
         for i in range(5)
-    ] + [ChoiceRequest("Two options only.", "Which _ ?", ("a", "b"))]
-    many = reader.probabilities_many(reqs)
+    ] + [ChoiceRequest(question="Which _ ?", article="Two options only.", options=("a", "b"))]
+    many = reader.probabilities_batch(reqs)
     for req, p in zip(reqs, many, strict=True):
-        assert p == pytest.approx(reader.probabilities(req.article, req.question, req.options), abs=1e-5)
-    answers = reader.read("An article about apples.", "What fruit?", ["apples", "pears"])
+        assert p == pytest.approx(reader.probabilities(req.question, req.article, req.options), abs=1e-5)
+    answers = reader.read("What fruit?", "An article about apples.", ["apples", "pears"])
     assert answers[0].score >= answers[1].score and {a.evidence.chosen for a in answers} == {0, 1}
 
 
@@ -89,10 +90,10 @@ def test_a_long_article_is_read_in_part_and_the_answer_says_how_much(tiny_choice
     """The reader reads one window and cut a longer article without a word: a fact in its last
     sentence was never seen, and the answer looked as sure as any."""
     reader = ChoiceReader(Settings(batch_size=4, max_seq_length=64), model_dir=tiny_choice_dir)
-    short = reader.read("An article about apples.", "What fruit?", ["apples", "pears"])
+    short = reader.read("What fruit?", "An article about apples.", ["apples", "pears"])
     assert short[0].evidence.context_chars_read is None
     article = "The boy went to school and played in the park. " * 20 + "Tom likes bananas."
-    read = reader.read(article, "What does Tom like?", ["apples", "bananas"])[0].evidence.context_chars_read
+    read = reader.read("What does Tom like?", article, ["apples", "bananas"])[0].evidence.context_chars_read
     assert read is not None and 0 < read < len(article)
     # what the reader saw is the article up to there: the tokens of the window the model was given
     inputs = build_choice_inputs(packaged_tokenizer, article, "What does Tom like?", ["apples", "bananas"], 64)
@@ -106,4 +107,4 @@ def test_choice_reader_errors(tiny_choice_dir: Path, tmp_path: Path) -> None:
         ChoiceReader(model_dir=tmp_path / "missing")
     reader = ChoiceReader(model_dir=tiny_choice_dir)
     with pytest.raises(InputError):
-        reader.probabilities("a", "q", ["only one"])
+        reader.probabilities("q", "a", ["only one"])

@@ -42,7 +42,7 @@ def model(tiny_span_dir: Path, tmp_path_factory: pytest.TempPathFactory, cache: 
 
 def _read(folder: Path, backend: str):
     reader = SpanReader(Settings(max_seq_length=48, doc_stride=16), model_dir=folder, backend=backend)
-    return reader.read_many([(q, CONTEXT * 2) for q in QUESTIONS], top_k=3, allow_no_answer=False)
+    return reader.read_batch([(q, CONTEXT * 2) for q in QUESTIONS], top_k=3, allow_no_answer=False)
 
 
 def test_built_on_first_use_into_the_cache_then_reused(model: Path, cache: Path) -> None:

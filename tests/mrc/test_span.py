@@ -138,7 +138,7 @@ def test_batching_matches_one_by_one(tiny_span_dir: Path, backend: str) -> None:
     settings = Settings(max_seq_length=48, doc_stride=16, batch_size=3)
     reader = SpanReader(settings, model_dir=tiny_span_dir, backend=backend)
     pairs = [(f"Question number {i}?", c * (i + 1)) for i, c in enumerate(CONTEXTS * 2)]
-    together = reader.read_many(pairs, top_k=3)
+    together = reader.read_batch(pairs, top_k=3)
     for (q, c), many in zip(pairs, together, strict=True):
         alone = reader.read(q, c, top_k=3)
         assert [(a.text, a.start, a.end, a.no_answer) for a in alone] == [

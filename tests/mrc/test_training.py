@@ -84,7 +84,7 @@ def test_span_training_loss_falls_and_model_answers(tiny_base: Path, tmp_path: P
     reader = SpanReader(model_dir=out)
     answers = reader.read("What is the capital of France?", FACTS[0][2])
     assert answers and all(0.0 <= a.score <= 1.0 for a in answers)
-    best = reader.read_many([("What is the capital of France?", FACTS[0][2])], allow_no_answer=False)[0][0]
+    best = reader.read_batch([("What is the capital of France?", FACTS[0][2])], allow_no_answer=False)[0][0]
     assert FACTS[0][2][best.start : best.end] == best.text
 
     # re-calibration on the held-out article rewrites the threshold and keeps the old one
@@ -126,8 +126,9 @@ def test_choice_training_loss_falls_and_model_reloads(tiny_base: Path, tmp_path:
     assert json.loads((out / "config.json").read_text())["architectures"] == ["BertModel"]
     assert info["training"]["pooling"] == "mean"
     reader = ChoiceReader(model_dir=out)
-    request = ChoiceRequest(FACTS[0][2], "What is the capital of France?", ("Paris", "Rome", "Tokyo", "Nairobi"))
-    probs = reader.probabilities_many([request])
+    request = ChoiceRequest(question="What is the capital of France?", article=FACTS[0][2],
+                            options=("Paris", "Rome", "Tokyo", "Nairobi"))
+    probs = reader.probabilities_batch([request])
     assert len(probs[0]) == 4 and abs(sum(probs[0]) - 1) < 1e-4
     assert type(reader.model).__name__ == "MeanPooledChoiceModel"
     assert reader.model.classifier.weight.flatten().tolist() == pytest.approx(saved["choice_head"]["weight"], abs=1e-6)
@@ -139,7 +140,7 @@ def test_choice_training_loss_falls_and_model_reloads(tiny_base: Path, tmp_path:
     cls_reader = ChoiceReader(model_dir=cls_out)
     assert "choice_head" not in json.loads((cls_out / "qa_reader.json").read_text())
     assert type(cls_reader.model).__name__ == "BertForMultipleChoice"
-    assert abs(sum(cls_reader.probabilities_many([request])[0]) - 1) < 1e-4
+    assert abs(sum(cls_reader.probabilities_batch([request])[0]) - 1) < 1e-4
 
 
 def test_transfer_pack_unpack_roundtrip(tiny_base: Path, tmp_path: Path) -> None:

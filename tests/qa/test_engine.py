@@ -293,7 +293,7 @@ def test_passage_search_for_a_follow_up_adds_the_turn_it_continues(tmp_path: Pat
     web = WebQA(settings, encoder=shared_encoder(settings))
     for topic, lake in (("Where is Lake Baikal in Siberia?", "Baikal"), ("Which caldera in Oregon holds Crater Lake?",
                                                                          "Crater")):
-        top = web.retrieve(Question("How deep is the lake?", topic=topic), 2)[0]
+        top = web.search(Question("How deep is the lake?", topic=topic), 2)[0]
         assert lake in top.text.split(".")[0]
 
 
@@ -334,8 +334,8 @@ def test_the_readers_called_directly_refuse_what_they_would_misread() -> None:
                                   (["Warsaw", "Paris", "Rome"], -1, "top_k must be"),
                                   (["", " "], 1, "an option is empty")]:  # was "'' is given twice"
         with pytest.raises(InputError, match=words):
-            engine.read(ctx, q, options, top_k=top_k)
-    chosen = engine.read(ctx, q, (o for o in ["Paris", "Warsaw"]), top_k=1)  # any iterable of texts
+            engine.read(q, ctx, options, top_k=top_k)
+    chosen = engine.read(q, ctx, (o for o in ["Paris", "Warsaw"]), top_k=1)  # any iterable of texts
     assert [a.text for a in chosen] == ["Warsaw"]
 
 
