@@ -96,16 +96,24 @@ def max_edits(length: int) -> int:
 
 
 class LabelIndex:
-    def __init__(self, graph, *, max_rows: int = 500_000, index_values: bool = True,
-                 encoder=None, dense_max_labels: int = 20_000, build: bool = True, progress=None) -> None:
+    """The graph's names, to link a question's words to things, values and classes. The
+    constructor only holds the graph; `build` reads every label from it (minutes for a large
+    graph), `cached` loads what an earlier build saved."""
+
+    def __init__(self, graph, *, encoder=None, dense_max_labels: int = 20_000) -> None:
         self.graph = graph
         self.encoder = cached(encoder)
         self.dense_max_labels = dense_max_labels
         self._dense_cache = None
         self._degrees: dict[Node, int] = {}
         self.dense_path: Path | None = None
-        if build:
-            self._build(max_rows, index_values, progress or (lambda *_: None))
+
+    @classmethod
+    def build(cls, graph, *, max_rows: int = 500_000, index_values: bool = True, encoder=None,
+              dense_max_labels: int = 20_000, progress=None) -> LabelIndex:
+        idx = cls(graph, encoder=encoder, dense_max_labels=dense_max_labels)
+        idx._build(max_rows, index_values, progress or (lambda *_: None))
+        return idx
 
     @classmethod
     def cached(cls, graph, path: Path | None, *, encoder=None, progress=None,
@@ -119,7 +127,7 @@ class LabelIndex:
                 with open(path, "rb") as fh:
                     state = pickle.load(fh)  # our own cache folder, written by `save`
                 if state.get("version") == _STATE_VERSION:
-                    idx = cls(graph, encoder=encoder, build=False)
+                    idx = cls(graph, encoder=encoder)
                     for k in _STATE:
                         setattr(idx, k, state[k])
                     idx._keys_list = list(idx.keys)
@@ -127,7 +135,7 @@ class LabelIndex:
                     return idx
             except (OSError, pickle.UnpicklingError, EOFError, KeyError, AttributeError, ValueError) as exc:
                 log.warning("rebuilding the label index (cache %s unreadable: %s)", path, exc)
-        idx = cls(graph, encoder=encoder, progress=progress)
+        idx = cls.build(graph, encoder=encoder, progress=progress)
         if path is not None:
             idx.save(path)
             idx.dense_path = path.with_name("label_vectors.npy")

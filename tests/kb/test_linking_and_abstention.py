@@ -37,14 +37,14 @@ def places(tmp_path_factory):
 
 
 def test_a_relation_is_scored_by_its_main_label_first(places):
-    idx = LabelIndex(places)
+    idx = LabelIndex.build(places)
     names = idx.relation_names[URIRef("http://example.org/capital")]
     assert names[0] == "capital" and set(names[1:3]) == {"capital city", "seat of government"}
     assert idx.relation_names[URIRef("http://example.org/continent")][0] == "continent"
 
 
 def test_a_typo_in_one_word_of_a_longer_name(places):
-    idx = LabelIndex(places)
+    idx = LabelIndex.build(places)
     # "San" alone is a place too; the misspelled word makes the question about San Marino
     assert idx.link("Which continent is San Mraino in?")[0].label == "San Marino"
     assert idx.link("Which continent is Guinea-Bisjsau in?")[0].label == "Guinea-Bissau"
@@ -90,7 +90,7 @@ def test_generated_questions_for_calibration(small_graph):
 
 def test_progress_is_reported_while_a_label_index_is_built(places):
     seen = []
-    LabelIndex(places, progress=lambda stage, done, total: seen.append((stage, done, total)))
+    LabelIndex.build(places, progress=lambda stage, done, total: seen.append((stage, done, total)))
     assert seen and all("label index" in s for s, _, _ in seen)
     assert seen[-1][1] == seen[-1][2] > 0  # it ends complete
 
@@ -120,7 +120,7 @@ ex:Man rdfs:label "Man" .
 ex:Mary rdfs:label "Mary" .
 ex:Munch rdfs:label "Munch" .
 """, "many.ttl")
-    idx = LabelIndex(graph)
+    idx = LabelIndex.build(graph)
     assert not [c for c in idx.link("How many cities are there?") if c.label in {"Man", "Mary"}]
     assert not [c for c in idx.link("How much does it cost?") if c.label == "Munch"]
     assert idx.link("Who painted for Munh?")[0].label == "Munch"  # a real typo is still read
@@ -131,7 +131,7 @@ ex:Munch rdfs:label "Munch" .
 ex:Much rdfs:label "Much" .
 ex:MuchWenlock rdfs:label "Much Wenlock" .
 """, "much.ttl")
-    idx = LabelIndex(graph)
+    idx = LabelIndex.build(graph)
     assert idx.link("Where is Much?")[0].label == "Much"
     assert idx.link("Where is Much Wenlok?")[0].label == "Much Wenlock"
 
@@ -150,7 +150,7 @@ ex:Ober rdfs:label "Ober" .
 ex:Song rdfs:label "Over the Rainbow" .
 ex:Yer rdfs:label "YER" .
 """, "compare.ttl")
-    idx = LabelIndex(graph)
+    idx = LabelIndex.build(graph)
     assert not [c for c in idx.link("Which cities have a population over 5000000?") if c.label == "Tver"]
     assert not [c for c in idx.link("Which mountains are taller than 8000 metres?") if c.label == "Thane"]
     assert not [c for c in idx.link("Which cities are between 10 and 20 km long?") if c.label == "Ober"]

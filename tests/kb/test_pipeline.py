@@ -14,7 +14,7 @@ def qa(small_graph):
 
 
 def test_linking_exact_normalised_fuzzy(small_graph):
-    idx = LabelIndex(small_graph)
+    idx = LabelIndex.build(small_graph)
     assert idx.link("what is the capital of France?")[0].label == "France"
     best = idx.link("population of munchen")[0]
     assert best.label == "München" and best.method == "normalised"

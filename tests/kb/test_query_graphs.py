@@ -58,19 +58,19 @@ def texts(pred) -> set[str]:
 
 
 def test_an_id_fragment_and_a_shared_name_pick_one_product(company):
-    idx = LabelIndex(company)
+    idx = LabelIndex.build(company)
     best = idx.link("Who supplies the K101 Sensor?")[0]
     assert str(best.node).endswith("hw-K101-55")
 
 
 def test_a_hub_replaces_the_instances_named_after_it(company):
-    idx = LabelIndex(company)
+    idx = LabelIndex.build(company)
     nodes = {str(c.node) for c in idx.link("Which supplier delivers the most reliable Sensor?") if c.label == "Sensor"}
     assert nodes == {"http://example.org/cat-sensor"}
 
 
 def test_schema_classes_and_predicates_stay_out_of_paths(company):
-    idx = LabelIndex(company)
+    idx = LabelIndex.build(company)
     assert any(str(c).endswith("Product") for c in idx.classes)  # declared owl:Class, no direct members
     assert any(str(p).endswith("subClassOf") for p in idx.schema_predicates)
 
@@ -100,7 +100,7 @@ def test_name_of_projects_onto_the_name(qa):
 
 
 def test_things_named_only_by_their_iri_and_acronyms_in_capitals_link(company):
-    idx = LabelIndex(company)
+    idx = LabelIndex.build(company)
     assert str(idx.link("suppliers in the United States")[0].node) == "http://dbpedia.org/resource/United_States"
     us = [c for c in idx.link("Which products come from US suppliers?") if c.label == "US"]
     assert us and us[0].kind == "value"
@@ -120,6 +120,6 @@ def test_with_no_negates_a_class(qa):
 
 
 def test_a_word_a_label_matches_whole_is_not_a_piece_of_another(company):
-    links = LabelIndex(company).link("What is the most expensive service?")
+    links = LabelIndex.build(company).link("What is the most expensive service?")
     assert [c.label for c in links if c.method == "token"] == []
     assert any(c.kind == "class" and c.label == "Service" for c in links)

@@ -63,7 +63,7 @@ def test_numeric_filter(qa):
 
 
 def test_demonyms_link_to_their_country(qa):
-    links = LabelIndex(qa.graph).link("products from a polish supplier")
+    links = LabelIndex.build(qa.graph).link("products from a polish supplier")
     assert any(c.label == "Poland" and c.method == "demonym" for c in links)
 
 

@@ -99,7 +99,7 @@ def test_largest_country_means_area(geo):
 
 def test_a_relation_and_its_inverse_do_not_lead_back_to_the_question(tmp_path_factory):
     g = turtle_graph(tmp_path_factory, FAMILY_TTL, "family.ttl")
-    idx = LabelIndex(g)
+    idx = LabelIndex.build(g)
     children, parents = URIRef("http://example.org/children"), URIRef("http://example.org/parents")
     assert (children, parents) in idx.inverse_pairs and (parents, children) in idx.inverse_pairs
     qa = make_qa(g)

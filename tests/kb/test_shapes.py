@@ -99,7 +99,7 @@ def test_a_path_is_extended_to_a_relation_named_like_the_asked_noun(qa):
 
 
 def test_abbreviations_in_labels_and_plural_acronyms_link(qa):
-    idx = LabelIndex(qa.graph)
+    idx = LabelIndex.build(qa.graph)
     assert any(c.label == "Bill of Material (BOM)" for c in idx.link("all BOMs"))
     assert any(c.label == "Bill of Material (BOM)" for c in idx.link("every bill of material"))
 
