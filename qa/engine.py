@@ -196,7 +196,7 @@ class Engine:
                                  f"{', '.join(str(r) for r in self.routes)} or auto")
             answers = self.source(forced).answer(q, top_k)
             best = _best_score(answers)
-            routing = Routing(chosen=forced, forced=True, asked=[forced], scores={str(forced): best},
+            routing = Routing(chosen=forced, forced=True, asked=[forced], scores={forced: best},
                               reason=f"forced to {forced}")
             return Response(question=q.text, answers=answers, routing=routing,
                             timings={"total_s": round(time.perf_counter() - t0, 4)})
@@ -209,7 +209,7 @@ class Engine:
                 raise NotFoundError(f"no collection named {q.collection!r}; known: {', '.join(known)}")
             answers = self.source(Route.WEBQA).answer(q, top_k)
             routing = Routing(chosen=Route.WEBQA, forced=True, asked=[Route.WEBQA],
-                              scores={str(Route.WEBQA): _best_score(answers)},
+                              scores={Route.WEBQA: _best_score(answers)},
                               reason=f"the collection {q.collection} was named: its passages alone")
             return Response(question=q.text, answers=answers, routing=routing,
                             timings={"total_s": round(time.perf_counter() - t0, 4)})
@@ -254,9 +254,9 @@ class Engine:
             reason += f"; not asked: {', '.join(map(str, skipped))} (classifier below {below})"
         if failed:
             reason += "; failed: " + "; ".join(f"{r}: {e}" for r, e in failed.items())
-        routing = Routing(chosen=chosen, probabilities={str(r): round(p, 4) for r, p in probs.items()},
-                          asked=list(results), scores={str(r): round(_best_score(a), 4) for r, a in results.items()},
-                          failed={str(r): str(e) for r, e in failed.items()}, reason=reason)
+        routing = Routing(chosen=chosen, probabilities={Route(r): round(p, 4) for r, p in probs.items()},
+                          asked=list(results), scores={Route(r): round(_best_score(a), 4) for r, a in results.items()},
+                          failed={Route(r): str(e) for r, e in failed.items()}, reason=reason)
         return Response(question=q.text, answers=answers[:top_k], routing=routing,
                         timings={"route_s": round(t_route, 4), "total_s": round(time.perf_counter() - t0, 4)})
 

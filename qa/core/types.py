@@ -284,10 +284,10 @@ class Routing(_Model):
 
     chosen: Route
     forced: bool = False
-    probabilities: dict[str, float] = Field(default_factory=dict)
+    probabilities: dict[Route, float] = Field(default_factory=dict)
     asked: list[Route] = Field(default_factory=list)
-    scores: dict[str, float] = Field(default_factory=dict)
-    failed: dict[str, str] = Field(default_factory=dict,
+    scores: dict[Route, float] = Field(default_factory=dict)
+    failed: dict[Route, str] = Field(default_factory=dict,
                                    description="Sources that could not answer, and why (the others still did).")
     reason: str = ""
 
