@@ -53,10 +53,6 @@ class Candidate:
     end: int
     via: URIRef | None = None  # for values: the property that holds the literal
 
-    def to_dict(self) -> dict:
-        return {"node": str(self.node), "label": self.label, "score": round(self.score, 4),
-                "method": self.method, "kind": self.kind}
-
 
 # what a cached index holds; a format change bumps the version so old caches are rebuilt
 _STATE = ("keys", "labels", "label_predicates", "schema_predicates", "classes", "token_index", "acronyms",

@@ -23,9 +23,6 @@ class Step:
     def key(self) -> str:
         return local_name(self.pred) + ("" if self.forward else "^-1")
 
-    def to_dict(self) -> dict:
-        return {"relation": str(self.pred), "direction": "forward" if self.forward else "inverse"}
-
 
 Path = tuple[Step, ...]
 

@@ -163,20 +163,6 @@ class Prediction:
         """Whether a yes/no question asks what its thing is ("Is Berlin a city?"), not a path."""
         return self.form == QueryForm.ASK and any(c.startswith(IS_A) for c in self.constraints)
 
-    def explanation(self) -> dict:
-        best = self.best
-        return {
-            "linked_entities": [c.to_dict() for c in self.links[:5]],
-            "anchor": best.anchor.to_dict() if best else None,
-            "path": [s.to_dict() for s in best.path] if best else [],
-            "constraints": self.constraints,
-            "sparql": self.sparql,
-            "alternatives": [
-                {"anchor": r.anchor.label, "path": [s.key for s in r.path], "prob": round(r.prob, 4)}
-                for r in self.ranked[1:4]
-            ],
-        }
-
 
 class KBQA:
     name = Route.KBQA
