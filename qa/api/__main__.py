@@ -21,45 +21,39 @@ def main(argv: list[str] | None = None) -> int:
     except QAError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return exc.exit_code
+    import os
     import signal
 
     import uvicorn
 
     from qa.api import create_app
 
-    class Server(uvicorn.Server):
-        """Remembers the signal that stopped it: uvicorn shuts down gracefully and returns, and the
-        SIGINT it re-raises afterwards only reaches asyncio's own handler, so a Ctrl-C would end
-        the process silently with status 0."""
+    def stop(sig: int, _frame: object) -> None:
+        """Where a Ctrl-C or a `kill` ends: uvicorn shuts down gracefully (open connections, the
+        app's shutdown), puts this handler back and raises the signal again. Ended here, at once:
+        returning would wait for the model loading still running in its thread and for requests
+        still running, and a SIGINT re-raised into asyncio's own handler ended the process
+        silently with status 0."""
+        if not args.quiet_stop:
+            word = "terminated" if sig == signal.SIGTERM else "interrupted"
+            print(f"{word}: the API stopped", file=sys.stderr, flush=True)
+        os._exit(128 + sig)
 
-        stopped_by: int | None = None
-
-        def handle_exit(self, sig: int, frame: object) -> None:
-            self.stopped_by = self.stopped_by or sig
-            super().handle_exit(sig, frame)  # type: ignore[arg-type]
-
-    server = Server(uvicorn.Config(create_app(settings), host=settings.api_host, port=settings.api_port,
-                                   log_level="warning", timeout_graceful_shutdown=5,
-                                   limit_concurrency=settings.api_max_connections))
-    signal.signal(signal.SIGTERM, lambda *_: None)  # what uvicorn restores and re-raises into after a `kill`
+    server = uvicorn.Server(uvicorn.Config(create_app(settings), host=settings.api_host, port=settings.api_port,
+                                           log_level="warning", timeout_graceful_shutdown=5,
+                                           limit_concurrency=settings.api_max_connections))
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)  # asyncio keeps a handler that is not Python's default
     try:
         server.run()
-    except KeyboardInterrupt:
-        server.stopped_by = server.stopped_by or signal.SIGINT
     except SystemExit:  # uvicorn's way out when it cannot listen; its own line says why
         if server.started:
             raise
-    if server.stopped_by is not None:
-        if not args.quiet_stop:
-            word = "terminated" if server.stopped_by == signal.SIGTERM else "interrupted"
-            print(f"{word}: the API stopped", file=sys.stderr)
-        return 128 + int(server.stopped_by)
     if not server.started:
-        print(f"error: the API could not listen on {settings.api_host}:{settings.api_port} (see above)",
+        print(f"error: the API did not start on {settings.api_host}:{settings.api_port} (see above)",
               file=sys.stderr)
         return 2
     return 0
-
 
 if __name__ == "__main__":
     sys.exit(main())
