@@ -13,7 +13,9 @@ from pathlib import Path
 import torch
 from safetensors.torch import load_file, save_file
 
+from mrc.training import _NOT_KEPT, _is_model_file
 from qa.core.atomic import staging_dir, swap_dir
+from qa.core.errors import InputError
 
 FROZEN = "embeddings.word_embeddings.weight"
 
@@ -69,11 +71,22 @@ def unpack(parts_dir: str | Path, base_encoder: str | Path, out_dir: str | Path)
     missing = [m for m in missing if not m.endswith("position_ids")]
     if missing or unexpected:
         raise RuntimeError(f"unpack mismatch: missing {missing}, unexpected {unexpected}")
+    if out.is_symlink():
+        raise InputError(f"{out} is a link, which an unpacked reader cannot be swapped into: "
+                         "give the folder it leads to")
     with staging_dir(out) as stage:  # a reader folder is whole or not there: never half unpacked
         model.half().save_pretrained(stage, max_shard_size="15MB")
         AutoTokenizer.from_pretrained(base).save_pretrained(stage)
         for name in ("qa_reader.json", "training_log.jsonl"):
             if (parts / name).exists():
                 shutil.copy2(parts / name, stage / name)
+        new = {f.name for f in stage.iterdir()}
+        for old in sorted(out.iterdir()) if out.is_dir() else ():  # the folder's card and other files stay
+            if old.name in new or _is_model_file(old.name) or old.name in _NOT_KEPT:
+                continue
+            if old.is_dir():
+                shutil.copytree(old, stage / old.name, symlinks=True)
+            else:
+                shutil.copy2(old, stage / old.name)
         swap_dir(stage, out)
     return out

@@ -160,6 +160,13 @@ def test_transfer_pack_unpack_roundtrip(tiny_base: Path, tmp_path: Path) -> None
     back = AutoModelForQuestionAnswering.from_pretrained(out, dtype=torch.float32)
     for k, v in model.state_dict().items():
         assert torch.allclose(back.state_dict()[k], v.half().float(), atol=1e-3), k
+    # unpacked again over a reader folder with its card: the model is replaced whole, the card stays
+    (out / "README.md").write_text("# the card")
+    (out / "model.safetensors").write_bytes(b"an old model")
+    unpack(tmp_path / "parts", tiny_base, out)
+    assert (out / "README.md").read_text() == "# the card"
+    back = AutoModelForQuestionAnswering.from_pretrained(out, dtype=torch.float32)
+    assert all(torch.allclose(back.state_dict()[k], v.half().float(), atol=1e-3) for k, v in model.state_dict().items())
 
 
 def test_budget_schedule_warms_up_and_decays_to_zero() -> None:
