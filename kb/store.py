@@ -178,7 +178,7 @@ class RemoteGraph:
         wrapper.addCustomHttpHeader("Accept", "application/sparql-results+json")
         return wrapper
 
-    def _send(self, query: str, timeout_s: float | None) -> dict:
+    def _send(self, query: str, timeout_s: float | None, form: QueryForm) -> dict:
         import urllib.error
 
         from SPARQLWrapper.SPARQLExceptions import (
@@ -194,8 +194,11 @@ class RemoteGraph:
         for attempt in range(self.retries + 1):
             wrapper = self._new_wrapper()
             wrapper.setQuery(query)
-            if wrapper.isSparqlUpdateRequest():  # its own reading decides whether it posts an update
-                raise UnsafeQueryError(f"the query would be sent as an update; updates are never sent: {query[:80]!r}")
+            # sent as the read check_read_only found it to be: SPARQLWrapper's own guess from the text
+            # (the first keyword-like word, comments not always skipped) would post some as updates
+            wrapper.queryType = form.value.upper()
+            if wrapper.isSparqlUpdateRequest():
+                raise UnsafeQueryError(f"updates are never sent: {query[:80]!r}")
             if len(query) > LONG_QUERY_CHARS:  # beyond what every server takes in a URL; still a read
                 wrapper.setMethod(self._post)
             wrapper.setTimeout(max(1, int(round(timeout))))
@@ -242,7 +245,7 @@ class RemoteGraph:
     def select(self, query: str, timeout_s: float | None = None) -> list[Row]:
         if check_read_only(query) != QueryForm.SELECT:
             raise QueryError("select() needs a SELECT query")
-        data = self._results(self._send(query, timeout_s), QueryForm.SELECT)
+        data = self._results(self._send(query, timeout_s, QueryForm.SELECT), QueryForm.SELECT)
         names = data["head"]["vars"]
         try:
             return queryable([tuple(_from_json(b.get(v)) for v in names) for b in data["results"]["bindings"]])
@@ -252,7 +255,7 @@ class RemoteGraph:
     def ask(self, query: str, timeout_s: float | None = None) -> bool:
         if check_read_only(query) != QueryForm.ASK:
             raise QueryError("ask() needs an ASK query")
-        return self._results(self._send(query, timeout_s), QueryForm.ASK)["boolean"]
+        return self._results(self._send(query, timeout_s, QueryForm.ASK), QueryForm.ASK)["boolean"]
 
     def _results(self, data: Any, form: QueryForm) -> dict[str, Any]:
         """SPARQL JSON results of the query's form, or a clear error for whatever else a URL

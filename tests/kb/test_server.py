@@ -1,11 +1,14 @@
 """Integration: the pipeline through SPARQLWrapper against a real Oxigraph server agrees with the
 embedded store."""
 
+import contextlib
+
 import pytest
 
 from kb.loaders import load_file
 from kb.pipeline import KBQA, KBQAConfig
 from kb.scorer import Scorer
+from kb.sparql import QueryForm
 from kb.store import EmbeddedGraph, RemoteGraph
 from qa.core.settings import Settings
 from tests.kb.conftest import PQ, make_qa, needs_pq, server_load
@@ -41,8 +44,26 @@ def test_server_rejects_nothing_we_send_and_we_send_no_updates(oxigraph_server, 
     # the guard's second line: whatever passes check_read_only, SPARQLWrapper's own reading of the
     # form must not make it an update either
     update = 'PREFIX p: <a:b> #\rINSERT DATA { <a:b> <a:c> """\nSELECT * WHERE { ?s ?p ?o } LIMIT 1 #"""}'
-    with pytest.raises(Exception, match="never sent"):
-        remote._send(update, None)
+    import SPARQLWrapper.Wrapper as wrapper_module
+
+    sent: list[bytes] = []
+    real = wrapper_module.urlopener
+
+    def recording(request, *a, **kw):  # what reaches the wire
+        sent.append(request.data or request.full_url.encode())
+        return real(request, *a, **kw)
+
+    monkey = pytest.MonkeyPatch()
+    monkey.setattr(wrapper_module, "urlopener", recording)
+    try:
+        with contextlib.suppress(Exception):
+            remote._send(update, None, QueryForm.SELECT)  # the server refuses it as a query: never an update
+        # SPARQLWrapper alone took this for an update (the word "address" holds "add")
+        addressed = "PREFIX : <http://example.org/address/>\nSELECT ?s WHERE { ?s ?p ?o } LIMIT 1"
+        assert len(remote.select(addressed)) == 1  # read as the query it is
+    finally:
+        monkey.undo()
+    assert sent and not any(b"update=" in s for s in sent)
     assert small_graph.select("SELECT (COUNT(*) AS ?n) WHERE { ?s ?p ?o } LIMIT 1") == \
         remote.select("SELECT (COUNT(*) AS ?n) WHERE { ?s ?p ?o } LIMIT 1")
     assert remote.ask("ASK { <http://example.org/France> ?p ?o }")
