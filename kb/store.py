@@ -19,7 +19,7 @@ from typing import Any, Protocol
 from rdflib import BNode, Graph, Literal, URIRef
 from rdflib.term import Node
 
-from kb.sparql import QueryForm, UnsafeQueryError, check_read_only, writable_iri
+from kb.sparql import QueryForm, check_read_only, writable_iri
 from qa.core.errors import InputError, QAError
 from qa.core.settings import Settings, check_endpoint
 
@@ -197,8 +197,6 @@ class RemoteGraph:
             # sent as the read check_read_only found it to be: SPARQLWrapper's own guess from the text
             # (the first keyword-like word, comments not always skipped) would post some as updates
             wrapper.queryType = form.value.upper()
-            if wrapper.isSparqlUpdateRequest():
-                raise UnsafeQueryError(f"updates are never sent: {query[:80]!r}")
             if len(query) > LONG_QUERY_CHARS:  # beyond what every server takes in a URL; still a read
                 wrapper.setMethod(self._post)
             wrapper.setTimeout(max(1, int(round(timeout))))
