@@ -22,6 +22,8 @@ from ui.render import CSS, answer_html, rewrite_html, routing_html, sparql_of, t
 
 HISTORY_TURNS = 10
 M = TypeVar("M", bound=BaseModel)
+
+
 def _settings() -> tuple[Any, str]:
     """The settings, or the defaults and the one line that says what is wrong with them (shown on
     the page, not as a traceback)."""
