@@ -415,16 +415,9 @@ def install_model(stage: Path, out: Path, sidecar: dict[str, Any]) -> None:
     # the final settings replace the draft the checks read the staged model with: the staged folder
     # is a whole reader from here on, whatever happens to the install
     write_json_atomic(stage / "qa_reader.json", sidecar)
-    new = {f.name for f in stage.iterdir()}
     try:
         with staging_dir(out) as tmp:
-            for old in out.iterdir():
-                if old.name in new or old == stage or _is_model_file(old.name) or old.name in _NOT_KEPT:
-                    continue
-                if old.is_dir():
-                    shutil.copytree(old, tmp / old.name, symlinks=True)
-                else:
-                    shutil.copy2(old, tmp / old.name)
+            keep_non_model_files(out, tmp, skip={f.name for f in stage.iterdir()} | {stage.name})
             for f in sorted(stage.iterdir()):  # linked, not moved: the staged model outlives a failed install
                 try:
                     os.link(f, tmp / f.name)
@@ -437,6 +430,18 @@ def install_model(stage: Path, out: Path, sidecar: dict[str, Any]) -> None:
 
 
 _NOT_KEPT = {"qa_reader.json", "checkpoint.pt", "INSTALLING"}  # the old model's, or a run's own state
+
+
+def keep_non_model_files(out: Path, into: Path, skip: set[str]) -> None:
+    """Copy the files of reader folder `out` that are no model (its card, its training log) into
+    `into`, the folder about to replace it; names in `skip` are the new model's own."""
+    for old in sorted(out.iterdir()) if out.is_dir() else ():
+        if old.name in skip or _is_model_file(old.name) or old.name in _NOT_KEPT:
+            continue
+        if old.is_dir():
+            shutil.copytree(old, into / old.name, symlinks=True)
+        else:
+            shutil.copy2(old, into / old.name)
 
 
 @contextlib.contextmanager

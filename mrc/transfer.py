@@ -13,7 +13,7 @@ from pathlib import Path
 import torch
 from safetensors.torch import load_file, save_file
 
-from mrc.training import _NOT_KEPT, _is_model_file
+from mrc.training import keep_non_model_files
 from qa.core.atomic import staging_dir, swap_dir
 from qa.core.errors import InputError
 
@@ -80,13 +80,6 @@ def unpack(parts_dir: str | Path, base_encoder: str | Path, out_dir: str | Path)
         for name in ("qa_reader.json", "training_log.jsonl"):
             if (parts / name).exists():
                 shutil.copy2(parts / name, stage / name)
-        new = {f.name for f in stage.iterdir()}
-        for old in sorted(out.iterdir()) if out.is_dir() else ():  # the folder's card and other files stay
-            if old.name in new or _is_model_file(old.name) or old.name in _NOT_KEPT:
-                continue
-            if old.is_dir():
-                shutil.copytree(old, stage / old.name, symlinks=True)
-            else:
-                shutil.copy2(old, stage / old.name)
+        keep_non_model_files(out, stage, skip={f.name for f in stage.iterdir()})
         swap_dir(stage, out)
     return out

@@ -254,9 +254,9 @@ class Engine:
             reason += f"; not asked: {', '.join(map(str, skipped))} (classifier below {below})"
         if failed:
             reason += "; failed: " + "; ".join(f"{r}: {e}" for r, e in failed.items())
-        routing = Routing(chosen=chosen, probabilities={Route(r): round(p, 4) for r, p in probs.items()},
-                          asked=list(results), scores={Route(r): round(_best_score(a), 4) for r, a in results.items()},
-                          failed={Route(r): str(e) for r, e in failed.items()}, reason=reason)
+        routing = Routing(chosen=chosen, probabilities={r: round(p, 4) for r, p in probs.items()},
+                          asked=list(results), scores={r: round(_best_score(a), 4) for r, a in results.items()},
+                          failed={r: str(e) for r, e in failed.items()}, reason=reason)
         return Response(question=q.text, answers=answers[:top_k], routing=routing,
                         timings={"route_s": round(t_route, 4), "total_s": round(time.perf_counter() - t0, 4)})
 

@@ -317,9 +317,6 @@ def _steps(title: str, steps: list[str], enabled: bool) -> Iterator[Callable[[st
 
 
 # ---------------------------------------------------------------------- loading
-BACKENDS = tuple(b.value for b in SpanBackend)
-
-
 def resolve_backend(backend: str, device: str) -> SpanBackend:
     """`auto` is the int8 ONNX copy on a CPU and PyTorch on a GPU. Deciding it for a CPU needs no
     torch import (that is what keeps a cold start short); only a `cuda`/`auto` device asks torch

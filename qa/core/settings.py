@@ -351,8 +351,8 @@ def check_endpoint(url: str) -> str:
     return url
 
 
-# QA_ variables that are not settings: the settings file, the address the chat UI calls, and the
-# browser the UI's tests drive and where they save a screenshot
+# QA_ variables that are not settings: the settings file, the address the chat UI calls and the key
+# an operator lends it, and the browser the UI's tests drive and where they save a screenshot
 _OTHER_ENV = {"CONFIG", "API_URL", "UI_API_KEY", "CHROMIUM", "UI_SCREENSHOT"}
 _warned: set[str] = set()
 
