@@ -34,6 +34,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks.common import RESULTS, Timer, write_results  # noqa: E402
 
+ECE_TARGET = 0.05  # the community-QA calibration target of the project (ECE of the top match)
+
 
 def judge_note(judge) -> str:
     """The judge's name, and what it read beside train-part2 (from its judge.json)."""
@@ -84,7 +86,7 @@ def main(argv: list[str] | None = None) -> int:
         semeval_source,
         store_rows,
     )
-    from qa.core.measures import auroc, ece, ece_if_calibrated, ece_p_value
+    from qa.core.measures import auroc, ece, ece_chance_within, ece_if_calibrated, ece_p_value
     from qa.core.settings import Settings
     from qa.models import shared_encoder, shared_judge, shared_question_judge, shared_span_reader
 
@@ -218,6 +220,8 @@ def main(argv: list[str] | None = None) -> int:
         "ece_store": round(ece(sp, sc), 4), "auroc_store": round(auroc(sp, sc), 4),
         "ece_store_if_perfectly_calibrated": round(floor, 4),
         "ece_store_p_value": round(ece_p_value(sp, sc), 3),
+        # how often a perfectly calibrated score spread like this one meets the project's target
+        "ece_store_chance_within_target": round(ece_chance_within(sp, ECE_TARGET), 3),
         "ece_store_all_candidates": round(ece(asked_p, asked.labels), 4),
         "auroc_store_all_candidates": round(auroc(asked_p, asked.labels), 4),
         # the official scorer counts a thread without any Good comment as 0 whatever the ranking

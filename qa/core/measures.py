@@ -59,6 +59,16 @@ def ece_p_value(scores: Sequence[float], correct: Sequence[bool], draws: int = 1
     return float((1 + np.sum(_ece_draws(scores, draws, seed) >= measured - 1e-12)) / (1 + draws))
 
 
+def ece_chance_within(scores: Sequence[float], target: float, draws: int = 1000, seed: int = 0) -> float:
+    """How often a perfectly calibrated score with these scores shows an ECE of at most `target`
+    (the same draws as `ece_if_calibrated`): whether a target can be met on this few questions at
+    all. Near 0, no score spread like these can meet it, however well calibrated; only a sharper
+    score (more of it near 0 and 1) or more questions can."""
+    if len(scores) == 0 or draws < 1:
+        return 1.0
+    return float(np.mean(_ece_draws(scores, draws, seed) <= target + 1e-12))
+
+
 def auroc(scores: Sequence[float], correct: Sequence[bool]) -> float:
     """Probability that a random right answer outscores a random wrong one (ties count half)."""
     s = np.asarray(scores, dtype=np.float64)

@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from qa.core.measures import accuracy_at_coverage, auroc, ece, ece_if_calibrated, ece_p_value
+from qa.core.measures import accuracy_at_coverage, auroc, ece, ece_chance_within, ece_if_calibrated, ece_p_value
 
 
 def test_ece_bins_and_edges() -> None:
@@ -59,3 +59,17 @@ def test_ece_p_value_tells_chance_from_miscalibration() -> None:
     assert 0 < ece_p_value([0.9] * 20, [False] * 20, draws=50) == 1 / 51  # never exactly 0
     with pytest.raises(ValueError, match="3 scores for 2 outcomes"):
         ece_p_value([0.1, 0.2, 0.3], [True, False])
+
+
+def test_ece_chance_within_says_whether_a_target_can_be_met() -> None:
+    """Fifty scores spread over the middle of the scale: a perfectly calibrated score almost never
+    shows an ECE of 0.05 there (the outcomes of so few questions scatter every bin), while a score
+    that is nearly sure of each outcome, or thousands of questions, meets it."""
+    rng = np.random.default_rng(3)
+    spread = rng.uniform(0.2, 0.8, 50).tolist()
+    assert ece_chance_within(spread, 0.05, draws=300) < 0.02
+    sharp = ([0.02] * 25) + ([0.98] * 25)
+    assert ece_chance_within(sharp, 0.05, draws=300) > 0.9
+    assert ece_chance_within(rng.uniform(0.2, 0.8, 5000).tolist(), 0.05, draws=50) == 1.0
+    assert ece_chance_within([], 0.05) == 1.0
+    assert ece_chance_within(spread, 1.0, draws=10) == 1.0
