@@ -68,16 +68,20 @@ def _keys_sha1(keys: list[str]) -> str:
     return hashlib.sha1("\n".join(keys).encode("utf-8")).hexdigest()
 
 
-def _vectors_match(vectors: Path, keys: list[str]) -> bool:
-    """Whether the saved vectors were encoded from these labels, in this order (vectors saved
-    before their labels were recorded are taken on their count alone)."""
+def _vectors_match(vectors: Path, keys: list[str], encoder: str) -> bool:
+    """Whether the saved vectors were encoded from these labels, in this order, by this encoder
+    (vectors saved before their labels were recorded are taken on their count alone, and before
+    their encoder was, on their width: an encoder changed by a setting since `qa kb train` must
+    not be compared with another's vectors)."""
     try:
-        saved = json.loads(_keys_file(vectors).read_text(encoding="utf-8")).get("keys_sha1")
+        saved = json.loads(_keys_file(vectors).read_text(encoding="utf-8"))
     except FileNotFoundError:
         return True
-    except (OSError, ValueError, AttributeError):
+    except (OSError, ValueError):
         return False
-    return saved == _keys_sha1(keys)
+    if not isinstance(saved, dict):
+        return False
+    return saved.get("keys_sha1") == _keys_sha1(keys) and saved.get("encoder", encoder) == encoder
 
 
 def language_rank(label: Node) -> int:
@@ -150,7 +154,8 @@ class LabelIndex:
         keys = self._dense_keys()
         mat = np.asarray(self.encoder.bulk(keys), dtype=np.float16)
         atomic_write(self.dense_path, lambda p: np.save(open(p, "wb"), mat))  # noqa: SIM115
-        atomic_write_text(_keys_file(self.dense_path), json.dumps({"keys_sha1": _keys_sha1(keys)}))
+        atomic_write_text(_keys_file(self.dense_path),
+                          json.dumps({"keys_sha1": _keys_sha1(keys), "encoder": self.encoder.name}))
         self._dense_cache = (keys, mat.astype(np.float32))
         return len(keys)
 
@@ -420,14 +425,21 @@ class LabelIndex:
             keys = self._dense_keys()
             if self.dense_path is not None and self.dense_path.exists():
                 mat = np.load(self.dense_path).astype(np.float32)
-                if len(mat) != len(keys) or not _vectors_match(self.dense_path, keys):
-                    return []  # the labels changed since (an endpoint's index rebuilt): not these vectors
+                if (mat.ndim != 2 or len(mat) != len(keys)
+                        or not _vectors_match(self.dense_path, keys, self.encoder.name)
+                        or mat.shape[1] != self.encoder.vectors(["label"]).shape[1]):
+                    # the labels changed since (an endpoint's index rebuilt), or the encoder did
+                    log.warning("dense linking is off: %s was not encoded from this graph's labels by %s "
+                                "(`qa kb train` encodes them again)", self.dense_path, self.encoder.name)
+                    keys, mat = [], np.zeros((0, 0), np.float32)  # once: not read again for each question
             elif self.dense_path is None and len(keys) <= min(self.dense_max_labels, 2_000):
                 mat = self.encoder.bulk(keys)  # a small graph without a cache: cheap enough here
             else:
                 return []  # never encode a large graph's labels at question time (`qa kb train` does)
             self._dense_cache = (keys, mat)
         keys, mat = self._dense_cache
+        if not keys:
+            return []
         grams, spans = [], []
         for size in range(1, min(len(words), 4) + 1):
             for i in range(len(words) - size + 1):

@@ -274,6 +274,8 @@ class Calibrator:
 
     def probability(self, f: dict[str, float]) -> float:
         z = self.bias + sum(w * (f.get(k, 0.0) - self.mean[k]) / self.scale[k] for k, w in self.weights.items())
+        if not math.isfinite(z):  # a broken feature is no evidence (clamping NaN would make it certainty)
+            return 0.0
         return 1.0 / (1.0 + math.exp(-max(-30.0, min(30.0, z))))
 
     @classmethod

@@ -158,3 +158,28 @@ ex:Yer rdfs:label "YER" .
     assert not [c for c in idx.link("Which countries were established after the year 1900?") if c.label == "YER"]
     assert idx.link("Who sang Over the Rainbow?")[0].label == "Over the Rainbow"
     assert idx.link("Where is Tvre?")[0].label == "Tver"  # a real typo is still read
+
+
+def test_label_vectors_of_another_encoder_are_not_used(places, tmp_path, caplog):
+    """`qa kb train` saves the label vectors of one encoder; a setting that selects another one
+    later (another width, or the same width under another name) turns dense linking off with a
+    warning instead of failing every question or linking by another model's geometry."""
+    from tests.cqa.conftest import HashEncoder
+
+    class Wider(HashEncoder):
+        name, dim = "wider-hash-encoder", 512
+
+    class Renamed(HashEncoder):
+        name = "renamed-hash-encoder"
+
+    path = tmp_path / "labels.pickle"
+    idx = LabelIndex.cached(places, path, encoder=HashEncoder())
+    assert idx.save_vectors() > 0
+    assert idx._dense(["guinea", "bissau"], 0.5)  # its own encoder links by the saved vectors
+    for other in (Wider(), Renamed()):
+        again = LabelIndex.cached(places, path, encoder=other)
+        with caplog.at_level("WARNING", logger="kb.linking"):
+            assert again._dense(["guinea", "bissau"], 0.5) == []
+            assert again._dense(["san", "marino"], 0.5) == []
+        assert sum("dense linking is off" in r.message for r in caplog.records) == 1  # once, not per question
+        caplog.clear()

@@ -245,3 +245,12 @@ def test_yes_no_only_keeps_every_other_weighing_and_refits_yes_no_answers(traine
         assert s.meta["n_yes_no_held_out"] > 0 and "calibration_kept_from" in s.meta
     finally:
         trained.scorer = before
+
+
+def test_a_feature_that_is_not_a_number_is_no_evidence() -> None:
+    """A NaN or infinite feature (a division by zero somewhere upstream) must not come out as
+    near-certainty: clamping the logit would turn NaN into 30, a probability of 0.99999."""
+    c = Calibrator.fit([{"p_top": 0.9}, {"p_top": 0.2}] * 10, [True, False] * 10)
+    assert 0.5 < c.probability({"p_top": 0.9}) < 1.0
+    for bad in (float("nan"), float("inf"), float("-inf")):
+        assert c.probability({"p_top": bad}) == 0.0
