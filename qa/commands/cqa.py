@@ -132,6 +132,8 @@ def import_(
                               on_bytes=lambda pos: bar.update(task, completed=min(pos, size or pos)))
         except BaseException:
             bar.live.transient = True  # the error is the one line said, with no bar stopped half-way above it
+            if new_store:  # nothing imported: no empty store left behind marked "never seed"
+                _remove_if_empty(target)
             raise
         bar.update(task, completed=size)
     err.print(Text.assemble(("imported ", "green"), rep.summary(), f" in {rep.seconds:.1f}s"))
@@ -140,6 +142,19 @@ def import_(
         n = _embed(_source(settings))
         if n:
             err.print(Text(f"embedded {n:,} threads", style="dim"))
+
+
+def _remove_if_empty(store) -> None:
+    """Remove a store an import created and left without a thread (a malformed file, Ctrl-C), so
+    that the path is as it was: a store made by the next command is seeded as usual."""
+    try:
+        empty = store.count() == 0
+        store.close()
+    except Exception:  # noqa: BLE001 - the import's own error is the one to report
+        return
+    if empty:
+        for suffix in ("", "-wal", "-shm", "-journal"):
+            Path(f"{store.path}{suffix}").unlink(missing_ok=True)
 
 
 @cqa_app.command("add")

@@ -58,6 +58,9 @@ def test_cli_errors_are_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[s
     assert main(["cqa", "import", str(bad), "--store", store, "--no-embed"]) == 2
     err = capsys.readouterr().err
     assert "error:" in err and "no answer" in err
+    # the store that failed import would have created is not left behind, empty and marked "never
+    # seed": the path is as it was
+    assert list(tmp_path.iterdir()) == [bad]
     assert main(["cqa", "import", str(tmp_path / "nope.xml"), "--store", store]) == 2
     assert "file not found" in capsys.readouterr().err
     assert main(["cqa", "import", str(bad), "--format", "yaml", "--store", store]) == 2
