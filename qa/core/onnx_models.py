@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from qa.core.atomic import atomic_write_text, file_lock, staging_dir, swap_dir
+from qa.core.atomic import atomic_write_text, file_lock, recover_interrupted, staging_dir, swap_dir
 from qa.core.errors import InputError, ModelNotFoundError
 from qa.core.paths import cache_dir
 from qa.core.quiet import quiet_transformers
@@ -184,6 +184,7 @@ def build_copy(model_dir: Path, recipe: OnnxRecipe, folder: Path, fp: str, *, pr
                                  "pip install onnx onnxruntime") from exc
     steps = ["export", "fuse", "check", "int8"]
     t0 = time.perf_counter()
+    recover_interrupted(folder.parent, only=folder.name)  # a killed build's staging folder (tens of MB)
     with _steps(f"building the fast ONNX copy of {display_name(model_dir)} (once)", steps, progress) as step, \
             staging_dir(folder) as tmp, _quiet_libraries():
         step("export")

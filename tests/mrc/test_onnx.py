@@ -102,6 +102,14 @@ def test_export_command_rebuilds_atomically(model: Path) -> None:
     info = export_span_onnx(model, progress=False)
     folder = Path(info["folder"])
     assert (folder / "model.int8.onnx").is_file() and not list(folder.parent.glob(f".{folder.name}.building-*"))
+    # a build killed midway (its process gone) left its staging folder: the next build removes it
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True,
+                          text=True, check=True).stdout.strip()
+    killed = folder.parent / f".{folder.name}.building-{dead}-x1y2"
+    (killed / "half.onnx").parent.mkdir()
+    (killed / "half.onnx").write_bytes(b"\0" * 1024)
+    export_span_onnx(model, progress=False)
+    assert not killed.exists() and (folder / "model.int8.onnx").is_file()
 
 
 def test_unknown_backends_are_clear_errors(tiny_span_dir: Path) -> None:
