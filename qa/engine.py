@@ -563,6 +563,12 @@ def _decide(results: dict[Route, list[Answer]], probs: dict[Route, float],
         none = Answer.none(chosen, score=best.score, best_guess=best.best_guess, evidence=best.evidence)
     else:  # a ruled-out source's low answer: shown as its guess, "no answer" as likely as it is wrong
         none = Answer.none(chosen, score=1.0 - best.score, best_guess=best, evidence=best.evidence)
+    # "no answer" is right only if every source's guess is wrong: no likelier than the least likely
+    # of their own "no answer"s (the graph's near-zero guess must not make it near-certain while
+    # the passages' guess is right one time in two)
+    least = min((1.0 - _best_score(a) for a in results.values() if _has_guess(a)), default=1.0)
+    if least < none.score:
+        none.score = round(least, 4)
     guesses = ", ".join(f"{r} {_best_score(results[r]):.2f}" for r in asked)
     abstained = "every source abstained" if not ruled_out else (
         f"every source abstained or answered under {threshold:.2f} though the classifier all but ruled it out "

@@ -186,6 +186,9 @@ def test_when_every_source_abstains_the_guess_comes_from_the_classifiers_choice(
     assert top.no_answer and top.best_guess.text == "Canberra" and resp.routing.chosen == Route.KBQA
     assert "guess kept from kbqa, the classifier's first choice" in resp.routing.reason
     assert "webqa 0.30" in resp.routing.reason  # the guesses it passed over are shown
+    # "no answer" is right only if every guess is wrong: at most 0.70 while webqa's is right at 0.30,
+    # though kbqa, whose guess is shown, says 0.90 alone
+    assert top.score == 0.7 and resp.routing.scores == {"kbqa": 0.08, "webqa": 0.3}
     engine._sources[Route.WEBQA] = Guessing(Route.WEBQA, "Lima", 0.3)
     assert engine.ask("Where is the sea?").answers[0].best_guess.text == "Lima"  # webqa's question
 
