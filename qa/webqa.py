@@ -172,6 +172,14 @@ class WebQA:
             a.score = round(float(p), 4)
             answers.append(a)
         answers.sort(key=lambda a: (-a.score, -(a.raw_score or 0.0)))
+        # Each is calibrated as if it were the only one shown, and the calibration is fitted on top
+        # answers; but the spans of one question are other answers to it (a span and the spans
+        # around it are one group already), so at most one is right: the runners-up share what
+        # the answers before them leave (Berlin 0.82 leaves 0.18, not 0.45 each for two others).
+        left = 1.0 - answers[0].score
+        for a in answers[1:]:
+            a.score = round(max(0.0, min(a.score, left)), 4)
+            left -= a.score
         if all(abstained for _, _, abstained in cands):
             best = answers[0]
             return [Answer.none(Route.WEBQA, score=round(1.0 - best.score, 4), best_guess=best,

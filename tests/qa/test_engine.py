@@ -436,3 +436,20 @@ def test_an_faq_answers_its_own_questions_through_the_router(tmp_path: Path) -> 
     strict = CommunityQA(Settings(cqa_store=str(tmp_path / "t.sqlite"), cqa_seed=False, cqa_min_score=0.999),
                          encoder=encoder)
     assert strict.holds("Who founded the company?") == 0.0
+
+
+@pytest.mark.skipif(not (MODELS_DIR / "span-minilm-l6" / "config.json").exists(), reason="no shipped reader")
+def test_the_runners_up_of_a_passage_answer_share_what_the_first_leaves() -> None:
+    """Several spans of one question are other answers to it, at most one right: shown together,
+    their probabilities sum to at most 1 (over the default collection each runner-up was calibrated
+    alone: Berlin 0.82, then Düsseldorf and Dresden at 0.45 each), and the first keeps its score."""
+    from qa.models import shared_encoder
+    from qa.webqa import WebQA
+
+    settings = Settings()
+    web = WebQA(settings, encoder=shared_encoder(settings))
+    answers = web.answer(Question("What is the most populous city in Germany?"), 5)
+    shown = [a.best_guess if a.no_answer else a for a in answers]
+    assert len(shown) >= 3 and shown[0].text == "Berlin" and shown[0].score > 0.5
+    assert sum(a.score for a in shown) <= 1.0 + 1e-6
+    assert [a.score for a in shown] == sorted((a.score for a in shown), reverse=True)
