@@ -115,7 +115,8 @@ def _interrupted() -> int:
 def _usage_line(exc: Exception) -> str:
     """A bad command line in one line, with the command's usage (click prints four: usage, a hint,
     a blank line, the error)."""
-    message = " ".join(exc.format_message().split())  # type: ignore[attr-defined]
+    # a group called without a command prints its help and raises with no message of its own
+    message = " ".join(exc.format_message().split()) or "no command given"  # type: ignore[attr-defined]
     ctx = getattr(exc, "ctx", None)
     if ctx is None:
         return f"{message} (qa --help lists the commands)"

@@ -117,6 +117,7 @@ def test_bad_settings_exit_2_with_one_line(monkeypatch: pytest.MonkeyPatch, caps
     (["nosuch"], "No such command 'nosuch'"),
     (["ask", "Who?", "--top-k", "0"], "Invalid value for '--top-k'"),
     (["serve", "--port", "abc"], "Invalid value for '--port'"),
+    (["cqa"], "no command given"),  # a group without its command: its help, then one line
 ])
 def test_a_bad_command_line_exits_2_with_its_usage_not_a_traceback(capsys, argv, needle) -> None:
     assert main(argv) == 2
