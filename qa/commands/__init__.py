@@ -125,7 +125,10 @@ def check_writable(*paths: Path | None) -> None:
             raise InputError("'-' is not a file name here: give the file to write")
         if path.is_dir():
             raise InputError(f"cannot write {path}: it is a folder")
-        _check_parent(path, path.parent)
+        real = path.resolve() if path.is_symlink() else path  # a link is written through, to its file
+        if real.exists() and not real.is_file():  # a file is written beside it and renamed over it
+            raise InputError(f"cannot write {path}: it is not a regular file (a device, a pipe or a socket)")
+        _check_parent(path, real.parent)
 
 
 def _check_parent(path: Path, parent: Path) -> None:

@@ -45,9 +45,12 @@ _UMASK = _umask()  # read once at import, before any thread could create files m
 def atomic_write(target: Path, write: Callable[[Path], None]) -> None:
     """Call `write(tmp_path)` and atomically move the finished file onto `target`.
 
-    If `write` raises, the temporary file is removed and `target` is untouched.
+    If `write` raises, the temporary file is removed and `target` is untouched. A symbolic link
+    is written through (its file is replaced, the link stays a link).
     """
     target = Path(target)
+    if target.is_symlink():
+        target = target.resolve()
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
     try:

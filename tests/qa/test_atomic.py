@@ -56,3 +56,29 @@ def test_a_folder_lock_the_file_system_refuses_is_no_error(tmp_path, monkeypatch
     with dir_lock(tmp_path / "idx"):
         (tmp_path / "idx" / "x").write_text("written without a lock")
     assert (tmp_path / "idx" / "x").exists()
+
+
+def test_a_link_is_written_through_and_a_device_or_pipe_is_refused(tmp_path: Path, capsys) -> None:
+    """`--out` naming a symbolic link wrote a file in place of the link (its target never written);
+    naming a FIFO or a device replaced it with a regular file (as root, /dev/null itself)."""
+    import os
+
+    from qa.cli import main
+    from qa.commands import check_writable
+    from qa.core.errors import InputError
+
+    real = tmp_path / "real.jsonl"
+    real.write_text("old")
+    link = tmp_path / "link.jsonl"
+    link.symlink_to(real)
+    check_writable(link)
+    atomic_write_text(link, "new")
+    assert link.is_symlink() and real.read_text() == "new"
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    with pytest.raises(InputError, match="not a regular file"):
+        check_writable(fifo)
+    questions = tmp_path / "q.txt"
+    questions.write_text("Who wrote Hamlet?\n")
+    assert main(["ask", "--file", str(questions), "--out", str(fifo)]) == 2
+    assert "not a regular file" in capsys.readouterr().err and stat.S_ISFIFO(fifo.stat().st_mode)
