@@ -517,8 +517,20 @@ def import_faq(store: ThreadStore, path: str | Path, *, source: str | None = Non
     name = p.name
     for suffix in (".gz", ".xz", ".bz2"):
         name = name.removesuffix(suffix)
+    named = source is not None
     source = source or f"faq:{Path(name).stem}"
-    return import_records(store, _faq_records(p, on_bytes), source=source, path=str(p), prune=prune)
+    # the source named after the file: hr/faq.csv and it/faq.csv are both faq:faq, and the second
+    # would update (with --prune, remove) the first one's threads as if it were its new version
+    key, here = f"faq-file:{source}", str(p.resolve())
+    before = store.get_meta(key)
+    if before and before != here and not named:
+        raise InputError(f"the source {source} holds the FAQ imported from {before}: import {p} as another "
+                         f"source with --source (e.g. --source faq:{p.resolve().parent.name}-{Path(name).stem}), "
+                         f"or as its new version with --source {source}")
+    rep = import_records(store, _faq_records(p, on_bytes), source=source, path=str(p), prune=prune)
+    if before != here:
+        store.set_meta(key, here)
+    return rep
 
 
 def _field_text(rec: dict[str, Any], name: str, where: str) -> str:

@@ -185,3 +185,24 @@ def test_train_judge_once_installs_the_judge_that_scored_the_held_out_fold(
     else:
         assert "extra" not in meta and "extra:" not in err
     assert not list(out.parent.glob("judge-*")), "the temporary folder is gone"
+
+
+def test_two_faq_files_of_one_name_are_not_taken_for_one(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """hr/faq.csv and it/faq.csv are both the source faq:faq by their names: the second was taken
+    for a new version of the first and replaced its threads (with --prune, deleted them)."""
+    store = str(tmp_path / "threads.sqlite")
+    for team, q in (("hr", "How many vacation days do I get?"), ("it", "How do I reset my password?")):
+        (tmp_path / team).mkdir()
+        (tmp_path / team / "faq.csv").write_text(f"id,question,answer\n1,{q},Ask {team}.\n", encoding="utf-8")
+    assert main(["cqa", "import", str(tmp_path / "hr" / "faq.csv"), "--store", store, "--no-embed"]) == 0
+    capsys.readouterr()
+    assert main(["cqa", "import", str(tmp_path / "it" / "faq.csv"), "--store", store, "--no-embed"]) == 2
+    err = capsys.readouterr().err
+    assert "holds the FAQ imported from" in err and "--source" in err and len(err.strip().splitlines()) == 1
+    # the same file again is its new version, as before; another name for the second file keeps both
+    assert main(["cqa", "import", str(tmp_path / "hr" / "faq.csv"), "--store", store, "--no-embed"]) == 0
+    assert main(["cqa", "import", str(tmp_path / "it" / "faq.csv"), "--source", "faq:it", "--store", store,
+                 "--no-embed"]) == 0
+    capsys.readouterr()
+    assert main(["cqa", "stats", "--store", store]) == 0
+    assert "2 threads" in capsys.readouterr().out
