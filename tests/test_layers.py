@@ -54,3 +54,6 @@ def test_the_core_does_not_import_the_package_above_it() -> None:
             names = ([a.name for a in node.names] if isinstance(node, ast.Import)
                      else [node.module or ""] if isinstance(node, ast.ImportFrom) and node.level == 0 else [])
             assert "qa" not in names, f"{path.relative_to(REPO)}:{node.lineno} imports the qa package"
+            # `from .. import x` (or `from ..engine import x`) reaches above the core just the same
+            up = isinstance(node, ast.ImportFrom) and node.level > 1
+            assert not up, f"{path.relative_to(REPO)}:{node.lineno} imports from above the core"

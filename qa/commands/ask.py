@@ -49,7 +49,7 @@ def ask(
                                                    help="Answer from this passage collection alone.")] = None,
     graph: Annotated[Path | None, typer.Option("--graph", help="Knowledge graph (Turtle, N-Triples, TSV).")] = None,
     endpoint: Annotated[str | None, typer.Option("--endpoint", help="A SPARQL 1.1 endpoint URL.")] = None,
-    top_k: Annotated[int | None, typer.Option("--top-k", "-k", min=1, max=50, help="Answers to show.")] = None,
+    top_k: Annotated[int | None, typer.Option("--top-k", "-k", min=1, max=100, help="Answers to show.")] = None,
     read_k: Annotated[int | None, typer.Option(min=1, max=100, help="Passages the reader reads.")] = None,
     model: Annotated[Path | None, typer.Option("--model", "-m", help="Span reader folder.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the response as JSON.")] = False,
