@@ -82,3 +82,22 @@ def test_a_link_is_written_through_and_a_device_or_pipe_is_refused(tmp_path: Pat
     questions.write_text("Who wrote Hamlet?\n")
     assert main(["ask", "--file", str(questions), "--out", str(fifo)]) == 2
     assert "not a regular file" in capsys.readouterr().err and stat.S_ISFIFO(fifo.stat().st_mode)
+
+
+@pytest.mark.parametrize("stop", [RuntimeError("disk full"), KeyboardInterrupt()])
+def test_a_build_cut_short_leaves_no_staging_folder_and_the_old_folder(tmp_path: Path, stop) -> None:
+    """A failure or Ctrl-C (SIGTERM takes the same way out) while a new index is written into its
+    staging folder: the folder goes, the one in use stays as it was."""
+    from qa.core.atomic import staging_dir, swap_dir
+
+    target = tmp_path / "idx"
+    target.mkdir()
+    (target / "manifest.json").write_text("old")
+    with pytest.raises(type(stop)), staging_dir(target) as tmp:
+        (tmp / "manifest.json").write_text("half")
+        raise stop
+    assert [p.name for p in tmp_path.iterdir()] == ["idx"] and (target / "manifest.json").read_text() == "old"
+    with staging_dir(target) as tmp:  # and a build that finishes is swapped in whole
+        (tmp / "manifest.json").write_text("new")
+        swap_dir(tmp, target)
+    assert [p.name for p in tmp_path.iterdir()] == ["idx"] and (target / "manifest.json").read_text() == "new"

@@ -84,8 +84,9 @@ def test_an_index_that_cannot_be_written_is_refused_before_encoding(corpus_dir: 
 
 
 def test_qa_index_stopped_by_sigterm_says_so_and_keeps_the_previous_index(corpus_dir: Path, tmp_path: Path) -> None:
-    """`kill` (or a service manager) ended `qa index` without a word, exit -15, and a write phase
-    cut short left its staging folder behind; SIGTERM now takes Ctrl-C's way out, with 143."""
+    """`kill` (or a service manager) ended `qa index` without a word, exit -15; SIGTERM now takes
+    Ctrl-C's way out, with 143, and the previous index stays (signalled while the passages are read
+    and encoded; a write phase cut short is `staging_dir`'s, tested in tests/qa/test_atomic.py)."""
     import os
     import signal
     import subprocess
