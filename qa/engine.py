@@ -194,6 +194,9 @@ class Engine:
             if forced not in self.routes:
                 raise InputError(f"route {forced} is not available; choose one of "
                                  f"{', '.join(str(r) for r in self.routes)} or auto")
+            if q.collection is not None and forced != Route.WEBQA:  # it answered from the graph, silently
+                raise InputError(f"the collection {q.collection!r} is passages: it goes with the route webqa "
+                                 f"or auto, not {forced}")
             answers = self.source(forced).answer(q, top_k)
             best = _best_score(answers)
             routing = Routing(chosen=forced, forced=True, asked=[forced], scores={forced: best},

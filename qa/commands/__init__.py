@@ -22,11 +22,14 @@ def check_graph_file(graph: Path | None) -> None:
         raise InputError(f"graph file not found: {graph}")
 
 
-def check_endpoint_option(endpoint: str | None) -> None:
+def check_endpoint_option(endpoint: str | None, graph: Path | None = None) -> None:
     """A bad `--endpoint` is refused under the name the user typed: left to the settings, it was
-    "setting kb_endpoint=...", a name they never wrote (QA_KB_ENDPOINT still names the variable)."""
+    "setting kb_endpoint=...", a name they never wrote (QA_KB_ENDPOINT still names the variable).
+    With `--graph` beside it, one of the two would be dropped without a word (the endpoint wins)."""
     if not endpoint:
         return
+    if graph is not None:
+        raise InputError("give --graph or --endpoint, not both: the graph is one or the other")
     from qa.core.settings import check_endpoint
 
     try:

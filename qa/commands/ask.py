@@ -67,7 +67,7 @@ def ask(
     if out_path is not None and file is None:
         raise typer.BadParameter("--out goes with --file; one answer is printed", ctx=ctx, param_hint="--out")
     check_graph_file(graph)
-    check_endpoint_option(endpoint)
+    check_endpoint_option(endpoint, graph)
     settings = Settings.load(span_model=str(model) if model else None, read_k=read_k, route=route or None,
                              kb_graph=str(graph) if graph else None, kb_endpoint=endpoint, flags=ASK_FLAGS)
     if index is not None:
@@ -124,7 +124,7 @@ def kbqa(
     check_graph_file(graph)
     if scorer is not None and not scorer.is_file():
         raise InputError(f"scorer file not found: {scorer}")
-    check_endpoint_option(endpoint)
+    check_endpoint_option(endpoint, graph)
     settings = Settings.load(kb_graph=str(graph) if graph else None, kb_endpoint=endpoint or None,
                              kb_timeout_s=timeout, kb_scorer=str(scorer) if scorer else None, flags=KBQA_FLAGS)
     check_question(question, settings.max_question_chars)

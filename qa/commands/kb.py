@@ -30,7 +30,7 @@ def _settings(graph: Path | None, endpoint: str | None, **extra):
     from qa.core.settings import Settings
 
     check_graph_file(graph)
-    check_endpoint_option(endpoint)
+    check_endpoint_option(endpoint, graph)
     return Settings.load(kb_graph=str(graph) if graph else None, kb_endpoint=endpoint or None,
                          flags={"kb_graph": "--graph", "kb_endpoint": "--endpoint"}, **extra)
 

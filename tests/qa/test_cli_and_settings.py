@@ -516,3 +516,21 @@ def test_an_empty_data_dir_is_said_once(tmp_path: Path, monkeypatch: pytest.Monk
         Settings.load()
         Settings.load()
     assert caplog.text.count("holds no router/, calibration/ or kb/") == 1
+
+
+def test_options_that_contradict_each_other_are_refused(tmp_path, capsys) -> None:
+    """Each was accepted and one of the two dropped without a word: the graph answered though a
+    passage collection was named alone, the endpoint was asked though a graph file was given."""
+    graph = tmp_path / "g.ttl"
+    graph.write_text("@prefix ex: <http://example.org/> .\nex:a ex:b ex:c .\n", encoding="utf-8")
+    for argv, needle in (
+        (["ask", "What is the capital of France?", "--route", "kbqa", "--collection", "notes"],
+         "goes with the route webqa or auto, not kbqa"),
+        (["kbqa", "What is the capital of France?", "--graph", str(graph), "--endpoint", "http://127.0.0.1:9/q"],
+         "give --graph or --endpoint, not both"),
+        (["kb", "train", "--graph", str(graph), "--endpoint", "http://127.0.0.1:9/q"],
+         "give --graph or --endpoint, not both"),
+    ):
+        assert main(argv) == 2, argv
+        err = capsys.readouterr().err
+        assert needle in err and len(err.strip().splitlines()) == 1 and "Traceback" not in err
