@@ -94,6 +94,18 @@ def check_source_files(settings: Settings) -> None:
         if store.is_dir():
             raise InputError(f"{store} (from {where('cqa_store')}) is a folder; give the thread store's .sqlite "
                              "file (created on first use)")
+        # another file entirely (a typo naming a text file): the look ahead passed over it in
+        # silence and the other sources answered, where `--route cqa` said exit 2
+        try:
+            with store.open("rb") as fh:
+                head = fh.read(16)
+        except FileNotFoundError:
+            head = b""
+        except OSError as exc:
+            raise InputError(f"cannot read the thread store {store} (from {where('cqa_store')}): "
+                             f"{exc.strerror or exc}") from None
+        if head and head != b"SQLite format 3\x00":
+            raise InputError(f"{store} (from {where('cqa_store')}) is not a thread store (not an SQLite file)")
 
 
 def check_apart(reading: Path, outputs: dict[str, Path | None]) -> None:
