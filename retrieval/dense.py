@@ -103,6 +103,11 @@ class DenseIndex:
             raise InputError(f"ids already in the index: {present[:5]}")
         self.index.add_with_ids(x, ids_arr)
 
+    def next_free_id(self) -> int:
+        """One above every id the index holds or keeps as a tombstone (1 when empty)."""
+        held = faiss.vector_to_array(self.index.id_map) if self.index.ntotal else np.zeros(0, dtype=np.int64)
+        return int(max([0, *held.tolist(), *self.tombstones])) + 1
+
     def contains(self, id_: int) -> bool:
         if id_ in self.tombstones:
             return False

@@ -105,14 +105,16 @@ class SQLiteDocStore:
             raise InputError(f"the document store {self.path} is open read-only")
 
     # -- writes -----------------------------------------------------------------------------
-    def add(self, passages: Sequence[Passage]) -> list[int]:
-        """Insert passages; returns their new keys. An id already stored is an `InputError`."""
+    def add(self, passages: Sequence[Passage], *, min_key: int = 1) -> list[int]:
+        """Insert passages; returns their new keys, `min_key` or above (the dense index's first free
+        id: a store from before `key_floor` knows only its own keys, not the deleted ones an HNSW
+        index keeps as tombstones). An id already stored is an `InputError`."""
         self._writable()
         keys: list[int] = []
         with self.transaction():
             floor = self._conn.execute("SELECT MAX(next) FROM key_floor").fetchone()[0] or 1
             top = self._conn.execute("SELECT MAX(key) FROM passages").fetchone()[0] or 0
-            key = max(int(floor), int(top) + 1)
+            key = max(int(floor), int(top) + 1, int(min_key))
             for p in passages:
                 try:
                     self._conn.execute(

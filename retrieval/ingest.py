@@ -202,9 +202,9 @@ def add_passages(folder: str | Path, passages: Sequence[Passage], settings: Sett
     vectors = encoder.encode([_dense_text(p) for p in passages])
     with staging_dir(folder) as tmp:
         shutil.copytree(folder, tmp, dirs_exist_ok=True)
-        with SQLiteDocStore(tmp / DOCSTORE) as store:
-            keys = store.add(passages)
         dense = DenseIndex.load(tmp / DENSE, mmap=False)
+        with SQLiteDocStore(tmp / DOCSTORE) as store:
+            keys = store.add(passages, min_key=dense.next_free_id())
         dense.add(keys, vectors)
         dense.save(tmp / DENSE)
         manifest.count = _rebuild_bm25(tmp)
