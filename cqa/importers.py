@@ -486,7 +486,9 @@ def _faq_parse(fh: Any, name: str, path: Path) -> Iterator[tuple[str, Any, int]]
     elif name.endswith(".jsonl"):
         for line, text in enumerate(fh, start=1):
             if text.strip():
-                yield f"{path}:{line}", parse_json(text, f"{path}:{line}", line_of_file=True, strict=True), line
+                # without its line end: a record cut short was reported at column 1 (of the next line)
+                yield (f"{path}:{line}", parse_json(text.rstrip("\r\n"), f"{path}:{line}", line_of_file=True,
+                                                   strict=True), line)
     else:
         data = parse_json(fh.read(), str(path), strict=True)
         if isinstance(data, dict):

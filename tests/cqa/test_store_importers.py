@@ -176,6 +176,10 @@ def test_faq_jsonl_csv_and_errors(tmp_path: Path) -> None:
     broken.write_text('{"question": "x", "answer": "y"}\n{not json\n', encoding="utf-8")
     with pytest.raises(DataFormatError, match="invalid JSON"):
         import_file(store, broken)
+    cut = tmp_path / "cut.jsonl"  # a record cut short: the place is where it stops, not the next line's start
+    cut.write_text('{"question": "x", "answer": "y"}\n{"question":"c?", "answer":\n', encoding="utf-8")
+    with pytest.raises(DataFormatError, match=r"cut.jsonl:2: invalid JSON \(Expecting value, column 28\)"):
+        import_file(store, cut)
 
 
 def test_a_newer_dump_updates_votes_acceptance_and_edited_questions(tmp_path: Path) -> None:
