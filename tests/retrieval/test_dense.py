@@ -30,6 +30,9 @@ def test_add_delete_save_mmap_load(kind: str, tmp_path: Path) -> None:
     idx.save(path)
     loaded = DenseIndex.load(path, mmap=True)
     assert loaded.kind == kind and loaded.read_only and len(loaded) == 100
+    maps = Path("/proc/self/maps")
+    if maps.exists():  # really mapped from the file (read_only alone is the argument said back)
+        assert str(path.resolve()) in maps.read_text()
     _, found = loaded.search(x[:1], 1)
     assert found[0, 0] == 42
     with pytest.raises(InputError):
