@@ -22,6 +22,14 @@ KBQA_FLAGS = {"kb_graph": "--graph", "kb_endpoint": "--endpoint", "kb_timeout_s"
 out = Console()
 
 
+def _working(what: str):
+    """A transient spinner on standard error while a question is answered, on a terminal only."""
+    import contextlib
+
+    err = Console(stderr=True)
+    return err.status(what) if err.is_terminal else contextlib.nullcontext()
+
+
 def read_stdin_question(limit: int) -> str:
     """Reads at most a little more than the limit, so a huge input is refused, not loaded."""
     from qa.core.text import decode_utf8
@@ -83,8 +91,11 @@ def ask(
         question = read_stdin_question(settings.max_question_chars)
     check_question(question, settings.max_question_chars)
     engine = build_engine(settings, index)
-    resp = engine.ask(Question(question, collection=collection, max_chars=settings.max_question_chars),
-                      top_k=top_k)
+    # seconds of silence otherwise (the models load for the first question): a spinner on a
+    # terminal's standard error, nothing in a pipe or a file
+    with _working("answering (the models load first) …"):
+        resp = engine.ask(Question(question, collection=collection, max_chars=settings.max_question_chars),
+                          top_k=top_k)
     if as_json:
         out.print_json(resp.model_dump_json())
         return
@@ -130,7 +141,8 @@ def kbqa(
     check_question(question, settings.max_question_chars)
     from qa.engine import Engine
 
-    resp = Engine(settings).ask(question, top_k=top_k, route="kbqa")
+    with _working("answering from the graph (the graph and models load first) …"):
+        resp = Engine(settings).ask(question, top_k=top_k, route="kbqa")
     if as_json:
         out.print_json(resp.model_dump_json())  # the one shape of `qa ask --json`
         return
