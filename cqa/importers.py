@@ -13,6 +13,7 @@ from __future__ import annotations
 import csv
 import html
 import itertools
+import os
 import re
 import time
 import unicodedata
@@ -521,18 +522,24 @@ def import_faq(store: ThreadStore, path: str | Path, *, source: str | None = Non
         name = name.removesuffix(suffix)
     named = source is not None
     source = source or f"faq:{Path(name).stem}"
-    # the source named after the file: hr/faq.csv and it/faq.csv are both faq:faq, and the second
-    # would update (with --prune, remove) the first one's threads as if it were its new version
-    key, here = f"faq-file:{source}", str(p.resolve())
-    before = store.get_meta(key)
-    if before and before != here and not named:
-        raise InputError(f"the source {source} holds the FAQ imported from {before}: import {p} as another "
-                         f"source with --source (e.g. --source faq:{p.resolve().parent.name}-{Path(name).stem}), "
-                         f"or as its new version with --source {source}")
-    rep = import_records(store, _faq_records(p, on_bytes), source=source, path=str(p), prune=prune)
-    if before != here:
-        store.set_meta(key, here)
-    return rep
+    here = os.path.realpath(p)
+
+    def claim(c) -> None:
+        """The source named after the file: hr/faq.csv and it/faq.csv are both faq:faq, and the
+        second would update (with --prune, remove) the first one's threads as if it were its new
+        version. Which file a source came from is recorded; another file under the name is refused
+        unless the source is named (`--source`). Checked and recorded in the import's transaction."""
+        key = f"faq-file:{source}"
+        row = c.execute("SELECT value FROM meta WHERE name = ?", (key,)).fetchone()
+        if row and row[0] != here and not named:
+            raise InputError(
+                f"the source {source} holds the FAQ imported from {row[0]}: import {p} as another source with "
+                f"--source (e.g. --source faq:{Path(here).parent.name}-{Path(name).stem}), or as that FAQ's new "
+                f"version (moved or renamed) with --source {source}")
+        c.execute("INSERT INTO meta(name, value) VALUES (?, ?) ON CONFLICT(name) DO UPDATE SET value = excluded.value",
+                  (key, here))
+
+    return import_records(store, _faq_records(p, on_bytes), source=source, path=str(p), prune=prune, claim=claim)
 
 
 def _field_text(rec: dict[str, Any], name: str, where: str) -> str:
@@ -560,7 +567,8 @@ def _answer_texts(rec: dict[str, Any], where: str) -> list[str]:
 
 
 def import_records(store: ThreadStore, records: Iterable[tuple[str, Any]], *, source: str,
-                   path: str = "", prune: bool = False) -> ImportReport:
+                   path: str = "", prune: bool = False,
+                   claim: Callable[[Any], None] | None = None) -> ImportReport:
     """Import (where, record) question-answer records (the FAQ format) in one transaction. One id
     for two different questions in the same file is an error (it would merge them); the same
     question twice adds the second record's answers to the thread."""
@@ -568,7 +576,9 @@ def import_records(store: ThreadStore, records: Iterable[tuple[str, Any]], *, so
     t0 = time.perf_counter()
     seen: dict[str, tuple[str, str]] = {}  # thread id -> (where, question) in this file
     given: dict[int, list[str]] = {}  # thread key -> the answer ids the file gives it
-    with store.transaction():
+    with store.transaction() as conn:
+        if claim is not None:  # the caller's check and record, in the same transaction as the threads
+            claim(conn)
         for where, raw in records:
             if not isinstance(raw, dict):
                 raise DataFormatError(f"{where}: expected an object with a question and an answer")

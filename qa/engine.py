@@ -569,7 +569,8 @@ def _decide(results: dict[Route, list[Answer]], probs: dict[Route, float],
     # "no answer" is right only if every source's guess is wrong: no likelier than the least likely
     # of their own "no answer"s (the graph's near-zero guess must not make it near-certain while
     # the passages' guess is right one time in two)
-    least = min((1.0 - _best_score(a) for a in results.values() if _has_guess(a)), default=1.0)
+    least = min((min(1.0 - _best_score(a), a[0].score if a[0].no_answer else 1.0)
+                 for a in results.values() if _has_guess(a)), default=1.0)
     if least < none.score:
         none.score = round(least, 4)
     guesses = ", ".join(f"{r} {_best_score(results[r]):.2f}" for r in asked)

@@ -105,8 +105,8 @@ class DenseIndex:
 
     def next_free_id(self) -> int:
         """One above every id the index holds or keeps as a tombstone (1 when empty)."""
-        held = faiss.vector_to_array(self.index.id_map) if self.index.ntotal else np.zeros(0, dtype=np.int64)
-        return int(max([0, *held.tolist(), *self.tombstones])) + 1
+        held = int(faiss.vector_to_array(self.index.id_map).max()) if self.index.ntotal else 0
+        return max(0, held, max(self.tombstones, default=0)) + 1
 
     def contains(self, id_: int) -> bool:
         if id_ in self.tombstones:

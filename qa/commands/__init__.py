@@ -96,6 +96,8 @@ def check_source_files(settings: Settings) -> None:
                              "file (created on first use)")
         # another file entirely (a typo naming a text file): the look ahead passed over it in
         # silence and the other sources answered, where `--route cqa` said exit 2
+        if store.exists() and not store.is_file():  # a FIFO would block the read below for ever
+            raise InputError(f"{store} (from {where('cqa_store')}) is not a thread store (not a regular file)")
         try:
             with store.open("rb") as fh:
                 head = fh.read(16)
@@ -140,7 +142,9 @@ def check_writable(*paths: Path | None) -> None:
             raise InputError("'-' is not a file name here: give the file to write")
         if path.is_dir():
             raise InputError(f"cannot write {path}: it is a folder")
-        real = path.resolve() if path.is_symlink() else path  # a link is written through, to its file
+        real = Path(os.path.realpath(path)) if path.is_symlink() else path  # written through, to its file
+        if path.is_symlink() and not real.exists():  # a loop, a dangling link, /dev/stdout into a pipe
+            raise InputError(f"cannot write {path}: it is a link to {real}, which is not a file here")
         if real.exists() and not real.is_file():  # a file is written beside it and renamed over it
             raise InputError(f"cannot write {path}: it is not a regular file (a device, a pipe or a socket)")
         _check_parent(path, real.parent)

@@ -119,10 +119,10 @@ def import_(
     from cqa.store import SEED_META, ThreadStore
 
     posts = file_to_read(path)  # a dump folder is read through its Posts.xml: its size is the bar's total
-    new_store = not Path(settings.cqa_store).exists()
     target = ThreadStore(settings.cqa_store)
-    if new_store:  # a store this import creates holds the user's file alone (never seeded later)
-        target.set_meta(SEED_META, "skip")
+    # a store this import starts (new, or left empty by a failed one) holds the user's file alone:
+    # marked never to be seeded once the file is in, not before (a failed import marked it for good)
+    fresh = target.count() == 0 and not target.get_meta(SEED_META)
     size = posts.stat().st_size if posts.is_file() else None
     bar, desc, total = _bar(f"importing {path.name}", size)
     with bar:
@@ -132,9 +132,9 @@ def import_(
                               on_bytes=lambda pos: bar.update(task, completed=min(pos, size or pos)))
         except BaseException:
             bar.live.transient = True  # the error is the one line said, with no bar stopped half-way above it
-            if new_store:  # nothing imported: no empty store left behind marked "never seed"
-                _remove_if_empty(target)
             raise
+        if fresh and target.count():
+            target.set_meta(SEED_META, "skip")
         bar.update(task, completed=size)
     err.print(Text.assemble(("imported ", "green"), rep.summary(), f" in {rep.seconds:.1f}s"))
     target.close()
@@ -142,19 +142,6 @@ def import_(
         n = _embed(_source(settings))
         if n:
             err.print(Text(f"embedded {n:,} threads", style="dim"))
-
-
-def _remove_if_empty(store) -> None:
-    """Remove a store an import created and left without a thread (a malformed file, Ctrl-C), so
-    that the path is as it was: a store made by the next command is seeded as usual."""
-    try:
-        empty = store.count() == 0
-        store.close()
-    except Exception:  # noqa: BLE001 - the import's own error is the one to report
-        return
-    if empty:
-        for suffix in ("", "-wal", "-shm", "-journal"):
-            Path(f"{store.path}{suffix}").unlink(missing_ok=True)
 
 
 @cqa_app.command("add")

@@ -46,11 +46,12 @@ def atomic_write(target: Path, write: Callable[[Path], None]) -> None:
     """Call `write(tmp_path)` and atomically move the finished file onto `target`.
 
     If `write` raises, the temporary file is removed and `target` is untouched. A symbolic link
-    is written through (its file is replaced, the link stays a link).
+    to a file is written through (its file is replaced, the link stays a link); a link to nothing
+    (or a loop) is replaced, as before, rather than made to create folders where it points.
     """
     target = Path(target)
-    if target.is_symlink():
-        target = target.resolve()
+    if target.is_symlink() and os.path.isfile(target):
+        target = Path(os.path.realpath(target))
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
     try:

@@ -58,9 +58,18 @@ def test_cli_errors_are_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[s
     assert main(["cqa", "import", str(bad), "--store", store, "--no-embed"]) == 2
     err = capsys.readouterr().err
     assert "error:" in err and "no answer" in err
-    # the store that failed import would have created is not left behind, empty and marked "never
-    # seed": the path is as it was
-    assert list(tmp_path.iterdir()) == [bad]
+    # the store the failed import started is not marked "never seed" (it was, for good), and the
+    # import that then succeeds marks it: it holds the user's file alone
+    from cqa.store import SEED_META, ThreadStore
+
+    with ThreadStore(store) as s:
+        assert s.count() == 0 and s.get_meta(SEED_META) == ""
+    good = tmp_path / "good.csv"
+    good.write_text("Question,Answer\nWhat?,This.\n", encoding="utf-8")
+    assert main(["cqa", "import", str(good), "--store", store, "--no-embed"]) == 0
+    with ThreadStore(store) as s:
+        assert s.count() == 1 and s.get_meta(SEED_META) == "skip"
+    capsys.readouterr()
     assert main(["cqa", "import", str(tmp_path / "nope.xml"), "--store", store]) == 2
     assert "file not found" in capsys.readouterr().err
     assert main(["cqa", "import", str(bad), "--format", "yaml", "--store", store]) == 2

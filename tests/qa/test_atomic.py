@@ -74,6 +74,16 @@ def test_a_link_is_written_through_and_a_device_or_pipe_is_refused(tmp_path: Pat
     check_writable(link)
     atomic_write_text(link, "new")
     assert link.is_symlink() and real.read_text() == "new"
+    loop_a, loop_b = tmp_path / "a", tmp_path / "b"
+    loop_a.symlink_to(loop_b)
+    loop_b.symlink_to(loop_a)
+    dangling = tmp_path / "dangling"
+    dangling.symlink_to(tmp_path / "no" / "such" / "folder" / "f.jsonl")
+    for bad in (loop_a, dangling):  # Python's resolve() raised on the loop: a traceback
+        with pytest.raises(InputError, match="which is not a file here"):
+            check_writable(bad)
+    atomic_write_text(dangling, "x")  # a writer past the check replaces such a link, creating no folders
+    assert not dangling.is_symlink() and dangling.read_text() == "x" and not (tmp_path / "no").exists()
     fifo = tmp_path / "pipe"
     os.mkfifo(fifo)
     with pytest.raises(InputError, match="not a regular file"):
