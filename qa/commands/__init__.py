@@ -69,7 +69,29 @@ def check_models(settings: Settings, where: str) -> None:
         except ModelNotFoundError as exc:
             raise InputError(f"{exc} (from QA_CQA_JUDGE_MODEL / cqa_judge_model); give the answer judge's "
                              "folder, or '' to rank answers without it") from None
+    check_span_window(settings)
     check_source_files(settings)
+
+
+def check_span_window(settings: Settings) -> None:
+    """Reader windows the user set that leave no room for a question: every source that reads
+    passages failed on every question with a warning, and "no answer" came out with exit 0. Checked
+    as the span reader checks it, with the windowing its model folder states where the user set
+    only one of the two (the multiple-choice reader, which has no stride, is not concerned)."""
+    if not (settings.explicitly_set("max_seq_length") or settings.explicitly_set("doc_stride")):
+        return
+    from mrc.loading import effective_settings, reader_config
+    from mrc.span import question_room
+    from qa.core.errors import QAError
+
+    try:
+        s = effective_settings(settings, reader_config(Path(settings.span_model).expanduser(), task="span"))
+    except QAError:  # the model folder's own problem is said where it is loaded
+        s = settings
+    if question_room(s.max_seq_length, s.doc_stride) < 8:
+        raise InputError(f"doc_stride {s.doc_stride} is too large for max_seq_length {s.max_seq_length} "
+                         "(QA_DOC_STRIDE / QA_MAX_SEQ_LENGTH): the span reader's windows would leave no room "
+                         "for the question")
 
 
 def check_source_files(settings: Settings) -> None:

@@ -537,3 +537,14 @@ def test_options_that_contradict_each_other_are_refused(tmp_path, capsys) -> Non
         assert main(argv) == 2, argv
         err = capsys.readouterr().err
         assert needle in err and len(err.strip().splitlines()) == 1 and "Traceback" not in err
+
+
+@pytest.mark.parametrize("env", [{"QA_MAX_SEQ_LENGTH": "64"}, {"QA_DOC_STRIDE": "1000"}])
+def test_reader_windows_without_room_for_the_question_exit_2(env, monkeypatch, capsys) -> None:
+    """Every passage-reading source failed on every question with a warning, and "no answer" came
+    out with exit 0 (exit 2 with --route webqa)."""
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    assert main(["ask", "Who wrote Hamlet?"]) == 2
+    err = capsys.readouterr().err
+    assert "is too large for max_seq_length" in err and len(err.strip().splitlines()) == 1
