@@ -109,7 +109,7 @@ class Record:
             record: dict[str, Any] = {"id": self.asked.id, "question": self.asked.question,
                                       "error": {"type": type(self.error).__name__, "message": str(self.error)}}
         else:
-            record = {"id": self.asked.id, **json.loads(self.response.model_dump_json())}
+            record = {"id": self.asked.id, **self.response.model_dump(mode="json")}
         return json.dumps(record, ensure_ascii=False)
 
 

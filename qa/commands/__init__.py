@@ -116,20 +116,19 @@ def check_source_files(settings: Settings) -> None:
         if store.is_dir():
             raise InputError(f"{store} (from {where('cqa_store')}) is a folder; give the thread store's .sqlite "
                              "file (created on first use)")
-        # another file entirely (a typo naming a text file): the look ahead passed over it in
-        # silence and the other sources answered, where `--route cqa` said exit 2
-        if store.exists() and not store.is_file():  # a FIFO would block the read below for ever
+        # another file entirely (a typo naming a text file, another program's database): the look
+        # ahead passed over it in silence and the other sources answered, where `--route cqa` said
+        # exit 2. Opened read-only as the source would open it; an empty file is a store to create.
+        if store.exists() and not store.is_file():  # a FIFO would block SQLite's read for ever
             raise InputError(f"{store} (from {where('cqa_store')}) is not a thread store (not a regular file)")
-        try:
-            with store.open("rb") as fh:
-                head = fh.read(16)
-        except FileNotFoundError:
-            head = b""
-        except OSError as exc:
-            raise InputError(f"cannot read the thread store {store} (from {where('cqa_store')}): "
-                             f"{exc.strerror or exc}") from None
-        if head and head != b"SQLite format 3\x00":
-            raise InputError(f"{store} (from {where('cqa_store')}) is not a thread store (not an SQLite file)")
+        if store.is_file() and store.stat().st_size:
+            from cqa.store import ThreadStore
+            from qa.core.errors import QAError
+
+            try:
+                ThreadStore(store, read_only=True).close()
+            except QAError as exc:
+                raise InputError(f"{exc} (from {where('cqa_store')})") from None
 
 
 def check_apart(reading: Path, outputs: dict[str, Path | None]) -> None:

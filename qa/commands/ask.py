@@ -20,14 +20,7 @@ KBQA_FLAGS = {"kb_graph": "--graph", "kb_endpoint": "--endpoint", "kb_timeout_s"
               "kb_scorer": "--scorer"}
 
 out = Console()
-
-
-def _working(what: str):
-    """A transient spinner on standard error while a question is answered, on a terminal only."""
-    import contextlib
-
-    err = Console(stderr=True)
-    return err.status(what) if err.is_terminal else contextlib.nullcontext()
+err = Console(stderr=True)  # a spinner while a question is answered (rich draws none off a terminal)
 
 
 def read_stdin_question(limit: int) -> str:
@@ -91,9 +84,8 @@ def ask(
         question = read_stdin_question(settings.max_question_chars)
     check_question(question, settings.max_question_chars)
     engine = build_engine(settings, index)
-    # seconds of silence otherwise (the models load for the first question): a spinner on a
-    # terminal's standard error, nothing in a pipe or a file
-    with _working("answering (the models load first) …"):
+    # seconds of silence otherwise (the models load for the first question)
+    with err.status("answering (the models load first) …"):
         resp = engine.ask(Question(question, collection=collection, max_chars=settings.max_question_chars),
                           top_k=top_k)
     if as_json:
@@ -141,7 +133,7 @@ def kbqa(
     check_question(question, settings.max_question_chars)
     from qa.engine import Engine
 
-    with _working("answering from the graph (the graph and models load first) …"):
+    with err.status("answering from the graph (the graph and models load first) …"):
         resp = Engine(settings).ask(question, top_k=top_k, route="kbqa")
     if as_json:
         out.print_json(resp.model_dump_json())  # the one shape of `qa ask --json`

@@ -366,7 +366,8 @@ def test_serve_refuses_an_empty_host_and_a_busy_port_and_brackets_ipv6(monkeypat
     ("QA_KB_GRAPH", ".", "is a folder"),
     ("QA_KB_SCORER", "missing.json", "scorer file not found"),
     ("QA_CQA_STORE", ".", "is a folder"),
-    ("QA_CQA_STORE", "notes.txt", "is not a thread store (not an SQLite file)"),
+    ("QA_CQA_STORE", "notes.txt", "notes.txt is not a thread store: file is not a database"),
+    ("QA_CQA_STORE", "other.sqlite", "other.sqlite is not a thread store (it holds other tables: invoices)"),
 ])
 def test_a_source_file_the_user_configured_must_be_there(name: str, value: str, said: str, monkeypatch,
                                                          tmp_path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -375,6 +376,10 @@ def test_a_source_file_the_user_configured_must_be_there(name: str, value: str, 
     store that is some other file was passed over in silence the same way."""
     monkeypatch.chdir(tmp_path)
     (tmp_path / "notes.txt").write_text("root:x:0:0:root:/root:/bin/bash\n", encoding="utf-8")
+    import sqlite3
+
+    with sqlite3.connect(tmp_path / "other.sqlite") as conn:  # another program's database
+        conn.execute("CREATE TABLE invoices (id INTEGER)")
     monkeypatch.setenv(name, value)
     assert main(["ask", "What is the capital of France?"]) == 2
     err = capsys.readouterr().err
