@@ -309,7 +309,11 @@ class Engine:
                 raise InputError(f"the option {twice.strip()!r} is given twice: give each option once")
             answers = self.choice_reader.read(question, context, list(options))
             return answers[:top_k] if top_k else answers
-        return self.span_reader.read(question, context, top_k=top_k)
+        if top_k == 1:
+            return self.span_reader.read(question, context, top_k=1)
+        # the reader's n-best overlap ("Jane Austen", "Jane Austen.", "Jane Austen. It was ..."):
+        # ask it for more and show answers that differ
+        return _distinct_spans(self.span_reader.read(question, context, top_k=10 * top_k + 10), top_k)
 
 
     # ------------------------------------------------------------------ passages and documents
@@ -510,6 +514,31 @@ class _ReadWriteLock:
             with self._cond:
                 self._writing = False
                 self._cond.notify_all()
+
+
+def _distinct_spans(answers: list[Answer], top_k: int) -> list[Answer]:
+    """The first `top_k` of a reader's n-best whose characters overlap none shown before them.
+
+    A span and the spans around it (one word more, the full stop) are one answer, each scored as
+    if it were the only one: shown together they looked like three answers and their
+    probabilities summed to more than one. At most one span of a passage is the answer, so after
+    the first, each keeps at most what the answers before it leave."""
+    shown: list[Answer] = []
+    taken: list[tuple[int, int]] = []
+    for a in answers:
+        start, end = getattr(a.evidence, "start", None), getattr(a.evidence, "end", None)
+        if start is not None and end is not None:  # "no answer" has no characters: it is always shown
+            if any(start < e and s < end for s, e in taken):
+                continue
+            taken.append((start, end))
+        shown.append(a)
+        if len(shown) == top_k:
+            break
+    left = 1.0
+    for a in shown:
+        a.score = max(0.0, min(a.score, left))
+        left -= a.score
+    return shown
 
 
 def _best_score(answers: Sequence[Answer]) -> float:

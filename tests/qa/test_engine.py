@@ -342,6 +342,24 @@ def test_the_readers_called_directly_refuse_what_they_would_misread() -> None:
     assert [a.text for a in chosen] == ["Warsaw"]
 
 
+def test_the_span_reader_called_directly_shows_distinct_answers_whose_scores_sum_to_at_most_one() -> None:
+    """Its n-best overlap: "Jane Austen" 0.85, "Jane Austen. It was published in 1813 by Thomas
+    Egerton" 0.76, "Thomas Egerton" 0.68 and "Jane Austen." 0.57 were shown as four answers whose
+    probabilities summed to 2.86."""
+    engine = Engine(Settings())
+    ctx = "Pride and Prejudice is a novel by Jane Austen. It was published in 1813 by Thomas Egerton."
+    for q in ["Who wrote Pride and Prejudice?", "What is the capital of Peru?"]:
+        answers = engine.read(q, ctx, top_k=4)
+        spans = [(a.start, a.end) for a in answers if not a.no_answer]
+        assert len(spans) >= 2
+        assert all(s1 >= e2 or s2 >= e1 for i, (s1, e1) in enumerate(spans) for s2, e2 in spans[:i])
+        assert sum(a.score for a in answers) <= 1.0 + 1e-6
+        assert sum(a.no_answer for a in answers) <= 1
+    first = engine.read("Who wrote Pride and Prejudice?", ctx, top_k=4)[0]
+    alone = engine.read("Who wrote Pride and Prejudice?", ctx)[0]
+    assert (first.text, first.score, first.start) == ("Jane Austen", alone.score, alone.start)
+
+
 class Holding(Source):
     """A source of answered questions that says which questions it holds (`HoldsQuestions`)."""
 
