@@ -257,6 +257,11 @@ class Engine:
             reason += f"; not asked: {', '.join(map(str, skipped))} (classifier below {below})"
         if failed:
             reason += "; failed: " + "; ".join(f"{r}: {e}" for r, e in failed.items())
+            if answers and answers[0].no_answer:
+                # what a failed source would have said is unknown: "no answer" is no likelier than
+                # the question not being of its kind (a graph that is down, asked which capital)
+                cap = min(1.0 - probs.get(r, 0.0) for r in failed)
+                answers[0].score = round(min(answers[0].score, cap), 4)
         routing = Routing(chosen=chosen, probabilities={r: round(p, 4) for r, p in probs.items()},
                           asked=list(results), scores={r: round(_best_score(a), 4) for r, a in results.items()},
                           failed={r: str(e) for r, e in failed.items()}, reason=reason)

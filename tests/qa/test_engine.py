@@ -141,6 +141,14 @@ def test_a_failing_source_does_not_fail_the_question() -> None:
     assert resp.answers[0].text == "Lima" and "failed: kbqa" in resp.routing.reason
     with pytest.raises(QAError):
         engine.ask(q, route="kbqa")
+    # nothing found by the passages and the graph down: "no answer" was 1.0 (0.9 from the
+    # passages' own), though the question was the graph's by the classifier
+    engine, _, _ = _engine({}, {})
+    engine._sources[Route.KBQA] = Down(Route.KBQA, {})
+    resp = engine.ask(q)
+    top, p_kb = resp.answers[0], resp.routing.probabilities[Route.KBQA]
+    assert top.no_answer and p_kb > 0.5 and top.score <= round(1 - p_kb, 4) + 1e-9
+    assert "failed: kbqa" in resp.routing.reason
 
 
 def test_a_bug_in_one_source_is_logged_and_the_others_still_answer(caplog) -> None:
