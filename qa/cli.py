@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import importlib
+import inspect
 import pkgutil
 import signal
 import sys
@@ -36,6 +37,20 @@ def _register() -> None:
     for info in sorted(pkgutil.iter_modules(qa.commands.__path__), key=lambda m: m.name):
         if not info.name.startswith("_"):
             importlib.import_module(f"qa.commands.{info.name}").register(app)
+    _one_line_listings(app)
+
+
+def _one_line_listings(group: typer.Typer) -> None:
+    """A command's line in its group's list is its docstring's first paragraph as one line: in
+    rich's markup the listing keeps the docstring's own line breaks, so at 80 columns it broke
+    mid-sentence ("answered" / "questions"), and not where the terminal ends."""
+    for command in group.registered_commands:
+        doc = command.help or inspect.getdoc(command.callback) or ""
+        if command.short_help is None and doc:
+            command.short_help = " ".join(doc.split("\n\n")[0].split())
+    for sub in group.registered_groups:
+        if sub.typer_instance is not None:
+            _one_line_listings(sub.typer_instance)
 
 
 _register()

@@ -553,3 +553,16 @@ def test_reader_windows_without_room_for_the_question_exit_2(env, monkeypatch, c
     assert main(["ask", "Who wrote Hamlet?"]) == 2
     err = capsys.readouterr().err
     assert "is too large for max_seq_length" in err and len(err.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("group", [[], ["kb"], ["train"], ["cqa"]])
+def test_command_listings_wrap_where_the_terminal_ends(group: list[str], monkeypatch, capsys) -> None:
+    """The listing kept each docstring's own line breaks: at 80 columns `qa --help` broke "answered"
+    from "questions" mid-line, and `qa kb --help` cut `train`'s text into ragged lines."""
+    monkeypatch.setenv("COLUMNS", "80")
+    assert main([*group, "--help"]) == 0
+    panel = capsys.readouterr().out.split("Commands")[1]
+    inner = [line.strip()[1:-1].rstrip() for line in panel.splitlines()[1:] if line.startswith("│")]
+    # a line that ends far short of the panel's width and is continued (the next line has no name)
+    short = [i for i, line in enumerate(inner[:-1]) if len(line) < 60 and inner[i + 1].startswith("   ")]
+    assert not short, [inner[i] for i in short]
