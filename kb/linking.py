@@ -57,7 +57,7 @@ class Candidate:
 # what a cached index holds; a format change bumps the version so old caches are rebuilt
 _STATE = ("keys", "labels", "label_predicates", "schema_predicates", "classes", "token_index", "acronyms",
           "inverse_pairs", "relation_names", "demonyms")
-_STATE_VERSION = 8  # 8: relative IRIs of a loaded file resolve against a fixed base (kb.loaders)
+_STATE_VERSION = 9  # 9: unlabelled subjects are named by their IRI too; 8: relative IRIs resolve against a fixed base
 
 
 def _keys_file(vectors: Path) -> Path:
@@ -203,12 +203,13 @@ class LabelIndex:
         self.labels.update({s: lab for s, (_, lab) in shown.items() if normalise(lab)})
         for c in sorted(self.classes - labelled, key=str):
             self._add(c, readable(local_name(c)), LinkKind.CLASS)
-        # things only ever named by their IRI (dbpedia:United_States as a supplier's country)
+        # things only ever named by their IRI (dbpedia:United_States as a supplier's country), at
+        # either end of a statement (ex:dave, with parents and a birth date but never an object)
         has_label = (f"FILTER NOT EXISTS {{ ?o ?lp ?l . FILTER(?lp IN "
                      f"({', '.join(iri(x) for x in sorted(self.label_predicates, key=str))})) }}"
                      if self.label_predicates else "")
-        q = (f"SELECT DISTINCT ?o WHERE {{ ?s ?p ?o . FILTER(isIRI(?o) && ?p != {iri(RDF.type)}) {has_label} }} "
-             f"LIMIT {max_rows}")
+        q = (f"SELECT DISTINCT ?o WHERE {{ {{ ?s ?p ?o . FILTER(isIRI(?o) && ?p != {iri(RDF.type)}) }} UNION "
+             f"{{ ?o ?p ?x . FILTER(isIRI(?o) && ?p != {iri(RDF.type)}) }} {has_label} }} LIMIT {max_rows}")
         step += 1
         progress(stage, step, steps)
         for (o,) in graph.select(q):

@@ -1,4 +1,4 @@
-"""Load Turtle, N-Triples and TSV triples (`subject \\t relation \\t object`, as in PathQuestion).
+"""Load Turtle, N-Triples, RDF/XML, JSON-LD and TSV triples (`subject \\t relation \\t object`, as in PathQuestion).
 
 TSV triples become RDF in a Freebase-style namespace: an entity `frederica_of_mecklenburg-strelitz`
 becomes `ns:m.frederica_of_mecklenburg-strelitz` (percent-encoded) with its id as `rdfs:label` and a
@@ -31,7 +31,7 @@ def open_text(path: str | Path) -> str:
     if not p.exists():
         raise InputError(f"graph file not found: {p}")
     if p.is_dir():
-        raise InputError(f"{p} is a folder; give a Turtle, N-Triples or TSV file")
+        raise InputError(f"{p} is a folder; give a Turtle, N-Triples, RDF/XML, JSON-LD or TSV file")
     opener = {".gz": gzip.open, ".xz": lzma.open, ".bz2": bz2.open}.get(p.suffix, open)
     try:
         with opener(p, "rt", encoding="utf-8-sig") as fh:  # a byte-order mark (Windows editors) is not data
@@ -46,9 +46,11 @@ def _format(path: Path) -> str:
         name = name.removesuffix(ext)
     suffix = Path(name).suffix.lower()
     formats = {".ttl": "turtle", ".turtle": "turtle", ".nt": "nt", ".ntriples": "nt",
+               ".rdf": "xml", ".owl": "xml", ".xml": "xml", ".jsonld": "json-ld",
                ".tsv": "tsv", ".txt": "tsv"}
     if suffix not in formats:
-        raise InputError(f"unknown graph format for {path.name}: use .ttl, .nt, .tsv or .txt")
+        raise InputError(f"unknown graph format for {path.name}: use .ttl, .nt, .rdf / .owl (RDF/XML), "
+                         ".jsonld, .tsv or .txt")
     return formats[suffix]
 
 
@@ -116,15 +118,43 @@ def load_file(graph, path: str | Path, fmt: str | None = None) -> int:
     if fmt == "tsv":
         graph.add_triples(tsv_triples(text, str(p)))
     else:
+        if fmt == "json-ld":
+            _local_contexts(text, p)
         ox = graph.store == "OxigraphStore"
-        name = {"turtle": "ox-turtle" if ox else "turtle", "nt": "ox-ntriples" if ox else "nt"}[fmt]
+        name = {"turtle": "ox-turtle" if ox else "turtle", "nt": "ox-ntriples" if ox else "nt",
+                "xml": "ox-xml" if ox else "xml", "json-ld": "ox-json-ld" if ox else "json-ld"}[fmt]
         try:
             # relative IRIs (<France>) resolve against a fixed base, not the working folder: the same
             # file must give the same graph (and match its cached label index) wherever it is loaded from
             graph.graph.parse(data=text, format=name, publicID=RELATIVE_BASE)
         except Exception as exc:  # noqa: BLE001 - parsers raise many types
-            raise DataFormatError(f"{p}: not valid {fmt}: {exc}") from exc
+            shown = {"turtle": "Turtle", "nt": "N-Triples", "xml": "RDF/XML", "json-ld": "JSON-LD"}[fmt]
+            raise DataFormatError(f"{p}: not valid {shown}: {exc}") from exc
     return len(graph.graph) - before
+
+
+def _local_contexts(text: str, path: Path) -> None:
+    """A JSON-LD file whose @context names a document elsewhere ("https://schema.org/") is refused
+    before it is parsed: one parser would download it, the other cannot, and nothing is
+    downloaded at run time."""
+    import json
+
+    try:
+        doc = json.loads(text)
+    except ValueError as exc:
+        raise DataFormatError(f"{path}: not valid JSON-LD: {exc}") from exc
+    stack = [doc]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, dict):
+            ctx = node.get("@context")
+            for c in [*(ctx if isinstance(ctx, list) else [ctx]), node.get("@import")]:
+                if isinstance(c, str):
+                    raise DataFormatError(f"{path}: its @context is the document {c!r}, which is never "
+                                          "fetched (nothing is downloaded): put the context itself in the file")
+            stack.extend(node.values())
+        elif isinstance(node, list):
+            stack.extend(node)
 
 
 def to_ntriples(triples) -> str:

@@ -15,7 +15,7 @@ from decimal import Decimal
 from enum import Enum
 from pathlib import Path as FsPath
 
-from rdflib import RDF, RDFS, BNode, Literal, URIRef
+from rdflib import RDF, RDFS, XSD, BNode, Literal, URIRef
 from rdflib.term import Node
 
 from kb.encoder import cached
@@ -24,7 +24,7 @@ from kb.loaders import local_name, readable
 from kb.paths import Path, Step, enumerate_paths, path_query, reversed_path
 from kb.scorer import Featurizer, Scorer
 from kb.sparql import TYPE_PATH, QueryForm, QueryGraph, Var, iri
-from kb.store import EndpointUnavailable, KnowledgeGraph, QueryError, open_graph
+from kb.store import EndpointUnavailable, KnowledgeGraph, QueryError, QueryTimeout, open_graph, recording_timeouts
 from kb.text import NEGATIONS, STOPWORDS, TIME_COMPARING, YES_NO_STARTS, cased_tokens, frame_word, normalise
 from qa.core.errors import InputError
 from qa.core.settings import Settings
@@ -48,6 +48,9 @@ SUPERLATIVES = [
     # "at most 3", "at the most", "at least one": no superlative
     (r"highest|tallest|(?<!at )(?<!at the )(?<!at the very )most", "DESC", "value amount"),
     (r"lowest|(?<!at )(?<!at the )(?<!at the very )least|fewest", "ASC", "value amount"),
+    # orderings by time: a date is no number to the attribute search, and "oldest" is the first
+    # birth date but the highest age; recognised, so an answer never drops them in silence
+    (r"oldest|youngest|newest|latest|earliest|most recent|least recent", "", ""),
 ]
 
 
@@ -157,6 +160,10 @@ class Prediction:
     # what the question says that the query does not ("not", a number a yes/no answer must meet),
     # with the most the answer can then be trusted: such an answer is only ever a guess
     unexpressed: tuple[str, float] | None = None
+    # the answer query of a reading tried before the one answering (or of every one) timed out
+    timed_out: str | None = None
+    # a superlative the query could not order by (no number, or a date, to order the answers)
+    unordered: str | None = None
 
     @property
     def class_asked(self) -> bool:
@@ -426,7 +433,12 @@ class KBQA:
             pred.constraints = []
         if pred.best is None and fallback is not None:
             r, qg, pred.constraints, pred.unheld = fallback
-            self._run(pred, r, qg)
+            if (self._run(pred, r, qg) and superlative and qg.order_by is None and qg.group_count is None
+                    and qg.aggregate is None and qg.form == QueryForm.SELECT and len(pred.answers) > 1):
+                # "the most expensive product" where no price is a number: every product, unordered
+                joined = " ".join(words)
+                pred.unordered = next(m.group(0) for pattern, _, _ in SUPERLATIVES
+                                      if (m := re.search(rf"\b(?:{pattern})\b", joined)))
         if pred.best is not None:
             pred.decision = self._decision(pred, scoring_text, scoring_links, exclude)
             pred.p_top = pred.decision["p_top"]
@@ -674,7 +686,9 @@ class KBQA:
                 rows = self.graph.select(sparql, timeout_s=self.settings.kb_timeout_s)
         except EndpointUnavailable:
             raise
-        except QueryError:
+        except QueryError as exc:
+            if isinstance(exc, QueryTimeout) and pred.timed_out is None:
+                pred.timed_out = str(exc)
             rows = []
         rows = [row for row in rows if row and row[0] is not None]
         if not rows:
@@ -685,6 +699,9 @@ class KBQA:
             # the question's own entity is not its answer while there are others
             others = [row for row in rows if row[0] != r.anchor.node]
             rows = others or rows
+            # one value in several languages ("A small device"@en, "Ein kleines Gerät"@de): the
+            # English or untagged one first, as labels are shown
+            rows.sort(key=lambda row: language_rank(row[0]))
         pred.best, pred.sparql, pred.form = r, sparql, qg.form
         named = self._blank_labels(qg, sparql, rows) if any(isinstance(row[0], BNode) for row in rows) else {}
         pred.answers = [(row[0], named.get(row[0]) or self.index.label(row[0])) for row in rows]
@@ -887,6 +904,11 @@ class KBQA:
                 if filters:
                     qg.filters.extend(filters)
                     pred.constraints.append("filter: answer " + " and ".join(f"{o} {v}" for _, o, v in filters))
+                elif self._some_answer(qg, f"datatype(?answer) = {iri(XSD.boolean)}"):
+                    # "Is the Gadget in stock?" over `inStock false`: the value is the answer, not
+                    # that the gadget has one
+                    qg.filters.append((Var("answer"), "=", Literal(True)))
+                    pred.constraints.append("the value must be true")
                 elif values and not self._some_answer(qg, "isLiteral(?answer)"):
                     # "Are there cities with a population under 255000?": an attribute of the answers
                     # that the graph names so (a path that ends in values, "a calling code under 379"
@@ -932,6 +954,8 @@ class KBQA:
                 self._project_name(qg, pred)
             for pattern, order, hint in SUPERLATIVES:
                 m = re.search(rf"\b(?:{pattern})\b", text)
+                if m and not order:
+                    break
                 if m:
                     after = " ".join(w for w in text[m.end():].split()[:2] if w not in STOPWORDS)
                     attr = self._attribute(qg, f"{m.group(0)} {after} {hint}")
@@ -1430,12 +1454,21 @@ class KBQA:
 
     def answer(self, question: str | Question, top_k: int = 5) -> list[Answer]:
         q = Question.of(question, self.settings.max_question_chars)
-        pred = self.predict(q.text)
+        with recording_timeouts() as timeouts:
+            pred = self.predict(q.text)
         timings = pred.timings
         threshold = self.settings.kb_min_confidence
         if threshold is None:
             threshold = self.scorer.threshold
-        if pred.best is None or pred.confidence < threshold or pred.unexpressed is not None:
+        abstains = pred.best is None or pred.confidence < threshold or pred.unexpressed is not None
+        if pred.timed_out is not None or (timeouts and abstains):
+            # a likelier reading's answer, or what a "no answer" rests on, was never read: the
+            # graph has not said it, so this is the source failing (the engine asks the others)
+            n = len(timeouts)
+            raise QueryTimeout(f"the graph did not answer in time ({pred.timed_out or timeouts[0]}"
+                               + (f"; {n} queries in all" if n > 1 else "")
+                               + "): QA_KB_TIMEOUT_S (qa kbqa --timeout) gives each query longer")
+        if abstains:
             guess = None
             if pred.answers:
                 node, label = pred.answers[0]
@@ -1822,6 +1855,10 @@ def _unexpressed(words: list[str], pred: Prediction) -> tuple[str, float] | None
     said = {i for c in pred.links if c.score >= 0.8 for i in range(c.start, c.end)}  # "Don't Stop Believin'"
     if pred.negated is not None:
         said |= set(range(pred.negated[0], pred.negated[1].end))
+    if pred.unordered is not None and pred.answers:
+        # the first of n unordered answers is the one asked about about one time in n
+        return (f"the superlative '{pred.unordered}' (no value of the answers to order them by)",
+                min(0.5, 1.0 / len(pred.answers)))
     if pred.shapes is not None and pred.shapes.lacks is not None and any(c.startswith("lacks:")
                                                                           for c in pred.constraints):
         said |= set(range(*pred.shapes.lacks_span))

@@ -63,12 +63,13 @@ def literal(value: str | int | float | Literal) -> str:
     if isinstance(value, int | float) and not isinstance(value, Literal):
         return repr(value)
     text = str(value)
-    body = "".join(_ECHARS.get(c, c) for c in text)
-    # a NUL as its code point (dropped, the value was never found). A backslash before "u" stays
-    # an escaped backslash: Oxigraph reads it so; rdflib's own store expands \uXXXX before it
-    # parses, so there a value holding the text "\u0022" reads as holding '"' and is not found
-    # (still inside the string: nothing closes it early). No spelling reads the same on both
-    body = body.replace("\x00", "\\u0000")
+    body = "".join(f"\\U{ord(c):08X}" if c in "uU" and i and text[i - 1] == "\\" else _ECHARS.get(c, c)
+                   for i, c in enumerate(text))
+    # The text "\u0022" was written as an escaped backslash and "u0022": Oxigraph read it so, but
+    # rdflib's store expands \uXXXX (and \uXXXXXXXX) before it parses, which made it '\"' there
+    # and the value was never found. A "u" after a backslash is written as its eight-digit code
+    # point, which every reader expands to the "u" alone; a NUL likewise (raw, it was dropped)
+    body = body.replace("\x00", "\\U00000000")
     out = f'"{body}"'
     if isinstance(value, Literal):
         if value.language:
@@ -226,6 +227,24 @@ _UPDATE_OR_SERVICE = re.compile(
 _PROLOGUE = re.compile(r"^\s*(?:(?:PREFIX\s+[\w.\-]*:\s*|BASE\s+)\x00\s*)*", re.IGNORECASE)
 
 
+# how SPARQL 1.1 reads code point escapes, and how rdflib does (either case, eight digits if
+# there are eight, else four): a query is checked as each store would read it
+_CODEPOINT = re.compile(r"\\u([0-9A-Fa-f]{4})|\\U([0-9A-Fa-f]{8})")
+_CODEPOINT_RDFLIB = re.compile(r"\\[uU]([0-9A-Fa-f]{8}|[0-9A-Fa-f]{4})")
+
+
+def _expanded(query: str) -> list[str]:
+    """The query as the stores read it after expanding its code point escapes (the readings that
+    are no text, a code point past the last, are left out: a store refuses them)."""
+    out = []
+    for pattern in (_CODEPOINT, _CODEPOINT_RDFLIB):
+        try:
+            out.append(pattern.sub(lambda m: chr(int(next(g for g in m.groups() if g), 16)), query))
+        except (ValueError, OverflowError):
+            continue
+    return out
+
+
 def check_read_only(query: str, *, require_limit: bool = False) -> QueryForm:
     """Accept only a single SELECT or ASK query without SERVICE; returns "select" or "ask".
 
@@ -237,6 +256,16 @@ def check_read_only(query: str, *, require_limit: bool = False) -> QueryForm:
         raise UnsafeQueryError("empty query")
     if len(query) > 200_000:
         raise UnsafeQueryError("query too long")
+    if _CODEPOINT_RDFLIB.search(query):
+        # SPARQL expands \u0044 and \U00000044 before it parses, so "\u0044ROP ALL" is DROP ALL to the
+        # store: the query is checked as each store will read it
+        readings = _expanded(query)
+        if not readings:
+            raise UnsafeQueryError("the query holds a \\u escape that is no character")
+        forms = {check_read_only(r, require_limit=require_limit) for r in readings}
+        if len(forms) > 1:
+            raise UnsafeQueryError("the query's \\u escapes make it another kind of query to another store")
+        return forms.pop()
     skeleton = _LEX.sub(lambda m: " " if m.group(0).startswith("#") else "\x00", query)
     bad = _UPDATE_OR_SERVICE.search(skeleton)
     if bad:

@@ -6,13 +6,15 @@ two paths directly. Every query passes `check_read_only` before it is run or sen
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import http.client
 import logging
 import re
 import threading
 import time
 import warnings
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -30,6 +32,32 @@ Row = tuple[Node | None, ...]
 
 class QueryError(QAError):
     """A query failed: timeout, unreachable endpoint, or an error reported by the store."""
+
+
+class QueryTimeout(QueryError):
+    """One query did not finish within its time: the graph may hold what it asked."""
+
+
+_timeouts: contextvars.ContextVar[list[str] | None] = contextvars.ContextVar("kb_timeouts", default=None)
+
+
+@contextlib.contextmanager
+def recording_timeouts() -> Iterator[list[str]]:
+    """The timeouts of every query made inside, wherever it is caught: a probing query that times
+    out only loses its options, but an answer built without them cannot be "no answer"."""
+    seen: list[str] = []
+    token = _timeouts.set(seen)
+    try:
+        yield seen
+    finally:
+        _timeouts.reset(token)
+
+
+def _timed_out(message: str) -> QueryTimeout:
+    seen = _timeouts.get()
+    if seen is not None:
+        seen.append(message)
+    return QueryTimeout(message)
 
 
 class EndpointUnavailable(QueryError):
@@ -97,7 +125,7 @@ class EmbeddedGraph:
         try:
             return _within(lambda: _materialise(self.graph.query(query)), timeout, runaway)
         except TimeoutError as exc:
-            raise QueryError(f"query timed out after {timeout:g}s on the embedded graph") from exc
+            raise _timed_out(f"query timed out after {timeout:g}s on the embedded graph") from exc
         except QAError:
             raise
         except Exception as exc:  # noqa: BLE001 - rdflib / pyoxigraph raise many types
@@ -225,7 +253,7 @@ class RemoteGraph:
                 last = exc
             except TimeoutError as exc:  # the reply is slow (connected, so the server answers others):
                 # this query's failure, not tried again
-                raise QueryError(f"query timed out after {timeout:g}s on {self.endpoint}") from exc
+                raise _timed_out(f"query timed out after {timeout:g}s on {self.endpoint}") from exc
             except urllib.error.URLError as exc:  # not even connected (refused, no route, a connect timeout)
                 last = exc
             except (ConnectionError, http.client.HTTPException) as exc:  # refused, reset, a garbled reply

@@ -17,7 +17,7 @@ def check_graph_file(graph: Path | None) -> None:
     if graph is None:
         return
     if graph.is_dir():
-        raise InputError(f"--graph {graph} is a folder; give a Turtle, N-Triples or TSV file")
+        raise InputError(f"--graph {graph} is a folder; give a Turtle, N-Triples, RDF/XML, JSON-LD or TSV file")
     if not graph.is_file():
         raise InputError(f"graph file not found: {graph}")
 
@@ -104,7 +104,8 @@ def check_source_files(settings: Settings) -> None:
     if settings.kb_graph and not settings.kb_endpoint and settings.explicitly_set("kb_graph"):
         graph = Path(settings.kb_graph).expanduser()
         if graph.is_dir():
-            raise InputError(f"{graph} (from {where('kb_graph')}) is a folder; give a Turtle, N-Triples or TSV file")
+            raise InputError(f"{graph} (from {where('kb_graph')}) is a folder; give a Turtle, N-Triples, RDF/XML, "
+                             "JSON-LD or TSV file")
         if not graph.is_file():
             raise InputError(f"graph file not found: {graph} (from {where('kb_graph')})")
     if settings.kb_scorer and settings.explicitly_set("kb_scorer"):

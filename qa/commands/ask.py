@@ -48,7 +48,8 @@ def ask(
     index: Annotated[Path | None, typer.Option("--index", "-i", help="Search only this index folder.")] = None,
     collection: Annotated[str | None, typer.Option("--collection", "-c",
                                                    help="Answer from this passage collection alone.")] = None,
-    graph: Annotated[Path | None, typer.Option("--graph", help="Knowledge graph (Turtle, N-Triples, TSV).")] = None,
+    graph: Annotated[Path | None, typer.Option(
+        "--graph", help="Knowledge graph file (.ttl .nt .rdf .owl .jsonld .tsv).")] = None,
     endpoint: Annotated[str | None, typer.Option("--endpoint", help="A SPARQL 1.1 endpoint URL.")] = None,
     top_k: Annotated[int | None, typer.Option("--top-k", "-k", min=1, max=100, help="Answers to show.")] = None,
     read_k: Annotated[int | None, typer.Option(min=1, max=100, help="Passages the reader reads.")] = None,
@@ -112,7 +113,7 @@ def build_engine(settings, index: Path | None = None):
 def kbqa(
     question: Annotated[str, typer.Argument(help='The question, e.g. "What is the capital of France?"')],
     graph: Annotated[Path | None, typer.Option(help="A Turtle / N-Triples / TSV-triples file.")] = None,
-    endpoint: Annotated[str, typer.Option(help="A SPARQL 1.1 endpoint URL (overrides --graph).")] = "",
+    endpoint: Annotated[str, typer.Option(help="A SPARQL 1.1 endpoint URL (instead of --graph).")] = "",
     scorer: Annotated[Path | None, typer.Option(help="A trained path scorer (JSON) for this graph.")] = None,
     top_k: Annotated[int | None, typer.Option(min=1, max=100, help="How many answers to show (default: the "
                                                                     "top_k setting).")] = None,

@@ -1025,3 +1025,91 @@ def test_a_yes_no_question_without_qualifiers_is_not_held_back(geo):
     assert pred.unexpressed is None and pred.decision["target_link"] >= 0.9 and pred.decision["target_fuzzy"] == 0.0
     pred = geo.predict("Is Paris the capital of Frannce?")  # a misspelled name: how surely it was found is seen
     assert pred.boolean is True and pred.decision["target_link"] < 0.9 or pred.best.anchor.method == "fuzzy"
+
+
+STOCK_TTL = """@prefix p: <http://example.org/p/> .
+@prefix rdfs: <http://www.w3.org/2000/01/rdf-schema#> .
+@prefix xsd: <http://www.w3.org/2001/XMLSchema#> .
+p:Product a rdfs:Class ; rdfs:label "product" .
+p:widget a p:Product ; rdfs:label "Widget" ; p:price "19.99"^^xsd:decimal ; p:weight "1.5"^^xsd:decimal ;
+    p:inStock true ; p:description "Ein kleines Gerät"@de, "A small widget"@en .
+p:gadget a p:Product ; rdfs:label "Gadget" ; p:price "5.00"^^xsd:decimal ; p:weight "0.5"^^xsd:decimal ;
+    p:inStock false .
+p:thingamajig a p:Product ; p:price "99.5"^^xsd:decimal .
+p:price rdfs:label "price" . p:weight rdfs:label "weight" . p:inStock rdfs:label "in stock" .
+p:description rdfs:label "description" .
+"""
+
+
+def test_a_yes_no_question_over_a_true_or_false_value_is_that_value(tmp_path_factory):
+    """The ASK checked only that the gadget had a value: "Is the Gadget in stock?" over
+    `inStock false` was "yes" at 0.81."""
+    qa = make_qa(turtle_graph(tmp_path_factory, STOCK_TTL, "stock.ttl"))
+    for question, expected in [("Is the Gadget in stock?", "no"), ("Is the Widget in stock?", "yes")]:
+        top = qa.answer(question, 1)[0]
+        assert (top.best_guess.text if top.no_answer else top.text) == expected, question
+
+
+def test_a_thing_without_a_label_is_named_by_its_iri_wherever_it_stands(tmp_path_factory):
+    """Only objects were: the thingamajig (a subject alone) was shown in lists, but asking about it
+    was "no answer" at 1.0."""
+    qa = make_qa(turtle_graph(tmp_path_factory, STOCK_TTL, "stock.ttl"))
+    top = qa.answer("What is the price of the thingamajig?", 1)[0]
+    assert not top.no_answer and top.text == "99.5"
+
+
+def test_a_value_in_several_languages_shows_english_first(tmp_path_factory):
+    qa = make_qa(turtle_graph(tmp_path_factory, STOCK_TTL, "stock.ttl"))
+    assert [label for _, label in qa.predict("What is the description of the Widget?").answers] == \
+        ["A small widget", "Ein kleines Gerät"]
+
+
+@pytest.mark.parametrize(("ttl", "question"), [
+    ("""@prefix p: <http://plain.example/> .
+@prefix rdfs: <http://www.w3.org/2000/01/rdf-schema#> .
+p:Product a rdfs:Class ; rdfs:label "product" . p:price rdfs:label "price" .
+p:a a p:Product ; rdfs:label "Alpha" ; p:price "120" .
+p:b a p:Product ; rdfs:label "Beta" ; p:price "80" .
+p:c a p:Product ; rdfs:label "Gamma" ; p:price "9" .
+""", "Which product is the most expensive?"),  # prices as text alone: no number to order by
+    ("""@prefix ex: <http://example.org/fam/> .
+@prefix rdfs: <http://www.w3.org/2000/01/rdf-schema#> .
+@prefix xsd: <http://www.w3.org/2001/XMLSchema#> .
+ex:Person a rdfs:Class ; rdfs:label "person" . ex:birthDate rdfs:label "birth date" .
+ex:alice a ex:Person ; rdfs:label "Alice Smith" ; ex:birthDate "1950-03-02"^^xsd:date .
+ex:bob a ex:Person ; rdfs:label "Bob Smith" ; ex:birthDate "1948-11-20"^^xsd:date .
+ex:erin a ex:Person ; rdfs:label "Erin Jones" ; ex:birthDate "1999-01-01"^^xsd:date .
+""", "Who is the oldest person?"),  # dates: "oldest" was no superlative at all
+])
+def test_a_superlative_the_query_cannot_order_by_is_said_not_dropped(tmp_path_factory, ttl, question):
+    """Every product was listed unordered and the first shown at 0.89 ("Gamma", the cheapest, as
+    the most expensive); "the oldest person" was the youngest at 0.92."""
+    qa = make_qa(turtle_graph(tmp_path_factory, ttl, "unordered.ttl"))
+    top = qa.answer(question, 1)[0]
+    assert top.no_answer and top.best_guess is not None and top.best_guess.score <= 0.5
+    assert any(c.startswith("not expressed: the superlative") for c in top.best_guess.evidence.constraints)
+
+
+def test_a_graph_that_does_not_answer_in_time_has_not_said_no_answer(tmp_path_factory):
+    """The price query timed out, so the next reading (the weight) was shown as the best guess of a
+    "no answer" at 0.98, with nothing said of the timeout."""
+    from kb.store import QueryTimeout, _timed_out
+
+    graph = turtle_graph(tmp_path_factory, STOCK_TTL, "stock.ttl")
+
+    class SlowPrices:
+        """The shop graph, whose answer queries over prices time out."""
+
+        def __getattr__(self, name):
+            return getattr(graph, name)
+
+        def select(self, query, timeout_s=None):
+            if "/p/price>" in query and "?answer" in query and "FILTER" not in query:
+                raise _timed_out("query timed out after 1s on a test graph")
+            return graph.select(query, timeout_s)
+
+    qa = make_qa(SlowPrices())
+    with pytest.raises(QueryTimeout, match="did not answer in time.*QA_KB_TIMEOUT_S"):
+        qa.answer("What is the price of the Widget?", 1)
+    assert qa.answer("What is the weight of the Widget?", 1)[0].text == "1.5"  # other queries still answer
+    assert qa.predict("What is the price of the Widget?").timed_out  # benchmarks read the prediction

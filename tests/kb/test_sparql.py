@@ -63,6 +63,38 @@ def test_guard_ignores_keywords_inside_strings_and_iris():
         check_read_only("SELECT * WHERE { ?s ?p ?o }", require_limit=True)
 
 
+def test_guard_reads_codepoint_escapes_as_the_store_does():
+    """SPARQL expands \\u and \\U escapes before it parses: "\\u0044ROP ALL" is DROP ALL to a store,
+    and the guard passed it as a SELECT."""
+    for hostile in ("SELECT * WHERE { ?s ?p ?o } LIMIT 1 ; \\u0044ROP ALL",
+                    "SELECT * WHERE { ?s ?p ?o } LIMIT 1 ; INS\\u0045RT DATA { <a:b> <a:c> <a:d> }",
+                    "SELECT * WHERE { \\U00000053ERVICE <http://evil/> { ?s ?p ?o } } LIMIT 1",
+                    'SELECT * WHERE { ?s ?p "\\u0022 } ; DROP ALL #" } LIMIT 1',  # the escape closes the string
+                    "SELECT * WHERE { ?s ?p ?o } LIMIT 1 ; \\U0011FFFF"):  # past the last character
+        with pytest.raises(UnsafeQueryError):
+            check_read_only(hostile)
+    # a literal we escape keeps the text "\\u0044ROP" as text: a string to the guard, as to the store
+    text = literal("x \\u0044ROP \\u0022 } DROP ALL #")
+    q = f"SELECT ?s WHERE {{ ?s ?p {text} }} LIMIT 1"
+    assert check_read_only(q, require_limit=True) == "select"
+    parseQuery(q)
+
+
+@pytest.mark.parametrize("store", ["auto", "default"])
+def test_a_value_holding_backslash_u_is_found_by_every_store(store):
+    """rdflib's store expands \\uXXXX before it parses, so a value holding the text "\\u0022" was
+    never found there (Oxigraph found it)."""
+    from kb.store import EmbeddedGraph
+
+    texts = ["x \\u0044ROP \\u0022 } DROP ALL # \\", "a\\\\u0041b", "nul\\\x001234", "\\U0001F600 \\U",
+             "x\\uy", 'plain "quote"\n', "end\\"]
+    g = EmbeddedGraph(store=store)
+    g.add_triples([(URIRef(f"http://a/s{i}"), URIRef("http://a/p"), Literal(t)) for i, t in enumerate(texts)])
+    for i, t in enumerate(texts):
+        q = f"SELECT ?s WHERE {{ ?s <http://a/p> {literal(t)} }} LIMIT 2"
+        assert g.select(q) == [(URIRef(f"http://a/s{i}"),)], t
+
+
 def test_guard_allows_names_that_spell_keywords():
     # CK25's vocabulary has a class pv:Service; variables and prefixes may spell keywords too.
     q = ("PREFIX pv: <http://ex.org/> PREFIX drop: <http://ex.org/d/> "

@@ -41,6 +41,31 @@ def test_bad_files_give_clear_errors(tmp_path):
         load_file(EmbeddedGraph(), ttl)
 
 
+@pytest.mark.parametrize("store", ["auto", "default"])
+def test_rdf_xml_and_json_ld_files_load(tmp_path, store):
+    """A graph exported as RDF/XML (.rdf, .owl) or JSON-LD was "unknown graph format"."""
+    rdf = tmp_path / "fam.owl"
+    rdf.write_text('<?xml version="1.0"?>\n<rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#" '
+                   'xmlns:rdfs="http://www.w3.org/2000/01/rdf-schema#" xmlns:ex="http://example.org/">'
+                   '<rdf:Description rdf:about="http://example.org/alice"><rdfs:label>Alice</rdfs:label>'
+                   '<ex:spouse rdf:resource="http://example.org/bob"/></rdf:Description></rdf:RDF>')
+    jsonld = tmp_path / "fam.jsonld"
+    jsonld.write_text(json.dumps({"@context": {"ex": "http://example.org/"},
+                                  "@id": "ex:bob", "ex:spouse": {"@id": "ex:alice"}}))
+    g = EmbeddedGraph(store=store)
+    assert load_file(g, rdf) == 2 and load_file(g, jsonld) == 1
+    bob, alice, spouse = (URIRef(f"http://example.org/{x}") for x in ("bob", "alice", "spouse"))
+    assert (alice, spouse, bob) in g.graph and (bob, spouse, alice) in g.graph
+    remote = tmp_path / "remote.jsonld"  # nothing is downloaded: a remote context is one clear error
+    remote.write_text(json.dumps({"@context": "http://schema.org/", "@id": "http://example.org/x", "name": "X"}))
+    with pytest.raises(DataFormatError, match="remote.jsonld: its @context is the document 'http://schema.org/'"):
+        load_file(EmbeddedGraph(store=store), remote)
+    broken = tmp_path / "broken.rdf"
+    broken.write_text("<rdf:RDF><broken")
+    with pytest.raises(DataFormatError, match="broken.rdf: not valid RDF/XML"):
+        load_file(EmbeddedGraph(store=store), broken)
+
+
 def test_oxigraph_and_default_store_agree(small_ttl):
     q = ("SELECT ?c ?n WHERE { ?c <http://example.org/capital> ?x . ?x <http://example.org/population> ?n } "
          "ORDER BY ?c LIMIT 10")
