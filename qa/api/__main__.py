@@ -27,6 +27,7 @@ def main(argv: list[str] | None = None) -> int:
     import uvicorn
 
     from qa.api import create_app
+    from qa.api.protocol import guarded_protocol
 
     def stop(sig: int, _frame: object) -> None:
         """Where a Ctrl-C or a `kill` ends: uvicorn shuts down gracefully (open connections, the
@@ -41,7 +42,8 @@ def main(argv: list[str] | None = None) -> int:
 
     server = uvicorn.Server(uvicorn.Config(create_app(settings), host=settings.api_host, port=settings.api_port,
                                            log_level="warning", timeout_graceful_shutdown=5,
-                                           limit_concurrency=settings.api_max_connections))
+                                           limit_concurrency=settings.api_max_connections,
+                                           http=guarded_protocol(settings.api_header_timeout_s)))
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)  # asyncio keeps a handler that is not Python's default
     try:

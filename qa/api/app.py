@@ -30,7 +30,7 @@ from fastapi.security import APIKeyHeader
 from cqa.store import content_id
 from qa.api import errors
 from qa.api.batching import BatchingSpanReader
-from qa.api.limits import API_KEY_HEADER, BODY_REFUSED_KEY, Admission, BodyLimit, check_key
+from qa.api.limits import API_KEY_HEADER, BODY_REFUSED_KEY, OVER_CAPACITY_KEY, Admission, BodyLimit, check_key
 from qa.api.metrics import Metrics
 from qa.api.models import (
     COLLECTION_PATTERN,
@@ -169,6 +169,9 @@ def create_app(settings: Settings | None = None, *, engine: Any = None, warm: bo
     async def observe(request: Request, call_next: Any) -> HTTPResponse:
         started = time.perf_counter()
         refused = _unsupported_media(request)
+        if request.scope.get(OVER_CAPACITY_KEY):
+            over = admission.over_capacity()
+            refused = errors.error_response(over.status, over.kind, str(over), headers=over.headers)
         try:
             response = refused or await call_next(request)
         except Exception:  # answered as a 500 by the error handler outside: counted here all the same

@@ -30,6 +30,11 @@ TOO_SLOW = 408
 BODY_REFUSED_KEY = "qa.body_refused"  # the status, in the request's scope, when BodyLimit refused a streamed body
 
 
+# set in a request's scope by the server's protocol (`qa.api.protocol`): it came in over the
+# connection cap, and is refused like a request over a full queue
+OVER_CAPACITY_KEY = "qa.over_capacity"
+
+
 class Admission:
     """At most `workers` requests run; at most `queue` wait, each for at most `queue_timeout_s`."""
 
@@ -49,6 +54,10 @@ class Admission:
     def retry_after(self) -> int:
         """Seconds until the queue ahead has likely drained."""
         return max(1, min(60, math.ceil(self._service_s * (self.waiting + self.running + 1) / self.workers)))
+
+    def over_capacity(self) -> APIError:
+        """A request that came in over the server's connection cap (`OVER_CAPACITY_KEY`)."""
+        return self._overloaded("connection limit")
 
     def _overloaded(self, why: str) -> APIError:
         self.metrics.rejected.labels(reason=why).inc()

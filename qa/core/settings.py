@@ -186,6 +186,8 @@ class Settings(BaseSettings):
                                       "this long, else 408 (a client trickling a large body holds memory).")
     api_max_connections: int = Field(256, ge=1, le=100_000, description="Open connections the server keeps; "
                                      "beyond this: 503 (each may hold a body of up to api_max_body_mb).")
+    api_header_timeout_s: float = Field(10.0, gt=0, le=3600, description="A connection whose request head has not "
+                                        "arrived this long after it opened (or after its last answer) is closed.")
 
     @field_validator("*", mode="before")
     @classmethod

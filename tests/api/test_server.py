@@ -142,3 +142,38 @@ def test_a_body_that_trickles_in_is_refused_at_its_deadline(corpus_env, tmp_path
                           timeout=60).status_code == 200
     finally:
         server.stop()
+
+
+def test_connections_that_send_no_request_are_closed_and_the_cap_answers_json(corpus_env, tmp_path: Path) -> None:
+    """Nine silent sockets held all eight connection slots for as long as they stayed open (one
+    client took the API down: /v1/health answered uvicorn's plain-text 503), and a request head
+    sent a line at a time held its slot likewise."""
+    import socket
+
+    server = Server(corpus_env, tmp_path / "server.log", api_max_connections=8, api_header_timeout_s=2).start()
+    try:
+        idle = [socket.create_connection(("127.0.0.1", server.port), timeout=30) for _ in range(9)]
+        time.sleep(0.3)
+        over = httpx.get(f"{server.url}/v1/health", timeout=10)
+        assert over.status_code == 503 and over.json()["error"]["type"] == "overloaded"
+        assert int(over.headers["Retry-After"]) >= 1 and "connection limit" in over.json()["error"]["message"]
+        time.sleep(2.5)
+        assert httpx.get(f"{server.url}/v1/health", timeout=10).status_code == 200
+        for sock in idle:
+            assert sock.recv(1) == b""  # closed by the server
+            sock.close()
+        with socket.create_connection(("127.0.0.1", server.port), timeout=30) as slow:
+            t0 = time.monotonic()
+            with pytest.raises(OSError):  # noqa: PT012 - the server closes it part-way through the lines
+                slow.sendall(b"GET /v1/health HTTP/1.1\r\n")
+                for _ in range(20):
+                    time.sleep(0.5)
+                    slow.sendall(b"X-Slow: 1\r\n")
+            assert time.monotonic() - t0 < 6
+        # a keep-alive client that asks in time is served on the same connection
+        with httpx.Client(timeout=10) as c:
+            assert [c.get(f"{server.url}/v1/health").status_code for _ in range(3)] == [200] * 3
+        metrics = httpx.get(f"{server.url}/metrics").text
+        assert 'qa_rejected_total{reason="connection limit"} 1.0' in metrics
+    finally:
+        server.stop()
