@@ -244,7 +244,9 @@ def documents_tab(api: API) -> None:
             st.session_state[key] = ""
     with st.form("docs"):
         collection = st.text_input("Collection", value="my-notes")
-        files = st.file_uploader("Text or Markdown files", type=["txt", "md"], accept_multiple_files=True)
+        # a new uploader after each add: the old one kept its files, and the next Add sent them again
+        files = st.file_uploader("Text or Markdown files", type=["txt", "md"], accept_multiple_files=True,
+                                 key=f"docs_files_{st.session_state.get('docs_round', 0)}")
         title = st.text_input("Title (for pasted text)", key="docs_title")
         pasted = st.text_area("…or paste text", height=120, key="docs_text")
         go = st.form_submit_button("Add")
@@ -269,8 +271,10 @@ def documents_tab(api: API) -> None:
     except RuntimeError as exc:
         st.error(plain(str(exc)))
         return
+    ids = ", ".join(r["documents"][:5]) + (", …" if len(r["documents"]) > 5 else "")
     st.session_state.docs_added = f"added {len(r['documents'])} document(s), {r['passages']} passage(s) to " \
-                                  f"{r['collection']}"
+                                  f"{r['collection']} (ids: {ids})"
+    st.session_state.docs_round = st.session_state.get("docs_round", 0) + 1
     st.rerun()  # the form empties at once, and says what was added
 
 

@@ -70,10 +70,25 @@ def test_adding_a_document_in_the_browser(ui_stack, page) -> None:
     page.get_by_role("tab", name="Add documents").click()
     page.get_by_role("textbox", name="Collection").fill("ui-notes")
     page.get_by_label("…or paste text").fill("The **lighthouse keeper** of Ardmore is Maren Holt.\n\n# Not a heading")
-    page.get_by_role("button", name="Add").click()
+    page.get_by_role("button", name="Add", exact=True).click()
     page.get_by_text("added 1 document(s)").wait_for()
     assert page.get_by_label("…or paste text").input_value() == ""
     r = httpx.post(f"{ui_stack['api']}/v1/ask", json={"question": "Who is the lighthouse keeper of Ardmore?",
                                                       "route": "webqa", "collection": "ui-notes"}, timeout=60)
     assert r.status_code == 200, r.text
     assert "Maren Holt" in r.json()["answers"][0]["text"]
+    # an uploaded file is sent once: the uploader kept it after the add, and the next Add (of pasted
+    # text) sent it a second time, under a new id
+    page.locator("input[type=file]").set_input_files(
+        files=[{"name": "quorble.txt", "mimeType": "text/plain", "buffer": b"The quorble festival is held in May."}])
+    page.get_by_text("quorble.txt").wait_for()
+    page.get_by_role("button", name="Add", exact=True).click()
+    page.get_by_text("quorble.txt").wait_for(state="detached")  # added, and the uploader is empty again
+    page.get_by_text("added 1 document(s), 1 passage(s) to ui-notes (ids: ").first.wait_for()
+    page.get_by_label("…or paste text").fill("The Ardmore ferry leaves at noon.")
+    page.get_by_role("button", name="Add", exact=True).click()
+    page.get_by_text("Ardmore ferry").wait_for(state="detached")
+    page.get_by_text("added 1 document(s)").first.wait_for()
+    hits = httpx.post(f"{ui_stack['api']}/v1/search", json={"query": "quorble festival", "k": 10,
+                                                           "collection": "ui-notes"}, timeout=60).json()
+    assert sum("quorble" in h["text"] for h in hits["passages"]) == 1, hits
