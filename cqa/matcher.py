@@ -589,9 +589,15 @@ class CommunityQA:
         with that accepted answer, so the next person asking it gets it. Returns the thread id."""
         q = Question.of(question, self.settings.max_question_chars)
         # filed twice (a double click, another user) it is one thread with that answer accepted:
-        # the store takes a question and an answer sent again as the ones stored. The answer's id
-        # is its whole text digest, as in stores filed before the store did so.
-        return self.add_question(q.text, answer=answer, source=source, answer_id=content_id(answer))
+        # the store takes a question and an answer sent again as the ones stored, and a user
+        # accepting it again accepts it again (a stored answer sent again keeps its acceptance
+        # otherwise). The answer's id is its whole text digest, as in stores filed before the
+        # store did so.
+        aid = content_id(answer)
+        tid = self.add_question(q.text, answer=answer, source=source, answer_id=aid)
+        if not next(a.accepted for a in self.store.thread(tid).answers if a.id == aid):
+            self.accept_answer(tid, aid)
+        return tid
 
     def import_file(self, path: str | Path, fmt: str | None = None, *, embed: bool = True,
                     progress: Any = None, **kw: Any) -> ImportReport:

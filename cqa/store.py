@@ -564,25 +564,24 @@ class ThreadStore:
                    answer_id: str | None = None, author: str = "") -> str:
         """Add an answer to a stored thread; `accepted=True` also un-accepts its earlier accepted answer.
         Returns the answer id. Without an id, the id is the answer's text: the same answer sent again
-        is the one stored (accepted now, if `accepted`), not a second copy; so is an answer sent again
-        with its id. Another text under a stored answer's id is refused."""
+        is the one stored, not a second copy, and keeps the acceptance it has (a client retrying after
+        a timeout must not undo an acceptance made since: `accept_answer` changes it); so is an answer
+        sent again with its id. Another text under a stored answer's id is refused."""
         text = check_words(check_text(text, "answer", MAX_TEXT_CHARS, stored=True), "answer")  # not "..." or "\u200b"
         key = self.key_of(thread_id)
         # 12 digits: an FAQ import removes the answers with 16-digit ids its file no longer gives
         # (`drop_digest_answers`), never one added this way
         ext = answer_id or content_id(text)[:12]
         with self.transaction() as c:
+            row = c.execute("SELECT text FROM answers WHERE thread_key = ? AND ext_id = ?", (key, ext)).fetchone()
+            if row is not None:
+                if content_id(row[0]) != content_id(text):
+                    raise InputError(f"the thread {thread_id} has an answer {ext!r} already")
+                return ext
             if accepted:
                 c.execute("UPDATE answers SET accepted = 0 WHERE thread_key = ?", (key,))
-            _, put = self.put_answer(key, ext, text, votes=votes, accepted=accepted, created=_now(), author=author,
-                                     update=False)
-            if put is not Put.ADDED:
-                (stored,) = c.execute("SELECT text FROM answers WHERE thread_key = ? AND ext_id = ?",
-                                      (key, ext)).fetchone()
-                if content_id(stored) != content_id(text):
-                    raise InputError(f"the thread {thread_id} has an answer {ext!r} already")
-                if accepted:
-                    c.execute("UPDATE answers SET accepted = 1 WHERE thread_key = ? AND ext_id = ?", (key, ext))
+            self.put_answer(key, ext, text, votes=votes, accepted=accepted, created=_now(), author=author,
+                            update=False)
         return ext
 
     def accept_answer(self, thread_id: str, answer_id: str) -> None:

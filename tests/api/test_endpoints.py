@@ -282,8 +282,10 @@ def test_threads_are_filed_in_the_community_store(client, app) -> None:
     assert r.json()["answer_id"] == second
     found = app.state.engine.source(Route.CQA).store.thread(first["thread_id"])
     assert sorted(a.text for a in found.answers) == ["Take the green line 7 bus.", "The number 12."]
-    # the thread's answer was sent accepted (the default): as if the first request had just been made
-    assert [a.id for a in found.answers if a.accepted] == [first["answer_id"]]
+    # the thread's answer was sent accepted (the default), but sent again it is the answer stored,
+    # acceptance and all: a retry arriving late undid the acceptance made since (reverting to
+    # "The number 12." after "green line 7" was accepted)
+    assert [a.id for a in found.answers if a.accepted] == [second]
     other = client.post("/v1/threads", json={"question": "Which bus goes to the zorblat depot?",
                                              "answer": "The 12 or the 14."}).json()
     assert other["thread_id"] == first["thread_id"] and other["answer_id"] not in (first["answer_id"], second)

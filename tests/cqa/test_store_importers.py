@@ -719,7 +719,11 @@ def test_a_question_or_answer_sent_again_is_the_one_stored(tmp_path: Path) -> No
     first = store.add_answer(tid, "In the Metrash2 app.")
     assert len(first) == 12 and store.add_answer(tid, "In the Metrash2 app.") == first
     other = store.add_answer(tid, "At a police station.", accepted=True)
+    # sent again, accepted: the answer stored, its acceptance too (a late retry undid the acceptance
+    # made since); accepting is `accept_answer`'s
     assert store.add_answer(tid, "In the Metrash2 app.", accepted=True) == first
+    assert [(a.id, a.accepted) for a in store.thread(tid).answers] == [(first, False), (other, True)]
+    store.accept_answer(tid, first)
     assert [(a.id, a.accepted) for a in store.thread(tid).answers] == [(first, True), (other, False)]
     assert store.add_answer(tid, "One.", answer_id="x1") == store.add_answer(tid, "one. ", answer_id="x1") == "x1"
     with pytest.raises(InputError, match="has an answer 'x1' already"):  # another text under its id
