@@ -479,3 +479,21 @@ def test_the_runners_up_of_a_passage_answer_share_what_the_first_leaves() -> Non
     assert len(shown) >= 3 and shown[0].text == "Berlin" and shown[0].score > 0.5
     assert sum(a.score for a in shown) <= 1.0 + 1e-6
     assert [a.score for a in shown] == sorted((a.score for a in shown), reverse=True)
+
+
+def test_passages_that_all_abstain_still_answer_when_the_answer_is_likelier_right_than_not(tmp_path: Path) -> None:
+    """Every passage's reader abstained, so "no answer" (0.22) was shown over a guess the calibrated
+    probability put at 0.78: the score said one thing and the outcome another."""
+    from retrieval.ingest import index_path
+
+    docs = tmp_path / "notes"
+    docs.mkdir()
+    (docs / "misc.jsonl").write_text('{"text": "The office wifi password is tulip42."}\n', encoding="utf-8")
+    settings = Settings(index_dir=str(tmp_path / "collections"), include_default=False)
+    index_path(docs, tmp_path / "collections" / "notes", settings, progress=False)
+    engine = Engine(settings, routes=[Route.WEBQA])
+    top = engine.ask(Question("What is the wifi password?", collection="notes")).answers[0]
+    assert not top.no_answer and top.text == "tulip42" and top.score >= 0.5
+    # below one half it stays "no answer", with the guess
+    none = engine.ask(Question("Who painted the ceiling of the Sistine Chapel?", collection="notes")).answers[0]
+    assert none.no_answer and none.best_guess is not None and none.best_guess.score < 0.5
