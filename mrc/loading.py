@@ -167,4 +167,9 @@ def checked_dir(path: str | Path, what: str, hint: str) -> Path:
     try:
         return check_model_dir(path)
     except ModelNotFoundError as exc:
+        from qa.core.paths import MODELS_DIR
+
+        if not Path(path).exists() and MODELS_DIR.resolve() not in Path(path).resolve().parents:
+            # a folder the user named (a typo, most likely), not a shipped reader that is gone
+            raise ModelNotFoundError(f"no {what} at {path}: folder not found") from exc
         raise ModelNotFoundError(f"the {what} is missing ({exc}). {hint}") from exc

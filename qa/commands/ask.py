@@ -64,7 +64,8 @@ def ask(
     from qa.core.types import Question
 
     if (question is None) == (file is None):  # a usage error: the usage line helps
-        raise typer.BadParameter("give one question, or --file with many (not both)", ctx=ctx,
+        said = "give a question, or --file with many" if question is None else "give the question or --file, not both"
+        raise typer.BadParameter(said, ctx=ctx,
                                  param_hint="QUESTION / --file")
     if out_path is not None and file is None:
         raise typer.BadParameter("--out goes with --file; one answer is printed", ctx=ctx, param_hint="--out")

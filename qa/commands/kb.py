@@ -179,10 +179,14 @@ def info(
     folder = artefacts.artefact_dir(settings)
     trained = folder / artefacts.SCORER
     shipped = artefacts.shipped_scorer(settings)
-    uses = str(trained) if trained.exists() else (str(shipped) if shipped.exists() else "untrained default weights")
+    # the shipped scorer was trained on the embedded world graph: trained for it, as `qa kb train`
+    # trains one for a graph of one's own
+    world = not settings.kb_graph and not settings.kb_endpoint
+    uses = (settings.kb_scorer or (str(trained) if trained.exists() else None)
+            or (str(shipped) if shipped.exists() else "untrained default weights"))
     data = {"graph": settings.kb_endpoint or str(artefacts.graph_file(settings)), "key": folder.name,
             "artefacts": str(folder), "label_index": (folder / artefacts.LABELS).exists(),
-            "trained_scorer": trained.exists(), "scorer_used": uses}
+            "trained_scorer": trained.exists() or (world and shipped.exists()), "scorer_used": uses}
     labels = folder / artefacts.LABELS
     if settings.kb_endpoint and labels.exists():  # an endpoint's index is rebuilt once this old
         data["label_index_age_h"] = round((time.time() - labels.stat().st_mtime) / 3600, 1)

@@ -150,3 +150,15 @@ def test_a_bad_timeout_is_refused_under_the_option_name(monkeypatch, capsys):
     monkeypatch.setenv("QA_KB_TIMEOUT_S", "-2")
     assert main(["kbqa", QUESTION]) == 2
     one_error_line(capsys.readouterr().err, "QA_KB_TIMEOUT_S='-2': Input should be greater than 0")
+
+
+def test_kb_info_says_the_world_graph_has_its_trained_scorer(tmp_path, monkeypatch, capsys) -> None:
+    """It said `trained_scorer: False` beside the shipped scorer trained for that very graph, and
+    named that scorer where QA_KB_SCORER chose another."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    assert main(["kb", "info", "--json"]) == 0
+    info = json.loads(capsys.readouterr().out)
+    assert info["trained_scorer"] is True and info["scorer_used"].endswith("data/kb/scorer.json")
+    monkeypatch.setenv("QA_KB_SCORER", str(tmp_path / "mine.json"))
+    assert main(["kb", "info", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["scorer_used"] == str(tmp_path / "mine.json")

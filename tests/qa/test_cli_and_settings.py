@@ -112,7 +112,8 @@ def test_bad_settings_exit_2_with_one_line(monkeypatch: pytest.MonkeyPatch, caps
 
 
 @pytest.mark.parametrize("argv,needle", [
-    (["ask"], "give one question, or --file with many"),
+    (["ask"], "give a question, or --file with many"),
+    (["ask", "Who?", "--file", "q.txt"], "give the question or --file, not both"),
     (["ask", "Who?", "--bogus"], "No such option: --bogus"),
     (["nosuch"], "No such command 'nosuch'"),
     (["ask", "Who?", "--top-k", "0"], "Invalid value for '--top-k'"),
