@@ -25,7 +25,7 @@ from qa.core.text import unaccented
 from qa.core.types import Encoder
 from retrieval.fusion import fuse
 from retrieval.hybrid import HybridRetriever, fusion_params
-from retrieval.index_dir import is_complete
+from retrieval.index_dir import is_complete, is_damaged
 from retrieval.passage import RetrievedPassage
 
 DEFAULT_NAME = "default"
@@ -66,12 +66,34 @@ def user_collections(settings: Settings) -> list[Collection]:
             if p.is_dir() and _NAME.match(p.name) and p.name != DEFAULT_NAME and is_complete(p)]
 
 
+def damaged_collections(settings: Settings) -> list[Collection]:
+    """Folders under `settings.index_dir` named as a collection that hold part of an index only
+    (`is_damaged`): left out of searches with a warning, listed and deletable as damaged."""
+    root = Path(settings.index_dir)
+    if not root.is_dir():
+        return []
+    return [Collection(p.name, p) for p in sorted(root.iterdir())
+            if _NAME.match(p.name) and p.name != DEFAULT_NAME and is_damaged(p)]
+
+
 def discover(settings: Settings, default_folder: Path | None) -> list[Collection]:
-    """The collections `qa ask` searches: the default (when included and given) and the user's."""
+    """The collections `qa ask` searches: the default (when included and given) and the user's.
+    A damaged one is left out and said, not passed over in silence."""
     out = []
     if settings.include_default and default_folder is not None:
         out.append(Collection(DEFAULT_NAME, default_folder))
+    for c in damaged_collections(settings):
+        logging.getLogger(__name__).warning(
+            "left out the collection %s: %s holds part of an index only (no %s among its files); "
+            "`qa index --delete %s` removes it, `qa index PATH --name %s` rebuilds it",
+            c.name, c.folder, ", ".join(_missing_parts(c.folder)), c.name, c.name)
     return out + user_collections(settings)
+
+
+def _missing_parts(folder: Path) -> list[str]:
+    from retrieval.index_dir import BM25_DIR, DENSE, DOCSTORE, MANIFEST
+
+    return [n for n in (MANIFEST, DOCSTORE, DENSE, f"{BM25_DIR}/bm25.json") if not (folder / n).exists()]
 
 
 class CollectionSet:

@@ -112,6 +112,15 @@ def is_complete(folder: str | Path) -> bool:
     return all((f / name).exists() for name in (MANIFEST, DOCSTORE, DENSE, BM25_DIR + "/bm25.json"))
 
 
+def is_damaged(folder: str | Path) -> bool:
+    """True when `folder` holds part of an index but not all of it. Builds happen in a hidden
+    staging folder swapped in whole, so under a collection's own name this is damage (a copy cut
+    short, a file removed), not a build in progress."""
+    f = Path(folder)
+    parts = (MANIFEST, DOCSTORE, DENSE, BM25_DIR)
+    return f.is_dir() and any((f / name).exists() for name in parts) and not is_complete(f)
+
+
 def summarise_sources(sources: Sequence[str], limit: int = 20) -> list[str]:
     """A short, de-duplicated list of sources for the manifest."""
     seen: list[str] = []

@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from qa.core.errors import InputError, NotFoundError, QAError
+from qa.core.errors import DataFormatError, InputError, NotFoundError, QAError
 from qa.core.settings import Settings
 
 console = Console(stderr=True)
@@ -117,7 +117,7 @@ def _list(settings: Settings) -> None:
     """Each collection: its passages, what it was built from, when; printed as output (stdout)."""
     from rich.table import Table
 
-    from retrieval.collections import DEFAULT_NAME, user_collections
+    from retrieval.collections import DEFAULT_NAME, damaged_collections, user_collections
     from retrieval.default import SHIPPED_INDEX
     from retrieval.index_dir import Manifest, is_complete
 
@@ -125,12 +125,17 @@ def _list(settings: Settings) -> None:
     if settings.include_default:  # where `qa ask` finds it, without building it here
         shipped = next((f for f in (SHIPPED_INDEX, Path(settings.index_dir) / DEFAULT_NAME) if is_complete(f)), None)
         rows.append((DEFAULT_NAME, shipped or SHIPPED_INDEX))
-    rows += [(c.name, c.folder) for c in user_collections(settings)]
+    # a damaged one too (part of an index, a copy cut short): it was missing from the list, and
+    # --delete said there was no such collection
+    rows += sorted([(c.name, c.folder) for c in user_collections(settings) + damaged_collections(settings)])
     table = Table(title=f"collections ({settings.index_dir})", title_justify="left")
     for column in ("name", "passages", "built from", "built"):  # a long path wraps, never cut short
         table.add_column(column, justify="right" if column == "passages" else "left", overflow="fold")
     for label, folder in rows:
         try:
+            if label != DEFAULT_NAME and not is_complete(folder):
+                raise DataFormatError(f"{folder} holds part of an index only; `qa index --delete {label}` "
+                                      "removes it")
             m = Manifest.load(folder)
         except QAError as exc:  # one damaged collection is listed as such, the others still are
             table.add_row(label, "", f"unreadable: {exc}", "")
@@ -150,13 +155,13 @@ def _delete(settings: Settings, name: str) -> None:
 
     from qa.core.atomic import aside
     from retrieval.collections import DEFAULT_NAME, check_name
-    from retrieval.index_dir import Manifest, folder_lock, is_complete
+    from retrieval.index_dir import Manifest, folder_lock, is_complete, is_damaged
 
     if name == DEFAULT_NAME:
         raise InputError("the embedded collection is not deleted; QA_INCLUDE_DEFAULT=false leaves it out")
     folder = Path(settings.index_dir).expanduser() / check_name(name)
     with folder_lock(folder):  # not while the API adds to it, nor under a `qa index` swapping it in
-        if not is_complete(folder):
+        if not is_complete(folder) and not is_damaged(folder):
             raise NotFoundError(f"no collection named {name!r} in {settings.index_dir} (`qa index --list`)")
         try:
             count: int | None = Manifest.load(folder).count

@@ -4,6 +4,7 @@ the embedded default; `--collection` searches one collection alone."""
 from __future__ import annotations
 
 import json
+import logging
 from pathlib import Path
 
 import pytest
@@ -279,7 +280,8 @@ def test_documents_the_api_adds_while_qa_index_runs_are_never_dropped(tmp_path: 
     assert sorted(p.name for p in (tmp_path / "idx").iterdir() if not p.name.startswith(".")) == ["notes"]
 
 
-def test_collections_are_listed_and_deleted_by_name(notes: Path, tmp_path: Path, monkeypatch, capsys) -> None:
+def test_collections_are_listed_and_deleted_by_name(notes: Path, tmp_path: Path, monkeypatch, capsys,
+                                                    caplog) -> None:
     """There was no command for either: the README never said how to remove a collection."""
     monkeypatch.setenv("QA_INDEX_DIR", str(tmp_path / "idx"))
     monkeypatch.setenv("QA_INCLUDE_DEFAULT", "false")
@@ -297,6 +299,22 @@ def test_collections_are_listed_and_deleted_by_name(notes: Path, tmp_path: Path,
     assert main(["index", "--list"]) == 0 and "unreadable" in capsys.readouterr().out
     assert main(["index", "--delete", "team-notes"]) == 0  # a damaged one goes too
     assert "(it was damaged)" in capsys.readouterr().err and list((tmp_path / "idx").iterdir()) == []
+    # one without its manifest (a copy cut short) was missing from the list, left out of questions
+    # without a word, and "no collection named" to --delete, its files staying on disk
+    assert main(["index", str(notes)]) == 0
+    (tmp_path / "idx" / "team-notes" / "manifest.json").unlink()
+    capsys.readouterr()
+    assert main(["index", "--list"]) == 0
+    assert "team-notes" in capsys.readouterr().out.replace("\n", "")
+    with caplog.at_level(logging.WARNING):
+        main(["ask", "When does the Zephyrine release ship?", "--route", "webqa"])
+    assert any("left out the collection team-notes" in r.getMessage() and "manifest.json" in r.getMessage()
+               for r in caplog.records)
+    assert main(["index", "--delete", "team-notes"]) == 0
+    assert "(it was damaged)" in capsys.readouterr().err and list((tmp_path / "idx").iterdir()) == []
+    (tmp_path / "idx" / "not-a-collection").mkdir()  # a folder holding no index part is not one
+    assert main(["index", "--delete", "not-a-collection"]) == 2
+    assert (tmp_path / "idx" / "not-a-collection").is_dir()
     for argv, said in ((["index", "--delete", "team-notes"], "no collection named 'team-notes'"),
                        (["index", "--delete", "default"], "the embedded collection is not deleted"),
                        (["index", "--delete", "../x"], "invalid collection name"),
