@@ -50,7 +50,8 @@ def read_questions(path: Path | str) -> list[Asked]:
     if jsonl:
         rows = json_lines(text, name, "question")
     else:
-        rows = ((n, {"question": line.strip()}) for n, line in enumerate(text.split("\n"), 1) if line.strip())
+        rows = ((n, {"question": _plain_line(line.strip(), name, n)})
+                for n, line in enumerate(text.split("\n"), 1) if line.strip())
     for lineno, obj in rows:
         raw_id = obj.get("id", lineno)
         if not isinstance(raw_id, str | int) or isinstance(raw_id, bool):
@@ -73,6 +74,20 @@ def read_questions(path: Path | str) -> list[Asked]:
     if not out:
         raise InputError(f"{name}: no questions in it")
     return out
+
+
+def _plain_line(line: str, name: str, lineno: int) -> str:
+    """A line of a file read as one question a line; a JSON question record among them is refused
+    (it was asked as its own text, and its id lost), as a plain line among JSON lines is."""
+    if line.startswith("{") and line.endswith("}"):
+        try:
+            obj = json.loads(line)
+        except ValueError:
+            return line
+        if isinstance(obj, dict) and "question" in obj:
+            raise DataFormatError(f"{name}:{lineno}: a JSON question in a file read as one question a line: "
+                                  "give JSON lines, every line one, in a .jsonl file")
+    return line
 
 
 def _keep(lines: list[str], path: Path) -> None:

@@ -52,6 +52,9 @@ def test_a_file_of_questions_is_answered_line_by_line(small_ttl, tmp_path, capsy
      "order.jsonl:2: the id '1' is also line 1's line number"),
     ("half.jsonl", '{"id": 1.5, "question": "a?"}\n', '"id" must be a string or a whole number, not 1.5'),
     ("empty.txt", "\n\n", "no questions"),
+    # a JSON record among plain lines was asked as its own text, its id lost
+    ("questions.txt", 'Who wrote Emma?\n\n{"id": "x1", "question": "Which countries border Germany?"}\n',
+     "questions.txt:3: a JSON question in a file read as one question a line"),
 ])
 def test_a_malformed_file_is_refused_before_any_question_is_asked(tmp_path, capsys, name, text, words):
     path = tmp_path / name
