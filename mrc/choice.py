@@ -144,6 +144,10 @@ class ChoiceReader:
         self._tokenizer: Any = None
         self._loading = threading.Lock()  # concurrent first requests load the model once
 
+    def warm_up(self) -> None:
+        """Load the tokenizer and the model now (a server does at start, so no request waits)."""
+        _ = self.tokenizer, self.model
+
     @property
     def tokenizer(self) -> Any:
         if self._tokenizer is None:

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
 from qa.core.atomic import aside
-from qa.core.errors import DataFormatError, InputError, NotFoundError, QAError
+from qa.core.errors import ConflictError, DataFormatError, InputError, NotFoundError, QAError
 from qa.core.settings import RouteChoice, Settings
 from qa.core.types import Answer, AnswerSource, HoldsQuestions, Question, Response, Route, Routing
 from qa.followup import rewrite
@@ -356,7 +356,7 @@ class Engine:
             if is_complete(folder):
                 taken = [d.doc_id for d in documents if self._passage_ids(folder, d.doc_id)]
                 if taken:
-                    raise InputError(f"document id {taken[0]!r} is already in collection {name!r}; delete it first")
+                    raise ConflictError(f"document id {taken[0]!r} is already in collection {name!r}; delete it first")
                 add_passages(folder, passages, self.settings)
             else:
                 build_index(passages, folder, self.settings, progress=False,

@@ -68,13 +68,14 @@ UNPACKED_PER_BODY = 4  # a compressed upload may unpack to this many times the b
 
 def _errors(*codes: int) -> dict[int | str, dict[str, Any]]:
     text = {400: "Bad input (empty, not UTF-8, malformed JSON)", 401: "API key missing", 403: "API key wrong",
-            404: "Not found", 413: "Body too large", 422: "Invalid field or data", 503: "Overloaded (see Retry-After)",
-            504: "Timed out", 500: "Internal error"}
+            404: "Not found", 408: "The body did not arrive whole in time", 409: "Clashes with what is stored",
+            413: "Body too large", 415: "The body is not sent as JSON", 422: "Invalid field or data",
+            503: "Overloaded (see Retry-After)", 504: "Timed out", 500: "Internal error"}
     return {c: {"model": ErrorBody, "description": text.get(c, "Error")} for c in codes}
 
 
 COMMON = (400, 422, 500, 503, 504)
-JSON_BODY = (*COMMON, 415)  # a JSON endpoint sent another content type
+JSON_BODY = (*COMMON, 408, 415)  # a JSON endpoint: its body late, or sent as another content type
 
 
 def package_version() -> str:
@@ -93,10 +94,15 @@ def _unsupported_media(request: Request) -> HTTPResponse | None:
     if request.method != "POST" or not path.startswith(f"/{API_VERSION}/") or path == f"/{API_VERSION}/eval":
         return None
     ctype = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
-    if not ctype or ctype == "application/json" or ctype.endswith("+json"):
+    if ctype == "application/json" or ctype.endswith("+json"):
         return None
+    if not ctype:  # no type, no body: the missing fields say what to send; a body of no type was ignored
+        sized = request.headers.get("content-length", "0").strip() not in ("", "0")
+        if not sized and "transfer-encoding" not in request.headers:
+            return None
+    said = f"not {ctype}" if ctype else "none was sent"
     return errors.error_response(415, "unsupported_media_type", f"send the body as JSON with the header "
-                                 f"'Content-Type: application/json' (not {ctype})")
+                                 f"'Content-Type: application/json' ({said})")
 
 
 def create_app(settings: Settings | None = None, *, engine: Any = None, warm: bool = True) -> FastAPI:
@@ -130,6 +136,10 @@ def create_app(settings: Settings | None = None, *, engine: Any = None, warm: bo
         if len(engine.routes) > 1:
             with contextlib.suppress(Exception):
                 _ = engine.router.classifier
+        try:  # the first multiple-choice request waited 8 s for it, after /v1/ready said 200
+            engine.choice_reader.warm_up()
+        except Exception as exc:  # noqa: BLE001 - /v1/read with options then says why
+            log.warning("the multiple-choice reader did not load: %s", exc)
         state["warm"] = True
 
     @contextlib.asynccontextmanager
@@ -215,6 +225,10 @@ def create_app(settings: Settings | None = None, *, engine: Any = None, warm: bo
         started = time.perf_counter()
         answers = await admission.run(functools.partial(engine.read, body.question, body.context, body.options,
                                                         top_k=body.top_k))
+        for a in answers:  # four places, as /v1/ask gives them
+            a.score = round(a.score, 4)
+            if a.best_guess is not None:
+                a.best_guess.score = round(a.best_guess.score, 4)
         return ReadResponse(answers=answers, timings={"total_s": round(time.perf_counter() - started, 4)})
 
     @app.post(f"/{API_VERSION}/search", response_model=SearchResponse,
@@ -232,7 +246,8 @@ def create_app(settings: Settings | None = None, *, engine: Any = None, warm: bo
         return CollectionsResponse(collections=await admission.run(engine.collections))
 
     @app.post(f"/{API_VERSION}/documents", response_model=AddDocumentsResponse, status_code=201,
-              responses=_errors(*JSON_BODY, 401, 403, 413), dependencies=[Depends(write_key)], tags=["documents"])
+              responses=_errors(*JSON_BODY, 401, 403, 409, 413), dependencies=[Depends(write_key)],
+              tags=["documents"])
     async def add_documents(body: AddDocumentsRequest) -> AddDocumentsResponse:
         """Add documents to a collection of your own (created when new): chunked, encoded and
         searchable when this returns; a crash part-way leaves the collection as it was."""
@@ -377,13 +392,14 @@ def create_app(settings: Settings | None = None, *, engine: Any = None, warm: bo
                       routes=[str(r) for r in engine.routes], ready=dict(ready), queue=admission.waiting,
                       in_flight=admission.running)
 
-    @app.get(f"/{API_VERSION}/health", response_model=Health, tags=["operations"])
+    # HEAD too: probes that ask with HEAD got 405
+    @app.api_route(f"/{API_VERSION}/health", methods=["GET", "HEAD"], response_model=Health, tags=["operations"])
     async def health() -> Health:
         """Liveness: 200 while the process serves, loading or not; `status` and `ready` say how far
         start-up is and which sources loaded (never needs a key)."""
         return health_now()
 
-    @app.get(f"/{API_VERSION}/ready", response_model=Health, tags=["operations"],
+    @app.api_route(f"/{API_VERSION}/ready", methods=["GET", "HEAD"], response_model=Health, tags=["operations"],
              responses={503: {"model": Health, "description": "Models still loading (see Retry-After), "
                                                              "or no source loaded"}})
     async def readiness(response: HTTPResponse) -> Health:

@@ -15,6 +15,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from qa.core.errors import (
     BusyError,
     ConfigError,
+    ConflictError,
     DataFormatError,
     InputError,
     ModelNotFoundError,
@@ -26,11 +27,12 @@ log = logging.getLogger("qa.api")
 
 _TYPES: list[tuple[type[QAError], str]] = [
     (NotFoundError, "not_found"), (DataFormatError, "data_format_error"), (ModelNotFoundError, "model_not_found"),
-    (ConfigError, "config_error"), (InputError, "input_error"), (BusyError, "busy"),
+    (ConfigError, "config_error"), (ConflictError, "conflict"), (InputError, "input_error"), (BusyError, "busy"),
 ]
 _HTTP_TYPES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found", 405: "method_not_allowed",
-               406: "not_acceptable", 413: "too_large", 415: "unsupported_media_type", 422: "validation_error",
-               429: "too_many_requests", 503: "overloaded", 504: "timeout"}
+               406: "not_acceptable", 408: "timeout", 409: "conflict", 413: "too_large",
+               415: "unsupported_media_type", 422: "validation_error", 429: "too_many_requests", 503: "overloaded",
+               504: "timeout"}
 
 
 class APIError(Exception):
@@ -63,9 +65,21 @@ def _clean(msg: str) -> str:
     return re.sub(r"\s+", " ", msg).strip()[:500]
 
 
+# the names pydantic gives the branches of a union in an error's location ("constrained-str",
+# "function-after[...]"): its own, not a field the client sent
+_TAGS = ("constrained-", "function-", "json-or-python", "lax-or-strict", "tagged-union", "nullable")
+_TYPE_TAGS = {"str", "int", "float", "bool", "none", "list", "dict"}
+
+
+def _field(loc: Any) -> str:
+    parts = [str(p) for p in loc if p != "body" and not (
+        isinstance(p, str) and ("[" in p or p.startswith(_TAGS) or p in _TYPE_TAGS))]
+    return ".".join(parts) or "body"
+
+
 def _validation_message(exc: RequestValidationError) -> tuple[int, str, list[str]]:
     errors = exc.errors()
-    fields = [".".join(str(p) for p in e.get("loc", ()) if p != "body") or "body" for e in errors]
+    fields = list(dict.fromkeys(_field(e.get("loc", ())) for e in errors))  # a union's branches: one field
     first = errors[0] if errors else {}
     if first.get("type") == "json_invalid":
         return 400, "the request body is not valid JSON (UTF-8 text expected)", ["body"]
@@ -73,7 +87,7 @@ def _validation_message(exc: RequestValidationError) -> tuple[int, str, list[str
     if first.get("type") == "string_unicode":  # a lone surrogate (\ud800) in JSON: not text
         return 400, f"{where}: not valid UTF-8 text", fields[:10]
     msg = first.get("msg", "invalid value")
-    more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
+    more = f" (and {len(fields) - 1} more)" if len(fields) > 1 else ""
     return 422, _clean(f"{where}: {msg}{more}"), fields[:10]
 
 

@@ -13,6 +13,12 @@ class InputError(QAError):
     """The question, file or option given is not acceptable."""
 
 
+class ConflictError(InputError):
+    """What was sent clashes with what is stored (a document id taken): HTTP 409."""
+
+    http_status = 409
+
+
 class ConfigError(QAError):
     """A setting (environment variable, TOML file or override) has a wrong value or type."""
 

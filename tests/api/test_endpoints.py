@@ -99,6 +99,10 @@ def test_ask_body_not_json_or_not_utf8(client) -> None:
     for ctype in ("application/x-www-form-urlencoded", "text/plain"):  # curl -d sends a form by default
         r = client.post(ASK, content=b'{"question": "hi"}', headers={"content-type": ctype})
         assert "Content-Type: application/json" in error(r, 415)
+    # a JSON body sent with no type was ignored: "body: Input should be a valid dictionary", 422
+    r = client.post(ASK, content=b'{"question": "hi"}', headers={"content-type": ""})
+    assert "(none was sent)" in error(r, 415)
+    error(client.post(ASK, headers={"content-type": ""}), 422)  # nothing sent: the fields say what to send
     assert 'qa_errors_total{endpoint="/v1/ask",status="415"}' in client.get("/metrics").text
 
 
@@ -138,6 +142,11 @@ def test_read_span_and_choice(client) -> None:
     r = client.post("/v1/read", json={"context": "The Amazon is the largest rainforest on Earth.",
                                       "question": "What is the largest rainforest?"})
     assert r.status_code == 200 and "Amazon" in r.json()["answers"][0]["text"]
+    r = client.post("/v1/read", json={"context": "The Amazon is the largest rainforest on Earth.",
+                                      "question": "What is the largest rainforest?", "top_k": 5})
+    spans = [(a["evidence"]["start"], a["evidence"]["end"]) for a in r.json()["answers"] if not a["no_answer"]]
+    assert all(s1 >= e2 or s2 >= e1 for i, (s1, e1) in enumerate(spans) for s2, e2 in spans[:i])  # no near-copies
+    assert all(a["score"] == round(a["score"], 4) for a in r.json()["answers"])  # as /v1/ask gives them
     r = client.post("/v1/read", json={"context": "Tom was happy because he won the race.",
                                       "question": "Why was Tom happy?",
                                       "options": ["He lost", "He won the race", "It rained"]})
@@ -171,7 +180,13 @@ def test_documents_added_are_searchable_at_once_and_deleted(client) -> None:
     r = client.post(ASK, json={"question": "What is the zorblat code of unit seventeen?", "route": "webqa"})
     assert "purple falcon" in r.json()["answers"][0]["text"]
     # the same id again is refused; a second document joins the collection
-    assert "already" in error(client.post("/v1/documents", json={"collection": "memos", "documents": [doc]}), 400)
+    nulled = {"text": "a b", "metadata": {"k": None}}
+    r = client.post("/v1/documents", json={"collection": "memos", "documents": [nulled]})
+    # pydantic's names for a union's branches stayed in the field: "metadata.k.constrained-str ... (and 3 more)"
+    assert error(r, 422) == "documents.0.metadata.k: Input should be a valid string"
+    assert r.json()["error"]["fields"] == ["documents.0.metadata.k"]
+    r = client.post("/v1/documents", json={"collection": "memos", "documents": [doc]})  # a conflict, not bad input
+    assert "already" in error(r, 409) and r.json()["error"]["type"] == "conflict"
     r = client.post("/v1/documents", json={"collection": "memos", "documents": [{"text": "Blue heron is code two."}]})
     new_id = r.json()["documents"][0]
     assert r.status_code == 201 and new_id.startswith("doc-")
@@ -462,6 +477,8 @@ def test_eval_bad_input(client, files: dict, data: dict, status: int) -> None:
 
 # ---------------------------------------------------------------------------------------------- health, metrics, keys
 def test_health_and_metrics(client) -> None:
+    for path in ("/v1/health", "/v1/ready"):  # probes that ask with HEAD got 405
+        assert client.head(path).status_code == 200 and client.head(path).content == b""
     h = client.get("/v1/health").json()
     assert h["status"] == "ok" and h["ready"]["webqa"] and h["ready"]["kbqa"]
     r = client.get("/v1/ready")
