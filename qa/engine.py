@@ -343,7 +343,7 @@ class Engine:
         """Add documents to a collection of your own (created when new); they are searchable when
         this returns, and a crash part-way leaves the collection as it was before the call.
         Returns the number of passages added."""
-        from retrieval.collections import check_name
+        from retrieval.collections import check_case_apart, check_name
         from retrieval.index_dir import folder_lock, is_complete
         from retrieval.ingest import add_passages, build_index, chunk_documents
 
@@ -359,6 +359,7 @@ class Engine:
                     raise ConflictError(f"document id {taken[0]!r} is already in collection {name!r}; delete it first")
                 add_passages(folder, passages, self.settings)
             else:
+                check_case_apart(name, self.settings)
                 build_index(passages, folder, self.settings, progress=False,
                             extra={"added_documents": True})  # `qa index` of a folder so named asks first
             self._reopen_passages(name)
@@ -401,7 +402,7 @@ class Engine:
     def _writable_collection(self, name: str) -> str:
         from retrieval.collections import DEFAULT_NAME
 
-        if name == DEFAULT_NAME:
+        if name.lower() == DEFAULT_NAME:  # "Default" too: one folder with "default" where case is not kept
             raise InputError("the default collection is read-only; add documents to a collection of your own")
         return name
 

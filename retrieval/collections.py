@@ -19,7 +19,7 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 
-from qa.core.errors import DataFormatError, InputError, NotFoundError
+from qa.core.errors import ConflictError, DataFormatError, InputError, NotFoundError
 from qa.core.settings import Settings
 from qa.core.text import unaccented
 from qa.core.types import Encoder
@@ -48,13 +48,25 @@ def check_name(name: str) -> str:
     return name
 
 
+def check_case_apart(name: str, settings: Settings) -> None:
+    """A new collection whose name differs from an existing one's in case alone ("Notes" beside
+    "notes") is refused: on a file system that does not keep case the two are one folder."""
+    root = Path(settings.index_dir)
+    if not root.is_dir():
+        return
+    for p in root.iterdir():
+        if p.name != name and p.name.lower() == name.lower() and (is_complete(p) or is_damaged(p)):
+            raise ConflictError(f"a collection named {p.name!r} exists: {name!r} differs from it in case alone, "
+                                "and on some file systems the two are one folder; use that name or another")
+
+
 def collection_name_for(path: str | Path) -> str:
     """A default collection name for an indexed path: its file or folder name, made safe (accents
     dropped rather than the letters: `Übersicht` -> `Ubersicht`)."""
     stem = Path(path).expanduser().resolve().name or "documents"
     ascii_stem = unaccented(stem)
     safe = re.sub(r"[^A-Za-z0-9._-]+", "-", ascii_stem).strip("-.") or "documents"
-    return safe[:64] if safe != DEFAULT_NAME else "default-docs"
+    return safe[:64] if safe.lower() != DEFAULT_NAME else "default-docs"
 
 
 def user_collections(settings: Settings) -> list[Collection]:

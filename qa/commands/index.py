@@ -81,7 +81,7 @@ def index(
             raise InputError(f"nothing to index: {path} does not exist")
         if out is not None and name is not None:
             raise InputError("give either --out DIR or --name NAME, not both")
-        if name == DEFAULT_NAME:  # `--collection default` asks the embedded collection
+        if name is not None and name.lower() == DEFAULT_NAME:  # `--collection default` asks the embedded one
             raise InputError(f"the collection name {DEFAULT_NAME!r} is the embedded collection's: choose another")
         if out is not None and out.expanduser().resolve().parent == Path(settings.index_dir).expanduser().resolve():
             # a folder of the collections' own folder is a collection: one `qa ask` could never search
@@ -91,6 +91,10 @@ def index(
             check_name(out.name)
         # `--name ""` (an unset shell variable, say) is a mistake, not a request for the default name
         target = out or Path(settings.index_dir) / check_name(collection_name_for(path) if name is None else name)
+        if out is None:
+            from retrieval.collections import check_case_apart
+
+            check_case_apart(target.name, settings)
         _recover(target)
         from retrieval.index_dir import manifest_stamp
 

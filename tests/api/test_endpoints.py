@@ -180,6 +180,13 @@ def test_documents_added_are_searchable_at_once_and_deleted(client) -> None:
     r = client.post(ASK, json={"question": "What is the zorblat code of unit seventeen?", "route": "webqa"})
     assert "purple falcon" in r.json()["answers"][0]["text"]
     # the same id again is refused; a second document joins the collection
+    # names differing in case alone are one folder where case is not kept: "Memos" beside "memos",
+    # and "Default" beside the embedded collection, were each made a collection of their own
+    r = client.post("/v1/documents", json={"collection": "Memos", "documents": [{"text": "Case apart."}]})
+    assert "differs from it in case alone" in error(r, 409)
+    r = client.post("/v1/documents", json={"collection": "DEFAULT", "documents": [{"text": "Case apart."}]})
+    assert "read-only" in error(r, 400)
+    assert "Memos" not in client.get("/v1/collections").json()["collections"]
     nulled = {"text": "a b", "metadata": {"k": None}}
     r = client.post("/v1/documents", json={"collection": "memos", "documents": [nulled]})
     # pydantic's names for a union's branches stayed in the field: "metadata.k.constrained-str ... (and 3 more)"

@@ -321,3 +321,18 @@ def test_collections_are_listed_and_deleted_by_name(notes: Path, tmp_path: Path,
                        (["index", str(notes), "--list"], "--list and --delete NAME go alone")):
         assert main(argv) == 2
         assert said in capsys.readouterr().err
+
+
+def test_a_new_collection_named_apart_in_case_alone_is_refused(notes: Path, tmp_path: Path, monkeypatch,
+                                                               capsys) -> None:
+    """"TEAM-NOTES" beside "team-notes" was a second collection: one folder where case is not kept."""
+    monkeypatch.setenv("QA_INDEX_DIR", str(tmp_path / "idx"))
+    monkeypatch.setenv("QA_INCLUDE_DEFAULT", "false")
+    assert main(["index", str(notes)]) == 0
+    capsys.readouterr()
+    assert main(["index", str(notes), "--name", "TEAM-NOTES"]) == 2
+    assert "differs from it in case alone" in capsys.readouterr().err
+    assert main(["index", str(notes), "--name", "Default"]) == 2
+    assert "the embedded collection's" in capsys.readouterr().err
+    assert sorted(p.name for p in (tmp_path / "idx").iterdir()) == ["team-notes"]
+    assert main(["index", str(notes)]) == 0  # the same name again rebuilds it
