@@ -31,11 +31,19 @@ Row = tuple[Node | None, ...]
 
 
 class QueryError(QAError):
-    """A query failed: timeout, unreachable endpoint, or an error reported by the store."""
+    """A query failed: timeout, unreachable endpoint, or an error reported by the store. Not the
+    client's input: over HTTP a 502 (the graph behind the API failed), 504 for a timeout, 503 for an
+    endpoint that cannot be asked at all."""
+
+    http_status = 502
+    error_type = "graph_error"
 
 
 class QueryTimeout(QueryError):
     """One query did not finish within its time: the graph may hold what it asked."""
+
+    http_status = 504
+    error_type = "timeout"
 
 
 _timeouts: contextvars.ContextVar[list[str] | None] = contextvars.ContextVar("kb_timeouts", default=None)
@@ -64,6 +72,9 @@ class EndpointUnavailable(QueryError):
     """No query can succeed: the endpoint is unreachable, refuses us, or is no SPARQL endpoint.
     Probing queries may fail one by one and only lose their options; this fails the question (a
     graph that cannot be asked has not said "no answer")."""
+
+    http_status = 503
+    error_type = "graph_unavailable"
 
 
 class KnowledgeGraph(Protocol):

@@ -55,6 +55,8 @@ def error_response(status: int, kind: str, message: str, *, fields: list[str] | 
 
 
 def qa_error_type(exc: QAError) -> str:
+    if exc.error_type:
+        return exc.error_type
     for cls, name in _TYPES:
         if isinstance(exc, cls):
             return name

@@ -7,6 +7,7 @@ class QAError(Exception):
 
     exit_code = 2
     http_status = 400
+    error_type: str | None = None  # the API's error "type" where the class alone does not say it
 
 
 class InputError(QAError):

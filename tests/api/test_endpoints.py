@@ -701,3 +701,23 @@ def test_start_up_tidying_leaves_a_running_process_folders_alone(tmp_path: Path)
     notes = recover_interrupted(tmp_path)
     assert live.is_dir() and not dead.exists() and not older.exists()
     assert (tmp_path / "notes").is_dir() and len(notes) == 3
+
+
+def test_a_graph_that_fails_is_the_servers_trouble_not_the_clients_input(client, app, monkeypatch) -> None:
+    """A query that timed out, or an endpoint that could not be asked, came back as 400
+    "input_error": a client would have changed a question that was fine."""
+    from kb.store import EndpointUnavailable, QueryTimeout
+    from qa.core.types import Route
+
+    kb = app.state.engine.source(Route.KBQA)
+    for exc, status, kind in [(QueryTimeout("the graph did not answer in time"), 504, "timeout"),
+                              (EndpointUnavailable("the endpoint refused the query"), 503, "graph_unavailable")]:
+        def fail(*_a, _exc=exc, **_k):
+            raise _exc
+
+        monkeypatch.setattr(kb, "answer", fail)
+        r = client.post(ASK, json={"question": "What is the capital of France?", "route": "kbqa"})
+        assert str(exc) in error(r, status) and r.json()["error"]["type"] == kind
+        # asked of every source, the graph's failure is reported and the others answer
+        r = client.post(ASK, json={"question": "What is the capital of France?"})
+        assert r.status_code == 200 and "kbqa" in r.json()["routing"]["failed"]
