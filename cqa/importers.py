@@ -130,11 +130,31 @@ def html_to_text(markup: str) -> str:
         parts += [markup[at:start.start()], f"\n\x00{len(blocks) - 1}\x00\n"]
         at = end.end()
     text = "".join([*parts, markup[at:]])
+    text = _LINK.sub(_link_text, text)  # "See the docs." kept no trace of where the docs are
     text = _BLOCK.sub("\n", text)
     text = html.unescape(_TAG.sub(" ", _INLINE.sub("", text)))
     text = _SPACE.sub(" ", text)
     text = _LINES.sub("\n\n", "\n".join(line.strip() for line in text.split("\n"))).strip()
     return re.sub(r"\x00(\d+)\x00", lambda m: blocks[int(m.group(1))], text) if blocks else text
+
+
+_LINK = re.compile(r"""<a\s[^>]*?href\s*=\s*(?:"([^"]*)"|'([^']*)')[^>]*>(.*?)</a\s*>""", re.IGNORECASE | re.DOTALL)
+# markup an FAQ exported from a web page (a CMS) carries; "x < y" or "<3" in plain text is no tag
+_HTML_TAG = re.compile(r"</?(?:p|br|div|span|strong|b|i|em|u|ul|ol|li|a|h[1-6]|code|pre|table|tr|td|th|blockquote)"
+                       r"(?:\s[^<>]*)?/?>", re.IGNORECASE)
+
+
+def _link_text(m: re.Match) -> str:
+    url, inner = html.unescape(m.group(1) or m.group(2) or "").strip(), m.group(3)
+    shown = html.unescape(_TAG.sub("", inner)).strip()
+    if not url.startswith(("http://", "https://")) or url in shown:
+        return inner
+    return f"{inner} ({url})" if shown else url
+
+
+def plain_text(text: str) -> str:
+    """An FAQ's text as shown: HTML (from a CMS export) as its text, plain text as it is."""
+    return html_to_text(text) if _HTML_TAG.search(text) else text
 
 
 def _tags(raw: str) -> list[str]:
@@ -160,6 +180,9 @@ def _within(text: str, what: str, limit: int, where: str) -> str:
     """NFC `text` within the limit `ThreadStore.add_question` and `add_answer` apply to what is filed
     through the API (a megabyte answer made every later question over the store slow), or a
     `DataFormatError` naming the place in the file."""
+    # Windows line ends are line ends: an FAQ saved again with Unix ones was an edit (which made the
+    # file's answer the accepted one again, over a user's), and "\r\n" was stored as such
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
     try:
         return check_text(_text(text), what, limit, stored=True)
     except InputError as exc:
@@ -250,23 +273,30 @@ def detect_format(path: str | Path) -> Format:
 # ---------------------------------------------------------------------------------------------- StackExchange
 def import_stackexchange(store: ThreadStore, posts: str | Path, links: str | Path | None = None, *,
                          site: str | None = None, source: str | None = None,
-                         on_bytes: Progress | None = None) -> ImportReport:
+                         on_bytes: Progress | None = None, prune: bool = False) -> ImportReport:
     """Questions and answers of a StackExchange `Posts.xml` (and duplicate links from `PostLinks.xml`,
     found beside it when not given). The source is `stackexchange:<site>` unless given, the site
     defaulting to the dump's folder name. Importing a newer dump of the same site updates what
-    changed: votes, accepted answers, edited posts."""
+    changed: votes, accepted answers, edited posts. A dump is the whole site: with `prune`, the
+    source's posts it no longer holds (deleted upstream) go, questions with their answers; answers
+    users added through the API or `qa cqa add` (ids that are no post ids) stay."""
     posts = Path(posts)
     if links is None:
         for cand in ("PostLinks.xml", "PostLinks.xml.gz", "PostLinks.xml.xz", "PostLinks.xml.bz2"):
             if (posts.parent / cand).exists():
                 links = posts.parent / cand
                 break
+    named = source is not None or site is not None  # the user named it: no guessing which dump it is
     site = site or posts.resolve().parent.name or "site"
     source = source or f"stackexchange:{site}"
     rep = ImportReport(source, str(posts))
     t0 = time.perf_counter()
     changed: set[int] = set()  # threads whose acceptance this import sets: new ones, or the dump's changed
     posts_read = 0
+    listed: set[str] = set()  # every question and answer id the dump holds (for `prune`)
+    # a dump extracted into another folder is another source by name: its threads were all filed a
+    # second time. While this source is new, its first questions are looked for under other dumps'
+    unchecked = 0 if named or store.sources().get(source) else 5
     with store.transaction():
         for row in _iter_rows(posts, "posts", on_bytes):
             kind = row.get("PostTypeId")
@@ -276,6 +306,7 @@ def import_stackexchange(store: ThreadStore, posts: str | Path, links: str | Pat
             posts_read += 1
             if not pid:
                 raise DataFormatError(f"{posts}: a post row without Id")
+            listed.add(pid)
             if not store.first_naming(pid):  # which of the two is the post, the dump cannot say
                 raise DataFormatError(f"{posts}: two posts with the Id {pid}")
             raw = row.get("Body", "")
@@ -294,6 +325,13 @@ def import_stackexchange(store: ThreadStore, posts: str | Path, links: str | Pat
                 except DataFormatError:  # a dump is not the user's to fix: one post does not sink it
                     rep.posts_too_long += 1
                     continue
+                if unchecked:
+                    unchecked -= 1
+                    other = store.source_holding(pid, title, prefix="stackexchange:", besides=source)
+                    if other is not None:
+                        raise InputError(f"{posts}: this dump's posts are stored already, as the source {other!r} "
+                                         f"(post {pid}, {title[:60]!r}): import it with --source {other} to update "
+                                         "that one, or give it a --source of its own if it is another site")
                 url = f"https://{site}/q/{pid}" if "." in site else ""
                 accepted = row.get("AcceptedAnswerId") or None
                 before = store.accepted_ext_of(source, pid)
@@ -336,6 +374,8 @@ def import_stackexchange(store: ThreadStore, posts: str | Path, links: str | Pat
         for put in puts:
             rep.answer(put)
         changed.update(left_threads)
+        if prune:  # posts deleted upstream (spam, wrong answers a moderator removed) were served for good
+            rep.threads_removed, rep.answers_removed = store.drop_posts_except(source, listed)
         # acceptance follows the dump where the dump changed it; elsewhere what users accepted since
         # the last import (through the API) stays, also when a thread's text was re-read
         store.mark_accepted(source, changed)
@@ -593,7 +633,7 @@ def import_records(store: ThreadStore, records: Iterable[tuple[str, Any]], *, so
             question = _title(question, where)
             answers = []
             for a in _answer_texts(rec, where):
-                checked = _answer(a, where)
+                checked = _answer(plain_text(a), where)
                 if checked is None:  # refused as `add` and the API refuse it, not shown as an invisible answer
                     raise DataFormatError(f"{where}: the answer {a[:40]!r} has no words (no letter or digit)")
                 answers.append(checked)
@@ -609,7 +649,7 @@ def import_records(store: ThreadStore, records: Iterable[tuple[str, Any]], *, so
             if odd:
                 raise DataFormatError(f"{where}: each tag must be a text, not {odd[0]!r:.40}")
             tags = [t.strip() for t in (tags.split(",") if isinstance(tags, str) else map(str, tags))]
-            body, url = _body(_field_text(rec, "body", where), where), _field_text(rec, "url", where)
+            body, url = _body(plain_text(_field_text(rec, "body", where)), where), _field_text(rec, "url", where)
             if earlier is None:
                 key, put = store.put_thread(source, ext, question, body, tags=[t for t in tags if t], url=url)
                 rep.thread(put)
@@ -650,7 +690,8 @@ def import_file(store: ThreadStore, path: str | Path, fmt: Format | str | None =
                 site: str | None = None, links: str | Path | None = None,
                 on_bytes: Progress | None = None, prune: bool = False) -> ImportReport:
     """Import one file of any supported format (detected from the name and content unless given);
-    `prune` (FAQ files): remove the source's threads the file no longer gives."""
+    `prune` (FAQ files, StackExchange dumps): remove the source's threads (and a dump's answers) the
+    file no longer gives."""
     p = Path(path)
     if not p.exists():
         raise InputError(f"file not found: {p}")
@@ -663,10 +704,10 @@ def import_file(store: ThreadStore, path: str | Path, fmt: Format | str | None =
                          "or its Posts.xml")
     p = file_to_read(p)
     kind = Format(fmt) if fmt else detect_format(p)
-    if prune and kind != Format.FAQ:
-        raise InputError(f"pruning is for FAQ files; {p.name} is a {kind.value} file")
+    if prune and kind == Format.SEMEVAL:
+        raise InputError(f"pruning is for FAQ files and StackExchange dumps; {p.name} is a {kind.value} file")
     if kind == Format.STACKEXCHANGE:
-        return import_stackexchange(store, p, links, site=site, source=source, on_bytes=on_bytes)
+        return import_stackexchange(store, p, links, site=site, source=source, on_bytes=on_bytes, prune=prune)
     if kind == Format.SEMEVAL:
         return import_semeval(store, p, source=source or "semeval", on_bytes=on_bytes)
     return import_faq(store, p, source=source, on_bytes=on_bytes, prune=prune)

@@ -601,6 +601,28 @@ class ThreadStore:
             c.executemany("DELETE FROM threads WHERE key = ?", [(k,) for k in gone])
         return len(gone)
 
+    def source_holding(self, ext_id: str, title: str, *, prefix: str, besides: str) -> str | None:
+        """Another source (named `prefix...`) holding a thread of this id and title, if any."""
+        rows = self._rows("SELECT source FROM threads WHERE ext_id = ? AND title = ? AND source LIKE ? "
+                          "AND source != ? LIMIT 1", (ext_id, title, prefix.replace("%", "") + "%", besides))
+        return str(rows[0][0]) if rows else None
+
+    def drop_posts_except(self, source: str, listed: set[str]) -> tuple[int, int]:
+        """A StackExchange source's questions and answers whose post ids are not in `listed` (the
+        newer dump's), deleted; answers without a post id (added by users) stay. Returns (threads,
+        answers) removed."""
+        gone = [int(k) for k, ext in self._rows("SELECT key, ext_id FROM threads WHERE source = ?", (source,))
+                if ext not in listed]
+        dropped = set(gone)  # their answers go with them
+        answers = [int(k) for k, thread, ext in self._rows(
+            "SELECT a.key, a.thread_key, a.ext_id FROM answers a JOIN threads t ON t.key = a.thread_key "
+            "WHERE t.source = ?", (source,))
+            if int(thread) not in dropped and ext.isdigit() and len(ext) < 12 and ext not in listed]  # 12: a user's
+        with self.transaction() as c:
+            c.executemany("DELETE FROM answers WHERE key = ?", [(k,) for k in answers])
+            c.executemany("DELETE FROM threads WHERE key = ?", [(k,) for k in gone])
+        return len(gone), len(answers)
+
     def delete_thread(self, thread_id: str) -> None:
         key = self.key_of(thread_id)
         with self.transaction() as c:

@@ -102,8 +102,8 @@ def import_(
     site: Annotated[str | None, typer.Option(help="StackExchange site name (default: the dump's folder name).")] = None,
     links: Annotated[Path | None, typer.Option(help="PostLinks.xml (default: found beside Posts.xml).")] = None,
     embed: Annotated[bool, typer.Option(help="Embed the new threads right away.")] = True,
-    prune: Annotated[bool, typer.Option(help="FAQ files: the file is the whole FAQ; remove the source's threads "
-                                             "it no longer gives (a reworded question without an id).")] = False,
+    prune: Annotated[bool, typer.Option(help="FAQ files and StackExchange dumps: the file is the whole source; "
+                                             "remove the threads (and a dump's answers) it no longer gives.")] = False,
     store: StoreOpt = None,
 ) -> None:
     """Import answered questions; a malformed file imports nothing, a second import adds nothing twice."""
@@ -116,13 +116,16 @@ def import_(
     if links is not None and not links.is_file():
         raise InputError(f"file not found: {links}")
     settings = _settings(store)
-    from cqa.store import SEED_META, ThreadStore
+    from cqa.store import BUSY_TIMEOUT_MS, SEED_META, ThreadStore
 
     posts = file_to_read(path)  # a dump folder is read through its Posts.xml: its size is the bar's total
     target = ThreadStore(settings.cqa_store)
     # a store this import starts (new, or left empty by a failed one) holds the user's file alone:
     # marked never to be seeded once the file is in, not before (a failed import marked it for good)
     fresh = target.count() == 0 and not target.get_meta(SEED_META)
+    if not target.writable_now():  # it waited half a minute in silence, then failed
+        err.print(Text(f"another process is writing {target.path.name} (an import?): waiting up to "
+                       f"{BUSY_TIMEOUT_MS / 1000:g} s for it", style="yellow"), soft_wrap=True)
     size = posts.stat().st_size if posts.is_file() else None
     bar, desc, total = _bar(f"importing {path.name}", size)
     with bar:
@@ -170,13 +173,17 @@ def add(
         return
     check_question(question, settings.max_question_chars)
     src = _source(settings)
-    count = src.store.count()
+    count, answers = src.store.count(), src.store.count_answers()
     tid = src.add_question(question, body, answer=answer, accepted=accepted)
-    if src.store.count() == count:  # the same question again: the thread filed the first time
+    if src.store.count() != count:
+        err.print(Text.assemble(("added ", "green"), f"thread {tid}"))
+    elif answer is None or src.store.count_answers() == answers:  # the same question (and answer) again
         err.print(Text.assemble(("kept ", "green"), f"thread {tid}: the question is stored already"
                                 + (" (its answer is in it)" if answer is not None else "")))
-    else:
-        err.print(Text.assemble(("added ", "green"), f"thread {tid}"))
+    else:  # said "kept" while a new answer went in, accepted, and was the one shown from then on
+        shown = "; accepted: the one shown now" if accepted else " (not accepted: --accepted makes it the one shown)"
+        err.print(Text.assemble(("added ", "green"), f"an answer to thread {tid}, whose question is stored "
+                                f"already{shown}"))
 
 
 @cqa_app.command("ask")
@@ -191,6 +198,11 @@ def ask(
 
     settings = _settings(store, route="cqa")
     check_question(question, settings.max_question_chars)
+    if store is not None and not Path(settings.cqa_store).exists():
+        # a store named on the command line is one the user means: a typo made a new one, seeded with
+        # the trivia set, and "answered" from it
+        raise InputError(f"no thread store at {settings.cqa_store} (`qa cqa import FILE --store` or "
+                         "`qa cqa add --store` makes one)")
     from qa.core.types import Route
     from qa.engine import Engine
 

@@ -46,6 +46,15 @@ def test_import_ask_add_stats(tmp_path: Path, faq: Path, capsys: pytest.CaptureF
     assert f"kept thread {tid}: the question is stored already" in " ".join(capsys.readouterr().err.split())
     assert main(["cqa", "add", tid, "--thread", "--answer", "Yes, in the basement.", "--store", store]) == 0
     assert "stored already" in capsys.readouterr().err
+    # the question again with another answer: it said "kept ... (its answer is in it)" and the new
+    # answer was the one shown from then on
+    assert main(["cqa", "add", "Is there parking for bikes?", "--answer", "Yes, behind the canteen.",
+                 "--store", store]) == 0
+    said = " ".join(capsys.readouterr().err.split())
+    assert f"added an answer to thread {tid}, whose question is stored already; accepted" in said
+    # a --store that does not exist, asked: a typo made a new store (seeded with trivia) and answered
+    assert main(["cqa", "ask", "Is there parking?", "--store", str(tmp_path / "typo" / "x.sqlite")]) == 2
+    assert "no thread store at" in capsys.readouterr().err and not (tmp_path / "typo").exists()
     assert main(["cqa", "stats", "--store", store]) == 0
     out = capsys.readouterr().out
     assert "4 threads" in out and "faq:office: 3" in out and "user: 1" in out
@@ -131,6 +140,8 @@ def test_a_second_writer_waiting_out_the_busy_timeout_is_one_line_exit_2(tmp_pat
             assert len(lines) == 1 and "Traceback" not in err, err
             assert f"the thread store {Path(store).name} is being written by another process" in lines[0]
             assert "try again when it finishes" in lines[0] and time.perf_counter() - started < 20
+            if args[0] == "import":  # it waited the half minute in silence
+                assert "another process is writing s.sqlite (an import?): waiting up to 0.2 s" in err
     finally:
         holder.execute("ROLLBACK")
         holder.close()

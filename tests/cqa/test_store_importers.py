@@ -71,7 +71,7 @@ def test_malformed_xml_imports_nothing(tmp_path: Path) -> None:
     import_file(store, tmp_path / "Posts.xml")
     before = _counts(store)
     with pytest.raises(DataFormatError, match=r"malformed XML at line \d+, column \d+"):
-        import_file(store, bad)
+        import_file(store, bad, site="another.site")  # named apart: the same posts are new threads there
     assert _counts(store) == before  # the good rows before the error were rolled back too
     fresh = ThreadStore(tmp_path / "fresh.sqlite")
     with pytest.raises(DataFormatError):
@@ -473,9 +473,8 @@ def test_prune_makes_the_store_follow_an_faq_whose_questions_were_reworded(tmp_p
     assert store.count() == 2 and rep.threads_removed == 1 and "removed 1 threads the file no longer gives" in \
         rep.summary()
     assert not any("two days" in a.text for k in store.keys().tolist() for a in store.get([k])[k].answers)
-    write_posts(tmp_path / "Posts.xml", 3)
-    with pytest.raises(InputError, match="pruning is for FAQ files"):
-        import_file(store, tmp_path / "Posts.xml", prune=True)
+    write_posts(tmp_path / "Posts.xml", 3)  # a dump prunes its own source alone: the FAQ's threads stay
+    assert import_file(store, tmp_path / "Posts.xml", prune=True).threads_removed == 0 and store.count() == 5
 
 
 def test_prune_refuses_a_file_without_records_and_an_faq_keeps_an_accepted_answer(tmp_path: Path) -> None:
@@ -837,3 +836,77 @@ def test_an_answer_read_before_its_question_is_moved_and_updated_like_any_other(
     assert answers() == after and rep.answers_added == 0 and rep.answers_updated == 2
     import_file(store, site)  # the same dump again changes nothing
     assert answers() == after
+
+
+def test_a_newer_dump_with_prune_removes_posts_deleted_upstream(tmp_path: Path) -> None:
+    """Posts a moderator deleted stayed in the store for good (`--prune` was for FAQs only) and
+    could be the answer shown; the same dump extracted into another folder filed every thread twice."""
+    def dump(folder: str, rows: str) -> Path:
+        d = tmp_path / folder / "cooking.stackexchange.com"
+        d.mkdir(parents=True)
+        (d / "Posts.xml").write_text(f'<?xml version="1.0"?>\n<posts>\n{rows}</posts>\n', encoding="utf-8")
+        return d
+
+    q1 = '<row Id="1" PostTypeId="1" Title="Why does my bread not rise?" Body="b" />\n'
+    q2 = '<row Id="30" PostTypeId="1" Title="How long do eggs keep?" Body="b" />\n'
+    a61 = '<row Id="61" PostTypeId="2" ParentId="1" Score="2" Body="Check the yeast." />\n'
+    a62 = '<row Id="62" PostTypeId="2" ParentId="1" Score="9" Body="Bad advice a moderator deleted." />\n'
+    a31 = '<row Id="31" PostTypeId="2" ParentId="30" Score="1" Body="About five weeks." />\n'
+    store = ThreadStore(tmp_path / "t.sqlite")
+    import_file(store, dump("v1", q1 + a61 + a62 + q2 + a31))
+    uid = "stackexchange:cooking.stackexchange.com:1"
+    mine = store.add_answer(uid, "Keep the dough somewhere warm.")  # a user's answer: not the dump's to remove
+    newer = dump("v2", q1 + a61)
+    rep = import_file(store, newer)  # without --prune: as before, nothing goes
+    assert _counts(store) == (2, 4) and rep.threads_removed == rep.answers_removed == 0
+    rep = import_file(store, newer, prune=True)
+    assert (rep.threads_removed, rep.answers_removed) == (1, 1) and "removed" in rep.summary()
+    assert sorted(a.id for a in store.thread(uid).answers) == sorted(["61", mine]) and store.count() == 1
+    semeval = tmp_path / "SemEval2016-Task3-CQA-QL-x.xml"
+    semeval.write_text('<?xml version="1.0"?>\n<xml>' + _semeval_thread(
+        "Q1_R1", "Where to buy a car?", "In Doha.", [("Q1_R1_C1", "Try the souq.")]) + "</xml>\n", encoding="utf-8")
+    with pytest.raises(InputError, match="pruning is for FAQ files and StackExchange dumps"):
+        import_file(store, semeval, "semeval", prune=True)
+    # the same dump in a folder of another name: refused, naming the source it is stored as
+    other = tmp_path / "v3" / "cooking-2024-04"
+    other.mkdir(parents=True)
+    (other / "Posts.xml").write_text((newer / "Posts.xml").read_text(encoding="utf-8"), encoding="utf-8")
+    with pytest.raises(InputError, match="stored already, as the source 'stackexchange:cooking.stackexchange.com'"):
+        import_file(store, other)
+    assert store.count() == 1
+    assert import_file(store, other, source="stackexchange:cooking.stackexchange.com").threads_added == 0
+    assert import_file(store, other, site="a-mirror").threads_added == 1  # named apart on purpose
+
+
+def test_an_faq_saved_again_with_other_line_ends_is_the_same_faq(tmp_path: Path) -> None:
+    """Saved with Windows line ends, then Unix ones, it was an edit: the file's answer became the
+    accepted one again over the one a user accepted, and "\\r\\n" was stored as such."""
+    faq = tmp_path / "excel.csv"
+    faq.write_bytes('\ufeffid;question;answer\r\nexp;How do I export?;"File, then\r\nExport."\r\n'.encode())
+    store = ThreadStore(tmp_path / "t.sqlite")
+    import_file(store, faq)
+    uid = "faq:excel:exp"
+    assert [a.text for a in store.thread(uid).answers] == ["File, then\nExport."]
+    mine = store.add_answer(uid, "Press Ctrl+E.")
+    store.accept_answer(uid, mine)
+    faq.write_bytes(faq.read_bytes().replace(b"\r\n", b"\n"))
+    rep = import_file(store, faq)
+    assert rep.answers_updated == 0 and rep.threads_updated == 0
+    assert [a.id for a in store.thread(uid).answers if a.accepted] == [mine]
+
+
+def test_html_in_an_faq_is_shown_as_text_and_a_dumps_links_keep_where_they_go(tmp_path: Path) -> None:
+    """A CMS-exported FAQ showed "<p>Open <strong>Security</strong> &gt; ..." as it was; a dump's
+    "See <a href=...>the docs</a>." became "See the docs." with no address."""
+    faq = tmp_path / "cms.json"
+    faq.write_text(json.dumps([{"question": "How do I turn on two-factor login?",
+                                "answer": "<p>Open <strong>Security</strong> &gt; Two-factor.</p>"},
+                               {"question": "Is 2 < 3 in the rules?", "answer": "Yes: 2 < 3 and 5 > 4."}]),
+                   encoding="utf-8")
+    store = ThreadStore(tmp_path / "t.sqlite")
+    import_file(store, faq)
+    texts = sorted(a.text for t in store.get(list(map(int, store.keys()))).values() for a in t.answers)
+    assert texts == ["Open Security > Two-factor.", "Yes: 2 < 3 and 5 > 4."]
+    assert html_to_text('<p>See <a href="https://example.com/d?a=1&amp;b=2">the docs</a>.</p>') == \
+        "See the docs (https://example.com/d?a=1&b=2)."
+    assert html_to_text('<a href="https://x.org">https://x.org</a>') == "https://x.org"
