@@ -18,7 +18,7 @@ from pydantic import BaseModel, ValidationError
 
 from qa.core.settings import RouteChoice
 from qa.core.types import Answer, Response
-from ui.render import CSS, answer_html, rewrite_html, routing_html, sparql_of, top_text
+from ui.render import CSS, answer_html, filed_text, rewrite_html, routing_html, sparql_of, top_text
 
 HISTORY_TURNS = 10
 M = TypeVar("M", bound=BaseModel)
@@ -81,8 +81,10 @@ class API:
         try:
             r = httpx.request(method, f"{self.url}{path}", headers=self.headers, timeout=timeout, **kw)
         except httpx.TimeoutException as exc:
-            raise RuntimeError(f"the API at {self.url} did not answer within {timeout:g} s (a write may still "
-                               "finish: check before sending it again)") from exc
+            # only a write may still finish behind a timeout: a question or a health check says no more
+            after = " (a write may still finish: check before sending it again)" if method != "GET" and \
+                path not in ("/v1/ask", "/v1/read", "/v1/search") else ""
+            raise RuntimeError(f"the API at {self.url} did not answer within {timeout:g} s{after}") from exc
         except httpx.HTTPError as exc:
             raise RuntimeError(f"the API at {self.url} is not reachable: is qa serve running?") from exc
         except (httpx.InvalidURL, ValueError, UnicodeError) as exc:  # not HTTPError: the address or a header
@@ -93,7 +95,10 @@ class API:
             body = {}
         if r.status_code >= 400:
             err = body.get("error", {}) if isinstance(body, dict) else {}
-            raise RuntimeError(f"{err.get('message') or r.reason_phrase} (HTTP {r.status_code})")
+            said = err.get("message") or r.reason_phrase
+            if r.status_code in (401, 403):  # the box to fix it in is the sidebar's
+                said += "; the sidebar's \"API key\" box takes it"
+            raise RuntimeError(f"{said} (HTTP {r.status_code})")
         return body
 
     def ask(self, body: dict[str, Any]) -> Response:
@@ -135,7 +140,7 @@ def show_response(resp: Response, turn: int, api: API | None = None) -> None:
         if rank == 1 and len(answers) > 1:
             st.caption("other answers")
     html(routing_html(resp))
-    answer = top_text(resp)
+    answer = filed_text(resp)
     asked = resp.rewritten or resp.question
     # the store files questions of at most its title limit: a longer one would only meet a 422
     if api is not None and answer and "cqa" in st.session_state.get("routes", []) and \
@@ -254,13 +259,29 @@ def documents_tab(api: API) -> None:
         st.success(plain(added))
     if not go:
         return
+    from qa.api.models import COLLECTION_PATTERN, MAX_DOCUMENT_CHARS
+
+    if not re.match(COLLECTION_PATTERN, collection):  # said as the pattern, it read as a regular expression
+        st.error(plain(f"{collection!r} cannot name a collection: use letters, digits, '.', '_' or '-' "
+                       "(up to 64, no spaces), starting with a letter or digit"))
+        return
     docs = []
     for f in files or []:
         try:
-            docs.append({"title": f.name, "text": f.getvalue().decode("utf-8-sig"), "source": f"upload:{f.name}"})
+            text = f.getvalue().decode("utf-8-sig")
         except UnicodeDecodeError:
             st.error(plain(f"{f.name} is not UTF-8 text; not added"))
+            continue
+        if len(text) > MAX_DOCUMENT_CHARS:  # "documents.0.text: String should have at most ..." named no file
+            st.error(plain(f"{f.name} holds {len(text):,} characters, over the {MAX_DOCUMENT_CHARS:,} a "
+                           "document may: split it, or index its folder with `qa index`"))
+            return
+        docs.append({"title": f.name, "text": text, "source": f"upload:{f.name}"})
     if pasted.strip():
+        if len(pasted) > MAX_DOCUMENT_CHARS:
+            st.error(plain(f"the pasted text holds {len(pasted):,} characters, over the {MAX_DOCUMENT_CHARS:,} "
+                           "a document may"))
+            return
         docs.append({"title": title, "text": pasted, "source": "pasted"})
     if not docs:
         st.warning("nothing to add")
@@ -286,13 +307,15 @@ def main() -> None:
     # the key a visitor types, never the server's own QA_API_KEY: whoever reaches this page would
     # write with it. QA_UI_API_KEY is an operator's explicit choice to lend the page a key.
     key = st.session_state.get("api_key", "") or os.environ.get("QA_UI_API_KEY", "")
-    if not sendable_key(key):
-        st.sidebar.error("the API key can only hold printable ASCII characters")
-        key = ""
-    api = API(api_url(), key)
+    sendable = sendable_key(key)
+    api = API(api_url(), key if sendable else "")
     opts = sidebar(api)
-    with st.sidebar.expander("API key"):
-        st.text_input("if the server needs one (writes)", type="password", key="api_key")
+    # open while the key typed cannot be sent: it closed, hiding the box to correct it in
+    with st.sidebar.expander("API key", expanded=not sendable):
+        st.text_input("if the server asks for one (writes; reads too where it is set so)", type="password",
+                      key="api_key")
+        if not sendable:
+            st.error("the API key can only hold printable ASCII characters: not sent until it does")
     chat, read, docs = st.tabs(["Chat", "Read a passage", "Add documents"])
     with chat:
         chat_tab(api, opts)

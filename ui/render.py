@@ -84,7 +84,11 @@ def evidence_html(answer: Answer) -> str:
         for i, (opt, p) in enumerate(zip(ev.options, ev.probabilities, strict=False)):
             mark = " ✔" if i == ev.chosen else ""
             rows.append(f"<li>{e(opt)} — {p:.3f}{mark}</li>")
-        return f'<ol type="A" class="qa-evidence">{"".join(rows)}</ol>'
+        cut = ""
+        if ev.context_chars_read is not None:  # the reader reads one window: what follows it never saw
+            cut = (f'<div class="qa-meta">the reader read the first {ev.context_chars_read:,} of the passage\'s '
+                   f"{len(ev.context):,} characters: an answer after them was never seen</div>")
+        return f'<ol type="A" class="qa-evidence">{"".join(rows)}</ol>{cut}'
     return ""
 
 
@@ -94,12 +98,13 @@ def answer_html(answer: Answer, rank: int) -> str:
         out = f'<div class="qa-noanswer">#{rank} No answer (confidence {answer.score:.2f})</div>'
         guess = answer.best_guess
         if guess is not None:
-            out += (f'<div class="qa-guess">best guess: <span class="qa-answer">{e(clip(guess.text))}</span>'
+            out += (f'<div class="qa-guess">best guess: <span class="qa-answer">{e(clip(guess.text))}</span> '
                     f'<span class="qa-score">score {guess.score:.2f}</span></div>' + evidence_html(guess))
         elif answer.evidence is not None:
             out += evidence_html(answer)
         return out
-    return (f'<div>#{rank} <span class="qa-answer">{e(clip(answer.text))}</span>'
+    # a space between the two (not the CSS margin alone): screen readers and copies read them apart
+    return (f'<div>#{rank} <span class="qa-answer">{e(clip(answer.text))}</span> '
             f'<span class="qa-score">score {answer.score:.2f} · {e(answer.route)}</span></div>'
             + evidence_html(answer))
 
@@ -122,6 +127,16 @@ def routing_html(response: Response) -> str:
 def rewrite_html(response: Response) -> str:
     rw = response.rewritten
     return f'<div class="qa-rewrite">understood as: {e(rw)}</div>' if rw else ""
+
+
+def filed_text(response: Response) -> str:
+    """The answer "This answered it" files: a matched thread's whole answer, not the short span
+    shown from it (filed, the span matched this wording first and its steps were lost)."""
+    answers = response.answers
+    if not answers or answers[0].no_answer:
+        return ""
+    ev = answers[0].evidence
+    return ev.answer if isinstance(ev, ThreadEvidence) and ev.answer.strip() else answers[0].text
 
 
 def top_text(response: Response) -> str:

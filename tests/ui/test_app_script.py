@@ -80,3 +80,16 @@ def test_a_key_that_cannot_be_sent_is_refused_on_the_page(keyed_api: str, monkey
     at.text_input(key="api_key").set_value("pässwört").run()
     assert not at.exception
     assert any("printable ASCII" in e.value for e in at.sidebar.error)
+    # said inside the box, kept open: it collapsed, hiding the box to correct the key in
+    assert at.sidebar.expander[0].proto.expanded
+
+
+def test_a_collection_name_the_api_refuses_is_said_in_words(keyed_api: str, monkeypatch) -> None:
+    """It was "collection: String should match pattern '^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$' (HTTP 422)"."""
+    at = _run(monkeypatch, QA_API_URL=keyed_api)
+    next(t for t in at.text_input if t.label == "Collection").set_value("my notes")
+    at.text_area(key="docs_text").set_value("The keeper of the Ardmore light is Maren Holt.")
+    at.button[[b.label for b in at.button].index("Add")].click().run()
+    said = [e.value for e in at.error]
+    assert any("'my notes' cannot name a collection" in e and "no spaces" in e for e in said), said
+    assert not any("pattern" in e for e in said)

@@ -168,3 +168,21 @@ def test_a_thread_match_shows_why_it_is_held_down_in_the_browser_and_the_termina
     print_response(Console(file=buf, width=200), Response(question="q", answers=[answer],
                                                           routing=Routing(chosen=Route.CQA)))
     assert "but: " + caveat in buf.getvalue()
+
+
+def test_this_answered_it_files_a_threads_whole_answer_and_a_cut_article_is_said() -> None:
+    """It filed the short span shown ("hold the reset button"), which then matched the wording
+    first and lost the steps; a multiple-choice read of a long passage hid that its end was never read."""
+    from qa.core.types import Route, Routing, ThreadEvidence
+    from ui.render import filed_text
+
+    steps = "Unplug it. Then hold the reset button for 30 seconds, and plug it back in."
+    shown = Answer(text="hold the reset button", score=0.9, route=Route.CQA,
+                   evidence=ThreadEvidence(thread_id="t1", title="How do I reset it?", answer=steps, start=20, end=41))
+    resp = Response(question="How can I reset it?", answers=[shown], routing=Routing(chosen=Route.CQA))
+    assert filed_text(resp) == steps and top_text(resp) == "hold the reset button"
+    assert "</span> <span" in answer_html(shown, 1)  # read apart: "hold the reset button score 0.90"
+    ev = {"kind": "choice", "context": "x" * 5364, "question": "q", "options": ["red", "green"],
+          "probabilities": [0.4, 0.6], "chosen": 1, "context_chars_read": 2779}
+    assert "read the first 2,779 of the passage's 5,364 characters" in evidence_html(
+        A({"text": "green", "score": 0.6, "route": "reader", "evidence": ev}))
