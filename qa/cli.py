@@ -66,6 +66,12 @@ def main(argv: list[str] | None = None) -> int:
 _terminated = False
 
 
+def terminated() -> bool:
+    """Whether the KeyboardInterrupt being handled came from a SIGTERM (`kill`), not a Ctrl-C: a
+    command that lets a Ctrl-C cancel one step must still stop for a `kill`."""
+    return _terminated
+
+
 @contextlib.contextmanager
 def _terminate_as_interrupt() -> Iterator[None]:
     """SIGTERM raises KeyboardInterrupt, so what a Ctrl-C cleans up (staging folders, partial

@@ -142,6 +142,15 @@ def chat(
         except QAError as exc:
             err.print(Text.assemble(("error: ", "bold red"), str(exc).replace("\n", " ")), soft_wrap=True)
             continue
+        except KeyboardInterrupt:
+            from qa.cli import terminated
+
+            if not interactive or terminated():  # piped questions, or a `kill`: the run stops
+                raise
+            # a Ctrl-C while one answer is worked out stops that answer, not the conversation (it
+            # ended the session, its history and its loaded models); at the prompt it still ends it
+            err.print(Text("(stopped: that question was not answered; ask again, or /quit)", style="yellow"))
+            continue
         print_response(out, resp, explain=explain)
         top = resp.answers[0] if resp.answers else None
         history.extend((text, top.text if top is not None and not top.no_answer else ""))

@@ -456,6 +456,57 @@ def test_chat_at_a_terminal_refuses_a_line_that_is_not_utf8_and_goes_on(tmp_path
         os.close(fd)
 
 
+def test_ctrl_c_in_chat_stops_the_answer_not_the_conversation(tmp_path: Path) -> None:
+    """A Ctrl-C while an answer was worked out ended the session (exit 130), its history and its
+    loaded models with it."""
+    import os
+    import pty
+    import select
+    import signal
+    import time
+
+    env = dict(os.environ, COLUMNS="100", QA_CQA_STORE=str(tmp_path / "t.sqlite"))
+    pid, fd = pty.fork()
+    if pid == 0:  # pragma: no cover - the child
+        os.execve(sys.executable, [sys.executable, "-m", "qa", "chat", "--no-explain"], env)
+    seen = b""
+
+    def until(mark: bytes, timeout: float = 180) -> bool:
+        nonlocal seen
+        end = time.monotonic() + timeout
+        while mark not in seen and time.monotonic() < end:
+            if select.select([fd], [], [], 0.2)[0]:
+                try:
+                    chunk = os.read(fd, 65536)
+                except OSError:
+                    return False
+                if not chunk:
+                    return False
+                seen += chunk
+        return mark in seen
+
+    try:
+        assert until(b"you "), seen
+        seen = b""
+        # a long question: its answer takes seconds, so the Ctrl-C lands while it is worked out
+        long = "Who discovered penicillin " + "in the old laboratory of the London hospital " * 40
+        os.write(fd, long.strip().encode() + b"?\r")
+        time.sleep(0.4)
+        os.kill(pid, signal.SIGINT)
+        assert until(b"(stopped: that question was not answered"), seen
+        seen = seen[seen.index(b"(stopped"):]  # the next prompt may have come in the same read
+        assert until(b"you "), seen  # the conversation goes on
+        os.write(fd, b"/quit\r")
+        until(b"\x00never", 20)
+        _, status = os.waitpid(pid, 0)
+        assert os.waitstatus_to_exitcode(status) == 0 and b"Traceback" not in seen, seen
+    finally:
+        with contextlib.suppress(ChildProcessError, ProcessLookupError):
+            os.kill(pid, 9)
+            os.waitpid(pid, 0)
+        os.close(fd)
+
+
 def test_a_data_dir_that_is_no_folder_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                                  capsys: pytest.CaptureFixture[str]) -> None:
     """A typo in QA_DATA_DIR answered with an untrained graph scorer and router (Paris 0.76 instead
