@@ -163,6 +163,8 @@ class Engine:
         q, rewritten = self._standalone(typed)
         with self._rw.reading():
             resp = self._ask(q, top_k=top_k, route=route, t0=t0)
+        if not typed.history:
+            _about_no_one(resp, typed.text, self.settings.router_min_score)
         return resp.model_copy(update={"question": typed.text, "rewritten": rewritten})
 
     def _standalone(self, q: Question) -> tuple[Question, str | None]:
@@ -520,6 +522,23 @@ class _ReadWriteLock:
             with self._cond:
                 self._writing = False
                 self._cond.notify_all()
+
+
+def _about_no_one(resp: Response, question: str, threshold: float) -> None:
+    """A first question that points at a person it never names ("When was he born?") got some
+    passage's answer about someone (John of Damascus, 0.20) shown as the answer. Unless an answer
+    reached `threshold`, it is "no answer" with that guess, and the reason says to name the person.
+    The guess and its score are the ones the sources gave, so nothing that scores guesses moves."""
+    from qa.followup import unnamed_person
+
+    top = resp.answers[0] if resp.answers else None
+    if top is None or top.no_answer or top.score >= threshold:
+        return
+    pronoun = unnamed_person(question)
+    if pronoun is None:
+        return
+    resp.answers = [Answer.none(top.route, score=round(1.0 - top.score, 4), best_guess=top, evidence=top.evidence)]
+    resp.routing.reason += f"; '{pronoun}' names no one (no earlier turn says who): ask with the name"
 
 
 def _distinct_spans(answers: list[Answer], top_k: int) -> list[Answer]:

@@ -743,6 +743,13 @@ def _split_at_prep(np: str) -> tuple[str, str, str]:
     return np, "", ""
 
 
+def unnamed_person(question: str) -> str | None:
+    """The pronoun ("he", "her") by which a question asked with no earlier turn points at a person
+    it never names ("When was he born?"), or None: such a question is about no one in particular."""
+    ref = _first_reference(question)
+    return ref[0].text if ref is not None and ref[1] == Referent.PERSON else None
+
+
 def rewrite(question: str, history: Sequence[str] = ()) -> Rewrite:
     """`question` made standalone from `history` (see the module's docstring); unchanged when it
     does not refer back."""

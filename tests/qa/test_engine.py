@@ -497,3 +497,22 @@ def test_passages_that_all_abstain_still_answer_when_the_answer_is_likelier_righ
     # below one half it stays "no answer", with the guess
     none = engine.ask(Question("Who painted the ceiling of the Sistine Chapel?", collection="notes")).answers[0]
     assert none.no_answer and none.best_guess is not None and none.best_guess.score < 0.5
+
+
+def test_a_first_question_about_a_person_it_never_names_is_no_answer_with_the_guess() -> None:
+    """"When was he born?" with nothing before it was answered "AD 675 or AD 676" (John of
+    Damascus, 0.20), shown as the answer."""
+    q = "When was he born?"
+    engine, _, _ = _engine({q: ("AD 676", 0.2)}, {})
+    resp = engine.ask(q)
+    top = resp.answers[0]
+    assert top.no_answer and top.best_guess is not None and top.best_guess.text == "AD 676"
+    assert top.best_guess.score == 0.2 and top.score == 0.8  # the guess as scored: nothing that reads it moves
+    assert "'he' names no one" in resp.routing.reason
+    engine, _, _ = _engine({q: ("AD 676", 0.9)}, {})  # an answer the sources are sure of stays one
+    assert not engine.ask(q).answers[0].no_answer
+    engine, _, _ = _engine({q: ("AD 676", 0.2), "When was Nikola Tesla born?": ("1856", 0.3)}, {})
+    # with an earlier turn, "he" is someone: rewritten and answered, not refused
+    resp = engine.ask(Question(q, history=("Who invented the Tesla coil?", "Nikola Tesla")))
+    assert resp.rewritten == "When was Nikola Tesla born?" and resp.answers[0].text == "1856"
+    assert "names no one" not in resp.routing.reason
