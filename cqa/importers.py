@@ -130,7 +130,7 @@ def html_to_text(markup: str) -> str:
         parts += [markup[at:start.start()], f"\n\x00{len(blocks) - 1}\x00\n"]
         at = end.end()
     text = "".join([*parts, markup[at:]])
-    text = _LINK.sub(_link_text, text)  # "See the docs." kept no trace of where the docs are
+    text = _with_link_targets(text)  # "See the docs." kept no trace of where the docs are
     text = _BLOCK.sub("\n", text)
     text = html.unescape(_TAG.sub(" ", _INLINE.sub("", text)))
     text = _SPACE.sub(" ", text)
@@ -138,23 +138,40 @@ def html_to_text(markup: str) -> str:
     return re.sub(r"\x00(\d+)\x00", lambda m: blocks[int(m.group(1))], text) if blocks else text
 
 
-_LINK = re.compile(r"""<a\s[^>]*?href\s*=\s*(?:"([^"]*)"|'([^']*)')[^>]*>(.*?)</a\s*>""", re.IGNORECASE | re.DOTALL)
+# an opening link tag with its address, or a closing one; bounded by < and > so that one pass over
+# the text reads them all (a pattern spanning opening to closing tag went quadratic on unclosed ones)
+_A_TAG = re.compile(r"""<a\s[^<>]*?href\s*=\s*(?:"([^"<>]*)"|'([^'<>]*)')[^<>]*>|</a\s*>""", re.IGNORECASE)
 # markup an FAQ exported from a web page (a CMS) carries; "x < y" or "<3" in plain text is no tag
-_HTML_TAG = re.compile(r"</?(?:p|br|div|span|strong|b|i|em|u|ul|ol|li|a|h[1-6]|code|pre|table|tr|td|th|blockquote)"
-                       r"(?:\s[^<>]*)?/?>", re.IGNORECASE)
+_HTML_BLOCK = re.compile(r"</?(?:p|br|div|ul|ol|li|h[1-6]|pre|table|tr|td|th|blockquote)(?:\s[^<>]*)?/?>",
+                         re.IGNORECASE)
 
 
-def _link_text(m: re.Match) -> str:
-    url, inner = html.unescape(m.group(1) or m.group(2) or "").strip(), m.group(3)
-    shown = html.unescape(_TAG.sub("", inner)).strip()
-    if not url.startswith(("http://", "https://")) or url in shown:
-        return inner
-    return f"{inner} ({url})" if shown else url
+def _with_link_targets(text: str) -> str:
+    """Each link's text followed by its address ("the docs (https://...)"), where the address says
+    more than the text; one pass, each closing tag paired with the last opening one."""
+    parts: list[str] = []
+    at, opened = 0, None
+    for m in _A_TAG.finditer(text):
+        if not m.group(0).startswith("</"):
+            opened = m
+            continue
+        if opened is None:
+            continue
+        url = html.unescape(opened.group(1) or opened.group(2) or "").strip()
+        inner = text[opened.end():m.start()]
+        shown = html.unescape(_TAG.sub("", inner)).strip()
+        if url.startswith(("http://", "https://")) and url not in shown:
+            parts += [text[at:opened.start()], f"{inner} ({url})" if shown else url]
+            at = m.end()
+        opened = None
+    return "".join([*parts, text[at:]])
 
 
 def plain_text(text: str) -> str:
-    """An FAQ's text as shown: HTML (from a CMS export) as its text, plain text as it is."""
-    return html_to_text(text) if _HTML_TAG.search(text) else text
+    """An FAQ's text as shown: HTML (from a CMS export) as its text, plain text as it is. Only a
+    text with block markup is taken for HTML ("Wrap it in <code> tags, press <b>Enter</b>." is
+    plain text about tags), and none past the store's limit (that one is refused as it is)."""
+    return html_to_text(text) if len(text) <= 2 * MAX_TEXT_CHARS and _HTML_BLOCK.search(text) else text
 
 
 def _tags(raw: str) -> list[str]:

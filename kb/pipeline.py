@@ -46,12 +46,12 @@ SUPERLATIVES = [
     (r"smallest|tiniest", "ASC", "area size"),
     (r"best|greatest", "DESC", "value score"),
     # "at most 3", "at the most", "at least one": no superlative
-    (r"highest|tallest|(?<!at )(?<!at the )(?<!at the very )most", "DESC", "value amount"),
-    (r"lowest|(?<!at )(?<!at the )(?<!at the very )least|fewest", "ASC", "value amount"),
-    # orderings by time: a date is no number to the attribute search, and "oldest" is the first
-    # birth date but the highest age; recognised, so an answer never drops them in silence
-    (r"oldest|youngest|newest|latest|earliest|most recent|least recent", "", ""),
+    (r"highest|tallest|(?<!at )(?<!at the )(?<!at the very )most(?! recent)", "DESC", "value amount"),
+    (r"lowest|(?<!at )(?<!at the )(?<!at the very )least(?! recent)|fewest", "ASC", "value amount"),
 ]
+# orderings by time: a date is no number to the attribute search, and "oldest" is the first birth
+# date but the highest age; recognised, so an answer never drops them in silence (`_unexpressed`)
+TIME_SUPERLATIVE = r"oldest|youngest|newest|latest|earliest|most recent|least recent"
 
 
 log = logging.getLogger(__name__)
@@ -416,7 +416,10 @@ class KBQA:
             return pred
         ranked = self._break_ties(words, ranked, pred)
         fallback = None
-        superlative = any(re.search(rf"\b(?:{pattern})\b", " ".join(words)) for pattern, _, _ in SUPERLATIVES)
+        joined = " ".join(words)
+        superlative = any(re.search(rf"\b(?:{pattern})\b", joined) for pattern, _, _ in SUPERLATIVES)
+        timed = re.search(rf"\b(?:{TIME_SUPERLATIVE})\b", joined)
+        ran: QueryGraph | None = None
         for r in ranked[:5]:
             qg = self._query_graph(words, r, pred)
             ordered = superlative and qg.group_count is None
@@ -429,16 +432,20 @@ class KBQA:
                     fallback = (r, qg, list(pred.constraints), pred.unheld)
                 continue
             if self._run(pred, r, qg):
+                ran = qg
                 break
             pred.constraints = []
         if pred.best is None and fallback is not None:
             r, qg, pred.constraints, pred.unheld = fallback
-            if (self._run(pred, r, qg) and superlative and qg.order_by is None and qg.group_count is None
-                    and qg.aggregate is None and qg.form == QueryForm.SELECT and len(pred.answers) > 1):
-                # "the most expensive product" where no price is a number: every product, unordered
-                joined = " ".join(words)
-                pred.unordered = next(m.group(0) for pattern, _, _ in SUPERLATIVES
-                                      if (m := re.search(rf"\b(?:{pattern})\b", joined)))
+            if self._run(pred, r, qg):
+                ran = qg
+        if (ran is not None and (superlative or timed) and ran.order_by is None and ran.group_count is None
+                and ran.aggregate is None and ran.form == QueryForm.SELECT and len(pred.answers) > 1):
+            # "the most expensive product" where no price is a number, "the oldest person" over
+            # birth dates: every one of them, unordered
+            pred.unordered = next((m.group(0) for pattern, _, _ in SUPERLATIVES
+                                   if (m := re.search(rf"\b(?:{pattern})\b", joined))), None) or (
+                timed.group(0) if timed else None)
         if pred.best is not None:
             pred.decision = self._decision(pred, scoring_text, scoring_links, exclude)
             pred.p_top = pred.decision["p_top"]
@@ -954,8 +961,6 @@ class KBQA:
                 self._project_name(qg, pred)
             for pattern, order, hint in SUPERLATIVES:
                 m = re.search(rf"\b(?:{pattern})\b", text)
-                if m and not order:
-                    break
                 if m:
                     after = " ".join(w for w in text[m.end():].split()[:2] if w not in STOPWORDS)
                     attr = self._attribute(qg, f"{m.group(0)} {after} {hint}")

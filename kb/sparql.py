@@ -231,18 +231,17 @@ _PROLOGUE = re.compile(r"^\s*(?:(?:PREFIX\s+[\w.\-]*:\s*|BASE\s+)\x00\s*)*", re.
 # there are eight, else four): a query is checked as each store would read it
 _CODEPOINT = re.compile(r"\\u([0-9A-Fa-f]{4})|\\U([0-9A-Fa-f]{8})")
 _CODEPOINT_RDFLIB = re.compile(r"\\[uU]([0-9A-Fa-f]{8}|[0-9A-Fa-f]{4})")
+_CODEPOINT_JAVACC = re.compile(r"\\u+([0-9A-Fa-f]{4})")  # Java's "\uu0044" (a JavaCC parser's, Jena's)
 
 
 def _expanded(query: str) -> list[str]:
-    """The query as the stores read it after expanding its code point escapes (the readings that
-    are no text, a code point past the last, are left out: a store refuses them)."""
-    out = []
-    for pattern in (_CODEPOINT, _CODEPOINT_RDFLIB):
-        try:
-            out.append(pattern.sub(lambda m: chr(int(next(g for g in m.groups() if g), 16)), query))
-        except (ValueError, OverflowError):
-            continue
-    return out
+    """The query as the stores read it after expanding its code point escapes; one that names no
+    character (past the last) is refused here, as a store would refuse it."""
+    try:
+        return [pattern.sub(lambda m: chr(int(next(g for g in m.groups() if g), 16)), query)
+                for pattern in (_CODEPOINT, _CODEPOINT_RDFLIB, _CODEPOINT_JAVACC)]
+    except (ValueError, OverflowError):
+        raise UnsafeQueryError("the query holds a \\u escape that is no character") from None
 
 
 def check_read_only(query: str, *, require_limit: bool = False) -> QueryForm:
@@ -256,16 +255,20 @@ def check_read_only(query: str, *, require_limit: bool = False) -> QueryForm:
         raise UnsafeQueryError("empty query")
     if len(query) > 200_000:
         raise UnsafeQueryError("query too long")
-    if _CODEPOINT_RDFLIB.search(query):
+    if "\\u" in query or "\\U" in query:
         # SPARQL expands \u0044 and \U00000044 before it parses, so "\u0044ROP ALL" is DROP ALL to the
-        # store: the query is checked as each store will read it
+        # store: the query is checked as each store will read it, and as written (a store that does
+        # not expand them would read "\u0022 ; DROP ALL ; \u0022" as no string at all)
         readings = _expanded(query)
-        if not readings:
-            raise UnsafeQueryError("the query holds a \\u escape that is no character")
-        forms = {check_read_only(r, require_limit=require_limit) for r in readings}
+        forms = {_check_as_read(r, require_limit) for r in [query, *readings]}
         if len(forms) > 1:
             raise UnsafeQueryError("the query's \\u escapes make it another kind of query to another store")
         return forms.pop()
+    return _check_as_read(query, require_limit)
+
+
+def _check_as_read(query: str, require_limit: bool) -> QueryForm:
+    """`check_read_only` of one reading of the query: its escapes taken as written."""
     skeleton = _LEX.sub(lambda m: " " if m.group(0).startswith("#") else "\x00", query)
     bad = _UPDATE_OR_SERVICE.search(skeleton)
     if bad:

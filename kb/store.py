@@ -336,13 +336,24 @@ def _within(work: Any, seconds: float, runaway: _Runaway | None = None) -> Any:
                     runaway.count -= 1
 
     threading.Thread(target=run, name="kb-query", daemon=True).start()
-    if not done.wait(seconds):
+
+    def left_running() -> bool:
+        """Count the query as running on with no one waiting for it, if it has not ended."""
         with lock:
-            if not done.is_set():
-                box["late"] = True
-                if runaway is not None:
-                    runaway.count += 1
-                raise TimeoutError(f"no whole reply within {seconds:g}s")
+            if done.is_set():
+                return False
+            box["late"] = True
+            if runaway is not None:
+                runaway.count += 1
+            return True
+
+    try:
+        finished = done.wait(seconds)
+    except BaseException:  # a Ctrl-C while waiting (qa chat goes on): the query runs on all the same
+        left_running()
+        raise
+    if not finished and left_running():
+        raise TimeoutError(f"no whole reply within {seconds:g}s")
     if "error" in box:
         raise box["error"]
     return box["value"]

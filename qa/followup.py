@@ -745,9 +745,14 @@ def _split_at_prep(np: str) -> tuple[str, str, str]:
 
 def unnamed_person(question: str) -> str | None:
     """The pronoun ("he", "her") by which a question asked with no earlier turn points at a person
-    it never names ("When was he born?"), or None: such a question is about no one in particular."""
+    it never names ("When was he born?", "Who is his wife?"), or None. Only where nothing but
+    question and auxiliary words come before it: "If an employee is sick, can he work from home?"
+    and "How do I change her password?" name whom they mean, or mean anyone."""
     ref = _first_reference(question)
-    return ref[0].text if ref is not None and ref[1] == Referent.PERSON else None
+    if ref is None or ref[1] != Referent.PERSON:
+        return None
+    before = [t.low for t in tokens(question) if t.end <= ref[0].start and t.text[0].isalnum()]
+    return ref[0].text if all(w in WH | AUX | {"and", "so", "then", "but"} for w in before) else None
 
 
 def rewrite(question: str, history: Sequence[str] = ()) -> Rewrite:

@@ -12,7 +12,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
-from cqa.store import MAX_TITLE_CHARS
+from cqa.store import MAX_TEXT_CHARS, MAX_TITLE_CHARS
 from qa.core.errors import InputError
 from qa.core.settings import RouteChoice
 from qa.core.text import MAX_QUESTION_CHARS, check_question
@@ -178,7 +178,9 @@ class AcceptedAnswerIn(_Body):
     """An answer a user accepted for their question (the UI's "this answered it" button)."""
 
     question: ThreadQuestion
-    answer: Annotated[str, StringConstraints(min_length=1, max_length=20_000)]
+    # as long as a stored answer may be: the UI files a matched thread's whole answer, which an
+    # import may have stored at up to this length (at 20,000 the button failed with 422 for it)
+    answer: Annotated[str, StringConstraints(min_length=1, max_length=MAX_TEXT_CHARS)]
 
 
 class ThreadOut(_Body):

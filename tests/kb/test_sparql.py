@@ -70,7 +70,10 @@ def test_guard_reads_codepoint_escapes_as_the_store_does():
                     "SELECT * WHERE { ?s ?p ?o } LIMIT 1 ; INS\\u0045RT DATA { <a:b> <a:c> <a:d> }",
                     "SELECT * WHERE { \\U00000053ERVICE <http://evil/> { ?s ?p ?o } } LIMIT 1",
                     'SELECT * WHERE { ?s ?p "\\u0022 } ; DROP ALL #" } LIMIT 1',  # the escape closes the string
-                    "SELECT * WHERE { ?s ?p ?o } LIMIT 1 ; \\U0011FFFF"):  # past the last character
+                    "SELECT * WHERE { ?s ?p ?o } LIMIT 1 ; \\U0011FFFF",  # past the last character
+                    # read as written, by a store that does not expand escapes: no string at all
+                    "SELECT * WHERE { ?s ?p ?o } LIMIT 1 \\u0022 ; DROP ALL ; \\u0022",
+                    "SELECT * WHERE { ?s ?p ?o } LIMIT 1 ; \\uu0044ROP ALL"):  # Java's form (Jena)
         with pytest.raises(UnsafeQueryError):
             check_read_only(hostile)
     # a literal we escape keeps the text "\\u0044ROP" as text: a string to the guard, as to the store

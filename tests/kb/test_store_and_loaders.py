@@ -234,3 +234,33 @@ def test_an_iri_no_query_can_name_is_left_out_not_fatal(small_ttl):
     assert all(bad not in row for row in g.select("SELECT DISTINCT ?p WHERE { ?s ?p ?o }"))
     top = make_qa(g).answer("What is the capital of France?", 1)[0]
     assert not top.no_answer and top.text == "Paris"  # answered as over the same graph without the bad IRI
+
+
+def test_a_ctrl_c_while_a_query_runs_counts_it_as_running_on() -> None:
+    """qa chat goes on after a Ctrl-C; the query it stopped waiting for ran on uncounted, so
+    repeated Ctrl-Cs on slow graph questions piled up queries past the cap meant to stop that."""
+    import signal
+    import threading
+    import time
+
+    from kb.store import _Runaway, _within
+
+    runaway, gate = _Runaway(limit=4), threading.Event()
+
+    def interrupt(*_: object) -> None:
+        raise KeyboardInterrupt
+
+    before = signal.signal(signal.SIGALRM, interrupt)
+    signal.setitimer(signal.ITIMER_REAL, 0.2)
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            _within(lambda: gate.wait(10), 30, runaway)
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, before)
+    assert runaway.count == 1  # running on, counted
+    gate.set()
+    deadline = time.monotonic() + 10
+    while runaway.count and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert runaway.count == 0  # ended: no longer counted

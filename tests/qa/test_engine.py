@@ -511,6 +511,11 @@ def test_a_first_question_about_a_person_it_never_names_is_no_answer_with_the_gu
     assert "'he' names no one" in resp.routing.reason
     engine, _, _ = _engine({q: ("AD 676", 0.9)}, {})  # an answer the sources are sure of stays one
     assert not engine.ask(q).answers[0].no_answer
+    # a pronoun after a noun that may be its antecedent, or meaning anyone: as asked
+    for asked in ("If an employee is sick, can he work from home?", "How do I change her account password?"):
+        engine, _, _ = _engine({asked: ("Yes, with the manager's consent.", 0.3)}, {})
+        resp = engine.ask(asked)
+        assert not resp.answers[0].no_answer and "names no one" not in resp.routing.reason
     engine, _, _ = _engine({q: ("AD 676", 0.2), "When was Nikola Tesla born?": ("1856", 0.3)}, {})
     # with an earlier turn, "he" is someone: rewritten and answered, not refused
     resp = engine.ask(Question(q, history=("Who invented the Tesla coil?", "Nikola Tesla")))

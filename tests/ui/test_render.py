@@ -139,11 +139,14 @@ def test_error_text_shows_an_address_as_code_and_escapes_the_rest() -> None:
 def test_the_ui_offers_to_file_only_questions_the_api_takes() -> None:
     """"This answered it" files the question in the community-QA store, whose limit is below the
     question limit: a longer question would only meet a 422."""
-    from cqa.store import MAX_TITLE_CHARS
+    from cqa.store import MAX_TEXT_CHARS, MAX_TITLE_CHARS
     from qa.api.models import MAX_QUESTION_CHARS as API_QUESTION_CHARS
+    from qa.api.models import AcceptedAnswerIn
     from ui.app import FILED_QUESTION_CHARS, MAX_QUESTION_CHARS
 
     assert FILED_QUESTION_CHARS == MAX_TITLE_CHARS and MAX_QUESTION_CHARS == API_QUESTION_CHARS
+    # it files a thread's whole answer, as long as the store keeps one
+    AcceptedAnswerIn(question="How do I reset it?", answer="x" * MAX_TEXT_CHARS)
 
 
 def test_a_thread_match_shows_why_it_is_held_down_in_the_browser_and_the_terminal() -> None:
