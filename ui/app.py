@@ -167,10 +167,13 @@ def sidebar(api: API) -> dict[str, Any]:
     except RuntimeError as exc:
         st.sidebar.error(plain(str(exc)))
         routes = [str(r) for r in RouteChoice]  # the server's own list is unknown: every route
-    try:
-        collections = api.call("GET", "/v1/collections", timeout=QUICK_S).get("collections", [])
-    except RuntimeError:
-        collections = []
+        health = None
+    collections: list[str] = []
+    if health is not None:  # a server that did not answer its health check is not asked again here
+        try:
+            collections = api.call("GET", "/v1/collections", timeout=QUICK_S).get("collections", [])
+        except RuntimeError:
+            pass
     wanted = st.query_params.get("route", "auto")  # ?route=webqa&top_k=1 opens the page so
     try:
         k = min(5, max(1, int(st.query_params.get("top_k", 3))))

@@ -123,9 +123,12 @@ def test_the_ui_gives_up_on_a_hung_api_after_the_timeout_asked_for() -> None:
         hung.listen()
         api = API(f"http://127.0.0.1:{hung.getsockname()[1]}")
         t0 = time.monotonic()
-        with pytest.raises(RuntimeError, match=r"did not answer within 0\.5 s"):
+        with pytest.raises(RuntimeError, match=r"did not answer within 0\.5 s") as info:
             api.call("GET", "/v1/health", timeout=0.5)
         assert time.monotonic() - t0 < 5 and QUICK_S <= 10
+        assert "a write may still finish" not in str(info.value)  # a health check writes nothing
+        with pytest.raises(RuntimeError, match="a write may still finish"):
+            api.call("POST", "/v1/documents", json={}, timeout=0.2)
 
 
 def test_error_text_shows_an_address_as_code_and_escapes_the_rest() -> None:
