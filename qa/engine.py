@@ -199,7 +199,7 @@ class Engine:
             if q.collection is not None and forced != Route.WEBQA:  # it answered from the graph, silently
                 raise InputError(f"the collection {q.collection!r} is passages: it goes with the route webqa "
                                  f"or auto, not {forced}")
-            answers = self.source(forced).answer(q, top_k)
+            answers = _likelier_right(self.source(forced).answer(q, top_k), self.settings.router_min_score)
             best = _best_score(answers)
             routing = Routing(chosen=forced, forced=True, asked=[forced], scores={forced: best},
                               reason=f"forced to {forced}")
@@ -212,7 +212,7 @@ class Engine:
             known = self.passages().collections.names
             if q.collection not in known:  # a name the user gave: not a source failure
                 raise NotFoundError(f"no collection named {q.collection!r}; known: {', '.join(known)}")
-            answers = self.source(Route.WEBQA).answer(q, top_k)
+            answers = _likelier_right(self.source(Route.WEBQA).answer(q, top_k), self.settings.router_min_score)
             routing = Routing(chosen=Route.WEBQA, forced=True, asked=[Route.WEBQA],
                               scores={Route.WEBQA: _best_score(answers)},
                               reason=f"the collection {q.collection} was named: its passages alone")
@@ -524,6 +524,21 @@ class _ReadWriteLock:
                 self._cond.notify_all()
 
 
+def _likelier_right(answers: list[Answer], threshold: float) -> list[Answer]:
+    """A source's "no answer" whose guess is at `threshold` or more and likelier right than not: the
+    guess, as the answer (the office wifi password read from the user's own notes was "no answer"
+    at 0.22 over its guess "tulip42" at 0.78: every passage's reader had abstained, and the
+    calibrated probability, which knows they did, said otherwise). Routing is not changed by it:
+    the cascade still goes on past a source that abstained."""
+    top = answers[0] if answers else None
+    if top is None or not top.no_answer or top.best_guess is None:
+        return answers
+    guess = top.best_guess
+    if guess.score < threshold or top.score >= 0.5:
+        return answers
+    return [guess, *answers[1:]]
+
+
 def _about_no_one(resp: Response, question: str, threshold: float) -> None:
     """A first question that points at a person it never names ("When was he born?") got some
     passage's answer about someone (John of Damascus, 0.20) shown as the answer. Unless an answer
@@ -627,6 +642,13 @@ def _decide(results: dict[Route, list[Answer]], probs: dict[Route, float],
                  for a in results.values() if _has_guess(a)), default=1.0)
     if least < none.score:
         none.score = round(least, 4)
+    if none.best_guess is not None and none.best_guess.score >= threshold and none.score < 0.5:
+        # every source abstained, yet the guess shown is likelier right than not (its readers each
+        # abstained; the calibrated probability, which knows they did, says otherwise): the answer
+        guessed = none.best_guess
+        return [guessed], chosen, (f"classifier: {head}; asked {' -> '.join(map(str, asked))}; every source "
+                                   f"abstained, but {chosen}'s guess is likelier right than not "
+                                   f"({guessed.score:.2f})")
     guesses = ", ".join(f"{r} {_best_score(results[r]):.2f}" for r in asked)
     abstained = "every source abstained" if not ruled_out else (
         f"every source abstained or answered under {threshold:.2f} though the classifier all but ruled it out "

@@ -180,9 +180,7 @@ class WebQA:
         for a in answers[1:]:
             a.score = round(max(0.0, min(a.score, left)), 4)
             left -= a.score
-        # every passage's reader abstained: "no answer", unless the calibrated probability (which
-        # knows they abstained) still says the best span is more likely right than not
-        if all(abstained for _, _, abstained in cands) and answers[0].score < 0.5:
+        if all(abstained for _, _, abstained in cands):
             best = answers[0]
             return [Answer.none(Route.WEBQA, score=round(1.0 - best.score, 4), best_guess=best,
                                 evidence=best.evidence)]

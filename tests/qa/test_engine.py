@@ -498,6 +498,19 @@ def test_passages_that_all_abstain_still_answer_when_the_answer_is_likelier_righ
     none = engine.ask(Question("Who painted the ceiling of the Sistine Chapel?", collection="notes")).answers[0]
     assert none.no_answer and none.best_guess is not None and none.best_guess.score < 0.5
 
+    class Unsure(Source):  # abstains, with a guess its calibration puts at 0.7
+        def answer(self, question, top_k):
+            self.asked.append(question.text)
+            return [Answer.none(self.name, score=0.3, best_guess=Answer(text="tulip42", score=0.7, route=self.name))]
+
+    # routed: every source abstained, the guess shown is likelier right than not: the answer; the
+    # cascade still asked every source (a source that abstained does not end it)
+    engine, web, kb = _engine({}, {})
+    engine._sources[Route.WEBQA] = Unsure(Route.WEBQA, {})
+    resp = engine.ask("What is the wifi password?")
+    assert not resp.answers[0].no_answer and resp.answers[0].text == "tulip42" and resp.answers[0].score == 0.7
+    assert resp.routing.asked == [Route.WEBQA, Route.KBQA] and "likelier right than not" in resp.routing.reason
+
 
 def test_a_first_question_about_a_person_it_never_names_is_no_answer_with_the_guess() -> None:
     """"When was he born?" with nothing before it was answered "AD 675 or AD 676" (John of
