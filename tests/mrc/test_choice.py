@@ -103,7 +103,7 @@ def test_a_long_article_is_read_in_part_and_the_answer_says_how_much(tiny_choice
 
 
 def test_choice_reader_errors(tiny_choice_dir: Path, tmp_path: Path) -> None:
-    with pytest.raises(ModelNotFoundError, match="multiple-choice reader is missing"):
+    with pytest.raises(ModelNotFoundError, match="no trained multiple-choice reader at .*missing: folder not found"):
         ChoiceReader(model_dir=tmp_path / "missing")
     reader = ChoiceReader(model_dir=tiny_choice_dir)
     with pytest.raises(InputError):

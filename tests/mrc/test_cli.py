@@ -81,7 +81,7 @@ def test_read_options(tiny_choice_dir: Path, capsys: pytest.CaptureFixture[str])
 def test_read_errors(tmp_path: Path, tiny_span_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["read", "--model", str(tmp_path / "none"), "-q", "Who?", "-c", "text"]) == 2
     err = capsys.readouterr().err
-    assert "span reader is missing" in err and "--model" in err and "Traceback" not in err
+    assert f"span reader at {tmp_path / 'none'}: folder not found" in err and "Traceback" not in err
     assert main(["read", "--model", str(tiny_span_dir), "-q", "Who?"]) == 2
     assert main(["read", "--model", str(tiny_span_dir), "-q", "   ", "-c", "text"]) == 2
     bad = tmp_path / "latin1.txt"

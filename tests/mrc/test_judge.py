@@ -58,7 +58,7 @@ def test_training_refuses_mismatched_or_empty_data(tiny_span_dir: Path, tmp_path
 
 
 def test_missing_or_broken_judge_folders_fail_clearly(tiny_judge: Path, tmp_path: Path) -> None:
-    with pytest.raises(ModelNotFoundError, match="answer judge is missing"):
+    with pytest.raises(ModelNotFoundError, match="absent: folder not found"):
         AnswerJudge(model_dir=tmp_path / "absent")
     broken = tmp_path / "broken"
     broken.mkdir()
