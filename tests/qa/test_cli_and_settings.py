@@ -410,101 +410,97 @@ def test_an_option_that_becomes_a_setting_is_refused_under_its_own_name(capsys, 
     assert err.count("\n") == 1 and err.startswith("error: ") and said in err, err
 
 
-def test_chat_at_a_terminal_refuses_a_line_that_is_not_utf8_and_goes_on(tmp_path: Path) -> None:
-    """At a prompt, input() decoded strictly (a UTF-8 locale): a Latin-1 "café" typed or pasted
-    was a UnicodeDecodeError traceback, exit 1, and the conversation was gone."""
-    import os
-    import pty
-    import select
-    import time
+class _Chat:
+    """`qa chat` on a pseudo-terminal: what it has printed so far (`seen`), and `until` a mark."""
 
-    env = dict(os.environ, PYTHONIOENCODING="utf-8:strict", COLUMNS="100", QA_CQA_SEED="false",
-               QA_CQA_STORE=str(tmp_path / "t.sqlite"))
-    pid, fd = pty.fork()
-    if pid == 0:  # pragma: no cover - the child
-        os.execve(sys.executable, [sys.executable, "-m", "qa", "chat", "--route", "cqa", "--no-explain"], env)
-    seen = b""
+    def __init__(self, env: dict[str, str], *args: str) -> None:
+        import os
+        import pty
 
-    def until(mark: bytes, timeout: float = 120) -> bool:
-        nonlocal seen
+        self.pid, self.fd = pty.fork()
+        if self.pid == 0:  # pragma: no cover - the child
+            os.execve(sys.executable, [sys.executable, "-m", "qa", "chat", *args], env)
+        self.seen = b""
+
+    def until(self, mark: bytes, timeout: float = 180) -> bool:
+        import os
+        import select
+        import time
+
         end = time.monotonic() + timeout
-        while mark not in seen and time.monotonic() < end:
-            if select.select([fd], [], [], 0.5)[0]:
+        while mark not in self.seen and time.monotonic() < end:
+            if select.select([self.fd], [], [], 0.2)[0]:
                 try:
-                    chunk = os.read(fd, 65536)
+                    chunk = os.read(self.fd, 65536)
                 except OSError:
                     return False
                 if not chunk:
                     return False
-                seen += chunk
-        return mark in seen
+                self.seen += chunk
+        return mark in self.seen
 
-    try:
-        assert until(b"you "), seen
-        os.write(fd, b"caf\xe9?\r")
-        assert until(b"not valid UTF-8"), seen
-        seen = seen[seen.index(b"not valid UTF-8"):]  # the next prompt may have come in the same read
-        assert until(b"you "), seen  # the conversation goes on
-        os.write(fd, b"/quit\r")
-        until(b"\x00never", 20)
-        _, status = os.waitpid(pid, 0)
-        assert os.waitstatus_to_exitcode(status) == 0 and b"Traceback" not in seen, seen
-    finally:
+    def after(self, mark: bytes) -> None:
+        """Forget what came before `mark` (the next prompt may have come in the same read)."""
+        self.seen = self.seen[self.seen.index(mark):]
+
+    def quit_cleanly(self) -> int:
+        import os
+
+        os.write(self.fd, b"/quit\r")
+        self.until(b"\x00never", 20)
+        _, status = os.waitpid(self.pid, 0)
+        return os.waitstatus_to_exitcode(status)
+
+    def close(self) -> None:
+        import os
+
         with contextlib.suppress(ChildProcessError, ProcessLookupError):
-            os.kill(pid, 9)
-            os.waitpid(pid, 0)
-        os.close(fd)
+            os.kill(self.pid, 9)
+            os.waitpid(self.pid, 0)
+        os.close(self.fd)
+
+
+def test_chat_at_a_terminal_refuses_a_line_that_is_not_utf8_and_goes_on(tmp_path: Path) -> None:
+    """At a prompt, input() decoded strictly (a UTF-8 locale): a Latin-1 "café" typed or pasted
+    was a UnicodeDecodeError traceback, exit 1, and the conversation was gone."""
+    import os
+
+    env = dict(os.environ, PYTHONIOENCODING="utf-8:strict", COLUMNS="100", QA_CQA_SEED="false",
+               QA_CQA_STORE=str(tmp_path / "t.sqlite"))
+    chat = _Chat(env, "--route", "cqa", "--no-explain")
+    try:
+        assert chat.until(b"you "), chat.seen
+        os.write(chat.fd, b"caf\xe9?\r")
+        assert chat.until(b"not valid UTF-8"), chat.seen
+        chat.after(b"not valid UTF-8")
+        assert chat.until(b"you "), chat.seen  # the conversation goes on
+        assert chat.quit_cleanly() == 0 and b"Traceback" not in chat.seen, chat.seen
+    finally:
+        chat.close()
 
 
 def test_ctrl_c_in_chat_stops_the_answer_not_the_conversation(tmp_path: Path) -> None:
     """A Ctrl-C while an answer was worked out ended the session (exit 130), its history and its
     loaded models with it."""
     import os
-    import pty
-    import select
     import signal
     import time
 
-    env = dict(os.environ, COLUMNS="100", QA_CQA_STORE=str(tmp_path / "t.sqlite"))
-    pid, fd = pty.fork()
-    if pid == 0:  # pragma: no cover - the child
-        os.execve(sys.executable, [sys.executable, "-m", "qa", "chat", "--no-explain"], env)
-    seen = b""
-
-    def until(mark: bytes, timeout: float = 180) -> bool:
-        nonlocal seen
-        end = time.monotonic() + timeout
-        while mark not in seen and time.monotonic() < end:
-            if select.select([fd], [], [], 0.2)[0]:
-                try:
-                    chunk = os.read(fd, 65536)
-                except OSError:
-                    return False
-                if not chunk:
-                    return False
-                seen += chunk
-        return mark in seen
-
+    chat = _Chat(dict(os.environ, COLUMNS="100", QA_CQA_STORE=str(tmp_path / "t.sqlite")), "--no-explain")
     try:
-        assert until(b"you "), seen
-        seen = b""
+        assert chat.until(b"you "), chat.seen
+        chat.seen = b""
         # a long question: its answer takes seconds, so the Ctrl-C lands while it is worked out
         long = "Who discovered penicillin " + "in the old laboratory of the London hospital " * 40
-        os.write(fd, long.strip().encode() + b"?\r")
+        os.write(chat.fd, long.strip().encode() + b"?\r")
         time.sleep(0.4)
-        os.kill(pid, signal.SIGINT)
-        assert until(b"(stopped: that question was not answered"), seen
-        seen = seen[seen.index(b"(stopped"):]  # the next prompt may have come in the same read
-        assert until(b"you "), seen  # the conversation goes on
-        os.write(fd, b"/quit\r")
-        until(b"\x00never", 20)
-        _, status = os.waitpid(pid, 0)
-        assert os.waitstatus_to_exitcode(status) == 0 and b"Traceback" not in seen, seen
+        os.kill(chat.pid, signal.SIGINT)
+        assert chat.until(b"(stopped: that question was not answered"), chat.seen
+        chat.after(b"(stopped")
+        assert chat.until(b"you "), chat.seen  # the conversation goes on
+        assert chat.quit_cleanly() == 0 and b"Traceback" not in chat.seen, chat.seen
     finally:
-        with contextlib.suppress(ChildProcessError, ProcessLookupError):
-            os.kill(pid, 9)
-            os.waitpid(pid, 0)
-        os.close(fd)
+        chat.close()
 
 
 def test_a_data_dir_that_is_no_folder_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
