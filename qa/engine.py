@@ -642,13 +642,10 @@ def _decide(results: dict[Route, list[Answer]], probs: dict[Route, float],
                  for a in results.values() if _has_guess(a)), default=1.0)
     if least < none.score:
         none.score = round(least, 4)
-    if none.best_guess is not None and none.best_guess.score >= threshold and none.score < 0.5:
-        # every source abstained, yet the guess shown is likelier right than not (its readers each
-        # abstained; the calibrated probability, which knows they did, says otherwise): the answer
-        guessed = none.best_guess
-        return [guessed], chosen, (f"classifier: {head}; asked {' -> '.join(map(str, asked))}; every source "
-                                   f"abstained, but {chosen}'s guess is likelier right than not "
-                                   f"({guessed.score:.2f})")
+    shown = _likelier_right([none], threshold)  # every source abstained, yet the guess may be likelier right
+    if not shown[0].no_answer:
+        return shown, chosen, (f"classifier: {head}; asked {' -> '.join(map(str, asked))}; every source "
+                               f"abstained, but {chosen}'s guess is likelier right than not ({shown[0].score:.2f})")
     guesses = ", ".join(f"{r} {_best_score(results[r]):.2f}" for r in asked)
     abstained = "every source abstained" if not ruled_out else (
         f"every source abstained or answered under {threshold:.2f} though the classifier all but ruled it out "
