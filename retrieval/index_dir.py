@@ -29,6 +29,9 @@ DOCSTORE = "docstore.sqlite"
 DENSE = "dense.faiss"
 BM25_DIR = "bm25"
 FORMAT_VERSION = 1
+# everything an index folder may hold (SQLite's journal files beside its store): a folder holding
+# anything else is someone's, and building an index there would delete it
+INDEX_ENTRIES = frozenset({MANIFEST, DOCSTORE, DENSE, BM25_DIR} | {DOCSTORE + x for x in ("-wal", "-shm", "-journal")})
 
 
 @dataclass
@@ -83,8 +86,10 @@ def check_target(out: str | Path, source: str | Path | None = None) -> Path:
         if dst == src or dst in src.parents:
             raise InputError(f"the index folder {out} would replace the documents being indexed: "
                              "choose a folder outside them")
-    if out.is_dir() and any(out.iterdir()) and not (out / MANIFEST).exists():
-        raise InputError(f"{out} is a folder with other files in it, not an index: choose a new or empty "
+    foreign = sorted(p.name for p in out.iterdir() if p.name not in INDEX_ENTRIES) if out.is_dir() else []
+    if foreign:  # a manifest.json alone says little: a web app's folder has one too
+        raise InputError(f"{out} is a folder with other files in it ({', '.join(foreign[:3])}"
+                         f"{', ...' if len(foreign) > 3 else ''}), not an index: choose a new or empty "
                          "folder (building an index replaces the whole folder)")
     return out
 

@@ -36,13 +36,18 @@ def test_qa_index_never_replaces_what_is_not_an_index(corpus_dir: Path, tmp_path
     (precious / "thesis.txt").write_text("years of work", encoding="utf-8")
     plain = tmp_path / "plain.txt"
     plain.write_text("a file", encoding="utf-8")
+    app = tmp_path / "app"  # a web app's folder: a manifest.json of its own does not make it an index
+    app.mkdir()
+    (app / "manifest.json").write_text('{"name": "my web app"}', encoding="utf-8")
+    (app / "main.js").write_text("years of work", encoding="utf-8")
     for target, needle in ((docs, "would replace the documents being indexed"),
-                           (precious, "a folder with other files in it, not an index"),
+                           (precious, "a folder with other files in it (thesis.txt), not an index"),
+                           (app, "a folder with other files in it (main.js), not an index"),
                            (plain, "is a file, not an index folder")):
         assert main(["index", str(docs), "--out", str(target)]) == 2
         assert needle in " ".join(capsys.readouterr().err.split())
     assert (docs / "eiffel.md").exists() and (precious / "thesis.txt").read_text() == "years of work"
-    assert plain.read_text() == "a file"
+    assert plain.read_text() == "a file" and (app / "main.js").exists()
     assert main(["index", str(docs), "--out", str(tmp_path / "idx")]) == 0
     assert main(["index", str(docs), "--out", str(tmp_path / "idx")]) == 0  # an index is rebuilt in place
     assert main(["index", str(docs), "--name", "default"]) == 2
