@@ -2,7 +2,9 @@
 
 The file is read and checked whole before the first question is asked, so a malformed line is
 one error naming it, not an interruption half-way. A question the engine refuses (empty, too
-long, no words) does not stop the others: its line carries the error instead of answers. Answers
+long, no words) or whose graph query runs out of time does not stop the others: its line carries
+the error instead of answers. What would refuse every line (options that do not go together, an
+index built with another encoder) ends the run at once, with exit code 2. Answers
 stream to standard output as JSON lines, in the file's order; `--out` writes them to a file at
 the end, in one atomic step, or what was answered so far when the run is interrupted (and says
 so; beside an earlier run's file, as `<out>.partial`, never over it), and prints them where the
@@ -18,10 +20,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
-from qa.core.errors import DataFormatError, InputError
+from qa.core.errors import DataFormatError, InputError, QAError
 from qa.core.types import Question, Response
 
 MAX_QUESTIONS = 1_000_000
+MAX_FILE_CHARS = 200_000_000  # a compressed file can unpack to far more than any list of questions
 
 
 @dataclass(frozen=True)
@@ -32,15 +35,25 @@ class Asked:
 
 def read_questions(path: Path | str) -> list[Asked]:
     """The questions of a `.txt` (one a line; blank lines skipped) or `.jsonl` file (an object a
-    line with "question" and an optional "id"); "-" reads standard input. Ids default to the line
+    line with "question" and an optional "id"); "-" reads standard input. A CSV file or a JSON
+    array is refused by name: read a line at a time, its header and rows were asked as questions. Ids default to the line
     number; an id used twice is refused (answers are matched back to questions by it)."""
     from qa.core.text import decode_utf8, json_lines, read_text
 
-    if str(path) == "-":
-        name, text = "standard input", decode_utf8(sys.stdin.buffer.read(), "standard input (the questions)")
-    else:
-        name, text = str(path), read_text(path)
     plain = str(path).lower().removesuffix(".gz").removesuffix(".xz").removesuffix(".bz2")
+    if plain.endswith((".csv", ".tsv")):  # its header and every row would be asked as questions
+        raise InputError(f"{path}: questions are read from a .txt file (one a line) or a .jsonl file (an "
+                         '{"id": ..., "question": ...} object a line), not from CSV or TSV')
+    if str(path) == "-":
+        raw = sys.stdin.buffer.read(MAX_FILE_CHARS * 4 + 4)
+        if len(raw) > MAX_FILE_CHARS * 4:
+            raise InputError(f"standard input is longer than the limit of {MAX_FILE_CHARS:,} characters")
+        name, text = "standard input", decode_utf8(raw, "standard input (the questions)")
+    else:
+        name, text = str(path), read_text(path, max_chars=MAX_FILE_CHARS)
+    if not plain.endswith((".txt", ".text", ".md")) and text.lstrip().startswith("[") and _is_json_array(text):
+        raise InputError(f"{name}: a JSON array; give JSON lines instead, one "
+                         '{"id": ..., "question": ...} object a line')
     # by its name; a name that says neither (standard input, "questions") by what it holds
     jsonl = plain.endswith((".jsonl", ".json", ".ndjson")) or (
         not plain.endswith((".txt", ".text", ".md")) and text.lstrip().startswith("{"))
@@ -74,6 +87,13 @@ def read_questions(path: Path | str) -> list[Asked]:
     if not out:
         raise InputError(f"{name}: no questions in it")
     return out
+
+
+def _is_json_array(text: str) -> bool:
+    try:
+        return isinstance(json.loads(text), list)
+    except ValueError:
+        return False
 
 
 def _plain_line(line: str, name: str, lineno: int) -> str:
@@ -110,7 +130,7 @@ class Record:
 
     asked: Asked
     response: Response | None = None
-    error: InputError | None = None
+    error: QAError | None = None
 
     @property
     def outcome(self) -> str:
@@ -122,7 +142,8 @@ class Record:
     def json_line(self) -> str:
         if self.response is None:
             record: dict[str, Any] = {"id": self.asked.id, "question": self.asked.question,
-                                      "error": {"type": type(self.error).__name__, "message": str(self.error)}}
+                                      "error": {"type": self.error.error_type or type(self.error).__name__,
+                                                "message": str(self.error)}}
         else:
             record = {"id": self.asked.id, **self.response.model_dump(mode="json")}
         return json.dumps(record, ensure_ascii=False)
@@ -134,8 +155,18 @@ def answer_all(engine: Any, questions: list[Asked], *, top_k: int | None = None,
     limit = engine.settings.max_question_chars
     for q in questions:
         try:
-            resp = engine.ask(Question(q.question, collection=collection, max_chars=limit), top_k=top_k)
+            question = Question(q.question, collection=collection, max_chars=limit)
         except InputError as exc:  # this question, not the run: its line says why
+            yield Record(q, error=exc)
+            continue
+        try:
+            resp = engine.ask(question, top_k=top_k)
+        except QAError as exc:
+            # a query that ran out of time failed this question alone; anything else the engine
+            # refuses (a route and a collection that do not go together, an index built with
+            # another encoder, a graph that cannot be asked) would refuse every line: it ends the run
+            if exc.error_type != "timeout":
+                raise
             yield Record(q, error=exc)
             continue
         yield Record(q, response=resp)

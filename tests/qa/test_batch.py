@@ -162,3 +162,52 @@ def test_ctrl_c_stays_ctrl_c_when_the_part_cannot_be_written(tmp_path, capsys, f
     captured = capsys.readouterr()
     assert "No space left on device" in " ".join(captured.err.split())
     assert [r["id"] for r in _lines(captured.out)] == ["1"]
+
+
+@pytest.mark.parametrize(("name", "text", "words"), [
+    ("q.csv", "id,question\n1,Who wrote Hamlet?\n", "not from CSV or TSV"),
+    ("q.json", '[\n  {"id": 1, "question": "Who wrote Hamlet?"}\n]\n', "a JSON array; give JSON lines"),
+])
+def test_a_csv_file_or_a_json_array_is_refused_by_name_not_asked_line_by_line(tmp_path, name, text, words):
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(InputError, match=words):
+        read_questions(path)
+    plain = tmp_path / "q.txt"  # a question may open with a bracket
+    plain.write_text("[Draft] who wrote Hamlet?\n", encoding="utf-8")
+    assert read_questions(plain)[0].question == "[Draft] who wrote Hamlet?"
+
+
+def test_options_that_refuse_every_question_end_the_run_at_once(small_ttl, tmp_path, capsys):
+    qs = tmp_path / "q.txt"
+    qs.write_text("What is the capital of France?\nWhat is the capital of Germany?\n", encoding="utf-8")
+    code = main(["ask", "--file", str(qs), "--route", "kbqa", "--graph", str(small_ttl), "-c", "notes"])
+    captured = capsys.readouterr()
+    assert code == 2 and captured.out == ""  # not two "refused" lines and exit 0
+    assert "goes with the route webqa" in " ".join(captured.err.split())
+
+
+class TimesOut(Interrupted):
+    """A graph whose query for the second question runs out of time."""
+
+    name = Route.KBQA
+
+    def answer(self, question: Question, top_k: int) -> list[Answer]:
+        from kb.store import QueryTimeout
+
+        self.asked += 1
+        if self.asked == 2:
+            raise QueryTimeout("the query ran past 5 s")
+        return [Answer(text="an answer", score=0.9, route=Route.KBQA)]
+
+
+def test_a_question_whose_query_times_out_is_one_line_not_the_end_of_the_run(tmp_path, capsys):
+    qs = tmp_path / "q.txt"
+    qs.write_text("first?\nsecond?\nthird?\n", encoding="utf-8")
+    engine = Engine(Settings(route="kbqa"), sources={Route.KBQA: TimesOut()}, routes=[Route.KBQA])
+    ask_file(engine, qs, None)
+    captured = capsys.readouterr()
+    records = _lines(captured.out)
+    assert [r["id"] for r in records] == ["1", "2", "3"]
+    assert records[1]["error"] == {"type": "timeout", "message": "the query ran past 5 s"}
+    assert "answers" in records[2] and "2 answered, 0 no answer, 1 refused" in captured.err
