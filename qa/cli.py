@@ -107,6 +107,14 @@ def _main(argv: list[str] | None) -> int:
         return exc.exit_code
     except (typer.Abort, KeyboardInterrupt):
         return _interrupted()
+    except RuntimeError as exc:
+        # pathlib's expanduser of "~name/..." for a user this system does not know, wherever a path
+        # is read (a setting, an option): the settings' validators let it through as it is no ValueError
+        if "home directory" not in str(exc):
+            raise
+        err.print(Text.assemble(("error: ", "bold red"), "a path opens with ~ or ~name for a home folder this system "
+                                "cannot find: write the path out in full"), soft_wrap=True)
+        return 2
     except OSError as exc:  # the file system refused (a folder where a file should be, no permission, disk full)
         where = f": {exc.filename}" if exc.filename else ""
         err.print(Text.assemble(("error: ", "bold red"), f"{exc.strerror or exc}{where}"), soft_wrap=True)

@@ -614,3 +614,15 @@ def test_command_listings_wrap_where_the_terminal_ends(group: list[str], monkeyp
     # a line that ends far short of the panel's width and is continued (the next line has no name)
     short = [i for i, line in enumerate(inner[:-1]) if len(line) < 60 and inner[i + 1].startswith("   ")]
     assert not short, [inner[i] for i in short]
+
+
+def test_a_home_folder_of_no_known_user_is_one_line_not_a_traceback(monkeypatch, tmp_path, capsys):
+    monkeypatch.setenv("QA_INDEX_DIR", "~no-such-user-here/collections")
+    assert main(["config"]) == 2
+    err = capsys.readouterr().err
+    assert "a path opens with ~ or ~name" in " ".join(err.split()) and "Traceback" not in err
+    monkeypatch.delenv("QA_INDEX_DIR")
+    qs = tmp_path / "q.txt"
+    qs.write_text("Who wrote Emma?\n", encoding="utf-8")
+    assert main(["ask", "--file", str(qs), "--out", "~no-such-user-here/a.jsonl"]) == 2
+    assert "a path opens with ~ or ~name" in " ".join(capsys.readouterr().err.split())
