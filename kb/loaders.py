@@ -82,7 +82,7 @@ def local_name(iri: str) -> str:
 def tsv_triples(text: str, source: str = "<tsv>") -> Iterator[tuple[Node, Node, Node]]:
     entities: set[str] = set()
     relations: set[str] = set()
-    for lineno, line in enumerate(text.splitlines(), 1):
+    for lineno, line in enumerate(text.split("\n"), 1):
         if not line.strip() or line.startswith("#"):
             continue
         parts = [x.strip() for x in line.rstrip("\n").split("\t")]

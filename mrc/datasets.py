@@ -173,7 +173,7 @@ def _race_articles(p: Path) -> Iterator[tuple[str, Any, str]]:
     text = read_text(p)
     name = p.name.removesuffix(".gz").removesuffix(".xz")
     if name.endswith(".jsonl"):
-        for ln, line in enumerate(text.splitlines(), 1):
+        for ln, line in enumerate(text.split("\n"), 1):
             if line.strip():
                 yield f"{p}, line {ln}", parse_json(line, f"{p}, line {ln}", line_of_file=True), ""
     else:

@@ -36,8 +36,8 @@ class Asked:
 def read_questions(path: Path | str) -> list[Asked]:
     """The questions of a `.txt` (one a line; blank lines skipped) or `.jsonl` file (an object a
     line with "question" and an optional "id"); "-" reads standard input. A CSV file or a JSON
-    array is refused by name: read a line at a time, its header and rows were asked as questions. Ids default to the line
-    number; an id used twice is refused (answers are matched back to questions by it)."""
+    array is refused by name: read a line at a time, its header and rows were asked as questions.
+    Ids default to the line number; an id used twice is refused (answers are matched back to questions by it)."""
     from qa.core.text import decode_utf8, json_lines, read_text
 
     plain = str(path).lower().removesuffix(".gz").removesuffix(".xz").removesuffix(".bz2")

@@ -27,7 +27,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from qa.calibration import AnswerCalibrator
-from qa.core.errors import InputError
+from qa.core.errors import DataFormatError, InputError
 from qa.core.measures import auroc, ece
 from qa.core.settings import Settings
 from qa.core.text import parse_json, read_text
@@ -161,15 +161,24 @@ def fit_webqa_calibrator(settings: Settings, train_file: Path, encoder: Encoder,
     """Collect (or reload from `records_file`) the candidates, fit, report, save."""
     from qa.core.atomic import atomic_write_text
 
-    if records_file is not None and records_file.exists():
-        records = [json.loads(line) for line in records_file.read_text(encoding="utf-8").splitlines()]
+    reloaded = records_file is not None and records_file.exists()
+    if reloaded:
+        assert records_file is not None
+        records = [parse_json(line, f"{records_file}:{n}", line_of_file=True)
+                   for n, line in enumerate(read_text(records_file).split("\n"), 1) if line.strip()]
         log(f"{len(records):,} candidates reloaded from {records_file}")
     else:
         records = collect_candidates(settings, train_file, encoder, distractor_articles=distractor_articles,
                                      batch=batch, limit=limit, log=log)
         if records_file is not None:
             atomic_write_text(records_file, "".join(json.dumps(r) + "\n" for r in records))
-    final, report = fit_from_records(records)
+    try:
+        final, report = fit_from_records(records)
+    except (KeyError, TypeError, AttributeError, IndexError) as exc:
+        if not reloaded:
+            raise
+        raise DataFormatError(f"{records_file} is not a file of candidates written by --records "
+                              f"({type(exc).__name__}: {exc})") from None
     log(f"cross-validated on the held-out questions (top answer): {report}")
     final.meta = {
         "fitted_on": f"SQuAD v1.0 train: the span reader's held-out articles' questions ({report['questions']}), "

@@ -59,7 +59,7 @@ def pathquestion_train_questions() -> list[str]:
         path = _find(SHARED_DATA / "kbqa" / "pathquestion" / f"{name}.txt")
         if path is None:
             continue
-        rows = [line for line in read_text(path).splitlines() if line.strip()]
+        rows = [line for line in read_text(path).split("\n") if line.strip()]
         random.Random(PQ_SEED).shuffle(rows)
         out.extend(r.split("\t")[0].strip() for r in rows[: int(len(rows) * 0.8)])
     return out

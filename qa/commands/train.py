@@ -213,11 +213,14 @@ def router(
 ) -> None:
     """Train the router's classifier on training questions of each source (never what routed-qa tests),
     and on questions generated from your graph when QA_KB_GRAPH or QA_KB_ENDPOINT names one."""
+    from qa.commands import check_writable
     from qa.core.settings import Settings
     from qa.models import shared_encoder
+    from qa.router import model_path
     from qa.router_training import train_router
 
     settings = Settings.load()
+    check_writable(out or model_path(settings))  # now, not after the training
     train_router(settings, shared_encoder(settings), out=out, progress=typer.echo)
 
 
@@ -232,11 +235,14 @@ def calibrate_webqa(
 ) -> None:
     """Fit WebQA's answer probabilities on the span reader's held-out training articles (never dev)."""
     from qa.calibration_training import fit_webqa_calibrator
+    from qa.commands import check_writable
     from qa.core.settings import Settings
     from qa.models import shared_encoder
 
     settings = Settings.load()
     target = out or Path(settings.data_dir) / "calibration" / "webqa.json"
+    # now, not after minutes of collecting candidates; records that exist are read, not written
+    check_writable(target, records if records is not None and not records.exists() else None)
     fit_webqa_calibrator(settings, Path(_check_file(train_file)), shared_encoder(settings), out=target,
                          limit=limit, records_file=records, log=typer.echo)
 

@@ -196,3 +196,14 @@ def test_cuda_without_a_gpu_runs_on_the_cpu_and_says_so_once(caplog) -> None:
         assert str(loading.resolve_device("cuda")) == "cpu" and str(loading.resolve_device("cuda")) == "cpu"
     assert [r.getMessage() for r in caplog.records].count(
         "device cuda asked for, but no GPU is available: running on the CPU") == 1
+
+
+def test_a_race_line_holding_a_unicode_line_separator_is_one_line(tmp_path) -> None:
+    from kb.loaders import tsv_triples
+
+    path = tmp_path / "race.jsonl"  # json.dumps(ensure_ascii=False) writes U+2028 as it is
+    path.write_text(json.dumps(dict(RACE, article="Tom likes\u2028apples.\u0085"), ensure_ascii=False) + "\n",
+                    encoding="utf-8")
+    assert [q.article for q in load_race(path)] == ["Tom likes\u2028apples.\u0085"] * len(RACE["questions"])
+    # one triple, not a second line "Ile" refused as malformed
+    assert any(str(o) == "France\u2028Ile" for _, _, o in tsv_triples("Paris\tcapital of\tFrance\u2028Ile\n"))

@@ -626,3 +626,27 @@ def test_a_home_folder_of_no_known_user_is_one_line_not_a_traceback(monkeypatch,
     qs.write_text("Who wrote Emma?\n", encoding="utf-8")
     assert main(["ask", "--file", str(qs), "--out", "~no-such-user-here/a.jsonl"]) == 2
     assert "a path opens with ~ or ~name" in " ".join(capsys.readouterr().err.split())
+
+
+def test_training_commands_refuse_an_unwritable_out_before_the_work(tmp_path: Path, capsys) -> None:
+    train_file = tmp_path / "train.json"
+    train_file.write_text('{"data": []}', encoding="utf-8")
+    for argv in (["train", "router", "--out", str(tmp_path)],
+                 ["train", "calibrate-webqa", "--train-file", str(train_file), "--out", str(tmp_path)]):
+        assert main(argv) == 2
+        assert "it is a folder" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(("text", "needle"), [
+    ('{"question": "a"}\n\nnot json\n', "records.jsonl:3: invalid JSON"),
+    ('{"question": "a"}\n', "is not a file of candidates written by --records"),
+])
+def test_a_malformed_records_file_is_one_line(tmp_path: Path, capsys, text: str, needle: str) -> None:
+    train_file = tmp_path / "train.json"
+    train_file.write_text('{"data": []}', encoding="utf-8")
+    records = tmp_path / "records.jsonl"
+    records.write_text(text, encoding="utf-8")
+    assert main(["train", "calibrate-webqa", "--train-file", str(train_file), "--records", str(records),
+                 "--out", str(tmp_path / "webqa.json")]) == 2
+    err = capsys.readouterr().err
+    assert needle in " ".join(err.split()) and "Traceback" not in err
