@@ -591,8 +591,15 @@ def _is_expletive_it(toks: list[Token], k: int) -> bool:
         return nxt2 != "place"  # "how long does it take", not "where did it take place"
     before = [t.low for t in toks[max(0, k - 3):k]]
     if before[-1:] in (["is"], ["was"]) and any(w in TIME_WORDS for w in before) \
-            and (not nxt.isalnum() or nxt in {"now", "today", "there", "here"}):
-        return True  # "What time is it?", "What day is it today?"
+            and (not nxt.isalnum() or nxt in {"now", "today", "there", "here"} | PREPS):
+        return True  # "What time is it?", "What day is it today?", "What time is it in Tokyo?"
+    if before[-1:] in (["is"], ["was"]) and {"far", "long"} & set(before) and nxt in {"from", "to", "between"}:
+        return True  # "How far is it from Paris to Berlin?"; not "How long is it?" of a river
+    if nxt in {"cost", "costs"} and nxt2 == "to":
+        return True  # "How much does it cost to fly to Tokyo?"; not "How much does it cost?" of a car
+    if before[-1:] in (["is"], ["was"], ["be"]) and nxt in EXPLETIVE_BE_ADJ and nxt2 in {"that", "to", "for", "if",
+                                                                                     "whether"}:
+        return True  # "Is it true that ...", "Is it possible to ..."; not "Is it safe?" of a bridge
     return nxt in {"is", "was", "be"} and nxt2 in EXPLETIVE_BE_ADJ
 
 
@@ -693,6 +700,8 @@ def _ellipsis(np: str, previous: str, prev_subject: str) -> tuple[str, str, str]
     toks = tokens(np)
     if not toks or toks[0].low in WH | AUX:
         return None
+    if any(t.low in WH for t in toks[1:]):
+        return None  # "And Napoleon, where was he born?": a question of its own, not a phrase to fill in
     if all(t.low in STANDALONE_PRONOUNS or t.text in {"?", ".", "!"} for t in toks):
         return None  # "What about you?", "And them?": nothing to put in the previous frame
     ref = next(((k, t) for k, t in enumerate(toks) if t.low in {"its", "his", "her", "their"}), None)
@@ -731,6 +740,10 @@ def _ellipsis(np: str, previous: str, prev_subject: str) -> tuple[str, str, str]
     if words[0].lower() not in DETERMINERS:
         np = "the " + np
     head, prep, tail = _split_at_prep(np)
+    if prep.lower() == "of" and (named_in_tail := proper_spans(tail)) and named_in_tail[0][0] == 0:
+        # "And the population of Germany?": whose it is, it says; the previous frame, a new entity
+        return f"{_frame(previous)} {np}?", tail[named_in_tail[0][0]:named_in_tail[0][1]], \
+            "ellipsis naming its own entity: the previous question's frame"
     q = f"{_frame(previous)} {head} of {prev_subject}{(' ' + prep + ' ' + tail) if tail else ''}?"
     return q, prev_subject, "ellipsis: the previous question's subject"
 

@@ -108,6 +108,10 @@ H_FRANCE_POP = ("What is the population of France?", "67 million")
      "What is the Spanish version of Turner Classic Movies?"),
     # a pronoun inside the phrase is the previous subject, in place ("the capital of France of it" before)
     ("And the capital of it?", H_FRANCE_POP, "What is the capital of France?"),
+    # the phrase names its own entity: the frame alone, not "the population of France of Germany"
+    ("And the population of Germany?", H_FRANCE_CAPITAL, "What is the population of Germany?"),
+    # "it" of a thing asked about before stays a reference
+    ("How long is it?", ("What is the Nile?", "a river"), "How long is the Nile?"),
     ("What about the area of it?", H_FRANCE_POP, "What is the area of France?"),
 ])
 def test_follow_ups_are_rewritten(question: str, history: tuple[str, ...], expected: str) -> None:
@@ -130,6 +134,12 @@ def test_follow_ups_are_rewritten(question: str, history: tuple[str, ...], expec
     ("Is there a subway in Paris?", H_FRANCE_CAPITAL),                 # existential "there"
     ("What time is it?", H_SHAKESPEARE),                               # "it" is the moment
     ("What day is it today?", H_FRANCE_CAPITAL),
+    ("What time is it in Tokyo?", H_FRANCE_CAPITAL),                   # not "What time is France in Tokyo?"
+    ("How far is it from Paris to Berlin?", H_FRANCE_CAPITAL),
+    ("Is it true that the Earth is round?", H_FRANCE_CAPITAL),
+    ("Is it possible to visit the Louvre on Monday?", H_FRANCE_CAPITAL),
+    ("How much does it cost to fly to Tokyo?", H_FRANCE_CAPITAL),
+    ("And Napoleon, where was he born?", H_FRANCE_CAPITAL),            # a question of its own after "And"
     ("When did he die?", ()),                                          # no history: nothing to refer to
     ("When did he die?", ("", "")),                                    # empty turns
     ("Who is he?", ("What time is it?", "")),                          # nothing nameable earlier
