@@ -305,14 +305,18 @@ class KBQA:
 
     def _paths_for(self, c: Candidate) -> list[Path]:
         key = (c.node, c.kind, c.via)
-        if key not in self._paths:
-            self._paths[key] = enumerate_paths(
+        if key in self._paths:
+            return self._paths[key]
+        with recording_timeouts() as timed_out:
+            paths = enumerate_paths(
                 self.graph, c.node, kind=c.kind, via=c.via, max_hops=self.config.max_hops,
                 forward_only=self.config.forward_only,
                 exclude=self.index.label_predicates | self.index.schema_predicates,
                 timeout_s=self.settings.kb_timeout_s, frontier=self.config.frontier,
                 limit=self.config.max_paths)
-        return self._paths[key]
+        if not timed_out:  # a list cut short by a slow query is this question's, not every later one's
+            self._paths[key] = paths
+        return paths
 
     def candidates(self, question: str, links: list[Candidate] | None = None,
                    exclude: frozenset[URIRef] = frozenset()) -> list[Ranked]:

@@ -1113,3 +1113,31 @@ def test_a_graph_that_does_not_answer_in_time_has_not_said_no_answer(tmp_path_fa
         qa.answer("What is the price of the Widget?", 1)
     assert qa.answer("What is the weight of the Widget?", 1)[0].text == "1.5"  # other queries still answer
     assert qa.predict("What is the price of the Widget?").timed_out  # benchmarks read the prediction
+
+
+def test_relation_paths_cut_short_by_a_timeout_are_not_kept_for_later_questions(tmp_path_factory):
+    """The paths from an entity were listed once and kept: a query that timed out while listing
+    them left every later question about the entity without those paths, and none of them said so."""
+    from kb.store import QueryTimeout, _timed_out
+
+    graph = turtle_graph(tmp_path_factory, STOCK_TTL, "stock-paths.ttl")
+
+    class SlowOnce:
+        """The shop graph, whose path listing queries time out while `slow` is set."""
+
+        slow = True
+
+        def __getattr__(self, name):
+            return getattr(graph, name)
+
+        def select(self, query, timeout_s=None):
+            if self.slow and query.startswith("SELECT DISTINCT ?p1"):
+                raise _timed_out("query timed out after 1s on a test graph")
+            return graph.select(query, timeout_s)
+
+    slow = SlowOnce()
+    qa = make_qa(slow)
+    with pytest.raises(QueryTimeout):
+        qa.answer("What is the weight of the Widget?", 1)
+    slow.slow = False  # the graph answers in time again: the question is answered, not "no answer"
+    assert qa.answer("What is the weight of the Widget?", 1)[0].text == "1.5"
