@@ -162,7 +162,9 @@ class Engine:
         self._catch_up_with_collections()
         q, rewritten = self._standalone(typed)
         with self._rw.reading():
-            resp = self._ask(q, top_k=top_k, route=route, t0=t0)
+            # a follow-up rewritten to stand alone is a question like any other; one asked as typed
+            # (its pronoun no rule could name) is not the question its words alone would be
+            resp = self._ask(q, top_k=top_k, route=route, t0=t0, as_typed_followup=bool(q.topic) and not rewritten)
         if not typed.history:
             _about_no_one(resp, typed.text, self.settings.router_min_score)
         return resp.model_copy(update={"question": typed.text, "rewritten": rewritten})
@@ -185,7 +187,7 @@ class Engine:
             return q, None
 
     def _ask(self, q: Question, *, top_k: int | None, route: RouteChoice | Route | str | None,
-             t0: float) -> Response:
+             t0: float, as_typed_followup: bool = False) -> Response:
         top_k = top_k or self.settings.top_k
         try:
             choice = RouteChoice(str(route)) if route is not None else self.settings.route
@@ -222,7 +224,7 @@ class Engine:
             probs = {self.routes[0]: 1.0}
         else:
             probs = self.router.order(q.text, self.routes)
-        order, held = self._held_first(q, list(probs))
+        order, held = (list(probs), None) if as_typed_followup else self._held_first(q, list(probs))
         t_route = time.perf_counter() - t0
         results: dict[Route, list[Answer]] = {}
         failed: dict[Route, QAError] = {}
@@ -273,10 +275,8 @@ class Engine:
     def _held_first(self, q: Question, order: list[Route]) -> tuple[list[Route], str | None]:
         """The cascade's order: the classifier's, but a source that holds the question itself
         (`HoldsQuestions`, at `router_min_score` or more) first, with why. Only sources after the
-        first are checked (the first is asked anyway); none where the question is a follow-up that
-        rides on an earlier turn (`topic`)."""
-        if q.topic:  # a follow-up asked as typed: its words alone are not the question
-            return order, None
+        first are checked (the first is asked anyway). Not asked of a follow-up that rides on an
+        earlier turn as typed (`_ask`): its words alone are not the question."""
         for r in order[1:]:
             try:
                 source = self.source(r)

@@ -408,7 +408,12 @@ def test_a_source_that_holds_the_question_is_asked_first() -> None:
     def broken(question: Question) -> float:
         raise RuntimeError("index file gone")
 
-    faq.held = {q: 0.98}
+    # a follow-up rewritten to stand alone is looked up like any question (it was not: chat and
+    # the API then answered from the passages what `qa ask` answered from the FAQ)
+    faq.held, faq.table[q], w.asked = {q: 0.98}, ("Maria Lopez", 0.98), []
+    followup = Question("Who founded it?", history=("What is the company?", "a tool maker"))
+    resp = engine.ask(followup)
+    assert resp.rewritten == q and resp.routing.asked == [Route.CQA] and resp.answers[0].text == "Maria Lopez"
     faq.holds = broken  # a look ahead that fails leaves the classifier's order; nothing else changes
     resp = engine.ask(q)
     assert resp.routing.asked[0] == Route.WEBQA and resp.answers[0].text == "Cyrus McCormick"
