@@ -635,6 +635,7 @@ def _decide(results: dict[Route, list[Answer]], probs: dict[Route, float],
         none = Answer.none(chosen, score=best.score, best_guess=best.best_guess, evidence=best.evidence)
     else:  # a ruled-out source's low answer: shown as its guess, "no answer" as likely as it is wrong
         none = Answer.none(chosen, score=1.0 - best.score, best_guess=best, evidence=best.evidence)
+    own = none.score  # the chosen source's own view of its guess, before the others' lower it
     # "no answer" is right only if every source's guess is wrong: no likelier than the least likely
     # of their own "no answer"s (the graph's near-zero guess must not make it near-certain while
     # the passages' guess is right one time in two)
@@ -642,7 +643,10 @@ def _decide(results: dict[Route, list[Answer]], probs: dict[Route, float],
                  for a in results.values() if _has_guess(a)), default=1.0)
     if least < none.score:
         none.score = round(least, 4)
-    shown = _likelier_right([none], threshold)  # every source abstained, yet the guess may be likelier right
+    # every source abstained, yet the guess may be likelier right: by its own source's reckoning, not
+    # because another source's guess made "no answer" less likely (a graph's yes/no it held back at
+    # 0.5 was shown as the answer when the passages guessed something else at 0.6)
+    shown = _likelier_right([none], threshold) if own < 0.5 else [none]
     if not shown[0].no_answer:
         return shown, chosen, (f"classifier: {head}; asked {' -> '.join(map(str, asked))}; every source "
                                f"abstained, but {chosen}'s guess is likelier right than not ({shown[0].score:.2f})")

@@ -516,6 +516,23 @@ def test_passages_that_all_abstain_still_answer_when_the_answer_is_likelier_righ
     assert not resp.answers[0].no_answer and resp.answers[0].text == "tulip42" and resp.answers[0].score == 0.7
     assert resp.routing.asked == [Route.WEBQA, Route.KBQA] and "likelier right than not" in resp.routing.reason
 
+    class HeldBack(Source):  # a graph's yes/no it could not express: "no answer" 0.5 over "yes" 0.5
+        def answer(self, question, top_k):
+            self.asked.append(question.text)
+            return [Answer.none(self.name, score=0.5, best_guess=Answer(text="yes", score=0.5, route=self.name))]
+
+    class Guessing(Source):  # the passages abstain too, with a guess of their own at 0.6
+        def answer(self, question, top_k):
+            self.asked.append(question.text)
+            return [Answer.none(self.name, score=0.4, best_guess=Answer(text="German", score=0.6, route=self.name))]
+
+    # the graph's guess, which it held back, was shown as the answer because the passages' guess
+    # lowered "no answer" under one half
+    engine, web, kb = _engine({}, {})
+    engine._sources[Route.WEBQA], engine._sources[Route.KBQA] = Guessing(Route.WEBQA, {}), HeldBack(Route.KBQA, {})
+    top = engine.ask("Is Paris the capital of France?").answers[0]
+    assert top.no_answer and top.score == 0.4 and top.best_guess is not None and top.best_guess.text == "yes"
+
 
 def test_a_first_question_about_a_person_it_never_names_is_no_answer_with_the_guess() -> None:
     """"When was he born?" with nothing before it was answered "AD 675 or AD 676" (John of
