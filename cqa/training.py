@@ -1,4 +1,4 @@
-"""Training the two small models on SemEval-2016 Task 3 train-part2 (never on dev).
+"""Training the three small models on SemEval-2016 Task 3 train-part2 (never on dev).
 
 The related threads of the training file are imported into a thread store of their own (cached,
 so a rerun does not encode them again) and every feature is computed by the same `CommunityQA`
@@ -12,7 +12,7 @@ code that answers users: the training rows are exactly what the models see at ru
   The calibration set also holds questions no thread answers (SQuAD training questions, asked over
   the same store, every candidate labelled not relevant): SemEval's new questions all have
   related threads, so without them a question about something else entirely still got the
-  probability of a typical SemEval top match (about 0.12 where the truth is near 0), and a router
+  probability of a typical SemEval top match (0.15 on average where the truth is near 0), and a router
   comparing sources' probabilities would take a forum thread over an unsure but right passage.
 * Answer-quality model: one row per comment, label = Good for its own thread's question;
   calibrated on its own out-of-fold logits. Its cross-validation folds hold out whole new

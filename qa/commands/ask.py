@@ -113,7 +113,8 @@ def build_engine(settings, index: Path | None = None):
 
 def kbqa(
     question: Annotated[str, typer.Argument(help='The question, e.g. "What is the capital of France?"')],
-    graph: Annotated[Path | None, typer.Option(help="A Turtle / N-Triples / TSV-triples file.")] = None,
+    graph: Annotated[Path | None,
+                     typer.Option(help="A Turtle, N-Triples, RDF/XML, JSON-LD or TSV-triples file.")] = None,
     endpoint: Annotated[str, typer.Option(help="A SPARQL 1.1 endpoint URL (instead of --graph).")] = "",
     scorer: Annotated[Path | None, typer.Option(help="A trained path scorer (JSON) for this graph.")] = None,
     top_k: Annotated[int | None, typer.Option(min=1, max=100, help="How many answers to show (default: the "

@@ -19,7 +19,7 @@ from rich.text import Text
 from qa.commands import check_apart, check_endpoint_option, check_graph_file, check_writable
 from qa.core.errors import InputError
 
-GRAPH_HELP = "Turtle / N-Triples / TSV graph; default: the embedded world graph."
+GRAPH_HELP = "Turtle, N-Triples, RDF/XML, JSON-LD or TSV graph; default: the embedded world graph."
 out = Console()
 err = Console(stderr=True)
 kb_app = typer.Typer(help="Prepare knowledge graphs: train the scorer for a graph, show what is built.",

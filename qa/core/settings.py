@@ -124,7 +124,8 @@ class Settings(BaseSettings):
     null_threshold: float | None = Field(None, description="None: the threshold stored with the model.")
     batch_size: int = Field(32, ge=1, le=4096, description="Reader and encoder batch size.")
     # knowledge graph
-    kb_graph: str = Field("", description="Turtle / N-Triples / TSV file; empty: the embedded world graph.")
+    kb_graph: str = Field("", description="Turtle, N-Triples, RDF/XML, JSON-LD or TSV file; "
+                                          "empty: the embedded world graph.")
     kb_endpoint: str = Field("", description="A SPARQL 1.1 endpoint URL; overrides kb_graph when set.")
     kb_timeout_s: float = Field(10.0, gt=0, le=86_400, description="Longest a SPARQL query may run.")
     kb_max_hops: int = Field(3, ge=1, le=4, description="Longest relation path walked from a linked entity.")
