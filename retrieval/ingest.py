@@ -15,6 +15,7 @@ import shutil
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -61,12 +62,23 @@ def chunk_documents(docs: Sequence[Document], chunk_chars: int, chunk_overlap: i
     return passages
 
 
-def passages_from_path(path: str | Path, settings: Settings) -> list[Passage]:
-    """Read, parse and chunk every supported file under `path` (fails before any index is touched)."""
+def passages_from_path(path: str | Path, settings: Settings, *, progress: bool = False) -> list[Passage]:
+    """Read, parse and chunk every supported file under `path` (fails before any index is touched).
+    With `progress`, a spinner counts the files: a large folder takes minutes before encoding starts."""
     docs: list[Document] = []
-    for file, rel in discover(path):
-        docs.extend(read_documents(file, rel))
-    passages = chunk_documents(docs, settings.chunk_chars, settings.chunk_overlap)
+    status: AbstractContextManager[Any] = contextlib.nullcontext()
+    if progress:
+        from rich.console import Console
+
+        status = Console(stderr=True).status("reading the documents …")
+    with status as shown:
+        for n, (file, rel) in enumerate(discover(path), 1):
+            if shown is not None:  # a file name is text, never markup ("[draft].md")
+                from rich.text import Text
+
+                shown.update(Text(f"reading the documents: {n:,} files, {len(docs):,} documents ({rel}) …"))
+            docs.extend(read_documents(file, rel))
+        passages = chunk_documents(docs, settings.chunk_chars, settings.chunk_overlap)
     if not passages:
         raise InputError(f"no text found to index under {path}")
     return passages
@@ -172,7 +184,7 @@ def index_path(
     out = check_target(out, path)  # expanded (`~/idx`): the folder checked is the folder written
     if seen is False:
         seen = manifest_stamp(out)
-    passages = passages_from_path(path, settings)
+    passages = passages_from_path(path, settings, progress=progress)
     root = {"root": str(Path(path).expanduser().resolve())}  # what `qa index` checks before replacing it
 
     def unchanged() -> None:
