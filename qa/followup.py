@@ -593,8 +593,10 @@ def _is_expletive_it(toks: list[Token], k: int) -> bool:
     if before[-1:] in (["is"], ["was"]) and any(w in TIME_WORDS for w in before) \
             and (not nxt.isalnum() or nxt in {"now", "today", "there", "here"} | PREPS):
         return True  # "What time is it?", "What day is it today?", "What time is it in Tokyo?"
-    if before[-1:] in (["is"], ["was"]) and {"far", "long"} & set(before) and nxt in {"from", "to", "between"}:
-        return True  # "How far is it from Paris to Berlin?"; not "How long is it?" of a river
+    rest = {t.low for t in toks[k + 2:]}
+    if before[-1:] in (["is"], ["was"]) and {"far", "long"} & set(before) \
+            and (nxt == "between" or nxt == "from" and "to" in rest):
+        return True  # "How far is it from Paris to Berlin?"; not "How far is it from Miami?" of a city
     if nxt in {"cost", "costs"} and nxt2 == "to":
         return True  # "How much does it cost to fly to Tokyo?"; not "How much does it cost?" of a car
     if before[-1:] in (["is"], ["was"], ["be"]) and nxt in EXPLETIVE_BE_ADJ and nxt2 in {"that", "to", "for", "if",

@@ -112,6 +112,8 @@ H_FRANCE_POP = ("What is the population of France?", "67 million")
     ("And the population of Germany?", H_FRANCE_CAPITAL, "What is the population of Germany?"),
     # "it" of a thing asked about before stays a reference
     ("How long is it?", ("What is the Nile?", "a river"), "How long is the Nile?"),
+    ("How far is it from Miami?", ("Where is Jacksonville?", "Florida"),
+     "How far is Jacksonville from Miami?"),
     ("What about the area of it?", H_FRANCE_POP, "What is the area of France?"),
 ])
 def test_follow_ups_are_rewritten(question: str, history: tuple[str, ...], expected: str) -> None:
