@@ -206,7 +206,8 @@ def ask(
     from qa.core.types import Route
     from qa.engine import Engine
 
-    resp = Engine(settings, sources={Route.CQA: _source(settings)}).ask(question, top_k=top_k, route="cqa")
+    with err.status("answering from the answered questions (the store and models load first) …"):
+        resp = Engine(settings, sources={Route.CQA: _source(settings)}).ask(question, top_k=top_k, route="cqa")
     if as_json:
         out.print_json(resp.model_dump_json())
         return
