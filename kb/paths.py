@@ -45,14 +45,16 @@ def path_query(anchor: Node, path: Path, answer: str = "answer") -> QueryGraph:
 
 def enumerate_paths(graph, anchor: Node, *, kind: LinkKind = LinkKind.ENTITY, via: URIRef | None = None,
                     max_hops: int = 3, forward_only: bool = False, exclude: set[URIRef] = frozenset(),
-                    limit: int = 3000, timeout_s: float | None = None, frontier: int = 2000) -> list[Path]:
+                    limit: int = 3000, timeout_s: float | None = None, frontier: int = 2000,
+                    failed: list[str] | None = None) -> list[Path]:
     """Every relation sequence (with directions) that leads somewhere from `anchor`.
 
     Bounded: a class or a value starts from a sample of its members (frontier / 40), the last hop
     of a path of three or more extends at most `frontier` distinct prefixes
     (a hub such as a continent reaches thousands of nodes in two hops, and a full join over all of
     them is what made one question take many seconds), each query returns at most `limit` paths,
-    and a query that times out only loses its own paths."""
+    and a query that times out or fails only loses its own paths (its message goes to `failed`:
+    a list cut short is not one to keep for later questions)."""
     fixed: Path = ()
     if kind == LinkKind.CLASS:
         fixed = (Step(RDF.type, False),)
@@ -96,7 +98,9 @@ def enumerate_paths(graph, anchor: Node, *, kind: LinkKind = LinkKind.ENTITY, vi
                 rows = graph.select(q, timeout_s=timeout_s)
             except EndpointUnavailable:
                 raise  # not this path's failure: every query would fail
-            except QueryError:
+            except QueryError as exc:
+                if failed is not None:
+                    failed.append(str(exc))
                 continue
             for row in rows:
                 steps = tuple(Step(p, d) for p, d in zip(row, dirs, strict=True))

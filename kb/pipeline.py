@@ -307,14 +307,14 @@ class KBQA:
         key = (c.node, c.kind, c.via)
         if key in self._paths:
             return self._paths[key]
-        with recording_timeouts() as timed_out:
-            paths = enumerate_paths(
-                self.graph, c.node, kind=c.kind, via=c.via, max_hops=self.config.max_hops,
-                forward_only=self.config.forward_only,
-                exclude=self.index.label_predicates | self.index.schema_predicates,
-                timeout_s=self.settings.kb_timeout_s, frontier=self.config.frontier,
-                limit=self.config.max_paths)
-        if not timed_out:  # a list cut short by a slow query is this question's, not every later one's
+        failed: list[str] = []
+        paths = enumerate_paths(
+            self.graph, c.node, kind=c.kind, via=c.via, max_hops=self.config.max_hops,
+            forward_only=self.config.forward_only,
+            exclude=self.index.label_predicates | self.index.schema_predicates,
+            timeout_s=self.settings.kb_timeout_s, frontier=self.config.frontier,
+            limit=self.config.max_paths, failed=failed)
+        if not failed:  # a list cut short by a slow or failed query is this question's, not every later one's
             self._paths[key] = paths
         return paths
 

@@ -2,13 +2,14 @@
 
 The file is read and checked whole before the first question is asked, so a malformed line is
 one error naming it, not an interruption half-way. A question the engine refuses (empty, too
-long, no words) or whose graph query runs out of time does not stop the others: its line carries
-the error instead of answers. What would refuse every line (options that do not go together, an
-index built with another encoder) ends the run at once, with exit code 2. Answers
-stream to standard output as JSON lines, in the file's order; `--out` writes them to a file at
-the end, in one atomic step, or what was answered so far when the run is interrupted (and says
-so; beside an earlier run's file, as `<out>.partial`, never over it), and prints them where the
-file cannot be written, so an answer already paid for is never lost.
+long, no words), whose graph query fails or runs out of time, or that meets a store busy with an
+import does not stop the others: its line carries the error instead of answers. What would
+refuse every line (options that do not go together, an index built with another encoder, a graph
+that cannot be asked at all) ends the run at once, with exit code 2. Answers stream to standard
+output as JSON lines, in the file's order; `--out` writes them to a file at the end, in one
+atomic step, or what was answered so far when the run is interrupted (and says so; beside an
+earlier run's file, as `<out>.partial`, never over it), and prints them where the file cannot be
+written, so an answer already paid for is never lost.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
-from qa.core.errors import DataFormatError, InputError, QAError
+from qa.core.errors import BusyError, DataFormatError, InputError, QAError
 from qa.core.types import Question, Response
 
 MAX_QUESTIONS = 1_000_000
@@ -162,10 +163,11 @@ def answer_all(engine: Any, questions: list[Asked], *, top_k: int | None = None,
         try:
             resp = engine.ask(question, top_k=top_k)
         except QAError as exc:
-            # a query that ran out of time failed this question alone; anything else the engine
-            # refuses (a route and a collection that do not go together, an index built with
-            # another encoder, a graph that cannot be asked) would refuse every line: it ends the run
-            if exc.error_type != "timeout":
+            # a graph query that ran out of time or failed, a store busy with an import: this
+            # question alone; anything else the engine refuses (a route and a collection that do not
+            # go together, an index built with another encoder, a graph that cannot be asked at all)
+            # would refuse every line: it ends the run
+            if exc.error_type not in ("timeout", "graph_error") and not isinstance(exc, BusyError):
                 raise
             yield Record(q, error=exc)
             continue

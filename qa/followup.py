@@ -590,18 +590,21 @@ def _is_expletive_it(toks: list[Token], k: int) -> bool:
     if nxt in EXPLETIVE_AFTER_IT:
         return nxt2 != "place"  # "how long does it take", not "where did it take place"
     before = [t.low for t in toks[max(0, k - 3):k]]
+    after = [t for t in toks[k + 1:] if t.text[0].isalnum()]
     if before[-1:] in (["is"], ["was"]) and any(w in TIME_WORDS for w in before) \
-            and (not nxt.isalnum() or nxt in {"now", "today", "there", "here"} | PREPS):
-        return True  # "What time is it?", "What day is it today?", "What time is it in Tokyo?"
-    rest = {t.low for t in toks[k + 2:]}
-    if before[-1:] in (["is"], ["was"]) and {"far", "long"} & set(before) \
-            and (nxt == "between" or nxt == "from" and "to" in rest):
-        return True  # "How far is it from Paris to Berlin?"; not "How far is it from Miami?" of a city
-    if nxt in {"cost", "costs"} and nxt2 == "to":
-        return True  # "How much does it cost to fly to Tokyo?"; not "How much does it cost?" of a car
-    if before[-1:] in (["is"], ["was"], ["be"]) and nxt in EXPLETIVE_BE_ADJ and nxt2 in {"that", "to", "for", "if",
-                                                                                     "whether"}:
-        return True  # "Is it true that ...", "Is it possible to ..."; not "Is it safe?" of a bridge
+            and (not nxt.isalnum() or nxt in {"now", "today", "there", "here"} or nxt in PREPS and len(after) > 1):
+        return True  # "What time is it?", "... today?", "... in Tokyo?"; not "What time zone is it in?"
+    if before[-1:] in (["is"], ["was"]) and {"far", "long"} & set(before) and nxt == "from" \
+            and any(t.low == "to" for t in after) and len(after) > 1 and after[1].text[0].isupper():
+        return True  # "How far is it from Paris to Berlin?"; not "... from Miami?" or "from end to end?"
+    # "How much does it cost to fly to Tokyo?", "Is it possible to visit the Louvre on Monday?": an
+    # infinitive with more after it; not "How much did it cost to build?" or "Is it safe to eat?"
+    infinitive = len(after) > 3 and after[1].low == "to"
+    if nxt in {"cost", "costs"} and infinitive:
+        return True
+    if before[-1:] in (["is"], ["was"], ["be"]) and nxt in EXPLETIVE_BE_ADJ \
+            and (nxt2 in {"that", "if", "whether"} or infinitive):
+        return True  # "Is it true that ...", "Is it possible to visit ..."; not "Is it safe for dogs?"
     return nxt in {"is", "was", "be"} and nxt2 in EXPLETIVE_BE_ADJ
 
 
@@ -702,8 +705,8 @@ def _ellipsis(np: str, previous: str, prev_subject: str) -> tuple[str, str, str]
     toks = tokens(np)
     if not toks or toks[0].low in WH | AUX:
         return None
-    if any(t.low in WH for t in toks[1:]):
-        return None  # "And Napoleon, where was he born?": a question of its own, not a phrase to fill in
+    if any(t.low in WH and toks[i].text == "," for i, t in enumerate(toks[1:])):
+        return None  # "And Napoleon, where was he born?": a question of its own; not "And Doctor Who?"
     if all(t.low in STANDALONE_PRONOUNS or t.text in {"?", ".", "!"} for t in toks):
         return None  # "What about you?", "And them?": nothing to put in the previous frame
     ref = next(((k, t) for k, t in enumerate(toks) if t.low in {"its", "his", "her", "their"}), None)

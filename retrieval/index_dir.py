@@ -31,7 +31,8 @@ BM25_DIR = "bm25"
 FORMAT_VERSION = 1
 # everything an index folder may hold (SQLite's journal files beside its store): a folder holding
 # anything else is someone's, and building an index there would delete it
-INDEX_ENTRIES = frozenset({MANIFEST, DOCSTORE, DENSE, BM25_DIR} | {DOCSTORE + x for x in ("-wal", "-shm", "-journal")})
+INDEX_ENTRIES = frozenset({MANIFEST, DOCSTORE, DENSE, DENSE + ".deleted.json", BM25_DIR}  # HNSW's deletions
+                          | {DOCSTORE + x for x in ("-wal", "-shm", "-journal")} | {".DS_Store"})
 
 
 @dataclass

@@ -187,27 +187,43 @@ def test_options_that_refuse_every_question_end_the_run_at_once(small_ttl, tmp_p
     assert "goes with the route webqa" in " ".join(captured.err.split())
 
 
-class TimesOut(Interrupted):
-    """A graph whose query for the second question runs out of time."""
+class GraphFails(Interrupted):
+    """A graph whose query for the second question fails (`error`), a store busy with an import."""
 
     name = Route.KBQA
 
     def answer(self, question: Question, top_k: int) -> list[Answer]:
-        from kb.store import QueryTimeout
-
         self.asked += 1
         if self.asked == 2:
-            raise QueryTimeout("the query ran past 5 s")
+            raise self.error("the query ran past 5 s")
         return [Answer(text="an answer", score=0.9, route=Route.KBQA)]
 
 
-def test_a_question_whose_query_times_out_is_one_line_not_the_end_of_the_run(tmp_path, capsys):
+@pytest.mark.parametrize("kind", ["timeout", "graph_error", "busy"])
+def test_a_question_whose_query_fails_is_one_line_not_the_end_of_the_run(tmp_path, capsys, kind):
+    from kb.store import QueryError, QueryTimeout
+    from qa.core.errors import BusyError
+
     qs = tmp_path / "q.txt"
     qs.write_text("first?\nsecond?\nthird?\n", encoding="utf-8")
-    engine = Engine(Settings(route="kbqa"), sources={Route.KBQA: TimesOut()}, routes=[Route.KBQA])
+    error = {"timeout": QueryTimeout, "graph_error": QueryError, "busy": BusyError}[kind]
+    engine = Engine(Settings(route="kbqa"), sources={Route.KBQA: GraphFails(error)}, routes=[Route.KBQA])
     ask_file(engine, qs, None)
     captured = capsys.readouterr()
     records = _lines(captured.out)
     assert [r["id"] for r in records] == ["1", "2", "3"]
-    assert records[1]["error"] == {"type": "timeout", "message": "the query ran past 5 s"}
+    assert records[1]["error"] == {"type": "BusyError" if kind == "busy" else kind,
+                                   "message": "the query ran past 5 s"}
     assert "answers" in records[2] and "2 answered, 0 no answer, 1 refused" in captured.err
+
+
+def test_a_graph_that_cannot_be_asked_at_all_ends_the_run(tmp_path, capsys):
+    from kb.store import EndpointUnavailable
+
+    qs = tmp_path / "q.txt"
+    qs.write_text("first?\nsecond?\nthird?\n", encoding="utf-8")
+    engine = Engine(Settings(route="kbqa"), sources={Route.KBQA: GraphFails(EndpointUnavailable)},
+                    routes=[Route.KBQA])
+    with pytest.raises(EndpointUnavailable):
+        ask_file(engine, qs, None)
+    assert [r["id"] for r in _lines(capsys.readouterr().out)] == ["1"]

@@ -114,6 +114,14 @@ H_FRANCE_POP = ("What is the population of France?", "67 million")
     ("How long is it?", ("What is the Nile?", "a river"), "How long is the Nile?"),
     ("How far is it from Miami?", ("Where is Jacksonville?", "Florida"),
      "How far is Jacksonville from Miami?"),
+    ("What time zone is it in?", ("Where is Jacksonville?", "Florida"), "What time zone is Jacksonville in?"),
+    ("How much did it cost to build?", ("What is the James Webb Space Telescope?", "a telescope"),
+     "How much did the James Webb Space Telescope cost to build?"),
+    ("Is it safe to eat?", ("What is the death cap?", "a mushroom"), "Is the death cap safe to eat?"),
+    ("Is it safe for dogs?", ("What is xylitol?", "a sugar alcohol"), "Is xylitol safe for dogs?"),
+    ("How long is it from end to end?", ("What is the Golden Gate Bridge?", "a bridge"),
+     "How long is the Golden Gate Bridge from end to end?"),
+    ("And Doctor Who?", ("When did Star Trek first air?", "1966"), "When did Doctor Who first air?"),
     ("What about the area of it?", H_FRANCE_POP, "What is the area of France?"),
 ])
 def test_follow_ups_are_rewritten(question: str, history: tuple[str, ...], expected: str) -> None:

@@ -133,3 +133,15 @@ def test_the_sigterm_handler_is_only_lent_to_a_command() -> None:
     before = signal.getsignal(signal.SIGTERM)
     assert main(["config", "--json"]) == 0
     assert signal.getsignal(signal.SIGTERM) is before
+
+
+def test_an_index_folder_holding_every_file_the_index_code_writes_is_replaceable(tmp_path):
+    """HNSW writes its deletions beside its vectors; the folder is still an index, not someone's."""
+    from retrieval.index_dir import INDEX_ENTRIES, check_target
+
+    folder = tmp_path / "idx"
+    folder.mkdir()
+    for name in INDEX_ENTRIES:
+        (folder / name).write_text("", encoding="utf-8")
+    assert "dense.faiss.deleted.json" in INDEX_ENTRIES
+    assert check_target(folder) == folder
