@@ -53,15 +53,12 @@ _timeouts: contextvars.ContextVar[list[str] | None] = contextvars.ContextVar("kb
 def recording_timeouts() -> Iterator[list[str]]:
     """The timeouts of every query made inside, wherever it is caught: a probing query that times
     out only loses its options, but an answer built without them cannot be "no answer"."""
-    outer = _timeouts.get()
     seen: list[str] = []
     token = _timeouts.set(seen)
     try:
         yield seen
     finally:
         _timeouts.reset(token)
-        if outer is not None:  # nested: whoever records around this one hears of them too
-            outer.extend(seen)
 
 
 def _timed_out(message: str) -> QueryTimeout:

@@ -747,7 +747,7 @@ def _ellipsis(np: str, previous: str, prev_subject: str) -> tuple[str, str, str]
     head, prep, tail = _split_at_prep(np)
     if prep.lower() == "of" and (named_in_tail := proper_spans(tail)) and named_in_tail[0][0] == 0:
         # "And the population of Germany?": whose it is, it says; the previous frame, a new entity
-        return f"{_frame(previous)} {np}?", tail[named_in_tail[0][0]:named_in_tail[0][1]], \
+        return f"{_frame(previous)} {np}?", tail[:named_in_tail[0][1]], \
             "ellipsis naming its own entity: the previous question's frame"
     q = f"{_frame(previous)} {head} of {prev_subject}{(' ' + prep + ' ' + tail) if tail else ''}?"
     return q, prev_subject, "ellipsis: the previous question's subject"

@@ -69,13 +69,12 @@ def passages_from_path(path: str | Path, settings: Settings, *, progress: bool =
     status: AbstractContextManager[Any] = contextlib.nullcontext()
     if progress:
         from rich.console import Console
+        from rich.text import Text
 
         status = Console(stderr=True).status("reading the documents …")
     with status as shown:
         for n, (file, rel) in enumerate(discover(path), 1):
             if shown is not None:  # a file name is text, never markup ("[draft].md")
-                from rich.text import Text
-
                 shown.update(Text(f"reading the documents: {n:,} files, {len(docs):,} documents ({rel}) …"))
             docs.extend(read_documents(file, rel))
         passages = chunk_documents(docs, settings.chunk_chars, settings.chunk_overlap)
