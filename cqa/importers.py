@@ -15,6 +15,7 @@ import html
 import itertools
 import os
 import re
+import sqlite3
 import time
 import unicodedata
 import xml.etree.ElementTree as ET
@@ -22,7 +23,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO, cast
 
 from cqa.store import MAX_TEXT_CHARS, MAX_TITLE_CHARS, Put, ThreadStore, content_id
 from qa.core.errors import DataFormatError, InputError
@@ -481,7 +482,7 @@ def _faq_records(path: Path, on_bytes: Progress | None = None) -> Iterator[tuple
                 line = item[2]
                 yield item[0], item[1]
                 if on_bytes is not None and n % 500 == 0:
-                    on_bytes(input_position(fh.buffer))
+                    on_bytes(input_position(cast(TextIO, fh).buffer))
     except UnicodeDecodeError:
         raise DataFormatError(f"{path}: not UTF-8 text ({utf8_error_place(path)}); save it as UTF-8") from None
     except csv.Error as exc:
@@ -581,7 +582,7 @@ def import_faq(store: ThreadStore, path: str | Path, *, source: str | None = Non
     source = source or f"faq:{Path(name).stem}"
     here = os.path.realpath(p)
 
-    def claim(c) -> None:
+    def claim(c: sqlite3.Connection) -> None:
         """The source named after the file: hr/faq.csv and it/faq.csv are both faq:faq, and the
         second would update (with --prune, remove) the first one's threads as if it were its new
         version. Which file a source came from is recorded; another file under the name is refused
@@ -625,7 +626,7 @@ def _answer_texts(rec: dict[str, Any], where: str) -> list[str]:
 
 def import_records(store: ThreadStore, records: Iterable[tuple[str, Any]], *, source: str,
                    path: str = "", prune: bool = False,
-                   claim: Callable[[Any], None] | None = None) -> ImportReport:
+                   claim: Callable[[sqlite3.Connection], None] | None = None) -> ImportReport:
     """Import (where, record) question-answer records (the FAQ format) in one transaction. One id
     for two different questions in the same file is an error (it would merge them); the same
     question twice adds the second record's answers to the thread."""

@@ -497,7 +497,7 @@ class CommunityQA:
             a = self._answer_of(q.text, m)
             # a closed duplicate and its original, or a question filed twice, give the same answer once
             same = (" ".join(unicodedata.normalize("NFC", a.evidence.answer).lower().split())
-                    if a is not None and a.evidence is not None else "")
+                    if a is not None and isinstance(a.evidence, ThreadEvidence) else "")
             if a is not None and same not in shown:
                 shown.add(same)
                 answers.append(a)

@@ -143,10 +143,10 @@ def question_pairs(questions: Iterable[FactQuestion], seed: int = 0) -> Question
                           sorted({m[0] for t in texts for m in _NUMBER.finditer(t)}))
     article_of = {q.question.strip(): q.article for group in by_article.values() for q in group}
     swaps: list[tuple[str, str]] = []
-    for a, b in positives:
-        other = swapped(b, *pools[article_of[b]], rng)
-        if other is not None and other.lower() != a.lower():
-            swaps.append((a, other))
+    for first, second in positives:
+        other = swapped(second, *pools[article_of[second]], rng)
+        if other is not None and other.lower() != first.lower():
+            swaps.append((first, other))
     rng.shuffle(hard)
     rng.shuffle(other_paragraph)
     rng.shuffle(swaps)
@@ -154,8 +154,8 @@ def question_pairs(questions: Iterable[FactQuestion], seed: int = 0) -> Question
             + [(p, False) for p in other_paragraph[:ARTICLE_PER_POSITIVE * len(positives)]]
             + [(p, False) for p in swaps[:SWAPPED_PER_POSITIVE * len(positives)]])
     rng.shuffle(rows)
-    for (a, b), label in rows:
-        out.pairs.append((b, a) if rng.random() < 0.5 else (a, b))
+    for (first, second), label in rows:
+        out.pairs.append((second, first) if rng.random() < 0.5 else (first, second))
         out.labels.append(label)
     out.positives = len(positives)
     out.swapped = min(len(swaps), SWAPPED_PER_POSITIVE * len(positives))

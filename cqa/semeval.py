@@ -215,7 +215,8 @@ def iter_semeval2015(path: str | Path) -> Iterator[RelatedThread]:
                                           label=ca["CGOLD"]))
             comments += len(t.comments)
             elem.clear()
-            root.clear()
+            if root is not None:
+                root.clear()
             yield t
         if root is None:
             raise DataFormatError(f"{p}: empty XML document")

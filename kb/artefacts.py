@@ -65,7 +65,9 @@ def file_hash(path: Path) -> str:
 def graph_key(settings: Settings) -> str:
     if settings.kb_endpoint:
         return "endpoint-" + hashlib.sha256(settings.kb_endpoint.encode("utf-8")).hexdigest()[:24]
-    return file_hash(graph_file(settings))[:32]
+    path = graph_file(settings)
+    assert path is not None  # a file whenever there is no endpoint
+    return file_hash(path)[:32]
 
 
 def artefact_dir(settings: Settings) -> Path:

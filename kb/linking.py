@@ -17,6 +17,7 @@ import time
 from collections import defaultdict
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 from rdflib import RDF, RDFS, Literal, URIRef
@@ -28,6 +29,11 @@ from kb.sparql import iri
 from kb.text import NEGATIONS, STOPWORDS, compared_number, frame_word, fuzzy_blocked, normalise
 from qa.core.atomic import atomic_write, atomic_write_text
 from qa.core.types import LinkKind, LinkMethod
+
+if TYPE_CHECKING:
+    from kb.progress import Progress
+    from kb.store import KnowledgeGraph
+    from qa.core.types import Encoder
 
 log = logging.getLogger(__name__)
 
@@ -100,24 +106,26 @@ class LabelIndex:
     constructor only holds the graph; `build` reads every label from it (minutes for a large
     graph), `cached` loads what an earlier build saved."""
 
-    def __init__(self, graph, *, encoder=None, dense_max_labels: int = 20_000) -> None:
+    def __init__(self, graph: KnowledgeGraph, *, encoder: Encoder | None = None,
+                 dense_max_labels: int = 20_000) -> None:
         self.graph = graph
         self.encoder = cached(encoder)
         self.dense_max_labels = dense_max_labels
-        self._dense_cache = None
+        self._dense_cache: tuple[list[str], np.ndarray] | None = None
         self._degrees: dict[Node, int] = {}
         self.dense_path: Path | None = None
 
     @classmethod
-    def build(cls, graph, *, max_rows: int = 500_000, index_values: bool = True, encoder=None,
-              dense_max_labels: int = 20_000, progress=None) -> LabelIndex:
+    def build(cls, graph: KnowledgeGraph, *, max_rows: int = 500_000, index_values: bool = True,
+              encoder: Encoder | None = None, dense_max_labels: int = 20_000,
+              progress: Progress | None = None) -> LabelIndex:
         idx = cls(graph, encoder=encoder, dense_max_labels=dense_max_labels)
         idx._build(max_rows, index_values, progress or (lambda *_: None))
         return idx
 
     @classmethod
-    def cached(cls, graph, path: Path | None, *, encoder=None, progress=None,
-               max_age_s: float | None = None) -> LabelIndex:
+    def cached(cls, graph: KnowledgeGraph, path: Path | None, *, encoder: Encoder | None = None,
+               progress: Progress | None = None, max_age_s: float | None = None) -> LabelIndex:
         """The index saved at `path` (built from the graph and saved there when absent or stale, or
         older than `max_age_s`: an endpoint's data may have changed since)."""
         fresh = path is not None and path.exists() and (max_age_s is None or time.time() - path.stat().st_mtime
@@ -159,7 +167,7 @@ class LabelIndex:
         self._dense_cache = (keys, mat.astype(np.float32))
         return len(keys)
 
-    def _build(self, max_rows: int, index_values: bool, progress) -> None:
+    def _build(self, max_rows: int, index_values: bool, progress: Progress) -> None:
         graph = self.graph
         stage = "building the graph's label index (once per graph)"
         progress(stage, 0, 0)
@@ -194,7 +202,7 @@ class LabelIndex:
             progress(stage, step, steps)
             q = f"SELECT ?s ?l WHERE {{ ?s {iri(p)} ?l . FILTER(isLiteral(?l)) }} LIMIT {max_rows}"
             for s, lab in graph.select(q):
-                if isinstance(s, URIRef) and s not in pred_set:
+                if isinstance(s, URIRef) and isinstance(lab, Literal) and s not in pred_set:
                     self._add(s, str(lab), LinkKind.CLASS if s in self.classes else LinkKind.ENTITY)
                     labelled.add(s)
                     order = (language_rank(lab), label_rank(p))
@@ -213,7 +221,9 @@ class LabelIndex:
         step += 1
         progress(stage, step, steps)
         for (o,) in graph.select(q):
-            name = local_name(o) if isinstance(o, URIRef) else ""
+            if not isinstance(o, URIRef):
+                continue
+            name = local_name(o)
             if (_NAME_LIKE.fullmatch(name) and "?" not in str(o) and o not in labelled
                     and o not in self.classes and o not in pred_set):
                 self._add(o, readable(name), LinkKind.ENTITY)
@@ -227,7 +237,7 @@ class LabelIndex:
                      f"(datatype(?o) = <http://www.w3.org/2001/XMLSchema#string> || lang(?o) != \"\") && "
                      f"STRLEN(STR(?o)) <= {MAX_LITERAL_CHARS}) }} LIMIT {max_rows}")
                 for (o,) in graph.select(q):
-                    if any(ch.isalpha() for ch in str(o)) and "@" not in str(o):
+                    if isinstance(o, Literal) and any(ch.isalpha() for ch in str(o)) and "@" not in str(o):
                         self._add(o, str(o), LinkKind.VALUE, via=p)
         self._keys_list = list(self.keys)
         step = len(self.label_predicates) + len(preds) + 2
@@ -415,13 +425,16 @@ class LabelIndex:
     def _in_degree(self, node: URIRef) -> int:
         if node not in self._degrees:  # the graph does not change under an index: count once
             rows = self.graph.select(f"SELECT (COUNT(*) AS ?n) WHERE {{ ?x ?p {iri(node)} }} LIMIT 1")
-            self._degrees[node] = int(rows[0][0]) if rows and rows[0][0] is not None else 0
+            count = rows[0][0] if rows else None
+            self._degrees[node] = int(count) if isinstance(count, Literal) else 0
         return self._degrees[node]
 
     def _dense_keys(self) -> list[str]:
         return [k for k in self._keys_list if any(e[2] != LinkKind.VALUE for e in self.keys[k])]
 
     def _dense(self, words: list[str], cutoff: float) -> list[Candidate]:
+        if self.encoder is None:
+            return []
         if self._dense_cache is None:
             keys = self._dense_keys()
             if self.dense_path is not None and self.dense_path.exists():
@@ -487,16 +500,16 @@ def _merge_adjacent(cands: list[Candidate]) -> list[Candidate]:
             continue
         group.sort(key=lambda c: (c.start, -c.end))
         run = [group[0]]
-        for c in group[1:] + [None]:
-            if c is not None and c.start <= max(x.end for x in run):
-                run.append(c)
+        for nxt in group[1:] + [None]:
+            if nxt is not None and nxt.start <= max(x.end for x in run):
+                run.append(nxt)
                 continue
             if len({(x.start, x.end) for x in run}) > 1:
                 best = max(run, key=lambda x: x.score)
                 score = min(1.0, best.score) + 0.02
                 out.append(Candidate(best.node, best.label, score, best.method, best.kind,
                                      min(x.start for x in run), max(x.end for x in run), best.via))
-            run = [c] if c is not None else []
+            run = [nxt] if nxt is not None else []
     return out
 
 
@@ -530,27 +543,30 @@ def _dedupe(cands: list[Candidate]) -> list[Candidate]:
     return out
 
 
-def _inverse_pairs(graph, share: float = 0.5) -> frozenset[tuple[URIRef, URIRef]]:
+def _inverse_pairs(graph: KnowledgeGraph, share: float = 0.5) -> frozenset[tuple[URIRef, URIRef]]:
     """Relation pairs (p, q) where `s p o` mostly comes with `o q s` (children / parents, a
     symmetric `borders` with itself): a path along p then q goes out and straight back."""
     try:
         pairs = graph.select(
             f"SELECT ?p ?q (COUNT(*) AS ?n) WHERE {{ ?s ?p ?o . ?o ?q ?s . FILTER(isIRI(?o) && "
             f"?p != {iri(RDF.type)} && ?q != {iri(RDF.type)}) }} GROUP BY ?p ?q LIMIT 20000", timeout_s=30)
-        sizes = dict(graph.select("SELECT ?p (COUNT(*) AS ?n) WHERE { ?s ?p ?o . FILTER(isIRI(?o)) } "
-                                  "GROUP BY ?p LIMIT 20000", timeout_s=30))
+        sizes = {p: n for p, n in graph.select("SELECT ?p (COUNT(*) AS ?n) WHERE { ?s ?p ?o . FILTER(isIRI(?o)) } "
+                                               "GROUP BY ?p LIMIT 20000", timeout_s=30)}
     except Exception as exc:  # noqa: BLE001 - a large remote graph may refuse the join: no pairs then
         log.info("no inverse relations found (%s)", exc)
         return frozenset()
-    out = set()
+    out: set[tuple[URIRef, URIRef]] = set()
     for p, q, n in pairs:
         size = sizes.get(p)
-        if size is not None and int(n) >= share * int(size) and int(n) >= 2:
+        # relations are IRIs, counts literals
+        if (isinstance(p, URIRef) and isinstance(q, URIRef) and isinstance(n, Literal) and isinstance(size, Literal)
+                and int(n) >= share * int(size) and int(n) >= 2):
             out.add((p, q))
     return frozenset(out)
 
 
-def relation_names(graph, preds: list[URIRef], label_predicates: set[URIRef]) -> dict[URIRef, list[str]]:
+def relation_names(graph: KnowledgeGraph, preds: list[URIRef],
+                   label_predicates: set[URIRef]) -> dict[URIRef, list[str]]:
     """What a relation may be called: its labels and aliases in the graph, its readable local name
     and, for hierarchical ids (`film.cinematographer.film`, `__people__person__gender`), the last
     part alone, which is what people say ("gender")."""
@@ -560,7 +576,7 @@ def relation_names(graph, preds: list[URIRef], label_predicates: set[URIRef]) ->
         rows = graph.select(f"SELECT ?p ?lp ?l WHERE {{ ?p ?lp ?l . FILTER(?lp IN ({lp}) && isLiteral(?l)) "
                             f"FILTER EXISTS {{ ?s ?p ?o }} }} LIMIT 100000")
         for p, lp_, lab in rows:
-            if isinstance(p, URIRef):
+            if isinstance(p, URIRef) and isinstance(lp_, URIRef):
                 given[p].append((label_rank(lp_), str(lab)))
     out: dict[URIRef, list[str]] = {}
     for p in preds:

@@ -13,14 +13,18 @@ import bz2
 import gzip
 import lzma
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
+from typing import IO, TYPE_CHECKING
 from urllib.parse import quote, unquote
 
 from rdflib import RDF, RDFS, SKOS, Literal, Namespace, URIRef
 from rdflib.term import Node
 
 from qa.core.errors import DataFormatError, InputError
+
+if TYPE_CHECKING:
+    from kb.store import EmbeddedGraph
 
 NS = Namespace("http://kb.offline-qa.local/ns/")
 ENTITY_PREFIX = str(NS) + "m."
@@ -32,7 +36,8 @@ def open_text(path: str | Path) -> str:
         raise InputError(f"graph file not found: {p}")
     if p.is_dir():
         raise InputError(f"{p} is a folder; give a Turtle, N-Triples, RDF/XML, JSON-LD or TSV file")
-    opener = {".gz": gzip.open, ".xz": lzma.open, ".bz2": bz2.open}.get(p.suffix, open)
+    openers: dict[str, Callable[..., IO[str]]] = {".gz": gzip.open, ".xz": lzma.open, ".bz2": bz2.open}
+    opener = openers.get(p.suffix, open)
     try:
         with opener(p, "rt", encoding="utf-8-sig") as fh:  # a byte-order mark (Windows editors) is not data
             return fh.read()
@@ -109,7 +114,7 @@ def tsv_triples(text: str, source: str = "<tsv>") -> Iterator[tuple[Node, Node, 
 RELATIVE_BASE = "http://kb.offline-qa.local/base/"
 
 
-def load_file(graph, path: str | Path, fmt: str | None = None) -> int:
+def load_file(graph: EmbeddedGraph, path: str | Path, fmt: str | None = None) -> int:
     """Load one file into an `EmbeddedGraph`; returns the number of triples added."""
     p = Path(path)
     fmt = fmt or _format(p)
@@ -157,10 +162,10 @@ def _local_contexts(text: str, path: Path) -> None:
             stack.extend(node)
 
 
-def to_ntriples(triples) -> str:
+def to_ntriples(triples: Iterable[tuple[URIRef, URIRef, URIRef | Literal]]) -> str:
     from kb.sparql import iri, literal
 
-    def n3(node):
+    def n3(node: URIRef | Literal) -> str:
         return iri(node) if isinstance(node, URIRef) else literal(node)
 
     return "".join(f"{n3(s)} {n3(p)} {n3(o)} .\n" for s, p, o in triples)

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import itertools
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
+from typing import cast
 
 from rdflib import RDF, Literal, URIRef
 from rdflib.term import Node
 
 from kb.loaders import local_name
 from kb.sparql import QueryGraph, Var, iri, term
-from kb.store import EndpointUnavailable, QueryError
+from kb.store import EndpointUnavailable, KnowledgeGraph, QueryError
 from qa.core.types import LinkKind
 
 
@@ -43,8 +45,8 @@ def path_query(anchor: Node, path: Path, answer: str = "answer") -> QueryGraph:
     return qg
 
 
-def enumerate_paths(graph, anchor: Node, *, kind: LinkKind = LinkKind.ENTITY, via: URIRef | None = None,
-                    max_hops: int = 3, forward_only: bool = False, exclude: set[URIRef] = frozenset(),
+def enumerate_paths(graph: KnowledgeGraph, anchor: Node, *, kind: LinkKind = LinkKind.ENTITY, via: URIRef | None = None,
+                    max_hops: int = 3, forward_only: bool = False, exclude: AbstractSet[URIRef] = frozenset(),
                     limit: int = 3000, timeout_s: float | None = None, frontier: int = 2000,
                     failed: list[str] | None = None) -> list[Path]:
     """Every relation sequence (with directions) that leads somewhere from `anchor`.
@@ -103,7 +105,8 @@ def enumerate_paths(graph, anchor: Node, *, kind: LinkKind = LinkKind.ENTITY, vi
                     failed.append(str(exc))
                 continue
             for row in rows:
-                steps = tuple(Step(p, d) for p, d in zip(row, dirs, strict=True))
+                # ?p1 .. ?pN are relations: bound, and IRIs
+                steps = tuple(Step(cast(URIRef, p), d) for p, d in zip(row, dirs, strict=True))
                 if any(a.pred == b.pred and a.forward != b.forward for a, b in itertools.pairwise(steps)):
                     continue  # straight back to where we came from
                 if fixed and steps and steps[0].pred == fixed[-1].pred and steps[0].forward:

@@ -10,10 +10,14 @@ import os
 import re
 import threading
 import time
+from collections.abc import Iterator
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from enum import Enum
 from pathlib import Path as FsPath
+from typing import TYPE_CHECKING, Any, TypeAlias, cast
+from typing import Literal as Tag
 
 from rdflib import RDF, RDFS, XSD, BNode, Literal, URIRef
 from rdflib.term import Node
@@ -23,13 +27,17 @@ from kb.linking import HUB_NUDGE, Candidate, LabelIndex, label_rank, language_ra
 from kb.loaders import local_name, readable
 from kb.paths import Path, Step, enumerate_paths, path_query, reversed_path
 from kb.scorer import Featurizer, Scorer
-from kb.sparql import TYPE_PATH, QueryForm, QueryGraph, Var, iri
-from kb.store import EndpointUnavailable, KnowledgeGraph, QueryError, QueryTimeout, open_graph, recording_timeouts
+from kb.sparql import TYPE_PATH, QueryForm, QueryGraph, Triple, Var, iri, substituted
+from kb.store import EndpointUnavailable, KnowledgeGraph, QueryError, QueryTimeout, Row, open_graph, recording_timeouts
 from kb.text import NEGATIONS, STOPWORDS, TIME_COMPARING, YES_NO_STARTS, cased_tokens, frame_word, normalise
 from qa.core.errors import InputError
 from qa.core.settings import Settings
 from qa.core.text import check_question
 from qa.core.types import Answer, Encoder, GraphEvidence, LinkedEntity, LinkKind, LinkMethod, PathStep, Question, Route
+
+if TYPE_CHECKING:
+    from kb.progress import Progress
+    from kb.sparql import _TypePath
 
 # superlative phrase -> (order, words that describe the attribute)
 SUPERLATIVES = [
@@ -99,6 +107,18 @@ class Named(Enum):
 YEAR_FROM, MAX_YEAR = 1000, 2200
 _IRREGULAR_PARTICIPLES = frozenset({"born", "built", "begun", "made", "written", "held", "won", "sold", "shot",
                                     "drawn", "sung", "run", "set", "laid", "given", "taken", "done", "seen"})
+
+
+# a numeric attribute `_attribute` may order by: (the node holding it, its relations (p,) or (p, q), or
+# ("inverse", p, q) from the things pointing to it, or ("derived", numerators, denominators), its label,
+# a penalty on its similarity)
+_Option: TypeAlias = tuple[Var, tuple[Any, ...], str, float]
+# what `_attribute` joins: (its triples, the variable holding the value, its binds, its label)
+_Attribute: TypeAlias = tuple[list[Triple], Var, list[tuple[Var, list[Var], list[Var]]], str]
+# what a question asks for, to check a path's end against (`KBQA._asked_targets`)
+_Target: TypeAlias = tuple[Tag["class"], URIRef] | tuple[Tag["noun"], str]
+# a way to tie a linked thing to a query: (its kind, the triples added, (variable, node) to equate)
+_Trial: TypeAlias = tuple[str, list[Triple], tuple[Var, Node] | None]
 
 
 @dataclass
@@ -202,7 +222,7 @@ class KBQA:
         self._implied: dict[tuple, bool] = {}
         self._lock = threading.RLock()
 
-    def warm_up(self, progress=None) -> None:
+    def warm_up(self, progress: Progress | None = None) -> None:
         """Open the graph, load (or build and cache) its label index and find its trained scorer.
 
         A large graph's first use takes a while: each stage is reported to `progress` ((stage, done,
@@ -235,18 +255,21 @@ class KBQA:
     def graph(self) -> KnowledgeGraph:
         if self._graph is None:
             self.warm_up()
+        assert self._graph is not None  # `warm_up` opens it
         return self._graph
 
     @property
     def index(self) -> LabelIndex:
         if self._index is None:
             self.warm_up()
+        assert self._index is not None  # `warm_up` loads it
         return self._index
 
     @property
     def scorer(self) -> Scorer:
         if self._scorer is None:
             self.warm_up()
+        assert self._scorer is not None  # `warm_up` finds one
         return self._scorer
 
     @scorer.setter
@@ -482,11 +505,12 @@ class KBQA:
             return [best] + [r for r in ranked if r is not best]
         return ranked
 
-    def _asked_targets(self, links: list[Candidate], words: list[str]) -> list[tuple[str, object]]:
+    def _asked_targets(self, links: list[Candidate], words: list[str]) -> list[_Target]:
         """What the question asks for, to check a path's end against: ("class", C) when a linked
         class is asked ("which countries", "all BOMs"), and ("noun", stem) for the noun after
         which/what ("from which countries": a relation named like it ends the path)."""
-        out: list[tuple[str, object]] = [("class", c) for c in sorted(_asked_classes(links, words), key=str)[:1]]
+        out: list[_Target] = [("class", c) for c in sorted(_asked_classes(links, words), key=str)[:1]
+                              if isinstance(c, URIRef)]  # always: a class is an IRI (`LabelIndex.classes`)
         for i, w in enumerate(words[:-1]):
             if w in {"which", "what"}:
                 noun = words[i + 1]
@@ -496,23 +520,24 @@ class KBQA:
                 break
         return out
 
-    def _satisfies(self, r: Ranked, target) -> bool:
-        kind, value = target
-        if kind == "class":
-            if r.anchor.node == value and len(r.path) == 1 and r.path[0].pred == RDF.type:
+    def _satisfies(self, r: Ranked, target: _Target) -> bool:
+        if target[0] == "class":
+            asked = target[1]
+            if r.anchor.node == asked and len(r.path) == 1 and r.path[0].pred == RDF.type:
                 return True
             qg = path_query(r.anchor.node, r.path)
-            qg.triples.append((Var("answer"), RDF.type, value))
+            qg.triples.append((Var("answer"), RDF.type, asked))
             qg.form = QueryForm.ASK
             return self._ask(qg.to_sparql(), timeout_s=self.settings.kb_timeout_s)
+        stem = target[1]
         names = self.relation_names(r.path[-1].pred)
-        if any(value in {w[:5] for w in normalise(n).split()} for n in names):
+        if any(stem in {w[:5] for w in normalise(n).split()} for n in names):
             return True
         qg = path_query(r.anchor.node, r.path)  # or the answers' type is named like it
         qg.triples.append((Var("answer"), RDF.type, Var("t")))
         qg.answer, qg.limit = Var("t"), 20
         rows = self._select(qg.to_sparql(), timeout_s=self.settings.kb_timeout_s)
-        return any(value in {w[:5] for w in normalise(self.index.label(t)).split()} for (t,) in rows)
+        return any(stem in {w[:5] for w in normalise(self.index.label(t)).split()} for (t,) in rows)
 
     def _extend_to_asked(self, ranked: list[Ranked], links: list[Candidate], words: list[str],
                          scoring_words: list[str], exclude: frozenset[URIRef]) -> list[Ranked]:
@@ -531,7 +556,7 @@ class KBQA:
                 return extended + ranked
         return ranked
 
-    def _extensions(self, ranked: list[Ranked], target, scoring_words: list[str],
+    def _extensions(self, ranked: list[Ranked], target: _Target, scoring_words: list[str],
                     exclude: frozenset[URIRef]) -> list[Ranked]:
         best = ranked[0]
         named: list[URIRef] = []
@@ -633,7 +658,7 @@ class KBQA:
         return next((c for c in links if c.kind == LinkKind.CLASS and c.score >= 0.85 and c.end == len(words)
                      and tuple(w for w in words[r.anchor.end:c.start] if w not in _HEDGES) in _ARTICLES), None)
 
-    def type_predicate(self):
+    def type_predicate(self) -> URIRef | _TypePath:
         """rdf:type with the subclasses of what a thing is (TYPE_PATH), where the store answers a
         property path; rdf:type alone on an endpoint that refuses one (asked once)."""
         if self._type_path is None:
@@ -671,6 +696,7 @@ class KBQA:
         Norfolk Island?" asks of three Kingstons; from Kingston, Jamaica's end it is another
         statement). `targets`: what the best candidate's question asks of (`_ask_targets`)."""
         best, ranked, links = pred.best, pred.ranked, pred.links
+        assert best is not None  # only a prediction with an answer is weighed
         if pred.class_asked:  # every path from the name: one class asked
             things = set(self._namesakes(best.anchor))
             return [r for r in ranked if r is not best and r.anchor.node in things]
@@ -692,16 +718,16 @@ class KBQA:
         try:
             if qg.form == QueryForm.ASK:
                 pred.boolean = self.graph.ask(sparql, timeout_s=self.settings.kb_timeout_s)
-                rows = [(Literal(pred.boolean),)]
+                results: list[Row] = [(Literal(pred.boolean),)]
             else:
-                rows = self.graph.select(sparql, timeout_s=self.settings.kb_timeout_s)
+                results = self.graph.select(sparql, timeout_s=self.settings.kb_timeout_s)
         except EndpointUnavailable:
             raise
         except QueryError as exc:
             if isinstance(exc, QueryTimeout) and pred.timed_out is None:
                 pred.timed_out = str(exc)
-            rows = []
-        rows = [row for row in rows if row and row[0] is not None]
+            results = []
+        rows = cast(list[tuple[Node, ...]], [row for row in results if row and row[0] is not None])
         if not rows:
             return False
         plain = qg.form == QueryForm.SELECT and qg.aggregate is None and qg.group_count is None and qg.order_by is None
@@ -754,6 +780,7 @@ class KBQA:
                   exclude: frozenset[URIRef] = frozenset()) -> dict[str, float]:
         """What the calibrator sees of the chosen answer (kb.scorer.DECISION_FEATURES)."""
         best = pred.best
+        assert best is not None  # only a prediction with an answer is weighed
         member = pred.class_asked
         named_ask = pred.form == QueryForm.ASK and any(c.startswith(ANSWER_IS) for c in pred.constraints) and not any(
             c.startswith("entity: ") for c in pred.constraints)
@@ -806,7 +833,7 @@ class KBQA:
             "type_match": f.get("type_match", 0.0),
         }
 
-    def coverage(self, words: list[str], nearby: set[URIRef] = frozenset(),
+    def coverage(self, words: list[str], nearby: AbstractSet[URIRef] = frozenset(),
                  exclude: frozenset[URIRef] = frozenset()) -> dict[URIRef, float]:
         """How well the question's relation words name each relation (0..1): the share of a name's
         words the question uses, or the encoder similarity of a question word to the name, the best
@@ -872,7 +899,7 @@ class KBQA:
         anchor_alt = _alternative(r.anchor, pred.links, words) if r.anchor.kind != LinkKind.CLASS else None
         if anchor_alt is not None and not targets:  # "from a french or german supplier" names the anchor twice
             var = Var("or_anchor")
-            qg.triples = [tuple(var if x == r.anchor.node else x for x in t) for t in qg.triples]
+            qg.triples = substituted(qg.triples, r.anchor.node, var)
             qg.values.append((var, [r.anchor.node, anchor_alt.node]))
             pred.constraints.append(f"anchor: {r.anchor.label} or {anchor_alt.label}")
         used = [(targets[0].start, targets[0].end)] if targets else [
@@ -904,7 +931,7 @@ class KBQA:
                                 and c.node != r.anchor.node and not any(c.start < e and s < c.end for s, e in used)),
                                None)
             if len(targets) == 1:  # "Is Paris the capital of France?": the answer must be Paris
-                qg.triples = [tuple(targets[0].node if x == Var("answer") else x for x in t) for t in qg.triples]
+                qg.triples = substituted(qg.triples, Var("answer"), targets[0].node)
                 pred.constraints.append(f"{ANSWER_IS}{targets[0].label}")
             elif targets:  # "Is Kingston the capital of Jamaica?": one of the places of that name
                 qg.values.append((Var("answer"), [t.node for t in targets]))
@@ -967,11 +994,11 @@ class KBQA:
                 m = re.search(rf"\b(?:{pattern})\b", text)
                 if m:
                     after = " ".join(w for w in text[m.end():].split()[:2] if w not in STOPWORDS)
-                    attr = self._attribute(qg, f"{m.group(0)} {after} {hint}")
-                    if attr is not None:
-                        qg.triples.extend(attr[0])
-                        qg.binds.extend(attr[2])
-                        qg.order_by = (attr[1], order)
+                    ordered = self._attribute(qg, f"{m.group(0)} {after} {hint}")
+                    if ordered is not None:
+                        qg.triples.extend(ordered[0])
+                        qg.binds.extend(ordered[2])
+                        qg.order_by = (ordered[1], order)
                         top = _TOP.search(text)
                         qg.limit = int(top.group(1)) if top else 1
                         if "average" in after.split():  # "the best average reliability": per answer
@@ -1016,9 +1043,9 @@ class KBQA:
         if attr is None:
             return None
         key = Var(prefix)
-        rename = {Var("sortkey"): key, Var("sortmid"): Var(f"{prefix}m")}
+        rename: dict[Node | Var | _TypePath, Var] = {Var("sortkey"): key, Var("sortmid"): Var(f"{prefix}m")}
         rename.update({Var(f"dim{i}"): Var(f"{prefix}d{i}") for i in range(4)})
-        qg.triples.extend(tuple(rename.get(x, x) for x in t) for t in attr[0])
+        qg.triples.extend((rename.get(s, s), rename.get(p, p), rename.get(o, o)) for s, p, o in attr[0])
         qg.binds.extend((key, [rename.get(v, v) for v in num], [rename.get(v, v) for v in den])
                         for _, num, den in attr[2])
         return key, attr[3]
@@ -1089,6 +1116,7 @@ class KBQA:
 
     def _type_counted(self, qg: QueryGraph, pred: Prediction, words: list[str], noun: str) -> None:
         """"more than 5 employees": what is counted has the class the noun names, when it does."""
+        assert qg.group_count is not None  # set just before
         var = qg.group_count[0]
         if var != Var("counted"):
             return
@@ -1121,7 +1149,7 @@ class KBQA:
         return self._ask(body + f"  FILTER ({condition})\n}}", timeout_s=self.settings.kb_timeout_s)
 
     @staticmethod
-    def _negated_class(words: list[str], links: list[Candidate]):
+    def _negated_class(words: list[str], links: list[Candidate]) -> tuple[int, Candidate] | None:
         """(index where the negation starts, the class it negates) for "with no X" / "without X"."""
         for i, w in enumerate(words):
             if w == "without" or (w == "no" and i > 0 and words[i - 1] in {"with", "has", "have"}):
@@ -1249,6 +1277,7 @@ class KBQA:
             if c.score < (0.85 if c.kind == LinkKind.CLASS else 0.75) and not weak:
                 continue
             for v in nodes if c.kind != LinkKind.CLASS else [Var("answer")]:
+                trials: list[_Trial]
                 if c.kind == LinkKind.CLASS:
                     trials = [("type", [(v, RDF.type, c.node)], None)]
                 else:
@@ -1262,7 +1291,7 @@ class KBQA:
                 for kind, extra, equal in self._with_bridge(trials, qg, c, v):
                     triples = qg.triples + extra
                     if equal is not None:
-                        triples = [tuple(equal[1] if x == equal[0] else x for x in t) for t in triples]
+                        triples = substituted(triples, equal[0], equal[1])
                     probe = QueryGraph(triples=triples, form=QueryForm.ASK)
                     if self._ask(probe.to_sparql(), timeout_s=self.settings.kb_timeout_s):
                         qg.triples = triples
@@ -1271,8 +1300,7 @@ class KBQA:
                         if alt is not None and any(c.node in t for t in extra):
                             # "from a french or german supplier": either value, one VALUES clause
                             var = Var(f"or{len(qg.values)}")
-                            qg.triples = qg.triples[: len(qg.triples) - len(extra)] + [
-                                tuple(var if x == c.node else x for x in t) for t in extra]
+                            qg.triples = qg.triples[: len(qg.triples) - len(extra)] + substituted(extra, c.node, var)
                             qg.values.append((var, [c.node, alt.node]))
                             used.append((alt.start, alt.end))
                             pred.constraints.append(f"{kind}: {c.label} or {alt.label}")
@@ -1284,7 +1312,7 @@ class KBQA:
                     break
         return used
 
-    def _connecting_triple(self, qg: QueryGraph, c: Candidate, v: Var):
+    def _connecting_triple(self, qg: QueryGraph, c: Candidate, v: Var) -> Triple | None:
         if c.kind == LinkKind.VALUE and c.via is not None:
             return (v, c.via, c.node)
         body = _body(qg)
@@ -1301,18 +1329,19 @@ class KBQA:
             return (c.node, rows[0][0], v)
         return None
 
-    def _with_bridge(self, trials: list, qg: QueryGraph, c: Candidate, v: Var):
+    def _with_bridge(self, trials: list[_Trial], qg: QueryGraph, c: Candidate, v: Var) -> Iterator[_Trial]:
         yield from trials
         if c.kind != LinkKind.CLASS and c.score >= 0.85:  # "products from US suppliers": via one more node
             bridge = self._bridging_triples(qg, c, v)
             if bridge:
                 yield ("entity", bridge, None)
 
-    def _bridging_triples(self, qg: QueryGraph, c: Candidate, v: Var):
+    def _bridging_triples(self, qg: QueryGraph, c: Candidate, v: Var) -> list[Triple] | None:
         """Two triples that tie `v` to the linked thing through one fresh node, the relation to the
         fresh node taken from the graph (the first that exists, forward before inverse)."""
         body = _body(qg)
         mid = Var(f"via{len(qg.triples)}")
+        last: Triple
         if c.kind == LinkKind.VALUE and c.via is not None:
             last = (mid, c.via, c.node)
         elif isinstance(c.node, URIRef):
@@ -1339,14 +1368,15 @@ class KBQA:
         hw = set(hint.split())
         return [float(len(hw & set(lab.split()))) for lab in labels]
 
-    def _attribute(self, qg: QueryGraph, hint: str, answer_only: bool = False, named: Named = Named.NEAREST):
+    def _attribute(self, qg: QueryGraph, hint: str, answer_only: bool = False,
+                   named: Named = Named.NEAREST) -> _Attribute | None:
         """The numeric attribute (one or two hops) of the answer or of a node on the path that best
         matches the superlative: "who manages the most expensive service" orders the services.
         `named`: how closely `hint` must name it (`Named`; a stem is `STEM_CHARS` letters), none
         where the graph has no such number. Returns (triples, the variable holding the value, binds,
         the attribute's label)."""
         body = _body(qg)
-        options = []
+        options: list[_Option] = []
         for v in _answer_first(qg)[: 1 if answer_only else None]:
             one = self._select(
                 f"SELECT DISTINCT ?p WHERE {{\n{body}\n{v.sparql} ?p ?v . FILTER(isNumeric(?v))\n}} LIMIT 50",
@@ -1387,7 +1417,7 @@ class KBQA:
         if preds and preds[0] == "derived":
             _, num, den = preds
             names = {p: Var(f"dim{i}") for i, p in enumerate(num + den)}
-            triples = [(v, p, var) for p, var in names.items()]
+            triples: list[Triple] = [(v, p, var) for p, var in names.items()]
             return triples, key, [(key, [names[p] for p in num], [names[p] for p in den])], label
         if preds and preds[0] == "inverse":
             return [(Var("sortmid"), preds[1], v), (Var("sortmid"), preds[2], key)], key, [], label
@@ -1395,7 +1425,7 @@ class KBQA:
             return [(v, preds[0], key)], key, [], label
         return [(v, preds[0], Var("sortmid")), (Var("sortmid"), preds[1], key)], key, [], label
 
-    def _derived(self, v: Var, numeric: list[URIRef]) -> list:
+    def _derived(self, v: Var, numeric: list[URIRef]) -> list[_Option]:
         """Quantities the graph does not store but its dimensions give: a thing with a width, a height
         and a depth has a volume; with a weight too, a density ("the coil with the highest density")."""
         def having(words: set[str]) -> list[URIRef]:
@@ -1410,12 +1440,12 @@ class KBQA:
         if len(dims) < 3:
             return []
         three = [dims[w] for w in ("width", "height", "depth", "length") if w in dims][:3]
-        out = [(v, ("derived", three, []), "volume", 0.0)]
+        out: list[_Option] = [(v, ("derived", three, []), "volume", 0.0)]
         if mass:
             out.append((v, ("derived", [mass[0]], three), "density", 0.0))
         return out
 
-    def _counted_relation(self, qg: QueryGraph, text: str):
+    def _counted_relation(self, qg: QueryGraph, text: str) -> Triple | None:
         """For "the department responsible for the most products": the relation from the answer to
         the things counted, chosen by how well its label (and the type of what it reaches) matches."""
         body = _body(qg)
@@ -1487,6 +1517,7 @@ class KBQA:
                                evidence=self.evidence(pred, node, len(pred.answers)))
             return [Answer.none(Route.KBQA, score=round(1 - pred.confidence, 4), timings=timings,
                                 best_guess=guess, evidence=self.evidence(pred))]
+        assert pred.best is not None  # else it abstains
         if pred.form == QueryForm.ASK:
             text = "yes" if pred.boolean else "no"
             return [Answer(text=text, score=round(pred.confidence, 4), route=Route.KBQA, timings=timings,
@@ -1523,7 +1554,7 @@ def _strip_ordering(text: str, named: set[str]) -> str:
     return text
 
 
-def _counted_var(qg: QueryGraph, counted: tuple) -> Var:
+def _counted_var(qg: QueryGraph, counted: Triple) -> Var:
     """The variable to count: when the path already reaches the answer by the counted relation
     ("departments with more than 5 employees", the path coming from the employees), its node
     there, which keeps the path's type; else a new one joined by that relation."""
@@ -1633,12 +1664,12 @@ def _shapes(text: str, words: list[str]) -> Shapes:
     """Find the phrases that shape the query (see `Shapes`) in the question and its normalised words."""
     out = Shapes()
     joined = " ".join(words)
-    for m in _COLUMNS.finditer(text):
-        items = [normalise(x) for x in re.split(r",|\band\b", m.group(1)) if normalise(x)]
+    for col in _COLUMNS.finditer(text):
+        items = [normalise(x) for x in re.split(r",|\band\b", col.group(1)) if normalise(x)]
         if not items or any(len(x.split()) > 2 for x in items) or len(items) > 6:
             continue
-        start = len(normalise(text[: m.start()]).split())
-        out.removed |= set(range(start, start + len(normalise(m.group(0)).split())))
+        start = len(normalise(text[: col.start()]).split())
+        out.removed |= set(range(start, start + len(normalise(col.group(0)).split())))
         out.columns = items
         break
     m = _LACKS.search(joined)
@@ -1974,7 +2005,7 @@ def _unlinked_names(question: str, links: list[Candidate]) -> int:
     return n
 
 
-def _order(r: Ranked):
+def _order(r: Ranked) -> tuple[float, str, list[str]]:
     """Best score first; ties broken by anchor and path so every store gives the same ranking."""
     return (-round(r.score, 9), str(r.anchor.node), [s.key for s in r.path])
 
@@ -1984,7 +2015,7 @@ def _body(qg: QueryGraph) -> str:
     return "\n".join(f"{_t(s)} {_t(p)} {_t(o)} ." for s, p, o in qg.triples)
 
 
-def _t(x) -> str:
+def _t(x: Node | Var | _TypePath | str) -> str:
     from kb.sparql import term
 
     return term(x)

@@ -13,6 +13,12 @@ import sys
 import threading
 import time
 from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from rich.console import Console
+    from rich.progress import Progress as Bar
+    from rich.progress import TaskID
 
 log = logging.getLogger(__name__)
 
@@ -23,11 +29,11 @@ class Stages:
     """A `Progress` callback: one bar whose description is the current stage, drawn only once the
     work has taken `delay_s` (fast work shows nothing); `close()` removes it."""
 
-    def __init__(self, enabled: bool | None = None, delay_s: float = 1.0, console=None) -> None:
+    def __init__(self, enabled: bool | None = None, delay_s: float = 1.0, console: Console | None = None) -> None:
         self.enabled = sys.stderr.isatty() if enabled is None else enabled
         self._console = console
-        self._bar = None
-        self._task = None
+        self._bar: Bar | None = None
+        self._task: TaskID | None = None
         self._state = ("", 0, 0)
         self._t0 = time.perf_counter()
         self._lock = threading.Lock()
@@ -46,7 +52,7 @@ class Stages:
             log.info("%s", stage)
         with self._lock:
             self._state = (stage, done, total)
-            if self._bar is not None:
+            if self._bar is not None and self._task is not None:
                 self._bar.update(self._task, description=stage, total=total or None, completed=done)
 
     def _show(self) -> None:
@@ -82,5 +88,5 @@ class Stages:
     def __enter__(self) -> Stages:
         return self
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.close()

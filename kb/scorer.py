@@ -7,14 +7,22 @@ from __future__ import annotations
 import json
 import math
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path as FsPath
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from kb.text import STOPWORDS, content, segments, split_possessed
 from qa.core.atomic import atomic_write_text
 from qa.core.errors import DataFormatError, InputError
+
+if TYPE_CHECKING:
+    from rdflib import URIRef
+
+    from kb.encoder import CachedEncoder
+    from kb.paths import Path
 
 DEFAULT_WEIGHTS = {
     "cos_aligned": 4.0,
@@ -36,11 +44,11 @@ def _stem(w: str) -> str:
 
 @dataclass
 class Featurizer:
-    encoder: object | None
-    relation_label: object  # callable: URIRef -> str
-    relation_names: object | None = None  # callable: URIRef -> list[str], the main label and its aliases
+    encoder: CachedEncoder | None
+    relation_label: Callable[[URIRef], str]
+    relation_names: Callable[[URIRef], list[str]] | None = None  # the main label and its aliases
 
-    def features(self, words: list[str], span: tuple[int, int], path, link_score: float) -> dict[str, float]:
+    def features(self, words: list[str], span: tuple[int, int], path: Path, link_score: float) -> dict[str, float]:
         f: dict[str, float] = {"link": link_score, f"hops_{len(path)}": 1.0}
         keys = [s.key for s in path]
         labels = [self.relation_label(s.pred) for s in path]
@@ -83,7 +91,7 @@ class Featurizer:
             self._near_feature(f, path, words, span)
         return f
 
-    def _near_feature(self, f: dict[str, float], path, words: list[str], span: tuple[int, int]) -> None:
+    def _near_feature(self, f: dict[str, float], path: Path, words: list[str], span: tuple[int, int]) -> None:
         """How well the first step's names fit the content word nearest the anchor on either side: the
         relation leaving the entity is usually named right beside it ("compatible with the U990 ...",
         "the capital of France", "Germany 's neighbours"), whatever else the question says."""
@@ -94,6 +102,7 @@ class Featurizer:
                 near.append(w)
         if not near:
             return
+        assert self.relation_names is not None  # `features` asks for it only then
         names = self.relation_names(path[0].pred) or [self.relation_label(path[0].pred)]
         stems = {_stem(w) for w in near}
         best = max((1.0 for n in names if stems & {_stem(w) for w in content(n.lower().split())}), default=0.0)
@@ -102,10 +111,11 @@ class Featurizer:
             best = max(best, float((vec[len(near):] @ vec[: len(near)].T).max()))
         f["near"] = best
 
-    def _alias_features(self, f: dict[str, float], path, bag: list[str], qstems: set[str],
+    def _alias_features(self, f: dict[str, float], path: Path, bag: list[str], qstems: set[str],
                         seg_texts: list[str] | None, rest: list[str]) -> None:
         """The same overlap and similarity against each relation's best-fitting name: a question says
         "money" for a relation labelled "currency" whose alias is "money"."""
+        assert self.relation_names is not None  # `features` asks for it only then
         names = [self.relation_names(s.pred) or [self.relation_label(s.pred)] for s in path]
         lex = []
         for options in names:
@@ -161,7 +171,7 @@ class Scorer:
 
     # --------------------------------------------------------------- training
     def fit(self, examples: list[tuple[list[dict[str, float]], int]], *, epochs: int = 6, lr: float = 0.2,
-            l2: float = 1e-4, seed: int = 13, log=None) -> None:
+            l2: float = 1e-4, seed: int = 13, log: Callable[[str], None] | None = None) -> None:
         rng = np.random.default_rng(seed)
         g2: dict[str, float] = defaultdict(lambda: 1e-8)
         w = self.weights

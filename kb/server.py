@@ -13,8 +13,12 @@ import sys
 import time
 import urllib.request
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from qa.core.errors import QAError
+
+if TYPE_CHECKING:
+    from kb.store import EmbeddedGraph
 
 
 def oxigraph_executable() -> str | None:
@@ -24,9 +28,10 @@ def oxigraph_executable() -> str | None:
 
 class OxigraphServer:
     def __init__(self, port: int | None = None) -> None:
-        self.exe = oxigraph_executable()
-        if self.exe is None:
+        exe = oxigraph_executable()
+        if exe is None:
             raise QAError("the oxigraph server is not installed: pip install oxigraph")
+        self.exe = exe
         if port is None:
             with socket.socket() as s:
                 s.bind(("127.0.0.1", 0))
@@ -49,7 +54,7 @@ class OxigraphServer:
         self.stop()
         raise QAError("the oxigraph server did not start")
 
-    def load(self, graph) -> None:
+    def load(self, graph: EmbeddedGraph) -> None:
         """Replace the server's default graph with an EmbeddedGraph's triples."""
         data = graph.graph.serialize(format="nt", encoding="utf-8")
         req = urllib.request.Request(self.base + "/store?default", data=data, method="PUT",
@@ -65,5 +70,5 @@ class OxigraphServer:
                 self.proc.kill()
             self.proc = None
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.stop()

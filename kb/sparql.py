@@ -11,6 +11,7 @@ import math
 import re
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import TypeAlias
 
 from rdflib import RDF, RDFS, BNode, Literal, URIRef
 from rdflib.term import Node
@@ -91,7 +92,7 @@ class _TypePath:
 TYPE_PATH = _TypePath()
 
 
-def term(node: Node | str) -> str:
+def term(node: Node | Var | _TypePath | str) -> str:
     if isinstance(node, Var | _TypePath):
         return node.sparql
     if isinstance(node, URIRef):
@@ -119,6 +120,15 @@ class Var:
         return "?" + self.name
 
 
+# a triple pattern: subject, predicate (or the path of "what a thing is"), object
+Triple: TypeAlias = tuple[Node | Var, Node | Var | _TypePath, Node | Var]
+
+
+def substituted(triples: list[Triple], old: Node | Var, new: Node | Var) -> list[Triple]:
+    """The triple patterns with every term equal to `old` replaced by `new`."""
+    return [(new if s == old else s, new if p == old else p, new if o == old else o) for s, p, o in triples]
+
+
 @dataclass
 class QueryGraph:
     """A conjunctive query: triple patterns over terms and variables, plus the answer shape.
@@ -127,12 +137,12 @@ class QueryGraph:
     `order_by` (variable, "ASC"|"DESC") with `limit` 1 expresses superlatives.
     """
 
-    triples: list[tuple[Node | Var, Node | Var | _TypePath, Node | Var]] = field(default_factory=list)
+    triples: list[Triple] = field(default_factory=list)
     answer: Var = field(default_factory=lambda: Var("answer"))
     form: QueryForm = QueryForm.SELECT
     aggregate: str | None = None
     order_by: tuple[Var, str] | None = None
-    filters: list[tuple[Var, str, Node]] = field(default_factory=list)  # (?v, op, literal)
+    filters: list[tuple[Var, str, Node | Var]] = field(default_factory=list)  # (?v, op, literal or ?w)
     limit: int = 100
     not_exists: list[Node] = field(default_factory=list)  # classes nothing linked to ?answer may have
     group_count: tuple[Var, str] | None = None  # (?counted, "ASC"|"DESC"): answers ranked by a count
@@ -156,9 +166,9 @@ class QueryGraph:
                 raise UnsafeQueryError(f"unsupported filter operator {op!r}")
             lines.append(f"  FILTER ({var.sparql} {op} {term(value)})")
         for i, cls in enumerate(self.not_exists):  # "departments with no manager"
-            n, p = f"?neg{i}", f"?negp{i}"
-            lines.append(f"  FILTER NOT EXISTS {{ {{ {n} {p} ?answer }} UNION {{ ?answer {p} {n} }} "
-                         f"{n} a {term(cls)} . }}")
+            neg, negp = f"?neg{i}", f"?negp{i}"
+            lines.append(f"  FILTER NOT EXISTS {{ {{ {neg} {negp} ?answer }} UNION {{ ?answer {negp} {neg} }} "
+                         f"{neg} a {term(cls)} . }}")
         for i, (var, rel, label) in enumerate(self.lacks):  # "items with no active product manager"
             described = f" ?lack{i} {term(label)} ?lackl{i} ." if label is not None else ""
             lines.append(f"  FILTER NOT EXISTS {{ {var.sparql} {term(rel)} ?lack{i} .{described} }}")
@@ -276,7 +286,9 @@ def _check_as_read(query: str, require_limit: bool) -> QueryForm:
         if word == "SERVICE":
             raise UnsafeQueryError("SERVICE (federated) queries are never sent")
         raise UnsafeQueryError(f"update operations ({word}) are never sent")
-    head = skeleton[_PROLOGUE.match(skeleton).end():].lstrip()
+    prologue = _PROLOGUE.match(skeleton)
+    assert prologue is not None  # the pattern matches the empty prologue too
+    head = skeleton[prologue.end():].lstrip()
     form = head.split(None, 1)[0].upper() if head else ""
     if form not in {"SELECT", "ASK"}:
         raise UnsafeQueryError(f"only SELECT and ASK queries are sent, not {form or 'an empty query'}")

@@ -16,7 +16,7 @@ import time
 import warnings
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, cast
 
 from rdflib import BNode, Graph, Literal, URIRef
 from rdflib.term import Node
@@ -24,6 +24,9 @@ from rdflib.term import Node
 from kb.sparql import QueryForm, check_read_only, writable_iri
 from qa.core.errors import InputError, QAError
 from qa.core.settings import Settings, check_endpoint
+
+if TYPE_CHECKING:
+    from rdflib.query import Result, ResultRow
 
 log = logging.getLogger(__name__)
 
@@ -127,7 +130,7 @@ class EmbeddedGraph:
     def add_triples(self, triples: Iterable[tuple[Node, Node, Node]]) -> None:
         self.graph.addN((s, p, o, self.graph) for s, p, o in triples)
 
-    def _run(self, query: str, timeout_s: float | None):
+    def _run(self, query: str, timeout_s: float | None) -> list[Row] | bool:
         timeout = self.timeout_s if timeout_s is None else timeout_s
         runaway = EMBEDDED_RUNAWAY
         if runaway.count >= runaway.limit:
@@ -145,7 +148,7 @@ class EmbeddedGraph:
     def select(self, query: str, timeout_s: float | None = None) -> list[Row]:
         if check_read_only(query) != QueryForm.SELECT:
             raise QueryError("select() needs a SELECT query")
-        return self._run(query, timeout_s)
+        return cast(list[Row], self._run(query, timeout_s))  # a SELECT's result is its rows
 
     def ask(self, query: str, timeout_s: float | None = None) -> bool:
         if check_read_only(query) != QueryForm.ASK:
@@ -153,10 +156,10 @@ class EmbeddedGraph:
         return bool(self._run(query, timeout_s))
 
 
-def _materialise(result):
+def _materialise(result: Result) -> list[Row] | bool:
     if result.type == "ASK":
         return bool(result.askAnswer)
-    return queryable([tuple(canonical(t) for t in row) for row in result])
+    return queryable([tuple(canonical(t) for t in cast("ResultRow", row)) for row in result])  # a SELECT's rows
 
 
 _said_unwritable: set[str] = set()

@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import random
 
-from rdflib import RDF, RDFS, SKOS
+from rdflib import RDF, RDFS, SKOS, URIRef
+from rdflib.term import Node
 
 from kb.default_graph import CLASSES, RELATIONS, rel
-from kb.paths import Step
+from kb.paths import Path, Step
 from kb.sparql import iri
+from kb.store import KnowledgeGraph
 
 ONE_HOP = ["what is the {r} of {e}?", "{e} 's {r}?", "what {r} does {e} have?", "tell me the {r} of {e}",
            "which {r} is {e} in?", "what are the {r} of {e}?"]
@@ -24,35 +26,37 @@ TWO_HOP = ["what is the {r2} of the {r1} of {e}?", "what is the {e} 's {r1} 's {
            "{r2} of {e} 's {r1}?"]
 
 
-def generate(graph, per_relation: int, seed: int = 7) -> list[tuple[str, object, tuple]]:
+def generate(graph: KnowledgeGraph, per_relation: int, seed: int = 7) -> list[tuple[str, Node, Path]]:
     rng = random.Random(seed)
-    labels = {}
+    labels: dict[URIRef, str] = {}  # every thing of the world graph is an IRI
     for s, lab in graph.select(f"SELECT ?s ?l WHERE {{ ?s {iri(RDFS.label)} ?l }} LIMIT 100000"):
-        labels.setdefault(s, str(lab))
+        if isinstance(s, URIRef):
+            labels.setdefault(s, str(lab))
     names = {}
     for rid, (label, aliases) in {**RELATIONS, **CLASSES}.items():
         names[rel(rid)] = [label, *aliases]
-    out = []
+    out: list[tuple[str, Node, Path]] = []
     for rid in RELATIONS:
         p = rel(rid)
         rows = graph.select(f"SELECT ?s ?o WHERE {{ ?s {iri(p)} ?o }} LIMIT 20000")
         rng.shuffle(rows)
         for s, o in rows[:per_relation]:
-            if s not in labels:
+            if not isinstance(s, URIRef) or s not in labels:
                 continue
             out.append((rng.choice(ONE_HOP).format(r=rng.choice(names[p]), e=labels[s]), s, (Step(p, True),)))
-            if o in labels:
+            if isinstance(o, URIRef) and o in labels:
                 types = graph.select(f"SELECT ?t WHERE {{ {iri(s)} {iri(RDF.type)} ?t }} LIMIT 1")
-                cls = names.get(types[0][0], ["things"]) if types else ["things"]
+                t = types[0][0] if types else None
+                cls = names.get(t, ["things"]) if isinstance(t, URIRef) else ["things"]
                 c = rng.choice(cls)
                 c = c + "s" if not c.endswith("s") else c
                 q = rng.choice(INVERSE).format(c=c, e=labels[o], r=rng.choice(names[p]))
                 out.append((q, o, (Step(p, False),)))
             # two hops: follow one more relation from the object
-            if o in labels:
-                nxt = graph.select(f"SELECT ?p2 WHERE {{ {iri(o)} ?p2 ?x . FILTER(?p2 != {iri(RDF.type)} && "
-                                   f"?p2 != {iri(RDFS.label)} && ?p2 != {iri(SKOS.altLabel)}) }} LIMIT 50")
-                nxt = [r[0] for r in nxt if r[0] in names]
+            if isinstance(o, URIRef) and o in labels:
+                following = graph.select(f"SELECT ?p2 WHERE {{ {iri(o)} ?p2 ?x . FILTER(?p2 != {iri(RDF.type)} && "
+                                         f"?p2 != {iri(RDFS.label)} && ?p2 != {iri(SKOS.altLabel)}) }} LIMIT 50")
+                nxt = [p2 for (p2,) in following if isinstance(p2, URIRef) and p2 in names]
                 if nxt:
                     p2 = rng.choice(nxt)
                     q = rng.choice(TWO_HOP).format(r1=rng.choice(names[p]), r2=rng.choice(names[p2]), e=labels[s])

@@ -23,19 +23,24 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from pathlib import Path as FsPath
+from typing import TYPE_CHECKING, cast
 
 import numpy as np
 from rdflib import OWL, RDF, RDFS, XSD, Literal, URIRef
-from rdflib.term import Node
+from rdflib.term import IdentifiedNode, Node
 
 from kb.paths import Path, Step, path_query, reversed_path
 from kb.scorer import YES_NO_FEATURES, Calibrator, Scorer, checks_a_statement
-from kb.sparql import QueryForm, QueryGraph, Var, iri
+from kb.sparql import QueryForm, QueryGraph, Var, iri, substituted
 from kb.store import QueryError
 from kb.text import STOPWORDS, normalise
 from qa.core.atomic import atomic_write
 from qa.core.paths import cache_dir, encoder_path
 from qa.core.types import LinkKind
+
+if TYPE_CHECKING:
+    from kb.pipeline import KBQA, Prediction
+    from qa.core.settings import Settings
 
 Progress = Callable[[str, int, int], None]  # (stage, done, total)
 
@@ -124,7 +129,7 @@ class ClassQuestion:
 class QuestionGenerator:
     """Questions with known anchors and paths, written from a graph's own names."""
 
-    def __init__(self, qa, *, seed: int = 7, forward_only: bool | None = None,
+    def __init__(self, qa: KBQA, *, seed: int = 7, forward_only: bool | None = None,
                  paraphrases: dict[URIRef, list[str]] | None = None) -> None:
         self.qa = qa
         self.graph = qa.graph
@@ -153,7 +158,7 @@ class QuestionGenerator:
     def triples(self, p: URIRef) -> list[tuple[Node, Node]]:
         if p not in self._triples:
             rows = self.graph.select(f"SELECT ?s ?o WHERE {{ ?s {iri(p)} ?o }} LIMIT 2000", timeout_s=self.timeout)
-            self._triples[p] = [(s, o) for s, o in rows if isinstance(s, URIRef)]
+            self._triples[p] = [(s, o) for s, o in rows if isinstance(s, URIRef) and o is not None]
         return self._triples[p]
 
     def edges(self, node: Node, forward: bool) -> list[tuple[URIRef, Node]]:
@@ -165,7 +170,8 @@ class QuestionGenerator:
                 q = (f"SELECT ?p ?x WHERE {{ {iri(node)} ?p ?x }} LIMIT 300" if forward
                      else f"SELECT ?p ?x WHERE {{ ?x ?p {iri(node)} }} LIMIT 300")
                 rows = self.graph.select(q, timeout_s=self.timeout)
-                self._edges[key] = [(p, x) for p, x in rows if p in self.names]
+                self._edges[key] = [(p, x) for p, x in rows if isinstance(p, URIRef) and p in self.names
+                                    and x is not None]
         return self._edges[key]
 
     def type_name(self, node: Node) -> str:
@@ -175,7 +181,7 @@ class QuestionGenerator:
                 rows = self.graph.select(
                     f"SELECT ?t WHERE {{ {iri(node)} {_RDF_TYPE} ?t }} LIMIT 3",
                     timeout_s=self.timeout)
-                if rows:
+                if rows and rows[0][0] is not None:
                     name = self.index.label(rows[0][0]).lower()
             self._types[node] = name
         return self._types[node]
@@ -226,6 +232,7 @@ class QuestionGenerator:
 
     def question(self, anchor: Node, path: Path, nodes: list[Node], *, yes_no: bool = False) -> str:
         e = self.entity_name(anchor)
+        assert e is not None  # a walk starts from a named entity
         rng = self.rng
         r = [self.phrase(s.pred) for s in path]
         end = nodes[-1]
@@ -333,6 +340,8 @@ class QuestionGenerator:
             members = self.graph.select(f"SELECT ?s WHERE {{ ?s {_RDF_TYPE} {iri(cls)} }} LIMIT {per_class}",
                                         timeout_s=self.timeout)
             for (s,) in members:
+                if s is None:
+                    continue
                 for p, x in self.edges(s, True):
                     if isinstance(x, Literal):
                         value = _number(x)
@@ -445,7 +454,7 @@ class QuestionGenerator:
         rows = [row for row in found if row[0] in self.entity_names and all(isinstance(x, URIRef) for x in row)]
         if not rows:
             return None
-        answer, *between = self.rng.choice(rows)
+        answer, *between = cast(tuple[URIRef, ...], self.rng.choice(rows))  # every term an IRI: see above
         self._paraphrased, self._asks = False, None
         q = self.question(g.anchor, g.path, [*between, answer], yes_no=True)
         if self._asks is None:
@@ -474,7 +483,7 @@ class QuestionGenerator:
     def membership(self, g: Generated) -> Generated | None:
         """"Is X a Y?" of a question's anchor: one of its classes (yes) or another class (no)."""
         name = self.entity_name(g.anchor)
-        if name is None or not self.class_names:
+        if name is None or not self.class_names or not isinstance(g.anchor, URIRef):
             return None
         try:
             rows = self.graph.select(f"SELECT ?t WHERE {{ {iri(g.anchor)} {iri(RDF.type)} ?t }} LIMIT 20",
@@ -498,7 +507,7 @@ class QuestionGenerator:
     def reaches(self, anchor: Node, path: Path, end: Node) -> bool:
         """Whether `path` leads from `anchor` to `end` (asked, not looked up among its first answers)."""
         qg = path_query(anchor, path)
-        qg.triples = [tuple(end if x == qg.answer else x for x in t) for t in qg.triples]
+        qg.triples = substituted(qg.triples, qg.answer, end)
         qg.form = QueryForm.ASK
         try:
             return self.graph.ask(qg.to_sparql(), timeout_s=self.timeout)
@@ -517,7 +526,7 @@ class QuestionGenerator:
         return Generated(g.question, g.anchor, g.path, False, frozenset(s.pred for s in g.path))
 
 
-def word_list(settings) -> list[str]:
+def word_list(settings: Settings) -> list[str]:
     """Lower-case English words: the whole-word entries of the encoder's own vocabulary."""
     folder = FsPath(settings.encoder_model) if settings.encoder_model else encoder_path()
     vocab = folder / "vocab.txt"
@@ -527,7 +536,7 @@ def word_list(settings) -> list[str]:
     return sorted(w for w in words if w.isalpha() and w.islower() and len(w) >= 3 and w not in STOPWORDS)
 
 
-def paraphrase_words(qa, *, per_relation: int = 8, min_similarity: float = 0.45,
+def paraphrase_words(qa: KBQA, *, per_relation: int = 8, min_similarity: float = 0.45,
                      progress: Progress | None = None) -> dict[URIRef, list[str]]:
     """Words people may use for each relation instead of its name ("mother" for `parents`,
     "occupation" for `profession`): the encoder's nearest words to the relation's names, kept only
@@ -583,7 +592,7 @@ def _plural(word: str) -> str:
     return word + ("es" if word.endswith(("s", "x", "ch", "sh")) else "s")
 
 
-def ask_right(pred, g: Generated) -> bool:
+def ask_right(pred: Prediction, g: Generated) -> bool:
     """Whether a generated yes/no question got its answer by asking its own statement, from its
     anchor or from the other end ("Is Berlin the capital of Germany?" asks Germany's capital, or
     what Berlin is the capital of: one query); one about what its anchor is (no path) by asking
@@ -598,7 +607,7 @@ def ask_right(pred, g: Generated) -> bool:
     return best.anchor.node == g.asks and best.path == reversed_path(g.path)
 
 
-def class_answer_right(qa, pred, cq: ClassQuestion) -> bool:
+def class_answer_right(qa: KBQA, pred: Prediction, cq: ClassQuestion) -> bool:
     """Whether the pipeline's answer to a question about a whole class is its gold query's."""
     if pred.best is None or cq.gold is None:
         return False
@@ -618,19 +627,21 @@ def class_answer_right(qa, pred, cq: ClassQuestion) -> bool:
     return set(got) == gold or (len(got) >= qa.config.answer_limit and set(got) <= gold)
 
 
-def _number(node) -> float | None:
+def _number(node: Node | None) -> float | None:
+    if not isinstance(node, IdentifiedNode | Literal):  # None, or a node without a Python value
+        return None
     try:
         return float(node.toPython())
     except (AttributeError, TypeError, ValueError):
         return None
 
 
-def gold_answers(qa, g: Generated) -> set[Node]:
+def gold_answers(qa: KBQA, g: Generated) -> set[Node]:
     rows = qa.graph.select(path_query(g.anchor, g.path).to_sparql(), timeout_s=qa.settings.kb_timeout_s)
-    return {row[0] for row in rows}
+    return {row[0] for row in rows if row[0] is not None}
 
 
-def train(qa, *, questions: int = 2000, seed: int = 7, unanswerable_share: float = 0.35,
+def train(qa: KBQA, *, questions: int = 2000, seed: int = 7, unanswerable_share: float = 0.35,
           epochs: int = 5, sparse: bool = False, paraphrases: bool = True, progress: Progress | None = None,
           log: Callable[[str], None] | None = None, given: list[Generated] | None = None,
           class_share: float = 0.25, keep_paths: bool = False, yes_no_only: bool = False) -> Scorer:
@@ -750,8 +761,11 @@ def train(qa, *, questions: int = 2000, seed: int = 7, unanswerable_share: float
     elif keep_paths:  # too few to refit: the scorer's own, if it has one
         scorer.yes_no_calibrator = base.yes_no_calibrator
     if scorer.yes_no_calibrator is not None:  # else the main calibrator weighs yes/no answers too
-        rows, labels, kinds = ([x for x, a in zip(xs, asks, strict=True) if not a] for xs in (rows, labels, kinds))
+        rows = [x for x, a in zip(rows, asks, strict=True) if not a]
+        labels = [x for x, a in zip(labels, asks, strict=True) if not a]
+        kinds = [x for x, a in zip(kinds, asks, strict=True) if not a]
     if yes_no_only:  # the scorer's own calibration of every other answer, kept
+        assert base.calibrator is not None  # checked on entry
         scorer.calibrator, scorer.threshold = base.calibrator, base.threshold
         probs = [scorer.calibrator.probability(r) for r in rows]
     else:

@@ -143,7 +143,8 @@ def _best_thresh(
     has_ans: Mapping[str, bool],
 ) -> tuple[float, float]:
     """The official sweep: start from "answer nothing", then admit questions by rising na_prob."""
-    cur = best = sum(1 for k in has_ans if not has_ans[k])
+    cur: float = sum(1 for k in has_ans if not has_ans[k])
+    best = cur
     best_thresh = 0.0
     for qid in sorted(na_probs, key=lambda k: na_probs[k]):
         if qid not in scores:

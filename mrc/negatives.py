@@ -25,14 +25,16 @@ import functools
 import random
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import Field, dataclass, replace
 from enum import StrEnum
-from typing import Protocol, TypeVar
+from typing import Any, ClassVar, Protocol, TypeVar
 
 
 class Example(Protocol):
-    """The fields of a training question that the generators read (`mrc.train_span.SpanExample`)."""
+    """The fields of a training question that the generators read (`mrc.train_span.SpanExample`); a
+    dataclass, so that its unanswerable twins are made with `dataclasses.replace`."""
 
+    __dataclass_fields__: ClassVar[dict[str, Field[Any]]]
     qid: str
     question: str
     context: str

@@ -262,7 +262,7 @@ def distill(student: Any, teacher: Any, batches: list[dict[str, Any]], *, epochs
             t_out = teacher(**inputs)
         s_out = student(**inputs)
         mask = inputs["attention_mask"].bool()
-        kd = 0.0
+        kd: torch.Tensor | float = 0.0
         for s_log, t_log in ((s_out.start_logits, t_out.start_logits), (s_out.end_logits, t_out.end_logits)):
             s_log = s_log.masked_fill(~mask, -1e4) / temperature
             t_log = t_log.masked_fill(~mask, -1e4) / temperature

@@ -78,7 +78,7 @@ def recalibrate_span_reader(model_dir: str | Path, train_file: str | Path, *, mi
     # the weights' own (float) logits: a threshold belongs to the model, not to one runtime's rounding
     reader = SpanReader(Settings(device=device), model_dir=model_dir, null_threshold=0.0, backend="torch")
     scored = score_with_reader(reader, calib)
-    stats = calibrate_null_threshold(calib, scored)
+    stats: dict[str, Any] = calibrate_null_threshold(calib, scored)
     t = stats["null_threshold"]
     diffs = np.array([r["null"] - r["score"] for r in scored])
     has = np.array([e.answer_start >= 0 for e in calib])

@@ -11,7 +11,7 @@ import shutil
 import time
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -35,10 +35,13 @@ from mrc.training import (
 from qa.core.errors import DataFormatError, InputError
 from qa.core.settings import Settings
 
+if TYPE_CHECKING:
+    from transformers import PreTrainedTokenizerBase
+
 console = Console(stderr=True)
 
 
-def tokenize_choices(tokenizer, examples: list[RaceQuestion], max_len: int) -> dict[str, Any]:
+def tokenize_choices(tokenizer: PreTrainedTokenizerBase, examples: list[RaceQuestion], max_len: int) -> dict[str, Any]:
     """Flat rows (question-major, option-minor) built like `build_choice_inputs`, which inference
     uses, so the model trains on exactly the inputs it will see."""
     n_opts = len(examples[0].options)

@@ -16,7 +16,7 @@ import time
 from collections import Counter
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -39,6 +39,9 @@ from mrc.training import (
 )
 from qa.core.errors import DataFormatError, InputError
 from qa.core.settings import Settings
+
+if TYPE_CHECKING:
+    from transformers import PreTrainedTokenizerBase
 
 console = Console(stderr=True)
 
@@ -163,7 +166,8 @@ def load_wikiqa_examples(folder: str | Path, split: str = "train",
     return out
 
 
-def tokenize_for_training(tokenizer, examples: list[SpanExample], max_len: int, stride: int) -> dict[str, Any]:
+def tokenize_for_training(tokenizer: PreTrainedTokenizerBase, examples: list[SpanExample], max_len: int,
+                          stride: int) -> dict[str, Any]:
     """Standard SQuAD windows; a window that does not hold the whole answer is labelled CLS. A
     question is cut to the word pieces the reader leaves it (`question_room`), as the reader cuts
     it when answering: a longer one left the tokenizer no room for its stride (a panic)."""
@@ -219,8 +223,8 @@ def _pad(rows: list[np.ndarray], value: int = 0) -> torch.Tensor:
     return torch.from_numpy(out)
 
 
-def score_with_reader(reader, examples: list[SpanExample], description: str = "reading the held-out questions"
-                      ) -> list[dict[str, Any]]:
+def score_with_reader(reader: SpanReader, examples: list[SpanExample],
+                      description: str = "reading the held-out questions") -> list[dict[str, Any]]:
     """Best span and null score per example through the inference SpanReader, so the threshold
     is calibrated on exactly the post-processing that later applies it. A bar shows the windows
     read (thousands of questions: minutes on a CPU)."""
@@ -238,7 +242,11 @@ def score_with_reader(reader, examples: list[SpanExample], description: str = "r
     for ans in answers:
         best = ans[0]
         null = best.null_score if best.null_score is not None else float("inf")
-        score = -float("inf") if best.no_answer else float(best.raw_score)
+        if best.no_answer:
+            score = -float("inf")
+        else:
+            assert best.raw_score is not None  # a span the reader found always carries its score
+            score = float(best.raw_score)
         out.append({"score": score, "null": float(null), "text": "" if best.no_answer else best.text})
     return out
 

@@ -18,10 +18,10 @@ import random
 import re
 import shutil
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 import numpy as np
 import torch
@@ -30,6 +30,9 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, Ti
 
 from qa.core.atomic import atomic_write_text
 from qa.core.errors import InputError
+
+if TYPE_CHECKING:
+    from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 
 @dataclass
@@ -136,7 +139,8 @@ class BudgetSchedule:
 
 
 def build_optimizer(model: torch.nn.Module, cfg: TrainConfig, device: torch.device) -> torch.optim.Optimizer:
-    decay, no_decay = [], []
+    decay: list[torch.nn.Parameter] = []
+    no_decay: list[torch.nn.Parameter] = []
     for name, p in model.named_parameters():
         if not p.requires_grad:
             continue
@@ -179,13 +183,16 @@ class _CollatedBatches(torch.utils.data.Dataset):
         return self.collate(self.batches[i])
 
 
-def _as_is(batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+_T = TypeVar("_T")
+
+
+def _as_is(batch: _T) -> _T:
     return batch
 
 
 def _batch_stream(
     batches: Sequence[np.ndarray], collate: Callable[[np.ndarray], dict[str, torch.Tensor]], device: torch.device
-):
+) -> Iterable[dict[str, torch.Tensor]]:
     """Batches in order, padded by worker processes on a GPU (so the GPU never waits for Python
     padding the next batch) and in this process on a CPU, where the cores are busy training."""
     if device.type != "cuda":
@@ -195,7 +202,8 @@ def _batch_stream(
                                        collate_fn=_as_is, persistent_workers=False)
 
 
-def _save_checkpoint(path: Path, model, optimizer, schedule: BudgetSchedule, state: LoopState) -> None:
+def _save_checkpoint(path: Path, model: torch.nn.Module, optimizer: torch.optim.Optimizer, schedule: BudgetSchedule,
+                     state: LoopState) -> None:
     tmp = path.with_suffix(".tmp")
     torch.save(
         {
@@ -461,9 +469,10 @@ def _is_model_file(name: str) -> bool:
         "generation_config.json"}
 
 
-def save_model_fp16(model: torch.nn.Module, tokenizer, out_dir: Path, max_shard_size: str = "15MB") -> None:
+def save_model_fp16(model: torch.nn.Module, tokenizer: PreTrainedTokenizerBase, out_dir: Path,
+                    max_shard_size: str = "15MB") -> None:
     """fp16 halves the shipped size; shards stay under the 16 MiB transfer limit of lent GPUs."""
     out_dir.mkdir(parents=True, exist_ok=True)
-    model.to(torch.float16).save_pretrained(out_dir, max_shard_size=max_shard_size)
+    cast("PreTrainedModel", model.to(torch.float16)).save_pretrained(out_dir, max_shard_size=max_shard_size)
     tokenizer.save_pretrained(out_dir)
     model.to(torch.float32)

@@ -142,6 +142,7 @@ class Record:
 
     def json_line(self) -> str:
         if self.response is None:
+            assert self.error is not None  # a record holds a response or the error that refused it
             record: dict[str, Any] = {"id": self.asked.id, "question": self.asked.question,
                                       "error": {"type": self.error.error_type or type(self.error).__name__,
                                                 "message": str(self.error)}}

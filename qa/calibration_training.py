@@ -86,9 +86,9 @@ def collect_candidates(settings: Settings, train_file: Path, encoder: Encoder, *
                 cands = webqa.candidates_batch([q for q, _ in chunk], hits)
                 for j, ((q, golds), cs) in enumerate(zip(chunk, cands, strict=True)):
                     gold = {normalize_answer(g) for g in golds}
-                    for a, feats, _ in cs[:5]:
-                        records.append({"q": start + j, "features": feats, "right": normalize_answer(a.text) in gold,
-                                        "question": q, "answer": a.text, "golds": golds})
+                    for cand, feats, _ in cs[:5]:
+                        records.append({"q": start + j, "features": feats, "right": normalize_answer(cand.text) in gold,
+                                        "question": q, "answer": cand.text, "golds": golds})
                 bar.advance(task, len(chunk))
         webqa.collections.close()
     return records

@@ -185,8 +185,8 @@ class CollectionSet:
         vector = retrievers[0][1].encoder.encode([query])[0]
         pooled: dict[str, list[tuple[tuple[int, int], float]]] = {"dense": [], "bm25": []}
         for i, (_, r) in enumerate(retrievers):
-            for kind, lst in r.candidates(query, vector).items():
-                pooled[kind].extend(((i, key), score) for key, score in lst)
+            for kind, found in r.candidates(query, vector).items():
+                pooled[kind].extend(((i, key), score) for key, score in found)
         for lst in pooled.values():
             lst.sort(key=lambda kv: -kv[1])
         method, weights, rrf_k = fusion_params(self.settings)
@@ -199,7 +199,7 @@ class CollectionSet:
                 hit.collection = name
                 out.append(hit)
         index = {name: i for i, (name, _) in enumerate(retrievers)}
-        order = {ck: pos for pos, (ck, _) in enumerate(ranked)}
+        order: dict[tuple[int, int | None], int] = {ck: pos for pos, (ck, _) in enumerate(ranked)}
         out.sort(key=lambda h: order[(index[h.collection], h.key)])
         return out
 

@@ -75,7 +75,7 @@ class DenseIndex:
     def __init__(self, dim: int, kind: DenseKind | str = DenseKind.FLAT) -> None:
         self.dim = dim
         self.kind = dense_kind(kind)
-        self.index: faiss.Index = faiss.IndexIDMap2(_new_base(self.kind, dim))
+        self.index: faiss.IndexIDMap2 = faiss.IndexIDMap2(_new_base(self.kind, dim))
         self.tombstones: set[int] = set()
         self.read_only = False
 
@@ -125,7 +125,7 @@ class DenseIndex:
             fresh = [i for i in ids_arr.tolist() if self.contains(i)]
             self.tombstones.update(fresh)
             return len(fresh)
-        return int(self.index.remove_ids(ids_arr))
+        return int(self.index.remove_ids(faiss.IDSelectorBatch(ids_arr)))
 
     # -- search -----------------------------------------------------------------------------
     def search(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
@@ -135,10 +135,12 @@ class DenseIndex:
         params = None
         if self.tombstones:
             sel = faiss.IDSelectorNot(faiss.IDSelectorBatch(_as_ids(sorted(self.tombstones))))
-            params = faiss.SearchParametersHNSW(sel=sel, efSearch=max(64, k))
+            params = faiss.SearchParametersHNSW(  # type: ignore[attr-defined]  # not in faiss's stubs
+                sel=sel, efSearch=max(64, k))
             self._selector = sel  # keep the selector alive while FAISS holds a pointer
         elif self.kind == DenseKind.HNSW:
-            params = faiss.SearchParametersHNSW(efSearch=max(64, k))
+            params = faiss.SearchParametersHNSW(  # type: ignore[attr-defined]  # not in faiss's stubs
+                efSearch=max(64, k))
         scores, ids = self.index.search(q, k, params=params)
         scores = np.where(ids < 0, -np.inf, scores)
         return scores, ids

@@ -17,16 +17,21 @@ benchmarks/squad_open.py --tune), never on the dev set that is reported.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Hashable, Mapping, Sequence
+from typing import TypeVar
 
 METHODS = ("rrf", "convex")
 
+# a passage's id (hashable, and ordered: ties are broken by it): its docstore key, or (collection, key)
+# when collections are fused together
+Id = TypeVar("Id", bound=Hashable)
+
 
 def rrf(
-    rankings: Mapping[str, Sequence[int]],
+    rankings: Mapping[str, Sequence[Id]],
     weights: Mapping[str, float] | None = None,
     k: float = 60.0,
-) -> list[tuple[int, float]]:
+) -> list[tuple[Id, float]]:
     """Weighted reciprocal-rank fusion of ranked id lists (best first); returns (id, score) best first.
 
     Ties are broken by the id's best rank in any list, then by the id, so results are
@@ -34,8 +39,8 @@ def rrf(
     """
     if k < 0:
         raise ValueError("the RRF constant k must be >= 0")
-    scores: dict[int, float] = {}
-    best: dict[int, int] = {}
+    scores: dict[Id, float] = {}
+    best: dict[Id, int] = {}
     for name, ranked in rankings.items():
         w = 1.0 if weights is None else float(weights.get(name, 1.0))
         for rank, doc in enumerate(ranked, start=1):
@@ -44,7 +49,7 @@ def rrf(
     return sorted(scores.items(), key=lambda kv: (-kv[1], best[kv[0]], kv[0]))
 
 
-def _minmax(scored: Sequence[tuple[int, float]]) -> dict[int, float]:
+def _minmax(scored: Sequence[tuple[Id, float]]) -> dict[Id, float]:
     if not scored:
         return {}
     values = [s for _, s in scored]
@@ -55,16 +60,16 @@ def _minmax(scored: Sequence[tuple[int, float]]) -> dict[int, float]:
 
 
 def convex(
-    scored: Mapping[str, Sequence[tuple[int, float]]],
+    scored: Mapping[str, Sequence[tuple[Id, float]]],
     weights: Mapping[str, float] | None = None,
-) -> list[tuple[int, float]]:
+) -> list[tuple[Id, float]]:
     """Weighted sum of min-max normalised scores; `scored` maps retriever -> [(id, score)] best first."""
     norm = {name: _minmax(lst) for name, lst in scored.items()}
-    best: dict[int, int] = {}
+    best: dict[Id, int] = {}
     for lst in scored.values():
         for rank, (doc, _) in enumerate(lst, start=1):
             best[doc] = min(best.get(doc, rank), rank)
-    out: dict[int, float] = {}
+    out: dict[Id, float] = {}
     for doc in best:
         total = 0.0
         for name, n in norm.items():
@@ -75,11 +80,11 @@ def convex(
 
 
 def fuse(
-    scored: Mapping[str, Sequence[tuple[int, float]]],
+    scored: Mapping[str, Sequence[tuple[Id, float]]],
     method: str = "rrf",
     weights: Mapping[str, float] | None = None,
     k: float = 60.0,
-) -> list[tuple[int, float]]:
+) -> list[tuple[Id, float]]:
     """Fuse retriever outputs ([(id, score)] best first) with `method` ("rrf" or "convex")."""
     if method == "rrf":
         return rrf({name: [doc for doc, _ in lst] for name, lst in scored.items()}, weights, k)

@@ -67,18 +67,18 @@ def evidence_html(answer: Answer) -> str:
             parts.append(f'<div class="qa-meta">constraints: {e(", ".join(ev.constraints))}</div>')
         return "".join(parts)
     if isinstance(ev, ThreadEvidence):
-        meta = [f"thread {e(ev.thread_id)}"]
+        facts = [f"thread {e(ev.thread_id)}"]
         if ev.votes is not None:
-            meta.append(f"{ev.votes} votes")
+            facts.append(f"{ev.votes} votes")
         if ev.accepted:
-            meta.append("accepted")
+            facts.append("accepted")
         if ev.source:
-            meta.append(e(ev.source))
+            facts.append(e(ev.source))
         but = f'<div class="qa-meta">but: {e(ev.caveat)}</div>' if ev.caveat else ""
         title = e(ev.title or ev.question[:200])
         return (f'<div class="qa-meta">matched question: {title}</div>{but}'
                 f'<div class="qa-evidence">{highlighted(ev.answer, ev.start, ev.end, 500)}'
-                f'</div><div class="qa-meta">{", ".join(meta)}</div>')
+                f'</div><div class="qa-meta">{", ".join(facts)}</div>')
     if isinstance(ev, ChoiceEvidence):
         rows = []
         for i, (opt, p) in enumerate(zip(ev.options, ev.probabilities, strict=False)):

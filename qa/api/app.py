@@ -19,7 +19,7 @@ import time
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from fastapi import Depends, FastAPI, File, Form, Query, Request, UploadFile
 from fastapi import Path as PathParam
@@ -60,6 +60,9 @@ from qa.core.errors import InputError, NotFoundError, QAError
 from qa.core.settings import Settings
 from qa.core.text import decompress_capped
 from qa.core.types import Question, Response, Route
+
+if TYPE_CHECKING:
+    from cqa.matcher import CommunityQA
 
 log = logging.getLogger("qa.api")
 API_VERSION = "v1"
@@ -278,7 +281,7 @@ def create_app(settings: Settings | None = None, *, engine: Any = None, warm: bo
     # ------------------------------------------------------------------ community QA
     # thread ids hold what a file gave them ("faq:help:billing/refund"): `:path` takes a '/' (or a
     # %2F, which the server decodes first) as part of the id instead of as the end of the route
-    def community():
+    def community() -> CommunityQA:
         """The community-QA source, or 404 when this engine has none."""
         if Route.CQA not in engine.routes:
             raise NotFoundError("community QA is not available in this server")

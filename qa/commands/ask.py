@@ -5,13 +5,18 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 
 from qa.commands import check_endpoint_option, check_graph_file, check_index, check_models
 from qa.core.errors import InputError
+
+if TYPE_CHECKING:
+    from qa.core.settings import Settings
+    from qa.core.types import AnswerSource, Route
+    from qa.engine import Engine
 
 # the option each setting came from, so a bad value is refused under the name the user typed
 ASK_FLAGS = {"span_model": "--model", "read_k": "--read-k", "route": "--route", "kb_graph": "--graph",
@@ -98,11 +103,11 @@ def ask(
     print_response(out, resp, explain=explain)
 
 
-def build_engine(settings, index: Path | None = None):
+def build_engine(settings: Settings, index: Path | None = None) -> Engine:
     """The engine the CLI commands share; `index` replaces the collections by one folder."""
     from qa.engine import Engine
 
-    sources = {}
+    sources: dict[Route, AnswerSource] = {}
     if index is not None:
         from qa.core.types import Route
         from qa.webqa import WebQA

@@ -5,8 +5,9 @@ is shown. `/help` lists the commands; Ctrl-D or `/quit` ends the conversation.""
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
@@ -14,6 +15,9 @@ from rich.text import Text
 
 from qa.commands import check_graph_file
 from qa.core.errors import InputError, QAError
+
+if TYPE_CHECKING:
+    from qa.engine import Engine
 
 out = Console()
 err = Console(stderr=True)
@@ -25,7 +29,7 @@ MAX_TURNS = 10
 MAX_LINE_BYTES = 100_000 * 4 + 8  # the longest question any setting allows, in UTF-8, and its line end
 
 
-def _lines(prompt: bool):
+def _lines(prompt: bool) -> Iterator[str]:
     """Questions one a line: typed at a prompt on a terminal, else read from standard input;
     a line that is not UTF-8 is reported and skipped, not fatal."""
     if prompt:
@@ -52,7 +56,7 @@ def _lines(prompt: bool):
             err.print(Text.assemble(("error: ", "bold red"), "that line is not UTF-8 text; skipped"))
 
 
-def _known_collections(engine) -> list[str]:
+def _known_collections(engine: Engine) -> list[str]:
     try:
         return engine.collections()
     except QAError:  # no passage source here: nothing to check against

@@ -137,7 +137,7 @@ def trade_off_row(model: Path, eval_file: Path | None, limit: int) -> dict[str, 
         t0 = time.perf_counter()
         answers = reader.read_batch(reqs, allow_no_answer=False)
         seconds = time.perf_counter() - t0
-        m = squad_v1_evaluate(ds.data, {r.source_id: a[0].text for r, a in zip(reqs, answers, strict=True)})
+        m = squad_v1_evaluate(ds.data, {e.qid: a[0].text for e, a in zip(ds.examples, answers, strict=True)})
         row.update({"questions": len(reqs), "f1": round(m["f1"], 2), "em": round(m["exact_match"], 2),
                     "questions/s": round(len(reqs) / seconds, 2)})
     return row

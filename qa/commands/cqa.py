@@ -4,7 +4,7 @@ and FAQ files, add questions and answers, ask it alone, re-embed, retrain its re
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
@@ -14,6 +14,12 @@ from cqa import TrainedModels
 from qa.commands import check_writable
 from qa.core.errors import InputError
 
+if TYPE_CHECKING:
+    from rich.progress import Progress
+
+    from cqa.matcher import CommunityQA
+    from qa.core.settings import Settings
+
 cqa_app = typer.Typer(help="Answered questions (community QA): import, add, ask, inspect.", no_args_is_help=True)
 err = Console(stderr=True)
 out = Console()
@@ -21,13 +27,13 @@ out = Console()
 StoreOpt = Annotated[Path | None, typer.Option("--store", help="Thread store (default: the cqa_store setting).")]
 
 
-def _settings(store: Path | None, **kw: Any):
+def _settings(store: Path | None, **kw: Any) -> Settings:
     from qa.core.settings import Settings
 
     return Settings.load(cqa_store=str(store) if store else None, flags={"cqa_store": "--store"}, **kw)
 
 
-def _source(settings, *, seed: bool | None = None):
+def _source(settings: Settings, *, seed: bool | None = None) -> CommunityQA:
     from cqa.matcher import CommunityQA
     from qa.models import shared_encoder, shared_judge, shared_question_judge, shared_span_reader
 
@@ -35,7 +41,7 @@ def _source(settings, *, seed: bool | None = None):
                        judge=shared_judge(settings), question_judge=shared_question_judge(settings), seed=seed)
 
 
-def _bar(description: str, total: int | None):
+def _bar(description: str, total: int | None) -> tuple[Progress, str, int | None]:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     # on a terminal only: written to a file or a pipe, a bar is a line of its last state in the log
@@ -80,7 +86,7 @@ def _judge_target(out_dir: Path | None, setting: str, what: str, env: str) -> Pa
     return target
 
 
-def _embed(source) -> int:
+def _embed(source: CommunityQA) -> int:
     todo = source.store.count_unembedded()
     if not todo:
         source.refresh()

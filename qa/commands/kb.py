@@ -10,7 +10,7 @@ import json
 import logging
 import time
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
@@ -19,6 +19,10 @@ from rich.text import Text
 from qa.commands import check_apart, check_endpoint_option, check_graph_file, check_writable
 from qa.core.errors import InputError
 
+if TYPE_CHECKING:
+    from kb.scorer import Scorer
+    from qa.core.settings import Settings
+
 GRAPH_HELP = "Turtle, N-Triples, RDF/XML, JSON-LD or TSV graph; default: the embedded world graph."
 out = Console()
 err = Console(stderr=True)
@@ -26,7 +30,7 @@ kb_app = typer.Typer(help="Prepare knowledge graphs: train the scorer for a grap
                      no_args_is_help=True)
 
 
-def _settings(graph: Path | None, endpoint: str | None, **extra):
+def _settings(graph: Path | None, endpoint: str | None, **extra: Any) -> Settings:
     from qa.core.settings import Settings
 
     check_graph_file(graph)
@@ -35,7 +39,7 @@ def _settings(graph: Path | None, endpoint: str | None, **extra):
                          flags={"kb_graph": "--graph", "kb_endpoint": "--endpoint"}, **extra)
 
 
-def _trained_for(scorer, settings) -> bool:
+def _trained_for(scorer: Scorer, settings: Settings) -> bool:
     """Whether `scorer` was calibrated for the graph `settings` name (its file's hash, or its endpoint)."""
     from kb import artefacts
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING, TypedDict, Unpack
 
 import typer
 
@@ -12,13 +13,32 @@ from mrc.negatives import ADVERSARIAL_MIX, NegativeMix
 from qa.core.errors import InputError
 from qa.core.paths import MODELS_DIR, SHARED_DATA
 
+if TYPE_CHECKING:
+    from mrc.training import TrainConfig
+
 train_app = typer.Typer(help="Fine-tune the span or multiple-choice reader.", no_args_is_help=True)
 
 
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 
 
-def _cfg(output_dir: Path, **kw):
+class _RunOptions(TypedDict):
+    """The `TrainConfig` fields both readers' commands set from their options."""
+
+    base_model: str
+    epochs: float
+    batch_size: int
+    learning_rate: float
+    device: str
+    precision: str
+    max_minutes: float
+    reserve_minutes: float
+    limit: int
+    seed: int
+    resume: bool
+
+
+def _cfg(output_dir: Path, **kw: Unpack[_RunOptions]) -> TrainConfig:
     """The run's settings, each refused under its option's name when it can never work: a batch
     of 0 was a ZeroDivisionError, a negative learning rate torch's ValueError, `fp8` a KeyError
     (tracebacks, exit 1), and a negative --epochs or --max-minutes trained one step, installed

@@ -42,7 +42,7 @@ def _umask() -> int:
 _UMASK = _umask()  # read once at import, before any thread could create files meanwhile
 
 
-def atomic_write(target: Path, write: Callable[[Path], None]) -> None:
+def atomic_write(target: Path, write: Callable[[Path], object]) -> None:
     """Call `write(tmp_path)` and atomically move the finished file onto `target`.
 
     If `write` raises, the temporary file is removed and `target` is untouched. A symbolic link

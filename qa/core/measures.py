@@ -10,11 +10,15 @@ that judges it cannot drift apart.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TypeAlias
 
 import numpy as np
 
+Scores: TypeAlias = Sequence[float] | np.ndarray
+Outcomes: TypeAlias = Sequence[float] | np.ndarray  # right or wrong, or a soft label in [0, 1]
 
-def ece(scores: Sequence[float], correct: Sequence[bool], bins: int = 15) -> float:
+
+def ece(scores: Scores, correct: Outcomes, bins: int = 15) -> float:
     """Expected calibration error over `bins` equal-width bins (0-1 scale)."""
     s = np.clip(np.asarray(scores, dtype=np.float64), 0.0, 1.0)
     c = np.asarray(correct, dtype=np.float64)
@@ -29,14 +33,14 @@ def ece(scores: Sequence[float], correct: Sequence[bool], bins: int = 15) -> flo
     return float(total)
 
 
-def _ece_draws(scores: Sequence[float], draws: int, seed: int) -> np.ndarray:
+def _ece_draws(scores: Scores, draws: int, seed: int) -> np.ndarray:
     """ECEs of a perfectly calibrated score: outcomes drawn from the scores themselves."""
     s = np.clip(np.asarray(scores, dtype=np.float64), 0.0, 1.0)
     rng = np.random.default_rng(seed)
     return np.array([ece(s, rng.random(len(s)) < s) for _ in range(draws)])
 
 
-def ece_if_calibrated(scores: Sequence[float], draws: int = 1000, seed: int = 0) -> float:
+def ece_if_calibrated(scores: Scores, draws: int = 1000, seed: int = 0) -> float:
     """The ECE a perfectly calibrated score would still show with these scores on this many
     questions (outcomes drawn from the scores themselves, averaged over `draws`): on 50 questions
     spread over 15 bins it is far from 0, so a measured ECE is read against it, not against 0."""
@@ -45,7 +49,7 @@ def ece_if_calibrated(scores: Sequence[float], draws: int = 1000, seed: int = 0)
     return float(np.mean(_ece_draws(scores, draws, seed)))
 
 
-def ece_p_value(scores: Sequence[float], correct: Sequence[bool], draws: int = 1000, seed: int = 0) -> float:
+def ece_p_value(scores: Scores, correct: Outcomes, draws: int = 1000, seed: int = 0) -> float:
     """How often a perfectly calibrated score with these scores shows an ECE at least as large as
     the measured one (the same draws as `ece_if_calibrated`). On a few questions the measured ECE
     alone cannot tell miscalibration from chance; a small value here (under 0.05) can: the scores
@@ -59,7 +63,7 @@ def ece_p_value(scores: Sequence[float], correct: Sequence[bool], draws: int = 1
     return float((1 + np.sum(_ece_draws(scores, draws, seed) >= measured - 1e-12)) / (1 + draws))
 
 
-def ece_chance_within(scores: Sequence[float], target: float, draws: int = 1000, seed: int = 0) -> float:
+def ece_chance_within(scores: Scores, target: float, draws: int = 1000, seed: int = 0) -> float:
     """How often a perfectly calibrated score with these scores shows an ECE of at most `target`
     (the same draws as `ece_if_calibrated`): whether a target can be met on this few questions at
     all. Near 0, no score spread like these can meet it, however well calibrated; only a sharper
@@ -69,7 +73,7 @@ def ece_chance_within(scores: Sequence[float], target: float, draws: int = 1000,
     return float(np.mean(_ece_draws(scores, draws, seed) <= target + 1e-12))
 
 
-def auroc(scores: Sequence[float], correct: Sequence[bool]) -> float:
+def auroc(scores: Scores, correct: Outcomes) -> float:
     """Probability that a random right answer outscores a random wrong one (ties count half)."""
     s = np.asarray(scores, dtype=np.float64)
     c = np.asarray(correct, dtype=bool)
@@ -89,7 +93,7 @@ def auroc(scores: Sequence[float], correct: Sequence[bool]) -> float:
     return float((ranks[: len(pos)].sum() - len(pos) * (len(pos) + 1) / 2) / (len(pos) * len(neg)))
 
 
-def accuracy_at_coverage(scores: Sequence[float], correct: Sequence[bool], coverage: float) -> float:
+def accuracy_at_coverage(scores: Scores, correct: Outcomes, coverage: float) -> float:
     """Accuracy over the `coverage` fraction of questions with the highest scores (0-100 scale)."""
     s = np.asarray(scores, dtype=np.float64)
     c = np.asarray(correct, dtype=np.float64)

@@ -192,7 +192,7 @@ def build_copy(model_dir: Path, recipe: OnnxRecipe, folder: Path, fp: str, *, pr
         recipe.export(model_dir, raw)
         step("fuse")
         fused = tmp / FLOAT_FILE
-        fusion = _optimise(raw, fused)
+        fusion: dict[str, int | str] = dict(_optimise(raw, fused))
         step("check")
         names = [i.name for i in _session(raw, threads=1).get_inputs()]
         feed = recipe.sample(names)

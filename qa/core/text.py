@@ -17,7 +17,7 @@ import math
 import re
 import unicodedata
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO, Any
 
@@ -27,7 +27,7 @@ MAX_QUESTION_CHARS = 2_000
 # Python decodes undecodable argv / stdin bytes to lone surrogates (PEP 383); real text never has them.
 SURROGATE = re.compile(r"[\ud800-\udfff]")
 NEWLINE = b"\n"
-_OPENERS = {".gz": gzip.open, ".xz": lzma.open, ".bz2": bz2.open}
+_OPENERS: dict[str, Callable[..., Any]] = {".gz": gzip.open, ".xz": lzma.open, ".bz2": bz2.open}
 
 
 def check_text(text: object, what: str, max_chars: int, *, stored: bool = False) -> str:
