@@ -31,6 +31,7 @@ from kb.sparql import TYPE_PATH, QueryForm, QueryGraph, Triple, Var, iri, substi
 from kb.store import EndpointUnavailable, KnowledgeGraph, QueryError, QueryTimeout, Row, open_graph, recording_timeouts
 from kb.text import NEGATIONS, STOPWORDS, TIME_COMPARING, YES_NO_STARTS, cased_tokens, frame_word, normalise
 from qa.core.errors import InputError
+from qa.core.lru import BoundedCache
 from qa.core.settings import Settings
 from qa.core.text import check_question
 from qa.core.types import Answer, Encoder, GraphEvidence, LinkedEntity, LinkKind, LinkMethod, PathStep, Question, Route
@@ -91,6 +92,7 @@ _QUALIFIERS = frozenset("""only sole former formerly previous previously ex old 
 _NAME_QUALIFIERS = frozenset("new west east north south western eastern northern southern central upper lower".split())
 # a link this sure is a thing the question names, which a yes/no answer must have checked
 UNHELD_LINK = 0.9
+MAX_CACHED_ANCHORS = 20_000  # entities whose relation paths are kept between questions
 
 
 class Named(Enum):
@@ -214,7 +216,9 @@ class KBQA:
         self._index: LabelIndex | None = None
         self.artefacts = artefacts
         self.featurizer = Featurizer(self.encoder, self.relation_label, self.relation_names)
-        self._paths: dict[tuple, list[Path]] = {}
+        # relation paths around each entity questions name: bounded, as the entities asked about are
+        # as many as the graph holds (a path list is a few kilobytes)
+        self._paths: BoundedCache[tuple, list[Path]] = BoundedCache(MAX_CACHED_ANCHORS)
         self._rel_labels: dict[URIRef, str] = {}
         self._vocab: list[str] | None = None
         self._name_table: dict | None = None
@@ -328,8 +332,8 @@ class KBQA:
 
     def _paths_for(self, c: Candidate) -> list[Path]:
         key = (c.node, c.kind, c.via)
-        if key in self._paths:
-            return self._paths[key]
+        if (known := self._paths.get(key)) is not None:
+            return known
         failed: list[str] = []
         paths = enumerate_paths(
             self.graph, c.node, kind=c.kind, via=c.via, max_hops=self.config.max_hops,
@@ -338,7 +342,7 @@ class KBQA:
             timeout_s=self.settings.kb_timeout_s, frontier=self.config.frontier,
             limit=self.config.max_paths, failed=failed)
         if not failed:  # a list cut short by a slow or failed query is this question's, not every later one's
-            self._paths[key] = paths
+            self._paths.put(key, paths)
         return paths
 
     def candidates(self, question: str, links: list[Candidate] | None = None,

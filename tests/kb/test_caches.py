@@ -1,0 +1,91 @@
+"""KBQA's caches stop growing: a server answering for weeks keeps the vectors and relation paths of
+recent questions only, and a question whose new texts are being encoded does not hold up another
+question's lookups."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+
+import numpy as np
+import pytest
+
+from kb.encoder import CachedEncoder
+from qa.core.lru import BoundedCache
+from qa.models import shared_encoder
+from tests.kb.conftest import make_qa
+
+
+class Counting:
+    """The real encoder, counting the texts it is asked to encode (and able to hold one back)."""
+
+    def __init__(self, hold: str | None = None) -> None:
+        self.inner = shared_encoder()
+        self.name = "counting"
+        self.encoded: list[str] = []
+        self.hold = hold
+        self.entered = threading.Event()
+        self.release = threading.Event()
+
+    def encode(self, texts: Sequence[str]) -> np.ndarray:
+        if self.hold in texts:
+            self.entered.set()
+            assert self.release.wait(30), "the held encoding was never released"
+        self.encoded.extend(texts)
+        return self.inner.encode(list(texts))
+
+
+def test_the_least_recently_used_entry_goes_first() -> None:
+    cache: BoundedCache[str, int] = BoundedCache(2)
+    cache.put("a", 1)
+    cache.put("b", 2)
+    assert cache.get("a") == 1  # "a" is now the most recent
+    cache.put("c", 3)
+    assert "b" not in cache and cache.get("a") == 1 and cache.get("c") == 3 and len(cache) == 2
+    with pytest.raises(ValueError, match="at least one entry"):
+        BoundedCache(0)
+
+
+def test_the_encoder_cache_keeps_the_recent_texts_and_encodes_an_evicted_one_again() -> None:
+    enc = Counting()
+    cached = CachedEncoder(enc, max_texts=3)
+    texts = ["capital", "currency", "continent", "population", "country"]
+    vecs = cached.vectors(texts)  # more new texts than the cache holds: all are still returned
+    assert vecs.shape == (5, 384) and len(cached._cache) == 3
+    assert np.allclose(vecs, CachedEncoder(shared_encoder()).vectors(texts), atol=1e-6)
+    enc.encoded.clear()
+    cached.vectors(["country"])  # one of the three kept
+    assert enc.encoded == []
+    again = cached.vectors(["capital"])  # forgotten: encoded again, the same vector
+    assert enc.encoded == ["capital"] and np.allclose(again[0], vecs[0], atol=1e-6)
+
+
+def test_a_cached_lookup_does_not_wait_for_another_questions_encoding() -> None:
+    enc = Counting(hold="a text that takes long to encode")
+    cached = CachedEncoder(enc)
+    known = cached.vectors(["capital"])[0]
+    slow = threading.Thread(target=cached.vectors, args=(["a text that takes long to encode"],))
+    slow.start()
+    try:
+        assert enc.entered.wait(30)
+        done: list[np.ndarray] = []
+        fast = threading.Thread(target=lambda: done.append(cached.vectors(["capital"])[0]))
+        fast.start()
+        fast.join(10)
+        assert done and np.allclose(done[0], known), "a cached text waited for another text's encoding"
+    finally:
+        enc.release.set()
+        slow.join(30)
+    assert len(cached._cache) == 2
+
+
+def test_relation_paths_are_kept_for_a_bounded_number_of_entities(small_graph, monkeypatch) -> None:
+    import kb.pipeline
+
+    monkeypatch.setattr(kb.pipeline, "MAX_CACHED_ANCHORS", 2)
+    qa = make_qa(small_graph)
+    questions = ["What is the capital of France?", "What is the capital of Germany?",
+                 "What is the capital of Japan?", "What is the capital of France?"]
+    answers = [qa.answer(q)[0].text for q in questions]
+    assert answers == ["Paris", "Berlin", "Tokyo", "Paris"]
+    assert len(qa._paths) <= 2
