@@ -92,7 +92,9 @@ _QUALIFIERS = frozenset("""only sole former formerly previous previously ex old 
 _NAME_QUALIFIERS = frozenset("new west east north south western eastern northern southern central upper lower".split())
 # a link this sure is a thing the question names, which a yes/no answer must have checked
 UNHELD_LINK = 0.9
-MAX_CACHED_ANCHORS = 20_000  # entities whose relation paths are kept between questions
+# entities whose relation paths are kept between questions, and their paths in all (about 1 kB each)
+MAX_CACHED_ANCHORS = 20_000
+MAX_CACHED_PATHS = 200_000
 
 
 class Named(Enum):
@@ -217,8 +219,9 @@ class KBQA:
         self.artefacts = artefacts
         self.featurizer = Featurizer(self.encoder, self.relation_label, self.relation_names)
         # relation paths around each entity questions name: bounded, as the entities asked about are
-        # as many as the graph holds (a path list is a few kilobytes)
-        self._paths: BoundedCache[tuple, list[Path]] = BoundedCache(MAX_CACHED_ANCHORS)
+        # as many as the graph holds, by entities and by paths (one entity has dozens, another thousands)
+        self._paths: BoundedCache[tuple, list[Path]] = BoundedCache(MAX_CACHED_ANCHORS, weight=len,
+                                                                    max_weight=MAX_CACHED_PATHS)
         self._rel_labels: dict[URIRef, str] = {}
         self._vocab: list[str] | None = None
         self._name_table: dict | None = None

@@ -46,6 +46,21 @@ def test_the_least_recently_used_entry_goes_first() -> None:
         BoundedCache(0)
 
 
+def test_a_weighed_cache_keeps_its_total_weight_under_the_bound() -> None:
+    cache: BoundedCache[str, list[int]] = BoundedCache(100, weight=len, max_weight=5)
+    cache.put("three", [1, 2, 3])
+    cache.put("two", [1, 2])
+    assert cache.total_weight == 5 and len(cache) == 2
+    cache.put("one", [1])  # six in all: the oldest goes
+    assert "three" not in cache and cache.total_weight == 3
+    cache.put("two", [1, 2, 3, 4])  # replaced, not counted twice
+    assert cache.total_weight == 5 and cache.get("two") == [1, 2, 3, 4]
+    cache.put("huge", list(range(6)))  # heavier than the whole bound: not kept, nothing else lost
+    assert "huge" not in cache and cache.total_weight == 5
+    cache.put("empty", [])
+    assert cache.get("empty") == [] and len(cache) == 3
+
+
 def test_the_encoder_cache_keeps_the_recent_texts_and_encodes_an_evicted_one_again() -> None:
     enc = Counting()
     cached = CachedEncoder(enc, max_texts=3)
@@ -83,9 +98,14 @@ def test_relation_paths_are_kept_for_a_bounded_number_of_entities(small_graph, m
     import kb.pipeline
 
     monkeypatch.setattr(kb.pipeline, "MAX_CACHED_ANCHORS", 2)
+    monkeypatch.setattr(kb.pipeline, "MAX_CACHED_PATHS", 10_000)
     qa = make_qa(small_graph)
     questions = ["What is the capital of France?", "What is the capital of Germany?",
                  "What is the capital of Japan?", "What is the capital of France?"]
     answers = [qa.answer(q)[0].text for q in questions]
     assert answers == ["Paris", "Berlin", "Tokyo", "Paris"]
     assert len(qa._paths) <= 2
+    monkeypatch.setattr(kb.pipeline, "MAX_CACHED_PATHS", 1)  # no entity's paths fit: none kept, all still found
+    few = make_qa(small_graph)
+    assert [few.answer(q)[0].text for q in questions] == answers
+    assert few._paths.total_weight <= 1
