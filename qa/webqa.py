@@ -221,7 +221,7 @@ def _candidates(question: str, hits: list[RetrievedPassage], per_passage: list[l
         ev = g.best.span
         assert ev is not None
         also = []
-        for p in g.passages:
+        for p in _giving(g):
             pid = hits[int(p)].id
             if int(p) != i and pid not in also and pid != hit.id:
                 also.append(pid)
@@ -230,6 +230,20 @@ def _candidates(question: str, hits: list[RetrievedPassage], per_passage: list[l
             collection=hit.collection, retrieval_score=round(hit.score, 6), also_in=also)
         out.append((Answer(text=g.best.text, score=g.best.score, route=Route.WEBQA, evidence=evidence,
                            raw_score=g.best.raw_score, null_score=g.best.null_score), feats, abstained[i]))
+    return out
+
+
+def _giving(g: _Group) -> list[str]:
+    """The passages that give the group's answer itself: a span with its words, or a longer one
+    holding them. A passage whose span is only part of the answer ("euros" of "140 euros", where the
+    answer is "340 euros") supports the group's score but does not say the same thing."""
+    from mrc.metrics import normalize_answer
+
+    out: list[str] = []
+    for m in g.members:
+        norm = normalize_answer(m.text) or m.text.lower()
+        if (norm == g.norm or f" {g.norm} " in f" {norm} ") and (m.source_id or "") not in out:
+            out.append(m.source_id or "")
     return out
 
 

@@ -556,3 +556,30 @@ def test_a_first_question_about_a_person_it_never_names_is_no_answer_with_the_gu
     resp = engine.ask(Question(q, history=("Who invented the Tesla coil?", "Nikola Tesla")))
     assert resp.rewritten == "When was Nikola Tesla born?" and resp.answers[0].text == "1856"
     assert "names no one" not in resp.routing.reason
+
+
+def test_also_in_names_only_passages_that_give_the_answer_itself() -> None:
+    """A passage whose span is only part of the answer ("euros" of "140 euros" beside "340 euros")
+    adds to the merged answer's support, but it does not say the same thing: it is not shown as
+    giving that answer."""
+    from qa.core.types import Answer, Route, SpanEvidence
+    from qa.webqa import _candidates
+    from retrieval.passage import RetrievedPassage
+
+    texts = ["A lost development kit costs 340 euros to replace.",
+             "A lost travel adapter costs 140 euros to replace.",
+             "The fee for a lost kit is 340 euros, paid to IT."]
+    hits = [RetrievedPassage(id=f"hb/p{i}.txt#0", title="", text=t, source="hb", score=1.0 - i / 10)
+            for i, t in enumerate(texts)]
+
+    def span(i: int, text: str, raw: float) -> Answer:
+        start = texts[i].index(text)
+        return Answer(text=text, score=0.5, route=Route.READER, raw_score=raw, null_score=0.0,
+                      evidence=SpanEvidence(passage_id=str(i), text=texts[i], start=start, end=start + len(text)))
+
+    per_passage = [[span(0, "340 euros", 9.0)], [span(1, "euros", 8.0), span(1, "140 euros", 7.0)],
+                   [span(2, "340 euros, paid to IT", 6.0)]]
+    cands = _candidates("What is the replacement fee for a lost development kit?", hits, per_passage)
+    top = cands[0][0]
+    assert top.text == "340 euros" and top.span is not None
+    assert top.span.also_in == ["hb/p2.txt#0"]  # not p1, which says 140 euros
