@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -183,3 +184,7 @@ def _check_parent(path: Path, parent: Path) -> None:
         raise InputError(f"cannot write {path}: {exc.strerror or exc}") from None
     if not os.access(parent, os.W_OK | os.X_OK):
         raise InputError(f"cannot write {path}: {parent} is not a folder this user may write to")
+    try:  # permissions do not tell everything (a read-only mount, /proc, a full disk): try it
+        os.rmdir(tempfile.mkdtemp(prefix=".qa-write-check-", dir=parent))
+    except OSError as exc:
+        raise InputError(f"cannot write {path}: {parent} takes no new files ({exc.strerror or exc})") from None

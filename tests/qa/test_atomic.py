@@ -111,3 +111,25 @@ def test_a_build_cut_short_leaves_no_staging_folder_and_the_old_folder(tmp_path:
         (tmp / "manifest.json").write_text("new")
         swap_dir(tmp, target)
     assert [p.name for p in tmp_path.iterdir()] == ["idx"] and (target / "manifest.json").read_text() == "new"
+
+
+@pytest.mark.skipif(not Path("/proc/self").is_dir(), reason="needs Linux's /proc")
+def test_a_folder_that_takes_no_new_files_is_refused_before_the_work(tmp_path: Path, capsys) -> None:
+    """Permissions do not tell everything: root may 'write' /proc, where no file can be made, and
+    `qa index --out /proc/idx` failed only after encoding every passage."""
+    from qa.cli import main
+    from qa.commands import check_folder_writable, check_writable
+    from qa.core.errors import InputError
+
+    with pytest.raises(InputError, match="takes no new files|not a folder this user may write"):
+        check_folder_writable(Path("/proc/idx"))
+    with pytest.raises(InputError, match="takes no new files|not a folder this user may write"):
+        check_writable(Path("/proc/answers.jsonl"))
+    doc = tmp_path / "notes.txt"
+    doc.write_text("The vault code is 2222.\n")
+    assert main(["index", str(doc), "--out", "/proc/idx"]) == 2
+    err = capsys.readouterr().err
+    assert "cannot write /proc/idx" in err and "encoding" not in err
+    assert not list(tmp_path.glob(".qa-write-check-*"))
+    check_writable(tmp_path / "out.jsonl")  # an ordinary folder passes, and keeps no trace of the check
+    assert not list(tmp_path.glob(".qa-write-check-*"))
