@@ -339,7 +339,10 @@ class Engine:
         """The passage collections questions are answered from."""
         self._catch_up_with_collections()
         with self._rw.reading():
-            return list(self.passages().collections.names)
+            try:
+                return list(self.passages().collections.names)
+            except NotFoundError:  # none yet (or no passage source): an empty list, not a missing resource
+                return []
 
     def add_documents(self, collection: str, documents: Sequence[Document]) -> int:
         """Add documents to a collection of your own (created when new); they are searchable when

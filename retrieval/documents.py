@@ -18,7 +18,7 @@ from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 
-from qa.core.errors import InputError
+from qa.core.errors import DataFormatError, InputError
 from qa.core.text import SURROGATE, json_lines
 
 log = logging.getLogger("qa.index")
@@ -138,8 +138,16 @@ def read_documents(path: Path, rel: str) -> Iterator[Document]:
 
 def _read_jsonl(path: Path, rel: str) -> Iterator[Document]:
     text = read_text_file(path)
-    for lineno, obj in json_lines(text, str(path), "text"):
-        doc_id = str(obj["id"]) if obj.get("id") not in (None, "") else f"{rel}:{lineno}"
+    for lineno, obj in json_lines(text, str(path), "text", strict=True):
+        where = f"{path}:{lineno}"
+        given = obj.get("id")
+        if given is not None and (isinstance(given, bool) or not isinstance(given, str | int)):
+            raise DataFormatError(f'{where}: "id" must be a string or a whole number, not {type(given).__name__}')
+        if not isinstance(obj.get("title", ""), str | None):
+            raise DataFormatError(f'{where}: "title" must be a string')
+        if "\x00" in obj["text"] or "\x00" in (obj.get("title") or ""):
+            raise DataFormatError(f"{where}: the document holds a NUL character (U+0000), as a binary file does")
+        doc_id = str(given) if given not in (None, "") else f"{rel}:{lineno}"
         meta = {k: v for k, v in obj.items() if k not in {"id", "text", "title"}}
         if obj["text"].strip():
             yield Document(

@@ -244,7 +244,7 @@ def create_app(settings: Settings | None = None, *, engine: Any = None, warm: bo
 
     # ------------------------------------------------------------------ documents
     @app.get(f"/{API_VERSION}/collections", response_model=CollectionsResponse,
-             responses=_errors(*COMMON, 401, 403, 404), dependencies=[Depends(read_key)], tags=["documents"])
+             responses=_errors(*COMMON, 401, 403), dependencies=[Depends(read_key)], tags=["documents"])
     async def collections() -> CollectionsResponse:
         return CollectionsResponse(collections=await admission.run(engine.collections))
 

@@ -99,6 +99,14 @@ class DocumentIn(_Body):
                    Annotated[str, StringConstraints(max_length=500)] | int | float | bool] = Field(
         default_factory=dict, max_length=MAX_METADATA_KEYS)
 
+    @field_validator("title", "text", "source")
+    @classmethod
+    def _no_nul(cls, value: str) -> str:
+        # a stored passage is read back by tools that end a string at U+0000 (as `qa index` refuses it)
+        if "\x00" in value:
+            raise ValueError("holds a NUL character (U+0000)")
+        return value
+
 
 class AddDocumentsRequest(_Body):
     collection: CollectionName = Field(examples=["notes"])

@@ -279,14 +279,14 @@ def _lone_surrogate(obj: Any, at: str) -> str | None:
     return None
 
 
-def json_lines(text: str, where: str, field: str) -> Iterator[tuple[int, dict[str, Any]]]:
+def json_lines(text: str, where: str, field: str, *, strict: bool = False) -> Iterator[tuple[int, dict[str, Any]]]:
     """(line number, object) for each non-blank line of a JSON-lines text; a line that is not an
     object with a `field` string is one error naming the line, so a file is checked whole before
-    anything is done with it."""
+    anything is done with it. `strict` as for `parse_json` (records that are stored)."""
     for lineno, line in enumerate(text.split("\n"), start=1):
         if not line.strip():
             continue
-        obj = parse_json(line, f"{where}:{lineno}", line_of_file=True)
+        obj = parse_json(line, f"{where}:{lineno}", line_of_file=True, strict=strict)
         if not isinstance(obj, dict) or not isinstance(obj.get(field), str):
             raise DataFormatError(f'{where}:{lineno}: each line must be an object with a "{field}" string')
         yield lineno, obj

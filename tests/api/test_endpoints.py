@@ -221,6 +221,8 @@ def test_documents_added_are_searchable_at_once_and_deleted(client) -> None:
     ({"collection": "c", "documents": [{"id": "d", "text": "x"}, {"id": "d", "text": "y"}]}, 400, "twice"),
     ({"collection": "c", "documents": [{"text": "x"}] * 101}, 422, "documents"),
     ({"collection": "c", "documents": [{"text": "x", "metadata": {"k": {"nested": 1}}}]}, 422, "metadata"),
+    ({"collection": "c", "documents": [{"text": "a\u0000b"}]}, 422, "NUL"),  # stored, as qa index refuses it
+    ({"collection": "c", "documents": [{"text": "ab", "title": "t\u0000"}]}, 422, "NUL"),
 ])
 def test_documents_bad_input(client, body: dict, status: int, words: str) -> None:
     assert words.lower() in error(client.post("/v1/documents", json=body), status).lower()

@@ -336,3 +336,14 @@ def test_a_new_collection_named_apart_in_case_alone_is_refused(notes: Path, tmp_
     assert "the embedded collection's" in capsys.readouterr().err
     assert sorted(p.name for p in (tmp_path / "idx").iterdir()) == ["team-notes"]
     assert main(["index", str(notes)]) == 0  # the same name again rebuilds it
+
+
+def test_no_collection_at_all_is_an_empty_list_not_an_error(tmp_path: Path) -> None:
+    """GET /v1/collections answered 404 "no passage collection to search" once the API had deleted
+    the last document of the last collection (with the embedded default left out)."""
+    from qa.engine import Engine
+
+    engine = Engine(Settings(include_default=False, index_dir=str(tmp_path / "collections")))
+    assert engine.collections() == []
+    with pytest.raises(QAError, match="no passage collection"):
+        engine.ask("What is the vault code?", route="webqa")  # a question still says why it cannot be answered

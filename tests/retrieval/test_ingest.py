@@ -140,6 +140,20 @@ def test_bad_jsonl_and_paths(tmp_path: Path) -> None:
     (tmp_path / "x.jsonl").write_text('{"text": "ok"}\n{broken\n', encoding="utf-8")
     with pytest.raises(DataFormatError, match="x.jsonl:2"):
         list(read_documents(tmp_path / "x.jsonl", "x.jsonl"))
+    # what is stored must be what the line says: not a dict's repr as an id, not the second of two
+    # "text" fields, not NaN, not a NUL (a raw NUL in a text file is refused as binary already)
+    for line, words in [('{"id": {"x": 1}, "text": "hello"}', '"id" must be a string'),
+                        ('{"id": true, "text": "hello"}', '"id" must be a string'),
+                        ('{"text": "hello", "title": ["t"]}', '"title" must be a string'),
+                        ('{"text": "one", "text": "two"}', "given twice"),
+                        ('{"text": "hello", "n": NaN}', "NaN"),
+                        ('{"text": "a\\u0000b"}', "NUL")]:
+        (tmp_path / "z.jsonl").write_text(line + "\n", encoding="utf-8")
+        with pytest.raises(DataFormatError, match=words):
+            list(read_documents(tmp_path / "z.jsonl", "z.jsonl"))
+    (tmp_path / "z.jsonl").write_text('{"id": 7, "text": "hello", "title": null}\n', encoding="utf-8")
+    [doc] = read_documents(tmp_path / "z.jsonl", "z.jsonl")
+    assert doc.doc_id == "7" and doc.title == ""
     with pytest.raises(InputError):
         discover(tmp_path / "missing")
     (tmp_path / "y.pdf").write_bytes(b"%PDF")
