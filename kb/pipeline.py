@@ -92,9 +92,9 @@ _QUALIFIERS = frozenset("""only sole former formerly previous previously ex old 
 _NAME_QUALIFIERS = frozenset("new west east north south western eastern northern southern central upper lower".split())
 # a link this sure is a thing the question names, which a yes/no answer must have checked
 UNHELD_LINK = 0.9
-# entities whose relation paths are kept between questions, and their paths in all (about 1 kB each)
+# entities whose relation paths are kept between questions, and their paths in all (under 1 kB each)
 MAX_CACHED_ANCHORS = 20_000
-MAX_CACHED_PATHS = 200_000
+MAX_CACHED_PATHS = 100_000
 
 
 class Named(Enum):

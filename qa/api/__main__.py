@@ -3,7 +3,18 @@
 from __future__ import annotations
 
 import argparse
+import ipaddress
 import sys
+
+
+def _loopback(host: str) -> bool:
+    """Whether only this machine can reach an address (a name other than localhost may be anything)."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -21,6 +32,7 @@ def main(argv: list[str] | None = None) -> int:
     except QAError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return exc.exit_code
+    import math
     import os
     import signal
 
@@ -40,8 +52,15 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{word}: the API stopped", file=sys.stderr, flush=True)
         os._exit(128 + sig)
 
+    if not settings.api_key and not _loopback(settings.api_host):
+        print(f"warning: listening on {settings.api_host} with no API key: anyone who reaches this port may add "
+              "and delete documents and threads (set QA_API_KEY)", file=sys.stderr, flush=True)
+    # on a `kill`, requests in flight get as long as any request may take before the server stops;
+    # an idle kept-alive connection stays open as long as a new one may take to send its request
     server = uvicorn.Server(uvicorn.Config(create_app(settings), host=settings.api_host, port=settings.api_port,
-                                           log_level="warning", timeout_graceful_shutdown=5,
+                                           log_level="warning",
+                                           timeout_graceful_shutdown=math.ceil(max(5.0, settings.request_timeout_s)),
+                                           timeout_keep_alive=math.ceil(settings.api_header_timeout_s),
                                            limit_concurrency=settings.api_max_connections,
                                            http=guarded_protocol(settings.api_header_timeout_s)))
     signal.signal(signal.SIGTERM, stop)

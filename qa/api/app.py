@@ -67,6 +67,8 @@ if TYPE_CHECKING:
 log = logging.getLogger("qa.api")
 API_VERSION = "v1"
 UNPACKED_PER_BODY = 4  # a compressed upload may unpack to this many times the body limit, no more
+# the methods counted by name in the metrics; any other (HTTP allows any token) is "other"
+_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS"})
 
 
 def _errors(*codes: int) -> dict[int | str, dict[str, Any]]:
@@ -200,7 +202,8 @@ def create_app(settings: Settings | None = None, *, engine: Any = None, warm: bo
         route = request.scope.get("route")
         endpoint = getattr(route, "path", None) or (request.url.path if refused and request.url.path in paths
                                                      else "unmatched")
-        metrics.requests.labels(request.method, endpoint, status).inc()
+        method = request.method if request.method in _METHODS else "other"  # any token is a method to HTTP
+        metrics.requests.labels(method, endpoint, status).inc()
         metrics.latency.labels(endpoint).observe(time.perf_counter() - started)
         if int(status) >= 400:
             metrics.errors.labels(endpoint, status).inc()
@@ -395,14 +398,17 @@ def create_app(settings: Settings | None = None, *, engine: Any = None, warm: bo
                       routes=[str(r) for r in engine.routes], ready=dict(ready), queue=admission.waiting,
                       in_flight=admission.running)
 
-    # HEAD too: probes that ask with HEAD got 405
-    @app.api_route(f"/{API_VERSION}/health", methods=["GET", "HEAD"], response_model=Health, tags=["operations"])
+    # HEAD too: probes that ask with HEAD got 405 (HEAD routes stay out of the schema: one operation
+    # per path, as client generators expect)
+    @app.head(f"/{API_VERSION}/health", include_in_schema=False)
+    @app.get(f"/{API_VERSION}/health", response_model=Health, tags=["operations"])
     async def health() -> Health:
         """Liveness: 200 while the process serves, loading or not; `status` and `ready` say how far
         start-up is and which sources loaded (never needs a key)."""
         return health_now()
 
-    @app.api_route(f"/{API_VERSION}/ready", methods=["GET", "HEAD"], response_model=Health, tags=["operations"],
+    @app.head(f"/{API_VERSION}/ready", include_in_schema=False)
+    @app.get(f"/{API_VERSION}/ready", response_model=Health, tags=["operations"],
              responses={503: {"model": Health, "description": "Models still loading (see Retry-After), "
                                                              "or no source loaded"}})
     async def readiness(response: HTTPResponse) -> Health:

@@ -503,6 +503,26 @@ def test_health_and_metrics(client) -> None:
     error(client.put(ASK, json={}), 405)
 
 
+def test_metric_labels_stay_bounded_and_operation_ids_unique(client) -> None:
+    """Any token is an HTTP method: each made-up one was a new metrics series, from requests no key
+    check had seen (5,000 of them grew /metrics from 17 kB to 1 MB). And GET and HEAD routes of the
+    probes shared one operation id, which breaks client generators."""
+    for i in range(3):
+        assert client.request(f"XMETH{i}", ASK).status_code in (404, 405)
+    text = client.get("/metrics").text
+    assert "XMETH" not in text and 'method="other"' in text
+    ids = [op["operationId"] for ops in client.get("/openapi.json").json()["paths"].values() for op in ops.values()]
+    assert len(ids) == len(set(ids))
+    assert client.head("/v1/health").status_code == 200 and client.head("/v1/ready").status_code == 200
+
+
+def test_an_address_others_can_reach_is_told_apart_from_loopback() -> None:
+    from qa.api.__main__ import _loopback
+
+    assert _loopback("127.0.0.1") and _loopback("::1") and _loopback("localhost") and _loopback("127.0.0.2")
+    assert not _loopback("0.0.0.0") and not _loopback("192.168.1.4") and not _loopback("example.org")
+
+
 def test_ready_is_503_while_loading_and_when_nothing_loaded(api_settings) -> None:
     """`/v1/ready` is what a probe reads (the status code); `/v1/health` stays 200 throughout."""
     import threading
