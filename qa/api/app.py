@@ -155,7 +155,12 @@ def create_app(settings: Settings | None = None, *, engine: Any = None, warm: bo
         yield
         if task is not None:
             task.cancel()
-        admission.close()
+        if admission.running:
+            log.warning("stopping: waiting up to %g s for the work of %d request(s) to end", settings.request_timeout_s,
+                        admission.running)
+        left = admission.close(grace_s=settings.request_timeout_s)
+        if left:
+            log.warning("stopped with the work of %d request(s) unfinished (nothing half-written)", left)
 
     from fastapi_offline import FastAPIOffline  # /docs and /redoc from packaged files, not a CDN
 

@@ -15,7 +15,8 @@ import hmac
 import math
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import wait as wait_for_futures
 from typing import Any, TypeVar
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -45,6 +46,7 @@ class Admission:
         self.timeout_s = timeout_s
         self.metrics = metrics
         self.pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="qa-worker")
+        self._working: set[Future[Any]] = set()  # work started in the pool and not yet done
         self.waiting = 0
         self.running = 0
         self._free = workers
@@ -109,7 +111,10 @@ class Admission:
         self.metrics.in_flight.set(self.running)
         started = time.perf_counter()
         ctx = contextvars.copy_context()
-        fut = loop.run_in_executor(self.pool, lambda: ctx.run(fn, *args))
+        work = self.pool.submit(lambda: ctx.run(fn, *args))
+        self._working.add(work)
+        work.add_done_callback(self._working.discard)
+        fut = asyncio.wrap_future(work, loop=loop)
 
         def done(_: Any) -> None:
             self.running -= 1
@@ -126,8 +131,15 @@ class Admission:
                                            "runs to its end (documents or threads being added will be there), so "
                                            "check before sending it again") from None
 
-    def close(self) -> None:
+    def close(self, grace_s: float = 0.0) -> int:
+        """Stop: work not started is dropped; work running (a write a 504 said would finish) gets up
+        to `grace_s` to end. Returns how many were still running after that (stopped with the process;
+        stores and collections are written atomically, so they stay as they were before that write)."""
         self.pool.shutdown(wait=False, cancel_futures=True)
+        running = {f for f in list(self._working) if not f.done()}  # a copy: workers discard as they end
+        if running and grace_s > 0:
+            wait_for_futures(running, timeout=grace_s)
+        return sum(not f.done() for f in running)
 
 
 def check_key(expected: str, given: str | None) -> None:

@@ -655,6 +655,41 @@ def test_admission_bounds_work_and_queue_and_frees_slots() -> None:
     asyncio.run(scenario())
 
 
+def test_stopping_lets_running_work_end_that_a_504_said_would_end() -> None:
+    """A document add answered 504 ("the work runs to its end") was lost when the server was
+    stopped a moment later: the pool was shut down without waiting and the process ended."""
+    import asyncio
+    import threading
+    import time
+
+    from qa.api.errors import APIError
+    from qa.api.limits import Admission
+    from qa.api.metrics import Metrics
+
+    ended = threading.Event()
+
+    def write() -> None:
+        time.sleep(0.6)
+        ended.set()
+
+    async def scenario() -> tuple[int, int]:
+        adm = Admission(workers=1, queue=1, queue_timeout_s=5, timeout_s=0.1, metrics=Metrics())
+        with pytest.raises(APIError) as late:
+            await adm.run(write)
+        assert late.value.status == 504 and not ended.is_set()
+        left = adm.close(grace_s=10)
+        slow = Admission(workers=1, queue=1, queue_timeout_s=5, timeout_s=0.1, metrics=Metrics())
+        gate = threading.Event()
+        with pytest.raises(APIError):
+            await slow.run(gate.wait, 10)
+        cut = slow.close(grace_s=0.2)  # a grace shorter than the work: said, not waited for
+        gate.set()
+        return left, cut
+
+    left, cut = asyncio.run(scenario())
+    assert ended.is_set() and left == 0 and cut == 1
+
+
 @pytest.mark.parametrize("question", ["   ", "\u200b\u200b", "\u0000\u0000", "?!"])
 def test_a_question_without_words_is_refused_not_answered(client, question: str) -> None:
     assert "question" in error(client.post(ASK, json={"question": question}), 400)
