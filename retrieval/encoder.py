@@ -47,6 +47,7 @@ _LOCK = threading.Lock()
 _CACHE: dict[tuple[str, str], tuple[Any, Any]] = {}
 _ONNX: dict[tuple[str, bool], tuple[Any, Any, int]] = {}
 OUTPUT = "sentence_embedding"
+WINDOW = 4096  # texts tokenized and sorted by length together; batches are cut from one window
 
 
 def _load(path: Path, device: str) -> tuple[Any, Any]:
@@ -167,17 +168,22 @@ class TextEncoder:
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
         if not texts:
             return out
-        run, order = self._torch_batch(texts) if self.backend == SpanBackend.TORCH else self._onnx_batch(texts)
-        batches = [order[i : i + self.batch_size] for i in range(0, len(order), self.batch_size)]
         bar = _progress(progress)
         task = bar.add_task(description, total=len(texts)) if bar else None
         try:
             if bar:
                 bar.start()
-            for idx in batches:
-                out[idx] = run(idx)
-                if bar and task is not None:
-                    bar.advance(task, len(idx))
+            # a window of texts is tokenized at a time: a tokenized text holds its ids, offsets and
+            # tokens (about 30 kB), so a whole collection's at once held gigabytes before any vector
+            for w in range(0, len(texts), WINDOW):
+                window = texts[w : w + WINDOW]
+                run, order = (self._torch_batch(window) if self.backend == SpanBackend.TORCH
+                              else self._onnx_batch(window))
+                for i in range(0, len(order), self.batch_size):
+                    idx = order[i : i + self.batch_size]
+                    out[[w + j for j in idx]] = run(idx)
+                    if bar and task is not None:
+                        bar.advance(task, len(idx))
         finally:
             if bar:
                 bar.stop()
