@@ -30,7 +30,16 @@ from fastapi.security import APIKeyHeader
 from cqa.store import content_id
 from qa.api import errors
 from qa.api.batching import BatchingSpanReader
-from qa.api.limits import API_KEY_HEADER, BODY_REFUSED_KEY, OVER_CAPACITY_KEY, Admission, BodyLimit, check_key
+from qa.api.limits import (
+    API_KEY_HEADER,
+    BODY_REFUSED_KEY,
+    CLIENT_GONE,
+    CLIENT_GONE_KEY,
+    OVER_CAPACITY_KEY,
+    Admission,
+    BodyLimit,
+    check_key,
+)
 from qa.api.metrics import Metrics
 from qa.api.models import (
     COLLECTION_PATTERN,
@@ -164,8 +173,18 @@ def create_app(settings: Settings | None = None, *, engine: Any = None, warm: bo
 
     from fastapi_offline import FastAPIOffline  # /docs and /redoc from packaged files, not a CDN
 
+    async def watch_client(request: Request) -> None:
+        """Lets a request queued for a worker see that its client has gone (the server's protocol
+        marks the request's scope when the connection is lost)."""
+        scope = request.scope
+
+        async def gone() -> bool:
+            return bool(scope.get(CLIENT_GONE_KEY))
+
+        CLIENT_GONE.set(gone)
+
     app = FastAPIOffline(
-        title="offline-qa", version=package_version(), lifespan=lifespan,
+        title="offline-qa", version=package_version(), lifespan=lifespan, dependencies=[Depends(watch_client)],
         description="Questions answered from your passages (WebQA), knowledge graphs (KBQA) and answered "
                     "questions (CQA); readers called directly; documents added live; evaluation jobs. "
                     f"Writes need the API key in the `{API_KEY_HEADER}` header when the server has one.",

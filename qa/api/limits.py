@@ -14,7 +14,7 @@ import contextvars
 import hmac
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import wait as wait_for_futures
 from typing import Any, TypeVar
@@ -29,6 +29,16 @@ API_KEY_HEADER = "X-API-Key"
 TOO_LARGE = 413
 TOO_SLOW = 408
 BODY_REFUSED_KEY = "qa.body_refused"  # the status, in the request's scope, when BodyLimit refused a streamed body
+
+
+# whether the client of the request being handled has gone (its connection closed); set per request
+# by the app, read when a queued request reaches a worker: a load balancer that gave up and sent it
+# again elsewhere must not have it computed twice. The server's protocol marks the request's scope
+# with CLIENT_GONE_KEY when its connection is lost.
+CLIENT_GONE: contextvars.ContextVar[Callable[[], Awaitable[bool]] | None] = contextvars.ContextVar(
+    "qa_client_gone", default=None)
+CLIENT_GONE_KEY = "qa.client_gone"
+CLIENT_CLOSED_REQUEST = 499  # nginx's status for a request its client abandoned (nobody reads it)
 
 
 # set in a request's scope by the server's protocol (`qa.api.protocol`): it came in over the
@@ -67,10 +77,11 @@ class Admission:
         return APIError(503, "overloaded", f"the server is busy ({why}); retry in {after} s",
                         headers={"Retry-After": str(after)})
 
-    async def _acquire(self) -> None:
+    async def _acquire(self) -> bool:
+        """A worker slot, at once (False) or after waiting in the queue (True)."""
         if self._free > 0 and not self._waiters:
             self._free -= 1
-            return
+            return False
         if self.waiting >= self.queue:
             raise self._overloaded("queue full")
         fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
@@ -92,6 +103,7 @@ class Admission:
                 self._waiters.remove(fut)
             self.waiting -= 1
             self.metrics.queue_depth.set(self.waiting)
+        return True
 
     def _release(self) -> None:
         while self._waiters:
@@ -105,7 +117,12 @@ class Admission:
         """`fn(*args)` in a worker thread, admitted or refused with 503; 504 after the timeout (the
         work then finishes in the background and only then frees its worker). `wait_to_end`: no
         timeout, for work whose result the client cannot find again later (a job's id)."""
-        await self._acquire()
+        waited = await self._acquire()
+        gone = CLIENT_GONE.get()
+        if waited and gone is not None and await gone():  # left while it waited: its slot goes to the next
+            self._release()
+            self.metrics.rejected.labels(reason="client gone").inc()
+            raise APIError(CLIENT_CLOSED_REQUEST, "client_gone", "the client closed the connection while waiting")
         loop = asyncio.get_running_loop()
         self.running += 1
         self.metrics.in_flight.set(self.running)

@@ -9,17 +9,21 @@ after its last response) is closed.
 At the connection cap uvicorn answered a plain-text 503 of its own, outside the API's error
 format, without Retry-After and uncounted in the metrics. Here the request goes on to the
 application marked as over the cap (`OVER_CAPACITY_KEY` in its scope), which refuses it as it
-refuses a full queue: JSON, Retry-After, counted."""
+refuses a full queue: JSON, Retry-After, counted.
+
+A connection that closes while its request waits for a worker marks the request's scope
+(`CLIENT_GONE_KEY`), so the request is dropped instead of computed for nobody (Starlette's own
+`is_disconnected` cannot see it through the app's HTTP middleware)."""
 
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+from typing import Any, cast
 
 import h11
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
-from qa.api.limits import OVER_CAPACITY_KEY
+from qa.api.limits import CLIENT_GONE_KEY, OVER_CAPACITY_KEY
 
 
 def guarded_protocol(header_timeout_s: float) -> type[H11Protocol]:
@@ -57,6 +61,8 @@ def guarded_protocol(header_timeout_s: float) -> type[H11Protocol]:
 
         def connection_lost(self, exc: Exception | None) -> None:
             self._disarm()
+            if self.cycle is not None and not self.cycle.response_complete:
+                cast(dict[str, Any], self.cycle.scope)[CLIENT_GONE_KEY] = True  # an ASGI scope is a dict
             super().connection_lost(exc)
 
         def _arm(self) -> None:

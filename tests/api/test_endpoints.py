@@ -6,6 +6,7 @@ from __future__ import annotations
 import gzip
 import json
 import time
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import pytest
@@ -650,6 +651,49 @@ def test_admission_bounds_work_and_queue_and_frees_slots() -> None:
         gate.set()  # ... and frees the worker only when its work is done
         assert await adm.run(lambda: "after") == "after"
         assert adm.waiting == 0 and adm.running == 0
+        adm.close()
+
+    asyncio.run(scenario())
+
+
+def test_a_queued_request_whose_client_left_is_not_computed() -> None:
+    """Behind a load balancer that gives up and retries, every abandoned request was computed all
+    the same once it reached a worker (20 asks abandoned after 0.3 s drained for 4.5 s)."""
+    import asyncio
+    import threading
+
+    from qa.api.errors import APIError
+    from qa.api.limits import CLIENT_GONE, Admission
+    from qa.api.metrics import Metrics
+
+    computed: list[str] = []
+
+    async def gone() -> bool:
+        return True
+
+    async def stays() -> bool:
+        return False
+
+    async def scenario() -> None:
+        adm = Admission(workers=1, queue=2, queue_timeout_s=5, timeout_s=5, metrics=Metrics())
+        gate = threading.Event()
+        first = asyncio.create_task(adm.run(gate.wait, 5))
+        await asyncio.sleep(0.05)
+
+        async def queued(name: str, client: Callable[[], Awaitable[bool]]) -> str:
+            CLIENT_GONE.set(client)
+            return await adm.run(lambda: computed.append(name) or name)
+
+        left = asyncio.create_task(queued("left", gone))
+        waiting = asyncio.create_task(queued("waiting", stays))
+        await asyncio.sleep(0.05)
+        gate.set()
+        await first
+        with pytest.raises(APIError) as abandoned:
+            await left
+        assert abandoned.value.status == 499
+        assert await waiting == "waiting"  # the slot went on to the next in the queue
+        assert computed == ["waiting"] and adm.running == 0 and adm.waiting == 0
         adm.close()
 
     asyncio.run(scenario())

@@ -177,3 +177,41 @@ def test_connections_that_send_no_request_are_closed_and_the_cap_answers_json(co
         assert 'qa_rejected_total{reason="connection limit"} 1.0' in metrics
     finally:
         server.stop()
+
+
+def test_a_request_whose_client_left_while_queued_is_not_computed(corpus_env, tmp_path: Path) -> None:
+    """Clients that give up (a load balancer's timeout, then a retry elsewhere) had their queued
+    requests computed all the same: twenty abandoned asks kept the worker busy for seconds."""
+    import json
+    import socket
+
+    server = Server(corpus_env, tmp_path / "server.log", api_workers=1, api_queue=16).start()
+    try:
+        context = "The vault code is 2222. " * 3000  # a read that holds the one worker a while
+        busy = threading.Thread(target=httpx.post, args=(f"{server.url}/v1/read",),
+                                kwargs={"json": {"question": "What is the vault code?", "context": context},
+                                        "timeout": 120})
+        busy.start()
+        time.sleep(0.3)
+        socks = []
+        for i in range(4):
+            body = json.dumps({"question": f"What is the capital of country {i}?"}).encode()
+            sock = socket.create_connection(("127.0.0.1", server.port), timeout=30)
+            sock.sendall(b"POST /v1/ask HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                         b"Content-Length: %d\r\n\r\n%s" % (len(body), body))
+            socks.append(sock)
+        time.sleep(0.2)
+        for sock in socks:
+            sock.close()
+        busy.join(120)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            metrics = httpx.get(f"{server.url}/metrics").text
+            if 'qa_rejected_total{reason="client gone"} 4.0' in metrics:
+                break
+            time.sleep(0.2)
+        assert 'qa_rejected_total{reason="client gone"} 4.0' in metrics
+        assert 'qa_http_requests_total{endpoint="/v1/ask",method="POST",status="200"}' not in metrics
+        assert httpx.post(f"{server.url}/v1/ask", json={"question": "Who wrote Hamlet?"}, timeout=60).status_code == 200
+    finally:
+        server.stop()
