@@ -25,6 +25,8 @@ from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from qa.api.limits import CLIENT_GONE_KEY, OVER_CAPACITY_KEY
 
+LIVENESS_PATH = "/v1/health"
+
 
 def guarded_protocol(header_timeout_s: float) -> type[H11Protocol]:
     """The protocol class for `uvicorn.Config(http=...)`, with the head deadline set."""
@@ -38,8 +40,11 @@ def guarded_protocol(header_timeout_s: float) -> type[H11Protocol]:
             inner = self.app
 
             async def app(scope: Any, receive: Any, send: Any) -> None:
-                # the same test uvicorn made (this request's own task is counted here already)
-                if self._cap is not None and (len(self.connections) >= self._cap or len(self.tasks) > self._cap):
+                # the same test uvicorn made (this request's own task is counted here already); the
+                # liveness probe is answered all the same: a connection spike is no reason to restart
+                # the server (readiness says 503 then, so a load balancer sends fewer)
+                over = self._cap is not None and (len(self.connections) >= self._cap or len(self.tasks) > self._cap)
+                if over and scope.get("path") != LIVENESS_PATH:
                     scope[OVER_CAPACITY_KEY] = True
                 await inner(scope, receive, send)
 

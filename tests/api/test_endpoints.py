@@ -819,6 +819,7 @@ def test_a_graph_that_fails_is_the_servers_trouble_not_the_clients_input(client,
         monkeypatch.setattr(kb, "answer", fail)
         r = client.post(ASK, json={"question": "What is the capital of France?", "route": "kbqa"})
         assert str(exc) in error(r, status) and r.json()["error"]["type"] == kind
+        assert status != 503 or int(r.headers["Retry-After"]) >= 1  # every 503 says when to come back
         # asked of every source, the graph's failure is reported and the others answer
         r = client.post(ASK, json={"question": "What is the capital of France?"})
         assert r.status_code == 200 and "kbqa" in r.json()["routing"]["failed"]
