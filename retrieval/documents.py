@@ -1,6 +1,7 @@
 """Read user files into documents (title, text, source) for indexing.
 
-Supported: .txt, .md/.markdown, .html/.htm (tags stripped with the standard library's
+Supported: .txt, .md/.markdown (read as its words: headings, link texts, no markup; the first
+level-one heading is the title), .html/.htm (tags stripped with the standard library's
 `html.parser`; script and style dropped) and .jsonl (one JSON object a line with `text` and
 optional `title`, `id`). Files must be UTF-8: a file in another encoding is rejected with an
 `InputError` naming it, because guessing an encoding silently indexes mojibake.
@@ -112,9 +113,41 @@ def read_text_file(path: Path) -> str:
     return text.replace("\r\n", "\n").replace("\r", "\n")
 
 
+_ATX = re.compile(r"^ {0,3}(#{1,6})[ \t]+(.*?)[ \t]*#*[ \t]*$", re.MULTILINE)
+_SETEXT = re.compile(r"^ {0,3}(\S[^\n]*?)[ \t]*\n {0,3}(=+|-+)[ \t]*$", re.MULTILINE)
+_FENCE = re.compile(r"^ {0,3}(```|~~~).*$", re.MULTILINE)
+_IMAGE_OR_LINK = re.compile(r"!?\[([^\]\n]*)\]\([^)\n]*\)")
+_EMPHASIS = re.compile(r"(\*\*|__)(?=\S)(.+?)(?<=\S)\1")
+_BULLET = re.compile(r"^( {0,3})[*+-][ \t]+", re.MULTILINE)
+_QUOTE = re.compile(r"^ {0,3}>[ \t]?", re.MULTILINE)
+_RULE = re.compile(r"^ {0,3}([-*_])([ \t]*\1){2,}[ \t]*$", re.MULTILINE)
+_CODE = re.compile(r"`([^`\n]+)`")
+_COMMENT = re.compile(r"<!--.*?-->", re.DOTALL)
+
+
 def _markdown_title(text: str) -> str:
-    m = re.search(r"^\s{0,3}#\s+(.+?)\s*#*\s*$", text, flags=re.MULTILINE)
-    return m.group(1).strip() if m else ""
+    """The first level-one heading (`# Title`, or a line underlined with `===`)."""
+    found = [(m.start(), m.group(2)) for m in _ATX.finditer(text) if m.group(1) == "#"]
+    found += [(m.start(), m.group(1)) for m in _SETEXT.finditer(text) if m.group(2).startswith("=")]
+    return min(found)[1].strip() if found else ""
+
+
+def markdown_to_text(text: str) -> str:
+    """The words of a Markdown file without its markup: a reader answering from the passage would
+    otherwise take "##" or "**" into a span, and a heading's words read as one run with its marks.
+    Headings become lines of their own, links and images their text, emphasis, bullets, quotes,
+    rules, code fences and comments go; the words and their order stay."""
+    text = _COMMENT.sub("", text)
+    text = _FENCE.sub("", text)
+    text = _SETEXT.sub(lambda m: m.group(1), text)
+    text = _ATX.sub(lambda m: m.group(2), text)
+    text = _RULE.sub("", text)
+    text = _IMAGE_OR_LINK.sub(lambda m: m.group(1), text)
+    text = _EMPHASIS.sub(lambda m: m.group(2), text)
+    text = _CODE.sub(lambda m: m.group(1), text)
+    text = _BULLET.sub(lambda m: m.group(1), text)
+    text = _QUOTE.sub("", text)
+    return re.sub(r"\n{3,}", "\n\n", text).strip()
 
 
 def read_documents(path: Path, rel: str) -> Iterator[Document]:
@@ -131,7 +164,7 @@ def read_documents(path: Path, rel: str) -> Iterator[Document]:
     if kind == "html":
         title, text = html_to_text(text)
     elif kind == "markdown":
-        title = _markdown_title(text)
+        title, text = _markdown_title(text), markdown_to_text(text)
     if text.strip():
         yield Document(doc_id=rel, text=text, title=title or path.stem, source=rel)
 

@@ -161,6 +161,19 @@ def test_bad_jsonl_and_paths(tmp_path: Path) -> None:
         discover(tmp_path / "y.pdf")
 
 
+def test_markdown_is_read_as_its_words(tmp_path: Path) -> None:
+    """Markdown was indexed raw: "##" came back as a best guess, and a title underlined with "==="
+    was not the document's title."""
+    (tmp_path / "security.markdown").write_text(
+        "Security handbook\n=================\n\n## Badges\n\n- Wear your **badge**; see [the policy](http://x/y).\n"
+        "- Lost badge? Call `4412`.\n\n> Visitors sign in.\n\n---\n\n```\nprint(1)\n```\n<!-- draft -->\n",
+        encoding="utf-8")
+    [doc] = read_documents(tmp_path / "security.markdown", "security.markdown")
+    assert doc.title == "Security handbook"
+    assert doc.text == ("Security handbook\n\nBadges\n\nWear your badge; see the policy.\nLost badge? Call 4412."
+                        "\n\nVisitors sign in.\n\nprint(1)")
+
+
 def test_html_entities_and_blocks() -> None:
     title, text = html_to_text("<title> T </title><p>a&nbsp;b</p><p>c</p>")
     assert title == "T" and text == "a b\n\nc"
