@@ -47,7 +47,7 @@ _LOCK = threading.Lock()
 _CACHE: dict[tuple[str, str], tuple[Any, Any]] = {}
 _ONNX: dict[tuple[str, bool], tuple[Any, Any, int]] = {}
 OUTPUT = "sentence_embedding"
-WINDOW = 4096  # texts tokenized and sorted by length together; batches are cut from one window
+WINDOW = 4096  # texts tokenized at once to find their lengths
 
 
 def _load(path: Path, device: str) -> tuple[Any, Any]:
@@ -172,32 +172,33 @@ class TextEncoder:
         task = bar.add_task(description, total=len(texts)) if bar else None
         try:
             if bar:
-                bar.start()
-            # a window of texts is tokenized at a time: a tokenized text holds its ids, offsets and
-            # tokens (about 30 kB), so a whole collection's at once held gigabytes before any vector
-            for w in range(0, len(texts), WINDOW):
-                window = texts[w : w + WINDOW]
-                run, order = (self._torch_batch(window) if self.backend == SpanBackend.TORCH
-                              else self._onnx_batch(window))
-                for i in range(0, len(order), self.batch_size):
-                    idx = order[i : i + self.batch_size]
-                    out[[w + j for j in idx]] = run(idx)
-                    if bar and task is not None:
-                        bar.advance(task, len(idx))
+                bar.start()  # before the tokenizing: on a large collection that alone takes seconds
+            run, order = self._torch_batch(texts) if self.backend == SpanBackend.TORCH else self._onnx_batch(texts)
+            for i in range(0, len(order), self.batch_size):
+                idx = order[i : i + self.batch_size]
+                out[idx] = run(idx)
+                if bar and task is not None:
+                    bar.advance(task, len(idx))
         finally:
             if bar:
                 bar.stop()
         return out
 
     def _onnx_batch(self, texts: Sequence[str]) -> tuple[Any, list[int]]:
-        """A batch runner over rows of `texts` (tokenized once, here) and the rows longest first."""
+        """A batch runner over rows of `texts` and the rows longest first (by tokens). Only the
+        lengths are kept from a first pass, a window of texts at a time, and each batch is
+        tokenized again when it runs: a tokenized text holds its ids, offsets and tokens (about
+        30 kB), so a whole collection's held gigabytes before its first vector. The batches are
+        the ones one pass would cut, so the vectors are too (the int8 model scales each batch)."""
         tok, session, pad = _onnx(self.path, self.backend == SpanBackend.ONNX)
         names = {i.name for i in session.get_inputs()}
-        encs = tok.encode_batch(list(texts))
-        order = sorted(range(len(texts)), key=lambda i: len(encs[i].ids), reverse=True)
+        lengths: list[int] = []
+        for w in range(0, len(texts), WINDOW):
+            lengths.extend(len(e.ids) for e in tok.encode_batch(list(texts[w : w + WINDOW])))
+        order = sorted(range(len(texts)), key=lambda i: lengths[i], reverse=True)
 
         def run(idx: list[int]) -> np.ndarray:
-            return session.run([OUTPUT], pad_feed([encs[i] for i in idx], pad, names))[0]
+            return session.run([OUTPUT], pad_feed(tok.encode_batch([texts[i] for i in idx]), pad, names))[0]
 
         return run, order
 

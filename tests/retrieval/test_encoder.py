@@ -54,23 +54,18 @@ def test_order_norm_and_empty(backend: str) -> None:
     assert enc.encode([]).shape == (0, enc.dim)
 
 
-@pytest.mark.parametrize("backend", ["torch", "onnx"])
-def test_texts_are_tokenized_a_window_at_a_time_and_keep_their_order(backend: str, monkeypatch) -> None:
-    """A collection's texts were all tokenized before the first vector (about 30 kB each: 4.4 GB
-    for 100,000 passages); now a window at a time, each text's vector still in its own row."""
+def test_texts_are_tokenized_a_window_at_a_time_with_the_same_vectors(monkeypatch) -> None:
+    """A collection's texts were all tokenized and kept before the first vector (about 30 kB
+    each: 4.4 GB for 100,000 passages); now only their lengths are kept, a window at a time, and
+    the batches, and so the int8 vectors, are the ones a single pass gives."""
     import retrieval.encoder
 
-    enc = TextEncoder(batch_size=2, backend=backend)
+    enc = TextEncoder(batch_size=2, backend="onnx")
     texts = [s + suffix for suffix in ("", " Indeed.", " As the record shows.") for s in SENTENCES]
     whole = enc.encode(texts)
     monkeypatch.setattr(retrieval.encoder, "WINDOW", 3)
     windowed = enc.encode(texts, progress=True)
-    assert windowed.shape == whole.shape
-    if backend == "torch":
-        np.testing.assert_allclose(windowed, whole, atol=1e-5)
-    # int8 scales activations per batch, and the batches differ: each vector is still its own text's
-    assert ((windowed * whole).sum(1) > 0.98).all()
-    assert ((windowed @ whole.T).argmax(1) == np.arange(len(texts))).all()
+    np.testing.assert_array_equal(windowed, whole)
 
 
 def test_unknown_backend_is_a_clear_error() -> None:
