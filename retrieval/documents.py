@@ -1,8 +1,8 @@
 """Read user files into documents (title, text, source) for indexing.
 
-Supported: .txt, .md/.markdown (read as its words: headings, link texts, no markup; the first
-level-one heading is the title), .html/.htm (tags stripped with the standard library's
-`html.parser`; script and style dropped) and .jsonl (one JSON object a line with `text` and
+Supported: .txt, .md/.markdown (read as its words: heading marks, strong emphasis, bullets,
+quotes, rules and link targets left out; the first level-one heading is the title), .html/.htm
+(tags stripped with the standard library's `html.parser`; script and style dropped) and .jsonl (one JSON object a line with `text` and
 optional `title`, `id`). Files must be UTF-8: a file in another encoding is rejected with an
 `InputError` naming it, because guessing an encoding silently indexes mojibake.
 """
@@ -113,41 +113,126 @@ def read_text_file(path: Path) -> str:
     return text.replace("\r\n", "\n").replace("\r", "\n")
 
 
-_ATX = re.compile(r"^ {0,3}(#{1,6})[ \t]+(.*?)[ \t]*#*[ \t]*$", re.MULTILINE)
-_SETEXT = re.compile(r"^ {0,3}(\S[^\n]*?)[ \t]*\n {0,3}(=+|-+)[ \t]*$", re.MULTILINE)
-_FENCE = re.compile(r"^ {0,3}(```|~~~).*$", re.MULTILINE)
-_IMAGE_OR_LINK = re.compile(r"!?\[([^\]\n]*)\]\([^)\n]*\)")
-_EMPHASIS = re.compile(r"(\*\*|__)(?=\S)(.+?)(?<=\S)\1")
-_BULLET = re.compile(r"^( {0,3})[*+-][ \t]+", re.MULTILINE)
-_QUOTE = re.compile(r"^ {0,3}>[ \t]?", re.MULTILINE)
-_RULE = re.compile(r"^ {0,3}([-*_])([ \t]*\1){2,}[ \t]*$", re.MULTILINE)
-_CODE = re.compile(r"`([^`\n]+)`")
-_COMMENT = re.compile(r"<!--.*?-->", re.DOTALL)
+_FENCE = re.compile(r" {0,3}(`{3,}|~{3,})")
+_ATX = re.compile(r" {0,3}(#{1,6})(?:[ \t]+|$)")
+_UNDERLINE = re.compile(r" {0,3}(=+|-+)[ \t]*")
+_RULE = re.compile(r" {0,3}([-*_])(?:[ \t]*\1){2,}[ \t]*")
+_BULLET = re.compile(r"( {0,3})(?:[*+-]|(\d{1,9})[.)])[ \t]+")
+_QUOTE = re.compile(r" {0,3}>[ \t]?")
+_CODE = re.compile(r"(`[^`\n]+`)")
+# strong emphasis whose delimiters stand apart from words: "2**10" and "__init__" are not emphasis
+_STRONG = re.compile(r"(?<![\w*])\*\*(?=[^\s*])([^*\n]*?[^\s*])\*\*(?![\w*])"
+                     r"|(?<![\w_])__(?=[^\s_])([^_\n]*?[^\s_])__(?![\w_])")
 
 
-def _markdown_title(text: str) -> str:
-    """The first level-one heading (`# Title`, or a line underlined with `===`)."""
-    found = [(m.start(), m.group(2)) for m in _ATX.finditer(text) if m.group(1) == "#"]
-    found += [(m.start(), m.group(1)) for m in _SETEXT.finditer(text) if m.group(2).startswith("=")]
-    return min(found)[1].strip() if found else ""
+def _heading(body: str) -> str:
+    """A heading's words without a closing run of #s ("Learning C#" keeps its #)."""
+    body = body.strip()
+    bare = body.rstrip("#")
+    return bare.rstrip() if bare != body and (not bare or bare[-1] in " \t") else body
 
 
-def markdown_to_text(text: str) -> str:
-    """The words of a Markdown file without its markup: a reader answering from the passage would
-    otherwise take "##" or "**" into a span, and a heading's words read as one run with its marks.
-    Headings become lines of their own, links and images their text, emphasis, bullets, quotes,
-    rules, code fences and comments go; the words and their order stay."""
-    text = _COMMENT.sub("", text)
-    text = _FENCE.sub("", text)
-    text = _SETEXT.sub(lambda m: m.group(1), text)
-    text = _ATX.sub(lambda m: m.group(2), text)
-    text = _RULE.sub("", text)
-    text = _IMAGE_OR_LINK.sub(lambda m: m.group(1), text)
-    text = _EMPHASIS.sub(lambda m: m.group(2), text)
-    text = _CODE.sub(lambda m: m.group(1), text)
-    text = _BULLET.sub(lambda m: m.group(1), text)
-    text = _QUOTE.sub("", text)
-    return re.sub(r"\n{3,}", "\n\n", text).strip()
+def _links(line: str) -> str:
+    """[text](target) and ![alt](src) as their text, scanning once: where no "]" or ")" is left
+    in the line, no later link can close either."""
+    out: list[str] = []
+    i = 0
+    while True:
+        open_ = line.find("[", i)
+        if open_ < 0:
+            break
+        close = line.find("]", open_ + 1)
+        if close < 0:
+            break
+        if close + 1 < len(line) and line[close + 1] == "(":
+            end = line.find(")", close + 2)
+            if end < 0:
+                break
+            if "(" in line[close + 2 : end]:  # a target holding "(...)": up to its own closing ")"
+                nxt = line.find(")", end + 1)
+                end = nxt if nxt >= 0 else end
+            start = open_ - 1 if open_ > 0 and line[open_ - 1] == "!" else open_
+            out.append(line[i:start])
+            out.append(line[open_ + 1 : close])
+            i = end + 1
+        else:
+            out.append(line[i : close + 1])
+            i = close + 1
+    out.append(line[i:])
+    return "".join(out)
+
+
+def _inline(line: str) -> str:
+    parts = _CODE.split(line)  # code spans keep what they hold
+    for k in range(0, len(parts), 2):
+        parts[k] = _STRONG.sub(lambda m: m.group(1) or m.group(2), _links(parts[k]))
+    for k in range(1, len(parts), 2):
+        parts[k] = parts[k][1:-1]
+    return "".join(parts)
+
+
+def _drop_comments(text: str) -> str:
+    """HTML comments that open a line (a comment's "<!--" inside a sentence or a code span is text)."""
+    out: list[str] = []
+    i = 0
+    while (start := text.find("<!--", i)) >= 0:
+        if start > 0 and text[start - 1] != "\n":
+            out.append(text[i : start + 4])
+            i = start + 4
+            continue
+        end = text.find("-->", start + 4)
+        if end < 0:
+            break
+        out.append(text[i:start])
+        i = end + 3
+    out.append(text[i:])
+    return "".join(out)
+
+
+def markdown_document(text: str) -> tuple[str, str]:
+    """(title, words) of a Markdown file. The words without the markup: a reader answering from the
+    passage would otherwise take "##" or "**" into a span. Headings become lines of their own,
+    links and images their text, strong emphasis, bullets, quotes, rules, code-fence lines and
+    comments go; a fence's contents stay as written; the words and their order stay. The title is
+    the first level-one heading (`# Title`, or a line underlined with `===`). One pass over the
+    lines, with no pattern that can backtrack over a long line."""
+    title = ""
+    out: list[str] = []
+    fence = ""
+    for line in _drop_comments(text).split("\n"):
+        f = _FENCE.match(line)
+        if fence:
+            if f and f.group(1)[0] == fence[0] and len(f.group(1)) >= len(fence) and not line[f.end():].strip():
+                fence = ""
+            else:
+                out.append(line)
+            continue
+        if f:
+            fence = f.group(1)
+            continue
+        under = _UNDERLINE.fullmatch(line)
+        if under and out and out[-1].strip():  # the line above is a heading: its words stay
+            if under.group(1)[0] == "=" and not title:
+                title = out[-1].strip()
+            continue
+        if _RULE.fullmatch(line):
+            out.append("")
+            continue
+        h = _ATX.match(line)
+        if h:
+            words = _heading(line[h.end():])
+            if len(h.group(1)) == 1 and not title:
+                title = _inline(words)
+            out.append(_inline(words))
+            continue
+        q = _QUOTE.match(line)
+        if q:
+            line = line[q.end():]
+        b = _BULLET.match(line)
+        if b:
+            line = b.group(1) + (f"{b.group(2)}. " if b.group(2) else "") + line[b.end():]
+        out.append(_inline(line))
+    return title.strip(), re.sub(r"\n{3,}", "\n\n", "\n".join(out)).strip()
 
 
 def read_documents(path: Path, rel: str) -> Iterator[Document]:
@@ -164,7 +249,7 @@ def read_documents(path: Path, rel: str) -> Iterator[Document]:
     if kind == "html":
         title, text = html_to_text(text)
     elif kind == "markdown":
-        title, text = _markdown_title(text), markdown_to_text(text)
+        title, text = markdown_document(text)
     if text.strip():
         yield Document(doc_id=rel, text=text, title=title or path.stem, source=rel)
 

@@ -174,6 +174,37 @@ def test_markdown_is_read_as_its_words(tmp_path: Path) -> None:
                         "\n\nVisitors sign in.\n\nprint(1)")
 
 
+@pytest.mark.parametrize(("markdown", "title", "words"), [
+    ("2**10 and 3**4 and x**2", "", "2**10 and 3**4 and x**2"),  # not emphasis: the numbers stay
+    ("Use `a**b` or `c**d`", "", "Use a**b or c**d"),  # a code span keeps what it holds
+    ("foo__bar__baz", "", "foo__bar__baz"),
+    ("# Learning C#", "Learning C#", "Learning C#"),  # a closing # needs a space before it
+    ("See [docs](http://x.org/a_(b)) now", "", "See docs now"),
+    ("a `<!--` b\n\nc `-->` d", "", "a <!-- b\n\nc --> d"),  # a comment opens a line
+    ("```\n# not a title\n**kept**\n```\n# Real", "Real", "# not a title\n**kept**\nReal"),  # fences hold code
+    ("The price rose sharply\n---\nafter that.", "", "The price rose sharply\nafter that."),
+    ("[unclosed link and ]stuff", "", "[unclosed link and ]stuff"),
+])
+def test_markdown_keeps_every_word_it_is_not_markup_of(markdown: str, title: str, words: str) -> None:
+    from retrieval.documents import markdown_document
+
+    assert markdown_document(markdown) == (title, words)
+
+
+def test_markdown_reading_takes_linear_time_on_hostile_lines() -> None:
+    """A line of a million "[" took about an hour (each one scanned the rest of the line for "]"),
+    "**a " repeated and a heading padded with spaces likewise."""
+    import time
+
+    from retrieval.documents import markdown_document
+
+    for hostile in ("[" * 1_000_000, "*_[`" * 250_000, "**a " * 250_000, "# a" + " " * 1_000_000 + "b",
+                    "[a](" * 250_000, "x<!--" * 200_000):
+        started = time.perf_counter()
+        markdown_document(hostile)
+        assert time.perf_counter() - started < 5, hostile[:20]
+
+
 def test_html_entities_and_blocks() -> None:
     title, text = html_to_text("<title> T </title><p>a&nbsp;b</p><p>c</p>")
     assert title == "T" and text == "a b\n\nc"
