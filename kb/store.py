@@ -77,6 +77,7 @@ class EndpointUnavailable(QueryError):
     graph that cannot be asked has not said "no answer")."""
 
     http_status = 503
+    retry_after_s = 10  # its runaway queries end, an endpoint comes back
     error_type = "graph_unavailable"
 
 

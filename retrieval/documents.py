@@ -2,13 +2,15 @@
 
 Supported: .txt, .md/.markdown (read as its words: heading marks, strong emphasis, bullets,
 quotes, rules and link targets left out; the first level-one heading is the title), .html/.htm
-(tags stripped with the standard library's `html.parser`; script and style dropped) and .jsonl (one JSON object a line with `text` and
-optional `title`, `id`). Files must be UTF-8: a file in another encoding is rejected with an
-`InputError` naming it, because guessing an encoding silently indexes mojibake.
+(tags stripped with the standard library's `html.parser`; script and style dropped) and .jsonl
+(one JSON object a line with `text` and optional `title`, `id`). Files must be UTF-8: a file in
+another encoding is rejected with an `InputError` naming it, because guessing an encoding silently
+indexes mojibake.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import re
@@ -254,16 +256,29 @@ def read_documents(path: Path, rel: str) -> Iterator[Document]:
         yield Document(doc_id=rel, text=text, title=title or path.stem, source=rel)
 
 
+def _holds_nul(value: object) -> bool:
+    """Whether a parsed JSON value holds U+0000 anywhere (a key, a string, nested metadata)."""
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_holds_nul(k) or _holds_nul(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_holds_nul(v) for v in value)
+    return False
+
+
 def _read_jsonl(path: Path, rel: str) -> Iterator[Document]:
     text = read_text_file(path)
     for lineno, obj in json_lines(text, str(path), "text", strict=True):
         where = f"{path}:{lineno}"
         given = obj.get("id")
+        if isinstance(given, float) and given.is_integer():  # 1.0: an integer column written with gaps
+            given = int(given)
         if given is not None and (isinstance(given, bool) or not isinstance(given, str | int)):
-            raise DataFormatError(f'{where}: "id" must be a string or a whole number, not {type(given).__name__}')
+            raise DataFormatError(f'{where}: "id" must be a string or an integer, not {json.dumps(given)[:40]}')
         if not isinstance(obj.get("title", ""), str | None):
             raise DataFormatError(f'{where}: "title" must be a string')
-        if "\x00" in obj["text"] or "\x00" in (obj.get("title") or ""):
+        if _holds_nul(obj):
             raise DataFormatError(f"{where}: the document holds a NUL character (U+0000), as a binary file does")
         doc_id = str(given) if given not in (None, "") else f"{rel}:{lineno}"
         meta = {k: v for k, v in obj.items() if k not in {"id", "text", "title"}}

@@ -9,6 +9,7 @@ import sys
 
 def _loopback(host: str) -> bool:
     """Whether only this machine can reach an address (a name other than localhost may be anything)."""
+    host = host.strip("[]").lower()
     if host == "localhost":
         return True
     try:

@@ -167,7 +167,7 @@ def create_app(settings: Settings | None = None, *, engine: Any = None, warm: bo
         if admission.running:
             log.warning("stopping: waiting up to %g s for the work of %d request(s) to end", settings.request_timeout_s,
                         admission.running)
-        left = admission.close(grace_s=settings.request_timeout_s)
+        left = await admission.drain(settings.request_timeout_s)
         if left:
             log.warning("stopped with the work of %d request(s) unfinished (nothing half-written)", left)
 

@@ -93,16 +93,12 @@ def _validation_message(exc: RequestValidationError) -> tuple[int, str, list[str
     return 422, _clean(f"{where}: {msg}{more}"), fields[:10]
 
 
-UNAVAILABLE_RETRY_S = 10  # a source that could not be asked: its runaway queries end, an endpoint comes back
-
-
 def install(app: FastAPI) -> None:
     @app.exception_handler(QAError)
     async def _qa(request: Request, exc: QAError) -> JSONResponse:
-        # every 503 says when to come back: a busy store in a few seconds, a graph still finishing
-        # queries that timed out (or an endpoint that is down) likewise
-        headers = ({"Retry-After": str(exc.retry_after_s if isinstance(exc, BusyError) else UNAVAILABLE_RETRY_S)}
-                   if exc.http_status == 503 else None)
+        # a passing condition says when to come back (a store busy with an import, a graph still
+        # finishing queries that timed out or an endpoint that is down); a missing model does not
+        headers = {"Retry-After": str(exc.retry_after_s)} if exc.retry_after_s else None
         return error_response(exc.http_status, qa_error_type(exc), _clean(str(exc)), headers=headers)
 
     @app.exception_handler(APIError)

@@ -16,7 +16,6 @@ import math
 import time
 from collections.abc import Awaitable, Callable
 from concurrent.futures import Future, ThreadPoolExecutor
-from concurrent.futures import wait as wait_for_futures
 from typing import Any, TypeVar
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -119,7 +118,12 @@ class Admission:
         timeout, for work whose result the client cannot find again later (a job's id)."""
         waited = await self._acquire()
         gone = CLIENT_GONE.get()
-        if waited and gone is not None and await gone():  # left while it waited: its slot goes to the next
+        try:
+            left = waited and gone is not None and await gone()
+        except BaseException:
+            self._release()
+            raise
+        if left:  # left while it waited: its slot goes to the next
             self._release()
             self.metrics.rejected.labels(reason="client gone").inc()
             raise APIError(CLIENT_CLOSED_REQUEST, "client_gone", "the client closed the connection while waiting")
@@ -148,14 +152,19 @@ class Admission:
                                            "runs to its end (documents or threads being added will be there), so "
                                            "check before sending it again") from None
 
-    def close(self, grace_s: float = 0.0) -> int:
-        """Stop: work not started is dropped; work running (a write a 504 said would finish) gets up
-        to `grace_s` to end. Returns how many were still running after that (stopped with the process;
-        stores and collections are written atomically, so they stay as they were before that write)."""
+    def close(self) -> None:
+        """Work not started is dropped; work running goes on in its thread (see `drain`)."""
         self.pool.shutdown(wait=False, cancel_futures=True)
-        running = {f for f in list(self._working) if not f.done()}  # a copy: workers discard as they end
+
+    async def drain(self, grace_s: float) -> int:
+        """Stop: work not started is dropped; work running (a write a 504 said would finish) gets up
+        to `grace_s` to end, waited for without blocking the event loop. Returns how many were still
+        running after that (stopped with the process; stores and collections are written
+        atomically, so they stay as they were before that write)."""
+        self.close()
+        running = [f for f in list(self._working) if not f.done()]  # a copy: workers discard as they end
         if running and grace_s > 0:
-            wait_for_futures(running, timeout=grace_s)
+            await asyncio.wait([asyncio.wrap_future(f) for f in running], timeout=grace_s)
         return sum(not f.done() for f in running)
 
 

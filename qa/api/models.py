@@ -8,7 +8,7 @@ API adds nothing a CLI `--json` user would not see.
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
@@ -99,11 +99,12 @@ class DocumentIn(_Body):
                    Annotated[str, StringConstraints(max_length=500)] | int | float | bool] = Field(
         default_factory=dict, max_length=MAX_METADATA_KEYS)
 
-    @field_validator("title", "text", "source")
+    @field_validator("id", "title", "text", "source", "metadata")
     @classmethod
-    def _no_nul(cls, value: str) -> str:
+    def _no_nul(cls, value: Any) -> Any:
         # a stored passage is read back by tools that end a string at U+0000 (as `qa index` refuses it)
-        if "\x00" in value:
+        texts = [*value, *value.values()] if isinstance(value, dict) else [value]
+        if any(isinstance(t, str) and "\x00" in t for t in texts):
             raise ValueError("holds a NUL character (U+0000)")
         return value
 

@@ -133,11 +133,15 @@ def serve(
         for p in procs:
             if p.poll() is None:
                 p.send_signal(signal.SIGINT if p is not procs[0] else signal.SIGTERM)
+        # the API lets requests in flight, and work a 504 left running, end first (up to the
+        # request timeout each); a second Ctrl-C stops everything at once
         for p in procs:
             try:
-                p.wait(10)
-            except subprocess.TimeoutExpired:
-                p.kill()
+                p.wait(2 * settings.request_timeout_s + 10 if p is procs[0] else 10)
+            except (subprocess.TimeoutExpired, KeyboardInterrupt):
+                for q in procs:
+                    if q.poll() is None:
+                        q.kill()
 
 
 def register(app: typer.Typer) -> None:

@@ -8,6 +8,7 @@ class QAError(Exception):
     exit_code = 2
     http_status = 400
     error_type: str | None = None  # the API's error "type" where the class alone does not say it
+    retry_after_s: int | None = None  # a passing condition: how soon asking again may work (HTTP Retry-After)
 
 
 class InputError(QAError):

@@ -224,6 +224,7 @@ def test_documents_added_are_searchable_at_once_and_deleted(client) -> None:
     ({"collection": "c", "documents": [{"text": "x", "metadata": {"k": {"nested": 1}}}]}, 422, "metadata"),
     ({"collection": "c", "documents": [{"text": "a\u0000b"}]}, 422, "NUL"),  # stored, as qa index refuses it
     ({"collection": "c", "documents": [{"text": "ab", "title": "t\u0000"}]}, 422, "NUL"),
+    ({"collection": "c", "documents": [{"text": "ab", "metadata": {"tag": "x\u0000"}}]}, 422, "NUL"),
 ])
 def test_documents_bad_input(client, body: dict, status: int, words: str) -> None:
     assert words.lower() in error(client.post("/v1/documents", json=body), status).lower()
@@ -521,6 +522,7 @@ def test_an_address_others_can_reach_is_told_apart_from_loopback() -> None:
     from qa.api.__main__ import _loopback
 
     assert _loopback("127.0.0.1") and _loopback("::1") and _loopback("localhost") and _loopback("127.0.0.2")
+    assert _loopback("LOCALHOST") and _loopback("[::1]")
     assert not _loopback("0.0.0.0") and not _loopback("192.168.1.4") and not _loopback("example.org")
 
 
@@ -721,12 +723,12 @@ def test_stopping_lets_running_work_end_that_a_504_said_would_end() -> None:
         with pytest.raises(APIError) as late:
             await adm.run(write)
         assert late.value.status == 504 and not ended.is_set()
-        left = adm.close(grace_s=10)
+        left = await adm.drain(10)
         slow = Admission(workers=1, queue=1, queue_timeout_s=5, timeout_s=0.1, metrics=Metrics())
         gate = threading.Event()
         with pytest.raises(APIError):
             await slow.run(gate.wait, 10)
-        cut = slow.close(grace_s=0.2)  # a grace shorter than the work: said, not waited for
+        cut = await slow.drain(0.2)  # a grace shorter than the work: said, not waited for
         gate.set()
         return left, cut
 

@@ -143,6 +143,9 @@ def test_bad_jsonl_and_paths(tmp_path: Path) -> None:
     # what is stored must be what the line says: not a dict's repr as an id, not the second of two
     # "text" fields, not NaN, not a NUL (a raw NUL in a text file is refused as binary already)
     for line, words in [('{"id": {"x": 1}, "text": "hello"}', '"id" must be a string'),
+                        ('{"id": 1.5, "text": "hello"}', '"id" must be a string'),
+                        ('{"id": "a\\u0000b", "text": "hello"}', "NUL"),
+                        ('{"text": "hello", "tag": ["x\\u0000y"]}', "NUL"),
                         ('{"id": true, "text": "hello"}', '"id" must be a string'),
                         ('{"text": "hello", "title": ["t"]}', '"title" must be a string'),
                         ('{"text": "one", "text": "two"}', "given twice"),
@@ -151,9 +154,11 @@ def test_bad_jsonl_and_paths(tmp_path: Path) -> None:
         (tmp_path / "z.jsonl").write_text(line + "\n", encoding="utf-8")
         with pytest.raises(DataFormatError, match=words):
             list(read_documents(tmp_path / "z.jsonl", "z.jsonl"))
-    (tmp_path / "z.jsonl").write_text('{"id": 7, "text": "hello", "title": null}\n', encoding="utf-8")
-    [doc] = read_documents(tmp_path / "z.jsonl", "z.jsonl")
-    assert doc.doc_id == "7" and doc.title == ""
+    (tmp_path / "z.jsonl").write_text('{"id": 7, "text": "hello", "title": null}\n{"id": 8.0, "text": "a \\\\u0000"}\n',
+                                      encoding="utf-8")
+    first, second = read_documents(tmp_path / "z.jsonl", "z.jsonl")
+    assert first.doc_id == "7" and first.title == "" and second.doc_id == "8"  # 8.0: an integer column with gaps
+    assert second.text == "a \\u0000"  # the six characters, not a NUL
     with pytest.raises(InputError):
         discover(tmp_path / "missing")
     (tmp_path / "y.pdf").write_bytes(b"%PDF")
