@@ -486,14 +486,17 @@ def test_ctrl_c_in_chat_stops_the_answer_not_the_conversation(tmp_path: Path) ->
     import signal
     import time
 
-    chat = _Chat(dict(os.environ, COLUMNS="100", QA_CQA_STORE=str(tmp_path / "t.sqlite")), "--no-explain")
+    # many passages read for a long question: the answer takes seconds, also on a fast or busy
+    # machine (with 8 it could be done, or not yet begun, when the Ctrl-C came)
+    chat = _Chat(dict(os.environ, COLUMNS="100", QA_CQA_STORE=str(tmp_path / "t.sqlite"), QA_READ_K="100"),
+                 "--no-explain")
     try:
         assert chat.until(b"you "), chat.seen
         chat.seen = b""
-        # a long question: its answer takes seconds, so the Ctrl-C lands while it is worked out
         long = "Who discovered penicillin " + "in the old laboratory of the London hospital " * 40
         os.write(chat.fd, long.strip().encode() + b"?\r")
-        time.sleep(0.4)
+        assert chat.until(b"hospital?"), chat.seen  # the line has reached it (the terminal's echo)
+        time.sleep(1.0)
         os.kill(chat.pid, signal.SIGINT)
         assert chat.until(b"(stopped: that question was not answered"), chat.seen
         chat.after(b"(stopped")
