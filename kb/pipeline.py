@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextvars
 import datetime
 import itertools
 import logging
@@ -78,6 +79,8 @@ ANSWER_IS = "answer is "
 IS_A = "is a "
 # the words between a thing and the class a yes/no question says it is ("Is Berlin a city?", "Is
 # Greenland really a country?")
+# the links whose paths a slow or failed query cut short, while a question is answered (`answer`)
+_CUT_SHORT: contextvars.ContextVar[list[Candidate] | None] = contextvars.ContextVar("kb_cut_short", default=None)
 _ARTICLES = {(), ("a",), ("an",), ("the",), ("one", "of", "the")}
 _HEDGES = frozenset({"really", "actually", "still", "also", "officially", "truly"})
 _CONJUNCTIONS = frozenset({"and", "or", "nor", "as", "well"})
@@ -334,6 +337,8 @@ class KBQA:
         return self._rel_labels[pred]
 
     def _paths_for(self, c: Candidate) -> list[Path]:
+        """The paths out of `c`; one whose walk lost a query (timed out, failed) is noted for the
+        question being answered (see `answer`)."""
         key = (c.node, c.kind, c.via)
         if (known := self._paths.get(key)) is not None:
             return known
@@ -346,6 +351,8 @@ class KBQA:
             limit=self.config.max_paths, failed=failed)
         if not failed:  # a list cut short by a slow or failed query is this question's, not every later one's
             self._paths.put(key, paths)
+        elif (cut := _CUT_SHORT.get()) is not None:
+            cut.append(c)
         return paths
 
     def candidates(self, question: str, links: list[Candidate] | None = None,
@@ -1500,14 +1507,23 @@ class KBQA:
 
     def answer(self, question: str | Question, top_k: int = 5) -> list[Answer]:
         q = Question.of(question, self.settings.max_question_chars)
-        with recording_timeouts() as timeouts:
-            pred = self.predict(q.text)
+        cut: list[Candidate] = []
+        token = _CUT_SHORT.set(cut)
+        try:
+            with recording_timeouts() as timeouts:
+                pred = self.predict(q.text)
+        finally:
+            _CUT_SHORT.reset(token)
         timings = pred.timings
         threshold = self.settings.kb_min_confidence
         if threshold is None:
             threshold = self.scorer.threshold
         abstains = pred.best is None or pred.confidence < threshold or pred.unexpressed is not None
-        if pred.timed_out is not None or (timeouts and abstains):
+        # the paths of a link at least as likely as the answer's anchor were cut short by a slow
+        # query ("France", whose capital was never reached, while "Fort-de-France" answered
+        # "Martinique" at 0.8): the answer rests on a reading the graph never finished giving
+        lost = pred.best is not None and any(c.score >= pred.best.anchor.score for c in cut)
+        if pred.timed_out is not None or (timeouts and (abstains or lost)):
             # a likelier reading's answer, or what a "no answer" rests on, was never read: the
             # graph has not said it, so this is the source failing (the engine asks the others)
             n = len(timeouts)
