@@ -61,6 +61,10 @@ DEFAULT_TEMPERATURE = 5.0
 # a long question is cut to fit instead of making the tokenizer fail.
 _MIN_NEW_CONTEXT_TOKENS = 32
 
+# A read whose largest batch held more tokens than this gives the memory it grew back at its end
+# (see `OnnxSpanModel`): a question over its passages (8 windows or so) stays under it and keeps
+# the memory for the next one; a batch of asks or a long document's windows go over it.
+SHRINK_AFTER_TOKENS = 4096
 
 MAX_READ_QUESTION_CHARS = 100_000
 
@@ -362,9 +366,11 @@ class SpanReader:
         n_best = int(self.settings.n_best)
         max_len = int(self.settings.max_answer_length)
         done = 0
+        largest = 0  # tokens of the largest batch so far: a large read gives its memory back at its end
         for b0 in range(0, len(order), bs):
             idx = order[b0 : b0 + bs]
             width = int(lengths[idx].max())
+            largest = max(largest, len(idx) * width)
             ids = np.full((len(idx), width), pad_id, dtype=np.int64)
             att = np.zeros((len(idx), width), dtype=np.int64)
             ctx = np.zeros((len(idx), width), dtype=bool)
@@ -376,7 +382,8 @@ class SpanReader:
                 ctx[row, :n] = feats.context_mask[f]
                 if types is not None and feats.type_ids is not None:
                     types[row, :n] = feats.type_ids[f]
-            start, end = self._logits(model, ids, att, types)
+            start, end = self._logits(model, ids, att, types,
+                                      shrink=b0 + bs >= len(order) and largest > SHRINK_AFTER_TOKENS)
             rows = np.arange(len(idx))
             cls_pos = self._cls_positions(ids, cls_id)
             null = start[rows, cls_pos] + end[rows, cls_pos]
@@ -391,13 +398,14 @@ class SpanReader:
         return results
 
     def _logits(self, model: Any, ids: np.ndarray, att: np.ndarray,
-                types: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
-        """(start, end) logits of one padded batch as float32 arrays, from either backend."""
+                types: np.ndarray | None, *, shrink: bool = False) -> tuple[np.ndarray, np.ndarray]:
+        """(start, end) logits of one padded batch as float32 arrays, from either backend; `shrink`
+        (the last batch of a large read): the ONNX session gives back the memory it grew to."""
         if self.backend != SpanBackend.TORCH:
             feed = {"input_ids": ids, "attention_mask": att}
             if types is not None:
                 feed["token_type_ids"] = types
-            start, end = model(feed)
+            start, end = model(feed, shrink=shrink)
             return np.asarray(start, dtype=np.float32), np.asarray(end, dtype=np.float32)
         import torch
 
