@@ -25,7 +25,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any, TextIO, cast
 
-from cqa.store import MAX_TEXT_CHARS, MAX_TITLE_CHARS, Put, ThreadStore, content_id
+from cqa.store import MAX_TEXT_CHARS, MAX_TITLE_CHARS, Put, SourceKind, ThreadStore, content_id
 from qa.core.errors import DataFormatError, InputError
 from qa.core.text import check_text, has_words, input_position, open_binary, open_text, parse_json, utf8_error_place
 
@@ -67,6 +67,7 @@ class ImportReport:
     threads_removed: int = 0  # with `prune`: the source's threads the file no longer gives
     answers_without_words: int = 0  # "...", an emoji or a zero-width space: nothing a question could use
     posts_too_long: int = 0  # a dump's posts beyond the store's limits (skipped, not the whole dump refused)
+    answers_without_question: int = 0  # a dump's answers whose question it does not hold (deleted, or cut off)
     seconds: float = 0.0
 
     def thread(self, put: Put) -> None:
@@ -93,6 +94,8 @@ class ImportReport:
                    if self.answers_without_words else "")
                 + (f", skipped {self.posts_too_long:,} posts longer than the store takes"
                    if self.posts_too_long else "")
+                + (f", skipped {self.answers_without_question:,} answers whose question the file does not hold"
+                   if self.answers_without_question else "")
                 + (f", removed {self.threads_removed:,} threads the file no longer gives" if self.threads_removed
                    else "")
                 + f" from {self.path} into source {self.source!r}")
@@ -310,12 +313,13 @@ def import_stackexchange(store: ThreadStore, posts: str | Path, links: str | Pat
     rep = ImportReport(source, str(posts))
     t0 = time.perf_counter()
     changed: set[int] = set()  # threads whose acceptance this import sets: new ones, or the dump's changed
-    posts_read = 0
+    posts_read = orphans = 0
     listed: set[str] = set()  # every question and answer id the dump holds (for `prune`)
     # a dump extracted into another folder is another source by name: its threads were all filed a
     # second time. While this source is new, its first questions are looked for under other dumps'
     unchecked = 0 if named or store.sources().get(source) else 5
-    with store.transaction():
+    with store.transaction() as conn:
+        store.claim_source(conn, source, SourceKind.STACKEXCHANGE)
         for row in _iter_rows(posts, "posts", on_bytes):
             kind = row.get("PostTypeId")
             pid = row.get("Id")
@@ -363,7 +367,11 @@ def import_stackexchange(store: ThreadStore, posts: str | Path, links: str | Pat
             else:
                 rep.answers_read += 1
                 parent = row.get("ParentId", "")
-                if not parent or not body:
+                if not parent:
+                    orphans += 1
+                    continue
+                if not body:  # empty, or an image alone
+                    rep.answers_without_words += 1
                     continue
                 try:
                     checked = _answer(body, where)
@@ -388,7 +396,8 @@ def import_stackexchange(store: ThreadStore, posts: str | Path, links: str | Pat
                 rep.answer(put)
         if not posts_read:
             raise DataFormatError(f"{posts}: no questions or answers (no <row> with PostTypeId 1 or 2: an empty dump?)")
-        puts, left_threads = store.resolve_pending(source)
+        puts, left_threads, rep.answers_without_question = store.resolve_pending(source)
+        rep.answers_without_question += orphans
         for put in puts:
             rep.answer(put)
         changed.update(left_threads)
@@ -422,7 +431,8 @@ def import_semeval(store: ThreadStore, path: str | Path, *, source: str = "semev
     if not any(q.threads for q in questions):
         raise DataFormatError(f"{path}: no related threads (no <Thread> inside an <OrgQuestion>: an empty file?)")
     threads = _distinct_threads(path, [t for q in questions for t in q.threads])
-    with store.transaction():
+    with store.transaction() as conn:
+        store.claim_source(conn, source, SourceKind.SEMEVAL)
         for t in threads:
             where = f"{path}: thread {t.id}"
             title = _worded(t.subject) or _worded(t.body.split("\n", 1)[0][:200])
@@ -635,6 +645,7 @@ def import_records(store: ThreadStore, records: Iterable[tuple[str, Any]], *, so
     seen: dict[str, tuple[str, str]] = {}  # thread id -> (where, question) in this file
     given: dict[int, list[str]] = {}  # thread key -> the answer ids the file gives it
     with store.transaction() as conn:
+        store.claim_source(conn, source, SourceKind.FAQ)
         if claim is not None:  # the caller's check and record, in the same transaction as the threads
             claim(conn)
         for where, raw in records:

@@ -135,6 +135,7 @@ class CommunityQA:
                  question_stack: LogisticModel | None = None, seed: bool | None = None) -> None:
         self.settings = settings or Settings.load()
         self._store = store if isinstance(store, ThreadStore) else None
+        self._given_store = self._store is not None
         self._store_path = Path(store) if isinstance(store, str | Path) else Path(self.settings.cqa_store)
         self._encoder = encoder
         self._span_reader = span_reader
@@ -166,6 +167,18 @@ class CommunityQA:
                     self._import_seed(store)
                 self._store = store
             return self._store
+
+    def close(self) -> None:
+        """Close the store this source opened (a server stopping): its write-ahead log is folded into
+        the file, so the store is one file again (`threads.sqlite` copied alone holds everything).
+        Used again, it opens again."""
+        with self._lock:
+            if self._given_store:  # its owner's to close
+                return
+            store, self._store = self._store, None
+            self._index = None  # it reads the store: built again over the store opened again
+        if store is not None:
+            store.close()
 
     @staticmethod
     def _import_seed(store: ThreadStore) -> None:
@@ -464,11 +477,13 @@ class CommunityQA:
         return model.raw_logits(np.asarray(vectors, dtype=np.float64)).tolist()
 
     def rank_answers(self, thread: Thread) -> list[RankedAnswer]:
-        """The thread's answers, best first: the accepted one, then by votes when the source has
-        votes, else by the answer-quality model (only then are the answers encoded)."""
+        """The thread's answers, best first: the accepted one, then by votes when any answer has
+        some, else by the answer-quality model (only then are the answers encoded)."""
         if not thread.answers:
             return []
-        has_votes = any(a.votes is not None for a in thread.answers)
+        # votes order a thread once somebody voted: all zeros (or one answer added with 0 to a forum
+        # thread that has no votes) say nothing, and must not replace the quality model's order
+        has_votes = any(a.votes for a in thread.answers)
         if has_votes or any(a.accepted for a in thread.answers):
             quality = [0.0] * len(thread.answers)
         else:

@@ -102,6 +102,42 @@ def _is_busy(exc: sqlite3.Error) -> bool:
 SEED_META = "seed"  # meta entry: "done" once the packaged seed is imported, "skip" for a store an import created
 
 
+class SourceKind(StrEnum):
+    """What filled a source. An import updates its source as the new version of its file, and with
+    `--prune` removes what the file no longer gives, so it must never take over a source another
+    kind of writer filled: an FAQ imported as `--source stackexchange:site --prune` would delete
+    the dump's threads, and one imported as `--source accepted` the answers users accepted."""
+
+    FAQ = "faq"
+    STACKEXCHANGE = "stackexchange"
+    SEMEVAL = "semeval"
+    USER = "user"
+
+    @property
+    def described(self) -> str:
+        return {SourceKind.FAQ: "an FAQ file's threads", SourceKind.STACKEXCHANGE: "a StackExchange dump's threads",
+                SourceKind.SEMEVAL: "SemEval threads",
+                SourceKind.USER: "questions and answers filed by users (the API, the UI, `qa cqa add`)"}[self]
+
+
+# where the API, the UI and `qa cqa add` file what users give: never an import's source
+USER_SOURCES = ("api", "accepted", "user")
+
+
+def _kind_by_name(conn: sqlite3.Connection, source: str) -> SourceKind | None:
+    """The kind of a source filled before kinds were recorded: by the FAQ file it came from or its
+    name (None: a name of the user's own choosing, which tells nothing)."""
+    if conn.execute("SELECT 1 FROM meta WHERE name = ?", (f"faq-file:{source}",)).fetchone():
+        return SourceKind.FAQ
+    if source in USER_SOURCES:
+        return SourceKind.USER
+    for prefix, kind in (("stackexchange:", SourceKind.STACKEXCHANGE), ("faq:", SourceKind.FAQ),
+                         ("seed:", SourceKind.FAQ), ("semeval", SourceKind.SEMEVAL)):
+        if source.startswith(prefix):
+            return kind
+    return None
+
+
 class StoreBusy(BusyError):
     """Another process holds the store's write lock (see `ThreadStore.no_wait`)."""
 
@@ -352,6 +388,25 @@ class ThreadStore:
             c.execute("INSERT INTO meta(name, value) VALUES (?, ?) "
                       "ON CONFLICT(name) DO UPDATE SET value = excluded.value", (name, value))
 
+    def claim_source(self, conn: sqlite3.Connection, source: str, kind: SourceKind) -> None:
+        """Check, inside an import's transaction, that `source` is new or was filled by this kind of
+        import, and record the kind. A store from before kinds were recorded is told by the source's
+        name (`stackexchange:...`, `faq:...`, the users' own sources)."""
+        if source in USER_SOURCES:
+            raise InputError(f"the source {source!r} is where {SourceKind.USER.described} are kept; "
+                             "import the file under a --source of its own")
+        key = f"source-kind:{source}"
+        row = conn.execute("SELECT value FROM meta WHERE name = ?", (key,)).fetchone()
+        held = SourceKind(row[0]) if row and row[0] in SourceKind.__members__.values() else None
+        if held is None and conn.execute("SELECT 1 FROM threads WHERE source = ? LIMIT 1", (source,)).fetchone():
+            held = _kind_by_name(conn, source)
+        if held is not None and held != kind:
+            raise InputError(f"the source {source!r} holds {held.described}: {kind.described} would update "
+                             "(with --prune, delete) them as if they were the file's own; import it under another "
+                             "--source")
+        conn.execute("INSERT INTO meta(name, value) VALUES (?, ?) "
+                     "ON CONFLICT(name) DO UPDATE SET value = excluded.value", (key, kind.value))
+
     @property
     def generation(self) -> str:
         return self.get_meta("generation")
@@ -504,11 +559,12 @@ class ThreadStore:
             c.execute("INSERT OR IGNORE INTO pending_answers VALUES (?, ?, ?, ?, ?, ?, ?)",
                       (source, parent_ext, ext_id, text, votes, created, author))
 
-    def resolve_pending(self, source: str) -> tuple[list[Put], set[int]]:
+    def resolve_pending(self, source: str) -> tuple[list[Put], set[int], int]:
         """Attach pending answers whose question arrived later, as answers read in order are: one a
         newer dump gives to another question is moved (merged questions are where an answer comes
         before its question), and one stored already is brought up to date. Drops those whose
-        question never came. Returns what happened to each, and the threads one left."""
+        question never came. Returns what happened to each, the threads one left and how many were
+        dropped."""
         puts: list[Put] = []
         left: set[int] = set()
         with self.transaction() as c:
@@ -524,8 +580,8 @@ class ThreadStore:
                 _, put = self.put_answer(key, ext_id, text, votes=votes, created=created, author=author,
                                          accepted=accepted_ext == ext_id)
                 puts.append(put)
-            c.execute("DELETE FROM pending_answers WHERE source = ?", (source,))
-        return puts, left
+            dropped = c.execute("DELETE FROM pending_answers WHERE source = ?", (source,)).rowcount - len(rows)
+        return puts, left, max(0, dropped)
 
     def mark_accepted(self, source: str, keys: Iterable[int]) -> None:
         """Flag the answers their thread names as accepted (`accepted_ext`), and only those, in the

@@ -142,6 +142,16 @@ class Engine:
                 self._sources[route] = BUILDERS[route](self)
             return self._sources[route]
 
+    def close(self) -> None:
+        """Close what the sources this engine built hold open (a server stopping); sources passed in
+        are their owner's to close."""
+        with self._lock:
+            built = [s for r, s in self._sources.items() if r not in self._injected]
+        for src in built:
+            close = getattr(src, "close", None)
+            if callable(close):
+                close()
+
     def passages(self) -> WebQA:
         """The passage source as itself: search and its collections, beyond the answer-source interface."""
         return cast("WebQA", self.source(Route.WEBQA))

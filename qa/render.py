@@ -73,7 +73,7 @@ def evidence_lines(a: Answer) -> list[Text]:
         if ev.via_duplicate:
             meta.append(f"matched through its duplicate {ev.via_duplicate}")
         if ev.votes is not None:
-            meta.append(f"{ev.votes} votes")
+            meta.append(f"{ev.votes} vote" + ("" if abs(ev.votes) == 1 else "s"))
         if ev.accepted:
             meta.append("accepted")
         if ev.source:

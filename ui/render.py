@@ -69,7 +69,7 @@ def evidence_html(answer: Answer) -> str:
     if isinstance(ev, ThreadEvidence):
         facts = [f"thread {e(ev.thread_id)}"]
         if ev.votes is not None:
-            facts.append(f"{ev.votes} votes")
+            facts.append(f"{ev.votes} vote" + ("" if abs(ev.votes) == 1 else "s"))
         if ev.accepted:
             facts.append("accepted")
         if ev.source:

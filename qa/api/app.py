@@ -128,6 +128,7 @@ def create_app(settings: Settings | None = None, *, engine: Any = None, warm: bo
     settings = settings or Settings.load()
     metrics = Metrics()
     max_body = int(settings.api_max_body_mb * 1e6)
+    owns_engine = engine is None  # one given is its owner's to close
     if engine is None:
         from qa.models import shared_span_reader
 
@@ -170,6 +171,8 @@ def create_app(settings: Settings | None = None, *, engine: Any = None, warm: bo
         left = await admission.drain(settings.request_timeout_s)
         if left:
             log.warning("stopped with the work of %d request(s) unfinished (nothing half-written)", left)
+        elif owns_engine:  # nothing uses the sources now: stores are closed, their logs folded into their files
+            engine.close()
 
     from fastapi_offline import FastAPIOffline  # /docs and /redoc from packaged files, not a CDN
 

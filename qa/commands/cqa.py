@@ -3,6 +3,7 @@ and FAQ files, add questions and answers, ask it alone, re-embed, retrain its re
 
 from __future__ import annotations
 
+import shlex
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -159,7 +160,9 @@ def add(
     answer: Annotated[str | None, typer.Option("--answer", "-a", help="Its answer.")] = None,
     body: Annotated[str, typer.Option(help="More text of the question.")] = "",
     thread: Annotated[bool, typer.Option("--thread", help="QUESTION is a thread id: add the answer to it.")] = False,
-    accepted: Annotated[bool, typer.Option(help="Mark the answer accepted.")] = True,
+    accepted: Annotated[bool | None, typer.Option(
+        help="Mark the answer accepted: the one the thread shows. Default: yes for a new question's answer, no "
+             "for an answer added to a thread with --thread (`qa cqa accept` accepts one later).")] = None,
     store: StoreOpt = None,
 ) -> None:
     """Add a question (with an answer) or an answer to a stored thread."""
@@ -171,12 +174,18 @@ def add(
             raise InputError("give the answer to add with --answer")
         src = _source(settings)
         had = {a.id for a in src.store.thread(question).answers}
-        aid = src.add_answer(question, answer, accepted=accepted)
+        aid = src.add_answer(question, answer, accepted=bool(accepted))
+        # an answer added to a thread is not the one shown unless accepted: said either way, so the
+        # thread's shown answer never changes without a word
+        shown = ("; accepted: the one shown now" if accepted else
+                 f" (not accepted: `qa cqa accept {shlex.quote(question)} {aid}` makes it the one shown)")
         if aid in had:  # the same answer again: the one stored, not a copy
-            err.print(Text.assemble(("kept ", "green"), f"answer {aid} of {question}: stored already"))
+            err.print(Text.assemble(("kept ", "green"), f"answer {aid} of {question}: stored already"
+                                    + ("; accepted: the one shown now" if accepted else "")))
         else:
-            err.print(Text.assemble(("added ", "green"), f"answer {aid} to {question}"))
+            err.print(Text.assemble(("added ", "green"), f"answer {aid} to {question}{shown}"))
         return
+    accepted = True if accepted is None else accepted
     check_question(question, settings.max_question_chars)
     src = _source(settings)
     count, answers = src.store.count(), src.store.count_answers()
@@ -190,6 +199,20 @@ def add(
         shown = "; accepted: the one shown now" if accepted else " (not accepted: --accepted makes it the one shown)"
         err.print(Text.assemble(("added ", "green"), f"an answer to thread {tid}, whose question is stored "
                                 f"already{shown}"))
+
+
+@cqa_app.command("accept")
+def accept(
+    thread_id: Annotated[str, typer.Argument(help="The thread's id (as `qa cqa ask --json` or `qa cqa add` show it).")],
+    answer_id: Annotated[str, typer.Argument(help="The id of the answer to accept.")],
+    store: StoreOpt = None,
+) -> None:
+    """Make one answer of a thread its accepted answer, the one shown (a later re-import of an
+    unchanged file keeps it)."""
+    settings = _settings(store)
+    src = _source(settings)
+    src.accept_answer(thread_id, answer_id)
+    err.print(Text.assemble(("accepted ", "green"), f"answer {answer_id} of {thread_id}: the one shown now"))
 
 
 @cqa_app.command("ask")

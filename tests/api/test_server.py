@@ -118,6 +118,32 @@ def test_ctrl_c_and_kill_say_so_and_exit_non_zero(corpus_env, tmp_path: Path, si
     assert f"{word}: the API stopped" in log.read_text(encoding="utf-8")
 
 
+def test_a_stopped_server_leaves_its_thread_store_one_file(corpus_env, tmp_path: Path) -> None:
+    """After `qa serve` stopped, what the API had filed was still in `threads.sqlite-wal` beside the
+    store: a copy of `threads.sqlite` alone (a backup) lacked it."""
+    import shutil
+
+    from cqa.store import ThreadStore
+
+    store = tmp_path / "threads.sqlite"
+    server = Server(corpus_env, tmp_path / "server.log", cqa_store=store).start()
+    try:
+        r = httpx.post(f"{server.url}/v1/threads", json={"question": "Where do the bikes go at night?",
+                                                         "answer": "Into the shed behind the canteen."}, timeout=60)
+        assert r.status_code == 201, r.text
+        tid = r.json()["thread_id"]
+        assert server.proc is not None
+        server.proc.send_signal(signal.SIGTERM)
+        assert server.proc.wait(30) == 128 + signal.SIGTERM
+    finally:
+        server.stop()
+    wal = store.with_name(store.name + "-wal")
+    assert not wal.exists() or wal.stat().st_size == 0
+    shutil.copy(store, tmp_path / "backup.sqlite")
+    with ThreadStore(tmp_path / "backup.sqlite") as copy:
+        assert [a.text for a in copy.thread(tid).answers] == ["Into the shed behind the canteen."]
+
+
 def test_a_body_that_trickles_in_is_refused_at_its_deadline(corpus_env, tmp_path: Path) -> None:
     """Clients sending all but the end of a large body each held it in the server's memory for as
     long as they liked (30 such clients: 612 MB, none answered after a minute)."""

@@ -7,7 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from cqa.matcher import CommunityQA
 from qa.cli import main
+from qa.core.settings import Settings
 
 
 @pytest.fixture
@@ -52,6 +54,20 @@ def test_import_ask_add_stats(tmp_path: Path, faq: Path, capsys: pytest.CaptureF
                  "--store", store]) == 0
     said = " ".join(capsys.readouterr().err.split())
     assert f"added an answer to thread {tid}, whose question is stored already; accepted" in said
+    # an answer added to a thread: not the one shown unless accepted, and said so (it was accepted by
+    # default, silently replacing the answer shown); `qa cqa accept` makes it the one shown
+    assert main(["cqa", "add", tid, "--thread", "--answer", "Ask at the front desk.", "--store", store]) == 0
+    said = " ".join(capsys.readouterr().err.split())
+    assert "not accepted: `qa cqa accept" in said
+    aid = said.split("added answer ", 1)[1].split()[0]
+    src = CommunityQA(Settings(cqa_store=store), seed=False)
+    assert [a.text for a in src.store.thread(tid).answers if a.accepted] == ["Yes, behind the canteen."]
+    assert main(["cqa", "accept", tid, aid, "--store", store]) == 0
+    assert "the one shown now" in capsys.readouterr().err
+    assert [a.text for a in src.store.thread(tid).answers if a.accepted] == ["Ask at the front desk."]
+    assert main(["cqa", "accept", tid, "no-such-answer", "--store", store]) == 2
+    assert capsys.readouterr().err.count("\n") == 1
+    src.store.close()
     # a --store that does not exist, asked: a typo made a new store (seeded with trivia) and answered
     assert main(["cqa", "ask", "Is there parking?", "--store", str(tmp_path / "typo" / "x.sqlite")]) == 2
     assert "no thread store at" in capsys.readouterr().err and not (tmp_path / "typo").exists()

@@ -156,6 +156,23 @@ def test_votes_decide_without_an_accepted_answer(tmp_path: Path, encoder) -> Non
     assert [r.answer.id for r in ranked] == ["b", "a"] and ranked[0].reason == "votes"
 
 
+def test_an_answer_added_with_zero_votes_leaves_a_forum_thread_to_the_quality_model(tmp_path: Path, encoder) -> None:
+    """A forum thread without votes (SemEval's) is ranked by the answer models; one answer added
+    with `votes: 0` (the API's field) switched the whole thread to vote order, all zeros, so the
+    thread showed its first comment instead of its best."""
+    store = ThreadStore(tmp_path / "t.sqlite")
+    key, _ = store.put_thread("forum", "1", "Where can I renew my residence permit?", "Mine expires next week.")
+    store.put_answer(key, "a", "Thanks, I have the same question.")
+    store.put_answer(key, "b", "You renew it at the immigration office in Al Gharafa, bring your passport.")
+    source = CommunityQA(Settings(), store=store, encoder=encoder, seed=False)
+    before = [r.answer.id for r in source.rank_answers(store.get([key])[key])]
+    assert before == ["b", "a"]  # the models' order; stored order is a, b
+    store.add_answer(store.get([key])[key].uid, "No idea, sorry.", votes=0)
+    ranked = source.rank_answers(store.get([key])[key])
+    assert {r.reason for r in ranked} == {"relevance"}
+    assert [r.answer.id for r in ranked if r.answer.id in before] == before
+
+
 def test_the_span_reader_tells_an_answer_from_chatter_and_its_absence_changes_nothing(tmp_path: Path,
                                                                                          encoder) -> None:
     from qa.models import shared_span_reader
@@ -1014,3 +1031,18 @@ def test_two_processes_saving_one_index_take_turns(faq_source: CommunityQA) -> N
     assert not found and all(p.exitcode == 0 for p in procs)
     folder = index_folder(faq_source.store.path)
     assert not [p.name for p in folder.iterdir() if p.name.startswith(".")]
+
+
+def test_a_closed_source_folds_its_log_into_the_store_and_opens_again_when_used(tmp_path: Path, encoder) -> None:
+    """A stopping server closes the source: the store is one file again; used again (an app made
+    twice over one engine), it opens again, the search index with it."""
+    path = tmp_path / "threads.sqlite"
+    source = CommunityQA(Settings(cqa_store=str(path)), encoder=encoder, seed=False)
+    tid = source.add_question("How do I cook rice?", answer="Rinse it, then simmer it for 15 minutes.")
+    assert source.answer("How do I cook rice?")[0].evidence.thread_id == tid
+    source.close()
+    assert not path.with_name(path.name + "-wal").exists()
+    tid2 = source.add_question("How long do eggs keep?", answer="About five weeks in the fridge.")
+    assert source.answer("How long do eggs keep?")[0].evidence.thread_id == tid2
+    source.close()
+    source.close()  # twice: nothing left to close

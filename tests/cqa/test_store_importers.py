@@ -919,3 +919,67 @@ def test_html_in_an_faq_is_shown_as_text_and_a_dumps_links_keep_where_they_go(tm
     started = time.perf_counter()
     html_to_text('<a href="https://x.y/">' * 40_000)
     assert time.perf_counter() - started < 2
+
+
+def test_an_import_never_takes_over_a_source_another_kind_of_writer_filled(tmp_path: Path) -> None:
+    """`qa cqa import faq.csv --source stackexchange:site --prune` reported "removed 3 threads" and
+    deleted the dump's questions with the answers users had added and accepted; `--source accepted`
+    deleted what users had filed through the UI. A source is filled by one kind of writer."""
+    dump = tmp_path / "cooking.stackexchange.com"
+    dump.mkdir()
+    write_posts(dump / "Posts.xml", 3)
+    store = ThreadStore(tmp_path / "t.sqlite")
+    import_file(store, dump)
+    faq = tmp_path / "shop.jsonl"
+    faq.write_text('{"question": "Do you ship abroad?", "answer": "Yes."}\n', encoding="utf-8")
+    before = dict(store.sources())
+    with pytest.raises(InputError, match="holds a StackExchange dump's threads"):
+        import_file(store, faq, source="stackexchange:cooking.stackexchange.com", prune=True)
+    tid = store.add_question("Can I pay by card?", source="accepted")
+    for name in ("accepted", "api", "user"):
+        with pytest.raises(InputError, match="filed by users"):
+            import_file(store, faq, source=name, prune=True)
+    assert store.sources() == {**before, "accepted": 1} and store.thread(tid)
+    import_file(store, faq, source="faq:shop")  # an FAQ's source takes the FAQ and its next version
+    with pytest.raises(InputError, match="holds an FAQ file's threads"):
+        import_file(store, dump, source="faq:shop", prune=True)
+    semeval = tmp_path / "SemEval2016-Task3-CQA-QL-x.xml"
+    semeval.write_text('<?xml version="1.0"?>\n<xml><OrgQuestion ORGQ_ID="Q1"><OrgQSubject>a</OrgQSubject>'
+                       "<OrgQBody>b</OrgQBody>" + _semeval_thread(
+                           "Q1_R1", "Where to buy a car?", "In Doha.", [("Q1_R1_C1", "Try the souq.")])
+                       + "</OrgQuestion></xml>\n", encoding="utf-8")
+    with pytest.raises(InputError, match="holds an FAQ file's threads"):
+        import_file(store, semeval, "semeval", source="faq:shop")
+    import_file(store, semeval, "semeval", source="forum")  # a name of one's own: recorded as SemEval's from now
+    with pytest.raises(InputError, match="holds SemEval threads"):
+        import_file(store, faq, source="forum", prune=True)
+    assert store.sources() == {**before, "accepted": 1, "faq:shop": 1, "forum": 1}
+    # a store from before kinds were recorded: the source's name tells
+    with sqlite3.connect(store.path) as c:
+        c.execute("DELETE FROM meta WHERE name LIKE 'source-kind:%'")
+    store.close()
+    store = ThreadStore(tmp_path / "t.sqlite")
+    with pytest.raises(InputError, match="holds a StackExchange dump's threads"):
+        import_file(store, faq, source="stackexchange:cooking.stackexchange.com", prune=True)
+    import_file(store, faq, source="forum", prune=True)  # unrecorded, a name of its own: nothing tells otherwise
+
+
+def test_a_dump_import_counts_the_answers_it_skips(tmp_path: Path) -> None:
+    """An answer with an empty body (or an image alone) and one whose question the dump does not
+    hold were dropped without a word: "5 new answers (6 read)" and nothing about the sixth."""
+    d = tmp_path / "cooking.stackexchange.com"
+    d.mkdir()
+    (d / "Posts.xml").write_text(
+        '<?xml version="1.0"?>\n<posts>\n'
+        '<row Id="1" PostTypeId="1" Title="Why does my bread not rise?" Body="b" />\n'
+        '<row Id="2" PostTypeId="2" ParentId="1" Body="Check the yeast." />\n'
+        '<row Id="3" PostTypeId="2" ParentId="1" Body="&lt;img src=&quot;x.png&quot;&gt;" />\n'
+        '<row Id="4" PostTypeId="2" ParentId="99" Body="An answer to a deleted question." />\n'
+        '<row Id="5" PostTypeId="2" Body="No parent at all." />\n'
+        "</posts>\n", encoding="utf-8")
+    rep = import_file(ThreadStore(tmp_path / "t.sqlite"), d)
+    assert (rep.answers_read, rep.answers_added) == (4, 1)
+    assert (rep.answers_without_words, rep.answers_without_question) == (1, 2)
+    said = rep.summary()
+    assert "skipped 1 answers without words" in said
+    assert "skipped 2 answers whose question the file does not hold" in said
