@@ -190,7 +190,9 @@ def create_app(settings: Settings | None = None, *, engine: Any = None, warm: bo
         title="offline-qa", version=package_version(), lifespan=lifespan, dependencies=[Depends(watch_client)],
         description="Questions answered from your passages (WebQA), knowledge graphs (KBQA) and answered "
                     "questions (CQA); readers called directly; documents added live; evaluation jobs. "
-                    f"Writes need the API key in the `{API_KEY_HEADER}` header when the server has one.",
+                    f"Writes need the API key in the `{API_KEY_HEADER}` header when the server has one (and reads "
+                    "too when it is started with QA_API_KEY_FOR_READS=true); the operations that need it on this "
+                    "server are marked so.",
     )
     app.state.engine = engine
     app.state.settings = settings
@@ -200,12 +202,14 @@ def create_app(settings: Settings | None = None, *, engine: Any = None, warm: bo
     key_header = APIKeyHeader(name=API_KEY_HEADER, auto_error=False, description="The server's API key.")
 
     # (defaults, not Annotated: `key_header` is local, which string annotations cannot see)
-    def read_key(key: str | None = Depends(key_header)) -> None:
-        if settings.api_key_for_reads:
-            check_key(settings.api_key, key)
-
-    def write_key(key: str | None = Depends(key_header)) -> None:
+    def keyed(key: str | None = Depends(key_header)) -> None:
         check_key(settings.api_key, key)
+
+    def open_access() -> None:
+        """No key asked here: the schema marks only the operations that need one on this server."""
+
+    write_key = keyed if settings.api_key else open_access
+    read_key = keyed if settings.api_key and settings.api_key_for_reads else open_access
 
     @app.middleware("http")
     async def observe(request: Request, call_next: Any) -> HTTPResponse:
@@ -375,7 +379,7 @@ def create_app(settings: Settings | None = None, *, engine: Any = None, warm: bo
 
     # ------------------------------------------------------------------ evaluation jobs
     @app.post(f"/{API_VERSION}/eval", response_model=JobState, status_code=202,
-              responses=_errors(*COMMON, 401, 403, 413), dependencies=[Depends(write_key)], tags=["evaluation"])
+              responses=_errors(*COMMON, 401, 403, 408, 413), dependencies=[Depends(write_key)], tags=["evaluation"])
     async def submit_eval(
         file: Annotated[UploadFile, File(description="SQuAD v1.1/v2.0 JSON or RACE JSONL (.gz/.xz/.bz2 ok).")],
         kind: Annotated[Literal["auto", "squad", "race"], Form()] = "auto",

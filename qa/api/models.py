@@ -216,9 +216,12 @@ class AnswerOut(_Body):
 
 class ErrorDetail(_Body):
     type: str = Field(description="bad_request, input_error, validation_error, data_format_error, not_found, "
-                                  "unauthorized, forbidden, method_not_allowed, too_large, unsupported_media_type, "
+                                  "conflict (an id taken), unauthorized, forbidden, method_not_allowed, "
+                                  "not_acceptable, too_large, unsupported_media_type, too_many_requests, "
+                                  "client_gone (499: the client left while its request waited), "
                                   "busy (the thread store is being written), overloaded, timeout, config_error, "
-                                  "model_not_found, internal_error")
+                                  "model_not_found, graph_error (the graph refused a query), graph_unavailable "
+                                  "(the graph cannot be asked), internal_error")
     message: str
     fields: list[str] = Field(default_factory=list, description="For validation errors: the offending fields.")
 

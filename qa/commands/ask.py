@@ -54,7 +54,7 @@ def ask(
     collection: Annotated[str | None, typer.Option("--collection", "-c",
                                                    help="Answer from this passage collection alone.")] = None,
     graph: Annotated[Path | None, typer.Option(
-        "--graph", help="Knowledge graph file (.ttl .nt .rdf .owl .jsonld .tsv).")] = None,
+        "--graph", help="Knowledge graph file (.ttl .nt .rdf .owl .jsonld .tsv; .gz .xz .bz2 too).")] = None,
     endpoint: Annotated[str | None, typer.Option("--endpoint", help="A SPARQL 1.1 endpoint URL.")] = None,
     top_k: Annotated[int | None, typer.Option("--top-k", "-k", min=1, max=100, help="Answers to show.")] = None,
     read_k: Annotated[int | None, typer.Option(min=1, max=100, help="Passages the reader reads.")] = None,
@@ -119,7 +119,8 @@ def build_engine(settings: Settings, index: Path | None = None) -> Engine:
 def kbqa(
     question: Annotated[str, typer.Argument(help='The question, e.g. "What is the capital of France?"')],
     graph: Annotated[Path | None,
-                     typer.Option(help="A Turtle, N-Triples, RDF/XML, JSON-LD or TSV-triples file.")] = None,
+                     typer.Option(help="A Turtle, N-Triples, RDF/XML, JSON-LD or TSV-triples file "
+                                       "(compressed too: .gz .xz .bz2).")] = None,
     endpoint: Annotated[str, typer.Option(help="A SPARQL 1.1 endpoint URL (instead of --graph).")] = "",
     scorer: Annotated[Path | None, typer.Option(help="A trained path scorer (JSON) for this graph.")] = None,
     top_k: Annotated[int | None, typer.Option(min=1, max=100, help="How many answers to show (default: the "

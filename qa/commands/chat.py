@@ -69,7 +69,7 @@ def chat(
         "--collection", "-c", help="Answer from this passage collection alone.")] = None,
     index: Annotated[Path | None, typer.Option("--index", "-i", help="Search only this index folder.")] = None,
     graph: Annotated[Path | None, typer.Option(
-        "--graph", help="Knowledge graph file (.ttl .nt .rdf .owl .jsonld .tsv).")] = None,
+        "--graph", help="Knowledge graph file (.ttl .nt .rdf .owl .jsonld .tsv; .gz .xz .bz2 too).")] = None,
     top_k: Annotated[int, typer.Option("--top-k", "-k", min=1, max=20,
                                        help="Answers to show (a chat shows the best one; QA_TOP_K is qa ask's).")] = 1,
     explain: Annotated[bool, typer.Option(help="Show the route and why.")] = True,

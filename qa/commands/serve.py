@@ -83,7 +83,8 @@ def serve(
     ui_port: Annotated[int | None, typer.Option(help="UI port (default 8501).")] = None,
     ui: Annotated[bool, typer.Option(help="Also start the chat UI.")] = True,
     index: Annotated[Path | None, typer.Option("--index-dir", help="Folder of your collections.")] = None,
-    graph: Annotated[Path | None, typer.Option(help="Knowledge graph file (.ttl .nt .rdf .owl .jsonld .tsv).")] = None,
+    graph: Annotated[Path | None, typer.Option(
+        help="Knowledge graph file (.ttl .nt .rdf .owl .jsonld .tsv; .gz .xz .bz2 too).")] = None,
 ) -> None:
     """Start the REST API (and the chat UI), load the models once, and print the addresses."""
     from qa.core.settings import Settings, http_url

@@ -86,7 +86,8 @@ class Settings(BaseSettings):
     encoder_model: str = Field("", description="Sentence encoder folder; empty: the packaged all-MiniLM-L6-v2.")
     span_model: str = Field(str(MODELS_DIR / "span-minilm-l6"), description="Span reader folder (HF layout).")
     choice_model: str = Field(str(MODELS_DIR / "choice-minilm-l6"), description="Multiple-choice reader folder.")
-    device: Device = Field(Device.CPU, description="Where the readers and the encoder run: cpu or cuda.")
+    device: Device = Field(Device.CPU, description="Where the readers and the encoder run: cpu, cuda, or auto "
+                                                   "(a GPU when there is one).")
     span_backend: SpanBackend = Field(
         SpanBackend.AUTO, description="Runtime of the readers: auto (int8 ONNX on CPU), onnx, onnx-fp32 or torch.")
     encoder_backend: SpanBackend = Field(SpanBackend.AUTO, description="Runtime of the sentence encoder.")

@@ -625,6 +625,42 @@ def test_api_key_guards_writes_and_optionally_everything(app, api_settings) -> N
         assert r.status_code == 200
 
 
+def test_the_schema_marks_the_key_where_this_server_asks_for_it(app, api_settings) -> None:
+    """Every operation declared the API key, reads too, while a server asks for it on writes only
+    (and on none without a key): a client generated from the schema sent a key it did not have."""
+    from qa.api import create_app
+
+    def secured(a) -> set[tuple[str, str]]:
+        return {(m.upper(), p) for p, ops in a.openapi()["paths"].items() for m, op in ops.items()
+                if op.get("security")}
+
+    assert not api_settings.api_key and secured(app) == set()
+    keyed = secured(create_app(api_settings.model_copy(update={"api_key": "s3cret"}), engine=app.state.engine,
+                               warm=False))
+    assert {("POST", "/v1/documents"), ("POST", "/v1/eval"), ("POST", "/v1/threads")} <= keyed
+    assert not keyed & {("POST", "/v1/ask"), ("GET", "/metrics"), ("GET", "/v1/eval/{job_id}")}
+    strict = secured(create_app(api_settings.model_copy(update={"api_key": "s3cret", "api_key_for_reads": True}),
+                                engine=app.state.engine, warm=False))
+    assert keyed | {("POST", "/v1/ask"), ("GET", "/metrics"), ("GET", "/v1/eval/{job_id}")} <= strict
+    assert not strict & {("GET", "/v1/health"), ("GET", "/v1/ready")}
+
+
+def test_the_schema_names_every_error_type(app) -> None:
+    """`conflict`, `client_gone`, `graph_error` and others reached clients without a word in the
+    schema's list of error types."""
+    import kb.store  # noqa: F401 - its errors name their own types
+    from qa.api.errors import _HTTP_TYPES, _TYPES
+    from qa.core.errors import QAError
+
+    def subclasses(c: type) -> list[type]:
+        return [c, *(s for d in c.__subclasses__() for s in subclasses(d))]
+
+    listed = app.openapi()["components"]["schemas"]["ErrorDetail"]["properties"]["type"]["description"]
+    names = ({n for _, n in _TYPES} | set(_HTTP_TYPES.values()) | {"client_gone", "internal_error"}
+             | {c.error_type for c in subclasses(QAError) if c.error_type})
+    assert {n for n in names if n not in listed} == set()
+
+
 def test_admission_bounds_work_and_queue_and_frees_slots() -> None:
     """Unit-level: 1 worker + 1 queued; the third is refused at once with Retry-After; a waiter
     whose client goes away gives its slot back; a timeout answers 504 and frees the worker later."""
