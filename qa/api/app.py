@@ -423,6 +423,14 @@ def create_app(settings: Settings | None = None, *, engine: Any = None, warm: bo
     async def eval_status(job_id: str) -> JobState:
         return jobs.get(job_id)
 
+    @app.delete(f"/{API_VERSION}/eval/{{job_id}}", response_model=JobState,
+                responses=_errors(*COMMON, 401, 403, 404, 409), dependencies=[Depends(write_key)],
+                tags=["evaluation"])
+    async def cancel_eval(job_id: str) -> JobState:
+        """Cancel an evaluation: a queued one never starts, a running one stops within one chunk of
+        64 questions; 409 for one that has ended."""
+        return jobs.cancel(job_id)
+
     # ------------------------------------------------------------------ operations
     def health_now() -> Health:
         return Health(status="ok" if state["warm"] else "starting", version=package_version(),

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from qa.api.errors import APIError
 from qa.api.models import JobState
-from qa.core.errors import DataFormatError, NotFoundError, QAError
+from qa.core.errors import ConflictError, DataFormatError, NotFoundError, QAError
 
 if TYPE_CHECKING:
     from qa.engine import Engine
@@ -29,6 +29,13 @@ if TYPE_CHECKING:
 KEEP = 20
 MAX_PENDING = 4
 CHUNK = 64
+
+
+FINISHED = ("done", "failed", "cancelled")
+
+
+class _Cancelled(Exception):
+    """Raised in the job's thread between chunks once the job is cancelled."""
 
 
 @dataclass
@@ -91,7 +98,7 @@ class JobRunner:
                                 total=total), ds)
             self._jobs[job.state.id] = job
             while len(self._jobs) > KEEP:
-                oldest = next((k for k, j in self._jobs.items() if j.state.status in ("done", "failed")), None)
+                oldest = next((k for k, j in self._jobs.items() if j.state.status in FINISHED), None)
                 if oldest is None:
                     break
                 del self._jobs[oldest]
@@ -109,22 +116,47 @@ class JobRunner:
         with job.lock:
             return job.state.model_copy(deep=True)
 
+    def cancel(self, job_id: str) -> JobState:
+        """Cancel a queued or running job: a queued one never starts, a running one stops after
+        the chunk it is reading (at most 64 questions). A finished job is left as it is (409)."""
+        with self._lock:
+            job = self._jobs.get(job_id)
+        if job is None:
+            raise NotFoundError(f"no evaluation job {job_id!r} (finished jobs are kept for the last {KEEP})")
+        with job.lock:
+            if job.state.status in FINISHED:
+                raise ConflictError(f"evaluation job {job_id!r} has {job.state.status} already; nothing to cancel")
+            job.state = job.state.model_copy(update={"status": "cancelled"})
+            return job.state.model_copy(deep=True)
+
     def _loop(self) -> None:
         while True:
             job = self._pending.get()
             started = time.perf_counter()
-            self._update(job, status="running")
+            with job.lock:
+                if job.state.status == "cancelled":  # cancelled while it waited
+                    job.dataset = None
+                    continue
+                job.state = job.state.model_copy(update={"status": "running"})
             try:
                 if job.state.kind == "squad":
                     metrics, preds = self._squad(job)
                 else:
                     metrics, preds = self._race(job)
-                self._update(job, status="done", metrics=metrics, predictions=preds, progress=1.0,
+                self._finish(job, status="done", metrics=metrics, predictions=preds, progress=1.0,
                              seconds=round(time.perf_counter() - started, 2))
+            except _Cancelled:
+                self._update(job, seconds=round(time.perf_counter() - started, 2))
             except Exception as exc:  # reported in the job, never lost in a thread
-                self._update(job, status="failed", error=str(exc)[:500],
+                self._finish(job, status="failed", error=str(exc)[:500],
                              seconds=round(time.perf_counter() - started, 2))
             job.dataset = None
+
+    def _finish(self, job: _Job, **values: Any) -> None:
+        """The job's end, unless it was cancelled meanwhile (a cancel said so to its client)."""
+        with job.lock:
+            if job.state.status != "cancelled":
+                job.state = job.state.model_copy(update=values)
 
     def _update(self, job: _Job, **values: Any) -> None:
         with job.lock:
@@ -132,6 +164,8 @@ class JobRunner:
 
     def _advance(self, job: _Job, n: int) -> None:
         with job.lock:
+            if job.state.status == "cancelled":
+                raise _Cancelled
             done = job.state.done + n
             job.state = job.state.model_copy(update={"done": done, "progress": min(1.0, done / job.state.total)})
 

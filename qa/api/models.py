@@ -161,7 +161,7 @@ class Health(_Body):
 class JobState(_Body):
     id: str
     kind: Literal["squad", "race"]
-    status: Literal["queued", "running", "done", "failed"]
+    status: Literal["queued", "running", "done", "failed", "cancelled"]
     file: str
     done: int = 0
     total: int = 0

@@ -437,6 +437,42 @@ def test_eval_job_reports_progress_then_metrics(client) -> None:
     assert r.status_code == 202, r.text
 
 
+def test_an_eval_job_can_be_cancelled_queued_or_running(client) -> None:
+    """An evaluation started by mistake (the whole dev set) held the job thread until its end:
+    nothing could stop it, and every evaluation after it waited."""
+    import time
+
+    qas = [{"id": f"q{i}", "question": "When did Tesla die?", "answers": [{"text": "7 January 1943",
+                                                                           "answer_start": 21}]} for i in range(2000)]
+    big = {"version": "1.1", "data": [{"title": "T", "paragraphs": [{
+        "context": "Nikola Tesla died on 7 January 1943 in New York City.", "qas": qas}]}]}
+    running = client.post("/v1/eval", files={"file": ("big.json", json.dumps(big).encode())}).json()
+    queued = client.post("/v1/eval", files={"file": ("small.json", _squad_file())}).json()
+    r = client.delete(f"/v1/eval/{queued['id']}")
+    assert r.status_code == 200 and r.json()["status"] == "cancelled"
+    for _ in range(300):
+        if client.get(f"/v1/eval/{running['id']}").json()["done"] > 0:
+            break
+        time.sleep(0.1)
+    r = client.delete(f"/v1/eval/{running['id']}")
+    assert r.status_code == 200 and r.json()["status"] == "cancelled"
+    time.sleep(1.5)
+    stopped = client.get(f"/v1/eval/{running['id']}").json()
+    time.sleep(1.5)
+    later = client.get(f"/v1/eval/{running['id']}").json()
+    assert later["status"] == "cancelled" and later["done"] == stopped["done"] < 2000 and not later["metrics"]
+    assert "cancelled" in error(client.delete(f"/v1/eval/{running['id']}"), 409)
+    error(client.delete("/v1/eval/no-such-job"), 404)
+    assert client.get(f"/v1/eval/{queued['id']}").json()["status"] == "cancelled"
+    after = client.post("/v1/eval", files={"file": ("after.json", _squad_file())}).json()
+    for _ in range(200):  # the next job runs: the cancelled ones hold nothing up
+        job = client.get(f"/v1/eval/{after['id']}").json()
+        if job["status"] in ("done", "failed"):
+            break
+        time.sleep(0.1)
+    assert job["status"] == "done" and job["done"] == 2
+
+
 def _gzip_bomb(mib: int) -> bytes:
     """`mib` MiB of spaces and an empty SQuAD file, gzipped to about a megabyte, never held whole."""
     import zlib
