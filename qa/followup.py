@@ -608,6 +608,31 @@ def _is_expletive_it(toks: list[Token], k: int) -> bool:
     return nxt in {"is", "was", "be"} and nxt2 in EXPLETIVE_BE_ADJ
 
 
+# "Do you ship to Canada?" -> "How much does it cost?": "it" is the shipping, not Canada. A question
+# asking whether one can or does do something, then a verb of price, time or need with "it" as its
+# subject: the doing is borrowed as an infinitive ("How much does it cost to ship to Canada?").
+_CAN_YOU = re.compile(r"^\s*(?:and\s+)?(?i:do|does|can|could|will|would|may|should)\s+(?i:you|we|i|they|one)\s+"
+                      r"(?P<vp>[a-z][\w'’-]*(?:\s+[^?]*?)?)\s*[?.!]*\s*$")
+_EVENT_VERBS = {"cost", "costs", "take", "takes", "last", "lasts", "require", "requires", "involve", "involves"}
+
+
+def _borrowed_doing(question: str, previous: str) -> str | None:
+    """`question` with the previous question's doing appended as an infinitive (see `_CAN_YOU`);
+    None where it does not ask about one."""
+    m = _CAN_YOU.match(previous)
+    if not m:
+        return None
+    toks = tokens(question)
+    for k, t in enumerate(toks[:-1]):
+        if t.low == "it" and toks[k + 1].low in _EVENT_VERBS:
+            if any(x.low == "to" for x in toks[k + 2:]):  # "cost to fly to Tokyo": its own doing
+                return None
+            body = question.rstrip()
+            end = len(body.rstrip("?.! "))
+            return f"{body[:end]} to {m.group('vp').strip()}{body[end:] or '?'}"
+    return None
+
+
 def _her_form(toks: list[Token], k: int) -> Form:
     """"her" is possessive before a noun ("her husband") and an object elsewhere ("marry her?")."""
     nxt = toks[k + 1] if k + 1 < len(toks) else None
@@ -805,6 +830,10 @@ def _resolve(question: str, past: Sequence[tuple[str, str]], people: Collection[
         done = _ellipsis(np, previous, subject_before)
         if done is not None:  # "And Germany?" moves to another subject: no earlier question to continue
             return Rewrite(*done, previous=turn if done[1] == subject_before else "")
+    borrowed = _borrowed_doing(question, previous)
+    if borrowed is not None:
+        doing = borrowed[len(question.rstrip().rstrip("?.! ")) + len(" to "):].rstrip("?.! ")
+        return Rewrite(borrowed, f"to {doing}", "'it' -> what the earlier question asked about doing", turn)
     ref = _first_reference(question)
     if ref is None:
         return Rewrite(question)

@@ -123,6 +123,14 @@ H_FRANCE_POP = ("What is the population of France?", "67 million")
      "How long is the Golden Gate Bridge from end to end?"),
     ("And Doctor Who?", ("When did Star Trek first air?", "1966"), "When did Doctor Who first air?"),
     ("What about the area of it?", H_FRANCE_POP, "What is the area of France?"),
+    # the price or time of something asked about doing: the doing, not the place it names
+    # ("How much does Canada cost?" was the rewrite)
+    ("How much does it cost?", ("Do you ship to Canada?", "Yes."), "How much does it cost to ship to Canada?"),
+    ("How long does it take?", ("Do you ship to Canada?", "Yes."), "How long does it take to ship to Canada?"),
+    ("Does it cost extra?", ("Can I pay by card?", "Yes."), "Does it cost extra to pay by card?"),
+    ("And to Germany?", ("Do you ship to Canada?", "Yes.", "How much does it cost?", "10 dollars."),
+     "How much does it cost to ship to Germany?"),
+    ("What colour is it?", ("Do you sell the Widget?", "Yes."), "What colour is the Widget?"),
 ])
 def test_follow_ups_are_rewritten(question: str, history: tuple[str, ...], expected: str) -> None:
     r = rewrite(question, history)
