@@ -80,25 +80,25 @@ class ImportReport:
         self.answers_updated += put is Put.UPDATED
 
     def summary(self) -> str:
-        updated = [f"{n:,} {what}" for n, what in ((self.threads_updated, "threads"), (self.answers_updated, "answers"))
-                   if n]
-        return (f"{self.threads_added:,} new threads ({self.threads_read:,} read), {self.answers_added:,} new answers "
-                f"({self.answers_read:,} read)"
-                + (f", {self.links_added:,} duplicate links" if self.links_added else "")
-                + (f", updated {' and '.join(updated)}" if updated else "")
-                + (f", removed {self.answers_removed:,} answers the file no longer gives" if self.answers_removed
-                   else "")
-                + (f", skipped {self.threads_without_text:,} questions without any text"
-                   if self.threads_without_text else "")
-                + (f", skipped {self.answers_without_words:,} answers without words"
-                   if self.answers_without_words else "")
-                + (f", skipped {self.posts_too_long:,} posts longer than the store takes"
-                   if self.posts_too_long else "")
-                + (f", skipped {self.answers_without_question:,} answers whose question the file does not hold"
-                   if self.answers_without_question else "")
-                + (f", removed {self.threads_removed:,} threads the file no longer gives" if self.threads_removed
-                   else "")
-                + f" from {self.path} into source {self.source!r}")
+        def n(count: int, what: str) -> str:  # "1 thread", "2 threads"
+            return f"{count:,} {what}" + ("" if count == 1 else "s")
+
+        updated = [n(c, what) for c, what in ((self.threads_updated, "thread"), (self.answers_updated, "answer")) if c]
+        said = [f"{n(self.threads_added, 'new thread')} ({self.threads_read:,} read)",
+                f"{n(self.answers_added, 'new answer')} ({self.answers_read:,} read)"]
+        for count, text in (
+                (self.links_added, n(self.links_added, "duplicate link")),
+                (updated, f"updated {' and '.join(updated)}"),
+                (self.answers_removed, f"removed {n(self.answers_removed, 'answer')} the file no longer gives"),
+                (self.threads_without_text, f"skipped {n(self.threads_without_text, 'question')} without any text"),
+                (self.answers_without_words, f"skipped {n(self.answers_without_words, 'answer')} without words"),
+                (self.posts_too_long, f"skipped {n(self.posts_too_long, 'post')} longer than the store takes"),
+                (self.answers_without_question, f"skipped {n(self.answers_without_question, 'answer')} whose question "
+                                                "is not in the file or was skipped"),
+                (self.threads_removed, f"removed {n(self.threads_removed, 'thread')} the file no longer gives")):
+            if count:
+                said.append(text)
+        return ", ".join(said) + f" from {self.path} into source {self.source!r}"
 
 
 Progress = Callable[[int], None]

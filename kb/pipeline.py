@@ -73,14 +73,14 @@ log = logging.getLogger(__name__)
 # 2200); the nearest number otherwise ("population" for "inhabited", "year of birth" for "died",
 # "death toll" for "happened") answers another question, so the comparison is said instead
 STEM_CHARS = 4
+# the links whose paths a slow or failed query cut short, while a question is answered (`answer`)
+_CUT_SHORT: contextvars.ContextVar[list[Candidate] | None] = contextvars.ContextVar("kb_cut_short", default=None)
 # the constraint a yes/no question's named answer adds ("answer is Berlin")
 ANSWER_IS = "answer is "
 # the constraint a yes/no question about what a thing is adds ("is a country")
 IS_A = "is a "
 # the words between a thing and the class a yes/no question says it is ("Is Berlin a city?", "Is
 # Greenland really a country?")
-# the links whose paths a slow or failed query cut short, while a question is answered (`answer`)
-_CUT_SHORT: contextvars.ContextVar[list[Candidate] | None] = contextvars.ContextVar("kb_cut_short", default=None)
 _ARTICLES = {(), ("a",), ("an",), ("the",), ("one", "of", "the")}
 _HEDGES = frozenset({"really", "actually", "still", "also", "officially", "truly"})
 _CONJUNCTIONS = frozenset({"and", "or", "nor", "as", "well"})

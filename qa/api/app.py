@@ -152,7 +152,8 @@ def create_app(settings: Settings | None = None, *, engine: Any = None, warm: bo
             with contextlib.suppress(Exception):
                 _ = engine.router.classifier
         try:  # the first multiple-choice request waited 8 s for it, after /v1/ready said 200
-            engine.choice_reader.warm_up()
+            if settings.api_load_choice_reader:
+                engine.choice_reader.warm_up()
         except Exception as exc:  # noqa: BLE001 - /v1/read with options then says why
             log.warning("the multiple-choice reader did not load: %s", exc)
         state["warm"] = True
@@ -171,7 +172,9 @@ def create_app(settings: Settings | None = None, *, engine: Any = None, warm: bo
         left = await admission.drain(settings.request_timeout_s)
         if left:
             log.warning("stopped with the work of %d request(s) unfinished (nothing half-written)", left)
-        elif owns_engine:  # nothing uses the sources now: stores are closed, their logs folded into their files
+        elif owns_engine and (task is None or task.done()):
+            # nothing uses the sources now (a warm-up still loading them would open them again):
+            # stores are closed, their logs folded into their files
             engine.close()
 
     from fastapi_offline import FastAPIOffline  # /docs and /redoc from packaged files, not a CDN
@@ -198,6 +201,7 @@ def create_app(settings: Settings | None = None, *, engine: Any = None, warm: bo
     app.state.settings = settings
     app.state.metrics = metrics
     app.state.admission = admission
+    app.state.jobs = jobs
     errors.install(app)
     key_header = APIKeyHeader(name=API_KEY_HEADER, auto_error=False, description="The server's API key.")
 

@@ -125,7 +125,9 @@ class JobRunner:
             raise NotFoundError(f"no evaluation job {job_id!r} (finished jobs are kept for the last {KEEP})")
         with job.lock:
             if job.state.status in FINISHED:
-                raise ConflictError(f"evaluation job {job_id!r} has {job.state.status} already; nothing to cancel")
+                raise ConflictError(f"evaluation job {job_id!r} has ended ({job.state.status}); nothing to cancel")
+            if job.state.status == "queued":  # its questions go now: it never starts (submit-and-cancel
+                job.dataset = None            # again and again must not pile up loaded files)
             job.state = job.state.model_copy(update={"status": "cancelled"})
             return job.state.model_copy(deep=True)
 

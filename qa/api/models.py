@@ -216,8 +216,9 @@ class AnswerOut(_Body):
 
 class ErrorDetail(_Body):
     type: str = Field(description="bad_request, input_error, validation_error, data_format_error, not_found, "
-                                  "conflict (an id taken), unauthorized, forbidden, method_not_allowed, "
-                                  "not_acceptable, too_large, unsupported_media_type, too_many_requests, "
+                                  "conflict (an id taken, a job that has ended), unauthorized, forbidden, "
+                                  "method_not_allowed, not_acceptable, too_large, unsupported_media_type, "
+                                  "too_many_requests, "
                                   "client_gone (499: the client left while its request waited), "
                                   "busy (the thread store is being written), overloaded, timeout, config_error, "
                                   "model_not_found, graph_error (the graph refused a query), graph_unavailable "

@@ -154,6 +154,14 @@ def import_(
             err.print(Text(f"embedded {n:,} threads", style="dim"))
 
 
+def _named_store_exists(settings: Settings, store: Path | None) -> None:
+    """A store named on the command line is one the user means: a typo made a new store, seeded
+    with the trivia set, and answered from it (or looked in it for a thread)."""
+    if store is not None and not Path(settings.cqa_store).exists():
+        raise InputError(f"no thread store at {settings.cqa_store} (`qa cqa import FILE --store` or "
+                         "`qa cqa add --store` makes one)")
+
+
 @cqa_app.command("add")
 def add(
     question: Annotated[str, typer.Argument(help="The question (its title), or the thread id with --thread.")],
@@ -172,9 +180,12 @@ def add(
     if thread:
         if not answer:
             raise InputError("give the answer to add with --answer")
+        _named_store_exists(settings, store)
         src = _source(settings)
         had = {a.id for a in src.store.thread(question).answers}
         aid = src.add_answer(question, answer, accepted=bool(accepted))
+        if accepted and aid in had:  # an answer stored already keeps its acceptance: accepted as asked
+            src.accept_answer(question, aid)
         # an answer added to a thread is not the one shown unless accepted: said either way, so the
         # thread's shown answer never changes without a word
         shown = ("; accepted: the one shown now" if accepted else
@@ -210,6 +221,7 @@ def accept(
     """Make one answer of a thread its accepted answer, the one shown (a later re-import of an
     unchanged file keeps it)."""
     settings = _settings(store)
+    _named_store_exists(settings, store)
     src = _source(settings)
     src.accept_answer(thread_id, answer_id)
     err.print(Text.assemble(("accepted ", "green"), f"answer {answer_id} of {thread_id}: the one shown now"))
@@ -227,11 +239,7 @@ def ask(
 
     settings = _settings(store, route="cqa")
     check_question(question, settings.max_question_chars)
-    if store is not None and not Path(settings.cqa_store).exists():
-        # a store named on the command line is one the user means: a typo made a new one, seeded with
-        # the trivia set, and "answered" from it
-        raise InputError(f"no thread store at {settings.cqa_store} (`qa cqa import FILE --store` or "
-                         "`qa cqa add --store` makes one)")
+    _named_store_exists(settings, store)
     from qa.core.types import Route
     from qa.engine import Engine
 

@@ -183,6 +183,9 @@ class Settings(BaseSettings):
     api_batch_window_ms: float = Field(3.0, ge=0, le=1000, description="Reader work of concurrent requests "
                                        "arriving within this window is read in one call on a GPU (on a CPU each "
                                        "request alone: the same scores as `qa ask`).")
+    api_load_choice_reader: bool = Field(True, description="Load the multiple-choice reader when the API starts, "
+                                         "so /v1/read with options answers at once (it runs on PyTorch: the server "
+                                         "holds about 400 MB more); false: it loads on the first such request.")
     api_max_body_mb: float = Field(20.0, gt=0, le=1024, description="Largest request body (uploads included).")
     api_body_timeout_s: float = Field(60.0, gt=0, le=3600, description="A request body must arrive whole within "
                                       "this long, else 408 (a client trickling a large body holds memory).")

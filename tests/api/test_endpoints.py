@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.api.conftest import wait_ready
+
 ASK = "/v1/ask"
 
 
@@ -450,6 +452,8 @@ def test_an_eval_job_can_be_cancelled_queued_or_running(client) -> None:
     queued = client.post("/v1/eval", files={"file": ("small.json", _squad_file())}).json()
     r = client.delete(f"/v1/eval/{queued['id']}")
     assert r.status_code == 200 and r.json()["status"] == "cancelled"
+    # its questions go at once: submit-and-cancel again and again must not pile up loaded files
+    assert client.app.state.jobs._jobs[queued["id"]].dataset is None
     for _ in range(300):
         if client.get(f"/v1/eval/{running['id']}").json()["done"] > 0:
             break
@@ -679,6 +683,26 @@ def test_the_schema_marks_the_key_where_this_server_asks_for_it(app, api_setting
                                 engine=app.state.engine, warm=False))
     assert keyed | {("POST", "/v1/ask"), ("GET", "/metrics"), ("GET", "/v1/eval/{job_id}")} <= strict
     assert not strict & {("GET", "/v1/health"), ("GET", "/v1/ready")}
+
+
+@pytest.mark.parametrize("load", [True, False])
+def test_the_multiple_choice_reader_loads_at_start_unless_told_not_to(api_settings, load: bool) -> None:
+    """It runs on PyTorch (about 400 MB): a server that never reads with options can leave it out
+    until a request needs it; by default it is loaded, so the first such request does not wait."""
+    from fastapi.testclient import TestClient
+
+    from qa.api import create_app
+    from qa.engine import Engine
+
+    settings = api_settings.model_copy(update={"api_load_choice_reader": load})
+    engine = Engine(settings, routes=["kbqa"])
+    with TestClient(create_app(settings, engine=engine)) as c:
+        wait_ready(lambda: c.get("/v1/ready").json())
+        loaded = engine._choice_reader is not None and engine._choice_reader._model is not None
+        assert loaded is load
+        r = c.post("/v1/read", json={"context": "Tom won the race and was happy.", "question": "Why was Tom happy?",
+                                     "options": ["He lost", "He won"]})
+        assert r.status_code == 200 and engine._choice_reader._model is not None
 
 
 def test_the_schema_names_every_error_type(app) -> None:

@@ -67,6 +67,16 @@ def test_import_ask_add_stats(tmp_path: Path, faq: Path, capsys: pytest.CaptureF
     assert [a.text for a in src.store.thread(tid).answers if a.accepted] == ["Ask at the front desk."]
     assert main(["cqa", "accept", tid, "no-such-answer", "--store", store]) == 2
     assert capsys.readouterr().err.count("\n") == 1
+    # the same answer again with --accepted: it is accepted (it said so, and left the acceptance as it was)
+    first = next(a.id for a in src.store.thread(tid).answers if a.text == "Yes, behind the canteen.")
+    assert main(["cqa", "add", tid, "--thread", "--answer", "Yes, behind the canteen.", "--accepted",
+                 "--store", store]) == 0
+    assert "the one shown now" in " ".join(capsys.readouterr().err.split())
+    assert [a.id for a in src.store.thread(tid).answers if a.accepted] == [first]
+    # a --store with a typo: one line, and no store made (and seeded) there
+    for args in (["accept", tid, aid], ["add", tid, "--thread", "--answer", "x"]):
+        assert main(["cqa", *args, "--store", str(tmp_path / "typo" / "x.sqlite")]) == 2
+        assert "no thread store at" in capsys.readouterr().err and not (tmp_path / "typo").exists()
     src.store.close()
     # a --store that does not exist, asked: a typo made a new store (seeded with trivia) and answered
     assert main(["cqa", "ask", "Is there parking?", "--store", str(tmp_path / "typo" / "x.sqlite")]) == 2

@@ -236,7 +236,7 @@ def test_faq_files_as_people_write_them(tmp_path: Path) -> None:
     store.add_answer(tid, "The portal also takes card payments.")  # added otherwise: an import leaves it
     faq.write_text(json.dumps({"question": "How do I get a permit?", "answer": "Online, since May."}) + "\n")
     rep = import_file(store, faq)
-    assert rep.answers_removed == 1 and "removed 1 answers" in rep.summary()
+    assert rep.answers_removed == 1 and "removed 1 answer the" in rep.summary()
     assert [a.text for a in store.thread(tid).answers] == ["The portal also takes card payments.", "Online, since May."]
     both = tmp_path / "both.csv"  # an empty `answers` column beside a filled `answer` one
     both.write_text("question,answer,answers\nWhere is the library?,Next to the park.,\n", encoding="utf-8")
@@ -456,7 +456,7 @@ def test_stackexchange_questions_without_any_text_are_skipped_and_said(tmp_path:
     store = ThreadStore(tmp_path / "t.sqlite")
     rep = import_file(store, tmp_path / "Posts.xml")
     assert _counts(store) == (1, 1)
-    assert rep.threads_without_text == 1 and "skipped 1 questions without any text" in rep.summary()
+    assert rep.threads_without_text == 1 and "skipped 1 question without any text" in rep.summary()
 
 
 def test_prune_makes_the_store_follow_an_faq_whose_questions_were_reworded(tmp_path: Path) -> None:
@@ -470,7 +470,7 @@ def test_prune_makes_the_store_follow_an_faq_whose_questions_were_reworded(tmp_p
     import_file(store, faq)
     assert store.count() == 3  # without ids a reworded question is a new thread; the old one stays
     rep = import_file(store, faq, prune=True)
-    assert store.count() == 2 and rep.threads_removed == 1 and "removed 1 threads the file no longer gives" in \
+    assert store.count() == 2 and rep.threads_removed == 1 and "removed 1 thread the file no longer gives" in \
         rep.summary()
     assert not any("two days" in a.text for k in store.keys().tolist() for a in store.get([k])[k].answers)
     write_posts(tmp_path / "Posts.xml", 3)  # a dump prunes its own source alone: the FAQ's threads stay
@@ -561,11 +561,11 @@ def test_imported_text_keeps_the_limits_and_words_that_add_and_the_api_keep(tmp_
                    encoding="utf-8")
     # a dump is not the user's to fix: a post beyond the limits is skipped and counted, not the dump refused
     rep = import_file(store, big)
-    assert _counts(store) == (1, 0) and "skipped 1 posts longer than the store takes" in rep.summary()
+    assert _counts(store) == (1, 0) and "skipped 1 post longer than the store takes" in rep.summary()
     big.write_text(big.read_text(encoding="utf-8").replace("x " * 150_000, "Turn it off and on.")
                    .replace('Title="How do I fix it?"', 'Title="???"'), encoding="utf-8")
     rep = import_file(store, big)
-    assert _counts(store) == (1, 1) and "skipped 1 answers without words" in rep.summary()
+    assert _counts(store) == (1, 1) and "skipped 1 answer without words" in rep.summary()
     # a title without words falls back to the body's first line, as an empty title does
     assert store.thread("stackexchange:se:1").title == "Broken."
 
@@ -961,7 +961,17 @@ def test_an_import_never_takes_over_a_source_another_kind_of_writer_filled(tmp_p
     store = ThreadStore(tmp_path / "t.sqlite")
     with pytest.raises(InputError, match="holds a StackExchange dump's threads"):
         import_file(store, faq, source="stackexchange:cooking.stackexchange.com", prune=True)
-    import_file(store, faq, source="forum", prune=True)  # unrecorded, a name of its own: nothing tells otherwise
+    with pytest.raises(InputError, match="holds SemEval threads"):  # told by its threads' ids
+        import_file(store, faq, source="forum", prune=True)
+    dump2 = tmp_path / "v2" / "cooking"
+    dump2.mkdir(parents=True)
+    write_posts(dump2 / "Posts.xml", 2)
+    import_file(store, dump2, source="cooking")
+    with sqlite3.connect(store.path) as c:
+        c.execute("DELETE FROM meta WHERE name LIKE 'source-kind:%'")
+    with pytest.raises(InputError, match="holds a StackExchange dump's threads"):  # numeric posts, votes
+        import_file(store, faq, source="cooking", prune=True)
+    import_file(store, faq, source="faq:shop", prune=True)  # its own FAQ again: taken
 
 
 def test_a_dump_import_counts_the_answers_it_skips(tmp_path: Path) -> None:
@@ -981,5 +991,5 @@ def test_a_dump_import_counts_the_answers_it_skips(tmp_path: Path) -> None:
     assert (rep.answers_read, rep.answers_added) == (4, 1)
     assert (rep.answers_without_words, rep.answers_without_question) == (1, 2)
     said = rep.summary()
-    assert "skipped 1 answers without words" in said
-    assert "skipped 2 answers whose question the file does not hold" in said
+    assert "skipped 1 answer without words" in said
+    assert "skipped 2 answers whose question is not in the file or was skipped" in said
