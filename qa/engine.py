@@ -23,7 +23,16 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
 from qa.core.atomic import aside
-from qa.core.errors import ConflictError, DataFormatError, InputError, NotFoundError, QAError
+from qa.core.errors import (
+    ConfigError,
+    ConflictError,
+    DataFormatError,
+    InputError,
+    ModelNotFoundError,
+    NotFoundError,
+    QAError,
+    SourceUnavailable,
+)
 from qa.core.settings import RouteChoice, Settings
 from qa.core.types import Answer, AnswerSource, HoldsQuestions, Question, Response, Route, Routing
 from qa.followup import rewrite
@@ -76,8 +85,11 @@ log = logging.getLogger(__name__)
 class Engine:
     def __init__(self, settings: Settings | None = None, *, sources: dict[Route, AnswerSource] | None = None,
                  router: Router | None = None, routes: Sequence[Route] | None = None,
-                 span_reader: SpanReader | None = None) -> None:
+                 span_reader: SpanReader | None = None, private_failures: bool = False) -> None:
+        """`private_failures` (a server): a source that did not load is named in an answer's routing
+        without the detail (its files' paths), which goes to the log."""
         self.settings = settings or Settings.load()
+        self.private_failures = private_failures
         self._sources: dict[Route, AnswerSource] = dict(sources or {})
         self._injected = set(self._sources)
         self._write_lock = threading.Lock()
@@ -211,7 +223,7 @@ class Engine:
             if q.collection is not None and forced != Route.WEBQA:  # it answered from the graph, silently
                 raise InputError(f"the collection {q.collection!r} is passages: it goes with the route webqa "
                                  f"or auto, not {forced}")
-            answers = _likelier_right(self.source(forced).answer(q, top_k), self.settings.router_min_score)
+            answers = _likelier_right(self._answer_from(forced, q, top_k), self.settings.router_min_score)
             best = _best_score(answers)
             routing = Routing(chosen=forced, forced=True, asked=[forced], scores={forced: best},
                               reason=f"forced to {forced}")
@@ -224,7 +236,7 @@ class Engine:
             known = self.passages().collections.names
             if q.collection not in known:  # a name the user gave: not a source failure
                 raise NotFoundError(f"no collection named {q.collection!r}; known: {', '.join(known)}")
-            answers = _likelier_right(self.source(Route.WEBQA).answer(q, top_k), self.settings.router_min_score)
+            answers = _likelier_right(self._answer_from(Route.WEBQA, q, top_k), self.settings.router_min_score)
             routing = Routing(chosen=Route.WEBQA, forced=True, asked=[Route.WEBQA],
                               scores={Route.WEBQA: _best_score(answers)},
                               reason=f"the collection {q.collection} was named: its passages alone")
@@ -253,7 +265,7 @@ class Engine:
                     skipped.append(r)  # the classifier all but rules it out, and we have an answer
                     continue
             try:
-                results[r] = self.source(r).answer(q, top_k)
+                results[r] = self._answer_from(r, q, top_k)
             except QAError as exc:  # one source down (an endpoint, a missing model): ask the others
                 failed[r] = exc
             except Exception as exc:  # noqa: BLE001 - a bug in one source: logged whole, the others still answer
@@ -269,8 +281,9 @@ class Engine:
         if skipped:
             below = self.settings.router_skip_below
             reason += f"; not asked: {', '.join(map(str, skipped))} (classifier below {below})"
+        told = {r: self._told(e) for r, e in failed.items()}
         if failed:
-            reason += "; failed: " + "; ".join(f"{r}: {e}" for r, e in failed.items())
+            reason += "; failed: " + "; ".join(f"{r}: {t}" for r, t in told.items())
             if answers and answers[0].no_answer:
                 # what a failed source would have said is unknown: "no answer" is no likelier than
                 # the question not being of its kind (a graph that is down, asked which capital)
@@ -278,9 +291,24 @@ class Engine:
                 answers[0].score = round(min(answers[0].score, cap), 4)
         routing = Routing(chosen=chosen, probabilities={r: round(p, 4) for r, p in probs.items()},
                           asked=list(results), scores={r: round(_best_score(a), 4) for r, a in results.items()},
-                          failed={r: str(e) for r, e in failed.items()}, reason=reason)
+                          failed=told, reason=reason)
         return Response(question=q.text, answers=answers[:top_k], routing=routing,
                         timings={"route_s": round(t_route, 4), "total_s": round(time.perf_counter() - t0, 4)})
+
+    def _answer_from(self, route: Route, q: Question, top_k: int) -> list[Answer]:
+        """The source's answers; a source whose files or model did not load is `SourceUnavailable`
+        (the operator's to fix: not a 4xx about the question, and no server path to a client)."""
+        try:
+            return self.source(route).answer(q, top_k)
+        except (DataFormatError, ModelNotFoundError, ConfigError) as exc:
+            raise SourceUnavailable(str(route), exc) from exc
+
+    def _told(self, exc: QAError) -> str:
+        """What an answer's routing says of a source that failed."""
+        if self.private_failures and isinstance(exc, SourceUnavailable):
+            log.warning("the %s source did not load: %s", exc.route, exc)
+            return exc.public
+        return str(exc)
 
     def _held_first(self, q: Question, order: list[Route]) -> tuple[list[Route], str | None]:
         """The cascade's order: the classifier's, but a source that holds the question itself

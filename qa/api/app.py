@@ -134,7 +134,7 @@ def create_app(settings: Settings | None = None, *, engine: Any = None, warm: bo
 
         reader = BatchingSpanReader(shared_span_reader(settings), window_s=settings.api_batch_window_ms / 1000,
                                     metrics=metrics)
-        engine = Engine(settings, span_reader=reader)  # type: ignore[arg-type]
+        engine = Engine(settings, span_reader=reader, private_failures=True)  # type: ignore[arg-type]
     admission = Admission(settings.api_workers, settings.api_queue, settings.api_queue_timeout_s,
                           settings.request_timeout_s, metrics)
     jobs = JobRunner(engine)

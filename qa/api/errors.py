@@ -21,6 +21,7 @@ from qa.core.errors import (
     ModelNotFoundError,
     NotFoundError,
     QAError,
+    SourceUnavailable,
 )
 
 log = logging.getLogger("qa.api")
@@ -99,6 +100,9 @@ def install(app: FastAPI) -> None:
         # a passing condition says when to come back (a store busy with an import, a graph still
         # finishing queries that timed out or an endpoint that is down); a missing model does not
         headers = {"Retry-After": str(exc.retry_after_s)} if exc.retry_after_s else None
+        if isinstance(exc, SourceUnavailable):  # the detail names the server's files: the log's, not the client's
+            log.warning("the %s source did not load: %s", exc.route, exc)
+            return error_response(exc.http_status, qa_error_type(exc), exc.public)
         return error_response(exc.http_status, qa_error_type(exc), _clean(str(exc)), headers=headers)
 
     @app.exception_handler(APIError)

@@ -221,7 +221,8 @@ class ErrorDetail(_Body):
                                   "too_many_requests, "
                                   "client_gone (499: the client left while its request waited), "
                                   "busy (the thread store is being written), overloaded, timeout, config_error, "
-                                  "model_not_found, graph_error (the graph refused a query), graph_unavailable "
+                                  "model_not_found, source_unavailable (a source whose graph, passages, store or model "
+                                  "did not load), graph_error (the graph refused a query), graph_unavailable "
                                   "(the graph cannot be asked), internal_error")
     message: str
     fields: list[str] = Field(default_factory=list, description="For validation errors: the offending fields.")

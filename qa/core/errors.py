@@ -48,3 +48,17 @@ class BusyError(QAError):
 
     http_status = 503
     retry_after_s = 5
+
+
+class SourceUnavailable(QAError):
+    """An answer source cannot answer on this machine: its graph, collection, store or model did
+    not load. That is the operator's to fix, not the question: 503, and a server's clients are told
+    that much only (`public`), as its files and paths are its own; the command line says it whole."""
+
+    http_status = 503
+    error_type = "source_unavailable"
+
+    def __init__(self, route: str, cause: QAError) -> None:
+        super().__init__(f"{cause}")
+        self.route = route
+        self.public = f"the {route} source did not load on this server; the server's log says why"
