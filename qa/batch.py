@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
-from qa.core.errors import BusyError, DataFormatError, InputError, QAError
+from qa.core.errors import BusyError, DataFormatError, InputError, QAError, error_type_of
 from qa.core.types import Question, Response
 
 MAX_QUESTIONS = 1_000_000
@@ -52,6 +52,8 @@ def read_questions(path: Path | str) -> list[Asked]:
         name, text = "standard input", decode_utf8(raw, "standard input (the questions)")
     else:
         name, text = str(path), read_text(path, max_chars=MAX_FILE_CHARS)
+    if "\r" in text and "\n" not in text:  # old Mac line ends: every question was one, run together
+        text = text.replace("\r", "\n")
     if not plain.endswith((".txt", ".text", ".md")) and text.lstrip().startswith("[") and _is_json_array(text):
         raise InputError(f"{name}: a JSON array; give JSON lines instead, one "
                          '{"id": ..., "question": ...} object a line')
@@ -144,7 +146,7 @@ class Record:
         if self.response is None:
             assert self.error is not None  # a record holds a response or the error that refused it
             record: dict[str, Any] = {"id": self.asked.id, "question": self.asked.question,
-                                      "error": {"type": self.error.error_type or type(self.error).__name__,
+                                      "error": {"type": error_type_of(self.error),
                                                 "message": str(self.error)}}
         else:
             record = {"id": self.asked.id, **self.response.model_dump(mode="json")}
@@ -198,10 +200,11 @@ def ask_file(engine: Any, path: Path, out: Path | None, *, top_k: int | None = N
             task = bar.add_task("answering", total=len(questions))
             for record in answer_all(engine, questions, top_k=top_k, collection=collection):
                 line = record.json_line()
-                if out is None:
+                if out is None:  # streamed: nothing kept (a million answers are gigabytes)
                     sink.write(line + "\n")
                     sink.flush()
-                done.append(line)
+                else:
+                    done.append(line)
                 counts[record.outcome] += 1
                 bar.advance(task)
     except BaseException as stopped:  # Ctrl-C, a failing source, a full disk: what was answered is kept
@@ -219,5 +222,6 @@ def ask_file(engine: Any, path: Path, out: Path | None, *, top_k: int | None = N
     if out is not None:
         _keep(done, out)
     where = f" -> {out}" if out is not None else ""
-    err.print(f"{len(questions):,} questions: {counts['answered']:,} answered, {counts['no answer']:,} no answer, "
+    err.print(f"{len(questions):,} question{'' if len(questions) == 1 else 's'}: {counts['answered']:,} answered, "
+              f"{counts['no answer']:,} no answer, "
               f"{counts['refused']:,} refused{where}", markup=False, highlight=False)

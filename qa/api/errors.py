@@ -12,24 +12,10 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from qa.core.errors import (
-    BusyError,
-    ConfigError,
-    ConflictError,
-    DataFormatError,
-    InputError,
-    ModelNotFoundError,
-    NotFoundError,
-    QAError,
-    SourceUnavailable,
-)
+from qa.core.errors import QAError, SourceUnavailable, error_type_of
 
 log = logging.getLogger("qa.api")
 
-_TYPES: list[tuple[type[QAError], str]] = [
-    (NotFoundError, "not_found"), (DataFormatError, "data_format_error"), (ModelNotFoundError, "model_not_found"),
-    (ConfigError, "config_error"), (ConflictError, "conflict"), (InputError, "input_error"), (BusyError, "busy"),
-]
 _HTTP_TYPES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found", 405: "method_not_allowed",
                406: "not_acceptable", 408: "timeout", 409: "conflict", 413: "too_large",
                415: "unsupported_media_type", 422: "validation_error", 429: "too_many_requests", 503: "overloaded",
@@ -56,12 +42,7 @@ def error_response(status: int, kind: str, message: str, *, fields: list[str] | 
 
 
 def qa_error_type(exc: QAError) -> str:
-    if exc.error_type:
-        return exc.error_type
-    for cls, name in _TYPES:
-        if isinstance(exc, cls):
-            return name
-    return "input_error"
+    return error_type_of(exc)
 
 
 def _clean(msg: str) -> str:

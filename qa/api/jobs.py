@@ -11,6 +11,7 @@ a 422 at once, not a failed job later.
 from __future__ import annotations
 
 import queue
+import re
 import threading
 import time
 import uuid
@@ -46,13 +47,11 @@ class _Job:
 
 
 def detect_kind(path: Path, kind: str) -> str:
-    """squad or race: as asked, else by the name (`.jsonl`, "race") or, failing that, by the shape
-    of the file's start (SQuAD is one JSON object with `data`; RACE articles have `article`)."""
+    """squad or race: as asked, else by the shape of the file's start (SQuAD is one JSON object
+    with `data`; RACE articles have `article`), and only where that says nothing by the name
+    (`.jsonl`, "race"): a SQuAD file named grace-hopper.json was refused as RACE."""
     if kind in ("squad", "race"):
         return kind
-    name = path.name.lower()
-    if ".jsonl" in name or "race" in name:
-        return "race"
     from qa.core.text import open_binary
 
     fh = open_binary(path)
@@ -60,7 +59,15 @@ def detect_kind(path: Path, kind: str) -> str:
         head = fh.read(4096).decode("utf-8", "replace")
     finally:
         fh.close()
-    return "race" if '"article"' in head and '"data"' not in head else "squad"
+    data, article = bool(_KEY_DATA.search(head)), bool(_KEY_ARTICLE.search(head))
+    if data != article:
+        return "squad" if data else "race"
+    name = path.name.lower()
+    return "race" if ".jsonl" in name or "race" in name else "squad"
+
+
+_KEY_DATA = re.compile(r'"data"\s*:')
+_KEY_ARTICLE = re.compile(r'"article"\s*:')
 
 
 class JobRunner:

@@ -62,3 +62,16 @@ class SourceUnavailable(QAError):
         super().__init__(f"{cause}")
         self.route = route
         self.public = f"the {route} source did not load on this server; the server's log says why"
+
+
+def error_type_of(exc: QAError) -> str:
+    """The snake_case type an error is reported under, the same in the API's bodies and in
+    `qa ask --file`'s error lines: its own where it names one, else its class's."""
+    if exc.error_type:
+        return exc.error_type
+    for cls, name in ((NotFoundError, "not_found"), (DataFormatError, "data_format_error"),
+                      (ModelNotFoundError, "model_not_found"), (ConfigError, "config_error"),
+                      (ConflictError, "conflict"), (InputError, "input_error"), (BusyError, "busy")):
+        if isinstance(exc, cls):
+            return name
+    return "input_error"

@@ -477,6 +477,24 @@ def test_an_eval_job_can_be_cancelled_queued_or_running(client) -> None:
     assert job["status"] == "done" and job["done"] == 2
 
 
+def test_an_eval_files_kind_is_told_by_what_it_holds_before_its_name(tmp_path: Path) -> None:
+    """A SQuAD file named grace-hopper-questions.json was taken for RACE ("race" in the name) and
+    refused: "missing 'article'"."""
+    from qa.api.jobs import detect_kind
+
+    race = json.dumps({"id": "r1", "article": "Tom won.", "questions": ["Why?"], "options": [["a", "b"]],
+                       "answers": ["A"]})
+    for name, text, kind in (("grace-hopper-questions.json", _squad_file().decode(), "squad"),
+                             ("embrace.json", _squad_file().decode(), "squad"),
+                             ("questions.txt", race + "\n", "race"),
+                             ("race-dev.jsonl", race + "\n", "race"),
+                             ("race-notes.json", "{}", "race"),  # the content says nothing: the name
+                             ("other.json", "{}", "squad")):
+        path = tmp_path / name
+        path.write_text(text, encoding="utf-8")
+        assert detect_kind(path, "auto") == kind, name
+
+
 def _gzip_bomb(mib: int) -> bytes:
     """`mib` MiB of spaces and an empty SQuAD file, gzipped to about a megabyte, never held whole."""
     import zlib
@@ -730,15 +748,15 @@ def test_the_schema_names_every_error_type(app) -> None:
     """`conflict`, `client_gone`, `graph_error` and others reached clients without a word in the
     schema's list of error types."""
     import kb.store  # noqa: F401 - its errors name their own types
-    from qa.api.errors import _HTTP_TYPES, _TYPES
-    from qa.core.errors import QAError
+    from qa.api.errors import _HTTP_TYPES
+    from qa.core.errors import QAError, error_type_of
 
     def subclasses(c: type) -> list[type]:
         return [c, *(s for d in c.__subclasses__() for s in subclasses(d))]
 
     listed = app.openapi()["components"]["schemas"]["ErrorDetail"]["properties"]["type"]["description"]
-    names = ({n for _, n in _TYPES} | set(_HTTP_TYPES.values()) | {"client_gone", "internal_error"}
-             | {c.error_type for c in subclasses(QAError) if c.error_type})
+    names = (set(_HTTP_TYPES.values()) | {"client_gone", "internal_error"}
+             | {error_type_of(c.__new__(c)) for c in subclasses(QAError)})
     assert {n for n in names if n not in listed} == set()
 
 

@@ -37,6 +37,7 @@ def test_a_file_of_questions_is_answered_line_by_line(small_ttl, tmp_path, capsy
     records = _lines(out.read_text(encoding="utf-8"))
     assert records[0]["id"] == "fr" and records[0]["answers"][0]["text"] == "Paris"
     assert records[1]["id"] == "7" and "empty" in records[1]["error"]["message"]
+    assert records[1]["error"]["type"] == "input_error"  # as the API says it, not the class name "InputError"
     assert "1 refused" in capsys.readouterr().err
     assert main(["ask", "-f", str(qj), "-r", "kbqa", "-o", str(qj)]) == 2  # would overwrite the questions
     assert "is the file being read" in capsys.readouterr().err and "fr" in qj.read_text(encoding="utf-8")
@@ -147,6 +148,17 @@ def test_answers_that_cannot_be_written_are_printed_instead(tmp_path, capsys, fu
     with pytest.raises(InputError, match="No space left on device.*printed to standard output"):
         _ask_three(tmp_path, "first?\n")
     assert [r["id"] for r in _lines(capsys.readouterr().out)] == ["1"]
+
+
+def test_old_mac_line_ends_are_line_ends(tmp_path):
+    """A file whose lines end in CR alone was one question, every line run together."""
+    for name, text in (("cr.txt", "Who wrote Hamlet?\rWhat is the capital of Australia?\r"),
+                       ("cr.jsonl", '{"id": "a", "question": "Who wrote Hamlet?"}\r{"id": "b", "question": "Why?"}\r')):
+        path = tmp_path / name
+        path.write_bytes(text.encode("utf-8"))
+        assert [q.question for q in read_questions(path)] == ["Who wrote Hamlet?",
+                                                              "What is the capital of Australia?" if name == "cr.txt"
+                                                              else "Why?"]
 
 
 def test_a_jsonl_file_is_read_as_such_whatever_the_case_of_its_name(tmp_path):
