@@ -196,6 +196,8 @@ class JobRunner:
                 probs[ex.qid] = best.score if best.no_answer else 1.0 - best.score
             self._advance(job, len(batch))
         metrics = squad_v2_evaluate(ds.data, preds, probs) if v2 else squad_v1_evaluate(ds.data, preds)
+        if v2:  # what the official script's best-threshold figures are computed from
+            self._update(job, na_probs={k: round(v, 6) for k, v in probs.items()})
         return {k: float(v) for k, v in metrics.items() if isinstance(v, int | float)}, preds
 
     def _race(self, job: _Job) -> tuple[dict[str, float], dict[str, str]]:

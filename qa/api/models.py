@@ -168,6 +168,8 @@ class JobState(_Body):
     progress: float = Field(0.0, ge=0.0, le=1.0)
     metrics: dict[str, float] = Field(default_factory=dict)
     predictions: dict[str, str] = Field(default_factory=dict)
+    na_probs: dict[str, float] = Field(default_factory=dict, description="SQuAD v2.0: each question's probability "
+                                       "of having no answer (the official script's --na-prob-file).")
     error: str = ""
     seconds: float = 0.0
 

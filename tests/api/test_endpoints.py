@@ -477,6 +477,24 @@ def test_an_eval_job_can_be_cancelled_queued_or_running(client) -> None:
     assert job["status"] == "done" and job["done"] == 2
 
 
+def test_a_squad_v2_job_gives_each_questions_no_answer_probability(client) -> None:
+    """The official v2.0 script's best-threshold figures are computed from these: the job gave the
+    figures but not what they came from, so they could not be checked (`qa eval` writes them)."""
+    data = json.loads(_squad_file())
+    data["version"] = "v2.0"
+    data["data"][0]["paragraphs"][0]["qas"].append({"id": "q3", "question": "Who founded Tesla Motors?",
+                                                    "answers": [], "is_impossible": True})
+    job = client.post("/v1/eval", files={"file": ("v2.json", json.dumps(data).encode())}).json()
+    for _ in range(200):
+        job = client.get(f"/v1/eval/{job['id']}").json()
+        if job["status"] in ("done", "failed"):
+            break
+        time.sleep(0.1)
+    assert job["status"] == "done", job
+    assert set(job["na_probs"]) == {"q1", "q2", "q3"} and all(0 <= p <= 1 for p in job["na_probs"].values())
+    assert "best_f1" in job["metrics"]
+
+
 def test_an_eval_files_kind_is_told_by_what_it_holds_before_its_name(tmp_path: Path) -> None:
     """A SQuAD file named grace-hopper-questions.json was taken for RACE ("race" in the name) and
     refused: "missing 'article'"."""
