@@ -76,7 +76,7 @@ def evidence_lines(a: Answer) -> list[Text]:
             meta.append(f"{ev.votes} vote" + ("" if abs(ev.votes) == 1 else "s"))
         if ev.accepted:
             meta.append("accepted")
-        if ev.source:
+        if ev.source and not (ev.accepted and ev.source == "accepted"):  # "accepted, accepted"
             meta.append(ev.source)
         lines.append(Text(", ".join(meta), style="dim"))
     elif isinstance(ev, ChoiceEvidence):

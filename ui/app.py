@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import os
 import re
+import time
+from pathlib import Path
 from typing import Any, TypeVar
 
 import httpx
@@ -39,6 +41,7 @@ def _settings() -> tuple[Any, str]:
 SETTINGS, SETTINGS_ERROR = _settings()
 # longer than the server may take (its queue wait and its request timeout), which answers 503 or 504 itself first
 TIMEOUT_S = SETTINGS.api_queue_timeout_s + SETTINGS.request_timeout_s + 5.0
+RECHECK_S = 10.0  # a failed health check is made again after this long, not on every click
 QUICK_S = 5.0  # the sidebar's calls answer at once from a live server: a hung one must not blank the page
 MAX_QUESTION_CHARS = 2_000  # the API's limit
 FILED_QUESTION_CHARS = 1_000  # what POST /v1/threads/accepted takes (the community-QA store's title limit)
@@ -156,10 +159,26 @@ def show_response(resp: Response, turn: int, api: API | None = None) -> None:
                 st.error(plain(str(exc)))
 
 
+def _health(api: API) -> dict[str, Any]:
+    """The server's health; a check that failed is not made again for `RECHECK_S` (a hung server
+    held every click and every question up for the check's whole wait, before the question showed)."""
+    failed = st.session_state.get("health_failed")
+    if failed is not None and failed[0] == api.url and time.monotonic() - failed[1] < RECHECK_S:
+        raise RuntimeError(failed[2])
+    try:
+        health = api.call("GET", "/v1/health", timeout=QUICK_S)
+    except RuntimeError as exc:
+        st.session_state.health_failed = (api.url, time.monotonic(), str(exc))
+        raise
+    st.session_state.pop("health_failed", None)
+    return health
+
+
 def sidebar(api: API) -> dict[str, Any]:
     st.sidebar.title("offline-qa")
     try:
-        health = api.call("GET", "/v1/health", timeout=QUICK_S)
+        health: dict[str, Any] | None = _health(api)
+        assert health is not None
         ready = ", ".join(f"{r} {'✓' if ok else '…'}" for r, ok in health.get("ready", {}).items())
         st.sidebar.caption(f"API {api.url} · {health.get('status')} · {ready}")
         routes = ["auto", *health.get("routes", [])]
@@ -168,12 +187,23 @@ def sidebar(api: API) -> dict[str, Any]:
         st.sidebar.error(plain(str(exc)))
         routes = [str(r) for r in RouteChoice]  # the server's own list is unknown: every route
         health = None
-    collections: list[str] = []
+    collections: list[str] | None = None  # None: not known now (the server did not say)
     if health is not None:  # a server that did not answer its health check is not asked again here
         try:
             collections = api.call("GET", "/v1/collections", timeout=QUICK_S).get("collections", [])
         except RuntimeError:
             pass
+    # the collection chosen stays chosen while it exists: the list changing (a collection added
+    # here or by anyone, one failed look at the server) made a new box, set back to "all", and the
+    # next question went to every source without a word
+    kept = st.session_state.get("collection_choice", "all")
+    options = ["all", *(collections or [])]
+    if kept not in options:
+        if collections is None:  # unknown now, not gone
+            options.append(kept)
+        else:
+            st.sidebar.warning(plain(f"the collection {kept} is gone: questions go to every source"))
+            kept = "all"
     wanted = st.query_params.get("route", "auto")  # ?route=webqa&top_k=1 opens the page so
     try:
         k = min(5, max(1, int(st.query_params.get("top_k", 3))))
@@ -182,10 +212,11 @@ def sidebar(api: API) -> dict[str, Any]:
     opts = {
         "route": st.sidebar.selectbox("Route", routes, index=routes.index(wanted) if wanted in routes else 0,
                                       help="auto: the router picks the source"),
-        "collection": st.sidebar.selectbox("Collection", ["all", *collections],
+        "collection": st.sidebar.selectbox("Collection", options, index=options.index(kept),
                                            help="all: every source; a collection: its passages alone"),
         "top_k": st.sidebar.slider("Answers", 1, 5, k),
     }
+    st.session_state.collection_choice = opts["collection"]
     if st.sidebar.button("New conversation"):
         st.session_state.turns = []
     return opts
@@ -201,9 +232,12 @@ def chat_tab(api: API, opts: dict[str, Any]) -> None:
                 st.error(plain(t["error"]))
             else:
                 show_response(t["response"], i, api)
-    question = st.chat_input("Ask a question (follow-ups welcome: \"When did he die?\")",
-                             max_chars=MAX_QUESTION_CHARS)
+    # no max_chars: the box refused a longer paste whole, without a word; said here instead
+    question = st.chat_input("Ask a question (follow-ups welcome: \"When did he die?\")")
     if not question or not question.strip():
+        return
+    if len(question) > MAX_QUESTION_CHARS:
+        st.error(f"the question is {len(question):,} characters long; the limit is {MAX_QUESTION_CHARS:,}")
         return
     with st.chat_message("user"):  # shown while the answer is worked on, not only once it is there
         st.text(question)
@@ -230,6 +264,9 @@ def read_tab(api: API) -> None:
         options = st.text_area("Options (optional, one a line)", height=80)
         go = st.form_submit_button("Read")
     if go:
+        if not context.strip() or not question.strip():  # "context: String should have at least 1 character"
+            st.warning("give a passage and a question")
+            return
         body: dict[str, Any] = {"context": context, "question": question}
         opts = [o.strip() for o in options.splitlines() if o.strip()]
         if opts:
@@ -260,46 +297,71 @@ def documents_tab(api: API) -> None:
         go = st.form_submit_button("Add")
     if added:
         st.success(plain(added))
+    for said_before in st.session_state.pop("docs_skipped", []):  # said after the add's rerun too
+        st.error(plain(said_before))
     if not go:
         return
-    from qa.api.models import COLLECTION_PATTERN, MAX_DOCUMENT_CHARS
+    from qa.api.models import COLLECTION_PATTERN, MAX_DOCUMENT_CHARS, MAX_DOCUMENTS
 
     if not re.match(COLLECTION_PATTERN, collection):  # said as the pattern, it read as a regular expression
         st.error(plain(f"{collection!r} cannot name a collection: use letters, digits, '.', '_' or '-' "
                        "(up to 64, no spaces), starting with a letter or digit"))
         return
     docs = []
+    skipped: list[str] = []
     for f in files or []:
         try:
             text = f.getvalue().decode("utf-8-sig")
         except UnicodeDecodeError:
-            st.error(plain(f"{f.name} is not UTF-8 text; not added"))
+            skipped.append(f"{f.name} is not UTF-8 text; not added")
+            st.error(plain(skipped[-1]))
             continue
         if len(text) > MAX_DOCUMENT_CHARS:  # "documents.0.text: String should have at most ..." named no file
             st.error(plain(f"{f.name} holds {len(text):,} characters, over the {MAX_DOCUMENT_CHARS:,} a "
                            "document may: split it, or index its folder with `qa index`"))
             return
-        docs.append({"title": f.name, "text": text, "source": f"upload:{f.name}"})
+        docs.append({"id": _text_id(Path(f.name).stem, text), "title": f.name, "text": text,
+                     "source": f"upload:{f.name}"})
     if pasted.strip():
         if len(pasted) > MAX_DOCUMENT_CHARS:
             st.error(plain(f"the pasted text holds {len(pasted):,} characters, over the {MAX_DOCUMENT_CHARS:,} "
                            "a document may"))
             return
-        docs.append({"title": title, "text": pasted, "source": "pasted"})
+        docs.append({"id": _text_id("pasted", pasted), "title": title, "text": pasted, "source": "pasted"})
     if not docs:
         st.warning("nothing to add")
+        return
+    if len(docs) > MAX_DOCUMENTS:
+        st.error(f"{len(docs):,} documents: at most {MAX_DOCUMENTS} are added at a time")
+        return
+    if len({d["id"] for d in docs}) < len(docs):
+        st.error("the same text is given twice: add it once")
         return
     try:
         with st.spinner("adding…"):
             r = api.call("POST", "/v1/documents", json={"collection": collection, "documents": docs})
     except RuntimeError as exc:
-        st.error(plain(str(exc)))
+        said = str(exc)
+        if "HTTP 409" in said:  # ids are the texts' own: the same file (or paste) added again
+            st.error(plain(f"the same text is in {collection} already; nothing was added"))
+        else:
+            st.error(plain(said))
         return
     ids = ", ".join(r["documents"][:5]) + (", …" if len(r["documents"]) > 5 else "")
     st.session_state.docs_added = f"added {len(r['documents'])} document(s), {r['passages']} passage(s) to " \
                                   f"{r['collection']} (ids: {ids})"
+    st.session_state.docs_skipped = skipped
     st.session_state.docs_round = st.session_state.get("docs_round", 0) + 1
     st.rerun()  # the form empties at once, and says what was added
+
+
+def _text_id(name: str, text: str) -> str:
+    """A document's id from its name and its text: the same file added twice was stored twice (each
+    time under a new random id); the API refuses an id the collection holds (409)."""
+    import hashlib
+
+    stem = re.sub(r"[^A-Za-z0-9._-]+", "-", name).strip("-.")[:60] or "doc"
+    return f"{stem}-{hashlib.sha1(text.encode('utf-8')).hexdigest()[:10]}"
 
 
 def main() -> None:

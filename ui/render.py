@@ -72,7 +72,7 @@ def evidence_html(answer: Answer) -> str:
             facts.append(f"{ev.votes} vote" + ("" if abs(ev.votes) == 1 else "s"))
         if ev.accepted:
             facts.append("accepted")
-        if ev.source:
+        if ev.source and not (ev.accepted and ev.source == "accepted"):  # "accepted, accepted"
             facts.append(e(ev.source))
         but = f'<div class="qa-meta">but: {e(ev.caveat)}</div>' if ev.caveat else ""
         title = e(ev.title or ev.question[:200])

@@ -93,3 +93,57 @@ def test_a_collection_name_the_api_refuses_is_said_in_words(keyed_api: str, monk
     said = [e.value for e in at.error]
     assert any("'my notes' cannot name a collection" in e and "no spaces" in e for e in said), said
     assert not any("pattern" in e for e in said)
+
+
+def _post_doc(api: str, collection: str, text: str) -> None:
+    import httpx
+
+    r = httpx.post(f"{api}/v1/documents", json={"collection": collection, "documents": [{"text": text}]},
+                   headers={"X-API-Key": "s3cret"}, timeout=120)
+    assert r.status_code == 201, r.text
+
+
+def test_the_collection_chosen_stays_chosen_when_the_list_changes(keyed_api: str, monkeypatch) -> None:
+    """A collection added by anyone made the sidebar's box a new one, back at "all": the next
+    question went to every source without a word."""
+    _post_doc(keyed_api, "ui-keep", "The Ardmore ferry leaves at nine.")
+    at = _run(monkeypatch, QA_API_URL=keyed_api)
+    box = next(b for b in at.sidebar.selectbox if b.label == "Collection")
+    box.set_value("ui-keep").run()
+    _post_doc(keyed_api, "ui-other", "The Ardmore bakery opens at six.")
+    at.run()
+    box = next(b for b in at.sidebar.selectbox if b.label == "Collection")
+    assert box.value == "ui-keep" and "ui-other" in box.options
+    import httpx
+
+    assert httpx.delete(f"{keyed_api}/v1/documents/{_only_doc(keyed_api, 'ui-keep')}",
+                        params={"collection": "ui-keep"}, headers={"X-API-Key": "s3cret"}).status_code == 200
+    at.run()  # its last document deleted: the collection is gone, and the page says so
+    box = next(b for b in at.sidebar.selectbox if b.label == "Collection")
+    assert box.value == "all" and any("ui-keep is gone" in w.value.replace("\\", "") for w in at.sidebar.warning)
+
+
+def _only_doc(api: str, collection: str) -> str:
+    import httpx
+
+    hits = httpx.post(f"{api}/v1/search", json={"query": "Ardmore ferry", "collection": collection, "k": 1},
+                      timeout=60).json()["passages"]
+    return hits[0]["id"].split("#")[0]
+
+
+def test_the_page_says_what_the_api_would_refuse_in_its_own_words(keyed_api: str, monkeypatch) -> None:
+    """An empty Read form showed "context: String should have at least 1 character (and 1 more)";
+    a question pasted over the limit vanished without a word; the same text added twice was stored twice."""
+    at = _run(monkeypatch, QA_API_URL=keyed_api)
+    at.button[[b.label for b in at.button].index("Read")].click().run()
+    assert any("give a passage and a question" in w.value for w in at.warning)
+    assert not any("String should" in e.value for e in at.error)
+    at.chat_input[0].set_value("Why? " * 500).run()
+    assert any("the limit is 2,000" in e.value for e in at.error), [e.value for e in at.error]
+    at.text_input(key="api_key").set_value("s3cret").run()
+    for _ in range(2):
+        next(t for t in at.text_input if t.label == "Collection").set_value("ui-twice")
+        at.text_area(key="docs_text").set_value("The Ardmore lighthouse was built in 1862.")
+        at.button[[b.label for b in at.button].index("Add")].click().run()
+    said = [e.value.replace("\\", "") for e in at.error]
+    assert any("the same text is in ui-twice already; nothing was added" in e for e in said), said

@@ -192,3 +192,20 @@ def test_this_answered_it_files_a_threads_whole_answer_and_a_cut_article_is_said
           "probabilities": [0.4, 0.6], "chosen": 1, "context_chars_read": 2779}
     assert "read the first 2,779 of the passage's 5,364 characters" in evidence_html(
         A({"text": "green", "score": 0.6, "route": "reader", "evidence": ev}))
+
+
+def test_an_answer_users_accepted_says_accepted_once() -> None:
+    """A thread filed by "This answered it" showed "thread accepted:…, accepted, accepted" (its flag
+    and its source), in the browser and the terminal."""
+    from qa.core.types import ThreadEvidence
+    from qa.render import answer_panel
+
+    ev = ThreadEvidence(thread_id="accepted:a842bb", title="When was the Eiffel Tower built?",
+                        answer="1887 to 1889", accepted=True, source="accepted")
+    answer = Answer(text="1887 to 1889", score=0.99, route="cqa", evidence=ev)
+    assert evidence_html(answer).count("accepted") == 2  # the thread id, and the flag
+    from rich.console import Console
+
+    console = Console(record=True, width=200)
+    console.print(answer_panel(answer, 1))
+    assert console.export_text().count("accepted") == 2
