@@ -385,11 +385,19 @@ def create_app(settings: Settings | None = None, *, engine: Any = None, warm: bo
     @app.post(f"/{API_VERSION}/eval", response_model=JobState, status_code=202,
               responses=_errors(*COMMON, 401, 403, 408, 413), dependencies=[Depends(write_key)], tags=["evaluation"])
     async def submit_eval(
+        request: Request,
         file: Annotated[UploadFile, File(description="SQuAD v1.1/v2.0 JSON or RACE JSONL (.gz/.xz/.bz2 ok).")],
         kind: Annotated[Literal["auto", "squad", "race"], Form()] = "auto",
-        limit: Annotated[int | None, Form(ge=1, le=1_000_000)] = None,
+        limit: Annotated[int | None, Form(ge=1, le=1_000_000, description="At most this many questions; "
+                                          "left out: all of them.")] = None,
     ) -> JobState:
         """Start an evaluation; poll `GET /v1/eval/{id}` for progress, then metrics and predictions."""
+        given = (await request.form()).getlist("limit")
+        if len(given) > 1 or any(isinstance(v, str) and not v.strip() for v in given):
+            # a blank field from a form template read as "no limit" and started a whole dev set;
+            # two of them, the last one winning, as silently
+            raise errors.APIError(422, "validation_error", "limit: give one whole number of questions, or "
+                                                           "leave the field out for all of them")
         name = Path(file.filename or "upload.json").name[:200]
         # at most one data suffix and one compression suffix, the latter last: what is unpacked
         # (once, capped) must never again carry a suffix that the loader would unpack (uncapped)

@@ -484,6 +484,8 @@ def test_a_squad_v2_job_gives_each_questions_no_answer_probability(client) -> No
     data["version"] = "v2.0"
     data["data"][0]["paragraphs"][0]["qas"].append({"id": "q3", "question": "Who founded Tesla Motors?",
                                                     "answers": [], "is_impossible": True})
+    limited = client.post("/v1/eval", files={"file": ("v2.json", json.dumps(data).encode())}, data={"limit": "2"})
+    assert limited.status_code == 202 and limited.json()["total"] == 2, limited.text
     job = client.post("/v1/eval", files={"file": ("v2.json", json.dumps(data).encode())}).json()
     for _ in range(200):
         job = client.get(f"/v1/eval/{job['id']}").json()
@@ -550,6 +552,9 @@ def test_an_eval_upload_may_not_unpack_past_its_limit(client) -> None:
     ({"file": ("dev.json", b'{"data": []}')}, {}, 422),
     ({"file": ("dev.json", b"[]")}, {"kind": "essay"}, 422),
     ({"file": ("dev.json", b"[]")}, {"limit": "0"}, 422),
+    # a blank field from a form template meant "no limit" and started a whole dev set; two, the last
+    ({"file": ("dev.json", _squad_file())}, {"limit": ""}, 422),
+    ({"file": ("dev.json", _squad_file())}, {"limit": ["2", "3"]}, 422),
     ({}, {}, 422),
     # valid JSON that is not text: refused now, not a failed job once the tokenizer meets it
     ({"file": ("dev.json", b'{"data": [{"paragraphs": [{"context": "cov\\udce9ers", "qas": []}]}]}')}, {}, 422),
