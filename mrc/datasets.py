@@ -89,7 +89,10 @@ def load_squad(path: str | Path, version: str | int = "auto") -> SquadDataset:
         for pi, para in enumerate(_need(art, "paragraphs", list, where_a)):
             where_p = f"{where_a}.paragraphs[{pi}]"
             context = _need(para, "context", str, where_p)
-            for qi, qa in enumerate(_need(para, "qas", list, where_p)):
+            qas = _need(para, "qas", list, where_p)
+            if qas and not context.strip():  # every question of it scored 0 without a word
+                raise DataFormatError(f"{where_p}: the context is empty, and {len(qas)} question(s) ask about it")
+            for qi, qa in enumerate(qas):
                 where_q = f"{where_p}.qas[{qi}]"
                 qid = _need(qa, "id", str, where_q)
                 question = _need(qa, "question", str, where_q)

@@ -78,6 +78,9 @@ def test_squad_v2_detection(tmp_path: Path) -> None:
         ),
         ('{"data": [{"paragraphs": [{"context": 3, "qas": []}]}]}', "'context' must be str"),
         ('{"data": []}', "no questions"),
+        # every question of it scored 0 without a word
+        ('{"data": [{"paragraphs": [{"context": "  ", "qas": [{"id": "x", "question": "q?", "answers": []}]}]}]}',
+         "the context is empty, and 1 question"),
     ],
 )
 def test_squad_malformed(tmp_path: Path, text: str, message: str) -> None:
