@@ -7,6 +7,7 @@ becomes a `DataFormatError` naming the file and the place (e.g. `data[3].paragra
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -78,7 +79,16 @@ def load_squad(path: str | Path, version: str | int = "auto") -> SquadDataset:
     """Load a SQuAD-format file. `version` "auto" reads the file's `version` field (a `v2.0`
     file, or any question marked `is_impossible`, means v2)."""
     p = Path(path)
-    doc = parse_json(read_text(p), str(p))
+    text = read_text(p)
+    try:
+        doc = parse_json(text, str(p))
+    except DataFormatError as exc:
+        if _race_lines(text):  # "invalid JSON at line 2, column 1: Extra data" said nothing useful
+            raise DataFormatError(f"{p}: RACE questions (JSON lines with an 'article'), not a SQuAD file: "
+                                  "evaluate it with `qa eval race` (or kind=race)") from exc
+        raise
+    if isinstance(doc, dict) and "data" not in doc and "article" in doc:
+        raise DataFormatError(f"{p}: a RACE article, not a SQuAD file: evaluate it with `qa eval race` (or kind=race)")
     data = _need(doc, "data", list, str(p))
     examples: list[SquadExample] = []
     seen: set[str] = set()
@@ -180,9 +190,26 @@ def _race_articles(p: Path) -> Iterator[tuple[str, Any, str]]:
             if line.strip():
                 yield f"{p}, line {ln}", parse_json(line, f"{p}, line {ln}", line_of_file=True), ""
     else:
-        doc = parse_json(text, str(p))
+        try:
+            doc = parse_json(text, str(p))
+        except DataFormatError as exc:
+            if _race_lines(text):  # JSON lines in a file not named .jsonl: "Extra data" said nothing useful
+                raise DataFormatError(f"{p}: JSON lines (one RACE article a line): name the file .jsonl") from exc
+            raise
+        if isinstance(doc, dict) and "data" in doc and "article" not in doc:
+            raise DataFormatError(f"{p}: a SQuAD file, not RACE: evaluate it with `qa eval squad` (or kind=squad)")
         for i, art in enumerate(doc if isinstance(doc, list) else [doc]):
             yield f"{p}[{i}]" if isinstance(doc, list) else str(p), art, ""
+
+
+def _race_lines(text: str) -> bool:
+    """Whether `text` opens with a JSON line holding a RACE article."""
+    first = text.lstrip().split("\n", 1)[0]
+    try:
+        obj = json.loads(first)
+    except ValueError:
+        return False
+    return isinstance(obj, dict) and "article" in obj
 
 
 def _race_questions(article: Any, where: str, level: str) -> list[RaceQuestion]:

@@ -210,3 +210,22 @@ def test_a_race_line_holding_a_unicode_line_separator_is_one_line(tmp_path) -> N
     assert [q.article for q in load_race(path)] == ["Tom likes\u2028apples.\u0085"] * len(RACE["questions"])
     # one triple, not a second line "Ile" refused as malformed
     assert any(str(o) == "France\u2028Ile" for _, _, o in tsv_triples("Paris\tcapital of\tFrance\u2028Ile\n"))
+
+
+def test_a_race_file_given_as_squad_and_the_other_way_round_says_so(tmp_path: Path) -> None:
+    """`qa eval squad race-dev.jsonl.gz` said "invalid JSON at line 2, column 1: Extra data"."""
+    from mrc.datasets import load_race
+
+    line = json.dumps(RACE)
+    (tmp_path / "race-dev.jsonl").write_text(line + "\n" + line.replace('"id": "', '"id": "2') + "\n")
+    with pytest.raises(DataFormatError, match="RACE questions .* `qa eval race`"):
+        load_squad(tmp_path / "race-dev.jsonl")
+    (tmp_path / "race-small.txt").write_text(line + "\n" + line + "\n")
+    with pytest.raises(DataFormatError, match="JSON lines .* name the file .jsonl"):
+        load_race(tmp_path / "race-small.txt")
+    (tmp_path / "one.json").write_text(line)
+    with pytest.raises(DataFormatError, match="a RACE article, not a SQuAD file"):
+        load_squad(tmp_path / "one.json")
+    (tmp_path / "squad.json").write_text(json.dumps(SQUAD))
+    with pytest.raises(DataFormatError, match="a SQuAD file, not RACE"):
+        load_race(tmp_path / "squad.json")
