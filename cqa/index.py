@@ -37,7 +37,7 @@ import numpy as np
 from cqa.store import ThreadStore
 from cqa.text import tokenize
 from qa.core.atomic import atomic_write, atomic_write_text, file_lock, staging_dir, swap_dir
-from qa.core.errors import DataFormatError, InputError
+from qa.core.errors import ConfigError, DataFormatError
 from qa.core.types import Encoder
 
 DENSE = "dense.faiss"
@@ -228,7 +228,7 @@ class ThreadIndex:
                 self.store.set_meta("encoder", self.encoder.name)
             return
         if name != self.encoder.name:
-            raise InputError(f"the thread store {self.store.path} was embedded with the encoder {name}; the settings "
+            raise ConfigError(f"the thread store {self.store.path} was embedded with the encoder {name}; the settings "
                              f"select {self.encoder.name} (re-embed it with `qa cqa embed --reset`)")
 
     def _same_store(self, saved: object) -> bool:

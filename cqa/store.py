@@ -31,7 +31,7 @@ from typing import Any
 
 import numpy as np
 
-from qa.core.errors import BusyError, DataFormatError, InputError, NotFoundError
+from qa.core.errors import BusyError, ConfigError, DataFormatError, InputError, NotFoundError
 from qa.core.text import check_text, check_words
 
 MAX_TITLE_CHARS = 1_000
@@ -242,7 +242,7 @@ class ThreadStore:
                 self.path.parent.mkdir(parents=True, exist_ok=True)
                 self._conn = sqlite3.connect(str(self.path), check_same_thread=False, isolation_level=None)
         except (sqlite3.Error, OSError) as exc:
-            raise InputError(f"cannot use the thread store {self.path}: {exc}") from None
+            raise ConfigError(f"cannot use the thread store {self.path}: {exc}") from None
         self._lock = threading.RLock()
         self._depth = 0
         self._naming = False  # `first_naming`'s table exists in this transaction
@@ -269,7 +269,7 @@ class ThreadStore:
             self._conn.close()
             if _is_busy(exc):  # creating the schema waited for another process's write
                 raise self._busy() from None
-            raise InputError(f"cannot use the thread store {self.path}: {exc}") from None
+            raise ConfigError(f"cannot use the thread store {self.path}: {exc}") from None
         except sqlite3.DatabaseError as exc:
             self._conn.close()
             raise DataFormatError(f"{self.path} is not a thread store: {exc}") from None

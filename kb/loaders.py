@@ -21,7 +21,7 @@ from urllib.parse import quote, unquote
 from rdflib import RDF, RDFS, SKOS, Literal, Namespace, URIRef
 from rdflib.term import Node
 
-from qa.core.errors import DataFormatError, InputError
+from qa.core.errors import ConfigError, DataFormatError
 
 if TYPE_CHECKING:
     from kb.store import EmbeddedGraph
@@ -33,9 +33,9 @@ ENTITY_PREFIX = str(NS) + "m."
 def open_text(path: str | Path) -> str:
     p = Path(path)
     if not p.exists():
-        raise InputError(f"graph file not found: {p}")
+        raise ConfigError(f"graph file not found: {p}")
     if p.is_dir():
-        raise InputError(f"{p} is a folder; give a Turtle, N-Triples, RDF/XML, JSON-LD or TSV file")
+        raise ConfigError(f"{p} is a folder; give a Turtle, N-Triples, RDF/XML, JSON-LD or TSV file")
     openers: dict[str, Callable[..., IO[str]]] = {".gz": gzip.open, ".xz": lzma.open, ".bz2": bz2.open}
     opener = openers.get(p.suffix, open)
     try:
@@ -54,7 +54,7 @@ def _format(path: Path) -> str:
                ".rdf": "xml", ".owl": "xml", ".xml": "xml", ".jsonld": "json-ld",
                ".tsv": "tsv", ".txt": "tsv"}
     if suffix not in formats:
-        raise InputError(f"unknown graph format for {path.name}: use .ttl, .nt, .rdf / .owl (RDF/XML), "
+        raise ConfigError(f"unknown graph format for {path.name}: use .ttl, .nt, .rdf / .owl (RDF/XML), "
                          ".jsonld, .tsv or .txt")
     return formats[suffix]
 

@@ -16,7 +16,7 @@ import numpy as np
 
 from kb.text import STOPWORDS, content, segments, split_possessed
 from qa.core.atomic import atomic_write_text
-from qa.core.errors import DataFormatError, InputError
+from qa.core.errors import ConfigError, DataFormatError
 
 if TYPE_CHECKING:
     from rdflib import URIRef
@@ -234,7 +234,7 @@ class Scorer:
                        calibrator=Calibrator.from_dict(cal) if cal else None,
                        yes_no_calibrator=Calibrator.from_dict(yes_no) if yes_no else None)
         except FileNotFoundError as exc:
-            raise InputError(f"scorer file not found: {p}") from exc
+            raise ConfigError(f"scorer file not found: {p}") from exc
         except (OSError, UnicodeDecodeError, json.JSONDecodeError, KeyError, TypeError, ValueError,
                 AttributeError) as exc:
             raise DataFormatError(f"{p} is not a KBQA scorer file: {exc}") from exc

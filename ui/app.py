@@ -20,7 +20,16 @@ from pydantic import BaseModel, ValidationError
 
 from qa.core.settings import RouteChoice
 from qa.core.types import Answer, Response
-from ui.render import CSS, answer_html, filed_text, rewrite_html, routing_html, sparql_of, top_text
+from ui.render import (
+    CSS,
+    answer_html,
+    document_id,
+    filed_text,
+    rewrite_html,
+    routing_html,
+    sparql_of,
+    top_text,
+)
 
 HISTORY_TURNS = 10
 M = TypeVar("M", bound=BaseModel)
@@ -198,12 +207,19 @@ def sidebar(api: API) -> dict[str, Any]:
     # next question went to every source without a word
     kept = st.session_state.get("collection_choice", "all")
     options = ["all", *(collections or [])]
+    gone = None
     if kept not in options:
         if collections is None:  # unknown now, not gone
             options.append(kept)
         else:
-            st.sidebar.warning(plain(f"the collection {kept} is gone: questions go to every source"))
-            kept = "all"
+            gone, kept = kept, "all"
+            st.session_state.collection_gone = gone  # said on the runs after this one too, until another choice
+    st.session_state.collection_choice = kept  # the box's own value (a moved index made a new box, which
+    said = st.session_state.get("collection_gone")  # dropped a choice made on the old one)
+    if said and kept == "all":
+        st.sidebar.warning(plain(f"the collection {said} is gone: questions go to every source"))
+    elif said:
+        st.session_state.pop("collection_gone", None)
     wanted = st.query_params.get("route", "auto")  # ?route=webqa&top_k=1 opens the page so
     try:
         k = min(5, max(1, int(st.query_params.get("top_k", 3))))
@@ -212,11 +228,12 @@ def sidebar(api: API) -> dict[str, Any]:
     opts = {
         "route": st.sidebar.selectbox("Route", routes, index=routes.index(wanted) if wanted in routes else 0,
                                       help="auto: the router picks the source"),
-        "collection": st.sidebar.selectbox("Collection", options, index=options.index(kept),
+        "collection": st.sidebar.selectbox("Collection", options, key="collection_choice",
+                                           on_change=lambda: st.session_state.pop("collection_gone", None),
                                            help="all: every source; a collection: its passages alone"),
+        "gone": gone,
         "top_k": st.sidebar.slider("Answers", 1, 5, k),
     }
-    st.session_state.collection_choice = opts["collection"]
     if st.sidebar.button("New conversation"):
         st.session_state.turns = []
     return opts
@@ -239,6 +256,10 @@ def chat_tab(api: API, opts: dict[str, Any]) -> None:
     if len(question) > MAX_QUESTION_CHARS:
         st.error(f"the question is {len(question):,} characters long; the limit is {MAX_QUESTION_CHARS:,}")
         return
+    if opts.get("gone"):  # chosen for this question, gone as it was sent: not asked of every source instead
+        turns.append({"question": question, "error": f"the collection {opts['gone']} is gone: not asked; "
+                                                     "choose a collection (or all) and ask again"})
+        st.rerun()
     with st.chat_message("user"):  # shown while the answer is worked on, not only once it is there
         st.text(question)
     history = [{"question": t["question"], "answer": top_text(t["response"]) if t.get("response") else ""}
@@ -251,6 +272,7 @@ def chat_tab(api: API, opts: dict[str, Any]) -> None:
     with st.spinner("answering…"):
         try:
             turns.append({"question": question, "response": api.ask(body)})
+            st.session_state.pop("health_failed", None)  # it answered: the sidebar looks again now
         except RuntimeError as exc:
             turns.append({"question": question, "error": str(exc)})
     st.rerun()
@@ -320,14 +342,14 @@ def documents_tab(api: API) -> None:
             st.error(plain(f"{f.name} holds {len(text):,} characters, over the {MAX_DOCUMENT_CHARS:,} a "
                            "document may: split it, or index its folder with `qa index`"))
             return
-        docs.append({"id": _text_id(Path(f.name).stem, text), "title": f.name, "text": text,
+        docs.append({"id": document_id(Path(f.name).stem, text), "title": f.name, "text": text,
                      "source": f"upload:{f.name}"})
     if pasted.strip():
         if len(pasted) > MAX_DOCUMENT_CHARS:
             st.error(plain(f"the pasted text holds {len(pasted):,} characters, over the {MAX_DOCUMENT_CHARS:,} "
                            "a document may"))
             return
-        docs.append({"id": _text_id("pasted", pasted), "title": title, "text": pasted, "source": "pasted"})
+        docs.append({"id": document_id("pasted", pasted), "title": title, "text": pasted, "source": "pasted"})
     if not docs:
         st.warning("nothing to add")
         return
@@ -342,8 +364,10 @@ def documents_tab(api: API) -> None:
             r = api.call("POST", "/v1/documents", json={"collection": collection, "documents": docs})
     except RuntimeError as exc:
         said = str(exc)
-        if "HTTP 409" in said:  # ids are the texts' own: the same file (or paste) added again
-            st.error(plain(f"the same text is in {collection} already; nothing was added"))
+        if "HTTP 409" in said and "is already in collection" in said:  # ids are the texts' own
+            taken = next((d for d in docs if f"'{d['id']}'" in said), None)
+            what = f"{taken['title'] or 'the pasted text'}" if taken else "that text"
+            st.error(plain(f"{what}: the same text is in {collection} already; nothing was added"))
         else:
             st.error(plain(said))
         return
@@ -353,15 +377,6 @@ def documents_tab(api: API) -> None:
     st.session_state.docs_skipped = skipped
     st.session_state.docs_round = st.session_state.get("docs_round", 0) + 1
     st.rerun()  # the form empties at once, and says what was added
-
-
-def _text_id(name: str, text: str) -> str:
-    """A document's id from its name and its text: the same file added twice was stored twice (each
-    time under a new random id); the API refuses an id the collection holds (409)."""
-    import hashlib
-
-    stem = re.sub(r"[^A-Za-z0-9._-]+", "-", name).strip("-.")[:60] or "doc"
-    return f"{stem}-{hashlib.sha1(text.encode('utf-8')).hexdigest()[:10]}"
 
 
 def main() -> None:

@@ -6,7 +6,9 @@ models (the one answer shape), so they are tested without a browser."""
 
 from __future__ import annotations
 
+import hashlib
 import html
+import re
 from typing import Any
 
 from qa.core.text import clip
@@ -145,3 +147,11 @@ def top_text(response: Response) -> str:
     if not answers or answers[0].no_answer:
         return ""
     return answers[0].text
+
+
+def document_id(name: str, text: str) -> str:
+    """A document's id from its name and its text: the same file added twice was stored twice (each
+    time under a new random id); the API refuses an id the collection holds (409)."""
+    stem = re.sub(r"[^A-Za-z0-9._-]+", "-", name).strip("-._")[:60] or "doc"  # the API's ids open with a
+    # letter or digit
+    return f"{stem}-{hashlib.sha1(text.encode('utf-8')).hexdigest()[:10]}"

@@ -44,6 +44,7 @@ class _Job:
     state: JobState
     dataset: Any
     lock: threading.Lock = field(default_factory=threading.Lock)
+    na_probs: dict[str, float] = field(default_factory=dict)
 
 
 def detect_kind(path: Path, kind: str) -> str:
@@ -152,8 +153,8 @@ class JobRunner:
                     metrics, preds = self._squad(job)
                 else:
                     metrics, preds = self._race(job)
-                self._finish(job, status="done", metrics=metrics, predictions=preds, progress=1.0,
-                             seconds=round(time.perf_counter() - started, 2))
+                self._finish(job, status="done", metrics=metrics, predictions=preds, na_probs=job.na_probs,
+                             progress=1.0, seconds=round(time.perf_counter() - started, 2))
             except _Cancelled:
                 self._update(job, seconds=round(time.perf_counter() - started, 2))
             except Exception as exc:  # reported in the job, never lost in a thread
@@ -196,8 +197,8 @@ class JobRunner:
                 probs[ex.qid] = best.score if best.no_answer else 1.0 - best.score
             self._advance(job, len(batch))
         metrics = squad_v2_evaluate(ds.data, preds, probs) if v2 else squad_v1_evaluate(ds.data, preds)
-        if v2:  # what the official script's best-threshold figures are computed from
-            self._update(job, na_probs={k: round(v, 6) for k, v in probs.items()})
+        if v2:  # what the official script's best-threshold figures are computed from (unrounded:
+            job.na_probs = probs  # rounded, near-certain answers tie at 0 and the sweep reads otherwise)
         return {k: float(v) for k, v in metrics.items() if isinstance(v, int | float)}, preds
 
     def _race(self, job: _Job) -> tuple[dict[str, float], dict[str, str]]:

@@ -746,17 +746,23 @@ def test_the_multiple_choice_reader_loads_at_start_unless_told_not_to(api_settin
         assert r.status_code == 200 and engine._choice_reader._model is not None
 
 
+@pytest.mark.parametrize("graph", ["malformed", "missing", "folder"])
 def test_a_source_that_did_not_load_is_the_servers_trouble_and_its_files_stay_private(api_settings,
-                                                                                      tmp_path: Path) -> None:
-    """A misconfigured graph file answered a client's question with 422 "data_format_error" (its
-    mistake?) naming the server's path, and a routed question's routing carried the same text."""
+                                                                                      tmp_path: Path,
+                                                                                      graph: str) -> None:
+    """A misconfigured graph file answered a client's question with 422 "data_format_error" (or 400
+    "input_error" when missing: its mistake?) naming the server's path, and a routed question's
+    routing carried the same text."""
     from fastapi.testclient import TestClient
 
     from qa.api import create_app
 
     bad = tmp_path / "secret-folder" / "graph.ttl"
     bad.parent.mkdir()
-    bad.write_text('@prefix ex: <http://example.org/> .\nex:a ex:b "unterminated .\n', encoding="utf-8")
+    if graph == "malformed":
+        bad.write_text('@prefix ex: <http://example.org/> .\nex:a ex:b "unterminated .\n', encoding="utf-8")
+    elif graph == "folder":
+        bad.mkdir()
     with TestClient(create_app(api_settings.model_copy(update={"kb_graph": str(bad)}))) as c:
         wait_ready(lambda: c.get("/v1/health").json())
         r = c.post(ASK, json={"question": "What is the capital of France?", "route": "kbqa"})

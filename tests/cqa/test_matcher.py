@@ -15,7 +15,7 @@ from cqa.matcher import ANSWER_RANKER, ANSWER_STACK, RESCORER, CommunityQA
 from cqa.model import LogisticModel
 from cqa.store import ThreadStore
 from cqa.text import tokenize
-from qa.core.errors import DataFormatError, InputError
+from qa.core.errors import ConfigError, DataFormatError, InputError
 from qa.core.settings import Settings
 from qa.core.types import Answer, Route, ThreadEvidence
 
@@ -265,7 +265,7 @@ def test_encoder_change_is_refused(faq_source: CommunityQA) -> None:
         def encode(self, texts):
             return np.ones((len(texts), 4), dtype=np.float32) / 2
 
-    with pytest.raises(InputError, match="embedded with the encoder"):
+    with pytest.raises(ConfigError, match="embedded with the encoder"):
         ThreadIndex(faq_source.store, Other()).load()
 
 
@@ -424,7 +424,7 @@ def test_vectors_added_to_an_empty_store_record_their_encoder(tmp_path: Path, en
     class Other(type(encoder)):
         name = "another-encoder"
 
-    with pytest.raises(InputError, match="was embedded with the encoder"):
+    with pytest.raises(ConfigError, match="was embedded with the encoder"):
         ThreadIndex(store, Other(), folder=tmp_path / "idx2").load()
 
 

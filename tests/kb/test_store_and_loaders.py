@@ -6,7 +6,7 @@ from rdflib import RDFS, Literal, URIRef
 
 from kb.loaders import entity_iri, load_file, relation_iri
 from kb.store import EmbeddedGraph, QueryError, RemoteGraph
-from qa.core.errors import DataFormatError, InputError
+from qa.core.errors import ConfigError, DataFormatError, InputError
 
 
 def test_tsv_loader_freebase_style(tmp_path):
@@ -33,7 +33,7 @@ def test_bad_files_give_clear_errors(tmp_path):
     nameless.write_text("a\tspouse\tb\nc\t__\td\n")  # would be the bare namespace, a relation of every graph
     with pytest.raises(DataFormatError, match="nameless.tsv:2: the relation '__' has no name"):
         load_file(EmbeddedGraph(), nameless)
-    with pytest.raises(InputError):
+    with pytest.raises(ConfigError, match="graph file not found"):  # the server's, not the question's
         load_file(EmbeddedGraph(), tmp_path / "missing.ttl")
     ttl = tmp_path / "broken.ttl"
     ttl.write_text("<http://a> <http://b> .")
@@ -107,7 +107,7 @@ def test_a_byte_order_mark_is_not_data_and_an_empty_graph_is_said(tmp_path, capl
     load_file(g, tsv)
     assert (entity_iri("Alice"), relation_iri("knows"), entity_iri("Bob")) in g.graph  # not "\ufeffAlice"
     (tmp_path / "folder.ttl").mkdir()
-    with pytest.raises(InputError, match="is a folder"):
+    with pytest.raises(ConfigError, match="is a folder"):
         load_file(EmbeddedGraph(), tmp_path / "folder.ttl")
     empty = tmp_path / "empty.ttl"
     empty.write_text("@prefix ex: <http://example.org/> .\n")

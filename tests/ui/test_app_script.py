@@ -123,6 +123,39 @@ def test_the_collection_chosen_stays_chosen_when_the_list_changes(keyed_api: str
     assert box.value == "all" and any("ui-keep is gone" in w.value.replace("\\", "") for w in at.sidebar.warning)
 
 
+def test_a_second_choice_of_collection_is_the_one_asked(keyed_api: str, monkeypatch) -> None:
+    """Choosing one collection and then another asked the first: the box was made anew after each
+    change, and the change made on the old one was dropped."""
+    _post_doc(keyed_api, "ui-first", "The Ardmore ferry leaves at nine.")
+    _post_doc(keyed_api, "ui-second", "The Ardmore ferry leaves at ten.")
+    at = _run(monkeypatch, QA_API_URL=keyed_api)
+    for name in ("ui-first", "ui-second"):
+        next(b for b in at.sidebar.selectbox if b.label == "Collection").set_value(name).run()
+    at.chat_input[0].set_value("When does the Ardmore ferry leave?").run()
+    turn = at.session_state["turns"][-1]
+    assert "ui-second" in turn["response"].routing.reason, turn
+
+
+def test_a_question_for_a_collection_gone_meanwhile_is_not_asked_of_every_source(keyed_api: str,
+                                                                                  monkeypatch) -> None:
+    """The question went to every source, and the warning that the collection was gone was wiped by
+    the page's rerun."""
+    import httpx
+
+    _post_doc(keyed_api, "ui-gone", "The Ardmore ferry leaves at nine.")
+    at = _run(monkeypatch, QA_API_URL=keyed_api)
+    next(b for b in at.sidebar.selectbox if b.label == "Collection").set_value("ui-gone").run()
+    assert httpx.delete(f"{keyed_api}/v1/documents/{_only_doc(keyed_api, 'ui-gone')}",
+                        params={"collection": "ui-gone"}, headers={"X-API-Key": "s3cret"}).status_code == 200
+    at.chat_input[0].set_value("When does the Ardmore ferry leave?").run()
+    turn = at.session_state["turns"][-1]
+    assert "response" not in turn and "ui-gone is gone: not asked" in turn["error"], turn
+    assert any("ui-gone is gone" in w.value.replace("\\", "") for w in at.sidebar.warning)
+    box = next(b for b in at.sidebar.selectbox if b.label == "Collection")
+    box.set_value(next(o for o in box.options if o != "all")).run()
+    assert not at.sidebar.warning  # said until another choice is made
+
+
 def _only_doc(api: str, collection: str) -> str:
     import httpx
 

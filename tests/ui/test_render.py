@@ -209,3 +209,17 @@ def test_an_answer_users_accepted_says_accepted_once() -> None:
     console = Console(record=True, width=200)
     console.print(answer_panel(answer, 1))
     assert console.export_text().count("accepted") == 2
+
+
+@pytest.mark.parametrize("name", ["_draft", "__init__", "_", "日本語", "-x", ".hidden", "ñandú", "a" * 300, "notes"])
+def test_a_documents_id_from_its_file_name_is_one_the_api_takes(name: str) -> None:
+    """"_draft.md" gave "_draft-…", which the API's id pattern refuses: the whole add failed with
+    "documents.0.id: String should match pattern", an id the user never typed."""
+    import re
+
+    from qa.api.models import DOCUMENT_ID_PATTERN
+    from ui.render import document_id
+
+    doc = document_id(name, "some text")
+    assert re.match(DOCUMENT_ID_PATTERN, doc), doc
+    assert document_id(name, "some text") == doc != document_id(name, "other text")
