@@ -419,18 +419,22 @@ def _squad_file() -> bytes:
     return json.dumps(data).encode()
 
 
+def _finished(client, job_id: str, wait_s: float = 20.0) -> dict:
+    """The job's state once it has ended (or after `wait_s`)."""
+    deadline = time.monotonic() + wait_s
+    while True:
+        job = client.get(f"/v1/eval/{job_id}").json()
+        if job["status"] in ("done", "failed", "cancelled") or time.monotonic() > deadline:
+            return job
+        time.sleep(0.1)
+
+
 def test_eval_job_reports_progress_then_metrics(client) -> None:
     r = client.post("/v1/eval", files={"file": ("dev.json.gz", gzip.compress(_squad_file()))})
     assert r.status_code == 202, r.text
     job = r.json()
     assert job["status"] in ("queued", "running") and job["total"] == 2 and job["kind"] == "squad"
-    import time
-
-    for _ in range(200):
-        job = client.get(f"/v1/eval/{job['id']}").json()
-        if job["status"] in ("done", "failed"):
-            break
-        time.sleep(0.1)
+    job = _finished(client, job["id"])
     assert job["status"] == "done", job
     assert job["progress"] == 1.0 and job["metrics"]["f1"] > 50 and set(job["predictions"]) == {"q1", "q2"}
     race = {"id": "r1", "article": "Tom won the race and was happy.", "questions": ["Why was Tom happy?"],
@@ -469,11 +473,7 @@ def test_an_eval_job_can_be_cancelled_queued_or_running(client) -> None:
     error(client.delete("/v1/eval/no-such-job"), 404)
     assert client.get(f"/v1/eval/{queued['id']}").json()["status"] == "cancelled"
     after = client.post("/v1/eval", files={"file": ("after.json", _squad_file())}).json()
-    for _ in range(200):  # the next job runs: the cancelled ones hold nothing up
-        job = client.get(f"/v1/eval/{after['id']}").json()
-        if job["status"] in ("done", "failed"):
-            break
-        time.sleep(0.1)
+    job = _finished(client, after["id"])  # the next job runs: the cancelled ones hold nothing up
     assert job["status"] == "done" and job["done"] == 2
 
 
@@ -487,11 +487,7 @@ def test_a_squad_v2_job_gives_each_questions_no_answer_probability(client) -> No
     limited = client.post("/v1/eval", files={"file": ("v2.json", json.dumps(data).encode())}, data={"limit": "2"})
     assert limited.status_code == 202 and limited.json()["total"] == 2, limited.text
     job = client.post("/v1/eval", files={"file": ("v2.json", json.dumps(data).encode())}).json()
-    for _ in range(200):
-        job = client.get(f"/v1/eval/{job['id']}").json()
-        if job["status"] in ("done", "failed"):
-            break
-        time.sleep(0.1)
+    job = _finished(client, job["id"])
     assert job["status"] == "done", job
     assert set(job["na_probs"]) == {"q1", "q2", "q3"} and all(0 <= p <= 1 for p in job["na_probs"].values())
     assert "best_f1" in job["metrics"]
