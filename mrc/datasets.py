@@ -207,7 +207,7 @@ def _race_lines(text: str) -> bool:
     first = text.lstrip().split("\n", 1)[0]
     try:
         obj = json.loads(first)
-    except ValueError:
+    except (ValueError, RecursionError):  # not JSON, or nested past what the parser follows
         return False
     return isinstance(obj, dict) and "article" in obj
 
