@@ -27,7 +27,16 @@ from typing import Any, TextIO, cast
 
 from cqa.store import MAX_TEXT_CHARS, MAX_TITLE_CHARS, Put, SourceKind, ThreadStore, content_id
 from qa.core.errors import DataFormatError, InputError
-from qa.core.text import check_text, has_words, input_position, open_binary, open_text, parse_json, utf8_error_place
+from qa.core.text import (
+    check_text,
+    counted,
+    has_words,
+    input_position,
+    open_binary,
+    open_text,
+    parse_json,
+    utf8_error_place,
+)
 
 # the posts file of a StackExchange dump folder, as the dump names it or compressed
 POSTS_NAMES = ("Posts.xml", "Posts.xml.gz", "Posts.xml.xz", "Posts.xml.bz2")
@@ -80,22 +89,21 @@ class ImportReport:
         self.answers_updated += put is Put.UPDATED
 
     def summary(self) -> str:
-        def n(count: int, what: str) -> str:  # "1 thread", "2 threads"
-            return f"{count:,} {what}" + ("" if count == 1 else "s")
-
-        updated = [n(c, what) for c, what in ((self.threads_updated, "thread"), (self.answers_updated, "answer")) if c]
-        said = [f"{n(self.threads_added, 'new thread')} ({self.threads_read:,} read)",
-                f"{n(self.answers_added, 'new answer')} ({self.answers_read:,} read)"]
+        updated = [counted(c, what) for c, what in ((self.threads_updated, "thread"), (self.answers_updated, "answer"))
+                   if c]
+        said = [f"{counted(self.threads_added, 'new thread')} ({self.threads_read:,} read)",
+                f"{counted(self.answers_added, 'new answer')} ({self.answers_read:,} read)"]
         for count, text in (
-                (self.links_added, n(self.links_added, "duplicate link")),
+                (self.links_added, counted(self.links_added, "duplicate link")),
                 (updated, f"updated {' and '.join(updated)}"),
-                (self.answers_removed, f"removed {n(self.answers_removed, 'answer')} the file no longer gives"),
-                (self.threads_without_text, f"skipped {n(self.threads_without_text, 'question')} without any text"),
-                (self.answers_without_words, f"skipped {n(self.answers_without_words, 'answer')} without words"),
-                (self.posts_too_long, f"skipped {n(self.posts_too_long, 'post')} longer than the store takes"),
-                (self.answers_without_question, f"skipped {n(self.answers_without_question, 'answer')} whose question "
-                                                "is not in the file or was skipped"),
-                (self.threads_removed, f"removed {n(self.threads_removed, 'thread')} the file no longer gives")):
+                (self.answers_removed, f"removed {counted(self.answers_removed, 'answer')} the file no longer gives"),
+                (self.threads_without_text, f"skipped {counted(self.threads_without_text, 'question')} without "
+                                            "any text"),
+                (self.answers_without_words, f"skipped {counted(self.answers_without_words, 'answer')} without words"),
+                (self.posts_too_long, f"skipped {counted(self.posts_too_long, 'post')} longer than the store takes"),
+                (self.answers_without_question, f"skipped {counted(self.answers_without_question, 'answer')} whose "
+                                                "question is not in the file or was skipped"),
+                (self.threads_removed, f"removed {counted(self.threads_removed, 'thread')} the file no longer gives")):
             if count:
                 said.append(text)
         return ", ".join(said) + f" from {self.path} into source {self.source!r}"
@@ -318,8 +326,8 @@ def import_stackexchange(store: ThreadStore, posts: str | Path, links: str | Pat
     # a dump extracted into another folder is another source by name: its threads were all filed a
     # second time. While this source is new, its first questions are looked for under other dumps'
     unchecked = 0 if named or store.sources().get(source) else 5
-    with store.transaction() as conn:
-        store.claim_source(conn, source, SourceKind.STACKEXCHANGE)
+    with store.transaction():
+        store.claim_source(source, SourceKind.STACKEXCHANGE)
         for row in _iter_rows(posts, "posts", on_bytes):
             kind = row.get("PostTypeId")
             pid = row.get("Id")
@@ -431,8 +439,8 @@ def import_semeval(store: ThreadStore, path: str | Path, *, source: str = "semev
     if not any(q.threads for q in questions):
         raise DataFormatError(f"{path}: no related threads (no <Thread> inside an <OrgQuestion>: an empty file?)")
     threads = _distinct_threads(path, [t for q in questions for t in q.threads])
-    with store.transaction() as conn:
-        store.claim_source(conn, source, SourceKind.SEMEVAL)
+    with store.transaction():
+        store.claim_source(source, SourceKind.SEMEVAL)
         for t in threads:
             where = f"{path}: thread {t.id}"
             title = _worded(t.subject) or _worded(t.body.split("\n", 1)[0][:200])
@@ -645,7 +653,7 @@ def import_records(store: ThreadStore, records: Iterable[tuple[str, Any]], *, so
     seen: dict[str, tuple[str, str]] = {}  # thread id -> (where, question) in this file
     given: dict[int, list[str]] = {}  # thread key -> the answer ids the file gives it
     with store.transaction() as conn:
-        store.claim_source(conn, source, SourceKind.FAQ)
+        store.claim_source(source, SourceKind.FAQ)
         if claim is not None:  # the caller's check and record, in the same transaction as the threads
             claim(conn)
         for where, raw in records:

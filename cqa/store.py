@@ -124,28 +124,6 @@ class SourceKind(StrEnum):
 USER_SOURCES = ("api", "accepted", "user")
 
 
-def _kind_before_records(conn: sqlite3.Connection, source: str) -> SourceKind:
-    """The kind of a source filled before kinds were recorded: by the FAQ file it came from, its
-    name, or else what its threads look like (a dump's posts have numeric ids and voted answers,
-    SemEval's threads ids such as Q268_R4; an FAQ's are its own or its questions' digests)."""
-    if conn.execute("SELECT 1 FROM meta WHERE name = ?", (f"faq-file:{source}",)).fetchone():
-        return SourceKind.FAQ
-    if source in USER_SOURCES:
-        return SourceKind.USER
-    for prefix, kind in (("stackexchange:", SourceKind.STACKEXCHANGE), ("faq:", SourceKind.FAQ),
-                         ("seed:", SourceKind.FAQ), ("semeval", SourceKind.SEMEVAL)):
-        if source.startswith(prefix):
-            return kind
-    ids = [str(r[0]) for r in conn.execute("SELECT ext_id FROM threads WHERE source = ? LIMIT 1000", (source,))]
-    if ids and all(_SEMEVAL_ID.fullmatch(i) for i in ids):
-        return SourceKind.SEMEVAL
-    voted = conn.execute("SELECT 1 FROM answers a JOIN threads t ON t.key = a.thread_key "
-                         "WHERE t.source = ? AND a.votes IS NOT NULL LIMIT 1", (source,)).fetchone()
-    if ids and voted and all(i.isdigit() for i in ids):
-        return SourceKind.STACKEXCHANGE
-    return SourceKind.FAQ
-
-
 _SEMEVAL_ID = re.compile(r"Q\d+_R\d+")
 
 
@@ -399,7 +377,7 @@ class ThreadStore:
             c.execute("INSERT INTO meta(name, value) VALUES (?, ?) "
                       "ON CONFLICT(name) DO UPDATE SET value = excluded.value", (name, value))
 
-    def claim_source(self, conn: sqlite3.Connection, source: str, kind: SourceKind) -> None:
+    def claim_source(self, source: str, kind: SourceKind) -> None:
         """Check, inside an import's transaction, that `source` is new or was filled by this kind of
         import, and record the kind. A store from before kinds were recorded is told by the source's
         name or its threads (`_kind_before_records`)."""
@@ -407,16 +385,34 @@ class ThreadStore:
             raise InputError(f"the source {source!r} is where {SourceKind.USER.described} are kept; "
                              "import the file under a --source of its own")
         key = f"source-kind:{source}"
-        row = conn.execute("SELECT value FROM meta WHERE name = ?", (key,)).fetchone()
-        held = SourceKind(row[0]) if row and row[0] in SourceKind.__members__.values() else None
-        if held is None and conn.execute("SELECT 1 FROM threads WHERE source = ? LIMIT 1", (source,)).fetchone():
-            held = _kind_before_records(conn, source)
+        recorded = self.get_meta(key)
+        held = SourceKind(recorded) if recorded in SourceKind._value2member_map_ else None
+        if held is None and self._rows("SELECT 1 FROM threads WHERE source = ? LIMIT 1", (source,)):
+            held = self._kind_before_records(source)
         if held is not None and held != kind:
             raise InputError(f"the source {source!r} holds {held.described}: {kind.described} would update "
                              "(with --prune, delete) them as if they were the file's own; import it under another "
                              "--source")
-        conn.execute("INSERT INTO meta(name, value) VALUES (?, ?) "
-                     "ON CONFLICT(name) DO UPDATE SET value = excluded.value", (key, kind.value))
+        self.set_meta(key, kind.value)
+
+    def _kind_before_records(self, source: str) -> SourceKind:
+        """The kind of a source filled before kinds were recorded: by the FAQ file it came from, its
+        name, or else what its threads look like (a dump's posts have numeric ids and voted answers,
+        SemEval's threads ids such as Q268_R4; an FAQ's are its own or its questions' digests)."""
+        if self.get_meta(f"faq-file:{source}"):
+            return SourceKind.FAQ
+        for prefix, kind in (("stackexchange:", SourceKind.STACKEXCHANGE), ("faq:", SourceKind.FAQ),
+                             ("seed:", SourceKind.FAQ), ("semeval", SourceKind.SEMEVAL)):
+            if source.startswith(prefix):
+                return kind
+        ids = [str(r[0]) for r in self._rows("SELECT ext_id FROM threads WHERE source = ? LIMIT 1000", (source,))]
+        if ids and all(_SEMEVAL_ID.fullmatch(i) for i in ids):
+            return SourceKind.SEMEVAL
+        voted = self._rows("SELECT 1 FROM answers a JOIN threads t ON t.key = a.thread_key "
+                           "WHERE t.source = ? AND a.votes IS NOT NULL LIMIT 1", (source,))
+        if ids and voted and all(i.isdigit() for i in ids):
+            return SourceKind.STACKEXCHANGE
+        return SourceKind.FAQ
 
     @property
     def generation(self) -> str:

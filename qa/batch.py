@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from qa.core.errors import BusyError, DataFormatError, InputError, QAError, error_type_of
+from qa.core.text import counted
 from qa.core.types import Question, Response
 
 MAX_QUESTIONS = 1_000_000
@@ -222,6 +223,6 @@ def ask_file(engine: Any, path: Path, out: Path | None, *, top_k: int | None = N
     if out is not None:
         _keep(done, out)
     where = f" -> {out}" if out is not None else ""
-    err.print(f"{len(questions):,} question{'' if len(questions) == 1 else 's'}: {counts['answered']:,} answered, "
+    err.print(f"{counted(len(questions), 'question')}: {counts['answered']:,} answered, "
               f"{counts['no answer']:,} no answer, "
               f"{counts['refused']:,} refused{where}", markup=False, highlight=False)

@@ -616,9 +616,9 @@ _CAN_YOU = re.compile(r"^\s*(?:and\s+)?(?i:do|does|can|could|will|would|may|shou
 _EVENT_VERBS = {"cost", "costs", "take", "takes", "last", "lasts", "require", "requires", "involve", "involves"}
 
 
-def _borrowed_doing(question: str, previous: str) -> str | None:
-    """`question` with the previous question's doing appended as an infinitive (see `_CAN_YOU`);
-    None where it does not ask about one."""
+def _borrowed_doing(question: str, previous: str) -> tuple[str, str] | None:
+    """`question` with the previous question's doing appended as an infinitive (see `_CAN_YOU`),
+    and that infinitive ("to ship to Canada"); None where it does not ask about one."""
     m = _CAN_YOU.match(previous)
     if not m:
         return None
@@ -629,7 +629,8 @@ def _borrowed_doing(question: str, previous: str) -> str | None:
                 return None
             body = question.rstrip()
             end = len(body.rstrip("?.! "))
-            return f"{body[:end]} to {m.group('vp').strip()}{body[end:] or '?'}"
+            doing = f"to {m.group('vp').strip()}"
+            return f"{body[:end]} {doing}{body[end:] or '?'}", doing
     return None
 
 
@@ -832,8 +833,7 @@ def _resolve(question: str, past: Sequence[tuple[str, str]], people: Collection[
             return Rewrite(*done, previous=turn if done[1] == subject_before else "")
     borrowed = _borrowed_doing(question, previous)
     if borrowed is not None:
-        doing = borrowed[len(question.rstrip().rstrip("?.! ")) + len(" to "):].rstrip("?.! ")
-        return Rewrite(borrowed, f"to {doing}", "'it' -> what the earlier question asked about doing", turn)
+        return Rewrite(*borrowed, "'it' -> what the earlier question asked about doing", turn)
     ref = _first_reference(question)
     if ref is None:
         return Rewrite(question)

@@ -15,7 +15,7 @@ from rich.console import Console, Group
 from rich.panel import Panel
 from rich.text import Text
 
-from qa.core.text import clip, printable
+from qa.core.text import clip, counted, printable
 from qa.core.types import Answer, ChoiceEvidence, GraphEvidence, Response, SpanEvidence, ThreadEvidence
 
 SNIPPET_CHARS = 250
@@ -73,7 +73,7 @@ def evidence_lines(a: Answer) -> list[Text]:
         if ev.via_duplicate:
             meta.append(f"matched through its duplicate {ev.via_duplicate}")
         if ev.votes is not None:
-            meta.append(f"{ev.votes} vote" + ("" if abs(ev.votes) == 1 else "s"))
+            meta.append(counted(ev.votes, "vote"))
         if ev.accepted:
             meta.append("accepted")
         if ev.source and not (ev.accepted and ev.source == "accepted"):  # "accepted, accepted"

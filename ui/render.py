@@ -11,7 +11,7 @@ import html
 import re
 from typing import Any
 
-from qa.core.text import clip
+from qa.core.text import clip, counted
 from qa.core.types import Answer, ChoiceEvidence, GraphEvidence, Response, SpanEvidence, ThreadEvidence
 
 SNIPPET = 300
@@ -71,7 +71,7 @@ def evidence_html(answer: Answer) -> str:
     if isinstance(ev, ThreadEvidence):
         facts = [f"thread {e(ev.thread_id)}"]
         if ev.votes is not None:
-            facts.append(f"{ev.votes} vote" + ("" if abs(ev.votes) == 1 else "s"))
+            facts.append(counted(ev.votes, "vote"))
         if ev.accepted:
             facts.append("accepted")
         if ev.source and not (ev.accepted and ev.source == "accepted"):  # "accepted, accepted"

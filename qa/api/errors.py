@@ -41,10 +41,6 @@ def error_response(status: int, kind: str, message: str, *, fields: list[str] | 
     return JSONResponse({"error": body}, status_code=status, headers=headers)
 
 
-def qa_error_type(exc: QAError) -> str:
-    return error_type_of(exc)
-
-
 def _clean(msg: str) -> str:
     return re.sub(r"\s+", " ", msg).strip()[:500]
 
@@ -83,8 +79,8 @@ def install(app: FastAPI) -> None:
         headers = {"Retry-After": str(exc.retry_after_s)} if exc.retry_after_s else None
         if isinstance(exc, SourceUnavailable):  # the detail names the server's files: the log's, not the client's
             log.warning("the %s source did not load: %s", exc.route, exc)
-            return error_response(exc.http_status, qa_error_type(exc), exc.public)
-        return error_response(exc.http_status, qa_error_type(exc), _clean(str(exc)), headers=headers)
+            return error_response(exc.http_status, error_type_of(exc), exc.public)
+        return error_response(exc.http_status, error_type_of(exc), _clean(str(exc)), headers=headers)
 
     @app.exception_handler(APIError)
     async def _api(request: Request, exc: APIError) -> JSONResponse:

@@ -188,12 +188,13 @@ def add(
             src.accept_answer(question, aid)
         # an answer added to a thread is not the one shown unless accepted: said either way, so the
         # thread's shown answer never changes without a word
-        shown = ("; accepted: the one shown now" if accepted else
-                 f" (not accepted: `qa cqa accept {shlex.quote(question)} {aid}` makes it the one shown)")
+        now_shown = "; accepted: the one shown now"
         if aid in had:  # the same answer again: the one stored, not a copy
             err.print(Text.assemble(("kept ", "green"), f"answer {aid} of {question}: stored already"
-                                    + ("; accepted: the one shown now" if accepted else "")))
+                                    + (now_shown if accepted else "")))
         else:
+            shown = now_shown if accepted else \
+                f" (not accepted: `qa cqa accept {shlex.quote(question)} {aid}` makes it the one shown)"
             err.print(Text.assemble(("added ", "green"), f"answer {aid} to {question}{shown}"))
         return
     accepted = True if accepted is None else accepted

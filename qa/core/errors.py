@@ -59,7 +59,7 @@ class SourceUnavailable(QAError):
     error_type = "source_unavailable"
 
     def __init__(self, route: str, cause: QAError) -> None:
-        super().__init__(f"{cause}")
+        super().__init__(str(cause))
         self.route = route
         self.public = f"the {route} source did not load on this server; the server's log says why"
 

@@ -51,6 +51,11 @@ def check_text(text: object, what: str, max_chars: int, *, stored: bool = False)
 ANSWER_CHARS = 500  # longer answers (a graph literal can be megabytes) are cut where they are shown
 
 
+def counted(n: int, word: str) -> str:
+    """"1 thread", "2 threads", "-1 vote", "1,000 questions": what summaries and evidence say."""
+    return f"{n:,} {word}" + ("" if abs(n) == 1 else "s")
+
+
 def clip(text: object, limit: int = ANSWER_CHARS) -> str:
     """An answer as shown to a person (terminal, UI); `--json` and the API keep it whole."""
     text = "" if text is None else str(text)
