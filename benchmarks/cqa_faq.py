@@ -239,10 +239,40 @@ def squad_faq(n_asked: int) -> tuple[list[tuple[str, str]], list[tuple[str, froz
     return entries, asked[:n_asked]
 
 
+def intent_faq(train_csv: Path, test_csv: Path, n_asked: int | None
+               ) -> tuple[list[tuple[str, str]], list[tuple[str, frozenset[int]]]]:
+    """An FAQ of a help desk's intents (an intent data set's train and test CSVs, `text,category`):
+    70 % of the intents (seed 0) stored as one entry each, a question of its training part written
+    as an FAQ's author writes it; the test part asked, a question of a stored intent right on its
+    entry, one of the others on none."""
+    from cqa.question_training import as_entry, load_grouped
+
+    train: dict[str, list[str]] = defaultdict(list)
+    for q in load_grouped(train_csv):
+        train[q.group].append(q.question)
+    rng = random.Random(0)
+    intents = sorted(train)
+    rng.shuffle(intents)
+    entries: list[tuple[str, str]] = []
+    entry_of: dict[str, int] = {}
+    for intent in intents[:int(len(intents) * STORED_SHARE)]:
+        qs = list(train[intent])
+        rng.shuffle(qs)
+        asking = [q for q in qs if q.endswith("?")] or qs
+        entry_of[intent] = len(entries)
+        entries.append((as_entry(asking[0]), intent.replace("_", " ")))
+    asked = [(q.question, frozenset({entry_of[q.group]} if q.group in entry_of else ()))
+             for q in load_grouped(test_csv)]
+    rng.shuffle(asked)
+    return entries, asked[:n_asked]
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--paths", type=int, default=3000, help="relation paths drawn (each with two or more questions)")
     ap.add_argument("--squad", type=int, default=2000, help="SQuAD questions asked of the SQuAD FAQ")
+    ap.add_argument("--intents", type=Path, nargs=2, metavar=("TRAIN_CSV", "TEST_CSV"), default=None,
+                    help="a third FAQ, of a help desk's intents (Banking77's banking_data/train.csv and test.csv)")
     ap.add_argument("--limit", type=int, default=None, help="a quick look: this many of each, nothing written")
     ap.add_argument("--out", type=Path, default=None, help="results file (default: results/cqa-faq.json)")
     args = ap.parse_args(argv)
@@ -256,24 +286,32 @@ def main(argv: list[str] | None = None) -> int:
         sq_entries, sq_asked = squad_faq(args.limit or args.squad)
         sq = ask_faq(sq_entries, sq_asked, "squad", Path(tmp))
         cost = judge_cost("squad", Path(tmp), [q for q, _ in sq_asked[:JUDGE_COST_QUESTIONS]])
+        it_entries, it_asked = intent_faq(args.intents[0], args.intents[1], args.limit) if args.intents else ([], [])
+        it = ask_faq(it_entries, it_asked, "intents", Path(tmp)) if args.intents else []
     metrics = faq_metrics(pq, floor)
     metrics.update({f"squad_{k}": v for k, v in faq_metrics(sq, floor).items()})
     metrics["squad_stored"] = len(sq_entries)
     metrics.update({f"squad_{k}": v for k, v in cost.items()})
+    if it:
+        metrics.update({f"intents_{k}": v for k, v in faq_metrics(it, floor).items()})
+        metrics["intents_stored"] = len(it_entries)
     print(metrics, file=sys.stderr)
     # examples are printed, not written: the results file holds no text of the data sets (PathQuestion
     # may not be redistributed)
-    for rows in (pq, sq):
+    for rows in (pq, sq, it):
         for r in [r for r in rows if r["score"] >= floor and not r["right"]][:10]:
             print(f"answered wrongly ({r['score']:.2f}): {r['question']!r} -> {r['matched']!r}", file=sys.stderr)
         for r in [r for r in rows if r["caveat"]][:10]:
             print(f"held down: {r['question']!r} -> {r['matched']!r}: {r['caveat']}", file=sys.stderr)
     if not args.limit:
+        intents = (f". FAQ of {len(it_entries)} intents of {args.intents[0].parent.name}/{args.intents[0].name} "
+                   f"(70 %), its {args.intents[1].name}'s {len(it)} questions asked") if it else ""
         write_results("cqa-faq", f"FAQ store of {len(pq_entries)} PathQuestion questions ({', '.join(SETS)}); "
                       f"{metrics['answerable_questions']} paraphrases of stored questions and "
                       f"{metrics['unanswerable_questions']} questions of paths not stored asked. FAQ store of "
                       f"{len(sq_entries)} SQuAD v1.1 dev questions (half of each article's); {len(sq)} of the others "
-                      "asked", metrics, wall_s=time.perf_counter() - t0, extra={"min_score": floor}, out=args.out)
+                      "asked" + intents, metrics, wall_s=time.perf_counter() - t0, extra={"min_score": floor},
+                      out=args.out)
     return 0
 
 

@@ -26,6 +26,7 @@ import re
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -186,6 +187,144 @@ def faq_simulation(questions: Iterable[FactQuestion], seed: int = 0, limit: int 
             if q.question.strip() not in stored:
                 asked.append((q.question.strip(),
                               frozenset(first + n for n, s in enumerate(group[:cut]) if s.same_fact(q))))
+    rng.shuffle(asked)
+    return entries, asked[:limit]
+
+
+GROUP_COLUMNS = ("text", "category")  # an intent data set's (Banking77's, CLINC150's as CSV); `domain` optional
+GROUP_POSITIVES = 4000  # paraphrase pairs taken from grouped questions at most: about as many as SQuAD gives
+GROUP_POOL = 20  # other groups' questions among which the closest in words is a positive's hard negative
+GROUP_STORED_SHARE = 0.7  # of the held-out groups, the share stored in their FAQ (the others ask what it lacks)
+_ASKS = re.compile(r"(?i)^(who|whom|whose|what|when|where|which|why|how|is|are|am|was|were|do|does|did|can|could|"
+                   r"should|shall|would|will|may|might|must|have|has|had)\b")
+
+
+@dataclass(frozen=True)
+class GroupedQuestion:
+    """A question and its group: the questions of one group ask the same thing in other words (an
+    intent of a help desk's data, a cluster of a forum's duplicates). The domain, where given, groups
+    the groups; another group's question of the same domain is the hard negative."""
+
+    question: str
+    group: str
+    domain: str = ""
+
+
+def load_grouped(path: str | Path) -> list[GroupedQuestion]:
+    """Grouped questions from a CSV with the columns `text,category` and optionally `domain`, one
+    question a row (an intent data set's shape: Banking77 ships it so, CLINC150 converts to it in a
+    line). Plain or compressed UTF-8; a malformed file is one error naming its line."""
+    import csv
+
+    from qa.core.errors import DataFormatError
+    from qa.core.text import open_text
+
+    p = Path(path)
+    out: list[GroupedQuestion] = []
+    reader = None
+    try:
+        with open_text(p) as fh:
+            reader = csv.DictReader(fh, strict=True)
+            columns = tuple(reader.fieldnames or ())
+            if columns[:2] != GROUP_COLUMNS or columns[2:] not in ((), ("domain",)):
+                raise DataFormatError(f"{p}: the header must be text,category or text,category,domain "
+                                      f"(found {','.join(columns) or 'none'})")
+            for row in reader:
+                if None in row or any(v is None for v in row.values()):
+                    raise DataFormatError(f"{p}, line {reader.line_num}: {len(columns)} fields expected")
+                text, group = " ".join(row["text"].split()), row["category"].strip()
+                if text and group:
+                    out.append(GroupedQuestion(text, group, (row.get("domain") or "").strip()))
+    except UnicodeDecodeError as exc:
+        raise DataFormatError(f"{p}: not UTF-8 text ({exc.reason})") from None
+    except csv.Error as exc:
+        raise DataFormatError(f"{p}, line {getattr(reader, 'line_num', 0)}: malformed CSV ({exc})") from None
+    except (OSError, EOFError) as exc:
+        raise DataFormatError(f"{p}: cannot read ({exc})") from None
+    if len({q.group for q in out}) < 2:
+        raise DataFormatError(f"{p}: questions of two groups at least are needed")
+    return out
+
+
+def _groups(questions: Iterable[GroupedQuestion], held: bool) -> tuple[dict[str, list[str]], dict[str, str]]:
+    """Each group's distinct questions (the training groups or the held-out ones: split by a hash of
+    the group's name, as articles are) and its domain."""
+    by_group: dict[str, list[str]] = defaultdict(list)
+    domain: dict[str, str] = {}
+    for q in questions:
+        if held_article(q.group) == held and q.question not in by_group[q.group]:
+            by_group[q.group].append(q.question)
+            domain[q.group] = q.domain
+    return {g: qs for g, qs in by_group.items() if len(qs) >= 2}, domain
+
+
+def group_pairs(questions: Iterable[GroupedQuestion], seed: int = 0, cap: int = GROUP_POSITIVES) -> QuestionPairs:
+    """Labelled pairs of the training groups: a question and another of its group (the same asked in
+    other words: "Where is my new card?" / "My card has still not arrived"), and per positive two
+    negatives, the question beside another group's that shares the most words with it among
+    `GROUP_POOL` of its domain ("How do I activate my card?"), and one of any other group. SQuAD's
+    pairs teach the judge what a fact is; these teach it that a help desk's users word one request
+    in many ways. Each pair in a random order."""
+    from rapidfuzz import fuzz
+
+    rng = random.Random(seed)
+    by_group, domain = _groups(questions, held=False)
+    names_ = sorted(by_group)
+    out = QuestionPairs()
+    if len(names_) < 2:
+        return out
+    by_domain: dict[str, list[str]] = defaultdict(list)
+    for g in names_:
+        by_domain[domain[g]].append(g)
+    positives = [((a, rng.choice([b for b in by_group[g] if b != a])), g) for g in names_ for a in by_group[g]]
+    rng.shuffle(positives)
+    rows: list[tuple[tuple[str, str], bool]] = []
+    for (a, b), g in positives[:cap]:
+        near = [h for h in by_domain[domain[g]] if h != g] or [h for h in names_ if h != g]
+        pool = [rng.choice(by_group[rng.choice(near)]) for _ in range(GROUP_POOL)]
+        other = rng.choice([h for h in names_ if h != g])
+        rows += [((a, b), True), ((a, max(pool, key=lambda t: fuzz.token_set_ratio(a, t))), False),
+                 ((a, rng.choice(by_group[other])), False)]
+    rng.shuffle(rows)
+    for (first, second), label in rows:
+        out.pairs.append((second, first) if rng.random() < 0.5 else (first, second))
+        out.labels.append(label)
+    out.positives = min(cap, len(positives))
+    return out
+
+
+def as_entry(question: str) -> str:
+    """A question as an FAQ's author writes it: a capital first letter and a question mark where it
+    asks ("how do i order a new card" -> "How do i order a new card?"); intent data is typed into a
+    chat box, an FAQ is edited."""
+    text = question.strip()
+    if _ASKS.match(text) and not text.endswith("?"):
+        text = text.rstrip(".!") + "?"
+    return text[:1].upper() + text[1:]
+
+
+def group_faq_simulation(questions: Iterable[GroupedQuestion], seed: int = 0, limit: int | None = None,
+                         first_id: int = 0) -> tuple[list[tuple[str, str]], list[tuple[str, frozenset[int]]]]:
+    """An FAQ of the held-out groups, as `faq_simulation` makes one of articles: one entry for each
+    of `GROUP_STORED_SHARE` of them (a question of the group that asks, written as an entry, with
+    the group's name as its answer; entry n has id `first_id + n`), and the other questions asked:
+    those of a stored group with its entry as the right one, those of the others with none."""
+    rng = random.Random(seed)
+    by_group, _ = _groups(questions, held=True)
+    names_ = sorted(by_group)
+    rng.shuffle(names_)
+    stored = names_[:round(len(names_) * GROUP_STORED_SHARE)]
+    entries: list[tuple[str, str]] = []
+    asked: list[tuple[str, frozenset[int]]] = []
+    for g in names_:
+        qs = list(by_group[g])
+        right: frozenset[int] = frozenset()
+        if g in stored:
+            pick = next((q for q in qs if _ASKS.match(q) or q.endswith("?")), qs[0])
+            qs.remove(pick)
+            right = frozenset({first_id + len(entries)})
+            entries.append((as_entry(pick), g.replace("_", " ")))
+        asked += [(q, right) for q in qs]
     rng.shuffle(asked)
     return entries, asked[:limit]
 

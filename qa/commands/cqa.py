@@ -3,6 +3,7 @@ and FAQ files, add questions and answers, ask it alone, re-embed, retrain its re
 
 from __future__ import annotations
 
+import random
 import shlex
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -535,10 +536,16 @@ def train_question_judge_command(
                                              "installed judge (after `qa cqa train` refits the re-scorer): "
                                              "minutes instead of a quarter of an hour. The card keeps the "
                                              "training run's held-out figures.")] = False,
+    groups: Annotated[list[Path] | None, typer.Option("--groups", help="Questions grouped by what they ask, a CSV "
+                                                      "text,category[,domain] (an intent data set, a forum's "
+                                                      "duplicates): paraphrase pairs for the judge, and a fifth of "
+                                                      "the groups asked as a second held-out FAQ; repeat for "
+                                                      "several files.")] = None,
 ) -> None:
     """Fine-tune the question judge (a cross-encoder from the span reader's encoder) on pairs of SQuAD training
-    questions: the same fact asked twice against the same paragraph's other questions. Then a fifth of the articles,
-    never trained on, is stored as an FAQ and its other questions asked; the judge's and the re-scorer's logits are
+    questions: the same fact asked twice against the same paragraph's other questions (and, with --groups, one
+    request worded two ways against another group's). Then a fifth of the articles (and of the groups), never
+    trained on, is stored as an FAQ and its other questions asked; the judge's and the re-scorer's logits are
     combined on those matches (written into the judge's folder), so the probability shown for a one-line match is
     fitted on matches like users' own."""
     import json
@@ -551,6 +558,9 @@ def train_question_judge_command(
         QuestionPairs,
         faq_simulation,
         fit_question_stack,
+        group_faq_simulation,
+        group_pairs,
+        load_grouped,
         question_pairs,
         stack_rows,
     )
@@ -565,6 +575,9 @@ def train_question_judge_command(
     path = squad_file or OFF_TOPIC_FILE
     if not Path(path).is_file():
         raise InputError(f"SQuAD training file not found: {path}")
+    for file in groups or []:
+        if not file.is_file():
+            raise InputError(f"grouped questions file not found: {file}")
     settings = _settings(None)
     base = check_model_dir(settings.span_model)
     target = _judge_target(out_dir, settings.cqa_question_judge_model, "question judge",
@@ -579,20 +592,31 @@ def train_question_judge_command(
                                                                     zip(e.answers, e.answer_starts, strict=True)),
                               e.answers[0] if e.answers else "")
                  for e in load_squad(path).examples]
+    grouped = [q for file in groups or [] for q in load_grouped(file)]
     data = QuestionPairs() if stack_only else question_pairs(questions)  # --stack-only trains nothing
-    pairs, labels = data.pairs[:limit or None], data.labels[:limit or None]
-    entries, faq_asked = faq_simulation(questions, limit=min(asked, limit) if limit else asked)
+    more = QuestionPairs() if stack_only else group_pairs(grouped)
+    rows_ = list(zip(data.pairs + more.pairs, data.labels + more.labels, strict=True))
+    random.Random(0).shuffle(rows_)  # both kinds in a dry run's first N as in the whole
+    pairs, labels = [r[0] for r in rows_[:limit or None]], [r[1] for r in rows_[:limit or None]]
+    n_asked = min(asked, limit) if limit else asked
+    entries, faq_asked = faq_simulation(questions, limit=n_asked)
+    if grouped:  # a second FAQ in the same store: a help desk's requests beside an encyclopaedia's facts
+        more_entries, more_asked = group_faq_simulation(grouped, limit=max(1, n_asked // 4), first_id=len(entries))
+        entries, faq_asked = entries + more_entries, faq_asked + more_asked
     if not faq_asked or not stack_only and (not any(labels) or all(labels)):
         raise InputError("too few questions for the question judge: it needs articles (titled) with several questions "
                          "about each paragraph, some asking the same fact (SQuAD's shape); with --limit, raise N")
     if not stack_only:
         err.print(f"{len(pairs):,} question pairs ({sum(labels):,} asking the same fact, {data.swapped:,} with another "
                   f"name or number swapped in; {data.dropped:,} same-fact pairs left out where one asks about "
-                  f"another thing or number)")
+                  f"another thing or number" + (f"; {len(more.pairs):,} of grouped questions" if grouped else "") + ")")
     err.print(f"held-out FAQ: {len(entries):,} entries, {len(faq_asked):,} questions asked")
     recipe = JudgeRecipe(epochs=epochs, batch_size=32, max_length=64)
     meta: dict[str, Any] = {"data": Path(path).name, "task": "question judge", "dropped_same_fact": data.dropped,
                             "swapped": data.swapped}
+    if grouped:
+        meta["groups"] = {"files": [f.name for f in groups or []], "questions": len(grouped),
+                          "pairs": len(more.pairs), "positives": more.positives}
     # beside the target, so the new folder is renamed into place on one file system; --stack-only renames nothing
     here = target.parent if target.parent.exists() and not stack_only else None
     with tempfile.TemporaryDirectory(prefix="qjudge-", dir=here) as tmp:
@@ -624,13 +648,15 @@ def train_question_judge_command(
             shutil.rmtree(copy_folder(staged, "judge"), ignore_errors=True)  # the installed folder builds its own
         try:
             stack = fit_question_stack(rows, {"judge": target.name, "data": Path(path).name,
-                                              "faq_entries": len(entries), "rescorer_sha1": rescorer_digest()})
+                                              "faq_entries": len(entries), "rescorer_sha1": rescorer_digest(),
+                                              **({"groups": meta["groups"]["files"]} if grouped else {})})
         except ValueError as exc:
             raise InputError(f"{exc} (too few held-out questions: raise --asked or drop --limit)") from exc
         # the combination goes with its judge: written into the staged folder, swapped in with it
         stack.save(staged / QUESTION_STACK)
         if not stack_only:
-            _question_judge_card(staged, target, base, Path(path), recipe, len(pairs), sum(labels), stack.meta)
+            _question_judge_card(staged, target, base, Path(path), recipe, len(pairs), sum(labels), stack.meta,
+                                 meta.get("groups"))
             _swap_in(staged, target)
     held = stack.meta["held_out_top_match"]
     b, a = held["before"], held["after"]
@@ -644,7 +670,7 @@ def train_question_judge_command(
 
 
 def _question_judge_card(staged: Path, target: Path, base: Path, data: Path, recipe: Any, n: int, positives: int,
-                         held: dict[str, Any]) -> None:
+                         held: dict[str, Any], grouped: dict[str, Any] | None = None) -> None:
     """The model card the folder never ships without; the hand-written card of the replaced folder is
     kept as README.previous.md, as for the answer judge."""
     from datetime import date
@@ -655,6 +681,8 @@ def _question_judge_card(staged: Path, target: Path, base: Path, data: Path, rec
     top = held.get("held_out_top_match", {})
     before, after = top.get("before", {}), top.get("after", {})
     rec = ", ".join(f"{k} {v}" for k, v in vars(recipe).items())
+    grouped_files = "".join(f", `{f}`" for f in (grouped or {}).get("files", []))
+    grouped_share = " and groups" if grouped else ""
     atomic_write_text(staged / "README.md", f"""# {target.name}: question judge for community QA (cross-encoder)
 
 Trained by `qa cqa train-question-judge` on {date.today().isoformat()}. It reads two one-line questions
@@ -663,12 +691,13 @@ the re-scorer's (`question_stack.json`, in this folder) for a one-line question 
 
 | | |
 |---|---|
-| data | `{data.name}`: {n:,} question pairs of four fifths of its articles ({positives:,} asking the same fact) |
+| data | `{data.name}`{grouped_files}: {n:,} question pairs of four fifths of its articles{grouped_share} \
+({positives:,} asking the same) |
 | start | `{base.name}` (its encoder; its QA head is dropped) |
 | recipe | {rec} |
 
-The held-out fifth of the articles as an FAQ ({held.get("questions", 0):,} questions asked; the combination is
-fitted there, so these are in-sample), top match with the re-scorer alone -> combined with the judge:
+The held-out fifth of the articles{grouped_share} as an FAQ ({held.get("questions", 0):,} questions asked; the
+combination is fitted there, so these are in-sample), top match with the re-scorer alone -> combined with the judge:
 
 | | re-scorer | with the judge |
 |---|---|---|

@@ -13,14 +13,20 @@ import pytest
 from cqa.model import LogisticModel
 from cqa.question_training import (
     FactQuestion,
+    GroupedQuestion,
     StackRows,
+    as_entry,
     faq_simulation,
     fit_question_stack,
+    group_faq_simulation,
+    group_pairs,
     held_article,
+    load_grouped,
     question_pairs,
     swapped,
 )
 from qa.cli import main
+from qa.core.errors import DataFormatError
 
 # "Town 1", "Town 8", ... are held out for the combination by the title hash; "Town 0", "Town 2", ... train
 HELD = [f"Town {k}" for k in range(40) if held_article(f"Town {k}")]
@@ -134,10 +140,77 @@ def test_a_named_question_judge_that_is_missing_is_an_error_and_an_empty_name_sw
     assert shared_question_judge(Settings.load(cqa_question_judge_model="")) is None
 
 
+# intents: "card 1", "card 2", ... each asked five ways; the hash holds some out as it holds articles
+INTENTS = [f"card {k}" for k in range(30)]
+WAYS = ["how do i {x}", "I want to {x}", "can you help me {x}?", "what should i do to {x}", "please {x} for me"]
+
+
+def intent_questions() -> list[GroupedQuestion]:
+    actions = ["activate my card number {k}", "freeze card {k}", "order card {k} again", "top up card {k}",
+               "change the pin of card {k}", "close card {k}"]
+    return [GroupedQuestion(w.format(x=actions[k % len(actions)].format(k=k)), g, "cards" if k % 2 else "money")
+            for k, g in enumerate(INTENTS) for w in WAYS]
+
+
+def test_grouped_questions_give_paraphrase_pairs_of_the_training_groups_only() -> None:
+    questions = intent_questions()
+    data = group_pairs(questions)
+    group_of = {q.question: q.group for q in questions}
+    assert data.pairs and len(data.pairs) == len(data.labels) == 3 * data.positives
+    for (a, b), label in zip(data.pairs, data.labels, strict=True):
+        assert a != b
+        assert (group_of[a] == group_of[b]) == label, "a positive is one group, a negative two"
+        assert not held_article(group_of[a]) and not held_article(group_of[b]), "held-out groups never train"
+    assert group_pairs(questions).pairs == data.pairs, "the same data, the same pairs"
+    assert group_pairs(questions, cap=4).positives == 4
+    assert group_pairs(questions[:5]).pairs == [], "one group: nothing to tell apart"
+
+
+def test_the_group_faq_stores_held_out_groups_as_edited_questions() -> None:
+    questions = intent_questions()
+    entries, asked = group_faq_simulation(questions, first_id=100)
+    held = {g for g in INTENTS if held_article(g)}
+    assert entries and all(e[0].endswith("?") and e[0][0].isupper() for e in entries)
+    assert {e[1] for e in entries} < held, "some held-out groups are stored, not all"
+    entry_of = {e[1]: 100 + n for n, e in enumerate(entries)}
+    group_of = {q.question: q.group for q in questions}
+    assert len(asked) == 5 * len(held) - len(entries)
+    for question, right in asked:
+        assert right == (frozenset({entry_of[group_of[question]]}) if group_of[question] in entry_of else frozenset())
+    assert as_entry("how do i freeze my card") == "How do i freeze my card?"
+    assert as_entry("I lost my card.") == "I lost my card."
+
+
+def test_grouped_questions_files_are_read_or_refused_in_one_line(tmp_path: Path) -> None:
+    good = tmp_path / "intents.csv"
+    good.write_text("\ufefftext,category,domain\nWhere is my card?,card_arrival,cards\n"
+                    "\"My card has not come, why?\",card_arrival,cards\nHow do I top up?,top_up,money\n",
+                    encoding="utf-8")
+    got = load_grouped(good)
+    assert [q.group for q in got] == ["card_arrival", "card_arrival", "top_up"]
+    assert got[1] == GroupedQuestion("My card has not come, why?", "card_arrival", "cards")
+    cases = {"text,label\na,b\n": "the header must be text,category",
+             "text,category\na,b,c\n": "line 2: 2 fields expected",
+             "text,category\na,b\nc,b\n": "two groups at least",
+             "text,category\n\"a,b\n": "malformed CSV"}
+    for body, message in cases.items():
+        bad = tmp_path / "bad.csv"
+        bad.write_text(body, encoding="utf-8")
+        with pytest.raises(DataFormatError, match=message):
+            load_grouped(bad)
+    bad.write_bytes(b"text,category\ncaf\xe9,x\n")
+    with pytest.raises(DataFormatError, match="not UTF-8"):
+        load_grouped(bad)
+
+
 def test_train_question_judge_errors_are_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str],
                                                   monkeypatch: pytest.MonkeyPatch) -> None:
     assert main(["cqa", "train-question-judge", "--squad", str(tmp_path / "none.json")]) == 2
     assert "SQuAD training file not found" in capsys.readouterr().err
+    squad = tmp_path / "squad.json"
+    squad.write_text("{}", encoding="utf-8")
+    assert main(["cqa", "train-question-judge", "--squad", str(squad), "--groups", str(tmp_path / "none.csv")]) == 2
+    assert "grouped questions file not found" in capsys.readouterr().err
     bad = tmp_path / "bad.json"
     bad.write_text('{"data": [{"title": "x"}]}', encoding="utf-8")
     assert main(["cqa", "train-question-judge", "--squad", str(bad), "--out", str(tmp_path / "j")]) == 2
@@ -211,10 +284,18 @@ def test_train_question_judge_end_to_end_on_a_tiny_file(tmp_path: Path, monkeypa
     assert not list(out.parent.glob("qjudge-*")), "the temporary folder is gone"
     weights = (out / "model.safetensors.index.json").stat().st_mtime_ns
     stack.unlink()
-    assert main(["cqa", "train-question-judge", "--squad", str(squad), "--stack-only", "--out", str(out)]) == 0, \
-        capsys.readouterr().err
-    assert "refitted the combination for the judge in" in capsys.readouterr().err
-    assert json.loads(stack.read_text(encoding="utf-8"))["features"] == ["match_logit", "judge_logit"]
+    intents = tmp_path / "intents.csv"  # grouped questions: a second held-out FAQ for the combination
+    intents.write_text("text,category,domain\n" + "".join(f'"{q.question}",{q.group},{q.domain}\n'
+                                                           for q in intent_questions()), encoding="utf-8")
+    held = [g for g in INTENTS if held_article(g)]
+    assert main(["cqa", "train-question-judge", "--squad", str(squad), "--stack-only", "--out", str(out),
+                 "--groups", str(intents)]) == 0, capsys.readouterr().err
+    err = capsys.readouterr().err
+    stored = round(0.7 * len(held))
+    assert f"held-out FAQ: {18 + stored} entries, {24 + 5 * len(held) - stored} questions asked" in err, err
+    assert "refitted the combination for the judge in" in err
+    model = json.loads(stack.read_text(encoding="utf-8"))
+    assert model["features"] == ["match_logit", "judge_logit"] and model["meta"]["groups"] == ["intents.csv"]
     assert (out / "model.safetensors.index.json").stat().st_mtime_ns == weights, "the judge stays as it was"
     assert main(["cqa", "train-question-judge", "--squad", str(squad), "--stack-only", "--out",
                  str(tmp_path / "none")]) == 2
