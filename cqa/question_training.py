@@ -221,7 +221,7 @@ def load_grouped(path: str | Path) -> list[GroupedQuestion]:
 
     p = Path(path)
     out: list[GroupedQuestion] = []
-    reader = None
+    start = 1  # the line the row being read starts on (a quoted field may span lines)
     try:
         with open_text(p) as fh:
             reader = csv.DictReader(fh, strict=True)
@@ -229,16 +229,20 @@ def load_grouped(path: str | Path) -> list[GroupedQuestion]:
             if columns[:2] != GROUP_COLUMNS or columns[2:] not in ((), ("domain",)):
                 raise DataFormatError(f"{p}: the header must be text,category or text,category,domain "
                                       f"(found {','.join(columns) or 'none'})")
-            for row in reader:
+            while True:
+                start = reader.line_num + 1
+                row = next(reader, None)
+                if row is None:
+                    break
                 if None in row or any(v is None for v in row.values()):
-                    raise DataFormatError(f"{p}, line {reader.line_num}: {len(columns)} fields expected")
+                    raise DataFormatError(f"{p}, line {start}: {len(columns)} fields expected")
                 text, group = " ".join(row["text"].split()), row["category"].strip()
                 if text and group:
                     out.append(GroupedQuestion(text, group, (row.get("domain") or "").strip()))
     except UnicodeDecodeError as exc:
         raise DataFormatError(f"{p}: not UTF-8 text ({exc.reason})") from None
     except csv.Error as exc:
-        raise DataFormatError(f"{p}, line {getattr(reader, 'line_num', 0)}: malformed CSV ({exc})") from None
+        raise DataFormatError(f"{p}, line {start}: malformed CSV in the row that starts there ({exc})") from None
     except (OSError, EOFError) as exc:
         raise DataFormatError(f"{p}: cannot read ({exc})") from None
     if len({q.group for q in out}) < 2:
@@ -250,11 +254,13 @@ def _groups(questions: Iterable[GroupedQuestion], held: bool) -> tuple[dict[str,
     """Each group's distinct questions (the training groups or the held-out ones: split by a hash of
     the group's name, as articles are) and its domain."""
     by_group: dict[str, list[str]] = defaultdict(list)
+    seen: dict[str, set[str]] = defaultdict(set)  # a question repeated, in other case too, is one question
     domain: dict[str, str] = {}
     for q in questions:
-        if held_article(q.group) == held and q.question not in by_group[q.group]:
+        if held_article(q.group) == held and q.question.lower() not in seen[q.group]:
+            seen[q.group].add(q.question.lower())
             by_group[q.group].append(q.question)
-            domain[q.group] = q.domain
+            domain.setdefault(q.group, q.domain)
     return {g: qs for g, qs in by_group.items() if len(qs) >= 2}, domain
 
 
@@ -281,10 +287,15 @@ def group_pairs(questions: Iterable[GroupedQuestion], seed: int = 0, cap: int = 
     rows: list[tuple[tuple[str, str], bool]] = []
     for (a, b), g in positives[:cap]:
         near = [h for h in by_domain[domain[g]] if h != g] or [h for h in names_ if h != g]
-        pool = [rng.choice(by_group[rng.choice(near)]) for _ in range(GROUP_POOL)]
-        other = rng.choice([h for h in names_ if h != g])
-        rows += [((a, b), True), ((a, max(pool, key=lambda t: fuzz.token_set_ratio(a, t))), False),
-                 ((a, rng.choice(by_group[other])), False)]
+        # a question filed under two groups is no negative of itself
+        pool = [t for t in (rng.choice(by_group[rng.choice(near)]) for _ in range(GROUP_POOL))
+                if t.lower() != a.lower()]
+        other = [t for t in by_group[rng.choice([h for h in names_ if h != g])] if t.lower() != a.lower()]
+        rows.append(((a, b), True))
+        if pool:
+            rows.append(((a, max(pool, key=lambda t: fuzz.token_set_ratio(a, t))), False))
+        if other:
+            rows.append(((a, rng.choice(other)), False))
     rng.shuffle(rows)
     for (first, second), label in rows:
         out.pairs.append((second, first) if rng.random() < 0.5 else (first, second))

@@ -529,13 +529,16 @@ def train_question_judge_command(
                                                  "cqa_question_judge_model setting).")] = None,
     epochs: Annotated[float, typer.Option(min=0.1, max=20.0, help="Passes over the training pairs.")] = 2.0,
     asked: Annotated[int, typer.Option(min=10, help="Held-out questions asked of the held-out FAQ to fit the "
-                                       "combination.")] = 4000,
+                                       "combination (with --groups, a quarter as many more of the groups' "
+                                       "FAQ).")] = 4000,
     limit: Annotated[int, typer.Option(min=0, help="First N training pairs only, and at most N questions asked "
-                                       "(a dry run); 0: all.")] = 0,
+                                       "of the held-out FAQ (a quarter of N of the groups'; a dry run); 0: "
+                                       "all.")] = 0,
     stack_only: Annotated[bool, typer.Option("--stack-only", help="Refit the combination alone and keep the "
                                              "installed judge (after `qa cqa train` refits the re-scorer): "
                                              "minutes instead of a quarter of an hour. The card keeps the "
-                                             "training run's held-out figures.")] = False,
+                                             "training run's held-out figures; give the --groups the "
+                                             "judge was trained with again.")] = False,
     groups: Annotated[list[Path] | None, typer.Option("--groups", help="Questions grouped by what they ask, a CSV "
                                                       "text,category[,domain] (an intent data set, a forum's "
                                                       "duplicates): paraphrase pairs for the judge, and a fifth of "
@@ -566,8 +569,9 @@ def train_question_judge_command(
     )
     from cqa.training import OFF_TOPIC_FILE
     from mrc.datasets import load_squad
-    from mrc.judge import AnswerJudge
+    from mrc.judge import AnswerJudge, JudgeHead
     from mrc.train_judge import JudgeRecipe, train_judge
+    from qa.core.errors import ModelNotFoundError
     from qa.core.onnx_models import copy_folder
     from qa.core.paths import check_model_dir
     from qa.models import shared_encoder
@@ -595,28 +599,50 @@ def train_question_judge_command(
     grouped = [q for file in groups or [] for q in load_grouped(file)]
     data = QuestionPairs() if stack_only else question_pairs(questions)  # --stack-only trains nothing
     more = QuestionPairs() if stack_only else group_pairs(grouped)
-    rows_ = list(zip(data.pairs + more.pairs, data.labels + more.labels, strict=True))
+    rows_ = [(p, y, False) for p, y in zip(data.pairs, data.labels, strict=True)]
+    rows_ += [(p, y, True) for p, y in zip(more.pairs, more.labels, strict=True)]
     random.Random(0).shuffle(rows_)  # both kinds in a dry run's first N as in the whole
-    pairs, labels = [r[0] for r in rows_[:limit or None]], [r[1] for r in rows_[:limit or None]]
+    rows_ = rows_[:limit or None]
+    pairs, labels = [r[0] for r in rows_], [r[1] for r in rows_]
     n_asked = min(asked, limit) if limit else asked
     entries, faq_asked = faq_simulation(questions, limit=n_asked)
+    more_entries: list[tuple[str, str]] = []
     if grouped:  # a second FAQ in the same store: a help desk's requests beside an encyclopaedia's facts
         more_entries, more_asked = group_faq_simulation(grouped, limit=max(1, n_asked // 4), first_id=len(entries))
         entries, faq_asked = entries + more_entries, faq_asked + more_asked
+        names = ", ".join(str(f) for f in groups or [])
+        if not more_entries and (stack_only or not more.pairs):
+            raise InputError(f"the grouped questions of {names} give nothing to learn from: a group needs two "
+                             "questions at least, and there must be enough groups (a few dozen) for a fifth of them "
+                             "to be held out as an FAQ")
+        if not more_entries or not stack_only and not more.pairs:
+            err.print(Text.assemble(("warning: ", "yellow"), f"the grouped questions of {names} give "
+                                    + ("no held-out FAQ (too few groups)" if not more_entries else
+                                       "no training pairs (every group is held out or has one question)")))
+    elif stack_only:  # the combination is refitted as it was fitted: with the groups' FAQ, if it had one
+        try:
+            trained_with = (JudgeHead.load(target).meta.get("groups") or {}).get("files")
+        except ModelNotFoundError:
+            trained_with = None
+        if trained_with:
+            err.print(Text.assemble(("warning: ", "yellow"), f"the judge in {target} was trained with --groups "
+                                    f"{' '.join(trained_with)}; without them the combination is fitted on the "
+                                    "SQuAD FAQ alone (give them again to refit it as it was fitted)"))
     if not faq_asked or not stack_only and (not any(labels) or all(labels)):
         raise InputError("too few questions for the question judge: it needs articles (titled) with several questions "
                          "about each paragraph, some asking the same fact (SQuAD's shape); with --limit, raise N")
     if not stack_only:
         err.print(f"{len(pairs):,} question pairs ({sum(labels):,} asking the same fact, {data.swapped:,} with another "
                   f"name or number swapped in; {data.dropped:,} same-fact pairs left out where one asks about "
-                  f"another thing or number" + (f"; {len(more.pairs):,} of grouped questions" if grouped else "") + ")")
+                  f"another thing or number" + (f"; {sum(r[2] for r in rows_):,} of grouped questions" if grouped
+                                                  else "") + ")")
     err.print(f"held-out FAQ: {len(entries):,} entries, {len(faq_asked):,} questions asked")
     recipe = JudgeRecipe(epochs=epochs, batch_size=32, max_length=64)
     meta: dict[str, Any] = {"data": Path(path).name, "task": "question judge", "dropped_same_fact": data.dropped,
                             "swapped": data.swapped}
     if grouped:
         meta["groups"] = {"files": [f.name for f in groups or []], "questions": len(grouped),
-                          "pairs": len(more.pairs), "positives": more.positives}
+                          "pairs": sum(r[2] for r in rows_), "positives": sum(r[1] and r[2] for r in rows_)}
     # beside the target, so the new folder is renamed into place on one file system; --stack-only renames nothing
     here = target.parent if target.parent.exists() and not stack_only else None
     with tempfile.TemporaryDirectory(prefix="qjudge-", dir=here) as tmp:

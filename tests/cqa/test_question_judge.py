@@ -164,6 +164,14 @@ def test_grouped_questions_give_paraphrase_pairs_of_the_training_groups_only() -
     assert group_pairs(questions).pairs == data.pairs, "the same data, the same pairs"
     assert group_pairs(questions, cap=4).positives == 4
     assert group_pairs(questions[:5]).pairs == [], "one group: nothing to tell apart"
+    # a question filed under two groups, and one repeated in other case: never a pair with itself
+    train = [g for g in INTENTS if not held_article(g)]
+    twice = [GroupedQuestion("How do I reset my PIN?", train[0]), GroupedQuestion("i forgot my pin", train[0]),
+             GroupedQuestion("How do I reset my PIN?", train[1]), GroupedQuestion("pin reset please", train[1]),
+             GroupedQuestion("What is my balance?", train[2]), GroupedQuestion("what is my balance", train[2]),
+             GroupedQuestion("show my balance", train[2])]
+    data = group_pairs(twice)
+    assert data.pairs and all(a.lower() != b.lower() for a, b in data.pairs), data.pairs
 
 
 def test_the_group_faq_stores_held_out_groups_as_edited_questions() -> None:
@@ -198,6 +206,9 @@ def test_grouped_questions_files_are_read_or_refused_in_one_line(tmp_path: Path)
         bad.write_text(body, encoding="utf-8")
         with pytest.raises(DataFormatError, match=message):
             load_grouped(bad)
+    bad.write_text("text,category\na?,x\nb?,y\nc?,x\n\"d\"e?,y\nf?,x\n", encoding="utf-8")
+    with pytest.raises(DataFormatError, match="line 5: malformed CSV"):
+        load_grouped(bad)
     bad.write_bytes(b"text,category\ncaf\xe9,x\n")
     with pytest.raises(DataFormatError, match="not UTF-8"):
         load_grouped(bad)
@@ -223,6 +234,11 @@ def test_train_question_judge_errors_are_one_line(tmp_path: Path, capsys: pytest
         encoding="utf-8")
     assert main(["cqa", "train-question-judge", "--squad", str(one), "--out", str(tmp_path / "j")]) == 2
     assert "too few questions for the question judge" in capsys.readouterr().err
+    lonely = tmp_path / "lonely.csv"  # three groups of one question each: nothing to learn
+    lonely.write_text("text,category\nWhere is my card?,a\nHow do I top up?,b\nCan I freeze it?,c\n", encoding="utf-8")
+    assert main(["cqa", "train-question-judge", "--squad", str(one), "--groups", str(lonely),
+                 "--out", str(tmp_path / "j")]) == 2
+    assert "give nothing to learn from" in " ".join(capsys.readouterr().err.split())
     assert not (tmp_path / "j").exists()
     # a folder that holds other things is never replaced by the training's swap: the user's own, the
     # other kind of judge's, the working folder; nor a folder an interrupted swap left empty
@@ -296,6 +312,11 @@ def test_train_question_judge_end_to_end_on_a_tiny_file(tmp_path: Path, monkeypa
     assert "refitted the combination for the judge in" in err
     model = json.loads(stack.read_text(encoding="utf-8"))
     assert model["features"] == ["match_logit", "judge_logit"] and model["meta"]["groups"] == ["intents.csv"]
+    head = json.loads((out / "judge.json").read_text(encoding="utf-8"))  # as if trained with the groups
+    head["meta"]["groups"] = {"files": ["intents.csv"]}
+    (out / "judge.json").write_text(json.dumps(head), encoding="utf-8")
+    assert main(["cqa", "train-question-judge", "--squad", str(squad), "--stack-only", "--out", str(out)]) == 0
+    assert "was trained with --groups intents.csv" in " ".join(capsys.readouterr().err.split())
     assert (out / "model.safetensors.index.json").stat().st_mtime_ns == weights, "the judge stays as it was"
     assert main(["cqa", "train-question-judge", "--squad", str(squad), "--stack-only", "--out",
                  str(tmp_path / "none")]) == 2
