@@ -254,8 +254,9 @@ class CommunityQA:
                 self._question_stack = LogisticModel.load(path)
                 fitted = self._question_stack.meta.get("rescorer_sha1")
                 if not self._given_rescorer and fitted and fitted != rescorer_digest():
+                    given = "".join(f" --groups {g}" for g in self._question_stack.meta.get("groups") or [])
                     log.warning("the question judge's combination (%s) was fitted with another re-scorer than %s: "
-                                "refit it with `qa cqa train-question-judge --stack-only`", path, RESCORER)
+                                "refit it with `qa cqa train-question-judge --stack-only%s`", path, RESCORER, given)
         return self._question_stack if self._question_judge is not None else None
 
     def warm_up(self) -> None:

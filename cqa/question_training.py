@@ -224,8 +224,8 @@ def load_grouped(path: str | Path) -> list[GroupedQuestion]:
     start = 1  # the line the row being read starts on (a quoted field may span lines)
     try:
         with open_text(p) as fh:
-            reader = csv.DictReader(fh, strict=True)
-            columns = tuple(reader.fieldnames or ())
+            reader = csv.reader(fh, strict=True)
+            columns = tuple(h.strip() for h in next(reader, []))
             if columns[:2] != GROUP_COLUMNS or columns[2:] not in ((), ("domain",)):
                 raise DataFormatError(f"{p}: the header must be text,category or text,category,domain "
                                       f"(found {','.join(columns) or 'none'})")
@@ -234,11 +234,13 @@ def load_grouped(path: str | Path) -> list[GroupedQuestion]:
                 row = next(reader, None)
                 if row is None:
                     break
-                if None in row or any(v is None for v in row.values()):
-                    raise DataFormatError(f"{p}, line {start}: {len(columns)} fields expected")
-                text, group = " ".join(row["text"].split()), row["category"].strip()
+                if not row:  # a blank line
+                    continue
+                if len(row) != len(columns):
+                    raise DataFormatError(f"{p}, line {start}: {len(columns)} fields expected, {len(row)} found")
+                text, group = " ".join(row[0].split()), row[1].strip()
                 if text and group:
-                    out.append(GroupedQuestion(text, group, (row.get("domain") or "").strip()))
+                    out.append(GroupedQuestion(text, group, row[2].strip() if len(row) > 2 else ""))
     except UnicodeDecodeError as exc:
         raise DataFormatError(f"{p}: not UTF-8 text ({exc.reason})") from None
     except csv.Error as exc:
@@ -282,15 +284,20 @@ def group_pairs(questions: Iterable[GroupedQuestion], seed: int = 0, cap: int = 
     by_domain: dict[str, list[str]] = defaultdict(list)
     for g in names_:
         by_domain[domain[g]].append(g)
+    filed: dict[str, set[str]] = defaultdict(set)  # a question filed under several groups asks what each asks
+    for g in names_:
+        for q in by_group[g]:
+            filed[q.lower()].add(g)
     positives = [((a, rng.choice([b for b in by_group[g] if b != a])), g) for g in names_ for a in by_group[g]]
     rng.shuffle(positives)
     rows: list[tuple[tuple[str, str], bool]] = []
     for (a, b), g in positives[:cap]:
         near = [h for h in by_domain[domain[g]] if h != g] or [h for h in names_ if h != g]
-        # a question filed under two groups is no negative of itself
+        # no negative shares a group with the question (nor is the question itself)
         pool = [t for t in (rng.choice(by_group[rng.choice(near)]) for _ in range(GROUP_POOL))
-                if t.lower() != a.lower()]
-        other = [t for t in by_group[rng.choice([h for h in names_ if h != g])] if t.lower() != a.lower()]
+                if not filed[t.lower()] & filed[a.lower()]]
+        other = [t for t in by_group[rng.choice([h for h in names_ if h != g])]
+                 if not filed[t.lower()] & filed[a.lower()]]
         rows.append(((a, b), True))
         if pool:
             rows.append(((a, max(pool, key=lambda t: fuzz.token_set_ratio(a, t))), False))

@@ -621,13 +621,14 @@ def train_question_judge_command(
                                        "no training pairs (every group is held out or has one question)")))
     elif stack_only:  # the combination is refitted as it was fitted: with the groups' FAQ, if it had one
         try:
-            trained_with = (JudgeHead.load(target).meta.get("groups") or {}).get("files")
+            trained = JudgeHead.load(target).meta.get("groups") or {}
         except ModelNotFoundError:
-            trained_with = None
-        if trained_with:
-            err.print(Text.assemble(("warning: ", "yellow"), f"the judge in {target} was trained with --groups "
-                                    f"{' '.join(trained_with)}; without them the combination is fitted on the "
-                                    "SQuAD FAQ alone (give them again to refit it as it was fitted)"))
+            trained = {}
+        if trained.get("files") and trained.get("faq_entries", 1):  # its combination had the groups' FAQ too
+            given = " ".join(f"--groups {shlex.quote(f)}" for f in trained["files"])
+            err.print(Text.assemble(("warning: ", "yellow"), f"the judge in {target} was trained with {given}; "
+                                    "without them the combination is fitted on the SQuAD FAQ alone (give them "
+                                    "again to refit it as it was fitted)"))
     if not faq_asked or not stack_only and (not any(labels) or all(labels)):
         raise InputError("too few questions for the question judge: it needs articles (titled) with several questions "
                          "about each paragraph, some asking the same fact (SQuAD's shape); with --limit, raise N")
@@ -642,6 +643,7 @@ def train_question_judge_command(
                             "swapped": data.swapped}
     if grouped:
         meta["groups"] = {"files": [f.name for f in groups or []], "questions": len(grouped),
+                          "faq_entries": len(more_entries),
                           "pairs": sum(r[2] for r in rows_), "positives": sum(r[1] and r[2] for r in rows_)}
     # beside the target, so the new folder is renamed into place on one file system; --stack-only renames nothing
     here = target.parent if target.parent.exists() and not stack_only else None

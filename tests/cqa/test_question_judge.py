@@ -172,6 +172,11 @@ def test_grouped_questions_give_paraphrase_pairs_of_the_training_groups_only() -
              GroupedQuestion("show my balance", train[2])]
     data = group_pairs(twice)
     assert data.pairs and all(a.lower() != b.lower() for a, b in data.pairs), data.pairs
+    labels: dict[frozenset[str], set[bool]] = {}
+    for pair, label in zip(data.pairs, data.labels, strict=True):
+        labels.setdefault(frozenset(pair), set()).add(label)
+    assert all(len(v) == 1 for v in labels.values()), "no pair is both the same request and another"
+    assert (frozenset({"How do I reset my PIN?", "pin reset please"}), {False}) not in labels.items()
 
 
 def test_the_group_faq_stores_held_out_groups_as_edited_questions() -> None:
@@ -208,6 +213,12 @@ def test_grouped_questions_files_are_read_or_refused_in_one_line(tmp_path: Path)
             load_grouped(bad)
     bad.write_text("text,category\na?,x\nb?,y\nc?,x\n\"d\"e?,y\nf?,x\n", encoding="utf-8")
     with pytest.raises(DataFormatError, match="line 5: malformed CSV"):
+        load_grouped(bad)
+    bad.write_text("text,category\na?,x\n\n\n\"d\"e?,y\n", encoding="utf-8")  # blank lines counted too
+    with pytest.raises(DataFormatError, match="line 5: malformed CSV"):
+        load_grouped(bad)
+    bad.write_text("text,category\na?,x\n\nlonely\n", encoding="utf-8")
+    with pytest.raises(DataFormatError, match="line 4: 2 fields expected, 1 found"):
         load_grouped(bad)
     bad.write_bytes(b"text,category\ncaf\xe9,x\n")
     with pytest.raises(DataFormatError, match="not UTF-8"):
