@@ -216,37 +216,31 @@ def load_grouped(path: str | Path) -> list[GroupedQuestion]:
     line). Plain or compressed UTF-8; a malformed file is one error naming its line."""
     import csv
 
+    from cqa.semeval import csv_reading
     from qa.core.errors import DataFormatError
     from qa.core.text import open_text
 
     p = Path(path)
     out: list[GroupedQuestion] = []
     start = 1  # the line the row being read starts on (a quoted field may span lines)
-    try:
-        with open_text(p) as fh:
-            reader = csv.reader(fh, strict=True)
-            columns = tuple(h.strip() for h in next(reader, []))
-            if columns[:2] != GROUP_COLUMNS or columns[2:] not in ((), ("domain",)):
-                raise DataFormatError(f"{p}: the header must be text,category or text,category,domain "
-                                      f"(found {','.join(columns) or 'none'})")
-            while True:
-                start = reader.line_num + 1
-                row = next(reader, None)
-                if row is None:
-                    break
-                if not row:  # a blank line
-                    continue
-                if len(row) != len(columns):
-                    raise DataFormatError(f"{p}, line {start}: {len(columns)} fields expected, {len(row)} found")
-                text, group = " ".join(row[0].split()), row[1].strip()
-                if text and group:
-                    out.append(GroupedQuestion(text, group, row[2].strip() if len(row) > 2 else ""))
-    except UnicodeDecodeError as exc:
-        raise DataFormatError(f"{p}: not UTF-8 text ({exc.reason})") from None
-    except csv.Error as exc:
-        raise DataFormatError(f"{p}, line {start}: malformed CSV in the row that starts there ({exc})") from None
-    except (OSError, EOFError) as exc:
-        raise DataFormatError(f"{p}: cannot read ({exc})") from None
+    with csv_reading(p, lambda: start), open_text(p) as fh:
+        reader = csv.reader(fh, strict=True)
+        columns = tuple(h.strip() for h in next(reader, []))
+        if columns[:2] != GROUP_COLUMNS or columns[2:] not in ((), ("domain",)):
+            raise DataFormatError(f"{p}: the header must be text,category or text,category,domain "
+                                  f"(found {','.join(columns) or 'none'})")
+        while True:
+            start = reader.line_num + 1
+            row = next(reader, None)
+            if row is None:
+                break
+            if not row:  # a blank line
+                continue
+            if len(row) != len(columns):
+                raise DataFormatError(f"{p}, line {start}: {len(columns)} fields expected, {len(row)} found")
+            text, group = " ".join(row[0].split()), row[1].strip()
+            if text and group:
+                out.append(GroupedQuestion(text, group, row[2].strip() if len(row) > 2 else ""))
     if len({q.group for q in out}) < 2:
         raise DataFormatError(f"{p}: questions of two groups at least are needed")
     return out

@@ -232,6 +232,23 @@ LABELLED_COLUMNS = ("title", "question", "answer", "label")
 LABELS = frozenset({"Good", "PotentiallyUseful", "Bad"})
 
 
+@contextmanager
+def csv_reading(p: Path, line: Callable[[], int]) -> Iterator[None]:
+    """A labelled CSV's read errors as one `DataFormatError` naming the file (and, for a malformed
+    row, `line()`: where the reader stands): the comment files here and the grouped questions of
+    `cqa.question_training.load_grouped`."""
+    import csv
+
+    try:
+        yield
+    except UnicodeDecodeError as exc:
+        raise DataFormatError(f"{p}: not UTF-8 text ({exc.reason})") from None
+    except csv.Error as exc:
+        raise DataFormatError(f"{p}, line {line()}: malformed CSV ({exc})") from None
+    except (OSError, EOFError) as exc:
+        raise DataFormatError(f"{p}: cannot read ({exc})") from None
+
+
 def load_labelled_csv(path: str | Path) -> list[RelatedThread]:
     """Labelled comments in a CSV, one a row: `title,question,answer,label` (the thread's title, its
     question's body, one comment, and that comment's SemEval-2016 label: Good, PotentiallyUseful or
@@ -243,7 +260,7 @@ def load_labelled_csv(path: str | Path) -> list[RelatedThread]:
     p = Path(path)
     threads: dict[tuple[str, str], RelatedThread] = {}
     reader = None
-    try:
+    with csv_reading(p, lambda: getattr(reader, "line_num", 0)):
         with io.TextIOWrapper(open_binary(p), encoding="utf-8-sig", newline="") as fh:
             reader = csv.DictReader(fh, strict=True)
             if tuple(reader.fieldnames or ()) != LABELLED_COLUMNS:
@@ -260,12 +277,6 @@ def load_labelled_csv(path: str | Path) -> list[RelatedThread]:
                     t = threads[key] = RelatedThread(id=f"{p.stem}:{len(threads) + 1}", subject=key[0], body=key[1])
                 t.comments.append(Comment(id=f"{t.id}_C{len(t.comments) + 1}", text=" ".join(row["answer"].split()),
                                           label=label))
-    except UnicodeDecodeError as exc:
-        raise DataFormatError(f"{p}: not UTF-8 text ({exc.reason})") from None
-    except csv.Error as exc:
-        raise DataFormatError(f"{p}, line {getattr(reader, 'line_num', 0)}: malformed CSV ({exc})") from None
-    except (OSError, EOFError) as exc:
-        raise DataFormatError(f"{p}: cannot read ({exc})") from None
     if not any(c.text for t in threads.values() for c in t.comments):
         raise DataFormatError(f"{p}: no labelled comment")
     return list(threads.values())
