@@ -12,7 +12,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from qa.core.errors import QAError, SourceUnavailable, error_type_of
+from qa.core.errors import ModelNotFoundError, QAError, SourceUnavailable, error_type_of
 
 log = logging.getLogger("qa.api")
 
@@ -71,16 +71,29 @@ def _validation_message(exc: RequestValidationError) -> tuple[int, str, list[str
     return 422, _clean(f"{where}: {msg}{more}"), fields[:10]
 
 
+def public_message(exc: BaseException) -> str:
+    """What a client is told of a failure: a source that did not load or a missing model names the
+    server's own folders, so the client hears that much and the log gets the detail (logged here);
+    a failure that is no `QAError` is a bug, told as one."""
+    if isinstance(exc, SourceUnavailable):
+        log.warning("the %s source did not load: %s", exc.route, exc)
+        return exc.public
+    if isinstance(exc, ModelNotFoundError):
+        log.warning("a model a request needs is missing: %s", exc)
+        return "a model this request needs is not installed on this server; the server's log says which"
+    if isinstance(exc, QAError):
+        return _clean(str(exc))
+    log.error("internal error", exc_info=exc)
+    return "internal error: the server failed; it has been logged"
+
+
 def install(app: FastAPI) -> None:
     @app.exception_handler(QAError)
     async def _qa(request: Request, exc: QAError) -> JSONResponse:
         # a passing condition says when to come back (a store busy with an import, a graph still
         # finishing queries that timed out or an endpoint that is down); a missing model does not
         headers = {"Retry-After": str(exc.retry_after_s)} if exc.retry_after_s else None
-        if isinstance(exc, SourceUnavailable):  # the detail names the server's files: the log's, not the client's
-            log.warning("the %s source did not load: %s", exc.route, exc)
-            return error_response(exc.http_status, error_type_of(exc), exc.public)
-        return error_response(exc.http_status, error_type_of(exc), _clean(str(exc)), headers=headers)
+        return error_response(exc.http_status, error_type_of(exc), public_message(exc), headers=headers)
 
     @app.exception_handler(APIError)
     async def _api(request: Request, exc: APIError) -> JSONResponse:

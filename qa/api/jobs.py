@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from qa.api.errors import APIError
+from qa.api.errors import APIError, public_message
 from qa.api.models import JobState
 from qa.core.errors import ConflictError, DataFormatError, NotFoundError, QAError
 
@@ -158,7 +158,7 @@ class JobRunner:
             except _Cancelled:
                 self._update(job, seconds=round(time.perf_counter() - started, 2))
             except Exception as exc:  # reported in the job, never lost in a thread
-                self._finish(job, status="failed", error=str(exc)[:500],
+                self._finish(job, status="failed", error=public_message(exc)[:500],
                              seconds=round(time.perf_counter() - started, 2))
             job.dataset = None
 

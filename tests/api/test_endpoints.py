@@ -985,3 +985,25 @@ def test_a_graph_that_fails_is_the_servers_trouble_not_the_clients_input(client,
         # asked of every source, the graph's failure is reported and the others answer
         r = client.post(ASK, json={"question": "What is the capital of France?"})
         assert r.status_code == 200 and "kbqa" in r.json()["routing"]["failed"]
+
+
+def test_a_missing_model_is_503_without_the_servers_paths(api_settings, tmp_path) -> None:
+    """/v1/read with options and no multiple-choice reader named the server's folder to the client."""
+    from fastapi.testclient import TestClient
+
+    from qa.api import create_app
+
+    missing = tmp_path / "secret-folder" / "choice"
+    with TestClient(create_app(api_settings.model_copy(update={"choice_model": str(missing)}))) as c:
+        wait_ready(lambda: c.get("/v1/health").json())
+        r = c.post("/v1/read", json={"question": "Which is red?", "context": "The apple is red.",
+                                     "options": ["the apple", "the sky"]})
+        assert "not installed on this server" in error(r, 503) and r.json()["error"]["type"] == "model_not_found"
+        assert "secret-folder" not in r.text
+        race = {"id": "r1", "article": "Tom won the race and was happy.", "questions": ["Why was Tom happy?"],
+                "options": [["He lost", "He won"]], "answers": ["B"]}
+        r = c.post("/v1/eval", files={"file": ("race.jsonl", json.dumps(race).encode())}, data={"kind": "race"})
+        assert r.status_code == 202, r.text
+        job = _finished(c, r.json()["id"])  # the job fails as the request did, in the same words
+        assert job["status"] == "failed" and "not installed on this server" in job["error"], job
+        assert "secret-folder" not in json.dumps(job)
