@@ -360,6 +360,14 @@ _ASKING = frozenset("""what what's whats who who's whom whose when where where's
     were do does did can could should would will""".split())
 
 
+def asks(text: str) -> bool:
+    """Written as a question: its question mark, or (typed into a box, the mark is often left out)
+    opening with a question word."""
+    text = text.strip()
+    words = _tokens(text)
+    return text.endswith("?") or bool(words) and words[0].lower() in _ASKING
+
+
 def two_questions(question: str, matched: str) -> bool:
     """Whether the question judge reads the pair: two one-line questions, the stored one written as
     a question (a question mark), the asked one too or opening with a question word (typed into a
@@ -367,8 +375,7 @@ def two_questions(question: str, matched: str) -> bool:
     entry written as a statement of a problem ("My printer is not printing.") is outside what it
     knows, and the re-scorer keeps such a match."""
     text = question.strip()
-    asks = text.endswith("?") or bool(_tokens(text)) and _tokens(text)[0].lower() in _ASKING
-    return asks and one_question(text) and one_question(matched) and matched.strip().endswith("?")
+    return asks(text) and one_question(text) and one_question(matched) and matched.strip().endswith("?")
 
 
 def names(text: str) -> list[list[str]]:

@@ -31,7 +31,7 @@ from typing import Any
 
 import numpy as np
 
-from cqa.features import names, other_question
+from cqa.features import asks, names, other_question
 from cqa.model import LogisticModel
 
 HELD_SHARE = 5  # one article in this many is held out for the combination
@@ -195,8 +195,7 @@ GROUP_COLUMNS = ("text", "category")  # an intent data set's (Banking77's, CLINC
 GROUP_POSITIVES = 4000  # paraphrase pairs taken from grouped questions at most: about as many as SQuAD gives
 GROUP_POOL = 20  # other groups' questions among which the closest in words is a positive's hard negative
 GROUP_STORED_SHARE = 0.7  # of the held-out groups, the share stored in their FAQ (the others ask what it lacks)
-_ASKS = re.compile(r"(?i)^(who|whom|whose|what|when|where|which|why|how|is|are|am|was|were|do|does|did|can|could|"
-                   r"should|shall|would|will|may|might|must|have|has|had)\b")
+
 
 
 @dataclass(frozen=True)
@@ -310,7 +309,7 @@ def as_entry(question: str) -> str:
     asks ("how do i order a new card" -> "How do i order a new card?"); intent data is typed into a
     chat box, an FAQ is edited."""
     text = question.strip()
-    if _ASKS.match(text) and not text.endswith("?"):
+    if asks(text) and not text.endswith("?"):
         text = text.rstrip(".!") + "?"
     return text[:1].upper() + text[1:]
 
@@ -332,7 +331,7 @@ def group_faq_simulation(questions: Iterable[GroupedQuestion], seed: int = 0, li
         qs = list(by_group[g])
         right: frozenset[int] = frozenset()
         if g in stored:
-            pick = next((q for q in qs if _ASKS.match(q) or q.endswith("?")), qs[0])
+            pick = next((q for q in qs if asks(q)), qs[0])
             qs.remove(pick)
             right = frozenset({first_id + len(entries)})
             entries.append((as_entry(pick), g.replace("_", " ")))

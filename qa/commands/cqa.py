@@ -601,7 +601,8 @@ def train_question_judge_command(
     more = QuestionPairs() if stack_only else group_pairs(grouped)
     rows_ = [(p, y, False) for p, y in zip(data.pairs, data.labels, strict=True)]
     rows_ += [(p, y, True) for p, y in zip(more.pairs, more.labels, strict=True)]
-    random.Random(0).shuffle(rows_)  # both kinds in a dry run's first N as in the whole
+    if more.pairs:  # both kinds in a dry run's first N as in the whole (SQuAD's alone come shuffled)
+        random.Random(0).shuffle(rows_)
     rows_ = rows_[:limit or None]
     pairs, labels = [r[0] for r in rows_], [r[1] for r in rows_]
     n_asked = min(asked, limit) if limit else asked
