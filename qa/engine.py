@@ -371,7 +371,10 @@ class Engine:
         q = Question(query, collection=collection, max_chars=self.settings.max_question_chars)
         self._catch_up_with_collections()
         with self._rw.reading():
-            return self.passages().search(q, k)
+            try:
+                return self.passages().search(q, k)
+            except (DataFormatError, ModelNotFoundError, ConfigError) as exc:  # as `_answer_from`: no server path
+                raise SourceUnavailable(str(Route.WEBQA), exc) from exc
 
     def collections(self) -> list[str]:
         """The passage collections questions are answered from."""

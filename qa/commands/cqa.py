@@ -544,6 +544,9 @@ def train_question_judge_command(
                                                       "duplicates): paraphrase pairs for the judge, and a fifth of "
                                                       "the groups asked as a second held-out FAQ; repeat for "
                                                       "several files.")] = None,
+    base: Annotated[Path | None, typer.Option("--base", help="Encoder folder to start from, Hugging Face layout "
+                                              "(default: the span reader's; 'encoder': the packaged sentence "
+                                              "encoder).")] = None,
 ) -> None:
     """Fine-tune the question judge (a cross-encoder from the span reader's encoder) on pairs of SQuAD training
     questions: the same fact asked twice against the same paragraph's other questions (and, with --groups, one
@@ -573,7 +576,7 @@ def train_question_judge_command(
     from mrc.train_judge import JudgeRecipe, train_judge
     from qa.core.errors import ModelNotFoundError
     from qa.core.onnx_models import copy_folder
-    from qa.core.paths import check_model_dir
+    from qa.core.paths import check_model_dir, encoder_path
     from qa.models import shared_encoder
 
     path = squad_file or OFF_TOPIC_FILE
@@ -583,7 +586,10 @@ def train_question_judge_command(
         if not file.is_file():
             raise InputError(f"grouped questions file not found: {file}")
     settings = _settings(None)
-    base = check_model_dir(settings.span_model)
+    if stack_only and base is not None:
+        raise InputError("--base chooses where a new judge starts; --stack-only trains none")
+    start = encoder_path() if str(base) == "encoder" else base or settings.span_model
+    base = check_model_dir(start)
     target = _judge_target(out_dir, settings.cqa_question_judge_model, "question judge",
                            "QA_CQA_QUESTION_JUDGE_MODEL")
     if stack_only:  # the combination is fitted for the judge that stays: it must be there

@@ -769,6 +769,29 @@ def test_a_source_that_did_not_load_is_the_servers_trouble_and_its_files_stay_pr
         assert "did not load" in r.json()["routing"]["failed"]["kbqa"]
 
 
+def test_a_damaged_collection_is_the_servers_trouble_in_search_too(api_settings, tmp_path: Path) -> None:
+    """`/v1/search` on a collection whose index no longer reads answered 422 "data_format_error" with
+    the server's index path in the message, where `/v1/ask` said 503 and kept it private."""
+    import shutil
+
+    from fastapi.testclient import TestClient
+
+    from qa.api import create_app
+
+    home = tmp_path / "secret-folder"
+    shutil.copytree(Path(api_settings.index_dir) / "notes", home / "torn")
+    (home / "torn" / "manifest.json").write_text("{not json", encoding="utf-8")
+    with TestClient(create_app(api_settings.model_copy(update={"index_dir": str(home)}))) as c:
+        wait_ready(lambda: c.get("/v1/health").json())
+        for path, body in (("/v1/search", {"query": "release date", "collection": "torn"}),
+                           (ASK, {"question": "When is the release?", "collection": "torn", "route": "webqa"})):
+            r = c.post(path, json=body)
+            assert r.status_code == 503 and r.json()["error"]["type"] == "source_unavailable", r.text
+            assert "secret-folder" not in r.text and "manifest" not in r.text
+        r = c.post("/v1/search", json={"query": "release date", "collection": "nope"})
+        assert r.status_code == 404  # a name that is not there stays the client's mistake
+
+
 def test_the_schema_names_every_error_type(app) -> None:
     """`conflict`, `client_gone`, `graph_error` and others reached clients without a word in the
     schema's list of error types."""
