@@ -245,6 +245,12 @@ def test_train_question_judge_errors_are_one_line(tmp_path: Path, capsys: pytest
         encoding="utf-8")
     assert main(["cqa", "train-question-judge", "--squad", str(one), "--out", str(tmp_path / "j")]) == 2
     assert "too few questions for the question judge" in capsys.readouterr().err
+    assert main(["cqa", "train-question-judge", "--squad", str(one), "--base", str(tmp_path / "nobase"),
+                 "--out", str(tmp_path / "j")]) == 2
+    assert "nobase" in capsys.readouterr().err  # where a judge would start: a folder that is not there
+    assert main(["cqa", "train-question-judge", "--squad", str(one), "--base", "encoder", "--stack-only",
+                 "--out", str(tmp_path / "j")]) == 2
+    assert "--stack-only trains none" in capsys.readouterr().err
     lonely = tmp_path / "lonely.csv"  # three groups of one question each: nothing to learn
     lonely.write_text("text,category\nWhere is my card?,a\nHow do I top up?,b\nCan I freeze it?,c\n", encoding="utf-8")
     assert main(["cqa", "train-question-judge", "--squad", str(one), "--groups", str(lonely),
