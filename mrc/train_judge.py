@@ -85,6 +85,6 @@ def train_judge(base_dir: Path, pairs: Sequence[tuple[str, str]], labels: Sequen
     save_model_fp16(encoder, tokenizer, out_dir)
     JudgeHead(weight=head.weight.detach().double().numpy().ravel().tolist(), bias=float(head.bias.item()),
               max_length=r.max_length,
-              meta={**(meta or {}), "base": base_dir.name, "pairs": len(pairs), "positives": int(np.sum(labels)),
+              meta={"base": base_dir.name, **(meta or {}), "pairs": len(pairs), "positives": int(np.sum(labels)),
                     "recipe": r.__dict__, "train_s": round(time.perf_counter() - t0, 1)}).save(out_dir)
     return out_dir

@@ -588,8 +588,9 @@ def train_question_judge_command(
     settings = _settings(None)
     if stack_only and base is not None:
         raise InputError("--base chooses where a new judge starts; --stack-only trains none")
-    start = encoder_path() if str(base) == "encoder" else base or settings.span_model
-    base = check_model_dir(start)
+    packaged = str(base) == "encoder"
+    base = check_model_dir(encoder_path() if packaged else base or settings.span_model)
+    start = "all-MiniLM-L6-v2 (the packaged sentence encoder)" if packaged else base.name
     target = _judge_target(out_dir, settings.cqa_question_judge_model, "question judge",
                            "QA_CQA_QUESTION_JUDGE_MODEL")
     if stack_only:  # the combination is fitted for the judge that stays: it must be there
@@ -646,7 +647,8 @@ def train_question_judge_command(
                                                   else "") + ")")
     err.print(f"held-out FAQ: {len(entries):,} entries, {len(faq_asked):,} questions asked")
     recipe = JudgeRecipe(epochs=epochs, batch_size=32, max_length=64)
-    meta: dict[str, Any] = {"data": Path(path).name, "task": "question judge", "dropped_same_fact": data.dropped,
+    meta: dict[str, Any] = {"data": Path(path).name, "task": "question judge", "base": start,
+                            "dropped_same_fact": data.dropped,
                             "swapped": data.swapped}
     if grouped:
         meta["groups"] = {"files": [f.name for f in groups or []], "questions": len(grouped),
@@ -690,7 +692,7 @@ def train_question_judge_command(
         # the combination goes with its judge: written into the staged folder, swapped in with it
         stack.save(staged / QUESTION_STACK)
         if not stack_only:
-            _question_judge_card(staged, target, base, Path(path), recipe, len(pairs), sum(labels), stack.meta,
+            _question_judge_card(staged, target, base, start, Path(path), recipe, len(pairs), sum(labels), stack.meta,
                                  meta.get("groups"))
             _swap_in(staged, target)
     held = stack.meta["held_out_top_match"]
@@ -704,8 +706,8 @@ def train_question_judge_command(
                             f"answers {b['wrong_pct_of_answered']:.1f} % -> {a['wrong_pct_of_answered']:.1f} %"))
 
 
-def _question_judge_card(staged: Path, target: Path, base: Path, data: Path, recipe: Any, n: int, positives: int,
-                         held: dict[str, Any], grouped: dict[str, Any] | None = None) -> None:
+def _question_judge_card(staged: Path, target: Path, base: Path, start: str, data: Path, recipe: Any, n: int,
+                         positives: int, held: dict[str, Any], grouped: dict[str, Any] | None = None) -> None:
     """The model card the folder never ships without; the hand-written card of the replaced folder is
     kept as README.previous.md, as for the answer judge."""
     from datetime import date
@@ -728,7 +730,7 @@ the re-scorer's (`question_stack.json`, in this folder) for a one-line question 
 |---|---|
 | data | `{data.name}`{grouped_files}: {n:,} question pairs of four fifths of its articles{grouped_share} \
 ({positives:,} asking the same) |
-| start | `{base.name}` (its encoder; its QA head is dropped) |
+| start | `{start}` (its encoder{"; its QA head is dropped" if (base / "qa_reader.json").exists() else ""}) |
 | recipe | {rec} |
 
 The held-out fifth of the articles{grouped_share} as an FAQ ({held.get("questions", 0):,} questions asked; the

@@ -312,7 +312,8 @@ def test_train_question_judge_end_to_end_on_a_tiny_file(tmp_path: Path, monkeypa
     assert "Traceback" not in err
     model = json.loads(stack.read_text(encoding="utf-8"))
     assert model["features"] == ["match_logit", "judge_logit"] and model["meta"]["judge"] == "qjudge"
-    assert json.loads((out / "judge.json").read_text(encoding="utf-8"))["meta"]["task"] == "question judge"
+    meta = json.loads((out / "judge.json").read_text(encoding="utf-8"))["meta"]
+    assert meta["task"] == "question judge" and meta["base"] == "span-minilm-l6"  # the span reader's, by default
     assert "question judge for community QA" in (out / "README.md").read_text(encoding="utf-8")
     assert not list(out.parent.glob("qjudge-*")), "the temporary folder is gone"
     weights = (out / "model.safetensors.index.json").stat().st_mtime_ns
