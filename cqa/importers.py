@@ -180,10 +180,60 @@ def _with_link_targets(text: str) -> str:
 
 
 def plain_text(text: str) -> str:
-    """An FAQ's text as shown: HTML (from a CMS export) as its text, plain text as it is. Only a
-    text with block markup is taken for HTML ("Wrap it in <code> tags, press <b>Enter</b>." is
-    plain text about tags), and none past the store's limit (that one is refused as it is)."""
-    return html_to_text(text) if len(text) <= 2 * MAX_TEXT_CHARS and _HTML_BLOCK.search(text) else text
+    """An FAQ's text as shown: HTML (from a CMS export) as its text, plain text as it is. A help
+    desk's FAQ may speak of tags ("Type <br> where the line should break"): read as HTML, its words
+    went with them. So a tag written into a sentence, spaced or quoted apart from the words around
+    it, makes the whole text plain, unless the text is one HTML element (a CMS writes a tag it
+    speaks of as `&lt;br&gt;`); otherwise one tag touching its text ("<strong>Yes</strong>", "line
+    one<br>") is markup enough. Angle brackets that name no HTML element ("press <Enter>", "<3")
+    are kept as written, and a text past the store's limit is refused as it is."""
+    if len(text) > 2 * MAX_TEXT_CHARS or "<" not in text:
+        return text
+    tags = [(m, _html_name(m.group(0))) for m in _TAG.finditer(text)]
+    html_tags = [m for m, name in tags if name]
+    if not html_tags:
+        return text
+    wrapped = _HTML_BLOCK.fullmatch(html_tags[0].group(0)) and html_tags[0].start() == len(text) - len(text.lstrip()) \
+        and html_tags[-1].end() == len(text.rstrip()) and html_tags[-1].group(0).startswith("</")
+    if not wrapped and not all(_touches(text, m) for m in html_tags):
+        return text
+    kept: list[str] = []  # what names no element, kept as written
+    parts, at = [], 0
+    for m, name in tags:
+        if not name:
+            parts += [text[at:m.start()].replace("\x01", ""), f"\x01{len(kept)}\x01"]
+            kept.append(m.group(0))
+            at = m.end()
+    if not kept:
+        return html_to_text(text)
+    converted = html_to_text("".join([*parts, text[at:].replace("\x01", "")]))
+    return re.sub(r"\x01(\d+)\x01", lambda g: kept[int(g.group(1))], converted)
+
+
+_ELEMENT = re.compile(r"<\s*/?\s*([A-Za-z][A-Za-z0-9]*)(?:[\s/][^<>]*)?>")
+_ELEMENTS = frozenset("a abbr b blockquote br code dd del div dl dt em h1 h2 h3 h4 h5 h6 hr i img ins kbd li mark "
+                      "ol p pre q s small span strike strong sub sup table tbody td tfoot th thead tr tt u ul".split())
+_QUOTES = "`'\"\u2018\u2019\u201c\u201d"
+
+
+def _html_name(tag: str) -> str:
+    """The element a `<...>` names, lower case; "" where it names none ("<Enter>", "< 3 and 5 >")."""
+    m = _ELEMENT.fullmatch(tag)
+    name = m.group(1).lower() if m else ""
+    return name if name in _ELEMENTS else ""
+
+
+def _touches(text: str, m: re.Match[str]) -> bool:
+    """Whether a tag is markup by where it stands: against the text before it ("ship.</p>",
+    "one<br>"), or at the start, or before a word, a tag or a line break ("<p>Yes"); a tag quoted,
+    or spaced apart on both sides ("type <br> where", "in <p> and </p>."), is spoken of."""
+    before = text[m.start() - 1] if m.start() else ""
+    after = text[m.end()] if m.end() < len(text) else ""
+    if (before and before in _QUOTES) or (after and after in _QUOTES):
+        return False
+    if not before or not before.isspace():
+        return True
+    return bool(after) and (after.isalnum() or after in "<\n")
 
 
 def _tags(raw: str) -> list[str]:
@@ -543,6 +593,11 @@ def _faq_parse(fh: Any, name: str, path: Path) -> Iterator[tuple[str, Any, int]]
         twice = next((h for i, h in enumerate(header) if h and h in header[:i]), None)
         if twice is not None:  # one of the two columns would be dropped without a word
             raise DataFormatError(f"{path}:1: the header names the column {twice!r} twice")
+        if not any(h in _Q_KEYS for h in header) or not any(h in _A_KEYS or h == "answers" for h in header):
+            # a file without a header: its first question was read as one, and line 2 was blamed
+            wanted = "question" if not any(h in _Q_KEYS for h in header) else "answer"
+            raise DataFormatError(f"{path}:1: the first line names no {wanted} column ({first.strip()[:60]!r}); "
+                                  "a CSV FAQ opens with a header line naming its columns, e.g. question,answer")
         while True:
             start = reader.line_num + 1  # where the row begins (a quoted field may span lines)
             try:

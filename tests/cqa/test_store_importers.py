@@ -674,6 +674,10 @@ def test_a_semeval_file_without_threads_is_an_error(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(("name", "text", "message"), [
     ("f.csv", "question,answer,answer\nWhat dup col?,first,second\n", "names the column 'answer' twice"),
+    # no header: the first question was taken for one, and line 2 was said to hold no question
+    ("f.csv", "What are your hours?,9 to 5\nDo you deliver?,Yes\n",
+     r"f.csv:1: the first line names no question column \('What are your hours\?,9 to 5'\)"),
+    ("f.csv", "question,reply text\nWhat?,x\n", "f.csv:1: the first line names no answer column"),
     ("f.json", '[{"question": "What is A?", "Question": "Other?", "answer": "x"}]', "'question' is given twice"),
     ("f.json", '[{"question": "A?", "question": "B?", "answer": "x"}]', "'question' is given twice"),
     ("f.jsonl", '{"question": "What is A?", "answer": NaN}\n', "NaN is not a JSON value"),
@@ -916,6 +920,16 @@ def test_html_in_an_faq_is_shown_as_text_and_a_dumps_links_keep_where_they_go(tm
 
     assert plain_text("Wrap it in <code> tags, then press <b>Enter</b>.") == \
         "Wrap it in <code> tags, then press <b>Enter</b>."
+    # tags spoken of lost their words ("Type\nwhere the line should break, ... in and\n."); inline
+    # markup alone was shown with its tags and entities; what names no element stays
+    spoken = "Type <br> where the line should break, or wrap each paragraph in <p> and </p>."
+    for text, shown in ((spoken, spoken), ("Use `<br>` for a break.", "Use `<br>` for a break."),
+                        ("<strong>Yes</strong>, we ship to the EU &amp; the UK.", "Yes, we ship to the EU & the UK."),
+                        ("Line one<br>line two", "Line one\nline two"),
+                        ("<b>Save</b>, then press <Enter>.", "Save, then press <Enter>."),
+                        ("<p>Type <br> as &lt;br&gt;.</p>", "Type\nas <br>."),  # one element: all markup
+                        ("I <3 this shop &amp; you", "I <3 this shop &amp; you")):
+        assert plain_text(text) == shown, text
     started = time.perf_counter()
     html_to_text('<a href="https://x.y/">' * 40_000)
     assert time.perf_counter() - started < 2
