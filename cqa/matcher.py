@@ -600,6 +600,17 @@ class CommunityQA:
         with self.store.no_wait():
             self.store.accept_answer(thread_id, answer_id)
 
+    def delete_thread(self, thread_id: str) -> Thread:
+        """Delete a thread (a question filed by mistake, a wrong seed entry) with its answers; it is
+        out of every match from the next question on (the index catches up with the store)."""
+        with self.store.no_wait():
+            return self.store.delete_thread(thread_id)
+
+    def delete_answer(self, thread_id: str, answer_id: str) -> StoredAnswer:
+        """Delete one answer of a thread; the thread shows its next best answer, or none."""
+        with self.store.no_wait():
+            return self.store.delete_answer(thread_id, answer_id)
+
     def file_answer(self, question: str, answer: str, *, source: str = "user") -> str:
         """An answer a user accepted for their question (e.g. from the UI): stored as a new thread
         with that accepted answer, so the next person asking it gets it. Returns the thread id."""

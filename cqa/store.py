@@ -686,10 +686,24 @@ class ThreadStore:
             c.executemany("DELETE FROM threads WHERE key = ?", [(k,) for k in gone])
         return len(gone), len(answers)
 
-    def delete_thread(self, thread_id: str) -> None:
-        key = self.key_of(thread_id)
+    def delete_thread(self, thread_id: str) -> Thread:
+        """Delete a thread with its answers and links; returns what was deleted. A thread of an
+        imported file comes back when the file is imported again (the file says what it holds)."""
         with self.transaction() as c:
-            c.execute("DELETE FROM threads WHERE key = ?", (key,))
+            thread = self.thread(thread_id)
+            c.execute("DELETE FROM threads WHERE key = ?", (thread.key,))
+        return thread
+
+    def delete_answer(self, thread_id: str, answer_id: str) -> StoredAnswer:
+        """Delete one answer of a thread (a wrong one, filed by mistake); returns it. The thread then
+        shows its next best answer, or none."""
+        with self.transaction() as c:
+            thread = self.thread(thread_id)
+            gone = next((a for a in thread.answers if a.id == answer_id), None)
+            if gone is None:
+                raise NotFoundError(f"the thread {thread_id} has no answer {answer_id!r}")
+            c.execute("DELETE FROM answers WHERE key = ?", (gone.key,))
+        return gone
 
     # ------------------------------------------------------------------ vectors
     def unembedded(self, limit: int = 256, after: int = 0) -> list[tuple[int, str]]:
@@ -858,6 +872,13 @@ class ThreadStore:
     def thread(self, thread_id: str) -> Thread:
         key = self.key_of(thread_id)
         return self.get([key])[key]
+
+    def newest(self, limit: int, *, source: str | None = None, offset: int = 0) -> list[Thread]:
+        """Threads (with their answers), the latest stored first; of one source where named."""
+        where, args = ("WHERE source = ? ", [source]) if source is not None else ("", [])
+        rows = self._rows(f"SELECT key FROM threads {where}ORDER BY key DESC LIMIT ? OFFSET ?", (*args, limit, offset))
+        found = self.get([int(r[0]) for r in rows])
+        return [found[int(r[0])] for r in rows if int(r[0]) in found]
 
     def integrity_ok(self) -> bool:
         return self._rows("PRAGMA integrity_check")[0][0] == "ok"

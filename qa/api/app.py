@@ -61,7 +61,11 @@ from qa.api.models import (
     ReadResponse,
     SearchRequest,
     SearchResponse,
+    StoredAnswerOut,
+    ThreadDeleted,
+    ThreadDetail,
     ThreadIn,
+    ThreadList,
     ThreadOut,
 )
 from qa.core.atomic import recover_interrupted
@@ -72,6 +76,7 @@ from qa.core.types import Question, Response, Route
 
 if TYPE_CHECKING:
     from cqa.matcher import CommunityQA
+    from cqa.store import Thread
 
 log = logging.getLogger("qa.api")
 API_VERSION = "v1"
@@ -367,6 +372,54 @@ def create_app(settings: Settings | None = None, *, engine: Any = None, warm: bo
             return AnswerOut(thread_id=thread_id, answer_id=body.answer_id)
 
         return await admission.run(accept)
+
+    def detail(t: Thread) -> ThreadDetail:
+        return ThreadDetail(thread_id=t.uid, source=t.source, question=t.title, body=t.body, tags=t.tags, url=t.url,
+                            created=t.created,
+                            answers=[StoredAnswerOut(answer_id=a.id, text=a.text, accepted=a.accepted, votes=a.votes,
+                                                     created=a.created, author=a.author) for a in t.answers])
+
+    @app.get(f"/{API_VERSION}/threads", response_model=ThreadList, responses=_errors(*COMMON, 401, 403, 404),
+             dependencies=[Depends(read_key)], tags=["community"])
+    async def list_threads(source: Annotated[str | None, Query(min_length=1, max_length=200)] = None,
+                           limit: Annotated[int, Query(ge=1, le=1000)] = 20,
+                           offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0) -> ThreadList:
+        """The threads stored latest first (of one source where named), with their answers."""
+        def read() -> ThreadList:
+            return ThreadList(threads=[detail(t) for t in community().store.newest(limit, source=source,
+                                                                                     offset=offset)])
+
+        return await admission.run(read)
+
+    @app.get(f"/{API_VERSION}/threads/{{thread_id:path}}", response_model=ThreadDetail,
+             responses=_errors(*COMMON, 401, 403, 404), dependencies=[Depends(read_key)], tags=["community"])
+    async def get_thread(thread_id: str) -> ThreadDetail:
+        """A stored thread whole: its question and every answer with its id."""
+        return await admission.run(lambda: detail(community().store.thread(thread_id)))
+
+    # the answer's route first: `{thread_id:path}` alone would take "<id>/answers/<answer_id>" as an id
+    @app.delete(f"/{API_VERSION}/threads/{{thread_id:path}}/answers/{{answer_id}}", response_model=ThreadDeleted,
+                responses=_errors(*COMMON, 401, 403, 404, 503), dependencies=[Depends(write_key)],
+                tags=["community"])
+    async def delete_thread_answer(thread_id: str, answer_id: str) -> ThreadDeleted:
+        """Delete one answer of a thread (a wrong one); the thread shows its next best answer, or none."""
+        def delete() -> ThreadDeleted:
+            gone = community().delete_answer(thread_id, answer_id)
+            return ThreadDeleted(thread_id=thread_id, answer_id=gone.id, answers=1)
+
+        return await admission.run(delete)
+
+    @app.delete(f"/{API_VERSION}/threads/{{thread_id:path}}", response_model=ThreadDeleted,
+                responses=_errors(*COMMON, 401, 403, 404, 503), dependencies=[Depends(write_key)],
+                tags=["community"])
+    async def delete_thread(thread_id: str) -> ThreadDeleted:
+        """Delete a thread with its answers; out of every match from the next question on. A thread of
+        an imported file comes back when the file is imported again."""
+        def delete() -> ThreadDeleted:
+            gone = community().delete_thread(thread_id)
+            return ThreadDeleted(thread_id=gone.uid, answers=len(gone.answers))
+
+        return await admission.run(delete)
 
     @app.post(f"/{API_VERSION}/threads/accepted", response_model=ThreadOut, status_code=201,
               responses=_errors(*JSON_BODY, 401, 403, 404, 413, 503), dependencies=[Depends(write_key)],

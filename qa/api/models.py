@@ -216,6 +216,38 @@ class AnswerOut(_Body):
     answer_id: str
 
 
+class StoredAnswerOut(_Body):
+    answer_id: str
+    text: str
+    accepted: bool = Field(description="The thread's accepted answer: the one shown.")
+    votes: int | None = None
+    created: str = ""
+    author: str = ""
+
+
+class ThreadDetail(_Body):
+    """A stored thread whole, every answer with its id (to accept or delete one)."""
+
+    thread_id: str
+    source: str
+    question: str
+    body: str = ""
+    tags: list[str] = Field(default_factory=list)
+    url: str = ""
+    created: str = ""
+    answers: list[StoredAnswerOut] = Field(default_factory=list)
+
+
+class ThreadList(_Body):
+    threads: list[ThreadDetail] = Field(description="The threads stored latest first.")
+
+
+class ThreadDeleted(_Body):
+    thread_id: str
+    answer_id: str | None = Field(None, description="The answer deleted; absent when the whole thread was.")
+    answers: int = Field(description="How many answers went.")
+
+
 class ErrorDetail(_Body):
     type: str = Field(description="bad_request, input_error, validation_error, data_format_error, not_found, "
                                   "conflict (an id taken, a job that has ended), unauthorized, forbidden, "

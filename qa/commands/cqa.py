@@ -20,9 +20,11 @@ if TYPE_CHECKING:
     from rich.progress import Progress
 
     from cqa.matcher import CommunityQA
+    from cqa.store import Thread, ThreadStore
     from qa.core.settings import Settings
 
-cqa_app = typer.Typer(help="Answered questions (community QA): import, add, ask, inspect.", no_args_is_help=True)
+cqa_app = typer.Typer(help="Answered questions (community QA): import, add, ask, list, show, delete.",
+                      no_args_is_help=True)
 err = Console(stderr=True)
 out = Console()
 
@@ -227,6 +229,99 @@ def accept(
     src = _source(settings)
     src.accept_answer(thread_id, answer_id)
     err.print(Text.assemble(("accepted ", "green"), f"answer {answer_id} of {thread_id}: the one shown now"))
+
+
+def _store_of(store: Path | None) -> ThreadStore:
+    """The thread store as it is, without the models (listing and deleting need none of them)."""
+    from cqa.store import ThreadStore
+
+    settings = _settings(store)
+    if not Path(settings.cqa_store).exists():  # would leave an empty, unseeded store behind
+        raise InputError(f"no thread store at {settings.cqa_store} yet (it is created on first use or import)")
+    return ThreadStore(settings.cqa_store)
+
+
+def _thread_json(t: Thread) -> dict[str, Any]:
+    return {"thread_id": t.uid, "source": t.source, "question": t.title, "body": t.body, "tags": t.tags,
+            "url": t.url, "created": t.created,
+            "answers": [{"answer_id": a.id, "text": a.text, "accepted": a.accepted, "votes": a.votes,
+                         "created": a.created, "author": a.author} for a in t.answers]}
+
+
+@cqa_app.command("show")
+def show(
+    thread_id: Annotated[str, typer.Argument(help="The thread's id (as `qa cqa list` or `qa cqa ask --json` show "
+                                                  "it).")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print the thread as JSON.")] = False,
+    store: StoreOpt = None,
+) -> None:
+    """A thread whole: its question, and every answer with its id (to accept or delete one)."""
+    with _store_of(store) as s:
+        t = s.thread(thread_id)
+    if as_json:
+        out.print_json(data=_thread_json(t))
+        return
+    out.print(Text.assemble((t.uid, "bold"), f"  ({t.source})"), soft_wrap=True)
+    out.print(Text(t.title), soft_wrap=True)
+    if t.body and t.body != t.title:
+        out.print(Text(t.body, style="dim"), soft_wrap=True)
+    out.print(Text(f"{len(t.answers)} answer{'s' if len(t.answers) != 1 else ''}"
+                   + (":" if t.answers else " (nothing to show for it yet)")), soft_wrap=True)
+    for a in t.answers:
+        said = ", ".join(x for x in ("accepted" if a.accepted else "",
+                                     f"{a.votes} votes" if a.votes is not None else "", a.author) if x)
+        out.print(Text.assemble(("  " + a.id, "bold green" if a.accepted else "bold"), f"  {said}" if said else ""),
+                  soft_wrap=True)
+        out.print(Text("    " + a.text.replace("\n", "\n    ")), soft_wrap=True)
+
+
+@cqa_app.command("list")
+def list_threads(
+    source: Annotated[str | None, typer.Option("--source", help="This source's threads only (`qa cqa stats` "
+                                                                 "lists the sources).")] = None,
+    limit: Annotated[int, typer.Option("--limit", "-n", min=1, max=10_000, help="How many.")] = 20,
+    offset: Annotated[int, typer.Option(min=0, help="Skip this many first (the next page).")] = 0,
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON object a line, answers included.")] = False,
+    store: StoreOpt = None,
+) -> None:
+    """The threads stored latest, a line each: id, answers, question."""
+    import json
+
+    with _store_of(store) as s:
+        if source is not None and source not in s.sources():
+            raise InputError(f"no source {source!r} in the store (its sources: {', '.join(s.sources()) or 'none'})")
+        threads = s.newest(limit, source=source, offset=offset)
+    for t in threads:
+        if as_json:
+            out.print(Text(json.dumps(_thread_json(t), ensure_ascii=False)), soft_wrap=True)
+        else:
+            n = len(t.answers)
+            out.print(Text.assemble((t.uid, "bold"), f"  {n} answer{'s' if n != 1 else ''}  ", t.title),
+                      soft_wrap=True)
+
+
+@cqa_app.command("delete")
+def delete(
+    thread_id: Annotated[str, typer.Argument(help="The thread's id (as `qa cqa list` or `qa cqa ask --json` show "
+                                                  "it).")],
+    answer_id: Annotated[str | None, typer.Argument(help="One answer's id (`qa cqa show THREAD_ID` lists them): "
+                                                         "that answer only.")] = None,
+    store: StoreOpt = None,
+) -> None:
+    """Delete a thread with its answers, or one answer of it. A thread of an imported file comes
+    back when the file is imported again: take it out of the file too."""
+    with _store_of(store) as s:
+        if answer_id is None:
+            t = s.delete_thread(thread_id)
+            n = len(t.answers)
+            err.print(Text.assemble(("deleted ", "green"), f"thread {t.uid} ({t.title[:60]!r}) with its {n} "
+                                    f"answer{'s' if n != 1 else ''}"), soft_wrap=True)
+        else:
+            a = s.delete_answer(thread_id, answer_id)
+            left = s.thread(thread_id).answers
+            shown = "" if left else "; the thread has no answer now"
+            err.print(Text.assemble(("deleted ", "green"), f"answer {a.id} of {thread_id}"
+                                    + (" (it was the accepted one)" if a.accepted else "") + shown), soft_wrap=True)
 
 
 @cqa_app.command("ask")

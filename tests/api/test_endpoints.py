@@ -323,6 +323,38 @@ def test_threads_are_filed_in_the_community_store(client, app) -> None:
     assert [m.thread.uid for m in before].count(first["thread_id"]) == 1  # indexed once
 
 
+def test_a_thread_is_read_whole_and_a_wrong_answer_or_thread_deleted(client, app) -> None:
+    """An answer filed by mistake (accepted: the default) stayed the one shown for good: no way to
+    see a thread's answers and their ids, nor to delete one, but to accept another."""
+    from qa.core.types import Route
+
+    filed = client.post("/v1/threads", json={"question": "Where is the quokka shop of Zorblat street?",
+                                             "answer": "At Zorblat strret 1."}).json()
+    tid, typo = filed["thread_id"], filed["answer_id"]
+    fixed = client.post(f"/v1/threads/{tid}/answers", json={"text": "At Zorblat Street 1."}).json()["answer_id"]
+    r = client.get(f"/v1/threads/{tid}")
+    assert r.status_code == 200, r.text
+    whole = r.json()
+    assert whole["question"] == "Where is the quokka shop of Zorblat street?" and whole["source"] == "api"
+    assert [(a["answer_id"], a["accepted"]) for a in whole["answers"]] == [(typo, True), (fixed, False)]
+    listed = client.get("/v1/threads", params={"source": "api", "limit": 1000}).json()["threads"]
+    assert tid in [t["thread_id"] for t in listed]
+    assert client.get("/v1/threads", params={"limit": 1}).json()["threads"][0]["thread_id"] == tid  # latest first
+    r = client.delete(f"/v1/threads/{tid}/answers/{typo}")
+    assert r.status_code == 200 and r.json() == {"thread_id": tid, "answer_id": typo, "answers": 1}
+    error(client.delete(f"/v1/threads/{tid}/answers/{typo}"), 404)
+    asked = client.post("/v1/ask", json={"question": "Where is the quokka shop of Zorblat street?", "route": "cqa"})
+    top = asked.json()["answers"][0]
+    assert "Zorblat Street 1" in (top.get("best_guess") or top if top.get("no_answer") else top)["text"]
+    r = client.delete(f"/v1/threads/{tid}")
+    assert r.status_code == 200 and r.json() == {"thread_id": tid, "answer_id": None, "answers": 1}
+    error(client.get(f"/v1/threads/{tid}"), 404)
+    error(client.delete(f"/v1/threads/{tid}"), 404)
+    matches = app.state.engine.source(Route.CQA).match("Where is the quokka shop of Zorblat street?")
+    assert tid not in [m.thread.uid for m in matches]  # out of the index too
+    assert client.get("/v1/threads", params={"limit": 0}).status_code == 422
+
+
 def test_writes_while_an_import_holds_the_store_are_503_at_once(client, app) -> None:
     """They waited 30 s behind the import, held every community-QA question up, then timed out (504)
     with the write lost."""
@@ -684,6 +716,8 @@ def test_api_key_guards_writes_and_optionally_everything(app, api_settings) -> N
         assert "API key" in error(c.post("/v1/documents", json=doc), 401)
         assert "not valid" in error(c.post("/v1/documents", json=doc, headers={"X-API-Key": "wrong"}), 403)
         error(c.delete("/v1/documents/x"), 401)
+        error(c.delete("/v1/threads/api:x"), 401)  # deleting is writing
+        error(c.delete("/v1/threads/api:x/answers/y"), 401)
         error(c.post("/v1/eval", files={"file": ("a.json", b"{}")}), 401)
         ok = c.post("/v1/documents", json=doc, headers={"X-API-Key": "s3cret"})
         assert ok.status_code == 201
@@ -695,6 +729,7 @@ def test_api_key_guards_writes_and_optionally_everything(app, api_settings) -> N
     with TestClient(strict) as c:
         error(c.post(ASK, json={"question": "What is the capital of France?", "route": "kbqa"}), 401)
         error(c.get("/metrics"), 401)
+        error(c.get("/v1/threads"), 401)
         assert c.get("/v1/health").status_code == 200  # liveness never needs the key
         assert c.get("/v1/ready").status_code == 200  # nor readiness
         r = c.post(ASK, json={"question": "What is the capital of France?", "route": "kbqa"},

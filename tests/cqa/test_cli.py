@@ -86,6 +86,53 @@ def test_import_ask_add_stats(tmp_path: Path, faq: Path, capsys: pytest.CaptureF
     assert "4 threads" in out and "faq:office: 3" in out and "user: 1" in out
 
 
+def test_list_show_and_delete_a_wrong_answer_or_thread(tmp_path: Path, faq: Path,
+                                                       capsys: pytest.CaptureFixture[str]) -> None:
+    """A typo'd answer filed with `qa cqa add` (accepted: the default) stayed the one shown for good,
+    and a thread's ids were found only through `qa cqa ask --json`."""
+    store = str(tmp_path / "threads.sqlite")
+    assert main(["cqa", "import", str(faq), "--store", store]) == 0
+    assert main(["cqa", "add", "Is there parking for bikes?", "--answer", "Yes, in the basment.",
+                 "--store", store]) == 0
+    capsys.readouterr()
+    assert main(["cqa", "list", "--store", store, "--limit", "2"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == 2 and lines[0].startswith("user:") and "1 answer  Is there parking for bikes?" in lines[0]
+    tid = lines[0].split()[0]
+    assert main(["cqa", "list", "--store", store, "--source", "faq:office", "--json"]) == 0
+    rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert len(rows) == 3 and all(r["thread_id"].startswith("faq:office:") and r["answers"] for r in rows)
+    assert main(["cqa", "add", tid, "--thread", "--answer", "Yes, in the basement.", "--accepted", "--store",
+                 store]) == 0
+    capsys.readouterr()
+    assert main(["cqa", "show", tid, "--store", store, "--json"]) == 0
+    answers = json.loads(capsys.readouterr().out)["answers"]
+    typo = next(a["answer_id"] for a in answers if "basment" in a["text"])
+    assert main(["cqa", "show", tid, "--store", store]) == 0
+    shown = capsys.readouterr().out
+    assert "Is there parking for bikes?" in shown and typo in shown and "basment" in shown
+    assert main(["cqa", "delete", tid, typo, "--store", store]) == 0
+    assert f"deleted answer {typo} of {tid}" in capsys.readouterr().err
+    assert main(["cqa", "delete", tid, typo, "--store", store]) == 2
+    assert "has no answer" in capsys.readouterr().err
+    from qa.models import shared_encoder
+
+    src = CommunityQA(Settings(cqa_store=store), encoder=shared_encoder(Settings()), seed=False)
+    top = src.answer("Is there parking for bikes?")[0]
+    assert "basement" in (top.best_guess or top).evidence.answer
+    assert main(["cqa", "delete", tid, "--store", store]) == 0
+    assert "with its 1 answer" in capsys.readouterr().err
+    assert all(m.thread.uid != tid for m in src.match("Is there parking for bikes?"))  # gone from the index too
+    src.store.close()
+    for args, said in ((["delete", tid], "no thread"), (["show", tid], "no thread"),
+                       (["list", "--source", "nope"], "no source 'nope' in the store (its sources: faq:office)")):
+        assert main(["cqa", *args, "--store", store]) == 2
+        err = capsys.readouterr().err
+        assert said in err and err.count("\n") == 1, err
+    assert main(["cqa", "list", "--store", str(tmp_path / "typo.sqlite")]) == 2
+    assert "no thread store at" in capsys.readouterr().err and not (tmp_path / "typo.sqlite").exists()
+
+
 def test_cli_errors_are_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     store = str(tmp_path / "threads.sqlite")
     bad = tmp_path / "bad.csv"
