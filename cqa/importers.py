@@ -153,10 +153,6 @@ def html_to_text(markup: str) -> str:
 # an opening link tag with its address, or a closing one; bounded by < and > so that one pass over
 # the text reads them all (a pattern spanning opening to closing tag went quadratic on unclosed ones)
 _A_TAG = re.compile(r"""<a\s[^<>]*?href\s*=\s*(?:"([^"<>]*)"|'([^'<>]*)')[^<>]*>|</a\s*>""", re.IGNORECASE)
-# markup an FAQ exported from a web page (a CMS) carries; "x < y" or "<3" in plain text is no tag
-_HTML_BLOCK = re.compile(r"</?(?:p|br|div|ul|ol|li|h[1-6]|pre|table|tr|td|th|blockquote)(?:\s[^<>]*)?/?>",
-                         re.IGNORECASE)
-
 
 def _with_link_targets(text: str) -> str:
     """Each link's text followed by its address ("the docs (https://...)"), where the address says
@@ -182,58 +178,61 @@ def _with_link_targets(text: str) -> str:
 def plain_text(text: str) -> str:
     """An FAQ's text as shown: HTML (from a CMS export) as its text, plain text as it is. A help
     desk's FAQ may speak of tags ("Type <br> where the line should break"): read as HTML, its words
-    went with them. So a tag written into a sentence, spaced or quoted apart from the words around
-    it, makes the whole text plain, unless the text is one HTML element (a CMS writes a tag it
-    speaks of as `&lt;br&gt;`); otherwise one tag touching its text ("<strong>Yes</strong>", "line
-    one<br>") is markup enough. Angle brackets that name no HTML element ("press <Enter>", "<3")
-    are kept as written, and a text past the store's limit is refused as it is."""
+    went with them; and a CMS may export inline markup alone ("<strong>Yes</strong>, ... &amp; ...").
+    So it goes by what the tags do. A block element standing against its text ("<p>Yes",
+    "ship.</p>", "one<br>", "<li>Open") makes the text HTML, read whole as before. Else an inline
+    element so placed and closed ("<b>Enter</b>") is markup and goes, while tags spoken of (spaced
+    or quoted apart: "in <code> tags"), unclosed ones ("<Ctrl>+<B>") and angle brackets naming no
+    element ("press <Enter>", "a<b && c>d") stay as written. With neither, the text is plain. A
+    text past the store's limit is refused as it is."""
     if len(text) > 2 * MAX_TEXT_CHARS or "<" not in text:
         return text
-    tags = [(m, _html_name(m.group(0))) for m in _TAG.finditer(text)]
-    html_tags = [m for m, name in tags if name]
-    if not html_tags:
+    tags = [(m, _ELEMENT.fullmatch(m.group(0))) for m in _TAG.finditer(text)]
+    named = [(m, e.group(2).lower(), bool(e.group(1))) for m, e in tags if e and e.group(2).lower() in _ELEMENTS]
+    if any(name in _BLOCKS and _touches(text, m) for m, name, _ in named):
+        return html_to_text(text)
+    first_open: dict[str, int] = {}
+    last_close: dict[str, int] = {}
+    for m, name, closing in named:
+        if closing:
+            last_close[name] = m.start()
+        else:
+            first_open.setdefault(name, m.start())
+    markup = {m.start() for m, name, closing in named if name not in _BLOCKS and _touches(text, m) and (
+        first_open.get(name, len(text)) < m.start() if closing else last_close.get(name, -1) > m.start())}
+    if not markup:
         return text
-    wrapped = _HTML_BLOCK.fullmatch(html_tags[0].group(0)) and html_tags[0].start() == len(text) - len(text.lstrip()) \
-        and html_tags[-1].end() == len(text.rstrip()) and html_tags[-1].group(0).startswith("</")
-    if not wrapped and not all(_touches(text, m) for m in html_tags):
-        return text
-    kept: list[str] = []  # what names no element, kept as written
+    kept: list[str] = []  # everything else, as written
     parts, at = [], 0
-    for m, name in tags:
-        if not name:
+    for m, _ in tags:
+        if m.start() not in markup:
             parts += [text[at:m.start()].replace("\x01", ""), f"\x01{len(kept)}\x01"]
             kept.append(m.group(0))
             at = m.end()
-    if not kept:
-        return html_to_text(text)
     converted = html_to_text("".join([*parts, text[at:].replace("\x01", "")]))
-    return re.sub(r"\x01(\d+)\x01", lambda g: kept[int(g.group(1))], converted)
+    return re.sub(r"\x01(\d+)\x01", lambda g: kept[int(g.group(1))], converted) if kept else converted
 
 
-_ELEMENT = re.compile(r"<\s*/?\s*([A-Za-z][A-Za-z0-9]*)(?:[\s/][^<>]*)?>")
-_ELEMENTS = frozenset("a abbr b blockquote br code dd del div dl dt em h1 h2 h3 h4 h5 h6 hr i img ins kbd li mark "
-                      "ol p pre q s small span strike strong sub sup table tbody td tfoot th thead tr tt u ul".split())
+# a start or end tag as HTML writes one: a name, then attributes with values ("<b && c>" is no tag)
+_ELEMENT = re.compile(r"""<(/?)([A-Za-z][A-Za-z0-9]*)(?:\s+[A-Za-z_:][-\w:.]*\s*=\s*(?:"[^"<>]*"|'[^'<>]*'|"""
+                      r"""[^\s"'=<>`]+))*\s*/?>""")
+_BLOCKS = frozenset("blockquote br dd div dl dt h1 h2 h3 h4 h5 h6 hr li ol p pre table tbody td tfoot th thead tr "
+                    "ul".split())
+_ELEMENTS = _BLOCKS | frozenset("a abbr b code del em i ins kbd mark q s small span strike strong sub sup tt u".split())
 _QUOTES = "`'\"\u2018\u2019\u201c\u201d"
 
 
-def _html_name(tag: str) -> str:
-    """The element a `<...>` names, lower case; "" where it names none ("<Enter>", "< 3 and 5 >")."""
-    m = _ELEMENT.fullmatch(tag)
-    name = m.group(1).lower() if m else ""
-    return name if name in _ELEMENTS else ""
-
-
 def _touches(text: str, m: re.Match[str]) -> bool:
-    """Whether a tag is markup by where it stands: against the text before it ("ship.</p>",
-    "one<br>"), or at the start, or before a word, a tag or a line break ("<p>Yes"); a tag quoted,
-    or spaced apart on both sides ("type <br> where", "in <p> and </p>."), is spoken of."""
+    """Whether a tag stands as markup does: against the text before it ("ship.</p>", "one<br>"),
+    or at the start, or before a word, a quote, a tag or a line break ("<p>Yes"); a tag quoted on
+    both sides, or spaced apart ("type <br> where", "in <p> and </p>."), is spoken of."""
     before = text[m.start() - 1] if m.start() else ""
     after = text[m.end()] if m.end() < len(text) else ""
-    if (before and before in _QUOTES) or (after and after in _QUOTES):
+    if before and after and before in _QUOTES and after in _QUOTES:
         return False
     if not before or not before.isspace():
         return True
-    return bool(after) and (after.isalnum() or after in "<\n")
+    return bool(after) and (after.isalnum() or after in "<\n" or after in _QUOTES)
 
 
 def _tags(raw: str) -> list[str]:

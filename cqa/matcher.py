@@ -602,9 +602,14 @@ class CommunityQA:
 
     def delete_thread(self, thread_id: str) -> Thread:
         """Delete a thread (a question filed by mistake, a wrong seed entry) with its answers; it is
-        out of every match from the next question on (the index catches up with the store)."""
+        out of every match from the next question on. The index catches up here, so that the
+        rebuild of its word statistics a deletion needs is paid by the deletion, not the next question."""
         with self.store.no_wait():
-            return self.store.delete_thread(thread_id)
+            gone = self.store.delete_thread(thread_id)
+        with self._lock:
+            if self._index is not None:
+                self._index.sync()
+        return gone
 
     def delete_answer(self, thread_id: str, answer_id: str) -> StoredAnswer:
         """Delete one answer of a thread; the thread shows its next best answer, or none."""

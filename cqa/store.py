@@ -692,6 +692,8 @@ class ThreadStore:
         with self.transaction() as c:
             thread = self.thread(thread_id)
             c.execute("DELETE FROM threads WHERE key = ?", (thread.key,))
+            if not self.get_meta(SEED_META):  # emptied by hand, it is no new store for the seed to fill
+                self.set_meta(SEED_META, "skip")
         return thread
 
     def delete_answer(self, thread_id: str, answer_id: str) -> StoredAnswer:

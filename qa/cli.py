@@ -115,6 +115,11 @@ def _main(argv: list[str] | None) -> int:
         err.print(Text.assemble(("error: ", "bold red"), "a path opens with ~ or ~name for a home folder this system "
                                 "cannot find: write the path out in full"), soft_wrap=True)
         return 2
+    except UnicodeEncodeError as exc:  # an argument holding bytes that are no UTF-8 (`$'\xff'`), sent on as text
+        if "surrogates not allowed" not in str(exc):
+            raise
+        err.print(Text.assemble(("error: ", "bold red"), "an argument is not valid UTF-8 text"), soft_wrap=True)
+        return 2
     except OSError as exc:  # the file system refused (a folder where a file should be, no permission, disk full)
         where = f": {exc.filename}" if exc.filename else ""
         err.print(Text.assemble(("error: ", "bold red"), f"{exc.strerror or exc}{where}"), soft_wrap=True)

@@ -17,9 +17,9 @@ import shutil
 import tempfile
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal, TypeVar
 
 from fastapi import Depends, FastAPI, File, Form, Query, Request, UploadFile
 from fastapi import Path as PathParam
@@ -69,7 +69,16 @@ from qa.api.models import (
     ThreadOut,
 )
 from qa.core.atomic import recover_interrupted
-from qa.core.errors import InputError, NotFoundError, QAError
+from qa.core.errors import (
+    ConfigError,
+    ConflictError,
+    DataFormatError,
+    InputError,
+    ModelNotFoundError,
+    NotFoundError,
+    QAError,
+    SourceUnavailable,
+)
 from qa.core.settings import Settings
 from qa.core.text import decompress_capped
 from qa.core.types import Question, Response, Route
@@ -80,6 +89,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("qa.api")
 API_VERSION = "v1"
+T = TypeVar("T")
 UNPACKED_PER_BODY = 4  # a compressed upload may unpack to this many times the body limit, no more
 # the methods counted by name in the metrics; any other (HTTP allows any token) is "other"
 _METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS"})
@@ -348,7 +358,7 @@ def create_app(settings: Settings | None = None, *, engine: Any = None, warm: bo
             answers = [a for a in src.store.thread(tid).answers if content_id(a.text) == said]
             return ThreadOut(thread_id=tid, answer_id=answers[-1].id if answers else None)
 
-        return await admission.run(add)
+        return await admission.run(in_cqa(add))
 
     @app.post(f"/{API_VERSION}/threads/{{thread_id:path}}/answers", response_model=AnswerOut, status_code=201,
               responses=_errors(*JSON_BODY, 401, 403, 404, 413, 503), dependencies=[Depends(write_key)],
@@ -359,7 +369,7 @@ def create_app(settings: Settings | None = None, *, engine: Any = None, warm: bo
             aid = community().add_answer(thread_id, body.text, accepted=body.accepted, votes=body.votes)
             return AnswerOut(thread_id=thread_id, answer_id=aid)
 
-        return await admission.run(add)
+        return await admission.run(in_cqa(add))
 
     @app.post(f"/{API_VERSION}/threads/{{thread_id:path}}/accept", response_model=AnswerOut,
               responses=_errors(*JSON_BODY, 401, 403, 404, 413, 503), dependencies=[Depends(write_key)],
@@ -371,7 +381,18 @@ def create_app(settings: Settings | None = None, *, engine: Any = None, warm: bo
             community().accept_answer(thread_id, body.answer_id)
             return AnswerOut(thread_id=thread_id, answer_id=body.answer_id)
 
-        return await admission.run(accept)
+        return await admission.run(in_cqa(accept))
+
+    def in_cqa(work: Callable[[], T]) -> Callable[[], T]:
+        """A store or model of the source that does not load is the server's trouble, told as
+        `/v1/ask` tells it (503, no server path to the client), not a client's malformed file."""
+        def run() -> T:
+            try:
+                return work()
+            except (DataFormatError, ModelNotFoundError, ConfigError) as exc:
+                raise SourceUnavailable(str(Route.CQA), exc) from exc
+
+        return run
 
     def detail(t: Thread) -> ThreadDetail:
         return ThreadDetail(thread_id=t.uid, source=t.source, question=t.title, body=t.body, tags=t.tags, url=t.url,
@@ -379,35 +400,52 @@ def create_app(settings: Settings | None = None, *, engine: Any = None, warm: bo
                             answers=[StoredAnswerOut(answer_id=a.id, text=a.text, accepted=a.accepted, votes=a.votes,
                                                      created=a.created, author=a.author) for a in t.answers])
 
-    @app.get(f"/{API_VERSION}/threads", response_model=ThreadList, responses=_errors(*COMMON, 401, 403, 404),
+    @app.get(f"/{API_VERSION}/threads", response_model=ThreadList, responses=_errors(*COMMON, 401, 403, 404, 503),
              dependencies=[Depends(read_key)], tags=["community"])
     async def list_threads(source: Annotated[str | None, Query(min_length=1, max_length=200)] = None,
                            limit: Annotated[int, Query(ge=1, le=1000)] = 20,
                            offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0) -> ThreadList:
         """The threads stored latest first (of one source where named), with their answers."""
         def read() -> ThreadList:
-            return ThreadList(threads=[detail(t) for t in community().store.newest(limit, source=source,
-                                                                                     offset=offset)])
+            store = community().store
+            if source is not None and source not in store.sources():
+                raise NotFoundError(f"no source {source!r} in the community-QA store")
+            return ThreadList(threads=[detail(t) for t in store.newest(limit, source=source, offset=offset)])
 
-        return await admission.run(read)
+        return await admission.run(in_cqa(read))
 
     @app.get(f"/{API_VERSION}/threads/{{thread_id:path}}", response_model=ThreadDetail,
-             responses=_errors(*COMMON, 401, 403, 404), dependencies=[Depends(read_key)], tags=["community"])
+             responses=_errors(*COMMON, 401, 403, 404, 503), dependencies=[Depends(read_key)], tags=["community"])
     async def get_thread(thread_id: str) -> ThreadDetail:
         """A stored thread whole: its question and every answer with its id."""
-        return await admission.run(lambda: detail(community().store.thread(thread_id)))
+        return await admission.run(in_cqa(lambda: detail(community().store.thread(thread_id))))
 
     # the answer's route first: `{thread_id:path}` alone would take "<id>/answers/<answer_id>" as an id
     @app.delete(f"/{API_VERSION}/threads/{{thread_id:path}}/answers/{{answer_id}}", response_model=ThreadDeleted,
-                responses=_errors(*COMMON, 401, 403, 404, 503), dependencies=[Depends(write_key)],
+                responses=_errors(*COMMON, 401, 403, 404, 409, 503), dependencies=[Depends(write_key)],
                 tags=["community"])
     async def delete_thread_answer(thread_id: str, answer_id: str) -> ThreadDeleted:
-        """Delete one answer of a thread (a wrong one); the thread shows its next best answer, or none."""
+        """Delete one answer of a thread (a wrong one); the thread shows its next best answer, or none.
+        An answer of an imported file comes back when the file is imported again."""
         def delete() -> ThreadDeleted:
-            gone = community().delete_answer(thread_id, answer_id)
-            return ThreadDeleted(thread_id=thread_id, answer_id=gone.id, answers=1)
+            src = community()
+            whole = f"{thread_id}/answers/{answer_id}"  # a thread id may hold "/answers/" (a file's own ids)
+            try:
+                src.store.key_of(whole)
+            except NotFoundError:
+                gone = src.delete_answer(thread_id, answer_id)
+                return ThreadDeleted(thread_id=thread_id, answer_id=gone.id, answers=1)
+            try:
+                also = any(a.id == answer_id for a in src.store.thread(thread_id).answers)
+            except NotFoundError:
+                also = False
+            if also:
+                raise ConflictError(f"{whole!r} names a thread and an answer of the thread {thread_id!r}; which "
+                                    "one goes is not for the server to guess: `qa cqa delete` on the server says")
+            thread = src.delete_thread(whole)
+            return ThreadDeleted(thread_id=thread.uid, answers=len(thread.answers))
 
-        return await admission.run(delete)
+        return await admission.run(in_cqa(delete))
 
     @app.delete(f"/{API_VERSION}/threads/{{thread_id:path}}", response_model=ThreadDeleted,
                 responses=_errors(*COMMON, 401, 403, 404, 503), dependencies=[Depends(write_key)],
@@ -419,7 +457,7 @@ def create_app(settings: Settings | None = None, *, engine: Any = None, warm: bo
             gone = community().delete_thread(thread_id)
             return ThreadDeleted(thread_id=gone.uid, answers=len(gone.answers))
 
-        return await admission.run(delete)
+        return await admission.run(in_cqa(delete))
 
     @app.post(f"/{API_VERSION}/threads/accepted", response_model=ThreadOut, status_code=201,
               responses=_errors(*JSON_BODY, 401, 403, 404, 413, 503), dependencies=[Depends(write_key)],
@@ -432,7 +470,7 @@ def create_app(settings: Settings | None = None, *, engine: Any = None, warm: bo
             accepted = [a.id for a in src.store.thread(tid).answers if a.accepted]
             return ThreadOut(thread_id=tid, answer_id=accepted[0] if accepted else None)
 
-        return await admission.run(file)
+        return await admission.run(in_cqa(file))
 
     # ------------------------------------------------------------------ evaluation jobs
     @app.post(f"/{API_VERSION}/eval", response_model=JobState, status_code=202,

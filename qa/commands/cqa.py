@@ -280,7 +280,7 @@ def list_threads(
     source: Annotated[str | None, typer.Option("--source", help="This source's threads only (`qa cqa stats` "
                                                                  "lists the sources).")] = None,
     limit: Annotated[int, typer.Option("--limit", "-n", min=1, max=10_000, help="How many.")] = 20,
-    offset: Annotated[int, typer.Option(min=0, help="Skip this many first (the next page).")] = 0,
+    offset: Annotated[int, typer.Option(min=0, max=10_000_000, help="Skip this many first (the next page).")] = 0,
     as_json: Annotated[bool, typer.Option("--json", help="One JSON object a line, answers included.")] = False,
     store: StoreOpt = None,
 ) -> None:
@@ -296,8 +296,8 @@ def list_threads(
             out.print(Text(json.dumps(_thread_json(t), ensure_ascii=False)), soft_wrap=True)
         else:
             n = len(t.answers)
-            out.print(Text.assemble((t.uid, "bold"), f"  {n} answer{'s' if n != 1 else ''}  ", t.title),
-                      soft_wrap=True)
+            title = " ".join(t.title.split())  # a line each: a question's own line breaks would split it
+            out.print(Text.assemble((t.uid, "bold"), f"  {n} answer{'s' if n != 1 else ''}  ", title), soft_wrap=True)
 
 
 @cqa_app.command("delete")
@@ -308,9 +308,9 @@ def delete(
                                                          "that answer only.")] = None,
     store: StoreOpt = None,
 ) -> None:
-    """Delete a thread with its answers, or one answer of it. A thread of an imported file comes
-    back when the file is imported again: take it out of the file too."""
-    with _store_of(store) as s:
+    """Delete a thread with its answers, or one answer of it. A thread or answer of an imported
+    file comes back when the file is imported again: take it out of the file too."""
+    with _store_of(store) as s, s.no_wait():  # as `add` and `accept`: an import running, refused at once
         if answer_id is None:
             t = s.delete_thread(thread_id)
             n = len(t.answers)
@@ -639,9 +639,9 @@ def train_question_judge_command(
                                                       "duplicates): paraphrase pairs for the judge, and a fifth of "
                                                       "the groups asked as a second held-out FAQ; repeat for "
                                                       "several files.")] = None,
-    base: Annotated[Path | None, typer.Option("--base", help="Encoder folder to start from, Hugging Face layout "
-                                              "(default: the span reader's; 'encoder': the packaged sentence "
-                                              "encoder).")] = None,
+    base: Annotated[str | None, typer.Option("--base", help="Encoder folder to start from, Hugging Face layout "
+                                             "(default: the span reader's; the word 'encoder': the packaged "
+                                             "sentence encoder; ./encoder: a folder of that name).")] = None,
 ) -> None:
     """Fine-tune the question judge (a cross-encoder from the span reader's encoder) on pairs of SQuAD training
     questions: the same fact asked twice against the same paragraph's other questions (and, with --groups, one
@@ -683,9 +683,9 @@ def train_question_judge_command(
     settings = _settings(None)
     if stack_only and base is not None:
         raise InputError("--base chooses where a new judge starts; --stack-only trains none")
-    packaged = str(base) == "encoder"
-    base = check_model_dir(encoder_path() if packaged else base or settings.span_model)
-    start = "all-MiniLM-L6-v2 (the packaged sentence encoder)" if packaged else base.name
+    packaged = base == "encoder"  # as typed: "./encoder" is a folder
+    start_dir = check_model_dir(encoder_path() if packaged else base or settings.span_model)
+    start = "all-MiniLM-L6-v2 (the packaged sentence encoder)" if packaged else start_dir.name
     target = _judge_target(out_dir, settings.cqa_question_judge_model, "question judge",
                            "QA_CQA_QUESTION_JUDGE_MODEL")
     if stack_only:  # the combination is fitted for the judge that stays: it must be there
@@ -769,7 +769,7 @@ def train_question_judge_command(
                 def step(done: int, steps: int, loss: float) -> None:
                     bar.update(task, completed=done, total=steps, description=f"{desc} (loss {loss:.3f})")
 
-                train_judge(base, pairs, labels, staged, recipe=recipe, meta=meta, progress=step)
+                train_judge(start_dir, pairs, labels, staged, recipe=recipe, meta=meta, progress=step)
         judge = AnswerJudge(settings, staged)
         bar, desc, total = _bar("asking the held-out FAQ", len(faq_asked))
         with bar:
@@ -787,8 +787,8 @@ def train_question_judge_command(
         # the combination goes with its judge: written into the staged folder, swapped in with it
         stack.save(staged / QUESTION_STACK)
         if not stack_only:
-            _question_judge_card(staged, target, base, start, Path(path), recipe, len(pairs), sum(labels), stack.meta,
-                                 meta.get("groups"))
+            _question_judge_card(staged, target, start_dir, start, Path(path), recipe, len(pairs), sum(labels),
+                                 stack.meta, meta.get("groups"))
             _swap_in(staged, target)
     held = stack.meta["held_out_top_match"]
     b, a = held["before"], held["after"]

@@ -353,6 +353,7 @@ def test_a_thread_is_read_whole_and_a_wrong_answer_or_thread_deleted(client, app
     matches = app.state.engine.source(Route.CQA).match("Where is the quokka shop of Zorblat street?")
     assert tid not in [m.thread.uid for m in matches]  # out of the index too
     assert client.get("/v1/threads", params={"limit": 0}).status_code == 422
+    assert "no source 'nope'" in error(client.get("/v1/threads", params={"source": "nope"}), 404)
 
 
 def test_writes_while_an_import_holds_the_store_are_503_at_once(client, app) -> None:
@@ -374,8 +375,14 @@ def test_writes_while_an_import_holds_the_store_are_503_at_once(client, app) -> 
         assert "being written by another process" in error(r, 503) and r.headers["Retry-After"]
         r = client.post("/v1/ask", json={"question": "How do I reset the office printer?", "route": "cqa"})
         assert r.status_code == 200 and time.perf_counter() - t0 < 10
+        printer = next(uid for uid in (m.thread.uid for m in src.match("How do I reset the office printer?"))
+                       if uid.startswith("api:"))
+        r = client.delete(f"/v1/threads/{printer}")
+        assert "being written by another process" in error(r, 503) and r.headers["Retry-After"]
+        assert time.perf_counter() - t0 < 15
     assert client.post("/v1/threads", json={"question": "Is the quokka pool open on Sundays?",
                                             "answer": "Yes."}).status_code == 201
+    assert client.get(f"/v1/threads/{printer}").status_code == 200  # nothing went
 
 
 def test_a_thread_whose_id_holds_a_slash_takes_answers_and_acceptance(client, app, tmp_path) -> None:
@@ -405,6 +412,20 @@ def test_a_thread_whose_id_holds_a_slash_takes_answers_and_acceptance(client, ap
     assert "faq:slash:billing/nope" in error(client.post("/v1/threads/faq:slash:billing/nope/answers",
                                                          json={"text": "x y"}), 404)
     assert "/v1/threads/{thread_id}/answers" in client.get("/openapi.json").json()["paths"]
+    # a thread id holding "/answers/": the answers route took it for an answer of a shorter thread
+    faq.write_text("".join(json.dumps(r) + "\n" for r in (
+        {"id": "kb", "question": "Where is the knowledge base?", "answer": "On the intranet."},
+        {"id": "kb/answers/7", "question": "Who answers knowledge base tickets?", "answer": "The help desk."})),
+        encoding="utf-8")
+    import_file(store, faq)
+    r = client.delete("/v1/threads/faq:slash:kb%2Fanswers%2F7")
+    assert r.json() == {"thread_id": "faq:slash:kb/answers/7", "answer_id": None, "answers": 1}, r.text
+    kb = store.thread("faq:slash:kb")
+    assert [a.text for a in kb.answers] == ["On the intranet."]  # the shorter thread untouched
+    import_file(store, faq)  # back; and now "kb" has an answer "7" too: the path names two things
+    store.add_answer("faq:slash:kb", "Or ask the help desk.", answer_id="7")
+    assert "names a thread and an answer" in error(client.delete("/v1/threads/faq:slash:kb/answers/7"), 409)
+    assert store.thread("faq:slash:kb/answers/7") and len(store.thread("faq:slash:kb").answers) == 2
 
 
 def test_a_filed_question_is_held_to_the_stores_title_limit(client, app) -> None:
@@ -825,6 +846,24 @@ def test_a_damaged_collection_is_the_servers_trouble_in_search_too(api_settings,
             assert "secret-folder" not in r.text and "manifest" not in r.text
         r = c.post("/v1/search", json={"query": "release date", "collection": "nope"})
         assert r.status_code == 404  # a name that is not there stays the client's mistake
+
+
+def test_the_thread_endpoints_on_a_damaged_store_are_the_servers_trouble(api_settings, tmp_path: Path) -> None:
+    """GET /v1/threads and DELETE /v1/threads/{id} answered 422 with "/.../threads.sqlite is not a
+    thread store", where /v1/ask said 503 and kept the path private."""
+    from fastapi.testclient import TestClient
+
+    from qa.api import create_app
+
+    bad = tmp_path / "secret-folder" / "threads.sqlite"
+    bad.parent.mkdir()
+    bad.write_bytes(b"not a database" * 100)
+    with TestClient(create_app(api_settings.model_copy(update={"cqa_store": str(bad)}))) as c:
+        wait_ready(lambda: c.get("/v1/health").json())
+        for r in (c.get("/v1/threads"), c.get("/v1/threads/api:x"), c.delete("/v1/threads/api:x"),
+                  c.delete("/v1/threads/api:x/answers/y"), c.post("/v1/threads", json={"question": "Why so?"})):
+            assert r.status_code == 503 and r.json()["error"]["type"] == "source_unavailable", r.text
+            assert "secret-folder" not in r.text
 
 
 def test_the_schema_names_every_error_type(app) -> None:

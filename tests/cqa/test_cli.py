@@ -131,6 +131,26 @@ def test_list_show_and_delete_a_wrong_answer_or_thread(tmp_path: Path, faq: Path
         assert said in err and err.count("\n") == 1, err
     assert main(["cqa", "list", "--store", str(tmp_path / "typo.sqlite")]) == 2
     assert "no thread store at" in capsys.readouterr().err and not (tmp_path / "typo.sqlite").exists()
+    for args in (["show", "user:\udcff"], ["delete", "user:\udcff"], ["accept", "user:\udcff", "x"]):
+        assert main(["cqa", *args, "--store", store]) == 2  # a byte that is no UTF-8 in the id: no traceback
+        assert capsys.readouterr().err.strip() == "error: an argument is not valid UTF-8 text"
+    assert main(["cqa", "list", "--offset", "99999999999999999999", "--store", store]) == 2
+    assert "--offset" in capsys.readouterr().err
+    # an import holding the store: refused at once, as `add` and `accept` are, not after 30 s
+    import time
+
+    from cqa.store import SEED_META, ThreadStore
+
+    with ThreadStore(store) as importer, importer.transaction():
+        t0 = time.perf_counter()
+        assert main(["cqa", "delete", "faq:office:" + rows[0]["thread_id"].split(":")[-1], "--store", store]) == 2
+        assert time.perf_counter() - t0 < 10 and "being written by another process" in capsys.readouterr().err
+    # emptied by hand, a store is not taken for a new one that the seed fills at the next start
+    with ThreadStore(tmp_path / "unmarked.sqlite") as s:
+        tid = s.add_question("Is there a bike shed?")
+        assert s.get_meta(SEED_META) == ""
+        s.delete_thread(tid)
+        assert s.count() == 0 and s.get_meta(SEED_META) == "skip"
 
 
 def test_cli_errors_are_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -918,20 +918,30 @@ def test_html_in_an_faq_is_shown_as_text_and_a_dumps_links_keep_where_they_go(tm
     # opening to closing tag took 7 s for 184 KB of them, 200 s for a post at the limit)
     from cqa.importers import plain_text
 
-    assert plain_text("Wrap it in <code> tags, then press <b>Enter</b>.") == \
-        "Wrap it in <code> tags, then press <b>Enter</b>."
     # tags spoken of lost their words ("Type\nwhere the line should break, ... in and\n."); inline
-    # markup alone was shown with its tags and entities; what names no element stays
+    # markup alone was shown with its tags and entities; a CMS export's list, a Word paste's <o:p>,
+    # a comment are read whole as before; prose with angle brackets stays as written
     spoken = "Type <br> where the line should break, or wrap each paragraph in <p> and </p>."
     for text, shown in ((spoken, spoken), ("Use `<br>` for a break.", "Use `<br>` for a break."),
+                        ("Wrap it in <code> tags, then press <b>Enter</b>.",
+                         "Wrap it in <code> tags, then press Enter."),
                         ("<strong>Yes</strong>, we ship to the EU &amp; the UK.", "Yes, we ship to the EU & the UK."),
                         ("Line one<br>line two", "Line one\nline two"),
                         ("<b>Save</b>, then press <Enter>.", "Save, then press <Enter>."),
-                        ("<p>Type <br> as &lt;br&gt;.</p>", "Type\nas <br>."),  # one element: all markup
+                        ('Click <b>"Save"</b> now.', 'Click "Save" now.'),
+                        ("<p>Type <br> as &lt;br&gt;.</p>", "Type\nas <br>."),
+                        ("Steps: <ul> <li>Open the app</li> <li>Tap Pay</li> </ul>", "Steps: Open the app\nTap Pay"),
+                        ("<p>Hello<o:p></o:p></p><!-- saved from Word -->", "Hello"),
+                        ('Go to <strong>"Settings"</strong>.<br>Then tap Save.', 'Go to "Settings".\nThen tap Save.'),
+                        ("if (a<b && c>d) return", "if (a<b && c>d) return"),
+                        ("Use x<b and y>z", "Use x<b and y>z"),
+                        ("Press <Ctrl>+<B> for bold.", "Press <Ctrl>+<B> for bold."),
                         ("I <3 this shop &amp; you", "I <3 this shop &amp; you")):
         assert plain_text(text) == shown, text
     started = time.perf_counter()
     html_to_text('<a href="https://x.y/">' * 40_000)
+    plain_text("x<b>y " * 40_000 + "</b>")  # every tag paired with the one closing: looked up, not searched
+    plain_text("<Ctrl>+<B> " * 40_000)
     assert time.perf_counter() - started < 2
 
 
