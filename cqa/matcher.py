@@ -43,7 +43,7 @@ from cqa.features import (
 from cqa.model import LogisticModel
 from cqa.store import SEED_META, StoredAnswer, Thread, ThreadStore, content_id, full_text
 from cqa.text import tokenize
-from qa.core.errors import InputError
+from qa.core.errors import InputError, QAError
 from qa.core.paths import DATA_DIR
 from qa.core.settings import Settings
 from qa.core.types import Answer, Encoder, PairJudging, Question, Route, SpanReading, ThreadEvidence
@@ -608,7 +608,10 @@ class CommunityQA:
             gone = self.store.delete_thread(thread_id)
         with self._lock:
             if self._index is not None:
-                self._index.sync()
+                try:
+                    self._index.sync()
+                except QAError as exc:  # deleted all the same: the next question's sync says it again
+                    log.warning("the thread index did not catch up with the deletion of %s: %s", thread_id, exc)
         return gone
 
     def delete_answer(self, thread_id: str, answer_id: str) -> StoredAnswer:
