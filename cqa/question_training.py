@@ -197,7 +197,6 @@ GROUP_POOL = 20  # other groups' questions among which the closest in words is a
 GROUP_STORED_SHARE = 0.7  # of the held-out groups, the share stored in their FAQ (the others ask what it lacks)
 
 
-
 @dataclass(frozen=True)
 class GroupedQuestion:
     """A question and its group: the questions of one group ask the same thing in other words (an

@@ -170,6 +170,13 @@ class Thread:
         """What the thread's question is matched by: title, then body."""
         return thread_text(self.title, self.body)
 
+    def record(self) -> dict[str, Any]:
+        """The thread as `qa cqa show --json` prints it and `GET /v1/threads/{id}` returns it."""
+        return {"thread_id": self.uid, "source": self.source, "question": self.title, "body": self.body,
+                "tags": self.tags, "url": self.url, "created": self.created,
+                "answers": [{"answer_id": a.id, "text": a.text, "accepted": a.accepted, "votes": a.votes,
+                             "created": a.created, "author": a.author} for a in self.answers]}
+
 
 def thread_text(title: str, body: str) -> str:
     title, body = (title or "").strip(), (body or "").strip()

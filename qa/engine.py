@@ -24,14 +24,13 @@ from typing import TYPE_CHECKING, Any, cast
 
 from qa.core.atomic import aside
 from qa.core.errors import (
-    ConfigError,
     ConflictError,
     DataFormatError,
     InputError,
-    ModelNotFoundError,
     NotFoundError,
     QAError,
     SourceUnavailable,
+    unavailable_as,
 )
 from qa.core.settings import RouteChoice, Settings
 from qa.core.types import Answer, AnswerSource, HoldsQuestions, Question, Response, Route, Routing
@@ -298,10 +297,8 @@ class Engine:
     def _answer_from(self, route: Route, q: Question, top_k: int) -> list[Answer]:
         """The source's answers; a source whose files or model did not load is `SourceUnavailable`
         (the operator's to fix: not a 4xx about the question, and no server path to a client)."""
-        try:
+        with unavailable_as(str(route)):
             return self.source(route).answer(q, top_k)
-        except (DataFormatError, ModelNotFoundError, ConfigError) as exc:
-            raise SourceUnavailable(str(route), exc) from exc
 
     def _told(self, exc: QAError) -> str:
         """What an answer's routing says of a source that failed."""
@@ -371,10 +368,8 @@ class Engine:
         q = Question(query, collection=collection, max_chars=self.settings.max_question_chars)
         self._catch_up_with_collections()
         with self._rw.reading():
-            try:
+            with unavailable_as(str(Route.WEBQA)):  # a damaged collection: as a question says it, no server path
                 return self.passages().search(q, k)
-            except (DataFormatError, ModelNotFoundError, ConfigError) as exc:  # as `_answer_from`: no server path
-                raise SourceUnavailable(str(Route.WEBQA), exc) from exc
 
     def collections(self) -> list[str]:
         """The passage collections questions are answered from."""

@@ -61,7 +61,6 @@ from qa.api.models import (
     ReadResponse,
     SearchRequest,
     SearchResponse,
-    StoredAnswerOut,
     ThreadDeleted,
     ThreadDetail,
     ThreadIn,
@@ -69,16 +68,7 @@ from qa.api.models import (
     ThreadOut,
 )
 from qa.core.atomic import recover_interrupted
-from qa.core.errors import (
-    ConfigError,
-    ConflictError,
-    DataFormatError,
-    InputError,
-    ModelNotFoundError,
-    NotFoundError,
-    QAError,
-    SourceUnavailable,
-)
+from qa.core.errors import ConflictError, InputError, NotFoundError, QAError, unavailable_as
 from qa.core.settings import Settings
 from qa.core.text import decompress_capped
 from qa.core.types import Question, Response, Route
@@ -387,18 +377,13 @@ def create_app(settings: Settings | None = None, *, engine: Any = None, warm: bo
         """A store or model of the source that does not load is the server's trouble, told as
         `/v1/ask` tells it (503, no server path to the client), not a client's malformed file."""
         def run() -> T:
-            try:
+            with unavailable_as(str(Route.CQA)):
                 return work()
-            except (DataFormatError, ModelNotFoundError, ConfigError) as exc:
-                raise SourceUnavailable(str(Route.CQA), exc) from exc
 
         return run
 
     def detail(t: Thread) -> ThreadDetail:
-        return ThreadDetail(thread_id=t.uid, source=t.source, question=t.title, body=t.body, tags=t.tags, url=t.url,
-                            created=t.created,
-                            answers=[StoredAnswerOut(answer_id=a.id, text=a.text, accepted=a.accepted, votes=a.votes,
-                                                     created=a.created, author=a.author) for a in t.answers])
+        return ThreadDetail.model_validate(t.record())
 
     @app.get(f"/{API_VERSION}/threads", response_model=ThreadList, responses=_errors(*COMMON, 401, 403, 404, 503),
              dependencies=[Depends(read_key)], tags=["community"])

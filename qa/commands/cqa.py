@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from rich.progress import Progress
 
     from cqa.matcher import CommunityQA
-    from cqa.store import Thread, ThreadStore
+    from cqa.store import ThreadStore
     from qa.core.settings import Settings
 
 cqa_app = typer.Typer(help="Answered questions (community QA): import, add, ask, list, show, delete.",
@@ -241,13 +241,6 @@ def _store_of(store: Path | None) -> ThreadStore:
     return ThreadStore(settings.cqa_store)
 
 
-def _thread_json(t: Thread) -> dict[str, Any]:
-    return {"thread_id": t.uid, "source": t.source, "question": t.title, "body": t.body, "tags": t.tags,
-            "url": t.url, "created": t.created,
-            "answers": [{"answer_id": a.id, "text": a.text, "accepted": a.accepted, "votes": a.votes,
-                         "created": a.created, "author": a.author} for a in t.answers]}
-
-
 @cqa_app.command("show")
 def show(
     thread_id: Annotated[str, typer.Argument(help="The thread's id (as `qa cqa list` or `qa cqa ask --json` show "
@@ -259,7 +252,7 @@ def show(
     with _store_of(store) as s:
         t = s.thread(thread_id)
     if as_json:
-        out.print_json(data=_thread_json(t))
+        out.print_json(data=t.record())
         return
     out.print(Text.assemble((t.uid, "bold"), f"  ({t.source})"), soft_wrap=True)
     out.print(Text(t.title), soft_wrap=True)
@@ -293,7 +286,7 @@ def list_threads(
         threads = s.newest(limit, source=source, offset=offset)
     for t in threads:
         if as_json:
-            out.print(Text(json.dumps(_thread_json(t), ensure_ascii=False)), soft_wrap=True)
+            out.print(Text(json.dumps(t.record(), ensure_ascii=False)), soft_wrap=True)
         else:
             n = len(t.answers)
             title = " ".join(t.title.split())  # a line each: a question's own line breaks would split it

@@ -1,6 +1,9 @@
 """User-facing errors: anything raised as `QAError` is shown as a message (CLI exit 2, HTTP 4xx),
 never as a traceback, because it describes bad input or configuration, not a bug."""
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 
 class QAError(Exception):
     """Bad input or configuration that the user can fix."""
@@ -62,6 +65,17 @@ class SourceUnavailable(QAError):
         super().__init__(str(cause))
         self.route = route
         self.public = f"the {route} source did not load on this server; the server's log says why"
+
+
+@contextmanager
+def unavailable_as(route: str) -> Iterator[None]:
+    """Inside, a source's files, model or settings that do not load (a damaged index or store, a
+    missing model) are `SourceUnavailable` of `route`: the operator's to fix, told to a client
+    without the server's paths, whichever way in (a question, a search, the thread endpoints)."""
+    try:
+        yield
+    except (DataFormatError, ModelNotFoundError, ConfigError) as exc:
+        raise SourceUnavailable(route, exc) from exc
 
 
 def error_type_of(exc: QAError) -> str:
