@@ -125,6 +125,8 @@ def load_file(graph: EmbeddedGraph, path: str | Path, fmt: str | None = None) ->
     else:
         if fmt == "json-ld":
             _local_contexts(text, p)
+        if fmt == "xml":
+            _bounded_entities(text, p)
         ox = graph.store == "OxigraphStore"
         name = {"turtle": "ox-turtle" if ox else "turtle", "nt": "ox-ntriples" if ox else "nt",
                 "xml": "ox-xml" if ox else "xml", "json-ld": "ox-json-ld" if ox else "json-ld"}[fmt]
@@ -136,6 +138,55 @@ def load_file(graph: EmbeddedGraph, path: str | Path, fmt: str | None = None) ->
             shown = {"turtle": "Turtle", "nt": "N-Triples", "xml": "RDF/XML", "json-ld": "JSON-LD"}[fmt]
             raise DataFormatError(f"{p}: not valid {shown}: {exc}") from exc
     return len(graph.graph) - before
+
+
+# an RDF/XML file's DOCTYPE may name IRIs it repeats (`<!ENTITY owl "http://...#">`, as ontology
+# editors write them); what its entities expand to is bounded by the file's own size, so that a
+# kilobyte of nested entities ("billion laughs") cannot take gigabytes of memory
+_ENTITY_DECL = re.compile(r"<!ENTITY\s+(?P<param>%\s+)?(?P<name>[^\s%\"'>]+)\s+"
+                          r"(?:\"(?P<dq>[^\"]*)\"|'(?P<sq>[^']*)'|(?P<external>SYSTEM|PUBLIC)\b)")
+_ENTITY_REF = re.compile(r"&(?P<name>[A-Za-z_:][\w.:-]*);")
+_ENTITY_ROOM = 1_000_000  # characters entities may add to a file beyond eight times its size
+_ENTITY_DEPTH = 32
+
+
+def _bounded_entities(text: str, path: Path) -> None:
+    """Refuse an RDF/XML file whose entities expand past `8 x its size + 1 M` characters (counted
+    without expanding them), or that declares parameter or external entities: the XML parser
+    expands whatever the DOCTYPE says, with no limit of its own. Declarations and references are
+    looked for in the whole text, so that nothing written inside a value can hide one (a
+    declaration in a comment or CDATA is counted too: the bound only ever errs on the safe side)."""
+    if "<!ENTITY" not in text:
+        return
+    values: dict[str, str] = {}
+    for decl in _ENTITY_DECL.finditer(text):
+        if decl["param"] or decl["external"]:
+            kind = "a parameter entity" if decl["param"] else "an external entity"
+            raise DataFormatError(f"{path}: its DOCTYPE declares {kind} ({decl['name']}), which is not "
+                                  "read: declare entities as quoted text")
+        values.setdefault(decl["name"], decl["dq"] if decl["dq"] is not None else decl["sq"])
+    sizes: dict[str, int] = {}
+    limit = 8 * len(text) + _ENTITY_ROOM
+
+    def size(name: str, depth: int = 0) -> int:
+        if name not in sizes:
+            if depth > _ENTITY_DEPTH:
+                raise DataFormatError(f"{path}: its entities refer to each other more than {_ENTITY_DEPTH} "
+                                      "deep (or in a circle): not loaded")
+            total = len(values[name])
+            for ref in _ENTITY_REF.finditer(values[name]):
+                if ref["name"] in values and total <= limit:
+                    total += size(ref["name"], depth + 1) - len(ref[0])
+            sizes[name] = total
+        return sizes[name]
+
+    total = len(text)
+    for ref in _ENTITY_REF.finditer(text):
+        if ref["name"] in values:
+            total += size(ref["name"]) - len(ref[0])
+            if total > limit:
+                raise DataFormatError(f"{path}: its DOCTYPE's entities expand the file past {limit:,} "
+                                      "characters (eight times its size and a million more): not loaded")
 
 
 def _local_contexts(text: str, path: Path) -> None:
