@@ -64,6 +64,11 @@ class RouteChoice(StrEnum):
     CQA = "cqa"
 
 
+# the settings that name a file or folder: `~` is expanded, and one a settings file names relative
+# to itself is read from beside that file
+PATH_SETTINGS = ("span_model", "choice_model", "index_dir", "data_dir", "kb_graph", "kb_scorer", "cqa_store",
+                 "cqa_judge_model", "cqa_question_judge_model")
+
 # Defaults under the cache are fixed when this module is imported (pydantic fields take values);
 # the settings table shows them relative to this same folder.
 _CACHE = cache_dir()
@@ -213,6 +218,13 @@ class Settings(BaseSettings):
             return None
         return value
 
+    @field_validator(*PATH_SETTINGS)
+    @classmethod
+    def _home(cls, value: str) -> str:
+        """`~/graphs/company.ttl` names the same file to every component (a graph's loader took it
+        as a folder named "~" while the start-up check expanded it)."""
+        return os.path.expanduser(value) if value.startswith("~") else value
+
     @field_validator("cqa_store")
     @classmethod
     def _store_path(cls, value: str) -> str:
@@ -308,6 +320,11 @@ class Settings(BaseSettings):
             unknown = sorted(set(values) - set(cls.model_fields))
             if unknown:
                 raise ConfigError(f"unknown settings in {cfg}: {', '.join(unknown)}")
+            for name in PATH_SETTINGS:  # a path the file names relative to itself, wherever qa runs
+                value = values.get(name)
+                if (isinstance(value, str) and value.strip() and not value.startswith("~")
+                        and not Path(value).is_absolute() and cfg.parent != Path(".")):
+                    values[name] = str(cfg.parent / value)
         elif path or os.environ.get("QA_CONFIG"):
             if cfg.is_dir():
                 raise ConfigError(f"the settings file {cfg} is a folder: give the path of a TOML file")

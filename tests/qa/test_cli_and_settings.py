@@ -657,3 +657,23 @@ def test_a_malformed_records_file_is_one_line(tmp_path: Path, capsys, text: str,
                  "--out", str(tmp_path / "webqa.json")]) == 2
     err = capsys.readouterr().err
     assert needle in " ".join(err.split()) and "Traceback" not in err
+
+
+def test_paths_expand_home_and_a_settings_files_relative_paths_are_beside_it(tmp_path, monkeypatch):
+    """`QA_KB_GRAPH='~/company.ttl'` passed the start-up check (which expanded it) and then failed to
+    load as a folder named "~"; a relative graph in /etc/qa/qa.toml was looked for wherever qa ran."""
+    from qa.core.settings import Settings
+
+    home, conf, elsewhere = tmp_path / "home", tmp_path / "conf", tmp_path / "elsewhere"
+    for d in (home, conf / "graphs", elsewhere):
+        d.mkdir(parents=True)
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.chdir(elsewhere)
+    monkeypatch.setenv("QA_KB_GRAPH", "~/company.ttl")
+    assert Settings.load().kb_graph == str(home / "company.ttl")
+    monkeypatch.delenv("QA_KB_GRAPH")
+    (conf / "qa.toml").write_text('kb_graph = "graphs/company.ttl"\nkb_scorer = "/abs/scorer.json"\n')
+    s = Settings.load(conf / "qa.toml")
+    assert s.kb_graph == str(conf / "graphs" / "company.ttl") and s.kb_scorer == "/abs/scorer.json"
+    (elsewhere / "qa.toml").write_text('kb_graph = "company.ttl"\n')  # ./qa.toml: the working folder, as before
+    assert Settings.load().kb_graph == "company.ttl"
