@@ -89,7 +89,10 @@ def find_scorer(settings: Settings, artefacts: Path | None) -> tuple[Scorer, str
     if not shipped.exists():
         return Scorer(), "untrained default weights"
     scorer = Scorer.load(shipped)
-    if not settings.kb_endpoint and scorer.meta.get("graph_sha256"):
+    if settings.kb_endpoint:
+        log.warning("no scorer trained for the endpoint %s yet: answers use the world graph's scorer and may be "
+                    "worse; run `qa kb train --endpoint %s` once", settings.kb_endpoint, settings.kb_endpoint)
+    elif scorer.meta.get("graph_sha256"):
         path = graph_file(settings)
         if path is not None and file_hash(path) != scorer.meta["graph_sha256"]:
             log.warning("no scorer trained for %s yet: answers use the world graph's scorer and may be "

@@ -289,3 +289,17 @@ def test_a_ctrl_c_while_a_query_runs_counts_it_as_running_on() -> None:
     while runaway.count and time.monotonic() < deadline:
         time.sleep(0.05)
     assert runaway.count == 0  # ended: no longer counted
+
+
+def test_an_endpoint_without_a_trained_scorer_is_warned_about_as_a_file_is(tmp_path, caplog):
+    """The README promises the warning for any graph; an endpoint never got it."""
+    import logging
+
+    from kb.artefacts import find_scorer
+    from qa.core.settings import Settings
+
+    settings = Settings(kb_endpoint="http://127.0.0.1:9/sparql")
+    with caplog.at_level(logging.WARNING, logger="kb.artefacts"):
+        find_scorer(settings, tmp_path)
+    assert "no scorer trained for the endpoint http://127.0.0.1:9/sparql yet" in caplog.text
+    assert "qa kb train --endpoint http://127.0.0.1:9/sparql" in caplog.text
