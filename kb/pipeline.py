@@ -191,6 +191,8 @@ class Prediction:
     timed_out: str | None = None
     # a superlative the query could not order by (no number, or a date, to order the answers)
     unordered: str | None = None
+    # a list of answers as long as the query's LIMIT: the graph may hold more
+    limited: bool = False
 
     @property
     def class_asked(self) -> bool:
@@ -754,6 +756,7 @@ class KBQA:
             # English or untagged one first, as labels are shown
             rows.sort(key=lambda row: language_rank(row[0]))
         pred.best, pred.sparql, pred.form = r, sparql, qg.form
+        pred.limited = plain and len(results) >= qg.limit > 1
         named = self._blank_labels(qg, sparql, rows) if any(isinstance(row[0], BNode) for row in rows) else {}
         pred.answers = [(row[0], named.get(row[0]) or self.index.label(row[0])) for row in rows]
         return True
@@ -1503,6 +1506,7 @@ class KBQA:
             constraints=list(pred.constraints),
             sparql=pred.sparql,
             n_answers=n_answers,
+            more_answers=pred.limited and n_answers > 1,
         )
 
     def answer(self, question: str | Question, top_k: int = 5) -> list[Answer]:

@@ -60,6 +60,9 @@ def evidence_lines(a: Answer) -> list[Text]:
         lines.append(Text.assemble(("path: ", "dim"), path or "-"))
         if ev.constraints:
             lines.append(Text.assemble(("constraints: ", "dim"), ", ".join(ev.constraints)))
+        if ev.more_answers:
+            lines.append(Text(f"answers: the first {ev.n_answers} (the query's LIMIT; the graph may hold more)",
+                              style="dim"))
         if ev.sparql:
             lines.append(Text("sparql:", style="dim"))
             lines.append(Text(ev.sparql))

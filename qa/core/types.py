@@ -135,6 +135,8 @@ class GraphEvidence(_Model):
     constraints: list[str] = Field(default_factory=list)
     sparql: str = ""
     n_answers: int = 0
+    more_answers: bool = Field(False, description="The query's LIMIT was reached: the graph may hold more "
+                                                  "answers than `n_answers`.")
 
 
 class ThreadEvidence(_Model):
