@@ -42,12 +42,18 @@ class Document:
 
 
 class _TextExtractor(HTMLParser):
-    """Collects visible text; block elements become line breaks so paragraphs survive."""
+    """Collects visible text; block elements become line breaks so paragraphs survive, and a table
+    row becomes a sentence of its cells, comma-separated: cells run together ("Ingrid
+    SvenssonFacilities manager555-0142") gave the reader spans across them. The title is the
+    page's `<title>`, not an SVG icon's tooltip (an SVG's text is a drawing's, left out)."""
 
     BLOCKS = frozenset(
-        "p div br li ul ol h1 h2 h3 h4 h5 h6 tr table section article header footer blockquote pre".split()
+        "p div br li ul ol h1 h2 h3 h4 h5 h6 tr table section article header footer blockquote pre "
+        "dl dt dd hr caption thead tbody tfoot figure figcaption nav aside main form fieldset legend details "
+        "summary address".split()
     )
-    SKIP = frozenset({"script", "style", "noscript", "template"})
+    CELLS = frozenset({"td", "th"})
+    SKIP = frozenset({"script", "style", "noscript", "template", "svg"})
 
     def __init__(self) -> None:
         super().__init__(convert_charrefs=True)
@@ -55,21 +61,42 @@ class _TextExtractor(HTMLParser):
         self.title_parts: list[str] = []
         self._skip = 0
         self._in_title = False
+        self._cells = 0  # cells begun in the current table row
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         if tag in self.SKIP:
             self._skip += 1
+        elif self._skip:
+            return
         elif tag == "title":
-            self._in_title = True
+            self._in_title = not self.title_parts
+        elif tag in self.CELLS:
+            if self._cells:
+                self.parts.append(", ")
+            self._cells += 1
         elif tag in self.BLOCKS:
+            if tag == "tr":
+                self._cells = 0
             self.parts.append("\n\n" if tag == "p" or tag.startswith("h") else "\n")
+
+    def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag not in self.SKIP and tag != "title":  # <svg/>, <title/> open nothing to close
+            self.handle_starttag(tag, attrs)
 
     def handle_endtag(self, tag: str) -> None:
         if tag in self.SKIP:
             self._skip = max(0, self._skip - 1)
+        elif self._skip:
+            return
         elif tag == "title":
             self._in_title = False
         elif tag in self.BLOCKS:
+            if tag == "tr" and self._cells:  # a row ends as a sentence does, which the reader reads best
+                last = "".join(self.parts[-3:]).rstrip()
+                if last and last[-1] not in ".!?:;,":
+                    self.parts.append(".")
+            if tag in {"tr", "table"}:
+                self._cells = 0
             self.parts.append("\n\n" if tag == "p" or tag.startswith("h") else "\n")
 
     def handle_data(self, data: str) -> None:

@@ -215,6 +215,20 @@ def test_html_entities_and_blocks() -> None:
     assert title == "T" and text == "a b\n\nc"
 
 
+def test_html_tables_lists_and_icons_keep_their_words_apart() -> None:
+    """Cells ran together: "Ingrid SvenssonFacilities manager555-0142" was read as the answer
+    "manager555-0142" (0.88) to another person's phone number; an SVG icon's <title> joined the
+    page's title ("Runbookwarning icon")."""
+    title, text = html_to_text(
+        "<html><head><title>Runbook</title></head><body><h1>Staff<svg><title>warning icon</title><path d='x'/>"
+        "</svg></h1><table><caption>Contacts</caption><tr><th>Name</th><th>Phone</th></tr><tr><td>Ingrid "
+        "Svensson</td><td>555-0142</td></tr><tr><td>Rahul Mehta</td><td>555-0199</td></tr></table>"
+        "<dl><dt>SLA</dt><dd>4 hours</dd></dl>before<hr>after <title/>tail</body></html>")
+    assert title == "Runbook"
+    assert text == ("Staff\n\nContacts\n\nName, Phone.\n\nIngrid Svensson, 555-0142.\n\nRahul Mehta, 555-0199.\n\n"
+                    "SLA\n\n4 hours\n\nbefore\n\nafter tail")
+
+
 def test_index_folder_and_failed_run_keeps_previous(
     built_index: Path, corpus_dir: Path, settings: Settings, tmp_path: Path
 ) -> None:
