@@ -1,8 +1,10 @@
 """Read user files into documents (title, text, source) for indexing.
 
-Supported: .txt, .md/.markdown (read as its words: heading marks, strong emphasis, bullets,
-quotes, rules and link targets left out; the first level-one heading is the title), .html/.htm
-(tags stripped with the standard library's `html.parser`; script and style dropped) and .jsonl
+Supported: .txt, .md/.markdown (read as its words: heading marks, emphasis, bullets, quotes,
+rules, link targets and struck-through words left out, table rows read as sentences of their
+cells; the front matter's `title`, else the first level-one heading, is the title), .html/.htm
+(tags stripped with the standard library's `html.parser`; script, style and SVG dropped, table
+rows read as sentences) and .jsonl
 (one JSON object a line with `text` and optional `title`, `id`). Files must be UTF-8: a file in
 another encoding is rejected with an `InputError` naming it, because guessing an encoding silently
 indexes mojibake.
@@ -149,9 +151,18 @@ _RULE = re.compile(r" {0,3}([-*_])(?:[ \t]*\1){2,}[ \t]*")
 _BULLET = re.compile(r"( {0,3})(?:[*+-]|(\d{1,9})[.)])[ \t]+")
 _QUOTE = re.compile(r" {0,3}>[ \t]?")
 _CODE = re.compile(r"(`[^`\n]+`)")
-# strong emphasis whose delimiters stand apart from words: "2**10" and "__init__" are not emphasis
+# emphasis whose delimiters stand apart from words: "2**10", "2*3*4" and "__init__" are not emphasis
 _STRONG = re.compile(r"(?<![\w*])\*\*(?=[^\s*])([^*\n]*?[^\s*])\*\*(?![\w*])"
                      r"|(?<![\w_])__(?=[^\s_])([^_\n]*?[^\s_])__(?![\w_])")
+_EMPHASIS = re.compile(r"(?<![\w*])\*(?=[^\s*])([^*\n]*?[^\s*])\*(?![\w*])"
+                       r"|(?<![\w_])_(?=[^\s_])([^_\n]*?[^\s_])_(?![\w_])")
+# struck-through words are words the writer took back ("the auditor is ~~Bob~~ Carla Mendes")
+_STRUCK = re.compile(r"(?<!~)~~(?=[^\s~])[^~\n]*?[^\s~]~~(?!~) ?")
+# a table: a header row, a delimiter row (| --- | :-: |), then rows; each row is read as a sentence
+_TABLE_DELIMITER = re.compile(r" {0,3}\|?[ \t]*:?-+:?[ \t]*(?:\|[ \t]*:?-+:?[ \t]*)*\|?[ \t]*")
+_CELL_SPLIT = re.compile(r"(?<!\\)\|")
+# YAML front matter: "---" on the first line, "key: value" lines, "---" or "..." to close
+_FRONT_KEY = re.compile(r"([a-z_][\w-]*)[ \t]*:(?:[ \t]+(.*))?")  # keys as static sites write them
 
 
 def _heading(body: str) -> str:
@@ -194,7 +205,8 @@ def _links(line: str) -> str:
 def _inline(line: str) -> str:
     parts = _CODE.split(line)  # code spans keep what they hold
     for k in range(0, len(parts), 2):
-        parts[k] = _STRONG.sub(lambda m: m.group(1) or m.group(2), _links(parts[k]))
+        plain = _STRONG.sub(lambda m: m.group(1) or m.group(2), _links(_STRUCK.sub("", parts[k])))
+        parts[k] = _EMPHASIS.sub(lambda m: m.group(1) or m.group(2), plain)
     for k in range(1, len(parts), 2):
         parts[k] = parts[k][1:-1]
     return "".join(parts)
@@ -225,10 +237,11 @@ def markdown_document(text: str) -> tuple[str, str]:
     comments go; a fence's contents stay as written; the words and their order stay. The title is
     the first level-one heading (`# Title`, or a line underlined with `===`). One pass over the
     lines, with no pattern that can backtrack over a long line."""
-    title = ""
+    title, lines = _front_matter(_drop_comments(text).split("\n"))
     out: list[str] = []
     fence = ""
-    for line in _drop_comments(text).split("\n"):
+    table = False
+    for n, line in enumerate(lines):
         f = _FENCE.match(line)
         if fence:
             if f and f.group(1)[0] == fence[0] and len(f.group(1)) >= len(fence) and not line[f.end():].strip():
@@ -238,6 +251,14 @@ def markdown_document(text: str) -> tuple[str, str]:
             continue
         if f:
             fence = f.group(1)
+            continue
+        if table and "|" in line and line.strip():
+            out.append(_row(line))
+            continue
+        table = False
+        if "|" in line and n + 1 < len(lines) and "-" in lines[n + 1] and _TABLE_DELIMITER.fullmatch(lines[n + 1]):
+            table = True
+            out.append(_row(line))
             continue
         under = _UNDERLINE.fullmatch(line)
         if under and out and out[-1].strip():  # the line above is a heading: its words stay
@@ -262,6 +283,33 @@ def markdown_document(text: str) -> tuple[str, str]:
             line = b.group(1) + (f"{b.group(2)}. " if b.group(2) else "") + line[b.end():]
         out.append(_inline(line))
     return title.strip(), re.sub(r"\n{3,}", "\n\n", "\n".join(out)).strip()
+
+
+def _row(line: str) -> str:
+    """A table row as a sentence of its cells ("| Jenkins | Olga |" -> "Jenkins, Olga."); the
+    delimiter row under the header is no words at all."""
+    if _TABLE_DELIMITER.fullmatch(line):
+        return ""
+    cells = [_inline(c.strip().replace("\\|", "|")) for c in _CELL_SPLIT.split(line.strip().strip("|"))]
+    text = ", ".join(c for c in cells if c)
+    return text + "." if text and text[-1] not in ".!?:;," else text
+
+
+def _front_matter(lines: list[str]) -> tuple[str, list[str]]:
+    """(its `title`, the lines after it) where the file opens with YAML front matter (a static
+    site's `---` block of `key: value` lines): metadata, not words of the document."""
+    if not lines or lines[0].strip() != "---":
+        return "", lines
+    title = ""
+    for n, line in enumerate(lines[1:], start=1):
+        if line.strip() in {"---", "..."}:
+            return title, lines[n + 1:]
+        key = _FRONT_KEY.fullmatch(line)
+        if key is None and not line[:1].isspace() and not line.startswith("- ") and line.strip():
+            return "", lines  # not YAML: a rule, then text
+        if key is not None and key.group(1).lower() == "title" and not title:
+            title = (key.group(2) or "").strip().strip("\"'")
+    return "", lines
 
 
 def read_documents(path: Path, rel: str) -> Iterator[Document]:

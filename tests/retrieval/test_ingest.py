@@ -189,6 +189,16 @@ def test_markdown_is_read_as_its_words(tmp_path: Path) -> None:
     ("```\n# not a title\n**kept**\n```\n# Real", "Real", "# not a title\n**kept**\nReal"),  # fences hold code
     ("The price rose sharply\n---\nafter that.", "", "The price rose sharply\nafter that."),
     ("[unclosed link and ]stuff", "", "[unclosed link and ]stuff"),
+    # emphasis, struck words, tables and front matter: "*March 3*" and "Bob~~ Carla Mendes" were
+    # answers, "Tool | Owner |" a best guess, the front matter's "title:" words of the text
+    ("The audit is *March 3*; the auditor is ~~Bob~~ Carla, _not_ Dan.", "",
+     "The audit is March 3; the auditor is Carla, not Dan."),
+    ("2*3*4 and snake_case_name and a * b * c", "", "2*3*4 and snake_case_name and a * b * c"),
+    ("| Tool | Owner |\n|:---|---:|\n| Jenkins | Olga |\n| *CI* | a \\| b |\n\nAfter", "",
+     "Tool, Owner.\n\nJenkins, Olga.\nCI, a | b.\n\nAfter"),
+    ("a | b\nno table", "", "a | b\nno table"),
+    ("---\ntitle: \"Style guide\"\ntags:\n  - x\n---\n# Heading\nText", "Style guide", "Heading\nText"),
+    ("---\nSummary: kept\n---\nText", "", "Summary: kept\nText"),  # a rule, words, a rule
 ])
 def test_markdown_keeps_every_word_it_is_not_markup_of(markdown: str, title: str, words: str) -> None:
     from retrieval.documents import markdown_document
