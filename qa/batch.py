@@ -6,15 +6,18 @@ long, no words), whose graph query fails or runs out of time, or that meets a st
 import does not stop the others: its line carries the error instead of answers. What would
 refuse every line (options that do not go together, an index built with another encoder, a graph
 that cannot be asked at all) ends the run at once, with exit code 2. Answers stream to standard
-output as JSON lines, in the file's order; `--out` writes them to a file at the end, in one
-atomic step, or what was answered so far when the run is interrupted (and says so; beside an
-earlier run's file, as `<out>.partial`, never over it), and prints them where the file cannot be
-written, so an answer already paid for is never lost.
+output as JSON lines, in the file's order; `--out` writes each to `<out>.partial` as it comes and
+renames that onto the file once all are in, so a run killed outright keeps what it answered
+there; one interrupted says so, and leaves them under the file's name (or, beside an earlier
+run's file, as `<out>.partial`, never over it). Where the file cannot be written, the answers
+from there on are printed instead, so an answer already paid for is never lost.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -114,18 +117,74 @@ def _plain_line(line: str, name: str, lineno: int) -> str:
     return line
 
 
-def _keep(lines: list[str], path: Path) -> None:
-    """Write the answers to `path` in one atomic step; where that fails (a full disk), print them
-    to standard output rather than lose them, and say so."""
-    from qa.core.atomic import atomic_write_text
+class _Journal:
+    """Answers written as they come to `<out>.partial` (beside the file a link names), renamed onto
+    `out` once all are in: a run killed, out of memory or with its machine gone keeps every answer
+    given so far there, and no run holds its answers in memory. Where the file cannot be written
+    (a full disk), the answers from there on are printed to standard output, and said so at the end."""
 
-    try:
-        atomic_write_text(path, "".join(x + "\n" for x in lines))
-    except OSError as exc:
-        sys.stdout.write("".join(x + "\n" for x in lines))
+    def __init__(self, out: Path) -> None:
+        real = Path(os.path.realpath(out)) if out.is_symlink() and os.path.isfile(out) else out
+        self.out, self.target = out, real
+        self.part = real.with_name(real.name + ".partial")
+        self.written = self.printed = 0
+        self.failure: OSError | None = None
+        try:
+            self._fh: IO[str] | None = open(self.part, "w", encoding="utf-8")  # noqa: SIM115 - held for the run
+        except OSError as exc:
+            raise InputError(f"cannot write {self.part} ({exc.strerror or exc})") from None
+
+    def write(self, line: str) -> None:
+        if self._fh is not None:
+            try:
+                self._fh.write(line + "\n")
+                self._fh.flush()
+                self.written += 1
+                return
+            except OSError as exc:
+                self.failure = exc
+                self._close()
+        sys.stdout.write(line + "\n")
         sys.stdout.flush()
-        raise InputError(f"cannot write {path} ({exc.strerror or exc}); the {len(lines):,} answers were "
-                         "printed to standard output instead") from None
+        self.printed += 1
+
+    def _close(self) -> None:
+        if self._fh is not None:
+            with contextlib.suppress(OSError):
+                self._fh.close()
+            self._fh = None
+
+    def finish(self, keep_beside: bool = False) -> Path | None:
+        """Move the answers onto `out` (or leave them in `<out>.partial` when `keep_beside`: an
+        earlier run's file is never replaced by part of this one); the file now holding them."""
+        from qa.core.atomic import fsync_dir
+
+        fh, self._fh = self._fh, None
+        try:
+            if fh is not None:
+                fh.flush()
+                os.fsync(fh.fileno())
+                fh.close()
+            if not self.written:
+                self.part.unlink(missing_ok=True)
+                return None
+            if keep_beside or self.failure is not None:
+                return self.part
+            if self.target.exists():  # the answers file keeps the mode it had
+                os.chmod(self.part, self.target.stat().st_mode & 0o777)
+            os.replace(self.part, self.target)
+            fsync_dir(self.target.parent)
+            return self.out
+        except OSError as exc:
+            self.failure = self.failure or exc
+            return self.part if self.part.exists() else None
+
+    def failed(self) -> InputError | None:
+        if self.failure is None:
+            return None
+        return InputError(f"cannot write {self.part} ({self.failure.strerror or self.failure}); "
+                          + (f"the first {self.written:,} answers are in it, " if self.written else "")
+                          + f"the other {self.printed:,} were printed to standard output instead")
 
 
 @dataclass(frozen=True)
@@ -192,36 +251,39 @@ def ask_file(engine: Any, path: Path, out: Path | None, *, top_k: int | None = N
     check_writable(out)
     had_out = out is not None and out.exists()  # an earlier run's answers: part of this one never replaces them
     err = Console(stderr=True)
-    done: list[str] = []
     counts = {"answered": 0, "no answer": 0, "refused": 0}
-    sink: IO[str] = sys.stdout
+    journal = _Journal(out) if out is not None else None
     try:
         with Progress(TextColumn("answering"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
                       console=err, transient=True, disable=not err.is_terminal) as bar:
             task = bar.add_task("answering", total=len(questions))
             for record in answer_all(engine, questions, top_k=top_k, collection=collection):
                 line = record.json_line()
-                if out is None:  # streamed: nothing kept (a million answers are gigabytes)
-                    sink.write(line + "\n")
-                    sink.flush()
+                if journal is None:
+                    sys.stdout.write(line + "\n")
+                    sys.stdout.flush()
                 else:
-                    done.append(line)
+                    journal.write(line)
                 counts[record.outcome] += 1
                 bar.advance(task)
-    except BaseException as stopped:  # Ctrl-C, a failing source, a full disk: what was answered is kept
-        if out is not None and done:
-            part = out.with_name(out.name + ".partial") if had_out else out
-            try:
-                _keep(done, part)
-            except InputError as exc:  # said; what stopped the run (Ctrl-C: exit 130) is still what ends it
-                err.print(f"error: {exc}", markup=False, highlight=False)
-                raise stopped from None
-            err.print(f"stopped after {len(done):,} of {len(questions):,} questions; their answers are in {part}"
-                      + (f" ({out} is the earlier run's, untouched)" if part != out else ""),
-                      markup=False, highlight=False)
+    except BaseException:  # Ctrl-C, a failing source: what was answered is kept
+        if journal is not None:
+            held = journal.finish(keep_beside=had_out)
+            failed = journal.failed()
+            if failed is not None:
+                err.print(f"error: {failed}", markup=False, highlight=False)
+            if held is not None:
+                n = journal.written
+                err.print(f"stopped after {sum(counts.values()):,} of {len(questions):,} questions; "
+                          f"{'their' if n == sum(counts.values()) else f'{n:,} of their'} answers are in {held}"
+                          + (f" ({out} is the earlier run's, untouched)" if held != out else ""),
+                          markup=False, highlight=False)
         raise
-    if out is not None:
-        _keep(done, out)
+    if journal is not None:
+        journal.finish()
+        failed = journal.failed()
+        if failed is not None:
+            raise failed
     where = f" -> {out}" if out is not None else ""
     err.print(f"{counted(len(questions), 'question')}: {counts['answered']:,} answered, "
               f"{counts['no answer']:,} no answer, "

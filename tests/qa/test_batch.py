@@ -3,6 +3,7 @@ each, errors per line, the file checked before anything is asked, partial answer
 
 from __future__ import annotations
 
+import io
 import json
 
 import pytest
@@ -128,13 +129,17 @@ def test_a_stopped_run_never_replaces_an_earlier_runs_answers(tmp_path, capsys):
 
 @pytest.fixture
 def full_disk(monkeypatch) -> None:
-    """No file can be written (answers are still printed)."""
-    import qa.core.atomic as atomic
+    """The answers file opens, and no answer can be written to it (answers are still printed)."""
+    import qa.batch
 
-    def refuse(target, text):
-        raise OSError(28, "No space left on device")
+    class Full(io.StringIO):
+        def write(self, text):
+            raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(atomic, "atomic_write_text", refuse)
+        def fileno(self):
+            raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(qa.batch, "open", lambda *a, **k: Full(), raising=False)
 
 
 def _ask_three(tmp_path, lines: str = "first?\nsecond?\nthird?\n") -> None:
@@ -148,6 +153,27 @@ def test_answers_that_cannot_be_written_are_printed_instead(tmp_path, capsys, fu
     with pytest.raises(InputError, match="No space left on device.*printed to standard output"):
         _ask_three(tmp_path, "first?\n")
     assert [r["id"] for r in _lines(capsys.readouterr().out)] == ["1"]
+
+
+def test_answers_are_on_disk_as_they_come_so_a_killed_run_keeps_them(tmp_path, capsys):
+    """`--out` held every answer in memory and wrote them at the end: a run killed (kill -9, out of
+    memory) after hours kept nothing, and a million answers were gigabytes of memory."""
+    qs = tmp_path / "q.txt"
+    qs.write_text("first?\nsecond?\nthird?\n", encoding="utf-8")
+    out = tmp_path / "a.jsonl"
+    seen: list[str] = []
+
+    class Watching(Interrupted):
+        def answer(self, question, top_k):
+            part = tmp_path / "a.jsonl.partial"
+            seen.append(part.read_text(encoding="utf-8") if part.exists() else "")
+            return [Answer(text="an answer", score=0.9, route=Route.WEBQA)]
+
+    engine = Engine(Settings(), sources={Route.WEBQA: Watching()}, routes=[Route.WEBQA])
+    ask_file(engine, qs, out)
+    assert [len(_lines(text)) for text in seen] == [0, 1, 2]  # each answer written before the next question
+    assert [r["id"] for r in _lines(out.read_text(encoding="utf-8"))] == ["1", "2", "3"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.jsonl", "q.txt"]
 
 
 def test_old_mac_line_ends_are_line_ends(tmp_path):
