@@ -65,7 +65,7 @@ def collection_name_for(path: str | Path) -> str:
     dropped rather than the letters: `Übersicht` -> `Ubersicht`)."""
     stem = Path(path).expanduser().resolve().name or "documents"
     ascii_stem = unaccented(stem)
-    safe = re.sub(r"[^A-Za-z0-9._-]+", "-", ascii_stem).strip("-.") or "documents"
+    safe = re.sub(r"[^A-Za-z0-9._-]+", "-", ascii_stem).strip("-._") or "documents"
     return safe[:64] if safe.lower() != DEFAULT_NAME else "default-docs"
 
 

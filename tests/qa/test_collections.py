@@ -34,6 +34,7 @@ def test_collection_names() -> None:
             check_name(bad)
     assert collection_name_for("/tmp/My Notes!") == "My-Notes"
     assert collection_name_for("/tmp/Übersicht") == "Ubersicht"  # the letter stays, its accent goes
+    assert collection_name_for("/tmp/_drafts") == "drafts"  # a name must start with a letter or digit: it was refused
     assert collection_name_for("/tmp/Straße Øresund") == "Strasse-Oresund"
 
 
