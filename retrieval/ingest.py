@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from qa.core.atomic import staging_dir, swap_dir
-from qa.core.errors import InputError
+from qa.core.errors import DataFormatError, InputError, QAError
 from qa.core.settings import Settings
 from retrieval.bm25 import BM25Index
 from retrieval.chunking import chunk_text
@@ -44,11 +44,12 @@ from retrieval.passage import Passage
 def chunk_documents(docs: Sequence[Document], chunk_chars: int, chunk_overlap: int) -> list[Passage]:
     """Passages `<doc_id>#<n>` from documents, each keeping its document's title and source."""
     passages: list[Passage] = []
-    seen: set[str] = set()
+    seen: dict[str, str] = {}
     for doc in docs:
         if doc.doc_id in seen:
-            raise InputError(f"document id {doc.doc_id!r} occurs twice ({doc.source})")
-        seen.add(doc.doc_id)
+            raise InputError(f"document id {doc.doc_id!r} occurs twice ({seen[doc.doc_id]} and {doc.source}): ids "
+                             "must differ across the files of a collection (or index the files apart, with --name)")
+        seen[doc.doc_id] = doc.source
         for i, chunk in enumerate(chunk_text(doc.text, chunk_chars, chunk_overlap)):
             passages.append(
                 Passage(
@@ -72,11 +73,22 @@ def passages_from_path(path: str | Path, settings: Settings, *, progress: bool =
         from rich.text import Text
 
         status = Console(stderr=True).status("reading the documents …")
+    refused: list[tuple[str, QAError]] = []
     with status as shown:
         for n, (file, rel) in enumerate(discover(path), 1):
             if shown is not None:  # a file name is text, never markup ("[draft].md")
                 shown.update(Text(f"reading the documents: {n:,} files, {len(docs):,} documents ({rel}) …"))
-            docs.extend(read_documents(file, rel))
+            try:
+                docs.extend(read_documents(file, rel))
+            except (InputError, DataFormatError) as exc:  # every file that cannot be read is said at once
+                refused.append((rel, exc))
+        if len(refused) == 1:
+            raise refused[0][1]
+        if refused:
+            first = refused[0][1]
+            more = ", ".join(rel for rel, _ in refused[1:6]) + (", …" if len(refused) > 6 else "")
+            raise type(first)(f"{first}; {len(refused) - 1:,} more files cannot be read either: {more} "
+                              "(nothing was indexed)")
         passages = chunk_documents(docs, settings.chunk_chars, settings.chunk_overlap)
     if not passages:
         raise InputError(f"no text found to index under {path}")

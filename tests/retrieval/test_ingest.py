@@ -166,6 +166,23 @@ def test_bad_jsonl_and_paths(tmp_path: Path) -> None:
         discover(tmp_path / "y.pdf")
 
 
+def test_every_file_that_cannot_be_indexed_is_said_in_one_run(tmp_path: Path, settings: Settings) -> None:
+    """Two latin-1 files took two runs to find (only the first was said), and two exports each with
+    "id": 1 named only the second file."""
+    (tmp_path / "good.txt").write_text("fine", encoding="utf-8")
+    for name in ("a.txt", "b.txt", "c.txt"):
+        (tmp_path / name).write_bytes("caf\xe9".encode("latin-1"))
+    said = r"a.txt is not UTF-8 text.*; 2 more files cannot be read either: \S*/b.txt, \S*/c.txt \(nothing"
+    with pytest.raises(InputError, match=said):
+        passages_from_path(tmp_path, settings)
+    jsonl = tmp_path / "exports"
+    jsonl.mkdir()
+    for team in ("teamA", "teamB"):
+        (jsonl / f"{team}.jsonl").write_text('{"id": 1, "text": "minutes"}\n', encoding="utf-8")
+    with pytest.raises(InputError, match=r"'1' occurs twice \(exports/teamA.jsonl:1 and exports/teamB.jsonl:1\)"):
+        passages_from_path(jsonl, settings)
+
+
 def test_markdown_is_read_as_its_words(tmp_path: Path) -> None:
     """Markdown was indexed raw: "##" came back as a best guess, and a title underlined with "==="
     was not the document's title."""
