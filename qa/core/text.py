@@ -110,10 +110,13 @@ def read_text(path: str | Path, max_chars: int | None = None) -> str:
         raise DataFormatError(f"{p}: cannot read ({exc})") from exc
     if cap is not None and len(raw) >= cap:
         raise InputError(f"{p} is longer than the limit of {max_chars:,} characters")
+    if raw[:2] in (b"\xff\xfe", b"\xfe\xff"):  # a Windows editor's "Unicode": said as such, not "byte 0"
+        raise DataFormatError(f"{p} is UTF-16 text; convert it to UTF-8 (iconv -f UTF-16 -t UTF-8)")
     try:
         return raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        raise DataFormatError(f"{p}: not UTF-8 text (byte {exc.start})") from exc
+        line = raw.count(b"\n", 0, exc.start) + 1
+        raise DataFormatError(f"{p}: not UTF-8 text (line {line:,}, byte {exc.start:,})") from exc
 
 
 class _Decompressed(io.RawIOBase):

@@ -65,3 +65,18 @@ def test_the_first_bad_string_is_named_and_a_one_line_file_keeps_its_line() -> N
         parse_json('{"a": {"k\\udce9": 1}}', "f.json")
     with pytest.raises(DataFormatError, match="invalid JSON at line 1, column 2"):
         parse_json("{not json", "minified.json")  # a whole file on one line still says where
+
+
+def test_a_utf16_file_is_said_to_be_one_and_bad_bytes_are_placed_by_line(tmp_path: Path) -> None:
+    """`qa read -f notes.txt` of a Windows editor's "Unicode" file said "not UTF-8 text (byte 0)",
+    and a bad byte in a question file was placed by its offset alone."""
+    from qa.core.text import read_text
+
+    wide = tmp_path / "wide.txt"
+    wide.write_bytes("Who?\n".encode("utf-16"))
+    with pytest.raises(DataFormatError, match="wide.txt is UTF-16 text; convert it to UTF-8"):
+        read_text(wide)
+    bad = tmp_path / "bad.txt"
+    bad.write_bytes(b"first?\nsecond?\nthird \xff?\n")
+    with pytest.raises(DataFormatError, match=r"bad.txt: not UTF-8 text \(line 3, byte 21\)"):
+        read_text(bad)
