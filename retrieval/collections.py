@@ -23,6 +23,7 @@ from qa.core.errors import ConflictError, DataFormatError, InputError, NotFoundE
 from qa.core.settings import Settings
 from qa.core.text import unaccented
 from qa.core.types import Encoder
+from retrieval.bm25 import BM25Index
 from retrieval.fusion import fuse
 from retrieval.hybrid import HybridRetriever, fusion_params
 from retrieval.index_dir import is_complete, is_damaged
@@ -184,9 +185,15 @@ class CollectionSet:
             return hits
         vector = retrievers[0][1].encoder.encode([query])[0]
         pooled: dict[str, list[tuple[tuple[int, int], float]]] = {"dense": [], "bm25": []}
+        # BM25 as over one collection (a term weighed by its counts in all of them): weighed by each
+        # one's own counts, a small collection of notes ranked under articles that barely matched
+        depth = max(r.depth for _, r in retrievers)
+        together = BM25Index.search_together([r.bm25 for _, r in retrievers], query, depth)
         for i, (_, r) in enumerate(retrievers):
-            for kind, found in r.candidates(query, vector).items():
-                pooled[kind].extend(((i, key), score) for key, score in found)
+            found = r.candidates(query, vector, bm25=False)
+            found["bm25"] = together[i][: r.depth]
+            for kind, listed in found.items():
+                pooled[kind].extend(((i, key), value) for key, value in listed)
         for lst in pooled.values():
             lst.sort(key=lambda kv: -kv[1])
         method, weights, rrf_k = fusion_params(self.settings)

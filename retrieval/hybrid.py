@@ -93,15 +93,16 @@ class HybridRetriever:
 
     # -- candidates -------------------------------------------------------------------------
     def candidates(
-        self, query: str, query_vector: np.ndarray | None = None, depth: int | None = None
+        self, query: str, query_vector: np.ndarray | None = None, depth: int | None = None, *, bm25: bool = True
     ) -> Candidates:
-        """Each retriever's top `depth` (key, score), best first."""
+        """Each retriever's top `depth` (key, score), best first (BM25's left empty where the
+        caller scores it over several collections itself)."""
         depth = depth or self.depth
         if query_vector is None:
             query_vector = self.encoder.encode([query])[0]
         scores, ids = self.dense.search(query_vector.reshape(1, -1), depth)
         dense = [(int(i), float(s)) for i, s in zip(ids[0], scores[0], strict=True) if i >= 0]
-        return {"dense": dense, "bm25": self.bm25.search(query, depth)}
+        return {"dense": dense, "bm25": self.bm25.search(query, depth) if bm25 else []}
 
     def rank(self, cands: Candidates, mode: str = "hybrid") -> list[tuple[int, float]]:
         """One ranking of keys from the candidates: fused, or one retriever's own list."""
