@@ -267,7 +267,10 @@ def ask_file(engine: Any, path: Path, out: Path | None, *, top_k: int | None = N
                 counts[record.outcome] += 1
                 bar.advance(task)
     except BaseException:  # Ctrl-C, a failing source: what was answered is kept
-        if journal is not None:
+        if journal is None:
+            err.print(f"stopped after {sum(counts.values()):,} of {len(questions):,} questions; their answers "
+                      "are on standard output", markup=False, highlight=False)
+        else:
             held = journal.finish(keep_beside=had_out)
             failed = journal.failed()
             if failed is not None:

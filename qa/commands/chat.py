@@ -139,6 +139,8 @@ def chat(
                     err.print(Text.assemble(("error: ", "bold red"), f"not a command: {what!r}"), soft_wrap=True)
                 out.print(Text(HELP))
             continue
+        if not interactive:  # piped questions: each answer under its question, as a transcript reads
+            out.print(Text.assemble(("> ", "bold"), text))
         try:
             q = Question(text, history=tuple(history[-2 * MAX_TURNS:]), collection=collection,
                          max_chars=settings.max_question_chars)

@@ -174,7 +174,9 @@ def _delete(settings: Settings, name: str) -> None:
         gone = aside(folder, "deleted")
         folder.rename(gone)
     shutil.rmtree(gone, ignore_errors=True)
-    said = f" ({count:,} passages)" if count is not None else " (it was damaged)"
+    from qa.core.text import counted
+
+    said = f" ({counted(count, 'passage')})" if count is not None else " (it was damaged)"
     console.print(f"deleted the collection {name}{said}", markup=False, highlight=False)
 
 

@@ -264,4 +264,6 @@ def test_a_graph_that_cannot_be_asked_at_all_ends_the_run(tmp_path, capsys):
                     routes=[Route.KBQA])
     with pytest.raises(EndpointUnavailable):
         ask_file(engine, qs, None)
-    assert [r["id"] for r in _lines(capsys.readouterr().out)] == ["1"]
+    captured = capsys.readouterr()
+    assert [r["id"] for r in _lines(captured.out)] == ["1"]
+    assert "stopped after 1 of 3 questions; their answers are on standard output" in captured.err

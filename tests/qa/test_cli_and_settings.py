@@ -300,7 +300,9 @@ def test_qa_chat_refuses_at_the_start_what_qa_ask_refuses(tmp_path: Path, monkey
     monkeypatch.delenv("QA_CQA_JUDGE_MODEL")
     monkeypatch.setattr("sys.stdin", io.TextIOWrapper(io.BytesIO(b"Who wrote Hamlet?\n"), encoding="utf-8"))
     assert main(["chat", "--collection", "all", "--route", "webqa"]) == 0  # every collection, as /collection all
-    assert "no collection named" not in capsys.readouterr().err
+    captured = capsys.readouterr()
+    assert "no collection named" not in captured.err
+    assert "> Who wrote Hamlet?" in captured.out  # piped: each answer under its question (they came unlabelled)
 
 
 def test_missing_index_folder_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
