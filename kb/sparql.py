@@ -129,6 +129,9 @@ def substituted(triples: list[Triple], old: Node | Var, new: Node | Var) -> list
     return [(new if s == old else s, new if p == old else p, new if o == old else o) for s, p, o in triples]
 
 
+TIES_LIMIT = 100  # answers sharing a superlative's best value, at most
+
+
 @dataclass
 class QueryGraph:
     """A conjunctive query: triple patterns over terms and variables, plus the answer shape.
@@ -152,6 +155,9 @@ class QueryGraph:
     binds: list[tuple[Var, list[Var], list[Var]]] = field(default_factory=list)
     having: tuple[str, int | float] | None = None  # with group_count: HAVING (COUNT(...) op n)
     order_aggregate: str | None = None  # "AVG": answers ordered by the average of the order key
+    offset: int = 0  # "the second cheapest": the answers ordered, one skipped
+    # a superlative's one answer: every answer with the best value ("the cheapest" of two at 5.00)
+    ties: bool = False
     # more columns beside the answer ("which hardware items - list id and name - ...")
     columns: list[Var] = field(default_factory=list)
     # (?v, relation, described): ?v has no such relation (to a thing with a label, when `described`)
@@ -211,16 +217,34 @@ class QueryGraph:
                 raise UnsafeQueryError(f"bad order {direction!r} {self.order_aggregate!r}")
             agg = f"?{self.order_aggregate.lower()}"
             return (f"SELECT {self.answer.sparql} ({self.order_aggregate}({var.sparql}) AS {agg}) WHERE {{\n{body}\n}}"
-                    f"\nGROUP BY {self.answer.sparql}\nORDER BY {direction}({agg})\nLIMIT {limit}")
+                    f"\nGROUP BY {self.answer.sparql}\nORDER BY {direction}({agg})\nLIMIT {limit}{self._offset()}")
         if self.order_by is not None:
             var, direction = self.order_by
             if direction not in {"ASC", "DESC"}:
                 raise UnsafeQueryError(f"bad order {direction!r}")
+            key = f"COALESCE(<{XSD_DOUBLE}>({var.sparql}), {var.sparql})"
+            if self.ties and limit == 1 and not self.offset:
+                # the best value found first (the subquery's variables are its own), then every
+                # answer that has it: ORDER BY ... LIMIT 1 kept one of them, whichever came first
+                # (renamed too: a store that reads the subquery's variables as the outer ones, as
+                # rdflib's does, would find each answer's own value the best)
+                best = "MIN" if direction == "ASC" else "MAX"
+                inner = "\n".join("  " + line for line in _renamed(body, "_all").split("\n"))
+                own = _renamed(key, "_all")
+                return (f"SELECT DISTINCT {head} WHERE {{\n{body}\n  {{ SELECT ({best}({own}) AS ?best) WHERE {{\n"
+                        f"{inner}\n  }} }}\n  FILTER ({key} = ?best)\n}}\nLIMIT {TIES_LIMIT}")
             text = f"SELECT {head} WHERE {{\n{body}\n}}"
             # numbers stored as plain text ("9000000") sort as numbers, not as text; a value that
             # is no number (a date, a name) sorts as itself
-            text += f"\nORDER BY {direction}(COALESCE(<{XSD_DOUBLE}>({var.sparql}), {var.sparql}))"
+            text += f"\nORDER BY {direction}({key})"
+            return f"{text}\nLIMIT {limit}{self._offset()}"
         return f"{text}\nLIMIT {limit}"
+
+    def _offset(self) -> str:
+        offset = int(self.offset)
+        if not 0 <= offset <= 10_000:
+            raise UnsafeQueryError(f"bad offset {offset!r}")
+        return f" OFFSET {offset}" if offset else ""
 
 
 _LEX = re.compile(
@@ -229,6 +253,19 @@ _LEX = re.compile(
     r"|<[^<>\"{}|^`\\\x00-\x20]*>"
     r"|#[^\n\r]*",  # SPARQL ends a comment at a carriage return too: what follows one is query text
 )
+_VARIABLE = re.compile(r"[?$]\w+")
+
+
+def _renamed(text: str, suffix: str) -> str:
+    """Query text with every variable renamed (`?answer` -> `?answer_all`), strings, IRIs and
+    comments untouched."""
+    out, at = [], 0
+    for m in _LEX.finditer(text):
+        out += [_VARIABLE.sub(lambda v: v[0] + suffix, text[at:m.start()]), m[0]]
+        at = m.end()
+    return "".join([*out, _VARIABLE.sub(lambda v: v[0] + suffix, text[at:])])
+
+
 # A keyword, not part of a prefixed name (`pv:Service`, `drop:`) or a variable (`?service`): those
 # are names, and refusing them would refuse ordinary read queries over a vocabulary with a Service class.
 _UPDATE_OR_SERVICE = re.compile(

@@ -53,3 +53,55 @@ def test_a_list_cut_by_the_querys_limit_says_so(tmp_path_factory):
     few = qa.answer("Which products are made by the Paris office?", top_k=5)
     assert {a.text for a in few} == {"Gadget Max", "Doohickey", "Alpha Lamp"}
     assert not few[0].evidence.more_answers and few[0].evidence.n_answers == 3
+
+
+@pytest.mark.parametrize("store", ["auto", "default"])
+def test_a_superlative_answers_every_thing_tied_for_it(tmp_path_factory, store):
+    """Two products at 5.50 and "Which product is the cheapest?" answered one of them (ORDER BY
+    ... LIMIT 1 keeps whichever comes first)."""
+    from kb.loaders import load_file
+    from kb.store import EmbeddedGraph
+
+    path = tmp_path_factory.mktemp("kb") / "company.ttl"
+    path.write_text(COMPANY_TTL, encoding="utf-8")
+    graph = EmbeddedGraph(store=store)
+    load_file(graph, path)
+    qa = make_qa(graph)
+    answers = qa.answer("Which product is the cheapest?", top_k=5)
+    assert {a.text for a in answers} == {"Gadget Max", "Alpha Lamp"}
+    assert "MIN(" in answers[0].evidence.sparql and answers[0].evidence.n_answers == 2
+    assert [a.text for a in qa.answer("Which product is the most expensive?", top_k=5)] == ["Gizmo Lite"]
+
+
+def test_an_ordinal_superlative_skips_the_ones_before_it(company):
+    """"the second cheapest" and "the third highest price" were answered with the cheapest and the
+    highest, at 0.58."""
+    second = company.answer("What is the third cheapest product?", top_k=5)  # 5.50, 5.50, then 19.99
+    assert [a.text for a in second] == ["Widget Pro"] and "OFFSET 2" in second[0].evidence.sparql
+    assert "number 3" in " ".join(second[0].evidence.constraints)
+    third = company.answer("Which product has the third highest price?", top_k=5)  # 120, 42, 19.99
+    assert [a.text for a in third] == ["Widget Pro"]
+    top = company.answer("Which products are the 1st to 2nd most expensive?", top_k=5)
+    assert [a.text for a in top] == ["Gizmo Lite", "Doohickey"]
+
+
+@pytest.mark.parametrize(("question", "said"), [
+    ("What is the price of every product except Gizmo Lite?", "the exclusion 'except'"),
+    ("What are the prices of products other than Widget Pro?", "the exclusion 'other than'"),
+    ("What is the average price of products?", "the aggregate 'average'"),
+    ("What is the mean price of the products?", "the aggregate 'mean'"),
+    ("What is the total price of all products?", "the aggregate 'total'"),
+    ("What is the price of Widget Pro and Gizmo Lite?", "(named beside"),
+])
+def test_what_the_query_leaves_out_is_said_not_answered(company, question, said):
+    """Each was answered from the part of the question the query holds, at 0.71 to 0.95: an
+    excluded product's own price, one price of the list for an average, one product's price for two."""
+    [answer] = company.answer(question, top_k=5)
+    assert answer.no_answer and answer.best_guess is not None and answer.best_guess.score <= 0.5
+    assert any(c.startswith("not expressed: ") and said in c for c in answer.best_guess.evidence.constraints)
+
+
+def test_plain_questions_keep_their_answers(company):
+    assert [a.text for a in company.answer("What is the price of Widget Pro?")] == ["19.99"]
+    assert company.answer("What does Doohickey cost?")[0].score > 0.5
+    assert not company.answer("What is the price of Widget Pro?")[0].evidence.more_answers
