@@ -63,7 +63,9 @@ class Candidate:
 # what a cached index holds; a format change bumps the version so old caches are rebuilt
 _STATE = ("keys", "labels", "label_predicates", "schema_predicates", "classes", "token_index", "acronyms",
           "inverse_pairs", "relation_names", "demonyms")
-_STATE_VERSION = 9  # 9: unlabelled subjects are named by their IRI too; 8: relative IRIs resolve against a fixed base
+# 10: a "title" property labelled otherwise ("job title") is no label; 9: unlabelled subjects are
+# named by their IRI too; 8: relative IRIs resolve against a fixed base
+_STATE_VERSION = 10
 
 
 def _keys_file(vectors: Path) -> Path:
@@ -167,6 +169,15 @@ class LabelIndex:
         self._dense_cache = (keys, mat.astype(np.float32))
         return len(keys)
 
+    def _named_otherwise(self, p: URIRef) -> bool:
+        """A property named like a label whose own label says it is something else: `ex:title`
+        labelled "job title" holds what a person does, not a name ("Who is the Chief Executive
+        Officer?" linked Alice by it, and "What is the job title of Alice?" found no relation)."""
+        rows = self.graph.select(f"SELECT ?l WHERE {{ {iri(p)} {iri(RDFS.label)} ?l }} LIMIT 5")
+        said = {normalise(str(r[0])) for r in rows if isinstance(r[0], Literal)}
+        return bool(said) and not said & {"title", "name", "label", "alias", "alternative label",
+                                          "preferred label", "alternative name", "other name"}
+
     def _build(self, max_rows: int, index_values: bool, progress: Progress) -> None:
         graph = self.graph
         stage = "building the graph's label index (once per graph)"
@@ -178,7 +189,7 @@ class LabelIndex:
         self.acronyms: dict[str, set[str]] = defaultdict(set)
         preds = [r[0] for r in graph.select("SELECT DISTINCT ?p WHERE { ?s ?p ?o } LIMIT 5000")]
         for p in preds:
-            if isinstance(p, URIRef) and local_name(p).lower() in LABEL_LOCAL_NAMES:
+            if isinstance(p, URIRef) and local_name(p).lower() in LABEL_LOCAL_NAMES and not self._named_otherwise(p):
                 self.label_predicates.add(p)
         # schema statements (rdfs:subClassOf, rdfs:domain, owl:...) describe the vocabulary, not the
         # things a question asks about: relation paths never walk them

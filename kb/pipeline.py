@@ -364,7 +364,7 @@ class KBQA:
         words = normalise(question).split()
         links = self.index.link(question) if links is None else links
         out: list[Ranked] = []
-        anchors = [c for c in links if c.score >= 0.5][: self.config.top_anchors]
+        anchors = [c for c in links if c.score >= 0.5 and not _inside_a_name(c, links)][: self.config.top_anchors]
         inverse = self.index.inverse_pairs
         for c in anchors:
             # "which department is Ms. Brant in": every department is not the answer when a named
@@ -1540,8 +1540,8 @@ class KBQA:
         # "Is Berlin a city?" asks what Berlin is, whichever path ranked first
         steps = (Step(RDF.type),) if pred.class_asked else best.path if best else ()
 
-        def entity(c: Candidate) -> LinkedEntity:
-            return LinkedEntity(iri=str(c.node), label=c.label, score=round(float(c.score), 4),
+        def entity(c: Candidate) -> LinkedEntity:  # a ranking score past 1 (a longer name's bonus) shows as 1
+            return LinkedEntity(iri=str(c.node), label=c.label, score=round(min(1.0, float(c.score)), 4),
                                 method=c.method, kind=c.kind)
 
         return GraphEvidence(
@@ -1651,6 +1651,14 @@ def _alternative(c: Candidate, links: list[Candidate], words: list[str]) -> Cand
         if between and between[0] == "or" and len(between) <= 2:
             return o
     return None
+
+
+def _inside_a_name(c: Candidate, links: list[Candidate]) -> bool:
+    """A class word that is part of a longer name linked at least as surely ("product" in "What is
+    the price of Product Line 7?"): no anchor of its own, whose members answered instead."""
+    return c.kind == LinkKind.CLASS and any(
+        o.kind != LinkKind.CLASS and o.start <= c.start and c.end <= o.end and o.end - o.start > c.end - c.start
+        and o.score >= max(c.score, 0.9) for o in links)
 
 
 def _answer_first(qg: QueryGraph) -> list[Var]:

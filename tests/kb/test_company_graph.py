@@ -2,6 +2,7 @@
 user's exploratory test asked of it: each test is one finding of that test."""
 
 import pytest
+from rdflib import URIRef
 
 from tests.kb.conftest import make_qa, turtle_graph
 
@@ -105,3 +106,29 @@ def test_plain_questions_keep_their_answers(company):
     assert [a.text for a in company.answer("What is the price of Widget Pro?")] == ["19.99"]
     assert company.answer("What does Doohickey cost?")[0].score > 0.5
     assert not company.answer("What is the price of Widget Pro?")[0].evidence.more_answers
+
+
+def test_a_class_word_inside_a_longer_name_is_the_name(tmp_path_factory):
+    """"What is the price of Product Line 7?" had no answer: the class "product" inside the name
+    was the anchor, its members the answers; and the name's link showed "exact 1.01"."""
+    text = COMPANY_TTL + 'ex:Line7 a ex:Product ; rdfs:label "Product Line 7"@en ; ex:price "12.00"^^xsd:decimal .\n'
+    qa = make_qa(turtle_graph(tmp_path_factory, text, "line7.ttl"))
+    [answer] = qa.answer("What is the price of Product Line 7?")
+    assert answer.text == "12" and answer.score > 0.5
+    assert all(0.0 <= e.score <= 1.0 for e in answer.evidence.entities)
+
+
+def test_a_title_property_labelled_otherwise_is_a_relation_not_a_name(tmp_path_factory):
+    """`ex:title` labelled "job title" was read as a second name: "What is the job title of Alice
+    Schmidt?" found no relation, and "Chief Executive Officer" linked to Alice."""
+    text = COMPANY_TTL + ('ex:title rdfs:label "job title"@en .\n'
+                          'ex:Alice ex:title "Chief Executive Officer" .\nex:Bob ex:title "Head of Sales" .\n')
+    qa = make_qa(turtle_graph(tmp_path_factory, text, "titles.ttl"))
+    [answer] = qa.answer("What is the job title of Alice Schmidt?")
+    assert answer.text == "Chief Executive Officer" and answer.score > 0.5
+    assert "Chief Executive Officer" not in {qa.index.label(n) for n in qa.index.labels}
+    books = ('@prefix dc: <http://purl.org/dc/elements/1.1/> .\n'  # a title with no label of its own names
+             '<http://example.org/b/1> dc:title "Hamlet" ; dc:creator <http://example.org/b/shakespeare> .\n'
+             '<http://example.org/b/shakespeare> dc:title "William Shakespeare" .\n')
+    shelf = make_qa(turtle_graph(tmp_path_factory, books, "books.ttl"))
+    assert shelf.index.label(URIRef("http://example.org/b/1")) == "Hamlet"
