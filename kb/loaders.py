@@ -45,7 +45,8 @@ def open_text(path: str | Path) -> str:
         raise DataFormatError(f"cannot read {p}: {exc}") from exc
 
 
-def _format(path: Path) -> str:
+def graph_format(path: Path) -> str:
+    """The format a graph file's name says it is in; one no loader reads is refused by name."""
     name = path.name
     for ext in (".gz", ".xz", ".bz2"):
         name = name.removesuffix(ext)
@@ -117,7 +118,7 @@ RELATIVE_BASE = "http://kb.offline-qa.local/base/"
 def load_file(graph: EmbeddedGraph, path: str | Path, fmt: str | None = None) -> int:
     """Load one file into an `EmbeddedGraph`; returns the number of triples added."""
     p = Path(path)
-    fmt = fmt or _format(p)
+    fmt = fmt or graph_format(p)
     text = open_text(p)
     before = len(graph.graph)
     if fmt == "tsv":

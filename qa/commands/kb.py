@@ -180,6 +180,11 @@ def info(
     from kb import artefacts
 
     settings = _settings(graph, endpoint)
+    path = artefacts.graph_file(settings)
+    if path is not None:  # a .trig, say, that no command could load (the file itself is not parsed here)
+        from kb.loaders import graph_format
+
+        graph_format(path)
     folder = artefacts.artefact_dir(settings)
     trained = folder / artefacts.SCORER
     shipped = artefacts.shipped_scorer(settings)

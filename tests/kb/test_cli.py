@@ -162,3 +162,7 @@ def test_kb_info_says_the_world_graph_has_its_trained_scorer(tmp_path, monkeypat
     monkeypatch.setenv("QA_KB_SCORER", str(tmp_path / "mine.json"))
     assert main(["kb", "info", "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["scorer_used"] == str(tmp_path / "mine.json")
+    trig = tmp_path / "company.trig"  # no command loads it: kb info said what was built for it, exit 0
+    trig.write_text("<http://x/a> <http://x/b> <http://x/c> .\n", encoding="utf-8")
+    assert main(["kb", "info", "--graph", str(trig)]) == 2
+    one_error_line(capsys.readouterr().err, "unknown graph format for company.trig")
