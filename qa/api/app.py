@@ -308,7 +308,7 @@ def create_app(settings: Settings | None = None, *, engine: Any = None, warm: bo
             seen.add(doc_id)
             docs.append(Document(doc_id=doc_id, text=d.text, title=d.title, source=d.source or f"api:{doc_id}",
                                  metadata=dict(d.metadata)))
-        passages = await admission.run(engine.add_documents, body.collection, docs)
+        passages = await admission.run(engine.add_documents, body.collection, docs, write=True)
         return AddDocumentsResponse(collection=body.collection, documents=[d.doc_id for d in docs], passages=passages)
 
     @app.delete(f"/{API_VERSION}/documents/{{doc_id:path}}", response_model=DeleteDocumentResponse,
@@ -318,7 +318,7 @@ def create_app(settings: Settings | None = None, *, engine: Any = None, warm: bo
         collection: Annotated[str | None, Query(pattern=COLLECTION_PATTERN)] = None,
     ) -> DeleteDocumentResponse:
         """Delete a document (all its passages) from a collection of your own."""
-        name, n = await admission.run(functools.partial(engine.delete_document, doc_id, collection))
+        name, n = await admission.run(functools.partial(engine.delete_document, doc_id, collection), write=True)
         return DeleteDocumentResponse(collection=name, document=doc_id, passages=n)
 
     # ------------------------------------------------------------------ community QA
@@ -348,7 +348,7 @@ def create_app(settings: Settings | None = None, *, engine: Any = None, warm: bo
             answers = [a for a in src.store.thread(tid).answers if content_id(a.text) == said]
             return ThreadOut(thread_id=tid, answer_id=answers[-1].id if answers else None)
 
-        return await admission.run(in_cqa(add))
+        return await admission.run(in_cqa(add), write=True)
 
     @app.post(f"/{API_VERSION}/threads/{{thread_id:path}}/answers", response_model=AnswerOut, status_code=201,
               responses=_errors(*JSON_BODY, 401, 403, 404, 413, 503), dependencies=[Depends(write_key)],
@@ -359,7 +359,7 @@ def create_app(settings: Settings | None = None, *, engine: Any = None, warm: bo
             aid = community().add_answer(thread_id, body.text, accepted=body.accepted, votes=body.votes)
             return AnswerOut(thread_id=thread_id, answer_id=aid)
 
-        return await admission.run(in_cqa(add))
+        return await admission.run(in_cqa(add), write=True)
 
     @app.post(f"/{API_VERSION}/threads/{{thread_id:path}}/accept", response_model=AnswerOut,
               responses=_errors(*JSON_BODY, 401, 403, 404, 413, 503), dependencies=[Depends(write_key)],
@@ -371,7 +371,7 @@ def create_app(settings: Settings | None = None, *, engine: Any = None, warm: bo
             community().accept_answer(thread_id, body.answer_id)
             return AnswerOut(thread_id=thread_id, answer_id=body.answer_id)
 
-        return await admission.run(in_cqa(accept))
+        return await admission.run(in_cqa(accept), write=True)
 
     def in_cqa(work: Callable[[], T]) -> Callable[[], T]:
         """A store or model of the source that does not load is the server's trouble, told as
@@ -430,7 +430,7 @@ def create_app(settings: Settings | None = None, *, engine: Any = None, warm: bo
             thread = src.delete_thread(whole)
             return ThreadDeleted(thread_id=thread.uid, answers=len(thread.answers))
 
-        return await admission.run(in_cqa(delete))
+        return await admission.run(in_cqa(delete), write=True)
 
     @app.delete(f"/{API_VERSION}/threads/{{thread_id:path}}", response_model=ThreadDeleted,
                 responses=_errors(*COMMON, 401, 403, 404, 503), dependencies=[Depends(write_key)],
@@ -442,7 +442,7 @@ def create_app(settings: Settings | None = None, *, engine: Any = None, warm: bo
             gone = community().delete_thread(thread_id)
             return ThreadDeleted(thread_id=gone.uid, answers=len(gone.answers))
 
-        return await admission.run(in_cqa(delete))
+        return await admission.run(in_cqa(delete), write=True)
 
     @app.post(f"/{API_VERSION}/threads/accepted", response_model=ThreadOut, status_code=201,
               responses=_errors(*JSON_BODY, 401, 403, 404, 413, 503), dependencies=[Depends(write_key)],
@@ -455,7 +455,7 @@ def create_app(settings: Settings | None = None, *, engine: Any = None, warm: bo
             accepted = [a.id for a in src.store.thread(tid).answers if a.accepted]
             return ThreadOut(thread_id=tid, answer_id=accepted[0] if accepted else None)
 
-        return await admission.run(in_cqa(file))
+        return await admission.run(in_cqa(file), write=True)
 
     # ------------------------------------------------------------------ evaluation jobs
     @app.post(f"/{API_VERSION}/eval", response_model=JobState, status_code=202,

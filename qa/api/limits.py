@@ -112,7 +112,7 @@ class Admission:
                 return
         self._free += 1
 
-    async def run(self, fn: Callable[..., T], *args: Any, wait_to_end: bool = False) -> T:
+    async def run(self, fn: Callable[..., T], *args: Any, wait_to_end: bool = False, write: bool = False) -> T:
         """`fn(*args)` in a worker thread, admitted or refused with 503; 504 after the timeout (the
         work then finishes in the background and only then frees its worker). `wait_to_end`: no
         timeout, for work whose result the client cannot find again later (a job's id)."""
@@ -148,9 +148,12 @@ class Admission:
             return await asyncio.wait_for(asyncio.shield(fut), None if wait_to_end else self.timeout_s)
         except TimeoutError:
             self.metrics.rejected.labels(reason="timeout").inc()
-            raise APIError(504, "timeout", f"the server stopped waiting after {self.timeout_s:g} s; the work itself "
-                                           "runs to its end (documents or threads being added will be there), so "
-                                           "check before sending it again") from None
+            if write:  # a change carries on: sent again blindly it could be made twice
+                raise APIError(504, "timeout", f"the server stopped waiting after {self.timeout_s:g} s; the change "
+                                               "itself runs to its end (documents or threads being added will be "
+                                               "there), so check before sending it again") from None
+            raise APIError(504, "timeout", f"the server stopped waiting after {self.timeout_s:g} s (its "
+                                           "QA_REQUEST_TIMEOUT_S); ask again, or when it is less busy") from None
 
     def close(self) -> None:
         """Work not started is dropped; work running goes on in its thread (see `drain`)."""

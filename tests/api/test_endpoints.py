@@ -906,7 +906,7 @@ def test_admission_bounds_work_and_queue_and_frees_slots() -> None:
         await asyncio.sleep(0.05)
         with pytest.raises(APIError) as slow:  # the first times out for its client (504) ...
             await first
-        assert slow.value.status == 504
+        assert slow.value.status == 504 and "ask again" in str(slow.value)  # a question: no talk of changes
         gate.set()  # ... and frees the worker only when its work is done
         assert await adm.run(lambda: "after") == "after"
         assert adm.waiting == 0 and adm.running == 0
@@ -978,8 +978,8 @@ def test_stopping_lets_running_work_end_that_a_504_said_would_end() -> None:
     async def scenario() -> tuple[int, int]:
         adm = Admission(workers=1, queue=1, queue_timeout_s=5, timeout_s=0.1, metrics=Metrics())
         with pytest.raises(APIError) as late:
-            await adm.run(write)
-        assert late.value.status == 504 and not ended.is_set()
+            await adm.run(write, write=True)
+        assert late.value.status == 504 and not ended.is_set() and "check before sending it again" in str(late.value)
         left = await adm.drain(10)
         slow = Admission(workers=1, queue=1, queue_timeout_s=5, timeout_s=0.1, metrics=Metrics())
         gate = threading.Event()
