@@ -17,12 +17,12 @@ from qa.core.types import Answer, ChoiceEvidence, GraphEvidence, Response, SpanE
 SNIPPET = 300
 CSS = """
 <style>
-.qa-answer {font-size: 1.15rem; font-weight: 600;}
+.qa-answer {font-size: 1.15rem; font-weight: 600; overflow-wrap: anywhere;}
 .qa-score {color: #555; font-size: 0.9rem; margin-left: .5rem;}
 .qa-evidence {border-left: 3px solid #ddd; padding: .25rem .75rem; margin: .25rem 0 .5rem 0; color: #222;
-              white-space: pre-wrap; font-size: .95rem;}
+              white-space: pre-wrap; overflow-wrap: anywhere; font-size: .95rem;}
 .qa-evidence mark, mark.qa-span {background: #ffe066; padding: 0 .1rem; font-weight: 600;}
-.qa-meta {color: #666; font-size: .85rem;}
+.qa-meta {color: #666; font-size: .85rem; overflow-wrap: anywhere;}
 .qa-rewrite {color: #555; font-style: italic; margin-bottom: .25rem;}
 .qa-noanswer {color: #b00020; font-weight: 600;}
 .qa-guess {color: #8a6d00;}

@@ -221,6 +221,15 @@ def create_app(settings: Settings | None = None, *, engine: Any = None, warm: bo
     read_key = keyed if settings.api_key and settings.api_key_for_reads else open_access
 
     @app.middleware("http")
+    async def no_remote_images(request: Request, call_next: Any) -> HTTPResponse:
+        """The packaged ReDoc page shows its maker's logo from their CDN: the browser is told to
+        load images from this server only, so the page makes no request elsewhere."""
+        response: HTTPResponse = await call_next(request)
+        if request.url.path == "/redoc":
+            response.headers["Content-Security-Policy"] = "img-src 'self' data:"
+        return response
+
+    @app.middleware("http")
     async def observe(request: Request, call_next: Any) -> HTTPResponse:
         started = time.perf_counter()
         refused = _unsupported_media(request)
@@ -524,6 +533,13 @@ def create_app(settings: Settings | None = None, *, engine: Any = None, warm: bo
         return Health(status="ok" if state["warm"] else "starting", version=package_version(),
                       routes=[str(r) for r in engine.routes], ready=dict(ready), queue=admission.waiting,
                       in_flight=admission.running)
+
+    @app.head("/", include_in_schema=False)
+    @app.get("/", include_in_schema=False)
+    async def root() -> dict[str, str]:
+        """Where things are, for whoever opens the server's address (the UI links it): it was a 404."""
+        return {"name": "offline-qa", "version": package_version(), "docs": "/docs", "openapi": "/openapi.json",
+                "health": f"/{API_VERSION}/health"}
 
     # HEAD too: probes that ask with HEAD got 405 (HEAD routes stay out of the schema: one operation
     # per path, as client generators expect)

@@ -67,7 +67,8 @@ class AskRequest(_Body):
     top_k: int | None = Field(None, ge=1, le=20, strict=True,  # `true` or "3" is a client's mistake, not 1 or 3
                               description="Answers returned; default: the server's setting.")
     collection: CollectionName | None = Field(
-        None, description="Answer from this passage collection alone (no other source is asked).")
+        None, description="Answer from this passage collection alone (no other source is asked).",
+        examples=[None])  # the sample request of /docs asked a collection made up from the name's pattern
 
     def flat_history(self) -> tuple[str, ...]:
         out: list[str] = []

@@ -184,7 +184,9 @@ class Answer(_Model):
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
 
     text: str
-    score: float = Field(ge=0.0, le=1.0)
+    score: float = Field(ge=0.0, le=1.0, description="The probability that this is right; for a \"no answer\" "
+                                                       "(`no_answer` true), that abstaining is right (the guess, "
+                                                       "`best_guess`, has its own).")
     route: Route
     evidence: Evidence | None = None
     no_answer: bool = False
@@ -195,7 +197,12 @@ class Answer(_Model):
 
     @classmethod
     def none(cls, route: Route, score: float, *, best_guess: Answer | None = None, **kw: Any) -> Answer:
-        """"No answer" with `score` = the probability that abstaining is right."""
+        """"No answer" with `score` = the probability that abstaining is right. Its evidence (the
+        passage or thread the guess came from) marks no span: a client highlighting
+        `text[start:end]` marked the rejected guess as the answer; the guess keeps its own."""
+        ev = kw.get("evidence")
+        if isinstance(ev, SpanEvidence | ThreadEvidence) and (ev.start is not None or ev.end is not None):
+            kw["evidence"] = ev.model_copy(update={"start": None, "end": None})
         return cls(text="", score=score, route=route, no_answer=True, best_guess=best_guess, **kw)
 
     # Span conveniences: most consumers want the passage and offsets of a span answer.

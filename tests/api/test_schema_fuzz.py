@@ -64,3 +64,14 @@ def test_the_interactive_docs_need_no_network(client) -> None:
         assert scripts and all(s.startswith("/") for s in scripts), scripts
         for s in scripts:
             assert client.get(s).status_code == 200, s
+
+
+def test_the_servers_address_says_where_things_are_and_docs_fetch_nothing_elsewhere(client) -> None:
+    """The address the UI links to was a bare 404; /redoc fetched its maker's logo from a CDN; the
+    sample request of /docs asked a collection made up from the name's pattern (a 404)."""
+    root = client.get("/")
+    assert root.status_code == 200 and root.json()["docs"] == "/docs"
+    assert client.head("/").status_code == 200
+    assert client.get("/redoc").headers["Content-Security-Policy"] == "img-src 'self' data:"
+    ask = client.get("/openapi.json").json()["components"]["schemas"]["AskRequest"]["properties"]
+    assert ask["collection"]["examples"] == [None]

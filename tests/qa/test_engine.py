@@ -583,3 +583,15 @@ def test_also_in_names_only_passages_that_give_the_answer_itself() -> None:
     top = cands[0][0]
     assert top.text == "340 euros" and top.span is not None
     assert top.span.also_in == ["hb/p2.txt#0"]  # not p1, which says 140 euros
+
+
+def test_a_no_answer_marks_no_span_its_guess_keeps_its_own() -> None:
+    """/v1/ask's "no answer" carried the rejected guess's offsets: a client highlighting
+    text[start:end] marked the guess as the answer."""
+    from qa.core.types import Answer, Route, SpanEvidence
+
+    guess = Answer(text="1973–1975", score=0.36, route=Route.WEBQA,
+                   evidence=SpanEvidence(passage_id="p#0", text="The war ended 1973–1975.", start=14, end=23))
+    none = Answer.none(Route.WEBQA, score=0.64, best_guess=guess, evidence=guess.evidence)
+    assert none.start is None and none.end is None and none.span is not None and none.span.text
+    assert (guess.start, guess.end) == (14, 23) and none.best_guess is not None and none.best_guess.start == 14

@@ -41,7 +41,8 @@ def test_ask_then_follow_up_in_the_browser(ui_stack, page) -> None:
 
 
 def test_hostile_passage_text_is_shown_as_text(ui_stack, page) -> None:
-    text = ("The vault code is <b>orange</b> <script>window.pwned=1</script> and "
+    text = ("The manual is at http://example.com/" + "m" * 400 + " and "  # one long unbroken token
+            "the vault code is <b>orange</b> <script>window.pwned=1</script> and "
             "the guard of the vault is [Bob](javascript:alert(1)).\n\n"  # after a blank line markdown would
             "The **vault code** is [here](http://example.com/phish) ![t](http://127.0.0.1:9/pixel.png)\n\n"
             "# Big heading\n\n- a bullet")  # make these live: st.html never reads markdown
@@ -55,6 +56,8 @@ def test_hostile_passage_text_is_shown_as_text(ui_stack, page) -> None:
     evidence = page.locator(".qa-evidence").first
     assert "<script>" in evidence.inner_text() or "<b>" in evidence.inner_text()
     assert evidence.locator("script, b, img, a").count() == 0
+    # the long token wraps inside the evidence: it ran 2,500 px past its edge, cut off, unscrollable
+    assert evidence.evaluate("e => e.scrollWidth - e.clientWidth") <= 1
     assert page.evaluate("window.pwned") is None
     assert page.locator(".qa-meta img").count() == 0
     page_html = page.content()
