@@ -8,9 +8,10 @@ API adds nothing a CLI `--json` user would not see.
 
 from __future__ import annotations
 
+import math
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+from pydantic import BaseModel, ConfigDict, Field, FiniteFloat, StringConstraints, field_validator
 
 from cqa.store import MAX_TEXT_CHARS, MAX_TITLE_CHARS
 from qa.core.errors import InputError
@@ -97,8 +98,16 @@ class DocumentIn(_Body):
     text: Annotated[str, StringConstraints(min_length=1, max_length=MAX_DOCUMENT_CHARS)]
     source: ShortText = ""
     metadata: dict[Annotated[str, StringConstraints(max_length=64)],
-                   Annotated[str, StringConstraints(max_length=500)] | int | float | bool] = Field(
+                   Annotated[str, StringConstraints(max_length=500)] | int | FiniteFloat | bool] = Field(
         default_factory=dict, max_length=MAX_METADATA_KEYS)
+
+    @field_validator("metadata", mode="before")
+    @classmethod
+    def _json_numbers(cls, value: Any) -> Any:
+        # Python's JSON parser takes NaN and Infinity; stored, they read back as no JSON at all
+        if isinstance(value, dict) and any(isinstance(v, float) and not math.isfinite(v) for v in value.values()):
+            raise ValueError("holds NaN or Infinity, which are no JSON numbers: give a finite number")
+        return value
 
     @field_validator("id", "title", "text", "source", "metadata")
     @classmethod

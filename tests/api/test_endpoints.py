@@ -232,6 +232,15 @@ def test_documents_bad_input(client, body: dict, status: int, words: str) -> Non
     assert words.lower() in error(client.post("/v1/documents", json=body), status).lower()
 
 
+@pytest.mark.parametrize("value", ["NaN", "Infinity", "-Infinity"])
+def test_metadata_is_json_numbers_only(client, value: str) -> None:
+    """NaN and Infinity are no JSON (Python's parser takes them): they were stored, and read back
+    as what no JSON parser has to take."""
+    body = '{"collection": "c", "documents": [{"text": "ab", "metadata": {"a": ' + value + '}}]}'
+    r = client.post("/v1/documents", content=body, headers={"content-type": "application/json"})
+    assert "no JSON numbers" in error(r, 422)
+
+
 def test_delete_bad_input(client) -> None:
     error(client.delete("/v1/documents/nope-never-added"), 404)
     error(client.delete("/v1/documents/x", params={"collection": "no-such"}), 404)
