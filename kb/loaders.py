@@ -144,28 +144,25 @@ def load_file(graph: EmbeddedGraph, path: str | Path, fmt: str | None = None) ->
 # an RDF/XML file's DOCTYPE may name IRIs it repeats (`<!ENTITY owl "http://...#">`, as ontology
 # editors write them); what its entities expand to is bounded by the file's own size, so that a
 # kilobyte of nested entities ("billion laughs") cannot take gigabytes of memory
-_ENTITY_DECL = re.compile(r"<!ENTITY\s+(?P<param>%\s+)?(?P<name>[^\s%\"'>]+)\s+"
-                          r"(?:\"(?P<dq>[^\"]*)\"|'(?P<sq>[^']*)'|(?P<external>SYSTEM|PUBLIC)\b)")
-_ENTITY_REF = re.compile(r"&(?P<name>[A-Za-z_:][\w.:-]*);")
+_ENTITY_REF = re.compile(r"&(?P<name>[^\s&;#<>\"']+);")  # any name a parser might take, digits first too
+_CHAR_REF = re.compile(r"&#(?:(?P<dec>[0-9]{1,7})|x(?P<hex>[0-9A-Fa-f]{1,6}));")
 _ENTITY_ROOM = 1_000_000  # characters entities may add to a file beyond eight times its size
 _ENTITY_DEPTH = 32
 
 
 def _bounded_entities(text: str, path: Path) -> None:
     """Refuse an RDF/XML file whose entities expand past `8 x its size + 1 M` characters (counted
-    without expanding them), or that declares parameter or external entities: the XML parser
-    expands whatever the DOCTYPE says, with no limit of its own. Declarations and references are
-    looked for in the whole text, so that nothing written inside a value can hide one (a
-    declaration in a comment or CDATA is counted too: the bound only ever errs on the safe side)."""
+    without expanding them), or that declares parameter or external entities: the XML parsers
+    expand whatever the DOCTYPE says, with no limit of their own. The declarations are read as
+    each parser reads them, and all of them count: in order, comments and other declarations
+    skipped whole, as an XML parser (rdflib's) does; and every `<!ENTITY` up to the next `<`, as
+    Oxigraph's does (it reads one inside a comment too). An entity declared twice counts as its
+    larger value (parsers differ on which one holds); references are counted by any name."""
     if "<!ENTITY" not in text:
         return
-    values: dict[str, str] = {}
-    for decl in _ENTITY_DECL.finditer(text):
-        if decl["param"] or decl["external"]:
-            kind = "a parameter entity" if decl["param"] else "an external entity"
-            raise DataFormatError(f"{path}: its DOCTYPE declares {kind} ({decl['name']}), which is not "
-                                  "read: declare entities as quoted text")
-        values.setdefault(decl["name"], decl["dq"] if decl["dq"] is not None else decl["sq"])
+    values = _declared_entities(text, path)
+    for name, value in _entities_piecewise(text, path):
+        values.setdefault(name, []).append(value)
     sizes: dict[str, int] = {}
     limit = 8 * len(text) + _ENTITY_ROOM
 
@@ -174,11 +171,14 @@ def _bounded_entities(text: str, path: Path) -> None:
             if depth > _ENTITY_DEPTH:
                 raise DataFormatError(f"{path}: its entities refer to each other more than {_ENTITY_DEPTH} "
                                       "deep (or in a circle): not loaded")
-            total = len(values[name])
-            for ref in _ENTITY_REF.finditer(values[name]):
-                if ref["name"] in values and total <= limit:
-                    total += size(ref["name"], depth + 1) - len(ref[0])
-            sizes[name] = total
+            most = 0
+            for value in values[name]:
+                total = len(value)
+                for ref in _ENTITY_REF.finditer(value):
+                    if ref["name"] in values and total <= limit:
+                        total += size(ref["name"], depth + 1) - len(ref[0])
+                most = max(most, total)
+            sizes[name] = most
         return sizes[name]
 
     total = len(text)
@@ -188,6 +188,116 @@ def _bounded_entities(text: str, path: Path) -> None:
             if total > limit:
                 raise DataFormatError(f"{path}: its DOCTYPE's entities expand the file past {limit:,} "
                                       "characters (eight times its size and a million more): not loaded")
+
+
+def _declared_entities(text: str, path: Path) -> dict[str, list[str]]:
+    """The general entities the DOCTYPE's internal subset declares, name -> values (character
+    references in them decoded, as a parser does before it reads the value's own references)."""
+    def bad(what: str) -> DataFormatError:
+        return DataFormatError(f"{path}: its DOCTYPE {what}, which is not read: declare entities as quoted text")
+
+    i, n = 0, len(text)
+    while True:  # the prolog, as a parser reads it: a DOCTYPE written inside a comment is none
+        while i < n and (text[i].isspace() or text[i] == "\ufeff"):
+            i += 1
+        if text.startswith("<?", i) or text.startswith("<!--", i):
+            close = "?>" if text[i + 1] == "?" else "-->"
+            end = text.find(close, i + 2)
+            if end < 0:
+                return {}  # the parser says what is wrong
+            i = end + len(close)
+        elif text.startswith("<!DOCTYPE", i):
+            break
+        else:
+            return {}  # the root element: no DOCTYPE, so no entities
+    i += len("<!DOCTYPE")
+
+    def quoted(at: int) -> int:
+        """The position after the quoted literal starting at `at`."""
+        end = text.find(text[at], at + 1)
+        if end < 0:
+            raise DataFormatError(f"{path}: its DOCTYPE has a quoted value that never closes")
+        return end + 1
+
+    while i < n and text[i] not in "[>":  # the name, an external identifier
+        i = quoted(i) if text[i] in "\"'" else i + 1
+    if i >= n or text[i] == ">":
+        return {}
+    i += 1
+    values: dict[str, list[str]] = {}
+    while True:
+        while i < n and text[i].isspace():
+            i += 1
+        if i >= n:
+            raise DataFormatError(f"{path}: its DOCTYPE never closes")
+        if text[i] == "]":
+            return values
+        if text.startswith("<!--", i):
+            end = text.find("-->", i + 4)
+            if end < 0:
+                raise DataFormatError(f"{path}: a comment in its DOCTYPE never closes")
+            i = end + 3
+        elif text.startswith("<?", i):
+            end = text.find("?>", i + 2)
+            if end < 0:
+                raise DataFormatError(f"{path}: a processing instruction in its DOCTYPE never closes")
+            i = end + 2
+        elif text.startswith("<!ENTITY", i):
+            i += len("<!ENTITY")
+            while i < n and text[i].isspace():
+                i += 1
+            if text.startswith("%", i):
+                raise bad("declares a parameter entity")
+            start = i
+            while i < n and not text[i].isspace() and text[i] not in "\"'>":
+                i += 1
+            name = text[start:i]
+            while i < n and text[i].isspace():
+                i += 1
+            if i >= n or text[i] not in "\"'":
+                raise bad(f"declares an external entity ({name})")
+            end = quoted(i)
+            value = _CHAR_REF.sub(_char, text[i + 1 : end - 1])
+            values.setdefault(name, []).append(value)
+            i = end
+            while i < n and text[i] != ">":
+                i = quoted(i) if text[i] in "\"'" else i + 1
+            i += 1
+        elif text.startswith("<!", i):  # ELEMENT, ATTLIST, NOTATION: skipped whole, quotes and all
+            while i < n and text[i] != ">":
+                i = quoted(i) if text[i] in "\"'" else i + 1
+            i += 1
+        elif text[i] == "%":
+            raise bad("refers to a parameter entity")
+        else:
+            raise DataFormatError(f"{path}: its DOCTYPE holds {text[i:i + 20]!r}, which no declaration starts with")
+
+
+def _entities_piecewise(text: str, path: Path) -> Iterator[tuple[str, str]]:
+    """Every `<!ENTITY name "value"` anywhere, each read up to the next `<` (Oxigraph's reading)."""
+    for m in re.finditer(r"<!ENTITY", text):
+        end = text.find("<", m.end())
+        piece = text[m.end(): end if end >= 0 else len(text)].lstrip()
+        if piece.startswith("%"):
+            raise DataFormatError(f"{path}: its DOCTYPE declares a parameter entity, which is not read: declare "
+                                  "entities as quoted text")
+        parts = piece.split(None, 1)
+        if len(parts) < 2:
+            continue
+        name, rest = parts
+        if rest[:1] not in ("'", '"'):
+            if rest.startswith(("SYSTEM", "PUBLIC")):
+                raise DataFormatError(f"{path}: its DOCTYPE declares an external entity ({name}), which is not "
+                                      "read: declare entities as quoted text")
+            continue
+        close = rest.find(rest[0], 1)
+        if close > 0:
+            yield name, _CHAR_REF.sub(_char, rest[1:close])
+
+
+def _char(m: re.Match[str]) -> str:
+    code = int(m["dec"]) if m["dec"] else int(m["hex"], 16)
+    return chr(code) if 0 < code < 0x110000 else ""
 
 
 def _local_contexts(text: str, path: Path) -> None:
