@@ -22,7 +22,7 @@ import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 from qa.core.errors import BusyError, DataFormatError, InputError, QAError, error_type_of
 from qa.core.text import counted
@@ -120,51 +120,67 @@ def _plain_line(line: str, name: str, lineno: int) -> str:
 class _Journal:
     """Answers written as they come to `<out>.partial` (beside the file a link names), renamed onto
     `out` once all are in: a run killed, out of memory or with its machine gone keeps every answer
-    given so far there, and no run holds its answers in memory. Where the file cannot be written
-    (a full disk), the answers from there on are printed to standard output, and said so at the end."""
+    given so far there, and no run holds its answers in memory. The `.partial` is made new
+    (never one already there: an earlier run's answers, the question file itself, a link planted
+    there, or a run writing it now); where it cannot be written (a full disk), a line cut short is
+    taken back and the answers from there on are printed to standard output, and said so."""
 
     def __init__(self, out: Path) -> None:
         real = Path(os.path.realpath(out)) if out.is_symlink() and os.path.isfile(out) else out
         self.out, self.target = out, real
         self.part = real.with_name(real.name + ".partial")
-        self.written = self.printed = 0
+        self.written = self.printed = self._size = 0
         self.failure: OSError | None = None
+        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
         try:
-            self._fh: IO[str] | None = open(self.part, "w", encoding="utf-8")  # noqa: SIM115 - held for the run
+            self._fd: int | None = os.open(self.part, flags, 0o666)
+        except FileExistsError:
+            raise InputError(f"{self.part} is there already: the answers of a run that stopped (or of one still "
+                             "running); move it or delete it, then run again") from None
         except OSError as exc:
             raise InputError(f"cannot write {self.part} ({exc.strerror or exc})") from None
 
+    def _put(self, data: bytes) -> None:
+        assert self._fd is not None
+        view = memoryview(data)
+        while view:
+            view = view[os.write(self._fd, view):]
+
     def write(self, line: str) -> None:
-        if self._fh is not None:
+        if self._fd is not None:
+            data = (line + "\n").encode("utf-8")
             try:
-                self._fh.write(line + "\n")
-                self._fh.flush()
+                self._put(data)
+                self._size += len(data)
                 self.written += 1
                 return
             except OSError as exc:
                 self.failure = exc
+                with contextlib.suppress(OSError):  # a line cut short is no JSON: taken back
+                    os.ftruncate(self._fd, self._size)
                 self._close()
         sys.stdout.write(line + "\n")
         sys.stdout.flush()
         self.printed += 1
 
     def _close(self) -> None:
-        if self._fh is not None:
+        if self._fd is not None:
             with contextlib.suppress(OSError):
-                self._fh.close()
-            self._fh = None
+                os.close(self._fd)
+            self._fd = None
 
     def finish(self, keep_beside: bool = False) -> Path | None:
         """Move the answers onto `out` (or leave them in `<out>.partial` when `keep_beside`: an
         earlier run's file is never replaced by part of this one); the file now holding them."""
         from qa.core.atomic import fsync_dir
 
-        fh, self._fh = self._fh, None
+        fd, self._fd = self._fd, None
         try:
-            if fh is not None:
-                fh.flush()
-                os.fsync(fh.fileno())
-                fh.close()
+            if fd is not None:
+                try:
+                    os.fsync(fd)
+                finally:
+                    os.close(fd)
             if not self.written:
                 self.part.unlink(missing_ok=True)
                 return None
@@ -279,7 +295,7 @@ def ask_file(engine: Any, path: Path, out: Path | None, *, top_k: int | None = N
                 n = journal.written
                 err.print(f"stopped after {sum(counts.values()):,} of {len(questions):,} questions; "
                           f"{'their' if n == sum(counts.values()) else f'{n:,} of their'} answers are in {held}"
-                          + (f" ({out} is the earlier run's, untouched)" if held != out else ""),
+                          + (f" ({out} is the earlier run's, untouched)" if had_out and held != out else ""),
                           markup=False, highlight=False)
         raise
     if journal is not None:

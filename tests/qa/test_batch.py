@@ -3,7 +3,6 @@ each, errors per line, the file checked before anything is asked, partial answer
 
 from __future__ import annotations
 
-import io
 import json
 
 import pytest
@@ -132,14 +131,10 @@ def full_disk(monkeypatch) -> None:
     """The answers file opens, and no answer can be written to it (answers are still printed)."""
     import qa.batch
 
-    class Full(io.StringIO):
-        def write(self, text):
-            raise OSError(28, "No space left on device")
+    def refuse(self, data):
+        raise OSError(28, "No space left on device")
 
-        def fileno(self):
-            raise OSError(28, "No space left on device")
-
-    monkeypatch.setattr(qa.batch, "open", lambda *a, **k: Full(), raising=False)
+    monkeypatch.setattr(qa.batch._Journal, "_put", refuse)
 
 
 def _ask_three(tmp_path, lines: str = "first?\nsecond?\nthird?\n") -> None:
@@ -267,3 +262,57 @@ def test_a_graph_that_cannot_be_asked_at_all_ends_the_run(tmp_path, capsys):
     captured = capsys.readouterr()
     assert [r["id"] for r in _lines(captured.out)] == ["1"]
     assert "stopped after 1 of 3 questions; their answers are on standard output" in captured.err
+
+
+def test_a_partial_file_already_there_is_never_written_over(tmp_path, capsys):
+    """The .partial was opened for writing whatever was there: an earlier run's answers (the run
+    had said "their answers are in a.jsonl.partial"), the question file itself (`-f a.partial -o a`
+    emptied it), a link planted there (its target was written)."""
+    qs = tmp_path / "q.txt"
+    qs.write_text("first?\n", encoding="utf-8")
+    engine = Engine(Settings(), sources={Route.WEBQA: Interrupted()}, routes=[Route.WEBQA])
+    out, part = tmp_path / "a.jsonl", tmp_path / "a.jsonl.partial"
+    part.write_text('{"id": "old-1"}\n', encoding="utf-8")
+    with pytest.raises(InputError, match="a.jsonl.partial is there already"):
+        ask_file(engine, qs, out)
+    assert part.read_text(encoding="utf-8") == '{"id": "old-1"}\n' and not out.exists()
+    part.unlink()
+    victim = tmp_path / "victim.txt"
+    victim.write_text("keep me", encoding="utf-8")
+    part.symlink_to(victim)
+    with pytest.raises(InputError, match="is there already"):
+        ask_file(engine, qs, out)
+    assert victim.read_text(encoding="utf-8") == "keep me"
+    part.unlink()
+    same = tmp_path / "b.partial"
+    same.write_text("first?\n", encoding="utf-8")
+    with pytest.raises(InputError):
+        ask_file(engine, same, tmp_path / "b")
+    assert same.read_text(encoding="utf-8") == "first?\n"
+
+
+def test_a_line_cut_short_by_a_full_disk_is_taken_back(tmp_path, capsys, monkeypatch):
+    """With a file size limit the .partial ended in half a JSON line, that answer printed too."""
+    import qa.batch
+
+    real = qa.batch._Journal._put
+
+    def half(self, data):
+        if self.written == 1:
+            real(self, data[: len(data) // 2])
+            raise OSError(27, "File too large")
+        real(self, data)
+
+    class Answers(Interrupted):
+        def answer(self, question, top_k):
+            return [Answer(text="an answer", score=0.9, route=Route.WEBQA)]
+
+    monkeypatch.setattr(qa.batch._Journal, "_put", half)
+    qs = tmp_path / "q.txt"
+    qs.write_text("first?\nsecond?\nthird?\n", encoding="utf-8")
+    engine = Engine(Settings(), sources={Route.WEBQA: Answers()}, routes=[Route.WEBQA])
+    with pytest.raises(InputError, match="the first 1 answers are in it, the other 2 were printed"):
+        ask_file(engine, qs, tmp_path / "a.jsonl")
+    part = tmp_path / "a.jsonl.partial"
+    assert [r["id"] for r in _lines(part.read_text(encoding="utf-8"))] == ["1"]
+    assert [r["id"] for r in _lines(capsys.readouterr().out)] == ["2", "3"]
