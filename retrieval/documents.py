@@ -159,7 +159,7 @@ _EMPHASIS = re.compile(r"(?<![\w*])\*(?=[^\s*])([^*\n]*?[^\s*])\*(?![\w*])"
 # struck-through words are words the writer took back ("the auditor is ~~Bob~~ Carla Mendes")
 _STRUCK = re.compile(r"(?<!~)~~(?=[^\s~])[^~\n]*?[^\s~]~~(?!~) ?")
 # a table: a header row, a delimiter row (| --- | :-: |), then rows; each row is read as a sentence
-_TABLE_DELIMITER = re.compile(r" {0,3}\|?[ \t]*:?-+:?[ \t]*(?:\|[ \t]*:?-+:?[ \t]*)*\|?[ \t]*")
+_TABLE_DELIMITER = re.compile(r" {0,3}\|?[ \t]*:?-+:?[ \t]*(?:\|[ \t]*:?-+:?[ \t]*)*(?:\|[ \t]*)?")
 _CELL_SPLIT = re.compile(r"(?<!\\)\|")
 # YAML front matter: "---" on the first line, "key: value" lines, "---" or "..." to close
 _FRONT_KEY = re.compile(r"([a-z_][\w-]*)[ \t]*:(?:[ \t]+(.*))?")  # keys as static sites write them
@@ -256,7 +256,8 @@ def markdown_document(text: str) -> tuple[str, str]:
             out.append(_row(line))
             continue
         table = False
-        if "|" in line and n + 1 < len(lines) and "-" in lines[n + 1] and _TABLE_DELIMITER.fullmatch(lines[n + 1]):
+        if ("|" in line and n + 1 < len(lines) and "-" in lines[n + 1] and _TABLE_DELIMITER.fullmatch(lines[n + 1])
+                and _cells(line) == _cells(lines[n + 1])):  # as many cells: "a | b" over "---" is a heading
             table = True
             out.append(_row(line))
             continue
@@ -283,6 +284,10 @@ def markdown_document(text: str) -> tuple[str, str]:
             line = b.group(1) + (f"{b.group(2)}. " if b.group(2) else "") + line[b.end():]
         out.append(_inline(line))
     return title.strip(), re.sub(r"\n{3,}", "\n\n", "\n".join(out)).strip()
+
+
+def _cells(line: str) -> int:
+    return len(_CELL_SPLIT.split(line.strip().strip("|")))
 
 
 def _row(line: str) -> str:

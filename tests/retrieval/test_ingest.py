@@ -214,6 +214,7 @@ def test_markdown_is_read_as_its_words(tmp_path: Path) -> None:
     ("| Tool | Owner |\n|:---|---:|\n| Jenkins | Olga |\n| *CI* | a \\| b |\n\nAfter", "",
      "Tool, Owner.\n\nJenkins, Olga.\nCI, a | b.\n\nAfter"),
     ("a | b\nno table", "", "a | b\nno table"),
+    ("Use a | b to pipe\n---\nText", "", "Use a | b to pipe\nText"),  # a heading: the cells do not match
     ("---\ntitle: \"Style guide\"\ntags:\n  - x\n---\n# Heading\nText", "Style guide", "Heading\nText"),
     ("---\nSummary: kept\n---\nText", "", "Summary: kept\nText"),  # a rule, words, a rule
 ])
@@ -231,7 +232,8 @@ def test_markdown_reading_takes_linear_time_on_hostile_lines() -> None:
     from retrieval.documents import markdown_document
 
     for hostile in ("[" * 1_000_000, "*_[`" * 250_000, "**a " * 250_000, "# a" + " " * 1_000_000 + "b",
-                    "[a](" * 250_000, "x<!--" * 200_000):
+                    "[a](" * 250_000, "x<!--" * 200_000, "a | b\n-" + " " * 1_000_000 + "x",
+                    "~~a" * 300_000, "*a_" * 300_000):
         started = time.perf_counter()
         markdown_document(hostile)
         assert time.perf_counter() - started < 5, hostile[:20]
