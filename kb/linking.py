@@ -169,14 +169,14 @@ class LabelIndex:
         self._dense_cache = (keys, mat.astype(np.float32))
         return len(keys)
 
-    def _named_otherwise(self, p: URIRef) -> bool:
-        """A property named like a label whose own label says it is something else: `ex:title`
-        labelled "job title" holds what a person does, not a name ("Who is the Chief Executive
-        Officer?" linked Alice by it, and "What is the job title of Alice?" found no relation)."""
+    def _titled_otherwise(self, p: URIRef) -> bool:
+        """A `title` property whose own label says it is something else: `ex:title` labelled "job
+        title" holds what a person does, not a name ("Who is the Chief Executive Officer?" linked
+        Alice by it, and "What is the job title of Alice?" found no relation). A title is a name
+        where its label says no more than that ("Title", "titre", "name")."""
         rows = self.graph.select(f"SELECT ?l WHERE {{ {iri(p)} {iri(RDFS.label)} ?l }} LIMIT 5")
         said = {normalise(str(r[0])) for r in rows if isinstance(r[0], Literal)}
-        return bool(said) and not said & {"title", "name", "label", "alias", "alternative label",
-                                          "preferred label", "alternative name", "other name"}
+        return bool(said) and not said & {"title", "titre", "titel", "título", "titolo", "name", "label"}
 
     def _build(self, max_rows: int, index_values: bool, progress: Progress) -> None:
         graph = self.graph
@@ -189,7 +189,8 @@ class LabelIndex:
         self.acronyms: dict[str, set[str]] = defaultdict(set)
         preds = [r[0] for r in graph.select("SELECT DISTINCT ?p WHERE { ?s ?p ?o } LIMIT 5000")]
         for p in preds:
-            if isinstance(p, URIRef) and local_name(p).lower() in LABEL_LOCAL_NAMES and not self._named_otherwise(p):
+            if isinstance(p, URIRef) and local_name(p).lower() in LABEL_LOCAL_NAMES and not (
+                    local_name(p).lower() == "title" and self._titled_otherwise(p)):
                 self.label_predicates.add(p)
         # schema statements (rdfs:subClassOf, rdfs:domain, owl:...) describe the vocabulary, not the
         # things a question asks about: relation paths never walk them

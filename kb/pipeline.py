@@ -28,7 +28,7 @@ from kb.linking import HUB_NUDGE, Candidate, LabelIndex, label_rank, language_ra
 from kb.loaders import local_name, readable
 from kb.paths import Path, Step, enumerate_paths, path_query, reversed_path
 from kb.scorer import Featurizer, Scorer
-from kb.sparql import TYPE_PATH, QueryForm, QueryGraph, Triple, Var, iri, substituted
+from kb.sparql import TIES_LIMIT, TYPE_PATH, QueryForm, QueryGraph, Triple, Var, iri, substituted
 from kb.store import EndpointUnavailable, KnowledgeGraph, QueryError, QueryTimeout, Row, open_graph, recording_timeouts
 from kb.text import NEGATIONS, STOPWORDS, TIME_COMPARING, YES_NO_STARTS, cased_tokens, frame_word, normalise
 from qa.core.errors import InputError
@@ -794,7 +794,8 @@ class KBQA:
             # English or untagged one first, as labels are shown
             rows.sort(key=lambda row: language_rank(row[0]))
         pred.best, pred.sparql, pred.form = r, sparql, qg.form
-        pred.limited = plain and len(results) >= qg.limit > 1
+        pred.limited = (plain and len(results) >= qg.limit > 1) or (
+            qg.ties and qg.limit == 1 and not qg.offset and len(results) >= TIES_LIMIT)
         named = self._blank_labels(qg, sparql, rows) if any(isinstance(row[0], BNode) for row in rows) else {}
         pred.answers = [(row[0], named.get(row[0]) or self.index.label(row[0])) for row in rows]
         return True
@@ -1059,11 +1060,11 @@ class KBQA:
                         qg.ties = top is None
                         nth = _ORDINAL_BEFORE.search(text[: m.start()])
                         if nth is not None and not top:  # "the second cheapest": one past the cheapest
-                            qg.offset = _ORDINALS[nth.group("nth")] - 1
-                            if nth.group("first") and _ORDINALS[nth.group("first")] <= qg.offset:
+                            qg.offset = max(0, _ordinal(nth.group("nth")) - 1)
+                            if nth.group("first") and 1 <= _ordinal(nth.group("first")) <= qg.offset:
                                 # "the 6th to 10th most expensive": five, past the first five
-                                qg.limit = qg.offset + 2 - _ORDINALS[nth.group("first")]
-                                qg.offset = _ORDINALS[nth.group("first")] - 1
+                                qg.limit = qg.offset + 2 - _ordinal(nth.group("first"))
+                                qg.offset = _ordinal(nth.group("first")) - 1
                         if "average" in after.split():  # "the best average reliability": per answer
                             qg.order_aggregate = "AVG"
                         rank = (f", number {qg.offset + 1}" if qg.limit == 1 else
@@ -1706,10 +1707,15 @@ _NUMERIC_OPS = {"after": ">", "before": "<", "since": ">=",
                 "under": "<", "below": "<", "less than": "<", "over": ">", "above": ">", "more than": ">",
                 "greater than": ">", "at least": ">=", "at most": "<="}
 _TOP = re.compile(r"\btop (\d{1,3})\b")
-# "the second cheapest", "the 3rd highest": an ordinal just before a superlative
-_ORDINALS = {w: i for i, w in enumerate("first second third fourth fifth sixth seventh eighth ninth tenth".split(), 1)}
-_ORDINALS.update({f"{i}{'st' if i == 1 else 'nd' if i == 2 else 'rd' if i == 3 else 'th'}": i for i in range(1, 11)})
-_ORDINAL_BEFORE = re.compile(rf"(?:\b(?P<first>{'|'.join(_ORDINALS)}) to )?\b(?P<nth>{'|'.join(_ORDINALS)})\s+$")
+# "the second cheapest", "the 11th highest": an ordinal just before a superlative
+_ORDINALS = {w: i for i, w in enumerate("""first second third fourth fifth sixth seventh eighth ninth tenth eleventh
+    twelfth thirteenth fourteenth fifteenth sixteenth seventeenth eighteenth nineteenth twentieth""".split(), 1)}
+_ORDINAL = rf"(?:{'|'.join(_ORDINALS)}|\d{{1,4}}(?:st|nd|rd|th))"
+_ORDINAL_BEFORE = re.compile(rf"(?:\b(?P<first>{_ORDINAL}) to )?\b(?P<nth>{_ORDINAL})\s+$")
+
+
+def _ordinal(word: str) -> int:
+    return _ORDINALS.get(word) or int(word[:-2])
 # what a query of paths and filters does not say, outside yes/no questions (`_beyond_query`)
 _EXCLUDING = re.compile(r"\b(except|excepting|excluding|other than|apart from|aside from|besides|but not)\b")
 _AGGREGATE = re.compile(r"\b(average|median|sum|(?<=\bthe )mean|(?<=\ba )mean|total(?! number))\b")

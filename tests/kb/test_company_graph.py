@@ -132,3 +132,24 @@ def test_a_title_property_labelled_otherwise_is_a_relation_not_a_name(tmp_path_f
              '<http://example.org/b/shakespeare> dc:title "William Shakespeare" .\n')
     shelf = make_qa(turtle_graph(tmp_path_factory, books, "books.ttl"))
     assert shelf.index.label(URIRef("http://example.org/b/1")) == "Hamlet"
+    # a name property labelled in other words is still a name (the first version took it as none)
+    named = ('@prefix ex: <http://example.org/n/> .\n@prefix rdfs: <http://www.w3.org/2000/01/rdf-schema#> .\n'
+             'ex:name rdfs:label "full name"@en, "Nom"@fr .\nex:p1 ex:name "Ingrid Svensson" .\n')
+    people = make_qa(turtle_graph(tmp_path_factory, named, "names.ttl"))
+    assert people.index.label(URIRef("http://example.org/n/p1")) == "Ingrid Svensson"
+
+
+def test_ordinals_past_the_tenth_and_a_cut_list_of_ties(tmp_path_factory):
+    """"the 11th cheapest" was answered with the cheapest at 0.84 (ordinals stopped at the tenth);
+    150 products tied for the cheapest came back as 100, more_answers false."""
+    rows = "".join(f'ex:s{i} a ex:Product ; rdfs:label "Spice {i}"@en ; ex:price {10 + i} .\n' for i in range(15))
+    qa = make_qa(turtle_graph(tmp_path_factory, COMPANY_TTL.replace("ex:Widget a", "ex:Widget0 a") + rows,
+                              "spices.ttl"))
+    for question in ("What is the 11th cheapest product?", "What is the eleventh cheapest product?"):
+        answers = qa.answer(question)
+        assert "OFFSET 10" in answers[0].evidence.sparql, question
+    tied = "".join(f'ex:t{i} a ex:Product ; rdfs:label "Token {i}"@en ; ex:price 1 .\n' for i in range(150))
+    cheap = make_qa(turtle_graph(tmp_path_factory, COMPANY_TTL + tied, "tokens.ttl"))
+    answers = cheap.answer("Which product is the cheapest?", top_k=3)
+    assert answers[0].text.startswith("Token ") and answers[0].evidence.n_answers == 100
+    assert answers[0].evidence.more_answers
