@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -81,14 +82,18 @@ class BM25Index:
             return np.zeros(len(self.ids), dtype=np.float32)
         return np.asarray(self.retriever.get_scores_from_ids(token_ids), dtype=np.float32)
 
-    def term_scores(self, query: str) -> dict[str, np.ndarray]:
-        """Each query term's own BM25 scores over every document (aligned with `self.ids`), the terms
-        this index knows: their sum is `scores`."""
+    def _postings(self, query: str) -> dict[str, tuple[int, np.ndarray, np.ndarray]]:
+        """Each query term this index knows: (times the query says it, the documents holding it,
+        their scores for it), read from the score matrix without scoring every document."""
         if self.retriever is None or not len(self.ids):
             return {}
-        vocab = self.retriever.vocab_dict
-        return {t: np.asarray(self.retriever.get_scores_from_ids([vocab[t]]), dtype=np.float32)
-                for t in dict.fromkeys(tokenize([query])[0]) if t in vocab}
+        vocab, matrix = self.retriever.vocab_dict, self.retriever.scores
+        out = {}
+        for t, times in Counter(tokenize([query])[0]).items():
+            if t in vocab:
+                lo, hi = int(matrix["indptr"][vocab[t]]), int(matrix["indptr"][vocab[t] + 1])
+                out[t] = (times, np.asarray(matrix["indices"][lo:hi]), np.asarray(matrix["data"][lo:hi]))
+        return out
 
     def search(self, query: str, k: int) -> list[tuple[int, float]]:
         """Top-k (id, score), best first; documents sharing no term with the query are left out."""
@@ -106,26 +111,27 @@ class BM25Index:
     # -- several indexes as one ---------------------------------------------------------------
     @staticmethod
     def search_together(indexes: Sequence[BM25Index], query: str, k: int) -> list[list[tuple[int, float]]]:
-        """Each index's top k for `query`, scored as if the indexes were one collection: a term's
-        weight (IDF) from its document frequency over all of them. Each index alone weighs terms by
-        its own counts, so a small collection's scores came out far below a large one's (a term in
-        1 of 8 notes weighs 1.8, one in 20 of 10,000 articles 6.2) and pooled, its best passage
-        ranked under articles that barely matched. A term's score is its IDF times a part that
-        depends on the term's count in the document and the document's length only (the Lucene
-        form bm25s uses), so each term's scores are rescaled by global / own IDF."""
-        per_index = [ix.term_scores(query) for ix in indexes]
+        """Each index's top k for `query`, with each term weighed (IDF) by its document frequency
+        over all of them, as over one collection. Each index alone weighs terms by its own counts,
+        so a small collection's scores came out far below a large one's (a term in 1 of 8 notes
+        weighs 1.8, one in 20 of 10,000 articles 6.2) and pooled, its best passage ranked under
+        articles that barely matched. A term's score in a document is its IDF times a part that
+        depends on the term's count there and the document's length against its own collection's
+        average (the Lucene form bm25s uses; the averages stay each collection's), so each term's
+        scores are rescaled by global / own IDF."""
+        postings = [ix._postings(query) for ix in indexes]
         n_all = sum(len(ix.ids) for ix in indexes)
-        df_all: dict[str, int] = {}
-        dfs = [{t: int(np.count_nonzero(s)) for t, s in terms.items()} for terms in per_index]
-        for df in dfs:
-            for t, n in df.items():
-                df_all[t] = df_all.get(t, 0) + n
+        df_all: Counter[str] = Counter()
+        for terms in postings:
+            for t, (_, docs, _) in terms.items():
+                df_all[t] += len(docs)
         out = []
-        for ix, terms, df in zip(indexes, per_index, dfs, strict=True):
+        for ix, terms in zip(indexes, postings, strict=True):
             total = np.zeros(len(ix.ids), dtype=np.float32)
-            for t, s in terms.items():
-                if df[t]:
-                    total += s * np.float32(_idf(df_all[t], n_all) / _idf(df[t], len(ix.ids)))
+            for t, (times, docs, scores) in terms.items():
+                if len(docs):
+                    weight = times * _idf(df_all[t], n_all) / _idf(len(docs), len(ix.ids))
+                    np.add.at(total, docs, scores * np.float32(weight))
             out.append(ix.top(total, k))
         return out
 

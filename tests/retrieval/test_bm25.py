@@ -47,3 +47,6 @@ def test_several_indexes_score_as_one_collection() -> None:
     assert together[0][0][0] == 0 and together[0][0][1] > max(s for _, s in together[1])
     assert a.search(query, 1)[0][1] < max(s for _, s in b.search(query, 5))  # alone, the note scored lower
     assert BM25Index.search_together([a], query, 3) == [a.search(query, 3)]
+    twice = "budget budget approved"  # a word the query says twice counts twice, as in one collection
+    assert np.isclose(BM25Index.search_together([a, b], twice, 1)[0][0][1], whole.search(twice, 1)[0][1], rtol=1e-4)
+    assert BM25Index.search_together([a, BM25Index().build([], [])], "zzz unknown", 3) == [[], []]
