@@ -153,3 +153,17 @@ def test_ordinals_past_the_tenth_and_a_cut_list_of_ties(tmp_path_factory):
     answers = cheap.answer("Which product is the cheapest?", top_k=3)
     assert answers[0].text.startswith("Token ") and answers[0].evidence.n_answers == 100
     assert answers[0].evidence.more_answers
+
+
+def test_a_relation_walked_backwards_from_the_thing_it_is_asked_of_is_no_answer(company, tmp_path_factory):
+    """"Who is the manager of Alice Schmidt?" was "Berlin office" at 0.99: the office Alice manages
+    (`manager` walked backwards from her); the graph gives her no manager."""
+    [answer] = company.answer("Who is the manager of Alice Schmidt?")
+    assert answer.no_answer and answer.best_guess is not None and answer.best_guess.score <= 0.5
+    assert any("the direction of 'manager'" in c for c in answer.best_guess.evidence.constraints)
+    assert company.answer("Who is the manager of the Berlin office?")[0].text == "Alice Schmidt"
+    both = COMPANY_TTL + ('ex:spouse rdfs:label "spouse"@en .\nex:Alice ex:spouse ex:Bob .\n'
+                          'ex:Bob ex:spouse ex:Alice .\nex:Carol ex:spouse ex:Dan .\n'
+                          'ex:Dan rdfs:label "Dan Jones"@en ; ex:spouse ex:Carol .\n')
+    married = make_qa(turtle_graph(tmp_path_factory, both, "married.ttl"))  # stored both ways round: as asked
+    assert married.answer("Who is the spouse of Dan Jones?")[0].text == "Carol Jones"
