@@ -14,6 +14,7 @@ threshold is fitted on (the calibration must stay on text none of them trained o
 from __future__ import annotations
 
 import json
+import math
 import shutil
 from pathlib import Path
 from typing import Any
@@ -40,7 +41,8 @@ def average_span_readers(models: list[str | Path], out: str | Path, train_file: 
     if len(dirs) < 2:
         raise InputError("averaging needs at least two --model folders")
     weights = weights or [1.0 / len(dirs)] * len(dirs)
-    if len(weights) != len(dirs) or any(w < 0 for w in weights) or abs(sum(weights) - 1.0) > 1e-6:
+    if (len(weights) != len(dirs) or any(not math.isfinite(w) or w < 0 for w in weights)
+            or abs(sum(weights) - 1.0) > 1e-6):
         raise InputError(f"--weight: give one non-negative weight per model, summing to 1 (got {weights})")
     for d in dirs:
         check_model_dir(d)

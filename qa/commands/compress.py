@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 
 import typer
@@ -52,6 +53,10 @@ def span(
 
     from mrc.pruning import compress_span_reader
 
+    for flag, number in {"--prune": prune, "--epochs": epochs, "--learning-rate": learning_rate,
+                         "--max-minutes": max_minutes}.items():  # inf and nan pass the options' bounds
+        if not math.isfinite(number):
+            raise InputError(f"{flag} must be a finite number, not {number}")
     if not train_file.exists():
         raise InputError(f"training file not found: {train_file}")
     if eval_file is not None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import math
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, TypedDict, Unpack
@@ -46,12 +47,14 @@ def _cfg(output_dir: Path, **kw: Unpack[_RunOptions]) -> TrainConfig:
     from mrc.training import TrainConfig
 
     positive = {"--epochs": kw["epochs"], "--batch-size": kw["batch_size"], "--learning-rate": kw["learning_rate"]}
+    # (inf and nan are numbers to the option parser: a learning rate of inf trained a reader whose
+    # weights were a quarter NaN, installed it and exited 0; --epochs inf a traceback after loading)
     for flag, value in positive.items():
-        if not value > 0:
-            raise InputError(f"{flag} must be above 0, not {value}")
+        if not (math.isfinite(value) and value > 0):
+            raise InputError(f"{flag} must be a number above 0, not {value}")
     for flag, value in {"--max-minutes": kw["max_minutes"], "--reserve-minutes": kw["reserve_minutes"],
                         "--limit": kw["limit"]}.items():
-        if not value >= 0:
+        if not (math.isfinite(value) and value >= 0):
             raise InputError(f"{flag} must be 0 (no limit) or more, not {value}")
     _check_device(kw["device"])
     if kw["precision"] not in PRECISIONS:

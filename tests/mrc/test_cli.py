@@ -229,11 +229,18 @@ def test_eval_refuses_an_output_it_cannot_write_before_reading(tiny_span_dir: Pa
 
 
 @pytest.mark.parametrize(("argv", "said"), [
-    (["train", "span", "--batch-size", "0"], "--batch-size must be above 0"),
-    (["train", "span", "--learning-rate", "-1"], "--learning-rate must be above 0"),
+    (["train", "span", "--batch-size", "0"], "--batch-size must be a number above 0"),
+    (["train", "span", "--learning-rate", "-1"], "--learning-rate must be a number above 0"),
+    # inf and nan are numbers to the option parser: inf trained a reader a quarter NaN and installed it
+    (["train", "span", "--learning-rate", "inf"], "--learning-rate must be a number above 0, not inf"),
+    (["train", "span", "--learning-rate", "nan"], "--learning-rate must be a number above 0, not nan"),
+    (["train", "span", "--epochs", "inf"], "--epochs must be a number above 0, not inf"),
+    (["train", "span", "--max-minutes", "inf"], "--max-minutes must be 0 (no limit) or more"),
+    (["compress", "span", "--learning-rate", "inf"], "--learning-rate must be a finite number"),
+    (["train", "average", "--model", "a", "--model", "b", "--weight", "nan", "--weight", "nan"], "--weight: give"),
     (["train", "span", "--precision", "fp8"], "--precision must be one of auto, fp32, bf16, fp16"),
     (["train", "span", "--max-seq-length", "16", "--doc-stride", "128"], "no room for the question"),
-    (["train", "span", "--epochs", "-1"], "--epochs must be above 0"),
+    (["train", "span", "--epochs", "-1"], "--epochs must be a number above 0"),
     (["train", "span", "--max-minutes", "-1"], "--max-minutes must be 0 (no limit) or more"),
     (["train", "span", "--limit", "-1"], "--limit must be 0 (no limit) or more"),
     (["train", "span", "--device", "gpu"], "--device must be one of cpu, cuda, auto"),
@@ -244,7 +251,10 @@ def test_eval_refuses_an_output_it_cannot_write_before_reading(tiny_span_dir: Pa
 def test_training_options_that_can_never_work_are_refused_before_anything_runs(tmp_path, capsys, argv, said):
     """Tracebacks (a batch of 0, a negative learning rate, fp8), or worse: a negative --epochs
     trained one step and installed that model over the shipped reader, exit 0."""
-    assert main([*argv, *(["--output-dir", str(tmp_path / "out")] if argv[1] in ("span", "choice") else [])]) == 2
+    out = {"span": "--output-dir", "choice": "--output-dir", "average": "--out"}.get(argv[1])
+    if argv[0] == "compress":
+        out = "--out"
+    assert main([*argv, *([out, str(tmp_path / "out")] if out else [])]) == 2
     err = capsys.readouterr().err
     assert said in err and err.count("\n") == 1, err
     assert not (tmp_path / "out").exists()
