@@ -88,6 +88,9 @@ def _check_task(model_dir: Path, task: str | None) -> None:
         except (OSError, ValueError, AttributeError):
             archs = []
         found = next((t for t, head in _HEADS.items() for a in archs if head in str(a)), None)
+        if found is None and archs:  # a judge, a sentence encoder: no reader head, read as one with a random one
+            raise ModelNotFoundError(f"{model_dir} holds a {archs[0]} model, not a {_KINDS[task]} reader (no "
+                                     f"reader head: a judge or a plain encoder?); give a {_KINDS[task]} reader folder")
     if found is not None and found != task:
         raise ModelNotFoundError(f"{model_dir} holds a {_KINDS[found]} reader, not a {_KINDS[task]} one; "
                                  f"give a {_KINDS[task]} reader folder")

@@ -102,6 +102,17 @@ def test_a_reader_folder_of_the_other_kind_is_refused(tiny_span_dir: Path, tiny_
                                 "options": [["apples", "pears"]], "answers": ["A"]}) + "\n")
     assert main(["eval", "race", str(data), "--model", str(tiny_span_dir)]) == 2
     assert "holds a span (extractive) reader, not a multiple-choice one" in capsys.readouterr().err
+    # a folder with no reader head at all (the answer judge, a sentence encoder) read as either one
+    # answered "is the" at 0.51 with exit 0: its head was a random one
+    from transformers import BertConfig, BertModel
+
+    plain = tmp_path / "plain"
+    BertModel(BertConfig(vocab_size=99, hidden_size=32, num_hidden_layers=1, num_attention_heads=2,
+                         intermediate_size=37)).save_pretrained(str(plain))
+    assert main(["read", "--model", str(plain), "-q", "Who?", "-c", "Tom was here."]) == 2
+    assert "holds a BertModel model, not a span (extractive) reader" in capsys.readouterr().err
+    assert main(["eval", "race", str(data), "--model", str(plain)]) == 2
+    assert "not a multiple-choice reader" in capsys.readouterr().err
 
 
 def test_eval_squad_v2(tiny_span_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
