@@ -21,6 +21,9 @@ def check_graph_file(graph: Path | None) -> None:
         raise InputError(f"--graph {graph} is a folder; give a Turtle, N-Triples, RDF/XML, JSON-LD or TSV file")
     if not graph.is_file():
         raise InputError(f"graph file not found: {graph}")
+    from kb.loaders import graph_format
+
+    graph_format(graph)  # a .json or .trig: refused now, not as a source down once the server is up
 
 
 def check_endpoint_option(endpoint: str | None, graph: Path | None = None) -> None:

@@ -166,3 +166,6 @@ def test_kb_info_says_the_world_graph_has_its_trained_scorer(tmp_path, monkeypat
     trig.write_text("<http://x/a> <http://x/b> <http://x/c> .\n", encoding="utf-8")
     assert main(["kb", "info", "--graph", str(trig)]) == 2
     one_error_line(capsys.readouterr().err, "unknown graph format for company.trig")
+    # qa serve started with the graph source down (refused only once the server was up)
+    assert main(["serve", "--graph", str(trig), "--port", "18998"]) == 2
+    one_error_line(capsys.readouterr().err, "unknown graph format for company.trig")
