@@ -10,6 +10,7 @@ Closed sets are enums: a typo in `QA_FUSION_METHOD` is an error, not a silent fa
 from __future__ import annotations
 
 import os
+import re
 import tomllib
 import unicodedata
 from collections.abc import Mapping
@@ -267,10 +268,10 @@ class Settings(BaseSettings):
             try:
                 parts = urlsplit(value)
                 _ = parts.port
-            except ValueError as exc:
-                raise ValueError(f"{value!r} is not a URL ({exc})") from None
+            except ValueError as exc:  # the value itself is in the line's head, its password masked
+                raise ValueError(f"not a URL ({exc})") from None
             if parts.scheme not in ("http", "https") or not parts.hostname:
-                raise ValueError(f"{value!r} must be an http:// or https:// address with a host")
+                raise ValueError("must be an http:// or https:// address with a host")
         return value
 
     @field_validator("kb_endpoint")
@@ -463,6 +464,16 @@ def settings_markdown() -> str:
     return "\n".join(lines) + "\n"
 
 
+def _unsecret(field: str, value: Any) -> Any:
+    """A value as an error line may show it: an API key masked, a URL's password too
+    (`http://bob:***@host/`), as `qa config` shows them; error lines end up in logs and bug reports."""
+    if not isinstance(value, str) or not value:
+        return value
+    if field == "api_key":
+        return "***"
+    return re.sub(r"(//[^/@:\s]*:)[^/@\s]*@", r"\1***@", value) if field in ("kb_endpoint", "api_url") else value
+
+
 def _one_line(exc: ValidationError, cfg: Path, toml: dict[str, Any], given: dict[str, Any],
               flags: Mapping[str, str]) -> str:
     """The first validation error as one line naming where the bad value came from."""
@@ -474,12 +485,12 @@ def _one_line(exc: ValidationError, cfg: Path, toml: dict[str, Any], given: dict
                       if msg.startswith(name + " ")), "")
     env = f"{ENV_PREFIX}{field.upper()}"
     if field in given and field in flags:
-        return f"invalid value for {flags[field]} ({given[field]!r}): {msg}"
+        return f"invalid value for {flags[field]} ({_unsecret(field, given[field])!r}): {msg}"
     if field in given:
-        return f"setting {field}={given[field]!r}: {msg}"
+        return f"setting {field}={_unsecret(field, given[field])!r}: {msg}"
     if field and env in {k.upper() for k in os.environ}:
         raw = next(v for k, v in os.environ.items() if k.upper() == env)
-        return f"{env}={raw!r}: {msg}"
+        return f"{env}={_unsecret(field, raw)!r}: {msg}"
     if field in toml:
-        return f"{cfg}: {field} = {toml[field]!r}: {msg}"
+        return f"{cfg}: {field} = {_unsecret(field, toml[field])!r}: {msg}"
     return f"settings: {field + ': ' if field else ''}{msg}"

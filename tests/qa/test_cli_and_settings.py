@@ -202,7 +202,11 @@ def test_qa_config_shows_each_setting_and_its_origin(tmp_path: Path, monkeypatch
     ({"QA_API_KEY_FOR_READS": "true"}, "needs api_key"),  # reads would stay open while said closed
     ({"QA_INDEX_DIR": ""}, "is empty"),  # the working folder
     ({"QA_API_URL": "localhost:8000"}, "http:// or https://"),
-    ({"QA_API_URL": "http://[::1"}, "is not a URL"),
+    ({"QA_API_URL": "http://[::1"}, "not a URL"),
+    # a refused value's password and a refused key are masked in the line, as `qa config` masks them
+    ({"QA_API_URL": "http://bob:pw@host:abc/"}, "'http://bob:***@host:abc/': not a URL"),
+    ({"QA_KB_ENDPOINT": "http://bob:pw@host:abc/"}, "'http://bob:***@host:abc/'"),
+    ({"QA_API_KEY": " s3cret "}, "QA_API_KEY='***'"),
 ])
 def test_settings_that_could_never_work_are_refused_when_they_load(env: dict[str, str], said: str, monkeypatch,
                                                                    capsys: pytest.CaptureFixture[str]) -> None:
