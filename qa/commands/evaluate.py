@@ -112,6 +112,8 @@ def squad(
 
     settings = Settings.load(null_threshold=null_threshold, batch_size=batch_size,  # bad options before the data
                              flags={"null_threshold": "--null-threshold", "batch_size": "--batch-size"})
+    if predictions is not None and not predictions.name:  # `--out ''`, `--out .`: no file to name
+        raise InputError(f"cannot write {predictions}: it is a folder; give the predictions file's name")
     ds = load_squad(file, version).subset(limit)
     na_path = na_probs or (predictions.with_name(predictions.stem + "_na_probs.json") if predictions else None)
     if ds.version == 1 and na_probs is not None:
