@@ -56,6 +56,9 @@ def _cfg(output_dir: Path, **kw: Unpack[_RunOptions]) -> TrainConfig:
                         "--limit": kw["limit"]}.items():
         if not (math.isfinite(value) and value >= 0):
             raise InputError(f"{flag} must be 0 (no limit) or more, not {value}")
+    if kw["resume"] and not (output_dir / "checkpoint.pt").is_file():  # it trained from scratch without a word
+        raise InputError(f"--resume: {output_dir} holds no checkpoint.pt to continue from; run without --resume "
+                         "to start afresh")
     _check_device(kw["device"])
     if kw["precision"] not in PRECISIONS:
         raise InputError(f"--precision must be one of {', '.join(PRECISIONS)}, not {kw['precision']!r}")

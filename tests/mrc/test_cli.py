@@ -257,6 +257,7 @@ def test_eval_refuses_an_output_it_cannot_write_before_reading(tiny_span_dir: Pa
     (["train", "span", "--max-minutes", "-1"], "--max-minutes must be 0 (no limit) or more"),
     (["train", "span", "--limit", "-1"], "--limit must be 0 (no limit) or more"),
     (["train", "span", "--device", "gpu"], "--device must be one of cpu, cuda, auto"),
+    (["train", "span", "--resume"], "holds no checkpoint.pt to continue from"),  # trained from scratch, exit 0
     (["train", "calibrate-span", "--device", "gpu"], "--device must be one of"),
     (["train", "calibrate-span", "--limit", "-5"], "--limit must be 0"),
     (["train", "choice", "--train-file", "x.jsonl", "--max-seq-length", "4"], "--max-seq-length must lie between"),
