@@ -34,12 +34,21 @@ from qa.core.text import parse_json, read_text
 from qa.core.types import Encoder
 
 
-def _held_out_articles(model_dir: Path) -> list[int]:
+def _held_out_articles(model_dir: Path, train_file: Path) -> list[int]:
+    """The articles of `train_file` the reader never trained on; another file than the reader's own
+    is refused (its article numbers would point at other articles, or past the end: an IndexError)."""
+    from mrc.training import file_sha256
+
     try:
         cfg = json.loads((model_dir / "qa_reader.json").read_text(encoding="utf-8"))
-        return [int(i) for i in cfg["training"]["held_out_articles"]]
-    except (OSError, KeyError, ValueError, TypeError) as exc:
+        held = [int(i) for i in cfg["training"]["held_out_articles"]]
+        want = cfg["training"].get("train_file_sha256")
+    except (OSError, KeyError, ValueError, TypeError, AttributeError) as exc:
         raise InputError(f"{model_dir}/qa_reader.json lists no held-out training articles: {exc}") from exc
+    if want and file_sha256(train_file) != want:
+        raise InputError(f"{train_file} is not the file the span reader was trained on (sha256 differs): give that "
+                         "file, whose held-out articles it never read")
+    return held
 
 
 def collect_candidates(settings: Settings, train_file: Path, encoder: Encoder, *, distractor_articles: int = 40,
@@ -53,7 +62,10 @@ def collect_candidates(settings: Settings, train_file: Path, encoder: Encoder, *
 
     doc = parse_json(read_text(train_file), str(train_file))
     articles = doc["data"]
-    held = _held_out_articles(Path(settings.span_model))
+    held = _held_out_articles(Path(settings.span_model), train_file)
+    if any(not 0 <= i < len(articles) for i in held):
+        raise InputError(f"{train_file} has {len(articles):,} articles, fewer than the held-out article numbers of "
+                         "the span reader: give the file it was trained on")
     rng = random.Random(3)
     others = [i for i in range(len(articles)) if i not in set(held)]
     distractors = rng.sample(others, min(distractor_articles, len(others)))

@@ -650,6 +650,17 @@ def test_training_commands_refuse_an_unwritable_out_before_the_work(tmp_path: Pa
         assert "it is a folder" in capsys.readouterr().err
 
 
+def test_calibrating_on_another_file_than_the_readers_own_is_refused(tmp_path: Path, capsys) -> None:
+    """Any file but the reader's own training file was an IndexError (its held-out article numbers
+    pointed past the end)."""
+    train_file = tmp_path / "train.json"
+    train_file.write_text('{"data": [{"title": "t", "paragraphs": []}]}', encoding="utf-8")
+    assert main(["train", "calibrate-webqa", "--train-file", str(train_file), "--limit", "5",
+                 "--out", str(tmp_path / "webqa.json")]) == 2
+    err = capsys.readouterr().err
+    assert "is not the file the span reader was trained on" in " ".join(err.split()) and "Traceback" not in err
+
+
 @pytest.mark.parametrize(("text", "needle"), [
     ('{"question": "a"}\n\nnot json\n', "records.jsonl:3: invalid JSON"),
     ('{"question": "a"}\n', "is not a file of candidates written by --records"),
