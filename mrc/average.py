@@ -48,7 +48,7 @@ def average_span_readers(models: list[str | Path], out: str | Path, train_file: 
         check_model_dir(d)
     out = Path(out).expanduser().absolute()  # "." has no name to build a folder beside
     recover_output_dir(out)
-    check_output_dir(out, "span")  # before minutes of loading and calibrating, not after
+    check_output_dir(out, "span", "--out")  # before minutes of loading and calibrating, not after
     resolve_device(device)  # a bad --device is said now, not once the average is written
     configs = [reader_config(d, task="span").model_dump() for d in dirs]
     held = [sorted((c.get("training") or {}).get("held_out_articles") or []) for c in configs]

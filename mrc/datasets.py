@@ -84,11 +84,13 @@ def load_squad(path: str | Path, version: str | int = "auto") -> SquadDataset:
         doc = parse_json(text, str(p))
     except DataFormatError as exc:
         if _race_lines(text):  # "invalid JSON at line 2, column 1: Extra data" said nothing useful
-            raise DataFormatError(f"{p}: RACE questions (JSON lines with an 'article'), not a SQuAD file: "
-                                  "evaluate it with `qa eval race` (or kind=race)") from exc
+            raise DataFormatError(f"{p}: RACE questions (JSON lines with an 'article'), not a SQuAD file: it is "
+                                  "for the multiple-choice reader (`qa eval race`, `qa train choice`; kind=race)"
+                                  ) from exc
         raise
     if isinstance(doc, dict) and "data" not in doc and "article" in doc:
-        raise DataFormatError(f"{p}: a RACE article, not a SQuAD file: evaluate it with `qa eval race` (or kind=race)")
+        raise DataFormatError(f"{p}: a RACE article, not a SQuAD file: it is for the multiple-choice reader "
+                              "(`qa eval race`, `qa train choice`; kind=race)")
     data = _need(doc, "data", list, str(p))
     examples: list[SquadExample] = []
     seen: set[str] = set()
@@ -197,7 +199,8 @@ def _race_articles(p: Path) -> Iterator[tuple[str, Any, str]]:
                 raise DataFormatError(f"{p}: JSON lines (one RACE article a line): name the file .jsonl") from exc
             raise
         if isinstance(doc, dict) and "data" in doc and "article" not in doc:
-            raise DataFormatError(f"{p}: a SQuAD file, not RACE: evaluate it with `qa eval squad` (or kind=squad)")
+            raise DataFormatError(f"{p}: a SQuAD file, not RACE: it is for the span reader (`qa eval squad`, "
+                                  "`qa train span`; kind=squad)")
         for i, art in enumerate(doc if isinstance(doc, list) else [doc]):
             yield f"{p}[{i}]" if isinstance(doc, list) else str(p), art, ""
 

@@ -361,7 +361,7 @@ def recover_output_dir(out: Path) -> None:
         Console(stderr=True).print(note, style="yellow", markup=False, highlight=False)
 
 
-def check_output_dir(out: Path, task: str) -> None:
+def check_output_dir(out: Path, task: str, flag: str = "--output-dir") -> None:
     """The folder a trained reader goes to must be new, empty, or a `task` reader (which it
     replaces): installing swaps the folder's model files for the new ones, so a folder of the
     user's own files, or a reader of the other task, was overwritten without a word. Said before
@@ -369,18 +369,18 @@ def check_output_dir(out: Path, task: str) -> None:
     from qa.core.paths import INSTALLING
 
     if out.exists() and not out.is_dir():
-        raise InputError(f"--output-dir {out} is a file: it names the folder the {task} reader goes to")
+        raise InputError(f"{flag} {out} is a file: it names the folder the {task} reader goes to")
     if not out.expanduser().absolute().name:
-        raise InputError(f"--output-dir {out} is the root folder: give a folder of its own for the {task} reader")
+        raise InputError(f"{flag} {out} is the root folder: give a folder of its own for the {task} reader")
     # the reader is installed by building its folder beside `out` and swapping it in: found now,
     # not after the training, that this cannot be done
     if out.is_symlink() or out.is_dir() and os.path.ismount(out):
-        raise InputError(f"--output-dir {out} is a link or a mount point, which a finished reader cannot be "
+        raise InputError(f"{flag} {out} is a link or a mount point, which a finished reader cannot be "
                          "swapped into: give the folder it leads to, or one inside it")
     parent = out.expanduser().absolute().parent
     existing = next((p for p in (parent, *parent.parents) if p.exists()), None)
     if existing is not None and (not existing.is_dir() or not os.access(existing, os.W_OK | os.X_OK)):
-        raise InputError(f"--output-dir {out}: cannot write in {existing}, where the reader's folder is built "
+        raise InputError(f"{flag} {out}: cannot write in {existing}, where the reader's folder is built "
                          "before it is swapped in")
     if not out.is_dir() or not any(p for p in out.iterdir() if p.name not in (".trained", "checkpoint.pt")):
         return
@@ -389,9 +389,9 @@ def check_output_dir(out: Path, task: str) -> None:
     except (OSError, ValueError, AttributeError):
         held = "span" if (out / INSTALLING).exists() and task == "span" else None  # an interrupted install
     if held is None:
-        raise InputError(f"--output-dir {out} holds other files and no reader: choose a new or empty folder")
+        raise InputError(f"{flag} {out} holds other files and no reader: choose a new or empty folder")
     if held != task:
-        raise InputError(f"--output-dir {out} holds a {held} reader, which the {task} reader would replace: "
+        raise InputError(f"{flag} {out} holds a {held} reader, which the {task} reader would replace: "
                          "choose another folder")
 
 
