@@ -59,6 +59,9 @@ def span(
             raise InputError(f"{flag} must be a finite number, not {number}")
     if not train_file.exists():
         raise InputError(f"training file not found: {train_file}")
+    from mrc.loading import reader_config
+
+    reader_config(model_dir, task="span")  # a multiple-choice folder, or none, said as such
     if eval_file is not None:
         from mrc.datasets import load_squad
 

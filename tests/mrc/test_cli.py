@@ -113,6 +113,11 @@ def test_a_reader_folder_of_the_other_kind_is_refused(tiny_span_dir: Path, tiny_
     assert "holds a BertModel model, not a span (extractive) reader" in capsys.readouterr().err
     assert main(["eval", "race", str(data), "--model", str(plain)]) == 2
     assert "not a multiple-choice reader" in capsys.readouterr().err
+    train = tmp_path / "train.json"  # compress said "lists no held-out training articles" of a choice reader
+    train.write_text('{"data": []}', encoding="utf-8")
+    assert main(["compress", "span", "--model-dir", str(tiny_choice_dir), "--train-file", str(train),
+                 "--out", str(tmp_path / "c")]) == 2
+    assert "holds a multiple-choice reader, not a span (extractive) one" in capsys.readouterr().err
 
 
 def test_eval_squad_v2(tiny_span_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
