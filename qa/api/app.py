@@ -196,6 +196,7 @@ def create_app(settings: Settings | None = None, *, engine: Any = None, warm: bo
 
     app = FastAPIOffline(
         title="offline-qa", version=package_version(), lifespan=lifespan, dependencies=[Depends(watch_client)],
+        redirect_slashes=False,
         description="Questions answered from your passages (WebQA), knowledge graphs (KBQA) and answered "
                     "questions (CQA); readers called directly; documents added live; evaluation jobs. "
                     f"Writes need the API key in the `{API_KEY_HEADER}` header when the server has one (and reads "

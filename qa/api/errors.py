@@ -110,6 +110,14 @@ def install(app: FastAPI) -> None:
         if exc.status_code == 400 and "parsing the body" in str(exc.detail):
             return error_response(400, kind, "the request body could not be parsed (JSON in UTF-8, or a "
                                              "well-formed multipart form, expected)")
+        path = request.url.path
+        if exc.status_code == 404 and exc.detail == "Not Found" and len(path) > 1:
+            # a path with a slash too many (the app does not redirect: a 307 built from the Host
+            # header, with no body, was the answer) or none the API has: said with where to look
+            bare = path.rstrip("/")
+            known = {getattr(r, "path", None) for r in request.app.routes}
+            hint = f"; did you mean {bare}?" if path.endswith("/") and bare in known else "; the paths are at /docs"
+            return error_response(404, kind, f"no such path: {path}{hint}")
         return error_response(exc.status_code, kind, _clean(str(exc.detail)), headers=getattr(exc, "headers", None))
 
     @app.exception_handler(Exception)

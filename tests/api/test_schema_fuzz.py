@@ -75,3 +75,13 @@ def test_the_servers_address_says_where_things_are_and_docs_fetch_nothing_elsewh
     assert client.get("/redoc").headers["Content-Security-Policy"] == "img-src 'self' data:"
     ask = client.get("/openapi.json").json()["components"]["schemas"]["AskRequest"]["properties"]
     assert ask["collection"]["examples"] == [None]
+
+
+def test_a_path_with_a_slash_too_many_is_a_json_404_that_says_which(client) -> None:
+    """It was a 307 with no body, its Location built from the Host header."""
+    r = client.get("/v1/health/", follow_redirects=False)
+    said = r.json()["error"]["message"]
+    assert r.status_code == 404 and said == "no such path: /v1/health/; did you mean /v1/health?"
+    r = client.post("/v1/ask/", json={"question": "Who?"}, follow_redirects=False)
+    assert r.status_code == 404 and "did you mean /v1/ask?" in r.json()["error"]["message"]
+    assert "the paths are at /docs" in client.get("/v2/nothing").json()["error"]["message"]
