@@ -193,9 +193,6 @@ def _bounded_entities(text: str, path: Path) -> None:
 def _declared_entities(text: str, path: Path) -> dict[str, list[str]]:
     """The general entities the DOCTYPE's internal subset declares, name -> values (character
     references in them decoded, as a parser does before it reads the value's own references)."""
-    def bad(what: str) -> DataFormatError:
-        return DataFormatError(f"{path}: its DOCTYPE {what}, which is not read: declare entities as quoted text")
-
     i, n = 0, len(text)
     while True:  # the prolog, as a parser reads it: a DOCTYPE written inside a comment is none
         while i < n and (text[i].isspace() or text[i] == "\ufeff"):
@@ -247,7 +244,7 @@ def _declared_entities(text: str, path: Path) -> dict[str, list[str]]:
             while i < n and text[i].isspace():
                 i += 1
             if text.startswith("%", i):
-                raise bad("declares a parameter entity")
+                raise _not_read(path, "declares a parameter entity")
             start = i
             while i < n and not text[i].isspace() and text[i] not in "\"'>":
                 i += 1
@@ -255,7 +252,7 @@ def _declared_entities(text: str, path: Path) -> dict[str, list[str]]:
             while i < n and text[i].isspace():
                 i += 1
             if i >= n or text[i] not in "\"'":
-                raise bad(f"declares an external entity ({name})")
+                raise _not_read(path, f"declares an external entity ({name})")
             end = quoted(i)
             value = _CHAR_REF.sub(_char, text[i + 1 : end - 1])
             values.setdefault(name, []).append(value)
@@ -268,7 +265,7 @@ def _declared_entities(text: str, path: Path) -> dict[str, list[str]]:
                 i = quoted(i) if text[i] in "\"'" else i + 1
             i += 1
         elif text[i] == "%":
-            raise bad("refers to a parameter entity")
+            raise _not_read(path, "refers to a parameter entity")
         else:
             raise DataFormatError(f"{path}: its DOCTYPE holds {text[i:i + 20]!r}, which no declaration starts with")
 
@@ -279,20 +276,22 @@ def _entities_piecewise(text: str, path: Path) -> Iterator[tuple[str, str]]:
         end = text.find("<", m.end())
         piece = text[m.end(): end if end >= 0 else len(text)].lstrip()
         if piece.startswith("%"):
-            raise DataFormatError(f"{path}: its DOCTYPE declares a parameter entity, which is not read: declare "
-                                  "entities as quoted text")
+            raise _not_read(path, "declares a parameter entity")
         parts = piece.split(None, 1)
         if len(parts) < 2:
             continue
         name, rest = parts
         if rest[:1] not in ("'", '"'):
             if rest.startswith(("SYSTEM", "PUBLIC")):
-                raise DataFormatError(f"{path}: its DOCTYPE declares an external entity ({name}), which is not "
-                                      "read: declare entities as quoted text")
+                raise _not_read(path, f"declares an external entity ({name})")
             continue
         close = rest.find(rest[0], 1)
         if close > 0:
             yield name, _CHAR_REF.sub(_char, rest[1:close])
+
+
+def _not_read(path: Path, what: str) -> DataFormatError:
+    return DataFormatError(f"{path}: its DOCTYPE {what}, which is not read: declare entities as quoted text")
 
 
 def _char(m: re.Match[str]) -> str:

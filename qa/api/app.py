@@ -222,15 +222,6 @@ def create_app(settings: Settings | None = None, *, engine: Any = None, warm: bo
     read_key = keyed if settings.api_key and settings.api_key_for_reads else open_access
 
     @app.middleware("http")
-    async def no_remote_images(request: Request, call_next: Any) -> HTTPResponse:
-        """The packaged ReDoc page shows its maker's logo from their CDN: the browser is told to
-        load images from this server only, so the page makes no request elsewhere."""
-        response: HTTPResponse = await call_next(request)
-        if request.url.path == "/redoc":
-            response.headers["Content-Security-Policy"] = "img-src 'self' data:"
-        return response
-
-    @app.middleware("http")
     async def observe(request: Request, call_next: Any) -> HTTPResponse:
         started = time.perf_counter()
         refused = _unsupported_media(request)
@@ -242,6 +233,8 @@ def create_app(settings: Settings | None = None, *, engine: Any = None, warm: bo
         except Exception:  # answered as a 500 by the error handler outside: counted here all the same
             _count(request, "500", started)
             raise
+        if request.url.path == "/redoc":  # the packaged ReDoc shows its maker's logo from a CDN: images
+            response.headers["Content-Security-Policy"] = "img-src 'self' data:"  # from this server only
         # a body over the limit or late, streamed, reaches the client as 413 or 408 (BodyLimit) though the
         # app said 400
         _count(request, str(request.scope.get(BODY_REFUSED_KEY) or response.status_code), started,

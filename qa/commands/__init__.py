@@ -112,6 +112,9 @@ def check_source_files(settings: Settings) -> None:
                              "JSON-LD or TSV file")
         if not graph.is_file():
             raise InputError(f"graph file not found: {graph} (from {where('kb_graph')})")
+        from kb.loaders import graph_format
+
+        graph_format(graph)  # QA_KB_GRAPH=company.trig: refused at the start, as --graph is
     if settings.kb_scorer and settings.explicitly_set("kb_scorer"):
         scorer = Path(settings.kb_scorer).expanduser()
         if not scorer.is_file():

@@ -18,32 +18,13 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-SECRETS = ("api_key",)
-URLS = ("kb_endpoint", "api_url")
-MASK = "***"
-
-
-def masked_url(url: str) -> str:
-    """`url` with the password of its user part replaced by the mask (the rest is what one checks)."""
-    from urllib.parse import urlsplit, urlunsplit
-
-    try:
-        parts = urlsplit(url)
-        if parts.password is None:
-            return url
-    except ValueError:  # not a URL settings would have accepted; shown as it is
-        return url
-    user = parts.username or ""
-    host = parts.netloc.rsplit("@", 1)[1]
-    return urlunsplit(parts._replace(netloc=f"{user}:{MASK}@{host}"))
-
 
 def config(
     as_json: bool = typer.Option(False, "--json", help="One JSON object: {name: {value, origin}}."),
     markdown: bool = typer.Option(False, "--markdown", help="The documentation table of every setting."),
 ) -> None:
     """Show every setting, its value and where it came from (default, settings file, environment)."""
-    from qa.core.settings import Settings, origins, settings_markdown
+    from qa.core.settings import Settings, origins, settings_markdown, unsecret
 
     if markdown:
         typer.echo(settings_markdown(), nl=False)
@@ -51,14 +32,7 @@ def config(
     settings = Settings.load()
     values = settings.model_dump(mode="json")
     where_from = origins(settings)
-    for name in SECRETS:
-        # whether a key is set and where from is what one checks; the key itself would land in
-        # terminal scrollback, shell logs and pasted bug reports
-        if values.get(name):
-            values[name] = MASK
-    for name in URLS:  # an endpoint may carry its credentials (http://user:password@host/...)
-        if values.get(name):
-            values[name] = masked_url(values[name])
+    values = {name: unsecret(name, value) for name, value in values.items()}
     if as_json:
         typer.echo(json.dumps({k: {"value": v, "origin": where_from[k]} for k, v in values.items()}, indent=2))
         return

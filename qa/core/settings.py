@@ -464,14 +464,31 @@ def settings_markdown() -> str:
     return "\n".join(lines) + "\n"
 
 
-def _unsecret(field: str, value: Any) -> Any:
-    """A value as an error line may show it: an API key masked, a URL's password too
-    (`http://bob:***@host/`), as `qa config` shows them; error lines end up in logs and bug reports."""
+SECRET_SETTINGS = ("api_key",)
+URL_SETTINGS = ("kb_endpoint", "api_url")  # a URL may carry credentials (http://user:password@host/...)
+MASK = "***"
+
+
+def unsecret(name: str, value: Any) -> Any:
+    """A setting's value as it may be shown (`qa config`, an error line): an API key masked, a URL's
+    password too (`http://bob:***@host/`). Whether a key is set is what one checks; the key itself
+    would land in terminal scrollback, logs and pasted bug reports."""
     if not isinstance(value, str) or not value:
         return value
-    if field == "api_key":
-        return "***"
-    return re.sub(r"(//[^/@:\s]*:)[^/@\s]*@", r"\1***@", value) if field in ("kb_endpoint", "api_url") else value
+    if name in SECRET_SETTINGS:
+        return MASK
+    if name not in URL_SETTINGS:
+        return value
+    from urllib.parse import urlsplit, urlunsplit
+
+    try:
+        parts = urlsplit(value)
+        if parts.password is None:
+            return value
+        host = parts.netloc.rsplit("@", 1)[1]
+        return urlunsplit(parts._replace(netloc=f"{parts.username or ''}:{MASK}@{host}"))
+    except ValueError:  # no URL urlsplit reads ("http://[::1"): the user part masked as written
+        return re.sub(r"(//[^/@:\s]*:)[^/@\s]*@", rf"\1{MASK}@", value)
 
 
 def _one_line(exc: ValidationError, cfg: Path, toml: dict[str, Any], given: dict[str, Any],
@@ -485,12 +502,12 @@ def _one_line(exc: ValidationError, cfg: Path, toml: dict[str, Any], given: dict
                       if msg.startswith(name + " ")), "")
     env = f"{ENV_PREFIX}{field.upper()}"
     if field in given and field in flags:
-        return f"invalid value for {flags[field]} ({_unsecret(field, given[field])!r}): {msg}"
+        return f"invalid value for {flags[field]} ({unsecret(field, given[field])!r}): {msg}"
     if field in given:
-        return f"setting {field}={_unsecret(field, given[field])!r}: {msg}"
+        return f"setting {field}={unsecret(field, given[field])!r}: {msg}"
     if field and env in {k.upper() for k in os.environ}:
         raw = next(v for k, v in os.environ.items() if k.upper() == env)
-        return f"{env}={_unsecret(field, raw)!r}: {msg}"
+        return f"{env}={unsecret(field, raw)!r}: {msg}"
     if field in toml:
-        return f"{cfg}: {field} = {_unsecret(field, toml[field])!r}: {msg}"
+        return f"{cfg}: {field} = {unsecret(field, toml[field])!r}: {msg}"
     return f"settings: {field + ': ' if field else ''}{msg}"

@@ -169,3 +169,6 @@ def test_kb_info_says_the_world_graph_has_its_trained_scorer(tmp_path, monkeypat
     # qa serve started with the graph source down (refused only once the server was up)
     assert main(["serve", "--graph", str(trig), "--port", "18998"]) == 2
     one_error_line(capsys.readouterr().err, "unknown graph format for company.trig")
+    monkeypatch.setenv("QA_KB_GRAPH", str(trig))  # the setting as the option: refused at the start, by name
+    assert main(["ask", "Who wrote Hamlet?"]) == 2
+    one_error_line(capsys.readouterr().err, "unknown graph format for company.trig")
