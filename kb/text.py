@@ -20,16 +20,19 @@ COMPARING_WORDS = frozenset({"over", "under", "above", "below", "exceeding", "be
 TIME_COMPARING = frozenset({"after", "before", "since"})
 _THE_YEAR = ("the", "year")
 _BEFORE_COMPARED = frozenset({"than", "least", "most", "exactly"})  # "more than 5", "at least 3"
+# the word before "than" ("more" is one edit from Moro, "less" from Lesa): "Less Than Zero" still links exactly
+_BEFORE_THAN = frozenset({"more", "less", "fewer", "greater", "higher", "lower", "larger", "smaller", "bigger",
+                          "older", "younger", "earlier", "later", "longer", "shorter", "taller", "rather"})
 
 
 def frame_word(words: list[str], i: int) -> bool:
     """Whether `words[i]` is the question's frame rather than a piece of a name: the "many" /
-    "much" of "how many" / "how much", "than", or a comparing word before a number (with the "the
-    year" of "after the year 1900")."""
+    "much" of "how many" / "how much", "than" and the "more" before it, or a comparing word before
+    a number (with the "the year" of "after the year 1900")."""
     w = words[i]
     if w in QUANTITY_WORDS:
         return i > 0 and words[i - 1] == "how"
-    if w == "than":
+    if w == "than" or (w in _BEFORE_THAN and i + 1 < len(words) and words[i + 1] == "than"):
         return True
     if w in COMPARING_WORDS:
         j = i + 1
