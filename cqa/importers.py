@@ -721,7 +721,8 @@ def import_records(store: ThreadStore, records: Iterable[tuple[str, Any]], *, so
             question = _first(rec, _Q_KEYS)
             if not isinstance(question, str) or not question.strip():
                 raise DataFormatError(f"{where}: no question (expected one of the fields {', '.join(_Q_KEYS)})")
-            question = _title(question, where)
+            # a CMS export marks its questions up as it does its answers ("<p>What are your <strong>...")
+            question = _title(" ".join(plain_text(question).split()), where)
             answers = []
             for a in _answer_texts(rec, where):
                 checked = _answer(plain_text(a), where)

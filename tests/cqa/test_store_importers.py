@@ -911,6 +911,13 @@ def test_html_in_an_faq_is_shown_as_text_and_a_dumps_links_keep_where_they_go(tm
     import_file(store, faq)
     texts = sorted(a.text for t in store.get(list(map(int, store.keys()))).values() for a in t.answers)
     assert texts == ["Open Security > Two-factor.", "Yes: 2 < 3 and 5 > 4."]
+    # the question too: "<p>What are your <strong>opening hours</strong>?</p>" was shown and matched so
+    marked = tmp_path / "marked.jsonl"
+    marked.write_text(json.dumps({"question": "<p>What are your <strong>opening hours</strong>?</p>",
+                                  "answer": "<p>9 to 5.</p>"}) + "\n", encoding="utf-8")
+    import_file(store, marked)
+    assert [t.title for t in store.get(list(map(int, store.keys()))).values() if t.source == "faq:marked"] == \
+        ["What are your opening hours?"]
     assert html_to_text('<p>See <a href="https://example.com/d?a=1&amp;b=2">the docs</a>.</p>') == \
         "See the docs (https://example.com/d?a=1&b=2)."
     assert html_to_text('<a href="https://x.org">https://x.org</a>') == "https://x.org"
