@@ -18,7 +18,7 @@ import logging
 import shutil
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
@@ -222,7 +222,8 @@ class Engine:
             if q.collection is not None and forced != Route.WEBQA:  # it answered from the graph, silently
                 raise InputError(f"the collection {q.collection!r} is passages: it goes with the route webqa "
                                  f"or auto, not {forced}")
-            answers = _likelier_right(self._answer_from(forced, q, top_k), self.settings.router_min_score)
+            answers = _likelier_right(self._answer_from(forced, q, top_k), self.settings.router_min_score,
+                                      self._floors())
             best = _best_score(answers)
             routing = Routing(chosen=forced, forced=True, asked=[forced], scores={forced: best},
                               reason=f"forced to {forced}")
@@ -235,7 +236,8 @@ class Engine:
             known = self.passages().collections.names
             if q.collection not in known:  # a name the user gave: not a source failure
                 raise NotFoundError(f"no collection named {q.collection!r}; known: {', '.join(known)}")
-            answers = _likelier_right(self._answer_from(Route.WEBQA, q, top_k), self.settings.router_min_score)
+            answers = _likelier_right(self._answer_from(Route.WEBQA, q, top_k), self.settings.router_min_score,
+                                      self._floors())
             routing = Routing(chosen=Route.WEBQA, forced=True, asked=[Route.WEBQA],
                               scores={Route.WEBQA: _best_score(answers)},
                               reason=f"the collection {q.collection} was named: its passages alone")
@@ -274,7 +276,7 @@ class Engine:
         if not results:  # a bug where nothing answered is the bug (a 500), not the user's input
             raise bugs[0] if bugs else next(iter(failed.values()))
         answers, chosen, reason = _decide(results, probs, self.settings.router_min_score,
-                                          self.settings.router_skip_below)
+                                          self.settings.router_skip_below, self._floors())
         if held:
             reason = f"{held}; {reason}"
         if skipped:
@@ -293,6 +295,11 @@ class Engine:
                           failed=told, reason=reason)
         return Response(question=q.text, answers=answers[:top_k], routing=routing,
                         timings={"route_s": round(t_route, 4), "total_s": round(time.perf_counter() - t0, 4)})
+
+    def _floors(self) -> dict[Route, float]:
+        """The sources' own thresholds the user set, under which a guess stays a guess."""
+        kb = self.settings.kb_min_confidence
+        return {Route.CQA: self.settings.cqa_min_score, Route.KBQA: kb if kb is not None else 0.0}
 
     def _answer_from(self, route: Route, q: Question, top_k: int) -> list[Answer]:
         """The source's answers; a source whose files or model did not load is `SourceUnavailable`
@@ -563,17 +570,19 @@ class _ReadWriteLock:
                 self._cond.notify_all()
 
 
-def _likelier_right(answers: list[Answer], threshold: float) -> list[Answer]:
+def _likelier_right(answers: list[Answer], threshold: float, floors: Mapping[Route, float] | None = None
+                    ) -> list[Answer]:
     """A source's "no answer" whose guess is at `threshold` or more and likelier right than not: the
     guess, as the answer (the office wifi password read from the user's own notes was "no answer"
     at 0.22 over its guess "tulip42" at 0.78: every passage's reader had abstained, and the
     calibrated probability, which knows they did, said otherwise). Routing is not changed by it:
-    the cascade still goes on past a source that abstained."""
+    the cascade still goes on past a source that abstained. A threshold the user set for the
+    guess's own source (`floors`: `cqa_min_score` 0.99) is kept: it is what the user asked for."""
     top = answers[0] if answers else None
     if top is None or not top.no_answer or top.best_guess is None:
         return answers
     guess = top.best_guess
-    if guess.score < threshold or top.score >= 0.5:
+    if guess.score < max(threshold, (floors or {}).get(guess.route, 0.0)) or top.score >= 0.5:
         return answers
     return [guess, *answers[1:]]
 
@@ -634,8 +643,8 @@ def _has_guess(answers: Sequence[Answer]) -> bool:
     return bool(answers) and (not answers[0].no_answer or answers[0].best_guess is not None)
 
 
-def _decide(results: dict[Route, list[Answer]], probs: dict[Route, float],
-            threshold: float, skip_below: float = 0.0) -> tuple[list[Answer], Route, str]:
+def _decide(results: dict[Route, list[Answer]], probs: dict[Route, float], threshold: float,
+            skip_below: float = 0.0, floors: Mapping[Route, float] | None = None) -> tuple[list[Answer], Route, str]:
     """Keep the source whose answer is most likely right; "no answer" only when all abstained.
 
     An answer under the threshold from a source the classifier all but ruled out (under
@@ -685,7 +694,7 @@ def _decide(results: dict[Route, list[Answer]], probs: dict[Route, float],
     # every source abstained, yet the guess may be likelier right: by its own source's reckoning, not
     # because another source's guess made "no answer" less likely (a graph's yes/no it held back at
     # 0.5 was shown as the answer when the passages guessed something else at 0.6)
-    shown = _likelier_right([none], threshold) if own < 0.5 else [none]
+    shown = _likelier_right([none], threshold, floors) if own < 0.5 else [none]
     if not shown[0].no_answer:
         return shown, chosen, (f"classifier: {head}; asked {' -> '.join(map(str, asked))}; every source "
                                f"abstained, but {chosen}'s guess is likelier right than not ({shown[0].score:.2f})")

@@ -533,6 +533,23 @@ def test_passages_that_all_abstain_still_answer_when_the_answer_is_likelier_righ
     top = engine.ask("Is Paris the capital of France?").answers[0]
     assert top.no_answer and top.score == 0.4 and top.best_guess is not None and top.best_guess.text == "yes"
 
+    class SureGraph(Source):  # abstains under the user's kb_min_confidence 0.99, with a guess at 0.91
+        def answer(self, question, top_k):
+            self.asked.append(question.text)
+            return [Answer.none(self.name, score=0.09, best_guess=Answer(text="Paris", score=0.91, route=self.name))]
+
+    # a threshold the user set for a source holds: QA_KB_MIN_CONFIDENCE=0.99 (and QA_CQA_MIN_SCORE) had no
+    # effect above router_min_score, the guess at 0.91 was shown as the answer, routed or forced
+    for route in ("auto", "kbqa"):
+        engine, web, kb = _engine({}, {})
+        engine.settings = Settings(kb_min_confidence=0.99)
+        engine._sources[Route.KBQA] = SureGraph(Route.KBQA, {})
+        top = engine.ask("What is the capital of France?", route=route).answers[0]
+        assert top.no_answer and top.best_guess is not None and top.best_guess.text == "Paris", route
+    engine._sources[Route.KBQA] = SureGraph(Route.KBQA, {})
+    engine.settings = Settings()
+    assert not engine.ask("What is the capital of France?", route="kbqa").answers[0].no_answer
+
 
 def test_a_first_question_about_a_person_it_never_names_is_no_answer_with_the_guess() -> None:
     """"When was he born?" with nothing before it was answered "AD 675 or AD 676" (John of
