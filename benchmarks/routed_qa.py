@@ -169,6 +169,7 @@ def _webqa_cache(settings: Settings, top_k: int) -> Path:
             h.update((model / f).read_bytes())
     h.update(repr((str(model), resolve_backend(settings.span_backend, settings.device),
                    str(resolve_backend(settings.encoder_backend, settings.device)), settings.read_k, top_k,
+                   settings.retrieve_k,
                    settings.fusion_method, settings.fusion_weight_dense, settings.fusion_weight_bm25)).encode())
     return REPO / ".cache" / "bench" / f"routed-webqa-{h.hexdigest()[:20]}.jsonl"
 

@@ -113,7 +113,7 @@ class CollectionSet:
     """Searches several collections as one ranking; retrievers open lazily, once each."""
 
     def __init__(self, collections: list[Collection], settings: Settings, *, encoder: Encoder | None = None,
-                 depth: int = 100) -> None:
+                 depth: int | None = None) -> None:
         if not collections:
             raise NotFoundError("no passage collection to search: index documents with `qa index PATH`, "
                                 "or set QA_INCLUDE_DEFAULT=true")
@@ -123,7 +123,7 @@ class CollectionSet:
         self.collections = {c.name: c for c in collections}
         self.settings = settings
         self.encoder = encoder
-        self.depth = depth
+        self.depth = depth or settings.retrieve_k
         self._retrievers: dict[str, HybridRetriever] = {}
         self._broken: dict[str, str] = {}  # damaged collection -> why (left out until reloaded)
         self._lock = threading.Lock()

@@ -38,7 +38,7 @@ class HybridRetriever:
     """Search an index folder with dense, BM25 or both fused.
 
     `mode` is "hybrid" (default), "dense" or "bm25"; `depth` is how many candidates each
-    retriever contributes to fusion.
+    retriever contributes to fusion (the setting `retrieve_k` unless given).
     """
 
     def __init__(
@@ -49,7 +49,7 @@ class HybridRetriever:
         settings: Settings | None = None,
         *,
         encoder: Encoder | None = None,
-        depth: int = 100,
+        depth: int | None = None,
         manifest: Manifest | None = None,
     ) -> None:
         self.settings = settings or Settings()
@@ -57,13 +57,13 @@ class HybridRetriever:
         self.dense = dense
         self.bm25 = bm25
         self._encoder = encoder
-        self.depth = depth
+        self.depth = depth or self.settings.retrieve_k
         self.manifest = manifest
         self.method, self.weights, self.k = fusion_params(self.settings)
 
     @classmethod
     def from_index_dir(
-        cls, path: str | Path, settings: Settings | None = None, *, depth: int = 100,
+        cls, path: str | Path, settings: Settings | None = None, *, depth: int | None = None,
         encoder: Encoder | None = None,
     ) -> HybridRetriever:
         """Open an index folder read-only (FAISS and BM25 memory-mapped)."""
@@ -118,7 +118,7 @@ class HybridRetriever:
         if not query or not query.strip():
             raise InputError("the query is empty")
         cands = self.candidates(query)
-        return self.materialise(self.rank(cands, mode)[: k or self.settings.retrieve_k], cands)
+        return self.materialise(self.rank(cands, mode)[: k or self.settings.read_k], cands)
 
     def search_batch(
         self, queries: Sequence[str], k: int | None = None, *, mode: str = "hybrid", progress: bool = False
@@ -127,7 +127,7 @@ class HybridRetriever:
         enc = self.encoder
         vectors = (enc.encode(list(queries), progress=progress, description="encoding queries")
                    if isinstance(enc, TextEncoder) else enc.encode(list(queries)))
-        k = k or self.settings.retrieve_k
+        k = k or self.settings.read_k
         out = []
         for q, v in zip(queries, vectors, strict=True):
             cands = self.candidates(q, v)

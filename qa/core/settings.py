@@ -109,7 +109,8 @@ class Settings(BaseSettings):
                           "package's data.")
     # retrieval
     top_k: int = Field(3, ge=1, le=100, description="Answers returned per question.")
-    retrieve_k: int = Field(20, ge=1, le=1000, description="Passages each retriever (dense, BM25) proposes.")
+    retrieve_k: int = Field(100, ge=1, le=1000, description="Passages each retriever (dense, BM25) proposes "
+                            "to fusion; the reader reads the best read_k of them.")
     read_k: int = Field(8, ge=1, le=100, description="Passages the reader reads per question.")
     # fusion tuned on SQuAD v1.0 *training* questions (benchmarks/squad_open.py --tune), not dev
     fusion_method: FusionMethod = Field(

@@ -37,3 +37,15 @@ def test_empty_query_and_missing_folder(retriever: HybridRetriever, tmp_path: Pa
         retriever.search("   ")
     with pytest.raises(InputError, match="not an index folder"):
         HybridRetriever.from_index_dir(tmp_path)
+
+
+def test_retrieve_k_is_how_many_candidates_each_retriever_proposes(built_index: Path, settings: Settings) -> None:
+    """`QA_RETRIEVE_K` was documented as the candidates each retriever proposes and read by
+    nothing a question passes through (1, 20 and 200 gave the same answers); the depth was 100."""
+    from retrieval.collections import Collection, CollectionSet
+
+    assert HybridRetriever.from_index_dir(built_index, settings).depth == settings.retrieve_k == 100
+    narrow = settings.model_copy(update={"retrieve_k": 1})
+    cands = HybridRetriever.from_index_dir(built_index, narrow).candidates("When was the Eiffel Tower completed?")
+    assert [len(v) for v in cands.values()] == [1, 1]
+    assert CollectionSet([Collection("c", built_index)], narrow).depth == 1
