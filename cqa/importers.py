@@ -74,6 +74,7 @@ class ImportReport:
     answers_removed: int = 0
     threads_without_text: int = 0  # questions with neither a title nor any text (an image alone)
     threads_removed: int = 0  # with `prune`: the source's threads the file no longer gives
+    threads_kept_for_users: int = 0  # ... that stay, without the file's answers, for answers users added
     answers_without_words: int = 0  # "...", an emoji or a zero-width space: nothing a question could use
     posts_too_long: int = 0  # a dump's posts beyond the store's limits (skipped, not the whole dump refused)
     answers_without_question: int = 0  # a dump's answers whose question it does not hold (deleted, or cut off)
@@ -103,7 +104,10 @@ class ImportReport:
                 (self.posts_too_long, f"skipped {counted(self.posts_too_long, 'post')} longer than the store takes"),
                 (self.answers_without_question, f"skipped {counted(self.answers_without_question, 'answer')} whose "
                                                 "question is not in the file or was skipped"),
-                (self.threads_removed, f"removed {counted(self.threads_removed, 'thread')} the file no longer gives")):
+                (self.threads_removed, f"removed {counted(self.threads_removed, 'thread')} the file no longer gives"),
+                (self.threads_kept_for_users,
+                 f"kept {counted(self.threads_kept_for_users, 'thread')} the file no longer gives for the answers "
+                 "users added (without the file's; `qa cqa delete` removes a thread)")):
             if count:
                 said.append(text)
         return ", ".join(said) + f" from {self.path} into source {self.source!r}"
@@ -771,9 +775,10 @@ def import_records(store: ThreadStore, records: Iterable[tuple[str, Any]], *, so
         if not seen:  # an empty or truncated file is a mistake to say, not "0 new threads" (nor, with
             # --prune, a reason to remove every thread of the source)
             raise DataFormatError(f"{path or source}: no question-answer records (an empty file?)")
-        if prune:  # the file is the whole FAQ: its source's other threads go (answers users added with them)
+        if prune:  # the file is the whole FAQ: its source's other threads go (but what users added to them)
             keep = {store.thread_key(source, ext) for ext in seen}
-            rep.threads_removed = store.drop_threads_except(source, {k for k in keep if k is not None})
+            rep.threads_removed, rep.threads_kept_for_users = store.drop_threads_except(
+                source, {k for k in keep if k is not None})
     rep.seconds = time.perf_counter() - t0
     return rep
 

@@ -662,14 +662,22 @@ class ThreadStore:
                 raise NotFoundError(f"the thread {thread_id} has no answer {answer_id!r}")
             c.execute("UPDATE answers SET accepted = (ext_id = ?) WHERE thread_key = ?", (answer_id, key))
 
-    def drop_threads_except(self, source: str, keep: set[int]) -> int:
-        """Delete the source's threads whose keys are not in `keep` (with their answers and links);
-        returns how many went."""
+    def drop_threads_except(self, source: str, keep: set[int]) -> tuple[int, int]:
+        """Delete the source's threads whose keys are not in `keep` (with their answers and links),
+        except those that hold an answer users added (`add_answer`: an id not an FAQ's 16-digit
+        digest): of them only the file's answers go, and what users wrote stays to be found (a
+        correction a user added and accepted went silently with the question). Returns (threads
+        deleted, threads kept for their users' answers)."""
         gone = [int(k) for (k,) in self._rows("SELECT key FROM threads WHERE source = ?", (source,))
                 if int(k) not in keep]
+        users = {int(k) for (k,) in self._rows(
+            "SELECT DISTINCT a.thread_key FROM answers a JOIN threads t ON t.key = a.thread_key WHERE t.source = ? "
+            "AND NOT (length(a.ext_id) = 16 AND a.ext_id NOT GLOB '*[^0-9a-f]*')", (source,))}
         with self.transaction() as c:
-            c.executemany("DELETE FROM threads WHERE key = ?", [(k,) for k in gone])
-        return len(gone)
+            c.executemany("DELETE FROM threads WHERE key = ?", [(k,) for k in gone if k not in users])
+            for k in (k for k in gone if k in users):
+                self.drop_digest_answers(k, [])
+        return len([k for k in gone if k not in users]), len([k for k in gone if k in users])
 
     def source_holding(self, ext_id: str, title: str, *, prefix: str, besides: str) -> str | None:
         """Another source (named `prefix...`) holding a thread of this id and title, if any."""

@@ -477,6 +477,31 @@ def test_prune_makes_the_store_follow_an_faq_whose_questions_were_reworded(tmp_p
     assert import_file(store, tmp_path / "Posts.xml", prune=True).threads_removed == 0 and store.count() == 5
 
 
+def test_prune_keeps_what_users_added_to_a_question_the_faq_no_longer_gives(tmp_path: Path) -> None:
+    """A user added and accepted a correction to an FAQ question; the FAQ was imported shortened
+    with --prune ("removed 1 thread") and the correction was gone for good: re-importing the full
+    file brought back only the FAQ's old answer."""
+    faq = tmp_path / "print.csv"
+    full = ("question,answer\nWhere is the printer on floor 2?,Next to the kitchen.\n"
+            "How do I scan to email?,Use the Scan button and choose Email.\n")
+    faq.write_text(full, encoding="utf-8")
+    store = ThreadStore(tmp_path / "t.sqlite")
+    import_file(store, faq)
+    tid = "faq:print:" + content_id("Where is the printer on floor 2?")
+    store.accept_answer(tid, store.add_answer(tid, "It moved to room 2.14 in November."))
+    faq.write_text("question,answer\nHow do I scan to email?,Use the Scan button and choose Email.\n", encoding="utf-8")
+    rep = import_file(store, faq, prune=True)
+    assert (rep.threads_removed, rep.threads_kept_for_users) == (0, 1)
+    assert "kept 1 thread the file no longer gives for the answers users added" in rep.summary()
+    assert [(a.text, a.accepted) for a in store.thread(tid).answers] == [("It moved to room 2.14 in November.", True)]
+    faq.write_text(full, encoding="utf-8")
+    import_file(store, faq)
+    assert "It moved to room 2.14 in November." in [a.text for a in store.thread(tid).answers]
+    # a question no user added to still goes
+    faq.write_text("question,answer\nWhere is the printer on floor 2?,Next to the kitchen.\n", encoding="utf-8")
+    assert import_file(store, faq, prune=True).threads_removed == 1 and store.count() == 1
+
+
 def test_prune_refuses_a_file_without_records_and_an_faq_keeps_an_accepted_answer(tmp_path: Path) -> None:
     faq = tmp_path / "help.jsonl"
     faq.write_text('{"question": "How do I reset my password?", "answers": ["Use the reset link.", "Call us."]}\n',
