@@ -39,11 +39,14 @@ def graph_file(settings: Settings) -> Path | None:
 
 
 def file_hash(path: Path) -> str:
-    """SHA-256 of a file's bytes, remembered by (path, size, mtime) in the cache folder."""
+    """SHA-256 of a file's bytes, remembered by (path, size, mtime, inode, ctime) in the cache
+    folder. The inode and change time too: an edit that keeps the size, with the time stamp put
+    back (`cp -p`, `rsync -a`, `touch -r`), kept answering from the graph before the edit; no
+    tool sets the change time back."""
     path = Path(path).resolve()
     st = path.stat()
     memo_path = cache_dir() / "kb" / _HASHES
-    key = f"{path}|{st.st_size}|{st.st_mtime_ns}"
+    key = f"{path}|{st.st_size}|{st.st_mtime_ns}|{st.st_ino}|{st.st_ctime_ns}"
     try:
         memo = json.loads(memo_path.read_text(encoding="utf-8"))
     except (OSError, ValueError):

@@ -109,3 +109,21 @@ def test_relation_paths_are_kept_for_a_bounded_number_of_entities(small_graph, m
     few = make_qa(small_graph)
     assert [few.answer(q)[0].text for q in questions] == answers
     assert few._paths.total_weight <= 1
+
+
+def test_a_graph_edited_with_its_size_and_time_stamp_kept_is_read_anew(tmp_path) -> None:
+    """`sed -i` renaming "Mats Persson" to "Nils Ekstrom" (same length), then `touch -r` from a `cp -p`
+    copy: the hash was remembered by path, size and modification time, so the old names answered."""
+    import os
+
+    from kb.artefacts import file_hash
+
+    graph = tmp_path / "g.ttl"
+    graph.write_text('<http://x/p1> <http://www.w3.org/2000/01/rdf-schema#label> "Mats Persson" .\n')
+    before, st = file_hash(graph), graph.stat()
+    edited = tmp_path / "edited.ttl"
+    edited.write_text(graph.read_text().replace("Mats Persson", "Nils Ekstrom"))
+    os.replace(edited, graph)  # as sed -i does: a new file under the old name
+    os.utime(graph, ns=(st.st_atime_ns, st.st_mtime_ns))
+    assert graph.stat().st_size == st.st_size and graph.stat().st_mtime_ns == st.st_mtime_ns
+    assert file_hash(graph) != before
