@@ -101,6 +101,7 @@ class Engine:
         self._span_reader: SpanReader | None = span_reader
         self._choice_reader: ChoiceReader | None = None
         self._passages_seen: tuple = ()  # the collections on disk when the passage source was opened
+        self._graph_seen: tuple = ()  # the graph file on disk when the graph source was built
 
     # ------------------------------------------------------------------ components
     @property
@@ -150,6 +151,8 @@ class Engine:
                     raise NotFoundError(f"the {route} source is not available in this engine")
                 if route == Route.WEBQA:
                     self._passages_seen = self._collections_on_disk()
+                if route == Route.KBQA:
+                    self._graph_seen = self._graph_on_disk()
                 self._sources[route] = BUILDERS[route](self)
             return self._sources[route]
 
@@ -181,6 +184,7 @@ class Engine:
         typed = Question.of(question, self.settings.max_question_chars)
         t0 = time.perf_counter()
         self._catch_up_with_collections()
+        self._catch_up_with_graph()
         q, rewritten = self._standalone(typed)
         with self._rw.reading():
             # a follow-up rewritten to stand alone is a question like any other; one asked as typed
@@ -506,6 +510,35 @@ class Engine:
         with self._write_lock:
             if self._collections_on_disk() != self._passages_seen:
                 self._reopen_passages("")
+
+    def _graph_on_disk(self) -> tuple:
+        """What identifies the graph file the settings name: inode, size and times (an editor that
+        writes in place keeps the inode; `sed -i` and most editors make a new file). Empty for the
+        embedded graph and an endpoint, whose data this process does not watch."""
+        if self.settings.kb_endpoint or not self.settings.kb_graph:
+            return ()
+        try:
+            st = Path(self.settings.kb_graph).stat()
+        except OSError:
+            return ("gone",)
+        return st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns
+
+    def _catch_up_with_graph(self) -> None:
+        """A graph file edited while `qa serve` or `qa chat` runs is answered from the next
+        question on (passages and answered questions were; the graph answered from the old file
+        until a restart). One stat a question; the graph source is built again, from the file as it
+        is then, by the question that needs it, which reports a file that no longer loads as any
+        source failure is reported."""
+        if Route.KBQA not in self._sources or Route.KBQA in self._injected:
+            return
+        if self._graph_on_disk() == self._graph_seen:
+            return
+        with self._rw.writing(), self._lock:
+            if self._graph_on_disk() != self._graph_seen:
+                old = self._sources.pop(Route.KBQA, None)
+                close = getattr(old, "close", None)
+                if callable(close):
+                    close()
 
     def _reopen_passages(self, name: str) -> None:
         """Make a rewritten collection searchable: a fresh passage source over the new folders,

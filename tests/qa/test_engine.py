@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from qa.core.errors import InputError, NotFoundError
+from qa.core.errors import InputError, NotFoundError, QAError
 from qa.core.paths import MODELS_DIR
 from qa.core.settings import Settings
 from qa.core.types import Answer, GraphEvidence, Question, Response, Route, SpanEvidence
@@ -486,6 +486,28 @@ def test_the_runners_up_of_a_passage_answer_share_what_the_first_leaves() -> Non
     assert [a.score for a in shown] == sorted((a.score for a in shown), reverse=True)
 
 
+@pytest.mark.skipif(not (MODELS_DIR / "span-minilm-l6" / "config.json").exists(), reason="no shipped reader")
+def test_fusion_weights_do_not_move_a_passage_answers_probability(caplog) -> None:
+    """QA_FUSION_WEIGHT_DENSE=10 QA_FUSION_WEIGHT_BM25=10 put "What is the capital of Genovia?" at
+    N'Djamena 1.00: the calibrator read the fused score, twenty times its usual scale. It is read as a
+    share of the highest the weights allow; a reading setting the calibrator was not fitted with
+    (read_k) is warned about."""
+    from qa.models import shared_encoder
+    from qa.webqa import WebQA
+
+    q = Question("What is the capital of Genovia?")
+    shown = []
+    for dense, bm25 in ((0.5, 0.5), (10.0, 10.0)):
+        settings = Settings(fusion_weight_dense=dense, fusion_weight_bm25=bm25)
+        a = WebQA(settings, encoder=shared_encoder(settings)).answer(q, 1)[0]
+        shown.append(((a.best_guess or a).text, (a.best_guess or a).score))
+    assert shown[0] == shown[1] and shown[0][1] < 0.5
+    settings = Settings(read_k=1)
+    with caplog.at_level("WARNING"):
+        _ = WebQA(settings, encoder=shared_encoder(settings)).calibrator
+    assert "fitted with read_k 8" in caplog.text
+
+
 def test_passages_that_all_abstain_still_answer_when_the_answer_is_likelier_right_than_not(tmp_path: Path) -> None:
     """Every passage's reader abstained, so "no answer" (0.22) was shown over a guess the calibrated
     probability put at 0.78: the score said one thing and the outcome another."""
@@ -612,3 +634,20 @@ def test_a_no_answer_marks_no_span_its_guess_keeps_its_own() -> None:
     none = Answer.none(Route.WEBQA, score=0.64, best_guess=guess, evidence=guess.evidence)
     assert none.start is None and none.end is None and none.span is not None and none.span.text
     assert (guess.start, guess.end) == (14, 23) and none.best_guess is not None and none.best_guess.start == 14
+
+
+def test_a_graph_file_edited_while_the_engine_runs_is_answered_from_the_next_question(small_ttl, tmp_path) -> None:
+    """`qa chat` and `qa serve` kept answering from the graph as it was at start (an edited e-mail
+    address, a person added): passages and answered questions were followed, the graph was not."""
+    graph = tmp_path / "g.ttl"
+    graph.write_text(small_ttl.read_text(encoding="utf-8"), encoding="utf-8")
+    engine = Engine(Settings(kb_graph=str(graph), include_default=False), routes=[Route.KBQA])
+    assert engine.ask("What is the capital of France?").answers[0].text == "Paris"
+    edited = tmp_path / "edited.ttl"
+    edited.write_text(graph.read_text(encoding="utf-8").replace("ex:capital ex:Paris", "ex:capital ex:Lyon"),
+                      encoding="utf-8")
+    edited.replace(graph)
+    assert engine.ask("What is the capital of France?").answers[0].text == "Lyon"
+    graph.write_text("this is not Turtle", encoding="utf-8")  # a file that no longer loads: said, as at start
+    with pytest.raises(QAError):
+        engine.ask("What is the capital of France?")
