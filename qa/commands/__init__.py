@@ -115,6 +115,8 @@ def check_source_files(settings: Settings) -> None:
         from kb.loaders import graph_format
 
         graph_format(graph)  # QA_KB_GRAPH=company.trig: refused at the start, as --graph is
+    if settings.explicitly_set("index_dir"):
+        check_index_dir(Path(settings.index_dir).expanduser(), where("index_dir"))
     if settings.kb_scorer and settings.explicitly_set("kb_scorer"):
         scorer = Path(settings.kb_scorer).expanduser()
         if not scorer.is_file():
@@ -137,6 +139,23 @@ def check_source_files(settings: Settings) -> None:
                 ThreadStore(store, read_only=True).close()
             except QAError as exc:
                 raise InputError(f"{exc} (from {where('cqa_store')})") from None
+
+
+def check_index_dir(root: Path, where: str) -> None:
+    """The folder of collections the user named: one collection's own folder (its parent meant) or
+    a typo answered from the embedded collection alone, "no answer" to every question about the
+    user's documents, as if they held nothing. A folder not made yet is said, not refused: `qa
+    index` and the API's document writes create it."""
+    import logging
+
+    from retrieval.index_dir import is_complete
+
+    if root.is_dir() and is_complete(root):
+        raise InputError(f"{root} (from {where}) is one collection's index; give the folder that holds the "
+                         f"collections, {root.parent}")
+    if not root.exists():
+        logging.getLogger("qa").warning("no folder %s (from %s): no collection of yours is searched until `qa index` "
+                                        "writes one there", root, where)
 
 
 def check_apart(reading: Path, outputs: dict[str, Path | None]) -> None:

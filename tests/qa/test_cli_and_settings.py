@@ -694,3 +694,25 @@ def test_paths_expand_home_and_a_settings_files_relative_paths_are_beside_it(tmp
     assert s.kb_graph == str(conf / "graphs" / "company.ttl") and s.kb_scorer == "/abs/scorer.json"
     (elsewhere / "qa.toml").write_text('kb_graph = "company.ttl"\n')  # ./qa.toml: the working folder, as before
     assert Settings.load().kb_graph == "company.ttl"
+
+
+def test_an_index_dir_naming_one_collection_or_a_file_is_refused_and_a_missing_one_said(tmp_path, monkeypatch, capsys,
+                                                                                     caplog):
+    """QA_INDEX_DIR set to a collection's own folder (or a typo) answered every question about the
+    user's notes with "no answer", exit 0: only the embedded collection was searched."""
+    from retrieval.ingest import index_path
+
+    docs = tmp_path / "notes"
+    docs.mkdir()
+    (docs / "a.md").write_text("# Release\n\nThe Falcon release ships on March 14.\n", encoding="utf-8")
+    index_path(docs, tmp_path / "idx" / "notes", Settings(include_default=False), progress=False)
+    for value, needle in ((tmp_path / "idx" / "notes", "is one collection's index; give the folder that holds"),
+                          (docs / "a.md", "is a file: it must be a folder")):
+        monkeypatch.setenv("QA_INDEX_DIR", str(value))
+        assert main(["ask", "When does the Falcon release ship?", "--route", "webqa"]) == 2
+        assert needle in " ".join(capsys.readouterr().err.split())
+    monkeypatch.setenv("QA_INDEX_DIR", str(tmp_path / "idxx"))
+    monkeypatch.setenv("QA_INCLUDE_DEFAULT", "false")
+    with caplog.at_level("WARNING"):
+        main(["ask", "When does the Falcon release ship?", "--route", "webqa"])
+    assert f"no folder {tmp_path / 'idxx'} (from QA_INDEX_DIR / index_dir)" in caplog.text
