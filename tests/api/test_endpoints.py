@@ -298,6 +298,13 @@ def test_threads_are_filed_in_the_community_store(client, app) -> None:
     assert first["answer_id"]
     r = client.post(f"/v1/threads/{first['thread_id']}/answers", json={"text": "Take the green line 7 bus."})
     assert r.status_code == 201, r.text
+    # the store's limits, as `qa cqa add` and imports have them (30,000 characters were a 422 here)
+    long_answer = "The depot bus runs every ten minutes. " * 800
+    other = client.post("/v1/threads", json={"question": "What is the long answer?", "answer": long_answer,
+                                             "body": long_answer})
+    assert other.status_code == 201
+    assert client.post(f"/v1/threads/{other.json()['thread_id']}/answers",
+                       json={"text": long_answer + "Or walk."}).status_code == 201
     second = r.json()["answer_id"]
     r = client.post(f"/v1/threads/{first['thread_id']}/accept", json={"answer_id": second})
     assert r.status_code == 200 and r.json() == {"thread_id": first["thread_id"], "answer_id": second}
@@ -462,6 +469,8 @@ def test_a_filed_question_is_held_to_the_stores_title_limit(client, app) -> None
     ("/v1/threads", {"question": "q?", "tags": ["x"] * 21}),
     ("/v1/threads/accepted", {"question": "q?"}),
     ("/v1/threads/accepted", {"question": "q?", "answer": "a" * 200_001}),  # over the store's answer limit
+    ("/v1/threads", {"question": "q?", "answer": "a" * 200_001}),
+    ("/v1/threads/api:x/answers", {"text": "a" * 200_001}),
     ("/v1/threads/api:x/answers", {"text": ""}),
     ("/v1/threads/api:x/answers", {"text": "fine", "votes": "many"}),
     ("/v1/threads/api:x/accept", {}),
