@@ -532,8 +532,8 @@ def create_app(settings: Settings | None = None, *, engine: Any = None, warm: bo
     @app.get("/", include_in_schema=False)
     async def root() -> dict[str, str]:
         """Where things are, for whoever opens the server's address (the UI links it): it was a 404."""
-        return {"name": "offline-qa", "version": package_version(), "docs": "/docs", "openapi": "/openapi.json",
-                "health": f"/{API_VERSION}/health"}
+        return {"name": "offline-qa", "version": package_version(), "docs": "/docs", "redoc": "/redoc",
+                "openapi": "/openapi.json", "health": f"/{API_VERSION}/health"}
 
     # HEAD too: probes that ask with HEAD got 405 (HEAD routes stay out of the schema: one operation
     # per path, as client generators expect)

@@ -107,7 +107,9 @@ def index(
     secs = time.perf_counter() - started
     from rich.text import Text
 
-    console.print(Text.assemble(("indexed ", "green"), f"{count:,} passages into {target} in {secs:.1f}s"))
+    from qa.core.text import counted
+
+    console.print(Text.assemble(("indexed ", "green"), f"{counted(count, 'passage')} into {target} in {secs:.1f}s"))
     if not default and out is None:
         console.print(Text(f"`qa ask` now answers from the collection {target.name} too "
                            f"(`qa ask --collection {target.name}` for it alone)", style="dim"))

@@ -70,7 +70,7 @@ def test_the_servers_address_says_where_things_are_and_docs_fetch_nothing_elsewh
     """The address the UI links to was a bare 404; /redoc fetched its maker's logo from a CDN; the
     sample request of /docs asked a collection made up from the name's pattern (a 404)."""
     root = client.get("/")
-    assert root.status_code == 200 and root.json()["docs"] == "/docs"
+    assert root.status_code == 200 and root.json()["docs"] == "/docs" and root.json()["redoc"] == "/redoc"
     assert client.head("/").status_code == 200
     assert client.get("/redoc").headers["Content-Security-Policy"] == "img-src 'self' data:"
     ask = client.get("/openapi.json").json()["components"]["schemas"]["AskRequest"]["properties"]
