@@ -75,6 +75,7 @@ class ImportReport:
     threads_without_text: int = 0  # questions with neither a title nor any text (an image alone)
     threads_removed: int = 0  # with `prune`: the source's threads the file no longer gives
     threads_kept_for_users: int = 0  # ... that stay, without the file's answers, for answers users added
+    questions_repeated: int = 0  # an FAQ's records asking a question an earlier record asked (answers joined)
     answers_without_words: int = 0  # "...", an emoji or a zero-width space: nothing a question could use
     posts_too_long: int = 0  # a dump's posts beyond the store's limits (skipped, not the whole dump refused)
     answers_without_question: int = 0  # a dump's answers whose question it does not hold (deleted, or cut off)
@@ -104,6 +105,9 @@ class ImportReport:
                 (self.posts_too_long, f"skipped {counted(self.posts_too_long, 'post')} longer than the store takes"),
                 (self.answers_without_question, f"skipped {counted(self.answers_without_question, 'answer')} whose "
                                                 "question is not in the file or was skipped"),
+                (self.questions_repeated,
+                 f"{counted(self.questions_repeated, 'record')} asked a question an earlier one asked: its answers "
+                 "joined that thread's, the first record's answer is the accepted one"),
                 (self.threads_removed, f"removed {counted(self.threads_removed, 'thread')} the file no longer gives"),
                 (self.threads_kept_for_users,
                  f"kept {counted(self.threads_kept_for_users, 'thread')} the file no longer gives for the answers "
@@ -754,6 +758,7 @@ def import_records(store: ThreadStore, records: Iterable[tuple[str, Any]], *, so
             else:  # the same question again: its answers join the thread, the first accepted one stays
                 key = store.thread_key(source, ext) or 0
                 changed = False
+                rep.questions_repeated += 1
             for a in answers:
                 rep.answers_read += 1
                 if content_id(a) in given.get(key, ()):

@@ -622,6 +622,8 @@ def test_an_unchanged_faq_saved_again_changes_nothing_and_keeps_the_users_choice
     rep = import_file(store, dup)
     assert rep.answers_updated == rep.threads_updated == 0 and "updated" not in rep.summary()
     assert [a.id for a in store.thread(did).answers if a.accepted] == [eu]
+    # two answers to one question (a kit moved, the FAQ not cleaned up) joined in silence: said
+    assert rep.questions_repeated == 1 and "1 record asked a question an earlier one asked" in rep.summary()
 
 
 def test_a_csv_saved_with_semicolons_or_tabs_imports_as_written(tmp_path: Path) -> None:
