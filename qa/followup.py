@@ -519,6 +519,9 @@ def antecedent(referent: Referent | None, past: Sequence[tuple[str, str]], avoid
     for question, answer in reversed(past):
         if referent == Referent.PERSON and _asks_for_person(question) and _looks_like_name(answer):
             return answer.strip()
+        if referent == Referent.PERSON and _asks_for_person(question) and _person_in_sentence(answer, question):
+            # an FAQ's answer is a sentence: "Alice Moreau leads Sales." made "her" Sales
+            return _person_in_sentence(answer, question)
         if referent == Referent.PLACE and _asks_for_place(question) and _looks_like_name(answer):
             return answer.strip()  # "Where is the Eiffel Tower?" "Paris": "there" is Paris
         if referent == Referent.PLACE and _asks_for_place(question) and _place_name(answer):
@@ -547,6 +550,18 @@ def antecedent(referent: Referent | None, past: Sequence[tuple[str, str]], avoid
         if referent in (Referent.PERSON, Referent.THING, Referent.GROUP, Referent.PLACE) and _looks_like_name(answer) \
                 and not (referent == Referent.THING and answer.strip() in people):
             return answer.strip()
+    return ""
+
+
+def _person_in_sentence(answer: str, question: str) -> str:
+    """The name a sentence answering "who" gives: its first name of two or more capitalised words
+    the question does not name ("Alice Moreau leads Sales." after "Who is the head of Sales?")."""
+    if _looks_like_name(answer) or len(answer) > 300:
+        return ""
+    for s, e in proper_spans(answer):
+        name = answer[s:e]
+        if len(name.split()) >= 2 and not _named_in(name, question):
+            return name
     return ""
 
 
@@ -848,6 +863,6 @@ def _resolve(question: str, past: Sequence[tuple[str, str]], people: Collection[
         text = text[0].upper() + text[1:]
     # "he" for the previous answer moves the conversation to that answer ("Who wrote Hamlet?" -> "When
     # did he die?"): the earlier question is then about something else and is not continued.
-    is_answer = entity == past[-1][1].strip()
+    is_answer = entity in (past[-1][1].strip(), _person_in_sentence(*reversed(past[-1])))
     return Rewrite(text, entity, f"'{tok.text}' -> the {'answer' if is_answer else 'subject'} of an earlier turn",
                    "" if is_answer else turn)

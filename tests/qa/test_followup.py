@@ -20,6 +20,8 @@ H_FRANCE_POP = ("What is the population of France?", "67 million")
     # the subject of a "Who was X?" question, not its descriptive answer
     ("When did he die?", H_TESLA, "When did Nikola Tesla die?"),
     ("Who did she marry?", ("Who was Marie Curie?", "a physicist"), "Who did Marie Curie marry?"),
+    # an FAQ's answer is a sentence: the name it gives, not the question's "Sales"
+    ("What is her email?", ("Who is the head of Sales?", "Alice Moreau leads Sales."), "What is Alice Moreau's email?"),
     # possessives, objects, places
     ("What is its area?", ("Where is Mount Everest?", "Nepal"), "What is Mount Everest's area?"),
     ("What is its atomic number?", ("When was oxygen discovered?", "1774"), "What is oxygen's atomic number?"),
