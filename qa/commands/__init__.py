@@ -49,6 +49,19 @@ def check_index(index: Path) -> None:
 
     if not index.exists():
         raise InputError(f"index folder not found: {index} (build one with `qa index PATH --out DIR`)")
+    if index.is_file():
+        from kb.loaders import graph_format
+        from qa.core.errors import QAError
+
+        try:
+            rdf = graph_format(index) != "tsv"  # a .txt or .tsv may as well be documents
+        except QAError:
+            rdf = False
+        if rdf:  # `qa ask --index team.ttl` was told to index the graph as documents
+            raise InputError(f"{index} is a knowledge graph file, not an index folder: give it with --graph")
+    if index.is_dir() and not is_complete(index) and any(is_complete(p) for p in index.iterdir() if p.is_dir()):
+        raise InputError(f"{index} holds collections, it is not one: give one of them with --index, or set "
+                         "QA_INDEX_DIR to it to search them all")
     if not index.is_dir() or not is_complete(index):
         raise InputError(f"{index} is not an index folder (no manifest.json); build one with "
                          f"`qa index {index} --out DIR`, or give the folder `qa index` wrote")

@@ -4,7 +4,7 @@ Settings are read from defaults, a TOML file, `QA_<NAME>` environment variables 
 answer surprises, the first question is which of these won, so this shows it instead of leaving
 the user to reconstruct the precedence rules.
 
-    qa config                 # a table: setting, value, origin
+    qa config                 # a table: setting, value, origin (piped: a tab-separated line each)
     qa config --json          # the same as one JSON object {name: {value, origin}}
     qa config --markdown      # every setting with its default and what it does (the README's table)
 """
@@ -12,6 +12,7 @@ the user to reconstruct the precedence rules.
 from __future__ import annotations
 
 import json
+import sys
 
 import typer
 from rich.console import Console
@@ -36,12 +37,16 @@ def config(
     if as_json:
         typer.echo(json.dumps({k: {"value": v, "origin": where_from[k]} for k, v in values.items()}, indent=2))
         return
+    shown = {name: json.dumps(value) if not isinstance(value, str) else value or '""' for name, value in values.items()}
+    if not sys.stdout.isatty():  # piped (`qa config | grep kb_graph`): whole values, a line each, not a table cut
+        for name, value in shown.items():  # to 80 columns ("/work/team.…")
+            typer.echo(f"{name}\t{value}\t{where_from[name]}")
+        return
     table = Table("setting", "value", "origin", show_lines=False)
-    for name, value in values.items():
+    for name, value in shown.items():
         where = where_from[name]
         style = "" if where == "default" else "bold"
-        table.add_row(escape(name), escape(json.dumps(value) if not isinstance(value, str) else value or '""'),
-                      escape(where), style=style)
+        table.add_row(escape(name), escape(value), escape(where), style=style)
     Console().print(table)
 
 

@@ -124,6 +124,13 @@ def test_a_broken_or_unknown_collection_is_the_users_to_know(notes: Path, tmp_pa
     (empty / "a.txt").write_text("x")
     assert main(["ask", "Who wrote Pride and Prejudice?", "--index", str(empty / "a.txt")]) == 2
     assert "is not an index folder" in capsys.readouterr().err
+    # a graph file, or the folder of collections, was told "build one with qa index ... --out DIR"
+    (empty / "team.ttl").write_text("<http://x/a> <http://x/b> <http://x/c> .\n")
+    assert main(["ask", "Who wrote Pride and Prejudice?", "--index", str(empty / "team.ttl")]) == 2
+    assert "is a knowledge graph file, not an index folder: give it with --graph" in \
+        " ".join(capsys.readouterr().err.split())
+    assert main(["ask", "Who wrote Pride and Prejudice?", "--index", str(home)]) == 2
+    assert "holds collections, it is not one" in " ".join(capsys.readouterr().err.split())
 
 
 @pytest.mark.skipif(not (MODELS_DIR / "span-minilm-l6" / "config.json").exists(), reason="no shipped reader")
