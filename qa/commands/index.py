@@ -102,8 +102,17 @@ def index(
         if not replace:
             _check_replacing(target, path)
         check_folder_writable(target)
-        target, count = index_path(path, target, settings, progress=True, dense_kind=dense_kind or "flat",
-                                   seen=seen)
+        try:
+            target, count = index_path(path, target, settings, progress=True, dense_kind=dense_kind or "flat",
+                                       seen=seen)
+        except InputError as exc:
+            from retrieval.index_dir import is_complete
+
+            if "holds no" in str(exc) and is_complete(target):  # a folder emptied: its old collection answers on
+                how = f"qa index --delete {target.name}" if out is None else f"rm -r {target}"
+                raise InputError(f"{exc}; the collection {target} built from it earlier is kept and still answers "
+                                 f"(`{how}` removes it)") from None
+            raise
     secs = time.perf_counter() - started
     from rich.text import Text
 

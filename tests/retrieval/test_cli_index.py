@@ -14,6 +14,20 @@ def test_qa_index_ok(corpus_dir: Path, tmp_path: Path, monkeypatch, capsys) -> N
     assert "encoding passages" in captured.err and captured.out == ""  # progress is not output
 
 
+def test_a_folder_emptied_and_indexed_again_says_its_old_collection_still_answers(tmp_path, monkeypatch, capsys):
+    """It said "holds no .txt ... files", exit 2, and nothing of the collection built from the folder
+    before, which went on answering from the deleted text."""
+    monkeypatch.setenv("QA_INDEX_DIR", str(tmp_path / "idx"))
+    notes = tmp_path / "notes"
+    notes.mkdir()
+    (notes / "a.txt").write_text("The Falcon release ships in May.\n", encoding="utf-8")
+    assert main(["index", str(notes)]) == 0
+    (notes / "a.txt").unlink()
+    assert main(["index", str(notes)]) == 2
+    said = " ".join(capsys.readouterr().err.split())
+    assert "is kept and still answers (`qa index --delete notes` removes it)" in said
+
+
 def test_qa_index_bad_input_exits_2(tmp_path: Path, capsys) -> None:
     bad = tmp_path / "bad.txt"
     bad.write_bytes(b"caf\xe9")
