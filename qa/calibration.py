@@ -29,8 +29,13 @@ from qa.core.settings import Settings
 
 WEBQA_FEATURES = ("reader_logit", "log_mass", "log_mass_t3", "support", "inv_rank", "retrieval_score", "gap",
                   "log_length", "passage_abstained", "q_overlap", "type_known", "type_match", "log_groups",
-                  "boundary_share", "log_members", "wh_what", "wh_which", "wh_how", "wh_why", "wh_where")
+                  "boundary_share", "log_members", "wh_what", "wh_which", "wh_how", "wh_why", "wh_where",
+                  "q_cover", "q_named_missing", "q_named_nowhere", "dense", "dense_top")
 _WH = ("what", "which", "how", "why", "where")
+# Words a question is phrased with rather than about: absent from a passage, they say nothing.
+_ASKING = {"what", "which", "who", "whom", "whose", "when", "where", "why", "how", "did", "does", "do",
+                          "has", "have", "had", "can", "could", "would", "should", "will", "name", "many", "much",
+                          "not", "there", "their", "they", "he", "she", "his", "her", "been", "being", "than", "into"}
 
 _WORD = re.compile(r"[\w']+")
 _MONTHS = {"january", "february", "march", "april", "may", "june", "july", "august", "september", "october",
@@ -72,18 +77,29 @@ def answer_matches(kind: str, answer: str) -> bool:
 
 def span_features(*, question: str, answer: str, reader_prob: float, mass: float, mass_t3: float, support: int,
                   rank: int, retrieval_score: float, gap: float, passage_abstained: bool,
-                  groups: int, boundary_share: float = 1.0, members: int = 1) -> dict[str, float]:
+                  groups: int, boundary_share: float = 1.0, members: int = 1, passage: str = "",
+                  nowhere: int = 0, dense: float | None = None, dense_top: float | None = None) -> dict[str, float]:
     """The signals a WebQA answer's probability of being right is computed from: how sure the
     reader is (its own probability, the share of all span probability the answer holds), how much
     retrieval agrees (passages giving it, rank, fused score), and whether the answer has the form
     the question asks for and does not just repeat the question's words. Exact-match correctness
     also hangs on the span's boundaries: `boundary_share` is how much of its group's probability
-    the chosen boundaries hold (nested variants competing means the edges are uncertain)."""
+    the chosen boundaries hold (nested variants competing means the edges are uncertain).
+
+    A fluent span from a passage about something else is the commonest confident mistake on a
+    collection that does not hold the answer ("Who won the 2031 World Cup?" read from the 2026
+    final): `q_cover` is how much of what the question is about the passage (with its title) says,
+    `q_named_missing` how many of the question's numbers and names it lacks (`nowhere`: how many
+    no passage found for the question has: "the Eagle release" when only the Falcon one is
+    written about, "ticket 44" beside tickets 42 and 43), and `dense` /
+    `dense_top` how close the passage, and the closest passage found for the question at all, are
+    in meaning (the encoder's cosine; the reader's own confidence does not see any of these)."""
     first = next((w for w in (x.lower() for x in _WORD.findall(question)) if w in _WH), "")
     a_words = [w.lower() for w in _WORD.findall(answer) if w.lower() not in _STOP]
     q_words = {w.lower() for w in _WORD.findall(question)}
     overlap = sum(w in q_words for w in a_words) / len(a_words) if a_words else 0.0
     kind = expected_type(question)
+    cover, missing = question_coverage(question, passage)
     return {
         "reader_logit": _logit(reader_prob),
         "log_mass": math.log(max(mass, 1e-6)),
@@ -101,7 +117,41 @@ def span_features(*, question: str, answer: str, reader_prob: float, mass: float
         "boundary_share": float(boundary_share),
         "log_members": math.log1p(members),
         **{f"wh_{w}": float(first == w) for w in _WH},
+        "q_cover": cover,
+        "q_named_missing": math.log1p(missing),
+        "q_named_nowhere": math.log1p(nowhere),
+        "dense": float(dense) if dense is not None else 0.0,
+        "dense_top": float(dense_top) if dense_top is not None else 0.0,
     }
+
+
+def _stem(word: str) -> str:
+    return word.rstrip("abcdefghijklmnopqrstuvwxyz'") if word[:1].isdigit() else word[:5]
+
+
+def named_words(question: str) -> set[str]:
+    """The question's numbers and capitalised words after the first (lower-cased)."""
+    toks = _WORD.findall(question)
+    return {w.lower() for i, w in enumerate(toks)
+            if any(c.isdigit() for c in w) or (i > 0 and w[:1].isupper() and w.lower() not in _ASKING)}
+
+
+def named_nowhere(question: str, passages: Sequence[str]) -> int:
+    """How many of the question's numbers and names none of `passages` has."""
+    have = {_stem(w.lower()) for p in passages for w in _WORD.findall(p)}
+    return sum(_stem(w) not in have for w in named_words(question))
+
+
+def question_coverage(question: str, passage: str) -> tuple[float, int]:
+    """(share of the question's content words the passage has, count of the question's numbers
+    and capitalised words after the first that it lacks). Words match on their first five letters,
+    so "elected" meets "election" and "1930s" meets "1930"; a passage of no text covers nothing."""
+    q_tokens = _WORD.findall(question)
+    p_words = {_stem(w.lower()) for w in _WORD.findall(passage)}
+    content = [w.lower() for w in q_tokens if w.lower() not in _STOP and w.lower() not in _ASKING and len(w) > 2]
+    cover = sum(_stem(w) in p_words for w in content) / len(content) if content else 1.0
+    missing = sum(_stem(w) not in p_words for w in named_words(question))
+    return cover, missing
 
 
 @dataclass
@@ -180,6 +230,14 @@ class AnswerCalibrator:
                        platt=tuple(data.get("platt", (1.0, 0.0))), meta=dict(data.get("meta", {})))
         except (OSError, KeyError, TypeError, ValueError) as exc:
             raise DataFormatError(f"{path} is not a calibrator file: {exc}") from exc
+
+    def fitted_otherwise(self, settings: Settings) -> str:
+        """The settings this calibrator was fitted under that differ from `settings` ("" when none
+        does): the features (how many passages give an answer, its rank) mean other things when the
+        reader reads another number of passages, or fusion ranks them otherwise."""
+        fitted = {"read_k": self.meta.get("read_k"), "fusion_method": self.meta.get("fusion_method")}
+        now = {"read_k": settings.read_k, "fusion_method": str(settings.fusion_method)}
+        return ", ".join(f"{k} {v}" for k, v in fitted.items() if v is not None and v != now[k])
 
     @classmethod
     def load_default(cls, settings: Settings) -> AnswerCalibrator:

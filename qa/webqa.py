@@ -17,6 +17,7 @@ Why it is built this way:
 
 from __future__ import annotations
 
+import logging
 import math
 import threading
 import time
@@ -24,7 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from qa.calibration import AnswerCalibrator, span_features
+from qa.calibration import AnswerCalibrator, named_nowhere, span_features
 from qa.core.errors import InputError
 from qa.core.settings import Settings
 from qa.core.types import Answer, Encoder, Question, Route, SpanEvidence
@@ -34,6 +35,7 @@ if TYPE_CHECKING:
     from retrieval.collections import CollectionSet
     from retrieval.passage import RetrievedPassage
 
+log = logging.getLogger(__name__)
 
 @dataclass
 class _Group:
@@ -106,7 +108,12 @@ class WebQA:
         if self._calibrator is None:
             with self._loading:
                 if self._calibrator is None:
-                    self._calibrator = AnswerCalibrator.load_default(self.settings)
+                    cal = AnswerCalibrator.load_default(self.settings)
+                    unlike = cal.fitted_otherwise(self.settings)
+                    if unlike:
+                        log.warning("the passages' answer probabilities were fitted with %s: with other values their "
+                                    "scores are not probabilities (refit: qa train calibrate-webqa)", unlike)
+                    self._calibrator = cal
         return self._calibrator
 
     def warm_up(self) -> None:
@@ -154,10 +161,14 @@ class WebQA:
 
         reqs = [ReadRequest(q, h.text, source_id=str(i), title=h.title)
                 for q, hs in zip(questions, hits, strict=True) for i, h in enumerate(hs)]
+        from retrieval.fusion import highest
+        from retrieval.hybrid import fusion_params
+
         per_passage = self.reader.read_batch(reqs, top_k=5) if reqs else []
+        fused_top = highest(*fusion_params(self.settings))
         out, pos = [], 0
         for q, hs in zip(questions, hits, strict=True):
-            out.append(_candidates(q, hs, per_passage[pos : pos + len(hs)]))
+            out.append(_candidates(q, hs, per_passage[pos : pos + len(hs)], fused_top))
             pos += len(hs)
         return out
 
@@ -187,10 +198,12 @@ class WebQA:
         return answers
 
 
-def _candidates(question: str, hits: list[RetrievedPassage], per_passage: list[list[Answer]]
-                ) -> list[tuple[Answer, dict[str, float], bool]]:
+def _candidates(question: str, hits: list[RetrievedPassage], per_passage: list[list[Answer]],
+                fused_top: float = 1.0) -> list[tuple[Answer, dict[str, float], bool]]:
     """Spans of every passage (`source_id` = the passage's position in `hits`) merged into groups,
-    each with its features; the answers carry the passage's real id and evidence."""
+    each with its features; the answers carry the passage's real id and evidence. A fused score is
+    read as a share of the highest `fused_top` the fusion settings allow (1 with the defaults), so other
+    weights do not move the probability: weights of 10 and 10 put wrong answers at 1.00."""
     spans: list[Answer] = []
     abstained: list[bool] = []
     for answers in per_passage:
@@ -207,6 +220,9 @@ def _candidates(question: str, hits: list[RetrievedPassage], per_passage: list[l
         return sum(math.exp(((m.raw_score if m.raw_score is not None else -math.inf) - top) / t)
                    for m in members) / total
 
+    dense = [h.scores["dense"] for h in hits if "dense" in h.scores]
+    nowhere = named_nowhere(question, [f"{h.title}\n{h.text}" for h in hits])
+    closest = max(dense, default=None)
     out = []
     for g in groups:
         best_raw = g.best.raw_score or 0.0
@@ -215,9 +231,10 @@ def _candidates(question: str, hits: list[RetrievedPassage], per_passage: list[l
         hit = hits[i]
         feats = span_features(
             question=question, answer=g.best.text, reader_prob=g.best.score, mass=share(g.members, 1.0),
-            mass_t3=share(g.members, 3.0), support=len(g.passages), rank=i + 1, retrieval_score=hit.score,
+            mass_t3=share(g.members, 3.0), support=len(g.passages), rank=i + 1, retrieval_score=hit.score / fused_top,
             gap=best_raw - max(others) if others else 10.0, passage_abstained=abstained[i], groups=len(groups),
-            boundary_share=_boundary_share(g), members=len(g.members))
+            boundary_share=_boundary_share(g), members=len(g.members), passage=f"{hit.title}\n{hit.text}",
+            nowhere=nowhere, dense=hit.scores.get("dense", min(dense, default=None)), dense_top=closest)
         ev = g.best.span
         assert ev is not None
         also = []

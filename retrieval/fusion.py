@@ -79,6 +79,14 @@ def convex(
     return sorted(out.items(), key=lambda kv: (-kv[1], best[kv[0]], kv[0]))
 
 
+def highest(method: str, weights: Mapping[str, float], k: float = 60.0) -> float:
+    """The largest score `fuse` can give (a passage first in every list), so a fused score can be
+    read on one scale whatever the weights: 10 and 10 made every score twenty times the usual."""
+    total = sum(max(float(w), 0.0) for w in weights.values())
+    top = total / (k + 1) if method == "rrf" else total
+    return top if top > 0 else 1.0
+
+
 def fuse(
     scored: Mapping[str, Sequence[tuple[Id, float]]],
     method: str = "rrf",

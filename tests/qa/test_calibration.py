@@ -1,0 +1,56 @@
+"""WebQA's answer probabilities: the signals that a passage answers another question than the one
+asked, and the training questions that teach them (no model involved: these run in milliseconds)."""
+
+from __future__ import annotations
+
+import random
+
+from qa.calibration import named_nowhere, question_coverage, span_features
+from qa.calibration_training import _absent_questions, _near_misses, near_miss
+
+FINAL = "FIFA World Cup\nThe reigning champion is Spain, who won the 2026 World Cup by defeating Argentina."
+
+
+def test_a_passage_about_another_year_or_name_covers_less_of_the_question() -> None:
+    """"Who won the 2031 World Cup?" read from the 2026 final was Argentina at 0.84: nothing the
+    probability was computed from saw that the passage speaks of another year."""
+    assert question_coverage("Who won the 2026 World Cup?", FINAL) == (1.0, 0)
+    cover, missing = question_coverage("Who won the 2031 World Cup?", FINAL)
+    assert cover < 1.0 and missing == 1
+    # words meet on their first letters ("elected" / "election"), a decade on its digits ("1930s" / "1930")
+    assert question_coverage("When was he elected?", "The election of 1930.")[0] == 1.0
+    assert question_coverage("What happened in the 1930s Dust Bowl?", "The Dust Bowl of 1930")[1] == 0
+    notes = ["Release notes\nThe Falcon release is scheduled for March 14.", "Ticket 43 was closed by Yuki."]
+    assert named_nowhere("Who is the release manager of the Eagle release?", notes) == 1
+    assert named_nowhere("Who closed ticket 44?", notes) == 1
+    assert named_nowhere("When is the Falcon release?", notes) == 0
+    feats = span_features(question="Who won the 2031 World Cup?", answer="Argentina", reader_prob=0.9, mass=0.9,
+                          mass_t3=0.9, support=1, rank=1, retrieval_score=0.8, gap=3.0, passage_abstained=False,
+                          groups=2, passage=FINAL, nowhere=1, dense=0.7, dense_top=0.7)
+    assert feats["q_named_missing"] > 0 and feats["q_named_nowhere"] > 0 and feats["dense"] == 0.7
+
+
+def test_near_misses_ask_about_a_year_number_or_name_the_paragraph_lacks() -> None:
+    rng = random.Random(0)
+    context = "In 1858 the Virgin Mary appeared to Bernadette in Lourdes, France; 5,000 pilgrims came."
+    names = ["Genghis Khan", "Race (human categorization)", "Charleston, South Carolina"]
+    for _ in range(20):
+        year = near_miss("To whom did the Virgin Mary appear in 1858?", context, names, rng)
+        assert year is not None and "1858" not in year and year.split(" in ")[-1].rstrip("?") not in context
+    for _ in range(10):
+        name = near_miss("What did the Virgin Mary do in Lourdes?", context, names, rng)
+        assert name is not None and any(n in name for n in ("Genghis Khan", "Race", "Charleston"))
+        # a title's parenthesis and the part after its comma are not part of a name
+        assert not any(n in name for n in ("(", "South Carolina"))
+    assert near_miss("what did she do?", context, names, rng) is None  # nothing to change
+    items = [("To whom did the Virgin Mary appear in 1858?", context), ("what did she do?", context)]
+    assert [golds for _, golds in _near_misses(items, names, 5, rng)] == [[]]  # no answer is right for them
+
+
+def test_questions_of_articles_the_collection_lacks_come_a_few_from_each_of_many() -> None:
+    articles = [{"title": f"A{i}", "paragraphs": [{"context": "x", "qas": [
+        {"question": f"q{i}-{j}?", "answers": [{"text": "a"}]} for j in range(40)]}]} for i in range(10)]
+    got = _absent_questions(articles, {2, 3, 4, 5, 6}, 30, random.Random(1), per_article=8)
+    assert len(got) == 30
+    used = {q.split("-")[0] for q, _ in got}
+    assert used <= {"q2", "q3", "q4", "q5", "q6"} and len(used) >= 4
