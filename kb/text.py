@@ -58,9 +58,13 @@ def compared_number(words: list[str], i: int) -> bool:
 
 def fuzzy_blocked(words: list[str], start: int, end: int) -> bool:
     """Whether the words from `start` to `end` may not be read as a misspelt name: one of them is
-    the question's frame (`frame_word`), except "than" inside a longer span ("Beter Than Ezra" is
-    a misspelt name; "than" alone is not "Thane")."""
-    return any(frame_word(words, j) and not (words[j] == "than" and end - start > 1) for j in range(start, end))
+    the question's frame (`frame_word`), except "than" and the word before it inside a longer span
+    ("Beter Than Ezra" and "Less Than Zer" are misspelt names; "than" alone is not "Thane", nor
+    "more" alone Moro)."""
+    def inside(j: int) -> bool:
+        return end - start > 1 and (words[j] == "than" or (words[j] in _BEFORE_THAN and j + 1 < end))
+
+    return any(frame_word(words, j) and not inside(j) for j in range(start, end))
 
 
 # words that negate what follows ("don't" is normalised "don t"): never a piece of a name to link

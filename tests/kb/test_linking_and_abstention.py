@@ -163,6 +163,7 @@ ex:Film rdfs:label "Less Than Zero" .
     assert not [c for c in idx.link("Which cities have a population of more than 3 million?") if c.label == "Moro"]
     assert not [c for c in idx.link("Which towns have less than 500 people?") if c.label == "Lesa"]
     assert idx.link("Who wrote Less Than Zero?")[0].label == "Less Than Zero"
+    assert idx.link("Who wrote Less Than Zer?")[0].label == "Less Than Zero"  # misspelt, still the title
     assert idx.link("Who sang Over the Rainbow?")[0].label == "Over the Rainbow"
     assert idx.link("Where is Tvre?")[0].label == "Tver"  # a real typo is still read
 
