@@ -553,14 +553,27 @@ def antecedent(referent: Referent | None, past: Sequence[tuple[str, str]], avoid
     return ""
 
 
+# a capitalised run that is a thing, not a person: "The Sales Team", "Human Resources", "Expense Hub"
+_DETERMINERS = {"the", "a", "an", "your", "our", "my", "their", "his", "her", "its", "this", "that"}
+_NOT_A_PERSON = _DETERMINERS | {
+    "team", "department", "resources", "hub", "office", "group", "inc", "ltd", "llc", "company", "committee",
+    "board", "services", "service", "center", "centre", "desk", "portal", "app", "system", "unit", "division",
+    "university", "school", "bank", "street", "road", "avenue", "building", "church", "club", "council",
+    "ministry", "agency", "institute", "foundation", "corporation", "association", "society", "party"}
+
+
 def _person_in_sentence(answer: str, question: str) -> str:
-    """The name a sentence answering "who" gives: its first name of two or more capitalised words
-    the question does not name ("Alice Moreau leads Sales." after "Who is the head of Sales?")."""
+    """The name a sentence answering "who" gives: its first run of two to four capitalised words
+    the question does not name, unless it reads as a thing ("Alice Moreau leads Sales." after "Who
+    is the head of Sales?"; not "The Sales Team is led by ...", nor "Human Resources")."""
     if _looks_like_name(answer) or len(answer) > 300:
         return ""
     for s, e in proper_spans(answer):
         name = answer[s:e]
-        if len(name.split()) >= 2 and not _named_in(name, question):
+        words = name.split()
+        before = answer[:s].split()[-1:]
+        if (2 <= len(words) <= 4 and not _named_in(name, question) and words[0].lower() not in _NOT_A_PERSON
+                and words[-1].lower() not in _NOT_A_PERSON and not (before and before[0].lower() in _DETERMINERS)):
             return name
     return ""
 

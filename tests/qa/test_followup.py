@@ -22,6 +22,8 @@ H_FRANCE_POP = ("What is the population of France?", "67 million")
     ("Who did she marry?", ("Who was Marie Curie?", "a physicist"), "Who did Marie Curie marry?"),
     # an FAQ's answer is a sentence: the name it gives, not the question's "Sales"
     ("What is her email?", ("Who is the head of Sales?", "Alice Moreau leads Sales."), "What is Alice Moreau's email?"),
+    ("What is her email?", ("Who leads sales?", "The Sales Team is led by Alice Moreau."),
+     "What is Alice Moreau's email?"),
     # possessives, objects, places
     ("What is its area?", ("Where is Mount Everest?", "Nepal"), "What is Mount Everest's area?"),
     ("What is its atomic number?", ("When was oxygen discovered?", "1774"), "What is oxygen's atomic number?"),
@@ -268,3 +270,10 @@ def test_hostile_and_odd_text_never_breaks_the_rewriter() -> None:
               "\u202eit\u202c", "ÉLAN's it"]:
         r = rewrite(q, ("Who was Marie Curie?", "a physicist", "'s", ""))
         assert isinstance(r.text, str) and r.text
+
+
+def test_a_sentence_answering_who_lends_her_no_thing_it_names() -> None:
+    """"Human Resources" and "Expense Hub" are capitalised runs, not people: "her" is left as typed."""
+    for history in (("Who handles payroll?", "Payroll is run by Human Resources."),
+                    ("Who can approve my expenses?", "Your manager approves them in Expense Hub.")):
+        assert rewrite("What is her email?", history).text == "What is her email?"
