@@ -106,8 +106,8 @@ class ImportReport:
                 (self.answers_without_question, f"skipped {counted(self.answers_without_question, 'answer')} whose "
                                                 "question is not in the file or was skipped"),
                 (self.questions_repeated,
-                 f"{counted(self.questions_repeated, 'record')} asked a question an earlier one asked: its answers "
-                 "joined that thread's, the first record's answer is the accepted one"),
+                 f"{counted(self.questions_repeated, 'record')} repeated an earlier record's question (answers "
+                 "joined into its thread)"),
                 (self.threads_removed, f"removed {counted(self.threads_removed, 'thread')} the file no longer gives"),
                 (self.threads_kept_for_users,
                  f"kept {counted(self.threads_kept_for_users, 'thread')} the file no longer gives for the answers "
@@ -730,7 +730,7 @@ def import_records(store: ThreadStore, records: Iterable[tuple[str, Any]], *, so
             if not isinstance(question, str) or not question.strip():
                 raise DataFormatError(f"{where}: no question (expected one of the fields {', '.join(_Q_KEYS)})")
             # a CMS export marks its questions up as it does its answers ("<p>What are your <strong>...")
-            question = _title(" ".join(plain_text(question).split()), where)
+            marked, question = question, _title(" ".join(plain_text(question).split()), where)
             answers = []
             for a in _answer_texts(rec, where):
                 checked = _answer(plain_text(a), where)
@@ -738,6 +738,9 @@ def import_records(store: ThreadStore, records: Iterable[tuple[str, Any]], *, so
                     raise DataFormatError(f"{where}: the answer {a[:40]!r} has no words (no letter or digit)")
                 answers.append(checked)
             ext = _field_text(rec, "id", where) or content_id(question)
+            if marked != question and not _field_text(rec, "id", where) and \
+                    store.thread_key(source, content_id(marked)) is not None:
+                ext = content_id(marked)  # imported before questions were read as text: the same thread
             earlier = seen.get(ext)
             if earlier is not None and content_id(earlier[1]) != content_id(question):
                 raise DataFormatError(f"{where}: the id {ext!r} is also the id of another question ({earlier[0]})")

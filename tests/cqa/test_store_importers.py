@@ -623,7 +623,7 @@ def test_an_unchanged_faq_saved_again_changes_nothing_and_keeps_the_users_choice
     assert rep.answers_updated == rep.threads_updated == 0 and "updated" not in rep.summary()
     assert [a.id for a in store.thread(did).answers if a.accepted] == [eu]
     # two answers to one question (a kit moved, the FAQ not cleaned up) joined in silence: said
-    assert rep.questions_repeated == 1 and "1 record asked a question an earlier one asked" in rep.summary()
+    assert rep.questions_repeated == 1 and "1 record repeated an earlier record's question" in rep.summary()
 
 
 def test_a_csv_saved_with_semicolons_or_tabs_imports_as_written(tmp_path: Path) -> None:
@@ -945,6 +945,13 @@ def test_html_in_an_faq_is_shown_as_text_and_a_dumps_links_keep_where_they_go(tm
     import_file(store, marked)
     assert [t.title for t in store.get(list(map(int, store.keys()))).values() if t.source == "faq:marked"] == \
         ["What are your opening hours?"]
+    # a store that holds the question as imported before (marked up, keyed by that text): the same
+    # thread, now titled as text, not a second one
+    older = ThreadStore(tmp_path / "older.sqlite")
+    raw = "<p>What are your <strong>opening hours</strong>?</p>"
+    key, _ = older.put_thread("faq:marked", content_id(raw), raw, "")
+    import_file(older, marked)
+    assert older.count() == 1 and older.thread("faq:marked:" + content_id(raw)).title == "What are your opening hours?"
     assert html_to_text('<p>See <a href="https://example.com/d?a=1&amp;b=2">the docs</a>.</p>') == \
         "See the docs (https://example.com/d?a=1&b=2)."
     assert html_to_text('<a href="https://x.org">https://x.org</a>') == "https://x.org"
