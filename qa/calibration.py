@@ -125,33 +125,42 @@ def span_features(*, question: str, answer: str, reader_prob: float, mass: float
     }
 
 
-def _stem(word: str) -> str:
-    return word.rstrip("abcdefghijklmnopqrstuvwxyz'") if word[:1].isdigit() else word[:5]
+_NUMBER = re.compile(r"(?<![\d.,])\d+(?:,\d{3})*(?:\.\d+)?")  # "1,000", "3.5", the "1930" of "1930s"
+
+
+def _terms(text: str) -> set[str]:
+    """What a text says, as `question_coverage` compares it: words by their first five letters
+    ("elected" meets "election"), numbers whole and without their thousands commas ("1,000" is
+    1000, "3.5" is not 3 and 5)."""
+    words = {w.lower()[:5] for w in _WORD.findall(text) if not any(c.isdigit() for c in w)}
+    return words | {m.group().replace(",", "") for m in _NUMBER.finditer(text)}
 
 
 def named_words(question: str) -> set[str]:
-    """The question's numbers and capitalised words after the first (lower-cased)."""
-    toks = _WORD.findall(question)
-    return {w.lower() for i, w in enumerate(toks)
-            if any(c.isdigit() for c in w) or (i > 0 and w[:1].isupper() and w.lower() not in _ASKING)}
+    """The question's numbers and its capitalised words after the first (but for small words a
+    Title Case question capitalises, and single letters: "U.S."), as `_terms` writes them."""
+    toks = [w for w in _WORD.findall(question) if not any(c.isdigit() for c in w)]
+    names = {w.lower()[:5] for i, w in enumerate(toks)
+             if i > 0 and w[:1].isupper() and len(w) > 1 and w.lower() not in _ASKING and w.lower() not in _STOP}
+    return names | {m.group().replace(",", "") for m in _NUMBER.finditer(question)}
 
 
 def named_nowhere(question: str, passages: Sequence[str]) -> int:
     """How many of the question's numbers and names none of `passages` has."""
-    have = {_stem(w.lower()) for p in passages for w in _WORD.findall(p)}
-    return sum(_stem(w) not in have for w in named_words(question))
+    have = set().union(*(_terms(p) for p in passages)) if passages else set()
+    return len(named_words(question) - have)
 
 
 def question_coverage(question: str, passage: str) -> tuple[float, int]:
     """(share of the question's content words the passage has, count of the question's numbers
-    and capitalised words after the first that it lacks). Words match on their first five letters,
-    so "elected" meets "election" and "1930s" meets "1930"; a passage of no text covers nothing."""
-    q_tokens = _WORD.findall(question)
-    p_words = {_stem(w.lower()) for w in _WORD.findall(passage)}
-    content = [w.lower() for w in q_tokens if w.lower() not in _STOP and w.lower() not in _ASKING and len(w) > 2]
-    cover = sum(_stem(w) in p_words for w in content) / len(content) if content else 1.0
-    missing = sum(_stem(w) not in p_words for w in named_words(question))
-    return cover, missing
+    and names it lacks); words and numbers are compared as `_terms` writes them, so "1930s" meets
+    "1930"; a passage of no text covers nothing."""
+    have = _terms(passage)
+    content = {w.lower()[:5] for w in _WORD.findall(question) if w.lower() not in _STOP
+               and w.lower() not in _ASKING and len(w) > 2 and not any(c.isdigit() for c in w)}
+    content |= {m.group().replace(",", "") for m in _NUMBER.finditer(question)}
+    cover = len(content & have) / len(content) if content else 1.0
+    return cover, len(named_words(question) - have)
 
 
 @dataclass
@@ -234,9 +243,13 @@ class AnswerCalibrator:
     def fitted_otherwise(self, settings: Settings) -> str:
         """The settings this calibrator was fitted under that differ from `settings` ("" when none
         does): the features (how many passages give an answer, its rank) mean other things when the
-        reader reads another number of passages, or fusion ranks them otherwise."""
-        fitted = {"read_k": self.meta.get("read_k"), "fusion_method": self.meta.get("fusion_method")}
-        now = {"read_k": settings.read_k, "fusion_method": str(settings.fusion_method)}
+        reader reads another number of passages, or fusion ranks them otherwise (from another number
+        of candidates)."""
+        # a calibrator from before these were recorded was fitted with the defaults of then
+        fitted = {"read_k": self.meta.get("read_k"), "fusion_method": self.meta.get("fusion_method", "convex"),
+                  "retrieve_k": self.meta.get("retrieve_k", 100)}
+        now = {"read_k": settings.read_k, "fusion_method": str(settings.fusion_method),
+               "retrieve_k": settings.retrieve_k}
         return ", ".join(f"{k} {v}" for k, v in fitted.items() if v is not None and v != now[k])
 
     @classmethod

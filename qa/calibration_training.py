@@ -10,7 +10,7 @@ logistic model is fitted on them.
 A real collection is also asked what it does not hold, and a reader finds a fluent span anyway:
 "Who won the 2031 World Cup?" read from the 2026 final was Argentina at 0.84, "Who is the release
 manager of the Eagle release?" read from notes on the Falcon release its manager at 0.91. So two
-kinds of questions no answer is right for join the fit, each 15 % as many as the held-out ones:
+kinds of questions the collection cannot answer join the fit, each 15 % as many as the held-out ones:
 questions of training articles the collection leaves out, and held-out questions with a year,
 number or name changed to one their paragraph lacks (`near_miss`). Every benchmark asks questions
 its collection answers, so this lowers the probabilities there a little; it is the price of
@@ -75,7 +75,7 @@ def collect_candidates(settings: Settings, train_file: Path, encoder: Encoder, *
                        batch: int = 16, limit: int = 0, log: Callable[[str], None] = print) -> list[dict]:
     """Ask the held-out questions in the open setting, and questions whose article the collection
     lacks; one record per merged candidate answer (question number, features, right or wrong,
-    texts, whether the question's article is in the collection)."""
+    texts, whether the collection answers the question)."""
     from mrc.metrics import normalize_answer
     from qa.webqa import WebQA
     from retrieval.ingest import build_index
@@ -92,7 +92,7 @@ def collect_candidates(settings: Settings, train_file: Path, encoder: Encoder, *
     distractors = rng.sample(others, min(distractor_articles, len(others)))
     passages: list[Passage] = []
     questions: list[tuple[str, list[str]]] = []
-    contexts: list[str] = []
+    contexts: list[int] = []  # each held-out question's article
     for a in held + distractors:
         art = articles[a]
         title = str(art.get("title", "")).replace("_", " ")
@@ -100,14 +100,15 @@ def collect_candidates(settings: Settings, train_file: Path, encoder: Encoder, *
             passages.append(Passage(id=f"{a}-{p}", text=para["context"], title=title, source=f"squad-train:{a}-{p}"))
             if a in held:
                 questions.extend((qa["question"], [x["text"] for x in qa["answers"]]) for qa in para["qas"])
-                contexts.extend(para["context"] for _ in para["qas"])
+                contexts.extend(a for _ in para["qas"])
     if limit:
         questions, contexts = questions[:limit], contexts[:limit]
     answerable = len(questions)
     unused = {i for i in range(len(articles))} - set(held) - set(distractors)
     absent = _absent_questions(articles, unused, round(answerable * absent_share), rng)
     names = sorted({str(articles[i].get("title", "")).replace("_", " ") for i in unused} - {""})
-    near = _near_misses(list(zip((q for q, _ in questions), contexts, strict=True)), names,
+    texts = {a: "\n".join(p["context"] for p in articles[a]["paragraphs"]) for a in held}
+    near = _near_misses([(q, texts[a]) for (q, _), a in zip(questions, contexts, strict=True)], names,
                         round(answerable * near_miss_share), rng)
     questions.extend(absent + near)
     log(f"collection: {len(passages):,} training paragraphs ({len(held)} held-out articles + "
@@ -132,7 +133,7 @@ def collect_candidates(settings: Settings, train_file: Path, encoder: Encoder, *
                     for cand, feats, _ in cs[:5]:
                         records.append({"q": start + j, "features": feats, "right": normalize_answer(cand.text) in gold,
                                         "question": q, "answer": cand.text, "golds": golds,
-                                        "in_collection": start + j < answerable})
+                                        "answerable": start + j < answerable})
                 bar.advance(task, len(chunk))
         webqa.collections.close()
     return records
@@ -156,30 +157,32 @@ def _absent_questions(articles: list[dict], unused: set[int], n: int, rng: rando
     return out
 
 
-_NUMBER = re.compile(r"(?<![\w.])\d[\d,]*(?:\.\d+)?(?![\w.])")
+# a number as written ("1,000", "3.5", "1990" before a comma or a full stop), not one inside a word
+_NUMBER = re.compile(r"(?<![\w.,])\d+(?:,\d{3})*(?:\.\d+)?(?!\w)(?![.,]\d)")
 _NAME = re.compile(r"(?<!^)(?<![.?!] )\b[A-Z][\w'-]*(?:\s+(?:of\s+|the\s+|de\s+)?[A-Z][\w'-]*)*")
 
 
 def near_miss(question: str, context: str, names: list[str], rng: random.Random) -> str | None:
-    """The question about another year, number or thing than its paragraph speaks of, so that the
-    paragraph (still found: the rest of the question matches it) no longer answers it: "Who won
-    the 2031 World Cup?" beside a paragraph on the 2026 final. A number becomes one the paragraph
-    lacks; else a name the paragraph has becomes one of `names` (titles of articles the collection
-    does not hold). None when the question has neither. After Gautam, Zhang and Klakow (2023), who
+    """The question about another year, number or thing than its article speaks of (`context`: the
+    article's text), so that its paragraph (still found: the rest of the question matches it) no
+    longer answers it: "Who won the 2031 World Cup?" beside a paragraph on the 2026 final. A number
+    becomes one the article lacks; else a name it has becomes one of `names` (titles of articles the
+    collection does not hold). None when the question has neither. After Gautam, Zhang and Klakow (2023), who
     make unanswerable questions so for training readers; here they teach the probability shown."""
     numbers = [m for m in _NUMBER.finditer(question)]
     if numbers:
         m = rng.choice(numbers)
         digits = m.group().replace(",", "")
         value = float(digits)
+        held = {n.group().replace(",", "") for n in _NUMBER.finditer(context)}  # "1,028" is 1028
         for _ in range(20):
-            if "." not in digits and 1000 <= value <= 2100:  # a year: another year near it
+            if "," not in m.group() and "." not in digits and 1000 <= value <= 2100:  # a year: another near it
                 new = str(int(value) + rng.choice((-1, 1)) * rng.randint(3, 40))
             elif "." in digits:
                 new = f"{value * rng.choice((0.5, 2, 3)) + rng.randint(1, 9):.{len(digits.split('.')[1])}f}"
             else:
                 new = str(int(value) * rng.choice((2, 3)) + rng.randint(1, 9))
-            if new not in context:
+            if new not in held:
                 return question[: m.start()] + new + question[m.end():]
         return None
     found = [m for m in _NAME.finditer(question) if m.group() in context]
@@ -263,19 +266,19 @@ def fit_from_records(records: list[dict], *, folds: int = 5) -> tuple[AnswerCali
               "cross_validated_ece_soft": round(ece(probs, ys), 4),
               "cross_validated_ece_em": round(ece(probs, em), 4),
               "cross_validated_auroc_em": round(auroc(probs, em), 4)}
-    inside = {r["q"]: r.get("in_collection", True) for r in records}
+    inside = {r["q"]: r.get("answerable", True) for r in records}
     held = [i for i, q in enumerate(qids) if inside[q]]
-    if len(held) < len(qids):
+    unanswerable = [i for i, q in enumerate(qids) if not inside[q]]
+    if held and unanswerable:
         # the questions whose article the collection holds (as every benchmark's are), and the others
-        absent = [i for i, q in enumerate(qids) if not inside[q]]
         report |= {"answerable_questions": len(held),
                    "answerable_top_em": round(100 * sum(em[i] for i in held) / len(held), 2),
                    "answerable_cross_validated_ece_soft": round(ece(probs[held], [ys[i] for i in held]), 4),
                    "answerable_cross_validated_auroc_em": round(auroc(probs[held], [em[i] for i in held]), 4),
-                   "absent_questions": len(absent),
-                   "absent_top_em": round(100 * sum(em[i] for i in absent) / len(absent), 2),
-                   "absent_mean_top_probability": round(float(probs[absent].mean()), 4),
-                   "absent_top_at_least_half_pct": round(100 * float((probs[absent] >= 0.5).mean()), 2)}
+                   "unanswerable_questions": len(unanswerable),
+                   "unanswerable_top_em": round(100 * sum(em[i] for i in unanswerable) / len(unanswerable), 2),
+                   "unanswerable_mean_top_probability": round(float(probs[unanswerable].mean()), 4),
+                   "unanswerable_top_at_least_half_pct": round(100 * float((probs[unanswerable] >= 0.5).mean()), 2)}
     final = AnswerCalibrator().fit([r["features"] for r in records], labels)
     final.platt = (a, b)
     return final, report
@@ -310,7 +313,8 @@ def fit_webqa_calibrator(settings: Settings, train_file: Path, encoder: Encoder,
         "fitted_on": f"SQuAD v1.0 train: the span reader's held-out articles' questions ({report['questions']}), "
                      "open retrieval over those articles' paragraphs and 40 other training articles'; never dev",
         "reader": str(settings.span_model), "reader_backend": str(settings.span_backend),
-        "read_k": settings.read_k, "fusion_method": str(settings.fusion_method), "check": report,
+        "read_k": settings.read_k, "fusion_method": str(settings.fusion_method),
+        "retrieve_k": settings.retrieve_k, "check": report,
     }
     final.save(out)
     log(f"wrote {out}")

@@ -17,6 +17,9 @@ def test_a_passage_about_another_year_or_name_covers_less_of_the_question() -> N
     assert question_coverage("Who won the 2026 World Cup?", FINAL) == (1.0, 0)
     cover, missing = question_coverage("Who won the 2031 World Cup?", FINAL)
     assert cover < 1.0 and missing == 1
+    # numbers are whole ("3.5" is not 3 and 5, "1,000" is 1000), small words of a Title Case question
+    # and single letters ("U.S.") are no names
+    assert question_coverage("Is 3.5 of 1,000 the Rate Of The U.S.?", "5.3 and 1000; the rate")[1] == 1
     # words meet on their first letters ("elected" / "election"), a decade on its digits ("1930s" / "1930")
     assert question_coverage("When was he elected?", "The election of 1930.")[0] == 1.0
     assert question_coverage("What happened in the 1930s Dust Bowl?", "The Dust Bowl of 1930")[1] == 0
@@ -43,6 +46,12 @@ def test_near_misses_ask_about_a_year_number_or_name_the_paragraph_lacks() -> No
         # a title's parenthesis and the part after its comma are not part of a name
         assert not any(n in name for n in ("(", "South Carolina"))
     assert near_miss("what did she do?", context, names, rng) is None  # nothing to change
+    # a number as written: the comma after it stays, "5,000" is one number (and no year), the new one
+    # is not the article's in other writing ("5,000" for 5000)
+    comma = near_miss("In 1858, who appeared?", context, names, rng)
+    assert comma is not None and comma.startswith("In ") and comma[7:9] == ", "
+    many = near_miss("Were 5,000 pilgrims there?", context, names, rng)
+    assert many is not None and "5,000" not in many and int(many.split()[1]) > 5000
     items = [("To whom did the Virgin Mary appear in 1858?", context), ("what did she do?", context)]
     assert [golds for _, golds in _near_misses(items, names, 5, rng)] == [[]]  # no answer is right for them
 
