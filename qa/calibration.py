@@ -33,9 +33,9 @@ WEBQA_FEATURES = ("reader_logit", "log_mass", "log_mass_t3", "support", "inv_ran
                   "q_cover", "q_named_missing", "q_named_nowhere", "dense", "dense_top")
 _WH = ("what", "which", "how", "why", "where")
 # Words a question is phrased with rather than about: absent from a passage, they say nothing.
-_ASKING = {"what", "which", "who", "whom", "whose", "when", "where", "why", "how", "did", "does", "do",
-                          "has", "have", "had", "can", "could", "would", "should", "will", "name", "many", "much",
-                          "not", "there", "their", "they", "he", "she", "his", "her", "been", "being", "than", "into"}
+_ASKING = {"what", "which", "who", "whom", "whose", "when", "where", "why", "how", "did", "does", "do", "has", "have",
+           "had", "can", "could", "would", "should", "will", "name", "many", "much", "not", "there", "their",
+           "they", "he", "she", "his", "her", "been", "being", "than", "into"}
 
 _WORD = re.compile(r"[\w']+")
 _MONTHS = {"january", "february", "march", "april", "may", "june", "july", "august", "september", "october",
