@@ -232,9 +232,16 @@ def label(record: dict) -> float:
     return 0.5 if "golds" in record and nested_variant(record["answer"], record["golds"]) else 0.0
 
 
-def fit_from_records(records: list[dict], *, folds: int = 5) -> tuple[AnswerCalibrator, dict]:
+def fit_from_records(records: list[dict], *, folds: int = 5, scale_on_answerable: bool = True
+                     ) -> tuple[AnswerCalibrator, dict]:
     """The ranking model on every candidate, then Platt scaling of the top answers' out-of-fold
-    log-odds (each question's top answer scored by a model that never saw that question)."""
+    log-odds (each question's top answer scored by a model that never saw that question).
+
+    The ranking model learns from the questions the collection cannot answer too, so what tells
+    them apart (a year or name the passages lack) weighs against an answer; the scaling, with
+    `scale_on_answerable`, is fitted on the questions it can answer alone. Fitted on both, the
+    probability of every answer carried their share: on SQuAD dev, where every question has its
+    answer in the collection, the scores fell about six points under how often they were right."""
     from qa.calibration import platt_fit
 
     for r in records:
@@ -256,7 +263,9 @@ def fit_from_records(records: list[dict], *, folds: int = 5) -> tuple[AnswerCali
             oof_logit[q], oof_right[q] = float(z[best]), rows[best]["label"]
     zs = [oof_logit[q] for q in qids]
     ys = [oof_right[q] for q in qids]
-    a, b = platt_fit(zs, ys)
+    inside = {r["q"]: r.get("answerable", True) for r in records}
+    scaled = [q for q in qids if inside[q]] if scale_on_answerable and any(inside.values()) else qids
+    a, b = platt_fit([oof_logit[q] for q in scaled], [oof_right[q] for q in scaled])
     import numpy as np
 
     probs = 1 / (1 + np.exp(-(a * np.array(zs) + b)))
@@ -266,7 +275,6 @@ def fit_from_records(records: list[dict], *, folds: int = 5) -> tuple[AnswerCali
               "cross_validated_ece_soft": round(ece(probs, ys), 4),
               "cross_validated_ece_em": round(ece(probs, em), 4),
               "cross_validated_auroc_em": round(auroc(probs, em), 4)}
-    inside = {r["q"]: r.get("answerable", True) for r in records}
     held = [i for i, q in enumerate(qids) if inside[q]]
     unanswerable = [i for i, q in enumerate(qids) if not inside[q]]
     if held and unanswerable:
@@ -310,8 +318,12 @@ def fit_webqa_calibrator(settings: Settings, train_file: Path, encoder: Encoder,
                               f"({type(exc).__name__}: {exc})") from None
     log(f"cross-validated on the held-out questions (top answer): {report}")
     final.meta = {
-        "fitted_on": f"SQuAD v1.0 train: the span reader's held-out articles' questions ({report['questions']}), "
-                     "open retrieval over those articles' paragraphs and 40 other training articles'; never dev",
+        "fitted_on": f"SQuAD v1.0 train: the span reader's held-out articles' questions "
+                     f"({report.get('answerable_questions', report['questions'])}), open retrieval over those "
+                     "articles' paragraphs and 40 other training articles'; and "
+                     f"{report.get('unanswerable_questions', 0)} questions the collection cannot answer (of articles "
+                     "it lacks, or held-out ones with a year, number or name changed); scaled on the answerable "
+                     "ones; never dev",
         "reader": str(settings.span_model), "reader_backend": str(settings.span_backend),
         "read_k": settings.read_k, "fusion_method": str(settings.fusion_method),
         "retrieve_k": settings.retrieve_k, "check": report,
