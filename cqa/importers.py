@@ -737,9 +737,9 @@ def import_records(store: ThreadStore, records: Iterable[tuple[str, Any]], *, so
                 if checked is None:  # refused as `add` and the API refuse it, not shown as an invisible answer
                     raise DataFormatError(f"{where}: the answer {a[:40]!r} has no words (no letter or digit)")
                 answers.append(checked)
-            ext = _field_text(rec, "id", where) or content_id(question)
-            if marked != question and not _field_text(rec, "id", where) and \
-                    store.thread_key(source, content_id(marked)) is not None:
+            given_id = _field_text(rec, "id", where)
+            ext = given_id or content_id(question)
+            if marked != question and not given_id and store.thread_key(source, content_id(marked)) is not None:
                 ext = content_id(marked)  # imported before questions were read as text: the same thread
             earlier = seen.get(ext)
             if earlier is not None and content_id(earlier[1]) != content_id(question):

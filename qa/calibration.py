@@ -77,7 +77,7 @@ def answer_matches(kind: str, answer: str) -> bool:
 
 def span_features(*, question: str, answer: str, reader_prob: float, mass: float, mass_t3: float, support: int,
                   rank: int, retrieval_score: float, gap: float, passage_abstained: bool,
-                  groups: int, boundary_share: float = 1.0, members: int = 1, passage: str = "",
+                  groups: int, boundary_share: float = 1.0, members: int = 1, passage: str | set[str] = "",
                   nowhere: int = 0, dense: float | None = None, dense_top: float | None = None) -> dict[str, float]:
     """The signals a WebQA answer's probability of being right is computed from: how sure the
     reader is (its own probability, the share of all span probability the answer holds), how much
@@ -128,7 +128,7 @@ def span_features(*, question: str, answer: str, reader_prob: float, mass: float
 _NUMBER = re.compile(r"(?<![\d.,])\d+(?:,\d{3})*(?:\.\d+)?")  # "1,000", "3.5", the "1930" of "1930s"
 
 
-def _terms(text: str) -> set[str]:
+def terms(text: str) -> set[str]:
     """What a text says, as `question_coverage` compares it: words by their first five letters
     ("elected" meets "election"), numbers whole and without their thousands commas ("1,000" is
     1000, "3.5" is not 3 and 5)."""
@@ -138,24 +138,25 @@ def _terms(text: str) -> set[str]:
 
 def named_words(question: str) -> set[str]:
     """The question's numbers and its capitalised words after the first (but for small words a
-    Title Case question capitalises, and single letters: "U.S."), as `_terms` writes them."""
+    Title Case question capitalises, and single letters: "U.S."), as `terms` writes them."""
     toks = [w for w in _WORD.findall(question) if not any(c.isdigit() for c in w)]
     names = {w.lower()[:5] for i, w in enumerate(toks)
              if i > 0 and w[:1].isupper() and len(w) > 1 and w.lower() not in _ASKING and w.lower() not in _STOP}
     return names | {m.group().replace(",", "") for m in _NUMBER.finditer(question)}
 
 
-def named_nowhere(question: str, passages: Sequence[str]) -> int:
-    """How many of the question's numbers and names none of `passages` has."""
-    have = set().union(*(_terms(p) for p in passages)) if passages else set()
+def named_nowhere(question: str, passages: Sequence[str | set[str]]) -> int:
+    """How many of the question's numbers and names none of `passages` (texts, or their `terms`) has."""
+    have = set().union(*(p if isinstance(p, set) else terms(p) for p in passages)) if passages else set()
     return len(named_words(question) - have)
 
 
-def question_coverage(question: str, passage: str) -> tuple[float, int]:
+def question_coverage(question: str, passage: str | set[str]) -> tuple[float, int]:
     """(share of the question's content words the passage has, count of the question's numbers
-    and names it lacks); words and numbers are compared as `_terms` writes them, so "1930s" meets
-    "1930"; a passage of no text covers nothing."""
-    have = _terms(passage)
+    and names it lacks); words and numbers are compared as `terms` writes them, so "1930s" meets
+    "1930"; a passage of no text covers nothing. `passage` may be given as its `terms`, worked
+    out once for all the answers read from it."""
+    have = passage if isinstance(passage, set) else terms(passage)
     content = {w.lower()[:5] for w in _WORD.findall(question) if w.lower() not in _STOP
                and w.lower() not in _ASKING and len(w) > 2 and not any(c.isdigit() for c in w)}
     content |= {m.group().replace(",", "") for m in _NUMBER.finditer(question)}

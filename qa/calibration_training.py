@@ -38,7 +38,7 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
-from qa.calibration import AnswerCalibrator
+from qa.calibration import AnswerCalibrator, terms
 from qa.core.errors import DataFormatError, InputError
 from qa.core.measures import auroc, ece
 from qa.core.settings import Settings
@@ -174,7 +174,7 @@ def near_miss(question: str, context: str, names: list[str], rng: random.Random)
         m = rng.choice(numbers)
         digits = m.group().replace(",", "")
         value = float(digits)
-        held = {n.group().replace(",", "") for n in _NUMBER.finditer(context)}  # "1,028" is 1028
+        held = terms(context)  # its numbers as written without thousands commas: "1,028" is 1028
         for _ in range(20):
             if "," not in m.group() and "." not in digits and 1000 <= value <= 2100:  # a year: another near it
                 new = str(int(value) + rng.choice((-1, 1)) * rng.randint(3, 40))

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from qa.calibration import AnswerCalibrator, named_nowhere, span_features
+from qa.calibration import AnswerCalibrator, named_nowhere, span_features, terms
 from qa.core.errors import InputError
 from qa.core.settings import Settings
 from qa.core.types import Answer, Encoder, Question, Route, SpanEvidence
@@ -221,7 +221,8 @@ def _candidates(question: str, hits: list[RetrievedPassage], per_passage: list[l
                    for m in members) / total
 
     dense = [h.scores["dense"] for h in hits if "dense" in h.scores]
-    nowhere = named_nowhere(question, [f"{h.title}\n{h.text}" for h in hits])
+    said = [terms(f"{h.title}\n{h.text}") for h in hits]  # once a passage, not once an answer read from it
+    nowhere = named_nowhere(question, said)
     closest = max(dense, default=None)
     out = []
     for g in groups:
@@ -233,7 +234,7 @@ def _candidates(question: str, hits: list[RetrievedPassage], per_passage: list[l
             question=question, answer=g.best.text, reader_prob=g.best.score, mass=share(g.members, 1.0),
             mass_t3=share(g.members, 3.0), support=len(g.passages), rank=i + 1, retrieval_score=hit.score / fused_top,
             gap=best_raw - max(others) if others else 10.0, passage_abstained=abstained[i], groups=len(groups),
-            boundary_share=_boundary_share(g), members=len(g.members), passage=f"{hit.title}\n{hit.text}",
+            boundary_share=_boundary_share(g), members=len(g.members), passage=said[i],
             nowhere=nowhere, dense=hit.scores.get("dense", min(dense, default=None)), dense_top=closest)
         ev = g.best.span
         assert ev is not None

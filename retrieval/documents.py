@@ -28,6 +28,12 @@ from qa.core.text import SURROGATE, json_lines
 
 log = logging.getLogger("qa.index")
 
+
+class NoDocumentsError(InputError):
+    """A folder given to index holds no file of a kind that is indexed (`qa index` then says what
+    became of the collection built from it before)."""
+
+
 TEXT_SUFFIXES = {".txt": "text", ".md": "markdown", ".markdown": "markdown", ".html": "html", ".htm": "html"}
 SUFFIXES = (*TEXT_SUFFIXES, ".jsonl")
 
@@ -431,5 +437,5 @@ def discover(path: str | Path) -> list[tuple[Path, str]]:
         _check_name(p)
         files.append((p, f"{name}/{p.relative_to(root).as_posix()}"))
     if not files:
-        raise InputError(f"{root} holds no {', '.join(SUFFIXES)} files")
+        raise NoDocumentsError(f"{root} holds no {', '.join(SUFFIXES)} files")
     return files

@@ -75,6 +75,7 @@ def index(
         if path is None:
             raise InputError("give a file or folder to index (or --default)")
         from retrieval.collections import DEFAULT_NAME, check_name, collection_name_for
+        from retrieval.documents import NoDocumentsError
         from retrieval.ingest import index_path
 
         if not path.exists():
@@ -105,10 +106,10 @@ def index(
         try:
             target, count = index_path(path, target, settings, progress=True, dense_kind=dense_kind or "flat",
                                        seen=seen)
-        except InputError as exc:
+        except NoDocumentsError as exc:
             from retrieval.index_dir import is_complete
 
-            if "holds no" in str(exc) and is_complete(target):  # a folder emptied: its old collection answers on
+            if is_complete(target):  # a folder emptied: the collection built from it before answers on
                 how = f"qa index --delete {target.name}" if out is None else f"rm -r {target}"
                 raise InputError(f"{exc}; the collection {target} built from it earlier is kept and still answers "
                                  f"(`{how}` removes it)") from None
