@@ -37,6 +37,7 @@ import re
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from qa.calibration import AnswerCalibrator, terms
 from qa.core.errors import DataFormatError, InputError
@@ -45,12 +46,20 @@ from qa.core.settings import Settings
 from qa.core.text import parse_json, read_text
 from qa.core.types import Encoder
 
+if TYPE_CHECKING:
+    from qa.webqa import WebQA
+    from retrieval.passage import Passage
+
 # Questions whose answer the collection does not hold, as a share of those whose answer it does:
 # a user's collection meets such questions, and without them in the fit a fluent span from a
 # passage on a neighbouring topic was shown at 0.8 or more.
 ABSENT_SHARE = 0.15
 # Questions the collection nearly answers (another year or name than its passage's), likewise.
 NEAR_MISS_SHARE = 0.15
+# Held-out questions asked again over a small collection of their article's paragraphs (a user's
+# own notes are a few documents, not thousands), with near misses and other articles' questions.
+SMALL_SHARE = 0.25
+_SMALL_SIZES = (1, 2, 4, 8, 16)
 
 
 def _held_out_articles(model_dir: Path, train_file: Path) -> list[int]:
@@ -72,11 +81,11 @@ def _held_out_articles(model_dir: Path, train_file: Path) -> list[int]:
 
 def collect_candidates(settings: Settings, train_file: Path, encoder: Encoder, *, distractor_articles: int = 40,
                        absent_share: float = ABSENT_SHARE, near_miss_share: float = NEAR_MISS_SHARE,
-                       batch: int = 16, limit: int = 0, log: Callable[[str], None] = print) -> list[dict]:
+                       small_share: float = SMALL_SHARE, batch: int = 16, limit: int = 0,
+                       log: Callable[[str], None] = print) -> list[dict]:
     """Ask the held-out questions in the open setting, and questions whose article the collection
     lacks; one record per merged candidate answer (question number, features, right or wrong,
     texts, whether the collection answers the question)."""
-    from mrc.metrics import normalize_answer
     from qa.webqa import WebQA
     from retrieval.ingest import build_index
     from retrieval.passage import Passage
@@ -105,7 +114,9 @@ def collect_candidates(settings: Settings, train_file: Path, encoder: Encoder, *
         questions, contexts = questions[:limit], contexts[:limit]
     answerable = len(questions)
     unused = {i for i in range(len(articles))} - set(held) - set(distractors)
-    absent = _absent_questions(articles, unused, round(answerable * absent_share), rng)
+    wanted = round(answerable * absent_share)
+    absent = _absent_questions(articles, unused, wanted + round(answerable * small_share / 4) + 8, rng)
+    absent, small_absent = absent[:wanted], absent[wanted:]
     names = sorted({str(articles[i].get("title", "")).replace("_", " ") for i in unused} - {""})
     texts = {a: "\n".join(p["context"] for p in articles[a]["paragraphs"]) for a in held}
     near = _near_misses([(q, texts[a]) for (q, _), a in zip(questions, contexts, strict=True)], names,
@@ -114,29 +125,91 @@ def collect_candidates(settings: Settings, train_file: Path, encoder: Encoder, *
     log(f"collection: {len(passages):,} training paragraphs ({len(held)} held-out articles + "
         f"{len(distractors)} others); {answerable:,} held-out questions, {len(absent):,} questions of "
         f"articles it does not hold and {len(near):,} held-out questions with a number or a name changed")
+    small = _small_collections(articles, held, names, small_absent, round(answerable * small_share), rng)
+    asked_small = sum(len(qs) for _, qs, _ in small)
+    if small:
+        log(f"and {asked_small:,} questions over {len(small)} small collections of 1 to {max(_SMALL_SIZES)} of the "
+            f"held-out articles' paragraphs ({sum(k for _, _, k in small):,} they answer, the rest near misses and "
+            "questions of other articles)")
     records: list[dict] = []
     with tempfile.TemporaryDirectory() as tmp:
-        folder = build_index(passages, Path(tmp) / "calibration", settings, progress=True,
-                             description="encoding paragraphs")
-        webqa = WebQA(settings, index_dir=folder, encoder=encoder, calibrator=AnswerCalibrator())
         from rich.console import Console
         from rich.progress import Progress
 
+        folder = build_index(passages, Path(tmp) / "calibration", settings, progress=True,
+                             description="encoding paragraphs")
+        webqa = WebQA(settings, index_dir=folder, encoder=encoder, calibrator=AnswerCalibrator())
         with Progress(console=Console(stderr=True)) as bar:
-            task = bar.add_task("reading held-out questions", total=len(questions))
-            for start in range(0, len(questions), batch):
-                chunk = questions[start : start + batch]
-                hits = [webqa.collections.search(q, settings.read_k) for q, _ in chunk]
-                cands = webqa.candidates_batch([q for q, _ in chunk], hits)
-                for j, ((q, golds), cs) in enumerate(zip(chunk, cands, strict=True)):
-                    gold = {normalize_answer(g) for g in golds}
-                    for cand, feats, _ in cs[:5]:
-                        records.append({"q": start + j, "features": feats, "right": normalize_answer(cand.text) in gold,
-                                        "question": q, "answer": cand.text, "golds": golds,
-                                        "answerable": start + j < answerable})
-                bar.advance(task, len(chunk))
-        webqa.collections.close()
+            task = bar.add_task("reading held-out questions", total=len(questions) + asked_small)
+            _read(webqa, questions, answerable, 0, records, batch, lambda n: bar.advance(task, n))
+            webqa.collections.close()
+            for i, (few, asked, answers) in enumerate(small):
+                little = build_index(few, Path(tmp) / f"small-{i}", settings, progress=False)
+                mini = WebQA(settings, index_dir=little, encoder=encoder, reader=webqa.reader,
+                             calibrator=AnswerCalibrator())
+                _read(mini, asked, answers, len(questions) + sum(len(qs) for _, qs, _ in small[:i]), records, batch,
+                      lambda n: bar.advance(task, n), small=True)
+                mini.collections.close()
     return records
+
+
+def _read(webqa: WebQA, questions: list[tuple[str, list[str]]], answerable: int, first: int, records: list[dict],
+          batch: int, advance: Callable[[int], None], *, small: bool = False) -> None:
+    """One record per merged candidate (its top five) of each question, numbered from `first`; the
+    first `answerable` questions are ones the collection answers."""
+    from mrc.metrics import normalize_answer
+
+    for start in range(0, len(questions), batch):
+        chunk = questions[start : start + batch]
+        hits = [webqa.collections.search(q, webqa.settings.read_k) for q, _ in chunk]
+        cands = webqa.candidates_batch([q for q, _ in chunk], hits)
+        for j, ((q, golds), cs) in enumerate(zip(chunk, cands, strict=True)):
+            gold = {normalize_answer(g) for g in golds}
+            for cand, feats, _ in cs[:5]:
+                records.append({"q": first + start + j, "features": feats, "right": normalize_answer(cand.text) in gold,
+                                "question": q, "answer": cand.text, "golds": golds,
+                                "answerable": start + j < answerable} | ({"small": True} if small else {}))
+        advance(len(chunk))
+
+
+def _small_collections(articles: list[dict], held: list[int], names: list[str], absent: list[tuple[str, list[str]]],
+                       n: int, rng: random.Random) -> list[tuple[list[Passage], list[tuple[str, list[str]]], int]]:
+    """Small collections cut from the held-out articles, as a user's own notes are (1 to 16
+    paragraphs), asked about `n` of their questions in all, with near misses of those (half as many)
+    and questions of other articles (`absent`, a quarter as many) beside them. Over a large
+    collection a near miss's paragraph competes with others and its answer holds a small share of
+    the reader's probability; over a few paragraphs it holds all of it, and "Who was the release
+    manager of the Eagle release?" over notes on the Falcon release was its manager at 0.57 with the
+    reader itself preferring no answer. Each item: the passages, the questions (those it answers
+    first) and how many it answers."""
+    from retrieval.passage import Passage
+
+    chunks: list[tuple[int, list[tuple[int, dict]]]] = []
+    for a in held:
+        paras = list(enumerate(articles[a]["paragraphs"]))
+        rng.shuffle(paras)
+        while paras:
+            size = rng.choice(_SMALL_SIZES)
+            chunks.append((a, paras[:size]))
+            paras = paras[size:]
+    total = sum(len(para["qas"]) for _, paras in chunks for _, para in paras)
+    rate = n / max(total, 1)
+    pool = list(absent)
+    out: list[tuple[list[Passage], list[tuple[str, list[str]]], int]] = []
+    for a, paras in chunks:
+        title = str(articles[a].get("title", "")).replace("_", " ")
+        few = [Passage(id=f"{a}-{p}", text=para["context"], title=title, source=f"squad-train:{a}-{p}")
+               for p, para in paras]
+        qas = [(qa["question"], [x["text"] for x in qa["answers"]]) for _, para in paras for qa in para["qas"]]
+        k = min(len(qas), int(len(qas) * rate + rng.random()))
+        if not k:
+            continue
+        asked = rng.sample(qas, k)
+        text = "\n".join(para["context"] for _, para in paras)
+        near = _near_misses([(q, text) for q, _ in asked], names, int(k / 2 + rng.random()), rng)
+        others = [pool.pop() for _ in range(min(len(pool), int(k / 4 + rng.random())))]
+        out.append((few, asked + near + others, k))
+    return out
 
 
 def _absent_questions(articles: list[dict], unused: set[int], n: int, rng: random.Random,
@@ -287,6 +360,16 @@ def fit_from_records(records: list[dict], *, folds: int = 5, scale_on_answerable
                    "unanswerable_top_em": round(100 * sum(em[i] for i in unanswerable) / len(unanswerable), 2),
                    "unanswerable_mean_top_probability": round(float(probs[unanswerable].mean()), 4),
                    "unanswerable_top_at_least_half_pct": round(100 * float((probs[unanswerable] >= 0.5).mean()), 2)}
+    small = {r["q"] for r in records if r.get("small")}
+    for name, kind in (("small_answerable", True), ("small_unanswerable", False)):
+        # the questions asked over a few paragraphs, as a user's notes are
+        at = [i for i, q in enumerate(qids) if q in small and inside[q] == kind]
+        if at:
+            report |= {f"{name}_questions": len(at), f"{name}_top_em": round(100 * sum(em[i] for i in at) / len(at), 2),
+                       f"{name}_mean_top_probability": round(float(probs[at].mean()), 4),
+                       f"{name}_top_at_least_half_pct": round(100 * float((probs[at] >= 0.5).mean()), 2)}
+            if kind:
+                report[f"{name}_cross_validated_ece_soft"] = round(ece(probs[at], [ys[i] for i in at]), 4)
     final = AnswerCalibrator().fit([r["features"] for r in records], labels)
     final.platt = (a, b)
     return final, report
@@ -322,8 +405,10 @@ def fit_webqa_calibrator(settings: Settings, train_file: Path, encoder: Encoder,
                      f"({report.get('answerable_questions', report['questions'])}), open retrieval over those "
                      "articles' paragraphs and 40 other training articles'; and "
                      f"{report.get('unanswerable_questions', 0)} questions the collection cannot answer (of articles "
-                     "it lacks, or held-out ones with a year, number or name changed); scaled on the answerable "
-                     "ones; never dev",
+                     "it lacks, or held-out ones with a year, number or name changed); "
+                     f"{report.get('small_answerable_questions', 0) + report.get('small_unanswerable_questions', 0)} "
+                     "of all these asked over small collections of 1 to 16 held-out paragraphs; scaled on the "
+                     "answerable ones; never dev",
         "reader": str(settings.span_model), "reader_backend": str(settings.span_backend),
         "read_k": settings.read_k, "fusion_method": str(settings.fusion_method),
         "retrieve_k": settings.retrieve_k, "check": report,

@@ -6,7 +6,7 @@ from __future__ import annotations
 import random
 
 from qa.calibration import named_nowhere, question_coverage, span_features
-from qa.calibration_training import _absent_questions, _near_misses, near_miss
+from qa.calibration_training import _SMALL_SIZES, _absent_questions, _near_misses, _small_collections, near_miss
 
 FINAL = "FIFA World Cup\nThe reigning champion is Spain, who won the 2026 World Cup by defeating Argentina."
 
@@ -63,3 +63,31 @@ def test_questions_of_articles_the_collection_lacks_come_a_few_from_each_of_many
     assert len(got) == 30
     used = {q.split("-")[0] for q, _ in got}
     assert used <= {"q2", "q3", "q4", "q5", "q6"} and len(used) >= 4
+
+
+def test_small_collections_are_a_few_paragraphs_of_one_article_with_questions_they_do_not_answer() -> None:
+    """A user's notes are a few documents: over them a near miss's answer holds all of the reader's
+    probability, so the calibration is also fitted on collections of 1 to 16 paragraphs."""
+    def name(a: int, p: int) -> str:  # no digits: the year is the question's one number
+        return "".join(chr(97 + int(d)) for d in f"{a}{p:02d}")
+
+    articles = [{"title": f"Article_{a}", "paragraphs": [
+        {"context": f"In {1900 + p} the Falcon {name(a, p)} was built by Priya.", "qas": [
+            {"question": f"Who built the Falcon {name(a, p)} in {1900 + p}?", "answers": [{"text": "Priya"}]}
+            for _ in range(4)]} for p in range(40)]} for a in range(3)]
+    absent = [(f"Who won the cup {i}?", ["X"]) for i in range(50)]
+    small = _small_collections(articles, [0, 2], ["Eagle Works"], absent, 120, random.Random(5))
+    seen = set()
+    for few, asked, answers in small:
+        assert 1 <= len(few) <= max(_SMALL_SIZES) and len({p.title for p in few}) == 1
+        assert few[0].title in ("Article 0", "Article 2")
+        seen.update(p.id for p in few)
+        texts = " ".join(p.text for p in few)
+        # the questions it answers come first, each about one of its paragraphs
+        assert answers >= 1 and all(golds == ["Priya"] and q.split()[4] in texts for q, golds in asked[:answers])
+        # then near misses (another year: no paragraph of the collection has it) and other articles' questions
+        for q, golds in asked[answers:]:
+            assert golds == [] and q.split()[-1].rstrip("?") not in texts or q.startswith("Who won the cup")
+    assert seen <= {f"{a}-{p}" for a in (0, 2) for p in range(40)} and len(seen) == 80  # each paragraph once
+    assert 80 <= sum(answers for *_, answers in small) <= 160
+    assert len({q for _, asked, _ in small for q, _ in asked if q.startswith("Who won")}) >= 15
