@@ -645,14 +645,19 @@ class CommunityQA:
         return rep
 
     def refresh(self, progress: Any = None) -> int:
-        """Embed threads without a vector and bring the index up to date; returns how many were embedded."""
-        with self._lock:
-            from cqa.index import ThreadIndex
+        """Embed threads without a vector and bring the index up to date; returns how many were embedded.
+        The encoding (minutes after a large import) holds no lock of this source: questions go on being
+        answered meanwhile (held behind it, an FAQ question waited ten seconds for a 3,000-entry
+        import, and the engine's routing with it), the new threads found by their words until their
+        vectors are in; only the catching up at the end holds them, briefly."""
+        from cqa.index import ThreadIndex
 
-            index = self._index or ThreadIndex(self.store, self.encoder)
-            n = index.embed_pending(progress=progress)
-            index.load()
-            self._index = index
+        n = ThreadIndex(self.store, self.encoder).embed_pending(progress=progress)
+        with self._lock:
+            if self._index is None:
+                self._index = ThreadIndex(self.store, self.encoder).load()
+            else:
+                self._index.sync()
             return n
 
     def stats(self) -> dict[str, Any]:

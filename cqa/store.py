@@ -197,6 +197,36 @@ def make_uid(source: str, ext_id: str) -> str:
     return f"{source}:{ext_id}"
 
 
+# SQLite's integers: a vote count past them would be stored as text and sort as no number does
+_MAX_VOTES = 2**63 - 1
+
+
+def check_votes(votes: object) -> int | None:
+    """A vote count given through the Python API: a whole number or None. Stored as given, a "many"
+    broke every later question matching its thread (answers are ordered by votes)."""
+    if votes is None:
+        return None
+    if isinstance(votes, bool) or not isinstance(votes, int):
+        raise InputError(f"votes must be a whole number, not {votes!r}")
+    if abs(votes) > _MAX_VOTES:
+        raise InputError(f"votes out of range: {votes}")
+    return votes
+
+
+def check_tags(tags: object) -> list[str]:
+    """Tags as a list of strings; one string is refused rather than read as its letters."""
+    if isinstance(tags, str):
+        raise InputError(f"tags must be a list of strings, not one string: tags=[{tags!r}]")
+    try:
+        out = list(tags)  # type: ignore[call-overload]
+    except TypeError:
+        raise InputError(f"tags must be a list of strings, not {type(tags).__name__}") from None
+    bad = [t for t in out if not isinstance(t, str)]
+    if bad:
+        raise InputError(f"tags must be strings, not {bad[0]!r}")
+    return [check_text(t, "tag", MAX_TITLE_CHARS, stored=True) for t in out]
+
+
 def content_id(*texts: str) -> str:
     """The identity of texts: case, spacing and Unicode composition do not matter (the same FAQ
     saved by another editor as NFD is the same FAQ; a question sent again is the same question)."""
@@ -624,6 +654,7 @@ class ThreadStore:
         after a timeout, a double click) is the thread filed the first time, not a second one."""
         title = check_words(check_text(title, "question title", MAX_TITLE_CHARS, stored=True), "question title")
         body = (check_text(body, "question body", MAX_TEXT_CHARS, stored=True) if body and body.strip() else "")
+        tags = check_tags(tags)
         ext = question_id or content_id(title, body)
         _, put = self.put_thread(source, ext, title, body, tags=tags, created=_now(), url=url, update=False)
         if put is not Put.ADDED and question_id is not None:
@@ -638,6 +669,7 @@ class ThreadStore:
         a timeout must not undo an acceptance made since: `accept_answer` changes it); so is an answer
         sent again with its id. Another text under a stored answer's id is refused."""
         text = check_words(check_text(text, "answer", MAX_TEXT_CHARS, stored=True), "answer")  # not "..." or "\u200b"
+        votes = check_votes(votes)
         key = self.key_of(thread_id)
         # 12 digits: an FAQ import removes the answers with 16-digit ids its file no longer gives
         # (`drop_digest_answers`), never one added this way
@@ -879,6 +911,8 @@ class ThreadStore:
                                       f"answers WHERE thread_key IN ({marks}) ORDER BY thread_key, key", part):
                     ak, tk, ext, text, votes, acc, created, author = row
                     if int(tk) in out:
+                        # a vote count an earlier version stored as text ("many") is no vote count
+                        votes = votes if isinstance(votes, int) else None
                         out[int(tk)].answers.append(StoredAnswer(int(ak), ext, text, votes, bool(acc), created, author))
                 for tk, target in self._rows(f"SELECT thread_key, target_key FROM links WHERE thread_key IN ({marks}) "
                                              "AND kind = 'duplicate'", part):

@@ -1046,3 +1046,68 @@ def test_a_closed_source_folds_its_log_into_the_store_and_opens_again_when_used(
     assert source.answer("How long do eggs keep?")[0].evidence.thread_id == tid2
     source.close()
     source.close()  # twice: nothing left to close
+
+
+def test_votes_and_tags_from_the_python_api_are_checked_before_anything_is_stored(faq_source: CommunityQA) -> None:
+    """`add_answer(votes="many")` was stored as text and every later question matching the thread
+    failed ("bad operand type for unary -"); `tags="security"` was stored as eight one-letter tags."""
+    tid = "faq:qatar:visa"
+    before = faq_source.store.thread(tid).answers
+    for votes in ("many", 2.5, True, 10**30):
+        with pytest.raises(InputError, match="votes"):
+            faq_source.add_answer(tid, f"Another answer {votes}.", votes=votes)  # type: ignore[arg-type]
+    assert faq_source.store.thread(tid).answers == before
+    for tags in ("security", [1, 2], 7):
+        with pytest.raises(InputError, match="tags"):
+            faq_source.add_question(f"How do I renew a permit {tags!r}?", tags=tags)  # type: ignore[arg-type]
+    new = faq_source.add_question("How do I renew my residence permit online?", tags=["security", "visa"])
+    assert faq_source.store.thread(new).tags == ["security", "visa"]
+    # a store an earlier version wrote a text vote count into still answers
+    with faq_source.store.transaction() as c:
+        c.execute("UPDATE answers SET votes = 'many' WHERE thread_key = ?", (faq_source.store.key_of(tid),))
+    top = faq_source.answer("how to apply family visa qatar", top_k=1)[0]
+    top = top if not top.no_answer else top.best_guess
+    assert top is not None and top.evidence.thread_id == tid and top.evidence.votes is None
+
+
+def test_questions_are_answered_while_an_import_is_embedded(faq_source: CommunityQA, tmp_path: Path) -> None:
+    """`refresh` after an FAQ import encoded with the source's lock held: an FAQ question (and the
+    engine's routing, which asks the source first) waited for the whole embedding."""
+    import threading
+
+    inner = faq_source.encoder
+    release, embedding = threading.Event(), threading.Event()
+
+    class Slow:  # the real (hashing) encoder, held up inside the refresh's thread until released
+        name, dim = inner.name, inner.dim
+
+        def encode(self, texts):  # noqa: ANN001, ANN202
+            if threading.current_thread().name == "refresh":
+                embedding.set()
+                assert release.wait(30)
+            return inner.encode(texts)
+
+    faq_source._encoder = Slow()  # noqa: SLF001
+    rows = [{"id": f"q{i}", "question": f"How do I renew parking permit number {i} in Doha?",
+             "answers": [f"Renew permit {i} at the municipality."]} for i in range(40)]
+    path = tmp_path / "more.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    faq_source.import_file(path, embed=False)
+    worker = threading.Thread(target=faq_source.refresh, name="refresh")
+    worker.start()
+    try:
+        assert embedding.wait(30)
+        got: list = []
+        asker = threading.Thread(target=lambda: got.append(faq_source.answer("how to apply family visa qatar")))
+        asker.start()
+        asker.join(20)
+        assert got and not asker.is_alive()  # answered while the import's threads were being encoded
+        # the new threads are found by their words meanwhile
+        found = faq_source.answer("renew parking permit number 17", top_k=1)[0]
+        found = found if not found.no_answer else found.best_guess
+        assert found is not None and found.evidence.thread_id.endswith(":q17")
+    finally:
+        release.set()
+        worker.join(30)
+    assert faq_source.store.count_unembedded() == 0
+    assert faq_source.index.vectors([faq_source.store.key_of(f"{found.evidence.thread_id}")])[0].any()
