@@ -33,6 +33,7 @@ from qa.core.errors import (
     unavailable_as,
 )
 from qa.core.settings import RouteChoice, Settings
+from qa.core.text import SURROGATE
 from qa.core.types import Answer, AnswerSource, HoldsQuestions, Question, Response, Route, Routing
 from qa.followup import rewrite
 
@@ -80,6 +81,48 @@ BUILDERS[Route.CQA] = _build_cqa
 
 
 log = logging.getLogger(__name__)
+
+# the most answers `ask` returns and passages `search` finds for one call (the settings' own bound,
+# and one no collection's reading needs more than): a caller's 10**9 would allocate for it
+MAX_TOP_K = 100
+MAX_SEARCH_K = 1000
+
+
+def _check_count(value: object, name: str, most: int) -> int:
+    """A count a caller passes (`top_k`, `k`): a whole number from 1 to `most`. A string or a float
+    failed deep inside the sources (logged as their failure), -1 returned every answer but one."""
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= most:
+        raise InputError(f"{name} must be a whole number from 1 to {most}, not {value!r}")
+    return value
+
+
+def _check_documents(documents: object) -> None:
+    """Documents a caller passes to `add_documents`, checked before anything is chunked or written:
+    a date in the metadata, text None or a lone surrogate failed in the middle of indexing with
+    Python's own TypeError or AttributeError."""
+    import json
+
+    from retrieval.documents import Document
+
+    if isinstance(documents, (str, bytes, Document)) or not isinstance(documents, Sequence):
+        raise InputError("documents must be a list of Document")
+    for i, doc in enumerate(documents):
+        if not isinstance(doc, Document):
+            raise InputError(f"documents[{i}] is a {type(doc).__name__}, not a Document")
+        name = doc.doc_id if isinstance(doc.doc_id, str) else f"documents[{i}]"
+        for field in ("doc_id", "text", "title", "source"):
+            value = getattr(doc, field)
+            if not isinstance(value, str):
+                raise InputError(f"document {name!r}: {field} must be a string, not {type(value).__name__}")
+            if SURROGATE.search(value):
+                raise InputError(f"document {name!r}: {field} is not valid UTF-8 text (it holds a lone surrogate)")
+        if not isinstance(doc.metadata, dict):
+            raise InputError(f"document {name!r}: metadata must be a dict, not {type(doc.metadata).__name__}")
+        try:
+            json.dumps(doc.metadata, ensure_ascii=False).encode("utf-8")
+        except (TypeError, ValueError, UnicodeEncodeError) as exc:
+            raise InputError(f"document {name!r}: metadata must hold JSON values (strings, numbers, true/false, "
+                             f"null, lists, dicts): {exc}") from None
 
 class Engine:
     def __init__(self, settings: Settings | None = None, *, sources: dict[Route, AnswerSource] | None = None,
@@ -144,7 +187,10 @@ class Engine:
             return self._router
 
     def source(self, route: Route) -> AnswerSource:
-        route = Route(route)
+        try:
+            route = Route(route)
+        except ValueError:
+            raise InputError(f"no route {route!r}: one of {', '.join(r.value for r in Route)}") from None
         with self._lock:
             if route not in self._sources:
                 if route not in self.routes or route not in BUILDERS:
@@ -170,17 +216,31 @@ class Engine:
         """The passage source as itself: search and its collections, beyond the answer-source interface."""
         return cast("WebQA", self.source(Route.WEBQA))
 
-    def warm_up(self, routes: Sequence[Route] | None = None) -> None:
-        """Load everything now (servers call this at start, so no request pays for it)."""
+    def warm_up(self, routes: Sequence[Route] | None = None, *, choice_reader: bool = False) -> dict[Route, str]:
+        """Load the sources and the router now (a service calls this at start, so no request pays for
+        it). A source that cannot load (no passage collection yet, a graph file missing) is left to
+        say so when it is asked, and the others load all the same: the first such failure left
+        every source after it cold. Returns what did not load, by route (and logs it). The
+        multiple-choice reader, which only `read` with options uses, loads with `choice_reader=True`."""
+        failed: dict[Route, str] = {}
         for r in routes or self.routes:
-            self.source(r).warm_up()
+            try:
+                self.source(r).warm_up()
+            except QAError as exc:
+                log.warning("the %s source did not load: %s", r, exc)
+                failed[Route(r)] = str(exc)
         if len(self.routes) > 1:
             _ = self.router.classifier
+        if choice_reader:
+            self.choice_reader.warm_up()
+        return failed
 
     # ------------------------------------------------------------------ answering
     def ask(self, question: str | Question, *, top_k: int | None = None,
             route: RouteChoice | Route | str | None = None) -> Response:
         """Answers to one question: routed (default) or from one forced source."""
+        if top_k is not None:
+            _check_count(top_k, "top_k", MAX_TOP_K)
         typed = Question.of(question, self.settings.max_question_chars)
         t0 = time.perf_counter()
         self._catch_up_with_collections()
@@ -376,6 +436,7 @@ class Engine:
 
         # checked as a query, so an error names the field the caller filled
         query = check_words(check_text(query, "query", self.settings.max_question_chars), "query")
+        _check_count(k, "k", MAX_SEARCH_K)
         q = Question(query, collection=collection, max_chars=self.settings.max_question_chars)
         self._catch_up_with_collections()
         with self._rw.reading():
@@ -400,6 +461,7 @@ class Engine:
         from retrieval.ingest import add_passages, build_index, chunk_documents
 
         name = self._writable_collection(check_name(collection))
+        _check_documents(documents)
         passages = chunk_documents(documents, self.settings.chunk_chars, self.settings.chunk_overlap)
         if not passages:
             raise InputError("nothing to add: the documents hold no text")

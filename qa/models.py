@@ -5,6 +5,7 @@ linking and path scoring, community QA), so each loads once and sources never im
 from __future__ import annotations
 
 import threading
+from collections import OrderedDict
 from typing import TYPE_CHECKING
 
 from qa.core.settings import Settings
@@ -16,7 +17,10 @@ if TYPE_CHECKING:
 
 _LOCK = threading.Lock()
 _ENCODERS: dict[tuple[str, str, str], TextEncoder] = {}
-_READERS: dict[tuple, SpanReader] = {}
+_READERS: OrderedDict[tuple, SpanReader] = OrderedDict()
+# span readers kept for settings other than the latest few: a service building engines with a
+# reader setting of each tenant's (a threshold, a batch size) grew by 50 MB a configuration, for good
+READERS_KEPT = 4
 _JUDGES: dict[tuple[str, str], AnswerJudge] = {}
 
 
@@ -40,6 +44,9 @@ def shared_span_reader(settings: Settings | None = None) -> SpanReader:
     with _LOCK:
         if key not in _READERS:
             _READERS[key] = SpanReader(settings)
+            while len(_READERS) > READERS_KEPT:  # an engine still holding an older one keeps it alive
+                _READERS.popitem(last=False)
+        _READERS.move_to_end(key)
         return _READERS[key]
 
 

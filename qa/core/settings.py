@@ -86,6 +86,7 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix=ENV_PREFIX, extra="forbid", case_sensitive=False, validate_default=True,
         env_ignore_empty=False, allow_inf_nan=False,  # a NaN threshold or an infinite timeout is a typo
+        validate_assignment=True,  # `settings.top_k = 0` in a caller's code fails there, not in a later request
     )
 
     # models

@@ -355,3 +355,42 @@ def test_no_collection_at_all_is_an_empty_list_not_an_error(tmp_path: Path) -> N
     assert engine.collections() == []
     with pytest.raises(QAError, match="no passage collection"):
         engine.ask("What is the vault code?", route="webqa")  # a question still says why it cannot be answered
+
+
+def test_the_python_api_checks_what_a_caller_passes_before_any_source_sees_it(tmp_path: Path, small_ttl) -> None:
+    """An embedding service's mistakes: `top_k="2"` and `k=-1` failed deep in the sources (logged as
+    their failure) or returned every answer but one; a date in a document's metadata, text None or a
+    lone surrogate failed half-way through indexing with Python's own errors; `warm_up` stopped at the
+    first source that could not load and left the others cold."""
+    from datetime import date
+
+    from qa.core.errors import InputError
+    from qa.core.types import Route
+    from qa.engine import Engine
+    from retrieval.documents import Document
+
+    settings = Settings(include_default=False, index_dir=str(tmp_path / "collections"), kb_graph=str(small_ttl))
+    engine = Engine(settings)
+    for bad in ("2", 2.0, 0, -1, True, 10**9):
+        with pytest.raises(InputError, match="top_k must be a whole number"):
+            engine.ask("Who directed Inception?", top_k=bad)  # type: ignore[arg-type]
+        with pytest.raises(InputError, match="k must be a whole number"):
+            engine.search("vault code", k=bad)  # type: ignore[arg-type]
+    memo = Document("memo", "The vault code is 4711.", "Memo", "memo.txt")
+    cases = [([Document("d", "text", "T", "s", {"when": date(2026, 3, 9)})], "metadata must hold JSON values"),
+             ([Document("d", None, "T", "s")], "text must be a string"),  # type: ignore[arg-type]
+             ([Document("d", "broken \ud800 text", "T", "s")], "not valid UTF-8"),
+             ([memo, "just text"], r"documents\[1\] is a str"),
+             (memo, "a list of Document")]
+    for docs, message in cases:
+        with pytest.raises(InputError, match=message):
+            engine.add_documents("notes", docs)  # type: ignore[arg-type]
+    assert not (tmp_path / "collections" / "notes").exists()  # nothing half-written
+    with pytest.raises(InputError, match="no route 'bogus'"):
+        engine.source("bogus")  # type: ignore[arg-type]
+    failed = engine.warm_up(routes=[Route.WEBQA, Route.KBQA])
+    assert list(failed) == [Route.WEBQA] and "no passage collection" in failed[Route.WEBQA]
+    assert Route.KBQA in engine._sources  # noqa: SLF001 - loaded all the same
+    assert engine.add_documents("notes", [memo]) == 1 and engine.warm_up(routes=[Route.WEBQA]) == {}
+    with pytest.raises(Exception, match="greater than or equal to 1"):
+        settings.top_k = 0  # a caller's settings object is checked as it is changed

@@ -651,3 +651,38 @@ def test_a_graph_file_edited_while_the_engine_runs_is_answered_from_the_next_que
     graph.write_text("this is not Turtle", encoding="utf-8")  # a file that no longer loads: said, as at start
     with pytest.raises(QAError):
         engine.ask("What is the capital of France?")
+
+
+def test_span_readers_for_many_configurations_are_not_all_kept() -> None:
+    """A service building engines with each tenant's reader settings grew by 50 MB a configuration."""
+    from qa import models
+    from qa.core.settings import Settings
+
+    first = models.shared_span_reader(Settings(null_threshold=0.11))
+    assert models.shared_span_reader(Settings(null_threshold=0.11)) is first  # one per configuration
+    for i in range(models.READERS_KEPT + 3):
+        models.shared_span_reader(Settings(null_threshold=0.2 + i / 100))
+    assert len(models._READERS) == models.READERS_KEPT  # noqa: SLF001
+    assert models.shared_span_reader(Settings(null_threshold=0.11)) is not first  # made again when asked again
+
+
+def test_onnx_runtime_records_and_sends_nothing(tmp_path) -> None:
+    """ONNX Runtime 1.32 kept a device id and a database of usage events (OS, Python path, CPU) under
+    ~/.cache/Microsoft for upload, one event a process; the product's code turns that off."""
+    import os
+    import subprocess
+    import sys
+
+    script = """
+import qa.core  # what every use of the product imports first
+import onnx, onnxruntime
+from onnx import TensorProto, helper
+x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [1])
+model = helper.make_model(helper.make_graph([helper.make_node("Identity", ["x"], ["y"])], "g", [x],
+                          [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1])]))
+onnxruntime.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+"""
+    env = {k: v for k, v in os.environ.items() if k != "ORT_DISABLE_TELEMETRY"}
+    env |= {"HOME": str(tmp_path), "XDG_CACHE_HOME": str(tmp_path / ".cache")}
+    subprocess.run([sys.executable, "-c", script], env=env, check=True, timeout=120)
+    assert not list(tmp_path.rglob("*")), "onnxruntime wrote " + ", ".join(str(p) for p in tmp_path.rglob("*"))
