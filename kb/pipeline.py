@@ -33,7 +33,7 @@ from kb.store import EndpointUnavailable, KnowledgeGraph, QueryError, QueryTimeo
 from kb.text import NEGATIONS, STOPWORDS, TIME_COMPARING, YES_NO_STARTS, cased_tokens, frame_word, normalise
 from qa.core.errors import InputError
 from qa.core.lru import BoundedCache
-from qa.core.settings import Settings
+from qa.core.settings import Settings, unsecret
 from qa.core.text import check_question
 from qa.core.types import Answer, Encoder, GraphEvidence, LinkedEntity, LinkKind, LinkMethod, PathStep, Question, Route
 
@@ -60,8 +60,9 @@ SUPERLATIVES = [
     (r"lowest|(?<!at )(?<!at the )(?<!at the very )least(?! recent)|fewest", "ASC", "value amount"),
 ]
 # orderings by time: a date is no number to the attribute search, and "oldest" is the first birth
-# date but the highest age; recognised, so an answer never drops them in silence (`_unexpressed`)
-TIME_SUPERLATIVE = r"oldest|youngest|newest|latest|earliest|most recent|least recent"
+# date but the highest age; recognised, so an answer never drops them in silence (`_unexpressed`):
+# "Which employee was hired first?" was every employee at 0.95
+TIME_SUPERLATIVE = r"oldest|youngest|newest|latest|earliest|first|last|most recent(?:ly)?|least recent(?:ly)?"
 
 
 log = logging.getLogger(__name__)
@@ -75,6 +76,9 @@ log = logging.getLogger(__name__)
 STEM_CHARS = 4
 # the links whose paths a slow or failed query cut short, while a question is answered (`answer`)
 _CUT_SHORT: contextvars.ContextVar[list[Candidate] | None] = contextvars.ContextVar("kb_cut_short", default=None)
+# the time all the queries of one question have together, in per-query timeouts (QA_KB_TIMEOUT_S):
+# one slow query is waited for, an endpoint answering none is not waited for fourteen times over
+QUESTION_BUDGET = 2.0
 # the constraint a yes/no question's named answer adds ("answer is Berlin")
 ANSWER_IS = "answer is "
 # the constraint a yes/no question about what a thing is adds ("is a country")
@@ -249,7 +253,8 @@ class KBQA:
                 if progress is None:
                     progress = stages
                 if self._graph is None:
-                    source = self.settings.kb_endpoint or FsPath(self.settings.kb_graph).name or "the world graph"
+                    source = (unsecret("kb_endpoint", self.settings.kb_endpoint) or FsPath(self.settings.kb_graph).name
+                              or "the world graph")
                     progress(f"loading {source}", 0, 0)
                     self._graph = open_graph(self.settings)
                     if self.artefacts is None:
@@ -1585,10 +1590,11 @@ class KBQA:
 
     def answer(self, question: str | Question, top_k: int = 5) -> list[Answer]:
         q = Question.of(question, self.settings.max_question_chars)
+        self.warm_up()  # a first use's label index is built outside the question's time
         cut: list[Candidate] = []
         token = _CUT_SHORT.set(cut)
         try:
-            with recording_timeouts() as timeouts:
+            with recording_timeouts(QUESTION_BUDGET * self.settings.kb_timeout_s) as timeouts:
                 pred = self.predict(q.text)
         finally:
             _CUT_SHORT.reset(token)

@@ -23,7 +23,7 @@ from rdflib.term import Node
 
 from kb.sparql import QueryForm, check_read_only, writable_iri
 from qa.core.errors import InputError, QAError
-from qa.core.settings import Settings, check_endpoint
+from qa.core.settings import Settings, check_endpoint, unsecret
 
 if TYPE_CHECKING:
     from rdflib.query import Result, ResultRow
@@ -50,18 +50,39 @@ class QueryTimeout(QueryError):
 
 
 _timeouts: contextvars.ContextVar[list[str] | None] = contextvars.ContextVar("kb_timeouts", default=None)
+# (when the question's time is up, its length): every query of one question shares it
+_deadline: contextvars.ContextVar[tuple[float, float] | None] = contextvars.ContextVar("kb_deadline", default=None)
 
 
 @contextlib.contextmanager
-def recording_timeouts() -> Iterator[list[str]]:
+def recording_timeouts(budget_s: float | None = None) -> Iterator[list[str]]:
     """The timeouts of every query made inside, wherever it is caught: a probing query that times
-    out only loses its options, but an answer built without them cannot be "no answer"."""
+    out only loses its options, but an answer built without them cannot be "no answer".
+
+    `budget_s`: the time all those queries have together. A question sends a dozen queries or more;
+    each with the whole per-query timeout, an endpoint answering none of them in time held one
+    question for 14 timeouts (141 s at 10 s), past the API's request timeout and the engine's
+    falling back to the other sources."""
     seen: list[str] = []
     token = _timeouts.set(seen)
+    end = _deadline.set((time.monotonic() + budget_s, budget_s) if budget_s is not None else None)
     try:
         yield seen
     finally:
+        _deadline.reset(end)
         _timeouts.reset(token)
+
+
+def _time_left(timeout: float, where: str) -> float:
+    """`timeout`, or less when the question's time (`recording_timeouts`) runs out first; a
+    `QueryTimeout` at once when it has."""
+    limit = _deadline.get()
+    if limit is None:
+        return timeout
+    left = limit[0] - time.monotonic()
+    if left < 0.1:
+        raise _timed_out(f"the question's {limit[1]:g}s for all its queries on {where} are spent")
+    return min(timeout, left)
 
 
 def _timed_out(message: str) -> QueryTimeout:
@@ -132,7 +153,7 @@ class EmbeddedGraph:
         self.graph.addN((s, p, o, self.graph) for s, p, o in triples)
 
     def _run(self, query: str, timeout_s: float | None) -> list[Row] | bool:
-        timeout = self.timeout_s if timeout_s is None else timeout_s
+        timeout = _time_left(self.timeout_s if timeout_s is None else timeout_s, "the embedded graph")
         runaway = EMBEDDED_RUNAWAY
         if runaway.count >= runaway.limit:
             raise EndpointUnavailable(f"the embedded graph is still running {runaway.count} queries that timed "
@@ -199,14 +220,28 @@ class RemoteGraph:
     TRANSIENT_HTTP = {429, 502, 503, 504}
 
     def __init__(self, endpoint: str, *, timeout_s: float = 10.0, retries: int = 2, backoff_s: float = 0.5):
+        from urllib.parse import parse_qsl, unquote, urlsplit, urlunsplit
+
         from SPARQLWrapper import JSON, POST, SPARQLWrapper
 
+        shown = unsecret("kb_endpoint", endpoint)  # what errors, evidence and `qa kb info` say
         try:
             check_endpoint(endpoint)
         except ValueError as exc:
-            raise InputError(f"{endpoint!r}: {exc}") from None
-        self.endpoint = endpoint
-        self.name = f"remote:{endpoint}"
+            raise InputError(f"{shown!r}: {exc}") from None
+        parts = urlsplit(endpoint)
+        # `http://user:password@host/sparql`: sent as HTTP Basic credentials (urllib took the user part
+        # for the host name and never sent them), and never shown
+        self._credentials = ((unquote(parts.username or ""), unquote(parts.password or ""))
+                             if parts.username is not None else None)
+        # `/sparql?default-graph-uri=...` (Virtuoso's and Fuseki's usual form): parameters sent beside
+        # the query, where SPARQLWrapper added its own "?query=" after them
+        self._params = parse_qsl(parts.query, keep_blank_values=True)
+        if any(name in ("query", "update") for name, _ in self._params):
+            raise InputError(f"the SPARQL endpoint URL {shown} gives a query of its own: leave '?query=...' out")
+        self._url = urlunsplit(parts._replace(netloc=parts.netloc.rsplit("@", 1)[-1], query="", fragment=""))
+        self.endpoint = shown
+        self.name = f"remote:{shown}"
         self.timeout_s = timeout_s
         self.retries = retries
         self.backoff_s = backoff_s
@@ -215,7 +250,11 @@ class RemoteGraph:
     def _new_wrapper(self) -> Any:
         """A SPARQLWrapper for one query: it holds the query, so one shared by the API's threads
         could send one thread's query and hand its results to another."""
-        wrapper = self._wrapper_class(_as_uri(self.endpoint))
+        wrapper = self._wrapper_class(_as_uri(self._url))
+        for name, value in self._params:
+            wrapper.addParameter(name, value)
+        if self._credentials is not None:
+            wrapper.setCredentials(*self._credentials)
         wrapper.setReturnFormat(self._json)
         # some servers (Oxigraph) pick XML from SPARQLWrapper's default Accept list; ask for JSON only
         wrapper.addCustomHttpHeader("Accept", "application/sparql-results+json")
@@ -232,9 +271,10 @@ class RemoteGraph:
             Unauthorized,
         )
 
-        timeout = self.timeout_s if timeout_s is None else timeout_s
+        given = self.timeout_s if timeout_s is None else timeout_s
         last: Exception | None = None
         for attempt in range(self.retries + 1):
+            timeout = _time_left(given, self.endpoint)  # each try within what the question has left
             wrapper = self._new_wrapper()
             wrapper.setQuery(query)
             # sent as the read check_read_only found it to be: SPARQLWrapper's own guess from the text

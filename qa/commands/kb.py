@@ -178,6 +178,7 @@ def info(
 ) -> None:
     """Where a graph's label index and trained scorer live, and whether they are built yet."""
     from kb import artefacts
+    from qa.core.settings import unsecret
 
     settings = _settings(graph, endpoint)
     path = artefacts.graph_file(settings)
@@ -193,7 +194,8 @@ def info(
     world = not settings.kb_graph and not settings.kb_endpoint
     uses = (settings.kb_scorer or (str(trained) if trained.exists() else None)
             or (str(shipped) if shipped.exists() else "untrained default weights"))
-    data = {"graph": settings.kb_endpoint or str(artefacts.graph_file(settings)), "key": folder.name,
+    data = {"graph": unsecret("kb_endpoint", settings.kb_endpoint) or str(artefacts.graph_file(settings)),
+            "key": folder.name,
             "artefacts": str(folder), "label_index": (folder / artefacts.LABELS).exists(),
             "trained_scorer": trained.exists() or (world and shipped.exists()), "scorer_used": uses}
     labels = folder / artefacts.LABELS

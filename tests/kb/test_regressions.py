@@ -1064,6 +1064,16 @@ def test_a_value_in_several_languages_shows_english_first(tmp_path_factory):
         ["A small widget", "Ein kleines Gerät"]
 
 
+HIRED_TTL = """@prefix ex: <http://example.org/co/> .
+@prefix rdfs: <http://www.w3.org/2000/01/rdf-schema#> .
+@prefix xsd: <http://www.w3.org/2001/XMLSchema#> .
+ex:Employee a rdfs:Class ; rdfs:label "employee" . ex:hired rdfs:label "hire date" .
+ex:ana a ex:Employee ; rdfs:label "Ana Lima" ; ex:hired "2019-04-01"^^xsd:date .
+ex:ben a ex:Employee ; rdfs:label "Ben Okafor" ; ex:hired "2021-09-15"^^xsd:date .
+ex:cy a ex:Employee ; rdfs:label "Cy Park" ; ex:hired "2017-01-10"^^xsd:date .
+"""
+
+
 @pytest.mark.parametrize(("ttl", "question"), [
     ("""@prefix p: <http://plain.example/> .
 @prefix rdfs: <http://www.w3.org/2000/01/rdf-schema#> .
@@ -1080,6 +1090,8 @@ ex:alice a ex:Person ; rdfs:label "Alice Smith" ; ex:birthDate "1950-03-02"^^xsd
 ex:bob a ex:Person ; rdfs:label "Bob Smith" ; ex:birthDate "1948-11-20"^^xsd:date .
 ex:erin a ex:Person ; rdfs:label "Erin Jones" ; ex:birthDate "1999-01-01"^^xsd:date .
 """, "Who is the oldest person?"),  # dates: "oldest" was no superlative at all
+    *[(HIRED_TTL, q) for q in ("Which employee was hired first?", "Which employee joined last?",
+                              "Which employee was hired most recently?")],  # every one of them at 0.95
 ])
 def test_a_superlative_the_query_cannot_order_by_is_said_not_dropped(tmp_path_factory, ttl, question):
     """Every product was listed unordered and the first shown at 0.89 ("Gamma", the cheapest, as

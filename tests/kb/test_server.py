@@ -147,3 +147,99 @@ def test_an_endpoint_that_goes_down_fails_the_question_instead_of_answering_no(s
     assert main(["kbqa", "What is the capital of France?", "--endpoint", base + "/query"]) == 2
     err = capsys.readouterr().err
     assert "failed after" in err and "Traceback" not in err
+
+
+def test_an_endpoint_url_with_credentials_or_parameters_is_sent_as_meant_and_its_password_never_shown(
+        oxigraph_server, small_graph):
+    """`http://user:pw@host/query` failed with "Name or service not known" (the user part read as the
+    host) and printed the password in the error line, in `qa kb info` and in API errors; a URL with
+    parameters (`?default-graph-uri=...`, Virtuoso's and Fuseki's usual form) got a second "?" and
+    the server's refusal was blamed on the query. A logging proxy in front of the real server shows
+    what arrives."""
+    import base64
+
+    server_load(oxigraph_server, small_graph)
+    seen: list[tuple[str, str | None]] = []
+
+    def record(path, auth):
+        seen.append((path, auth))
+        return path.replace("timeout=5&", "")  # what the server itself is given
+
+    with _proxy(oxigraph_server, record) as port:
+        remote = RemoteGraph(f"http://ann:s3cr%40t@127.0.0.1:{port}/query?timeout=5", timeout_s=10)
+        assert remote.ask("ASK { ?s ?p ?o }")
+        path, auth = seen[-1]
+        assert path.startswith("/query?timeout=5&") and path.count("?") == 1 and "query=ASK" in path
+        assert auth == "Basic " + base64.b64encode(b"ann:s3cr@t").decode()
+        assert "s3cr" not in remote.endpoint and "s3cr" not in remote.name and "ann:***@" in remote.endpoint
+    down = RemoteGraph("http://ann:hunter2@127.0.0.1:9/query", timeout_s=1, retries=0)
+    with pytest.raises(Exception) as failed:
+        down.ask("ASK { ?s ?p ?o }")
+    assert "hunter2" not in str(failed.value) and "ann:***@127.0.0.1:9" in str(failed.value)
+    with pytest.raises(Exception, match="leave '\\?query=...' out"):
+        RemoteGraph("http://127.0.0.1:9/query?query=ASK%7B%7D")
+
+
+def test_a_slow_endpoint_holds_a_question_for_twice_the_query_timeout_not_once_per_query(oxigraph_server,
+                                                                                          small_graph):
+    """An endpoint answering no query in time held one question for each of its 14 queries' timeout
+    (141 s at 10 s): past the API's request timeout, and the engine's falling back to the other
+    sources with it."""
+    import time
+
+    from kb.pipeline import QUESTION_BUDGET
+    from kb.store import QueryTimeout
+    from qa.models import shared_encoder
+
+    server_load(oxigraph_server, small_graph)
+    slow = {"on": False}
+
+    def delay(path, auth):
+        if slow["on"]:
+            time.sleep(1.5)
+        return path
+
+    with _proxy(oxigraph_server, delay) as port:
+        qa = KBQA(Settings(kb_timeout_s=1.0), graph=RemoteGraph(f"http://127.0.0.1:{port}/query", timeout_s=1.0),
+                  config=KBQAConfig(use_encoder=True), encoder=shared_encoder())
+        top = qa.answer("What is the capital of France?")[0]  # the label index built, every query in time
+        assert (top.best_guess if top.no_answer else top).text == "Paris"
+        slow["on"] = True
+        t0 = time.monotonic()
+        with pytest.raises(QueryTimeout, match="did not answer in time"):
+            qa.answer("what is the population of the capital of Germany?")
+        assert time.monotonic() - t0 < QUESTION_BUDGET * 1.0 + 2.5
+
+
+@contextlib.contextmanager
+def _proxy(base, on_request):
+    """A logging proxy on loopback in front of the real server: `on_request(path, authorization)`
+    sees each request (and may hold it up) and returns the path the server is given."""
+    import http.server
+    import threading
+    import urllib.request
+
+    class Proxy(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802 - the standard library's name
+            path = on_request(self.path, self.headers.get("Authorization"))
+            request = urllib.request.Request(base + path, headers={"Accept": self.headers["Accept"]})
+            try:
+                with urllib.request.urlopen(request, timeout=10) as reply:  # noqa: S310 - loopback
+                    body = reply.read()
+                    self.send_response(reply.status)
+                    self.send_header("Content-Type", reply.headers["Content-Type"])
+                    self.send_header("Content-Length", str(len(body)))
+                    self.end_headers()
+                    self.wfile.write(body)
+            except (ConnectionError, OSError):  # the client stopped waiting
+                pass
+
+        def log_message(self, *args):  # quiet
+            pass
+
+    proxy = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Proxy)
+    threading.Thread(target=proxy.serve_forever, daemon=True).start()
+    try:
+        yield proxy.server_address[1]
+    finally:
+        proxy.shutdown()
