@@ -65,7 +65,7 @@ _STATE = ("keys", "labels", "label_predicates", "schema_predicates", "classes", 
           "inverse_pairs", "relation_names", "demonyms")
 # 10: a "title" property labelled otherwise ("job title") is no label; 9: unlabelled subjects are
 # named by their IRI too; 8: relative IRIs resolve against a fixed base
-_STATE_VERSION = 10
+_STATE_VERSION = 11  # 11: English relation labels before others
 
 
 def _keys_file(vectors: Path) -> Path:
@@ -582,19 +582,22 @@ def relation_names(graph: KnowledgeGraph, preds: list[URIRef],
     """What a relation may be called: its labels and aliases in the graph, its readable local name
     and, for hierarchical ids (`film.cinematographer.film`, `__people__person__gender`), the last
     part alone, which is what people say ("gender")."""
-    given: dict[URIRef, list[tuple[int, str]]] = defaultdict(list)
+    given: dict[URIRef, list[tuple[int, int, str]]] = defaultdict(list)
     if label_predicates:
         lp = ", ".join(iri(x) for x in sorted(label_predicates, key=str))
         rows = graph.select(f"SELECT ?p ?lp ?l WHERE {{ ?p ?lp ?l . FILTER(?lp IN ({lp}) && isLiteral(?l)) "
                             f"FILTER EXISTS {{ ?s ?p ?o }} }} LIMIT 100000")
         for p, lp_, lab in rows:
             if isinstance(p, URIRef) and isinstance(lp_, URIRef):
-                given[p].append((label_rank(lp_), str(lab)))
+                # an English (or untagged) label before others: "Gehalt"@de sorted before "salary"@en
+                # and was the name "What is the salary of ...?" was scored against
+                lang = (getattr(lab, "language", None) or "en").lower()
+                given[p].append((label_rank(lp_), 0 if lang == "en" or lang.startswith("en-") else 1, str(lab)))
     out: dict[URIRef, list[str]] = {}
     for p in preds:
         # the main label first (rdfs:label, skos:prefLabel): it is what a relation is shown and
         # scored as; the store returns labels and aliases in no particular order
-        names = [n.lower() for _, n in sorted(given.get(p, []))]
+        names = [n.lower() for *_, n in sorted(given.get(p, []))]
         local = local_name(p)
         names.append(readable(local).lower())
         parts = [x for x in re.split(r"[.#/]|__", local) if x]

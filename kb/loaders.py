@@ -10,6 +10,7 @@ Compressed files (`.gz`, `.xz`, `.bz2`) open transparently.
 from __future__ import annotations
 
 import bz2
+import codecs
 import gzip
 import lzma
 import re
@@ -30,17 +31,35 @@ NS = Namespace("http://kb.offline-qa.local/ns/")
 ENTITY_PREFIX = str(NS) + "m."
 
 
-def open_text(path: str | Path) -> str:
+# an XML declaration's encoding ("ISO-8859-1"): an RDF/XML file is in it, not in UTF-8
+_XML_ENCODING = re.compile(rb"""^(?:\xef\xbb\xbf)?\s*<\?xml[^>]*?\bencoding\s*=\s*["']([A-Za-z][A-Za-z0-9._-]*)["']""")
+
+
+def open_text(path: str | Path, *, xml: bool = False) -> str:
+    """A graph file's text: UTF-8 (a byte-order mark skipped), or for RDF/XML (`xml`) the encoding
+    its XML declaration names, the declaration then saying UTF-8 (what the parsers are given); a
+    Latin-1 RDF/XML file that rdflib itself reads was refused as not UTF-8."""
     p = Path(path)
     if not p.exists():
         raise ConfigError(f"graph file not found: {p}")
     if p.is_dir():
         raise ConfigError(f"{p} is a folder; give a Turtle, N-Triples, RDF/XML, JSON-LD or TSV file")
-    openers: dict[str, Callable[..., IO[str]]] = {".gz": gzip.open, ".xz": lzma.open, ".bz2": bz2.open}
+    openers: dict[str, Callable[..., IO[bytes]]] = {".gz": gzip.open, ".xz": lzma.open,  # type: ignore[dict-item]
+                                                   ".bz2": bz2.open}
     opener = openers.get(p.suffix, open)
     try:
-        with opener(p, "rt", encoding="utf-8-sig") as fh:  # a byte-order mark (Windows editors) is not data
-            return fh.read()
+        with opener(p, "rb") as fh:
+            raw = fh.read()
+        declared = _XML_ENCODING.match(raw[:500]) if xml else None
+        encoding = declared[1].decode("ascii").lower() if declared else "utf-8"
+        try:
+            codecs.lookup(encoding)
+        except LookupError:
+            raise DataFormatError(f"{p}: its XML declaration names an unknown encoding {encoding!r}") from None
+        if encoding.replace("_", "-") in {"utf-8", "utf8"}:
+            return raw.decode("utf-8-sig")
+        text = raw.decode(encoding)
+        return re.sub(r"""(<\?xml[^>]*?\bencoding\s*=\s*)["'][^"']*["']""", r'\1"UTF-8"', text, count=1)
     except (OSError, lzma.LZMAError, EOFError, UnicodeDecodeError) as exc:
         raise DataFormatError(f"cannot read {p}: {exc}") from exc
 
@@ -119,7 +138,7 @@ def load_file(graph: EmbeddedGraph, path: str | Path, fmt: str | None = None) ->
     """Load one file into an `EmbeddedGraph`; returns the number of triples added."""
     p = Path(path)
     fmt = fmt or graph_format(p)
-    text = open_text(p)
+    text = open_text(p, xml=fmt == "xml")
     before = len(graph.graph)
     if fmt == "tsv":
         graph.add_triples(tsv_triples(text, str(p)))

@@ -327,8 +327,10 @@ class KBQA:
         return " ".join(words) if changed else text
 
     def display_label(self, pred: URIRef) -> str:
-        """A relation's main label (rdfs:label) for explanations; aliases are for matching."""
-        rows = self._select(f"SELECT ?l WHERE {{ {iri(pred)} {iri(RDFS.label)} ?l }} LIMIT 1",
+        """A relation's main label (rdfs:label) for explanations, an English or untagged one first;
+        aliases are for matching."""
+        rows = self._select(f"SELECT ?l WHERE {{ {iri(pred)} {iri(RDFS.label)} ?l }} "
+                            'ORDER BY (IF(lang(?l) = "" || langMatches(lang(?l), "en"), 0, 1)) LIMIT 1',
                             timeout_s=self.settings.kb_timeout_s)
         return str(rows[0][0]) if rows else self.relation_label(pred)
 

@@ -136,7 +136,8 @@ class Settings(BaseSettings):
     kb_graph: str = Field("", description="Turtle, N-Triples, RDF/XML, JSON-LD or TSV file; "
                                           "empty: the embedded world graph.")
     kb_endpoint: str = Field("", description="A SPARQL 1.1 endpoint URL; overrides kb_graph when set.")
-    kb_timeout_s: float = Field(10.0, gt=0, le=86_400, description="Longest a SPARQL query may run.")
+    kb_timeout_s: float = Field(10.0, gt=0, le=86_400, description="Longest a SPARQL query may run (all the "
+                                 "queries of one question: twice that).")
     kb_max_hops: int = Field(3, ge=1, le=4, description="Longest relation path walked from a linked entity.")
     kb_top_anchors: int = Field(3, ge=1, le=20, description="Linked entities paths are walked from.")
     kb_min_confidence: float | None = Field(

@@ -1183,3 +1183,20 @@ ex:America rdfs:label "America" .
     slow = make_qa(SlowFrance())  # a link less likely than the answer's, cut short, changes nothing
     assert slow.answer("What is the capital of Martinique?", 1)[0].text == "Fort-de-France"
     assert make_qa(graph).answer("What is the capital of France?", 1)[0].text == "Paris"
+
+
+def test_a_relation_labelled_in_several_languages_is_asked_about_in_english(tmp_path_factory):
+    """"salary"@en beside "Gehalt"@de: the German label sorted first and was the relation's name, so
+    "What is the salary of Hans Müller?" had no answer (and paths were shown in German)."""
+    ttl = """@prefix ex: <http://example.org/l/> .
+@prefix rdfs: <http://www.w3.org/2000/01/rdf-schema#> .
+@prefix xsd: <http://www.w3.org/2001/XMLSchema#> .
+ex:worksIn rdfs:label "works in"@en , "arbeitet in"@de .
+ex:salary rdfs:label "salary"@en , "Gehalt"@de .
+ex:off rdfs:label "Berlin-Büro"@de , "Berlin office"@en .
+ex:hans rdfs:label "Hans Müller"@de ; ex:worksIn ex:off ; ex:salary "70000.50"^^xsd:decimal .
+"""
+    qa = make_qa(turtle_graph(tmp_path_factory, ttl, "languages.ttl"))
+    top = qa.answer("What is the salary of Hans Müller?", 1)[0]
+    assert not top.no_answer and top.text == "70000.5"
+    assert [step.label for step in top.evidence.path] == ["salary"]

@@ -317,3 +317,25 @@ def test_an_endpoint_without_a_trained_scorer_is_warned_about_as_a_file_is(tmp_p
         find_scorer(settings, tmp_path)
     assert "no scorer trained for the endpoint http://127.0.0.1:9/sparql yet" in caplog.text
     assert "qa kb train --endpoint http://127.0.0.1:9/sparql" in caplog.text
+
+
+@pytest.mark.parametrize("store", ["auto", "default"])
+def test_rdf_xml_is_read_in_the_encoding_its_declaration_names(tmp_path, store):
+    """A valid ISO-8859-1 RDF/XML file (rdflib reads it) was refused: "'utf-8' codec can't decode"."""
+    rdf = """<?xml version="1.0" encoding="ISO-8859-1"?>
+<rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#"
+         xmlns:rdfs="http://www.w3.org/2000/01/rdf-schema#" xmlns:ex="http://example.org/">
+  <rdf:Description rdf:about="http://example.org/jose"><rdfs:label>José Müller</rdfs:label>
+    <ex:salary>64000</ex:salary></rdf:Description>
+</rdf:RDF>
+"""
+    path = tmp_path / "latin1.rdf"
+    path.write_bytes(rdf.encode("iso-8859-1"))
+    g = EmbeddedGraph(store=store)
+    assert load_file(g, path) == 2
+    labels = g.select('SELECT ?l WHERE { <http://example.org/jose> <http://www.w3.org/2000/01/rdf-schema#label> ?l }')
+    assert [str(r[0]) for r in labels] == ["José Müller"]
+    bad = tmp_path / "bad.rdf"
+    bad.write_bytes(rdf.replace("ISO-8859-1", "klingon-7").encode("iso-8859-1"))
+    with pytest.raises(DataFormatError, match="unknown encoding 'klingon-7'"):
+        load_file(EmbeddedGraph(store=store), bad)
