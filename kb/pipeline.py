@@ -97,6 +97,25 @@ _QUALIFIERS = frozenset("""only sole former formerly previous previously ex old 
 # words of a place's name as often as qualifiers ("East Timor", "New Delhi"): one only where the
 # name after it was found whole ("West Germany": Germany), not where it was barely found at all
 _NAME_QUALIFIERS = frozenset("new west east north south western eastern northern southern central upper lower".split())
+# the words an open question starts with, for the verb of a relation (`_against_verb`)
+_ASKING_WORDS = frozenset("who whom which what".split())
+# a relation's first word that is no verb: "has manager", "is part of", "the capital"
+_NOT_VERBS = frozenset("has have had is are was were be the a an of in on at for with by".split())
+# "Who is managed by X?", "Who was X managed by?": another voice than the verb's own
+_AUXILIARIES = frozenset("is are was were be been being has have had do does did".split())
+
+
+def _alike(said: list[str], label: list[str]) -> bool:
+    """The question's words are the relation's label, in another form of the verb ("manage",
+    "managed", "manages"; "report to" / "reports to")."""
+    def stem(w: str) -> str:
+        for end in ("ing", "ed", "es", "er", "s"):
+            if w.endswith(end) and len(w) - len(end) >= 3:
+                return w[: -len(end)].rstrip("e")
+        return w.rstrip("e")
+    return len(said) == len(label) and all(stem(a) == stem(b) for a, b in zip(said, label, strict=True))
+
+
 # a link this sure is a thing the question names, which a yes/no answer must have checked
 UNHELD_LINK = 0.9
 # entities whose relation paths are kept between questions, and their paths in all (under 1 kB each)
@@ -465,6 +484,7 @@ class KBQA:
         if not ranked:
             return pred
         ranked = self._break_ties(words, ranked, pred)
+        ranked = self._turned(words, ranked)
         fallback = None
         joined = " ".join(words)
         superlative = any(re.search(rf"\b(?:{pattern})\b", joined) for pattern, _, _ in SUPERLATIVES)
@@ -555,7 +575,13 @@ class KBQA:
         relation is one both ways round and stored one way ("the spouse of Bob", stored as
         `alice spouse bob`), which the graph cannot tell; one stored both ways is not held."""
         best = pred.best
-        if best is None or len(best.path) != 1 or best.path[0].forward:
+        if best is None:
+            return None
+        verb = self._against_verb(words, best.anchor, best.path)
+        if verb is not None:
+            return (f"the direction of '{verb}' (asked the other way round: who {verb} whom; the path reads it "
+                    "as the question does not)", 0.5)
+        if len(best.path) != 1 or best.path[0].forward:
             return None
         step = best.path[0]
         if (step.pred, step.pred) in self.index.inverse_pairs:
@@ -569,6 +595,46 @@ class KBQA:
         named = " ".join(label)
         return (f"the direction of '{named}' (asked: {best.anchor.label}'s {named}; the path reads it the other "
                 "way round)", 0.5)
+
+    def _turned(self, words: list[str], ranked: list[Ranked]) -> list[Ranked]:
+        """The top reading walks a verb's relation against the question (`_against_verb`): the same
+        relation walked the other way from the same thing goes first where it was found ("Who reports
+        to Alice?": Carol, who reports to her, not Bob, to whom she reports)."""
+        top = ranked[0]
+        if self._against_verb(words, top.anchor, top.path) is None:
+            return ranked
+        other = (Step(top.path[0].pred, not top.path[0].forward),)
+        turned = next((r for r in ranked[:8] if r.path == other and r.anchor.node == top.anchor.node), None)
+        return ranked if turned is None else [turned] + [r for r in ranked if r is not turned]
+
+    def _against_verb(self, words: list[str], anchor: Candidate, path: Path) -> str | None:
+        """A one-step path that walks a relation named by a verb the other way round from how the
+        question uses the verb; the verb, or None. "Who manages Kwame?" asks for the subject (the
+        path must end at Kwame: `?answer manages Kwame`), "Who does Liam manage?" and "Who does Bob
+        report to?" for the object (`Liam manages ?answer`); each was answered the other way round at
+        0.9 (the people Kwame manages, Liam's own manager). A relation stored both ways is not held."""
+        if len(path) != 1 or not words or words[0] not in _ASKING_WORDS:
+            return None
+        step = path[0]
+        if (step.pred, step.pred) in self.index.inverse_pairs:
+            return None
+        label = normalise(self.relation_label(step.pred)).split()
+        if not label or label[0] in _NOT_VERBS:
+            return None
+        before, after = words[: anchor.start], words[anchor.end:]
+        n = len(label)
+        if step.forward and len(before) > n and _alike(before[-n:], label) and not set(before) & _AUXILIARIES:
+            return " ".join(label)  # "Who manages X?", "Which employee reports to X?"
+        if (not step.forward and before and before[-1] in {"do", "does", "did"} and after[:n]
+                and _alike(after[:n], label)):
+            return " ".join(label)  # "Who does X manage?", "Whom did X report to?"
+        if before[-1:] in (["the"], ["a"], ["an"]):
+            before = before[:-1]
+        doer = before[-1 - n:-1]
+        if (step.forward and n == 1 and before[-1:] == ["of"] and doer != label and _alike(doer, label)
+                and doer[0].endswith("er")):
+            return " ".join(label)  # "the manager of X" over a relation `manages`: who manages X
+        return None
 
     def _break_ties(self, words: list[str], ranked: list[Ranked], pred: Prediction) -> list[Ranked]:
         """Several things share a name ("Sabrina": two employees) and score the same on the same

@@ -1200,3 +1200,40 @@ ex:hans rdfs:label "Hans Müller"@de ; ex:worksIn ex:off ; ex:salary "70000.50"^
     top = qa.answer("What is the salary of Hans Müller?", 1)[0]
     assert not top.no_answer and top.text == "70000.5"
     assert [step.label for step in top.evidence.path] == ["salary"]
+
+
+MANAGES_TTL = """@prefix ex: <http://example.org/m/> .
+@prefix rdfs: <http://www.w3.org/2000/01/rdf-schema#> .
+ex:Employee a rdfs:Class ; rdfs:label "employee" .
+ex:manages rdfs:label "manages" . ex:reportsTo rdfs:label "reports to" .
+ex:marta a ex:Employee ; rdfs:label "Marta Quill" ; ex:manages ex:kwame .
+ex:kwame a ex:Employee ; rdfs:label "Kwame Osei" ; ex:manages ex:liam , ex:priya ; ex:reportsTo ex:marta .
+ex:liam a ex:Employee ; rdfs:label "Liam Feather" ; ex:reportsTo ex:kwame .
+ex:priya a ex:Employee ; rdfs:label "Priya Raghu" ; ex:reportsTo ex:kwame .
+ex:tobias a ex:Employee ; rdfs:label "Tobias Brenn" .
+"""
+
+
+@pytest.mark.parametrize(("question", "answer"), [
+    ("Who manages Kwame Osei?", "Marta Quill"),  # the subject: ?answer manages Kwame
+    ("Who does Kwame Osei manage?", {"Liam Feather", "Priya Raghu"}),  # the object
+    ("Who is the manager of Liam Feather?", "Kwame Osei"),  # the noun of the verb `manages`
+    ("Who reports to Kwame Osei?", {"Liam Feather", "Priya Raghu"}),
+    ("Who does Liam Feather report to?", "Kwame Osei"),
+    ("Who manages Marta Quill?", None),  # nobody: what Marta manages is no answer
+    ("Who does Liam Feather manage?", None),  # nobody: Liam's own manager is no answer
+    ("Who is the manager of Marta Quill?", None),
+])
+def test_a_relation_named_by_a_verb_is_walked_the_way_the_question_uses_the_verb(tmp_path_factory, question,
+                                                                                 answer):
+    """"Who manages Kwame?" was answered with the people Kwame manages, "Who does Liam manage?" with
+    Liam's own manager, "Who reports to Alice?" with the one Alice reports to, each at about 0.9."""
+    qa = make_qa(turtle_graph(tmp_path_factory, MANAGES_TTL, "manages.ttl"))
+    top = qa.answer(question, 3)
+    if answer is None:
+        assert top[0].no_answer and (top[0].best_guess is None or top[0].best_guess.score <= 0.5)
+        assert top[0].best_guess is None or any(
+            c.startswith("not expressed: the direction") for c in top[0].best_guess.evidence.constraints)
+    else:
+        want = {answer} if isinstance(answer, str) else answer
+        assert not top[0].no_answer and top[0].text in want, (top[0].text, top[0].score)
