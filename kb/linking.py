@@ -15,6 +15,7 @@ import pickle
 import re
 import time
 from collections import defaultdict
+from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -32,7 +33,7 @@ from qa.core.types import LinkKind, LinkMethod
 
 if TYPE_CHECKING:
     from kb.progress import Progress
-    from kb.store import KnowledgeGraph
+    from kb.store import KnowledgeGraph, Row
     from qa.core.types import Encoder
 
 log = logging.getLogger(__name__)
@@ -212,8 +213,8 @@ class LabelIndex:
         for p in sorted(self.label_predicates, key=lambda x: (x != RDFS.label, str(x))):
             step += 1
             progress(stage, step, steps)
-            q = f"SELECT ?s ?l WHERE {{ ?s {iri(p)} ?l . FILTER(isLiteral(?l)) }} LIMIT {max_rows}"
-            for s, lab in graph.select(q):
+            q = f"SELECT ?s ?l WHERE {{ ?s {iri(p)} ?l . FILTER(isLiteral(?l)) }}"
+            for s, lab in _paged(graph, q, max_rows):
                 if isinstance(s, URIRef) and isinstance(lab, Literal) and s not in pred_set:
                     self._add(s, str(lab), LinkKind.CLASS if s in self.classes else LinkKind.ENTITY)
                     labelled.add(s)
@@ -575,6 +576,26 @@ def _inverse_pairs(graph: KnowledgeGraph, share: float = 0.5) -> frozenset[tuple
                 and int(n) >= share * int(size) and int(n) >= 2):
             out.add((p, q))
     return frozenset(out)
+
+
+# rows asked for at once: a server that returns fewer than asked (Virtuoso's ResultSetMaxRows,
+# 10,000 on public endpoints) is asked for the next rows until it has none left
+LABEL_PAGE = 100_000
+
+
+def _paged(graph: KnowledgeGraph, query: str, max_rows: int) -> Iterator[Row]:
+    """The rows of `query` (no LIMIT of its own), up to `max_rows`, asked for a page at a time: a
+    server capping each answer had given a label index of its first rows alone, and every name
+    past them was "no answer" at 1.00."""
+    got = 0
+    while got < max_rows:
+        rows = graph.select(f"{query} OFFSET {got} LIMIT {min(LABEL_PAGE, max_rows - got)}")
+        if not rows:
+            return
+        got += len(rows)
+        yield from rows
+    log.warning("the graph's label index holds its first %s labels of one kind alone; names past them are not "
+                "linked", f"{max_rows:,}")
 
 
 def relation_names(graph: KnowledgeGraph, preds: list[URIRef],

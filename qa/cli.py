@@ -77,8 +77,8 @@ def _terminate_as_interrupt() -> Iterator[None]:
     """SIGTERM raises KeyboardInterrupt, so what a Ctrl-C cleans up (staging folders, partial
     files, a store's transaction) is cleaned up for `kill` too, instead of the process ending
     mid-write without a word. The handler before is restored on the way out."""
-    global _terminated
-    _terminated = False
+    global _terminated, _stopped_note
+    _terminated, _stopped_note = False, None
     if threading.current_thread() is not threading.main_thread():
         yield
         return
@@ -138,11 +138,23 @@ INTERRUPTED = 130
 TERMINATED = 143  # 128 + SIGTERM, what a shell reports for a process `kill` ended
 
 
+# what a Ctrl-C or a `kill` ended, when it is no work left half done: `qa serve` is stopped so
+_stopped_note: str | None = None
+
+
+def stopped_as(note: str) -> None:
+    """Say `note` ("the API stopped") instead of "stopped before finishing" when the Ctrl-C or the
+    `kill` being handled ends the command: a server idle when stopped had finished nothing."""
+    global _stopped_note
+    _stopped_note = note
+
+
 def _interrupted() -> int:
+    note = _stopped_note or "stopped before finishing"
     if _terminated:
-        err.print(Text("terminated: stopped before finishing", style="red"), soft_wrap=True)
+        err.print(Text(f"terminated: {note}", style="red"), soft_wrap=True)
         return TERMINATED
-    err.print(Text("interrupted: stopped before finishing", style="red"), soft_wrap=True)
+    err.print(Text(f"interrupted: {note}", style="red"), soft_wrap=True)
     return INTERRUPTED
 
 

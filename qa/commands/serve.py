@@ -107,6 +107,7 @@ def serve(
            "QA_INDEX_DIR": settings.index_dir, "QA_KB_GRAPH": settings.kb_graph,
            "QA_KB_ENDPOINT": settings.kb_endpoint, "QA_API_URL": api}
     procs: list[subprocess.Popen] = []
+    up = False
     try:  # `kill` (SIGTERM, raised as KeyboardInterrupt by qa.cli) stops both servers too, like Ctrl-C
         out.print(Text(f"starting the API on {api} (loading the models) …", style="dim"))
         procs.append(subprocess.Popen([sys.executable, "-m", "qa.api", "--quiet-stop"], env=env))
@@ -123,6 +124,7 @@ def serve(
                 env={k: v for k, v in env.items() if k not in ("QA_API_KEY", "QA_API_KEY_FOR_READS")},
                 stdout=subprocess.DEVNULL))
             _wait_for(f"{ui_url}/_stcore/health", procs[1], "UI", 120)
+        up = True
         out.print(Text.assemble(("API  ", "bold"), api, ("   (docs: ", "dim"), f"{api}/docs", (")", "dim")))
         if ui:
             out.print(Text.assemble(("UI   ", "bold"), ui_url))
@@ -130,6 +132,12 @@ def serve(
         while all(p.poll() is None for p in procs):
             time.sleep(0.5)
         raise ConfigError("a server stopped unexpectedly; see its messages above")
+    except KeyboardInterrupt:
+        from qa.cli import stopped_as
+
+        if up:  # stopped once serving, not cut short while starting
+            stopped_as("the API and the UI stopped" if ui else "the API stopped")
+        raise
     finally:
         for p in procs:
             if p.poll() is None:

@@ -243,3 +243,25 @@ def _proxy(base, on_request):
         yield proxy.server_address[1]
     finally:
         proxy.shutdown()
+
+
+def test_a_server_that_caps_its_answers_still_gives_the_whole_label_index(oxigraph_server, small_graph):
+    """A server returning at most N rows a query (Virtuoso's ResultSetMaxRows) gave a label index of
+    the first N labels, and every name past them was "no answer" at 1.00."""
+    import json
+
+    from kb.linking import LabelIndex
+
+    server_load(oxigraph_server, small_graph)
+    whole = LabelIndex.build(RemoteGraph(oxigraph_server + "/query"))
+
+    class Capped(RemoteGraph):  # the server's cap, applied to what it sends
+        def _send(self, query, timeout_s, form):
+            reply = super()._send(query, timeout_s, form)
+            if "results" in reply:
+                reply = json.loads(json.dumps(reply))
+                reply["results"]["bindings"] = reply["results"]["bindings"][:8]
+            return reply
+
+    capped = LabelIndex.build(Capped(oxigraph_server + "/query"))
+    assert len(whole.labels) > 8 and capped.labels == whole.labels

@@ -719,3 +719,30 @@ def test_an_index_dir_naming_one_collection_or_a_file_is_refused_and_a_missing_o
     with caplog.at_level("WARNING"):
         main(["ask", "When does the Falcon release ship?", "--route", "webqa"])
     assert f"no folder {tmp_path / 'idxx'} (from QA_INDEX_DIR / index_dir)" in caplog.text
+
+
+def test_a_kill_stops_a_running_server_and_says_so_not_that_it_stopped_before_finishing(tmp_path) -> None:
+    """`kill` on an idle `qa serve` said "terminated: stopped before finishing", as for work cut short."""
+    import os
+    import signal
+    import socket
+    import subprocess
+    import sys
+
+    with socket.socket() as free:
+        free.bind(("127.0.0.1", 0))
+        port = free.getsockname()[1]
+    env = {**os.environ, "XDG_CACHE_HOME": str(tmp_path), "QA_INCLUDE_DEFAULT": "false", "QA_ROUTE": "webqa"}
+    proc = subprocess.Popen([sys.executable, "-m", "qa", "serve", "--no-ui", "--port", str(port)], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout is not None
+        for line in proc.stdout:  # serving once it says how to stop it
+            if "Ctrl-C stops it" in line:
+                break
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 143 and "terminated: the API stopped" in err and "before finishing" not in err, err
