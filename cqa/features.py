@@ -735,6 +735,9 @@ def other_ask(question: str, matched: str) -> str | None:
                      if y in (other if x in one else one)]
             if len(pairs) == 1 and _frame(asked, pairs[0][0]) == _frame(found, pairs[0][1]):
                 return f"the matched question says {pairs[0][1]!r} where the question says {pairs[0][0]!r}"
+    turned = _reversed_action(asked, found) or _reversed_action(found, asked, matched=True)
+    if turned:
+        return turned
     na, nf = _negations(asked), _negations(found)
     if bool(na) != bool(nf):
         # "without" is "with" negated ("Which bone are babies born without?")
@@ -743,6 +746,36 @@ def other_ask(question: str, matched: str) -> str | None:
         if rest_a == rest_f:
             return ("the matched question is the question negated" if nf else
                     "the question is the matched question negated")
+    return None
+
+
+# words that ask to end or undo the action after them ("How do I stop draining a node?" is not "How
+# do I drain a node?", 0.88 alike; "cancel my subscription" is not "start my subscription")
+_REVERSING = frozenset("stop cancel undo reverse revert quit cease halt".split())
+
+
+def _verb_base(word: str) -> str:
+    """"draining" / "drained" / "drains" -> "drain", "stopping" -> "stop"."""
+    for end in ("ing", "ed", "es", "s"):
+        if word.endswith(end) and len(word) - len(end) >= 3:
+            base = word[: -len(end)]
+            return base[:-1] if len(base) > 3 and base[-1] == base[-2] else base
+    return word
+
+
+def _reversed_action(asked: Sequence[str], found: Sequence[str], *, matched: bool = False) -> str | None:
+    """How `asked` undoes the action `found` asks about: "stop draining" / "drain", "undrain" / "drain"
+    (a reversing word, or "un" before the other question's verb, that the other question lacks);
+    `matched`: `asked` is the matched question's words, and the line says so."""
+    this, that = ("the matched question", "the question") if matched else ("the question", "the matched question")
+    bases = {_verb_base(w): w for w in found}
+    for i, w in enumerate(asked):
+        if w in found:
+            continue
+        if w in _REVERSING and i + 1 < len(asked) and (hit := bases.get(_verb_base(asked[i + 1]))) is not None:
+            return f"{this} asks to {w} {asked[i + 1]!r}, {that} to {hit!r}"
+        if w.startswith("un") and not w.startswith("under") and len(w) > 5 and (hit := bases.get(_verb_base(w[2:]))):
+            return f"{that} says {hit!r} where {this} says {w!r}"
     return None
 
 

@@ -765,8 +765,18 @@ def test_one_line_questions_asking_the_opposite_are_other_questions() -> None:
                  ("Why is syncing so slow?", "Why is syncing so fast?"),
                  ("How do I log in on all devices?", "How do I sign out on all devices?"),
                  ("How do I sign in?", "How do I log-off?"),
-                 ("Why am I logged out?", "Why am I logged in?")):
+                 ("Why am I logged out?", "Why am I logged in?"),
+                 # undoing the action ("stop draining" answered "Run zephyrctl drain NODE." at 0.88)
+                 ("How do I stop draining a gateway node?", "How do I drain a gateway node?"),
+                 ("How do I undrain a gateway node?", "How do I drain a gateway node?"),
+                 ("How can I cancel renewing my permit?", "How can I renew my permit?")):
         assert other_ask(*pair) is not None and other_ask(*pair[::-1]) is not None, pair
+    assert other_ask("How do I drain a node?", "How do I stop draining a node?") == (
+        "the matched question asks to stop 'draining', the question to 'drain'")
+    for pair in (("How do I understand the logs?", "How do I stand the logs?"),  # "under" is no "un"
+                 ("Where does the bus stop?", "Where does the bus stop at night?"),
+                 ("How do I cancel my order?", "How do I order a pizza?")):
+        assert other_ask(*pair) is None and other_ask(*pair[::-1]) is None, pair
     # a negative question asks what the positive one asks; "No. 5" is a number; "a no smoking
     # policy" names a policy; "most" and "least" compare only before the same word
     for pair in (("Isn't the museum open on Sundays?", "Is the museum open on Sundays?"),
