@@ -81,3 +81,25 @@ def test_readme_chat_example_is_what_qa_chat_prints(fresh_cache: None) -> None:
     for (_, s_got), (_, s_readme) in zip(got, shown, strict=True):
         assert abs(s_got - s_readme) <= SCORE_TOLERANCE, (got, shown)
     assert re.findall(r"understood as: (.+)", done.stdout) == rewrites
+
+
+def test_the_readme_python_example_prints_what_the_readme_shows(tmp_path: Path) -> None:
+    """The "From Python" example is run as written, in a folder of its own, and what it prints must be
+    what the README shows (numbers to within the score tolerance)."""
+    import os
+
+    text = README.read_text(encoding="utf-8")
+    part = text[text.index("## From Python"):]
+    code = re.search(r"```python\n(.*?)```", part, re.S)[1]  # type: ignore[index]
+    shown = re.search(r"prints[^\n]*\n\n```text\n(.*?)```", part, re.S)[1].splitlines()  # type: ignore[index]
+    env = {**os.environ, "QA_CQA_STORE": str(tmp_path / "threads.sqlite")}  # not the user's store
+    run = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=env, capture_output=True, text=True,
+                         timeout=600)
+    assert run.returncode == 0, run.stderr[-2000:]
+    printed = run.stdout.splitlines()
+    assert len(printed) == len(shown), (printed, shown)
+    number = re.compile(r"\d+\.\d+")
+    for got, want in zip(printed, shown, strict=True):
+        assert number.sub("#", got) == number.sub("#", want), (got, want)
+        for a, b in zip(number.findall(got), number.findall(want), strict=True):
+            assert abs(float(a) - float(b)) <= SCORE_TOLERANCE, (got, want)
