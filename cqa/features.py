@@ -749,32 +749,41 @@ def other_ask(question: str, matched: str) -> str | None:
     return None
 
 
-# words that ask to end or undo the action after them ("How do I stop draining a node?" is not "How
-# do I drain a node?", 0.88 alike; "cancel my subscription" is not "start my subscription")
-_REVERSING = frozenset("stop cancel undo reverse revert quit cease halt".split())
+# words that end the action named after them ("How do I stop draining a node?" is not "How do I
+# drain a node?", 0.88 alike): only before a verb's -ing form ("stop sharing"), as "stop a process",
+# "cancel my subscription" or "undo a commit" name no action of the other question to undo
+_REVERSING = frozenset("stop cancel quit cease halt".split())
 
 
-def _verb_base(word: str) -> str:
-    """"draining" / "drained" / "drains" -> "drain", "stopping" -> "stop"."""
+def _verb_bases(word: str) -> set[str]:
+    """"draining" / "drained" / "drains" -> {"drain"}, "stopping" -> {"stop"}, "sharing" -> {"shar", "share"}."""
     for end in ("ing", "ed", "es", "s"):
         if word.endswith(end) and len(word) - len(end) >= 3:
             base = word[: -len(end)]
-            return base[:-1] if len(base) > 3 and base[-1] == base[-2] else base
-    return word
+            if len(base) > 3 and base[-1] == base[-2]:
+                base = base[:-1]
+            return {base, base + "e"}
+    return {word}
 
 
 def _reversed_action(asked: Sequence[str], found: Sequence[str], *, matched: bool = False) -> str | None:
     """How `asked` undoes the action `found` asks about: "stop draining" / "drain", "undrain" / "drain"
-    (a reversing word, or "un" before the other question's verb, that the other question lacks);
-    `matched`: `asked` is the matched question's words, and the line says so."""
+    (a reversing word before an -ing form, or "un" before the other question's verb, that the other
+    question lacks; not where both reverse something: "stop sharing" / "quit sharing"); `matched`:
+    `asked` is the matched question's words, and the line says so."""
+    if any(w in _REVERSING for w in found):
+        return None
     this, that = ("the matched question", "the question") if matched else ("the question", "the matched question")
-    bases = {_verb_base(w): w for w in found}
+    bases = {base: w for w in found if w not in _FUNCTION_WORDS for base in _verb_bases(w)}
     for i, w in enumerate(asked):
         if w in found:
             continue
-        if w in _REVERSING and i + 1 < len(asked) and (hit := bases.get(_verb_base(asked[i + 1]))) is not None:
-            return f"{this} asks to {w} {asked[i + 1]!r}, {that} to {hit!r}"
-        if w.startswith("un") and not w.startswith("under") and len(w) > 5 and (hit := bases.get(_verb_base(w[2:]))):
+        nxt = asked[i + 1] if i + 1 < len(asked) else ""
+        if w in _REVERSING and nxt.endswith("ing") and (hit := next(
+                (bases[b] for b in _verb_bases(nxt) if b in bases), None)) is not None:
+            return f"{this} asks to {w} {nxt!r}, {that} to {hit!r}"
+        if w.startswith("un") and not w.startswith("under") and len(w) > 5 and (hit := next(
+                (bases[b] for b in _verb_bases(w[2:]) | {w[2:]} if b in bases), None)) is not None:
             return f"{that} says {hit!r} where {this} says {w!r}"
     return None
 

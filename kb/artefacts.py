@@ -18,7 +18,7 @@ from pathlib import Path
 from kb.scorer import Scorer
 from qa.core.atomic import atomic_write_text
 from qa.core.paths import cache_dir
-from qa.core.settings import Settings
+from qa.core.settings import Settings, unsecret
 
 log = logging.getLogger(__name__)
 
@@ -94,7 +94,7 @@ def find_scorer(settings: Settings, artefacts: Path | None) -> tuple[Scorer, str
     scorer = Scorer.load(shipped)
     if settings.kb_endpoint:
         log.warning("no scorer trained for the endpoint %s yet: answers use the world graph's scorer and may be "
-                    "worse; run `qa kb train --endpoint %s` once", settings.kb_endpoint, settings.kb_endpoint)
+                    "worse; run `qa kb train --endpoint %s` once", *[unsecret("kb_endpoint", settings.kb_endpoint)] * 2)
     elif scorer.meta.get("graph_sha256"):
         path = graph_file(settings)
         if path is not None and file_hash(path) != scorer.meta["graph_sha256"]:

@@ -214,7 +214,7 @@ class LabelIndex:
             step += 1
             progress(stage, step, steps)
             q = f"SELECT ?s ?l WHERE {{ ?s {iri(p)} ?l . FILTER(isLiteral(?l)) }}"
-            for s, lab in _paged(graph, q, max_rows):
+            for s, lab in _paged(graph, q, max_rows, "?s ?l"):
                 if isinstance(s, URIRef) and isinstance(lab, Literal) and s not in pred_set:
                     self._add(s, str(lab), LinkKind.CLASS if s in self.classes else LinkKind.ENTITY)
                     labelled.add(s)
@@ -578,18 +578,24 @@ def _inverse_pairs(graph: KnowledgeGraph, share: float = 0.5) -> frozenset[tuple
     return frozenset(out)
 
 
-# rows asked for at once: a server that returns fewer than asked (Virtuoso's ResultSetMaxRows,
-# 10,000 on public endpoints) is asked for the next rows until it has none left
+# rows asked of an endpoint at once: a server that returns fewer than asked (Virtuoso's
+# ResultSetMaxRows, 10,000 on public endpoints) is asked for the next rows until it has none left
 LABEL_PAGE = 100_000
 
 
-def _paged(graph: KnowledgeGraph, query: str, max_rows: int) -> Iterator[Row]:
-    """The rows of `query` (no LIMIT of its own), up to `max_rows`, asked for a page at a time: a
-    server capping each answer had given a label index of its first rows alone, and every name
-    past them was "no answer" at 1.00."""
+def _paged(graph: KnowledgeGraph, query: str, max_rows: int, order: str) -> Iterator[Row]:
+    """The rows of `query` (no LIMIT of its own), up to `max_rows`. An endpoint is asked a page at a
+    time, in the order `order` names (pages of an unordered result may repeat or skip rows): one
+    capping each answer had given a label index of its first rows alone, and every name past them
+    was "no answer" at 1.00. The embedded store, which caps nothing, in one query."""
+    from kb.store import EmbeddedGraph
+
+    if isinstance(graph, EmbeddedGraph):
+        yield from graph.select(f"{query} LIMIT {max_rows}")
+        return
     got = 0
     while got < max_rows:
-        rows = graph.select(f"{query} OFFSET {got} LIMIT {min(LABEL_PAGE, max_rows - got)}")
+        rows = graph.select(f"{query} ORDER BY {order} OFFSET {got} LIMIT {min(LABEL_PAGE, max_rows - got)}")
         if not rows:
             return
         got += len(rows)
@@ -609,11 +615,11 @@ def relation_names(graph: KnowledgeGraph, preds: list[URIRef],
         rows = graph.select(f"SELECT ?p ?lp ?l WHERE {{ ?p ?lp ?l . FILTER(?lp IN ({lp}) && isLiteral(?l)) "
                             f"FILTER EXISTS {{ ?s ?p ?o }} }} LIMIT 100000")
         for p, lp_, lab in rows:
-            if isinstance(p, URIRef) and isinstance(lp_, URIRef):
-                # an English (or untagged) label before others: "Gehalt"@de sorted before "salary"@en
-                # and was the name "What is the salary of ...?" was scored against
-                lang = (getattr(lab, "language", None) or "en").lower()
-                given[p].append((label_rank(lp_), 0 if lang == "en" or lang.startswith("en-") else 1, str(lab)))
+            if isinstance(p, URIRef) and isinstance(lp_, URIRef) and lab is not None:
+                # an English (or untagged) label before others, then a main label before an alias:
+                # "Gehalt"@de sorted before "salary"@en and was the name "What is the salary of ...?"
+                # was scored against
+                given[p].append((language_rank(lab), label_rank(lp_), str(lab)))
     out: dict[URIRef, list[str]] = {}
     for p in preds:
         # the main label first (rdfs:label, skos:prefLabel): it is what a relation is shown and

@@ -53,14 +53,16 @@ def open_text(path: str | Path, *, xml: bool = False) -> str:
         declared = _XML_ENCODING.match(raw[:500]) if xml else None
         encoding = declared[1].decode("ascii").lower() if declared else "utf-8"
         try:
-            codecs.lookup(encoding)
+            text_codec = codecs.lookup(encoding)._is_text_encoding  # not "hex", "base64", "zlib"
         except LookupError:
-            raise DataFormatError(f"{p}: its XML declaration names an unknown encoding {encoding!r}") from None
+            text_codec = False
+        if not text_codec:
+            raise DataFormatError(f"{p}: its XML declaration names an unknown encoding {encoding!r}")
         if encoding.replace("_", "-") in {"utf-8", "utf8"}:
             return raw.decode("utf-8-sig")
         text = raw.decode(encoding)
         return re.sub(r"""(<\?xml[^>]*?\bencoding\s*=\s*)["'][^"']*["']""", r'\1"UTF-8"', text, count=1)
-    except (OSError, lzma.LZMAError, EOFError, UnicodeDecodeError) as exc:
+    except (OSError, lzma.LZMAError, EOFError, UnicodeDecodeError, LookupError) as exc:
         raise DataFormatError(f"cannot read {p}: {exc}") from exc
 
 

@@ -60,9 +60,13 @@ SUPERLATIVES = [
     (r"lowest|(?<!at )(?<!at the )(?<!at the very )least(?! recent)|fewest", "ASC", "value amount"),
 ]
 # orderings by time: a date is no number to the attribute search, and "oldest" is the first birth
-# date but the highest age; recognised, so an answer never drops them in silence (`_unexpressed`):
-# "Which employee was hired first?" was every employee at 0.95
-TIME_SUPERLATIVE = r"oldest|youngest|newest|latest|earliest|first|last|most recent(?:ly)?|least recent(?:ly)?"
+# date but the highest age; recognised, so an answer never drops them in silence (`_unexpressed`)
+TIME_SUPERLATIVE = r"oldest|youngest|newest|latest|earliest|most recent(?:ly)?|least recent(?:ly)?"
+# "first" and "last" order by time where they end what is said of the answer ("Which employee was
+# hired first?" was every employee at 0.95; "joined last", "the first to ..."), not before a noun
+# ("first name", "The Last Waltz", "last year") nor inside a name the question links
+_ORDINAL_TIME = frozenset({"first", "last"})
+_AFTER_ORDINAL = frozenset("to in among and or at on".split())
 
 
 log = logging.getLogger(__name__)
@@ -101,8 +105,24 @@ _NAME_QUALIFIERS = frozenset("new west east north south western eastern northern
 _ASKING_WORDS = frozenset("who whom which what".split())
 # a relation's first word that is no verb: "has manager", "is part of", "the capital"
 _NOT_VERBS = frozenset("has have had is are was were be the a an of in on at for with by".split())
+# a relation named by a noun of the doer, which reads from the thing to its doer ("Microsoft founder
+# Gates"): no verb whose direction the question sets
+_DOER_ENDINGS = ("er", "or", "ist", "ee", "ant", "ent", "ion", "ment")
 # "Who is managed by X?", "Who was X managed by?": another voice than the verb's own
 _AUXILIARIES = frozenset("is are was were be been being has have had do does did".split())
+
+
+def _timed(words: list[str], links: list[Candidate]) -> str | None:
+    """The word that orders the answers by time, if any (`TIME_SUPERLATIVE`, `_ORDINAL_TIME`), outside
+    the names the question links."""
+    named = {i for c in links if c.score >= 0.8 for i in range(c.start, c.end)}
+    m = re.search(rf"\b(?:{TIME_SUPERLATIVE})\b", " ".join(words))
+    if m is not None:
+        return m.group(0)
+    for i, w in enumerate(words):
+        if w in _ORDINAL_TIME and i not in named and (i + 1 == len(words) or words[i + 1] in _AFTER_ORDINAL):
+            return w
+    return None
 
 
 def _alike(said: list[str], label: list[str]) -> bool:
@@ -351,7 +371,10 @@ class KBQA:
         rows = self._select(f"SELECT ?l WHERE {{ {iri(pred)} {iri(RDFS.label)} ?l }} "
                             'ORDER BY (IF(lang(?l) = "" || langMatches(lang(?l), "en"), 0, 1)) LIMIT 1',
                             timeout_s=self.settings.kb_timeout_s)
-        return str(rows[0][0]) if rows else self.relation_label(pred)
+        named = self.relation_label(pred)  # English first of every label, alias and the IRI's own name
+        if not rows or (language_rank(rows[0][0]) and normalise(str(rows[0][0])) != normalise(named)):
+            return named  # "Gehalt"@de as rdfs:label beside "salary"@en as skos:prefLabel: "salary"
+        return str(rows[0][0])
 
     def relation_names(self, pred: URIRef) -> list[str]:
         """Everything a relation is called: its main label first, then aliases and local names."""
@@ -488,7 +511,7 @@ class KBQA:
         fallback = None
         joined = " ".join(words)
         superlative = any(re.search(rf"\b(?:{pattern})\b", joined) for pattern, _, _ in SUPERLATIVES)
-        timed = re.search(rf"\b(?:{TIME_SUPERLATIVE})\b", joined)
+        timed_word = _timed(words, pred.links)
         ran: QueryGraph | None = None
         for r in ranked[:5]:
             qg = self._query_graph(words, r, pred)
@@ -509,13 +532,12 @@ class KBQA:
             r, qg, pred.constraints, pred.unheld = fallback
             if self._run(pred, r, qg):
                 ran = qg
-        if (ran is not None and (superlative or timed) and ran.order_by is None and ran.group_count is None
+        if (ran is not None and (superlative or timed_word) and ran.order_by is None and ran.group_count is None
                 and ran.aggregate is None and ran.form == QueryForm.SELECT and len(pred.answers) > 1):
             # "the most expensive product" where no price is a number, "the oldest person" over
             # birth dates: every one of them, unordered
             pred.unordered = next((m.group(0) for pattern, _, _ in SUPERLATIVES
-                                   if (m := re.search(rf"\b(?:{pattern})\b", joined))), None) or (
-                timed.group(0) if timed else None)
+                                   if (m := re.search(rf"\b(?:{pattern})\b", joined))), None) or timed_word
         if pred.best is not None:
             pred.decision = self._decision(pred, scoring_text, scoring_links, exclude)
             pred.p_top = pred.decision["p_top"]
@@ -619,8 +641,8 @@ class KBQA:
         if (step.pred, step.pred) in self.index.inverse_pairs:
             return None
         label = normalise(self.relation_label(step.pred)).split()
-        if not label or label[0] in _NOT_VERBS:
-            return None
+        if not label or label[0] in _NOT_VERBS or label[0].endswith(_DOER_ENDINGS):
+            return None  # a noun ("founder", "manager", "publisher"): its own direction, `_backwards`
         before, after = words[: anchor.start], words[anchor.end:]
         n = len(label)
         if step.forward and len(before) > n and _alike(before[-n:], label) and not set(before) & _AUXILIARIES:

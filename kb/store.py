@@ -6,6 +6,7 @@ two paths directly. Every query passes `check_read_only` before it is run or sen
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import contextvars
 import http.client
@@ -59,10 +60,10 @@ def recording_timeouts(budget_s: float | None = None) -> Iterator[list[str]]:
     """The timeouts of every query made inside, wherever it is caught: a probing query that times
     out only loses its options, but an answer built without them cannot be "no answer".
 
-    `budget_s`: the time all those queries have together. A question sends a dozen queries or more;
-    each with the whole per-query timeout, an endpoint answering none of them in time held one
-    question for 14 timeouts (141 s at 10 s), past the API's request timeout and the engine's
-    falling back to the other sources."""
+    `budget_s`: the time all those queries have together at an endpoint (`RemoteGraph`). A question
+    sends a dozen queries or more; each with the whole per-query timeout, an endpoint answering none
+    of them in time held one question for 14 timeouts (141 s at 10 s), past the API's request
+    timeout and the engine's falling back to the other sources."""
     seen: list[str] = []
     token = _timeouts.set(seen)
     end = _deadline.set((time.monotonic() + budget_s, budget_s) if budget_s is not None else None)
@@ -153,7 +154,9 @@ class EmbeddedGraph:
         self.graph.addN((s, p, o, self.graph) for s, p, o in triples)
 
     def _run(self, query: str, timeout_s: float | None) -> list[Row] | bool:
-        timeout = _time_left(self.timeout_s if timeout_s is None else timeout_s, "the embedded graph")
+        # no share of the question's time (`recording_timeouts`): a query cut short here runs on in
+        # the background (`EMBEDDED_RUNAWAY`), so each keeps its whole timeout
+        timeout = self.timeout_s if timeout_s is None else timeout_s
         runaway = EMBEDDED_RUNAWAY
         if runaway.count >= runaway.limit:
             raise EndpointUnavailable(f"the embedded graph is still running {runaway.count} queries that timed "
@@ -253,8 +256,9 @@ class RemoteGraph:
         wrapper = self._wrapper_class(_as_uri(self._url))
         for name, value in self._params:
             wrapper.addParameter(name, value)
-        if self._credentials is not None:
-            wrapper.setCredentials(*self._credentials)
+        if self._credentials is not None:  # SPARQLWrapper's own sends nothing without a password (a token)
+            token = base64.b64encode(":".join(self._credentials).encode("utf-8")).decode("ascii")
+            wrapper.addCustomHttpHeader("Authorization", f"Basic {token}")
         wrapper.setReturnFormat(self._json)
         # some servers (Oxigraph) pick XML from SPARQLWrapper's default Accept list; ask for JSON only
         wrapper.addCustomHttpHeader("Accept", "application/sparql-results+json")

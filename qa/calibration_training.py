@@ -179,9 +179,9 @@ def _small_collections(articles: list[dict], held: list[int], names: list[str], 
     and questions of other articles (`absent`, a quarter as many) beside them. Over a large
     collection a near miss's paragraph competes with others and its answer holds a small share of
     the reader's probability; over a few paragraphs it holds all of it, and "Who was the release
-    manager of the Eagle release?" over notes on the Falcon release was its manager at 0.57 with the
-    reader itself preferring no answer. Each item: the passages, the questions (those it answers
-    first) and how many it answers."""
+    manager of the Eagle release?" over notes on the Falcon release was still shown as its manager,
+    with the reader itself preferring no answer. Each item: the passages, the questions (those it
+    answers first) and how many it answers."""
     from retrieval.passage import Passage
 
     chunks: list[tuple[int, list[tuple[int, dict]]]] = []
@@ -362,7 +362,8 @@ def fit_from_records(records: list[dict], *, folds: int = 5, scale_on_answerable
                    "unanswerable_top_at_least_half_pct": round(100 * float((probs[unanswerable] >= 0.5).mean()), 2)}
     small = {r["q"] for r in records if r.get("small")}
     for name, kind in (("small_answerable", True), ("small_unanswerable", False)):
-        # the questions asked over a few paragraphs, as a user's notes are
+        # the questions asked over a few paragraphs, as a user's notes are (somewhat optimistic: the
+        # same question asked over the large collection may sit in another fold)
         at = [i for i, q in enumerate(qids) if q in small and inside[q] == kind]
         if at:
             report |= {f"{name}_questions": len(at), f"{name}_top_em": round(100 * sum(em[i] for i in at) / len(at), 2),

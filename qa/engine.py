@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import operator
 import shutil
 import threading
 import time
@@ -89,11 +90,16 @@ MAX_SEARCH_K = 1000
 
 
 def _check_count(value: object, name: str, most: int) -> int:
-    """A count a caller passes (`top_k`, `k`): a whole number from 1 to `most`. A string or a float
-    failed deep inside the sources (logged as their failure), -1 returned every answer but one."""
-    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= most:
+    """A count a caller passes (`top_k`, `k`): a whole number from 1 to `most` (a NumPy integer is
+    one). A string or a float failed deep inside the sources (logged as their failure), -1 returned
+    every answer but one."""
+    try:
+        count = operator.index(value)  # type: ignore[arg-type]
+    except TypeError:
+        count = None
+    if isinstance(value, bool) or count is None or not 1 <= count <= most:
         raise InputError(f"{name} must be a whole number from 1 to {most}, not {value!r}")
-    return value
+    return count
 
 
 def _check_documents(documents: object) -> None:
@@ -222,13 +228,18 @@ class Engine:
         say so when it is asked, and the others load all the same: the first such failure left
         every source after it cold. Returns what did not load, by route (and logs it). The
         multiple-choice reader, which only `read` with options uses, loads with `choice_reader=True`."""
+        wanted = []
+        for r in routes or self.routes:  # a route this engine has not is the caller's mistake, said
+            if r not in {str(x) for x in self.routes}:
+                raise InputError(f"no route {r!r} in this engine: one of {', '.join(map(str, self.routes))}")
+            wanted.append(Route(r))
         failed: dict[Route, str] = {}
-        for r in routes or self.routes:
+        for route in wanted:
             try:
-                self.source(r).warm_up()
+                self.source(route).warm_up()
             except QAError as exc:
-                log.warning("the %s source did not load: %s", r, exc)
-                failed[Route(r)] = str(exc)
+                log.warning("the %s source did not load: %s", route, exc)
+                failed[route] = str(exc)
         if len(self.routes) > 1:
             _ = self.router.classifier
         if choice_reader:
@@ -240,7 +251,7 @@ class Engine:
             route: RouteChoice | Route | str | None = None) -> Response:
         """Answers to one question: routed (default) or from one forced source."""
         if top_k is not None:
-            _check_count(top_k, "top_k", MAX_TOP_K)
+            top_k = _check_count(top_k, "top_k", MAX_TOP_K)
         typed = Question.of(question, self.settings.max_question_chars)
         t0 = time.perf_counter()
         self._catch_up_with_collections()
@@ -436,7 +447,7 @@ class Engine:
 
         # checked as a query, so an error names the field the caller filled
         query = check_words(check_text(query, "query", self.settings.max_question_chars), "query")
-        _check_count(k, "k", MAX_SEARCH_K)
+        k = _check_count(k, "k", MAX_SEARCH_K)
         q = Question(query, collection=collection, max_chars=self.settings.max_question_chars)
         self._catch_up_with_collections()
         with self._rw.reading():

@@ -26,7 +26,7 @@ import numpy as np
 
 from qa.core.errors import InputError
 from qa.core.paths import SHARED_DATA
-from qa.core.settings import Settings
+from qa.core.settings import Settings, unsecret
 from qa.core.text import parse_json, read_text
 from qa.core.types import Encoder, Route
 from qa.router import RouteClassifier, model_path
@@ -156,7 +156,8 @@ def train_router(settings: Settings, encoder: Encoder, *, out: Path | None = Non
     clf = RouteClassifier.fit(vectors, labels, meta={
         "trained_on": "SQuAD v1.0 train (sample), PathQuestion train splits (seed 13, 80%), QALD-9 en, "
                       "world-graph generated questions, SemEval/seed questions when cqa is installed"
-                      + (f", questions generated from {settings.kb_endpoint or settings.kb_graph}"
+                      + (", questions generated from "
+                         f"{unsecret('kb_endpoint', settings.kb_endpoint) or settings.kb_graph}"
                          if settings.kb_endpoint or settings.kb_graph else ""),
         "encoder": getattr(encoder, "name", ""), "questions": counts, "held_out_accuracy": round(acc, 2),
         "held_out_accuracy_per_route": per_route})

@@ -18,6 +18,7 @@ from rich.text import Text
 
 from qa.commands import check_apart, check_endpoint_option, check_graph_file, check_writable
 from qa.core.errors import InputError
+from qa.core.settings import unsecret
 
 if TYPE_CHECKING:
     from kb.scorer import Scorer
@@ -47,7 +48,8 @@ def _trained_for(scorer: Scorer, settings: Settings) -> bool:
         return False
     path = artefacts.graph_file(settings)
     if path is None:
-        return scorer.meta.get("endpoint") == settings.kb_endpoint
+        # kept as shown (a password masked): the same endpoint with another password is the same graph
+        return scorer.meta.get("endpoint") in (unsecret("kb_endpoint", settings.kb_endpoint), settings.kb_endpoint)
     return scorer.meta.get("graph_sha256") == artefacts.file_hash(path)
 
 
@@ -132,7 +134,7 @@ def train(
         scorer.meta["graph_sha256"] = artefacts.file_hash(graph_file)
         scorer.meta["graph"] = graph_file.name
     else:
-        scorer.meta["endpoint"] = settings.kb_endpoint
+        scorer.meta["endpoint"] = unsecret("kb_endpoint", settings.kb_endpoint)  # never a password in a file
     path = out_path or folder / artefacts.SCORER
     scorer.save(path)
     summary = {"scorer": str(path), "artefacts": str(folder), "label_vectors": n_vectors,
@@ -178,7 +180,6 @@ def info(
 ) -> None:
     """Where a graph's label index and trained scorer live, and whether they are built yet."""
     from kb import artefacts
-    from qa.core.settings import unsecret
 
     settings = _settings(graph, endpoint)
     path = artefacts.graph_file(settings)

@@ -137,7 +137,7 @@ class Settings(BaseSettings):
                                           "empty: the embedded world graph.")
     kb_endpoint: str = Field("", description="A SPARQL 1.1 endpoint URL; overrides kb_graph when set.")
     kb_timeout_s: float = Field(10.0, gt=0, le=86_400, description="Longest a SPARQL query may run (all the "
-                                 "queries of one question: twice that).")
+                                 "queries of one question to an endpoint: twice that).")
     kb_max_hops: int = Field(3, ge=1, le=4, description="Longest relation path walked from a linked entity.")
     kb_top_anchors: int = Field(3, ge=1, le=20, description="Linked entities paths are walked from.")
     kb_min_confidence: float | None = Field(
@@ -281,6 +281,14 @@ class Settings(BaseSettings):
     @classmethod
     def _endpoint_url(cls, value: str) -> str:
         return check_endpoint(value) if value else value
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        """A setting changed on the object is checked first on a copy: pydantic assigns the value
+        and then runs the checks across settings (`_consistent`), so a value they refuse
+        (`chunk_overlap` past `chunk_chars`) stayed, raising, in the caller's object."""
+        if name in type(self).model_fields:
+            BaseSettings.__setattr__(self.model_copy(), name, value)  # raises; this object untouched
+        super().__setattr__(name, value)
 
     @model_validator(mode="after")
     def _consistent(self) -> Settings:
@@ -486,9 +494,11 @@ def unsecret(name: str, value: Any) -> Any:
 
     try:
         parts = urlsplit(value)
-        if parts.password is None:
+        if parts.username is None and parts.password is None:
             return value
         host = parts.netloc.rsplit("@", 1)[1]
+        if parts.password is None:  # `http://TOKEN@host/`: a user part alone is often the secret
+            return urlunsplit(parts._replace(netloc=f"{MASK}@{host}"))
         return urlunsplit(parts._replace(netloc=f"{parts.username or ''}:{MASK}@{host}"))
     except ValueError:  # no URL urlsplit reads ("http://[::1"): the user part masked as written
         return re.sub(r"(//[^/@:\s]*:)[^/@\s]*@", rf"\1{MASK}@", value)

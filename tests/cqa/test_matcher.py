@@ -773,9 +773,16 @@ def test_one_line_questions_asking_the_opposite_are_other_questions() -> None:
         assert other_ask(*pair) is not None and other_ask(*pair[::-1]) is not None, pair
     assert other_ask("How do I drain a node?", "How do I stop draining a node?") == (
         "the matched question asks to stop 'draining', the question to 'drain'")
+    assert other_ask("How do I stop sharing my screen?", "How do I share my screen?") is not None
     for pair in (("How do I understand the logs?", "How do I stand the logs?"),  # "under" is no "un"
                  ("Where does the bus stop?", "Where does the bus stop at night?"),
-                 ("How do I cancel my order?", "How do I order a pizza?")):
+                 ("How do I cancel my order?", "How do I order a pizza?"),
+                 # the same question in other words: no action of one undone by the other
+                 ("How do I undo a commit?", "How do I revert a commit?"), ("How do I quit vim?", "How do I exit vim?"),
+                 ("How do I stop a running process?", "How do I kill a running process?"),
+                 ("How do I halt the deployment?", "How do I pause the deployment?"),
+                 ("How do I cancel my subscription?", "How do I pause my subscription?"),
+                 ("How do I stop sharing my screen?", "How do I quit sharing my screen?")):
         assert other_ask(*pair) is None and other_ask(*pair[::-1]) is None, pair
     # a negative question asks what the positive one asks; "No. 5" is a number; "a no smoking
     # policy" names a policy; "most" and "least" compare only before the same word

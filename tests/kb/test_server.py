@@ -178,6 +178,10 @@ def test_an_endpoint_url_with_credentials_or_parameters_is_sent_as_meant_and_its
     assert "hunter2" not in str(failed.value) and "ann:***@127.0.0.1:9" in str(failed.value)
     with pytest.raises(Exception, match="leave '\\?query=...' out"):
         RemoteGraph("http://127.0.0.1:9/query?query=ASK%7B%7D")
+    with _proxy(oxigraph_server, record) as port:  # a token as the user part alone: sent, never shown
+        remote = RemoteGraph(f"http://tok3n@127.0.0.1:{port}/query", timeout_s=10)
+        assert remote.ask("ASK { ?s ?p ?o }") and seen[-1][1] == "Basic " + base64.b64encode(b"tok3n:").decode()
+        assert "tok3n" not in remote.endpoint and "tok3n" not in remote.name
 
 
 def test_a_slow_endpoint_holds_a_question_for_twice_the_query_timeout_not_once_per_query(oxigraph_server,

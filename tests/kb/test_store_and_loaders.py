@@ -339,3 +339,6 @@ def test_rdf_xml_is_read_in_the_encoding_its_declaration_names(tmp_path, store):
     bad.write_bytes(rdf.replace("ISO-8859-1", "klingon-7").encode("iso-8859-1"))
     with pytest.raises(DataFormatError, match="unknown encoding 'klingon-7'"):
         load_file(EmbeddedGraph(store=store), bad)
+    bad.write_bytes(rdf.replace("ISO-8859-1", "hex").encode("iso-8859-1"))  # a codec, but of bytes
+    with pytest.raises(DataFormatError, match="unknown encoding 'hex'"):
+        load_file(EmbeddedGraph(store=store), bad)

@@ -392,5 +392,13 @@ def test_the_python_api_checks_what_a_caller_passes_before_any_source_sees_it(tm
     assert list(failed) == [Route.WEBQA] and "no passage collection" in failed[Route.WEBQA]
     assert Route.KBQA in engine._sources  # noqa: SLF001 - loaded all the same
     assert engine.add_documents("notes", [memo]) == 1 and engine.warm_up(routes=[Route.WEBQA]) == {}
+    with pytest.raises(InputError, match="no route 'bogus' in this engine"):
+        engine.warm_up(routes=["bogus"])  # type: ignore[list-item]
+    import numpy as np
+
+    assert engine.search("vault code", k=np.int64(1))[0].id.startswith("memo")  # a NumPy count is a count
     with pytest.raises(Exception, match="greater than or equal to 1"):
         settings.top_k = 0  # a caller's settings object is checked as it is changed
+    with pytest.raises(Exception, match="chunk_overlap"):
+        settings.chunk_overlap = settings.chunk_chars + 5  # refused by a check across settings...
+    assert settings.chunk_overlap < settings.chunk_chars  # ...and not kept
