@@ -397,7 +397,7 @@ def test_html_that_never_closes_its_tags_is_read_in_linear_time() -> None:
     started = time.perf_counter()
     for body in ("if a <b and c <d " * 12_000, "<pre>x " * 30_000, "<code x=1 " * 20_000):
         assert html_to_text(body)
-    assert time.perf_counter() - started < 2.0
+    assert time.perf_counter() - started < 5.0  # well under a second; quadratic, 14 s for 80 KB
 
 
 def test_an_open_quote_in_a_csv_is_an_error_not_a_swallowed_file(tmp_path: Path) -> None:
@@ -983,7 +983,9 @@ def test_html_in_an_faq_is_shown_as_text_and_a_dumps_links_keep_where_they_go(tm
     html_to_text('<a href="https://x.y/">' * 40_000)
     plain_text("x<b>y " * 40_000 + "</b>")  # every tag paired with the one closing: looked up, not searched
     plain_text("<Ctrl>+<B> " * 40_000)
-    assert time.perf_counter() - started < 2
+    # about 0.2 s; rescanning to the end for each tag takes minutes. 2 s failed once on a machine
+    # running two benchmarks beside the tests (2.4 s)
+    assert time.perf_counter() - started < 5
 
 
 def test_an_import_never_takes_over_a_source_another_kind_of_writer_filled(tmp_path: Path) -> None:
