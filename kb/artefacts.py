@@ -93,8 +93,9 @@ def find_scorer(settings: Settings, artefacts: Path | None) -> tuple[Scorer, str
         return Scorer(), "untrained default weights"
     scorer = Scorer.load(shipped)
     if settings.kb_endpoint:
+        shown = unsecret("kb_endpoint", settings.kb_endpoint)
         log.warning("no scorer trained for the endpoint %s yet: answers use the world graph's scorer and may be "
-                    "worse; run `qa kb train --endpoint %s` once", *[unsecret("kb_endpoint", settings.kb_endpoint)] * 2)
+                    "worse; run `qa kb train --endpoint %s` once", shown, shown)
     elif scorer.meta.get("graph_sha256"):
         path = graph_file(settings)
         if path is not None and file_hash(path) != scorer.meta["graph_sha256"]:

@@ -44,13 +44,15 @@ def open_text(path: str | Path, *, xml: bool = False) -> str:
         raise ConfigError(f"graph file not found: {p}")
     if p.is_dir():
         raise ConfigError(f"{p} is a folder; give a Turtle, N-Triples, RDF/XML, JSON-LD or TSV file")
-    openers: dict[str, Callable[..., IO[bytes]]] = {".gz": gzip.open, ".xz": lzma.open,  # type: ignore[dict-item]
-                                                   ".bz2": bz2.open}
+    openers: dict[str, Callable[..., IO]] = {".gz": gzip.open, ".xz": lzma.open, ".bz2": bz2.open}
     opener = openers.get(p.suffix, open)
     try:
+        if not xml:  # read as text: no copy of the whole file as bytes beside it
+            with opener(p, "rt", encoding="utf-8-sig") as text_file:  # a byte-order mark (Windows editors) is not data
+                return text_file.read()
         with opener(p, "rb") as fh:
             raw = fh.read()
-        declared = _XML_ENCODING.match(raw[:500]) if xml else None
+        declared = _XML_ENCODING.match(raw[:500])
         encoding = declared[1].decode("ascii").lower() if declared else "utf-8"
         try:
             text_codec = codecs.lookup(encoding)._is_text_encoding  # not "hex", "base64", "zlib"

@@ -234,9 +234,10 @@ class RemoteGraph:
             raise InputError(f"{shown!r}: {exc}") from None
         parts = urlsplit(endpoint)
         # `http://user:password@host/sparql`: sent as HTTP Basic credentials (urllib took the user part
-        # for the host name and never sent them), and never shown
-        self._credentials = ((unquote(parts.username or ""), unquote(parts.password or ""))
-                             if parts.username is not None else None)
+        # for the host name and never sent them; SPARQLWrapper's own sends nothing without a password,
+        # a token), and never shown
+        self._authorization = None if parts.username is None else "Basic " + base64.b64encode(
+            f"{unquote(parts.username)}:{unquote(parts.password or '')}".encode()).decode("ascii")
         # `/sparql?default-graph-uri=...` (Virtuoso's and Fuseki's usual form): parameters sent beside
         # the query, where SPARQLWrapper added its own "?query=" after them
         self._params = parse_qsl(parts.query, keep_blank_values=True)
@@ -256,9 +257,8 @@ class RemoteGraph:
         wrapper = self._wrapper_class(_as_uri(self._url))
         for name, value in self._params:
             wrapper.addParameter(name, value)
-        if self._credentials is not None:  # SPARQLWrapper's own sends nothing without a password (a token)
-            token = base64.b64encode(":".join(self._credentials).encode("utf-8")).decode("ascii")
-            wrapper.addCustomHttpHeader("Authorization", f"Basic {token}")
+        if self._authorization is not None:
+            wrapper.addCustomHttpHeader("Authorization", self._authorization)
         wrapper.setReturnFormat(self._json)
         # some servers (Oxigraph) pick XML from SPARQLWrapper's default Accept list; ask for JSON only
         wrapper.addCustomHttpHeader("Accept", "application/sparql-results+json")

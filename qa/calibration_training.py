@@ -143,13 +143,14 @@ def collect_candidates(settings: Settings, train_file: Path, encoder: Encoder, *
             task = bar.add_task("reading held-out questions", total=len(questions) + asked_small)
             _read(webqa, questions, answerable, 0, records, batch, lambda n: bar.advance(task, n))
             webqa.collections.close()
+            first = len(questions)  # question numbers go on across the collections
             for i, (few, asked, answers) in enumerate(small):
                 little = build_index(few, Path(tmp) / f"small-{i}", settings, progress=False)
                 mini = WebQA(settings, index_dir=little, encoder=encoder, reader=webqa.reader,
                              calibrator=AnswerCalibrator())
-                _read(mini, asked, answers, len(questions) + sum(len(qs) for _, qs, _ in small[:i]), records, batch,
-                      lambda n: bar.advance(task, n), small=True)
+                _read(mini, asked, answers, first, records, batch, lambda n: bar.advance(task, n), small=True)
                 mini.collections.close()
+                first += len(asked)
     return records
 
 
