@@ -286,7 +286,8 @@ class RemoteGraph:
             wrapper.queryType = form.value.upper()
             if len(query) > LONG_QUERY_CHARS:  # beyond what every server takes in a URL; still a read
                 wrapper.setMethod(self._post)
-            wrapper.setTimeout(max(1, int(round(timeout))))
+            # urllib takes a fraction of a second; SPARQLWrapper's setter would round 0.3 s up to 1 s
+            wrapper.timeout = timeout
 
             def ask_once(wrapper: Any = wrapper) -> Any:
                 response = wrapper.query()

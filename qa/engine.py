@@ -31,6 +31,7 @@ from qa.core.errors import (
     NotFoundError,
     QAError,
     SourceUnavailable,
+    error_type_of,
     unavailable_as,
 )
 from qa.core.settings import RouteChoice, Settings
@@ -151,6 +152,7 @@ class Engine:
         self._choice_reader: ChoiceReader | None = None
         self._passages_seen: tuple = ()  # the collections on disk when the passage source was opened
         self._graph_seen: tuple = ()  # the graph file on disk when the graph source was built
+        self._failing: dict[Route, str] = {}  # a source whose last question failed for the server's reason
 
     # ------------------------------------------------------------------ components
     @property
@@ -379,8 +381,22 @@ class Engine:
     def _answer_from(self, route: Route, q: Question, top_k: int) -> list[Answer]:
         """The source's answers; a source whose files or model did not load is `SourceUnavailable`
         (the operator's to fix: not a 4xx about the question, and no server path to a client)."""
-        with unavailable_as(str(route)):
-            return self.source(route).answer(q, top_k)
+        try:
+            with unavailable_as(str(route)):
+                answers = self.source(route).answer(q, top_k)
+        except QAError as exc:
+            if exc.http_status == 503:  # down (an endpoint, a store gone): not the question's doing
+                self._failing[route] = error_type_of(exc)
+            raise
+        self._failing.pop(route, None)
+        return answers
+
+    @property
+    def failing(self) -> dict[Route, str]:
+        """Sources that loaded but whose last question failed because they are down (an endpoint
+        that stopped answering), with the error's type; the next answer from one clears it. A
+        health probe reads it: "loaded" alone said a graph behind a dead endpoint was answering."""
+        return dict(self._failing)
 
     def _told(self, exc: QAError) -> str:
         """What an answer's routing says of a source that failed."""

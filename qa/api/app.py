@@ -524,9 +524,11 @@ def create_app(settings: Settings | None = None, *, engine: Any = None, warm: bo
 
     # ------------------------------------------------------------------ operations
     def health_now() -> Health:
+        failing = {str(r): kind for r, kind in engine.failing.items()}
         return Health(status="ok" if state["warm"] else "starting", version=package_version(),
-                      routes=[str(r) for r in engine.routes], ready=dict(ready), queue=admission.waiting,
-                      in_flight=admission.running)
+                      routes=[str(r) for r in engine.routes],
+                      ready={r: loaded and r not in failing for r, loaded in ready.items()},
+                      failing=failing, queue=admission.waiting, in_flight=admission.running)
 
     @app.head("/", include_in_schema=False)
     @app.get("/", include_in_schema=False)

@@ -163,7 +163,11 @@ class Health(_Body):
     status: Literal["ok", "starting"]
     version: str
     routes: list[str]
-    ready: dict[str, bool] = Field(description="Each source: loaded and answering.")
+    ready: dict[str, bool] = Field(description="Each source: loaded and answering (false while its last "
+                                               "question failed because it is down).")
+    failing: dict[str, str] = Field(default_factory=dict, description="Sources that loaded but whose last "
+                                    "question failed because they are down (an endpoint that stopped "
+                                    "answering): the error's type. The next answer from one clears it.")
     queue: int
     in_flight: int
 

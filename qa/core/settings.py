@@ -331,7 +331,8 @@ class Settings(BaseSettings):
                 raise ConfigError(f"settings file {cfg} is not valid TOML: {exc}") from exc
             unknown = sorted(set(values) - set(cls.model_fields))
             if unknown:
-                raise ConfigError(f"unknown settings in {cfg}: {', '.join(unknown)}")
+                raise ConfigError(f"unknown settings in {cfg}: "
+                                  f"{', '.join(_with_hint(k, values[k], cls.model_fields) for k in unknown)}")
             for name in PATH_SETTINGS:  # a path the file names relative to itself, wherever qa runs
                 value = values.get(name)
                 if (isinstance(value, str) and value.strip() and not value.startswith("~")
@@ -385,6 +386,20 @@ def check_endpoint(url: str) -> str:
         raise ValueError("the SPARQL endpoint must be an http(s) URL with a host, such as "
                          "http://127.0.0.1:7878/query")
     return url
+
+
+def _with_hint(key: str, value: Any, fields: Any) -> str:
+    """An unknown key of the settings file with the setting it most likely meant: a misspelling
+    (`kb_timout_s`), or a table (`[kb]` holding `timeout_s`) for settings that are flat names."""
+    import difflib
+
+    if isinstance(value, dict):
+        flat = [f"{key}_{sub}" for sub in value if f"{key}_{sub}" in fields]
+        if flat:
+            return f"[{key}] (settings are top-level names: write {' and '.join(f'{f} = ...' for f in flat)})"
+        return f"[{key}] (settings are top-level names, not tables)"
+    close = difflib.get_close_matches(key, sorted(fields), n=1)
+    return f"{key} (did you mean {close[0]}?)" if close else key
 
 
 # QA_ variables that are not settings: the settings file, the address the chat UI calls and the key

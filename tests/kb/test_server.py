@@ -215,6 +215,63 @@ def test_a_slow_endpoint_holds_a_question_for_twice_the_query_timeout_not_once_p
         assert time.monotonic() - t0 < QUESTION_BUDGET * 1.0 + 2.5
 
 
+def test_health_says_a_graph_behind_an_endpoint_that_stopped_answering_is_not_ready(oxigraph_server, small_graph):
+    """`/v1/health` said kbqa was ready ("loaded and answering") while every question to the
+    graph failed with 503: loaded, but the endpoint behind it had stopped answering."""
+    import time
+
+    from fastapi.testclient import TestClient
+
+    from qa.api import create_app
+    from qa.core.types import Route
+    from qa.engine import Engine
+    from qa.models import shared_encoder
+
+    server_load(oxigraph_server, small_graph)
+    down = {"on": False}
+
+    def maybe_down(path, auth):
+        if down["on"]:
+            raise ConnectionAbortedError  # the proxy hangs up without a reply
+        return path
+
+    settings = Settings(kb_timeout_s=5.0)
+    with _proxy(oxigraph_server, maybe_down) as port:
+        kbqa = KBQA(settings, graph=RemoteGraph(f"http://127.0.0.1:{port}/query", timeout_s=5.0, retries=0),
+                    config=KBQAConfig(use_encoder=True), encoder=shared_encoder())
+        engine = Engine(settings, sources={Route.KBQA: kbqa}, routes=[Route.KBQA])
+        with TestClient(create_app(settings, engine=engine)) as c:
+            wait_until = time.monotonic() + 60
+            while c.get("/v1/health").json()["status"] != "ok" and time.monotonic() < wait_until:
+                time.sleep(0.1)
+            ask = {"question": "What is the capital of France?"}
+            assert c.post("/v1/ask", json=ask).status_code == 200
+            health = c.get("/v1/health").json()
+            assert health["ready"] == {"kbqa": True} and health["failing"] == {}
+            down["on"] = True
+            assert c.post("/v1/ask", json=ask).status_code == 503
+            health = c.get("/v1/health").json()
+            assert health["ready"] == {"kbqa": False} and health["failing"] == {"kbqa": "graph_unavailable"}
+            down["on"] = False
+            assert c.post("/v1/ask", json=ask).status_code == 200
+            assert c.get("/v1/health").json()["ready"] == {"kbqa": True}
+
+
+def test_a_query_timeout_under_a_second_is_kept(oxigraph_server, small_graph):
+    """`--timeout 0.3` waited a whole second: SPARQLWrapper's setter rounds to whole seconds."""
+    import time
+
+    from kb.store import QueryTimeout
+
+    server_load(oxigraph_server, small_graph)
+    with _proxy(oxigraph_server, lambda path, auth: time.sleep(1.2) or path) as port:
+        remote = RemoteGraph(f"http://127.0.0.1:{port}/query", timeout_s=0.3)
+        t0 = time.monotonic()
+        with pytest.raises(QueryTimeout, match="after 0.3s"):
+            remote.ask("ASK { ?s ?p ?o }")
+        assert time.monotonic() - t0 < 0.9
+
+
 @contextlib.contextmanager
 def _proxy(base, on_request):
     """A logging proxy on loopback in front of the real server: `on_request(path, authorization)`

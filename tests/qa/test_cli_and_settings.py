@@ -72,6 +72,11 @@ def test_settings_errors(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Non
     unknown.write_text("nope = 1")
     with pytest.raises(ConfigError, match="unknown settings"):
         Settings.load(unknown)
+    # a misspelt key names the setting it most likely meant; a table names the flat settings
+    unknown.write_text("kb_timout_s = 5\n[kb]\ntimeout_s = 5\n")
+    with pytest.raises(ConfigError, match=r"\[kb\] \(settings are top-level names: write kb_timeout_s = \.\.\.\), "
+                       r"kb_timout_s \(did you mean kb_timeout_s\?\)"):
+        Settings.load(unknown)
     monkeypatch.setenv("QA_TOP_K", "many")
     with pytest.raises(ConfigError, match="QA_TOP_K='many'"):
         Settings.load()
