@@ -232,16 +232,18 @@ class ChoiceReader:
     def read(self, question: str, article: str, options: Sequence[str]) -> list[Answer]:
         """One `Answer` per option, most probable first; each carries a `ChoiceEvidence` with all
         the options and probabilities, and `chosen` is that answer's option index."""
-        probs = self.probabilities(question, article, options)
+        raw = self.probabilities(question, article, options)
+        probs = [round(min(1.0, max(0.0, p)), 4) for p in raw]  # four places, as every other score
         read = self.chars_read(question, article, options)
         answers = [
             Answer(
                 text=opt,
-                score=min(1.0, max(0.0, p)),
+                score=p,
                 route=Route.READER,
                 evidence=ChoiceEvidence(context=article, question=question, options=list(options),
                                         probabilities=probs, chosen=i, context_chars_read=read),
             )
             for i, (opt, p) in enumerate(zip(options, probs, strict=True))
         ]
-        return sorted(answers, key=lambda a: a.score, reverse=True)
+        order = sorted(range(len(answers)), key=lambda i: raw[i], reverse=True)  # ties after rounding keep theirs
+        return [answers[i] for i in order]
