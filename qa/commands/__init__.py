@@ -20,7 +20,9 @@ def check_graph_file(graph: Path | None) -> None:
     if graph.is_dir():
         raise InputError(f"--graph {graph} is a folder; give a Turtle, N-Triples, RDF/XML, JSON-LD or TSV file")
     if not graph.is_file():
-        raise InputError(f"graph file not found: {graph}")
+        raise InputError(f"graph file not found: {graph}" if not graph.exists() else
+                         f"--graph {graph} is not a regular file (a device or a pipe); give a Turtle, "
+                         "N-Triples, RDF/XML, JSON-LD or TSV file")
     from kb.loaders import graph_format
 
     graph_format(graph)  # a .json or .trig: refused now, not as a source down once the server is up
@@ -124,7 +126,9 @@ def check_source_files(settings: Settings) -> None:
             raise InputError(f"{graph} (from {where('kb_graph')}) is a folder; give a Turtle, N-Triples, RDF/XML, "
                              "JSON-LD or TSV file")
         if not graph.is_file():
-            raise InputError(f"graph file not found: {graph} (from {where('kb_graph')})")
+            raise InputError(f"graph file not found: {graph} (from {where('kb_graph')})" if not graph.exists()
+                             else f"{graph} (from {where('kb_graph')}) is not a regular file; give a Turtle, "
+                             "N-Triples, RDF/XML, JSON-LD or TSV file")
         from kb.loaders import graph_format
 
         graph_format(graph)  # QA_KB_GRAPH=company.trig: refused at the start, as --graph is

@@ -379,6 +379,7 @@ def test_serve_refuses_an_empty_host_and_a_busy_port_and_brackets_ipv6(monkeypat
 @pytest.mark.parametrize(("name", "value", "said"), [
     ("QA_KB_GRAPH", "missing.ttl", "graph file not found"),
     ("QA_KB_GRAPH", ".", "is a folder"),
+    ("QA_KB_GRAPH", "/dev/null", "/dev/null (from QA_KB_GRAPH / kb_graph) is not a regular file"),
     ("QA_KB_SCORER", "missing.json", "scorer file not found"),
     ("QA_CQA_STORE", ".", "is a folder"),
     ("QA_CQA_STORE", "notes.txt", "notes.txt is not a thread store: file is not a database"),
