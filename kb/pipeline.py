@@ -62,6 +62,9 @@ SUPERLATIVES = [
 # orderings by time: a date is no number to the attribute search, and "oldest" is the first birth
 # date but the highest age; recognised, so an answer never drops them in silence (`_unexpressed`)
 TIME_SUPERLATIVE = r"oldest|youngest|newest|latest|earliest|most recent(?:ly)?|least recent(?:ly)?"
+# ... except where the answers have an age: "the oldest employee" is the highest age where ages are
+# stored (a birth date is still said as an ordering the query cannot express)
+_AGE_ORDER = r"oldest|eldest|youngest"
 # "first" and "last" order by time where they end what is said of the answer ("Which employee was
 # hired first?" was every employee at 0.95; "joined last", "the first to ..."), not before a noun
 # ("first name", "The Last Waltz", "last year") nor inside a name the question links
@@ -151,6 +154,7 @@ class Named(Enum):
     # word's alone first, then one that holds years ("drafted between 1990 and 2000": the draft year,
     # not the draft pick)
     YEARS = "years"  # such an attribute that holds years ("founded after 1900": the founding year)
+    WORD = "word"  # one of the answer's own whose label holds the word itself ("oldest": an age)
 
 # years as graphs store them: whole numbers up to MAX_YEAR, some of them YEAR_FROM or more (a count
 # of 3 or 800 is no year)
@@ -1166,11 +1170,15 @@ class KBQA:
                     pred.constraints.append(f"filter: {a} {op} {b}")
             if _NAME_OF.search(text):
                 self._project_name(qg, pred)
-            for pattern, order, hint in SUPERLATIVES:
+            for pattern, order, hint in (*SUPERLATIVES, (_AGE_ORDER, "", "age")):
                 m = re.search(rf"\b(?:{pattern})\b", text)
                 if m:
                     after = " ".join(w for w in text[m.end():].split()[:2] if w not in STOPWORDS)
-                    ordered = self._attribute(qg, f"{m.group(0)} {after} {hint}")
+                    if pattern is _AGE_ORDER:  # only by an attribute that is the age itself, else by time
+                        ordered = self._attribute(qg, "age", answer_only=True, named=Named.WORD)
+                        order = "ASC" if m.group(0) == "youngest" else "DESC"
+                    else:
+                        ordered = self._attribute(qg, f"{m.group(0)} {after} {hint}")
                     if ordered is not None:
                         qg.triples.extend(ordered[0])
                         qg.binds.extend(ordered[2])
@@ -1585,7 +1593,12 @@ class KBQA:
                             for p, q in back]
         if not options:
             return None
-        if named is not Named.NEAREST:
+        if named is Named.WORD:
+            options = [o for o in options if o[0] == Var("answer") and len(o[1]) == 1
+                       and hint in normalise(self.relation_label(o[1][0])).split()]
+            if not options:
+                return None
+        elif named is not Named.NEAREST:
             options = [o for o in options if o[0] == Var("answer") and len(o[1]) == 1
                        and _shares_stem(hint, self.relation_label(o[1][0]))]
             alone = [o for o in options if len(normalise(self.relation_label(o[1][0])).split()) == 1]

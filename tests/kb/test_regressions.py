@@ -1102,6 +1102,34 @@ def test_a_superlative_the_query_cannot_order_by_is_said_not_dropped(tmp_path_fa
     assert any(c.startswith("not expressed: the superlative") for c in top.best_guess.evidence.constraints)
 
 
+def test_oldest_and_youngest_order_by_an_age_the_answers_have(tmp_path_factory):
+    """"Who is the oldest employee?" was an arbitrary employee's name as the best guess (the one with
+    the highest salary, 0.33) where every employee has an age; birth dates stay said as unordered
+    (above)."""
+    qa = make_qa(turtle_graph(tmp_path_factory, """@prefix ex: <http://example.org/> .
+@prefix rdfs: <http://www.w3.org/2000/01/rdf-schema#> .
+ex:Employee rdfs:label "employee" . ex:salary rdfs:label "salary" . ex:age rdfs:label "age" .
+ex:e1 a ex:Employee ; rdfs:label "Alice Smith" ; ex:salary 40000 ; ex:age 30 .
+ex:e2 a ex:Employee ; rdfs:label "Bob Jones" ; ex:salary 60000 ; ex:age 50 .
+ex:e3 a ex:Employee ; rdfs:label "Carol White" ; ex:salary 90000 ; ex:age 45 .
+""", "ages.ttl"))
+    for question, expected, order in (("Who is the oldest employee?", "Bob Jones", "DESC"),
+                                      ("Which employee is the eldest?", "Bob Jones", "DESC"),
+                                      ("Who is the youngest employee?", "Alice Smith", "ASC")):
+        pred = qa.predict(question)
+        assert texts(pred) == {expected} and pred.unordered is None, question
+        assert any(c.startswith("superlative: ") and c.endswith(f"({order})") for c in pred.constraints), question
+    # without an age, no other number stands in for it
+    qa = make_qa(turtle_graph(tmp_path_factory, """@prefix ex: <http://example.org/> .
+@prefix rdfs: <http://www.w3.org/2000/01/rdf-schema#> .
+ex:Employee rdfs:label "employee" . ex:salary rdfs:label "salary" . ex:agency rdfs:label "agency code" .
+ex:e1 a ex:Employee ; rdfs:label "Alice Smith" ; ex:salary 40000 ; ex:agency 7 .
+ex:e2 a ex:Employee ; rdfs:label "Bob Jones" ; ex:salary 60000 ; ex:agency 3 .
+""", "no-ages.ttl"))
+    top = qa.answer("Who is the oldest employee?", 1)[0]
+    assert top.no_answer and not any(c.startswith("superlative:") for c in top.best_guess.evidence.constraints)
+
+
 def test_a_graph_that_does_not_answer_in_time_has_not_said_no_answer(tmp_path_factory):
     """The price query timed out, so the next reading (the weight) was shown as the best guess of a
     "no answer" at 0.98, with nothing said of the timeout."""
