@@ -86,6 +86,21 @@ def _time_left(timeout: float, where: str) -> float:
     return min(timeout, left)
 
 
+def _credentials_not_redirected(wrapper: type) -> type:
+    """SPARQLWrapper's class, sending the endpoint's credentials to the endpoint only: urllib copies
+    a request's headers onto the request a redirect makes, so a server answering 302 to another
+    host (or to http from https) was sent the password too. A redirect is followed without them."""
+    class Wrapper(wrapper):
+        def _createRequest(self) -> Any:  # noqa: N802 - SPARQLWrapper's name
+            request = super()._createRequest()
+            authorization = request.headers.pop("Authorization", None)
+            if authorization is not None:
+                request.add_unredirected_header("Authorization", authorization)
+            return request
+
+    return Wrapper
+
+
 def _timed_out(message: str) -> QueryTimeout:
     seen = _timeouts.get()
     if seen is not None:
@@ -249,7 +264,7 @@ class RemoteGraph:
         self.timeout_s = timeout_s
         self.retries = retries
         self.backoff_s = backoff_s
-        self._json, self._post, self._wrapper_class = JSON, POST, SPARQLWrapper
+        self._json, self._post, self._wrapper_class = JSON, POST, _credentials_not_redirected(SPARQLWrapper)
 
     def _new_wrapper(self) -> Any:
         """A SPARQLWrapper for one query: it holds the query, so one shared by the API's threads

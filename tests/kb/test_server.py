@@ -257,6 +257,39 @@ def test_health_says_a_graph_behind_an_endpoint_that_stopped_answering_is_not_re
             assert c.get("/v1/health").json()["ready"] == {"kbqa": True}
 
 
+def test_endpoint_credentials_are_not_sent_where_the_endpoint_redirects(oxigraph_server, small_graph):
+    """A server answering 302 to another host was sent the endpoint's password too (urllib copies a
+    request's headers onto the redirect's): a redirect is followed without them."""
+    import http.server
+    import threading
+
+    server_load(oxigraph_server, small_graph)
+    seen: list[tuple[str, str | None]] = []
+
+    with _proxy(oxigraph_server, lambda path, auth: seen.append(("target", auth)) or path) as target:
+        class Redirect(http.server.BaseHTTPRequestHandler):
+            def do_GET(self):  # noqa: N802 - the standard library's name
+                seen.append(("first", self.headers.get("Authorization")))
+                self.send_response(302)
+                self.send_header("Location", f"http://localhost:{target}{self.path}")
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *args):
+                pass
+
+        server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Redirect)
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        try:
+            remote = RemoteGraph(f"http://ann:s3cret@127.0.0.1:{server.server_port}/query", timeout_s=10, retries=0)
+            assert remote.ask("ASK { ?s ?p ?o }")  # the target asks no password
+        finally:
+            server.shutdown()
+            server.server_close()
+    assert seen[0][0] == "first" and seen[0][1] is not None and seen[0][1].startswith("Basic ")
+    assert seen[1] == ("target", None)
+
+
 def test_a_query_timeout_under_a_second_is_kept(oxigraph_server, small_graph):
     """`--timeout 0.3` waited a whole second: SPARQLWrapper's setter rounds to whole seconds."""
     import time
