@@ -15,6 +15,7 @@ from rich.text import Text
 from cqa import TrainedModels
 from qa.commands import check_writable
 from qa.core.errors import InputError
+from qa.core.text import printable
 
 if TYPE_CHECKING:
     from rich.progress import Progress
@@ -254,18 +255,19 @@ def show(
     if as_json:
         out.print_json(data=t.record())
         return
-    out.print(Text.assemble((t.uid, "bold"), f"  ({t.source})"), soft_wrap=True)
-    out.print(Text(t.title), soft_wrap=True)
+    # stored text, from an import or the API, is shown, not obeyed: escape sequences in it as U+FFFD
+    out.print(Text.assemble((printable(t.uid), "bold"), f"  ({printable(t.source)})"), soft_wrap=True)
+    out.print(Text(printable(t.title)), soft_wrap=True)
     if t.body and t.body != t.title:
-        out.print(Text(t.body, style="dim"), soft_wrap=True)
+        out.print(Text(printable(t.body), style="dim"), soft_wrap=True)
     out.print(Text(f"{len(t.answers)} answer{'s' if len(t.answers) != 1 else ''}"
                    + (":" if t.answers else " (nothing to show for it yet)")), soft_wrap=True)
     for a in t.answers:
         said = ", ".join(x for x in ("accepted" if a.accepted else "",
                                      f"{a.votes} votes" if a.votes is not None else "", a.author) if x)
-        out.print(Text.assemble(("  " + a.id, "bold green" if a.accepted else "bold"), f"  {said}" if said else ""),
-                  soft_wrap=True)
-        out.print(Text("    " + a.text.replace("\n", "\n    ")), soft_wrap=True)
+        out.print(Text.assemble(("  " + printable(a.id), "bold green" if a.accepted else "bold"),
+                                f"  {printable(said)}" if said else ""), soft_wrap=True)
+        out.print(Text("    " + printable(a.text).replace("\n", "\n    ")), soft_wrap=True)
 
 
 @cqa_app.command("list")
@@ -289,8 +291,9 @@ def list_threads(
             out.print(Text(json.dumps(t.record(), ensure_ascii=False)), soft_wrap=True)
         else:
             n = len(t.answers)
-            title = " ".join(t.title.split())  # a line each: a question's own line breaks would split it
-            out.print(Text.assemble((t.uid, "bold"), f"  {n} answer{'s' if n != 1 else ''}  ", title), soft_wrap=True)
+            title = " ".join(printable(t.title).split())  # a line each: its own line breaks would split it
+            out.print(Text.assemble((printable(t.uid), "bold"), f"  {n} answer{'s' if n != 1 else ''}  ", title),
+                      soft_wrap=True)
 
 
 @cqa_app.command("delete")
@@ -355,7 +358,7 @@ def stats(store: StoreOpt = None) -> None:
     out.print(Text(f"{s.path}: {s.count():,} threads, {s.count_answers():,} answers, "
                    f"{s.count_unembedded():,} not embedded yet"), soft_wrap=True)
     for name, n in s.sources().items():
-        out.print(Text(f"  {name}: {n:,}"), soft_wrap=True)
+        out.print(Text(f"  {printable(name)}: {n:,}"), soft_wrap=True)
 
 
 @cqa_app.command("embed")

@@ -86,6 +86,29 @@ def test_import_ask_add_stats(tmp_path: Path, faq: Path, capsys: pytest.CaptureF
     assert "4 threads" in out and "faq:office: 3" in out and "user: 1" in out
 
 
+def test_show_and_list_print_stored_escape_sequences_as_text(tmp_path: Path,
+                                                            capsys: pytest.CaptureFixture[str]) -> None:
+    """An answer holding terminal commands (clear the screen, write the clipboard), imported or
+    added through the API, was obeyed by `qa cqa show` and `qa cqa list`; `qa ask` showed them."""
+    faq = tmp_path / "faq.jsonl"
+    faq.write_text(json.dumps({"question": "How do I flush the DNS cache?\x1b[8m hidden",
+                               "answer": "Run ipconfig.\x1b[2J\x1b[31mPWNED\x1b]52;c;ZWNobw==\x07"}) + "\n",
+                   encoding="utf-8")
+    store = str(tmp_path / "threads.sqlite")
+    assert main(["cqa", "import", str(faq), "--store", store, "--no-embed"]) == 0
+    capsys.readouterr()
+    assert main(["cqa", "list", "--store", store]) == 0
+    listed = capsys.readouterr().out
+    tid = listed.split()[0]
+    assert main(["cqa", "show", tid, "--store", store]) == 0
+    shown = capsys.readouterr().out
+    for out in (listed, shown):
+        assert "\x1b" not in out and "\x07" not in out and "\ufffd[8m hidden" in out
+    assert "Run ipconfig.\ufffd[2J\ufffd[31mPWNED" in shown
+    assert main(["cqa", "show", tid, "--store", store, "--json"]) == 0  # JSON keeps the text as stored
+    assert json.loads(capsys.readouterr().out)["answers"][0]["text"].startswith("Run ipconfig.\x1b[2J")
+
+
 def test_list_show_and_delete_a_wrong_answer_or_thread(tmp_path: Path, faq: Path,
                                                        capsys: pytest.CaptureFixture[str]) -> None:
     """A typo'd answer filed with `qa cqa add` (accepted: the default) stayed the one shown for good,
