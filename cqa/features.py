@@ -582,11 +582,44 @@ def other_question(question: str, title: str, text: str, similarity: float) -> s
     another kind of answer asked for (`other_kind`) or, of a named thing, a word or two of
     another meaning in the same words (`other_word`). A thread with a body is a post, not a
     one-line question, whatever its title."""
-    why = other_numbers(question, title or text, similarity)
+    why = other_script(question, title or text) or other_numbers(question, title or text, similarity)
     if why is None and one_question(question) and one_question(text):
         why = (other_names(question, text, similarity) or other_ask(question, text) or other_kind(question, text)
                or other_word(question, text))
     return why
+
+
+def _script(text: str) -> str | None:
+    """The script most of `text`'s letters are written in where it is not Latin ("CJK", "ARABIC",
+    "CYRILLIC", as Unicode names the letters), else None."""
+    counts: dict[str, int] = {}
+    for c in text:
+        if c.isalpha():
+            name = unicodedata.name(c, "")
+            script = name.split(" ", 1)[0] if name else "UNKNOWN"
+            counts[script] = counts.get(script, 0) + 1
+    if not counts:
+        return None
+    script, n = max(counts.items(), key=lambda kv: kv[1])
+    return None if script == "LATIN" or n * 2 <= sum(counts.values()) else script
+
+
+def _characters(text: str) -> str:
+    """A question's letters and digits alone, compatibility forms folded ("４５" is "45")."""
+    return "".join(c for c in unicodedata.normalize("NFKC", text).casefold() if c.isalnum())
+
+
+def other_script(question: str, matched: str) -> str | None:
+    """Why a matched question may not be `question`, where `question` is written in a script other
+    than Latin: the encoder, the re-scorer and the question judge learnt English, and between two
+    questions in Chinese, Arabic or Cyrillic they call any two alike ("how do I reset the router?"
+    matched "how do I reset my password?" at 0.97). Only the same question, letter for letter
+    (punctuation, spacing and case aside), is taken for it."""
+    script = _script(question)
+    if script is None or _characters(question) == _characters(matched):
+        return None
+    return (f"the question is written in {script.title().replace('Cjk', 'Chinese, Japanese or Korean')} script, "
+            "which the matching models do not read: only the same question, letter for letter, is matched")
 
 
 def other_names(question: str, matched: str, similarity: float = 0.0) -> str | None:

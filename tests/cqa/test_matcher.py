@@ -156,6 +156,28 @@ def test_votes_decide_without_an_accepted_answer(tmp_path: Path, encoder) -> Non
     assert [r.answer.id for r in ranked] == ["b", "a"] and ranked[0].reason == "votes"
 
 
+def test_a_question_in_another_script_is_matched_letter_for_letter_only(tmp_path: Path, encoder) -> None:
+    """The models learnt English: "how do I reset the router?" in Chinese was answered with the
+    stored answer to "how do I reset my password?" at 0.97 ("how do I cook borscht?" in Russian,
+    the same in Arabic): in another script only the same question is taken for it."""
+    from cqa.features import other_script
+
+    source = CommunityQA(Settings(), store=ThreadStore(tmp_path / "t.sqlite"), encoder=encoder, seed=False)
+    source.add_question("如何重置密码？", answer="点击“忘记密码”，然后按照邮件中的说明操作。")
+    source.add_question("Как сбросить пароль?", answer="Нажмите «Забыли пароль».")
+    source.add_question("How do I reset my password?", answer="Use the Forgot password link.")
+    for other in ("如何重置路由器？", "如何做红烧肉？", "Как приготовить борщ?"):
+        top = source.answer(other, 1)[0]
+        assert top.no_answer and top.best_guess is not None and top.best_guess.score <= 0.25, other
+        assert "script" in (top.best_guess.evidence.caveat or ""), other
+    for same, answer in (("如何重置密码", "点击“忘记密码”"), ("как сбросить пароль ?", "Нажмите")):
+        top = source.answer(same, 1)[0]
+        assert not top.no_answer and top.evidence.answer.startswith(answer) and top.score >= 0.5, same
+    assert other_script("How do I reset the router?", "How do I reset my password?") is None  # English: the models'
+    assert other_script("Wie setze ich mein Passwort zurück?", "Wie koche ich Reis?") is None  # Latin letters
+    assert other_script("Tickets ４５ euro?", "Tickets 45 euro?") is None
+
+
 def test_an_answer_added_with_zero_votes_leaves_a_forum_thread_to_the_quality_model(tmp_path: Path, encoder) -> None:
     """A forum thread without votes (SemEval's) is ranked by the answer models; one answer added
     with `votes: 0` (the API's field) switched the whole thread to vote order, all zeros, so the
