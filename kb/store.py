@@ -308,7 +308,8 @@ class RemoteGraph:
                 response = wrapper.query()
                 try:
                     return response.convert()
-                except (ValueError, TypeError) as exc:  # JSON that does not parse, is not UTF-8, is no object
+                # JSON that does not parse, is not UTF-8, is no object, or nests deeper than Python's stack
+                except (ValueError, TypeError, RecursionError) as exc:
                     raise EndpointUnavailable(self._not_results()) from exc
 
             try:

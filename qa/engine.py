@@ -349,7 +349,9 @@ class Engine:
             except Exception as exc:  # noqa: BLE001 - a bug in one source: logged whole, the others still answer
                 log.exception("the %s source failed on %r", r, q.text[:200])
                 bugs.append(exc)
-                failed[r] = QAError("internal error; the server's log has it")  # not the bug's text
+                # not the bug's text: its kind, and where the traceback is
+                failed[r] = QAError("internal error; the server's log has it" if self.private_failures
+                                    else f"internal error: {type(exc).__name__} (the log has the traceback)")
         if not results:  # a bug where nothing answered is the bug (a 500), not the user's input
             raise bugs[0] if bugs else next(iter(failed.values()))
         answers, chosen, reason = _decide(results, probs, self.settings.router_min_score,

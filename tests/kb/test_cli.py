@@ -133,7 +133,9 @@ def test_a_url_that_answers_json_of_another_kind_is_no_empty_graph(capsys):
     rows: exit 0 and "No answer (confidence 1.00)", as if the graph were empty."""
     replies = {"/some.json": ("application/json", b'{"name": "a data file", "results": []}'),
                "/broken.json": ("application/sparql-results+json", b'{"head": {"vars": ['),
-               "/list.json": ("application/json", b"[1, 2, 3]")}
+               "/list.json": ("application/json", b"[1, 2, 3]"),
+               # nested past Python's stack: a RecursionError's traceback, exit 1
+               "/deep.json": ("application/sparql-results+json", b"[" * 100_000)}
     with replying_server(replies) as base:
         for path in replies:
             assert main(["kbqa", QUESTION, "--endpoint", base + path]) == 2
