@@ -467,7 +467,8 @@ def import_stackexchange(store: ThreadStore, posts: str | Path, links: str | Pat
             rep.answer(put)
         changed.update(left_threads)
         if prune:  # posts deleted upstream (spam, wrong answers a moderator removed) were served for good
-            rep.threads_removed, rep.answers_removed = store.drop_posts_except(source, listed)
+            rep.threads_removed, rep.answers_removed, rep.threads_kept_for_users = store.drop_posts_except(
+                source, listed)
         # acceptance follows the dump where the dump changed it; elsewhere what users accepted since
         # the last import (through the API) stays, also when a thread's text was re-read
         store.mark_accepted(source, changed)

@@ -717,21 +717,28 @@ class ThreadStore:
                           "AND source != ? LIMIT 1", (ext_id, title, prefix.replace("%", "") + "%", besides))
         return str(rows[0][0]) if rows else None
 
-    def drop_posts_except(self, source: str, listed: set[str]) -> tuple[int, int]:
+    def drop_posts_except(self, source: str, listed: set[str]) -> tuple[int, int, int]:
         """A StackExchange source's questions and answers whose post ids are not in `listed` (the
-        newer dump's), deleted; answers without a post id (added by users) stay. Returns (threads,
-        answers) removed."""
-        gone = [int(k) for k, ext in self._rows("SELECT key, ext_id FROM threads WHERE source = ?", (source,))
-                if ext not in listed]
+        newer dump's), deleted; answers without a post id (added by users) stay, and so does a
+        question the dump no longer gives that holds one (without the dump's answers): an answer
+        a user added went with it. Returns (threads, answers) removed and threads kept for their
+        users' answers."""
+        def a_post(ext: str) -> bool:
+            return ext.isdigit() and len(ext) < 12  # 12: a user's answer id is a 16-digit digest
+
+        rows = self._rows("SELECT a.key, a.thread_key, a.ext_id FROM answers a JOIN threads t ON t.key = a.thread_key "
+                          "WHERE t.source = ?", (source,))
+        users = {int(thread) for _, thread, ext in rows if not a_post(ext)}
+        unlisted = [int(k) for k, ext in self._rows("SELECT key, ext_id FROM threads WHERE source = ?", (source,))
+                    if ext not in listed]
+        gone = [k for k in unlisted if k not in users]
         dropped = set(gone)  # their answers go with them
-        answers = [int(k) for k, thread, ext in self._rows(
-            "SELECT a.key, a.thread_key, a.ext_id FROM answers a JOIN threads t ON t.key = a.thread_key "
-            "WHERE t.source = ?", (source,))
-            if int(thread) not in dropped and ext.isdigit() and len(ext) < 12 and ext not in listed]  # 12: a user's
+        answers = [int(k) for k, thread, ext in rows
+                   if int(thread) not in dropped and a_post(ext) and ext not in listed]
         with self.transaction() as c:
             c.executemany("DELETE FROM answers WHERE key = ?", [(k,) for k in answers])
             c.executemany("DELETE FROM threads WHERE key = ?", [(k,) for k in gone])
-        return len(gone), len(answers)
+        return len(gone), len(answers), len(unlisted) - len(gone)
 
     def delete_thread(self, thread_id: str) -> Thread:
         """Delete a thread with its answers and links; returns what was deleted. A thread of an

@@ -893,6 +893,15 @@ def test_a_newer_dump_with_prune_removes_posts_deleted_upstream(tmp_path: Path) 
     rep = import_file(store, newer, prune=True)
     assert (rep.threads_removed, rep.answers_removed) == (1, 1) and "removed" in rep.summary()
     assert sorted(a.id for a in store.thread(uid).answers) == sorted(["61", mine]) and store.count() == 1
+    # a question the newer dump no longer gives stays for the answer a user added to it (it went
+    # with the question), without the dump's answers
+    eggs = "stackexchange:cooking.stackexchange.com:30"
+    import_file(store, dump("v1b", q1 + a61 + q2 + a31))
+    added = store.add_answer(eggs, "Do the float test.")
+    rep = import_file(store, dump("v2b", q1 + a61), prune=True)
+    assert (rep.threads_removed, rep.answers_removed, rep.threads_kept_for_users) == (0, 1, 1)
+    assert [a.id for a in store.thread(eggs).answers] == [added] and "for the answers users added" in rep.summary()
+    store.delete_thread(eggs)
     semeval = tmp_path / "SemEval2016-Task3-CQA-QL-x.xml"
     semeval.write_text('<?xml version="1.0"?>\n<xml>' + _semeval_thread(
         "Q1_R1", "Where to buy a car?", "In Doha.", [("Q1_R1_C1", "Try the souq.")]) + "</xml>\n", encoding="utf-8")
