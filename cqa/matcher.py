@@ -53,6 +53,15 @@ if TYPE_CHECKING:
     from cqa.index import ThreadIndex
 
 log = logging.getLogger("qa.cqa")
+
+
+def _identity(path: Path) -> tuple[int, int] | None:
+    """Which file `path` names now (device, inode); None where there is none."""
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    return st.st_dev, st.st_ino
 MODEL_DIR = DATA_DIR / "cqa"
 RESCORER = MODEL_DIR / "rescorer.json"
 ANSWER_RANKER = MODEL_DIR / "answer_ranker.json"
@@ -149,6 +158,7 @@ class CommunityQA:
         self._question_stack = question_stack
         self._seed = self.settings.cqa_seed if seed is None else seed
         self._index: ThreadIndex | None = None
+        self._opened: tuple[int, int] | None = None  # the store file's identity when it was opened
         self._lock = threading.RLock()
         # the last question matched, with the store's generation it was matched at: the engine's
         # look ahead (`holds`) and then `answer` match the same question once
@@ -158,9 +168,18 @@ class CommunityQA:
     # ------------------------------------------------------------------ components
     @property
     def store(self) -> ThreadStore:
+        """The thread store; where the file was removed or replaced since it was opened (a backup
+        put back, a store deleted to start over), the file there now: a server kept answering from,
+        and filing new answers into, a deleted store until it was restarted, all of it lost then.
+        The store left behind closes once the questions still using it are done with it."""
         with self._lock:
+            if self._store is not None and not self._given_store and _identity(self._store_path) != self._opened:
+                log.warning("the thread store %s was removed or replaced since it was opened: using the file there "
+                            "now", self._store_path)
+                self._store, self._index, self._last_match, self._last_judged = None, None, None, None
             if self._store is None:
                 store = ThreadStore(self._store_path)
+                self._opened = _identity(self._store_path)
                 # seeded once, recorded in the seed's own transaction: a first run killed while seeding
                 # leaves an empty store that the next run seeds; a store `qa cqa import` created says "skip"
                 if self._seed and not store.read_only and not store.get_meta(SEED_META) and store.count() == 0:

@@ -117,6 +117,26 @@ def test_a_running_source_sees_what_another_process_writes_to_its_store(tmp_path
     assert len(index) == len(FAQ)
 
 
+def test_a_running_source_follows_its_store_file_removed_or_replaced(tmp_path: Path, encoder) -> None:
+    """A server kept answering from a thread store deleted under it, and filed the answers added
+    through the API into it, all lost at its restart."""
+    import shutil
+
+    path = tmp_path / "threads.sqlite"
+    running = CommunityQA(Settings(), store=path, encoder=encoder, seed=False)
+    running.add_question("Where do I register a boat in Qatar?", answer="At the coast guard office.")
+    assert not running.answer("where to register a boat in qatar")[0].no_answer
+    for p in tmp_path.glob("threads.sqlite*"):  # deleted to start over
+        shutil.rmtree(p) if p.is_dir() else p.unlink()
+    # another process starts over at the same path
+    CommunityQA(Settings(), store=path, encoder=encoder, seed=False).add_question(
+        "What is the office wifi password?", answer="It is on the board by the door.")
+    assert running.answer("what is the wifi password of the office")[0].evidence.answer.startswith("It is on")
+    assert running.answer("where to register a boat in qatar")[0].no_answer
+    tid = running.add_question("How do I renew a visa?", answer="At the immigration office.")
+    assert ThreadStore(path).thread(tid).answers  # filed where the other processes see it
+
+
 def test_keys_are_never_reused_and_an_edited_question_is_searched_by_its_new_text(tmp_path: Path,
                                                                                  faq_source: CommunityQA,
                                                                                  encoder) -> None:
