@@ -5,10 +5,11 @@ thread and a passage are tokenised alike)."""
 from __future__ import annotations
 
 import re
-import unicodedata
 from collections.abc import Sequence
 from functools import lru_cache
 from typing import Any
+
+from qa.core.text import comparable
 
 STOPWORDS = "en"
 _WORD = re.compile(r"(?u)\b\w\w+\b")
@@ -32,8 +33,9 @@ def tokenize(texts: Sequence[str]) -> list[list[str]]:
     """Stemmed content-word tokens of each text (what BM25 indexes)."""
     stop = _stopwords()
     stem = _stemmer().stemWords
-    # composed first: "mu\u0308ller" (NFD, as some editors save) is one word, the same as "müller"
-    return [stem([w for w in _WORD.findall(unicodedata.normalize("NFC", t).lower()) if w not in stop]) for t in texts]
+    # composed first: "mu\u0308ller" (NFD, as some editors save) is one word, the same as "müller";
+    # full-width "４５" is 45
+    return [stem([w for w in _WORD.findall(comparable(t).lower()) if w not in stop]) for t in texts]
 
 
 def overlap(a: Sequence[str], b: Sequence[str]) -> tuple[float, float]:

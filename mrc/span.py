@@ -45,7 +45,7 @@ from mrc.loading import checked_dir, effective_settings, reader_config, resolve_
 from qa.core.errors import InputError
 from qa.core.onnx_models import load_tokenizer, special_id, tokenizer_config
 from qa.core.settings import Settings, SpanBackend
-from qa.core.text import check_text
+from qa.core.text import check_text, folded
 from qa.core.types import Answer, Route, SpanEvidence
 
 MISSING_HINT = (
@@ -293,7 +293,8 @@ class SpanReader:
         than a window comes back with its further windows in `overflowing`)."""
         tok = self.tokenizer
         fitted = {q: self._fit_question(q) for q in {r.question for r in reqs}}  # one question, many passages
-        encodings = tok.encode_batch([(fitted[r.question], r.context) for r in reqs])
+        # full-width forms as ASCII, one character for one: the offsets point into the text as given
+        encodings = tok.encode_batch([(folded(fitted[r.question]), folded(r.context)) for r in reqs])
         ids: list[list[int]] = []
         types: list[list[int]] = []
         offsets: list[np.ndarray] = []

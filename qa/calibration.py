@@ -26,6 +26,7 @@ import numpy as np
 from qa.core.atomic import atomic_write_text
 from qa.core.errors import DataFormatError
 from qa.core.settings import Settings
+from qa.core.text import comparable
 
 WEBQA_FEATURES = ("reader_logit", "log_mass", "log_mass_t3", "support", "inv_rank", "retrieval_score", "gap",
                   "log_length", "passage_abstained", "q_overlap", "type_known", "type_match", "log_groups",
@@ -132,6 +133,7 @@ def terms(text: str) -> set[str]:
     """What a text says, as `question_coverage` compares it: words by their first five letters
     ("elected" meets "election"), numbers whole and without their thousands commas ("1,000" is
     1000, "3.5" is not 3 and 5)."""
+    text = comparable(text)
     words = {w.lower()[:5] for w in _WORD.findall(text) if not any(c.isdigit() for c in w)}
     return words | {m.group().replace(",", "") for m in _NUMBER.finditer(text)}
 
@@ -139,6 +141,7 @@ def terms(text: str) -> set[str]:
 def named_words(question: str) -> set[str]:
     """The question's numbers and its capitalised words after the first (but for small words a
     Title Case question capitalises, and single letters: "U.S."), as `terms` writes them."""
+    question = comparable(question)
     toks = [w for w in _WORD.findall(question) if not any(c.isdigit() for c in w)]
     names = {w.lower()[:5] for i, w in enumerate(toks)
              if i > 0 and w[:1].isupper() and len(w) > 1 and w.lower() not in _ASKING and w.lower() not in _STOP}
@@ -157,6 +160,7 @@ def question_coverage(question: str, passage: str | set[str]) -> tuple[float, in
     "1930"; a passage of no text covers nothing. `passage` may be given as its `terms`, worked
     out once for all the answers read from it."""
     have = passage if isinstance(passage, set) else terms(passage)
+    question = comparable(question)
     content = {w.lower()[:5] for w in _WORD.findall(question) if w.lower() not in _STOP
                and w.lower() not in _ASKING and len(w) > 2 and not any(c.isdigit() for c in w)}
     content |= {m.group().replace(",", "") for m in _NUMBER.finditer(question)}

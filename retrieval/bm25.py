@@ -22,6 +22,7 @@ import numpy as np
 
 from qa.core.atomic import staging_dir, swap_dir
 from qa.core.errors import DataFormatError
+from qa.core.text import comparable
 
 STOPWORDS = "en"
 _STEMMER: Any = None
@@ -37,11 +38,12 @@ def _stemmer() -> Any:
 
 
 def tokenize(texts: Sequence[str]) -> list[list[str]]:
-    """Lower-case word tokens, English stop words removed, Snowball-stemmed."""
+    """Lower-case word tokens, English stop words removed, Snowball-stemmed; full-width forms
+    and decomposed accents read as typed otherwise (`comparable`)."""
     import bm25s
 
     out = bm25s.tokenize(
-        list(texts), stopwords=STOPWORDS, stemmer=_stemmer(), return_ids=False, show_progress=False
+        [comparable(t) for t in texts], stopwords=STOPWORDS, stemmer=_stemmer(), return_ids=False, show_progress=False
     )
     return [list(t) for t in out]
 

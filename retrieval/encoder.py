@@ -39,6 +39,7 @@ from qa.core.onnx_models import (
 from qa.core.paths import check_model_dir, encoder_path
 from qa.core.quiet import quiet_transformers
 from qa.core.settings import Settings, SpanBackend
+from qa.core.text import folded
 
 ENCODER_NAME = "sentence-transformers/all-MiniLM-L6-v2"
 MAX_TOKENS = 256  # all-MiniLM-L6-v2 was trained with max_seq_length 256 (sentence_bert_config.json)
@@ -194,11 +195,11 @@ class TextEncoder:
         names = {i.name for i in session.get_inputs()}
         lengths: list[int] = []
         for w in range(0, len(texts), WINDOW):
-            lengths.extend(len(e.ids) for e in tok.encode_batch(list(texts[w : w + WINDOW])))
+            lengths.extend(len(e.ids) for e in tok.encode_batch([folded(t) for t in texts[w : w + WINDOW]]))
         order = sorted(range(len(texts)), key=lambda i: lengths[i], reverse=True)
 
         def run(idx: list[int]) -> np.ndarray:
-            return session.run([OUTPUT], pad_feed(tok.encode_batch([texts[i] for i in idx]), pad, names))[0]
+            return session.run([OUTPUT], pad_feed(tok.encode_batch([folded(texts[i]) for i in idx]), pad, names))[0]
 
         return run, order
 
@@ -211,7 +212,7 @@ class TextEncoder:
         order = sorted(range(len(texts)), key=lambda i: len(texts[i]), reverse=True)
 
         def run(idx: list[int]) -> np.ndarray:
-            enc = tokenizer([texts[i] for i in idx], padding=True, truncation=True, max_length=MAX_TOKENS,
+            enc = tokenizer([folded(texts[i]) for i in idx], padding=True, truncation=True, max_length=MAX_TOKENS,
                             return_tensors="pt").to(self.device)
             with torch.inference_mode():
                 hidden = model(**enc).last_hidden_state

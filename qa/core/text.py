@@ -312,6 +312,26 @@ def printable(text: str) -> str:
     return text.translate(_CONTROL)
 
 
+# full-width forms of ASCII (U+FF01-U+FF5E, typed by CJK input methods: "４５", "ＡＢＣ") and the
+# ideographic space, as their ASCII characters
+_WIDE = {c: c - 0xFEE0 for c in range(0xFF01, 0xFF5F)} | {0x3000: 0x20}
+
+
+def folded(text: str) -> str:
+    """`text` with full-width letters, digits and signs as ASCII ("４５" is "45"), one character
+    for one, so offsets into it hold for the original: what the reader and the word matching read,
+    the text shown unchanged. The reader's vocabulary has no "４"; the question's "45" met
+    nothing in a passage's "４５"."""
+    return text.translate(_WIDE)
+
+
+def comparable(text: str) -> str:
+    """`text` as words are compared: `folded`, and composed (NFC), so "Renée" saved decomposed (an
+    "e" and a combining accent, as some editors save it) is the word typed: a regular expression's
+    word class stops at the accent. Not one character for one: for matching, not for offsets."""
+    return unicodedata.normalize("NFC", folded(text))
+
+
 # letters that carry no separable accent, so NFKD leaves them non-ASCII
 _UNDECOMPOSABLE = str.maketrans({"ß": "ss", "æ": "ae", "Æ": "AE", "ø": "o", "Ø": "O", "œ": "oe", "Œ": "OE",
                                  "đ": "d", "Đ": "D", "ł": "l", "Ł": "L", "þ": "th", "Þ": "Th", "ð": "d", "Ð": "D",

@@ -61,6 +61,36 @@ def test_index_then_plain_ask_uses_the_new_collection(notes: Path, tmp_path: Pat
 
 
 @pytest.mark.skipif(not (MODELS_DIR / "span-minilm-l6" / "config.json").exists(), reason="no shipped reader")
+@pytest.mark.skipif(not (MODELS_DIR / "span-minilm-l6" / "config.json").exists(), reason="no shipped reader")
+def test_full_width_digits_and_decomposed_accents_read_as_typed_otherwise(tmp_path: Path, monkeypatch,
+                                                                         capsys) -> None:
+    """"What costs 45 euros?" over "Tickets cost ４５ euros." (full-width digits, as CJK input
+    methods type them) was "no answer" at 0.93, and a name saved decomposed (NFD) scored as if the
+    passage lacked it ("café manager" 0.13 against 0.62 for the same file composed)."""
+    import unicodedata
+
+    text = ("The chief engineer of the Zurich plant is Renée Beaulieu. The café manager is José Álvarez. "
+            "Tickets cost ４５ euros.")
+    monkeypatch.setenv("QA_INCLUDE_DEFAULT", "false")
+    scores = {}
+    for form in ("NFC", "NFD"):
+        folder = tmp_path / form.lower()
+        folder.mkdir()
+        (folder / "notes.txt").write_text(unicodedata.normalize(form, text), encoding="utf-8")
+        monkeypatch.setenv("QA_INDEX_DIR", str(tmp_path / f"idx-{form}"))
+        assert main(["index", str(folder)]) == 0
+        for q in ("What costs 45 euros?", "What costs ４５ euros?", "What is José Álvarez's job?"):
+            assert main(["ask", q, "--route", "webqa", "--json"]) == 0
+            top = json.loads(capsys.readouterr().out)["answers"][0]
+            assert not top["no_answer"], (form, q)
+            ev = top["evidence"]
+            assert ev["text"][ev["start"]:ev["end"]] == top["text"]  # offsets into the text as stored
+            scores[form, q] = (unicodedata.normalize("NFC", top["text"]), top["score"])
+    assert scores["NFC", "What costs 45 euros?"][0] == "Tickets"
+    for q in ("What costs 45 euros?", "What costs ４５ euros?", "What is José Álvarez's job?"):
+        assert scores["NFC", q] == scores["NFD", q], q
+
+
 def test_user_collection_beside_the_default(notes: Path, tmp_path: Path) -> None:
     from retrieval.default import default_index
     from retrieval.ingest import index_path
