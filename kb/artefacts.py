@@ -17,7 +17,7 @@ from pathlib import Path
 
 from kb.scorer import Scorer
 from qa.core.atomic import atomic_write_text
-from qa.core.paths import cache_dir
+from qa.core.paths import cache_dir, data_file
 from qa.core.settings import Settings, unsecret
 
 log = logging.getLogger(__name__)
@@ -78,7 +78,7 @@ def artefact_dir(settings: Settings) -> Path:
 
 
 def shipped_scorer(settings: Settings) -> Path:
-    return Path(settings.data_dir) / "kb" / SCORER
+    return data_file(settings.data_dir, "kb", SCORER)
 
 
 def find_scorer(settings: Settings, artefacts: Path | None) -> tuple[Scorer, str]:

@@ -25,6 +25,7 @@ import numpy as np
 
 from qa.core.atomic import atomic_write_text
 from qa.core.errors import DataFormatError
+from qa.core.paths import data_file
 from qa.core.settings import Settings
 from qa.core.text import comparable
 
@@ -259,7 +260,7 @@ class AnswerCalibrator:
 
     @classmethod
     def load_default(cls, settings: Settings) -> AnswerCalibrator:
-        path = Path(settings.data_dir) / "calibration" / "webqa.json"
+        path = data_file(settings.data_dir, "calibration", "webqa.json")
         return cls.load(path) if path.exists() else cls()
 
 

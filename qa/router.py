@@ -21,6 +21,7 @@ import numpy as np
 
 from qa.core.atomic import atomic_write_text
 from qa.core.errors import DataFormatError
+from qa.core.paths import data_file
 from qa.core.settings import Settings
 from qa.core.types import Encoder, Route
 
@@ -112,7 +113,7 @@ class Router:
     @property
     def classifier(self) -> RouteClassifier:
         if self._classifier is None:
-            path = model_path(self.settings)
+            path = data_file(self.settings.data_dir, "router", "router.json")
             if not path.exists():
                 raise DataFormatError(f"the router model {path} is missing; train it with `qa train router`")
             self._classifier = RouteClassifier.load(path)

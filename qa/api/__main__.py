@@ -3,19 +3,9 @@
 from __future__ import annotations
 
 import argparse
-import ipaddress
 import sys
 
-
-def _loopback(host: str) -> bool:
-    """Whether only this machine can reach an address (a name other than localhost may be anything)."""
-    host = host.strip("[]").lower()
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
+from qa.core.settings import loopback
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -53,7 +43,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{word}: the API stopped", file=sys.stderr, flush=True)
         os._exit(128 + sig)
 
-    if not settings.api_key and not _loopback(settings.api_host):
+    if not settings.api_key and not loopback(settings.api_host):
         print(f"warning: listening on {settings.api_host} with no API key: anyone who reaches this port may add "
               "and delete documents and threads (set QA_API_KEY)", file=sys.stderr, flush=True)
     # on a `kill`, requests in flight get as long as any request may take before the server stops;

@@ -38,6 +38,7 @@ from qa.api.limits import (
     OVER_CAPACITY_KEY,
     Admission,
     BodyLimit,
+    SameSite,
     check_key,
 )
 from qa.api.metrics import Metrics
@@ -69,7 +70,7 @@ from qa.api.models import (
 )
 from qa.core.atomic import recover_interrupted
 from qa.core.errors import ConflictError, InputError, NotFoundError, QAError, unavailable_as
-from qa.core.settings import Settings
+from qa.core.settings import Settings, loopback
 from qa.core.text import decompress_capped
 from qa.core.types import Question, Response, Route
 
@@ -570,4 +571,6 @@ def create_app(settings: Settings | None = None, *, engine: Any = None, warm: bo
 
     paths.update(getattr(r, "path", "") for r in app.routes)
     app.add_middleware(BodyLimit, max_bytes=max_body, metrics=metrics, timeout_s=settings.api_body_timeout_s)
+    app.add_middleware(SameSite, loopback_only=loopback(settings.api_host), metrics=metrics,
+                       names=frozenset(n.strip().lower() for n in settings.api_allowed_hosts.split(",") if n.strip()))
     return app

@@ -281,3 +281,61 @@ class BodyLimit:
 
 class _Refused(Exception):
     pass
+
+
+class SameSite:
+    """ASGI middleware against the web pages a user of this machine visits. A page can send a form
+    (multipart, no preflight) to http://127.0.0.1:8000 from any site: a write such as an
+    evaluation job ran; and a site whose name it points at 127.0.0.1 (DNS rebinding) could read
+    and write the whole API, keyless by default. So a write whose `Origin` is another site than
+    the request's host is refused (403), and, while the server listens on loopback, a request
+    naming a host that is not this machine, or one of `names`, is refused (400). Clients that are
+    programs send no `Origin`; the API's own /docs page is of its own origin."""
+
+    SAFE = frozenset({"GET", "HEAD", "OPTIONS"})
+
+    def __init__(self, app: ASGIApp, *, loopback_only: bool, names: frozenset[str] = frozenset(),
+                 metrics: Metrics | None = None) -> None:
+        self.app = app
+        self.loopback_only = loopback_only
+        self.names = names
+        self.metrics = metrics
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        from urllib.parse import urlsplit
+
+        from qa.core.settings import loopback
+
+        headers = dict(scope.get("headers") or [])
+        host = headers.get(b"host", b"").decode("latin-1").strip().lower()
+        try:
+            name = urlsplit(f"//{host}").hostname or ""
+        except ValueError:
+            name = ""
+        if self.loopback_only and host and not (loopback(name) or name in self.names):
+            await self._refuse(send, 400, "bad_host",
+                               f"this server listens on loopback and is not {name or host!r}: a page from another "
+                               "site reached it through its own name (DNS rebinding); to serve it under that name "
+                               "(a reverse proxy), add it to QA_API_ALLOWED_HOSTS")
+            return
+        origin = headers.get(b"origin")
+        if origin is not None and scope.get("method", "GET") not in self.SAFE:
+            said = origin.decode("latin-1").strip().lower()
+            try:
+                where = urlsplit(said).netloc if said != "null" else "null"
+            except ValueError:
+                where = said
+            if where != host and (urlsplit(said).hostname or "") not in self.names:
+                await self._refuse(send, 403, "forbidden",
+                                   f"a web page from {said[:100]!r} may not write to this API (cross-site request "
+                                   "refused); programs send no Origin header")
+                return
+        await self.app(scope, receive, send)
+
+    async def _refuse(self, send: Send, status: int, kind: str, message: str) -> None:
+        if self.metrics is not None:
+            self.metrics.rejected.labels(reason="cross-site" if status == 403 else "bad host").inc()
+        await BodyLimit._refuse(send, status, kind, message)

@@ -15,8 +15,20 @@ SHARED_DATA = REPO_ROOT.parent / "shared" / "data"
 
 def cache_dir() -> Path:
     """Where built artefacts that are not shipped go (indexes of the user's collections, per-graph
-    label indexes and scorers, exported ONNX copies): `$XDG_CACHE_HOME/offline-qa`."""
-    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "offline-qa"
+    label indexes and scorers, exported ONNX copies): `$XDG_CACHE_HOME/offline-qa`. A relative
+    XDG_CACHE_HOME is ignored, as the XDG specification says: the collections and the thread store
+    would move with the folder qa runs in."""
+    given = os.environ.get("XDG_CACHE_HOME") or ""
+    return (Path(given) if os.path.isabs(given) else Path.home() / ".cache") / "offline-qa"
+
+
+def data_file(data_dir: str | Path, *parts: str) -> Path:
+    """A trained file of `data_dir` (`router/router.json`, `calibration/webqa.json`, `kb/...`), or
+    the shipped one where `data_dir` holds none yet: a data_dir of one's own, made for `qa train`
+    to write into, stopped every routed question ("the router model ... is missing") until then."""
+    own = Path(data_dir).expanduser().joinpath(*parts)
+    shipped = DATA_DIR.joinpath(*parts)
+    return own if own.exists() or not shipped.exists() else shipped
 
 
 def encoder_path() -> Path:

@@ -105,7 +105,8 @@ class Settings(BaseSettings):
     )
     include_default: bool = Field(True, description="Also answer from the embedded default collection.")
     data_dir: str = Field(str(DATA_DIR), description="Where the router, the passage calibration and the graph "
-                          "scorer are read from (`router/`, `calibration/`, `kb/`); `qa train router` and "
+                          "scorer are read from (`router/`, `calibration/`, `kb/`; the shipped ones where it has none "
+                          "yet); `qa train router` and "
                           "`qa train calibrate-webqa` write there. The models and the default index stay in the "
                           "package's data.")
     # retrieval
@@ -182,6 +183,10 @@ class Settings(BaseSettings):
     api_host: str = Field("127.0.0.1", min_length=1, pattern=r"\S",
                           description="Address `qa serve` listens on (loopback: this machine only).")
     api_port: int = Field(8000, ge=1, le=65535, description="Port of the REST API.")
+    api_allowed_hosts: str = Field("", description="Other names the API is reached by (comma-separated, such as "
+                                   "a reverse proxy's qa.example.org): while it listens on loopback, a request "
+                                   "naming another host is refused, as a web page's would be that reached it "
+                                   "through DNS rebinding.")
     ui_port: int = Field(8501, ge=1, le=65535, description="Port of the chat UI.")
     api_url: str = Field("", description="The API the UI talks to; empty: http://<api_host>:<api_port>.")
     api_workers: int = Field(4, ge=1, le=64, description="Requests worked on at once; reader work of all of them "
@@ -362,6 +367,19 @@ class Settings(BaseSettings):
         return name in self.model_fields_set
 
 
+def loopback(host: str) -> bool:
+    """Whether only this machine can reach an address (a name other than localhost may be anything)."""
+    import ipaddress
+
+    host = host.strip("[]").lower()
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
 def http_url(host: str, port: int) -> str:
     """The address of a server listening on `host`: an IPv6 address goes in brackets (http://[::1]:8000)."""
     return f"http://[{host}]:{port}" if ":" in host and not host.startswith("[") else f"http://{host}:{port}"
@@ -426,9 +444,9 @@ def _warn_unknown_environment(fields: Any) -> None:
 
 
 def _warn_empty_data_dir(settings: Settings) -> None:
-    """A `data_dir` of the user's that holds none of what is read from it answers with an untrained
-    router and graph scorer: said once, as a misspelt variable is (it may be a folder `qa train`
-    is about to fill, so it is not refused)."""
+    """A `data_dir` of the user's that holds none of what is read from it answers with the shipped
+    router, calibration and graph scorer: said once, as a misspelt variable is (it may be a folder
+    `qa train` is about to fill, so it is not refused)."""
     import logging
 
     folder = Path(settings.data_dir).expanduser()
@@ -437,8 +455,8 @@ def _warn_empty_data_dir(settings: Settings) -> None:
     if not any((folder / sub).exists() for sub in ("router", "calibration", "kb")):
         _warned.add(str(folder))
         logging.getLogger("qa.settings").warning(
-            "data_dir %s holds no router/, calibration/ or kb/: the router, the passage calibration and the "
-            "graph scorer are the untrained defaults until `qa train` writes them there", folder)
+            "data_dir %s holds no router/, calibration/ or kb/: the shipped router, passage calibration and "
+            "graph scorer are used until `qa train` writes them there", folder)
 
 
 def _config_path(path: str | Path | None) -> Path:

@@ -54,7 +54,7 @@ def app(api_settings):
 def client(app) -> Iterator:
     from fastapi.testclient import TestClient
 
-    with TestClient(app, raise_server_exceptions=False) as c:
+    with TestClient(base_url="http://127.0.0.1", app=app, raise_server_exceptions=False) as c:
         wait_ready(lambda: c.get("/v1/health").json())
         yield c
 

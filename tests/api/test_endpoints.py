@@ -15,6 +15,8 @@ from tests.api.conftest import wait_ready
 
 ASK = "/v1/ask"
 
+LOCAL = "http://127.0.0.1"  # the Host the server answers while it listens on loopback
+
 
 def error(r, status: int) -> str:
     assert r.status_code == status, (r.status_code, r.text)
@@ -666,8 +668,42 @@ def test_metric_labels_stay_bounded_and_operation_ids_unique(client) -> None:
     assert client.head("/v1/health").status_code == 200 and client.head("/v1/ready").status_code == 200
 
 
+def test_web_pages_of_other_sites_cannot_use_the_api(client, api_settings) -> None:
+    """A page of any site could start evaluation jobs (a form, sent without a preflight) on the
+    keyless default server, and one reaching it under its own name (DNS rebinding) read and wrote
+    the whole API: a write from another origin is 403, a Host that is not this machine 400."""
+    from fastapi.testclient import TestClient
+
+    from qa.api import create_app
+
+    body = {"question": "What is the capital of France?"}
+    r = client.get("/v1/collections", headers={"Host": "rebind.attacker.example:8000"})
+    assert r.status_code == 400 and r.json()["error"]["type"] == "bad_host"
+    assert "QA_API_ALLOWED_HOSTS" in r.json()["error"]["message"]
+    for origin in ("http://evil.example", "null", "http://127.0.0.1:9999"):
+        r = client.post(ASK, json=body, headers={"Origin": origin})
+        assert r.status_code == 403 and r.json()["error"]["type"] == "forbidden", origin
+    r = client.post("/v1/eval", headers={"Origin": "http://evil.example"}, data={"kind": "squad"},
+                    files={"file": ("dev.json", b'{"data": []}', "application/json")})
+    assert r.status_code == 403
+    # programs send no Origin; the API's own /docs page sends its own; reads are not writes
+    assert client.post(ASK, json=body).status_code == 200
+    assert client.post(ASK, json=body, headers={"Origin": "http://127.0.0.1"}).status_code == 200
+    assert client.get("/v1/collections", headers={"Origin": "http://evil.example"}).status_code == 200
+    # a reverse proxy's name, where the operator gives it
+    proxied = api_settings.model_copy(update={"api_allowed_hosts": "qa.example.org, other.example"})
+    with TestClient(base_url="http://qa.example.org", app=create_app(proxied)) as c:
+        assert c.get("/v1/health").status_code == 200
+        assert c.get("/v1/health", headers={"Host": "evil.example"}).status_code == 400
+    # listening on a network address, names are the operator's: not checked (Origin still is)
+    with TestClient(base_url="http://10.1.2.3", app=create_app(api_settings.model_copy(
+            update={"api_host": "0.0.0.0"}))) as c:
+        assert c.get("/v1/health").status_code == 200
+        assert c.post(ASK, json=body, headers={"Origin": "http://evil.example"}).status_code == 403
+
+
 def test_an_address_others_can_reach_is_told_apart_from_loopback() -> None:
-    from qa.api.__main__ import _loopback
+    from qa.core.settings import loopback as _loopback
 
     assert _loopback("127.0.0.1") and _loopback("::1") and _loopback("localhost") and _loopback("127.0.0.2")
     assert _loopback("LOCALHOST") and _loopback("[::1]")
@@ -701,7 +737,7 @@ def test_ready_is_503_while_loading_and_when_nothing_loaded(api_settings) -> Non
             return [Answer(text="Paris", score=0.9, route=Route.KBQA)]
 
     engine = Engine(api_settings, sources={Route.KBQA: Slow()}, routes=[Route.KBQA])
-    with TestClient(create_app(api_settings, engine=engine)) as c:
+    with TestClient(base_url=LOCAL, app=create_app(api_settings, engine=engine)) as c:
         r = c.get("/v1/ready")
         assert r.status_code == 503 and r.headers["Retry-After"] and r.json()["status"] == "starting"
         assert c.get("/v1/health").status_code == 200
@@ -711,7 +747,7 @@ def test_ready_is_503_while_loading_and_when_nothing_loaded(api_settings) -> Non
             time.sleep(0.05)
         assert c.get("/v1/ready").json()["ready"] == {"kbqa": True}
     broken = Engine(api_settings, sources={Route.KBQA: Slow(fails=True)}, routes=[Route.KBQA])
-    with TestClient(create_app(api_settings, engine=broken)) as c:
+    with TestClient(base_url=LOCAL, app=create_app(api_settings, engine=broken)) as c:
         deadline = time.monotonic() + 10
         while c.get("/v1/health").json()["status"] != "ok" and time.monotonic() < deadline:
             time.sleep(0.05)
@@ -731,7 +767,7 @@ def test_a_server_error_is_one_json_line_and_counted(app, api_settings, monkeypa
 
     fresh = create_app(api_settings, engine=app.state.engine, warm=False)
     monkeypatch.setattr(app.state.engine, "ask", broken)
-    with TestClient(fresh, raise_server_exceptions=False) as c:
+    with TestClient(base_url=LOCAL, app=fresh, raise_server_exceptions=False) as c:
         error(c.post(ASK, json={"question": "Who wrote Hamlet?"}), 500)
         text = c.get("/metrics").text
     assert 'qa_http_requests_total{endpoint="/v1/ask",method="POST",status="500"} 1.0' in text
@@ -750,7 +786,7 @@ def test_api_key_guards_writes_and_optionally_everything(app, api_settings) -> N
     from qa.api import create_app
 
     keyed = create_app(api_settings.model_copy(update={"api_key": "s3cret"}), engine=app.state.engine, warm=False)
-    with TestClient(keyed) as c:
+    with TestClient(base_url=LOCAL, app=keyed) as c:
         doc = {"collection": "keyed", "documents": [{"text": "Keyed text."}]}
         assert "API key" in error(c.post("/v1/documents", json=doc), 401)
         assert "not valid" in error(c.post("/v1/documents", json=doc, headers={"X-API-Key": "wrong"}), 403)
@@ -765,7 +801,7 @@ def test_api_key_guards_writes_and_optionally_everything(app, api_settings) -> N
         assert c.post(ASK, json={"question": "What is the capital of France?", "route": "kbqa"}).status_code == 200
     strict = create_app(api_settings.model_copy(update={"api_key": "s3cret", "api_key_for_reads": True}),
                         engine=app.state.engine, warm=False)
-    with TestClient(strict) as c:
+    with TestClient(base_url=LOCAL, app=strict) as c:
         error(c.post(ASK, json={"question": "What is the capital of France?", "route": "kbqa"}), 401)
         error(c.get("/metrics"), 401)
         error(c.get("/v1/threads"), 401)
@@ -807,7 +843,7 @@ def test_the_multiple_choice_reader_loads_at_start_unless_told_not_to(api_settin
 
     settings = api_settings.model_copy(update={"api_load_choice_reader": load})
     engine = Engine(settings, routes=["kbqa"])
-    with TestClient(create_app(settings, engine=engine)) as c:
+    with TestClient(base_url=LOCAL, app=create_app(settings, engine=engine)) as c:
         wait_ready(lambda: c.get("/v1/ready").json())
         loaded = engine._choice_reader is not None and engine._choice_reader._model is not None
         assert loaded is load
@@ -833,7 +869,7 @@ def test_a_source_that_did_not_load_is_the_servers_trouble_and_its_files_stay_pr
         bad.write_text('@prefix ex: <http://example.org/> .\nex:a ex:b "unterminated .\n', encoding="utf-8")
     elif graph == "folder":
         bad.mkdir()
-    with TestClient(create_app(api_settings.model_copy(update={"kb_graph": str(bad)}))) as c:
+    with TestClient(base_url=LOCAL, app=create_app(api_settings.model_copy(update={"kb_graph": str(bad)}))) as c:
         wait_ready(lambda: c.get("/v1/health").json())
         r = c.post(ASK, json={"question": "What is the capital of France?", "route": "kbqa"})
         assert r.status_code == 503 and r.json()["error"]["type"] == "source_unavailable"
@@ -855,7 +891,7 @@ def test_a_damaged_collection_is_the_servers_trouble_in_search_too(api_settings,
     home = tmp_path / "secret-folder"
     shutil.copytree(Path(api_settings.index_dir) / "notes", home / "torn")
     (home / "torn" / "manifest.json").write_text("{not json", encoding="utf-8")
-    with TestClient(create_app(api_settings.model_copy(update={"index_dir": str(home)}))) as c:
+    with TestClient(base_url=LOCAL, app=create_app(api_settings.model_copy(update={"index_dir": str(home)}))) as c:
         wait_ready(lambda: c.get("/v1/health").json())
         for path, body in (("/v1/search", {"query": "release date", "collection": "torn"}),
                            (ASK, {"question": "When is the release?", "collection": "torn", "route": "webqa"})):
@@ -876,7 +912,7 @@ def test_the_thread_endpoints_on_a_damaged_store_are_the_servers_trouble(api_set
     bad = tmp_path / "secret-folder" / "threads.sqlite"
     bad.parent.mkdir()
     bad.write_bytes(b"not a database" * 100)
-    with TestClient(create_app(api_settings.model_copy(update={"cqa_store": str(bad)}))) as c:
+    with TestClient(base_url=LOCAL, app=create_app(api_settings.model_copy(update={"cqa_store": str(bad)}))) as c:
         wait_ready(lambda: c.get("/v1/health").json())
         for r in (c.get("/v1/threads"), c.get("/v1/threads/api:x"), c.delete("/v1/threads/api:x"),
                   c.delete("/v1/threads/api:x/answers/y"), c.post("/v1/threads", json={"question": "Why so?"})):
@@ -1109,7 +1145,8 @@ def test_a_missing_model_is_503_without_the_servers_paths(api_settings, tmp_path
     from qa.api import create_app
 
     missing = tmp_path / "secret-folder" / "choice"
-    with TestClient(create_app(api_settings.model_copy(update={"choice_model": str(missing)}))) as c:
+    settings = api_settings.model_copy(update={"choice_model": str(missing)})
+    with TestClient(base_url=LOCAL, app=create_app(settings)) as c:
         wait_ready(lambda: c.get("/v1/health").json())
         r = c.post("/v1/read", json={"question": "Which is red?", "context": "The apple is red.",
                                      "options": ["the apple", "the sky"]})

@@ -152,7 +152,7 @@ def test_a_body_that_trickles_in_is_refused_at_its_deadline(corpus_env, tmp_path
     server = Server(corpus_env, tmp_path / "server.log", api_body_timeout_s=2).start()
     try:
         with socket.create_connection(("127.0.0.1", server.port), timeout=30) as sock:
-            sock.sendall(b"POST /v1/ask HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            sock.sendall(b"POST /v1/ask HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
                          b"Content-Length: 100000\r\n\r\n" + b'{"question": "' + b"a" * 50_000)
             t0 = time.monotonic()
             reply = b""
@@ -225,7 +225,7 @@ def test_a_request_whose_client_left_while_queued_is_not_computed(corpus_env, tm
         for i in range(4):
             body = json.dumps({"question": f"What is the capital of country {i}?"}).encode()
             sock = socket.create_connection(("127.0.0.1", server.port), timeout=30)
-            sock.sendall(b"POST /v1/ask HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            sock.sendall(b"POST /v1/ask HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
                          b"Content-Length: %d\r\n\r\n%s" % (len(body), body))
             socks.append(sock)
         time.sleep(0.2)

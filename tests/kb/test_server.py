@@ -240,7 +240,7 @@ def test_health_says_a_graph_behind_an_endpoint_that_stopped_answering_is_not_re
         kbqa = KBQA(settings, graph=RemoteGraph(f"http://127.0.0.1:{port}/query", timeout_s=5.0, retries=0),
                     config=KBQAConfig(use_encoder=True), encoder=shared_encoder())
         engine = Engine(settings, sources={Route.KBQA: kbqa}, routes=[Route.KBQA])
-        with TestClient(create_app(settings, engine=engine)) as c:
+        with TestClient(base_url="http://127.0.0.1", app=create_app(settings, engine=engine)) as c:
             wait_until = time.monotonic() + 60
             while c.get("/v1/health").json()["status"] != "ok" and time.monotonic() < wait_until:
                 time.sleep(0.1)

@@ -594,6 +594,31 @@ def test_an_empty_data_dir_is_said_once(tmp_path: Path, monkeypatch: pytest.Monk
         Settings.load()
         Settings.load()
     assert caplog.text.count("holds no router/, calibration/ or kb/") == 1
+    # until `qa train` writes there, the shipped ones are read: every routed question stopped
+    # with "the router model .../router/router.json is missing"
+    from kb.artefacts import shipped_scorer
+    from qa.core.paths import DATA_DIR
+    from qa.models import shared_encoder
+    from qa.router import Router
+
+    settings = Settings.load()
+    assert Router(settings, shared_encoder(settings)).order("What is the capital of Australia?", list(Route))
+    assert shipped_scorer(settings) == DATA_DIR / "kb" / "scorer.json"
+    (empty / "kb").mkdir()
+    (empty / "kb" / "scorer.json").write_text("{}", encoding="utf-8")
+    assert shipped_scorer(settings) == empty / "kb" / "scorer.json"  # its own, once there
+
+
+def test_a_relative_xdg_cache_home_is_ignored(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """The collections and the thread store moved with the folder qa ran in (the XDG
+    specification says a relative value is to be ignored)."""
+    from qa.core.paths import cache_dir
+
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.setenv("XDG_CACHE_HOME", "relcache")
+    assert cache_dir() == tmp_path / ".cache" / "offline-qa"
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "abs"))
+    assert cache_dir() == tmp_path / "abs" / "offline-qa"
 
 
 def test_options_that_contradict_each_other_are_refused(tmp_path, capsys) -> None:
