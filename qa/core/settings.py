@@ -331,7 +331,7 @@ class Settings(BaseSettings):
         values: dict[str, Any] = {}
         if cfg.is_file():
             try:
-                values = tomllib.loads(cfg.read_text(encoding="utf-8"))
+                values = tomllib.loads(cfg.read_text(encoding="utf-8-sig"))  # as Notepad saves it
             except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
                 raise ConfigError(f"settings file {cfg} is not valid TOML: {exc}") from exc
             unknown = sorted(set(values) - set(cls.model_fields))
@@ -469,7 +469,7 @@ def origins(settings: Settings, path: str | Path | None = None) -> dict[str, str
     env = {k.upper() for k in os.environ}
     cfg = _config_path(path)
     try:
-        in_file = set(tomllib.loads(cfg.read_text(encoding="utf-8"))) if cfg.is_file() else set()
+        in_file = set(tomllib.loads(cfg.read_text(encoding="utf-8-sig"))) if cfg.is_file() else set()
     except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError):
         in_file = set()
     out = {}

@@ -72,6 +72,9 @@ def test_settings_errors(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Non
     unknown.write_text("nope = 1")
     with pytest.raises(ConfigError, match="unknown settings"):
         Settings.load(unknown)
+    # a byte-order mark (Windows Notepad's UTF-8) was "not valid TOML ... at line 1, column 1"
+    unknown.write_text("\ufefftop_k = 3\n", encoding="utf-8")
+    assert Settings.load(unknown).top_k == 3
     # a misspelt key names the setting it most likely meant; a table names the flat settings
     unknown.write_text("kb_timout_s = 5\n[kb]\ntimeout_s = 5\n")
     with pytest.raises(ConfigError, match=r"\[kb\] \(settings are top-level names: write kb_timeout_s = \.\.\.\), "
