@@ -14,9 +14,11 @@ being written by another process.
 from __future__ import annotations
 
 import contextlib
+import errno
 import functools
 import hashlib
 import json
+import os
 import re
 import sqlite3
 import threading
@@ -371,11 +373,13 @@ class ThreadStore:
             self._depth += 1
             try:
                 yield self._conn
-            except BaseException:
+            except BaseException as exc:
                 self._depth -= 1
                 if self._depth == 0:
-                    self._conn.execute("ROLLBACK")  # the temporary table's creation with it
+                    if self._conn.in_transaction:  # SQLite ends it itself on a full disk
+                        self._conn.execute("ROLLBACK")  # the temporary table's creation with it
                     self._naming = False
+                    self._raise_if_full(exc)
                 raise
             self._depth -= 1
             if self._depth == 0:
@@ -385,10 +389,17 @@ class ThreadStore:
                         self._naming = False
                     self._bump()
                     self._conn.execute("COMMIT")
-                except BaseException:  # a failed commit (busy, disk full) must not leave the transaction open
+                except BaseException as exc:  # a failed commit (busy, disk full) must not leave the transaction open
                     if self._conn.in_transaction:
                         self._conn.execute("ROLLBACK")
+                    self._raise_if_full(exc)
                     raise
+
+    def _raise_if_full(self, exc: BaseException) -> None:
+        """SQLite's "database or disk is full" as the `OSError` every other full disk is (one error
+        line, HTTP 507), naming the store: it was a traceback, the store itself intact."""
+        if isinstance(exc, sqlite3.OperationalError) and getattr(exc, "sqlite_errorcode", None) == sqlite3.SQLITE_FULL:
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(self.path)) from exc
 
     def _bump(self) -> None:
         """Each committed write changes the generation, so indexes built before it know they are stale."""

@@ -93,12 +93,17 @@ class SQLiteDocStore:
                 yield
             except BaseException:
                 self._depth -= 1
-                if self._depth == 0:
+                if self._depth == 0 and self._conn.in_transaction:  # SQLite ends it itself on a full disk
                     self._conn.execute("ROLLBACK")
                 raise
             self._depth -= 1
             if self._depth == 0:
-                self._conn.execute("COMMIT")
+                try:
+                    self._conn.execute("COMMIT")
+                except BaseException:  # a failed commit (disk full) must not leave the transaction open
+                    if self._conn.in_transaction:
+                        self._conn.execute("ROLLBACK")
+                    raise
 
     def _writable(self) -> None:
         if self.read_only:

@@ -3,6 +3,7 @@ a bug becomes a 500 that says so and is logged here, never a stack trace sent to
 
 from __future__ import annotations
 
+import errno
 import logging
 import re
 from typing import Any
@@ -119,6 +120,15 @@ def install(app: FastAPI) -> None:
             hint = f"; did you mean {bare}?" if path.endswith("/") and bare in known else "; the paths are at /docs"
             return error_response(404, kind, f"no such path: {path}{hint}")
         return error_response(exc.status_code, kind, _clean(str(exc.detail)), headers=getattr(exc, "headers", None))
+
+    @app.exception_handler(OSError)  # its own handler: Exception's is Starlette's last, which re-raises
+    async def _os(request: Request, exc: OSError) -> JSONResponse:
+        if exc.errno == errno.ENOSPC:  # the operator's to fix, not a bug: no traceback, 507
+            log.error("%s %s: no space left on device (%s); nothing was written", request.method,
+                      request.url.path, exc.filename or exc)
+            return error_response(507, "insufficient_storage", "the server's disk is full: nothing was written; "
+                                  "try again once the operator has freed space")
+        return await _bug(request, exc)
 
     @app.exception_handler(Exception)
     async def _bug(request: Request, exc: Exception) -> JSONResponse:

@@ -10,6 +10,7 @@ if the second move fails the old folder is put back.
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import re
 import shutil
@@ -67,9 +68,36 @@ def atomic_write(target: Path, write: Callable[[Path], object]) -> None:
             os.fsync(fh.fileno())
         os.replace(tmp, target)
         fsync_dir(target.parent)
-    except BaseException:
+    except BaseException as exc:
+        full = disk_full(exc, target.parent)
         tmp.unlink(missing_ok=True)
+        if full is not None:
+            raise full from exc
         raise
+
+
+# free space under which a failed write is taken for the disk having filled up
+FULL_BELOW_BYTES = 1 << 20
+
+
+def disk_full(exc: BaseException, where: Path) -> OSError | None:
+    """The `OSError` (ENOSPC, naming `where`) a failed write should have been where the disk filled
+    up, if it did: FAISS reports it as a RuntimeError, NumPy as "12889 requested and 4064 written"
+    with no error number, SQLite as "database or disk is full", so a user read a traceback or a
+    riddle instead of "no space left"."""
+    import sqlite3
+
+    if isinstance(exc, sqlite3.OperationalError) and getattr(exc, "sqlite_errorcode", None) == sqlite3.SQLITE_FULL:
+        return OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(where))  # "database or disk is full"
+    if not isinstance(exc, OSError | RuntimeError) or (isinstance(exc, OSError) and exc.errno == errno.ENOSPC):
+        return None
+    try:
+        nearly_full = shutil.disk_usage(where).free < FULL_BELOW_BYTES
+    except OSError:
+        nearly_full = False
+    if "No space left on device" in str(exc) or nearly_full:
+        return OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(where))
+    return None
 
 
 def atomic_write_text(target: Path, text: str) -> None:
@@ -180,8 +208,14 @@ def staging_dir(target: Path) -> Iterator[Path]:
     tmp.chmod(0o777 & ~_UMASK)  # mkdtemp's 0700 would become the finished folder's: unreadable to others
     try:
         yield tmp
-    except BaseException:
+    except BaseException as exc:
+        full = disk_full(exc, target.parent)
+        if full is None and isinstance(exc, OSError) and exc.errno == errno.ENOSPC \
+                and str(exc.filename or "").startswith(str(tmp)):
+            full = OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(target.parent))  # not the folder removed
         shutil.rmtree(tmp, ignore_errors=True)
+        if full is not None:
+            raise full from exc
         raise
 
 
