@@ -7,7 +7,7 @@ import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from qa.core.errors import InputError
+from qa.core.errors import InputError, QAError
 
 if TYPE_CHECKING:
     from qa.core.settings import Settings
@@ -150,12 +150,19 @@ def check_source_files(settings: Settings) -> None:
             raise InputError(f"{store} (from {where('cqa_store')}) is not a thread store (not a regular file)")
         if store.is_file() and store.stat().st_size:
             from cqa.store import ThreadStore
-            from qa.core.errors import QAError
+            from qa.core.errors import DataFormatError
 
             try:
                 ThreadStore(store, read_only=True).close()
-            except QAError as exc:
+            except DataFormatError as exc:
                 raise InputError(f"{exc} (from {where('cqa_store')})") from None
+            except QAError as exc:  # a store that cannot be opened now (a read-only disk, permissions):
+                # the question's for the other sources, as a graph endpoint that is down is; a store
+                # that is no store is the setting's typo, refused above
+                import logging
+
+                logging.getLogger("qa").warning("%s (from %s): questions are answered without it", exc,
+                                                where("cqa_store"))
 
 
 def check_index_dir(root: Path, where: str) -> None:

@@ -1,4 +1,4 @@
-"""A disk that fills up mid-write, on a real file system: a small tmpfs, mounted where the test
+"""A disk that fills up mid-write or is read-only, on a real file system: a small tmpfs, mounted where the test
 runs as root (where it cannot mount one, it skips). The user gets one line saying so, exit 2 (the
 API: 507), and what was there before is intact."""
 
@@ -89,3 +89,22 @@ def test_a_full_disk_is_one_line_and_leaves_what_was_there(tmp_path: Path, monke
             r = c.post("/v1/documents", json={"collection": "notes", "documents": docs})
             assert r.status_code == 507 and r.json()["error"]["type"] == "insufficient_storage", r.text
             assert str(disk) not in r.text  # the server's paths stay its own
+
+
+def test_a_thread_store_on_a_read_only_disk_leaves_the_other_sources_answering(tmp_path: Path, monkeypatch,
+                                                                                capsys, caplog) -> None:
+    """Every `qa ask` stopped with "cannot use the thread store" (exit 2), graph questions too; a
+    source that cannot be used is reported and the others answer, as the README says."""
+    from cqa.store import ThreadStore
+
+    with small_disk(tmp_path / "disk", "1m") as disk:
+        with ThreadStore(disk / "threads.sqlite") as store:
+            store.put_thread("faq", "1", "Where is the canteen?", "")
+        subprocess.run(["mount", "-o", "remount,ro", str(disk)], check=True)
+        monkeypatch.setenv("QA_CQA_STORE", str(disk / "threads.sqlite"))
+        with caplog.at_level("WARNING", logger="qa"):
+            assert main(["ask", "What is the capital of France?", "--json"]) == 0
+        assert json.loads(capsys.readouterr().out)["answers"][0]["text"] == "Paris"
+        assert "questions are answered without it" in caplog.text
+        assert main(["ask", "Where is the canteen?", "--route", "cqa"]) == 2
+        one_error_line(capsys.readouterr().err, "cannot use the thread store")
