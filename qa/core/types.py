@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from enum import StrEnum
 from typing import TYPE_CHECKING, Annotated, Any, Literal, Protocol, runtime_checkable
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_serializer
 
 from qa.core.text import MAX_QUESTION_CHARS, check_question
 
@@ -194,6 +194,12 @@ class Answer(_Model):
     raw_score: float | None = Field(None, description="The source's own uncalibrated score.")
     null_score: float | None = Field(None, description="Span readers: the no-answer logit score.")
     timings: dict[str, float] = Field(default_factory=dict)
+
+    @field_serializer("score")
+    def _four_places(self, score: float) -> float:
+        """Written out to four places, whichever source computed it: "no answer" at 1 - 0.4946 was
+        0.5054000000000001 in JSON, a span reader's 0.8950625436684241."""
+        return round(score, 4)
 
     @classmethod
     def none(cls, route: Route, score: float, *, best_guess: Answer | None = None, **kw: Any) -> Answer:

@@ -72,6 +72,11 @@ def test_a_score_outside_0_1_is_refused_when_set_too() -> None:
             a.score = bad
     a.score = 0.25
     assert a.score == 0.25
+    # written out to four places: "no answer" at 1 - 0.4946 was 0.5054000000000001 in JSON
+    none = Answer.none(Route.WEBQA, score=1 - 0.4946, best_guess=Answer(text="y", score=0.8950625436684241,
+                                                                         route=Route.WEBQA))
+    assert '"score":0.5054,' in none.model_dump_json() and '"score":0.8951,' in none.model_dump_json()
+    assert none.score == 1 - 0.4946  # the value itself as computed
 
 
 def test_the_preferred_source_answers_when_sure() -> None:
