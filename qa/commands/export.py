@@ -1,6 +1,6 @@
 """`qa export onnx`: build the fast ONNX copies now (they are otherwise built on first use).
 
-    qa export onnx                         # the span reader, the encoder and the answer judge the settings select
+    qa export onnx                         # the span reader, the encoder and both judges the settings select
     qa export onnx --model-dir DIR         # one span reader folder (e.g. from `qa compress span`)
 """
 
@@ -37,11 +37,15 @@ def onnx(
 
         enc = TextEncoder(settings)
         _report(f"encoder {enc.name}", build_onnx(enc.path))
-    if model_dir is None and settings.cqa_judge_model and Path(settings.cqa_judge_model).is_dir():
-        from mrc.judge import build_onnx as build_judge_onnx
+    from mrc.judge import build_onnx as build_judge_onnx
 
-        judge = check_model_dir(settings.cqa_judge_model)
-        _report(f"answer judge {judge.name}", build_judge_onnx(judge))
+    # both judges of the answered questions: the question judge's copy was built by the first
+    # question instead, 14 s into it
+    judges = (("answer judge", settings.cqa_judge_model), ("question judge", settings.cqa_question_judge_model))
+    for what, path in judges:
+        if model_dir is None and path and Path(path).is_dir():
+            judge = check_model_dir(path)
+            _report(f"{what} {judge.name}", build_judge_onnx(judge))
 
 
 def _report(what: str, info: dict) -> None:
