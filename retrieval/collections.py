@@ -42,9 +42,12 @@ class Collection:
 def check_name(name: str) -> str:
     """Collection names become folder names: letters, digits, '.', '_' and '-' only."""
     if not isinstance(name, str) or not _NAME.match(name) or name in {".", ".."}:
+        # "Zoë-notes", as a folder of that name is indexed: its collection is "Zoe-notes"
+        near = _safe(name) if isinstance(name, str) else ""
+        hint = f" (a folder named so is indexed as {near!r})" if near and near != name and _NAME.match(near) else ""
         raise InputError(
-            f"invalid collection name {name!r}: use 1-64 letters, digits, '.', '_' or '-', "
-            "starting with a letter or digit"
+            f"invalid collection name {name!r}: use 1-64 ASCII letters, digits, '.', '_' or '-', "
+            f"starting with a letter or digit{hint}"
         )
     return name
 
@@ -64,10 +67,13 @@ def check_case_apart(name: str, settings: Settings) -> None:
 def collection_name_for(path: str | Path) -> str:
     """A default collection name for an indexed path: its file or folder name, made safe (accents
     dropped rather than the letters: `Übersicht` -> `Ubersicht`)."""
-    stem = Path(path).expanduser().resolve().name or "documents"
-    ascii_stem = unaccented(stem)
-    safe = re.sub(r"[^A-Za-z0-9._-]+", "-", ascii_stem).strip("-._") or "documents"
-    return safe[:64] if safe.lower() != DEFAULT_NAME else "default-docs"
+    safe = _safe(Path(path).expanduser().resolve().name) or "documents"
+    return safe if safe.lower() != DEFAULT_NAME else "default-docs"
+
+
+def _safe(name: str) -> str:
+    """`name` in the letters a collection's name may hold (accents dropped, anything else a '-')."""
+    return re.sub(r"[^A-Za-z0-9._-]+", "-", unaccented(name)).strip("-._")[:64]
 
 
 def user_collections(settings: Settings) -> list[Collection]:

@@ -36,6 +36,11 @@ def test_collection_names() -> None:
     assert collection_name_for("/tmp/Übersicht") == "Ubersicht"  # the letter stays, its accent goes
     assert collection_name_for("/tmp/_drafts") == "drafts"  # a name must start with a letter or digit: it was refused
     assert collection_name_for("/tmp/Straße Øresund") == "Strasse-Oresund"
+    # "use letters" refused "Zoë-notes" and "笔记", both letters: ASCII ones, and the name a folder so named gets
+    with pytest.raises(Exception, match=r"ASCII letters.*\(a folder named so is indexed as 'Zoe-notes'\)"):
+        check_name("Zoë-notes")
+    with pytest.raises(Exception, match=r"ASCII letters, digits, '.', '_' or '-', starting with a letter or digit$"):
+        check_name("笔记")
 
 
 def test_index_then_plain_ask_uses_the_new_collection(notes: Path, tmp_path: Path, monkeypatch, capsys) -> None:
