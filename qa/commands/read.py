@@ -77,6 +77,8 @@ def read(
     text = _context(context, context_file)
     if option is not None and len(option) < 2:
         raise InputError("give at least two --option values (or none for span extraction)")
+    if option is not None and top_k != 1:  # it was dropped without a word: every option is scored
+        raise InputError("--top-k is for span answers; with --option every option is scored and shown")
     if option is not None and len(option) > MAX_OPTIONS:  # labelled A to Z, as RACE files letter them
         raise InputError(f"give at most {MAX_OPTIONS} --option values (they are labelled A to Z)")
     from qa.engine import Engine

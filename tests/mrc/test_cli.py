@@ -76,6 +76,8 @@ def test_read_options(tiny_choice_dir: Path, capsys: pytest.CaptureFixture[str])
     assert main([*args, "-o", "caf\udce9"]) == 2  # undecodable command-line bytes, as Python hands them over
     err = capsys.readouterr().err
     assert "option 2 is not valid UTF-8 text" in err and "Traceback" not in err
+    assert main([*args, "-o", "pears", "--top-k", "3"]) == 2  # dropped without a word: every option is shown
+    assert "--top-k is for span answers" in capsys.readouterr().err
 
 
 def test_read_errors(tmp_path: Path, tiny_span_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -173,6 +175,9 @@ def test_eval_refuses_outputs_that_replace_the_data_set_or_each_other(tiny_span_
     p = tmp_path / "p.json"
     assert main([*base, "--out", str(p), "--metrics-out", str(p)]) == 2
     assert "--out and --metrics-out name the same file" in capsys.readouterr().err and not p.exists()
+    # --version 1 on a v2.0 file counted every unanswerable question wrong without a word
+    assert main([*base, "--version", "1"]) == 2
+    assert "holds unanswerable questions" in capsys.readouterr().err
 
 
 def test_eval_squad_v1_limit(tiny_span_dir: Path, tmp_path: Path) -> None:
