@@ -41,6 +41,8 @@ console = Console(stderr=True)
 def held_out_examples(model_dir: Path, train_file: str | Path) -> tuple[dict[str, Any], list[SpanExample]]:
     """The model's config and the questions of the training articles it never saw."""
     cfg_path = model_dir / "qa_reader.json"
+    if not model_dir.is_dir():
+        raise InputError(f"model folder not found: {model_dir}")
     if not cfg_path.exists():
         raise InputError(f"{cfg_path} is missing: not a trained span reader folder")
     try:

@@ -472,7 +472,10 @@ def _is_model_file(name: str) -> bool:
 def save_model_fp16(model: torch.nn.Module, tokenizer: PreTrainedTokenizerBase, out_dir: Path,
                     max_shard_size: str = "15MB") -> None:
     """fp16 halves the shipped size; shards stay under the 16 MiB transfer limit of lent GPUs."""
+    from qa.core.quiet import quiet_transformers
+
     out_dir.mkdir(parents=True, exist_ok=True)
-    cast("PreTrainedModel", model.to(torch.float16)).save_pretrained(out_dir, max_shard_size=max_shard_size)
-    tokenizer.save_pretrained(out_dir)
+    with quiet_transformers():  # its "Writing model shards" bar, stray beside ours
+        cast("PreTrainedModel", model.to(torch.float16)).save_pretrained(out_dir, max_shard_size=max_shard_size)
+        tokenizer.save_pretrained(out_dir)
     model.to(torch.float32)

@@ -127,7 +127,7 @@ def trade_off_row(model: Path, eval_file: Path | None, limit: int) -> dict[str, 
         cfg["num_hidden_layers"]
     row: dict[str, object] = {"model": model.name, "heads": sum(heads),
                               "int8 MB": round(int8.stat().st_size / 1e6, 1),
-                              "fusion": ",".join(f"{k} {v}" for k, v in onnx_info(model).get("fusion", {}).items())}
+                              "fusion": ", ".join(f"{k} {v}" for k, v in onnx_info(model).get("fusion", {}).items())}
     try:
         compression = json.loads((model / "qa_reader.json").read_text(encoding="utf-8")).get("compression", {})
     except (OSError, ValueError):
