@@ -153,6 +153,11 @@ def import_(
     err.print(Text.assemble(("imported ", "green"), rep.summary(), f" in {rep.seconds:.1f}s"))
     target.close()
     if embed:
+        from qa.cli import stopped_as
+
+        # the import is stored: a Ctrl-C now stops the embedding only ("stopped before finishing" said
+        # nothing of either)
+        stopped_as("the import is stored, its embedding not finished: `qa cqa embed` embeds the threads left")
         n = _embed(_source(settings))
         if n:
             err.print(Text(f"embedded {n:,} threads", style="dim"))

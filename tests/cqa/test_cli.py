@@ -342,3 +342,22 @@ def test_two_faq_files_of_one_name_are_not_taken_for_one(tmp_path: Path, capsys:
     capsys.readouterr()
     assert main(["cqa", "stats", "--store", store]) == 0
     assert "2 threads" in capsys.readouterr().out
+
+
+def test_a_ctrl_c_while_an_import_embeds_says_the_import_is_stored(tmp_path: Path, faq: Path,
+                                                                   monkeypatch: pytest.MonkeyPatch,
+                                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    """"interrupted: stopped before finishing" after the import had committed: the user could not
+    tell whether to import again or to embed."""
+    from cqa.store import ThreadStore
+
+    def interrupted(source):
+        raise KeyboardInterrupt  # a Ctrl-C in the embedding, after the import's commit
+
+    monkeypatch.setattr("qa.commands.cqa._embed", interrupted)
+    store = tmp_path / "s.sqlite"
+    assert main(["cqa", "import", str(faq), "--store", str(store)]) == 130
+    err = capsys.readouterr().err
+    assert "interrupted: the import is stored, its embedding not finished: `qa cqa embed`" in err
+    with ThreadStore(store) as s:
+        assert s.count() == 3
