@@ -14,6 +14,7 @@ import math
 import pickle
 import re
 import time
+import unicodedata
 from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
@@ -308,7 +309,7 @@ class LabelIndex:
             if k not in found or found[k].score < c.score:
                 found[k] = c
 
-        raw = question
+        raw = unicodedata.normalize("NFC", question)  # a label saved decomposed ("Zu\u0308rich") is verbatim too
         capitals = {m.lower() for m in _CAPITALS.findall(raw)}  # "US", not "us"
         n = len(words)
         for size in range(min(n, 10), 0, -1):
@@ -322,7 +323,7 @@ class LabelIndex:
                 if singular != gram:  # "suppliers" -> "supplier", "switches" -> "switch"
                     entries += [(e, 0.03) for e in self.keys.get(singular, ())]
                 for (node, label, kind, via), penalty in entries:
-                    verbatim = label in raw
+                    verbatim = unicodedata.normalize("NFC", label) in raw
                     score = (1.0 if verbatim else 0.93) - 0.04 + length_bonus - penalty
                     if kind == LinkKind.CLASS:
                         score -= 0.1

@@ -136,6 +136,25 @@ ex:MuchWenlock rdfs:label "Much Wenlock" .
     assert idx.link("Where is Much Wenlok?")[0].label == "Much Wenlock"
 
 
+def test_a_label_saved_decomposed_is_linked_as_written(tmp_path_factory):
+    """"Zürich" saved as NFD ("u" and a combining diaeresis, as some editors write it) linked as
+    "normalised 0.93", below the same name saved composed, though the question typed it exactly."""
+    import unicodedata
+
+    from qa.core.types import LinkMethod
+
+    found = {}
+    for form in ("NFC", "NFD"):
+        graph = turtle_graph(tmp_path_factory, f"""
+@prefix ex: <http://example.org/> .
+@prefix rdfs: <http://www.w3.org/2000/01/rdf-schema#> .
+ex:Zurich rdfs:label "{unicodedata.normalize(form, "Zürich")}" .
+""", f"{form}.ttl")
+        top = LabelIndex.build(graph).link("What is the population of Zürich?")[0]
+        found[form] = (top.method, top.score)
+    assert found["NFD"] == found["NFC"] and found["NFC"][0] == LinkMethod.EXACT
+
+
 def test_the_words_of_a_comparison_name_nothing(tmp_path_factory):
     """"Which cities have a population over 5000000?" on the world graph linked "over" to Tver (one
     edit away) and answered a capital's population with "no answer"; "taller than 8000" linked
