@@ -292,9 +292,10 @@ class SpanReader:
         """Every window of every pair, in one batched call of the Rust tokenizer (a pair longer
         than a window comes back with its further windows in `overflowing`)."""
         tok = self.tokenizer
-        fitted = {q: self._fit_question(q) for q in {r.question for r in reqs}}  # one question, many passages
-        # full-width forms as ASCII, one character for one: the offsets point into the text as given
-        encodings = tok.encode_batch([(folded(fitted[r.question]), folded(r.context)) for r in reqs])
+        # full-width forms as ASCII, one character for one: the offsets point into the text as given;
+        # the question cut to its room once folded (a full-width word is one [UNK], its ASCII several)
+        fitted = {q: self._fit_question(folded(q)) for q in {r.question for r in reqs}}  # one question, many passages
+        encodings = tok.encode_batch([(fitted[r.question], folded(r.context)) for r in reqs])
         ids: list[list[int]] = []
         types: list[list[int]] = []
         offsets: list[np.ndarray] = []

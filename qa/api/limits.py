@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import hmac
+import logging
 import math
 import time
 from collections.abc import Awaitable, Callable
@@ -24,6 +25,7 @@ from qa.api.errors import APIError
 from qa.api.metrics import Metrics
 
 T = TypeVar("T")
+log = logging.getLogger("qa.api")
 API_KEY_HEADER = "X-API-Key"
 TOO_LARGE = 413
 TOO_SLOW = 408
@@ -137,16 +139,23 @@ class Admission:
         work.add_done_callback(self._working.discard)
         fut = asyncio.wrap_future(work, loop=loop)
 
-        def done(_: Any) -> None:
+        def done(f: asyncio.Future) -> None:
             self.running -= 1
             self.metrics.in_flight.set(self.running)
             self._service_s = 0.8 * self._service_s + 0.2 * (time.perf_counter() - started)
             loop.call_soon_threadsafe(self._release) if not loop.is_closed() else None
+            if not f.cancelled() and f.exception() is not None and timed_out:
+                # nobody awaits it any more: said here, once (asyncio logged "Future exception was
+                # never retrieved" with the whole traceback)
+                log.warning("a request that had timed out (504) then failed: %s", f.exception())
+
+        timed_out = False
 
         fut.add_done_callback(done)
         try:
             return await asyncio.wait_for(asyncio.shield(fut), None if wait_to_end else self.timeout_s)
         except TimeoutError:
+            timed_out = True
             self.metrics.rejected.labels(reason="timeout").inc()
             if write:  # a change carries on: sent again blindly it could be made twice
                 raise APIError(504, "timeout", f"the server stopped waiting after {self.timeout_s:g} s; the change "

@@ -82,22 +82,27 @@ FULL_BELOW_BYTES = 1 << 20
 
 def disk_full(exc: BaseException, where: Path) -> OSError | None:
     """The `OSError` (ENOSPC, naming `where`) a failed write should have been where the disk filled
-    up, if it did: FAISS reports it as a RuntimeError, NumPy as "12889 requested and 4064 written"
-    with no error number, SQLite as "database or disk is full", so a user read a traceback or a
-    riddle instead of "no space left"."""
+    up: FAISS reports it as a RuntimeError ("write error ... No space left on device"), NumPy as
+    "12889 requested and 4064 written" with no error number, SQLite as "database or disk is full",
+    so a user read a traceback or a riddle instead of "no space left". Only a failed write is
+    taken for one, and NumPy's, which does not say why, only where the disk is (nearly) full:
+    another error near a full disk (a permission, a bug) stays what it is."""
     import sqlite3
 
-    if isinstance(exc, sqlite3.OperationalError) and getattr(exc, "sqlite_errorcode", None) == sqlite3.SQLITE_FULL:
-        return OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(where))  # "database or disk is full"
-    if not isinstance(exc, OSError | RuntimeError) or (isinstance(exc, OSError) and exc.errno == errno.ENOSPC):
-        return None
-    try:
-        nearly_full = shutil.disk_usage(where).free < FULL_BELOW_BYTES
-    except OSError:
-        nearly_full = False
-    if "No space left on device" in str(exc) or nearly_full:
-        return OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(where))
-    return None
+    if isinstance(exc, sqlite3.OperationalError):
+        full = getattr(exc, "sqlite_errorcode", None) == sqlite3.SQLITE_FULL
+    elif isinstance(exc, OSError) and exc.errno == errno.ENOSPC:
+        return None  # says so already
+    elif isinstance(exc, RuntimeError | OSError) and "No space left on device" in str(exc):
+        full = True
+    elif isinstance(exc, OSError) and exc.errno is None and " requested and " in str(exc) and " written" in str(exc):
+        try:
+            full = shutil.disk_usage(where).free < FULL_BELOW_BYTES
+        except OSError:
+            full = False
+    else:
+        full = False
+    return OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(where)) if full else None
 
 
 def atomic_write_text(target: Path, text: str) -> None:

@@ -322,7 +322,10 @@ def folded(text: str) -> str:
     for one, so offsets into it hold for the original: what the reader and the word matching read,
     the text shown unchanged. The reader's vocabulary has no "４"; the question's "45" met
     nothing in a passage's "４５"."""
-    return text.translate(_WIDE)
+    return text.translate(_WIDE) if _ANY_WIDE.search(text) else text  # translate is slow on any non-ASCII text
+
+
+_ANY_WIDE = re.compile("[\uff01-\uff5e\u3000]")
 
 
 def comparable(text: str) -> str:

@@ -969,6 +969,38 @@ def test_admission_bounds_work_and_queue_and_frees_slots() -> None:
     asyncio.run(scenario())
 
 
+def test_work_that_fails_after_its_504_is_logged_once_not_left_to_asyncio(caplog) -> None:
+    """After a 504, the work's own failure reached the server log only as asyncio's "Future
+    exception was never retrieved" with its traceback (a full disk, under load)."""
+    import asyncio
+    import gc
+    import threading
+
+    from qa.api.errors import APIError
+    from qa.api.limits import Admission
+    from qa.api.metrics import Metrics
+
+    gate = threading.Event()
+
+    def fails() -> None:
+        gate.wait(5)
+        raise OSError(28, "No space left on device")
+
+    async def scenario() -> None:
+        adm = Admission(workers=1, queue=1, queue_timeout_s=5, timeout_s=0.1, metrics=Metrics())
+        with pytest.raises(APIError):
+            await adm.run(fails, write=True)
+        gate.set()
+        assert await adm.run(lambda: "after") == "after"  # the failed work has ended
+        adm.close()
+
+    with caplog.at_level("WARNING"):
+        asyncio.run(scenario())
+        gc.collect()
+    assert "a request that had timed out (504) then failed: [Errno 28] No space left on device" in caplog.text
+    assert "never retrieved" not in caplog.text
+
+
 def test_a_queued_request_whose_client_left_is_not_computed() -> None:
     """Behind a load balancer that gives up and retries, every abandoned request was computed all
     the same once it reached a worker (20 asks abandoned after 0.3 s drained for 4.5 s)."""

@@ -167,6 +167,17 @@ def test_a_question_of_fewer_characters_than_tokens_is_cut_too(tiny_span_dir: Pa
 
 
 @pytest.mark.parametrize("backend", ["torch", "onnx"])
+def test_a_full_width_question_is_cut_as_it_is_read(tiny_span_dir: Path, backend: str) -> None:
+    """A full-width word is one [UNK] but its ASCII form, which the reader reads, several pieces:
+    the question cut by the first count overflowed the window and the tokenizer refused the batch."""
+    reader = SpanReader(Settings(max_seq_length=64, doc_stride=16), model_dir=tiny_span_dir, backend=backend)
+    wide = "".join(chr(ord(c) + 0xFEE0) if "!" <= c <= "~" else c for c in "xylophonistically quixotic " * 40)
+    context = "Hamlet was written by William Shakespeare around 1600."
+    answers = reader.read(wide + "who wrote hamlet?", context, allow_no_answer=False)
+    assert answers and context[answers[0].start : answers[0].end] == answers[0].text
+
+
+@pytest.mark.parametrize("backend", ["torch", "onnx"])
 def test_empty_context_is_no_answer(tiny_span_dir: Path, backend: str) -> None:
     (a,) = SpanReader(model_dir=tiny_span_dir, backend=backend).read("What?", "")
     assert a.no_answer

@@ -133,3 +133,20 @@ def test_a_folder_that_takes_no_new_files_is_refused_before_the_work(tmp_path: P
     assert not list(tmp_path.glob(".qa-write-check-*"))
     check_writable(tmp_path / "out.jsonl")  # an ordinary folder passes, and keeps no trace of the check
     assert not list(tmp_path.glob(".qa-write-check-*"))
+
+
+def test_only_a_failed_write_is_taken_for_a_full_disk(tmp_path) -> None:
+    """Near a full disk every OSError and RuntimeError was said as "No space left on device" (a
+    permission refused, a recursion bug, a CUDA error), hiding the real one."""
+    import errno
+
+    from qa.core.atomic import disk_full
+
+    for other in (PermissionError(13, "Permission denied"), RuntimeError("maximum recursion depth exceeded"),
+                  RecursionError("maximum recursion depth exceeded"), RuntimeError("CUDA failure 2: out of memory"),
+                  OSError(28, "No space left on device"),  # says so itself
+                  OSError("12889 requested and 4064 written")):  # NumPy's, where the disk has room: not full
+        assert disk_full(other, tmp_path) is None, other
+    faiss = RuntimeError("Error in faiss::write_index: write error in /x/.dense.tmp: 1 != 2 (No space left on device)")
+    full = disk_full(faiss, tmp_path)
+    assert full is not None and full.errno == errno.ENOSPC and full.filename == str(tmp_path)

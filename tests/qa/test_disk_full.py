@@ -84,8 +84,8 @@ def test_a_full_disk_is_one_line_and_leaves_what_was_there(tmp_path: Path, monke
         from qa.api import create_app
         from qa.core.settings import Settings
 
-        docs = [{"id": f"d{i}", "text": "Spare parts and shelves. " * 2000} for i in range(20)]
-        with TestClient(base_url="http://127.0.0.1", app=create_app(Settings.load())) as c:
+        docs = [{"id": f"d{i}", "text": "Spare parts and shelves. " * 2000} for i in range(10)]
+        with TestClient(base_url="http://127.0.0.1", app=create_app(Settings.load(request_timeout_s=600))) as c:
             r = c.post("/v1/documents", json={"collection": "notes", "documents": docs})
             assert r.status_code == 507 and r.json()["error"]["type"] == "insufficient_storage", r.text
             assert str(disk) not in r.text  # the server's paths stay its own
