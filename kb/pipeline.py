@@ -61,7 +61,7 @@ SUPERLATIVES = [
 ]
 # orderings by time: a date is no number to the attribute search, and "oldest" is the first birth
 # date but the highest age; recognised, so an answer never drops them in silence (`_unexpressed`)
-TIME_SUPERLATIVE = r"oldest|youngest|newest|latest|earliest|most recent(?:ly)?|least recent(?:ly)?"
+TIME_SUPERLATIVE = r"oldest|eldest|youngest|newest|latest|earliest|most recent(?:ly)?|least recent(?:ly)?"
 # ... except where the answers have an age: "the oldest employee" is the highest age where ages are
 # stored (a birth date is still said as an ordering the query cannot express)
 _AGE_ORDER = r"oldest|eldest|youngest"
@@ -154,7 +154,7 @@ class Named(Enum):
     # word's alone first, then one that holds years ("drafted between 1990 and 2000": the draft year,
     # not the draft pick)
     YEARS = "years"  # such an attribute that holds years ("founded after 1900": the founding year)
-    WORD = "word"  # one of the answer's own whose label holds the word itself ("oldest": an age)
+    WORD = "word"  # one of the answer's own whose label is the word itself ("oldest": the age)
 
 # years as graphs store them: whole numbers up to MAX_YEAR, some of them YEAR_FROM or more (a count
 # of 3 or 800 is no year)
@@ -1593,9 +1593,9 @@ class KBQA:
                             for p, q in back]
         if not options:
             return None
-        if named is Named.WORD:
+        if named is Named.WORD:  # the attribute's name is the word: "minimum age", "retirement age" are not
             options = [o for o in options if o[0] == Var("answer") and len(o[1]) == 1
-                       and hint in normalise(self.relation_label(o[1][0])).split()]
+                       and normalise(self.relation_label(o[1][0])) == hint]
             if not options:
                 return None
         elif named is not Named.NEAREST:
