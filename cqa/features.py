@@ -37,7 +37,7 @@ from functools import lru_cache
 import numpy as np
 
 from cqa.wordnet import is_noun, one_meaning
-from qa.core.text import unaccented
+from qa.core.text import folded, unaccented
 from qa.core.types import SpanReading
 
 MATCH_FEATURES = ["d_text", "d_max", "d_text_z", "bm25_z", "bma_z"]
@@ -593,15 +593,21 @@ def _script(text: str) -> str | None:
     """The script most of `text`'s letters are written in where it is not Latin ("CJK", "ARABIC",
     "CYRILLIC", as Unicode names the letters), else None."""
     counts: dict[str, int] = {}
-    for c in text:
+    for c in folded(text):  # full-width Latin letters are Latin ("ＡＢＣ")
         if c.isalpha():
             name = unicodedata.name(c, "")
             script = name.split(" ", 1)[0] if name else "UNKNOWN"
+            script = _ONE_WRITING.get(script, script)
             counts[script] = counts.get(script, 0) + 1
     if not counts:
         return None
     script, n = max(counts.items(), key=lambda kv: kv[1])
     return None if script == "LATIN" or n * 2 <= sum(counts.values()) else script
+
+
+# scripts written together: Japanese mixes kanji, hiragana and katakana in one sentence, and no one
+# of them alone is most of its letters
+_ONE_WRITING = {"HIRAGANA": "CJK", "KATAKANA": "CJK", "HALFWIDTH": "CJK", "HANGUL": "CJK", "BOPOMOFO": "CJK"}
 
 
 def _characters(text: str) -> str:

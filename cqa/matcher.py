@@ -55,6 +55,10 @@ if TYPE_CHECKING:
 log = logging.getLogger("qa.cqa")
 
 
+def _wal(path: Path) -> Path:
+    return path.with_name(path.name + "-wal")
+
+
 def _identity(path: Path) -> tuple[int, int] | None:
     """Which file `path` names now (device, inode); None where there is none."""
     try:
@@ -158,7 +162,9 @@ class CommunityQA:
         self._question_stack = question_stack
         self._seed = self.settings.cqa_seed if seed is None else seed
         self._index: ThreadIndex | None = None
-        self._opened: tuple[int, int] | None = None  # the store file's identity when it was opened
+        # the store file's identity when it was opened, and its write-ahead log's
+        self._opened: tuple[int, int] | None = None
+        self._opened_wal: tuple[int, int] | None = None
         self._lock = threading.RLock()
         # the last question matched, with the store's generation it was matched at: the engine's
         # look ahead (`holds`) and then `answer` match the same question once
@@ -176,10 +182,18 @@ class CommunityQA:
             if self._store is not None and not self._given_store and _identity(self._store_path) != self._opened:
                 log.warning("the thread store %s was removed or replaced since it was opened: using the file there "
                             "now", self._store_path)
-                self._store, self._index, self._last_match, self._last_judged = None, None, None, None
+                replaced, self._store, self._index, self._last_match, self._last_judged = \
+                    self._store, None, None, None, None
+                replaced.close()  # SQLite leaves a moved file's log where it is, whoever else uses that path
+                wal = _wal(self._store_path)
+                if self._opened_wal is not None and _identity(wal) == self._opened_wal:
+                    # the replaced file's own write-ahead log, still at the path: read over the new
+                    # file it made it the old one again, or "database disk image is malformed"
+                    for leftover in (wal, self._store_path.with_name(self._store_path.name + "-shm")):
+                        leftover.unlink(missing_ok=True)
             if self._store is None:
                 store = ThreadStore(self._store_path)
-                self._opened = _identity(self._store_path)
+                self._opened, self._opened_wal = _identity(self._store_path), _identity(_wal(self._store_path))
                 # seeded once, recorded in the seed's own transaction: a first run killed while seeding
                 # leaves an empty store that the next run seeds; a store `qa cqa import` created says "skip"
                 if self._seed and not store.read_only and not store.get_meta(SEED_META) and store.count() == 0:
@@ -218,17 +232,18 @@ class CommunityQA:
     def index(self) -> ThreadIndex:
         """The search index (built or loaded on first use; `match` catches it up with the store)."""
         with self._lock:
+            store = self.store  # first: a store file replaced since drops the index of the one before
             if self._index is None:
                 from cqa.index import ThreadIndex
 
-                index = ThreadIndex(self.store, self.encoder)
+                index = ThreadIndex(store, self.encoder)
                 # a few threads filed since the last embedding are embedded now; a whole import left
                 # with --no-embed is not (minutes without a word before the first answer): BM25 finds
                 # its threads until `qa cqa embed` runs. While an import writes, it embeds what it wrote.
-                pending = self.store.count_unembedded() if self.store.writable_now() else 0
+                pending = store.count_unembedded() if store.writable_now() else 0
                 if pending > INLINE_EMBED:
                     log.warning("%s threads in %s have no vector yet: they are found by their words alone "
-                                "until `qa cqa embed` embeds them", f"{pending:,}", self.store.path)
+                                "until `qa cqa embed` embeds them", f"{pending:,}", store.path)
                 elif pending:
                     index.embed_pending()
                 index.load()
@@ -419,12 +434,13 @@ class CommunityQA:
         """Vectors of a thread's answers, encoded once and kept in the store."""
         if not thread.answers:
             return np.zeros((0, 0), dtype=np.float32)
-        have = self.store.answer_vectors([a.key for a in thread.answers])
+        store = self.store
+        have = store.answer_vectors([a.key for a in thread.answers])
         todo = [a for a in thread.answers if a.key not in have]
         if todo:
             vecs = np.asarray(self.encoder.encode([a.text for a in todo]), dtype=np.float32)
-            if not self.store.read_only:  # a cache: skipped while an import holds the store
-                self.store.set_answer_vectors([a.key for a in todo], vecs, wait=False)
+            if not store.read_only:  # a cache: skipped while an import holds the store
+                store.set_answer_vectors([a.key for a in todo], vecs, wait=False)
             have.update({a.key: v for a, v in zip(todo, vecs, strict=True)})
         return np.stack([have[a.key] for a in thread.answers])
 
@@ -594,11 +610,12 @@ class CommunityQA:
             index = self.index
             # one transaction for the question and its answer; while an import holds the store it
             # fails at once (StoreBusy, an HTTP 503) instead of holding every question up behind it
-            with self.store.no_wait(), self.store.transaction():
-                tid = self.store.add_question(title, body, source=source, question_id=question_id, tags=tags)
+            store = self.store  # one file throughout (`store` follows a file replaced under it)
+            with store.no_wait(), store.transaction():
+                tid = store.add_question(title, body, source=source, question_id=question_id, tags=tags)
                 if answer is not None:
-                    self.store.add_answer(tid, answer, accepted=accepted, answer_id=answer_id)
-            thread = self.store.thread(tid)
+                    store.add_answer(tid, answer, accepted=accepted, answer_id=answer_id)
+            thread = store.thread(tid)
             # a question sent again is indexed already, unless the first time failed after it was stored
             if not index.vectors([thread.key])[0].any():
                 index.add([thread.key], [thread.text])
@@ -612,19 +629,22 @@ class CommunityQA:
     def add_answer(self, thread_id: str, text: str, *, accepted: bool = False, votes: int | None = None,
                    author: str = "") -> str:
         """Add an answer to a stored thread; returns the answer id."""
-        with self.store.no_wait():
-            return self.store.add_answer(thread_id, text, accepted=accepted, votes=votes, author=author)
+        store = self.store
+        with store.no_wait():
+            return store.add_answer(thread_id, text, accepted=accepted, votes=votes, author=author)
 
     def accept_answer(self, thread_id: str, answer_id: str) -> None:
-        with self.store.no_wait():
-            self.store.accept_answer(thread_id, answer_id)
+        store = self.store
+        with store.no_wait():
+            store.accept_answer(thread_id, answer_id)
 
     def delete_thread(self, thread_id: str) -> Thread:
         """Delete a thread (a question filed by mistake, a wrong seed entry) with its answers; it is
         out of every match from the next question on. The index catches up here, so that the
         rebuild of its word statistics a deletion needs is paid by the deletion, not the next question."""
-        with self.store.no_wait():
-            gone = self.store.delete_thread(thread_id)
+        store = self.store
+        with store.no_wait():
+            gone = store.delete_thread(thread_id)
         with self._lock:
             if self._index is not None:
                 try:
@@ -635,8 +655,9 @@ class CommunityQA:
 
     def delete_answer(self, thread_id: str, answer_id: str) -> StoredAnswer:
         """Delete one answer of a thread; the thread shows its next best answer, or none."""
-        with self.store.no_wait():
-            return self.store.delete_answer(thread_id, answer_id)
+        store = self.store
+        with store.no_wait():
+            return store.delete_answer(thread_id, answer_id)
 
     def file_answer(self, question: str, answer: str, *, source: str = "user") -> str:
         """An answer a user accepted for their question (e.g. from the UI): stored as a new thread

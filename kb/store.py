@@ -319,7 +319,12 @@ class RemoteGraph:
             except QueryBadFormed as exc:
                 raise QueryError(f"the endpoint {self.endpoint} rejected the query as malformed: {_said(exc)}") from exc
             except (EndPointNotFound, Unauthorized) as exc:
-                raise EndpointUnavailable(f"the endpoint {self.endpoint} refused the query: {_said(exc)}") from exc
+                hint = ""
+                if isinstance(exc, Unauthorized) and self._authorization:
+                    hint = (" (the URL's credentials go to that address only, not where it redirects: if it "
+                            "redirects, give the address it redirects to)")
+                said = f"the endpoint {self.endpoint} refused the query: {_said(exc)}{hint}"
+                raise EndpointUnavailable(said) from exc
             except EndPointInternalError as exc:
                 last = exc  # often a server-side timeout or overload: worth one more try
             except urllib.error.HTTPError as exc:

@@ -131,6 +131,9 @@ def _check_documents(documents: object) -> None:
             raise InputError(f"document {name!r}: metadata must hold JSON values (strings, numbers, true/false, "
                              f"null, lists, dicts): {exc}") from None
 
+FAILING_FOR_S = 300.0  # how long a source's failure counts against it in `Engine.failing`
+
+
 class Engine:
     def __init__(self, settings: Settings | None = None, *, sources: dict[Route, AnswerSource] | None = None,
                  router: Router | None = None, routes: Sequence[Route] | None = None,
@@ -152,7 +155,8 @@ class Engine:
         self._choice_reader: ChoiceReader | None = None
         self._passages_seen: tuple = ()  # the collections on disk when the passage source was opened
         self._graph_seen: tuple = ()  # the graph file on disk when the graph source was built
-        self._failing: dict[Route, str] = {}  # a source whose last question failed for the server's reason
+        # a source whose last question failed for the server's reason: the error's type, and when
+        self._failing: dict[Route, tuple[str, float]] = {}
 
     # ------------------------------------------------------------------ components
     @property
@@ -388,17 +392,19 @@ class Engine:
                 answers = self.source(route).answer(q, top_k)
         except QAError as exc:
             if exc.http_status == 503:  # down (an endpoint, a store gone): not the question's doing
-                self._failing[route] = error_type_of(exc)
+                self._failing[route] = (error_type_of(exc), time.monotonic())
             raise
         self._failing.pop(route, None)
         return answers
 
     @property
     def failing(self) -> dict[Route, str]:
-        """Sources that loaded but whose last question failed because they are down (an endpoint
-        that stopped answering), with the error's type; the next answer from one clears it. A
-        health probe reads it: "loaded" alone said a graph behind a dead endpoint was answering."""
-        return dict(self._failing)
+        """Sources that loaded but whose last question, within `FAILING_FOR_S`, failed because they
+        are down (an endpoint that stopped answering), with the error's type; the next answer from
+        one clears it. A health probe reads it: "loaded" alone said a graph behind a dead endpoint
+        was answering. Older than that it says nothing of now (a blip hours ago, no question since)."""
+        now = time.monotonic()
+        return {r: kind for r, (kind, at) in list(self._failing.items()) if now - at <= FAILING_FOR_S}
 
     def _told(self, exc: QAError) -> str:
         """What an answer's routing says of a source that failed."""

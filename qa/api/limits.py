@@ -305,9 +305,12 @@ class SameSite:
 
     def __init__(self, app: ASGIApp, *, loopback_only: bool, names: frozenset[str] = frozenset(),
                  metrics: Metrics | None = None) -> None:
+        from urllib.parse import urlsplit
+
         self.app = app
         self.loopback_only = loopback_only
-        self.names = names
+        # the operator's names as host names: "qa.example.org:8443" is the host qa.example.org
+        self.names = frozenset(urlsplit(f"//{n.strip().lower()}").hostname or n.strip().lower() for n in names)
         self.metrics = metrics
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:

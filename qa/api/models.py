@@ -166,8 +166,9 @@ class Health(_Body):
     ready: dict[str, bool] = Field(description="Each source: loaded and answering (false while its last "
                                                "question failed because it is down).")
     failing: dict[str, str] = Field(default_factory=dict, description="Sources that loaded but whose last "
-                                    "question failed because they are down (an endpoint that stopped "
-                                    "answering): the error's type. The next answer from one clears it.")
+                                    "question, in the last five minutes, failed because they are down (an "
+                                    "endpoint that stopped answering): the error's type. The next answer from "
+                                    "one clears it.")
     queue: int
     in_flight: int
 

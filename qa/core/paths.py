@@ -19,7 +19,16 @@ def cache_dir() -> Path:
     XDG_CACHE_HOME is ignored, as the XDG specification says: the collections and the thread store
     would move with the folder qa runs in."""
     given = os.environ.get("XDG_CACHE_HOME") or ""
+    if given and not os.path.isabs(given) and given not in _SAID:
+        import logging
+
+        _SAID.add(given)
+        logging.getLogger("qa").warning("XDG_CACHE_HOME=%s is not an absolute path and is ignored (as the XDG "
+                                        "specification says): the cache is %s", given, Path.home() / ".cache")
     return (Path(given) if os.path.isabs(given) else Path.home() / ".cache") / "offline-qa"
+
+
+_SAID: set[str] = set()
 
 
 def data_file(data_dir: str | Path, *parts: str) -> Path:

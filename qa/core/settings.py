@@ -370,14 +370,20 @@ class Settings(BaseSettings):
 def loopback(host: str) -> bool:
     """Whether only this machine can reach an address (a name other than localhost may be anything)."""
     import ipaddress
+    import socket
 
-    host = host.strip("[]").lower()
+    host = host.strip("[]").lower().rstrip(".")  # "localhost." is the same name, fully qualified
     if host == "localhost":
         return True
     try:
-        return ipaddress.ip_address(host).is_loopback
+        ip: ipaddress.IPv4Address | ipaddress.IPv6Address = ipaddress.ip_address(host)
     except ValueError:
-        return False
+        try:  # "127.1", a shorthand the C library (and so every client) reads as 127.0.0.1
+            ip = ipaddress.IPv4Address(socket.inet_aton(host))
+        except OSError:
+            return False
+    mapped = getattr(ip, "ipv4_mapped", None)  # ::ffff:127.0.0.1
+    return bool(mapped.is_loopback if mapped is not None else ip.is_loopback)
 
 
 def http_url(host: str, port: int) -> str:

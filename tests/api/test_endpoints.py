@@ -690,8 +690,10 @@ def test_web_pages_of_other_sites_cannot_use_the_api(client, api_settings) -> No
     assert client.post(ASK, json=body).status_code == 200
     assert client.post(ASK, json=body, headers={"Origin": "http://127.0.0.1"}).status_code == 200
     assert client.get("/v1/collections", headers={"Origin": "http://evil.example"}).status_code == 200
-    # a reverse proxy's name, where the operator gives it
-    proxied = api_settings.model_copy(update={"api_allowed_hosts": "qa.example.org, other.example"})
+    for host in ("[::1]:8000", "LOCALHOST:8000", "localhost.:8000", "127.1:8000", "[::ffff:127.0.0.1]:8000", ""):
+        assert client.get("/v1/health", headers={"Host": host}).status_code == 200, host
+    # a reverse proxy's name, where the operator gives it (with its port or without)
+    proxied = api_settings.model_copy(update={"api_allowed_hosts": "qa.example.org:8443, other.example"})
     with TestClient(base_url="http://qa.example.org", app=create_app(proxied)) as c:
         assert c.get("/v1/health").status_code == 200
         assert c.get("/v1/health", headers={"Host": "evil.example"}).status_code == 400
@@ -707,6 +709,8 @@ def test_an_address_others_can_reach_is_told_apart_from_loopback() -> None:
 
     assert _loopback("127.0.0.1") and _loopback("::1") and _loopback("localhost") and _loopback("127.0.0.2")
     assert _loopback("LOCALHOST") and _loopback("[::1]")
+    # spellings of this machine that clients send in a Host header (refused with 400 for a while)
+    assert _loopback("localhost.") and _loopback("127.1") and _loopback("::ffff:127.0.0.1")
     assert not _loopback("0.0.0.0") and not _loopback("192.168.1.4") and not _loopback("example.org")
 
 

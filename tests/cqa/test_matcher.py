@@ -119,7 +119,8 @@ def test_a_running_source_sees_what_another_process_writes_to_its_store(tmp_path
 
 def test_a_running_source_follows_its_store_file_removed_or_replaced(tmp_path: Path, encoder) -> None:
     """A server kept answering from a thread store deleted under it, and filed the answers added
-    through the API into it, all lost at its restart."""
+    through the API into it, all lost at its restart; a backup put back came out corrupt."""
+    import os
     import shutil
 
     path = tmp_path / "threads.sqlite"
@@ -135,6 +136,20 @@ def test_a_running_source_follows_its_store_file_removed_or_replaced(tmp_path: P
     assert running.answer("where to register a boat in qatar")[0].no_answer
     tid = running.add_question("How do I renew a visa?", answer="At the immigration office.")
     assert ThreadStore(path).thread(tid).answers  # filed where the other processes see it
+    # a backup put back over it: the running store's write-ahead log, left at the path, was read
+    # over the backup ("database disk image is malformed", or the old content back)
+    backup = tmp_path / "backup.sqlite"
+    saved = CommunityQA(Settings(), store=backup, encoder=encoder, seed=False)
+    saved.add_question("Where do I register a boat in Qatar?", answer="At the coast guard office.")
+    saved.close()  # a backup is a closed store's file
+    for i in range(20):  # pages in the running store's log, not yet in its file
+        running.add_question(f"Which ferry leaves pier {i} first?", answer=f"The {i} o'clock one.")
+    os.replace(backup, path)
+    assert not running.answer("where to register a boat in qatar")[0].no_answer
+    assert running.answer("what is the office wifi password")[0].no_answer
+    running.close()
+    with ThreadStore(path) as restored:
+        assert restored.count() == 1 and restored._rows("PRAGMA integrity_check") == [("ok",)]
 
 
 def test_keys_are_never_reused_and_an_edited_question_is_searched_by_its_new_text(tmp_path: Path,
@@ -196,6 +211,9 @@ def test_a_question_in_another_script_is_matched_letter_for_letter_only(tmp_path
     assert other_script("How do I reset the router?", "How do I reset my password?") is None  # English: the models'
     assert other_script("Wie setze ich mein Passwort zurück?", "Wie koche ich Reis?") is None  # Latin letters
     assert other_script("Tickets ４５ euro?", "Tickets 45 euro?") is None
+    # Japanese mixes three scripts, none of them most of its letters; full-width Latin is Latin
+    assert other_script("富士山の高さは何メートルですか", "東京タワーの高さは？") is not None
+    assert other_script("ＨＯＷ ＤＯ Ｉ ＲＥＳＥＴ ＭＹ ＰＡＳＳＷＯＲＤ?", "How can I reset my password?") is None
 
 
 def test_an_answer_added_with_zero_votes_leaves_a_forum_thread_to_the_quality_model(tmp_path: Path, encoder) -> None:

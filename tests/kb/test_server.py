@@ -215,7 +215,8 @@ def test_a_slow_endpoint_holds_a_question_for_twice_the_query_timeout_not_once_p
         assert time.monotonic() - t0 < QUESTION_BUDGET * 1.0 + 2.5
 
 
-def test_health_says_a_graph_behind_an_endpoint_that_stopped_answering_is_not_ready(oxigraph_server, small_graph):
+def test_health_says_a_graph_behind_an_endpoint_that_stopped_answering_is_not_ready(oxigraph_server, small_graph,
+                                                                                     monkeypatch):
     """`/v1/health` said kbqa was ready ("loaded and answering") while every question to the
     graph failed with 503: loaded, but the endpoint behind it had stopped answering."""
     import time
@@ -255,6 +256,12 @@ def test_health_says_a_graph_behind_an_endpoint_that_stopped_answering_is_not_re
             down["on"] = False
             assert c.post("/v1/ask", json=ask).status_code == 200
             assert c.get("/v1/health").json()["ready"] == {"kbqa": True}
+            # a failure long past, with no question since, says nothing of now
+            down["on"] = True
+            assert c.post("/v1/ask", json=ask).status_code == 503
+            monkeypatch.setattr("qa.engine.FAILING_FOR_S", 0.0)
+            time.sleep(0.01)
+            assert c.get("/v1/health").json()["failing"] == {}
 
 
 def test_endpoint_credentials_are_not_sent_where_the_endpoint_redirects(oxigraph_server, small_graph):
@@ -288,6 +295,30 @@ def test_endpoint_credentials_are_not_sent_where_the_endpoint_redirects(oxigraph
             server.server_close()
     assert seen[0][0] == "first" and seen[0][1] is not None and seen[0][1].startswith("Basic ")
     assert seen[1] == ("target", None)
+
+    class Moved(http.server.BaseHTTPRequestHandler):  # /query moved to /sparql, which wants a password
+        def do_GET(self):  # noqa: N802 - the standard library's name
+            if self.path.startswith("/query"):
+                self.send_response(301)
+                self.send_header("Location", self.path.replace("/query", "/sparql", 1))
+            else:
+                self.send_response(200 if self.headers.get("Authorization") else 401)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Moved)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        moved = RemoteGraph(f"http://ann:s3cret@127.0.0.1:{server.server_port}/query", timeout_s=10, retries=0)
+        with pytest.raises(Exception, match="if it redirects, give the address it redirects to") as refused:
+            moved.ask("ASK { ?s ?p ?o }")
+        assert "s3cret" not in str(refused.value)
+    finally:
+        server.shutdown()
+        server.server_close()
 
 
 def test_a_query_timeout_under_a_second_is_kept(oxigraph_server, small_graph):

@@ -612,14 +612,17 @@ def test_an_empty_data_dir_is_said_once(tmp_path: Path, monkeypatch: pytest.Monk
     assert shipped_scorer(settings) == empty / "kb" / "scorer.json"  # its own, once there
 
 
-def test_a_relative_xdg_cache_home_is_ignored(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+def test_a_relative_xdg_cache_home_is_ignored(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, caplog) -> None:
     """The collections and the thread store moved with the folder qa ran in (the XDG
     specification says a relative value is to be ignored)."""
     from qa.core.paths import cache_dir
 
     monkeypatch.setenv("HOME", str(tmp_path))
     monkeypatch.setenv("XDG_CACHE_HOME", "relcache")
-    assert cache_dir() == tmp_path / ".cache" / "offline-qa"
+    with caplog.at_level("WARNING", logger="qa"):
+        assert cache_dir() == tmp_path / ".cache" / "offline-qa"
+        cache_dir()
+    assert caplog.text.count("XDG_CACHE_HOME=relcache is not an absolute path and is ignored") == 1
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "abs"))
     assert cache_dir() == tmp_path / "abs" / "offline-qa"
 

@@ -66,7 +66,6 @@ def test_index_then_plain_ask_uses_the_new_collection(notes: Path, tmp_path: Pat
 
 
 @pytest.mark.skipif(not (MODELS_DIR / "span-minilm-l6" / "config.json").exists(), reason="no shipped reader")
-@pytest.mark.skipif(not (MODELS_DIR / "span-minilm-l6" / "config.json").exists(), reason="no shipped reader")
 def test_full_width_digits_and_decomposed_accents_read_as_typed_otherwise(tmp_path: Path, monkeypatch,
                                                                          capsys) -> None:
     """"What costs 45 euros?" over "Tickets cost ４５ euros." (full-width digits, as CJK input
@@ -96,6 +95,7 @@ def test_full_width_digits_and_decomposed_accents_read_as_typed_otherwise(tmp_pa
         assert scores["NFC", q] == scores["NFD", q], q
 
 
+@pytest.mark.skipif(not (MODELS_DIR / "span-minilm-l6" / "config.json").exists(), reason="no shipped reader")
 def test_user_collection_beside_the_default(notes: Path, tmp_path: Path) -> None:
     from retrieval.default import default_index
     from retrieval.ingest import index_path
