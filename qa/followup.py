@@ -114,6 +114,7 @@ _ASKED_OF = re.compile(r"^\s*(?i:what|which|who)\s+(?i:is|was|are|were)\s+the\s+
 _LEADING_AND = re.compile(r"^\s*(?:and|but|so|also|then|ok|okay)[,\s]+(?=\w)", re.IGNORECASE)
 # a capitalised word, a number, or a name with a capital inside ("iPod", "eBay")
 _CAP_WORD = re.compile(r"^(?:[A-Z\u00C0-\u00DE][\w.\-’']*|[0-9][\w.\-]*|[a-z][a-z]?[A-Z][\w.\-’']*)$")
+_INITIALS = re.compile(r"^[A-Z](?:\.[A-Z])*$")  # "C", "J.K" (of "J.K. Rowling")
 
 
 class Referent(StrEnum):
@@ -205,6 +206,10 @@ def proper_spans(text: str) -> list[tuple[int, int]]:
             nxt = toks[j]
             if _is_cap(nxt) and nxt.start - toks[j - 1].end <= 1:
                 j += 1
+                continue
+            if nxt.text == "." and _INITIALS.match(toks[j - 1].text) and nxt.start == toks[j - 1].end \
+                    and j + 1 < len(toks) and _is_cap(toks[j + 1]) and toks[j + 1].start - nxt.end <= 1:
+                j += 2  # "C. S. Lewis", "George H. W. Bush": an initial's full stop is inside the name
                 continue
             joins = nxt.low in CONNECTORS or nxt.low == "'s" and nxt.start == toks[j - 1].end  # "Jehovah's Witnesses"
             if joins and j + 1 < len(toks) and _is_cap(toks[j + 1]) and not toks[j + 1].text[0].isdigit() \
@@ -639,8 +644,8 @@ def _is_expletive_it(toks: list[Token], k: int) -> bool:
 # "Do you ship to Canada?" -> "How much does it cost?": "it" is the shipping, not Canada. A question
 # asking whether one can or does do something, then a verb of price, time or need with "it" as its
 # subject: the doing is borrowed as an infinitive ("How much does it cost to ship to Canada?").
-_CAN_YOU = re.compile(r"^\s*(?:and\s+)?(?i:do|does|can|could|will|would|may|should)\s+(?i:you|we|i|they|one)\s+"
-                      r"(?P<vp>[a-z][\w'’-]*(?:\s+[^?]*?)?)\s*[?.!]*\s*$")
+_CAN_YOU = re.compile(r"^\s*(?:and\s+)?(?:(?i:how|where|when)\s+)?(?i:do|does|can|could|will|would|may|should)\s+"
+                      r"(?i:you|we|i|they|one)\s+(?P<vp>[a-z][\w'’-]*(?:\s+[^?]*?)?)\s*[?.!]*\s*$")
 _EVENT_VERBS = {"cost", "costs", "take", "takes", "last", "lasts", "require", "requires", "involve", "involves"}
 
 
@@ -751,7 +756,7 @@ def _frame(previous: str) -> str:
     return "What was" if any(w in {"was", "were", "did"} for w in lows[:4]) else "What is"
 
 
-def _ellipsis(np: str, previous: str, prev_subject: str) -> tuple[str, str, str] | None:
+def _ellipsis(np: str, previous: str, prev_subject: str, person: str = "") -> tuple[str, str, str] | None:
     """(rewrite, entity, reason) for "What about NP?" / "And NP?", or None when it does not apply."""
     np = np.strip().rstrip("?.! ")
     if not np or not previous:
@@ -765,13 +770,24 @@ def _ellipsis(np: str, previous: str, prev_subject: str) -> tuple[str, str, str]
         return None  # "What about you?", "And them?": nothing to put in the previous frame
     ref = next(((k, t) for k, t in enumerate(toks) if t.low in {"its", "his", "her", "their"}), None)
     if ref is not None:
-        if not prev_subject:
-            return None
         k, t = ref
+        # "And his wife?" after "Who wrote Hamlet?" is Shakespeare's wife, not Hamlet's: his / her
+        # take the person the conversation is about, its / their the previous subject
+        whose = person if t.low in {"his", "her"} else prev_subject
+        if not whose:
+            return None
         rest = np[t.end:].strip()
         head, _, tail = _split_at_prep(rest)
-        q = f"{_frame(previous)} the {head} of {prev_subject}{(' ' + tail) if tail else ''}?"
-        return q, prev_subject, "ellipsis with a possessive: the previous question's subject"
+        q = f"{_frame(previous)} the {head} of {whose}{(' ' + tail) if tail else ''}?"
+        return q, whose, ("ellipsis with a possessive: the person of an earlier turn" if whose == person
+                          and whose != prev_subject else "ellipsis with a possessive: the previous question's subject")
+    year = _YEAR.fullmatch(np)
+    if year is not None:  # "And in 1990?", "What about 2002?": the earlier question in another year
+        said = _YEAR_IN.findall(previous)
+        if len(said) != 1:
+            return None  # no year to put it in ("What is the 2002 of the world?"), or two
+        return (_YEAR_IN.sub(year.group("y"), previous, count=1), year.group("y"),
+                "ellipsis with a year: the previous question in that year")
     if toks[0].low in PREPS:  # "And of Germany?", "What about for Germany?": the name after it, or nothing
         rest = np[toks[1].start:] if len(toks) > 1 else ""
         if not rest or not proper_spans(rest) or proper_spans(rest)[0][0] != 0:
@@ -805,6 +821,17 @@ def _ellipsis(np: str, previous: str, prev_subject: str) -> tuple[str, str, str]
             "ellipsis naming its own entity: the previous question's frame"
     q = f"{_frame(previous)} {head} of {prev_subject}{(' ' + prep + ' ' + tail) if tail else ''}?"
     return q, prev_subject, "ellipsis: the previous question's subject"
+
+
+_YEAR = re.compile(r"(?i:(?:in|for|during|of)\s+)?(?:the\s+year\s+)?(?P<y>1[0-9]{3}|20[0-9]{2})")
+_YEAR_IN = re.compile(r"(?<![\d.,])(?:1[0-9]{3}|20[0-9]{2})(?![\d.,])")
+
+
+def _not_the_asker(entity: str) -> str:
+    """`entity`, or "" where it is the asker's own doing rather than a thing: after "How do I
+    renew my passport?", "it" was "I renew my" ("How much does I renew my cost?")."""
+    first = entity.split()[0].lower() if entity.split() else ""
+    return "" if first in {"i", "we", "you", "me", "us", "my", "our", "your"} else entity
 
 
 def _split_at_prep(np: str) -> tuple[str, str, str]:
@@ -855,8 +882,9 @@ def _resolve(question: str, past: Sequence[tuple[str, str]], people: Collection[
     m = _ELLIPSIS.match(question)
     if m:
         np = m.group("np") or m.group("np2") or ""
-        subject_before = antecedent(Referent.THING, past, agree=False)
-        done = _ellipsis(np, previous, subject_before)
+        subject_before = _not_the_asker(antecedent(Referent.THING, past, agree=False))
+        person_before = _not_the_asker(antecedent(Referent.PERSON, past, people=people))
+        done = _ellipsis(np, previous, subject_before, person_before)
         if done is not None:  # "And Germany?" moves to another subject: no earlier question to continue
             return Rewrite(*done, previous=turn if done[1] == subject_before else "")
     borrowed = _borrowed_doing(question, previous)
@@ -866,7 +894,7 @@ def _resolve(question: str, past: Sequence[tuple[str, str]], people: Collection[
     if ref is None:
         return Rewrite(question)
     tok, referent, form = ref
-    entity = antecedent(referent, past, avoid=question[:tok.start] + question[tok.end:], people=people)
+    entity = _not_the_asker(antecedent(referent, past, avoid=question[:tok.start] + question[tok.end:], people=people))
     if not entity:  # it refers back to something no rule can name: left as typed, searched with the earlier turn
         return Rewrite(question, reason=f"'{tok.text}' refers to an earlier turn", previous=turn)
     text = _substitute(question, tok, form, entity)

@@ -38,9 +38,11 @@ def _lines(prompt: bool) -> Iterator[str]:
         reconfigure = getattr(sys.stdin, "reconfigure", None)
         if reconfigure is not None:
             reconfigure(errors="surrogateescape")
+        # the prompt where the user sees it: `qa chat > transcript.txt` wrote it into the file
+        asks = out if sys.stdout.isatty() else err
         while True:
             try:
-                yield out.input(Text("you › ", style="bold cyan"))
+                yield asks.input(Text("you › ", style="bold cyan"))
             except EOFError:  # Ctrl-D: end the line, so the shell's prompt starts on its own
                 out.print()
                 return
@@ -97,7 +99,10 @@ def chat(
         collection = None
     interactive = sys.stdin.isatty()
     if interactive:
-        out.print(Text("Loading the models once …", style="dim"))
+        (out if sys.stdout.isatty() else err).print(Text("Loading the models once …", style="dim"))
+    from qa.cli import stopped_as
+
+    stopped_as("the conversation ended")  # a Ctrl-C at the prompt, or a `kill`: nothing was half done
     history: list[str] = []
     current_route: str = str(settings.route)
     for line in _lines(interactive):
@@ -139,8 +144,11 @@ def chat(
                     err.print(Text.assemble(("error: ", "bold red"), f"not a command: {what!r}"), soft_wrap=True)
                 out.print(Text(HELP))
             continue
-        if not interactive:  # piped questions: each answer under its question, as a transcript reads
-            out.print(Text.assemble(("> ", "bold"), text))
+        if not interactive or not sys.stdout.isatty():  # each answer under its question, as a transcript
+            # reads (typed at a terminal into a file, the question was only the terminal's echo); a
+            # question too long to answer is not written out whole before it is refused
+            shown = text if len(text) <= settings.max_question_chars else text[:200] + " …"
+            out.print(Text.assemble(("> ", "bold"), shown))
         try:
             q = Question(text, history=tuple(history[-2 * MAX_TURNS:]), collection=collection,
                          max_chars=settings.max_question_chars)

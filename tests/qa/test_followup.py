@@ -135,11 +135,39 @@ H_FRANCE_POP = ("What is the population of France?", "67 million")
     ("And to Germany?", ("Do you ship to Canada?", "Yes.", "How much does it cost?", "10 dollars."),
      "How much does it cost to ship to Germany?"),
     ("What colour is it?", ("Do you sell the Widget?", "Yes."), "What colour is the Widget?"),
+    # "his" in an ellipsis is the person of the conversation, not the previous question's thing
+    # ("What is the wife of Hamlet?" was the rewrite)
+    ("And his wife?", ("Who wrote Hamlet?", "William Shakespeare"), "What is the wife of William Shakespeare?"),
+    ("And his birthplace?", ("Who painted the Mona Lisa?", "Leonardo da Vinci"),
+     "What is the birthplace of Leonardo da Vinci?"),
+    # a how-to question lends its doing ("How much does I renew my cost?" was the rewrite)
+    ("How much does it cost?", ("How do I renew my passport?", "At the passport office."),
+     "How much does it cost to renew my passport?"),
+    ("How long does it take?", ("How do I reset my password?", "Click Forgot password."),
+     "How long does it take to reset my password?"),
+    # names with initials stay whole ("Where did C teach?")
+    ("Where did he teach?", ("When was C. S. Lewis born?", "1898"), "Where did C. S. Lewis teach?"),
+    ("Who was his wife?", ("Who was George H. W. Bush?", "the 41st president"), "Who was George H. W. Bush's wife?"),
+    ("Where does she live?", ("When was J.K. Rowling born?", "1965"), "Where does J.K. Rowling live?"),
+    # a year: the earlier question in that year ("What is the 2002 of the world?")
+    ("And in 1990?", ("Who won the world cup in 1998?", "France"), "Who won the world cup in 1990?"),
+    ("what about 2002?", ("Who won the world cup in 1998?", "France"), "Who won the world cup in 2002?"),
 ])
 def test_follow_ups_are_rewritten(question: str, history: tuple[str, ...], expected: str) -> None:
     r = rewrite(question, history)
     assert r.text == expected
     assert r.changed and r.entity and r.reason
+
+
+@pytest.mark.parametrize(("question", "history"), [
+    # the asker's own doing is no thing to put in ("Is I reset my safe?", "What is the 2010 of Spain?")
+    ("Is it safe?", ("How do I reset my password?", "Click Forgot password.")),
+    ("What if it doesn't work?", ("How do I reset my password?", "Click Forgot password.")),
+    ("Can I get a refund for it?", ("How do I cancel my subscription?", "In the settings.")),
+    ("what about 2010?", ("What is the population of Spain?", "47 million")),
+])
+def test_what_no_rule_can_name_is_left_as_typed(question: str, history: tuple[str, ...]) -> None:
+    assert rewrite(question, history).text == question
 
 
 @pytest.mark.parametrize(("question", "history"), [
