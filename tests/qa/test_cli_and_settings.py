@@ -431,7 +431,7 @@ def test_an_option_that_becomes_a_setting_is_refused_under_its_own_name(capsys, 
 class _Chat:
     """`qa chat` on a pseudo-terminal: what it has printed so far (`seen`), and `until` a mark."""
 
-    def __init__(self, env: dict[str, str], *args: str) -> None:
+    def __init__(self, env: dict[str, str], *args: str, stdout: Path | None = None) -> None:
         import os
         import pty
 
@@ -442,6 +442,8 @@ class _Chat:
             # as at a terminal: a run started in the background by a script (`.ci/run &`) ignores
             # SIGINT, the child would inherit that, and Python then never raises KeyboardInterrupt
             signal.signal(signal.SIGINT, signal.SIG_DFL)
+            if stdout is not None:  # `qa chat > transcript.txt` typed at a terminal
+                os.dup2(os.open(stdout, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644), 1)
             os.execve(sys.executable, [sys.executable, "-m", "qa", "chat", *args], env)
         self.seen = b""
 
@@ -526,6 +528,31 @@ def test_ctrl_c_in_chat_stops_the_answer_not_the_conversation(tmp_path: Path) ->
         assert chat.quit_cleanly() == 0 and b"Traceback" not in chat.seen, chat.seen
     finally:
         chat.close()
+
+
+def test_chat_typed_at_a_terminal_into_a_file_shows_its_prompt_and_keeps_the_questions(tmp_path: Path) -> None:
+    """`qa chat > transcript.txt`: the prompt went into the file (the user saw none) and the file
+    had the answers without their questions; a Ctrl-C at the prompt said "stopped before finishing"."""
+    import os
+    import signal
+
+    transcript = tmp_path / "transcript.txt"
+    chat = _Chat(dict(os.environ, COLUMNS="100", QA_CQA_SEED="false", QA_CQA_STORE=str(tmp_path / "t.sqlite")),
+                 "--route", "cqa", "--no-explain", stdout=transcript)
+    try:
+        assert chat.until(b"you "), chat.seen  # on the terminal
+        os.write(chat.fd, b"Where is the canteen?\r")
+        assert chat.until(b"canteen?"), chat.seen  # the terminal's echo
+        chat.after(b"canteen?")
+        assert chat.until(b"you "), chat.seen
+        os.kill(chat.pid, signal.SIGINT)  # at the prompt: the conversation ends
+        assert chat.until(b"interrupted: the conversation ended"), chat.seen
+        _, status = os.waitpid(chat.pid, 0)
+        assert os.waitstatus_to_exitcode(status) == 130
+    finally:
+        chat.close()
+    written = transcript.read_text(encoding="utf-8")
+    assert "> Where is the canteen?" in written and "you " not in written and "Loading" not in written
 
 
 def test_a_data_dir_that_is_no_folder_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
