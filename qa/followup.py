@@ -553,8 +553,9 @@ def antecedent(referent: Referent | None, past: Sequence[tuple[str, str]], avoid
         if subj:
             return subj
         if referent in (Referent.PERSON, Referent.THING, Referent.GROUP, Referent.PLACE) and _looks_like_name(answer) \
-                and not (referent == Referent.THING and answer.strip() in people):
-            return answer.strip()
+                and not (referent == Referent.THING and answer.strip() in people) \
+                and not (referent == Referent.PERSON and _ASKS_AMOUNT_OR_TIME.match(question)):
+            return answer.strip()  # not a time or an amount for "he" ("When did Early Bronze Age die?")
     return ""
 
 
@@ -825,6 +826,9 @@ def _ellipsis(np: str, previous: str, prev_subject: str, person: str = "") -> tu
 
 _YEAR = re.compile(r"(?i:(?:in|for|during|of)\s+)?(?:the\s+year\s+)?(?P<y>1[0-9]{3}|20[0-9]{2})")
 _YEAR_IN = re.compile(r"(?<![\d.,])(?:1[0-9]{3}|20[0-9]{2})(?![\d.,])")
+
+
+_ASKS_AMOUNT_OR_TIME = re.compile(r"^\s*(?i:when|what\s+(?:year|time|date|century|age)|how\s+(?:long|many|much|old))\b")
 
 
 def _not_the_asker(entity: str) -> str:

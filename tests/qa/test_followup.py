@@ -165,6 +165,8 @@ def test_follow_ups_are_rewritten(question: str, history: tuple[str, ...], expec
     ("What if it doesn't work?", ("How do I reset my password?", "Click Forgot password.")),
     ("Can I get a refund for it?", ("How do I cancel my subscription?", "In the settings.")),
     ("what about 2010?", ("What is the population of Spain?", "47 million")),
+    # a time answered is no one "he" can be ("When did Early Bronze Age die?")
+    ("When did he die?", ("When was it built?", "Early Bronze Age")),
 ])
 def test_what_no_rule_can_name_is_left_as_typed(question: str, history: tuple[str, ...]) -> None:
     assert rewrite(question, history).text == question
