@@ -527,10 +527,16 @@ def _merge_adjacent(cands: list[Candidate]) -> list[Candidate]:
     return out
 
 
+# plurals no ending rule makes singular: "Which people ...?" linked nothing where the class is "person"
+_IRREGULAR_PLURALS = {"people": "person", "men": "man", "women": "woman", "children": "child"}
+
+
 def _singular(gram: str) -> str:
     words = gram.split()
     last = words[-1]
-    if len(last) > 4 and last.endswith("ies"):  # cities -> city, companies -> company
+    if last in _IRREGULAR_PLURALS:
+        last = _IRREGULAR_PLURALS[last]
+    elif len(last) > 4 and last.endswith("ies"):  # cities -> city, companies -> company
         last = last[:-3] + "y"
     elif len(last) > 4 and last.endswith(("ches", "shes", "sses", "xes")):
         last = last[:-2]

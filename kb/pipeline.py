@@ -1248,6 +1248,8 @@ class KBQA:
         """Whether the answers' values of `pred` look like years (`YEAR_FROM`, `MAX_YEAR`). A query
         that fails says no."""
         body, p, t = _body(qg), iri(pred), self.settings.kb_timeout_s
+        if self._ask(f"ASK WHERE {{\n{body}\n?answer {p} ?v . FILTER(datatype(?v) IN ({_TIME_TYPES}))\n}}", t):
+            return True  # dates and years as the graph types them ("1995"^^xsd:gYear, a founding date)
         return self._ask(f"ASK WHERE {{\n{body}\n?answer {p} ?v . FILTER(isNumeric(?v) && ?v >= {YEAR_FROM})\n}}",
                          t) and not self._ask(f"ASK WHERE {{\n{body}\n?answer {p} ?v . FILTER(isNumeric(?v) && "
                                               f"(?v > {MAX_YEAR} || ?v < -10000 || ?v != ROUND(?v)))\n}}", t,
@@ -1381,7 +1383,12 @@ class KBQA:
             held = attached[f.attr]
             if held is not None:
                 key, label = held
-                qg.filters.append((key, f.op, _number_literal(f.number)))
+                # a year compared with a date or an xsd:gYear in the values' own type
+                held_to = self._value_filters(QueryGraph(triples=list(qg.triples), answer=key), f.op, f.number) \
+                    if f.named is Named.YEARS else []
+                if f.named is Named.YEARS and not held_to:
+                    continue  # values it cannot compare with a year: `_unexpressed` says so
+                qg.filters.extend(held_to or [(key, f.op, _number_literal(f.number))])
                 # the attribute compared, where the question calls it otherwise ("residents
                 # (population)"): a loose word's match shows in the evidence
                 named = f.attr if set(f.attr.split()) <= set(normalise(label).split()) else f"{f.attr} ({label})"
@@ -1452,6 +1459,8 @@ class KBQA:
             if op in {">", ">="}:  # "after 2000", "since 2000"
                 return [(var, ">=", end if op == ">" else start)]
             return [(var, ">=", start), (var, "<", end)]  # "in 2000"
+        if all(isinstance(v, Literal) and v.datatype == XSD.gYear for v in values) and float(number).is_integer():
+            return [(var, op, Literal(f"{int(number):04d}", datatype=XSD.gYear))]  # years typed as years
         return []
 
     def _add_constraints(self, qg: QueryGraph, r: Ranked, pred: Prediction,
@@ -1571,9 +1580,11 @@ class KBQA:
         the attribute's label)."""
         body = _body(qg)
         options: list[_Option] = []
+        # a time compared with a year ("founded after 1990") may be a date or a year as the graph types it
+        valued = "isNumeric(?v)" if named is not Named.YEARS else f"isNumeric(?v) || datatype(?v) IN ({_TIME_TYPES})"
         for v in _answer_first(qg)[: 1 if answer_only else None]:
             one = self._select(
-                f"SELECT DISTINCT ?p WHERE {{\n{body}\n{v.sparql} ?p ?v . FILTER(isNumeric(?v))\n}} LIMIT 50",
+                f"SELECT DISTINCT ?p WHERE {{\n{body}\n{v.sparql} ?p ?v . FILTER({valued})\n}} LIMIT 50",
                 timeout_s=self.settings.kb_timeout_s)
             two = self._select(
                 f"SELECT DISTINCT ?p ?q WHERE {{\n{body}\n{v.sparql} ?p ?y . ?y ?q ?v . FILTER(isNumeric(?v))\n}} "
@@ -1821,7 +1832,8 @@ _THE_YEAR = r"(?:(?:(?<=after )|(?<=before )|(?<=since ))(?:the )?year )?"
 # dollars") or what is counted ("with more than 5 employees"): `KBQA._compared_attribute` decides
 _NUMERIC = re.compile(r"\b(?P<attr>[a-z]+) (?:of |is |(?:that |which )(?:is |are ))?"
                       r"(?P<cmp>under|below|less than|over|above|more than|greater than|at least|at most|after|"
-                      r"before|since) " + _THE_YEAR + _NUM + r"(?=(?: (?P<noun>[a-z]+)\b)?)")
+                      r"before|since|cheaper than|more expensive than|less expensive than|pricier than) "
+                      + _THE_YEAR + _NUM + r"(?=(?: (?P<noun>[a-z]+)\b)?)")
 # "a population between 1e6 and 2e6": both ends held (the numbers are whole tokens in `_numbers_kept`)
 _BETWEEN = re.compile(r"\b(?P<attr>[a-z]+) (?:of |is )?(?P<cmp>between) (?P<low>\S+) and (?P<high>\S+)"
                       r"(?=(?: (?P<noun>[a-z]+)\b)?)")
@@ -1839,7 +1851,11 @@ _JOINING = frozenset({"and", "but"})
 # as one; where it stores none, `_unexpressed` says the comparison was not held
 _NUMERIC_OPS = {"after": ">", "before": "<", "since": ">=",
                 "under": "<", "below": "<", "less than": "<", "over": ">", "above": ">", "more than": ">",
-                "greater than": ">", "at least": ">=", "at most": "<="}
+                "greater than": ">", "at least": ">=", "at most": "<=",
+                # a comparative of price: "Which products are cheaper than 100?" listed every product
+                "cheaper than": "<", "more expensive than": ">", "less expensive than": "<", "pricier than": ">"}
+_TIME_TYPES = ", ".join(f"<{XSD}{t}>" for t in ("date", "dateTime", "gYear"))
+_PRICE_COMPARING = frozenset({"cheaper than", "more expensive than", "less expensive than", "pricier than"})
 _TOP = re.compile(r"\btop (\d{1,3})\b")
 # "the second cheapest", "the 11th highest": an ordinal just before a superlative
 _ORDINALS = {w: i for i, w in enumerate("""first second third fourth fifth sixth seventh eighth ninth tenth eleventh
@@ -1928,12 +1944,17 @@ _REQUEST = re.compile(r"^(?:can|could|would|will|do|did) (?:you|u) (?:please )?(
 _ASKED_NUMBER = re.compile(
     r"\b(?:(?P<op>more than|over|above|greater than|at least|fewer than|less than|under|below|at most|exactly|"
     r"older than|younger than|bigger than|larger than|smaller than|higher than|lower than|taller than|"
-    r"shorter than|longer than|heavier than|lighter than|before|after|since|in)\s+)?"
+    r"shorter than|longer than|heavier than|lighter than|cheaper than|more expensive than|less expensive than|"
+    r"pricier than|costlier than|newer than|wider than|narrower than|faster than|slower than|deeper than|"
+    r"shallower than|before|after|since|in)\s+)?"
     + _NUM + r"\b")  # a scale word ("500 million") is already the number's (`_numbers_kept`)
 _ASKED_OPS = {"more": ">", "over": ">", "above": ">", "greater": ">", "older": ">", "bigger": ">",
               "larger": ">", "higher": ">", "taller": ">", "longer": ">", "heavier": ">", "after": ">",
               "fewer": "<", "less": "<", "under": "<", "below": "<", "younger": "<", "smaller": "<",
-              "lower": "<", "shorter": "<", "lighter": "<", "before": "<", "since": ">="}
+              "lower": "<", "shorter": "<", "lighter": "<", "before": "<", "since": ">=",
+              # "cheaper than 20" was "= 20" ("Is Sprocket cheaper than 20?" "no" at 0.94 at 12.25)
+              "cheaper": "<", "pricier": ">", "costlier": ">", "newer": ">", "wider": ">", "narrower": "<",
+              "faster": ">", "slower": "<", "deeper": ">", "shallower": "<"}
 _CONTRACTED = frozenset({"don", "doesn", "didn", "isn", "aren", "wasn", "weren", "haven", "hasn", "hadn", "won",
                          "can", "couldn", "shouldn", "wouldn"})
 
@@ -2020,6 +2041,8 @@ def _value_comparisons(question: str) -> list[_Compared]:
         noun = f["noun"] if f["noun"] and f["noun"] not in STOPWORDS else ""
         joined = out[-1].joined or out[-1].attr if f["attr"] in _JOINING and out else ""
         attr = joined if joined and not noun else f["attr"]
+        if f["cmp"] in _PRICE_COMPARING:  # "are cheaper than 100": the word before says nothing, the comparative does
+            attr = "price"
         out.append(_Compared(attr, _NUMERIC_OPS[f["cmp"]], _number(f), f["num"], f.start("cmp"), noun, joined,
                              f["cmp"], Named.YEARS if f["cmp"] in TIME_COMPARING else Named.NEAREST))
     for b in _BETWEEN.finditer(text):

@@ -105,6 +105,7 @@ def term(node: Node | Var | _TypePath | str) -> str:
 
 
 XSD_DOUBLE = "http://www.w3.org/2001/XMLSchema#double"
+XSD = "http://www.w3.org/2001/XMLSchema#"
 
 
 @dataclass(frozen=True)
@@ -223,6 +224,10 @@ class QueryGraph:
             if direction not in {"ASC", "DESC"}:
                 raise UnsafeQueryError(f"bad order {direction!r}")
             key = f"COALESCE(<{XSD_DOUBLE}>({var.sparql}), {var.sparql})"
+            # only values that order: a number (or text that reads as one) or a time; "n/a" or
+            # "TBD" among the prices sorted above every number ("the most expensive" was the "n/a" one)
+            times = ", ".join(f"<{XSD}{t}>" for t in ("date", "dateTime", "gYear", "gYearMonth", "time"))
+            body += f"\n  FILTER (isNumeric(<{XSD_DOUBLE}>({var.sparql})) || datatype({var.sparql}) IN ({times}))"
             if self.ties and limit == 1 and not self.offset:
                 # the best value found first (the subquery's variables are its own), then every
                 # answer that has it: ORDER BY ... LIMIT 1 kept one of them, whichever came first

@@ -293,7 +293,7 @@ class _Refused(Exception):
 
 
 class SameSite:
-    """ASGI middleware against the web pages a user of this machine visits. A page can send a form
+    """ASGI middleware against the web pages of other sites a user of this machine visits. A page can send a form
     (multipart, no preflight) to http://127.0.0.1:8000 from any site: a write such as an
     evaluation job ran; and a site whose name it points at 127.0.0.1 (DNS rebinding) could read
     and write the whole API, keyless by default. So a write whose `Origin` is another site than
@@ -309,8 +309,12 @@ class SameSite:
 
         self.app = app
         self.loopback_only = loopback_only
-        # the operator's names as host names: "qa.example.org:8443" is the host qa.example.org
-        self.names = frozenset(urlsplit(f"//{n.strip().lower()}").hostname or n.strip().lower() for n in names)
+        import socket
+
+        # the operator's names as host names: "qa.example.org:8443" is the host qa.example.org; and
+        # this machine's own name, which its programs may use ("http://vm:8000" was "DNS rebinding")
+        self.names = frozenset(urlsplit(f"//{n.strip().lower()}").hostname or n.strip().lower() for n in names) \
+            | {socket.gethostname().lower(), socket.getfqdn().lower()}
         self.metrics = metrics
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -340,10 +344,17 @@ class SameSite:
                 where = urlsplit(said).netloc if said != "null" else "null"
             except ValueError:
                 where = said
-            if where != host and (urlsplit(said).hostname or "") not in self.names:
+            try:
+                from_name = urlsplit(said).hostname or ""
+            except ValueError:
+                from_name = ""
+            # a page of this machine (the API's /docs through a proxy on another port, a front end
+            # of one's own) or of a name the operator gave is no other site
+            if where != host and not loopback(from_name) and from_name not in self.names:
                 await self._refuse(send, 403, "forbidden",
-                                   f"a web page from {said[:100]!r} may not write to this API (cross-site request "
-                                   "refused); programs send no Origin header")
+                                   f"a web page from {said[:100]!r} may not use this API (cross-site request "
+                                   "refused); programs send no Origin header, and a name this server is reached "
+                                   "by (a reverse proxy's) goes in QA_API_ALLOWED_HOSTS")
                 return
         await self.app(scope, receive, send)
 

@@ -1337,3 +1337,62 @@ ex:hans rdfs:label "Hans Müller" ; ex:salary "70000.50"^^xsd:decimal .
     top = qa.answer("What is the salary of Hans Müller?", 1)[0]
     assert not top.no_answer and top.text == "70000.5"
     assert [step.label for step in top.evidence.path] == ["salary"]
+
+
+def test_comparatives_of_price_and_values_that_do_not_order(tmp_path_factory):
+    """"Is Sprocket cheaper than 20?" was "no" at 0.94 (the query asked "= 20"), "Which products
+    are cheaper than 100?" listed every product, and a price of "n/a" was the most expensive."""
+    qa = make_qa(turtle_graph(tmp_path_factory, """@prefix ex: <http://example.org/> .
+@prefix rdfs: <http://www.w3.org/2000/01/rdf-schema#> .
+@prefix xsd: <http://www.w3.org/2001/XMLSchema#> .
+ex:Product rdfs:label "product" . ex:price rdfs:label "price" .
+ex:s a ex:Product ; rdfs:label "Sprocket" ; ex:price "12.25"^^xsd:decimal .
+ex:g a ex:Product ; rdfs:label "Gizmo" ; ex:price "899.99"^^xsd:decimal .
+ex:w a ex:Product ; rdfs:label "Widget" ; ex:price "199.00"^^xsd:decimal .
+ex:c a ex:Product ; rdfs:label "Crate" ; ex:price "n/a" .
+ex:b a ex:Product ; rdfs:label "Bolt" ; ex:price "thirty"@en .
+""", "prices.ttl"))
+    for question, op, expected in (("Is Sprocket cheaper than 20?", "<", True),
+                                   ("Is Gizmo more expensive than 100?", ">", True),
+                                   ("Is Gizmo cheaper than 100?", "<", False),
+                                   ("Is Widget less expensive than 150?", "<", False)):
+        pred = qa.predict(question)
+        assert pred.boolean is expected and f"filter: answer {op} " in " ".join(pred.constraints), question
+    assert texts(qa.predict("Which products are cheaper than 300?")) == {"Sprocket", "Widget"}
+    assert texts(qa.predict("Which product is more expensive than 500?")) == {"Gizmo"}
+    assert texts(qa.predict("What is the most expensive product?")) == {"Gizmo"}
+    assert texts(qa.predict("What is the cheapest product?")) == {"Sprocket"}
+
+
+def test_people_names_the_class_person(tmp_path_factory):
+    """"Which people earn more than 90000?" linked nothing where the class is "person": no answer
+    at 1.00, no guess."""
+    qa = make_qa(turtle_graph(tmp_path_factory, """@prefix ex: <http://example.org/> .
+@prefix rdfs: <http://www.w3.org/2000/01/rdf-schema#> .
+ex:Person rdfs:label "person" . ex:salary rdfs:label "salary" .
+ex:a a ex:Person ; rdfs:label "Ada Byron" ; ex:salary 95000 .
+ex:b a ex:Person ; rdfs:label "Ben Ode" ; ex:salary 60000 .
+""", "people.ttl"))
+    assert texts(qa.predict("Which people have a salary over 90000?")) == {"Ada Byron"}
+
+
+@pytest.mark.parametrize("founded", ['{y}', '"{y}"^^xsd:gYear', '"{y}-05-01"^^xsd:date'])
+def test_a_year_compared_in_a_list_holds_for_dates_and_years_as_the_graph_types_them(tmp_path_factory, founded):
+    """"Which companies were founded after 1990?" answered over plain integer years only; a
+    founding date or an xsd:gYear, the usual RDF types, was "not expressed" at 0.50."""
+    def typed(y: int) -> str:
+        return founded.format(y=y)
+
+    qa = make_qa(turtle_graph(tmp_path_factory, f"""@prefix ex: <http://example.org/> .
+@prefix rdfs: <http://www.w3.org/2000/01/rdf-schema#> .
+@prefix xsd: <http://www.w3.org/2001/XMLSchema#> .
+ex:Company rdfs:label "company" . ex:founded rdfs:label "founded" .
+ex:a a ex:Company ; rdfs:label "Alpha Corp" ; ex:founded {typed(1980)} .
+ex:b a ex:Company ; rdfs:label "Beta Corp" ; ex:founded {typed(1995)} .
+ex:c a ex:Company ; rdfs:label "Gamma Corp" ; ex:founded {typed(2005)} .
+""", "founded.ttl"))
+    for question, expected in (("Which companies were founded after 1990?", {"Beta Corp", "Gamma Corp"}),
+                               ("Which companies were founded before 1990?", {"Alpha Corp"}),
+                               ("Which companies were founded in 1995?", {"Beta Corp"})):
+        pred = qa.predict(question)
+        assert texts(pred) == expected and any(c.startswith("filter: founded") for c in pred.constraints), question
