@@ -1396,3 +1396,18 @@ ex:c a ex:Company ; rdfs:label "Gamma Corp" ; ex:founded {typed(2005)} .
                                ("Which companies were founded in 1995?", {"Beta Corp"})):
         pred = qa.predict(question)
         assert texts(pred) == expected and any(c.startswith("filter: founded") for c in pred.constraints), question
+
+
+def test_an_answer_of_another_thing_than_the_one_named_exactly_is_a_guess(tmp_path_factory):
+    """Once a scorer was trained, "What is the email of Annabelle Berg?" was Anna Berg's email at
+    0.96: she lacks one, and a token match of "Berg" had it."""
+    qa = make_qa(turtle_graph(tmp_path_factory, """@prefix ex: <http://example.org/> .
+@prefix rdfs: <http://www.w3.org/2000/01/rdf-schema#> .
+ex:Person rdfs:label "person" . ex:email rdfs:label "email" . ex:phone rdfs:label "phone" .
+ex:anna a ex:Person ; rdfs:label "Anna Berg" ; ex:phone "555-1111" ; ex:email "anna@x.example" .
+ex:annab a ex:Person ; rdfs:label "Annabelle Berg" .
+""", "names.ttl"))
+    pred = qa.predict("What is the email of Annabelle Berg?")
+    assert pred.confidence <= 0.5 and pred.unexpressed is not None and "Annabelle Berg" in pred.unexpressed[0]
+    pred = qa.predict("What is the email of Anna Berg?")
+    assert texts(pred) == {"anna@x.example"} and pred.unexpressed is None
