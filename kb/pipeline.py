@@ -1384,10 +1384,9 @@ class KBQA:
             if held is not None:
                 key, label = held
                 # a year compared with a date or an xsd:gYear in the values' own type
+                # (values of mixed types: compared as numbers, as before)
                 held_to = self._value_filters(QueryGraph(triples=list(qg.triples), answer=key), f.op, f.number) \
                     if f.named is Named.YEARS else []
-                if f.named is Named.YEARS and not held_to:
-                    continue  # values it cannot compare with a year: `_unexpressed` says so
                 qg.filters.extend(held_to or [(key, f.op, _number_literal(f.number))])
                 # the attribute compared, where the question calls it otherwise ("residents
                 # (population)"): a loose word's match shows in the evidence
