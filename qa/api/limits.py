@@ -314,7 +314,7 @@ class SameSite:
         # the operator's names as host names: "qa.example.org:8443" is the host qa.example.org; and
         # this machine's own name, which its programs may use ("http://vm:8000" was "DNS rebinding")
         self.names = frozenset(urlsplit(f"//{n.strip().lower()}").hostname or n.strip().lower() for n in names) \
-            | {socket.gethostname().lower(), socket.getfqdn().lower()}
+            | {socket.gethostname().lower()}  # (no DNS lookup: on a machine without one it would hang)
         self.metrics = metrics
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
