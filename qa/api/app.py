@@ -570,7 +570,17 @@ def create_app(settings: Settings | None = None, *, engine: Any = None, warm: bo
         return PlainTextResponse(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
     paths.update(getattr(r, "path", "") for r in app.routes)
-    app.add_middleware(BodyLimit, max_bytes=max_body, metrics=metrics, timeout_s=settings.api_body_timeout_s)
-    app.add_middleware(SameSite, loopback_only=loopback(settings.api_host), metrics=metrics,
+    def refused_early(scope: Any, status: int) -> None:
+        """A request the outer checks refused (a Host, an Origin, a body by its length) is a request
+        like any other in the counts: the application never saw it."""
+        path = str(scope.get("path", ""))
+        method = str(scope.get("method", "")) if scope.get("method") in _METHODS else "other"
+        endpoint = path if path in paths else "unmatched"
+        metrics.requests.labels(method, endpoint, str(status)).inc()
+        metrics.errors.labels(endpoint, str(status)).inc()
+
+    app.add_middleware(BodyLimit, max_bytes=max_body, metrics=metrics, timeout_s=settings.api_body_timeout_s,
+                       on_refused=refused_early)
+    app.add_middleware(SameSite, loopback_only=loopback(settings.api_host), metrics=metrics, on_refused=refused_early,
                        names=frozenset(n.strip().lower() for n in settings.api_allowed_hosts.split(",") if n.strip()))
     return app

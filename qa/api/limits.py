@@ -199,11 +199,13 @@ class BodyLimit:
     as long as they liked: the workers and the queue only count requests whose body has arrived."""
 
     def __init__(self, app: ASGIApp, max_bytes: int, metrics: Metrics | None = None,
-                 timeout_s: float = 60.0) -> None:
+                 timeout_s: float = 60.0, on_refused: Callable[[Scope, int], None] | None = None) -> None:
         self.app = app
         self.max_bytes = max_bytes
         self.metrics = metrics
         self.timeout_s = timeout_s
+        # counts a request refused before the application saw it (its request metrics never did)
+        self.on_refused = on_refused
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -215,9 +217,11 @@ class BodyLimit:
             try:
                 too_big = int(length) > self.max_bytes
             except ValueError:
+                self._count(scope, 400)
                 await self._refuse(send, 400, "bad_request", "invalid Content-Length header")
                 return
             if too_big:
+                self._count(scope, TOO_LARGE)
                 await self._too_large(send)
                 return
         loop = asyncio.get_running_loop()
@@ -259,6 +263,10 @@ class BodyLimit:
         except _Refused:
             if not started and refused is not None:
                 await self._refuse_body(send, refused)
+
+    def _count(self, scope: Scope, status: int) -> None:
+        if self.on_refused is not None:
+            self.on_refused(scope, status)
 
     async def _refuse_body(self, send: Send, status: int) -> None:
         if status == TOO_LARGE:
@@ -304,7 +312,7 @@ class SameSite:
     SAFE = frozenset({"GET", "HEAD", "OPTIONS"})
 
     def __init__(self, app: ASGIApp, *, loopback_only: bool, names: frozenset[str] = frozenset(),
-                 metrics: Metrics | None = None) -> None:
+                 metrics: Metrics | None = None, on_refused: Callable[[Scope, int], None] | None = None) -> None:
         from urllib.parse import urlsplit
 
         self.app = app
@@ -316,6 +324,7 @@ class SameSite:
         self.names = frozenset(urlsplit(f"//{n.strip().lower()}").hostname or n.strip().lower() for n in names) \
             | {socket.gethostname().lower()}  # (no DNS lookup: on a machine without one it would hang)
         self.metrics = metrics
+        self.on_refused = on_refused
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -332,7 +341,7 @@ class SameSite:
         except ValueError:
             name = ""
         if self.loopback_only and host and not (loopback(name) or name in self.names):
-            await self._refuse(send, 400, "bad_host",
+            await self._refuse(scope, send, 400, "bad_host",
                                f"this server listens on loopback and is not {name or host!r}: a page from another "
                                "site reached it through its own name (DNS rebinding); to serve it under that name "
                                "(a reverse proxy), add it to QA_API_ALLOWED_HOSTS")
@@ -351,14 +360,16 @@ class SameSite:
             # a page of this machine (the API's /docs through a proxy on another port, a front end
             # of one's own) or of a name the operator gave is no other site
             if where != host and not loopback(from_name) and from_name not in self.names:
-                await self._refuse(send, 403, "forbidden",
+                await self._refuse(scope, send, 403, "forbidden",
                                    f"a web page from {said[:100]!r} may not use this API (cross-site request "
                                    "refused); programs send no Origin header, and a name this server is reached "
                                    "by (a reverse proxy's) goes in QA_API_ALLOWED_HOSTS")
                 return
         await self.app(scope, receive, send)
 
-    async def _refuse(self, send: Send, status: int, kind: str, message: str) -> None:
+    async def _refuse(self, scope: Scope, send: Send, status: int, kind: str, message: str) -> None:
+        if self.on_refused is not None:
+            self.on_refused(scope, status)
         if self.metrics is not None:
             self.metrics.rejected.labels(reason="cross-site" if status == 403 else "bad host").inc()
         await BodyLimit._refuse(send, status, kind, message)

@@ -694,6 +694,10 @@ def test_web_pages_of_other_sites_cannot_use_the_api(client, api_settings) -> No
     r = client.post("/v1/eval", headers={"Origin": "http://evil.example"}, data={"kind": "squad"},
                     files={"file": ("dev.json", b'{"data": []}', "application/json")})
     assert r.status_code == 403
+    # refused before the application saw them, and counted as requests all the same
+    counted = client.get("/metrics").text
+    assert 'qa_http_requests_total{endpoint="/v1/ask",method="POST",status="403"}' in counted
+    assert 'qa_http_requests_total{endpoint="/v1/collections",method="GET",status="400"}' in counted
     # programs send no Origin; the API's own /docs page sends its own; reads are not writes
     assert client.post(ASK, json=body).status_code == 200
     assert client.post(ASK, json=body, headers={"Origin": "http://127.0.0.1"}).status_code == 200
