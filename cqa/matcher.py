@@ -53,19 +53,6 @@ if TYPE_CHECKING:
     from cqa.index import ThreadIndex
 
 log = logging.getLogger("qa.cqa")
-
-
-def _wal(path: Path) -> Path:
-    return path.with_name(path.name + "-wal")
-
-
-def _identity(path: Path) -> tuple[int, int] | None:
-    """Which file `path` names now (device, inode); None where there is none."""
-    try:
-        st = path.stat()
-    except OSError:
-        return None
-    return st.st_dev, st.st_ino
 MODEL_DIR = DATA_DIR / "cqa"
 RESCORER = MODEL_DIR / "rescorer.json"
 ANSWER_RANKER = MODEL_DIR / "answer_ranker.json"
@@ -135,6 +122,20 @@ class RankedAnswer:
     reason: str  # "accepted", "votes" or "relevance"
 
 
+def _log_files(path: Path) -> tuple[Path, Path]:
+    """A SQLite store's write-ahead log and its shared-memory index, beside it."""
+    return path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")
+
+
+def _identity(path: Path) -> tuple[int, int] | None:
+    """Which file `path` names now (device, inode); None where there is none."""
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    return st.st_dev, st.st_ino
+
+
 class CommunityQA:
     """The answer source over a thread store; every heavy part loads on first use."""
 
@@ -177,7 +178,7 @@ class CommunityQA:
         """The thread store; where the file was removed or replaced since it was opened (a backup
         put back, a store deleted to start over), the file there now: a server kept answering from,
         and filing new answers into, a deleted store until it was restarted, all of it lost then.
-        The store left behind closes once the questions still using it are done with it."""
+        The store left behind is closed (a question using it that moment fails)."""
         with self._lock:
             if self._store is not None and not self._given_store and _identity(self._store_path) != self._opened:
                 log.warning("the thread store %s was removed or replaced since it was opened: using the file there "
@@ -185,15 +186,15 @@ class CommunityQA:
                 replaced, self._store, self._index, self._last_match, self._last_judged = \
                     self._store, None, None, None, None
                 replaced.close()  # SQLite leaves a moved file's log where it is, whoever else uses that path
-                wal = _wal(self._store_path)
+                wal, shm = _log_files(self._store_path)
                 if self._opened_wal is not None and _identity(wal) == self._opened_wal:
                     # the replaced file's own write-ahead log, still at the path: read over the new
                     # file it made it the old one again, or "database disk image is malformed"
-                    for leftover in (wal, self._store_path.with_name(self._store_path.name + "-shm")):
-                        leftover.unlink(missing_ok=True)
+                    wal.unlink(missing_ok=True)
+                    shm.unlink(missing_ok=True)
             if self._store is None:
                 store = ThreadStore(self._store_path)
-                self._opened, self._opened_wal = _identity(self._store_path), _identity(_wal(self._store_path))
+                self._opened, self._opened_wal = _identity(self._store_path), _identity(_log_files(self._store_path)[0])
                 # seeded once, recorded in the seed's own transaction: a first run killed while seeding
                 # leaves an empty store that the next run seeds; a store `qa cqa import` created says "skip"
                 if self._seed and not store.read_only and not store.get_meta(SEED_META) and store.count() == 0:

@@ -14,11 +14,9 @@ being written by another process.
 from __future__ import annotations
 
 import contextlib
-import errno
 import functools
 import hashlib
 import json
-import os
 import re
 import sqlite3
 import threading
@@ -33,6 +31,7 @@ from typing import Any
 
 import numpy as np
 
+from qa.core.atomic import disk_full
 from qa.core.errors import BusyError, ConfigError, DataFormatError, InputError, NotFoundError
 from qa.core.text import check_text, check_words
 
@@ -398,8 +397,9 @@ class ThreadStore:
     def _raise_if_full(self, exc: BaseException) -> None:
         """SQLite's "database or disk is full" as the `OSError` every other full disk is (one error
         line, HTTP 507), naming the store: it was a traceback, the store itself intact."""
-        if isinstance(exc, sqlite3.OperationalError) and getattr(exc, "sqlite_errorcode", None) == sqlite3.SQLITE_FULL:
-            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(self.path)) from exc
+        full = disk_full(exc, self.path)
+        if full is not None:
+            raise full from exc
 
     def _bump(self) -> None:
         """Each committed write changes the generation, so indexes built before it know they are stale."""

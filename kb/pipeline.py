@@ -63,8 +63,9 @@ SUPERLATIVES = [
 # date but the highest age; recognised, so an answer never drops them in silence (`_unexpressed`)
 TIME_SUPERLATIVE = r"oldest|eldest|youngest|newest|latest|earliest|most recent(?:ly)?|least recent(?:ly)?"
 # ... except where the answers have an age: "the oldest employee" is the highest age where ages are
-# stored (a birth date is still said as an ordering the query cannot express)
-_AGE_ORDER = r"oldest|eldest|youngest"
+# stored (a birth date is still said as an ordering the query cannot express); no hint: by the
+# attribute named "age" alone (`Named.WORD`)
+_AGE_SUPERLATIVES = [(r"oldest|eldest", "DESC", None), (r"youngest", "ASC", None)]
 # "first" and "last" order by time where they end what is said of the answer ("Which employee was
 # hired first?" was every employee at 0.95; "joined last", "the first to ..."), not before a noun
 # ("first name", "The Last Waltz", "last year") nor inside a name the question links
@@ -1170,15 +1171,13 @@ class KBQA:
                     pred.constraints.append(f"filter: {a} {op} {b}")
             if _NAME_OF.search(text):
                 self._project_name(qg, pred)
-            for pattern, order, hint in (*SUPERLATIVES, (_AGE_ORDER, "", "age")):
+            superlatives: list[tuple[str, str, str | None]] = [*SUPERLATIVES, *_AGE_SUPERLATIVES]
+            for pattern, order, hint in superlatives:
                 m = re.search(rf"\b(?:{pattern})\b", text)
                 if m:
                     after = " ".join(w for w in text[m.end():].split()[:2] if w not in STOPWORDS)
-                    if pattern is _AGE_ORDER:  # only by an attribute that is the age itself, else by time
-                        ordered = self._attribute(qg, "age", answer_only=True, named=Named.WORD)
-                        order = "ASC" if m.group(0) == "youngest" else "DESC"
-                    else:
-                        ordered = self._attribute(qg, f"{m.group(0)} {after} {hint}")
+                    ordered = (self._attribute(qg, f"{m.group(0)} {after} {hint}") if hint is not None
+                               else self._attribute(qg, "age", answer_only=True, named=Named.WORD))
                     if ordered is not None:
                         qg.triples.extend(ordered[0])
                         qg.binds.extend(ordered[2])

@@ -104,8 +104,10 @@ def term(node: Node | Var | _TypePath | str) -> str:
     raise UnsafeQueryError(f"unsupported term {node!r}")
 
 
-XSD_DOUBLE = "http://www.w3.org/2001/XMLSchema#double"
 XSD = "http://www.w3.org/2001/XMLSchema#"
+XSD_DOUBLE = f"{XSD}double"
+# the values an ORDER BY orders besides numbers: times
+_ORDERED_TIMES = ", ".join(f"<{XSD}{t}>" for t in ("date", "dateTime", "gYear", "gYearMonth", "time"))
 
 
 @dataclass(frozen=True)
@@ -226,8 +228,8 @@ class QueryGraph:
             key = f"COALESCE(<{XSD_DOUBLE}>({var.sparql}), {var.sparql})"
             # only values that order: a number (or text that reads as one) or a time; "n/a" or
             # "TBD" among the prices sorted above every number ("the most expensive" was the "n/a" one)
-            times = ", ".join(f"<{XSD}{t}>" for t in ("date", "dateTime", "gYear", "gYearMonth", "time"))
-            body += f"\n  FILTER (isNumeric(<{XSD_DOUBLE}>({var.sparql})) || datatype({var.sparql}) IN ({times}))"
+            body += (f"\n  FILTER (isNumeric(<{XSD_DOUBLE}>({var.sparql})) || "
+                     f"datatype({var.sparql}) IN ({_ORDERED_TIMES}))")
             if self.ties and limit == 1 and not self.offset:
                 # the best value found first (the subquery's variables are its own), then every
                 # answer that has it: ORDER BY ... LIMIT 1 kept one of them, whichever came first

@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import contextlib
 import contextvars
+import functools
 import http.client
 import logging
 import re
@@ -86,6 +87,7 @@ def _time_left(timeout: float, where: str) -> float:
     return min(timeout, left)
 
 
+@functools.cache  # one class, whatever the number of endpoints
 def _credentials_not_redirected(wrapper: type) -> type:
     """SPARQLWrapper's class, sending the endpoint's credentials to the endpoint only: urllib copies
     a request's headers onto the request a redirect makes, so a server answering 302 to another

@@ -582,5 +582,5 @@ def create_app(settings: Settings | None = None, *, engine: Any = None, warm: bo
     app.add_middleware(BodyLimit, max_bytes=max_body, metrics=metrics, timeout_s=settings.api_body_timeout_s,
                        on_refused=refused_early)
     app.add_middleware(SameSite, loopback_only=loopback(settings.api_host), metrics=metrics, on_refused=refused_early,
-                       names=frozenset(n.strip().lower() for n in settings.api_allowed_hosts.split(",") if n.strip()))
+                       names=settings.api_allowed_hosts.split(","))
     return app

@@ -14,15 +14,18 @@ import contextvars
 import hmac
 import logging
 import math
+import socket
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, TypeVar
+from urllib.parse import urlsplit
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from qa.api.errors import APIError
 from qa.api.metrics import Metrics
+from qa.core.settings import loopback
 
 T = TypeVar("T")
 log = logging.getLogger("qa.api")
@@ -301,28 +304,23 @@ class _Refused(Exception):
 
 
 class SameSite:
-    """ASGI middleware against the web pages of other sites a user of this machine visits. A page can send a form
-    (multipart, no preflight) to http://127.0.0.1:8000 from any site: a write such as an
-    evaluation job ran; and a site whose name it points at 127.0.0.1 (DNS rebinding) could read
-    and write the whole API, keyless by default. So a write whose `Origin` is another site than
-    the request's host is refused (403), and, while the server listens on loopback, a request
-    naming a host that is not this machine, or one of `names`, is refused (400). Clients that are
-    programs send no `Origin`; the API's own /docs page is of its own origin."""
+    """ASGI middleware against the web pages of other sites a user of this machine visits. A page
+    can send a form (multipart, no preflight) to http://127.0.0.1:8000 from any site: an evaluation
+    job ran; and a site whose name it points at 127.0.0.1 (DNS rebinding) could read and write the
+    whole API, keyless by default. So a request other than GET, HEAD and OPTIONS whose `Origin` is a
+    page of another site (not of this machine, nor of a name in `names`) is refused (403), and,
+    while the server listens on loopback, a request naming a host that is not this machine, its own
+    host name, or one of `names`, is refused (400). Programs send no `Origin`."""
 
     SAFE = frozenset({"GET", "HEAD", "OPTIONS"})
 
-    def __init__(self, app: ASGIApp, *, loopback_only: bool, names: frozenset[str] = frozenset(),
+    def __init__(self, app: ASGIApp, *, loopback_only: bool, names: Iterable[str] = (),
                  metrics: Metrics | None = None, on_refused: Callable[[Scope, int], None] | None = None) -> None:
-        from urllib.parse import urlsplit
-
         self.app = app
         self.loopback_only = loopback_only
-        import socket
-
-        # the operator's names as host names: "qa.example.org:8443" is the host qa.example.org; and
-        # this machine's own name, which its programs may use ("http://vm:8000" was "DNS rebinding")
-        self.names = frozenset(urlsplit(f"//{n.strip().lower()}").hostname or n.strip().lower() for n in names) \
-            | {socket.gethostname().lower()}  # (no DNS lookup: on a machine without one it would hang)
+        # the operator's names as host names ("qa.example.org:8443" is qa.example.org), and this
+        # machine's own name, which its programs may use (without a DNS lookup: offline it would hang)
+        self.names = {_host_name(n) for n in names if n.strip()} | {socket.gethostname().lower()}
         self.metrics = metrics
         self.on_refused = on_refused
 
@@ -330,16 +328,9 @@ class SameSite:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        from urllib.parse import urlsplit
-
-        from qa.core.settings import loopback
-
         headers = dict(scope.get("headers") or [])
         host = headers.get(b"host", b"").decode("latin-1").strip().lower()
-        try:
-            name = urlsplit(f"//{host}").hostname or ""
-        except ValueError:
-            name = ""
+        name = _host_name(host)
         if self.loopback_only and host and not (loopback(name) or name in self.names):
             await self._refuse(scope, send, 400, "bad_host",
                                f"this server listens on loopback and is not {name or host!r}: a page from another "
@@ -350,16 +341,13 @@ class SameSite:
         if origin is not None and scope.get("method", "GET") not in self.SAFE:
             said = origin.decode("latin-1").strip().lower()
             try:
-                where = urlsplit(said).netloc if said != "null" else "null"
+                parts = urlsplit(said)
+                where, from_name = parts.netloc, parts.hostname or ""
             except ValueError:
-                where = said
-            try:
-                from_name = urlsplit(said).hostname or ""
-            except ValueError:
-                from_name = ""
-            # a page of this machine (the API's /docs through a proxy on another port, a front end
-            # of one's own) or of a name the operator gave is no other site
-            if where != host and not loopback(from_name) and from_name not in self.names:
+                where, from_name = "", ""
+            # its own origin; a page of this machine (the API's /docs through a proxy on another
+            # port, a front end of one's own) or of a name the operator gave is no other site
+            if not (where and where == host) and not loopback(from_name) and from_name not in self.names:
                 await self._refuse(scope, send, 403, "forbidden",
                                    f"a web page from {said[:100]!r} may not use this API (cross-site request "
                                    "refused); programs send no Origin header, and a name this server is reached "
@@ -373,3 +361,12 @@ class SameSite:
         if self.metrics is not None:
             self.metrics.rejected.labels(reason="cross-site" if status == 403 else "bad host").inc()
         await BodyLimit._refuse(send, status, kind, message)
+
+
+def _host_name(host: str) -> str:
+    """The host name of a `Host` header or a name given with its port ("qa.example.org:8443",
+    "[::1]:8000"); "" for one that is none."""
+    try:
+        return urlsplit(f"//{host.strip().lower()}").hostname or ""
+    except ValueError:
+        return ""

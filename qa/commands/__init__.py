@@ -15,17 +15,25 @@ if TYPE_CHECKING:
 
 def check_graph_file(graph: Path | None) -> None:
     """A `--graph` that names no readable file is refused before anything loads."""
-    if graph is None:
-        return
+    if graph is not None:
+        _check_graph(graph, f"--graph {graph}", str(graph))
+
+
+_GIVE_A_GRAPH = "give a Turtle, N-Triples, RDF/XML, JSON-LD or TSV file"
+
+
+def _check_graph(graph: Path, named: str, missing: str) -> None:
+    """`graph` must be a graph file of a known format: a folder, a device or a pipe, a missing file or
+    a .trig is refused before anything loads, not found by the graph source once a server is up.
+    `named`: the graph as the message names it, where it came from; `missing`: as "not found" does."""
     if graph.is_dir():
-        raise InputError(f"--graph {graph} is a folder; give a Turtle, N-Triples, RDF/XML, JSON-LD or TSV file")
+        raise InputError(f"{named} is a folder; {_GIVE_A_GRAPH}")
     if not graph.is_file():
-        raise InputError(f"graph file not found: {graph}" if not graph.exists() else
-                         f"--graph {graph} is not a regular file (a device or a pipe); give a Turtle, "
-                         "N-Triples, RDF/XML, JSON-LD or TSV file")
+        raise InputError(f"graph file not found: {missing}" if not graph.exists() else
+                         f"{named} is not a regular file (a device or a pipe); {_GIVE_A_GRAPH}")
     from kb.loaders import graph_format
 
-    graph_format(graph)  # a .json or .trig: refused now, not as a source down once the server is up
+    graph_format(graph)
 
 
 def check_endpoint_option(endpoint: str | None, graph: Path | None = None) -> None:
@@ -121,17 +129,8 @@ def check_source_files(settings: Settings) -> None:
         return f"QA_{name.upper()} / {name}"
 
     if settings.kb_graph and not settings.kb_endpoint and settings.explicitly_set("kb_graph"):
-        graph = Path(settings.kb_graph).expanduser()
-        if graph.is_dir():
-            raise InputError(f"{graph} (from {where('kb_graph')}) is a folder; give a Turtle, N-Triples, RDF/XML, "
-                             "JSON-LD or TSV file")
-        if not graph.is_file():
-            raise InputError(f"graph file not found: {graph} (from {where('kb_graph')})" if not graph.exists()
-                             else f"{graph} (from {where('kb_graph')}) is not a regular file; give a Turtle, "
-                             "N-Triples, RDF/XML, JSON-LD or TSV file")
-        from kb.loaders import graph_format
-
-        graph_format(graph)  # QA_KB_GRAPH=company.trig: refused at the start, as --graph is
+        graph = Path(settings.kb_graph).expanduser()  # QA_KB_GRAPH=company.trig: refused at the start, as --graph is
+        _check_graph(graph, f"{graph} (from {where('kb_graph')})", f"{graph} (from {where('kb_graph')})")
     if settings.explicitly_set("index_dir"):
         check_index_dir(Path(settings.index_dir).expanduser(), where("index_dir"))
     if settings.kb_scorer and settings.explicitly_set("kb_scorer"):
