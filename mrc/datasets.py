@@ -8,6 +8,7 @@ becomes a `DataFormatError` naming the file and the place (e.g. `data[3].paragra
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,6 +18,9 @@ from qa.core.errors import DataFormatError, InputError
 from qa.core.text import MAX_QUESTION_CHARS, parse_json, read_text
 
 LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+LEVELS = ("middle", "high")
+
+log = logging.getLogger(__name__)
 
 
 def _need(obj: Any, key: str, typ: type | tuple[type, ...], where: str) -> Any:
@@ -95,6 +99,8 @@ def load_squad(path: str | Path, version: str | int = "auto") -> SquadDataset:
     examples: list[SquadExample] = []
     seen: set[str] = set()
     any_impossible = False
+    unanswered: list[str] = []  # no answers and no is_impossible: unanswerable in v2.0, an error in v1.1
+    moved = 0
     for ai, art in enumerate(data):
         where_a = f"{p}: data[{ai}]"
         title = art.get("title", "") if isinstance(art, dict) else ""
@@ -121,14 +127,55 @@ def load_squad(path: str | Path, version: str | int = "auto") -> SquadDataset:
                 for ni, ans in enumerate(answers):
                     where_n = f"{where_q}.answers[{ni}]"
                     texts.append(_need(ans, "text", str, where_n))
-                    starts.append(_need(ans, "answer_start", int, where_n))
-                if qa.get("is_impossible"):
+                    start = answer_start(context, texts[-1], _need(ans, "answer_start", int, where_n), where_n)
+                    moved += start != ans["answer_start"]
+                    starts.append(start)
+                if impossible(qa, where_q):
                     any_impossible = True
                     texts, starts = [], []
+                elif not texts:
+                    unanswered.append(qid)
                 examples.append(SquadExample(qid, question, context, tuple(texts), tuple(starts), str(title)))
     if not examples:
         raise DataFormatError(f"{p}: no questions found")
-    return SquadDataset(p, _version(doc, version, any_impossible, p), data, examples)
+    if moved:
+        log.warning("%s: %d answer(s) had an answer_start that does not point at their text; the nearest place "
+                    "their text is found in the context is used", p, moved)
+    found = _version(doc, version, any_impossible, p)
+    if found == 1 and (unanswered or any_impossible):
+        # v1.1 scoring has no "no answer": each such question would be counted wrong without a word
+        if any_impossible:
+            raise DataFormatError(f"{p} holds unanswerable questions (is_impossible), a SQuAD v2.0 file that v1.1 "
+                                  "scoring would count wrong: score it as v2.0 (`qa eval squad` without --version)")
+        raise DataFormatError(f"{p}: the question {unanswered[0]!r} has no answers ({len(unanswered)} in all), which "
+                              "SQuAD v1.1 scoring would count wrong: mark them \"is_impossible\": true, or declare "
+                              "\"version\": \"v2.0\" in the file (`qa eval squad --version 2` does the same)")
+    return SquadDataset(p, found, data, examples)
+
+
+def impossible(qa: dict[str, Any], where: str) -> bool:
+    """SQuAD v2.0's flag, which must be a JSON true or false: the string "false" is truthy, and a
+    truthiness test had read it as unanswerable, turning a v1.1 file into a v2.0 one."""
+    flag = qa.get("is_impossible", False)
+    if flag is None or isinstance(flag, bool):
+        return bool(flag)
+    raise DataFormatError(f"{where}: 'is_impossible' must be true or false, found {json.dumps(flag)[:40]}")
+
+
+def answer_start(context: str, text: str, start: int, where: str) -> int:
+    """Where `text` starts in `context`: `start` when it points there, else the nearest place the
+    text is found (offsets computed on bytes or before a cleanup are off by a few characters, and
+    the official scorer never reads them). A text the context does not hold at all is a file that
+    pairs answers with the wrong paragraph, and training on it would teach a wrong span."""
+    if 0 <= start and context.startswith(text, start):
+        return start
+    places, at = [], context.find(text) if text else -1
+    while at >= 0:
+        places.append(at)
+        at = context.find(text, at + 1)
+    if not places:
+        raise DataFormatError(f"{where}: the answer {text[:60]!r} is not in its paragraph's context")
+    return min(places, key=lambda i: abs(i - start))
 
 
 def _version(doc: dict[str, Any], requested: str | int, any_impossible: bool, path: Path) -> int:
@@ -165,10 +212,14 @@ def load_race(path: str | Path) -> list[RaceQuestion]:
     if not p.exists():
         raise InputError(f"file not found: {p}")
     out: list[RaceQuestion] = []
-    for where, article, level in _race_articles(p):
-        out.extend(_race_questions(article, where, level))
+    for where, article, level, name in _race_articles(p):
+        out.extend(_race_questions(article, where, level, name))
     if not out:
         raise DataFormatError(f"{p}: no RACE questions found")
+    other = sorted({q.level for q in out if q.level and q.level not in LEVELS})
+    if other:
+        log.warning("%s: %d question(s) of level %s, neither middle nor high: they count in 'all' only", p,
+                    sum(q.level in other for q in out), ", ".join(map(repr, other[:3])))
     ids = [q.qid for q in out]
     if len(set(ids)) != len(ids):
         dup = next(i for i in ids if ids.count(i) > 1)
@@ -176,21 +227,24 @@ def load_race(path: str | Path) -> list[RaceQuestion]:
     return out
 
 
-def _race_articles(p: Path) -> Iterator[tuple[str, Any, str]]:
+def _race_articles(p: Path) -> Iterator[tuple[str, Any, str, str]]:
+    """(where, article, level from the folder, the id an article without one gets)."""
     if p.is_dir():
         files = sorted(f for f in p.rglob("*") if f.is_file() and f.suffix in (".txt", ".json"))
         if not files:
             raise DataFormatError(f"{p}: no .txt or .json RACE files in this folder")
         for f in files:
-            level = next((part for part in reversed(f.parent.parts) if part in ("middle", "high")), "")
-            yield str(f), parse_json(read_text(f), str(f)), level
+            level = next((part for part in reversed(f.parent.parts) if part in LEVELS), "")
+            # the path below the folder: RACE's own layout has a high/1.txt and a middle/1.txt
+            yield str(f), parse_json(read_text(f), str(f)), level, f.relative_to(p).as_posix()
         return
     text = read_text(p)
     name = p.name.removesuffix(".gz").removesuffix(".xz")
     if name.endswith(".jsonl"):
         for ln, line in enumerate(text.split("\n"), 1):
             if line.strip():
-                yield f"{p}, line {ln}", parse_json(line, f"{p}, line {ln}", line_of_file=True), ""
+                where = f"{p}, line {ln}"
+                yield where, parse_json(line, where, line_of_file=True), "", f"{p.name}-line{ln}"
     else:
         try:
             doc = parse_json(text, str(p))
@@ -202,7 +256,8 @@ def _race_articles(p: Path) -> Iterator[tuple[str, Any, str]]:
             raise DataFormatError(f"{p}: a SQuAD file, not RACE: it is for the span reader (`qa eval squad`, "
                                   "`qa train span`; kind=squad)")
         for i, art in enumerate(doc if isinstance(doc, list) else [doc]):
-            yield f"{p}[{i}]" if isinstance(doc, list) else str(p), art, ""
+            name = f"{p.name}[{i}]" if isinstance(doc, list) else p.name
+            yield f"{p}[{i}]" if isinstance(doc, list) else str(p), art, "", name
 
 
 def _race_lines(text: str) -> bool:
@@ -215,7 +270,7 @@ def _race_lines(text: str) -> bool:
     return isinstance(obj, dict) and "article" in obj
 
 
-def _race_questions(article: Any, where: str, level: str) -> list[RaceQuestion]:
+def _race_questions(article: Any, where: str, level: str, name: str) -> list[RaceQuestion]:
     text = _need(article, "article", str, where)
     if not text.strip():
         raise DataFormatError(f"{where}: the article is empty")
@@ -227,10 +282,11 @@ def _race_questions(article: Any, where: str, level: str) -> list[RaceQuestion]:
             f"{where}: {len(questions)} questions, {len(options)} option lists and {len(answers)} answers "
             "(they must match)"
         )
-    # without an id: the file's name, and the line in a .jsonl (one article a line, each its own)
-    line = where.rsplit(", line ", 1)[1] if ", line " in where else ""
-    art_id = str(article.get("id") or Path(where.split(",")[0]).name + (f"-line{line}" if line else ""))
-    lvl = str(article.get("level") or level)
+    art_id = str(article.get("id") or name)
+    lvl = article.get("level") or level
+    if not isinstance(lvl, str):  # 5 or true had been a level of its own, counted in no figure
+        raise DataFormatError(f"{where}: 'level' must be middle or high, found {json.dumps(lvl)[:40]}")
+    lvl = lvl.strip().lower()  # "High" had dropped out of the per-level figures
     out = []
     for i, (q, opts, ans) in enumerate(zip(questions, options, answers, strict=True)):
         if not isinstance(q, str) or not q.strip():

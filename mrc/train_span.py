@@ -22,7 +22,7 @@ import numpy as np
 import torch
 from rich.console import Console
 
-from mrc.datasets import load_squad, read_text
+from mrc.datasets import answer_start, impossible, load_squad, read_text
 from mrc.metrics import squad_f1, squad_v1_evaluate
 from mrc.negatives import ADVERSARIAL_MIX, NegativeMix, kind_of, make_negatives
 from mrc.span import ReadRequest, SpanReader
@@ -73,13 +73,15 @@ def load_squad_examples(path: str | Path) -> list[SpanExample]:
                     where = f"{path}: article {ai}, paragraph {pi}, question {qi}"
                     qid = qa.get("id") or f"{ai}-{pi}-{qi}"
                     answers = qa.get("answers") or []
-                    if qa.get("is_impossible") or not answers:
+                    if impossible(qa, where) or not answers:
                         out.append(SpanExample(qid, str(qa["question"]), ctx, -1, "", ai))
                     else:
                         a = answers[0]
                         start = a["answer_start"]
                         if not isinstance(start, int) or isinstance(start, bool):
                             raise TypeError(f"answer_start must be a whole number, not {start!r}")
+                        # an offset that misses its text had become an unanswerable example without a word
+                        start = answer_start(ctx, str(a["text"]), start, where)
                         out.append(SpanExample(qid, str(qa["question"]), ctx, start, str(a["text"]), ai))
     except KeyError as exc:
         raise DataFormatError(f"{where}: missing {exc}") from None

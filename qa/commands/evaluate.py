@@ -114,11 +114,7 @@ def squad(
                              flags={"null_threshold": "--null-threshold", "batch_size": "--batch-size"})
     if predictions is not None and not predictions.name:  # `--out ''`, `--out .`: no file to name
         raise InputError(f"cannot write {predictions}: it is a folder; give the predictions file's name")
-    ds = load_squad(file, version).subset(limit)
-    if ds.version == 1 and any(e.is_impossible for e in ds.examples):
-        # v1.1 scoring has no "no answer": each such question was counted wrong without a word
-        raise InputError(f"{file} holds unanswerable questions (is_impossible), a SQuAD v2.0 file that v1.1 scoring "
-                         "would count wrong: leave --version out, or give --version 2")
+    ds = load_squad(file, version).subset(limit)  # refuses a v1.1 reading of unanswerable questions
     na_path = na_probs or (predictions.with_name(predictions.stem + "_na_probs.json") if predictions else None)
     if ds.version == 1 and na_probs is not None:
         console.print(f"note: --na-probs is for SQuAD v2.0 files; {file.name} is v1.1, so none is written",
@@ -221,6 +217,7 @@ def race(
     out.print(_table(f"RACE accuracy: {file.name} — {reader.model_dir.name}", rows))
     if predictions:
         _write_json(predictions, {qid: LETTERS[i] for qid, i in chosen.items()})
+        console.print(f"predictions: {predictions}", markup=False, highlight=False)  # as `qa eval squad` says it
     if metrics_out:
         _write_json(metrics_out, {"file": str(file), "model": str(reader.model_dir), **metrics})
 

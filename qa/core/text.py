@@ -97,6 +97,9 @@ def _checked(path: str | Path) -> Path:
     return p
 
 
+_ARCHIVES = ((b"\x1f\x8b", "gz"), (b"\xfd7zXZ\x00", "xz"))  # magic numbers no UTF-8 text opens with
+
+
 def read_text(path: str | Path, max_chars: int | None = None) -> str:
     """A whole file's text, decompressing `.gz`, `.xz` and `.bz2` by suffix (`open_binary`, so a
     corrupt archive is the same one error everywhere). With `max_chars`, a longer file is refused
@@ -112,6 +115,9 @@ def read_text(path: str | Path, max_chars: int | None = None) -> str:
         raise InputError(f"{p} is longer than the limit of {max_chars:,} characters")
     if raw[:2] in (b"\xff\xfe", b"\xfe\xff"):  # a Windows editor's "Unicode": said as such, not "byte 0"
         raise DataFormatError(f"{p} is UTF-16 text; convert it to UTF-8 (iconv -f UTF-16 -t UTF-8)")
+    packed = next((kind for magic, kind in _ARCHIVES if raw.startswith(magic)), None)
+    if packed:  # compressed but not named so: "not UTF-8 text (line 1, byte 1)" said nothing of it
+        raise DataFormatError(f"{p} is {packed}-compressed: name it with .{packed} at the end, or unpack it")
     try:
         return raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:

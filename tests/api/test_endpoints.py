@@ -1207,3 +1207,26 @@ def test_a_missing_model_is_503_without_the_servers_paths(api_settings, tmp_path
         job = _finished(c, r.json()["id"])  # the job fails as the request did, in the same words
         assert job["status"] == "failed" and "not installed on this server" in job["error"], job
         assert "secret-folder" not in json.dumps(job)
+
+
+def test_an_eval_job_refuses_what_the_command_line_refuses(client) -> None:
+    """A v1.1 question without answers: `qa eval squad` refused it, the API scored it wrong without a word."""
+    data = json.loads(_squad_file())
+    data["data"][0]["paragraphs"][0]["qas"][0]["answers"] = []
+    message = error(client.post("/v1/eval", files={"file": ("v1.json", json.dumps(data).encode())}), 422)
+    assert "'q1' has no answers" in message and "v1.json" in message
+
+
+def test_an_eval_jobs_progress_moves_within_a_chunk_and_sees_a_cancel() -> None:
+    """A chunk of RACE takes over a minute on a small CPU: its progress had stayed at 0 % meanwhile."""
+    from qa.api.jobs import JobRunner, _Cancelled, _Job
+    from qa.api.models import JobState
+
+    jobs = JobRunner.__new__(JobRunner)
+    job = _Job(JobState(id="j", kind="race", status="running", file="f", total=200), None)
+    seen = jobs._within(job, 64, 64)
+    seen(16, 64)
+    assert job.state.progress == 0.4 and job.state.done == 0  # (64 + 16) of 200; `done` counts whole chunks
+    job.state = job.state.model_copy(update={"status": "cancelled"})
+    with pytest.raises(_Cancelled):
+        seen(32, 64)

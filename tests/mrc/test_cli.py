@@ -209,7 +209,8 @@ def test_eval_race(tiny_choice_dir: Path, tmp_path: Path, capsys: pytest.Capture
     preds = tmp_path / "p.json"
     assert main(["eval", "race", str(data), "-m", str(tiny_choice_dir), "-o", str(preds)]) == 0
     assert set(json.loads(preds.read_text())) == {"m1.txt-0", "m1.txt-1"}
-    assert "middle" in capsys.readouterr().out
+    said = capsys.readouterr()
+    assert "middle" in said.out and f"predictions: {preds}" in said.err.replace("\n", "")
 
 
 @pytest.mark.parametrize("kind", ["squad", "race"])

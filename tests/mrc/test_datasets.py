@@ -64,7 +64,74 @@ def test_squad_v2_detection(tmp_path: Path) -> None:
     (tmp_path / "v2.json").write_text(json.dumps(doc))
     ds = load_squad(tmp_path / "v2.json")
     assert ds.version == 2 and ds.examples[1].is_impossible
-    assert load_squad(tmp_path / "v2.json", version="1").version == 1
+    with pytest.raises(DataFormatError, match="v1.1 scoring would count wrong"):
+        load_squad(tmp_path / "v2.json", version="1")  # each unanswerable question counted wrong without a word
+
+
+def _squad_file(tmp_path: Path, **changes: object) -> Path:
+    doc = json.loads(json.dumps(SQUAD))
+    doc["data"][0]["paragraphs"][0]["qas"][0].update(changes)
+    path = tmp_path / "s.json"
+    path.write_text(json.dumps(doc))
+    return path
+
+
+def test_is_impossible_must_be_true_or_false(tmp_path: Path) -> None:
+    """The string "false" is truthy: it had made a v1.1 file a v2.0 one, scored with "no answer"."""
+    with pytest.raises(DataFormatError, match=r"qas\[0\]: 'is_impossible' must be true or false, found \"false\""):
+        load_squad(_squad_file(tmp_path, is_impossible="false"))
+    assert load_squad(_squad_file(tmp_path, is_impossible=False)).version == 1
+    assert load_squad(_squad_file(tmp_path, is_impossible=None)).version == 1
+
+
+def test_a_v1_question_without_answers_is_refused_unless_scored_as_v2(tmp_path: Path) -> None:
+    """The official v1.1 script fails on it; the API had scored it wrong without a word."""
+    path = _squad_file(tmp_path, answers=[])
+    with pytest.raises(DataFormatError, match="'q1' has no answers .*--version 2"):
+        load_squad(path)
+    ds = load_squad(path, version=2)
+    assert ds.version == 2 and ds.examples[0].is_impossible
+
+
+def test_an_answer_start_off_its_text_is_moved_to_the_nearest_place(tmp_path: Path, caplog) -> None:
+    path = _squad_file(tmp_path, answers=[{"text": "France", "answer_start": -1},
+                                          {"text": "France", "answer_start": 99999},
+                                          {"text": "France", "answer_start": 12}])
+    ds = load_squad(path)
+    assert ds.examples[0].answer_starts == (12, 12, 12)
+    assert "2 answer(s) had an answer_start that does not point at their text" in caplog.text
+    with pytest.raises(DataFormatError, match=r"qas\[0\].answers\[0\]: the answer 'London' is not in its paragraph"):
+        load_squad(_squad_file(tmp_path, answers=[{"text": "London", "answer_start": 12}]))
+
+
+def test_the_training_loader_takes_the_same_answers(tmp_path: Path) -> None:
+    from mrc.train_span import load_squad_examples
+
+    moved = load_squad_examples(_squad_file(tmp_path, answers=[{"text": "France", "answer_start": 3}]))
+    assert (moved[0].answer_start, moved[0].answer_text) == (12, "France")  # not an unanswerable example
+    with pytest.raises(DataFormatError, match="is_impossible"):
+        load_squad_examples(_squad_file(tmp_path, is_impossible="no"))
+
+
+def test_race_levels_are_read_whatever_their_case(tmp_path: Path, caplog) -> None:
+    path = tmp_path / "r.jsonl"
+    lines = [dict(RACE, id="a", level="High"), dict(RACE, id="b", level=" middle"), dict(RACE, id="c", level="college")]
+    path.write_text("\n".join(json.dumps(line) for line in lines))
+    assert [q.level for q in load_race(path)] == ["high", "high", "middle", "middle", "college", "college"]
+    assert "2 question(s) of level 'college', neither middle nor high" in caplog.text
+    path.write_text(json.dumps(dict(RACE, level=5)))
+    with pytest.raises(DataFormatError, match="'level' must be middle or high, found 5"):
+        load_race(path)
+
+
+def test_race_files_without_ids_in_both_levels_stay_apart(tmp_path: Path) -> None:
+    article = {k: v for k, v in RACE.items() if k != "id"}
+    for level in ("high", "middle"):
+        (tmp_path / "dev" / level).mkdir(parents=True)
+        (tmp_path / "dev" / level / "1.txt").write_text(json.dumps(article))
+    qs = load_race(tmp_path / "dev")
+    assert [(q.qid, q.level) for q in qs] == [("high/1.txt-0", "high"), ("high/1.txt-1", "high"),
+                                              ("middle/1.txt-0", "middle"), ("middle/1.txt-1", "middle")]
 
 
 @pytest.mark.parametrize(

@@ -80,3 +80,19 @@ def test_a_utf16_file_is_said_to_be_one_and_bad_bytes_are_placed_by_line(tmp_pat
     bad.write_bytes(b"first?\nsecond?\nthird \xff?\n")
     with pytest.raises(DataFormatError, match=r"bad.txt: not UTF-8 text \(line 3, byte 21\)"):
         read_text(bad)
+
+
+def test_a_compressed_file_not_named_so_is_said_to_be_one(tmp_path: Path) -> None:
+    """It had been "not UTF-8 text (line 1, byte 1)"."""
+    import gzip
+    import lzma
+
+    from qa.core.text import read_text
+
+    for packer, kind in ((gzip.compress, "gz"), (lzma.compress, "xz")):
+        path = tmp_path / "questions.json"
+        path.write_bytes(packer(b'{"data": []}'))
+        with pytest.raises(DataFormatError, match=f"questions.json is {kind}-compressed: name it with .{kind}"):
+            read_text(path)
+        named = path.rename(tmp_path / f"questions.json.{kind}")
+        assert read_text(named) == '{"data": []}'
