@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from qa.core.errors import BusyError, DataFormatError, InputError, QAError, error_type_of
+from qa.core.errors import BusyError, DataFormatError, InputError, NotFoundError, QAError, error_type_of
 from qa.core.text import counted
 from qa.core.types import Question, Response
 
@@ -34,13 +34,21 @@ MAX_FILE_CHARS = 200_000_000  # a compressed file can unpack to far more than an
 
 @dataclass(frozen=True)
 class Asked:
+    """A line's question and what the line asks besides: the fields of a `/v1/ask` body
+    (`history`, `route`, `top_k`, `collection`), each overriding the command's option."""
+
     id: str
     question: str
+    history: tuple[str, ...] = ()
+    route: str | None = None
+    top_k: int | None = None
+    collection: str | None = None
 
 
 def read_questions(path: Path | str) -> list[Asked]:
     """The questions of a `.txt` (one a line; blank lines skipped) or `.jsonl` file (an object a
-    line with "question" and an optional "id"); "-" reads standard input. A CSV file or a JSON
+    line with "question", an optional "id", and optionally what a `/v1/ask` body may add: "history",
+    "route", "top_k", "collection"); "-" reads standard input. A CSV file or a JSON
     array is refused by name: read a line at a time, its header and rows were asked as questions.
     Ids default to the line number; an id used twice is refused (answers are matched back to questions by it)."""
     from qa.core.text import decode_utf8, json_lines, read_text
@@ -88,12 +96,36 @@ def read_questions(path: Path | str) -> list[Asked]:
         seen.add(qid)
         if "id" not in obj:
             numbered[qid] = lineno
-        out.append(Asked(qid, question))
+        out.append(_asked(qid, question, obj, f"{name}:{lineno}"))
         if len(out) > MAX_QUESTIONS:
             raise InputError(f"{name}: more than {MAX_QUESTIONS:,} questions; split the file")
     if not out:
         raise InputError(f"{name}: no questions in it")
     return out
+
+
+def _asked(qid: str, question: str, obj: dict[str, Any], where: str) -> Asked:
+    """The line's other fields checked as `/v1/ask` checks them: a line that looks like a request
+    body had its route, history and collection dropped without a word, and was answered as if it
+    held the question alone. The question itself is checked when it is asked, so a bad one refuses
+    its line only."""
+    from pydantic import ValidationError
+
+    from qa.api.models import AskRequest
+
+    extra = {k: v for k, v in obj.items() if k not in ("id", "question")}
+    if not extra:
+        return Asked(qid, question)
+    try:
+        body = AskRequest.model_validate({"question": "?", **extra})
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        field = ".".join(str(part) for part in first["loc"])
+        said = "not a field of a question line (id, question, history, route, top_k, collection)" \
+            if first["type"] == "extra_forbidden" else first["msg"]
+        raise DataFormatError(f'{where}: "{field}": {said}') from None
+    return Asked(qid, question, body.flat_history(), str(body.route) if body.route else None, body.top_k,
+                 body.collection)
 
 
 def _is_json_array(text: str) -> bool:
@@ -235,18 +267,20 @@ def answer_all(engine: Any, questions: list[Asked], *, top_k: int | None = None,
     limit = engine.settings.max_question_chars
     for q in questions:
         try:
-            question = Question(q.question, collection=collection, max_chars=limit)
+            question = Question(q.question, history=q.history, collection=q.collection or collection, max_chars=limit)
         except InputError as exc:  # this question, not the run: its line says why
             yield Record(q, error=exc)
             continue
         try:
-            resp = engine.ask(question, top_k=top_k)
+            resp = engine.ask(question, top_k=q.top_k or top_k, route=q.route)
         except QAError as exc:
             # a graph query that ran out of time or failed, a store busy with an import: this
             # question alone; anything else the engine refuses (a route and a collection that do not
             # go together, an index built with another encoder, a graph that cannot be asked at all)
-            # would refuse every line: it ends the run
-            if exc.error_type not in ("timeout", "graph_error") and not isinstance(exc, BusyError):
+            # would refuse every line: it ends the run, unless the line asked for something of its own
+            # (a route, a collection, history), which may be what is refused
+            own = q.route or q.collection or q.history or q.top_k
+            if not own and exc.error_type not in ("timeout", "graph_error") and not isinstance(exc, BusyError):
                 raise
             yield Record(q, error=exc)
             continue
@@ -268,6 +302,14 @@ def ask_file(engine: Any, path: Path, out: Path | None, *, top_k: int | None = N
     had_out = out is not None and out.exists()  # an earlier run's answers: part of this one never replaces them
     err = Console(stderr=True)
     counts = {"answered": 0, "no answer": 0, "refused": 0}
+    if collection is not None and engine.settings.route in ("auto", "webqa"):  # a name no collection has
+        # refuses every line: said before the first (with another route forced, that is what is said)
+        try:
+            known = engine.collections()
+        except QAError:  # no passage source here: the first question says what is wrong
+            known = []
+        if known and collection not in known:
+            raise NotFoundError(f"no collection named {collection!r}; known: {', '.join(known)}")
     journal = _Journal(out) if out is not None else None
     try:
         with Progress(TextColumn("answering"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
@@ -282,10 +324,11 @@ def ask_file(engine: Any, path: Path, out: Path | None, *, top_k: int | None = N
                     journal.write(line)
                 counts[record.outcome] += 1
                 bar.advance(task)
-    except BaseException:  # Ctrl-C, a failing source: what was answered is kept
+    except BaseException as exc:  # Ctrl-C, a failing source: what was answered is kept
         if journal is None:
-            err.print(f"stopped after {sum(counts.values()):,} of {len(questions):,} questions; their answers "
-                      "are on standard output", markup=False, highlight=False)
+            if sum(counts.values()) or not isinstance(exc, QAError):  # an error before any answer is all to say
+                err.print(f"stopped after {sum(counts.values()):,} of {len(questions):,} questions; their answers "
+                          "are on standard output", markup=False, highlight=False)
         else:
             held = journal.finish(keep_beside=had_out)
             failed = journal.failed()

@@ -9,7 +9,7 @@ import pytest
 
 from qa.batch import ask_file, read_questions
 from qa.cli import main
-from qa.core.errors import DataFormatError, InputError
+from qa.core.errors import DataFormatError, InputError, NotFoundError
 from qa.core.settings import Settings
 from qa.core.types import Answer, Question, Route
 from qa.engine import Engine
@@ -316,3 +316,46 @@ def test_a_line_cut_short_by_a_full_disk_is_taken_back(tmp_path, capsys, monkeyp
     part = tmp_path / "a.jsonl.partial"
     assert [r["id"] for r in _lines(part.read_text(encoding="utf-8"))] == ["1"]
     assert [r["id"] for r in _lines(capsys.readouterr().out)] == ["2", "3"]
+
+
+def test_a_json_line_may_carry_what_an_api_request_body_does(small_ttl, tmp_path, capsys):
+    """A line's route, history and collection had been dropped without a word: the question was
+    answered as if it stood alone, from whatever source the router chose."""
+    qj = tmp_path / "q.jsonl"
+    qj.write_text("\n".join(json.dumps(line) for line in [
+        {"id": "routed", "question": "What is the capital of France?", "route": "kbqa", "top_k": 2},
+        {"id": "turn2", "question": "And of Germany?",
+         "history": [{"question": "What is the capital of France?", "answer": "Paris"}]},
+        {"id": "notes", "question": "What is the capital of France?", "collection": "notes"},
+    ]), encoding="utf-8")
+    assert main(["ask", "--file", str(qj), "--graph", str(small_ttl), "--route", "kbqa"]) == 0
+    routed, turn2, notes = _lines(capsys.readouterr().out)
+    assert routed["routing"]["chosen"] == "kbqa" and routed["answers"][0]["text"] == "Paris"
+    assert turn2["rewritten"] and "Germany" in turn2["rewritten"] and turn2["answers"][0]["text"] == "Berlin"
+    # this line's own collection is refused for this line alone (it goes with passages, not the graph)
+    assert "goes with the route webqa" in notes["error"]["message"]
+
+
+@pytest.mark.parametrize(("line", "words"), [
+    ({"question": "a?", "topk": 3}, 'q.jsonl:1: "topk": not a field of a question line'),
+    ({"question": "a?", "route": "sparql"}, 'q.jsonl:1: "route": Input should be'),
+    ({"question": "a?", "top_k": "3"}, 'q.jsonl:1: "top_k": Input should be a valid integer'),
+    ({"question": "a?", "history": [{"question": ""}]}, 'q.jsonl:1: "history.0.question"'),
+])
+def test_a_json_lines_other_fields_are_checked_as_the_api_checks_them(tmp_path, line, words):
+    qj = tmp_path / "q.jsonl"
+    qj.write_text(json.dumps(line) + "\n", encoding="utf-8")
+    with pytest.raises(DataFormatError, match=words):
+        read_questions(qj)
+
+
+def test_a_collection_no_one_has_is_said_before_the_first_question(tmp_path, capsys, monkeypatch):
+    """It had been the first question's error, and then "stopped after 0 of 2 questions; their
+    answers are on standard output" with nothing there."""
+    qs = tmp_path / "q.txt"
+    qs.write_text("Who closed ticket 42?\nWhat is the capital of France?\n", encoding="utf-8")
+    engine = Engine(Settings())
+    monkeypatch.setattr(engine, "collections", lambda: ["default", "notes"])
+    with pytest.raises(NotFoundError, match="no collection named 'nosuch'; known: default, notes"):
+        ask_file(engine, qs, None, collection="nosuch")
+    assert capsys.readouterr().out == ""
