@@ -328,7 +328,8 @@ def delete(
 @cqa_app.command("ask")
 def ask(
     question: Annotated[str, typer.Argument(help="The question.")],
-    top_k: Annotated[int, typer.Option("--top-k", "-k", min=1, max=50)] = 3,
+    top_k: Annotated[int | None, typer.Option("--top-k", "-k", min=1, max=100, help="How many answers to show "
+                                              "(default: the top_k setting, as for `qa ask`).")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the answers as JSON.")] = False,
     store: StoreOpt = None,
 ) -> None:

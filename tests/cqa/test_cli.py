@@ -37,6 +37,11 @@ def test_import_ask_add_stats(tmp_path: Path, faq: Path, capsys: pytest.CaptureF
     top = top["best_guess"] if top["no_answer"] else top
     assert resp["routing"]["chosen"] == "cqa" and top["evidence"]["thread_id"].startswith("faq:office:")
     assert "self-service portal" in top["evidence"]["answer"]
+    # how many answers: the top_k setting, as for `qa ask` (it had been 3 whatever QA_TOP_K said)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("QA_TOP_K", "1")
+        assert main(["cqa", "ask", "Is there parking?", "--store", store, "--json"]) == 0
+        assert len(json.loads(capsys.readouterr().out)["answers"]) == 1
     assert main(["cqa", "add", "Is there parking for bikes?", "--answer", "Yes, in the basement.",
                  "--store", store]) == 0
     err = capsys.readouterr().err
