@@ -17,6 +17,7 @@ from rich.text import Text
 
 from qa.commands import check_graph_file
 from qa.core.errors import ConfigError
+from qa.core.paths import install_hint
 
 out = Console()
 
@@ -60,11 +61,13 @@ def _wait_for(url: str, proc: subprocess.Popen, what: str, timeout: float) -> No
 def _check_installed(ui: bool) -> None:
     import importlib.util
 
-    needed = ["fastapi", "fastapi_offline", "uvicorn", "prometheus_client", "multipart"] + (
-        ["streamlit", "httpx"] if ui else [])
-    missing = [m for m in needed if importlib.util.find_spec(m) is None]
-    if missing:
-        raise ConfigError(f"qa serve needs {', '.join(missing)}: pip install -e \".[api,ui]\"")
+    needed = {"api": ["fastapi", "fastapi_offline", "uvicorn", "prometheus_client", "multipart"],
+              "ui": ["streamlit", "httpx"] if ui else []}
+    missing = {extra: [m for m in mods if importlib.util.find_spec(m) is None] for extra, mods in needed.items()}
+    if any(missing.values()):  # the extras that hold what is missing, no more
+        extras = ",".join(extra for extra, mods in missing.items() if mods)
+        raise ConfigError(f"qa serve needs {', '.join(m for mods in missing.values() for m in mods)}: "
+                          f"{install_hint(extras)}")
 
 
 def _ui_app() -> Path:
@@ -73,7 +76,7 @@ def _ui_app() -> Path:
 
     spec = importlib.util.find_spec("ui")
     if spec is None or not spec.origin:
-        raise ConfigError("the ui package is not installed: pip install -e \".[api,ui]\"")
+        raise ConfigError(f"the ui package is not installed: {install_hint('api,ui')}")
     return Path(spec.origin).parent / "app.py"
 
 

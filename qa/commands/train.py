@@ -235,7 +235,8 @@ def average(
 
 @train_app.command("router")
 def router(
-    out: Path = typer.Option(None, help="Where the router model goes (default: data/router/router.json)."),
+    out: Path = typer.Option(None, help="Where the router model goes (default: router/router.json in the "
+                                        "data_dir setting's folder)."),
 ) -> None:
     """Train the router's classifier on training questions of each source (never what routed-qa tests),
     and on questions generated from your graph when QA_KB_GRAPH or QA_KB_ENDPOINT names one."""
@@ -254,7 +255,8 @@ def router(
 def calibrate_webqa(
     train_file: Path = typer.Option(SHARED_DATA / "mrc" / "squad-v1.0-train.from-explorer.json.xz",
                                     help="The SQuAD training file the span reader was trained on."),
-    out: Path = typer.Option(None, help="Where the calibrator goes (default: data/calibration/webqa.json)."),
+    out: Path = typer.Option(None, help="Where the calibrator goes (default: calibration/webqa.json in the "
+                                        "data_dir setting's folder)."),
     limit: int = typer.Option(0, help="Only the first N held-out questions (a quick look)."),
     records: Path = typer.Option(None, help="Keep the collected candidates in this JSON-lines file and "
                                             "refit from it when it exists (no re-reading)."),

@@ -13,6 +13,14 @@ MODELS_DIR = DATA_DIR / "models"
 SHARED_DATA = REPO_ROOT.parent / "shared" / "data"
 
 
+def install_hint(extras: str) -> str:
+    """The command that installs optional `extras`: from the repository (an editable install) where
+    this runs from one, else by the package's name (a wheel has no "." to install from)."""
+    if (REPO_ROOT / "pyproject.toml").is_file():
+        return f'pip install -e ".[{extras}]"'
+    return f'pip install "offline-qa[{extras}]"'
+
+
 def cache_dir() -> Path:
     """Where built artefacts that are not shipped go (indexes of the user's collections, per-graph
     label indexes and scorers, exported ONNX copies): `$XDG_CACHE_HOME/offline-qa`. A relative

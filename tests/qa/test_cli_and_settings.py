@@ -810,3 +810,21 @@ def test_a_kill_stops_a_running_server_and_says_so_not_that_it_stopped_before_fi
         if proc.poll() is None:
             proc.kill()
     assert proc.returncode == 143 and "terminated: the API stopped" in err and "before finishing" not in err, err
+
+
+def test_serve_names_the_extras_that_hold_what_is_missing(monkeypatch) -> None:
+    """It said `pip install -e ".[api,ui]"` whatever was missing, and from a wheel there is no "."."""
+    import importlib.util
+
+    import qa.core.paths
+    from qa.commands.serve import _check_installed
+    from qa.core.errors import ConfigError
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "streamlit" else real(name, *a))
+    with pytest.raises(ConfigError, match=r'needs streamlit: pip install -e "\.\[ui\]"'):
+        _check_installed(ui=True)
+    _check_installed(ui=False)  # the API alone needs no streamlit
+    monkeypatch.setattr(qa.core.paths, "REPO_ROOT", qa.core.paths.REPO_ROOT / "site-packages")
+    with pytest.raises(ConfigError, match=r'pip install "offline-qa\[ui\]"'):
+        _check_installed(ui=True)
