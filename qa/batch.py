@@ -292,9 +292,10 @@ def ask_file(engine: Any, path: Path, out: Path | None, *, top_k: int | None = N
     """`qa ask --file`: answers as JSON lines on standard output, or in `out`; a progress bar and
     a summary on standard error."""
     from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+    from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeRemainingColumn
 
     from qa.commands import check_apart, check_writable
+    from qa.core.progress import LoggedProgress
 
     check_apart(Path(path), {"--out": out})
     questions = read_questions(path)
@@ -312,7 +313,7 @@ def ask_file(engine: Any, path: Path, out: Path | None, *, top_k: int | None = N
             raise NotFoundError(f"no collection named {collection!r}; known: {', '.join(known)}")
     journal = _Journal(out) if out is not None else None
     try:
-        with Progress(TextColumn("answering"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+        with LoggedProgress(TextColumn("answering"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
                       console=err, transient=True, disable=not err.is_terminal) as bar:
             task = bar.add_task("answering", total=len(questions))
             for record in answer_all(engine, questions, top_k=top_k, collection=collection):

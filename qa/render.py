@@ -43,7 +43,7 @@ def evidence_lines(a: Answer) -> list[Text]:
         if ev.text:
             lines.append(marked(ev.text, ev.start, ev.end))
         src = Text("source: ", style="dim")
-        src.append(f"{ev.title or ''} [{ev.passage_id}]", style="dim")
+        src.append(f"{ev.title or ev.source} [{ev.passage_id}]", style="dim")  # untitled JSON line: file and line
         if ev.collection:
             src.append(f" in {ev.collection}", style="dim")
         if ev.also_in:

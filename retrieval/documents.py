@@ -386,6 +386,16 @@ def _check_name(path: Path) -> None:
         raise InputError(f"the name {shown} is not UTF-8 text; rename it (or move it out) and index again")
 
 
+_PLURALS = {"hidden file or folder (its name starts with '.')": "hidden files and folders (their names start with '.')",
+            "link that leads nowhere": "links that lead nowhere",
+            "special file (pipe, device)": "special files (pipes, devices)"}
+
+
+def _many(n: int, what: str) -> str:
+    """ "1 .pdf file", "2 .pdf files": a count and what it counts."""
+    return f"{n:,} {what if n == 1 else _PLURALS.get(what, what + 's')}"
+
+
 def discover(path: str | Path) -> list[tuple[Path, str]]:
     """Files to index under `path` (a file or a folder, searched recursively), with their names.
 
@@ -415,23 +425,26 @@ def discover(path: str | Path) -> list[tuple[Path, str]]:
     found: list[Path] = []
     skipped: Counter[str] = Counter()
     for folder, subfolders, names in os.walk(root, onerror=unreadable):  # linked folders are not entered
+        hidden = [d for d in subfolders if d.startswith(".")] + [f for f in names if f.startswith(".")]
+        if hidden:  # a note in a dot-folder never answered, without a word
+            skipped["hidden file or folder (its name starts with '.')"] += len(hidden)
         subfolders[:] = [d for d in subfolders if not d.startswith(".")]
         linked = sum(os.path.islink(os.path.join(folder, d)) for d in subfolders)
         if linked:  # a key at 0 would make every folder say "skipped 0 linked folders"
-            skipped["linked folders"] += linked
+            skipped["linked folder"] += linked
         for file in names:
             p = Path(folder) / file
             if file.startswith("."):
                 continue
             if p.suffix.lower() not in SUFFIXES:
-                skipped[f"{p.suffix.lower() or 'no suffix'} files"] += 1
+                skipped[f"{p.suffix.lower() or 'no suffix'} file"] += 1
             elif not p.is_file():
-                skipped["links that lead nowhere" if not p.exists() else "special files (pipes, devices)"] += 1
+                skipped["link that leads nowhere" if not p.exists() else "special file (pipe, device)"] += 1
             else:
                 found.append(p)
     if skipped:
         log.warning("skipped %s under %s (indexed: %s)",
-                    ", ".join(f"{n:,} {what}" for what, n in skipped.most_common()), root, ", ".join(SUFFIXES))
+                    ", ".join(_many(n, what) for what, n in skipped.most_common()), root, ", ".join(SUFFIXES))
     files: list[tuple[Path, str]] = []
     for p in sorted(found):
         _check_name(p)

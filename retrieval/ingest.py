@@ -11,6 +11,7 @@ re-derived from the docstore, which takes about a second per 10k passages.
 from __future__ import annotations
 
 import contextlib
+import logging
 import shutil
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
@@ -22,6 +23,7 @@ import numpy as np
 from qa.core.atomic import staging_dir, swap_dir
 from qa.core.errors import DataFormatError, InputError, QAError
 from qa.core.settings import Settings
+from qa.core.text import counted
 from retrieval.bm25 import BM25Index
 from retrieval.chunking import chunk_text
 from retrieval.dense import DenseIndex
@@ -39,6 +41,8 @@ from retrieval.index_dir import (
     summarise_sources,
 )
 from retrieval.passage import Passage
+
+log = logging.getLogger("qa.index")
 
 
 def chunk_documents(docs: Sequence[Document], chunk_chars: int, chunk_overlap: int) -> list[Passage]:
@@ -74,12 +78,17 @@ def passages_from_path(path: str | Path, settings: Settings, *, progress: bool =
 
         status = Console(stderr=True).status("reading the documents …")
     refused: list[tuple[str, QAError]] = []
+    empty: list[str] = []
     with status as shown:
-        for n, (file, rel) in enumerate(discover(path), 1):
+        files = discover(path)
+        for n, (file, rel) in enumerate(files, 1):
             if shown is not None:  # a file name is text, never markup ("[draft].md")
                 shown.update(Text(f"reading the documents: {n:,} files, {len(docs):,} documents ({rel}) …"))
             try:
+                before = len(docs)
                 docs.extend(read_documents(file, rel))
+                if len(docs) == before:
+                    empty.append(rel)
             except (InputError, DataFormatError) as exc:  # every file that cannot be read is said at once
                 refused.append((rel, exc))
         if len(refused) == 1:
@@ -92,6 +101,15 @@ def passages_from_path(path: str | Path, settings: Settings, *, progress: bool =
         passages = chunk_documents(docs, settings.chunk_chars, settings.chunk_overlap)
     if not passages:
         raise InputError(f"no text found to index under {path}")
+    if empty:  # an empty file, a page of scripts, front matter alone: left out without a word before
+        log.warning("left out %s holding no text: %s", counted(len(empty), "file"),
+                    ", ".join(empty[:5]) + (", …" if len(empty) > 5 else ""))
+    if progress:
+        from rich.console import Console
+
+        Console(stderr=True).print(f"read {counted(len(files) - len(empty), 'file')}: "
+                                   f"{counted(len(docs), 'document')}, {counted(len(passages), 'passage')}",
+                                   markup=False, highlight=False)
     return passages
 
 

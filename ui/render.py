@@ -48,7 +48,7 @@ def evidence_html(answer: Answer) -> str:
     """The evidence block of one answer (span, graph, thread or choice)."""
     ev = answer.evidence
     if isinstance(ev, SpanEvidence):
-        src = " ".join(filter(None, [e(ev.title), f"[{e(ev.passage_id)}]" if ev.passage_id else ""]))
+        src = " ".join(filter(None, [e(ev.title or ev.source), f"[{e(ev.passage_id)}]" if ev.passage_id else ""]))
         if ev.collection:
             src += f" in {e(ev.collection)}"
         if ev.also_in:

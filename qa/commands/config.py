@@ -27,6 +27,8 @@ def config(
     """Show every setting, its value and where it came from (default, settings file, environment)."""
     from qa.core.settings import Settings, origins, settings_markdown, unsecret
 
+    if markdown and as_json:  # one of the two had been printed as if the other were not asked
+        raise typer.BadParameter("give --json or --markdown, not both", param_hint="--json / --markdown")
     if markdown:
         typer.echo(settings_markdown(), nl=False)
         return

@@ -47,12 +47,15 @@ def _source(settings: Settings, *, seed: bool | None = None) -> CommunityQA:
 
 
 def _bar(description: str, total: int | None) -> tuple[Progress, str, int | None]:
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+    from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsedColumn
 
-    # on a terminal only: written to a file or a pipe, a bar is a line of its last state in the log
-    # (and, above an error, a second line where the error is one)
-    return Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                    console=err, transient=False, disable=not err.is_terminal), description, total
+    from qa.core.progress import LoggedProgress
+
+    # a bar on a terminal only: written to a file or a pipe, a bar is a line of its last state in the
+    # log (and, above an error, a second line where the error is one); there, a plain line now and then
+    return LoggedProgress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+                          TimeElapsedColumn(), console=err, transient=False, disable=not err.is_terminal), \
+        description, total
 
 
 def _judge_target(out_dir: Path | None, setting: str, what: str, env: str) -> Path:

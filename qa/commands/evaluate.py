@@ -19,7 +19,6 @@ from rich.console import Console
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
-    Progress,
     TextColumn,
     TimeElapsedColumn,
     TimeRemainingColumn,
@@ -28,6 +27,7 @@ from rich.table import Table
 
 from qa.commands import check_apart, check_writable
 from qa.core.errors import InputError
+from qa.core.progress import LoggedProgress
 from qa.core.settings import Settings
 
 eval_app = typer.Typer(help="Evaluate the readers on SQuAD or RACE files.", no_args_is_help=True)
@@ -45,7 +45,7 @@ def _progress(what: str, total: int) -> Iterator[Any]:
         TimeElapsedColumn(),
         TimeRemainingColumn(),
     )
-    with Progress(*columns, console=console, transient=False) as bar:
+    with LoggedProgress(*columns, console=console, transient=False) as bar:
         task = bar.add_task(what, total=total)
         yield lambda n: bar.update(task, completed=n)
 

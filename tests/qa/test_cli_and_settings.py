@@ -197,6 +197,8 @@ def test_qa_config_shows_each_setting_and_its_origin(tmp_path: Path, monkeypatch
     monkeypatch.setenv("QA_API_KEY", "supersecret")  # set, and where from, but never the key itself
     assert main(["config", "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["api_key"] == {"value": "***", "origin": "environment"}
+    assert main(["config", "--json", "--markdown"]) == 2  # markdown had been printed, --json dropped
+    assert "give --json or --markdown, not both" in capsys.readouterr().err
     assert main(["config"]) == 0
     piped = capsys.readouterr().out
     assert "supersecret" not in piped

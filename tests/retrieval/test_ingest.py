@@ -93,7 +93,14 @@ def test_what_a_folder_holds_besides_documents_is_counted_and_an_unreadable_fold
     (folder / "linked").symlink_to(tmp_path / "elsewhere")
     with caplog.at_level("WARNING", logger="qa.index"):
         assert [rel for _, rel in discover(folder)] == ["docs/a.txt", "docs/sub/b.md"]
-    assert all(w in caplog.text for w in ("skipped ", "1 .pdf files", "1 links that lead nowhere", "1 linked folders"))
+    assert all(w in caplog.text for w in ("skipped ", "1 .pdf file,", "1 link that leads nowhere", "1 linked folder",
+                                          "1 hidden file or folder (its name starts with '.')"))
+    (folder / "b.pdf").write_bytes(b"%PDF")
+    (folder / ".obsidian").mkdir()
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="qa.index"):
+        discover(folder)
+    assert "2 .pdf files" in caplog.text and "2 hidden files and folders" in caplog.text
     plain = tmp_path / "plain"
     plain.mkdir()
     (plain / "a.txt").write_text("Zebras are striped.", encoding="utf-8")
@@ -317,3 +324,37 @@ def test_an_hnsw_collection_takes_back_a_passage_deleted_last(tmp_path: Path, se
     assert add_passages(folder, [Passage("doc2#0", "Passage two, corrected once more.")], settings) == 3
     with SQLiteDocStore(folder / DOCSTORE, read_only=True) as store:
         assert sorted(k for k, _ in store.iter_all()) == [1, 2, 5]
+
+
+def test_files_that_hold_no_text_are_named_and_the_files_read_are_counted(tmp_path: Path, caplog, capsys) -> None:
+    """An empty file, a page of scripts or front matter alone was left out without a word."""
+    folder = tmp_path / "notes"
+    folder.mkdir()
+    (folder / "garage.txt").write_text("The parking garage code is 7731.", encoding="utf-8")
+    (folder / "empty.txt").write_text("", encoding="utf-8")
+    (folder / "script.html").write_text("<html><script>alert(1)</script></html>", encoding="utf-8")
+    with caplog.at_level("WARNING", logger="qa.index"):
+        passages = passages_from_path(folder, Settings(), progress=True)
+    assert len(passages) == 1
+    assert "left out 2 files holding no text: notes/empty.txt, notes/script.html" in caplog.text
+    assert "read 1 file: 1 document, 1 passage" in capsys.readouterr().err
+
+
+def test_progress_reaches_a_log_that_is_no_terminal() -> None:
+    """A bar redraws on a terminal only: `qa index notes/ 2> index.log` stayed empty for minutes."""
+    import io
+
+    from rich.console import Console
+
+    from qa.core.progress import LoggedProgress
+
+    log = io.StringIO()
+    with LoggedProgress(console=Console(file=log, force_terminal=False), every_s=0.0) as bar:
+        task = bar.add_task("encoding passages", total=4)
+        bar.advance(task, 1)
+        bar.update(task, completed=2)
+    assert "encoding passages: 1 of 4 (25 %)" in log.getvalue() and "encoding passages: 2 of 4 (50 %)" in log.getvalue()
+    shown = io.StringIO()
+    with LoggedProgress(console=Console(file=shown, force_terminal=True), every_s=0.0) as bar:
+        bar.advance(bar.add_task("encoding passages", total=4), 1)
+    assert "1 of 4" not in shown.getvalue()  # a terminal has the bar

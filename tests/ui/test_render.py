@@ -223,3 +223,21 @@ def test_a_documents_id_from_its_file_name_is_one_the_api_takes(name: str) -> No
     doc = document_id(name, "some text")
     assert re.match(DOCUMENT_ID_PATTERN, doc), doc
     assert document_id(name, "some text") == doc != document_id(name, "other text")
+
+
+def test_a_passage_without_a_title_is_named_by_its_file_and_line() -> None:
+    """A JSON-lines document without a title showed "source:  [1#0]"."""
+    import io
+
+    from rich.console import Console
+
+    from qa.core.types import Route, Routing, SpanEvidence
+    from qa.render import print_response
+
+    answer = Answer(text="Nadia Kowalski", score=0.9, route=Route.WEBQA, evidence=SpanEvidence(
+        text="The Alpha team lead is Nadia Kowalski.", start=23, end=37, passage_id="1#0", source="a.jsonl:1"))
+    buf = io.StringIO()
+    print_response(Console(file=buf, width=200), Response(question="q", answers=[answer],
+                                                          routing=Routing(chosen=Route.WEBQA)))
+    assert "source: a.jsonl:1 [1#0]" in buf.getvalue()
+    assert "a.jsonl:1 [1#0]" in evidence_html(answer)
