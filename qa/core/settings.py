@@ -110,7 +110,8 @@ class Settings(BaseSettings):
                           "`qa train calibrate-webqa` write there. The models and the default index stay in the "
                           "package's data.")
     # retrieval
-    top_k: int = Field(3, ge=1, le=100, description="Answers returned per question.")
+    top_k: int = Field(3, ge=1, le=100, description="Answers returned per question (1 to 100) by `qa ask`, `qa kbqa`, "
+                       "`qa cqa ask` and the API; a request's own `top_k` goes up to 20, as does `qa chat -k`.")
     retrieve_k: int = Field(100, ge=1, le=1000, description="Passages each retriever (dense, BM25) proposes "
                             "to fusion; the reader reads the best read_k of them.")
     read_k: int = Field(8, ge=1, le=100, description="Passages the reader reads per question.")
