@@ -25,7 +25,9 @@ from fastapi import Depends, FastAPI, File, Form, Query, Request, UploadFile
 from fastapi import Path as PathParam
 from fastapi.responses import PlainTextResponse
 from fastapi.responses import Response as HTTPResponse
+from fastapi.routing import APIRoute
 from fastapi.security import APIKeyHeader
+from starlette.routing import Match
 
 from cqa.store import content_id
 from qa.api import errors
@@ -36,8 +38,10 @@ from qa.api.limits import (
     CLIENT_GONE,
     CLIENT_GONE_KEY,
     OVER_CAPACITY_KEY,
+    STARTED_KEY,
     Admission,
     BodyLimit,
+    KeyFirst,
     SameSite,
     check_key,
 )
@@ -69,9 +73,9 @@ from qa.api.models import (
     ThreadOut,
 )
 from qa.core.atomic import recover_interrupted
-from qa.core.errors import ConflictError, InputError, NotFoundError, QAError, unavailable_as
+from qa.core.errors import ConflictError, DataFormatError, InputError, NotFoundError, QAError, unavailable_as
 from qa.core.settings import Settings, loopback
-from qa.core.text import decompress_capped
+from qa.core.text import compressed_as, decompress_capped
 from qa.core.types import Question, Response, Route
 
 if TYPE_CHECKING:
@@ -503,6 +507,11 @@ def create_app(settings: Settings | None = None, *, engine: Any = None, warm: bo
                     except QAError as exc:  # named by the client's file name, not the server's temporary path
                         raise type(exc)(str(exc).replace(str(path), name)) from None
                     path.unlink()
+                    with plain.open("rb") as fh:
+                        packed = compressed_as(fh.read(8))
+                    if packed:  # read under its unpacked name, it was said to need a ".gz" it has
+                        raise DataFormatError(f"{name} is compressed twice (a .{packed} inside): unpack it once, "
+                                              "and send what it holds")
                 return jobs.submit(plain, name, kind, limit)
 
             # to its end, never a 504: a job queued after the client stopped waiting could not be found
@@ -571,16 +580,25 @@ def create_app(settings: Settings | None = None, *, engine: Any = None, warm: bo
 
     paths.update(getattr(r, "path", "") for r in app.routes)
     def refused_early(scope: Any, status: int) -> None:
-        """A request the outer checks refused (a Host, an Origin, a body by its length) is a request
-        like any other in the counts: the application never saw it."""
+        """A request the outer checks refused (a Host, an Origin, a key, a body by its length) is a
+        request like any other in the counts, and in the latency histogram: the application never saw it."""
         path = str(scope.get("path", ""))
         method = str(scope.get("method", "")) if scope.get("method") in _METHODS else "other"
         endpoint = path if path in paths else "unmatched"
         metrics.requests.labels(method, endpoint, str(status)).inc()
         metrics.errors.labels(endpoint, str(status)).inc()
+        started = scope.get(STARTED_KEY)
+        metrics.latency.labels(endpoint).observe(time.perf_counter() - started if started else 0.0)
+
+    keyed_routes = [r for r in app.routes if isinstance(r, APIRoute)
+                    and any(d.dependency is keyed for d in r.dependencies)]
+
+    def needs_key(scope: Any) -> bool:
+        return any(r.matches(scope)[0] is Match.FULL for r in keyed_routes)
 
     app.add_middleware(BodyLimit, max_bytes=max_body, metrics=metrics, timeout_s=settings.api_body_timeout_s,
                        on_refused=refused_early)
+    app.add_middleware(KeyFirst, expected=settings.api_key, needs_key=needs_key, on_refused=refused_early)
     app.add_middleware(SameSite, loopback_only=loopback(settings.api_host), metrics=metrics, on_refused=refused_early,
                        names=settings.api_allowed_hosts.split(","))
     return app

@@ -32,6 +32,7 @@ log = logging.getLogger("qa.api")
 API_KEY_HEADER = "X-API-Key"
 TOO_LARGE = 413
 TOO_SLOW = 408
+STARTED_KEY = "qa.started"  # when the request reached the outermost check (SameSite), for the latency of a refusal
 BODY_REFUSED_KEY = "qa.body_refused"  # the status, in the request's scope, when BodyLimit refused a streamed body
 
 
@@ -48,6 +49,13 @@ CLIENT_CLOSED_REQUEST = 499  # nginx's status for a request its client abandoned
 # set in a request's scope by the server's protocol (`qa.api.protocol`): it came in over the
 # connection cap, and is refused like a request over a full queue
 OVER_CAPACITY_KEY = "qa.over_capacity"
+
+
+GONE_POLL_S = 0.25  # how often a queued request looks whether its client is still there
+
+
+class _Gone(Exception):
+    """The client of a queued request closed its connection."""
 
 
 class Admission:
@@ -88,12 +96,24 @@ class Admission:
             return False
         if self.waiting >= self.queue:
             raise self._overloaded("queue full")
-        fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        loop = asyncio.get_running_loop()
+        fut: asyncio.Future[None] = loop.create_future()
         self._waiters.append(fut)
         self.waiting += 1
         self.metrics.queue_depth.set(self.waiting)
+        gone = CLIENT_GONE.get()
+        deadline = loop.time() + self.queue_timeout_s
         try:
-            await asyncio.wait_for(asyncio.shield(fut), self.queue_timeout_s)
+            # the client is looked at now and then while it waits: one that hung up held its place
+            # in the queue until its turn or the queue's timeout, and live clients were refused
+            # "queue full" behind requests nobody was waiting for
+            while not fut.done():
+                left = deadline - loop.time()
+                if left <= 0:
+                    raise TimeoutError
+                await asyncio.wait({fut}, timeout=min(left, GONE_POLL_S))
+                if not fut.done() and gone is not None and await gone():
+                    raise _Gone
         except BaseException as exc:  # timed out, or the client went away while waiting
             if fut.done() and not fut.cancelled():  # granted just as we gave up: pass the slot on
                 self._release()
@@ -101,6 +121,8 @@ class Admission:
                 fut.cancel()
             if isinstance(exc, TimeoutError):
                 raise self._overloaded("waited too long for a worker") from None
+            if isinstance(exc, _Gone):
+                raise self._left() from None
             raise
         finally:
             if fut in self._waiters:
@@ -108,6 +130,10 @@ class Admission:
             self.waiting -= 1
             self.metrics.queue_depth.set(self.waiting)
         return True
+
+    def _left(self) -> APIError:
+        self.metrics.rejected.labels(reason="client gone").inc()
+        return APIError(CLIENT_CLOSED_REQUEST, "client_gone", "the client closed the connection while waiting")
 
     def _release(self) -> None:
         while self._waiters:
@@ -130,8 +156,7 @@ class Admission:
             raise
         if left:  # left while it waited: its slot goes to the next
             self._release()
-            self.metrics.rejected.labels(reason="client gone").inc()
-            raise APIError(CLIENT_CLOSED_REQUEST, "client_gone", "the client closed the connection while waiting")
+            raise self._left()
         loop = asyncio.get_running_loop()
         self.running += 1
         self.metrics.in_flight.set(self.running)
@@ -289,14 +314,44 @@ class BodyLimit:
         return f"the request body is larger than the limit of {self.max_bytes / 1e6:g} MB"
 
     @staticmethod
-    async def _refuse(send: Send, status: int, kind: str, message: str) -> None:
+    async def _refuse(send: Send, status: int, kind: str, message: str,
+                      headers: dict[str, str] | None = None) -> None:
         import json
 
         body = json.dumps({"error": {"type": kind, "message": message}}).encode()
+        extra = [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in (headers or {}).items()]
         await send({"type": "http.response.start", "status": status,
                     "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
-                                (b"connection", b"close")]})
+                                (b"connection", b"close"), *extra]})
         await send({"type": "http.response.body", "body": body})
+
+
+class KeyFirst:
+    """ASGI middleware: a request to an operation that needs the API key, without it or with a
+    wrong one, is refused (401, 403) from its head, before its body is read. As a dependency of
+    the route alone, the key was checked after FastAPI had read and parsed the whole body: anyone
+    without a key could make the server hold `api_max_body_mb` a connection, for as long as the
+    body took to arrive. The routes keep their own check (the schema marks them by it)."""
+
+    def __init__(self, app: ASGIApp, *, expected: str, needs_key: Callable[[Scope], bool],
+                 on_refused: Callable[[Scope, int], None] | None = None) -> None:
+        self.app = app
+        self.expected = expected
+        self.needs_key = needs_key
+        self.on_refused = on_refused
+        self._header = API_KEY_HEADER.lower().encode("latin-1")
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and self.expected and self.needs_key(scope):
+            given = next((v for k, v in scope.get("headers") or [] if k.lower() == self._header), None)
+            try:  # decoded as Starlette decodes it, so the route's own check agrees
+                check_key(self.expected, given.decode("latin-1") if given is not None else None)
+            except APIError as exc:
+                if self.on_refused is not None:
+                    self.on_refused(scope, exc.status)
+                await BodyLimit._refuse(send, exc.status, exc.kind, exc.message, exc.headers)
+                return
+        await self.app(scope, receive, send)
 
 
 class _Refused(Exception):
@@ -328,6 +383,7 @@ class SameSite:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        scope[STARTED_KEY] = time.perf_counter()  # the outermost check: a refusal's time counts from here
         headers = dict(scope.get("headers") or [])
         host = headers.get(b"host", b"").decode("latin-1").strip().lower()
         name = _host_name(host)

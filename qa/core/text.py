@@ -100,6 +100,11 @@ def _checked(path: str | Path) -> Path:
 _ARCHIVES = ((b"\x1f\x8b", "gz"), (b"\xfd7zXZ\x00", "xz"))  # magic numbers no UTF-8 text opens with
 
 
+def compressed_as(head: bytes) -> str | None:
+    """ "gz" or "xz" for bytes that open with that archive's magic number, else None."""
+    return next((kind for magic, kind in _ARCHIVES if head.startswith(magic)), None)
+
+
 def read_text(path: str | Path, max_chars: int | None = None) -> str:
     """A whole file's text, decompressing `.gz`, `.xz` and `.bz2` by suffix (`open_binary`, so a
     corrupt archive is the same one error everywhere). With `max_chars`, a longer file is refused
@@ -115,7 +120,9 @@ def read_text(path: str | Path, max_chars: int | None = None) -> str:
         raise InputError(f"{p} is longer than the limit of {max_chars:,} characters")
     if raw[:2] in (b"\xff\xfe", b"\xfe\xff"):  # a Windows editor's "Unicode": said as such, not "byte 0"
         raise DataFormatError(f"{p} is UTF-16 text; convert it to UTF-8 (iconv -f UTF-16 -t UTF-8)")
-    packed = next((kind for magic, kind in _ARCHIVES if raw.startswith(magic)), None)
+    packed = compressed_as(raw)
+    if packed and p.name.lower().endswith((".gz", ".xz", ".bz2")):  # what was unpacked is an archive again
+        raise DataFormatError(f"{p} is compressed twice (a .{packed} inside): unpack it once, and give what it holds")
     if packed:  # compressed but not named so: "not UTF-8 text (line 1, byte 1)" said nothing of it
         raise DataFormatError(f"{p} is {packed}-compressed: name it with .{packed} at the end, or unpack it")
     try:
