@@ -17,6 +17,7 @@ other sources and "no answer" (with the best guess) is shown when it is low.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 import time
@@ -41,9 +42,9 @@ from cqa.features import (
     two_questions,
 )
 from cqa.model import LogisticModel
-from cqa.store import SEED_META, StoredAnswer, Thread, ThreadStore, content_id, full_text
+from cqa.store import SEED_META, USER_WAIT_MS, StoredAnswer, Thread, ThreadStore, content_id, full_text
 from cqa.text import tokenize
-from qa.core.errors import InputError, QAError
+from qa.core.errors import BusyError, InputError, QAError
 from qa.core.paths import DATA_DIR
 from qa.core.settings import Settings
 from qa.core.types import Answer, Encoder, PairJudging, Question, Route, SpanReading, ThreadEvidence
@@ -197,8 +198,12 @@ class CommunityQA:
                 self._opened, self._opened_wal = _identity(self._store_path), _identity(_log_files(self._store_path)[0])
                 # seeded once, recorded in the seed's own transaction: a first run killed while seeding
                 # leaves an empty store that the next run seeds; a store `qa cqa import` created says "skip"
-                if self._seed and not store.read_only and not store.get_meta(SEED_META) and store.count() == 0:
-                    self._import_seed(store)
+                if not store.read_only and not store.get_meta(SEED_META) and store.count() == 0:
+                    if self._seed:
+                        self._import_seed(store)
+                    else:  # "starts it empty": a later run with the default setting left it so too (it
+                        with contextlib.suppress(BusyError):  # had put the trivia into a team's store)
+                            store.set_meta(SEED_META, "skip")
                 self._store = store
             return self._store
 
@@ -220,6 +225,8 @@ class CommunityQA:
         from cqa.seed import SOURCE, seed_records
 
         with store.transaction():
+            if store.get_meta(SEED_META) or store.count():  # seeded by another process, or made an import's,
+                return                                      # while this one waited for the store
             import_records(store, seed_records(), source=SOURCE, path="chatterbot-corpus")
             store.set_meta(SEED_META, "done")
 
@@ -612,7 +619,7 @@ class CommunityQA:
             # one transaction for the question and its answer; while an import holds the store it
             # fails at once (StoreBusy, an HTTP 503) instead of holding every question up behind it
             store = self.store  # one file throughout (`store` follows a file replaced under it)
-            with store.no_wait(), store.transaction():
+            with store.no_wait(USER_WAIT_MS), store.transaction():
                 tid = store.add_question(title, body, source=source, question_id=question_id, tags=tags)
                 if answer is not None:
                     store.add_answer(tid, answer, accepted=accepted, answer_id=answer_id)
@@ -631,12 +638,12 @@ class CommunityQA:
                    author: str = "") -> str:
         """Add an answer to a stored thread; returns the answer id."""
         store = self.store
-        with store.no_wait():
+        with store.no_wait(USER_WAIT_MS):
             return store.add_answer(thread_id, text, accepted=accepted, votes=votes, author=author)
 
     def accept_answer(self, thread_id: str, answer_id: str) -> None:
         store = self.store
-        with store.no_wait():
+        with store.no_wait(USER_WAIT_MS):
             store.accept_answer(thread_id, answer_id)
 
     def delete_thread(self, thread_id: str) -> Thread:
@@ -644,7 +651,7 @@ class CommunityQA:
         out of every match from the next question on. The index catches up here, so that the
         rebuild of its word statistics a deletion needs is paid by the deletion, not the next question."""
         store = self.store
-        with store.no_wait():
+        with store.no_wait(USER_WAIT_MS):
             gone = store.delete_thread(thread_id)
         with self._lock:
             if self._index is not None:
@@ -657,7 +664,7 @@ class CommunityQA:
     def delete_answer(self, thread_id: str, answer_id: str) -> StoredAnswer:
         """Delete one answer of a thread; the thread shows its next best answer, or none."""
         store = self.store
-        with store.no_wait():
+        with store.no_wait(USER_WAIT_MS):
             return store.delete_answer(thread_id, answer_id)
 
     def file_answer(self, question: str, answer: str, *, source: str = "user") -> str:

@@ -92,6 +92,7 @@ def _thread_columns() -> tuple[str, ...]:
 
 
 BUSY_TIMEOUT_MS = 30000  # how long a write waits for another process's (an import commits in one go)
+USER_WAIT_MS = 2000  # how long a user's own write waits (`no_wait`): another server's takes milliseconds
 
 
 def _is_busy(exc: sqlite3.Error) -> bool:
@@ -130,6 +131,11 @@ _SEMEVAL_ID = re.compile(r"Q\d+_R\d+")
 
 class StoreBusy(BusyError):
     """Another process holds the store's write lock (see `ThreadStore.no_wait`)."""
+
+
+def _checked_question(title: str, body: str) -> tuple[str, str]:
+    title = check_words(check_text(title, "question title", MAX_TITLE_CHARS, stored=True), "question title")
+    return title, (check_text(body, "question body", MAX_TEXT_CHARS, stored=True) if body and body.strip() else "")
 
 
 class Put(StrEnum):
@@ -333,12 +339,14 @@ class ThreadStore:
         return True
 
     @contextlib.contextmanager
-    def no_wait(self) -> Iterator[None]:
-        """Writes inside give up at once with `StoreBusy` while another process writes (an import
-        commits in one go), instead of waiting for it: for caches a question fills in passing."""
+    def no_wait(self, ms: int = 0) -> Iterator[None]:
+        """Writes inside give up with `StoreBusy` after `ms` while another process writes (an import
+        commits in one go), instead of waiting for it: at once for caches a question fills in
+        passing; `USER_WAIT_MS` for a user's own write, which another server's or command's write of
+        a few milliseconds had refused outright."""
         with self._lock:
-            waited, self._wait_ms = self._wait_ms, 0
-            self._conn.execute("PRAGMA busy_timeout=0")
+            waited, self._wait_ms = self._wait_ms, ms
+            self._conn.execute(f"PRAGMA busy_timeout={int(ms)}")
             try:
                 yield
             except sqlite3.OperationalError as exc:
@@ -353,7 +361,7 @@ class ThreadStore:
         """The refusal of a write that found another process writing. An import holds the write lock
         for as long as it runs, so a write that already waited the busy timeout out is told to come
         back after it, not in a few seconds."""
-        then = "try again in a few seconds" if self._wait_ms == 0 else "try again when it finishes"
+        then = "try again in a few seconds" if self._wait_ms < BUSY_TIMEOUT_MS else "try again when it finishes"
         return StoreBusy(f"the thread store {self.path.name} is being written by another process (an import?); {then}")
 
     # ------------------------------------------------------------------ transactions
@@ -663,14 +671,22 @@ class ThreadStore:
         """File a new question (no answer yet); returns its thread id (`source:id`). Without an id,
         the id is the question's text (`content_id`): the same question sent again (a client retrying
         after a timeout, a double click) is the thread filed the first time, not a second one."""
-        title = check_words(check_text(title, "question title", MAX_TITLE_CHARS, stored=True), "question title")
-        body = (check_text(body, "question body", MAX_TEXT_CHARS, stored=True) if body and body.strip() else "")
+        title, body = _checked_question(title, body)
         tags = check_tags(tags)
         ext = question_id or content_id(title, body)
         _, put = self.put_thread(source, ext, title, body, tags=tags, created=_now(), url=url, update=False)
         if put is not Put.ADDED and question_id is not None:
             raise InputError(f"the thread {make_uid(source, ext)} exists already")
         return make_uid(source, ext)
+
+    @staticmethod
+    def question_uid(title: str, body: str = "", *, source: str = "user") -> str:
+        """The thread id `add_question` gives this question without an id of its own (whether it is
+        stored already is `has`)."""
+        return make_uid(source, content_id(*_checked_question(title, body)))
+
+    def has(self, thread_id: str) -> bool:
+        return bool(self._rows("SELECT 1 FROM threads WHERE uid = ?", (thread_id,)))
 
     def add_answer(self, thread_id: str, text: str, *, accepted: bool = False, votes: int | None = None,
                    answer_id: str | None = None, author: str = "") -> str:

@@ -3,6 +3,7 @@ and FAQ files, add questions and answers, ask it alone, re-embed, retrain its re
 
 from __future__ import annotations
 
+import contextlib
 import random
 import shlex
 from pathlib import Path
@@ -14,7 +15,7 @@ from rich.text import Text
 
 from cqa import TrainedModels
 from qa.commands import check_writable
-from qa.core.errors import InputError
+from qa.core.errors import InputError, QAError
 from qa.core.text import printable
 
 if TYPE_CHECKING:
@@ -135,12 +136,14 @@ def import_(
     posts = file_to_read(path)  # a dump folder is read through its Posts.xml: its size is the bar's total
     target = ThreadStore(settings.cqa_store)
     # a store this import starts (new, or left empty by a failed one) holds the user's file alone:
-    # marked never to be seeded once the file is in, not before (a failed import marked it for good)
+    # marked never to be seeded as the import begins, the mark taken back if it fails with the store empty
     fresh = target.count() == 0 and not target.get_meta(SEED_META)
     if not target.writable_now():  # it waited half a minute in silence, then failed
         err.print(Text(f"another process is writing {target.path.name} (an import?): waiting up to "
                        f"{BUSY_TIMEOUT_MS / 1000:g} s for it", style="yellow"), soft_wrap=True)
     size = posts.stat().st_size if posts.is_file() else None
+    if fresh:  # before the import: a `qa ask` beside it had seeded the store while the file went in
+        target.set_meta(SEED_META, "skip")
     bar, desc, total = _bar(f"importing {path.name}", size)
     with bar:
         task = bar.add_task(desc, total=total)
@@ -149,9 +152,10 @@ def import_(
                               on_bytes=lambda pos: bar.update(task, completed=min(pos, size or pos)))
         except BaseException:
             bar.live.transient = True  # the error is the one line said, with no bar stopped half-way above it
+            if fresh and target.count() == 0:  # a file that failed leaves the store to be seeded as any
+                with contextlib.suppress(QAError):
+                    target.set_meta(SEED_META, "")
             raise
-        if fresh and target.count():
-            target.set_meta(SEED_META, "skip")
         bar.update(task, completed=size)
     err.print(Text.assemble(("imported ", "green"), rep.summary(), f" in {rep.seconds:.1f}s"))
     target.close()
@@ -212,11 +216,15 @@ def add(
     accepted = True if accepted is None else accepted
     check_question(question, settings.max_question_chars)
     src = _source(settings)
-    count, answers = src.store.count(), src.store.count_answers()
+    # what was there is read by this thread's id, not by the store's counts, which other processes
+    # change meanwhile (a deletion beside it made a new question "stored already")
+    uid = src.store.question_uid(question, body)
+    before: set[str] | None = {a.id for a in src.store.thread(uid).answers} if src.store.has(uid) else None
     tid = src.add_question(question, body, answer=answer, accepted=accepted)
-    if src.store.count() != count:
+    answered = {a.id for a in src.store.thread(tid).answers}
+    if before is None:
         err.print(Text.assemble(("added ", "green"), f"thread {tid}"))
-    elif answer is None or src.store.count_answers() == answers:  # the same question (and answer) again
+    elif answer is None or answered == before:  # the same question (and answer) again
         err.print(Text.assemble(("kept ", "green"), f"thread {tid}: the question is stored already"
                                 + (" (its answer is in it)" if answer is not None else "")))
     else:  # said "kept" while a new answer went in, accepted, and was the one shown from then on
@@ -314,7 +322,9 @@ def delete(
 ) -> None:
     """Delete a thread with its answers, or one answer of it. A thread or answer of an imported
     file comes back when the file is imported again: take it out of the file too."""
-    with _store_of(store) as s, s.no_wait():  # as `add` and `accept`: an import running, refused at once
+    from cqa.store import USER_WAIT_MS
+
+    with _store_of(store) as s, s.no_wait(USER_WAIT_MS):  # as `add` and `accept`: an import running, refused
         if answer_id is None:
             t = s.delete_thread(thread_id)
             n = len(t.answers)

@@ -366,3 +366,27 @@ def test_a_ctrl_c_while_an_import_embeds_says_the_import_is_stored(tmp_path: Pat
     assert "interrupted: the import is stored, its embedding not finished: `qa cqa embed`" in err
     with ThreadStore(store) as s:
         assert s.count() == 3
+
+
+def test_add_says_what_it_did_whatever_other_processes_do_meanwhile(tmp_path: Path, faq: Path, capsys,
+                                                                     monkeypatch) -> None:
+    """It told "added" from "kept" by the store's thread count before and after: a deletion by
+    another process between the two made a new question "stored already"."""
+    from cqa.matcher import CommunityQA
+
+    store = str(tmp_path / "threads.sqlite")
+    assert main(["cqa", "import", str(faq), "--store", store, "--no-embed"]) == 0
+    real = CommunityQA.add_question
+
+    def beside_a_deletion(self, *args, **kwargs):
+        tid = real(self, *args, **kwargs)
+        other = next(t for t in self.store.newest(10) if t.uid != tid)
+        self.store.delete_thread(other.uid)  # as `qa cqa delete` in another terminal
+        return tid
+
+    monkeypatch.setattr(CommunityQA, "add_question", beside_a_deletion)
+    capsys.readouterr()
+    assert main(["cqa", "add", "Is there parking for bikes?", "--answer", "Yes.", "--store", store]) == 0
+    assert "added thread user:" in capsys.readouterr().err
+    assert main(["cqa", "add", "Is there parking for bikes?", "--answer", "Yes.", "--store", store]) == 0
+    assert "the question is stored already (its answer is in it)" in " ".join(capsys.readouterr().err.split())

@@ -360,6 +360,57 @@ def test_an_empty_store_never_seeded_is_seeded_and_an_imported_one_never(tmp_pat
     assert CommunityQA(Settings(cqa_store=str(tmp_path / "imported.sqlite")), encoder=encoder).stats()["threads"] == 0
 
 
+def test_a_store_started_empty_or_made_an_imports_is_never_seeded_behind_it(tmp_path: Path, encoder,
+                                                                           monkeypatch) -> None:
+    """Two processes: a `qa ask` beside a running `qa cqa import` seeded the import's new store (the
+    trivia among a team's FAQ), and a store started with QA_CQA_SEED=false was seeded by the next
+    run with the default setting."""
+    pytest.importorskip("chatterbot_corpus")
+    import cqa.importers
+    from cqa.store import SEED_META
+    from qa.cli import main
+
+    empty = str(tmp_path / "empty.sqlite")
+    assert CommunityQA(Settings(cqa_store=empty, cqa_seed=False), encoder=encoder).stats()["threads"] == 0
+    assert CommunityQA(Settings(cqa_store=empty), encoder=encoder).stats()["threads"] == 0  # "starts it empty"
+    # seeding waited for the store, and finds it another's meanwhile: nothing is added
+    taken = ThreadStore(tmp_path / "taken.sqlite")
+    taken.add_question("Is there a bike shed?")
+    CommunityQA._import_seed(taken)
+    assert taken.count() == 1 and not taken.get_meta(SEED_META)
+    # the import's store is marked as it begins, not once the file is in
+    real, seen = cqa.importers.import_file, []
+
+    def importing(store, *args, **kwargs):
+        seen.append(store.get_meta(SEED_META))
+        return real(store, *args, **kwargs)
+
+    monkeypatch.setattr(cqa.importers, "import_file", importing)
+    faq = tmp_path / "faq.jsonl"
+    faq.write_text("".join(json.dumps(r) + "\n" for r in FAQ), encoding="utf-8")
+    assert main(["cqa", "import", str(faq), "--store", str(tmp_path / "team.sqlite"), "--no-embed"]) == 0
+    assert seen == ["skip"]
+
+
+def test_a_user_write_waits_out_another_servers_brief_one(tmp_path: Path, encoder) -> None:
+    """A write of a few milliseconds by another server had refused a user's question outright
+    (503 "being written by another process (an import?)") for one in five writes of two servers."""
+    import sqlite3
+    import threading
+
+    path = tmp_path / "t.sqlite"
+    source = CommunityQA(Settings(), store=ThreadStore(path), encoder=encoder, seed=False)
+    source.add_question("Is the pool open on Sundays?")
+    other = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    other.execute("BEGIN IMMEDIATE")
+    threading.Timer(0.5, lambda: other.execute("ROLLBACK")).start()
+    try:
+        tid = source.add_question("Is the gym open on Sundays?", answer="Yes, from 8 to 20.")
+    finally:
+        other.close()
+    assert source.store.thread(tid).answers[0].text == "Yes, from 8 to 20."
+
+
 def test_a_new_store_at_an_old_stores_path_is_not_answered_from_its_index(tmp_path: Path, encoder) -> None:
     """Keys start at 1 in every store: index files left beside a deleted store must not be taken
     for the new one's (its questions would be searched with the old store's vectors and words)."""
