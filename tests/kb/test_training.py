@@ -197,6 +197,22 @@ def test_qa_kb_train_then_kbqa_uses_it(tmp_path, monkeypatch, small_ttl, capsys)
     kept = Scorer.load(tmp_path / "yes-no.json")
     assert kept.weights == trained_weights and kept.calibrator == qa.scorer.calibrator
     assert main(["kb", "train", "--graph", str(tmp_path / "missing.ttl")]) == 2
+    # another run saved its scorer meanwhile: this one saves nothing over it (one had undone the other)
+    import kb.training
+
+    real = kb.training.train
+
+    def beside_another_run(*args, **kwargs):
+        done = real(*args, **kwargs)
+        (tmp_path / "yes-no.json").write_text((tmp_path / "recal.json").read_text())
+        return done
+
+    monkeypatch.setattr(kb.training, "train", beside_another_run)
+    capsys.readouterr()
+    assert main(["kb", "train", "--graph", str(small_ttl), "--questions", "80", "--no-paraphrases", "--recalibrate",
+                 "--out", str(tmp_path / "yes-no.json")]) == 2
+    assert "changed while this ran (another `qa kb train` for this graph?)" in " ".join(capsys.readouterr().err.split())
+    assert Scorer.load(tmp_path / "yes-no.json").calibrator == again.calibrator  # the other run's stands
 
 
 def test_yes_no_questions_are_generated_true_and_false_and_judged_by_their_statement(small_graph):
