@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated
 
@@ -56,6 +57,27 @@ def _wait_for(url: str, proc: subprocess.Popen, what: str, timeout: float) -> No
             pass
         time.sleep(0.3)
     raise ConfigError(f"the {what} did not answer at {url} within {timeout:.0f} s")
+
+
+def _stops_with(parent: int) -> Callable[[], None] | None:
+    """For a server this command starts: asked to stop (SIGTERM, as by Ctrl-C here) when this
+    process ends however it ends. A `kill -9` of `qa serve` had left the API serving and writing,
+    shown only as `python -m qa.api`, and the next `qa serve` found its port in use. Linux only
+    (its parent-death signal); elsewhere the servers outlive a killed `qa serve` as before."""
+    if not sys.platform.startswith("linux"):
+        return None
+
+    def in_the_child() -> None:
+        import ctypes
+
+        try:
+            ctypes.CDLL(None, use_errno=True).prctl(1, int(signal.SIGTERM))  # PR_SET_PDEATHSIG
+        except (OSError, AttributeError):
+            return
+        if os.getppid() != parent:  # it ended before the signal was asked for
+            os.kill(os.getpid(), signal.SIGTERM)
+
+    return in_the_child
 
 
 def _check_installed(ui: bool) -> None:
@@ -113,7 +135,8 @@ def serve(
     up = False
     try:  # `kill` (SIGTERM, raised as KeyboardInterrupt by qa.cli) stops both servers too, like Ctrl-C
         out.print(Text(f"starting the API on {api} (loading the models) …", style="dim"))
-        procs.append(subprocess.Popen([sys.executable, "-m", "qa.api", "--quiet-stop"], env=env))
+        procs.append(subprocess.Popen([sys.executable, "-m", "qa.api", "--quiet-stop"], env=env,
+                                      preexec_fn=_stops_with(os.getpid())))
         _wait_for(f"{api}/v1/health", procs[0], "API", 300)
         ui_url = http_url(settings.api_host, settings.ui_port)
         if ui:
@@ -125,7 +148,7 @@ def serve(
                  "--client.toolbarMode", "viewer"],
                 # a visitor types the key; the page never lends the server's
                 env={k: v for k, v in env.items() if k not in ("QA_API_KEY", "QA_API_KEY_FOR_READS")},
-                stdout=subprocess.DEVNULL))
+                stdout=subprocess.DEVNULL, preexec_fn=_stops_with(os.getpid())))
             _wait_for(f"{ui_url}/_stcore/health", procs[1], "UI", 120)
         up = True
         out.print(Text.assemble(("API  ", "bold"), api, ("   (docs: ", "dim"), f"{api}/docs", (")", "dim")))

@@ -243,3 +243,35 @@ def test_a_request_whose_client_left_while_queued_is_not_computed(corpus_env, tm
         assert httpx.post(f"{server.url}/v1/ask", json={"question": "Who wrote Hamlet?"}, timeout=60).status_code == 200
     finally:
         server.stop()
+
+
+def test_the_api_stops_when_qa_serve_is_killed(corpus_env, tmp_path: Path) -> None:
+    """A `kill -9` of `qa serve` left the API it started serving and writing (shown only as
+    `python -m qa.api`), and the next `qa serve` found the port in use."""
+    import os
+    import subprocess
+    import sys
+
+    from tests.api.conftest import REPO, free_port, wait_ready
+
+    port = free_port()
+    env = {**os.environ, **corpus_env, "OMP_NUM_THREADS": "1"}
+    log = (tmp_path / "serve.log").open("ab")
+    serve = subprocess.Popen([sys.executable, "-m", "qa.cli", "serve", "--no-ui", "--host", "127.0.0.1", "--port",
+                              str(port)], cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        wait_ready(lambda: httpx.get(f"http://127.0.0.1:{port}/v1/health", timeout=2).json())
+        serve.send_signal(signal.SIGKILL)
+        serve.wait(10)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                httpx.get(f"http://127.0.0.1:{port}/v1/health", timeout=2)
+            except httpx.HTTPError:
+                break  # the API has stopped: nothing listens there any more
+            time.sleep(0.3)
+        else:
+            pytest.fail("the API went on serving after qa serve was killed")
+    finally:
+        if serve.poll() is None:
+            serve.kill()
