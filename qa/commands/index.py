@@ -135,7 +135,7 @@ def _list(settings: Settings) -> None:
 
     from retrieval.collections import DEFAULT_NAME, damaged_collections, user_collections
     from retrieval.default import SHIPPED_INDEX
-    from retrieval.index_dir import Manifest, is_complete
+    from retrieval.index_dir import MANIFEST, Manifest, is_complete
 
     rows = []
     if settings.include_default:  # where `qa ask` finds it, without building it here
@@ -145,7 +145,7 @@ def _list(settings: Settings) -> None:
     # --delete said there was no such collection
     rows += sorted([(c.name, c.folder) for c in user_collections(settings) + damaged_collections(settings)])
     table = Table(title=f"collections ({settings.index_dir})", title_justify="left")
-    for column in ("name", "passages", "built from", "built"):  # a long path wraps, never cut short
+    for column in ("name", "passages", "built from", "built", "changed"):  # a long path wraps, never cut short
         table.add_column(column, justify="right" if column == "passages" else "left", overflow="fold")
     for label, folder in rows:
         try:
@@ -154,15 +154,28 @@ def _list(settings: Settings) -> None:
                                       "removes it")
             m = Manifest.load(folder)
         except QAError as exc:  # one damaged collection is listed as such, the others still are
-            table.add_row(label, "", f"unreadable: {exc}", "")
+            table.add_row(label, "", f"unreadable: {exc}", "", "")
             continue
         source = "the embedded Wikipedia summaries" if label == DEFAULT_NAME else str(m.extra.get("root") or "")
         if m.extra.get("added_documents"):
             source = f"{source} + the API" if source else "the API"
-        table.add_row(label, f"{m.count:,}", source, m.created.replace("T", " ").removesuffix("+00:00"))
+        built = m.created.replace("T", " ").removesuffix("+00:00")
+        # documents added or deleted through the API since: "built" alone had kept the first time
+        changed = _utc(Path(folder) / MANIFEST) if label != DEFAULT_NAME else ""  # shipped: its checkout's time
+        table.add_row(label, f"{m.count:,}", source, built, changed if changed[:16] != built[:16] else "")
     Console().print(table)
     if not rows:
         console.print("no collections: `qa index PATH` builds one", style="dim", markup=False)
+
+
+def _utc(path: Path) -> str:
+    """A file's last change, as the manifest's `created` is written (UTC, to the second)."""
+    from datetime import UTC, datetime
+
+    try:
+        return datetime.fromtimestamp(path.stat().st_mtime, UTC).strftime("%Y-%m-%d %H:%M:%S")
+    except OSError:
+        return ""
 
 
 def _delete(settings: Settings, name: str) -> None:

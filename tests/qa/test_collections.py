@@ -333,6 +333,17 @@ def test_collections_are_listed_and_deleted_by_name(notes: Path, tmp_path: Path,
     assert main(["index", "--list"]) == 0
     listed = capsys.readouterr().out
     assert "team-notes" in listed and "…" not in listed  # a long path wraps, never cut short
+    # changed since it was built (documents added or deleted through the API): "built" alone kept its first time
+    import os
+
+    manifest = tmp_path / "idx" / "team-notes" / "manifest.json"
+    later = manifest.stat().st_mtime + 3 * 3600
+    os.utime(manifest, (later, later))
+    from datetime import UTC, datetime
+
+    assert main(["index", "--list"]) == 0
+    shown = " ".join(capsys.readouterr().out.split())
+    assert datetime.fromtimestamp(later, UTC).strftime("%H:%M:%S") in shown
     assert main(["index", "--delete", "team-notes"]) == 0
     assert "deleted the collection team-notes" in capsys.readouterr().err
     assert not (tmp_path / "idx" / "team-notes").exists() and list((tmp_path / "idx").iterdir()) == []
