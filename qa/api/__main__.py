@@ -48,12 +48,14 @@ def main(argv: list[str] | None = None) -> int:
               "and delete documents and threads (set QA_API_KEY)", file=sys.stderr, flush=True)
     # on a `kill`, requests in flight get as long as any request may take before the server stops;
     # an idle kept-alive connection stays open as long as a new one may take to send its request
-    server = uvicorn.Server(uvicorn.Config(create_app(settings), host=settings.api_host, port=settings.api_port,
+    app = create_app(settings)
+    server = uvicorn.Server(uvicorn.Config(app, host=settings.api_host, port=settings.api_port,
                                            log_level="warning",
                                            timeout_graceful_shutdown=math.ceil(max(5.0, settings.request_timeout_s)),
                                            timeout_keep_alive=math.ceil(settings.api_header_timeout_s),
                                            limit_concurrency=settings.api_max_connections,
-                                           http=guarded_protocol(settings.api_header_timeout_s)))
+                                           http=guarded_protocol(settings.api_header_timeout_s,
+                                                                 app.state.count_refused)))
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)  # asyncio keeps a handler that is not Python's default
     try:

@@ -596,6 +596,7 @@ def create_app(settings: Settings | None = None, *, engine: Any = None, warm: bo
     def needs_key(scope: Any) -> bool:
         return any(r.matches(scope)[0] is Match.FULL for r in keyed_routes)
 
+    app.state.count_refused = refused_early  # for the server's protocol, which refuses requests of its own
     app.add_middleware(BodyLimit, max_bytes=max_body, metrics=metrics, timeout_s=settings.api_body_timeout_s,
                        on_refused=refused_early)
     app.add_middleware(KeyFirst, expected=settings.api_key, needs_key=needs_key, on_refused=refused_early)

@@ -18,6 +18,8 @@ A connection that closes while its request waits for a worker marks the request'
 from __future__ import annotations
 
 import asyncio
+import json
+from collections.abc import Callable
 from typing import Any, cast
 
 import h11
@@ -28,8 +30,10 @@ from qa.api.limits import CLIENT_GONE_KEY, OVER_CAPACITY_KEY
 LIVENESS_PATH = "/v1/health"
 
 
-def guarded_protocol(header_timeout_s: float) -> type[H11Protocol]:
-    """The protocol class for `uvicorn.Config(http=...)`, with the head deadline set."""
+def guarded_protocol(header_timeout_s: float,
+                     on_refused: Callable[[dict[str, Any], int], None] | None = None) -> type[H11Protocol]:
+    """The protocol class for `uvicorn.Config(http=...)`, with the head deadline set; `on_refused`
+    counts a request it refuses itself (the application's `refused_early`)."""
 
     class GuardedH11Protocol(H11Protocol):
         def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -79,6 +83,20 @@ def guarded_protocol(header_timeout_s: float) -> type[H11Protocol]:
             if self._head_deadline is not None:
                 self._head_deadline.cancel()
                 self._head_deadline = None
+
+        def send_400_response(self, msg: str) -> None:
+            """A request h11 cannot parse (a head over its limit, a malformed line): uvicorn
+            answered it in plain text, outside the API's error format, and no metric counted it."""
+            if on_refused is not None:
+                on_refused({"path": "", "method": ""}, 400)
+            body = json.dumps({"error": {"type": "bad_request", "message": f"{msg} (a malformed request, or "
+                                                                           "a head too large)"}}).encode()
+            headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
+                       (b"connection", b"close")]
+            for event in (h11.Response(status_code=400, headers=headers, reason=b"Bad Request"), h11.Data(data=body),
+                          h11.EndOfMessage()):
+                self.transport.write(self.conn.send(event) or b"")
+            self.transport.close()
 
         def _head_late(self) -> None:
             self._head_deadline = None

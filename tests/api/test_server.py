@@ -174,6 +174,7 @@ def test_connections_that_send_no_request_are_closed_and_the_cap_answers_json(co
     """Nine silent sockets held all eight connection slots for as long as they stayed open (one
     client took the API down: /v1/health answered uvicorn's plain-text 503), and a request head
     sent a line at a time held its slot likewise."""
+    import json
     import socket
 
     server = Server(corpus_env, tmp_path / "server.log", api_max_connections=8, api_header_timeout_s=2).start()
@@ -203,6 +204,17 @@ def test_connections_that_send_no_request_are_closed_and_the_cap_answers_json(co
             assert [c.get(f"{server.url}/v1/health").status_code for _ in range(3)] == [200] * 3
         metrics = httpx.get(f"{server.url}/metrics").text
         assert 'qa_rejected_total{reason="connection limit"} 1.0' in metrics
+        # a request the parser refuses: uvicorn's plain-text 400, counted nowhere, is the API's JSON
+        with socket.create_connection(("127.0.0.1", server.port), timeout=10) as bad:
+            bad.sendall(b"NOT A REQUEST LINE\r\n\r\n")
+            reply = b""
+            while chunk := bad.recv(65536):
+                reply += chunk
+        head, _, body = reply.partition(b"\r\n\r\n")
+        assert head.startswith(b"HTTP/1.1 400") and b"application/json" in head
+        assert json.loads(body)["error"]["type"] == "bad_request"
+        metrics = httpx.get(f"{server.url}/metrics").text
+        assert 'qa_http_requests_total{endpoint="unmatched",method="other",status="400"} 1.0' in metrics
     finally:
         server.stop()
 
