@@ -201,8 +201,10 @@ class CommunityQA:
                 if not store.read_only and not store.get_meta(SEED_META) and store.count() == 0:
                     if self._seed:
                         self._import_seed(store)
-                    else:  # "starts it empty": a later run with the default setting left it so too (it
-                        with contextlib.suppress(BusyError):  # had put the trivia into a team's store)
+                    elif not self.settings.cqa_seed:  # the user's QA_CQA_SEED=false "starts it empty": a
+                        # later run with the default left it so too (it had put the trivia into a team's
+                        # store); a command that opens it unseeded for its own work (`qa cqa embed`) does not
+                        with contextlib.suppress(BusyError):
                             store.set_meta(SEED_META, "skip")
                 self._store = store
             return self._store

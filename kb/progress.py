@@ -58,18 +58,17 @@ class Stages:
     def _show(self) -> None:
         from rich.console import Console
         from rich.errors import LiveError
-        from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsedColumn
-
-        from qa.core.progress import LoggedProgress
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
         with self._lock:
             if self._closed or self._bar is not None or not self._state[0]:
                 return
             stage, done, total = self._state
             # a graph's file name is text, never markup ("[/]" in a name must not break the bar)
-            self._bar = LoggedProgress(TextColumn("{task.description}", markup=False, style="bold"), BarColumn(),
-                                       MofNCompleteColumn(), TimeElapsedColumn(),
-                                       console=self._console or Console(stderr=True), transient=True)
+            self._bar = Progress(TextColumn("{task.description}", markup=False, style="bold"), BarColumn(),
+                                 MofNCompleteColumn(), TimeElapsedColumn(),
+                                 console=self._console or Console(stderr=True),
+                                 transient=True)
             self._task = self._bar.add_task(stage, total=total or None, completed=done)
             try:
                 self._bar.start()

@@ -279,7 +279,7 @@ def answer_all(engine: Any, questions: list[Asked], *, top_k: int | None = None,
             # go together, an index built with another encoder, a graph that cannot be asked at all)
             # would refuse every line: it ends the run, unless the line asked for something of its own
             # (a route, a collection, history), which may be what is refused
-            own = q.route or q.collection or q.history or q.top_k
+            own = q.route not in (None, "auto") or q.collection or q.history
             if not own and exc.error_type not in ("timeout", "graph_error") and not isinstance(exc, BusyError):
                 raise
             yield Record(q, error=exc)

@@ -584,7 +584,8 @@ def create_app(settings: Settings | None = None, *, engine: Any = None, warm: bo
         request like any other in the counts, and in the latency histogram: the application never saw it."""
         path = str(scope.get("path", ""))
         method = str(scope.get("method", "")) if scope.get("method") in _METHODS else "other"
-        endpoint = path if path in paths else "unmatched"
+        # the route's template where it is known (a key refused on DELETE /v1/documents/abc)
+        endpoint = getattr(scope.get("route"), "path", None) or (path if path in paths else "unmatched")
         metrics.requests.labels(method, endpoint, str(status)).inc()
         metrics.errors.labels(endpoint, str(status)).inc()
         started = scope.get(STARTED_KEY)
@@ -593,8 +594,8 @@ def create_app(settings: Settings | None = None, *, engine: Any = None, warm: bo
     keyed_routes = [r for r in app.routes if isinstance(r, APIRoute)
                     and any(d.dependency is keyed for d in r.dependencies)]
 
-    def needs_key(scope: Any) -> bool:
-        return any(r.matches(scope)[0] is Match.FULL for r in keyed_routes)
+    def needs_key(scope: Any) -> APIRoute | None:
+        return next((r for r in keyed_routes if r.matches(scope)[0] is Match.FULL), None)
 
     app.state.count_refused = refused_early  # for the server's protocol, which refuses requests of its own
     app.add_middleware(BodyLimit, max_bytes=max_body, metrics=metrics, timeout_s=settings.api_body_timeout_s,

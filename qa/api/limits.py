@@ -333,7 +333,7 @@ class KeyFirst:
     without a key could make the server hold `api_max_body_mb` a connection, for as long as the
     body took to arrive. The routes keep their own check (the schema marks them by it)."""
 
-    def __init__(self, app: ASGIApp, *, expected: str, needs_key: Callable[[Scope], bool],
+    def __init__(self, app: ASGIApp, *, expected: str, needs_key: Callable[[Scope], Any],
                  on_refused: Callable[[Scope, int], None] | None = None) -> None:
         self.app = app
         self.expected = expected
@@ -342,11 +342,13 @@ class KeyFirst:
         self._header = API_KEY_HEADER.lower().encode("latin-1")
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and self.expected and self.needs_key(scope):
+        route = self.needs_key(scope) if scope["type"] == "http" and self.expected else None
+        if route is not None:  # the route that asks for the key (its template names it in the metrics)
             given = next((v for k, v in scope.get("headers") or [] if k.lower() == self._header), None)
             try:  # decoded as Starlette decodes it, so the route's own check agrees
                 check_key(self.expected, given.decode("latin-1") if given is not None else None)
             except APIError as exc:
+                scope["route"] = route
                 if self.on_refused is not None:
                     self.on_refused(scope, exc.status)
                 await BodyLimit._refuse(send, exc.status, exc.kind, exc.message, exc.headers)

@@ -135,15 +135,17 @@ def import_(
 
     posts = file_to_read(path)  # a dump folder is read through its Posts.xml: its size is the bar's total
     target = ThreadStore(settings.cqa_store)
-    # a store this import starts (new, or left empty by a failed one) holds the user's file alone:
-    # marked never to be seeded as the import begins, the mark taken back if it fails with the store empty
-    fresh = target.count() == 0 and not target.get_meta(SEED_META)
     if not target.writable_now():  # it waited half a minute in silence, then failed
         err.print(Text(f"another process is writing {target.path.name} (an import?): waiting up to "
                        f"{BUSY_TIMEOUT_MS / 1000:g} s for it", style="yellow"), soft_wrap=True)
+    # a store this import starts (new, or left empty by a failed one) holds the user's file alone:
+    # marked never to be seeded as the import begins, in the transaction that finds it so (a `qa ask`
+    # beside it had seeded the store while the file went in); taken back if it fails leaving it empty
+    with target.transaction():
+        fresh = target.count() == 0 and not target.get_meta(SEED_META)
+        if fresh:
+            target.set_meta(SEED_META, "skip")
     size = posts.stat().st_size if posts.is_file() else None
-    if fresh:  # before the import: a `qa ask` beside it had seeded the store while the file went in
-        target.set_meta(SEED_META, "skip")
     bar, desc, total = _bar(f"importing {path.name}", size)
     with bar:
         task = bar.add_task(desc, total=total)

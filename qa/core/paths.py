@@ -8,7 +8,10 @@ from pathlib import Path
 from qa.core.errors import ModelNotFoundError
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-DATA_DIR = REPO_ROOT / "data"
+# data/ of the repository; installed from a wheel, the same files are the package offline_qa_data
+# beside ours (pyproject.toml), a name no other distribution's `data` folder can clash with
+DATA_DIR = REPO_ROOT / "data" if (REPO_ROOT / "data").is_dir() or not (REPO_ROOT / "offline_qa_data").is_dir() \
+    else REPO_ROOT / "offline_qa_data"
 MODELS_DIR = DATA_DIR / "models"
 SHARED_DATA = REPO_ROOT.parent / "shared" / "data"
 

@@ -863,6 +863,13 @@ def test_a_request_without_the_key_is_refused_before_its_body_is_read(app, api_s
             text = c.get("/metrics").text
         assert 'qa_http_requests_total{endpoint="/v1/documents",method="POST",status="401"} 1.0' in text
         assert 'qa_http_request_seconds_count{endpoint="/v1/documents"} 2.0' in text
+        sent.clear()  # a route with a parameter is named by its template, not "unmatched"
+        asyncio.run(keyed({**scope, "method": "DELETE", "path": "/v1/documents/abc", "raw_path": b"/v1/documents/abc"},
+                          receive, send))
+        assert sent[0]["status"] == 401
+        with TestClient(base_url=LOCAL, app=keyed) as c:
+            text = c.get("/metrics").text
+        assert 'endpoint="/v1/documents/{doc_id:path}",method="DELETE",status="401"} 1.0' in text
 
 
 def test_the_schema_marks_the_key_where_this_server_asks_for_it(app, api_settings) -> None:

@@ -390,3 +390,25 @@ def test_add_says_what_it_did_whatever_other_processes_do_meanwhile(tmp_path: Pa
     assert "added thread user:" in capsys.readouterr().err
     assert main(["cqa", "add", "Is there parking for bikes?", "--answer", "Yes.", "--store", store]) == 0
     assert "the question is stored already (its answer is in it)" in " ".join(capsys.readouterr().err.split())
+
+
+def test_an_import_beside_a_seeding_does_not_take_the_seeded_store_for_its_own(tmp_path: Path, faq: Path) -> None:
+    """The import looked at the store, then marked it its own: a seeding that committed in between
+    left the store both seeded and marked "never seed", as if it held the file alone."""
+    import sqlite3
+    import threading
+
+    from cqa.store import SEED_META, ThreadStore
+
+    path = tmp_path / "threads.sqlite"
+    ThreadStore(path).close()
+    seeding = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    seeding.execute("BEGIN IMMEDIATE")  # the seed's transaction, under way as the import starts
+    seeding.execute("INSERT INTO meta(name, value) VALUES (?, 'done')", (SEED_META,))
+    threading.Timer(1.0, lambda: seeding.execute("COMMIT")).start()
+    try:
+        assert main(["cqa", "import", str(faq), "--store", str(path), "--no-embed"]) == 0
+    finally:
+        seeding.close()
+    with ThreadStore(path) as s:
+        assert s.get_meta(SEED_META) == "done"

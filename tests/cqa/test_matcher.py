@@ -370,6 +370,9 @@ def test_a_store_started_empty_or_made_an_imports_is_never_seeded_behind_it(tmp_
     from cqa.store import SEED_META
     from qa.cli import main
 
+    unseeded = str(tmp_path / "unseeded.sqlite")  # opened unseeded for a command's own work (`qa cqa embed`):
+    assert CommunityQA(Settings(cqa_store=unseeded), encoder=encoder, seed=False).stats()["threads"] == 0
+    assert CommunityQA(Settings(cqa_store=unseeded), encoder=encoder).stats()["threads"] > 200  # seeded later
     empty = str(tmp_path / "empty.sqlite")
     assert CommunityQA(Settings(cqa_store=empty, cqa_seed=False), encoder=encoder).stats()["threads"] == 0
     assert CommunityQA(Settings(cqa_store=empty), encoder=encoder).stats()["threads"] == 0  # "starts it empty"
