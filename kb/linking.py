@@ -149,7 +149,13 @@ class LabelIndex:
                 log.warning("rebuilding the label index (cache %s unreadable: %s)", path, exc)
         idx = cls.build(graph, encoder=encoder, progress=progress)
         if path is not None:
-            idx.save(path)
+            try:
+                idx.save(path)
+            except OSError as exc:  # a read-only cache: the index built is used all the same (the graph
+                # source had failed with a traceback, and the answer came from another source)
+                log.warning("the label index is not kept (%s: %s); it is built again next time",
+                            exc.filename or path, exc.strerror or exc)
+                return idx
             idx.dense_path = path.with_name("label_vectors.npy")
         return idx
 

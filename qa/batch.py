@@ -327,7 +327,7 @@ def ask_file(engine: Any, path: Path, out: Path | None, *, top_k: int | None = N
                 bar.advance(task)
     except BaseException as exc:  # Ctrl-C, a failing source: what was answered is kept
         if journal is None:
-            if sum(counts.values()) or not isinstance(exc, QAError):  # an error before any answer is all to say
+            if sum(counts.values()) or isinstance(exc, KeyboardInterrupt):  # an error before any answer: all to say
                 err.print(f"stopped after {sum(counts.values()):,} of {len(questions):,} questions; their answers "
                           "are on standard output", markup=False, highlight=False)
         else:

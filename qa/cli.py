@@ -18,6 +18,32 @@ from rich.text import Text
 
 from qa.core.errors import QAError
 
+
+def _sane_environment() -> None:
+    """What the process was given, made something the commands can use, before any console is made
+    (rich reads COLUMNS once, when a console is made):
+    - a standard stream closed (`qa chat <&-`, `2>&-`) is the null device: it was None, and every
+      command that looked at it ended in an AttributeError traceback;
+    - output in an encoding that cannot hold every character (PYTHONIOENCODING=ascii) shows "?"
+      for what it cannot: an answer's "…" had been a UnicodeEncodeError traceback and no output;
+    - COLUMNS=0 or one that is no number is left out: at 0, rich printed nothing, errors included."""
+    import os
+
+    for name, mode in (("stdin", "r"), ("stdout", "w"), ("stderr", "w")):
+        if getattr(sys, name) is None:
+            setattr(sys, name, open(os.devnull, mode, encoding="utf-8"))  # noqa: SIM115 - the process's own
+    for stream in (sys.stdout, sys.stderr):
+        encoding = (getattr(stream, "encoding", None) or "utf-8").lower().replace("_", "-")
+        if encoding not in ("utf-8", "utf8") and hasattr(stream, "reconfigure"):
+            stream.reconfigure(errors="replace")
+    for name in ("COLUMNS", "LINES"):
+        value = os.environ.get(name)
+        if value is not None and not (value.strip().isdigit() and int(value) > 0):
+            del os.environ[name]
+
+
+_sane_environment()
+
 app = typer.Typer(
     name="qa",
     help="Offline question answering over your passages, knowledge graphs and Q&A archives.",

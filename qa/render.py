@@ -22,6 +22,18 @@ SNIPPET_CHARS = 250
 M = TypeVar("M", bound=BaseModel)
 
 
+def print_json(data: str | Any) -> None:
+    """`--json` output: JSON text (a document, or data to write as one), indented, on standard output
+    as it is. Through rich it was coloured wherever rich took the output for a terminal
+    (FORCE_COLOR=1, as CI sets it) and then was no JSON, and COLUMNS=0 printed nothing at all."""
+    import json
+    import sys
+
+    doc = json.loads(data) if isinstance(data, str) else data
+    sys.stdout.write(json.dumps(doc, indent=2, ensure_ascii=False) + "\n")
+    sys.stdout.flush()
+
+
 def marked(text: str, start: int | None, end: int | None, width: int = SNIPPET_CHARS) -> Text:
     """`text` around [start, end) with the span highlighted and ellipses where it was cut."""
     if start is None or end is None:

@@ -96,7 +96,9 @@ def ask(
         resp = engine.ask(Question(question, collection=collection, max_chars=settings.max_question_chars),
                           top_k=top_k)
     if as_json:
-        out.print_json(resp.model_dump_json())
+        from qa.render import print_json
+
+        print_json(resp.model_dump_json())
         return
     from qa.render import print_response
 
@@ -145,7 +147,9 @@ def kbqa(
     with err.status("answering from the graph (the graph and models load first) …"):
         resp = Engine(settings).ask(question, top_k=top_k, route="kbqa")
     if as_json:
-        out.print_json(resp.model_dump_json())  # the one shape of `qa ask --json`
+        from qa.render import print_json
+
+        print_json(resp.model_dump_json())  # the one shape of `qa ask --json`
         return
     from qa.render import print_response
 

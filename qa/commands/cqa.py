@@ -271,7 +271,9 @@ def show(
     with _store_of(store) as s:
         t = s.thread(thread_id)
     if as_json:
-        out.print_json(data=t.record())
+        from qa.render import print_json
+
+        print_json(t.record())
         return
     # stored text, from an import or the API, is shown, not obeyed: escape sequences in it as U+FFFD
     out.print(Text.assemble((printable(t.uid), "bold"), f"  ({printable(t.source)})"), soft_wrap=True)
@@ -360,7 +362,9 @@ def ask(
     with err.status("answering from the answered questions (the store and models load first) …"):
         resp = Engine(settings, sources={Route.CQA: _source(settings)}).ask(question, top_k=top_k, route="cqa")
     if as_json:
-        out.print_json(resp.model_dump_json())
+        from qa.render import print_json
+
+        print_json(resp.model_dump_json())
         return
     from qa.render import print_response
 

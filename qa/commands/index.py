@@ -145,7 +145,7 @@ def _list(settings: Settings) -> None:
     # --delete said there was no such collection
     rows += sorted([(c.name, c.folder) for c in user_collections(settings) + damaged_collections(settings)])
     table = Table(title=f"collections ({settings.index_dir})", title_justify="left")
-    for column in ("name", "passages", "built from", "built", "changed"):  # a long path wraps, never cut short
+    for column in ("name", "passages", "built from", "built (UTC)", "changed (UTC)"):  # a long path wraps, not cut
         table.add_column(column, justify="right" if column == "passages" else "left", overflow="fold")
     for label, folder in rows:
         try:

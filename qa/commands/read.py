@@ -8,7 +8,6 @@ the reader saw.
 from __future__ import annotations
 
 import contextlib
-import json
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -22,7 +21,7 @@ from qa.core.errors import InputError
 from qa.core.settings import Settings
 from qa.core.text import check_question, decode_utf8, printable, read_text
 from qa.core.types import Answer, ChoiceEvidence
-from qa.render import marked, printable_copy
+from qa.render import marked, print_json, printable_copy
 
 MAX_OPTIONS = 26
 MAX_CONTEXT_CHARS = 2_000_000  # a 2 MB context is a mistake (a whole corpus), not a passage
@@ -88,7 +87,7 @@ def read(
     with status if len(text) > LONG_CONTEXT_CHARS else contextlib.nullcontext():
         answers = engine.read(question, text, option or None, top_k=0 if option else top_k)
     if as_json:
-        console.print_json(json.dumps([a.to_dict() for a in answers], ensure_ascii=False))
+        print_json([a.to_dict() for a in answers])
         return
     answers = [printable_copy(a) for a in answers]  # a passage's escape sequences are shown, not obeyed
     if option:

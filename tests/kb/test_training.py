@@ -126,6 +126,11 @@ def test_label_index_is_cached_per_graph(small_graph, tmp_path):
     assert [c.node for c in again.link("capital of France")] == [c.node for c in first.link("capital of France")]
     path.write_bytes(b"garbage")  # a broken cache is rebuilt, not fatal
     assert LabelIndex.cached(small_graph, path).keys == first.keys
+    # a cache that cannot be written (read-only): the index is used all the same, not a traceback that
+    # failed the graph source (its answer came from another source)
+    (tmp_path / "read-only").write_text("a file where the cache's folder would be")
+    unkept = LabelIndex.cached(small_graph, tmp_path / "read-only" / "labels.pkl")
+    assert unkept.keys == first.keys and unkept.dense_path is None
 
 
 def test_artefacts_are_keyed_by_content(tmp_path, monkeypatch, small_ttl):

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import subprocess
 import sys
 from pathlib import Path
 
@@ -830,3 +831,36 @@ def test_serve_names_the_extras_that_hold_what_is_missing(monkeypatch) -> None:
     monkeypatch.setattr(qa.core.paths, "REPO_ROOT", qa.core.paths.REPO_ROOT / "site-packages")
     with pytest.raises(ConfigError, match=r'pip install "offline-qa\[ui\]"'):
         _check_installed(ui=True)
+
+
+@pytest.mark.parametrize(("env", "args", "stdin", "said"), [
+    ({"COLUMNS": "0"}, ["index", "/no/such/folder"], None, "/no/such/folder does not exist"),  # rich printed nothing
+    ({"PYTHONIOENCODING": "ascii"}, ["index", "/no/such/caf\u00e9"], None, "/no/such/caf?"),  # a traceback
+    ({}, ["ask", "-"], subprocess.DEVNULL, "the question is empty"),
+    ({}, ["ask", "-"], "closed", ""),  # stdin closed: an AttributeError traceback
+])
+def test_odd_streams_and_terminals_get_a_line_not_a_traceback(env, args, stdin, said) -> None:
+    import os
+    import shlex
+    import sys
+
+    from qa.core.paths import REPO_ROOT
+
+    command = [sys.executable, "-c", "import sys; from qa.cli import main; sys.exit(main(sys.argv[1:]))", *args]
+    if stdin == "closed":  # as a shell's `<&-` starts it: no standard input at all
+        command, stdin = ["bash", "-c", shlex.join(command) + " <&-"], None
+    done = subprocess.run(command, cwd=REPO_ROOT, env={**os.environ, **env}, capture_output=True, timeout=120,
+                          stdin=stdin)
+    err = done.stderr.decode("utf-8", "replace")
+    assert done.returncode == 2 and "Traceback" not in err and "error:" in err and said in err, err
+
+
+def test_json_output_is_json_whatever_the_terminal(monkeypatch, capsys) -> None:
+    """FORCE_COLOR=1 (as CI sets it) coloured `--json` output, which was then no JSON."""
+    import json
+
+    from qa.render import print_json
+
+    monkeypatch.setenv("FORCE_COLOR", "1")
+    print_json('{"question": "Qui a \\u00e9crit?", "answers": []}')
+    assert json.loads(capsys.readouterr().out) == {"question": "Qui a \u00e9crit?", "answers": []}
