@@ -41,7 +41,7 @@ def _notes(folder: Path, files: int, words: int) -> Path:
 
 
 def one_error_line(err: str, said: str) -> None:
-    lines = [line for line in err.splitlines() if line.strip() and not line.startswith(("encoding", "reading"))]
+    lines = [line for line in err.splitlines() if line.strip() and not line.startswith(("encoding", "reading", "read "))]
     assert len(lines) == 1 and said in lines[-1] and "Traceback" not in err, err
 
 
