@@ -41,7 +41,8 @@ def _notes(folder: Path, files: int, words: int) -> Path:
 
 
 def one_error_line(err: str, said: str) -> None:
-    lines = [line for line in err.splitlines() if line.strip() and not line.startswith(("encoding", "reading", "read "))]
+    progress = ("encoding", "reading", "read ")  # the bars, and the count of the files read
+    lines = [line for line in err.splitlines() if line.strip() and not line.startswith(progress)]
     assert len(lines) == 1 and said in lines[-1] and "Traceback" not in err, err
 
 
