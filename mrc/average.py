@@ -8,7 +8,7 @@ SQuAD 2.0's "no answer". Averaging costs no training and no GPU; readers from di
 average to noise, so the readers must share an architecture and the held-out articles their
 threshold is fitted on (the calibration must stay on text none of them trained on).
 
-    qa train average --model runA --model runB --out data/models/span-minilm-l6
+    qa train average --model runA --model runB --out data/models/span-minilm-l6 --replace
 """
 
 from __future__ import annotations
@@ -30,9 +30,11 @@ console = Console(stderr=True)
 
 
 def average_span_readers(models: list[str | Path], out: str | Path, train_file: str | Path,
-                         weights: list[float] | None = None, device: str = "cpu") -> dict[str, Any]:
+                         weights: list[float] | None = None, device: str = "cpu",
+                         replace: bool = False) -> dict[str, Any]:
     """Writes the weighted average of `models` to `out`, calibrated on their shared held-out
-    articles of `train_file`; returns the new `qa_reader.json`."""
+    articles of `train_file`; returns the new `qa_reader.json`. A reader in `out` is replaced only
+    with `replace`, or when it is one of `models` (averaging runs into the first is the recipe)."""
     from transformers import AutoModelForQuestionAnswering
 
     from qa.core.paths import check_model_dir
@@ -48,7 +50,8 @@ def average_span_readers(models: list[str | Path], out: str | Path, train_file: 
         check_model_dir(d)
     out = Path(out).expanduser().absolute()  # "." has no name to build a folder beside
     recover_output_dir(out)
-    check_output_dir(out, "span", "--out")  # before minutes of loading and calibrating, not after
+    # before minutes of loading and calibrating, not after
+    check_output_dir(out, "span", "--out", replace=replace or any(d.expanduser().absolute() == out for d in dirs))
     resolve_device(device)  # a bad --device is said now, not once the average is written
     configs = [reader_config(d, task="span").model_dump() for d in dirs]
     held = [sorted((c.get("training") or {}).get("held_out_articles") or []) for c in configs]

@@ -56,6 +56,7 @@ class TrainConfig:
     freeze_word_embeddings: bool = True
     checkpoint_every: int = 1000
     resume: bool = False
+    replace: bool = False  # the reader in output_dir may be replaced (refused otherwise)
     log_every: int = 50
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -347,7 +348,7 @@ def prepare_run(cfg: TrainConfig, task: str) -> tuple[float, torch.device, Path,
     check_model_dir(base)
     out = Path(cfg.output_dir).expanduser().absolute()  # "." has no name to build a folder beside
     recover_output_dir(out)
-    check_output_dir(out, task)
+    check_output_dir(out, task, replace=cfg.replace or cfg.resume)  # a resumed run carries on in its own folder
     out.mkdir(parents=True, exist_ok=True)
     return started, device, base, out
 
@@ -361,12 +362,12 @@ def recover_output_dir(out: Path) -> None:
         Console(stderr=True).print(note, style="yellow", markup=False, highlight=False)
 
 
-def check_output_dir(out: Path, task: str, flag: str = "--output-dir") -> None:
-    """The folder a trained reader goes to must be new, empty, or a `task` reader (which it
-    replaces): installing swaps the folder's model files for the new ones, so a folder of the
-    user's own files, or a reader of the other task, was overwritten without a word. Said before
-    the training, not after."""
-    from qa.core.paths import INSTALLING
+def check_output_dir(out: Path, task: str, flag: str = "--output-dir", *, replace: bool = False) -> None:
+    """The folder a trained reader goes to must be new, empty, or, with `replace`, a `task` reader:
+    installing swaps the folder's model files for the new ones, so a folder of the user's own
+    files, a reader of the other task, or (the default folder) the shipped reader was overwritten
+    without a word. Said before the training, not after."""
+    from qa.core.paths import INSTALLING, MODELS_DIR
 
     if out.exists() and not out.is_dir():
         raise InputError(f"{flag} {out} is a file: it names the folder the {task} reader goes to")
@@ -393,6 +394,10 @@ def check_output_dir(out: Path, task: str, flag: str = "--output-dir") -> None:
     if held != task:
         raise InputError(f"{flag} {out} holds a {held} reader, which the {task} reader would replace: "
                          "choose another folder")
+    if not replace:
+        shipped = " (the one shipped)" if out.expanduser().absolute().parent == MODELS_DIR.absolute() else ""
+        raise InputError(f"{flag} {out} holds a {task} reader{shipped}: give --replace to replace it, or "
+                         f"choose a new folder for this one")
 
 
 def earlier_training(base: Path) -> list[dict[str, Any]]:
@@ -472,6 +477,7 @@ def _is_model_file(name: str) -> bool:
 def save_model_fp16(model: torch.nn.Module, tokenizer: PreTrainedTokenizerBase, out_dir: Path,
                     max_shard_size: str = "15MB") -> None:
     """fp16 halves the shipped size; shards stay under the 16 MiB transfer limit of lent GPUs."""
+    from qa.core.atomic import as_umask_allows
     from qa.core.quiet import quiet_transformers
 
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -479,3 +485,4 @@ def save_model_fp16(model: torch.nn.Module, tokenizer: PreTrainedTokenizerBase, 
         cast("PreTrainedModel", model.to(torch.float16)).save_pretrained(out_dir, max_shard_size=max_shard_size)
         tokenizer.save_pretrained(out_dir)
     model.to(torch.float32)
+    as_umask_allows(out_dir)

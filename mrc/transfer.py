@@ -14,7 +14,7 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from mrc.training import keep_non_model_files
-from qa.core.atomic import staging_dir, swap_dir
+from qa.core.atomic import as_umask_allows, staging_dir, swap_dir
 from qa.core.errors import InputError
 
 FROZEN = "embeddings.word_embeddings.weight"
@@ -77,6 +77,7 @@ def unpack(parts_dir: str | Path, base_encoder: str | Path, out_dir: str | Path)
     with staging_dir(out) as stage:  # a reader folder is whole or not there: never half unpacked
         model.half().save_pretrained(stage, max_shard_size="15MB")
         AutoTokenizer.from_pretrained(base).save_pretrained(stage)
+        as_umask_allows(stage)  # safetensors writes 0600: a server of another account could not load it
         for name in ("qa_reader.json", "training_log.jsonl"):
             if (parts / name).exists():
                 shutil.copy2(parts / name, stage / name)

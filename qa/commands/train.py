@@ -37,6 +37,7 @@ class _RunOptions(TypedDict):
     limit: int
     seed: int
     resume: bool
+    replace: bool
 
 
 def _cfg(output_dir: Path, **kw: Unpack[_RunOptions]) -> TrainConfig:
@@ -56,6 +57,9 @@ def _cfg(output_dir: Path, **kw: Unpack[_RunOptions]) -> TrainConfig:
                         "--limit": kw["limit"]}.items():
         if not (math.isfinite(value) and value >= 0):
             raise InputError(f"{flag} must be 0 (no limit) or more, not {value}")
+    if kw["max_minutes"] and kw["reserve_minutes"] >= kw["max_minutes"]:  # one step, installed, exit 0
+        raise InputError(f"--reserve-minutes {kw['reserve_minutes']:g} leaves no time of --max-minutes "
+                         f"{kw['max_minutes']:g} to train: keep it below")
     if kw["resume"] and not (output_dir / "checkpoint.pt").is_file():  # it trained from scratch without a word
         raise InputError(f"--resume: {output_dir} holds no checkpoint.pt to continue from; run without --resume "
                          "to start afresh")
@@ -131,6 +135,8 @@ def span(
     limit: int = typer.Option(0, help="Train on the first N questions only (smoke tests)."),
     seed: int = 42,
     resume: bool = typer.Option(False, help="Continue from output_dir/checkpoint.pt."),
+    replace: bool = typer.Option(False, "--replace", help="Replace the reader already in --output-dir (by default "
+                                 "the shipped one)."),
     eval_file: str = typer.Option("", help="Optional SQuAD dev file for a quick check after training."),
     wikiqa: str = typer.Option("", help="WikiQA folder (WikiQA-train.tsv.gz, WikiQASent.pos.ans.tsv.xz, ...): also "
                                "train on its train questions read against their whole paragraph, answerable at "
@@ -143,7 +149,8 @@ def span(
 
     cfg = _cfg(output_dir, base_model=base_model, epochs=epochs, batch_size=batch_size,
                learning_rate=learning_rate, device=device, precision=precision, max_minutes=max_minutes,
-               reserve_minutes=reserve_minutes, limit=limit, seed=seed, resume=resume)
+               reserve_minutes=reserve_minutes, limit=limit, seed=seed, resume=resume,
+               replace=replace)
     mix = _mix(negative_ratio, hard_negative_ratio, swap_ratio, antonym_ratio)
     if not 8 <= max_seq_length <= 512:
         raise InputError(f"--max-seq-length must lie between 8 and 512 tokens, not {max_seq_length}")
@@ -177,6 +184,8 @@ def choice(
     limit: int = typer.Option(0, help="Train on N random questions only (smoke tests)."),
     seed: int = 42,
     resume: bool = typer.Option(False, help="Continue from output_dir/checkpoint.pt."),
+    replace: bool = typer.Option(False, "--replace", help="Replace the reader already in --output-dir (by default "
+                                 "the shipped one)."),
     eval_file: str = typer.Option("", help="Optional RACE dev file for a quick check after training."),
     pooling: str = typer.Option("mean", help="mean (over the tokens, as the sentence encoder was trained) | cls "
                                 "(Hugging Face's multiple-choice head)."),
@@ -187,7 +196,8 @@ def choice(
 
     cfg = _cfg(output_dir, base_model=base_model, epochs=epochs, batch_size=batch_size,
                learning_rate=learning_rate, device=device, precision=precision, max_minutes=max_minutes,
-               reserve_minutes=reserve_minutes, limit=limit, seed=seed, resume=resume)
+               reserve_minutes=reserve_minutes, limit=limit, seed=seed, resume=resume,
+               replace=replace)
     if not 16 <= max_seq_length <= 512:
         raise InputError(f"--max-seq-length must lie between 16 and 512 tokens, not {max_seq_length}")
     with _cleaned_up(output_dir):
@@ -223,6 +233,8 @@ def average(
     train_file: Path = typer.Option(SHARED_DATA / "mrc" / "squad-v1.0-train.from-explorer.json.xz",
                                     help="The SQuAD file the readers were trained on (their held-out articles)."),
     device: str = typer.Option("cpu", help="Where the calibration reads: cpu | cuda"),
+    replace: bool = typer.Option(False, "--replace", help="Replace a reader already in --out (one of the --model "
+                                 "folders may be replaced without it)."),
 ) -> None:
     """Average the weights of span readers fine-tuned from one reader (a model soup), then refit the
     no-answer threshold and temperature of the average on their held-out training articles."""
@@ -230,7 +242,7 @@ def average(
 
     with _cleaned_up(out):
         average_span_readers([str(m) for m in model], out, _check_file(train_file), weights=weight or None,
-                             device=_check_device(device))
+                             device=_check_device(device), replace=replace)
 
 
 @train_app.command("router")

@@ -43,6 +43,14 @@ def _umask() -> int:
 _UMASK = _umask()  # read once at import, before any thread could create files meanwhile
 
 
+def as_umask_allows(folder: Path) -> None:
+    """Give the files in `folder` the mode the umask gives a new file: safetensors writes weights
+    0600, so a reader trained by one account could not be loaded by a server running as another."""
+    for f in folder.iterdir():
+        if f.is_file() and not f.is_symlink():
+            os.chmod(f, 0o666 & ~_UMASK)
+
+
 def atomic_write(target: Path, write: Callable[[Path], object]) -> None:
     """Call `write(tmp_path)` and atomically move the finished file onto `target`.
 

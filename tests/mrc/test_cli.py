@@ -269,6 +269,8 @@ def test_eval_refuses_an_output_it_cannot_write_before_reading(tiny_span_dir: Pa
     (["train", "span", "--limit", "-1"], "--limit must be 0 (no limit) or more"),
     (["train", "span", "--device", "gpu"], "--device must be one of cpu, cuda, auto"),
     (["train", "span", "--resume"], "holds no checkpoint.pt to continue from"),  # trained from scratch, exit 0
+    # a reserve that eats the budget trained one step, installed that over the shipped reader, exit 0
+    (["train", "span", "--max-minutes", "1", "--reserve-minutes", "2"], "--reserve-minutes 2 leaves no time"),
     (["train", "calibrate-span", "--device", "gpu"], "--device must be one of"),
     (["train", "calibrate-span", "--limit", "-5"], "--limit must be 0"),
     (["train", "choice", "--train-file", "x.jsonl", "--max-seq-length", "4"], "--max-seq-length must lie between"),
@@ -283,6 +285,24 @@ def test_training_options_that_can_never_work_are_refused_before_anything_runs(t
     err = capsys.readouterr().err
     assert said in err and err.count("\n") == 1, err
     assert not (tmp_path / "out").exists()
+
+
+def test_training_into_a_folder_that_holds_a_reader_needs_replace(tmp_path, capsys, tiny_span_dir):
+    """`qa train span` with its default --output-dir replaced the shipped reader without a word."""
+    import shutil
+
+    held = tmp_path / "held"
+    shutil.copytree(tiny_span_dir, held)
+    (held / "qa_reader.json").write_text(json.dumps({"task": "span"}))
+    before = sorted(p.name for p in held.iterdir())
+    squad = tmp_path / "s.json"
+    squad.write_text(json.dumps({"version": "1.1", "data": [{"title": t, "paragraphs": [{
+        "context": "Paris is in France.", "qas": [{"id": t, "question": "Where is Paris?",
+                                                    "answers": [{"text": "France", "answer_start": 12}]}]}]}
+        for t in ("a", "b")]}))
+    assert main(["train", "span", "--train-file", str(squad), "--output-dir", str(held), "--device", "cpu"]) == 2
+    assert "holds a span reader: give --replace to replace it" in " ".join(capsys.readouterr().err.split())
+    assert sorted(p.name for p in held.iterdir()) == before
 
 
 def test_a_missing_eval_file_is_said_before_the_training(tmp_path, capsys):

@@ -326,7 +326,13 @@ def test_a_reader_is_never_trained_into_a_folder_of_other_things(tmp_path: Path)
     (span / "qa_reader.json").write_text(json.dumps({"task": "span"}))
     with pytest.raises(InputError, match="holds a span reader, which the choice reader would replace"):
         check_output_dir(span, "choice")
-    check_output_dir(span, "span")  # its own kind: replaced, as asked
+    with pytest.raises(InputError, match="holds a span reader: give --replace to replace it"):
+        check_output_dir(span, "span")  # its own kind: replaced only when asked (the shipped one had been, silently)
+    check_output_dir(span, "span", replace=True)
+    from qa.core.paths import MODELS_DIR
+
+    with pytest.raises(InputError, match=r"holds a span reader \(the one shipped\): give --replace"):
+        check_output_dir(MODELS_DIR / "span-minilm-l6", "span")
     check_output_dir(tmp_path / "new", "choice")
     (tmp_path / "empty").mkdir()
     check_output_dir(tmp_path / "empty", "choice")
@@ -563,4 +569,19 @@ def test_a_reader_a_killed_install_moved_aside_is_named_and_put_back(tmp_path: P
         check_model_dir(out)
     recover_output_dir(out)  # what `qa train` and `qa compress` do first
     assert out.is_dir() and not moved.exists()
-    check_output_dir(out, "span")
+    check_output_dir(out, "span", replace=True)
+
+
+def test_saved_weights_take_the_umasks_mode(tiny_span_dir, tmp_path) -> None:
+    """safetensors wrote them 0600: a reader trained by one account could not be loaded by a server
+    running as another (the other files were 0644)."""
+    from transformers import AutoModelForQuestionAnswering, AutoTokenizer
+
+    from mrc.training import save_model_fp16
+    from qa.core import atomic
+
+    save_model_fp16(AutoModelForQuestionAnswering.from_pretrained(tiny_span_dir),
+                    AutoTokenizer.from_pretrained(tiny_span_dir), tmp_path / "out")
+    modes = {p.name: p.stat().st_mode & 0o777 for p in (tmp_path / "out").iterdir()}
+    assert any(n.endswith(".safetensors") for n in modes)
+    assert set(modes.values()) == {0o666 & ~atomic._UMASK}, modes
