@@ -20,16 +20,15 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 from rich.console import Console
 
-from mrc.calibration import fit_temperature
-from mrc.metrics import squad_f1
 from mrc.negatives import ADVERSARIAL_MIX, NegativeMix, kind_of, make_negatives
 from mrc.train_span import (
+    TEMPERATURE_NOTE,
     SpanExample,
     calibrate_null_threshold,
     load_squad_examples,
+    score_temperature,
     score_with_reader,
 )
 from mrc.training import file_sha256, write_json_atomic
@@ -82,15 +81,8 @@ def recalibrate_span_reader(model_dir: str | Path, train_file: str | Path, *, mi
     scored = score_with_reader(reader, calib)
     stats: dict[str, Any] = calibrate_null_threshold(calib, scored)
     t = stats["null_threshold"]
-    diffs = np.array([r["null"] - r["score"] for r in scored])
-    has = np.array([e.answer_start >= 0 for e in calib])
-    f1 = np.array([squad_f1(r["text"], [e.answer_text]) if e.answer_start >= 0 else 0.0
-                   for e, r in zip(calib, scored, strict=True)])
-    # Answer.score = sigmoid(margin / T) is the chance that the best span is a right answer
-    right = (has & (f1 >= 0.5)).astype(float)
-    finite = np.isfinite(diffs)
-    temperature = fit_temperature((t - diffs)[finite], right[finite])
-    stats.update({"negative_mix": asdict(mix), "answerable": int(has.sum()),
+    temperature = score_temperature(calib, scored, t)
+    stats.update({"negative_mix": asdict(mix), "answerable": sum(e.answer_start >= 0 for e in calib),
                   "unanswerable_by_kind": dict(kinds), "method": "mrc.recalibrate"})
     history = list(config.get("calibration_history", []))
     if config.get("null_threshold") is not None:  # a first calibration (an averaged reader) replaces nothing
@@ -100,8 +92,7 @@ def recalibrate_span_reader(model_dir: str | Path, train_file: str | Path, *, mi
         "null_threshold": t,
         "calibration": stats,
         "score_temperature": round(temperature, 4),
-        "score_temperature_note": "Answer.score = sigmoid((best span - null + threshold) / T); T fitted by "
-        "mrc.calibration.fit_temperature on the same held-out calibration set (never dev)",
+        "score_temperature_note": TEMPERATURE_NOTE,
         "calibration_history": history,
     })
     if not limit:

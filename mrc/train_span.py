@@ -68,10 +68,14 @@ def load_squad_examples(path: str | Path) -> list[SpanExample]:
             where = f"{path}: article {ai}"
             for pi, para in enumerate(article["paragraphs"]):
                 where = f"{path}: article {ai}, paragraph {pi}"
-                ctx = str(para["context"])
+                ctx = para["context"]
+                if not isinstance(ctx, str) or not ctx.strip():  # null had trained as the text "None"
+                    raise TypeError("the context must be text, not empty")
                 for qi, qa in enumerate(para["qas"]):
                     where = f"{path}: article {ai}, paragraph {pi}, question {qi}"
                     qid = qa.get("id") or f"{ai}-{pi}-{qi}"
+                    if not isinstance(qa["question"], str) or not qa["question"].strip():  # as `qa eval` says
+                        raise TypeError("the question must be text, not empty")
                     answers = qa.get("answers") or []
                     if impossible(qa, where) or not answers:
                         out.append(SpanExample(qid, str(qa["question"]), ctx, -1, "", ai))
@@ -80,6 +84,8 @@ def load_squad_examples(path: str | Path) -> list[SpanExample]:
                         start = a["answer_start"]
                         if not isinstance(start, int) or isinstance(start, bool):
                             raise TypeError(f"answer_start must be a whole number, not {start!r}")
+                        if not str(a["text"]).strip():  # a span of nothing, trained on without a word
+                            raise TypeError('the answer is empty (a question without one is "is_impossible": true)')
                         # an offset that misses its text had become an unanswerable example without a word
                         start = answer_start(ctx, str(a["text"]), start, where)
                         out.append(SpanExample(qid, str(qa["question"]), ctx, start, str(a["text"]), ai))
@@ -275,6 +281,24 @@ def calibrate_null_threshold(examples: list[SpanExample], scored: list[dict[str,
     }
 
 
+TEMPERATURE_NOTE = ("Answer.score = sigmoid((best span - null + threshold) / T); T fitted by "
+                    "mrc.calibration.fit_temperature on the same held-out calibration set (never dev)")
+
+
+def score_temperature(examples: list[SpanExample], scored: list[dict[str, Any]], threshold: float) -> float:
+    """The temperature that makes `sigmoid(margin / T)` the chance the best span is a right answer
+    (F1 of 0.5 or more), fitted on the held-apart set the threshold was chosen on."""
+    from mrc.calibration import fit_temperature
+
+    diffs = np.array([r["null"] - r["score"] for r in scored])
+    has = np.array([e.answer_start >= 0 for e in examples])
+    f1 = np.array([squad_f1(r["text"], [e.answer_text]) if e.answer_start >= 0 else 0.0
+                   for e, r in zip(examples, scored, strict=True)])
+    right = (has & (f1 >= 0.5)).astype(float)
+    finite = np.isfinite(diffs)
+    return float(fit_temperature((threshold - diffs)[finite], right[finite]))
+
+
 def _held_out_of(base: Path, train_file: str) -> set[int] | None:
     """The articles a reader we continue from was never trained on (its own held-out set), when it
     was trained on this very file: calibrating on articles it has seen would flatter it."""
@@ -378,6 +402,10 @@ def train_span_reader(
         info: dict[str, Any] = {
             "task": "span",
             "null_threshold": calib_stats["null_threshold"],
+            # fitted here too: a trained reader had none until `qa train calibrate-span`, and its scores
+            # were sigmoids at the default temperature, not probabilities
+            "score_temperature": round(score_temperature(calib, scored, calib_stats["null_threshold"]), 4),
+            "score_temperature_note": TEMPERATURE_NOTE,
             "max_seq_length": max_seq_length,
             "doc_stride": doc_stride,
             "max_answer_length": 30,

@@ -111,6 +111,11 @@ def test_the_training_loader_takes_the_same_answers(tmp_path: Path) -> None:
     assert (moved[0].answer_start, moved[0].answer_text) == (12, "France")  # not an unanswerable example
     with pytest.raises(DataFormatError, match="is_impossible"):
         load_squad_examples(_squad_file(tmp_path, is_impossible="no"))
+    # what `qa eval` refuses, training refuses too (it had trained on them without a word)
+    with pytest.raises(DataFormatError, match="question 0: not SQuAD's layout .the question must be text"):
+        load_squad_examples(_squad_file(tmp_path, question=" "))
+    with pytest.raises(DataFormatError, match="the answer is empty"):
+        load_squad_examples(_squad_file(tmp_path, answers=[{"text": "", "answer_start": 0}]))
 
 
 def test_race_levels_are_read_whatever_their_case(tmp_path: Path, caplog) -> None:

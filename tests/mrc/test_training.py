@@ -80,6 +80,7 @@ def test_span_training_loss_falls_and_model_answers(tiny_base: Path, tmp_path: P
     assert (out / "config.json").exists() and (out / "qa_reader.json").exists()
     assert not (out / ".trained").exists()  # calibrated in a staging folder, then moved in
     assert "null_threshold" in info and info["training"]["synthetic_unanswerable"] >= 0
+    assert info["score_temperature"] > 0  # fitted by the training itself (5.0 had been assumed until calibrate-span)
     assert next(iter((out).glob("*.safetensors")))
     reader = SpanReader(model_dir=out)
     answers = reader.read("What is the capital of France?", FACTS[0][2])
