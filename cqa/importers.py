@@ -34,6 +34,7 @@ from qa.core.text import (
     input_position,
     open_binary,
     open_text,
+    other_encoding,
     parse_json,
     utf8_error_place,
 )
@@ -560,7 +561,9 @@ def _faq_records(path: Path, on_bytes: Progress | None = None) -> Iterator[tuple
                 if on_bytes is not None and n % 500 == 0:
                     on_bytes(input_position(cast(TextIO, fh).buffer))
     except UnicodeDecodeError:
-        raise DataFormatError(f"{path}: not UTF-8 text ({utf8_error_place(path)}); save it as UTF-8") from None
+        with open_binary(path) as raw:
+            other = other_encoding(path, raw.read(8))
+        raise other or DataFormatError(f"{path}: not UTF-8 text ({utf8_error_place(path)}); save it as UTF-8") from None
     except csv.Error as exc:
         raise DataFormatError(f"{path}:{line + 1}: malformed CSV: {exc}") from None
 

@@ -105,6 +105,20 @@ def compressed_as(head: bytes) -> str | None:
     return next((kind for magic, kind in _ARCHIVES if head.startswith(magic)), None)
 
 
+def other_encoding(path: Path, head: bytes) -> DataFormatError | None:
+    """What a file that opens with `head` is, where that says more than "not UTF-8 text (line 1,
+    byte 0)": UTF-16 (a Windows editor's "Unicode"), or an archive not named as one."""
+    if head[:2] in (b"\xff\xfe", b"\xfe\xff"):
+        return DataFormatError(f"{path} is UTF-16 text; convert it to UTF-8 (iconv -f UTF-16 -t UTF-8)")
+    packed = compressed_as(head)
+    if packed and path.name.lower().endswith((".gz", ".xz", ".bz2")):  # what was unpacked is an archive again
+        return DataFormatError(f"{path} is compressed twice (a .{packed} inside): unpack it once, and give what "
+                               "it holds")
+    if packed:
+        return DataFormatError(f"{path} is {packed}-compressed: name it with .{packed} at the end, or unpack it")
+    return None
+
+
 def read_text(path: str | Path, max_chars: int | None = None) -> str:
     """A whole file's text, decompressing `.gz`, `.xz` and `.bz2` by suffix (`open_binary`, so a
     corrupt archive is the same one error everywhere). With `max_chars`, a longer file is refused
@@ -118,13 +132,9 @@ def read_text(path: str | Path, max_chars: int | None = None) -> str:
         raise DataFormatError(f"{p}: cannot read ({exc})") from exc
     if cap is not None and len(raw) >= cap:
         raise InputError(f"{p} is longer than the limit of {max_chars:,} characters")
-    if raw[:2] in (b"\xff\xfe", b"\xfe\xff"):  # a Windows editor's "Unicode": said as such, not "byte 0"
-        raise DataFormatError(f"{p} is UTF-16 text; convert it to UTF-8 (iconv -f UTF-16 -t UTF-8)")
-    packed = compressed_as(raw)
-    if packed and p.name.lower().endswith((".gz", ".xz", ".bz2")):  # what was unpacked is an archive again
-        raise DataFormatError(f"{p} is compressed twice (a .{packed} inside): unpack it once, and give what it holds")
-    if packed:  # compressed but not named so: "not UTF-8 text (line 1, byte 1)" said nothing of it
-        raise DataFormatError(f"{p} is {packed}-compressed: name it with .{packed} at the end, or unpack it")
+    other = other_encoding(p, raw[:8])
+    if other is not None:
+        raise other
     try:
         return raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:

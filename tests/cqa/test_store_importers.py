@@ -1069,3 +1069,11 @@ def test_a_dump_import_counts_the_answers_it_skips(tmp_path: Path) -> None:
     said = rep.summary()
     assert "skipped 1 answer without words" in said
     assert "skipped 2 answers whose question is not in the file or was skipped" in said
+
+
+def test_a_utf16_faq_is_said_to_be_one(tmp_path: Path) -> None:
+    """It was "not UTF-8 text (line 1, byte 0)", where `qa ask --file` said what it is and how to convert it."""
+    faq = tmp_path / "faq.csv"
+    faq.write_bytes("question,answer\nWhen are you open?,9 to 5\n".encode("utf-16"))
+    with pytest.raises(DataFormatError, match=r"faq.csv is UTF-16 text; convert it to UTF-8 \(iconv"):
+        import_file(ThreadStore(tmp_path / "s.sqlite"), faq)
