@@ -253,7 +253,11 @@ def train_loop(
     model.train()
     window_loss, window_n, t_window = 0.0, 0, time.time()
     t_probe: float | None = None
-    probe_from = state.step + 20
+    # a short run (a small file on a CPU: a hundred steps) probes and refits early and often: with
+    # a probe of 20 steps, refits every 100 and 50 apart, it never refitted and was cut mid-schedule
+    probe_from = state.step + min(20, max(2, planned // 10))
+    refit_every = min(100, max(2, planned // 20))
+    log_every = min(cfg.log_every, max(1, planned // 20))  # its loss and speed shown before its end
     log = log_path.open("a", encoding="utf-8")
     columns = (
         TextColumn("[bold]{task.description}"),
@@ -300,15 +304,15 @@ def train_loop(
                 if (
                     t_probe
                     and deadline < math.inf
-                    and state.step >= probe_from + 50
-                    and state.step % 100 == 0
+                    and state.step >= probe_from + min(50, refit_every)
+                    and state.step % refit_every == 0
                     and state.step < schedule.total // 2
                 ):
                     per_step = (time.time() - t_probe) / (state.step - probe_from)
                     fits = state.step + int((deadline - time.time()) / per_step)
                     schedule.total = max(state.step + 1, min(planned, fits))
                     bar.update(task, total=schedule.total)
-                if state.step % cfg.log_every == 0:
+                if state.step % log_every == 0:
                     rate = window_n / max(1e-9, time.time() - t_window)
                     mean = float(window_loss) / window_n
                     state.losses.append(mean)
