@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, TypedDict, Unpack
@@ -83,13 +84,20 @@ def _check_file(path: Path) -> str:
 
 @contextlib.contextmanager
 def _cleaned_up(output_dir: Path) -> Iterator[None]:
-    """A run that fails before writing anything leaves no empty folder of its own behind."""
+    """A run that fails or is stopped before its reader is in leaves no folder of its own behind
+    (one holding an empty training log had been left), and a Ctrl-C says that nothing was saved."""
     existed = output_dir.exists()
     try:
         yield
-    except BaseException:
-        if not existed and output_dir.is_dir() and not any(output_dir.iterdir()):
-            output_dir.rmdir()
+    except BaseException as exc:
+        if not existed and output_dir.is_dir() and not (output_dir / "config.json").exists():
+            left = [p for p in output_dir.iterdir() if p.name not in ("training_log.jsonl", "checkpoint.pt")]
+            if not left and not (output_dir / "checkpoint.pt").exists():  # a checkpoint is kept for --resume
+                shutil.rmtree(output_dir, ignore_errors=True)
+        if isinstance(exc, KeyboardInterrupt):
+            from qa.cli import stopped_as
+
+            stopped_as(f"nothing was saved; {output_dir} is as it was" if existed else "nothing was saved")
         raise
 
 

@@ -323,3 +323,23 @@ def test_the_trainer_takes_the_windows_the_reader_takes() -> None:
     from mrc.span import question_room
 
     assert question_room(256, 128) >= 8 and question_room(384, 128) >= 8 and question_room(16, 128) < 8
+
+
+def test_a_stopped_training_says_nothing_was_saved_and_leaves_no_folder_of_its_own(tmp_path) -> None:
+    """Ctrl-C said only "stopped before finishing", and left a new --output-dir holding an empty
+    training log (which `qa read` then refused as "no config.json")."""
+    import qa.cli
+    from qa.commands.train import _cleaned_up
+
+    new = tmp_path / "new"
+    with pytest.raises(KeyboardInterrupt), _cleaned_up(new):
+        new.mkdir()
+        (new / "training_log.jsonl").write_text("")
+        raise KeyboardInterrupt
+    assert not new.exists() and qa.cli._stopped_note == "nothing was saved"
+    kept = tmp_path / "kept"
+    kept.mkdir()
+    with pytest.raises(KeyboardInterrupt), _cleaned_up(kept):
+        raise KeyboardInterrupt
+    assert kept.exists() and qa.cli._stopped_note == f"nothing was saved; {kept} is as it was"
+    qa.cli._stopped_note = None
