@@ -13,6 +13,7 @@ from __future__ import annotations
 import csv
 import html
 import itertools
+import json
 import os
 import re
 import sqlite3
@@ -588,9 +589,50 @@ def _csv_delimiter(header: str) -> str:
     return best or ","  # without a question and an answer field the import fails, naming the fields it wants
 
 
+class _Peeked:
+    """A text stream whose first line was read to tell what it holds, read on as if it was not."""
+
+    def __init__(self, first: str, rest: Any) -> None:
+        self._first: str | None = first
+        self._rest = rest
+
+    def readline(self) -> str:
+        first, self._first = self._first, None
+        return first if first is not None else self._rest.readline()
+
+    def read(self) -> str:
+        return self.readline() + self._rest.read() if self._first is not None else self._rest.read()
+
+    def __iter__(self) -> Iterator[str]:
+        if self._first is not None:
+            yield self.readline()
+        yield from self._rest
+
+
+def _faq_kind(fh: Any, name: str) -> tuple[str, Any]:
+    """csv, jsonl or json by the file's name, or, for a name that says none (a pipe, a file without
+    a suffix: always read as one JSON document before, "Extra data" at line 2), by its first line."""
+    for suffixes, kind in (((".csv", ".tsv"), "csv"), ((".jsonl",), "jsonl"), ((".json",), "json")):
+        if name.endswith(suffixes):
+            return kind, fh
+    first = fh.readline()
+    head = first.strip()
+    kind = "csv"
+    if head.startswith("["):
+        kind = "json"
+    elif head.startswith("{"):
+        try:
+            json.loads(head)
+            kind = "jsonl"  # a whole object on the first line
+        except ValueError:
+            kind = "json"
+    return kind, _Peeked(first, fh)
+
+
 def _faq_parse(fh: Any, name: str, path: Path) -> Iterator[tuple[str, Any, int]]:
     """(where, record, last line read) of an FAQ file's text."""
-    if name.endswith((".csv", ".tsv")):
+    kind, fh = _faq_kind(fh, name)
+    if kind == "csv":
         # the answers the store takes, in the worst case quoted throughout (the csv module's default
         # limit, 131,072, is below them and would call a long answer a quote left open)
         csv.field_size_limit(max(csv.field_size_limit(), 2 * MAX_TEXT_CHARS + 2))
@@ -626,7 +668,7 @@ def _faq_parse(fh: Any, name: str, path: Path) -> Iterator[tuple[str, Any, int]]
             rec = dict(zip(header, row, strict=False))
             if any(v.strip() for v in row):  # not a blank line or a ",," row of a spreadsheet
                 yield f"{path}:{start}", rec, reader.line_num
-    elif name.endswith(".jsonl"):
+    elif kind == "jsonl":
         for line, text in enumerate(fh, start=1):
             if text.strip():
                 # without its line end: a record cut short was reported at column 1 (of the next line)

@@ -1077,3 +1077,19 @@ def test_a_utf16_faq_is_said_to_be_one(tmp_path: Path) -> None:
     faq.write_bytes("question,answer\nWhen are you open?,9 to 5\n".encode("utf-16"))
     with pytest.raises(DataFormatError, match=r"faq.csv is UTF-16 text; convert it to UTF-8 \(iconv"):
         import_file(ThreadStore(tmp_path / "s.sqlite"), faq)
+
+
+@pytest.mark.parametrize(("text", "threads"), [
+    ('{"question": "When are you open?", "answer": "9 to 5"}\n{"question": "Where?", "answer": "Main St"}\n', 2),
+    ("question,answer\nWhen are you open?,9 to 5\n", 1),
+    ('[{"question": "When are you open?", "answer": "9 to 5"}]', 1),
+    ('{"faq": [{"question": "When are you open?",\n "answer": "9 to 5"}]}', 1),
+])
+def test_an_faq_whose_name_says_nothing_is_read_by_what_it_holds(tmp_path: Path, text: str, threads: int) -> None:
+    """A pipe or a file without a suffix was always read as one JSON document: JSON lines were
+    "Extra data" at line 2, a CSV "invalid JSON at line 1"."""
+    faq = tmp_path / "faqdata"
+    faq.write_text(text, encoding="utf-8")
+    store = ThreadStore(tmp_path / "s.sqlite")
+    import_file(store, faq, "faq")
+    assert store.count() == threads
