@@ -75,6 +75,7 @@ def read_questions(path: Path | str) -> list[Asked]:
     out: list[Asked] = []
     seen: set[str] = set()
     numbered: dict[str, int] = {}  # ids that are line numbers (the line gave none)
+    unread: set[str] = set()  # fields no line is read by
     if jsonl:
         rows = json_lines(text, name, "question")
     else:
@@ -97,33 +98,41 @@ def read_questions(path: Path | str) -> list[Asked]:
         if "id" not in obj:
             numbered[qid] = lineno
         out.append(_asked(qid, question, obj, f"{name}:{lineno}"))
+        unread.update(k for k in obj if k not in LINE_FIELDS)
         if len(out) > MAX_QUESTIONS:
             raise InputError(f"{name}: more than {MAX_QUESTIONS:,} questions; split the file")
     if not out:
         raise InputError(f"{name}: no questions in it")
+    if unread:  # said, not refused: a file's own fields ("expected") are no mistake
+        import logging
+
+        logging.getLogger("qa").warning("%s: the field(s) %s are not read (a line may give %s)", name,
+                                        ", ".join(sorted(unread)[:5]), ", ".join(LINE_FIELDS))
     return out
 
 
+LINE_FIELDS = ("id", "question", "history", "route", "top_k", "collection")
+
+
 def _asked(qid: str, question: str, obj: dict[str, Any], where: str) -> Asked:
-    """The line's other fields checked as `/v1/ask` checks them: a line that looks like a request
-    body had its route, history and collection dropped without a word, and was answered as if it
-    held the question alone. The question itself is checked when it is asked, so a bad one refuses
-    its line only."""
+    """The line's fields of a `/v1/ask` body, checked as the API checks them: a line that looks like
+    a request body had its route, history and collection dropped without a word, and was answered
+    as if it held the question alone. Other fields (a file's "expected" answer, its notes) are the
+    file's own and left alone (`read_questions` names them once). The question itself is checked
+    when it is asked, so a bad one refuses its line only."""
     from pydantic import ValidationError
 
     from qa.api.models import AskRequest
 
-    extra = {k: v for k, v in obj.items() if k not in ("id", "question")}
-    if not extra:
+    asked = {k: v for k, v in obj.items() if k in LINE_FIELDS and k not in ("id", "question")}
+    if not asked:
         return Asked(qid, question)
     try:
-        body = AskRequest.model_validate({"question": "?", **extra})
+        body = AskRequest.model_validate({"question": "?", **asked})
     except ValidationError as exc:
         first = exc.errors()[0]
         field = ".".join(str(part) for part in first["loc"])
-        said = "not a field of a question line (id, question, history, route, top_k, collection)" \
-            if first["type"] == "extra_forbidden" else first["msg"]
-        raise DataFormatError(f'{where}: "{field}": {said}') from None
+        raise DataFormatError(f'{where}: "{field}": {first["msg"]}') from None
     return Asked(qid, question, body.flat_history(), str(body.route) if body.route else None, body.top_k,
                  body.collection)
 
