@@ -589,44 +589,25 @@ def _csv_delimiter(header: str) -> str:
     return best or ","  # without a question and an answer field the import fails, naming the fields it wants
 
 
-class _Peeked:
-    """A text stream whose first line was read to tell what it holds, read on as if it was not."""
-
-    def __init__(self, first: str, rest: Any) -> None:
-        self._first: str | None = first
-        self._rest = rest
-
-    def readline(self) -> str:
-        first, self._first = self._first, None
-        return first if first is not None else self._rest.readline()
-
-    def read(self) -> str:
-        return self.readline() + self._rest.read() if self._first is not None else self._rest.read()
-
-    def __iter__(self) -> Iterator[str]:
-        if self._first is not None:
-            yield self.readline()
-        yield from self._rest
-
-
 def _faq_kind(fh: Any, name: str) -> tuple[str, Any]:
     """csv, jsonl or json by the file's name, or, for a name that says none (a pipe, a file without
-    a suffix: always read as one JSON document before, "Extra data" at line 2), by its first line."""
+    a suffix: always read as one JSON document before, "Extra data" at line 2), by what it holds:
+    one JSON document, JSON lines (a document with more after it), or else CSV."""
+    import io
+
     for suffixes, kind in (((".csv", ".tsv"), "csv"), ((".jsonl",), "jsonl"), ((".json",), "json")):
         if name.endswith(suffixes):
             return kind, fh
-    first = fh.readline()
-    head = first.strip()
-    kind = "csv"
-    if head.startswith("["):
-        kind = "json"
-    elif head.startswith("{"):
+    text = fh.read()  # as the JSON document it was always read as
+    if text.lstrip()[:1] in ("[", "{"):
         try:
-            json.loads(head)
-            kind = "jsonl"  # a whole object on the first line
-        except ValueError:
+            json.loads(text)
             kind = "json"
-    return kind, _Peeked(first, fh)
+        except ValueError:
+            kind = "jsonl"
+    else:
+        kind = "csv"
+    return kind, io.StringIO(text)
 
 
 def _faq_parse(fh: Any, name: str, path: Path) -> Iterator[tuple[str, Any, int]]:

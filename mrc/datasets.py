@@ -127,7 +127,8 @@ def load_squad(path: str | Path, version: str | int = "auto") -> SquadDataset:
                 for ni, ans in enumerate(answers):
                     where_n = f"{where_q}.answers[{ni}]"
                     texts.append(_need(ans, "text", str, where_n))
-                    start = answer_start(context, texts[-1], _need(ans, "answer_start", int, where_n), where_n)
+                    start = answer_start(context, texts[-1], _need(ans, "answer_start", int, where_n), where_n,
+                                         to_train=False)
                     moved += start != ans["answer_start"]
                     starts.append(start)
                 if impossible(qa, where_q):
@@ -162,11 +163,12 @@ def impossible(qa: dict[str, Any], where: str) -> bool:
     raise DataFormatError(f"{where}: 'is_impossible' must be true or false, found {json.dumps(flag)[:40]}")
 
 
-def answer_start(context: str, text: str, start: int, where: str) -> int:
+def answer_start(context: str, text: str, start: int, where: str, *, to_train: bool = True) -> int:
     """Where `text` starts in `context`: `start` when it points there, else the nearest place the
     text is found (offsets computed on bytes or before a cleanup are off by a few characters, and
-    the official scorer never reads them). A text the context does not hold at all is a file that
-    pairs answers with the wrong paragraph, and training on it would teach a wrong span."""
+    the official scorer never reads them). A text the context does not hold at all cannot be
+    trained on (a span that is not there: a file that pairs answers with the wrong paragraph); to
+    score against, it is a gold answer like any other (an alternative wording), `start` as given."""
     if 0 <= start and context.startswith(text, start):
         return start
     places, at = [], context.find(text) if text else -1
@@ -174,6 +176,8 @@ def answer_start(context: str, text: str, start: int, where: str) -> int:
         places.append(at)
         at = context.find(text, at + 1)
     if not places:
+        if not to_train:
+            return start
         raise DataFormatError(f"{where}: the answer {text[:60]!r} is not in its paragraph's context")
     return min(places, key=lambda i: abs(i - start))
 

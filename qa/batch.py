@@ -259,7 +259,7 @@ class Record:
         answers = self.response.answers
         return "no answer" if answers and answers[0].no_answer else "answered"
 
-    def json_line(self) -> str:
+    def json_line(self, ascii_only: bool = False) -> str:
         if self.response is None:
             assert self.error is not None  # a record holds a response or the error that refused it
             record: dict[str, Any] = {"id": self.asked.id, "question": self.asked.question,
@@ -267,7 +267,7 @@ class Record:
                                                 "message": str(self.error)}}
         else:
             record = {"id": self.asked.id, **self.response.model_dump(mode="json")}
-        return json.dumps(record, ensure_ascii=False)
+        return json.dumps(record, ensure_ascii=ascii_only)
 
 
 def answer_all(engine: Any, questions: list[Asked], *, top_k: int | None = None,
@@ -305,6 +305,7 @@ def ask_file(engine: Any, path: Path, out: Path | None, *, top_k: int | None = N
 
     from qa.commands import check_apart, check_writable
     from qa.core.progress import LoggedProgress
+    from qa.render import writes_unicode
 
     check_apart(Path(path), {"--out": out})
     questions = read_questions(path)
@@ -326,7 +327,7 @@ def ask_file(engine: Any, path: Path, out: Path | None, *, top_k: int | None = N
                       console=err, transient=True, disable=not err.is_terminal) as bar:
             task = bar.add_task("answering", total=len(questions))
             for record in answer_all(engine, questions, top_k=top_k, collection=collection):
-                line = record.json_line()
+                line = record.json_line(ascii_only=journal is None and not writes_unicode(sys.stdout))
                 if journal is None:
                     sys.stdout.write(line + "\n")
                     sys.stdout.flush()

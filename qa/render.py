@@ -30,8 +30,14 @@ def print_json(data: str | Any) -> None:
     import sys
 
     doc = json.loads(data) if isinstance(data, str) else data
-    sys.stdout.write(json.dumps(doc, indent=2, ensure_ascii=False) + "\n")
+    sys.stdout.write(json.dumps(doc, indent=2, ensure_ascii=not writes_unicode(sys.stdout)) + "\n")
     sys.stdout.flush()
+
+
+def writes_unicode(stream: Any) -> bool:
+    """Whether `stream` takes every character (UTF-8): JSON for one that does not is written with
+    escapes ("\\u00fc"), which lose nothing, where its "?" for what it cannot hold would."""
+    return (getattr(stream, "encoding", None) or "utf-8").lower().replace("_", "-") in ("utf-8", "utf8")
 
 
 def marked(text: str, start: int | None, end: int | None, width: int = SNIPPET_CHARS) -> Text:

@@ -45,8 +45,9 @@ def ask(
         show_default=False)] = None,
     file: Annotated[Path | None, typer.Option(
         "--file", "-f", help="Many questions: one per line (.txt), or one JSON object per line with \"question\" "
-                             "and an optional \"id\" (.jsonl); \"-\" reads them from standard input. The "
-                             "answers come as JSON lines.")] = None,
+                             "and an optional \"id\" (.jsonl; also \"history\", \"route\", \"top_k\" and "
+                             "\"collection\" as /v1/ask takes them, for that question); \"-\" reads them from "
+                             "standard input. The answers come as JSON lines.")] = None,
     out_path: Annotated[Path | None, typer.Option(
         "--out", "-o", help="With --file: write the answers (JSON lines) here instead of standard output.")] = None,
     route: Annotated[str, typer.Option("--route", "-r", help="auto (default), webqa, kbqa or cqa.")] = "",

@@ -1084,6 +1084,9 @@ def test_a_utf16_faq_is_said_to_be_one(tmp_path: Path) -> None:
     ("question,answer\nWhen are you open?,9 to 5\n", 1),
     ('[{"question": "When are you open?", "answer": "9 to 5"}]', 1),
     ('{"faq": [{"question": "When are you open?",\n "answer": "9 to 5"}]}', 1),
+    # one line of JSON (a json.dumps or curl export), and JSON after a blank line, as before
+    ('{"faq": [{"question": "When are you open?", "answer": "9 to 5"}, {"question": "Where?", "answer": "Here"}]}', 2),
+    ('\n[{"question": "When are you open?", "answer": "9 to 5"}]\n', 1),
 ])
 def test_an_faq_whose_name_says_nothing_is_read_by_what_it_holds(tmp_path: Path, text: str, threads: int) -> None:
     """A pipe or a file without a suffix was always read as one JSON document: JSON lines were

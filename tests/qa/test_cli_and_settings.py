@@ -864,3 +864,8 @@ def test_json_output_is_json_whatever_the_terminal(monkeypatch, capsys) -> None:
     monkeypatch.setenv("FORCE_COLOR", "1")
     print_json('{"question": "Qui a \\u00e9crit?", "answers": []}')
     assert json.loads(capsys.readouterr().out) == {"question": "Qui a \u00e9crit?", "answers": []}
+    # output that cannot hold every character gets escapes, which lose nothing (not "Qui a ?crit")
+    raw = io.BytesIO()
+    monkeypatch.setattr(sys, "stdout", io.TextIOWrapper(raw, encoding="ascii", errors="replace"))
+    print_json('{"question": "Qui a \\u00e9crit?"}')
+    assert json.loads(raw.getvalue()) == {"question": "Qui a \u00e9crit?"}
