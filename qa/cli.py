@@ -55,6 +55,24 @@ app = typer.Typer(
 err = Console(stderr=True)
 
 
+def _print_version(asked: bool) -> None:
+    if asked:
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            number = version("offline-qa")
+        except PackageNotFoundError:  # run from a source tree that was never installed
+            from qa import __version__ as number
+        typer.echo(f"qa (offline-qa) {number}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _qa(version: bool = typer.Option(False, "--version", callback=_print_version, is_eager=True,
+                                     help="Print the version and exit (CHANGELOG.md says what each changed).")) -> None:
+    """Offline question answering over your passages, knowledge graphs and Q&A archives."""
+
+
 def _register() -> None:
     """Every module of `qa.commands` registers its commands; a module must import nothing heavy at
     the top (torch, transformers, FAISS), so `qa --help` and input errors stay fast."""

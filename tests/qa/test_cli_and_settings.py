@@ -869,3 +869,13 @@ def test_json_output_is_json_whatever_the_terminal(monkeypatch, capsys) -> None:
     monkeypatch.setattr(sys, "stdout", io.TextIOWrapper(raw, encoding="ascii", errors="replace"))
     print_json('{"question": "Qui a \\u00e9crit?"}')
     assert json.loads(raw.getvalue()) == {"question": "Qui a \u00e9crit?"}
+
+
+def test_qa_version_names_the_release(capsys) -> None:
+    """There was no way to tell which release a machine runs (CHANGELOG.md says what each changed)."""
+    from importlib.metadata import version
+
+    from qa.cli import main
+
+    assert main(["--version"]) == 0
+    assert capsys.readouterr().out.strip() == f"qa (offline-qa) {version('offline-qa')}"
