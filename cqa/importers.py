@@ -599,14 +599,19 @@ def _faq_kind(fh: Any, name: str) -> tuple[str, Any]:
         if name.endswith(suffixes):
             return kind, fh
     text = fh.read()  # as the JSON document it was always read as
-    if text.lstrip()[:1] in ("[", "{"):
+    first = re.search(r"\S", text)
+    kind = "csv"
+    if first is not None and text[first.start()] in "[{":
         try:
             json.loads(text)
             kind = "json"
-        except ValueError:
-            kind = "jsonl"
-    else:
-        kind = "csv"
+        except ValueError:  # JSON lines, if the first line stands alone; else a document with a mistake,
+            line = text[first.start():].split("\n", 1)[0]  # said where it is by the document's parse
+            try:
+                json.loads(line)
+                kind = "jsonl"
+            except ValueError:
+                kind = "json"
     return kind, io.StringIO(text)
 
 

@@ -42,7 +42,7 @@ class SquadExample:
     question: str
     context: str
     answers: tuple[str, ...]  # empty for unanswerable (v2.0) questions
-    answer_starts: tuple[int, ...]
+    answer_starts: tuple[int, ...]  # -1 for a gold text the context does not hold (an alternative wording)
     title: str = ""
 
     @property
@@ -129,7 +129,7 @@ def load_squad(path: str | Path, version: str | int = "auto") -> SquadDataset:
                     texts.append(_need(ans, "text", str, where_n))
                     start = answer_start(context, texts[-1], _need(ans, "answer_start", int, where_n), where_n,
                                          to_train=False)
-                    moved += start != ans["answer_start"]
+                    moved += start not in (ans["answer_start"], -1)
                     starts.append(start)
                 if impossible(qa, where_q):
                     any_impossible = True
@@ -168,7 +168,7 @@ def answer_start(context: str, text: str, start: int, where: str, *, to_train: b
     text is found (offsets computed on bytes or before a cleanup are off by a few characters, and
     the official scorer never reads them). A text the context does not hold at all cannot be
     trained on (a span that is not there: a file that pairs answers with the wrong paragraph); to
-    score against, it is a gold answer like any other (an alternative wording), `start` as given."""
+    score against, it is a gold answer like any other (an alternative wording), placed nowhere (-1)."""
     if 0 <= start and context.startswith(text, start):
         return start
     places, at = [], context.find(text) if text else -1
@@ -177,7 +177,7 @@ def answer_start(context: str, text: str, start: int, where: str, *, to_train: b
         at = context.find(text, at + 1)
     if not places:
         if not to_train:
-            return start
+            return -1  # no span: a gold text to compare with, never a place in the paragraph
         raise DataFormatError(f"{where}: the answer {text[:60]!r} is not in its paragraph's context")
     return min(places, key=lambda i: abs(i - start))
 

@@ -296,6 +296,12 @@ def score_temperature(examples: list[SpanExample], scored: list[dict[str, Any]],
                    for e, r in zip(examples, scored, strict=True)])
     right = (has & (f1 >= 0.5)).astype(float)
     finite = np.isfinite(diffs)
+    if not finite.any():  # nothing to fit on: a finished training is not lost to a ValueError
+        from mrc.span import DEFAULT_TEMPERATURE
+
+        console.print(f"no held-out question gave a score: the temperature stays {DEFAULT_TEMPERATURE}",
+                      style="yellow", markup=False)
+        return DEFAULT_TEMPERATURE
     return float(fit_temperature((threshold - diffs)[finite], right[finite]))
 
 

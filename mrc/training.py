@@ -399,7 +399,8 @@ def check_output_dir(out: Path, task: str, flag: str = "--output-dir", *, replac
         raise InputError(f"{flag} {out} holds a {held} reader, which the {task} reader would replace: "
                          "choose another folder")
     if not replace:
-        shipped = " (the one shipped)" if out.expanduser().absolute().parent == MODELS_DIR.absolute() else ""
+        shipped = " (the one shipped)" if out.expanduser().absolute() in {
+            (MODELS_DIR / name).absolute() for name in ("span-minilm-l6", "choice-minilm-l6")} else ""
         raise InputError(f"{flag} {out} holds a {task} reader{shipped}: give --replace to replace it, or "
                          f"choose a new folder for this one")
 

@@ -107,7 +107,8 @@ def read_questions(path: Path | str) -> list[Asked]:
         import logging
 
         logging.getLogger("qa").warning("%s: the field(s) %s are not read (a line may give %s)", name,
-                                        ", ".join(sorted(unread)[:5]), ", ".join(LINE_FIELDS))
+                                        ", ".join(sorted(unread)[:5]) + (", …" if len(unread) > 5 else ""),
+                                        ", ".join(LINE_FIELDS))
     return out
 
 

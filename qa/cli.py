@@ -32,9 +32,10 @@ def _sane_environment() -> None:
     for name, mode in (("stdin", "r"), ("stdout", "w"), ("stderr", "w")):
         if getattr(sys, name) is None:
             setattr(sys, name, open(os.devnull, mode, encoding="utf-8"))  # noqa: SIM115 - the process's own
+    from qa.render import writes_unicode
+
     for stream in (sys.stdout, sys.stderr):
-        encoding = (getattr(stream, "encoding", None) or "utf-8").lower().replace("_", "-")
-        if encoding not in ("utf-8", "utf8") and hasattr(stream, "reconfigure"):
+        if not writes_unicode(stream) and hasattr(stream, "reconfigure"):
             stream.reconfigure(errors="replace")
     for name in ("COLUMNS", "LINES"):
         value = os.environ.get(name)
@@ -57,19 +58,15 @@ err = Console(stderr=True)
 
 def _print_version(asked: bool) -> None:
     if asked:
-        from importlib.metadata import PackageNotFoundError, version
+        from qa import __version__
 
-        try:
-            number = version("offline-qa")
-        except PackageNotFoundError:  # run from a source tree that was never installed
-            from qa import __version__ as number
-        typer.echo(f"qa (offline-qa) {number}")
+        typer.echo(f"qa (offline-qa) {__version__}")  # the code's own: an editable install's metadata lags
         raise typer.Exit()
 
 
 @app.callback()
 def _qa(version: bool = typer.Option(False, "--version", callback=_print_version, is_eager=True,
-                                     help="Print the version and exit (CHANGELOG.md says what each changed).")) -> None:
+                                     help="Print the version and exit.")) -> None:
     """Offline question answering over your passages, knowledge graphs and Q&A archives."""
 
 

@@ -22,15 +22,17 @@ SNIPPET_CHARS = 250
 M = TypeVar("M", bound=BaseModel)
 
 
-def print_json(data: str | Any) -> None:
-    """`--json` output: JSON text (a document, or data to write as one), indented, on standard output
-    as it is. Through rich it was coloured wherever rich took the output for a terminal
-    (FORCE_COLOR=1, as CI sets it) and then was no JSON, and COLUMNS=0 printed nothing at all."""
+def print_json(data: str | Any, *, one_line: bool = False) -> None:
+    """`--json` output: JSON text (a document, or data to write as one), indented (or one line, for
+    a JSON-lines listing), on standard output as it is. Through rich it was coloured wherever rich
+    took the output for a terminal (FORCE_COLOR=1, as CI sets it) and then was no JSON, and
+    COLUMNS=0 printed nothing at all."""
     import json
     import sys
 
     doc = json.loads(data) if isinstance(data, str) else data
-    sys.stdout.write(json.dumps(doc, indent=2, ensure_ascii=not writes_unicode(sys.stdout)) + "\n")
+    sys.stdout.write(json.dumps(doc, indent=None if one_line else 2, ensure_ascii=not writes_unicode(sys.stdout))
+                     + "\n")
     sys.stdout.flush()
 
 

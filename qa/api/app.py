@@ -103,12 +103,10 @@ JSON_BODY = (*COMMON, 408, 415)  # a JSON endpoint: its body late, or sent as an
 
 
 def package_version() -> str:
-    from importlib.metadata import PackageNotFoundError, version
+    """The release (pyproject.toml reads it from `qa.__version__`, so the two cannot differ)."""
+    from qa import __version__
 
-    try:
-        return version("offline-qa")
-    except PackageNotFoundError:  # pragma: no cover - running from a source tree without install
-        return "0"
+    return __version__
 
 
 def _unsupported_media(request: Request) -> HTTPResponse | None:

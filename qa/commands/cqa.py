@@ -300,7 +300,7 @@ def list_threads(
     store: StoreOpt = None,
 ) -> None:
     """The threads stored latest, a line each: id, answers, question."""
-    import json
+    from qa.render import print_json
 
     with _store_of(store) as s:
         if source is not None and source not in s.sources():
@@ -308,7 +308,7 @@ def list_threads(
         threads = s.newest(limit, source=source, offset=offset)
     for t in threads:
         if as_json:
-            out.print(Text(json.dumps(t.record(), ensure_ascii=False)), soft_wrap=True)
+            print_json(t.record(), one_line=True)
         else:
             n = len(t.answers)
             title = " ".join(printable(t.title).split())  # a line each: its own line breaks would split it
@@ -716,7 +716,8 @@ def train_question_judge_command(
         check_writable(target.with_name(target.name + ".old"))
     # read before the slow part, so a wrong file is refused at once
     questions = [FactQuestion(e.title, e.context, e.question, tuple((s, s + len(t)) for t, s in
-                                                                    zip(e.answers, e.answer_starts, strict=True)),
+                                                                    zip(e.answers, e.answer_starts, strict=True)
+                                                                    if s >= 0),  # a wording the text lacks: no span
                               e.answers[0] if e.answers else "")
                  for e in load_squad(path).examples]
     grouped = [q for file in groups or [] for q in load_grouped(file)]

@@ -153,7 +153,9 @@ def train(
     summary = {"scorer": str(path), "artefacts": str(folder), "label_vectors": n_vectors,
                "seconds": round(time.perf_counter() - t0, 1), **scorer.meta, "threshold": scorer.threshold}
     if as_json:
-        typer.echo(json.dumps(summary, indent=2, ensure_ascii=False))
+        from qa.render import print_json
+
+        print_json(summary)
         return
     out.print(Text.assemble(("trained ", "bold green"), str(path)))
     out.print(Text(f"{scorer.meta['questions']} generated questions; held-out accuracy "

@@ -85,7 +85,7 @@ def _check_file(path: Path) -> str:
 @contextlib.contextmanager
 def _cleaned_up(output_dir: Path) -> Iterator[None]:
     """A run that fails or is stopped before its reader is in leaves no folder of its own behind
-    (one holding an empty training log had been left), and a Ctrl-C says that nothing was saved."""
+    (one holding an empty training log had been left), and a Ctrl-C says what it left."""
     existed = output_dir.exists()
     try:
         yield
@@ -97,7 +97,12 @@ def _cleaned_up(output_dir: Path) -> Iterator[None]:
         if isinstance(exc, KeyboardInterrupt):
             from qa.cli import stopped_as
 
-            stopped_as(f"nothing was saved; {output_dir} is as it was" if existed else "nothing was saved")
+            said = "no new reader was installed"
+            if (output_dir / "checkpoint.pt").exists():
+                said += f"; a checkpoint is in {output_dir} (--resume carries on from it)"
+            elif existed and (output_dir / "config.json").exists():
+                said += f"; the reader in {output_dir} is the one that was there"
+            stopped_as(said)
         raise
 
 

@@ -1096,3 +1096,7 @@ def test_an_faq_whose_name_says_nothing_is_read_by_what_it_holds(tmp_path: Path,
     store = ThreadStore(tmp_path / "s.sqlite")
     import_file(store, faq, "faq")
     assert store.count() == threads
+    # a document with a mistake is said where the mistake is, not as a first line that is no JSON
+    faq.write_text('[\n {"question": "When are you open?",\n  "answer": "9 to 5",}\n]\n', encoding="utf-8")
+    with pytest.raises(DataFormatError, match="faqdata: invalid JSON at line 3"):
+        import_file(store, faq, "faq")

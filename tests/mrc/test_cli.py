@@ -332,14 +332,23 @@ def test_a_stopped_training_says_nothing_was_saved_and_leaves_no_folder_of_its_o
     from qa.commands.train import _cleaned_up
 
     new = tmp_path / "new"
-    with pytest.raises(KeyboardInterrupt), _cleaned_up(new):
-        new.mkdir()
-        (new / "training_log.jsonl").write_text("")
-        raise KeyboardInterrupt
-    assert not new.exists() and qa.cli._stopped_note == "nothing was saved"
-    kept = tmp_path / "kept"
-    kept.mkdir()
-    with pytest.raises(KeyboardInterrupt), _cleaned_up(kept):
-        raise KeyboardInterrupt
-    assert kept.exists() and qa.cli._stopped_note == f"nothing was saved; {kept} is as it was"
-    qa.cli._stopped_note = None
+    try:
+        with pytest.raises(KeyboardInterrupt), _cleaned_up(new):
+            new.mkdir()
+            (new / "training_log.jsonl").write_text("")
+            raise KeyboardInterrupt
+        assert not new.exists() and qa.cli._stopped_note == "no new reader was installed"
+        kept = tmp_path / "kept"
+        kept.mkdir()
+        (kept / "config.json").write_text("{}")
+        with pytest.raises(KeyboardInterrupt), _cleaned_up(kept):
+            raise KeyboardInterrupt
+        assert kept.exists() and qa.cli._stopped_note.endswith(f"the reader in {kept} is the one that was there")
+        resumable = tmp_path / "resumable"
+        with pytest.raises(KeyboardInterrupt), _cleaned_up(resumable):
+            resumable.mkdir()
+            (resumable / "checkpoint.pt").write_bytes(b"")
+            raise KeyboardInterrupt
+        assert resumable.exists() and "--resume carries on" in qa.cli._stopped_note
+    finally:
+        qa.cli._stopped_note = None

@@ -104,6 +104,7 @@ def test_an_answer_start_off_its_text_is_moved_to_the_nearest_place(tmp_path: Pa
     alternative = load_squad(_squad_file(tmp_path, answers=[{"text": "France", "answer_start": 12},
                                                             {"text": "the French Republic", "answer_start": 12}]))
     assert alternative.examples[0].answers == ("France", "the French Republic")
+    assert alternative.examples[0].answer_starts == (12, -1)  # placed nowhere: never a span to learn from
 
 
 def test_the_training_loader_takes_the_same_answers(tmp_path: Path) -> None:
