@@ -259,12 +259,18 @@ def score_with_reader(reader: SpanReader, examples: list[SpanExample],
     return out
 
 
-def calibrate_null_threshold(examples: list[SpanExample], scored: list[dict[str, Any]]) -> dict[str, float]:
-    """Chooses the threshold on (null - best span) that maximises SQuAD 2.0 F1 on held-apart data."""
+def _held_apart(examples: list[SpanExample], scored: list[dict[str, Any]]) -> tuple[np.ndarray, ...]:
+    """(null - best span, has an answer, F1 of the best span) for each held-apart question."""
     diffs = np.array([r["null"] - r["score"] for r in scored])
     has = np.array([e.answer_start >= 0 for e in examples])
     f1 = np.array([squad_f1(r["text"], [e.answer_text]) if e.answer_start >= 0 else 0.0
                    for e, r in zip(examples, scored, strict=True)])
+    return diffs, has, f1
+
+
+def calibrate_null_threshold(examples: list[SpanExample], scored: list[dict[str, Any]]) -> dict[str, float]:
+    """Chooses the threshold on (null - best span) that maximises SQuAD 2.0 F1 on held-apart data."""
+    diffs, has, f1 = _held_apart(examples, scored)
     best_t, best_v = 0.0, -1.0
     for t in np.unique(np.concatenate([diffs, [0.0]])):
         pred_null = diffs > t
@@ -290,10 +296,7 @@ def score_temperature(examples: list[SpanExample], scored: list[dict[str, Any]],
     (F1 of 0.5 or more), fitted on the held-apart set the threshold was chosen on."""
     from mrc.calibration import fit_temperature
 
-    diffs = np.array([r["null"] - r["score"] for r in scored])
-    has = np.array([e.answer_start >= 0 for e in examples])
-    f1 = np.array([squad_f1(r["text"], [e.answer_text]) if e.answer_start >= 0 else 0.0
-                   for e, r in zip(examples, scored, strict=True)])
+    diffs, has, f1 = _held_apart(examples, scored)
     right = (has & (f1 >= 0.5)).astype(float)
     finite = np.isfinite(diffs)
     if not finite.any():  # nothing to fit on: a finished training is not lost to a ValueError
