@@ -21,6 +21,7 @@ Why it is built this way:
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import json
 import logging
@@ -35,7 +36,7 @@ from pathlib import Path
 from typing import Any
 
 from qa.core.atomic import atomic_write_text, file_lock, recover_interrupted, staging_dir, swap_dir
-from qa.core.errors import InputError, ModelNotFoundError
+from qa.core.errors import ConfigError, InputError, ModelNotFoundError
 from qa.core.paths import cache_dir
 from qa.core.quiet import quiet_transformers
 from qa.core.settings import SpanBackend
@@ -159,9 +160,16 @@ def ensure_copy(model_dir: str | Path, recipe: OnnxRecipe, *, int8: bool = True,
     folder = copy_folder(model_dir, recipe.kind, fp)
     if not rebuild and is_current(folder, fp, int8, recipe.keep_float):
         return folder / (INT8_FILE if int8 else FLOAT_FILE)
-    with _build_lock(folder):
-        if rebuild or not is_current(folder, fp, int8, recipe.keep_float):
-            build_copy(model_dir, recipe, folder, fp, progress=progress)
+    try:
+        with _build_lock(folder):
+            if rebuild or not is_current(folder, fp, int8, recipe.keep_float):
+                build_copy(model_dir, recipe, folder, fp, progress=progress)
+    except OSError as exc:  # a read-only cache: "Read-only file system: …/offline-qa" named no way out
+        if exc.errno == errno.ENOSPC:  # said as a full disk where it is caught
+            raise
+        raise ConfigError(f"cannot build the ONNX copy of {display_name(model_dir)} in {folder.parent} "
+                          f"({exc.strerror or exc}): point XDG_CACHE_HOME at a folder this user can write, or "
+                          "run the PyTorch weights (QA_SPAN_BACKEND=torch, QA_ENCODER_BACKEND=torch)") from exc
     return folder / (INT8_FILE if int8 else FLOAT_FILE)
 
 

@@ -142,6 +142,22 @@ def read_text(path: str | Path, max_chars: int | None = None) -> str:
         raise DataFormatError(f"{p}: not UTF-8 text (line {line:,}, byte {exc.start:,})") from exc
 
 
+def _misnamed(path: Path) -> DataFormatError | None:
+    """A file whose name says one compression and whose bytes say another, or none: it had been
+    called "truncated or corrupt"."""
+    named = path.suffix.lower().lstrip(".")
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(8)
+    except OSError:
+        return None
+    actual = compressed_as(head) or ("bz2" if head.startswith(b"BZh") else None)
+    if actual == named:
+        return None
+    what = f"{actual}-compressed" if actual else "not compressed"
+    return DataFormatError(f"{path} is named .{named} but is {what}: rename it to say what it is")
+
+
 class _Decompressed(io.RawIOBase):
     """A decompressing stream whose read errors name the file: a truncated or corrupt archive (or
     a plain file with a `.gz` name) raises `DataFormatError`, not zlib's, lzma's or an EOFError
@@ -159,7 +175,8 @@ class _Decompressed(io.RawIOBase):
         try:
             data = self._inner.read(len(buffer))
         except (OSError, EOFError, lzma.LZMAError, zlib.error) as exc:
-            raise DataFormatError(f"{self._path}: truncated or corrupt compressed file ({exc})") from None
+            raise _misnamed(self._path) or DataFormatError(
+                f"{self._path}: truncated or corrupt compressed file ({exc})") from None
         buffer[: len(data)] = data
         return len(data)
 

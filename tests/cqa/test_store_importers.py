@@ -264,7 +264,8 @@ def test_a_truncated_or_corrupt_archive_is_a_clear_error(tmp_path: Path, name: s
         bad = tmp_path / str(i) / name
         bad.parent.mkdir()
         bad.write_bytes(data)
-        with pytest.raises(DataFormatError, match=r"truncated or corrupt compressed file|cannot"):
+        said = "is named ." if i == 2 else "truncated or corrupt compressed file|cannot"  # plain text under .gz
+        with pytest.raises(DataFormatError, match=said):
             import_file(store, bad)
     assert _counts(store) == (0, 0)
 

@@ -169,9 +169,12 @@ def test_squad_malformed(tmp_path: Path, text: str, message: str) -> None:
 
 
 def test_squad_bad_bytes(tmp_path: Path) -> None:
-    (tmp_path / "x.json.gz").write_bytes(b"not gzip at all")
-    with pytest.raises(DataFormatError, match="truncated or corrupt compressed file"):
+    (tmp_path / "x.json.gz").write_bytes(b"not gzip at all")  # it had been "truncated or corrupt"
+    with pytest.raises(DataFormatError, match=r"x.json.gz is named .gz but is not compressed: rename it"):
         load_squad(tmp_path / "x.json.gz")
+    (tmp_path / "y.json.gz").write_bytes(gzip.compress(b'{"data": [')[:15])
+    with pytest.raises(DataFormatError, match="truncated or corrupt compressed file"):
+        load_squad(tmp_path / "y.json.gz")
     (tmp_path / "latin.json").write_bytes(b'{"data": "\xe9"}')
     with pytest.raises(DataFormatError, match="not UTF-8"):
         load_squad(tmp_path / "latin.json")

@@ -197,3 +197,16 @@ def test_cuda_asked_for_without_a_gpu_is_said_once(caplog) -> None:
         assert onnx_models.resolve_backend("auto", "auto") == "onnx"  # auto: no GPU is no surprise
     assert [r.getMessage() for r in caplog.records].count(
         "device cuda asked for, but no GPU is available: running on the CPU") == 1
+
+
+def test_a_copy_that_cannot_be_built_says_where_and_what_to_do(tiny_span_dir: Path, tmp_path: Path,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    """A read-only cache stopped every question with "Read-only file system: …/offline-qa"."""
+    import qa.core.onnx_models
+    from qa.core.errors import ConfigError
+
+    (tmp_path / "cache").write_text("a file where the cache's folder would be")
+    monkeypatch.setattr(qa.core.onnx_models, "onnx_root", lambda: tmp_path / "cache" / "onnx")
+    with pytest.raises(ConfigError, match=r"cannot build the ONNX copy of .* point XDG_CACHE_HOME at a folder .*"
+                                          r"QA_SPAN_BACKEND=torch"):
+        onnx_file(tiny_span_dir)
