@@ -692,7 +692,9 @@ def import_faq(store: ThreadStore, path: str | Path, *, source: str | None = Non
         name = name.removesuffix(suffix)
     named = source is not None
     source = source or f"faq:{Path(name).stem}"
-    here = os.path.realpath(p)
+    # a pipe (/dev/stdin, <(...)) by the name given: its real path, /proc/PID/fd/pipe:[N], is another
+    # each time, and a second import through it was refused as "another file" naming a dead process's pipe
+    here = os.path.realpath(p) if p.is_file() else str(p)
 
     def claim(c: sqlite3.Connection) -> None:
         """The source named after the file: hr/faq.csv and it/faq.csv are both faq:faq, and the

@@ -412,3 +412,21 @@ def test_an_import_beside_a_seeding_does_not_take_the_seeded_store_for_its_own(t
         seeding.close()
     with ThreadStore(path) as s:
         assert s.get_meta(SEED_META) == "done"
+
+
+def test_an_faq_piped_in_twice_is_the_same_faq(tmp_path: Path) -> None:
+    """The second import through /dev/stdin was refused as "another file", naming the first one's
+    pipe (/proc/PID/fd/pipe:[N]) and a --source that was the default already."""
+    import os
+    import subprocess
+    import sys
+
+    from qa.core.paths import REPO_ROOT
+
+    faq = '[{"question": "When are you open?", "answer": "9 to 5"}]'
+    command = [sys.executable, "-c", "import sys; from qa.cli import main; sys.exit(main(sys.argv[1:]))", "cqa",
+               "import", "/dev/stdin", "--format", "faq", "--store", str(tmp_path / "s.sqlite"), "--no-embed"]
+    for said in ("1 new thread", "0 new threads (1 read)"):
+        done = subprocess.run(command, input=faq.encode(), capture_output=True, cwd=REPO_ROOT, timeout=120,
+                              env={**os.environ, "COLUMNS": "200"})
+        assert done.returncode == 0 and said in done.stderr.decode(), done.stderr.decode()
