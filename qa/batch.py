@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from qa.api.models import AskRequest
 from qa.core.errors import BusyError, DataFormatError, InputError, NotFoundError, QAError, error_type_of
 from qa.core.text import counted
 from qa.core.types import Question, Response
@@ -112,7 +113,7 @@ def read_questions(path: Path | str) -> list[Asked]:
     return out
 
 
-LINE_FIELDS = ("id", "question", "history", "route", "top_k", "collection")
+LINE_FIELDS = ("id", *AskRequest.model_fields)  # what a line may give: a `/v1/ask` body, and an id
 
 
 def _asked(qid: str, question: str, obj: dict[str, Any], where: str) -> Asked:
@@ -122,8 +123,6 @@ def _asked(qid: str, question: str, obj: dict[str, Any], where: str) -> Asked:
     file's own and left alone (`read_questions` names them once). The question itself is checked
     when it is asked, so a bad one refuses its line only."""
     from pydantic import ValidationError
-
-    from qa.api.models import AskRequest
 
     asked = {k: v for k, v in obj.items() if k in LINE_FIELDS and k not in ("id", "question")}
     if not asked:

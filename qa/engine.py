@@ -23,7 +23,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
-from qa.core.atomic import aside
+from qa.core.atomic import aside, file_stamp
 from qa.core.errors import (
     ConflictError,
     DataFormatError,
@@ -614,11 +614,7 @@ class Engine:
         embedded graph and an endpoint, whose data this process does not watch."""
         if self.settings.kb_endpoint or not self.settings.kb_graph:
             return ()
-        try:
-            st = Path(self.settings.kb_graph).stat()
-        except OSError:
-            return ("gone",)
-        return st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns
+        return file_stamp(Path(self.settings.kb_graph)) or ("gone",)
 
     def _catch_up_with_graph(self) -> None:
         """A graph file edited while `qa serve` or `qa chat` runs is answered from the next

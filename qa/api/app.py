@@ -73,9 +73,9 @@ from qa.api.models import (
     ThreadOut,
 )
 from qa.core.atomic import recover_interrupted
-from qa.core.errors import ConflictError, DataFormatError, InputError, NotFoundError, QAError, unavailable_as
+from qa.core.errors import ConflictError, InputError, NotFoundError, QAError, unavailable_as
 from qa.core.settings import Settings, loopback
-from qa.core.text import compressed_as, decompress_capped
+from qa.core.text import decompress_capped, other_encoding
 from qa.core.types import Question, Response, Route
 
 if TYPE_CHECKING:
@@ -505,11 +505,10 @@ def create_app(settings: Settings | None = None, *, engine: Any = None, warm: bo
                     except QAError as exc:  # named by the client's file name, not the server's temporary path
                         raise type(exc)(str(exc).replace(str(path), name)) from None
                     path.unlink()
-                    with plain.open("rb") as fh:
-                        packed = compressed_as(fh.read(8))
-                    if packed:  # read under its unpacked name, it was said to need a ".gz" it has
-                        raise DataFormatError(f"{name} is compressed twice (a .{packed} inside): unpack it once, "
-                                              "and send what it holds")
+                    with plain.open("rb") as fh:  # told by the client's name (".gz"): unpacked, it has none
+                        other = other_encoding(Path(name), fh.read(8))
+                    if other is not None:
+                        raise other
                 return jobs.submit(plain, name, kind, limit)
 
             # to its end, never a 504: a job queued after the client stopped waiting could not be found

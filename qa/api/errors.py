@@ -34,6 +34,18 @@ class APIError(Exception):
         self.headers = headers or {}
 
 
+def error_head_and_body(kind: str, message: str,
+                        headers: dict[str, str] | None = None) -> tuple[list[tuple[bytes, bytes]], bytes]:
+    """The API's error, as raw headers and body, for what answers before the application does (the
+    ASGI checks in `qa.api.limits`, the HTTP protocol): the one JSON shape `error_response` gives."""
+    import json
+
+    body = json.dumps({"error": {"type": kind, "message": message}}).encode()
+    extra = [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in (headers or {}).items()]
+    return [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
+            (b"connection", b"close"), *extra], body
+
+
 def error_response(status: int, kind: str, message: str, *, fields: list[str] | None = None,
                    headers: dict[str, str] | None = None) -> JSONResponse:
     body: dict[str, Any] = {"type": kind, "message": message}

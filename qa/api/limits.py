@@ -23,7 +23,7 @@ from urllib.parse import urlsplit
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from qa.api.errors import APIError
+from qa.api.errors import APIError, error_head_and_body
 from qa.api.metrics import Metrics
 from qa.core.settings import loopback
 
@@ -246,7 +246,7 @@ class BodyLimit:
                 too_big = int(length) > self.max_bytes
             except ValueError:
                 self._count(scope, 400)
-                await self._refuse(send, 400, "bad_request", "invalid Content-Length header")
+                await refuse(send, 400, "bad_request", "invalid Content-Length header")
                 return
             if too_big:
                 self._count(scope, TOO_LARGE)
@@ -302,28 +302,22 @@ class BodyLimit:
             return
         if self.metrics is not None:
             self.metrics.rejected.labels(reason="body too slow").inc()
-        await self._refuse(send, TOO_SLOW, "timeout",
-                           f"the request body did not arrive within {self.timeout_s:g} s")
+        await refuse(send, TOO_SLOW, "timeout", f"the request body did not arrive within {self.timeout_s:g} s")
 
     async def _too_large(self, send: Send) -> None:
         if self.metrics is not None:  # refused before the app (and its request metrics) saw it
             self.metrics.rejected.labels(reason="body too large").inc()
-        await self._refuse(send, TOO_LARGE, "too_large", self._message())
+        await refuse(send, TOO_LARGE, "too_large", self._message())
 
     def _message(self) -> str:
         return f"the request body is larger than the limit of {self.max_bytes / 1e6:g} MB"
 
-    @staticmethod
-    async def _refuse(send: Send, status: int, kind: str, message: str,
-                      headers: dict[str, str] | None = None) -> None:
-        import json
 
-        body = json.dumps({"error": {"type": kind, "message": message}}).encode()
-        extra = [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in (headers or {}).items()]
-        await send({"type": "http.response.start", "status": status,
-                    "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
-                                (b"connection", b"close"), *extra]})
-        await send({"type": "http.response.body", "body": body})
+async def refuse(send: Send, status: int, kind: str, message: str, headers: dict[str, str] | None = None) -> None:
+    """Answer a request with the API's JSON error before the application sees it."""
+    head, body = error_head_and_body(kind, message, headers)
+    await send({"type": "http.response.start", "status": status, "headers": head})
+    await send({"type": "http.response.body", "body": body})
 
 
 class KeyFirst:
@@ -351,7 +345,7 @@ class KeyFirst:
                 scope["route"] = route
                 if self.on_refused is not None:
                     self.on_refused(scope, exc.status)
-                await BodyLimit._refuse(send, exc.status, exc.kind, exc.message, exc.headers)
+                await refuse(send, exc.status, exc.kind, exc.message, exc.headers)
                 return
         await self.app(scope, receive, send)
 
@@ -418,7 +412,7 @@ class SameSite:
             self.on_refused(scope, status)
         if self.metrics is not None:
             self.metrics.rejected.labels(reason="cross-site" if status == 403 else "bad host").inc()
-        await BodyLimit._refuse(send, status, kind, message)
+        await refuse(send, status, kind, message)
 
 
 def _host_name(host: str) -> str:

@@ -18,13 +18,13 @@ A connection that closes while its request waits for a worker marks the request'
 from __future__ import annotations
 
 import asyncio
-import json
 from collections.abc import Callable
 from typing import Any, cast
 
 import h11
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
+from qa.api.errors import error_head_and_body
 from qa.api.limits import CLIENT_GONE_KEY, OVER_CAPACITY_KEY
 
 LIVENESS_PATH = "/v1/health"
@@ -89,10 +89,7 @@ def guarded_protocol(header_timeout_s: float,
             answered it in plain text, outside the API's error format, and no metric counted it."""
             if on_refused is not None:
                 on_refused({"path": "", "method": ""}, 400)
-            body = json.dumps({"error": {"type": "bad_request", "message": f"{msg} (a malformed request, or "
-                                                                           "a head too large)"}}).encode()
-            headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
-                       (b"connection", b"close")]
+            headers, body = error_head_and_body("bad_request", f"{msg} (a malformed request, or a head too large)")
             for event in (h11.Response(status_code=400, headers=headers, reason=b"Bad Request"), h11.Data(data=body),
                           h11.EndOfMessage()):
                 self.transport.write(self.conn.send(event) or b"")

@@ -17,6 +17,7 @@ from rich.console import Console
 from rich.text import Text
 
 from qa.commands import check_apart, check_endpoint_option, check_graph_file, check_writable
+from qa.core.atomic import file_stamp
 from qa.core.errors import ConflictError, InputError
 from qa.core.settings import unsecret
 
@@ -38,15 +39,6 @@ def _settings(graph: Path | None, endpoint: str | None, **extra: Any) -> Setting
     check_endpoint_option(endpoint, graph)
     return Settings.load(kb_graph=str(graph) if graph else None, kb_endpoint=endpoint or None,
                          flags={"kb_graph": "--graph", "kb_endpoint": "--endpoint"}, **extra)
-
-
-def _stamp(path: Path) -> tuple[int, int, int] | None:
-    """What tells a file replaced or rewritten (its inode, size and time), or None where there is none."""
-    try:
-        st = path.stat()
-    except OSError:
-        return None
-    return st.st_ino, st.st_size, st.st_mtime_ns
 
 
 def _trained_for(scorer: Scorer, settings: Settings) -> bool:
@@ -102,7 +94,7 @@ def train(
     t0 = time.perf_counter()
     folder = artefacts.artefact_dir(settings)
     path = out_path or folder / artefacts.SCORER
-    before = _stamp(path)  # another run's scorer saved meanwhile must not be undone by this one
+    before = file_stamp(path)  # another run's scorer saved meanwhile must not be undone by this one
     config = KBQAConfig(max_hops=max_hops or settings.kb_max_hops, forward_only=forward_only,
                         top_anchors=settings.kb_top_anchors)
     with Progress(TextColumn("{task.description}", markup=False, style="bold"), BarColumn(), MofNCompleteColumn(),
@@ -146,7 +138,7 @@ def train(
         scorer.meta["graph"] = graph_file.name
     else:
         scorer.meta["endpoint"] = unsecret("kb_endpoint", settings.kb_endpoint)  # never a password in a file
-    if _stamp(path) != before:
+    if file_stamp(path) != before:
         raise ConflictError(f"{path} changed while this ran (another `qa kb train` for this graph?); nothing was "
                             "saved, so that one's result stands: run this again if it is the one wanted")
     scorer.save(path)

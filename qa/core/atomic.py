@@ -43,6 +43,16 @@ def _umask() -> int:
 _UMASK = _umask()  # read once at import, before any thread could create files meanwhile
 
 
+def file_stamp(path: Path) -> tuple[int, int, int, int] | None:
+    """What tells a file replaced or rewritten since it was looked at (inode, size and times: an
+    editor writing in place keeps the inode), or None where there is none."""
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    return st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns
+
+
 def as_umask_allows(folder: Path) -> None:
     """Give the files in `folder` the mode the umask gives a new file: safetensors writes weights
     0600, so a reader trained by one account could not be loaded by a server running as another."""
