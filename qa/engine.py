@@ -48,9 +48,10 @@ if TYPE_CHECKING:
     from retrieval.passage import RetrievedPassage
 
 SourceBuilder = Callable[["Engine"], AnswerSource]
-# Builders register here (community QA adds itself when its package is installed), so the engine
-# does not need to know every source in advance.
+# How the engine builds each route's source when none is passed in. The routes are a closed set
+# (`Route`): a source of your own stands in for one of them (`Engine(sources={Route.KBQA: yours})`).
 BUILDERS: dict[Route, SourceBuilder] = {}
+ANSWERING = (Route.WEBQA, Route.KBQA, Route.CQA)  # the routes a question goes to ("reader" is `read`)
 
 
 def _build_webqa(engine: Engine) -> AnswerSource:
@@ -103,6 +104,45 @@ def _check_count(value: object, name: str, most: int) -> int:
     return count
 
 
+def _answering(route: object, where: str) -> Route:
+    """A route a question can be sent to, from a caller's `Route` or its name: a name of one's own
+    ("glossary") was dropped without a word, and "reader" (`read`, not `ask`) offered and refused."""
+    try:
+        r = Route(str(route))
+    except ValueError:
+        r = None
+    if r not in ANSWERING:
+        raise InputError(f"{where}: no route {str(route)!r}; one of {', '.join(ANSWERING)} (a source of your own "
+                         "stands in for one of them)")
+    return cast(Route, r)
+
+
+class SourceContractError(Exception):
+    """A source answered with something the `AnswerSource` interface does not allow: its bug, told
+    as one (the others still answer), not passed on to users as a score out of [0, 1] or no answer."""
+
+
+def _as_promised(route: Route, answers: object, top_k: int) -> list[Answer]:
+    """A source's answers as the interface promises them, checked: a list of at least one `Answer`,
+    each score a probability (pydantic checks it when an answer is built, not on `model_copy`, so a
+    1.7 or a NaN reached clients), cut to `top_k`."""
+    import math
+
+    if not isinstance(answers, list | tuple):
+        raise SourceContractError(f"the {route} source returned {type(answers).__name__}, not a list of Answer")
+    if not answers:
+        raise SourceContractError(f"the {route} source returned no answer: a source with none says so with "
+                                  "Answer.none(route, probability that abstaining is right)")
+    for a in answers:
+        if not isinstance(a, Answer):
+            raise SourceContractError(f"the {route} source returned a {type(a).__name__} among its answers, "
+                                      "not an Answer")
+        if not isinstance(a.score, int | float) or not math.isfinite(a.score) or not 0.0 <= a.score <= 1.0:
+            raise SourceContractError(f"the {route} source gave the score {a.score!r}: a probability in [0, 1] "
+                                      "expected")
+    return list(answers[:top_k])
+
+
 def _check_documents(documents: object) -> None:
     """Documents a caller passes to `add_documents`, checked before anything is chunked or written:
     a date in the metadata, text None or a lone surrogate failed in the middle of indexing with
@@ -140,13 +180,18 @@ class Engine:
                  span_reader: SpanReader | None = None, private_failures: bool = False) -> None:
         """`private_failures` (a server): a source that did not load is named in an answer's routing
         without the detail (its files' paths), which goes to the log."""
+        from qa.core.paths import private_cache
+
         self.settings = settings or Settings.load()
         self.private_failures = private_failures
-        self._sources: dict[Route, AnswerSource] = dict(sources or {})
+        private_cache()
+        self._sources: dict[Route, AnswerSource] = {_answering(r, "sources"): s for r, s in (sources or {}).items()}
         self._injected = set(self._sources)
         self._write_lock = threading.Lock()
         self._router = router
-        self._routes = tuple(routes) if routes is not None else None
+        if isinstance(routes, str):  # "kbqa" is one route, not the routes k, b, q, a
+            routes = [cast(Route, routes)]
+        self._routes = tuple(dict.fromkeys(_answering(r, "routes") for r in routes)) if routes is not None else None
         self._lock = threading.RLock()
         # Questions share the sources; a document write swaps the passage source under `_rw`'s
         # write side, so no search runs on a collection while its retriever is replaced.
@@ -164,7 +209,7 @@ class Engine:
         """The sources this engine may ask, in a fixed order."""
         if self._routes is not None:
             return self._routes
-        return tuple(r for r in (Route.WEBQA, Route.KBQA, Route.CQA) if r in self._sources or r in BUILDERS)
+        return tuple(r for r in ANSWERING if r in self._sources or r in BUILDERS)
 
     @property
     def encoder(self) -> Any:
@@ -199,10 +244,7 @@ class Engine:
             return self._router
 
     def source(self, route: Route) -> AnswerSource:
-        try:
-            route = Route(route)
-        except ValueError:
-            raise InputError(f"no route {route!r}: one of {', '.join(r.value for r in Route)}") from None
+        route = _answering(route, "route")
         with self._lock:
             if route not in self._sources:
                 if route not in self.routes or route not in BUILDERS:
@@ -235,17 +277,24 @@ class Engine:
         every source after it cold. Returns what did not load, by route (and logs it). The
         multiple-choice reader, which only `read` with options uses, loads with `choice_reader=True`."""
         wanted = []
+        if isinstance(routes, str):  # "kbqa" is one route, not the routes k, b, q, a
+            routes = [cast(Route, routes)]
         for r in routes or self.routes:  # a route this engine has not is the caller's mistake, said
             if r not in {str(x) for x in self.routes}:
-                raise InputError(f"no route {r!r} in this engine: one of {', '.join(map(str, self.routes))}")
+                raise InputError(f"no route {str(r)!r} in this engine: one of {', '.join(map(str, self.routes))}")
             wanted.append(Route(r))
         failed: dict[Route, str] = {}
         for route in wanted:
             try:
-                self.source(route).warm_up()
+                warm = getattr(self.source(route), "warm_up", None)  # optional for a source of your own
+                if callable(warm):
+                    warm()
             except QAError as exc:
                 log.warning("the %s source did not load: %s", route, exc)
                 failed[route] = str(exc)
+            except Exception as exc:  # noqa: BLE001 - a bug in one source's loading: the others still load
+                log.exception("the %s source failed to load", route)
+                failed[route] = f"internal error: {type(exc).__name__}: {exc}"
         if len(self.routes) > 1:
             _ = self.router.classifier
         if choice_reader:
@@ -294,7 +343,7 @@ class Engine:
         try:
             choice = RouteChoice(str(route)) if route is not None else self.settings.route
         except ValueError:
-            raise InputError(f"unknown route {route!r}; choose auto, webqa, kbqa or cqa") from None
+            raise InputError(f"unknown route {str(route)!r}; choose auto, webqa, kbqa or cqa") from None
         if choice != RouteChoice.AUTO:
             forced = Route(str(choice))
             if forced not in self.routes:
@@ -351,7 +400,7 @@ class Engine:
             except QAError as exc:  # one source down (an endpoint, a missing model): ask the others
                 failed[r] = exc
             except Exception as exc:  # noqa: BLE001 - a bug in one source: logged whole, the others still answer
-                log.exception("the %s source failed on %r", r, q.text[:200])
+                log.exception("the %s source failed", r)  # not the question: a log is no place for what users ask
                 bugs.append(exc)
                 # not the bug's text: its kind, and where the traceback is
                 failed[r] = QAError("internal error; the server's log has it" if self.private_failures
@@ -391,11 +440,14 @@ class Engine:
             with unavailable_as(str(route)):
                 answers = self.source(route).answer(q, top_k)
         except QAError as exc:
-            if exc.http_status == 503:  # down (an endpoint, a store gone): not the question's doing
-                self._failing[route] = (error_type_of(exc), time.monotonic())
+            self._note_failure(route, exc)
             raise
         self._failing.pop(route, None)
-        return answers
+        return _as_promised(route, answers, top_k)
+
+    def _note_failure(self, route: Route, exc: QAError) -> None:
+        if exc.http_status == 503:  # down (an endpoint, a store gone): not the question's doing
+            self._failing[route] = (error_type_of(exc), time.monotonic())
 
     @property
     def failing(self) -> dict[Route, str]:
@@ -410,6 +462,9 @@ class Engine:
         """What an answer's routing says of a source that failed."""
         if self.private_failures and isinstance(exc, SourceUnavailable):
             log.warning("the %s source did not load: %s", exc.route, exc)
+            return exc.public or str(exc)
+        if self.private_failures and exc.public:  # a graph endpoint's failure: its address stays in the log
+            log.warning("%s", exc)
             return exc.public
         return str(exc)
 
@@ -441,6 +496,8 @@ class Engine:
             raise InputError("top_k must be a whole number >= 1 (0: every option, for multiple choice)")
         if isinstance(options, str):  # "AB" is one text, not the options "A" and "B"
             raise InputError("options must be a list of texts, not one text")
+        if options is not None and not isinstance(options, Iterable):
+            raise InputError(f"options must be a list of texts, not {type(options).__name__}")
         options = list(options) if options is not None else None
         if options and not all(isinstance(o, str) for o in options):
             raise InputError("options must all be texts")
@@ -475,15 +532,19 @@ class Engine:
         q = Question(query, collection=collection, max_chars=self.settings.max_question_chars)
         self._catch_up_with_collections()
         with self._rw.reading():
-            with unavailable_as(str(Route.WEBQA)):  # a damaged collection: as a question says it, no server path
-                return self.passages().search(q, k)
+            try:
+                with unavailable_as(str(Route.WEBQA)):  # a damaged collection: as a question says it, no server path
+                    return self.passages().search(q, k)
+            except QAError as exc:
+                self._note_failure(Route.WEBQA, exc)
+                raise
 
     def collections(self) -> list[str]:
         """The passage collections questions are answered from."""
         self._catch_up_with_collections()
         with self._rw.reading():
             try:
-                return list(self.passages().collections.names)
+                return self.passages().collections.readable
             except NotFoundError:  # none yet (or no passage source): an empty list, not a missing resource
                 return []
 
@@ -519,6 +580,9 @@ class Engine:
         from retrieval.collections import check_name, user_collections
         from retrieval.index_dir import folder_lock, is_complete
         from retrieval.ingest import delete_passages
+
+        if not isinstance(doc_id, str) or not doc_id.strip():
+            raise InputError(f"doc_id must be a document's id (a non-empty text), not {doc_id!r}")
 
         with self._write_lock:
             if collection is not None:

@@ -1,5 +1,6 @@
-"""User-facing errors: anything raised as `QAError` is shown as a message (CLI exit 2, HTTP 4xx),
-never as a traceback, because it describes bad input or configuration, not a bug."""
+"""User-facing errors: anything raised as `QAError` is shown as a message (CLI exit 2, HTTP 4xx, or
+503 for a source or model that is not there), never as a traceback, because it describes bad input
+or configuration, not a bug."""
 
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -10,6 +11,7 @@ class QAError(Exception):
 
     exit_code = 2
     http_status = 400
+    public: str | None = None  # what a server's client is told, where it differs (the server's paths and URLs left out)
     error_type: str | None = None  # the API's error "type" where the class alone does not say it
     retry_after_s: int | None = None  # a passing condition: how soon asking again may work (HTTP Retry-After)
 
@@ -40,6 +42,15 @@ class DataFormatError(QAError):
     http_status = 422
 
 
+class DamagedCollection(DataFormatError):
+    """One passage collection's files no longer read (a store or index damaged after it was
+    built): named, so a server's client hears which collection, and its log says why."""
+
+    def __init__(self, collection: str, why: str) -> None:
+        super().__init__(f"the collection {collection!r} does not read: {why}")
+        self.collection = collection
+
+
 class NotFoundError(QAError):
     """A named thing (collection, document, job, thread) does not exist."""
 
@@ -64,7 +75,9 @@ class SourceUnavailable(QAError):
     def __init__(self, route: str, cause: QAError) -> None:
         super().__init__(str(cause))
         self.route = route
-        self.public = f"the {route} source did not load on this server; the server's log says why"
+        self.public = (f"the collection {cause.collection!r} does not read on this server; the server's log says why"
+                       if isinstance(cause, DamagedCollection) else
+                       f"the {route} source did not load on this server; the server's log says why")
 
 
 @contextmanager

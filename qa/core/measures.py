@@ -15,11 +15,19 @@ from typing import TypeAlias
 import numpy as np
 
 Scores: TypeAlias = Sequence[float] | np.ndarray
-Outcomes: TypeAlias = Sequence[float] | np.ndarray  # right or wrong, or a soft label in [0, 1]
+# right or wrong (1/0, True/False); `ece` and `accuracy_at_coverage` also take a soft label in
+# [0, 1] (an F1), `auroc` does not: it ranks right against wrong
+Outcomes: TypeAlias = Sequence[float] | np.ndarray
+
+
+def _paired(scores: Scores, correct: Outcomes) -> None:
+    if len(scores) != len(correct):
+        raise ValueError(f"{len(scores)} scores for {len(correct)} outcomes")
 
 
 def ece(scores: Scores, correct: Outcomes, bins: int = 15) -> float:
     """Expected calibration error over `bins` equal-width bins (0-1 scale)."""
+    _paired(scores, correct)
     s = np.clip(np.asarray(scores, dtype=np.float64), 0.0, 1.0)
     c = np.asarray(correct, dtype=np.float64)
     if len(s) == 0:
@@ -54,8 +62,7 @@ def ece_p_value(scores: Scores, correct: Outcomes, draws: int = 1000, seed: int 
     the measured one (the same draws as `ece_if_calibrated`). On a few questions the measured ECE
     alone cannot tell miscalibration from chance; a small value here (under 0.05) can: the scores
     are then miscalibrated beyond what so few outcomes explain."""
-    if len(scores) != len(correct):
-        raise ValueError(f"{len(scores)} scores for {len(correct)} outcomes")
+    _paired(scores, correct)
     if len(scores) == 0 or draws < 1:
         return 1.0
     measured = ece(scores, correct)
@@ -74,9 +81,14 @@ def ece_chance_within(scores: Scores, target: float, draws: int = 1000, seed: in
 
 
 def auroc(scores: Scores, correct: Outcomes) -> float:
-    """Probability that a random right answer outscores a random wrong one (ties count half)."""
+    """Probability that a random right answer outscores a random wrong one (ties count half).
+    Outcomes are right or wrong: a soft label (0.0001 read as right) is refused."""
+    _paired(scores, correct)
     s = np.asarray(scores, dtype=np.float64)
-    c = np.asarray(correct, dtype=bool)
+    raw = np.asarray(correct, dtype=np.float64)
+    if len(raw) and not np.isin(raw, (0.0, 1.0)).all():
+        raise ValueError("auroc takes outcomes that are right or wrong (1 or 0), not soft labels")
+    c = raw.astype(bool)
     pos, neg = s[c], s[~c]
     if len(pos) == 0 or len(neg) == 0:
         return float("nan")

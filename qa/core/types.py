@@ -14,8 +14,9 @@ from collections.abc import Sequence
 from enum import StrEnum
 from typing import TYPE_CHECKING, Annotated, Any, Literal, Protocol, runtime_checkable
 
-from pydantic import BaseModel, ConfigDict, Field, field_serializer
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_serializer
 
+from qa.core.errors import InputError
 from qa.core.text import MAX_QUESTION_CHARS, check_question
 
 if TYPE_CHECKING:  # numpy is only a type here; the core imports nothing heavy at run time
@@ -51,10 +52,20 @@ class Question(_Model):
     topic: str = ""
 
     def __init__(self, text: str | None = None, /, **data: Any) -> None:
+        """Bad input is an `InputError`, as everywhere in the library: pydantic's own error (a
+        history given as one string, a collection as a number) escaped a caller's `except QAError`."""
         if text is not None:
             data["text"] = text
-        data["text"] = check_question(data.get("text"), int(data.pop("max_chars", MAX_QUESTION_CHARS)))
-        super().__init__(**data)
+        limit = data.pop("max_chars", MAX_QUESTION_CHARS)
+        if isinstance(limit, bool) or not isinstance(limit, int):
+            raise InputError(f"max_chars must be a whole number, not {limit!r}")
+        data["text"] = check_question(data.get("text"), limit)
+        try:
+            super().__init__(**data)
+        except ValidationError as exc:
+            err = exc.errors()[0]
+            where = ".".join(str(p) for p in err.get("loc", ())) or "question"
+            raise InputError(f"{where}: {err.get('msg', 'invalid value')}") from None
 
     @classmethod
     def of(cls, question: str | Question, max_chars: int = MAX_QUESTION_CHARS) -> Question:
@@ -242,7 +253,15 @@ class Answer(_Model):
 
 class AnswerSource(Protocol):
     """What the engine asks of every answer source. The constructor is light (no model, index or
-    graph is loaded); `warm_up` does the heavy loading once; `answer` may call it lazily."""
+    graph is loaded); `warm_up` does the heavy loading once; `answer` may call it lazily.
+
+    `answer` returns at most `top_k` answers, best first, at least one: a source that has none
+    says so with `Answer.none(route, p)`, p the probability that abstaining is right. Each score is
+    that probability (the engine compares sources by it), so a bad one is the source's bug: the
+    engine checks what comes back (a score out of [0, 1], NaN, anything not an `Answer`) and
+    treats it as the source failing, and cuts to `top_k`. A failure the user or operator can fix
+    (a file missing, an endpoint down) is a `QAError`; anything else is logged as a bug, and the
+    other sources still answer."""
 
     name: Route
 

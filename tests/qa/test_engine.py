@@ -173,6 +173,72 @@ def test_a_bug_in_one_source_is_logged_and_the_others_still_answer(caplog) -> No
         engine.ask(q)
 
 
+def test_what_a_source_returns_is_checked_against_the_interface(caplog) -> None:
+    """A source of one's own: a score set with `model_copy` (not validated) reached clients as 1.7
+    or null, None became "no answer" at 1.0, dicts failed the whole question, and a forced route
+    returned all ten answers whatever `top_k`."""
+    from qa.engine import SourceContractError
+
+    q = "What is the capital of Peru?"
+
+    def returning(value):
+        class Odd(Source):
+            def answer(self, question, top_k):
+                return value() if callable(value) else value
+        return Odd(Route.KBQA, {})
+
+    good = Answer(text="Lima", score=0.5, route=Route.KBQA)
+    bad_values = [lambda: [good.model_copy(update={"score": 1.7})], lambda: [good.model_copy(update={"score": -0.2})],
+                  lambda: [good.model_copy(update={"score": float("nan")})], None, [], [{"text": "Lima"}], "Lima"]
+    for bad in bad_values:
+        engine, _, _ = _engine({q: ("Lima (web)", 0.8)}, {})
+        engine._sources[Route.KBQA] = returning(bad)
+        resp = engine.ask(q)  # the others still answer; the odd one is a bug, logged
+        assert resp.answers[0].text == "Lima (web)" and "failed: kbqa: internal error" in resp.routing.reason
+        with pytest.raises(SourceContractError):
+            engine.ask(q, route="kbqa")
+    assert any("a probability in [0, 1]" in str(r.exc_info[1]) for r in caplog.records if r.exc_info)
+    many = [Answer(text=f"a{i}", score=round(0.9 - i / 20, 2), route=Route.KBQA) for i in range(10)]
+    engine, _, _ = _engine({}, {})
+    engine._sources[Route.KBQA] = returning(many)
+    assert len(engine.ask(q, route="kbqa", top_k=2).answers) == 2
+    assert len(engine.ask(q, top_k=2).answers) == 2
+
+
+def test_sources_and_routes_are_checked_when_the_engine_is_built(caplog) -> None:
+    """A source under a name of its own was dropped without a word; a source whose loading fails
+    with a bug left every source after it cold; "kbqa" as routes was the routes k, b, q, a."""
+    glossary = Source(Route.KBQA, {})
+    with pytest.raises(InputError, match="no route 'glossary'"):
+        Engine(Settings(), sources={"glossary": glossary})  # type: ignore[dict-item]
+    with pytest.raises(InputError, match="no route 'reader'"):
+        Engine(Settings(), routes=[Route.READER])
+
+    class Broken(Source):
+        def warm_up(self) -> None:
+            raise FileNotFoundError("glossary.csv")
+
+    class NoWarmUp:
+        name = Route.WEBQA
+
+        def answer(self, question, top_k):
+            return [Answer(text="x", score=0.5, route=Route.WEBQA)]
+
+    later = Source(Route.CQA, {})
+    warmed: list[Route] = []
+    later.warm_up = lambda: warmed.append(Route.CQA)  # type: ignore[method-assign]
+    engine = Engine(Settings(), sources={Route.KBQA: Broken(Route.KBQA, {}), Route.WEBQA: NoWarmUp(),
+                                         Route.CQA: later}, routes="kbqa")  # type: ignore[arg-type]
+    assert engine.routes == (Route.KBQA,)
+    assert engine.warm_up() == {Route.KBQA: "internal error: FileNotFoundError: glossary.csv"}
+    engine = Engine(Settings(), sources={Route.KBQA: Broken(Route.KBQA, {}), Route.WEBQA: NoWarmUp(),
+                                         Route.CQA: later}, routes=[Route.WEBQA, Route.KBQA, Route.CQA])
+    assert list(engine.warm_up("kbqa")) == [Route.KBQA]  # type: ignore[arg-type]
+    engine._router = Router(Settings(), KeywordEncoder(), RouteClassifier(
+        np.zeros((2, 3)), np.zeros(3), [Route.WEBQA, Route.KBQA, Route.CQA]))
+    assert list(engine.warm_up()) == [Route.KBQA] and warmed == [Route.CQA]
+
+
 def test_no_answer_only_when_every_source_abstains_and_it_keeps_the_guess() -> None:
     engine, _, _ = _engine({}, {})
     resp = engine.ask("Tell me about nothing?")

@@ -73,3 +73,18 @@ def test_ece_chance_within_says_whether_a_target_can_be_met() -> None:
     assert ece_chance_within(rng.uniform(0.2, 0.8, 5000).tolist(), 0.05, draws=50) == 1.0
     assert ece_chance_within([], 0.05) == 1.0
     assert ece_chance_within(spread, 1.0, draws=10) == 1.0
+
+
+def test_outcomes_must_pair_with_scores_and_auroc_takes_right_or_wrong() -> None:
+    """`ece` with fewer outcomes than scores failed with a bare IndexError; `auroc` read a soft
+    label of 0.0001 as right, where its docstring took soft labels."""
+    import pytest
+
+    from qa.core.measures import auroc, ece
+
+    with pytest.raises(ValueError, match="3 scores for 2 outcomes"):
+        ece([0.9, 0.1, 0.5], [1, 0])
+    with pytest.raises(ValueError, match="soft labels"):
+        auroc([0.9, 0.05, 0.1], [1, 0.0001, 0])
+    assert auroc([0.9, 0.05, 0.1], [True, False, False]) == 1.0
+    assert ece([0.8, 0.8], [0.5, 1.0]) == pytest.approx(0.05)  # a soft label: still an outcome ECE takes
