@@ -282,6 +282,13 @@ class RemoteGraph:
         return wrapper
 
     def _send(self, query: str, timeout_s: float | None, form: QueryForm) -> dict:
+        try:
+            return self._send_tried(query, timeout_s, form)
+        except QAError as exc:  # a server's client is told what failed, not where the graph lives
+            exc.public = re.sub(r"\s+", " ", str(exc).replace(self.endpoint, "(the server's endpoint)"))
+            raise
+
+    def _send_tried(self, query: str, timeout_s: float | None, form: QueryForm) -> dict:
         import urllib.error
 
         from SPARQLWrapper.SPARQLExceptions import (

@@ -13,13 +13,15 @@ Collections live in `settings.index_dir`, one folder each (`qa index PATH --name
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import re
 import threading
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from qa.core.errors import ConflictError, DataFormatError, InputError, NotFoundError
+from qa.core.errors import ConflictError, DamagedCollection, DataFormatError, InputError, NotFoundError
 from qa.core.settings import Settings
 from qa.core.text import unaccented
 from qa.core.types import Encoder
@@ -138,6 +140,26 @@ class CollectionSet:
     def names(self) -> list[str]:
         return list(self.collections)
 
+    @property
+    def readable(self) -> list[str]:
+        """The collections searched: those found damaged are left out (until `reload`)."""
+        with self._lock:
+            return [n for n in self.collections if n not in self._broken]
+
+    @contextlib.contextmanager
+    def _blaming(self, name: str) -> Iterator[None]:
+        """A collection whose store or index stops reading while it is searched is named in the
+        error, and the searches after it leave it out, as a damaged one found at start is."""
+        try:
+            yield
+        except DamagedCollection:
+            raise
+        except DataFormatError as exc:
+            with self._lock:
+                self._broken[name] = str(exc)
+            logging.getLogger(__name__).warning("left out the collection %s: %s", name, exc)
+            raise DamagedCollection(name, str(exc)) from exc
+
     def retriever(self, name: str) -> HybridRetriever:
         if name not in self.collections:
             raise NotFoundError(f"no collection named {name!r}; known: {', '.join(self.names)}")
@@ -163,7 +185,9 @@ class CollectionSet:
                 out.append((name, self.retriever(name)))
             except DataFormatError as exc:
                 if len(names) == 1:
-                    raise
+                    with self._lock:
+                        self._broken[name] = str(exc)  # not listed as answered from; asked by name, said again
+                    raise DamagedCollection(name, str(exc)) from exc
                 broken[name] = str(exc)
                 with self._lock:
                     self._broken[name] = str(exc)
@@ -185,7 +209,8 @@ class CollectionSet:
         retrievers = self._usable([collection] if collection else self.names)
         if len(retrievers) == 1:
             name, r = retrievers[0]
-            hits = r.search(query, k)
+            with self._blaming(name):
+                hits = r.search(query, k)
             for h in hits:
                 h.collection = name
             return hits
@@ -195,8 +220,9 @@ class CollectionSet:
         # one's own counts, a small collection of notes ranked under articles that barely matched
         depth = max(r.depth for _, r in retrievers)
         together = BM25Index.search_together([r.bm25 for _, r in retrievers], query, depth)
-        for i, (_, r) in enumerate(retrievers):
-            found = r.candidates(query, vector, bm25=False)
+        for i, (name, r) in enumerate(retrievers):
+            with self._blaming(name):
+                found = r.candidates(query, vector, bm25=False)
             found["bm25"] = together[i][: r.depth]
             for kind, listed in found.items():
                 pooled[kind].extend(((i, key), value) for key, value in listed)
@@ -208,7 +234,9 @@ class CollectionSet:
         for i, (name, r) in enumerate(retrievers):
             mine = [(key, score) for (ci, key), score in ranked if ci == i]
             cands = {kind: [(key, s) for (ci, key), s in lst if ci == i] for kind, lst in pooled.items()}
-            for hit in r.materialise(mine, cands):
+            with self._blaming(name):
+                hits = r.materialise(mine, cands)
+            for hit in hits:
                 hit.collection = name
                 out.append(hit)
         index = {name: i for i, (name, _) in enumerate(retrievers)}

@@ -147,7 +147,12 @@ class SQLiteDocStore:
     # -- reads ------------------------------------------------------------------------------
     def _rows(self, sql: str, args: Iterable[object] = ()) -> list[tuple]:
         with self._lock:
-            return self._conn.execute(sql, tuple(args)).fetchall()
+            try:
+                return self._conn.execute(sql, tuple(args)).fetchall()
+            except sqlite3.DatabaseError as exc:  # damaged after it opened: say which store, not SQLite's words alone
+                if isinstance(exc, sqlite3.OperationalError) and "locked" in str(exc):
+                    raise
+                raise DataFormatError(f"the document store {self.path} no longer reads: {exc}") from exc
 
     @staticmethod
     def _passage(row: tuple) -> tuple[int, Passage]:

@@ -30,7 +30,13 @@ def main(argv: list[str] | None = None) -> int:
     import uvicorn
 
     from qa.api import create_app
+    from qa.api.logs import configure
     from qa.api.protocol import guarded_protocol
+
+    configure(str(settings.api_log_level))
+    from qa.core.paths import private_cache
+
+    private_cache()
 
     def stop(sig: int, _frame: object) -> None:
         """Where a Ctrl-C or a `kill` ends: uvicorn shuts down gracefully (open connections, the
@@ -50,7 +56,7 @@ def main(argv: list[str] | None = None) -> int:
     # an idle kept-alive connection stays open as long as a new one may take to send its request
     app = create_app(settings)
     server = uvicorn.Server(uvicorn.Config(app, host=settings.api_host, port=settings.api_port,
-                                           log_level="warning",
+                                           log_config=None, access_log=False,  # ours: `qa.api.logs`
                                            timeout_graceful_shutdown=math.ceil(max(5.0, settings.request_timeout_s)),
                                            timeout_keep_alive=math.ceil(settings.api_header_timeout_s),
                                            limit_concurrency=settings.api_max_connections,

@@ -45,6 +45,7 @@ from qa.api.limits import (
     SameSite,
     check_key,
 )
+from qa.api.logs import RequestLog
 from qa.api.metrics import Metrics
 from qa.api.models import (
     COLLECTION_PATTERN,
@@ -84,6 +85,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("qa.api")
 API_VERSION = "v1"
+READY_PATH = f"/{API_VERSION}/ready"
 T = TypeVar("T")
 UNPACKED_PER_BODY = 4  # a compressed upload may unpack to this many times the body limit, no more
 # the methods counted by name in the metrics; any other (HTTP allows any token) is "other"
@@ -251,7 +253,8 @@ def create_app(settings: Settings | None = None, *, engine: Any = None, warm: bo
         method = request.method if request.method in _METHODS else "other"  # any token is a method to HTTP
         metrics.requests.labels(method, endpoint, status).inc()
         metrics.latency.labels(endpoint).observe(time.perf_counter() - started)
-        if int(status) >= 400:
+        # readiness's 503 (models still loading) is its answer, not a failure: an error-rate alert fired on every start
+        if int(status) >= 400 and not (endpoint == READY_PATH and status == "503"):
             metrics.errors.labels(endpoint, status).inc()
 
     paths: set[str] = set()  # filled once the routes below exist
@@ -600,4 +603,5 @@ def create_app(settings: Settings | None = None, *, engine: Any = None, warm: bo
     app.add_middleware(KeyFirst, expected=settings.api_key, needs_key=needs_key, on_refused=refused_early)
     app.add_middleware(SameSite, loopback_only=loopback(settings.api_host), metrics=metrics, on_refused=refused_early,
                        names=settings.api_allowed_hosts.split(","))
+    app.add_middleware(RequestLog)  # outermost: the refusals above are logged and carry the id too
     return app

@@ -90,6 +90,9 @@ def public_message(exc: BaseException) -> str:
     a failure that is no `QAError` is a bug, told as one."""
     if isinstance(exc, SourceUnavailable):
         log.warning("the %s source did not load: %s", exc.route, exc)
+        return exc.public or _clean(str(exc))
+    if isinstance(exc, QAError) and exc.public:  # a graph endpoint's failure: its address stays here
+        log.warning("%s", exc)
         return exc.public
     if isinstance(exc, ModelNotFoundError):
         log.warning("a model a request needs is missing: %s", exc)
@@ -144,6 +147,9 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(Exception)
     async def _bug(request: Request, exc: Exception) -> JSONResponse:
+        from qa.api.logs import LOGGED
+
         log.exception("internal error on %s %s", request.method, request.url.path)
+        setattr(exc, LOGGED, True)
         return error_response(500, "internal_error", "internal error: the server failed to handle this request; "
                                                      "it has been logged")

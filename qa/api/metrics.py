@@ -24,8 +24,9 @@ class Metrics:
                               registry=r)
         self.queue_depth = Gauge("qa_queue_depth", "Requests waiting for a worker.", registry=r)
         self.in_flight = Gauge("qa_in_flight", "Requests being worked on.", registry=r)
-        self.rejected = Counter("qa_rejected", "Requests refused (queue full, waited too long, timed out, "
-                                "body too large).", ["reason"], registry=r)
+        self.rejected = Counter("qa_rejected", "Requests refused or dropped, by reason: queue full, waited too "
+                                "long for a worker, connection limit, timeout, client gone, body too large, body too "
+                                "slow, bad host, cross-site.", ["reason"], registry=r)
         self.batch_pairs = Histogram("qa_reader_batch_pairs", "(question, passage) pairs per reader batch.",
                                      buckets=(1, 2, 4, 8, 16, 24, 32, 48, 64, 128), registry=r)
         self.batch_requests = Histogram("qa_reader_batch_requests", "Requests merged into one reader batch.",

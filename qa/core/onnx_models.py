@@ -285,8 +285,19 @@ def _quantise(src: Path, dst: Path, keep_float: Sequence[str]) -> None:
 
     model = onnx.load(str(src), load_external_data=False)
     exclude = [n.name for n in model.graph.node if any(k in n.name for k in keep_float)] if keep_float else []
-    quantize_dynamic(str(src), str(dst), weight_type=QuantType.QInt8, per_channel=True,
-                     nodes_to_exclude=exclude, extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT})
+    import logging
+
+    class _Advice(logging.Filter):  # the quantiser's advice to pre-process, through the root logger: noise here
+        def filter(self, record: logging.LogRecord) -> bool:
+            return "pre-processing before quantization" not in record.getMessage()
+
+    advice, root = _Advice(), logging.getLogger()
+    root.addFilter(advice)
+    try:
+        quantize_dynamic(str(src), str(dst), weight_type=QuantType.QInt8, per_channel=True,
+                         nodes_to_exclude=exclude, extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT})
+    finally:
+        root.removeFilter(advice)
 
 
 def _max_diff(a: Path, b: Path, feed: dict[str, Any]) -> float:

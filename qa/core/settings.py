@@ -56,6 +56,16 @@ class Device(StrEnum):
     AUTO = "auto"
 
 
+class LogLevel(StrEnum):
+    """How much the API server logs: `info` has a line per request (the access log) beside the
+    warnings; `debug` more of the sources' own."""
+
+    DEBUG = "debug"
+    INFO = "info"
+    WARNING = "warning"
+    ERROR = "error"
+
+
 class RouteChoice(StrEnum):
     """Which source `qa ask` consults: the router's choice, or one source forced."""
 
@@ -75,6 +85,7 @@ PATH_SETTINGS = ("span_model", "choice_model", "index_dir", "data_dir", "kb_grap
 _CACHE = cache_dir()
 
 _TOML: ContextVar[dict[str, Any] | None] = ContextVar("qa_settings_toml", default=None)
+_LOADING: ContextVar[bool] = ContextVar("qa_settings_loading", default=False)
 
 
 # settings that are sent or compared as text (paths may hold any bytes the file system allows);
@@ -208,6 +219,9 @@ class Settings(BaseSettings):
                                      "beyond this: 503 (each may hold a body of up to api_max_body_mb).")
     api_header_timeout_s: float = Field(10.0, gt=0, le=3600, description="A connection whose request head has not "
                                         "arrived this long after it opened (or after its last answer) is closed.")
+    api_log_level: LogLevel = Field(LogLevel.INFO, description="What the API server logs (to standard error, a line "
+                                    "each, UTC time first): info has a line per request with its X-Request-ID; "
+                                    "warning: problems only.")
 
     @field_validator("*", mode="before")
     @classmethod
@@ -288,12 +302,26 @@ class Settings(BaseSettings):
     def _endpoint_url(cls, value: str) -> str:
         return check_endpoint(value) if value else value
 
+    def __init__(self, **values: Any) -> None:
+        """Built directly (`Settings(top_k=5)`, from Python), a bad value is a `ConfigError` as from
+        `load`: pydantic's own error escaped a caller's `except QAError`."""
+        if _LOADING.get():
+            super().__init__(**values)  # `load` says where the bad value came from
+            return
+        try:
+            super().__init__(**values)
+        except ValidationError as exc:
+            raise ConfigError(_one_line(exc, Path("qa.toml"), {}, values, {})) from None
+
     def __setattr__(self, name: str, value: Any) -> None:
         """A setting changed on the object is checked first on a copy: pydantic assigns the value
         and then runs the checks across settings (`_consistent`), so a value they refuse
         (`chunk_overlap` past `chunk_chars`) stayed, raising, in the caller's object."""
         if name in type(self).model_fields:
-            BaseSettings.__setattr__(self.model_copy(), name, value)  # raises; this object untouched
+            try:
+                BaseSettings.__setattr__(self.model_copy(), name, value)  # raises; this object untouched
+            except ValidationError as exc:
+                raise ConfigError(_one_line(exc, Path("qa.toml"), {}, {name: value}, {})) from None
         super().__setattr__(name, value)
 
     @model_validator(mode="after")
@@ -352,13 +380,14 @@ class Settings(BaseSettings):
         given = {k: v for k, v in overrides.items() if v is not None}
         if given.get("kb_graph") and "kb_endpoint" not in given:
             given["kb_endpoint"] = ""  # a graph named on the command line beats an endpoint from elsewhere
-        token = _TOML.set(values)
+        token, loading = _TOML.set(values), _LOADING.set(True)
         try:
             settings = cls(**given)
         except ValidationError as exc:
             raise ConfigError(_one_line(exc, cfg, values, given, flags or {})) from None
         finally:
             _TOML.reset(token)
+            _LOADING.reset(loading)
         _warn_empty_data_dir(settings)
         return settings
 
@@ -524,10 +553,10 @@ def unsecret(name: str, value: Any) -> Any:
     """A setting's value as it may be shown (`qa config`, an error line): an API key masked, a URL's
     password too (`http://bob:***@host/`). Whether a key is set is what one checks; the key itself
     would land in terminal scrollback, logs and pasted bug reports."""
+    if name in SECRET_SETTINGS and value not in ("", None):  # a key given as 12345678 is still a key
+        return MASK
     if not isinstance(value, str) or not value:
         return value
-    if name in SECRET_SETTINGS:
-        return MASK
     if name not in URL_SETTINGS:
         return value
     from urllib.parse import urlsplit, urlunsplit

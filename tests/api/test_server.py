@@ -287,3 +287,54 @@ def test_the_api_stops_when_qa_serve_is_killed(corpus_env, tmp_path: Path) -> No
     finally:
         if serve.poll() is None:
             serve.kill()
+
+
+def test_the_log_has_a_line_per_request_with_its_id_and_nothing_users_typed(corpus_env, tmp_path: Path) -> None:
+    """An operator had no access log, no request ids, no timestamps and no level to set; a broken
+    collection was a 500 whose two identical tracebacks never named it, and its question's text
+    was the only line logged about it."""
+    import re
+
+    log = tmp_path / "server.log"
+    server = Server(corpus_env, log, index_dir=tmp_path / "collections", api_key="k" * 20,
+                    api_load_choice_reader="false").start()
+    try:
+        added = httpx.post(f"{server.url}/v1/documents", headers={"X-API-Key": "k" * 20}, timeout=120, json={
+            "collection": "opsnotes", "documents": [{"id": "m1", "text": "The release manager is Dana Ortiz."}]})
+        assert added.status_code == 201, added.text
+        asked = httpx.post(f"{server.url}/v1/ask", json={"question": "Who is the secret release manager zqx?",
+                                                         "collection": "opsnotes"},
+                           headers={"X-Request-ID": "trace-42"}, timeout=60)
+        assert asked.status_code == 200 and asked.headers["x-request-id"] == "trace-42"
+        made = httpx.get(f"{server.url}/v1/health", headers={"X-Request-ID": "bad id \"forged\" 200"}).headers
+        assert re.fullmatch(r"[0-9a-f]{32}", made["x-request-id"])  # not a header that forges a log line
+        refused = httpx.delete(f"{server.url}/v1/documents/m1", headers={"X-Request-ID": "nokey-1"})
+        assert refused.status_code == 401
+    finally:
+        server.stop()
+    (tmp_path / "collections" / "opsnotes" / "docstore.sqlite").write_bytes(b"garbage" * 1000)
+    server.start()
+    try:
+        assert httpx.get(f"{server.url}/v1/collections").json()["collections"] == []  # left out at start, said
+        searched = httpx.post(f"{server.url}/v1/search", json={"query": "release manager", "collection": "opsnotes"},
+                              headers={"X-Request-ID": "broken-7"}, timeout=60)
+        assert searched.status_code == 503, searched.text
+        error = searched.json()["error"]
+        assert error["type"] == "source_unavailable" and "'opsnotes'" in error["message"]
+        assert "collections" not in error["message"]  # no server path to a client
+        health = httpx.get(f"{server.url}/v1/health").json()
+        assert health["failing"].get("webqa") == "source_unavailable"
+        metrics = httpx.get(f"{server.url}/metrics").text
+    finally:
+        server.stop()
+    text = log.read_text()
+    stamp = r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z"
+    assert re.search(rf"^{stamp} INFO qa\.api\.access \[trace-42\] 127\.0\.0\.1 \"POST /v1/ask\" 200 [\d.]+ ms$",
+                     text, re.M), text[-3000:]
+    assert re.search(r"\[nokey-1\] .*\"DELETE /v1/documents/m1\" 401", text)
+    broken = [line for line in text.splitlines() if "[broken-7]" in line]
+    assert any("WARNING" in line and "opsnotes" in line and "docstore.sqlite" in line for line in broken), broken
+    assert any('"POST /v1/search" 503' in line for line in broken)
+    assert "secret release manager" not in text and "k" * 20 not in text
+    assert "Traceback" not in text
+    assert 'qa_errors_total{endpoint="/v1/ready"' not in metrics

@@ -234,9 +234,12 @@ def test_a_garbled_or_cut_reply_is_the_endpoints_failure_not_a_traceback():
 
         threading.Thread(target=serve, daemon=True).start()
         try:
-            g = RemoteGraph(f"http://127.0.0.1:{port}/sparql", timeout_s=2, retries=1, backoff_s=0.01)
-            with pytest.raises(EndpointUnavailable, match="failed after 2 tries"):
+            g = RemoteGraph(f"http://alice:pw@127.0.0.1:{port}/sparql", timeout_s=2, retries=1, backoff_s=0.01)
+            with pytest.raises(EndpointUnavailable, match="failed after 2 tries") as failed:
                 g.select("SELECT ?s WHERE { ?s ?p ?o } LIMIT 1")
+            # a server's client is told what failed, not where the server's graph lives or who logs in
+            assert failed.value.public and "failed after 2 tries" in failed.value.public
+            assert "127.0.0.1" not in failed.value.public and "alice" not in failed.value.public
         finally:
             listener.close()
 

@@ -878,3 +878,51 @@ def test_qa_version_names_the_release(capsys) -> None:
 
     assert main(["--version"]) == 0
     assert capsys.readouterr().out.strip() == f"qa (offline-qa) {qa.__version__}"
+
+
+def test_an_api_key_is_masked_whatever_its_type(tmp_path, monkeypatch) -> None:
+    """A key given as a number or a list in qa.toml was shown whole in the error line."""
+    from qa.core.errors import ConfigError
+    from qa.core.settings import Settings, unsecret
+
+    assert unsecret("api_key", 12345678) == "***" and unsecret("api_key", ["TOMLSECRET"]) == "***"
+    assert unsecret("api_key", "") == ""  # not set: said so
+    cfg = tmp_path / "qa.toml"
+    cfg.write_text("api_key = 12345678\n")
+    with pytest.raises(ConfigError) as refused:
+        Settings.load(cfg)
+    assert "12345678" not in str(refused.value) and "***" in str(refused.value)
+
+
+def test_settings_and_questions_built_from_python_raise_the_librarys_errors() -> None:
+    """pydantic's own ValidationError escaped a caller's `except QAError`."""
+    from qa.core.errors import ConfigError, InputError
+    from qa.core.settings import Settings
+    from qa.core.types import Question
+
+    with pytest.raises(ConfigError, match="top_k"):
+        Settings(top_k=0)
+    with pytest.raises(ConfigError, match="bogus"):
+        Settings(bogus=1)
+    s = Settings()
+    with pytest.raises(ConfigError, match="top_k"):
+        s.top_k = 0
+    assert s.top_k == 3
+    with pytest.raises(InputError, match="history"):
+        Question("Who is it?", history="abc")
+    with pytest.raises(InputError, match="max_chars"):
+        Question("Who is it?", max_chars="x")
+
+
+def test_the_cache_folder_is_made_for_its_user_alone(tmp_path, monkeypatch) -> None:
+    """It holds copies of the user's documents: made 0755, a 0600 note was readable by anyone
+    through the index built from it."""
+    import stat
+
+    from qa.core.paths import private_cache
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    root = private_cache()
+    assert stat.S_IMODE(root.stat().st_mode) == 0o700 and stat.S_IMODE(root.parent.stat().st_mode) == 0o700
+    root.chmod(0o750)  # the owner's own choice is kept
+    assert stat.S_IMODE(private_cache().stat().st_mode) == 0o750
