@@ -68,6 +68,9 @@ def _print_version(asked: bool) -> None:
 def _qa(version: bool = typer.Option(False, "--version", callback=_print_version, is_eager=True,
                                      help="Print the version and exit.")) -> None:
     """Offline question answering over your passages, knowledge graphs and Q&A archives."""
+    from qa.core.paths import private_cache
+
+    private_cache()
 
 
 def _register() -> None:

@@ -92,6 +92,10 @@ def _check_installed(ui: bool) -> None:
                           f"{install_hint(extras)}")
 
 
+def _wildcard(host: str) -> bool:
+    return host in ("0.0.0.0", "::", "")
+
+
 def _ui_app() -> Path:
     """ui/app.py of the installed package (found, not imported: the UI stands above this layer)."""
     import importlib.util
@@ -145,6 +149,9 @@ def serve(
                 [sys.executable, "-m", "streamlit", "run", str(app), "--server.address", settings.api_host,
                  "--server.port", str(settings.ui_port), "--server.headless", "true",
                  "--browser.gatherUsageStats", "false", "--global.developmentMode", "false",
+                 # named: headless on every interface, Streamlit looked up this machine's public address
+                 # (a DNS query for checkip.amazonaws.com, then an HTTP request to it) to print a URL
+                 "--browser.serverAddress", "localhost" if _wildcard(settings.api_host) else settings.api_host,
                  "--client.toolbarMode", "viewer"],
                 # a visitor types the key; the page never lends the server's
                 env={k: v for k, v in env.items() if k not in ("QA_API_KEY", "QA_API_KEY_FOR_READS")},

@@ -12,3 +12,11 @@ import os
 # anywhere. Set before the runtime starts (it reads the variable once); a user who wants it sets
 # ORT_DISABLE_TELEMETRY=0 themselves.
 os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")
+
+# torch makes its compiler's cache folder when it is imported (/tmp/torchinductor_<user>, left behind
+# by every command that loads the multiple-choice reader): inside this product's own cache instead,
+# where removing the cache removes it too.
+if "TORCHINDUCTOR_CACHE_DIR" not in os.environ:
+    from qa.core.paths import cache_dir
+
+    os.environ["TORCHINDUCTOR_CACHE_DIR"] = str(cache_dir() / "torchinductor")

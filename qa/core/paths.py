@@ -42,6 +42,23 @@ def cache_dir() -> Path:
 _SAID: set[str] = set()
 
 
+def private_cache() -> Path:
+    """The cache folder, made readable by this user alone (0700, as the XDG specification asks of
+    the folders it creates) when it does not exist yet: it holds copies of the user's documents and
+    Q&A (the collections' stores), however the files in it are made, and a user's 0600 notes were
+    readable by anyone through the 0644 index built from them. A folder that exists is left as its
+    owner set it; one that cannot be made (a read-only home) is made by whoever writes first."""
+    root = cache_dir()
+    if not root.exists():
+        try:
+            if not root.parent.exists():
+                root.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+            root.mkdir(mode=0o700, exist_ok=True)
+        except OSError:
+            pass
+    return root
+
+
 def data_file(data_dir: str | Path, *parts: str) -> Path:
     """A trained file of `data_dir` (`router/router.json`, `calibration/webqa.json`, `kb/...`), or
     the shipped one where `data_dir` holds none yet: a data_dir of one's own, made for `qa train`
