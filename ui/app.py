@@ -54,7 +54,8 @@ RECHECK_S = 10.0  # a failed health check is made again after this long, not on 
 QUICK_S = 5.0  # the sidebar's calls answer at once from a live server: a hung one must not blank the page
 MAX_QUESTION_CHARS = 2_000  # the API's limit
 FILED_QUESTION_CHARS = 1_000  # what POST /v1/threads/accepted takes (the community-QA store's title limit)
-_MARKDOWN = str.maketrans({c: "\\" + c for c in "\\`*_{}[]()<>#+-.!|~$"})
+# `:` too (`:warning:` became an emoji, `:blue[x]` a colour) and `&` (`&copy;` became ©)
+_MARKDOWN = str.maketrans({c: "\\" + c for c in "\\`*_{}[]()<>#+-.!|~$:&"})
 
 
 _URL = re.compile(r"https?://[^\s`]+")
@@ -144,7 +145,8 @@ def show_response(resp: Response, turn: int, api: API | None = None) -> None:
     html(rewrite_html(resp))
     answers = resp.answers
     for rank, a in enumerate(answers, 1):
-        html(f'<div class="qa-result" data-rank="{rank}">{answer_html(a, rank)}</div>')
+        html(f'<div class="qa-result" data-rank="{rank}" role="group" aria-label="answer {rank} of {len(answers)}">'
+             f'{answer_html(a, rank)}</div>')
         sparql = sparql_of(a)
         if sparql:
             with st.expander("SPARQL", expanded=rank == 1):
@@ -254,7 +256,9 @@ def chat_tab(api: API, opts: dict[str, Any]) -> None:
     if not question or not question.strip():
         return
     if len(question) > MAX_QUESTION_CHARS:
-        st.error(f"the question is {len(question):,} characters long; the limit is {MAX_QUESTION_CHARS:,}")
+        st.error(f"the question is {len(question):,} characters long; the limit is {MAX_QUESTION_CHARS:,}. "
+                 "It is below, to copy, shorten and send again (the box empties when it sends).")
+        st.code(question, language=None, wrap_lines=True)
         return
     if opts.get("gone"):  # chosen for this question, gone as it was sent: not asked of every source instead
         turns.append({"question": question, "error": f"the collection {opts['gone']} is gone: not asked; "
@@ -396,6 +400,7 @@ def main() -> None:
                       key="api_key")
         if not sendable:
             st.error("the API key can only hold printable ASCII characters: not sent until it does")
+    html('<h1 class="qa-sr">offline-qa: questions and answers</h1>')  # the main area's heading, for screen readers
     chat, read, docs = st.tabs(["Chat", "Read a passage", "Add documents"])
     with chat:
         chat_tab(api, opts)

@@ -15,19 +15,27 @@ from qa.core.text import clip, counted
 from qa.core.types import Answer, ChoiceEvidence, GraphEvidence, Response, SpanEvidence, ThreadEvidence
 
 SNIPPET = 300
+# Colours inherit the theme's text colour (muted by opacity), so the text reads in the light theme
+# and the dark one alike: a fixed #222 on Streamlit's dark background measured 1.14 to 1.
 CSS = """
 <style>
 .qa-answer {font-size: 1.15rem; font-weight: 600; overflow-wrap: anywhere;}
-.qa-score {color: #555; font-size: 0.9rem; margin-left: .5rem;}
-.qa-evidence {border-left: 3px solid #ddd; padding: .25rem .75rem; margin: .25rem 0 .5rem 0; color: #222;
-              white-space: pre-wrap; overflow-wrap: anywhere; font-size: .95rem;}
-.qa-evidence mark, mark.qa-span {background: #ffe066; padding: 0 .1rem; font-weight: 600;}
-.qa-meta {color: #666; font-size: .85rem; overflow-wrap: anywhere;}
-.qa-rewrite {color: #555; font-style: italic; margin-bottom: .25rem;}
-.qa-noanswer {color: #b00020; font-weight: 600;}
-.qa-guess {color: #8a6d00;}
+.qa-score {opacity: .8; font-size: 0.9rem; margin-left: .5rem;}
+.qa-evidence {border-left: 3px solid rgba(128, 128, 128, .5); padding: .25rem .75rem; margin: .25rem 0 .5rem 0;
+              color: inherit; white-space: pre-wrap; overflow-wrap: anywhere; font-size: .95rem;}
+.qa-evidence mark, mark.qa-span {background: #ffe066; color: #111; padding: 0 .1rem; font-weight: 600;}
+.qa-meta {opacity: .8; font-size: .85rem; overflow-wrap: anywhere;}
+.qa-rewrite {opacity: .8; font-style: italic; margin-bottom: .25rem; overflow-wrap: anywhere;}
+.qa-noanswer {font-weight: 600; border-left: 3px solid #d33; padding-left: .5rem;}
+.qa-guess {font-style: italic;}
+.qa-sr {position: absolute; width: 1px; height: 1px; margin: -1px; padding: 0; overflow: hidden;
+        clip: rect(0 0 0 0); white-space: nowrap; border: 0;}
 </style>
 """
+# said to a screen reader before each evidence block (on screen, its border says it)
+EVIDENCE_LABEL = '<span class="qa-sr">evidence: </span>'
+
+
 
 
 def e(text: Any) -> str:
@@ -54,7 +62,8 @@ def evidence_html(answer: Answer) -> str:
         if ev.also_in:
             src += f" · also in {len(ev.also_in)} more"
         meta = f'<div class="qa-meta">source: {src.strip()}</div>' if src.strip() else ""  # a text read directly
-        return f'<div class="qa-evidence">{highlighted(ev.text, ev.start, ev.end)}</div>{meta}'
+        quoted = highlighted(ev.text, ev.start, ev.end)
+        return f'{EVIDENCE_LABEL}<blockquote class="qa-evidence">{quoted}</blockquote>{meta}'
     if isinstance(ev, GraphEvidence):
         if not (ev.entities or ev.path or ev.sparql):
             return ""  # nothing linked, nothing run: "linked: - / path: -" would say nothing
@@ -79,8 +88,8 @@ def evidence_html(answer: Answer) -> str:
         but = f'<div class="qa-meta">but: {e(ev.caveat)}</div>' if ev.caveat else ""
         title = e(ev.title or ev.question[:200])
         return (f'<div class="qa-meta">matched question: {title}</div>{but}'
-                f'<div class="qa-evidence">{highlighted(ev.answer, ev.start, ev.end, 500)}'
-                f'</div><div class="qa-meta">{", ".join(facts)}</div>')
+                f'{EVIDENCE_LABEL}<blockquote class="qa-evidence">{highlighted(ev.answer, ev.start, ev.end, 500)}'
+                f'</blockquote><div class="qa-meta">{", ".join(facts)}</div>')
     if isinstance(ev, ChoiceEvidence):
         rows = []
         for i, (opt, p) in enumerate(zip(ev.options, ev.probabilities, strict=False)):
@@ -90,7 +99,7 @@ def evidence_html(answer: Answer) -> str:
         if ev.context_chars_read is not None:  # the reader reads one window: what follows it never saw
             cut = (f'<div class="qa-meta">the reader read the first {ev.context_chars_read:,} of the passage\'s '
                    f"{len(ev.context):,} characters: an answer after them was never seen</div>")
-        return f'<ol type="A" class="qa-evidence">{"".join(rows)}</ol>{cut}'
+        return f'<ol type="A" class="qa-evidence" aria-label="options">{"".join(rows)}</ol>{cut}'
     return ""
 
 

@@ -137,6 +137,18 @@ def test_error_text_shows_an_address_as_code_and_escapes_the_rest() -> None:
     shown = plain("the API at http://127.0.0.1:18130 is not reachable: **x** [y](z)")
     assert "`http://127.0.0.1:18130`" in shown  # escaped, it was auto-linked as http://127%5C.0%5C.0%5C.1
     assert "\\*\\*x\\*\\* \\[y\\]\\(z\\)" in shown
+    # Streamlit's emoji shortcodes and colours, and HTML entities, stay as typed (a file named so)
+    assert plain(":warning: &copy; :blue[v2]") == "\\:warning\\: \\&copy; \\:blue\\[v2\\]"
+
+
+def test_our_text_colours_follow_the_theme() -> None:
+    """A fixed #222 passage text on Streamlit's dark theme measured 1.14 to 1: unreadable."""
+    import re
+
+    from ui.render import CSS
+
+    fixed = re.findall(r"[{;]\s*color:\s*(#[0-9a-fA-F]{3,6})", CSS)
+    assert fixed == ["#111"], fixed  # only the answer's mark, on its own yellow background
 
 
 def test_the_ui_offers_to_file_only_questions_the_api_takes() -> None:
