@@ -258,7 +258,9 @@ def main(argv: list[str] | None = None) -> int:
                "server": "python -m qa.api (uvicorn, default settings: QA_API_WORKERS 4, queue 16, "
                          "one reader thread, each request read alone on a CPU)",
                "reader_batches": batch},
-        out=args.out or (RESULTS / "api-load.json"))
+        # a shorter or smaller run is a quick look, kept apart from the published figures
+        out=args.out or (RESULTS / ("api-load.json" if (args.users, args.seconds, args.single, args.overload_clients)
+                                    == (8, 60, 40, 64) else "api-load-limit.json")))
     print(f"wrote {path}")
     return 0
 

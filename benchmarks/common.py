@@ -24,6 +24,20 @@ REPO = Path(__file__).resolve().parent.parent
 if str(REPO) not in sys.path:  # run as `python benchmarks/x.py` from anywhere
     sys.path.insert(0, str(REPO))
 
+
+
+def _one_line_for_user_errors(kind: type[BaseException], exc: BaseException, tb: Any) -> None:
+    """A benchmark given a wrong path or setting (`QA_KB_SCORER=/nope`, `--compare missing.json`)
+    says so in one line, exit 2, as the `qa` commands do; a bug keeps its traceback."""
+    from qa.core.errors import QAError
+
+    if isinstance(exc, QAError):
+        print(f"error: {exc}", file=sys.stderr)
+        sys.exit(exc.exit_code)
+    sys.__excepthook__(kind, exc, tb)
+
+
+sys.excepthook = _one_line_for_user_errors
 SHARED = REPO.parent / "shared" / "data"
 RESULTS = REPO / "benchmarks" / "results"
 CACHE = REPO / ".cache" / "bench"
@@ -68,13 +82,28 @@ def machine() -> dict[str, Any]:
 
 
 def command_line() -> str:
-    """The command that produced a result, as one would retype it from the repository root."""
+    """The command that produced a result, as one would retype it from the repository root, with
+    the `QA_*` settings (and OMP_NUM_THREADS) of its environment in front."""
     script = Path(sys.argv[0])
     try:
         script = script.resolve().relative_to(REPO)
     except ValueError:
         pass
-    return " ".join(["python", shlex.quote(str(script)), *map(shlex.quote, sys.argv[1:])])
+    # the settings a run was given in its environment are part of what it measured
+    from qa.core.settings import unsecret
+
+    env = [f"{k}={shlex.quote(str(unsecret(k[3:].lower(), v)))}" for k, v in sorted(os.environ.items())
+           if (k.startswith("QA_") and k != "QA_CONFIG") or k in ("OMP_NUM_THREADS", "QA_CONFIG")]
+    return " ".join([*env, "python", shlex.quote(str(script)), *map(shlex.quote, sys.argv[1:])])
+
+
+def shown_path(path: object) -> str:
+    """A file a result names, relative to the repository when it is in it (another checkout's
+    absolute path says nothing to a reader of the result)."""
+    try:
+        return str(Path(str(path)).resolve().relative_to(REPO))
+    except ValueError:
+        return str(path)
 
 
 def cached_encode(encoder: Any, texts: Sequence[str], *, description: str) -> np.ndarray:

@@ -48,7 +48,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks.common import open_text, write_results  # noqa: E402
+from benchmarks.common import find_data, open_text, write_results  # noqa: E402
 from qa.core import measures  # noqa: E402
 from qa.core.paths import SHARED_DATA  # noqa: E402
 
@@ -276,6 +276,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--limit", type=int, default=None, help="a quick look: this many of each, nothing written")
     ap.add_argument("--out", type=Path, default=None, help="results file (default: results/cqa-faq.json)")
     args = ap.parse_args(argv)
+    for f in args.intents or ():  # found now, not after the two other FAQs' minutes
+        if not f.is_file():
+            sys.exit(f"--intents: file not found: {f}")
+    for needed in [*(DATA / f"{name}.txt.xz" for name in SETS), SQUAD_DEV]:  # the shared data, checked first
+        find_data(str(Path(needed).relative_to(SHARED_DATA)))
     from qa.core.settings import Settings
 
     t0 = time.perf_counter()

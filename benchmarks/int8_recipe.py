@@ -10,7 +10,7 @@ window per batch: dynamic int8 scales activations over the whole batch, so the s
 that change says how much a window's answer depends on the windows beside it. Timings are for
 comparing candidates with each other, on a quiet machine; reader-speed is the speed benchmark.
 
-    python benchmarks/int8_recipe.py               # 1,500 held-out questions -> results/int8-recipe.json
+    python benchmarks/int8_recipe.py               # 1,274 held-out questions -> results/int8-recipe.json
     python benchmarks/int8_recipe.py --limit 100   # quick look (no results file unless --out)
 """
 

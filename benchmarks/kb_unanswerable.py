@@ -29,7 +29,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks.common import write_results  # noqa: E402
+from benchmarks.common import shown_path, write_results  # noqa: E402
 from benchmarks.kb_speed import CITY, COUNTRY, NS, hit, world_questions  # noqa: E402
 
 MISSING_RELATIONS = [
@@ -253,7 +253,7 @@ def main(argv: list[str] | None = None) -> int:
                       f"world-graph questions (templates not used for training), {yes_no['yes_no_questions']} yes/no",
                       metrics,
                       wall_s=time.perf_counter() - t0, extra={
-                          "scorer": qa.scorer_source, "threshold": qa.scorer.threshold,
+                          "scorer": shown_path(qa.scorer_source), "threshold": qa.scorer.threshold,
                           "answered_unanswerable": [q for q in unanswerable if not q["abstained"]][:60],
                           "abstained_answerable": [q for q in answerable if q["abstained"]][:60],
                           "wrong_answerable": [q for q in answerable if not q["ok"]][:60]}, out=args.out)

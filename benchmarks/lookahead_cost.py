@@ -7,7 +7,8 @@ default over api-load's mixed auto-routed questions, each asked with the look ah
 it, the two interleaved (and their order alternated each round) so that the machine's load falls
 on both alike.
 
-    python benchmarks/lookahead_cost.py [--rounds N]
+    python benchmarks/lookahead_cost.py            # -> results/lookahead-cost.json
+    python benchmarks/lookahead_cost.py --rounds 1 # a quick look -> results/lookahead-cost-limit.json
 """
 
 from __future__ import annotations
@@ -21,12 +22,16 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks.api_load import ROUTED  # noqa: E402
-from benchmarks.common import write_results  # noqa: E402
+from benchmarks.common import RESULTS, write_results  # noqa: E402
+
+ROUNDS = 3
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--rounds", type=int, default=ROUNDS)
+    ap.add_argument("--out", type=Path, default=None, help="results file (default: results/lookahead-cost.json; "
+                                                          "lookahead-cost-limit.json with fewer rounds)")
     args = ap.parse_args(argv)
     from qa.core.types import Question, Route
     from qa.engine import Engine
@@ -62,7 +67,8 @@ def main(argv: list[str] | None = None) -> int:
     print(metrics, file=sys.stderr)
     write_results("lookahead-cost", f"api-load's {len(ROUTED)} auto-routed questions on the embedded default, "
                   f"{args.rounds} rounds, with and without the look ahead interleaved", metrics,
-                  wall_s=time.perf_counter() - t0)
+                  wall_s=time.perf_counter() - t0,
+                  out=args.out or (RESULTS / "lookahead-cost-limit.json" if args.rounds < ROUNDS else None))
     return 0
 
 

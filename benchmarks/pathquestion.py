@@ -206,8 +206,9 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     systems = args.systems.split(",")
     if not DATA.exists():
-        print(f"skipped: {DATA} is absent", file=sys.stderr)
-        return 0
+        print(f"benchmark data not found: {DATA} (the shared data folder sits beside the repository)",
+              file=sys.stderr)
+        return 1
     import torch
 
     torch.set_num_threads(1)  # 2 shared cores: one thread avoids oversubscription (25x slower otherwise)

@@ -113,4 +113,7 @@ if __name__ == "__main__":
     ap.add_argument("--out", type=Path, default=None, help="results file (default: benchmarks/results/reader-ood.json)")
     ap.add_argument("--before", default=None, help="an earlier span reader folder, measured in the same run")
     args = ap.parse_args()
+    for option, folder in (("--model", args.model), ("--before", args.before)):
+        if folder is not None and not Path(folder).is_dir():  # found now, not after measuring the other
+            sys.exit(f"{option}: no span reader folder at {folder}")
     print(run(args.model, args.out, args.before))

@@ -19,11 +19,11 @@ FILES = {1: "mrc/squad-v1.1-dev.json.gz", 2: "mrc/squad-v2.0-dev.reconstructed.j
 DATASETS = {1: "SQuAD v1.1 dev (10,570 questions)", 2: "SQuAD v2.0 dev, reconstructed (11,873 questions)"}
 
 
-def run(version: int, model: str | None, limit: int | None) -> Path:
+def run(version: int, model: str | None, limit: int | None, predictions: Path | None = None) -> Path:
     timer = Timer()
     with tempfile.TemporaryDirectory() as tmp:
         argv = ["eval", "squad", str(find_data(FILES[version])), "--version", str(version),
-                "--out", str(Path(tmp) / "pred.json")]
+                "--out", str(predictions or Path(tmp) / "pred.json")]
         argv += ["--model", model] if model else []
         argv += ["--limit", str(limit)] if limit else []
         raw = run_cli_metrics(argv)
@@ -58,5 +58,7 @@ if __name__ == "__main__":
     ap.add_argument("--version", type=int, choices=(1, 2), default=1)
     ap.add_argument("--model", default=None, help="span reader folder (default: the shipped one)")
     ap.add_argument("--limit", type=int, default=None)
+    ap.add_argument("--predictions", type=Path, default=None,
+                    help="keep the predictions (the official script's input) in this file")
     args = ap.parse_args()
-    print(run(args.version, args.model, args.limit))
+    print(run(args.version, args.model, args.limit, args.predictions))

@@ -1,12 +1,16 @@
 """Regenerates the results table of benchmarks/README.md from benchmarks/results/*.json, so the
 table can never disagree with the files the benchmarks wrote.
 
-    python benchmarks/table.py
+    python benchmarks/table.py           # rewrites the table in benchmarks/README.md
+    python benchmarks/table.py --check   # exit 1, with the difference, when the table is out of date
 """
 
 from __future__ import annotations
 
+import argparse
+import difflib
 import json
+import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -29,25 +33,37 @@ def rows() -> list[str]:
             continue  # quick looks on a subset are not results
         date = str(r.get("date", ""))[:10]
         model = r.get("model") or r.get("encoder") or ""
+        # a variant run (api-load-without-question-judge.json) is told apart from the benchmark's own
+        name = r["name"] if path.stem == r["name"] else f"{r['name']} ({path.stem})"
         if r.get("metrics"):
-            out.append(f"| {r['name']} | {r.get('dataset', '')} | {model} | {_metrics(r['metrics'])} | {date} |")
+            out.append(f"| {name} | {r.get('dataset', '')} | {model} | {_metrics(r['metrics'])} | {date} |")
         for system, m in (r.get("systems") or {}).items():
-            out.append(f"| {r['name']} | {r.get('dataset', '')} | {system} | {_metrics(m)} | {date} |")
+            out.append(f"| {name} | {r.get('dataset', '')} | {system} | {_metrics(m)} | {date} |")
     return out
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--check", action="store_true", help="write nothing: exit 1 with the difference when the "
+                                                         "table in benchmarks/README.md is not what the results say")
+    args = ap.parse_args(argv)
     readme = HERE / "README.md"
     text = readme.read_text(encoding="utf-8") if readme.exists() else ""
     table = "\n".join([START, *rows(), END])
     if START in text and END in text:
-        text = text[: text.index(START)] + table + text[text.index(END) + len(END):]
+        new = text[: text.index(START)] + table + text[text.index(END) + len(END):]
     else:
-        text = text.rstrip() + "\n\n" + table + "\n"
+        new = text.rstrip() + "\n\n" + table + "\n"
+    if args.check:
+        diff = list(difflib.unified_diff(text.splitlines(), new.splitlines(), "benchmarks/README.md", "results",
+                                         lineterm=""))
+        print("\n".join(diff) if diff else "the table is up to date")
+        return 1 if diff else 0
     from qa.core.atomic import atomic_write_text
 
-    atomic_write_text(readme, text)
+    atomic_write_text(readme, new)
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

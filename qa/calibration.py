@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 
 from qa.core.atomic import atomic_write_text
-from qa.core.errors import DataFormatError
+from qa.core.errors import DataFormatError, InputError
 from qa.core.paths import data_file
 from qa.core.settings import Settings
 from qa.core.text import comparable
@@ -238,6 +238,8 @@ class AnswerCalibrator:
 
     @classmethod
     def load(cls, path: str | Path) -> AnswerCalibrator:
+        if not Path(path).is_file():
+            raise InputError(f"calibrator file not found: {path}")
         try:
             data = json.loads(Path(path).read_text(encoding="utf-8"))
             return cls(features=tuple(data["features"]), weights=list(data["weights"]), bias=float(data["bias"]),
