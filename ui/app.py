@@ -111,7 +111,10 @@ class API:
             said = err.get("message") or r.reason_phrase
             if r.status_code in (401, 403):  # the box to fix it in is the sidebar's
                 said += "; the sidebar's \"API key\" box takes it"
-            raise RuntimeError(f"{said} (HTTP {r.status_code})")
+            rid = r.headers.get("x-request-id")
+            # the server's own failure: the id its log has it under, for whoever runs it
+            where = f", request {rid}" if rid and r.status_code >= 500 else ""
+            raise RuntimeError(f"{said} (HTTP {r.status_code}{where})")
         return body
 
     def ask(self, body: dict[str, Any]) -> Response:

@@ -131,6 +131,37 @@ def test_the_ui_gives_up_on_a_hung_api_after_the_timeout_asked_for() -> None:
             api.call("POST", "/v1/documents", json={}, timeout=0.2)
 
 
+def test_a_server_failure_shown_in_the_ui_carries_the_request_id_the_log_has() -> None:
+    import http.server
+    import threading
+
+    from ui.app import API
+
+    class Failing(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802 - the handler's name
+            body = b'{"error": {"type": "internal_error", "message": "internal error: it has been logged"}}'
+            code = 500 if self.path == "/boom" else 404
+            self.send_response(code)
+            self.send_header("X-Request-ID", "abc123")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Failing)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        api = API(f"http://127.0.0.1:{server.server_address[1]}")
+        with pytest.raises(RuntimeError, match=r"\(HTTP 500, request abc123\)"):
+            api.call("GET", "/boom")
+        with pytest.raises(RuntimeError, match=r"\(HTTP 404\)$"):  # the client's own mistake: no id to chase
+            api.call("GET", "/nothing")
+    finally:
+        server.shutdown()
+
+
 def test_error_text_shows_an_address_as_code_and_escapes_the_rest() -> None:
     from ui.app import plain
 
