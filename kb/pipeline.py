@@ -1723,9 +1723,13 @@ class KBQA:
             # a likelier reading's answer, or what a "no answer" rests on, was never read: the
             # graph has not said it, so this is the source failing (the engine asks the others)
             n = len(timeouts)
-            raise QueryTimeout(f"the graph did not answer in time ({pred.timed_out or timeouts[0]}"
-                               + (f"; {n} queries in all" if n > 1 else "")
-                               + "): QA_KB_TIMEOUT_S (qa kbqa --timeout) gives each query longer")
+            late = QueryTimeout(f"the graph did not answer in time ({pred.timed_out or timeouts[0]}"
+                                + (f"; {n} queries in all" if n > 1 else "")
+                                + "): QA_KB_TIMEOUT_S (qa kbqa --timeout) gives each query longer")
+            endpoint = getattr(self.graph, "endpoint", None)
+            if endpoint:  # a server's client is told what failed, not where the graph lives (`RemoteGraph`)
+                late.public = str(late).replace(endpoint, "(the server's endpoint)")
+            raise late
         if abstains:
             guess = None
             if pred.answers:

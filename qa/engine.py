@@ -534,10 +534,12 @@ class Engine:
         with self._rw.reading():
             try:
                 with unavailable_as(str(Route.WEBQA)):  # a damaged collection: as a question says it, no server path
-                    return self.passages().search(q, k)
+                    found = self.passages().search(q, k)
             except QAError as exc:
                 self._note_failure(Route.WEBQA, exc)
                 raise
+            self._failing.pop(Route.WEBQA, None)  # passages found: the source answers, as after an answer
+            return found
 
     def collections(self) -> list[str]:
         """The passage collections questions are answered from."""

@@ -154,7 +154,9 @@ def create_app(settings: Settings | None = None, *, engine: Any = None, warm: bo
     def warm_up() -> None:
         for route in engine.routes:
             try:
-                engine.source(route).warm_up()
+                warm = getattr(engine.source(route), "warm_up", None)  # optional for a source of one's own
+                if callable(warm):
+                    warm()
                 ready[str(route)] = True
             except Exception as exc:  # a missing graph or index: that source answers with its error
                 log.warning("the %s source did not load: %s", route, exc)

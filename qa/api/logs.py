@@ -32,6 +32,7 @@ OUR_LOGGERS = ("qa", "kb", "cqa", "retrieval", "mrc", "uvicorn")
 FORMAT = "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"
 
 access = logging.getLogger("qa.api.access")
+log = logging.getLogger("qa.api")
 
 
 class _WithRequestId(logging.Filter):
@@ -114,9 +115,20 @@ class RequestLog:
 
         try:
             await self.app(scope, receive, sending)
-        except Exception:
-            status.append(500)  # answered by the server's last handler, after this
-            raise
+        except Exception as exc:
+            if status:  # the response has begun: nothing more can be said to the client
+                raise
+            # answered here, not by Starlette's last handler outside: that one runs after this
+            # request's id is gone, so its traceback and its 500 carried none
+            from qa.api.errors import error_head_and_body
+
+            log.exception("internal error on %s %s", scope.get("method", "-"), shown_path(scope.get("path", "")))
+            setattr(exc, LOGGED, True)
+            headers, body = error_head_and_body("internal_error", "internal error: the server failed to handle this "
+                                                "request; it has been logged", {REQUEST_ID_HEADER: rid})
+            await send({"type": "http.response.start", "status": 500, "headers": headers})
+            await send({"type": "http.response.body", "body": body})
+            status.append(500)
         finally:
             client: Any = scope.get("client") or ("-",)
             shown = status[-1] if status else CLIENT_CLOSED_REQUEST if scope.get(CLIENT_GONE_KEY) else 0

@@ -555,6 +555,8 @@ def unsecret(name: str, value: Any) -> Any:
     would land in terminal scrollback, logs and pasted bug reports."""
     if name in SECRET_SETTINGS and value not in ("", None):  # a key given as 12345678 is still a key
         return MASK
+    if name in URL_SETTINGS and value and not isinstance(value, str):  # a URL in a list may hold a password
+        return MASK
     if not isinstance(value, str) or not value:
         return value
     if name not in URL_SETTINGS:

@@ -771,9 +771,24 @@ def test_ready_is_503_while_loading_and_when_nothing_loaded(api_settings) -> Non
         assert r.status_code == 503 and "Retry-After" not in r.headers and r.json()["ready"] == {"kbqa": False}
 
 
+    class NoWarmUp:  # a source of one's own that loads nothing: ready, not "did not load" for good
+        name = Route.KBQA
+
+        def answer(self, question, top_k):
+            return [Answer(text="Paris", score=0.9, route=Route.KBQA)]
+
+    plain = Engine(api_settings, sources={Route.KBQA: NoWarmUp()}, routes=[Route.KBQA])
+    with TestClient(base_url=LOCAL, app=create_app(api_settings, engine=plain)) as c:
+        deadline = time.monotonic() + 10
+        while c.get("/v1/ready").status_code != 200 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert c.get("/v1/ready").json()["ready"] == {"kbqa": True}
+
+
 def test_a_server_error_is_one_json_line_and_counted(app, api_settings, monkeypatch) -> None:
     """A bug (an exception that is no QAError) answers 500 with a JSON body, and /metrics counts it:
-    the errors an operator most needs to see."""
+    the errors an operator most needs to see. The 500 and its traceback carry the request's id (both
+    were made after the id was gone: no header, and "[-]" in the log)."""
     from fastapi.testclient import TestClient
 
     from qa.api import create_app
@@ -781,11 +796,31 @@ def test_a_server_error_is_one_json_line_and_counted(app, api_settings, monkeypa
     def broken(*args, **kwargs):
         raise RuntimeError("a bug somewhere below")
 
+    import logging
+
+    from qa.api.logs import _WithRequestId
+
+    seen: list[tuple[str, str]] = []
+
+    class Kept(logging.Handler):  # as the server's handler sees a record: with the request's id
+        def emit(self, record: logging.LogRecord) -> None:
+            if record.exc_info:
+                seen.append((record.request_id, record.getMessage()))  # type: ignore[attr-defined]
+
+    kept = Kept()
+    kept.addFilter(_WithRequestId())
+    logging.getLogger().addHandler(kept)
     fresh = create_app(api_settings, engine=app.state.engine, warm=False)
     monkeypatch.setattr(app.state.engine, "ask", broken)
-    with TestClient(base_url=LOCAL, app=fresh, raise_server_exceptions=False) as c:
-        error(c.post(ASK, json={"question": "Who wrote Hamlet?"}), 500)
-        text = c.get("/metrics").text
+    try:
+        with TestClient(base_url=LOCAL, app=fresh, raise_server_exceptions=False) as c:
+            r = c.post(ASK, json={"question": "Who wrote Hamlet?"}, headers={"X-Request-ID": "bug-500"})
+            error(r, 500)
+            assert r.headers["x-request-id"] == "bug-500"
+            text = c.get("/metrics").text
+    finally:
+        logging.getLogger().removeHandler(kept)
+    assert seen == [("bug-500", "internal error on POST /v1/ask")], seen  # once, under the request's id
     assert 'qa_http_requests_total{endpoint="/v1/ask",method="POST",status="500"} 1.0' in text
     assert 'qa_errors_total{endpoint="/v1/ask",status="500"} 1.0' in text
 

@@ -1162,6 +1162,21 @@ def test_a_graph_that_does_not_answer_in_time_has_not_said_no_answer(tmp_path_fa
     qa = make_qa(SlowPrices())
     with pytest.raises(QueryTimeout, match="did not answer in time.*QA_KB_TIMEOUT_S"):
         qa.answer("What is the price of the Widget?", 1)
+
+    class SlowEndpoint(SlowPrices):
+        """The same behind an endpoint: a server's client is not told where it is, or who logs in."""
+
+        endpoint = "http://ops:***@10.0.0.7:7878/sparql"
+
+        def select(self, query, timeout_s=None):
+            if "/p/price>" in query and "?answer" in query and "FILTER" not in query:
+                raise _timed_out(f"query timed out after 1s on {self.endpoint}")
+            return graph.select(query, timeout_s)
+
+    with pytest.raises(QueryTimeout) as late:
+        make_qa(SlowEndpoint()).answer("What is the price of the Widget?", 1)
+    assert "10.0.0.7" in str(late.value) and late.value.public and "10.0.0.7" not in late.value.public
+    assert "(the server's endpoint)" in late.value.public
     assert qa.answer("What is the weight of the Widget?", 1)[0].text == "1.5"  # other queries still answer
     assert qa.predict("What is the price of the Widget?").timed_out  # benchmarks read the prediction
 

@@ -757,3 +757,27 @@ onnxruntime.InferenceSession(model.SerializeToString(), providers=["CPUExecution
     env |= {"HOME": str(tmp_path), "XDG_CACHE_HOME": str(tmp_path / ".cache")}
     subprocess.run([sys.executable, "-c", script], env=env, check=True, timeout=120)
     assert not list(tmp_path.rglob("*")), "onnxruntime wrote " + ", ".join(str(p) for p in tmp_path.rglob("*"))
+
+
+def test_a_search_that_finds_passages_again_clears_the_sources_failing_mark() -> None:
+    """A search of a damaged collection marks the passage source failing in health; only an
+    answer cleared it, so a server serving searches said "failing" for five minutes after."""
+    from qa.core.errors import DamagedCollection
+
+    class Passages(Source):
+        def __init__(self) -> None:
+            super().__init__(Route.WEBQA, {})
+            self.broken = True
+
+        def search(self, question, k):
+            if self.broken:
+                raise DamagedCollection("notes", "/x/docstore.sqlite no longer reads")
+            return []
+
+    passages = Passages()
+    engine = Engine(Settings(), sources={Route.WEBQA: passages}, routes=[Route.WEBQA])
+    with pytest.raises(QAError):
+        engine.search("release manager", collection="notes")
+    assert engine.failing == {Route.WEBQA: "source_unavailable"}
+    passages.broken = False
+    assert engine.search("release manager") == [] and engine.failing == {}
