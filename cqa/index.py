@@ -216,6 +216,7 @@ class ThreadIndex:
         self._delta_tokens: dict[int, list[str]] = {}
         self._known: set[int] = set()
         self._generation: str | None = None  # the store's generation the index last caught up with
+        self._forgot = False  # threads or answers were deleted since the files were written
         self.lexical = LexicalStats()
 
     # ------------------------------------------------------------------ dense
@@ -277,6 +278,7 @@ class ThreadIndex:
         extra = np.setdiff1d(have, stored)
         if len(extra):
             index.remove_ids(extra)
+            self._forgot = True  # deleted threads' vectors: out of the saved file too (`_forget_on_disk`)
         missing = np.setdiff1d(stored, have)
         if len(missing):
             keys, vecs = self.store.vectors_of(missing.tolist())
@@ -327,7 +329,26 @@ class ThreadIndex:
             self._dense = self._load_dense()
             self._load_bm25()
             self._load_lexical()
+            self._forget_on_disk()
             return self
+
+    def forget_answers(self) -> None:
+        """After answers were deleted: the word statistics over whole threads are counted again
+        without them, and saved (a thread's keys do not change, so `sync` cannot see it)."""
+        with self._lock:
+            self.lexical = _whole_thread_stats(self.store)
+            self._forgot = True
+            self._forget_on_disk()
+
+    def _forget_on_disk(self) -> None:
+        """A deleted thread leaves the index files at once, not at some later save: its vector and
+        its words (BM25's vocabulary, the word statistics) stayed in `<store>.index/` after a
+        deletion, the vectors for good."""
+        if self._forgot and not self.store.read_only:
+            self.save()
+            self.folder.mkdir(parents=True, exist_ok=True)
+            self.lexical.save(self.folder / LEXICAL, self.store.generation)
+        self._forgot = False
 
     def _load_lexical(self) -> None:
         path = self.folder / LEXICAL
@@ -424,11 +445,13 @@ class ThreadIndex:
             keys = set(self.store.keys().tolist())
             if self._known - keys:  # deleted threads (an edited question is one, under a new key)
                 self._rebuild_lexical()  # BM25 and the statistics cannot forget a document
+                self._forgot = True
             else:
                 new = sorted(keys - self._known)
                 if new:
                     self._add_lexical(new, self.store.texts(new))
             self._generation = gen
+            self._forget_on_disk()
             return True
 
     def _rebuild_lexical(self) -> None:

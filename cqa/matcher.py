@@ -667,7 +667,15 @@ class CommunityQA:
         """Delete one answer of a thread; the thread shows its next best answer, or none."""
         store = self.store
         with store.no_wait(USER_WAIT_MS):
-            return store.delete_answer(thread_id, answer_id)
+            gone = store.delete_answer(thread_id, answer_id)
+        with self._lock:
+            if self._index is not None:
+                try:
+                    self._index.sync()
+                    self._index.forget_answers()  # its words leave the statistics on disk too
+                except QAError as exc:  # deleted all the same: the next question's sync says it again
+                    log.warning("the thread index did not catch up with the deletion of %s: %s", answer_id, exc)
+        return gone
 
     def file_answer(self, question: str, answer: str, *, source: str = "user") -> str:
         """An answer a user accepted for their question (e.g. from the UI): stored as a new thread

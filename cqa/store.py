@@ -275,6 +275,9 @@ class ThreadStore:
             self._refuse_foreign()
             if not read_only:
                 self._conn.execute("PRAGMA synchronous=FULL")
+                # a deleted thread's text is overwritten, not left in free pages until a VACUUM (the
+                # default of many SQLite builds): deleting is how a user's data is taken out
+                self._conn.execute("PRAGMA secure_delete=ON")
                 wal = str(self._conn.execute("PRAGMA journal_mode").fetchone()[0]).lower() == "wal"
                 if not (wal and self._schema_current()):  # a write: it waits for an import holding the store
                     self._conn.execute("PRAGMA journal_mode=WAL")
@@ -765,6 +768,8 @@ class ThreadStore:
         with self.transaction() as c:
             c.executemany("DELETE FROM answers WHERE key = ?", [(k,) for k in answers])
             c.executemany("DELETE FROM threads WHERE key = ?", [(k,) for k in gone])
+        if gone or answers:
+            self._scrub()
         return len(gone), len(answers), len(unlisted) - len(gone)
 
     def delete_thread(self, thread_id: str) -> Thread:
@@ -775,7 +780,15 @@ class ThreadStore:
             c.execute("DELETE FROM threads WHERE key = ?", (thread.key,))
             if not self.get_meta(SEED_META):  # emptied by hand, it is no new store for the seed to fill
                 self.set_meta(SEED_META, "skip")
+        self._scrub()
         return thread
+
+    def _scrub(self) -> None:
+        """After a deletion: the write-ahead log, which holds the deleted rows' pages until a
+        checkpoint (for as long as a server keeps the store open), is copied back and emptied.
+        Best effort: a reader in the middle of a query delays it to the next deletion or close."""
+        with self._lock, contextlib.suppress(sqlite3.DatabaseError):
+            self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
 
     def delete_answer(self, thread_id: str, answer_id: str) -> StoredAnswer:
         """Delete one answer of a thread (a wrong one, filed by mistake); returns it. The thread then
@@ -786,6 +799,7 @@ class ThreadStore:
             if gone is None:
                 raise NotFoundError(f"the thread {thread_id} has no answer {answer_id!r}")
             c.execute("DELETE FROM answers WHERE key = ?", (gone.key,))
+        self._scrub()
         return gone
 
     # ------------------------------------------------------------------ vectors

@@ -58,11 +58,24 @@ def file_hash(path: Path) -> str:
         for block in iter(lambda: fh.read(1 << 20), b""):
             h.update(block)
     memo[key] = h.hexdigest()
+    _forget_earlier_versions(memo, str(path), memo[key])
     try:
         atomic_write_text(memo_path, json.dumps(memo, indent=0))
     except OSError as exc:  # a read-only cache only costs the hash next time
         log.info("cannot remember the graph hash: %s", exc)
     return memo[key]
+
+
+def _forget_earlier_versions(memo: dict[str, str], path: str, now: str) -> None:
+    """A graph file edited: the label index of its earlier content is removed (it holds every name
+    the graph held, those the edit took out included: they stayed in the cache for good) unless
+    another file still has that content. A scorer trained for it is kept: training costs minutes,
+    and the edit may be undone."""
+    earlier = {k: h for k, h in memo.items() if k.rsplit("|", 4)[0] == path and h != now}
+    for k in earlier:
+        del memo[k]
+    for h in set(earlier.values()) - set(memo.values()):
+        (cache_dir() / "kb" / h[:32] / LABELS).unlink(missing_ok=True)
 
 
 def graph_key(settings: Settings) -> str:

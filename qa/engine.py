@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 from qa.core.atomic import aside, file_stamp
 from qa.core.errors import (
+    LOGGED,
     ConflictError,
     DataFormatError,
     InputError,
@@ -137,7 +138,8 @@ def _as_promised(route: Route, answers: object, top_k: int) -> list[Answer]:
         if not isinstance(a, Answer):
             raise SourceContractError(f"the {route} source returned a {type(a).__name__} among its answers, "
                                       "not an Answer")
-        if not isinstance(a.score, int | float) or not math.isfinite(a.score) or not 0.0 <= a.score <= 1.0:
+        if isinstance(a.score, bool) or not isinstance(a.score, int | float) or not math.isfinite(a.score) \
+                or not 0.0 <= a.score <= 1.0:
             raise SourceContractError(f"the {route} source gave the score {a.score!r}: a probability in [0, 1] "
                                       "expected")
     return list(answers[:top_k])
@@ -401,6 +403,7 @@ class Engine:
                 failed[r] = exc
             except Exception as exc:  # noqa: BLE001 - a bug in one source: logged whole, the others still answer
                 log.exception("the %s source failed", r)  # not the question: a log is no place for what users ask
+                setattr(exc, LOGGED, True)  # raised on (nothing else answered), its traceback is not logged twice
                 bugs.append(exc)
                 # not the bug's text: its kind, and where the traceback is
                 failed[r] = QAError("internal error; the server's log has it" if self.private_failures
@@ -448,6 +451,18 @@ class Engine:
     def _note_failure(self, route: Route, exc: QAError) -> None:
         if exc.http_status == 503:  # down (an endpoint, a store gone): not the question's doing
             self._failing[route] = (error_type_of(exc), time.monotonic())
+
+    @property
+    def left_out(self) -> list[str]:
+        """Passage collections left out of every search because their files do not read (found at
+        start or by a search): the passage source answers from the others, so it is not `failing`,
+        and a health probe says which are missing. Only where the passage source is open."""
+        src = self._sources.get(Route.WEBQA)  # not under the lock: a probe must not wait for a source's loading
+        try:
+            collections = getattr(src, "collections", None)  # none at all is said elsewhere (the source's error)
+        except QAError:
+            return []
+        return list(getattr(collections, "broken", []))
 
     @property
     def failing(self) -> dict[Route, str]:
@@ -572,8 +587,10 @@ class Engine:
                 add_passages(folder, passages, self.settings)
             else:
                 check_case_apart(name, self.settings)
-                build_index(passages, folder, self.settings, progress=False,
-                            extra={"added_documents": True})  # `qa index` of a folder so named asks first
+                from retrieval.ingest import API_DOCUMENTS
+
+                build_index(passages, folder, self.settings, progress=False,  # `qa index` of a folder so named: asks
+                            extra={"added_documents": True, API_DOCUMENTS: sorted({d.doc_id for d in documents})})
             self._reopen_passages(name)
         return len(passages)
 

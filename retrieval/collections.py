@@ -141,6 +141,12 @@ class CollectionSet:
         return list(self.collections)
 
     @property
+    def broken(self) -> list[str]:
+        """The collections left out because their files do not read (until `reload`)."""
+        with self._lock:
+            return sorted(self._broken)
+
+    @property
     def readable(self) -> list[str]:
         """The collections searched: those found damaged are left out (until `reload`)."""
         with self._lock:

@@ -70,6 +70,8 @@ class SQLiteDocStore:
             self._conn = sqlite3.connect(str(self.path), check_same_thread=False, isolation_level=None)
             self._conn.execute("PRAGMA journal_mode=DELETE")
             self._conn.execute("PRAGMA synchronous=FULL")
+            # a deleted document's text is overwritten, not left in free pages until a VACUUM
+            self._conn.execute("PRAGMA secure_delete=ON")
             self._conn.executescript(_SCHEMA)
             # a store written before the mark existed starts it above its highest key
             self._conn.execute("INSERT INTO key_floor (next) SELECT COALESCE(MAX(key), 0) + 1 FROM passages "
@@ -184,6 +186,11 @@ class SQLiteDocStore:
 
     def count(self) -> int:
         return int(self._rows("SELECT COUNT(*) FROM passages")[0][0])
+
+    def sources(self) -> list[str]:
+        """The distinct sources of the stored passages (files, `api:<id>` for documents added
+        through the API)."""
+        return [str(r[0]) for r in self._rows("SELECT DISTINCT source FROM passages")]
 
     def iter_all(self) -> Iterator[tuple[int, Passage]]:
         """Every passage in key order (read in pages, so memory stays flat)."""

@@ -249,10 +249,21 @@ def add_passages(folder: str | Path, passages: Sequence[Passage], settings: Sett
         dense.add(keys, vectors)
         dense.save(tmp / DENSE)
         manifest.count = _rebuild_bm25(tmp)
+        # the ids of the documents added through the API, where every one is known (none before, or
+        # a list kept since the first): the last one deleted, `qa index` of the folder asks no more
+        if API_DOCUMENTS in manifest.extra or not manifest.extra.get("added_documents"):
+            manifest.extra[API_DOCUMENTS] = sorted(set(manifest.extra.get(API_DOCUMENTS) or ()) | _documents(passages))
         manifest.extra["added_documents"] = True  # `qa index` of its folder would drop them: it asks first
         manifest.save(tmp)
         swap_dir(tmp, folder)
     return manifest.count
+
+
+API_DOCUMENTS = "api_documents"  # in a manifest: the ids of the documents added through the API
+
+
+def _documents(passages: Sequence[Passage]) -> set[str]:
+    return {p.id.rsplit("#", 1)[0] for p in passages}
 
 
 def delete_passages(folder: str | Path, ids: Sequence[str]) -> int:
@@ -263,10 +274,18 @@ def delete_passages(folder: str | Path, ids: Sequence[str]) -> int:
         shutil.copytree(folder, tmp, dirs_exist_ok=True)
         with SQLiteDocStore(tmp / DOCSTORE) as store:
             keys = store.delete(ids)
+            left = set(summarise_sources(store.sources(), limit=10**9))
         dense = DenseIndex.load(tmp / DENSE, mmap=False)
         dense.delete(keys)
         dense.save(tmp / DENSE)
         manifest.count = _rebuild_bm25(tmp)
+        manifest.sources = [s for s in manifest.sources if s in left]  # a file's name can itself be personal data
+        listed = manifest.extra.get(API_DOCUMENTS)
+        if listed is not None:  # the last document added through the API gone: `qa index` of the folder asks no more
+            listed = sorted(set(listed) - {i.rsplit("#", 1)[0] for i in ids})
+            manifest.extra[API_DOCUMENTS] = listed
+            if not listed:
+                manifest.extra.pop("added_documents", None)
         manifest.save(tmp)
         swap_dir(tmp, folder)
     return len(keys)

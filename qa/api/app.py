@@ -540,7 +540,8 @@ def create_app(settings: Settings | None = None, *, engine: Any = None, warm: bo
         return Health(status="ok" if state["warm"] else "starting", version=package_version(),
                       routes=[str(r) for r in engine.routes],
                       ready={r: loaded and r not in failing for r, loaded in ready.items()},
-                      failing=failing, queue=admission.waiting, in_flight=admission.running)
+                      failing=failing, left_out=getattr(engine, "left_out", []), queue=admission.waiting,
+                      in_flight=admission.running)
 
     @app.head("/", include_in_schema=False)
     @app.get("/", include_in_schema=False)

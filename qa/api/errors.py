@@ -147,7 +147,7 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(Exception)
     async def _bug(request: Request, exc: Exception) -> JSONResponse:
-        from qa.api.logs import LOGGED
+        from qa.core.errors import LOGGED
 
         log.exception("internal error on %s %s", request.method, request.url.path)
         setattr(exc, LOGGED, True)

@@ -23,6 +23,7 @@ from typing import Any
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from qa.api.limits import CLIENT_CLOSED_REQUEST, CLIENT_GONE_KEY
+from qa.core.errors import LOGGED, logged
 
 REQUEST_ID: contextvars.ContextVar[str] = contextvars.ContextVar("qa_request_id", default="-")
 REQUEST_ID_HEADER = "X-Request-ID"
@@ -51,10 +52,9 @@ class _NotTwice(logging.Filter):
     after answering the 500): one traceback per bug."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        return not (record.exc_info and getattr(record.exc_info[1], LOGGED, False))
+        return not (record.exc_info and record.exc_info[1] is not None and logged(record.exc_info[1]))
 
 
-LOGGED = "_qa_logged"  # set on an exception once its traceback is in the log
 
 
 def configure(level: str) -> None:
@@ -122,7 +122,11 @@ class RequestLog:
             # request's id is gone, so its traceback and its 500 carried none
             from qa.api.errors import error_head_and_body
 
-            log.exception("internal error on %s %s", scope.get("method", "-"), shown_path(scope.get("path", "")))
+            where = (scope.get("method", "-"), shown_path(scope.get("path", "")))
+            if logged(exc):  # its traceback is in the log already, under this id (a source's bug)
+                log.error("internal error on %s %s (its traceback is above)", *where)
+            else:
+                log.exception("internal error on %s %s", *where)
             setattr(exc, LOGGED, True)
             headers, body = error_head_and_body("internal_error", "internal error: the server failed to handle this "
                                                 "request; it has been logged", {REQUEST_ID_HEADER: rid})

@@ -169,6 +169,9 @@ class Health(_Body):
                                     "question, in the last five minutes, failed because they are down (an "
                                     "endpoint that stopped answering): the error's type. The next answer from "
                                     "one clears it.")
+    left_out: list[str] = Field(default_factory=list, description="Passage collections left out of every "
+                                "search because their files no longer read (the server's log says why); the "
+                                "others are answered from. Rebuilding one brings it back.")
     queue: int
     in_flight: int
 

@@ -340,6 +340,17 @@ def delete(
             shown = "" if left else "; the thread has no answer now"
             err.print(Text.assemble(("deleted ", "green"), f"answer {a.id} of {thread_id}"
                                     + (" (it was the accepted one)" if a.accepted else "") + shown), soft_wrap=True)
+        _forget_in_index(s, store)
+
+
+def _forget_in_index(s: ThreadStore, store: Path | None) -> None:
+    """The thread index beside the store forgets what was deleted now (its vectors, its words),
+    not at the next question: until then they stayed in `<store>.index/`."""
+    from cqa.index import ThreadIndex, index_folder
+    from qa.models import shared_encoder
+
+    if index_folder(s.path).exists():
+        ThreadIndex(s, shared_encoder(_settings(store))).load()
 
 
 @cqa_app.command("ask")

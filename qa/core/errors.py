@@ -91,6 +91,13 @@ def unavailable_as(route: str) -> Iterator[None]:
         raise SourceUnavailable(route, exc) from exc
 
 
+LOGGED = "_qa_logged"  # set on an exception once its traceback is in the log: it is logged once
+
+
+def logged(exc: BaseException) -> bool:
+    return bool(getattr(exc, LOGGED, False))
+
+
 def error_type_of(exc: QAError) -> str:
     """The snake_case type an error is reported under, the same in the API's bodies and in
     `qa ask --file`'s error lines: its own where it names one, else its class's."""

@@ -316,6 +316,7 @@ def test_the_log_has_a_line_per_request_with_its_id_and_nothing_users_typed(corp
     server.start()
     try:
         assert httpx.get(f"{server.url}/v1/collections").json()["collections"] == []  # left out at start, said
+        assert httpx.get(f"{server.url}/v1/health").json()["left_out"] == ["opsnotes"]  # before anyone asks for it
         searched = httpx.post(f"{server.url}/v1/search", json={"query": "release manager", "collection": "opsnotes"},
                               headers={"X-Request-ID": "broken-7"}, timeout=60)
         assert searched.status_code == 503, searched.text

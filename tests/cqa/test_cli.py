@@ -141,6 +141,9 @@ def test_list_show_and_delete_a_wrong_answer_or_thread(tmp_path: Path, faq: Path
     assert "Is there parking for bikes?" in shown and typo in shown and "basment" in shown
     assert main(["cqa", "delete", tid, typo, "--store", store]) == 0
     assert f"deleted answer {typo} of {tid}" in capsys.readouterr().err
+    # its words are out of the index files beside the store now, not at some later question
+    files = [*(tmp_path / "threads.sqlite.index").rglob("*"), *tmp_path.glob("threads.sqlite*")]
+    assert not [p for p in files if p.is_file() and b"basment" in p.read_bytes()]
     assert main(["cqa", "delete", tid, typo, "--store", store]) == 2
     assert "has no answer" in capsys.readouterr().err
     from qa.models import shared_encoder

@@ -1242,3 +1242,33 @@ def test_questions_are_answered_while_an_import_is_embedded(faq_source: Communit
         worker.join(30)
     assert faq_source.store.count_unembedded() == 0
     assert faq_source.index.vectors([faq_source.store.key_of(f"{found.evidence.thread_id}")])[0].any()
+
+
+def test_a_deleted_thread_or_answer_leaves_the_store_and_its_index_files(tmp_path: Path, encoder) -> None:
+    """Deleting is how a user's data is taken out: the index beside the store kept a deleted
+    thread's vector for good and its words until a later question, the write-ahead log kept the
+    rows for as long as a server ran, and free pages kept them until a VACUUM on SQLite builds
+    without secure_delete."""
+    marker = "PX-77-SECRET-4411 quillfeath"
+    path = tmp_path / "threads.sqlite"
+    running = CommunityQA(Settings(), store=path, encoder=encoder, seed=False)
+    faq = tmp_path / "faq.jsonl"
+    faq.write_text("\n".join(json.dumps(r) for r in [
+        {"id": "renew", "question": "How do I renew a passport?", "answer": "At the embassy, with two photographs."},
+        {"id": "whose", "question": f"Whose passport is {marker}?", "answer": f"It belongs to Ivo, {marker}."},
+        {"id": "canteen", "question": "Where is the canteen?", "answer": f"On the second floor, said {marker}."},
+    ]) + "\n", encoding="utf-8")
+    running.import_file(faq)  # an import writes the index files: the marker is in them now
+    faq.unlink()
+    tid, kept = "faq:faq:whose", "faq:faq:canteen"
+    assert not running.answer("whose passport is px-77-secret-4411")[0].no_answer
+
+    def holding() -> list[str]:
+        return sorted(str(p.relative_to(tmp_path)) for p in tmp_path.rglob("*")
+                      if p.is_file() and b"quillfeath" in p.read_bytes().lower())
+
+    running.delete_thread(tid)
+    answer_id = running.store.thread(kept).answers[0].id
+    running.delete_answer(kept, answer_id)
+    assert holding() == [], holding()  # with the store still open, as a server holds it
+    assert running.answer("whose passport is px-77-secret-4411")[0].no_answer

@@ -127,3 +127,27 @@ def test_a_graph_edited_with_its_size_and_time_stamp_kept_is_read_anew(tmp_path)
     os.utime(graph, ns=(st.st_atime_ns, st.st_mtime_ns))
     assert graph.stat().st_size == st.st_size and graph.stat().st_mtime_ns == st.st_mtime_ns
     assert file_hash(graph) != before
+
+
+def test_an_edited_graphs_earlier_label_index_is_removed_and_its_scorer_kept(tmp_path, monkeypatch) -> None:
+    """The label index of a graph's earlier content stayed in the cache for good, with the names the
+    edit took out (a person's data deleted from the graph, still on disk)."""
+    from kb.artefacts import LABELS, SCORER, file_hash
+    from qa.core.paths import cache_dir
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    graph, twin = tmp_path / "people.ttl", tmp_path / "copy.ttl"
+    graph.write_text('<http://x/p1> <http://www.w3.org/2000/01/rdf-schema#label> "Ivo Brannock" .\n')
+    twin.write_text(graph.read_text())
+    old = file_hash(graph)[:32]
+    folder = cache_dir() / "kb" / old
+    folder.mkdir(parents=True)
+    (folder / LABELS).write_bytes(b"Ivo Brannock")
+    (folder / SCORER).write_text("{}")
+    assert file_hash(twin)[:32] == old  # another file with that content
+    graph.write_text('<http://x/p2> <http://www.w3.org/2000/01/rdf-schema#label> "Someone Else" .\n')
+    file_hash(graph)
+    assert (folder / LABELS).exists()  # the copy still has that content: its index stays
+    twin.write_text("")
+    file_hash(twin)
+    assert not (folder / LABELS).exists() and (folder / SCORER).exists()

@@ -236,7 +236,19 @@ def test_qa_index_never_replaces_another_folders_collection_or_api_documents_sil
     Engine(Settings.load()).add_documents("notes", [memo])
     assert main(["index", str(work)]) == 2
     assert "added through the API" in capsys.readouterr().err
+    # that document deleted, nothing of the API's is left to lose: its folder indexes again as before
+    engine = Engine(Settings.load())
+    assert engine.delete_document("memo", "notes")[1] == 1
+    assert main(["index", str(work)]) == 0
+    engine.add_documents("notes", [memo])
     assert main(["index", str(home), "--replace"]) == 0
+    from retrieval.index_dir import Manifest
+
+    (home / "b.txt").write_text("Personal: the passport is PX-77.", encoding="utf-8")
+    assert main(["index", str(home), "--replace"]) == 0
+    assert set(Manifest.load(tmp_path / "idx" / "notes").sources) == {"notes/a.txt", "notes/b.txt"}
+    engine.delete_document("notes/b.txt", "notes")  # a file's name can itself be personal data: it goes too
+    assert Manifest.load(tmp_path / "idx" / "notes").sources == ["notes/a.txt"]
     # a collection the API created (not only one it added to) is protected too
     Engine(Settings.load()).add_documents("api-made", [memo])
     api_made = tmp_path / "x" / "api-made"
