@@ -846,7 +846,11 @@ def import_file(store: ThreadStore, path: str | Path, fmt: Format | str | None =
     if prune and kind == Format.SEMEVAL:
         raise InputError(f"pruning is for FAQ files and StackExchange dumps; {p.name} is a {kind.value} file")
     if kind == Format.STACKEXCHANGE:
-        return import_stackexchange(store, p, links, site=site, source=source, on_bytes=on_bytes, prune=prune)
-    if kind == Format.SEMEVAL:
-        return import_semeval(store, p, source=source or "semeval", on_bytes=on_bytes)
-    return import_faq(store, p, source=source, on_bytes=on_bytes, prune=prune)
+        rep = import_stackexchange(store, p, links, site=site, source=source, on_bytes=on_bytes, prune=prune)
+    elif kind == Format.SEMEVAL:
+        rep = import_semeval(store, p, source=source or "semeval", on_bytes=on_bytes)
+    else:
+        rep = import_faq(store, p, source=source, on_bytes=on_bytes, prune=prune)
+    if rep.threads_removed or rep.answers_removed:  # committed: the removed text leaves the write-ahead log
+        store.scrub()
+    return rep

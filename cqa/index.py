@@ -26,6 +26,7 @@ an edited question, a restart after the store changed), a small drift in a backg
 from __future__ import annotations
 
 import json
+import logging
 import math
 import threading
 from collections.abc import Sequence
@@ -34,22 +35,18 @@ from typing import Any
 
 import numpy as np
 
-from cqa.store import ThreadStore
+from cqa.store import INDEX_META, ThreadStore, index_folder
 from cqa.text import tokenize
 from qa.core.atomic import atomic_write, atomic_write_text, file_lock, staging_dir, swap_dir
 from qa.core.errors import ConfigError, DataFormatError
 from qa.core.types import Encoder
 
+log = logging.getLogger(__name__)
+
 DENSE = "dense.faiss"
-DENSE_META = "dense.json"
+DENSE_META = INDEX_META
 BM25_DIR = "bm25"
 LEXICAL = "lexical.json"
-
-
-def index_folder(store_path: str | Path) -> Path:
-    """Where a store's index files live: beside the store, `<name>.index/`."""
-    p = Path(store_path)
-    return p.with_name(p.name + ".index")
 
 
 class _BM25:
@@ -169,6 +166,18 @@ class LexicalStats:
         self.n_docs += 1
         self.total_len += len(tokens)
 
+    def remove(self, tokens: Sequence[str]) -> None:
+        """Undo `add` of these tokens (a thread whose text changed); a word no thread holds any more
+        leaves the statistics."""
+        for t in set(tokens):
+            left = self.df.get(t, 0) - 1
+            if left > 0:
+                self.df[t] = left
+            else:
+                self.df.pop(t, None)
+        self.n_docs = max(0, self.n_docs - 1)
+        self.total_len = max(0, self.total_len - len(tokens))
+
     def idf(self, token: str) -> float:
         df = self.df.get(token, 0)
         return float(np.log(1.0 + (self.n_docs - df + 0.5) / (df + 0.5)))
@@ -217,6 +226,7 @@ class ThreadIndex:
         self._known: set[int] = set()
         self._generation: str | None = None  # the store's generation the index last caught up with
         self._forgot = False  # threads or answers were deleted since the files were written
+        self._store_id = ""  # the store's id when the index was loaded
         self.lexical = LexicalStats()
 
     # ------------------------------------------------------------------ dense
@@ -326,29 +336,45 @@ class ThreadIndex:
         with self._lock:
             self._generation = self.store.generation  # writes from now on are caught by `sync`
             self._check_encoder()
+            gen = self._generation
+            self._store_id = self.store.get_meta("store_id")
             self._dense = self._load_dense()
             self._load_bm25()
             self._load_lexical()
-            self._forget_on_disk()
+            self._forget_on_disk(gen)
             return self
 
-    def forget_answers(self) -> None:
-        """After answers were deleted: the word statistics over whole threads are counted again
-        without them, and saved (a thread's keys do not change, so `sync` cannot see it)."""
+    def forget_answer(self, key: int, before: Sequence[str]) -> None:
+        """After an answer of thread `key` was deleted: the thread's words as they were (`before`)
+        leave the word statistics and its words now come in, and the statistics are saved (a
+        thread's keys do not change, so `sync` cannot see it). One thread's work, not the store's."""
         with self._lock:
-            self.lexical = _whole_thread_stats(self.store)
-            self._forgot = True
-            self._forget_on_disk()
+            gen = self.store.generation  # read before counting: a write after it makes the file stale
+            self.lexical.remove(before)
+            for _, tokens in self.store.iter_full_texts(tokenize, keys=[key]):
+                self.lexical.add(tokens)
+            self._save_lexical(gen)
 
-    def _forget_on_disk(self) -> None:
+    def _forget_on_disk(self, gen: str | None = None) -> None:
         """A deleted thread leaves the index files at once, not at some later save: its vector and
         its words (BM25's vocabulary, the word statistics) stayed in `<store>.index/` after a
-        deletion, the vectors for good."""
+        deletion, the vectors for good. `gen`: the store's generation the index was brought to.
+        Files that cannot be written (a read-only folder) are said, and the question goes on."""
         if self._forgot and not self.store.read_only:
-            self.save()
-            self.folder.mkdir(parents=True, exist_ok=True)
-            self.lexical.save(self.folder / LEXICAL, self.store.generation)
+            try:
+                self.save()
+            except (OSError, RuntimeError) as exc:
+                log.warning("the thread index beside %s could not be rewritten after a deletion: %s",
+                            self.store.path, exc)
+            self._save_lexical(gen or self._generation or self.store.generation)
         self._forgot = False
+
+    def _save_lexical(self, gen: str) -> None:
+        try:
+            self.folder.mkdir(parents=True, exist_ok=True)
+            self.lexical.save(self.folder / LEXICAL, gen)
+        except OSError as exc:
+            log.warning("the word statistics beside %s could not be rewritten: %s", self.store.path, exc)
 
     def _load_lexical(self) -> None:
         path = self.folder / LEXICAL
@@ -417,8 +443,10 @@ class ThreadIndex:
 
         if self._dense is not None:
             atomic_write(self.folder / DENSE, lambda tmp: faiss.write_index(self._dense, str(tmp)))
+            keys = faiss.vector_to_array(self._dense.id_map) if self._dense.ntotal else np.zeros(0, np.int64)
             atomic_write_text(self.folder / DENSE_META, json.dumps({"encoder": self.encoder.name,
-                                                                     "store": self.store.get_meta("store_id")}))
+                                                                     "store": self.store.get_meta("store_id"),
+                                                                     "max_key": int(keys.max()) if len(keys) else 0}))
         if self._bm25_main is not None and not self._delta:
             self._bm25_main.save(self.folder / BM25_DIR, self._bm25_main.generation,
                                  self.store.get_meta("store_id"))
@@ -438,6 +466,9 @@ class ThreadIndex:
                 self.load()
                 return True
             gen = self.store.generation  # writes after this read are caught by the next sync
+            if self.store.get_meta("store_id") != self._store_id:  # another store at this path, or one
+                self.load()  # found older than this index (`ThreadStore._behind_its_index`): nothing reused
+                return True
             if gen == self._generation:
                 return False
             self._check_encoder()  # re-embedded with another encoder (`qa cqa embed --reset`): say so
@@ -451,7 +482,7 @@ class ThreadIndex:
                 if new:
                     self._add_lexical(new, self.store.texts(new))
             self._generation = gen
-            self._forget_on_disk()
+            self._forget_on_disk(gen)
             return True
 
     def _rebuild_lexical(self) -> None:

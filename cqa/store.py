@@ -17,6 +17,7 @@ import contextlib
 import functools
 import hashlib
 import json
+import logging
 import re
 import sqlite3
 import threading
@@ -34,6 +35,8 @@ import numpy as np
 from qa.core.atomic import disk_full
 from qa.core.errors import BusyError, ConfigError, DataFormatError, InputError, NotFoundError
 from qa.core.text import check_text, check_words
+
+log = logging.getLogger(__name__)
 
 MAX_TITLE_CHARS = 1_000
 MAX_TEXT_CHARS = 200_000
@@ -185,6 +188,15 @@ class Thread:
                              "created": a.created, "author": a.author} for a in self.answers]}
 
 
+INDEX_META = "dense.json"  # in the index folder: the encoder, the store's id and the highest key indexed
+
+
+def index_folder(store_path: str | Path) -> Path:
+    """Where a store's index files live: beside the store, `<name>.index/`."""
+    p = Path(store_path)
+    return p.with_name(p.name + ".index")
+
+
 def thread_text(title: str, body: str) -> str:
     title, body = (title or "").strip(), (body or "").strip()
     if not body or body.lower().startswith(title.lower()):
@@ -246,6 +258,29 @@ def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
 
+def _whole_copy(path: Path) -> None:
+    """A store copied without its write-ahead log (`cp threads.sqlite` while a server runs): the
+    file is a header whose threads are all in the `-wal` left behind, and it was taken for a new,
+    empty store without a word (and seeded). Said, with what to copy."""
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(100)
+    except OSError:
+        return
+    wal_mode = len(head) == 100 and head[:16] == b"SQLite format 3\x00" and head[18] == 2 and head[19] == 2
+    if not wal_mode or path.with_name(path.name + "-wal").exists():
+        return
+    try:
+        with contextlib.closing(sqlite3.connect(f"file:{path.resolve()}?mode=ro", uri=True)) as conn:
+            tables = conn.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()[0]
+    except sqlite3.DatabaseError:
+        return
+    if not tables:
+        raise DataFormatError(f"{path} holds no tables: a thread store copied without its {path.name}-wal file "
+                              "(which holds its threads while a server has it open)? Copy both, or make the copy "
+                              f"with `sqlite3 {path.name} \".backup COPY\"`")
+
+
 class ThreadStore:
     """Threads and answers in one SQLite file (created when missing)."""
 
@@ -256,6 +291,7 @@ class ThreadStore:
             raise NotFoundError(f"thread store not found: {self.path}")
         if not read_only and self.path.is_dir():
             raise InputError(f"the thread store {self.path} is a folder: give the path of a .sqlite file")
+        _whole_copy(self.path)
         try:
             if read_only:
                 uri = f"file:{self.path.resolve()}?mode=ro"
@@ -290,6 +326,8 @@ class ThreadStore:
                     self._conn.execute("INSERT OR IGNORE INTO meta(name, value) VALUES ('store_id', ?)",
                                        (uuid.uuid4().hex,))
             self._conn.execute("SELECT key FROM threads LIMIT 1").fetchall()
+            if not read_only:
+                self._behind_its_index()
         except sqlite3.OperationalError as exc:  # cannot be opened or written (permissions, a read-only disk)
             self._conn.close()
             if _is_busy(exc):  # creating the schema waited for another process's write
@@ -476,6 +514,22 @@ class ThreadStore:
     @property
     def generation(self) -> str:
         return self.get_meta("generation")
+
+    def _behind_its_index(self) -> None:
+        """A store older than the index beside it (a backup restored over it): its next threads take
+        keys the index holds for other questions (a backup keeps the key high-water mark it had),
+        and the kettle question was answered with the router's answer at 0.98. The store takes a
+        new id, so every index file of the old one is rebuilt rather than trusted."""
+        try:
+            meta = json.loads((index_folder(self.path) / INDEX_META).read_text(encoding="utf-8"))
+            indexed = int(meta.get("max_key", 0))
+        except (OSError, ValueError, TypeError, AttributeError):
+            return
+        mine = int(self.get_meta("max_key") or 0)
+        if meta.get("store") == self.get_meta("store_id") and indexed > mine:
+            log.warning("the thread store %s is older than the index beside it (a backup restored?): the index "
+                        "is rebuilt", self.path)
+            self.set_meta("store_id", uuid.uuid4().hex)
 
     # ------------------------------------------------------------------ writes (inside a transaction)
     def first_naming(self, name: str) -> bool:
@@ -768,9 +822,7 @@ class ThreadStore:
         with self.transaction() as c:
             c.executemany("DELETE FROM answers WHERE key = ?", [(k,) for k in answers])
             c.executemany("DELETE FROM threads WHERE key = ?", [(k,) for k in gone])
-        if gone or answers:
-            self._scrub()
-        return len(gone), len(answers), len(unlisted) - len(gone)
+        return len(gone), len(answers), len(unlisted) - len(gone)  # `import_file` scrubs once committed
 
     def delete_thread(self, thread_id: str) -> Thread:
         """Delete a thread with its answers and links; returns what was deleted. A thread of an
@@ -780,10 +832,10 @@ class ThreadStore:
             c.execute("DELETE FROM threads WHERE key = ?", (thread.key,))
             if not self.get_meta(SEED_META):  # emptied by hand, it is no new store for the seed to fill
                 self.set_meta(SEED_META, "skip")
-        self._scrub()
+        self.scrub()
         return thread
 
-    def _scrub(self) -> None:
+    def scrub(self) -> None:
         """After a deletion: the write-ahead log, which holds the deleted rows' pages until a
         checkpoint (for as long as a server keeps the store open), is copied back and emptied.
         Best effort: a reader in the middle of a query delays it to the next deletion or close."""
@@ -799,7 +851,7 @@ class ThreadStore:
             if gone is None:
                 raise NotFoundError(f"the thread {thread_id} has no answer {answer_id!r}")
             c.execute("DELETE FROM answers WHERE key = ?", (gone.key,))
-        self._scrub()
+        self.scrub()
         return gone
 
     # ------------------------------------------------------------------ vectors

@@ -75,7 +75,10 @@ def _forget_earlier_versions(memo: dict[str, str], path: str, now: str) -> None:
     for k in earlier:
         del memo[k]
     for h in set(earlier.values()) - set(memo.values()):
-        (cache_dir() / "kb" / h[:32] / LABELS).unlink(missing_ok=True)
+        try:
+            (cache_dir() / "kb" / h[:32] / LABELS).unlink(missing_ok=True)
+        except OSError as exc:  # a read-only cache: the graph still loads
+            log.info("cannot remove the earlier label index of %s: %s", path, exc)
 
 
 def graph_key(settings: Settings) -> str:

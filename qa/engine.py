@@ -457,11 +457,10 @@ class Engine:
         """Passage collections left out of every search because their files do not read (found at
         start or by a search): the passage source answers from the others, so it is not `failing`,
         and a health probe says which are missing. Only where the passage source is open."""
-        src = self._sources.get(Route.WEBQA)  # not under the lock: a probe must not wait for a source's loading
-        try:
-            collections = getattr(src, "collections", None)  # none at all is said elsewhere (the source's error)
-        except QAError:
-            return []
+        # what is known now, without a lock and without opening anything: a probe (on the server's
+        # event loop) must not wait for the collections' loading, nor start it
+        src = self._sources.get(Route.WEBQA)
+        collections = getattr(src, "_collections", None)
         return list(getattr(collections, "broken", []))
 
     @property

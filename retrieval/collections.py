@@ -142,9 +142,14 @@ class CollectionSet:
 
     @property
     def broken(self) -> list[str]:
-        """The collections left out because their files do not read (until `reload`)."""
-        with self._lock:
-            return sorted(self._broken)
+        """The collections left out because their files do not read (until `reload`). Without the
+        lock, which loading holds for as long as it takes: a health probe reads it."""
+        for _ in range(3):
+            try:
+                return sorted(self._broken)
+            except RuntimeError:  # changed while read: read again
+                continue
+        return []
 
     @property
     def readable(self) -> list[str]:

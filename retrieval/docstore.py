@@ -187,6 +187,11 @@ class SQLiteDocStore:
     def count(self) -> int:
         return int(self._rows("SELECT COUNT(*) FROM passages")[0][0])
 
+    def has_document(self, doc_id: str) -> bool:
+        """Whether any passage of the document `doc_id` (ids `doc_id#0`, `doc_id#1`, ...) is stored."""
+        prefix = doc_id + "#"
+        return bool(self._rows("SELECT 1 FROM passages WHERE substr(id, 1, ?) = ? LIMIT 1", (len(prefix), prefix)))
+
     def sources(self) -> list[str]:
         """The distinct sources of the stored passages (files, `api:<id>` for documents added
         through the API)."""

@@ -262,6 +262,11 @@ def add_passages(folder: str | Path, passages: Sequence[Passage], settings: Sett
 API_DOCUMENTS = "api_documents"  # in a manifest: the ids of the documents added through the API
 
 
+def store_has_document(docstore: Path, doc_id: str) -> bool:
+    with SQLiteDocStore(docstore, read_only=True) as store:
+        return store.has_document(doc_id)
+
+
 def _documents(passages: Sequence[Passage]) -> set[str]:
     return {p.id.rsplit("#", 1)[0] for p in passages}
 
@@ -282,7 +287,8 @@ def delete_passages(folder: str | Path, ids: Sequence[str]) -> int:
         manifest.sources = [s for s in manifest.sources if s in left]  # a file's name can itself be personal data
         listed = manifest.extra.get(API_DOCUMENTS)
         if listed is not None:  # the last document added through the API gone: `qa index` of the folder asks no more
-            listed = sorted(set(listed) - {i.rsplit("#", 1)[0] for i in ids})
+            listed = sorted(d for d in listed if d not in {i.rsplit("#", 1)[0] for i in ids}
+                            or store_has_document(tmp / DOCSTORE, d))
             manifest.extra[API_DOCUMENTS] = listed
             if not listed:
                 manifest.extra.pop("added_documents", None)

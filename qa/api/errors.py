@@ -147,9 +147,12 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(Exception)
     async def _bug(request: Request, exc: Exception) -> JSONResponse:
-        from qa.core.errors import LOGGED
+        from qa.core.errors import LOGGED, logged
 
-        log.exception("internal error on %s %s", request.method, request.url.path)
+        if logged(exc):  # its traceback is in the log already (a source's bug)
+            log.error("internal error on %s %s (its traceback is above)", request.method, request.url.path)
+        else:
+            log.exception("internal error on %s %s", request.method, request.url.path)
         setattr(exc, LOGGED, True)
         return error_response(500, "internal_error", "internal error: the server failed to handle this request; "
                                                      "it has been logged")

@@ -350,7 +350,11 @@ def _forget_in_index(s: ThreadStore, store: Path | None) -> None:
     from qa.models import shared_encoder
 
     if index_folder(s.path).exists():
-        ThreadIndex(s, shared_encoder(_settings(store))).load()
+        try:
+            ThreadIndex(s, shared_encoder(_settings(store))).load()
+        except (QAError, OSError) as exc:  # deleted all the same: the next question's load catches up
+            err.print(Text(f"warning: the index beside the store still holds it until it catches up: {exc}",
+                           style="yellow"), soft_wrap=True)
 
 
 @cqa_app.command("ask")

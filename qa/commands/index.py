@@ -226,8 +226,9 @@ def _check_replacing(target: Path, path: Path) -> None:
     extra = Manifest.load(target).extra
     root, here = extra.get("root"), str(path.expanduser().resolve())
     if root and root != here:
+        api = (" (and drop the documents added to it through the API)" if extra.get("added_documents") else "")
         raise InputError(f"the collection {target.name!r} was built from {root}, not {here}: give this one "
-                         "another --name, or --replace to rebuild it from here")
+                         f"another --name, or --replace to rebuild it from here{api}")
     if extra.get("added_documents"):
         raise InputError(f"the collection {target.name!r} holds documents added through the API, which "
                          f"rebuilding it from {here} would drop: --replace to rebuild it anyway")

@@ -1272,3 +1272,38 @@ def test_a_deleted_thread_or_answer_leaves_the_store_and_its_index_files(tmp_pat
     running.delete_answer(kept, answer_id)
     assert holding() == [], holding()  # with the store still open, as a server holds it
     assert running.answer("whose passport is px-77-secret-4411")[0].no_answer
+
+
+def test_a_backup_restored_over_a_store_does_not_inherit_its_index(tmp_path: Path, encoder) -> None:
+    """A backup keeps the key high-water mark it had: the threads imported after the restore took
+    keys the index beside the store held for other questions (the kettle question was answered
+    with the router's answer at 0.98)."""
+    import shutil
+    import sqlite3
+
+    def faq(name: str, rows: list[tuple[str, str]]) -> Path:
+        path = tmp_path / f"{name}.jsonl"
+        path.write_text("".join(json.dumps({"id": f"{name}{i}", "question": q, "answer": a}) + "\n"
+                                for i, (q, a) in enumerate(rows)), encoding="utf-8")
+        return path
+
+    store = tmp_path / "threads.sqlite"
+    src = CommunityQA(Settings(), store=store, encoder=encoder, seed=False)
+    src.import_file(faq("a", [("Where is the canteen?", "On the second floor."),
+                              ("How do I renew a passport?", "At the embassy.")]))
+    with sqlite3.connect(tmp_path / "old.sqlite") as backup:
+        src.store._conn.backup(backup)  # as `sqlite3 threads.sqlite ".backup old.sqlite"`
+    src.import_file(faq("b", [("How do I return a broken kettle?", "Bring it back with the receipt."),
+                              ("Can I pay with bitcoin?", "No, cards and cash only.")]))
+    src.index.save()  # as a larger import, or the next process's load, writes them
+    src.store.close()
+    for p in tmp_path.glob("threads.sqlite-*"):
+        p.unlink()
+    shutil.copy(tmp_path / "old.sqlite", store)  # restored; the index folder beside it left as it was
+    again = CommunityQA(Settings(), store=store, encoder=encoder, seed=False)
+    again.import_file(faq("c", [("How do I reset my router?", "Hold the reset button for ten seconds."),
+                                ("What is the parking fee?", "Parking costs 3 euros per hour.")]))
+    top = again.answer("How do I reset my router?")[0]
+    assert not top.no_answer and "reset button" in top.text
+    bitcoin = again.answer("Can I pay with bitcoin?")[0]
+    assert bitcoin.no_answer or "Parking" not in bitcoin.text

@@ -1101,3 +1101,19 @@ def test_an_faq_whose_name_says_nothing_is_read_by_what_it_holds(tmp_path: Path,
     faq.write_text('[\n {"question": "When are you open?",\n  "answer": "9 to 5",}\n]\n', encoding="utf-8")
     with pytest.raises(DataFormatError, match="faqdata: invalid JSON at line 3"):
         import_file(store, faq, "faq")
+
+
+def test_a_store_copied_without_its_write_ahead_log_is_said_not_taken_for_a_new_one(tmp_path) -> None:
+    """`cp threads.sqlite` while a server has it open copies a header: the threads are in the -wal
+    file. It was taken for a new, empty store without a word (and seeded)."""
+    import shutil
+
+    from qa.core.errors import DataFormatError
+
+    live = ThreadStore(tmp_path / "threads.sqlite")
+    live.set_meta("note", "a write, in the write-ahead log")
+    shutil.copy(tmp_path / "threads.sqlite", tmp_path / "copy.sqlite")
+    with pytest.raises(DataFormatError, match="without its copy.sqlite-wal"):
+        ThreadStore(tmp_path / "copy.sqlite")
+    live.close()
+    ThreadStore(tmp_path / "threads.sqlite").close()  # the store itself, closed and opened: fine
