@@ -851,6 +851,7 @@ def import_file(store: ThreadStore, path: str | Path, fmt: Format | str | None =
         rep = import_semeval(store, p, source=source or "semeval", on_bytes=on_bytes)
     else:
         rep = import_faq(store, p, source=source, on_bytes=on_bytes, prune=prune)
-    if rep.threads_removed or rep.answers_removed:  # committed: the removed text leaves the write-ahead log
+    if rep.threads_removed or rep.answers_removed or rep.threads_kept_for_users:  # committed: what was removed
+        # leaves the write-ahead log
         store.scrub()
     return rep

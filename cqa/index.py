@@ -166,17 +166,7 @@ class LexicalStats:
         self.n_docs += 1
         self.total_len += len(tokens)
 
-    def remove(self, tokens: Sequence[str]) -> None:
-        """Undo `add` of these tokens (a thread whose text changed); a word no thread holds any more
-        leaves the statistics."""
-        for t in set(tokens):
-            left = self.df.get(t, 0) - 1
-            if left > 0:
-                self.df[t] = left
-            else:
-                self.df.pop(t, None)
-        self.n_docs = max(0, self.n_docs - 1)
-        self.total_len = max(0, self.total_len - len(tokens))
+
 
     def idf(self, token: str) -> float:
         df = self.df.get(token, 0)
@@ -344,16 +334,15 @@ class ThreadIndex:
             self._forget_on_disk(gen)
             return self
 
-    def forget_answer(self, key: int, before: Sequence[str]) -> None:
-        """After an answer of thread `key` was deleted: the thread's words as they were (`before`)
-        leave the word statistics and its words now come in, and the statistics are saved (a
-        thread's keys do not change, so `sync` cannot see it). One thread's work, not the store's."""
+    def forget_answers(self) -> None:
+        """After answers were deleted: the saved word statistics, which count their words, are
+        removed (a thread's keys do not change, so `sync` cannot see it); the next load counts them
+        again, as it does after any write. Cheap: no recount of the store here."""
         with self._lock:
-            gen = self.store.generation  # read before counting: a write after it makes the file stale
-            self.lexical.remove(before)
-            for _, tokens in self.store.iter_full_texts(tokenize, keys=[key]):
-                self.lexical.add(tokens)
-            self._save_lexical(gen)
+            try:
+                (self.folder / LEXICAL).unlink(missing_ok=True)
+            except OSError as exc:
+                log.warning("the word statistics beside %s could not be removed: %s", self.store.path, exc)
 
     def _forget_on_disk(self, gen: str | None = None) -> None:
         """A deleted thread leaves the index files at once, not at some later save: its vector and
@@ -441,12 +430,14 @@ class ThreadIndex:
     def _save_files(self) -> None:
         import faiss
 
+        # the store's key high-water mark when these files were written, whichever of them holds
+        # the highest key (BM25 holds threads without vectors): a store restored from an earlier
+        # backup has a lower one (`ThreadStore._behind_its_index`)
+        meta = {"encoder": self.encoder.name, "store": self.store.get_meta("store_id"),
+                "max_key": int(self.store.get_meta("max_key") or 0)}
         if self._dense is not None:
             atomic_write(self.folder / DENSE, lambda tmp: faiss.write_index(self._dense, str(tmp)))
-            keys = faiss.vector_to_array(self._dense.id_map) if self._dense.ntotal else np.zeros(0, np.int64)
-            atomic_write_text(self.folder / DENSE_META, json.dumps({"encoder": self.encoder.name,
-                                                                     "store": self.store.get_meta("store_id"),
-                                                                     "max_key": int(keys.max()) if len(keys) else 0}))
+        atomic_write_text(self.folder / DENSE_META, json.dumps(meta))
         if self._bm25_main is not None and not self._delta:
             self._bm25_main.save(self.folder / BM25_DIR, self._bm25_main.generation,
                                  self.store.get_meta("store_id"))

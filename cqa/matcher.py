@@ -666,15 +666,13 @@ class CommunityQA:
     def delete_answer(self, thread_id: str, answer_id: str) -> StoredAnswer:
         """Delete one answer of a thread; the thread shows its next best answer, or none."""
         store = self.store
-        key = store.key_of(thread_id)
-        before = next((t for _, t in store.iter_full_texts(tokenize, keys=[key])), [])
         with store.no_wait(USER_WAIT_MS):
             gone = store.delete_answer(thread_id, answer_id)
         with self._lock:
             if self._index is not None:
                 try:
                     self._index.sync()
-                    self._index.forget_answer(key, before)  # its words leave the statistics on disk too
+                    self._index.forget_answers()  # its words leave the statistics on disk too
                 except QAError as exc:  # deleted all the same: the next question's sync says it again
                     log.warning("the thread index did not catch up with the deletion of %s: %s", answer_id, exc)
         return gone

@@ -271,14 +271,16 @@ def _whole_copy(path: Path) -> None:
     if not wal_mode or path.with_name(path.name + "-wal").exists():
         return
     try:
-        with contextlib.closing(sqlite3.connect(f"file:{path.resolve()}?mode=ro", uri=True)) as conn:
+        # immutable: no -wal or -shm made beside it (a second open took those for the copy's own)
+        with contextlib.closing(sqlite3.connect(f"file:{path.resolve()}?mode=ro&immutable=1", uri=True)) as conn:
             tables = conn.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()[0]
     except sqlite3.DatabaseError:
         return
     if not tables:
         raise DataFormatError(f"{path} holds no tables: a thread store copied without its {path.name}-wal file "
                               "(which holds its threads while a server has it open)? Copy both, or make the copy "
-                              f"with `sqlite3 {path.name} \".backup COPY\"`")
+                              f"with `sqlite3 {path.name} \".backup COPY\"`; a store whose creation was cut short "
+                              "holds nothing: delete it")
 
 
 class ThreadStore:

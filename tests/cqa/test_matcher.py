@@ -1293,9 +1293,12 @@ def test_a_backup_restored_over_a_store_does_not_inherit_its_index(tmp_path: Pat
                               ("How do I renew a passport?", "At the embassy.")]))
     with sqlite3.connect(tmp_path / "old.sqlite") as backup:
         src.store._conn.backup(backup)  # as `sqlite3 threads.sqlite ".backup old.sqlite"`
-    src.import_file(faq("b", [("How do I return a broken kettle?", "Bring it back with the receipt."),
-                              ("Can I pay with bitcoin?", "No, cards and cash only.")]))
-    src.index.save()  # as a larger import, or the next process's load, writes them
+    from cqa.importers import import_file as import_only
+
+    import_only(src.store, faq("b", [("How do I return a broken kettle?", "Bring it back with the receipt."),
+                                     ("Can I pay with bitcoin?", "No, cards and cash only.")]))  # no vectors yet
+    src.index.sync()
+    src.index.save()  # as a larger import, or the next process's load, writes them: BM25 holds keys dense does not
     src.store.close()
     for p in tmp_path.glob("threads.sqlite-*"):
         p.unlink()

@@ -1113,7 +1113,8 @@ def test_a_store_copied_without_its_write_ahead_log_is_said_not_taken_for_a_new_
     live = ThreadStore(tmp_path / "threads.sqlite")
     live.set_meta("note", "a write, in the write-ahead log")
     shutil.copy(tmp_path / "threads.sqlite", tmp_path / "copy.sqlite")
-    with pytest.raises(DataFormatError, match="without its copy.sqlite-wal"):
-        ThreadStore(tmp_path / "copy.sqlite")
+    for _ in range(2):  # the check left no -wal of its own behind, which the second open took for the copy's
+        with pytest.raises(DataFormatError, match="without its copy.sqlite-wal"):
+            ThreadStore(tmp_path / "copy.sqlite")
     live.close()
     ThreadStore(tmp_path / "threads.sqlite").close()  # the store itself, closed and opened: fine
