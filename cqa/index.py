@@ -217,6 +217,7 @@ class ThreadIndex:
         self._generation: str | None = None  # the store's generation the index last caught up with
         self._forgot = False  # threads or answers were deleted since the files were written
         self._store_id = ""  # the store's id when the index was loaded
+        self._lexical_stale = False  # the statistics in memory count deleted answers (`forget_answers`)
         self.lexical = LexicalStats()
 
     # ------------------------------------------------------------------ dense
@@ -337,8 +338,10 @@ class ThreadIndex:
     def forget_answers(self) -> None:
         """After answers were deleted: the saved word statistics, which count their words, are
         removed (a thread's keys do not change, so `sync` cannot see it); the next load counts them
-        again, as it does after any write. Cheap: no recount of the store here."""
+        again, as it does after any write. Cheap: no recount of the store here. The statistics in
+        memory still count them (a slightly stale score until a recount): never saved as they are."""
         with self._lock:
+            self._lexical_stale = True
             try:
                 (self.folder / LEXICAL).unlink(missing_ok=True)
             except OSError as exc:
@@ -359,6 +362,8 @@ class ThreadIndex:
         self._forgot = False
 
     def _save_lexical(self, gen: str) -> None:
+        if self._lexical_stale:  # they count deleted answers' words: the next load counts them again
+            return
         try:
             self.folder.mkdir(parents=True, exist_ok=True)
             self.lexical.save(self.folder / LEXICAL, gen)
@@ -368,6 +373,7 @@ class ThreadIndex:
     def _load_lexical(self) -> None:
         path = self.folder / LEXICAL
         gen = self.store.generation
+        self._lexical_stale = False  # loaded or counted now
         if path.exists():
             try:
                 stats, saved = LexicalStats.load(path)
@@ -437,6 +443,8 @@ class ThreadIndex:
                 "max_key": int(self.store.get_meta("max_key") or 0)}
         if self._dense is not None:
             atomic_write(self.folder / DENSE, lambda tmp: faiss.write_index(self._dense, str(tmp)))
+        else:  # no vector in this store: a dense file left there is another store's, not to be vouched for
+            (self.folder / DENSE).unlink(missing_ok=True)
         atomic_write_text(self.folder / DENSE_META, json.dumps(meta))
         if self._bm25_main is not None and not self._delta:
             self._bm25_main.save(self.folder / BM25_DIR, self._bm25_main.generation,
@@ -479,6 +487,7 @@ class ThreadIndex:
     def _rebuild_lexical(self) -> None:
         self._set_bm25(self._bm25_of_store(), {})
         self.lexical = _whole_thread_stats(self.store)
+        self._lexical_stale = False
 
     def _bm25_of_store(self) -> _BM25:
         """A main BM25 index over every stored thread's question."""

@@ -21,6 +21,7 @@ import logging
 import re
 import sqlite3
 import threading
+import time
 import unicodedata
 import uuid
 from collections.abc import Iterable, Iterator, Sequence
@@ -258,24 +259,32 @@ def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
 
-def _whole_copy(path: Path) -> None:
+def _whole_copy(path: Path, settle_s: float = 1.0) -> None:
     """A store copied without its write-ahead log (`cp threads.sqlite` while a server runs): the
     file is a header whose threads are all in the `-wal` left behind, and it was taken for a new,
-    empty store without a word (and seeded). Said, with what to copy."""
-    try:
-        with open(path, "rb") as fh:
-            head = fh.read(100)
-    except OSError:
-        return
-    wal_mode = len(head) == 100 and head[:16] == b"SQLite format 3\x00" and head[18] == 2 and head[19] == 2
-    if not wal_mode or path.with_name(path.name + "-wal").exists():
-        return
-    try:
-        # immutable: no -wal or -shm made beside it (a second open took those for the copy's own)
-        with contextlib.closing(sqlite3.connect(f"file:{path.resolve()}?mode=ro&immutable=1", uri=True)) as conn:
-            tables = conn.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()[0]
-    except sqlite3.DatabaseError:
-        return
+    empty store without a word (and seeded). Said, with what to copy. A store another process is
+    creating this moment looks the same for an instant: it is given `settle_s` to get its tables."""
+    deadline = time.monotonic() + settle_s
+    while True:
+        try:
+            with open(path, "rb") as fh:
+                head = fh.read(100)
+        except OSError:
+            return
+        wal_mode = len(head) == 100 and head[:16] == b"SQLite format 3\x00" and head[18] == 2 and head[19] == 2
+        if not wal_mode or path.with_name(path.name + "-wal").exists():
+            return
+        try:
+            # immutable: no -wal or -shm made beside it (a second open took those for the copy's own)
+            with contextlib.closing(sqlite3.connect(f"file:{path.resolve()}?mode=ro&immutable=1", uri=True)) as conn:
+                tables = conn.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()[0]
+        except sqlite3.DatabaseError:
+            return
+        if tables:
+            return
+        if time.monotonic() >= deadline:
+            break
+        time.sleep(0.05)
     if not tables:
         raise DataFormatError(f"{path} holds no tables: a thread store copied without its {path.name}-wal file "
                               "(which holds its threads while a server has it open)? Copy both, or make the copy "
@@ -464,7 +473,12 @@ class ThreadStore:
 
     def _rows(self, sql: str, args: Iterable[object] = ()) -> list[tuple]:
         with self._lock:
-            return self._conn.execute(sql, tuple(args)).fetchall()
+            try:
+                return self._conn.execute(sql, tuple(args)).fetchall()
+            except sqlite3.DatabaseError as exc:  # damaged after it opened: said as such, naming the store
+                if isinstance(exc, sqlite3.OperationalError) and ("locked" in str(exc) or "busy" in str(exc)):
+                    raise
+                raise DataFormatError(f"the thread store {self.path} no longer reads: {exc}") from exc
 
     # ------------------------------------------------------------------ meta
     def get_meta(self, name: str, default: str = "") -> str:

@@ -27,6 +27,7 @@ from qa.core.atomic import aside, file_stamp
 from qa.core.errors import (
     LOGGED,
     ConflictError,
+    DamagedCollection,
     DataFormatError,
     InputError,
     NotFoundError,
@@ -118,9 +119,13 @@ def _answering(route: object, where: str) -> Route:
     return cast(Route, r)
 
 
-class SourceContractError(Exception):
+class SourceContractError(QAError):
     """A source answered with something the `AnswerSource` interface does not allow: its bug, told
-    as one (the others still answer), not passed on to users as a score out of [0, 1] or no answer."""
+    as one (the others still answer; forced to it, a 500 that says so), not passed on to users as a
+    score out of [0, 1] or no answer. A `QAError`, as everything the library raises."""
+
+    http_status = 500
+    error_type = "source_error"
 
 
 def _as_promised(route: Route, answers: object, top_k: int) -> list[Answer]:
@@ -138,6 +143,8 @@ def _as_promised(route: Route, answers: object, top_k: int) -> list[Answer]:
         if not isinstance(a, Answer):
             raise SourceContractError(f"the {route} source returned a {type(a).__name__} among its answers, "
                                       "not an Answer")
+        if a.route != route:
+            raise SourceContractError(f"the {route} source answered as the route {a.route}: its answers name its own")
         if isinstance(a.score, bool) or not isinstance(a.score, int | float) or not math.isfinite(a.score) \
                 or not 0.0 <= a.score <= 1.0:
             raise SourceContractError(f"the {route} source gave the score {a.score!r}: a probability in [0, 1] "
@@ -400,6 +407,8 @@ class Engine:
             try:
                 results[r] = self._answer_from(r, q, top_k)
             except QAError as exc:  # one source down (an endpoint, a missing model): ask the others
+                if isinstance(exc, SourceContractError):
+                    log.error("the %s source broke the answer-source interface: %s", r, exc)
                 failed[r] = exc
             except Exception as exc:  # noqa: BLE001 - a bug in one source: logged whole, the others still answer
                 log.exception("the %s source failed", r)  # not the question: a log is no place for what users ask
@@ -449,6 +458,8 @@ class Engine:
         return _as_promised(route, answers, top_k)
 
     def _note_failure(self, route: Route, exc: QAError) -> None:
+        if isinstance(getattr(exc, "cause", None), DamagedCollection):
+            return  # one collection asked by name (`left_out` says it): the source answers from the others
         if exc.http_status == 503:  # down (an endpoint, a store gone): not the question's doing
             self._failing[route] = (error_type_of(exc), time.monotonic())
 
@@ -475,7 +486,7 @@ class Engine:
     def _told(self, exc: QAError) -> str:
         """What an answer's routing says of a source that failed."""
         if self.private_failures and isinstance(exc, SourceUnavailable):
-            log.warning("the %s source did not load: %s", exc.route, exc)
+            log.warning("%s", exc.log_line)
             return exc.public or str(exc)
         if self.private_failures and exc.public:  # a graph endpoint's failure: its address stays in the log
             log.warning("%s", exc)

@@ -89,7 +89,7 @@ def public_message(exc: BaseException) -> str:
     server's own folders, so the client hears that much and the log gets the detail (logged here);
     a failure that is no `QAError` is a bug, told as one."""
     if isinstance(exc, SourceUnavailable):
-        log.warning("the %s source did not load: %s", exc.route, exc)
+        log.warning("%s", exc.log_line)
         return exc.public or _clean(str(exc))
     if isinstance(exc, QAError) and exc.public:  # a graph endpoint's failure: its address stays here
         log.warning("%s", exc)

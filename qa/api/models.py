@@ -277,7 +277,8 @@ class ErrorDetail(_Body):
                                   "busy (the thread store is being written), overloaded, timeout, config_error, "
                                   "model_not_found, source_unavailable (a source whose graph, passages, store or model "
                                   "did not load), graph_error (the graph refused a query), graph_unavailable "
-                                  "(the graph cannot be asked), internal_error")
+                                  "(the graph cannot be asked), source_error (500: a source of one's own answered "
+                                  "outside the answer-source interface), internal_error")
     message: str
     fields: list[str] = Field(default_factory=list, description="For validation errors: the offending fields.")
 

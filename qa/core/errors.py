@@ -75,6 +75,10 @@ class SourceUnavailable(QAError):
     def __init__(self, route: str, cause: QAError) -> None:
         super().__init__(str(cause))
         self.route = route
+        self.cause = cause
+        # what the server's log says: one collection that does not read is not the source not loading
+        self.log_line = (str(cause) if isinstance(cause, DamagedCollection)
+                         else f"the {route} source did not load: {cause}")
         self.public = (f"the collection {cause.collection!r} does not read on this server; the server's log says why"
                        if isinstance(cause, DamagedCollection) else
                        f"the {route} source did not load on this server; the server's log says why")

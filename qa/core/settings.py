@@ -220,8 +220,8 @@ class Settings(BaseSettings):
     api_header_timeout_s: float = Field(10.0, gt=0, le=3600, description="A connection whose request head has not "
                                         "arrived this long after it opened (or after its last answer) is closed.")
     api_log_level: LogLevel = Field(LogLevel.INFO, description="What the API server logs (to standard error, a line "
-                                    "each, UTC time first): info has a line per request with its X-Request-ID; "
-                                    "warning: problems only.")
+                                    "each, UTC time first): debug, info (a line per request with its X-Request-ID), "
+                                    "warning (problems only) or error.")
 
     @field_validator("*", mode="before")
     @classmethod

@@ -1310,3 +1310,20 @@ def test_a_backup_restored_over_a_store_does_not_inherit_its_index(tmp_path: Pat
     assert not top.no_answer and "reset button" in top.text
     bitcoin = again.answer("Can I pay with bitcoin?")[0]
     assert bitcoin.no_answer or "Parking" not in bitcoin.text
+
+
+def test_a_new_store_at_a_deleted_ones_path_never_vouches_for_its_vectors(tmp_path: Path, encoder) -> None:
+    """The index files record the store they were written for; with no vector yet in the new store,
+    its first save vouched for the deleted store's dense file, whose vectors then answered for the
+    new threads sharing their keys."""
+    path = tmp_path / "threads.sqlite"
+    old = CommunityQA(Settings(), store=path, encoder=encoder, seed=False)
+    old.add_question("How do I reset my router password?", answer="Hold the button.")
+    old.index.save()
+    old.store.close()
+    for p in tmp_path.glob("threads.sqlite*"):
+        if p.is_file():
+            p.unlink()  # the store deleted, its index folder left
+    new = ThreadStore(path)
+    ThreadIndex(new, encoder).load()  # no vector in the new store yet
+    assert not (index_folder(path) / DENSE).exists()

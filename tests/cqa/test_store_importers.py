@@ -1118,3 +1118,19 @@ def test_a_store_copied_without_its_write_ahead_log_is_said_not_taken_for_a_new_
             ThreadStore(tmp_path / "copy.sqlite")
     live.close()
     ThreadStore(tmp_path / "threads.sqlite").close()  # the store itself, closed and opened: fine
+
+
+def test_a_store_damaged_while_open_is_said_to_no_longer_read(tmp_path) -> None:
+    """It was sqlite's "database disk image is malformed" as a 500 internal error, while health
+    said the community-QA source was fine."""
+    from qa.core.errors import DataFormatError
+
+    store = ThreadStore(tmp_path / "threads.sqlite")
+    for i in range(40):
+        store.add_question(f"Question number {i} about something?", f"body {i}" * 50)
+    store.close()
+    raw = (tmp_path / "threads.sqlite").read_bytes()
+    (tmp_path / "threads.sqlite").write_bytes(raw[:4096] + b"\xff" * (len(raw) - 4096))
+    with pytest.raises(DataFormatError, match="threads.sqlite"):
+        s = ThreadStore(tmp_path / "threads.sqlite")
+        s.newest(50)

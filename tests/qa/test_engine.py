@@ -189,15 +189,17 @@ def test_what_a_source_returns_is_checked_against_the_interface(caplog) -> None:
 
     good = Answer(text="Lima", score=0.5, route=Route.KBQA)
     bad_values = [lambda: [good.model_copy(update={"score": 1.7})], lambda: [good.model_copy(update={"score": -0.2})],
-                  lambda: [good.model_copy(update={"score": float("nan")})], None, [], [{"text": "Lima"}], "Lima"]
+                  lambda: [good.model_copy(update={"score": float("nan")})], None, [], [{"text": "Lima"}], "Lima",
+                  [Answer(text="Lima", score=0.5, route=Route.CQA)]]
     for bad in bad_values:
         engine, _, _ = _engine({q: ("Lima (web)", 0.8)}, {})
         engine._sources[Route.KBQA] = returning(bad)
         resp = engine.ask(q)  # the others still answer; the odd one is a bug, logged
-        assert resp.answers[0].text == "Lima (web)" and "failed: kbqa: internal error" in resp.routing.reason
-        with pytest.raises(SourceContractError):
+        assert resp.answers[0].text == "Lima (web)" and "failed: kbqa: the kbqa source" in resp.routing.reason
+        with pytest.raises(SourceContractError) as broke:  # a QAError, as everything the library raises
             engine.ask(q, route="kbqa")
-    assert any("a probability in [0, 1]" in str(r.exc_info[1]) for r in caplog.records if r.exc_info)
+        assert isinstance(broke.value, QAError) and broke.value.http_status == 500
+    assert any("a probability in [0, 1]" in r.getMessage() for r in caplog.records if r.levelname == "ERROR")
     many = [Answer(text=f"a{i}", score=round(0.9 - i / 20, 2), route=Route.KBQA) for i in range(10)]
     engine, _, _ = _engine({}, {})
     engine._sources[Route.KBQA] = returning(many)
@@ -760,24 +762,29 @@ onnxruntime.InferenceSession(model.SerializeToString(), providers=["CPUExecution
 
 
 def test_a_search_that_finds_passages_again_clears_the_sources_failing_mark() -> None:
-    """A search of a damaged collection marks the passage source failing in health; only an
-    answer cleared it, so a server serving searches said "failing" for five minutes after."""
-    from qa.core.errors import DamagedCollection
+    """A search that fails because the passages are down marks the source failing in health; only an
+    answer cleared it, so a server serving searches said "failing" for five minutes after. One
+    collection asked by name that does not read is no source down (health's `left_out` says it)."""
+    from qa.core.errors import DamagedCollection, DataFormatError
 
     class Passages(Source):
         def __init__(self) -> None:
             super().__init__(Route.WEBQA, {})
-            self.broken = True
+            self.broken: Exception | None = DataFormatError("the passages' files no longer read")
 
         def search(self, question, k):
             if self.broken:
-                raise DamagedCollection("notes", "/x/docstore.sqlite no longer reads")
+                raise self.broken
             return []
 
     passages = Passages()
     engine = Engine(Settings(), sources={Route.WEBQA: passages}, routes=[Route.WEBQA])
     with pytest.raises(QAError):
-        engine.search("release manager", collection="notes")
+        engine.search("release manager")
     assert engine.failing == {Route.WEBQA: "source_unavailable"}
-    passages.broken = False
+    passages.broken = None
     assert engine.search("release manager") == [] and engine.failing == {}
+    passages.broken = DamagedCollection("notes", "/x/docstore.sqlite no longer reads")
+    with pytest.raises(QAError, match="'notes'"):
+        engine.search("release manager", collection="notes")
+    assert engine.failing == {}
