@@ -655,26 +655,27 @@ class CommunityQA:
         store = self.store
         with store.no_wait(USER_WAIT_MS):
             gone = store.delete_thread(thread_id)
+        self._forget(thread_id)
+        return gone
+
+    def _forget(self, what: str, *, answers: bool = False) -> None:
+        """The index catches up with a deletion now (its files too), so that it is out of them at
+        once and the rebuild a deletion needs is paid by the deletion, not the next question."""
         with self._lock:
             if self._index is not None:
                 try:
                     self._index.sync()
+                    if answers:  # a thread's keys do not change: its words leave the statistics on disk
+                        self._index.forget_answers()
                 except QAError as exc:  # deleted all the same: the next question's sync says it again
-                    log.warning("the thread index did not catch up with the deletion of %s: %s", thread_id, exc)
-        return gone
+                    log.warning("the thread index did not catch up with the deletion of %s: %s", what, exc)
 
     def delete_answer(self, thread_id: str, answer_id: str) -> StoredAnswer:
         """Delete one answer of a thread; the thread shows its next best answer, or none."""
         store = self.store
         with store.no_wait(USER_WAIT_MS):
             gone = store.delete_answer(thread_id, answer_id)
-        with self._lock:
-            if self._index is not None:
-                try:
-                    self._index.sync()
-                    self._index.forget_answers()  # its words leave the statistics on disk too
-                except QAError as exc:  # deleted all the same: the next question's sync says it again
-                    log.warning("the thread index did not catch up with the deletion of %s: %s", answer_id, exc)
+        self._forget(answer_id, answers=True)
         return gone
 
     def file_answer(self, question: str, answer: str, *, source: str = "user") -> str:

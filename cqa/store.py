@@ -34,7 +34,7 @@ from typing import Any
 import numpy as np
 
 from qa.core.atomic import disk_full
-from qa.core.errors import BusyError, ConfigError, DataFormatError, InputError, NotFoundError
+from qa.core.errors import BusyError, ConfigError, DataFormatError, InputError, NotFoundError, unreadable_as
 from qa.core.text import check_text, check_words
 
 log = logging.getLogger(__name__)
@@ -472,13 +472,8 @@ class ThreadStore:
             raise InputError(f"the thread store {self.path} is open read-only")
 
     def _rows(self, sql: str, args: Iterable[object] = ()) -> list[tuple]:
-        with self._lock:
-            try:
-                return self._conn.execute(sql, tuple(args)).fetchall()
-            except sqlite3.DatabaseError as exc:  # damaged after it opened: said as such, naming the store
-                if isinstance(exc, sqlite3.OperationalError) and ("locked" in str(exc) or "busy" in str(exc)):
-                    raise
-                raise DataFormatError(f"the thread store {self.path} no longer reads: {exc}") from exc
+        with self._lock, unreadable_as(f"the thread store {self.path}"):
+            return self._conn.execute(sql, tuple(args)).fetchall()
 
     # ------------------------------------------------------------------ meta
     def get_meta(self, name: str, default: str = "") -> str:

@@ -292,23 +292,27 @@ class Engine:
             if r not in {str(x) for x in self.routes}:
                 raise InputError(f"no route {str(r)!r} in this engine: one of {', '.join(map(str, self.routes))}")
             wanted.append(Route(r))
-        failed: dict[Route, str] = {}
-        for route in wanted:
-            try:
-                warm = getattr(self.source(route), "warm_up", None)  # optional for a source of your own
-                if callable(warm):
-                    warm()
-            except QAError as exc:
-                log.warning("the %s source did not load: %s", route, exc)
-                failed[route] = str(exc)
-            except Exception as exc:  # noqa: BLE001 - a bug in one source's loading: the others still load
-                log.exception("the %s source failed to load", route)
-                failed[route] = f"internal error: {type(exc).__name__}: {exc}"
+        failed = {route: why for route in wanted if (why := self.warm_source(route)) is not None}
         if len(self.routes) > 1:
             _ = self.router.classifier
         if choice_reader:
             self.choice_reader.warm_up()
         return failed
+
+    def warm_source(self, route: Route) -> str | None:
+        """Load one source now; None when it loaded, else why not (logged). A source that cannot
+        load, or whose loading has a bug, leaves the others to load all the same."""
+        try:
+            warm = getattr(self.source(route), "warm_up", None)  # optional for a source of your own
+            if callable(warm):
+                warm()
+        except QAError as exc:
+            log.warning("the %s source did not load: %s", route, exc)
+            return str(exc)
+        except Exception as exc:  # noqa: BLE001 - a bug in one source's loading: the others still load
+            log.exception("the %s source failed to load", route)
+            return f"internal error: {type(exc).__name__}: {exc}"
+        return None
 
     # ------------------------------------------------------------------ answering
     def ask(self, question: str | Question, *, top_k: int | None = None,
@@ -448,20 +452,23 @@ class Engine:
     def _answer_from(self, route: Route, q: Question, top_k: int) -> list[Answer]:
         """The source's answers; a source whose files or model did not load is `SourceUnavailable`
         (the operator's to fix: not a 4xx about the question, and no server path to a client)."""
-        try:
-            with unavailable_as(str(route)):
-                answers = self.source(route).answer(q, top_k)
-        except QAError as exc:
-            self._note_failure(route, exc)
-            raise
-        self._failing.pop(route, None)
+        with self._watching(route):
+            answers = self.source(route).answer(q, top_k)
         return _as_promised(route, answers, top_k)
 
-    def _note_failure(self, route: Route, exc: QAError) -> None:
-        if isinstance(getattr(exc, "cause", None), DamagedCollection):
-            return  # one collection asked by name (`left_out` says it): the source answers from the others
-        if exc.http_status == 503:  # down (an endpoint, a store gone): not the question's doing
-            self._failing[route] = (error_type_of(exc), time.monotonic())
+    @contextlib.contextmanager
+    def _watching(self, route: Route) -> Iterator[None]:
+        """A source's work (an answer, a search): files or a model that do not load are
+        `SourceUnavailable`; one down marks it failing (`failing`), one that works clears that."""
+        try:
+            with unavailable_as(str(route)):
+                yield
+        except QAError as exc:
+            # one collection asked by name that does not read is no source down (`left_out` says it)
+            if exc.http_status == 503 and not isinstance(getattr(exc, "cause", None), DamagedCollection):
+                self._failing[route] = (error_type_of(exc), time.monotonic())
+            raise
+        self._failing.pop(route, None)
 
     @property
     def left_out(self) -> list[str]:
@@ -557,14 +564,8 @@ class Engine:
         q = Question(query, collection=collection, max_chars=self.settings.max_question_chars)
         self._catch_up_with_collections()
         with self._rw.reading():
-            try:
-                with unavailable_as(str(Route.WEBQA)):  # a damaged collection: as a question says it, no server path
-                    found = self.passages().search(q, k)
-            except QAError as exc:
-                self._note_failure(Route.WEBQA, exc)
-                raise
-            self._failing.pop(Route.WEBQA, None)  # passages found: the source answers, as after an answer
-            return found
+            with self._watching(Route.WEBQA):  # a damaged collection: as a question says it, no server path
+                return self.passages().search(q, k)
 
     def collections(self) -> list[str]:
         """The passage collections questions are answered from."""

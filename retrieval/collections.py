@@ -167,8 +167,10 @@ class CollectionSet:
             raise
         except DataFormatError as exc:
             with self._lock:
+                first = name not in self._broken
                 self._broken[name] = str(exc)
-            logging.getLogger(__name__).warning("left out the collection %s: %s", name, exc)
+            if first:  # said once; tried again after `reload(name)`
+                logging.getLogger(__name__).warning("left out the collection %s: %s", name, exc)
             raise DamagedCollection(name, str(exc)) from exc
 
     def retriever(self, name: str) -> HybridRetriever:
@@ -193,16 +195,12 @@ class CollectionSet:
             if name in broken and len(names) > 1:
                 continue  # said once; tried again after `reload(name)`
             try:
-                out.append((name, self.retriever(name)))
-            except DataFormatError as exc:
-                if len(names) == 1:
-                    with self._lock:
-                        self._broken[name] = str(exc)  # not listed as answered from; asked by name, said again
-                    raise DamagedCollection(name, str(exc)) from exc
+                with self._blaming(name):
+                    out.append((name, self.retriever(name)))
+            except DamagedCollection as exc:
+                if len(names) == 1:  # asked by name: said again, each time
+                    raise
                 broken[name] = str(exc)
-                with self._lock:
-                    self._broken[name] = str(exc)
-                logging.getLogger(__name__).warning("left out the collection %s: %s", name, exc)
         if not out:  # every one damaged: the first one's reason
             raise DataFormatError(next(iter(broken.values()), "no readable passage collection"))
         return out

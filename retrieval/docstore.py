@@ -15,7 +15,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Protocol
 
-from qa.core.errors import DataFormatError, InputError
+from qa.core.errors import DataFormatError, InputError, unreadable_as
 from retrieval.passage import Passage
 
 
@@ -148,13 +148,8 @@ class SQLiteDocStore:
 
     # -- reads ------------------------------------------------------------------------------
     def _rows(self, sql: str, args: Iterable[object] = ()) -> list[tuple]:
-        with self._lock:
-            try:
-                return self._conn.execute(sql, tuple(args)).fetchall()
-            except sqlite3.DatabaseError as exc:  # damaged after it opened: say which store, not SQLite's words alone
-                if isinstance(exc, sqlite3.OperationalError) and "locked" in str(exc):
-                    raise
-                raise DataFormatError(f"the document store {self.path} no longer reads: {exc}") from exc
+        with self._lock, unreadable_as(f"the document store {self.path}"):
+            return self._conn.execute(sql, tuple(args)).fetchall()
 
     @staticmethod
     def _passage(row: tuple) -> tuple[int, Passage]:

@@ -252,7 +252,8 @@ def add_passages(folder: str | Path, passages: Sequence[Passage], settings: Sett
         # the ids of the documents added through the API, where every one is known (none before, or
         # a list kept since the first): the last one deleted, `qa index` of the folder asks no more
         if API_DOCUMENTS in manifest.extra or not manifest.extra.get("added_documents"):
-            manifest.extra[API_DOCUMENTS] = sorted(set(manifest.extra.get(API_DOCUMENTS) or ()) | _documents(passages))
+            added = {_document_of(p.id) for p in passages}
+            manifest.extra[API_DOCUMENTS] = sorted(set(manifest.extra.get(API_DOCUMENTS) or ()) | added)
         manifest.extra["added_documents"] = True  # `qa index` of its folder would drop them: it asks first
         manifest.save(tmp)
         swap_dir(tmp, folder)
@@ -262,13 +263,9 @@ def add_passages(folder: str | Path, passages: Sequence[Passage], settings: Sett
 API_DOCUMENTS = "api_documents"  # in a manifest: the ids of the documents added through the API
 
 
-def store_has_document(docstore: Path, doc_id: str) -> bool:
-    with SQLiteDocStore(docstore, read_only=True) as store:
-        return store.has_document(doc_id)
-
-
-def _documents(passages: Sequence[Passage]) -> set[str]:
-    return {p.id.rsplit("#", 1)[0] for p in passages}
+def _document_of(passage_id: str) -> str:
+    """The document a passage was cut from (`chunk_documents` names passages `<doc_id>#<n>`)."""
+    return passage_id.rsplit("#", 1)[0]
 
 
 def delete_passages(folder: str | Path, ids: Sequence[str]) -> int:
@@ -280,6 +277,8 @@ def delete_passages(folder: str | Path, ids: Sequence[str]) -> int:
         with SQLiteDocStore(tmp / DOCSTORE) as store:
             keys = store.delete(ids)
             left = set(summarise_sources(store.sources(), limit=10**9))
+            touched = {_document_of(i) for i in ids}
+            kept = {d for d in touched if store.has_document(d)}  # a document only part of which was deleted
         dense = DenseIndex.load(tmp / DENSE, mmap=False)
         dense.delete(keys)
         dense.save(tmp / DENSE)
@@ -287,8 +286,7 @@ def delete_passages(folder: str | Path, ids: Sequence[str]) -> int:
         manifest.sources = [s for s in manifest.sources if s in left]  # a file's name can itself be personal data
         listed = manifest.extra.get(API_DOCUMENTS)
         if listed is not None:  # the last document added through the API gone: `qa index` of the folder asks no more
-            listed = sorted(d for d in listed if d not in {i.rsplit("#", 1)[0] for i in ids}
-                            or store_has_document(tmp / DOCSTORE, d))
+            listed = sorted(d for d in listed if d not in touched or d in kept)
             manifest.extra[API_DOCUMENTS] = listed
             if not listed:
                 manifest.extra.pop("added_documents", None)

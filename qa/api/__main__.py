@@ -34,9 +34,6 @@ def main(argv: list[str] | None = None) -> int:
     from qa.api.protocol import guarded_protocol
 
     configure(str(settings.api_log_level))
-    from qa.core.paths import private_cache
-
-    private_cache()
 
     def stop(sig: int, _frame: object) -> None:
         """Where a Ctrl-C or a `kill` ends: uvicorn shuts down gracefully (open connections, the

@@ -152,14 +152,8 @@ def create_app(settings: Settings | None = None, *, engine: Any = None, warm: bo
     state = {"warm": not warm}  # without warming up, sources load on first use: nothing to wait for
 
     def warm_up() -> None:
-        for route in engine.routes:
-            try:
-                warm = getattr(engine.source(route), "warm_up", None)  # optional for a source of one's own
-                if callable(warm):
-                    warm()
-                ready[str(route)] = True
-            except Exception as exc:  # a missing graph or index: that source answers with its error
-                log.warning("the %s source did not load: %s", route, exc)
+        for route in engine.routes:  # one by one: health shows each ready as it loads
+            ready[str(route)] = engine.warm_source(route) is None  # a missing graph or index: it answers with its error
         if len(engine.routes) > 1:
             with contextlib.suppress(Exception):
                 _ = engine.router.classifier

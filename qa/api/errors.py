@@ -13,7 +13,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from qa.core.errors import ModelNotFoundError, QAError, SourceUnavailable, error_type_of
+from qa.core.errors import LOGGED, ModelNotFoundError, QAError, SourceUnavailable, error_type_of, logged
 
 log = logging.getLogger("qa.api")
 
@@ -103,6 +103,15 @@ def public_message(exc: BaseException) -> str:
     return "internal error: the server failed; it has been logged"
 
 
+def log_bug(exc: BaseException, method: str, path: str) -> None:
+    """A bug's traceback in the log, once: one a source's failure logged already is a line."""
+    if logged(exc):
+        log.error("internal error on %s %s (its traceback is above)", method, path)
+    else:
+        log.error("internal error on %s %s", method, path, exc_info=exc)
+    setattr(exc, LOGGED, True)
+
+
 def install(app: FastAPI) -> None:
     @app.exception_handler(QAError)
     async def _qa(request: Request, exc: QAError) -> JSONResponse:
@@ -147,12 +156,6 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(Exception)
     async def _bug(request: Request, exc: Exception) -> JSONResponse:
-        from qa.core.errors import LOGGED, logged
-
-        if logged(exc):  # its traceback is in the log already (a source's bug)
-            log.error("internal error on %s %s (its traceback is above)", request.method, request.url.path)
-        else:
-            log.exception("internal error on %s %s", request.method, request.url.path)
-        setattr(exc, LOGGED, True)
+        log_bug(exc, request.method, request.url.path)
         return error_response(500, "internal_error", "internal error: the server failed to handle this request; "
                                                      "it has been logged")

@@ -23,7 +23,7 @@ from typing import Any
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from qa.api.limits import CLIENT_CLOSED_REQUEST, CLIENT_GONE_KEY
-from qa.core.errors import LOGGED, logged
+from qa.core.errors import logged
 
 REQUEST_ID: contextvars.ContextVar[str] = contextvars.ContextVar("qa_request_id", default="-")
 REQUEST_ID_HEADER = "X-Request-ID"
@@ -120,14 +120,9 @@ class RequestLog:
                 raise
             # answered here, not by Starlette's last handler outside: that one runs after this
             # request's id is gone, so its traceback and its 500 carried none
-            from qa.api.errors import error_head_and_body
+            from qa.api.errors import error_head_and_body, log_bug
 
-            where = (scope.get("method", "-"), shown_path(scope.get("path", "")))
-            if logged(exc):  # its traceback is in the log already, under this id (a source's bug)
-                log.error("internal error on %s %s (its traceback is above)", *where)
-            else:
-                log.exception("internal error on %s %s", *where)
-            setattr(exc, LOGGED, True)
+            log_bug(exc, scope.get("method", "-"), shown_path(scope.get("path", "")))
             headers, body = error_head_and_body("internal_error", "internal error: the server failed to handle this "
                                                 "request; it has been logged", {REQUEST_ID_HEADER: rid})
             await send({"type": "http.response.start", "status": 500, "headers": headers})

@@ -76,12 +76,12 @@ class SourceUnavailable(QAError):
         super().__init__(str(cause))
         self.route = route
         self.cause = cause
-        # what the server's log says: one collection that does not read is not the source not loading
-        self.log_line = (str(cause) if isinstance(cause, DamagedCollection)
-                         else f"the {route} source did not load: {cause}")
-        self.public = (f"the collection {cause.collection!r} does not read on this server; the server's log says why"
-                       if isinstance(cause, DamagedCollection) else
-                       f"the {route} source did not load on this server; the server's log says why")
+        # one collection that does not read is not the source not loading: the log and the client say which
+        if isinstance(cause, DamagedCollection):
+            self.log_line, what = str(cause), f"the collection {cause.collection!r} does not read"
+        else:
+            self.log_line, what = f"the {route} source did not load: {cause}", f"the {route} source did not load"
+        self.public = f"{what} on this server; the server's log says why"
 
 
 @contextmanager
@@ -93,6 +93,21 @@ def unavailable_as(route: str) -> Iterator[None]:
         yield
     except (DataFormatError, ModelNotFoundError, ConfigError) as exc:
         raise SourceUnavailable(route, exc) from exc
+
+
+@contextmanager
+def unreadable_as(what: str) -> Iterator[None]:
+    """Inside, SQLite's own words for a file damaged after it was opened ("database disk image is
+    malformed") are a `DataFormatError` naming `what` (a store): the operator's to fix, not a bug.
+    A file locked or busy is another writer, not damage, and passes through."""
+    import sqlite3
+
+    try:
+        yield
+    except sqlite3.DatabaseError as exc:
+        if isinstance(exc, sqlite3.OperationalError) and ("locked" in str(exc) or "busy" in str(exc)):
+            raise
+        raise DataFormatError(f"{what} no longer reads: {exc}") from exc
 
 
 LOGGED = "_qa_logged"  # set on an exception once its traceback is in the log: it is logged once
