@@ -234,6 +234,16 @@ class Settings(BaseSettings):
             raise ValueError("is a number; give true or false")
         return value
 
+    @field_validator("*", mode="before")
+    @classmethod
+    def _any_case(cls, value: Any, info: ValidationInfo) -> Any:
+        # an operator writes the level as Python's logging does (`INFO`) or a word as a shell habit
+        # capitalises it; the choices are closed sets of lower-case words, so the case carries nothing
+        kind = cls.model_fields[info.field_name or ""].annotation
+        if isinstance(kind, type) and issubclass(kind, Enum) and isinstance(value, str):
+            return value.strip().lower()
+        return value
+
     @field_validator("null_threshold", "kb_min_confidence", mode="before")
     @classmethod
     def _unset(cls, value: Any) -> Any:

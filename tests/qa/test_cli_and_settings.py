@@ -14,7 +14,7 @@ import pytest
 from qa.cli import main
 from qa.core.errors import ConfigError, InputError
 from qa.core.paths import MODELS_DIR
-from qa.core.settings import FusionMethod, Settings
+from qa.core.settings import FusionMethod, LogLevel, Settings
 from qa.core.types import Answer, Question, Route
 
 REPO = Path(__file__).resolve().parents[2]
@@ -179,6 +179,18 @@ def test_settings_enums_and_explicit_fields(monkeypatch: pytest.MonkeyPatch) -> 
     monkeypatch.setenv("QA_FUSION_METHOD", "rrf")
     s = Settings.load(top_k=4)
     assert s.fusion_method == FusionMethod.RRF and s.explicitly_set("top_k") and not s.explicitly_set("read_k")
+
+
+def test_a_closed_set_setting_is_read_in_any_case(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # operators write log levels as Python's logging spells them; the word is the same in any case
+    monkeypatch.setenv("QA_API_LOG_LEVEL", "WARNING")
+    cfg = tmp_path / "qa.toml"
+    cfg.write_text('fusion_method = " RRF "\n')
+    s = Settings.load(cfg)
+    assert s.api_log_level == LogLevel.WARNING and s.fusion_method == FusionMethod.RRF
+    monkeypatch.setenv("QA_API_LOG_LEVEL", "LOUD")
+    with pytest.raises(ConfigError, match="debug"):
+        Settings.load()
 
 
 def test_qa_config_shows_each_setting_and_its_origin(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
