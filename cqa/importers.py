@@ -242,7 +242,8 @@ def _touches(text: str, m: re.Match[str]) -> bool:
         return False
     if not before or not before.isspace():
         return True
-    return bool(after) and (after.isalnum() or after in "<\n" or after in _QUOTES)
+    # an entity or an opening bracket starts the element's text as a word does ("<code>&lt;br&gt;</code>")
+    return bool(after) and (after.isalnum() or after in "<\n&([{" or after in _QUOTES)
 
 
 def _tags(raw: str) -> list[str]:
@@ -566,7 +567,30 @@ def _faq_records(path: Path, on_bytes: Progress | None = None) -> Iterator[tuple
             other = other_encoding(path, raw.read(8))
         raise other or DataFormatError(f"{path}: not UTF-8 text ({utf8_error_place(path)}); save it as UTF-8") from None
     except csv.Error as exc:
-        raise DataFormatError(f"{path}:{line + 1}: malformed CSV: {exc}") from None
+        kind = "TSV" if name.endswith(".tsv") else "CSV"
+        raise DataFormatError(f"{path}:{line + 1}: malformed {kind}: {exc}") from None
+
+
+def _no_rows_swallowed(row: list[str], header: list[str], delimiter: str, where: str, last: int) -> None:
+    """Refuse a quoted field that runs over lines of which one reads as a row of its own (a
+    question ending in "?", then as many fields as the header names): a stray quote at a field's
+    start (`"Big Blue`) is closed by the next quote at a line's end (an inch mark, `15.6"`), and
+    the rows between became part of one answer while the import said it read them all. An answer
+    of several lines is left alone unless one of its lines looks like that."""
+    asked = next((i for i, h in enumerate(header) if h in _Q_KEYS), 0)
+    for value in row:
+        if "\n" not in value:
+            continue
+        for inner in value.split("\n")[1:]:
+            try:
+                fields = next(csv.reader([inner], delimiter=delimiter), [])
+            except csv.Error:
+                continue
+            if len(fields) == len(header) and fields[asked].rstrip().endswith("?") and not inner[:1].isspace():
+                raise DataFormatError(
+                    f"{where}: a quoted field opens here and runs to line {last}, holding what reads as a row "
+                    f"of its own ({inner.strip()[:60]!r}): a quote left open? A field that opens with a quote "
+                    'is read up to its closing quote: quote the whole field and double each quote inside it')
 
 
 def _csv_delimiter(header: str) -> str:
@@ -642,8 +666,11 @@ def _faq_parse(fh: Any, name: str, path: Path) -> Iterator[tuple[str, Any, int]]
             try:
                 row = next(reader, None)
             except csv.Error as exc:
-                raise DataFormatError(f"{path}:{start}: malformed CSV in the row that starts here ({exc}: "
-                                      "a quote left open, or text after a closing quote?)") from None
+                kind, said = "TSV" if name.endswith(".tsv") else "CSV", str(exc).replace("'\t'", "a tab")
+                raise DataFormatError(f"{path}:{start}: malformed {kind} in the row that starts here ({said}: "
+                                      "a quote left open, or text after a closing quote? A field that opens "
+                                      "with a quote is read up to its closing quote: quote the whole field and "
+                                      "double each quote inside it)") from None
             if row is None:
                 return
             if len(row) > len(header) and any(v.strip() for v in row[len(header):]):
@@ -651,6 +678,7 @@ def _faq_parse(fh: Any, name: str, path: Path) -> Iterator[tuple[str, Any, int]]
                 sep = {"\t": "tab", ";": "semicolon"}.get(delimiter, "comma")
                 raise DataFormatError(f"{path}:{start}: {len(row)} fields where the header has {len(header)} "
                                       f"(quote a field that holds a {sep})")
+            _no_rows_swallowed(row, header, delimiter, f"{path}:{start}", reader.line_num)
             rec = dict(zip(header, row, strict=False))
             if any(v.strip() for v in row):  # not a blank line or a ",," row of a spreadsheet
                 yield f"{path}:{start}", rec, reader.line_num
@@ -671,11 +699,10 @@ def _faq_parse(fh: Any, name: str, path: Path) -> Iterator[tuple[str, Any, int]]
 
 
 def _first(rec: dict[str, Any], keys: tuple[str, ...]) -> Any:
+    """The value of the first of `keys` the record has, empty or not: a record whose `question` is
+    empty beside a `title` (a category, in many exports) took the category for its question."""
     lower = {str(k).lower(): v for k, v in rec.items()}
-    for k in keys:
-        if lower.get(k) not in (None, ""):
-            return lower[k]
-    return None
+    return next((lower[k] for k in keys if k in lower), None)
 
 
 def import_faq(store: ThreadStore, path: str | Path, *, source: str | None = None,
@@ -726,12 +753,16 @@ def _field_text(rec: dict[str, Any], name: str, where: str) -> str:
 
 
 def _answer_texts(rec: dict[str, Any], where: str) -> list[str]:
+    """`answer` and a list `answers`, the first one first (the accepted one); either may be empty
+    (a spreadsheet's column) but not both. A record with both kept only the list."""
     answers = rec.get("answers")
-    if answers in (None, "", []):  # an empty `answers` column beside a filled `answer` one
-        answer = _first(rec, _A_KEYS)
-        answers = [] if answer is None else [answer]
-    if not isinstance(answers, list):
+    if answers in (None, ""):
+        answers = []
+    elif not isinstance(answers, list):
         answers = [answers]
+    answer = _first(rec, _A_KEYS)
+    if answer not in (None, ""):
+        answers = [answer, *answers]
     texts = [str(a).strip() for a in answers if isinstance(a, str | int | float) and not isinstance(a, bool)]
     if len(texts) != len(answers) or not any(texts):
         raise DataFormatError(f"{where}: no answer text (expected 'answer' or a list 'answers' of texts)")
@@ -762,6 +793,11 @@ def import_records(store: ThreadStore, records: Iterable[tuple[str, Any]], *, so
                 raise DataFormatError(f"{where}: the field {twice!r} is given twice (in other case or spacing)")
             question = _first(rec, _Q_KEYS)
             if not isinstance(question, str) or not question.strip():
+                field = next((k for k in _Q_KEYS if k in rec), None)
+                if field is not None and (question is None or isinstance(question, str)):
+                    raise DataFormatError(f"{where}: the question (the field {field!r}) is empty")
+                if field is not None:
+                    raise DataFormatError(f"{where}: the field {field!r} must be a text, not {question!r:.40}")
                 raise DataFormatError(f"{where}: no question (expected one of the fields {', '.join(_Q_KEYS)})")
             # a CMS export marks its questions up as it does its answers ("<p>What are your <strong>...")
             marked, question = question, _title(" ".join(plain_text(question).split()), where)

@@ -14,6 +14,7 @@ import codecs
 import gzip
 import lzma
 import re
+import xml.parsers.expat
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import IO, TYPE_CHECKING
@@ -151,6 +152,7 @@ def load_file(graph: EmbeddedGraph, path: str | Path, fmt: str | None = None) ->
             _local_contexts(text, p)
         if fmt == "xml":
             _bounded_entities(text, p)
+            _well_formed(text, p)
         ox = graph.store == "OxigraphStore"
         name = {"turtle": "ox-turtle" if ox else "turtle", "nt": "ox-ntriples" if ox else "nt",
                 "xml": "ox-xml" if ox else "xml", "json-ld": "ox-json-ld" if ox else "json-ld"}[fmt]
@@ -163,6 +165,22 @@ def load_file(graph: EmbeddedGraph, path: str | Path, fmt: str | None = None) ->
             raise DataFormatError(f"{p}: not valid {shown}: {exc}") from exc
     return len(graph.graph) - before
 
+
+def _well_formed(text: str, path: Path) -> None:
+    """Refuse an RDF/XML file that is not well-formed XML. Oxigraph's parser stops at the end of
+    the input without checking that the root element was closed, so a file cut short (a copy or a
+    download that stopped) loaded its first part without a word, and questions about the rest were
+    answered "no answer". Expat reads without building anything; the entities were bounded first."""
+    parser = xml.parsers.expat.ParserCreate()
+    try:
+        parser.Parse(text, True)
+    except xml.parsers.expat.ExpatError as exc:
+        reason = xml.parsers.expat.errors.messages[exc.code] if exc.code else str(exc)
+        raise DataFormatError(f"{path}:{exc.lineno}: not valid RDF/XML: {reason} (column {exc.offset + 1})"
+                              + ("; the file looks cut short" if exc.code == _NO_ELEMENTS_LEFT else "")) from exc
+
+
+_NO_ELEMENTS_LEFT = xml.parsers.expat.errors.codes[xml.parsers.expat.errors.XML_ERROR_NO_ELEMENTS]
 
 # an RDF/XML file's DOCTYPE may name IRIs it repeats (`<!ENTITY owl "http://...#">`, as ontology
 # editors write them); what its entities expand to is bounded by the file's own size, so that a

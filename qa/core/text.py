@@ -273,8 +273,26 @@ def _no_constant(name: str) -> Any:
     raise _Unsound(f"{name} is not a JSON value")
 
 
+class WrittenNumber(float):
+    """A JSON number that a user's record gives where a text is stored (an answer of `3.10`, a
+    version): it computes as the float, and reads (`str`) as it was written, not as `3.1`."""
+
+    written: str
+
+    def __new__(cls, number: str) -> WrittenNumber:
+        value = super().__new__(cls, number)
+        value.written = number
+        return value
+
+    def __getnewargs__(self) -> tuple[str]:  # a copy or a pickle reads as the original
+        return (self.written,)
+
+    def __str__(self) -> str:
+        return self.written
+
+
 def _finite(number: str) -> float:
-    value = float(number)
+    value = WrittenNumber(number)
     if math.isinf(value):
         raise _Unsound(f"{number[:40]} is beyond any number a float holds")
     return value

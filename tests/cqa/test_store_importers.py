@@ -411,6 +411,57 @@ def test_an_open_quote_in_a_csv_is_an_error_not_a_swallowed_file(tmp_path: Path)
     assert _counts(store) == (0, 0)
 
 
+def test_a_stray_quote_that_swallows_rows_is_refused(tmp_path: Path) -> None:
+    """A field opening with a quote was closed by an inch mark two lines down: the row between
+    became part of one answer and the import said it read every record."""
+    store = ThreadStore(tmp_path / "t.sqlite")
+    for name, sep in (("faq.csv", ","), ("faq.tsv", "\t")):
+        faq = tmp_path / name
+        faq.write_text(f'question{sep}answer\nWhat is the store called?{sep}"Big Blue\n'
+                       f'What size is the screen?{sep}15.6"\nWhere is it?{sep}Main Street.\n', encoding="utf-8")
+        with pytest.raises(DataFormatError, match=rf"{name}:2: a quoted field opens here and runs to line 3.*"
+                                                  r"'What size is the screen\?"):
+            import_file(store, faq)
+    assert _counts(store) == (0, 0)
+    steps = tmp_path / "steps.csv"  # an answer of several lines, commas in them, is an answer
+    steps.write_text('question,answer\nHow do I reset it?,"Steps:\n1. open settings, then reset\n'
+                     '2. confirm, and you are done"\n', encoding="utf-8")
+    import_file(store, steps)
+    assert store.thread(f"faq:steps:{content_id('How do I reset it?')}").answers[0].text.endswith("done")
+    plain = tmp_path / "songs.tsv"  # a TSV field that opens with a quote: said as TSV, the quote explained
+    plain.write_text('question\tanswer\nWhat is it?\t"Proud Mary" is a rock song\n', encoding="utf-8")
+    with pytest.raises(DataFormatError, match=r"songs.tsv:2: malformed TSV .*a tab expected .*double each quote"):
+        import_file(store, plain)
+
+
+def test_an_faq_record_keeps_its_answer_beside_its_answers_and_its_written_numbers(tmp_path: Path) -> None:
+    faq = tmp_path / "faq.jsonl"
+    faq.write_text(json.dumps({"question": "How do I reset my PIN?", "answer": "Call the hotline.",
+                               "answers": ["Use the app.", "Call the hotline."]}) + "\n"
+                   + '{"question": "Which version?", "answer": 3.10}\n', encoding="utf-8")
+    store = ThreadStore(tmp_path / "t.sqlite")
+    import_file(store, faq)
+    pin = store.thread(f"faq:faq:{content_id('How do I reset my PIN?')}")
+    assert [(a.text, a.accepted) for a in pin.answers] == [("Call the hotline.", True), ("Use the app.", False)]
+    assert store.thread(f"faq:faq:{content_id('Which version?')}").answers[0].text == "3.10"  # not 3.1
+
+
+@pytest.mark.parametrize(("record", "said"), [
+    ({"title": "Billing", "question": "", "answer": "Monthly."}, "the question \\(the field 'question'\\) is empty"),
+    ({"question": None, "q": "Hours?", "answer": "9-5"}, "the question \\(the field 'question'\\) is empty"),
+    ({"question": 7, "answer": "9-5"}, "the field 'question' must be a text, not 7"),
+    ({"answer": "9-5"}, "no question"),
+])
+def test_an_empty_question_is_not_taken_from_another_field(tmp_path: Path, record: dict, said: str) -> None:
+    """A record's empty `question` beside a `title` (a category, in many exports) took the category."""
+    faq = tmp_path / "faq.jsonl"
+    faq.write_text(json.dumps(record) + "\n", encoding="utf-8")
+    store = ThreadStore(tmp_path / "t.sqlite")
+    with pytest.raises(DataFormatError, match=f"faq.jsonl:1: {said}"):
+        import_file(store, faq)
+    assert _counts(store) == (0, 0)
+
+
 def test_faq_tags_of_the_wrong_type_are_a_clear_error(tmp_path: Path) -> None:
     faq = tmp_path / "faq.jsonl"
     faq.write_text('{"question": "Opening hours?", "answer": "9-5", "tags": 5}\n', encoding="utf-8")
@@ -987,7 +1038,11 @@ def test_html_in_an_faq_is_shown_as_text_and_a_dumps_links_keep_where_they_go(tm
                         ("if (a<b && c>d) return", "if (a<b && c>d) return"),
                         ("Use x<b and y>z", "Use x<b and y>z"),
                         ("Press <Ctrl>+<B> for bold.", "Press <Ctrl>+<B> for bold."),
-                        ("I <3 this shop &amp; you", "I <3 this shop &amp; you")):
+                        ("I <3 this shop &amp; you", "I <3 this shop &amp; you"),
+                        # an element whose text opens with an entity: its opening tag was kept, its
+                        # closing one went ("Use the <code><br> element")
+                        ("Use the <code>&lt;br&gt;</code> element.", "Use the <br> element."),
+                        ("<b>(optional)</b> a note", "(optional) a note")):
         assert plain_text(text) == shown, text
     started = time.perf_counter()
     html_to_text('<a href="https://x.y/">' * 40_000)

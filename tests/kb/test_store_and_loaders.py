@@ -62,8 +62,18 @@ def test_rdf_xml_and_json_ld_files_load(tmp_path, store):
         load_file(EmbeddedGraph(store=store), remote)
     broken = tmp_path / "broken.rdf"
     broken.write_text("<rdf:RDF><broken")
-    with pytest.raises(DataFormatError, match="broken.rdf: not valid RDF/XML"):
+    with pytest.raises(DataFormatError, match="broken.rdf:1: not valid RDF/XML"):
         load_file(EmbeddedGraph(store=store), broken)
+    # a file cut short after a whole statement: Oxigraph's parser loaded its first part without a word
+    whole = rdf.read_text()
+    cut = tmp_path / "cut.rdf"
+    cut.write_text(whole[:whole.index("</rdf:Description>")] + "\n")
+    with pytest.raises(DataFormatError, match=r"cut.rdf:3: not valid RDF/XML: no element found .*cut short"):
+        load_file(EmbeddedGraph(store=store), cut)
+    trailing = tmp_path / "trailing.rdf"
+    trailing.write_text(whole + "<more/>")
+    with pytest.raises(DataFormatError, match="trailing.rdf:2: not valid RDF/XML: junk after document element"):
+        load_file(EmbeddedGraph(store=store), trailing)
 
 
 @pytest.mark.parametrize("store", ["auto", "default"])
