@@ -172,6 +172,8 @@ def _check_documents(documents: object) -> None:
                 raise InputError(f"document {name!r}: {field} must be a string, not {type(value).__name__}")
             if SURROGATE.search(value):
                 raise InputError(f"document {name!r}: {field} is not valid UTF-8 text (it holds a lone surrogate)")
+        if not doc.text.strip():  # it made no passage, and the call said it was added
+            raise InputError(f"document {name!r} has no text (only spaces): nothing to add")
         if not isinstance(doc.metadata, dict):
             raise InputError(f"document {name!r}: metadata must be a dict, not {type(doc.metadata).__name__}")
         try:

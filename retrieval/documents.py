@@ -12,6 +12,7 @@ indexes mojibake.
 
 from __future__ import annotations
 
+import html
 import json
 import logging
 import os
@@ -208,11 +209,39 @@ def _links(line: str) -> str:
     return "".join(out)
 
 
+# HTML written into Markdown (as a renderer shows it: the tags are not words): inline elements go,
+# block ones leave a space between what they held; `<` that opens no such tag stays as written
+_HTML_TAG = re.compile(r"</?(?:(a|abbr|b|cite|code|del|em|i|ins|kbd|mark|q|s|samp|small|span|strike|strong|"
+                       r"sub|sup|tt|u|var)|(?:blockquote|br|caption|dd|details|div|dl|dt|figcaption|figure|h[1-6]|"
+                       r"hr|img|li|ol|p|pre|summary|table|tbody|td|tfoot|th|thead|tr|ul))"
+                       r"""(?:\s+[A-Za-z_:][-\w:.]*(?:\s*=\s*(?:"[^"<>]*"|'[^'<>]*'|[^\s"'=<>`]+))?)*\s*/?>""",
+                       re.IGNORECASE)
+# a backslash before ASCII punctuation is Markdown's escape (`my\_app`, `\*`): the character alone
+_ESCAPED = re.compile(r"\\([!-/:-@\[-`{-~])")
+
+
+def _as_rendered(text: str) -> str:
+    """What a Markdown renderer shows of a line's text outside code: its HTML tags gone and its
+    character references (`&amp;`) read as the characters they stand for. A reader answered
+    "02:00 &amp; 14:00" from them."""
+    if "<" in text:
+        text = _HTML_TAG.sub(lambda m: "" if m.group(1) else " ", text)
+    return html.unescape(text) if "&" in text else text
+
+
+_KEPT = 0xF0000  # a private-use plane: an escaped character waits there while the markup is read
+_RELEASED = re.compile("[\U000F0021-\U000F007E]")
+
+
 def _inline(line: str) -> str:
     parts = _CODE.split(line)  # code spans keep what they hold
     for k in range(0, len(parts), 2):
-        plain = _STRONG.sub(lambda m: m.group(1) or m.group(2), _links(_STRUCK.sub("", parts[k])))
-        parts[k] = _EMPHASIS.sub(lambda m: m.group(1) or m.group(2), plain)
+        # a backslash escape (`my\_app`, `\*not\*`) is the character, never markup: kept apart until the end
+        escaped = "\\" in parts[k]
+        text = _ESCAPED.sub(lambda m: chr(_KEPT + ord(m.group(1))), parts[k]) if escaped else parts[k]
+        plain = _STRONG.sub(lambda m: m.group(1) or m.group(2), _links(_STRUCK.sub("", text)))
+        text = _as_rendered(_EMPHASIS.sub(lambda m: m.group(1) or m.group(2), plain))
+        parts[k] = _RELEASED.sub(lambda m: chr(ord(m.group(0)) - _KEPT), text) if escaped else text
     for k in range(1, len(parts), 2):
         parts[k] = parts[k][1:-1]
     return "".join(parts)
@@ -355,6 +384,7 @@ def _holds_nul(value: object) -> bool:
 
 def _read_jsonl(path: Path, rel: str) -> Iterator[Document]:
     text = read_text_file(path)
+    blank: list[int] = []  # records whose text is only spaces: left out, and said (they were silently)
     for lineno, obj in json_lines(text, str(path), "text", strict=True):
         where = f"{path}:{lineno}"
         given = obj.get("id")
@@ -368,14 +398,20 @@ def _read_jsonl(path: Path, rel: str) -> Iterator[Document]:
             raise DataFormatError(f"{where}: the document holds a NUL character (U+0000), as a binary file does")
         doc_id = str(given) if given not in (None, "") else f"{rel}:{lineno}"
         meta = {k: v for k, v in obj.items() if k not in {"id", "text", "title"}}
-        if obj["text"].strip():
-            yield Document(
-                doc_id=doc_id,
-                text=obj["text"],
-                title=str(obj.get("title") or ""),
-                source=f"{rel}:{lineno}",
-                metadata=meta,
-            )
+        if not obj["text"].strip():
+            blank.append(lineno)
+            continue
+        yield Document(
+            doc_id=doc_id,
+            text=obj["text"],
+            title=str(obj.get("title") or ""),
+            source=f"{rel}:{lineno}",
+            metadata=meta,
+        )
+    if blank:
+        lines = ", ".join(map(str, blank[:10])) + (f" and {len(blank) - 10} more" if len(blank) > 10 else "")
+        log.warning("%s: left out %s whose text is empty (line%s %s)", path,
+                    _many(len(blank), "record"), "s" if len(blank) > 1 else "", lines)
 
 
 def _check_name(path: Path) -> None:

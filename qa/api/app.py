@@ -306,7 +306,9 @@ def create_app(settings: Settings | None = None, *, engine: Any = None, warm: bo
 
         docs = []
         seen: set[str] = set()
-        for d in body.documents:
+        for i, d in enumerate(body.documents):
+            if not d.text.strip():  # it would make no passage, yet be listed as added
+                raise InputError(f"documents[{i}]{f' ({d.id!r})' if d.id else ''} has no text (only spaces)")
             doc_id = d.id or f"doc-{uuid.uuid4().hex[:12]}"
             if doc_id in seen:
                 raise InputError(f"document id {doc_id!r} occurs twice in this request")

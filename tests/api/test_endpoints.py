@@ -222,6 +222,9 @@ def test_documents_added_are_searchable_at_once_and_deleted(client) -> None:
     ({"collection": "c", "documents": []}, 422, "documents"),
     ({"collection": "c", "documents": [{"text": ""}]}, 422, "text"),
     ({"collection": "c", "documents": [{"text": "   "}]}, 400, "no text"),
+    # one blank among others made no passage and was listed as added (and then "not found" to delete)
+    ({"collection": "c", "documents": [{"id": "real", "text": "x"}, {"id": "blank", "text": " \n "}]}, 400,
+     "documents[1] ('blank') has no text"),
     ({"collection": "c", "documents": [{"id": "a b", "text": "x"}]}, 422, "id"),
     ({"collection": "c", "documents": [{"id": "d", "text": "x"}, {"id": "d", "text": "y"}]}, 400, "twice"),
     ({"collection": "c", "documents": [{"text": "x"}] * 101}, 422, "documents"),

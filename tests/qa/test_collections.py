@@ -439,6 +439,7 @@ def test_the_python_api_checks_what_a_caller_passes_before_any_source_sees_it(tm
              ([Document("d", None, "T", "s")], "text must be a string"),  # type: ignore[arg-type]
              ([Document("d", "broken \ud800 text", "T", "s")], "not valid UTF-8"),
              ([memo, "just text"], r"documents\[1\] is a str"),
+             ([memo, Document("blank", " \n ", "T", "s")], "document 'blank' has no text"),  # was said added
              (memo, "a list of Document")]
     for docs, message in cases:
         with pytest.raises(InputError, match=message):

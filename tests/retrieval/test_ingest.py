@@ -143,6 +143,14 @@ def test_an_unreadable_subfolder_stops_the_index(tmp_path: Path) -> None:
         (folder / "locked").chmod(0o755)
 
 
+def test_jsonl_records_without_text_are_said(tmp_path: Path, caplog) -> None:
+    """A record whose text was only spaces was left out without a word."""
+    (tmp_path / "x.jsonl").write_text('{"text": "  "}\n{"text": "Real text."}\n{"text": "\\n"}\n', encoding="utf-8")
+    with caplog.at_level("WARNING", logger="qa.index"):
+        [doc] = read_documents(tmp_path / "x.jsonl", "x.jsonl")
+    assert doc.text == "Real text." and "x.jsonl: left out 2 records whose text is empty (lines 1, 3)" in caplog.text
+
+
 def test_bad_jsonl_and_paths(tmp_path: Path) -> None:
     (tmp_path / "x.jsonl").write_text('{"text": "ok"}\n{broken\n', encoding="utf-8")
     with pytest.raises(DataFormatError, match="x.jsonl:2"):
@@ -224,6 +232,11 @@ def test_markdown_is_read_as_its_words(tmp_path: Path) -> None:
     ("Use a | b to pipe\n---\nText", "", "Use a | b to pipe\nText"),  # a heading: the cells do not match
     ("---\ntitle: \"Style guide\"\ntags:\n  - x\n---\n# Heading\nText", "Style guide", "Heading\nText"),
     ("---\nSummary: kept\n---\nText", "", "Summary: kept\nText"),  # a rule, words, a rule
+    # as a renderer shows them: "02:00 &amp; 14:00" and "my\\_app\\_config.yaml" were answers
+    ("Backups at 02:00 &amp; 14:00, by R&amp;D.", "", "Backups at 02:00 & 14:00, by R&D."),
+    ("The file is my\\_app\\_config.yaml, \\*not\\* `a\\_b &amp;`.", "",
+     "The file is my_app_config.yaml, *not* a\\_b &amp;."),
+    ("Press <kbd>Ctrl</kbd>+<b>S</b>, 3 < 4, x<y, <Enter>.", "", "Press Ctrl+S, 3 < 4, x<y, <Enter>."),
 ])
 def test_markdown_keeps_every_word_it_is_not_markup_of(markdown: str, title: str, words: str) -> None:
     from retrieval.documents import markdown_document
@@ -240,7 +253,8 @@ def test_markdown_reading_takes_linear_time_on_hostile_lines() -> None:
 
     for hostile in ("[" * 1_000_000, "*_[`" * 250_000, "**a " * 250_000, "# a" + " " * 1_000_000 + "b",
                     "[a](" * 250_000, "x<!--" * 200_000, "a | b\n-" + " " * 1_000_000 + "x",
-                    "~~a" * 300_000, "*a_" * 300_000):
+                    "~~a" * 300_000, "*a_" * 300_000, "<b " + "a=1 " * 250_000, "<b a" * 250_000,
+                    "&amp" * 250_000, "\\" * 1_000_000):
         started = time.perf_counter()
         markdown_document(hostile)
         assert time.perf_counter() - started < 5, hostile[:20]
