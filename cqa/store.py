@@ -18,6 +18,7 @@ import functools
 import hashlib
 import json
 import logging
+import os
 import re
 import sqlite3
 import threading
@@ -97,6 +98,17 @@ def _thread_columns() -> tuple[str, ...]:
 
 BUSY_TIMEOUT_MS = 30000  # how long a write waits for another process's (an import commits in one go)
 USER_WAIT_MS = 2000  # how long a user's own write waits (`no_wait`): another server's takes milliseconds
+
+
+def _may_write(path: Path) -> bool:
+    """Whether this user may write the file or folder; `os.access` also says no for a read-only
+    disk, to root too."""
+    return os.access(path, os.W_OK)
+
+
+def _writable_file(path: Path) -> bool:
+    """Whether this user may write the file and its folder (SQLite writes its journal beside it)."""
+    return _may_write(path) and _may_write(path.parent)
 
 
 def _is_busy(exc: sqlite3.Error) -> bool:
@@ -297,16 +309,20 @@ class ThreadStore:
 
     def __init__(self, path: str | Path, *, read_only: bool = False) -> None:
         self.path = Path(path)
-        self.read_only = read_only
         if read_only and not self.path.exists():
             raise NotFoundError(f"thread store not found: {self.path}")
         if not read_only and self.path.is_dir():
             raise InputError(f"the thread store {self.path} is a folder: give the path of a .sqlite file")
+        # a store this user may read but not write (a read-only deployment, another user's file) is
+        # opened for reading: it answers, and a write is refused saying why (it was a traceback at the
+        # first write, and in a read-only folder the store did not open at all)
+        self.unwritable = not read_only and self.path.is_file() and not _writable_file(self.path)
+        self.read_only = read_only or self.unwritable
         _whole_copy(self.path)
         try:
-            if read_only:
-                uri = f"file:{self.path.resolve()}?mode=ro"
-                self._conn = sqlite3.connect(uri, uri=True, check_same_thread=False, isolation_level=None)
+            if self.read_only:
+                self._conn = sqlite3.connect(self._reading_uri(), uri=True, check_same_thread=False,
+                                             isolation_level=None)
             else:
                 self.path.parent.mkdir(parents=True, exist_ok=True)
                 self._conn = sqlite3.connect(str(self.path), check_same_thread=False, isolation_level=None)
@@ -320,7 +336,7 @@ class ThreadStore:
             self._conn.execute(f"PRAGMA busy_timeout={self._wait_ms}")
             self._conn.execute("PRAGMA foreign_keys=ON")
             self._refuse_foreign()
-            if not read_only:
+            if not self.read_only:
                 self._conn.execute("PRAGMA synchronous=FULL")
                 # a deleted thread's text is overwritten, not left in free pages until a VACUUM (the
                 # default of many SQLite builds): deleting is how a user's data is taken out
@@ -337,7 +353,7 @@ class ThreadStore:
                     self._conn.execute("INSERT OR IGNORE INTO meta(name, value) VALUES ('store_id', ?)",
                                        (uuid.uuid4().hex,))
             self._conn.execute("SELECT key FROM threads LIMIT 1").fetchall()
-            if not read_only:
+            if not self.read_only:
                 self._behind_its_index()
         except sqlite3.OperationalError as exc:  # cannot be opened or written (permissions, a read-only disk)
             self._conn.close()
@@ -347,6 +363,21 @@ class ThreadStore:
         except sqlite3.DatabaseError as exc:
             self._conn.close()
             raise DataFormatError(f"{self.path} is not a thread store: {exc}") from None
+
+    def _reading_uri(self) -> str:
+        """How a store is opened for reading. In a folder this user cannot write, SQLite cannot make
+        the shared-memory file (-shm) a store in write-ahead-log mode is read through, and the open
+        failed ("unable to open database file"): there nobody else can write it either, so it is read
+        as the unchanging file it is, provided no log (-wal) holds writes not yet in it."""
+        uri = f"file:{self.path.resolve()}?mode=ro"
+        if _may_write(self.path.parent):
+            return uri
+        wal = self.path.with_name(self.path.name + "-wal")
+        if wal.exists() and wal.stat().st_size > 0:
+            raise ConfigError(f"the thread store {self.path} is in a folder this user cannot write, beside a "
+                              f"write-ahead log ({wal.name}) holding writes not yet in it: open it once where "
+                              "it can be written (any qa cqa command), which folds the log in")
+        return uri + "&immutable=1"
 
     def _refuse_foreign(self) -> None:
         """Refuse another program's database (a slip of --store) before anything is written to it:
@@ -428,6 +459,7 @@ class ThreadStore:
                 except sqlite3.OperationalError as exc:
                     if _is_busy(exc):
                         raise self._busy() from None
+                    self._raise_if_full(exc)
                     raise
             self._depth += 1
             try:
@@ -456,10 +488,15 @@ class ThreadStore:
 
     def _raise_if_full(self, exc: BaseException) -> None:
         """SQLite's "database or disk is full" as the `OSError` every other full disk is (one error
-        line, HTTP 507), naming the store: it was a traceback, the store itself intact."""
+        line, HTTP 507), naming the store: it was a traceback, the store itself intact. Likewise a
+        store that became read-only since it was opened (a disk remounted, its mode changed)."""
         full = disk_full(exc, self.path)
         if full is not None:
             raise full from exc
+        if isinstance(exc, sqlite3.OperationalError) and (getattr(exc, "sqlite_errorcode", 0) & 0xFF) == \
+                sqlite3.SQLITE_READONLY:
+            raise ConfigError(f"the thread store {self.path} cannot be written: {exc} (its file, its folder "
+                              "or its disk is read-only for this user)") from exc
 
     def _bump(self) -> None:
         """Each committed write changes the generation, so indexes built before it know they are stale."""
@@ -467,7 +504,16 @@ class ThreadStore:
             "INSERT INTO meta(name, value) VALUES ('generation', ?) "
             "ON CONFLICT(name) DO UPDATE SET value = excluded.value", (uuid.uuid4().hex,))
 
+    def not_writable(self) -> ConfigError:
+        refused = ConfigError(f"the thread store {self.path} is read-only for this user (its file or its folder "
+                              "cannot be written): it answers, but adding, accepting and deleting need write access")
+        refused.public = "the thread store is read-only on this server: it answers, but takes no additions, " \
+                         "acceptances or deletions"
+        return refused
+
     def _writable(self) -> None:
+        if self.unwritable:
+            raise self.not_writable()
         if self.read_only:
             raise InputError(f"the thread store {self.path} is open read-only")
 

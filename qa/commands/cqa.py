@@ -135,6 +135,9 @@ def import_(
 
     posts = file_to_read(path)  # a dump folder is read through its Posts.xml: its size is the bar's total
     target = ThreadStore(settings.cqa_store)
+    if target.unwritable:  # said now, not after "another process is writing it" and half a minute
+        target.close()
+        raise target.not_writable()
     if not target.writable_now():  # it waited half a minute in silence, then failed
         err.print(Text(f"another process is writing {target.path.name} (an import?): waiting up to "
                        f"{BUSY_TIMEOUT_MS / 1000:g} s for it", style="yellow"), soft_wrap=True)

@@ -79,9 +79,11 @@ class SourceUnavailable(QAError):
         # one collection that does not read is not the source not loading: the log and the client say which
         if isinstance(cause, DamagedCollection):
             self.log_line, what = str(cause), f"the collection {cause.collection!r} does not read"
+        elif cause.public:  # the cause says itself what a client may hear (a store that only reads)
+            self.log_line, what = f"the {route} source: {cause}", ""
         else:
             self.log_line, what = f"the {route} source did not load: {cause}", f"the {route} source did not load"
-        self.public = f"{what} on this server; the server's log says why"
+        self.public = f"{what} on this server; the server's log says why" if what else cause.public
 
 
 @contextmanager

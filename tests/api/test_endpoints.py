@@ -1356,3 +1356,30 @@ def test_an_eval_jobs_progress_moves_within_a_chunk_and_sees_a_cancel() -> None:
     job.state = job.state.model_copy(update={"status": "cancelled"})
     with pytest.raises(_Cancelled):
         seen(32, 64)
+
+
+def test_a_thread_store_this_user_cannot_write_answers_and_refuses_writes_saying_why(
+        api_settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A store in a read-only folder (a read-only deployment) did not open at all (SQLite could not
+    make its -shm), and one whose file was read-only answered each write with a 500 traceback."""
+    from fastapi.testclient import TestClient
+
+    import cqa.store
+    from cqa.store import ThreadStore
+    from qa.api import create_app
+
+    path = tmp_path / "ro-folder" / "threads.sqlite"
+    path.parent.mkdir()
+    with ThreadStore(path) as s:
+        key, _ = s.put_thread("faq:x", "1", "How do I reset my badge?", "")
+        s.put_answer(key, "a", "At the front desk.")
+    real = cqa.store._may_write
+    monkeypatch.setattr(cqa.store, "_may_write", lambda p: "ro-folder" not in str(p) and real(p))
+    with TestClient(base_url=LOCAL, app=create_app(api_settings.model_copy(update={"cqa_store": str(path)}))) as c:
+        wait_ready(lambda: c.get("/v1/health").json())
+        listed = c.get("/v1/threads")
+        assert listed.status_code == 200 and listed.json()["threads"][0]["question"] == "How do I reset my badge?"
+        for r in (c.post("/v1/threads", json={"question": "Why so?"}), c.delete("/v1/threads/faq:x:1")):
+            assert r.status_code == 503 and "read-only" in r.json()["error"]["message"], r.text
+            assert "ro-folder" not in r.text
+    assert sorted(p.name for p in path.parent.iterdir()) == ["threads.sqlite"]  # nothing written beside it

@@ -1189,3 +1189,29 @@ def test_a_store_damaged_while_open_is_said_to_no_longer_read(tmp_path) -> None:
     with pytest.raises(DataFormatError, match="threads.sqlite"):
         s = ThreadStore(tmp_path / "threads.sqlite")
         s.newest(50)
+
+
+def test_a_store_this_user_cannot_write_is_read_and_refuses_writes(tmp_path: Path,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """In a read-only folder the store did not open ("unable to open database file": SQLite could
+    not make its -shm); a read-only file opened, and its first write was a traceback."""
+    import cqa.store
+    from qa.core.errors import ConfigError
+
+    path = tmp_path / "ro" / "threads.sqlite"
+    path.parent.mkdir()
+    with ThreadStore(path) as s:
+        key, _ = s.put_thread("faq:x", "1", "How do I reset my badge?", "")
+        s.put_answer(key, "a", "At the front desk.")
+    real = cqa.store._may_write
+    monkeypatch.setattr(cqa.store, "_may_write", lambda p: "/ro" not in str(p) and real(p))
+    with ThreadStore(path) as s:
+        assert s.unwritable and s.read_only and s.count() == 1
+        assert s.thread("faq:x:1").answers[0].text == "At the front desk."
+        with pytest.raises(ConfigError, match="is read-only for this user .*adding, accepting and deleting"):
+            s.put_thread("faq:x", "2", "Where is the lab?", "")
+    assert sorted(p.name for p in path.parent.iterdir()) == ["threads.sqlite"]  # read as it is: no -shm made
+    # a log of writes not yet in the file cannot be read without writing beside it: said, not ignored
+    path.with_name("threads.sqlite-wal").write_bytes(b"\0" * 32)
+    with pytest.raises(ConfigError, match="write-ahead log .*open it once where it can be written"):
+        ThreadStore(path)
