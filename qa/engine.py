@@ -172,6 +172,8 @@ def _check_documents(documents: object) -> None:
                 raise InputError(f"document {name!r}: {field} must be a string, not {type(value).__name__}")
             if SURROGATE.search(value):
                 raise InputError(f"document {name!r}: {field} is not valid UTF-8 text (it holds a lone surrogate)")
+        if not doc.doc_id.strip():  # stored, it could never be deleted: `delete_document` refuses a blank id
+            raise InputError(f"documents[{i}]: doc_id is blank; give each document an id (to delete it by)")
         if not doc.text.strip():  # it made no passage, and the call said it was added
             raise InputError(f"document {name!r} has no text (only spaces): nothing to add")
         if not isinstance(doc.metadata, dict):
@@ -780,9 +782,13 @@ class _ReadWriteLock:
     def writing(self) -> Iterator[None]:
         with self._cond:
             self._waiting_writers += 1
-            while self._writing or self._readers:
-                self._cond.wait()
-            self._waiting_writers -= 1
+            try:
+                while self._writing or self._readers:
+                    self._cond.wait()
+            finally:  # a KeyboardInterrupt in the wait (a notebook's stop button) held back every reader for good
+                self._waiting_writers -= 1
+                if not self._waiting_writers:
+                    self._cond.notify_all()
             self._writing = True
         try:
             yield

@@ -58,6 +58,7 @@ class WebQA:
         self.settings = settings or Settings.load()
         self._index_dir = Path(index_dir) if index_dir else None
         self._collections = collections
+        self._given_collections = collections is not None
         self._reader = reader
         self._encoder = encoder
         self._calibrator = calibrator
@@ -115,6 +116,17 @@ class WebQA:
                                     "scores are not probabilities (refit: qa train calibrate-webqa)", unlike)
                     self._calibrator = cal
         return self._calibrator
+
+    def close(self) -> None:
+        """Close the collections' stores and let go of their index files (memory-mapped); a later
+        question opens them again. `Engine.close()` left them open: the README says it closes what
+        the engine opened."""
+        if self._given_collections:  # the caller's to close
+            return
+        with self._loading:
+            opened, self._collections = self._collections, None
+        if opened is not None:
+            opened.close()
 
     def warm_up(self) -> None:
         self.collections.warm_up()

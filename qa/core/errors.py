@@ -48,7 +48,10 @@ class DamagedCollection(DataFormatError):
 
     def __init__(self, collection: str, why: str) -> None:
         super().__init__(f"the collection {collection!r} does not read: {why}")
-        self.collection = collection
+        self.collection, self.why = collection, why
+
+    def __reduce__(self) -> tuple:  # a process pool carries it back to the caller (its args are the message)
+        return type(self), (self.collection, self.why)
 
 
 class NotFoundError(QAError):
@@ -84,6 +87,9 @@ class SourceUnavailable(QAError):
         else:
             self.log_line, what = f"the {route} source did not load: {cause}", f"the {route} source did not load"
         self.public = f"{what} on this server; the server's log says why" if what else cause.public
+
+    def __reduce__(self) -> tuple:  # a process pool carries it back to the caller (its args are the message)
+        return type(self), (self.route, self.cause)
 
 
 @contextmanager

@@ -401,6 +401,12 @@ class Settings(BaseSettings):
         _warn_empty_data_dir(settings)
         return settings
 
+    def __repr_args__(self) -> Any:
+        # shown in a notebook, a log line or a traceback as `qa config` shows it: the API key and a
+        # URL's password masked (`model_dump()` still gives them, for a caller who needs them)
+        for name, value in super().__repr_args__():
+            yield name, unsecret(name, value) if name else value
+
     def explicitly_set(self, name: str) -> bool:
         """Whether `name` came from the user (file, environment, override) rather than a default;
         components use it to let a model's own sidecar values win over our defaults."""
@@ -575,6 +581,9 @@ def unsecret(name: str, value: Any) -> Any:
 
     try:
         parts = urlsplit(value)
+        if not parts.netloc and "@" in value:  # no scheme (`bob:pw@host/sparql`): urlsplit sees no user part
+            return re.sub(r"^(?:([^/@:\s]*):)?[^/@\s]*@", lambda m: f"{m[1]}:{MASK}@" if m[1] is not None
+                          else f"{MASK}@", value)
         if parts.username is None and parts.password is None:
             return value
         host = parts.netloc.rsplit("@", 1)[1]

@@ -904,6 +904,13 @@ def test_an_api_key_is_masked_whatever_its_type(tmp_path, monkeypatch) -> None:
     with pytest.raises(ConfigError) as refused:
         Settings.load(cfg)
     assert "12345678" not in str(refused.value) and "***" in str(refused.value)
+    # a notebook showing its settings, a log line or a traceback printing them: masked as qa config masks them
+    shown = Settings(api_key="s3cret-key", kb_endpoint="https://bob:pw@example.org/sparql")
+    for text in (repr(shown), str(shown)):
+        assert "s3cret" not in text and ":pw@" not in text and "https://bob:***@example.org/sparql" in text
+    assert shown.api_key == "s3cret-key"  # the value itself is the caller's
+    assert unsecret("kb_endpoint", "bob:pw@example.org/sparql") == "bob:***@example.org/sparql"  # no scheme
+    assert unsecret("kb_endpoint", "TOKEN@example.org") == "***@example.org"
 
 
 def test_settings_and_questions_built_from_python_raise_the_librarys_errors() -> None:

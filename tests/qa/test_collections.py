@@ -3,6 +3,7 @@ the embedded default; `--collection` searches one collection alone."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 from pathlib import Path
@@ -440,6 +441,7 @@ def test_the_python_api_checks_what_a_caller_passes_before_any_source_sees_it(tm
              ([Document("d", "broken \ud800 text", "T", "s")], "not valid UTF-8"),
              ([memo, "just text"], r"documents\[1\] is a str"),
              ([memo, Document("blank", " \n ", "T", "s")], "document 'blank' has no text"),  # was said added
+             ([memo, Document(" ", "Jane's address", "T", "s")], r"documents\[1\]: doc_id is blank"),  # undeletable
              (memo, "a list of Document")]
     for docs, message in cases:
         with pytest.raises(InputError, match=message):
@@ -461,3 +463,30 @@ def test_the_python_api_checks_what_a_caller_passes_before_any_source_sees_it(tm
     with pytest.raises(Exception, match="chunk_overlap"):
         settings.chunk_overlap = settings.chunk_chars + 5  # refused by a check across settings...
     assert settings.chunk_overlap < settings.chunk_chars  # ...and not kept
+
+
+def test_closing_the_engine_lets_go_of_every_collections_files(tmp_path: Path) -> None:
+    """`Engine.close()` closed the thread store alone: each collection's docstore, its BM25 arrays
+    and its FAISS file stayed open (and mapped) until the engine was garbage-collected."""
+    import os
+
+    from qa.engine import Engine
+    from retrieval.documents import Document
+
+    def held() -> set[str]:
+        paths = set()
+        for fd in os.listdir("/proc/self/fd"):
+            with contextlib.suppress(OSError):
+                paths.add(os.readlink(f"/proc/self/fd/{fd}"))
+        with open("/proc/self/maps") as maps:
+            paths |= {line.split()[-1] for line in maps if str(tmp_path) in line}
+        return {p for p in paths if p.startswith(str(tmp_path / "collections"))}
+
+    engine = Engine(Settings(index_dir=str(tmp_path / "collections"), include_default=False, cqa_seed=False,
+                             cqa_store=str(tmp_path / "threads.sqlite")))
+    engine.add_documents("notes", [Document("memo", "The vault code is 4711.", "Memo", "memo.txt")])
+    assert engine.search("vault code", k=1)[0].text == "The vault code is 4711."
+    assert any(p.endswith("docstore.sqlite") for p in held())
+    engine.close()
+    assert held() == set()
+    assert engine.search("vault code", k=1)[0].text == "The vault code is 4711."  # opened again when asked

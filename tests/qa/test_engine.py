@@ -788,3 +788,58 @@ def test_a_search_that_finds_passages_again_clears_the_sources_failing_mark() ->
     with pytest.raises(QAError, match="'notes'"):
         engine.search("release manager", collection="notes")
     assert engine.failing == {}
+
+
+def test_a_writer_interrupted_while_it_waits_holds_no_reader_back() -> None:
+    """A KeyboardInterrupt (a notebook's stop button) while `add_documents` waited for a question
+    to finish left the engine's lock counting a waiting writer: every later question hung."""
+    import os
+    import signal
+    import threading
+
+    from qa.engine import _ReadWriteLock
+
+    lock = _ReadWriteLock()
+    held, release = threading.Event(), threading.Event()
+
+    def reader() -> None:
+        with lock.reading():
+            held.set()
+            release.wait(10)
+
+    first = threading.Thread(target=reader)
+    first.start()
+    assert held.wait(5)
+    threading.Timer(0.3, os.kill, (os.getpid(), signal.SIGINT)).start()
+    with pytest.raises(KeyboardInterrupt), lock.writing():
+        pass
+    release.set()
+    first.join(5)
+    asked = threading.Event()
+
+    def later() -> None:
+        with lock.reading():
+            asked.set()
+
+    threading.Thread(target=later, daemon=True).start()
+    assert asked.wait(5)
+    with lock.writing():  # and a writer still gets in
+        pass
+
+
+def test_every_error_of_the_library_crosses_a_process_boundary() -> None:
+    """A process pool carries an error back by pickling it: `SourceUnavailable` and
+    `DamagedCollection` did not unpickle (their arguments are not the message), and the pool broke
+    instead of the caller hearing the documented error."""
+    import copy
+    import pickle
+
+    from qa.core.errors import ConfigError, DamagedCollection, SourceUnavailable
+
+    cause = ConfigError("graph file not found: /x.ttl")
+    cause.public = "said to clients"
+    for err in (SourceUnavailable("kbqa", cause), DamagedCollection("notes", "no such table")):
+        for back in (pickle.loads(pickle.dumps(err)), copy.deepcopy(err)):
+            assert type(back) is type(err) and str(back) == str(err) and back.public == err.public
+    back = pickle.loads(pickle.dumps(SourceUnavailable("kbqa", cause)))
+    assert back.route == "kbqa" and back.cause.public == "said to clients"
