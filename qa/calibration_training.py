@@ -377,7 +377,7 @@ def fit_from_records(records: list[dict], *, folds: int = 5, scale_on_answerable
     return final, report
 
 
-def fit_webqa_calibrator(settings: Settings, train_file: Path, encoder: Encoder, *, out: Path,
+def fit_webqa_calibrator(settings: Settings, train_file: Path, encoder: Encoder, *, out: Path | None,
                          distractor_articles: int = 40, batch: int = 16, limit: int = 0,
                          records_file: Path | None = None, log: Callable[[str], None] = print) -> dict:
     """Collect (or reload from `records_file`) the candidates, fit, report, save."""
@@ -415,6 +415,9 @@ def fit_webqa_calibrator(settings: Settings, train_file: Path, encoder: Encoder,
         "read_k": settings.read_k, "fusion_method": str(settings.fusion_method),
         "retrieve_k": settings.retrieve_k, "check": report,
     }
+    if out is None:
+        log("a quick look: nothing written (give --out to keep this fit)")
+        return final.meta
     final.save(out)
     log(f"wrote {out}")
     return final.meta

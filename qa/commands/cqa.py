@@ -456,7 +456,9 @@ def train_judge_command(
     out_dir: Annotated[Path | None, typer.Option("--out", help="Judge folder (default: the cqa_judge_model "
                                                  "setting).")] = None,
     epochs: Annotated[float, typer.Option(min=0.1, max=20.0, help="Passes over the training comments.")] = 2.0,
-    limit: Annotated[int, typer.Option(min=0, help="First N comments only (a dry run); 0: all.")] = 0,
+    limit: Annotated[int, typer.Option(min=0, help="First N comments only: a dry run, which keeps the installed "
+                                       "judge and combination unless --out or --stack-out names where its own go; "
+                                       "0: all.")] = 0,
     stack_out: Annotated[Path | None, typer.Option(help="Where the combination goes (default: the shipped "
                                                    "data/cqa/answer_stack.json).")] = None,
     stack_only: Annotated[bool, typer.Option("--stack-only", help="Refit the combination alone and keep the "
@@ -515,7 +517,11 @@ def train_judge_command(
         check_model_dir(target)
     # the new judge is swapped in by renames beside the old one (`.old`): refused before the hour of
     # training if that folder or the stack's cannot be written, not after it
-    check_writable(stack_out or ANSWER_STACK, *(() if stack_only else (target.with_name(target.name + ".old"),)))
+    # a dry run (--limit) installs nothing it was not told to: a judge of a few comments replaced the one
+    # every question is answered with
+    keep_judge, keep_stack = bool(limit) and out_dir is None, bool(limit) and stack_out is None
+    check_writable(None if keep_stack else stack_out or ANSWER_STACK,
+                   *(() if stack_only or keep_judge else (target.with_name(target.name + ".old"),)))
     ans = judge_rows(path, shared_encoder(settings), settings=settings)
     n = min(limit or len(ans.rows), len(ans.rows))
     held, train = judge_split(ans)
@@ -565,12 +571,13 @@ def train_judge_command(
         # a CPU builds an ONNX copy named after the folder it read: the installed judge builds its own
         shutil.rmtree(copy_folder(fold, "judge"), ignore_errors=True)
         stack = fit_judge_stack(ans, held, train, scores, {**meta, "judge": target.name})
-        if stack_only:
-            stack_path = save_judge_stack(stack, stack_out)
-            err.print(Text.assemble(("refitted ", "green"), f"the combination for the judge in {target}; held-out "
-                                    f"MAP: answer model {stack.meta['map_answer_model']:.2f}, judge "
-                                    f"{stack.meta['map_judge']:.2f}, both {stack.meta['map_stack']:.2f} -> "
-                                    f"{stack_path}"))
+        held_out = (f"held-out MAP: answer model {stack.meta['map_answer_model']:.2f}, judge "
+                    f"{stack.meta['map_judge']:.2f}, both {stack.meta['map_stack']:.2f}")
+        if stack_only or keep_judge:
+            stack_path = None if keep_stack else save_judge_stack(stack, stack_out)
+            done = "refitted the combination for the judge in " if stack_only else "a dry run beside the judge in "
+            err.print(Text.assemble((done, "green"), f"{target}; {held_out} -> "
+                                    f"{stack_path or 'nothing written (--limit; give --out to keep a judge)'}"))
             return
         if once:
             staged, trained = fold, int(train.sum())
@@ -580,11 +587,9 @@ def train_judge_command(
         _judge_card(staged, target, base, Path(path), recipe, stack.meta, trained, stack_out or ANSWER_STACK,
                     extra=meta.get("extra"), once=once)
         _swap_in(staged, target)
-    stack_path = save_judge_stack(stack, stack_out)
+    kept = "its combination kept (--limit)" if keep_stack else str(save_judge_stack(stack, stack_out))
     err.print(Text.assemble(("trained ", "green"), f"judge on {trained + len(more_pairs):,} comments -> {target}; "
-                            f"held-out MAP: answer model "
-                            f"{stack.meta['map_answer_model']:.2f}, judge {stack.meta['map_judge']:.2f}, both "
-                            f"{stack.meta['map_stack']:.2f} -> {stack_path}"))
+                            f"{held_out} -> {kept}"))
 
 
 def _swap_in(staged: Path, target: Path) -> None:
@@ -666,7 +671,8 @@ def train_question_judge_command(
                                        "combination (with --groups, a quarter as many more of the groups' "
                                        "FAQ).")] = 4000,
     limit: Annotated[int, typer.Option(min=0, help="First N training pairs only, and at most N questions asked "
-                                       "of the held-out FAQ (a quarter of N of the groups'; a dry run); 0: "
+                                       "of the held-out FAQ (a quarter of N of the groups'): a dry run, which "
+                                       "keeps the installed judge unless --out names where its own goes; 0: "
                                        "all.")] = 0,
     stack_only: Annotated[bool, typer.Option("--stack-only", help="Refit the combination alone and keep the "
                                              "installed judge (after `qa cqa train` refits the re-scorer): "
@@ -727,11 +733,11 @@ def train_question_judge_command(
     start = "all-MiniLM-L6-v2 (the packaged sentence encoder)" if packaged else start_dir.name
     target = _judge_target(out_dir, settings.cqa_question_judge_model, "question judge",
                            "QA_CQA_QUESTION_JUDGE_MODEL")
+    dry = bool(limit) and out_dir is None  # installs nothing: a judge of a few pairs replaced the installed one
     if stack_only:  # the combination is fitted for the judge that stays: it must be there
         check_model_dir(target)
-        check_writable(target / QUESTION_STACK)
-    else:
-        check_writable(target.with_name(target.name + ".old"))
+    if not dry:
+        check_writable(target / QUESTION_STACK if stack_only else target.with_name(target.name + ".old"))
     # read before the slow part, so a wrong file is refused at once
     questions = [FactQuestion(e.title, e.context, e.question, tuple((s, s + len(t)) for t, s in
                                                                     zip(e.answers, e.answer_starts, strict=True)
@@ -825,16 +831,18 @@ def train_question_judge_command(
         except ValueError as exc:
             raise InputError(f"{exc} (too few held-out questions: raise --asked or drop --limit)") from exc
         # the combination goes with its judge: written into the staged folder, swapped in with it
-        stack.save(staged / QUESTION_STACK)
-        if not stack_only:
+        if not dry:
+            stack.save(staged / QUESTION_STACK)
+        if not stack_only and not dry:
             _question_judge_card(staged, target, start_dir, start, Path(path), recipe, len(pairs), sum(labels),
                                  stack.meta, meta.get("groups"))
             _swap_in(staged, target)
     held = stack.meta["held_out_top_match"]
     b, a = held["before"], held["after"]
-    err.print(Text.assemble(("refitted " if stack_only else "trained ", "green"),
+    err.print(Text.assemble(("a dry run: nothing written (--limit; give --out to keep it)\n" if dry else "", "yellow"),
+                            ("refitted " if stack_only else "trained ", "green"),
                             (f"the combination for the judge in {target}" if stack_only else
-                             f"question judge on {len(pairs):,} pairs -> {target}") +
+                             f"question judge on {len(pairs):,} pairs" + ("" if dry else f" -> {target}")) +
                             f"; held-out FAQ, before -> after: P@1 {b['p@1_answerable']:.2f} -> "
                             f"{a['p@1_answerable']:.2f}, questions it does not hold answered "
                             f"{b['answered_pct_unanswerable']:.1f} % -> {a['answered_pct_unanswerable']:.1f} %, wrong "

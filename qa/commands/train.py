@@ -282,7 +282,8 @@ def calibrate_webqa(
                                     help="The SQuAD training file the span reader was trained on."),
     out: Path = typer.Option(None, help="Where the calibrator goes (default: calibration/webqa.json in the "
                                         "data_dir setting's folder)."),
-    limit: int = typer.Option(0, help="Only the first N held-out questions (a quick look)."),
+    limit: int = typer.Option(0, help="Only the first N held-out questions: a quick look that prints and writes "
+                                      "nothing, unless --out names a file."),
     records: Path = typer.Option(None, help="Keep the collected candidates in this JSON-lines file and "
                                             "refit from it when it exists (no re-reading)."),
 ) -> None:
@@ -292,8 +293,12 @@ def calibrate_webqa(
     from qa.core.settings import Settings
     from qa.models import shared_encoder
 
+    if limit < 0:  # `questions[:-1]` was every question but the last
+        raise InputError(f"--limit must be 0 (every held-out question) or more, not {limit}")
     settings = Settings.load()
-    target = out or Path(settings.data_dir) / "calibration" / "webqa.json"
+    # a fit on a few questions never replaces the calibration `qa ask` reads (one on three questions
+    # scored a wrong answer to an unanswerable question 1.00): with --limit, only where --out says
+    target = out if out is not None or limit else Path(settings.data_dir) / "calibration" / "webqa.json"
     # now, not after minutes of collecting candidates; records that exist are read, not written
     check_writable(target, records if records is not None and not records.exists() else None)
     fit_webqa_calibrator(settings, Path(_check_file(train_file)), shared_encoder(settings), out=target,

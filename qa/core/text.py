@@ -284,7 +284,7 @@ class WrittenNumber(float):
         value.written = number
         return value
 
-    def __getnewargs__(self) -> tuple[str]:  # a copy or a pickle reads as the original
+    def __getnewargs__(self) -> tuple[str]:  # type: ignore[override]  # a copy or a pickle reads as written
         return (self.written,)
 
     def __str__(self) -> str:

@@ -329,6 +329,15 @@ def test_train_judge_once_installs_the_judge_that_scored_the_held_out_fold(
     else:
         assert "extra" not in meta and "extra:" not in err
     assert not list(out.parent.glob("judge-*")), "the temporary folder is gone"
+    if not with_extra:  # --limit is a dry run: the installed judge (the setting's) and the combination stay
+        from cqa.matcher import ANSWER_STACK
+
+        monkeypatch.setenv("QA_CQA_JUDGE_MODEL", str(out))
+        before = {p: p.stat().st_mtime_ns for p in [*out.iterdir(), ANSWER_STACK]}
+        assert main(["cqa", "train-judge", "--train-file", str(train), "--epochs", "0.5", "--limit", "150"]) == 0, \
+            capsys.readouterr().err
+        assert "a dry run beside the judge in" in " ".join(capsys.readouterr().err.split())
+        assert {p: p.stat().st_mtime_ns for p in [*out.iterdir(), ANSWER_STACK]} == before
 
 
 def test_two_faq_files_of_one_name_are_not_taken_for_one(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

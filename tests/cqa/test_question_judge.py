@@ -338,6 +338,15 @@ def test_train_question_judge_end_to_end_on_a_tiny_file(tmp_path: Path, monkeypa
     assert (out / "model.safetensors.index.json").stat().st_mtime_ns == weights, "the judge stays as it was"
     assert main(["cqa", "train-question-judge", "--squad", str(squad), "--stack-only", "--out",
                  str(tmp_path / "none")]) == 2
+    # --limit is a dry run: without --out, the installed judge (the setting's) and its combination stay
+    monkeypatch.setenv("QA_CQA_QUESTION_JUDGE_MODEL", str(out))
+    before = {p.name: p.stat().st_mtime_ns for p in out.iterdir()}
+    for extra in ([], ["--stack-only"]):
+        assert main(["cqa", "train-question-judge", "--squad", str(squad), "--epochs", "1", "--limit", "40",
+                     *extra]) == 0, capsys.readouterr().err
+        assert "a dry run: nothing written" in capsys.readouterr().err
+    assert {p.name: p.stat().st_mtime_ns for p in out.iterdir()} == before
+    assert not list(out.parent.glob("qjudge-*")) and not (tmp_path / "qjudge.old").exists()
 
 
 def test_the_judge_reads_two_one_line_questions_only() -> None:

@@ -273,6 +273,7 @@ def test_eval_refuses_an_output_it_cannot_write_before_reading(tiny_span_dir: Pa
     (["train", "span", "--max-minutes", "1", "--reserve-minutes", "2"], "--reserve-minutes 2 leaves no time"),
     (["train", "calibrate-span", "--device", "gpu"], "--device must be one of"),
     (["train", "calibrate-span", "--limit", "-5"], "--limit must be 0"),
+    (["train", "calibrate-webqa", "--limit", "-1"], "--limit must be 0"),  # was every question but the last
     (["train", "choice", "--train-file", "x.jsonl", "--max-seq-length", "4"], "--max-seq-length must lie between"),
 ])
 def test_training_options_that_can_never_work_are_refused_before_anything_runs(tmp_path, capsys, argv, said):
