@@ -13,7 +13,6 @@ from __future__ import annotations
 import csv
 import html
 import itertools
-import json
 import os
 import re
 import sqlite3
@@ -33,6 +32,7 @@ from qa.core.text import (
     counted,
     has_words,
     input_position,
+    json_of,
     open_binary,
     open_text,
     other_encoding,
@@ -627,12 +627,12 @@ def _faq_kind(fh: Any, name: str) -> tuple[str, Any]:
     kind = "csv"
     if first is not None and text[first.start()] in "[{":
         try:
-            json.loads(text)
+            json_of(text)
             kind = "json"
         except ValueError:  # JSON lines, if the first line stands alone; else a document with a mistake,
             line = text[first.start():].split("\n", 1)[0]  # said where it is by the document's parse
             try:
-                json.loads(line)
+                json_of(line)
                 kind = "jsonl"
             except ValueError:
                 kind = "json"

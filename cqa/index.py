@@ -39,6 +39,7 @@ from cqa.store import INDEX_META, ThreadStore, index_folder
 from cqa.text import tokenize
 from qa.core.atomic import atomic_write, atomic_write_text, file_lock, staging_dir, swap_dir
 from qa.core.errors import ConfigError, DataFormatError
+from qa.core.text import json_file
 from qa.core.types import Encoder
 
 log = logging.getLogger(__name__)
@@ -108,7 +109,7 @@ class _BM25:
     def load(cls, folder: Path) -> _BM25:
         import bm25s
 
-        meta = json.loads((folder / "meta.json").read_text(encoding="utf-8"))
+        meta = json_file(folder / "meta.json")
         obj = cls()
         obj.generation = str(meta.get("generation", ""))
         obj.store_id = str(meta.get("store", ""))
@@ -188,7 +189,7 @@ class LexicalStats:
 
     @classmethod
     def load(cls, path: Path) -> tuple[LexicalStats, str]:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data = json_file(path)
         obj = cls()
         obj.df, obj.n_docs, obj.total_len = dict(data["df"]), int(data["n_docs"]), int(data["total_len"])
         return obj, str(data.get("generation", ""))
@@ -253,7 +254,7 @@ class ThreadIndex:
         if path.exists():
             try:
                 index = faiss.read_index(str(path))
-                meta = json.loads((self.folder / DENSE_META).read_text(encoding="utf-8"))
+                meta = json_file(self.folder / DENSE_META)
                 if meta.get("encoder") != self.encoder.name or not self._same_store(meta.get("store")):
                     index = None
             except (RuntimeError, OSError, ValueError):

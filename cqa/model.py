@@ -19,6 +19,7 @@ import numpy as np
 
 from qa.core.atomic import atomic_write_text
 from qa.core.errors import DataFormatError
+from qa.core.text import json_file
 
 
 @dataclass
@@ -108,7 +109,7 @@ class LogisticModel:
     def load(cls, path: str | Path) -> LogisticModel:
         p = Path(path)
         try:
-            data = json.loads(p.read_text(encoding="utf-8"))
+            data = json_file(p)
             model = cls(**data)
         except (OSError, ValueError, TypeError) as exc:
             raise DataFormatError(f"{p} is not a community-QA scoring model: {exc}") from None

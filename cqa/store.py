@@ -36,7 +36,7 @@ import numpy as np
 
 from qa.core.atomic import disk_full
 from qa.core.errors import BusyError, ConfigError, DataFormatError, InputError, NotFoundError, unreadable_as
-from qa.core.text import check_text, check_words
+from qa.core.text import check_text, check_words, json_file
 
 log = logging.getLogger(__name__)
 
@@ -578,7 +578,7 @@ class ThreadStore:
         and the kettle question was answered with the router's answer at 0.98. The store takes a
         new id, so every index file of the old one is rebuilt rather than trusted."""
         try:
-            meta = json.loads((index_folder(self.path) / INDEX_META).read_text(encoding="utf-8"))
+            meta = json_file(index_folder(self.path) / INDEX_META)
             indexed = int(meta.get("max_key", 0))
         except (OSError, ValueError, TypeError, AttributeError):
             return

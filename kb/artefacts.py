@@ -19,6 +19,7 @@ from kb.scorer import Scorer
 from qa.core.atomic import atomic_write_text
 from qa.core.paths import cache_dir, data_file
 from qa.core.settings import Settings, unsecret
+from qa.core.text import json_file
 
 log = logging.getLogger(__name__)
 
@@ -48,7 +49,7 @@ def file_hash(path: Path) -> str:
     memo_path = cache_dir() / "kb" / _HASHES
     key = f"{path}|{st.st_size}|{st.st_mtime_ns}|{st.st_ino}|{st.st_ctime_ns}"
     try:
-        memo = json.loads(memo_path.read_text(encoding="utf-8"))
+        memo = json_file(memo_path)
     except (OSError, ValueError):
         memo = {}
     if key in memo:

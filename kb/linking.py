@@ -30,6 +30,7 @@ from kb.loaders import local_name, readable
 from kb.sparql import iri
 from kb.text import NEGATIONS, STOPWORDS, compared_number, frame_word, fuzzy_blocked, normalise
 from qa.core.atomic import atomic_write, atomic_write_text
+from qa.core.text import json_file
 from qa.core.types import LinkKind, LinkMethod
 
 if TYPE_CHECKING:
@@ -84,7 +85,7 @@ def _vectors_match(vectors: Path, keys: list[str], encoder: str) -> bool:
     their encoder was, on their width: an encoder changed by a setting since `qa kb train` must
     not be compared with another's vectors)."""
     try:
-        saved = json.loads(_keys_file(vectors).read_text(encoding="utf-8"))
+        saved = json_file(_keys_file(vectors))
     except FileNotFoundError:
         return True
     except (OSError, ValueError):

@@ -24,6 +24,7 @@ from rdflib import RDF, RDFS, SKOS, Literal, Namespace, URIRef
 from rdflib.term import Node
 
 from qa.core.errors import ConfigError, DataFormatError
+from qa.core.text import json_of
 
 if TYPE_CHECKING:
     from kb.store import EmbeddedGraph
@@ -344,10 +345,9 @@ def _local_contexts(text: str, path: Path) -> None:
     """A JSON-LD file whose @context names a document elsewhere ("https://schema.org/") is refused
     before it is parsed: one parser would download it, the other cannot, and nothing is
     downloaded at run time."""
-    import json
 
     try:
-        doc = json.loads(text)
+        doc = json_of(text)
     except ValueError as exc:
         raise DataFormatError(f"{path}: not valid JSON-LD: {exc}") from exc
     stack = [doc]

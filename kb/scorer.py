@@ -17,6 +17,7 @@ import numpy as np
 from kb.text import STOPWORDS, content, segments, split_possessed
 from qa.core.atomic import atomic_write_text
 from qa.core.errors import ConfigError, DataFormatError
+from qa.core.text import json_file
 
 if TYPE_CHECKING:
     from rdflib import URIRef
@@ -225,7 +226,7 @@ class Scorer:
     def load(cls, path: str | FsPath) -> Scorer:
         p = FsPath(path)
         try:
-            data = json.loads(p.read_text(encoding="utf-8"))
+            data = json_file(p)
             if not isinstance(data, dict) or not isinstance(data.get("weights"), dict):
                 raise TypeError("a JSON object with a weights object is expected")
             cal, yes_no = data.get("calibrator"), data.get("yes_no_calibrator")

@@ -25,6 +25,7 @@ from rich.console import Console
 from mrc.loading import WINDOW_FIELDS, reader_config, resolve_device
 from mrc.training import check_output_dir, install_model, recover_output_dir, removed_on_failure, save_model_fp16
 from qa.core.errors import InputError
+from qa.core.text import json_file
 
 console = Console(stderr=True)
 
@@ -110,4 +111,4 @@ def _stage_average(first: Any, stage: Path, dirs: list[Path], weights: list[floa
     })
     (stage / "qa_reader.json").write_text(json.dumps(draft, indent=2, ensure_ascii=False), encoding="utf-8")
     recalibrate_span_reader(stage, train_file, device=device)  # threshold and temperature of the average
-    return json.loads((stage / "qa_reader.json").read_text(encoding="utf-8"))
+    return json_file(stage / "qa_reader.json")

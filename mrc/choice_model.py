@@ -15,7 +15,6 @@ plain `AutoModelForMultipleChoice` folder too, so `--model DIR` keeps working wi
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -24,6 +23,7 @@ import torch
 
 from mrc.judge import pooled_logits
 from qa.core.errors import ModelNotFoundError
+from qa.core.text import json_file
 
 HEAD_KEY = "choice_head"
 
@@ -70,7 +70,7 @@ class MeanPooledChoiceModel(torch.nn.Module):
 def choice_head(model_dir: Path) -> dict[str, Any] | None:
     """The mean-pooling head stated in a folder's `qa_reader.json`, or None (a CLS-pooled folder)."""
     try:
-        head = json.loads((Path(model_dir) / "qa_reader.json").read_text(encoding="utf-8")).get(HEAD_KEY)
+        head = json_file(Path(model_dir) / "qa_reader.json").get(HEAD_KEY)
     except (OSError, ValueError, AttributeError):
         return None
     if head is not None and not isinstance(head, dict):

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from qa.core.errors import DataFormatError, InputError
-from qa.core.text import MAX_QUESTION_CHARS, parse_json, read_text
+from qa.core.text import MAX_QUESTION_CHARS, json_of, parse_json, read_text
 
 LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 LEVELS = ("middle", "high")
@@ -268,7 +268,7 @@ def _race_lines(text: str) -> bool:
     """Whether `text` opens with a JSON line holding a RACE article."""
     first = text.lstrip().split("\n", 1)[0]
     try:
-        obj = json.loads(first)
+        obj = json_of(first)
     except (ValueError, RecursionError):  # not JSON, or nested past what the parser follows
         return False
     return isinstance(obj, dict) and "article" in obj

@@ -42,6 +42,7 @@ from qa.core.onnx_models import (
 )
 from qa.core.onnx_models import load_tokenizer as load_fast_tokenizer
 from qa.core.settings import Settings, SpanBackend
+from qa.core.text import json_file
 
 JUDGE_CONFIG = "judge.json"
 MAX_LENGTH = 192  # a forum question's opening and a typical comment fit; longer pairs lose their ends
@@ -65,7 +66,7 @@ class JudgeHead:
     def load(cls, model_dir: Path) -> JudgeHead:
         path = model_dir / JUDGE_CONFIG
         try:
-            data = json.loads(path.read_text(encoding="utf-8"))
+            data = json_file(path)
             head = cls(**data)
         except (OSError, ValueError, TypeError) as exc:
             raise ModelNotFoundError(f"{path} is not an answer judge's head: {exc}") from None
@@ -120,7 +121,7 @@ def _export(model_dir: Path, out: Path) -> None:
 
 
 def _vocab(model_dir: Path) -> int:
-    return int(json.loads((model_dir / "config.json").read_text(encoding="utf-8")).get("vocab_size", 30522))
+    return int(json_file(model_dir / "config.json").get("vocab_size", 30522))
 
 
 def _recipe(model_dir: Path) -> OnnxRecipe:

@@ -21,6 +21,7 @@ from qa.core.onnx_models import (
 from qa.core.paths import check_model_dir
 from qa.core.quiet import quiet_transformers
 from qa.core.settings import Settings
+from qa.core.text import json_file
 
 READER_CONFIG = "qa_reader.json"
 
@@ -56,7 +57,7 @@ def reader_config(model_dir: Path, task: str | None = None) -> ReaderSidecar:
     if not path.exists():
         return ReaderSidecar()
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data = json_file(path)
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise ModelNotFoundError(f"{path} is not valid JSON: {exc}") from exc
     if not isinstance(data, dict):
@@ -78,13 +79,13 @@ def _check_task(model_dir: Path, task: str | None) -> None:
         return
     found = None
     try:
-        stated = json.loads((model_dir / READER_CONFIG).read_text(encoding="utf-8")).get("task")
+        stated = json_file(model_dir / READER_CONFIG).get("task")
         found = stated if stated in _HEADS else None
     except (OSError, ValueError, AttributeError):
         pass
     if found is None:
         try:
-            archs = json.loads((model_dir / "config.json").read_text(encoding="utf-8")).get("architectures") or []
+            archs = json_file(model_dir / "config.json").get("architectures") or []
         except (OSError, ValueError, AttributeError):
             archs = []
         found = next((t for t, head in _HEADS.items() for a in archs if head in str(a)), None)
@@ -159,7 +160,7 @@ def is_pruned(model_dir: Path) -> bool:
     """A folder written by `qa compress`: its layers are narrower than its config says (see
     `mrc.pruning`), so plain `from_pretrained` cannot load it."""
     try:
-        config = json.loads((Path(model_dir) / "config.json").read_text(encoding="utf-8"))
+        config = json_file(Path(model_dir) / "config.json")
     except (OSError, ValueError):
         return False
     return isinstance(config, dict) and "pruned_layers" in config

@@ -9,7 +9,6 @@ int8 moves them slightly, and what that costs in F1 is measured by `benchmarks/r
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +25,7 @@ from qa.core.onnx_models import (
     sample_feed,
     torch_export,
 )
+from qa.core.text import json_file
 
 OUTPUTS = ["start_logits", "end_logits"]
 KEEP_FLOAT = ("qa_outputs", "attention/output/dense", "/layer.0/output/dense/", "/layer.1/output/dense/",
@@ -34,7 +34,7 @@ KEEP_FLOAT = ("qa_outputs", "attention/output/dense", "/layer.0/output/dense/", 
 
 def _config(model_dir: Path) -> dict[str, Any]:
     try:
-        return json.loads((model_dir / "config.json").read_text(encoding="utf-8"))
+        return json_file(model_dir / "config.json")
     except (OSError, ValueError) as exc:
         raise InputError(f"{model_dir} is not a Hugging Face model folder: {exc}") from exc
 
@@ -105,7 +105,7 @@ def export_span_onnx(model_dir: str | Path, *, progress: bool = True) -> dict[st
 def onnx_info(model_dir: str | Path) -> dict[str, Any]:
     """What `source.json` says about the current copy (empty when none is built)."""
     try:
-        return json.loads((copy_folder(Path(model_dir), "span") / SOURCE_FILE).read_text(encoding="utf-8"))
+        return json_file(copy_folder(Path(model_dir), "span") / SOURCE_FILE)
     except (OSError, ValueError):
         return {}
 

@@ -13,7 +13,6 @@ previous calibration is kept under `calibration_history`.
 
 from __future__ import annotations
 
-import json
 import random
 from collections import Counter
 from dataclasses import asdict
@@ -33,6 +32,7 @@ from mrc.train_span import (
 )
 from mrc.training import file_sha256, write_json_atomic
 from qa.core.errors import DataFormatError, InputError
+from qa.core.text import json_file
 
 console = Console(stderr=True)
 
@@ -45,7 +45,7 @@ def held_out_examples(model_dir: Path, train_file: str | Path) -> tuple[dict[str
     if not cfg_path.exists():
         raise InputError(f"{cfg_path} is missing: not a trained span reader folder")
     try:
-        config = json.loads(cfg_path.read_text(encoding="utf-8"))
+        config = json_file(cfg_path)
         if not isinstance(config, dict):
             raise ValueError(f"a JSON object is expected, not {type(config).__name__}")
     except (OSError, UnicodeDecodeError, ValueError) as exc:

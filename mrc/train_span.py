@@ -9,7 +9,6 @@ dev, and stored in `qa_reader.json` beside the weights.
 
 from __future__ import annotations
 
-import json
 import random
 import shutil
 import time
@@ -39,6 +38,7 @@ from mrc.training import (
 )
 from qa.core.errors import DataFormatError, InputError
 from qa.core.settings import Settings
+from qa.core.text import json_file, json_of
 
 if TYPE_CHECKING:
     from transformers import PreTrainedTokenizerBase
@@ -58,7 +58,7 @@ class SpanExample:
 
 def load_squad_examples(path: str | Path) -> list[SpanExample]:
     try:
-        data = json.loads(read_text(path))["data"]
+        data = json_of(read_text(path))["data"]
     except (ValueError, KeyError, TypeError) as exc:
         raise DataFormatError(f"{path}: not a SQuAD JSON file ({exc})") from exc
     out: list[SpanExample] = []
@@ -312,7 +312,7 @@ def _held_out_of(base: Path, train_file: str) -> set[int] | None:
     """The articles a reader we continue from was never trained on (its own held-out set), when it
     was trained on this very file: calibrating on articles it has seen would flatter it."""
     try:
-        training = json.loads((base / "qa_reader.json").read_text(encoding="utf-8")).get("training") or {}
+        training = json_file(base / "qa_reader.json").get("training") or {}
     except (OSError, ValueError, AttributeError):
         return None
     held = training.get("held_out_articles")

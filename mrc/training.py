@@ -30,6 +30,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, Ti
 
 from qa.core.atomic import atomic_write_text
 from qa.core.errors import InputError
+from qa.core.text import json_file
 
 if TYPE_CHECKING:
     from transformers import PreTrainedModel, PreTrainedTokenizerBase
@@ -390,7 +391,7 @@ def check_output_dir(out: Path, task: str, flag: str = "--output-dir", *, replac
     if not out.is_dir() or not any(p for p in out.iterdir() if p.name not in (".trained", "checkpoint.pt")):
         return
     try:
-        held = json.loads((out / "qa_reader.json").read_text(encoding="utf-8")).get("task")
+        held = json_file(out / "qa_reader.json").get("task")
     except (OSError, ValueError, AttributeError):
         held = "span" if (out / INSTALLING).exists() and task == "span" else None  # an interrupted install
     if held is None:
@@ -409,7 +410,7 @@ def earlier_training(base: Path) -> list[dict[str, Any]]:
     """The training records of the reader a run continues (its own history first), so a model
     card can tell every stage a shipped reader went through, not just the last."""
     try:
-        prior = json.loads((base / "qa_reader.json").read_text(encoding="utf-8"))
+        prior = json_file(base / "qa_reader.json")
     except (OSError, ValueError):
         return []
     if not isinstance(prior, dict) or not isinstance(prior.get("training"), dict):

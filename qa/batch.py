@@ -26,7 +26,7 @@ from typing import Any
 
 from qa.api.models import AskRequest
 from qa.core.errors import BusyError, DataFormatError, InputError, NotFoundError, QAError, error_type_of
-from qa.core.text import counted
+from qa.core.text import counted, json_of
 from qa.core.types import Question, Response
 
 MAX_QUESTIONS = 1_000_000
@@ -139,7 +139,7 @@ def _asked(qid: str, question: str, obj: dict[str, Any], where: str) -> Asked:
 
 def _is_json_array(text: str) -> bool:
     try:
-        return isinstance(json.loads(text), list)
+        return isinstance(json_of(text), list)
     except ValueError:
         return False
 
@@ -149,7 +149,7 @@ def _plain_line(line: str, name: str, lineno: int) -> str:
     (it was asked as its own text, and its id lost), as a plain line among JSON lines is."""
     if line.startswith("{") and line.endswith("}"):
         try:
-            obj = json.loads(line)
+            obj = json_of(line)
         except ValueError:
             return line
         if isinstance(obj, dict) and "question" in obj:

@@ -27,7 +27,7 @@ from qa.core.atomic import atomic_write_text
 from qa.core.errors import DataFormatError, InputError
 from qa.core.paths import data_file
 from qa.core.settings import Settings
-from qa.core.text import comparable
+from qa.core.text import comparable, json_file
 
 WEBQA_FEATURES = ("reader_logit", "log_mass", "log_mass_t3", "support", "inv_rank", "retrieval_score", "gap",
                   "log_length", "passage_abstained", "q_overlap", "type_known", "type_match", "log_groups",
@@ -241,7 +241,7 @@ class AnswerCalibrator:
         if not Path(path).is_file():
             raise InputError(f"calibrator file not found: {path}")
         try:
-            data = json.loads(Path(path).read_text(encoding="utf-8"))
+            data = json_file(Path(path))
             return cls(features=tuple(data["features"]), weights=list(data["weights"]), bias=float(data["bias"]),
                        mean=list(data["mean"]), scale=list(data["scale"]),
                        platt=tuple(data.get("platt", (1.0, 0.0))), meta=dict(data.get("meta", {})))

@@ -43,7 +43,7 @@ from qa.calibration import AnswerCalibrator, terms
 from qa.core.errors import DataFormatError, InputError
 from qa.core.measures import auroc, ece
 from qa.core.settings import Settings
-from qa.core.text import parse_json, read_text
+from qa.core.text import json_file, parse_json, read_text
 from qa.core.types import Encoder
 
 if TYPE_CHECKING:
@@ -68,7 +68,7 @@ def _held_out_articles(model_dir: Path, train_file: Path) -> list[int]:
     from mrc.training import file_sha256
 
     try:
-        cfg = json.loads((model_dir / "qa_reader.json").read_text(encoding="utf-8"))
+        cfg = json_file(model_dir / "qa_reader.json")
         held = [int(i) for i in cfg["training"]["held_out_articles"]]
         want = cfg["training"].get("train_file_sha256")
     except (OSError, KeyError, ValueError, TypeError, AttributeError) as exc:

@@ -23,6 +23,7 @@ from qa.core.atomic import atomic_write_text
 from qa.core.errors import DataFormatError
 from qa.core.paths import data_file
 from qa.core.settings import Settings
+from qa.core.text import json_file
 from qa.core.types import Encoder, Route
 
 ROUTES = (Route.WEBQA, Route.KBQA, Route.CQA)
@@ -96,7 +97,7 @@ class RouteClassifier:
     @classmethod
     def load(cls, path: str | Path) -> RouteClassifier:
         try:
-            data = json.loads(Path(path).read_text(encoding="utf-8"))
+            data = json_file(Path(path))
             return cls(np.array(data["weights"]), np.array(data["bias"]), data["routes"], data.get("meta"))
         except (OSError, KeyError, ValueError, TypeError) as exc:
             raise DataFormatError(f"{path} is not a router model: {exc} (retrain with `qa train router`)") from exc

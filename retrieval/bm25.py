@@ -22,7 +22,7 @@ import numpy as np
 
 from qa.core.atomic import staging_dir, swap_dir
 from qa.core.errors import DataFormatError
-from qa.core.text import comparable
+from qa.core.text import comparable, json_file
 
 STOPWORDS = "en"
 _STEMMER: Any = None
@@ -161,7 +161,7 @@ class BM25Index:
         if not meta_path.exists():
             raise DataFormatError(f"not a BM25 index folder (no bm25.json): {folder}")
         try:  # a torn or hand-edited folder is a damaged index, not a crash of whoever searches it
-            meta = json.loads(meta_path.read_text(encoding="utf-8"))
+            meta = json_file(meta_path)
             obj = cls(k1=float(meta["k1"]), b=float(meta["b"]))
             obj.ids = np.load(folder / "ids.npy")
             if len(obj.ids):

@@ -11,13 +11,13 @@ into the settings' cache. `qa index --default` rebuilds it on purpose.
 from __future__ import annotations
 
 import importlib.util
-import json
 from collections.abc import Iterator
 from pathlib import Path
 
 from qa.core.errors import DataFormatError, InputError
 from qa.core.paths import DATA_DIR
 from qa.core.settings import Settings
+from qa.core.text import json_file
 from retrieval.chunking import chunk_text
 from retrieval.passage import Passage
 
@@ -41,7 +41,7 @@ def summaries_path() -> Path:
 def default_passages(chunk_chars: int = 1200, chunk_overlap: int = 200) -> Iterator[Passage]:
     """The summaries as passages, in title order, long ones chunked like any other document."""
     path = summaries_path()
-    data = json.loads(path.read_text(encoding="utf-8"))
+    data = json_file(path)
     for key in sorted(data):
         entry = data[key]
         title = str(entry.get("title") or key)

@@ -26,6 +26,7 @@ import numpy as np
 
 from qa.core.atomic import atomic_write
 from qa.core.errors import DataFormatError, InputError
+from qa.core.text import json_file
 
 
 class DenseKind(StrEnum):
@@ -204,7 +205,7 @@ class DenseIndex:
         obj.index = index
         obj.read_only = mmap
         side = _tombstone_path(path)
-        obj.tombstones = set(json.loads(side.read_text(encoding="utf-8"))) if side.exists() else set()
+        obj.tombstones = set(json_file(side)) if side.exists() else set()
         return obj
 
 

@@ -39,7 +39,7 @@ from qa.core.onnx_models import (
 from qa.core.paths import check_model_dir, encoder_path
 from qa.core.quiet import quiet_transformers
 from qa.core.settings import Settings, SpanBackend
-from qa.core.text import folded
+from qa.core.text import folded, json_file
 
 ENCODER_NAME = "sentence-transformers/all-MiniLM-L6-v2"
 MAX_TOKENS = 256  # all-MiniLM-L6-v2 was trained with max_seq_length 256 (sentence_bert_config.json)
@@ -111,9 +111,8 @@ def _vocab(model_dir: Path) -> int:
 
 
 def _config(model_dir: Path) -> dict[str, Any]:
-    import json
 
-    return json.loads((Path(model_dir) / "config.json").read_text(encoding="utf-8"))
+    return json_file(Path(model_dir) / "config.json")
 
 
 # Kept float in the int8 copy: the FFN output products of the first three layers, the groups whose

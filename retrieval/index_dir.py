@@ -23,6 +23,7 @@ from typing import Any
 
 from qa.core.atomic import atomic_write_text, dir_lock
 from qa.core.errors import DataFormatError, InputError
+from qa.core.text import json_file
 
 MANIFEST = "manifest.json"
 DOCSTORE = "docstore.sqlite"
@@ -59,7 +60,7 @@ class Manifest:
                 f"{folder} is not an index folder (no {MANIFEST}); build one with `qa index PATH`"
             )
         try:
-            data = json.loads(path.read_text(encoding="utf-8"))
+            data = json_file(path)
             if not isinstance(data, dict):
                 raise TypeError(f"a JSON object is expected, not {type(data).__name__}")
             known = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}

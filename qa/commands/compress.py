@@ -19,6 +19,7 @@ from rich.table import Table
 from qa.core.atomic import atomic_write_text, staging_dir, swap_dir
 from qa.core.errors import InputError
 from qa.core.paths import MODELS_DIR, SHARED_DATA, cache_dir
+from qa.core.text import json_file
 
 compress_app = typer.Typer(help="Compress readers: structured pruning, distillation, int8.", no_args_is_help=True)
 console = Console(stderr=True)
@@ -88,7 +89,7 @@ def span(
     row = trade_off_row(out, eval_file, eval_limit)
     info["row"] = row
     cfg_path = out / "qa_reader.json"
-    cfg = json.loads(cfg_path.read_text(encoding="utf-8"))
+    cfg = json_file(cfg_path)
     cfg["compression"] = info
     atomic_write_text(cfg_path, json.dumps(cfg, indent=2))
     table = Table(title=f"compressed span reader: {out}", show_header=False)
@@ -122,14 +123,14 @@ def trade_off_row(model: Path, eval_file: Path | None, limit: int) -> dict[str, 
     from qa.core.settings import Settings
 
     int8 = onnx_file(model)
-    cfg = json.loads((model / "config.json").read_text(encoding="utf-8"))
+    cfg = json_file(model / "config.json")
     heads = [s["heads"] for s in cfg["pruned_layers"]] if is_pruned(model) else [cfg["num_attention_heads"]] * \
         cfg["num_hidden_layers"]
     row: dict[str, object] = {"model": model.name, "heads": sum(heads),
                               "int8 MB": round(int8.stat().st_size / 1e6, 1),
                               "fusion": ", ".join(f"{k} {v}" for k, v in onnx_info(model).get("fusion", {}).items())}
     try:
-        compression = json.loads((model / "qa_reader.json").read_text(encoding="utf-8")).get("compression", {})
+        compression = json_file(model / "qa_reader.json").get("compression", {})
     except (OSError, ValueError):
         compression = {}
     if compression.get("parameters"):

@@ -20,6 +20,7 @@ from qa.commands import check_apart, check_endpoint_option, check_graph_file, ch
 from qa.core.atomic import file_stamp
 from qa.core.errors import ConflictError, InputError
 from qa.core.settings import unsecret
+from qa.core.text import json_file
 
 if TYPE_CHECKING:
     from kb.scorer import Scorer
@@ -173,7 +174,7 @@ def _scorer_target(path: Path) -> Path:
 
 def _is_scorer(path: Path) -> bool:
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data = json_file(path)
     except (OSError, UnicodeDecodeError, ValueError):
         return False
     return isinstance(data, dict) and {"weights", "meta"} <= set(data)

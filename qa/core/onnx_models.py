@@ -40,6 +40,7 @@ from qa.core.errors import ConfigError, InputError, ModelNotFoundError
 from qa.core.paths import cache_dir
 from qa.core.quiet import quiet_transformers
 from qa.core.settings import SpanBackend
+from qa.core.text import json_file
 
 # Bump when the export, optimisation or quantisation recipe changes: copies built by an older
 # recipe are then rebuilt instead of loaded.
@@ -99,7 +100,7 @@ def fingerprint(model_dir: str | Path) -> str:
     model_dir = Path(model_dir).resolve()
     memo_path = onnx_root() / _FINGERPRINTS
     try:
-        memo = json.loads(memo_path.read_text(encoding="utf-8"))
+        memo = json_file(memo_path)
     except (OSError, ValueError):
         memo = {}
     parts: list[str] = []
@@ -136,7 +137,7 @@ def is_current(folder: Path, fp: str, int8: bool, keep_float: Sequence[str] | No
     """The copy exists, is complete and was built from exactly these weights by this recipe (and,
     when given, with these layers kept float)."""
     try:
-        source = json.loads((folder / SOURCE_FILE).read_text(encoding="utf-8"))
+        source = json_file(folder / SOURCE_FILE)
     except (OSError, ValueError):
         return False
     wanted = folder / (INT8_FILE if int8 else FLOAT_FILE)
@@ -256,7 +257,7 @@ def _remove_stale(folder: Path, model_dir: Path) -> None:
         if other == folder or not other.is_dir():
             continue
         try:
-            src = json.loads((other / SOURCE_FILE).read_text(encoding="utf-8")).get("model_dir")
+            src = json_file(other / SOURCE_FILE).get("model_dir")
         except (OSError, ValueError):
             continue
         if src == str(model_dir.resolve()):
@@ -417,7 +418,7 @@ def load_tokenizer(model_dir: str | Path) -> Any:
 def tokenizer_config(model_dir: str | Path) -> dict[str, Any]:
     path = Path(model_dir) / "tokenizer_config.json"
     try:
-        data = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
+        data = json_file(path) if path.is_file() else {}
     except (OSError, ValueError) as exc:
         raise ModelNotFoundError(f"{path} is not valid JSON: {exc}") from exc
     return data if isinstance(data, dict) else {}

@@ -373,6 +373,8 @@ class Settings(BaseSettings):
                 values = tomllib.loads(cfg.read_text(encoding="utf-8-sig"))  # as Notepad saves it
             except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
                 raise ConfigError(f"settings file {cfg} is not valid TOML: {exc}") from exc
+            except RecursionError:  # arrays in arrays past the parser's depth: no settings file writes that
+                raise ConfigError(f"settings file {cfg} is not valid TOML: nested too deeply") from None
             unknown = sorted(set(values) - set(cls.model_fields))
             if unknown:
                 raise ConfigError(f"unknown settings in {cfg}: "

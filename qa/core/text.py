@@ -345,6 +345,22 @@ def _lone_surrogate(obj: Any, at: str) -> str | None:
     return None
 
 
+def json_of(text: str) -> Any:
+    """`json.loads` for a file of ours (a manifest, a model's head, a calibration, a settings
+    file's JSON): one nested past the parser's depth (damaged, or a hostile copy) is a
+    `JSONDecodeError` like any other malformed file, which every loader catches and says, not a
+    RecursionError that none expects (a traceback, and `qa index --delete` could not remove it)."""
+    try:
+        return json.loads(text)
+    except RecursionError:
+        raise json.JSONDecodeError("nested too deeply", text[:200], 0) from None
+
+
+def json_file(path: str | Path) -> Any:
+    """A JSON file of ours, read as UTF-8 and parsed as `json_of` parses."""
+    return json_of(Path(path).read_text(encoding="utf-8"))
+
+
 def json_lines(text: str, where: str, field: str, *, strict: bool = False) -> Iterator[tuple[int, dict[str, Any]]]:
     """(line number, object) for each non-blank line of a JSON-lines text; a line that is not an
     object with a `field` string is one error naming the line, so a file is checked whole before

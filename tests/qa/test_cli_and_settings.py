@@ -945,3 +945,30 @@ def test_the_cache_folder_is_made_for_its_user_alone(tmp_path, monkeypatch) -> N
     assert stat.S_IMODE(root.stat().st_mode) == 0o700 and stat.S_IMODE(root.parent.stat().st_mode) == 0o700
     root.chmod(0o750)  # the owner's own choice is kept
     assert stat.S_IMODE(private_cache().stat().st_mode) == 0o750
+
+
+def test_files_nested_past_the_parsers_depth_are_malformed_files_not_tracebacks(tmp_path: Path, monkeypatch,
+                                                                                 capsys) -> None:
+    """A settings file, a collection's manifest, a scorer, a router or a calibration nested
+    hundreds of thousands deep was a RecursionError traceback; a collection so damaged could not
+    even be deleted."""
+    from kb.scorer import Scorer
+    from qa.calibration import AnswerCalibrator
+    from qa.core.errors import DataFormatError
+    from qa.router import RouteClassifier
+
+    deep = tmp_path / "deep.json"
+    deep.write_text("[" * 200_000 + "]" * 200_000, encoding="utf-8")
+    for load in (Scorer.load, RouteClassifier.load, AnswerCalibrator.load):
+        with pytest.raises(DataFormatError, match="nested too deeply"):
+            load(deep)
+    toml = tmp_path / "qa.toml"
+    toml.write_text("a = " + "[" * 100_000 + "]" * 100_000 + "\n", encoding="utf-8")
+    monkeypatch.setenv("QA_CONFIG", str(toml))
+    assert main(["config"]) == 2 and "not valid TOML: nested too deeply" in capsys.readouterr().err
+    monkeypatch.delenv("QA_CONFIG")
+    (tmp_path / "idx" / "bad").mkdir(parents=True)
+    (tmp_path / "idx" / "bad" / "manifest.json").write_text(deep.read_text(encoding="utf-8"), encoding="utf-8")
+    monkeypatch.setenv("QA_INDEX_DIR", str(tmp_path / "idx"))
+    assert main(["index", "--list"]) == 0 and "unreadable" in capsys.readouterr().out
+    assert main(["index", "--delete", "bad"]) == 0 and not (tmp_path / "idx" / "bad").exists()
