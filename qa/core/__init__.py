@@ -17,6 +17,10 @@ os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")
 # by every command that loads the multiple-choice reader): inside this product's own cache instead,
 # where removing the cache removes it too.
 if "TORCHINDUCTOR_CACHE_DIR" not in os.environ:
+    from qa.core.errors import ConfigError
     from qa.core.paths import cache_dir
 
-    os.environ["TORCHINDUCTOR_CACHE_DIR"] = str(cache_dir() / "torchinductor")
+    try:
+        os.environ["TORCHINDUCTOR_CACHE_DIR"] = str(cache_dir() / "torchinductor")
+    except ConfigError:  # no home and no XDG_CACHE_HOME: said by the first command that needs the cache
+        pass

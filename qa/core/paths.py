@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 from pathlib import Path
 
-from qa.core.errors import ModelNotFoundError
+from qa.core.errors import ConfigError, ModelNotFoundError
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 # data/ of the repository; installed from a wheel, the same files are the package offline_qa_data
@@ -30,13 +31,35 @@ def cache_dir() -> Path:
     XDG_CACHE_HOME is ignored, as the XDG specification says: the collections and the thread store
     would move with the folder qa runs in."""
     given = os.environ.get("XDG_CACHE_HOME") or ""
-    if given and not os.path.isabs(given) and given not in _SAID:
+    if os.path.isabs(given):
+        return Path(given) / "offline-qa"
+    home = _home()
+    if given and given not in _SAID:
         import logging
 
         _SAID.add(given)
         logging.getLogger("qa").warning("XDG_CACHE_HOME=%s is not an absolute path and is ignored (as the XDG "
-                                        "specification says): the cache is %s", given, Path.home() / ".cache")
-    return (Path(given) if os.path.isabs(given) else Path.home() / ".cache") / "offline-qa"
+                                        "specification says): the cache is %s", given, home / ".cache")
+    return home / ".cache" / "offline-qa"
+
+
+def _home() -> Path:
+    """The user's home folder. A user with neither HOME nor an entry in the password database (a
+    container run with `--user 4242`) has none, and every command was a traceback, `qa --help` too:
+    the cache then goes to a folder of this user's in the temporary folder, said once, as a machine
+    may empty that folder when it restarts."""
+    try:
+        return Path.home()
+    except (RuntimeError, KeyError):
+        home = tempfile_home()
+        if "" not in _SAID:
+            import logging
+
+            _SAID.add("")
+            logging.getLogger("qa").warning("this user has no home folder (HOME is not set, and the user has no "
+                                            "entry in the password database): the cache is %s, which a restart "
+                                            "may empty; set XDG_CACHE_HOME to keep it", home / ".cache")
+        return home
 
 
 _SAID: set[str] = set()
@@ -49,6 +72,12 @@ def private_cache() -> Path:
     readable by anyone through the 0644 index built from them. A folder that exists is left as its
     owner set it; one that cannot be made (a read-only home) is made by whoever writes first."""
     root = cache_dir()
+    home = tempfile_home()
+    if root.is_relative_to(home):  # no home folder: one of this user's in the shared temporary folder
+        with contextlib.suppress(OSError):
+            home.mkdir(mode=0o700, exist_ok=True)
+        if home.exists() and home.stat().st_uid != os.getuid():  # made first by another user: theirs to read
+            raise ConfigError(f"{home} belongs to another user: set XDG_CACHE_HOME to a folder of yours")
     if not root.exists():
         try:
             if not root.parent.exists():
@@ -57,6 +86,13 @@ def private_cache() -> Path:
         except OSError:
             pass
     return root
+
+
+def tempfile_home() -> Path:
+    """The stand-in home folder of a user who has none."""
+    import tempfile
+
+    return Path(tempfile.gettempdir()) / f"offline-qa-home-{os.getuid()}"
 
 
 def data_file(data_dir: str | Path, *parts: str) -> Path:

@@ -972,3 +972,23 @@ def test_files_nested_past_the_parsers_depth_are_malformed_files_not_tracebacks(
     monkeypatch.setenv("QA_INDEX_DIR", str(tmp_path / "idx"))
     assert main(["index", "--list"]) == 0 and "unreadable" in capsys.readouterr().out
     assert main(["index", "--delete", "bad"]) == 0 and not (tmp_path / "idx" / "bad").exists()
+
+
+def test_a_user_without_a_home_folder_gets_a_cache_of_their_own(monkeypatch, tmp_path: Path, caplog) -> None:
+    """A container run with `--user 4242` (no HOME, no password entry): every command, `qa --help`
+    too, was a traceback from Path.home()."""
+    import os
+
+    from qa.core import paths
+
+    def no_home() -> Path:
+        raise RuntimeError("Could not determine home directory.")
+
+    monkeypatch.delenv("XDG_CACHE_HOME", raising=False)
+    monkeypatch.setattr(Path, "home", staticmethod(no_home))
+    monkeypatch.setattr("tempfile.gettempdir", lambda: str(tmp_path))
+    with caplog.at_level("WARNING", logger="qa"):
+        root = paths.private_cache()
+    assert root == tmp_path / f"offline-qa-home-{os.getuid()}" / ".cache" / "offline-qa" and root.is_dir()
+    assert (root.parent.parent.stat().st_mode & 0o777) == 0o700
+    assert "no home folder" in caplog.text or "" in paths._SAID  # said once a process
