@@ -20,7 +20,20 @@ if "TORCHINDUCTOR_CACHE_DIR" not in os.environ:
     from qa.core.errors import ConfigError
     from qa.core.paths import cache_dir
 
+    def _writable_here(path: str) -> bool:
+        """Whether the folder is there to write, or could be made: torch makes it when it is
+        imported and fails the import where it cannot (a read-only cache), and the
+        multiple-choice reader did not load there; such a machine keeps torch's own folder."""
+        while not os.path.exists(path):
+            parent = os.path.dirname(path)
+            if parent == path:
+                return False
+            path = parent
+        return os.access(path, os.W_OK)
+
     try:
-        os.environ["TORCHINDUCTOR_CACHE_DIR"] = str(cache_dir() / "torchinductor")
-    except ConfigError:  # no home and no XDG_CACHE_HOME: said by the first command that needs the cache
-        pass
+        _inductor = str(cache_dir() / "torchinductor")
+    except ConfigError:
+        _inductor = ""
+    if _inductor and _writable_here(_inductor):
+        os.environ["TORCHINDUCTOR_CACHE_DIR"] = _inductor
