@@ -149,9 +149,11 @@ class AnswerJudge:
     Loads lazily on first use (or in `warm_up`) and is shared by every call of this instance."""
 
     def __init__(self, settings: Settings | None = None, model_dir: str | Path | None = None, *,
-                 backend: str | None = None) -> None:
+                 backend: str | None = None, what: str = "answer judge", hint: str = MISSING_HINT) -> None:
         settings = settings or Settings()
-        self.model_dir = checked_dir(model_dir or settings.cqa_judge_model, "answer judge", MISSING_HINT)
+        # `what` and `hint` name the judge a missing folder was meant to be (the question judge's
+        # unreadable folder was said to be the answer judge, with the other setting's fix)
+        self.model_dir = checked_dir(model_dir or settings.cqa_judge_model, what, hint)
         self.settings = settings
         self.backend = resolve_backend(backend or settings.span_backend, settings.device)
         self._loaded: tuple[Any, Any, JudgeHead] | None = None

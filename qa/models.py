@@ -99,5 +99,6 @@ def _shared_pair_judge(settings: Settings, field: str, what: str, without: str) 
     key = (folder, str(settings.device))
     with _LOCK:
         if key not in _JUDGES:
-            _JUDGES[key] = AnswerJudge(settings, folder)
+            _JUDGES[key] = AnswerJudge(settings, folder, what=what,
+                                       hint=f"Name its folder (QA_{field.upper()}), or '' to {without}.")
         return _JUDGES[key]

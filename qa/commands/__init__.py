@@ -31,6 +31,8 @@ def _check_graph(graph: Path, named: str, missing: str) -> None:
     if not graph.is_file():
         raise InputError(f"graph file not found: {missing}" if not graph.exists() else
                          f"{named} is not a regular file (a device or a pipe); {_GIVE_A_GRAPH}")
+    if not os.access(graph, os.R_OK):  # was a warning once the graph source loaded, and the question answered
+        raise InputError(f"{named}: this user may not read it (permission denied)")
     from kb.loaders import graph_format
 
     graph_format(graph)

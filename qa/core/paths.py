@@ -133,6 +133,8 @@ def check_model_dir(path: str | Path) -> Path:
                                      f"previous model is whole in {moved[-1]}: rename that folder back to {p.name} "
                                      "(the next `qa train` or `qa compress` into it does so)")
         raise ModelNotFoundError(f"model folder not found: {p}")
+    if p.is_dir() and not os.access(p, os.R_OK | os.X_OK):  # was "Permission denied: <folder>/INSTALLING"
+        raise ModelNotFoundError(f"{p}: this user may not read the model folder (permission denied)")
     if (p / INSTALLING).exists():
         raise ModelNotFoundError(f"{p} was left half-written by a training run that stopped while moving its "
                                  "model in; train again (or restore the folder)")

@@ -992,3 +992,24 @@ def test_a_user_without_a_home_folder_gets_a_cache_of_their_own(monkeypatch, tmp
     assert root == tmp_path / f"offline-qa-home-{os.getuid()}" / ".cache" / "offline-qa" and root.is_dir()
     assert (root.parent.parent.stat().st_mode & 0o777) == 0o700
     assert "no home folder" in caplog.text or "" in paths._SAID  # said once a process
+
+
+def test_a_model_folder_or_graph_this_user_may_not_read_is_said_so(tmp_path: Path, monkeypatch, capsys) -> None:
+    """An unreadable model folder was "Permission denied: <folder>/INSTALLING" (a file that is not
+    there); an unreadable graph was a warning while the question was answered without it."""
+    import os
+
+    from qa.core.errors import ModelNotFoundError
+    from qa.core.paths import check_model_dir
+
+    secret = tmp_path / "secret-model"
+    secret.mkdir()
+    graph = tmp_path / "company.ttl"
+    graph.write_text("<http://x/a> <http://x/b> <http://x/c> .\n", encoding="utf-8")
+    real = os.access
+    monkeypatch.setattr(os, "access", lambda p, mode, **kw: str(tmp_path) not in str(p) and real(p, mode, **kw))
+    with pytest.raises(ModelNotFoundError, match="secret-model: this user may not read the model folder"):
+        check_model_dir(secret)
+    monkeypatch.setenv("QA_KB_GRAPH", str(graph))  # --graph itself is checked by the option parser
+    assert main(["ask", "What is b of a?"]) == 2
+    assert "company.ttl (from QA_KB_GRAPH / kb_graph): this user may not read it" in capsys.readouterr().err
