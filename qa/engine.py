@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any, cast
 from qa.core.atomic import aside, file_stamp
 from qa.core.errors import (
     LOGGED,
+    ConfigError,
     ConflictError,
     DamagedCollection,
     DataFormatError,
@@ -183,6 +184,27 @@ def _check_documents(documents: object) -> None:
         except (TypeError, ValueError, UnicodeEncodeError) as exc:
             raise InputError(f"document {name!r}: metadata must hold JSON values (strings, numbers, true/false, "
                              f"null, lists, dicts): {exc}") from None
+
+@contextlib.contextmanager
+def _written(folder: Path) -> Iterator[None]:
+    """Inside, a collection's folder that this user may not write (a read-only deployment, another
+    user's files) is the operator's to fix, said as such: a 500 with a traceback before, for an
+    addition or a deletion through the API. A full disk passes through (it has its own error)."""
+    import errno
+    import sqlite3
+
+    try:
+        yield
+    except (OSError, sqlite3.OperationalError) as exc:
+        code = getattr(exc, "sqlite_errorcode", 0) & 0xFF
+        if (isinstance(exc, OSError) and exc.errno in (errno.EROFS, errno.EACCES, errno.EPERM)) or \
+                code == sqlite3.SQLITE_READONLY:
+            refused = ConfigError(f"the collection folder {folder} cannot be written by this user: "
+                                  f"{getattr(exc, 'strerror', None) or exc}")
+            refused.public = "the collections folder is read-only on this server; the server's log says why"
+            raise SourceUnavailable(Route.WEBQA, refused) from exc
+        raise
+
 
 FAILING_FOR_S = 300.0  # how long a source's failure counts against it in `Engine.failing`
 
@@ -594,7 +616,7 @@ class Engine:
         if not passages:
             raise InputError("nothing to add: the documents hold no text")
         folder = Path(self.settings.index_dir) / name
-        with self._write_lock, folder_lock(folder):  # a `qa index` of it swaps in before or after, never over
+        with self._write_lock, _written(folder), folder_lock(folder):  # a `qa index` swaps in before or after
             if is_complete(folder):
                 taken = [d.doc_id for d in documents if self._passage_ids(folder, d.doc_id)]
                 if taken:
@@ -631,7 +653,7 @@ class Engine:
                                      "say which (the collection parameter)")
             for name in names:
                 folder = Path(self.settings.index_dir) / name
-                with folder_lock(folder):  # a `qa index` of it swaps in before or after, never over
+                with _written(folder), folder_lock(folder):  # a `qa index` of it swaps in before or after
                     ids = self._passage_ids(folder, doc_id)
                     if not ids:
                         continue

@@ -133,6 +133,8 @@ def install(app: FastAPI) -> None:
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         kind = _HTTP_TYPES.get(exc.status_code, "error")
         if exc.status_code == 400 and "parsing the body" in str(exc.detail):
+            if isinstance(exc.__cause__, OSError):  # the server's own trouble spooling a form (a full /tmp)
+                return await _os(request, exc.__cause__)
             return error_response(400, kind, "the request body could not be parsed (JSON in UTF-8, or a "
                                              "well-formed multipart form, expected)")
         path = request.url.path

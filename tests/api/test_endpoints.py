@@ -1383,3 +1383,48 @@ def test_a_thread_store_this_user_cannot_write_answers_and_refuses_writes_saying
             assert r.status_code == 503 and "read-only" in r.json()["error"]["message"], r.text
             assert "ro-folder" not in r.text
     assert sorted(p.name for p in path.parent.iterdir()) == ["threads.sqlite"]  # nothing written beside it
+
+
+def test_a_collections_folder_this_server_may_not_write_is_a_503_saying_so(api_settings, tmp_path: Path,
+                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """Adding to or deleting from a collection on a read-only disk (or another user's files) was a
+    500 with a traceback in the log."""
+    import errno
+
+    from fastapi.testclient import TestClient
+
+    import retrieval.ingest
+    from qa.api import create_app
+
+    settings = api_settings.model_copy(update={"index_dir": str(tmp_path / "collections")})
+    with TestClient(base_url=LOCAL, app=create_app(settings)) as c:
+        wait_ready(lambda: c.get("/v1/health").json())
+        added = c.post("/v1/documents", json={"collection": "notes", "documents": [{"id": "a", "text": "One."},
+                                                                                   {"id": "b", "text": "Two."}]})
+        assert added.status_code == 201, added.text
+
+        def read_only(*args: object, **kwargs: object) -> None:
+            raise OSError(errno.EROFS, "Read-only file system", str(tmp_path / "collections" / "notes"))
+
+        monkeypatch.setattr(retrieval.ingest, "add_passages", read_only)
+        monkeypatch.setattr(retrieval.ingest, "delete_passages", read_only)
+        for r in (c.post("/v1/documents", json={"collection": "notes", "documents": [{"id": "c", "text": "3."}]}),
+                  c.delete("/v1/documents/a", params={"collection": "notes"})):
+            assert r.status_code == 503, r.text
+            assert r.json()["error"]["message"].startswith("the collections folder is read-only on this server")
+            assert str(tmp_path) not in r.text
+
+
+def test_a_form_the_server_cannot_spool_is_the_servers_trouble(client, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A full temporary folder while an upload was spooled was "the request body could not be
+    parsed": a 400 that sent the client looking for a mistake it had not made."""
+    import errno
+
+    from starlette.datastructures import UploadFile
+
+    async def full(self: UploadFile, data: bytes) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device", "/tmp/spooled")
+
+    monkeypatch.setattr(UploadFile, "write", full)
+    r = client.post("/v1/eval", files={"file": ("dev.json", _squad_file())})
+    assert r.status_code == 507 and r.json()["error"]["type"] == "insufficient_storage", r.text
