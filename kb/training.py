@@ -18,6 +18,7 @@ right, counting an abstention on an unanswerable question as right.
 from __future__ import annotations
 
 import hashlib
+import logging
 import random
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -37,6 +38,8 @@ from kb.text import STOPWORDS, normalise
 from qa.core.atomic import atomic_write
 from qa.core.paths import cache_dir, encoder_path
 from qa.core.types import LinkKind
+
+log = logging.getLogger(__name__)
 
 if TYPE_CHECKING:
     from kb.pipeline import KBQA, Prediction
@@ -559,7 +562,11 @@ def paraphrase_words(qa: KBQA, *, per_relation: int = 8, min_similarity: float =
             if progress:
                 progress("encoding a word list (once per encoder)", min(i + step, len(words)), len(words))
         mat = np.vstack(chunks)
-        atomic_write(path, lambda p: np.save(open(p, "wb"), mat.astype(np.float16)))  # noqa: SIM115
+        try:
+            atomic_write(path, lambda p: np.save(open(p, "wb"), mat.astype(np.float16)))  # noqa: SIM115
+        except OSError as exc:  # a cache this user cannot write: the training goes on, encoding again next time
+            log.warning("the word list's vectors are not kept for next time (%s: %s)", path.parent,
+                        exc.strerror or exc)
     rels = [p for p, names in qa.index.relation_names.items() if names]
     if not rels:
         return {}
