@@ -850,6 +850,7 @@ def test_serve_names_the_extras_that_hold_what_is_missing(monkeypatch) -> None:
     ({"PYTHONIOENCODING": "ascii"}, ["index", "/no/such/caf\u00e9"], None, "/no/such/caf?"),  # a traceback
     ({}, ["ask", "-"], subprocess.DEVNULL, "the question is empty"),
     ({}, ["ask", "-"], "closed", ""),  # stdin closed: an AttributeError traceback
+    ({}, ["config"], "stdout closed", "standard output is closed"),  # exit 0, the output written nowhere
 ])
 def test_odd_streams_and_terminals_get_a_line_not_a_traceback(env, args, stdin, said) -> None:
     import os
@@ -861,6 +862,8 @@ def test_odd_streams_and_terminals_get_a_line_not_a_traceback(env, args, stdin, 
     command = [sys.executable, "-c", "import sys; from qa.cli import main; sys.exit(main(sys.argv[1:]))", *args]
     if stdin == "closed":  # as a shell's `<&-` starts it: no standard input at all
         command, stdin = ["bash", "-c", shlex.join(command) + " <&-"], None
+    elif stdin == "stdout closed":
+        command, stdin = ["bash", "-c", shlex.join(command) + " >&-"], None
     done = subprocess.run(command, cwd=REPO_ROOT, env={**os.environ, **env}, capture_output=True, timeout=120,
                           stdin=stdin)
     err = done.stderr.decode("utf-8", "replace")
