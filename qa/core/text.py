@@ -82,10 +82,26 @@ def check_words(text: str, what: str) -> str:
 
 def decode_utf8(raw: bytes, where: str) -> str:
     """Bytes as text (a BOM is dropped), or an `InputError` that says where the bad byte is."""
+    nul = nul_bytes(raw, where)
+    if nul:
+        raise InputError(nul)
     try:
         return raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         raise InputError(f"{where} is not UTF-8 text (undecodable byte at offset {exc.start})") from exc
+
+
+def nul_bytes(raw: bytes, where: str) -> str:
+    """What is wrong with text holding NUL bytes ("" when it holds none): UTF-16 without its
+    byte-order mark (a Windows export: every other byte is NUL), or binary. Such bytes decode as
+    UTF-8, and were read as questions made of "W\x00h\x00a\x00t" and answered, exit 0."""
+    at = raw.find(0)
+    if at < 0:
+        return ""
+    head = raw[:200]
+    if len(head) >= 4 and (head[1::2].count(0) >= len(head) // 2 * 0.8 or head[0::2].count(0) >= len(head) // 2 * 0.8):
+        return f"{where} is UTF-16 text without a byte-order mark; convert it to UTF-8 (iconv -f UTF-16 -t UTF-8)"
+    return f"{where} holds NUL bytes (at byte {at:,}): binary, not text"
 
 
 def _checked(path: str | Path) -> Path:
@@ -135,6 +151,9 @@ def read_text(path: str | Path, max_chars: int | None = None) -> str:
     other = other_encoding(p, raw[:8])
     if other is not None:
         raise other
+    nul = nul_bytes(raw, str(p))
+    if nul:
+        raise DataFormatError(nul)
     try:
         return raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:

@@ -1016,3 +1016,22 @@ def test_a_model_folder_or_graph_this_user_may_not_read_is_said_so(tmp_path: Pat
     monkeypatch.setenv("QA_KB_GRAPH", str(graph))  # --graph itself is checked by the option parser
     assert main(["ask", "What is b of a?"]) == 2
     assert "company.ttl (from QA_KB_GRAPH / kb_graph): this user may not read it" in capsys.readouterr().err
+
+
+def test_text_holding_nul_bytes_is_refused_where_questions_and_contexts_are_read(tmp_path: Path, capsys) -> None:
+    """UTF-16 without a byte-order mark (a Windows export) and binary files decode as UTF-8: their
+    "W\\x00h\\x00a\\x00t" was asked and answered, exit 0, where `qa index` refused the same file."""
+    from qa.core.errors import DataFormatError
+    from qa.core.text import decode_utf8, read_text
+
+    utf16 = tmp_path / "questions.txt"
+    utf16.write_bytes("What is it?\nWho is it?\n".encode("utf-16-le"))
+    with pytest.raises(DataFormatError, match="UTF-16 text without a byte-order mark"):
+        read_text(utf16)
+    with pytest.raises(InputError, match=r"standard input holds NUL bytes \(at byte 6\)"):
+        decode_utf8(b"Who is\0 it?", "standard input")
+    assert decode_utf8("Qui a écrit?".encode(), "x") == "Qui a écrit?"
+    assert main(["ask", "--file", str(utf16)]) == 2
+    assert "UTF-16 text without a byte-order mark" in capsys.readouterr().err
+    assert main(["read", "-q", "Who?", "-f", str(utf16)]) == 2
+    assert "UTF-16 text without a byte-order mark" in capsys.readouterr().err
