@@ -313,6 +313,8 @@ class ThreadStore:
             raise NotFoundError(f"thread store not found: {self.path}")
         if not read_only and self.path.is_dir():
             raise InputError(f"the thread store {self.path} is a folder: give the path of a .sqlite file")
+        if self.path.exists() and not self.path.is_dir() and not self.path.is_file():  # SQLite waited on a pipe
+            raise InputError(f"the thread store {self.path} is not a regular file (a device or a pipe)")
         # a store this user may read but not write (a read-only deployment, another user's file) is
         # opened for reading: it answers, and a write is refused saying why (it was a traceback at the
         # first write, and in a read-only folder the store did not open at all)

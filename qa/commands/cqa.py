@@ -258,9 +258,17 @@ def _store_of(store: Path | None) -> ThreadStore:
     from cqa.store import ThreadStore
 
     settings = _settings(store)
-    if not Path(settings.cqa_store).exists():  # would leave an empty, unseeded store behind
-        raise InputError(f"no thread store at {settings.cqa_store} yet (it is created on first use or import)")
+    _there(Path(settings.cqa_store))
     return ThreadStore(settings.cqa_store)
+
+
+def _there(path: Path) -> None:
+    """A store to read must be there: a missing one would be left behind empty and unseeded, and an
+    empty file (any file of the user's, named by mistake) was made a SQLite database by a listing."""
+    if not path.exists():
+        raise InputError(f"no thread store at {path} yet (it is created on first use or import)")
+    if path.is_file() and path.stat().st_size == 0:
+        raise InputError(f"{path} is an empty file, not a thread store (one is created on first use or import)")
 
 
 @cqa_app.command("show")
@@ -395,8 +403,7 @@ def stats(store: StoreOpt = None) -> None:
     settings = _settings(store)
     from cqa.store import ThreadStore
 
-    if not Path(settings.cqa_store).exists():
-        raise InputError(f"no thread store at {settings.cqa_store} yet (it is created on first use or import)")
+    _there(Path(settings.cqa_store))
     s = ThreadStore(settings.cqa_store)
     out.print(Text(f"{s.path}: {s.count():,} threads, {s.count_answers():,} answers, "
                    f"{s.count_unembedded():,} not embedded yet"), soft_wrap=True)
@@ -411,8 +418,7 @@ def embed(
 ) -> None:
     """Embed the threads that have no vector yet (an interrupted import's embedding resumes here)."""
     settings = _settings(store)
-    if not Path(settings.cqa_store).exists():  # would leave an empty, unseeded store behind
-        raise InputError(f"no thread store at {settings.cqa_store} yet (it is created on first use or import)")
+    _there(Path(settings.cqa_store))
     src = _source(settings, seed=False)
     if reset:
         src.store.clear_vectors()

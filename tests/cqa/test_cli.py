@@ -442,3 +442,21 @@ def test_an_faq_piped_in_twice_is_the_same_faq(tmp_path: Path) -> None:
         done = subprocess.run(command, input=faq.encode(), capture_output=True, cwd=REPO_ROOT, timeout=120,
                               env={**os.environ, "COLUMNS": "200"})
         assert done.returncode == 0 and said in done.stderr.decode(), done.stderr.decode()
+
+
+def test_reading_commands_leave_a_file_that_is_no_store_as_it_is(tmp_path: Path,
+                                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    """`qa cqa list --store notes.txt` on an empty file made it a SQLite database, and a pipe named
+    as the store was waited on for good."""
+    import os
+
+    empty = tmp_path / "notes.txt"
+    empty.write_bytes(b"")
+    pipe = tmp_path / "pipe"
+    os.mkfifo(pipe)
+    for args in (["list"], ["stats"], ["show", "faq:x:1"]):
+        assert main(["cqa", *args, "--store", str(empty)]) == 2
+        assert "is an empty file, not a thread store" in capsys.readouterr().err
+    assert empty.read_bytes() == b""
+    assert main(["cqa", "stats", "--store", str(pipe)]) == 2
+    assert "not a regular file (a device or a pipe)" in capsys.readouterr().err
