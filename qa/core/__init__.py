@@ -6,6 +6,7 @@ Importing it is cheap: no torch, no model, no index.
 """
 
 import os
+import sys
 
 # ONNX Runtime (1.29 and later) records a device id and usage events under ~/.cache/Microsoft and
 # uploads them when it can; an offline product answering from a user's own documents sends nothing
@@ -37,3 +38,17 @@ if "TORCHINDUCTOR_CACHE_DIR" not in os.environ:
         _inductor = ""
     if _inductor and _writable_here(_inductor):
         os.environ["TORCHINDUCTOR_CACHE_DIR"] = _inductor
+
+
+def _faiss_after_fork() -> None:
+    """FAISS searches on an OpenMP thread pool that a forked child does not inherit: a process
+    forked after the parent had searched (multiprocessing's default start method on Linux, a
+    ProcessPoolExecutor, a pre-forking server) hung in its first search. The child searches on one
+    thread instead; nothing is imported here that the parent had not."""
+    faiss = sys.modules.get("faiss")
+    if faiss is not None:
+        faiss.omp_set_num_threads(1)
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_faiss_after_fork)

@@ -843,3 +843,25 @@ def test_every_error_of_the_library_crosses_a_process_boundary() -> None:
             assert type(back) is type(err) and str(back) == str(err) and back.public == err.public
     back = pickle.loads(pickle.dumps(SourceUnavailable("kbqa", cause)))
     assert back.route == "kbqa" and back.cause.public == "said to clients"
+
+
+def test_a_process_forked_after_a_search_can_search() -> None:
+    """FAISS's OpenMP pool does not survive a fork: a child forked after the parent had searched
+    (multiprocessing's default on Linux, a ProcessPoolExecutor) hung in its first search."""
+    import multiprocessing
+
+    import faiss
+
+    import qa.core  # noqa: F401 - what registers the fork handler
+
+    vectors = np.random.default_rng(0).random((20_000, 64), dtype=np.float32)
+    index = faiss.IndexFlatIP(64)
+    index.add(vectors)
+    assert index.search(vectors[:1], 3)[1][0][0] == 0  # the parent searches first, as a server does
+
+    child = multiprocessing.get_context("fork").Process(target=index.search, args=(vectors[:1], 3))
+    child.start()
+    child.join(60)
+    if child.is_alive():
+        child.kill()
+    assert child.exitcode == 0
