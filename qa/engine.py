@@ -297,9 +297,7 @@ class Engine:
         with self._lock:
             built = [s for r, s in self._sources.items() if r not in self._injected]
         for src in built:
-            close = getattr(src, "close", None)
-            if callable(close):
-                close()
+            _close(src)
 
     def passages(self) -> WebQA:
         """The passage source as itself: search and its collections, beyond the answer-source interface."""
@@ -748,10 +746,7 @@ class Engine:
             return
         with self._rw.writing(), self._lock:
             if self._graph_on_disk() != self._graph_seen:
-                old = self._sources.pop(Route.KBQA, None)
-                close = getattr(old, "close", None)
-                if callable(close):
-                    close()
+                _close(self._sources.pop(Route.KBQA, None))
 
     def _reopen_passages(self, name: str) -> None:
         """Make a rewritten collection searchable: a fresh passage source over the new folders,
@@ -767,14 +762,25 @@ class Engine:
         try:
             fresh.collections.warm_up()
         except (NotFoundError, DataFormatError):  # none left, or only damaged ones: questions now say so
+            fresh.close()
             with self._rw.writing():
-                self._sources.pop(Route.WEBQA, None)
+                _close(self._sources.pop(Route.WEBQA, None))
             return
         # any other failure propagates with `_passages_seen` unchanged: the next question tries again
         # rather than answering from the old source as if it were current
         with self._rw.writing():
+            # the old source closed (no question is reading it: the lock is held): its stores stayed
+            # open after their folders were deleted, a deleted document's text readable through
+            # /proc and its disk space held, until the garbage collector came by
+            _close(self._sources.get(Route.WEBQA))
             self._sources[Route.WEBQA] = fresh
         self._passages_seen = seen
+
+
+def _close(source: object) -> None:
+    close = getattr(source, "close", None)
+    if callable(close):
+        close()
 
 
 class _ReadWriteLock:

@@ -12,6 +12,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import ClientDisconnect
 
 from qa.core.errors import LOGGED, ModelNotFoundError, QAError, SourceUnavailable, error_type_of, logged
 
@@ -135,6 +136,14 @@ def install(app: FastAPI) -> None:
         if exc.status_code == 400 and "parsing the body" in str(exc.detail):
             if isinstance(exc.__cause__, OSError):  # the server's own trouble spooling a form (a full /tmp)
                 return await _os(request, exc.__cause__)
+            if isinstance(exc.__cause__, ClientDisconnect):  # hung up mid-body: nothing wrong with what it sent
+                from qa.api.limits import CLIENT_CLOSED_REQUEST
+
+                metrics = getattr(request.app.state, "metrics", None)
+                if metrics is not None:
+                    metrics.rejected.labels(reason="client gone").inc()
+                return error_response(CLIENT_CLOSED_REQUEST, "client_gone", "the client closed the connection while "
+                                      "sending its request")
             return error_response(400, kind, "the request body could not be parsed (JSON in UTF-8, or a "
                                              "well-formed multipart form, expected)")
         path = request.url.path

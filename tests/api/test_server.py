@@ -163,6 +163,18 @@ def test_a_body_that_trickles_in_is_refused_at_its_deadline(corpus_env, tmp_path
                 reply += chunk
         assert reply.startswith(b"HTTP/1.1 408"), reply[:200]
         assert b"did not arrive within 2 s" in reply and time.monotonic() - t0 < 10
+        # a client that hangs up mid-body did nothing wrong with what it sent: it was counted a 400
+        with socket.create_connection(("127.0.0.1", server.port), timeout=30) as sock:
+            sock.sendall(b"POST /v1/search HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+                         b"Content-Length: 100\r\n\r\n" + b'{"query": "abc')
+            time.sleep(0.3)
+        for _ in range(50):
+            metrics = httpx.get(f"{server.url}/metrics", timeout=30).text
+            if 'qa_rejected_total{reason="client gone"} 1.0' in metrics:
+                break
+            time.sleep(0.1)
+        assert 'qa_rejected_total{reason="client gone"} 1.0' in metrics
+        assert 'endpoint="/v1/search",status="400"' not in metrics
         # the server goes on answering
         assert httpx.post(f"{server.url}/v1/ask", json={"question": "What is the capital of France?"},
                           timeout=60).status_code == 200

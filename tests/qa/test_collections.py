@@ -490,3 +490,38 @@ def test_closing_the_engine_lets_go_of_every_collections_files(tmp_path: Path) -
     engine.close()
     assert held() == set()
     assert engine.search("vault code", k=1)[0].text == "The vault code is 4711."  # opened again when asked
+
+
+def test_a_deletion_leaves_no_copy_of_the_old_collection_open(tmp_path: Path) -> None:
+    """Each addition or deletion writes the collection again and deletes the old files; the engine
+    kept the old store open (swapped out, never closed) until the garbage collector came by: a
+    deleted document's text stayed readable through /proc, its disk space held."""
+    import gc
+    import os
+
+    from qa.engine import Engine
+    from retrieval.documents import Document
+
+    def deleted_but_open() -> list[str]:
+        held = []
+        for fd in os.listdir("/proc/self/fd"):
+            with contextlib.suppress(OSError):
+                target = os.readlink(f"/proc/self/fd/{fd}")
+                if target.startswith(str(tmp_path)) and target.endswith("(deleted)"):
+                    held.append(target)
+        return held
+
+    engine = Engine(Settings(index_dir=str(tmp_path / "collections"), include_default=False, cqa_seed=False,
+                             cqa_store=str(tmp_path / "threads.sqlite")))
+    engine.add_documents("notes", [Document("secret", "Patient ZQXJ has diagnosis SECRETMARK.", "S", "s.txt"),
+                                   Document("other", "The cafeteria opens at 8am.", "O", "o.txt")])
+    assert engine.search("SECRETMARK diagnosis", k=1)[0].id == "secret#0"
+    gc.disable()  # what the collector would have closed some time later is not what is asserted
+    try:
+        engine.add_documents("notes", [Document("third", "The library opens at 9am.", "T", "t.txt")])
+        engine.delete_document("secret", "notes")
+        assert engine.search("SECRETMARK diagnosis", k=1)[0].id != "secret#0"
+        assert deleted_but_open() == []
+    finally:
+        gc.enable()
+    engine.close()
