@@ -32,4 +32,6 @@ def test_a_wheel_ships_the_code_and_the_data_and_nothing_else(tmp_path: Path) ->
     data = ["offline_qa_data/" + p.removeprefix("data/") for p in _tracked("data")]
     assert set(code) <= names, "a package is missing from pyproject.toml's list"
     assert set(data) <= names, "a kind of data file is missing from pyproject.toml's package-data"
-    assert names <= set(code) | set(data) | {"offline_qa_data/__init__.py"}  # nothing untracked (backups, ONNX)
+    typed = {f"{p}/py.typed" for p in ("qa", "retrieval", "kb", "mrc", "cqa", "ui")}  # a caller's mypy reads them
+    assert typed <= names
+    assert names <= set(code) | set(data) | typed | {"offline_qa_data/__init__.py"}  # nothing untracked
