@@ -163,6 +163,7 @@ def _check_documents(documents: object) -> None:
 
     if isinstance(documents, (str, bytes, Document)) or not isinstance(documents, Sequence):
         raise InputError("documents must be a list of Document")
+    seen: set[str] = set()
     for i, doc in enumerate(documents):
         if not isinstance(doc, Document):
             raise InputError(f"documents[{i}] is a {type(doc).__name__}, not a Document")
@@ -175,6 +176,9 @@ def _check_documents(documents: object) -> None:
                 raise InputError(f"document {name!r}: {field} is not valid UTF-8 text (it holds a lone surrogate)")
         if not doc.doc_id.strip():  # stored, it could never be deleted: `delete_document` refuses a blank id
             raise InputError(f"documents[{i}]: doc_id is blank; give each document an id (to delete it by)")
+        if doc.doc_id in seen:  # was the indexer's advice to a command-line user (`--name`)
+            raise InputError(f"document id {doc.doc_id!r} occurs twice in this call")
+        seen.add(doc.doc_id)
         if not doc.text.strip():  # it made no passage, and the call said it was added
             raise InputError(f"document {name!r} has no text (only spaces): nothing to add")
         if not isinstance(doc.metadata, dict):
@@ -217,6 +221,9 @@ class Engine:
         without the detail (its files' paths), which goes to the log."""
         from qa.core.paths import private_cache
 
+        if settings is not None and not isinstance(settings, Settings):  # Engine("qa.toml") was an AttributeError
+            raise ConfigError(f"settings must be a Settings (Settings.load(path) reads a file), not "
+                              f"{type(settings).__name__}")
         self.settings = settings or Settings.load()
         self.private_failures = private_failures
         private_cache()
@@ -570,6 +577,8 @@ class Engine:
                 raise InputError(f"the option {twice.strip()!r} is given twice: give each option once")
             answers = self.choice_reader.read(question, context, list(options))
             return answers[:top_k] if top_k else answers
+        if top_k == 0:  # "every option" has no meaning for a span: it returned no answer at all
+            raise InputError("top_k 0 (every option) is for multiple choice: give 1 or more spans")
         if top_k == 1:
             return self.span_reader.read(question, context, top_k=1)
         # the reader's n-best overlap ("Jane Austen", "Jane Austen.", "Jane Austen. It was ..."):

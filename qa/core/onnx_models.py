@@ -312,9 +312,14 @@ def _max_diff(a: Path, b: Path, feed: dict[str, Any]) -> float:
 
 @contextlib.contextmanager
 def _steps(title: str, steps: list[str], enabled: bool) -> Iterator[Callable[[str], None]]:
-    """A progress bar on stderr over the build steps (the build takes seconds to a minute)."""
-    if not enabled:
+    """A progress bar on stderr over the build steps (the build takes seconds to a minute), where
+    stderr is a terminal; elsewhere (a library's caller, a notebook, a log file) the build is logged,
+    not printed into what the caller reads."""
+    what = title.split(" of ", 1)[-1].removesuffix(" (once)")
+    isatty = getattr(sys.stderr, "isatty", None)
+    if not enabled or not (callable(isatty) and isatty()):
         yield lambda _name: None
+        logging.getLogger(__name__).info("built the ONNX copy of %s", what)
         return
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -334,7 +339,7 @@ def _steps(title: str, steps: list[str], enabled: bool) -> Iterator[Callable[[st
     with bar:
         yield step
         bar.advance(task)
-    print(f"built the ONNX copy of {title.split(' of ', 1)[-1].removesuffix(' (once)')}", file=sys.stderr)
+    print(f"built the ONNX copy of {what}", file=sys.stderr)
 
 
 # ---------------------------------------------------------------------- loading

@@ -442,6 +442,7 @@ def test_the_python_api_checks_what_a_caller_passes_before_any_source_sees_it(tm
              ([memo, "just text"], r"documents\[1\] is a str"),
              ([memo, Document("blank", " \n ", "T", "s")], "document 'blank' has no text"),  # was said added
              ([memo, Document(" ", "Jane's address", "T", "s")], r"documents\[1\]: doc_id is blank"),  # undeletable
+             ([memo, memo], "document id 'memo' occurs twice in this call"),  # said as the CLI's `--name` advice
              (memo, "a list of Document")]
     for docs, message in cases:
         with pytest.raises(InputError, match=message):

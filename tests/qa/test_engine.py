@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from qa.core.errors import InputError, NotFoundError, QAError
+from qa.core.errors import ConfigError, InputError, NotFoundError, QAError
 from qa.core.paths import MODELS_DIR
 from qa.core.settings import Settings
 from qa.core.types import Answer, GraphEvidence, Question, Response, Route, SpanEvidence
@@ -416,11 +416,14 @@ def test_the_readers_called_directly_refuse_what_they_would_misread() -> None:
     ctx, q = "Marie Curie was born in Warsaw in 1867.", "Where was Marie Curie born?"
     for options, top_k, words in [("AB", 0, "not one text"), (["Warsaw", None], 1, "all be texts"),
                                   (["Warsaw", "Paris", "Rome"], -1, "top_k must be"),
-                                  (["", " "], 1, "an option is empty")]:  # was "'' is given twice"
+                                  (["", " "], 1, "an option is empty"),  # was "'' is given twice"
+                                  (None, 0, "top_k 0 \\(every option\\) is for multiple choice")]:  # no answer
         with pytest.raises(InputError, match=words):
             engine.read(q, ctx, options, top_k=top_k)
     chosen = engine.read(q, ctx, (o for o in ["Paris", "Warsaw"]), top_k=1)  # any iterable of texts
     assert [a.text for a in chosen] == ["Warsaw"]
+    with pytest.raises(ConfigError, match="settings must be a Settings"):  # was an AttributeError
+        Engine("qa.toml")  # type: ignore[arg-type]
 
 
 def test_the_span_reader_called_directly_shows_distinct_answers_whose_scores_sum_to_at_most_one() -> None:
