@@ -165,7 +165,32 @@ def _terminate_as_interrupt() -> Iterator[None]:
         signal.signal(signal.SIGTERM, before)
 
 
+# options that name a file or folder: given "" (an unset shell variable), the path is ".", and
+# `qa index "$DOCS"` with DOCS unset indexed the folder the command ran in
+_PATH_OPTIONS = frozenset({"--out", "--model", "--graph", "--metrics-out", "--na-probs", "--store", "--index-dir",
+                           "--index", "--squad", "--scorer", "--groups", "--file", "--extra", "--context-file",
+                           "--config", "--base", "--records", "--links", "--train-file", "--stack-out",
+                           "--output-dir"})
+
+
+def _empty_path(args: list[str]) -> str | None:
+    """The option (or `qa index`'s folder) given an empty path, if any."""
+    for i, arg in enumerate(args):
+        if arg.split("=", 1)[0] in _PATH_OPTIONS and arg.endswith("=") and "=" in arg:
+            return arg[:-1]
+        if arg == "" and i and args[i - 1] in _PATH_OPTIONS:
+            return args[i - 1]
+    if args[:1] == ["index"] and "" in args[1:] and args[args.index("", 1) - 1] != "--name":
+        return "the file or folder to index"
+    return None
+
+
 def _main(argv: list[str] | None) -> int:
+    empty = _empty_path(sys.argv[1:] if argv is None else argv)
+    if empty is not None:
+        err.print(Text.assemble(("error: ", "bold red"), f"{empty} is empty (an unset shell variable?): give a path"),
+                  soft_wrap=True)
+        return 2
     try:
         rv = app(args=argv, prog_name="qa", standalone_mode=False)
     except QAError as exc:

@@ -155,8 +155,8 @@ _FENCE = re.compile(r" {0,3}(`{3,}|~{3,})")
 _ATX = re.compile(r" {0,3}(#{1,6})(?:[ \t]+|$)")
 _UNDERLINE = re.compile(r" {0,3}(=+|-+)[ \t]*")
 _RULE = re.compile(r" {0,3}([-*_])(?:[ \t]*\1){2,}[ \t]*")
-_BULLET = re.compile(r"( {0,3})(?:[*+-]|(\d{1,9})[.)])[ \t]+")
-_QUOTE = re.compile(r" {0,3}>[ \t]?")
+_BULLET = re.compile(r"([ \t]*)(?:[*+-]|(\d{1,9})[.)])[ \t]+")  # nested lists indent deeper than three spaces
+_QUOTE = re.compile(r"(?: {0,3}>[ \t]?)+")  # "> > >": a quote in a quote in a quote
 _CODE = re.compile(r"(`[^`\n]+`)")
 # emphasis whose delimiters stand apart from words: "2**10", "2*3*4" and "__init__" are not emphasis
 _STRONG = re.compile(r"(?<![\w*])\*\*(?=[^\s*])([^*\n]*?[^\s*])\*\*(?![\w*])"

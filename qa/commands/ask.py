@@ -65,7 +65,7 @@ def ask(
 ) -> None:
     """Answer a question: the router picks the source (passages, knowledge graph, answered
     questions), asks the next when the first is unsure, and keeps the answer most likely right."""
-    from qa.core.settings import Settings
+    from qa.core.settings import RouteChoice, Settings
     from qa.core.text import check_question
     from qa.core.types import Question
 
@@ -81,6 +81,8 @@ def ask(
                              kb_graph=str(graph) if graph else None, kb_endpoint=endpoint, flags=ASK_FLAGS)
     if index is not None:
         check_index(index)
+        if settings.route not in (RouteChoice.AUTO, RouteChoice.WEBQA):  # it was dropped without a word
+            raise InputError(f"--index is passages: it goes with the route webqa (or none), not {settings.route}")
     check_models(settings, "--model" if model else "QA_SPAN_MODEL / span_model")
     if file is not None:
         from qa.batch import ask_file

@@ -1035,3 +1035,15 @@ def test_text_holding_nul_bytes_is_refused_where_questions_and_contexts_are_read
     assert "UTF-16 text without a byte-order mark" in capsys.readouterr().err
     assert main(["read", "-q", "Who?", "-f", str(utf16)]) == 2
     assert "UTF-16 text without a byte-order mark" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(("argv", "said"), [
+    (["index", ""], "the file or folder to index is empty (an unset shell variable?)"),  # indexed the folder here
+    (["kbqa", "What is x?", "--graph", ""], "--graph is empty"),  # ". is a folder"
+    (["ask", "--file=", "--out", "x.jsonl"], "--file is empty"),
+    (["ask", "What is x?", "--index", str(REPO / "data/index/default"), "--route", "kbqa"], "--index is passages"),
+])
+def test_an_empty_path_or_an_option_of_no_use_is_refused(argv: list[str], said: str, capsys) -> None:
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert said in err and err.count("\n") == 1, err

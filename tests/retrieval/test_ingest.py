@@ -237,6 +237,8 @@ def test_markdown_is_read_as_its_words(tmp_path: Path) -> None:
     ("The file is my\\_app\\_config.yaml, \\*not\\* `a\\_b &amp;`.", "",
      "The file is my_app_config.yaml, *not* a\\_b &amp;."),
     ("Press <kbd>Ctrl</kbd>+<b>S</b>, 3 < 4, x<y, <Enter>.", "", "Press Ctrl+S, 3 < 4, x<y, <Enter>."),
+    ("> > > The manager is Ann.", "", "The manager is Ann."),  # nested quotes kept "> >"
+    ("- a\n  - b\n    - c", "", "a\n  b\n    c"),  # a third-level bullet kept its "-"
 ])
 def test_markdown_keeps_every_word_it_is_not_markup_of(markdown: str, title: str, words: str) -> None:
     from retrieval.documents import markdown_document
@@ -254,7 +256,7 @@ def test_markdown_reading_takes_linear_time_on_hostile_lines() -> None:
     for hostile in ("[" * 1_000_000, "*_[`" * 250_000, "**a " * 250_000, "# a" + " " * 1_000_000 + "b",
                     "[a](" * 250_000, "x<!--" * 200_000, "a | b\n-" + " " * 1_000_000 + "x",
                     "~~a" * 300_000, "*a_" * 300_000, "<b " + "a=1 " * 250_000, "<b a" * 250_000,
-                    "&amp" * 250_000, "\\" * 1_000_000):
+                    "&amp" * 250_000, "\\" * 1_000_000, "> " * 500_000, " " * 1_000_000 + "-"):
         started = time.perf_counter()
         markdown_document(hostile)
         assert time.perf_counter() - started < 5, hostile[:20]
