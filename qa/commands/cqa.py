@@ -129,7 +129,8 @@ def import_(
     if not path.exists():
         raise InputError(f"file not found: {path}")
     if links is not None and not links.is_file():
-        raise InputError(f"file not found: {links}")
+        raise InputError(f"{links} is not a file (a folder, a device or a pipe)" if links.exists()
+                         else f"file not found: {links}")
     settings = _settings(store)
     from cqa.store import BUSY_TIMEOUT_MS, SEED_META, ThreadStore
 
@@ -510,7 +511,8 @@ def train_judge_command(
         raise InputError("--stack-only keeps the installed judge: it takes neither --extra nor --once")
     for file in extra or []:
         if not file.is_file():
-            raise InputError(f"extra training file not found: {file}")
+            raise InputError(f"extra training file {file} is not a file (a folder, a device or a pipe)"
+                             if file.exists() else f"extra training file not found: {file}")
     path = train_file or DEFAULT_TRAIN
     if not Path(path).exists():
         raise InputError(f"training file not found: {path}")

@@ -387,6 +387,10 @@ class Settings(BaseSettings):
         elif path or os.environ.get("QA_CONFIG"):
             if cfg.is_dir():
                 raise ConfigError(f"the settings file {cfg} is a folder: give the path of a TOML file")
+            if cfg.exists():  # a pipe or a device: "not found" sent the user looking for a file that is there
+                raise ConfigError(f"the settings file {cfg} is not a regular file (a device or a pipe)")
+            if cfg.is_symlink():
+                raise ConfigError(f"the settings file {cfg} is a link that leads nowhere (or in a circle)")
             raise ConfigError(f"settings file not found: {cfg}")
         _warn_unknown_environment(cls.model_fields)
         given = {k: v for k, v in overrides.items() if v is not None}
