@@ -586,7 +586,11 @@ def _no_rows_swallowed(row: list[str], header: list[str], delimiter: str, where:
                 fields = next(csv.reader([inner], delimiter=delimiter), [])
             except csv.Error:
                 continue
-            if len(fields) == len(header) and fields[asked].rstrip().endswith("?") and not inner[:1].isspace():
+            others = [f for i, f in enumerate(fields) if i != asked]
+            # a row as a tool writes it: its question asks, the other fields follow the delimiter at once
+            # and ask nothing (a "See also: How do I ...?, How do I ...?" line is prose, not a row)
+            if len(fields) == len(header) and fields[asked].rstrip().endswith("?") and not inner[:1].isspace() \
+                    and not any(f[:1].isspace() or f.rstrip().endswith("?") for f in others):
                 raise DataFormatError(
                     f"{where}: a quoted field opens here and runs to line {last}, holding what reads as a row "
                     f"of its own ({inner.strip()[:60]!r}): a quote left open? A field that opens with a quote "
@@ -749,6 +753,8 @@ def _field_text(rec: dict[str, Any], name: str, where: str) -> str:
         return ""
     if isinstance(value, bool) or not isinstance(value, str | int | float):
         raise DataFormatError(f"{where}: the field {name!r} must be a text, not {value!r:.40}")
+    if isinstance(value, float):  # the key earlier releases gave it (7.5, not 7.50 as written): the same thread
+        return float.__repr__(value)
     return str(value)  # as written: an id " 7" stays the id earlier imports of the file gave its thread
 
 

@@ -106,6 +106,14 @@ def _may_write(path: Path) -> bool:
     return os.access(path, os.W_OK)
 
 
+def _read_only_disk(path: Path) -> bool:
+    """Whether the file system holding `path` is mounted read-only (nobody writes it there)."""
+    try:
+        return bool(os.statvfs(path).f_flag & os.ST_RDONLY)
+    except OSError:
+        return False
+
+
 def _writable_file(path: Path) -> bool:
     """Whether this user may write the file and its folder (SQLite writes its journal beside it)."""
     return _may_write(path) and _may_write(path.parent)
@@ -323,8 +331,7 @@ class ThreadStore:
         _whole_copy(self.path)
         try:
             if self.read_only:
-                self._conn = sqlite3.connect(self._reading_uri(), uri=True, check_same_thread=False,
-                                             isolation_level=None)
+                self._conn = self._open_reading()
             else:
                 self.path.parent.mkdir(parents=True, exist_ok=True)
                 self._conn = sqlite3.connect(str(self.path), check_same_thread=False, isolation_level=None)
@@ -366,14 +373,31 @@ class ThreadStore:
             self._conn.close()
             raise DataFormatError(f"{self.path} is not a thread store: {exc}") from None
 
-    def _reading_uri(self) -> str:
-        """How a store is opened for reading. In a folder this user cannot write, SQLite cannot make
-        the shared-memory file (-shm) a store in write-ahead-log mode is read through, and the open
-        failed ("unable to open database file"): there nobody else can write it either, so it is read
-        as the unchanging file it is, provided no log (-wal) holds writes not yet in it."""
+    def _open_reading(self) -> sqlite3.Connection:
+        """A connection that reads the store. SQLite reads a store in write-ahead-log mode through
+        a shared-memory file (-shm) beside it, and in a folder this user cannot write, with none
+        there, the open failed ("unable to open database file"). Then (and on a read-only disk,
+        where nobody can write it) it is read as the unchanging file it is, unless a log (-wal)
+        holds writes not yet in it; in a folder its owner writes, the store is read as it changes."""
+        def connect(uri: str) -> sqlite3.Connection:
+            return sqlite3.connect(uri, uri=True, check_same_thread=False, isolation_level=None)
+
         uri = f"file:{self.path.resolve()}?mode=ro"
-        if _may_write(self.path.parent):
-            return uri
+        if _read_only_disk(self.path):
+            return connect(self._unchanging(uri))
+        conn = connect(uri)
+        try:
+            conn.execute("SELECT 1 FROM sqlite_master LIMIT 1").fetchall()
+            return conn
+        except sqlite3.OperationalError:
+            conn.close()
+            if _may_write(self.path.parent):
+                raise
+            return connect(self._unchanging(uri))
+        except sqlite3.DatabaseError:  # no database at all: said as "not a thread store" where the tables are read
+            return conn
+
+    def _unchanging(self, uri: str) -> str:
         wal = self.path.with_name(self.path.name + "-wal")
         if wal.exists() and wal.stat().st_size > 0:
             raise ConfigError(f"the thread store {self.path} is in a folder this user cannot write, beside a "

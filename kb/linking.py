@@ -133,7 +133,9 @@ class LabelIndex:
                progress: Progress | None = None, max_age_s: float | None = None) -> LabelIndex:
         """The index saved at `path` (built from the graph and saved there when absent or stale, or
         older than `max_age_s`: an endpoint's data may have changed since)."""
-        fresh = path is not None and path.exists() and (max_age_s is None or time.time() - path.stat().st_mtime
+        # an index from the future (a cache copied from a machine whose clock ran ahead, a clock set
+        # back) has no age to trust: it was kept for good, "0: at every start" too
+        fresh = path is not None and path.exists() and (max_age_s is None or 0 <= time.time() - path.stat().st_mtime
                                                          < max_age_s)
         if path is not None and fresh:
             try:

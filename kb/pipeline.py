@@ -1440,8 +1440,12 @@ class KBQA:
         if not math.isfinite(number):
             return []
         probe = QueryGraph(triples=list(qg.triples), answer=qg.answer, limit=20)
-        values = [row[0].toPython() for row in self._select(probe.to_sparql(), timeout_s=self.settings.kb_timeout_s)
-                  if row and isinstance(row[0], Literal)]
+        literals = [row[0] for row in self._select(probe.to_sparql(), timeout_s=self.settings.kb_timeout_s)
+                    if row and isinstance(row[0], Literal)]
+        # a date Python cannot hold (a year before the common era, "-0099-07-12", or a 29 February of
+        # a common year) is still a date: it turned the year filter off for every value of the relation
+        values = [lit.toPython() for lit in literals
+                  if not (lit.datatype in (XSD.date, XSD.dateTime) and isinstance(lit.toPython(), Literal))]
         if not values:
             return []
         var = qg.answer
@@ -1451,7 +1455,7 @@ class KBQA:
             kind = datetime.datetime if all(isinstance(v, datetime.datetime) for v in values) else datetime.date
             if any(isinstance(v, datetime.datetime) for v in values) and kind is datetime.date:
                 return []  # dates and times mixed: SPARQL compares neither with the other
-            start, end = Literal(kind(int(number), 1, 1)), Literal(kind(int(number) + 1, 1, 1))
+            start, end = _year_start(kind, int(number), literals), _year_start(kind, int(number) + 1, literals)
             if op in {"<", "<="}:  # "before 2000"
                 return [(var, "<", start if op == "<" else end)]
             if op in {">", ">="}:  # "after 2000", "since 2000"
@@ -2068,6 +2072,25 @@ def _value_comparisons(question: str) -> list[_Compared]:
     return out
 
 
+_ZONED = re.compile(r"(?:Z|[+-]\d\d:\d\d)$")
+
+
+def _year_start(kind: type, year: int, literals: list[Literal]) -> Literal:
+    """The first instant of `year` as a bound for the graph's dates or times: in UTC where they carry
+    a time zone, as SPARQL cannot order a zoned value against one without a zone within 14 hours of
+    it (the filter failed, and such a value was neither before nor in the year)."""
+    if not any(_ZONED.search(str(lit)) for lit in literals):
+        return Literal(kind(year, 1, 1))
+    if kind is datetime.datetime:
+        return Literal(f"{year:04d}-01-01T00:00:00Z", datatype=XSD.dateTime)
+    return Literal(f"{year:04d}-01-01Z", datatype=XSD.date)
+
+
+# a day ("1900-06-01", "1900/06/01") or a year before the common era ("500 BC", "44 B.C.E.") in a question
+_FINER_THAN_YEAR = re.compile(r"\b\d{1,4}[-/]\d{1,2}[-/]\d{1,2}\b|\b\d+\s*(?:bc|bce|b\.c\.(?:e\.)?)(?!\w)",
+                              re.IGNORECASE)
+
+
 def _year(x: float) -> bool:
     """Whether a number as written in a question reads as a year (`YEAR_FROM` to `MAX_YEAR`, whole)."""
     return math.isfinite(x) and x == int(x) and YEAR_FROM <= x <= MAX_YEAR
@@ -2196,6 +2219,11 @@ def _unexpressed(words: list[str], pred: Prediction) -> tuple[str, float] | None
             return None
         # "Are there departments with a budget under 150 and more than 5 employees?": every
         # comparison the answers' attributes were held to, and every other, must be held
+    # a time finer or older than a year the filters compare: "before 1900-06-01" was held to 1900 alone,
+    # "before 500 BC" to AD 500; said, as the query compares something else
+    finer = _FINER_THAN_YEAR.search(pred.question)
+    if finer is not None:
+        return f"'{finer[0]}' (a date is compared by its year alone, and a year before the common era not at all)", 0.5
     counted = any(c.startswith("count per answer") for c in pred.constraints)
     kept = _numbers_kept(pred.question)
     names = _name_ranges(kept, pred.links)  # "the Under 21 League"
@@ -2204,8 +2232,10 @@ def _unexpressed(words: list[str], pred: Prediction) -> tuple[str, float] | None
     compared = [(b[0], "between", w, b.start("cmp")) for b in _BETWEEN.finditer(kept) for w in (b["low"], b["high"])]
     compared += [(f[0], f["cmp"].split()[-1], f["num"], f.start("cmp")) for f in _COMPARED.finditer(kept)]
     linked = _linked_words(pred.question, pred.links)
+    # "founded in 250" too: no filter holds a year before `YEAR_FROM` (or "built in 3 weeks", a span), and
+    # it was left out without a word, every city answered
     compared += [(m[0].removesuffix(m["more"] or ""), "in", m["num"], m.start("num")) for m in _IN_YEAR.finditer(kept)
-                 if _in_year(m) and m["num"] not in linked]
+                 if _participle(m["attr"]) and m["num"] not in linked]
     for phrase, word, written, at in compared:
         number = _NUMBER.fullmatch(written)
         if number is None or any(a <= at < b for a, b in names):

@@ -4,10 +4,8 @@ so the packages that own a feature also own its command."""
 from __future__ import annotations
 
 import contextlib
-import errno
 import importlib
 import inspect
-import io
 import pkgutil
 import signal
 import sys
@@ -21,36 +19,21 @@ from rich.text import Text
 from qa.core.errors import QAError
 
 
-class _ClosedOutput(io.TextIOBase):
-    """Standard output closed (`>&-`): the answers were written to the null device, exit 0, and a
-    cron job lost them without a sign. A command that writes to it fails as writing to a full disk
-    does (one line, exit 2); one that writes nothing there is unaffected."""
-
-    encoding = "utf-8"
-
-    def writable(self) -> bool:
-        return True
-
-    def write(self, text: str) -> int:
-        raise OSError(errno.EBADF, "standard output is closed: nothing could be written")
-
-    def isatty(self) -> bool:
-        return False
-
-
 def _sane_environment() -> None:
     """What the process was given, made something the commands can use, before any console is made
     (rich reads COLUMNS once, when a console is made):
     - a standard stream closed (`qa chat <&-`, `2>&-`) is the null device: it was None, and every
       command that looked at it ended in an AttributeError traceback; standard output closed fails
-      the first write to it instead (`_ClosedOutput`);
+      the first write to it instead (`qa.render.ClosedOutput`);
     - output in an encoding that cannot hold every character (PYTHONIOENCODING=ascii) shows "?"
       for what it cannot: an answer's "…" had been a UnicodeEncodeError traceback and no output;
     - COLUMNS=0 or one that is no number is left out: at 0, rich printed nothing, errors included."""
     import os
 
     if sys.stdout is None:
-        sys.stdout = _ClosedOutput()
+        from qa.render import ClosedOutput
+
+        sys.stdout = ClosedOutput()
     for name, mode in (("stdin", "r"), ("stderr", "w")):
         if getattr(sys, name) is None:
             setattr(sys, name, open(os.devnull, mode, encoding="utf-8"))  # noqa: SIM115 - the process's own

@@ -301,10 +301,11 @@ class Engine:
     def close(self) -> None:
         """Close what the sources this engine built hold open (a server stopping); sources passed in
         are their owner's to close."""
-        with self._lock:
-            built = [s for r, s in self._sources.items() if r not in self._injected]
-        for src in built:
-            _close(src)
+        with self._rw.writing():  # after the questions being answered: their stores are not closed under them
+            with self._lock:
+                built = [s for r, s in self._sources.items() if r not in self._injected]
+            for src in built:
+                _close(src)
 
     def passages(self) -> WebQA:
         """The passage source as itself: search and its collections, beyond the answer-source interface."""
@@ -738,8 +739,14 @@ class Engine:
     def _graph_on_disk(self) -> tuple:
         """What identifies the graph file the settings name: inode, size and times (an editor that
         writes in place keeps the inode; `sed -i` and most editors make a new file). Empty for the
-        embedded graph and an endpoint, whose data this process does not watch."""
-        if self.settings.kb_endpoint or not self.settings.kb_graph:
+        embedded graph. An endpoint's data this process cannot watch: its label index is rebuilt
+        when older than `kb_index_max_age_h`, which was checked when the source was built alone, so
+        a server running for weeks answered from its first day's index; the source is built again
+        each quarter of that age (the index is read from the cache, rebuilt once it is too old)."""
+        if self.settings.kb_endpoint:
+            period = self.settings.kb_index_max_age_h * 3600 / 4
+            return (int(time.time() // period),) if period > 0 else ()
+        if not self.settings.kb_graph:
             return ()
         return file_stamp(Path(self.settings.kb_graph)) or ("gone",)
 

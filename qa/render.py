@@ -8,6 +8,9 @@ passage or a label are shown, not obeyed by the terminal.
 
 from __future__ import annotations
 
+import errno
+import io
+import sys
 from typing import Any, TypeVar
 
 from pydantic import BaseModel
@@ -151,3 +154,27 @@ def print_response(console: Console, resp: Response, *, explain: bool = True) ->
                                     (resp.routing.reason, "dim")))
         t = resp.timings
         console.print(Text(f"{t.get('total_s', 0):.2f}s", style="dim"))
+
+
+class ClosedOutput(io.TextIOBase):
+    """Standard output closed (`>&-`): the answers were written to the null device, exit 0, and a
+    cron job lost them without a sign. A command that writes to it fails as writing to a full disk
+    does (one line, exit 2); one that writes nothing there is unaffected, and a server's status lines
+    go to stderr instead (`status_console`)."""
+
+    encoding = "utf-8"
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, text: str) -> int:
+        raise OSError(errno.EBADF, "standard output is closed: nothing could be written")
+
+    def isatty(self) -> bool:
+        return False
+
+
+def status_console() -> Console:
+    """Where a long-running command says how it is doing: standard output, or standard error when
+    that is closed (`qa serve >&-`, as a service manager may start it: it did not start)."""
+    return Console(stderr=isinstance(sys.stdout, ClosedOutput))

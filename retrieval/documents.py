@@ -226,7 +226,12 @@ def _as_rendered(text: str) -> str:
     "02:00 &amp; 14:00" from them."""
     if "<" in text:
         text = _HTML_TAG.sub(lambda m: "" if m.group(1) else " ", text)
-    return html.unescape(text) if "&" in text else text
+    # references closed by ";" alone, as CommonMark reads them: html.unescape also takes HTML's old
+    # names without one ("?id=5&section=2" became "?id=5§ion=2", "&copy 2024" "© 2024")
+    return _REFERENCE.sub(lambda m: html.unescape(m[0]), text) if "&" in text else text
+
+
+_REFERENCE = re.compile(r"&(?:#[0-9]{1,7}|#[xX][0-9a-fA-F]{1,6}|[A-Za-z][A-Za-z0-9]{1,31});")
 
 
 _KEPT = 0xF0000  # a private-use plane: an escaped character waits there while the markup is read

@@ -568,7 +568,8 @@ def train_judge_command(
                         [ans.labels[i] for i in np.where(rows)[0]] + more_labels,
                         folder, recipe=recipe, meta=meta, progress=step)
 
-    with tempfile.TemporaryDirectory(prefix="judge-", dir=target.parent if target.parent.exists() else None) as tmp:
+    beside = target.parent if target.parent.exists() and not keep_judge else None  # a dry run installs nothing
+    with tempfile.TemporaryDirectory(prefix="judge-", dir=beside) as tmp:
         fold = Path(tmp) / "held-out"
         run("judge without the held-out questions", train, fold)
         held_pairs = [ans.pairs[i] for i in np.where(held)[0]]
@@ -804,7 +805,8 @@ def train_question_judge_command(
                           "faq_entries": len(more_entries),
                           "pairs": sum(r[2] for r in rows_), "positives": sum(r[1] and r[2] for r in rows_)}
     # beside the target, so the new folder is renamed into place on one file system; --stack-only renames nothing
-    here = target.parent if target.parent.exists() and not stack_only else None
+    # beside the judge, for the swap that installs it; a dry run installs nothing (nor needs that folder writable)
+    here = target.parent if target.parent.exists() and not stack_only and not dry else None
     with tempfile.TemporaryDirectory(prefix="qjudge-", dir=here) as tmp:
         # the FAQ first: an entry the importer refuses is found before the training, not after it
         faq = Path(tmp) / "faq.jsonl"

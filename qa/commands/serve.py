@@ -13,14 +13,11 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.text import Text
 
 from qa.commands import check_graph_file
 from qa.core.errors import ConfigError
 from qa.core.paths import install_hint
-
-out = Console()
 
 
 def _port_free(host: str, port: int) -> bool:
@@ -137,6 +134,9 @@ def serve(
            "QA_KB_ENDPOINT": settings.kb_endpoint, "QA_API_URL": api}
     procs: list[subprocess.Popen] = []
     up = False
+    from qa.render import status_console
+
+    out = status_console()
     try:  # `kill` (SIGTERM, raised as KeyboardInterrupt by qa.cli) stops both servers too, like Ctrl-C
         out.print(Text(f"starting the API on {api} (loading the models) …", style="dim"))
         procs.append(subprocess.Popen([sys.executable, "-m", "qa.api", "--quiet-stop"], env=env,

@@ -282,8 +282,8 @@ def calibrate_webqa(
                                     help="The SQuAD training file the span reader was trained on."),
     out: Path = typer.Option(None, help="Where the calibrator goes (default: calibration/webqa.json in the "
                                         "data_dir setting's folder)."),
-    limit: int = typer.Option(0, help="Only the first N held-out questions: a quick look that prints and writes "
-                                      "nothing, unless --out names a file."),
+    limit: int = typer.Option(0, help="Only the first N held-out questions: a quick look that prints, and writes "
+                                      "no calibration unless --out names a file (--records is written as asked)."),
     records: Path = typer.Option(None, help="Keep the collected candidates in this JSON-lines file and "
                                             "refit from it when it exists (no re-reading)."),
 ) -> None:

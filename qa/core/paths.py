@@ -48,9 +48,11 @@ def _home() -> Path:
     container run with `--user 4242`) has none, and every command was a traceback, `qa --help` too:
     the cache then goes to a folder of this user's in the temporary folder, said once, as a machine
     may empty that folder when it restarts."""
+    global _HOMELESS
     try:
         return Path.home()
     except (RuntimeError, KeyError):
+        _HOMELESS = True
         home = tempfile_home()
         if "" not in _SAID:
             import logging
@@ -63,6 +65,7 @@ def _home() -> Path:
 
 
 _SAID: set[str] = set()
+_HOMELESS = False  # this user has no home folder: the cache is in the temporary folder
 
 
 def private_cache() -> Path:
@@ -72,8 +75,8 @@ def private_cache() -> Path:
     readable by anyone through the 0644 index built from them. A folder that exists is left as its
     owner set it; one that cannot be made (a read-only home) is made by whoever writes first."""
     root = cache_dir()
-    home = tempfile_home()
-    if root.is_relative_to(home):  # no home folder: one of this user's in the shared temporary folder
+    home = tempfile_home() if _HOMELESS else None  # looked up only then: a machine may have no temporary folder
+    if home is not None and root.is_relative_to(home):  # no home folder: one of this user's in the shared one
         with contextlib.suppress(OSError):
             home.mkdir(mode=0o700, exist_ok=True)
         if home.exists() and home.stat().st_uid != os.getuid():  # made first by another user: theirs to read

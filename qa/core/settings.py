@@ -588,8 +588,8 @@ def unsecret(name: str, value: Any) -> Any:
     try:
         parts = urlsplit(value)
         if not parts.netloc and "@" in value:  # no scheme (`bob:pw@host/sparql`): urlsplit sees no user part
-            return re.sub(r"^(?:([^/@:\s]*):)?[^/@\s]*@", lambda m: f"{m[1]}:{MASK}@" if m[1] is not None
-                          else f"{MASK}@", value)
+            user, _, rest = value.rpartition("@")  # up to the last "@": a password may hold "@" or "/"
+            return f"{user.split(':', 1)[0]}:{MASK}@{rest}" if ":" in user else f"{MASK}@{rest}"
         if parts.username is None and parts.password is None:
             return value
         host = parts.netloc.rsplit("@", 1)[1]

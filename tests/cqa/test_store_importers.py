@@ -423,8 +423,9 @@ def test_a_stray_quote_that_swallows_rows_is_refused(tmp_path: Path) -> None:
                                                   r"'What size is the screen\?"):
             import_file(store, faq)
     assert _counts(store) == (0, 0)
-    steps = tmp_path / "steps.csv"  # an answer of several lines, commas in them, is an answer
+    steps = tmp_path / "steps.csv"  # an answer of several lines, commas and questions in them, is an answer
     steps.write_text('question,answer\nHow do I reset it?,"Steps:\n1. open settings, then reset\n'
+                     'See also:\nHow do I change my email?, How do I delete my account?\n'
                      '2. confirm, and you are done"\n', encoding="utf-8")
     import_file(store, steps)
     assert store.thread(f"faq:steps:{content_id('How do I reset it?')}").answers[0].text.endswith("done")
@@ -438,12 +439,14 @@ def test_an_faq_record_keeps_its_answer_beside_its_answers_and_its_written_numbe
     faq = tmp_path / "faq.jsonl"
     faq.write_text(json.dumps({"question": "How do I reset my PIN?", "answer": "Call the hotline.",
                                "answers": ["Use the app.", "Call the hotline."]}) + "\n"
-                   + '{"question": "Which version?", "answer": 3.10}\n', encoding="utf-8")
+                   + '{"question": "Which version?", "answer": 3.10}\n'
+                   + '{"id": 7.50, "question": "Where do I park?", "answer": "Level 2."}\n', encoding="utf-8")
     store = ThreadStore(tmp_path / "t.sqlite")
     import_file(store, faq)
     pin = store.thread(f"faq:faq:{content_id('How do I reset my PIN?')}")
     assert [(a.text, a.accepted) for a in pin.answers] == [("Call the hotline.", True), ("Use the app.", False)]
     assert store.thread(f"faq:faq:{content_id('Which version?')}").answers[0].text == "3.10"  # not 3.1
+    assert store.thread("faq:faq:7.5").title == "Where do I park?"  # an id keeps the key earlier releases gave it
 
 
 @pytest.mark.parametrize(("record", "said"), [
@@ -1203,6 +1206,7 @@ def test_a_store_this_user_cannot_write_is_read_and_refuses_writes(tmp_path: Pat
     with ThreadStore(path) as s:
         key, _ = s.put_thread("faq:x", "1", "How do I reset my badge?", "")
         s.put_answer(key, "a", "At the front desk.")
+    owner = ThreadStore(path)  # the folder's owner, writing while this user reads
     real = cqa.store._may_write
     monkeypatch.setattr(cqa.store, "_may_write", lambda p: "/ro" not in str(p) and real(p))
     with ThreadStore(path) as s:
@@ -1210,7 +1214,16 @@ def test_a_store_this_user_cannot_write_is_read_and_refuses_writes(tmp_path: Pat
         assert s.thread("faq:x:1").answers[0].text == "At the front desk."
         with pytest.raises(ConfigError, match="is read-only for this user .*adding, accepting and deleting"):
             s.put_thread("faq:x", "2", "Where is the lab?", "")
-    assert sorted(p.name for p in path.parent.iterdir()) == ["threads.sqlite"]  # read as it is: no -shm made
+        owner.put_thread("faq:x", "3", "Where is the canteen?", "")
+        assert s.count() == 2  # read as it changes, not as the file was when it opened
+    owner.close()
+    for leftover in path.parent.glob("threads.sqlite-*"):
+        leftover.unlink()
+    # on a read-only disk (nobody writes it) the file is read as it is: no -shm could be made beside it
+    monkeypatch.setattr(cqa.store, "_read_only_disk", lambda p: "/ro" in str(p))
+    with ThreadStore(path) as s:
+        assert s.count() == 2
+    assert sorted(p.name for p in path.parent.iterdir() if p.name.startswith("threads")) == ["threads.sqlite"]
     # a log of writes not yet in the file cannot be read without writing beside it: said, not ignored
     path.with_name("threads.sqlite-wal").write_bytes(b"\0" * 32)
     with pytest.raises(ConfigError, match="write-ahead log .*open it once where it can be written"):

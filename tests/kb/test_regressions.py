@@ -1426,3 +1426,31 @@ ex:annab a ex:Person ; rdfs:label "Annabelle Berg" .
     assert pred.confidence <= 0.5 and pred.unexpressed is not None and "Annabelle Berg" in pred.unexpressed[0]
     pred = qa.predict("What is the email of Anna Berg?")
     assert texts(pred) == {"anna@x.example"} and pred.unexpressed is None
+
+
+def test_dates_a_year_filter_cannot_hold_are_said_and_odd_dates_do_not_turn_it_off(tmp_path_factory):
+    """"founded in 250" was dropped and every city answered at 0.91; "before 500 BC" and "before
+    1900-06-01" were held to AD 500 and to 1900; one date of a year before the common era turned
+    the year filter off for every value of the relation; and a value with a time zone could be
+    neither before nor in a year (SPARQL cannot order it against a bound without a zone)."""
+    qa = make_qa(turtle_graph(tmp_path_factory, """@prefix ex: <http://example.org/> .
+@prefix rdfs: <http://www.w3.org/2000/01/rdf-schema#> .
+@prefix xsd: <http://www.w3.org/2001/XMLSchema#> .
+ex:Person rdfs:label "person" . ex:City rdfs:label "city" . ex:Company rdfs:label "company" .
+ex:born rdfs:label "born" . ex:founded rdfs:label "founded" .
+ex:alice a ex:Person ; rdfs:label "Alice Moreau" ; ex:born "1899-12-31"^^xsd:date .
+ex:bob a ex:Person ; rdfs:label "Bob Kerr" ; ex:born "1900-01-01"^^xsd:date .
+ex:caesar a ex:Person ; rdfs:label "Julius Caesar" ; ex:born "-0099-07-12"^^xsd:date .
+ex:paris a ex:City ; rdfs:label "Paris" ; ex:founded "0250"^^xsd:gYear .
+ex:lyon a ex:City ; rdfs:label "Lyon" ; ex:founded "1999"^^xsd:gYear .
+ex:acme a ex:Company ; rdfs:label "Acme" ; ex:founded "1999-12-31T23:30:00-05:00"^^xsd:dateTime .
+ex:globex a ex:Company ; rdfs:label "Globex" ; ex:founded "2000-01-01T02:00:00+05:00"^^xsd:dateTime .
+ex:initech a ex:Company ; rdfs:label "Initech" ; ex:founded "1985-05-05T10:00:00Z"^^xsd:dateTime .
+""", "dates.ttl"))
+    for question in ("Which cities were founded in 250?", "Which cities were founded before 500 BC?",
+                     "Which persons were born before 1900-06-01?"):
+        assert qa.predict(question).unexpressed is not None, question
+    assert "Alice Moreau" in texts(qa.predict("Which persons were born before 1900?"))
+    # in UTC: Globex 1999-12-31T21:00Z (before 2000), Acme 2000-01-01T04:30Z (in 2000)
+    assert texts(qa.predict("Which companies were founded before 2000?")) == {"Initech", "Globex"}
+    assert texts(qa.predict("Which companies were founded in 2000?")) == {"Acme"}

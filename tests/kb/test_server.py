@@ -117,6 +117,27 @@ def test_an_endpoints_label_index_is_rebuilt_once_older_than_its_max_age(oxigrap
                                               "offices2.ttl"))
     assert ask("Who is the manager of the Lyon office?") == "(no answer)"  # the day-old index: no "Lyon office"
     assert ask("Who is the manager of the Lyon office?", kb_index_max_age_h=0) == "Bob Stone"
+    # an index from the future (copied from a machine whose clock ran ahead) was kept for good
+    server_load(oxigraph_server, turtle_graph(tmp_path_factory, ttl.replace("Paris office", "Nice office"),
+                                              "offices3.ttl"))
+    import os
+    import time
+
+    for cached in (tmp_path / "cache").rglob("*"):
+        if cached.is_file():
+            os.utime(cached, (time.time() + 86_400 * 365, time.time() + 86_400 * 365))
+    assert ask("Who is the manager of the Nice office?") == "Bob Stone"
+    # a running engine checks the index's age too (it was checked when the source was built alone)
+    from qa.core.types import Route
+    from qa.engine import Engine
+
+    engine = Engine(settings.model_copy(update={"kb_index_max_age_h": 2 / 3600}), routes=[Route.KBQA])
+    assert engine.ask("Who is the manager of the Nice office?", route="kbqa").answers[0].text == "Bob Stone"
+    server_load(oxigraph_server, turtle_graph(tmp_path_factory, ttl.replace("Paris office", "Oslo office"),
+                                              "offices4.ttl"))
+    time.sleep(2.5)
+    assert engine.ask("Who is the manager of the Oslo office?", route="kbqa").answers[0].text == "Bob Stone"
+    engine.close()
     import json
 
     from qa.cli import main

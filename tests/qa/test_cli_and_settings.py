@@ -914,6 +914,8 @@ def test_an_api_key_is_masked_whatever_its_type(tmp_path, monkeypatch) -> None:
     assert shown.api_key == "s3cret-key"  # the value itself is the caller's
     assert unsecret("kb_endpoint", "bob:pw@example.org/sparql") == "bob:***@example.org/sparql"  # no scheme
     assert unsecret("kb_endpoint", "TOKEN@example.org") == "***@example.org"
+    assert unsecret("kb_endpoint", "bob:p@ss@host/sparql") == "bob:***@host/sparql"  # "ss" was shown
+    assert unsecret("kb_endpoint", "bob:pa/ss@host/sparql") == "bob:***@host/sparql"  # was not masked at all
 
 
 def test_settings_and_questions_built_from_python_raise_the_librarys_errors() -> None:
@@ -988,6 +990,7 @@ def test_a_user_without_a_home_folder_gets_a_cache_of_their_own(monkeypatch, tmp
         raise RuntimeError("Could not determine home directory.")
 
     monkeypatch.delenv("XDG_CACHE_HOME", raising=False)
+    monkeypatch.setattr(paths, "_HOMELESS", False)  # put back after the test, as the rest is
     monkeypatch.setattr(Path, "home", staticmethod(no_home))
     monkeypatch.setattr("tempfile.gettempdir", lambda: str(tmp_path))
     with caplog.at_level("WARNING", logger="qa"):

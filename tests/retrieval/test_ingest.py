@@ -234,6 +234,7 @@ def test_markdown_is_read_as_its_words(tmp_path: Path) -> None:
     ("---\nSummary: kept\n---\nText", "", "Summary: kept\nText"),  # a rule, words, a rule
     # as a renderer shows them: "02:00 &amp; 14:00" and "my\\_app\\_config.yaml" were answers
     ("Backups at 02:00 &amp; 14:00, by R&amp;D.", "", "Backups at 02:00 & 14:00, by R&D."),
+    ("Use ?id=5&section=intro, &copy 2024, &#169; &#xA9;", "", "Use ?id=5&section=intro, &copy 2024, © ©"),
     ("The file is my\\_app\\_config.yaml, \\*not\\* `a\\_b &amp;`.", "",
      "The file is my_app_config.yaml, *not* a\\_b &amp;."),
     ("Press <kbd>Ctrl</kbd>+<b>S</b>, 3 < 4, x<y, <Enter>.", "", "Press Ctrl+S, 3 < 4, x<y, <Enter>."),
