@@ -101,6 +101,22 @@ def language_rank(label: Node) -> int:
     return 0 if not lang or lang == "en" or lang.startswith("en-") else 1
 
 
+# the numbers in a name: a changed one names another thing (a model, a unit, a person of a series),
+# never a typo
+_DIGITS = re.compile(r"\d+")
+
+
+def _other_number(c: Candidate, words: list[str]) -> bool:
+    """Whether the question gives the linked name another number than its label's, next to the
+    words linked ("Elena Bergman 3" linking "Elena Bergman" to the label "Elena Bergman 1"): it
+    names another thing of a series, which the graph lacks."""
+    named = _DIGITS.findall(normalise(c.label))
+    if not named:
+        return False
+    around = [w for w in words[c.start:c.end + 1] if _DIGITS.fullmatch(w)]
+    return bool(around) and any(w not in named for w in around)
+
+
 def max_edits(length: int) -> int:
     """Typing errors tolerated in a name of `length` characters (one in a short name, more in long ones)."""
     return 0 if length < 4 else 1 if length < 8 else 2 if length < 16 else 3
@@ -376,6 +392,8 @@ class LabelIndex:
                                                     score_cutoff=budget, limit=3):
                     if key == gram or (any(partly) and not _typo_in_rest(words[i:i + size], key.split(), partly)):
                         continue
+                    if _DIGITS.findall(key) != _DIGITS.findall(gram):  # "Elena Bergman 3" is not a typo of "... 1"
+                        continue
                     sim = 1 - dist / max(len(gram), len(key))
                     for node, label, kind, via in self.keys[key]:
                         score = 0.85 * sim + length_bonus - (0.1 if kind == LinkKind.CLASS else 0)
@@ -420,7 +438,7 @@ class LabelIndex:
                        key=lambda c: -c.score)
         if (not cands or cands[0].score < 0.85) and self.encoder is not None:
             cands = sorted(cands + self._dense(words, dense_cutoff), key=lambda c: -c.score)
-        return _dedupe(cands)[:top]
+        return _dedupe([c for c in cands if not _other_number(c, words)])[:top]
 
     def _prefer_hubs(self, found: dict) -> None:
         """Several entities behind one name ("Inductor": a product category and two products named
@@ -491,7 +509,8 @@ class LabelIndex:
         out = []
         for gi, row in enumerate(sims):
             j = int(row.argmax())
-            if row[j] >= cutoff:
+            numbers, named = _DIGITS.findall(grams[gi]), _DIGITS.findall(keys[j])
+            if row[j] >= cutoff and not (numbers and named and numbers != named):  # "Bergman 3" is not "Bergman 2"
                 for node, label, kind, via in self.keys[keys[j]]:
                     out.append(Candidate(node, label, 0.8 * float(row[j]), LinkMethod.DENSE, kind, *spans[gi], via))
         return out
