@@ -587,10 +587,10 @@ def _no_rows_swallowed(row: list[str], header: list[str], delimiter: str, where:
             except csv.Error:
                 continue
             others = [f for i, f in enumerate(fields) if i != asked]
-            # a row as a tool writes it: its question asks, the other fields follow the delimiter at once
-            # and ask nothing (a "See also: How do I ...?, How do I ...?" line is prose, not a row)
+            # a row's question asks and its other fields answer (a "See also: How do I ...?, How do I
+            # ...?" line asks in every field: prose, not a row)
             if len(fields) == len(header) and fields[asked].rstrip().endswith("?") and not inner[:1].isspace() \
-                    and not any(f[:1].isspace() or f.rstrip().endswith("?") for f in others):
+                    and not any(f.rstrip().endswith("?") for f in others):
                 raise DataFormatError(
                     f"{where}: a quoted field opens here and runs to line {last}, holding what reads as a row "
                     f"of its own ({inner.strip()[:60]!r}): a quote left open? A field that opens with a quote "

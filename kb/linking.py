@@ -106,15 +106,23 @@ def language_rank(label: Node) -> int:
 _DIGITS = re.compile(r"\d+")
 
 
+def _numbers(text: str) -> list[int]:
+    """The numbers in a text by value: "03" is 3, "5:30" is 5 and 30 as "05:30" is."""
+    return [int(d) for d in _DIGITS.findall(text)]
+
+
 def _other_number(c: Candidate, words: list[str]) -> bool:
-    """Whether the question gives the linked name another number than its label's, next to the
-    words linked ("Elena Bergman 3" linking "Elena Bergman" to the label "Elena Bergman 1"): it
-    names another thing of a series, which the graph lacks."""
-    named = _DIGITS.findall(normalise(c.label))
-    if not named:
+    """Whether the question gives the linked name another number in the place of its label's
+    ("Elena Bergman 3" linking "Elena Bergman" to the label "Elena Bergman 1"): it names another
+    thing of a series, which the graph lacks. A number after the whole name ("Sector 3 2011", a
+    year, a quantity) is no part of it."""
+    label = normalise(c.label).split()
+    linked = words[c.start:c.end]
+    if c.end >= len(words) or not _DIGITS.fullmatch(words[c.end]) or len(label) < 2 or len(linked) < len(label) - 1:
         return False
-    around = [w for w in words[c.start:c.end + 1] if _DIGITS.fullmatch(w)]
-    return bool(around) and any(w not in named for w in around)
+    # the linked words end as the label does before its number (a near-meaning link may take a word more)
+    return (linked[len(linked) - len(label) + 1:] == label[:-1] and bool(_DIGITS.fullmatch(label[-1]))
+            and int(label[-1]) != int(words[c.end]))
 
 
 def max_edits(length: int) -> int:
@@ -392,7 +400,7 @@ class LabelIndex:
                                                     score_cutoff=budget, limit=3):
                     if key == gram or (any(partly) and not _typo_in_rest(words[i:i + size], key.split(), partly)):
                         continue
-                    if _DIGITS.findall(key) != _DIGITS.findall(gram):  # "Elena Bergman 3" is not a typo of "... 1"
+                    if _numbers(key) != _numbers(gram):  # "Elena Bergman 3" is not a typo of "... 1" ("03" is "3")
                         continue
                     sim = 1 - dist / max(len(gram), len(key))
                     for node, label, kind, via in self.keys[key]:
@@ -509,7 +517,7 @@ class LabelIndex:
         out = []
         for gi, row in enumerate(sims):
             j = int(row.argmax())
-            numbers, named = _DIGITS.findall(grams[gi]), _DIGITS.findall(keys[j])
+            numbers, named = _numbers(grams[gi]), _numbers(keys[j])
             if row[j] >= cutoff and not (numbers and named and numbers != named):  # "Bergman 3" is not "Bergman 2"
                 for node, label, kind, via in self.keys[keys[j]]:
                     out.append(Candidate(node, label, 0.8 * float(row[j]), LinkMethod.DENSE, kind, *spans[gi], via))

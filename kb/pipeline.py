@@ -551,7 +551,7 @@ class KBQA:
             if pred.unexpressed is not None:
                 pred.confidence = min(pred.confidence, pred.unexpressed[1])
                 pred.constraints.append(f"not expressed: {pred.unexpressed[0]}")
-            namesakes = _namesakes(pred)
+            namesakes = self._tied_namesakes(pred)
             if namesakes and pred.form != QueryForm.ASK:  # a yes/no question is asked of each namesake
                 # nothing tells them apart (no more links to one, the same path): the answer is one
                 # namesake's, right about one time in as many (two "Lakehamburg"s: 0.62 before)
@@ -560,6 +560,35 @@ class KBQA:
                                         f"'{pred.best.anchor.label}'; the answer is one's")
         pred.timings["total_s"] = time.perf_counter() - t0
         return pred
+
+    def _tied_namesakes(self, pred: Prediction) -> int:
+        """How many other things of the answer's anchor's name, linked as surely at the same words
+        and ranked as high by the same path, answer otherwise: the question cannot say which one it
+        means. Namesakes that answer alike ("Which country is Springfield in?") are no ambiguity,
+        nor are they where another thing the question names narrows the query ("Boston in the
+        United Kingdom")."""
+        best = pred.best
+        if best is None or any(c.startswith("entity: ") for c in pred.constraints):
+            return 0
+        name = normalise(best.anchor.label)
+        others = {r.anchor.node for r in pred.ranked
+                  if r.anchor.node != best.anchor.node and (r.anchor.start, r.anchor.end) == (best.anchor.start,
+                                                                                            best.anchor.end)
+                  and normalise(r.anchor.label) == name and r.anchor.score >= best.anchor.score - 1e-6
+                  and r.path == best.path and r.prob >= best.prob - 1e-6}
+        if not others:
+            return 0
+        given = {row[0] for row in pred.answers}
+
+        def answers(node: Node) -> set[Node]:
+            qg = path_query(node, best.path)
+            qg.limit = 100
+            try:
+                return {row[0] for row in self._select(qg.to_sparql(), timeout_s=self.settings.kb_timeout_s) if row}
+            except QueryError:
+                return set()
+
+        return sum(1 for node in list(others)[:20] if answers(node) != given)
 
     def _beyond_query(self, words: list[str], pred: Prediction, ran: QueryGraph | None) -> tuple[str, float] | None:
         """What a question asks beyond its query's paths and filters, outside yes/no questions: an
@@ -2093,23 +2122,10 @@ def _year_start(kind: type, year: int, literals: list[Literal]) -> Literal:
     return Literal(f"{year:04d}-01-01Z", datatype=XSD.date)
 
 
-def _namesakes(pred: Prediction) -> int:
-    """How many other things of the answer's anchor's name, linked as surely at the same words,
-    rank as high by the same path: the question cannot say which one it means."""
-    best = pred.best
-    if best is None:
-        return 0
-    name = normalise(best.anchor.label)
-    return len({r.anchor.node for r in pred.ranked
-                if r.anchor.node != best.anchor.node and (r.anchor.start, r.anchor.end) == (best.anchor.start,
-                                                                                          best.anchor.end)
-                and normalise(r.anchor.label) == name and r.anchor.score >= best.anchor.score - 1e-6
-                and r.path == best.path and r.prob >= best.prob - 1e-6})
-
-
 # a day ("1900-06-01", "1900/06/01") or a year before the common era ("500 BC", "44 B.C.E.") in a question
-_FINER_THAN_YEAR = re.compile(r"\b\d{1,4}[-/]\d{1,2}[-/]\d{1,2}\b|\b\d+\s*(?:bc|bce|b\.c\.(?:e\.)?)(?!\w)",
-                              re.IGNORECASE)
+# (the era after a word that says when: "the 10 BC cities" are British Columbia's)
+_FINER_THAN_YEAR = re.compile(r"\b\d{1,4}[-/]\d{1,2}[-/]\d{1,2}\b|\b(?:in|before|after|since|until|till|by|from|to|"
+                              r"around|circa|year)\s+\d+\s*(?:bc|bce|b\.c\.(?:e\.)?)(?!\w)", re.IGNORECASE)
 
 
 def _year(x: float) -> bool:
@@ -2224,6 +2240,11 @@ def _unexpressed(words: list[str], pred: Prediction) -> tuple[str, float] | None
     # each value filter names its number as written; a count per answer holds the one `_HAVING` found
     held = [c.rsplit(" ", 1)[-1] for c in pred.constraints
             if c.startswith("filter: ") and not c.startswith("filter: answer")]
+    # a time finer or older than a year the filters compare: "before 1900-06-01" was held to 1900 alone,
+    # "before 500 BC" to AD 500; said, as the query compares something else
+    finer = _FINER_THAN_YEAR.search(pred.question)
+    if finer is not None:
+        return f"'{finer[0]}' (a date is compared by its year alone, and a year before the common era not at all)", 0.5
     if pred.form == QueryForm.ASK and pred.unheld is not None:
         return f"'{pred.unheld.label}' (named, but nothing in the query holds it)", 0.5
     if pred.form == QueryForm.ASK and (left := _left_out(words, pred)) is not None:
@@ -2240,11 +2261,6 @@ def _unexpressed(words: list[str], pred: Prediction) -> tuple[str, float] | None
             return None
         # "Are there departments with a budget under 150 and more than 5 employees?": every
         # comparison the answers' attributes were held to, and every other, must be held
-    # a time finer or older than a year the filters compare: "before 1900-06-01" was held to 1900 alone,
-    # "before 500 BC" to AD 500; said, as the query compares something else
-    finer = _FINER_THAN_YEAR.search(pred.question)
-    if finer is not None:
-        return f"'{finer[0]}' (a date is compared by its year alone, and a year before the common era not at all)", 0.5
     counted = any(c.startswith("count per answer") for c in pred.constraints)
     kept = _numbers_kept(pred.question)
     names = _name_ranges(kept, pred.links)  # "the Under 21 League"

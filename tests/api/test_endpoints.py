@@ -1375,6 +1375,7 @@ def test_a_thread_store_this_user_cannot_write_answers_and_refuses_writes_saying
         s.put_answer(key, "a", "At the front desk.")
     real = cqa.store._may_write
     monkeypatch.setattr(cqa.store, "_may_write", lambda p: "ro-folder" not in str(p) and real(p))
+    monkeypatch.setattr(cqa.store, "_read_only_disk", lambda p: "ro-folder" in str(p))  # as a read-only mount
     with TestClient(base_url=LOCAL, app=create_app(api_settings.model_copy(update={"cqa_store": str(path)}))) as c:
         wait_ready(lambda: c.get("/v1/health").json())
         listed = c.get("/v1/threads")

@@ -415,10 +415,10 @@ def test_a_stray_quote_that_swallows_rows_is_refused(tmp_path: Path) -> None:
     """A field opening with a quote was closed by an inch mark two lines down: the row between
     became part of one answer and the import said it read every record."""
     store = ThreadStore(tmp_path / "t.sqlite")
-    for name, sep in (("faq.csv", ","), ("faq.tsv", "\t")):
-        faq = tmp_path / name
+    for name, sep, then in (("faq.csv", ",", ","), ("faq.tsv", "\t", "\t"), ("spaced.csv", ",", ", ")):
+        faq = tmp_path / name  # spaced: the rows after the stray quote typed with ", " as people type them
         faq.write_text(f'question{sep}answer\nWhat is the store called?{sep}"Big Blue\n'
-                       f'What size is the screen?{sep}15.6"\nWhere is it?{sep}Main Street.\n', encoding="utf-8")
+                       f'What size is the screen?{then}15.6"\nWhere is it?{sep}Main Street.\n', encoding="utf-8")
         with pytest.raises(DataFormatError, match=rf"{name}:2: a quoted field opens here and runs to line 3.*"
                                                   r"'What size is the screen\?"):
             import_file(store, faq)

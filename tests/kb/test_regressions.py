@@ -1466,9 +1466,18 @@ ex:p1 rdfs:label "Elena Bergman 1" ; ex:bornIn ex:c1 . ex:p2 rdfs:label "Elena B
 ex:c1 rdfs:label "Lakefordber" . ex:c2 rdfs:label "Brookbywick" .
 ex:c3 rdfs:label "Lakehamburg" ; ex:population 406055 . ex:c4 rdfs:label "Lakehamburg" ; ex:population 3019778 .
 ex:bornIn rdfs:label "place of birth" . ex:population rdfs:label "population" .
+ex:s1 rdfs:label "Springfield" ; ex:country ex:us . ex:s2 rdfs:label "Springfield" ; ex:country ex:us .
+ex:us rdfs:label "United States" . ex:country rdfs:label "country" .
+ex:l3 rdfs:label "Lyon 03" ; ex:population 102725 . ex:sec rdfs:label "Sector 3" ; ex:population 385439 .
 """, "namesakes.ttl"))
     missing = qa.answer("Where was Elena Bergman 3 born?", 1)[0]
     assert missing.no_answer or missing.score < 0.5
     assert qa.answer("Where was Elena Bergmann 2 born?", 1)[0].text == "Brookbywick"  # a typo in a word still is one
     twice = qa.predict("What is the population of Lakehamburg?")
     assert twice.confidence <= 0.5 and any(c.startswith("ambiguous: 2 things are named") for c in twice.constraints)
+    alike = qa.predict("Which country is Springfield in?")  # namesakes that answer alike are no ambiguity
+    assert texts(alike) == {"United States"} and not any(c.startswith("ambiguous") for c in alike.constraints)
+    assert texts(qa.predict("What is the population of Lyon 3?")) == {"102725"}  # "03" is 3
+    assert texts(qa.predict("What is the population of Sector 3 in 2011?")) == {"385439"}  # a year after the name
+    assert qa.predict("Which are the 10 BC cities?").unexpressed is None or "BC" not in qa.predict(
+        "Which are the 10 BC cities?").unexpressed[0]  # British Columbia's, no era

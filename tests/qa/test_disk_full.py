@@ -92,20 +92,22 @@ def test_a_full_disk_is_one_line_and_leaves_what_was_there(tmp_path: Path, monke
             assert str(disk) not in r.text  # the server's paths stay its own
 
 
-def test_a_thread_store_on_a_read_only_disk_leaves_the_other_sources_answering(tmp_path: Path, monkeypatch,
-                                                                                capsys, caplog) -> None:
-    """Every `qa ask` stopped with "cannot use the thread store" (exit 2), graph questions too; a
-    source that cannot be used is reported and the others answer, as the README says."""
+def test_a_thread_store_on_a_read_only_disk_answers_and_refuses_writes(tmp_path: Path, monkeypatch, capsys) -> None:
+    """Every `qa ask` stopped with "cannot use the thread store" (exit 2), graph questions too; then
+    the store was left out with a warning. On a read-only disk (a read-only deployment) it is read
+    as the unchanging file it is, and a write is refused saying why."""
     from cqa.store import ThreadStore
 
     with small_disk(tmp_path / "disk", "1m") as disk:
         with ThreadStore(disk / "threads.sqlite") as store:
-            store.put_thread("faq", "1", "Where is the canteen?", "")
+            key, _ = store.put_thread("faq", "1", "Where is the canteen?", "")
+            store.put_answer(key, "a", "On the second floor, next to the lifts.", accepted=True)
         subprocess.run(["mount", "-o", "remount,ro", str(disk)], check=True)
         monkeypatch.setenv("QA_CQA_STORE", str(disk / "threads.sqlite"))
-        with caplog.at_level("WARNING", logger="qa"):
-            assert main(["ask", "What is the capital of France?", "--json"]) == 0
+        monkeypatch.setenv("QA_CQA_SEED", "false")
+        assert main(["ask", "What is the capital of France?", "--json"]) == 0
         assert json.loads(capsys.readouterr().out)["answers"][0]["text"] == "Paris"
-        assert "questions are answered without it" in caplog.text
-        assert main(["ask", "Where is the canteen?", "--route", "cqa"]) == 2
-        one_error_line(capsys.readouterr().err, "cannot use the thread store")
+        assert main(["ask", "Where is the canteen?", "--route", "cqa", "--json"]) == 0
+        assert "second floor" in capsys.readouterr().out
+        assert main(["cqa", "add", "Where is the gym?", "--answer", "Basement."]) == 2
+        one_error_line(capsys.readouterr().err, "is read-only for this user")

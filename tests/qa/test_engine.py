@@ -813,9 +813,14 @@ def test_a_writer_interrupted_while_it_waits_holds_no_reader_back() -> None:
     first = threading.Thread(target=reader)
     first.start()
     assert held.wait(5)
-    threading.Timer(0.3, os.kill, (os.getpid(), signal.SIGINT)).start()
-    with pytest.raises(KeyboardInterrupt), lock.writing():
-        pass
+    # a test run started in the background inherits SIGINT ignored: Python's own handler, for the test
+    before = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        threading.Timer(0.3, os.kill, (os.getpid(), signal.SIGINT)).start()
+        with pytest.raises(KeyboardInterrupt), lock.writing():
+            pass
+    finally:
+        signal.signal(signal.SIGINT, before)
     release.set()
     first.join(5)
     asked = threading.Event()
