@@ -563,10 +563,10 @@ class KBQA:
 
     def _tied_namesakes(self, pred: Prediction) -> int:
         """How many other things of the answer's anchor's name, linked as surely at the same words
-        and ranked as high by the same path, answer otherwise: the question cannot say which one it
-        means. Namesakes that answer alike ("Which country is Springfield in?") are no ambiguity,
-        nor are they where another thing the question names narrows the query ("Boston in the
-        United Kingdom")."""
+        and ranked as high by the same path, answer otherwise (and answer at all): the question
+        cannot say which one it means. Namesakes that answer alike ("Which country is Springfield
+        in?") are no ambiguity, nor are they where another thing the question names narrows the
+        query ("Boston in the United Kingdom")."""
         best = pred.best
         if best is None or any(c.startswith("entity: ") for c in pred.constraints):
             return 0
@@ -588,7 +588,8 @@ class KBQA:
             except QueryError:
                 return set()
 
-        return sum(1 for node in list(others)[:20] if answers(node) != given)
+        # a namesake the path leads nowhere from answers nothing: the question is not about it
+        return sum(1 for node in list(others)[:20] if (theirs := answers(node)) and theirs != given)
 
     def _beyond_query(self, words: list[str], pred: Prediction, ran: QueryGraph | None) -> tuple[str, float] | None:
         """What a question asks beyond its query's paths and filters, outside yes/no questions: an

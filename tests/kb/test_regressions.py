@@ -1469,6 +1469,7 @@ ex:bornIn rdfs:label "place of birth" . ex:population rdfs:label "population" .
 ex:s1 rdfs:label "Springfield" ; ex:country ex:us . ex:s2 rdfs:label "Springfield" ; ex:country ex:us .
 ex:us rdfs:label "United States" . ex:country rdfs:label "country" .
 ex:l3 rdfs:label "Lyon 03" ; ex:population 102725 . ex:sec rdfs:label "Sector 3" ; ex:population 385439 .
+ex:w1 rdfs:label "Westmere" ; ex:population 5120 . ex:w2 rdfs:label "Westmere" ; ex:bornIn ex:c1 .
 """, "namesakes.ttl"))
     missing = qa.answer("Where was Elena Bergman 3 born?", 1)[0]
     assert missing.no_answer or missing.score < 0.5
@@ -1477,6 +1478,8 @@ ex:l3 rdfs:label "Lyon 03" ; ex:population 102725 . ex:sec rdfs:label "Sector 3"
     assert twice.confidence <= 0.5 and any(c.startswith("ambiguous: 2 things are named") for c in twice.constraints)
     alike = qa.predict("Which country is Springfield in?")  # namesakes that answer alike are no ambiguity
     assert texts(alike) == {"United States"} and not any(c.startswith("ambiguous") for c in alike.constraints)
+    one = qa.predict("What is the population of Westmere?")  # the other Westmere has none: no ambiguity
+    assert texts(one) == {"5120"} and not any(c.startswith("ambiguous") for c in one.constraints)
     assert texts(qa.predict("What is the population of Lyon 3?")) == {"102725"}  # "03" is 3
     assert texts(qa.predict("What is the population of Sector 3 in 2011?")) == {"385439"}  # a year after the name
     assert qa.predict("Which are the 10 BC cities?").unexpressed is None or "BC" not in qa.predict(
