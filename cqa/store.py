@@ -34,7 +34,7 @@ from typing import Any
 
 import numpy as np
 
-from qa.core.atomic import disk_full
+from qa.core.atomic import disk_full, write_refused
 from qa.core.errors import BusyError, ConfigError, DataFormatError, InputError, NotFoundError, unreadable_as
 from qa.core.text import check_text, check_words, json_file
 
@@ -519,8 +519,7 @@ class ThreadStore:
         full = disk_full(exc, self.path)
         if full is not None:
             raise full from exc
-        if isinstance(exc, sqlite3.OperationalError) and (getattr(exc, "sqlite_errorcode", 0) & 0xFF) == \
-                sqlite3.SQLITE_READONLY:
+        if write_refused(exc):
             raise ConfigError(f"the thread store {self.path} cannot be written: {exc} (its file, its folder "
                               "or its disk is read-only for this user)") from exc
 

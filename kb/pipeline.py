@@ -1481,8 +1481,8 @@ class KBQA:
                     if row and isinstance(row[0], Literal)]
         # a date Python cannot hold (a year before the common era, "-0099-07-12", or a 29 February of
         # a common year) is still a date: it turned the year filter off for every value of the relation
-        values = [lit.toPython() for lit in literals
-                  if not (lit.datatype in (XSD.date, XSD.dateTime) and isinstance(lit.toPython(), Literal))]
+        values = [v for v in (lit.toPython() for lit in literals)
+                  if not (isinstance(v, Literal) and v.datatype in (XSD.date, XSD.dateTime))]
         if not values:
             return []
         var = qg.answer

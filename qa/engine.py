@@ -194,15 +194,14 @@ def _written(folder: Path) -> Iterator[None]:
     """Inside, a collection's folder that this user may not write (a read-only deployment, another
     user's files) is the operator's to fix, said as such: a 500 with a traceback before, for an
     addition or a deletion through the API. A full disk passes through (it has its own error)."""
-    import errno
     import sqlite3
+
+    from qa.core.atomic import write_refused
 
     try:
         yield
     except (OSError, sqlite3.OperationalError) as exc:
-        code = getattr(exc, "sqlite_errorcode", 0) & 0xFF
-        if (isinstance(exc, OSError) and exc.errno in (errno.EROFS, errno.EACCES, errno.EPERM)) or \
-                code == sqlite3.SQLITE_READONLY:
+        if write_refused(exc):
             refused = ConfigError(f"the collection folder {folder} cannot be written by this user: "
                                   f"{getattr(exc, 'strerror', None) or exc}")
             refused.public = "the collections folder is read-only on this server; the server's log says why"

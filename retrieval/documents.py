@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from qa.core.errors import DataFormatError, InputError
-from qa.core.text import SURROGATE, json_lines
+from qa.core.text import SURROGATE, json_lines, nul_bytes
 
 log = logging.getLogger("qa.index")
 
@@ -146,8 +146,9 @@ def read_text_file(path: Path) -> str:
             f"{path} is not UTF-8 text (undecodable byte at offset {exc.start}); "
             "convert it to UTF-8 and index again"
         ) from exc
-    if "\x00" in text:  # valid UTF-8, but a binary file: its passages would be NUL bytes
-        raise InputError(f"{path} looks binary (it holds NUL bytes at offset {raw.index(0)}), not text")
+    nul = nul_bytes(raw, str(path))  # valid UTF-8, but binary (or UTF-16 without its mark): passages of NULs
+    if nul:
+        raise InputError(nul)
     return text.replace("\r\n", "\n").replace("\r", "\n")
 
 

@@ -98,6 +98,17 @@ def atomic_write(target: Path, write: Callable[[Path], object]) -> None:
 FULL_BELOW_BYTES = 1 << 20
 
 
+def write_refused(exc: BaseException) -> bool:
+    """Whether a failed write was refused for want of permission or on a read-only disk (an OS
+    error, or SQLite's "attempt to write a readonly database"): the operator's to fix, as a full
+    disk is, not a bug."""
+    import sqlite3
+
+    if isinstance(exc, sqlite3.OperationalError):
+        return (getattr(exc, "sqlite_errorcode", 0) & 0xFF) == sqlite3.SQLITE_READONLY
+    return isinstance(exc, OSError) and exc.errno in (errno.EROFS, errno.EACCES, errno.EPERM)
+
+
 def disk_full(exc: BaseException, where: Path) -> OSError | None:
     """The `OSError` (ENOSPC, naming `where`) a failed write should have been where the disk filled
     up: FAISS reports it as a RuntimeError ("write error ... No space left on device"), NumPy as

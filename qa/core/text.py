@@ -99,9 +99,12 @@ def nul_bytes(raw: bytes, where: str) -> str:
     if at < 0:
         return ""
     head = raw[:200]
-    if len(head) >= 4 and (head[1::2].count(0) >= len(head) // 2 * 0.8 or head[0::2].count(0) >= len(head) // 2 * 0.8):
+    half = len(head) // 2
+    # one half of the bytes NUL and the other not (all zeros is binary, not UTF-16)
+    if half >= 2 and any(zeros.count(0) >= 0.8 * half and others.count(0) <= 0.2 * half
+                         for zeros, others in ((head[1::2], head[0::2]), (head[0::2], head[1::2]))):
         return f"{where} is UTF-16 text without a byte-order mark; convert it to UTF-8 (iconv -f UTF-16 -t UTF-8)"
-    return f"{where} holds NUL bytes (at byte {at:,}): binary, not text"
+    return f"{where} looks binary (it holds NUL bytes at byte {at:,}), not text"
 
 
 def _checked(path: str | Path) -> Path:

@@ -1031,7 +1031,7 @@ def test_text_holding_nul_bytes_is_refused_where_questions_and_contexts_are_read
     utf16.write_bytes("What is it?\nWho is it?\n".encode("utf-16-le"))
     with pytest.raises(DataFormatError, match="UTF-16 text without a byte-order mark"):
         read_text(utf16)
-    with pytest.raises(InputError, match=r"standard input holds NUL bytes \(at byte 6\)"):
+    with pytest.raises(InputError, match=r"standard input looks binary \(it holds NUL bytes at byte 6\)"):
         decode_utf8(b"Who is\0 it?", "standard input")
     assert decode_utf8("Qui a écrit?".encode(), "x") == "Qui a écrit?"
     assert main(["ask", "--file", str(utf16)]) == 2
